@@ -1,0 +1,69 @@
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <chrono>
+#include <span>
+
+namespace easgate::common {
+
+namespace http = boost::beast::http;
+
+enum class RelaySide { none, input, output };
+
+// Which side of a relay failed, and how.
+struct RelayResult {
+    RelaySide failed = RelaySide::none;
+    boost::system::error_code error;
+
+    bool ok() const { return failed == RelaySide::none; }
+};
+
+struct RelayTimeouts {
+    std::chrono::milliseconds read;   // between two reads from the input
+    std::chrono::milliseconds write;  // for one write to the output
+};
+
+// Streams a message whose header has been read by parser (from input) through serializer (to
+// output): first the bytes in `first` (already read, e.g. the read-ahead), then the rest of the
+// body as it arrives, `scratch` at a time. Never holds more than one scratch buffer of the body,
+// so a large upload or download costs the same memory as a small one.
+template <class Input, class Output, bool isRequest>
+boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_buffer& input_buffer,
+                                               http::parser<isRequest, http::buffer_body>& parser, Output& output,
+                                               http::serializer<isRequest, http::buffer_body>& serializer,
+                                               std::span<char> first, std::span<char> scratch,
+                                               RelayTimeouts timeouts) {
+    constexpr auto use_nothrow = boost::asio::as_tuple(boost::asio::use_awaitable);
+    auto& body = parser.get().body();
+    std::span<char> ready = first;
+    for (;;) {
+        body.data = ready.empty() ? nullptr : ready.data();
+        body.size = ready.size();
+        body.more = !parser.is_done();
+        // Nothing to send and more to come: skip the write unless the header is still unsent.
+        if (!ready.empty() || !body.more || !serializer.is_header_done()) {
+            boost::beast::get_lowest_layer(output).expires_after(timeouts.write);
+            auto [ec, written] = co_await http::async_write(output, serializer, use_nothrow);
+            if (ec && ec != http::error::need_buffer) co_return RelayResult{RelaySide::output, ec};
+            if (serializer.is_done()) co_return RelayResult{};
+        }
+        body.data = scratch.data();
+        body.size = scratch.size();
+        boost::beast::get_lowest_layer(input).expires_after(timeouts.read);
+        auto [ec, read] = co_await http::async_read_some(input, input_buffer, parser, use_nothrow);
+        if (ec && ec != http::error::need_buffer) co_return RelayResult{RelaySide::input, ec};
+        ready = scratch.first(scratch.size() - body.size);
+    }
+}
+
+}  // namespace easgate::common

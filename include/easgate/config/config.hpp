@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "easgate/upstream/upstream_target.hpp"
+
+namespace easgate::config {
+
+using std::chrono::milliseconds;
+
+enum class ClientAuthMode { required, optional };
+
+struct ClientAuthConfig {
+    ClientAuthMode mode = ClientAuthMode::required;
+    std::string trusted_ca_file;         // the ONLY trust anchors for device certificates
+    std::vector<std::string> crl_files;  // when set, revocation is checked for the whole chain
+    bool require_client_auth_eku = true;
+};
+
+struct ListenerConfig {
+    std::string address = "0.0.0.0";
+    std::uint16_t port = 443;
+    std::string certificate;  // server chain, PEM
+    std::string private_key;
+    ClientAuthConfig client_auth;
+    std::string tls_min_version = "1.2";  // "1.2" | "1.3"
+    std::string upstream;                 // name of the upstream; the first one when empty
+};
+
+struct UpstreamConfig {
+    std::string name;
+    std::vector<upstream::UpstreamTarget> servers;
+    std::string ca_file;  // verifies Exchange's certificate; the system store when empty
+    std::string service_principal;
+};
+
+struct LimitsConfig {
+    std::uint64_t upload_read_ahead = 10ULL << 20;
+    std::uint64_t max_request_body = 64ULL << 20;
+    std::uint64_t max_header_bytes = 32ULL << 10;
+    milliseconds header_timeout{15'000};            // TLS handshake and the first request's header
+    milliseconds idle_timeout{120'000};             // a kept-alive device connection between requests
+    milliseconds client_body_timeout{60'000};       // between two reads of a request body
+    milliseconds upstream_connect_timeout{10'000};  // TCP connect and TLS handshake to Exchange
+    milliseconds upstream_timeout{120'000};         // waiting for Exchange's response
+};
+
+struct AdminConfig {
+    std::string listen = "127.0.0.1:9443";
+};
+
+enum class LogFormat { text, json };
+
+struct LoggingConfig {
+    std::string level = "info";
+    LogFormat format = LogFormat::text;
+};
+
+struct Config {
+    std::vector<ListenerConfig> listeners;
+    std::vector<UpstreamConfig> upstreams;
+    LimitsConfig limits;
+    AdminConfig admin;
+    LoggingConfig logging;
+    unsigned workers = 0;  // I/O threads; 0 = one per core
+
+    const UpstreamConfig& upstream_for(const ListenerConfig& listener) const;
+};
+
+// A configuration mistake, already worded for the operator: "listeners[0].port: ... (line 4)".
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Reads and validates a configuration file; throws ConfigError naming the key and YAML line.
+Config load_config(const std::filesystem::path& path);
+
+// The effective configuration (defaults filled in) as YAML, for `easgate check-config`.
+std::string to_yaml(const Config& config);
+
+}  // namespace easgate::config

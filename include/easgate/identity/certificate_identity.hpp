@@ -1,0 +1,54 @@
+#pragma once
+
+#include <openssl/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace easgate::identity {
+
+// Who a verified device certificate says the user is. Built once per TLS session from the leaf;
+// the directory and delegation stages work from principal_name().
+struct CertificateIdentity {
+    std::string upn;                  // SAN otherName 1.3.6.1.4.1.311.20.2.3 (UTF8String), or empty
+    std::vector<std::string> emails;  // SAN rfc822Name entries, in certificate order
+    std::string sid;                  // szOID_NTDS_CA_SECURITY_EXT 1.3.6.1.4.1.311.25.2 (KB5014754), or empty
+    std::string subject;              // RFC 2253, e.g. "CN=alice,O=Example"
+    std::string issuer;               // RFC 2253
+    std::string serial;               // upper-case hex, no separators, e.g. "1A2B" ("-" first if negative)
+    std::string sha1_fingerprint;     // lower-case hex, no separators
+    std::string sha256_fingerprint;   // lower-case hex, no separators
+    std::string subject_key_id;       // lower-case hex, or empty when the extension is absent
+
+    // The name the directory looks up: the UPN when present, else the first email.
+    const std::string& principal_name() const { return upn.empty() ? emails.front() : upn; }
+};
+
+// Either an identity or the reason the certificate cannot identify a user.
+struct IdentityResult {
+    std::optional<CertificateIdentity> identity;
+    std::string error;
+
+    explicit operator bool() const { return identity.has_value(); }
+};
+
+// Longest UPN or email accepted; longer names are refused (AD's own limit is far lower).
+inline constexpr std::size_t max_name_bytes = 256;
+
+// Extracts the identity from a certificate whose chain has already been verified. Refuses
+// (error set, identity empty) a certificate with neither a UPN nor an email; a SAN or SID extension
+// that is repeated, not strict DER, or holds more than one UPN or SID; a UPN value that is not a
+// UTF8String; a SID that is not "S-1-" and dash-separated decimal numbers; and a UPN or email that
+// is empty, over max_name_bytes, not valid UTF-8 (emails: not ASCII) or holds a control character
+// (C0 including NUL, CR and LF, DEL, C1). Never throws; leaves the thread's OpenSSL error queue as
+// it found it, so a later TLS call does not read these decoding errors as its own.
+IdentityResult extract_identity(X509* leaf);
+
+// The same from DER bytes, which must be exactly one certificate: trailing bytes are refused, as
+// they mean the caller framed the input wrongly. Never crashes on malformed input (fuzzed).
+IdentityResult extract_identity_from_der(std::span<const std::uint8_t> der);
+
+}  // namespace easgate::identity

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <memory>
+#include <string>
+
+#include "easgate/common/logging.hpp"
+#include "easgate/config/config.hpp"
+#include "easgate/listener/tls_context.hpp"
+#include "easgate/pipeline/request_pipeline.hpp"
+#include "easgate/upstream/upstream.hpp"
+
+namespace easgate::listener {
+
+// Everything the connections of one listener share. Immutable once built, so a reload can build a
+// new one while connections keep the one they started with.
+struct ListenerRuntime {
+    config::LimitsConfig limits;
+    std::shared_ptr<ServerTlsContext> tls;
+    std::shared_ptr<upstream::Upstream> upstream;
+    std::shared_ptr<const pipeline::RequestPipeline> pipeline;
+    std::shared_ptr<common::LogRateLimiter> refusal_log;
+};
+
+// Serves one device connection (TLS handshake, then requests until either side closes) on the
+// socket's executor. The session owns itself for as long as the connection lives.
+void start_device_session(boost::asio::ip::tcp::socket socket, std::shared_ptr<ListenerRuntime> runtime);
+
+}  // namespace easgate::listener

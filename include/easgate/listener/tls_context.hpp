@@ -1,0 +1,43 @@
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <optional>
+#include <string>
+
+#include "easgate/config/config.hpp"
+#include "easgate/identity/certificate_identity.hpp"
+
+namespace easgate::listener {
+
+// What one TLS handshake concluded about the device's certificate. Filled by OpenSSL's
+// verification callback, so a refusal happens at the handshake and is explained in the log.
+struct ClientCertificateCheck {
+    bool require_client_auth_eku = true;
+    std::optional<identity::CertificateIdentity> identity;  // set when the leaf was accepted
+    std::string refusal;                                    // why the chain was refused, or empty
+    std::string refused_certificate;                        // subject, issuer and serial of the culprit
+};
+
+// A listener's TLS settings: its server chain, the device trust anchors (and nothing else), CRLs.
+class ServerTlsContext {
+public:
+    // Throws config::ConfigError naming key_prefix ("listeners[0]") and the offending key.
+    ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix);
+
+    boost::asio::ssl::context& context() { return context_; }
+
+    // Makes the handshake on ssl verify the device against this listener's rules into check,
+    // which must outlive the handshake.
+    void verify_into(SSL* ssl, ClientCertificateCheck& check) const;
+
+private:
+    boost::asio::ssl::context context_;
+    int verify_mode_;
+    bool require_client_auth_eku_;
+};
+
+// Identifies a certificate in a log line: subject, issuer and serial.
+std::string describe_certificate(X509* certificate);
+
+}  // namespace easgate::listener

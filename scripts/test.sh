@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: installs the Debian packages, builds easgate twice (optimised, and with
+# AddressSanitizer + UndefinedBehaviorSanitizer), and runs the unit and end-to-end tests of both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+echo "== build (ASan + UBSan)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEASGATE_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "== tests (ASan + UBSan)"
+ctest --test-dir build-asan --output-on-failure -j "$jobs"
+echo "== tests (RelWithDebInfo)"
+ctest --test-dir build --output-on-failure -j "$jobs"

@@ -1,0 +1,98 @@
+#include "easgate/app/gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include "easgate/listener/listener.hpp"
+
+namespace easgate::app {
+
+namespace asio = boost::asio;
+
+std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(const config::Config& config) {
+    std::vector<std::shared_ptr<upstream::Upstream>> upstreams;
+    for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
+        upstreams.push_back(
+            std::make_shared<upstream::Upstream>(config.upstreams[i], "upstreams[" + std::to_string(i) + "]"));
+    }
+    auto pipeline = std::make_shared<pipeline::RequestPipeline>();
+    pipeline->add(std::make_unique<pipeline::CertificateAuthStage>());
+    auto refusal_log = std::make_shared<common::LogRateLimiter>();
+
+    std::vector<std::shared_ptr<listener::ListenerRuntime>> runtimes;
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const auto& listener = config.listeners[i];
+        const auto& upstream = config.upstream_for(listener);
+        const auto index = static_cast<std::size_t>(&upstream - config.upstreams.data());
+        auto runtime = std::make_shared<listener::ListenerRuntime>();
+        runtime->limits = config.limits;
+        runtime->tls = std::make_shared<listener::ServerTlsContext>(listener, "listeners[" + std::to_string(i) + "]");
+        runtime->upstream = upstreams[index];
+        runtime->pipeline = pipeline;
+        runtime->refusal_log = refusal_log;
+        runtimes.push_back(std::move(runtime));
+    }
+    return runtimes;
+}
+
+int run_gateway(const config::Config& config) {
+    const auto runtimes = build_listener_runtimes(config);
+    const unsigned worker_count = config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+
+    // One event loop per worker thread; the accept loop and signals run on their own.
+    asio::io_context accept_context(1);
+    std::vector<std::unique_ptr<asio::io_context>> workers;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+    for (unsigned i = 0; i < worker_count; ++i) {
+        workers.push_back(std::make_unique<asio::io_context>(1));
+        keep_running.push_back(asio::make_work_guard(*workers.back()));
+    }
+    auto next_worker = std::make_shared<std::atomic<unsigned>>(0);
+    const auto pick_worker = [&workers, next_worker]() -> asio::any_io_executor {
+        return workers[next_worker->fetch_add(1, std::memory_order_relaxed) % workers.size()]->get_executor();
+    };
+
+    std::vector<std::unique_ptr<listener::Listener>> listeners;
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const auto& lc = config.listeners[i];
+        boost::system::error_code ec;
+        const auto address = asio::ip::make_address(lc.address, ec);
+        if (ec) throw config::ConfigError("listeners[" + std::to_string(i) + "].address: not an IP address: " + lc.address);
+        try {
+            listeners.push_back(std::make_unique<listener::Listener>(
+                accept_context, asio::ip::tcp::endpoint(address, lc.port), runtimes[i], pick_worker));
+        } catch (const std::runtime_error& e) {
+            throw config::ConfigError("listeners[" + std::to_string(i) + "]: " + e.what());
+        }
+        spdlog::info("listening on {}:{} for devices (client certificates {}), forwarding to upstream {} ({})",
+                     lc.address, listeners.back()->local_endpoint().port(),
+                     lc.client_auth.mode == config::ClientAuthMode::required ? "required" : "optional",
+                     runtimes[i]->upstream->name(), runtimes[i]->upstream->server().url);
+    }
+    for (auto& l : listeners) l->start();
+
+    asio::signal_set signals(accept_context, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        spdlog::info("received signal {}, stopping", signal);
+        for (auto& l : listeners) l->stop();
+        for (auto& w : workers) w->stop();
+        accept_context.stop();
+    });
+
+    std::vector<std::thread> threads;
+    for (auto& w : workers) threads.emplace_back([&context = *w] { context.run(); });
+    spdlog::info("easgate {} started with {} worker threads", EASGATE_VERSION, worker_count);
+    accept_context.run();
+    for (auto& t : threads) t.join();
+    spdlog::info("easgate stopped");
+    return 0;
+}
+
+}  // namespace easgate::app

@@ -1,0 +1,346 @@
+#include "easgate/config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <set>
+
+#include "easgate/config/units.hpp"
+
+namespace easgate::config {
+namespace {
+
+// A YAML node with its dotted path, so every error names the key and line the operator wrote.
+class Reader {
+public:
+    Reader(YAML::Node node, std::string path) : node_(std::move(node)), path_(std::move(path)) {}
+
+    [[noreturn]] void fail(const std::string& message) const {
+        std::string text = path_ + ": " + message;
+        if (const auto line = node_.Mark().line; line >= 0) text += " (line " + std::to_string(line + 1) + ")";
+        throw ConfigError(text);
+    }
+
+    // A mapping's child, remembered as known; nullopt when absent or null.
+    std::optional<Reader> child(const std::string& key) {
+        expect_map();
+        known_.insert(key);
+        const YAML::Node value = node_[key];
+        if (!value || value.IsNull()) return std::nullopt;
+        return Reader(value, path_.empty() ? key : path_ + "." + key);
+    }
+
+    Reader required(const std::string& key) {
+        auto value = child(key);
+        if (!value) Reader(node_, path_.empty() ? key : path_ + "." + key).fail("required key is missing");
+        return *value;
+    }
+
+    // Unknown keys are typos that would otherwise silently fall back to defaults.
+    void reject_unknown_keys() const {
+        for (const auto& entry : node_) {
+            const auto key = entry.first.as<std::string>();
+            if (!known_.contains(key)) {
+                Reader(entry.first, path_.empty() ? key : path_ + "." + key).fail("unknown key");
+            }
+        }
+    }
+
+    std::vector<Reader> items() const {
+        if (!node_.IsSequence()) fail("expected a list");
+        std::vector<Reader> result;
+        for (std::size_t i = 0; i < node_.size(); ++i) {
+            result.emplace_back(node_[i], path_ + "[" + std::to_string(i) + "]");
+        }
+        return result;
+    }
+
+    std::string as_string() const {
+        if (!node_.IsScalar()) fail("expected a single value");
+        return node_.Scalar();
+    }
+
+    bool as_bool() const {
+        const auto text = as_string();
+        if (text == "true") return true;
+        if (text == "false") return false;
+        fail("expected true or false, got \"" + text + "\"");
+    }
+
+    std::uint64_t as_size() const {
+        const auto text = as_string();
+        const auto value = parse_size(text);
+        if (!value) fail("expected a size such as 512KiB, 10MiB or 1GiB, got \"" + text + "\"");
+        return *value;
+    }
+
+    milliseconds as_duration() const {
+        const auto text = as_string();
+        const auto value = parse_duration(text);
+        if (!value || value->count() == 0) {
+            fail("expected a duration above zero such as 500ms, 15s, 5m or 1h, got \"" + text + "\"");
+        }
+        return *value;
+    }
+
+    unsigned as_unsigned(unsigned max) const {
+        const auto text = as_string();
+        unsigned value = 0;
+        try {
+            value = node_.as<unsigned>();
+        } catch (const YAML::Exception&) {
+            fail("expected a whole number, got \"" + text + "\"");
+        }
+        if (value > max) fail("must be at most " + std::to_string(max) + ", got " + text);
+        return value;
+    }
+
+    std::uint16_t as_port() const {
+        const auto port = as_unsigned(65535);
+        if (port == 0) fail("a port must be between 1 and 65535");
+        return static_cast<std::uint16_t>(port);
+    }
+
+    template <std::size_t N>
+    std::string as_one_of(const std::array<const char*, N>& choices) const {
+        const auto text = as_string();
+        for (const char* choice : choices) {
+            if (text == choice) return text;
+        }
+        std::string list;
+        for (const char* choice : choices) list += (list.empty() ? "" : " | ") + std::string(choice);
+        fail("expected one of " + list + ", got \"" + text + "\"");
+    }
+
+    // A file the daemon must be able to open at start, so a typo fails now and not on a request.
+    std::string as_readable_file() const {
+        const auto path = as_string();
+        std::ifstream file(path);
+        if (!file) fail("cannot read " + path + ": " + std::strerror(errno));
+        return path;
+    }
+
+    const std::string& path() const { return path_; }
+
+private:
+    void expect_map() const {
+        if (!node_.IsMap()) fail("expected a mapping of keys");
+    }
+
+    YAML::Node node_;
+    std::string path_;
+    std::set<std::string> known_;
+};
+
+// Sets target from key when the key is present; the default stays otherwise.
+template <class T, class Convert>
+void read_optional(Reader& map, const std::string& key, T& target, Convert convert) {
+    if (auto value = map.child(key)) target = std::invoke(convert, *value);
+}
+
+ClientAuthConfig read_client_auth(Reader map) {
+    ClientAuthConfig client_auth;
+    read_optional(map, "mode", client_auth.mode, [](const Reader& r) {
+        return r.as_one_of(std::array{"required", "optional"}) == "required" ? ClientAuthMode::required
+                                                                              : ClientAuthMode::optional;
+    });
+    client_auth.trusted_ca_file = map.required("trusted_ca_file").as_readable_file();
+    if (auto crls = map.child("crl_files")) {
+        for (const auto& crl : crls->items()) client_auth.crl_files.push_back(crl.as_readable_file());
+    }
+    read_optional(map, "require_client_auth_eku", client_auth.require_client_auth_eku, &Reader::as_bool);
+    map.reject_unknown_keys();
+    return client_auth;
+}
+
+ListenerConfig read_listener(Reader map) {
+    ListenerConfig listener;
+    read_optional(map, "address", listener.address, &Reader::as_string);
+    read_optional(map, "port", listener.port, &Reader::as_port);
+    listener.certificate = map.required("certificate").as_readable_file();
+    listener.private_key = map.required("private_key").as_readable_file();
+    listener.client_auth = read_client_auth(map.required("client_auth"));
+    read_optional(map, "tls_min_version", listener.tls_min_version,
+                  [](const Reader& r) { return r.as_one_of(std::array{"1.2", "1.3"}); });
+    read_optional(map, "upstream", listener.upstream, &Reader::as_string);
+    map.reject_unknown_keys();
+    return listener;
+}
+
+UpstreamConfig read_upstream(Reader map) {
+    UpstreamConfig upstream;
+    upstream.name = map.required("name").as_string();
+    for (const auto& server : map.required("servers").items()) {
+        const auto url = server.as_string();
+        auto target = upstream::parse_upstream_url(url);
+        if (!target) server.fail("expected https://host[:port] or http://host[:port], got \"" + url + "\"");
+        upstream.servers.push_back(std::move(*target));
+    }
+    if (upstream.servers.empty()) map.required("servers").fail("list at least one server");
+    read_optional(map, "ca_file", upstream.ca_file, &Reader::as_readable_file);
+    read_optional(map, "service_principal", upstream.service_principal, &Reader::as_string);
+    map.reject_unknown_keys();
+    return upstream;
+}
+
+LimitsConfig read_limits(Reader map) {
+    LimitsConfig limits;
+    read_optional(map, "upload_read_ahead", limits.upload_read_ahead, &Reader::as_size);
+    read_optional(map, "max_request_body", limits.max_request_body, &Reader::as_size);
+    read_optional(map, "max_header_bytes", limits.max_header_bytes, &Reader::as_size);
+    read_optional(map, "header_timeout", limits.header_timeout, &Reader::as_duration);
+    read_optional(map, "idle_timeout", limits.idle_timeout, &Reader::as_duration);
+    read_optional(map, "client_body_timeout", limits.client_body_timeout, &Reader::as_duration);
+    read_optional(map, "upstream_connect_timeout", limits.upstream_connect_timeout, &Reader::as_duration);
+    read_optional(map, "upstream_timeout", limits.upstream_timeout, &Reader::as_duration);
+    if (limits.max_header_bytes < 1024) map.required("max_header_bytes").fail("must be at least 1KiB");
+    map.reject_unknown_keys();
+    return limits;
+}
+
+LoggingConfig read_logging(Reader map) {
+    LoggingConfig logging;
+    read_optional(map, "level", logging.level, [](const Reader& r) {
+        return r.as_one_of(std::array{"trace", "debug", "info", "warn", "error", "critical", "off"});
+    });
+    read_optional(map, "format", logging.format, [](const Reader& r) {
+        return r.as_one_of(std::array{"text", "json"}) == "json" ? LogFormat::json : LogFormat::text;
+    });
+    map.reject_unknown_keys();
+    return logging;
+}
+
+AdminConfig read_admin(Reader map) {
+    AdminConfig admin;
+    if (auto listen = map.child("listen")) {
+        admin.listen = listen->as_string();
+        const auto colon = admin.listen.rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == admin.listen.size()) {
+            listen->fail("expected address:port, got \"" + admin.listen + "\"");
+        }
+    }
+    map.reject_unknown_keys();
+    return admin;
+}
+
+void check_cross_references(Reader& root, Config& config) {
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
+        if (!names.insert(config.upstreams[i].name).second) {
+            root.required("upstreams").items()[i].required("name").fail("duplicate upstream name \"" +
+                                                                        config.upstreams[i].name + "\"");
+        }
+    }
+    std::set<std::pair<std::string, std::uint16_t>> endpoints;
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const auto& listener = config.listeners[i];
+        auto item = root.required("listeners").items()[i];
+        if (!listener.upstream.empty() && !names.contains(listener.upstream)) {
+            item.required("upstream").fail("no upstream is named \"" + listener.upstream + "\"");
+        }
+        if (!endpoints.insert({listener.address, listener.port}).second) {
+            item.fail("another listener already uses " + listener.address + ":" + std::to_string(listener.port));
+        }
+    }
+}
+
+}  // namespace
+
+const UpstreamConfig& Config::upstream_for(const ListenerConfig& listener) const {
+    if (listener.upstream.empty()) return upstreams.front();
+    return *std::find_if(upstreams.begin(), upstreams.end(),
+                         [&](const UpstreamConfig& u) { return u.name == listener.upstream; });
+}
+
+Config load_config(const std::filesystem::path& path) {
+    YAML::Node document;
+    try {
+        document = YAML::LoadFile(path.string());
+    } catch (const YAML::BadFile&) {
+        throw ConfigError(path.string() + ": cannot read the file: " + std::strerror(errno));
+    } catch (const YAML::ParserException& e) {
+        throw ConfigError(path.string() + ": YAML syntax error at line " + std::to_string(e.mark.line + 1) +
+                          ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+    }
+    if (!document.IsMap()) throw ConfigError(path.string() + ": expected a mapping of keys at the top level");
+
+    Reader root(document, "");
+    Config config;
+    for (auto& item : root.required("listeners").items()) config.listeners.push_back(read_listener(item));
+    if (config.listeners.empty()) root.required("listeners").fail("list at least one listener");
+    for (auto& item : root.required("upstreams").items()) config.upstreams.push_back(read_upstream(item));
+    if (config.upstreams.empty()) root.required("upstreams").fail("list at least one upstream");
+    if (auto limits = root.child("limits")) config.limits = read_limits(*limits);
+    if (auto admin = root.child("admin")) config.admin = read_admin(*admin);
+    if (auto logging = root.child("logging")) config.logging = read_logging(*logging);
+    read_optional(root, "workers", config.workers, [](const Reader& r) { return r.as_unsigned(256); });
+    root.reject_unknown_keys();
+    check_cross_references(root, config);
+    return config;
+}
+
+std::string to_yaml(const Config& config) {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
+    for (const auto& l : config.listeners) {
+        out << YAML::BeginMap;
+        out << YAML::Key << "address" << YAML::Value << l.address;
+        out << YAML::Key << "port" << YAML::Value << l.port;
+        out << YAML::Key << "certificate" << YAML::Value << l.certificate;
+        out << YAML::Key << "private_key" << YAML::Value << l.private_key;
+        out << YAML::Key << "client_auth" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "mode" << YAML::Value
+            << (l.client_auth.mode == ClientAuthMode::required ? "required" : "optional");
+        out << YAML::Key << "trusted_ca_file" << YAML::Value << l.client_auth.trusted_ca_file;
+        out << YAML::Key << "crl_files" << YAML::Value << YAML::Flow << l.client_auth.crl_files;
+        out << YAML::Key << "require_client_auth_eku" << YAML::Value << l.client_auth.require_client_auth_eku;
+        out << YAML::EndMap;
+        out << YAML::Key << "tls_min_version" << YAML::Value << YAML::DoubleQuoted << l.tls_min_version;
+        out << YAML::Key << "upstream" << YAML::Value << config.upstream_for(l).name;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "upstreams" << YAML::Value << YAML::BeginSeq;
+    for (const auto& u : config.upstreams) {
+        out << YAML::BeginMap;
+        out << YAML::Key << "name" << YAML::Value << u.name;
+        out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
+        for (const auto& s : u.servers) out << s.url;
+        out << YAML::EndSeq;
+        out << YAML::Key << "ca_file" << YAML::Value << u.ca_file;
+        out << YAML::Key << "service_principal" << YAML::Value << u.service_principal;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    const auto& limits = config.limits;
+    out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "upload_read_ahead" << YAML::Value << format_size(limits.upload_read_ahead);
+    out << YAML::Key << "max_request_body" << YAML::Value << format_size(limits.max_request_body);
+    out << YAML::Key << "max_header_bytes" << YAML::Value << format_size(limits.max_header_bytes);
+    out << YAML::Key << "header_timeout" << YAML::Value << format_duration(limits.header_timeout);
+    out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(limits.idle_timeout);
+    out << YAML::Key << "client_body_timeout" << YAML::Value << format_duration(limits.client_body_timeout);
+    out << YAML::Key << "upstream_connect_timeout" << YAML::Value
+        << format_duration(limits.upstream_connect_timeout);
+    out << YAML::Key << "upstream_timeout" << YAML::Value << format_duration(limits.upstream_timeout);
+    out << YAML::EndMap;
+    out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "listen" << YAML::Value << config.admin.listen;
+    out << YAML::EndMap;
+    out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "level" << YAML::Value << config.logging.level;
+    out << YAML::Key << "format" << YAML::Value << (config.logging.format == LogFormat::json ? "json" : "text");
+    out << YAML::EndMap;
+    out << YAML::Key << "workers" << YAML::Value << config.workers;
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace easgate::config

@@ -1,0 +1,354 @@
+#include "easgate/listener/device_session.hpp"
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <vector>
+
+#include "easgate/common/body_relay.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/upstream/header_rewrite.hpp"
+
+namespace easgate::listener {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t relay_chunk_bytes = 64 * 1024;
+constexpr std::uint32_t upstream_header_limit = 64 * 1024;
+constexpr std::chrono::seconds tls_shutdown_timeout{2};
+
+// The other side went away or went quiet: nothing to answer and nothing worth a warning.
+bool is_disconnect(const error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == beast::error::timeout ||
+           ec == asio::error::operation_aborted;
+}
+
+// What the access log and the error answers need of a request, kept after its header is rewritten.
+struct RequestLine {
+    std::string method;
+    std::string target;
+    unsigned version;
+    bool keep_alive;
+    bool head;
+};
+
+class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
+public:
+    DeviceSession(tcp::socket socket, std::shared_ptr<ListenerRuntime> runtime)
+        : runtime_(std::move(runtime)),
+          limits_(runtime_->limits),
+          stream_(std::move(socket), runtime_->tls->context()),
+          upstream_(stream_.get_executor()) {
+        error_code ignored;
+        peer_ = tcp_stream().socket().remote_endpoint(ignored);
+    }
+
+    void start() {
+        asio::co_spawn(stream_.get_executor(), [self = shared_from_this()] { return self->run(); },
+                       [](std::exception_ptr failure) {
+                           if (!failure) return;
+                           try {
+                               std::rethrow_exception(failure);
+                           } catch (const std::exception& e) {
+                               spdlog::error("device connection ended by an internal error: {}", e.what());
+                           }
+                       });
+    }
+
+private:
+    beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(stream_); }
+
+    asio::awaitable<void> run() {
+        if (!co_await handshake()) co_return;
+        for (bool first = true; co_await serve_request(first); first = false) {
+        }
+        upstream_.close();
+        tcp_stream().expires_after(tls_shutdown_timeout);
+        co_await stream_.async_shutdown(use_nothrow);
+    }
+
+    asio::awaitable<bool> handshake() {
+        error_code ignored;
+        tcp_stream().socket().set_option(tcp::no_delay(true), ignored);
+        tcp_stream().socket().set_option(asio::socket_base::keep_alive(true), ignored);
+        runtime_->tls->verify_into(stream_.native_handle(), check_);
+        tcp_stream().expires_after(limits_.header_timeout);
+        auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        if (ec) {
+            log_refused_handshake(ec);
+            co_return false;
+        }
+        // A resumed session skips verification; its certificate was verified when it was made.
+        if (!check_.identity) {
+            if (X509* leaf = SSL_get0_peer_certificate(stream_.native_handle())) {
+                auto result = identity::extract_identity(leaf);
+                if (!result) co_return false;
+                check_.identity = std::move(result.identity);
+            }
+        }
+        co_return true;
+    }
+
+    void log_refused_handshake(const error_code& ec) {
+        if (check_.refusal.empty() && is_disconnect(ec)) {
+            spdlog::debug("device {} left during the TLS handshake: {}", peer_text(), ec.message());
+            return;
+        }
+        const std::string reason = check_.refusal.empty() ? ec.message() : check_.refusal;
+        const long suppressed = runtime_->refusal_log->admit(reason);
+        if (suppressed < 0) return;
+        const std::string more = suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "";
+        if (check_.refusal.empty()) {
+            spdlog::warn("refused TLS handshake from {}: {}{}", peer_text(), reason, more);
+        } else {
+            spdlog::warn("refused device certificate from {}: {}: {}{}", peer_text(), reason,
+                         check_.refused_certificate, more);
+        }
+    }
+
+    std::string peer_text() const { return peer_.address().to_string() + ":" + std::to_string(peer_.port()); }
+    std::string user_text() const { return check_.identity ? check_.identity->principal_name() : "-"; }
+
+    // Reads one request, forwards it and relays the answer. False when the connection must end.
+    asio::awaitable<bool> serve_request(bool first) {
+        http::request_parser<http::buffer_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+        parser.body_limit(boost::none);  // checked below, once the request line is known for the log
+        tcp_stream().expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
+        auto [ec, header_bytes] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+        if (ec == http::error::header_limit) {
+            spdlog::warn("{} {}: 431 request header larger than limits.max_header_bytes ({})", peer_text(),
+                         user_text(), config::format_size(limits_.max_header_bytes));
+            co_await write_status(http::status::request_header_fields_too_large, 11, false);
+            co_return false;
+        }
+        if (ec) {
+            if (!is_disconnect(ec)) {
+                spdlog::warn("{} {}: 400 malformed request: {}", peer_text(), user_text(), ec.message());
+                co_await write_status(http::status::bad_request, 11, false);
+            }
+            co_return false;
+        }
+
+        auto& request = parser.get();
+        const RequestLine line{std::string(request.method_string()), std::string(request.target()),
+                               request.version(), request.keep_alive(), request.method() == http::verb::head};
+        started_ = std::chrono::steady_clock::now();
+
+        if (const auto length = parser.content_length(); length && *length > limits_.max_request_body) {
+            co_await respond(http::status::payload_too_large, line, false,
+                             "request body of " + std::to_string(*length) + " bytes exceeds limits.max_request_body (" +
+                                 config::format_size(limits_.max_request_body) + ")");
+            co_return false;
+        }
+        parser.body_limit(limits_.max_request_body);  // for chunked bodies, whose size shows as they come
+        pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr, peer_, request.base()};
+        const auto verdict = co_await runtime_->pipeline->run(context);
+        if (!verdict.proceeds()) {
+            co_await respond(static_cast<http::status>(verdict.status), line, false, verdict.reason);
+            co_return false;
+        }
+        if (beast::iequals(request[http::field::expect], "100-continue") && !parser.is_done()) {
+            http::response<http::empty_body> go_on{http::status::continue_, line.version};
+            tcp_stream().expires_after(limits_.client_body_timeout);
+            auto [write_ec, written] = co_await http::async_write(stream_, go_on, use_nothrow);
+            if (write_ec) co_return false;
+        }
+
+        std::vector<char> body;
+        if (!co_await read_ahead(parser, body, line)) co_return false;
+        const bool buffered = parser.is_done();
+        prepare_upstream_request(request, body.size(), buffered);
+
+        if (!upstream_.reusable()) {
+            if (auto failure = co_await upstream_.open(*runtime_->upstream, limits_.upstream_connect_timeout)) {
+                co_await respond(static_cast<http::status>(failure->status), line, line.keep_alive && buffered,
+                                 failure->reason);
+                co_return line.keep_alive && buffered;
+            }
+        }
+
+        // Send the request: the read-ahead first, then (for large bodies) the rest as it arrives.
+        std::vector<char> scratch(buffered ? 0 : relay_chunk_bytes);
+        http::serializer<true, http::buffer_body> request_writer{request};
+        const auto sent = co_await upstream_.visit([&](auto& upstream) {
+            return common::relay_body(stream_, buffer_, parser, upstream, request_writer, std::span<char>(body),
+                                      std::span<char>(scratch),
+                                      {limits_.client_body_timeout, limits_.upstream_timeout});
+        });
+        if (!sent.ok()) {
+            upstream_.close();
+            if (sent.failed == common::RelaySide::input) co_return false;  // the device left mid-body
+            co_await respond(http::status::bad_gateway, line, line.keep_alive && buffered,
+                             "upstream " + upstream_.target().url +
+                                 " broke the connection while receiving the request: " + sent.error.message());
+            co_return line.keep_alive && buffered;
+        }
+        std::vector<char>().swap(body);  // nothing of the request is kept while Exchange thinks
+        std::vector<char>().swap(scratch);
+        co_return co_await relay_response(line, buffered);
+    }
+
+    // Holds up to limits.upload_read_ahead of the body before Exchange is contacted (IIS's
+    // uploadReadAheadSize), so that small requests can be retried and slow devices don't tie up
+    // an Exchange connection. Larger bodies are streamed afterwards.
+    asio::awaitable<bool> read_ahead(http::request_parser<http::buffer_body>& parser, std::vector<char>& body,
+                                     const RequestLine& line) {
+        const std::uint64_t limit = limits_.upload_read_ahead;
+        if (const auto length = parser.content_length()) body.reserve(std::min<std::uint64_t>(*length, limit));
+        while (!parser.is_done() && body.size() < limit) {
+            const std::size_t room = std::min<std::uint64_t>(limit - body.size(), relay_chunk_bytes);
+            const std::size_t filled = body.size();
+            body.resize(filled + room);
+            auto& chunk = parser.get().body();
+            chunk.data = body.data() + filled;
+            chunk.size = room;
+            tcp_stream().expires_after(limits_.client_body_timeout);
+            auto [ec, read] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+            body.resize(filled + room - chunk.size);
+            if (ec == http::error::need_buffer) continue;
+            if (ec == http::error::body_limit) {
+                co_await respond(http::status::payload_too_large, line, false,
+                                 "request body exceeds limits.max_request_body (" +
+                                     config::format_size(limits_.max_request_body) + ")");
+                co_return false;
+            }
+            if (ec) {
+                if (!is_disconnect(ec)) {
+                    co_await respond(http::status::bad_request, line, false, "malformed request body: " + ec.message());
+                }
+                co_return false;
+            }
+        }
+        co_return true;
+    }
+
+    void prepare_upstream_request(http::request<http::buffer_body>& request, std::size_t buffered_bytes,
+                                  bool buffered) {
+        const bool had_body = request.chunked() || request.has_content_length();
+        upstream::rewrite_request_for_upstream(request.base(), runtime_->upstream->server(), peer_.address());
+        request.version(11);
+        request.keep_alive(true);
+        if (buffered && had_body) {  // a buffered chunked body goes on with a plain Content-Length
+            request.chunked(false);
+            request.content_length(buffered_bytes);
+        }
+    }
+
+    asio::awaitable<bool> relay_response(const RequestLine& line, bool request_buffered) {
+        const bool keep_device = line.keep_alive && request_buffered;
+        std::optional<http::response_parser<http::buffer_body>> parser;
+        do {  // interim 1xx answers (other than 101) are Exchange's business, not the device's
+            parser.emplace();
+            parser->header_limit(upstream_header_limit);
+            parser->body_limit(boost::none);
+            parser->skip(line.head);
+            upstream_.tcp().expires_after(limits_.upstream_timeout);
+            auto [ec, read] = co_await upstream_.visit([&](auto& upstream) {
+                return http::async_read_header(upstream, upstream_.buffer(), *parser, use_nothrow);
+            });
+            if (ec) {
+                const bool timed_out = ec == beast::error::timeout;
+                const std::string url = upstream_.target().url;
+                upstream_.close();
+                co_await respond(timed_out ? http::status::gateway_timeout : http::status::bad_gateway, line,
+                                 keep_device,
+                                 timed_out ? "upstream " + url + " did not answer within limits.upstream_timeout (" +
+                                                 config::format_duration(limits_.upstream_timeout) + ")"
+                                           : "upstream " + url + " sent no valid response: " + ec.message());
+                co_return keep_device;
+            }
+        } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
+
+        auto& response = parser->get();
+        const bool keep_upstream = response.keep_alive();
+        upstream::rewrite_response_for_device(response.base());
+        bool keep = keep_device;
+        if (!parser->is_done() && !response.chunked() && !response.has_content_length()) {
+            // A body that ends when Exchange closes: re-frame it so the device connection survives.
+            if (line.version == 11) {
+                response.chunked(true);
+            } else {
+                keep = false;
+            }
+        }
+        response.version(line.version);
+        response.keep_alive(keep);
+        const unsigned status = response.result_int();
+
+        std::vector<char> scratch(relay_chunk_bytes);
+        http::serializer<false, http::buffer_body> response_writer{response};
+        const auto relayed = co_await upstream_.visit([&](auto& upstream) {
+            return common::relay_body(upstream, upstream_.buffer(), *parser, stream_, response_writer, {}, scratch,
+                                      {limits_.upstream_timeout, limits_.client_body_timeout});
+        });
+        if (!relayed.ok() || !keep_upstream || !parser->is_done()) upstream_.close();
+        if (!relayed.ok()) {
+            if (relayed.failed == common::RelaySide::input) {
+                spdlog::warn("{} {} \"{} {}\" upstream {} broke off its response: {}", peer_text(), user_text(),
+                             line.method, line.target, upstream_.target().url, relayed.error.message());
+            }
+            co_return false;
+        }
+        log_access(line, status, "");
+        co_return keep;
+    }
+
+    // Answers the device from easgate itself. The device sees only the status; the log says why.
+    asio::awaitable<void> respond(http::status status, const RequestLine& line, bool keep_alive,
+                                  const std::string& reason) {
+        log_access(line, static_cast<unsigned>(status), reason);
+        co_await write_status(status, line.version, keep_alive);
+    }
+
+    asio::awaitable<void> write_status(http::status status, unsigned version, bool keep_alive) {
+        http::response<http::string_body> response{status, version};
+        response.set(http::field::server, "easgate");
+        response.set(http::field::content_type, "text/plain; charset=utf-8");
+        response.body() = std::string(http::obsolete_reason(status)) + "\n";
+        response.keep_alive(keep_alive);
+        response.prepare_payload();
+        tcp_stream().expires_after(limits_.client_body_timeout);
+        co_await http::async_write(stream_, response, use_nothrow);
+    }
+
+    void log_access(const RequestLine& line, unsigned status, const std::string& reason) {
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+        const auto level = reason.empty() ? spdlog::level::info : spdlog::level::warn;
+        spdlog::log(level, "{} {} \"{} {}\" {} {}ms upstream={}{}{}", peer_text(), user_text(), line.method,
+                    line.target, status, elapsed.count(), runtime_->upstream->name(), reason.empty() ? "" : ": ",
+                    reason);
+    }
+
+    std::shared_ptr<ListenerRuntime> runtime_;
+    const config::LimitsConfig& limits_;
+    beast::ssl_stream<beast::tcp_stream> stream_;
+    beast::flat_buffer buffer_;
+    tcp::endpoint peer_;
+    ClientCertificateCheck check_;
+    upstream::UpstreamConnection upstream_;
+    std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace
+
+void start_device_session(tcp::socket socket, std::shared_ptr<ListenerRuntime> runtime) {
+    std::make_shared<DeviceSession>(std::move(socket), std::move(runtime))->start();
+}
+
+}  // namespace easgate::listener

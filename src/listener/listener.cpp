@@ -1,0 +1,55 @@
+#include "easgate/listener/listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "easgate/config/config.hpp"
+
+namespace easgate::listener {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+Listener::Listener(asio::io_context& accept_context, const tcp::endpoint& endpoint,
+                   std::shared_ptr<ListenerRuntime> runtime, ExecutorPicker pick_worker)
+    : acceptor_(accept_context), runtime_(std::move(runtime)), pick_worker_(std::move(pick_worker)) {
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
+                                 std::to_string(endpoint.port()) + ": " + ec.message());
+    }
+}
+
+void Listener::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+
+void Listener::stop() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+}
+
+asio::awaitable<void> Listener::accept_loop() {
+    constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+    while (acceptor_.is_open()) {
+        auto [ec, socket] = co_await acceptor_.async_accept(pick_worker_(), use_nothrow);
+        if (ec == asio::error::operation_aborted) co_return;
+        if (ec) {
+            // Out of descriptors or memory: back off instead of spinning on the error.
+            spdlog::error("accepting a device connection failed: {}", ec.message());
+            asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
+            co_await pause.async_wait(use_nothrow);
+            continue;
+        }
+        start_device_session(std::move(socket), runtime_);
+    }
+}
+
+}  // namespace easgate::listener

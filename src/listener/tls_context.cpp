@@ -1,0 +1,172 @@
+#include "easgate/listener/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+
+namespace easgate::listener {
+namespace {
+
+// TLS 1.2 suites for devices that can't do 1.3: forward secrecy and AEAD only.
+constexpr const char* tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr unsigned char session_id_context[] = "easgate";
+
+std::string openssl_error() {
+    const unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    if (code == 0) return "unknown OpenSSL error";
+    char text[256];
+    ERR_error_string_n(code, text, sizeof text);
+    return text;
+}
+
+[[noreturn]] void fail(const std::string& key, const std::string& path, const std::string& what) {
+    throw config::ConfigError(key + ": " + path + ": " + what + ": " + openssl_error());
+}
+
+int check_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+bool has_client_auth_eku(X509* leaf) {
+    return (X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) != 0 &&
+           (X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT) != 0;
+}
+
+void refuse(ClientCertificateCheck& check, X509_STORE_CTX* store, std::string reason) {
+    if (!check.refusal.empty()) return;  // the first reason is the one worth reporting
+    check.refusal = std::move(reason);
+    if (X509* culprit = X509_STORE_CTX_get_current_cert(store)) {
+        check.refused_certificate = describe_certificate(culprit);
+    }
+}
+
+int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
+    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* check = static_cast<ClientCertificateCheck*>(SSL_get_ex_data(ssl, check_index()));
+    if (!preverified) {
+        refuse(*check, store, X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)));
+        return 0;
+    }
+    if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+
+    X509* leaf = X509_STORE_CTX_get_current_cert(store);
+    if (check->require_client_auth_eku && !has_client_auth_eku(leaf)) {
+        refuse(*check, store, "certificate lacks the Client Authentication EKU (1.3.6.1.5.5.7.3.2)");
+        X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_PURPOSE);
+        return 0;
+    }
+    auto result = identity::extract_identity(leaf);
+    if (!result) {
+        refuse(*check, store, result.error);
+        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    check->identity = std::move(result.identity);
+    return 1;
+}
+
+// CRLs from AD CS are usually DER; PEM files may hold several.
+int load_crls(X509_STORE* store, const std::string& path) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(path.c_str(), "rb"), BIO_free);
+    if (!bio) return 0;
+    int loaded = 0;
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+        loaded += X509_STORE_add_crl(store, crl);
+        X509_CRL_free(crl);
+    }
+    if (loaded > 0) {
+        ERR_clear_error();  // the read that ended the loop
+        return loaded;
+    }
+    BIO_reset(bio.get());
+    ERR_clear_error();
+    if (X509_CRL* crl = d2i_X509_CRL_bio(bio.get(), nullptr)) {
+        loaded = X509_STORE_add_crl(store, crl);
+        X509_CRL_free(crl);
+    }
+    return loaded;
+}
+
+}  // namespace
+
+std::string describe_certificate(X509* certificate) {
+    const auto name = [](const X509_NAME* n) {
+        std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+        X509_NAME_print_ex(bio.get(), n, 0, XN_FLAG_RFC2253);
+        char* data = nullptr;
+        const long size = BIO_get_mem_data(bio.get(), &data);
+        return std::string(data, static_cast<std::size_t>(size));
+    };
+    std::string serial;
+    if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr)) {
+        char* hex = BN_bn2hex(bn);
+        serial = hex;
+        OPENSSL_free(hex);
+        BN_free(bn);
+    }
+    return "subject=\"" + name(X509_get_subject_name(certificate)) + "\" issuer=\"" +
+           name(X509_get_issuer_name(certificate)) + "\" serial=" + serial;
+}
+
+ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix)
+    : context_(boost::asio::ssl::context::tls_server),
+      verify_mode_(SSL_VERIFY_PEER | (listener.client_auth.mode == config::ClientAuthMode::required
+                                          ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                          : 0)),
+      require_client_auth_eku_(listener.client_auth.require_client_auth_eku) {
+    SSL_CTX* ctx = context_.native_handle();
+    SSL_CTX_set_min_proto_version(ctx, listener.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    // Held long polls are idle most of their life; don't keep 2 x 16 KiB of TLS buffers for them.
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_cipher_list(ctx, tls12_ciphers);
+    SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1);
+
+    if (SSL_CTX_use_certificate_chain_file(ctx, listener.certificate.c_str()) != 1) {
+        fail(key_prefix + ".certificate", listener.certificate, "not a PEM certificate chain");
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, listener.private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        fail(key_prefix + ".private_key", listener.private_key, "not a PEM private key");
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        fail(key_prefix + ".private_key", listener.private_key, "does not match the certificate");
+    }
+
+    const auto& client_auth = listener.client_auth;
+    const std::string ca_key = key_prefix + ".client_auth.trusted_ca_file";
+    // Only the configured file: the system store must never vouch for a device.
+    if (SSL_CTX_load_verify_locations(ctx, client_auth.trusted_ca_file.c_str(), nullptr) != 1) {
+        fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
+    }
+    STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(client_auth.trusted_ca_file.c_str());
+    if (!ca_names) fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
+    SSL_CTX_set_client_CA_list(ctx, ca_names);  // lets devices with several certificates pick ours
+
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    // A configured issuing CA is an anchor by itself; admins need not trust the whole root.
+    unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
+    for (std::size_t i = 0; i < client_auth.crl_files.size(); ++i) {
+        const auto& path = client_auth.crl_files[i];
+        if (load_crls(store, path) == 0) {
+            fail(key_prefix + ".client_auth.crl_files[" + std::to_string(i) + "]", path,
+                 "holds no CRL (PEM or DER)");
+        }
+        flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+    }
+    X509_STORE_set_flags(store, flags);
+    SSL_CTX_set_verify(ctx, verify_mode_, verify_client_certificate);
+}
+
+void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) const {
+    check.require_client_auth_eku = require_client_auth_eku_;
+    SSL_set_ex_data(ssl, check_index(), &check);
+}
+
+}  // namespace easgate::listener

@@ -1,0 +1,114 @@
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "easgate/config/units.hpp"
+#include "easgate/upstream/upstream.hpp"
+
+namespace easgate::upstream {
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+UpstreamFailure failure(const std::string& url, const std::string& what, const boost::system::error_code& ec,
+                        std::chrono::milliseconds timeout) {
+    if (ec == beast::error::timeout) {
+        return {502, "upstream " + url + " unreachable: " + what + " timed out after " + config::format_duration(timeout)};
+    }
+    return {502, "upstream " + url + " unreachable: " + what + " failed: " + ec.message()};
+}
+
+}  // namespace
+
+Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_prefix)
+    : config_(config), tls_(asio::ssl::context::tls_client) {
+    SSL_CTX* ctx = tls_.native_handle();
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    tls_.set_verify_mode(asio::ssl::verify_peer);
+    if (config_.ca_file.empty()) {
+        tls_.set_default_verify_paths();
+    } else if (SSL_CTX_load_verify_locations(ctx, config_.ca_file.c_str(), nullptr) != 1) {
+        ERR_clear_error();
+        throw config::ConfigError(key_prefix + ".ca_file: " + config_.ca_file + ": holds no PEM CA certificate");
+    }
+}
+
+beast::tcp_stream& UpstreamConnection::tcp() {
+    return visit([](auto& stream) -> beast::tcp_stream& { return beast::get_lowest_layer(stream); });
+}
+
+asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstream& upstream,
+                                                                        std::chrono::milliseconds timeout) {
+    close();
+    const UpstreamTarget& target = upstream.server();
+    target_ = &target;
+    buffer_.clear();
+
+    asio::ip::tcp::resolver resolver(executor_);
+    auto [resolve_ec, endpoints] =
+        co_await resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow);
+    if (resolve_ec) co_return failure(target.url, "resolving " + target.host, resolve_ec, timeout);
+
+    if (target.tls) {
+        stream_.emplace(std::in_place_type<TlsStream>, executor_, upstream.tls_context());
+    } else {
+        stream_.emplace(std::in_place_type<PlainStream>, executor_);
+    }
+    tcp().expires_after(timeout);
+    auto [connect_ec, endpoint] = co_await tcp().async_connect(endpoints, use_nothrow);
+    if (connect_ec) {
+        close();
+        co_return failure(target.url, "connecting", connect_ec, timeout);
+    }
+    tcp().socket().set_option(asio::socket_base::keep_alive(true));
+    tcp().socket().set_option(asio::ip::tcp::no_delay(true));
+    if (!target.tls) co_return std::nullopt;
+
+    auto& tls = std::get<TlsStream>(*stream_);
+    SSL* ssl = tls.native_handle();
+    // The certificate must name the host: an iPAddress entry for an address, else a dNSName.
+    boost::system::error_code not_an_address;
+    asio::ip::make_address(target.host, not_an_address);
+    if (not_an_address) {
+        SSL_set_tlsext_host_name(ssl, target.host.c_str());  // SNI carries names only
+        SSL_set1_host(ssl, target.host.c_str());
+    } else {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target.host.c_str());
+    }
+    auto [handshake_ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+    if (handshake_ec) {
+        std::string what = "the TLS handshake";
+        const long verify = SSL_get_verify_result(ssl);
+        if (verify != X509_V_OK) what += " (certificate: " + std::string(X509_verify_cert_error_string(verify)) + ")";
+        close();
+        co_return failure(target.url, what, handshake_ec, timeout);
+    }
+    co_return std::nullopt;
+}
+
+bool UpstreamConnection::reusable() {
+    if (!stream_ || !tcp().socket().is_open()) return false;
+    // An idle connection has nothing to read; EOF or a stray close_notify means the server is done.
+    char probe;
+    const auto n = ::recv(tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void UpstreamConnection::close() {
+    if (!stream_) return;
+    boost::system::error_code ignored;
+    tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    tcp().close();
+    stream_.reset();
+}
+
+}  // namespace easgate::upstream

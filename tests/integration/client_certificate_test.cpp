@@ -1,0 +1,135 @@
+// A device with a valid certificate from the internal CA reaches the upstream; everything else is
+// refused at the TLS handshake, with the reason in easgate's log.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "gateway_fixture.hpp"
+
+namespace easgate::testing {
+namespace {
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t count = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+    return count;
+}
+
+class ClientCertificateTest : public GatewayTest {
+protected:
+    // The handshake fails, nothing reaches the upstream, and the log names the reason.
+    void expect_refused(const std::string& device, const std::string& reason) {
+        const auto result = curl(device, "/Microsoft-Server-ActiveSync?Cmd=Ping");
+        EXPECT_NE(result.exit_code, 0) << "a request with the " << device << " certificate went through";
+        EXPECT_EQ(result.out.find("body_sha256"), std::string::npos) << "the upstream answered: " << result.out;
+        EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", reason, std::chrono::seconds(5)).empty())
+            << "easgate's log does not say \"" << reason << "\"";
+    }
+};
+
+TEST_F(ClientCertificateTest, UpnCertificateReachesUpstreamAndIsLoggedAsTheUser) {
+    start_gateway();
+    const auto report = curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=abc");
+    EXPECT_EQ(report["method"], "GET");
+    EXPECT_EQ(report["target"], "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=abc");
+    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "alice@example.test \"GET /Microsoft-Server-ActiveSync")
+                     .empty());
+}
+
+TEST_F(ClientCertificateTest, EmailOnlyCertificateIsIdentifiedByItsEmail) {
+    start_gateway();
+    curl_report("email-only", "/Microsoft-Server-ActiveSync?Cmd=Sync");
+    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "bob@example.test \"GET").empty());
+}
+
+TEST_F(ClientCertificateTest, SidExtensionCertificateIsAccepted) {
+    start_gateway();
+    curl_report("sid", "/Microsoft-Server-ActiveSync?Cmd=Sync");
+    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "carol@example.test \"GET").empty());
+}
+
+TEST_F(ClientCertificateTest, CertificateFromAnIntermediateCaIsAccepted) {
+    start_gateway({.with_crls = true});
+    curl_report("chained", "/Microsoft-Server-ActiveSync?Cmd=Sync");
+    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "dave@example.test \"GET").empty());
+}
+
+TEST_F(ClientCertificateTest, ExpiredCertificateIsRefused) {
+    start_gateway();
+    expect_refused("expired", "certificate has expired");
+    EXPECT_NE(gateway_log().find("subject=\"CN=expired@example.test\""), std::string::npos) << gateway_log();
+}
+
+TEST_F(ClientCertificateTest, NotYetValidCertificateIsRefused) {
+    start_gateway();
+    expect_refused("not-yet-valid", "certificate is not yet valid");
+}
+
+TEST_F(ClientCertificateTest, CertificateFromAnotherCaIsRefused) {
+    start_gateway();
+    expect_refused("rogue", "unable to get local issuer certificate");
+}
+
+TEST_F(ClientCertificateTest, CertificateWithoutEkuIsRefusedWhenClientAuthIsRequired) {
+    start_gateway();
+    expect_refused("no-eku", "lacks the Client Authentication EKU");
+}
+
+TEST_F(ClientCertificateTest, CertificateWithOnlyServerAuthEkuIsRefused) {
+    start_gateway();
+    expect_refused("server-auth-eku", "unsuitable certificate purpose");
+}
+
+TEST_F(ClientCertificateTest, CertificateWithoutUpnOrEmailIsRefused) {
+    start_gateway();
+    expect_refused("no-identity", "no UPN");
+}
+
+TEST_F(ClientCertificateTest, RevokedCertificateIsRefusedWhenCrlsAreConfigured) {
+    start_gateway({.with_crls = true});
+    expect_refused("revoked", "certificate revoked");
+    curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync");  // the CRL itself is fine
+}
+
+TEST_F(ClientCertificateTest, RevokedCertificateUnderAnIntermediateCaIsRefused) {
+    start_gateway({.with_crls = true});
+    expect_refused("chained-revoked", "certificate revoked");
+}
+
+TEST_F(ClientCertificateTest, NoCertificateIsRefusedInRequiredMode) {
+    start_gateway();
+    expect_refused("", "peer did not return a certificate");
+}
+
+TEST_F(ClientCertificateTest, OptionalModeWithoutCertificateKeepsTheDevicesAuthorization) {
+    start_gateway({.client_auth_mode = "optional"});
+    const auto report = curl_report("", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--user", "alice:secret"});
+    EXPECT_EQ(report["headers"]["Authorization"], "Basic YWxpY2U6c2VjcmV0");
+}
+
+TEST_F(ClientCertificateTest, OptionalModeStillRefusesABadCertificate) {
+    start_gateway({.client_auth_mode = "optional"});
+    expect_refused("expired", "certificate has expired");
+}
+
+TEST_F(ClientCertificateTest, DevicesAuthorizationNeverReachesTheUpstreamInCertificateMode) {
+    start_gateway({.client_auth_mode = "optional"});
+    const auto report = curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--user", "alice:secret"});
+    EXPECT_FALSE(report["headers"].contains("Authorization")) << report.dump();
+}
+
+TEST_F(ClientCertificateTest, RefusalsAreLoggedAtMostOncePerSecondPerReason) {
+    start_gateway();
+    const auto started = std::chrono::steady_clock::now();
+    constexpr int attempts = 8;
+    for (int i = 0; i < attempts; ++i) EXPECT_NE(curl("expired", "/").exit_code, 0);
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+    const auto lines = count_of(wait_for_text(work_dir() / "easgate.err", "certificate has expired"),
+                                "refused device certificate");
+    EXPECT_GE(lines, 1u);
+    EXPECT_LE(lines, static_cast<std::size_t>(seconds.count()) + 1) << gateway_log();
+    EXPECT_LT(lines, static_cast<std::size_t>(attempts)) << gateway_log();
+}
+
+}  // namespace
+}  // namespace easgate::testing

@@ -1,0 +1,203 @@
+// Requests and responses cross easgate intact: bodies byte for byte (buffered and streamed),
+// keep-alive on both sides, hop-by-hop and forwarding headers handled, failures mapped to statuses.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <fstream>
+
+#include "gateway_fixture.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+namespace {
+
+constexpr std::uint64_t twenty_mib = 20ULL << 20;
+
+std::string sha256_hex(const std::string& data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned i = 0; i < length; ++i) text += {hex[digest[i] >> 4], hex[digest[i] & 0xf]};
+    return text;
+}
+
+// Bytes that don't repeat with any short period, so a dropped or duplicated chunk changes the hash.
+std::string upload_body(std::uint64_t size) {
+    std::string body(size, '\0');
+    std::uint32_t state = 0x12345678;
+    for (auto& c : body) {
+        state = state * 1664525u + 1013904223u;
+        c = static_cast<char>(state >> 24);
+    }
+    return body;
+}
+
+// The test upstream's /download pattern.
+bool is_download_pattern(const std::string& data, std::uint64_t size) {
+    if (data.size() != size) return false;
+    for (std::uint64_t i = 0; i < size; ++i) {
+        if (data[i] != static_cast<char>((i * 31 + 7) & 0xff)) return false;
+    }
+    return true;
+}
+
+class ForwardingTest : public GatewayTest {
+protected:
+    nlohmann::json upload(const std::string& body, std::vector<std::string> extra = {}) {
+        const auto file = work_dir() / "upload.bin";
+        write_file(file, body);
+        extra.insert(extra.end(), {"--data-binary", "@" + file.string(), "-H", "Content-Type: application/vnd.ms-sync.wbxml"});
+        return curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail", extra);
+    }
+
+    void expect_download(const std::string& query, std::uint64_t size) {
+        const auto file = work_dir() / "download.bin";
+        const auto result = curl("alice", "/download?" + query, {"--fail", "--output", file.string()});
+        ASSERT_EQ(result.exit_code, 0) << result.err;
+        EXPECT_TRUE(is_download_pattern(read_file(file), size));
+    }
+};
+
+TEST_F(ForwardingTest, SmallUploadIsBufferedAndRelayedByteForByte) {
+    start_gateway();
+    const auto body = upload_body(100'000);
+    const auto report = upload(body);
+    EXPECT_EQ(report["method"], "POST");
+    EXPECT_EQ(report["body_length"], body.size());
+    EXPECT_EQ(report["body_sha256"], sha256_hex(body));
+    EXPECT_EQ(report["headers"]["Content-Length"], std::to_string(body.size()));
+}
+
+TEST_F(ForwardingTest, UploadLargerThanTheReadAheadIsStreamedByteForByte) {
+    start_gateway();  // default read-ahead: 10MiB
+    const auto body = upload_body(twenty_mib);
+    const auto report = upload(body);
+    EXPECT_EQ(report["body_length"], body.size());
+    EXPECT_EQ(report["body_sha256"], sha256_hex(body));
+}
+
+TEST_F(ForwardingTest, ChunkedUploadWithinTheReadAheadGoesUpstreamWithAContentLength) {
+    start_gateway();
+    const auto body = upload_body(300'000);
+    const auto report = upload(body, {"-H", "Transfer-Encoding: chunked"});
+    EXPECT_EQ(report["body_sha256"], sha256_hex(body));
+    EXPECT_EQ(report["headers"]["Content-Length"], std::to_string(body.size()));
+    EXPECT_FALSE(report["headers"].contains("Transfer-Encoding"));
+}
+
+TEST_F(ForwardingTest, ChunkedUploadLargerThanTheReadAheadStaysChunked) {
+    start_gateway({.limits = "    upload_read_ahead: 64KiB\n"});
+    const auto body = upload_body(3'000'000);
+    const auto report = upload(body, {"-H", "Transfer-Encoding: chunked"});
+    EXPECT_EQ(report["body_sha256"], sha256_hex(body));
+    EXPECT_EQ(report["headers"]["Transfer-Encoding"], "chunked");
+}
+
+TEST_F(ForwardingTest, LargeSizedDownloadIsRelayedByteForByte) {
+    start_gateway();
+    expect_download("bytes=" + std::to_string(twenty_mib), twenty_mib);
+}
+
+TEST_F(ForwardingTest, LargeChunkedDownloadIsRelayedByteForByte) {
+    start_gateway();
+    expect_download("chunked=1&bytes=" + std::to_string(twenty_mib), twenty_mib);
+}
+
+TEST_F(ForwardingTest, BodyOverMaxRequestBodyIsRefusedWith413) {
+    start_gateway({.limits = "    max_request_body: 1MiB\n"});
+    const auto file = work_dir() / "big.bin";
+    write_file(file, upload_body(2 << 20));
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail",
+                             {"--data-binary", "@" + file.string(), "--write-out", "%{http_code}", "--output",
+                              "/dev/null"});
+    EXPECT_EQ(result.out, "413");
+    EXPECT_NE(gateway_log().find("exceeds limits.max_request_body (1MiB)"), std::string::npos) << gateway_log();
+}
+
+TEST_F(ForwardingTest, ChunkedBodyOverMaxRequestBodyIsRefusedWith413) {
+    start_gateway({.limits = "    max_request_body: 1MiB\n    upload_read_ahead: 4MiB\n"});
+    const auto file = work_dir() / "big.bin";
+    write_file(file, upload_body(2 << 20));
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail",
+                             {"--data-binary", "@" + file.string(), "-H", "Transfer-Encoding: chunked",
+                              "--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "413");
+}
+
+TEST_F(ForwardingTest, KeepAliveReusesOneUpstreamConnectionPerDeviceConnection) {
+    start_gateway();
+    const auto url = gateway_url("/Microsoft-Server-ActiveSync?Cmd=Sync");
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Ping", {url});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    // Two JSON reports, one per request, printed one after the other.
+    const auto split = result.out.find('\n');
+    const auto first = nlohmann::json::parse(result.out.substr(0, split));
+    const auto second = nlohmann::json::parse(result.out.substr(split + 1));
+    EXPECT_EQ(first["connection"], second["connection"]);
+    EXPECT_EQ(first["request_on_connection"], 1);
+    EXPECT_EQ(second["request_on_connection"], 2);
+}
+
+TEST_F(ForwardingTest, HopByHopHeadersAreDroppedAndForwardingHeadersSetByEasgate) {
+    start_gateway();
+    const auto report = curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
+                                    {"-H", "X-Forwarded-For: 203.0.113.9", "-H", "X-Forwarded-Proto: http", "-H",
+                                     "Connection: X-Device-Secret", "-H", "X-Device-Secret: 42", "-H",
+                                     "Proxy-Authorization: Basic Zm9vOmJhcg==", "-H", "MS-ASProtocolVersion: 16.1"});
+    const auto& headers = report["headers"];
+    EXPECT_EQ(headers["X-Forwarded-For"], "127.0.0.1");
+    EXPECT_EQ(headers["X-Forwarded-Proto"], "https");
+    EXPECT_FALSE(headers.contains("X-Device-Secret"));
+    EXPECT_FALSE(headers.contains("Proxy-Authorization"));
+    EXPECT_EQ(headers["MS-ASProtocolVersion"], "16.1");
+    EXPECT_EQ(headers["Host"].get<std::string>().rfind("localhost:", 0), 0u) << headers.dump();
+}
+
+TEST_F(ForwardingTest, UpstreamStatusAndHeadersReachTheDevice) {
+    start_gateway();
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&status=449", {"--include"});
+    EXPECT_EQ(result.out.rfind("HTTP/1.1 449", 0), 0u) << result.out;
+    EXPECT_NE(result.out.find("X-Test-Upstream: yes"), std::string::npos);
+}
+
+TEST_F(ForwardingTest, UnreachableUpstreamGives502AndALogLineSayingWhy) {
+    start_gateway({.upstream_url = "https://127.0.0.1:" + std::to_string(free_tcp_port())});
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "502");
+    EXPECT_NE(gateway_log().find("unreachable: connecting failed: Connection refused"), std::string::npos)
+        << gateway_log();
+}
+
+TEST_F(ForwardingTest, SlowUpstreamGives504AfterUpstreamTimeout) {
+    start_gateway({.limits = "    upstream_timeout: 1s\n"});
+    const auto result = curl("alice", "/slow?ms=4000", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "504");
+    EXPECT_NE(gateway_log().find("did not answer within limits.upstream_timeout (1s)"), std::string::npos)
+        << gateway_log();
+}
+
+TEST_F(ForwardingTest, UpstreamWithTheWrongHostNameIsRefusedWith502) {
+    start_gateway({.upstream_url = start_upstream("server-wrong-name")});
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "502");
+    EXPECT_NE(gateway_log().find("hostname mismatch"), std::string::npos) << gateway_log();
+}
+
+TEST_F(ForwardingTest, UpstreamCertificateFromAnUntrustedCaIsRefusedWith502) {
+    start_gateway({.upstream_ca_file = (pki_dir() / "device-root.pem").string()});
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "502");
+    EXPECT_NE(gateway_log().find("unable to get local issuer certificate"), std::string::npos) << gateway_log();
+}
+
+TEST_F(ForwardingTest, OversizedRequestHeaderGets431) {
+    start_gateway({.limits = "    max_header_bytes: 4KiB\n"});
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
+                             {"-H", "X-Big: " + std::string(8000, 'a'), "--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "431");
+}
+
+}  // namespace
+}  // namespace easgate::testing

@@ -1,0 +1,179 @@
+#include "gateway_fixture.hpp"
+
+#include <fstream>
+
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+namespace {
+
+std::filesystem::path suite_pki;
+
+std::string upstream_port_from(const std::string& stdout_text) {
+    const std::string marker = "listening on port ";
+    const auto at = stdout_text.find(marker);
+    return stdout_text.substr(at + marker.size(), stdout_text.find('\n', at) - at - marker.size());
+}
+
+// The suite's PKI: a device root CA with an issuing (intermediate) CA, a rogue CA, a server CA for
+// the gateway's and the upstream's certificates, and one device certificate per test case.
+void make_pki(const std::filesystem::path& dir) {
+    auto root = TestCa::create_root("easgate test device root");
+    auto issuing = root.create_intermediate("easgate test issuing CA");
+    auto rogue = TestCa::create_root("rogue CA");
+    auto server_ca = TestCa::create_root("easgate test server CA");
+
+    write_file(dir / "device-root.pem", root.cert_pem());
+    write_file(dir / "issuing-ca.pem", issuing.cert_pem());
+    write_file(dir / "server-ca.pem", server_ca.cert_pem());
+
+    CertSpec server;
+    server.common_name = "localhost";
+    server.dns_names = {"localhost"};
+    server.ip_addresses = {"127.0.0.1"};
+    server.client_auth_eku = false;
+    server.server_auth_eku = true;
+    server_ca.issue(server).write(dir, "server");
+    CertSpec wrong_name = server;
+    wrong_name.dns_names = {"not-this-host.example"};
+    wrong_name.ip_addresses = {};
+    server_ca.issue(wrong_name).write(dir, "server-wrong-name");
+
+    const auto device = [](std::optional<std::string> upn, std::vector<std::string> emails = {}) {
+        CertSpec spec;
+        spec.common_name = upn ? *upn : emails.front();
+        spec.upn = std::move(upn);
+        spec.emails = std::move(emails);
+        return spec;
+    };
+    root.issue(device("alice@example.test", {"alice@mail.example.test"})).write(dir, "alice");
+    root.issue(device(std::nullopt, {"bob@example.test"})).write(dir, "email-only");
+    auto with_sid = device("carol@example.test");
+    with_sid.sid = "S-1-5-21-1004336348-1177238915-682003330-1105";
+    root.issue(with_sid).write(dir, "sid");
+    auto expired = device("expired@example.test");
+    expired.not_before = std::chrono::hours(-48);
+    expired.not_after = std::chrono::hours(-24);
+    root.issue(expired).write(dir, "expired");
+    auto not_yet = device("future@example.test");
+    not_yet.not_before = std::chrono::hours(24);
+    not_yet.not_after = std::chrono::hours(48);
+    root.issue(not_yet).write(dir, "not-yet-valid");
+    rogue.issue(device("alice@example.test")).write(dir, "rogue");
+    auto no_eku = device("noeku@example.test");
+    no_eku.omit_eku = true;
+    root.issue(no_eku).write(dir, "no-eku");
+    auto server_eku = device("serverauth@example.test");
+    server_eku.client_auth_eku = false;
+    server_eku.server_auth_eku = true;
+    root.issue(server_eku).write(dir, "server-auth-eku");
+    auto no_identity = device(std::nullopt, {"x@example.test"});
+    no_identity.emails.clear();
+    root.issue(no_identity).write(dir, "no-identity");
+
+    const auto revoked = root.issue(device("revoked@example.test"));
+    revoked.write(dir, "revoked");
+    root.revoke(revoked);
+    issuing.issue(device("dave@example.test")).write(dir, "chained", issuing.cert_pem());
+    const auto chained_revoked = issuing.issue(device("eve@example.test"));
+    chained_revoked.write(dir, "chained-revoked", issuing.cert_pem());
+    issuing.revoke(chained_revoked);
+    write_file(dir / "device-root.crl", root.crl_pem());
+    write_file(dir / "issuing-ca.crl", issuing.crl_pem());
+}
+
+}  // namespace
+
+void GatewayTest::SetUpTestSuite() {
+    suite_pki = make_temp_dir("pki");
+    make_pki(suite_pki);
+}
+
+void GatewayTest::TearDownTestSuite() { std::filesystem::remove_all(suite_pki); }
+
+const std::filesystem::path& GatewayTest::pki_dir() { return suite_pki; }
+
+void GatewayTest::TearDown() {
+    processes_.clear();  // stops easgate and the upstreams
+    if (HasFailure()) {
+        std::cerr << "--- easgate log ---\n" << gateway_log() << "--- end of easgate log ---\n";
+    }
+    std::filesystem::remove_all(work_);
+}
+
+std::string GatewayTest::start_upstream(const std::string& server_cert_name) {
+    if (work_.empty()) work_ = make_temp_dir("e2e");
+    const auto out = work_ / ("upstream-" + std::to_string(processes_.size()) + ".out");
+    processes_.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{EASGATE_TEST_UPSTREAM_BINARY, "--cert",
+                                 (pki_dir() / (server_cert_name + ".pem")).string(), "--key",
+                                 (pki_dir() / (server_cert_name + ".key")).string()},
+        out, work_ / "upstream.err"));
+    const auto text = wait_for_text(out, "listening on port ");
+    EXPECT_FALSE(text.empty()) << "the test upstream did not start";
+    return "https://localhost:" + upstream_port_from(text);
+}
+
+void GatewayTest::start_gateway(const GatewayOptions& options) {
+    if (work_.empty()) work_ = make_temp_dir("e2e");
+    const auto upstream_url = options.upstream_url.empty() ? start_upstream("server") : options.upstream_url;
+    gateway_port_ = free_tcp_port();
+    const auto pki = pki_dir();
+    std::string crls;
+    if (options.with_crls) {
+        crls = "      crl_files: [" + (pki / "device-root.crl").string() + ", " + (pki / "issuing-ca.crl").string() +
+               "]\n";
+    }
+    const std::string config =
+        "listeners:\n"
+        "  - address: 127.0.0.1\n"
+        "    port: " + std::to_string(gateway_port_) + "\n"
+        "    certificate: " + (pki / "server.pem").string() + "\n"
+        "    private_key: " + (pki / "server.key").string() + "\n"
+        "    client_auth:\n"
+        "      mode: " + options.client_auth_mode + "\n"
+        "      trusted_ca_file: " + (pki / "device-root.pem").string() + "\n" + crls +
+        "upstreams:\n"
+        "  - name: exchange\n"
+        "    servers: [" + upstream_url + "]\n"
+        "    ca_file: " + (options.upstream_ca_file.empty() ? (pki / "server-ca.pem").string()
+                                                           : options.upstream_ca_file) + "\n"
+        "limits:\n"
+        "    header_timeout: 5s\n" + options.limits +
+        "logging:\n"
+        "  level: debug\n"
+        "workers: 2\n";
+    write_file(work_ / "easgate.yaml", config);
+    processes_.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{EASGATE_BINARY, "run", "--config", (work_ / "easgate.yaml").string()},
+        work_ / "easgate.out", work_ / "easgate.err"));
+    ASSERT_FALSE(wait_for_text(work_ / "easgate.err", "worker threads").empty())
+        << "easgate did not start:\n" << gateway_log();
+}
+
+std::string GatewayTest::gateway_url(const std::string& path) const {
+    return "https://localhost:" + std::to_string(gateway_port_) + path;
+}
+
+CommandResult GatewayTest::curl(const std::string& device, const std::string& path, std::vector<std::string> extra) {
+    std::vector<std::string> argv{"curl", "--silent", "--show-error", "--max-time", "60", "--cacert",
+                                  (pki_dir() / "server-ca.pem").string()};
+    if (!device.empty()) {
+        argv.insert(argv.end(), {"--cert", (pki_dir() / (device + ".pem")).string(), "--key",
+                                 (pki_dir() / (device + ".key")).string()});
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(gateway_url(path));
+    return run_command(argv);
+}
+
+nlohmann::json GatewayTest::curl_report(const std::string& device, const std::string& path,
+                                        std::vector<std::string> extra) {
+    extra.insert(extra.end(), {"--fail-with-body"});
+    const auto result = curl(device, path, std::move(extra));
+    EXPECT_EQ(result.exit_code, 0) << result.err << result.out;
+    if (result.exit_code != 0) return {};
+    return nlohmann::json::parse(result.out);
+}
+
+}  // namespace easgate::testing

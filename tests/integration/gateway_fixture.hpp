@@ -1,0 +1,62 @@
+#pragma once
+
+// Starts a real easgate process on loopback in front of easgate-test-upstream, with a PKI made for
+// the test run, and drives it with curl presenting device certificates, as a phone would.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+
+namespace easgate::testing {
+
+// Device certificates (and a key) the suite issues once: name -> files in the PKI folder.
+struct DeviceCredential {
+    std::filesystem::path cert;
+    std::filesystem::path key;
+};
+
+struct GatewayOptions {
+    std::string client_auth_mode = "required";
+    bool with_crls = false;
+    std::string upstream_url;               // default: the test upstream over https
+    std::string upstream_ca_file;           // default: the server CA
+    std::string limits;                     // extra YAML lines under limits:, each "    key: value\n"
+};
+
+class GatewayTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite();
+    static void TearDownTestSuite();
+    void TearDown() override;
+
+    // Starts the test upstream (once per test) and easgate with these options; waits until ready.
+    void start_gateway(const GatewayOptions& options = {});
+    // Starts another test upstream with this server certificate; returns its https URL.
+    std::string start_upstream(const std::string& server_cert_name);
+
+    // curl through the gateway to path, presenting the named device certificate ("" for none).
+    CommandResult curl(const std::string& device, const std::string& path, std::vector<std::string> extra = {});
+    // curl and parse the test upstream's JSON report; fails the test on a non-200 answer.
+    nlohmann::json curl_report(const std::string& device, const std::string& path,
+                               std::vector<std::string> extra = {});
+
+    std::string gateway_log() const { return read_file(work_ / "easgate.err"); }
+    std::string gateway_url(const std::string& path) const;
+    const std::filesystem::path& work_dir() const { return work_; }
+    static const std::filesystem::path& pki_dir();
+
+private:
+    std::filesystem::path work_;
+    std::uint16_t gateway_port_ = 0;
+    std::uint16_t upstream_port_ = 0;
+    std::vector<std::unique_ptr<ChildProcess>> processes_;
+};
+
+}  // namespace easgate::testing

@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# Start the easgate loopback lab:
+#   - Samba AD DC for EXAMPLE.TEST on 127.0.0.10 (dc1.example.test)
+#   - the Exchange stand-in: Apache + mod_auth_gssapi on 127.0.0.11
+#     (mail.example.test) port 8443 (Negotiate on every request) and port 8444
+#     (GssapiConnectionBound On: one authentication per TCP connection)
+# Provisions the domain first if $LAB_DIR holds none (or LAB_REPROVISION=1),
+# creates the lab PKI if missing, writes $LAB_DIR/lab.env and prints it.
+#
+# usage: start.sh [LAB_DIR]        (default $LAB_DIR, else /tmp/easgate-lab)
+# Every process started is recorded in $LAB_DIR/pids/*.pid; stop.sh stops them.
+set -euo pipefail
+LAB_LOG_TAG="lab-start"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lab_init_dir "${1:-}"
+need_root
+need_tools samba samba-tool kinit kvno klist ldapsearch apache2 openssl curl /usr/bin/python3 setsid
+
+T_ALL=$(now_ms)
+mkdir -p "$LAB_DIR" "$LAB_PID_DIR" "$LAB_LOG_DIR"
+chmod 755 "$LAB_DIR"
+ensure_hosts
+write_krb5_conf
+export KRB5_CONFIG="$LAB_KRB5_CONF"
+
+# ---- 1. domain -----------------------------------------------------------------
+T_PROV=$(now_ms)
+provisioned=0
+if [ "${LAB_REPROVISION:-0}" = 1 ]; then
+    log "LAB_REPROVISION=1: provisioning again"
+    stop_pid samba
+elif [ -f "$LAB_PROVISIONED_MARK" ] && grep -qx "LAB_DIR=$LAB_DIR" "$LAB_PROVISIONED_MARK" \
+        && [ -f "$LAB_SMB_CONF" ] && [ -s "$LAB_KEYTAB_DIR/easgate.keytab" ]; then
+    if grep -qx "fingerprint=$(provision_fingerprint)" "$LAB_PROVISIONED_MARK"; then
+        provisioned=1
+    else
+        log "the lab scripts changed since $LAB_DIR was provisioned: provisioning again"
+    fi
+fi
+if [ "$provisioned" = 0 ]; then
+    if pid_alive samba; then stop_pid samba; fi
+    bash "$LAB_SRC_DIR/provision.sh" "$LAB_DIR"
+    log "phase provision: $(elapsed "$T_PROV")"
+else
+    log "reusing the domain provisioned in $LAB_SAMBA_DIR ($(sed -n 's/^provisioned=//p' "$LAB_PROVISIONED_MARK"))"
+fi
+PHASE_PROVISION="$(elapsed "$T_PROV")"
+
+# ---- 2. lab PKI (CA, server certs, client certs) ------------------------------------
+make_pki() {
+    local d="$LAB_PKI_DIR" cn san
+    mkdir -p "$d/clients"
+    if [ ! -s "$d/ca.pem" ] || [ ! -s "$d/ca.key" ]; then
+        rm -f "$d"/*.pem "$d"/*.key "$d"/clients/*
+        openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 -subj "/O=easgate lab/CN=easgate lab CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -addext "subjectKeyIdentifier=hash" 2>>"$LAB_LOG_DIR/pki.log" || die "creating lab CA failed (see $LAB_LOG_DIR/pki.log)"
+    fi
+    server_cert() { # name host ip
+        [ -s "$d/$1.pem" ] && return 0
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout "$d/$1.key" -out "$d/$1.pem" -days 825 -subj "/O=easgate lab/CN=$2" \
+            -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+            -addext "subjectAltName=DNS:$2,IP:$3" -addext "basicConstraints=critical,CA:FALSE" \
+            -addext "keyUsage=critical,digitalSignature,keyEncipherment" -addext "extendedKeyUsage=serverAuth" \
+            2>>"$LAB_LOG_DIR/pki.log" || die "creating server cert for $2 failed (see $LAB_LOG_DIR/pki.log)"
+    }
+    server_cert mail "$LAB_MAIL_HOST" "$LAB_MAIL_IP"
+    server_cert gateway "$LAB_GW_HOST" "$LAB_GW_IP"
+    # Device client certificates: subject CN=<user>, SAN email + UPN (msUPN otherName).
+    local u
+    for u in "${LAB_USERS[@]}"; do
+        [ -s "$d/clients/$u.pem" ] && continue
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout "$d/clients/$u.key" -out "$d/clients/$u.pem" -days 825 -subj "/O=easgate lab/CN=$u" \
+            -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+            -addext "subjectAltName=email:$u@$LAB_DNS_DOMAIN,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:$u@$LAB_DNS_DOMAIN" \
+            -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+            -addext "extendedKeyUsage=clientAuth" 2>>"$LAB_LOG_DIR/pki.log" || die "creating client cert for $u failed"
+    done
+    chmod 644 "$d"/*.pem "$d"/clients/*.pem
+    chmod 600 "$d"/*.key "$d"/clients/*.key
+    # Apache workers need to read nothing here (the parent loads key+cert as root).
+}
+T_PKI=$(now_ms)
+make_pki
+log "phase pki: $(elapsed "$T_PKI")"
+
+# ---- 3. Samba AD DC -----------------------------------------------------------------
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+kdc_answers() {
+    KRB5CCNAME="MEMORY:lab-probe" kinit -k -t "$LAB_KEYTAB_DIR/easgate.keytab" 'EASGATE$@'"$LAB_REALM" >/dev/null 2>&1
+}
+ldap_answers() {
+    ldapsearch -x -H "ldap://$LAB_DC_HOST" -b "" -s base defaultNamingContext 2>/dev/null | grep -q '^defaultNamingContext:'
+}
+
+T_SAMBA=$(now_ms)
+if pid_alive samba; then
+    log "samba already running (pid $(cat "$(pid_file samba)"))"
+else
+    rm -f "$(pid_file samba)"
+    for p in 88 389; do
+        port_open "$LAB_DC_IP" "$p" && die "something not started by the lab already listens on $LAB_DC_IP:$p (a system samba-ad-dc? run install-packages.sh, which stops it)"
+    done
+    # Samba writes its own pid file too; remove a stale one from a killed run.
+    rm -f "$LAB_SAMBA_DIR"/samba.pid "$LAB_SAMBA_DIR"/run/samba.pid 2>/dev/null || true
+    cap_log "$LAB_LOG_DIR/samba.log" "$LAB_LOG_DIR/samba.out"
+    spawn samba env KRB5_CONFIG="$LAB_KRB5_CONF" samba -s "$LAB_SMB_CONF" --foreground --no-process-group
+fi
+if ! wait_until 30 samba kdc_answers; then
+    tail -n 30 "$LAB_LOG_DIR/samba.log" "$LAB_LOG_DIR/samba.out" >&2 || true
+    die "the DC's KDC did not answer within 30 s (logs: $LAB_LOG_DIR/samba.log, samba.out)"
+fi
+if ! wait_until 30 samba ldap_answers; then
+    tail -n 30 "$LAB_LOG_DIR/samba.log" >&2 || true
+    die "the DC's LDAP did not answer within 30 s (log: $LAB_LOG_DIR/samba.log)"
+fi
+log "phase samba: KDC and LDAP answer on $LAB_DC_IP after $(elapsed "$T_SAMBA")"
+PHASE_SAMBA="$(elapsed "$T_SAMBA")"
+
+# ---- 4. Exchange stand-in (Apache) -----------------------------------------------------
+H="$LAB_HTTPD_DIR"
+mkdir -p "$H/run" "$H/logs" "$H/cgi-bin" "$H/htdocs"
+install -m 755 "$LAB_SRC_DIR/eas-handler.py" "$H/cgi-bin/eas-handler.py"
+PRINCIPAL_LOG="$H/logs/principals.log"
+touch "$PRINCIPAL_LOG"
+RUN_USER=www-data; RUN_GROUP=www-data
+getent passwd "$RUN_USER" >/dev/null || die "user $RUN_USER missing (apache2 package not installed?)"
+chown "$RUN_USER:$RUN_GROUP" "$H/logs" "$PRINCIPAL_LOG" "$H/run"
+chgrp "$RUN_GROUP" "$LAB_KEYTAB_DIR/mail.keytab" && chmod 640 "$LAB_KEYTAB_DIR/mail.keytab"
+MODS=/usr/lib/apache2/modules
+
+cat >"$H/httpd.conf" <<CONF
+# easgate lab - Exchange stand-in.  Generated by tests/lab/start.sh; private
+# instance (own ServerRoot, PidFile, ports), never the system apache2.
+ServerRoot "$H"
+ServerName $LAB_MAIL_HOST
+PidFile "$H/run/httpd.pid"
+DefaultRuntimeDir "$H/run"
+Mutex file:$H/run default
+ErrorLog "$H/logs/error.log"
+# ssl:info logs one line per new connection, which makes Apache generate the
+# connection log id (%{c}L / CONN_LOG_ID) used as the per-connection key.
+LogLevel warn auth_gssapi:info ssl:info
+User $RUN_USER
+Group $RUN_GROUP
+
+LoadModule mpm_prefork_module $MODS/mod_mpm_prefork.so
+LoadModule authn_core_module $MODS/mod_authn_core.so
+LoadModule authz_core_module $MODS/mod_authz_core.so
+LoadModule authz_user_module $MODS/mod_authz_user.so
+LoadModule auth_gssapi_module $MODS/mod_auth_gssapi.so
+LoadModule socache_shmcb_module $MODS/mod_socache_shmcb.so
+LoadModule ssl_module $MODS/mod_ssl.so
+LoadModule cgi_module $MODS/mod_cgi.so
+LoadModule alias_module $MODS/mod_alias.so
+LoadModule env_module $MODS/mod_env.so
+LoadModule setenvif_module $MODS/mod_setenvif.so
+LoadModule unique_id_module $MODS/mod_unique_id.so
+
+# Keep connections open: the point of the tests is connection reuse.
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 60
+Timeout 120
+StartServers 4
+MinSpareServers 4
+MaxSpareServers 32
+ServerLimit 128
+MaxRequestWorkers 128
+MaxConnectionsPerChild 0
+
+Listen $LAB_MAIL_IP:$LAB_MAIL_PORT
+Listen $LAB_MAIL_IP:$LAB_MAIL_PORT_CB
+
+SSLSessionCache "shmcb:$H/run/ssl_scache(512000)"
+SSLRandomSeed startup builtin
+SSLProtocol -all +TLSv1.2 +TLSv1.3
+
+# %{c}L = connection log id (unique per TCP connection), %{remote}p = client port.
+LogFormat "%{c}L %a:%{remote}p %{local}p %{UNIQUE_ID}e \"%u\" %>s \"%r\" %I %O %D" labconn
+ErrorLogFormat "[%{u}t] [%-m:%l] [pid %P] [conn\ %{c}L] [client\ %a] %M"
+
+DocumentRoot "$H/htdocs"
+<Directory />
+    Require all denied
+    AllowOverride None
+</Directory>
+<Directory "$H/cgi-bin">
+    Options +ExecCGI
+    Require all granted
+</Directory>
+CONF
+for port in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB"; do
+    if [ "$port" = "$LAB_MAIL_PORT_CB" ]; then cb=On; else cb=Off; fi
+    cat >>"$H/httpd.conf" <<CONF
+
+<VirtualHost $LAB_MAIL_IP:$port>
+    ServerName $LAB_MAIL_HOST:$port
+    SSLEngine on
+    SSLCertificateFile "$LAB_PKI_DIR/mail.pem"
+    SSLCertificateKeyFile "$LAB_PKI_DIR/mail.key"
+    CustomLog "$H/logs/access-$port.log" labconn
+    SetEnv LAB_PRINCIPAL_LOG "$PRINCIPAL_LOG"
+    # Expose the connection log id to the CGI (empty if the server has none).
+    SetEnvIfExpr "%{CONN_LOG_ID} =~ /^(.+)\$/" LAB_CONN_LOG_ID=\$1
+    ScriptAlias /Microsoft-Server-ActiveSync "$H/cgi-bin/eas-handler.py"
+    <Location /Microsoft-Server-ActiveSync>
+        AuthType GSSAPI
+        AuthName "easgate lab Exchange stand-in"
+        GssapiCredStore keytab:$LAB_KEYTAB_DIR/mail.keytab
+        GssapiAllowedMech krb5
+        GssapiBasicAuth Off
+        GssapiSSLonly On
+        GssapiLocalName Off
+        GssapiUseSessions Off
+        GssapiConnectionBound $cb
+        Require valid-user
+    </Location>
+</VirtualHost>
+CONF
+done
+
+T_HTTPD=$(now_ms)
+if pid_alive httpd; then
+    log "apache already running (pid $(cat "$(pid_file httpd)")); reloading its config"
+    apache2 -f "$H/httpd.conf" -t >"$LAB_LOG_DIR/httpd-configtest.log" 2>&1 || { cat "$LAB_LOG_DIR/httpd-configtest.log" >&2; die "apache config test failed"; }
+    kill -USR1 "$(cat "$(pid_file httpd)")"
+else
+    rm -f "$(pid_file httpd)" "$H/run/httpd.pid"
+    cap_log "$H"/logs/*.log "$LAB_LOG_DIR/httpd.out"
+    for p in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB"; do
+        port_open "$LAB_MAIL_IP" "$p" && die "something not started by the lab already listens on $LAB_MAIL_IP:$p"
+    done
+    apache2 -f "$H/httpd.conf" -t >"$LAB_LOG_DIR/httpd-configtest.log" 2>&1 || { cat "$LAB_LOG_DIR/httpd-configtest.log" >&2; die "apache config test failed (config: $H/httpd.conf)"; }
+    spawn httpd env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C \
+        KRB5_CONFIG="$LAB_KRB5_CONF" KRB5RCACHEDIR="$H/run" \
+        apache2 -f "$H/httpd.conf" -DFOREGROUND
+fi
+http_code() { # url port -> prints status code
+    curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$LAB_PKI_DIR/ca.pem" "$1" 2>/dev/null || true
+}
+mail_answers() {
+    [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT/Microsoft-Server-ActiveSync")" = 401 ] &&
+    [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB/Microsoft-Server-ActiveSync")" = 401 ]
+}
+if ! wait_until 20 httpd mail_answers; then
+    tail -n 30 "$H/logs/error.log" "$LAB_LOG_DIR/httpd.out" >&2 || true
+    die "the Exchange stand-in did not answer 401 on ports $LAB_MAIL_PORT/$LAB_MAIL_PORT_CB within 20 s"
+fi
+log "phase apache: 401 Negotiate on https://$LAB_MAIL_HOST:{$LAB_MAIL_PORT,$LAB_MAIL_PORT_CB} after $(elapsed "$T_HTTPD")"
+PHASE_HTTPD="$(elapsed "$T_HTTPD")"
+
+# ---- 5. lab.env ----------------------------------------------------------------------
+cat >"$LAB_ENV_FILE" <<ENV
+# easgate loopback lab - generated by tests/lab/start.sh; source it (values are single-quoted).
+LAB_DIR='$LAB_DIR'
+KRB5_CONFIG='$LAB_KRB5_CONF'
+LAB_KRB5_CONFIG='$LAB_KRB5_CONF'
+LAB_CCACHE_DIR='$LAB_DIR/ccache'
+LAB_REALM='$LAB_REALM'
+LAB_DNS_DOMAIN='$LAB_DNS_DOMAIN'
+LAB_NETBIOS_DOMAIN='$LAB_NETBIOS_DOMAIN'
+LAB_KDC='$LAB_DC_IP'
+LAB_DC_HOST='$LAB_DC_HOST'
+LAB_DC_IP='$LAB_DC_IP'
+LAB_KDC_LOG='$LAB_LOG_DIR/samba.log'
+LAB_LDAP_URL='ldap://$LAB_DC_HOST'
+LAB_LDAPS_URL='ldaps://$LAB_DC_HOST'
+LAB_LDAPS_CA_FILE='$LAB_SAMBA_DIR/private/tls/ca.pem'
+LAB_BASE_DN='DC=${LAB_DNS_DOMAIN//./,DC=}'
+LAB_ADMIN_PRINCIPAL='Administrator@$LAB_REALM'
+LAB_ADMIN_PASSWORD='$LAB_ADMIN_PASSWORD'
+LAB_USER_PASSWORD='$LAB_USER_PASSWORD'
+LAB_USERS='${LAB_USERS[*]}'
+LAB_DISABLED_USER='carol'
+LAB_NOT_DELEGATED_USER='dave'
+LAB_MAIL_HOST='$LAB_MAIL_HOST'
+LAB_MAIL_IP='$LAB_MAIL_IP'
+LAB_MAIL_SPN='$LAB_MAIL_SPN'
+LAB_MAIL_GSS_SERVICE='HTTP@$LAB_MAIL_HOST'
+LAB_MAIL_KEYTAB='$LAB_KEYTAB_DIR/mail.keytab'
+LAB_MAIL_BASE_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT'
+LAB_MAIL_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT/Microsoft-Server-ActiveSync'
+LAB_MAIL_CONN_BOUND_BASE_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB'
+LAB_MAIL_CONN_BOUND_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB/Microsoft-Server-ActiveSync'
+LAB_MAIL_PRINCIPAL_LOG='$PRINCIPAL_LOG'
+LAB_MAIL_ACCESS_LOG='$H/logs/access-$LAB_MAIL_PORT.log'
+LAB_MAIL_CONN_BOUND_ACCESS_LOG='$H/logs/access-$LAB_MAIL_PORT_CB.log'
+LAB_MAIL_ERROR_LOG='$H/logs/error.log'
+LAB_CA_FILE='$LAB_PKI_DIR/ca.pem'
+LAB_CA_KEY='$LAB_PKI_DIR/ca.key'
+LAB_MAIL_CERT='$LAB_PKI_DIR/mail.pem'
+LAB_GW_HOST='$LAB_GW_HOST'
+LAB_GW_IP='$LAB_GW_IP'
+LAB_GW_CERT='$LAB_PKI_DIR/gateway.pem'
+LAB_GW_KEY='$LAB_PKI_DIR/gateway.key'
+LAB_CLIENT_CERT_DIR='$LAB_PKI_DIR/clients'
+LAB_EASGATE_PRINCIPAL='EASGATE\$@$LAB_REALM'
+LAB_EASGATE_KEYTAB='$LAB_KEYTAB_DIR/easgate.keytab'
+LAB_NODELEG_PRINCIPAL='EASGATE-NODELEG\$@$LAB_REALM'
+LAB_NODELEG_KEYTAB='$LAB_KEYTAB_DIR/easgate-nodeleg.keytab'
+LAB_SERVICE_PASSWORD='$LAB_SVC_PASSWORD'
+ENV
+chmod 644 "$LAB_ENV_FILE"
+
+log "phases: provision $PHASE_PROVISION, samba $PHASE_SAMBA, apache $PHASE_HTTPD; total $(elapsed "$T_ALL")"
+log "lab is up; env file: $LAB_ENV_FILE (source it); stop with: tests/lab/stop.sh $LAB_DIR"
+cat "$LAB_ENV_FILE"

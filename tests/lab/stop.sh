@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Stop everything the easgate lab started, by the PIDs recorded in
+# $LAB_DIR/pids/*.pid (apache first, then samba).  The provisioned domain, the
+# keytabs, the PKI and the logs stay in $LAB_DIR for the next start.sh;
+# pass --purge to delete $LAB_DIR as well.  The /etc/hosts lines stay (harmless,
+# and start.sh would add them again).
+#
+# usage: stop.sh [--purge] [LAB_DIR]     (default $LAB_DIR, else /tmp/easgate-lab)
+set -euo pipefail
+LAB_LOG_TAG="lab-stop"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+purge=0
+if [ "${1:-}" = "--purge" ]; then purge=1; shift; fi
+lab_init_dir "${1:-}"
+
+if [ ! -d "$LAB_DIR" ]; then
+    log "no lab at $LAB_DIR; nothing to stop"
+    exit 0
+fi
+
+# Known services in a sensible order, then anything else recorded.
+for name in httpd samba; do
+    stop_pid "$name"
+done
+if [ -d "$LAB_PID_DIR" ]; then
+    for f in "$LAB_PID_DIR"/*.pid; do
+        [ -e "$f" ] || continue
+        stop_pid "$(basename "$f" .pid)"
+    done
+fi
+
+if [ "$purge" = 1 ]; then
+    case "$LAB_DIR" in
+        /|/tmp|/root|/home|/work|/work/main|"$LAB_SRC_DIR"*) die "refusing to delete $LAB_DIR" ;;
+    esac
+    rm -rf "$LAB_DIR"
+    log "removed $LAB_DIR"
+fi
+log "lab at $LAB_DIR stopped"

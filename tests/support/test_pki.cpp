@@ -1,0 +1,395 @@
+#include "test_pki.hpp"
+
+#include <fcntl.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <fstream>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace easgate::testing {
+namespace {
+
+constexpr std::chrono::seconds one_hour{3600};
+constexpr std::chrono::seconds one_day = 24 * one_hour;
+constexpr std::chrono::seconds ca_lifetime = 10 * 365 * one_day;
+
+template <auto free_function>
+struct OpenSslDeleter {
+    template <typename T>
+    void operator()(T* object) const {
+        free_function(object);
+    }
+};
+struct OpenSslStringDeleter {
+    void operator()(char* text) const { OPENSSL_free(text); }
+};
+using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER_free>>;
+using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_free>>;
+using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
+using Asn1StringPtr = std::unique_ptr<ASN1_STRING, OpenSslDeleter<ASN1_STRING_free>>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME_free>>;
+using Asn1TypePtr = std::unique_ptr<ASN1_TYPE, OpenSslDeleter<ASN1_TYPE_free>>;
+using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free>>;
+using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
+using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME_free>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
+using OpenSslString = std::unique_ptr<char, OpenSslStringDeleter>;
+using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL_free>>;
+using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
+using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
+using X509RevokedPtr = std::unique_ptr<X509_REVOKED, OpenSslDeleter<X509_REVOKED_free>>;
+
+void check(bool succeeded, const std::string& what) {
+    if (succeeded) return;
+    char reason[256] = "no OpenSSL error";
+    if (const unsigned long code = ERR_get_error()) ERR_error_string_n(code, reason, sizeof reason);
+    ERR_clear_error();
+    throw std::runtime_error("test PKI: " + what + " failed: " + reason);
+}
+
+template <typename T>
+T* checked(T* object, const std::string& what) {
+    check(object != nullptr, what);
+    return object;
+}
+
+EvpPkeyPtr generate_key() { return EvpPkeyPtr(checked(EVP_EC_gen("P-256"), "P-256 key generation")); }
+
+template <typename WritePem>
+std::string to_pem(WritePem write_pem, const std::string& what) {
+    const BioPtr bio(checked(BIO_new(BIO_s_mem()), "BIO_new"));
+    check(write_pem(bio.get()) == 1, "writing " + what + " PEM");
+    char* text = nullptr;
+    const long length = BIO_get_mem_data(bio.get(), &text);
+    return std::string(text, static_cast<std::size_t>(length));
+}
+
+std::string certificate_pem(X509* cert) {
+    return to_pem([cert](BIO* bio) { return PEM_write_bio_X509(bio, cert); }, "certificate");
+}
+
+// PEM_write_bio_PrivateKey writes unencrypted PKCS#8 ("BEGIN PRIVATE KEY") in OpenSSL 3.
+std::string private_key_pem(EVP_PKEY* key) {
+    return to_pem(
+        [key](BIO* bio) { return PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr); },
+        "private key");
+}
+
+std::vector<std::uint8_t> certificate_der(X509* cert) {
+    const int length = i2d_X509(cert, nullptr);
+    check(length > 0, "i2d_X509");
+    std::vector<std::uint8_t> der(static_cast<std::size_t>(length));
+    unsigned char* cursor = der.data();
+    check(i2d_X509(cert, &cursor) == length, "i2d_X509");
+    return der;
+}
+
+std::string serial_hex(const X509* cert) {
+    const BignumPtr serial(checked(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr), "serial"));
+    const OpenSslString hex(checked(BN_bn2hex(serial.get()), "BN_bn2hex"));
+    return hex.get();
+}
+
+Asn1IntegerPtr serial_from_hex(const std::string& hex) {
+    BIGNUM* parsed = nullptr;
+    check(BN_hex2bn(&parsed, hex.c_str()) > 0, "parsing serial " + hex);
+    const BignumPtr serial(parsed);
+    return Asn1IntegerPtr(checked(BN_to_ASN1_INTEGER(serial.get(), nullptr), "BN_to_ASN1_INTEGER"));
+}
+
+// 127 random bits with the top one set: positive, 16 DER bytes, never repeated in practice.
+void set_random_serial(X509* cert) {
+    const BignumPtr serial(checked(BN_new(), "BN_new"));
+    check(BN_rand(serial.get(), 127, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) == 1, "BN_rand");
+    check(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert)) != nullptr, "setting the serial");
+}
+
+Asn1TimePtr time_from_now(std::chrono::seconds offset) {
+    return Asn1TimePtr(checked(X509_gmtime_adj(nullptr, static_cast<long>(offset.count())), "X509_gmtime_adj"));
+}
+
+// An unsigned certificate; issuer is null for a self-signed one.
+X509Ptr new_certificate(const std::string& common_name, EVP_PKEY* key, X509* issuer,
+                        std::chrono::seconds not_before, std::chrono::seconds not_after) {
+    X509Ptr cert(checked(X509_new(), "X509_new"));
+    check(X509_set_version(cert.get(), X509_VERSION_3) == 1, "X509_set_version");
+    set_random_serial(cert.get());
+    X509_NAME* subject = X509_get_subject_name(cert.get());
+    const auto* name_bytes = reinterpret_cast<const unsigned char*>(common_name.c_str());
+    check(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, name_bytes, -1, -1, 0) == 1, "subject CN");
+    check(X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : subject) == 1, "issuer");
+    check(X509_set1_notBefore(cert.get(), time_from_now(not_before).get()) == 1, "notBefore");
+    check(X509_set1_notAfter(cert.get(), time_from_now(not_after).get()) == 1, "notAfter");
+    check(X509_set_pubkey(cert.get(), key) == 1, "X509_set_pubkey");
+    return cert;
+}
+
+// An extension in openssl.cnf syntax, e.g. "critical,CA:TRUE"; issuer is the signer's certificate.
+void add_config_extension(X509* cert, X509* issuer, int nid, const char* value) {
+    X509V3_CTX context;
+    X509V3_set_ctx_nodb(&context);
+    X509V3_set_ctx(&context, issuer, cert, nullptr, nullptr, 0);
+    const X509ExtensionPtr extension(checked(X509V3_EXT_conf_nid(nullptr, &context, nid, value), value));
+    check(X509_add_ext(cert, extension.get(), -1) == 1, value);
+}
+
+void add_raw_extension(X509* cert, const RawExtension& raw) {
+    const Asn1ObjectPtr oid(checked(OBJ_txt2obj(raw.oid.c_str(), 1), "OID " + raw.oid));
+    const Asn1OctetStringPtr value(checked(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new"));
+    check(ASN1_OCTET_STRING_set(value.get(), raw.der.data(), static_cast<int>(raw.der.size())) == 1,
+          "extension value");
+    const X509ExtensionPtr extension(
+        checked(X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), raw.critical ? 1 : 0, value.get()),
+                "extension " + raw.oid));
+    check(X509_add_ext(cert, extension.get(), -1) == 1, "adding extension " + raw.oid);
+}
+
+void push_name(GENERAL_NAMES* names, GeneralNamePtr name) {
+    check(sk_GENERAL_NAME_push(names, name.get()) > 0, "sk_GENERAL_NAME_push");
+    name.release();
+}
+
+// ASN1_STRING_set keeps embedded NULs and control characters, which tests put in names.
+Asn1StringPtr asn1_string(int string_type, const std::string& value) {
+    Asn1StringPtr text(checked(ASN1_STRING_type_new(string_type), "ASN1_STRING_type_new"));
+    check(ASN1_STRING_set(text.get(), value.data(), static_cast<int>(value.size())) == 1, "ASN1_STRING_set");
+    return text;
+}
+
+GeneralNamePtr ia5_name(int type, const std::string& value) {
+    GeneralNamePtr name(checked(GENERAL_NAME_new(), "GENERAL_NAME_new"));
+    GENERAL_NAME_set0_value(name.get(), type, asn1_string(V_ASN1_IA5STRING, value).release());
+    return name;
+}
+
+GeneralNamePtr upn_name(const std::string& upn) {
+    Asn1TypePtr value(checked(ASN1_TYPE_new(), "ASN1_TYPE_new"));
+    ASN1_TYPE_set(value.get(), V_ASN1_UTF8STRING, asn1_string(V_ASN1_UTF8STRING, upn).release());
+    Asn1ObjectPtr type_id(checked(OBJ_txt2obj(upn_oid, 1), "UPN OID"));
+    GeneralNamePtr name(checked(GENERAL_NAME_new(), "GENERAL_NAME_new"));
+    check(GENERAL_NAME_set0_othername(name.get(), type_id.get(), value.get()) == 1, "UPN otherName");
+    type_id.release();
+    value.release();
+    return name;
+}
+
+GeneralNamePtr ip_address_name(const std::string& address) {
+    ASN1_OCTET_STRING* bytes = checked(a2i_IPADDRESS(address.c_str()), "IP address " + address);
+    GeneralNamePtr name(checked(GENERAL_NAME_new(), "GENERAL_NAME_new"));
+    GENERAL_NAME_set0_value(name.get(), GEN_IPADD, bytes);
+    return name;
+}
+
+void add_subject_alt_names(X509* cert, const CertSpec& spec) {
+    const GeneralNamesPtr names(checked(sk_GENERAL_NAME_new_null(), "sk_GENERAL_NAME_new_null"));
+    if (spec.upn) push_name(names.get(), upn_name(*spec.upn));
+    for (const auto& email : spec.emails) push_name(names.get(), ia5_name(GEN_EMAIL, email));
+    for (const auto& dns_name : spec.dns_names) push_name(names.get(), ia5_name(GEN_DNS, dns_name));
+    for (const auto& address : spec.ip_addresses) push_name(names.get(), ip_address_name(address));
+    if (sk_GENERAL_NAME_num(names.get()) == 0) return;
+    check(X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) == 1, "SAN");
+}
+
+// The layout ADCS issues ([MS-WCCE] 2.2.2.7.7.4): GeneralNames holding one otherName whose value
+// is an OCTET STRING of the SID text.
+std::vector<std::uint8_t> sid_extension_value(const std::string& sid) {
+    return der_tlv(0x30, {der_other_name(object_sid_oid, der_tlv(0x04, {der_text(sid)}))});
+}
+
+const char* extended_key_usage(const CertSpec& spec) {
+    if (spec.client_auth_eku && spec.server_auth_eku) return "clientAuth,serverAuth";
+    if (spec.client_auth_eku) return "clientAuth";
+    if (spec.server_auth_eku) return "serverAuth";
+    return "emailProtection";
+}
+
+void add_leaf_extensions(X509* cert, X509* issuer, const CertSpec& spec) {
+    add_config_extension(cert, issuer, NID_basic_constraints, "critical,CA:FALSE");
+    add_config_extension(cert, issuer, NID_key_usage, "critical,digitalSignature");
+    if (!spec.omit_eku) add_config_extension(cert, issuer, NID_ext_key_usage, extended_key_usage(spec));
+    add_config_extension(cert, issuer, NID_subject_key_identifier, "hash");
+    add_config_extension(cert, issuer, NID_authority_key_identifier, "keyid:always");
+    add_subject_alt_names(cert, spec);
+    if (spec.sid) {
+        add_raw_extension(cert, {.oid = sid_extension_oid, .der = sid_extension_value(*spec.sid), .critical = false});
+    }
+    for (const auto& extension : spec.extra_extensions) add_raw_extension(cert, extension);
+}
+
+void sign(X509* cert, EVP_PKEY* key) { check(X509_sign(cert, key, EVP_sha256()) > 0, "X509_sign"); }
+
+void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number) {
+    const Asn1IntegerPtr number(checked(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
+    check(ASN1_INTEGER_set(number.get(), crl_number) == 1, "ASN1_INTEGER_set");
+    check(X509_CRL_add1_ext_i2d(crl, NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) == 1, "crlNumber");
+    X509V3_CTX context;
+    X509V3_set_ctx_nodb(&context);
+    X509V3_set_ctx(&context, ca_cert, nullptr, nullptr, crl, 0);
+    const X509ExtensionPtr key_id(
+        checked(X509V3_EXT_conf_nid(nullptr, &context, NID_authority_key_identifier, "keyid:always"), "CRL AKI"));
+    check(X509_CRL_add_ext(crl, key_id.get(), -1) == 1, "adding the CRL AKI");
+}
+
+void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revoked_at) {
+    X509RevokedPtr entry(checked(X509_REVOKED_new(), "X509_REVOKED_new"));
+    check(X509_REVOKED_set_serialNumber(entry.get(), serial_from_hex(serial_hex).get()) == 1, "revoked serial");
+    const Asn1TimePtr date(checked(ASN1_TIME_set(nullptr, revoked_at), "ASN1_TIME_set"));
+    check(X509_REVOKED_set_revocationDate(entry.get(), date.get()) == 1, "revocation date");
+    check(X509_CRL_add0_revoked(crl, entry.get()) == 1, "X509_CRL_add0_revoked");
+    entry.release();
+}
+
+std::vector<std::uint8_t> der_length(std::size_t length) {
+    if (length < 0x80) return {static_cast<std::uint8_t>(length)};
+    std::vector<std::uint8_t> digits;
+    for (; length > 0; length >>= 8) digits.insert(digits.begin(), static_cast<std::uint8_t>(length & 0xff));
+    digits.insert(digits.begin(), static_cast<std::uint8_t>(0x80 | digits.size()));
+    return digits;
+}
+
+// open(2) with the mode from the start, so a private key is never readable by others.
+void write_file_with_mode(const std::filesystem::path& path, const std::string& text, mode_t mode) {
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    const int descriptor = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (descriptor < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
+    // An existing file keeps its old mode through open(), and the umask may have narrowed a new one.
+    const int chmod_error = ::fchmod(descriptor, mode) == 0 ? 0 : errno;
+    ::close(descriptor);
+    if (chmod_error != 0) throw std::system_error(chmod_error, std::generic_category(), "chmod " + path.string());
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << text;
+    file.close();
+    if (!file) throw std::runtime_error("cannot write " + path.string());
+}
+
+}  // namespace
+
+struct TestCa::State {
+    struct Revocation {
+        std::string serial_hex;
+        std::time_t revoked_at;
+    };
+
+    // A CA signed by parent, or self-signed when parent is null.
+    State(const std::string& common_name, const State* parent) : key(generate_key()) {
+        X509* parent_cert = parent ? parent->cert.get() : nullptr;
+        cert = new_certificate(common_name, key.get(), parent_cert, -one_day, ca_lifetime);
+        X509* issuer = parent ? parent_cert : cert.get();
+        add_config_extension(cert.get(), issuer, NID_basic_constraints, "critical,CA:TRUE");
+        add_config_extension(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
+        add_config_extension(cert.get(), issuer, NID_subject_key_identifier, "hash");
+        add_config_extension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always");
+        sign(cert.get(), parent ? parent->key.get() : key.get());
+        cert_pem = certificate_pem(cert.get());
+    }
+
+    EvpPkeyPtr key;
+    X509Ptr cert;
+    std::string cert_pem;
+    std::vector<Revocation> revocations;
+    long last_crl_number = 0;
+};
+
+std::pair<std::filesystem::path, std::filesystem::path> IssuedCert::write(const std::filesystem::path& dir,
+                                                                          const std::string& name,
+                                                                          const std::string& chain_pem) const {
+    const auto cert_path = dir / (name + ".pem");
+    const auto key_path = dir / (name + ".key");
+    write_file(cert_path, cert_pem + chain_pem);
+    write_file_with_mode(key_path, key_pem, 0600);
+    return {cert_path, key_path};
+}
+
+TestCa TestCa::create_root(const std::string& common_name) {
+    return TestCa(std::make_unique<State>(common_name, nullptr));
+}
+
+TestCa TestCa::create_intermediate(const std::string& common_name) const {
+    return TestCa(std::make_unique<State>(common_name, state_.get()));
+}
+
+IssuedCert TestCa::issue(const CertSpec& spec) const {
+    const EvpPkeyPtr key = generate_key();
+    const X509Ptr cert =
+        new_certificate(spec.common_name, key.get(), state_->cert.get(), spec.not_before, spec.not_after);
+    add_leaf_extensions(cert.get(), state_->cert.get(), spec);
+    sign(cert.get(), state_->key.get());
+    return {.cert_pem = certificate_pem(cert.get()),
+            .key_pem = private_key_pem(key.get()),
+            .der = certificate_der(cert.get()),
+            .serial_hex = serial_hex(cert.get())};
+}
+
+void TestCa::revoke(const IssuedCert& cert) {
+    state_->revocations.push_back({.serial_hex = cert.serial_hex, .revoked_at = std::time(nullptr)});
+}
+
+const std::string& TestCa::cert_pem() const { return state_->cert_pem; }
+
+std::string TestCa::crl_pem() const {
+    const X509CrlPtr crl(checked(X509_CRL_new(), "X509_CRL_new"));
+    check(X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1, "CRL version");
+    check(X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(state_->cert.get())) == 1, "CRL issuer");
+    check(X509_CRL_set1_lastUpdate(crl.get(), time_from_now(-one_hour).get()) == 1, "CRL lastUpdate");
+    check(X509_CRL_set1_nextUpdate(crl.get(), time_from_now(one_day).get()) == 1, "CRL nextUpdate");
+    for (const auto& revocation : state_->revocations) {
+        add_revoked(crl.get(), revocation.serial_hex, revocation.revoked_at);
+    }
+    add_crl_extensions(crl.get(), state_->cert.get(), ++state_->last_crl_number);
+    check(X509_CRL_sort(crl.get()) == 1, "X509_CRL_sort");
+    check(X509_CRL_sign(crl.get(), state_->key.get(), EVP_sha256()) > 0, "X509_CRL_sign");
+    return to_pem([&crl](BIO* bio) { return PEM_write_bio_X509_CRL(bio, crl.get()); }, "CRL");
+}
+
+TestCa::TestCa(std::unique_ptr<State> state) : state_(std::move(state)) {}
+TestCa::TestCa(TestCa&&) noexcept = default;
+TestCa& TestCa::operator=(TestCa&&) noexcept = default;
+TestCa::~TestCa() = default;
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+    write_file_with_mode(path, text, 0644);
+}
+
+std::vector<std::uint8_t> der_tlv(std::uint8_t tag, std::initializer_list<std::vector<std::uint8_t>> content) {
+    std::vector<std::uint8_t> value;
+    for (const auto& part : content) value.insert(value.end(), part.begin(), part.end());
+    std::vector<std::uint8_t> encoded{tag};
+    const auto length = der_length(value.size());
+    encoded.insert(encoded.end(), length.begin(), length.end());
+    encoded.insert(encoded.end(), value.begin(), value.end());
+    return encoded;
+}
+
+std::vector<std::uint8_t> der_text(std::string_view text) { return {text.begin(), text.end()}; }
+
+std::vector<std::uint8_t> der_oid(const std::string& dotted_oid) {
+    const Asn1ObjectPtr oid(checked(OBJ_txt2obj(dotted_oid.c_str(), 1), "OID " + dotted_oid));
+    const int length = i2d_ASN1_OBJECT(oid.get(), nullptr);
+    check(length > 0, "i2d_ASN1_OBJECT");
+    std::vector<std::uint8_t> encoded(static_cast<std::size_t>(length));
+    unsigned char* cursor = encoded.data();
+    check(i2d_ASN1_OBJECT(oid.get(), &cursor) == length, "i2d_ASN1_OBJECT");
+    return encoded;
+}
+
+std::vector<std::uint8_t> der_other_name(const std::string& type_id, const std::vector<std::uint8_t>& value) {
+    return der_tlv(0xa0, {der_oid(type_id), der_tlv(0xa0, {value})});
+}
+
+}  // namespace easgate::testing

@@ -1,0 +1,161 @@
+// easgate-test-upstream: a stand-in for Exchange in end-to-end tests. It reports what reached it
+// (method, target, headers, body length and SHA-256, which connection carried it) as JSON, and can
+// send large, chunked, slow or failing responses on request. Thread per connection: simple, and
+// independent of the code under test.
+#include <openssl/evp.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <iostream>
+#include <map>
+#include <thread>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::atomic<unsigned> next_connection_id{1};
+
+std::string sha256_hex(const std::string& data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned i = 0; i < length; ++i) {
+        text += hex[digest[i] >> 4];
+        text += hex[digest[i] & 0xf];
+    }
+    return text;
+}
+
+// The query parameter name=value as a number, or fallback.
+std::uint64_t query_number(std::string_view target, std::string_view name, std::uint64_t fallback) {
+    const auto key = std::string(name) + "=";
+    const auto at = target.find(key);
+    if (at == std::string_view::npos) return fallback;
+    std::uint64_t value = fallback;
+    const char* begin = target.data() + at + key.size();
+    std::from_chars(begin, target.data() + target.size(), value);
+    return value;
+}
+
+// Byte i of a /download body; the tests compute the same pattern to compare.
+char pattern_byte(std::uint64_t i) { return static_cast<char>((i * 31 + 7) & 0xff); }
+
+template <class Stream>
+void send_download(Stream& stream, const http::request<http::string_body>& request) {
+    const auto total = query_number(request.target(), "bytes", 0);
+    http::response<http::buffer_body> response{http::status::ok, request.version()};
+    response.set(http::field::content_type, "application/octet-stream");
+    if (query_number(request.target(), "chunked", 0)) {
+        response.chunked(true);
+    } else {
+        response.content_length(total);
+    }
+    response.keep_alive(request.keep_alive());
+    http::response_serializer<http::buffer_body> serializer{response};
+    std::vector<char> chunk(61 * 1024);  // odd size, so chunk edges don't line up with anything
+    std::uint64_t sent = 0;
+    do {
+        const auto n = std::min<std::uint64_t>(chunk.size(), total - sent);
+        for (std::uint64_t i = 0; i < n; ++i) chunk[i] = pattern_byte(sent + i);
+        response.body().data = n ? chunk.data() : nullptr;
+        response.body().size = n;
+        response.body().more = sent + n < total;
+        sent += n;
+        beast::error_code ec;
+        http::write(stream, serializer, ec);
+        if (ec && ec != http::error::need_buffer) return;
+    } while (!serializer.is_done());
+}
+
+template <class Stream>
+void serve(Stream& stream, unsigned connection_id) {
+    beast::flat_buffer buffer;
+    for (unsigned index = 1;; ++index) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(boost::none);
+        parser.header_limit(1 << 20);
+        beast::error_code ec;
+        http::read(stream, buffer, parser, ec);
+        if (ec) return;
+        const auto& request = parser.get();
+        const std::string_view target = request.target();
+        if (target.starts_with("/download")) {
+            send_download(stream, request);
+            if (!request.keep_alive()) return;
+            continue;
+        }
+        if (target.starts_with("/slow")) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(query_number(target, "ms", 1000)));
+        }
+        if (target.starts_with("/close-without-answer")) return;
+
+        nlohmann::json headers = nlohmann::json::object();
+        for (const auto& field : request) headers[std::string(field.name_string())] = std::string(field.value());
+        const nlohmann::json report = {
+            {"method", std::string(request.method_string())},
+            {"target", std::string(target)},
+            {"headers", headers},
+            {"body_length", request.body().size()},
+            {"body_sha256", sha256_hex(request.body())},
+            {"connection", connection_id},
+            {"request_on_connection", index},
+        };
+        const auto status = static_cast<unsigned>(query_number(target, "status", 200));
+        http::response<http::string_body> response{static_cast<http::status>(status), request.version()};
+        response.set(http::field::content_type, "application/json");
+        response.set("X-Test-Upstream", "yes");
+        response.body() = report.dump() + "\n";
+        response.keep_alive(request.keep_alive());
+        response.prepare_payload();
+        http::write(stream, response, ec);
+        if (ec || !request.keep_alive()) return;
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::map<std::string, std::string> options;
+    for (int i = 1; i + 1 < argc; i += 2) options[argv[i]] = argv[i + 1];
+    const bool plain = options["--tls"] == "off";
+    asio::io_context context;
+    asio::ssl::context tls(asio::ssl::context::tls_server);
+    if (!plain) {
+        tls.use_certificate_chain_file(options["--cert"]);
+        tls.use_private_key_file(options["--key"], asio::ssl::context::pem);
+    }
+    const auto address = asio::ip::make_address(options.count("--address") ? options["--address"] : "127.0.0.1");
+    const auto port = static_cast<unsigned short>(std::stoi(options.count("--port") ? options["--port"] : "0"));
+    tcp::acceptor acceptor(context, {address, port});
+    std::cout << "listening on port " << acceptor.local_endpoint().port() << std::endl;
+    for (;;) {
+        tcp::socket socket = acceptor.accept();
+        std::thread([socket = std::move(socket), &tls, plain]() mutable {
+            const unsigned id = next_connection_id++;
+            beast::error_code ec;
+            if (plain) {
+                serve(socket, id);
+                socket.shutdown(tcp::socket::shutdown_both, ec);
+                return;
+            }
+            beast::ssl_stream<tcp::socket> stream(std::move(socket), tls);
+            stream.handshake(asio::ssl::stream_base::server, ec);
+            if (ec) return;
+            serve(stream, id);
+            stream.shutdown(ec);
+        }).detach();
+    }
+}

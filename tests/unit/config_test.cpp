@@ -1,0 +1,151 @@
+#include "easgate/config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "child_process.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::config {
+namespace {
+
+using easgate::testing::make_temp_dir;
+using easgate::testing::write_file;
+
+// Configuration files that point at files which exist, so each test breaks exactly one thing.
+class ConfigTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = make_temp_dir("config");
+        for (const char* name : {"gateway.pem", "gateway.key", "ca.pem", "ca.crl", "exchange-ca.pem"}) {
+            write_file(dir_ / name, "placeholder\n");
+        }
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::string path(const char* name) const { return (dir_ / name).string(); }
+
+    // A complete, valid configuration; `extra` is appended at the top level.
+    std::string valid(const std::string& listener_extra = "", const std::string& extra = "") const {
+        return "listeners:\n"
+               "  - address: 127.0.0.1\n"
+               "    port: 8443\n"
+               "    certificate: " + path("gateway.pem") + "\n"
+               "    private_key: " + path("gateway.key") + "\n"
+               "    client_auth:\n"
+               "      trusted_ca_file: " + path("ca.pem") + "\n"
+               "      crl_files: [" + path("ca.crl") + "]\n" + listener_extra +
+               "upstreams:\n"
+               "  - name: exchange\n"
+               "    servers: [https://mail.corp.example.com]\n"
+               "    ca_file: " + path("exchange-ca.pem") + "\n"
+               "    service_principal: HTTP/mail.corp.example.com\n" + extra;
+    }
+
+    Config load(const std::string& text) {
+        write_file(dir_ / "easgate.yaml", text);
+        return load_config(dir_ / "easgate.yaml");
+    }
+
+    // The exact error message, or "" when the configuration loaded.
+    std::string error_of(const std::string& text) {
+        try {
+            load(text);
+        } catch (const ConfigError& e) {
+            return e.what();
+        }
+        return "";
+    }
+
+    std::filesystem::path dir_;
+};
+
+TEST_F(ConfigTest, FillsDefaultsForEverythingNotGiven) {
+    const auto config = load(valid());
+    ASSERT_EQ(config.listeners.size(), 1u);
+    const auto& listener = config.listeners[0];
+    EXPECT_EQ(listener.port, 8443);
+    EXPECT_EQ(listener.client_auth.mode, ClientAuthMode::required);
+    EXPECT_TRUE(listener.client_auth.require_client_auth_eku);
+    EXPECT_EQ(listener.tls_min_version, "1.2");
+    EXPECT_EQ(config.upstreams[0].servers[0].host, "mail.corp.example.com");
+    EXPECT_EQ(config.upstreams[0].servers[0].port, 443);
+    EXPECT_EQ(config.limits.upload_read_ahead, 10ULL << 20);
+    EXPECT_EQ(config.limits.max_request_body, 64ULL << 20);
+    EXPECT_EQ(config.limits.max_header_bytes, 32ULL << 10);
+    EXPECT_EQ(config.limits.header_timeout, std::chrono::seconds(15));
+    EXPECT_EQ(config.admin.listen, "127.0.0.1:9443");
+    EXPECT_EQ(config.logging.format, LogFormat::text);
+}
+
+TEST_F(ConfigTest, ReadsSizesDurationsAndModes) {
+    const auto config = load(valid("      mode: optional\n    tls_min_version: \"1.3\"\n",
+                                   "limits:\n  upload_read_ahead: 512KiB\n  header_timeout: 500ms\n"
+                                   "logging:\n  level: debug\n  format: json\n"));
+    EXPECT_EQ(config.listeners[0].client_auth.mode, ClientAuthMode::optional);
+    EXPECT_EQ(config.listeners[0].tls_min_version, "1.3");
+    EXPECT_EQ(config.limits.upload_read_ahead, 512u * 1024);
+    EXPECT_EQ(config.limits.header_timeout, std::chrono::milliseconds(500));
+    EXPECT_EQ(config.logging.format, LogFormat::json);
+}
+
+TEST_F(ConfigTest, MissingCaFileNamesTheKeyTheFileTheErrorAndTheLine) {
+    auto text = valid();
+    text.replace(text.find(path("ca.pem")), path("ca.pem").size(), "/x.pem");
+    EXPECT_EQ(error_of(text),
+              "listeners[0].client_auth.trusted_ca_file: cannot read /x.pem: No such file or directory (line 7)");
+}
+
+TEST_F(ConfigTest, UnknownKeyIsRefusedWithItsPath) {
+    EXPECT_EQ(error_of(valid("      mdoe: optional\n")), "listeners[0].client_auth.mdoe: unknown key (line 9)");
+    EXPECT_EQ(error_of(valid("", "limtis:\n  upload_read_ahead: 1MiB\n")), "limtis: unknown key (line 14)");
+}
+
+TEST_F(ConfigTest, WrongTypesAndImpossibleValuesAreRefused) {
+    EXPECT_EQ(error_of(valid("", "limits:\n  upload_read_ahead: 10MB\n")),
+              "limits.upload_read_ahead: expected a size such as 512KiB, 10MiB or 1GiB, got \"10MB\" (line 15)");
+    EXPECT_EQ(error_of(valid("", "limits:\n  header_timeout: 15\n")),
+              "limits.header_timeout: expected a duration above zero such as 500ms, 15s, 5m or 1h, got \"15\" "
+              "(line 15)");
+    EXPECT_EQ(error_of(valid("      mode: sometimes\n")),
+              "listeners[0].client_auth.mode: expected one of required | optional, got \"sometimes\" (line 9)");
+    EXPECT_EQ(error_of(valid("      require_client_auth_eku: yes please\n")),
+              "listeners[0].client_auth.require_client_auth_eku: expected true or false, got \"yes please\" (line 9)");
+    auto bad_port = valid();
+    bad_port.replace(bad_port.find("8443"), 4, "70000");
+    EXPECT_EQ(error_of(bad_port), "listeners[0].port: must be at most 65535, got 70000 (line 3)");
+}
+
+TEST_F(ConfigTest, MissingRequiredKeysAreNamed) {
+    auto text = valid();
+    text.erase(text.find("    private_key:"), text.find("    client_auth:") - text.find("    private_key:"));
+    EXPECT_EQ(error_of(text), "listeners[0].private_key: required key is missing (line 2)");
+    EXPECT_EQ(error_of("listeners: []\nupstreams: []\n"), "listeners: list at least one listener (line 1)");
+}
+
+TEST_F(ConfigTest, UpstreamUrlsMustBeHttpOrHttpsHostAndPort) {
+    auto text = valid();
+    text.replace(text.find("https://mail.corp.example.com"), 29, "ftp://mail");
+    EXPECT_EQ(error_of(text),
+              "upstreams[0].servers[0]: expected https://host[:port] or http://host[:port], got \"ftp://mail\" "
+              "(line 11)");
+}
+
+TEST_F(ConfigTest, ListenerMustNameAnExistingUpstream) {
+    EXPECT_EQ(error_of(valid("    upstream: exchnage\n")),
+              "listeners[0].upstream: no upstream is named \"exchnage\" (line 9)");
+}
+
+TEST_F(ConfigTest, YamlSyntaxErrorsGiveTheLineAndColumn) {
+    const auto message = error_of("listeners:\n  - address: [oops\n");
+    EXPECT_NE(message.find("YAML syntax error at line"), std::string::npos) << message;
+}
+
+TEST_F(ConfigTest, EffectiveConfigurationRoundTrips) {
+    const auto config = load(valid("", "limits:\n  upload_read_ahead: 512KiB\n"));
+    const auto reloaded = load(to_yaml(config));
+    EXPECT_EQ(to_yaml(reloaded), to_yaml(config));
+    EXPECT_EQ(reloaded.limits.upload_read_ahead, 512u * 1024);
+}
+
+}  // namespace
+}  // namespace easgate::config
