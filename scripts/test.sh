@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+tests/lab/install-packages.sh  # the loopback AD domain and Kerberos backend the lab tests use
 jobs=$(nproc)
 
 echo "== build (RelWithDebInfo)"

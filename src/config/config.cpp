@@ -216,6 +216,66 @@ LoggingConfig read_logging(Reader map) {
     return logging;
 }
 
+DirectoryConfig read_directory(Reader map) {
+    DirectoryConfig directory;
+    for (const auto& uri : map.required("uris").items()) {
+        const auto text = uri.as_string();
+        if (!text.starts_with("ldap://") && !text.starts_with("ldaps://")) {
+            uri.fail("expected ldaps://host[:port] or ldap://host[:port], got \"" + text + "\"");
+        }
+        directory.uris.push_back(text);
+    }
+    if (directory.uris.empty()) map.required("uris").fail("list at least one directory server");
+    directory.base_dn = map.required("base_dn").as_string();
+    if (auto bind = map.child("bind")) {
+        directory.bind = bind->required("method").as_one_of(std::array{"gssapi", "simple"}) == "simple"
+                             ? DirectoryBind::simple
+                             : DirectoryBind::gssapi;
+        if (directory.bind == DirectoryBind::simple) {
+            directory.bind_dn = bind->required("dn").as_string();
+            directory.password_file = bind->required("password_file").as_readable_file();
+        }
+        bind->reject_unknown_keys();
+    }
+    read_optional(map, "ldap_tls", directory.ldap_tls, [](const Reader& r) {
+        return r.as_one_of(std::array{"starttls", "none"}) == "none" ? LdapTls::none : LdapTls::starttls;
+    });
+    if (directory.ldap_tls == LdapTls::none && directory.bind == DirectoryBind::simple) {
+        map.required("ldap_tls").fail("a simple bind would send the password in clear: use starttls or ldaps://");
+    }
+    read_optional(map, "ca_file", directory.ca_file, &Reader::as_readable_file);
+    read_optional(map, "timeout", directory.timeout, &Reader::as_duration);
+    read_optional(map, "cache_ttl", directory.cache_ttl, &Reader::as_duration);
+    read_optional(map, "negative_cache_ttl", directory.negative_cache_ttl, &Reader::as_duration);
+    read_optional(map, "max_concurrent", directory.max_concurrent, [](const Reader& r) {
+        const auto value = r.as_unsigned(64);
+        if (value == 0) r.fail("must be at least 1");
+        return value;
+    });
+    map.reject_unknown_keys();
+    return directory;
+}
+
+KerberosConfig read_kerberos(Reader map) {
+    KerberosConfig kerberos;
+    kerberos.keytab = map.required("keytab").as_readable_file();
+    const auto principal = map.required("principal");
+    kerberos.principal = principal.as_string();
+    const auto at = kerberos.principal.rfind('@');
+    if (at == std::string::npos || at == 0 || at + 1 == kerberos.principal.size()) {
+        principal.fail("expected NAME@REALM, e.g. EASGATE$@CORP.EXAMPLE.COM, got \"" + kerberos.principal + "\"");
+    }
+    read_optional(map, "krb5_conf", kerberos.krb5_conf, &Reader::as_readable_file);
+    read_optional(map, "ticket_refresh_before", kerberos.ticket_refresh_before, &Reader::as_duration);
+    read_optional(map, "max_concurrent_kdc", kerberos.max_concurrent_kdc, [](const Reader& r) {
+        const auto value = r.as_unsigned(64);
+        if (value == 0) r.fail("must be at least 1");
+        return value;
+    });
+    map.reject_unknown_keys();
+    return kerberos;
+}
+
 AdminConfig read_admin(Reader map) {
     AdminConfig admin;
     if (auto listen = map.child("listen")) {
@@ -246,6 +306,18 @@ void check_cross_references(Reader& root, Config& config) {
         }
         if (!endpoints.insert({listener.address, listener.port}).second) {
             item.fail("another listener already uses " + listener.address + ":" + std::to_string(listener.port));
+        }
+    }
+    if (config.directory && config.directory->bind == DirectoryBind::gssapi && !config.kerberos) {
+        root.required("directory").fail(
+            "the GSSAPI bind (the default) uses easgate's keytab: add the kerberos: section, or bind: {method: simple}");
+    }
+    if (!config.kerberos) return;
+    for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
+        if (config.upstreams[i].service_principal.empty()) {
+            root.required("upstreams").items()[i].fail(
+                "service_principal is required with kerberos: it is the SPN Exchange holds, e.g. "
+                "HTTP/mail.corp.example.com");
         }
     }
 }
@@ -279,6 +351,8 @@ Config load_config(const std::filesystem::path& path) {
     if (auto limits = root.child("limits")) config.limits = read_limits(*limits);
     if (auto admin = root.child("admin")) config.admin = read_admin(*admin);
     if (auto logging = root.child("logging")) config.logging = read_logging(*logging);
+    if (auto directory = root.child("directory")) config.directory = read_directory(*directory);
+    if (auto kerberos = root.child("kerberos")) config.kerberos = read_kerberos(*kerberos);
     read_optional(root, "workers", config.workers, [](const Reader& r) { return r.as_unsigned(256); });
     root.reject_unknown_keys();
     check_cross_references(root, config);
@@ -314,8 +388,10 @@ std::string to_yaml(const Config& config) {
         out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
         for (const auto& s : u.servers) out << s.url;
         out << YAML::EndSeq;
-        out << YAML::Key << "ca_file" << YAML::Value << u.ca_file;
-        out << YAML::Key << "service_principal" << YAML::Value << u.service_principal;
+        if (!u.ca_file.empty()) out << YAML::Key << "ca_file" << YAML::Value << u.ca_file;
+        if (!u.service_principal.empty()) {
+            out << YAML::Key << "service_principal" << YAML::Value << u.service_principal;
+        }
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -338,6 +414,34 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "level" << YAML::Value << config.logging.level;
     out << YAML::Key << "format" << YAML::Value << (config.logging.format == LogFormat::json ? "json" : "text");
     out << YAML::EndMap;
+    if (const auto& d = config.directory) {
+        out << YAML::Key << "directory" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "uris" << YAML::Value << d->uris;
+        out << YAML::Key << "base_dn" << YAML::Value << d->base_dn;
+        out << YAML::Key << "bind" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "method" << YAML::Value << (d->bind == DirectoryBind::simple ? "simple" : "gssapi");
+        if (d->bind == DirectoryBind::simple) {
+            out << YAML::Key << "dn" << YAML::Value << d->bind_dn;
+            out << YAML::Key << "password_file" << YAML::Value << d->password_file;
+        }
+        out << YAML::EndMap;
+        out << YAML::Key << "ldap_tls" << YAML::Value << (d->ldap_tls == LdapTls::none ? "none" : "starttls");
+        if (!d->ca_file.empty()) out << YAML::Key << "ca_file" << YAML::Value << d->ca_file;
+        out << YAML::Key << "timeout" << YAML::Value << format_duration(d->timeout);
+        out << YAML::Key << "cache_ttl" << YAML::Value << format_duration(d->cache_ttl);
+        out << YAML::Key << "negative_cache_ttl" << YAML::Value << format_duration(d->negative_cache_ttl);
+        out << YAML::Key << "max_concurrent" << YAML::Value << d->max_concurrent;
+        out << YAML::EndMap;
+    }
+    if (const auto& k = config.kerberos) {
+        out << YAML::Key << "kerberos" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "keytab" << YAML::Value << k->keytab;
+        out << YAML::Key << "principal" << YAML::Value << k->principal;
+        if (!k->krb5_conf.empty()) out << YAML::Key << "krb5_conf" << YAML::Value << k->krb5_conf;
+        out << YAML::Key << "ticket_refresh_before" << YAML::Value << format_duration(k->ticket_refresh_before);
+        out << YAML::Key << "max_concurrent_kdc" << YAML::Value << k->max_concurrent_kdc;
+        out << YAML::EndMap;
+    }
     out << YAML::Key << "workers" << YAML::Value << config.workers;
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

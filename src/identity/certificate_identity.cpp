@@ -177,7 +177,9 @@ Refusal read_email(const ASN1_IA5STRING* rfc822_name, std::vector<std::string>& 
 
 Refusal read_subject_alt_names(X509* leaf, CertificateIdentity& identity) {
     GeneralNamesPtr names;
-    if (auto refusal = decode_general_names_extension(leaf, subject_alt_name_oid, "SAN", names)) return refusal;
+    if (auto refusal = decode_general_names_extension(leaf, subject_alt_name_oid, "SAN", names)) {
+        return refusal;
+    }
     for (int index = 0; names && index < sk_GENERAL_NAME_num(names.get()); ++index) {
         const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), index);
         Refusal refusal;

@@ -121,7 +121,8 @@ void set_random_serial(X509* cert) {
 }
 
 Asn1TimePtr time_from_now(std::chrono::seconds offset) {
-    return Asn1TimePtr(checked(X509_gmtime_adj(nullptr, static_cast<long>(offset.count())), "X509_gmtime_adj"));
+    return Asn1TimePtr(
+        checked(X509_gmtime_adj(nullptr, static_cast<long>(offset.count())), "X509_gmtime_adj"));
 }
 
 // An unsigned certificate; issuer is null for a self-signed one.
@@ -227,7 +228,8 @@ void add_leaf_extensions(X509* cert, X509* issuer, const CertSpec& spec) {
     add_config_extension(cert, issuer, NID_authority_key_identifier, "keyid:always");
     add_subject_alt_names(cert, spec);
     if (spec.sid) {
-        add_raw_extension(cert, {.oid = sid_extension_oid, .der = sid_extension_value(*spec.sid), .critical = false});
+        add_raw_extension(
+            cert, {.oid = sid_extension_oid, .der = sid_extension_value(*spec.sid), .critical = false});
     }
     for (const auto& extension : spec.extra_extensions) add_raw_extension(cert, extension);
 }
@@ -241,14 +243,15 @@ void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number) {
     X509V3_CTX context;
     X509V3_set_ctx_nodb(&context);
     X509V3_set_ctx(&context, ca_cert, nullptr, nullptr, crl, 0);
-    const X509ExtensionPtr key_id(
-        checked(X509V3_EXT_conf_nid(nullptr, &context, NID_authority_key_identifier, "keyid:always"), "CRL AKI"));
+    const X509ExtensionPtr key_id(checked(
+        X509V3_EXT_conf_nid(nullptr, &context, NID_authority_key_identifier, "keyid:always"), "CRL AKI"));
     check(X509_CRL_add_ext(crl, key_id.get(), -1) == 1, "adding the CRL AKI");
 }
 
 void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revoked_at) {
     X509RevokedPtr entry(checked(X509_REVOKED_new(), "X509_REVOKED_new"));
-    check(X509_REVOKED_set_serialNumber(entry.get(), serial_from_hex(serial_hex).get()) == 1, "revoked serial");
+    check(X509_REVOKED_set_serialNumber(entry.get(), serial_from_hex(serial_hex).get()) == 1,
+          "revoked serial");
     const Asn1TimePtr date(checked(ASN1_TIME_set(nullptr, revoked_at), "ASN1_TIME_set"));
     check(X509_REVOKED_set_revocationDate(entry.get(), date.get()) == 1, "revocation date");
     check(X509_CRL_add0_revoked(crl, entry.get()) == 1, "X509_CRL_add0_revoked");
@@ -271,7 +274,9 @@ void write_file_with_mode(const std::filesystem::path& path, const std::string& 
     // An existing file keeps its old mode through open(), and the umask may have narrowed a new one.
     const int chmod_error = ::fchmod(descriptor, mode) == 0 ? 0 : errno;
     ::close(descriptor);
-    if (chmod_error != 0) throw std::system_error(chmod_error, std::generic_category(), "chmod " + path.string());
+    if (chmod_error != 0) {
+        throw std::system_error(chmod_error, std::generic_category(), "chmod " + path.string());
+    }
     std::ofstream file(path, std::ios::binary | std::ios::trunc);
     file << text;
     file.close();
@@ -306,9 +311,8 @@ struct TestCa::State {
     long last_crl_number = 0;
 };
 
-std::pair<std::filesystem::path, std::filesystem::path> IssuedCert::write(const std::filesystem::path& dir,
-                                                                          const std::string& name,
-                                                                          const std::string& chain_pem) const {
+std::pair<std::filesystem::path, std::filesystem::path> IssuedCert::write(
+    const std::filesystem::path& dir, const std::string& name, const std::string& chain_pem) const {
     const auto cert_path = dir / (name + ".pem");
     const auto key_path = dir / (name + ".key");
     write_file(cert_path, cert_pem + chain_pem);
@@ -366,7 +370,8 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
     write_file_with_mode(path, text, 0644);
 }
 
-std::vector<std::uint8_t> der_tlv(std::uint8_t tag, std::initializer_list<std::vector<std::uint8_t>> content) {
+std::vector<std::uint8_t> der_tlv(std::uint8_t tag,
+                                  std::initializer_list<std::vector<std::uint8_t>> content) {
     std::vector<std::uint8_t> value;
     for (const auto& part : content) value.insert(value.end(), part.begin(), part.end());
     std::vector<std::uint8_t> encoded{tag};

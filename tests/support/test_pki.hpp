@@ -87,7 +87,7 @@ void write_file(const std::filesystem::path& path, const std::string& text);
 // DER building blocks for hand-made extension values, e.g.
 // der_tlv(0x30, {der_other_name(oid, der_tlv(0x0c, {der_text("alice@example.com")}))}).
 std::vector<std::uint8_t> der_tlv(std::uint8_t tag, std::initializer_list<std::vector<std::uint8_t>> content);
-std::vector<std::uint8_t> der_text(std::string_view text);          // the bytes, no tag or length
+std::vector<std::uint8_t> der_text(std::string_view text);         // the bytes, no tag or length
 std::vector<std::uint8_t> der_oid(const std::string& dotted_oid);  // a whole OBJECT IDENTIFIER
 // A GeneralName otherName: [0] { type-id, [0] EXPLICIT value }.
 std::vector<std::uint8_t> der_other_name(const std::string& type_id, const std::vector<std::uint8_t>& value);

@@ -43,7 +43,8 @@ bool is_acceptable_name(const std::string& name) {
         const auto byte = static_cast<unsigned char>(character);
         return byte < 0x20 || byte == 0x7f;
     };
-    return !name.empty() && name.size() <= max_name_bytes && std::none_of(name.begin(), name.end(), is_control);
+    return !name.empty() && name.size() <= max_name_bytes &&
+           std::none_of(name.begin(), name.end(), is_control);
 }
 
 bool is_acceptable_sid(const std::string& sid) {
@@ -81,8 +82,9 @@ std::vector<std::uint8_t> masks_for_position(std::mt19937& random) {
     return masks;
 }
 
-const Bytes valid_san = der_tlv(0x30, {der_other_name(upn_oid, der_tlv(0x0c, {der_text("alice@corp.example")})),
-                                       der_tlv(0x81, {der_text("alice@example.com")})});
+const Bytes valid_san =
+    der_tlv(0x30, {der_other_name(upn_oid, der_tlv(0x0c, {der_text("alice@corp.example")})),
+                   der_tlv(0x81, {der_text("alice@example.com")})});
 const Bytes valid_sid_extension =
     der_tlv(0x30, {der_other_name(object_sid_oid, der_tlv(0x04, {der_text("S-1-5-21-1-2-3-1104")}))});
 
@@ -90,7 +92,8 @@ const Bytes valid_sid_extension =
 // BER-only forms and trailing bytes, all around a valid value (under 128 bytes).
 std::vector<Bytes> malformed_variants(const Bytes& valid) {
     std::vector<Bytes> variants;
-    for (std::size_t length = 0; length < valid.size(); ++length) variants.emplace_back(valid.begin(), valid.begin() + length);
+    for (std::size_t length = 0; length < valid.size(); ++length)
+        variants.emplace_back(valid.begin(), valid.begin() + length);
     const Bytes content(valid.begin() + 2, valid.end());
     const auto with_header = [&content](Bytes header) {
         header.insert(header.end(), content.begin(), content.end());
@@ -99,9 +102,9 @@ std::vector<Bytes> malformed_variants(const Bytes& valid) {
     for (const std::uint8_t wrong_tag : {0x31, 0xa0, 0x04, 0x0c, 0x10, 0x00, 0xff}) {
         variants.push_back(with_header({wrong_tag, static_cast<std::uint8_t>(content.size())}));
     }
-    variants.push_back(with_header({0x30, 0x84, 0xff, 0xff, 0xff, 0xff}));              // 4 GiB
+    variants.push_back(with_header({0x30, 0x84, 0xff, 0xff, 0xff, 0xff}));  // 4 GiB
     variants.push_back(with_header({0x30, 0x88, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
-    variants.push_back(with_header({0x30, 0x89, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}));        // wider than long
+    variants.push_back(with_header({0x30, 0x89, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}));  // wider than long
     variants.push_back(with_header({0x30, static_cast<std::uint8_t>(content.size() + 1)}));
     variants.push_back(with_header({0x30, 0x81, static_cast<std::uint8_t>(content.size())}));  // not minimal
     Bytes indefinite = with_header({0x30, 0x80});
@@ -185,7 +188,8 @@ TEST_F(CertificateIdentityCorpusTest, RandomGarbageIsRefused) {
     std::uniform_int_distribution<std::size_t> size(0, 2048);
     for (int round = 0; round < 2000; ++round) {
         Bytes garbage(size(random));
-        std::generate(garbage.begin(), garbage.end(), [&] { return static_cast<std::uint8_t>(byte(random)); });
+        std::generate(garbage.begin(), garbage.end(),
+                      [&] { return static_cast<std::uint8_t>(byte(random)); });
         // Half start like a certificate (SEQUENCE, two length bytes) to get past the first check.
         if (round % 2 == 0 && garbage.size() >= 4) {
             const std::size_t content_length = garbage.size() - 4;
@@ -212,7 +216,8 @@ TEST_F(CertificateIdentityCorpusTest, MalformedSanContentsAreRefused) {
 TEST_F(CertificateIdentityCorpusTest, MalformedSidContentsAreRefused) {
     std::vector<Bytes> variants = malformed_variants(valid_sid_extension);
     // The SID claims 4 GiB inside a few bytes.
-    variants.push_back(der_tlv(0x30, {der_other_name(object_sid_oid, {0x04, 0x84, 0xff, 0xff, 0xff, 0xff, 'S'})}));
+    variants.push_back(
+        der_tlv(0x30, {der_other_name(object_sid_oid, {0x04, 0x84, 0xff, 0xff, 0xff, 0xff, 'S'})}));
     for (const Bytes& value : variants) {
         const IdentityResult result = extract_with_extension(sid_extension_oid, value);
         EXPECT_FALSE(result);
@@ -222,11 +227,12 @@ TEST_F(CertificateIdentityCorpusTest, MalformedSidContentsAreRefused) {
 
 TEST_F(CertificateIdentityCorpusTest, MutatedExtensionContentsAreRefusedOrValid) {
     std::mt19937 random(corpus_seed);
-    for (const auto& [oid, valid] : {std::pair{subject_alt_name_oid, valid_san},
-                                     std::pair{sid_extension_oid, valid_sid_extension}}) {
+    for (const auto& [oid, valid] :
+         {std::pair{subject_alt_name_oid, valid_san}, std::pair{sid_extension_oid, valid_sid_extension}}) {
         for (std::size_t position = 0; position < valid.size(); ++position) {
             for (const std::uint8_t mask : masks_for_position(random)) {
-                const IdentityResult result = extract_with_extension(oid, with_byte_xored(valid, position, mask));
+                const IdentityResult result =
+                    extract_with_extension(oid, with_byte_xored(valid, position, mask));
                 EXPECT_TRUE(refused_or_valid(result)) << oid << " byte " << position << " xor " << int{mask};
             }
         }

@@ -20,7 +20,6 @@ using easgate::identity::extract_identity_from_der;
 using easgate::identity::IdentityResult;
 using easgate::identity::max_name_bytes;
 using easgate::testing::CertSpec;
-using easgate::testing::der_oid;
 using easgate::testing::der_other_name;
 using easgate::testing::der_text;
 using easgate::testing::der_tlv;
@@ -203,10 +202,10 @@ TEST_F(CertificateIdentityTest, SidCertificateYieldsTheSid) {
 
 // Written out by hand from the ADCS layout ([MS-WCCE] 2.2.2.7.7.4), independent of the builders:
 // SEQUENCE { [0] { OID 1.3.6.1.4.1.311.25.2.1, [0] { OCTET STRING "S-1-5-21-1-2-3-1104" } } }.
-const Bytes adcs_sid_extension = {
-    0x30, 0x25, 0xa0, 0x23, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x19, 0x02, 0x01,
-    0xa0, 0x15, 0x04, 0x13, 'S',  '-',  '1',  '-',  '5',  '-',  '2',  '1',  '-',  '1',  '-',  '2',
-    '-',  '3',  '-',  '1',  '1',  '0',  '4'};
+const Bytes adcs_sid_extension = {0x30, 0x25, 0xa0, 0x23, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04,
+                                  0x01, 0x82, 0x37, 0x19, 0x02, 0x01, 0xa0, 0x15, 0x04, 0x13,
+                                  'S',  '-',  '1',  '-',  '5',  '-',  '2',  '1',  '-',  '1',
+                                  '-',  '2',  '-',  '3',  '-',  '1',  '1',  '0',  '4'};
 
 TEST_F(CertificateIdentityTest, TestPkiWritesTheSidExtensionAsAdcsDoes) {
     CertSpec spec = spec_with_upn("alice@corp.example");
@@ -225,8 +224,8 @@ TEST_F(CertificateIdentityTest, AdcsEncodedSidExtensionIsRead) {
 }
 
 TEST_F(CertificateIdentityTest, SidExtensionEntriesOtherThanTheSidAreSkipped) {
-    const IdentityResult result = extract_with_sid_extension(
-        der_tlv(0x30, {der_tlv(0x82, {der_text("dc.corp.example")}), sid_entry(octet_string(domain_user_sid))}));
+    const IdentityResult result = extract_with_sid_extension(der_tlv(
+        0x30, {der_tlv(0x82, {der_text("dc.corp.example")}), sid_entry(octet_string(domain_user_sid))}));
 
     ASSERT_TRUE(result) << result.error;
     EXPECT_EQ(result.identity->sid, domain_user_sid);
@@ -242,8 +241,9 @@ TEST_F(CertificateIdentityTest, CertificateWithoutUpnOrEmailIsRefused) {
 
         EXPECT_FALSE(result);
         EXPECT_FALSE(result.identity.has_value());
-        EXPECT_EQ(result.error,
-                  "certificate has no UPN (SAN otherName 1.3.6.1.4.1.311.20.2.3) and no email (SAN rfc822Name)");
+        EXPECT_EQ(
+            result.error,
+            "certificate has no UPN (SAN otherName 1.3.6.1.4.1.311.20.2.3) and no email (SAN rfc822Name)");
     }
 }
 
@@ -268,7 +268,8 @@ INSTANTIATE_TEST_SUITE_P(
     Names, BadUpnTest,
     ::testing::Values(BadName{"cr", "alice\r@corp.example", "contains a control character"},
                       BadName{"lf", "alice\n@corp.example", "contains a control character"},
-                      BadName{"crlf_injection", "alice@corp.example\r\nX-Injected: 1", "contains a control character"},
+                      BadName{"crlf_injection", "alice@corp.example\r\nX-Injected: 1",
+                              "contains a control character"},
                       BadName{"nul", std::string("alice\0@corp.example", 19), "contains a control character"},
                       BadName{"tab", "alice\t@corp.example", "contains a control character"},
                       BadName{"escape", "alice\x1b[2J@corp.example", "contains a control character"},
@@ -325,8 +326,8 @@ TEST_F(CertificateIdentityTest, InternationalUpnIsAccepted) {
 }
 
 TEST_F(CertificateIdentityTest, TwoUpnsAreRefusedAsAmbiguous) {
-    const Bytes san = der_tlv(0x30, {upn_entry(utf8_string("alice@corp.example")),
-                                     upn_entry(utf8_string("admin@corp.example"))});
+    const Bytes san = der_tlv(
+        0x30, {upn_entry(utf8_string("alice@corp.example")), upn_entry(utf8_string("admin@corp.example"))});
 
     const IdentityResult result = extract_with_san(san);
 
@@ -345,7 +346,8 @@ TEST_F(CertificateIdentityTest, HandEncodedSanIsRead) {
     EXPECT_EQ(result.identity->emails, std::vector<std::string>{"alice@example.com"});
 }
 
-class UpnValueTypeTest : public CertificateIdentityTest, public ::testing::WithParamInterface<std::uint8_t> {};
+class UpnValueTypeTest : public CertificateIdentityTest,
+                         public ::testing::WithParamInterface<std::uint8_t> {};
 
 TEST_P(UpnValueTypeTest, WrongTypeIsRefused) {
     const Bytes san = der_tlv(0x30, {upn_entry(der_tlv(GetParam(), {der_text("alice@corp.example")}))});
@@ -390,7 +392,8 @@ TEST_F(CertificateIdentityTest, RepeatedSanExtensionIsRefused) {
 class BadSidTextTest : public CertificateIdentityTest, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(BadSidTextTest, IsRefused) {
-    const IdentityResult result = extract_with_sid_extension(der_tlv(0x30, {sid_entry(octet_string(GetParam()))}));
+    const IdentityResult result =
+        extract_with_sid_extension(der_tlv(0x30, {sid_entry(octet_string(GetParam()))}));
 
     EXPECT_FALSE(result);
     EXPECT_EQ(result.error, "certificate SID is not \"S-1-\" and dash-separated decimal numbers");
@@ -429,7 +432,8 @@ TEST_F(CertificateIdentityTest, DerInputMustBeExactlyOneCertificate) {
 
     EXPECT_EQ(extract_identity_from_der(trailing).error, "certificate DER has bytes after the certificate");
     EXPECT_EQ(extract_identity_from_der(Bytes{}).error, "certificate DER is empty");
-    EXPECT_EQ(extract_identity_from_der(der_text("not a certificate")).error, "certificate DER cannot be decoded");
+    EXPECT_EQ(extract_identity_from_der(der_text("not a certificate")).error,
+              "certificate DER cannot be decoded");
     EXPECT_EQ(extract_identity(nullptr).error, "no certificate");
 }
 

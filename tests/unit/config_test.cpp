@@ -16,7 +16,8 @@ class ConfigTest : public ::testing::Test {
 protected:
     void SetUp() override {
         dir_ = make_temp_dir("config");
-        for (const char* name : {"gateway.pem", "gateway.key", "ca.pem", "ca.crl", "exchange-ca.pem"}) {
+        for (const char* name : {"gateway.pem", "gateway.key", "ca.pem", "ca.crl", "exchange-ca.pem", "easgate.keytab",
+                                 "ldap-password"}) {
             write_file(dir_ / name, "placeholder\n");
         }
     }
@@ -140,8 +141,51 @@ TEST_F(ConfigTest, YamlSyntaxErrorsGiveTheLineAndColumn) {
     EXPECT_NE(message.find("YAML syntax error at line"), std::string::npos) << message;
 }
 
+TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
+    const auto config = load(valid("", "directory:\n  uris: [ldaps://dc1.example.test, ldap://dc2.example.test]\n"
+                                       "  base_dn: DC=example,DC=test\n  timeout: 2s\n"
+                                       "kerberos:\n  keytab: " + path("easgate.keytab") +
+                                       "\n  principal: EASGATE$@EXAMPLE.TEST\n"));
+    ASSERT_TRUE(config.directory);
+    EXPECT_EQ(config.directory->uris.size(), 2u);
+    EXPECT_EQ(config.directory->bind, DirectoryBind::gssapi);
+    EXPECT_EQ(config.directory->timeout, std::chrono::seconds(2));
+    EXPECT_EQ(config.directory->cache_ttl, std::chrono::minutes(5));
+    ASSERT_TRUE(config.kerberos);
+    EXPECT_EQ(config.kerberos->realm(), "EXAMPLE.TEST");
+    EXPECT_EQ(config.kerberos->ticket_refresh_before, std::chrono::minutes(5));
+}
+
+TEST_F(ConfigTest, GssapiDirectoryBindNeedsTheKerberosSection) {
+    EXPECT_EQ(error_of(valid("", "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n")),
+              "directory: the GSSAPI bind (the default) uses easgate's keytab: add the kerberos: section, or bind: "
+              "{method: simple} (line 15)");
+}
+
+TEST_F(ConfigTest, SimpleBindNeedsTlsAndAPasswordFile) {
+    const std::string simple = "directory:\n  uris: [ldap://dc1]\n  base_dn: DC=example,DC=test\n"
+                               "  bind: {method: simple, dn: CN=easgate, password_file: " + path("ldap-password") + "}\n";
+    EXPECT_EQ(load(valid("", simple)).directory->bind, DirectoryBind::simple);
+    EXPECT_EQ(error_of(valid("", simple + "  ldap_tls: none\n")),
+              "directory.ldap_tls: a simple bind would send the password in clear: use starttls or ldaps:// (line 18)");
+}
+
+TEST_F(ConfigTest, KerberosNeedsAServicePrincipalOnEveryUpstreamAndARealm) {
+    auto text = valid("", "kerberos:\n  keytab: " + path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n");
+    text.erase(text.find("    service_principal:"), text.find("\n", text.find("    service_principal:")) + 1 -
+                                                        text.find("    service_principal:"));
+    EXPECT_EQ(error_of(text),
+              "upstreams[0]: service_principal is required with kerberos: it is the SPN Exchange holds, e.g. "
+              "HTTP/mail.corp.example.com (line 10)");
+    EXPECT_EQ(error_of(valid("", "kerberos:\n  keytab: " + path("easgate.keytab") + "\n  principal: EASGATE$\n")),
+              "kerberos.principal: expected NAME@REALM, e.g. EASGATE$@CORP.EXAMPLE.COM, got \"EASGATE$\" (line 16)");
+}
+
 TEST_F(ConfigTest, EffectiveConfigurationRoundTrips) {
-    const auto config = load(valid("", "limits:\n  upload_read_ahead: 512KiB\n"));
+    const auto config = load(valid("", "limits:\n  upload_read_ahead: 512KiB\n"
+                                       "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n"
+                                       "kerberos:\n  keytab: " + path("easgate.keytab") +
+                                       "\n  principal: EASGATE$@EXAMPLE.TEST\n"));
     const auto reloaded = load(to_yaml(config));
     EXPECT_EQ(to_yaml(reloaded), to_yaml(config));
     EXPECT_EQ(reloaded.limits.upload_read_ahead, 512u * 1024);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -50,6 +51,35 @@ struct LimitsConfig {
     milliseconds upstream_timeout{120'000};         // waiting for Exchange's response
 };
 
+enum class DirectoryBind { gssapi, simple };
+enum class LdapTls { starttls, none };
+
+// Active Directory over LDAP: who the certificate's UPN is, and whether they may sign in.
+struct DirectoryConfig {
+    std::vector<std::string> uris;  // ldaps://dc1… or ldap://dc1…; tried in order (failover)
+    std::string base_dn;
+    DirectoryBind bind = DirectoryBind::gssapi;  // SASL GSSAPI with kerberos.keytab: no password
+    std::string bind_dn;                         // simple bind only
+    std::string password_file;                   // simple bind only
+    LdapTls ldap_tls = LdapTls::starttls;        // for ldap:// URIs
+    std::string ca_file;                         // verifies the DCs' LDAPS/StartTLS certificates
+    milliseconds timeout{5'000};
+    milliseconds cache_ttl{300'000};
+    milliseconds negative_cache_ttl{60'000};
+    unsigned max_concurrent = 4;  // LDAP operations in flight
+};
+
+// easgate's own Kerberos identity, used for S4U2Self/S4U2Proxy (and the LDAP GSSAPI bind).
+struct KerberosConfig {
+    std::string keytab;
+    std::string principal;  // e.g. EASGATE$@EXAMPLE.TEST
+    std::string krb5_conf;  // optional; the system's krb5.conf otherwise
+    milliseconds ticket_refresh_before{300'000};
+    unsigned max_concurrent_kdc = 4;  // KDC exchanges in flight
+
+    std::string realm() const { return principal.substr(principal.rfind('@') + 1); }
+};
+
 struct AdminConfig {
     std::string listen = "127.0.0.1:9443";
 };
@@ -67,7 +97,9 @@ struct Config {
     LimitsConfig limits;
     AdminConfig admin;
     LoggingConfig logging;
-    unsigned workers = 0;  // I/O threads; 0 = one per core
+    std::optional<DirectoryConfig> directory;  // absent: no directory check
+    std::optional<KerberosConfig> kerberos;    // absent: pass-through, no delegation
+    unsigned workers = 0;                      // I/O threads; 0 = one per core
 
     const UpstreamConfig& upstream_for(const ListenerConfig& listener) const;
 };

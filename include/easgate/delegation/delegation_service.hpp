@@ -1,0 +1,60 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "easgate/config/config.hpp"
+
+namespace easgate::delegation {
+
+enum class DelegationFailure {
+    none,
+    user_refused,    // the KDC refuses this user (disabled, not delegable, unknown): device gets 403
+    infrastructure,  // KDC unreachable, clock skew, SPN missing, delegation not allowed: device gets 503
+};
+
+struct DelegationResult {
+    std::string negotiate_token;  // base64, for "Authorization: Negotiate <token>"
+    DelegationFailure failure = DelegationFailure::none;
+    std::string detail;           // for the operator: what the KDC said, what it means, the fix
+
+    bool ok() const { return failure == DelegationFailure::none; }
+};
+
+// Counted by the service itself, so tests and /metrics can see how often the KDC was asked.
+struct DelegationCounters {
+    std::atomic<std::uint64_t> s4u2self{0};   // impersonation credentials acquired from the KDC
+    std::atomic<std::uint64_t> s4u2proxy{0};  // service tickets obtained for a (user, SPN)
+    std::atomic<std::uint64_t> cache_hits{0};
+    std::atomic<std::uint64_t> failures{0};
+};
+
+// Kerberos constrained delegation with protocol transition (MIT krb5 GSSAPI): easgate's own
+// credentials from its keytab (in memory, no kinit, nothing on disk), S4U2Self for the user,
+// S4U2Proxy to the target SPN, a fresh Negotiate token per call. Credentials are cached per
+// (user, SPN), refreshed ticket_refresh_before expiry; concurrent calls for one (user, SPN) share
+// one KDC exchange; KDC work runs on the service's own threads (max_concurrent_kdc).
+class DelegationService {
+public:
+    // Throws config::ConfigError when the keytab can't be read or holds no key for the principal.
+    explicit DelegationService(const config::KerberosConfig& kerberos);
+    ~DelegationService();
+    DelegationService(const DelegationService&) = delete;
+    DelegationService& operator=(const DelegationService&) = delete;
+
+    // user_principal: the canonical name to impersonate, e.g. "alice@EXAMPLE.TEST";
+    // target_spn: "HTTP/mail.example.test". Completes on the awaiting coroutine's executor.
+    boost::asio::awaitable<DelegationResult> negotiate_token(std::string user_principal, std::string target_spn);
+
+    const DelegationCounters& counters() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace easgate::delegation

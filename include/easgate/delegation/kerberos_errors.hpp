@@ -1,0 +1,43 @@
+#pragma once
+
+// What a KDC refusal means for the device (403 or 503) and for the operator (what happened, the fix).
+// MIT krb5 reports the same code for different causes at different steps, so the step is part of
+// the question.
+
+#include <krb5/krb5.h>
+
+#include <string>
+#include <string_view>
+
+#include "easgate/delegation/delegation_service.hpp"
+
+namespace easgate::delegation {
+
+enum class KerberosStep {
+    service_login,  // easgate's own TGT from its keytab (AS exchange)
+    s4u2self,       // a ticket for the user to easgate (protocol transition)
+    s4u2proxy,      // a ticket for the user to the target SPN (constrained delegation)
+};
+
+// The names involved, so the message can say exactly which account or SPN to fix.
+struct DelegationAttempt {
+    std::string service_principal;  // EASGATE$@EXAMPLE.TEST
+    std::string user_principal;     // alice@EXAMPLE.TEST
+    std::string target_spn;         // HTTP/mail.example.test
+    std::string realm;
+    std::string krb5_conf;  // where the realm's KDCs are configured
+};
+
+// code: the krb5 error (the krb5 mechanism's GSS minor status); krb5_message: krb5's wording of it.
+DelegationResult explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
+                                          krb5_error_code code, std::string_view krb5_message);
+
+// True when easgate's own keytab or account is wrong, rather than the KDC being away: a reason to
+// refuse to start instead of failing every request.
+bool is_keytab_or_account_problem(krb5_error_code code);
+
+// The keytab can't serve the principal (read locally, before any KDC is asked): what to fix.
+std::string explain_keytab_problem(const std::string& keytab, const std::string& principal,
+                                   krb5_error_code code, std::string_view krb5_message);
+
+}  // namespace easgate::delegation

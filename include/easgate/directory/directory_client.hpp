@@ -1,0 +1,73 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "easgate/config/config.hpp"
+
+namespace easgate::directory {
+
+// A user as Active Directory knows them.
+struct DirectoryUser {
+    std::string upn;                     // userPrincipalName as stored (canonical form)
+    std::string sam_account_name;        // e.g. "alice": with the realm, the name to impersonate
+    std::string distinguished_name;
+    std::uint32_t user_account_control = 0;
+    std::vector<std::string> member_of;  // direct group DNs, for the policy stage
+};
+
+enum class LookupOutcome {
+    found,          // enabled, delegable: go on
+    not_found,      // no such UPN (or more than one: ambiguous, refused too)
+    disabled,       // userAccountControl ACCOUNTDISABLE (0x2)
+    not_delegable,  // userAccountControl NOT_DELEGATED (0x100000): "sensitive and cannot be delegated"
+    unavailable,    // no directory server answered: an infrastructure failure, not the user's
+};
+
+struct LookupResult {
+    LookupOutcome outcome = LookupOutcome::unavailable;
+    std::optional<DirectoryUser> user;  // set for found, disabled and not_delegable
+    std::string detail;                 // for the operator: what happened and the remedy
+};
+
+// Counted by the client itself, so tests and /metrics can see how often the directory was asked.
+struct DirectoryCounters {
+    std::atomic<std::uint64_t> searches{0};            // search requests sent to a directory server
+    std::atomic<std::uint64_t> cache_hits{0};
+    std::atomic<std::uint64_t> shared_lookups{0};      // joined a search already in flight for the same UPN
+    std::atomic<std::uint64_t> connections_opened{0};  // connections opened and bound, reconnects included
+};
+
+// Finds users by UPN in Active Directory. Never blocks the caller's thread: LDAP work runs on the
+// client's own small pool (bounded by max_concurrent), connections are reused and re-opened on
+// failure, trying the configured URIs in order. Results are cached (cache_ttl, negative_cache_ttl).
+class DirectoryClient {
+public:
+    // kerberos is needed for the GSSAPI bind (easgate's keytab and principal); may be null for simple.
+    // Throws config::ConfigError when the configuration can't work (e.g. unreadable password_file).
+    DirectoryClient(const config::DirectoryConfig& directory, const config::KerberosConfig* kerberos);
+    ~DirectoryClient();
+    DirectoryClient(const DirectoryClient&) = delete;
+    DirectoryClient& operator=(const DirectoryClient&) = delete;
+
+    // Completes on the awaiting coroutine's executor.
+    boost::asio::awaitable<LookupResult> find_by_upn(std::string upn);
+
+    const DirectoryCounters& counters() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// RFC 4515 escaping of a value placed in an LDAP search filter: * ( ) \ NUL and non-ASCII bytes.
+std::string escape_filter_value(std::string_view value);
+
+}  // namespace easgate::directory
