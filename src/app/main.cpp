@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "easgate/app/gateway.hpp"
@@ -21,6 +22,10 @@ int main(int argc, char** argv) {
 
     try {
         const auto config = easgate::config::load_config(config_path);
+        // krb5 reads its configuration path from the environment: set it before any thread starts.
+        if (config.kerberos && !config.kerberos->krb5_conf.empty()) {
+            setenv("KRB5_CONFIG", config.kerberos->krb5_conf.c_str(), 1);
+        }
         if (check->parsed()) {
             easgate::app::build_listener_runtimes(config);  // TLS material too, not only the YAML
             std::cout << easgate::config::to_yaml(config);

@@ -313,6 +313,10 @@ void check_cross_references(Reader& root, Config& config) {
             "the GSSAPI bind (the default) uses easgate's keytab: add the kerberos: section, or bind: {method: simple}");
     }
     if (!config.kerberos) return;
+    if (!config.directory) {
+        root.required("kerberos").fail(
+            "delegation needs the directory: section, to impersonate each user by their canonical account name");
+    }
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
         if (config.upstreams[i].service_principal.empty()) {
             root.required("upstreams").items()[i].fail(

@@ -157,10 +157,11 @@ private:
             co_return false;
         }
         parser.body_limit(limits_.max_request_body);  // for chunked bodies, whose size shows as they come
-        pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr, peer_, request.base()};
+        pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr, peer_, request.base(), {}};
         const auto verdict = co_await runtime_->pipeline->run(context);
         if (!verdict.proceeds()) {
-            co_await respond(static_cast<http::status>(verdict.status), line, false, verdict.reason);
+            co_await respond(static_cast<http::status>(verdict.status), line, false, verdict.reason,
+                             verdict.retry_after_seconds);
             co_return false;
         }
         if (beast::iequals(request[http::field::expect], "100-continue") && !parser.is_done()) {
@@ -290,6 +291,7 @@ private:
         response.version(line.version);
         response.keep_alive(keep);
         const unsigned status = response.result_int();
+        if (status == 401 && check_.identity) log_backend_refusal(response[http::field::www_authenticate]);
 
         std::vector<char> scratch(relay_chunk_bytes);
         http::serializer<false, http::buffer_body> response_writer{response};
@@ -311,13 +313,15 @@ private:
 
     // Answers the device from easgate itself. The device sees only the status; the log says why.
     asio::awaitable<void> respond(http::status status, const RequestLine& line, bool keep_alive,
-                                  const std::string& reason) {
+                                  const std::string& reason, unsigned retry_after_seconds = 0) {
         log_access(line, static_cast<unsigned>(status), reason);
-        co_await write_status(status, line.version, keep_alive);
+        co_await write_status(status, line.version, keep_alive, retry_after_seconds);
     }
 
-    asio::awaitable<void> write_status(http::status status, unsigned version, bool keep_alive) {
+    asio::awaitable<void> write_status(http::status status, unsigned version, bool keep_alive,
+                                       unsigned retry_after_seconds = 0) {
         http::response<http::string_body> response{status, version};
+        if (retry_after_seconds > 0) response.set(http::field::retry_after, std::to_string(retry_after_seconds));
         response.set(http::field::server, "easgate");
         response.set(http::field::content_type, "text/plain; charset=utf-8");
         response.body() = std::string(http::obsolete_reason(status)) + "\n";
@@ -325,6 +329,15 @@ private:
         response.prepare_payload();
         tcp_stream().expires_after(limits_.client_body_timeout);
         co_await http::async_write(stream_, response, use_nothrow);
+    }
+
+    // Exchange refused the credentials easgate made for the user: say what it offered and what to check.
+    void log_backend_refusal(std::string_view offer) {
+        spdlog::warn("upstream {} answered 401 to {} (WWW-Authenticate: {}): Exchange did not accept the delegated "
+                     "Kerberos ticket. Check that Windows Authentication with Negotiate is enabled on the ActiveSync "
+                     "virtual directory, that the SPN in upstreams[].service_principal is registered on the account "
+                     "that runs Exchange's web site (setspn -Q), and that Exchange's keytab or password is current",
+                     upstream_.target().url, user_text(), offer.empty() ? "none" : std::string(offer));
     }
 
     void log_access(const RequestLine& line, unsigned status, const std::string& reason) {

@@ -94,10 +94,11 @@ void GatewayTest::TearDownTestSuite() { std::filesystem::remove_all(suite_pki); 
 const std::filesystem::path& GatewayTest::pki_dir() { return suite_pki; }
 
 void GatewayTest::TearDown() {
-    processes_.clear();  // stops easgate and the upstreams
     if (HasFailure()) {
         std::cerr << "--- easgate log ---\n" << gateway_log() << "--- end of easgate log ---\n";
     }
+    gateway_.reset();
+    processes_.clear();  // the upstreams
     std::filesystem::remove_all(work_);
 }
 
@@ -143,12 +144,8 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         "logging:\n"
         "  level: debug\n"
         "workers: 2\n";
-    write_file(work_ / "easgate.yaml", config);
-    processes_.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{EASGATE_BINARY, "run", "--config", (work_ / "easgate.yaml").string()},
-        work_ / "easgate.out", work_ / "easgate.err"));
-    ASSERT_FALSE(wait_for_text(work_ / "easgate.err", "worker threads").empty())
-        << "easgate did not start:\n" << gateway_log();
+    gateway_ = std::make_unique<EasgateProcess>(work_, config);
+    ASSERT_TRUE(gateway_->started()) << "easgate did not start:\n" << gateway_->log();
 }
 
 std::string GatewayTest::gateway_url(const std::string& path) const {
@@ -156,15 +153,10 @@ std::string GatewayTest::gateway_url(const std::string& path) const {
 }
 
 CommandResult GatewayTest::curl(const std::string& device, const std::string& path, std::vector<std::string> extra) {
-    std::vector<std::string> argv{"curl", "--silent", "--show-error", "--max-time", "60", "--cacert",
-                                  (pki_dir() / "server-ca.pem").string()};
-    if (!device.empty()) {
-        argv.insert(argv.end(), {"--cert", (pki_dir() / (device + ".pem")).string(), "--key",
-                                 (pki_dir() / (device + ".key")).string()});
-    }
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.push_back(gateway_url(path));
-    return run_command(argv);
+    const auto file = [&](const char* ending) {
+        return device.empty() ? std::filesystem::path() : pki_dir() / (device + ending);
+    };
+    return curl_as_device(gateway_url(path), pki_dir() / "server-ca.pem", file(".pem"), file(".key"), std::move(extra));
 }
 
 nlohmann::json GatewayTest::curl_report(const std::string& device, const std::string& path,

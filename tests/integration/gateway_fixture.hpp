@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "easgate_process.hpp"
 
 namespace easgate::testing {
 
@@ -47,7 +48,7 @@ protected:
     nlohmann::json curl_report(const std::string& device, const std::string& path,
                                std::vector<std::string> extra = {});
 
-    std::string gateway_log() const { return read_file(work_ / "easgate.err"); }
+    std::string gateway_log() const { return gateway_ ? gateway_->log() : ""; }
     std::string gateway_url(const std::string& path) const;
     const std::filesystem::path& work_dir() const { return work_; }
     static const std::filesystem::path& pki_dir();
@@ -57,6 +58,7 @@ private:
     std::uint16_t gateway_port_ = 0;
     std::uint16_t upstream_port_ = 0;
     std::vector<std::unique_ptr<ChildProcess>> processes_;
+    std::unique_ptr<EasgateProcess> gateway_;
 };
 
 }  // namespace easgate::testing

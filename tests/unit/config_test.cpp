@@ -171,7 +171,12 @@ TEST_F(ConfigTest, SimpleBindNeedsTlsAndAPasswordFile) {
 }
 
 TEST_F(ConfigTest, KerberosNeedsAServicePrincipalOnEveryUpstreamAndARealm) {
-    auto text = valid("", "kerberos:\n  keytab: " + path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n");
+    const std::string kerberos =
+        "kerberos:\n  keytab: " + path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n";
+    EXPECT_EQ(error_of(valid("", kerberos)),
+              "kerberos: delegation needs the directory: section, to impersonate each user by their canonical "
+              "account name (line 15)");
+    auto text = valid("", kerberos + "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n");
     text.erase(text.find("    service_principal:"), text.find("\n", text.find("    service_principal:")) + 1 -
                                                         text.find("    service_principal:"));
     EXPECT_EQ(error_of(text),

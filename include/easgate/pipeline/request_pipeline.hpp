@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "easgate/directory/directory_client.hpp"
 #include "easgate/identity/certificate_identity.hpp"
 
 namespace easgate::pipeline {
@@ -21,15 +22,20 @@ struct RequestContext {
     const identity::CertificateIdentity* identity;  // null: optional mode, device sent no certificate
     boost::asio::ip::tcp::endpoint peer;
     http::request_header<>& header;
+    std::optional<directory::DirectoryUser> user;  // set by the directory stage
 };
 
 // A stage's answer: go on, or answer the device with this status and a reason for the log.
 struct Verdict {
     unsigned status = 0;  // 0: proceed
     std::string reason;
+    unsigned retry_after_seconds = 0;  // with 503: when the device should try again (EAS clients honour it)
 
     bool proceeds() const { return status == 0; }
     static Verdict proceed() { return {}; }
+    static Verdict refuse(std::string reason) { return {403, std::move(reason), 0}; }
+    // Our infrastructure failed, not the user: the device keeps its account and retries later.
+    static Verdict unavailable(std::string reason) { return {503, std::move(reason), 30}; }
 };
 
 // One step of the filter chain (identity → directory → policy → delegation).

@@ -1,0 +1,32 @@
+#include "easgate_process.hpp"
+
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+
+EasgateProcess::EasgateProcess(const std::filesystem::path& work_dir, const std::string& config_yaml)
+    : log_file_(work_dir / "easgate.err") {
+    write_file(work_dir / "easgate.yaml", config_yaml);
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{EASGATE_BINARY, "run", "--config", (work_dir / "easgate.yaml").string()},
+        work_dir / "easgate.out", log_file_);
+    started_ = !wait_for_log("worker threads", std::chrono::seconds(20)).empty();
+}
+
+std::string EasgateProcess::log() const { return read_file(log_file_); }
+
+std::string EasgateProcess::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const {
+    return wait_for_text(log_file_, needle, timeout);
+}
+
+CommandResult curl_as_device(const std::string& url, const std::filesystem::path& gateway_ca,
+                             const std::filesystem::path& cert, const std::filesystem::path& key,
+                             std::vector<std::string> extra) {
+    std::vector<std::string> argv{"curl", "--silent", "--show-error", "--max-time", "60", "--cacert", gateway_ca.string()};
+    if (!cert.empty()) argv.insert(argv.end(), {"--cert", cert.string(), "--key", key.string()});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(url);
+    return run_command(argv);
+}
+
+}  // namespace easgate::testing
