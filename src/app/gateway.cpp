@@ -2,10 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-
-#include <atomic>
 #include <csignal>
 #include <thread>
 
@@ -15,11 +14,19 @@ namespace easgate::app {
 
 namespace asio = boost::asio;
 
-std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(const config::Config& config) {
+std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(
+    const config::Config& config) {
+    if (config.directory || config.kerberos) {
+        // Accepting them and forwarding without delegation would be a silent downgrade.
+        throw config::ConfigError(
+            std::string(config.kerberos ? "kerberos" : "directory") +
+            ": the directory and delegation stages are not in this version yet; remove the "
+            "directory: and kerberos: sections to run easgate as a verifying TLS proxy");
+    }
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
-        upstreams.push_back(
-            std::make_shared<upstream::Upstream>(config.upstreams[i], "upstreams[" + std::to_string(i) + "]"));
+        upstreams.push_back(std::make_shared<upstream::Upstream>(config.upstreams[i],
+                                                                 "upstreams[" + std::to_string(i) + "]"));
     }
     auto pipeline = std::make_shared<pipeline::RequestPipeline>();
     pipeline->add(std::make_unique<pipeline::CertificateAuthStage>());
@@ -32,7 +39,8 @@ std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(
         const auto index = static_cast<std::size_t>(&upstream - config.upstreams.data());
         auto runtime = std::make_shared<listener::ListenerRuntime>();
         runtime->limits = config.limits;
-        runtime->tls = std::make_shared<listener::ServerTlsContext>(listener, "listeners[" + std::to_string(i) + "]");
+        runtime->tls =
+            std::make_shared<listener::ServerTlsContext>(listener, "listeners[" + std::to_string(i) + "]");
         runtime->upstream = upstreams[index];
         runtime->pipeline = pipeline;
         runtime->refusal_log = refusal_log;
@@ -43,7 +51,8 @@ std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(
 
 int run_gateway(const config::Config& config) {
     const auto runtimes = build_listener_runtimes(config);
-    const unsigned worker_count = config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned worker_count =
+        config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
 
     // One event loop per worker thread; the accept loop and signals run on their own.
     asio::io_context accept_context(1);
@@ -63,17 +72,20 @@ int run_gateway(const config::Config& config) {
         const auto& lc = config.listeners[i];
         boost::system::error_code ec;
         const auto address = asio::ip::make_address(lc.address, ec);
-        if (ec) throw config::ConfigError("listeners[" + std::to_string(i) + "].address: not an IP address: " + lc.address);
+        if (ec)
+            throw config::ConfigError("listeners[" + std::to_string(i) +
+                                      "].address: not an IP address: " + lc.address);
         try {
             listeners.push_back(std::make_unique<listener::Listener>(
                 accept_context, asio::ip::tcp::endpoint(address, lc.port), runtimes[i], pick_worker));
         } catch (const std::runtime_error& e) {
             throw config::ConfigError("listeners[" + std::to_string(i) + "]: " + e.what());
         }
-        spdlog::info("listening on {}:{} for devices (client certificates {}), forwarding to upstream {} ({})",
-                     lc.address, listeners.back()->local_endpoint().port(),
-                     lc.client_auth.mode == config::ClientAuthMode::required ? "required" : "optional",
-                     runtimes[i]->upstream->name(), runtimes[i]->upstream->server().url);
+        spdlog::info(
+            "listening on {}:{} for devices (client certificates {}), forwarding to upstream {} ({})",
+            lc.address, listeners.back()->local_endpoint().port(),
+            lc.client_auth.mode == config::ClientAuthMode::required ? "required" : "optional",
+            runtimes[i]->upstream->name(), runtimes[i]->upstream->server().url);
     }
     for (auto& l : listeners) l->start();
 

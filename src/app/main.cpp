@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
     std::string config_path;
     auto* run = cli.add_subcommand("run", "run the gateway in the foreground (logs to stderr)");
     run->add_option("--config,-c", config_path, "configuration file")->required();
-    auto* check = cli.add_subcommand("check-config", "validate a configuration and print it with defaults filled in");
+    auto* check =
+        cli.add_subcommand("check-config", "validate a configuration and print it with defaults filled in");
     check->add_option("--config,-c", config_path, "configuration file")->required();
     CLI11_PARSE(cli, argc, argv);
 

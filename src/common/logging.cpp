@@ -30,7 +30,8 @@ public:
 }  // namespace
 
 void configure_logging(const config::LoggingConfig& logging) {
-    auto logger = std::make_shared<spdlog::logger>("easgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto logger =
+        std::make_shared<spdlog::logger>("easgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     if (logging.format == config::LogFormat::json) {
         logger->set_formatter(std::make_unique<JsonFormatter>());
     } else {

@@ -23,7 +23,8 @@ public:
 
     [[noreturn]] void fail(const std::string& message) const {
         std::string text = path_ + ": " + message;
-        if (const auto line = node_.Mark().line; line >= 0) text += " (line " + std::to_string(line + 1) + ")";
+        if (const auto line = node_.Mark().line; line >= 0)
+            text += " (line " + std::to_string(line + 1) + ")";
         throw ConfigError(text);
     }
 
@@ -101,6 +102,13 @@ public:
         return value;
     }
 
+    // How many operations may be in flight: 1 to 64.
+    unsigned as_concurrency() const {
+        const auto value = as_unsigned(64);
+        if (value == 0) fail("must be at least 1");
+        return value;
+    }
+
     std::uint16_t as_port() const {
         const auto port = as_unsigned(65535);
         if (port == 0) fail("a port must be between 1 and 65535");
@@ -148,7 +156,7 @@ ClientAuthConfig read_client_auth(Reader map) {
     ClientAuthConfig client_auth;
     read_optional(map, "mode", client_auth.mode, [](const Reader& r) {
         return r.as_one_of(std::array{"required", "optional"}) == "required" ? ClientAuthMode::required
-                                                                              : ClientAuthMode::optional;
+                                                                             : ClientAuthMode::optional;
     });
     client_auth.trusted_ca_file = map.required("trusted_ca_file").as_readable_file();
     if (auto crls = map.child("crl_files")) {
@@ -166,8 +174,9 @@ ListenerConfig read_listener(Reader map) {
     listener.certificate = map.required("certificate").as_readable_file();
     listener.private_key = map.required("private_key").as_readable_file();
     listener.client_auth = read_client_auth(map.required("client_auth"));
-    read_optional(map, "tls_min_version", listener.tls_min_version,
-                  [](const Reader& r) { return r.as_one_of(std::array{"1.2", "1.3"}); });
+    read_optional(map, "tls_min_version", listener.tls_min_version, [](const Reader& r) {
+        return r.as_one_of(std::array{"1.2", "1.3"});
+    });
     read_optional(map, "upstream", listener.upstream, &Reader::as_string);
     map.reject_unknown_keys();
     return listener;
@@ -241,17 +250,14 @@ DirectoryConfig read_directory(Reader map) {
         return r.as_one_of(std::array{"starttls", "none"}) == "none" ? LdapTls::none : LdapTls::starttls;
     });
     if (directory.ldap_tls == LdapTls::none && directory.bind == DirectoryBind::simple) {
-        map.required("ldap_tls").fail("a simple bind would send the password in clear: use starttls or ldaps://");
+        map.required("ldap_tls")
+            .fail("a simple bind would send the password in clear: use starttls or ldaps://");
     }
     read_optional(map, "ca_file", directory.ca_file, &Reader::as_readable_file);
     read_optional(map, "timeout", directory.timeout, &Reader::as_duration);
     read_optional(map, "cache_ttl", directory.cache_ttl, &Reader::as_duration);
     read_optional(map, "negative_cache_ttl", directory.negative_cache_ttl, &Reader::as_duration);
-    read_optional(map, "max_concurrent", directory.max_concurrent, [](const Reader& r) {
-        const auto value = r.as_unsigned(64);
-        if (value == 0) r.fail("must be at least 1");
-        return value;
-    });
+    read_optional(map, "max_concurrent", directory.max_concurrent, &Reader::as_concurrency);
     map.reject_unknown_keys();
     return directory;
 }
@@ -263,15 +269,12 @@ KerberosConfig read_kerberos(Reader map) {
     kerberos.principal = principal.as_string();
     const auto at = kerberos.principal.rfind('@');
     if (at == std::string::npos || at == 0 || at + 1 == kerberos.principal.size()) {
-        principal.fail("expected NAME@REALM, e.g. EASGATE$@CORP.EXAMPLE.COM, got \"" + kerberos.principal + "\"");
+        principal.fail("expected NAME@REALM, e.g. EASGATE$@CORP.EXAMPLE.COM, got \"" + kerberos.principal +
+                       "\"");
     }
     read_optional(map, "krb5_conf", kerberos.krb5_conf, &Reader::as_readable_file);
     read_optional(map, "ticket_refresh_before", kerberos.ticket_refresh_before, &Reader::as_duration);
-    read_optional(map, "max_concurrent_kdc", kerberos.max_concurrent_kdc, [](const Reader& r) {
-        const auto value = r.as_unsigned(64);
-        if (value == 0) r.fail("must be at least 1");
-        return value;
-    });
+    read_optional(map, "max_concurrent_kdc", kerberos.max_concurrent_kdc, &Reader::as_concurrency);
     map.reject_unknown_keys();
     return kerberos;
 }
@@ -293,8 +296,10 @@ void check_cross_references(Reader& root, Config& config) {
     std::set<std::string> names;
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
         if (!names.insert(config.upstreams[i].name).second) {
-            root.required("upstreams").items()[i].required("name").fail("duplicate upstream name \"" +
-                                                                        config.upstreams[i].name + "\"");
+            root.required("upstreams")
+                .items()[i]
+                .required("name")
+                .fail("duplicate upstream name \"" + config.upstreams[i].name + "\"");
         }
     }
     std::set<std::pair<std::string, std::uint16_t>> endpoints;
@@ -305,23 +310,30 @@ void check_cross_references(Reader& root, Config& config) {
             item.required("upstream").fail("no upstream is named \"" + listener.upstream + "\"");
         }
         if (!endpoints.insert({listener.address, listener.port}).second) {
-            item.fail("another listener already uses " + listener.address + ":" + std::to_string(listener.port));
+            item.fail("another listener already uses " + listener.address + ":" +
+                      std::to_string(listener.port));
         }
     }
     if (config.directory && config.directory->bind == DirectoryBind::gssapi && !config.kerberos) {
-        root.required("directory").fail(
-            "the GSSAPI bind (the default) uses easgate's keytab: add the kerberos: section, or bind: {method: simple}");
+        root.required("directory")
+            .fail(
+                "the GSSAPI bind (the default) uses easgate's keytab: add the kerberos: section, or bind: "
+                "{method: simple}");
     }
     if (!config.kerberos) return;
     if (!config.directory) {
-        root.required("kerberos").fail(
-            "delegation needs the directory: section, to impersonate each user by their canonical account name");
+        root.required("kerberos")
+            .fail(
+                "delegation needs the directory: section, to impersonate each user by their canonical "
+                "account name");
     }
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
         if (config.upstreams[i].service_principal.empty()) {
-            root.required("upstreams").items()[i].fail(
-                "service_principal is required with kerberos: it is the SPN Exchange holds, e.g. "
-                "HTTP/mail.corp.example.com");
+            root.required("upstreams")
+                .items()[i]
+                .fail(
+                    "service_principal is required with kerberos: it is the SPN Exchange holds, e.g. "
+                    "HTTP/mail.corp.example.com");
         }
     }
 }
@@ -416,14 +428,16 @@ std::string to_yaml(const Config& config) {
     out << YAML::EndMap;
     out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "level" << YAML::Value << config.logging.level;
-    out << YAML::Key << "format" << YAML::Value << (config.logging.format == LogFormat::json ? "json" : "text");
+    out << YAML::Key << "format" << YAML::Value
+        << (config.logging.format == LogFormat::json ? "json" : "text");
     out << YAML::EndMap;
     if (const auto& d = config.directory) {
         out << YAML::Key << "directory" << YAML::Value << YAML::BeginMap;
         out << YAML::Key << "uris" << YAML::Value << d->uris;
         out << YAML::Key << "base_dn" << YAML::Value << d->base_dn;
         out << YAML::Key << "bind" << YAML::Value << YAML::BeginMap;
-        out << YAML::Key << "method" << YAML::Value << (d->bind == DirectoryBind::simple ? "simple" : "gssapi");
+        out << YAML::Key << "method" << YAML::Value
+            << (d->bind == DirectoryBind::simple ? "simple" : "gssapi");
         if (d->bind == DirectoryBind::simple) {
             out << YAML::Key << "dn" << YAML::Value << d->bind_dn;
             out << YAML::Key << "password_file" << YAML::Value << d->password_file;
@@ -442,7 +456,8 @@ std::string to_yaml(const Config& config) {
         out << YAML::Key << "keytab" << YAML::Value << k->keytab;
         out << YAML::Key << "principal" << YAML::Value << k->principal;
         if (!k->krb5_conf.empty()) out << YAML::Key << "krb5_conf" << YAML::Value << k->krb5_conf;
-        out << YAML::Key << "ticket_refresh_before" << YAML::Value << format_duration(k->ticket_refresh_before);
+        out << YAML::Key << "ticket_refresh_before" << YAML::Value
+            << format_duration(k->ticket_refresh_before);
         out << YAML::Key << "max_concurrent_kdc" << YAML::Value << k->max_concurrent_kdc;
         out << YAML::EndMap;
     }

@@ -43,7 +43,8 @@ std::optional<std::uint64_t> parse_size(std::string_view text) { return parse_wi
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     const auto ms = parse_with_units(text, duration_units);
-    if (!ms || *ms > static_cast<std::uint64_t>(std::chrono::milliseconds::max().count())) return std::nullopt;
+    if (!ms || *ms > static_cast<std::uint64_t>(std::chrono::milliseconds::max().count()))
+        return std::nullopt;
     return std::chrono::milliseconds(*ms);
 }
 

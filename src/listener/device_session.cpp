@@ -10,7 +10,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-
 #include <vector>
 
 #include "easgate/common/body_relay.hpp"
@@ -33,8 +32,9 @@ constexpr std::chrono::seconds tls_shutdown_timeout{2};
 
 // The other side went away or went quiet: nothing to answer and nothing worth a warning.
 bool is_disconnect(const error_code& ec) {
-    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
-           ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == beast::error::timeout ||
+    return ec == http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe || ec == beast::error::timeout ||
            ec == asio::error::operation_aborted;
 }
 
@@ -59,15 +59,16 @@ public:
     }
 
     void start() {
-        asio::co_spawn(stream_.get_executor(), [self = shared_from_this()] { return self->run(); },
-                       [](std::exception_ptr failure) {
-                           if (!failure) return;
-                           try {
-                               std::rethrow_exception(failure);
-                           } catch (const std::exception& e) {
-                               spdlog::error("device connection ended by an internal error: {}", e.what());
-                           }
-                       });
+        asio::co_spawn(
+            stream_.get_executor(), [self = shared_from_this()] { return self->run(); },
+            [](std::exception_ptr failure) {
+                if (!failure) return;
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const std::exception& e) {
+                    spdlog::error("device connection ended by an internal error: {}", e.what());
+                }
+            });
     }
 
 private:
@@ -112,7 +113,8 @@ private:
         const std::string reason = check_.refusal.empty() ? ec.message() : check_.refusal;
         const long suppressed = runtime_->refusal_log->admit(reason);
         if (suppressed < 0) return;
-        const std::string more = suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "";
+        const std::string more =
+            suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "";
         if (check_.refusal.empty()) {
             spdlog::warn("refused TLS handshake from {}: {}{}", peer_text(), reason, more);
         } else {
@@ -152,12 +154,14 @@ private:
 
         if (const auto length = parser.content_length(); length && *length > limits_.max_request_body) {
             co_await respond(http::status::payload_too_large, line, false,
-                             "request body of " + std::to_string(*length) + " bytes exceeds limits.max_request_body (" +
+                             "request body of " + std::to_string(*length) +
+                                 " bytes exceeds limits.max_request_body (" +
                                  config::format_size(limits_.max_request_body) + ")");
             co_return false;
         }
         parser.body_limit(limits_.max_request_body);  // for chunked bodies, whose size shows as they come
-        pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr, peer_, request.base(), {}};
+        pipeline::RequestContext context{
+            check_.identity ? &*check_.identity : nullptr, peer_, request.base(), {}};
         const auto verdict = co_await runtime_->pipeline->run(context);
         if (!verdict.proceeds()) {
             co_await respond(static_cast<http::status>(verdict.status), line, false, verdict.reason,
@@ -177,10 +181,11 @@ private:
         prepare_upstream_request(request, body.size(), buffered);
 
         if (!upstream_.reusable()) {
-            if (auto failure = co_await upstream_.open(*runtime_->upstream, limits_.upstream_connect_timeout)) {
-                co_await respond(static_cast<http::status>(failure->status), line, line.keep_alive && buffered,
-                                 failure->reason);
-                co_return line.keep_alive && buffered;
+            if (auto failure =
+                    co_await upstream_.open(*runtime_->upstream, limits_.upstream_connect_timeout)) {
+                co_await respond(static_cast<http::status>(failure->status), line,
+                                 line.keep_alive && buffered, failure->reason);
+                co_return line.keep_alive&& buffered;
             }
         }
 
@@ -188,17 +193,18 @@ private:
         std::vector<char> scratch(buffered ? 0 : relay_chunk_bytes);
         http::serializer<true, http::buffer_body> request_writer{request};
         const auto sent = co_await upstream_.visit([&](auto& upstream) {
-            return common::relay_body(stream_, buffer_, parser, upstream, request_writer, std::span<char>(body),
-                                      std::span<char>(scratch),
+            return common::relay_body(stream_, buffer_, parser, upstream, request_writer,
+                                      std::span<char>(body), std::span<char>(scratch),
                                       {limits_.client_body_timeout, limits_.upstream_timeout});
         });
         if (!sent.ok()) {
             upstream_.close();
             if (sent.failed == common::RelaySide::input) co_return false;  // the device left mid-body
-            co_await respond(http::status::bad_gateway, line, line.keep_alive && buffered,
-                             "upstream " + upstream_.target().url +
-                                 " broke the connection while receiving the request: " + sent.error.message());
-            co_return line.keep_alive && buffered;
+            co_await respond(
+                http::status::bad_gateway, line, line.keep_alive && buffered,
+                "upstream " + upstream_.target().url +
+                    " broke the connection while receiving the request: " + sent.error.message());
+            co_return line.keep_alive&& buffered;
         }
         std::vector<char>().swap(body);  // nothing of the request is kept while Exchange thinks
         std::vector<char>().swap(scratch);
@@ -211,7 +217,8 @@ private:
     asio::awaitable<bool> read_ahead(http::request_parser<http::buffer_body>& parser, std::vector<char>& body,
                                      const RequestLine& line) {
         const std::uint64_t limit = limits_.upload_read_ahead;
-        if (const auto length = parser.content_length()) body.reserve(std::min<std::uint64_t>(*length, limit));
+        if (const auto length = parser.content_length())
+            body.reserve(std::min<std::uint64_t>(*length, limit));
         while (!parser.is_done() && body.size() < limit) {
             const std::size_t room = std::min<std::uint64_t>(limit - body.size(), relay_chunk_bytes);
             const std::size_t filled = body.size();
@@ -231,7 +238,8 @@ private:
             }
             if (ec) {
                 if (!is_disconnect(ec)) {
-                    co_await respond(http::status::bad_request, line, false, "malformed request body: " + ec.message());
+                    co_await respond(http::status::bad_request, line, false,
+                                     "malformed request body: " + ec.message());
                 }
                 co_return false;
             }
@@ -267,11 +275,11 @@ private:
                 const bool timed_out = ec == beast::error::timeout;
                 const std::string url = upstream_.target().url;
                 upstream_.close();
-                co_await respond(timed_out ? http::status::gateway_timeout : http::status::bad_gateway, line,
-                                 keep_device,
-                                 timed_out ? "upstream " + url + " did not answer within limits.upstream_timeout (" +
-                                                 config::format_duration(limits_.upstream_timeout) + ")"
-                                           : "upstream " + url + " sent no valid response: " + ec.message());
+                co_await respond(
+                    timed_out ? http::status::gateway_timeout : http::status::bad_gateway, line, keep_device,
+                    timed_out ? "upstream " + url + " did not answer within limits.upstream_timeout (" +
+                                    config::format_duration(limits_.upstream_timeout) + ")"
+                              : "upstream " + url + " sent no valid response: " + ec.message());
                 co_return keep_device;
             }
         } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
@@ -296,14 +304,15 @@ private:
         std::vector<char> scratch(relay_chunk_bytes);
         http::serializer<false, http::buffer_body> response_writer{response};
         const auto relayed = co_await upstream_.visit([&](auto& upstream) {
-            return common::relay_body(upstream, upstream_.buffer(), *parser, stream_, response_writer, {}, scratch,
-                                      {limits_.upstream_timeout, limits_.client_body_timeout});
+            return common::relay_body(upstream, upstream_.buffer(), *parser, stream_, response_writer, {},
+                                      scratch, {limits_.upstream_timeout, limits_.client_body_timeout});
         });
         if (!relayed.ok() || !keep_upstream || !parser->is_done()) upstream_.close();
         if (!relayed.ok()) {
             if (relayed.failed == common::RelaySide::input) {
-                spdlog::warn("{} {} \"{} {}\" upstream {} broke off its response: {}", peer_text(), user_text(),
-                             line.method, line.target, upstream_.target().url, relayed.error.message());
+                spdlog::warn("{} {} \"{} {}\" upstream {} broke off its response: {}", peer_text(),
+                             user_text(), line.method, line.target, upstream_.target().url,
+                             relayed.error.message());
             }
             co_return false;
         }
@@ -321,7 +330,8 @@ private:
     asio::awaitable<void> write_status(http::status status, unsigned version, bool keep_alive,
                                        unsigned retry_after_seconds = 0) {
         http::response<http::string_body> response{status, version};
-        if (retry_after_seconds > 0) response.set(http::field::retry_after, std::to_string(retry_after_seconds));
+        if (retry_after_seconds > 0)
+            response.set(http::field::retry_after, std::to_string(retry_after_seconds));
         response.set(http::field::server, "easgate");
         response.set(http::field::content_type, "text/plain; charset=utf-8");
         response.body() = std::string(http::obsolete_reason(status)) + "\n";
@@ -333,19 +343,21 @@ private:
 
     // Exchange refused the credentials easgate made for the user: say what it offered and what to check.
     void log_backend_refusal(std::string_view offer) {
-        spdlog::warn("upstream {} answered 401 to {} (WWW-Authenticate: {}): Exchange did not accept the delegated "
-                     "Kerberos ticket. Check that Windows Authentication with Negotiate is enabled on the ActiveSync "
-                     "virtual directory, that the SPN in upstreams[].service_principal is registered on the account "
-                     "that runs Exchange's web site (setspn -Q), and that Exchange's keytab or password is current",
-                     upstream_.target().url, user_text(), offer.empty() ? "none" : std::string(offer));
+        spdlog::warn(
+            "upstream {} answered 401 to {} (WWW-Authenticate: {}): Exchange did not accept the delegated "
+            "Kerberos ticket. Check that Windows Authentication with Negotiate is enabled on the ActiveSync "
+            "virtual directory, that the SPN in upstreams[].service_principal is registered on the account "
+            "that runs Exchange's web site (setspn -Q), and that Exchange's keytab or password is current",
+            upstream_.target().url, user_text(), offer.empty() ? "none" : std::string(offer));
     }
 
     void log_access(const RequestLine& line, unsigned status, const std::string& reason) {
-        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started_);
         const auto level = reason.empty() ? spdlog::level::info : spdlog::level::warn;
         spdlog::log(level, "{} {} \"{} {}\" {} {}ms upstream={}{}{}", peer_text(), user_text(), line.method,
-                    line.target, status, elapsed.count(), runtime_->upstream->name(), reason.empty() ? "" : ": ",
-                    reason);
+                    line.target, status, elapsed.count(), runtime_->upstream->name(),
+                    reason.empty() ? "" : ": ", reason);
     }
 
     std::shared_ptr<ListenerRuntime> runtime_;

@@ -123,7 +123,8 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
       require_client_auth_eku_(listener.client_auth.require_client_auth_eku) {
     SSL_CTX* ctx = context_.native_handle();
     SSL_CTX_set_min_proto_version(ctx, listener.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_options(ctx,
+                        SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     // Held long polls are idle most of their life; don't keep 2 x 16 KiB of TLS buffers for them.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_cipher_list(ctx, tls12_ciphers);

@@ -1,8 +1,7 @@
 #include "easgate/upstream/header_rewrite.hpp"
 
-#include <boost/beast/http/rfc7230.hpp>
-
 #include <array>
+#include <boost/beast/http/rfc7230.hpp>
 #include <string>
 #include <vector>
 
@@ -11,9 +10,14 @@ namespace {
 
 // RFC 9110 7.6.1 connection-specific fields, minus Transfer-Encoding which frames the body.
 constexpr std::array hop_by_hop{
-    http::field::connection, http::field::keep_alive,          http::field::proxy_connection,
-    http::field::te,         http::field::trailer,             http::field::upgrade,
-    http::field::proxy_authorization, http::field::proxy_authenticate,
+    http::field::connection,
+    http::field::keep_alive,
+    http::field::proxy_connection,
+    http::field::te,
+    http::field::trailer,
+    http::field::upgrade,
+    http::field::proxy_authorization,
+    http::field::proxy_authenticate,
 };
 
 template <bool isRequest>

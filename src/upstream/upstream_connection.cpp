@@ -20,7 +20,8 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 UpstreamFailure failure(const std::string& url, const std::string& what, const boost::system::error_code& ec,
                         std::chrono::milliseconds timeout) {
     if (ec == beast::error::timeout) {
-        return {502, "upstream " + url + " unreachable: " + what + " timed out after " + config::format_duration(timeout)};
+        return {502, "upstream " + url + " unreachable: " + what + " timed out after " +
+                         config::format_duration(timeout)};
     }
     return {502, "upstream " + url + " unreachable: " + what + " failed: " + ec.message()};
 }
@@ -38,7 +39,8 @@ Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_
         tls_.set_default_verify_paths();
     } else if (SSL_CTX_load_verify_locations(ctx, config_.ca_file.c_str(), nullptr) != 1) {
         ERR_clear_error();
-        throw config::ConfigError(key_prefix + ".ca_file: " + config_.ca_file + ": holds no PEM CA certificate");
+        throw config::ConfigError(key_prefix + ".ca_file: " + config_.ca_file +
+                                  ": holds no PEM CA certificate");
     }
 }
 
@@ -47,7 +49,7 @@ beast::tcp_stream& UpstreamConnection::tcp() {
 }
 
 asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstream& upstream,
-                                                                        std::chrono::milliseconds timeout) {
+                                                                         std::chrono::milliseconds timeout) {
     close();
     const UpstreamTarget& target = upstream.server();
     target_ = &target;
@@ -88,7 +90,8 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     if (handshake_ec) {
         std::string what = "the TLS handshake";
         const long verify = SSL_get_verify_result(ssl);
-        if (verify != X509_V_OK) what += " (certificate: " + std::string(X509_verify_cert_error_string(verify)) + ")";
+        if (verify != X509_V_OK)
+            what += " (certificate: " + std::string(X509_verify_cert_error_string(verify)) + ")";
         close();
         co_return failure(target.url, what, handshake_ec, timeout);
     }

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "gateway_fixture.hpp"
+#include "test_pki.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -21,7 +22,8 @@ protected:
     void expect_refused(const std::string& device, const std::string& reason) {
         const auto result = curl(device, "/Microsoft-Server-ActiveSync?Cmd=Ping");
         EXPECT_NE(result.exit_code, 0) << "a request with the " << device << " certificate went through";
-        EXPECT_EQ(result.out.find("body_sha256"), std::string::npos) << "the upstream answered: " << result.out;
+        EXPECT_EQ(result.out.find("body_sha256"), std::string::npos)
+            << "the upstream answered: " << result.out;
         EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", reason, std::chrono::seconds(5)).empty())
             << "easgate's log does not say \"" << reason << "\"";
     }
@@ -32,8 +34,9 @@ TEST_F(ClientCertificateTest, UpnCertificateReachesUpstreamAndIsLoggedAsTheUser)
     const auto report = curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=abc");
     EXPECT_EQ(report["method"], "GET");
     EXPECT_EQ(report["target"], "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=abc");
-    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "alice@example.test \"GET /Microsoft-Server-ActiveSync")
-                     .empty());
+    EXPECT_FALSE(
+        wait_for_text(work_dir() / "easgate.err", "alice@example.test \"GET /Microsoft-Server-ActiveSync")
+            .empty());
 }
 
 TEST_F(ClientCertificateTest, EmailOnlyCertificateIsIdentifiedByItsEmail) {
@@ -114,7 +117,8 @@ TEST_F(ClientCertificateTest, OptionalModeStillRefusesABadCertificate) {
 
 TEST_F(ClientCertificateTest, DevicesAuthorizationNeverReachesTheUpstreamInCertificateMode) {
     start_gateway({.client_auth_mode = "optional"});
-    const auto report = curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--user", "alice:secret"});
+    const auto report =
+        curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--user", "alice:secret"});
     EXPECT_FALSE(report["headers"].contains("Authorization")) << report.dump();
 }
 
@@ -123,12 +127,46 @@ TEST_F(ClientCertificateTest, RefusalsAreLoggedAtMostOncePerSecondPerReason) {
     const auto started = std::chrono::steady_clock::now();
     constexpr int attempts = 8;
     for (int i = 0; i < attempts; ++i) EXPECT_NE(curl("expired", "/").exit_code, 0);
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
     const auto lines = count_of(wait_for_text(work_dir() / "easgate.err", "certificate has expired"),
                                 "refused device certificate");
     EXPECT_GE(lines, 1u);
     EXPECT_LE(lines, static_cast<std::size_t>(seconds.count()) + 1) << gateway_log();
     EXPECT_LT(lines, static_cast<std::size_t>(attempts)) << gateway_log();
+}
+
+}  // namespace
+}  // namespace easgate::testing
+
+namespace easgate::testing {
+namespace {
+
+TEST_F(ClientCertificateTest, TlsOlderThan12IsRefusedAnd13IsPreferred) {
+    start_gateway();
+    EXPECT_NE(curl("alice", "/", {"--tlsv1.0", "--tls-max", "1.1"}).exit_code, 0);
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--verbose"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.err.find("TLSv1.3"), std::string::npos) << result.err;
+}
+
+TEST(CheckConfig, PrintsTheErrorWithKeyAndLineAndExitsNonZero) {
+    const auto dir = make_temp_dir("check-config");
+    write_file(dir / "bad.yaml",
+               "listeners:\n  - port: 8443\n    certificate: /nonexistent/gateway.pem\n    private_key: x\n"
+               "    client_auth: {trusted_ca_file: x}\nupstreams: [{name: e, servers: [https://mail]}]\n");
+    const auto result = run_command({EASGATE_BINARY, "check-config", "--config", (dir / "bad.yaml").string()});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(result.err,
+              "config error: listeners[0].certificate: cannot read /nonexistent/gateway.pem: No such file or "
+              "directory (line 3)\n");
+    std::filesystem::remove_all(dir);
+}
+
+TEST(CheckConfig, VersionIsPrinted) {
+    const auto result = run_command({EASGATE_BINARY, "--version"});
+    EXPECT_EQ(result.exit_code, 0);
+    EXPECT_EQ(result.out, "easgate 0.1.0\n");
 }
 
 }  // namespace

@@ -48,7 +48,8 @@ protected:
     nlohmann::json upload(const std::string& body, std::vector<std::string> extra = {}) {
         const auto file = work_dir() / "upload.bin";
         write_file(file, body);
-        extra.insert(extra.end(), {"--data-binary", "@" + file.string(), "-H", "Content-Type: application/vnd.ms-sync.wbxml"});
+        extra.insert(extra.end(), {"--data-binary", "@" + file.string(), "-H",
+                                   "Content-Type: application/vnd.ms-sync.wbxml"});
         return curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail", extra);
     }
 
@@ -109,11 +110,12 @@ TEST_F(ForwardingTest, BodyOverMaxRequestBodyIsRefusedWith413) {
     start_gateway({.limits = "    max_request_body: 1MiB\n"});
     const auto file = work_dir() / "big.bin";
     write_file(file, upload_body(2 << 20));
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail",
-                             {"--data-binary", "@" + file.string(), "--write-out", "%{http_code}", "--output",
-                              "/dev/null"});
+    const auto result =
+        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail",
+             {"--data-binary", "@" + file.string(), "--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "413");
-    EXPECT_NE(gateway_log().find("exceeds limits.max_request_body (1MiB)"), std::string::npos) << gateway_log();
+    EXPECT_NE(gateway_log().find("exceeds limits.max_request_body (1MiB)"), std::string::npos)
+        << gateway_log();
 }
 
 TEST_F(ForwardingTest, ChunkedBodyOverMaxRequestBodyIsRefusedWith413) {
@@ -142,10 +144,11 @@ TEST_F(ForwardingTest, KeepAliveReusesOneUpstreamConnectionPerDeviceConnection) 
 
 TEST_F(ForwardingTest, HopByHopHeadersAreDroppedAndForwardingHeadersSetByEasgate) {
     start_gateway();
-    const auto report = curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
-                                    {"-H", "X-Forwarded-For: 203.0.113.9", "-H", "X-Forwarded-Proto: http", "-H",
-                                     "Connection: X-Device-Secret", "-H", "X-Device-Secret: 42", "-H",
-                                     "Proxy-Authorization: Basic Zm9vOmJhcg==", "-H", "MS-ASProtocolVersion: 16.1"});
+    const auto report =
+        curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
+                    {"-H", "X-Forwarded-For: 203.0.113.9", "-H", "X-Forwarded-Proto: http", "-H",
+                     "Connection: X-Device-Secret", "-H", "X-Device-Secret: 42", "-H",
+                     "Proxy-Authorization: Basic Zm9vOmJhcg==", "-H", "MS-ASProtocolVersion: 16.1"});
     const auto& headers = report["headers"];
     EXPECT_EQ(headers["X-Forwarded-For"], "127.0.0.1");
     EXPECT_EQ(headers["X-Forwarded-Proto"], "https");
@@ -164,7 +167,8 @@ TEST_F(ForwardingTest, UpstreamStatusAndHeadersReachTheDevice) {
 
 TEST_F(ForwardingTest, UnreachableUpstreamGives502AndALogLineSayingWhy) {
     start_gateway({.upstream_url = "https://127.0.0.1:" + std::to_string(free_tcp_port())});
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
+                             {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "502");
     EXPECT_NE(gateway_log().find("unreachable: connecting failed: Connection refused"), std::string::npos)
         << gateway_log();
@@ -172,7 +176,8 @@ TEST_F(ForwardingTest, UnreachableUpstreamGives502AndALogLineSayingWhy) {
 
 TEST_F(ForwardingTest, SlowUpstreamGives504AfterUpstreamTimeout) {
     start_gateway({.limits = "    upstream_timeout: 1s\n"});
-    const auto result = curl("alice", "/slow?ms=4000", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result =
+        curl("alice", "/slow?ms=4000", {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "504");
     EXPECT_NE(gateway_log().find("did not answer within limits.upstream_timeout (1s)"), std::string::npos)
         << gateway_log();
@@ -180,22 +185,26 @@ TEST_F(ForwardingTest, SlowUpstreamGives504AfterUpstreamTimeout) {
 
 TEST_F(ForwardingTest, UpstreamWithTheWrongHostNameIsRefusedWith502) {
     start_gateway({.upstream_url = start_upstream("server-wrong-name")});
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
+                             {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "502");
     EXPECT_NE(gateway_log().find("hostname mismatch"), std::string::npos) << gateway_log();
 }
 
 TEST_F(ForwardingTest, UpstreamCertificateFromAnUntrustedCaIsRefusedWith502) {
     start_gateway({.upstream_ca_file = (pki_dir() / "device-root.pem").string()});
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
+                             {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "502");
-    EXPECT_NE(gateway_log().find("unable to get local issuer certificate"), std::string::npos) << gateway_log();
+    EXPECT_NE(gateway_log().find("unable to get local issuer certificate"), std::string::npos)
+        << gateway_log();
 }
 
 TEST_F(ForwardingTest, OversizedRequestHeaderGets431) {
     start_gateway({.limits = "    max_header_bytes: 4KiB\n"});
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
-                             {"-H", "X-Big: " + std::string(8000, 'a'), "--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result = curl(
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
+        {"-H", "X-Big: " + std::string(8000, 'a'), "--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "431");
 }
 

@@ -122,25 +122,38 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
     const auto pki = pki_dir();
     std::string crls;
     if (options.with_crls) {
-        crls = "      crl_files: [" + (pki / "device-root.crl").string() + ", " + (pki / "issuing-ca.crl").string() +
-               "]\n";
+        crls = "      crl_files: [" + (pki / "device-root.crl").string() + ", " +
+               (pki / "issuing-ca.crl").string() + "]\n";
     }
     const std::string config =
         "listeners:\n"
         "  - address: 127.0.0.1\n"
-        "    port: " + std::to_string(gateway_port_) + "\n"
-        "    certificate: " + (pki / "server.pem").string() + "\n"
-        "    private_key: " + (pki / "server.key").string() + "\n"
+        "    port: " +
+        std::to_string(gateway_port_) +
+        "\n"
+        "    certificate: " +
+        (pki / "server.pem").string() +
+        "\n"
+        "    private_key: " +
+        (pki / "server.key").string() +
+        "\n"
         "    client_auth:\n"
-        "      mode: " + options.client_auth_mode + "\n"
-        "      trusted_ca_file: " + (pki / "device-root.pem").string() + "\n" + crls +
+        "      mode: " +
+        options.client_auth_mode +
+        "\n"
+        "      trusted_ca_file: " +
+        (pki / "device-root.pem").string() + "\n" + crls +
         "upstreams:\n"
         "  - name: exchange\n"
-        "    servers: [" + upstream_url + "]\n"
-        "    ca_file: " + (options.upstream_ca_file.empty() ? (pki / "server-ca.pem").string()
-                                                           : options.upstream_ca_file) + "\n"
+        "    servers: [" +
+        upstream_url +
+        "]\n"
+        "    ca_file: " +
+        (options.upstream_ca_file.empty() ? (pki / "server-ca.pem").string() : options.upstream_ca_file) +
+        "\n"
         "limits:\n"
-        "    header_timeout: 5s\n" + options.limits +
+        "    header_timeout: 5s\n" +
+        options.limits +
         "logging:\n"
         "  level: debug\n"
         "workers: 2\n";
@@ -152,11 +165,13 @@ std::string GatewayTest::gateway_url(const std::string& path) const {
     return "https://localhost:" + std::to_string(gateway_port_) + path;
 }
 
-CommandResult GatewayTest::curl(const std::string& device, const std::string& path, std::vector<std::string> extra) {
+CommandResult GatewayTest::curl(const std::string& device, const std::string& path,
+                                std::vector<std::string> extra) {
     const auto file = [&](const char* ending) {
         return device.empty() ? std::filesystem::path() : pki_dir() / (device + ending);
     };
-    return curl_as_device(gateway_url(path), pki_dir() / "server-ca.pem", file(".pem"), file(".key"), std::move(extra));
+    return curl_as_device(gateway_url(path), pki_dir() / "server-ca.pem", file(".pem"), file(".key"),
+                          std::move(extra));
 }
 
 nlohmann::json GatewayTest::curl_report(const std::string& device, const std::string& path,

@@ -26,9 +26,9 @@ struct DeviceCredential {
 struct GatewayOptions {
     std::string client_auth_mode = "required";
     bool with_crls = false;
-    std::string upstream_url;               // default: the test upstream over https
-    std::string upstream_ca_file;           // default: the server CA
-    std::string limits;                     // extra YAML lines under limits:, each "    key: value\n"
+    std::string upstream_url;      // default: the test upstream over https
+    std::string upstream_ca_file;  // default: the server CA
+    std::string limits;            // extra YAML lines under limits:, each "    key: value\n"
 };
 
 class GatewayTest : public ::testing::Test {
@@ -43,7 +43,8 @@ protected:
     std::string start_upstream(const std::string& server_cert_name);
 
     // curl through the gateway to path, presenting the named device certificate ("" for none).
-    CommandResult curl(const std::string& device, const std::string& path, std::vector<std::string> extra = {});
+    CommandResult curl(const std::string& device, const std::string& path,
+                       std::vector<std::string> extra = {});
     // curl and parse the test upstream's JSON report; fails the test on a non-200 answer.
     nlohmann::json curl_report(const std::string& device, const std::string& path,
                                std::vector<std::string> extra = {});

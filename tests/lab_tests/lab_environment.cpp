@@ -18,7 +18,8 @@ const LabEnvironment& LabEnvironment::get() {
             const auto eq = line.find('=');
             if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
             std::string value = line.substr(eq + 1);
-            if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') value = value.substr(1, value.size() - 2);
+            if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'')
+                value = value.substr(1, value.size() - 2);
             lab.values_[line.substr(0, eq)] = value;
         }
         if (lab.values_.contains("KRB5_CONFIG")) setenv("KRB5_CONFIG", lab.values_["KRB5_CONFIG"].c_str(), 1);

@@ -22,7 +22,8 @@ std::string EasgateProcess::wait_for_log(const std::string& needle, std::chrono:
 CommandResult curl_as_device(const std::string& url, const std::filesystem::path& gateway_ca,
                              const std::filesystem::path& cert, const std::filesystem::path& key,
                              std::vector<std::string> extra) {
-    std::vector<std::string> argv{"curl", "--silent", "--show-error", "--max-time", "60", "--cacert", gateway_ca.string()};
+    std::vector<std::string> argv{"curl", "--silent", "--show-error",     "--max-time",
+                                  "60",   "--cacert", gateway_ca.string()};
     if (!cert.empty()) argv.insert(argv.end(), {"--cert", cert.string(), "--key", key.string()});
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(url);

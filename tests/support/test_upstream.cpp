@@ -4,17 +4,16 @@
 // independent of the code under test.
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <nlohmann/json.hpp>
-
-#include <atomic>
 #include <charconv>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 namespace asio = boost::asio;
@@ -103,7 +102,8 @@ void serve(Stream& stream, unsigned connection_id) {
         if (target.starts_with("/close-without-answer")) return;
 
         nlohmann::json headers = nlohmann::json::object();
-        for (const auto& field : request) headers[std::string(field.name_string())] = std::string(field.value());
+        for (const auto& field : request)
+            headers[std::string(field.name_string())] = std::string(field.value());
         const nlohmann::json report = {
             {"method", std::string(request.method_string())},
             {"target", std::string(target)},
@@ -137,8 +137,10 @@ int main(int argc, char** argv) {
         tls.use_certificate_chain_file(options["--cert"]);
         tls.use_private_key_file(options["--key"], asio::ssl::context::pem);
     }
-    const auto address = asio::ip::make_address(options.count("--address") ? options["--address"] : "127.0.0.1");
-    const auto port = static_cast<unsigned short>(std::stoi(options.count("--port") ? options["--port"] : "0"));
+    const auto address =
+        asio::ip::make_address(options.count("--address") ? options["--address"] : "127.0.0.1");
+    const auto port =
+        static_cast<unsigned short>(std::stoi(options.count("--port") ? options["--port"] : "0"));
     tcp::acceptor acceptor(context, {address, port});
     std::cout << "listening on port " << acceptor.local_endpoint().port() << std::endl;
     for (;;) {

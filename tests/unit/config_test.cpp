@@ -16,8 +16,8 @@ class ConfigTest : public ::testing::Test {
 protected:
     void SetUp() override {
         dir_ = make_temp_dir("config");
-        for (const char* name : {"gateway.pem", "gateway.key", "ca.pem", "ca.crl", "exchange-ca.pem", "easgate.keytab",
-                                 "ldap-password"}) {
+        for (const char* name : {"gateway.pem", "gateway.key", "ca.pem", "ca.crl", "exchange-ca.pem",
+                                 "easgate.keytab", "ldap-password"}) {
             write_file(dir_ / name, "placeholder\n");
         }
     }
@@ -30,16 +30,26 @@ protected:
         return "listeners:\n"
                "  - address: 127.0.0.1\n"
                "    port: 8443\n"
-               "    certificate: " + path("gateway.pem") + "\n"
-               "    private_key: " + path("gateway.key") + "\n"
+               "    certificate: " +
+               path("gateway.pem") +
+               "\n"
+               "    private_key: " +
+               path("gateway.key") +
+               "\n"
                "    client_auth:\n"
-               "      trusted_ca_file: " + path("ca.pem") + "\n"
-               "      crl_files: [" + path("ca.crl") + "]\n" + listener_extra +
+               "      trusted_ca_file: " +
+               path("ca.pem") +
+               "\n"
+               "      crl_files: [" +
+               path("ca.crl") + "]\n" + listener_extra +
                "upstreams:\n"
                "  - name: exchange\n"
                "    servers: [https://mail.corp.example.com]\n"
-               "    ca_file: " + path("exchange-ca.pem") + "\n"
-               "    service_principal: HTTP/mail.corp.example.com\n" + extra;
+               "    ca_file: " +
+               path("exchange-ca.pem") +
+               "\n"
+               "    service_principal: HTTP/mail.corp.example.com\n" +
+               extra;
     }
 
     Config load(const std::string& text) {
@@ -92,25 +102,31 @@ TEST_F(ConfigTest, ReadsSizesDurationsAndModes) {
 TEST_F(ConfigTest, MissingCaFileNamesTheKeyTheFileTheErrorAndTheLine) {
     auto text = valid();
     text.replace(text.find(path("ca.pem")), path("ca.pem").size(), "/x.pem");
-    EXPECT_EQ(error_of(text),
-              "listeners[0].client_auth.trusted_ca_file: cannot read /x.pem: No such file or directory (line 7)");
+    EXPECT_EQ(
+        error_of(text),
+        "listeners[0].client_auth.trusted_ca_file: cannot read /x.pem: No such file or directory (line 7)");
 }
 
 TEST_F(ConfigTest, UnknownKeyIsRefusedWithItsPath) {
-    EXPECT_EQ(error_of(valid("      mdoe: optional\n")), "listeners[0].client_auth.mdoe: unknown key (line 9)");
+    EXPECT_EQ(error_of(valid("      mdoe: optional\n")),
+              "listeners[0].client_auth.mdoe: unknown key (line 9)");
     EXPECT_EQ(error_of(valid("", "limtis:\n  upload_read_ahead: 1MiB\n")), "limtis: unknown key (line 14)");
 }
 
 TEST_F(ConfigTest, WrongTypesAndImpossibleValuesAreRefused) {
-    EXPECT_EQ(error_of(valid("", "limits:\n  upload_read_ahead: 10MB\n")),
-              "limits.upload_read_ahead: expected a size such as 512KiB, 10MiB or 1GiB, got \"10MB\" (line 15)");
-    EXPECT_EQ(error_of(valid("", "limits:\n  header_timeout: 15\n")),
-              "limits.header_timeout: expected a duration above zero such as 500ms, 15s, 5m or 1h, got \"15\" "
-              "(line 15)");
-    EXPECT_EQ(error_of(valid("      mode: sometimes\n")),
-              "listeners[0].client_auth.mode: expected one of required | optional, got \"sometimes\" (line 9)");
+    EXPECT_EQ(
+        error_of(valid("", "limits:\n  upload_read_ahead: 10MB\n")),
+        "limits.upload_read_ahead: expected a size such as 512KiB, 10MiB or 1GiB, got \"10MB\" (line 15)");
+    EXPECT_EQ(
+        error_of(valid("", "limits:\n  header_timeout: 15\n")),
+        "limits.header_timeout: expected a duration above zero such as 500ms, 15s, 5m or 1h, got \"15\" "
+        "(line 15)");
+    EXPECT_EQ(
+        error_of(valid("      mode: sometimes\n")),
+        "listeners[0].client_auth.mode: expected one of required | optional, got \"sometimes\" (line 9)");
     EXPECT_EQ(error_of(valid("      require_client_auth_eku: yes please\n")),
-              "listeners[0].client_auth.require_client_auth_eku: expected true or false, got \"yes please\" (line 9)");
+              "listeners[0].client_auth.require_client_auth_eku: expected true or false, got \"yes please\" "
+              "(line 9)");
     auto bad_port = valid();
     bad_port.replace(bad_port.find("8443"), 4, "70000");
     EXPECT_EQ(error_of(bad_port), "listeners[0].port: must be at most 65535, got 70000 (line 3)");
@@ -126,9 +142,10 @@ TEST_F(ConfigTest, MissingRequiredKeysAreNamed) {
 TEST_F(ConfigTest, UpstreamUrlsMustBeHttpOrHttpsHostAndPort) {
     auto text = valid();
     text.replace(text.find("https://mail.corp.example.com"), 29, "ftp://mail");
-    EXPECT_EQ(error_of(text),
-              "upstreams[0].servers[0]: expected https://host[:port] or http://host[:port], got \"ftp://mail\" "
-              "(line 11)");
+    EXPECT_EQ(
+        error_of(text),
+        "upstreams[0].servers[0]: expected https://host[:port] or http://host[:port], got \"ftp://mail\" "
+        "(line 11)");
 }
 
 TEST_F(ConfigTest, ListenerMustNameAnExistingUpstream) {
@@ -142,10 +159,11 @@ TEST_F(ConfigTest, YamlSyntaxErrorsGiveTheLineAndColumn) {
 }
 
 TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
-    const auto config = load(valid("", "directory:\n  uris: [ldaps://dc1.example.test, ldap://dc2.example.test]\n"
-                                       "  base_dn: DC=example,DC=test\n  timeout: 2s\n"
-                                       "kerberos:\n  keytab: " + path("easgate.keytab") +
-                                       "\n  principal: EASGATE$@EXAMPLE.TEST\n"));
+    const auto config = load(valid("",
+                                   "directory:\n  uris: [ldaps://dc1.example.test, ldap://dc2.example.test]\n"
+                                   "  base_dn: DC=example,DC=test\n  timeout: 2s\n"
+                                   "kerberos:\n  keytab: " +
+                                       path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n"));
     ASSERT_TRUE(config.directory);
     EXPECT_EQ(config.directory->uris.size(), 2u);
     EXPECT_EQ(config.directory->bind, DirectoryBind::gssapi);
@@ -157,40 +175,48 @@ TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
 }
 
 TEST_F(ConfigTest, GssapiDirectoryBindNeedsTheKerberosSection) {
-    EXPECT_EQ(error_of(valid("", "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n")),
-              "directory: the GSSAPI bind (the default) uses easgate's keytab: add the kerberos: section, or bind: "
-              "{method: simple} (line 15)");
+    EXPECT_EQ(
+        error_of(valid("", "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n")),
+        "directory: the GSSAPI bind (the default) uses easgate's keytab: add the kerberos: section, or bind: "
+        "{method: simple} (line 15)");
 }
 
 TEST_F(ConfigTest, SimpleBindNeedsTlsAndAPasswordFile) {
-    const std::string simple = "directory:\n  uris: [ldap://dc1]\n  base_dn: DC=example,DC=test\n"
-                               "  bind: {method: simple, dn: CN=easgate, password_file: " + path("ldap-password") + "}\n";
+    const std::string simple =
+        "directory:\n  uris: [ldap://dc1]\n  base_dn: DC=example,DC=test\n"
+        "  bind: {method: simple, dn: CN=easgate, password_file: " +
+        path("ldap-password") + "}\n";
     EXPECT_EQ(load(valid("", simple)).directory->bind, DirectoryBind::simple);
     EXPECT_EQ(error_of(valid("", simple + "  ldap_tls: none\n")),
-              "directory.ldap_tls: a simple bind would send the password in clear: use starttls or ldaps:// (line 18)");
+              "directory.ldap_tls: a simple bind would send the password in clear: use starttls or ldaps:// "
+              "(line 18)");
 }
 
 TEST_F(ConfigTest, KerberosNeedsAServicePrincipalOnEveryUpstreamAndARealm) {
     const std::string kerberos =
         "kerberos:\n  keytab: " + path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n";
-    EXPECT_EQ(error_of(valid("", kerberos)),
-              "kerberos: delegation needs the directory: section, to impersonate each user by their canonical "
-              "account name (line 15)");
+    EXPECT_EQ(
+        error_of(valid("", kerberos)),
+        "kerberos: delegation needs the directory: section, to impersonate each user by their canonical "
+        "account name (line 15)");
     auto text = valid("", kerberos + "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n");
     text.erase(text.find("    service_principal:"), text.find("\n", text.find("    service_principal:")) + 1 -
                                                         text.find("    service_principal:"));
     EXPECT_EQ(error_of(text),
               "upstreams[0]: service_principal is required with kerberos: it is the SPN Exchange holds, e.g. "
               "HTTP/mail.corp.example.com (line 10)");
-    EXPECT_EQ(error_of(valid("", "kerberos:\n  keytab: " + path("easgate.keytab") + "\n  principal: EASGATE$\n")),
-              "kerberos.principal: expected NAME@REALM, e.g. EASGATE$@CORP.EXAMPLE.COM, got \"EASGATE$\" (line 16)");
+    EXPECT_EQ(
+        error_of(valid("", "kerberos:\n  keytab: " + path("easgate.keytab") + "\n  principal: EASGATE$\n")),
+        "kerberos.principal: expected NAME@REALM, e.g. EASGATE$@CORP.EXAMPLE.COM, got \"EASGATE$\" (line "
+        "16)");
 }
 
 TEST_F(ConfigTest, EffectiveConfigurationRoundTrips) {
-    const auto config = load(valid("", "limits:\n  upload_read_ahead: 512KiB\n"
-                                       "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n"
-                                       "kerberos:\n  keytab: " + path("easgate.keytab") +
-                                       "\n  principal: EASGATE$@EXAMPLE.TEST\n"));
+    const auto config = load(valid("",
+                                   "limits:\n  upload_read_ahead: 512KiB\n"
+                                   "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n"
+                                   "kerberos:\n  keytab: " +
+                                       path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n"));
     const auto reloaded = load(to_yaml(config));
     EXPECT_EQ(to_yaml(reloaded), to_yaml(config));
     EXPECT_EQ(reloaded.limits.upload_read_ahead, 512u * 1024);

@@ -23,8 +23,8 @@ TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
     ASSERT_TRUE(target);
     rewrite_request_for_upstream(header, *target, boost::asio::ip::make_address("192.0.2.7"));
 
-    for (const char* gone : {"Connection", "X-Private", "Keep-Alive", "Proxy-Authorization", "Expect", "TE",
-                             "Forwarded"}) {
+    for (const char* gone :
+         {"Connection", "X-Private", "Keep-Alive", "Proxy-Authorization", "Expect", "TE", "Forwarded"}) {
         EXPECT_EQ(header.find(gone), header.end()) << gone;
     }
     EXPECT_EQ(header["X-Forwarded-For"], "192.0.2.7");

@@ -14,7 +14,8 @@ TEST(ParseSize, AcceptsBinaryUnitsAndPlainBytes) {
 }
 
 TEST(ParseSize, RefusesUnknownUnitsSignsAndOverflow) {
-    for (const char* text : {"", "MiB", "10MB", "10 MiB", "-1", "1.5MiB", "10mib", "99999999999999999999GiB"}) {
+    for (const char* text :
+         {"", "MiB", "10MB", "10 MiB", "-1", "1.5MiB", "10mib", "99999999999999999999GiB"}) {
         EXPECT_FALSE(parse_size(text)) << text;
     }
 }

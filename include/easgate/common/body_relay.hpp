@@ -10,7 +10,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-
 #include <chrono>
 #include <span>
 
@@ -39,7 +38,8 @@ struct RelayTimeouts {
 // so a large upload or download costs the same memory as a small one.
 template <class Input, class Output, bool isRequest>
 boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_buffer& input_buffer,
-                                               http::parser<isRequest, http::buffer_body>& parser, Output& output,
+                                               http::parser<isRequest, http::buffer_body>& parser,
+                                               Output& output,
                                                http::serializer<isRequest, http::buffer_body>& serializer,
                                                std::span<char> first, std::span<char> scratch,
                                                RelayTimeouts timeouts) {

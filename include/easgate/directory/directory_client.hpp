@@ -1,8 +1,7 @@
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
-
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,8 +15,8 @@ namespace easgate::directory {
 
 // A user as Active Directory knows them.
 struct DirectoryUser {
-    std::string upn;                     // userPrincipalName as stored (canonical form)
-    std::string sam_account_name;        // e.g. "alice": with the realm, the name to impersonate
+    std::string upn;               // userPrincipalName as stored (canonical form)
+    std::string sam_account_name;  // e.g. "alice": with the realm, the name to impersonate
     std::string distinguished_name;
     std::uint32_t user_account_control = 0;
     std::vector<std::string> member_of;  // direct group DNs, for the policy stage
@@ -39,7 +38,7 @@ struct LookupResult {
 
 // Counted by the client itself, so tests and /metrics can see how often the directory was asked.
 struct DirectoryCounters {
-    std::atomic<std::uint64_t> searches{0};            // search requests sent to a directory server
+    std::atomic<std::uint64_t> searches{0};  // search requests sent to a directory server
     std::atomic<std::uint64_t> cache_hits{0};
     std::atomic<std::uint64_t> shared_lookups{0};      // joined a search already in flight for the same UPN
     std::atomic<std::uint64_t> connections_opened{0};  // connections opened and bound, reconnects included

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
-
 #include <optional>
 #include <string>
 

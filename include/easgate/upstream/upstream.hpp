@@ -6,7 +6,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-
 #include <chrono>
 #include <optional>
 #include <string>
@@ -48,7 +47,8 @@ public:
     explicit UpstreamConnection(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
     // Resolves, connects and, for https, handshakes verifying the certificate and host name.
-    boost::asio::awaitable<std::optional<UpstreamFailure>> open(Upstream& upstream, std::chrono::milliseconds timeout);
+    boost::asio::awaitable<std::optional<UpstreamFailure>> open(Upstream& upstream,
+                                                                std::chrono::milliseconds timeout);
 
     // False once closed, or when the server closed its end while the connection sat idle.
     bool reusable();

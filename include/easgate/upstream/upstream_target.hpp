@@ -9,7 +9,7 @@ namespace easgate::upstream {
 
 // One Exchange server as configured: "https://mail.corp.example.com" or "http://host:8080".
 struct UpstreamTarget {
-    std::string url;   // as written, for logs
+    std::string url;  // as written, for logs
     bool tls = true;
     std::string host;  // name or address, without brackets
     std::uint16_t port = 443;

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "easgate/delegation/delegation_service.hpp"
+#include "easgate/pipeline/request_pipeline.hpp"
+
+namespace easgate::pipeline {
+
+// Seed steps 3–4: S4U2Self for the user, S4U2Proxy to the upstream's SPN, and the resulting
+// token in "Authorization: Negotiate". Exchange then sees the user, and no password exists.
+class DelegationStage final : public RequestStage {
+public:
+    DelegationStage(std::shared_ptr<delegation::DelegationService> delegation, std::string realm,
+                    std::string target_spn)
+        : delegation_(std::move(delegation)), realm_(std::move(realm)), target_spn_(std::move(target_spn)) {}
+    std::string_view name() const override { return "delegation"; }
+    boost::asio::awaitable<Verdict> process(RequestContext& request) override;
+
+private:
+    std::shared_ptr<delegation::DelegationService> delegation_;
+    std::string realm_;
+    std::string target_spn_;
+};
+
+}  // namespace easgate::pipeline

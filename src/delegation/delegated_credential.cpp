@@ -1,0 +1,68 @@
+#include "delegated_credential.hpp"
+
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+#include <openssl/evp.h>
+
+#include "easgate/delegation/spnego.hpp"
+
+namespace easgate::delegation {
+namespace {
+
+std::string base64(std::string_view bytes) {
+    std::string text(4 * ((bytes.size() + 2) / 3), '\0');
+    const int length =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                        reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    text.resize(static_cast<std::size_t>(length));
+    return text;
+}
+
+}  // namespace
+
+DelegatedCredential::DelegatedCredential(GssCred credential, GssName target,
+                                         std::chrono::milliseconds refresh_before)
+    : credential_(std::move(credential)), target_(std::move(target)), refresh_before_(refresh_before) {}
+
+std::shared_ptr<DelegatedCredential> DelegatedCredential::impersonate(
+    gss_cred_id_t service_credential, const std::string& user_principal, const std::string& target_principal,
+    std::chrono::milliseconds refresh_before, GssStatus& status) {
+    GssName target = import_principal(target_principal, status);
+    if (status.failed()) return nullptr;
+    const GssName user = import_principal(user_principal, status);
+    if (status.failed()) return nullptr;
+    // The krb5 mechanism, not SPNEGO: its minor status is the KDC's error code (see spnego.hpp).
+    gss_cred_id_t credential = GSS_C_NO_CREDENTIAL;
+    OM_uint32 lifetime = 0;
+    status.major =
+        gss_acquire_cred_impersonate_name(&status.minor, service_credential, user.get(), GSS_C_INDEFINITE,
+                                          gss_mech_set_krb5, GSS_C_INITIATE, &credential, nullptr, &lifetime);
+    GssCred owned(credential);
+    if (status.failed()) return nullptr;
+    std::shared_ptr<DelegatedCredential> result(
+        new DelegatedCredential(std::move(owned), std::move(target), refresh_before));
+    result->refresh_at_ = refresh_due(Clock::now(), lifetime, refresh_before);
+    return result;
+}
+
+DelegatedCredential::Token DelegatedCredential::make_token() const {
+    Token token;
+    gss_ctx_id_t context = GSS_C_NO_CONTEXT;
+    GssBuffer output;
+    // No GSS_C_MUTUAL_FLAG: HTTP Negotiate here is one leg; the backend's reply token is not
+    // checked (TLS authenticates Exchange). No GSS_C_DELEG_FLAG: the user's TGT never leaves easgate
+    // (an impersonation credential has none to give anyway).
+    token.status.major = gss_init_sec_context(
+        &token.status.minor, credential_.get(), &context, target_.get(), gss_mech_krb5, 0, GSS_C_INDEFINITE,
+        GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, nullptr, output.get(), nullptr, &token.ticket_lifetime);
+    const GssContext owned_context(context);  // a single-use context: only its token matters
+    if (token.status.failed()) return token;
+    token.negotiate = base64(wrap_in_spnego(output.view()));
+    return token;
+}
+
+void DelegatedCredential::bound_refresh(OM_uint32 ticket_lifetime) {
+    refresh_at_ = std::min(refresh_at_, refresh_due(Clock::now(), ticket_lifetime, refresh_before_));
+}
+
+}  // namespace easgate::delegation

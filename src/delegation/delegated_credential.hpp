@@ -1,0 +1,47 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "gss_handles.hpp"
+#include "ticket_lifetime.hpp"
+
+namespace easgate::delegation {
+
+// One user's impersonation credential for one target. Its MEMORY ccache (owned by MIT, destroyed
+// with the credential) holds the S4U2Self ticket and, once the first token is made, the S4U2Proxy
+// service ticket: later tokens need no KDC.
+class DelegatedCredential {
+public:
+    struct Token {
+        std::string negotiate;          // base64 SPNEGO token for "Authorization: Negotiate"
+        OM_uint32 ticket_lifetime = 0;  // seconds left on the service ticket
+        GssStatus status;
+    };
+
+    // S4U2Self at the KDC for user_principal, with easgate's own credential. Null on failure.
+    static std::shared_ptr<DelegatedCredential> impersonate(gss_cred_id_t service_credential,
+                                                            const std::string& user_principal,
+                                                            const std::string& target_principal,
+                                                            std::chrono::milliseconds refresh_before,
+                                                            GssStatus& status);
+
+    // A new single-leg token. The first call asks the KDC for the service ticket (S4U2Proxy).
+    Token make_token() const;
+
+    // Refresh no later than the service ticket requires (it may end before the S4U2Self ticket).
+    // Only before the credential is shared: fresh() reads this without a lock.
+    void bound_refresh(OM_uint32 ticket_lifetime);
+
+    bool fresh(Clock::time_point now) const { return now < refresh_at_; }
+
+private:
+    DelegatedCredential(GssCred credential, GssName target, std::chrono::milliseconds refresh_before);
+
+    GssCred credential_;
+    GssName target_;
+    std::chrono::milliseconds refresh_before_;
+    Clock::time_point refresh_at_;
+};
+
+}  // namespace easgate::delegation

@@ -1,0 +1,220 @@
+#include "easgate/delegation/kerberos_errors.hpp"
+
+#include <cerrno>
+#include <string>
+
+namespace easgate::delegation {
+namespace {
+
+struct Explanation {
+    DelegationFailure failure = DelegationFailure::infrastructure;
+    std::string what;  // what was refused, naming the accounts
+    std::string fix;   // empty when there is nothing better to say than the KDC's words
+};
+
+// The protocol's name for the code, as KDC logs and Microsoft documentation spell it.
+std::string_view code_name(krb5_error_code code) {
+    switch (code) {
+        case KRB5KDC_ERR_BADOPTION:
+            return "KDC_ERR_BADOPTION";
+        case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
+            return "KDC_ERR_S_PRINCIPAL_UNKNOWN";
+        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+            return "KDC_ERR_C_PRINCIPAL_UNKNOWN";
+        case KRB5KDC_ERR_PRINCIPAL_NOT_UNIQUE:
+            return "KDC_ERR_PRINCIPAL_NOT_UNIQUE";
+        case KRB5KDC_ERR_POLICY:
+            return "KDC_ERR_POLICY";
+        case KRB5KDC_ERR_CLIENT_REVOKED:
+            return "KDC_ERR_CLIENT_REVOKED";
+        case KRB5KDC_ERR_KEY_EXP:
+            return "KDC_ERR_KEY_EXPIRED";
+        case KRB5KDC_ERR_NAME_EXP:
+            return "KDC_ERR_NAME_EXP";
+        case KRB5KDC_ERR_PREAUTH_FAILED:
+            return "KDC_ERR_PREAUTH_FAILED";
+        case KRB5KDC_ERR_ETYPE_NOSUPP:
+            return "KDC_ERR_ETYPE_NOSUPP";
+        case KRB5KRB_AP_ERR_SKEW:
+            return "KRB_AP_ERR_SKEW";
+        case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+            return "KRB_AP_ERR_BAD_INTEGRITY";
+        case KRB5_KDCREP_SKEW:
+            return "KRB5_KDCREP_SKEW";
+        case KRB5_KDC_UNREACH:
+            return "KRB5_KDC_UNREACH";
+        case KRB5_REALM_CANT_RESOLVE:
+            return "KRB5_REALM_CANT_RESOLVE";
+        case KRB5_REALM_UNKNOWN:
+            return "KRB5_REALM_UNKNOWN";
+        case KRB5_KT_NOTFOUND:
+            return "KRB5_KT_NOTFOUND";
+        case KRB5_KT_KVNONOTFOUND:
+            return "KRB5_KT_KVNONOTFOUND";
+        default:
+            return "";
+    }
+}
+
+std::string account_of(const std::string& principal) { return principal.substr(0, principal.rfind('@')); }
+
+std::string step_description(KerberosStep step, const DelegationAttempt& a) {
+    switch (step) {
+        case KerberosStep::service_login:
+            return "getting easgate's own ticket as " + a.service_principal;
+        case KerberosStep::s4u2self:
+            return "S4U2Self (protocol transition) for " + a.user_principal;
+        case KerberosStep::s4u2proxy:
+            return "S4U2Proxy (constrained delegation) for " + a.user_principal + " to " + a.target_spn;
+    }
+    return {};
+}
+
+std::string rekey_fix(const DelegationAttempt& a) {
+    return "re-export the keytab for " + a.service_principal +
+           " (samba-tool domain exportkeytab --principal=" + account_of(a.service_principal) +
+           ", or ktpass on Windows) and point kerberos.keytab at it";
+}
+
+Explanation explain_user_refusal(const DelegationAttempt& a) {
+    return {DelegationFailure::user_refused, "the KDC refuses to issue a ticket for " + a.user_principal,
+            "the account is disabled, locked, expired or unknown in " + a.realm +
+                " (the KDC's log has the reason); fix the account or the certificate-to-user mapping"};
+}
+
+Explanation explain_not_found(KerberosStep step, const DelegationAttempt& a) {
+    if (step == KerberosStep::s4u2proxy) {
+        return {DelegationFailure::infrastructure,
+                "SPN " + a.target_spn + " is not registered in the directory of " + a.realm,
+                "register it on Exchange's account (setspn -S " + a.target_spn +
+                    " <exchange computer or alternate service account>), or fix the upstream's "
+                    "service_principal if the host name is wrong"};
+    }
+    if (step == KerberosStep::s4u2self) {
+        return {DelegationFailure::infrastructure,
+                a.service_principal + " is not known to the KDC as a service",
+                "give " + account_of(a.service_principal) + " an SPN (setspn -S HTTP/<gateway host> " +
+                    account_of(a.service_principal) + ")"};
+    }
+    return {DelegationFailure::infrastructure, "the KDC doesn't know realm " + a.realm,
+            "check the realm of kerberos.principal (" + a.service_principal + ")"};
+}
+
+Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_code code) {
+    const std::string account = account_of(a.service_principal);
+    switch (code) {
+        case KRB5KDC_ERR_BADOPTION:
+            if (step != KerberosStep::s4u2proxy) break;
+            // Samba and AD answer the same for all three causes; only the KDC's log tells them apart.
+            return {DelegationFailure::infrastructure,
+                    "delegation from " + a.service_principal + " to " + a.target_spn + " for " +
+                        a.user_principal + " was refused",
+                    "either " + a.target_spn + " is not in msDS-AllowedToDelegateTo of " + account +
+                        " or 'use any authentication protocol' (protocol transition, "
+                        "TRUSTED_TO_AUTH_FOR_DELEGATION) is off for " +
+                        account + " — add the SPN (samba-tool delegation add-service " + account + " " +
+                        a.target_spn + " / AD Users and Computers → " + account +
+                        " → Delegation) and enable protocol transition; or " + a.user_principal +
+                        " is marked 'Account is sensitive and cannot be delegated'. The KDC's log says "
+                        "which: 'Constrained delegation not allowed' = SPN not in the list, 'Missing "
+                        "forwardable flag' = protocol transition off or the user not delegable"};
+        case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
+            return explain_not_found(step, a);
+        case KRB5KDC_ERR_PRINCIPAL_NOT_UNIQUE:
+            if (step != KerberosStep::s4u2proxy) break;
+            return {DelegationFailure::infrastructure,
+                    "SPN " + a.target_spn + " is registered on more than one account",
+                    "find the duplicates (setspn -X, or setspn -Q " + a.target_spn +
+                        ") and keep it only on Exchange's account"};
+        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+        case KRB5KDC_ERR_CLIENT_REVOKED:
+        case KRB5KDC_ERR_POLICY:
+        case KRB5KDC_ERR_KEY_EXP:
+        case KRB5KDC_ERR_NAME_EXP:
+            if (step == KerberosStep::s4u2self) return explain_user_refusal(a);
+            if (step != KerberosStep::service_login) break;
+            return {DelegationFailure::infrastructure,
+                    "the KDC refuses easgate's own account " + a.service_principal,
+                    "check that " + account + " exists in " + a.realm +
+                        " and is enabled (kerberos.principal; computer accounts end in $)"};
+        case KRB5KDC_ERR_PREAUTH_FAILED:
+        case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+            if (step != KerberosStep::service_login) break;
+            return {DelegationFailure::infrastructure,
+                    "the key in kerberos.keytab doesn't match the current password of " + a.service_principal,
+                    "the account's password (kvno) changed after the keytab was exported: " + rekey_fix(a)};
+        case KRB5KDC_ERR_ETYPE_NOSUPP:
+            return {DelegationFailure::infrastructure,
+                    "no encryption type is supported by both sides for " + step_description(step, a),
+                    "enable AES on the accounts involved (msDS-SupportedEncryptionTypes), re-export the "
+                    "keytab, and check permitted_enctypes in " +
+                        a.krb5_conf};
+        case KRB5_KT_NOTFOUND:
+        case KRB5_KT_KVNONOTFOUND:
+            return {DelegationFailure::infrastructure,
+                    "kerberos.keytab has no current key for " + a.service_principal, rekey_fix(a)};
+        case KRB5KRB_AP_ERR_SKEW:
+        case KRB5_KDCREP_SKEW:
+            return {DelegationFailure::infrastructure,
+                    "the clocks of easgate and the KDC of " + a.realm +
+                        " differ by more than the allowed skew (5 minutes)",
+                    "fix NTP on this host and on the domain controllers"};
+        case KRB5_KDC_UNREACH:
+        case KRB5_REALM_CANT_RESOLVE:
+        case KRB5_REALM_UNKNOWN:
+            return {DelegationFailure::infrastructure, "no KDC of realm " + a.realm + " could be reached",
+                    "check the kdc entries of [realms] " + a.realm + " in " + a.krb5_conf +
+                        " (or DNS SRV records _kerberos._tcp when dns_lookup_kdc is on) and that TCP and "
+                        "UDP port 88 to the domain controllers is open"};
+        default:
+            break;
+    }
+    return {DelegationFailure::infrastructure, step_description(step, a) + " failed", ""};
+}
+
+}  // namespace
+
+DelegationResult explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
+                                          krb5_error_code code, std::string_view krb5_message) {
+    const Explanation explanation = explain(step, attempt, code);
+    std::string said(krb5_message);
+    if (const auto name = code_name(code); !name.empty()) said = std::string(name) + ": " + said;
+    std::string detail = explanation.what + " (" + said + ")";
+    if (!explanation.fix.empty()) detail += ": " + explanation.fix;
+    return {.negotiate_token = {}, .failure = explanation.failure, .detail = std::move(detail)};
+}
+
+bool is_keytab_or_account_problem(krb5_error_code code) {
+    switch (code) {
+        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+        case KRB5KDC_ERR_CLIENT_REVOKED:
+        case KRB5KDC_ERR_PREAUTH_FAILED:
+        case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+        case KRB5KDC_ERR_ETYPE_NOSUPP:
+        case KRB5_KT_NOTFOUND:
+        case KRB5_KT_KVNONOTFOUND:
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::string explain_keytab_problem(const std::string& keytab, const std::string& principal,
+                                   krb5_error_code code, std::string_view krb5_message) {
+    const std::string what = "kerberos.keytab: " + keytab + " ";
+    switch (code) {
+        case ENOENT:
+            return what + "does not exist: export it for " + principal + " and check the path";
+        case EACCES:
+        case EPERM:
+            return what + "is not readable by easgate's user: fix its owner or mode (0600, easgate's user)";
+        case KRB5_KT_NOTFOUND:
+            return what + "holds no key for " + principal +
+                   ": export the keytab for that principal (samba-tool domain exportkeytab --principal=" +
+                   account_of(principal) + ", or ktpass), or fix kerberos.principal";
+        default:
+            return what + "can't be read: " + std::string(krb5_message);
+    }
+}
+
+}  // namespace easgate::delegation

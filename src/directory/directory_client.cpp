@@ -1,0 +1,280 @@
+#include "easgate/directory/directory_client.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+#include "keytab_credential.hpp"
+#include "ldap_connection.hpp"
+#include "result_cache.hpp"
+
+namespace easgate::directory {
+namespace {
+
+using Waiter = boost::asio::any_completion_handler<void(LookupResult)>;
+
+constexpr std::uint32_t account_disabled = 0x2;
+constexpr std::uint32_t not_delegated = 0x100000;
+// A second hit is enough to know the UPN is ambiguous.
+constexpr int size_limit = 2;
+
+const std::vector<std::string> user_attributes{"userPrincipalName", "sAMAccountName", "userAccountControl",
+                                               "memberOf", "distinguishedName"};
+
+std::string read_password(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string password{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (!in.is_open()) throw config::ConfigError("directory.bind.password_file: can't read " + path);
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+    if (password.empty()) throw config::ConfigError("directory.bind.password_file: " + path + " is empty");
+    return password;
+}
+
+// AD matches UPNs case-insensitively, so the cache does too.
+std::string cache_key(std::string_view upn) {
+    std::string key(upn);
+    std::ranges::transform(key, key.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return key;
+}
+
+// libldap writes with write(2): on a connection the DC has closed that raises SIGPIPE, which would
+// end the process. Blocked in the pool's threads (they inherit the creating thread's mask), the
+// write fails with EPIPE instead and the connection is re-opened.
+std::unique_ptr<boost::asio::thread_pool> start_pool_without_sigpipe(unsigned threads) {
+    sigset_t sigpipe;
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    sigset_t previous;
+    pthread_sigmask(SIG_BLOCK, &sigpipe, &previous);
+    auto pool = std::make_unique<boost::asio::thread_pool>(std::max(threads, 1u));
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return pool;
+}
+
+const std::string* first_value(const LdapEntry& entry, const std::string& attribute) {
+    const auto it = entry.find(attribute);
+    return it == entry.end() || it->second.empty() ? nullptr : &it->second.front();
+}
+
+LookupResult unavailable(std::string detail) {
+    return {LookupOutcome::unavailable, std::nullopt, std::move(detail)};
+}
+
+// The one entry the search found, judged: enabled and delegable, or why not.
+LookupResult judge(const LdapEntry& entry, const std::string& uri) {
+    const auto* upn = first_value(entry, "userPrincipalName");
+    const auto* sam = first_value(entry, "sAMAccountName");
+    const auto* dn = first_value(entry, "distinguishedName");
+    const auto* control = first_value(entry, "userAccountControl");
+    std::int64_t control_value = 0;
+    if (upn == nullptr || sam == nullptr || dn == nullptr || control == nullptr ||
+        std::from_chars(control->data(), control->data() + control->size(), control_value).ec !=
+            std::errc{}) {
+        return unavailable(
+            "the account found on " + uri +
+            " lacks userPrincipalName, sAMAccountName, distinguishedName or userAccountControl: "
+            "let easgate's bind identity read them");
+    }
+    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(control_value), {}};
+    if (const auto it = entry.find("memberOf"); it != entry.end()) user.member_of = it->second;
+
+    if (user.user_account_control & account_disabled) {
+        return {
+            LookupOutcome::disabled, std::move(user),
+            "account " + *dn + " is disabled in Active Directory (userAccountControl ACCOUNTDISABLE 0x2)"};
+    }
+    if (user.user_account_control & not_delegated) {
+        return {LookupOutcome::not_delegable, std::move(user),
+                "account " + *dn +
+                    " is marked \"Account is sensitive and cannot be delegated\" (userAccountControl "
+                    "NOT_DELEGATED "
+                    "0x100000): easgate can't act for it; clear the flag to let the user in"};
+    }
+    return {LookupOutcome::found, std::move(user), {}};
+}
+
+LookupResult judge(const std::string& upn, const LdapSearchResult& search, const LdapConnection& connection,
+                   const std::string& base_dn) {
+    if (!search.status.ok()) {
+        std::string detail =
+            "search for " + upn + " on " + connection.uri() + " failed: " + search.status.message;
+        if (search.status.code == LDAP_NO_SUCH_OBJECT)
+            detail += "; check directory.base_dn (" + base_dn + ")";
+        return unavailable(std::move(detail));
+    }
+    if (search.entries.empty()) {
+        return {LookupOutcome::not_found, std::nullopt,
+                "no user has userPrincipalName " + upn + " under " + base_dn};
+    }
+    if (search.entries.size() > 1 || search.size_limit_exceeded) {
+        return {LookupOutcome::not_found, std::nullopt,
+                "ambiguous: more than one account under " + base_dn + " has userPrincipalName " + upn +
+                    "; make it unique"};
+    }
+    return judge(search.entries.front(), connection.uri());
+}
+
+}  // namespace
+
+struct DirectoryClient::Impl {
+    Impl(const config::DirectoryConfig& directory, const config::KerberosConfig* kerberos)
+        : config(directory) {
+        bind.method = config.bind;
+        if (config.bind == config::DirectoryBind::gssapi) {
+            if (kerberos == nullptr) {
+                throw config::ConfigError(
+                    "directory: the GSSAPI bind needs the kerberos: section (keytab, principal)");
+            }
+            credential = std::make_unique<KeytabCredential>(kerberos->keytab, kerberos->principal);
+            bind.credential = credential.get();
+        } else {
+            bind.dn = config.bind_dn;
+            bind.password = read_password(config.password_file);
+        }
+        pool = start_pool_without_sigpipe(config.max_concurrent);
+    }
+
+    // Lets queued and running searches finish (each bounded by timeout per URI): their waiters hold
+    // coroutines that must be resumed, not destroyed from here.
+    ~Impl() { pool->join(); }
+
+    void query_or_join(std::string key, std::string upn, Waiter waiter) {
+        {
+            std::lock_guard lock(mutex);
+            auto [waiting, first] = waiters.try_emplace(key);
+            waiting->second.push_back(std::move(waiter));
+            if (!first) {
+                ++counters.shared_lookups;
+                return;
+            }
+        }
+        boost::asio::post(*pool,
+                          [this, key = std::move(key), upn = std::move(upn)] { complete(key, query(upn)); });
+    }
+
+    // On a pool thread: caches the result, then resumes every waiter on its own executor.
+    void complete(const std::string& key, const LookupResult& result) {
+        if (result.outcome == LookupOutcome::found) {
+            cache.store(key, result, config.cache_ttl);
+        } else if (result.outcome != LookupOutcome::unavailable) {
+            // Refusals too: an admin's fix (enable, clear NOT_DELEGATED) shows within the shorter TTL.
+            cache.store(key, result, config.negative_cache_ttl);
+        }
+        std::vector<Waiter> finished;
+        {
+            std::lock_guard lock(mutex);
+            const auto waiting = waiters.find(key);
+            finished = std::move(waiting->second);
+            waiters.erase(waiting);
+        }
+        // dispatch, as Boost 1.81's any_completion_executor offers no post; from this pool thread it
+        // still queues the resumption on the waiter's own executor.
+        for (auto& waiter : finished) boost::asio::dispatch(boost::asio::append(std::move(waiter), result));
+    }
+
+    // On a pool thread: blocking libldap work.
+    LookupResult query(const std::string& upn) {
+        const std::string filter =
+            "(&(objectCategory=person)(objectClass=user)(userPrincipalName=" + escape_filter_value(upn) +
+            "))";
+        auto connection = checkout();
+        LdapSearchResult search;
+        // A reused connection may have been dropped by the DC meanwhile (idle timeout): one retry on
+        // a fresh connection. A fresh connection that fails is not retried.
+        for (bool may_retry = connection->is_open();; may_retry = false) {
+            if (!connection->is_open()) {
+                if (auto failure = open_any(*connection)) {
+                    checkin(std::move(connection));
+                    return unavailable(std::move(*failure));
+                }
+            }
+            ++counters.searches;
+            search = connection->search(filter, user_attributes, size_limit);
+            if (!search.status.connection_lost()) break;
+            connection->close();
+            if (!may_retry) break;
+        }
+        auto result = judge(upn, search, *connection, config.base_dn);
+        checkin(std::move(connection));
+        return result;
+    }
+
+    // The URIs in order until one connects and binds; the failures, named, when none does.
+    std::optional<std::string> open_any(LdapConnection& connection) {
+        std::string failures;
+        for (const auto& uri : config.uris) {
+            const auto status = connection.open(uri);
+            if (status.ok()) {
+                ++counters.connections_opened;
+                return std::nullopt;
+            }
+            failures += (failures.empty() ? "" : "; ") + uri + ": " + status.message;
+        }
+        return "no directory server answered: " + failures;
+    }
+
+    // At most max_concurrent connections exist: one per pool thread at most.
+    std::unique_ptr<LdapConnection> checkout() {
+        std::lock_guard lock(mutex);
+        if (idle_connections.empty()) return std::make_unique<LdapConnection>(config, bind);
+        auto connection = std::move(idle_connections.back());
+        idle_connections.pop_back();
+        return connection;
+    }
+
+    void checkin(std::unique_ptr<LdapConnection> connection) {
+        std::lock_guard lock(mutex);
+        idle_connections.push_back(std::move(connection));
+    }
+
+    const config::DirectoryConfig config;
+    std::unique_ptr<KeytabCredential> credential;  // GSSAPI only
+    LdapBind bind;
+    DirectoryCounters counters;
+    ResultCache cache;
+    std::mutex mutex;  // guards idle_connections and waiters
+    std::vector<std::unique_ptr<LdapConnection>> idle_connections;
+    std::unordered_map<std::string, std::vector<Waiter>>
+        waiters;                                     // by cache key: one search per UPN in flight
+    std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
+};
+
+DirectoryClient::DirectoryClient(const config::DirectoryConfig& directory,
+                                 const config::KerberosConfig* kerberos)
+    : impl_(std::make_unique<Impl>(directory, kerberos)) {}
+
+DirectoryClient::~DirectoryClient() = default;
+
+boost::asio::awaitable<LookupResult> DirectoryClient::find_by_upn(std::string upn) {
+    if (upn.empty())
+        co_return LookupResult{LookupOutcome::not_found, std::nullopt, "empty userPrincipalName"};
+    std::string key = cache_key(upn);
+    if (auto cached = impl_->cache.find(key)) {
+        ++impl_->counters.cache_hits;
+        co_return std::move(*cached);
+    }
+    co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(LookupResult)>(
+        [this](Waiter waiter, std::string key, std::string upn) {
+            impl_->query_or_join(std::move(key), std::move(upn), std::move(waiter));
+        },
+        boost::asio::use_awaitable, std::move(key), std::move(upn));
+}
+
+const DirectoryCounters& DirectoryClient::counters() const { return impl_->counters; }
+
+}  // namespace easgate::directory

@@ -1,0 +1,27 @@
+#include <string>
+#include <string_view>
+
+#include "easgate/directory/directory_client.hpp"
+
+namespace easgate::directory {
+
+std::string escape_filter_value(std::string_view value) {
+    static constexpr char hex_digits[] = "0123456789abcdef";
+    std::string escaped;
+    escaped.reserve(value.size());
+    for (const char c : value) {
+        const auto byte = static_cast<unsigned char>(c);
+        // RFC 4515 requires * ( ) \ NUL escaped; bytes >= 0x80 too, so no server ever sees a
+        // malformed UTF-8 sequence as anything but the literal bytes it was given.
+        if (c == '*' || c == '(' || c == ')' || c == '\\' || byte == 0 || byte >= 0x80) {
+            escaped += '\\';
+            escaped += hex_digits[byte >> 4];
+            escaped += hex_digits[byte & 0xf];
+        } else {
+            escaped += c;
+        }
+    }
+    return escaped;
+}
+
+}  // namespace easgate::directory

@@ -1,0 +1,179 @@
+#include "ldap_connection.hpp"
+
+#include <sasl/sasl.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <string_view>
+
+#include "keytab_credential.hpp"
+
+namespace easgate::directory {
+namespace {
+
+struct MessageDeleter {
+    void operator()(LDAPMessage* message) const { ldap_msgfree(message); }
+};
+
+timeval to_timeval(std::chrono::milliseconds duration) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(duration);
+    return {static_cast<time_t>(seconds.count()),
+            static_cast<suseconds_t>(std::chrono::microseconds(duration - seconds).count())};
+}
+
+// The SASL interaction callback of the GSSAPI bind. libldap creates the SASL context inside the
+// bind (setting LDAP_OPT_X_SASL_GSS_CREDS before it fails: no context yet), and the GSSAPI mechanism
+// asks for the authorization identity before its first gss_init_sec_context: so this is the moment
+// to hand it easgate's own credential instead of letting it look for a default ccache.
+int attach_credential(LDAP* session, unsigned /*flags*/, void* credential, void* prompts) {
+    if (ldap_set_option(session, LDAP_OPT_X_SASL_GSS_CREDS, credential) != LDAP_OPT_SUCCESS)
+        return LDAP_LOCAL_ERROR;
+    for (auto* prompt = static_cast<sasl_interact_t*>(prompts); prompt->id != SASL_CB_LIST_END; ++prompt) {
+        // No authorization identity: act as the credential's own principal.
+        prompt->result = "";
+        prompt->len = 0;
+    }
+    return LDAP_SUCCESS;
+}
+
+}  // namespace
+
+LdapConnection::LdapConnection(const config::DirectoryConfig& config, const LdapBind& bind)
+    : config_(config), bind_(bind) {}
+
+LdapStatus LdapConnection::open(const std::string& uri) {
+    close();
+    uri_ = uri;
+    LDAP* session = nullptr;
+    const int rc = ldap_initialize(&session, uri.c_str());
+    if (rc != LDAP_SUCCESS) return {rc, std::string("bad URI: ") + ldap_err2string(rc)};
+    session_.reset(session);
+
+    const bool ldaps = uri.starts_with("ldaps://");
+    const bool tls_in_effect = ldaps || config_.ldap_tls == config::LdapTls::starttls;
+    LdapStatus status = configure(tls_in_effect);
+    if (status.ok() && tls_in_effect && !ldaps) {
+        status = status_of(ldap_start_tls_s(session, nullptr, nullptr));
+        // A failed handshake (the server answered, unlike SERVER_DOWN/TIMEOUT): Debian's libldap
+        // (GnuTLS) gives no reason, so name the usual ones.
+        if (status.code == LDAP_CONNECT_ERROR) {
+            status.message =
+                "StartTLS failed: " + status.message + "; does ca_file (" + config_.ca_file +
+                ") hold the CA that issued the DC's certificate, and is the URI's host name in it?";
+        }
+    }
+    if (status.ok()) status = bind_.method == config::DirectoryBind::gssapi ? bind_gssapi() : bind_simple();
+    if (!status.ok()) close();
+    return status;
+}
+
+LdapStatus LdapConnection::configure(bool tls_in_effect) {
+    const int version = LDAP_VERSION3;
+    const timeval timeout = to_timeval(config_.timeout);
+    const int demand = LDAP_OPT_X_TLS_DEMAND;
+    const int tls_1_2 = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
+    const int client_context = 0;
+    // Inside TLS, AD refuses a second SASL security layer ("Cannot bind using sign/seal on a
+    // connection on which TLS or SSL is in effect"); without TLS (ldap_tls: none, GSSAPI only) the
+    // GSSAPI layer must sign and seal (56: confidentiality), so nothing travels in clear.
+    const ber_len_t no_layer = 0;
+    const ber_len_t sealed = 56;
+    // AD's LDAP channel binding (LdapEnforceChannelBinding) wants the TLS certificate hash in the bind.
+    const int channel_binding = LDAP_OPT_X_SASL_CBINDING_TLS_ENDPOINT;
+
+    struct Option {
+        int option;
+        const void* value;
+        const char* name;
+    };
+    std::vector<Option> options{
+        {LDAP_OPT_PROTOCOL_VERSION, &version, "protocol version"},
+        // AD answers with referrals to other domains' DCs; chasing them would rebind anonymously.
+        {LDAP_OPT_REFERRALS, LDAP_OPT_OFF, "referrals"},
+        {LDAP_OPT_NETWORK_TIMEOUT, &timeout, "network timeout"},
+        {LDAP_OPT_TIMEOUT, &timeout, "operation timeout"},
+        // The Kerberos service name is ldap/<host of the URI>, not whatever reverse DNS says.
+        {LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON, "SASL no-canonicalize"},
+        {LDAP_OPT_X_TLS_REQUIRE_CERT, &demand, "TLS require certificate"},
+        {LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls_1_2, "TLS minimum protocol"},
+    };
+    if (!config_.ca_file.empty())
+        options.push_back({LDAP_OPT_X_TLS_CACERTFILE, config_.ca_file.c_str(), "TLS CA file"});
+    // Last of the TLS options: builds this session's own TLS context from the ones above.
+    options.push_back({LDAP_OPT_X_TLS_NEWCTX, &client_context, "TLS context"});
+    if (tls_in_effect) {
+        options.push_back({LDAP_OPT_X_SASL_SSF_MAX, &no_layer, "SASL maximum SSF"});
+        options.push_back({LDAP_OPT_X_SASL_CBINDING, &channel_binding, "SASL channel binding"});
+    } else {
+        options.push_back({LDAP_OPT_X_SASL_SSF_MIN, &sealed, "SASL minimum SSF"});
+    }
+    for (const auto& [option, value, name] : options) {
+        if (ldap_set_option(session_.get(), option, value) != LDAP_OPT_SUCCESS) {
+            return {LDAP_PARAM_ERROR, std::string("can't set the LDAP option ") + name};
+        }
+    }
+    return {};
+}
+
+LdapStatus LdapConnection::bind_gssapi() {
+    const auto acquired = bind_.credential->acquire();
+    if (acquired.credential == GSS_C_NO_CREDENTIAL) return {LDAP_LOCAL_ERROR, acquired.error};
+    return status_of(ldap_sasl_interactive_bind_s(session_.get(), nullptr, "GSSAPI", nullptr, nullptr,
+                                                  LDAP_SASL_QUIET, attach_credential, acquired.credential));
+}
+
+LdapStatus LdapConnection::bind_simple() {
+    berval password{bind_.password.size(), const_cast<char*>(bind_.password.data())};
+    return status_of(ldap_sasl_bind_s(session_.get(), bind_.dn.c_str(), LDAP_SASL_SIMPLE, &password, nullptr,
+                                      nullptr, nullptr));
+}
+
+LdapSearchResult LdapConnection::search(const std::string& filter, const std::vector<std::string>& attributes,
+                                        int size_limit) {
+    std::vector<char*> names;
+    for (const auto& attribute : attributes) names.push_back(const_cast<char*>(attribute.c_str()));
+    names.push_back(nullptr);
+    timeval timeout = to_timeval(config_.timeout);
+    LDAPMessage* raw = nullptr;
+    const int rc =
+        ldap_search_ext_s(session_.get(), config_.base_dn.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(),
+                          names.data(), 0, nullptr, nullptr, &timeout, size_limit, &raw);
+    const std::unique_ptr<LDAPMessage, MessageDeleter> message(raw);
+
+    LdapSearchResult result;
+    result.size_limit_exceeded = rc == LDAP_SIZELIMIT_EXCEEDED;
+    if (rc != LDAP_SUCCESS && !result.size_limit_exceeded) {
+        result.status = status_of(rc);
+        return result;
+    }
+    for (LDAPMessage* entry = ldap_first_entry(session_.get(), raw); entry != nullptr;
+         entry = ldap_next_entry(session_.get(), entry)) {
+        LdapEntry& values = result.entries.emplace_back();
+        for (const auto& attribute : attributes) {
+            berval** found = ldap_get_values_len(session_.get(), entry, attribute.c_str());
+            if (found == nullptr) continue;
+            auto& list = values[attribute];
+            for (berval** value = found; *value != nullptr; ++value)
+                list.emplace_back((*value)->bv_val, (*value)->bv_len);
+            ldap_value_free_len(found);
+        }
+    }
+    return result;
+}
+
+LdapStatus LdapConnection::status_of(int code) const {
+    if (code == LDAP_SUCCESS) return {};
+    std::string message = ldap_err2string(code);
+    char* diagnostic = nullptr;
+    if (ldap_get_option(session_.get(), LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic) == LDAP_OPT_SUCCESS &&
+        diagnostic != nullptr) {
+        // "(unknown error code)" is libldap's placeholder, not a diagnostic.
+        if (*diagnostic != '\0' && std::string_view(diagnostic) != "(unknown error code)") {
+            message += std::string(" (") + diagnostic + ")";
+        }
+        ldap_memfree(diagnostic);
+    }
+    return {code, message};
+}
+
+}  // namespace easgate::directory

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <ldap.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "easgate/config/config.hpp"
+
+namespace easgate::directory {
+
+class KeytabCredential;
+
+// What a libldap call returned, with the server's diagnostic message, for the operator.
+struct LdapStatus {
+    int code = LDAP_SUCCESS;
+    std::string message;
+
+    bool ok() const { return code == LDAP_SUCCESS; }
+    // The session is unusable: open a new one (possibly to the next server).
+    bool connection_lost() const {
+        return code == LDAP_SERVER_DOWN || code == LDAP_TIMEOUT || code == LDAP_CONNECT_ERROR;
+    }
+};
+
+// Attribute name (as requested) -> values; attributes the entry lacks are absent.
+using LdapEntry = std::map<std::string, std::vector<std::string>>;
+
+struct LdapSearchResult {
+    LdapStatus status;
+    std::vector<LdapEntry> entries;  // entries only: referrals and continuations are dropped
+    bool size_limit_exceeded = false;
+};
+
+// How connections authenticate; shared, read-only, by every connection of a client.
+struct LdapBind {
+    config::DirectoryBind method = config::DirectoryBind::gssapi;
+    std::string dn;                          // simple
+    std::string password;                    // simple
+    KeytabCredential* credential = nullptr;  // gssapi
+};
+
+// One session with one directory server: connect, TLS, bind, then searches under base_dn.
+// Blocking; used by one thread at a time.
+class LdapConnection {
+public:
+    LdapConnection(const config::DirectoryConfig& config, const LdapBind& bind);
+
+    // Closes any current session first. On failure the connection stays closed.
+    LdapStatus open(const std::string& uri);
+    bool is_open() const { return session_ != nullptr; }
+    void close() { session_.reset(); }
+    const std::string& uri() const { return uri_; }
+
+    LdapSearchResult search(const std::string& filter, const std::vector<std::string>& attributes,
+                            int size_limit);
+
+private:
+    struct SessionDeleter {
+        void operator()(LDAP* session) const { ldap_unbind_ext_s(session, nullptr, nullptr); }
+    };
+
+    LdapStatus configure(bool tls_in_effect);
+    LdapStatus bind_gssapi();
+    LdapStatus bind_simple();
+    LdapStatus status_of(int code) const;
+
+    const config::DirectoryConfig& config_;
+    const LdapBind& bind_;
+    std::string uri_;
+    std::unique_ptr<LDAP, SessionDeleter> session_;
+};
+
+}  // namespace easgate::directory

@@ -1,0 +1,204 @@
+// DelegationService against the lab's real Samba KDC and Apache + mod_auth_gssapi (tests/lab).
+
+#include "easgate/delegation/delegation_service.hpp"
+
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "child_process.hpp"
+#include "lab_environment.hpp"
+
+namespace easgate::delegation {
+namespace {
+
+using testing::LabEnvironment;
+
+config::KerberosConfig lab_kerberos(const std::string& keytab = "LAB_EASGATE_KEYTAB",
+                                    const std::string& principal = "LAB_EASGATE_PRINCIPAL") {
+    const LabEnvironment& lab = LabEnvironment::get();
+    config::KerberosConfig kerberos;
+    kerberos.keytab = lab.at(keytab);
+    kerberos.principal = lab.at(principal);
+    return kerberos;
+}
+
+DelegationResult token_for(DelegationService& service, const std::string& user,
+                           const std::string& spn = LabEnvironment::get().at("LAB_MAIL_SPN")) {
+    boost::asio::io_context io;
+    auto result = boost::asio::co_spawn(io, service.negotiate_token(user, spn), boost::asio::use_future);
+    io.run();
+    return result.get();
+}
+
+// The user the lab's Exchange stand-in (Apache + mod_auth_gssapi) authenticated with the token.
+std::string backend_user(const std::string& token) {
+    const LabEnvironment& lab = LabEnvironment::get();
+    const auto response = testing::run_command({"curl", "-sS", "--cacert", lab.at("LAB_CA_FILE"), "-H",
+                                                "Authorization: Negotiate " + token, lab.at("LAB_MAIL_URL")});
+    EXPECT_EQ(response.exit_code, 0) << response.err;
+    const auto json = nlohmann::json::parse(response.out, nullptr, false);
+    return json.is_object() ? json.value("user", "") : "(not JSON: " + response.out + ")";
+}
+
+std::string base64_decode(const std::string& text) {
+    std::string bytes(text.size(), '\0');
+    const int length =
+        EVP_DecodeBlock(reinterpret_cast<unsigned char*>(bytes.data()),
+                        reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    bytes.resize(static_cast<std::size_t>(length) - std::count(text.end() - 2, text.end(), '='));
+    return bytes;
+}
+
+// Accepts the token with an acceptor that speaks only SPNEGO (a raw krb5 token fails there), as
+// IIS does; returns the authenticated client.
+std::string spnego_only_acceptor_user(const std::string& token) {
+    const LabEnvironment& lab = LabEnvironment::get();
+    const std::string keytab = lab.at("LAB_MAIL_KEYTAB");
+    gss_OID_desc spnego{6, const_cast<char*>("\x2b\x06\x01\x05\x05\x02")};
+    gss_OID_set_desc spnego_only{1, &spnego};
+    gss_key_value_element_desc elements[] = {{"keytab", keytab.c_str()}, {"rcache", "none:"}};
+    const gss_key_value_set_desc store{2, elements};
+    OM_uint32 minor = 0;
+    gss_cred_id_t acceptor = GSS_C_NO_CREDENTIAL;
+    EXPECT_EQ(gss_acquire_cred_from(&minor, GSS_C_NO_NAME, 0, &spnego_only, GSS_C_ACCEPT, &store, &acceptor,
+                                    nullptr, nullptr),
+              GSS_S_COMPLETE);
+    std::string bytes = base64_decode(token);
+    gss_buffer_desc input{bytes.size(), bytes.data()};
+    gss_ctx_id_t context = GSS_C_NO_CONTEXT;
+    gss_name_t client = GSS_C_NO_NAME;
+    gss_buffer_desc output{0, nullptr};
+    gss_buffer_desc client_text{0, nullptr};
+    const OM_uint32 major =
+        gss_accept_sec_context(&minor, &context, acceptor, &input, GSS_C_NO_CHANNEL_BINDINGS, &client,
+                               nullptr, &output, nullptr, nullptr, nullptr);
+    std::string user = "(refused)";
+    if (!GSS_ERROR(major) && gss_display_name(&minor, client, &client_text, nullptr) == GSS_S_COMPLETE) {
+        user.assign(static_cast<const char*>(client_text.value), client_text.length);
+    }
+    gss_release_buffer(&minor, &client_text);
+    gss_release_buffer(&minor, &output);
+    gss_release_name(&minor, &client);
+    gss_delete_sec_context(&minor, &context, GSS_C_NO_BUFFER);
+    gss_release_cred(&minor, &acceptor);
+    return user;
+}
+
+TEST(DelegationService, AliceTokenIsAcceptedByTheBackendAsAlice) {
+    DelegationService service(lab_kerberos());
+    const auto result = token_for(service, "alice@EXAMPLE.TEST");
+    ASSERT_TRUE(result.ok()) << result.detail;
+    EXPECT_EQ(backend_user(result.negotiate_token), "alice@EXAMPLE.TEST");
+    EXPECT_EQ(spnego_only_acceptor_user(result.negotiate_token), "alice@EXAMPLE.TEST");
+}
+
+TEST(DelegationService, FiftyTokensForOneUserCostOneS4U2SelfAndOneS4U2Proxy) {
+    DelegationService service(lab_kerberos());
+    boost::asio::io_context io;
+    constexpr int concurrent = 40;
+    std::atomic<int> ok{0};
+    std::atomic<int> resumed_elsewhere{0};
+    std::vector<std::string> tokens(concurrent);
+    for (int i = 0; i < concurrent; ++i) {
+        boost::asio::co_spawn(
+            io,
+            [&, i]() -> boost::asio::awaitable<void> {
+                const auto result =
+                    co_await service.negotiate_token("alice@EXAMPLE.TEST", "HTTP/mail.example.test");
+                if (!io.get_executor().running_in_this_thread()) ++resumed_elsewhere;
+                if (result.ok()) ++ok;
+                tokens[i] = result.negotiate_token;
+            },
+            boost::asio::detached);
+    }
+    std::vector<std::thread> io_threads;
+    for (int i = 0; i < 3; ++i) io_threads.emplace_back([&] { io.run(); });
+    for (auto& thread : io_threads) thread.join();
+    EXPECT_EQ(ok, concurrent);
+    EXPECT_EQ(resumed_elsewhere, 0);
+    for (int i = 0; i < 10; ++i) EXPECT_TRUE(token_for(service, "alice@EXAMPLE.TEST").ok());
+
+    EXPECT_EQ(service.counters().s4u2self, 1U);
+    EXPECT_EQ(service.counters().s4u2proxy, 1U);
+    EXPECT_EQ(service.counters().cache_hits, 49U);
+    EXPECT_EQ(service.counters().failures, 0U);
+    // Every token is a new authenticator (a replayed one would be refused), and a cached one works.
+    EXPECT_NE(tokens[0], tokens[1]);
+    EXPECT_EQ(backend_user(tokens[concurrent - 1]), "alice@EXAMPLE.TEST");
+}
+
+TEST(DelegationService, BobGetsBobsTicket) {
+    DelegationService service(lab_kerberos());
+    EXPECT_TRUE(token_for(service, "alice@EXAMPLE.TEST").ok());
+    const auto bob = token_for(service, "bob@EXAMPLE.TEST");
+    ASSERT_TRUE(bob.ok()) << bob.detail;
+    EXPECT_EQ(backend_user(bob.negotiate_token), "bob@EXAMPLE.TEST");
+    EXPECT_EQ(service.counters().s4u2self, 2U);
+}
+
+TEST(DelegationService, DisabledCarolIsRefusedAsAUser) {
+    DelegationService service(lab_kerberos());
+    const auto result = token_for(service, "carol@EXAMPLE.TEST");
+    EXPECT_EQ(result.failure, DelegationFailure::user_refused) << result.detail;
+    EXPECT_NE(result.detail.find("KDC_ERR_POLICY"), std::string::npos) << result.detail;
+    EXPECT_NE(result.detail.find("carol@EXAMPLE.TEST"), std::string::npos) << result.detail;
+    EXPECT_EQ(service.counters().failures, 1U);
+}
+
+TEST(DelegationService, NotDelegableDaveIsExplainedAsBadOption) {
+    DelegationService service(lab_kerberos());
+    const auto result = token_for(service, "dave@EXAMPLE.TEST");
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure) << result.detail;
+    EXPECT_NE(result.detail.find("KDC_ERR_BADOPTION"), std::string::npos) << result.detail;
+    EXPECT_NE(result.detail.find("sensitive and cannot be delegated"), std::string::npos) << result.detail;
+}
+
+TEST(DelegationService, ServiceWithoutDelegationRightsNamesAllowedToDelegateTo) {
+    DelegationService service(lab_kerberos("LAB_NODELEG_KEYTAB", "LAB_NODELEG_PRINCIPAL"));
+    const auto result = token_for(service, "alice@EXAMPLE.TEST");
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure) << result.detail;
+    EXPECT_NE(result.detail.find("KDC_ERR_BADOPTION"), std::string::npos) << result.detail;
+    EXPECT_NE(result.detail.find("msDS-AllowedToDelegateTo of EASGATE-NODELEG$"), std::string::npos)
+        << result.detail;
+}
+
+TEST(DelegationService, UnregisteredSpnIsSaidToBeNotRegistered) {
+    DelegationService service(lab_kerberos());
+    const auto result = token_for(service, "alice@EXAMPLE.TEST", "HTTP/nosuch.example.test");
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure) << result.detail;
+    EXPECT_NE(result.detail.find("SPN HTTP/nosuch.example.test is not registered"), std::string::npos)
+        << result.detail;
+}
+
+TEST(DelegationService, MissingKeytabIsAConfigError) {
+    auto kerberos = lab_kerberos();
+    kerberos.keytab = "/nonexistent/easgate.keytab";
+    try {
+        DelegationService service(kerberos);
+        FAIL() << "no ConfigError";
+    } catch (const config::ConfigError& error) {
+        EXPECT_NE(
+            std::string(error.what()).find("kerberos.keytab: /nonexistent/easgate.keytab does not exist"),
+            std::string::npos)
+            << error.what();
+    }
+}
+
+TEST(DelegationService, KeytabWithoutThePrincipalsKeyIsAConfigError) {
+    auto kerberos = lab_kerberos("LAB_NODELEG_KEYTAB");
+    EXPECT_THROW(DelegationService service(kerberos), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace easgate::delegation

@@ -1,0 +1,264 @@
+// The whole request path against the loopback lab: a device certificate → easgate → Active
+// Directory (LDAP) → KDC (S4U2Self + S4U2Proxy) → Apache with mod_auth_gssapi as Exchange.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "child_process.hpp"
+#include "easgate_process.hpp"
+#include "lab_environment.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+namespace {
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t count = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+    return count;
+}
+
+std::size_t line_count(const std::string& text) { return count_of(text, "\n"); }
+
+class GatewayDelegationTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        work_ = make_temp_dir("lab-e2e");
+        // Devices enrolled from the lab CA, plus a test CA for UPNs the directory doesn't know.
+        test_ca_ = std::make_unique<TestCa>(TestCa::create_root("easgate lab test CA"));
+        write_file(work_ / "device-cas.pem", read_file(lab().at("LAB_CA_FILE")) + test_ca_->cert_pem());
+        port_ = free_tcp_port();
+    }
+
+    void TearDown() override {
+        if (HasFailure() && gateway_) std::cerr << "--- easgate log ---\n" << gateway_->log() << "---\n";
+        gateway_.reset();
+        std::filesystem::remove_all(work_);
+    }
+
+    static const LabEnvironment& lab() { return LabEnvironment::get(); }
+
+    void start_gateway(const std::string& principal_var = "LAB_EASGATE_PRINCIPAL",
+                       const std::string& keytab_var = "LAB_EASGATE_KEYTAB") {
+        const std::string config =
+            "listeners:\n"
+            "  - address: " +
+            lab().at("LAB_GW_IP") +
+            "\n"
+            "    port: " +
+            std::to_string(port_) +
+            "\n"
+            "    certificate: " +
+            lab().at("LAB_GW_CERT") +
+            "\n"
+            "    private_key: " +
+            lab().at("LAB_GW_KEY") +
+            "\n"
+            "    client_auth:\n"
+            "      trusted_ca_file: " +
+            (work_ / "device-cas.pem").string() +
+            "\n"
+            "upstreams:\n"
+            "  - name: exchange\n"
+            "    servers: [" +
+            lab().at("LAB_MAIL_BASE_URL") +
+            "]\n"
+            "    ca_file: " +
+            lab().at("LAB_CA_FILE") +
+            "\n"
+            "    service_principal: " +
+            lab().at("LAB_MAIL_SPN") +
+            "\n"
+            "directory:\n"
+            "  uris: [" +
+            lab().at("LAB_LDAPS_URL") +
+            "]\n"
+            "  base_dn: " +
+            lab().at("LAB_BASE_DN") +
+            "\n"
+            "  ca_file: " +
+            lab().at("LAB_LDAPS_CA_FILE") +
+            "\n"
+            "kerberos:\n"
+            "  keytab: " +
+            lab().at(keytab_var) +
+            "\n"
+            "  principal: " +
+            lab().at(principal_var) +
+            "\n"
+            "  krb5_conf: " +
+            lab().at("KRB5_CONFIG") +
+            "\n"
+            "logging:\n"
+            "  level: debug\n";
+        gateway_ = std::make_unique<EasgateProcess>(work_, config);
+        ASSERT_TRUE(gateway_->started()) << gateway_->log();
+    }
+
+    std::string url(const std::string& query = "Cmd=Sync") const {
+        return "https://" + lab().at("LAB_GW_HOST") + ":" + std::to_string(port_) +
+               "/Microsoft-Server-ActiveSync?" + query;
+    }
+
+    // curl with a lab user's device certificate; more URLs reuse the same TLS connection.
+    CommandResult as_user(const std::string& user, std::vector<std::string> extra = {}) const {
+        const std::filesystem::path dir = lab().at("LAB_CLIENT_CERT_DIR");
+        extra.insert(extra.begin(), "--fail-with-body");
+        return curl_as_device(url("Cmd=Sync&User=" + user), lab().at("LAB_CA_FILE"), dir / (user + ".pem"),
+                              dir / (user + ".key"), std::move(extra));
+    }
+
+    // curl with a certificate for upn from the test CA (a UPN the directory need not know).
+    CommandResult as_upn(const std::string& upn) {
+        CertSpec spec;
+        spec.common_name = "device";
+        spec.upn = upn;
+        const auto [cert, key] = test_ca_->issue(spec).write(work_, "upn-device");
+        return curl_as_device(url(), lab().at("LAB_CA_FILE"), cert, key,
+                              {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    }
+
+    static std::string status_of(CommandResult result) { return result.out; }
+
+    // The backend's JSON answers, one per line of curl's output.
+    static std::vector<nlohmann::json> reports(const CommandResult& result) {
+        std::vector<nlohmann::json> all;
+        std::size_t start = 0;
+        for (auto end = result.out.find('\n'); end != std::string::npos; end = result.out.find('\n', start)) {
+            const auto line = result.out.substr(start, end - start);
+            if (line.find('{') != std::string::npos) all.push_back(nlohmann::json::parse(line));
+            start = end + 1;
+        }
+        return all;
+    }
+
+    std::filesystem::path work_;
+    std::unique_ptr<TestCa> test_ca_;
+    std::uint16_t port_ = 0;
+    std::unique_ptr<EasgateProcess> gateway_;
+};
+
+TEST_F(GatewayDelegationTest, AliceReachesExchangeAsAliceWithoutAPassword) {
+    start_gateway();
+    const auto result = as_user("alice", {"--data-binary", "sync-body", "--user", "alice:not-forwarded"});
+    ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+    const auto answers = reports(result);
+    ASSERT_EQ(answers.size(), 1u) << result.out;
+    EXPECT_EQ(answers[0]["user"], "alice@EXAMPLE.TEST");
+    EXPECT_EQ(answers[0]["body_length"], 9);
+    EXPECT_FALSE(gateway_->wait_for_log("alice@example.test \"POST").empty());
+}
+
+TEST_F(GatewayDelegationTest, AliceAndBobInParallelEachArriveAsThemselves) {
+    start_gateway();
+    auto alice = std::async(std::launch::async, [&] { return as_user("alice"); });
+    auto bob = std::async(std::launch::async, [&] { return as_user("bob"); });
+    const auto a = alice.get();
+    const auto b = bob.get();
+    ASSERT_EQ(a.exit_code, 0) << a.err << a.out;
+    ASSERT_EQ(b.exit_code, 0) << b.err << b.out;
+    EXPECT_EQ(reports(a).at(0)["user"], "alice@EXAMPLE.TEST");
+    EXPECT_EQ(reports(b).at(0)["user"], "bob@EXAMPLE.TEST");
+}
+
+TEST_F(GatewayDelegationTest, TwoHundredInterleavedRequestsFromTenUsersNeverCrossUsers) {
+    start_gateway();
+    const auto principals_log = lab().at("LAB_MAIL_PRINCIPAL_LOG");
+    const auto first_line = line_count(read_file(principals_log)) + 1;
+    std::vector<std::future<std::pair<std::string, CommandResult>>> devices;
+    for (int round = 0; round < 2; ++round) {
+        for (int u = 1; u <= 10; ++u) {
+            const std::string user = (u < 10 ? "user0" : "user") + std::to_string(u);
+            devices.push_back(std::async(std::launch::async, [this, user] {
+                std::vector<std::string> more;  // ten requests on one device connection
+                for (int i = 1; i < 10; ++i) more.push_back(url("Cmd=Ping&n=" + std::to_string(i)));
+                return std::make_pair(user, as_user(user, more));
+            }));
+        }
+    }
+    std::size_t answered = 0;
+    for (auto& device : devices) {
+        const auto [user, result] = device.get();
+        ASSERT_EQ(result.exit_code, 0) << user << ": " << result.err << result.out;
+        for (const auto& report : reports(result)) {
+            EXPECT_EQ(report["user"], user + "@EXAMPLE.TEST");
+            ++answered;
+        }
+    }
+    EXPECT_EQ(answered, 200u);
+    const auto check =
+        run_command({"bash", std::string(EASGATE_SOURCE_DIR) + "/tests/lab/check-connections.sh",
+                     "--from-line", std::to_string(first_line), principals_log});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+TEST_F(GatewayDelegationTest, FiftyRequestsFromOneUserCostOneS4U2SelfAndOneS4U2Proxy) {
+    start_gateway();
+    const auto kdc_log = lab().at("LAB_KDC_LOG");
+    const auto kdc_before = read_file(kdc_log).size();
+    std::vector<std::future<CommandResult>> devices;
+    for (int d = 0; d < 5; ++d) {  // five devices of user07 at once, ten requests each
+        devices.push_back(std::async(std::launch::async, [this] {
+            std::vector<std::string> more;
+            for (int i = 1; i < 10; ++i) more.push_back(url("Cmd=Sync&n=" + std::to_string(i)));
+            return as_user("user07", more);
+        }));
+    }
+    std::size_t answered = 0;
+    for (auto& device : devices) {
+        const auto result = device.get();
+        ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+        answered += reports(result).size();
+    }
+    EXPECT_EQ(answered, 50u);
+    EXPECT_EQ(count_of(gateway_->log(), "obtained a ticket for user07@EXAMPLE.TEST"), 1u);
+    const auto kdc = read_file(kdc_log).substr(kdc_before);
+    EXPECT_EQ(count_of(kdc, "impersonating user07@EXAMPLE.TEST"), 1u) << "S4U2Self exchanges seen by the KDC";
+    EXPECT_EQ(count_of(kdc, "constrained delegation for user07@EXAMPLE.TEST"), 1u)
+        << "S4U2Proxy exchanges seen by the KDC";
+}
+
+TEST_F(GatewayDelegationTest, DisabledUserIsRefusedWith403AndTheReason) {
+    start_gateway();
+    const auto result = as_user("carol", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "403");
+    EXPECT_FALSE(gateway_->wait_for_log("disabled").empty());
+}
+
+TEST_F(GatewayDelegationTest, UserMarkedNotDelegableIsRefusedWithTheReason) {
+    start_gateway();
+    const auto result = as_user("dave", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "403");
+    EXPECT_FALSE(gateway_->wait_for_log("cannot be delegated").empty());
+}
+
+TEST_F(GatewayDelegationTest, UnknownUpnIsRefusedWith403) {
+    start_gateway();
+    EXPECT_EQ(status_of(as_upn("nobody@example.test")), "403");
+}
+
+TEST_F(GatewayDelegationTest, UpnWithLdapMetacharactersMatchesNobody) {
+    start_gateway();
+    EXPECT_EQ(status_of(as_upn("*@example.test")), "403");
+    EXPECT_EQ(status_of(as_upn("alice@example.test)(userPrincipalName=*")), "403");
+}
+
+TEST_F(GatewayDelegationTest, AccountWithoutDelegationRightsGives503AndTheLogNamesTheFix) {
+    start_gateway("LAB_NODELEG_PRINCIPAL", "LAB_NODELEG_KEYTAB");
+    const auto result =
+        as_user("alice", {"--write-out", "%{http_code}", "--output", "/dev/null", "--include"});
+    EXPECT_EQ(result.out, "503");
+    EXPECT_FALSE(gateway_->wait_for_log("msDS-AllowedToDelegateTo").empty());
+}
+
+TEST_F(GatewayDelegationTest, DevicesBasicCredentialsNeverReachTheBackend) {
+    start_gateway();
+    const auto result = as_user("bob", {"--user", "bob:device-password"});
+    ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+    EXPECT_EQ(reports(result).at(0)["auth_type"], "Negotiate");
+    EXPECT_EQ(reports(result).at(0)["user"], "bob@EXAMPLE.TEST");
+}
+
+}  // namespace
+}  // namespace easgate::testing

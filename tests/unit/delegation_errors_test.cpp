@@ -1,0 +1,113 @@
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "easgate/delegation/kerberos_errors.hpp"
+
+namespace easgate::delegation {
+namespace {
+
+const DelegationAttempt attempt{.service_principal = "EASGATE$@EXAMPLE.TEST",
+                                .user_principal = "alice@EXAMPLE.TEST",
+                                .target_spn = "HTTP/mail.example.test",
+                                .realm = "EXAMPLE.TEST",
+                                .krb5_conf = "/etc/krb5.conf"};
+
+DelegationResult explain(KerberosStep step, krb5_error_code code) {
+    return explain_kerberos_failure(step, attempt, code, "krb5 says so");
+}
+
+TEST(DelegationErrors, BadOptionAtS4U2ProxyExplainsDelegationRightsAndSensitiveUsers) {
+    const auto result = explain(KerberosStep::s4u2proxy, KRB5KDC_ERR_BADOPTION);
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+    EXPECT_NE(result.detail.find("delegation from EASGATE$@EXAMPLE.TEST to HTTP/mail.example.test"),
+              std::string::npos);
+    EXPECT_NE(result.detail.find("(KDC_ERR_BADOPTION: krb5 says so)"), std::string::npos);
+    EXPECT_NE(result.detail.find("msDS-AllowedToDelegateTo of EASGATE$"), std::string::npos);
+    EXPECT_NE(result.detail.find("protocol transition"), std::string::npos);
+    EXPECT_NE(result.detail.find("sensitive and cannot be delegated"), std::string::npos);
+    EXPECT_NE(result.detail.find("samba-tool delegation add-service EASGATE$ HTTP/mail.example.test"),
+              std::string::npos);
+}
+
+TEST(DelegationErrors, UnknownSpnSaysItIsNotRegistered) {
+    const auto result = explain(KerberosStep::s4u2proxy, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN);
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+    EXPECT_NE(result.detail.find("SPN HTTP/mail.example.test is not registered"), std::string::npos);
+    EXPECT_NE(result.detail.find("setspn -S HTTP/mail.example.test"), std::string::npos);
+}
+
+TEST(DelegationErrors, DuplicateSpnPointsToSetspnX) {
+    const auto result = explain(KerberosStep::s4u2proxy, KRB5KDC_ERR_PRINCIPAL_NOT_UNIQUE);
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+    EXPECT_NE(result.detail.find("more than one account"), std::string::npos);
+    EXPECT_NE(result.detail.find("setspn -X"), std::string::npos);
+}
+
+TEST(DelegationErrors, RefusedUsersAtS4U2SelfAreTheUsersProblem) {
+    for (const krb5_error_code code : {KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, KRB5KDC_ERR_CLIENT_REVOKED,
+                                       KRB5KDC_ERR_POLICY, KRB5KDC_ERR_KEY_EXP}) {
+        const auto result = explain(KerberosStep::s4u2self, code);
+        EXPECT_EQ(result.failure, DelegationFailure::user_refused) << code;
+        EXPECT_NE(result.detail.find("refuses to issue a ticket for alice@EXAMPLE.TEST"), std::string::npos);
+        EXPECT_NE(result.detail.find("disabled, locked, expired or unknown"), std::string::npos);
+    }
+}
+
+TEST(DelegationErrors, EasgatesOwnAccountRefusedIsInfrastructure) {
+    const auto result = explain(KerberosStep::service_login, KRB5KDC_ERR_CLIENT_REVOKED);
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+    EXPECT_NE(result.detail.find("easgate's own account EASGATE$@EXAMPLE.TEST"), std::string::npos);
+}
+
+TEST(DelegationErrors, ClockSkewSaysFixNtp) {
+    for (const krb5_error_code code : {KRB5KRB_AP_ERR_SKEW, KRB5_KDCREP_SKEW}) {
+        const auto result = explain(KerberosStep::s4u2self, code);
+        EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+        EXPECT_NE(result.detail.find("clocks"), std::string::npos);
+        EXPECT_NE(result.detail.find("NTP"), std::string::npos);
+    }
+}
+
+TEST(DelegationErrors, UnreachableKdcNamesRealmAndKrb5Conf) {
+    for (const krb5_error_code code : {KRB5_KDC_UNREACH, KRB5_REALM_CANT_RESOLVE}) {
+        const auto result = explain(KerberosStep::service_login, code);
+        EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+        EXPECT_NE(result.detail.find("realm EXAMPLE.TEST"), std::string::npos);
+        EXPECT_NE(result.detail.find("/etc/krb5.conf"), std::string::npos);
+    }
+}
+
+TEST(DelegationErrors, WrongKeyAtLoginSaysReexportTheKeytab) {
+    const auto result = explain(KerberosStep::service_login, KRB5KDC_ERR_PREAUTH_FAILED);
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+    EXPECT_NE(result.detail.find("doesn't match"), std::string::npos);
+    EXPECT_NE(result.detail.find("re-export the keytab"), std::string::npos);
+    EXPECT_TRUE(is_keytab_or_account_problem(KRB5KDC_ERR_PREAUTH_FAILED));
+    EXPECT_FALSE(is_keytab_or_account_problem(KRB5_KDC_UNREACH));
+}
+
+TEST(DelegationErrors, NoCommonEnctypeSaysEnableAes) {
+    const auto result = explain(KerberosStep::s4u2proxy, KRB5KDC_ERR_ETYPE_NOSUPP);
+    EXPECT_NE(result.detail.find("AES"), std::string::npos);
+}
+
+TEST(DelegationErrors, UnknownCodesKeepKrb5sWordsAndTheStep) {
+    const auto result = explain(KerberosStep::s4u2proxy, KRB5KDC_ERR_BADOPTION + 1000);
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+    EXPECT_EQ(result.detail,
+              "S4U2Proxy (constrained delegation) for alice@EXAMPLE.TEST to HTTP/mail.example.test failed "
+              "(krb5 says so)");
+}
+
+TEST(DelegationErrors, KeytabProblemsNameTheSettingAndTheFix) {
+    EXPECT_EQ(explain_keytab_problem("/etc/easgate.keytab", "EASGATE$@EXAMPLE.TEST", ENOENT, "No such file"),
+              "kerberos.keytab: /etc/easgate.keytab does not exist: export it for EASGATE$@EXAMPLE.TEST and "
+              "check the path");
+    const auto no_key = explain_keytab_problem("/k", "EASGATE$@EXAMPLE.TEST", KRB5_KT_NOTFOUND, "not found");
+    EXPECT_NE(no_key.find("holds no key for EASGATE$@EXAMPLE.TEST"), std::string::npos);
+    EXPECT_NE(no_key.find("exportkeytab --principal=EASGATE$"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace easgate::delegation

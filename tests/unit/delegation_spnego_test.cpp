@@ -1,0 +1,57 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "easgate/delegation/lru_cache.hpp"
+#include "easgate/delegation/spnego.hpp"
+
+namespace easgate::delegation {
+namespace {
+
+std::string hex(std::string_view bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const unsigned char byte : bytes) {
+        out += digits[byte >> 4];
+        out += digits[byte & 0xf];
+    }
+    return out;
+}
+
+TEST(DelegationSpnego, WrapsAShortTokenAsNegTokenInitOfferingKerberos) {
+    EXPECT_EQ(hex(wrap_in_spnego(std::string_view("\x60\x01\x00", 3))),
+              "6022"              // GSS InitialContextToken
+              "06062b0601050502"  // SPNEGO OID
+              "a018"
+              "3016"                            // [0] NegTokenInit SEQUENCE
+              "a00d300b06092a864886f712010202"  // mechTypes: Kerberos
+              "a205"
+              "0403"
+              "600100");  // mechToken
+}
+
+TEST(DelegationSpnego, LongTokensUseLongFormLengthsLikeMitsSpnego) {
+    const std::string token(0x63d, 'x');  // the size of a lab service ticket's AP-REQ
+    const std::string wrapped = hex(wrap_in_spnego(token));
+    // Byte for byte the framing MIT's own SPNEGO produced for the same token in the lab.
+    EXPECT_EQ(wrapped.substr(0, 2 * 43),
+              "6082066406062b0601050502a082065830820654a00d300b06092a864886f712010202a28206410482063d");
+    EXPECT_EQ(wrapped.size(), 2 * (0x664 + 4));
+}
+
+TEST(DelegationLruCache, ForgetsTheLeastRecentlyUsedBeyondCapacity) {
+    LruCache<int> cache(2);
+    cache.store("alice", 1);
+    cache.store("bob", 2);
+    ASSERT_NE(cache.find("alice"), nullptr);  // now bob is the least recently used
+    cache.store("carol", 3);
+    EXPECT_EQ(cache.size(), 2U);
+    EXPECT_EQ(cache.find("bob"), nullptr);
+    EXPECT_EQ(*cache.find("alice"), 1);
+    cache.store("alice", 4);
+    EXPECT_EQ(*cache.find("alice"), 4);
+    EXPECT_EQ(cache.size(), 2U);
+}
+
+}  // namespace
+}  // namespace easgate::delegation
