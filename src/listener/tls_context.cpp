@@ -117,9 +117,6 @@ std::string describe_certificate(X509* certificate) {
 
 ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix)
     : context_(boost::asio::ssl::context::tls_server),
-      verify_mode_(SSL_VERIFY_PEER | (listener.client_auth.mode == config::ClientAuthMode::required
-                                          ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                                          : 0)),
       require_client_auth_eku_(listener.client_auth.require_client_auth_eku) {
     SSL_CTX* ctx = context_.native_handle();
     SSL_CTX_set_min_proto_version(ctx, listener.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
@@ -162,7 +159,9 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
         flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
     }
     X509_STORE_set_flags(store, flags);
-    SSL_CTX_set_verify(ctx, verify_mode_, verify_client_certificate);
+    const bool required = listener.client_auth.mode == config::ClientAuthMode::required;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                       verify_client_certificate);
 }
 
 void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) const {

@@ -32,7 +32,6 @@ public:
 
 private:
     boost::asio::ssl::context context_;
-    int verify_mode_;
     bool require_client_auth_eku_;
 };
 
