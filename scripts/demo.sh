@@ -1,61 +1,84 @@
 #!/usr/bin/env bash
-# The demo: builds easgate, issues a device certificate for alice from a demo CA, starts an
-# Exchange stand-in and easgate in front of it on loopback, and sends an ActiveSync request
-# through easgate with the device certificate, as a phone would. Leaves both running.
+# The demo: a self-contained Active Directory domain on loopback (Samba AD DC for EXAMPLE.TEST),
+# Apache + mod_auth_gssapi as a Kerberos-protected Exchange, and easgate in front of it. A phone's
+# request with alice's device certificate goes through easgate, which looks alice up in the
+# directory, obtains a Kerberos ticket for her by constrained delegation (S4U2Self + S4U2Proxy)
+# and forwards the request with it: Exchange sees alice, and no password exists anywhere.
+# Leaves everything running.
 #   scripts/demo.sh          run the demo
-#   scripts/demo.sh stop     stop what the demo started
+#   scripts/demo.sh stop     stop easgate and the lab
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=/tmp/easgate-demo
-pki=$demo/pki
+export LAB_DIR=/tmp/easgate-lab  # config/easgate.demo.yaml points into it
 
-stop_demo() {
-  for name in easgate upstream; do
-    if [ -f "$demo/$name.pid" ]; then
-      kill "$(cat "$demo/$name.pid")" 2>/dev/null || true
-      rm -f "$demo/$name.pid"
-    fi
-  done
+stop_easgate() {
+  if [ -f "$demo/easgate.pid" ]; then
+    kill "$(cat "$demo/easgate.pid")" 2>/dev/null || true
+    rm -f "$demo/easgate.pid"
+  fi
 }
-if [ "${1:-}" = stop ]; then stop_demo; echo "demo stopped"; exit 0; fi
+if [ "${1:-}" = stop ]; then
+  stop_easgate
+  bash tests/lab/stop.sh >/dev/null
+  echo "demo stopped (easgate and the lab)"
+  exit 0
+fi
 
 scripts/install-deps.sh
+tests/lab/install-packages.sh
 echo "== building easgate"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target easgate easgate-test-upstream
+cmake --build build --target easgate
 
-stop_demo
-mkdir -p "$pki"
-echo "== issuing the demo PKI in $pki"
-scripts/demo-pki.sh "$pki"
+stop_easgate
+mkdir -p "$demo"
+echo "== starting the test domain EXAMPLE.TEST (Samba AD DC on 127.0.0.10) and the Exchange stand-in"
+echo "   (Apache + mod_auth_gssapi on 127.0.0.11, Kerberos required); log: $demo/lab.log"
+if ! bash tests/lab/start.sh >"$demo/lab.log" 2>&1; then
+  tail -n 30 "$demo/lab.log"
+  exit 1
+fi
+grep -E '^\[lab-start\] phases' "$demo/lab.log" || true
+# shellcheck disable=SC1091
+. "$LAB_DIR/lab.env"
 
-echo "== starting the Exchange stand-in on https://localhost:8444 and easgate on https://localhost:8443"
-build/bin/easgate-test-upstream --port 8444 --cert "$pki/exchange.pem" --key "$pki/exchange.key" \
-  >"$demo/upstream.log" 2>&1 &
-echo $! >"$demo/upstream.pid"
+echo "== starting easgate on https://$LAB_GW_HOST:8443 with config/easgate.demo.yaml"
 build/bin/easgate check-config --config config/easgate.demo.yaml >/dev/null
-build/bin/easgate run --config config/easgate.demo.yaml >"$demo/easgate.log" 2>&1 &
+setsid build/bin/easgate run --config config/easgate.demo.yaml </dev/null >"$demo/easgate.log" 2>&1 &
 echo $! >"$demo/easgate.pid"
-for _ in $(seq 50); do
+for _ in $(seq 100); do
   grep -q "worker threads" "$demo/easgate.log" 2>/dev/null && break
+  if ! kill -0 "$(cat "$demo/easgate.pid")" 2>/dev/null; then cat "$demo/easgate.log"; exit 1; fi
   sleep 0.1
 done
 
-url="https://localhost:8443/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=alice&DeviceId=DEMO0001&DeviceType=iPhone"
-echo "== a device request with alice's certificate: POST $url"
-printf '\x03\x01\x6a\x00\x00\x07\x56\x52\x03\x30\x00\x01\x01' >"$demo/foldersync.wbxml"
-curl --silent --show-error --fail-with-body --cacert "$pki/gateway-ca.pem" \
-  --cert "$pki/alice.pem" --key "$pki/alice.key" \
-  -H "MS-ASProtocolVersion: 16.1" -H "Content-Type: application/vnd.ms-sync.wbxml" \
-  -H "User-Agent: Apple-iPhone/1905.258" --data-binary @"$demo/foldersync.wbxml" "$url" | tee "$demo/response.json"
+device() {  # user query [curl options…]: an ActiveSync POST with the user's device certificate
+  local user=$1 query=$2
+  shift 2
+  printf '\x03\x01\x6a\x00\x00\x07\x56\x52\x03\x30\x00\x01\x01' |
+    curl --silent --show-error --cacert "$LAB_CA_FILE" \
+      --cert "$LAB_CLIENT_CERT_DIR/$user.pem" --key "$LAB_CLIENT_CERT_DIR/$user.key" \
+      -H "MS-ASProtocolVersion: 16.1" -H "Content-Type: application/vnd.ms-sync.wbxml" \
+      -H "User-Agent: Apple-iPhone/1905.258" --data-binary @- "$@" \
+      "https://$LAB_GW_HOST:8443/Microsoft-Server-ActiveSync?$query"
+}
+
+query="Cmd=FolderSync&User=alice&DeviceId=DEMO0001&DeviceType=iPhone"
+echo "== a phone with alice's certificate (UPN alice@example.test, no password): POST ?$query"
+device alice "$query" --fail-with-body | tee "$demo/response.json"
+echo
+seen=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["user"])' <"$demo/response.json")
+echo "== the Kerberos-protected backend saw: authenticated as $seen via Kerberos delegation"
+echo
+echo "== carol's account is disabled in the directory; her phone is refused:"
+device carol "Cmd=FolderSync&User=carol&DeviceId=DEMO0002&DeviceType=iPhone" \
+  --output /dev/null --write-out 'HTTP %{http_code}\n'
+sleep 0.2
 echo
 echo "== what easgate logged"
 cat "$demo/easgate.log"
 echo
-echo "== a device whose certificate is not from the internal CA is refused at the TLS handshake:"
-curl --silent --show-error --cacert "$pki/gateway-ca.pem" --cert "$pki/rogue.pem" --key "$pki/rogue.key" "$url" || true
-sleep 0.2
-grep "refused device certificate" "$demo/easgate.log" || true
-echo
-echo "easgate (pid $(cat "$demo/easgate.pid")) and the stand-in (pid $(cat "$demo/upstream.pid")) are still running;"
-echo "logs in $demo. Stop them with: scripts/demo.sh stop"
+echo "easgate (pid $(cat "$demo/easgate.pid")) and the lab are still running; logs in $demo and $LAB_DIR/logs."
+echo "Try: . $LAB_DIR/lab.env and curl with a certificate from \$LAB_CLIENT_CERT_DIR (alice, bob, user01…)."
+echo "Stop everything with: scripts/demo.sh stop"

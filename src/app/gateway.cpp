@@ -9,27 +9,50 @@
 #include <thread>
 
 #include "easgate/listener/listener.hpp"
+#include "easgate/pipeline/delegation_stage.hpp"
+#include "easgate/pipeline/directory_stage.hpp"
 
 namespace easgate::app {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// The filter chain of nginx/Envoy: identity → directory → delegation. Configuration checks
+// guarantee that kerberos comes with a directory and an upstream service principal.
+std::shared_ptr<pipeline::RequestPipeline> build_pipeline(
+    const std::shared_ptr<directory::DirectoryClient>& directory,
+    const std::shared_ptr<delegation::DelegationService>& delegation,
+    const std::optional<config::KerberosConfig>& kerberos, const config::UpstreamConfig& upstream) {
+    auto pipeline = std::make_shared<pipeline::RequestPipeline>();
+    pipeline->add(std::make_unique<pipeline::CertificateAuthStage>());
+    if (directory) pipeline->add(std::make_unique<pipeline::DirectoryStage>(directory));
+    if (delegation)
+        pipeline->add(std::make_unique<pipeline::DelegationStage>(delegation, kerberos->realm(),
+                                                                  upstream.service_principal));
+    return pipeline;
+}
+
+}  // namespace
+
 std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(
     const config::Config& config) {
-    if (config.directory || config.kerberos) {
-        // Accepting them and forwarding without delegation would be a silent downgrade.
-        throw config::ConfigError(
-            std::string(config.kerberos ? "kerberos" : "directory") +
-            ": the directory and delegation stages are not in this version yet; remove the "
-            "directory: and kerberos: sections to run easgate as a verifying TLS proxy");
-    }
+    // One directory client and one delegation service for the process: their caches and their
+    // KDC/LDAP connections serve every listener.
+    std::shared_ptr<directory::DirectoryClient> directory;
+    if (config.directory)
+        directory = std::make_shared<directory::DirectoryClient>(
+            *config.directory, config.kerberos ? &*config.kerberos : nullptr);
+    std::shared_ptr<delegation::DelegationService> delegation;
+    if (config.kerberos) delegation = std::make_shared<delegation::DelegationService>(*config.kerberos);
+
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;
+    std::vector<std::shared_ptr<pipeline::RequestPipeline>> pipelines;  // per upstream: its own SPN
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
         upstreams.push_back(std::make_shared<upstream::Upstream>(config.upstreams[i],
                                                                  "upstreams[" + std::to_string(i) + "]"));
+        pipelines.push_back(build_pipeline(directory, delegation, config.kerberos, config.upstreams[i]));
     }
-    auto pipeline = std::make_shared<pipeline::RequestPipeline>();
-    pipeline->add(std::make_unique<pipeline::CertificateAuthStage>());
     auto refusal_log = std::make_shared<common::LogRateLimiter>();
 
     std::vector<std::shared_ptr<listener::ListenerRuntime>> runtimes;
@@ -42,7 +65,7 @@ std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(
         runtime->tls =
             std::make_shared<listener::ServerTlsContext>(listener, "listeners[" + std::to_string(i) + "]");
         runtime->upstream = upstreams[index];
-        runtime->pipeline = pipeline;
+        runtime->pipeline = pipelines[index];
         runtime->refusal_log = refusal_log;
         runtimes.push_back(std::move(runtime));
     }

@@ -194,6 +194,11 @@ UpstreamConfig read_upstream(Reader map) {
     if (upstream.servers.empty()) map.required("servers").fail("list at least one server");
     read_optional(map, "ca_file", upstream.ca_file, &Reader::as_readable_file);
     read_optional(map, "service_principal", upstream.service_principal, &Reader::as_string);
+    read_optional(map, "authenticate", upstream.authenticate, [](const Reader& r) {
+        return r.as_one_of(std::array{"per_request", "per_connection"}) == "per_connection"
+                   ? UpstreamAuthentication::per_connection
+                   : UpstreamAuthentication::per_request;
+    });
     map.reject_unknown_keys();
     return upstream;
 }
@@ -408,6 +413,8 @@ std::string to_yaml(const Config& config) {
         if (!u.service_principal.empty()) {
             out << YAML::Key << "service_principal" << YAML::Value << u.service_principal;
         }
+        out << YAML::Key << "authenticate" << YAML::Value
+            << (u.authenticate == UpstreamAuthentication::per_connection ? "per_connection" : "per_request");
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;

@@ -180,7 +180,8 @@ private:
         const bool buffered = parser.is_done();
         prepare_upstream_request(request, body.size(), buffered);
 
-        if (!upstream_.reusable()) {
+        const bool reused = upstream_.reusable();
+        if (!reused) {
             if (auto failure =
                     co_await upstream_.open(*runtime_->upstream, limits_.upstream_connect_timeout)) {
                 co_await respond(static_cast<http::status>(failure->status), line,
@@ -188,6 +189,11 @@ private:
                 co_return line.keep_alive&& buffered;
             }
         }
+        // This upstream connection only ever carries this device's user, so a backend that keeps
+        // Kerberos authentication per connection needs the token on the first request only.
+        if (reused && context.identity &&
+            runtime_->upstream->authentication() == config::UpstreamAuthentication::per_connection)
+            request.erase(http::field::authorization);
 
         // Send the request: the read-ahead first, then (for large bodies) the rest as it arrives.
         std::vector<char> scratch(buffered ? 0 : relay_chunk_bytes);

@@ -10,12 +10,6 @@
 namespace easgate::testing {
 namespace {
 
-std::size_t count_of(const std::string& text, const std::string& needle) {
-    std::size_t count = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
-    return count;
-}
-
 class ClientCertificateTest : public GatewayTest {
 protected:
     // The handshake fails, nothing reaches the upstream, and the log names the reason.
@@ -155,7 +149,8 @@ TEST(CheckConfig, PrintsTheErrorWithKeyAndLineAndExitsNonZero) {
     write_file(dir / "bad.yaml",
                "listeners:\n  - port: 8443\n    certificate: /nonexistent/gateway.pem\n    private_key: x\n"
                "    client_auth: {trusted_ca_file: x}\nupstreams: [{name: e, servers: [https://mail]}]\n");
-    const auto result = run_command({EASGATE_BINARY, "check-config", "--config", (dir / "bad.yaml").string()});
+    const auto result =
+        run_command({EASGATE_BINARY, "check-config", "--config", (dir / "bad.yaml").string()});
     EXPECT_EQ(result.exit_code, 1);
     EXPECT_EQ(result.err,
               "config error: listeners[0].certificate: cannot read /nonexistent/gateway.pem: No such file or "

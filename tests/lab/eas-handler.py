@@ -3,7 +3,7 @@
 
 Answers every request on /Microsoft-Server-ActiveSync with 200 and a JSON body
 describing what arrived: the authenticated principal (REMOTE_USER, as
-mod_auth_gssapi set it), method, query string, body length and SHA-256 of the
+mod_auth_gssapi set it), the scheme of the request's Authorization header, method, query string, body length and SHA-256 of the
 body, and the TCP connection it came on.  Each request appends one line to
 $LAB_PRINCIPAL_LOG (set by the Apache config):
 
@@ -77,6 +77,9 @@ def main():
     doc = {
         "user": user,
         "auth_type": env("AUTH_TYPE"),
+        # The scheme of the request's own Authorization header ("" when it had none): with an
+        # authentication kept per connection, later requests arrive without one.
+        "authorization": env("HTTP_AUTHORIZATION").split(" ", 1)[0],
         "method": method,
         "path": env("SCRIPT_NAME") + env("PATH_INFO"),
         "query": query,

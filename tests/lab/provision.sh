@@ -43,6 +43,7 @@ if ! samba-tool domain provision \
         --option="interfaces = $LAB_DC_IP/8" \
         --option="bind interfaces only = yes" \
         --option="server services = -s3fs -nbt -wrepl -dns -dnsupdate -ntp_signd -winbindd" \
+        --option="ldap server require strong auth = allow_sasl_over_tls" \
         --option="log file = $LAB_LOG_DIR/samba.log" \
         --option="max log size = 0" \
         --option="log level = 1 kerberos:3 auth_audit:3" \

@@ -166,9 +166,11 @@ KeepAlive On
 MaxKeepAliveRequests 0
 KeepAliveTimeout 60
 Timeout 120
-StartServers 4
-MinSpareServers 4
-MaxSpareServers 32
+# prefork: one process per kept-alive connection. Tests open a few dozen at once; starting them
+# all up front keeps handshakes from queueing behind the one-per-second spawn ramp.
+StartServers 48
+MinSpareServers 24
+MaxSpareServers 64
 ServerLimit 128
 MaxRequestWorkers 128
 MaxConnectionsPerChild 0
@@ -192,6 +194,8 @@ DocumentRoot "$H/htdocs"
 <Directory "$H/cgi-bin">
     Options +ExecCGI
     Require all granted
+    # The handler reports which Authorization scheme each request carried (never the token).
+    CGIPassAuth On
 </Directory>
 CONF
 for port in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB"; do

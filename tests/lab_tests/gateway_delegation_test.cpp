@@ -13,13 +13,15 @@
 namespace easgate::testing {
 namespace {
 
-std::size_t count_of(const std::string& text, const std::string& needle) {
-    std::size_t count = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
-    return count;
-}
-
 std::size_t line_count(const std::string& text) { return count_of(text, "\n"); }
+
+// What a test changes in the gateway's configuration.
+struct GatewayOptions {
+    std::string principal_var = "LAB_EASGATE_PRINCIPAL";  // easgate's account, from lab.env
+    std::string keytab_var = "LAB_EASGATE_KEYTAB";
+    std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
+    std::string authenticate = "per_request";
+};
 
 class GatewayDelegationTest : public ::testing::Test {
 protected:
@@ -39,59 +41,34 @@ protected:
 
     static const LabEnvironment& lab() { return LabEnvironment::get(); }
 
-    void start_gateway(const std::string& principal_var = "LAB_EASGATE_PRINCIPAL",
-                       const std::string& keytab_var = "LAB_EASGATE_KEYTAB") {
+    void start_gateway(const GatewayOptions& options = {}) {
+        const auto& env = lab();
+        // clang-format off
         const std::string config =
             "listeners:\n"
-            "  - address: " +
-            lab().at("LAB_GW_IP") +
-            "\n"
-            "    port: " +
-            std::to_string(port_) +
-            "\n"
-            "    certificate: " +
-            lab().at("LAB_GW_CERT") +
-            "\n"
-            "    private_key: " +
-            lab().at("LAB_GW_KEY") +
-            "\n"
+            "  - address: " + env.at("LAB_GW_IP") + "\n"
+            "    port: " + std::to_string(port_) + "\n"
+            "    certificate: " + env.at("LAB_GW_CERT") + "\n"
+            "    private_key: " + env.at("LAB_GW_KEY") + "\n"
             "    client_auth:\n"
-            "      trusted_ca_file: " +
-            (work_ / "device-cas.pem").string() +
-            "\n"
+            "      trusted_ca_file: " + (work_ / "device-cas.pem").string() + "\n"
             "upstreams:\n"
             "  - name: exchange\n"
-            "    servers: [" +
-            lab().at("LAB_MAIL_BASE_URL") +
-            "]\n"
-            "    ca_file: " +
-            lab().at("LAB_CA_FILE") +
-            "\n"
-            "    service_principal: " +
-            lab().at("LAB_MAIL_SPN") +
-            "\n"
+            "    servers: [" + env.at(options.backend_var) + "]\n"
+            "    ca_file: " + env.at("LAB_CA_FILE") + "\n"
+            "    service_principal: " + env.at("LAB_MAIL_SPN") + "\n"
+            "    authenticate: " + options.authenticate + "\n"
             "directory:\n"
-            "  uris: [" +
-            lab().at("LAB_LDAPS_URL") +
-            "]\n"
-            "  base_dn: " +
-            lab().at("LAB_BASE_DN") +
-            "\n"
-            "  ca_file: " +
-            lab().at("LAB_LDAPS_CA_FILE") +
-            "\n"
+            "  uris: [" + env.at("LAB_LDAPS_URL") + "]\n"
+            "  base_dn: " + env.at("LAB_BASE_DN") + "\n"
+            "  ca_file: " + env.at("LAB_LDAPS_CA_FILE") + "\n"
             "kerberos:\n"
-            "  keytab: " +
-            lab().at(keytab_var) +
-            "\n"
-            "  principal: " +
-            lab().at(principal_var) +
-            "\n"
-            "  krb5_conf: " +
-            lab().at("KRB5_CONFIG") +
-            "\n"
+            "  keytab: " + env.at(options.keytab_var) + "\n"
+            "  principal: " + env.at(options.principal_var) + "\n"
+            "  krb5_conf: " + env.at("KRB5_CONFIG") + "\n"
             "logging:\n"
             "  level: debug\n";
+        // clang-format on
         gateway_ = std::make_unique<EasgateProcess>(work_, config);
         ASSERT_TRUE(gateway_->started()) << gateway_->log();
     }
@@ -219,6 +196,36 @@ TEST_F(GatewayDelegationTest, FiftyRequestsFromOneUserCostOneS4U2SelfAndOneS4U2P
         << "S4U2Proxy exchanges seen by the KDC";
 }
 
+// IIS with authPersistNonNTLM (and mod_auth_gssapi) keeps a connection's Kerberos
+// authentication, so per_connection sends the token on each upstream connection's first request.
+TEST_F(GatewayDelegationTest, PerConnectionAuthenticationSendsTheTokenOnTheFirstRequestOnly) {
+    start_gateway({.backend_var = "LAB_MAIL_CONN_BOUND_BASE_URL", .authenticate = "per_connection"});
+    std::vector<std::string> more;
+    for (int i = 1; i < 5; ++i) more.push_back(url("Cmd=Sync&n=" + std::to_string(i)));
+    const auto result = as_user("alice", more);
+    ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+    const auto answers = reports(result);
+    ASSERT_EQ(answers.size(), 5u) << result.out;
+    EXPECT_EQ(answers[0]["authorization"], "Negotiate");
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        EXPECT_EQ(answers[i]["user"], "alice@EXAMPLE.TEST") << i;
+        EXPECT_EQ(answers[i]["connection"], answers[0]["connection"]) << i;
+        if (i > 0) {
+            EXPECT_EQ(answers[i]["authorization"], "") << i;
+        }
+    }
+}
+
+// The default: a fresh token on every request, whatever the backend keeps.
+TEST_F(GatewayDelegationTest, PerRequestAuthenticationSendsATokenOnEveryRequest) {
+    start_gateway({.backend_var = "LAB_MAIL_CONN_BOUND_BASE_URL"});
+    const auto result = as_user("alice", {url("Cmd=Sync&n=1"), url("Cmd=Sync&n=2")});
+    ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+    const auto answers = reports(result);
+    ASSERT_EQ(answers.size(), 3u) << result.out;
+    for (const auto& answer : answers) EXPECT_EQ(answer["authorization"], "Negotiate");
+}
+
 TEST_F(GatewayDelegationTest, DisabledUserIsRefusedWith403AndTheReason) {
     start_gateway();
     const auto result = as_user("carol", {"--write-out", "%{http_code}", "--output", "/dev/null"});
@@ -245,7 +252,7 @@ TEST_F(GatewayDelegationTest, UpnWithLdapMetacharactersMatchesNobody) {
 }
 
 TEST_F(GatewayDelegationTest, AccountWithoutDelegationRightsGives503AndTheLogNamesTheFix) {
-    start_gateway("LAB_NODELEG_PRINCIPAL", "LAB_NODELEG_KEYTAB");
+    start_gateway({.principal_var = "LAB_NODELEG_PRINCIPAL", .keytab_var = "LAB_NODELEG_KEYTAB"});
     const auto result =
         as_user("alice", {"--write-out", "%{http_code}", "--output", "/dev/null", "--include"});
     EXPECT_EQ(result.out, "503");
@@ -256,7 +263,7 @@ TEST_F(GatewayDelegationTest, DevicesBasicCredentialsNeverReachTheBackend) {
     start_gateway();
     const auto result = as_user("bob", {"--user", "bob:device-password"});
     ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
-    EXPECT_EQ(reports(result).at(0)["auth_type"], "Negotiate");
+    EXPECT_EQ(reports(result).at(0)["authorization"], "Negotiate");  // the header Exchange received
     EXPECT_EQ(reports(result).at(0)["user"], "bob@EXAMPLE.TEST");
 }
 

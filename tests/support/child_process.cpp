@@ -131,4 +131,10 @@ std::uint16_t free_tcp_port() {
     return ntohs(address.sin_port);
 }
 
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t count = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+    return count;
+}
+
 }  // namespace easgate::testing

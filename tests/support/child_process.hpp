@@ -49,6 +49,9 @@ std::string wait_for_text(const std::filesystem::path& file, const std::string& 
                           std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 std::string read_file(const std::filesystem::path& path);
+
+// How many times needle occurs in text (overlaps included): log lines, KDC exchanges.
+std::size_t count_of(const std::string& text, const std::string& needle);
 std::filesystem::path make_temp_dir(const std::string& prefix);
 std::uint16_t free_tcp_port();  // bound and released; good enough on a test machine
 

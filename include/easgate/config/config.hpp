@@ -33,11 +33,17 @@ struct ListenerConfig {
     std::string upstream;                 // name of the upstream; the first one when empty
 };
 
+// When easgate sends "Authorization: Negotiate": on every request (safe whatever IIS's
+// authPersistNonNTLM), or only on each upstream connection's first request, for backends that
+// keep Kerberos authentication per connection.
+enum class UpstreamAuthentication { per_request, per_connection };
+
 struct UpstreamConfig {
     std::string name;
     std::vector<upstream::UpstreamTarget> servers;
     std::string ca_file;  // verifies Exchange's certificate; the system store when empty
     std::string service_principal;
+    UpstreamAuthentication authenticate = UpstreamAuthentication::per_request;
 };
 
 struct LimitsConfig {

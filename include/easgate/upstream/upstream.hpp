@@ -26,6 +26,7 @@ public:
     const std::string& name() const { return config_.name; }
     const UpstreamTarget& server() const { return config_.servers.front(); }  // pooling: issue 4
     boost::asio::ssl::context& tls_context() { return tls_; }
+    config::UpstreamAuthentication authentication() const { return config_.authenticate; }
 
 private:
     config::UpstreamConfig config_;
