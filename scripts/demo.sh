@@ -27,12 +27,15 @@ fi
 
 scripts/install-deps.sh
 tests/lab/install-packages.sh
-echo "== building easgate"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target easgate
+mkdir -p "$demo"
+echo "== building easgate (log: $demo/build.log)"
+if ! { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+  cmake --build build --target easgate; } >"$demo/build.log" 2>&1; then
+  grep -E -B2 -A8 'error|Error' "$demo/build.log" | head -60
+  exit 1
+fi
 
 stop_easgate
-mkdir -p "$demo"
 echo "== starting the test domain EXAMPLE.TEST (Samba AD DC on 127.0.0.10) and the Exchange stand-in"
 echo "   (Apache + mod_auth_gssapi on 127.0.0.11, Kerberos required); log: $demo/lab.log"
 if ! bash tests/lab/start.sh >"$demo/lab.log" 2>&1; then

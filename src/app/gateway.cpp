@@ -8,6 +8,8 @@
 #include <csignal>
 #include <thread>
 
+#include "easgate/admin/admin_server.hpp"
+#include "easgate/admin/metrics.hpp"
 #include "easgate/listener/listener.hpp"
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
@@ -35,27 +37,25 @@ std::shared_ptr<pipeline::RequestPipeline> build_pipeline(
 
 }  // namespace
 
-std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(
-    const config::Config& config) {
+GatewayParts build_gateway(const config::Config& config) {
     // One directory client and one delegation service for the process: their caches and their
     // KDC/LDAP connections serve every listener.
-    std::shared_ptr<directory::DirectoryClient> directory;
+    GatewayParts parts;
     if (config.directory)
-        directory = std::make_shared<directory::DirectoryClient>(
+        parts.directory = std::make_shared<directory::DirectoryClient>(
             *config.directory, config.kerberos ? &*config.kerberos : nullptr);
-    std::shared_ptr<delegation::DelegationService> delegation;
-    if (config.kerberos) delegation = std::make_shared<delegation::DelegationService>(*config.kerberos);
+    if (config.kerberos) parts.delegation = std::make_shared<delegation::DelegationService>(*config.kerberos);
 
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;
     std::vector<std::shared_ptr<pipeline::RequestPipeline>> pipelines;  // per upstream: its own SPN
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
         upstreams.push_back(std::make_shared<upstream::Upstream>(config.upstreams[i],
                                                                  "upstreams[" + std::to_string(i) + "]"));
-        pipelines.push_back(build_pipeline(directory, delegation, config.kerberos, config.upstreams[i]));
+        pipelines.push_back(
+            build_pipeline(parts.directory, parts.delegation, config.kerberos, config.upstreams[i]));
     }
     auto refusal_log = std::make_shared<common::LogRateLimiter>();
 
-    std::vector<std::shared_ptr<listener::ListenerRuntime>> runtimes;
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
         const auto& listener = config.listeners[i];
         const auto& upstream = config.upstream_for(listener);
@@ -67,13 +67,14 @@ std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(
         runtime->upstream = upstreams[index];
         runtime->pipeline = pipelines[index];
         runtime->refusal_log = refusal_log;
-        runtimes.push_back(std::move(runtime));
+        parts.listeners.push_back(std::move(runtime));
     }
-    return runtimes;
+    return parts;
 }
 
 int run_gateway(const config::Config& config) {
-    const auto runtimes = build_listener_runtimes(config);
+    const auto parts = build_gateway(config);
+    const auto& runtimes = parts.listeners;
     const unsigned worker_count =
         config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
 
@@ -110,13 +111,27 @@ int run_gateway(const config::Config& config) {
             lc.client_auth.mode == config::ClientAuthMode::required ? "required" : "optional",
             runtimes[i]->upstream->name(), runtimes[i]->upstream->server().url);
     }
+    std::unique_ptr<admin::AdminServer> admin_server;
+    try {
+        admin_server = std::make_unique<admin::AdminServer>(
+            accept_context, *admin::parse_listen_address(config.admin.listen), [&parts] {
+                return admin::render_metrics({parts.directory ? &parts.directory->counters() : nullptr,
+                                              parts.delegation ? &parts.delegation->counters() : nullptr});
+            });
+    } catch (const std::runtime_error& e) {
+        throw config::ConfigError(std::string("admin.listen: ") + e.what());
+    }
+    spdlog::info("admin endpoint on http://{}:{} (/metrics, /healthz)",
+                 admin_server->local_endpoint().address().to_string(), admin_server->local_endpoint().port());
     for (auto& l : listeners) l->start();
+    admin_server->start();
 
     asio::signal_set signals(accept_context, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         spdlog::info("received signal {}, stopping", signal);
         for (auto& l : listeners) l->stop();
+        admin_server->stop();
         for (auto& w : workers) w->stop();
         accept_context.stop();
     });

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
             setenv("KRB5_CONFIG", config.kerberos->krb5_conf.c_str(), 1);
         }
         if (check->parsed()) {
-            easgate::app::build_listener_runtimes(config);  // TLS material too, not only the YAML
+            easgate::app::build_gateway(config);  // TLS material and keytab too, not only the YAML
             std::cout << easgate::config::to_yaml(config);
             return 0;
         }

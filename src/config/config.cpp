@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 
+#include "easgate/admin/admin_server.hpp"
 #include "easgate/config/units.hpp"
 
 namespace easgate::config {
@@ -288,10 +289,9 @@ AdminConfig read_admin(Reader map) {
     AdminConfig admin;
     if (auto listen = map.child("listen")) {
         admin.listen = listen->as_string();
-        const auto colon = admin.listen.rfind(':');
-        if (colon == std::string::npos || colon == 0 || colon + 1 == admin.listen.size()) {
-            listen->fail("expected address:port, got \"" + admin.listen + "\"");
-        }
+        if (!admin::parse_listen_address(admin.listen))
+            listen->fail("expected IP address:port (127.0.0.1:9443, [::1]:9443), got \"" + admin.listen +
+                         "\"");
     }
     map.reject_unknown_keys();
     return admin;

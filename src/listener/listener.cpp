@@ -15,18 +15,22 @@ namespace easgate::listener {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-Listener::Listener(asio::io_context& accept_context, const tcp::endpoint& endpoint,
-                   std::shared_ptr<ListenerRuntime> runtime, ExecutorPicker pick_worker)
-    : acceptor_(accept_context), runtime_(std::move(runtime)), pick_worker_(std::move(pick_worker)) {
+void listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
     boost::system::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
         throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
                                  std::to_string(endpoint.port()) + ": " + ec.message());
     }
+}
+
+Listener::Listener(asio::io_context& accept_context, const tcp::endpoint& endpoint,
+                   std::shared_ptr<ListenerRuntime> runtime, ExecutorPicker pick_worker)
+    : acceptor_(accept_context), runtime_(std::move(runtime)), pick_worker_(std::move(pick_worker)) {
+    listen_on(acceptor_, endpoint);
 }
 
 void Listener::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }

@@ -190,6 +190,13 @@ TEST_F(GatewayDelegationTest, FiftyRequestsFromOneUserCostOneS4U2SelfAndOneS4U2P
     }
     EXPECT_EQ(answered, 50u);
     EXPECT_EQ(count_of(gateway_->log(), "obtained a ticket for user07@EXAMPLE.TEST"), 1u);
+    // easgate's own counters (only user07 was served by this gateway) …
+    const auto metrics =
+        run_command({"curl", "--silent", "--show-error", gateway_->admin_url() + "/metrics"});
+    ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+    EXPECT_NE(metrics.out.find("\neasgate_kdc_s4u2self_total 1\n"), std::string::npos) << metrics.out;
+    EXPECT_NE(metrics.out.find("\neasgate_kdc_s4u2proxy_total 1\n"), std::string::npos) << metrics.out;
+    // … and what the KDC saw.
     const auto kdc = read_file(kdc_log).substr(kdc_before);
     EXPECT_EQ(count_of(kdc, "impersonating user07@EXAMPLE.TEST"), 1u) << "S4U2Self exchanges seen by the KDC";
     EXPECT_EQ(count_of(kdc, "constrained delegation for user07@EXAMPLE.TEST"), 1u)

@@ -6,7 +6,11 @@ namespace easgate::testing {
 
 EasgateProcess::EasgateProcess(const std::filesystem::path& work_dir, const std::string& config_yaml)
     : log_file_(work_dir / "easgate.err") {
-    write_file(work_dir / "easgate.yaml", config_yaml);
+    // Tests run side by side: unless a test chose one, the admin endpoint takes a free port.
+    const bool has_admin =
+        config_yaml.starts_with("admin:") || config_yaml.find("\nadmin:") != std::string::npos;
+    write_file(work_dir / "easgate.yaml",
+               has_admin ? config_yaml : config_yaml + "admin:\n  listen: 127.0.0.1:0\n");
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{EASGATE_BINARY, "run", "--config", (work_dir / "easgate.yaml").string()},
         work_dir / "easgate.out", log_file_);
@@ -14,6 +18,15 @@ EasgateProcess::EasgateProcess(const std::filesystem::path& work_dir, const std:
 }
 
 std::string EasgateProcess::log() const { return read_file(log_file_); }
+
+std::string EasgateProcess::admin_url() const {
+    const std::string marker = "admin endpoint on ";
+    const auto text = wait_for_log(marker);
+    const auto at = text.find(marker);
+    if (at == std::string::npos) return "";
+    const auto start = at + marker.size();
+    return text.substr(start, text.find(' ', start) - start);
+}
 
 std::string EasgateProcess::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const {
     return wait_for_text(log_file_, needle, timeout);

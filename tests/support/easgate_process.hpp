@@ -20,6 +20,8 @@ public:
 
     bool started() const { return started_; }
     std::string log() const;
+    // "http://127.0.0.1:PORT" of the admin endpoint (/metrics, /healthz), "" if it never said.
+    std::string admin_url() const;
     // Waits until the log contains needle; the log then, or "" on timeout.
     std::string wait_for_log(const std::string& needle,
                              std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;

@@ -132,6 +132,25 @@ TEST_F(ConfigTest, WrongTypesAndImpossibleValuesAreRefused) {
     EXPECT_EQ(error_of(bad_port), "listeners[0].port: must be at most 65535, got 70000 (line 3)");
 }
 
+TEST_F(ConfigTest, AdminListenMustBeAnAddressAndPort) {
+    EXPECT_EQ(load(valid("", "admin:\n  listen: \"[::1]:9100\"\n")).admin.listen, "[::1]:9100");
+    EXPECT_EQ(error_of(valid("", "admin:\n  listen: localhost:9100\n")),
+              "admin.listen: expected IP address:port (127.0.0.1:9443, [::1]:9443), got \"localhost:9100\" "
+              "(line 15)");
+    EXPECT_NE(error_of(valid("", "admin:\n  listen: 127.0.0.1:99999\n")), "");
+    EXPECT_NE(error_of(valid("", "admin:\n  listen: 127.0.0.1\n")), "");
+}
+
+TEST_F(ConfigTest, UpstreamAuthenticationIsPerRequestUnlessSaidOtherwise) {
+    EXPECT_EQ(load(valid()).upstreams[0].authenticate, UpstreamAuthentication::per_request);
+    // valid() ends inside the upstream's map, so these lines are the upstream's keys.
+    EXPECT_EQ(load(valid("", "    authenticate: per_connection\n")).upstreams[0].authenticate,
+              UpstreamAuthentication::per_connection);
+    EXPECT_EQ(error_of(valid("", "    authenticate: sometimes\n")),
+              "upstreams[0].authenticate: expected one of per_request | per_connection, got \"sometimes\" "
+              "(line 14)");
+}
+
 TEST_F(ConfigTest, MissingRequiredKeysAreNamed) {
     auto text = valid();
     text.erase(text.find("    private_key:"), text.find("    client_auth:") - text.find("    private_key:"));

@@ -4,14 +4,23 @@
 #include <vector>
 
 #include "easgate/config/config.hpp"
+#include "easgate/delegation/delegation_service.hpp"
+#include "easgate/directory/directory_client.hpp"
 #include "easgate/listener/device_session.hpp"
 
 namespace easgate::app {
 
+// What a running gateway is made of.
+struct GatewayParts {
+    std::vector<std::shared_ptr<listener::ListenerRuntime>> listeners;  // one per configured listener
+    std::shared_ptr<directory::DirectoryClient> directory;              // null without directory:
+    std::shared_ptr<delegation::DelegationService> delegation;          // null without kerberos:
+};
+
 // Builds what each listener's connections share (TLS contexts, upstreams, the filter chain) from a
-// validated configuration. Throws config::ConfigError when a certificate, key, CA or CRL file is
-// unusable, so `check-config` catches what `run` would trip over.
-std::vector<std::shared_ptr<listener::ListenerRuntime>> build_listener_runtimes(const config::Config& config);
+// validated configuration. Throws config::ConfigError when a certificate, key, CA, CRL file or
+// keytab is unusable, so `check-config` catches what `run` would trip over.
+GatewayParts build_gateway(const config::Config& config);
 
 // Runs the daemon until SIGINT or SIGTERM; returns the process exit code.
 int run_gateway(const config::Config& config);

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace easgate::admin {
+
+// The operators' HTTP endpoint (admin.listen, plain HTTP, meant for loopback or a management
+// network): GET /metrics (Prometheus) and GET /healthz. One request per connection; it runs on
+// the accept thread, never on a device connection's worker.
+class AdminServer {
+public:
+    using MetricsRenderer = std::function<std::string()>;
+
+    // Binds now, so a taken port fails at start with a clear message.
+    AdminServer(boost::asio::io_context& context, const boost::asio::ip::tcp::endpoint& endpoint,
+                MetricsRenderer metrics);
+
+    void start();
+    void stop();
+    boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+
+    boost::asio::ip::tcp::acceptor acceptor_;
+    MetricsRenderer metrics_;
+};
+
+// Parses admin.listen ("127.0.0.1:9443", "[::1]:9443"); nullopt when it is not address:port.
+std::optional<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& text);
+
+}  // namespace easgate::admin

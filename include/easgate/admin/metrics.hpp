@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string>
+
+#include "easgate/delegation/delegation_service.hpp"
+#include "easgate/directory/directory_client.hpp"
+
+namespace easgate::admin {
+
+// What /metrics reports; a null source is a stage that is not configured and is left out.
+struct MetricsSources {
+    const directory::DirectoryCounters* directory = nullptr;
+    const delegation::DelegationCounters* delegation = nullptr;
+};
+
+// The Prometheus text exposition format (version 0.0.4) of the gateway's counters.
+std::string render_metrics(const MetricsSources& sources);
+
+}  // namespace easgate::admin

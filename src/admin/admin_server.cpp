@@ -1,0 +1,112 @@
+#include "easgate/admin/admin_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+
+#include "easgate/listener/listener.hpp"
+
+namespace easgate::admin {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds request_timeout{10};
+
+http::response<http::string_body> answer(const http::request<http::empty_body>& request,
+                                         const AdminServer::MetricsRenderer& metrics) {
+    http::response<http::string_body> response{http::status::ok, request.version()};
+    response.set(http::field::content_type, "text/plain; charset=utf-8");
+    const auto path = request.target().substr(0, request.target().find('?'));
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        response.result(http::status::method_not_allowed);
+        response.set(http::field::allow, "GET, HEAD");
+        response.body() = "only GET\n";
+    } else if (path == "/metrics") {
+        response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        response.body() = metrics();
+    } else if (path == "/healthz") {
+        response.body() = "ok\n";
+    } else {
+        response.result(http::status::not_found);
+        response.body() = "not found: try /metrics or /healthz\n";
+    }
+    response.keep_alive(false);
+    response.prepare_payload();
+    return response;
+}
+
+}  // namespace
+
+AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoint, MetricsRenderer metrics)
+    : acceptor_(context), metrics_(std::move(metrics)) {
+    listener::listen_on(acceptor_, endpoint);
+}
+
+void AdminServer::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+
+void AdminServer::stop() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+}
+
+asio::awaitable<void> AdminServer::accept_loop() {
+    while (acceptor_.is_open()) {
+        auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
+        if (ec == asio::error::operation_aborted) co_return;
+        if (ec) {
+            spdlog::warn("admin: accepting a connection failed: {}", ec.message());
+            continue;
+        }
+        asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
+    }
+}
+
+asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(8 * 1024);
+    stream.expires_after(request_timeout);
+    // The header is all that matters; a body (never expected) is left unread and the connection closed.
+    auto [read_ec, read] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+    if (read_ec) co_return;  // a scanner or a closed probe: nothing worth a log line
+    auto response = answer(parser.get(), metrics_);
+    stream.expires_after(request_timeout);
+    co_await http::async_write(stream, response, use_nothrow);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+std::optional<tcp::endpoint> parse_listen_address(const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    std::string host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string::npos) {
+        return std::nullopt;  // "::1:9443" is ambiguous: IPv6 takes brackets
+    }
+    unsigned port = 0;
+    const auto* end = text.data() + text.size();
+    const auto [rest, error] = std::from_chars(text.data() + colon + 1, end, port);
+    if (error != std::errc() || rest != end || port > 65535 || colon + 1 == text.size()) return std::nullopt;
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) return std::nullopt;
+    return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+}  // namespace easgate::admin

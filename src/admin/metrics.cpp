@@ -1,0 +1,41 @@
+#include "easgate/admin/metrics.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+namespace easgate::admin {
+namespace {
+
+void counter(std::string& out, const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" counter\n");
+    out.append(name).append(" ").append(std::to_string(value.load(std::memory_order_relaxed))).append("\n");
+}
+
+}  // namespace
+
+std::string render_metrics(const MetricsSources& sources) {
+    std::string out;
+    if (const auto* d = sources.delegation) {
+        counter(out, "easgate_kdc_s4u2self_total", "S4U2Self exchanges with the KDC (impersonation)",
+                d->s4u2self);
+        counter(out, "easgate_kdc_s4u2proxy_total", "S4U2Proxy exchanges with the KDC (service tickets)",
+                d->s4u2proxy);
+        counter(out, "easgate_delegation_cache_hits_total", "Negotiate tokens made from a cached ticket",
+                d->cache_hits);
+        counter(out, "easgate_delegation_failures_total", "delegations the KDC refused or could not serve",
+                d->failures);
+    }
+    if (const auto* d = sources.directory) {
+        counter(out, "easgate_ldap_searches_total", "user searches sent to a directory server", d->searches);
+        counter(out, "easgate_directory_cache_hits_total", "user lookups answered from the cache",
+                d->cache_hits);
+        counter(out, "easgate_directory_shared_lookups_total",
+                "lookups that joined a search already in flight", d->shared_lookups);
+        counter(out, "easgate_ldap_connections_opened_total", "LDAP connections opened and bound",
+                d->connections_opened);
+    }
+    return out;
+}
+
+}  // namespace easgate::admin
