@@ -14,6 +14,8 @@
 
 #include "easgate/common/body_relay.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/eas/eas_request.hpp"
+#include "easgate/listener/response_deadline.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
 
 namespace easgate::listener {
@@ -160,6 +162,20 @@ private:
             co_return false;
         }
         parser.body_limit(limits_.max_request_body);  // for chunked bodies, whose size shows as they come
+        const auto eas = eas::parse_eas_request(
+            request.method_string(), request.target(),
+            {request["MS-ASProtocolVersion"], request["X-MS-PolicyKey"], request[http::field::user_agent]});
+        if (!eas) {
+            co_await respond(http::status::bad_request, line, false,
+                             "malformed ActiveSync request: " + eas.error);
+            co_return false;
+        }
+        if (eas.request->path == eas::EasPath::other) {
+            co_await respond(
+                http::status::not_found, line, false,
+                "only /Microsoft-Server-ActiveSync and /autodiscover/autodiscover.xml are relayed");
+            co_return false;
+        }
         pipeline::RequestContext context{
             check_.identity ? &*check_.identity : nullptr, peer_, request.base(), {}};
         const auto verdict = co_await runtime_->pipeline->run(context);
@@ -178,6 +194,9 @@ private:
         std::vector<char> body;
         if (!co_await read_ahead(parser, body, line)) co_return false;
         const bool buffered = parser.is_done();
+        const std::span<const std::uint8_t> read_ahead_bytes(
+            reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+        const auto deadline = response_deadline(*eas.request, read_ahead_bytes, buffered, limits_);
         prepare_upstream_request(request, body.size(), buffered);
 
         const bool reused = upstream_.reusable();
@@ -214,7 +233,7 @@ private:
         }
         std::vector<char>().swap(body);  // nothing of the request is kept while Exchange thinks
         std::vector<char>().swap(scratch);
-        co_return co_await relay_response(line, buffered);
+        co_return co_await relay_response(line, buffered, deadline);
     }
 
     // Holds up to limits.upload_read_ahead of the body before Exchange is contacted (IIS's
@@ -265,7 +284,8 @@ private:
         }
     }
 
-    asio::awaitable<bool> relay_response(const RequestLine& line, bool request_buffered) {
+    asio::awaitable<bool> relay_response(const RequestLine& line, bool request_buffered,
+                                         const ResponseDeadline& deadline) {
         const bool keep_device = line.keep_alive && request_buffered;
         std::optional<http::response_parser<http::buffer_body>> parser;
         do {  // interim 1xx answers (other than 101) are Exchange's business, not the device's
@@ -273,7 +293,7 @@ private:
             parser->header_limit(upstream_header_limit);
             parser->body_limit(boost::none);
             parser->skip(line.head);
-            upstream_.tcp().expires_after(limits_.upstream_timeout);
+            upstream_.tcp().expires_after(deadline.timeout);
             auto [ec, read] = co_await upstream_.visit([&](auto& upstream) {
                 return http::async_read_header(upstream, upstream_.buffer(), *parser, use_nothrow);
             });
@@ -281,11 +301,11 @@ private:
                 const bool timed_out = ec == beast::error::timeout;
                 const std::string url = upstream_.target().url;
                 upstream_.close();
-                co_await respond(
-                    timed_out ? http::status::gateway_timeout : http::status::bad_gateway, line, keep_device,
-                    timed_out ? "upstream " + url + " did not answer within limits.upstream_timeout (" +
-                                    config::format_duration(limits_.upstream_timeout) + ")"
-                              : "upstream " + url + " sent no valid response: " + ec.message());
+                co_await respond(timed_out ? http::status::gateway_timeout : http::status::bad_gateway, line,
+                                 keep_device,
+                                 timed_out ? "upstream " + url + " did not answer within " + deadline.origin +
+                                                 " (" + config::format_duration(deadline.timeout) + ")"
+                                           : "upstream " + url + " sent no valid response: " + ec.message());
                 co_return keep_device;
             }
         } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);

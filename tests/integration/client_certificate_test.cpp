@@ -14,7 +14,8 @@ class ClientCertificateTest : public GatewayTest {
 protected:
     // The handshake fails, nothing reaches the upstream, and the log names the reason.
     void expect_refused(const std::string& device, const std::string& reason) {
-        const auto result = curl(device, "/Microsoft-Server-ActiveSync?Cmd=Ping");
+        const auto result = curl(
+            device, "/Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=EASGATETEST01&DeviceType=TestDevice");
         EXPECT_NE(result.exit_code, 0) << "a request with the " << device << " certificate went through";
         EXPECT_EQ(result.out.find("body_sha256"), std::string::npos)
             << "the upstream answered: " << result.out;
@@ -25,9 +26,11 @@ protected:
 
 TEST_F(ClientCertificateTest, UpnCertificateReachesUpstreamAndIsLoggedAsTheUser) {
     start_gateway();
-    const auto report = curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=abc");
+    const auto report = curl_report(
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=abc&DeviceType=TestDevice");
     EXPECT_EQ(report["method"], "GET");
-    EXPECT_EQ(report["target"], "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=abc");
+    EXPECT_EQ(report["target"],
+              "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=abc&DeviceType=TestDevice");
     EXPECT_FALSE(
         wait_for_text(work_dir() / "easgate.err", "alice@example.test \"GET /Microsoft-Server-ActiveSync")
             .empty());
@@ -35,19 +38,21 @@ TEST_F(ClientCertificateTest, UpnCertificateReachesUpstreamAndIsLoggedAsTheUser)
 
 TEST_F(ClientCertificateTest, EmailOnlyCertificateIsIdentifiedByItsEmail) {
     start_gateway();
-    curl_report("email-only", "/Microsoft-Server-ActiveSync?Cmd=Sync");
+    curl_report("email-only",
+                "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
     EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "bob@example.test \"GET").empty());
 }
 
 TEST_F(ClientCertificateTest, SidExtensionCertificateIsAccepted) {
     start_gateway();
-    curl_report("sid", "/Microsoft-Server-ActiveSync?Cmd=Sync");
+    curl_report("sid", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
     EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "carol@example.test \"GET").empty());
 }
 
 TEST_F(ClientCertificateTest, CertificateFromAnIntermediateCaIsAccepted) {
     start_gateway({.with_crls = true});
-    curl_report("chained", "/Microsoft-Server-ActiveSync?Cmd=Sync");
+    curl_report("chained",
+                "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
     EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "dave@example.test \"GET").empty());
 }
 
@@ -85,7 +90,11 @@ TEST_F(ClientCertificateTest, CertificateWithoutUpnOrEmailIsRefused) {
 TEST_F(ClientCertificateTest, RevokedCertificateIsRefusedWhenCrlsAreConfigured) {
     start_gateway({.with_crls = true});
     expect_refused("revoked", "certificate revoked");
-    curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync");  // the CRL itself is fine
+    curl_report(
+        "alice",
+        "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");  // the CRL
+                                                                                                // itself is
+                                                                                                // fine
 }
 
 TEST_F(ClientCertificateTest, RevokedCertificateUnderAnIntermediateCaIsRefused) {
@@ -100,7 +109,9 @@ TEST_F(ClientCertificateTest, NoCertificateIsRefusedInRequiredMode) {
 
 TEST_F(ClientCertificateTest, OptionalModeWithoutCertificateKeepsTheDevicesAuthorization) {
     start_gateway({.client_auth_mode = "optional"});
-    const auto report = curl_report("", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--user", "alice:secret"});
+    const auto report =
+        curl_report("", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+                    {"--user", "alice:secret"});
     EXPECT_EQ(report["headers"]["Authorization"], "Basic YWxpY2U6c2VjcmV0");
 }
 
@@ -111,8 +122,9 @@ TEST_F(ClientCertificateTest, OptionalModeStillRefusesABadCertificate) {
 
 TEST_F(ClientCertificateTest, DevicesAuthorizationNeverReachesTheUpstreamInCertificateMode) {
     start_gateway({.client_auth_mode = "optional"});
-    const auto report =
-        curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--user", "alice:secret"});
+    const auto report = curl_report(
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+        {"--user", "alice:secret"});
     EXPECT_FALSE(report["headers"].contains("Authorization")) << report.dump();
 }
 
@@ -139,7 +151,9 @@ namespace {
 TEST_F(ClientCertificateTest, TlsOlderThan12IsRefusedAnd13IsPreferred) {
     start_gateway();
     EXPECT_NE(curl("alice", "/", {"--tlsv1.0", "--tls-max", "1.1"}).exit_code, 0);
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync", {"--verbose"});
+    const auto result =
+        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+             {"--verbose"});
     EXPECT_EQ(result.exit_code, 0) << result.err;
     EXPECT_NE(result.err.find("TLSv1.3"), std::string::npos) << result.err;
 }

@@ -50,12 +50,18 @@ protected:
         write_file(file, body);
         extra.insert(extra.end(), {"--data-binary", "@" + file.string(), "-H",
                                    "Content-Type: application/vnd.ms-sync.wbxml"});
-        return curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail", extra);
+        return curl_report(
+            "alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+            extra);
     }
 
     void expect_download(const std::string& query, std::uint64_t size) {
         const auto file = work_dir() / "download.bin";
-        const auto result = curl("alice", "/download?" + query, {"--fail", "--output", file.string()});
+        const auto result = curl("alice",
+                                 "/Microsoft-Server-ActiveSync?Cmd=GetAttachment&DeviceId=EASGATETEST01&"
+                                 "DeviceType=TestDevice&download=1&" +
+                                     query,
+                                 {"--fail", "--output", file.string()});
         ASSERT_EQ(result.exit_code, 0) << result.err;
         EXPECT_TRUE(is_download_pattern(read_file(file), size));
     }
@@ -110,9 +116,9 @@ TEST_F(ForwardingTest, BodyOverMaxRequestBodyIsRefusedWith413) {
     start_gateway({.limits = "    max_request_body: 1MiB\n"});
     const auto file = work_dir() / "big.bin";
     write_file(file, upload_body(2 << 20));
-    const auto result =
-        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail",
-             {"--data-binary", "@" + file.string(), "--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result = curl(
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+        {"--data-binary", "@" + file.string(), "--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "413");
     EXPECT_NE(gateway_log().find("exceeds limits.max_request_body (1MiB)"), std::string::npos)
         << gateway_log();
@@ -122,16 +128,19 @@ TEST_F(ForwardingTest, ChunkedBodyOverMaxRequestBodyIsRefusedWith413) {
     start_gateway({.limits = "    max_request_body: 1MiB\n    upload_read_ahead: 4MiB\n"});
     const auto file = work_dir() / "big.bin";
     write_file(file, upload_body(2 << 20));
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail",
-                             {"--data-binary", "@" + file.string(), "-H", "Transfer-Encoding: chunked",
-                              "--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result = curl(
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=SendMail&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+        {"--data-binary", "@" + file.string(), "-H", "Transfer-Encoding: chunked", "--write-out",
+         "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "413");
 }
 
 TEST_F(ForwardingTest, KeepAliveReusesOneUpstreamConnectionPerDeviceConnection) {
     start_gateway();
-    const auto url = gateway_url("/Microsoft-Server-ActiveSync?Cmd=Sync");
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Ping", {url});
+    const auto url =
+        gateway_url("/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
+    const auto result = curl(
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=EASGATETEST01&DeviceType=TestDevice", {url});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     // Two JSON reports, one per request, printed one after the other.
     const auto split = result.out.find('\n');
@@ -144,11 +153,11 @@ TEST_F(ForwardingTest, KeepAliveReusesOneUpstreamConnectionPerDeviceConnection) 
 
 TEST_F(ForwardingTest, HopByHopHeadersAreDroppedAndForwardingHeadersSetByEasgate) {
     start_gateway();
-    const auto report =
-        curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
-                    {"-H", "X-Forwarded-For: 203.0.113.9", "-H", "X-Forwarded-Proto: http", "-H",
-                     "Connection: X-Device-Secret", "-H", "X-Device-Secret: 42", "-H",
-                     "Proxy-Authorization: Basic Zm9vOmJhcg==", "-H", "MS-ASProtocolVersion: 16.1"});
+    const auto report = curl_report(
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+        {"-H", "X-Forwarded-For: 203.0.113.9", "-H", "X-Forwarded-Proto: http", "-H",
+         "Connection: X-Device-Secret", "-H", "X-Device-Secret: 42", "-H",
+         "Proxy-Authorization: Basic Zm9vOmJhcg==", "-H", "MS-ASProtocolVersion: 16.1"});
     const auto& headers = report["headers"];
     EXPECT_EQ(headers["X-Forwarded-For"], "127.0.0.1");
     EXPECT_EQ(headers["X-Forwarded-Proto"], "https");
@@ -160,15 +169,19 @@ TEST_F(ForwardingTest, HopByHopHeadersAreDroppedAndForwardingHeadersSetByEasgate
 
 TEST_F(ForwardingTest, UpstreamStatusAndHeadersReachTheDevice) {
     start_gateway();
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&status=449", {"--include"});
+    const auto result =
+        curl("alice",
+             "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice&status=449",
+             {"--include"});
     EXPECT_EQ(result.out.rfind("HTTP/1.1 449", 0), 0u) << result.out;
     EXPECT_NE(result.out.find("X-Test-Upstream: yes"), std::string::npos);
 }
 
 TEST_F(ForwardingTest, UnreachableUpstreamGives502AndALogLineSayingWhy) {
     start_gateway({.upstream_url = "https://127.0.0.1:" + std::to_string(free_tcp_port())});
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
-                             {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result =
+        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+             {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "502");
     EXPECT_NE(gateway_log().find("unreachable: connecting failed: Connection refused"), std::string::npos)
         << gateway_log();
@@ -176,8 +189,10 @@ TEST_F(ForwardingTest, UnreachableUpstreamGives502AndALogLineSayingWhy) {
 
 TEST_F(ForwardingTest, SlowUpstreamGives504AfterUpstreamTimeout) {
     start_gateway({.limits = "    upstream_timeout: 1s\n"});
-    const auto result =
-        curl("alice", "/slow?ms=4000", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result = curl("alice",
+                             "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=EASGATETEST01&DeviceType="
+                             "TestDevice&delayms=4000",
+                             {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "504");
     EXPECT_NE(gateway_log().find("did not answer within limits.upstream_timeout (1s)"), std::string::npos)
         << gateway_log();
@@ -185,16 +200,18 @@ TEST_F(ForwardingTest, SlowUpstreamGives504AfterUpstreamTimeout) {
 
 TEST_F(ForwardingTest, UpstreamWithTheWrongHostNameIsRefusedWith502) {
     start_gateway({.upstream_url = start_upstream("server-wrong-name")});
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
-                             {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result =
+        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+             {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "502");
     EXPECT_NE(gateway_log().find("hostname mismatch"), std::string::npos) << gateway_log();
 }
 
 TEST_F(ForwardingTest, UpstreamCertificateFromAnUntrustedCaIsRefusedWith502) {
     start_gateway({.upstream_ca_file = (pki_dir() / "device-root.pem").string()});
-    const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
-                             {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    const auto result =
+        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+             {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "502");
     EXPECT_NE(gateway_log().find("unable to get local issuer certificate"), std::string::npos)
         << gateway_log();
@@ -203,7 +220,7 @@ TEST_F(ForwardingTest, UpstreamCertificateFromAnUntrustedCaIsRefusedWith502) {
 TEST_F(ForwardingTest, OversizedRequestHeaderGets431) {
     start_gateway({.limits = "    max_header_bytes: 4KiB\n"});
     const auto result = curl(
-        "alice", "/Microsoft-Server-ActiveSync?Cmd=Sync",
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
         {"-H", "X-Big: " + std::string(8000, 'a'), "--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "431");
 }

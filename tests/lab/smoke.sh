@@ -154,7 +154,12 @@ expect_refusal() { # description ccache for_user spn reason-regex
     local what="$1" cc="$2" user="$3" spn="$4" reason="$5" mark out rc=0
     mark=$(kdc_log_mark)
     out="$(KRB5CCNAME="$cc" kvno -I "$user" -P "$spn" --out-cache "$cc_tmp" 2>&1)" || rc=$?
-    local refusals; refusals="$(kdc_refusals_since "$mark")"
+    # Samba writes its audit line after it has answered: give it a moment to land.
+    local refusals tries=0
+    while refusals="$(kdc_refusals_since "$mark")" && ! printf '%s' "$refusals" | grep -Eq "$reason" \
+            && [ "$tries" -lt 20 ]; do
+        sleep 0.1; tries=$((tries + 1))
+    done
     if [ "$rc" -ne 0 ] && printf '%s' "$refusals" | grep -Eq "$reason"; then
         ok "$what refused: $(printf '%s' "$out" | grep -E '^kvno:' | tail -n1)"
         printf '%s\n' "$refusals" | sed 's/^/KDC: /' | show

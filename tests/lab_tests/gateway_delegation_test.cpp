@@ -73,9 +73,10 @@ protected:
         ASSERT_TRUE(gateway_->started()) << gateway_->log();
     }
 
+    // An ActiveSync URL on the gateway; every EAS request names its device.
     std::string url(const std::string& query = "Cmd=Sync") const {
         return "https://" + lab().at("LAB_GW_HOST") + ":" + std::to_string(port_) +
-               "/Microsoft-Server-ActiveSync?" + query;
+               "/Microsoft-Server-ActiveSync?" + query + "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
     }
 
     // curl with a lab user's device certificate; more URLs reuse the same TLS connection.

@@ -1,0 +1,86 @@
+// What easgate understands of ActiveSync (MS-ASHTTP): which paths it relays, malformed queries, and
+// long polls held as long as the device asked rather than limits.upstream_timeout.
+#include <gtest/gtest.h>
+
+#include "gateway_fixture.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+namespace {
+
+const std::string device_query = "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+
+class ActiveSyncTest : public GatewayTest {
+protected:
+    std::string status_of(const std::string& path, std::vector<std::string> extra = {}) {
+        extra.insert(extra.end(), {"--write-out", "%{http_code}", "--output", "/dev/null"});
+        return curl("alice", path, extra).out;
+    }
+
+    // POSTs a WBXML body, as a phone does.
+    std::string post_wbxml(const std::string& path, const std::string& wbxml) {
+        const auto file = work_dir() / "body.wbxml";
+        write_file(file, wbxml);
+        return status_of(path, {"--data-binary", "@" + file.string(), "-H",
+                                "Content-Type: application/vnd.ms-sync.wbxml"});
+    }
+};
+
+// <Ping xmlns="Ping"><HeartbeatInterval>90</HeartbeatInterval></Ping> in WBXML (code page 13).
+const std::string ping_90s(
+    "\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
+    "90\x00\x01\x01",
+    14);
+
+TEST_F(ActiveSyncTest, PingIsHeldForItsHeartbeatIntervalNotUpstreamTimeout) {
+    start_gateway({.limits = "    upstream_timeout: 1s\n"});
+    EXPECT_EQ(post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=2500", ping_90s),
+              "200")
+        << gateway_log();
+}
+
+TEST_F(ActiveSyncTest, LongPollWaitIsCappedByMaxLongPoll) {
+    start_gateway({.limits = "    upstream_timeout: 1s\n    max_long_poll: 2s\n"});
+    EXPECT_EQ(post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=4000", ping_90s),
+              "504");
+    EXPECT_NE(gateway_log().find("did not answer within limits.max_long_poll (2s)"), std::string::npos)
+        << gateway_log();
+}
+
+TEST_F(ActiveSyncTest, SyncWithoutWaitGetsUpstreamTimeout) {
+    start_gateway({.limits = "    upstream_timeout: 1s\n"});
+    // <Sync xmlns="AirSync"><Collections/></Sync>: no Wait, so Exchange answers at once.
+    const std::string sync("\x03\x01\x6a\x00\x45\x1c\x01", 7);
+    EXPECT_EQ(post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Sync" + device_query + "&delayms=3000", sync),
+              "504");
+    EXPECT_NE(gateway_log().find("did not answer within limits.upstream_timeout (1s)"), std::string::npos)
+        << gateway_log();
+}
+
+TEST_F(ActiveSyncTest, OnlyActiveSyncAndAutodiscoverAreRelayed) {
+    start_gateway();
+    EXPECT_EQ(status_of("/Microsoft-Server-ActiveSync", {"--request", "OPTIONS"}), "200");
+    EXPECT_EQ(status_of("/autodiscover/autodiscover.xml", {"--data", "<Autodiscover/>"}), "200");
+    EXPECT_EQ(status_of("/AutoDiscover/AutoDiscover.xml", {"--data", "<Autodiscover/>"}), "200");
+    EXPECT_EQ(status_of("/owa/"), "404");
+    EXPECT_EQ(status_of("/ecp/default.aspx"), "404");
+    EXPECT_NE(gateway_log().find("\"GET /owa/\" 404"), std::string::npos) << gateway_log();
+}
+
+TEST_F(ActiveSyncTest, Base64QueryIsRelayedAndATruncatedOneIsRefusedWith400) {
+    start_gateway();
+    // MS-ASHTTP's example: version 14.0, Sync, DeviceId v140Device, DeviceType SmartPhone.
+    EXPECT_EQ(status_of("/Microsoft-Server-ActiveSync?jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l", {"--data", ""}),
+              "200");
+    EXPECT_EQ(status_of("/Microsoft-Server-ActiveSync?jAAJBAp2MTQwRGV2", {"--data", ""}), "400");
+    EXPECT_NE(gateway_log().find("400 "), std::string::npos);
+    EXPECT_NE(gateway_log().find("malformed ActiveSync request: "), std::string::npos) << gateway_log();
+}
+
+TEST_F(ActiveSyncTest, RequestWithoutDeviceIdIsRefusedWith400) {
+    start_gateway();
+    EXPECT_EQ(status_of("/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceType=TestDevice"), "400");
+}
+
+}  // namespace
+}  // namespace easgate::testing
