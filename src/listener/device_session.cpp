@@ -15,6 +15,7 @@
 #include "easgate/common/body_relay.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/eas/eas_request.hpp"
+#include "easgate/listener/request_framing.hpp"
 #include "easgate/listener/response_deadline.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
 
@@ -153,6 +154,10 @@ private:
         const RequestLine line{std::string(request.method_string()), std::string(request.target()),
                                request.version(), request.keep_alive(), request.method() == http::verb::head};
         started_ = std::chrono::steady_clock::now();
+        if (const auto error = framing_error(request); !error.empty()) {
+            co_await respond(http::status::bad_request, line, false, "ambiguous request framing: " + error);
+            co_return false;
+        }
 
         if (const auto length = parser.content_length(); length && *length > limits_.max_request_body) {
             co_await respond(http::status::payload_too_large, line, false,

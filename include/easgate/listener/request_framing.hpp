@@ -1,0 +1,22 @@
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <string>
+
+namespace easgate::listener {
+
+// Request smuggling defence, on top of what Beast's parser already refuses (Content-Length with
+// chunked, conflicting Content-Length values, bad chunk sizes): a request whose framing two HTTP
+// implementations could read differently is refused before anything of it reaches Exchange.
+// Returns the reason for a 400, or "" when the request is unambiguous:
+//   - more than one Content-Length field, or a list ("5, 5"): the same length twice is still ambiguous;
+//   - Transfer-Encoding other than exactly one "chunked" (IIS knows no other coding), or with a
+//     Content-Length;
+//   - a request-target other than an absolute path (or "*" for OPTIONS): absolute-form and
+//     authority-form are for proxies, which easgate is not;
+//   - HTTP/1.1 without exactly one Host field (RFC 9112 3.2).
+// Obsolete line folding needs no check: Beast replaces it with spaces (RFC 9112 5.2 allows that)
+// and easgate writes every header field anew for Exchange.
+std::string framing_error(const boost::beast::http::request_header<>& header);
+
+}  // namespace easgate::listener

@@ -1,0 +1,30 @@
+#include "easgate/listener/request_framing.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <iterator>
+
+namespace easgate::listener {
+
+namespace http = boost::beast::http;
+
+std::string framing_error(const http::request_header<>& header) {
+    const auto lengths = header.equal_range(http::field::content_length);
+    const auto length_count = std::distance(lengths.first, lengths.second);
+    if (length_count > 1 || (length_count == 1 && lengths.first->value().find(',') != std::string_view::npos))
+        return "more than one Content-Length";
+    const auto codings = header.equal_range(http::field::transfer_encoding);
+    const auto coding_count = std::distance(codings.first, codings.second);
+    if (coding_count > 0) {
+        if (length_count > 0) return "both Content-Length and Transfer-Encoding";
+        if (coding_count > 1 || !boost::beast::iequals(codings.first->value(), "chunked"))
+            return "Transfer-Encoding other than chunked";
+    }
+    const std::string_view target = header.target();
+    if (!target.starts_with('/') && !(target == "*" && header.method() == http::verb::options))
+        return "request-target is not an absolute path";
+    if (header.version() >= 11 && header.count(http::field::host) != 1)
+        return "HTTP/1.1 needs exactly one Host";
+    return "";
+}
+
+}  // namespace easgate::listener
