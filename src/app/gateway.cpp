@@ -109,7 +109,7 @@ int run_gateway(const config::Config& config) {
             "listening on {}:{} for devices (client certificates {}), forwarding to upstream {} ({})",
             lc.address, listeners.back()->local_endpoint().port(),
             lc.client_auth.mode == config::ClientAuthMode::required ? "required" : "optional",
-            runtimes[i]->upstream->name(), runtimes[i]->upstream->server().url);
+            runtimes[i]->upstream->name(), runtimes[i]->upstream->server(0).url);
     }
     std::unique_ptr<admin::AdminServer> admin_server;
     try {

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -32,6 +33,8 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t relay_chunk_bytes = 64 * 1024;
 constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 constexpr std::chrono::seconds tls_shutdown_timeout{2};
+// With a 503 for a failure of ours or Exchange's: EAS clients wait this long before trying again.
+constexpr unsigned retry_after_seconds = 30;
 
 // The other side went away or went quiet: nothing to answer and nothing worth a warning.
 bool is_disconnect(const error_code& ec) {
@@ -202,17 +205,16 @@ private:
         const std::span<const std::uint8_t> read_ahead_bytes(
             reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
         const auto deadline = response_deadline(*eas.request, read_ahead_bytes, buffered, limits_);
-        prepare_upstream_request(request, body.size(), buffered);
 
         const bool reused = upstream_.reusable();
         if (!reused) {
-            if (auto failure =
-                    co_await upstream_.open(*runtime_->upstream, limits_.upstream_connect_timeout)) {
+            if (auto failure = co_await connect_upstream()) {
                 co_await respond(static_cast<http::status>(failure->status), line,
                                  line.keep_alive && buffered, failure->reason);
                 co_return line.keep_alive&& buffered;
             }
         }
+        prepare_upstream_request(request, body.size(), buffered);
         // This upstream connection only ever carries this device's user, so a backend that keeps
         // Kerberos authentication per connection needs the token on the first request only.
         if (reused && context.identity &&
@@ -230,10 +232,12 @@ private:
         if (!sent.ok()) {
             upstream_.close();
             if (sent.failed == common::RelaySide::input) co_return false;  // the device left mid-body
-            co_await respond(
-                http::status::bad_gateway, line, line.keep_alive && buffered,
-                "upstream " + upstream_.target().url +
-                    " broke the connection while receiving the request: " + sent.error.message());
+            // Part of the request may have reached Exchange: replaying it could send a mail twice.
+            co_await respond(http::status::service_unavailable, line, line.keep_alive && buffered,
+                             "upstream " + upstream_.target().url +
+                                 " broke the connection while receiving the request (not replayed): " +
+                                 sent.error.message(),
+                             retry_after_seconds);
             co_return line.keep_alive&& buffered;
         }
         std::vector<char>().swap(body);  // nothing of the request is kept while Exchange thinks
@@ -277,10 +281,30 @@ private:
         co_return true;
     }
 
+    // Connects to the first server of the upstream that answers. A failed connect sent nothing of
+    // the request, so trying the next server is always safe.
+    asio::awaitable<std::optional<upstream::UpstreamFailure>> connect_upstream() {
+        auto& pool = *runtime_->upstream;
+        std::vector<bool> tried(pool.server_count());
+        std::optional<upstream::UpstreamFailure> failure;
+        while (const auto server = pool.pick_server(tried)) {
+            tried[*server] = true;
+            failure = co_await upstream_.open(pool, *server, limits_.upstream_connect_timeout);
+            if (!failure) {
+                pool.record_success(*server);
+                co_return std::nullopt;
+            }
+            pool.record_failure(*server, failure->reason);
+            if (std::find(tried.begin(), tried.end(), false) != tried.end())
+                spdlog::warn("{} {}: {}; trying the next server", peer_text(), user_text(), failure->reason);
+        }
+        co_return failure;
+    }
+
     void prepare_upstream_request(http::request<http::buffer_body>& request, std::size_t buffered_bytes,
                                   bool buffered) {
         const bool had_body = request.chunked() || request.has_content_length();
-        upstream::rewrite_request_for_upstream(request.base(), runtime_->upstream->server(), peer_.address());
+        upstream::rewrite_request_for_upstream(request.base(), upstream_.target(), peer_.address());
         request.version(11);
         request.keep_alive(true);
         if (buffered && had_body) {  // a buffered chunked body goes on with a plain Content-Length
@@ -306,11 +330,15 @@ private:
                 const bool timed_out = ec == beast::error::timeout;
                 const std::string url = upstream_.target().url;
                 upstream_.close();
-                co_await respond(timed_out ? http::status::gateway_timeout : http::status::bad_gateway, line,
-                                 keep_device,
-                                 timed_out ? "upstream " + url + " did not answer within " + deadline.origin +
-                                                 " (" + config::format_duration(deadline.timeout) + ")"
-                                           : "upstream " + url + " sent no valid response: " + ec.message());
+                // Exchange had the whole request: it is never replayed; the device retries later.
+                co_await respond(
+                    timed_out ? http::status::gateway_timeout : http::status::service_unavailable, line,
+                    keep_device,
+                    timed_out ? "upstream " + url + " did not answer within " + deadline.origin + " (" +
+                                    config::format_duration(deadline.timeout) + ")"
+                              : "upstream " + url +
+                                    " sent no valid response (request not replayed): " + ec.message(),
+                    timed_out ? 0 : retry_after_seconds);
                 co_return keep_device;
             }
         } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);

@@ -28,30 +28,15 @@ UpstreamFailure failure(const std::string& url, const std::string& what, const b
 
 }  // namespace
 
-Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_prefix)
-    : config_(config), tls_(asio::ssl::context::tls_client) {
-    SSL_CTX* ctx = tls_.native_handle();
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    tls_.set_verify_mode(asio::ssl::verify_peer);
-    if (config_.ca_file.empty()) {
-        tls_.set_default_verify_paths();
-    } else if (SSL_CTX_load_verify_locations(ctx, config_.ca_file.c_str(), nullptr) != 1) {
-        ERR_clear_error();
-        throw config::ConfigError(key_prefix + ".ca_file: " + config_.ca_file +
-                                  ": holds no PEM CA certificate");
-    }
-}
-
 beast::tcp_stream& UpstreamConnection::tcp() {
     return visit([](auto& stream) -> beast::tcp_stream& { return beast::get_lowest_layer(stream); });
 }
 
 asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstream& upstream,
+                                                                         std::size_t server,
                                                                          std::chrono::milliseconds timeout) {
     close();
-    const UpstreamTarget& target = upstream.server();
+    const UpstreamTarget& target = upstream.server(server);
     target_ = &target;
     buffer_.clear();
 

@@ -91,6 +91,9 @@ void serve(Stream& stream, unsigned connection_id) {
         if (ec) return;
         const auto& request = parser.get();
         const std::string_view target = request.target();
+        // One line per request received, so tests can count deliveries (a replay would show twice).
+        std::cout << ("request " + std::string(request.method_string()) + " " + std::string(target) + "\n")
+                  << std::flush;
         // Test knobs ride on an ActiveSync query, as easgate relays nothing else.
         if (query_number(target, "download", 0)) {
             send_download(stream, request);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -7,9 +8,12 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "easgate/config/config.hpp"
 
@@ -17,20 +21,40 @@ namespace easgate::upstream {
 
 namespace beast = boost::beast;
 
-// A configured upstream (an Exchange server or CAS array name) and how to reach it over TLS.
+// A configured upstream: one or more Exchange servers behind one service principal (a CAS array),
+// and how to reach them over TLS. Shared by every worker thread, hence the atomics.
 class Upstream {
 public:
+    // A server that failed this many times in a row is left out for server_rest, then tried again
+    // (nginx's max_fails / fail_timeout).
+    static constexpr unsigned max_consecutive_failures = 3;
+    static constexpr std::chrono::seconds server_rest{10};
+
     // Throws config::ConfigError naming key_prefix ("upstreams[0]") when ca_file is unusable.
     Upstream(const config::UpstreamConfig& config, const std::string& key_prefix);
 
     const std::string& name() const { return config_.name; }
-    const UpstreamTarget& server() const { return config_.servers.front(); }  // pooling: issue 4
+    std::size_t server_count() const { return config_.servers.size(); }
+    const UpstreamTarget& server(std::size_t index) const { return config_.servers[index]; }
     boost::asio::ssl::context& tls_context() { return tls_; }
     config::UpstreamAuthentication authentication() const { return config_.authenticate; }
 
+    // The next server to connect to, round-robin, skipping those in `tried` and those resting
+    // after failures (unless nothing else is left); nullopt once every server was tried.
+    std::optional<std::size_t> pick_server(const std::vector<bool>& tried);
+    void record_success(std::size_t index);
+    void record_failure(std::size_t index, const std::string& reason);
+
 private:
+    struct ServerHealth {
+        std::atomic<unsigned> consecutive_failures{0};
+        std::atomic<std::int64_t> resting_until_ms{0};  // steady_clock, milliseconds since its epoch
+    };
+
     config::UpstreamConfig config_;
     boost::asio::ssl::context tls_;
+    std::unique_ptr<ServerHealth[]> health_;
+    std::atomic<std::size_t> next_{0};
 };
 
 // Why an upstream exchange failed, worded for the operator, and what the device is told.
@@ -48,7 +72,7 @@ public:
     explicit UpstreamConnection(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
     // Resolves, connects and, for https, handshakes verifying the certificate and host name.
-    boost::asio::awaitable<std::optional<UpstreamFailure>> open(Upstream& upstream,
+    boost::asio::awaitable<std::optional<UpstreamFailure>> open(Upstream& upstream, std::size_t server,
                                                                 std::chrono::milliseconds timeout);
 
     // False once closed, or when the server closed its end while the connection sat idle.

@@ -1,0 +1,65 @@
+#include "easgate/upstream/upstream.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+namespace easgate::upstream {
+
+namespace asio = boost::asio;
+
+Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_prefix)
+    : config_(config),
+      tls_(asio::ssl::context::tls_client),
+      health_(std::make_unique<ServerHealth[]>(config.servers.size())) {
+    SSL_CTX* ctx = tls_.native_handle();
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    tls_.set_verify_mode(asio::ssl::verify_peer);
+    if (config_.ca_file.empty()) {
+        tls_.set_default_verify_paths();
+    } else if (SSL_CTX_load_verify_locations(ctx, config_.ca_file.c_str(), nullptr) != 1) {
+        ERR_clear_error();
+        throw config::ConfigError(key_prefix + ".ca_file: " + config_.ca_file +
+                                  ": holds no PEM CA certificate");
+    }
+}
+
+std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried) {
+    const std::size_t count = server_count();
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+    const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
+    std::optional<std::size_t> resting;
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t index = (start + i) % count;
+        if (tried[index]) continue;
+        if (health_[index].resting_until_ms.load(std::memory_order_relaxed) <= now) return index;
+        if (!resting) resting = index;
+    }
+    return resting;  // every untried server is resting: trying one beats refusing the device
+}
+
+void Upstream::record_success(std::size_t index) {
+    if (health_[index].consecutive_failures.exchange(0, std::memory_order_relaxed) >=
+        max_consecutive_failures)
+        spdlog::info("upstream {}: server {} answers again", name(), server(index).url);
+    health_[index].resting_until_ms.store(0, std::memory_order_relaxed);
+}
+
+void Upstream::record_failure(std::size_t index, const std::string& reason) {
+    const unsigned failures = health_[index].consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (failures < max_consecutive_failures) return;
+    const auto until = std::chrono::steady_clock::now() + server_rest;
+    health_[index].resting_until_ms.store(
+        std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count(),
+        std::memory_order_relaxed);
+    if (failures == max_consecutive_failures) {
+        spdlog::warn("upstream {}: server {} left out for {}s after {} failures in a row; the last: {}",
+                     name(), server(index).url, server_rest.count(), failures, reason);
+    }
+}
+
+}  // namespace easgate::upstream

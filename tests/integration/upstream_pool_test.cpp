@@ -1,0 +1,66 @@
+// Several Exchange servers behind one upstream (a CAS array): a server that can't be reached is
+// skipped, one that keeps failing is left out for a while, and a request that may have reached
+// Exchange is never sent twice.
+#include <gtest/gtest.h>
+
+#include "gateway_fixture.hpp"
+
+namespace easgate::testing {
+namespace {
+
+const std::string sync_path =
+    "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+
+class UpstreamPoolTest : public GatewayTest {
+protected:
+    static std::string dead_server() { return "https://localhost:" + std::to_string(free_tcp_port()); }
+
+    // One request per device connection, so each one picks a server.
+    std::string status_of(const std::string& path) {
+        return curl("alice", path, {"--write-out", "%{http_code}", "--output", "/dev/null"}).out;
+    }
+
+    // How many requests the n-th test upstream received.
+    std::size_t deliveries(int n) const {
+        return count_of(read_file(work_dir() / ("upstream-" + std::to_string(n) + ".out")), "request ");
+    }
+};
+
+TEST_F(UpstreamPoolTest, AnUnreachableServerIsSkippedForTheNextOne) {
+    const auto live = start_upstream("server");
+    start_gateway({.upstream_url = dead_server() + ", " + live});
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
+    EXPECT_EQ(deliveries(0), 4u);
+    EXPECT_NE(gateway_log().find("connecting failed: Connection refused; trying the next server"),
+              std::string::npos)
+        << gateway_log();
+}
+
+TEST_F(UpstreamPoolTest, AServerThatKeepsFailingIsLeftOutForAWhile) {
+    const auto live = start_upstream("server");
+    start_gateway({.upstream_url = dead_server() + ", " + live});
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
+    const auto log = gateway_log();
+    EXPECT_EQ(count_of(log, "; trying the next server"), 3u) << log;
+    EXPECT_NE(log.find("left out for 10s after 3 failures in a row"), std::string::npos) << log;
+}
+
+TEST_F(UpstreamPoolTest, WhenNoServerCanBeReachedTheDeviceGets502) {
+    start_gateway({.upstream_url = dead_server() + ", " + dead_server()});
+    EXPECT_EQ(status_of(sync_path), "502");
+}
+
+TEST_F(UpstreamPoolTest, ARequestExchangeMayHaveReceivedIsNeverReplayed) {
+    const auto first = start_upstream("server");
+    const auto second = start_upstream("server");
+    start_gateway({.upstream_url = first + ", " + second});
+    const auto result = curl("alice", sync_path + "&hangup=1", {"--include", "--data", "mail"});
+    EXPECT_TRUE(result.out.starts_with("HTTP/1.1 503 ")) << result.out;
+    EXPECT_NE(result.out.find("Retry-After: 30\r\n"), std::string::npos) << result.out;
+    EXPECT_EQ(deliveries(0) + deliveries(1), 1u) << "the request reached Exchange once, and only once";
+    EXPECT_NE(gateway_log().find("sent no valid response (request not replayed)"), std::string::npos)
+        << gateway_log();
+}
+
+}  // namespace
+}  // namespace easgate::testing
