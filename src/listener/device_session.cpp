@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -281,6 +282,25 @@ private:
         co_return true;
     }
 
+    // A held Ping costs Exchange a request slot for up to an hour: when the phone goes away (or
+    // roams and reconnects), the upstream request is cancelled at once instead of at its deadline.
+    // A TLS read is the only way to tell: in TLS 1.3 even close_notify is an encrypted record.
+    // A byte that arrives starts a pipelined request: it is kept in buffer_, and the rest waits in
+    // the TLS layer for the next read. One byte, so a held Ping keeps no read buffer of its own.
+    void watch_device_while_exchange_holds_the_request() {
+        stream_.async_read_some(buffer_.prepare(1),
+                                [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                                    self->buffer_.commit(n);
+                                    if (!ec || ec == asio::error::operation_aborted) return;
+                                    self->device_left_ = true;
+                                    self->upstream_.cancel();
+                                });
+    }
+    void stop_watching_device() {
+        error_code ignored;
+        tcp_stream().socket().cancel(ignored);  // only the watch is pending on the device socket
+    }
+
     // Connects to the first server of the upstream that answers. A failed connect sent nothing of
     // the request, so trying the next server is always safe.
     asio::awaitable<std::optional<upstream::UpstreamFailure>> connect_upstream() {
@@ -323,9 +343,17 @@ private:
             parser->body_limit(boost::none);
             parser->skip(line.head);
             upstream_.tcp().expires_after(deadline.timeout);
+            if (deadline.long_poll) watch_device_while_exchange_holds_the_request();
             auto [ec, read] = co_await upstream_.visit([&](auto& upstream) {
                 return http::async_read_header(upstream, upstream_.buffer(), *parser, use_nothrow);
             });
+            if (deadline.long_poll) stop_watching_device();
+            if (ec && device_left_) {
+                spdlog::debug("{} {} \"{} {}\": the device left; its long poll to {} is cancelled",
+                              peer_text(), user_text(), line.method, line.target, upstream_.target().url);
+                upstream_.close();
+                co_return false;
+            }
             if (ec) {
                 const bool timed_out = ec == beast::error::timeout;
                 const std::string url = upstream_.target().url;
@@ -427,6 +455,7 @@ private:
     ClientCertificateCheck check_;
     upstream::UpstreamConnection upstream_;
     std::chrono::steady_clock::time_point started_;
+    bool device_left_ = false;  // seen by the long-poll watch; the session ends without answering
 };
 
 }  // namespace

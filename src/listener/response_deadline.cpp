@@ -17,17 +17,18 @@ ResponseDeadline response_deadline(const eas::EasRequest& request, std::span<con
     const ResponseDeadline ordinary{limits.upstream_timeout, "limits.upstream_timeout"};
     const bool ping = request.command == "Ping";
     if (!ping && request.command != "Sync") return ordinary;
-    if (body_complete && body.empty()) return {limits.max_long_poll, "limits.max_long_poll"};
+    const ResponseDeadline longest{limits.max_long_poll, "limits.max_long_poll", true};
+    if (body_complete && body.empty()) return longest;
     const auto interval = body_complete ? eas::long_poll_interval(request.command, body) : std::nullopt;
     if (!interval) {
         // A Ping is always held; a Sync without Wait or HeartbeatInterval is answered at once.
-        return ping ? ResponseDeadline{limits.max_long_poll, "limits.max_long_poll"} : ordinary;
+        return ping ? longest : ordinary;
     }
     const std::chrono::milliseconds asked = *interval + long_poll_margin;
-    if (asked >= limits.max_long_poll) return {limits.max_long_poll, "limits.max_long_poll"};
-    return {std::max(asked, limits.upstream_timeout), request.command + "'s interval of " +
-                                                          config::format_duration(*interval) + " + " +
-                                                          config::format_duration(long_poll_margin)};
+    if (asked >= limits.max_long_poll) return longest;
+    const std::string origin = request.command + "'s interval of " + config::format_duration(*interval) +
+                               " + " + config::format_duration(long_poll_margin);
+    return {std::max(asked, limits.upstream_timeout), origin, true};
 }
 
 }  // namespace easgate::listener

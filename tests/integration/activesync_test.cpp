@@ -39,6 +39,18 @@ TEST_F(ActiveSyncTest, PingIsHeldForItsHeartbeatIntervalNotUpstreamTimeout) {
         << gateway_log();
 }
 
+TEST_F(ActiveSyncTest, APhoneThatGoesAwayCancelsItsHeldPingAtOnce) {
+    start_gateway();
+    const auto file = work_dir() / "ping.wbxml";
+    write_file(file, ping_90s);
+    // Exchange would hold this Ping for 8 s; the phone gives up after 1 s.
+    curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=8000",
+         {"--max-time", "1", "--data-binary", "@" + file.string()});
+    const auto log = wait_for_text(work_dir() / "easgate.err", "the device left", std::chrono::seconds(6));
+    EXPECT_NE(log.find("the device left; its long poll to https://localhost:"), std::string::npos)
+        << gateway_log();
+}
+
 TEST_F(ActiveSyncTest, LongPollWaitIsCappedByMaxLongPoll) {
     start_gateway({.limits = "    upstream_timeout: 1s\n    max_long_poll: 2s\n"});
     EXPECT_EQ(post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=4000", ping_90s),

@@ -15,6 +15,7 @@ namespace easgate::listener {
 struct ResponseDeadline {
     std::chrono::milliseconds timeout;
     std::string origin;
+    bool long_poll = false;  // Exchange may hold it: watch whether the device is still there
 };
 
 // Exchange holds a Ping, and a Sync with Wait or HeartbeatInterval, for the interval the device

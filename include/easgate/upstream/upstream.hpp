@@ -78,6 +78,10 @@ public:
     // False once closed, or when the server closed its end while the connection sat idle.
     bool reusable();
     void close();
+    // Aborts the operations in flight (they complete with operation_aborted); the caller closes.
+    void cancel() {
+        if (stream_) tcp().cancel();
+    }
 
     beast::tcp_stream& tcp();
     beast::flat_buffer& buffer() { return buffer_; }
