@@ -6,6 +6,8 @@
 #include <span>
 #include <string>
 
+#include "byte_reader.hpp"
+
 namespace easgate::eas {
 namespace {
 
@@ -323,39 +325,18 @@ std::string decode_base64(std::string_view text, std::vector<std::uint8_t>& byte
     return {};
 }
 
-// Reads the decoded base64 structure front to back; every read is checked against what is left.
-class ByteReader {
-public:
-    explicit ByteReader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-
-    std::size_t offset() const { return offset_; }
-    std::size_t remaining() const { return bytes_.size() - offset_; }
-    bool at_end() const { return remaining() == 0; }
-
-    std::uint8_t read_byte() { return bytes_[offset_++]; }         // caller checked at_end()
-    std::span<const std::uint8_t> read_bytes(std::size_t count) {  // caller checked remaining()
-        const auto taken = bytes_.subspan(offset_, count);
-        offset_ += count;
-        return taken;
-    }
-
-private:
-    std::span<const std::uint8_t> bytes_;
-    std::size_t offset_ = 0;
-};
-
 std::string as_text(std::span<const std::uint8_t> bytes) { return {bytes.begin(), bytes.end()}; }
 
 // Reads a length byte and that many bytes into `field`, or says which of the two is missing.
 std::string read_length_prefixed(ByteReader& reader, std::string_view name,
                                  std::span<const std::uint8_t>& field) {
     if (reader.at_end()) return "base64 query: ends before the " + std::string(name) + " length";
-    const std::uint8_t length = reader.read_byte();
+    const std::uint8_t length = *reader.byte();
     if (length > reader.remaining()) {
         return "base64 query: " + std::string(name) + " length " + std::to_string(length) +
                " runs past the end (" + std::to_string(reader.remaining()) + " bytes left)";
     }
-    field = reader.read_bytes(length);
+    field = *reader.bytes(length);
     return {};
 }
 
@@ -385,7 +366,7 @@ std::string parse_base64_parameters(ByteReader& reader, EasRequest& request) {
     std::size_t count = 0;
     while (!reader.at_end()) {
         const std::size_t tag_offset = reader.offset();
-        const std::uint8_t tag = reader.read_byte();
+        const std::uint8_t tag = *reader.byte();
         const std::string_view name = parameter_name(tag);
         if (name.empty()) return "base64 query: unknown parameter tag " + std::to_string(tag);
         if (++count > max_query_parameters) {
@@ -395,12 +376,12 @@ std::string parse_base64_parameters(ByteReader& reader, EasRequest& request) {
             return "base64 query: parameter " + std::string(name) + " at offset " +
                    std::to_string(tag_offset) + " has no length";
         }
-        const std::uint8_t length = reader.read_byte();
+        const std::uint8_t length = *reader.byte();
         if (length > reader.remaining()) {
             return "base64 query: parameter " + std::string(name) + " length " + std::to_string(length) +
                    " runs past the end (" + std::to_string(reader.remaining()) + " bytes left)";
         }
-        const std::span<const std::uint8_t> value = reader.read_bytes(length);
+        const std::span<const std::uint8_t> value = *reader.bytes(length);
         if (seen_tags[tag]) return "base64 query: parameter " + std::string(name) + " appears more than once";
         seen_tags[tag] = true;
 
@@ -435,7 +416,7 @@ std::string parse_base64_structure(std::span<const std::uint8_t> bytes, EasReque
                std::to_string(fixed_header_bytes) + "-byte fixed part";
     }
     ByteReader reader(bytes);
-    const std::uint8_t version = reader.read_byte();
+    const std::uint8_t version = *reader.byte();
     if (std::find(base64_protocol_versions.begin(), base64_protocol_versions.end(), version) ==
         base64_protocol_versions.end()) {
         return "base64 query: protocol version " + std::to_string(version) +
@@ -443,13 +424,13 @@ std::string parse_base64_structure(std::span<const std::uint8_t> bytes, EasReque
     }
     request.protocol_version = std::to_string(version / 10) + "." + std::to_string(version % 10);
 
-    const std::uint8_t code = reader.read_byte();
+    const std::uint8_t code = *reader.byte();
     const std::optional<std::string_view> command = command_for_code(code);
     if (!command) return "base64 query: unknown command code " + std::to_string(code);
     request.command = std::string(*command);
 
-    const std::uint8_t locale_low = reader.read_byte();
-    const std::uint8_t locale_high = reader.read_byte();
+    const std::uint8_t locale_low = *reader.byte();
+    const std::uint8_t locale_high = *reader.byte();
     request.locale = "0x" + hex_byte(locale_high) + hex_byte(locale_low);
 
     std::span<const std::uint8_t> device_id;

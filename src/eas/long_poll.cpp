@@ -3,6 +3,8 @@
 #include <array>
 #include <string>
 
+#include "byte_reader.hpp"
+
 namespace easgate::eas {
 namespace {
 
@@ -55,16 +57,10 @@ std::optional<CommandShape> shape_for(std::string_view command) {
     return std::nullopt;
 }
 
-class WbxmlReader {
+// WBXML's own encodings on top of the checked byte reads.
+class WbxmlReader : public ByteReader {
 public:
-    explicit WbxmlReader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-
-    bool at_end() const { return offset_ == bytes_.size(); }
-
-    std::optional<std::uint8_t> byte() {
-        if (at_end()) return std::nullopt;
-        return bytes_[offset_++];
-    }
+    using ByteReader::ByteReader;
 
     // WBXML mb_u_int32: 7 bits a byte, high bit set on all but the last, at most 5 bytes.
     std::optional<std::uint32_t> multibyte_integer() {
@@ -92,17 +88,6 @@ public:
         }
         return std::nullopt;
     }
-
-    std::optional<std::span<const std::uint8_t>> bytes(std::uint32_t count) {
-        if (count > bytes_.size() - offset_) return std::nullopt;
-        const auto taken = bytes_.subspan(offset_, count);
-        offset_ += count;
-        return taken;
-    }
-
-private:
-    std::span<const std::uint8_t> bytes_;
-    std::size_t offset_ = 0;
 };
 
 bool read_header(WbxmlReader& reader) {
