@@ -5,11 +5,14 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <functional>
 #include <thread>
 
 #include "easgate/admin/admin_server.hpp"
 #include "easgate/admin/metrics.hpp"
+#include "easgate/config/units.hpp"
 #include "easgate/listener/listener.hpp"
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
@@ -41,6 +44,7 @@ GatewayParts build_gateway(const config::Config& config) {
     // One directory client and one delegation service for the process: their caches and their
     // KDC/LDAP connections serve every listener.
     GatewayParts parts;
+    parts.sessions = std::make_shared<listener::SessionRegistry>();
     if (config.directory)
         parts.directory = std::make_shared<directory::DirectoryClient>(
             *config.directory, config.kerberos ? &*config.kerberos : nullptr);
@@ -67,6 +71,7 @@ GatewayParts build_gateway(const config::Config& config) {
         runtime->upstream = upstreams[index];
         runtime->pipeline = pipelines[index];
         runtime->refusal_log = refusal_log;
+        runtime->sessions = parts.sessions;
         parts.listeners.push_back(std::move(runtime));
     }
     return parts;
@@ -126,14 +131,40 @@ int run_gateway(const config::Config& config) {
     for (auto& l : listeners) l->start();
     admin_server->start();
 
-    asio::signal_set signals(accept_context, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-        if (ec) return;
-        spdlog::info("received signal {}, stopping", signal);
-        for (auto& l : listeners) l->stop();
+    const auto stop_now = [&] {
         admin_server->stop();
         for (auto& w : workers) w->stop();
         accept_context.stop();
+    };
+    // SIGTERM/SIGINT: stop accepting, let requests in flight finish, answer held long polls early,
+    // and stop once every connection has closed or limits.shutdown_grace has passed. A second
+    // signal stops at once.
+    asio::signal_set signals(accept_context, SIGINT, SIGTERM);
+    asio::steady_timer drain_check(accept_context);
+    const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
+    std::function<void()> check_drained = [&] {
+        const auto open = parts.sessions->size();
+        if (open == 0 || std::chrono::steady_clock::now() >= *drain_deadline) {
+            if (open > 0) spdlog::warn("limits.shutdown_grace passed: closing {} connections", open);
+            stop_now();
+            return;
+        }
+        drain_check.expires_after(std::chrono::milliseconds(50));
+        drain_check.async_wait([&](const boost::system::error_code& ec) {
+            if (!ec) check_drained();
+        });
+    };
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        spdlog::info("received signal {}: draining {} device connections (at most {})", signal,
+                     parts.sessions->size(), config::format_duration(config.limits.shutdown_grace));
+        for (auto& l : listeners) l->stop();
+        *drain_deadline = std::chrono::steady_clock::now() + config.limits.shutdown_grace;
+        parts.sessions->drain_all();
+        check_drained();
+        signals.async_wait([&](const boost::system::error_code& again, int) {
+            if (!again) stop_now();
+        });
     });
 
     std::vector<std::thread> threads;

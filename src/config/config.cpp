@@ -215,6 +215,7 @@ LimitsConfig read_limits(Reader map) {
     read_optional(map, "upstream_connect_timeout", limits.upstream_connect_timeout, &Reader::as_duration);
     read_optional(map, "upstream_timeout", limits.upstream_timeout, &Reader::as_duration);
     read_optional(map, "max_long_poll", limits.max_long_poll, &Reader::as_duration);
+    read_optional(map, "shutdown_grace", limits.shutdown_grace, &Reader::as_duration);
     if (limits.max_header_bytes < 1024) map.required("max_header_bytes").fail("must be at least 1KiB");
     map.reject_unknown_keys();
     return limits;
@@ -431,6 +432,7 @@ std::string to_yaml(const Config& config) {
         << format_duration(limits.upstream_connect_timeout);
     out << YAML::Key << "upstream_timeout" << YAML::Value << format_duration(limits.upstream_timeout);
     out << YAML::Key << "max_long_poll" << YAML::Value << format_duration(limits.max_long_poll);
+    out << YAML::Key << "shutdown_grace" << YAML::Value << format_duration(limits.shutdown_grace);
     out << YAML::EndMap;
     out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "listen" << YAML::Value << config.admin.listen;

@@ -8,6 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -54,7 +55,11 @@ struct RequestLine {
     bool head;
 };
 
-class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
+// What a session is doing, for a shutdown: an idle connection closes at once, a held long poll is
+// answered early, a request in flight finishes first.
+enum class Phase { idle, busy, long_poll };
+
+class DeviceSession : public DrainableSession, public std::enable_shared_from_this<DeviceSession> {
 public:
     DeviceSession(tcp::socket socket, std::shared_ptr<ListenerRuntime> runtime)
         : runtime_(std::move(runtime)),
@@ -65,7 +70,12 @@ public:
         peer_ = tcp_stream().socket().remote_endpoint(ignored);
     }
 
+    ~DeviceSession() override {
+        if (registered_) runtime_->sessions->remove(*registered_);
+    }
+
     void start() {
+        registered_ = runtime_->sessions->add(weak_from_this());
         asio::co_spawn(
             stream_.get_executor(), [self = shared_from_this()] { return self->run(); },
             [](std::exception_ptr failure) {
@@ -78,12 +88,20 @@ public:
             });
     }
 
+    void drain() override {
+        asio::post(stream_.get_executor(), [self = shared_from_this()] {
+            self->draining_ = true;
+            if (self->phase_ == Phase::idle) self->tcp_stream().cancel();    // between requests: close now
+            if (self->phase_ == Phase::long_poll) self->upstream_.cancel();  // answered early, empty
+        });
+    }
+
 private:
     beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(stream_); }
 
     asio::awaitable<void> run() {
         if (!co_await handshake()) co_return;
-        for (bool first = true; co_await serve_request(first); first = false) {
+        for (bool first = true; co_await serve_request(first) && !draining(); first = false) {
         }
         upstream_.close();
         tcp_stream().expires_after(tls_shutdown_timeout);
@@ -139,7 +157,10 @@ private:
         parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
         parser.body_limit(boost::none);  // checked below, once the request line is known for the log
         tcp_stream().expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
+        phase_ = Phase::idle;
+        if (draining()) co_return false;
         auto [ec, header_bytes] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+        phase_ = Phase::busy;
         if (ec == http::error::header_limit) {
             spdlog::warn("{} {}: 431 request header larger than limits.max_header_bytes ({})", peer_text(),
                          user_text(), config::format_size(limits_.max_header_bytes));
@@ -282,23 +303,48 @@ private:
         co_return true;
     }
 
+    bool draining() const { return draining_ || runtime_->sessions->draining(); }
+
+    // easgate is shutting down: an empty 200 ends the held Ping or Sync now, and the device issues
+    // it again at once, on a connection to another node.
+    asio::awaitable<void> answer_long_poll_early(const RequestLine& line) {
+        log_access(line, 200, "");
+        spdlog::info("{} {}: held long poll answered early: easgate is shutting down", peer_text(),
+                     user_text());
+        http::response<http::empty_body> response{http::status::ok, line.version};
+        response.set(http::field::server, "easgate");
+        response.content_length(0);
+        response.keep_alive(false);
+        tcp_stream().expires_after(limits_.client_body_timeout);
+        co_await http::async_write(stream_, response, use_nothrow);
+    }
+
     // A held Ping costs Exchange a request slot for up to an hour: when the phone goes away (or
     // roams and reconnects), the upstream request is cancelled at once instead of at its deadline.
     // A TLS read is the only way to tell: in TLS 1.3 even close_notify is an encrypted record.
     // A byte that arrives starts a pipelined request: it is kept in buffer_, and the rest waits in
     // the TLS layer for the next read. One byte, so a held Ping keeps no read buffer of its own.
     void watch_device_while_exchange_holds_the_request() {
+        tcp_stream().expires_never();  // the hold is bounded by the upstream deadline, not the device
+        watch_pending_ = true;
         stream_.async_read_some(buffer_.prepare(1),
                                 [self = shared_from_this()](const error_code& ec, std::size_t n) {
                                     self->buffer_.commit(n);
+                                    self->watch_pending_ = false;
+                                    self->watch_done_.cancel();
                                     if (!ec || ec == asio::error::operation_aborted) return;
                                     self->device_left_ = true;
                                     self->upstream_.cancel();
                                 });
     }
-    void stop_watching_device() {
+    // Cancels the watch and waits until it has completed: two reads must never be pending on one
+    // TLS stream, and the next request's read follows.
+    asio::awaitable<void> stop_watching_device() {
+        if (!watch_pending_) co_return;
         error_code ignored;
         tcp_stream().socket().cancel(ignored);  // only the watch is pending on the device socket
+        watch_done_.expires_at(asio::steady_timer::time_point::max());
+        co_await watch_done_.async_wait(use_nothrow);  // ends when the watch's handler cancels it
     }
 
     // Connects to the first server of the upstream that answers. A failed connect sent nothing of
@@ -343,11 +389,22 @@ private:
             parser->body_limit(boost::none);
             parser->skip(line.head);
             upstream_.tcp().expires_after(deadline.timeout);
-            if (deadline.long_poll) watch_device_while_exchange_holds_the_request();
+            if (deadline.long_poll) {
+                phase_ = Phase::long_poll;
+                watch_device_while_exchange_holds_the_request();
+            }
             auto [ec, read] = co_await upstream_.visit([&](auto& upstream) {
                 return http::async_read_header(upstream, upstream_.buffer(), *parser, use_nothrow);
             });
-            if (deadline.long_poll) stop_watching_device();
+            if (deadline.long_poll) {
+                phase_ = Phase::busy;
+                co_await stop_watching_device();
+            }
+            if (ec && deadline.long_poll && draining_) {
+                upstream_.close();
+                co_await answer_long_poll_early(line);
+                co_return false;
+            }
             if (ec && device_left_) {
                 spdlog::debug("{} {} \"{} {}\": the device left; its long poll to {} is cancelled",
                               peer_text(), user_text(), line.method, line.target, upstream_.target().url);
@@ -359,14 +416,19 @@ private:
                 const std::string url = upstream_.target().url;
                 upstream_.close();
                 // Exchange had the whole request: it is never replayed; the device retries later.
+                // The reason is built before the co_await: GCC 12 destroys string temporaries of a
+                // ?: inside a co_await expression twice (a double free seen when Exchange went away).
+                std::string reason;
+                if (timed_out) {
+                    reason = "upstream " + url + " did not answer within " + deadline.origin + " (" +
+                             config::format_duration(deadline.timeout) + ")";
+                } else {
+                    reason =
+                        "upstream " + url + " sent no valid response (request not replayed): " + ec.message();
+                }
                 co_await respond(
                     timed_out ? http::status::gateway_timeout : http::status::service_unavailable, line,
-                    keep_device,
-                    timed_out ? "upstream " + url + " did not answer within " + deadline.origin + " (" +
-                                    config::format_duration(deadline.timeout) + ")"
-                              : "upstream " + url +
-                                    " sent no valid response (request not replayed): " + ec.message(),
-                    timed_out ? 0 : retry_after_seconds);
+                    keep_device, reason, timed_out ? 0 : retry_after_seconds);
                 co_return keep_device;
             }
         } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
@@ -374,7 +436,7 @@ private:
         auto& response = parser->get();
         const bool keep_upstream = response.keep_alive();
         upstream::rewrite_response_for_device(response.base());
-        bool keep = keep_device;
+        bool keep = keep_device && !draining();  // shutting down: this answer is the last
         if (!parser->is_done() && !response.chunked() && !response.has_content_length()) {
             // A body that ends when Exchange closes: re-frame it so the device connection survives.
             if (line.version == 11) {
@@ -456,6 +518,11 @@ private:
     upstream::UpstreamConnection upstream_;
     std::chrono::steady_clock::time_point started_;
     bool device_left_ = false;  // seen by the long-poll watch; the session ends without answering
+    Phase phase_ = Phase::busy;
+    bool watch_pending_ = false;
+    asio::steady_timer watch_done_{stream_.get_executor()};
+    bool draining_ = false;
+    std::optional<SessionRegistry::Entry> registered_;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@ struct GatewayParts {
     std::vector<std::shared_ptr<listener::ListenerRuntime>> listeners;  // one per configured listener
     std::shared_ptr<directory::DirectoryClient> directory;              // null without directory:
     std::shared_ptr<delegation::DelegationService> delegation;          // null without kerberos:
+    std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection
 };
 
 // Builds what each listener's connections share (TLS contexts, upstreams, the filter chain) from a

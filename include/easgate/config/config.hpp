@@ -55,7 +55,9 @@ struct LimitsConfig {
     milliseconds client_body_timeout{60'000};       // between two reads of a request body
     milliseconds upstream_connect_timeout{10'000};  // TCP connect and TLS handshake to Exchange
     milliseconds upstream_timeout{120'000};         // waiting for Exchange's response
-    milliseconds max_long_poll{3'660'000};  // a Ping or Sync with Wait: its own interval + 60s, at most this
+    milliseconds max_long_poll{3'660'000};
+    milliseconds shutdown_grace{30'000};  // SIGTERM: how long requests in flight may take to finish  // a
+                                          // Ping or Sync with Wait: its own interval + 60s, at most this
 };
 
 enum class DirectoryBind { gssapi, simple };

@@ -6,6 +6,7 @@
 
 #include "easgate/common/logging.hpp"
 #include "easgate/config/config.hpp"
+#include "easgate/listener/session_registry.hpp"
 #include "easgate/listener/tls_context.hpp"
 #include "easgate/pipeline/request_pipeline.hpp"
 #include "easgate/upstream/upstream.hpp"
@@ -20,6 +21,7 @@ struct ListenerRuntime {
     std::shared_ptr<upstream::Upstream> upstream;
     std::shared_ptr<const pipeline::RequestPipeline> pipeline;
     std::shared_ptr<common::LogRateLimiter> refusal_log;
+    std::shared_ptr<SessionRegistry> sessions;  // shared by all listeners
 };
 
 // Serves one device connection (TLS handshake, then requests until either side closes) on the

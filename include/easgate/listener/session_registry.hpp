@@ -1,0 +1,40 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <mutex>
+
+namespace easgate::listener {
+
+// A device connection as a shutdown sees it.
+class DrainableSession {
+public:
+    virtual ~DrainableSession() = default;
+    // Called from any thread: the session finishes on its own thread what it is doing, answers a
+    // held long poll early, and then closes.
+    virtual void drain() = 0;
+};
+
+// The open device connections of the process, so that a shutdown reaches every one of them.
+// Touched once when a connection opens and once when it closes.
+class SessionRegistry {
+public:
+    using Entry = std::list<std::weak_ptr<DrainableSession>>::iterator;
+
+    Entry add(std::weak_ptr<DrainableSession> session);
+    void remove(Entry entry);
+    std::size_t size() const;
+
+    // From now on every session, open or opening, drains.
+    void drain_all();
+    bool draining() const { return draining_.load(std::memory_order_acquire); }
+
+private:
+    mutable std::mutex mutex_;
+    std::list<std::weak_ptr<DrainableSession>> sessions_;
+    std::atomic<bool> draining_{false};
+};
+
+}  // namespace easgate::listener

@@ -1,0 +1,58 @@
+// SIGTERM: easgate stops accepting, lets requests in flight finish, answers held long polls at once
+// with an empty 200 (the phone re-issues them to another node) and exits 0.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "gateway_fixture.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+namespace {
+
+const std::string device_query = "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+// <Ping><HeartbeatInterval>90</HeartbeatInterval></Ping>
+const std::string ping_90s(
+    "\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
+    "90\x00\x01\x01",
+    14);
+
+class ShutdownTest : public GatewayTest {};
+
+TEST_F(ShutdownTest, SigtermAnswersHeldPingsEarlyAndLetsRequestsInFlightFinish) {
+    start_gateway();
+    const auto ping_file = work_dir() / "ping.wbxml";
+    write_file(ping_file, ping_90s);
+    const auto write_out = std::vector<std::string>{"--write-out", "\n%{http_code} %{size_download}"};
+    // Exchange would hold the Ping for 20 s, and takes 1.5 s over the FolderSync.
+    auto ping = std::async(std::launch::async, [&] {
+        auto extra = write_out;
+        extra.insert(extra.end(), {"--data-binary", "@" + ping_file.string()});
+        return curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=20000",
+                    extra);
+    });
+    auto folder_sync = std::async(std::launch::async, [&] {
+        return curl("alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync" + device_query + "&delayms=1500",
+                    write_out);
+    });
+    // Both requests are with Exchange once the test upstream has logged them.
+    for (int i = 0; i < 100 && count_of(read_file(work_dir() / "upstream-0.out"), "request ") < 2; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request "), 2u);
+
+    EXPECT_EQ(stop_gateway(), 0) << "easgate exits by itself once its connections are done";
+    // Answered by easgate with an empty 200: Exchange's answer would carry its JSON report.
+    const auto ping_result = ping.get();
+    EXPECT_TRUE(ping_result.out.ends_with("\n200 0")) << ping_result.out << ping_result.err;
+    const auto folder_result = folder_sync.get();
+    EXPECT_NE(folder_result.out.find("Cmd=FolderSync"), std::string::npos)
+        << "finished with Exchange's answer";
+    EXPECT_NE(folder_result.out.find("\n200 "), std::string::npos) << folder_result.out;
+    EXPECT_NE(gateway_log().find("held long poll answered early: easgate is shutting down"),
+              std::string::npos)
+        << gateway_log();
+}
+
+}  // namespace
+}  // namespace easgate::testing
