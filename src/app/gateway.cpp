@@ -141,10 +141,10 @@ int run_gateway(const config::Config& config) {
     // signal stops at once.
     asio::signal_set signals(accept_context, SIGINT, SIGTERM);
     asio::steady_timer drain_check(accept_context);
-    const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
+    std::chrono::steady_clock::time_point drain_deadline;
     std::function<void()> check_drained = [&] {
         const auto open = parts.sessions->size();
-        if (open == 0 || std::chrono::steady_clock::now() >= *drain_deadline) {
+        if (open == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
             if (open > 0) spdlog::warn("limits.shutdown_grace passed: closing {} connections", open);
             stop_now();
             return;
@@ -159,7 +159,7 @@ int run_gateway(const config::Config& config) {
         spdlog::info("received signal {}: draining {} device connections (at most {})", signal,
                      parts.sessions->size(), config::format_duration(config.limits.shutdown_grace));
         for (auto& l : listeners) l->stop();
-        *drain_deadline = std::chrono::steady_clock::now() + config.limits.shutdown_grace;
+        drain_deadline = std::chrono::steady_clock::now() + config.limits.shutdown_grace;
         parts.sessions->drain_all();
         check_drained();
         signals.async_wait([&](const boost::system::error_code& again, int) {
