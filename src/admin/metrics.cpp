@@ -6,16 +6,25 @@
 namespace easgate::admin {
 namespace {
 
-void counter(std::string& out, const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
+void metric(std::string& out, const char* type, const char* name, const char* help, std::uint64_t value) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE ").append(name).append(" counter\n");
-    out.append(name).append(" ").append(std::to_string(value.load(std::memory_order_relaxed))).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    out.append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+
+void counter(std::string& out, const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
+    metric(out, "counter", name, help, value.load(std::memory_order_relaxed));
 }
 
 }  // namespace
 
 std::string render_metrics(const MetricsSources& sources) {
     std::string out;
+    if (const auto* s = sources.sessions) {
+        metric(out, "gauge", "easgate_device_connections", "device connections open now", s->size());
+        metric(out, "counter", "easgate_device_connections_refused_total",
+               "device connections closed at accept: limits.max_connections was reached", s->refused());
+    }
     if (const auto* d = sources.delegation) {
         counter(out, "easgate_kdc_s4u2self_total", "S4U2Self exchanges with the KDC (impersonation)",
                 d->s4u2self);

@@ -33,8 +33,8 @@ std::shared_ptr<pipeline::RequestPipeline> build_pipeline(
     pipeline->add(std::make_unique<pipeline::CertificateAuthStage>());
     if (directory) pipeline->add(std::make_unique<pipeline::DirectoryStage>(directory));
     if (delegation)
-        pipeline->add(std::make_unique<pipeline::DelegationStage>(delegation, kerberos->realm(),
-                                                                  upstream.service_principal));
+        pipeline->add(std::make_unique<pipeline::DelegationStage>(
+            delegation, kerberos->realm(), upstream.service_principal, upstream.max_authorization_bytes));
     return pipeline;
 }
 
@@ -121,7 +121,8 @@ int run_gateway(const config::Config& config) {
         admin_server = std::make_unique<admin::AdminServer>(
             accept_context, *admin::parse_listen_address(config.admin.listen), [&parts] {
                 return admin::render_metrics({parts.directory ? &parts.directory->counters() : nullptr,
-                                              parts.delegation ? &parts.delegation->counters() : nullptr});
+                                              parts.delegation ? &parts.delegation->counters() : nullptr,
+                                              parts.sessions.get()});
             });
     } catch (const std::runtime_error& e) {
         throw config::ConfigError(std::string("admin.listen: ") + e.what());

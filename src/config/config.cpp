@@ -127,6 +127,17 @@ public:
         fail("expected one of " + list + ", got \"" + text + "\"");
     }
 
+    // A DNS name as devices type it: letters, digits, '-' and '.', optionally with a :port.
+    std::string as_host_name() const {
+        const auto text = as_string();
+        const bool valid =
+            !text.empty() && text.front() != '.' && text.front() != '-' &&
+            text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:") ==
+                std::string::npos;
+        if (!valid) fail("expected a host name such as mail.example.com, got \"" + text + "\"");
+        return text;
+    }
+
     // A file the daemon must be able to open at start, so a typo fails now and not on a request.
     std::string as_readable_file() const {
         const auto path = as_string();
@@ -179,6 +190,7 @@ ListenerConfig read_listener(Reader map) {
         return r.as_one_of(std::array{"1.2", "1.3"});
     });
     read_optional(map, "upstream", listener.upstream, &Reader::as_string);
+    read_optional(map, "public_name", listener.public_name, &Reader::as_host_name);
     map.reject_unknown_keys();
     return listener;
 }
@@ -200,6 +212,26 @@ UpstreamConfig read_upstream(Reader map) {
                    ? UpstreamAuthentication::per_connection
                    : UpstreamAuthentication::per_request;
     });
+    read_optional(map, "send_authorization", upstream.send_authorization, [](const Reader& r) {
+        return r.as_one_of(std::array{"always", "on_challenge"}) == "on_challenge"
+                   ? SendAuthorization::on_challenge
+                   : SendAuthorization::always;
+    });
+    read_optional(map, "channel_binding", upstream.channel_binding, [](const Reader& r) {
+        return r.as_one_of(std::array{"auto", "off"}) == "off" ? ChannelBinding::off
+                                                               : ChannelBinding::automatic;
+    });
+    read_optional(map, "max_authorization_bytes", upstream.max_authorization_bytes, &Reader::as_size);
+    if (upstream.max_authorization_bytes < 1024 || upstream.max_authorization_bytes > (1ULL << 20))
+        map.required("max_authorization_bytes").fail("must be between 1KiB and 1MiB");
+    if (auto routes = map.child("routes")) {
+        for (const auto& route : routes->items()) {
+            auto prefix = route.as_string();
+            if (!prefix.starts_with('/') || prefix.find_first_of("?# \t") != std::string::npos)
+                route.fail("expected a path prefix such as /EWS/, got \"" + prefix + "\"");
+            upstream.routes.push_back(std::move(prefix));
+        }
+    }
     map.reject_unknown_keys();
     return upstream;
 }
@@ -216,6 +248,12 @@ LimitsConfig read_limits(Reader map) {
     read_optional(map, "upstream_timeout", limits.upstream_timeout, &Reader::as_duration);
     read_optional(map, "max_long_poll", limits.max_long_poll, &Reader::as_duration);
     read_optional(map, "shutdown_grace", limits.shutdown_grace, &Reader::as_duration);
+    read_optional(map, "min_body_rate", limits.min_body_rate, &Reader::as_size);
+    read_optional(map, "max_connections", limits.max_connections, [](const Reader& r) {
+        const auto value = r.as_unsigned(10'000'000);
+        if (value == 0) r.fail("must be at least 1");
+        return value;
+    });
     if (limits.max_header_bytes < 1024) map.required("max_header_bytes").fail("must be at least 1KiB");
     map.reject_unknown_keys();
     return limits;
@@ -401,6 +439,7 @@ std::string to_yaml(const Config& config) {
         out << YAML::EndMap;
         out << YAML::Key << "tls_min_version" << YAML::Value << YAML::DoubleQuoted << l.tls_min_version;
         out << YAML::Key << "upstream" << YAML::Value << config.upstream_for(l).name;
+        if (!l.public_name.empty()) out << YAML::Key << "public_name" << YAML::Value << l.public_name;
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -417,6 +456,13 @@ std::string to_yaml(const Config& config) {
         }
         out << YAML::Key << "authenticate" << YAML::Value
             << (u.authenticate == UpstreamAuthentication::per_connection ? "per_connection" : "per_request");
+        out << YAML::Key << "send_authorization" << YAML::Value
+            << (u.send_authorization == SendAuthorization::on_challenge ? "on_challenge" : "always");
+        out << YAML::Key << "channel_binding" << YAML::Value
+            << (u.channel_binding == ChannelBinding::off ? "off" : "auto");
+        out << YAML::Key << "max_authorization_bytes" << YAML::Value
+            << format_size(u.max_authorization_bytes);
+        out << YAML::Key << "routes" << YAML::Value << YAML::Flow << u.routes;
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -433,6 +479,8 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "upstream_timeout" << YAML::Value << format_duration(limits.upstream_timeout);
     out << YAML::Key << "max_long_poll" << YAML::Value << format_duration(limits.max_long_poll);
     out << YAML::Key << "shutdown_grace" << YAML::Value << format_duration(limits.shutdown_grace);
+    out << YAML::Key << "min_body_rate" << YAML::Value << format_size(limits.min_body_rate);
+    out << YAML::Key << "max_connections" << YAML::Value << limits.max_connections;
     out << YAML::EndMap;
     out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "listen" << YAML::Value << config.admin.listen;

@@ -45,8 +45,14 @@ std::shared_ptr<DelegatedCredential> DelegatedCredential::impersonate(
     return result;
 }
 
-DelegatedCredential::Token DelegatedCredential::make_token() const {
+DelegatedCredential::Token DelegatedCredential::make_token(std::string_view channel_binding) const {
     Token token;
+    // Addresses stay unspecified: the acceptor (IIS, or MIT) builds the same structure.
+    gss_channel_bindings_struct bindings{};
+    bindings.initiator_addrtype = GSS_C_AF_UNSPEC;
+    bindings.acceptor_addrtype = GSS_C_AF_UNSPEC;
+    bindings.application_data.length = channel_binding.size();
+    bindings.application_data.value = const_cast<char*>(channel_binding.data());
     gss_ctx_id_t context = GSS_C_NO_CONTEXT;
     GssBuffer output;
     // No GSS_C_MUTUAL_FLAG: HTTP Negotiate here is one leg; the backend's reply token is not
@@ -54,7 +60,8 @@ DelegatedCredential::Token DelegatedCredential::make_token() const {
     // (an impersonation credential has none to give anyway).
     token.status.major = gss_init_sec_context(
         &token.status.minor, credential_.get(), &context, target_.get(), gss_mech_krb5, 0, GSS_C_INDEFINITE,
-        GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, nullptr, output.get(), nullptr, &token.ticket_lifetime);
+        channel_binding.empty() ? GSS_C_NO_CHANNEL_BINDINGS : &bindings, GSS_C_NO_BUFFER, nullptr,
+        output.get(), nullptr, &token.ticket_lifetime);
     const GssContext owned_context(context);  // a single-use context: only its token matters
     if (token.status.failed()) return token;
     token.negotiate = base64(wrap_in_spnego(output.view()));

@@ -26,8 +26,9 @@ public:
                                                             std::chrono::milliseconds refresh_before,
                                                             GssStatus& status);
 
-    // A new single-leg token. The first call asks the KDC for the service ticket (S4U2Proxy).
-    Token make_token() const;
+    // A new single-leg token, bound to channel_binding (application data) unless it is empty.
+    // The first call asks the KDC for the service ticket (S4U2Proxy).
+    Token make_token(std::string_view channel_binding = {}) const;
 
     // Refresh no later than the service ticket requires (it may end before the S4U2Self ticket).
     // Only before the credential is shared: fresh() reads this without a lock.

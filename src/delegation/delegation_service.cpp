@@ -54,9 +54,9 @@ DelegationResult token_result(std::string negotiate_token) {
 }
 
 // A coroutine, not a lambda, so the credential lives in its frame for as long as it runs.
-boost::asio::awaitable<DelegatedCredential::Token> new_token(
-    std::shared_ptr<DelegatedCredential> credential) {
-    co_return credential->make_token();
+boost::asio::awaitable<DelegatedCredential::Token> new_token(std::shared_ptr<DelegatedCredential> credential,
+                                                             std::string channel_binding) {
+    co_return credential->make_token(channel_binding);
 }
 
 }  // namespace
@@ -129,12 +129,14 @@ struct DelegationService::Impl {
     // A token from a credential that already holds its service ticket: no KDC, but still on the KDC
     // threads, so that an unexpected trip to the KDC can never block the caller's I/O thread.
     boost::asio::awaitable<DelegationResult> token_from(std::shared_ptr<DelegatedCredential> credential,
-                                                        const std::string& user, const std::string& spn) {
+                                                        const std::string& user, const std::string& spn,
+                                                        std::string channel_binding) {
         ++counters.cache_hits;
         // co_spawn counts work only on the pool: keep the caller's io_context from running dry meanwhile.
         const auto caller_work = boost::asio::make_work_guard(co_await boost::asio::this_coro::executor);
         const DelegatedCredential::Token token = co_await boost::asio::co_spawn(
-            kdc_threads, new_token(std::move(credential)), boost::asio::use_awaitable);
+            kdc_threads, new_token(std::move(credential), std::move(channel_binding)),
+            boost::asio::use_awaitable);
         if (!token.status.failed()) co_return token_result(token.negotiate);
         ++counters.failures;
         DelegationResult result = failure(KerberosStep::s4u2proxy, attempt(user, spn), token.status);
@@ -159,7 +161,8 @@ DelegationService::~DelegationService() = default;
 const DelegationCounters& DelegationService::counters() const { return impl_->counters; }
 
 boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std::string user_principal,
-                                                                            std::string target_spn) {
+                                                                            std::string target_spn,
+                                                                            std::string channel_binding) {
     Impl& impl = *impl_;
     const std::string key = user_principal + '\n' + target_spn;
     std::shared_ptr<DelegatedCredential> cached;
@@ -187,10 +190,12 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
             ++impl.counters.failures;
             co_return outcome.failure;
         }
-        if (started_flight) co_return token_result(std::move(outcome.first_token));
+        // The flight's token is unbound: a bound one is made below, from the new credential.
+        if (started_flight && channel_binding.empty()) co_return token_result(std::move(outcome.first_token));
         cached = std::move(outcome.credential);
     }
-    co_return co_await impl.token_from(std::move(cached), user_principal, target_spn);
+    co_return co_await impl.token_from(std::move(cached), user_principal, target_spn,
+                                       std::move(channel_binding));
 }
 
 }  // namespace easgate::delegation

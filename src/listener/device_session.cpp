@@ -20,6 +20,7 @@
 #include "easgate/eas/eas_request.hpp"
 #include "easgate/listener/request_framing.hpp"
 #include "easgate/listener/response_deadline.hpp"
+#include "easgate/upstream/backend_diagnosis.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
 
 namespace easgate::listener {
@@ -200,14 +201,14 @@ private:
                              "malformed ActiveSync request: " + eas.error);
             co_return false;
         }
-        if (eas.request->path == eas::EasPath::other) {
-            co_await respond(
-                http::status::not_found, line, false,
-                "only /Microsoft-Server-ActiveSync and /autodiscover/autodiscover.xml are relayed");
+        if (eas.request->path == eas::EasPath::other && !runtime_->upstream->routes(line.target)) {
+            co_await respond(http::status::not_found, line, false,
+                             "only /Microsoft-Server-ActiveSync, /autodiscover/autodiscover.xml and "
+                             "upstreams[].routes are relayed");
             co_return false;
         }
         pipeline::RequestContext context{
-            check_.identity ? &*check_.identity : nullptr, peer_, request.base(), {}};
+            check_.identity ? &*check_.identity : nullptr, peer_, request.base(), {}, {}};
         const auto verdict = co_await runtime_->pipeline->run(context);
         if (!verdict.proceeds()) {
             co_await respond(static_cast<http::status>(verdict.status), line, false, verdict.reason,
@@ -222,56 +223,141 @@ private:
         }
 
         std::vector<char> body;
-        if (!co_await read_ahead(parser, body, line)) co_return false;
+        common::BodyRateGuard body_rate(limits_.min_body_rate, limits_.client_body_timeout);
+        if (!co_await read_ahead(parser, body, line, body_rate)) co_return false;
         const bool buffered = parser.is_done();
         const std::span<const std::uint8_t> read_ahead_bytes(
             reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
         const auto deadline = response_deadline(*eas.request, read_ahead_bytes, buffered, limits_);
 
-        const bool reused = upstream_.reusable();
-        if (!reused) {
-            if (auto failure = co_await connect_upstream()) {
-                co_await respond(static_cast<http::status>(failure->status), line,
-                                 line.keep_alive && buffered, failure->reason);
+        // The delegation stage's token; replaced by one bound to the upstream TLS connection when
+        // the upstream uses Extended Protection, held back until Exchange asks with on_challenge.
+        std::string unbound_authorization;  // the token alone, without "Negotiate "
+        if (context.delegated) {
+            unbound_authorization = std::string(request[http::field::authorization].substr(10));
+            request.erase(http::field::authorization);
+        }
+        const bool challenge_first =
+            context.delegated && buffered &&
+            runtime_->upstream->send_authorization() == config::SendAuthorization::on_challenge;
+        std::vector<char> scratch(buffered ? 0 : relay_chunk_bytes);
+        std::optional<http::response_parser<http::buffer_body>> response;
+        std::size_t authorization_bytes = 0;
+        for (int attempt = 0;; ++attempt) {
+            const bool reused = upstream_.reusable();
+            if (!reused) {
+                if (auto failure = co_await connect_upstream()) {
+                    co_await respond(static_cast<http::status>(failure->status), line,
+                                     line.keep_alive && buffered, failure->reason);
+                    co_return line.keep_alive&& buffered;
+                }
+            }
+            // This upstream connection only ever carries this device's user, so a backend that
+            // keeps Kerberos authentication per connection needs the token on the first request only.
+            const bool per_connection =
+                runtime_->upstream->authentication() == config::UpstreamAuthentication::per_connection;
+            const bool send_token =
+                context.delegated && (attempt > 0 || (!challenge_first && !(reused && per_connection)));
+            if (context.delegated) request.erase(http::field::authorization);
+            if (send_token) {
+                const auto token =
+                    co_await authorization_for_connection(*context.delegated, unbound_authorization);
+                if (!token.ok()) {
+                    co_await respond(http::status::service_unavailable, line, line.keep_alive && buffered,
+                                     token.detail, retry_after_seconds);
+                    co_return line.keep_alive&& buffered;
+                }
+                request.set(http::field::authorization, "Negotiate " + token.negotiate_token);
+            }
+            authorization_bytes = request[http::field::authorization].size();
+            prepare_upstream_request(request, body.size(), buffered);
+
+            // Send the request: the read-ahead first, then (for large bodies) the rest as it arrives.
+            http::serializer<true, http::buffer_body> request_writer{request};
+            const auto sent = co_await upstream_.visit([&](auto& upstream) {
+                return common::relay_body(
+                    stream_, buffer_, parser, upstream, request_writer, std::span<char>(body),
+                    std::span<char>(scratch),
+                    {limits_.client_body_timeout, limits_.upstream_timeout, &body_rate});
+            });
+            if (!sent.ok()) {
+                upstream_.close();
+                if (sent.failed == common::RelaySide::input) {  // the device left or stalled mid-body
+                    if (sent.error == beast::error::timeout)
+                        log_access(line, 408, body_timeout_reason(body_rate));
+                    co_return false;
+                }
+                // Part of the request may have reached Exchange: replaying it could send a mail twice.
+                co_await respond(http::status::service_unavailable, line, line.keep_alive && buffered,
+                                 "upstream " + upstream_.target().url +
+                                     " broke the connection while receiving the request (not replayed): " +
+                                     sent.error.message(),
+                                 retry_after_seconds);
                 co_return line.keep_alive&& buffered;
             }
+            const bool may_resend = challenge_first && attempt == 0;
+            if (!may_resend) {  // nothing of the request is kept while Exchange thinks
+                std::vector<char>().swap(body);
+                std::vector<char>().swap(scratch);
+            }
+            if (auto ended = co_await read_response_header(line, buffered, deadline, response))
+                co_return *ended;
+            // A 401 with a Negotiate challenge: Exchange did not process the request, so it is sent
+            // again, now with the token.
+            if (!may_resend || !is_negotiate_challenge(response->get())) break;
+            spdlog::debug("{} {}: upstream {} asked for credentials; sending the request again with them",
+                          peer_text(), user_text(), upstream_.target().url);
+            co_await discard_response_body(*response);
         }
-        prepare_upstream_request(request, body.size(), buffered);
-        // This upstream connection only ever carries this device's user, so a backend that keeps
-        // Kerberos authentication per connection needs the token on the first request only.
-        if (reused && context.identity &&
-            runtime_->upstream->authentication() == config::UpstreamAuthentication::per_connection)
-            request.erase(http::field::authorization);
+        co_return co_await relay_response(line, buffered, *response, authorization_bytes);
+    }
 
-        // Send the request: the read-ahead first, then (for large bodies) the rest as it arrives.
-        std::vector<char> scratch(buffered ? 0 : relay_chunk_bytes);
-        http::serializer<true, http::buffer_body> request_writer{request};
-        const auto sent = co_await upstream_.visit([&](auto& upstream) {
-            return common::relay_body(stream_, buffer_, parser, upstream, request_writer,
-                                      std::span<char>(body), std::span<char>(scratch),
-                                      {limits_.client_body_timeout, limits_.upstream_timeout});
-        });
-        if (!sent.ok()) {
-            upstream_.close();
-            if (sent.failed == common::RelaySide::input) co_return false;  // the device left mid-body
-            // Part of the request may have reached Exchange: replaying it could send a mail twice.
-            co_await respond(http::status::service_unavailable, line, line.keep_alive && buffered,
-                             "upstream " + upstream_.target().url +
-                                 " broke the connection while receiving the request (not replayed): " +
-                                 sent.error.message(),
-                             retry_after_seconds);
-            co_return line.keep_alive&& buffered;
+    // The Authorization header for the current upstream connection: the delegation stage's token,
+    // or a new one bound to this TLS connection when the upstream uses Extended Protection.
+    asio::awaitable<delegation::DelegationResult> authorization_for_connection(
+        const pipeline::DelegatedUser& user, const std::string& unbound) {
+        if (upstream_.channel_binding().empty()) {
+            delegation::DelegationResult result;
+            result.negotiate_token = unbound;
+            co_return result;
         }
-        std::vector<char>().swap(body);  // nothing of the request is kept while Exchange thinks
-        std::vector<char>().swap(scratch);
-        co_return co_await relay_response(line, buffered, deadline);
+        co_return co_await user.token(upstream_.channel_binding());
+    }
+
+    static bool is_negotiate_challenge(const http::response<http::buffer_body>& response) {
+        if (response.result() != http::status::unauthorized) return false;
+        const auto [first, last] = response.equal_range(http::field::www_authenticate);
+        for (auto field = first; field != last; ++field) {
+            const auto value = field->value();
+            if (value.size() >= 9 && beast::iequals(value.substr(0, 9), "Negotiate")) return true;
+        }
+        return false;
+    }
+
+    // Reads and drops the body of a response the device never sees (a 401 challenge). A large or
+    // broken one costs the connection instead: the next attempt connects afresh.
+    asio::awaitable<void> discard_response_body(http::response_parser<http::buffer_body>& parser) {
+        constexpr std::size_t max_discarded = 64 * 1024;
+        std::array<char, 4096> sink;
+        std::size_t discarded = 0;
+        while (!parser.is_done() && discarded <= max_discarded) {
+            parser.get().body().data = sink.data();
+            parser.get().body().size = sink.size();
+            upstream_.tcp().expires_after(limits_.upstream_timeout);
+            auto [ec, read] = co_await upstream_.visit([&](auto& upstream) {
+                return http::async_read_some(upstream, upstream_.buffer(), parser, use_nothrow);
+            });
+            if (ec && ec != http::error::need_buffer) break;
+            discarded += sink.size() - parser.get().body().size;
+        }
+        if (!parser.is_done() || !parser.get().keep_alive()) upstream_.close();
     }
 
     // Holds up to limits.upload_read_ahead of the body before Exchange is contacted (IIS's
     // uploadReadAheadSize), so that small requests can be retried and slow devices don't tie up
     // an Exchange connection. Larger bodies are streamed afterwards.
     asio::awaitable<bool> read_ahead(http::request_parser<http::buffer_body>& parser, std::vector<char>& body,
-                                     const RequestLine& line) {
+                                     const RequestLine& line, common::BodyRateGuard& rate) {
         const std::uint64_t limit = limits_.upload_read_ahead;
         if (const auto length = parser.content_length())
             body.reserve(std::min<std::uint64_t>(*length, limit));
@@ -282,10 +368,15 @@ private:
             auto& chunk = parser.get().body();
             chunk.data = body.data() + filled;
             chunk.size = room;
-            tcp_stream().expires_after(limits_.client_body_timeout);
+            tcp_stream().expires_at(rate.read_deadline());
             auto [ec, read] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+            rate.received(read);
             body.resize(filled + room - chunk.size);
             if (ec == http::error::need_buffer) continue;
+            if (ec == beast::error::timeout) {
+                co_await respond(http::status::request_timeout, line, false, body_timeout_reason(rate));
+                co_return false;
+            }
             if (ec == http::error::body_limit) {
                 co_await respond(http::status::payload_too_large, line, false,
                                  "request body exceeds limits.max_request_body (" +
@@ -301,6 +392,14 @@ private:
             }
         }
         co_return true;
+    }
+
+    std::string body_timeout_reason(const common::BodyRateGuard& rate) const {
+        if (rate.too_slow())
+            return "the device sent its request body slower than limits.min_body_rate (" +
+                   config::format_size(limits_.min_body_rate) + " per second)";
+        return "the device sent no more of its request body for limits.client_body_timeout (" +
+               config::format_duration(limits_.client_body_timeout) + ")";
     }
 
     bool draining() const { return draining_ || runtime_->sessions->draining(); }
@@ -379,10 +478,12 @@ private:
         }
     }
 
-    asio::awaitable<bool> relay_response(const RequestLine& line, bool request_buffered,
-                                         const ResponseDeadline& deadline) {
+    // Waits for Exchange's response header (past interim 1xx answers). nullopt once it is in
+    // parser; otherwise the device has been answered (or has left) and this is serve_request's result.
+    asio::awaitable<std::optional<bool>> read_response_header(
+        const RequestLine& line, bool request_buffered, const ResponseDeadline& deadline,
+        std::optional<http::response_parser<http::buffer_body>>& parser) {
         const bool keep_device = line.keep_alive && request_buffered;
-        std::optional<http::response_parser<http::buffer_body>> parser;
         do {  // interim 1xx answers (other than 101) are Exchange's business, not the device's
             parser.emplace();
             parser->header_limit(upstream_header_limit);
@@ -432,12 +533,18 @@ private:
                 co_return keep_device;
             }
         } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
+        co_return std::nullopt;
+    }
 
-        auto& response = parser->get();
+    asio::awaitable<bool> relay_response(const RequestLine& line, bool request_buffered,
+                                         http::response_parser<http::buffer_body>& parser,
+                                         std::size_t authorization_bytes) {
+        const bool keep_device = line.keep_alive && request_buffered;
+        auto& response = parser.get();
         const bool keep_upstream = response.keep_alive();
         upstream::rewrite_response_for_device(response.base());
         bool keep = keep_device && !draining();  // shutting down: this answer is the last
-        if (!parser->is_done() && !response.chunked() && !response.has_content_length()) {
+        if (!parser.is_done() && !response.chunked() && !response.has_content_length()) {
             // A body that ends when Exchange closes: re-frame it so the device connection survives.
             if (line.version == 11) {
                 response.chunked(true);
@@ -449,14 +556,16 @@ private:
         response.keep_alive(keep);
         const unsigned status = response.result_int();
         if (status == 401 && check_.identity) log_backend_refusal(response[http::field::www_authenticate]);
+        if (status == 400 && authorization_bytes > 0)
+            co_await diagnose_backend_400(response.reason(), parser.content_length(), authorization_bytes);
 
         std::vector<char> scratch(relay_chunk_bytes);
         http::serializer<false, http::buffer_body> response_writer{response};
         const auto relayed = co_await upstream_.visit([&](auto& upstream) {
-            return common::relay_body(upstream, upstream_.buffer(), *parser, stream_, response_writer, {},
+            return common::relay_body(upstream, upstream_.buffer(), parser, stream_, response_writer, {},
                                       scratch, {limits_.upstream_timeout, limits_.client_body_timeout});
         });
-        if (!relayed.ok() || !keep_upstream || !parser->is_done()) upstream_.close();
+        if (!relayed.ok() || !keep_upstream || !parser.is_done()) upstream_.close();
         if (!relayed.ok()) {
             if (relayed.failed == common::RelaySide::input) {
                 spdlog::warn("{} {} \"{} {}\" upstream {} broke off its response: {}", peer_text(),
@@ -488,6 +597,37 @@ private:
         response.prepare_payload();
         tcp_stream().expires_after(limits_.client_body_timeout);
         co_await http::async_write(stream_, response, use_nothrow);
+    }
+
+    // A 400 to a request with a large Kerberos token is most often HTTP.sys refusing the header.
+    // Its text is in the reason or the start of the body, already in the upstream buffer.
+    asio::awaitable<void> diagnose_backend_400(std::string_view reason,
+                                               boost::optional<std::uint64_t> body_length,
+                                               std::size_t authorization_bytes) {
+        // The body may follow in its own TLS record: read ahead of the parser, which then finds it
+        // in the buffer.
+        const std::size_t wanted = std::min<std::uint64_t>(body_length.value_or(0), 4096);
+        auto& buffer = upstream_.buffer();
+        while (buffer.size() < wanted) {
+            upstream_.tcp().expires_after(limits_.upstream_timeout);
+            auto [ec, read] = co_await upstream_.visit([&](auto& upstream) {
+                return upstream.async_read_some(buffer.prepare(wanted - buffer.size()), use_nothrow);
+            });
+            buffer.commit(read);
+            if (ec) break;  // the relay that follows meets the same error and handles it
+        }
+        const auto buffered = buffer.data();
+        const std::string_view body_start(static_cast<const char*>(buffered.data()),
+                                          std::min<std::size_t>(buffered.size(), 4096));
+        if (!upstream::says_header_too_long(reason, body_start)) co_return;
+        spdlog::warn(
+            "upstream {} refused the request of {} as too long (400 \"{}\"): its Authorization header was {} "
+            "bytes, because the user's Kerberos ticket lists many groups. On every Exchange server raise "
+            "MaxFieldLength and MaxRequestBytes "
+            "(HKLM\\SYSTEM\\CurrentControlSet\\Services\\HTTP\\Parameters, "
+            "then restart HTTP.sys) to at least {} bytes, or reduce the user's groups",
+            upstream_.target().url, user_text(), std::string(reason), authorization_bytes,
+            authorization_bytes + 1024);
     }
 
     // Exchange refused the credentials easgate made for the user: say what it offered and what to check.

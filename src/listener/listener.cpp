@@ -40,6 +40,22 @@ void Listener::stop() {
     acceptor_.close(ignored);
 }
 
+// Closing at once costs nothing; a TLS handshake and a 503 would cost what the limit protects.
+// Devices retry with their own back-off, and HAProxy in front sends them to another node.
+void Listener::refuse_over_capacity(tcp::socket& socket) {
+    runtime_->sessions->count_refusal();
+    boost::system::error_code ignored;
+    const auto peer = socket.remote_endpoint(ignored);
+    socket.close(ignored);
+    const std::string reason =
+        "limits.max_connections (" + std::to_string(runtime_->limits.max_connections) + ") reached";
+    const long suppressed = runtime_->refusal_log->admit(reason);
+    if (suppressed < 0) return;
+    spdlog::warn("refused the connection from {}: {} device connections are open, {}{}",
+                 peer.address().to_string(), runtime_->sessions->size(), reason,
+                 suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
+}
+
 asio::awaitable<void> Listener::accept_loop() {
     constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
     while (acceptor_.is_open()) {
@@ -50,6 +66,10 @@ asio::awaitable<void> Listener::accept_loop() {
             spdlog::error("accepting a device connection failed: {}", ec.message());
             asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
             co_await pause.async_wait(use_nothrow);
+            continue;
+        }
+        if (runtime_->sessions->full(runtime_->limits.max_connections)) {
+            refuse_over_capacity(socket);
             continue;
         }
         start_device_session(std::move(socket), runtime_);

@@ -6,17 +6,14 @@ namespace easgate::listener {
 
 SessionRegistry::Entry SessionRegistry::add(std::weak_ptr<DrainableSession> session) {
     std::lock_guard lock(mutex_);
+    open_.fetch_add(1, std::memory_order_relaxed);
     return sessions_.insert(sessions_.end(), std::move(session));
 }
 
 void SessionRegistry::remove(Entry entry) {
     std::lock_guard lock(mutex_);
+    open_.fetch_sub(1, std::memory_order_relaxed);
     sessions_.erase(entry);
-}
-
-std::size_t SessionRegistry::size() const {
-    std::lock_guard lock(mutex_);
-    return sessions_.size();
 }
 
 void SessionRegistry::drain_all() {

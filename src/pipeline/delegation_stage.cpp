@@ -1,6 +1,19 @@
 #include "easgate/pipeline/delegation_stage.hpp"
 
+#include "easgate/config/units.hpp"
+
 namespace easgate::pipeline {
+
+// The PAC in a Kerberos ticket lists every group of the user: thousands of groups make tokens of
+// tens of KiB, which HTTP.sys refuses with 400 unless its limits were raised to match.
+Verdict DelegationStage::too_large(const std::string& user, std::size_t bytes) const {
+    return Verdict::bad_gateway(
+        "the Authorization header for " + user + " would be " + std::to_string(bytes) +
+        " bytes, over upstreams[].max_authorization_bytes (" + config::format_size(max_authorization_bytes_) +
+        "): the user's Kerberos ticket is large because of their many group memberships. Raise "
+        "max_authorization_bytes together with MaxFieldLength and MaxRequestBytes (HTTP.sys, on every "
+        "Exchange server), or reduce the user's groups");
+}
 
 boost::asio::awaitable<Verdict> DelegationStage::process(RequestContext& request) {
     if (!request.identity) co_return Verdict::proceed();  // optional mode: the device's own credentials
@@ -8,12 +21,17 @@ boost::asio::awaitable<Verdict> DelegationStage::process(RequestContext& request
     // ticket as "alice@corp.example.com@REALM". The configuration requires the directory stage.
     if (!request.user)
         co_return Verdict::unavailable("no directory entry for " + request.identity->principal_name());
-    const auto result =
-        co_await delegation_->negotiate_token(request.user->sam_account_name + "@" + realm_, target_spn_);
+    std::string user = request.user->sam_account_name + "@" + realm_;
+    const auto result = co_await delegation_->negotiate_token(user, target_spn_);
     switch (result.failure) {
-        case delegation::DelegationFailure::none:
-            request.header.set(http::field::authorization, "Negotiate " + result.negotiate_token);
+        case delegation::DelegationFailure::none: {
+            std::string authorization = "Negotiate " + result.negotiate_token;
+            if (authorization.size() > max_authorization_bytes_)
+                co_return too_large(user, authorization.size());
+            request.header.set(http::field::authorization, authorization);
+            request.delegated = DelegatedUser{delegation_, std::move(user), target_spn_};
             co_return Verdict::proceed();
+        }
         case delegation::DelegationFailure::user_refused:
             co_return Verdict::refuse(result.detail);
         case delegation::DelegationFailure::infrastructure:

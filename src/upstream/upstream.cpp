@@ -4,6 +4,9 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <boost/beast/core/string.hpp>
+
 namespace easgate::upstream {
 
 namespace asio = boost::asio;
@@ -24,6 +27,13 @@ Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_
         throw config::ConfigError(key_prefix + ".ca_file: " + config_.ca_file +
                                   ": holds no PEM CA certificate");
     }
+}
+
+bool Upstream::routes(std::string_view target) const {
+    return std::any_of(config_.routes.begin(), config_.routes.end(), [&](const std::string& prefix) {
+        return target.size() >= prefix.size() &&
+               boost::beast::iequals(target.substr(0, prefix.size()), prefix);
+    });
 }
 
 std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried) {

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "easgate/config/units.hpp"
+#include "easgate/upstream/channel_binding.hpp"
 #include "easgate/upstream/upstream.hpp"
 
 namespace easgate::upstream {
@@ -39,6 +40,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     const UpstreamTarget& target = upstream.server(server);
     target_ = &target;
     buffer_.clear();
+    channel_binding_.clear();
 
     asio::ip::tcp::resolver resolver(executor_);
     auto [resolve_ec, endpoints] =
@@ -79,6 +81,10 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
             what += " (certificate: " + std::string(X509_verify_cert_error_string(verify)) + ")";
         close();
         co_return failure(target.url, what, handshake_ec, timeout);
+    }
+    if (upstream.binds_channel()) {
+        if (X509* certificate = SSL_get0_peer_certificate(ssl))
+            channel_binding_ = tls_server_end_point(certificate);
     }
     co_return std::nullopt;
 }

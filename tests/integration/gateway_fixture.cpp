@@ -150,7 +150,7 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         "]\n"
         "    ca_file: " +
         (options.upstream_ca_file.empty() ? (pki / "server-ca.pem").string() : options.upstream_ca_file) +
-        "\n"
+        "\n" + options.upstream +
         "limits:\n"
         "    header_timeout: 5s\n" +
         options.limits +

@@ -29,6 +29,7 @@ struct GatewayOptions {
     std::string upstream_url;      // default: the test upstream over https
     std::string upstream_ca_file;  // default: the server CA
     std::string limits;            // extra YAML lines under limits:, each "    key: value\n"
+    std::string upstream;          // extra YAML lines in the upstream's entry, each "    key: value\n"
 };
 
 class GatewayTest : public ::testing::Test {

@@ -80,6 +80,7 @@ def main():
         # The scheme of the request's own Authorization header ("" when it had none): with an
         # authentication kept per connection, later requests arrive without one.
         "authorization": env("HTTP_AUTHORIZATION").split(" ", 1)[0],
+        "authorization_bytes": len(env("HTTP_AUTHORIZATION")),
         "method": method,
         "path": env("SCRIPT_NAME") + env("PATH_INFO"),
         "query": query,

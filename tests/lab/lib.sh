@@ -49,7 +49,10 @@ LAB_ADMIN_PASSWORD="Adm1n-Lab-Passw0rd"
 LAB_USER_PASSWORD="Us3r-Lab-Passw0rd"
 LAB_SVC_PASSWORD="Svc-Lab-Passw0rd-0123456789"
 
-LAB_USERS=(alice bob carol dave user01 user02 user03 user04 user05 user06 user07 user08 user09 user10)
+# user01..user20: the many-users tests. maxine is in LAB_MAXINE_GROUPS groups: her PAC makes an Authorization
+# header of about 18 KiB (over IIS's default MaxFieldLength of 16 KiB), like a user in many AD groups.
+LAB_USERS=(alice bob carol dave maxine $(printf 'user%02d ' $(seq 1 20)))
+LAB_MAXINE_GROUPS=1500
 
 # ---- helpers ---------------------------------------------------------------
 _lab_tag="${LAB_LOG_TAG:-lab}"

@@ -13,7 +13,7 @@ LAB_LOG_TAG="lab-provision"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lab_init_dir "${1:-}"
 need_root
-need_tools samba-tool ldbsearch ldbmodify klist /usr/bin/python3
+need_tools samba-tool ldbsearch ldbmodify ldbadd klist /usr/bin/python3
 
 if pid_alive samba; then
     die "the lab DC is running (pid $(cat "$(pid_file samba)")); run stop.sh first"
@@ -85,7 +85,7 @@ q() { printf "'%s'" "$1"; }  # single-quote for the batch lines (no quotes in la
     echo "group add eas-users $O --description='ActiveSync users'"
     echo "group add sales $O --description=Sales"
     echo "group addmembers sales alice $O"
-    echo "group addmembers eas-users sales,bob,carol,dave,user01,user02,user03,user04,user05,user06,user07,user08,user09,user10 $O"
+    echo "group addmembers eas-users sales,bob,carol,dave,maxine,$(printf 'user%02d,' $(seq 1 20) | sed 's/,$//') $O"
 
     # ---- Exchange stand-in: computer account MAIL$ holding HTTP/mail.example.test
     echo "computer create MAIL $O --description='Exchange stand-in (lab)'"
@@ -109,6 +109,15 @@ q() { printf "'%s'" "$1"; }  # single-quote for the batch lines (no quotes in la
 # The DC's own SPNs (ldap/dc1.example.test, ...) are normally added by
 # samba_spnupdate from the dnsupdate service, which the lab does not run.
 samba_spnupdate -s "$LAB_SMB_CONF" >>"$LAB_LOG_DIR/provision.log" 2>&1 || die "samba_spnupdate failed (log: $LAB_LOG_DIR/provision.log)"
+
+# maxine's many groups, added in one LDIF (samba-tool would take a process per group).
+base_dn="$(ldbsearch -H "$H" -s base -b '' defaultNamingContext 2>/dev/null | sed -n 's/^defaultNamingContext: //p')"
+[ -n "$base_dn" ] || die "no defaultNamingContext in $H"
+for i in $(seq 1 "$LAB_MAXINE_GROUPS"); do
+    printf 'dn: CN=bulk-%04d,CN=Users,%s\nobjectClass: group\nsAMAccountName: bulk-%04d\nmember: CN=maxine,CN=Users,%s\n\n' \
+        "$i" "$base_dn" "$i" "$base_dn"
+done | ldbadd -H "$H" >>"$LAB_LOG_DIR/provision.log" 2>&1 \
+    || die "adding maxine's $LAB_MAXINE_GROUPS groups failed (log: $LAB_LOG_DIR/provision.log)"
 
 # AES enctypes on the service accounts (what Set-ADComputer -KerberosEncryptionType
 # does); without msDS-SupportedEncryptionTypes the exported keytabs hold only RC4.

@@ -199,12 +199,15 @@ DocumentRoot "$H/htdocs"
 </Directory>
 CONF
 for port in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB"; do
-    if [ "$port" = "$LAB_MAIL_PORT_CB" ]; then cb=On; else cb=Off; fi
+    # 8443 takes header fields up to 64 KiB (IIS with MaxFieldLength raised for large tokens);
+    # 8444 keeps Apache's default 8190 bytes, so a large token gets its 400.
+    if [ "$port" = "$LAB_MAIL_PORT_CB" ]; then cb=On; field=8190; else cb=Off; field=65536; fi
     cat >>"$H/httpd.conf" <<CONF
 
 <VirtualHost $LAB_MAIL_IP:$port>
     ServerName $LAB_MAIL_HOST:$port
     SSLEngine on
+    LimitRequestFieldSize $field
     SSLCertificateFile "$LAB_PKI_DIR/mail.pem"
     SSLCertificateKeyFile "$LAB_PKI_DIR/mail.key"
     CustomLog "$H/logs/access-$port.log" labconn

@@ -21,6 +21,7 @@ struct GatewayOptions {
     std::string keytab_var = "LAB_EASGATE_KEYTAB";
     std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
     std::string authenticate = "per_request";
+    std::string upstream;  // more YAML lines in the upstream's entry, each "    key: value\n"
 };
 
 class GatewayDelegationTest : public ::testing::Test {
@@ -57,7 +58,7 @@ protected:
             "    servers: [" + env.at(options.backend_var) + "]\n"
             "    ca_file: " + env.at("LAB_CA_FILE") + "\n"
             "    service_principal: " + env.at("LAB_MAIL_SPN") + "\n"
-            "    authenticate: " + options.authenticate + "\n"
+            "    authenticate: " + options.authenticate + "\n" + options.upstream +
             "directory:\n"
             "  uris: [" + env.at("LAB_LDAPS_URL") + "]\n"
             "  base_dn: " + env.at("LAB_BASE_DN") + "\n"
@@ -140,20 +141,18 @@ TEST_F(GatewayDelegationTest, AliceAndBobInParallelEachArriveAsThemselves) {
     EXPECT_EQ(reports(b).at(0)["user"], "bob@EXAMPLE.TEST");
 }
 
-TEST_F(GatewayDelegationTest, TwoHundredInterleavedRequestsFromTenUsersNeverCrossUsers) {
+TEST_F(GatewayDelegationTest, TwoHundredRequestsFromTwentyUsersAtOnceNeverCrossUsers) {
     start_gateway();
     const auto principals_log = lab().at("LAB_MAIL_PRINCIPAL_LOG");
     const auto first_line = line_count(read_file(principals_log)) + 1;
     std::vector<std::future<std::pair<std::string, CommandResult>>> devices;
-    for (int round = 0; round < 2; ++round) {
-        for (int u = 1; u <= 10; ++u) {
-            const std::string user = (u < 10 ? "user0" : "user") + std::to_string(u);
-            devices.push_back(std::async(std::launch::async, [this, user] {
-                std::vector<std::string> more;  // ten requests on one device connection
-                for (int i = 1; i < 10; ++i) more.push_back(url("Cmd=Ping&n=" + std::to_string(i)));
-                return std::make_pair(user, as_user(user, more));
-            }));
-        }
+    for (int u = 1; u <= 20; ++u) {
+        const std::string user = (u < 10 ? "user0" : "user") + std::to_string(u);
+        devices.push_back(std::async(std::launch::async, [this, user] {
+            std::vector<std::string> more;  // ten requests on one device connection
+            for (int i = 1; i < 10; ++i) more.push_back(url("Cmd=Ping&n=" + std::to_string(i)));
+            return std::make_pair(user, as_user(user, more));
+        }));
     }
     std::size_t answered = 0;
     for (auto& device : devices) {
@@ -232,6 +231,60 @@ TEST_F(GatewayDelegationTest, PerRequestAuthenticationSendsATokenOnEveryRequest)
     const auto answers = reports(result);
     ASSERT_EQ(answers.size(), 3u) << result.out;
     for (const auto& answer : answers) EXPECT_EQ(answer["authorization"], "Negotiate");
+}
+
+// maxine is in 1500 groups: her token makes an Authorization header of about 18 KiB.
+TEST_F(GatewayDelegationTest, ALargeKerberosTokenReachesABackendWhoseLimitsAllowIt) {
+    start_gateway();
+    const auto result = as_user("maxine", {"--data-binary", "sync-body"});
+    ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+    const auto answer = reports(result).at(0);
+    EXPECT_EQ(answer["user"], "maxine@EXAMPLE.TEST");
+    EXPECT_GT(answer["authorization_bytes"].get<int>(), 16 * 1024)
+        << "bigger than IIS's default MaxFieldLength";
+}
+
+TEST_F(GatewayDelegationTest, ABackendRefusingTheLargeHeaderIsReportedWithTheRemedy) {
+    start_gateway({.backend_var = "LAB_MAIL_CONN_BOUND_BASE_URL"});  // Apache's default 8190-byte fields
+    const auto result = as_user("maxine", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "400") << "Exchange's answer reaches the device untouched";
+    const auto log = gateway_->wait_for_log("as too long");
+    EXPECT_NE(log.find("refused the request of maxine@example.test as too long"), std::string::npos) << log;
+    EXPECT_NE(log.find("raise MaxFieldLength and MaxRequestBytes"), std::string::npos) << log;
+    EXPECT_EQ(status_of(as_user("alice", {"--write-out", "%{http_code}", "--output", "/dev/null"})), "200")
+        << "a user with a small token is served by the same backend";
+}
+
+TEST_F(GatewayDelegationTest, ATokenOverMaxAuthorizationBytesIsRefusedBeforeExchange) {
+    start_gateway({.upstream = "    max_authorization_bytes: 16KiB\n"});
+    const auto result = as_user("maxine", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "502");
+    const auto log = gateway_->wait_for_log("max_authorization_bytes (16KiB)");
+    EXPECT_NE(log.find("the Authorization header for maxine@EXAMPLE.TEST would be"), std::string::npos)
+        << log;
+}
+
+// on_challenge: the request goes first without credentials; Exchange's 401 Negotiate challenge
+// brings the same request again, body and all, with the token.
+TEST_F(GatewayDelegationTest, OnChallengeSendsTheTokenAfterExchangeAsksForIt) {
+    start_gateway({.backend_var = "LAB_MAIL_CONN_BOUND_BASE_URL",
+                   .upstream = "    send_authorization: on_challenge\n"});
+    const auto access_log = lab().at("LAB_MAIL_CONN_BOUND_ACCESS_LOG");
+    const auto before = read_file(access_log).size();
+    const auto result = as_user("alice", {"--data-binary", "on-challenge-body", url("Cmd=Sync&n=2")});
+    ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+    const auto answers = reports(result);
+    ASSERT_EQ(answers.size(), 2u) << result.out;
+    EXPECT_EQ(answers[0]["user"], "alice@EXAMPLE.TEST");
+    EXPECT_EQ(answers[0]["authorization"], "Negotiate");
+    EXPECT_EQ(answers[0]["body_length"], 17) << "the body was sent again with the token";
+    // The backend keeps the connection's authentication: the second request needs no token.
+    EXPECT_EQ(answers[1]["user"], "alice@EXAMPLE.TEST");
+    EXPECT_EQ(answers[1]["authorization"], "");
+    const auto seen = read_file(access_log).substr(before);
+    EXPECT_EQ(count_of(seen, "\" 401 \"POST /Microsoft-Server-ActiveSync?Cmd=Sync"), 1u) << seen;
+    EXPECT_EQ(count_of(seen, "\" 200 \"POST /Microsoft-Server-ActiveSync?Cmd=Sync"), 2u) << seen;
+    EXPECT_EQ(count_of(gateway_->log(), "asked for credentials; sending the request again"), 1u);
 }
 
 TEST_F(GatewayDelegationTest, DisabledUserIsRefusedWith403AndTheReason) {

@@ -151,6 +151,38 @@ TEST_F(ConfigTest, UpstreamAuthenticationIsPerRequestUnlessSaidOtherwise) {
               "(line 14)");
 }
 
+TEST_F(ConfigTest, UpstreamCredentialSettingsHaveSafeDefaultsAndAreChecked) {
+    const auto defaults = load(valid()).upstreams[0];
+    EXPECT_EQ(defaults.send_authorization, SendAuthorization::always);
+    EXPECT_EQ(defaults.channel_binding, ChannelBinding::automatic);
+    EXPECT_EQ(defaults.max_authorization_bytes, 64u << 10);
+    EXPECT_TRUE(defaults.routes.empty());
+    const auto set = load(valid("",
+                                "    send_authorization: on_challenge\n    channel_binding: \"off\"\n"
+                                "    max_authorization_bytes: 32KiB\n    routes: [/EWS/, /OAB/]\n"))
+                         .upstreams[0];
+    EXPECT_EQ(set.send_authorization, SendAuthorization::on_challenge);
+    EXPECT_EQ(set.channel_binding, ChannelBinding::off);
+    EXPECT_EQ(set.max_authorization_bytes, 32u << 10);
+    EXPECT_EQ(set.routes, (std::vector<std::string>{"/EWS/", "/OAB/"}));
+    EXPECT_EQ(error_of(valid("", "    max_authorization_bytes: 512\n")),
+              "upstreams[0].max_authorization_bytes: must be between 1KiB and 1MiB (line 14)");
+    EXPECT_EQ(error_of(valid("", "    routes: [EWS]\n")),
+              "upstreams[0].routes[0]: expected a path prefix such as /EWS/, got \"EWS\" (line 14)");
+}
+
+TEST_F(ConfigTest, ConnectionLimitsAndPublicNameAreRead) {
+    const auto config = load(valid("    public_name: mail.example.com\n",
+                                   "limits:\n  max_connections: 5000\n  min_body_rate: 1KiB\n"));
+    EXPECT_EQ(config.listeners[0].public_name, "mail.example.com");
+    EXPECT_EQ(config.limits.max_connections, 5000u);
+    EXPECT_EQ(config.limits.min_body_rate, 1024u);
+    EXPECT_EQ(load(valid()).limits.min_body_rate, 256u);
+    EXPECT_EQ(error_of(valid("", "limits:\n  max_connections: 0\n")),
+              "limits.max_connections: must be at least 1 (line 15)");
+    EXPECT_NE(error_of(valid("    public_name: https://mail/\n")), "");
+}
+
 TEST_F(ConfigTest, MissingRequiredKeysAreNamed) {
     auto text = valid();
     text.erase(text.find("    private_key:"), text.find("    client_auth:") - text.find("    private_key:"));

@@ -4,6 +4,7 @@
 
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
+#include "easgate/listener/session_registry.hpp"
 
 namespace easgate::admin {
 
@@ -11,6 +12,7 @@ namespace easgate::admin {
 struct MetricsSources {
     const directory::DirectoryCounters* directory = nullptr;
     const delegation::DelegationCounters* delegation = nullptr;
+    const listener::SessionRegistry* sessions = nullptr;
 };
 
 // The Prometheus text exposition format (version 0.0.4) of the gateway's counters.

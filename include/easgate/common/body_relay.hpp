@@ -13,6 +13,8 @@
 #include <chrono>
 #include <span>
 
+#include "easgate/common/body_rate.hpp"
+
 namespace easgate::common {
 
 namespace http = boost::beast::http;
@@ -28,8 +30,9 @@ struct RelayResult {
 };
 
 struct RelayTimeouts {
-    std::chrono::milliseconds read;   // between two reads from the input
-    std::chrono::milliseconds write;  // for one write to the output
+    std::chrono::milliseconds read;       // between two reads from the input
+    std::chrono::milliseconds write;      // for one write to the output
+    BodyRateGuard* input_rate = nullptr;  // when set, it decides how long each read may take
 };
 
 // Streams a message whose header has been read by parser (from input) through serializer (to
@@ -59,8 +62,13 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
         }
         body.data = scratch.data();
         body.size = scratch.size();
-        boost::beast::get_lowest_layer(input).expires_after(timeouts.read);
+        if (timeouts.input_rate) {
+            boost::beast::get_lowest_layer(input).expires_at(timeouts.input_rate->read_deadline());
+        } else {
+            boost::beast::get_lowest_layer(input).expires_after(timeouts.read);
+        }
         auto [ec, read] = co_await http::async_read_some(input, input_buffer, parser, use_nothrow);
+        if (timeouts.input_rate) timeouts.input_rate->received(read);
         if (ec && ec != http::error::need_buffer) co_return RelayResult{RelaySide::input, ec};
         ready = scratch.first(scratch.size() - body.size);
     }

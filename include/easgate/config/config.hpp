@@ -31,6 +31,9 @@ struct ListenerConfig {
     ClientAuthConfig client_auth;
     std::string tls_min_version = "1.2";  // "1.2" | "1.3"
     std::string upstream;                 // name of the upstream; the first one when empty
+    // The host name devices use for easgate, put into Exchange's 451 redirects; when empty, the
+    // Host header of the device's request.
+    std::string public_name;
 };
 
 // When easgate sends "Authorization: Negotiate": on every request (safe whatever IIS's
@@ -38,12 +41,27 @@ struct ListenerConfig {
 // keep Kerberos authentication per connection.
 enum class UpstreamAuthentication { per_request, per_connection };
 
+// always: the token goes with the request (no extra round trip). on_challenge: only after the
+// backend answered 401 with "WWW-Authenticate: Negotiate"; the buffered request is then replayed.
+enum class SendAuthorization { always, on_challenge };
+
+// Extended Protection for Authentication (Exchange 2019 CU14+): auto binds each Kerberos token to
+// the upstream TLS connection (RFC 5929 tls-server-end-point) whenever the upstream is https.
+enum class ChannelBinding { automatic, off };
+
 struct UpstreamConfig {
     std::string name;
     std::vector<upstream::UpstreamTarget> servers;
     std::string ca_file;  // verifies Exchange's certificate; the system store when empty
     std::string service_principal;
     UpstreamAuthentication authenticate = UpstreamAuthentication::per_request;
+    SendAuthorization send_authorization = SendAuthorization::always;
+    ChannelBinding channel_binding = ChannelBinding::automatic;
+    // A larger Kerberos token (a user in very many groups) is refused before it reaches Exchange,
+    // whose HTTP.sys would answer 400 unless MaxFieldLength/MaxRequestBytes were raised to match.
+    std::uint64_t max_authorization_bytes = 64ULL << 10;
+    // Path prefixes relayed besides /Microsoft-Server-ActiveSync and /autodiscover/autodiscover.xml.
+    std::vector<std::string> routes;
 };
 
 struct LimitsConfig {
@@ -55,9 +73,10 @@ struct LimitsConfig {
     milliseconds client_body_timeout{60'000};       // between two reads of a request body
     milliseconds upstream_connect_timeout{10'000};  // TCP connect and TLS handshake to Exchange
     milliseconds upstream_timeout{120'000};         // waiting for Exchange's response
-    milliseconds max_long_poll{3'660'000};
-    milliseconds shutdown_grace{30'000};  // SIGTERM: how long requests in flight may take to finish  // a
-                                          // Ping or Sync with Wait: its own interval + 60s, at most this
+    milliseconds max_long_poll{3'660'000};  // a Ping or Sync with Wait: its own interval + 60s, at most this
+    milliseconds shutdown_grace{30'000};    // SIGTERM: how long requests in flight may take to finish
+    std::uint64_t min_body_rate = 256;      // bytes/s a request body must average after a grace; 0 = off
+    unsigned max_connections = 100'000;     // device connections open at once; more are closed at accept
 };
 
 enum class DirectoryBind { gssapi, simple };

@@ -1,8 +1,7 @@
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
-
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,7 +19,7 @@ enum class DelegationFailure {
 struct DelegationResult {
     std::string negotiate_token;  // base64, for "Authorization: Negotiate <token>"
     DelegationFailure failure = DelegationFailure::none;
-    std::string detail;           // for the operator: what the KDC said, what it means, the fix
+    std::string detail;  // for the operator: what the KDC said, what it means, the fix
 
     bool ok() const { return failure == DelegationFailure::none; }
 };
@@ -47,8 +46,12 @@ public:
     DelegationService& operator=(const DelegationService&) = delete;
 
     // user_principal: the canonical name to impersonate, e.g. "alice@EXAMPLE.TEST";
-    // target_spn: "HTTP/mail.example.test". Completes on the awaiting coroutine's executor.
-    boost::asio::awaitable<DelegationResult> negotiate_token(std::string user_principal, std::string target_spn);
+    // target_spn: "HTTP/mail.example.test"; channel_binding: the application data of the
+    // channel bindings ("tls-server-end-point:<hash>"), empty for none. Completes on the awaiting
+    // coroutine's executor.
+    boost::asio::awaitable<DelegationResult> negotiate_token(std::string user_principal,
+                                                             std::string target_spn,
+                                                             std::string channel_binding = {});
 
     const DelegationCounters& counters() const;
 

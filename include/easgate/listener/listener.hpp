@@ -29,6 +29,7 @@ public:
 
 private:
     boost::asio::awaitable<void> accept_loop();
+    void refuse_over_capacity(boost::asio::ip::tcp::socket& socket);
 
     boost::asio::ip::tcp::acceptor acceptor_;
     std::shared_ptr<ListenerRuntime> runtime_;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -25,7 +26,12 @@ public:
 
     Entry add(std::weak_ptr<DrainableSession> session);
     void remove(Entry entry);
-    std::size_t size() const;
+    std::size_t size() const { return open_.load(std::memory_order_relaxed); }
+
+    // limits.max_connections: a connection accepted beyond it is closed at once, and counted.
+    bool full(std::size_t max_connections) const { return size() >= max_connections; }
+    void count_refusal() { refused_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
     // From now on every session, open or opening, drains.
     void drain_all();
@@ -35,6 +41,8 @@ private:
     mutable std::mutex mutex_;
     std::list<std::weak_ptr<DrainableSession>> sessions_;
     std::atomic<bool> draining_{false};
+    std::atomic<std::size_t> open_{0};
+    std::atomic<std::uint64_t> refused_{0};
 };
 
 }  // namespace easgate::listener

@@ -13,15 +13,21 @@ namespace easgate::pipeline {
 class DelegationStage final : public RequestStage {
 public:
     DelegationStage(std::shared_ptr<delegation::DelegationService> delegation, std::string realm,
-                    std::string target_spn)
-        : delegation_(std::move(delegation)), realm_(std::move(realm)), target_spn_(std::move(target_spn)) {}
+                    std::string target_spn, std::uint64_t max_authorization_bytes)
+        : delegation_(std::move(delegation)),
+          realm_(std::move(realm)),
+          target_spn_(std::move(target_spn)),
+          max_authorization_bytes_(max_authorization_bytes) {}
     std::string_view name() const override { return "delegation"; }
     boost::asio::awaitable<Verdict> process(RequestContext& request) override;
 
 private:
+    Verdict too_large(const std::string& user, std::size_t bytes) const;
+
     std::shared_ptr<delegation::DelegationService> delegation_;
     std::string realm_;
     std::string target_spn_;
+    std::uint64_t max_authorization_bytes_;
 };
 
 }  // namespace easgate::pipeline

@@ -8,12 +8,26 @@
 #include <string_view>
 #include <vector>
 
+#include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/identity/certificate_identity.hpp"
 
 namespace easgate::pipeline {
 
 namespace http = boost::beast::http;
+
+// Left by the delegation stage for the upstream step, which makes further tokens for the user:
+// one bound to the upstream TLS connection once it exists (Extended Protection).
+struct DelegatedUser {
+    std::shared_ptr<delegation::DelegationService> service;
+    std::string user_principal;
+    std::string target_spn;
+
+    // From the cached service ticket: no KDC round trip.
+    boost::asio::awaitable<delegation::DelegationResult> token(std::string channel_binding) const {
+        return service->negotiate_token(user_principal, target_spn, std::move(channel_binding));
+    }
+};
 
 // One device request as the stages see it, before it goes upstream. Stages may rewrite the header
 // (e.g. put the delegated Negotiate token in Authorization).
@@ -22,6 +36,7 @@ struct RequestContext {
     boost::asio::ip::tcp::endpoint peer;
     http::request_header<>& header;
     std::optional<directory::DirectoryUser> user;  // set by the directory stage
+    std::optional<DelegatedUser> delegated;        // set by the delegation stage
 };
 
 // A stage's answer: go on, or answer the device with this status and a reason for the log.
@@ -35,6 +50,8 @@ struct Verdict {
     static Verdict refuse(std::string reason) { return {403, std::move(reason), 0}; }
     // Our infrastructure failed, not the user: the device keeps its account and retries later.
     static Verdict unavailable(std::string reason) { return {503, std::move(reason), 30}; }
+    // What Exchange would refuse: the device can't fix it, the administrator can.
+    static Verdict bad_gateway(std::string reason) { return {502, std::move(reason), 0}; }
 };
 
 // One step of the filter chain (identity → directory → policy → delegation).

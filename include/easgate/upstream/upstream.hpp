@@ -38,6 +38,10 @@ public:
     const UpstreamTarget& server(std::size_t index) const { return config_.servers[index]; }
     boost::asio::ssl::context& tls_context() { return tls_; }
     config::UpstreamAuthentication authentication() const { return config_.authenticate; }
+    config::SendAuthorization send_authorization() const { return config_.send_authorization; }
+    bool binds_channel() const { return config_.channel_binding == config::ChannelBinding::automatic; }
+    // Whether the request-target's path starts with one of `routes` (any case, as IIS matches).
+    bool routes(std::string_view target) const;
 
     // The next server to connect to, round-robin, skipping those in `tried` and those resting
     // after failures (unless nothing else is left); nullopt once every server was tried.
@@ -86,6 +90,9 @@ public:
     beast::tcp_stream& tcp();
     beast::flat_buffer& buffer() { return buffer_; }
     const UpstreamTarget& target() const { return *target_; }
+    // For Extended Protection: tls-server-end-point of this TLS connection, when the upstream binds
+    // tokens to it; empty otherwise.
+    const std::string& channel_binding() const { return channel_binding_; }
 
     // Calls f with the PlainStream or TlsStream.
     template <class F>
@@ -98,6 +105,7 @@ private:
     std::optional<std::variant<PlainStream, TlsStream>> stream_;
     beast::flat_buffer buffer_;
     const UpstreamTarget* target_ = nullptr;
+    std::string channel_binding_;
 };
 
 }  // namespace easgate::upstream

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+namespace easgate::common {
+
+// limits.min_body_rate: after a grace period a request body must keep arriving at this average
+// rate, so a device that trickles a byte now and then cannot hold a connection (and an Exchange
+// request slot) for ever while never tripping the per-read timeout.
+class BodyRateGuard {
+public:
+    using clock = std::chrono::steady_clock;
+    static constexpr std::chrono::milliseconds grace{10'000};  // at most; never above read_timeout
+
+    // min_bytes_per_second 0 leaves only read_timeout, the longest wait for any one read.
+    BodyRateGuard(std::uint64_t min_bytes_per_second, std::chrono::milliseconds read_timeout,
+                  clock::time_point start = clock::now())
+        : rate_(min_bytes_per_second),
+          read_timeout_(read_timeout),
+          start_(start),
+          grace_(std::min(grace, read_timeout)) {}
+
+    void received(std::uint64_t bytes) { received_ += bytes; }
+
+    // When the next read must have completed: read_timeout from now, or sooner when the body is
+    // behind the rate.
+    clock::time_point read_deadline(clock::time_point now = clock::now()) const {
+        const auto by_read = now + read_timeout_;
+        return rate_ == 0 ? by_read : std::min(by_read, rate_deadline());
+    }
+
+    // After a read timed out: whether the rate, not read_timeout, was the limit.
+    bool too_slow(clock::time_point now = clock::now()) const { return rate_ != 0 && now >= rate_deadline(); }
+
+private:
+    clock::time_point rate_deadline() const {
+        return start_ + grace_ + std::chrono::milliseconds(received_ * 1000 / rate_);
+    }
+
+    std::uint64_t rate_;
+    std::chrono::milliseconds read_timeout_;
+    clock::time_point start_;
+    std::chrono::milliseconds grace_;
+    std::uint64_t received_ = 0;
+};
+
+}  // namespace easgate::common

@@ -1,0 +1,87 @@
+// Limits that protect the gateway from devices: how many connections may be open, how slowly a
+// body may arrive, and which paths are relayed at all.
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <thread>
+
+#include "gateway_fixture.hpp"
+
+namespace easgate::testing {
+namespace {
+
+namespace asio = boost::asio;
+
+const std::string sync_path =
+    "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+
+class ConnectionLimitsTest : public GatewayTest {
+protected:
+    std::string status_of(const std::string& path, std::vector<std::string> extra = {}) {
+        extra.insert(extra.end(), {"--write-out", "%{http_code}", "--output", "/dev/null"});
+        return curl("alice", path, std::move(extra)).out;
+    }
+
+    std::string metrics() { return run_command({"curl", "-sS", admin_url("/metrics")}).out; }
+
+    // Polls /metrics until it holds line (the accept loop and the sessions run on other threads).
+    bool metrics_show(const std::string& line) {
+        for (int i = 0; i < 100; ++i) {
+            if (metrics().find(line + "\n") != std::string::npos) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    }
+};
+
+TEST_F(ConnectionLimitsTest, ConnectionsBeyondMaxConnectionsAreClosedAtAccept) {
+    start_gateway({.limits = "    max_connections: 2\n"});
+    asio::io_context io;
+    std::vector<asio::ip::tcp::socket> held;
+    for (int i = 0; i < 2; ++i) {
+        held.emplace_back(io);
+        held.back().connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
+    }
+    ASSERT_TRUE(metrics_show("easgate_device_connections 2")) << metrics();
+
+    const auto refused = curl("alice", sync_path);
+    EXPECT_NE(refused.exit_code, 0) << "a third connection must not be served: " << refused.out;
+    EXPECT_TRUE(metrics_show("easgate_device_connections_refused_total 1")) << metrics();
+    EXPECT_NE(gateway_log().find("limits.max_connections (2) reached"), std::string::npos) << gateway_log();
+
+    held.pop_back();  // one slot free again
+    ASSERT_TRUE(metrics_show("easgate_device_connections 1")) << metrics();
+    EXPECT_EQ(status_of(sync_path), "200");
+}
+
+TEST_F(ConnectionLimitsTest, ABodyTrickledSlowerThanMinBodyRateGets408) {
+    // 200 bytes/s against a minimum of 1KiB/s: refused once the grace (client_body_timeout, 2s
+    // here) is over, although no single read waits as long as client_body_timeout.
+    start_gateway({.limits = "    min_body_rate: 1KiB\n    client_body_timeout: 2s\n"});
+    const std::string body(4000, 'x');
+    // easgate answers 408 and closes; curl, still sending, may see the close before the answer.
+    const auto status = status_of(sync_path, {"--data-binary", body, "--limit-rate", "200"});
+    EXPECT_TRUE(status == "408" || status == "000") << status;
+    EXPECT_NE(gateway_log().find("slower than limits.min_body_rate (1KiB per second)"), std::string::npos)
+        << gateway_log();
+    EXPECT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request "), 0u)
+        << "a read-ahead body that never arrived whole is not sent to Exchange";
+    // The same body at full speed goes through.
+    EXPECT_EQ(status_of(sync_path, {"--data-binary", body}), "200");
+}
+
+TEST_F(ConnectionLimitsTest, OnlyActiveSyncAutodiscoverAndConfiguredRoutesAreRelayed) {
+    start_gateway({.upstream = "    routes: [/EWS/]\n"});
+    EXPECT_EQ(status_of("/EWS/Exchange.asmx"), "200");
+    EXPECT_EQ(status_of("/ews/exchange.asmx"), "200") << "IIS matches paths in any case";
+    EXPECT_EQ(status_of("/OWA/"), "404");
+    EXPECT_EQ(status_of("/EWSX"), "404") << "a prefix ending in / does not match a longer name";
+    const auto upstream = read_file(work_dir() / "upstream-0.out");
+    EXPECT_EQ(count_of(upstream, "request GET /EWS/Exchange.asmx"), 1u) << upstream;
+    EXPECT_EQ(count_of(upstream, "request GET /OWA/"), 0u) << upstream;
+}
+
+}  // namespace
+}  // namespace easgate::testing

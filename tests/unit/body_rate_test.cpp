@@ -1,0 +1,37 @@
+#include "easgate/common/body_rate.hpp"
+
+#include <gtest/gtest.h>
+
+namespace easgate::common {
+namespace {
+
+using std::chrono::milliseconds;
+using clock = BodyRateGuard::clock;
+
+TEST(BodyRateGuard, WithoutARateEachReadGetsTheReadTimeout) {
+    const auto start = clock::now();
+    const BodyRateGuard guard(0, milliseconds(60'000), start);
+    EXPECT_EQ(guard.read_deadline(start + milliseconds(500'000)), start + milliseconds(560'000));
+    EXPECT_FALSE(guard.too_slow(start + milliseconds(10'000'000)));
+}
+
+TEST(BodyRateGuard, TheRateAllowsTheGraceThenOneSecondPerRateOfBytes) {
+    const auto start = clock::now();
+    BodyRateGuard guard(1000, milliseconds(60'000), start);  // grace: 10 s
+    EXPECT_EQ(guard.read_deadline(start), start + milliseconds(10'000));
+    guard.received(5000);  // five more seconds of credit
+    EXPECT_EQ(guard.read_deadline(start + milliseconds(1000)), start + milliseconds(15'000));
+    EXPECT_FALSE(guard.too_slow(start + milliseconds(14'999)));
+    EXPECT_TRUE(guard.too_slow(start + milliseconds(15'000)));
+}
+
+TEST(BodyRateGuard, AFastBodyIsStillBoundByTheReadTimeout) {
+    const auto start = clock::now();
+    BodyRateGuard guard(1000, milliseconds(2000), start);  // grace shrinks to the read timeout
+    guard.received(1'000'000);
+    EXPECT_EQ(guard.read_deadline(start + milliseconds(100)), start + milliseconds(2100));
+    EXPECT_FALSE(guard.too_slow(start + milliseconds(2100))) << "a read timeout, not the rate";
+}
+
+}  // namespace
+}  // namespace easgate::common
