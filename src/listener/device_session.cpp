@@ -636,7 +636,9 @@ private:
             "upstream {} answered 401 to {} (WWW-Authenticate: {}): Exchange did not accept the delegated "
             "Kerberos ticket. Check that Windows Authentication with Negotiate is enabled on the ActiveSync "
             "virtual directory, that the SPN in upstreams[].service_principal is registered on the account "
-            "that runs Exchange's web site (setspn -Q), and that Exchange's keytab or password is current",
+            "that runs Exchange's web site (setspn -Q), that Exchange's keytab or password is current, and, "
+            "if "
+            "Exchange requires Extended Protection, that upstreams[].channel_binding is auto",
             upstream_.target().url, user_text(), offer.empty() ? "none" : std::string(offer));
     }
 

@@ -42,6 +42,7 @@ LAB_GW_HOST="gateway.example.test"
 LAB_GW_IP="127.0.0.12"
 LAB_MAIL_PORT="8443"           # Negotiate on every request
 LAB_MAIL_PORT_CB="8444"        # GssapiConnectionBound On (IIS authPersistNonNTLM-like)
+LAB_MAIL_PORT_EP="8445"        # Extended Protection: tokens must carry channel bindings
 LAB_MAIL_SPN="HTTP/mail.example.test"
 
 # Lab-only passwords (the domain exists only on loopback, in LAB_DIR).

@@ -287,6 +287,26 @@ TEST_F(GatewayDelegationTest, OnChallengeSendsTheTokenAfterExchangeAsksForIt) {
     EXPECT_EQ(count_of(gateway_->log(), "asked for credentials; sending the request again"), 1u);
 }
 
+// Exchange 2019 CU14+ turns Extended Protection on: a token must be bound to the TLS connection
+// it arrives on. The lab's backend refuses tokens without matching tls-server-end-point bindings.
+TEST_F(GatewayDelegationTest, ExtendedProtectionGetsTokensBoundToTheUpstreamTlsChannel) {
+    start_gateway({.backend_var = "LAB_MAIL_EXTENDED_PROTECTION_BASE_URL"});
+    const auto result = as_user("alice", {url("Cmd=Sync&n=2")});  // two requests, one upstream connection
+    ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+    EXPECT_EQ(count_of(result.out, "authenticated as alice@EXAMPLE.TEST channel-bound\n"), 2u) << result.out;
+}
+
+TEST_F(GatewayDelegationTest, WithChannelBindingOffExtendedProtectionRefusesTheToken) {
+    start_gateway({.backend_var = "LAB_MAIL_EXTENDED_PROTECTION_BASE_URL",
+                   .upstream = "    channel_binding: \"off\"\n"});
+    const auto result = as_user("alice", {"--write-out", "\n%{http_code}"});
+    EXPECT_NE(result.out.find("authenticated as alice@EXAMPLE.TEST not channel-bound\n\n401"),
+              std::string::npos)
+        << result.out;
+    const auto log = gateway_->wait_for_log("answered 401 to alice@example.test");
+    EXPECT_NE(log.find("Extended Protection"), std::string::npos) << log;
+}
+
 TEST_F(GatewayDelegationTest, DisabledUserIsRefusedWith403AndTheReason) {
     start_gateway();
     const auto result = as_user("carol", {"--write-out", "%{http_code}", "--output", "/dev/null"});
