@@ -66,6 +66,7 @@ GatewayParts build_gateway(const config::Config& config) {
         const auto index = static_cast<std::size_t>(&upstream - config.upstreams.data());
         auto runtime = std::make_shared<listener::ListenerRuntime>();
         runtime->limits = config.limits;
+        runtime->public_name = listener.public_name;
         runtime->tls =
             std::make_shared<listener::ServerTlsContext>(listener, "listeners[" + std::to_string(i) + "]");
         runtime->upstream = upstreams[index];

@@ -14,8 +14,8 @@
 #include <unordered_map>
 
 #include "delegated_credential.hpp"
+#include "easgate/common/lru_cache.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
-#include "easgate/delegation/lru_cache.hpp"
 #include "kdc_flight.hpp"
 #include "service_credentials.hpp"
 
@@ -148,7 +148,7 @@ struct DelegationService::Impl {
     DelegationCounters counters;
     ServiceCredentials service_credentials;
     std::mutex mutex;  // guards cache and flights
-    LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
+    common::LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
     std::unordered_map<std::string, std::shared_ptr<KdcFlight>> flights;
     boost::asio::thread_pool kdc_threads;  // last: stopped and joined first, while what its jobs use exists
 };

@@ -22,6 +22,7 @@
 #include "easgate/listener/response_deadline.hpp"
 #include "easgate/upstream/backend_diagnosis.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
+#include "easgate/upstream/mailbox_redirect.hpp"
 
 namespace easgate::listener {
 namespace {
@@ -51,6 +52,7 @@ bool is_disconnect(const error_code& ec) {
 struct RequestLine {
     std::string method;
     std::string target;
+    std::string host;  // as the device wrote it: the name it uses for easgate
     unsigned version;
     bool keep_alive;
     bool head;
@@ -177,8 +179,12 @@ private:
         }
 
         auto& request = parser.get();
-        const RequestLine line{std::string(request.method_string()), std::string(request.target()),
-                               request.version(), request.keep_alive(), request.method() == http::verb::head};
+        const RequestLine line{std::string(request.method_string()),
+                               std::string(request.target()),
+                               std::string(request[http::field::host]),
+                               request.version(),
+                               request.keep_alive(),
+                               request.method() == http::verb::head};
         started_ = std::chrono::steady_clock::now();
         if (const auto error = framing_error(request); !error.empty()) {
             co_await respond(http::status::bad_request, line, false, "ambiguous request framing: " + error);
@@ -452,7 +458,8 @@ private:
         auto& pool = *runtime_->upstream;
         std::vector<bool> tried(pool.server_count());
         std::optional<upstream::UpstreamFailure> failure;
-        while (const auto server = pool.pick_server(tried)) {
+        const std::string user = check_.identity ? check_.identity->principal_name() : "";
+        while (const auto server = pool.pick_server(tried, user)) {
             tried[*server] = true;
             failure = co_await upstream_.open(pool, *server, limits_.upstream_connect_timeout);
             if (!failure) {
@@ -541,7 +548,9 @@ private:
                                          std::size_t authorization_bytes) {
         const bool keep_device = line.keep_alive && request_buffered;
         auto& response = parser.get();
-        const bool keep_upstream = response.keep_alive();
+        bool keep_upstream = response.keep_alive();
+        if (response.result_int() == 451)
+            keep_upstream = keep_upstream && !follow_mailbox_redirect(response, line);
         upstream::rewrite_response_for_device(response.base());
         bool keep = keep_device && !draining();  // shutting down: this answer is the last
         if (!parser.is_done() && !response.chunked() && !response.has_content_length()) {
@@ -597,6 +606,30 @@ private:
         response.prepare_payload();
         tcp_stream().expires_after(limits_.client_body_timeout);
         co_await http::async_write(stream_, response, use_nothrow);
+    }
+
+    // 451 with X-MS-Location: the user's mailbox is served by another Exchange server. The device
+    // keeps talking to easgate (its copy of the location names easgate), and easgate routes the
+    // user there when that server is in the upstream. True when later requests go elsewhere.
+    bool follow_mailbox_redirect(http::response<http::buffer_body>& response, const RequestLine& line) {
+        const std::string location(response["X-MS-Location"]);
+        const auto parsed = upstream::parse_mailbox_location(location);
+        const auto server = parsed ? runtime_->upstream->find_server(parsed->server) : std::nullopt;
+        if (!server || !check_.identity) {
+            spdlog::warn(
+                "{} {}: upstream {} answered 451 with X-MS-Location \"{}\", which names no server of "
+                "upstream {}: relayed unchanged, so the device will connect there directly. Add that "
+                "server to upstreams[].servers to keep the device on easgate",
+                peer_text(), user_text(), upstream_.target().url, location, runtime_->upstream->name());
+            return false;
+        }
+        const std::string gateway_host = runtime_->public_name.empty() ? line.host : runtime_->public_name;
+        response.set("X-MS-Location", upstream::location_on_gateway(*parsed, gateway_host));
+        runtime_->upstream->route_user_to(user_text(), *server);
+        spdlog::info("{} {}: the mailbox is on {} (451 from {}): the user's requests go there from now on",
+                     peer_text(), user_text(), runtime_->upstream->server(*server).url,
+                     upstream_.target().url);
+        return true;
     }
 
     // A 400 to a request with a large Kerberos token is most often HTTP.sys refusing the header.

@@ -36,7 +36,31 @@ bool Upstream::routes(std::string_view target) const {
     });
 }
 
-std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried) {
+std::optional<std::size_t> Upstream::find_server(const UpstreamTarget& wanted) const {
+    for (std::size_t i = 0; i < server_count(); ++i) {
+        const auto& candidate = server(i);
+        if (candidate.tls == wanted.tls && candidate.port == wanted.port &&
+            boost::beast::iequals(candidate.host, wanted.host))
+            return i;
+    }
+    return std::nullopt;
+}
+
+void Upstream::route_user_to(const std::string& user, std::size_t server) {
+    std::lock_guard lock(routes_mutex_);
+    routed_users_.store(user, server);
+    any_routed_.store(true, std::memory_order_release);
+}
+
+std::optional<std::size_t> Upstream::routed_server(const std::string& user) {
+    if (user.empty() || !any_routed_.load(std::memory_order_acquire)) return std::nullopt;
+    std::lock_guard lock(routes_mutex_);
+    const std::size_t* server = routed_users_.find(user);
+    return server ? std::optional<std::size_t>(*server) : std::nullopt;
+}
+
+std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried, const std::string& user) {
+    if (const auto mailbox = routed_server(user); mailbox && !tried[*mailbox]) return mailbox;
     const std::size_t count = server_count();
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::steady_clock::now().time_since_epoch())

@@ -167,14 +167,24 @@ TEST_F(ForwardingTest, HopByHopHeadersAreDroppedAndForwardingHeadersSetByEasgate
     EXPECT_EQ(headers["Host"].get<std::string>().rfind("localhost:", 0), 0u) << headers.dump();
 }
 
-TEST_F(ForwardingTest, UpstreamStatusAndHeadersReachTheDevice) {
+// Exchange's own answers that EAS clients act on: 449 (provision again), 456/457 (blocked,
+// quarantined), 503 with Exchange's Retry-After (throttling). easgate changes none of them.
+TEST_F(ForwardingTest, ExchangeStatusesAndTheirHeadersReachTheDeviceUntouched) {
     start_gateway();
-    const auto result =
-        curl("alice",
-             "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice&status=449",
-             {"--include"});
-    EXPECT_EQ(result.out.rfind("HTTP/1.1 449", 0), 0u) << result.out;
-    EXPECT_NE(result.out.find("X-Test-Upstream: yes"), std::string::npos);
+    for (const char* status : {"449", "456", "457", "503"}) {
+        const auto result = curl("alice",
+                                 "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType="
+                                 "TestDevice&status=" +
+                                     std::string(status),
+                                 {"--include"});
+        EXPECT_EQ(result.out.rfind("HTTP/1.1 " + std::string(status), 0), 0u) << result.out;
+        EXPECT_NE(result.out.find("X-Test-Upstream: yes"), std::string::npos) << status;
+        EXPECT_NE(result.out.find("\"target\":"), std::string::npos) << "Exchange's body, not easgate's";
+        if (std::string(status) == "503") {
+            EXPECT_NE(result.out.find("Retry-After: 120\r\n"), std::string::npos) << result.out;
+            EXPECT_EQ(count_of(result.out, "Retry-After"), 1u) << result.out;
+        }
+    }
 }
 
 TEST_F(ForwardingTest, UnreachableUpstreamGives502AndALogLineSayingWhy) {

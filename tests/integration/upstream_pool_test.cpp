@@ -62,5 +62,46 @@ TEST_F(UpstreamPoolTest, ARequestExchangeMayHaveReceivedIsNeverReplayed) {
         << gateway_log();
 }
 
+// Exchange's 451: the mailbox is in another site. The device is told to keep using easgate, and
+// easgate sends that user (only) to the named server from then on.
+TEST_F(UpstreamPoolTest, A451RoutesTheUserToTheNamedServerAndKeepsTheDeviceOnTheGateway) {
+    const auto first = start_upstream("server");
+    const auto second = start_upstream("server");
+    start_gateway({.upstream_url = first + ", " + second});
+    const auto second_port = second.substr(second.rfind(':') + 1);
+    const auto moved = curl("alice", sync_path + "&moved=" + second_port, {"--include"});
+    EXPECT_TRUE(moved.out.starts_with("HTTP/1.1 451 ")) << moved.out;
+    EXPECT_NE(moved.out.find("X-MS-Location: https://localhost:" + std::to_string(gateway_port()) +
+                             "/Microsoft-Server-ActiveSync\r\n"),
+              std::string::npos)
+        << moved.out;
+
+    const auto first_before = deliveries(0);
+    const auto second_before = deliveries(1);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
+    EXPECT_EQ(deliveries(0), first_before) << "alice no longer goes to the first server";
+    EXPECT_EQ(deliveries(1), second_before + 4);
+    EXPECT_NE(gateway_log().find("the mailbox is on " + second), std::string::npos) << gateway_log();
+
+    // bob's mailbox did not move: his requests still go round-robin.
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(curl("email-only", sync_path, {"--write-out", "%{http_code}", "--output", "/dev/null"}).out,
+                  "200");
+    }
+    EXPECT_EQ(deliveries(0), first_before + 2);
+}
+
+TEST_F(UpstreamPoolTest, A451NamingAServerOutsideTheUpstreamIsRelayedUnchanged) {
+    start_gateway();
+    const auto moved = curl("alice", sync_path + "&moved=1", {"--include"});
+    EXPECT_TRUE(moved.out.starts_with("HTTP/1.1 451 ")) << moved.out;
+    EXPECT_NE(moved.out.find("X-MS-Location: https://localhost:1/Microsoft-Server-ActiveSync\r\n"),
+              std::string::npos)
+        << moved.out;
+    EXPECT_NE(gateway_log().find("names no server of upstream exchange: relayed unchanged"),
+              std::string::npos)
+        << gateway_log();
+}
+
 }  // namespace
 }  // namespace easgate::testing

@@ -120,6 +120,13 @@ void serve(Stream& stream, unsigned connection_id) {
         http::response<http::string_body> response{static_cast<http::status>(status), request.version()};
         response.set(http::field::content_type, "application/json");
         response.set("X-Test-Upstream", "yes");
+        if (status == 503) response.set(http::field::retry_after, "120");  // Exchange throttling a device
+        // Exchange's "mailbox moved to another site": 451 naming the server to use from now on.
+        if (const auto port = query_number(target, "moved", 0)) {
+            response.result(451);
+            response.set("X-MS-Location",
+                         "https://localhost:" + std::to_string(port) + "/Microsoft-Server-ActiveSync");
+        }
         response.body() = report.dump() + "\n";
         response.keep_alive(request.keep_alive());
         response.prepare_payload();

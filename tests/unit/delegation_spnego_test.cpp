@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "easgate/delegation/lru_cache.hpp"
+#include "easgate/common/lru_cache.hpp"
 #include "easgate/delegation/spnego.hpp"
 
 namespace easgate::delegation {
@@ -39,8 +39,8 @@ TEST(DelegationSpnego, LongTokensUseLongFormLengthsLikeMitsSpnego) {
     EXPECT_EQ(wrapped.size(), 2 * (0x664 + 4));
 }
 
-TEST(DelegationLruCache, ForgetsTheLeastRecentlyUsedBeyondCapacity) {
-    LruCache<int> cache(2);
+TEST(LruCache, ForgetsTheLeastRecentlyUsedBeyondCapacity) {
+    common::LruCache<int> cache(2);
     cache.store("alice", 1);
     cache.store("bob", 2);
     ASSERT_NE(cache.find("alice"), nullptr);  // now bob is the least recently used

@@ -17,6 +17,7 @@ namespace easgate::listener {
 // new one while connections keep the one they started with.
 struct ListenerRuntime {
     config::LimitsConfig limits;
+    std::string public_name;  // listeners[].public_name: the host in rewritten 451 locations
     std::shared_ptr<ServerTlsContext> tls;
     std::shared_ptr<upstream::Upstream> upstream;
     std::shared_ptr<const pipeline::RequestPipeline> pipeline;

@@ -10,11 +10,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "easgate/common/lru_cache.hpp"
 #include "easgate/config/config.hpp"
 
 namespace easgate::upstream {
@@ -43,13 +45,22 @@ public:
     // Whether the request-target's path starts with one of `routes` (any case, as IIS matches).
     bool routes(std::string_view target) const;
 
-    // The next server to connect to, round-robin, skipping those in `tried` and those resting
-    // after failures (unless nothing else is left); nullopt once every server was tried.
-    std::optional<std::size_t> pick_server(const std::vector<bool>& tried);
+    // The next server to connect to: the user's mailbox server when a 451 named one, else
+    // round-robin; skipping those in `tried` and those resting after failures (unless nothing else
+    // is left); nullopt once every server was tried.
+    std::optional<std::size_t> pick_server(const std::vector<bool>& tried, const std::string& user = {});
     void record_success(std::size_t index);
     void record_failure(std::size_t index, const std::string& reason);
 
+    // The configured server with this scheme, host (any case) and port, if any.
+    std::optional<std::size_t> find_server(const UpstreamTarget& wanted) const;
+    // Exchange said (451) that user's mailbox is served by this server: go there from now on.
+    void route_user_to(const std::string& user, std::size_t server);
+
 private:
+    static constexpr std::size_t max_routed_users = 100'000;
+    std::optional<std::size_t> routed_server(const std::string& user);
+
     struct ServerHealth {
         std::atomic<unsigned> consecutive_failures{0};
         std::atomic<std::int64_t> resting_until_ms{0};  // steady_clock, milliseconds since its epoch
@@ -59,6 +70,9 @@ private:
     boost::asio::ssl::context tls_;
     std::unique_ptr<ServerHealth[]> health_;
     std::atomic<std::size_t> next_{0};
+    std::atomic<bool> any_routed_{false};  // no lock on the common path, where no 451 was seen
+    std::mutex routes_mutex_;
+    common::LruCache<std::size_t> routed_users_{max_routed_users};  // user -> server index, from 451s
 };
 
 // Why an upstream exchange failed, worded for the operator, and what the device is told.

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <utility>
 
-namespace easgate::delegation {
+namespace easgate::common {
 
 // A map bounded to `capacity` entries that forgets the least recently used one first. Not
 // thread-safe: its owner locks.
@@ -44,4 +44,4 @@ private:
     std::unordered_map<std::string, typename std::list<std::pair<std::string, Value>>::iterator> index_;
 };
 
-}  // namespace easgate::delegation
+}  // namespace easgate::common
