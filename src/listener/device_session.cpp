@@ -249,7 +249,10 @@ private:
         std::vector<char> scratch(buffered ? 0 : relay_chunk_bytes);
         std::optional<http::response_parser<http::buffer_body>> response;
         std::size_t authorization_bytes = 0;
-        for (int attempt = 0;; ++attempt) {
+        std::optional<upstream::InFlight> in_flight;  // counts toward the server's outstanding requests
+        bool challenged = false;     // Exchange answered 401 Negotiate: the next try carries the token
+        bool retried_fresh = false;  // a kept-alive connection that took none of the request: one retry
+        for (;;) {
             const bool reused = upstream_.reusable();
             if (!reused) {
                 if (auto failure = co_await connect_upstream()) {
@@ -258,12 +261,13 @@ private:
                     co_return line.keep_alive&& buffered;
                 }
             }
+            in_flight.emplace(*runtime_->upstream, upstream_.server());
             // This upstream connection only ever carries this device's user, so a backend that
             // keeps Kerberos authentication per connection needs the token on the first request only.
             const bool per_connection =
                 runtime_->upstream->authentication() == config::UpstreamAuthentication::per_connection;
             const bool send_token =
-                context.delegated && (attempt > 0 || (!challenge_first && !(reused && per_connection)));
+                context.delegated && (challenged || (!challenge_first && !(reused && per_connection)));
             if (context.delegated) request.erase(http::field::authorization);
             if (send_token) {
                 const auto token =
@@ -293,6 +297,16 @@ private:
                         log_access(line, 408, body_timeout_reason(body_rate));
                     co_return false;
                 }
+                // A kept-alive connection that Exchange closed meanwhile took nothing of the request:
+                // sending it on a new connection is safe.
+                if (reused && buffered && sent.written == 0 && !retried_fresh) {
+                    retried_fresh = true;
+                    spdlog::debug(
+                        "{} {}: upstream {} had closed the kept-alive connection ({}); sending the "
+                        "request on a new one",
+                        peer_text(), user_text(), upstream_.target().url, sent.error.message());
+                    continue;
+                }
                 // Part of the request may have reached Exchange: replaying it could send a mail twice.
                 co_await respond(http::status::service_unavailable, line, line.keep_alive && buffered,
                                  "upstream " + upstream_.target().url +
@@ -301,7 +315,7 @@ private:
                                  retry_after_seconds);
                 co_return line.keep_alive&& buffered;
             }
-            const bool may_resend = challenge_first && attempt == 0;
+            const bool may_resend = challenge_first && !challenged;
             if (!may_resend) {  // nothing of the request is kept while Exchange thinks
                 std::vector<char>().swap(body);
                 std::vector<char>().swap(scratch);
@@ -311,6 +325,7 @@ private:
             // A 401 with a Negotiate challenge: Exchange did not process the request, so it is sent
             // again, now with the token.
             if (!may_resend || !is_negotiate_challenge(response->get())) break;
+            challenged = true;
             spdlog::debug("{} {}: upstream {} asked for credentials; sending the request again with them",
                           peer_text(), user_text(), upstream_.target().url);
             co_await discard_response_body(*response);

@@ -66,14 +66,20 @@ std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried,
                          std::chrono::steady_clock::now().time_since_epoch())
                          .count();
     const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
+    std::optional<std::size_t> best;
     std::optional<std::size_t> resting;
     for (std::size_t i = 0; i < count; ++i) {
         const std::size_t index = (start + i) % count;
         if (tried[index]) continue;
-        if (health_[index].resting_until_ms.load(std::memory_order_relaxed) <= now) return index;
-        if (!resting) resting = index;
+        if (health_[index].resting_until_ms.load(std::memory_order_relaxed) > now) {
+            if (!resting) resting = index;
+            continue;
+        }
+        if (!best || health_[index].outstanding.load(std::memory_order_relaxed) <
+                         health_[*best].outstanding.load(std::memory_order_relaxed))
+            best = index;
     }
-    return resting;  // every untried server is resting: trying one beats refusing the device
+    return best ? best : resting;  // every untried server is resting: trying one beats refusing the device
 }
 
 void Upstream::record_success(std::size_t index) {

@@ -39,6 +39,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     close();
     const UpstreamTarget& target = upstream.server(server);
     target_ = &target;
+    server_ = server;
     buffer_.clear();
     channel_binding_.clear();
 

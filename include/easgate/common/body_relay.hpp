@@ -25,6 +25,7 @@ enum class RelaySide { none, input, output };
 struct RelayResult {
     RelaySide failed = RelaySide::none;
     boost::system::error_code error;
+    std::size_t written = 0;  // bytes the output accepted: 0 means the peer got nothing of the message
 
     bool ok() const { return failed == RelaySide::none; }
 };
@@ -49,6 +50,7 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
     constexpr auto use_nothrow = boost::asio::as_tuple(boost::asio::use_awaitable);
     auto& body = parser.get().body();
     std::span<char> ready = first;
+    std::size_t total_written = 0;
     for (;;) {
         body.data = ready.empty() ? nullptr : ready.data();
         body.size = ready.size();
@@ -57,8 +59,10 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
         if (!ready.empty() || !body.more || !serializer.is_header_done()) {
             boost::beast::get_lowest_layer(output).expires_after(timeouts.write);
             auto [ec, written] = co_await http::async_write(output, serializer, use_nothrow);
-            if (ec && ec != http::error::need_buffer) co_return RelayResult{RelaySide::output, ec};
-            if (serializer.is_done()) co_return RelayResult{};
+            total_written += written;
+            if (ec && ec != http::error::need_buffer)
+                co_return RelayResult{RelaySide::output, ec, total_written};
+            if (serializer.is_done()) co_return RelayResult{RelaySide::none, {}, total_written};
         }
         body.data = scratch.data();
         body.size = scratch.size();
@@ -69,7 +73,7 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
         }
         auto [ec, read] = co_await http::async_read_some(input, input_buffer, parser, use_nothrow);
         if (timeouts.input_rate) timeouts.input_rate->received(read);
-        if (ec && ec != http::error::need_buffer) co_return RelayResult{RelaySide::input, ec};
+        if (ec && ec != http::error::need_buffer) co_return RelayResult{RelaySide::input, ec, total_written};
         ready = scratch.first(scratch.size() - body.size);
     }
 }

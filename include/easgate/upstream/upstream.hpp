@@ -45,9 +45,9 @@ public:
     // Whether the request-target's path starts with one of `routes` (any case, as IIS matches).
     bool routes(std::string_view target) const;
 
-    // The next server to connect to: the user's mailbox server when a 451 named one, else
-    // round-robin; skipping those in `tried` and those resting after failures (unless nothing else
-    // is left); nullopt once every server was tried.
+    // The next server to connect to: the user's mailbox server when a 451 named one, else the one
+    // with the fewest requests in flight, ties going round-robin; skipping those in `tried` and those resting
+    // after failures (unless nothing else is left); nullopt once every server was tried.
     std::optional<std::size_t> pick_server(const std::vector<bool>& tried, const std::string& user = {});
     void record_success(std::size_t index);
     void record_failure(std::size_t index, const std::string& reason);
@@ -61,7 +61,9 @@ private:
     static constexpr std::size_t max_routed_users = 100'000;
     std::optional<std::size_t> routed_server(const std::string& user);
 
+    friend class InFlight;
     struct ServerHealth {
+        std::atomic<unsigned> outstanding{0};  // requests in flight, long polls included
         std::atomic<unsigned> consecutive_failures{0};
         std::atomic<std::int64_t> resting_until_ms{0};  // steady_clock, milliseconds since its epoch
     };
@@ -73,6 +75,20 @@ private:
     std::atomic<bool> any_routed_{false};  // no lock on the common path, where no 451 was seen
     std::mutex routes_mutex_;
     common::LruCache<std::size_t> routed_users_{max_routed_users};  // user -> server index, from 451s
+};
+
+// A request in flight on one server, for the least-outstanding choice of the next server.
+class InFlight {
+public:
+    InFlight(Upstream& upstream, std::size_t server) : health_(upstream.health_[server]) {
+        health_.outstanding.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~InFlight() { health_.outstanding.fetch_sub(1, std::memory_order_relaxed); }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+private:
+    Upstream::ServerHealth& health_;
 };
 
 // Why an upstream exchange failed, worded for the operator, and what the device is told.
@@ -104,6 +120,7 @@ public:
     beast::tcp_stream& tcp();
     beast::flat_buffer& buffer() { return buffer_; }
     const UpstreamTarget& target() const { return *target_; }
+    std::size_t server() const { return server_; }  // its index in the upstream's servers
     // For Extended Protection: tls-server-end-point of this TLS connection, when the upstream binds
     // tokens to it; empty otherwise.
     const std::string& channel_binding() const { return channel_binding_; }
@@ -119,6 +136,7 @@ private:
     std::optional<std::variant<PlainStream, TlsStream>> stream_;
     beast::flat_buffer buffer_;
     const UpstreamTarget* target_ = nullptr;
+    std::size_t server_ = 0;
     std::string channel_binding_;
 };
 
