@@ -249,6 +249,9 @@ LimitsConfig read_limits(Reader map) {
     read_optional(map, "max_long_poll", limits.max_long_poll, &Reader::as_duration);
     read_optional(map, "shutdown_grace", limits.shutdown_grace, &Reader::as_duration);
     read_optional(map, "min_body_rate", limits.min_body_rate, &Reader::as_size);
+    read_optional(map, "upstream_idle_timeout", limits.upstream_idle_timeout, &Reader::as_duration);
+    read_optional(map, "max_idle_upstream_connections", limits.max_idle_upstream_connections,
+                  [](const Reader& r) { return r.as_unsigned(1'000'000); });
     read_optional(map, "max_connections", limits.max_connections, [](const Reader& r) {
         const auto value = r.as_unsigned(10'000'000);
         if (value == 0) r.fail("must be at least 1");
@@ -481,6 +484,10 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "shutdown_grace" << YAML::Value << format_duration(limits.shutdown_grace);
     out << YAML::Key << "min_body_rate" << YAML::Value << format_size(limits.min_body_rate);
     out << YAML::Key << "max_connections" << YAML::Value << limits.max_connections;
+    out << YAML::Key << "upstream_idle_timeout" << YAML::Value
+        << format_duration(limits.upstream_idle_timeout);
+    out << YAML::Key << "max_idle_upstream_connections" << YAML::Value
+        << limits.max_idle_upstream_connections;
     out << YAML::EndMap;
     out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "listen" << YAML::Value << config.admin.listen;

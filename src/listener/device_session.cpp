@@ -22,6 +22,7 @@
 #include "easgate/listener/response_deadline.hpp"
 #include "easgate/upstream/backend_diagnosis.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
+#include "easgate/upstream/idle_pool.hpp"
 #include "easgate/upstream/mailbox_redirect.hpp"
 
 namespace easgate::listener {
@@ -253,6 +254,7 @@ private:
         bool challenged = false;     // Exchange answered 401 Negotiate: the next try carries the token
         bool retried_fresh = false;  // a kept-alive connection that took none of the request: one retry
         for (;;) {
+            take_idle_upstream();
             const bool reused = upstream_.reusable();
             if (!reused) {
                 if (auto failure = co_await connect_upstream()) {
@@ -330,7 +332,31 @@ private:
                           peer_text(), user_text(), upstream_.target().url);
             co_await discard_response_body(*response);
         }
-        co_return co_await relay_response(line, buffered, *response, authorization_bytes);
+        const bool keep = co_await relay_response(line, buffered, *response, authorization_bytes);
+        in_flight.reset();
+        release_upstream();
+        co_return keep;
+    }
+
+    // With a certificate, upstream connections are the user's, not the device connection's: an idle
+    // one of this user (from any of their devices on this worker) is taken, and given back after
+    // each response. Without one (optional mode) the device's own credentials went upstream, and
+    // the connection stays with the device connection.
+    bool pools_upstream() const { return check_.identity.has_value(); }
+    upstream::IdleConnectionPool& idle_pool() const {
+        return upstream::IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
+                                                             limits_.upstream_idle_timeout);
+    }
+    void take_idle_upstream() {
+        if (!pools_upstream() || upstream_.is_open()) return;
+        const auto& user = check_.identity->principal_name();
+        if (auto idle = idle_pool().take(*runtime_->upstream, user, runtime_->upstream->routed_server(user)))
+            upstream_ = std::move(*idle);
+    }
+    void release_upstream() {
+        if (!pools_upstream() || !upstream_.is_open()) return;
+        idle_pool().give(*runtime_->upstream, check_.identity->principal_name(),
+                         std::exchange(upstream_, upstream::UpstreamConnection(stream_.get_executor())));
     }
 
     // The Authorization header for the current upstream connection: the delegation stage's token,

@@ -49,9 +49,9 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     if (resolve_ec) co_return failure(target.url, "resolving " + target.host, resolve_ec, timeout);
 
     if (target.tls) {
-        stream_.emplace(std::in_place_type<TlsStream>, executor_, upstream.tls_context());
+        stream_ = std::make_unique<Stream>(std::in_place_type<TlsStream>, executor_, upstream.tls_context());
     } else {
-        stream_.emplace(std::in_place_type<PlainStream>, executor_);
+        stream_ = std::make_unique<Stream>(std::in_place_type<PlainStream>, executor_);
     }
     tcp().expires_after(timeout);
     auto [connect_ec, endpoint] = co_await tcp().async_connect(endpoints, use_nothrow);

@@ -3,6 +3,9 @@
 // Exchange is never sent twice.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+
 #include "gateway_fixture.hpp"
 
 namespace easgate::testing {
@@ -38,7 +41,9 @@ TEST_F(UpstreamPoolTest, AnUnreachableServerIsSkippedForTheNextOne) {
 
 TEST_F(UpstreamPoolTest, AServerThatKeepsFailingIsLeftOutForAWhile) {
     const auto live = start_upstream("server");
-    start_gateway({.upstream_url = dead_server() + ", " + live});
+    // No idle pool: every request connects, so every request meets the dead server's turn.
+    start_gateway(
+        {.upstream_url = dead_server() + ", " + live, .limits = "    max_idle_upstream_connections: 0\n"});
     for (int i = 0; i < 10; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
     const auto log = gateway_log();
     EXPECT_EQ(count_of(log, "; trying the next server"), 3u) << log;
@@ -101,6 +106,34 @@ TEST_F(UpstreamPoolTest, A451NamingAServerOutsideTheUpstreamIsRelayedUnchanged) 
     EXPECT_NE(gateway_log().find("names no server of upstream exchange: relayed unchanged"),
               std::string::npos)
         << gateway_log();
+}
+
+// IIS keeps Kerberos authentication per connection: an idle upstream connection is kept for the
+// user it carried, serves that user's next device connection, and never another user's.
+TEST_F(UpstreamPoolTest, AnIdleUpstreamConnectionServesOnlyItsOwnUserAndExpires) {
+    start_gateway({.limits = "    upstream_idle_timeout: 2s\n"});
+    // Three device connections of alice: each worker thread (2 here) pools its own connections,
+    // so the third lands where the first did and takes its upstream connection.
+    std::set<int> alice_connections;
+    int reused = 0;
+    for (int i = 0; i < 3; ++i) {
+        const auto report = curl_report("alice", sync_path);
+        alice_connections.insert(report["connection"].get<int>());
+        if (report["request_on_connection"] == 2) ++reused;
+    }
+    EXPECT_EQ(alice_connections.size(), 2u);
+    EXPECT_EQ(reused, 1);
+    const auto bob = curl_report("email-only", sync_path);
+    EXPECT_FALSE(alice_connections.contains(bob["connection"].get<int>()))
+        << "bob never gets alice's connection";
+    EXPECT_EQ(bob["request_on_connection"], 1);
+
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past upstream_idle_timeout
+    for (int i = 0; i < 2; ++i) {
+        const auto later = curl_report("alice", sync_path);
+        EXPECT_FALSE(alice_connections.contains(later["connection"].get<int>())) << i;
+        EXPECT_EQ(later["request_on_connection"], 1) << i;
+    }
 }
 
 }  // namespace

@@ -77,6 +77,8 @@ struct LimitsConfig {
     milliseconds shutdown_grace{30'000};    // SIGTERM: how long requests in flight may take to finish
     std::uint64_t min_body_rate = 256;      // bytes/s a request body must average after a grace; 0 = off
     unsigned max_connections = 100'000;     // device connections open at once; more are closed at accept
+    milliseconds upstream_idle_timeout{60'000};     // an idle pooled Exchange connection is closed then
+    unsigned max_idle_upstream_connections = 1024;  // idle Exchange connections kept, per worker thread
 };
 
 enum class DirectoryBind { gssapi, simple };

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -57,9 +58,11 @@ public:
     // Exchange said (451) that user's mailbox is served by this server: go there from now on.
     void route_user_to(const std::string& user, std::size_t server);
 
+    // The server a 451 named for user, if any.
+    std::optional<std::size_t> routed_server(const std::string& user);
+
 private:
     static constexpr std::size_t max_routed_users = 100'000;
-    std::optional<std::size_t> routed_server(const std::string& user);
 
     friend class InFlight;
     struct ServerHealth {
@@ -104,6 +107,21 @@ public:
     using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
     explicit UpstreamConnection(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
+    // A moved-from connection is closed (never a half-moved stream), so it can be reused or dropped.
+    UpstreamConnection(UpstreamConnection&& other) noexcept { *this = std::move(other); }
+    UpstreamConnection& operator=(UpstreamConnection&& other) noexcept {
+        if (this == &other) return *this;
+        close();
+        executor_ = other.executor_;
+        stream_ = std::move(other.stream_);
+        buffer_ = std::move(other.buffer_);
+        other.buffer_.clear();
+        target_ = other.target_;
+        server_ = other.server_;
+        channel_binding_ = std::exchange(other.channel_binding_, {});
+        return *this;
+    }
+    ~UpstreamConnection() { close(); }
 
     // Resolves, connects and, for https, handshakes verifying the certificate and host name.
     boost::asio::awaitable<std::optional<UpstreamFailure>> open(Upstream& upstream, std::size_t server,
@@ -111,6 +129,7 @@ public:
 
     // False once closed, or when the server closed its end while the connection sat idle.
     bool reusable();
+    bool is_open() const { return stream_ != nullptr; }
     void close();
     // Aborts the operations in flight (they complete with operation_aborted); the caller closes.
     void cancel() {
@@ -121,6 +140,7 @@ public:
     beast::flat_buffer& buffer() { return buffer_; }
     const UpstreamTarget& target() const { return *target_; }
     std::size_t server() const { return server_; }  // its index in the upstream's servers
+    const boost::asio::any_io_executor& executor() const { return executor_; }
     // For Extended Protection: tls-server-end-point of this TLS connection, when the upstream binds
     // tokens to it; empty otherwise.
     const std::string& channel_binding() const { return channel_binding_; }
@@ -133,7 +153,8 @@ public:
 
 private:
     boost::asio::any_io_executor executor_;
-    std::optional<std::variant<PlainStream, TlsStream>> stream_;
+    using Stream = std::variant<PlainStream, TlsStream>;
+    std::unique_ptr<Stream> stream_;  // on the heap: an SSL stream can be moved but not move-assigned
     beast::flat_buffer buffer_;
     const UpstreamTarget* target_ = nullptr;
     std::size_t server_ = 0;

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <list>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "easgate/upstream/upstream.hpp"
+
+namespace easgate::upstream {
+
+// Idle upstream connections of one worker thread, kept per (upstream, user): IIS keeps Kerberos
+// authentication per connection (authPersistNonNTLM), so a connection that carried alice's
+// credentials is only ever used for alice again. A phone that reconnects (roaming, a new Ping
+// connection) then skips the TCP and TLS handshakes to Exchange. Bounded in count (the oldest goes
+// first) and in idle time (a timer closes what waited too long, releasing its buffers). Not
+// thread-safe: connections belong to the thread's event loop, so each worker has its own pool.
+class IdleConnectionPool {
+public:
+    IdleConnectionPool(std::size_t max_idle, std::chrono::milliseconds idle_timeout)
+        : max_idle_(max_idle), idle_timeout_(idle_timeout) {}
+    IdleConnectionPool(const IdleConnectionPool&) = delete;
+    IdleConnectionPool& operator=(const IdleConnectionPool&) = delete;
+
+    // The worker thread's pool, made on first use with these bounds.
+    static IdleConnectionPool& for_this_thread(std::size_t max_idle, std::chrono::milliseconds idle_timeout);
+
+    // The most recently idle connection of user on upstream that is still open, to `server` only
+    // when given; nullopt when there is none.
+    std::optional<UpstreamConnection> take(const Upstream& upstream, const std::string& user,
+                                           std::optional<std::size_t> server = std::nullopt);
+    // Keeps an open, kept-alive connection that carried user's requests.
+    void give(const Upstream& upstream, const std::string& user, UpstreamConnection connection);
+
+    std::size_t size() const { return idle_.size(); }
+
+private:
+    struct Idle {
+        std::string key;
+        UpstreamConnection connection;
+        std::chrono::steady_clock::time_point since;
+    };
+    using List = std::list<Idle>;
+
+    static std::string key_of(const Upstream& upstream, const std::string& user);
+    void erase(List::iterator entry);
+    void sweep();
+    void schedule_sweep(const boost::asio::any_io_executor& executor);
+
+    std::size_t max_idle_;
+    std::chrono::milliseconds idle_timeout_;
+    List idle_;  // oldest first
+    std::unordered_multimap<std::string, List::iterator> by_key_;
+    std::optional<boost::asio::steady_timer> sweeper_;
+    bool sweep_pending_ = false;
+};
+
+}  // namespace easgate::upstream
