@@ -16,6 +16,7 @@
 #include "easgate/listener/listener.hpp"
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
+#include "easgate/upstream/health_checker.hpp"
 
 namespace easgate::app {
 
@@ -50,7 +51,7 @@ GatewayParts build_gateway(const config::Config& config) {
             *config.directory, config.kerberos ? &*config.kerberos : nullptr);
     if (config.kerberos) parts.delegation = std::make_shared<delegation::DelegationService>(*config.kerberos);
 
-    std::vector<std::shared_ptr<upstream::Upstream>> upstreams;
+    auto& upstreams = parts.upstreams;
     std::vector<std::shared_ptr<pipeline::RequestPipeline>> pipelines;  // per upstream: its own SPN
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
         upstreams.push_back(std::make_shared<upstream::Upstream>(config.upstreams[i],
@@ -132,8 +133,11 @@ int run_gateway(const config::Config& config) {
                  admin_server->local_endpoint().address().to_string(), admin_server->local_endpoint().port());
     for (auto& l : listeners) l->start();
     admin_server->start();
+    upstream::HealthChecker health_checker(accept_context.get_executor());
+    health_checker.start(parts.upstreams);
 
     const auto stop_now = [&] {
+        health_checker.stop();
         admin_server->stop();
         for (auto& w : workers) w->stop();
         accept_context.stop();

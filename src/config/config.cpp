@@ -224,6 +224,17 @@ UpstreamConfig read_upstream(Reader map) {
     read_optional(map, "max_authorization_bytes", upstream.max_authorization_bytes, &Reader::as_size);
     if (upstream.max_authorization_bytes < 1024 || upstream.max_authorization_bytes > (1ULL << 20))
         map.required("max_authorization_bytes").fail("must be between 1KiB and 1MiB");
+    if (auto check = map.child("health_check")) {
+        auto& health = upstream.health_check.emplace();
+        read_optional(*check, "path", health.path, &Reader::as_string);
+        read_optional(*check, "interval", health.interval, &Reader::as_duration);
+        read_optional(*check, "timeout", health.timeout, &Reader::as_duration);
+        if (!health.path.starts_with('/'))
+            check->required("path").fail("expected a path such as " + UpstreamConfig::HealthCheck{}.path);
+        if (health.timeout > health.interval)
+            check->required("timeout").fail("must not be longer than interval");
+        check->reject_unknown_keys();
+    }
     if (auto routes = map.child("routes")) {
         for (const auto& route : routes->items()) {
             auto prefix = route.as_string();
@@ -466,6 +477,13 @@ std::string to_yaml(const Config& config) {
         out << YAML::Key << "max_authorization_bytes" << YAML::Value
             << format_size(u.max_authorization_bytes);
         out << YAML::Key << "routes" << YAML::Value << YAML::Flow << u.routes;
+        if (const auto& health = u.health_check) {
+            out << YAML::Key << "health_check" << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "path" << YAML::Value << health->path;
+            out << YAML::Key << "interval" << YAML::Value << format_duration(health->interval);
+            out << YAML::Key << "timeout" << YAML::Value << format_duration(health->timeout);
+            out << YAML::EndMap;
+        }
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;

@@ -71,7 +71,8 @@ std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried,
     for (std::size_t i = 0; i < count; ++i) {
         const std::size_t index = (start + i) % count;
         if (tried[index]) continue;
-        if (health_[index].resting_until_ms.load(std::memory_order_relaxed) > now) {
+        if (health_[index].resting_until_ms.load(std::memory_order_relaxed) > now ||
+            health_[index].failed_check.load(std::memory_order_relaxed)) {
             if (!resting) resting = index;
             continue;
         }
@@ -87,6 +88,16 @@ void Upstream::record_success(std::size_t index) {
         max_consecutive_failures)
         spdlog::info("upstream {}: server {} answers again", name(), server(index).url);
     health_[index].resting_until_ms.store(0, std::memory_order_relaxed);
+}
+
+void Upstream::record_health_check(std::size_t index, bool passed, const std::string& detail) {
+    const bool failed_before = health_[index].failed_check.exchange(!passed, std::memory_order_relaxed);
+    if (failed_before && passed) {
+        spdlog::info("upstream {}: server {} passes its health check again", name(), server(index).url);
+    } else if (!failed_before && !passed) {
+        spdlog::warn("upstream {}: server {} failed its health check ({}): left out until it passes", name(),
+                     server(index).url, detail);
+    }
 }
 
 void Upstream::record_failure(std::size_t index, const std::string& reason) {

@@ -40,7 +40,8 @@ protected:
 
     // Starts the test upstream (once per test) and easgate with these options; waits until ready.
     void start_gateway(const GatewayOptions& options = {});
-    // Starts another test upstream with this server certificate; returns its https URL.
+    // Starts another test upstream with this server certificate; returns its https URL. While
+    // work_dir()/upstream-N.sick exists, its health check page answers 503.
     std::string start_upstream(const std::string& server_cert_name);
 
     // curl through the gateway to path, presenting the named device certificate ("" for none).
@@ -51,6 +52,10 @@ protected:
                                std::vector<std::string> extra = {});
 
     std::string gateway_log() const { return gateway_ ? gateway_->log() : ""; }
+    // Waits until the gateway's log holds needle; the log then, or "" on timeout.
+    std::string wait_for_gateway_log(const std::string& needle) const {
+        return gateway_->wait_for_log(needle);
+    }
     std::string gateway_url(const std::string& path) const;
     std::uint16_t gateway_port() const { return gateway_port_; }
     // SIGTERM to easgate; its exit code once it has stopped.

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "gateway_fixture.hpp"
+#include "test_pki.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -23,9 +24,10 @@ protected:
         return curl("alice", path, {"--write-out", "%{http_code}", "--output", "/dev/null"}).out;
     }
 
-    // How many requests the n-th test upstream received.
+    // How many requests the n-th test upstream received (health checks aside).
     std::size_t deliveries(int n) const {
-        return count_of(read_file(work_dir() / ("upstream-" + std::to_string(n) + ".out")), "request ");
+        const auto text = read_file(work_dir() / ("upstream-" + std::to_string(n) + ".out"));
+        return count_of(text, "request ") - count_of(text, "/healthcheck.htm");
     }
 };
 
@@ -134,6 +136,29 @@ TEST_F(UpstreamPoolTest, AnIdleUpstreamConnectionServesOnlyItsOwnUserAndExpires)
         EXPECT_FALSE(alice_connections.contains(later["connection"].get<int>())) << i;
         EXPECT_EQ(later["request_on_connection"], 1) << i;
     }
+}
+
+// Exchange's healthcheck.htm, asked every interval: a server that fails it gets no requests (not
+// even a first try) until it passes again.
+TEST_F(UpstreamPoolTest, AServerFailingItsHealthCheckIsLeftOutUntilItPasses) {
+    const auto first = start_upstream("server");
+    const auto second = start_upstream("server");
+    write_file(work_dir() / "upstream-0.sick", "");
+    start_gateway({.upstream_url = first + ", " + second,
+                   .limits = "    max_idle_upstream_connections: 0\n",  // each request picks a server
+                   .upstream = "    health_check: {interval: 200ms, timeout: 200ms}\n"});
+    ASSERT_FALSE(wait_for_gateway_log("failed its health check").empty()) << gateway_log();
+    const auto first_before = deliveries(0);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
+    EXPECT_EQ(deliveries(0), first_before) << "no request went to the failing server";
+
+    std::filesystem::remove(work_dir() / "upstream-0.sick");
+    ASSERT_FALSE(wait_for_gateway_log("passes its health check again").empty()) << gateway_log();
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
+    EXPECT_GT(deliveries(0), first_before) << "the server is back in turn";
+    EXPECT_NE(gateway_log().find("GET /Microsoft-Server-ActiveSync/healthcheck.htm answered 503"),
+              std::string::npos)
+        << gateway_log();
 }
 
 }  // namespace

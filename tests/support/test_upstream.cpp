@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -79,6 +80,13 @@ void send_download(Stream& stream, const http::request<http::string_body>& reque
     } while (!serializer.is_done());
 }
 
+// --sick-file: while this file exists, the health check page answers 503.
+std::string sick_file;
+
+bool is_health_check(std::string_view target) {
+    return target.starts_with("/Microsoft-Server-ActiveSync/healthcheck.htm");
+}
+
 template <class Stream>
 void serve(Stream& stream, unsigned connection_id) {
     beast::flat_buffer buffer;
@@ -94,6 +102,17 @@ void serve(Stream& stream, unsigned connection_id) {
         // One line per request received, so tests can count deliveries (a replay would show twice).
         std::cout << ("request " + std::string(request.method_string()) + " " + std::string(target) + "\n")
                   << std::flush;
+        if (is_health_check(target)) {  // Exchange's anonymous page for load balancers
+            const bool sick = !sick_file.empty() && std::ifstream(sick_file).good();
+            http::response<http::string_body> response{
+                sick ? http::status::service_unavailable : http::status::ok, request.version()};
+            response.body() = sick ? "sick\n" : "200 OK\n";
+            response.keep_alive(request.keep_alive());
+            response.prepare_payload();
+            http::write(stream, response, ec);
+            if (ec || !request.keep_alive()) return;
+            continue;
+        }
         // Test knobs ride on an ActiveSync query, as easgate relays nothing else.
         if (query_number(target, "download", 0)) {
             send_download(stream, request);
@@ -141,6 +160,7 @@ int main(int argc, char** argv) {
     std::map<std::string, std::string> options;
     for (int i = 1; i + 1 < argc; i += 2) options[argv[i]] = argv[i + 1];
     const bool plain = options["--tls"] == "off";
+    sick_file = options["--sick-file"];
     asio::io_context context;
     asio::ssl::context tls(asio::ssl::context::tls_server);
     if (!plain) {

@@ -171,6 +171,17 @@ TEST_F(ConfigTest, UpstreamCredentialSettingsHaveSafeDefaultsAndAreChecked) {
               "upstreams[0].routes[0]: expected a path prefix such as /EWS/, got \"EWS\" (line 14)");
 }
 
+TEST_F(ConfigTest, HealthChecksAreOffUnlessConfiguredAndDefaultToExchangesPage) {
+    EXPECT_FALSE(load(valid()).upstreams[0].health_check);
+    const auto check = load(valid("", "    health_check: {interval: 30s}\n")).upstreams[0].health_check;
+    ASSERT_TRUE(check);
+    EXPECT_EQ(check->path, "/Microsoft-Server-ActiveSync/healthcheck.htm");
+    EXPECT_EQ(check->interval, milliseconds(30'000));
+    EXPECT_EQ(check->timeout, milliseconds(5'000));
+    EXPECT_EQ(error_of(valid("", "    health_check: {interval: 1s, timeout: 2s}\n")),
+              "upstreams[0].health_check.timeout: must not be longer than interval (line 14)");
+}
+
 TEST_F(ConfigTest, ConnectionLimitsAndPublicNameAreRead) {
     const auto config = load(valid("    public_name: mail.example.com\n",
                                    "limits:\n  max_connections: 5000\n  min_body_rate: 1KiB\n"));

@@ -16,6 +16,7 @@ struct GatewayParts {
     std::shared_ptr<directory::DirectoryClient> directory;              // null without directory:
     std::shared_ptr<delegation::DelegationService> delegation;          // null without kerberos:
     std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection
+    std::vector<std::shared_ptr<upstream::Upstream>> upstreams;         // as configured, in order
 };
 
 // Builds what each listener's connections share (TLS contexts, upstreams, the filter chain) from a

@@ -60,6 +60,14 @@ struct UpstreamConfig {
     // A larger Kerberos token (a user in very many groups) is refused before it reaches Exchange,
     // whose HTTP.sys would answer 400 unless MaxFieldLength/MaxRequestBytes were raised to match.
     std::uint64_t max_authorization_bytes = 64ULL << 10;
+    // Active health checks: a GET of `path` on every server each `interval`; a server that fails
+    // (no 200 within `timeout`) is left out until it passes again. Absent: passive checks only.
+    struct HealthCheck {
+        std::string path = "/Microsoft-Server-ActiveSync/healthcheck.htm";
+        milliseconds interval{10'000};
+        milliseconds timeout{5'000};
+    };
+    std::optional<HealthCheck> health_check;
     // Path prefixes relayed besides /Microsoft-Server-ActiveSync and /autodiscover/autodiscover.xml.
     std::vector<std::string> routes;
 };

@@ -47,11 +47,17 @@ public:
     bool routes(std::string_view target) const;
 
     // The next server to connect to: the user's mailbox server when a 451 named one, else the one
-    // with the fewest requests in flight, ties going round-robin; skipping those in `tried` and those resting
-    // after failures (unless nothing else is left); nullopt once every server was tried.
+    // with the fewest requests in flight, ties going round-robin; skipping those in `tried` and those
+    // resting after failures or failing health checks (unless nothing else is left); nullopt once
+    // every server was tried.
     std::optional<std::size_t> pick_server(const std::vector<bool>& tried, const std::string& user = {});
     void record_success(std::size_t index);
     void record_failure(std::size_t index, const std::string& reason);
+    // An active health check's verdict; a failed server is left out until one passes.
+    void record_health_check(std::size_t index, bool passed, const std::string& detail);
+    const std::optional<config::UpstreamConfig::HealthCheck>& health_check() const {
+        return config_.health_check;
+    }
 
     // The configured server with this scheme, host (any case) and port, if any.
     std::optional<std::size_t> find_server(const UpstreamTarget& wanted) const;
@@ -68,6 +74,7 @@ private:
     struct ServerHealth {
         std::atomic<unsigned> outstanding{0};  // requests in flight, long polls included
         std::atomic<unsigned> consecutive_failures{0};
+        std::atomic<bool> failed_check{false};
         std::atomic<std::int64_t> resting_until_ms{0};  // steady_clock, milliseconds since its epoch
     };
 
