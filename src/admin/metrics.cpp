@@ -16,6 +16,19 @@ void counter(std::string& out, const char* name, const char* help, const std::at
     metric(out, "counter", name, help, value.load(std::memory_order_relaxed));
 }
 
+// One series per upstream, labelled with its name.
+template <class Value>
+void per_upstream(std::string& out, const char* name, const char* help,
+                  const std::vector<const upstream::Upstream*>& upstreams, Value value) {
+    if (upstreams.empty()) return;
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" counter\n");
+    for (const auto* u : upstreams) {
+        out.append(name).append("{upstream=\"").append(u->name()).append("\"} ");
+        out.append(std::to_string(value(*u))).append("\n");
+    }
+}
+
 }  // namespace
 
 std::string render_metrics(const MetricsSources& sources) {
@@ -25,6 +38,10 @@ std::string render_metrics(const MetricsSources& sources) {
         metric(out, "counter", "easgate_device_connections_refused_total",
                "device connections closed at accept: limits.max_connections was reached", s->refused());
     }
+    per_upstream(out, "easgate_upstream_tls_handshakes_total", "TLS handshakes with Exchange servers",
+                 sources.upstreams, [](const upstream::Upstream& u) { return u.tls_handshakes(); });
+    per_upstream(out, "easgate_upstream_tls_resumed_total", "of those, resumed sessions (no key exchange)",
+                 sources.upstreams, [](const upstream::Upstream& u) { return u.tls_resumptions(); });
     if (const auto* d = sources.delegation) {
         counter(out, "easgate_kdc_s4u2self_total", "S4U2Self exchanges with the KDC (impersonation)",
                 d->s4u2self);

@@ -118,13 +118,15 @@ int run_gateway(const config::Config& config) {
             lc.client_auth.mode == config::ClientAuthMode::required ? "required" : "optional",
             runtimes[i]->upstream->name(), runtimes[i]->upstream->server(0).url);
     }
+    std::vector<const upstream::Upstream*> upstream_views;
+    for (const auto& u : parts.upstreams) upstream_views.push_back(u.get());
     std::unique_ptr<admin::AdminServer> admin_server;
     try {
         admin_server = std::make_unique<admin::AdminServer>(
-            accept_context, *admin::parse_listen_address(config.admin.listen), [&parts] {
+            accept_context, *admin::parse_listen_address(config.admin.listen), [&parts, &upstream_views] {
                 return admin::render_metrics({parts.directory ? &parts.directory->counters() : nullptr,
                                               parts.delegation ? &parts.delegation->counters() : nullptr,
-                                              parts.sessions.get()});
+                                              parts.sessions.get(), upstream_views});
             });
     } catch (const std::runtime_error& e) {
         throw config::ConfigError(std::string("admin.listen: ") + e.what());

@@ -14,8 +14,12 @@ namespace asio = boost::asio;
 Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_prefix)
     : config_(config),
       tls_(asio::ssl::context::tls_client),
-      health_(std::make_unique<ServerHealth[]>(config.servers.size())) {
+      health_(std::make_unique<ServerHealth[]>(config.servers.size())),
+      tls_sessions_(std::make_unique<TlsSessionSlot[]>(config.servers.size())) {
     SSL_CTX* ctx = tls_.native_handle();
+    // easgate keeps one session per server itself (OpenSSL's client cache has no key to look up by).
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, &Upstream::keep_new_session);
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -27,6 +31,39 @@ Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_
         throw config::ConfigError(key_prefix + ".ca_file: " + config_.ca_file +
                                   ": holds no PEM CA certificate");
     }
+}
+
+namespace {
+
+// Where a connection's session slot is kept; not SSL's app data, which asio's engine owns.
+int session_slot_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+}  // namespace
+
+// OpenSSL hands over each new session (for TLS 1.3, when its ticket arrives after the handshake);
+// the connection's slot, set by offer_tls_session, says which server gave it.
+int Upstream::keep_new_session(SSL* ssl, SSL_SESSION* session) {
+    auto* slot = static_cast<TlsSessionSlot*>(SSL_get_ex_data(ssl, session_slot_index()));
+    if (slot == nullptr) return 0;
+    std::lock_guard lock(slot->mutex);
+    SSL_SESSION_free(slot->session);
+    slot->session = session;
+    return 1;  // the slot keeps OpenSSL's reference
+}
+
+void Upstream::offer_tls_session(SSL* ssl, std::size_t server) {
+    TlsSessionSlot& slot = tls_sessions_[server];
+    SSL_set_ex_data(ssl, session_slot_index(), &slot);
+    std::lock_guard lock(slot.mutex);
+    if (slot.session != nullptr) SSL_set_session(ssl, slot.session);
+}
+
+void Upstream::count_tls_handshake(bool resumed) {
+    tls_handshakes_.fetch_add(1, std::memory_order_relaxed);
+    if (resumed) tls_resumptions_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool Upstream::routes(std::string_view target) const {

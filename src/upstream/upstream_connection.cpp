@@ -74,6 +74,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     } else {
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target.host.c_str());
     }
+    upstream.offer_tls_session(ssl, server);
     auto [handshake_ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_nothrow);
     if (handshake_ec) {
         std::string what = "the TLS handshake";
@@ -83,6 +84,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
         close();
         co_return failure(target.url, what, handshake_ec, timeout);
     }
+    upstream.count_tls_handshake(SSL_session_reused(ssl) == 1);
     if (upstream.binds_channel()) {
         if (X509* certificate = SSL_get0_peer_certificate(ssl))
             channel_binding_ = tls_server_end_point(certificate);
@@ -100,6 +102,10 @@ bool UpstreamConnection::reusable() {
 
 void UpstreamConnection::close() {
     if (!stream_) return;
+    // Closed without a close_notify exchange, OpenSSL would mark the session unresumable on free;
+    // declaring the shutdown done keeps it for the next connection (nginx does the same).
+    if (auto* tls = std::get_if<TlsStream>(stream_.get()); tls && SSL_is_init_finished(tls->native_handle()))
+        SSL_set_shutdown(tls->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     boost::system::error_code ignored;
     tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     tcp().close();

@@ -12,7 +12,7 @@ TEST(RenderMetrics, WritesEachCounterWithHelpAndTypeInPrometheusTextFormat) {
     delegation.s4u2proxy = 4;
     directory::DirectoryCounters directory;
     directory.searches = 7;
-    const auto text = render_metrics({&directory, &delegation});
+    const auto text = render_metrics({&directory, &delegation, nullptr, {}});
     EXPECT_NE(text.find("# HELP easgate_kdc_s4u2self_total "), std::string::npos) << text;
     EXPECT_NE(text.find("# TYPE easgate_kdc_s4u2self_total counter\neasgate_kdc_s4u2self_total 3\n"),
               std::string::npos)
@@ -24,7 +24,7 @@ TEST(RenderMetrics, WritesEachCounterWithHelpAndTypeInPrometheusTextFormat) {
 
 TEST(RenderMetrics, LeavesOutStagesThatAreNotConfigured) {
     directory::DirectoryCounters directory;
-    const auto text = render_metrics({&directory, nullptr});
+    const auto text = render_metrics({&directory, nullptr, nullptr, {}});
     EXPECT_EQ(text.find("easgate_kdc_"), std::string::npos) << text;
     EXPECT_NE(text.find("easgate_ldap_searches_total 0"), std::string::npos) << text;
     EXPECT_EQ(render_metrics({}), "");

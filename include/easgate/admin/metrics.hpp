@@ -5,6 +5,7 @@
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/listener/session_registry.hpp"
+#include "easgate/upstream/upstream.hpp"
 
 namespace easgate::admin {
 
@@ -13,6 +14,7 @@ struct MetricsSources {
     const directory::DirectoryCounters* directory = nullptr;
     const delegation::DelegationCounters* delegation = nullptr;
     const listener::SessionRegistry* sessions = nullptr;
+    std::vector<const upstream::Upstream*> upstreams;
 };
 
 // The Prometheus text exposition format (version 0.0.4) of the gateway's counters.

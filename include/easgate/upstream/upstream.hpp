@@ -1,5 +1,7 @@
 #pragma once
 
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -40,6 +42,12 @@ public:
     std::size_t server_count() const { return config_.servers.size(); }
     const UpstreamTarget& server(std::size_t index) const { return config_.servers[index]; }
     boost::asio::ssl::context& tls_context() { return tls_; }
+    // TLS session resumption: the last session a server gave, offered on the next connection to
+    // it (an abbreviated handshake saves Exchange and easgate the key exchange).
+    void offer_tls_session(SSL* ssl, std::size_t server);
+    void count_tls_handshake(bool resumed);
+    std::uint64_t tls_handshakes() const { return tls_handshakes_.load(std::memory_order_relaxed); }
+    std::uint64_t tls_resumptions() const { return tls_resumptions_.load(std::memory_order_relaxed); }
     config::UpstreamAuthentication authentication() const { return config_.authenticate; }
     config::SendAuthorization send_authorization() const { return config_.send_authorization; }
     bool binds_channel() const { return config_.channel_binding == config::ChannelBinding::automatic; }
@@ -69,6 +77,12 @@ public:
 
 private:
     static constexpr std::size_t max_routed_users = 100'000;
+    struct TlsSessionSlot {
+        std::mutex mutex;
+        SSL_SESSION* session = nullptr;
+        ~TlsSessionSlot() { SSL_SESSION_free(session); }
+    };
+    static int keep_new_session(SSL* ssl, SSL_SESSION* session);
 
     friend class InFlight;
     struct ServerHealth {
@@ -81,6 +95,9 @@ private:
     config::UpstreamConfig config_;
     boost::asio::ssl::context tls_;
     std::unique_ptr<ServerHealth[]> health_;
+    std::unique_ptr<TlsSessionSlot[]> tls_sessions_;
+    std::atomic<std::uint64_t> tls_handshakes_{0};
+    std::atomic<std::uint64_t> tls_resumptions_{0};
     std::atomic<std::size_t> next_{0};
     std::atomic<bool> any_routed_{false};  // no lock on the common path, where no 451 was seen
     std::mutex routes_mutex_;
