@@ -13,6 +13,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <tuple>
 #include <vector>
 
 #include "easgate/common/body_relay.hpp"
@@ -163,7 +164,20 @@ private:
         tcp_stream().expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
         phase_ = Phase::idle;
         if (draining()) co_return false;
-        auto [ec, header_bytes] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+        auto ec = co_await read_raw_header();
+        if (!ec) {
+            const auto received = buffer_.data();
+            const std::string_view raw(static_cast<const char*>(received.data()), received.size());
+            if (listener::has_obsolete_line_folding(raw.substr(0, header_end(raw)))) {
+                phase_ = Phase::busy;
+                spdlog::warn("{} {}: 400 obsolete line folding in the request header", peer_text(),
+                             user_text());
+                co_await write_status(http::status::bad_request, 11, false);
+                co_return false;
+            }
+            std::tie(ec, std::ignore) =
+                co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+        }
         phase_ = Phase::busy;
         if (ec == http::error::header_limit) {
             spdlog::warn("{} {}: 431 request header larger than limits.max_header_bytes ({})", peer_text(),
@@ -398,6 +412,21 @@ private:
             discarded += sink.size() - parser.get().body().size;
         }
         if (!parser.is_done() || !parser.get().keep_alive()) upstream_.close();
+    }
+
+    // Reads until buffer_ holds a whole request header (or limits.max_header_bytes without one:
+    // header_limit), so that its raw bytes can be checked before Beast parses them.
+    asio::awaitable<error_code> read_raw_header() {
+        for (;;) {
+            const auto received = buffer_.data();
+            const std::string_view raw(static_cast<const char*>(received.data()), received.size());
+            if (header_end(raw) != std::string_view::npos) co_return error_code{};
+            if (raw.size() >= limits_.max_header_bytes) co_return error_code(http::error::header_limit);
+            auto [ec, read] = co_await stream_.async_read_some(
+                buffer_.prepare(limits_.max_header_bytes - raw.size()), use_nothrow);
+            buffer_.commit(read);
+            if (ec) co_return ec;
+        }
     }
 
     // Holds up to limits.upload_read_ahead of the body before Exchange is contacted (IIS's

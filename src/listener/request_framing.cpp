@@ -27,4 +27,17 @@ std::string framing_error(const http::request_header<>& header) {
     return "";
 }
 
+std::size_t header_end(std::string_view received) {
+    const auto blank_line = received.find("\r\n\r\n");
+    return blank_line == std::string_view::npos ? std::string_view::npos : blank_line + 4;
+}
+
+bool has_obsolete_line_folding(std::string_view header) {
+    for (auto line = header.find("\r\n"); line != std::string_view::npos;
+         line = header.find("\r\n", line + 2)) {
+        if (line + 2 < header.size() && (header[line + 2] == ' ' || header[line + 2] == '\t')) return true;
+    }
+    return false;
+}
+
 }  // namespace easgate::listener

@@ -15,8 +15,15 @@ namespace easgate::listener {
 //   - a request-target other than an absolute path (or "*" for OPTIONS): absolute-form and
 //     authority-form are for proxies, which easgate is not;
 //   - HTTP/1.1 without exactly one Host field (RFC 9112 3.2).
-// Obsolete line folding needs no check: Beast replaces it with spaces (RFC 9112 5.2 allows that)
-// and easgate writes every header field anew for Exchange.
 std::string framing_error(const boost::beast::http::request_header<>& header);
+
+// Where a request's header ends in `received` (the offset just past the blank line), or npos
+// while it is incomplete.
+std::size_t header_end(std::string_view received);
+
+// Obsolete line folding (a header line starting with a space or tab) in a raw header. Beast
+// would join the lines silently; a proxy that reads them differently from IIS is how requests are
+// smuggled, so easgate refuses them (RFC 9112 5.2 allows either).
+bool has_obsolete_line_folding(std::string_view header);
 
 }  // namespace easgate::listener
