@@ -135,11 +135,9 @@ int run_gateway(const config::Config& config) {
                  admin_server->local_endpoint().address().to_string(), admin_server->local_endpoint().port());
     for (auto& l : listeners) l->start();
     admin_server->start();
-    upstream::HealthChecker health_checker(accept_context.get_executor());
-    health_checker.start(parts.upstreams);
+    upstream::start_health_checks(accept_context.get_executor(), parts.upstreams);
 
     const auto stop_now = [&] {
-        health_checker.stop();
         admin_server->stop();
         for (auto& w : workers) w->stop();
         accept_context.stop();

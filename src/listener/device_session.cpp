@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <tuple>
@@ -166,8 +167,7 @@ private:
         if (draining()) co_return false;
         auto ec = co_await read_raw_header();
         if (!ec) {
-            const auto received = buffer_.data();
-            const std::string_view raw(static_cast<const char*>(received.data()), received.size());
+            const auto raw = buffered_text();
             if (listener::has_obsolete_line_folding(raw.substr(0, header_end(raw)))) {
                 phase_ = Phase::busy;
                 spdlog::warn("{} {}: 400 obsolete line folding in the request header", peer_text(),
@@ -251,13 +251,8 @@ private:
             reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
         const auto deadline = response_deadline(*eas.request, read_ahead_bytes, buffered, limits_);
 
-        // The delegation stage's token; replaced by one bound to the upstream TLS connection when
-        // the upstream uses Extended Protection, held back until Exchange asks with on_challenge.
-        std::string unbound_authorization;  // the token alone, without "Negotiate "
-        if (context.delegated) {
-            unbound_authorization = std::string(request[http::field::authorization].substr(10));
-            request.erase(http::field::authorization);
-        }
+        // The delegation stage's token goes with the request unless on_challenge holds it back until
+        // Exchange asks; with Extended Protection it is replaced by one bound to the connection.
         const bool challenge_first =
             context.delegated && buffered &&
             runtime_->upstream->send_authorization() == config::SendAuthorization::on_challenge;
@@ -286,8 +281,7 @@ private:
                 context.delegated && (challenged || (!challenge_first && !(reused && per_connection)));
             if (context.delegated) request.erase(http::field::authorization);
             if (send_token) {
-                const auto token =
-                    co_await authorization_for_connection(*context.delegated, unbound_authorization);
+                const auto token = co_await authorization_for_connection(*context.delegated);
                 if (!token.ok()) {
                     co_await respond(http::status::service_unavailable, line, line.keep_alive && buffered,
                                      token.detail, retry_after_seconds);
@@ -376,10 +370,10 @@ private:
     // The Authorization header for the current upstream connection: the delegation stage's token,
     // or a new one bound to this TLS connection when the upstream uses Extended Protection.
     asio::awaitable<delegation::DelegationResult> authorization_for_connection(
-        const pipeline::DelegatedUser& user, const std::string& unbound) {
+        const pipeline::DelegatedUser& user) {
         if (upstream_.channel_binding().empty()) {
             delegation::DelegationResult result;
-            result.negotiate_token = unbound;
+            result.negotiate_token = user.negotiate_token;
             co_return result;
         }
         co_return co_await user.token(upstream_.channel_binding());
@@ -418,15 +412,22 @@ private:
     // header_limit), so that its raw bytes can be checked before Beast parses them.
     asio::awaitable<error_code> read_raw_header() {
         for (;;) {
-            const auto received = buffer_.data();
-            const std::string_view raw(static_cast<const char*>(received.data()), received.size());
+            const auto raw = buffered_text();
             if (header_end(raw) != std::string_view::npos) co_return error_code{};
             if (raw.size() >= limits_.max_header_bytes) co_return error_code(http::error::header_limit);
+            // read_size grows the buffer only as needed (as Beast's own reads do), so a kept-alive
+            // connection waiting for a small request does not hold max_header_bytes.
             auto [ec, read] = co_await stream_.async_read_some(
-                buffer_.prepare(limits_.max_header_bytes - raw.size()), use_nothrow);
+                buffer_.prepare(beast::read_size(buffer_, limits_.max_header_bytes - raw.size())),
+                use_nothrow);
             buffer_.commit(read);
             if (ec) co_return ec;
         }
+    }
+
+    std::string_view buffered_text() const {
+        const auto received = buffer_.data();
+        return {static_cast<const char*>(received.data()), received.size()};
     }
 
     // Holds up to limits.upload_read_ahead of the body before Exchange is contacted (IIS's

@@ -25,11 +25,12 @@ boost::asio::awaitable<Verdict> DelegationStage::process(RequestContext& request
     const auto result = co_await delegation_->negotiate_token(user, target_spn_);
     switch (result.failure) {
         case delegation::DelegationFailure::none: {
-            std::string authorization = "Negotiate " + result.negotiate_token;
-            if (authorization.size() > max_authorization_bytes_)
-                co_return too_large(user, authorization.size());
-            request.header.set(http::field::authorization, authorization);
-            request.delegated = DelegatedUser{delegation_, std::move(user), target_spn_};
+            const std::size_t authorization_bytes =
+                std::string_view("Negotiate ").size() + result.negotiate_token.size();
+            if (authorization_bytes > max_authorization_bytes_)
+                co_return too_large(user, authorization_bytes);
+            request.delegated =
+                DelegatedUser{delegation_, std::move(user), target_spn_, result.negotiate_token};
             co_return Verdict::proceed();
         }
         case delegation::DelegationFailure::user_refused:

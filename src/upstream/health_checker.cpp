@@ -36,13 +36,11 @@ asio::awaitable<std::string> check_once(Upstream& upstream, std::size_t server,
     co_return std::string();
 }
 
-asio::awaitable<void> check_forever(std::shared_ptr<Upstream> upstream, std::size_t server,
-                                    std::shared_ptr<bool> running) {
+asio::awaitable<void> check_forever(std::shared_ptr<Upstream> upstream, std::size_t server) {
     const auto check = *upstream->health_check();
     asio::steady_timer pause(co_await asio::this_coro::executor);
-    while (*running) {
+    for (;;) {
         const auto failure = co_await check_once(*upstream, server, check);
-        if (!*running) break;
         upstream->record_health_check(server, failure.empty(), failure);
         pause.expires_after(check.interval);
         co_await pause.async_wait(use_nothrow);
@@ -51,11 +49,12 @@ asio::awaitable<void> check_forever(std::shared_ptr<Upstream> upstream, std::siz
 
 }  // namespace
 
-void HealthChecker::start(const std::vector<std::shared_ptr<Upstream>>& upstreams) {
+void start_health_checks(const asio::any_io_executor& executor,
+                         const std::vector<std::shared_ptr<Upstream>>& upstreams) {
     for (const auto& upstream : upstreams) {
         if (!upstream->health_check()) continue;
         for (std::size_t server = 0; server < upstream->server_count(); ++server)
-            asio::co_spawn(executor_, check_forever(upstream, server, running_), asio::detached);
+            asio::co_spawn(executor, check_forever(upstream, server), asio::detached);
     }
 }
 

@@ -9,7 +9,8 @@
 namespace easgate::pipeline {
 
 // Seed steps 3–4: S4U2Self for the user, S4U2Proxy to the upstream's SPN, and the resulting
-// token in "Authorization: Negotiate". Exchange then sees the user, and no password exists.
+// token for "Authorization: Negotiate", which the upstream step sends. Exchange then sees the
+// user, and no password exists.
 class DelegationStage final : public RequestStage {
 public:
     DelegationStage(std::shared_ptr<delegation::DelegationService> delegation, std::string realm,

@@ -16,12 +16,14 @@ namespace easgate::pipeline {
 
 namespace http = boost::beast::http;
 
-// Left by the delegation stage for the upstream step, which makes further tokens for the user:
-// one bound to the upstream TLS connection once it exists (Extended Protection).
+// Left by the delegation stage for the upstream step, which decides when the token goes with the
+// request (send_authorization, authenticate) and may make another one, bound to the upstream TLS
+// connection once it exists (Extended Protection).
 struct DelegatedUser {
     std::shared_ptr<delegation::DelegationService> service;
     std::string user_principal;
     std::string target_spn;
+    std::string negotiate_token;  // unbound, base64: "Authorization: Negotiate <negotiate_token>"
 
     // From the cached service ticket: no KDC round trip.
     boost::asio::awaitable<delegation::DelegationResult> token(std::string channel_binding) const {
@@ -30,7 +32,7 @@ struct DelegatedUser {
 };
 
 // One device request as the stages see it, before it goes upstream. Stages may rewrite the header
-// (e.g. put the delegated Negotiate token in Authorization).
+// (e.g. drop the device's own Authorization).
 struct RequestContext {
     const identity::CertificateIdentity* identity;  // null: optional mode, device sent no certificate
     boost::asio::ip::tcp::endpoint peer;

@@ -10,16 +10,8 @@ namespace easgate::upstream {
 
 // upstreams[].health_check: asks every server of the upstreams that have one for the check page
 // (Exchange's anonymous /Microsoft-Server-ActiveSync/healthcheck.htm by default) each interval,
-// and tells the upstream which servers pass. Runs on one executor until it is stopped.
-class HealthChecker {
-public:
-    explicit HealthChecker(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
-    void start(const std::vector<std::shared_ptr<Upstream>>& upstreams);
-    void stop() { *running_ = false; }
-
-private:
-    boost::asio::any_io_executor executor_;
-    std::shared_ptr<bool> running_ = std::make_shared<bool>(true);
-};
+// and tells the upstream which servers pass. The checks run on executor until its event loop stops.
+void start_health_checks(const boost::asio::any_io_executor& executor,
+                         const std::vector<std::shared_ptr<Upstream>>& upstreams);
 
 }  // namespace easgate::upstream

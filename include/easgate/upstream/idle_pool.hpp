@@ -34,8 +34,6 @@ public:
     // Keeps an open, kept-alive connection that carried user's requests.
     void give(const Upstream& upstream, const std::string& user, UpstreamConnection connection);
 
-    std::size_t size() const { return idle_.size(); }
-
 private:
     struct Idle {
         std::string key;
