@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
@@ -91,6 +92,11 @@ int run_gateway(const config::Config& config) {
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
     for (unsigned i = 0; i < worker_count; ++i) {
         workers.push_back(std::make_unique<asio::io_context>(1));
+        // Asio creates a context's reactor (epoll, eventfd and timerfd descriptors) with its first
+        // socket, and its resolver service with the first resolver. Made now, they can't fail when
+        // the process is later out of descriptors (a throw that ended easgate).
+        asio::ip::tcp::socket reactor_warm_up(*workers.back());
+        asio::ip::tcp::resolver resolver_warm_up(*workers.back());
         keep_running.push_back(asio::make_work_guard(*workers.back()));
     }
     auto next_worker = std::make_shared<std::atomic<unsigned>>(0);

@@ -189,11 +189,19 @@ private:
             if (!is_disconnect(ec)) {
                 spdlog::warn("{} {}: 400 malformed request: {}", peer_text(), user_text(), ec.message());
                 co_await write_status(http::status::bad_request, 11, false);
+            } else if (buffer_.size() > 0) {
+                log_incomplete_header(ec);
             }
             co_return false;
         }
 
         auto& request = parser.get();
+        // Taken before anything is rewritten: what easgate forwards is framed from this alone.
+        const auto declared_length = parser.content_length();
+        const upstream::BodyFraming framing{
+            parser.chunked(),
+            declared_length ? std::optional<std::uint64_t>(*declared_length) : std::nullopt};
+        const auto header_fields = std::distance(request.begin(), request.end());
         const RequestLine line{std::string(request.method_string()),
                                std::string(request.target()),
                                std::string(request[http::field::host]),
@@ -247,6 +255,9 @@ private:
         common::BodyRateGuard body_rate(limits_.min_body_rate, limits_.client_body_timeout);
         if (!co_await read_ahead(parser, body, line, body_rate)) co_return false;
         const bool buffered = parser.is_done();
+        drop_trailer_fields(request, header_fields);
+        upstream::rewrite_request_for_upstream(request.base(), peer_.address(),
+                                               context.delegated.has_value());
         const std::span<const std::uint8_t> read_ahead_bytes(
             reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
         const auto deadline = response_deadline(*eas.request, read_ahead_bytes, buffered, limits_);
@@ -268,7 +279,8 @@ private:
             if (!reused) {
                 if (auto failure = co_await connect_upstream()) {
                     co_await respond(static_cast<http::status>(failure->status), line,
-                                     line.keep_alive && buffered, failure->reason);
+                                     line.keep_alive && buffered, failure->reason,
+                                     failure->local ? retry_after_seconds : 0);
                     co_return line.keep_alive&& buffered;
                 }
             }
@@ -279,7 +291,7 @@ private:
                 runtime_->upstream->authentication() == config::UpstreamAuthentication::per_connection;
             const bool send_token =
                 context.delegated && (challenged || (!challenge_first && !(reused && per_connection)));
-            if (context.delegated) request.erase(http::field::authorization);
+            if (context.delegated) request.erase(http::field::authorization);  // the last try's token
             if (send_token) {
                 const auto token = co_await authorization_for_connection(*context.delegated);
                 if (!token.ok()) {
@@ -290,7 +302,9 @@ private:
                 request.set(http::field::authorization, "Negotiate " + token.negotiate_token);
             }
             authorization_bytes = request[http::field::authorization].size();
-            prepare_upstream_request(request, body.size(), buffered);
+            upstream::address_request(request.base(), upstream_.target(), framing,
+                                      buffered ? std::optional<std::uint64_t>(body.size()) : std::nullopt);
+            request.version(11);
 
             // Send the request: the read-ahead first, then (for large bodies) the rest as it arrives.
             http::serializer<true, http::buffer_body> request_writer{request};
@@ -302,9 +316,8 @@ private:
             });
             if (!sent.ok()) {
                 upstream_.close();
-                if (sent.failed == common::RelaySide::input) {  // the device left or stalled mid-body
-                    if (sent.error == beast::error::timeout)
-                        log_access(line, 408, body_timeout_reason(body_rate));
+                if (sent.failed == common::RelaySide::input) {  // the device's body went wrong mid-stream
+                    co_await refuse_body(sent.error, line, body_rate);
                     co_return false;
                 }
                 // A kept-alive connection that Exchange closed meanwhile took nothing of the request:
@@ -413,7 +426,9 @@ private:
     asio::awaitable<error_code> read_raw_header() {
         for (;;) {
             const auto raw = buffered_text();
-            if (header_end(raw) != std::string_view::npos) co_return error_code{};
+            const auto end = header_end(raw);
+            if (has_bare_line_feed(raw.substr(0, end))) co_return error_code(http::error::bad_line_ending);
+            if (end != std::string_view::npos) co_return error_code{};
             if (raw.size() >= limits_.max_header_bytes) co_return error_code(http::error::header_limit);
             // read_size grows the buffer only as needed (as Beast's own reads do), so a kept-alive
             // connection waiting for a small request does not hold max_header_bytes.
@@ -423,6 +438,18 @@ private:
             buffer_.commit(read);
             if (ec) co_return ec;
         }
+    }
+
+    // The connection ends with part of a request header received: a device that stalled or left,
+    // or easgate shutting down. Nothing was forwarded, and the device will send it again.
+    void log_incomplete_header(const error_code& ec) const {
+        std::string why = ec.message();
+        if (ec == asio::error::operation_aborted && draining()) why = "easgate is shutting down";
+        if (ec == beast::error::timeout)
+            why = "no complete header within limits.header_timeout or idle_timeout";
+        spdlog::info(
+            "{} {}: closed with an incomplete request header ({} bytes received, nothing forwarded): {}",
+            peer_text(), user_text(), buffer_.size(), why);
     }
 
     std::string_view buffered_text() const {
@@ -450,25 +477,34 @@ private:
             rate.received(read);
             body.resize(filled + room - chunk.size);
             if (ec == http::error::need_buffer) continue;
-            if (ec == beast::error::timeout) {
-                co_await respond(http::status::request_timeout, line, false, body_timeout_reason(rate));
-                co_return false;
-            }
-            if (ec == http::error::body_limit) {
-                co_await respond(http::status::payload_too_large, line, false,
-                                 "request body exceeds limits.max_request_body (" +
-                                     config::format_size(limits_.max_request_body) + ")");
-                co_return false;
-            }
             if (ec) {
-                if (!is_disconnect(ec)) {
-                    co_await respond(http::status::bad_request, line, false,
-                                     "malformed request body: " + ec.message());
-                }
+                co_await refuse_body(ec, line, rate);
                 co_return false;
             }
         }
         co_return true;
+    }
+
+    // The device's request body failed, during read-ahead or while streaming to Exchange (whose
+    // connection is closed then, so it never processes the partial request). The same answer and
+    // log line either way; a device that left gets none, and 499 (nginx's "client closed request")
+    // in the log.
+    asio::awaitable<void> refuse_body(const error_code& ec, const RequestLine& line,
+                                      const common::BodyRateGuard& rate) {
+        if (ec == beast::error::timeout) {
+            co_await respond(http::status::request_timeout, line, false, body_timeout_reason(rate));
+        } else if (ec == http::error::body_limit) {
+            co_await respond(http::status::payload_too_large, line, false,
+                             "request body exceeds limits.max_request_body (" +
+                                 config::format_size(limits_.max_request_body) + ")");
+        } else if (is_disconnect(ec) || ec == http::error::partial_message) {
+            log_access(line, 499,
+                       "the device went away while sending its request body (" +
+                           std::to_string(rate.received()) + " bytes received); nothing was processed");
+        } else {
+            co_await respond(http::status::bad_request, line, false,
+                             "malformed request body: " + ec.message());
+        }
     }
 
     std::string body_timeout_reason(const common::BodyRateGuard& rate) const {
@@ -498,25 +534,33 @@ private:
     // A held Ping costs Exchange a request slot for up to an hour: when the phone goes away (or
     // roams and reconnects), the upstream request is cancelled at once instead of at its deadline.
     // A TLS read is the only way to tell: in TLS 1.3 even close_notify is an encrypted record.
-    // A byte that arrives starts a pipelined request: it is kept in buffer_, and the rest waits in
-    // the TLS layer for the next read. One byte, so a held Ping keeps no read buffer of its own.
+    // Bytes that arrive start a pipelined request: they are kept in buffer_ for the next request,
+    // and the watch goes on (up to limits.max_header_bytes of them), so a device that pipelines and
+    // then leaves is still seen leaving. A byte at a time, so a held Ping keeps no read buffer of its own.
     void watch_device_while_exchange_holds_the_request() {
         tcp_stream().expires_never();  // the hold is bounded by the upstream deadline, not the device
         watch_pending_ = true;
-        stream_.async_read_some(buffer_.prepare(1),
-                                [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                                    self->buffer_.commit(n);
-                                    self->watch_pending_ = false;
-                                    self->watch_done_.cancel();
-                                    if (!ec || ec == asio::error::operation_aborted) return;
-                                    self->device_left_ = true;
-                                    self->upstream_.cancel();
-                                });
+        watch_stopping_ = false;
+        watch_device();
+    }
+    void watch_device() {
+        stream_.async_read_some(
+            buffer_.prepare(1), [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                self->buffer_.commit(n);
+                if (!ec && !self->watch_stopping_ && self->buffer_.size() < self->limits_.max_header_bytes)
+                    return self->watch_device();
+                self->watch_pending_ = false;
+                self->watch_done_.cancel();
+                if (!ec || ec == asio::error::operation_aborted) return;
+                self->device_left_ = true;
+                self->upstream_.cancel();
+            });
     }
     // Cancels the watch and waits until it has completed: two reads must never be pending on one
     // TLS stream, and the next request's read follows.
     asio::awaitable<void> stop_watching_device() {
         if (!watch_pending_) co_return;
+        watch_stopping_ = true;
         error_code ignored;
         tcp_stream().socket().cancel(ignored);  // only the watch is pending on the device socket
         watch_done_.expires_at(asio::steady_timer::time_point::max());
@@ -537,6 +581,7 @@ private:
                 pool.record_success(*server);
                 co_return std::nullopt;
             }
+            if (failure->local) co_return failure;
             pool.record_failure(*server, failure->reason);
             if (std::find(tried.begin(), tried.end(), false) != tried.end())
                 spdlog::warn("{} {}: {}; trying the next server", peer_text(), user_text(), failure->reason);
@@ -544,16 +589,12 @@ private:
         co_return failure;
     }
 
-    void prepare_upstream_request(http::request<http::buffer_body>& request, std::size_t buffered_bytes,
-                                  bool buffered) {
-        const bool had_body = request.chunked() || request.has_content_length();
-        upstream::rewrite_request_for_upstream(request.base(), upstream_.target(), peer_.address());
-        request.version(11);
-        request.keep_alive(true);
-        if (buffered && had_body) {  // a buffered chunked body goes on with a plain Content-Length
-            request.chunked(false);
-            request.content_length(buffered_bytes);
-        }
+    // Beast adds a chunked body's trailer fields to the header; read ahead, they would go to
+    // Exchange as header fields (a device's Authorization among them). Trailers mean nothing to
+    // ActiveSync, so they are dropped (RFC 9110 6.5.1 lets a recipient discard them).
+    static void drop_trailer_fields(http::request<http::buffer_body>& request, std::ptrdiff_t header_fields) {
+        auto trailer = std::next(request.begin(), header_fields);
+        while (trailer != request.end()) trailer = request.erase(trailer);
     }
 
     // Waits for Exchange's response header (past interim 1xx answers). nullopt once it is in
@@ -562,12 +603,14 @@ private:
         const RequestLine& line, bool request_buffered, const ResponseDeadline& deadline,
         std::optional<http::response_parser<http::buffer_body>>& parser) {
         const bool keep_device = line.keep_alive && request_buffered;
+        // One deadline for the final answer: interim 1xx answers don't extend it.
+        const auto answer_due = std::chrono::steady_clock::now() + deadline.timeout;
         do {  // interim 1xx answers (other than 101) are Exchange's business, not the device's
             parser.emplace();
             parser->header_limit(upstream_header_limit);
             parser->body_limit(boost::none);
             parser->skip(line.head);
-            upstream_.tcp().expires_after(deadline.timeout);
+            upstream_.tcp().expires_at(answer_due);
             if (deadline.long_poll) {
                 phase_ = Phase::long_poll;
                 watch_device_while_exchange_holds_the_request();
@@ -619,23 +662,17 @@ private:
                                          std::size_t authorization_bytes) {
         const bool keep_device = line.keep_alive && request_buffered;
         auto& response = parser.get();
-        bool keep_upstream = response.keep_alive();
-        if (response.result_int() == 451)
-            keep_upstream = keep_upstream && !follow_mailbox_redirect(response, line);
-        upstream::rewrite_response_for_device(response.base());
-        bool keep = keep_device && !draining();  // shutting down: this answer is the last
-        if (!parser.is_done() && !response.chunked() && !response.has_content_length()) {
-            // A body that ends when Exchange closes: re-frame it so the device connection survives.
-            if (line.version == 11) {
-                response.chunked(true);
-            } else {
-                keep = false;
-            }
-        }
-        response.version(line.version);
-        response.keep_alive(keep);
         const unsigned status = response.result_int();
+        bool keep_upstream = response.keep_alive();
+        if (status == 451) keep_upstream = keep_upstream && !follow_mailbox_redirect(response, line);
+        // A refused token may have left the connection's authentication state unknown (a backend
+        // that authenticates per connection would serve the next request unauthenticated or
+        // blame a ticket never sent): it is not reused.
+        if (status == 401 && pools_upstream()) keep_upstream = false;
         if (status == 401 && check_.identity) log_backend_refusal(response[http::field::www_authenticate]);
+        upstream::rewrite_response_for_device(response.base(), pools_upstream());
+        const bool keep = frame_response_for_device(parser, line) && keep_device && !draining();
+        response.keep_alive(keep);
         if (status == 400 && authorization_bytes > 0)
             co_await diagnose_backend_400(response.reason(), parser.content_length(), authorization_bytes);
 
@@ -656,6 +693,27 @@ private:
         }
         log_access(line, status, "");
         co_return keep;
+    }
+
+    // Frames Exchange's body for the device from what the parser read, never from header fields
+    // Exchange named in Connection. False when only closing the connection can end the body (an
+    // HTTP/1.0 device knows no chunked coding).
+    static bool frame_response_for_device(http::response_parser<http::buffer_body>& parser,
+                                          const RequestLine& line) {
+        auto& response = parser.get();
+        response.version(line.version);
+        response.erase(http::field::transfer_encoding);
+        if (line.head) return true;  // no body follows; Exchange's Content-Length says what a GET would get
+        if (const auto length = parser.content_length(); length && !parser.chunked()) {
+            response.content_length(*length);
+            return true;
+        }
+        response.erase(http::field::content_length);
+        if (parser.is_done() && !parser.chunked())
+            return true;                      // no body (204, 304, or an empty chunked one)
+        if (line.version < 11) return false;  // sent as it comes, ended by the close
+        response.chunked(true);
+        return true;
     }
 
     // Answers the device from easgate itself. The device sees only the status; the log says why.
@@ -766,6 +824,7 @@ private:
     bool device_left_ = false;  // seen by the long-poll watch; the session ends without answering
     Phase phase_ = Phase::busy;
     bool watch_pending_ = false;
+    bool watch_stopping_ = false;  // a read that completes now must not start another
     asio::steady_timer watch_done_{stream_.get_executor()};
     bool draining_ = false;
     std::optional<SessionRegistry::Entry> registered_;

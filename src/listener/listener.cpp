@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "easgate/common/resource_shortage.hpp"
 #include "easgate/config/config.hpp"
 
 namespace easgate::listener {
@@ -63,7 +64,11 @@ asio::awaitable<void> Listener::accept_loop() {
         if (ec == asio::error::operation_aborted) co_return;
         if (ec) {
             // Out of descriptors or memory: back off instead of spinning on the error.
-            spdlog::error("accepting a device connection failed: {}", ec.message());
+            const auto shortage = common::resource_shortage(ec);
+            const std::string reason = shortage ? *shortage : ec.message();
+            if (const long suppressed = runtime_->refusal_log->admit(reason); suppressed >= 0)
+                spdlog::error("accepting a device connection failed: {}{}", reason,
+                              suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
             asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
             co_await pause.async_wait(use_nothrow);
             continue;

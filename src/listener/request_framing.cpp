@@ -1,7 +1,10 @@
 #include "easgate/listener/request_framing.hpp"
 
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <iterator>
+
+#include "easgate/upstream/header_rewrite.hpp"
 
 namespace easgate::listener {
 
@@ -24,7 +27,18 @@ std::string framing_error(const http::request_header<>& header) {
         return "request-target is not an absolute path";
     if (header.version() >= 11 && header.count(http::field::host) != 1)
         return "HTTP/1.1 needs exactly one Host";
+    for (const auto& name : http::token_list(header[http::field::connection])) {
+        if (upstream::is_gateway_owned_field(name))
+            return "Connection names " + std::string(name) + ", a field easgate decides";
+    }
     return "";
+}
+
+bool has_bare_line_feed(std::string_view received) {
+    for (auto at = received.find('\n'); at != std::string_view::npos; at = received.find('\n', at + 1)) {
+        if (at == 0 || received[at - 1] != '\r') return true;
+    }
+    return false;
 }
 
 std::size_t header_end(std::string_view received) {

@@ -8,6 +8,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "easgate/common/resource_shortage.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/upstream/channel_binding.hpp"
 #include "easgate/upstream/upstream.hpp"
@@ -20,6 +21,9 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 UpstreamFailure failure(const std::string& url, const std::string& what, const boost::system::error_code& ec,
                         std::chrono::milliseconds timeout) {
+    auto shortage = common::resource_shortage(ec);
+    if (!shortage && ec != beast::error::timeout) shortage = common::descriptor_shortage();
+    if (shortage) return {503, "can't open a connection to upstream " + url + ": " + *shortage, true};
     if (ec == beast::error::timeout) {
         return {502, "upstream " + url + " unreachable: " + what + " timed out after " +
                          config::format_duration(timeout)};
@@ -94,7 +98,17 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
 
 bool UpstreamConnection::reusable() {
     if (!stream_ || !tcp().socket().is_open()) return false;
-    // An idle connection has nothing to read; EOF or a stray close_notify means the server is done.
+    // Bytes already read past the last response (an unsolicited answer, a body sent to HEAD) would
+    // be taken for the next request's answer.
+    if (buffer_.size() > 0) return false;
+    // In TLS, bytes can also wait as records OpenSSL has not decrypted yet, in its record buffer or
+    // in the BIO that Asio feeds it: invisible to both the peek below and SSL_pending.
+    if (auto* tls = std::get_if<TlsStream>(stream_.get())) {
+        SSL* ssl = tls->native_handle();
+        if (SSL_has_pending(ssl) || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return false;
+    }
+    // An idle connection has nothing to read; EOF, a stray close_notify or an extra response
+    // means the server is done with it.
     char probe;
     const auto n = ::recv(tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);

@@ -60,6 +60,7 @@ protected:
     std::uint16_t gateway_port() const { return gateway_port_; }
     // SIGTERM to easgate; its exit code once it has stopped.
     int stop_gateway() { return gateway_->stop(); }
+    pid_t gateway_pid() const { return gateway_->pid(); }
     std::string admin_url(const std::string& path) const { return gateway_->admin_url() + path; }
     const std::filesystem::path& work_dir() const { return work_; }
     static const std::filesystem::path& pki_dir();

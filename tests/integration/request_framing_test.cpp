@@ -90,5 +90,82 @@ TEST_F(RequestFramingTest, ObsoleteLineFoldingIsRefusedWith400) {
     EXPECT_TRUE(plain.response.starts_with("HTTP/1.1 200 ")) << plain.response;
 }
 
+// A device that names a field easgate decides in Connection asks easgate to drop it: Content-Length
+// (its body would go on unframed and be read by Exchange as further requests), Authorization
+// (easgate's token), Host or the forwarding fields. Refused, never obeyed.
+TEST_F(RequestFramingTest, ConnectionNamingAFieldEasgateDecidesIsRefusedWith400) {
+    start_gateway({.limits = "    upload_read_ahead: 16\n"});
+    const std::string smuggled =
+        "GET /Microsoft-Server-ActiveSync?Cmd=Smuggled&DeviceId=EASGATETEST01&DeviceType=TestDevice "
+        "HTTP/1.1\r\nHost: mail\r\n\r\n";
+    const std::string body = std::string(32, 'x') + smuggled;
+    for (const char* named : {"Content-Length", "content-length, keep-alive", "Transfer-Encoding", "Host",
+                              "Authorization", "X-Forwarded-Host", "X-Forwarded-For", "Forwarded"}) {
+        const auto before = gateway_log().size();
+        const auto exchange = send(request_line + "Host: gw\r\nConnection: " + named +
+                                   "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+        EXPECT_TRUE(exchange.response.starts_with("HTTP/1.1 400 ")) << named << ":\n" << exchange.response;
+        EXPECT_TRUE(exchange.closed) << named;
+        EXPECT_NE(wait_for_text(work_dir() / "easgate.err", "Connection names")
+                      .substr(before)
+                      .find("Connection names"),
+                  std::string::npos)
+            << named << ":\n"
+            << gateway_log().substr(before);
+    }
+    EXPECT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request "), 0u)
+        << read_file(work_dir() / "upstream-0.out");
+    // Naming fields of its own is the device's right: they go, the request is served.
+    const auto plain = send(request_line +
+                            "Host: gw\r\nConnection: keep-alive, X-Private\r\nX-Private: 1\r\nX-Kept: 2\r\n"
+                            "Content-Length: 2\r\nConnection: close\r\n\r\nhi");
+    EXPECT_TRUE(plain.response.starts_with("HTTP/1.1 200 ")) << plain.response;
+    EXPECT_EQ(plain.response.find("X-Private"), std::string::npos) << plain.response;
+    EXPECT_NE(plain.response.find("X-Kept"), std::string::npos) << plain.response;
+}
+
+// Beast refuses a header with bare LF line ends only once it is complete, and easgate waits for
+// CRLF CRLF: without a check of its own, such a request waited for header_timeout.
+TEST_F(RequestFramingTest, BareLineFeedsAreRefusedAtOnce) {
+    start_gateway({.limits = "    header_timeout: 60s\n"});
+    const auto exchange = send_raw(
+        gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem", pki_dir() / "alice.key",
+        "GET /Microsoft-Server-ActiveSync?Cmd=Options HTTP/1.1\nHost: gw\n\n", std::chrono::seconds(10));
+    EXPECT_TRUE(exchange.response.starts_with("HTTP/1.1 400 ")) << exchange.response;
+    EXPECT_TRUE(exchange.closed);
+    EXPECT_NE(gateway_log().find("400 malformed request: bad line ending"), std::string::npos)
+        << gateway_log();
+}
+
+// Beast merges a chunked body's trailer fields into the header; read ahead, they would reach
+// Exchange as header fields.
+TEST_F(RequestFramingTest, TrailerFieldsNeverReachExchange) {
+    start_gateway();
+    const auto exchange =
+        send(request_line +
+             "Host: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+             "5\r\nhello\r\n0\r\nX-Trailer-Test: 1\r\nAuthorization: Basic bWFsbG9yeQ==\r\n\r\n");
+    ASSERT_TRUE(exchange.response.starts_with("HTTP/1.1 200 ")) << exchange.response;
+    EXPECT_NE(exchange.response.find("\"body_length\":5"), std::string::npos) << exchange.response;
+    EXPECT_EQ(exchange.response.find("X-Trailer-Test"), std::string::npos) << exchange.response;
+    EXPECT_EQ(exchange.response.find("bWFsbG9yeQ"), std::string::npos) << exchange.response;
+}
+
+// An HTTP/1.0 device knows no chunked coding: a chunked (or unframed) answer from Exchange is sent
+// as its plain bytes, ended by closing the connection.
+TEST_F(RequestFramingTest, AnHttp10DeviceNeverGetsChunked) {
+    start_gateway();
+    const auto exchange = send(
+        "GET /Microsoft-Server-ActiveSync?Cmd=Options&DeviceId=EASGATETEST01&"
+        "DeviceType=TestDevice&download=1&bytes=5000&chunked=1 HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(exchange.response.starts_with("HTTP/1.0 200 ")) << exchange.response.substr(0, 300);
+    const auto header_end = exchange.response.find("\r\n\r\n");
+    ASSERT_NE(header_end, std::string::npos);
+    const auto header = exchange.response.substr(0, header_end);
+    EXPECT_EQ(header.find("chunked"), std::string::npos) << header;
+    EXPECT_EQ(exchange.response.size() - header_end - 4, 5000u) << header;
+    EXPECT_TRUE(exchange.closed);
+}
+
 }  // namespace
 }  // namespace easgate::testing

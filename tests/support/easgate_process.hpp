@@ -26,6 +26,7 @@ public:
     std::string wait_for_log(const std::string& needle,
                              std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
     int stop() { return process_->stop(); }
+    pid_t pid() const { return process_->pid(); }
 
 private:
     std::filesystem::path log_file_;

@@ -1,7 +1,6 @@
 #include "raw_device.hpp"
 
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <poll.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,14 +23,12 @@ RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca
     tls.use_private_key_file(key.string(), asio::ssl::context::pem);
     asio::ssl::stream<asio::ip::tcp::socket> stream(context, tls);
     stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
-    // Blocking reads give up after the timeout: the gateway kept the connection open.
-    timeval limit{};
-    limit.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    limit.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    ::setsockopt(stream.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     stream.handshake(asio::ssl::stream_base::client);
     asio::write(stream, asio::buffer(request));
 
+    // Reads until the gateway closes or nothing comes for `timeout` (Asio's blocking reads would
+    // wait for ever, so the socket is non-blocking and the waits are poll's).
+    stream.next_layer().non_blocking(true);
     RawExchange exchange;
     char chunk[4096];
     for (;;) {
@@ -39,7 +36,12 @@ RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca
         const auto n = stream.read_some(asio::buffer(chunk), ec);
         exchange.response.append(chunk, n);
         if (!ec) continue;
-        exchange.closed = ec != asio::error::would_block && ec != asio::error::try_again;
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            pollfd ready{stream.next_layer().native_handle(), POLLIN, 0};
+            if (::poll(&ready, 1, static_cast<int>(timeout.count())) > 0) continue;
+            break;  // the gateway kept the connection open
+        }
+        exchange.closed = true;
         break;
     }
     return exchange;

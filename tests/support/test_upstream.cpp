@@ -119,6 +119,12 @@ void serve(Stream& stream, unsigned connection_id) {
             if (!request.keep_alive()) return;
             continue;
         }
+        // interim=N: N "102 Processing" answers, interimms apart, before the final one.
+        for (auto n = query_number(target, "interim", 0); n > 0; --n) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(query_number(target, "interimms", 100)));
+            asio::write(stream, asio::buffer(std::string_view("HTTP/1.1 102 Processing\r\n\r\n")), ec);
+            if (ec) return;
+        }
         if (const auto ms = query_number(target, "delayms", 0))
             std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         if (query_number(target, "hangup", 0)) return;
@@ -140,6 +146,12 @@ void serve(Stream& stream, unsigned connection_id) {
         response.set(http::field::content_type, "application/json");
         response.set("X-Test-Upstream", "yes");
         if (status == 503) response.set(http::field::retry_after, "120");  // Exchange throttling a device
+        if (query_number(target, "authartefacts", 0)) {  // what IIS adds after Kerberos succeeded
+            response.set(http::field::www_authenticate, "Negotiate oYG3MIG0oAMKAQChCwYJKoZIgvcSAQICooGfBIGc");
+            response.set("Persistent-Auth", "true");
+            response.set(http::field::set_cookie, "X-BackEndCookie=S-1-5-21=u56Lnp2ejJqBz; path=/");
+        }
+
         // Exchange's "mailbox moved to another site": 451 naming the server to use from now on.
         if (const auto port = query_number(target, "moved", 0)) {
             response.result(451);
@@ -149,7 +161,24 @@ void serve(Stream& stream, unsigned connection_id) {
         response.body() = report.dump() + "\n";
         response.keep_alive(request.keep_alive());
         response.prepare_payload();
-        http::write(stream, response, ec);
+        // headbody=1: a body after the answer to HEAD, which must have none.
+        if (request.method() == http::verb::head && query_number(target, "headbody", 0)) {
+            http::response_serializer<http::string_body> serializer{response};
+            http::write_header(stream, serializer, ec);
+            asio::write(stream, asio::buffer(response.body()), ec);
+        } else {
+            // Connection naming Content-Length: a proxy that obeys it loses the body's framing.
+            if (query_number(target, "connectionnamescl", 0))
+                response.set(http::field::connection, "Content-Length");
+            http::write(stream, response, ec);
+        }
+        // extra=1: a second, unsolicited response right behind the real one.
+        if (query_number(target, "extra", 0)) {
+            asio::write(
+                stream,
+                asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nunsolicited")),
+                ec);
+        }
         if (ec || !request.keep_alive()) return;
     }
 }

@@ -17,34 +17,103 @@ TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
     header.set("X-Forwarded-For", "203.0.113.9");
     header.set(http::field::forwarded, "for=203.0.113.9");
     header.set(http::field::transfer_encoding, "chunked");
+    header.set(http::field::authorization, "Basic ZGV2aWNl");
     header.set("MS-ASProtocolVersion", "16.1");
 
+    rewrite_request_for_upstream(header, boost::asio::ip::make_address("192.0.2.7"), true);
     const auto target = parse_upstream_url("https://mail.corp.example.com:8443");
     ASSERT_TRUE(target);
-    rewrite_request_for_upstream(header, *target, boost::asio::ip::make_address("192.0.2.7"));
+    address_request(header, *target, {.chunked = true, .content_length = std::nullopt}, std::nullopt);
 
-    for (const char* gone :
-         {"Connection", "X-Private", "Keep-Alive", "Proxy-Authorization", "Expect", "TE", "Forwarded"}) {
+    for (const char* gone : {"Connection", "X-Private", "Keep-Alive", "Proxy-Authorization", "Expect", "TE",
+                             "Forwarded", "Authorization"}) {
         EXPECT_EQ(header.find(gone), header.end()) << gone;
     }
     EXPECT_EQ(header["X-Forwarded-For"], "192.0.2.7");
     EXPECT_EQ(header["X-Forwarded-Proto"], "https");
     EXPECT_EQ(header["X-Forwarded-Host"], "eas.example.com");
     EXPECT_EQ(header[http::field::host], "mail.corp.example.com:8443");
-    EXPECT_EQ(header[http::field::transfer_encoding], "chunked");  // frames the body; re-applied by Beast
+    EXPECT_EQ(header[http::field::transfer_encoding], "chunked");
     EXPECT_EQ(header["MS-ASProtocolVersion"], "16.1");
 }
 
-TEST(RewriteResponseForDevice, DropsHopByHopFields) {
+// The device's Connection header can't remove what easgate decides: framing survives hop-by-hop
+// removal, the rest is set after it.
+TEST(RewriteRequestForUpstream, ConnectionNamingOwnedFieldsRemovesNoneOfThem) {
+    http::request_header<> header;
+    header.set(http::field::host, "eas.example.com");
+    header.set(http::field::connection,
+               "Content-Length, Host, X-Forwarded-Host, X-Forwarded-For, Authorization");
+    header.set(http::field::content_length, "70000");
+    rewrite_request_for_upstream(header, boost::asio::ip::make_address("192.0.2.7"), true);
+    const auto target = parse_upstream_url("https://mail:8443");
+    ASSERT_TRUE(target);
+    address_request(header, *target, {.chunked = false, .content_length = 70000}, std::nullopt);
+    EXPECT_EQ(header[http::field::content_length], "70000");
+    EXPECT_EQ(header["X-Forwarded-Host"], "eas.example.com");
+    EXPECT_EQ(header["X-Forwarded-For"], "192.0.2.7");
+    EXPECT_EQ(header[http::field::host], "mail:8443");
+}
+
+TEST(AddressRequest, FramesFromTheParserNotFromTheHeader) {
+    const auto target = parse_upstream_url("https://mail");
+    ASSERT_TRUE(target);
+    http::request_header<> header;
+    header.set(http::field::transfer_encoding, "chunked");
+    // Read ahead whole: a plain Content-Length of what was read.
+    address_request(header, *target, {.chunked = true, .content_length = std::nullopt}, 12);
+    EXPECT_EQ(header[http::field::content_length], "12");
+    EXPECT_EQ(header.count(http::field::transfer_encoding), 0u);
+    // Streamed: the device's own length, whatever the header says now.
+    header.set(http::field::content_length, "1");
+    address_request(header, *target, {.chunked = false, .content_length = 20'000'000}, std::nullopt);
+    EXPECT_EQ(header[http::field::content_length], "20000000");
+    // No body: no framing fields at all.
+    address_request(header, *target, {}, std::nullopt);
+    EXPECT_EQ(header.count(http::field::content_length), 0u);
+    EXPECT_EQ(header.count(http::field::transfer_encoding), 0u);
+    // The server of a later attempt: Host follows it, the forwarding fields stay the device's.
+    header.set("X-Forwarded-Host", "eas.example.com");
+    address_request(header, *parse_upstream_url("https://mail2:444"), {}, std::nullopt);
+    EXPECT_EQ(header[http::field::host], "mail2:444");
+    EXPECT_EQ(header["X-Forwarded-Host"], "eas.example.com");
+}
+
+TEST(IsGatewayOwnedField, NamesFramingHostCredentialsAndForwardingInAnyCase) {
+    for (const char* owned :
+         {"content-length", "Transfer-Encoding", "HOST", "authorization", "x-forwarded-host",
+          "X-Forwarded-For", "x-forwarded-proto", "Forwarded", "X-Real-IP"}) {
+        EXPECT_TRUE(is_gateway_owned_field(owned)) << owned;
+    }
+    for (const char* other : {"keep-alive", "close", "X-Private", "MS-ASProtocolVersion", "Content-Type"}) {
+        EXPECT_FALSE(is_gateway_owned_field(other)) << other;
+    }
+}
+
+TEST(RewriteResponseForDevice, DropsHopByHopFieldsButNeverTheFraming) {
     http::response_header<> header;
-    header.set(http::field::connection, "close, X-Backend-Node");
+    header.set(http::field::connection, "close, X-Backend-Node, Content-Length");
     header.set("X-Backend-Node", "mbx07");
     header.set(http::field::keep_alive, "timeout=5");
     header.set(http::field::content_length, "12");
-    rewrite_response_for_device(header);
+    header.set(http::field::www_authenticate, "Negotiate oYG3MIG0oAMKAQChCwYJKoZIgvcSAQIC");
+    rewrite_response_for_device(header, false);
     EXPECT_EQ(header.find("X-Backend-Node"), header.end());
     EXPECT_EQ(header.find(http::field::connection), header.end());
     EXPECT_EQ(header[http::field::content_length], "12");
+    EXPECT_EQ(header.count(http::field::www_authenticate), 1u);  // pass-through: the device's business
+}
+
+TEST(RewriteResponseForDevice, InCertificateModeKerberosArtefactsStayWithEasgate) {
+    http::response_header<> header;
+    header.insert(http::field::www_authenticate, "Negotiate oYG3MIG0oAMKAQChCwYJKoZIgvcSAQIC");
+    header.insert(http::field::www_authenticate, "NTLM");
+    header.set("Persistent-Auth", "true");
+    header.set("MS-Server-ActiveSync", "15.20");
+    rewrite_response_for_device(header, true);
+    EXPECT_EQ(header.count(http::field::www_authenticate), 0u);
+    EXPECT_EQ(header.count("Persistent-Auth"), 0u);
+    EXPECT_EQ(header["MS-Server-ActiveSync"], "15.20");
 }
 
 TEST(ParseUpstreamUrl, AcceptsHostsPortsAndIpv6AndRefusesTheRest) {

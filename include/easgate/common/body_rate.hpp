@@ -23,6 +23,7 @@ public:
           grace_(std::min(grace, read_timeout)) {}
 
     void received(std::uint64_t bytes) { received_ += bytes; }
+    std::uint64_t received() const { return received_; }
 
     // When the next read must have completed: read_timeout from now, or sooner when the body is
     // behind the rate.

@@ -14,8 +14,15 @@ namespace easgate::listener {
 //     Content-Length;
 //   - a request-target other than an absolute path (or "*" for OPTIONS): absolute-form and
 //     authority-form are for proxies, which easgate is not;
-//   - HTTP/1.1 without exactly one Host field (RFC 9112 3.2).
+//   - HTTP/1.1 without exactly one Host field (RFC 9112 3.2);
+//   - a Connection header naming a field easgate decides (framing, Host, credentials, forwarding):
+//     obeying it would let the device strip them from what Exchange gets.
 std::string framing_error(const boost::beast::http::request_header<>& header);
+
+// A line ending in LF without CR in received bytes. Beast refuses such a header, but only once
+// it is complete, and easgate looks for CRLF CRLF first: a bare-LF request would wait for
+// header_timeout instead of getting its 400 at once.
+bool has_bare_line_feed(std::string_view received);
 
 // Where a request's header ends in `received` (the offset just past the blank line), or npos
 // while it is incomplete.

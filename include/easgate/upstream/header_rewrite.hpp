@@ -2,6 +2,9 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
+#include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "easgate/upstream/upstream_target.hpp"
 
@@ -9,14 +12,37 @@ namespace easgate::upstream {
 
 namespace http = boost::beast::http;
 
-// Turns a device's request header into the one Exchange gets: hop-by-hop fields (and any the
-// device named in Connection) removed, Expect dropped (easgate answers 100-continue itself),
-// Host set to the upstream, X-Forwarded-For/-Proto/-Host set by easgate alone.
-void rewrite_request_for_upstream(http::request_header<>& header, const UpstreamTarget& target,
-                                  const boost::asio::ip::address& device_address);
+// How the device framed its request body, as the parser read it (before any rewriting).
+struct BodyFraming {
+    bool chunked = false;
+    std::optional<std::uint64_t> content_length;
 
-// Turns Exchange's response header into the device's: hop-by-hop fields removed (the caller then
-// applies the device's keep-alive). Transfer-Encoding stays: the body is re-framed by the same rules.
-void rewrite_response_for_device(http::response_header<>& header);
+    bool has_body() const { return chunked || content_length.has_value(); }
+};
+
+// Fields whose value in Exchange's request easgate alone decides: the body's framing, Host,
+// the credentials and the forwarding fields. A device that names one in its Connection header is
+// asking easgate to drop it; that is refused (400), never obeyed.
+bool is_gateway_owned_field(std::string_view name);
+
+// Once per request, the device's header becomes the end-to-end header Exchange gets: hop-by-hop
+// fields (and any others the device named in Connection) removed, Expect dropped (easgate answers
+// 100-continue itself), X-Forwarded-For/-Proto/-Host set by easgate alone, and with
+// `strip_authorization` (certificate mode) the device's own Authorization removed.
+void rewrite_request_for_upstream(http::request_header<>& header,
+                                  const boost::asio::ip::address& device_address, bool strip_authorization);
+
+// For each attempt (the server may change between them): Host names the server, and the body is
+// framed by easgate: a Content-Length of `read_ahead_bytes` when the whole body was read ahead,
+// else the device's own framing as the parser read it; no framing fields for a request without a body.
+void address_request(http::request_header<>& header, const UpstreamTarget& target, BodyFraming framing,
+                     std::optional<std::uint64_t> read_ahead_bytes);
+
+// Exchange's response header becomes the device's: hop-by-hop fields removed (the caller then
+// applies the device's keep-alive and framing). With `strip_backend_authentication` (certificate
+// mode, where Kerberos between easgate and Exchange is easgate's business) WWW-Authenticate and
+// Persistent-Auth are removed too: a mutual-authentication token or a challenge means nothing to a
+// device that authenticated with its certificate.
+void rewrite_response_for_device(http::response_header<>& header, bool strip_backend_authentication);
 
 }  // namespace easgate::upstream

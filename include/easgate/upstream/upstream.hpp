@@ -120,8 +120,9 @@ private:
 
 // Why an upstream exchange failed, worded for the operator, and what the device is told.
 struct UpstreamFailure {
-    unsigned status;  // 502 unreachable or broken, 504 timed out
+    unsigned status;  // 502 unreachable or broken, 504 timed out, 503 easgate's own shortage
     std::string reason;
+    bool local = false;  // easgate ran out of something: no server is to blame, none is worth trying
 };
 
 // One connection to one upstream server, plain or TLS; kept alive across a device's requests.

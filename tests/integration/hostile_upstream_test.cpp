@@ -1,0 +1,213 @@
+// Exchange misbehaving, or easgate's own resources running out: each gives the device a clear
+// status and the log the reason, nothing meant for easgate reaches the device, a connection with
+// anything left over is never reused, and a local shortage is never blamed on Exchange.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "gateway_fixture.hpp"
+#include "raw_device.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+namespace {
+
+const std::string eas =
+    "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+
+class HostileUpstreamTest : public GatewayTest {
+protected:
+    RawExchange send(const std::string& request,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+        return send_raw(gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem",
+                        pki_dir() / "alice.key", request, timeout);
+    }
+};
+
+// An answer Exchange sent unasked sits behind the real one: the connection is not pooled with it,
+// so alice's next request gets its own answer, not that one.
+TEST_F(HostileUpstreamTest, AnUnsolicitedExtraResponseIsNeverTakenForTheNextAnswer) {
+    start_gateway();
+    EXPECT_EQ(curl_report("alice", eas + "&extra=1")["target"], eas + "&extra=1");
+    for (int i = 0; i < 3; ++i) {
+        const auto next = eas + "&next=" + std::to_string(i);
+        const auto answer = curl("alice", next, {"--data-binary", "mail " + std::to_string(i)});
+        EXPECT_EQ(answer.out.find("unsolicited"), std::string::npos) << answer.out;
+        EXPECT_NE(answer.out.find("\"target\":\"" + next + "\""), std::string::npos) << answer.out;
+    }
+    // Each request reached Exchange once: nothing was lost or replayed.
+    EXPECT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request POST"), 3u);
+}
+
+TEST_F(HostileUpstreamTest, ABodySentToHeadIsNeverTakenForTheNextAnswer) {
+    start_gateway();
+    const auto head = curl("alice", eas + "&headbody=1", {"--head"});
+    EXPECT_NE(head.out.find("HTTP/1.1 200"), std::string::npos) << head.out << head.err;
+    const auto next = curl_report("alice", eas + "&after=head");
+    EXPECT_EQ(next["target"], eas + "&after=head");
+}
+
+// Exchange's Connection header can't take the framing away from the body easgate relays.
+TEST_F(HostileUpstreamTest, AResponseWhoseConnectionNamesContentLengthKeepsItsFraming) {
+    start_gateway();
+    const auto both =
+        curl("alice", eas + "&connectionnamescl=1", {"--fail-with-body", gateway_url(eas + "&second=1")});
+    EXPECT_EQ(both.exit_code, 0) << both.err;
+    EXPECT_NE(both.out.find("connectionnamescl"), std::string::npos) << both.out;
+    EXPECT_NE(both.out.find("second=1"), std::string::npos) << both.out;
+}
+
+// Interim 1xx answers are Exchange's business; a stream of them must not hold a request forever.
+TEST_F(HostileUpstreamTest, InterimAnswersDoNotExtendUpstreamTimeout) {
+    start_gateway({.limits = "    upstream_timeout: 2s\n"});
+    const auto answer = curl("alice", eas + "&interim=12&interimms=500", {"--write-out", "%{http_code}"});
+    EXPECT_NE(answer.out.find("504"), std::string::npos) << answer.out;
+    EXPECT_NE(gateway_log().find("did not answer within limits.upstream_timeout (2s)"), std::string::npos)
+        << gateway_log();
+}
+
+// Kerberos between easgate and Exchange is easgate's: the mutual-authentication token and
+// Persistent-Auth never reach a device that authenticated with its certificate.
+TEST_F(HostileUpstreamTest, BackendAuthenticationArtefactsStayWithEasgate) {
+    start_gateway();
+    const auto answer = curl("alice", eas + "&authartefacts=1", {"--include"});
+    EXPECT_NE(answer.out.find("HTTP/1.1 200"), std::string::npos) << answer.out;
+    EXPECT_EQ(answer.out.find("WWW-Authenticate"), std::string::npos) << answer.out;
+    EXPECT_EQ(answer.out.find("Persistent-Auth"), std::string::npos) << answer.out;
+    EXPECT_NE(answer.out.find("Set-Cookie: X-BackEndCookie"), std::string::npos)
+        << "cookies are relayed as Exchange set them (docs/forwarding.md):\n"
+        << answer.out;
+}
+
+// A connection whose request Exchange refused with 401 is closed, not pooled: the next request
+// must not travel on a connection whose authentication state is unknown.
+TEST_F(HostileUpstreamTest, AConnectionThatAnswered401IsNotReused) {
+    start_gateway({.upstream = "    authenticate: per_connection\n"});
+    const auto refused = curl("alice", eas + "&status=401", {"--write-out", "%{http_code}"});
+    EXPECT_NE(refused.out.find("401"), std::string::npos) << refused.out;
+    const auto refused_report = nlohmann::json::parse(refused.out.substr(0, refused.out.rfind('}') + 1));
+    // Device connections take turns on the worker threads, each with its own pool: four more
+    // requests give each worker's pool the chance to hand the refused connection out again.
+    std::set<unsigned> connections;
+    for (int i = 0; i < 4; ++i) {
+        const unsigned connection = curl_report("alice", eas + "&after=" + std::to_string(i))["connection"];
+        EXPECT_NE(connection, refused_report["connection"]);
+        connections.insert(connection);
+    }
+    EXPECT_LT(connections.size(), 4u) << "ordinary answers' connections are pooled and reused";
+}
+
+// A chunked body's size shows only as it comes: past max_request_body while streaming to Exchange,
+// the device gets 413 (not a bare close) and Exchange's connection is closed mid-request.
+TEST_F(HostileUpstreamTest, AChunkedBodyOverMaxRequestBodyWhileStreamingGets413) {
+    start_gateway({.limits = "    upload_read_ahead: 16KiB\n    max_request_body: 64KiB\n"});
+    const auto file = work_dir() / "big.bin";
+    write_file(file, std::string(256 * 1024, 'm'));
+    const auto answer = curl("alice", eas,
+                             {"--data-binary", "@" + file.string(), "-H", "Transfer-Encoding: chunked",
+                              "--write-out", "%{http_code}"});
+    EXPECT_NE(answer.out.find("413"), std::string::npos) << answer.out << answer.err;
+    EXPECT_NE(gateway_log().find("413 "), std::string::npos) << gateway_log();
+    EXPECT_NE(gateway_log().find("exceeds limits.max_request_body"), std::string::npos) << gateway_log();
+}
+
+// A device that goes away in the middle of its body is logged, streaming or read ahead alike.
+TEST_F(HostileUpstreamTest, ADeviceThatLeavesMidBodyIsLogged) {
+    start_gateway({.limits = "    upload_read_ahead: 16KiB\n"});
+    std::size_t logged = 0;
+    for (const std::size_t sent : {8 * 1024, 100 * 1024}) {
+        const auto before = gateway_log().size();
+        send("POST " + eas + "&sent=" + std::to_string(sent) +
+                 " HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n" + std::string(sent, 'b'),
+             std::chrono::milliseconds(500));
+        ++logged;
+        for (int i = 0; i < 50 && count_of(gateway_log(), "went away while sending") < logged; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT_NE(gateway_log().substr(before).find("499"), std::string::npos)
+            << gateway_log().substr(before);
+        EXPECT_NE(gateway_log().substr(before).find("went away while sending its request body"),
+                  std::string::npos)
+            << sent << ":\n"
+            << gateway_log().substr(before);
+    }
+}
+
+// A held Ping whose phone pipelined a byte (the start of its next request) still notices the phone
+// leaving, and cancels the long poll at once.
+TEST_F(HostileUpstreamTest, AHeldPingNoticesThePhoneLeavingAfterItPipelinedAByte) {
+    start_gateway();
+    const std::string ping(
+        "\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
+        "90\x00\x01\x01",
+        14);
+    send(
+        "POST "
+        "/Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=EASGATETEST01&DeviceType=TestDevice&delayms=8000 "
+        "HTTP/1.1\r\nHost: gw\r\nContent-Length: 14\r\n\r\n" +
+            ping + "P",
+        std::chrono::seconds(1));
+    const auto log = wait_for_text(work_dir() / "easgate.err", "the device left", std::chrono::seconds(5));
+    EXPECT_NE(log.find("the device left; its long poll to"), std::string::npos) << gateway_log();
+}
+
+// A device cut off mid-header by a shutdown gets nothing forwarded, and the log says so.
+TEST_F(HostileUpstreamTest, ShutdownWithHalfAHeaderReceivedIsLogged) {
+    start_gateway({.limits = "    header_timeout: 30s\n"});
+    std::thread device([&] { send("GET " + eas + " HTTP/1.1\r\nHost: gw\r\n", std::chrono::seconds(4)); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    EXPECT_EQ(stop_gateway(), 0);
+    device.join();
+    EXPECT_NE(gateway_log().find("closed with an incomplete request header"), std::string::npos)
+        << gateway_log();
+    EXPECT_NE(gateway_log().find("easgate is shutting down"), std::string::npos) << gateway_log();
+}
+
+// The first free descriptor number: with the limit just above it, the next socket easgate opens
+// takes it and the one after that fails with EMFILE.
+int first_free_descriptor(pid_t pid) {
+    std::vector<bool> used;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        const auto fd = static_cast<std::size_t>(std::stoi(entry.path().filename()));
+        if (used.size() <= fd) used.resize(fd + 1);
+        used[fd] = true;
+    }
+    std::size_t free = 0;
+    while (free < used.size() && used[free]) ++free;
+    return static_cast<int>(free);
+}
+
+// Out of file descriptors is easgate's shortage: it says so with the remedy, answers 503 with
+// Retry-After, and never leaves a healthy Exchange server out for it.
+TEST_F(HostileUpstreamTest, RunningOutOfDescriptorsIsSaidAndNeverBlamedOnExchange) {
+    start_gateway();
+    const auto pid = gateway_pid();
+    const auto original = run_command(
+        {"prlimit", "--pid", std::to_string(pid), "--nofile", "--noheadings", "--output", "SOFT"});
+    ASSERT_EQ(original.exit_code, 0) << original.err;
+    const auto soft_limit = original.out.substr(0, original.out.find_first_of(" \n"));
+    const auto limit = std::to_string(first_free_descriptor(pid) + 1);
+    ASSERT_EQ(run_command({"prlimit", "--pid", std::to_string(pid), "--nofile=" + limit + ":"}).exit_code, 0);
+    // (A connection may also be refused at accept: then the device sees nothing at all.)
+    int refused_with_503 = 0;
+    for (int i = 0; i < 5; ++i) {
+        const auto answer = curl("alice", eas + "&try=" + std::to_string(i), {"--include"});
+        EXPECT_EQ(answer.out.find("HTTP/1.1 502"), std::string::npos) << answer.out;
+        if (answer.out.starts_with("HTTP/1.1 503")) {
+            ++refused_with_503;
+            EXPECT_NE(answer.out.find("Retry-After"), std::string::npos) << answer.out;
+        }
+    }
+    EXPECT_GE(refused_with_503, 3);
+    EXPECT_NE(gateway_log().find("too many open files"), std::string::npos) << gateway_log();
+    EXPECT_NE(gateway_log().find("LimitNOFILE"), std::string::npos) << gateway_log();
+    EXPECT_EQ(gateway_log().find("left out"), std::string::npos) << gateway_log();
+    ASSERT_EQ(
+        run_command({"prlimit", "--pid", std::to_string(pid), "--nofile=" + soft_limit + ":"}).exit_code, 0);
+    EXPECT_EQ(curl_report("alice", eas + "&after=1")["target"], eas + "&after=1");
+}
+
+}  // namespace
+}  // namespace easgate::testing
