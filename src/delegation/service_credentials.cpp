@@ -3,7 +3,6 @@
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <string>
