@@ -26,7 +26,8 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds request_timeout{10};
 
 http::response<http::string_body> answer(const http::request<http::empty_body>& request,
-                                         const AdminServer::MetricsRenderer& metrics) {
+                                         const AdminServer::MetricsRenderer& metrics,
+                                         const AdminServer::ReadinessCheck& readiness) {
     http::response<http::string_body> response{http::status::ok, request.version()};
     response.set(http::field::content_type, "text/plain; charset=utf-8");
     const auto path = request.target().substr(0, request.target().find('?'));
@@ -38,7 +39,12 @@ http::response<http::string_body> answer(const http::request<http::empty_body>& 
         response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         response.body() = metrics();
     } else if (path == "/healthz") {
-        response.body() = "ok\n";
+        if (const auto reason = readiness()) {
+            response.result(http::status::service_unavailable);
+            response.body() = "not ready: " + *reason + "\n";
+        } else {
+            response.body() = "ok\n";
+        }
     } else {
         response.result(http::status::not_found);
         response.body() = "not found: try /metrics or /healthz\n";
@@ -50,8 +56,9 @@ http::response<http::string_body> answer(const http::request<http::empty_body>& 
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoint, MetricsRenderer metrics)
-    : acceptor_(context), metrics_(std::move(metrics)) {
+AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoint, MetricsRenderer metrics,
+                         ReadinessCheck readiness)
+    : acceptor_(context), metrics_(std::move(metrics)), readiness_(std::move(readiness)) {
     listener::listen_on(acceptor_, endpoint);
 }
 
@@ -83,7 +90,7 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     // The header is all that matters; a body (never expected) is left unread and the connection closed.
     auto [read_ec, read] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     if (read_ec) co_return;  // a scanner or a closed probe: nothing worth a log line
-    auto response = answer(parser.get(), metrics_);
+    auto response = answer(parser.get(), metrics_, readiness_);
     stream.expires_after(request_timeout);
     co_await http::async_write(stream, response, use_nothrow);
     boost::system::error_code ignored;

@@ -129,10 +129,15 @@ int run_gateway(const config::Config& config) {
     std::unique_ptr<admin::AdminServer> admin_server;
     try {
         admin_server = std::make_unique<admin::AdminServer>(
-            accept_context, *admin::parse_listen_address(config.admin.listen), [&parts, &upstream_views] {
+            accept_context, *admin::parse_listen_address(config.admin.listen),
+            [&parts, &upstream_views] {
                 return admin::render_metrics({parts.directory ? &parts.directory->counters() : nullptr,
                                               parts.delegation ? &parts.delegation->counters() : nullptr,
                                               parts.sessions.get(), upstream_views});
+            },
+            [&parts]() -> std::optional<std::string> {
+                if (parts.delegation) return parts.delegation->not_ready_reason();
+                return std::nullopt;
             });
     } catch (const std::runtime_error& e) {
         throw config::ConfigError(std::string("admin.listen: ") + e.what());
@@ -141,6 +146,8 @@ int run_gateway(const config::Config& config) {
                  admin_server->local_endpoint().address().to_string(), admin_server->local_endpoint().port());
     for (auto& l : listeners) l->start();
     admin_server->start();
+    // After the listeners: a KDC that doesn't answer delays no start-up, it only keeps /healthz at 503.
+    if (parts.delegation) parts.delegation->start_login();
     upstream::start_health_checks(accept_context.get_executor(), parts.upstreams);
 
     const auto stop_now = [&] {

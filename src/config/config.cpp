@@ -335,6 +335,7 @@ KerberosConfig read_kerberos(Reader map) {
     read_optional(map, "krb5_conf", kerberos.krb5_conf, &Reader::as_readable_file);
     read_optional(map, "ticket_refresh_before", kerberos.ticket_refresh_before, &Reader::as_duration);
     read_optional(map, "max_concurrent_kdc", kerberos.max_concurrent_kdc, &Reader::as_concurrency);
+    read_optional(map, "timeout", kerberos.timeout, &Reader::as_duration);
     map.reject_unknown_keys();
     return kerberos;
 }
@@ -543,6 +544,7 @@ std::string to_yaml(const Config& config) {
         out << YAML::Key << "ticket_refresh_before" << YAML::Value
             << format_duration(k->ticket_refresh_before);
         out << YAML::Key << "max_concurrent_kdc" << YAML::Value << k->max_concurrent_kdc;
+        out << YAML::Key << "timeout" << YAML::Value << format_duration(k->timeout);
         out << YAML::EndMap;
     }
     out << YAML::Key << "workers" << YAML::Value << config.workers;

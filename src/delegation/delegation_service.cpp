@@ -3,8 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,6 +16,7 @@
 
 #include "delegated_credential.hpp"
 #include "easgate/common/lru_cache.hpp"
+#include "easgate/config/units.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
 #include "kdc_flight.hpp"
 #include "service_credentials.hpp"
@@ -27,6 +29,16 @@ namespace {
 // active devices; beyond that the least recently used pays two TGS round trips again.
 constexpr std::size_t max_cached_credentials = 50'000;
 
+// Tokens from cached credentials need no KDC: a few threads of their own, apart from the KDC's.
+constexpr unsigned token_thread_count = 2;
+
+// Until easgate has logged in once, it tries again this long after each failure.
+constexpr std::chrono::seconds login_retry_interval{10};
+
+// How long the background login waits for krb5 to give up on a KDC that never answers (krb5 1.20
+// has no setting for it; it gives up after about 30 s).
+constexpr std::chrono::hours no_deadline{24};
+
 std::string krb5_conf_in_use(const config::KerberosConfig& kerberos) {
     if (!kerberos.krb5_conf.empty()) return kerberos.krb5_conf;
     const char* from_environment = std::getenv("KRB5_CONFIG");
@@ -38,7 +50,8 @@ DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
             .user_principal = {},
             .target_spn = {},
             .realm = kerberos.realm(),
-            .krb5_conf = krb5_conf_in_use(kerberos)};
+            .krb5_conf = krb5_conf_in_use(kerberos),
+            .kdcs = configured_kdcs(kerberos.realm())};
 }
 
 DelegationOutcome refused(DelegationResult failure) {
@@ -53,51 +66,62 @@ DelegationResult token_result(std::string negotiate_token) {
     return result;
 }
 
-// A coroutine, not a lambda, so the credential lives in its frame for as long as it runs.
-boost::asio::awaitable<DelegatedCredential::Token> new_token(std::shared_ptr<DelegatedCredential> credential,
-                                                             std::string channel_binding) {
-    co_return credential->make_token(channel_binding);
-}
-
 }  // namespace
 
 struct DelegationService::Impl {
     explicit Impl(const config::KerberosConfig& kerberos_config)
         : kerberos(kerberos_config),
-          service_credentials(kerberos, service_names(kerberos)),
+          names(service_names(kerberos)),
+          service_credentials(kerberos, names),
           kdc_threads(std::max(1U, kerberos.max_concurrent_kdc)) {}
 
-    DelegationAttempt attempt(const std::string& user, const std::string& spn) const {
-        DelegationAttempt names = service_names(kerberos);
-        names.user_principal = user;
-        names.target_spn = spn;
-        return names;
+    // Threads stuck in krb5 are waited for here; nothing queued behind them runs any more.
+    ~Impl() {
+        kdc_threads.stop();
+        token_threads.stop();
+        kdc_threads.join();
+        token_threads.join();
     }
 
-    DelegationResult failure(KerberosStep step, const DelegationAttempt& names,
+    DelegationAttempt attempt(const std::string& user, const std::string& spn) const {
+        DelegationAttempt result = names;
+        result.user_principal = user;
+        result.target_spn = spn;
+        return result;
+    }
+
+    DelegationResult failure(KerberosStep step, const DelegationAttempt& attempted,
                              const GssStatus& status) const {
-        return explain_kerberos_failure(step, names, static_cast<krb5_error_code>(status.minor),
+        return explain_kerberos_failure(step, attempted, static_cast<krb5_error_code>(status.minor),
                                         status.message());
+    }
+
+    DelegationResult timed_out(const std::string& user, const std::string& spn) {
+        ++counters.failures;
+        DelegationResult result = explain_kdc_timeout(
+            attempt(user, spn), "getting a ticket for " + user + " to " + spn, kerberos.timeout);
+        spdlog::warn("delegation: {}", result.detail);
+        return result;
     }
 
     // On a KDC thread: S4U2Self, then S4U2Proxy through the first token.
     DelegationOutcome obtain(const std::string& user, const std::string& spn) {
-        const DelegationAttempt names = attempt(user, spn);
+        const DelegationAttempt attempted = attempt(user, spn);
         const std::string target = spn.find('@') == std::string::npos ? spn + "@" + names.realm : spn;
         std::shared_ptr<DelegatedCredential> credential;
         {
             const ServiceCredentials::Lease login = service_credentials.lease();
             if (login.status().failed())
-                return refused(failure(KerberosStep::service_login, names, login.status()));
+                return refused(failure(KerberosStep::service_login, attempted, login.status()));
             GssStatus status;
             credential = DelegatedCredential::impersonate(login.credential(), user, target,
                                                           kerberos.ticket_refresh_before, status);
             ++counters.s4u2self;
-            if (!credential) return refused(failure(KerberosStep::s4u2self, names, status));
+            if (!credential) return refused(failure(KerberosStep::s4u2self, attempted, status));
         }
         DelegatedCredential::Token token = credential->make_token();
         ++counters.s4u2proxy;
-        if (token.status.failed()) return refused(failure(KerberosStep::s4u2proxy, names, token.status));
+        if (token.status.failed()) return refused(failure(KerberosStep::s4u2proxy, attempted, token.status));
         credential->bound_refresh(token.ticket_lifetime);
         spdlog::info("delegation: obtained a ticket for {} to {} (valid {} s)", user, spn,
                      token.ticket_lifetime);
@@ -107,10 +131,22 @@ struct DelegationService::Impl {
         return outcome;
     }
 
-    // On a KDC thread: one exchange for a (user, SPN), handed to everyone waiting for it.
+    bool superseded(const std::string& key, const std::shared_ptr<KdcFlight>& flight) {
+        std::lock_guard lock(mutex);
+        const auto it = flights.find(key);
+        return it == flights.end() || it->second.flight != flight;
+    }
+
+    // On a KDC thread: one exchange for a (user, SPN), handed to everyone waiting for it. A flight
+    // replaced while it queued behind stuck ones is not flown: its successor asks the KDC instead.
     void fly(const std::string& key, const std::string& user, const std::string& spn,
              const std::shared_ptr<KdcFlight>& flight) {
         DelegationOutcome outcome;
+        if (superseded(key, flight)) {
+            outcome.failure = explain_kdc_timeout(
+                attempt(user, spn), "getting a ticket for " + user + " to " + spn, kerberos.timeout);
+            return flight->complete(std::move(outcome));
+        }
         try {
             outcome = obtain(user, spn);
         } catch (const std::exception& error) {  // e.g. bad_alloc: the waiters must still wake up
@@ -121,36 +157,83 @@ struct DelegationService::Impl {
         {
             std::lock_guard lock(mutex);
             if (outcome.credential) cache.store(key, outcome.credential);
-            flights.erase(key);
+            if (const auto it = flights.find(key); it != flights.end() && it->second.flight == flight)
+                flights.erase(it);
         }
         flight->complete(std::move(outcome));
     }
 
-    // A token from a credential that already holds its service ticket: no KDC, but still on the KDC
-    // threads, so that an unexpected trip to the KDC can never block the caller's I/O thread.
+    // The flight for key, joined while it is younger than kerberos.timeout; one stuck longer (a
+    // silent KDC) is left to finish on its own and a new one is started. Under mutex.
+    std::shared_ptr<KdcFlight> flight_for(const std::string& key, bool& started) {
+        const auto now = Clock::now();
+        auto& entry = flights[key];
+        started = !entry.flight || now - entry.started >= kerberos.timeout;
+        if (started) entry = {std::make_shared<KdcFlight>(), now};
+        return entry.flight;
+    }
+
+    // A token from a credential that already holds its service ticket: no KDC, but on threads of its
+    // own and within kerberos.timeout, so that an unexpected trip to the KDC can never block the
+    // caller's I/O thread nor the caller for longer.
     boost::asio::awaitable<DelegationResult> token_from(std::shared_ptr<DelegatedCredential> credential,
                                                         const std::string& user, const std::string& spn,
                                                         std::string channel_binding) {
         ++counters.cache_hits;
-        // co_spawn counts work only on the pool: keep the caller's io_context from running dry meanwhile.
-        const auto caller_work = boost::asio::make_work_guard(co_await boost::asio::this_coro::executor);
-        const DelegatedCredential::Token token = co_await boost::asio::co_spawn(
-            kdc_threads, new_token(std::move(credential), std::move(channel_binding)),
-            boost::asio::use_awaitable);
-        if (!token.status.failed()) co_return token_result(token.negotiate);
+        auto job = std::make_shared<Flight<DelegatedCredential::Token>>();
+        boost::asio::post(token_threads, [job, credential = std::move(credential),
+                                          channel_binding = std::move(channel_binding)] {
+            job->complete(credential->make_token(channel_binding));
+        });
+        const std::optional<DelegatedCredential::Token> token = co_await job->wait(kerberos.timeout);
+        if (!token) co_return timed_out(user, spn);
+        if (!token->status.failed()) co_return token_result(token->negotiate);
         ++counters.failures;
-        DelegationResult result = failure(KerberosStep::s4u2proxy, attempt(user, spn), token.status);
+        DelegationResult result = failure(KerberosStep::s4u2proxy, attempt(user, spn), token->status);
         spdlog::warn("delegation: {}", result.detail);
         co_return result;
     }
 
+    // One login at a time on a KDC thread, until one works; the log says why not, once the KDC has
+    // been silent for kerberos.timeout and again when krb5 gives up.
+    boost::asio::awaitable<void> log_in_until_ready() {
+        boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+        for (;;) {
+            auto login = std::make_shared<Flight<GssStatus>>();
+            boost::asio::post(kdc_threads,
+                              [this, login] { login->complete(service_credentials.lease().status()); });
+            std::optional<GssStatus> status = co_await login->wait(kerberos.timeout);
+            if (!status) {
+                spdlog::warn(
+                    "delegation: {}; easgate keeps trying and reports not ready on /healthz meanwhile",
+                    service_credentials.not_ready_reason().value_or("logged in"));
+                status = co_await login->wait(no_deadline);
+            }
+            if (!status->failed()) {
+                spdlog::info("delegation: logged in to the KDC of {} as {}", names.realm, kerberos.principal);
+                co_return;
+            }
+            spdlog::error("delegation: {}; trying again in {}", service_credentials.explain(*status),
+                          config::format_duration(login_retry_interval));
+            pause.expires_after(login_retry_interval);
+            co_await pause.async_wait(boost::asio::use_awaitable);
+        }
+    }
+
+    struct FlightEntry {
+        std::shared_ptr<KdcFlight> flight;
+        Clock::time_point started;
+    };
+
     const config::KerberosConfig kerberos;
+    const DelegationAttempt names;  // the service's; the KDC list read once
     DelegationCounters counters;
     ServiceCredentials service_credentials;
-    std::mutex mutex;  // guards cache and flights
+    std::mutex mutex;  // guards cache and flights; never held across a KDC call
     common::LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
-    std::unordered_map<std::string, std::shared_ptr<KdcFlight>> flights;
-    boost::asio::thread_pool kdc_threads;  // last: stopped and joined first, while what its jobs use exists
+    std::unordered_map<std::string, FlightEntry> flights;
+    boost::asio::thread_pool kdc_threads;  // stopped and joined first, while what its jobs use exists
+    boost::asio::thread_pool token_threads{token_thread_count};
 };
 
 DelegationService::DelegationService(const config::KerberosConfig& kerberos)
@@ -159,6 +242,14 @@ DelegationService::DelegationService(const config::KerberosConfig& kerberos)
 DelegationService::~DelegationService() = default;
 
 const DelegationCounters& DelegationService::counters() const { return impl_->counters; }
+
+void DelegationService::start_login() {
+    boost::asio::co_spawn(impl_->kdc_threads, impl_->log_in_until_ready(), boost::asio::detached);
+}
+
+std::optional<std::string> DelegationService::not_ready_reason() const {
+    return impl_->service_credentials.not_ready_reason();
+}
 
 boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std::string user_principal,
                                                                             std::string target_spn,
@@ -173,10 +264,7 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
         if (auto* entry = impl.cache.find(key); entry != nullptr && (*entry)->fresh(Clock::now())) {
             cached = *entry;
         } else {
-            auto [it, inserted] = impl.flights.try_emplace(key);
-            if (inserted) it->second = std::make_shared<KdcFlight>();
-            flight = it->second;
-            started_flight = inserted;
+            flight = impl.flight_for(key, started_flight);
         }
     }
     if (started_flight) {
@@ -185,14 +273,16 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
         });
     }
     if (flight) {
-        DelegationOutcome outcome = co_await flight->wait();
-        if (!outcome.credential) {
+        std::optional<DelegationOutcome> outcome = co_await flight->wait(impl.kerberos.timeout);
+        if (!outcome) co_return impl.timed_out(user_principal, target_spn);
+        if (!outcome->credential) {
             ++impl.counters.failures;
-            co_return outcome.failure;
+            co_return outcome->failure;
         }
         // The flight's token is unbound: a bound one is made below, from the new credential.
-        if (started_flight && channel_binding.empty()) co_return token_result(std::move(outcome.first_token));
-        cached = std::move(outcome.credential);
+        if (started_flight && channel_binding.empty())
+            co_return token_result(std::move(outcome->first_token));
+        cached = std::move(outcome->credential);
     }
     co_return co_await impl.token_from(std::move(cached), user_principal, target_spn,
                                        std::move(channel_binding));

@@ -1,7 +1,11 @@
 #include "easgate/delegation/kerberos_errors.hpp"
 
+#include <profile.h>
+
 #include <cerrno>
 #include <string>
+
+#include "easgate/config/units.hpp"
 
 namespace easgate::delegation {
 namespace {
@@ -57,18 +61,6 @@ std::string_view code_name(krb5_error_code code) {
 }
 
 std::string account_of(const std::string& principal) { return principal.substr(0, principal.rfind('@')); }
-
-std::string step_description(KerberosStep step, const DelegationAttempt& a) {
-    switch (step) {
-        case KerberosStep::service_login:
-            return "getting easgate's own ticket as " + a.service_principal;
-        case KerberosStep::s4u2self:
-            return "S4U2Self (protocol transition) for " + a.user_principal;
-        case KerberosStep::s4u2proxy:
-            return "S4U2Proxy (constrained delegation) for " + a.user_principal + " to " + a.target_spn;
-    }
-    return {};
-}
 
 std::string rekey_fix(const DelegationAttempt& a) {
     return "re-export the keytab for " + a.service_principal +
@@ -162,7 +154,9 @@ Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_co
         case KRB5_KDC_UNREACH:
         case KRB5_REALM_CANT_RESOLVE:
         case KRB5_REALM_UNKNOWN:
-            return {DelegationFailure::infrastructure, "no KDC of realm " + a.realm + " could be reached",
+            return {DelegationFailure::infrastructure,
+                    "no KDC of realm " + a.realm + (a.kdcs.empty() ? "" : " (" + a.kdcs + ")") +
+                        " could be reached",
                     "check the kdc entries of [realms] " + a.realm + " in " + a.krb5_conf +
                         " (or DNS SRV records _kerberos._tcp when dns_lookup_kdc is on) and that TCP and "
                         "UDP port 88 to the domain controllers is open"};
@@ -173,6 +167,51 @@ Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_co
 }
 
 }  // namespace
+
+std::string step_description(KerberosStep step, const DelegationAttempt& a) {
+    switch (step) {
+        case KerberosStep::service_login:
+            return "getting easgate's own ticket as " + a.service_principal;
+        case KerberosStep::s4u2self:
+            return "S4U2Self (protocol transition) for " + a.user_principal;
+        case KerberosStep::s4u2proxy:
+            return "S4U2Proxy (constrained delegation) for " + a.user_principal + " to " + a.target_spn;
+    }
+    return {};
+}
+
+DelegationResult explain_kdc_timeout(const DelegationAttempt& a, std::string_view doing,
+                                     std::chrono::milliseconds timeout) {
+    const bool several = a.kdcs.find(',') != std::string::npos;
+    const std::string who =
+        a.kdcs.empty() ? "the KDCs of " + a.realm : (several ? "KDCs " : "KDC ") + a.kdcs + " of " + a.realm;
+    return {.negotiate_token = {},
+            .failure = DelegationFailure::infrastructure,
+            .detail = who + " did not answer within kerberos.timeout (" + config::format_duration(timeout) +
+                      ") while " + std::string(doing) + ": check that the KDCs in " + a.krb5_conf +
+                      " are reachable from easgate on port 88 TCP and UDP and answer (krb5 waits 10 s for a "
+                      "KDC that accepted a TCP connection before it asks the next one; take a dead KDC out "
+                      "of the list)"};
+}
+
+std::string configured_kdcs(const std::string& realm) {
+    krb5_context context = nullptr;
+    if (krb5_init_context(&context) != 0) return {};
+    profile_t profile = nullptr;
+    std::string list;
+    if (krb5_get_profile(context, &profile) == 0) {
+        const char* names[] = {"realms", realm.c_str(), "kdc", nullptr};
+        char** values = nullptr;
+        if (profile_get_values(profile, names, &values) == 0) {
+            for (char** value = values; *value != nullptr; ++value)
+                list += (list.empty() ? "" : ", ") + std::string(*value);
+            profile_free_list(values);
+        }
+        profile_release(profile);
+    }
+    krb5_free_context(context);
+    return list;
+}
 
 DelegationResult explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
                                           krb5_error_code code, std::string_view krb5_message) {

@@ -3,7 +3,6 @@
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <string>
@@ -86,17 +85,27 @@ ServiceCredentials::ServiceCredentials(const config::KerberosConfig& kerberos, D
         throw config::ConfigError(
             explain_keytab_problem(kerberos_.keytab, kerberos_.principal, code, context.message(code)));
     }
-    const Lease first = lease();
-    const GssStatus& status = first.status();
-    if (!status.failed()) return;
+}
+
+std::string ServiceCredentials::explain(const GssStatus& status) const {
     const auto code = static_cast<krb5_error_code>(status.minor);
     const std::string detail =
         explain_kerberos_failure(KerberosStep::service_login, names_, code, status.message()).detail;
-    if (is_keytab_or_account_problem(code)) {
-        const bool account = code == KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN || code == KRB5KDC_ERR_CLIENT_REVOKED;
-        throw config::ConfigError((account ? "kerberos.principal: " : "kerberos.keytab: ") + detail);
+    if (!is_keytab_or_account_problem(code)) return detail;
+    const bool account = code == KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN || code == KRB5KDC_ERR_CLIENT_REVOKED;
+    return (account ? "kerberos.principal: " : "kerberos.keytab: ") + detail;
+}
+
+std::optional<std::string> ServiceCredentials::not_ready_reason() const {
+    if (logged_in_) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    if (!last_failure_.empty()) return last_failure_;
+    if (first_attempt_ && Clock::now() - *first_attempt_ >= kerberos_.timeout) {
+        return explain_kdc_timeout(names_, step_description(KerberosStep::service_login, names_),
+                                   kerberos_.timeout)
+            .detail;
     }
-    spdlog::warn("delegation: {}; retrying with each request", detail);
+    return "logging in to the KDC as " + kerberos_.principal;
 }
 
 ServiceCredentials::~ServiceCredentials() = default;
@@ -131,7 +140,11 @@ ServiceCredentials::Lease ServiceCredentials::lease() {
     return Lease(*this, std::move(login), status);
 }
 
-GssStatus ServiceCredentials::log_in(Login& login) const {
+GssStatus ServiceCredentials::log_in(Login& login) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!first_attempt_) first_attempt_ = Clock::now();
+    }
     GssStatus status;
     const GssName name = import_principal(kerberos_.principal, status);
     if (status.failed()) return status;
@@ -145,6 +158,13 @@ GssStatus ServiceCredentials::log_in(Login& login) const {
                                          GSS_C_INITIATE, &store, &credential, nullptr, &lifetime);
     login.credential.reset(credential);
     login.refresh_at = refresh_due(Clock::now(), lifetime, kerberos_.ticket_refresh_before);
+    if (!status.failed()) {
+        logged_in_ = true;
+        return status;
+    }
+    const std::string failure = explain(status);
+    std::lock_guard lock(mutex_);
+    last_failure_ = failure;
     return status;
 }
 

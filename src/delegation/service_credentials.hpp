@@ -3,8 +3,11 @@
 // easgate's own Kerberos login (its TGT), from its keytab into process memory: no kinit, nothing
 // on disk.
 
+#include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "easgate/config/config.hpp"
@@ -18,9 +21,8 @@ class ServiceCredentials {
     struct Login;
 
 public:
-    // Checks that the keytab has a key for the principal and logs in once. Throws config::ConfigError
-    // when the keytab or the account is wrong; a KDC that can't be reached only logs a warning (the
-    // next exchange retries).
+    // Checks that the keytab has a key for the principal, locally: throws config::ConfigError when
+    // it hasn't. Asks no KDC: logging in is lease()'s job, on a KDC thread.
     ServiceCredentials(const config::KerberosConfig& kerberos, DelegationAttempt names);
     ~ServiceCredentials();
 
@@ -40,16 +42,28 @@ public:
         GssStatus status_;
     };
 
-    // A logged-in credential, logged in again first when its TGT is due for refresh.
+    // A logged-in credential, logged in again first when its TGT is due for refresh. May wait for
+    // the KDC: never on an I/O thread.
     Lease lease();
 
+    // A failed login for the operator: what the KDC said, the key to fix ("kerberos.keytab: …") when
+    // easgate's own keytab or account is wrong, and the remedy.
+    std::string explain(const GssStatus& status) const;
+
+    // nullopt once a login has worked; until then, why not: the last failure, or the KDC's silence.
+    std::optional<std::string> not_ready_reason() const;
+
 private:
-    GssStatus log_in(Login& login) const;
+    GssStatus log_in(Login& login);
 
     const config::KerberosConfig kerberos_;
     const DelegationAttempt names_;
-    std::mutex mutex_;
+    mutable std::mutex
+        mutex_;  // guards idle_, first_attempt_ and last_failure_; never held across a KDC call
     std::vector<std::unique_ptr<Login>> idle_;
+    std::atomic<bool> logged_in_{false};
+    std::optional<Clock::time_point> first_attempt_;
+    std::string last_failure_;
 };
 
 }  // namespace easgate::delegation

@@ -2,11 +2,13 @@
 // Directory (LDAP) → KDC (S4U2Self + S4U2Proxy) → Apache with mod_auth_gssapi as Exchange.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
 #include "easgate_process.hpp"
+#include "fault_relay.hpp"
 #include "lab_environment.hpp"
 #include "test_pki.hpp"
 
@@ -21,7 +23,10 @@ struct GatewayOptions {
     std::string keytab_var = "LAB_EASGATE_KEYTAB";
     std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
     std::string authenticate = "per_request";
-    std::string upstream;  // more YAML lines in the upstream's entry, each "    key: value\n"
+    std::string upstream;   // more YAML lines in the upstream's entry, each "    key: value\n"
+    std::string directory;  // more YAML lines in the directory section, each "  key: value\n"
+    std::string kerberos;   // more YAML lines in the kerberos section
+    std::string krb5_conf;  // the lab's when empty
 };
 
 class GatewayDelegationTest : public ::testing::Test {
@@ -62,11 +67,12 @@ protected:
             "directory:\n"
             "  uris: [" + env.at("LAB_LDAPS_URL") + "]\n"
             "  base_dn: " + env.at("LAB_BASE_DN") + "\n"
-            "  ca_file: " + env.at("LAB_LDAPS_CA_FILE") + "\n"
+            "  ca_file: " + env.at("LAB_LDAPS_CA_FILE") + "\n" + options.directory +
             "kerberos:\n"
             "  keytab: " + env.at(options.keytab_var) + "\n"
             "  principal: " + env.at(options.principal_var) + "\n"
-            "  krb5_conf: " + env.at("KRB5_CONFIG") + "\n"
+            "  krb5_conf: " + (options.krb5_conf.empty() ? env.at("KRB5_CONFIG") : options.krb5_conf) + "\n" +
+            options.kerberos +
             "logging:\n"
             "  level: debug\n";
         // clang-format on
@@ -346,6 +352,55 @@ TEST_F(GatewayDelegationTest, DevicesBasicCredentialsNeverReachTheBackend) {
     ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
     EXPECT_EQ(reports(result).at(0)["authorization"], "Negotiate");  // the header Exchange received
     EXPECT_EQ(reports(result).at(0)["user"], "bob@EXAMPLE.TEST");
+}
+
+// The KDC black-holed from the start: easgate still starts at once, says why it isn't ready, answers
+// devices 503 + Retry-After, and serves them as soon as the KDC answers again.
+TEST_F(GatewayDelegationTest, StartsWithoutTheKdcAndServesOnceItAnswers) {
+    const auto& env = lab();
+    FaultRelay kdc("127.0.0.22", 0, env.at("LAB_KDC"), 88, FaultRelay::Mode::silent);
+    const std::string kdc_address = "127.0.0.22:" + std::to_string(kdc.port());
+    std::string krb5_conf = read_file(env.at("KRB5_CONFIG"));
+    const std::string lab_kdc = "kdc = " + env.at("LAB_KDC") + ":88";
+    krb5_conf.replace(krb5_conf.find(lab_kdc), lab_kdc.size(), "kdc = " + kdc_address);
+    write_file(work_ / "krb5.conf", krb5_conf);
+    // A simple bind, so that the directory needs no KDC: only delegation meets the silent one.
+    write_file(work_ / "ldap-password", env.at("LAB_ADMIN_PASSWORD"));
+    const auto started = std::chrono::steady_clock::now();
+    start_gateway({.directory = "  bind: {method: simple, dn: \"CN=Administrator,CN=Users," +
+                                env.at("LAB_BASE_DN") +
+                                "\", password_file: " + (work_ / "ldap-password").string() + "}\n",
+                   .kerberos = "  timeout: 3s\n",
+                   .krb5_conf = (work_ / "krb5.conf").string()});
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5))
+        << "listening took too long";
+
+    const auto healthz = [&] {
+        return run_command(
+                   {"curl", "--silent", "--include", "--max-time", "10", gateway_->admin_url() + "/healthz"})
+            .out;
+    };
+    EXPECT_TRUE(healthz().starts_with("HTTP/1.1 503 ")) << healthz();
+    EXPECT_FALSE(
+        gateway_->wait_for_log("did not answer within kerberos.timeout (3s)", std::chrono::seconds(8))
+            .empty());
+    const auto not_ready = healthz();
+    EXPECT_NE(not_ready.find("not ready: KDC " + kdc_address +
+                             " of EXAMPLE.TEST did not answer within kerberos.timeout (3s)"),
+              std::string::npos)
+        << not_ready;
+
+    const auto request_started = std::chrono::steady_clock::now();
+    const auto refused = as_user("alice", {"--include", "--output", "-"});
+    EXPECT_LT(std::chrono::steady_clock::now() - request_started, std::chrono::seconds(8));
+    EXPECT_TRUE(refused.out.starts_with("HTTP/1.1 503 ")) << refused.out;
+    EXPECT_NE(refused.out.find("Retry-After: "), std::string::npos) << refused.out;
+
+    kdc.set_mode(FaultRelay::Mode::forward);
+    const auto served = as_user("alice");
+    ASSERT_EQ(served.exit_code, 0) << served.err << served.out;
+    EXPECT_EQ(reports(served).at(0)["user"], "alice@EXAMPLE.TEST");
+    EXPECT_TRUE(healthz().starts_with("HTTP/1.1 200 ")) << healthz();
 }
 
 }  // namespace

@@ -38,6 +38,7 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
     Mode mode;
     std::chrono::milliseconds delay{0};
     tcp::acceptor acceptor;
+    tcp::socket queue_filler;  // drop: the one connection that keeps the listen queue full
     udp::socket datagrams;
     std::array<char, 65536> datagram{};
     udp::endpoint datagram_sender;
@@ -54,17 +55,25 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
           use_udp(udp_too),
           mode(start_mode),
           acceptor(io),
+          queue_filler(io),
           datagrams(io),
           connections(accepted),
           datagrams_seen(received) {}
 
-    void open() {
+    void open(Mode next) {
         acceptor.open(listen.protocol());
         acceptor.set_option(tcp::acceptor::reuse_address(true));
         acceptor.bind(listen);
-        acceptor.listen();
-        listen = acceptor.local_endpoint();
-        accept();
+        if (next == Mode::drop) {
+            // A listen queue of one, filled and never accepted: Linux drops every further SYN.
+            acceptor.listen(0);
+            listen = acceptor.local_endpoint();
+            queue_filler.connect(listen);
+        } else {
+            acceptor.listen();
+            listen = acceptor.local_endpoint();
+            accept();
+        }
         if (!use_udp) return;
         datagrams.open(udp::v4());
         datagrams.bind(udp::endpoint(listen.address(), listen.port()));
@@ -74,6 +83,7 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
     void close_all() {
         error_code ignored;
         acceptor.close(ignored);
+        queue_filler.close(ignored);
         datagrams.close(ignored);
         for (auto& pipe : pipes) {
             pipe->device.close(ignored);
@@ -88,8 +98,11 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
         const Mode previous = mode;
         mode = next;
         delay = next_delay;
-        if (next == Mode::refuse && previous != Mode::refuse) close_all();
-        if (next != Mode::refuse && previous == Mode::refuse) open();
+        // refuse and drop each need their own listening socket (none, or a full one).
+        const auto own_socket = [](Mode m) { return m == Mode::refuse || m == Mode::drop; };
+        if (previous == next || (!own_socket(previous) && !own_socket(next))) return;
+        close_all();
+        if (next != Mode::refuse) open(next);
     }
 
     void accept() {
@@ -135,7 +148,8 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
     }
 
     // One direction of a relayed connection; silent mode drops what passes from then on.
-    void relay(const std::shared_ptr<Pipe>& pipe, tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buf) {
+    void relay(const std::shared_ptr<Pipe>& pipe, tcp::socket& from, tcp::socket& to,
+               std::array<char, 16384>& buf) {
         from.async_read_some(asio::buffer(buf), [self = shared_from_this(), pipe, &from, &to, &buf](
                                                     const error_code& ec, std::size_t n) {
             if (ec) {
@@ -143,7 +157,8 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
                 to.shutdown(tcp::socket::shutdown_send, ignored);
                 return;
             }
-            if (self->mode == Mode::silent) return self->relay(pipe, from, to, buf);
+            if (self->mode != Mode::forward && self->mode != Mode::slow)
+                return self->relay(pipe, from, to, buf);
             self->after_delay([self, pipe, &from, &to, &buf, n] {
                 asio::async_write(to, asio::buffer(buf.data(), n),
                                   [self, pipe, &from, &to, &buf](const error_code& write_ec, std::size_t) {
@@ -155,10 +170,11 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
 
     void receive_datagram() {
         datagrams.async_receive_from(
-            asio::buffer(datagram), datagram_sender, [self = shared_from_this()](const error_code& ec, std::size_t n) {
+            asio::buffer(datagram), datagram_sender,
+            [self = shared_from_this()](const error_code& ec, std::size_t n) {
                 if (ec) return;
                 self->datagrams_seen->fetch_add(1);
-                if (self->mode != Mode::silent) {
+                if (self->mode == Mode::forward || self->mode == Mode::slow) {
                     auto payload = std::make_shared<std::string>(self->datagram.data(), n);
                     const auto client = self->datagram_sender;
                     self->after_delay([self, payload, client] { self->forward_datagram(client, payload); });
@@ -182,7 +198,7 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
         upstream->async_receive(asio::buffer(*reply), [self = shared_from_this(), client, upstream, reply](
                                                           const error_code& ec, std::size_t n) {
             if (ec) return;
-            if (self->mode != Mode::silent && self->datagrams.is_open()) {
+            if ((self->mode == Mode::forward || self->mode == Mode::slow) && self->datagrams.is_open()) {
                 error_code ignored;
                 self->datagrams.send_to(asio::buffer(reply->data(), n), client, 0, ignored);
             }
@@ -191,12 +207,12 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
     }
 };
 
-FaultRelay::FaultRelay(const std::string& listen_address, std::uint16_t port, const std::string& target_address,
-                       std::uint16_t target_port, Mode mode, bool udp) {
+FaultRelay::FaultRelay(const std::string& listen_address, std::uint16_t port,
+                       const std::string& target_address, std::uint16_t target_port, Mode mode, bool udp) {
     state_ = std::make_shared<State>(context_, tcp::endpoint(asio::ip::make_address(listen_address), port),
                                      tcp::endpoint(asio::ip::make_address(target_address), target_port), udp,
                                      Mode::forward, &connections_, &datagrams_);
-    state_->open();
+    state_->open(Mode::forward);
     port_ = state_->listen.port();
     state_->change(mode, std::chrono::milliseconds(0));
     thread_ = std::thread([this] {

@@ -23,6 +23,7 @@ public:
         silent,   // accept (TCP) or receive (UDP) and never answer, never close
         refuse,   // nothing listening: connections refused, datagrams answered by ICMP unreachable
         slow,     // relay, each connection or datagram only after `delay`
+        drop,     // packets dropped: TCP connects never complete (SYNs dropped), datagrams unanswered
     };
 
     // Listens on listen_address (a loopback address) at port (0: any free port) and relays to
@@ -33,7 +34,7 @@ public:
     FaultRelay(const FaultRelay&) = delete;
     FaultRelay& operator=(const FaultRelay&) = delete;
 
-    // Connections already relayed keep flowing; silent and refuse also cut them.
+    // Connections already relayed keep flowing; silent, refuse and drop also cut them.
     void set_mode(Mode mode, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
     std::uint16_t port() const { return port_; }
     std::uint64_t connections() const { return connections_.load(); }  // TCP connections accepted

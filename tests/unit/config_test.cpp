@@ -234,6 +234,22 @@ TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
     ASSERT_TRUE(config.kerberos);
     EXPECT_EQ(config.kerberos->realm(), "EXAMPLE.TEST");
     EXPECT_EQ(config.kerberos->ticket_refresh_before, std::chrono::minutes(5));
+    EXPECT_EQ(config.kerberos->timeout, std::chrono::seconds(5));
+}
+
+TEST_F(ConfigTest, KerberosTimeoutIsADurationAboveZero) {
+    const std::string sections =
+        "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n"
+        "kerberos:\n  keytab: " +
+        path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n";
+    const auto config = load(valid("", sections + "  timeout: 3s\n"));
+    EXPECT_EQ(config.kerberos->timeout, std::chrono::seconds(3));
+    EXPECT_NE(to_yaml(config).find("  max_concurrent_kdc: 4\n  timeout: 3s\n"), std::string::npos)
+        << to_yaml(config);
+    EXPECT_EQ(
+        error_of(valid("", sections + "  timeout: 0s\n")),
+        "kerberos.timeout: expected a duration above zero such as 500ms, 15s, 5m or 1h, got \"0s\" (line "
+        "20)");
 }
 
 TEST_F(ConfigTest, GssapiDirectoryBindNeedsTheKerberosSection) {

@@ -11,7 +11,8 @@ const DelegationAttempt attempt{.service_principal = "EASGATE$@EXAMPLE.TEST",
                                 .user_principal = "alice@EXAMPLE.TEST",
                                 .target_spn = "HTTP/mail.example.test",
                                 .realm = "EXAMPLE.TEST",
-                                .krb5_conf = "/etc/krb5.conf"};
+                                .krb5_conf = "/etc/krb5.conf",
+                                .kdcs = "dc1.example.test:88"};
 
 DelegationResult explain(KerberosStep step, krb5_error_code code) {
     return explain_kerberos_failure(step, attempt, code, "krb5 says so");
@@ -73,9 +74,23 @@ TEST(DelegationErrors, UnreachableKdcNamesRealmAndKrb5Conf) {
     for (const krb5_error_code code : {KRB5_KDC_UNREACH, KRB5_REALM_CANT_RESOLVE}) {
         const auto result = explain(KerberosStep::service_login, code);
         EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
-        EXPECT_NE(result.detail.find("realm EXAMPLE.TEST"), std::string::npos);
+        EXPECT_NE(result.detail.find("realm EXAMPLE.TEST (dc1.example.test:88)"), std::string::npos);
         EXPECT_NE(result.detail.find("/etc/krb5.conf"), std::string::npos);
     }
+}
+
+TEST(DelegationErrors, SilentKdcNamesTheKdcTheTimeoutAndThePort) {
+    const auto result = explain_kdc_timeout(attempt, "S4U2Self for alice", std::chrono::seconds(3));
+    EXPECT_EQ(result.failure, DelegationFailure::infrastructure);
+    EXPECT_TRUE(
+        result.detail.starts_with("KDC dc1.example.test:88 of EXAMPLE.TEST did not answer within "
+                                  "kerberos.timeout (3s) while S4U2Self for alice: check that the KDCs "
+                                  "in /etc/krb5.conf are reachable from easgate on port 88 TCP and UDP"))
+        << result.detail;
+    auto two = attempt;
+    two.kdcs = "dc1:88, dc2:88";
+    EXPECT_NE(explain_kdc_timeout(two, "x", std::chrono::seconds(3)).detail.find("KDCs dc1:88, dc2:88 of"),
+              std::string::npos);
 }
 
 TEST(DelegationErrors, WrongKeyAtLoginSaysReexportTheKeytab) {

@@ -10,15 +10,17 @@
 namespace easgate::admin {
 
 // The operators' HTTP endpoint (admin.listen, plain HTTP, meant for loopback or a management
-// network): GET /metrics (Prometheus) and GET /healthz. One request per connection; it runs on
-// the accept thread, never on a device connection's worker.
+// network): GET /metrics (Prometheus) and GET /healthz (200 "ok", or 503 "not ready: <reason>"
+// while easgate can't serve users yet, e.g. before its first login to the KDC). One request per
+// connection; it runs on the accept thread, never on a device connection's worker.
 class AdminServer {
 public:
     using MetricsRenderer = std::function<std::string()>;
+    using ReadinessCheck = std::function<std::optional<std::string>()>;  // nullopt: ready; else why not
 
     // Binds now, so a taken port fails at start with a clear message.
     AdminServer(boost::asio::io_context& context, const boost::asio::ip::tcp::endpoint& endpoint,
-                MetricsRenderer metrics);
+                MetricsRenderer metrics, ReadinessCheck readiness);
 
     void start();
     void stop();
@@ -30,6 +32,7 @@ private:
 
     boost::asio::ip::tcp::acceptor acceptor_;
     MetricsRenderer metrics_;
+    ReadinessCheck readiness_;
 };
 
 // Parses admin.listen ("127.0.0.1:9443", "[::1]:9443"); nullopt when it is not address:port.

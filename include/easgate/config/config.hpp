@@ -114,6 +114,8 @@ struct KerberosConfig {
     std::string krb5_conf;  // optional; the system's krb5.conf otherwise
     milliseconds ticket_refresh_before{300'000};
     unsigned max_concurrent_kdc = 4;  // KDC exchanges in flight
+    // How long a request waits for the KDC (a login, S4U2Self, S4U2Proxy) before it gets 503.
+    milliseconds timeout{5'000};
 
     std::string realm() const { return principal.substr(principal.rfind('@') + 1); }
 };

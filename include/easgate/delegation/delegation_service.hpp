@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "easgate/config/config.hpp"
@@ -36,10 +37,13 @@ struct DelegationCounters {
 // credentials from its keytab (in memory, no kinit, nothing on disk), S4U2Self for the user,
 // S4U2Proxy to the target SPN, a fresh Negotiate token per call. Credentials are cached per
 // (user, SPN), refreshed ticket_refresh_before expiry; concurrent calls for one (user, SPN) share
-// one KDC exchange; KDC work runs on the service's own threads (max_concurrent_kdc).
+// one KDC exchange; KDC work runs on the service's own threads (max_concurrent_kdc), tokens from
+// cached credentials on others, so a silent KDC never delays them. No call waits longer than
+// kerberos.timeout: a krb5 call still stuck then goes on in its thread, and its ticket is cached.
 class DelegationService {
 public:
     // Throws config::ConfigError when the keytab can't be read or holds no key for the principal.
+    // Asks no KDC.
     explicit DelegationService(const config::KerberosConfig& kerberos);
     ~DelegationService();
     DelegationService(const DelegationService&) = delete;
@@ -54,6 +58,13 @@ public:
                                                              std::string channel_binding = {});
 
     const DelegationCounters& counters() const;
+
+    // Logs easgate in to the KDC in the background, and again every few seconds until that works:
+    // the daemon starts without waiting for the KDC.
+    void start_login();
+
+    // nullopt once easgate has logged in to the KDC; until then why not, with the remedy.
+    std::optional<std::string> not_ready_reason() const;
 
 private:
     struct Impl;

@@ -6,6 +6,7 @@
 
 #include <krb5/krb5.h>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -26,11 +27,22 @@ struct DelegationAttempt {
     std::string target_spn;         // HTTP/mail.example.test
     std::string realm;
     std::string krb5_conf;  // where the realm's KDCs are configured
+    std::string kdcs;       // the realm's kdc entries there ("dc1:88, dc2:88"); empty: found by DNS
 };
 
 // code: the krb5 error (the krb5 mechanism's GSS minor status); krb5_message: krb5's wording of it.
 DelegationResult explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
                                           krb5_error_code code, std::string_view krb5_message);
+
+// No KDC answered within kerberos.timeout while easgate was `doing` something (a step_description).
+DelegationResult explain_kdc_timeout(const DelegationAttempt& attempt, std::string_view doing,
+                                     std::chrono::milliseconds timeout);
+
+// What easgate was asking the KDC for, naming the accounts ("S4U2Self (protocol transition) for …").
+std::string step_description(KerberosStep step, const DelegationAttempt& attempt);
+
+// The kdc entries of [realms] realm in the krb5 configuration in use, comma-separated.
+std::string configured_kdcs(const std::string& realm);
 
 // True when easgate's own keytab or account is wrong, rather than the KDC being away: a reason to
 // refuse to start instead of failing every request.
