@@ -5,6 +5,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <functional>
 #include <future>
 #include <list>
@@ -134,7 +135,8 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
     }
 
     // One direction of a relayed connection; silent mode drops what passes from then on.
-    void relay(const std::shared_ptr<Pipe>& pipe, tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buf) {
+    void relay(const std::shared_ptr<Pipe>& pipe, tcp::socket& from, tcp::socket& to,
+               std::array<char, 16384>& buf) {
         from.async_read_some(asio::buffer(buf), [self = shared_from_this(), pipe, &from, &to, &buf](
                                                     const error_code& ec, std::size_t n) {
             if (ec) {
@@ -154,7 +156,8 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
 
     void receive_datagram() {
         datagrams.async_receive_from(
-            asio::buffer(datagram), datagram_sender, [self = shared_from_this()](const error_code& ec, std::size_t n) {
+            asio::buffer(datagram), datagram_sender,
+            [self = shared_from_this()](const error_code& ec, std::size_t n) {
                 if (ec) return;
                 self->datagrams_seen->fetch_add(1);
                 if (self->mode != Mode::silent) {
@@ -190,8 +193,8 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
     }
 };
 
-FaultRelay::FaultRelay(const std::string& listen_address, std::uint16_t port, const std::string& target_address,
-                       std::uint16_t target_port, Mode mode, bool udp) {
+FaultRelay::FaultRelay(const std::string& listen_address, std::uint16_t port,
+                       const std::string& target_address, std::uint16_t target_port, Mode mode, bool udp) {
     state_ = std::make_shared<State>(context_, tcp::endpoint(asio::ip::make_address(listen_address), port),
                                      tcp::endpoint(asio::ip::make_address(target_address), target_port), udp,
                                      Mode::forward, &connections_, &datagrams_);
