@@ -206,9 +206,12 @@ struct DirectoryClient::Impl {
                                ": all directory.max_concurrent (" + std::to_string(config.max_concurrent) +
                                ") are waiting for directory servers or a KDC that don't answer in time");
         }
-        return unavailable("timed out: no answer from the directory within " + budget +
-                           " (directory.timeout for each URI and the search): is the KDC answering "
-                           "(the GSSAPI bind asks it for an LDAP service ticket)?");
+        std::string detail = "timed out: no answer from the directory within " + budget +
+                             " (directory.timeout for each URI's connection and for two searches)";
+        if (config.bind == config::DirectoryBind::gssapi)
+            detail +=
+                ": is the KDC answering? The GSSAPI bind needs easgate's ticket and one for the DC from it";
+        return unavailable(std::move(detail));
     }
 
     void remember(const std::string& key, const LookupResult& result) {

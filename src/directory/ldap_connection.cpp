@@ -68,8 +68,9 @@ void LdapConnection::close() {
 }
 
 LdapStatus LdapConnection::start_tls() {
+    const auto before = deadline_.traffic();
     LdapStatus status = status_of(ldap_start_tls_s(session_.get(), nullptr, nullptr));
-    if (timed_out(status)) return timeout_status("StartTLS");
+    if (timed_out(status)) return timeout_status("StartTLS", "no answer to StartTLS", before);
     // A failed handshake (the server answered, unlike SERVER_DOWN/TIMEOUT): Debian's libldap
     // (GnuTLS) gives no reason, so name the usual ones.
     if (status.code == LDAP_CONNECT_ERROR) {
@@ -80,11 +81,24 @@ LdapStatus LdapConnection::start_tls() {
 }
 
 LdapStatus LdapConnection::bind() {
+    gss_cred_id_t credential = GSS_C_NO_CREDENTIAL;
+    if (bind_.method == config::DirectoryBind::gssapi) {
+        // Kerberos' own failures (the KDC included) are reported as they are, not as an LDAP timeout.
+        auto acquired = bind_.credential->acquire(*deadline_.deadline());
+        if (acquired.credential == GSS_C_NO_CREDENTIAL) return {LDAP_LOCAL_ERROR, std::move(acquired.error)};
+        if (deadline_.passed()) {
+            return {LDAP_TIMEOUT, "timed out: no Kerberos ticket for easgate from the KDC" +
+                                      within_timeout() + ": is the KDC answering?"};
+        }
+        credential = acquired.credential;
+    }
+    const auto before = deadline_.traffic();
     LdapStatus status = use_remaining_time();
-    if (status.ok()) status = bind_.method == config::DirectoryBind::gssapi ? bind_gssapi() : bind_simple();
-    if (timed_out(status))
-        return timeout_status(uri_.starts_with("ldaps://") ? "the TLS handshake and bind" : "the bind");
-    return status;
+    if (status.ok()) status = credential != GSS_C_NO_CREDENTIAL ? bind_gssapi(credential) : bind_simple();
+    if (!timed_out(status)) return status;
+    return uri_.starts_with("ldaps://")
+               ? timeout_status("the TLS handshake and bind", "no TLS handshake", before)
+               : timeout_status("the bind", "no answer to the bind", before);
 }
 
 // libldap's own timeouts (each wait for a response, the TCP connect) end at the deadline too.
@@ -98,27 +112,38 @@ LdapStatus LdapConnection::use_remaining_time() {
     return {};
 }
 
+std::string LdapConnection::within_timeout() const {
+    return " within directory.timeout (" + config::format_duration(config_.timeout) + ")";
+}
+
 bool LdapConnection::timed_out(const LdapStatus& status) const {
     return !status.ok() && (status.code == LDAP_TIMEOUT || deadline_.passed());
 }
 
-// What did not finish, and the likely reason, for the operator.
-LdapStatus LdapConnection::timeout_status(std::string_view operation) const {
-    const std::string within = " within directory.timeout (" + config::format_duration(config_.timeout) + ")";
+// What the operation was waiting for when its time ran out, and the likely reason, for the operator.
+// `unanswered` says what was missing if the server sent nothing during the operation.
+LdapStatus LdapConnection::timeout_status(std::string_view operation, std::string_view unanswered,
+                                          SocketDeadline::Traffic before) const {
+    const std::string within = within_timeout();
+    const auto traffic = deadline_.traffic();
+    std::string message;
     if (!deadline_.connected()) {
-        return {LDAP_TIMEOUT, "timed out: no TCP connection" + within +
-                                  ": is the DC down, or does a firewall drop the packets?"};
+        message = "no TCP connection" + within + ": is the DC down, or does a firewall drop the packets?";
+    } else if (traffic.sent == before.sent && bind_.method == config::DirectoryBind::gssapi) {
+        // Nothing sent yet: the GSSAPI mechanism was still asking the KDC for an LDAP service ticket.
+        message = "no service ticket for the DC from the KDC" + within + ": is the KDC answering?";
+    } else if (traffic.received == 0) {
+        message = std::string(unanswered) + within +
+                  ": is something other than a DC (a load balancer without a healthy member?) listening on "
+                  "that address?";
+    } else if (traffic.received == before.received) {
+        message =
+            std::string(unanswered) + within + ": has the DC stopped answering (overloaded, half-dead)?";
+    } else {
+        message = std::string(operation) + " did not complete" + within +
+                  ": is the DC overloaded (or, for the GSSAPI bind, the KDC slow)?";
     }
-    if (!deadline_.answered()) {
-        const std::string what = uri_.starts_with("ldaps://") ? "no TLS handshake"
-                                 : operation == "StartTLS"    ? "no answer to StartTLS"
-                                                              : "no answer to the bind";
-        return {LDAP_TIMEOUT, "timed out: " + what + within +
-                                  ": is something other than a DC (a load balancer without a healthy "
-                                  "member?) listening on that address?"};
-    }
-    return {LDAP_TIMEOUT, "timed out: " + std::string(operation) + " did not complete" + within +
-                              ": is the DC (or, for the GSSAPI bind, the KDC) overloaded?"};
+    return {LDAP_TIMEOUT, "timed out: " + message};
 }
 
 LdapStatus LdapConnection::configure(bool tls_in_effect) {
@@ -171,11 +196,9 @@ LdapStatus LdapConnection::configure(bool tls_in_effect) {
     return {};
 }
 
-LdapStatus LdapConnection::bind_gssapi() {
-    const auto acquired = bind_.credential->acquire(*deadline_.deadline());
-    if (acquired.credential == GSS_C_NO_CREDENTIAL) return {LDAP_LOCAL_ERROR, acquired.error};
+LdapStatus LdapConnection::bind_gssapi(gss_cred_id_t credential) {
     return status_of(ldap_sasl_interactive_bind_s(session_.get(), nullptr, "GSSAPI", nullptr, nullptr,
-                                                  LDAP_SASL_QUIET, attach_credential, acquired.credential));
+                                                  LDAP_SASL_QUIET, attach_credential, credential));
 }
 
 LdapStatus LdapConnection::bind_simple() {
@@ -190,6 +213,7 @@ LdapSearchResult LdapConnection::search(const std::string& filter, const std::ve
     for (const auto& attribute : attributes) names.push_back(const_cast<char*>(attribute.c_str()));
     names.push_back(nullptr);
     deadline_.arm(SocketDeadline::Clock::now() + config_.timeout, false);
+    const auto before = deadline_.traffic();
     timeval timeout = to_timeval(config_.timeout);
     LDAPMessage* raw = nullptr;
     const int rc =
@@ -201,7 +225,8 @@ LdapSearchResult LdapConnection::search(const std::string& filter, const std::ve
     result.size_limit_exceeded = rc == LDAP_SIZELIMIT_EXCEEDED;
     if (rc != LDAP_SUCCESS && !result.size_limit_exceeded) {
         result.status = status_of(rc);
-        if (timed_out(result.status)) result.status = timeout_status("the search");
+        if (timed_out(result.status))
+            result.status = timeout_status("the search", "no answer to the search", before);
         return result;
     }
     for (LDAPMessage* entry = ldap_first_entry(session_.get(), raw); entry != nullptr;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <gssapi/gssapi.h>
 #include <ldap.h>
 
 #include <map>
@@ -68,11 +69,13 @@ private:
     LdapStatus configure(bool tls_in_effect);
     LdapStatus start_tls();
     LdapStatus bind();
-    LdapStatus bind_gssapi();
+    LdapStatus bind_gssapi(gss_cred_id_t credential);
     LdapStatus bind_simple();
     LdapStatus use_remaining_time();
     bool timed_out(const LdapStatus& status) const;
-    LdapStatus timeout_status(std::string_view operation) const;
+    std::string within_timeout() const;
+    LdapStatus timeout_status(std::string_view operation, std::string_view unanswered,
+                              SocketDeadline::Traffic before) const;
     LdapStatus status_of(int code) const;
 
     const config::DirectoryConfig& config_;

@@ -29,9 +29,7 @@ SocketDeadline::SocketDeadline() : callbacks_{on_connect, on_disconnect, this} {
 
 void SocketDeadline::arm(Clock::time_point deadline, bool new_session) {
     deadline_ = deadline;
-    if (!new_session) return;
-    connected_ = false;
-    answered_ = false;
+    if (new_session) connected_ = false;
 }
 
 std::chrono::milliseconds SocketDeadline::remaining() const {
@@ -68,7 +66,9 @@ ber_slen_t SocketDeadline::transfer(Sockbuf_IO_Desc* layer, short events, Next n
     ber_sockbuf_ctrl(layer->sbiod_sb, LBER_SB_OPT_GET_FD, &fd);
     while (!deadline.passed()) {
         const ber_slen_t result = next();
-        if (result > 0 && events == POLLIN) deadline.answered_ = true;
+        if (result > 0)
+            (events == POLLIN ? deadline.traffic_.received : deadline.traffic_.sent) +=
+                static_cast<std::uint64_t>(result);
         if (result >= 0 || !would_block() || !deadline.deadline_) return result;
         if (!wait_until_ready(deadline, fd, events)) break;
     }

@@ -3,6 +3,7 @@
 #include <ldap.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 
 namespace easgate::directory {
@@ -39,10 +40,16 @@ public:
     bool passed() const { return deadline_ && Clock::now() >= *deadline_; }
     // The time left, at least 1 ms (libldap treats 0 as "no timeout" in places).
     std::chrono::milliseconds remaining() const;
-    // Since the last new session: the TCP connection was established (the connection callback ran),
-    // and the server sent something (a TLS ServerHello, an LDAP response).
+    // Since the last new session: the TCP connection was established (the connection callback ran).
     bool connected() const { return connected_; }
-    bool answered() const { return answered_; }
+
+    // Bytes through the socket so far; compared before and after an operation, they tell what it
+    // was waiting for when the deadline passed.
+    struct Traffic {
+        std::uint64_t sent = 0;
+        std::uint64_t received = 0;
+    };
+    Traffic traffic() const { return traffic_; }
 
 private:
     static int on_connect(LDAP* session, Sockbuf* socket, LDAPURLDesc* url, sockaddr* address,
@@ -59,7 +66,7 @@ private:
     ldap_conncb callbacks_{};
     std::optional<Clock::time_point> deadline_;
     bool connected_ = false;
-    bool answered_ = false;
+    Traffic traffic_;
 };
 
 }  // namespace easgate::directory

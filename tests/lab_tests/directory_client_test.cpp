@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -524,6 +525,59 @@ TEST_F(DirectoryClientFaultTest, ConcurrentLookupsDoNotQueueBehindABlackHole) {
         EXPECT_EQ(timed.result.outcome, LookupOutcome::found) << timed.result.detail;
     EXPECT_EQ(hole->connections(), 4u);         // each worker met the black hole...
     EXPECT_LT(elapsed, fault_timeout + slack);  // ...at the same time, not one after the other
+}
+
+// Sets an environment variable for its lifetime; only while no other thread reads the environment.
+class ScopedEnvironment {
+public:
+    ScopedEnvironment(const char* name, const std::string& value) : name_(name) {
+        if (const char* previous = std::getenv(name)) previous_ = previous;
+        ::setenv(name, value.c_str(), 1);
+    }
+    ~ScopedEnvironment() {
+        if (previous_) {
+            ::setenv(name_, previous_->c_str(), 1);
+        } else {
+            ::unsetenv(name_);
+        }
+    }
+
+private:
+    const char* name_;
+    std::optional<std::string> previous_;
+};
+
+// The GSSAPI bind needs easgate's own ticket from the KDC. A KDC that accepts and never answers
+// (krb5 itself gives up only after ~27 s) must hold no lookup past its budget, nor queue the
+// other users' lookups behind the one that is asking it.
+TEST_F(DirectoryClientFaultTest, ASilentKdcHoldsNoLookupPastItsBudget) {
+    const auto kdc = std::make_unique<FaultRelay>("127.0.0.21", 0, lab_.at("LAB_KDC"), 88, Mode::silent);
+    temp_dir_ = easgate::testing::make_temp_dir("directory");
+    std::string krb5_conf = easgate::testing::read_file(lab_.at("KRB5_CONFIG"));
+    const std::string lab_kdc = "kdc = " + lab_.at("LAB_KDC") + ":88";
+    ASSERT_NE(krb5_conf.find(lab_kdc), std::string::npos) << krb5_conf;
+    krb5_conf.replace(krb5_conf.find(lab_kdc), lab_kdc.size(),
+                      "kdc = 127.0.0.21:" + std::to_string(kdc->port()));
+    easgate::testing::write_file(temp_dir_ / "krb5.conf", krb5_conf);
+    const ScopedEnvironment krb5_config("KRB5_CONFIG", (temp_dir_ / "krb5.conf").string());
+
+    constexpr milliseconds timeout{1'000};
+    constexpr milliseconds budget = timeout * 3;  // the one URI's open and two searches
+    DirectoryClient client(faulty({lab_.at("LAB_LDAP_URL")}, config::LdapTls::none, timeout), &kerberos_);
+    const auto results =
+        run_lookups(client, {{"user05@example.test"}, {"user06@example.test"}, {"user07@example.test"}});
+    std::size_t gave_up = 0;
+    for (const auto& timed : results) {
+        EXPECT_EQ(timed.result.outcome, LookupOutcome::unavailable) << timed.result.detail;
+        EXPECT_LT(timed.elapsed, budget + slack) << timed.result.detail;
+        EXPECT_NE(timed.result.detail.find("KDC"), std::string::npos) << timed.result.detail;
+        if (timed.result.detail.starts_with("timed out: no answer from the directory within 3s")) ++gave_up;
+        std::cout << "[ figures  ] silent KDC: " << timed.elapsed.count() << " ms: " << timed.result.detail
+                  << "\n";
+    }
+    EXPECT_EQ(gave_up, 1u);  // the lookup whose worker is asking the KDC, answered at its budget...
+    EXPECT_GE(kdc->connections(), 1u);
+    kdc->set_mode(Mode::refuse);  // ...and that worker ends now instead of after krb5's ~27 s
 }
 
 }  // namespace
