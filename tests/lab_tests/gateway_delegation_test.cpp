@@ -7,6 +7,7 @@
 
 #include "child_process.hpp"
 #include "easgate_process.hpp"
+#include "fault_relay.hpp"
 #include "lab_environment.hpp"
 #include "test_pki.hpp"
 
@@ -21,7 +22,9 @@ struct GatewayOptions {
     std::string keytab_var = "LAB_EASGATE_KEYTAB";
     std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
     std::string authenticate = "per_request";
-    std::string upstream;  // more YAML lines in the upstream's entry, each "    key: value\n"
+    std::string upstream;        // more YAML lines in the upstream's entry, each "    key: value\n"
+    std::string directory_uris;  // empty: the lab DC's LDAPS URL
+    std::string directory;       // more YAML lines in the directory section, each "  key: value\n"
 };
 
 class GatewayDelegationTest : public ::testing::Test {
@@ -44,6 +47,8 @@ protected:
 
     void start_gateway(const GatewayOptions& options = {}) {
         const auto& env = lab();
+        const auto directory_uris =
+            options.directory_uris.empty() ? env.at("LAB_LDAPS_URL") : options.directory_uris;
         // clang-format off
         const std::string config =
             "listeners:\n"
@@ -60,9 +65,9 @@ protected:
             "    service_principal: " + env.at("LAB_MAIL_SPN") + "\n"
             "    authenticate: " + options.authenticate + "\n" + options.upstream +
             "directory:\n"
-            "  uris: [" + env.at("LAB_LDAPS_URL") + "]\n"
+            "  uris: [" + directory_uris + "]\n"
             "  base_dn: " + env.at("LAB_BASE_DN") + "\n"
-            "  ca_file: " + env.at("LAB_LDAPS_CA_FILE") + "\n"
+            "  ca_file: " + env.at("LAB_LDAPS_CA_FILE") + "\n" + options.directory +
             "kerberos:\n"
             "  keytab: " + env.at(options.keytab_var) + "\n"
             "  principal: " + env.at(options.principal_var) + "\n"
@@ -346,6 +351,21 @@ TEST_F(GatewayDelegationTest, DevicesBasicCredentialsNeverReachTheBackend) {
     ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
     EXPECT_EQ(reports(result).at(0)["authorization"], "Negotiate");  // the header Exchange received
     EXPECT_EQ(reports(result).at(0)["user"], "bob@EXAMPLE.TEST");
+}
+
+TEST_F(GatewayDelegationTest, NoDcAnsweringGives503WithRetryAfterWithinTheTimeout) {
+    // A load balancer's VIP with no healthy member: accepts TCP, never answers the TLS ClientHello.
+    const FaultRelay hole("127.0.0.21", 0, lab().at("LAB_DC_IP"), 636, FaultRelay::Mode::silent);
+    const std::string hole_uri = "ldaps://127.0.0.21:" + std::to_string(hole.port());
+    start_gateway({.directory_uris = hole_uri, .directory = "  timeout: 2s\n"});
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = as_user("alice", {"--include"});
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_NE(result.out.find(" 503 "), std::string::npos) << result.out << result.err;
+    EXPECT_NE(result.out.find("Retry-After: "), std::string::npos) << result.out;
+    EXPECT_LT(elapsed, std::chrono::seconds(2 + 3));
+    EXPECT_FALSE(gateway_->wait_for_log(hole_uri + ": timed out: no TLS handshake").empty())
+        << gateway_->log();
 }
 
 }  // namespace
