@@ -86,16 +86,16 @@ LdapStatus LdapConnection::bind() {
         // Kerberos' own failures (the KDC included) are reported as they are, not as an LDAP timeout.
         auto acquired = bind_.credential->acquire(*deadline_.deadline());
         if (acquired.credential == GSS_C_NO_CREDENTIAL) return {LDAP_LOCAL_ERROR, std::move(acquired.error)};
-        if (deadline_.passed()) {
-            return {LDAP_TIMEOUT, "timed out: no Kerberos ticket for easgate from the KDC" +
-                                      within_timeout() + ": is the KDC answering?"};
-        }
+        if (deadline_.passed()) return kdc_timed_out("Kerberos ticket for easgate");
         credential = acquired.credential;
     }
     const auto before = deadline_.traffic();
     LdapStatus status = use_remaining_time();
     if (status.ok()) status = credential != GSS_C_NO_CREDENTIAL ? bind_gssapi(credential) : bind_simple();
     if (!timed_out(status)) return status;
+    // Connected but nothing sent: the GSSAPI mechanism was still asking the KDC for a service ticket.
+    if (credential != GSS_C_NO_CREDENTIAL && deadline_.connected() && deadline_.traffic().sent == before.sent)
+        return kdc_timed_out("service ticket for the DC");
     return uri_.starts_with("ldaps://")
                ? timeout_status("the TLS handshake and bind", "no TLS handshake", before)
                : timeout_status("the bind", "no answer to the bind", before);
@@ -129,9 +129,6 @@ LdapStatus LdapConnection::timeout_status(std::string_view operation, std::strin
     std::string message;
     if (!deadline_.connected()) {
         message = "no TCP connection" + within + ": is the DC down, or does a firewall drop the packets?";
-    } else if (traffic.sent == before.sent && bind_.method == config::DirectoryBind::gssapi) {
-        // Nothing sent yet: the GSSAPI mechanism was still asking the KDC for an LDAP service ticket.
-        message = "no service ticket for the DC from the KDC" + within + ": is the KDC answering?";
     } else if (traffic.received == 0) {
         message = std::string(unanswered) + within +
                   ": is something other than a DC (a load balancer without a healthy member?) listening on "
@@ -144,6 +141,11 @@ LdapStatus LdapConnection::timeout_status(std::string_view operation, std::strin
                   ": is the DC overloaded (or, for the GSSAPI bind, the KDC slow)?";
     }
     return {LDAP_TIMEOUT, "timed out: " + message};
+}
+
+LdapStatus LdapConnection::kdc_timed_out(std::string_view ticket) const {
+    return {LDAP_TIMEOUT, "timed out: no " + std::string(ticket) + " from the KDC" + within_timeout() +
+                              ": is the KDC answering?"};
 }
 
 LdapStatus LdapConnection::configure(bool tls_in_effect) {

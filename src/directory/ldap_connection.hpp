@@ -76,6 +76,7 @@ private:
     std::string within_timeout() const;
     LdapStatus timeout_status(std::string_view operation, std::string_view unanswered,
                               SocketDeadline::Traffic before) const;
+    LdapStatus kdc_timed_out(std::string_view ticket) const;
     LdapStatus status_of(int code) const;
 
     const config::DirectoryConfig& config_;

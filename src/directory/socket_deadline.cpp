@@ -29,7 +29,9 @@ SocketDeadline::SocketDeadline() : callbacks_{on_connect, on_disconnect, this} {
 
 void SocketDeadline::arm(Clock::time_point deadline, bool new_session) {
     deadline_ = deadline;
-    if (new_session) connected_ = false;
+    if (!new_session) return;
+    connected_ = false;
+    traffic_ = {};
 }
 
 std::chrono::milliseconds SocketDeadline::remaining() const {

@@ -30,7 +30,7 @@ public:
     ldap_conncb* connect_callbacks() { return &callbacks_; }
 
     // Starts a phase of work (open, search) that must end by `deadline`; a new session (open) also
-    // forgets connected().
+    // forgets connected() and traffic().
     void arm(Clock::time_point deadline, bool new_session);
     // No deadline: I/O behaves as libldap expects (used for the unbind on close).
     void disarm() { deadline_.reset(); }
@@ -43,8 +43,8 @@ public:
     // Since the last new session: the TCP connection was established (the connection callback ran).
     bool connected() const { return connected_; }
 
-    // Bytes through the socket so far; compared before and after an operation, they tell what it
-    // was waiting for when the deadline passed.
+    // Bytes through the session's socket so far; compared before and after an operation, they tell
+    // what it was waiting for when the deadline passed.
     struct Traffic {
         std::uint64_t sent = 0;
         std::uint64_t received = 0;
