@@ -1,6 +1,7 @@
 #include "easgate/directory/directory_client.hpp"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/any_completion_handler.hpp>
@@ -8,6 +9,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
@@ -18,6 +20,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "easgate/config/units.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
 #include "result_cache.hpp"
@@ -26,6 +29,17 @@ namespace easgate::directory {
 namespace {
 
 using Waiter = boost::asio::any_completion_handler<void(LookupResult)>;
+
+// One search for one UPN, shared by every lookup of that UPN that arrives while it runs. Answered
+// once: by the worker, or at the deadline if the worker is stuck (it then finishes unheard, and
+// its result still goes to the cache).
+struct Flight {
+    explicit Flight(boost::asio::thread_pool::executor_type timers) : deadline(timers) {}
+    std::vector<Waiter> waiters;
+    bool answered = false;
+    std::atomic<bool> started{false};  // taken by a worker, not queued
+    boost::asio::steady_timer deadline;
+};
 
 constexpr std::uint32_t account_disabled = 0x2;
 constexpr std::uint32_t not_delegated = 0x100000;
@@ -150,40 +164,79 @@ struct DirectoryClient::Impl {
     }
 
     // Lets queued and running searches finish (each bounded by timeout per URI): their waiters hold
-    // coroutines that must be resumed, not destroyed from here.
+    // coroutines that must be resumed, not destroyed from here. Flights the deadline answered end
+    // with them.
     ~Impl() { pool->join(); }
 
     void query_or_join(std::string key, std::string upn, Waiter waiter) {
+        std::shared_ptr<Flight> flight;
         {
             std::lock_guard lock(mutex);
-            auto [waiting, first] = waiters.try_emplace(key);
-            waiting->second.push_back(std::move(waiter));
-            if (!first) {
+            auto& slot = flights[key];
+            if (slot) {
+                slot->waiters.push_back(std::move(waiter));
                 ++counters.shared_lookups;
                 return;
             }
+            slot = flight = std::make_shared<Flight>(timers.get_executor());
+            flight->waiters.push_back(std::move(waiter));
         }
-        boost::asio::post(*pool,
-                          [this, key = std::move(key), upn = std::move(upn)] { complete(key, query(upn)); });
+        flight->deadline.expires_after(lookup_budget());
+        flight->deadline.async_wait(
+            [this, key, weak = std::weak_ptr(flight)](const boost::system::error_code&) {
+                if (const auto late = weak.lock()) answer(key, *late, gave_up(*late));
+            });
+        boost::asio::post(*pool, [this, key = std::move(key), upn = std::move(upn), flight] {
+            flight->started = true;
+            const auto result = query(upn);
+            remember(key, result);
+            answer(key, *flight, result);
+        });
     }
 
-    // On a pool thread: caches the result, then resumes every waiter on its own executor.
-    void complete(const std::string& key, const LookupResult& result) {
+    // Every step a lookup may take: each URI's open, and a search on a reused connection and on a
+    // new one. A lookup still unanswered then is stuck where libldap's and easgate's timeouts don't
+    // reach (a KDC exchange in the GSSAPI bind), or queued behind such lookups.
+    std::chrono::milliseconds lookup_budget() const { return config.timeout * (config.uris.size() + 2); }
+
+    LookupResult gave_up(const Flight& flight) const {
+        const std::string budget = config::format_duration(lookup_budget());
+        if (!flight.started) {
+            return unavailable("timed out: no LDAP worker became free within " + budget +
+                               ": all directory.max_concurrent (" + std::to_string(config.max_concurrent) +
+                               ") are waiting for directory servers or a KDC that don't answer in time");
+        }
+        std::string detail = "timed out: no answer from the directory within " + budget +
+                             " (directory.timeout for each URI's connection and for two searches)";
+        if (config.bind == config::DirectoryBind::gssapi)
+            detail +=
+                ": is the KDC answering? The GSSAPI bind needs easgate's ticket and one for the DC from it";
+        return unavailable(std::move(detail));
+    }
+
+    void remember(const std::string& key, const LookupResult& result) {
         if (result.outcome == LookupOutcome::found) {
             cache.store(key, result, config.cache_ttl);
         } else if (result.outcome != LookupOutcome::unavailable) {
             // Refusals too: an admin's fix (enable, clear NOT_DELEGATED) shows within the shorter TTL.
             cache.store(key, result, config.negative_cache_ttl);
         }
+    }
+
+    // From the worker or the deadline, whichever comes first: resumes every waiter on its own
+    // executor. A later lookup of the same UPN starts a new flight.
+    void answer(const std::string& key, Flight& flight, const LookupResult& result) {
         std::vector<Waiter> finished;
         {
             std::lock_guard lock(mutex);
-            const auto waiting = waiters.find(key);
-            finished = std::move(waiting->second);
-            waiters.erase(waiting);
+            if (flight.answered) return;
+            flight.answered = true;
+            finished = std::move(flight.waiters);
+            if (const auto it = flights.find(key); it != flights.end() && it->second.get() == &flight)
+                flights.erase(it);
         }
-        // dispatch, as Boost 1.81's any_completion_executor offers no post; from this pool thread it
-        // still queues the resumption on the waiter's own executor.
+        // dispatch, as Boost 1.81's any_completion_executor offers no post; from a pool or timer
+        // thread it still queues the resumption on the waiter's own executor.
         for (auto& waiter : finished) boost::asio::dispatch(boost::asio::append(std::move(waiter), result));
     }
 
@@ -221,6 +274,8 @@ struct DirectoryClient::Impl {
             const auto status = connection.open(uri);
             if (status.ok()) {
                 ++counters.connections_opened;
+                // Users still get in, so only the log tells the operator that a DC is failing.
+                if (!failures.empty()) spdlog::warn("directory: {}; using {} instead", failures, uri);
                 return std::nullopt;
             }
             failures += (failures.empty() ? "" : "; ") + uri + ": " + status.message;
@@ -247,10 +302,10 @@ struct DirectoryClient::Impl {
     LdapBind bind;
     DirectoryCounters counters;
     ResultCache cache;
-    std::mutex mutex;  // guards idle_connections and waiters
+    std::mutex mutex;  // guards idle_connections, flights and each flight's waiters and answered
     std::vector<std::unique_ptr<LdapConnection>> idle_connections;
-    std::unordered_map<std::string, std::vector<Waiter>>
-        waiters;                                     // by cache key: one search per UPN in flight
+    std::unordered_map<std::string, std::shared_ptr<Flight>> flights;  // by cache key: one per UPN
+    boost::asio::thread_pool timers{1};                                // the flights' deadlines
     std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
 };
 

@@ -51,10 +51,26 @@ KeytabCredential::~KeytabCredential() {
     krb5_free_context(context);
 }
 
-KeytabCredential::Acquired KeytabCredential::acquire() {
-    std::lock_guard lock(mutex_);
+KeytabCredential::Acquired KeytabCredential::acquire(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    const bool ready = acquired_.wait_until(lock, deadline, [this] { return !acquiring_; });
     if (credential_ != GSS_C_NO_CREDENTIAL) return {credential_, {}};
+    if (!ready) {
+        return {GSS_C_NO_CREDENTIAL, "no Kerberos credentials for " + principal_ +
+                                         " yet: the KDC has not answered another request for them in time; "
+                                         "is the KDC reachable (krb5.conf)?"};
+    }
+    acquiring_ = true;
+    lock.unlock();
+    auto acquired = acquire_from_keytab();
+    lock.lock();
+    acquiring_ = false;
+    credential_ = acquired.credential;
+    acquired_.notify_all();
+    return acquired;
+}
 
+KeytabCredential::Acquired KeytabCredential::acquire_from_keytab() {
     OM_uint32 minor = 0;
     gss_buffer_desc principal_buffer{principal_.size(), const_cast<char*>(principal_.data())};
     gss_name_t name = GSS_C_NO_NAME;
@@ -67,16 +83,16 @@ KeytabCredential::Acquired KeytabCredential::acquire() {
     const gss_key_value_set_desc store{2, elements};
     gss_OID_desc krb5_mechanism = *gss_mech_krb5;
     gss_OID_set_desc mechanisms{1, &krb5_mechanism};
+    gss_cred_id_t credential = GSS_C_NO_CREDENTIAL;
     major = gss_acquire_cred_from(&minor, name, GSS_C_INDEFINITE, &mechanisms, GSS_C_INITIATE, &store,
-                                  &credential_, nullptr, nullptr);
+                                  &credential, nullptr, nullptr);
     OM_uint32 ignored = 0;
     gss_release_name(&ignored, &name);
     if (GSS_ERROR(major)) {
-        credential_ = GSS_C_NO_CREDENTIAL;
         return {GSS_C_NO_CREDENTIAL, "can't get Kerberos credentials for " + principal_ + " from keytab " +
                                          keytab_ + ": " + gss_message(major, minor)};
     }
-    return {credential_, {}};
+    return {credential, {}};
 }
 
 }  // namespace easgate::directory

@@ -2,6 +2,8 @@
 
 #include <gssapi/gssapi.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 
@@ -24,14 +26,20 @@ public:
     };
 
     // Acquired on first use rather than at construction, so a KDC that is down at start-up delays
-    // lookups instead of failing the process; retried on every call until it succeeds.
-    Acquired acquire();
+    // lookups instead of failing the process; retried on every call until it succeeds. One caller
+    // at a time asks the KDC, with no lock held; the others wait for its answer until `deadline`.
+    // The KDC exchange itself is bounded by krb5's own limits (kdc_timeout, max_retries).
+    Acquired acquire(std::chrono::steady_clock::time_point deadline);
 
 private:
+    Acquired acquire_from_keytab();
+
     const std::string keytab_;
     const std::string principal_;
     const std::string ccache_name_;
-    std::mutex mutex_;
+    std::mutex mutex_;  // guards credential_ and acquiring_, never held across a KDC exchange
+    std::condition_variable acquired_;
+    bool acquiring_ = false;
     gss_cred_id_t credential_ = GSS_C_NO_CREDENTIAL;
 };
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string_view>
 
+#include "easgate/config/units.hpp"
 #include "keytab_credential.hpp"
 
 namespace easgate::directory {
@@ -44,6 +45,8 @@ LdapConnection::LdapConnection(const config::DirectoryConfig& config, const Ldap
 LdapStatus LdapConnection::open(const std::string& uri) {
     close();
     uri_ = uri;
+    // Connect, TLS handshake and bind share one timeout: a server that accepts but stalls costs no more.
+    deadline_.arm(SocketDeadline::Clock::now() + config_.timeout, true);
     LDAP* session = nullptr;
     const int rc = ldap_initialize(&session, uri.c_str());
     if (rc != LDAP_SUCCESS) return {rc, std::string("bad URI: ") + ldap_err2string(rc)};
@@ -52,19 +55,97 @@ LdapStatus LdapConnection::open(const std::string& uri) {
     const bool ldaps = uri.starts_with("ldaps://");
     const bool tls_in_effect = ldaps || config_.ldap_tls == config::LdapTls::starttls;
     LdapStatus status = configure(tls_in_effect);
-    if (status.ok() && tls_in_effect && !ldaps) {
-        status = status_of(ldap_start_tls_s(session, nullptr, nullptr));
-        // A failed handshake (the server answered, unlike SERVER_DOWN/TIMEOUT): Debian's libldap
-        // (GnuTLS) gives no reason, so name the usual ones.
-        if (status.code == LDAP_CONNECT_ERROR) {
-            status.message =
-                "StartTLS failed: " + status.message + "; does ca_file (" + config_.ca_file +
-                ") hold the CA that issued the DC's certificate, and is the URI's host name in it?";
-        }
-    }
-    if (status.ok()) status = bind_.method == config::DirectoryBind::gssapi ? bind_gssapi() : bind_simple();
+    if (status.ok() && tls_in_effect && !ldaps) status = start_tls();
+    if (status.ok()) status = bind();
     if (!status.ok()) close();
     return status;
+}
+
+void LdapConnection::close() {
+    // The unbind is a courtesy: sent if the socket takes it at once, never waited for.
+    deadline_.disarm();
+    session_.reset();
+}
+
+LdapStatus LdapConnection::start_tls() {
+    const auto before = deadline_.traffic();
+    LdapStatus status = status_of(ldap_start_tls_s(session_.get(), nullptr, nullptr));
+    if (timed_out(status)) return timeout_status("StartTLS", "no answer to StartTLS", before);
+    // A failed handshake (the server answered, unlike SERVER_DOWN/TIMEOUT): Debian's libldap
+    // (GnuTLS) gives no reason, so name the usual ones.
+    if (status.code == LDAP_CONNECT_ERROR) {
+        status.message = "StartTLS failed: " + status.message + "; does ca_file (" + config_.ca_file +
+                         ") hold the CA that issued the DC's certificate, and is the URI's host name in it?";
+    }
+    return status;
+}
+
+LdapStatus LdapConnection::bind() {
+    gss_cred_id_t credential = GSS_C_NO_CREDENTIAL;
+    if (bind_.method == config::DirectoryBind::gssapi) {
+        // Kerberos' own failures (the KDC included) are reported as they are, not as an LDAP timeout.
+        auto acquired = bind_.credential->acquire(*deadline_.deadline());
+        if (acquired.credential == GSS_C_NO_CREDENTIAL) return {LDAP_LOCAL_ERROR, std::move(acquired.error)};
+        if (deadline_.passed()) return kdc_timed_out("Kerberos ticket for easgate");
+        credential = acquired.credential;
+    }
+    const auto before = deadline_.traffic();
+    LdapStatus status = use_remaining_time();
+    if (status.ok()) status = credential != GSS_C_NO_CREDENTIAL ? bind_gssapi(credential) : bind_simple();
+    if (!timed_out(status)) return status;
+    // Connected but nothing sent: the GSSAPI mechanism was still asking the KDC for a service ticket.
+    if (credential != GSS_C_NO_CREDENTIAL && deadline_.connected() && deadline_.traffic().sent == before.sent)
+        return kdc_timed_out("service ticket for the DC");
+    return uri_.starts_with("ldaps://")
+               ? timeout_status("the TLS handshake and bind", "no TLS handshake", before)
+               : timeout_status("the bind", "no answer to the bind", before);
+}
+
+// libldap's own timeouts (each wait for a response, the TCP connect) end at the deadline too.
+LdapStatus LdapConnection::use_remaining_time() {
+    if (deadline_.passed()) return {LDAP_TIMEOUT, "timed out"};
+    const timeval remaining = to_timeval(deadline_.remaining());
+    if (ldap_set_option(session_.get(), LDAP_OPT_NETWORK_TIMEOUT, &remaining) != LDAP_OPT_SUCCESS ||
+        ldap_set_option(session_.get(), LDAP_OPT_TIMEOUT, &remaining) != LDAP_OPT_SUCCESS) {
+        return {LDAP_PARAM_ERROR, "can't set the LDAP timeouts"};
+    }
+    return {};
+}
+
+std::string LdapConnection::within_timeout() const {
+    return " within directory.timeout (" + config::format_duration(config_.timeout) + ")";
+}
+
+bool LdapConnection::timed_out(const LdapStatus& status) const {
+    return !status.ok() && (status.code == LDAP_TIMEOUT || deadline_.passed());
+}
+
+// What the operation was waiting for when its time ran out, and the likely reason, for the operator.
+// `unanswered` says what was missing if the server sent nothing during the operation.
+LdapStatus LdapConnection::timeout_status(std::string_view operation, std::string_view unanswered,
+                                          SocketDeadline::Traffic before) const {
+    const std::string within = within_timeout();
+    const auto traffic = deadline_.traffic();
+    std::string message;
+    if (!deadline_.connected()) {
+        message = "no TCP connection" + within + ": is the DC down, or does a firewall drop the packets?";
+    } else if (traffic.received == 0) {
+        message = std::string(unanswered) + within +
+                  ": is something other than a DC (a load balancer without a healthy member?) listening on "
+                  "that address?";
+    } else if (traffic.received == before.received) {
+        message =
+            std::string(unanswered) + within + ": has the DC stopped answering (overloaded, half-dead)?";
+    } else {
+        message = std::string(operation) + " did not complete" + within +
+                  ": is the DC overloaded (or, for the GSSAPI bind, the KDC slow)?";
+    }
+    return {LDAP_TIMEOUT, "timed out: " + message};
+}
+
+LdapStatus LdapConnection::kdc_timed_out(std::string_view ticket) const {
+    return {LDAP_TIMEOUT, "timed out: no " + std::string(ticket) + " from the KDC" + within_timeout() +
+                              ": is the KDC answering?"};
 }
 
 LdapStatus LdapConnection::configure(bool tls_in_effect) {
@@ -92,6 +173,8 @@ LdapStatus LdapConnection::configure(bool tls_in_effect) {
         {LDAP_OPT_REFERRALS, LDAP_OPT_OFF, "referrals"},
         {LDAP_OPT_NETWORK_TIMEOUT, &timeout, "network timeout"},
         {LDAP_OPT_TIMEOUT, &timeout, "operation timeout"},
+        // Bounds the TLS handshake, which the two timeouts above don't (see SocketDeadline).
+        {LDAP_OPT_CONNECT_CB, deadline_.connect_callbacks(), "connection callback"},
         // The Kerberos service name is ldap/<host of the URI>, not whatever reverse DNS says.
         {LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON, "SASL no-canonicalize"},
         {LDAP_OPT_X_TLS_REQUIRE_CERT, &demand, "TLS require certificate"},
@@ -115,11 +198,9 @@ LdapStatus LdapConnection::configure(bool tls_in_effect) {
     return {};
 }
 
-LdapStatus LdapConnection::bind_gssapi() {
-    const auto acquired = bind_.credential->acquire();
-    if (acquired.credential == GSS_C_NO_CREDENTIAL) return {LDAP_LOCAL_ERROR, acquired.error};
+LdapStatus LdapConnection::bind_gssapi(gss_cred_id_t credential) {
     return status_of(ldap_sasl_interactive_bind_s(session_.get(), nullptr, "GSSAPI", nullptr, nullptr,
-                                                  LDAP_SASL_QUIET, attach_credential, acquired.credential));
+                                                  LDAP_SASL_QUIET, attach_credential, credential));
 }
 
 LdapStatus LdapConnection::bind_simple() {
@@ -133,6 +214,8 @@ LdapSearchResult LdapConnection::search(const std::string& filter, const std::ve
     std::vector<char*> names;
     for (const auto& attribute : attributes) names.push_back(const_cast<char*>(attribute.c_str()));
     names.push_back(nullptr);
+    deadline_.arm(SocketDeadline::Clock::now() + config_.timeout, false);
+    const auto before = deadline_.traffic();
     timeval timeout = to_timeval(config_.timeout);
     LDAPMessage* raw = nullptr;
     const int rc =
@@ -144,6 +227,8 @@ LdapSearchResult LdapConnection::search(const std::string& filter, const std::ve
     result.size_limit_exceeded = rc == LDAP_SIZELIMIT_EXCEEDED;
     if (rc != LDAP_SUCCESS && !result.size_limit_exceeded) {
         result.status = status_of(rc);
+        if (timed_out(result.status))
+            result.status = timeout_status("the search", "no answer to the search", before);
         return result;
     }
     for (LDAPMessage* entry = ldap_first_entry(session_.get(), raw); entry != nullptr;

@@ -1,13 +1,16 @@
 #pragma once
 
+#include <gssapi/gssapi.h>
 #include <ldap.h>
 
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "easgate/config/config.hpp"
+#include "socket_deadline.hpp"
 
 namespace easgate::directory {
 
@@ -43,7 +46,8 @@ struct LdapBind {
 };
 
 // One session with one directory server: connect, TLS, bind, then searches under base_dn.
-// Blocking; used by one thread at a time.
+// Blocking, but each call ends within config.timeout (connect, TLS handshake and bind together;
+// each search); used by one thread at a time.
 class LdapConnection {
 public:
     LdapConnection(const config::DirectoryConfig& config, const LdapBind& bind);
@@ -51,7 +55,7 @@ public:
     // Closes any current session first. On failure the connection stays closed.
     LdapStatus open(const std::string& uri);
     bool is_open() const { return session_ != nullptr; }
-    void close() { session_.reset(); }
+    void close();
     const std::string& uri() const { return uri_; }
 
     LdapSearchResult search(const std::string& filter, const std::vector<std::string>& attributes,
@@ -63,13 +67,22 @@ private:
     };
 
     LdapStatus configure(bool tls_in_effect);
-    LdapStatus bind_gssapi();
+    LdapStatus start_tls();
+    LdapStatus bind();
+    LdapStatus bind_gssapi(gss_cred_id_t credential);
     LdapStatus bind_simple();
+    LdapStatus use_remaining_time();
+    bool timed_out(const LdapStatus& status) const;
+    std::string within_timeout() const;
+    LdapStatus timeout_status(std::string_view operation, std::string_view unanswered,
+                              SocketDeadline::Traffic before) const;
+    LdapStatus kdc_timed_out(std::string_view ticket) const;
     LdapStatus status_of(int code) const;
 
     const config::DirectoryConfig& config_;
     const LdapBind& bind_;
     std::string uri_;
+    SocketDeadline deadline_;  // before session_: the session's sockets use it until they close
     std::unique_ptr<LDAP, SessionDeleter> session_;
 };
 

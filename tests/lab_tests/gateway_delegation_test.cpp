@@ -23,10 +23,13 @@ struct GatewayOptions {
     std::string keytab_var = "LAB_EASGATE_KEYTAB";
     std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
     std::string authenticate = "per_request";
-    std::string upstream;   // more YAML lines in the upstream's entry, each "    key: value\n"
-    std::string directory;  // more YAML lines in the directory section, each "  key: value\n"
-    std::string kerberos;   // more YAML lines in the kerberos section
-    std::string krb5_conf;  // the lab's when empty
+    std::string upstream;        // more YAML lines in the upstream's entry, each "    key: value
+"
+    std::string directory_uris;  // empty: the lab DC's LDAPS URL
+    std::string directory;       // more YAML lines in the directory section, each "  key: value
+"
+    std::string kerberos;        // more YAML lines in the kerberos section
+    std::string krb5_conf;       // the lab's when empty
 };
 
 class GatewayDelegationTest : public ::testing::Test {
@@ -49,6 +52,8 @@ protected:
 
     void start_gateway(const GatewayOptions& options = {}) {
         const auto& env = lab();
+        const auto directory_uris =
+            options.directory_uris.empty() ? env.at("LAB_LDAPS_URL") : options.directory_uris;
         // clang-format off
         const std::string config =
             "listeners:\n"
@@ -65,7 +70,7 @@ protected:
             "    service_principal: " + env.at("LAB_MAIL_SPN") + "\n"
             "    authenticate: " + options.authenticate + "\n" + options.upstream +
             "directory:\n"
-            "  uris: [" + env.at("LAB_LDAPS_URL") + "]\n"
+            "  uris: [" + directory_uris + "]\n"
             "  base_dn: " + env.at("LAB_BASE_DN") + "\n"
             "  ca_file: " + env.at("LAB_LDAPS_CA_FILE") + "\n" + options.directory +
             "kerberos:\n"
@@ -401,6 +406,21 @@ TEST_F(GatewayDelegationTest, StartsWithoutTheKdcAndServesOnceItAnswers) {
     ASSERT_EQ(served.exit_code, 0) << served.err << served.out;
     EXPECT_EQ(reports(served).at(0)["user"], "alice@EXAMPLE.TEST");
     EXPECT_TRUE(healthz().starts_with("HTTP/1.1 200 ")) << healthz();
+}
+
+TEST_F(GatewayDelegationTest, NoDcAnsweringGives503WithRetryAfterWithinTheTimeout) {
+    // A load balancer's VIP with no healthy member: accepts TCP, never answers the TLS ClientHello.
+    const FaultRelay hole("127.0.0.21", 0, lab().at("LAB_DC_IP"), 636, FaultRelay::Mode::silent);
+    const std::string hole_uri = "ldaps://127.0.0.21:" + std::to_string(hole.port());
+    start_gateway({.directory_uris = hole_uri, .directory = "  timeout: 2s\n"});
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = as_user("alice", {"--include"});
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_NE(result.out.find(" 503 "), std::string::npos) << result.out << result.err;
+    EXPECT_NE(result.out.find("Retry-After: "), std::string::npos) << result.out;
+    EXPECT_LT(elapsed, std::chrono::seconds(2 + 3));
+    EXPECT_FALSE(gateway_->wait_for_log(hole_uri + ": timed out: no TLS handshake").empty())
+        << gateway_->log();
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ public:
         forward,  // relay both ways to the target
         silent,   // accept (TCP) or receive (UDP) and never answer, never close
         refuse,   // nothing listening: connections refused, datagrams answered by ICMP unreachable
-        slow,     // relay, each connection or datagram only after `delay`
+        slow,     // relay each connection, each chunk either way and each datagram after `delay`
         drop,     // packets dropped: TCP connects never complete (SYNs dropped), datagrams unanswered
     };
 

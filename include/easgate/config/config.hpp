@@ -101,7 +101,7 @@ struct DirectoryConfig {
     std::string password_file;                   // simple bind only
     LdapTls ldap_tls = LdapTls::starttls;        // for ldap:// URIs
     std::string ca_file;                         // verifies the DCs' LDAPS/StartTLS certificates
-    milliseconds timeout{5'000};
+    milliseconds timeout{5'000};                 // per URI: connect, TLS and bind together; each search
     milliseconds cache_ttl{300'000};
     milliseconds negative_cache_ttl{60'000};
     unsigned max_concurrent = 4;  // LDAP operations in flight

@@ -46,7 +46,9 @@ struct DirectoryCounters {
 
 // Finds users by UPN in Active Directory. Never blocks the caller's thread: LDAP work runs on the
 // client's own small pool (bounded by max_concurrent), connections are reused and re-opened on
-// failure, trying the configured URIs in order. Results are cached (cache_ttl, negative_cache_ttl).
+// failure, trying the configured URIs in order, each within timeout. Results are cached (cache_ttl,
+// negative_cache_ttl); unavailable is not. Every lookup completes within timeout × (URIs + 2), even
+// if its worker is still stuck (in a KDC exchange, which krb5 bounds only by its own retries).
 class DirectoryClient {
 public:
     // kerberos is needed for the GSSAPI bind (easgate's keytab and principal); may be null for simple.
