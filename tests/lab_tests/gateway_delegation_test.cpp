@@ -23,11 +23,9 @@ struct GatewayOptions {
     std::string keytab_var = "LAB_EASGATE_KEYTAB";
     std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
     std::string authenticate = "per_request";
-    std::string upstream;        // more YAML lines in the upstream's entry, each "    key: value
-"
+    std::string upstream;        // more YAML lines in the upstream's entry, each "    key: value\n"
     std::string directory_uris;  // empty: the lab DC's LDAPS URL
-    std::string directory;       // more YAML lines in the directory section, each "  key: value
-"
+    std::string directory;       // more YAML lines in the directory section, each "  key: value\n"
     std::string kerberos;        // more YAML lines in the kerberos section
     std::string krb5_conf;       // the lab's when empty
 };
