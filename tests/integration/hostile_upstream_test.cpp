@@ -182,6 +182,11 @@ int first_free_descriptor(pid_t pid) {
 // Out of file descriptors is easgate's shortage: it says so with the remedy, answers 503 with
 // Retry-After, and never leaves a healthy Exchange server out for it.
 TEST_F(HostileUpstreamTest, RunningOutOfDescriptorsIsSaidAndNeverBlamedOnExchange) {
+#if defined(__SANITIZE_ADDRESS__)
+    // UBSan's vptr check probes memory by writing it to a pipe: out of descriptors, that fails and
+    // it reports every virtual call as a bad one.
+    GTEST_SKIP() << "not under the sanitizers, which need descriptors of their own";
+#endif
     start_gateway();
     const auto pid = gateway_pid();
     const auto original = run_command(
