@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs the Debian packages, builds easgate twice (optimised, and with
-# AddressSanitizer + UndefinedBehaviorSanitizer), and runs the unit and end-to-end tests of both.
+# AddressSanitizer + UndefinedBehaviorSanitizer), runs the unit and end-to-end tests of both, then
+# runs each libFuzzer target for a minute (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -19,3 +20,5 @@ echo "== tests (ASan + UBSan)"
 ctest --test-dir build-asan --output-on-failure -j "$jobs"
 echo "== tests (RelWithDebInfo)"
 ctest --test-dir build --output-on-failure -j "$jobs"
+echo "== fuzzing (each target 60 s)"
+scripts/fuzz.sh 60

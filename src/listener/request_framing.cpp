@@ -1,7 +1,6 @@
 #include "easgate/listener/request_framing.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/rfc7230.hpp>
 #include <iterator>
 
 #include "easgate/upstream/header_rewrite.hpp"
@@ -27,7 +26,7 @@ std::string framing_error(const http::request_header<>& header) {
         return "request-target is not an absolute path";
     if (header.version() >= 11 && header.count(http::field::host) != 1)
         return "HTTP/1.1 needs exactly one Host";
-    for (const auto& name : http::token_list(header[http::field::connection])) {
+    for (const auto& name : upstream::connection_options(header)) {
         if (upstream::is_gateway_owned_field(name))
             return "Connection names " + std::string(name) + ", a field easgate decides";
     }

@@ -39,15 +39,22 @@ bool is_gateway_owned_field(std::string_view name) {
     return false;
 }
 
+std::vector<std::string> connection_options(const http::fields& fields) {
+    std::vector<std::string> names;
+    for (const auto& field : fields) {
+        if (field.name() != http::field::connection) continue;
+        for (const auto& token : http::token_list(field.value())) names.emplace_back(token);
+    }
+    return names;
+}
+
 namespace {
 
 // Fields named in Connection go too, except those easgate decides: the body's framing comes from
 // what the parser read and the rest from easgate, never from a name the other side put in a header.
 template <bool isRequest>
 void remove_hop_by_hop(http::header<isRequest>& header) {
-    std::vector<std::string> named;
-    for (const auto& token : http::token_list(header[http::field::connection])) named.emplace_back(token);
-    for (const auto& name : named) {
+    for (const auto& name : connection_options(header)) {
         if (!is_gateway_owned_field(name)) header.erase(name);
     }
     for (const auto field : hop_by_hop) header.erase(field);

@@ -55,6 +55,18 @@ TEST(RewriteRequestForUpstream, ConnectionNamingOwnedFieldsRemovesNoneOfThem) {
     EXPECT_EQ(header[http::field::host], "mail:8443");
 }
 
+// Found by fuzz_header_rewrite: only the first Connection field's names used to be removed.
+TEST(RewriteRequestForUpstream, RemovesFieldsNamedInEveryConnectionField) {
+    http::request_header<> header;
+    header.set(http::field::host, "eas.example.com");
+    header.insert(http::field::connection, "keep-alive");
+    header.insert(http::field::connection, "X-Private");
+    header.set("X-Private", "1");
+    rewrite_request_for_upstream(header, boost::asio::ip::make_address("192.0.2.7"), true);
+    EXPECT_EQ(header.find("X-Private"), header.end());
+    EXPECT_EQ(header.find(http::field::connection), header.end());
+}
+
 TEST(AddressRequest, FramesFromTheParserNotFromTheHeader) {
     const auto target = parse_upstream_url("https://mail");
     ASSERT_TRUE(target);

@@ -17,5 +17,17 @@ TEST(RawHeader, ObsoleteLineFoldingIsFoundOnAnyLine) {
     EXPECT_FALSE(has_obsolete_line_folding("GET / HTTP/1.1\r\nX-A:\ta\r\n\r\n"));
 }
 
+// Repeated Connection fields are one list: the second can't name what the first may not.
+TEST(FramingError, RefusesAnOwnedFieldNamedInASecondConnectionField) {
+    boost::beast::http::request_header<> header;
+    header.method(boost::beast::http::verb::post);
+    header.target("/Microsoft-Server-ActiveSync");
+    header.set(boost::beast::http::field::host, "gw");
+    header.insert(boost::beast::http::field::connection, "keep-alive");
+    EXPECT_EQ(framing_error(header), "");
+    header.insert(boost::beast::http::field::connection, "X-Private, Content-Length");
+    EXPECT_EQ(framing_error(header), "Connection names Content-Length, a field easgate decides");
+}
+
 }  // namespace
 }  // namespace easgate::listener

@@ -4,7 +4,9 @@
 #include <boost/beast/http/message.hpp>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "easgate/upstream/upstream_target.hpp"
 
@@ -24,6 +26,10 @@ struct BodyFraming {
 // the credentials and the forwarding fields. A device that names one in its Connection header is
 // asking easgate to drop it; that is refused (400), never obeyed.
 bool is_gateway_owned_field(std::string_view name);
+
+// The field names in all of a header's Connection fields: repeated fields form one list (RFC 9110
+// 5.3), so a name in a second Connection field counts as much as one in the first.
+std::vector<std::string> connection_options(const http::fields& fields);
 
 // Once per request, the device's header becomes the end-to-end header Exchange gets: hop-by-hop
 // fields (and any others the device named in Connection) removed, Expect dropped (easgate answers
