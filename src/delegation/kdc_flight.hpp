@@ -37,7 +37,7 @@ public:
                 std::unique_lock lock(self->mutex_);
                 if (self->result_) {
                     lock.unlock();
-                    waiter->finish(*self->result_);
+                    Waiter::finish(std::move(waiter), *self->result_);
                     return;
                 }
                 self->waiters_.push_back(waiter);
@@ -54,7 +54,7 @@ public:
             result_ = std::move(result);
             waiters.swap(waiters_);
         }
-        for (const auto& waiter : waiters) waiter->finish(*result_);
+        for (auto& waiter : waiters) Waiter::finish(std::move(waiter), *result_);
     }
 
 private:
@@ -79,8 +79,14 @@ private:
             });
         }
 
-        void finish(const Result& result) {
-            boost::asio::post(strand_, [self = this->shared_from_this(), result] {
+        // Takes the caller's reference: a waiter must be destroyed on its own executor, never on the
+        // thread that completed the flight (its timer belongs to an io_context that may be gone by
+        // the time that thread lets go). The work it tracks keeps that io_context running until this
+        // thread is done with the strand too.
+        static void finish(std::shared_ptr<Waiter> waiter, const Result& result) {
+            const auto keep_running = waiter->work_;
+            const auto strand = waiter->strand_;
+            boost::asio::post(strand, [self = std::move(waiter), result] {
                 self->deadline_.cancel();
                 self->resume(result);
             });
