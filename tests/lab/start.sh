@@ -167,12 +167,14 @@ MaxKeepAliveRequests 0
 KeepAliveTimeout 60
 Timeout 120
 # prefork: one process per kept-alive connection. Tests open a few dozen at once; starting them
-# all up front keeps handshakes from queueing behind the one-per-second spawn ramp.
+# all up front keeps handshakes from queueing behind the one-per-second spawn ramp. easgate pools
+# backend connections per user and worker thread: the isolation stress (50 users, two backends)
+# keeps a few hundred alive at once, each holding a process.
 StartServers 48
 MinSpareServers 24
 MaxSpareServers 64
-ServerLimit 128
-MaxRequestWorkers 128
+ServerLimit 512
+MaxRequestWorkers 512
 MaxConnectionsPerChild 0
 
 Listen $LAB_MAIL_IP:$LAB_MAIL_PORT
