@@ -11,7 +11,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -139,8 +138,10 @@ private:
         if (count > 1) ++tally.pipelined_batches;
         std::size_t answers = 0;
         bool keep_open = rng_() % 6 != 0;  // now and then a device reconnects
+        std::string stage = "connecting: ";
         try {
             if (!device.stream) co_await connect(backend, device);
+            stage = "device connection: ";
             beast::get_lowest_layer(*device.stream).expires_after(batch_timeout);
             co_await asio::async_write(*device.stream, asio::buffer(wire), asio::use_awaitable);
             for (; answers < queries.size(); ++answers) {
@@ -151,8 +152,7 @@ private:
                 keep_open = keep_open && parser.get().keep_alive();
             }
         } catch (const boost::system::system_error& error) {
-            ++tally.failures[(device.stream ? "device connection: " : "connecting: ") +
-                             error.code().message()];
+            ++tally.failures[stage + error.code().message()];
             tally.failures["no answer"] += queries.size() - answers;
             keep_open = false;
         }
