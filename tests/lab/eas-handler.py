@@ -14,6 +14,13 @@ followed by "#<Apache connection log id>" (unique per connection; the lab's
 httpd.conf makes Apache generate one for every connection), so a test can prove
 that no connection carried two users (see check-connections.sh).
 
+Identity assertion: a request whose query holds `expect=<principal>` (e.g.
+expect=user07@EXAMPLE.TEST, the user of the device certificate the client
+used) is compared with REMOTE_USER; on a difference the answer is 409 with
+"identity_mismatch": true and the CGI writes "IDENTITY MISMATCH ..." to
+stderr (Apache's error log).  check-connections.sh checks the same from the
+principal log.
+
 Test knobs (request headers, all optional):
     X-Lab-Status: NNN         answer with this status code instead of 200
     X-Lab-Delay-Ms: N         sleep N ms (<= 60000) before answering
@@ -25,6 +32,7 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 
 
 def env(name, default=""):
@@ -74,6 +82,13 @@ def main():
     status = env("HTTP_X_LAB_STATUS")
     status = int(status) if status.isdigit() and 100 <= int(status) <= 599 else 200
 
+    expected = urllib.parse.parse_qs(query).get("expect", [None])[0]
+    mismatch = expected is not None and expected != user
+    if mismatch:
+        status = 409
+        print(f"IDENTITY MISMATCH: expect={expected} but Kerberos says {user} on {conn_key} "
+              f"request {request_id} query {query}", file=sys.stderr, flush=True)
+
     doc = {
         "user": user,
         "auth_type": env("AUTH_TYPE"),
@@ -96,6 +111,8 @@ def main():
         "user_agent": env("HTTP_USER_AGENT"),
         "status": status,
     }
+    if expected is not None:
+        doc["identity_mismatch"] = mismatch
     pad = env("HTTP_X_LAB_RESPONSE_BYTES")
     if pad.isdigit():
         doc["padding"] = "x" * min(int(pad), 64 * 1024 * 1024)

@@ -50,9 +50,11 @@ LAB_ADMIN_PASSWORD="Adm1n-Lab-Passw0rd"
 LAB_USER_PASSWORD="Us3r-Lab-Passw0rd"
 LAB_SVC_PASSWORD="Svc-Lab-Passw0rd-0123456789"
 
-# user01..user20: the many-users tests. maxine is in LAB_MAXINE_GROUPS groups: her PAC makes an Authorization
-# header of about 18 KiB (over IIS's default MaxFieldLength of 16 KiB), like a user in many AD groups.
-LAB_USERS=(alice bob carol dave maxine $(printf 'user%02d ' $(seq 1 20)))
+# user01..userNN: the many-users tests (the isolation stress drives all of them). maxine is in
+# LAB_MAXINE_GROUPS groups: her PAC makes an Authorization header of about 18 KiB (over IIS's default
+# MaxFieldLength of 16 KiB), like a user in many AD groups.
+LAB_NUMBERED_USERS=50
+LAB_USERS=(alice bob carol dave maxine $(printf 'user%02d ' $(seq 1 "$LAB_NUMBERED_USERS")))
 LAB_MAXINE_GROUPS=1500
 
 # ---- helpers ---------------------------------------------------------------

@@ -85,7 +85,7 @@ q() { printf "'%s'" "$1"; }  # single-quote for the batch lines (no quotes in la
     echo "group add eas-users $O --description='ActiveSync users'"
     echo "group add sales $O --description=Sales"
     echo "group addmembers sales alice $O"
-    echo "group addmembers eas-users sales,bob,carol,dave,maxine,$(printf 'user%02d,' $(seq 1 20) | sed 's/,$//') $O"
+    echo "group addmembers eas-users sales,bob,carol,dave,maxine,$(printf 'user%02d,' $(seq 1 "$LAB_NUMBERED_USERS") | sed 's/,$//') $O"
 
     # ---- Exchange stand-in: computer account MAIL$ holding HTTP/mail.example.test
     echo "computer create MAIL $O --description='Exchange stand-in (lab)'"

@@ -50,35 +50,14 @@ protected:
 
     void start_gateway(const GatewayOptions& options = {}) {
         const auto& env = lab();
-        const auto directory_uris =
-            options.directory_uris.empty() ? env.at("LAB_LDAPS_URL") : options.directory_uris;
-        // clang-format off
         const std::string config =
-            "listeners:\n"
-            "  - address: " + env.at("LAB_GW_IP") + "\n"
-            "    port: " + std::to_string(port_) + "\n"
-            "    certificate: " + env.at("LAB_GW_CERT") + "\n"
-            "    private_key: " + env.at("LAB_GW_KEY") + "\n"
-            "    client_auth:\n"
-            "      trusted_ca_file: " + (work_ / "device-cas.pem").string() + "\n"
-            "upstreams:\n"
-            "  - name: exchange\n"
-            "    servers: [" + env.at(options.backend_var) + "]\n"
-            "    ca_file: " + env.at("LAB_CA_FILE") + "\n"
-            "    service_principal: " + env.at("LAB_MAIL_SPN") + "\n"
-            "    authenticate: " + options.authenticate + "\n" + options.upstream +
-            "directory:\n"
-            "  uris: [" + directory_uris + "]\n"
-            "  base_dn: " + env.at("LAB_BASE_DN") + "\n"
-            "  ca_file: " + env.at("LAB_LDAPS_CA_FILE") + "\n" + options.directory +
-            "kerberos:\n"
-            "  keytab: " + env.at(options.keytab_var) + "\n"
-            "  principal: " + env.at(options.principal_var) + "\n"
-            "  krb5_conf: " + (options.krb5_conf.empty() ? env.at("KRB5_CONFIG") : options.krb5_conf) + "\n" +
-            options.kerberos +
+            "listeners:\n" + env.listener_yaml(port_, (work_ / "device-cas.pem").string()) + "upstreams:\n" +
+            env.upstream_yaml("exchange", options.backend_var, options.authenticate, options.upstream) +
+            env.directory_yaml(options.directory_uris, options.directory) +
+            env.kerberos_yaml(options.principal_var, options.keytab_var, options.krb5_conf,
+                              options.kerberos) +
             "logging:\n"
             "  level: debug\n";
-        // clang-format on
         gateway_ = std::make_unique<EasgateProcess>(work_, config);
         ASSERT_TRUE(gateway_->started()) << gateway_->log();
     }

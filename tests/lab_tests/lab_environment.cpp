@@ -34,4 +34,41 @@ std::string LabEnvironment::at(const std::string& name) const {
     return it == values_.end() ? "" : it->second;
 }
 
+// clang-format off
+std::string LabEnvironment::listener_yaml(std::uint16_t port, const std::string& trusted_ca_file,
+                                          const std::string& upstream) const {
+    return "  - address: " + at("LAB_GW_IP") + "\n"
+           "    port: " + std::to_string(port) + "\n"
+           "    certificate: " + at("LAB_GW_CERT") + "\n"
+           "    private_key: " + at("LAB_GW_KEY") + "\n" +
+           (upstream.empty() ? "" : "    upstream: " + upstream + "\n") +
+           "    client_auth:\n"
+           "      trusted_ca_file: " + trusted_ca_file + "\n";
+}
+
+std::string LabEnvironment::upstream_yaml(const std::string& name, const std::string& backend_var,
+                                          const std::string& authenticate, const std::string& extra) const {
+    return "  - name: " + name + "\n"
+           "    servers: [" + at(backend_var) + "]\n"
+           "    ca_file: " + at("LAB_CA_FILE") + "\n"
+           "    service_principal: " + at("LAB_MAIL_SPN") + "\n"
+           "    authenticate: " + authenticate + "\n" + extra;
+}
+
+std::string LabEnvironment::directory_yaml(const std::string& uris, const std::string& extra) const {
+    return "directory:\n"
+           "  uris: [" + (uris.empty() ? at("LAB_LDAPS_URL") : uris) + "]\n"
+           "  base_dn: " + at("LAB_BASE_DN") + "\n"
+           "  ca_file: " + at("LAB_LDAPS_CA_FILE") + "\n" + extra;
+}
+
+std::string LabEnvironment::kerberos_yaml(const std::string& principal_var, const std::string& keytab_var,
+                                          const std::string& krb5_conf, const std::string& extra) const {
+    return "kerberos:\n"
+           "  keytab: " + at(keytab_var) + "\n"
+           "  principal: " + at(principal_var) + "\n"
+           "  krb5_conf: " + (krb5_conf.empty() ? at("KRB5_CONFIG") : krb5_conf) + "\n" + extra;
+}
+// clang-format on
+
 }  // namespace easgate::testing

@@ -2,6 +2,7 @@
 
 // The loopback lab's facts (LAB_DIR/lab.env, written by tests/lab/start.sh): realm, keytabs, URLs.
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -15,6 +16,21 @@ public:
 
     // The value of a lab.env variable, e.g. at("LAB_EASGATE_KEYTAB"); fails the test if absent.
     std::string at(const std::string& name) const;
+
+    // Pieces of an easgate configuration for the lab; `extra` is more YAML lines for the entry or
+    // section, indented like its keys.
+    // A "  - " entry under listeners: on the gateway's address and certificate.
+    std::string listener_yaml(std::uint16_t port, const std::string& trusted_ca_file,
+                              const std::string& upstream = "") const;
+    // A "  - " entry under upstreams: for the Exchange stand-in whose base URL is lab.env's backend_var.
+    std::string upstream_yaml(const std::string& name, const std::string& backend_var,
+                              const std::string& authenticate, const std::string& extra = "") const;
+    // The directory: section on the lab DC (its LDAPS URL when uris is empty).
+    std::string directory_yaml(const std::string& uris = "", const std::string& extra = "") const;
+    // The kerberos: section with the account named by lab.env's principal_var and keytab_var.
+    std::string kerberos_yaml(const std::string& principal_var = "LAB_EASGATE_PRINCIPAL",
+                              const std::string& keytab_var = "LAB_EASGATE_KEYTAB",
+                              const std::string& krb5_conf = "", const std::string& extra = "") const;
 
 private:
     std::map<std::string, std::string> values_;
