@@ -70,10 +70,10 @@ protected:
 };
 
 TEST_F(SendMailExactlyOnceTest, EveryAcceptedMailIsDeliveredOnceWhileExchangeCrashes) {
-    // EASGATE_TEST_SEED replays a run.
+    // EASGATE_TEST_SEED repeats a run's random choices (the timing that meets them is the machine's).
     const char* given = std::getenv("EASGATE_TEST_SEED");
     const unsigned seed = given ? static_cast<unsigned>(std::stoul(given)) : std::random_device{}();
-    std::cout << "seed " << seed << " (EASGATE_TEST_SEED=" << seed << " repeats this run)" << std::endl;
+    std::cout << "seed " << seed << " (EASGATE_TEST_SEED=" << seed << " repeats its choices)" << std::endl;
     RecordProperty("seed", std::to_string(seed));
 
     const auto port = free_tcp_port();
