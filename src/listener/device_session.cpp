@@ -645,8 +645,8 @@ private:
                     reason = "upstream " + url + " did not answer within " + deadline.origin + " (" +
                              config::format_duration(deadline.timeout) + ")";
                 } else {
-                    reason =
-                        "upstream " + url + " sent no valid response (request not replayed): " + ec.message();
+                    reason = "upstream " + url +
+                             " sent no valid response (request not replayed): " + unreadable_answer(ec);
                 }
                 co_await respond(
                     timed_out ? http::status::gateway_timeout : http::status::service_unavailable, line,
@@ -655,6 +655,14 @@ private:
             }
         } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
         co_return std::nullopt;
+    }
+
+    // Why Exchange's answer could not be read. Beast's parse errors name only a field ("bad
+    // version" for an answer that is not HTTP at all): the log says it was the header's fault.
+    static std::string unreadable_answer(const error_code& ec) {
+        const bool malformed = ec.category() == make_error_code(http::error::bad_version).category() &&
+                               ec != http::error::end_of_stream && ec != http::error::partial_message;
+        return malformed ? "malformed response header (" + ec.message() + ")" : ec.message();
     }
 
     asio::awaitable<bool> relay_response(const RequestLine& line, bool request_buffered,

@@ -40,9 +40,13 @@ protected:
 
     // Starts the test upstream (once per test) and easgate with these options; waits until ready.
     void start_gateway(const GatewayOptions& options = {});
-    // Starts another test upstream with this server certificate; returns its https URL. While
-    // work_dir()/upstream-N.sick exists, its health check page answers 503.
-    std::string start_upstream(const std::string& server_cert_name);
+    // Starts another test upstream with this server certificate, on port (0: any free one);
+    // returns its https URL. N counts the upstreams started: its output is in
+    // work_dir()/upstream-N.out, and while work_dir()/upstream-N.sick exists, its health check page
+    // answers 503.
+    std::string start_upstream(const std::string& server_cert_name, std::uint16_t port = 0);
+    // SIGKILLs the N-th test upstream (Exchange crashing); starting one on its port brings it back.
+    void kill_upstream(std::size_t n) { processes_.at(n)->crash(); }
 
     // curl through the gateway to path, presenting the named device certificate ("" for none).
     CommandResult curl(const std::string& device, const std::string& path,

@@ -25,6 +25,11 @@ protected:
         return send_raw(gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem",
                         pki_dir() / "alice.key", request, timeout);
     }
+
+    // How many times a POST of target reached Exchange.
+    std::size_t deliveries(const std::string& target) const {
+        return count_of(read_file(work_dir() / "upstream-0.out"), "request POST " + target + "\n");
+    }
 };
 
 // An answer Exchange sent unasked sits behind the real one: the connection is not pooled with it,
@@ -67,6 +72,83 @@ TEST_F(HostileUpstreamTest, InterimAnswersDoNotExtendUpstreamTimeout) {
     EXPECT_NE(answer.out.find("504"), std::string::npos) << answer.out;
     EXPECT_NE(gateway_log().find("did not answer within limits.upstream_timeout (2s)"), std::string::npos)
         << gateway_log();
+}
+
+// Broken framing from Exchange can't be relayed: the device gets 503 (the request may have been
+// processed, so it is not replayed), the log names what was wrong, and the connection is closed.
+TEST_F(HostileUpstreamTest, BrokenFramingFromExchangeIsNamedAndItsConnectionClosed) {
+    start_gateway();
+    const std::pair<std::string, std::string> cases[] = {{"lengthandchunked", "bad Transfer-Encoding"},
+                                                         {"twolengths", "multiple Content-Length"},
+                                                         {"garbage", "bad version"}};
+    for (const auto& [knob, fault] : cases) {
+        const auto broken = eas + "&" + knob + "=1";
+        const auto after = eas + "&after=" + knob;
+        // One device connection (curl takes the URL in extra first): its next request must not be
+        // sent where the broken answer came from.
+        const auto answer = curl("alice", after, {"--include", "--data-binary", "mail", gateway_url(broken)});
+        EXPECT_TRUE(answer.out.starts_with("HTTP/1.1 503 ")) << answer.out;
+        EXPECT_NE(answer.out.find("Retry-After: 30\r\n"), std::string::npos) << answer.out;
+        EXPECT_NE(answer.out.find("\"request_on_connection\":1,\"target\":\"" + after + "\""),
+                  std::string::npos)
+            << "the next request goes on a new connection:\n"
+            << answer.out;
+        EXPECT_NE(
+            gateway_log().find("sent no valid response (request not replayed): malformed response header (" +
+                               fault + ")"),
+            std::string::npos)
+            << gateway_log();
+        EXPECT_EQ(deliveries(broken), 1u);
+    }
+}
+
+// Exchange breaking off a response it had begun: the device has the status and part of the body,
+// so only closing its connection can tell it; the log says why, and nothing is sent again.
+TEST_F(HostileUpstreamTest, ExchangeBreakingOffItsResponseMidBodyClosesTheDeviceConnection) {
+    start_gateway();
+    for (const std::string ending : {"", "&rst=1"}) {
+        const auto path = eas + "&cutbody=10" + ending;
+        const auto before = gateway_log().size();
+        const auto answer = curl("alice", path, {"--include", "--data-binary", "mail"});
+        EXPECT_TRUE(answer.out.starts_with("HTTP/1.1 200 ")) << answer.out;
+        EXPECT_EQ(answer.exit_code, 18) << "curl: partial transfer\n" << answer.err;
+        const auto log = wait_for_gateway_log("broke off its response").substr(before);
+        EXPECT_NE(log.find("\"POST " + path + "\" upstream https://localhost:"), std::string::npos) << log;
+        EXPECT_EQ(deliveries(path), 1u);
+    }
+}
+
+// Exchange took the whole POST and then closed or reset the connection without a word: it may
+// have sent the mail, so the device gets 503 and Retry-After, and the request is never sent again,
+// not even on a fresh connection after a kept-alive one it arrived on.
+TEST_F(HostileUpstreamTest, ExchangeEndingTheConnectionBeforeAnsweringAPostIsNotReplayed) {
+    start_gateway();
+    for (const std::string ending : {"", "&rst=1"}) {
+        const auto path = eas + "&hangup=1" + ending;
+        // After a first request, so that the POST goes on a kept-alive connection (curl takes the
+        // URL in extra first): the one where retrying on a fresh connection is at times safe.
+        const auto answer =
+            curl("alice", path, {"--include", "--data-binary", "mail", gateway_url(eas + "&warm=1")});
+        EXPECT_NE(answer.out.find("\"request_on_connection\":1,"), std::string::npos) << answer.out;
+        EXPECT_NE(answer.out.find("HTTP/1.1 503 "), std::string::npos) << answer.out;
+        EXPECT_NE(answer.out.find("Retry-After: 30\r\n"), std::string::npos) << answer.out;
+        EXPECT_EQ(deliveries(path), 1u);
+    }
+    EXPECT_EQ(count_of(gateway_log(), "sent no valid response (request not replayed)"), 2u) << gateway_log();
+    EXPECT_EQ(gateway_log().find("sending the request on a new one"), std::string::npos) << gateway_log();
+}
+
+// An Exchange that takes the request and never answers: 504 at limits.upstream_timeout.
+TEST_F(HostileUpstreamTest, ExchangeNeverAnsweringGets504AtUpstreamTimeout) {
+    start_gateway({.limits = "    upstream_timeout: 2s\n"});
+    const auto path = eas + "&delayms=30000";
+    const auto started = std::chrono::steady_clock::now();
+    const auto answer = curl("alice", path, {"--data-binary", "mail", "--write-out", "%{http_code}"});
+    EXPECT_TRUE(answer.out.ends_with("504")) << answer.out;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+    EXPECT_NE(gateway_log().find("did not answer within limits.upstream_timeout (2s)"), std::string::npos)
+        << gateway_log();
+    EXPECT_EQ(deliveries(path), 1u);
 }
 
 // Kerberos between easgate and Exchange is easgate's: the mutual-authentication token and

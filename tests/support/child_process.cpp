@@ -80,6 +80,12 @@ int ChildProcess::stop(std::chrono::milliseconds grace) {
     return exit_code_of(status_);
 }
 
+void ChildProcess::crash() {
+    if (!running()) return;
+    ::kill(pid_, SIGKILL);
+    status_ = wait_for(pid_, std::chrono::seconds(5));
+}
+
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
     const auto dir = make_temp_dir("command");
     CommandResult result;

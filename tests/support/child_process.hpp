@@ -27,6 +27,8 @@ public:
     int wait(std::chrono::milliseconds timeout);
     // SIGTERM, then SIGKILL after grace; returns the wait status' exit code (or 128+signal).
     int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+    // SIGKILL, as a crash or a power cut would end it: no handler runs, the kernel closes its sockets.
+    void crash();
     pid_t pid() const { return pid_; }
 
 private:

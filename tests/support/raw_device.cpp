@@ -7,20 +7,39 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <optional>
+#include <thread>
 
 namespace easgate::testing {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 
-RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca,
-                     const std::filesystem::path& cert, const std::filesystem::path& key,
-                     const std::string& request, std::chrono::milliseconds timeout) {
-    asio::io_context context;
+namespace {
+
+asio::ssl::context device_tls(const std::filesystem::path& gateway_ca, const std::filesystem::path& cert,
+                              const std::filesystem::path& key) {
     asio::ssl::context tls(asio::ssl::context::tls_client);
     tls.load_verify_file(gateway_ca.string());
     tls.set_verify_mode(asio::ssl::verify_peer);
     tls.use_certificate_chain_file(cert.string());
     tls.use_private_key_file(key.string(), asio::ssl::context::pem);
+    return tls;
+}
+
+}  // namespace
+
+RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca,
+                     const std::filesystem::path& cert, const std::filesystem::path& key,
+                     const std::string& request, std::chrono::milliseconds timeout) {
+    asio::io_context context;
+    auto tls = device_tls(gateway_ca, cert, key);
     asio::ssl::stream<asio::ip::tcp::socket> stream(context, tls);
     stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
     stream.handshake(asio::ssl::stream_base::client);
@@ -45,6 +64,69 @@ RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca
         break;
     }
     return exchange;
+}
+
+// Asio's blocking operations ignore timeouts: each step is an asynchronous one, run to completion
+// with beast::tcp_stream's deadline.
+struct DeviceConnection::State {
+    State(std::uint16_t port, asio::ssl::context device_tls)
+        : gateway(asio::ip::make_address("127.0.0.1"), port), tls(std::move(device_tls)) {}
+
+    asio::ip::tcp::endpoint gateway;
+    asio::io_context context;
+    asio::ssl::context tls;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
+    beast::flat_buffer buffer;
+
+    template <class Start>
+    boost::system::error_code run(Start start) {
+        boost::system::error_code result;
+        start([&result](const boost::system::error_code& ec, auto&&...) { result = ec; });
+        context.restart();
+        context.run();
+        return result;
+    }
+
+    boost::system::error_code connect(std::chrono::milliseconds timeout) {
+        stream.emplace(context, tls);
+        buffer.clear();
+        beast::get_lowest_layer(*stream).expires_after(timeout);
+        if (auto ec = run([&](auto done) { beast::get_lowest_layer(*stream).async_connect(gateway, done); }))
+            return ec;
+        return run([&](auto done) { stream->async_handshake(asio::ssl::stream_base::client, done); });
+    }
+
+    boost::system::error_code write(std::string_view bytes) {
+        return run([&](auto done) { asio::async_write(*stream, asio::buffer(bytes), done); });
+    }
+};
+
+DeviceConnection::DeviceConnection(std::uint16_t port, const std::filesystem::path& gateway_ca,
+                                   const std::filesystem::path& cert, const std::filesystem::path& key)
+    : state_(std::make_unique<State>(port, device_tls(gateway_ca, cert, key))) {}
+
+DeviceConnection::~DeviceConnection() = default;
+
+unsigned DeviceConnection::exchange(const std::string& request, std::size_t split,
+                                    std::chrono::milliseconds pause, std::chrono::milliseconds timeout) {
+    auto& state = *state_;
+    if (!state.stream && state.connect(timeout)) {
+        state.stream.reset();
+        return 0;
+    }
+    beast::get_lowest_layer(*state.stream).expires_after(timeout);
+    const std::string_view bytes(request);
+    const auto first = split > 0 ? split : bytes.size();
+    auto ec = state.write(bytes.substr(0, first));
+    if (!ec && first < bytes.size()) {
+        std::this_thread::sleep_for(pause);
+        ec = state.write(bytes.substr(first));
+    }
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    if (!ec) ec = state.run([&](auto done) { http::async_read(*state.stream, state.buffer, parser, done); });
+    if (ec || !parser.get().keep_alive()) state.stream.reset();
+    return ec ? 0 : parser.get().result_int();
 }
 
 }  // namespace easgate::testing

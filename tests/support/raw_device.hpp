@@ -1,11 +1,12 @@
 #pragma once
 
 // A device that sends exactly the bytes a test gives it, for requests curl would never write
-// (smuggling attempts, broken framing).
+// (smuggling attempts, broken framing), or paced as a phone on a slow network would send them.
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace easgate::testing {
@@ -20,5 +21,27 @@ struct RawExchange {
 RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca,
                      const std::filesystem::path& cert, const std::filesystem::path& key,
                      const std::string& request, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// One device's kept-alive connection to the gateway, for requests one after another as a phone
+// sends them: it connects when it has no connection, and after one broke or was closed. Never
+// sends a request twice: what to do after a failure is the test's business, as it is the phone's.
+class DeviceConnection {
+public:
+    DeviceConnection(std::uint16_t port, const std::filesystem::path& gateway_ca,
+                     const std::filesystem::path& cert, const std::filesystem::path& key);
+    ~DeviceConnection();
+    DeviceConnection(const DeviceConnection&) = delete;
+    DeviceConnection& operator=(const DeviceConnection&) = delete;
+
+    // Writes request, pausing for `pause` after its first `split` bytes (0: no pause), and reads
+    // the answer. Its status, or 0 when the connection broke or timed out before a whole answer came.
+    unsigned exchange(const std::string& request, std::size_t split = 0,
+                      std::chrono::milliseconds pause = std::chrono::milliseconds(0),
+                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
 
 }  // namespace easgate::testing

@@ -4,6 +4,7 @@
 // independent of the code under test.
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -15,7 +16,9 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <thread>
+#include <utility>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -80,6 +83,26 @@ void send_download(Stream& stream, const http::request<http::string_body>& reque
     } while (!serializer.is_done());
 }
 
+// Answers whose framing no HTTP parser may accept, each sent instead of the real one when its knob
+// is set: a request smuggler's favourites, and a port that is not HTTP at all.
+constexpr std::pair<std::string_view, std::string_view> broken_answers[] = {
+    {"lengthandchunked",
+     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+    {"twolengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
+    {"garbage", "220 exchange.example.test Microsoft ESMTP MAIL Service ready\r\n\r\n"},
+};
+
+// rst=1: the connection ends with a TCP reset (a crashed worker process, a load balancer giving
+// up) instead of an orderly close.
+template <class Stream>
+void end_connection(Stream& stream, std::string_view target) {
+    if (!query_number(target, "rst", 0)) return;
+    auto& socket = beast::get_lowest_layer(stream);
+    beast::error_code ec;
+    socket.set_option(tcp::socket::linger(true, 0), ec);
+    socket.close(ec);
+}
+
 // --sick-file: while this file exists, the health check page answers 503.
 std::string sick_file;
 
@@ -100,6 +123,7 @@ void serve(Stream& stream, unsigned connection_id) {
         const auto& request = parser.get();
         const std::string_view target = request.target();
         // One line per request received, so tests can count deliveries (a replay would show twice).
+        // Written once the whole request, body included, has arrived: when Exchange would act on it.
         std::cout << ("request " + std::string(request.method_string()) + " " + std::string(target) + "\n")
                   << std::flush;
         if (is_health_check(target)) {  // Exchange's anonymous page for load balancers
@@ -127,7 +151,14 @@ void serve(Stream& stream, unsigned connection_id) {
         }
         if (const auto ms = query_number(target, "delayms", 0))
             std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-        if (query_number(target, "hangup", 0)) return;
+        if (query_number(target, "hangup", 0)) return end_connection(stream, target);
+        if (const auto broken =
+                std::find_if(std::begin(broken_answers), std::end(broken_answers),
+                             [&](const auto& answer) { return query_number(target, answer.first, 0); });
+            broken != std::end(broken_answers)) {
+            asio::write(stream, asio::buffer(broken->second), ec);
+            continue;  // the connection stays open: a proxy that reused it would read on from here
+        }
 
         nlohmann::json headers = nlohmann::json::object();
         for (const auto& field : request)
@@ -166,6 +197,14 @@ void serve(Stream& stream, unsigned connection_id) {
             http::response_serializer<http::string_body> serializer{response};
             http::write_header(stream, serializer, ec);
             asio::write(stream, asio::buffer(response.body()), ec);
+        } else if (const auto sent = query_number(target, "cutbody", 0)) {
+            // cutbody=N: the header and N bytes of the body, a pause for them to reach the device,
+            // and the connection ends (rst=1: reset) with the rest of the body never sent.
+            http::response_serializer<http::string_body> serializer{response};
+            http::write_header(stream, serializer, ec);
+            asio::write(stream, asio::buffer(response.body().substr(0, sent)), ec);
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            return end_connection(stream, target);
         } else {
             // Connection naming Content-Length: a proxy that obeys it loses the body's framing.
             if (query_number(target, "connectionnamescl", 0))
