@@ -16,6 +16,8 @@
 #include <string_view>
 #include <utility>
 
+#include "easgate/common/openssl_ptr.hpp"
+
 namespace easgate::identity {
 namespace {
 
@@ -29,21 +31,10 @@ constexpr std::string_view object_sid_oid = "1.3.6.1.4.1.311.25.2.1";
 // "S-1-", a 48-bit authority (15 digits), then at most 15 sub-authorities of "-" and 10 digits.
 constexpr std::size_t max_sid_chars = 184;
 
-template <auto free_function>
-struct OpenSslDeleter {
-    template <typename T>
-    void operator()(T* object) const {
-        free_function(object);
-    }
-};
-struct OpenSslStringDeleter {
-    void operator()(char* text) const { OPENSSL_free(text); }
-};
-using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
-using OpenSslString = std::unique_ptr<char, OpenSslStringDeleter>;
+using X509Ptr = common::OpenSslPtr<X509, X509_free>;
+using BioPtr = common::OpenSslPtr<BIO, BIO_free>;
+using BignumPtr = common::OpenSslPtr<BIGNUM, BN_free>;
+using GeneralNamesPtr = common::OpenSslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
 
 // Why a certificate cannot identify a user; empty when it can.
 using Refusal = std::optional<std::string>;
@@ -224,7 +215,7 @@ std::optional<std::string> rfc2253_name(const X509_NAME* name) {
 
 std::optional<std::string> serial_hex(const ASN1_INTEGER* serial) {
     const BignumPtr number(ASN1_INTEGER_to_BN(serial, nullptr));
-    const OpenSslString hex(number ? BN_bn2hex(number.get()) : nullptr);
+    const common::OpenSslString hex(number ? BN_bn2hex(number.get()) : nullptr);
     if (!hex) return std::nullopt;
     return std::string(hex.get());
 }

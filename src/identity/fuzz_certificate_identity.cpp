@@ -22,26 +22,20 @@
 #include <string>
 #include <string_view>
 
+#include "easgate/common/openssl_ptr.hpp"
 #include "easgate/identity/certificate_identity.hpp"
 
 extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
 
 namespace {
 
-template <auto free_function>
-struct OpenSslDeleter {
-    template <typename T>
-    void operator()(T* object) const {
-        free_function(object);
-    }
-};
-using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
-using ObjectPtr = std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_free>>;
-using OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
-using ExtendedKeyUsagePtr = std::unique_ptr<EXTENDED_KEY_USAGE, OpenSslDeleter<EXTENDED_KEY_USAGE_free>>;
-using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, OpenSslDeleter<AUTHORITY_KEYID_free>>;
-using ExtensionPtr = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
+using X509Ptr = easgate::common::OpenSslPtr<X509, X509_free>;
+using ObjectPtr = easgate::common::OpenSslPtr<ASN1_OBJECT, ASN1_OBJECT_free>;
+using OctetStringPtr = easgate::common::OpenSslPtr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
+using GeneralNamesPtr = easgate::common::OpenSslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
+using ExtendedKeyUsagePtr = easgate::common::OpenSslPtr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
+using AuthorityKeyIdPtr = easgate::common::OpenSslPtr<AUTHORITY_KEYID, AUTHORITY_KEYID_free>;
+using ExtensionPtr = easgate::common::OpenSslPtr<X509_EXTENSION, X509_EXTENSION_free>;
 
 using Random = std::mt19937;
 

@@ -21,6 +21,8 @@
 #include <system_error>
 #include <utility>
 
+#include "easgate/common/openssl_ptr.hpp"
+
 namespace easgate::testing {
 namespace {
 
@@ -28,32 +30,22 @@ constexpr std::chrono::seconds one_hour{3600};
 constexpr std::chrono::seconds one_day = 24 * one_hour;
 constexpr std::chrono::seconds ca_lifetime = 10 * 365 * one_day;
 
-template <auto free_function>
-struct OpenSslDeleter {
-    template <typename T>
-    void operator()(T* object) const {
-        free_function(object);
-    }
-};
-struct OpenSslStringDeleter {
-    void operator()(char* text) const { OPENSSL_free(text); }
-};
-using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER_free>>;
-using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_free>>;
-using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
-using Asn1StringPtr = std::unique_ptr<ASN1_STRING, OpenSslDeleter<ASN1_STRING_free>>;
-using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME_free>>;
-using Asn1TypePtr = std::unique_ptr<ASN1_TYPE, OpenSslDeleter<ASN1_TYPE_free>>;
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
-using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
-using OpenSslString = std::unique_ptr<char, OpenSslStringDeleter>;
-using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL_free>>;
-using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
-using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
-using X509RevokedPtr = std::unique_ptr<X509_REVOKED, OpenSslDeleter<X509_REVOKED_free>>;
+using Asn1IntegerPtr = common::OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
+using Asn1ObjectPtr = common::OpenSslPtr<ASN1_OBJECT, ASN1_OBJECT_free>;
+using Asn1OctetStringPtr = common::OpenSslPtr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
+using Asn1StringPtr = common::OpenSslPtr<ASN1_STRING, ASN1_STRING_free>;
+using Asn1TimePtr = common::OpenSslPtr<ASN1_TIME, ASN1_TIME_free>;
+using Asn1TypePtr = common::OpenSslPtr<ASN1_TYPE, ASN1_TYPE_free>;
+using BioPtr = common::OpenSslPtr<BIO, BIO_free>;
+using BignumPtr = common::OpenSslPtr<BIGNUM, BN_free>;
+using EvpPkeyPtr = common::OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using GeneralNamePtr = common::OpenSslPtr<GENERAL_NAME, GENERAL_NAME_free>;
+using GeneralNamesPtr = common::OpenSslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
+using common::OpenSslString;
+using X509CrlPtr = common::OpenSslPtr<X509_CRL, X509_CRL_free>;
+using X509ExtensionPtr = common::OpenSslPtr<X509_EXTENSION, X509_EXTENSION_free>;
+using X509Ptr = common::OpenSslPtr<X509, X509_free>;
+using X509RevokedPtr = common::OpenSslPtr<X509_REVOKED, X509_REVOKED_free>;
 
 void check(bool succeeded, const std::string& what) {
     if (succeeded) return;
