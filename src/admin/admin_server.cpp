@@ -4,13 +4,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
 
+#include "easgate/common/spawn_handlers.hpp"
 #include "easgate/listener/listener.hpp"
 
 namespace easgate::admin {
@@ -62,7 +62,10 @@ AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoin
     listener::listen_on(acceptor_, endpoint);
 }
 
-void AdminServer::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+void AdminServer::start() {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(),
+                   common::EndProcessOnFailure{"the admin endpoint's accept loop"});
+}
 
 void AdminServer::stop() {
     boost::system::error_code ignored;
@@ -77,7 +80,8 @@ asio::awaitable<void> AdminServer::accept_loop() {
             spdlog::warn("admin: accepting a connection failed: {}", ec.message());
             continue;
         }
-        asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
+        asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)),
+                       common::LogFailure{"an admin request"});
     }
 }
 

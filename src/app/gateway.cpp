@@ -81,12 +81,12 @@ GatewayParts build_gateway(const config::Config& config) {
 }
 
 int run_gateway(const config::Config& config) {
-    const auto parts = build_gateway(config);
-    const auto& runtimes = parts.listeners;
     const unsigned worker_count =
         config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
 
-    // One event loop per worker thread; the accept loop and signals run on their own.
+    // One event loop per worker thread; the accept loop and signals run on their own. Made before
+    // the gateway's parts, so they are destroyed after them: the directory's and the KDC's threads
+    // post their answers to these loops, and are joined (with the parts) while the loops exist.
     asio::io_context accept_context(1);
     std::vector<std::unique_ptr<asio::io_context>> workers;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
@@ -99,6 +99,8 @@ int run_gateway(const config::Config& config) {
         asio::ip::tcp::resolver resolver_warm_up(*workers.back());
         keep_running.push_back(asio::make_work_guard(*workers.back()));
     }
+    const auto parts = build_gateway(config);
+    const auto& runtimes = parts.listeners;
     auto next_worker = std::make_shared<std::atomic<unsigned>>(0);
     const auto pick_worker = [&workers, next_worker]() -> asio::any_io_executor {
         return workers[next_worker->fetch_add(1, std::memory_order_relaxed) % workers.size()]->get_executor();

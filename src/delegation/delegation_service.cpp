@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -16,6 +15,7 @@
 
 #include "delegated_credential.hpp"
 #include "easgate/common/lru_cache.hpp"
+#include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
 #include "kdc_flight.hpp"
@@ -244,7 +244,8 @@ DelegationService::~DelegationService() = default;
 const DelegationCounters& DelegationService::counters() const { return impl_->counters; }
 
 void DelegationService::start_login() {
-    boost::asio::co_spawn(impl_->kdc_threads, impl_->log_in_until_ready(), boost::asio::detached);
+    boost::asio::co_spawn(impl_->kdc_threads, impl_->log_in_until_ready(),
+                          common::LogFailure{"delegation: the background KDC login"});
 }
 
 std::optional<std::string> DelegationService::not_ready_reason() const {

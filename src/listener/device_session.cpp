@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "easgate/common/body_relay.hpp"
+#include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/eas/eas_request.hpp"
 #include "easgate/listener/request_framing.hpp"
@@ -84,14 +85,7 @@ public:
         registered_ = runtime_->sessions->add(weak_from_this());
         asio::co_spawn(
             stream_.get_executor(), [self = shared_from_this()] { return self->run(); },
-            [](std::exception_ptr failure) {
-                if (!failure) return;
-                try {
-                    std::rethrow_exception(failure);
-                } catch (const std::exception& e) {
-                    spdlog::error("device connection ended by an internal error: {}", e.what());
-                }
-            });
+            common::LogFailure{"device connection from " + peer_text()});
     }
 
     void drain() override {

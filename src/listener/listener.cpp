@@ -4,11 +4,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "easgate/common/resource_shortage.hpp"
+#include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/config.hpp"
 
 namespace easgate::listener {
@@ -34,7 +34,10 @@ Listener::Listener(asio::io_context& accept_context, const tcp::endpoint& endpoi
     listen_on(acceptor_, endpoint);
 }
 
-void Listener::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+void Listener::start() {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(),
+                   common::EndProcessOnFailure{"the device listener's accept loop"});
+}
 
 void Listener::stop() {
     boost::system::error_code ignored;

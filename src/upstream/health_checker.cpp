@@ -2,10 +2,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
+
+#include "easgate/common/spawn_handlers.hpp"
 
 namespace easgate::upstream {
 namespace {
@@ -54,7 +55,8 @@ void start_health_checks(const asio::any_io_executor& executor,
     for (const auto& upstream : upstreams) {
         if (!upstream->health_check()) continue;
         for (std::size_t server = 0; server < upstream->server_count(); ++server)
-            asio::co_spawn(executor, check_forever(upstream, server), asio::detached);
+            asio::co_spawn(executor, check_forever(upstream, server),
+                           common::LogFailure{"health check of " + upstream->server(server).url});
     }
 }
 

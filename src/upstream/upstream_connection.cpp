@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "easgate/common/resource_shortage.hpp"
@@ -47,9 +48,18 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     buffer_.clear();
     channel_binding_.clear();
 
+    // One deadline for the name lookup, the connect and the TLS handshake together.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     asio::ip::tcp::resolver resolver(executor_);
+    asio::steady_timer resolve_deadline(executor_, deadline);
+    resolve_deadline.async_wait([&resolver](const boost::system::error_code& ec) {
+        if (!ec) resolver.cancel();  // completes the lookup with operation_aborted
+    });
     auto [resolve_ec, endpoints] =
         co_await resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow);
+    // Nothing left to cancel: the deadline fired, and it was what aborted the lookup.
+    const bool deadline_fired = resolve_deadline.cancel() == 0;
+    if (deadline_fired && resolve_ec == asio::error::operation_aborted) resolve_ec = beast::error::timeout;
     if (resolve_ec) co_return failure(target.url, "resolving " + target.host, resolve_ec, timeout);
 
     if (target.tls) {
@@ -57,7 +67,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     } else {
         stream_ = std::make_unique<Stream>(std::in_place_type<PlainStream>, executor_);
     }
-    tcp().expires_after(timeout);
+    tcp().expires_at(deadline);
     auto [connect_ec, endpoint] = co_await tcp().async_connect(endpoints, use_nothrow);
     if (connect_ec) {
         close();
