@@ -116,6 +116,9 @@ public:
         return static_cast<std::uint16_t>(port);
     }
 
+    // A port to listen on: 0 lets the kernel pick a free one, which the log then names (tests).
+    std::uint16_t as_listen_port() const { return static_cast<std::uint16_t>(as_unsigned(65535)); }
+
     template <std::size_t N>
     std::string as_one_of(const std::array<const char*, N>& choices) const {
         const auto text = as_string();
@@ -182,7 +185,7 @@ ClientAuthConfig read_client_auth(Reader map) {
 ListenerConfig read_listener(Reader map) {
     ListenerConfig listener;
     read_optional(map, "address", listener.address, &Reader::as_string);
-    read_optional(map, "port", listener.port, &Reader::as_port);
+    read_optional(map, "port", listener.port, &Reader::as_listen_port);
     listener.certificate = map.required("certificate").as_readable_file();
     listener.private_key = map.required("private_key").as_readable_file();
     listener.client_auth = read_client_auth(map.required("client_auth"));
@@ -369,7 +372,7 @@ void check_cross_references(Reader& root, Config& config) {
         if (!listener.upstream.empty() && !names.contains(listener.upstream)) {
             item.required("upstream").fail("no upstream is named \"" + listener.upstream + "\"");
         }
-        if (!endpoints.insert({listener.address, listener.port}).second) {
+        if (listener.port != 0 && !endpoints.insert({listener.address, listener.port}).second) {
             item.fail("another listener already uses " + listener.address + ":" +
                       std::to_string(listener.port));
         }

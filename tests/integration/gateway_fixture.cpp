@@ -120,7 +120,6 @@ std::string GatewayTest::start_upstream(const std::string& server_cert_name, std
 void GatewayTest::start_gateway(const GatewayOptions& options) {
     if (work_.empty()) work_ = make_temp_dir("e2e");
     const auto upstream_url = options.upstream_url.empty() ? start_upstream("server") : options.upstream_url;
-    gateway_port_ = free_tcp_port();
     const auto pki = pki_dir();
     std::string crls;
     if (options.with_crls) {
@@ -130,9 +129,7 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
     const std::string config =
         "listeners:\n"
         "  - address: 127.0.0.1\n"
-        "    port: " +
-        std::to_string(gateway_port_) +
-        "\n"
+        "    port: 0\n"
         "    certificate: " +
         (pki / "server.pem").string() +
         "\n"
@@ -161,6 +158,9 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         "workers: 2\n";
     gateway_ = std::make_unique<EasgateProcess>(work_, config);
     ASSERT_TRUE(gateway_->started()) << "easgate did not start:\n" << gateway_->log();
+    const auto ports = gateway_->device_ports();
+    ASSERT_EQ(ports.size(), 1u) << gateway_->log();
+    gateway_port_ = ports[0];
 }
 
 std::string GatewayTest::gateway_url(const std::string& path) const {

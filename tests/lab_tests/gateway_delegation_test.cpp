@@ -37,7 +37,6 @@ protected:
         // Devices enrolled from the lab CA, plus a test CA for UPNs the directory doesn't know.
         test_ca_ = std::make_unique<TestCa>(TestCa::create_root("easgate lab test CA"));
         write_file(work_ / "device-cas.pem", read_file(lab().at("LAB_CA_FILE")) + test_ca_->cert_pem());
-        port_ = free_tcp_port();
     }
 
     void TearDown() override {
@@ -51,7 +50,7 @@ protected:
     void start_gateway(const GatewayOptions& options = {}) {
         const auto& env = lab();
         const std::string config =
-            "listeners:\n" + env.listener_yaml(port_, (work_ / "device-cas.pem").string()) + "upstreams:\n" +
+            "listeners:\n" + env.listener_yaml(0, (work_ / "device-cas.pem").string()) + "upstreams:\n" +
             env.upstream_yaml("exchange", options.backend_var, options.authenticate, options.upstream) +
             env.directory_yaml(options.directory_uris, options.directory) +
             env.kerberos_yaml(options.principal_var, options.keytab_var, options.krb5_conf,
@@ -60,6 +59,9 @@ protected:
             "  level: debug\n";
         gateway_ = std::make_unique<EasgateProcess>(work_, config);
         ASSERT_TRUE(gateway_->started()) << gateway_->log();
+        const auto ports = gateway_->device_ports();
+        ASSERT_EQ(ports.size(), 1u) << gateway_->log();
+        port_ = ports[0];
     }
 
     // An ActiveSync URL on the gateway; every EAS request names its device.

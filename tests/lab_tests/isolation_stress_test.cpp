@@ -231,11 +231,10 @@ TEST(IsolationStress, FiftyUsersWithThreeDevicesEachOnBothBackendsNeverCrossUser
     const auto work = make_temp_dir("lab-stress");
     asio::io_context context;
     std::map<std::string, asio::ssl::context> tls;  // each user's device certificate
-    std::array<Backend, 2> backends{Backend{.name = "per_request", .port = free_tcp_port()},
-                                    Backend{.name = "per_connection", .port = free_tcp_port()}};
+    std::array<Backend, 2> backends{Backend{.name = "per_request"}, Backend{.name = "per_connection"}};
     const std::string config =
-        "listeners:\n" + lab.listener_yaml(backends[0].port, lab.at("LAB_CA_FILE"), "every-request") +
-        lab.listener_yaml(backends[1].port, lab.at("LAB_CA_FILE"), "connection-bound") + "upstreams:\n" +
+        "listeners:\n" + lab.listener_yaml(0, lab.at("LAB_CA_FILE"), "every-request") +
+        lab.listener_yaml(0, lab.at("LAB_CA_FILE"), "connection-bound") + "upstreams:\n" +
         lab.upstream_yaml("every-request", "LAB_MAIL_BASE_URL", "per_request") +
         lab.upstream_yaml("connection-bound", "LAB_MAIL_CONN_BOUND_BASE_URL", "per_connection") +
         lab.directory_yaml() + lab.kerberos_yaml() +
@@ -243,6 +242,9 @@ TEST(IsolationStress, FiftyUsersWithThreeDevicesEachOnBothBackendsNeverCrossUser
         "limits:\n  upstream_idle_timeout: 30s\n";
     EasgateProcess gateway(work, config);
     ASSERT_TRUE(gateway.started()) << gateway.log();
+    const auto ports = gateway.device_ports();
+    ASSERT_EQ(ports.size(), backends.size()) << gateway.log();
+    for (std::size_t i = 0; i < backends.size(); ++i) backends[i].port = ports[i];
 
     const std::filesystem::path certificates = lab.at("LAB_CLIENT_CERT_DIR");
     for (const auto& user : users) {

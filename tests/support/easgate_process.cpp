@@ -28,6 +28,20 @@ std::string EasgateProcess::admin_url() const {
     return text.substr(start, text.find(' ', start) - start);
 }
 
+std::vector<std::uint16_t> EasgateProcess::device_ports() const {
+    // "listening on 127.0.0.1:41235 for devices ..."
+    std::vector<std::uint16_t> ports;
+    const auto text = log();
+    for (auto at = text.find("listening on "); at != std::string::npos;
+         at = text.find("listening on ", at + 1)) {
+        const auto end = text.find(" for devices", at);
+        const auto colon = text.rfind(':', end);
+        if (end == std::string::npos || colon == std::string::npos || colon < at) continue;
+        ports.push_back(static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1, end - colon - 1))));
+    }
+    return ports;
+}
+
 std::string EasgateProcess::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const {
     return wait_for_text(log_file_, needle, timeout);
 }

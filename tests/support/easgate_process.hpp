@@ -4,6 +4,7 @@
 // until it serves, stopped (and its log kept) when the object goes away.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -22,6 +23,9 @@ public:
     std::string log() const;
     // "http://127.0.0.1:PORT" of the admin endpoint (/metrics, /healthz), "" if it never said.
     std::string admin_url() const;
+    // The port of each device listener, in the configuration's order, as the log names them: a test
+    // configures `port: 0` and the kernel picks free ports, so parallel tests never race for one.
+    std::vector<std::uint16_t> device_ports() const;
     // Waits until the log contains needle; the log then, or "" on timeout.
     std::string wait_for_log(const std::string& needle,
                              std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;

@@ -132,6 +132,13 @@ TEST_F(ConfigTest, WrongTypesAndImpossibleValuesAreRefused) {
     EXPECT_EQ(error_of(bad_port), "listeners[0].port: must be at most 65535, got 70000 (line 3)");
 }
 
+// Port 0: the kernel picks a free port and the log names it, so parallel tests never race for one.
+TEST_F(ConfigTest, ListenerPortZeroMeansAnyFreePort) {
+    auto any_port = valid();
+    any_port.replace(any_port.find("8443"), 4, "0");
+    EXPECT_EQ(load(any_port).listeners.at(0).port, 0);
+}
+
 TEST_F(ConfigTest, AdminListenMustBeAnAddressAndPort) {
     EXPECT_EQ(load(valid("", "admin:\n  listen: \"[::1]:9100\"\n")).admin.listen, "[::1]:9100");
     EXPECT_EQ(error_of(valid("", "admin:\n  listen: localhost:9100\n")),
