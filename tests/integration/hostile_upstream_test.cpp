@@ -51,8 +51,12 @@ TEST_F(HostileUpstreamTest, ABodySentToHeadIsNeverTakenForTheNextAnswer) {
     start_gateway();
     const auto head = curl("alice", eas + "&headbody=1", {"--head"});
     EXPECT_NE(head.out.find("HTTP/1.1 200"), std::string::npos) << head.out << head.err;
-    const auto next = curl_report("alice", eas + "&after=head");
-    EXPECT_EQ(next["target"], eas + "&after=head");
+    // Device connections take turns on the worker threads, each with its own pool: several more
+    // requests give the pool that holds the connection the chance to hand it out.
+    for (int i = 0; i < 3; ++i) {
+        const auto next = eas + "&after=" + std::to_string(i);
+        EXPECT_EQ(curl_report("alice", next)["target"], next);
+    }
 }
 
 // Exchange's Connection header can't take the framing away from the body easgate relays.

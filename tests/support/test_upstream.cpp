@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -192,11 +193,16 @@ void serve(Stream& stream, unsigned connection_id) {
         response.body() = report.dump() + "\n";
         response.keep_alive(request.keep_alive());
         response.prepare_payload();
-        // headbody=1: a body after the answer to HEAD, which must have none.
-        if (request.method() == http::verb::head && query_number(target, "headbody", 0)) {
-            http::response_serializer<http::string_body> serializer{response};
-            http::write_header(stream, serializer, ec);
-            asio::write(stream, asio::buffer(response.body()), ec);
+        // headbody=1 (a body after the answer to HEAD, which must have none) and extra=1 (a second,
+        // unsolicited response right behind the real one) go out in the same write as the answer,
+        // so they reach easgate with it (one TLS record), never after it has checked the connection.
+        const bool head_body = request.method() == http::verb::head && query_number(target, "headbody", 0);
+        const bool extra = query_number(target, "extra", 0) != 0;
+        if (head_body || extra) {
+            std::ostringstream wire;
+            wire << response;  // header and body, whatever the method
+            if (extra) wire << "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nunsolicited";
+            asio::write(stream, asio::buffer(wire.str()), ec);
         } else if (const auto sent = query_number(target, "cutbody", 0)) {
             // cutbody=N: the header and N bytes of the body, a pause for them to reach the device,
             // and the connection ends (rst=1: reset) with the rest of the body never sent.
@@ -210,13 +216,6 @@ void serve(Stream& stream, unsigned connection_id) {
             if (query_number(target, "connectionnamescl", 0))
                 response.set(http::field::connection, "Content-Length");
             http::write(stream, response, ec);
-        }
-        // extra=1: a second, unsolicited response right behind the real one.
-        if (query_number(target, "extra", 0)) {
-            asio::write(
-                stream,
-                asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nunsolicited")),
-                ec);
         }
         if (ec || !request.keep_alive()) return;
     }
