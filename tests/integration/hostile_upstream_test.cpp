@@ -242,8 +242,13 @@ TEST_F(HostileUpstreamTest, AHeldPingNoticesThePhoneLeavingAfterItPipelinedAByte
 // A device cut off mid-header by a shutdown gets nothing forwarded, and the log says so.
 TEST_F(HostileUpstreamTest, ShutdownWithHalfAHeaderReceivedIsLogged) {
     start_gateway({.limits = "    header_timeout: 30s\n"});
-    std::thread device([&] { send("GET " + eas + " HTTP/1.1\r\nHost: gw\r\n", std::chrono::seconds(4)); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    // Connected and through the TLS handshake before the header is sent, so the signal finds it.
+    DeviceConnection connection(gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem",
+                                pki_dir() / "alice.key");
+    std::thread device([&] {
+        connection.exchange("GET " + eas + " HTTP/1.1\r\nHost: gw\r\n", 0, {}, std::chrono::seconds(10));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     EXPECT_EQ(stop_gateway(), 0);
     device.join();
     EXPECT_NE(gateway_log().find("closed with an incomplete request header"), std::string::npos)
