@@ -3,11 +3,47 @@
 #include "easgate/config/units.hpp"
 
 namespace easgate::pipeline {
+namespace {
+
+using common::Failure;
+
+Failure failure_of(const delegation::DelegationResult& result) {
+    if (result.failure == delegation::DelegationFailure::user_refused) return Failure::refused(result.detail);
+    return Failure::unavailable(result.detail);
+}
+
+// The delegated user's tokens: the unbound one the stage made, or one bound to the upstream TLS
+// connection (Extended Protection), made from the cached service ticket without a KDC round trip.
+class DelegatedTokens final : public upstream::TokenSource {
+public:
+    DelegatedTokens(std::shared_ptr<delegation::DelegationService> service, std::string user,
+                    std::string target_spn, std::string unbound_token)
+        : service_(std::move(service)),
+          user_(std::move(user)),
+          target_spn_(std::move(target_spn)),
+          unbound_token_(std::move(unbound_token)) {}
+
+    boost::asio::awaitable<common::Result<std::string>> token(std::string channel_binding) override {
+        if (channel_binding.empty()) co_return unbound_token_;
+        auto result = co_await service_->negotiate_token(user_, target_spn_, std::move(channel_binding));
+        // The user was let through moments ago: whatever fails now is the infrastructure's.
+        if (!result.ok()) co_return Failure::unavailable(result.detail);
+        co_return std::move(result.negotiate_token);
+    }
+
+private:
+    std::shared_ptr<delegation::DelegationService> service_;
+    std::string user_;
+    std::string target_spn_;
+    std::string unbound_token_;
+};
+
+}  // namespace
 
 // The PAC in a Kerberos ticket lists every group of the user: thousands of groups make tokens of
 // tens of KiB, which HTTP.sys refuses with 400 unless its limits were raised to match.
-Verdict DelegationStage::too_large(const std::string& user, std::size_t bytes) const {
-    return Verdict::bad_gateway(
+Failure DelegationStage::too_large(const std::string& user, std::size_t bytes) const {
+    return Failure::bad_gateway(
         "the Authorization header for " + user + " would be " + std::to_string(bytes) +
         " bytes, over upstreams[].max_authorization_bytes (" + config::format_size(max_authorization_bytes_) +
         "): the user's Kerberos ticket is large because of their many group memberships. Raise "
@@ -15,30 +51,21 @@ Verdict DelegationStage::too_large(const std::string& user, std::size_t bytes) c
         "Exchange server), or reduce the user's groups");
 }
 
-boost::asio::awaitable<Verdict> DelegationStage::process(RequestContext& request) {
-    if (!request.identity) co_return Verdict::proceed();  // optional mode: the device's own credentials
+boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext& request) {
+    if (!request.identity) co_return common::Result<>{};  // optional mode: the device's own credentials
     // Impersonate the directory's canonical name: the enterprise form (the UPN) would stay in the
     // ticket as "alice@corp.example.com@REALM". The configuration requires the directory stage.
     if (!request.user)
-        co_return Verdict::unavailable("no directory entry for " + request.identity->principal_name());
+        co_return Failure::unavailable("no directory entry for " + request.identity->principal_name());
     std::string user = request.user->sam_account_name + "@" + realm_;
-    const auto result = co_await delegation_->negotiate_token(user, target_spn_);
-    switch (result.failure) {
-        case delegation::DelegationFailure::none: {
-            const std::size_t authorization_bytes =
-                std::string_view("Negotiate ").size() + result.negotiate_token.size();
-            if (authorization_bytes > max_authorization_bytes_)
-                co_return too_large(user, authorization_bytes);
-            request.delegated =
-                DelegatedUser{delegation_, std::move(user), target_spn_, result.negotiate_token};
-            co_return Verdict::proceed();
-        }
-        case delegation::DelegationFailure::user_refused:
-            co_return Verdict::refuse(result.detail);
-        case delegation::DelegationFailure::infrastructure:
-            co_return Verdict::unavailable(result.detail);
-    }
-    co_return Verdict::unavailable("delegation answered with an unknown outcome");
+    auto result = co_await delegation_->negotiate_token(user, target_spn_);
+    if (!result.ok()) co_return failure_of(result);
+    const std::size_t authorization_bytes =
+        std::string_view("Negotiate ").size() + result.negotiate_token.size();
+    if (authorization_bytes > max_authorization_bytes_) co_return too_large(user, authorization_bytes);
+    request.credentials = std::make_shared<DelegatedTokens>(delegation_, std::move(user), target_spn_,
+                                                            std::move(result.negotiate_token));
+    co_return common::Result<>{};
 }
 
 }  // namespace easgate::pipeline

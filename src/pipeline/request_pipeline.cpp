@@ -2,17 +2,17 @@
 
 namespace easgate::pipeline {
 
-boost::asio::awaitable<Verdict> RequestPipeline::run(RequestContext& request) const {
+boost::asio::awaitable<common::Result<>> RequestPipeline::run(RequestContext& request) const {
     for (const auto& stage : stages_) {
         auto verdict = co_await stage->process(request);
-        if (!verdict.proceeds()) co_return verdict;
+        if (!verdict) co_return verdict;
     }
-    co_return Verdict::proceed();
+    co_return common::Result<>{};
 }
 
-boost::asio::awaitable<Verdict> CertificateAuthStage::process(RequestContext& request) {
+boost::asio::awaitable<common::Result<>> CertificateAuthStage::process(RequestContext& request) {
     if (request.identity) request.header.erase(http::field::authorization);
-    co_return Verdict::proceed();
+    co_return common::Result<>{};
 }
 
 }  // namespace easgate::pipeline

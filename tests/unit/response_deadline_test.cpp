@@ -1,8 +1,8 @@
-#include "easgate/listener/response_deadline.hpp"
+#include "easgate/upstream/response_deadline.hpp"
 
 #include <gtest/gtest.h>
 
-namespace easgate::listener {
+namespace easgate::upstream {
 namespace {
 
 using std::chrono::seconds;
@@ -72,4 +72,4 @@ TEST_F(ResponseDeadlineTest, APingWhoseBodyCannotBeReadIsStillHeld) {
 }
 
 }  // namespace
-}  // namespace easgate::listener
+}  // namespace easgate::upstream

@@ -6,7 +6,7 @@
 #include "easgate/config/config.hpp"
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
-#include "easgate/listener/device_session.hpp"
+#include "easgate/listener/downstream_session.hpp"
 
 namespace easgate::app {
 

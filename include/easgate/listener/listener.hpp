@@ -6,7 +6,7 @@
 #include <functional>
 #include <memory>
 
-#include "easgate/listener/device_session.hpp"
+#include "easgate/listener/downstream_session.hpp"
 
 namespace easgate::listener {
 

@@ -8,9 +8,9 @@
 
 namespace easgate::pipeline {
 
-// Seed steps 3–4: S4U2Self for the user, S4U2Proxy to the upstream's SPN, and the resulting
-// token for "Authorization: Negotiate", which the upstream step sends. Exchange then sees the
-// user, and no password exists.
+// Seed steps 3–4: S4U2Self for the user, S4U2Proxy to the upstream's SPN. Leaves the request a
+// TokenSource for "Authorization: Negotiate": Exchange then sees the user, and no password exists.
+// The first token is made here, so a KDC refusal is the device's answer before Exchange is asked.
 class DelegationStage final : public RequestStage {
 public:
     DelegationStage(std::shared_ptr<delegation::DelegationService> delegation, std::string realm,
@@ -19,11 +19,10 @@ public:
           realm_(std::move(realm)),
           target_spn_(std::move(target_spn)),
           max_authorization_bytes_(max_authorization_bytes) {}
-    std::string_view name() const override { return "delegation"; }
-    boost::asio::awaitable<Verdict> process(RequestContext& request) override;
+    boost::asio::awaitable<common::Result<>> process(RequestContext& request) override;
 
 private:
-    Verdict too_large(const std::string& user, std::size_t bytes) const;
+    common::Failure too_large(const std::string& user, std::size_t bytes) const;
 
     std::shared_ptr<delegation::DelegationService> delegation_;
     std::string realm_;

@@ -13,8 +13,7 @@ class DirectoryStage final : public RequestStage {
 public:
     explicit DirectoryStage(std::shared_ptr<directory::DirectoryClient> directory)
         : directory_(std::move(directory)) {}
-    std::string_view name() const override { return "directory"; }
-    boost::asio::awaitable<Verdict> process(RequestContext& request) override;
+    boost::asio::awaitable<common::Result<>> process(RequestContext& request) override;
 
 private:
     std::shared_ptr<directory::DirectoryClient> directory_;

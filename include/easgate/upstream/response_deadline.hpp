@@ -8,7 +8,7 @@
 #include "easgate/config/config.hpp"
 #include "easgate/eas/eas_request.hpp"
 
-namespace easgate::listener {
+namespace easgate::upstream {
 
 // How long easgate waits for Exchange's answer to one request, and where that figure came from
 // (for the 504 reason in the log).
@@ -26,4 +26,4 @@ struct ResponseDeadline {
 ResponseDeadline response_deadline(const eas::EasRequest& request, std::span<const std::uint8_t> body,
                                    bool body_complete, const config::LimitsConfig& limits);
 
-}  // namespace easgate::listener
+}  // namespace easgate::upstream

@@ -1,11 +1,11 @@
-#include "easgate/listener/response_deadline.hpp"
+#include "easgate/upstream/response_deadline.hpp"
 
 #include <algorithm>
 
 #include "easgate/config/units.hpp"
 #include "easgate/eas/long_poll.hpp"
 
-namespace easgate::listener {
+namespace easgate::upstream {
 
 namespace {
 // Exchange answers a long poll when its interval ends; this covers its own lateness and the network.
@@ -31,4 +31,4 @@ ResponseDeadline response_deadline(const eas::EasRequest& request, std::span<con
     return {std::max(asked, limits.upstream_timeout), origin, true};
 }
 
-}  // namespace easgate::listener
+}  // namespace easgate::upstream

@@ -1,0 +1,153 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "easgate/common/body_rate.hpp"
+#include "easgate/common/result.hpp"
+#include "easgate/config/config.hpp"
+#include "easgate/upstream/header_rewrite.hpp"
+#include "easgate/upstream/response_deadline.hpp"
+#include "easgate/upstream/token_source.hpp"
+#include "easgate/upstream/upstream.hpp"
+
+namespace easgate::upstream {
+
+namespace http = boost::beast::http;
+using DeviceStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+// Bodies are streamed this much at a time, either way.
+constexpr std::size_t relay_chunk_bytes = 64 * 1024;
+constexpr std::uint32_t upstream_header_limit = 64 * 1024;
+
+// What the access log and easgate's own answers need of a request, kept after its header is rewritten.
+struct RequestLine {
+    std::string method;
+    std::string target;
+    std::string host;  // as the device wrote it: the name it uses for easgate
+    unsigned version = 11;
+    bool keep_alive = false;
+    bool head = false;
+};
+
+// The device side of the request being forwarded, owned by the device's connection: the rest of
+// the body is read from it while Exchange receives the request, and Exchange's answer written to it.
+struct DeviceRequest {
+    DeviceStream& stream;
+    boost::beast::flat_buffer& buffer;                // read from the device, not yet parsed
+    http::request_parser<http::buffer_body>& parser;  // the header (rewritten once), then the body
+    std::vector<char> read_ahead;                     // the body's start (all of it when buffered)
+    bool buffered;                                    // the whole body is in read_ahead
+    BodyFraming framing;                              // as the device framed it, for what is streamed
+    const RequestLine& line;
+    ResponseDeadline deadline;
+    common::BodyRateGuard& body_rate;
+    std::shared_ptr<TokenSource> credentials;  // null: the device's own Authorization goes through
+    std::string user;  // the certificate's user: connections are theirs and pooled; "" without one
+    std::string who;   // "<peer> <user>", the start of every log line about this request
+
+    // The device connection can carry another request after easgate's own answer.
+    bool device_kept() const { return line.keep_alive && buffered; }
+};
+
+// The device connection while Exchange holds a long poll: whether the device is still there, and
+// whether easgate is shutting down. The watch cancels the exchange when the device leaves.
+class DeviceWatch {
+public:
+    virtual ~DeviceWatch() = default;
+    virtual void watch() = 0;
+    virtual boost::asio::awaitable<void> stop_watching() = 0;  // returns once no read is pending
+    virtual bool device_left() const = 0;
+    virtual bool draining() const = 0;
+};
+
+// How a trip to Exchange ended, for the device connection.
+struct ExchangeEnd {
+    enum class How {
+        relayed,      // Exchange's answer (status) went to the device
+        broken,       // Exchange's answer broke off on its way (logged): the connection ends
+        failed,       // not relayed: the device is answered with `failure`
+        device_body,  // the device's body failed (device_error); Exchange processed nothing
+        device_left,  // the device went away during a long poll: nothing to answer
+        drained,      // a held long poll was cut short by a shutdown: answer it early
+    };
+    How how = How::broken;
+    bool keep_device = false;  // the device connection can carry another request
+    unsigned status = 0;
+    std::optional<common::Failure> failure;
+    boost::system::error_code device_error;
+
+    static ExchangeEnd relayed(unsigned status, bool keep_device) {
+        return {How::relayed, keep_device, status};
+    }
+    static ExchangeEnd broken() { return {How::broken}; }
+    static ExchangeEnd failed(common::Failure failure, bool keep_device) {
+        return {How::failed, keep_device, failure.status, std::move(failure)};
+    }
+    static ExchangeEnd device_body_failed(boost::system::error_code ec) {
+        return {How::device_body, false, 0, std::nullopt, ec};
+    }
+    static ExchangeEnd device_went_away() { return {How::device_left}; }
+    static ExchangeEnd cut_short() { return {How::drained}; }
+
+private:
+    ExchangeEnd(How how, bool keep_device = false, unsigned status = 0,
+                std::optional<common::Failure> failure = std::nullopt, boost::system::error_code ec = {})
+        : how(how), keep_device(keep_device), status(status), failure(std::move(failure)), device_error(ec) {}
+};
+
+// One request's trip to Exchange, for one device connection at a time: server choice, reuse of an
+// idle connection of the same user, connect, credentials, sending the request (never replayed once
+// Exchange may have seen any of it), on_challenge, the response header, 451 routing, the
+// diagnoses of 400 and 401, and relaying the answer to the device.
+class UpstreamExchange {
+public:
+    UpstreamExchange(boost::asio::any_io_executor executor, std::shared_ptr<Upstream> upstream,
+                     const config::LimitsConfig& limits, std::string public_name);
+
+    boost::asio::awaitable<ExchangeEnd> forward(DeviceRequest& request, DeviceWatch& watch);
+    // Aborts what waits on Exchange (a held long poll): forward() ends as drained or device_left.
+    void cancel() { connection_.cancel(); }
+    void close() { connection_.close(); }
+
+private:
+    struct Attempt;
+    boost::asio::awaitable<std::optional<ExchangeEnd>> send(DeviceRequest& request, Attempt& attempt);
+    boost::asio::awaitable<std::optional<ExchangeEnd>> authorize(DeviceRequest& request, Attempt& attempt);
+    boost::asio::awaitable<std::optional<ExchangeEnd>> read_response_header(
+        DeviceRequest& request, DeviceWatch& watch,
+        std::optional<http::response_parser<http::buffer_body>>& parser);
+    boost::asio::awaitable<std::optional<UpstreamFailure>> connect(const std::string& user,
+                                                                   const std::string& who);
+    boost::asio::awaitable<void> discard_response_body(http::response_parser<http::buffer_body>& parser);
+
+    // response_relay.cpp: Exchange's answer on its way to the device.
+    boost::asio::awaitable<ExchangeEnd> relay_response(DeviceRequest& request,
+                                                       http::response_parser<http::buffer_body>& parser,
+                                                       std::size_t authorization_bytes, bool draining);
+    bool follow_mailbox_redirect(http::response<http::buffer_body>& response, const DeviceRequest& request);
+    boost::asio::awaitable<void> diagnose_backend_400(const DeviceRequest& request, std::string_view reason,
+                                                      boost::optional<std::uint64_t> body_length,
+                                                      std::size_t authorization_bytes);
+    void log_backend_refusal(const DeviceRequest& request, std::string_view offer) const;
+
+    // Pooled connections are the user's: taken from and given back to the worker's idle pool.
+    void take_idle(const std::string& user);
+    void release(const std::string& user);
+
+    boost::asio::any_io_executor executor_;
+    std::shared_ptr<Upstream> upstream_;
+    const config::LimitsConfig& limits_;
+    std::string public_name_;  // listeners[].public_name: the host in rewritten 451 locations
+    UpstreamConnection connection_;
+};
+
+}  // namespace easgate::upstream

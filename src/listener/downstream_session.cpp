@@ -1,0 +1,263 @@
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+#include "downstream_session_internal.hpp"
+#include "easgate/common/spawn_handlers.hpp"
+
+namespace easgate::listener {
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds tls_shutdown_timeout{2};
+
+}  // namespace
+
+bool is_disconnect(const error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe || ec == beast::error::timeout ||
+           ec == asio::error::operation_aborted;
+}
+
+DownstreamSession::DownstreamSession(tcp::socket socket, std::shared_ptr<ListenerRuntime> runtime)
+    : runtime_(std::move(runtime)),
+      limits_(runtime_->limits),
+      stream_(std::move(socket), runtime_->tls->context()),
+      exchange_(stream_.get_executor(), runtime_->upstream, limits_, runtime_->public_name) {
+    error_code ignored;
+    peer_ = tcp_stream().socket().remote_endpoint(ignored);
+}
+
+DownstreamSession::~DownstreamSession() {
+    if (registered_) runtime_->sessions->remove(*registered_);
+}
+
+void DownstreamSession::start() {
+    registered_ = runtime_->sessions->add(weak_from_this());
+    asio::co_spawn(
+        stream_.get_executor(), [self = shared_from_this()] { return self->run(); },
+        common::LogFailure{"device connection from " + peer_text()});
+}
+
+void DownstreamSession::drain() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+        self->draining_ = true;
+        if (self->phase_ == Phase::idle) self->tcp_stream().cancel();    // between requests: close now
+        if (self->phase_ == Phase::long_poll) self->exchange_.cancel();  // answered early, empty
+    });
+}
+
+asio::awaitable<void> DownstreamSession::run() {
+    if (!co_await handshake()) co_return;
+    for (bool first = true; co_await serve_request(first) && !draining(); first = false) {
+    }
+    exchange_.close();
+    tcp_stream().expires_after(tls_shutdown_timeout);
+    co_await stream_.async_shutdown(use_nothrow);
+}
+
+asio::awaitable<bool> DownstreamSession::handshake() {
+    error_code ignored;
+    tcp_stream().socket().set_option(tcp::no_delay(true), ignored);
+    tcp_stream().socket().set_option(asio::socket_base::keep_alive(true), ignored);
+    runtime_->tls->verify_into(stream_.native_handle(), check_);
+    tcp_stream().expires_after(limits_.header_timeout);
+    auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+    if (ec) {
+        log_refused_handshake(ec);
+        co_return false;
+    }
+    // A resumed session skips verification; its certificate was verified when it was made.
+    if (!check_.identity) {
+        if (X509* leaf = SSL_get0_peer_certificate(stream_.native_handle())) {
+            auto result = identity::extract_identity(leaf);
+            if (!result) co_return false;
+            check_.identity = std::move(result.identity);
+        }
+    }
+    co_return true;
+}
+
+void DownstreamSession::log_refused_handshake(const error_code& ec) {
+    if (check_.refusal.empty() && is_disconnect(ec)) {
+        spdlog::debug("device {} left during the TLS handshake: {}", peer_text(), ec.message());
+        return;
+    }
+    const std::string reason = check_.refusal.empty() ? ec.message() : check_.refusal;
+    const long suppressed = runtime_->refusal_log->admit(reason);
+    if (suppressed < 0) return;
+    const std::string more = suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "";
+    if (check_.refusal.empty()) {
+        spdlog::warn("refused TLS handshake from {}: {}{}", peer_text(), reason, more);
+    } else {
+        spdlog::warn("refused device certificate from {}: {}: {}{}", peer_text(), reason,
+                     check_.refused_certificate, more);
+    }
+}
+
+// One request: read and checked here, passed through the filter chain, its body read ahead, then
+// handed to the UpstreamExchange for its trip to Exchange. False when the connection must end.
+asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
+    AdmittedRequest request;
+    if (!co_await read_request(first, request)) co_return false;
+    auto& header = request.parser.get();
+    pipeline::RequestContext context{
+        check_.identity ? &*check_.identity : nullptr, peer_, header.base(), {}, {}};
+    if (const auto verdict = co_await runtime_->pipeline->run(context); !verdict) {
+        co_await respond(verdict.error(), request, false);
+        co_return false;
+    }
+    if (!co_await continue_if_expected(request)) co_return false;
+
+    std::vector<char> body;
+    common::BodyRateGuard body_rate(limits_.min_body_rate, limits_.client_body_timeout);
+    if (!co_await read_ahead(request, body, body_rate)) co_return false;
+    const bool buffered = request.parser.is_done();
+    // Beast adds a chunked body's trailer fields to the header; read ahead, they would go to
+    // Exchange as header fields (a device's Authorization among them). Trailers mean nothing to
+    // ActiveSync, so they are dropped (RFC 9110 6.5.1 lets a recipient discard them).
+    for (auto trailer = std::next(header.begin(), request.header_fields); trailer != header.end();)
+        trailer = header.erase(trailer);
+    upstream::rewrite_request_for_upstream(header.base(), peer_.address(), context.credentials != nullptr);
+    const std::span<const std::uint8_t> read_ahead_bytes(reinterpret_cast<const std::uint8_t*>(body.data()),
+                                                         body.size());
+    auto deadline = upstream::response_deadline(request.eas, read_ahead_bytes, buffered, limits_);
+    upstream::DeviceRequest forwarded{stream_,
+                                      buffer_,
+                                      request.parser,
+                                      std::move(body),
+                                      buffered,
+                                      request.framing,
+                                      request.line,
+                                      std::move(deadline),
+                                      body_rate,
+                                      context.credentials,
+                                      check_.identity ? check_.identity->principal_name() : "",
+                                      who()};
+    const auto end = co_await exchange_.forward(forwarded, *this);
+    co_return co_await end_of(end, request, body_rate);
+}
+
+// What the device is told, and whether its connection goes on, once the exchange ended.
+asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end,
+                                                const AdmittedRequest& request,
+                                                const common::BodyRateGuard& rate) {
+    using How = upstream::ExchangeEnd::How;
+    switch (end.how) {
+        case How::relayed:
+            log_access(request, end.status, "");
+            co_return end.keep_device;
+        case How::failed:
+            co_await respond(*end.failure, request, end.keep_device);
+            co_return end.keep_device;
+        case How::device_body:
+            co_await refuse_body(end.device_error, request, rate);
+            co_return false;
+        case How::drained:
+            co_await answer_long_poll_early(request);
+            co_return false;
+        case How::broken:
+        case How::device_left:
+            co_return false;
+    }
+    co_return false;
+}
+
+asio::awaitable<void> DownstreamSession::respond(const common::Failure& failure,
+                                                 const AdmittedRequest& request, bool keep_alive) {
+    log_access(request, failure.status, failure.reason);
+    co_await write_status(static_cast<http::status>(failure.status), request.line.version, keep_alive,
+                          failure.retry_after_seconds);
+}
+
+asio::awaitable<void> DownstreamSession::write_status(http::status status, unsigned version, bool keep_alive,
+                                                      unsigned retry_after_seconds) {
+    http::response<http::string_body> response{status, version};
+    if (retry_after_seconds > 0) response.set(http::field::retry_after, std::to_string(retry_after_seconds));
+    response.set(http::field::server, "easgate");
+    response.set(http::field::content_type, "text/plain; charset=utf-8");
+    response.body() = std::string(http::obsolete_reason(status)) + "\n";
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    tcp_stream().expires_after(limits_.client_body_timeout);
+    co_await http::async_write(stream_, response, use_nothrow);
+}
+
+// easgate is shutting down: an empty 200 ends the held Ping or Sync now, and the device issues
+// it again at once, on a connection to another node.
+asio::awaitable<void> DownstreamSession::answer_long_poll_early(const AdmittedRequest& request) {
+    log_access(request, 200, "");
+    spdlog::info("{}: held long poll answered early: easgate is shutting down", who());
+    http::response<http::empty_body> response{http::status::ok, request.line.version};
+    response.set(http::field::server, "easgate");
+    response.content_length(0);
+    response.keep_alive(false);
+    tcp_stream().expires_after(limits_.client_body_timeout);
+    co_await http::async_write(stream_, response, use_nothrow);
+}
+
+void DownstreamSession::log_access(const AdmittedRequest& request, unsigned status,
+                                   const std::string& reason) const {
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    const auto level = reason.empty() ? spdlog::level::info : spdlog::level::warn;
+    spdlog::log(level, "{} \"{} {}\" {} {}ms device={} upstream={}{}{}", who(), request.line.method,
+                request.line.target, status, elapsed.count(), request.device, runtime_->upstream->name(),
+                reason.empty() ? "" : ": ", reason);
+}
+
+// A held Ping costs Exchange a request slot for up to an hour: when the phone goes away (or
+// roams and reconnects), the upstream request is cancelled at once instead of at its deadline.
+// A TLS read is the only way to tell: in TLS 1.3 even close_notify is an encrypted record.
+// Bytes that arrive start a pipelined request: they are kept in buffer_ for the next request,
+// and the watch goes on (up to limits.max_header_bytes of them), so a device that pipelines and
+// then leaves is still seen leaving. A byte at a time, so a held Ping keeps no read buffer of its own.
+void DownstreamSession::watch() {
+    phase_ = Phase::long_poll;
+    tcp_stream().expires_never();  // the hold is bounded by the upstream deadline, not the device
+    watch_pending_ = true;
+    watch_stopping_ = false;
+    read_while_watching();
+}
+
+void DownstreamSession::read_while_watching() {
+    stream_.async_read_some(
+        buffer_.prepare(1), [self = shared_from_this()](const error_code& ec, std::size_t n) {
+            self->buffer_.commit(n);
+            if (!ec && !self->watch_stopping_ && self->buffer_.size() < self->limits_.max_header_bytes)
+                return self->read_while_watching();
+            self->watch_pending_ = false;
+            self->watch_done_.cancel();
+            if (!ec || ec == asio::error::operation_aborted) return;
+            self->device_left_ = true;
+            self->exchange_.cancel();
+        });
+}
+
+// Cancels the watch and waits until it has completed: two reads must never be pending on one
+// TLS stream, and the next request's read follows.
+asio::awaitable<void> DownstreamSession::stop_watching() {
+    phase_ = Phase::busy;
+    if (!watch_pending_) co_return;
+    watch_stopping_ = true;
+    error_code ignored;
+    tcp_stream().socket().cancel(ignored);  // only the watch is pending on the device socket
+    watch_done_.expires_at(asio::steady_timer::time_point::max());
+    co_await watch_done_.async_wait(use_nothrow);  // ends when the watch's handler cancels it
+}
+
+}  // namespace easgate::listener
+
+namespace easgate::listener {
+
+void start_device_session(tcp::socket socket, std::shared_ptr<ListenerRuntime> runtime) {
+    std::make_shared<DownstreamSession>(std::move(socket), std::move(runtime))->start();
+}
+
+}  // namespace easgate::listener

@@ -1,0 +1,119 @@
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "easgate/common/body_rate.hpp"
+#include "easgate/eas/eas_request.hpp"
+#include "easgate/listener/downstream_session.hpp"
+#include "easgate/upstream/upstream_exchange.hpp"
+
+namespace easgate::listener {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+// The other side went away or went quiet: nothing to answer and nothing worth a warning.
+bool is_disconnect(const error_code& ec);
+
+// What a session is doing, for a shutdown: an idle connection closes at once, a held long poll is
+// answered early, a request in flight finishes first.
+enum class Phase { idle, busy, long_poll };
+
+// A request whose header was read and passed the checks, as the rest of its trip needs it.
+struct AdmittedRequest {
+    http::request_parser<http::buffer_body> parser;
+    upstream::RequestLine line;
+    upstream::BodyFraming framing;
+    std::ptrdiff_t header_fields = 0;
+    eas::EasRequest eas;
+    std::string device = "-";
+};
+
+// The device side of one connection: the TLS handshake, reading and checking each request, the
+// filter chain, read-ahead, easgate's own answers, the watch on the device while Exchange holds a
+// long poll, and the drain at shutdown. Exchange's side is the UpstreamExchange's. The session owns
+// itself for as long as the connection lives.
+class DownstreamSession : public DrainableSession,
+                          public upstream::DeviceWatch,
+                          public std::enable_shared_from_this<DownstreamSession> {
+public:
+    DownstreamSession(tcp::socket socket, std::shared_ptr<ListenerRuntime> runtime);
+    ~DownstreamSession() override;
+
+    void start();
+    void drain() override;
+
+    // upstream::DeviceWatch, while Exchange holds a long poll.
+    void watch() override;
+    asio::awaitable<void> stop_watching() override;
+    bool device_left() const override { return device_left_; }
+    bool draining() const override { return draining_ || runtime_->sessions->draining(); }
+
+private:
+    beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(stream_); }
+
+    asio::awaitable<void> run();
+    asio::awaitable<bool> handshake();
+    void log_refused_handshake(const error_code& ec);
+    asio::awaitable<bool> serve_request(bool first);
+    asio::awaitable<bool> end_of(const upstream::ExchangeEnd& end, const AdmittedRequest& request,
+                                 const common::BodyRateGuard& rate);
+
+    // request_reading.cpp: from the device's bytes to a request that may go on.
+    asio::awaitable<bool> read_request(bool first, AdmittedRequest& request);
+    asio::awaitable<error_code> read_raw_header();
+    asio::awaitable<void> refuse_unreadable_header(const error_code& ec);
+    void log_incomplete_header(const error_code& ec) const;
+    asio::awaitable<bool> admit(AdmittedRequest& request);
+    asio::awaitable<bool> continue_if_expected(const AdmittedRequest& request);
+    asio::awaitable<bool> read_ahead(AdmittedRequest& request, std::vector<char>& body,
+                                     common::BodyRateGuard& rate);
+    asio::awaitable<void> refuse_body(const error_code& ec, const AdmittedRequest& request,
+                                      const common::BodyRateGuard& rate);
+    std::string body_timeout_reason(const common::BodyRateGuard& rate) const;
+
+    // Answers from easgate itself: the device sees only the status; the log says why.
+    asio::awaitable<void> respond(const common::Failure& failure, const AdmittedRequest& request,
+                                  bool keep_alive);
+    asio::awaitable<void> write_status(http::status status, unsigned version, bool keep_alive,
+                                       unsigned retry_after_seconds = 0);
+    asio::awaitable<void> answer_long_poll_early(const AdmittedRequest& request);
+    void log_access(const AdmittedRequest& request, unsigned status, const std::string& reason) const;
+    void read_while_watching();
+
+    std::string_view buffered_text() const {
+        const auto received = buffer_.data();
+        return {static_cast<const char*>(received.data()), received.size()};
+    }
+    std::string peer_text() const { return peer_.address().to_string() + ":" + std::to_string(peer_.port()); }
+    std::string user_text() const { return check_.identity ? check_.identity->principal_name() : "-"; }
+    std::string who() const { return peer_text() + " " + user_text(); }
+
+    std::shared_ptr<ListenerRuntime> runtime_;
+    const config::LimitsConfig& limits_;
+    upstream::DeviceStream stream_;
+    beast::flat_buffer buffer_;
+    tcp::endpoint peer_;
+    ClientCertificateCheck check_;
+    upstream::UpstreamExchange exchange_;
+    std::chrono::steady_clock::time_point started_;
+    bool device_left_ = false;  // seen by the long-poll watch; the session ends without answering
+    Phase phase_ = Phase::busy;
+    bool watch_pending_ = false;
+    bool watch_stopping_ = false;  // a read that completes now must not start another
+    asio::steady_timer watch_done_{stream_.get_executor()};
+    bool draining_ = false;
+    std::optional<SessionRegistry::Entry> registered_;
+};
+
+}  // namespace easgate::listener

@@ -1,0 +1,220 @@
+// The device side of a request before it goes to Exchange: its header read and checked byte by
+// byte, the ActiveSync admission, Expect: 100-continue and the read-ahead of its body.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http.hpp>
+#include <tuple>
+
+#include "downstream_session_internal.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/listener/request_framing.hpp"
+
+namespace easgate::listener {
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+// "Type/Id" of an ActiveSync device for the access log, "-" for other requests.
+std::string device_of(const eas::EasRequest& request) {
+    if (request.device_id.empty() && request.device_type.empty()) return "-";
+    return request.device_type + "/" + request.device_id;
+}
+
+common::Failure bad_request(std::string reason) { return {400, std::move(reason), 0}; }
+
+}  // namespace
+
+// Reads one request header, checks it and admits it as ActiveSync. False when the connection
+// ends (the device has been answered, or has left).
+asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedRequest& request) {
+    auto& parser = request.parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+    parser.body_limit(boost::none);  // checked in admit(), once the request line is known for the log
+    tcp_stream().expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
+    phase_ = Phase::idle;
+    if (draining()) co_return false;
+    auto ec = co_await read_raw_header();
+    if (!ec) {
+        const auto raw = buffered_text();
+        if (has_obsolete_line_folding(raw.substr(0, header_end(raw)))) {
+            phase_ = Phase::busy;
+            spdlog::warn("{}: 400 obsolete line folding in the request header", who());
+            co_await write_status(http::status::bad_request, 11, false);
+            co_return false;
+        }
+        std::tie(ec, std::ignore) = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+    }
+    phase_ = Phase::busy;
+    if (ec) {
+        co_await refuse_unreadable_header(ec);
+        co_return false;
+    }
+    const auto& header = parser.get();
+    // Taken before anything is rewritten: what easgate forwards is framed from this alone.
+    const auto declared_length = parser.content_length();
+    request.framing = {parser.chunked(),
+                       declared_length ? std::optional<std::uint64_t>(*declared_length) : std::nullopt};
+    request.header_fields = std::distance(header.begin(), header.end());
+    request.line = {std::string(header.method_string()),
+                    std::string(header.target()),
+                    std::string(header[http::field::host]),
+                    header.version(),
+                    header.keep_alive(),
+                    header.method() == http::verb::head};
+    started_ = std::chrono::steady_clock::now();
+    co_return co_await admit(request);
+}
+
+asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_code& ec) {
+    if (ec == http::error::header_limit) {
+        spdlog::warn("{}: 431 request header larger than limits.max_header_bytes ({})", who(),
+                     config::format_size(limits_.max_header_bytes));
+        co_await write_status(http::status::request_header_fields_too_large, 11, false);
+    } else if (!is_disconnect(ec)) {
+        spdlog::warn("{}: 400 malformed request: {}", who(), ec.message());
+        co_await write_status(http::status::bad_request, 11, false);
+    } else if (buffer_.size() > 0) {
+        log_incomplete_header(ec);
+    }
+}
+
+// Only unambiguous framing, a body within limits, a well-formed ActiveSync request or a relayed
+// route go on. False once the device has been answered.
+asio::awaitable<bool> DownstreamSession::admit(AdmittedRequest& request) {
+    auto& parser = request.parser;
+    const auto& header = parser.get();
+    if (const auto error = framing_error(header); !error.empty()) {
+        co_await respond(bad_request("ambiguous request framing: " + error), request, false);
+        co_return false;
+    }
+    if (const auto length = parser.content_length(); length && *length > limits_.max_request_body) {
+        co_await respond(
+            {413,
+             "request body of " + std::to_string(*length) + " bytes exceeds limits.max_request_body (" +
+                 config::format_size(limits_.max_request_body) + ")",
+             0},
+            request, false);
+        co_return false;
+    }
+    parser.body_limit(limits_.max_request_body);  // for chunked bodies, whose size shows as they come
+    auto eas = eas::parse_eas_request(
+        header.method_string(), header.target(),
+        {header["MS-ASProtocolVersion"], header["X-MS-PolicyKey"], header[http::field::user_agent]});
+    if (!eas) {
+        co_await respond(bad_request("malformed ActiveSync request: " + eas.error), request, false);
+        co_return false;
+    }
+    request.eas = std::move(*eas.request);
+    request.device = device_of(request.eas);
+    if (request.eas.path == eas::EasPath::other && !runtime_->upstream->routes(request.line.target)) {
+        co_await respond({404,
+                          "only /Microsoft-Server-ActiveSync, /autodiscover/autodiscover.xml and "
+                          "upstreams[].routes are relayed",
+                          0},
+                         request, false);
+        co_return false;
+    }
+    co_return true;
+}
+
+asio::awaitable<bool> DownstreamSession::continue_if_expected(const AdmittedRequest& request) {
+    if (!beast::iequals(request.parser.get()[http::field::expect], "100-continue") ||
+        request.parser.is_done())
+        co_return true;
+    http::response<http::empty_body> go_on{http::status::continue_, request.line.version};
+    tcp_stream().expires_after(limits_.client_body_timeout);
+    auto [ec, written] = co_await http::async_write(stream_, go_on, use_nothrow);
+    co_return !ec;
+}
+
+// Reads until buffer_ holds a whole request header (or limits.max_header_bytes without one:
+// header_limit), so that its raw bytes can be checked before Beast parses them.
+asio::awaitable<error_code> DownstreamSession::read_raw_header() {
+    for (;;) {
+        const auto raw = buffered_text();
+        const auto end = header_end(raw);
+        if (has_bare_line_feed(raw.substr(0, end))) co_return error_code(http::error::bad_line_ending);
+        if (end != std::string_view::npos) co_return error_code{};
+        if (raw.size() >= limits_.max_header_bytes) co_return error_code(http::error::header_limit);
+        // read_size grows the buffer only as needed (as Beast's own reads do), so a kept-alive
+        // connection waiting for a small request does not hold max_header_bytes.
+        auto [ec, read] = co_await stream_.async_read_some(
+            buffer_.prepare(beast::read_size(buffer_, limits_.max_header_bytes - raw.size())), use_nothrow);
+        buffer_.commit(read);
+        if (ec) co_return ec;
+    }
+}
+
+// The connection ends with part of a request header received: a device that stalled or left,
+// or easgate shutting down. Nothing was forwarded, and the device will send it again.
+void DownstreamSession::log_incomplete_header(const error_code& ec) const {
+    std::string why = ec.message();
+    if (ec == asio::error::operation_aborted && draining()) why = "easgate is shutting down";
+    if (ec == beast::error::timeout) why = "no complete header within limits.header_timeout or idle_timeout";
+    spdlog::info("{}: closed with an incomplete request header ({} bytes received, nothing forwarded): {}",
+                 who(), buffer_.size(), why);
+}
+
+// Holds up to limits.upload_read_ahead of the body before Exchange is contacted (IIS's
+// uploadReadAheadSize), so that small requests can be retried and slow devices don't tie up
+// an Exchange connection. Larger bodies are streamed afterwards.
+asio::awaitable<bool> DownstreamSession::read_ahead(AdmittedRequest& request, std::vector<char>& body,
+                                                    common::BodyRateGuard& rate) {
+    auto& parser = request.parser;
+    const std::uint64_t limit = limits_.upload_read_ahead;
+    if (const auto length = parser.content_length()) body.reserve(std::min<std::uint64_t>(*length, limit));
+    while (!parser.is_done() && body.size() < limit) {
+        const std::size_t room = std::min<std::uint64_t>(limit - body.size(), upstream::relay_chunk_bytes);
+        const std::size_t filled = body.size();
+        body.resize(filled + room);
+        auto& chunk = parser.get().body();
+        chunk.data = body.data() + filled;
+        chunk.size = room;
+        tcp_stream().expires_at(rate.read_deadline());
+        auto [ec, read] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+        rate.received(read);
+        body.resize(filled + room - chunk.size);
+        if (ec == http::error::need_buffer) continue;
+        if (ec) {
+            co_await refuse_body(ec, request, rate);
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+// The device's request body failed, during read-ahead or while streaming to Exchange (whose
+// connection is closed then, so it never processes the partial request). The same answer and
+// log line either way; a device that left gets none, and 499 (nginx's "client closed request")
+// in the log.
+asio::awaitable<void> DownstreamSession::refuse_body(const error_code& ec, const AdmittedRequest& request,
+                                                     const common::BodyRateGuard& rate) {
+    if (ec == beast::error::timeout) {
+        co_await respond({408, body_timeout_reason(rate), 0}, request, false);
+    } else if (ec == http::error::body_limit) {
+        co_await respond({413,
+                          "request body exceeds limits.max_request_body (" +
+                              config::format_size(limits_.max_request_body) + ")",
+                          0},
+                         request, false);
+    } else if (is_disconnect(ec) || ec == http::error::partial_message) {
+        log_access(request, 499,
+                   "the device went away while sending its request body (" + std::to_string(rate.received()) +
+                       " bytes received); nothing was processed");
+    } else {
+        co_await respond(bad_request("malformed request body: " + ec.message()), request, false);
+    }
+}
+
+std::string DownstreamSession::body_timeout_reason(const common::BodyRateGuard& rate) const {
+    if (rate.too_slow())
+        return "the device sent its request body slower than limits.min_body_rate (" +
+               config::format_size(limits_.min_body_rate) + " per second)";
+    return "the device sent no more of its request body for limits.client_body_timeout (" +
+           config::format_duration(limits_.client_body_timeout) + ")";
+}
+
+}  // namespace easgate::listener

@@ -1,0 +1,144 @@
+// Exchange's answer on its way to the device: 451 routing, the 400 and 401 diagnoses, framing.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+#include "easgate/common/body_relay.hpp"
+#include "easgate/upstream/backend_diagnosis.hpp"
+#include "easgate/upstream/mailbox_redirect.hpp"
+#include "easgate/upstream/upstream_exchange.hpp"
+
+namespace easgate::upstream {
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Frames Exchange's body for the device from what the parser read, never from header fields
+// Exchange named in Connection. False when only closing the connection can end the body (an
+// HTTP/1.0 device knows no chunked coding).
+bool frame_response_for_device(http::response_parser<http::buffer_body>& parser, const RequestLine& line) {
+    auto& response = parser.get();
+    response.version(line.version);
+    response.erase(http::field::transfer_encoding);
+    if (line.head) return true;  // no body follows; Exchange's Content-Length says what a GET would get
+    if (const auto length = parser.content_length(); length && !parser.chunked()) {
+        response.content_length(*length);
+        return true;
+    }
+    response.erase(http::field::content_length);
+    if (parser.is_done() && !parser.chunked()) return true;  // no body (204, 304, or an empty chunked one)
+    if (line.version < 11) return false;                     // sent as it comes, ended by the close
+    response.chunked(true);
+    return true;
+}
+
+}  // namespace
+
+asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
+    DeviceRequest& request, http::response_parser<http::buffer_body>& parser, std::size_t authorization_bytes,
+    bool draining) {
+    const bool pooled = !request.user.empty();
+    auto& response = parser.get();
+    const unsigned status = response.result_int();
+    bool keep_upstream = response.keep_alive();
+    if (status == 451) keep_upstream = keep_upstream && !follow_mailbox_redirect(response, request);
+    // A refused token may have left the connection's authentication state unknown (a backend
+    // that authenticates per connection would serve the next request unauthenticated or
+    // blame a ticket never sent): it is not reused.
+    if (status == 401 && pooled) keep_upstream = false;
+    if (status == 401 && pooled) log_backend_refusal(request, response[http::field::www_authenticate]);
+    rewrite_response_for_device(response.base(), pooled);
+    const bool keep = frame_response_for_device(parser, request.line) && request.device_kept() && !draining;
+    response.keep_alive(keep);
+    if (status == 400 && authorization_bytes > 0)
+        co_await diagnose_backend_400(request, response.reason(), parser.content_length(),
+                                      authorization_bytes);
+
+    std::vector<char> scratch(relay_chunk_bytes);
+    http::serializer<false, http::buffer_body> writer{response};
+    const auto relayed = co_await connection_.visit([&](auto& upstream) {
+        return common::relay_body(upstream, connection_.buffer(), parser, request.stream, writer, {}, scratch,
+                                  {limits_.upstream_timeout, limits_.client_body_timeout});
+    });
+    if (!relayed.ok() || !keep_upstream || !parser.is_done()) connection_.close();
+    if (relayed.ok()) co_return ExchangeEnd::relayed(status, keep);
+    if (relayed.failed == common::RelaySide::input) {
+        spdlog::warn("{} \"{} {}\" upstream {} broke off its response: {}", request.who, request.line.method,
+                     request.line.target, connection_.target().url, relayed.error.message());
+    }
+    co_return ExchangeEnd::broken();
+}
+
+// 451 with X-MS-Location: the user's mailbox is served by another Exchange server. The device
+// keeps talking to easgate (its copy of the location names easgate), and easgate routes the
+// user there when that server is in the upstream. True when later requests go elsewhere.
+bool UpstreamExchange::follow_mailbox_redirect(http::response<http::buffer_body>& response,
+                                               const DeviceRequest& request) {
+    const std::string location(response["X-MS-Location"]);
+    const auto parsed = parse_mailbox_location(location);
+    const auto server = parsed ? upstream_->find_server(parsed->server) : std::nullopt;
+    if (!server || request.user.empty()) {
+        spdlog::warn(
+            "{}: upstream {} answered 451 with X-MS-Location \"{}\", which names no server of "
+            "upstream {}: relayed unchanged, so the device will connect there directly. Add that "
+            "server to upstreams[].servers to keep the device on easgate",
+            request.who, connection_.target().url, location, upstream_->name());
+        return false;
+    }
+    const std::string gateway_host = public_name_.empty() ? request.line.host : public_name_;
+    response.set("X-MS-Location", location_on_gateway(*parsed, gateway_host));
+    upstream_->route_user_to(request.user, *server);
+    spdlog::info("{}: the mailbox is on {} (451 from {}): the user's requests go there from now on",
+                 request.who, upstream_->server(*server).url, connection_.target().url);
+    return true;
+}
+
+// A 400 to a request with a large Kerberos token is most often HTTP.sys refusing the header.
+// Its text is in the reason or the start of the body, already in the upstream buffer.
+asio::awaitable<void> UpstreamExchange::diagnose_backend_400(const DeviceRequest& request,
+                                                             std::string_view reason,
+                                                             boost::optional<std::uint64_t> body_length,
+                                                             std::size_t authorization_bytes) {
+    // The body may follow in its own TLS record: read ahead of the parser, which then finds it
+    // in the buffer.
+    const std::size_t wanted = std::min<std::uint64_t>(body_length.value_or(0), 4096);
+    auto& buffer = connection_.buffer();
+    while (buffer.size() < wanted) {
+        connection_.tcp().expires_after(limits_.upstream_timeout);
+        auto [ec, read] = co_await connection_.visit([&](auto& upstream) {
+            return upstream.async_read_some(buffer.prepare(wanted - buffer.size()), use_nothrow);
+        });
+        buffer.commit(read);
+        if (ec) break;  // the relay that follows meets the same error and handles it
+    }
+    const auto buffered = buffer.data();
+    const std::string_view body_start(static_cast<const char*>(buffered.data()),
+                                      std::min<std::size_t>(buffered.size(), 4096));
+    if (!says_header_too_long(reason, body_start)) co_return;
+    spdlog::warn(
+        "upstream {} refused the request of {} as too long (400 \"{}\"): its Authorization header was {} "
+        "bytes, because the user's Kerberos ticket lists many groups. On every Exchange server raise "
+        "MaxFieldLength and MaxRequestBytes "
+        "(HKLM\\SYSTEM\\CurrentControlSet\\Services\\HTTP\\Parameters, "
+        "then restart HTTP.sys) to at least {} bytes, or reduce the user's groups",
+        connection_.target().url, request.user.empty() ? "-" : request.user, std::string(reason),
+        authorization_bytes, authorization_bytes + 1024);
+}
+
+// Exchange refused the credentials easgate made for the user: say what it offered and what to check.
+void UpstreamExchange::log_backend_refusal(const DeviceRequest& request, std::string_view offer) const {
+    spdlog::warn(
+        "upstream {} answered 401 to {} (WWW-Authenticate: {}): Exchange did not accept the delegated "
+        "Kerberos ticket. Check that Windows Authentication with Negotiate is enabled on the ActiveSync "
+        "virtual directory, that the SPN in upstreams[].service_principal is registered on the account "
+        "that runs Exchange's web site (setspn -Q), that Exchange's keytab or password is current, and, "
+        "if "
+        "Exchange requires Extended Protection, that upstreams[].channel_binding is auto",
+        connection_.target().url, request.user, offer.empty() ? "none" : std::string(offer));
+}
+
+}  // namespace easgate::upstream

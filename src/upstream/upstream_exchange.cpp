@@ -1,0 +1,264 @@
+#include "easgate/upstream/upstream_exchange.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+#include "easgate/common/body_relay.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/upstream/idle_pool.hpp"
+
+namespace easgate::upstream {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using error_code = boost::system::error_code;
+using common::Failure;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+bool is_negotiate_challenge(const http::response<http::buffer_body>& response) {
+    if (response.result() != http::status::unauthorized) return false;
+    const auto [first, last] = response.equal_range(http::field::www_authenticate);
+    for (auto field = first; field != last; ++field) {
+        const auto value = field->value();
+        if (value.size() >= 9 && beast::iequals(value.substr(0, 9), "Negotiate")) return true;
+    }
+    return false;
+}
+
+// Why Exchange's answer could not be read. Beast's parse errors name only a field ("bad
+// version" for an answer that is not HTTP at all): the log says it was the header's fault.
+std::string unreadable_answer(const error_code& ec) {
+    const bool malformed = ec.category() == make_error_code(http::error::bad_version).category() &&
+                           ec != http::error::end_of_stream && ec != http::error::partial_message;
+    return malformed ? "malformed response header (" + ec.message() + ")" : ec.message();
+}
+
+// Not relayed: easgate answers the device itself, and its connection goes on when it can.
+ExchangeEnd fail(const DeviceRequest& request, Failure failure) {
+    return ExchangeEnd::failed(std::move(failure), request.device_kept());
+}
+
+}  // namespace
+
+// The state of one request's tries: on_challenge sends it twice, a stale kept-alive connection once more.
+struct UpstreamExchange::Attempt {
+    bool challenge_first = false;  // on_challenge: the token waits until Exchange asks for it
+    bool challenged = false;       // Exchange answered 401 Negotiate: the next try carries the token
+    bool retried_fresh = false;    // a kept-alive connection that took none of the request: one retry
+    bool reused = false;           // this try runs on a connection that carried earlier requests
+    std::vector<char> scratch;     // for streaming the body beyond the read-ahead
+    std::size_t authorization_bytes = 0;
+};
+
+UpstreamExchange::UpstreamExchange(asio::any_io_executor executor, std::shared_ptr<Upstream> upstream,
+                                   const config::LimitsConfig& limits, std::string public_name)
+    : executor_(executor),
+      upstream_(std::move(upstream)),
+      limits_(limits),
+      public_name_(std::move(public_name)),
+      connection_(std::move(executor)) {}
+
+asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, DeviceWatch& watch) {
+    Attempt attempt;
+    attempt.challenge_first = request.credentials && request.buffered &&
+                              upstream_->send_authorization() == config::SendAuthorization::on_challenge;
+    attempt.scratch.resize(request.buffered ? 0 : relay_chunk_bytes);
+    std::optional<http::response_parser<http::buffer_body>> response;
+    std::optional<InFlight> in_flight;  // counts toward the server's outstanding requests
+    for (;;) {
+        take_idle(request.user);
+        attempt.reused = connection_.reusable();
+        if (!attempt.reused) {
+            if (auto failure = co_await connect(request.user, request.who))
+                co_return fail(request, {failure->status, failure->reason,
+                                         failure->local ? common::retry_after_seconds : 0});
+        }
+        in_flight.emplace(*upstream_, connection_.server());
+        if (auto ended = co_await authorize(request, attempt)) co_return *ended;
+        if (auto ended = co_await send(request, attempt)) co_return *ended;
+        if (!connection_.is_open()) continue;  // a stale connection took nothing: once more, on a new one
+        const bool may_resend = attempt.challenge_first && !attempt.challenged;
+        if (!may_resend) {  // nothing of the request is kept while Exchange thinks
+            std::vector<char>().swap(request.read_ahead);
+            std::vector<char>().swap(attempt.scratch);
+        }
+        if (auto ended = co_await read_response_header(request, watch, response)) co_return *ended;
+        // A 401 with a Negotiate challenge: Exchange did not process the request, so it is sent
+        // again, now with the token.
+        if (!may_resend || !is_negotiate_challenge(response->get())) break;
+        attempt.challenged = true;
+        spdlog::debug("{}: upstream {} asked for credentials; sending the request again with them",
+                      request.who, connection_.target().url);
+        co_await discard_response_body(*response);
+    }
+    auto ended = co_await relay_response(request, *response, attempt.authorization_bytes, watch.draining());
+    in_flight.reset();
+    release(request.user);
+    co_return ended;
+}
+
+// Puts the user's token on the request for this try. Unless on_challenge holds it back until
+// Exchange asks, it goes with every request; with Extended Protection it is bound to the connection.
+asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRequest& request,
+                                                                        Attempt& attempt) {
+    auto& header = request.parser.get();
+    if (!request.credentials) {  // optional mode: the device's own Authorization, untouched
+        attempt.authorization_bytes = header[http::field::authorization].size();
+        co_return std::nullopt;
+    }
+    // This upstream connection only ever carries this device's user, so a backend that keeps
+    // Kerberos authentication per connection needs the token on the first request only.
+    const bool per_connection = upstream_->authentication() == config::UpstreamAuthentication::per_connection;
+    const bool send_token =
+        attempt.challenged || (!attempt.challenge_first && !(attempt.reused && per_connection));
+    header.erase(http::field::authorization);  // the last try's token
+    if (send_token) {
+        auto token = co_await request.credentials->token(connection_.channel_binding());
+        if (!token) co_return fail(request, token.error());
+        header.set(http::field::authorization, "Negotiate " + *token);
+    }
+    attempt.authorization_bytes = header[http::field::authorization].size();
+    co_return std::nullopt;
+}
+
+// Sends the request: the read-ahead first, then (for large bodies) the rest as it arrives. A
+// kept-alive connection that Exchange closed meanwhile took nothing of it: the connection is closed
+// and nullopt returned, for one more try on a new connection.
+asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::send(DeviceRequest& request, Attempt& attempt) {
+    auto& header = request.parser.get();
+    address_request(
+        header.base(), connection_.target(), request.framing,
+        request.buffered ? std::optional<std::uint64_t>(request.read_ahead.size()) : std::nullopt);
+    header.version(11);
+    http::serializer<true, http::buffer_body> writer{header};
+    const auto sent = co_await connection_.visit([&](auto& upstream) {
+        return common::relay_body(
+            request.stream, request.buffer, request.parser, upstream, writer,
+            std::span<char>(request.read_ahead), std::span<char>(attempt.scratch),
+            {limits_.client_body_timeout, limits_.upstream_timeout, &request.body_rate});
+    });
+    if (sent.ok()) co_return std::nullopt;
+    connection_.close();
+    if (sent.failed == common::RelaySide::input)  // the device's body went wrong mid-stream
+        co_return ExchangeEnd::device_body_failed(sent.error);
+    if (attempt.reused && request.buffered && sent.written == 0 && !attempt.retried_fresh) {
+        attempt.retried_fresh = true;
+        spdlog::debug(
+            "{}: upstream {} had closed the kept-alive connection ({}); sending the request on a new one",
+            request.who, connection_.target().url, sent.error.message());
+        co_return std::nullopt;
+    }
+    // Part of the request may have reached Exchange: replaying it could send a mail twice.
+    co_return fail(request, Failure::unavailable("upstream " + connection_.target().url +
+                                                 " broke the connection while receiving the request (not "
+                                                 "replayed): " +
+                                                 sent.error.message()));
+}
+
+// Waits for Exchange's response header (past interim 1xx answers). nullopt once it is in parser.
+asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_header(
+    DeviceRequest& request, DeviceWatch& watch,
+    std::optional<http::response_parser<http::buffer_body>>& parser) {
+    const auto& deadline = request.deadline;
+    // One deadline for the final answer: interim 1xx answers don't extend it.
+    const auto answer_due = std::chrono::steady_clock::now() + deadline.timeout;
+    do {  // interim 1xx answers (other than 101) are Exchange's business, not the device's
+        parser.emplace();
+        parser->header_limit(upstream_header_limit);
+        parser->body_limit(boost::none);
+        parser->skip(request.line.head);
+        connection_.tcp().expires_at(answer_due);
+        if (deadline.long_poll) watch.watch();
+        auto [ec, read] = co_await connection_.visit([&](auto& upstream) {
+            return http::async_read_header(upstream, connection_.buffer(), *parser, use_nothrow);
+        });
+        if (deadline.long_poll) co_await watch.stop_watching();
+        if (!ec) continue;
+        const std::string url = connection_.target().url;
+        connection_.close();
+        if (deadline.long_poll && watch.draining()) co_return ExchangeEnd::cut_short();
+        if (watch.device_left()) {
+            spdlog::debug("{} \"{} {}\": the device left; its long poll to {} is cancelled", request.who,
+                          request.line.method, request.line.target, url);
+            co_return ExchangeEnd::device_went_away();
+        }
+        // Exchange had the whole request: it is never replayed; the device retries later.
+        if (ec == beast::error::timeout)
+            co_return fail(request, Failure::gateway_timeout(
+                                        "upstream " + url + " did not answer within " + deadline.origin +
+                                        " (" + config::format_duration(deadline.timeout) + ")"));
+        co_return fail(request, Failure::unavailable("upstream " + url +
+                                                     " sent no valid response (request not replayed): " +
+                                                     unreadable_answer(ec)));
+    } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
+    co_return std::nullopt;
+}
+
+// Connects to the first server of the upstream that answers. A failed connect sent nothing of
+// the request, so trying the next server is always safe.
+asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const std::string& user,
+                                                                          const std::string& who) {
+    auto& pool = *upstream_;
+    std::vector<bool> tried(pool.server_count());
+    std::optional<UpstreamFailure> failure;
+    while (const auto server = pool.pick_server(tried, user)) {
+        tried[*server] = true;
+        failure = co_await connection_.open(pool, *server, limits_.upstream_connect_timeout);
+        if (!failure) {
+            pool.record_success(*server);
+            co_return std::nullopt;
+        }
+        if (failure->local) co_return failure;
+        pool.record_failure(*server, failure->reason);
+        if (std::find(tried.begin(), tried.end(), false) != tried.end())
+            spdlog::warn("{}: {}; trying the next server", who, failure->reason);
+    }
+    co_return failure;
+}
+
+// Reads and drops the body of a response the device never sees (a 401 challenge). A large or
+// broken one costs the connection instead: the next attempt connects afresh.
+asio::awaitable<void> UpstreamExchange::discard_response_body(
+    http::response_parser<http::buffer_body>& parser) {
+    constexpr std::size_t max_discarded = 64 * 1024;
+    std::array<char, 4096> sink;
+    std::size_t discarded = 0;
+    while (!parser.is_done() && discarded <= max_discarded) {
+        parser.get().body().data = sink.data();
+        parser.get().body().size = sink.size();
+        connection_.tcp().expires_after(limits_.upstream_timeout);
+        auto [ec, read] = co_await connection_.visit([&](auto& upstream) {
+            return http::async_read_some(upstream, connection_.buffer(), parser, use_nothrow);
+        });
+        if (ec && ec != http::error::need_buffer) break;
+        discarded += sink.size() - parser.get().body().size;
+    }
+    if (!parser.is_done() || !parser.get().keep_alive()) connection_.close();
+}
+
+// With a certificate, upstream connections are the user's, not the device connection's: an idle
+// one of this user (from any of their devices on this worker) is taken, and given back after
+// each response. Without one (optional mode) the device's own credentials went upstream, and
+// the connection stays with the device connection.
+void UpstreamExchange::take_idle(const std::string& user) {
+    if (user.empty() || connection_.is_open()) return;
+    auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
+                                                     limits_.upstream_idle_timeout);
+    if (auto idle = pool.take(*upstream_, user, upstream_->routed_server(user)))
+        connection_ = std::move(*idle);
+}
+
+void UpstreamExchange::release(const std::string& user) {
+    if (user.empty() || !connection_.is_open()) return;
+    auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
+                                                     limits_.upstream_idle_timeout);
+    pool.give(*upstream_, user, std::exchange(connection_, UpstreamConnection(executor_)));
+}
+
+}  // namespace easgate::upstream
