@@ -3,11 +3,12 @@
 # 80) under the given paths (default src include tests), one finding a line:
 #   path lines                      a file over the limit
 #   path:line name lines            a function over the limit (from its signature through its '}')
-# Exits 1 when it found any. A heuristic, not a parser: comments, strings and preprocessor lines are
-# skipped, and a '{' directly in a namespace, class or the file opens a function body when the text
-# before it holds a parameter list; everything up to the matching '}' (lambdas included) is the
-# function's. Brace initialisers at that level are not functions.
-#   scripts/check-size.sh [PATH...]
+# Exits 1 when it found any, or a file whose braces it cannot match (said in a line of its own).
+# A heuristic, not a parser: comments, strings and preprocessor lines are skipped, and a '{'
+# directly in a namespace, class or the file opens a function body when the text before it holds a
+# parameter list; everything up to the matching '}' (lambdas included) is the function's. Brace
+# initialisers at that level are not functions.
+#   scripts/check-size.sh [PATH...]      (paths relative to the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || set -- src include tests
