@@ -5,8 +5,7 @@
 // Input: one selector byte, then "target\nMS-ASProtocolVersion\nX-MS-PolicyKey\nUser-Agent\nbody"
 // (missing parts are empty; the body is the rest, newlines included). Build and run with clang:
 //
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude src/eas/*.cpp -o fuzz_eas_request
-//   ./fuzz_eas_request -max_total_time=60 corpus/
+//   scripts/fuzz.sh 60 fuzz_eas_request   (its sources are listed in src/CMakeLists.txt)
 
 #include <algorithm>
 #include <array>

@@ -112,6 +112,131 @@ std::optional<std::int64_t> decimal_value(const std::string& digits) {
     return value;
 }
 
+// Walks the document after its header token by token, keeping only what finding the interval
+// needs. Each step returns false when the body is not one to go by.
+class IntervalSearch {
+public:
+    IntervalSearch(const CommandShape& shape, WbxmlReader& reader) : shape_(shape), reader_(reader) {}
+
+    std::optional<std::chrono::seconds> run() {
+        while (!reader_.at_end()) {
+            if (root_closed_) return std::nullopt;  // bytes after the document
+            if (!read_token()) return std::nullopt;
+        }
+        // Both Wait and HeartbeatInterval, or one twice: the server answers at once (MS-ASCMD 2.2.3.198).
+        if (!root_closed_ || intervals_found_ != 1) return std::nullopt;
+        if (*interval_seconds_ > max_long_poll_interval.count()) return std::nullopt;
+        return std::chrono::seconds(*interval_seconds_);
+    }
+
+private:
+    bool read_token() {
+        const std::uint8_t token = *reader_.byte();
+        switch (token) {
+            case switch_page_token: {
+                const std::optional<std::uint8_t> new_page = reader_.byte();
+                if (!new_page) return false;
+                page_ = *new_page;
+                return true;
+            }
+            case end_token:
+                return close_element();
+            case entity_token:
+                return add_entity(reader_.multibyte_integer());
+            case inline_string_token:
+                return add_text(reader_.terminated_string());
+            case opaque_token: {
+                const std::optional<std::uint32_t> length = reader_.multibyte_integer();
+                if (!length) return false;
+                return add_text(reader_.bytes(*length));
+            }
+            default:
+                return open_element(token);
+        }
+    }
+
+    bool close_element() {
+        if (depth_ == 0) return false;
+        if (open_interval_ != nullptr) {
+            const std::optional<std::int64_t> units = decimal_value(value_);
+            if (!units) return false;
+            interval_seconds_ = *units * open_interval_->seconds_per_unit;
+            ++intervals_found_;
+            open_interval_ = nullptr;
+        }
+        if (--depth_ == 0) root_closed_ = true;
+        return true;
+    }
+
+    bool add_entity(std::optional<std::uint32_t> character) {
+        if (!character || depth_ == 0) return false;
+        // A character entity may spell a digit (&#57;); digits stay digits.
+        if (open_interval_ != nullptr) {
+            if (*character > 0x7f || value_.size() == max_value_digits) return false;
+            value_ += static_cast<char>(*character);
+        }
+        return true;
+    }
+
+    bool add_text(std::optional<std::span<const std::uint8_t>> text) {
+        if (!text || depth_ == 0) return false;
+        if (open_interval_ != nullptr) {
+            if (text->size() > max_value_digits - value_.size()) return false;
+            value_.append(text->begin(), text->end());
+        }
+        return true;
+    }
+
+    bool open_element(std::uint8_t token) {
+        const std::uint8_t identity = token & tag_identity_mask;
+        // Other global tokens (LITERAL, EXT_*, PI, STR_T) and attributes: EAS uses none of them.
+        if (identity < first_tag_identity || (token & attributes_bit) != 0) return false;
+        const bool has_content = (token & content_bit) != 0;
+        const Tag tag{page_, identity};
+        if (depth_ == 0) return open_root(tag, has_content);
+        if (open_interval_ != nullptr) return false;  // an interval holds only a number
+        if (depth_ == 1 && !open_child(tag, has_content)) return false;
+        if (has_content) {
+            if (depth_ == max_depth) return false;
+            ++depth_;
+        }
+        return true;
+    }
+
+    bool open_root(const Tag& tag, bool has_content) {
+        if (root_seen_ || tag != shape_.root) return false;
+        root_seen_ = true;
+        if (has_content) {
+            depth_ = 1;
+        } else {
+            root_closed_ = true;
+        }
+        return true;
+    }
+
+    // A direct child of the top-level element: an interval element starts collecting its number.
+    bool open_child(const Tag& tag, bool has_content) {
+        for (std::size_t index = 0; index < shape_.interval_count; ++index) {
+            if (shape_.intervals[index].tag == tag) open_interval_ = &shape_.intervals[index];
+        }
+        if (open_interval_ == nullptr) return true;
+        if (!has_content) return false;  // <Wait/>: no number at all
+        value_.clear();
+        return true;
+    }
+
+    const CommandShape& shape_;
+    WbxmlReader& reader_;
+    std::uint8_t page_ = 0;
+    int depth_ = 0;  // open elements with content; 1 inside the top-level element
+    bool root_seen_ = false;
+    bool root_closed_ = false;
+    const IntervalElement* open_interval_ = nullptr;  // set while inside an interval element
+    std::string value_;
+    std::optional<std::int64_t> interval_seconds_;
+    int intervals_found_ = 0;
+};
+
 }  // namespace
 
 std::optional<std::chrono::seconds> long_poll_interval(std::string_view command,
@@ -121,103 +246,7 @@ std::optional<std::chrono::seconds> long_poll_interval(std::string_view command,
 
     WbxmlReader reader(wbxml_body);
     if (!read_header(reader)) return std::nullopt;
-
-    std::uint8_t page = 0;
-    int depth = 0;  // open elements with content; 1 inside the top-level element
-    bool root_seen = false;
-    bool root_closed = false;
-    const IntervalElement* open_interval = nullptr;  // set while inside an interval element
-    std::string value;
-    std::optional<std::int64_t> interval_seconds;
-    int intervals_found = 0;
-
-    while (!reader.at_end()) {
-        if (root_closed) return std::nullopt;  // bytes after the document
-        const std::uint8_t token = *reader.byte();
-        switch (token) {
-            case switch_page_token: {
-                const std::optional<std::uint8_t> new_page = reader.byte();
-                if (!new_page) return std::nullopt;
-                page = *new_page;
-                continue;
-            }
-            case end_token: {
-                if (depth == 0) return std::nullopt;
-                if (open_interval != nullptr) {
-                    const std::optional<std::int64_t> units = decimal_value(value);
-                    if (!units) return std::nullopt;
-                    interval_seconds = *units * open_interval->seconds_per_unit;
-                    ++intervals_found;
-                    open_interval = nullptr;
-                }
-                if (--depth == 0) root_closed = true;
-                continue;
-            }
-            case entity_token: {
-                const std::optional<std::uint32_t> character = reader.multibyte_integer();
-                if (!character || depth == 0) return std::nullopt;
-                // A character entity may spell a digit (&#57;); digits stay digits.
-                if (open_interval != nullptr) {
-                    if (*character > 0x7f || value.size() == max_value_digits) return std::nullopt;
-                    value += static_cast<char>(*character);
-                }
-                continue;
-            }
-            case inline_string_token:
-            case opaque_token: {
-                std::optional<std::span<const std::uint8_t>> text;
-                if (token == inline_string_token) {
-                    text = reader.terminated_string();
-                } else if (const std::optional<std::uint32_t> length = reader.multibyte_integer()) {
-                    text = reader.bytes(*length);
-                }
-                if (!text || depth == 0) return std::nullopt;
-                if (open_interval != nullptr) {
-                    if (text->size() > max_value_digits - value.size()) return std::nullopt;
-                    value.append(text->begin(), text->end());
-                }
-                continue;
-            }
-            default:
-                break;
-        }
-
-        const std::uint8_t identity = token & tag_identity_mask;
-        // Other global tokens (LITERAL, EXT_*, PI, STR_T) and attributes: EAS uses none of them.
-        if (identity < first_tag_identity || (token & attributes_bit) != 0) return std::nullopt;
-        const bool has_content = (token & content_bit) != 0;
-        const Tag tag{page, identity};
-
-        if (depth == 0) {
-            if (root_seen || tag != shape->root) return std::nullopt;
-            root_seen = true;
-            if (has_content) {
-                depth = 1;
-            } else {
-                root_closed = true;
-            }
-            continue;
-        }
-        if (open_interval != nullptr) return std::nullopt;  // an interval holds only a number
-        if (depth == 1) {
-            for (std::size_t index = 0; index < shape->interval_count; ++index) {
-                if (shape->intervals[index].tag == tag) open_interval = &shape->intervals[index];
-            }
-            if (open_interval != nullptr) {
-                if (!has_content) return std::nullopt;  // <Wait/>: no number at all
-                value.clear();
-            }
-        }
-        if (has_content) {
-            if (depth == max_depth) return std::nullopt;
-            ++depth;
-        }
-    }
-
-    // Both Wait and HeartbeatInterval, or one twice: the server answers at once (MS-ASCMD 2.2.3.198).
-    if (!root_closed || intervals_found != 1) return std::nullopt;
-    if (*interval_seconds > max_long_poll_interval.count()) return std::nullopt;
-    return std::chrono::seconds(*interval_seconds);
+    return IntervalSearch(*shape, reader).run();
 }
 
 }  // namespace easgate::eas

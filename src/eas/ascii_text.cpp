@@ -1,0 +1,77 @@
+#include "ascii_text.hpp"
+
+#include <algorithm>
+
+namespace easgate::eas {
+namespace {
+
+bool is_control(unsigned char byte) { return byte < 0x20 || byte == 0x7f; }
+bool is_visible_ascii(unsigned char byte) { return byte > 0x20 && byte < 0x7f; }
+
+int hex_digit_value(char character) {
+    if (is_digit(character)) return character - '0';
+    const char lower = to_lower(character);
+    if (lower >= 'a' && lower <= 'f') return lower - 'a' + 10;
+    return -1;
+}
+
+}  // namespace
+
+char to_lower(char character) {
+    return character >= 'A' && character <= 'Z' ? static_cast<char>(character - 'A' + 'a') : character;
+}
+
+bool equals_ignoring_case(std::string_view left, std::string_view right) {
+    return left.size() == right.size() &&
+           std::equal(left.begin(), left.end(), right.begin(),
+                      [](char a, char b) { return to_lower(a) == to_lower(b); });
+}
+
+bool is_alpha(char character) {
+    return (character >= 'A' && character <= 'Z') || (character >= 'a' && character <= 'z');
+}
+bool is_digit(char character) { return character >= '0' && character <= '9'; }
+
+bool has_control(std::string_view text) {
+    return std::any_of(text.begin(), text.end(),
+                       [](char c) { return is_control(static_cast<unsigned char>(c)); });
+}
+bool all_visible_ascii(std::string_view text) {
+    return std::all_of(text.begin(), text.end(),
+                       [](char c) { return is_visible_ascii(static_cast<unsigned char>(c)); });
+}
+
+std::string hex_byte(std::uint8_t byte) {
+    constexpr std::string_view digits = "0123456789ABCDEF";
+    return {digits[byte >> 4], digits[byte & 0x0f]};
+}
+
+std::string upper_hex(std::span<const std::uint8_t> bytes) {
+    std::string hex;
+    hex.reserve(bytes.size() * 2);
+    for (const std::uint8_t byte : bytes) hex += hex_byte(byte);
+    return hex;
+}
+
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+    std::string decoded;
+    decoded.reserve(text.size());
+    for (std::size_t position = 0; position < text.size(); ++position) {
+        const char character = text[position];
+        if (character == '%') {
+            if (position + 2 >= text.size()) return std::nullopt;
+            const int high = hex_digit_value(text[position + 1]);
+            const int low = hex_digit_value(text[position + 2]);
+            if (high < 0 || low < 0) return std::nullopt;
+            decoded += static_cast<char>(high * 16 + low);
+            position += 2;
+        } else if (character == '+' && plus_is_space) {
+            decoded += ' ';
+        } else {
+            decoded += character;
+        }
+    }
+    return decoded;
+}
+
+}  // namespace easgate::eas
