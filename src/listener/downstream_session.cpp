@@ -3,18 +3,22 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 
 #include "downstream_session_internal.hpp"
 #include "easgate/common/spawn_handlers.hpp"
+#include "easgate/config/units.hpp"
 
 namespace easgate::listener {
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds tls_shutdown_timeout{2};
+using common::Failure;
 
 }  // namespace
 
@@ -109,7 +113,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     auto& header = request.parser.get();
     pipeline::RequestContext context{
         check_.identity ? &*check_.identity : nullptr, peer_, header.base(), {}, {}};
-    if (const auto verdict = co_await runtime_->pipeline->run(context); !verdict) {
+    if (const auto verdict = co_await run_stages(context); !verdict) {
         co_await respond(verdict.error(), request, false);
         co_return false;
     }
@@ -142,6 +146,31 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
                                       who()};
     const auto end = co_await exchange_.forward(forwarded, *this);
     co_return co_await end_of(end, request, body_rate);
+}
+
+// The filter chain runs under the request's deadline (limits.upstream_timeout) and is abandoned
+// when the device goes away meanwhile: a slow directory or KDC then costs this request nothing more.
+// What the device sends meanwhile (its body, typically) waits in buffer_ for the parser.
+asio::awaitable<common::Result<>> DownstreamSession::run_stages(pipeline::RequestContext& context) {
+    namespace experimental = asio::experimental;
+    stages_due_.expires_after(limits_.upstream_timeout);
+    start_watching(limits_.max_header_bytes);
+    auto [order, failure, verdict, timer_ec] =
+        co_await experimental::make_parallel_group(
+            asio::co_spawn(stream_.get_executor(), runtime_->pipeline->run(context), asio::deferred),
+            stages_due_.async_wait(asio::deferred))
+            .async_wait(experimental::wait_for_one(), asio::use_awaitable);
+    co_await stop_watching();
+    if (order[0] == 0) {
+        if (failure) std::rethrow_exception(failure);
+        co_return verdict;
+    }
+    if (device_left_)
+        co_return Failure{
+            client_closed_request,
+            "the device went away while the directory and KDC were asked; nothing was forwarded", 0};
+    co_return Failure::unavailable("the directory and KDC did not answer within limits.upstream_timeout (" +
+                                   config::format_duration(limits_.upstream_timeout) + ")");
 }
 
 // What the device is told, and whether its connection goes on, once the exchange ended.
@@ -220,24 +249,32 @@ void DownstreamSession::log_access(const AdmittedRequest& request, unsigned stat
 // then leaves is still seen leaving. A byte at a time, so a held Ping keeps no read buffer of its own.
 void DownstreamSession::watch() {
     phase_ = Phase::long_poll;
-    tcp_stream().expires_never();  // the hold is bounded by the upstream deadline, not the device
+    start_watching(1);
+}
+
+void DownstreamSession::start_watching(std::size_t read_bytes) {
+    if (buffer_.size() >= limits_.max_header_bytes) return;  // no room: the device is not watched
+    tcp_stream().expires_never();  // the wait is bounded by the deadline of what is waited for
+    watch_read_bytes_ = read_bytes;
     watch_pending_ = true;
     watch_stopping_ = false;
     read_while_watching();
 }
 
 void DownstreamSession::read_while_watching() {
-    stream_.async_read_some(
-        buffer_.prepare(1), [self = shared_from_this()](const error_code& ec, std::size_t n) {
-            self->buffer_.commit(n);
-            if (!ec && !self->watch_stopping_ && self->buffer_.size() < self->limits_.max_header_bytes)
-                return self->read_while_watching();
-            self->watch_pending_ = false;
-            self->watch_done_.cancel();
-            if (!ec || ec == asio::error::operation_aborted) return;
-            self->device_left_ = true;
-            self->exchange_.cancel();
-        });
+    const std::size_t room = limits_.max_header_bytes - std::min(buffer_.size(), limits_.max_header_bytes);
+    const auto into = buffer_.prepare(std::min(watch_read_bytes_, beast::read_size(buffer_, room)));
+    stream_.async_read_some(into, [self = shared_from_this()](const error_code& ec, std::size_t n) {
+        self->buffer_.commit(n);
+        if (!ec && !self->watch_stopping_ && self->buffer_.size() < self->limits_.max_header_bytes)
+            return self->read_while_watching();
+        self->watch_pending_ = false;
+        self->watch_done_.cancel();
+        if (!ec || ec == asio::error::operation_aborted) return;
+        self->device_left_ = true;
+        self->exchange_.cancel();
+        self->stages_due_.cancel();
+    });
 }
 
 // Cancels the watch and waits until it has completed: two reads must never be pending on one

@@ -22,6 +22,9 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
+// nginx's "client closed request", in the access log only: the device left before its answer.
+constexpr unsigned client_closed_request = 499;
+
 // The other side went away or went quiet: nothing to answer and nothing worth a warning.
 bool is_disconnect(const error_code& ec);
 
@@ -89,6 +92,8 @@ private:
                                        unsigned retry_after_seconds = 0);
     asio::awaitable<void> answer_long_poll_early(const AdmittedRequest& request);
     void log_access(const AdmittedRequest& request, unsigned status, const std::string& reason) const;
+    asio::awaitable<common::Result<>> run_stages(pipeline::RequestContext& context);
+    void start_watching(std::size_t read_bytes);
     void read_while_watching();
 
     std::string_view buffered_text() const {
@@ -107,11 +112,14 @@ private:
     ClientCertificateCheck check_;
     upstream::UpstreamExchange exchange_;
     std::chrono::steady_clock::time_point started_;
-    bool device_left_ = false;  // seen by the long-poll watch; the session ends without answering
+    bool device_left_ = false;  // seen by the watch; the session ends without answering
     Phase phase_ = Phase::busy;
     bool watch_pending_ = false;
     bool watch_stopping_ = false;  // a read that completes now must not start another
+    std::size_t watch_read_bytes_ = 1;
     asio::steady_timer watch_done_{stream_.get_executor()};
+    asio::steady_timer stages_due_{
+        stream_.get_executor()};  // the filter chain's deadline; the watch ends it early
     bool draining_ = false;
     std::optional<SessionRegistry::Entry> registered_;
 };

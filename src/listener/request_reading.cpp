@@ -201,9 +201,11 @@ asio::awaitable<void> DownstreamSession::refuse_body(const error_code& ec, const
                           0},
                          request, false);
     } else if (is_disconnect(ec) || ec == http::error::partial_message) {
-        log_access(request, 499,
-                   "the device went away while sending its request body (" + std::to_string(rate.received()) +
-                       " bytes received); nothing was processed");
+        co_await respond({client_closed_request,
+                          "the device went away while sending its request body (" +
+                              std::to_string(rate.received()) + " bytes received); nothing was processed",
+                          0},
+                         request, false);
     } else {
         co_await respond(bad_request("malformed request body: " + ec.message()), request, false);
     }
