@@ -11,7 +11,7 @@
 #include <optional>
 #include <set>
 
-#include "easgate/admin/admin_server.hpp"
+#include "easgate/common/listen_socket.hpp"
 #include "easgate/config/units.hpp"
 
 namespace easgate::config {
@@ -203,7 +203,7 @@ UpstreamConfig read_upstream(Reader map) {
     upstream.name = map.required("name").as_string();
     for (const auto& server : map.required("servers").items()) {
         const auto url = server.as_string();
-        auto target = upstream::parse_upstream_url(url);
+        auto target = parse_upstream_url(url);
         if (!target) server.fail("expected https://host[:port] or http://host[:port], got \"" + url + "\"");
         upstream.servers.push_back(std::move(*target));
     }
@@ -347,7 +347,7 @@ AdminConfig read_admin(Reader map) {
     AdminConfig admin;
     if (auto listen = map.child("listen")) {
         admin.listen = listen->as_string();
-        if (!admin::parse_listen_address(admin.listen))
+        if (!common::parse_listen_address(admin.listen))
             listen->fail("expected IP address:port (127.0.0.1:9443, [::1]:9443), got \"" + admin.listen +
                          "\"");
     }
