@@ -8,10 +8,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <charconv>
 
+#include "easgate/common/listen_socket.hpp"
 #include "easgate/common/spawn_handlers.hpp"
-#include "easgate/listener/listener.hpp"
 
 namespace easgate::admin {
 
@@ -26,7 +25,7 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds request_timeout{10};
 
 http::response<http::string_body> answer(const http::request<http::empty_body>& request,
-                                         const AdminServer::MetricsRenderer& metrics,
+                                         const MetricsSource& metrics,
                                          const AdminServer::ReadinessCheck& readiness) {
     http::response<http::string_body> response{http::status::ok, request.version()};
     response.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -37,7 +36,7 @@ http::response<http::string_body> answer(const http::request<http::empty_body>& 
         response.body() = "only GET\n";
     } else if (path == "/metrics") {
         response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        response.body() = metrics();
+        response.body() = render_metrics(metrics());
     } else if (path == "/healthz") {
         if (const auto reason = readiness()) {
             response.result(http::status::service_unavailable);
@@ -56,10 +55,10 @@ http::response<http::string_body> answer(const http::request<http::empty_body>& 
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoint, MetricsRenderer metrics,
+AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoint, MetricsSource metrics,
                          ReadinessCheck readiness)
     : acceptor_(context), metrics_(std::move(metrics)), readiness_(std::move(readiness)) {
-    listener::listen_on(acceptor_, endpoint);
+    common::listen_on(acceptor_, endpoint);
 }
 
 void AdminServer::start() {
@@ -99,25 +98,6 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     co_await http::async_write(stream, response, use_nothrow);
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-}
-
-std::optional<tcp::endpoint> parse_listen_address(const std::string& text) {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) return std::nullopt;
-    std::string host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        host = host.substr(1, host.size() - 2);
-    } else if (host.find(':') != std::string::npos) {
-        return std::nullopt;  // "::1:9443" is ambiguous: IPv6 takes brackets
-    }
-    unsigned port = 0;
-    const auto* end = text.data() + text.size();
-    const auto [rest, error] = std::from_chars(text.data() + colon + 1, end, port);
-    if (error != std::errc() || rest != end || port > 65535 || colon + 1 == text.size()) return std::nullopt;
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(host, ec);
-    if (ec) return std::nullopt;
-    return tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
 }  // namespace easgate::admin

@@ -12,7 +12,8 @@
 #include <thread>
 
 #include "easgate/admin/admin_server.hpp"
-#include "easgate/admin/metrics.hpp"
+#include "easgate/app/gateway_metrics.hpp"
+#include "easgate/common/listen_socket.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/listener/listener.hpp"
 #include "easgate/pipeline/delegation_stage.hpp"
@@ -131,11 +132,11 @@ int run_gateway(const config::Config& config) {
     std::unique_ptr<admin::AdminServer> admin_server;
     try {
         admin_server = std::make_unique<admin::AdminServer>(
-            accept_context, *admin::parse_listen_address(config.admin.listen),
+            accept_context, *common::parse_listen_address(config.admin.listen),
             [&parts, &upstream_views] {
-                return admin::render_metrics({parts.directory ? &parts.directory->counters() : nullptr,
-                                              parts.delegation ? &parts.delegation->counters() : nullptr,
-                                              parts.sessions.get(), upstream_views});
+                return collect_metrics({parts.directory ? &parts.directory->counters() : nullptr,
+                                        parts.delegation ? &parts.delegation->counters() : nullptr,
+                                        parts.sessions.get(), upstream_views});
             },
             [&parts]() -> std::optional<std::string> {
                 if (parts.delegation) return parts.delegation->not_ready_reason();

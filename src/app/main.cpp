@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
             std::cout << easgate::config::to_yaml(config);
             return 0;
         }
-        easgate::common::configure_logging(config.logging);
+        easgate::common::configure_logging(config.logging.level,
+                                           config.logging.format == easgate::config::LogFormat::json);
         return easgate::app::run_gateway(config);
     } catch (const easgate::config::ConfigError& e) {
         std::cerr << "config error: " << e.what() << "\n";

@@ -29,15 +29,15 @@ public:
 
 }  // namespace
 
-void configure_logging(const config::LoggingConfig& logging) {
+void configure_logging(const std::string& level, bool json_lines) {
     auto logger =
         std::make_shared<spdlog::logger>("easgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    if (logging.format == config::LogFormat::json) {
+    if (json_lines) {
         logger->set_formatter(std::make_unique<JsonFormatter>());
     } else {
         logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
     }
-    logger->set_level(spdlog::level::from_str(logging.level));
+    logger->set_level(spdlog::level::from_str(level));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(std::move(logger));
 }

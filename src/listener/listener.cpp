@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "easgate/common/listen_socket.hpp"
 #include "easgate/common/resource_shortage.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/config.hpp"
@@ -16,22 +17,10 @@ namespace easgate::listener {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-void listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
-    boost::system::error_code ec;
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
-                                 std::to_string(endpoint.port()) + ": " + ec.message());
-    }
-}
-
 Listener::Listener(asio::io_context& accept_context, const tcp::endpoint& endpoint,
                    std::shared_ptr<ListenerRuntime> runtime, ExecutorPicker pick_worker)
     : acceptor_(accept_context), runtime_(std::move(runtime)), pick_worker_(std::move(pick_worker)) {
-    listen_on(acceptor_, endpoint);
+    common::listen_on(acceptor_, endpoint);
 }
 
 void Listener::start() {

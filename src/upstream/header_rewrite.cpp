@@ -75,8 +75,8 @@ void rewrite_request_for_upstream(http::request_header<>& header,
     if (!original_host.empty()) header.set("X-Forwarded-Host", original_host);
 }
 
-void address_request(http::request_header<>& header, const UpstreamTarget& target, BodyFraming framing,
-                     std::optional<std::uint64_t> read_ahead_bytes) {
+void address_request(http::request_header<>& header, const config::UpstreamTarget& target,
+                     BodyFraming framing, std::optional<std::uint64_t> read_ahead_bytes) {
     header.set(http::field::host, target.host_header());
     header.erase(http::field::content_length);
     header.erase(http::field::transfer_encoding);

@@ -7,7 +7,7 @@ std::optional<MailboxLocation> parse_mailbox_location(std::string_view location)
     if (scheme_end == std::string_view::npos) return std::nullopt;
     const auto path_start = location.find('/', scheme_end + 3);
     const auto origin = location.substr(0, path_start);
-    auto server = parse_upstream_url(origin);
+    auto server = config::parse_upstream_url(origin);
     if (!server) return std::nullopt;
     MailboxLocation parsed{std::move(*server),
                            std::string(path_start == std::string_view::npos ? std::string_view("/")

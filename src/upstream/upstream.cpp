@@ -73,7 +73,7 @@ bool Upstream::routes(std::string_view target) const {
     });
 }
 
-std::optional<std::size_t> Upstream::find_server(const UpstreamTarget& wanted) const {
+std::optional<std::size_t> Upstream::find_server(const config::UpstreamTarget& wanted) const {
     for (std::size_t i = 0; i < server_count(); ++i) {
         const auto& candidate = server(i);
         if (candidate.tls == wanted.tls && candidate.port == wanted.port &&

@@ -42,7 +42,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
                                                                          std::size_t server,
                                                                          std::chrono::milliseconds timeout) {
     close();
-    const UpstreamTarget& target = upstream.server(server);
+    const config::UpstreamTarget& target = upstream.server(server);
     target_ = &target;
     server_ = server;
     buffer_.clear();

@@ -21,7 +21,7 @@ TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
     header.set("MS-ASProtocolVersion", "16.1");
 
     rewrite_request_for_upstream(header, boost::asio::ip::make_address("192.0.2.7"), true);
-    const auto target = parse_upstream_url("https://mail.corp.example.com:8443");
+    const auto target = config::parse_upstream_url("https://mail.corp.example.com:8443");
     ASSERT_TRUE(target);
     address_request(header, *target, {.chunked = true, .content_length = std::nullopt}, std::nullopt);
 
@@ -46,7 +46,7 @@ TEST(RewriteRequestForUpstream, ConnectionNamingOwnedFieldsRemovesNoneOfThem) {
                "Content-Length, Host, X-Forwarded-Host, X-Forwarded-For, Authorization");
     header.set(http::field::content_length, "70000");
     rewrite_request_for_upstream(header, boost::asio::ip::make_address("192.0.2.7"), true);
-    const auto target = parse_upstream_url("https://mail:8443");
+    const auto target = config::parse_upstream_url("https://mail:8443");
     ASSERT_TRUE(target);
     address_request(header, *target, {.chunked = false, .content_length = 70000}, std::nullopt);
     EXPECT_EQ(header[http::field::content_length], "70000");
@@ -68,7 +68,7 @@ TEST(RewriteRequestForUpstream, RemovesFieldsNamedInEveryConnectionField) {
 }
 
 TEST(AddressRequest, FramesFromTheParserNotFromTheHeader) {
-    const auto target = parse_upstream_url("https://mail");
+    const auto target = config::parse_upstream_url("https://mail");
     ASSERT_TRUE(target);
     http::request_header<> header;
     header.set(http::field::transfer_encoding, "chunked");
@@ -86,7 +86,7 @@ TEST(AddressRequest, FramesFromTheParserNotFromTheHeader) {
     EXPECT_EQ(header.count(http::field::transfer_encoding), 0u);
     // The server of a later attempt: Host follows it, the forwarding fields stay the device's.
     header.set("X-Forwarded-Host", "eas.example.com");
-    address_request(header, *parse_upstream_url("https://mail2:444"), {}, std::nullopt);
+    address_request(header, *config::parse_upstream_url("https://mail2:444"), {}, std::nullopt);
     EXPECT_EQ(header[http::field::host], "mail2:444");
     EXPECT_EQ(header["X-Forwarded-Host"], "eas.example.com");
 }
@@ -129,19 +129,19 @@ TEST(RewriteResponseForDevice, InCertificateModeKerberosArtefactsStayWithEasgate
 }
 
 TEST(ParseUpstreamUrl, AcceptsHostsPortsAndIpv6AndRefusesTheRest) {
-    const auto plain = parse_upstream_url("http://10.0.0.5:8080/");
+    const auto plain = config::parse_upstream_url("http://10.0.0.5:8080/");
     ASSERT_TRUE(plain);
     EXPECT_FALSE(plain->tls);
     EXPECT_EQ(plain->port, 8080);
     EXPECT_EQ(plain->host_header(), "10.0.0.5:8080");
-    const auto v6 = parse_upstream_url("https://[::1]:9443");
+    const auto v6 = config::parse_upstream_url("https://[::1]:9443");
     ASSERT_TRUE(v6);
     EXPECT_EQ(v6->host, "::1");
     EXPECT_EQ(v6->host_header(), "[::1]:9443");
-    EXPECT_EQ(parse_upstream_url("https://mail")->host_header(), "mail");
+    EXPECT_EQ(config::parse_upstream_url("https://mail")->host_header(), "mail");
     for (const char* bad : {"mail", "ftp://mail", "https://", "https://mail:0", "https://mail:99999",
                             "https://user@mail", "https://mail/owa", "https://mail:"}) {
-        EXPECT_FALSE(parse_upstream_url(bad)) << bad;
+        EXPECT_FALSE(config::parse_upstream_url(bad)) << bad;
     }
 }
 

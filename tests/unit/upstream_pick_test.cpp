@@ -11,7 +11,7 @@ Upstream three_servers() {
     config::UpstreamConfig config;
     config.name = "exchange";
     for (const char* url : {"https://mail1", "https://mail2", "https://mail3"})
-        config.servers.push_back(*parse_upstream_url(url));
+        config.servers.push_back(*config::parse_upstream_url(url));
     return Upstream(config, "upstreams[0]");
 }
 
@@ -43,9 +43,9 @@ TEST(UpstreamPick, TheServerWithTheFewestRequestsInFlightIsPreferred) {
 
 TEST(UpstreamPick, AUserRoutedByA451GoesToTheirServerUnlessItWasTried) {
     auto upstream = three_servers();
-    const auto mail2 = upstream.find_server(*parse_upstream_url("https://MAIL2"));
+    const auto mail2 = upstream.find_server(*config::parse_upstream_url("https://MAIL2"));
     ASSERT_EQ(mail2, 1u);
-    EXPECT_FALSE(upstream.find_server(*parse_upstream_url("https://mail4")));
+    EXPECT_FALSE(upstream.find_server(*config::parse_upstream_url("https://mail4")));
     upstream.route_user_to("alice@example.test", 1);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(pick(upstream, "alice@example.test"), 1u);
     std::vector<bool> tried{false, true, false};

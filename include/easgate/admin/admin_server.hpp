@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "easgate/admin/metrics.hpp"
+
 namespace easgate::admin {
 
 // The operators' HTTP endpoint (admin.listen, plain HTTP, meant for loopback or a management
@@ -15,12 +17,11 @@ namespace easgate::admin {
 // connection; it runs on the accept thread, never on a device connection's worker.
 class AdminServer {
 public:
-    using MetricsRenderer = std::function<std::string()>;
     using ReadinessCheck = std::function<std::optional<std::string>()>;  // nullopt: ready; else why not
 
     // Binds now, so a taken port fails at start with a clear message.
     AdminServer(boost::asio::io_context& context, const boost::asio::ip::tcp::endpoint& endpoint,
-                MetricsRenderer metrics, ReadinessCheck readiness);
+                MetricsSource metrics, ReadinessCheck readiness);
 
     void start();
     void stop();
@@ -31,11 +32,8 @@ private:
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
 
     boost::asio::ip::tcp::acceptor acceptor_;
-    MetricsRenderer metrics_;
+    MetricsSource metrics_;
     ReadinessCheck readiness_;
 };
-
-// Parses admin.listen ("127.0.0.1:9443", "[::1]:9443"); nullopt when it is not address:port.
-std::optional<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& text);
 
 }  // namespace easgate::admin

@@ -6,12 +6,11 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "easgate/config/config.hpp"
-
 namespace easgate::common {
 
-// Sends spdlog's default logger to stderr in the configured level and format (text or JSON lines).
-void configure_logging(const config::LoggingConfig& logging);
+// Sends spdlog's default logger to stderr at `level` (spdlog's names: "info", "warn"…), as text
+// lines or, with json_lines, as one JSON object per line.
+void configure_logging(const std::string& level, bool json_lines);
 
 // Lets a message through at most once per interval per reason, so a certificate scan or a
 // misbehaving client fleet cannot flood the log. Counts what it held back and reports it with

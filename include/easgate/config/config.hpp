@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "easgate/upstream/upstream_target.hpp"
+#include "easgate/config/upstream_target.hpp"
 
 namespace easgate::config {
 
@@ -51,7 +51,7 @@ enum class ChannelBinding { automatic, off };
 
 struct UpstreamConfig {
     std::string name;
-    std::vector<upstream::UpstreamTarget> servers;
+    std::vector<UpstreamTarget> servers;
     std::string ca_file;  // verifies Exchange's certificate; the system store when empty
     std::string service_principal;
     UpstreamAuthentication authenticate = UpstreamAuthentication::per_request;

@@ -10,9 +10,6 @@
 
 namespace easgate::listener {
 
-// Opens, binds and listens; throws std::runtime_error naming the address when that fails.
-void listen_on(boost::asio::ip::tcp::acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint);
-
 // Accepts device connections on one address and hands each to a worker's executor, so that
 // every connection lives on one thread (no locks on the request path) and all cores are used.
 class Listener {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "easgate/upstream/upstream_target.hpp"
+#include "easgate/config/upstream_target.hpp"
 
 namespace easgate::upstream {
 
@@ -41,8 +41,8 @@ void rewrite_request_for_upstream(http::request_header<>& header,
 // For each attempt (the server may change between them): Host names the server, and the body is
 // framed by easgate: a Content-Length of `read_ahead_bytes` when the whole body was read ahead,
 // else the device's own framing as the parser read it; no framing fields for a request without a body.
-void address_request(http::request_header<>& header, const UpstreamTarget& target, BodyFraming framing,
-                     std::optional<std::uint64_t> read_ahead_bytes);
+void address_request(http::request_header<>& header, const config::UpstreamTarget& target,
+                     BodyFraming framing, std::optional<std::uint64_t> read_ahead_bytes);
 
 // Exchange's response header becomes the device's: hop-by-hop fields removed (the caller then
 // applies the device's keep-alive and framing). With `strip_backend_authentication` (certificate

@@ -4,15 +4,15 @@
 #include <string>
 #include <string_view>
 
-#include "easgate/upstream/upstream_target.hpp"
+#include "easgate/config/upstream_target.hpp"
 
 namespace easgate::upstream {
 
 // Exchange answers 451 with X-MS-Location when a mailbox lives in another site: the device is to
 // use that URL from now on. easgate keeps the device on itself and routes the user there instead.
 struct MailboxLocation {
-    UpstreamTarget server;  // scheme, host and port of the named Exchange server
-    std::string path;       // "/Microsoft-Server-ActiveSync" and whatever follows it
+    config::UpstreamTarget server;  // scheme, host and port of the named Exchange server
+    std::string path;               // "/Microsoft-Server-ActiveSync" and whatever follows it
 };
 
 // nullopt when the location is not an absolute http(s) URL.

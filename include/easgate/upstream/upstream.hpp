@@ -40,7 +40,7 @@ public:
 
     const std::string& name() const { return config_.name; }
     std::size_t server_count() const { return config_.servers.size(); }
-    const UpstreamTarget& server(std::size_t index) const { return config_.servers[index]; }
+    const config::UpstreamTarget& server(std::size_t index) const { return config_.servers[index]; }
     boost::asio::ssl::context& tls_context() { return tls_; }
     // TLS session resumption: the last session a server gave, offered on the next connection to
     // it (an abbreviated handshake saves Exchange and easgate the key exchange).
@@ -68,7 +68,7 @@ public:
     }
 
     // The configured server with this scheme, host (any case) and port, if any.
-    std::optional<std::size_t> find_server(const UpstreamTarget& wanted) const;
+    std::optional<std::size_t> find_server(const config::UpstreamTarget& wanted) const;
     // Exchange said (451) that user's mailbox is served by this server: go there from now on.
     void route_user_to(const std::string& user, std::size_t server);
 
@@ -163,7 +163,7 @@ public:
 
     beast::tcp_stream& tcp();
     beast::flat_buffer& buffer() { return buffer_; }
-    const UpstreamTarget& target() const { return *target_; }
+    const config::UpstreamTarget& target() const { return *target_; }
     std::size_t server() const { return server_; }  // its index in the upstream's servers
     const boost::asio::any_io_executor& executor() const { return executor_; }
     // For Extended Protection: tls-server-end-point of this TLS connection, when the upstream binds
@@ -181,7 +181,7 @@ private:
     using Stream = std::variant<PlainStream, TlsStream>;
     std::unique_ptr<Stream> stream_;  // on the heap: an SSL stream can be moved but not move-assigned
     beast::flat_buffer buffer_;
-    const UpstreamTarget* target_ = nullptr;
+    const config::UpstreamTarget* target_ = nullptr;
     std::size_t server_ = 0;
     std::string channel_binding_;
 };

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace easgate::upstream {
+namespace easgate::config {
 
 // One Exchange server as configured: "https://mail.corp.example.com" or "http://host:8080".
 struct UpstreamTarget {
@@ -21,4 +21,4 @@ struct UpstreamTarget {
 // nullopt when the URL is not http(s)://host[:port][/] (paths and credentials are refused).
 std::optional<UpstreamTarget> parse_upstream_url(std::string_view url);
 
-}  // namespace easgate::upstream
+}  // namespace easgate::config

@@ -27,9 +27,9 @@
 #include <utility>
 #include <vector>
 
+#include "easgate/config/upstream_target.hpp"
 #include "easgate/listener/request_framing.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
-#include "easgate/upstream/upstream_target.hpp"
 
 namespace {
 
@@ -145,7 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::optional<std::uint64_t> read_ahead =
         (options & 0x02) != 0 ? std::optional<std::uint64_t>(received.size() - end) : std::nullopt;
     const auto device = boost::asio::ip::make_address(device_addresses[(options >> 2) & 0x03]);
-    const auto target = easgate::upstream::parse_upstream_url(upstream_urls[(options >> 4) & 0x03]);
+    const auto target = easgate::config::parse_upstream_url(upstream_urls[(options >> 4) & 0x03]);
     require(target.has_value(), "upstream URL parses");
 
     const http::request_header<> original = request.base();

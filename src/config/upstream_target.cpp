@@ -1,8 +1,8 @@
-#include "easgate/upstream/upstream_target.hpp"
+#include "easgate/config/upstream_target.hpp"
 
 #include <charconv>
 
-namespace easgate::upstream {
+namespace easgate::config {
 
 std::string UpstreamTarget::host_header() const {
     const bool bracket = host.find(':') != std::string::npos;  // IPv6 literal
@@ -52,4 +52,4 @@ std::optional<UpstreamTarget> parse_upstream_url(std::string_view url) {
     return target;
 }
 
-}  // namespace easgate::upstream
+}  // namespace easgate::config

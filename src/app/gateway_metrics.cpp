@@ -1,0 +1,68 @@
+#include "easgate/app/gateway_metrics.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+namespace easgate::app {
+namespace {
+
+using Type = admin::MetricFamily::Type;
+
+admin::MetricFamily single(Type type, const char* name, const char* help, std::uint64_t value) {
+    return {name, help, type, {{"", value}}};
+}
+
+admin::MetricFamily counter(const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
+    return single(Type::counter, name, help, value.load(std::memory_order_relaxed));
+}
+
+// One series per upstream, labelled with its name.
+template <class Value>
+admin::MetricFamily per_upstream(const char* name, const char* help,
+                                 const std::vector<const upstream::Upstream*>& upstreams, Value value) {
+    admin::MetricFamily family{name, help, Type::counter, {}};
+    for (const auto* u : upstreams) family.series.push_back({"upstream=\"" + u->name() + "\"", value(*u)});
+    return family;
+}
+
+}  // namespace
+
+std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) {
+    std::vector<admin::MetricFamily> out;
+    if (const auto* s = sources.sessions) {
+        out.push_back(
+            single(Type::gauge, "easgate_device_connections", "device connections open now", s->size()));
+        out.push_back(single(Type::counter, "easgate_device_connections_refused_total",
+                             "device connections closed at accept: limits.max_connections was reached",
+                             s->refused()));
+    }
+    out.push_back(per_upstream("easgate_upstream_tls_handshakes_total",
+                               "TLS handshakes with Exchange servers", sources.upstreams,
+                               [](const upstream::Upstream& u) { return u.tls_handshakes(); }));
+    out.push_back(per_upstream("easgate_upstream_tls_resumed_total",
+                               "of those, resumed sessions (no key exchange)", sources.upstreams,
+                               [](const upstream::Upstream& u) { return u.tls_resumptions(); }));
+    if (const auto* d = sources.delegation) {
+        out.push_back(counter("easgate_kdc_s4u2self_total", "S4U2Self exchanges with the KDC (impersonation)",
+                              d->s4u2self));
+        out.push_back(counter("easgate_kdc_s4u2proxy_total",
+                              "S4U2Proxy exchanges with the KDC (service tickets)", d->s4u2proxy));
+        out.push_back(counter("easgate_delegation_cache_hits_total",
+                              "Negotiate tokens made from a cached ticket", d->cache_hits));
+        out.push_back(counter("easgate_delegation_failures_total",
+                              "delegations the KDC refused or could not serve", d->failures));
+    }
+    if (const auto* d = sources.directory) {
+        out.push_back(
+            counter("easgate_ldap_searches_total", "user searches sent to a directory server", d->searches));
+        out.push_back(counter("easgate_directory_cache_hits_total", "user lookups answered from the cache",
+                              d->cache_hits));
+        out.push_back(counter("easgate_directory_shared_lookups_total",
+                              "lookups that joined a search already in flight", d->shared_lookups));
+        out.push_back(counter("easgate_ldap_connections_opened_total", "LDAP connections opened and bound",
+                              d->connections_opened));
+    }
+    return out;
+}
+
+}  // namespace easgate::app

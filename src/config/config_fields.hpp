@@ -1,0 +1,143 @@
+#pragma once
+
+// Every configuration key, spelled once. Each list below is called with a visitor: the parser
+// (load_config) reads the fields in this order, the writer (to_yaml) prints them in this order, so
+// the key a value is read from and the key it is shown under can't drift apart. Sections are
+// generic lambdas, called with a mutable section when parsing and a const one when writing.
+//
+// A visitor offers:
+//   field(key, value, codec[, presence][, check])  one value; check() returns an error or nullptr,
+//                                                  tested after the key is read (or left out)
+//   section(key, object, fields[, presence])       a nested mapping, always shown
+//   optional_section(key, std::optional, fields)   a nested mapping, shown when configured
+//   list(key, std::vector, fields, at_least_one)   a required, non-empty list of mappings
+
+#include "config_codecs.hpp"
+
+namespace easgate::config::fields {
+
+// Required keys must be present. Keys shown only when set are left out of to_yaml while empty.
+enum class Presence { optional, required, shown_when_set };
+
+using namespace codec;
+
+inline constexpr auto client_auth = [](auto& f, auto& c) {
+    f.field("mode", c.mode,
+            one_of<ClientAuthMode>(
+                {{"required", ClientAuthMode::required}, {"optional", ClientAuthMode::optional}}));
+    f.field("trusted_ca_file", c.trusted_ca_file, ReadableFile{}, Presence::required);
+    f.field("crl_files", c.crl_files, ListOf<ReadableFile>{.flow = true});
+    f.field("require_client_auth_eku", c.require_client_auth_eku, Flag{});
+};
+
+inline constexpr auto listener = [](auto& f, auto& l) {
+    f.field("address", l.address, Text{});
+    f.field("port", l.port, Whole{.max = 65535});  // 0 lets the kernel pick one, named in the log (tests)
+    f.field("certificate", l.certificate, ReadableFile{}, Presence::required);
+    f.field("private_key", l.private_key, ReadableFile{}, Presence::required);
+    f.section("client_auth", l.client_auth, client_auth, Presence::required);
+    f.field("tls_min_version", l.tls_min_version, Word<2>{.choices = {"1.2", "1.3"}, .quoted = true});
+    f.field("upstream", l.upstream, Text{});
+    f.field("public_name", l.public_name, HostName{}, Presence::shown_when_set);
+};
+
+inline constexpr auto health_check = [](auto& f, auto& h) {
+    f.field("path", h.path, HealthCheckPath{});
+    f.field("interval", h.interval, Duration{});
+    f.field("timeout", h.timeout, Duration{}, Presence::optional,
+            [&h] { return h.timeout > h.interval ? "must not be longer than interval" : nullptr; });
+};
+
+inline constexpr auto upstream = [](auto& f, auto& u) {
+    f.field("name", u.name, Text{}, Presence::required);
+    f.field("servers", u.servers, ListOf<ServerUrl>{.at_least_one = "list at least one server"},
+            Presence::required);
+    f.field("ca_file", u.ca_file, ReadableFile{}, Presence::shown_when_set);
+    f.field("service_principal", u.service_principal, Text{}, Presence::shown_when_set);
+    f.field("authenticate", u.authenticate,
+            one_of<UpstreamAuthentication>({{"per_request", UpstreamAuthentication::per_request},
+                                            {"per_connection", UpstreamAuthentication::per_connection}}));
+    f.field("send_authorization", u.send_authorization,
+            one_of<SendAuthorization>(
+                {{"always", SendAuthorization::always}, {"on_challenge", SendAuthorization::on_challenge}}));
+    f.field("channel_binding", u.channel_binding,
+            one_of<ChannelBinding>({{"auto", ChannelBinding::automatic}, {"off", ChannelBinding::off}}));
+    f.field("max_authorization_bytes", u.max_authorization_bytes, Size{.min = 1024, .max = 1 << 20});
+    f.field("routes", u.routes, ListOf<PathPrefix>{.flow = true});
+    f.optional_section("health_check", u.health_check, health_check);
+};
+
+inline constexpr auto limits = [](auto& f, auto& l) {
+    f.field("upload_read_ahead", l.upload_read_ahead, Size{});
+    f.field("max_request_body", l.max_request_body, Size{});
+    f.field("max_header_bytes", l.max_header_bytes, Size{.min = 1024});
+    f.field("header_timeout", l.header_timeout, Duration{});
+    f.field("idle_timeout", l.idle_timeout, Duration{});
+    f.field("client_body_timeout", l.client_body_timeout, Duration{});
+    f.field("upstream_connect_timeout", l.upstream_connect_timeout, Duration{});
+    f.field("upstream_timeout", l.upstream_timeout, Duration{});
+    f.field("max_long_poll", l.max_long_poll, Duration{});
+    f.field("shutdown_grace", l.shutdown_grace, Duration{});
+    f.field("min_body_rate", l.min_body_rate, Size{});
+    f.field("max_connections", l.max_connections, Whole{.min = 1, .max = 10'000'000});
+    f.field("upstream_idle_timeout", l.upstream_idle_timeout, Duration{});
+    f.field("max_idle_upstream_connections", l.max_idle_upstream_connections, Whole{.max = 1'000'000});
+};
+
+inline constexpr auto admin = [](auto& f, auto& a) { f.field("listen", a.listen, ListenAddress{}); };
+
+inline constexpr auto logging = [](auto& f, auto& l) {
+    f.field("level", l.level, Word<7>{{"trace", "debug", "info", "warn", "error", "critical", "off"}});
+    f.field("format", l.format, one_of<LogFormat>({{"text", LogFormat::text}, {"json", LogFormat::json}}));
+};
+
+// The bind: mapping's keys live flat in DirectoryConfig.
+inline constexpr auto directory_bind = [](auto& f, auto& d) {
+    f.field("method", d.bind,
+            one_of<DirectoryBind>({{"gssapi", DirectoryBind::gssapi}, {"simple", DirectoryBind::simple}}),
+            Presence::required);
+    if (d.bind != DirectoryBind::simple) return;
+    f.field("dn", d.bind_dn, Text{}, Presence::required);
+    f.field("password_file", d.password_file, ReadableFile{}, Presence::required);
+};
+
+inline constexpr auto directory = [](auto& f, auto& d) {
+    f.field("uris", d.uris, ListOf<LdapUri>{.at_least_one = "list at least one directory server"},
+            Presence::required);
+    f.field("base_dn", d.base_dn, Text{}, Presence::required);
+    f.section("bind", d, directory_bind);
+    f.field("ldap_tls", d.ldap_tls,
+            one_of<LdapTls>({{"starttls", LdapTls::starttls}, {"none", LdapTls::none}}), Presence::optional,
+            [&d] {
+                return d.ldap_tls == LdapTls::none && d.bind == DirectoryBind::simple
+                           ? "a simple bind would send the password in clear: use starttls or ldaps://"
+                           : nullptr;
+            });
+    f.field("ca_file", d.ca_file, ReadableFile{}, Presence::shown_when_set);
+    f.field("timeout", d.timeout, Duration{});
+    f.field("cache_ttl", d.cache_ttl, Duration{});
+    f.field("negative_cache_ttl", d.negative_cache_ttl, Duration{});
+    f.field("max_concurrent", d.max_concurrent, Whole{.min = 1, .max = 64});
+};
+
+inline constexpr auto kerberos = [](auto& f, auto& k) {
+    f.field("keytab", k.keytab, ReadableFile{}, Presence::required);
+    f.field("principal", k.principal, Principal{}, Presence::required);
+    f.field("krb5_conf", k.krb5_conf, ReadableFile{}, Presence::shown_when_set);
+    f.field("ticket_refresh_before", k.ticket_refresh_before, Duration{});
+    f.field("max_concurrent_kdc", k.max_concurrent_kdc, Whole{.min = 1, .max = 64});
+    f.field("timeout", k.timeout, Duration{});
+};
+
+inline constexpr auto config = [](auto& f, auto& c) {
+    f.list("listeners", c.listeners, listener, "list at least one listener");
+    f.list("upstreams", c.upstreams, upstream, "list at least one upstream");
+    f.section("limits", c.limits, limits);
+    f.section("admin", c.admin, admin);
+    f.section("logging", c.logging, logging);
+    f.optional_section("directory", c.directory, directory);
+    f.optional_section("kerberos", c.kerberos, kerberos);
+    f.field("workers", c.workers, Whole{.max = 256});
+};
+
+}  // namespace easgate::config::fields
