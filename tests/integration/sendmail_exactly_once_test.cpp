@@ -67,64 +67,61 @@ protected:
         }
         return count;
     }
-};
 
-TEST_F(SendMailExactlyOnceTest, EveryAcceptedMailIsDeliveredOnceWhileExchangeCrashes) {
     // EASGATE_TEST_SEED repeats a run's random choices (the timing that meets them is the machine's).
-    const char* given = std::getenv("EASGATE_TEST_SEED");
-    const unsigned seed = given ? static_cast<unsigned>(std::stoul(given)) : std::random_device{}();
-    std::cout << "seed " << seed << " (EASGATE_TEST_SEED=" << seed << " repeats its choices)" << std::endl;
-    RecordProperty("seed", std::to_string(seed));
-
-    const auto port = free_tcp_port();
-    const auto upstream = start_upstream("server", port);
-    start_gateway({.upstream_url = upstream,
-                   .limits = "    upload_read_ahead: " + std::to_string(upload_read_ahead) +
-                             "\n    upstream_timeout: 3s\n    upstream_connect_timeout: 2s\n"});
-    const auto started = std::chrono::steady_clock::now();
-
-    std::vector<std::vector<Sent>> seen(std::size(phones));
-    std::vector<std::thread> senders;
-    for (std::size_t p = 0; p < std::size(phones); ++p) {
-        senders.emplace_back([&, p] {
-            const auto& phone = phones[p];
-            std::mt19937 random(seed + static_cast<unsigned>(p) + 1);
-            DeviceConnection connection(gateway_port(), pki_dir() / "server-ca.pem",
-                                        pki_dir() / (phone.credential + ".pem"),
-                                        pki_dir() / (phone.credential + ".key"));
-            for (int i = 0; i < mails_per_device; ++i) {
-                const auto id = phone.device_id + "-" + std::to_string(i);
-                const bool large = random() % 3 == 0;
-                // A slow Exchange now and then, so that crashes land while it holds a mail; and now
-                // and then one that takes the mail and drops the connection while the port stays
-                // open (IIS recycling its worker process), where a replay would find it. (Crashes
-                // come sooner than any upstream_timeout: ExchangeNeverAnsweringGets504AtUpstreamTimeout
-                // covers that.)
-                std::string knobs;
-                if (const auto pick = random() % 20; pick < 4) {
-                    knobs = "&delayms=" + std::to_string(100 + random() % 600);
-                } else if (pick == 4) {
-                    knobs = random() % 2 ? "&hangup=1" : "&hangup=1&rst=1";
-                }
-                const auto request = send_mail(phone, id, large ? 20 * 1024 : 1024, knobs);
-                // Half the large bodies come in two parts with a pause between, so that crashes
-                // also land while easgate is streaming one to Exchange.
-                const bool paused = large && random() % 2 == 0;
-                const auto split = paused ? request.find("\r\n\r\n") + 4 + 2 * upload_read_ahead : 0;
-                const auto status =
-                    connection.exchange(request, split, std::chrono::milliseconds(50 + random() % 250));
-                seen[p].push_back({id, status});
-                // A phone pauses between mails, and longer after a failure (Retry-After, scaled down).
-                std::this_thread::sleep_for(
-                    std::chrono::milliseconds(status == 200 ? 20 : 200 + random() % 300));
-            }
-        });
+    static unsigned test_seed() {
+        const char* given = std::getenv("EASGATE_TEST_SEED");
+        const unsigned seed = given ? static_cast<unsigned>(std::stoul(given)) : std::random_device{}();
+        std::cout << "seed " << seed << " (EASGATE_TEST_SEED=" << seed << " repeats its choices)"
+                  << std::endl;
+        RecordProperty("seed", std::to_string(seed));
+        return seed;
     }
 
-    // Exchange crashes (SIGKILL) at random moments and comes back on the same port after a pause.
-    std::atomic<bool> done{false};
-    int kills = 0;
-    std::thread crasher([&] {
+    // The test upstream's knobs for one mail: mostly none.
+    static std::string exchange_knobs(std::mt19937& random) {
+        // A slow Exchange now and then, so that crashes land while it holds a mail; and now
+        // and then one that takes the mail and drops the connection while the port stays
+        // open (IIS recycling its worker process), where a replay would find it. (Crashes
+        // come sooner than any upstream_timeout: ExchangeNeverAnsweringGets504AtUpstreamTimeout
+        // covers that.)
+        std::string knobs;
+        if (const auto pick = random() % 20; pick < 4) {
+            knobs = "&delayms=" + std::to_string(100 + random() % 600);
+        } else if (pick == 4) {
+            knobs = random() % 2 ? "&hangup=1" : "&hangup=1&rst=1";
+        }
+        return knobs;
+    }
+
+    // One phone's mails on its own connection, each sent once; what the phone saw of each.
+    std::vector<Sent> send_mails(const Phone& phone, unsigned seed) const {
+        std::vector<Sent> seen;
+        std::mt19937 random(seed);
+        DeviceConnection connection(gateway_port(), pki_dir() / "server-ca.pem",
+                                    pki_dir() / (phone.credential + ".pem"),
+                                    pki_dir() / (phone.credential + ".key"));
+        for (int i = 0; i < mails_per_device; ++i) {
+            const auto id = phone.device_id + "-" + std::to_string(i);
+            const bool large = random() % 3 == 0;
+            const auto request = send_mail(phone, id, large ? 20 * 1024 : 1024, exchange_knobs(random));
+            // Half the large bodies come in two parts with a pause between, so that crashes
+            // also land while easgate is streaming one to Exchange.
+            const bool paused = large && random() % 2 == 0;
+            const auto split = paused ? request.find("\r\n\r\n") + 4 + 2 * upload_read_ahead : 0;
+            const auto status =
+                connection.exchange(request, split, std::chrono::milliseconds(50 + random() % 250));
+            seen.push_back({id, status});
+            // A phone pauses between mails, and longer after a failure (Retry-After, scaled down).
+            std::this_thread::sleep_for(std::chrono::milliseconds(status == 200 ? 20 : 200 + random() % 300));
+        }
+        return seen;
+    }
+
+    // Exchange crashes (SIGKILL) at random moments and comes back on the same port after a pause,
+    // until done; the number of crashes.
+    int crash_exchange(std::uint16_t port, unsigned seed, const std::atomic<bool>& done) {
+        int kills = 0;
         std::mt19937 random(seed);
         std::size_t current = 0;
         const auto wait = [&](std::chrono::milliseconds pause) {
@@ -134,25 +131,29 @@ TEST_F(SendMailExactlyOnceTest, EveryAcceptedMailIsDeliveredOnceWhileExchangeCra
         };
         for (;;) {
             wait(std::chrono::milliseconds(100 + random() % 700));
-            if (done) return;
+            if (done) return kills;
             kill_upstream(current);
             ++kills;
             wait(std::chrono::milliseconds(random() % 400));
             start_upstream("server", port);
             ++current;
         }
-    });
-    for (auto& sender : senders) sender.join();
-    done = true;
-    crasher.join();
-    const auto elapsed = std::chrono::steady_clock::now() - started;
+    }
+};
 
-    const auto delivered = deliveries();
+// What the phones saw, by status.
+struct Tally {
     std::map<unsigned, int> statuses;
     int accepted_unconfirmed = 0;  // Exchange had it, the phone got no 200: the price of never replaying
+};
+
+// Checks each mail a phone sent against how often it reached Exchange.
+Tally check_each_mail(const std::vector<std::vector<Sent>>& seen,
+                      const std::map<std::string, int>& delivered) {
+    Tally tally;
     for (const auto& phone_saw : seen) {
         for (const auto& [id, status] : phone_saw) {
-            ++statuses[status];
+            ++tally.statuses[status];
             const auto found = delivered.find(id);
             const int times = found == delivered.end() ? 0 : found->second;
             EXPECT_LE(times, 1) << id << " reached Exchange " << times << " times (status " << status << ")";
@@ -163,9 +164,36 @@ TEST_F(SendMailExactlyOnceTest, EveryAcceptedMailIsDeliveredOnceWhileExchangeCra
                 EXPECT_TRUE(status == 0 || status == 502 || status == 503 || status == 504)
                     << id << " never reached Exchange, yet the phone got " << status;
             }
-            if (times == 1 && status != 200) ++accepted_unconfirmed;
+            if (times == 1 && status != 200) ++tally.accepted_unconfirmed;
         }
     }
+    return tally;
+}
+
+TEST_F(SendMailExactlyOnceTest, EveryAcceptedMailIsDeliveredOnceWhileExchangeCrashes) {
+    const unsigned seed = test_seed();
+    const auto port = free_tcp_port();
+    const auto upstream = start_upstream("server", port);
+    start_gateway({.upstream_url = upstream,
+                   .limits = "    upload_read_ahead: " + std::to_string(upload_read_ahead) +
+                             "\n    upstream_timeout: 3s\n    upstream_connect_timeout: 2s\n"});
+    const auto started = std::chrono::steady_clock::now();
+
+    std::vector<std::vector<Sent>> seen(std::size(phones));
+    std::vector<std::thread> senders;
+    for (std::size_t p = 0; p < std::size(phones); ++p) {
+        senders.emplace_back(
+            [&, p] { seen[p] = send_mails(phones[p], seed + static_cast<unsigned>(p) + 1); });
+    }
+    std::atomic<bool> done{false};
+    int kills = 0;
+    std::thread crasher([&] { kills = crash_exchange(port, seed, done); });
+    for (auto& sender : senders) sender.join();
+    done = true;
+    crasher.join();
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+
+    auto [statuses, accepted_unconfirmed] = check_each_mail(seen, deliveries());
     const int sent = mails_per_device * static_cast<int>(std::size(phones));
     std::cout << "sent " << sent << ", 200: " << statuses[200] << ", 502: " << statuses[502]
               << ", 503: " << statuses[503] << ", 504: " << statuses[504]

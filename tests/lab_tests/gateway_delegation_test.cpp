@@ -2,111 +2,18 @@
 // Directory (LDAP) → KDC (S4U2Self + S4U2Proxy) → Apache with mod_auth_gssapi as Exchange.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
 #include "easgate_process.hpp"
-#include "fault_relay.hpp"
+#include "gateway_delegation_fixture.hpp"
 #include "lab_environment.hpp"
-#include "test_pki.hpp"
 
 namespace easgate::testing {
 namespace {
 
 std::size_t line_count(const std::string& text) { return count_of(text, "\n"); }
-
-// What a test changes in the gateway's configuration.
-struct GatewayOptions {
-    std::string principal_var = "LAB_EASGATE_PRINCIPAL";  // easgate's account, from lab.env
-    std::string keytab_var = "LAB_EASGATE_KEYTAB";
-    std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
-    std::string authenticate = "per_request";
-    std::string upstream;        // more YAML lines in the upstream's entry, each "    key: value\n"
-    std::string directory_uris;  // empty: the lab DC's LDAPS URL
-    std::string directory;       // more YAML lines in the directory section, each "  key: value\n"
-    std::string kerberos;        // more YAML lines in the kerberos section
-    std::string krb5_conf;       // the lab's when empty
-};
-
-class GatewayDelegationTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        work_ = make_temp_dir("lab-e2e");
-        // Devices enrolled from the lab CA, plus a test CA for UPNs the directory doesn't know.
-        test_ca_ = std::make_unique<TestCa>(TestCa::create_root("easgate lab test CA"));
-        write_file(work_ / "device-cas.pem", read_file(lab().at("LAB_CA_FILE")) + test_ca_->cert_pem());
-    }
-
-    void TearDown() override {
-        if (HasFailure() && gateway_) std::cerr << "--- easgate log ---\n" << gateway_->log() << "---\n";
-        gateway_.reset();
-        std::filesystem::remove_all(work_);
-    }
-
-    static const LabEnvironment& lab() { return LabEnvironment::get(); }
-
-    void start_gateway(const GatewayOptions& options = {}) {
-        const auto& env = lab();
-        const std::string config =
-            "listeners:\n" + env.listener_yaml(0, (work_ / "device-cas.pem").string()) + "upstreams:\n" +
-            env.upstream_yaml("exchange", options.backend_var, options.authenticate, options.upstream) +
-            env.directory_yaml(options.directory_uris, options.directory) +
-            env.kerberos_yaml(options.principal_var, options.keytab_var, options.krb5_conf,
-                              options.kerberos) +
-            "logging:\n"
-            "  level: debug\n";
-        gateway_ = std::make_unique<EasgateProcess>(work_, config);
-        ASSERT_TRUE(gateway_->started()) << gateway_->log();
-        const auto ports = gateway_->device_ports();
-        ASSERT_EQ(ports.size(), 1u) << gateway_->log();
-        port_ = ports[0];
-    }
-
-    // An ActiveSync URL on the gateway; every EAS request names its device.
-    std::string url(const std::string& query = "Cmd=Sync") const {
-        return "https://" + lab().at("LAB_GW_HOST") + ":" + std::to_string(port_) +
-               "/Microsoft-Server-ActiveSync?" + query + "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
-    }
-
-    // curl with a lab user's device certificate; more URLs reuse the same TLS connection.
-    CommandResult as_user(const std::string& user, std::vector<std::string> extra = {}) const {
-        const std::filesystem::path dir = lab().at("LAB_CLIENT_CERT_DIR");
-        extra.insert(extra.begin(), "--fail-with-body");
-        return curl_as_device(url("Cmd=Sync&User=" + user), lab().at("LAB_CA_FILE"), dir / (user + ".pem"),
-                              dir / (user + ".key"), std::move(extra));
-    }
-
-    // curl with a certificate for upn from the test CA (a UPN the directory need not know).
-    CommandResult as_upn(const std::string& upn) {
-        CertSpec spec;
-        spec.common_name = "device";
-        spec.upn = upn;
-        const auto [cert, key] = test_ca_->issue(spec).write(work_, "upn-device");
-        return curl_as_device(url(), lab().at("LAB_CA_FILE"), cert, key,
-                              {"--write-out", "%{http_code}", "--output", "/dev/null"});
-    }
-
-    static std::string status_of(CommandResult result) { return result.out; }
-
-    // The backend's JSON answers, one per line of curl's output.
-    static std::vector<nlohmann::json> reports(const CommandResult& result) {
-        std::vector<nlohmann::json> all;
-        std::size_t start = 0;
-        for (auto end = result.out.find('\n'); end != std::string::npos; end = result.out.find('\n', start)) {
-            const auto line = result.out.substr(start, end - start);
-            if (line.find('{') != std::string::npos) all.push_back(nlohmann::json::parse(line));
-            start = end + 1;
-        }
-        return all;
-    }
-
-    std::filesystem::path work_;
-    std::unique_ptr<TestCa> test_ca_;
-    std::uint16_t port_ = 0;
-    std::unique_ptr<EasgateProcess> gateway_;
-};
 
 TEST_F(GatewayDelegationTest, AliceReachesExchangeAsAliceWithoutAPassword) {
     start_gateway();
@@ -297,109 +204,12 @@ TEST_F(GatewayDelegationTest, WithChannelBindingOffExtendedProtectionRefusesTheT
     EXPECT_NE(log.find("Extended Protection"), std::string::npos) << log;
 }
 
-TEST_F(GatewayDelegationTest, DisabledUserIsRefusedWith403AndTheReason) {
-    start_gateway();
-    const auto result = as_user("carol", {"--write-out", "%{http_code}", "--output", "/dev/null"});
-    EXPECT_EQ(result.out, "403");
-    EXPECT_FALSE(gateway_->wait_for_log("disabled").empty());
-}
-
-TEST_F(GatewayDelegationTest, UserMarkedNotDelegableIsRefusedWithTheReason) {
-    start_gateway();
-    const auto result = as_user("dave", {"--write-out", "%{http_code}", "--output", "/dev/null"});
-    EXPECT_EQ(result.out, "403");
-    EXPECT_FALSE(gateway_->wait_for_log("cannot be delegated").empty());
-}
-
-TEST_F(GatewayDelegationTest, UnknownUpnIsRefusedWith403) {
-    start_gateway();
-    EXPECT_EQ(status_of(as_upn("nobody@example.test")), "403");
-}
-
-TEST_F(GatewayDelegationTest, UpnWithLdapMetacharactersMatchesNobody) {
-    start_gateway();
-    EXPECT_EQ(status_of(as_upn("*@example.test")), "403");
-    EXPECT_EQ(status_of(as_upn("alice@example.test)(userPrincipalName=*")), "403");
-}
-
-TEST_F(GatewayDelegationTest, AccountWithoutDelegationRightsGives503AndTheLogNamesTheFix) {
-    start_gateway({.principal_var = "LAB_NODELEG_PRINCIPAL", .keytab_var = "LAB_NODELEG_KEYTAB"});
-    const auto result =
-        as_user("alice", {"--write-out", "%{http_code}", "--output", "/dev/null", "--include"});
-    EXPECT_EQ(result.out, "503");
-    EXPECT_FALSE(gateway_->wait_for_log("msDS-AllowedToDelegateTo").empty());
-}
-
 TEST_F(GatewayDelegationTest, DevicesBasicCredentialsNeverReachTheBackend) {
     start_gateway();
     const auto result = as_user("bob", {"--user", "bob:device-password"});
     ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
     EXPECT_EQ(reports(result).at(0)["authorization"], "Negotiate");  // the header Exchange received
     EXPECT_EQ(reports(result).at(0)["user"], "bob@EXAMPLE.TEST");
-}
-
-// The KDC black-holed from the start: easgate still starts at once, says why it isn't ready, answers
-// devices 503 + Retry-After, and serves them as soon as the KDC answers again.
-TEST_F(GatewayDelegationTest, StartsWithoutTheKdcAndServesOnceItAnswers) {
-    const auto& env = lab();
-    FaultRelay kdc("127.0.0.22", 0, env.at("LAB_KDC"), 88, FaultRelay::Mode::silent);
-    const std::string kdc_address = "127.0.0.22:" + std::to_string(kdc.port());
-    std::string krb5_conf = read_file(env.at("KRB5_CONFIG"));
-    const std::string lab_kdc = "kdc = " + env.at("LAB_KDC") + ":88";
-    krb5_conf.replace(krb5_conf.find(lab_kdc), lab_kdc.size(), "kdc = " + kdc_address);
-    write_file(work_ / "krb5.conf", krb5_conf);
-    // A simple bind, so that the directory needs no KDC: only delegation meets the silent one.
-    write_file(work_ / "ldap-password", env.at("LAB_ADMIN_PASSWORD"));
-    const auto started = std::chrono::steady_clock::now();
-    start_gateway({.directory = "  bind: {method: simple, dn: \"CN=Administrator,CN=Users," +
-                                env.at("LAB_BASE_DN") +
-                                "\", password_file: " + (work_ / "ldap-password").string() + "}\n",
-                   .kerberos = "  timeout: 3s\n",
-                   .krb5_conf = (work_ / "krb5.conf").string()});
-    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5))
-        << "listening took too long";
-
-    const auto healthz = [&] {
-        return run_command(
-                   {"curl", "--silent", "--include", "--max-time", "10", gateway_->admin_url() + "/healthz"})
-            .out;
-    };
-    EXPECT_TRUE(healthz().starts_with("HTTP/1.1 503 ")) << healthz();
-    EXPECT_FALSE(
-        gateway_->wait_for_log("did not answer within kerberos.timeout (3s)", std::chrono::seconds(8))
-            .empty());
-    const auto not_ready = healthz();
-    EXPECT_NE(not_ready.find("not ready: KDC " + kdc_address +
-                             " of EXAMPLE.TEST did not answer within kerberos.timeout (3s)"),
-              std::string::npos)
-        << not_ready;
-
-    const auto request_started = std::chrono::steady_clock::now();
-    const auto refused = as_user("alice", {"--include", "--output", "-"});
-    EXPECT_LT(std::chrono::steady_clock::now() - request_started, std::chrono::seconds(8));
-    EXPECT_TRUE(refused.out.starts_with("HTTP/1.1 503 ")) << refused.out;
-    EXPECT_NE(refused.out.find("Retry-After: "), std::string::npos) << refused.out;
-
-    kdc.set_mode(FaultRelay::Mode::forward);
-    const auto served = as_user("alice");
-    ASSERT_EQ(served.exit_code, 0) << served.err << served.out;
-    EXPECT_EQ(reports(served).at(0)["user"], "alice@EXAMPLE.TEST");
-    EXPECT_TRUE(healthz().starts_with("HTTP/1.1 200 ")) << healthz();
-}
-
-TEST_F(GatewayDelegationTest, NoDcAnsweringGives503WithRetryAfterWithinTheTimeout) {
-    // A load balancer's VIP with no healthy member: accepts TCP, never answers the TLS ClientHello.
-    const FaultRelay hole("127.0.0.21", 0, lab().at("LAB_DC_IP"), 636, FaultRelay::Mode::silent);
-    const std::string hole_uri = "ldaps://127.0.0.21:" + std::to_string(hole.port());
-    start_gateway({.directory_uris = hole_uri, .directory = "  timeout: 2s\n"});
-    const auto start = std::chrono::steady_clock::now();
-    const auto result = as_user("alice", {"--include"});
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    EXPECT_NE(result.out.find(" 503 "), std::string::npos) << result.out << result.err;
-    EXPECT_NE(result.out.find("Retry-After: "), std::string::npos) << result.out;
-    EXPECT_LT(elapsed, std::chrono::seconds(2 + 3));
-    EXPECT_FALSE(gateway_->wait_for_log(hole_uri + ": timed out: no TLS handshake").empty())
-        << gateway_->log();
 }
 
 }  // namespace

@@ -224,28 +224,21 @@ std::vector<std::string> numbered_users(const std::string& lab_users) {
     return users;
 }
 
-TEST(IsolationStress, FiftyUsersWithThreeDevicesEachOnBothBackendsNeverCrossUsers) {
-    const auto& lab = LabEnvironment::get();
-    const auto users = numbered_users(lab.at("LAB_USERS"));
-    ASSERT_GE(users.size(), 50u) << "the lab has too few users: provision it again (LAB_REPROVISION=1)";
-    const auto work = make_temp_dir("lab-stress");
-    asio::io_context context;
-    std::map<std::string, asio::ssl::context> tls;  // each user's device certificate
-    std::array<Backend, 2> backends{Backend{.name = "per_request"}, Backend{.name = "per_connection"}};
-    const std::string config =
-        "listeners:\n" + lab.listener_yaml(0, lab.at("LAB_CA_FILE"), "every-request") +
-        lab.listener_yaml(0, lab.at("LAB_CA_FILE"), "connection-bound") + "upstreams:\n" +
-        lab.upstream_yaml("every-request", "LAB_MAIL_BASE_URL", "per_request") +
-        lab.upstream_yaml("connection-bound", "LAB_MAIL_CONN_BOUND_BASE_URL", "per_connection") +
-        lab.directory_yaml() + lab.kerberos_yaml() +
-        // Pooled connections are dropped before Apache's KeepAliveTimeout (60 s) would close them.
-        "limits:\n  upstream_idle_timeout: 30s\n";
-    EasgateProcess gateway(work, config);
-    ASSERT_TRUE(gateway.started()) << gateway.log();
-    const auto ports = gateway.device_ports();
-    ASSERT_EQ(ports.size(), backends.size()) << gateway.log();
-    for (std::size_t i = 0; i < backends.size(); ++i) backends[i].port = ports[i];
+// One easgate with a listener per backend: per_request (every-request) and per_connection
+// (connection-bound).
+std::string stress_config(const LabEnvironment& lab) {
+    return "listeners:\n" + lab.listener_yaml(0, lab.at("LAB_CA_FILE"), "every-request") +
+           lab.listener_yaml(0, lab.at("LAB_CA_FILE"), "connection-bound") + "upstreams:\n" +
+           lab.upstream_yaml("every-request", "LAB_MAIL_BASE_URL", "per_request") +
+           lab.upstream_yaml("connection-bound", "LAB_MAIL_CONN_BOUND_BASE_URL", "per_connection") +
+           lab.directory_yaml() + lab.kerberos_yaml() +
+           // Pooled connections are dropped before Apache's KeepAliveTimeout (60 s) would close them.
+           "limits:\n  upstream_idle_timeout: 30s\n";
+}
 
+// Each user's device certificate, as a TLS client context.
+void load_device_certificates(std::map<std::string, asio::ssl::context>& tls, const LabEnvironment& lab,
+                              const std::vector<std::string>& users) {
     const std::filesystem::path certificates = lab.at("LAB_CLIENT_CERT_DIR");
     for (const auto& user : users) {
         auto& user_tls = tls.emplace(user, asio::ssl::context::tls_client).first->second;
@@ -254,6 +247,11 @@ TEST(IsolationStress, FiftyUsersWithThreeDevicesEachOnBothBackendsNeverCrossUser
         user_tls.use_certificate_chain_file((certificates / (user + ".pem")).string());
         user_tls.use_private_key_file((certificates / (user + ".key")).string(), asio::ssl::context::pem);
     }
+}
+
+// devices_per_user devices of every user on each backend, the users' first devices first.
+void add_devices(std::array<Backend, 2>& backends, const std::vector<std::string>& users,
+                 const LabEnvironment& lab, std::map<std::string, asio::ssl::context>& tls) {
     for (auto& backend : backends) {
         for (int d = 1; d <= devices_per_user; ++d) {
             for (const auto& user : users) {
@@ -265,6 +263,56 @@ TEST(IsolationStress, FiftyUsersWithThreeDevicesEachOnBothBackendsNeverCrossUser
             }
         }
     }
+}
+
+// Prints what one backend's devices saw and checks it; the number of requests sent.
+std::uint64_t report_backend(const Backend& backend, std::size_t users) {
+    const auto& t = backend.tally;
+    std::size_t shared = 0;  // backend connections that served more than one device connection
+    for (const auto& [key, device_connections] : t.backend_connections)
+        shared += device_connections.size() > 1;
+    std::cout << backend.name << ": " << users << " users x " << devices_per_user << " devices, "
+              << t.device_connections << " device connections, " << t.requests << " requests ("
+              << t.pipelined_batches << " pipelined batches), " << t.answered << " answered as the user, "
+              << t.mismatches << " mismatches, " << t.misrouted << " misrouted; "
+              << t.backend_connections.size() << " backend connections, " << shared
+              << " of them reused by several device connections; " << t.without_token
+              << " answered without a token on an authenticated connection\n";
+    for (const auto& [what, count] : t.failures) std::cout << "  " << count << " x " << what << "\n";
+
+    EXPECT_EQ(t.mismatches, 0u) << backend.name;
+    EXPECT_EQ(t.misrouted, 0u) << backend.name;
+    EXPECT_TRUE(t.failures.empty()) << backend.name << ": not every request was answered 200";
+    EXPECT_EQ(t.answered, t.requests) << backend.name;
+    EXPECT_EQ(t.answered_by_user.size(), users) << backend.name << ": some users were never served";
+    EXPECT_GT(shared, 0u) << backend.name << ": no pooled connection was reused, so the pool went untested";
+    return t.requests;
+}
+
+// What easgate said about anything but a 200.
+void print_log_except_200s(const EasgateProcess& gateway) {
+    std::istringstream log(gateway.log());
+    std::cerr << "--- easgate log, except 200s ---\n";
+    for (std::string line; std::getline(log, line);) {
+        if (line.find("\" 200 ") == std::string::npos) std::cerr << line << "\n";
+    }
+}
+
+TEST(IsolationStress, FiftyUsersWithThreeDevicesEachOnBothBackendsNeverCrossUsers) {
+    const auto& lab = LabEnvironment::get();
+    const auto users = numbered_users(lab.at("LAB_USERS"));
+    ASSERT_GE(users.size(), 50u) << "the lab has too few users: provision it again (LAB_REPROVISION=1)";
+    const auto work = make_temp_dir("lab-stress");
+    asio::io_context context;
+    std::map<std::string, asio::ssl::context> tls;  // each user's device certificate
+    std::array<Backend, 2> backends{Backend{.name = "per_request"}, Backend{.name = "per_connection"}};
+    EasgateProcess gateway(work, stress_config(lab));
+    ASSERT_TRUE(gateway.started()) << gateway.log();
+    const auto ports = gateway.device_ports();
+    ASSERT_EQ(ports.size(), backends.size()) << gateway.log();
+    for (std::size_t i = 0; i < backends.size(); ++i) backends[i].port = ports[i];
+    load_device_certificates(tls, lab, users);
+    add_devices(backends, users, lab, tls);
 
     const auto principals_log = lab.at("LAB_MAIL_PRINCIPAL_LOG");
     const auto first_line = count_of(read_file(principals_log), "\n") + 1;
@@ -279,30 +327,7 @@ TEST(IsolationStress, FiftyUsersWithThreeDevicesEachOnBothBackendsNeverCrossUser
     const auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
 
     std::uint64_t total = 0;
-    for (auto& backend : backends) {
-        const auto& t = backend.tally;
-        std::size_t shared = 0;  // backend connections that served more than one device connection
-        for (const auto& [key, device_connections] : t.backend_connections)
-            shared += device_connections.size() > 1;
-        std::cout << backend.name << ": " << users.size() << " users x " << devices_per_user << " devices, "
-                  << t.device_connections << " device connections, " << t.requests << " requests ("
-                  << t.pipelined_batches << " pipelined batches), " << t.answered << " answered as the user, "
-                  << t.mismatches << " mismatches, " << t.misrouted << " misrouted; "
-                  << t.backend_connections.size() << " backend connections, " << shared
-                  << " of them reused by several device connections; " << t.without_token
-                  << " answered without a token on an authenticated connection\n";
-        for (const auto& [what, count] : t.failures) std::cout << "  " << count << " x " << what << "\n";
-        total += t.requests;
-
-        EXPECT_EQ(t.mismatches, 0u) << backend.name;
-        EXPECT_EQ(t.misrouted, 0u) << backend.name;
-        EXPECT_TRUE(t.failures.empty()) << backend.name << ": not every request was answered 200";
-        EXPECT_EQ(t.answered, t.requests) << backend.name;
-        EXPECT_EQ(t.answered_by_user.size(), users.size())
-            << backend.name << ": some users were never served";
-        EXPECT_GT(shared, 0u) << backend.name
-                              << ": no pooled connection was reused, so the pool went untested";
-    }
+    for (const auto& backend : backends) total += report_backend(backend, users.size());
     EXPECT_GT(backends[1].tally.without_token, 0u)
         << "per_connection never reused an authenticated connection";
     std::cout << "total: " << total << " requests in " << seconds << " s, " << total / seconds
@@ -313,13 +338,7 @@ TEST(IsolationStress, FiftyUsersWithThreeDevicesEachOnBothBackendsNeverCrossUser
                      "--from-line", std::to_string(first_line), principals_log});
     std::cout << check.out;
     EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
-    if (::testing::Test::HasFailure()) {  // what easgate said about anything but a 200
-        std::istringstream log(gateway.log());
-        std::cerr << "--- easgate log, except 200s ---\n";
-        for (std::string line; std::getline(log, line);) {
-            if (line.find("\" 200 ") == std::string::npos) std::cerr << line << "\n";
-        }
-    }
+    if (::testing::Test::HasFailure()) print_log_except_200s(gateway);
     gateway.stop();
     std::filesystem::remove_all(work);
 }

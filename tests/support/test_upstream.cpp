@@ -111,6 +111,140 @@ bool is_health_check(std::string_view target) {
     return target.starts_with("/Microsoft-Server-ActiveSync/healthcheck.htm");
 }
 
+// The health check page, Exchange's anonymous one for load balancers; false: the connection ends.
+template <class Stream>
+bool answer_health_check(Stream& stream, const http::request<http::string_body>& request) {
+    const bool sick = !sick_file.empty() && std::ifstream(sick_file).good();
+    http::response<http::string_body> response{sick ? http::status::service_unavailable : http::status::ok,
+                                               request.version()};
+    response.body() = sick ? "sick\n" : "200 OK\n";
+    response.keep_alive(request.keep_alive());
+    response.prepare_payload();
+    beast::error_code ec;
+    http::write(stream, response, ec);
+    return !ec && request.keep_alive();
+}
+
+// interim=N: N "102 Processing" answers, interimms apart, before the final one; false when the
+// connection broke.
+template <class Stream>
+bool send_interim_answers(Stream& stream, std::string_view target) {
+    for (auto n = query_number(target, "interim", 0); n > 0; --n) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(query_number(target, "interimms", 100)));
+        beast::error_code ec;
+        asio::write(stream, asio::buffer(std::string_view("HTTP/1.1 102 Processing\r\n\r\n")), ec);
+        if (ec) return false;
+    }
+    return true;
+}
+
+// The broken answer whose knob the target sets, or nullptr.
+const std::pair<std::string_view, std::string_view>* broken_answer(std::string_view target) {
+    const auto broken =
+        std::find_if(std::begin(broken_answers), std::end(broken_answers),
+                     [&](const auto& answer) { return query_number(target, answer.first, 0); });
+    return broken == std::end(broken_answers) ? nullptr : broken;
+}
+
+// The usual answer: a JSON report of what arrived, with the status and headers the knobs ask for.
+http::response<http::string_body> report_answer(const http::request<http::string_body>& request,
+                                                unsigned connection_id, unsigned index) {
+    const std::string_view target = request.target();
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& field : request) headers[std::string(field.name_string())] = std::string(field.value());
+    const nlohmann::json report = {
+        {"method", std::string(request.method_string())},
+        {"target", std::string(target)},
+        {"headers", headers},
+        {"body_length", request.body().size()},
+        {"body_sha256", sha256_hex(request.body())},
+        {"connection", connection_id},
+        {"request_on_connection", index},
+    };
+    const auto status = static_cast<unsigned>(query_number(target, "status", 200));
+    http::response<http::string_body> response{static_cast<http::status>(status), request.version()};
+    response.set(http::field::content_type, "application/json");
+    response.set("X-Test-Upstream", "yes");
+    if (status == 503) response.set(http::field::retry_after, "120");  // Exchange throttling a device
+    if (query_number(target, "authartefacts", 0)) {  // what IIS adds after Kerberos succeeded
+        response.set(http::field::www_authenticate, "Negotiate oYG3MIG0oAMKAQChCwYJKoZIgvcSAQICooGfBIGc");
+        response.set("Persistent-Auth", "true");
+        response.set(http::field::set_cookie, "X-BackEndCookie=S-1-5-21=u56Lnp2ejJqBz; path=/");
+    }
+
+    // Exchange's "mailbox moved to another site": 451 naming the server to use from now on.
+    if (const auto port = query_number(target, "moved", 0)) {
+        response.result(451);
+        response.set("X-MS-Location",
+                     "https://localhost:" + std::to_string(port) + "/Microsoft-Server-ActiveSync");
+    }
+    response.body() = report.dump() + "\n";
+    response.keep_alive(request.keep_alive());
+    response.prepare_payload();
+    return response;
+}
+
+// Sends the report answer the way the knobs ask; false: the connection ends.
+template <class Stream>
+bool send_report_answer(Stream& stream, const http::request<http::string_body>& request,
+                        http::response<http::string_body>& response) {
+    const std::string_view target = request.target();
+    beast::error_code ec;
+    // headbody=1 (a body after the answer to HEAD, which must have none) and extra=1 (a second,
+    // unsolicited response right behind the real one) go out in the same write as the answer,
+    // so they reach easgate with it (one TLS record), never after it has checked the connection.
+    const bool head_body = request.method() == http::verb::head && query_number(target, "headbody", 0);
+    const bool extra = query_number(target, "extra", 0) != 0;
+    if (head_body || extra) {
+        std::ostringstream wire;
+        wire << response;  // header and body, whatever the method
+        if (extra) wire << "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nunsolicited";
+        asio::write(stream, asio::buffer(wire.str()), ec);
+    } else if (const auto sent = query_number(target, "cutbody", 0)) {
+        // cutbody=N: the header and N bytes of the body, a pause for them to reach the device,
+        // and the connection ends (rst=1: reset) with the rest of the body never sent.
+        http::response_serializer<http::string_body> serializer{response};
+        http::write_header(stream, serializer, ec);
+        asio::write(stream, asio::buffer(response.body().substr(0, sent)), ec);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        end_connection(stream, target);
+        return false;
+    } else {
+        // Connection naming Content-Length: a proxy that obeys it loses the body's framing.
+        if (query_number(target, "connectionnamescl", 0))
+            response.set(http::field::connection, "Content-Length");
+        http::write(stream, response, ec);
+    }
+    return !ec && request.keep_alive();
+}
+
+// Answers one request as its target's knobs ask; false: the connection ends.
+template <class Stream>
+bool answer(Stream& stream, const http::request<http::string_body>& request, unsigned connection_id,
+            unsigned index) {
+    const std::string_view target = request.target();
+    if (is_health_check(target)) return answer_health_check(stream, request);
+    // Test knobs ride on an ActiveSync query, as easgate relays nothing else.
+    if (query_number(target, "download", 0)) {
+        send_download(stream, request);
+        return request.keep_alive();
+    }
+    if (!send_interim_answers(stream, target)) return false;
+    if (const auto ms = query_number(target, "delayms", 0))
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    if (query_number(target, "hangup", 0)) {
+        end_connection(stream, target);
+        return false;
+    }
+    if (const auto* broken = broken_answer(target)) {
+        beast::error_code ec;
+        asio::write(stream, asio::buffer(broken->second), ec);
+        return true;  // the connection stays open: a proxy that reused it would read on from here
+    }
+    auto response = report_answer(request, connection_id, index);
+    return send_report_answer(stream, request, response);
+}
+
 template <class Stream>
 void serve(Stream& stream, unsigned connection_id) {
     beast::flat_buffer buffer;
@@ -122,102 +256,12 @@ void serve(Stream& stream, unsigned connection_id) {
         http::read(stream, buffer, parser, ec);
         if (ec) return;
         const auto& request = parser.get();
-        const std::string_view target = request.target();
         // One line per request received, so tests can count deliveries (a replay would show twice).
         // Written once the whole request, body included, has arrived: when Exchange would act on it.
-        std::cout << ("request " + std::string(request.method_string()) + " " + std::string(target) + "\n")
+        std::cout << ("request " + std::string(request.method_string()) + " " +
+                      std::string(request.target()) + "\n")
                   << std::flush;
-        if (is_health_check(target)) {  // Exchange's anonymous page for load balancers
-            const bool sick = !sick_file.empty() && std::ifstream(sick_file).good();
-            http::response<http::string_body> response{
-                sick ? http::status::service_unavailable : http::status::ok, request.version()};
-            response.body() = sick ? "sick\n" : "200 OK\n";
-            response.keep_alive(request.keep_alive());
-            response.prepare_payload();
-            http::write(stream, response, ec);
-            if (ec || !request.keep_alive()) return;
-            continue;
-        }
-        // Test knobs ride on an ActiveSync query, as easgate relays nothing else.
-        if (query_number(target, "download", 0)) {
-            send_download(stream, request);
-            if (!request.keep_alive()) return;
-            continue;
-        }
-        // interim=N: N "102 Processing" answers, interimms apart, before the final one.
-        for (auto n = query_number(target, "interim", 0); n > 0; --n) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(query_number(target, "interimms", 100)));
-            asio::write(stream, asio::buffer(std::string_view("HTTP/1.1 102 Processing\r\n\r\n")), ec);
-            if (ec) return;
-        }
-        if (const auto ms = query_number(target, "delayms", 0))
-            std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-        if (query_number(target, "hangup", 0)) return end_connection(stream, target);
-        if (const auto broken =
-                std::find_if(std::begin(broken_answers), std::end(broken_answers),
-                             [&](const auto& answer) { return query_number(target, answer.first, 0); });
-            broken != std::end(broken_answers)) {
-            asio::write(stream, asio::buffer(broken->second), ec);
-            continue;  // the connection stays open: a proxy that reused it would read on from here
-        }
-
-        nlohmann::json headers = nlohmann::json::object();
-        for (const auto& field : request)
-            headers[std::string(field.name_string())] = std::string(field.value());
-        const nlohmann::json report = {
-            {"method", std::string(request.method_string())},
-            {"target", std::string(target)},
-            {"headers", headers},
-            {"body_length", request.body().size()},
-            {"body_sha256", sha256_hex(request.body())},
-            {"connection", connection_id},
-            {"request_on_connection", index},
-        };
-        const auto status = static_cast<unsigned>(query_number(target, "status", 200));
-        http::response<http::string_body> response{static_cast<http::status>(status), request.version()};
-        response.set(http::field::content_type, "application/json");
-        response.set("X-Test-Upstream", "yes");
-        if (status == 503) response.set(http::field::retry_after, "120");  // Exchange throttling a device
-        if (query_number(target, "authartefacts", 0)) {  // what IIS adds after Kerberos succeeded
-            response.set(http::field::www_authenticate, "Negotiate oYG3MIG0oAMKAQChCwYJKoZIgvcSAQICooGfBIGc");
-            response.set("Persistent-Auth", "true");
-            response.set(http::field::set_cookie, "X-BackEndCookie=S-1-5-21=u56Lnp2ejJqBz; path=/");
-        }
-
-        // Exchange's "mailbox moved to another site": 451 naming the server to use from now on.
-        if (const auto port = query_number(target, "moved", 0)) {
-            response.result(451);
-            response.set("X-MS-Location",
-                         "https://localhost:" + std::to_string(port) + "/Microsoft-Server-ActiveSync");
-        }
-        response.body() = report.dump() + "\n";
-        response.keep_alive(request.keep_alive());
-        response.prepare_payload();
-        // headbody=1 (a body after the answer to HEAD, which must have none) and extra=1 (a second,
-        // unsolicited response right behind the real one) go out in the same write as the answer,
-        // so they reach easgate with it (one TLS record), never after it has checked the connection.
-        const bool head_body = request.method() == http::verb::head && query_number(target, "headbody", 0);
-        const bool extra = query_number(target, "extra", 0) != 0;
-        if (head_body || extra) {
-            std::ostringstream wire;
-            wire << response;  // header and body, whatever the method
-            if (extra) wire << "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nunsolicited";
-            asio::write(stream, asio::buffer(wire.str()), ec);
-        } else if (const auto sent = query_number(target, "cutbody", 0)) {
-            // cutbody=N: the header and N bytes of the body, a pause for them to reach the device,
-            // and the connection ends (rst=1: reset) with the rest of the body never sent.
-            http::response_serializer<http::string_body> serializer{response};
-            http::write_header(stream, serializer, ec);
-            asio::write(stream, asio::buffer(response.body().substr(0, sent)), ec);
-            std::this_thread::sleep_for(std::chrono::milliseconds(300));
-            return end_connection(stream, target);
-        } else {
-            // Connection naming Content-Length: a proxy that obeys it loses the body's framing.
-            if (query_number(target, "connectionnamescl", 0))
-                response.set(http::field::connection, "Content-Length");
-            http::write(stream, response, ec);
-        }
-        if (ec || !request.keep_alive()) return;
+        if (!answer(stream, request, connection_id, index)) return;
     }
 }
 

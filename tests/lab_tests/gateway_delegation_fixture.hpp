@@ -1,0 +1,116 @@
+#pragma once
+
+// The gateway started on the loopback lab, and curl as a device, for the delegation tests.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "child_process.hpp"
+#include "easgate_process.hpp"
+#include "lab_environment.hpp"
+#include "test_pki.hpp"
+
+// A named namespace, so that GatewayDelegationTest is one class across the test files, as
+// googletest requires.
+namespace easgate::testing {
+
+// What a test changes in the gateway's configuration.
+struct GatewayOptions {
+    std::string principal_var = "LAB_EASGATE_PRINCIPAL";  // easgate's account, from lab.env
+    std::string keytab_var = "LAB_EASGATE_KEYTAB";
+    std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
+    std::string authenticate = "per_request";
+    std::string upstream;        // more YAML lines in the upstream's entry, each "    key: value\n"
+    std::string directory_uris;  // empty: the lab DC's LDAPS URL
+    std::string directory;       // more YAML lines in the directory section, each "  key: value\n"
+    std::string kerberos;        // more YAML lines in the kerberos section
+    std::string krb5_conf;       // the lab's when empty
+};
+
+class GatewayDelegationTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        work_ = make_temp_dir("lab-e2e");
+        // Devices enrolled from the lab CA, plus a test CA for UPNs the directory doesn't know.
+        test_ca_ = std::make_unique<TestCa>(TestCa::create_root("easgate lab test CA"));
+        write_file(work_ / "device-cas.pem", read_file(lab().at("LAB_CA_FILE")) + test_ca_->cert_pem());
+    }
+
+    void TearDown() override {
+        if (HasFailure() && gateway_) std::cerr << "--- easgate log ---\n" << gateway_->log() << "---\n";
+        gateway_.reset();
+        std::filesystem::remove_all(work_);
+    }
+
+    static const LabEnvironment& lab() { return LabEnvironment::get(); }
+
+    void start_gateway(const GatewayOptions& options = {}) {
+        const auto& env = lab();
+        const std::string config =
+            "listeners:\n" + env.listener_yaml(0, (work_ / "device-cas.pem").string()) + "upstreams:\n" +
+            env.upstream_yaml("exchange", options.backend_var, options.authenticate, options.upstream) +
+            env.directory_yaml(options.directory_uris, options.directory) +
+            env.kerberos_yaml(options.principal_var, options.keytab_var, options.krb5_conf,
+                              options.kerberos) +
+            "logging:\n"
+            "  level: debug\n";
+        gateway_ = std::make_unique<EasgateProcess>(work_, config);
+        ASSERT_TRUE(gateway_->started()) << gateway_->log();
+        const auto ports = gateway_->device_ports();
+        ASSERT_EQ(ports.size(), 1u) << gateway_->log();
+        port_ = ports[0];
+    }
+
+    // An ActiveSync URL on the gateway; every EAS request names its device.
+    std::string url(const std::string& query = "Cmd=Sync") const {
+        return "https://" + lab().at("LAB_GW_HOST") + ":" + std::to_string(port_) +
+               "/Microsoft-Server-ActiveSync?" + query + "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+    }
+
+    // curl with a lab user's device certificate; more URLs reuse the same TLS connection.
+    CommandResult as_user(const std::string& user, std::vector<std::string> extra = {}) const {
+        const std::filesystem::path dir = lab().at("LAB_CLIENT_CERT_DIR");
+        extra.insert(extra.begin(), "--fail-with-body");
+        return curl_as_device(url("Cmd=Sync&User=" + user), lab().at("LAB_CA_FILE"), dir / (user + ".pem"),
+                              dir / (user + ".key"), std::move(extra));
+    }
+
+    // curl with a certificate for upn from the test CA (a UPN the directory need not know).
+    CommandResult as_upn(const std::string& upn) {
+        CertSpec spec;
+        spec.common_name = "device";
+        spec.upn = upn;
+        const auto [cert, key] = test_ca_->issue(spec).write(work_, "upn-device");
+        return curl_as_device(url(), lab().at("LAB_CA_FILE"), cert, key,
+                              {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    }
+
+    static std::string status_of(CommandResult result) { return result.out; }
+
+    // The backend's JSON answers, one per line of curl's output.
+    static std::vector<nlohmann::json> reports(const CommandResult& result) {
+        std::vector<nlohmann::json> all;
+        std::size_t start = 0;
+        for (auto end = result.out.find('\n'); end != std::string::npos; end = result.out.find('\n', start)) {
+            const auto line = result.out.substr(start, end - start);
+            if (line.find('{') != std::string::npos) all.push_back(nlohmann::json::parse(line));
+            start = end + 1;
+        }
+        return all;
+    }
+
+    std::filesystem::path work_;
+    std::unique_ptr<TestCa> test_ca_;
+    std::uint16_t port_ = 0;
+    std::unique_ptr<EasgateProcess> gateway_;
+};
+
+}  // namespace easgate::testing

@@ -1,0 +1,114 @@
+// The whole request path against the loopback lab when delegation cannot happen: users the
+// directory refuses, an account without delegation rights, and a KDC or DC that never answers.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "child_process.hpp"
+#include "fault_relay.hpp"
+#include "gateway_delegation_fixture.hpp"
+#include "lab_environment.hpp"
+
+namespace easgate::testing {
+namespace {
+
+TEST_F(GatewayDelegationTest, DisabledUserIsRefusedWith403AndTheReason) {
+    start_gateway();
+    const auto result = as_user("carol", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "403");
+    EXPECT_FALSE(gateway_->wait_for_log("disabled").empty());
+}
+
+TEST_F(GatewayDelegationTest, UserMarkedNotDelegableIsRefusedWithTheReason) {
+    start_gateway();
+    const auto result = as_user("dave", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "403");
+    EXPECT_FALSE(gateway_->wait_for_log("cannot be delegated").empty());
+}
+
+TEST_F(GatewayDelegationTest, UnknownUpnIsRefusedWith403) {
+    start_gateway();
+    EXPECT_EQ(status_of(as_upn("nobody@example.test")), "403");
+}
+
+TEST_F(GatewayDelegationTest, UpnWithLdapMetacharactersMatchesNobody) {
+    start_gateway();
+    EXPECT_EQ(status_of(as_upn("*@example.test")), "403");
+    EXPECT_EQ(status_of(as_upn("alice@example.test)(userPrincipalName=*")), "403");
+}
+
+TEST_F(GatewayDelegationTest, AccountWithoutDelegationRightsGives503AndTheLogNamesTheFix) {
+    start_gateway({.principal_var = "LAB_NODELEG_PRINCIPAL", .keytab_var = "LAB_NODELEG_KEYTAB"});
+    const auto result =
+        as_user("alice", {"--write-out", "%{http_code}", "--output", "/dev/null", "--include"});
+    EXPECT_EQ(result.out, "503");
+    EXPECT_FALSE(gateway_->wait_for_log("msDS-AllowedToDelegateTo").empty());
+}
+
+// The KDC black-holed from the start: easgate still starts at once, says why it isn't ready, answers
+// devices 503 + Retry-After, and serves them as soon as the KDC answers again.
+TEST_F(GatewayDelegationTest, StartsWithoutTheKdcAndServesOnceItAnswers) {
+    const auto& env = lab();
+    FaultRelay kdc("127.0.0.22", 0, env.at("LAB_KDC"), 88, FaultRelay::Mode::silent);
+    const std::string kdc_address = "127.0.0.22:" + std::to_string(kdc.port());
+    std::string krb5_conf = read_file(env.at("KRB5_CONFIG"));
+    const std::string lab_kdc = "kdc = " + env.at("LAB_KDC") + ":88";
+    krb5_conf.replace(krb5_conf.find(lab_kdc), lab_kdc.size(), "kdc = " + kdc_address);
+    write_file(work_ / "krb5.conf", krb5_conf);
+    // A simple bind, so that the directory needs no KDC: only delegation meets the silent one.
+    write_file(work_ / "ldap-password", env.at("LAB_ADMIN_PASSWORD"));
+    const auto started = std::chrono::steady_clock::now();
+    start_gateway({.directory = "  bind: {method: simple, dn: \"CN=Administrator,CN=Users," +
+                                env.at("LAB_BASE_DN") +
+                                "\", password_file: " + (work_ / "ldap-password").string() + "}\n",
+                   .kerberos = "  timeout: 3s\n",
+                   .krb5_conf = (work_ / "krb5.conf").string()});
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5))
+        << "listening took too long";
+
+    const auto healthz = [&] {
+        return run_command(
+                   {"curl", "--silent", "--include", "--max-time", "10", gateway_->admin_url() + "/healthz"})
+            .out;
+    };
+    EXPECT_TRUE(healthz().starts_with("HTTP/1.1 503 ")) << healthz();
+    EXPECT_FALSE(
+        gateway_->wait_for_log("did not answer within kerberos.timeout (3s)", std::chrono::seconds(8))
+            .empty());
+    const auto not_ready = healthz();
+    EXPECT_NE(not_ready.find("not ready: KDC " + kdc_address +
+                             " of EXAMPLE.TEST did not answer within kerberos.timeout (3s)"),
+              std::string::npos)
+        << not_ready;
+
+    const auto request_started = std::chrono::steady_clock::now();
+    const auto refused = as_user("alice", {"--include", "--output", "-"});
+    EXPECT_LT(std::chrono::steady_clock::now() - request_started, std::chrono::seconds(8));
+    EXPECT_TRUE(refused.out.starts_with("HTTP/1.1 503 ")) << refused.out;
+    EXPECT_NE(refused.out.find("Retry-After: "), std::string::npos) << refused.out;
+
+    kdc.set_mode(FaultRelay::Mode::forward);
+    const auto served = as_user("alice");
+    ASSERT_EQ(served.exit_code, 0) << served.err << served.out;
+    EXPECT_EQ(reports(served).at(0)["user"], "alice@EXAMPLE.TEST");
+    EXPECT_TRUE(healthz().starts_with("HTTP/1.1 200 ")) << healthz();
+}
+
+TEST_F(GatewayDelegationTest, NoDcAnsweringGives503WithRetryAfterWithinTheTimeout) {
+    // A load balancer's VIP with no healthy member: accepts TCP, never answers the TLS ClientHello.
+    const FaultRelay hole("127.0.0.21", 0, lab().at("LAB_DC_IP"), 636, FaultRelay::Mode::silent);
+    const std::string hole_uri = "ldaps://127.0.0.21:" + std::to_string(hole.port());
+    start_gateway({.directory_uris = hole_uri, .directory = "  timeout: 2s\n"});
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = as_user("alice", {"--include"});
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_NE(result.out.find(" 503 "), std::string::npos) << result.out << result.err;
+    EXPECT_NE(result.out.find("Retry-After: "), std::string::npos) << result.out;
+    EXPECT_LT(elapsed, std::chrono::seconds(2 + 3));
+    EXPECT_FALSE(gateway_->wait_for_log(hole_uri + ": timed out: no TLS handshake").empty())
+        << gateway_->log();
+}
+
+}  // namespace
+}  // namespace easgate::testing
