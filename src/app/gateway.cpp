@@ -81,35 +81,40 @@ GatewayParts build_gateway(const config::Config& config) {
     return parts;
 }
 
-int run_gateway(const config::Config& config) {
-    const unsigned worker_count =
-        config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+namespace {
 
-    // One event loop per worker thread; the accept loop and signals run on their own. Made before
-    // the gateway's parts, so they are destroyed after them: the directory's and the KDC's threads
-    // post their answers to these loops, and are joined (with the parts) while the loops exist.
-    asio::io_context accept_context(1);
-    std::vector<std::unique_ptr<asio::io_context>> workers;
+// One event loop per worker thread, kept running until stopped.
+struct Workers {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
-    for (unsigned i = 0; i < worker_count; ++i) {
-        workers.push_back(std::make_unique<asio::io_context>(1));
-        // Asio creates a context's reactor (epoll, eventfd and timerfd descriptors) with its first
-        // socket, and its resolver service with the first resolver. Made now, they can't fail when
-        // the process is later out of descriptors (a throw that ended easgate).
-        asio::ip::tcp::socket reactor_warm_up(*workers.back());
-        asio::ip::tcp::resolver resolver_warm_up(*workers.back());
-        keep_running.push_back(asio::make_work_guard(*workers.back()));
-    }
-    const auto parts = build_gateway(config);
-    const auto& runtimes = parts.listeners;
-    auto next_worker = std::make_shared<std::atomic<unsigned>>(0);
-    const auto pick_worker = [&workers, next_worker]() -> asio::any_io_executor {
-        return workers[next_worker->fetch_add(1, std::memory_order_relaxed) % workers.size()]->get_executor();
-    };
+    std::shared_ptr<std::atomic<unsigned>> next = std::make_shared<std::atomic<unsigned>>(0);
 
+    explicit Workers(unsigned count) {
+        for (unsigned i = 0; i < count; ++i) {
+            contexts.push_back(std::make_unique<asio::io_context>(1));
+            // Asio creates a context's reactor (epoll, eventfd and timerfd descriptors) with its first
+            // socket, and its resolver service with the first resolver. Made now, they can't fail when
+            // the process is later out of descriptors (a throw that ended easgate).
+            asio::ip::tcp::socket reactor_warm_up(*contexts.back());
+            asio::ip::tcp::resolver resolver_warm_up(*contexts.back());
+            keep_running.push_back(asio::make_work_guard(*contexts.back()));
+        }
+    }
+    // Round-robin: each new device connection lives on the next worker.
+    listener::Listener::ExecutorPicker picker() {
+        return [this]() -> asio::any_io_executor {
+            return contexts[next->fetch_add(1, std::memory_order_relaxed) % contexts.size()]->get_executor();
+        };
+    }
+};
+
+std::vector<std::unique_ptr<listener::Listener>> open_listeners(
+    const config::Config& config, asio::io_context& accept_context, const GatewayParts& parts,
+    const listener::Listener::ExecutorPicker& pick) {
     std::vector<std::unique_ptr<listener::Listener>> listeners;
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
         const auto& lc = config.listeners[i];
+        const auto& runtime = parts.listeners[i];
         boost::system::error_code ec;
         const auto address = asio::ip::make_address(lc.address, ec);
         if (ec)
@@ -117,7 +122,7 @@ int run_gateway(const config::Config& config) {
                                       "].address: not an IP address: " + lc.address);
         try {
             listeners.push_back(std::make_unique<listener::Listener>(
-                accept_context, asio::ip::tcp::endpoint(address, lc.port), runtimes[i], pick_worker));
+                accept_context, asio::ip::tcp::endpoint(address, lc.port), runtime, pick));
         } catch (const std::runtime_error& e) {
             throw config::ConfigError("listeners[" + std::to_string(i) + "]: " + e.what());
         }
@@ -125,18 +130,23 @@ int run_gateway(const config::Config& config) {
             "listening on {}:{} for devices (client certificates {}), forwarding to upstream {} ({})",
             lc.address, listeners.back()->local_endpoint().port(),
             lc.client_auth.mode == config::ClientAuthMode::required ? "required" : "optional",
-            runtimes[i]->upstream->name(), runtimes[i]->upstream->server(0).url);
+            runtime->upstream->name(), runtime->upstream->server(0).url);
     }
-    std::vector<const upstream::Upstream*> upstream_views;
-    for (const auto& u : parts.upstreams) upstream_views.push_back(u.get());
+    return listeners;
+}
+
+std::unique_ptr<admin::AdminServer> open_admin(const config::Config& config, asio::io_context& accept_context,
+                                               const GatewayParts& parts) {
     std::unique_ptr<admin::AdminServer> admin_server;
     try {
         admin_server = std::make_unique<admin::AdminServer>(
             accept_context, *common::parse_listen_address(config.admin.listen),
-            [&parts, &upstream_views] {
+            [&parts] {
+                std::vector<const upstream::Upstream*> upstreams;
+                for (const auto& u : parts.upstreams) upstreams.push_back(u.get());
                 return collect_metrics({parts.directory ? &parts.directory->counters() : nullptr,
                                         parts.delegation ? &parts.delegation->counters() : nullptr,
-                                        parts.sessions.get(), upstream_views});
+                                        parts.sessions.get(), upstreams});
             },
             [&parts]() -> std::optional<std::string> {
                 if (parts.delegation) return parts.delegation->not_ready_reason();
@@ -147,6 +157,23 @@ int run_gateway(const config::Config& config) {
     }
     spdlog::info("admin endpoint on http://{}:{} (/metrics, /healthz)",
                  admin_server->local_endpoint().address().to_string(), admin_server->local_endpoint().port());
+    return admin_server;
+}
+
+}  // namespace
+
+int run_gateway(const config::Config& config) {
+    const unsigned worker_count =
+        config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+
+    // One event loop per worker thread; the accept loop and signals run on their own. Made before
+    // the gateway's parts, so they are destroyed after them: the directory's and the KDC's threads
+    // post their answers to these loops, and are joined (with the parts) while the loops exist.
+    asio::io_context accept_context(1);
+    Workers workers(worker_count);
+    const auto parts = build_gateway(config);
+    const auto listeners = open_listeners(config, accept_context, parts, workers.picker());
+    const auto admin_server = open_admin(config, accept_context, parts);
     for (auto& l : listeners) l->start();
     admin_server->start();
     // After the listeners: a KDC that doesn't answer delays no start-up, it only keeps /healthz at 503.
@@ -155,7 +182,7 @@ int run_gateway(const config::Config& config) {
 
     const auto stop_now = [&] {
         admin_server->stop();
-        for (auto& w : workers) w->stop();
+        for (auto& w : workers.contexts) w->stop();
         accept_context.stop();
     };
     // SIGTERM/SIGINT: stop accepting, let requests in flight finish, answer held long polls early,
@@ -190,7 +217,7 @@ int run_gateway(const config::Config& config) {
     });
 
     std::vector<std::thread> threads;
-    for (auto& w : workers) threads.emplace_back([&context = *w] { context.run(); });
+    for (auto& w : workers.contexts) threads.emplace_back([&context = *w] { context.run(); });
     spdlog::info("easgate {} started with {} worker threads", EASGATE_VERSION, worker_count);
     accept_context.run();
     for (auto& t : threads) t.join();
