@@ -1,4 +1,4 @@
-// libFuzzer entry point: a device's raw request header through what device_session does with it
+// libFuzzer entry point: a device's raw request header through what DownstreamSession does with it
 // (refusals first, then the rewrite and addressing for Exchange). It aborts when the header
 // Exchange would get is not exactly easgate's framing and identity fields over the device's own
 // end-to-end fields, or when a downstream parser could read it differently.
@@ -54,7 +54,7 @@ void require(bool holds, const char* broken) {
     std::abort();
 }
 
-// The header alone, as device_session reads it: the bytes it took, or nullopt when Beast refuses it.
+// The header alone, as DownstreamSession reads it: the bytes it took, or nullopt when Beast refuses it.
 std::optional<std::size_t> parse_header(Parser& parser, std::string_view raw) {
     parser.header_limit(64 * 1024);
     parser.body_limit(boost::none);
@@ -129,7 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint8_t options = data[0];
     const std::string_view received(reinterpret_cast<const char*>(data + 1), size - 1);
 
-    // The device-side refusals, in device_session's order.
+    // The device-side refusals, in DownstreamSession's order.
     const std::size_t end = easgate::listener::header_end(received);
     if (end == std::string_view::npos) return 0;
     const std::string_view raw = received.substr(0, end);
