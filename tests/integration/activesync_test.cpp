@@ -89,6 +89,20 @@ TEST_F(ActiveSyncTest, Base64QueryIsRelayedAndATruncatedOneIsRefusedWith400) {
     EXPECT_NE(gateway_log().find("malformed ActiveSync request: "), std::string::npos) << gateway_log();
 }
 
+TEST_F(ActiveSyncTest, TheAccessLogNamesTheDeviceOfEitherQueryForm) {
+    start_gateway();
+    EXPECT_EQ(status_of("/Microsoft-Server-ActiveSync?Cmd=Sync" + device_query, {"--data", ""}), "200");
+    EXPECT_EQ(status_of("/Microsoft-Server-ActiveSync?jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l", {"--data", ""}),
+              "200");
+    EXPECT_EQ(status_of("/autodiscover/autodiscover.xml", {"--data", ""}), "200");
+    const auto log = gateway_log();
+    EXPECT_NE(log.find("\" 200 "), std::string::npos) << log;
+    EXPECT_NE(log.find("ms device=TestDevice/EASGATETEST01 upstream=exchange\n"), std::string::npos) << log;
+    EXPECT_NE(log.find("ms device=SmartPhone/v140Device upstream=exchange\n"), std::string::npos) << log;
+    EXPECT_NE(log.find("autodiscover.xml\" 200 "), std::string::npos) << log;
+    EXPECT_NE(log.find("ms device=- upstream=exchange\n"), std::string::npos) << log;
+}
+
 TEST_F(ActiveSyncTest, RequestWithoutDeviceIdIsRefusedWith400) {
     start_gateway();
     EXPECT_EQ(status_of("/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceType=TestDevice"), "400");

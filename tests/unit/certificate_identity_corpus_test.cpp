@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "corpus_mutations.hpp"
 #include "easgate/identity/certificate_identity.hpp"
 #include "test_pki.hpp"
 
@@ -32,9 +33,8 @@ using easgate::testing::TestCa;
 using easgate::testing::upn_oid;
 using Bytes = std::vector<std::uint8_t>;
 
-constexpr std::uint32_t corpus_seed = 20240611;
-// Flip the lowest bit, the top bit, every bit, plus one random mask per byte.
-constexpr std::uint8_t fixed_masks[] = {0x01, 0x80, 0xff};
+using easgate::testing::corpus::masks_for_position;
+constexpr auto corpus_seed = easgate::testing::corpus::seed;
 
 // The rules restated independently of the implementation, so a mutation that slips a bad name
 // through fails here.
@@ -73,13 +73,6 @@ bool is_acceptable_sid(const std::string& sid) {
 Bytes with_byte_xored(Bytes bytes, std::size_t position, std::uint8_t mask) {
     bytes[position] ^= mask;
     return bytes;
-}
-
-// Every mask to apply at one position: the fixed ones and one drawn from random.
-std::vector<std::uint8_t> masks_for_position(std::mt19937& random) {
-    std::vector<std::uint8_t> masks(std::begin(fixed_masks), std::end(fixed_masks));
-    masks.push_back(static_cast<std::uint8_t>(std::uniform_int_distribution<int>(1, 255)(random)));
-    return masks;
 }
 
 const Bytes valid_san =

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "corpus_mutations.hpp"
 #include "eas_wbxml_builder.hpp"
 #include "easgate/eas/long_poll.hpp"
 
@@ -36,8 +37,8 @@ using test::Wbxml;
 
 // ---- Corpus: deterministic mutations of valid bodies --------------------------------------------
 
-constexpr std::uint32_t corpus_seed = 20240611;
-constexpr std::uint8_t fixed_masks[] = {0x01, 0x80, 0xff};
+using easgate::testing::corpus::masks_for_position;
+constexpr auto corpus_seed = easgate::testing::corpus::seed;
 
 struct Seed {
     std::string command;
@@ -132,12 +133,7 @@ TEST(LongPollIntervalCorpus, SingleByteMutationsAreRefusedOrConsistent) {
     std::size_t digit_checks = 0;
     for (const Seed& seed : seeds()) {
         for (std::size_t position = 0; position < seed.body.size(); ++position) {
-            std::vector<std::uint8_t> masks(std::begin(fixed_masks), std::end(fixed_masks));
-            for (int extra = 0; extra < 4; ++extra) {
-                masks.push_back(
-                    static_cast<std::uint8_t>(std::uniform_int_distribution<int>(1, 255)(random)));
-            }
-            for (const std::uint8_t mask : masks) {
+            for (const std::uint8_t mask : masks_for_position(random, 4)) {
                 Bytes mutated = seed.body;
                 mutated[position] ^= mask;
                 const std::optional<seconds> result = long_poll_interval(seed.command, mutated);

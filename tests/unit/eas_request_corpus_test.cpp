@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "corpus_mutations.hpp"
 #include "eas_query_builders.hpp"
 #include "easgate/eas/eas_request.hpp"
 
@@ -27,14 +28,8 @@ using test::to_base64;
 
 // ---- Corpus: deterministic mutations of valid requests -----------------------------------------
 
-constexpr std::uint32_t corpus_seed = 20240611;
-constexpr std::uint8_t fixed_masks[] = {0x01, 0x80, 0xff};
-
-std::vector<std::uint8_t> masks_for_position(std::mt19937& random) {
-    std::vector<std::uint8_t> masks(std::begin(fixed_masks), std::end(fixed_masks));
-    masks.push_back(static_cast<std::uint8_t>(std::uniform_int_distribution<int>(1, 255)(random)));
-    return masks;
-}
+using easgate::testing::corpus::masks_for_position;
+constexpr auto corpus_seed = easgate::testing::corpus::seed;
 
 bool has_control_character(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](char c) {
