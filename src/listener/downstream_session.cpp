@@ -111,8 +111,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     AdmittedRequest request;
     if (!co_await read_request(first, request)) co_return false;
     auto& header = request.parser.get();
-    pipeline::RequestContext context{
-        check_.identity ? &*check_.identity : nullptr, peer_, header.base(), {}, {}};
+    pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr, header.base(), {}, {}};
     if (const auto verdict = co_await run_stages(context); !verdict) {
         co_await respond(verdict.error(), request, false);
         co_return false;

@@ -110,5 +110,19 @@ TEST_F(GatewayDelegationTest, NoDcAnsweringGives503WithRetryAfterWithinTheTimeou
         << gateway_->log();
 }
 
+TEST_F(GatewayDelegationTest, APhoneThatLeavesDuringTheDirectoryLookupIsForgottenAtOnce) {
+    const FaultRelay hole("127.0.0.21", 0, lab().at("LAB_DC_IP"), 636, FaultRelay::Mode::silent);
+    const std::string hole_uri = "ldaps://127.0.0.21:" + std::to_string(hole.port());
+    start_gateway({.directory_uris = hole_uri, .directory = "  timeout: 5s\n"});
+    // The phone gives up after 1 s; the directory would answer only at its 5 s deadline.
+    as_user("alice", {"--max-time", "1"});
+    const auto log = gateway_->wait_for_log("went away while the directory and KDC were asked");
+    const auto logged = log.find("\" 499 ");
+    ASSERT_NE(logged, std::string::npos) << gateway_->log();
+    // Abandoned when the phone left, not when the lookup gave up (the request's own duration, as
+    // logged, is under the directory's deadline).
+    EXPECT_LT(std::stoul(log.substr(logged + 6)), 5000u) << log;
+}
+
 }  // namespace
 }  // namespace easgate::testing

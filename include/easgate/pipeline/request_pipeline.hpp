@@ -1,7 +1,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <memory>
 #include <optional>
@@ -20,7 +19,6 @@ namespace http = boost::beast::http;
 // (e.g. drop the device's own Authorization).
 struct RequestContext {
     const identity::CertificateIdentity* identity;  // null: optional mode, device sent no certificate
-    boost::asio::ip::tcp::endpoint peer;
     http::request_header<>& header;
     std::optional<directory::DirectoryUser> user;        // set by the directory stage
     std::shared_ptr<upstream::TokenSource> credentials;  // set by the delegation stage
