@@ -130,6 +130,23 @@ TEST_F(DownstreamSessionTest, ActiveSyncPostGoesToExchangeWithTheTokenInsteadOfT
         EXPECT_EQ(field.value().find("Basic"), std::string::npos) << field.value();
 }
 
+TEST_F(DownstreamSessionTest, KeptAliveDeviceReusesTheUsersExchangeConnectionWithATokenEachTime) {
+    exchange_.script({ExchangeStep::answer(http_response(200, "first")),
+                      ExchangeStep::answer(http_response(200, "second"))});
+    auto shared = runtime();
+    std::vector<std::string> bodies;
+    run_bounded(context_, [&]() -> asio::awaitable<void> {
+        auto device = co_await connect_device(shared);
+        for (int i = 0; i < 2; ++i) bodies.push_back((co_await exchange(*device, sync_post())).body());
+    });
+    EXPECT_EQ(bodies, (std::vector<std::string>{"first", "second"}));
+    ASSERT_EQ(exchange_.requests().size(), 2u);
+    EXPECT_EQ(exchange_.connections(), 1u);  // given back to the idle pool, and taken again
+    for (const auto& received : exchange_.requests())
+        EXPECT_EQ(received[http::field::authorization], "Negotiate " + tokens_->token());
+    EXPECT_EQ(tokens_->calls(), 2);
+}
+
 TEST_F(DownstreamSessionTest, StageFailureIsTheDevicesAnswerAndExchangeGetsNothing) {
     const auto response =
         answer_to(sync_post(),
