@@ -130,14 +130,17 @@ protected:
         co_return body;
     }
 
-    // Once the held request is in, the device leaves (or easgate drains) as the session would tell it.
-    void on_long_poll(bool device_leaves) {
+    // Exchange holds a long poll; once the exchange waits for the answer, the device leaves (or
+    // easgate drains), as the session's watch would tell it.
+    Outcome held_long_poll(bool device_leaves) {
+        exchange_.script({ExchangeStep::hold()});
         watch_.on_watch = [this, device_leaves] {
             asio::post(context_, [this, device_leaves] {  // after the exchange started reading the answer
                 (device_leaves ? watch_.left : watch_.drain) = true;
                 if (watched_exchange_) watched_exchange_->cancel();
             });
         };
+        return forward(sync_post, {tokens_, {}, std::chrono::seconds(30), true});
     }
 
     asio::io_context context_;
@@ -224,9 +227,7 @@ TEST_F(UpstreamExchangeTest, ExchangeSilentPastTheDeadlineIsAGatewayTimeout) {
 }
 
 TEST_F(UpstreamExchangeTest, DeviceLeavingAHeldLongPollClosesExchangesConnection) {
-    exchange_.script({ExchangeStep::hold()});
-    on_long_poll(/*device_leaves=*/true);
-    const auto outcome = forward(sync_post, {tokens_, {}, std::chrono::seconds(30), true});
+    const auto outcome = held_long_poll(/*device_leaves=*/true);
 
     ASSERT_TRUE(outcome.end);
     EXPECT_EQ(outcome.end->how, ExchangeEnd::How::device_left);
@@ -239,9 +240,7 @@ TEST_F(UpstreamExchangeTest, DeviceLeavingAHeldLongPollClosesExchangesConnection
 }
 
 TEST_F(UpstreamExchangeTest, DrainDuringAHeldLongPollCutsItShort) {
-    exchange_.script({ExchangeStep::hold()});
-    on_long_poll(/*device_leaves=*/false);
-    const auto outcome = forward(sync_post, {tokens_, {}, std::chrono::seconds(30), true});
+    const auto outcome = held_long_poll(/*device_leaves=*/false);
 
     ASSERT_TRUE(outcome.end);
     EXPECT_EQ(outcome.end->how, ExchangeEnd::How::drained);
