@@ -21,8 +21,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-namespace {
-
 asio::ssl::context device_tls(const std::filesystem::path& gateway_ca, const std::filesystem::path& cert,
                               const std::filesystem::path& key) {
     asio::ssl::context tls(asio::ssl::context::tls_client);
@@ -32,8 +30,6 @@ asio::ssl::context device_tls(const std::filesystem::path& gateway_ca, const std
     tls.use_private_key_file(key.string(), asio::ssl::context::pem);
     return tls;
 }
-
-}  // namespace
 
 RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca,
                      const std::filesystem::path& cert, const std::filesystem::path& key,

@@ -3,6 +3,7 @@
 // A device that sends exactly the bytes a test gives it, for requests curl would never write
 // (smuggling attempts, broken framing), or paced as a phone on a slow network would send them.
 
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -10,6 +11,10 @@
 #include <string>
 
 namespace easgate::testing {
+
+// A device's TLS client context: trusts gateway_ca, presents cert (with its chain) and key.
+boost::asio::ssl::context device_tls(const std::filesystem::path& gateway_ca,
+                                     const std::filesystem::path& cert, const std::filesystem::path& key);
 
 struct RawExchange {
     std::string response;  // every byte the gateway sent back
