@@ -174,6 +174,11 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
         parser->body_limit(boost::none);
         parser->skip(request.line.head);
         connection_.tcp().expires_at(answer_due);
+        // A shutdown that began while the request was on its way found nothing to cut short yet.
+        if (deadline.long_poll && watch.draining()) {
+            connection_.close();
+            co_return ExchangeEnd::cut_short();
+        }
         if (deadline.long_poll) watch.watch();
         auto [ec, read] = co_await connection_.visit([&](auto& upstream) {
             return http::async_read_header(upstream, connection_.buffer(), *parser, use_nothrow);

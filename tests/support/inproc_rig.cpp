@@ -208,7 +208,7 @@ std::size_t FakeExchange::held_closed() const { return state_->held_closed; }
 config::UpstreamConfig fake_exchange_upstream(const FakeExchange& exchange, config::SendAuthorization send) {
     config::UpstreamConfig upstream;
     upstream.name = "fake-exchange";
-    upstream.servers.push_back(*upstream::parse_upstream_url(exchange.url()));
+    upstream.servers.push_back(*config::parse_upstream_url(exchange.url()));
     upstream.service_principal = "HTTP/exchange.example.test";
     upstream.send_authorization = send;
     return upstream;
