@@ -54,6 +54,22 @@ private:
     common::Failure failure_;
 };
 
+// A shutdown that begins while the filter chain runs, before anything reached Exchange.
+class DrainThenGrant final : public pipeline::RequestStage {
+public:
+    DrainThenGrant(std::shared_ptr<upstream::TokenSource> tokens,
+                   const std::shared_ptr<listener::SessionRegistry>& sessions)
+        : grant_(std::move(tokens)), sessions_(sessions) {}
+    asio::awaitable<common::Result<>> process(pipeline::RequestContext& request) override {
+        sessions_->drain_all();
+        co_return co_await grant_.process(request);
+    }
+
+private:
+    GrantCredentials grant_;
+    const std::shared_ptr<listener::SessionRegistry>& sessions_;
+};
+
 class DownstreamSessionTest : public ::testing::Test {
 protected:
     // The certificate stage, then `last` (by default one that grants the fake token source).
@@ -209,6 +225,21 @@ TEST_F(DownstreamSessionTest, DrainAnswersAHeldPingEarlyWithAnEmpty200) {
     EXPECT_EQ(response.body(), "");
     EXPECT_FALSE(response.keep_alive());
     EXPECT_EQ(exchange_.requests().size(), 1u);
+}
+
+TEST_F(DownstreamSessionTest, ADrainThatBeganBeforeTheLongPollWasHeldAnswersItAtOnce) {
+    exchange_.script({ExchangeStep::hold()});
+    std::shared_ptr<listener::SessionRegistry> sessions;
+    auto shared = runtime(std::make_unique<DrainThenGrant>(tokens_, sessions));
+    sessions = shared->sessions;
+    http::response<http::string_body> response;
+    run_bounded(context_, [&]() -> asio::awaitable<void> {
+        auto device = co_await connect_device(shared);
+        response = co_await exchange(*device, held_ping);
+    });
+    EXPECT_EQ(response.result_int(), 200u);
+    EXPECT_EQ(response.body(), "");
+    EXPECT_FALSE(response.keep_alive());
 }
 
 }  // namespace
