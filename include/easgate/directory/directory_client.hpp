@@ -58,7 +58,9 @@ public:
     DirectoryClient(const DirectoryClient&) = delete;
     DirectoryClient& operator=(const DirectoryClient&) = delete;
 
-    // Completes on the awaiting coroutine's executor.
+    // Completes on the awaiting coroutine's executor. Cancellable through the coroutine's
+    // cancellation slot (e.g. under awaitable_operators' || with a timer): it then completes at once
+    // as unavailable ("cancelled: ..."); the search goes on and its result is still cached.
     boost::asio::awaitable<LookupResult> find_by_upn(std::string upn);
 
     const DirectoryCounters& counters() const;
