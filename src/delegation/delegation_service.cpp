@@ -98,7 +98,7 @@ struct DelegationService::Impl {
     }
 
     DelegationResult failure(KerberosStep step, const DelegationAttempt& attempted,
-                             const GssStatus& status) const {
+                             const kerberos::GssStatus& status) const {
         return explain_kerberos_failure(step, attempted, static_cast<krb5_error_code>(status.minor),
                                         status.message());
     }
@@ -127,7 +127,7 @@ struct DelegationService::Impl {
             const ServiceCredentials::Lease login = service_credentials.lease();
             if (login.status().failed())
                 return refused(failure(KerberosStep::service_login, attempted, login.status()));
-            GssStatus status;
+            kerberos::GssStatus status;
             credential = DelegatedCredential::impersonate(login.credential(), user, target,
                                                           kerberos.ticket_refresh_before, status);
             ++counters.s4u2self;
@@ -201,7 +201,7 @@ struct DelegationService::Impl {
     boost::asio::awaitable<void> log_in_until_ready() {
         boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
         for (;;) {
-            auto login = std::make_shared<common::Flight<GssStatus>>();
+            auto login = std::make_shared<common::Flight<kerberos::GssStatus>>();
             boost::asio::post(kdc_threads,
                               [this, login] { login->complete(service_credentials.lease().status()); });
             auto status = co_await login->wait(kerberos.timeout);
