@@ -13,11 +13,11 @@
 #include <mutex>
 #include <utility>
 
+#include "easgate/common/lru_cache.hpp"
 #include "easgate/common/single_flight.hpp"
 #include "easgate/config/units.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
-#include "result_cache.hpp"
 
 namespace easgate::directory {
 namespace {
@@ -25,6 +25,15 @@ namespace {
 // One search for one UPN, shared by every lookup of that UPN that arrives while it runs. A worker
 // stuck past the lookup budget finishes unheard; its result still goes to the cache.
 using SearchFlight = common::Flight<LookupResult>;
+
+// Cached lookups: ~10-20 MB with typical memberOf lists; more users than this active within one
+// cache_ttl only means more searches.
+constexpr std::size_t max_cached_lookups = 10'000;
+
+struct CachedLookup {
+    LookupResult result;
+    std::chrono::steady_clock::time_point expires;
+};
 
 constexpr std::uint32_t account_disabled = 0x2;
 constexpr std::uint32_t not_delegated = 0x100000;
@@ -205,11 +214,27 @@ struct DirectoryClient::Impl {
 
     void remember(const std::string& key, const LookupResult& result) {
         if (result.outcome == LookupOutcome::found) {
-            cache.store(key, result, config.cache_ttl);
+            store(key, result, config.cache_ttl);
         } else if (result.outcome != LookupOutcome::unavailable) {
             // Refusals too: an admin's fix (enable, clear NOT_DELEGATED) shows within the shorter TTL.
-            cache.store(key, result, config.negative_cache_ttl);
+            store(key, result, config.negative_cache_ttl);
         }
+    }
+
+    void store(const std::string& key, const LookupResult& result, std::chrono::milliseconds ttl) {
+        if (ttl <= std::chrono::milliseconds::zero()) return;
+        const auto expires = std::chrono::steady_clock::now() + ttl;
+        std::lock_guard lock(mutex);
+        cache.store(key, {result, expires});
+    }
+
+    // An unexpired result for key; an expired one is replaced when its search ends.
+    std::optional<LookupResult> cached(const std::string& key) {
+        std::lock_guard lock(mutex);
+        const CachedLookup* entry = cache.find(key);
+        if (entry == nullptr || entry->expires <= std::chrono::steady_clock::now()) return std::nullopt;
+        ++counters.cache_hits;
+        return entry->result;
     }
 
     // On a pool thread: blocking libldap work.
@@ -273,9 +298,9 @@ struct DirectoryClient::Impl {
     std::unique_ptr<KeytabCredential> credential;  // GSSAPI only
     LdapBind bind;
     DirectoryCounters counters;
-    ResultCache cache;
-    std::mutex mutex;  // guards idle_connections and flights
+    std::mutex mutex;  // guards idle_connections, cache and flights
     std::vector<std::unique_ptr<LdapConnection>> idle_connections;
+    common::LruCache<CachedLookup> cache{max_cached_lookups};
     common::Flights<LookupResult> flights;           // by cache key: one per UPN
     std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
 };
@@ -290,8 +315,7 @@ boost::asio::awaitable<LookupResult> DirectoryClient::find_by_upn(std::string up
     if (upn.empty())
         co_return LookupResult{LookupOutcome::not_found, std::nullopt, "empty userPrincipalName"};
     std::string key = cache_key(upn);
-    if (auto cached = impl_->cache.find(key)) {
-        ++impl_->counters.cache_hits;
+    if (auto cached = impl_->cached(key)) {
         co_return std::move(*cached);
     }
     const auto flight = impl_->query_or_join(key, upn);
