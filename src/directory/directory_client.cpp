@@ -15,6 +15,7 @@
 
 #include "easgate/common/lru_cache.hpp"
 #include "easgate/common/single_flight.hpp"
+#include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
@@ -50,14 +51,6 @@ std::string read_password(const std::string& path) {
     while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
     if (password.empty()) throw config::ConfigError("directory.bind.password_file: " + path + " is empty");
     return password;
-}
-
-// AD matches UPNs case-insensitively, so the cache does too.
-std::string cache_key(std::string_view upn) {
-    std::string key(upn);
-    std::ranges::transform(key, key.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return key;
 }
 
 // libldap writes with write(2): on a connection the DC has closed that raises SIGPIPE, which would
@@ -314,7 +307,8 @@ DirectoryClient::~DirectoryClient() = default;
 boost::asio::awaitable<LookupResult> DirectoryClient::find_by_upn(std::string upn) {
     if (upn.empty())
         co_return LookupResult{LookupOutcome::not_found, std::nullopt, "empty userPrincipalName"};
-    std::string key = cache_key(upn);
+    // AD matches UPNs case-insensitively, so the cache does too.
+    const std::string key = common::ascii_lowercase(upn);
     if (auto cached = impl_->cached(key)) {
         co_return std::move(*cached);
     }
