@@ -155,19 +155,32 @@ struct DirectoryClient::Impl {
     // with them.
     ~Impl() { pool->join(); }
 
-    // The search in flight for key, or a new one queued for the pool. One stuck past the lookup
-    // budget is left to finish on its own: a later lookup starts anew, queued behind it.
+    // The search in flight for key, or a new one queued for the pool, or, with the queue full, a
+    // flight already answered unavailable. One stuck past the lookup budget is left to finish on its
+    // own: a later lookup starts anew, queued behind it.
     std::shared_ptr<SearchFlight> query_or_join(const std::string& key, const std::string& upn) {
         common::Flights<LookupResult>::Joined joined;
         {
             std::lock_guard lock(mutex);
             joined = flights.join(key, lookup_budget());
-        }
-        if (!joined.started) {
-            ++counters.shared_lookups;
-            return joined.flight;
+            if (!joined.started) {
+                ++counters.shared_lookups;
+                return joined.flight;
+            }
+            if (queued >= config.max_queued_lookups) {
+                // Landed before anyone can join it: nobody waits on a search that never runs.
+                flights.land(key, joined.flight);
+                ++counters.queue_full;
+                joined.flight->complete(queue_full());
+                return joined.flight;
+            }
+            ++queued;
         }
         boost::asio::post(*pool, [this, key, upn, flight = joined.flight] {
+            {
+                std::lock_guard lock(mutex);
+                --queued;
+            }
             flight->mark_started();
             auto result = query(upn);
             remember(key, result);
@@ -184,6 +197,14 @@ struct DirectoryClient::Impl {
     // new one. A lookup still unanswered then is stuck where libldap's and easgate's timeouts don't
     // reach (a KDC exchange in the GSSAPI bind), or queued behind such lookups.
     std::chrono::milliseconds lookup_budget() const { return config.timeout * (config.uris.size() + 2); }
+
+    LookupResult queue_full() const {
+        return unavailable("overloaded: directory.max_queued_lookups (" +
+                           std::to_string(config.max_queued_lookups) +
+                           ") searches are already waiting for one of directory.max_concurrent (" +
+                           std::to_string(config.max_concurrent) +
+                           ") LDAP workers: the directory answers too slowly for this load");
+    }
 
     // A lookup that ended without the search's answer: its budget passed, or its caller cancelled it.
     LookupResult gave_up(boost::system::error_code why, const SearchFlight& flight) const {
@@ -291,10 +312,12 @@ struct DirectoryClient::Impl {
     std::unique_ptr<KeytabCredential> credential;  // GSSAPI only
     LdapBind bind;
     DirectoryCounters counters;
-    std::mutex mutex;  // guards idle_connections, cache and flights
+    std::mutex mutex;  // guards idle_connections, cache, flights and queued
     std::vector<std::unique_ptr<LdapConnection>> idle_connections;
     common::LruCache<CachedLookup> cache{max_cached_lookups};
-    common::Flights<LookupResult> flights;           // by cache key: one per UPN
+    common::Flights<LookupResult> flights;
+    unsigned queued =
+        0;  // searches posted to the pool that no worker has taken yet           // by cache key: one per UPN
     std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
 };
 

@@ -543,6 +543,35 @@ TEST_F(DirectoryClientFaultTest, CachedUsersKeepFlowingWhileADcHangs) {
     EXPECT_EQ(client.counters().cache_hits, 1u);
 }
 
+// One worker stuck on a black hole, max_queued_lookups searches queued behind it: further lookups
+// are unavailable at once (the device gets 503 + Retry-After) instead of joining the queue.
+TEST_F(DirectoryClientFaultTest, LookupsBeyondTheQueueBoundAreUnavailableAtOnce) {
+    const auto hole = stand_in(389, Mode::silent);
+    auto config = faulty({uri("ldap", "127.0.0.21", *hole)}, config::LdapTls::starttls, milliseconds(1'000));
+    config.max_concurrent = 1;
+    config.max_queued_lookups = 2;
+    DirectoryClient client(config, &kerberos_);
+    // The first is taken by the worker before the others come.
+    const milliseconds later{200};
+    const auto results = run_lookups(client, {{"user01@example.test"},
+                                              {"user02@example.test", later},
+                                              {"user03@example.test", later},
+                                              {"user04@example.test", later},
+                                              {"user05@example.test", later}});
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        EXPECT_EQ(results[i].result.outcome, LookupOutcome::unavailable)
+            << i << ": " << results[i].result.detail;
+        const bool refused_at_once =
+            results[i].result.detail.find("max_queued_lookups (2)") != std::string::npos;
+        EXPECT_EQ(refused_at_once, i >= 3) << i << ": " << results[i].result.detail;
+        if (i >= 3) {
+            EXPECT_LT(results[i].elapsed, milliseconds(100));
+        }
+    }
+    EXPECT_EQ(client.counters().queue_full, 2u);
+    EXPECT_EQ(client.counters().searches, 0u);  // none got past the black hole
+}
+
 TEST_F(DirectoryClientFaultTest, ConcurrentLookupsDoNotQueueBehindABlackHole) {
     const auto hole = stand_in(636, Mode::silent);
     auto config = faulty({uri("ldaps", "127.0.0.21", *hole), lab_.at("LAB_LDAPS_URL")});
