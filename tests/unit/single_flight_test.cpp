@@ -5,8 +5,10 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <thread>
@@ -127,6 +129,31 @@ TEST(SingleFlight, AWaiterSpawnedWithACancellationSignalStopsWhenItIsEmitted) {
     EXPECT_LT(cancelled.after, milliseconds(300));
     ASSERT_TRUE(other.waited && other.waited->has_value());  // the others wait on
     EXPECT_EQ(**other.waited, 3);
+}
+
+// As the listener runs the filter chain: in a parallel group with its deadline, wait_for_one.
+TEST(SingleFlight, AWaiterInAParallelGroupEndsWithTheGroupsDeadline) {
+    asio::io_context context;
+    auto flight = std::make_shared<IntFlight>();
+    Seen cancelled;
+    Clock::duration group_took{};
+    asio::co_spawn(
+        context,
+        [&]() -> asio::awaitable<void> {
+            const auto start = Clock::now();
+            asio::steady_timer due(context, milliseconds(50));
+            co_await asio::experimental::make_parallel_group(
+                asio::co_spawn(context, wait_into(flight, seconds(10), cancelled), asio::deferred),
+                due.async_wait(asio::deferred))
+                .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+            group_took = Clock::now() - start;
+        },
+        asio::detached);
+    const auto worker = complete_later(flight, milliseconds(400), 1);
+    context.run();
+    ASSERT_TRUE(cancelled.waited);
+    EXPECT_EQ(cancelled.waited->error(), asio::error::operation_aborted);
+    EXPECT_LT(group_took, milliseconds(300));
 }
 
 TEST(SingleFlight, StartedIsMarkedByTheWorker) {
