@@ -61,6 +61,10 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
                               "lookups that joined a search already in flight", d->shared_lookups));
         out.push_back(counter("easgate_ldap_connections_opened_total", "LDAP connections opened and bound",
                               d->connections_opened));
+        out.push_back(
+            counter("easgate_directory_queue_full_total",
+                    "lookups answered 503 at once: directory.max_queued_lookups searches were waiting",
+                    d->queue_full));
     }
     return out;
 }

@@ -118,6 +118,7 @@ inline constexpr auto directory = [](auto& f, auto& d) {
     f.field("cache_ttl", d.cache_ttl, Duration{});
     f.field("negative_cache_ttl", d.negative_cache_ttl, Duration{});
     f.field("max_concurrent", d.max_concurrent, Whole{.min = 1, .max = 64});
+    f.field("max_queued_lookups", d.max_queued_lookups, Whole{.min = 1, .max = 1'000'000});
 };
 
 inline constexpr auto kerberos = [](auto& f, auto& k) {

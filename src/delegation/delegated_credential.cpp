@@ -20,16 +20,16 @@ std::string base64(std::string_view bytes) {
 
 }  // namespace
 
-DelegatedCredential::DelegatedCredential(GssCred credential, GssName target,
+DelegatedCredential::DelegatedCredential(kerberos::GssCred credential, kerberos::GssName target,
                                          std::chrono::milliseconds refresh_before)
     : credential_(std::move(credential)), target_(std::move(target)), refresh_before_(refresh_before) {}
 
 std::shared_ptr<DelegatedCredential> DelegatedCredential::impersonate(
     gss_cred_id_t service_credential, const std::string& user_principal, const std::string& target_principal,
-    std::chrono::milliseconds refresh_before, GssStatus& status) {
-    GssName target = import_principal(target_principal, status);
+    std::chrono::milliseconds refresh_before, kerberos::GssStatus& status) {
+    kerberos::GssName target = kerberos::import_principal(target_principal, status);
     if (status.failed()) return nullptr;
-    const GssName user = import_principal(user_principal, status);
+    const kerberos::GssName user = kerberos::import_principal(user_principal, status);
     if (status.failed()) return nullptr;
     // The krb5 mechanism, not SPNEGO: its minor status is the KDC's error code (see spnego.hpp).
     gss_cred_id_t credential = GSS_C_NO_CREDENTIAL;
@@ -37,7 +37,7 @@ std::shared_ptr<DelegatedCredential> DelegatedCredential::impersonate(
     status.major =
         gss_acquire_cred_impersonate_name(&status.minor, service_credential, user.get(), GSS_C_INDEFINITE,
                                           gss_mech_set_krb5, GSS_C_INITIATE, &credential, nullptr, &lifetime);
-    GssCred owned(credential);
+    kerberos::GssCred owned(credential);
     if (status.failed()) return nullptr;
     std::shared_ptr<DelegatedCredential> result(
         new DelegatedCredential(std::move(owned), std::move(target), refresh_before));
@@ -54,7 +54,7 @@ DelegatedCredential::Token DelegatedCredential::make_token(std::string_view chan
     bindings.application_data.length = channel_binding.size();
     bindings.application_data.value = const_cast<char*>(channel_binding.data());
     gss_ctx_id_t context = GSS_C_NO_CONTEXT;
-    GssBuffer output;
+    kerberos::GssBuffer output;
     // No GSS_C_MUTUAL_FLAG: HTTP Negotiate here is one leg; the backend's reply token is not
     // checked (TLS authenticates Exchange). No GSS_C_DELEG_FLAG: the user's TGT never leaves easgate
     // (an impersonation credential has none to give anyway).
@@ -62,7 +62,7 @@ DelegatedCredential::Token DelegatedCredential::make_token(std::string_view chan
         &token.status.minor, credential_.get(), &context, target_.get(), gss_mech_krb5, 0, GSS_C_INDEFINITE,
         channel_binding.empty() ? GSS_C_NO_CHANNEL_BINDINGS : &bindings, GSS_C_NO_BUFFER, nullptr,
         output.get(), nullptr, &token.ticket_lifetime);
-    const GssContext owned_context(context);  // a single-use context: only its token matters
+    const kerberos::GssContext owned_context(context);  // a single-use context: only its token matters
     if (token.status.failed()) return token;
     token.negotiate = base64(wrap_in_spnego(output.view()));
     return token;

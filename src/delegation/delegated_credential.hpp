@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "gss_handles.hpp"
+#include "easgate/kerberos/gss_handles.hpp"
 #include "ticket_lifetime.hpp"
 
 namespace easgate::delegation {
@@ -16,7 +16,7 @@ public:
     struct Token {
         std::string negotiate;          // base64 SPNEGO token for "Authorization: Negotiate"
         OM_uint32 ticket_lifetime = 0;  // seconds left on the service ticket
-        GssStatus status;
+        kerberos::GssStatus status;
     };
 
     // S4U2Self at the KDC for user_principal, with easgate's own credential. Null on failure.
@@ -24,7 +24,7 @@ public:
                                                             const std::string& user_principal,
                                                             const std::string& target_principal,
                                                             std::chrono::milliseconds refresh_before,
-                                                            GssStatus& status);
+                                                            kerberos::GssStatus& status);
 
     // A new single-leg token, bound to channel_binding (application data) unless it is empty.
     // The first call asks the KDC for the service ticket (S4U2Proxy).
@@ -37,10 +37,11 @@ public:
     bool fresh(Clock::time_point now) const { return now < refresh_at_; }
 
 private:
-    DelegatedCredential(GssCred credential, GssName target, std::chrono::milliseconds refresh_before);
+    DelegatedCredential(kerberos::GssCred credential, kerberos::GssName target,
+                        std::chrono::milliseconds refresh_before);
 
-    GssCred credential_;
-    GssName target_;
+    kerberos::GssCred credential_;
+    kerberos::GssName target_;
     std::chrono::milliseconds refresh_before_;
     Clock::time_point refresh_at_;
 };

@@ -11,14 +11,13 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
-#include <unordered_map>
 
 #include "delegated_credential.hpp"
 #include "easgate/common/lru_cache.hpp"
+#include "easgate/common/single_flight.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
-#include "kdc_flight.hpp"
 #include "service_credentials.hpp"
 
 namespace easgate::delegation {
@@ -53,6 +52,14 @@ DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
             .krb5_conf = krb5_conf_in_use(kerberos),
             .kdcs = configured_kdcs(kerberos.realm())};
 }
+
+struct DelegationOutcome {
+    std::shared_ptr<DelegatedCredential> credential;  // null when the KDC refused
+    std::string first_token;                          // from the S4U2Proxy exchange, for its starter
+    DelegationResult failure;
+};
+
+using KdcFlight = common::Flight<DelegationOutcome>;
 
 DelegationOutcome refused(DelegationResult failure) {
     DelegationOutcome outcome;
@@ -91,12 +98,19 @@ struct DelegationService::Impl {
     }
 
     DelegationResult failure(KerberosStep step, const DelegationAttempt& attempted,
-                             const GssStatus& status) const {
+                             const kerberos::GssStatus& status) const {
         return explain_kerberos_failure(step, attempted, static_cast<krb5_error_code>(status.minor),
                                         status.message());
     }
 
-    DelegationResult timed_out(const std::string& user, const std::string& spn) {
+    // A wait that ended without an answer: its deadline passed, or its caller cancelled it.
+    DelegationResult gave_up(boost::system::error_code why, const std::string& user, const std::string& spn) {
+        if (why == boost::asio::error::operation_aborted) {
+            return {.negotiate_token = {},
+                    .failure = DelegationFailure::infrastructure,
+                    .detail = "cancelled: the caller stopped waiting for a ticket for " + user + " to " +
+                              spn + " (the KDC exchange goes on and its ticket is cached)"};
+        }
         ++counters.failures;
         DelegationResult result = explain_kdc_timeout(
             attempt(user, spn), "getting a ticket for " + user + " to " + spn, kerberos.timeout);
@@ -113,7 +127,7 @@ struct DelegationService::Impl {
             const ServiceCredentials::Lease login = service_credentials.lease();
             if (login.status().failed())
                 return refused(failure(KerberosStep::service_login, attempted, login.status()));
-            GssStatus status;
+            kerberos::GssStatus status;
             credential = DelegatedCredential::impersonate(login.credential(), user, target,
                                                           kerberos.ticket_refresh_before, status);
             ++counters.s4u2self;
@@ -133,8 +147,7 @@ struct DelegationService::Impl {
 
     bool superseded(const std::string& key, const std::shared_ptr<KdcFlight>& flight) {
         std::lock_guard lock(mutex);
-        const auto it = flights.find(key);
-        return it == flights.end() || it->second.flight != flight;
+        return !flights.flying(key, flight);
     }
 
     // On a KDC thread: one exchange for a (user, SPN), handed to everyone waiting for it. A flight
@@ -157,20 +170,9 @@ struct DelegationService::Impl {
         {
             std::lock_guard lock(mutex);
             if (outcome.credential) cache.store(key, outcome.credential);
-            if (const auto it = flights.find(key); it != flights.end() && it->second.flight == flight)
-                flights.erase(it);
+            flights.land(key, flight);
         }
         flight->complete(std::move(outcome));
-    }
-
-    // The flight for key, joined while it is younger than kerberos.timeout; one stuck longer (a
-    // silent KDC) is left to finish on its own and a new one is started. Under mutex.
-    std::shared_ptr<KdcFlight> flight_for(const std::string& key, bool& started) {
-        const auto now = Clock::now();
-        auto& entry = flights[key];
-        started = !entry.flight || now - entry.started >= kerberos.timeout;
-        if (started) entry = {std::make_shared<KdcFlight>(), now};
-        return entry.flight;
     }
 
     // A token from a credential that already holds its service ticket: no KDC, but on threads of its
@@ -180,13 +182,13 @@ struct DelegationService::Impl {
                                                         const std::string& user, const std::string& spn,
                                                         std::string channel_binding) {
         ++counters.cache_hits;
-        auto job = std::make_shared<Flight<DelegatedCredential::Token>>();
+        auto job = std::make_shared<common::Flight<DelegatedCredential::Token>>();
         boost::asio::post(token_threads, [job, credential = std::move(credential),
                                           channel_binding = std::move(channel_binding)] {
             job->complete(credential->make_token(channel_binding));
         });
-        const std::optional<DelegatedCredential::Token> token = co_await job->wait(kerberos.timeout);
-        if (!token) co_return timed_out(user, spn);
+        const auto token = co_await job->wait(kerberos.timeout);
+        if (!token) co_return gave_up(token.error(), user, spn);
         if (!token->status.failed()) co_return token_result(token->negotiate);
         ++counters.failures;
         DelegationResult result = failure(KerberosStep::s4u2proxy, attempt(user, spn), token->status);
@@ -199,17 +201,17 @@ struct DelegationService::Impl {
     boost::asio::awaitable<void> log_in_until_ready() {
         boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
         for (;;) {
-            auto login = std::make_shared<Flight<GssStatus>>();
+            auto login = std::make_shared<common::Flight<kerberos::GssStatus>>();
             boost::asio::post(kdc_threads,
                               [this, login] { login->complete(service_credentials.lease().status()); });
-            std::optional<GssStatus> status = co_await login->wait(kerberos.timeout);
+            auto status = co_await login->wait(kerberos.timeout);
             if (!status) {
                 spdlog::warn(
                     "delegation: {}; easgate keeps trying and reports not ready on /healthz meanwhile",
                     service_credentials.not_ready_reason().value_or("logged in"));
                 status = co_await login->wait(no_deadline);
             }
-            if (!status->failed()) {
+            if (!status.value().failed()) {
                 spdlog::info("delegation: logged in to the KDC of {} as {}", names.realm, kerberos.principal);
                 co_return;
             }
@@ -220,18 +222,13 @@ struct DelegationService::Impl {
         }
     }
 
-    struct FlightEntry {
-        std::shared_ptr<KdcFlight> flight;
-        Clock::time_point started;
-    };
-
     const config::KerberosConfig kerberos;
     const DelegationAttempt names;  // the service's; the KDC list read once
     DelegationCounters counters;
     ServiceCredentials service_credentials;
     std::mutex mutex;  // guards cache and flights; never held across a KDC call
     common::LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
-    std::unordered_map<std::string, FlightEntry> flights;
+    common::Flights<DelegationOutcome> flights;
     boost::asio::thread_pool kdc_threads;  // stopped and joined first, while what its jobs use exists
     boost::asio::thread_pool token_threads{token_thread_count};
 };
@@ -258,24 +255,26 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
     Impl& impl = *impl_;
     const std::string key = user_principal + '\n' + target_spn;
     std::shared_ptr<DelegatedCredential> cached;
-    std::shared_ptr<KdcFlight> flight;
-    bool started_flight = false;
+    common::Flights<DelegationOutcome>::Joined joined;
     {
         std::lock_guard lock(impl.mutex);
         if (auto* entry = impl.cache.find(key); entry != nullptr && (*entry)->fresh(Clock::now())) {
             cached = *entry;
         } else {
-            flight = impl.flight_for(key, started_flight);
+            // One stuck longer than kerberos.timeout (a silent KDC) is left to finish on its own.
+            joined = impl.flights.join(key, impl.kerberos.timeout);
         }
     }
+    const bool started_flight = joined.started;
+    const auto& flight = joined.flight;
     if (started_flight) {
         boost::asio::post(impl.kdc_threads, [&impl, key, user_principal, target_spn, flight] {
             impl.fly(key, user_principal, target_spn, flight);
         });
     }
     if (flight) {
-        std::optional<DelegationOutcome> outcome = co_await flight->wait(impl.kerberos.timeout);
-        if (!outcome) co_return impl.timed_out(user_principal, target_spn);
+        auto outcome = co_await flight->wait(impl.kerberos.timeout);
+        if (!outcome) co_return impl.gave_up(outcome.error(), user_principal, target_spn);
         if (!outcome->credential) {
             ++impl.counters.failures;
             co_return outcome->failure;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "easgate/config/units.hpp"
+#include "easgate/kerberos/keytab_login.hpp"
 
 namespace easgate::delegation {
 namespace {
@@ -195,11 +196,11 @@ DelegationResult explain_kdc_timeout(const DelegationAttempt& a, std::string_vie
 }
 
 std::string configured_kdcs(const std::string& realm) {
-    krb5_context context = nullptr;
-    if (krb5_init_context(&context) != 0) return {};
+    const kerberos::Krb5Context context;
+    if (context.get() == nullptr) return {};
     profile_t profile = nullptr;
     std::string list;
-    if (krb5_get_profile(context, &profile) == 0) {
+    if (krb5_get_profile(context.get(), &profile) == 0) {
         const char* names[] = {"realms", realm.c_str(), "kdc", nullptr};
         char** values = nullptr;
         if (profile_get_values(profile, names, &values) == 0) {
@@ -209,7 +210,6 @@ std::string configured_kdcs(const std::string& realm) {
         }
         profile_release(profile);
     }
-    krb5_free_context(context);
     return list;
 }
 

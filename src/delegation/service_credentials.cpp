@@ -1,35 +1,15 @@
 #include "service_credentials.hpp"
 
-#include <gssapi/gssapi_ext.h>
-#include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
 
-#include <atomic>
 #include <string>
+
+#include "easgate/kerberos/keytab_login.hpp"
 
 namespace easgate::delegation {
 namespace {
 
-// A krb5 library context for one short task (krb5 contexts must not be shared between threads).
-class Krb5Context {
-public:
-    Krb5Context() { krb5_init_context(&context_); }
-    Krb5Context(const Krb5Context&) = delete;
-    Krb5Context& operator=(const Krb5Context&) = delete;
-    ~Krb5Context() {
-        if (context_ != nullptr) krb5_free_context(context_);
-    }
-    krb5_context get() const { return context_; }
-    std::string message(krb5_error_code code) const {
-        const char* text = krb5_get_error_message(context_, code);
-        std::string result = text;
-        krb5_free_error_message(context_, text);
-        return result;
-    }
-
-private:
-    krb5_context context_ = nullptr;
-};
+using kerberos::Krb5Context;
 
 // Whether the keytab holds any key for the principal, read locally: MIT would otherwise quietly fall
 // back to an (empty) ccache and report "No credentials cache found".
@@ -50,31 +30,11 @@ krb5_error_code find_key(const Krb5Context& context, const config::KerberosConfi
     return code;
 }
 
-// A MEMORY ccache of this process, destroyed with its owner so no ticket outlives the login.
-class MemoryCcache {
-public:
-    MemoryCcache() : name_("MEMORY:easgate-" + std::to_string(next_id_++)) {}
-    MemoryCcache(const MemoryCcache&) = delete;
-    MemoryCcache& operator=(const MemoryCcache&) = delete;
-    ~MemoryCcache() {
-        const Krb5Context context;
-        krb5_ccache ccache = nullptr;
-        if (context.get() != nullptr && krb5_cc_resolve(context.get(), name_.c_str(), &ccache) == 0) {
-            krb5_cc_destroy(context.get(), ccache);
-        }
-    }
-    const std::string& name() const { return name_; }
-
-private:
-    static inline std::atomic<unsigned long> next_id_{0};
-    std::string name_;
-};
-
 }  // namespace
 
 struct ServiceCredentials::Login {
-    MemoryCcache ccache;
-    GssCred credential;  // declared after ccache: released before the ccache is destroyed
+    kerberos::MemoryCcache ccache;
+    kerberos::GssCred credential;  // declared after ccache: released before the ccache is destroyed
     Clock::time_point refresh_at;
 };
 
@@ -87,7 +47,7 @@ ServiceCredentials::ServiceCredentials(const config::KerberosConfig& kerberos, D
     }
 }
 
-std::string ServiceCredentials::explain(const GssStatus& status) const {
+std::string ServiceCredentials::explain(const kerberos::GssStatus& status) const {
     const auto code = static_cast<krb5_error_code>(status.minor);
     const std::string detail =
         explain_kerberos_failure(KerberosStep::service_login, names_, code, status.message()).detail;
@@ -110,7 +70,8 @@ std::optional<std::string> ServiceCredentials::not_ready_reason() const {
 
 ServiceCredentials::~ServiceCredentials() = default;
 
-ServiceCredentials::Lease::Lease(ServiceCredentials& owner, std::unique_ptr<Login> login, GssStatus status)
+ServiceCredentials::Lease::Lease(ServiceCredentials& owner, std::unique_ptr<Login> login,
+                                 kerberos::GssStatus status)
     : owner_(&owner), login_(std::move(login)), status_(status) {}
 
 ServiceCredentials::Lease::~Lease() {
@@ -132,7 +93,7 @@ ServiceCredentials::Lease ServiceCredentials::lease() {
             idle_.pop_back();
         }
     }
-    GssStatus status;
+    kerberos::GssStatus status;
     if (!login || !login->credential || Clock::now() >= login->refresh_at) {
         login = std::make_unique<Login>();  // a fresh ccache: the old TGT goes with the old login
         status = log_in(*login);
@@ -140,24 +101,15 @@ ServiceCredentials::Lease ServiceCredentials::lease() {
     return Lease(*this, std::move(login), status);
 }
 
-GssStatus ServiceCredentials::log_in(Login& login) {
+kerberos::GssStatus ServiceCredentials::log_in(Login& login) {
     {
         std::lock_guard lock(mutex_);
         if (!first_attempt_) first_attempt_ = Clock::now();
     }
-    GssStatus status;
-    const GssName name = import_principal(kerberos_.principal, status);
-    if (status.failed()) return status;
-    // client_keytab makes MIT get the TGT itself (AS exchange) into the given ccache.
-    gss_key_value_element_desc elements[] = {{"client_keytab", kerberos_.keytab.c_str()},
-                                             {"ccache", login.ccache.name().c_str()}};
-    const gss_key_value_set_desc store{2, elements};
-    gss_cred_id_t credential = GSS_C_NO_CREDENTIAL;
-    OM_uint32 lifetime = 0;
-    status.major = gss_acquire_cred_from(&status.minor, name.get(), GSS_C_INDEFINITE, gss_mech_set_krb5,
-                                         GSS_C_INITIATE, &store, &credential, nullptr, &lifetime);
-    login.credential.reset(credential);
-    login.refresh_at = refresh_due(Clock::now(), lifetime, kerberos_.ticket_refresh_before);
+    auto fresh = kerberos::log_in_from_keytab(kerberos_.keytab, kerberos_.principal, login.ccache);
+    const kerberos::GssStatus status = fresh.status;
+    login.credential = std::move(fresh.credential);
+    login.refresh_at = refresh_due(Clock::now(), fresh.lifetime, kerberos_.ticket_refresh_before);
     if (!status.failed()) {
         logged_in_ = true;
         return status;

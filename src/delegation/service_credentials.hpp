@@ -12,7 +12,7 @@
 
 #include "easgate/config/config.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
-#include "gss_handles.hpp"
+#include "easgate/kerberos/gss_handles.hpp"
 #include "ticket_lifetime.hpp"
 
 namespace easgate::delegation {
@@ -30,16 +30,16 @@ public:
     // (each with its own TGT), because MIT holds a credential's lock for a whole S4U2Self round trip.
     class Lease {
     public:
-        Lease(ServiceCredentials& owner, std::unique_ptr<Login> login, GssStatus status);
+        Lease(ServiceCredentials& owner, std::unique_ptr<Login> login, kerberos::GssStatus status);
         ~Lease();
 
         gss_cred_id_t credential() const;
-        const GssStatus& status() const { return status_; }  // why there is no credential
+        const kerberos::GssStatus& status() const { return status_; }  // why there is no credential
 
     private:
         ServiceCredentials* owner_;
         std::unique_ptr<Login> login_;
-        GssStatus status_;
+        kerberos::GssStatus status_;
     };
 
     // A logged-in credential, logged in again first when its TGT is due for refresh. May wait for
@@ -48,13 +48,13 @@ public:
 
     // A failed login for the operator: what the KDC said, the key to fix ("kerberos.keytab: …") when
     // easgate's own keytab or account is wrong, and the remedy.
-    std::string explain(const GssStatus& status) const;
+    std::string explain(const kerberos::GssStatus& status) const;
 
     // nullopt once a login has worked; until then, why not: the last failure, or the KDC's silence.
     std::optional<std::string> not_ready_reason() const;
 
 private:
-    GssStatus log_in(Login& login);
+    kerberos::GssStatus log_in(Login& login);
 
     const config::KerberosConfig kerberos_;
     const DelegationAttempt names_;

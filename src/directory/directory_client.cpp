@@ -4,41 +4,36 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/append.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <cctype>
 #include <charconv>
 #include <fstream>
 #include <iterator>
 #include <mutex>
-#include <unordered_map>
 #include <utility>
 
+#include "easgate/common/lru_cache.hpp"
+#include "easgate/common/single_flight.hpp"
+#include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
-#include "result_cache.hpp"
 
 namespace easgate::directory {
 namespace {
 
-using Waiter = boost::asio::any_completion_handler<void(LookupResult)>;
+// One search for one UPN, shared by every lookup of that UPN that arrives while it runs. A worker
+// stuck past the lookup budget finishes unheard; its result still goes to the cache.
+using SearchFlight = common::Flight<LookupResult>;
 
-// One search for one UPN, shared by every lookup of that UPN that arrives while it runs. Answered
-// once: by the worker, or at the deadline if the worker is stuck (it then finishes unheard, and
-// its result still goes to the cache).
-struct Flight {
-    explicit Flight(boost::asio::thread_pool::executor_type timers) : deadline(timers) {}
-    std::vector<Waiter> waiters;
-    bool answered = false;
-    std::atomic<bool> started{false};  // taken by a worker, not queued
-    boost::asio::steady_timer deadline;
+// Cached lookups: ~10-20 MB with typical memberOf lists; more users than this active within one
+// cache_ttl only means more searches.
+constexpr std::size_t max_cached_lookups = 10'000;
+
+struct CachedLookup {
+    LookupResult result;
+    std::chrono::steady_clock::time_point expires;
 };
 
 constexpr std::uint32_t account_disabled = 0x2;
@@ -56,14 +51,6 @@ std::string read_password(const std::string& path) {
     while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
     if (password.empty()) throw config::ConfigError("directory.bind.password_file: " + path + " is empty");
     return password;
-}
-
-// AD matches UPNs case-insensitively, so the cache does too.
-std::string cache_key(std::string_view upn) {
-    std::string key(upn);
-    std::ranges::transform(key, key.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return key;
 }
 
 // libldap writes with write(2): on a connection the DC has closed that raises SIGPIPE, which would
@@ -168,30 +155,42 @@ struct DirectoryClient::Impl {
     // with them.
     ~Impl() { pool->join(); }
 
-    void query_or_join(std::string key, std::string upn, Waiter waiter) {
-        std::shared_ptr<Flight> flight;
+    // The search in flight for key, or a new one queued for the pool, or, with the queue full, a
+    // flight already answered unavailable. One stuck past the lookup budget is left to finish on its
+    // own: a later lookup starts anew, queued behind it.
+    std::shared_ptr<SearchFlight> query_or_join(const std::string& key, const std::string& upn) {
+        common::Flights<LookupResult>::Joined joined;
         {
             std::lock_guard lock(mutex);
-            auto& slot = flights[key];
-            if (slot) {
-                slot->waiters.push_back(std::move(waiter));
+            joined = flights.join(key, lookup_budget());
+            if (!joined.started) {
                 ++counters.shared_lookups;
-                return;
+                return joined.flight;
             }
-            slot = flight = std::make_shared<Flight>(timers.get_executor());
-            flight->waiters.push_back(std::move(waiter));
+            if (queued >= config.max_queued_lookups) {
+                // Landed before anyone can join it: nobody waits on a search that never runs.
+                flights.land(key, joined.flight);
+                ++counters.queue_full;
+                joined.flight->complete(queue_full());
+                return joined.flight;
+            }
+            ++queued;
         }
-        flight->deadline.expires_after(lookup_budget());
-        flight->deadline.async_wait(
-            [this, key, weak = std::weak_ptr(flight)](const boost::system::error_code&) {
-                if (const auto late = weak.lock()) answer(key, *late, gave_up(*late));
-            });
-        boost::asio::post(*pool, [this, key = std::move(key), upn = std::move(upn), flight] {
-            flight->started = true;
-            const auto result = query(upn);
+        boost::asio::post(*pool, [this, key, upn, flight = joined.flight] {
+            {
+                std::lock_guard lock(mutex);
+                --queued;
+            }
+            flight->mark_started();
+            auto result = query(upn);
             remember(key, result);
-            answer(key, *flight, result);
+            {
+                std::lock_guard lock(mutex);
+                flights.land(key, flight);
+            }
+            flight->complete(std::move(result));
         });
+        return joined.flight;
     }
 
     // Every step a lookup may take: each URI's open, and a search on a reused connection and on a
@@ -199,9 +198,22 @@ struct DirectoryClient::Impl {
     // reach (a KDC exchange in the GSSAPI bind), or queued behind such lookups.
     std::chrono::milliseconds lookup_budget() const { return config.timeout * (config.uris.size() + 2); }
 
-    LookupResult gave_up(const Flight& flight) const {
+    LookupResult queue_full() const {
+        return unavailable("overloaded: directory.max_queued_lookups (" +
+                           std::to_string(config.max_queued_lookups) +
+                           ") searches are already waiting for one of directory.max_concurrent (" +
+                           std::to_string(config.max_concurrent) +
+                           ") LDAP workers: the directory answers too slowly for this load");
+    }
+
+    // A lookup that ended without the search's answer: its budget passed, or its caller cancelled it.
+    LookupResult gave_up(boost::system::error_code why, const SearchFlight& flight) const {
+        if (why == boost::asio::error::operation_aborted) {
+            return unavailable(
+                "cancelled: the caller stopped waiting (the search goes on and its result is cached)");
+        }
         const std::string budget = config::format_duration(lookup_budget());
-        if (!flight.started) {
+        if (!flight.started()) {
             return unavailable("timed out: no LDAP worker became free within " + budget +
                                ": all directory.max_concurrent (" + std::to_string(config.max_concurrent) +
                                ") are waiting for directory servers or a KDC that don't answer in time");
@@ -216,28 +228,27 @@ struct DirectoryClient::Impl {
 
     void remember(const std::string& key, const LookupResult& result) {
         if (result.outcome == LookupOutcome::found) {
-            cache.store(key, result, config.cache_ttl);
+            store(key, result, config.cache_ttl);
         } else if (result.outcome != LookupOutcome::unavailable) {
             // Refusals too: an admin's fix (enable, clear NOT_DELEGATED) shows within the shorter TTL.
-            cache.store(key, result, config.negative_cache_ttl);
+            store(key, result, config.negative_cache_ttl);
         }
     }
 
-    // From the worker or the deadline, whichever comes first: resumes every waiter on its own
-    // executor. A later lookup of the same UPN starts a new flight.
-    void answer(const std::string& key, Flight& flight, const LookupResult& result) {
-        std::vector<Waiter> finished;
-        {
-            std::lock_guard lock(mutex);
-            if (flight.answered) return;
-            flight.answered = true;
-            finished = std::move(flight.waiters);
-            if (const auto it = flights.find(key); it != flights.end() && it->second.get() == &flight)
-                flights.erase(it);
-        }
-        // dispatch, as Boost 1.81's any_completion_executor offers no post; from a pool or timer
-        // thread it still queues the resumption on the waiter's own executor.
-        for (auto& waiter : finished) boost::asio::dispatch(boost::asio::append(std::move(waiter), result));
+    void store(const std::string& key, const LookupResult& result, std::chrono::milliseconds ttl) {
+        if (ttl <= std::chrono::milliseconds::zero()) return;
+        const auto expires = std::chrono::steady_clock::now() + ttl;
+        std::lock_guard lock(mutex);
+        cache.store(key, {result, expires});
+    }
+
+    // An unexpired result for key; an expired one is replaced when its search ends.
+    std::optional<LookupResult> cached(const std::string& key) {
+        std::lock_guard lock(mutex);
+        const CachedLookup* entry = cache.find(key);
+        if (entry == nullptr || entry->expires <= std::chrono::steady_clock::now()) return std::nullopt;
+        ++counters.cache_hits;
+        return entry->result;
     }
 
     // On a pool thread: blocking libldap work.
@@ -301,11 +312,12 @@ struct DirectoryClient::Impl {
     std::unique_ptr<KeytabCredential> credential;  // GSSAPI only
     LdapBind bind;
     DirectoryCounters counters;
-    ResultCache cache;
-    std::mutex mutex;  // guards idle_connections, flights and each flight's waiters and answered
+    std::mutex mutex;  // guards idle_connections, cache, flights and queued
     std::vector<std::unique_ptr<LdapConnection>> idle_connections;
-    std::unordered_map<std::string, std::shared_ptr<Flight>> flights;  // by cache key: one per UPN
-    boost::asio::thread_pool timers{1};                                // the flights' deadlines
+    common::LruCache<CachedLookup> cache{max_cached_lookups};
+    common::Flights<LookupResult> flights;
+    unsigned queued =
+        0;  // searches posted to the pool that no worker has taken yet           // by cache key: one per UPN
     std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
 };
 
@@ -318,16 +330,15 @@ DirectoryClient::~DirectoryClient() = default;
 boost::asio::awaitable<LookupResult> DirectoryClient::find_by_upn(std::string upn) {
     if (upn.empty())
         co_return LookupResult{LookupOutcome::not_found, std::nullopt, "empty userPrincipalName"};
-    std::string key = cache_key(upn);
-    if (auto cached = impl_->cache.find(key)) {
-        ++impl_->counters.cache_hits;
+    // AD matches UPNs case-insensitively, so the cache does too.
+    const std::string key = common::ascii_lowercase(upn);
+    if (auto cached = impl_->cached(key)) {
         co_return std::move(*cached);
     }
-    co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(LookupResult)>(
-        [this](Waiter waiter, std::string key, std::string upn) {
-            impl_->query_or_join(std::move(key), std::move(upn), std::move(waiter));
-        },
-        boost::asio::use_awaitable, std::move(key), std::move(upn));
+    const auto flight = impl_->query_or_join(key, upn);
+    auto waited = co_await flight->wait(impl_->lookup_budget());
+    if (!waited) co_return impl_->gave_up(waited.error(), *flight);
+    co_return std::move(*waited);
 }
 
 const DirectoryCounters& DirectoryClient::counters() const { return impl_->counters; }

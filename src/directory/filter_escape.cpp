@@ -1,12 +1,12 @@
 #include <string>
 #include <string_view>
 
+#include "easgate/common/text.hpp"
 #include "easgate/directory/directory_client.hpp"
 
 namespace easgate::directory {
 
 std::string escape_filter_value(std::string_view value) {
-    static constexpr char hex_digits[] = "0123456789abcdef";
     std::string escaped;
     escaped.reserve(value.size());
     for (const char c : value) {
@@ -15,8 +15,7 @@ std::string escape_filter_value(std::string_view value) {
         // malformed UTF-8 sequence as anything but the literal bytes it was given.
         if (c == '*' || c == '(' || c == ')' || c == '\\' || byte == 0 || byte >= 0x80) {
             escaped += '\\';
-            escaped += hex_digits[byte >> 4];
-            escaped += hex_digits[byte & 0xf];
+            common::append_hex(escaped, byte);
         } else {
             escaped += c;
         }

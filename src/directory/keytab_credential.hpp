@@ -7,16 +7,17 @@
 #include <mutex>
 #include <string>
 
+#include "easgate/kerberos/keytab_login.hpp"
+
 namespace easgate::directory {
 
 // easgate's own Kerberos initiator credential for the LDAP GSSAPI bind, from its keytab, held in a
-// private in-memory ccache: no kinit, no password, nothing on disk, and no other code in the process
-// (the delegation stage included) sees or replaces it. MIT krb5 renews the TGT from the keytab when
-// it nears expiry. Thread-safe; shared by every connection of one DirectoryClient.
+// private in-memory ccache: no other code in the process (the delegation stage included) sees or
+// replaces it. MIT krb5 renews the TGT from the keytab when it nears expiry. Thread-safe; shared by
+// every connection of one DirectoryClient.
 class KeytabCredential {
 public:
     KeytabCredential(std::string keytab, std::string principal);
-    ~KeytabCredential();
     KeytabCredential(const KeytabCredential&) = delete;
     KeytabCredential& operator=(const KeytabCredential&) = delete;
 
@@ -32,15 +33,13 @@ public:
     Acquired acquire(std::chrono::steady_clock::time_point deadline);
 
 private:
-    Acquired acquire_from_keytab();
-
     const std::string keytab_;
     const std::string principal_;
-    const std::string ccache_name_;
+    const kerberos::MemoryCcache ccache_;
     std::mutex mutex_;  // guards credential_ and acquiring_, never held across a KDC exchange
     std::condition_variable acquired_;
     bool acquiring_ = false;
-    gss_cred_id_t credential_ = GSS_C_NO_CREDENTIAL;
+    kerberos::GssCred credential_;  // declared after ccache_: released before the ccache is destroyed
 };
 
 }  // namespace easgate::directory

@@ -10,22 +10,12 @@ bool is_visible_ascii(unsigned char byte) { return byte > 0x20 && byte < 0x7f; }
 
 int hex_digit_value(char character) {
     if (is_digit(character)) return character - '0';
-    const char lower = to_lower(character);
+    const char lower = common::ascii_lower(character);
     if (lower >= 'a' && lower <= 'f') return lower - 'a' + 10;
     return -1;
 }
 
 }  // namespace
-
-char to_lower(char character) {
-    return character >= 'A' && character <= 'Z' ? static_cast<char>(character - 'A' + 'a') : character;
-}
-
-bool equals_ignoring_case(std::string_view left, std::string_view right) {
-    return left.size() == right.size() &&
-           std::equal(left.begin(), left.end(), right.begin(),
-                      [](char a, char b) { return to_lower(a) == to_lower(b); });
-}
 
 bool is_alpha(char character) {
     return (character >= 'A' && character <= 'Z') || (character >= 'a' && character <= 'z');
@@ -41,17 +31,7 @@ bool all_visible_ascii(std::string_view text) {
                        [](char c) { return is_visible_ascii(static_cast<unsigned char>(c)); });
 }
 
-std::string hex_byte(std::uint8_t byte) {
-    constexpr std::string_view digits = "0123456789ABCDEF";
-    return {digits[byte >> 4], digits[byte & 0x0f]};
-}
-
-std::string upper_hex(std::span<const std::uint8_t> bytes) {
-    std::string hex;
-    hex.reserve(bytes.size() * 2);
-    for (const std::uint8_t byte : bytes) hex += hex_byte(byte);
-    return hex;
-}
+std::string hex_byte(std::uint8_t byte) { return common::hex_encode({&byte, 1}, common::HexDigits::upper); }
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
     std::string decoded;

@@ -176,7 +176,9 @@ std::string parse_base64_structure(std::span<const std::uint8_t> bytes, EasReque
     if (device_id.empty()) return "base64 query: DeviceId length is 0";
     const std::string device_id_text = as_text(device_id);
     // A GUID may be sent as 16 raw bytes; hex keeps it printable and loggable.
-    request.device_id = all_visible_ascii(device_id_text) ? device_id_text : upper_hex(device_id);
+    request.device_id = all_visible_ascii(device_id_text)
+                            ? device_id_text
+                            : common::hex_encode(device_id, common::HexDigits::upper);
     if (std::string error = device_id_error(request.device_id); !error.empty()) {
         return "base64 query: " + error;
     }

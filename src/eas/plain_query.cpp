@@ -66,8 +66,7 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
         if (!value) return "query parameter " + name + " has a malformed percent escape";
         if (has_control(*value)) return "query parameter " + name + " holds a control character";
 
-        std::string lower_name(name.size(), '\0');
-        std::transform(name.begin(), name.end(), lower_name.begin(), to_lower);
+        std::string lower_name = common::ascii_lowercase(name);
         if (std::find(seen_names.begin(), seen_names.end(), lower_name) != seen_names.end()) {
             return "query parameter " + name + " appears more than once";
         }

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "easgate/common/openssl_ptr.hpp"
+#include "easgate/common/text.hpp"
 
 namespace easgate::identity {
 namespace {
@@ -62,17 +63,6 @@ bool has_oid(const ASN1_OBJECT* object, std::string_view dotted_oid) {
     // A longer OID does not fit and cannot be one of ours.
     return length > 0 && static_cast<std::size_t>(length) < sizeof text &&
            std::string_view(text, static_cast<std::size_t>(length)) == dotted_oid;
-}
-
-std::string lower_hex(const unsigned char* bytes, std::size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(size * 2);
-    for (const unsigned char byte : std::span(bytes, size)) {
-        hex += digits[byte >> 4];
-        hex += digits[byte & 0x0f];
-    }
-    return hex;
 }
 
 enum class NameCharset { ascii, utf8 };
@@ -224,7 +214,7 @@ std::optional<std::string> fingerprint(const X509* cert, const EVP_MD* digest) {
     unsigned char hash[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     if (X509_digest(cert, digest, hash, &length) != 1) return std::nullopt;
-    return lower_hex(hash, length);
+    return common::hex_encode({hash, length});
 }
 
 // What logs and audit records use to name the certificate itself.
@@ -243,9 +233,7 @@ Refusal read_description(X509* leaf, CertificateIdentity& identity) {
     identity.sha1_fingerprint = std::move(*sha1);
     identity.sha256_fingerprint = std::move(*sha256);
     if (const ASN1_OCTET_STRING* key_id = X509_get0_subject_key_id(leaf)) {
-        const std::string_view key_id_bytes = bytes_of(key_id);
-        identity.subject_key_id =
-            lower_hex(reinterpret_cast<const unsigned char*>(key_id_bytes.data()), key_id_bytes.size());
+        identity.subject_key_id = common::hex_encode(bytes_of(key_id));
     }
     return std::nullopt;
 }

@@ -2,16 +2,15 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
+
+#include "easgate/common/text.hpp"
 
 namespace easgate::upstream {
 namespace {
 
 bool contains_ignoring_case(std::string_view text, std::string_view needle) {
-    return std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) ==
-                      std::tolower(static_cast<unsigned char>(b));
-           }) != text.end();
+    return std::ranges::search(text, needle, {}, common::ascii_lower, common::ascii_lower).begin() !=
+           text.end();
 }
 
 }  // namespace

@@ -10,7 +10,10 @@
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -347,6 +350,38 @@ TEST_F(KdcFaultTest, NothingListeningFailsAtOnceSayingNoKdcCouldBeReached) {
               std::string::npos)
         << result.detail;
     EXPECT_NE(result.detail.find("port 88"), std::string::npos) << result.detail;
+}
+
+TEST_F(KdcFaultTest, ACallItsCallerCancelsEndsAtOnceAndTheTicketIsStillCached) {
+    auto& slow = relay("127.0.0.22", Mode::forward);
+    slow.set_mode(Mode::slow, milliseconds(150));  // the exchanges take well over half a second
+    auto& service = service_with_kdcs({kdc_of(slow, "127.0.0.22")}, seconds(10));
+    boost::asio::io_context io;
+    Timed cancelled;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            using namespace boost::asio::experimental::awaitable_operators;
+            const auto start = Clock::now();
+            const auto call = [&]() -> boost::asio::awaitable<void> {
+                cancelled.result =
+                    co_await service.negotiate_token("alice@EXAMPLE.TEST", lab().at("LAB_MAIL_SPN"));
+            };
+            boost::asio::steady_timer give_up(io, milliseconds(100));
+            co_await (call() || give_up.async_wait(boost::asio::use_awaitable));
+            cancelled.took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+        },
+        boost::asio::detached);
+    io.run();
+    EXPECT_EQ(cancelled.result.failure, DelegationFailure::infrastructure);
+    EXPECT_NE(cancelled.result.detail.find("cancelled"), std::string::npos) << cancelled.result.detail;
+    EXPECT_LT(cancelled.took, milliseconds(400));
+    EXPECT_EQ(service.counters().failures, 0U);
+
+    const auto later = timed_token(service, "alice@EXAMPLE.TEST");
+    ASSERT_TRUE(later.result.ok()) << later.result.detail;
+    EXPECT_EQ(service.counters().s4u2self, 1U);  // the cancelled call's exchange, finished and shared
+    EXPECT_EQ(backend_user(later.result.negotiate_token), "alice@EXAMPLE.TEST");
 }
 
 TEST_F(KdcFaultTest, SlowKdcWithinTheTimeoutSucceeds) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -36,6 +37,7 @@ using std::chrono::steady_clock;
 struct Lookup {
     std::string upn;
     milliseconds start_after{0};
+    std::optional<milliseconds> give_up_after;  // raced against a timer with awaitable_operators' ||
 };
 
 struct TimedResult {
@@ -55,7 +57,16 @@ std::vector<TimedResult> run_lookups(DirectoryClient& client, const std::vector<
                 boost::asio::steady_timer delay(io, lookups[i].start_after);
                 co_await delay.async_wait(boost::asio::use_awaitable);
                 const auto start = steady_clock::now();
-                results[i].result = co_await client.find_by_upn(lookups[i].upn);
+                const auto find = [&]() -> boost::asio::awaitable<void> {
+                    results[i].result = co_await client.find_by_upn(lookups[i].upn);
+                };
+                if (lookups[i].give_up_after) {
+                    using namespace boost::asio::experimental::awaitable_operators;
+                    boost::asio::steady_timer give_up(io, *lookups[i].give_up_after);
+                    co_await (find() || give_up.async_wait(boost::asio::use_awaitable));
+                } else {
+                    co_await find();
+                }
                 results[i].elapsed = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
                 EXPECT_EQ(std::this_thread::get_id(), caller) << "resumed off the caller's executor";
             },
@@ -467,6 +478,27 @@ TEST_F(DirectoryClientFaultTest, ASlowDcWithinTheTimeoutAnswers) {
     EXPECT_GE(lookup.elapsed, milliseconds(600));  // really slowed down
 }
 
+TEST_F(DirectoryClientFaultTest, ALookupItsCallerCancelsEndsAtOnceAndTheSearchStillFillsTheCache) {
+    const auto slow = relay_to_dc(389, Mode::forward);
+    slow->set_mode(Mode::slow, milliseconds(150));  // the bind and search take ~1 s
+    DirectoryClient client(
+        faulty({uri("ldap", lab_.at("LAB_DC_HOST"), *slow)}, config::LdapTls::none, milliseconds(3'000)),
+        &kerberos_);
+    const auto cancelled = run_lookups(
+        client,
+        {{.upn = "alice@example.test", .give_up_after = milliseconds(100)}, {.upn = "alice@example.test"}});
+    EXPECT_EQ(cancelled[0].result.outcome, LookupOutcome::unavailable);
+    EXPECT_NE(cancelled[0].result.detail.find("cancelled"), std::string::npos) << cancelled[0].result.detail;
+    EXPECT_LT(cancelled[0].elapsed, milliseconds(400));
+    ASSERT_EQ(cancelled[1].result.outcome, LookupOutcome::found) << cancelled[1].result.detail;
+    EXPECT_GE(cancelled[1].elapsed, milliseconds(600));  // the search went on for the one still waiting
+
+    const auto cached = lookup(client, "alice@example.test");
+    EXPECT_EQ(cached.outcome, LookupOutcome::found) << cached.detail;
+    EXPECT_EQ(client.counters().searches, 1u);
+    EXPECT_EQ(client.counters().cache_hits, 1u);
+}
+
 TEST_F(DirectoryClientFaultTest, ADcSlowerThanTheTimeoutTimesOut) {
     const auto slow = relay_to_dc(636, Mode::forward);
     slow->set_mode(Mode::slow, milliseconds(1'500));
@@ -509,6 +541,35 @@ TEST_F(DirectoryClientFaultTest, CachedUsersKeepFlowingWhileADcHangs) {
     ASSERT_EQ(results[1].result.outcome, LookupOutcome::found) << results[1].result.detail;
     EXPECT_LT(results[1].elapsed, milliseconds(50));
     EXPECT_EQ(client.counters().cache_hits, 1u);
+}
+
+// One worker stuck on a black hole, max_queued_lookups searches queued behind it: further lookups
+// are unavailable at once (the device gets 503 + Retry-After) instead of joining the queue.
+TEST_F(DirectoryClientFaultTest, LookupsBeyondTheQueueBoundAreUnavailableAtOnce) {
+    const auto hole = stand_in(389, Mode::silent);
+    auto config = faulty({uri("ldap", "127.0.0.21", *hole)}, config::LdapTls::starttls, milliseconds(1'000));
+    config.max_concurrent = 1;
+    config.max_queued_lookups = 2;
+    DirectoryClient client(config, &kerberos_);
+    // The first is taken by the worker before the others come.
+    const milliseconds later{200};
+    const auto results = run_lookups(client, {{"user01@example.test"},
+                                              {"user02@example.test", later},
+                                              {"user03@example.test", later},
+                                              {"user04@example.test", later},
+                                              {"user05@example.test", later}});
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        EXPECT_EQ(results[i].result.outcome, LookupOutcome::unavailable)
+            << i << ": " << results[i].result.detail;
+        const bool refused_at_once =
+            results[i].result.detail.find("max_queued_lookups (2)") != std::string::npos;
+        EXPECT_EQ(refused_at_once, i >= 3) << i << ": " << results[i].result.detail;
+        if (i >= 3) {
+            EXPECT_LT(results[i].elapsed, milliseconds(100));
+        }
+    }
+    EXPECT_EQ(client.counters().queue_full, 2u);
+    EXPECT_EQ(client.counters().searches, 0u);  // none got past the black hole
 }
 
 TEST_F(DirectoryClientFaultTest, ConcurrentLookupsDoNotQueueBehindABlackHole) {

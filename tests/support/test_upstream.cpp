@@ -21,6 +21,8 @@
 #include <thread>
 #include <utility>
 
+#include "easgate/common/text.hpp"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -34,13 +36,7 @@ std::string sha256_hex(const std::string& data) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string text;
-    for (unsigned i = 0; i < length; ++i) {
-        text += hex[digest[i] >> 4];
-        text += hex[digest[i] & 0xf];
-    }
-    return text;
+    return easgate::common::hex_encode({digest, length});
 }
 
 // The query parameter name=value as a number, or fallback.

@@ -14,6 +14,7 @@ TEST(RenderMetrics, WritesEachCounterWithHelpAndTypeInPrometheusTextFormat) {
     delegation.s4u2proxy = 4;
     directory::DirectoryCounters directory;
     directory.searches = 7;
+    directory.queue_full = 2;
     const auto text = render({&directory, &delegation, nullptr, {}});
     EXPECT_NE(text.find("# HELP easgate_kdc_s4u2self_total "), std::string::npos) << text;
     EXPECT_NE(text.find("# TYPE easgate_kdc_s4u2self_total counter\neasgate_kdc_s4u2self_total 3\n"),
@@ -22,6 +23,7 @@ TEST(RenderMetrics, WritesEachCounterWithHelpAndTypeInPrometheusTextFormat) {
     EXPECT_NE(text.find("\neasgate_kdc_s4u2proxy_total 4\n"), std::string::npos) << text;
     EXPECT_NE(text.find("\neasgate_ldap_searches_total 7\n"), std::string::npos) << text;
     EXPECT_NE(text.find("\neasgate_directory_cache_hits_total 0\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\neasgate_directory_queue_full_total 2\n"), std::string::npos) << text;
 }
 
 TEST(RenderMetrics, LeavesOutStagesThatAreNotConfigured) {

@@ -238,6 +238,14 @@ TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
     EXPECT_EQ(config.directory->bind, DirectoryBind::gssapi);
     EXPECT_EQ(config.directory->timeout, std::chrono::seconds(2));
     EXPECT_EQ(config.directory->cache_ttl, std::chrono::minutes(5));
+    EXPECT_EQ(config.directory->max_queued_lookups, 1'000u);
+    EXPECT_NE(to_yaml(config).find("  max_concurrent: 4\n  max_queued_lookups: 1000\n"), std::string::npos)
+        << to_yaml(config);
+    const auto no_queue = error_of(valid("",
+                                         "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n"
+                                         "  max_queued_lookups: 0\n"));
+    EXPECT_NE(no_queue.find("directory.max_queued_lookups: must be at least 1"), std::string::npos)
+        << no_queue;
     ASSERT_TRUE(config.kerberos);
     EXPECT_EQ(config.kerberos->realm(), "EXAMPLE.TEST");
     EXPECT_EQ(config.kerberos->ticket_refresh_before, std::chrono::minutes(5));

@@ -105,6 +105,9 @@ struct DirectoryConfig {
     milliseconds cache_ttl{300'000};
     milliseconds negative_cache_ttl{60'000};
     unsigned max_concurrent = 4;  // LDAP operations in flight
+    // Searches waiting for one of them; a lookup finding the queue full is answered unavailable
+    // (503 + Retry-After) at once instead of waiting behind a directory that can't keep up.
+    unsigned max_queued_lookups = 1'000;
 };
 
 // easgate's own Kerberos identity, used for S4U2Self/S4U2Proxy (and the LDAP GSSAPI bind).

@@ -52,7 +52,9 @@ public:
     // user_principal: the canonical name to impersonate, e.g. "alice@EXAMPLE.TEST";
     // target_spn: "HTTP/mail.example.test"; channel_binding: the application data of the
     // channel bindings ("tls-server-end-point:<hash>"), empty for none. Completes on the awaiting
-    // coroutine's executor.
+    // coroutine's executor. Cancellable through the coroutine's cancellation slot (e.g. under
+    // awaitable_operators' || with a timer): it then completes at once as an infrastructure failure
+    // ("cancelled: ..."), not counted in failures; the KDC exchange goes on and its ticket is cached.
     boost::asio::awaitable<DelegationResult> negotiate_token(std::string user_principal,
                                                              std::string target_spn,
                                                              std::string channel_binding = {});

@@ -42,10 +42,13 @@ struct DirectoryCounters {
     std::atomic<std::uint64_t> cache_hits{0};
     std::atomic<std::uint64_t> shared_lookups{0};      // joined a search already in flight for the same UPN
     std::atomic<std::uint64_t> connections_opened{0};  // connections opened and bound, reconnects included
+    std::atomic<std::uint64_t> queue_full{
+        0};  // answered unavailable at once: max_queued_lookups were waiting
 };
 
 // Finds users by UPN in Active Directory. Never blocks the caller's thread: LDAP work runs on the
-// client's own small pool (bounded by max_concurrent), connections are reused and re-opened on
+// client's own small pool (bounded by max_concurrent) behind a queue bounded by max_queued_lookups
+// (a lookup finding it full is unavailable at once), connections are reused and re-opened on
 // failure, trying the configured URIs in order, each within timeout. Results are cached (cache_ttl,
 // negative_cache_ttl); unavailable is not. Every lookup completes within timeout × (URIs + 2), even
 // if its worker is still stuck (in a KDC exchange, which krb5 bounds only by its own retries).
@@ -58,7 +61,9 @@ public:
     DirectoryClient(const DirectoryClient&) = delete;
     DirectoryClient& operator=(const DirectoryClient&) = delete;
 
-    // Completes on the awaiting coroutine's executor.
+    // Completes on the awaiting coroutine's executor. Cancellable through the coroutine's
+    // cancellation slot (e.g. under awaitable_operators' || with a timer): it then completes at once
+    // as unavailable ("cancelled: ..."); the search goes on and its result is still cached.
     boost::asio::awaitable<LookupResult> find_by_upn(std::string upn);
 
     const DirectoryCounters& counters() const;

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <type_traits>
 
-namespace easgate::delegation {
+namespace easgate::kerberos {
 
 struct GssNameRelease {
     void operator()(gss_name_t name) const;
@@ -55,4 +55,4 @@ struct GssStatus {
 // literally: no host-based canonicalisation, so the KDC sees exactly this name.
 GssName import_principal(const std::string& principal, GssStatus& status);
 
-}  // namespace easgate::delegation
+}  // namespace easgate::kerberos

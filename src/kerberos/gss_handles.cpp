@@ -1,8 +1,8 @@
-#include "gss_handles.hpp"
+#include "easgate/kerberos/gss_handles.hpp"
 
 #include <gssapi/gssapi_krb5.h>
 
-namespace easgate::delegation {
+namespace easgate::kerberos {
 namespace {
 
 std::string display_status(OM_uint32 code, int type) {
@@ -46,4 +46,4 @@ GssName import_principal(const std::string& principal, GssStatus& status) {
     return GssName(name);
 }
 
-}  // namespace easgate::delegation
+}  // namespace easgate::kerberos
