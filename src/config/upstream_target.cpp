@@ -6,8 +6,16 @@ namespace easgate::config {
 
 std::string UpstreamTarget::host_header() const {
     const bool bracket = host.find(':') != std::string::npos;  // IPv6 literal
-    std::string header = bracket ? "[" + host + "]" : host;
-    if (port != (tls ? 443 : 80)) header += ":" + std::to_string(port);
+    // Appended piece by piece: GCC 12's -Wrestrict misreads `":" + std::to_string(port)` in a
+    // Release build (a false overlap report that would stop an admin's -Werror build).
+    std::string header;
+    if (bracket) header += '[';
+    header += host;
+    if (bracket) header += ']';
+    if (port != (tls ? 443 : 80)) {
+        header += ':';
+        header += std::to_string(port);
+    }
     return header;
 }
 
