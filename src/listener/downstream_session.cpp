@@ -85,6 +85,7 @@ asio::awaitable<bool> DownstreamSession::handshake() {
             check_.identity = std::move(result.identity);
         }
     }
+    who_ = peer_text() + " " + user_text();
     co_return true;
 }
 
@@ -287,10 +288,6 @@ asio::awaitable<void> DownstreamSession::stop_watching() {
     watch_done_.expires_at(asio::steady_timer::time_point::max());
     co_await watch_done_.async_wait(use_nothrow);  // ends when the watch's handler cancels it
 }
-
-}  // namespace easgate::listener
-
-namespace easgate::listener {
 
 void start_device_session(tcp::socket socket, std::shared_ptr<ListenerRuntime> runtime) {
     std::make_shared<DownstreamSession>(std::move(socket), std::move(runtime))->start();

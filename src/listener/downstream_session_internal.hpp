@@ -102,7 +102,7 @@ private:
     }
     std::string peer_text() const { return peer_.address().to_string() + ":" + std::to_string(peer_.port()); }
     std::string user_text() const { return check_.identity ? check_.identity->principal_name() : "-"; }
-    std::string who() const { return peer_text() + " " + user_text(); }
+    const std::string& who() const { return who_; }  // "<peer> <user>", set once the handshake is done
 
     std::shared_ptr<ListenerRuntime> runtime_;
     const config::LimitsConfig& limits_;
@@ -110,6 +110,7 @@ private:
     beast::flat_buffer buffer_;
     tcp::endpoint peer_;
     ClientCertificateCheck check_;
+    std::string who_;
     upstream::UpstreamExchange exchange_;
     std::chrono::steady_clock::time_point started_;
     bool device_left_ = false;  // seen by the watch; the session ends without answering

@@ -49,8 +49,10 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
     // A refused token may have left the connection's authentication state unknown (a backend
     // that authenticates per connection would serve the next request unauthenticated or
     // blame a ticket never sent): it is not reused.
-    if (status == 401 && pooled) keep_upstream = false;
-    if (status == 401 && pooled) log_backend_refusal(request, response[http::field::www_authenticate]);
+    if (status == 401 && pooled) {
+        keep_upstream = false;
+        log_backend_refusal(request, response[http::field::www_authenticate]);
+    }
     rewrite_response_for_device(response.base(), pooled);
     const bool keep = frame_response_for_device(parser, request.line) && request.device_kept() && !draining;
     response.keep_alive(keep);

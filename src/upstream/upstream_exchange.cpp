@@ -208,7 +208,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
 // Connects to the first server of the upstream that answers. A failed connect sent nothing of
 // the request, so trying the next server is always safe.
 asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const std::string& user,
-                                                                          const std::string& who) {
+                                                                          std::string_view who) {
     auto& pool = *upstream_;
     std::vector<bool> tried(pool.server_count());
     std::optional<UpstreamFailure> failure;

@@ -51,8 +51,8 @@ struct DeviceRequest {
     ResponseDeadline deadline;
     common::BodyRateGuard& body_rate;
     std::shared_ptr<TokenSource> credentials;  // null: the device's own Authorization goes through
-    std::string user;  // the certificate's user: connections are theirs and pooled; "" without one
-    std::string who;   // "<peer> <user>", the start of every log line about this request
+    std::string user;      // the certificate's user: connections are theirs and pooled; "" without one
+    std::string_view who;  // "<peer> <user>", the start of every log line about this request
 
     // The device connection can carry another request after easgate's own answer.
     bool device_kept() const { return line.keep_alive && buffered; }
@@ -126,7 +126,7 @@ private:
         DeviceRequest& request, DeviceWatch& watch,
         std::optional<http::response_parser<http::buffer_body>>& parser);
     boost::asio::awaitable<std::optional<UpstreamFailure>> connect(const std::string& user,
-                                                                   const std::string& who);
+                                                                   std::string_view who);
     boost::asio::awaitable<void> discard_response_body(http::response_parser<http::buffer_body>& parser);
 
     // response_relay.cpp: Exchange's answer on its way to the device.
