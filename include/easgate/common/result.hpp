@@ -17,6 +17,9 @@ struct Failure {
     unsigned status = 503;
     std::string reason;
     unsigned retry_after_seconds = 0;  // with 503: when the device should try again
+    // Why, as a short stable word for metrics labels and tests ("disabled", "not_found", "policy");
+    // empty where the status says enough.
+    std::string cause;
 
     Failure() = default;
     // All three named, so that a Result<int> or Result<unsigned> is never mistaken for a Failure.
@@ -33,6 +36,12 @@ struct Failure {
     static Failure bad_gateway(std::string reason) { return {502, std::move(reason), 0}; }
     static Failure gateway_timeout(std::string reason) { return {504, std::move(reason), 0}; }
 
+    // The same failure, with its cause named: Failure::refused(text).because("disabled").
+    Failure because(std::string why) && {
+        cause = std::move(why);
+        return std::move(*this);
+    }
+
     bool operator==(const Failure&) const = default;
 };
 
@@ -48,7 +57,9 @@ using Result = boost::system::result<T, Failure>;
 
 // For test failure messages.
 inline std::ostream& operator<<(std::ostream& out, const Failure& failure) {
-    return out << failure.status << " " << failure.reason;
+    out << failure.status;
+    if (!failure.cause.empty()) out << " (" << failure.cause << ")";
+    return out << " " << failure.reason;
 }
 
 }  // namespace easgate::common
