@@ -7,11 +7,6 @@ namespace {
 
 using common::Failure;
 
-Failure failure_of(const delegation::DelegationResult& result) {
-    if (result.failure == delegation::DelegationFailure::user_refused) return Failure::refused(result.detail);
-    return Failure::unavailable(result.detail);
-}
-
 // The delegated user's tokens: the unbound one the stage made, or one bound to the upstream TLS
 // connection (Extended Protection), made from the cached service ticket without a KDC round trip.
 class DelegatedTokens final : public upstream::TokenSource {
@@ -25,10 +20,10 @@ public:
 
     boost::asio::awaitable<common::Result<std::string>> token(std::string channel_binding) override {
         if (channel_binding.empty()) co_return unbound_token_;
-        auto result = co_await service_->negotiate_token(user_, target_spn_, std::move(channel_binding));
+        auto token = co_await service_->negotiate_token(user_, target_spn_, std::move(channel_binding));
         // The user was let through moments ago: whatever fails now is the infrastructure's.
-        if (!result.ok()) co_return Failure::unavailable(result.detail);
-        co_return std::move(result.negotiate_token);
+        if (!token) co_return Failure::unavailable(token.error().reason).because(token.error().cause);
+        co_return std::move(*token);
     }
 
 private:
@@ -58,13 +53,12 @@ boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext
     if (!request.user)
         co_return Failure::unavailable("no directory entry for " + request.identity->principal_name());
     std::string user = request.user->sam_account_name + "@" + realm_;
-    auto result = co_await delegation_->negotiate_token(user, target_spn_);
-    if (!result.ok()) co_return failure_of(result);
-    const std::size_t authorization_bytes =
-        std::string_view("Negotiate ").size() + result.negotiate_token.size();
+    auto token = co_await delegation_->negotiate_token(user, target_spn_);
+    if (!token) co_return std::move(token.error());
+    const std::size_t authorization_bytes = std::string_view("Negotiate ").size() + token->size();
     if (authorization_bytes > max_authorization_bytes_) co_return too_large(user, authorization_bytes);
-    request.credentials = std::make_shared<DelegatedTokens>(delegation_, std::move(user), target_spn_,
-                                                            std::move(result.negotiate_token));
+    request.credentials =
+        std::make_shared<DelegatedTokens>(delegation_, std::move(user), target_spn_, std::move(*token));
     co_return common::Result<>{};
 }
 
