@@ -161,6 +161,20 @@ struct Principal : Text {
     }
 };
 
+// An LDAP distinguished name: a group's name alone would match nothing and refuse everyone.
+struct DistinguishedName : Text {
+    std::string read(const Reader& r) const {
+        auto dn = r.as_string();
+        if (dn.find('=') == std::string::npos || dn.find(',') == std::string::npos)
+            r.fail(
+                "expected the group's distinguished name, e.g. "
+                "CN=eas-users,OU=Groups,DC=corp,DC=example,DC=com, "
+                "got \"" +
+                dn + "\"");
+        return dn;
+    }
+};
+
 // A list of one kind of value; `at_least_one`, when set, is the error for an empty list.
 template <class Item>
 struct ListOf {

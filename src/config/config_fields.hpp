@@ -119,6 +119,7 @@ inline constexpr auto directory = [](auto& f, auto& d) {
     f.field("negative_cache_ttl", d.negative_cache_ttl, Duration{});
     f.field("max_concurrent", d.max_concurrent, Whole{.min = 1, .max = 64});
     f.field("max_queued_lookups", d.max_queued_lookups, Whole{.min = 1, .max = 1'000'000});
+    f.field("require_group", d.require_group, DistinguishedName{}, Presence::shown_when_set);
 };
 
 inline constexpr auto kerberos = [](auto& f, auto& k) {

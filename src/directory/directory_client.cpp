@@ -17,6 +17,7 @@
 #include "easgate/common/single_flight.hpp"
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/directory/account_checks.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
 
@@ -36,13 +37,8 @@ struct CachedLookup {
     std::chrono::steady_clock::time_point expires;
 };
 
-constexpr std::uint32_t account_disabled = 0x2;
-constexpr std::uint32_t not_delegated = 0x100000;
 // A second hit is enough to know the UPN is ambiguous.
 constexpr int size_limit = 2;
-
-const std::vector<std::string> user_attributes{"userPrincipalName", "sAMAccountName", "userAccountControl",
-                                               "memberOf", "distinguishedName"};
 
 std::string read_password(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -67,50 +63,12 @@ std::unique_ptr<boost::asio::thread_pool> start_pool_without_sigpipe(unsigned th
     return pool;
 }
 
-const std::string* first_value(const LdapEntry& entry, const std::string& attribute) {
-    const auto it = entry.find(attribute);
-    return it == entry.end() || it->second.empty() ? nullptr : &it->second.front();
-}
-
 common::Failure unavailable(std::string detail) {
     return common::Failure::unavailable(std::move(detail)).because("unavailable");
 }
 
 common::Failure refused(std::string cause, std::string detail) {
     return common::Failure::refused(std::move(detail)).because(std::move(cause));
-}
-
-// The one entry the search found, judged: enabled and delegable, or why not.
-UserLookup judge(const LdapEntry& entry, const std::string& uri) {
-    const auto* upn = first_value(entry, "userPrincipalName");
-    const auto* sam = first_value(entry, "sAMAccountName");
-    const auto* dn = first_value(entry, "distinguishedName");
-    const auto* control = first_value(entry, "userAccountControl");
-    std::int64_t control_value = 0;
-    if (upn == nullptr || sam == nullptr || dn == nullptr || control == nullptr ||
-        std::from_chars(control->data(), control->data() + control->size(), control_value).ec !=
-            std::errc{}) {
-        return unavailable(
-            "the account found on " + uri +
-            " lacks userPrincipalName, sAMAccountName, distinguishedName or userAccountControl: "
-            "let easgate's bind identity read them");
-    }
-    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(control_value), {}};
-    if (const auto it = entry.find("memberOf"); it != entry.end()) user.member_of = it->second;
-
-    if (user.user_account_control & account_disabled) {
-        return refused(
-            "disabled",
-            "account " + *dn + " is disabled in Active Directory (userAccountControl ACCOUNTDISABLE 0x2)");
-    }
-    if (user.user_account_control & not_delegated) {
-        return refused("not_delegable",
-                       "account " + *dn +
-                           " is marked \"Account is sensitive and cannot be delegated\" (userAccountControl "
-                           "NOT_DELEGATED "
-                           "0x100000): easgate can't act for it; clear the flag to let the user in");
-    }
-    return user;
 }
 
 UserLookup judge(const std::string& upn, const LdapSearchResult& search, const LdapConnection& connection,
@@ -129,7 +87,7 @@ UserLookup judge(const std::string& upn, const LdapSearchResult& search, const L
         return refused("ambiguous", "ambiguous: more than one account under " + base_dn +
                                         " has userPrincipalName " + upn + "; make it unique");
     }
-    return judge(search.entries.front(), connection.uri());
+    return judge_account(search.entries.front(), connection.uri(), std::chrono::system_clock::now());
 }
 
 }  // namespace
@@ -270,14 +228,47 @@ struct DirectoryClient::Impl {
                 }
             }
             ++counters.searches;
-            search = connection->search(filter, user_attributes, size_limit);
+            search = connection->search(filter, account_attributes(), size_limit);
             if (!search.status.connection_lost()) break;
             connection->close();
             if (!may_retry) break;
         }
         auto result = judge(upn, search, *connection, config.base_dn);
+        if (result) result = check_groups(*connection, std::move(*result));
         checkin(std::move(connection));
         return result;
+    }
+
+    // Nested membership, asked of the DC on the user's own entry: Protected Users (never
+    // delegable) and directory.require_group.
+    UserLookup check_groups(LdapConnection& connection, DirectoryUser user) {
+        const auto member_of = [&](const std::string& group) -> common::Result<bool> {
+            const auto found =
+                connection.search(in_chain_filter(group), {"1.1"}, 1, &user.distinguished_name);
+            if (found.status.ok()) return !found.entries.empty();
+            if (found.status.connection_lost()) connection.close();
+            return unavailable("the group search for " + user.distinguished_name + " on " + connection.uri() +
+                               " failed: " + found.status.message);
+        };
+        const auto protected_users = protected_users_dn(user.distinguished_name);
+        const auto is_protected = member_of(protected_users);
+        if (!is_protected) return is_protected.error();
+        if (*is_protected) {
+            return refused("protected_users",
+                           "account " + user.distinguished_name + " is a member of " + protected_users +
+                               " (directly or through nested groups), whose credentials Kerberos never "
+                               "delegates: take it out of Protected Users to let easgate act for it");
+        }
+        if (config.require_group.empty()) return user;
+        const auto allowed = member_of(config.require_group);
+        if (!allowed) return allowed.error();
+        if (!*allowed) {
+            return refused("not_in_group",
+                           "account " + user.distinguished_name +
+                               " is not a member of directory.require_group (" + config.require_group +
+                               "), directly or through nested groups: add it to let the user in");
+        }
+        return user;
     }
 
     // The URIs in order until one connects and binds; the failures, named, when none does.

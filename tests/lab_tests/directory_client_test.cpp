@@ -58,6 +58,40 @@ TEST_F(DirectoryClientTest, RefusesDisabledAndNotDelegableAccountsAndUnknownUpns
     EXPECT_EQ(cause_of(results[2]), "not_found") << detail_of(results[2]);
 }
 
+// erin locked out, frank expired, grace in Protected Users through the group vip (tests/lab).
+TEST_F(DirectoryClientTest, RefusesLockedOutExpiredAndProtectedUsersWithTheirCause) {
+    DirectoryClient client(gssapi(), &kerberos_);
+    const auto results =
+        lookup_all(client, {"erin@example.test", "frank@example.test", "grace@example.test"});
+    EXPECT_EQ(cause_of(results[0]), "locked_out") << detail_of(results[0]);
+    EXPECT_NE(detail_of(results[0]).find("CN=erin,"), std::string::npos) << detail_of(results[0]);
+    EXPECT_EQ(cause_of(results[1]), "expired") << detail_of(results[1]);
+    EXPECT_NE(detail_of(results[1]).find("expired on 2020-01-01 00:00:00 UTC"), std::string::npos)
+        << detail_of(results[1]);
+    EXPECT_EQ(cause_of(results[2]), "protected_users") << detail_of(results[2]);
+    EXPECT_NE(detail_of(results[2]).find("CN=Protected Users,CN=Users," + lab_.at("LAB_BASE_DN")),
+              std::string::npos)
+        << detail_of(results[2]);
+    for (const auto& result : results) EXPECT_EQ(result ? 0u : result.error().status, 403u);
+}
+
+// eas-users holds sales (which holds alice) and bob; ivan is in neither.
+TEST_F(DirectoryClientTest, RequireGroupCountsNestedMembership) {
+    auto config = gssapi();
+    config.require_group = "CN=eas-users,CN=Users," + lab_.at("LAB_BASE_DN");
+    DirectoryClient client(config, &kerberos_);
+    const auto results = lookup_all(client, {"alice@example.test", "bob@example.test", "ivan@example.test"});
+    EXPECT_EQ(cause_of(results[0]), "found") << detail_of(results[0]);
+    EXPECT_EQ(cause_of(results[1]), "found") << detail_of(results[1]);
+    EXPECT_EQ(cause_of(results[2]), "not_in_group") << detail_of(results[2]);
+    EXPECT_NE(detail_of(results[2]).find("directory.require_group (" + config.require_group + ")"),
+              std::string::npos)
+        << detail_of(results[2]);
+    // Without the setting ivan gets in: the refusal was the group's.
+    DirectoryClient open_client(gssapi(), &kerberos_);
+    EXPECT_EQ(cause_of(lookup(open_client, "ivan@example.test")), "found");
+}
+
 TEST_F(DirectoryClientTest, FilterMetacharactersMatchNothing) {
     DirectoryClient client(gssapi(), &kerberos_);
     for (const auto& result :

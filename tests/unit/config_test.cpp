@@ -252,6 +252,23 @@ TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
     EXPECT_EQ(config.kerberos->timeout, std::chrono::seconds(5));
 }
 
+TEST_F(ConfigTest, RequireGroupIsAGroupsDistinguishedName) {
+    const std::string directory =
+        "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n  bind: "
+        "{method: simple, dn: \"CN=x,DC=example,DC=test\", password_file: " +
+        path("easgate.keytab") + "}\n";
+    EXPECT_TRUE(load(valid("", directory)).directory->require_group.empty());
+    const auto config =
+        load(valid("", directory + "  require_group: CN=eas-users,CN=Users,DC=example,DC=test\n"));
+    EXPECT_EQ(config.directory->require_group, "CN=eas-users,CN=Users,DC=example,DC=test");
+    EXPECT_NE(to_yaml(config).find("require_group: CN=eas-users,CN=Users,DC=example,DC=test"),
+              std::string::npos);
+    const auto name_only = error_of(valid("", directory + "  require_group: eas-users\n"));
+    EXPECT_NE(name_only.find("directory.require_group: expected the group's distinguished name"),
+              std::string::npos)
+        << name_only;
+}
+
 TEST_F(ConfigTest, KerberosTimeoutIsADurationAboveZero) {
     const std::string sections =
         "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n"

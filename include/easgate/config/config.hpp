@@ -108,6 +108,8 @@ struct DirectoryConfig {
     // Searches waiting for one of them; a lookup finding the queue full is answered unavailable
     // (503 + Retry-After) at once instead of waiting behind a directory that can't keep up.
     unsigned max_queued_lookups = 1'000;
+    // When set, only members of this group (its DN; nested membership counts) get in.
+    std::string require_group;
 };
 
 // easgate's own Kerberos identity, used for S4U2Self/S4U2Proxy (and the LDAP GSSAPI bind).

@@ -32,7 +32,9 @@ using UserLookup = common::Result<DirectoryUser>;
 
 // Counted by the client itself, so tests and /metrics can see how often the directory was asked.
 struct DirectoryCounters {
-    std::atomic<std::uint64_t> searches{0};  // search requests sent to a directory server
+    // User searches sent to a directory server (a user found also costs one membership search on
+    // their own entry for Protected Users, and one for directory.require_group when set).
+    std::atomic<std::uint64_t> searches{0};
     std::atomic<std::uint64_t> cache_hits{0};
     std::atomic<std::uint64_t> shared_lookups{0};      // joined a search already in flight for the same UPN
     std::atomic<std::uint64_t> connections_opened{0};  // connections opened and bound, reconnects included
