@@ -30,6 +30,7 @@ struct GatewayOptions {
     std::string upstream_ca_file;  // default: the server CA
     std::string limits;            // extra YAML lines under limits:, each "    key: value\n"
     std::string upstream;          // extra YAML lines in the upstream's entry, each "    key: value\n"
+    std::string sections;          // extra top-level YAML, e.g. "policy:\n  rules: ...\n"
 };
 
 class GatewayTest : public ::testing::Test {

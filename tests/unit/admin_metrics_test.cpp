@@ -34,5 +34,21 @@ TEST(RenderMetrics, LeavesOutStagesThatAreNotConfigured) {
     EXPECT_EQ(render({}), "");
 }
 
+TEST(RenderMetrics, CountsPolicyDecisionsByRuleAndAction) {
+    config::PolicyRule android;
+    android.name = "no-android";
+    android.device_types = {"Android"};
+    const pipeline::DevicePolicy policy(config::PolicyConfig{config::PolicyAction::allow, {android}});
+    eas::EasRequest request;
+    request.device_type = "Android";
+    policy.decide({nullptr, nullptr, &request, {}});
+    const auto text = render({nullptr, nullptr, nullptr, {}, &policy});
+    EXPECT_NE(text.find("# TYPE easgate_policy_decisions_total counter\n"
+                        "easgate_policy_decisions_total{rule=\"no-android\",action=\"deny\"} 1\n"
+                        "easgate_policy_decisions_total{rule=\"default\",action=\"allow\"} 0\n"),
+              std::string::npos)
+        << text;
+}
+
 }  // namespace
 }  // namespace easgate::app

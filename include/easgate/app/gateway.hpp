@@ -7,6 +7,7 @@
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/listener/downstream_session.hpp"
+#include "easgate/pipeline/device_policy.hpp"
 
 namespace easgate::app {
 
@@ -15,6 +16,7 @@ struct GatewayParts {
     std::vector<std::shared_ptr<listener::ListenerRuntime>> listeners;  // one per configured listener
     std::shared_ptr<directory::DirectoryClient> directory;              // null without directory:
     std::shared_ptr<delegation::DelegationService> delegation;          // null without kerberos:
+    std::shared_ptr<const pipeline::DevicePolicy> policy;               // null without policy:
     std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;         // as configured, in order
 };

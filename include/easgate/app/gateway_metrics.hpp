@@ -6,6 +6,7 @@
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/listener/session_registry.hpp"
+#include "easgate/pipeline/device_policy.hpp"
 #include "easgate/upstream/upstream.hpp"
 
 namespace easgate::app {
@@ -16,6 +17,7 @@ struct MetricsSources {
     const delegation::DelegationCounters* delegation = nullptr;
     const listener::SessionRegistry* sessions = nullptr;
     std::vector<const upstream::Upstream*> upstreams;
+    const pipeline::DevicePolicy* policy = nullptr;
 };
 
 // The gateway's counters as the admin endpoint's metric families, in the order /metrics lists them.
