@@ -50,6 +50,7 @@ GatewayParts build_gateway(const config::Config& config) {
     // KDC/LDAP connections serve every listener.
     GatewayParts parts;
     parts.sessions = std::make_shared<listener::SessionRegistry>();
+    parts.refusals = std::make_shared<common::FailureTally>();
     if (config.directory)
         parts.directory = std::make_shared<directory::DirectoryClient>(
             *config.directory, config.kerberos ? &*config.kerberos : nullptr);
@@ -78,6 +79,7 @@ GatewayParts build_gateway(const config::Config& config) {
         runtime->pipeline = pipelines[index];
         runtime->refusal_log = refusal_log;
         runtime->sessions = parts.sessions;
+        runtime->refusals = parts.refusals;
         parts.listeners.push_back(std::move(runtime));
     }
     return parts;
@@ -148,7 +150,8 @@ std::unique_ptr<admin::AdminServer> open_admin(const config::Config& config, asi
                 for (const auto& u : parts.upstreams) upstreams.push_back(u.get());
                 return collect_metrics({parts.directory ? &parts.directory->counters() : nullptr,
                                         parts.delegation ? &parts.delegation->counters() : nullptr,
-                                        parts.sessions.get(), upstreams, parts.policy.get()});
+                                        parts.sessions.get(), upstreams, parts.policy.get(),
+                                        parts.refusals.get()});
             },
             [&parts]() -> std::optional<std::string> {
                 if (parts.delegation) return parts.delegation->not_ready_reason();

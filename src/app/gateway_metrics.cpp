@@ -57,6 +57,19 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
         out.push_back(counter("easgate_delegation_failures_total",
                               "delegations the KDC refused or could not serve", d->failures));
     }
+    if (const auto* r = sources.refusals) {
+        admin::MetricFamily family{"easgate_requests_refused_total",
+                                   "requests the filter chain answered itself instead of forwarding them "
+                                   "(403 refused, 503 infrastructure), by status and cause",
+                                   Type::counter,
+                                   {}};
+        // Causes are words from the code (Failure::cause): no label escaping needed.
+        for (const auto& count : r->counts())
+            family.series.push_back(
+                {"status=\"" + std::to_string(count.status) + "\",cause=\"" + count.cause + "\"",
+                 count.requests});
+        out.push_back(std::move(family));
+    }
     if (const auto* p = sources.policy) {
         admin::MetricFamily family{"easgate_policy_decisions_total",
                                    "requests decided by the device policy, by rule (or default) and action",

@@ -122,6 +122,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     const auto verdict = co_await run_stages(context);
     request.policy_rule = context.policy_rule;
     if (!verdict) {
+        runtime_->refusals->count(verdict.error());
         co_await respond(verdict.error(), request, false);
         co_return false;
     }
@@ -176,9 +177,11 @@ asio::awaitable<common::Result<>> DownstreamSession::run_stages(pipeline::Reques
     if (device_left_)
         co_return Failure{
             client_closed_request,
-            "the device went away while the directory and KDC were asked; nothing was forwarded", 0};
+            "the device went away while the directory and KDC were asked; nothing was forwarded", 0}
+            .because("device_left");
     co_return Failure::unavailable("the directory and KDC did not answer within limits.upstream_timeout (" +
-                                   config::format_duration(limits_.upstream_timeout) + ")");
+                                   config::format_duration(limits_.upstream_timeout) + ")")
+        .because("deadline");
 }
 
 // What the device is told, and whether its connection goes on, once the exchange ended.

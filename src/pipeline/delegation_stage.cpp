@@ -39,11 +39,13 @@ private:
 // tens of KiB, which HTTP.sys refuses with 400 unless its limits were raised to match.
 Failure DelegationStage::too_large(const std::string& user, std::size_t bytes) const {
     return Failure::bad_gateway(
-        "the Authorization header for " + user + " would be " + std::to_string(bytes) +
-        " bytes, over upstreams[].max_authorization_bytes (" + config::format_size(max_authorization_bytes_) +
-        "): the user's Kerberos ticket is large because of their many group memberships. Raise "
-        "max_authorization_bytes together with MaxFieldLength and MaxRequestBytes (HTTP.sys, on every "
-        "Exchange server), or reduce the user's groups");
+               "the Authorization header for " + user + " would be " + std::to_string(bytes) +
+               " bytes, over upstreams[].max_authorization_bytes (" +
+               config::format_size(max_authorization_bytes_) +
+               "): the user's Kerberos ticket is large because of their many group memberships. Raise "
+               "max_authorization_bytes together with MaxFieldLength and MaxRequestBytes (HTTP.sys, on every "
+               "Exchange server), or reduce the user's groups")
+        .because("authorization_too_large");
 }
 
 boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext& request) {
@@ -51,7 +53,8 @@ boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext
     // Impersonate the directory's canonical name: the enterprise form (the UPN) would stay in the
     // ticket as "alice@corp.example.com@REALM". The configuration requires the directory stage.
     if (!request.user)
-        co_return Failure::unavailable("no directory entry for " + request.identity->principal_name());
+        co_return Failure::unavailable("no directory entry for " + request.identity->principal_name())
+            .because("no_directory_entry");
     std::string user = request.user->sam_account_name + "@" + realm_;
     auto token = co_await delegation_->negotiate_token(user, target_spn_);
     if (!token) co_return std::move(token.error());

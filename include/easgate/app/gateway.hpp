@@ -18,6 +18,7 @@ struct GatewayParts {
     std::shared_ptr<delegation::DelegationService> delegation;          // null without kerberos:
     std::shared_ptr<const pipeline::DevicePolicy> policy;               // null without policy:
     std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection
+    std::shared_ptr<common::FailureTally> refusals;                     // what the filter chain answered
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;         // as configured, in order
 };
 

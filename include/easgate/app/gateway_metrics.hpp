@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "easgate/admin/metrics.hpp"
+#include "easgate/common/failure_tally.hpp"
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/listener/session_registry.hpp"
@@ -18,6 +19,7 @@ struct MetricsSources {
     const listener::SessionRegistry* sessions = nullptr;
     std::vector<const upstream::Upstream*> upstreams;
     const pipeline::DevicePolicy* policy = nullptr;
+    const common::FailureTally* refusals = nullptr;
 };
 
 // The gateway's counters as the admin endpoint's metric families, in the order /metrics lists them.
