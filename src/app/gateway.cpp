@@ -34,7 +34,7 @@ std::shared_ptr<pipeline::RequestPipeline> build_pipeline(
     const config::UpstreamConfig& upstream) {
     auto pipeline = std::make_shared<pipeline::RequestPipeline>();
     pipeline->add(std::make_unique<pipeline::CertificateAuthStage>());
-    if (parts.directory) pipeline->add(std::make_unique<pipeline::DirectoryStage>(parts.directory));
+    if (parts.mapping) pipeline->add(std::make_unique<pipeline::DirectoryStage>(parts.mapping));
     if (parts.policy) pipeline->add(std::make_unique<pipeline::PolicyStage>(parts.policy));
     if (parts.delegation)
         pipeline->add(std::make_unique<pipeline::DelegationStage>(parts.delegation, kerberos->realm(),
@@ -54,6 +54,9 @@ GatewayParts build_gateway(const config::Config& config) {
     if (config.directory)
         parts.directory = std::make_shared<directory::DirectoryClient>(
             *config.directory, config.kerberos ? &*config.kerberos : nullptr);
+    if (parts.directory)
+        parts.mapping =
+            std::make_shared<const directory::CertificateMapping>(config.identity, parts.directory);
     if (config.kerberos) parts.delegation = std::make_shared<delegation::DelegationService>(*config.kerberos);
     if (config.policy) parts.policy = std::make_shared<const pipeline::DevicePolicy>(*config.policy);
 

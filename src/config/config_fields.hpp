@@ -131,6 +131,22 @@ inline constexpr auto kerberos = [](auto& f, auto& k) {
     f.field("timeout", k.timeout, Duration{});
 };
 
+inline constexpr auto identity = [](auto& f, auto& i) {
+    f.field("mapping", i.mapping,
+            ListOf<Choice<CertificateMapping, 4>>{
+                .item = one_of<CertificateMapping>(
+                    {{"upn", CertificateMapping::upn},
+                     {"email", CertificateMapping::email},
+                     {"sid", CertificateMapping::sid},
+                     {"alt_security_identities", CertificateMapping::alt_security_identities}}),
+                .flow = true,
+                .at_least_one = "list at least one of upn, email, sid, alt_security_identities"});
+    f.field("strong_mapping", i.strong_mapping,
+            one_of<StrongMapping>({{"required", StrongMapping::required},
+                                   {"preferred", StrongMapping::preferred},
+                                   {"off", StrongMapping::off}}));
+};
+
 inline constexpr auto policy_action =
     one_of<PolicyAction>({{"allow", PolicyAction::allow}, {"deny", PolicyAction::deny}});
 
@@ -163,6 +179,7 @@ inline constexpr auto config = [](auto& f, auto& c) {
     f.section("limits", c.limits, limits);
     f.section("admin", c.admin, admin);
     f.section("logging", c.logging, logging);
+    f.section("identity", c.identity, identity);
     f.optional_section("directory", c.directory, directory);
     f.optional_section("kerberos", c.kerberos, kerberos);
     f.optional_section("policy", c.policy, policy);

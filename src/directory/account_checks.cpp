@@ -6,6 +6,7 @@
 
 #include "easgate/common/text.hpp"
 #include "easgate/directory/directory_client.hpp"
+#include "easgate/directory/security_identifier.hpp"
 
 namespace easgate::directory {
 namespace {
@@ -57,7 +58,8 @@ common::Failure refused(std::string cause, std::string detail) {
 const std::vector<std::string>& account_attributes() {
     static const std::vector<std::string> attributes{
         "userPrincipalName", "sAMAccountName", "userAccountControl", "msDS-User-Account-Control-Computed",
-        "lockoutTime",       "accountExpires", "memberOf",           "distinguishedName"};
+        "lockoutTime",       "accountExpires", "memberOf",           "distinguishedName",
+        "objectSid"};
     return attributes;
 }
 
@@ -74,8 +76,9 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
                    "let easgate's bind identity read them")
             .because("unavailable");
     }
-    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}};
+    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}};
     if (const auto it = entry.find("memberOf"); it != entry.end()) user.member_of = it->second;
+    if (const auto* sid = first_value(entry, "objectSid")) user.object_sid = sid_text(*sid).value_or("");
 
     if (user.user_account_control & account_disabled) {
         return refused(

@@ -71,21 +71,22 @@ common::Failure refused(std::string cause, std::string detail) {
     return common::Failure::refused(std::move(detail)).because(std::move(cause));
 }
 
-UserLookup judge(const std::string& upn, const LdapSearchResult& search, const LdapConnection& connection,
-                 const std::string& base_dn) {
+UserLookup judge(const AccountSearch& account, const LdapSearchResult& search,
+                 const LdapConnection& connection, const std::string& base_dn) {
     if (!search.status.ok()) {
         std::string detail =
-            "search for " + upn + " on " + connection.uri() + " failed: " + search.status.message;
+            "search for " + account.value + " on " + connection.uri() + " failed: " + search.status.message;
         if (search.status.code == LDAP_NO_SUCH_OBJECT)
             detail += "; check directory.base_dn (" + base_dn + ")";
         return unavailable(std::move(detail));
     }
     if (search.entries.empty()) {
-        return refused("not_found", "no user has userPrincipalName " + upn + " under " + base_dn);
+        return refused("not_found",
+                       "no user has " + account.attribute + " " + account.value + " under " + base_dn);
     }
     if (search.entries.size() > 1 || search.size_limit_exceeded) {
-        return refused("ambiguous", "ambiguous: more than one account under " + base_dn +
-                                        " has userPrincipalName " + upn + "; make it unique");
+        return refused("ambiguous", "ambiguous: more than one account under " + base_dn + " has " +
+                                        account.attribute + " " + account.value + "; make it unique");
     }
     return judge_account(search.entries.front(), connection.uri(), std::chrono::system_clock::now());
 }
@@ -118,7 +119,7 @@ struct DirectoryClient::Impl {
     // The search in flight for key, or a new one queued for the pool, or, with the queue full, a
     // flight already answered unavailable. One stuck past the lookup budget is left to finish on its
     // own: a later lookup starts anew, queued behind it.
-    std::shared_ptr<SearchFlight> query_or_join(const std::string& key, const std::string& upn) {
+    std::shared_ptr<SearchFlight> query_or_join(const std::string& key, const AccountSearch& account) {
         common::Flights<UserLookup>::Joined joined;
         {
             std::lock_guard lock(mutex);
@@ -136,13 +137,13 @@ struct DirectoryClient::Impl {
             }
             ++queued;
         }
-        boost::asio::post(*pool, [this, key, upn, flight = joined.flight] {
+        boost::asio::post(*pool, [this, key, account, flight = joined.flight] {
             {
                 std::lock_guard lock(mutex);
                 --queued;
             }
             flight->mark_started();
-            auto result = query(upn);
+            auto result = query(account);
             remember(key, result);
             {
                 std::lock_guard lock(mutex);
@@ -212,10 +213,8 @@ struct DirectoryClient::Impl {
     }
 
     // On a pool thread: blocking libldap work.
-    UserLookup query(const std::string& upn) {
-        const std::string filter =
-            "(&(objectCategory=person)(objectClass=user)(userPrincipalName=" + escape_filter_value(upn) +
-            "))";
+    UserLookup query(const AccountSearch& account) {
+        const std::string filter = "(&(objectCategory=person)(objectClass=user)" + account.condition + ")";
         auto connection = checkout();
         LdapSearchResult search;
         // A reused connection may have been dropped by the DC meanwhile (idle timeout): one retry on
@@ -233,7 +232,7 @@ struct DirectoryClient::Impl {
             connection->close();
             if (!may_retry) break;
         }
-        auto result = judge(upn, search, *connection, config.base_dn);
+        auto result = judge(account, search, *connection, config.base_dn);
         if (result) result = check_groups(*connection, std::move(*result));
         checkin(std::move(connection));
         return result;
@@ -320,13 +319,17 @@ DirectoryClient::DirectoryClient(const config::DirectoryConfig& directory,
 DirectoryClient::~DirectoryClient() = default;
 
 boost::asio::awaitable<UserLookup> DirectoryClient::find_by_upn(std::string upn) {
-    if (upn.empty()) co_return refused("not_found", "empty userPrincipalName");
-    // AD matches UPNs case-insensitively, so the cache does too.
-    const std::string key = common::ascii_lowercase(upn);
+    co_return co_await find(AccountSearch::by_attribute("userPrincipalName", std::move(upn)));
+}
+
+boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) {
+    if (account.value.empty()) co_return refused("not_found", "empty " + account.attribute);
+    // AD matches these attributes case-insensitively, so the cache does too.
+    const std::string key = common::ascii_lowercase(account.condition);
     if (auto cached = impl_->cached(key)) {
         co_return std::move(*cached);
     }
-    const auto flight = impl_->query_or_join(key, upn);
+    const auto flight = impl_->query_or_join(key, account);
     auto waited = co_await flight->wait(impl_->lookup_budget());
     if (!waited) co_return impl_->gave_up(waited.error(), *flight);
     co_return std::move(*waited);

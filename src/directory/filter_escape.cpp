@@ -6,6 +6,11 @@
 
 namespace easgate::directory {
 
+AccountSearch AccountSearch::by_attribute(std::string attribute, std::string value) {
+    std::string condition = "(" + attribute + "=" + escape_filter_value(value) + ")";
+    return {std::move(condition), std::move(attribute), std::move(value)};
+}
+
 std::string escape_filter_value(std::string_view value) {
     std::string escaped;
     escaped.reserve(value.size());

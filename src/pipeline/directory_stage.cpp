@@ -4,7 +4,7 @@ namespace easgate::pipeline {
 
 boost::asio::awaitable<common::Result<>> DirectoryStage::process(RequestContext& request) {
     if (!request.identity) co_return common::Result<>{};  // optional mode: Exchange authenticates
-    auto user = co_await directory_->find_by_upn(request.identity->principal_name());
+    auto user = co_await mapping_->find_account(*request.identity);
     if (!user) {
         auto failure = user.error();
         if (failure.status == 503) failure.reason = "directory unavailable: " + failure.reason;

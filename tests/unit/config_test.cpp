@@ -189,6 +189,28 @@ TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
     EXPECT_EQ(config.kerberos->timeout, std::chrono::seconds(5));
 }
 
+TEST_F(ConfigTest, IdentityMappingDefaultsToTheUpnAndPreferredStrongMapping) {
+    const auto defaults = load(valid());
+    EXPECT_EQ(defaults.identity.mapping, std::vector<CertificateMapping>{CertificateMapping::upn});
+    EXPECT_EQ(defaults.identity.strong_mapping, StrongMapping::preferred);
+    EXPECT_NE(to_yaml(defaults).find("identity:\n  mapping: [upn]\n  strong_mapping: preferred\n"),
+              std::string::npos)
+        << to_yaml(defaults);
+    const auto config = load(valid(
+        "",
+        "identity:\n  mapping: [sid, alt_security_identities, upn, email]\n  strong_mapping: required\n"));
+    EXPECT_EQ(
+        config.identity.mapping,
+        (std::vector<CertificateMapping>{CertificateMapping::sid, CertificateMapping::alt_security_identities,
+                                         CertificateMapping::upn, CertificateMapping::email}));
+    EXPECT_EQ(config.identity.strong_mapping, StrongMapping::required);
+    const auto unknown = error_of(valid("", "identity:\n  mapping: [upn, subject]\n"));
+    EXPECT_NE(unknown.find("identity.mapping[1]"), std::string::npos) << unknown;
+    const auto empty = error_of(valid("", "identity:\n  mapping: []\n"));
+    EXPECT_NE(empty.find("list at least one of upn, email, sid, alt_security_identities"), std::string::npos)
+        << empty;
+}
+
 TEST_F(ConfigTest, RequireGroupIsAGroupsDistinguishedName) {
     const std::string directory =
         "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n  bind: "

@@ -5,6 +5,7 @@
 
 #include "easgate/config/config.hpp"
 #include "easgate/delegation/delegation_service.hpp"
+#include "easgate/directory/certificate_mapping.hpp"
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/listener/downstream_session.hpp"
 #include "easgate/pipeline/device_policy.hpp"
@@ -15,6 +16,7 @@ namespace easgate::app {
 struct GatewayParts {
     std::vector<std::shared_ptr<listener::ListenerRuntime>> listeners;  // one per configured listener
     std::shared_ptr<directory::DirectoryClient> directory;              // null without directory:
+    std::shared_ptr<const directory::CertificateMapping> mapping;       // null without directory:
     std::shared_ptr<delegation::DelegationService> delegation;          // null without kerberos:
     std::shared_ptr<const pipeline::DevicePolicy> policy;               // null without policy:
     std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection

@@ -125,6 +125,23 @@ struct KerberosConfig {
     std::string realm() const { return principal.substr(principal.rfind('@') + 1); }
 };
 
+// How a device certificate finds its account in AD (identity.mapping).
+enum class CertificateMapping {
+    upn,                      // SAN UPN → userPrincipalName (an email-only certificate: its email)
+    email,                    // SAN rfc822Name → mail or proxyAddresses
+    sid,                      // the SID extension 1.3.6.1.4.1.311.25.2 → objectSid
+    alt_security_identities,  // explicit X509:<I>…<SR>…, <SKI>…, <SHA1-PUKEY>… → altSecurityIdentities
+};
+
+// Microsoft KB5014754: sid and alt_security_identities are strong mappings, upn and email weak; a
+// certificate's SID extension must name the account it maps to (unless off).
+enum class StrongMapping { required, preferred, off };
+
+struct IdentityConfig {
+    std::vector<CertificateMapping> mapping{CertificateMapping::upn};  // tried in order; first match wins
+    StrongMapping strong_mapping = StrongMapping::preferred;
+};
+
 enum class PolicyAction { allow, deny };
 
 // One rule of the device policy. It matches a request when each term it lists matches (one of
@@ -166,6 +183,7 @@ struct Config {
     LimitsConfig limits;
     AdminConfig admin;
     LoggingConfig logging;
+    IdentityConfig identity;
     std::optional<DirectoryConfig> directory;  // absent: no directory check
     std::optional<KerberosConfig> kerberos;    // absent: pass-through, no delegation
     std::optional<PolicyConfig> policy;        // absent: every device and request may pass

@@ -21,6 +21,7 @@ struct DirectoryUser {
     std::string distinguished_name;
     std::uint32_t user_account_control = 0;
     std::vector<std::string> member_of;  // direct group DNs, for the policy stage
+    std::string object_sid;              // "S-1-5-21-…", empty if the directory did not say
 };
 
 // The user, enabled and delegable; or why not, the reason saying what happened and the remedy:
@@ -29,6 +30,17 @@ struct DirectoryUser {
 // cannot be delegated"); 503 with cause unavailable when no directory server answered, an
 // infrastructure failure and not the user's.
 using UserLookup = common::Result<DirectoryUser>;
+
+// One way to find a user's account: a condition on it for the LDAP filter, and the attribute and
+// value it looks for, as the log names them.
+struct AccountSearch {
+    std::string condition;  // an LDAP filter, escaped: "(userPrincipalName=alice@example.test)"
+    std::string attribute;  // "userPrincipalName"
+    std::string value;      // "alice@example.test"
+
+    // attribute=value, the value escaped for the filter.
+    static AccountSearch by_attribute(std::string attribute, std::string value);
+};
 
 // Counted by the client itself, so tests and /metrics can see how often the directory was asked.
 struct DirectoryCounters {
@@ -60,6 +72,7 @@ public:
     // Completes on the awaiting coroutine's executor. Cancellable through the coroutine's
     // cancellation slot (e.g. under awaitable_operators' || with a timer): it then completes at once
     // as unavailable ("cancelled: ..."); the search goes on and its result is still cached.
+    boost::asio::awaitable<UserLookup> find(AccountSearch account);
     boost::asio::awaitable<UserLookup> find_by_upn(std::string upn);
 
     const DirectoryCounters& counters() const;

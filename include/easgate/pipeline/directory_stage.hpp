@@ -2,21 +2,22 @@
 
 #include <memory>
 
-#include "easgate/directory/directory_client.hpp"
+#include "easgate/directory/certificate_mapping.hpp"
 #include "easgate/pipeline/request_pipeline.hpp"
 
 namespace easgate::pipeline {
 
-// Seed step 2: the certificate's user must exist in Active Directory, be enabled, and be allowed
-// to be delegated. Puts the directory's view of the user into the request for later stages.
+// The certificate's user must have an account in Active Directory (found the ways identity.mapping
+// says, as strongly as identity.strong_mapping asks) that may use easgate: enabled, not locked out
+// or expired, delegable. Puts the directory's view of the user into the request for later stages.
 class DirectoryStage final : public RequestStage {
 public:
-    explicit DirectoryStage(std::shared_ptr<directory::DirectoryClient> directory)
-        : directory_(std::move(directory)) {}
+    explicit DirectoryStage(std::shared_ptr<const directory::CertificateMapping> mapping)
+        : mapping_(std::move(mapping)) {}
     boost::asio::awaitable<common::Result<>> process(RequestContext& request) override;
 
 private:
-    std::shared_ptr<directory::DirectoryClient> directory_;
+    std::shared_ptr<const directory::CertificateMapping> mapping_;
 };
 
 }  // namespace easgate::pipeline

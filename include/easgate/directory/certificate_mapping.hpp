@@ -1,0 +1,43 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "easgate/config/config.hpp"
+#include "easgate/directory/directory_client.hpp"
+#include "easgate/identity/certificate_identity.hpp"
+
+namespace easgate::directory {
+
+// Finds the AD account of a verified device certificate the ways identity.mapping lists, in order
+// (the first that finds an account wins; one that finds none hands over to the next), and holds
+// the account to identity.strong_mapping (Microsoft KB5014754):
+// - a certificate's SID extension must name the account found, however it was found (refused as
+//   sid_mismatch: a re-created account, or a certificate naming someone else);
+// - with required, an account found only by UPN or email, without a matching SID, is refused as
+//   weak_mapping.
+class CertificateMapping {
+public:
+    CertificateMapping(config::IdentityConfig config, std::shared_ptr<DirectoryClient> directory);
+
+    boost::asio::awaitable<UserLookup> find_account(const identity::CertificateIdentity& certificate) const;
+
+private:
+    config::IdentityConfig config_;
+    std::shared_ptr<DirectoryClient> directory_;
+};
+
+// The search one mapping makes for a certificate; nullopt when the certificate lacks what that
+// mapping needs (no SID extension, no email, …).
+std::optional<AccountSearch> account_search(config::CertificateMapping mapping,
+                                            const identity::CertificateIdentity& certificate);
+
+// The strong altSecurityIdentities values that map the certificate, as AD stores them:
+// X509:<I>issuer<SR>serial (issuer most significant RDN first, serial bytes reversed),
+// X509:<SKI>subject key identifier, X509:<SHA1-PUKEY>the certificate's SHA-1 thumbprint.
+std::vector<std::string> strong_alt_security_identities(const identity::CertificateIdentity& certificate);
+
+}  // namespace easgate::directory

@@ -1,0 +1,166 @@
+#include "easgate/directory/certificate_mapping.hpp"
+
+#include <algorithm>
+
+#include "easgate/common/text.hpp"
+#include "easgate/directory/security_identifier.hpp"
+
+namespace easgate::directory {
+namespace {
+
+using Mapping = config::CertificateMapping;
+using config::StrongMapping;
+
+const char* name_of(Mapping mapping) {
+    switch (mapping) {
+        case Mapping::upn:
+            return "upn";
+        case Mapping::email:
+            return "email";
+        case Mapping::sid:
+            return "sid";
+        case Mapping::alt_security_identities:
+            return "alt_security_identities";
+    }
+    return "?";
+}
+
+// RFC 2253 lists the least significant RDN first ("CN=Issuing CA,DC=corp,DC=com"); AD's
+// altSecurityIdentities the most significant ("DC=com,DC=corp,CN=Issuing CA"). Commas inside a
+// value are escaped ("\,") and stay where they are.
+std::string most_significant_first(const std::string& rfc2253) {
+    std::vector<std::string> rdns(1);
+    for (std::size_t i = 0; i < rfc2253.size(); ++i) {
+        if (rfc2253[i] == '\\' && i + 1 < rfc2253.size()) {
+            rdns.back() += rfc2253.substr(i++, 2);
+        } else if (rfc2253[i] == ',') {
+            rdns.emplace_back();
+        } else {
+            rdns.back() += rfc2253[i];
+        }
+    }
+    std::string out;
+    for (auto rdn = rdns.rbegin(); rdn != rdns.rend(); ++rdn) out += (out.empty() ? "" : ",") + *rdn;
+    return out;
+}
+
+// The serial number's bytes in reverse order, as certutil shows and AD stores it.
+std::string reversed_serial(std::string serial) {
+    if (serial.size() % 2 != 0) serial.insert(serial.begin(), '0');
+    std::string reversed;
+    for (std::size_t at = serial.size(); at >= 2; at -= 2) reversed += serial.substr(at - 2, 2);
+    return reversed;
+}
+
+std::string binary_filter_value(const std::string& bytes) {
+    std::string escaped;
+    for (const char byte : bytes) {
+        escaped += '\\';
+        common::append_hex(escaped, static_cast<std::uint8_t>(byte));
+    }
+    return escaped;
+}
+
+std::string any_of(const std::vector<std::string>& conditions) {
+    if (conditions.size() == 1) return conditions.front();
+    std::string out = "(|";
+    for (const auto& condition : conditions) out += condition;
+    return out + ")";
+}
+
+common::Failure refused(std::string cause, std::string detail) {
+    return common::Failure::refused(std::move(detail)).because(std::move(cause));
+}
+
+}  // namespace
+
+std::vector<std::string> strong_alt_security_identities(const identity::CertificateIdentity& certificate) {
+    std::vector<std::string> values;
+    if (!certificate.serial.empty() && certificate.serial.front() != '-')
+        values.push_back("X509:<I>" + most_significant_first(certificate.issuer) + "<SR>" +
+                         reversed_serial(certificate.serial));
+    if (!certificate.subject_key_id.empty()) values.push_back("X509:<SKI>" + certificate.subject_key_id);
+    if (!certificate.sha1_fingerprint.empty())
+        values.push_back("X509:<SHA1-PUKEY>" + certificate.sha1_fingerprint);
+    return values;
+}
+
+std::optional<AccountSearch> account_search(Mapping mapping,
+                                            const identity::CertificateIdentity& certificate) {
+    switch (mapping) {
+        case Mapping::upn:
+            return AccountSearch::by_attribute("userPrincipalName", certificate.principal_name());
+        case Mapping::email: {
+            if (certificate.emails.empty()) return std::nullopt;
+            std::vector<std::string> conditions;
+            for (const auto& email : certificate.emails) {
+                const auto value = escape_filter_value(email);
+                conditions.push_back("(mail=" + value + ")");
+                conditions.push_back("(proxyAddresses=smtp:" + value + ")");  // matches SMTP: too
+            }
+            return AccountSearch{any_of(conditions), "mail or proxyAddresses", certificate.emails.front()};
+        }
+        case Mapping::sid: {
+            const auto binary = sid_binary(certificate.sid);
+            if (!binary) return std::nullopt;
+            return AccountSearch{"(objectSid=" + binary_filter_value(*binary) + ")", "objectSid",
+                                 certificate.sid};
+        }
+        case Mapping::alt_security_identities: {
+            const auto values = strong_alt_security_identities(certificate);
+            if (values.empty()) return std::nullopt;
+            std::vector<std::string> conditions;
+            for (const auto& value : values)
+                conditions.push_back("(altSecurityIdentities=" + escape_filter_value(value) + ")");
+            return AccountSearch{any_of(conditions), "altSecurityIdentities", values.front()};
+        }
+    }
+    return std::nullopt;
+}
+
+CertificateMapping::CertificateMapping(config::IdentityConfig config,
+                                       std::shared_ptr<DirectoryClient> directory)
+    : config_(std::move(config)), directory_(std::move(directory)) {}
+
+boost::asio::awaitable<UserLookup> CertificateMapping::find_account(
+    const identity::CertificateIdentity& certificate) const {
+    std::string tried;
+    for (const auto mapping : config_.mapping) {
+        auto search = account_search(mapping, certificate);
+        if (!search) continue;
+        auto found = co_await directory_->find(*search);
+        if (!found) {
+            if (found.error().cause != "not_found") co_return found;
+            tried += (tried.empty() ? "" : "; ") + found.error().reason;
+            continue;
+        }
+        const bool sid_named = !certificate.sid.empty() && config_.strong_mapping != StrongMapping::off;
+        if (sid_named && !common::equals_ignoring_case(found->object_sid, certificate.sid)) {
+            co_return refused("sid_mismatch",
+                              "the certificate's SID extension names " + certificate.sid + " but account " +
+                                  found->distinguished_name + " (found by " + name_of(mapping) +
+                                  ") has objectSid " +
+                                  (found->object_sid.empty() ? "(none readable)" : found->object_sid) +
+                                  ": the account was re-created after the certificate was issued, or the "
+                                  "certificate names someone else; issue the user a new certificate");
+        }
+        const bool strong = sid_named || mapping == Mapping::sid ||
+                            mapping == Mapping::alt_security_identities;
+        if (!strong && config_.strong_mapping == StrongMapping::required) {
+            co_return refused(
+                "weak_mapping",
+                "the certificate maps to " + found->distinguished_name + " only by " + name_of(mapping) +
+                    ", a weak mapping (Microsoft KB5014754), and identity.strong_mapping is required: issue "
+                    "certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since "
+                    "the "
+                    "May 2022 updates), or map the certificate explicitly in the user's "
+                    "altSecurityIdentities "
+                    "(X509:<I>issuer<SR>serial) and list alt_security_identities in identity.mapping");
+        }
+        co_return std::move(*found);
+    }
+    if (tried.empty()) tried = "the certificate has nothing identity.mapping can search by";
+    co_return refused("not_found", tried);
+}
+
+}  // namespace easgate::directory
