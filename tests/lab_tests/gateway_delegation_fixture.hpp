@@ -33,6 +33,7 @@ struct GatewayOptions {
     std::string directory;       // more YAML lines in the directory section, each "  key: value\n"
     std::string kerberos;        // more YAML lines in the kerberos section
     std::string krb5_conf;       // the lab's when empty
+    std::string identity;        // YAML lines of an identity: section, each "  key: value\n"
 };
 
 class GatewayDelegationTest : public ::testing::Test {
@@ -60,6 +61,7 @@ protected:
             env.directory_yaml(options.directory_uris, options.directory) +
             env.kerberos_yaml(options.principal_var, options.keytab_var, options.krb5_conf,
                               options.kerberos) +
+            (options.identity.empty() ? "" : "identity:\n" + options.identity) +
             "logging:\n"
             "  level: debug\n";
         gateway_ = std::make_unique<EasgateProcess>(work_, config);
@@ -88,7 +90,12 @@ protected:
         CertSpec spec;
         spec.common_name = "device";
         spec.upn = upn;
-        const auto [cert, key] = test_ca_->issue(spec).write(work_, "upn-device");
+        return as_certificate(test_ca_->issue(spec));
+    }
+
+    // curl with a certificate from the test CA; prints the status code only.
+    CommandResult as_certificate(const IssuedCert& certificate) {
+        const auto [cert, key] = certificate.write(work_, "test-device");
         return curl_as_device(url(), lab().at("LAB_CA_FILE"), cert, key,
                               {"--write-out", "%{http_code}", "--output", "/dev/null"});
     }

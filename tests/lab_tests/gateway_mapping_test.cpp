@@ -1,0 +1,139 @@
+// identity.mapping and identity.strong_mapping (Microsoft KB5014754) against the lab's real
+// directory: certificates from the test CA carrying SIDs, emails and explicit altSecurityIdentities
+// mappings that the test writes to bob's account as an administrator would.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <string>
+
+#include "child_process.hpp"
+#include "easgate/directory/certificate_mapping.hpp"
+#include "easgate/directory/security_identifier.hpp"
+#include "easgate/identity/certificate_identity.hpp"
+#include "gateway_delegation_fixture.hpp"
+
+namespace easgate::testing {
+namespace {
+
+class GatewayMappingTest : public GatewayDelegationTest {
+protected:
+    void TearDown() override {
+        set_bobs_alt_security_identities({});
+        GatewayDelegationTest::TearDown();
+    }
+
+    // An ldapmodify or ldapsearch as the domain's Administrator over LDAPS.
+    static CommandResult as_administrator(std::vector<std::string> argv, const std::string& input = {}) {
+        const auto& env = lab();
+        argv.insert(argv.begin(), {"env", "LDAPTLS_CACERT=" + env.at("LAB_LDAPS_CA_FILE")});
+        argv.insert(argv.end(), {"-x", "-H", env.at("LAB_LDAPS_URL"), "-D",
+                                 "CN=Administrator,CN=Users," + env.at("LAB_BASE_DN"), "-w",
+                                 env.at("LAB_ADMIN_PASSWORD")});
+        if (input.empty()) return run_command(argv);
+        const auto file = make_temp_dir("ldif") / "change.ldif";
+        write_file(file, input);
+        argv.insert(argv.end(), {"-f", file.string()});
+        return run_command(argv);
+    }
+
+    static std::string bob_dn() { return "CN=bob,CN=Users," + lab().at("LAB_BASE_DN"); }
+
+    static std::string sid_of(const std::string& user) {
+        const auto found = as_administrator({"ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-b",
+                                             "CN=" + user + ",CN=Users," + lab().at("LAB_BASE_DN"), "-s",
+                                             "base", "objectSid"});
+        EXPECT_EQ(found.exit_code, 0) << found.err;
+        const auto at = found.out.find("objectSid:: ");
+        if (at == std::string::npos) return "(no objectSid: " + found.out + ")";
+        const auto text = found.out.substr(at + 12, found.out.find('\n', at) - at - 12);
+        std::string bytes(text.size(), '\0');
+        const int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(bytes.data()),
+                                           reinterpret_cast<const unsigned char*>(text.data()),
+                                           static_cast<int>(text.size()));
+        bytes.resize(static_cast<std::size_t>(length) - std::count(text.end() - 2, text.end(), '='));
+        return directory::sid_text(bytes).value_or("(not a SID)");
+    }
+
+    static void set_bobs_alt_security_identities(const std::vector<std::string>& values) {
+        std::string ldif = "dn: " + bob_dn() + "\nchangetype: modify\nreplace: altSecurityIdentities\n";
+        for (const auto& value : values) ldif += "altSecurityIdentities: " + value + "\n";
+        const auto changed = as_administrator({"ldapmodify"}, ldif + "\n");
+        ASSERT_EQ(changed.exit_code, 0) << changed.err << changed.out;
+    }
+
+    IssuedCert issue(std::optional<std::string> upn, std::vector<std::string> emails = {},
+                     std::optional<std::string> sid = std::nullopt) const {
+        CertSpec spec;
+        spec.common_name = "device";
+        spec.upn = std::move(upn);
+        spec.emails = std::move(emails);
+        spec.sid = std::move(sid);
+        return test_ca_->issue(spec);
+    }
+
+    // The user the Kerberos backend saw, or the status easgate answered instead.
+    std::string who_gets_in(const IssuedCert& certificate) {
+        const auto [cert, key] = certificate.write(work_, "mapped-device");
+        const auto result =
+            curl_as_device(url(), lab().at("LAB_CA_FILE"), cert, key, {"--write-out", "\n%{http_code}"});
+        const auto status = result.out.substr(result.out.rfind('\n') + 1);
+        if (status != "200") return status;
+        const auto answers = reports(result);
+        return answers.empty() ? "(no answer)" : answers.front().value("user", "(no user)");
+    }
+};
+
+TEST_F(GatewayMappingTest, TheSidExtensionFindsItsAccountWhateverTheUpnSays) {
+    GatewayOptions options;
+    options.identity = "  mapping: [sid, upn]\n";
+    start_gateway(options);
+    EXPECT_EQ(who_gets_in(issue("nobody@example.test", {}, sid_of("bob"))), "bob@EXAMPLE.TEST");
+    EXPECT_EQ(who_gets_in(issue("alice@example.test")), "alice@EXAMPLE.TEST");  // no SID: the UPN's turn
+}
+
+TEST_F(GatewayMappingTest, ASidThatNamesAnotherAccountThanTheUpnIsRefused) {
+    start_gateway();
+    EXPECT_EQ(who_gets_in(issue("alice@example.test", {}, sid_of("bob"))), "403");
+    EXPECT_FALSE(gateway_->wait_for_log("the certificate's SID extension names " + sid_of("bob")).empty());
+    EXPECT_EQ(who_gets_in(issue("alice@example.test", {}, sid_of("alice"))), "alice@EXAMPLE.TEST");
+}
+
+TEST_F(GatewayMappingTest, StrongMappingRequiredRefusesAUpnOnlyCertificate) {
+    GatewayOptions options;
+    options.identity = "  strong_mapping: required\n";
+    start_gateway(options);
+    EXPECT_EQ(who_gets_in(issue("alice@example.test")), "403");
+    EXPECT_FALSE(gateway_->wait_for_log("a weak mapping (Microsoft KB5014754)").empty());
+    EXPECT_EQ(who_gets_in(issue("alice@example.test", {}, sid_of("alice"))), "alice@EXAMPLE.TEST");
+}
+
+TEST_F(GatewayMappingTest, TheEmailFindsTheAccountByItsMailAttribute) {
+    GatewayOptions options;
+    options.identity = "  mapping: [email]\n";
+    start_gateway(options);
+    EXPECT_EQ(who_gets_in(issue(std::nullopt, {"bob@example.test"})), "bob@EXAMPLE.TEST");
+    EXPECT_EQ(who_gets_in(issue(std::nullopt, {"nobody@example.test"})), "403");
+}
+
+TEST_F(GatewayMappingTest, EachStrongAltSecurityIdentitiesFormFindsItsAccount) {
+    GatewayOptions options;
+    options.identity = "  mapping: [alt_security_identities]\n  strong_mapping: required\n";
+    options.directory = "  negative_cache_ttl: 1ms\n";  // the DC is asked again once bob is mapped
+    start_gateway(options);
+    const char* forms[] = {"X509:<I>", "X509:<SKI>", "X509:<SHA1-PUKEY>"};
+    for (const char* form : forms) {
+        const auto certificate = issue("nobody@example.test");
+        const auto identity = identity::extract_identity_from_der(certificate.der);
+        ASSERT_TRUE(identity) << identity.error;
+        std::string mapping;
+        for (const auto& value : directory::strong_alt_security_identities(*identity.identity))
+            if (value.starts_with(form)) mapping = value;
+        ASSERT_FALSE(mapping.empty()) << form;
+        EXPECT_EQ(who_gets_in(certificate), "403") << form;  // not mapped yet
+        set_bobs_alt_security_identities({mapping});
+        EXPECT_EQ(who_gets_in(certificate), "bob@EXAMPLE.TEST") << mapping;
+    }
+}
+
+}  // namespace
+}  // namespace easgate::testing
