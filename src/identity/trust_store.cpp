@@ -101,6 +101,11 @@ X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::v
     return store;
 }
 
+std::string describe_crl(const X509_CRL* crl) {
+    return "CRL of \"" + name_text(X509_CRL_get_issuer(crl)) + "\" (nextUpdate " +
+           time_text(X509_CRL_get0_nextUpdate(crl)) + ")";
+}
+
 bool is_missing_anchor_crl(X509_STORE_CTX* store) {
     if (X509_STORE_CTX_get_error(store) != X509_V_ERR_UNABLE_TO_GET_CRL) return false;
     STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);

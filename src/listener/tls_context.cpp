@@ -50,17 +50,27 @@ void refuse(ClientCertificateCheck& check, X509_STORE_CTX* store, std::string re
     }
 }
 
+// The anchor's own CRL is not needed (see is_missing_anchor_crl); an expired CRL still counts
+// within client_auth.crl_refresh.grace.
+bool tolerated(const ClientCertificateCheck& check, X509_STORE_CTX* store) {
+    if (identity::is_missing_anchor_crl(store)) return true;
+    return X509_STORE_CTX_get_error(store) == X509_V_ERR_CRL_HAS_EXPIRED && check.revocation &&
+           check.revocation->within_grace(X509_STORE_CTX_get0_current_crl(store));
+}
+
 int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
     auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     auto* check = static_cast<ClientCertificateCheck*>(SSL_get_ex_data(ssl, check_index()));
+    X509* current = X509_STORE_CTX_get_current_cert(store);
+    if (check->learn_distribution_points && current) check->revocation->learn_distribution_points(current);
     if (!preverified) {
-        if (identity::is_missing_anchor_crl(store)) return 1;
+        if (tolerated(*check, store)) return 1;
         refuse(*check, store, identity::explain_verify_error(store));
         return 0;
     }
     if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
 
-    X509* leaf = X509_STORE_CTX_get_current_cert(store);
+    X509* leaf = current;
     if (check->require_client_auth_eku && !has_client_auth_eku(leaf)) {
         refuse(*check, store, "certificate lacks the Client Authentication EKU (1.3.6.1.5.5.7.3.2)");
         X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_PURPOSE);
@@ -122,7 +132,7 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
     const auto& client_auth = listener.client_auth;
     const std::string ca_key = key_prefix + ".client_auth.trusted_ca_file";
     // Only the configured file: the system store must never vouch for a device.
-    const auto anchors = identity::load_trust_anchors(client_auth.trusted_ca_file);
+    auto anchors = identity::load_trust_anchors(client_auth.trusted_ca_file);
     if (anchors.empty()) fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
     STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(client_auth.trusted_ca_file.c_str());
     if (!ca_names) fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
@@ -138,8 +148,10 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
         }
         std::move(loaded.begin(), loaded.end(), std::back_inserter(crls));
     }
-    const auto store = identity::build_trust_store(anchors, crls, !crls.empty());
-    SSL_CTX_set1_verify_cert_store(ctx, store.get());
+    refreshes_crls_ = client_auth.refreshes_crls();
+    revocation_ = std::make_shared<identity::RevocationStore>(
+        std::move(anchors), std::move(crls), client_auth.checks_revocation(),
+        refreshes_crls_ ? client_auth.crl_refresh->grace : std::chrono::milliseconds(0));
     const bool required = listener.client_auth.mode == config::ClientAuthMode::required;
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                        verify_client_certificate);
@@ -147,7 +159,11 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
 
 void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) const {
     check.require_client_auth_eku = require_client_auth_eku_;
+    check.revocation = revocation_.get();
+    check.learn_distribution_points = refreshes_crls_;
     SSL_set_ex_data(ssl, check_index(), &check);
+    // This handshake keeps the store of the moment even if a CRL refresh swaps in a new one.
+    SSL_set1_verify_cert_store(ssl, revocation_->current().get());
 }
 
 }  // namespace easgate::listener

@@ -6,6 +6,7 @@
 #include "easgate/config/config.hpp"
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
+#include "easgate/identity/revocation_store.hpp"
 #include "easgate/listener/downstream_session.hpp"
 
 namespace easgate::app {
@@ -17,6 +18,7 @@ struct GatewayParts {
     std::shared_ptr<delegation::DelegationService> delegation;          // null without kerberos:
     std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;         // as configured, in order
+    std::shared_ptr<identity::CrlRefreshCounters> crl_refresh;          // null without crl_refresh: cdp
 };
 
 // Builds what each listener's connections share (TLS contexts, upstreams, the filter chain) from a

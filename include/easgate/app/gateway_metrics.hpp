@@ -5,6 +5,7 @@
 #include "easgate/admin/metrics.hpp"
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
+#include "easgate/identity/revocation_store.hpp"
 #include "easgate/listener/session_registry.hpp"
 #include "easgate/upstream/upstream.hpp"
 
@@ -16,6 +17,7 @@ struct MetricsSources {
     const delegation::DelegationCounters* delegation = nullptr;
     const listener::SessionRegistry* sessions = nullptr;
     std::vector<const upstream::Upstream*> upstreams;
+    const identity::CrlRefreshCounters* crl_refresh = nullptr;
 };
 
 // The gateway's counters as the admin endpoint's metric families, in the order /metrics lists them.

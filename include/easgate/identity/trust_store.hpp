@@ -36,6 +36,9 @@ X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::v
 // has nobody here to sign a CRL about it.
 bool is_missing_anchor_crl(X509_STORE_CTX* store);
 
+// A CRL in a log line: its issuer and nextUpdate.
+std::string describe_crl(const X509_CRL* crl);
+
 // The operator's explanation of a verification error: OpenSSL's words, and for a CRL problem whose
 // CRL it is and what to do.
 std::string explain_verify_error(X509_STORE_CTX* store);
