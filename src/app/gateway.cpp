@@ -19,6 +19,7 @@
 #include "easgate/listener/listener.hpp"
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
+#include "easgate/pipeline/policy_stage.hpp"
 #include "easgate/upstream/health_checker.hpp"
 
 namespace easgate::app {
@@ -27,18 +28,19 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The filter chain of nginx/Envoy: identity → directory → delegation. Configuration checks
-// guarantee that kerberos comes with a directory and an upstream service principal.
+// The filter chain of nginx/Envoy: identity → directory → policy → delegation. Configuration
+// checks guarantee that kerberos comes with a directory and an upstream service principal.
 std::shared_ptr<pipeline::RequestPipeline> build_pipeline(
-    const std::shared_ptr<directory::DirectoryClient>& directory,
-    const std::shared_ptr<delegation::DelegationService>& delegation,
-    const std::optional<config::KerberosConfig>& kerberos, const config::UpstreamConfig& upstream) {
+    const GatewayParts& parts, const std::optional<config::KerberosConfig>& kerberos,
+    const config::UpstreamConfig& upstream) {
     auto pipeline = std::make_shared<pipeline::RequestPipeline>();
     pipeline->add(std::make_unique<pipeline::CertificateAuthStage>());
-    if (directory) pipeline->add(std::make_unique<pipeline::DirectoryStage>(directory));
-    if (delegation)
-        pipeline->add(std::make_unique<pipeline::DelegationStage>(
-            delegation, kerberos->realm(), upstream.service_principal, upstream.max_authorization_bytes));
+    if (parts.directory) pipeline->add(std::make_unique<pipeline::DirectoryStage>(parts.directory));
+    if (parts.policy) pipeline->add(std::make_unique<pipeline::PolicyStage>(parts.policy));
+    if (parts.delegation)
+        pipeline->add(std::make_unique<pipeline::DelegationStage>(parts.delegation, kerberos->realm(),
+                                                                  upstream.service_principal,
+                                                                  upstream.max_authorization_bytes));
     return pipeline;
 }
 
@@ -49,18 +51,19 @@ GatewayParts build_gateway(const config::Config& config) {
     // KDC/LDAP connections serve every listener.
     GatewayParts parts;
     parts.sessions = std::make_shared<listener::SessionRegistry>();
+    parts.refusals = std::make_shared<common::FailureTally>();
     if (config.directory)
         parts.directory = std::make_shared<directory::DirectoryClient>(
             *config.directory, config.kerberos ? &*config.kerberos : nullptr);
     if (config.kerberos) parts.delegation = std::make_shared<delegation::DelegationService>(*config.kerberos);
+    if (config.policy) parts.policy = std::make_shared<const pipeline::DevicePolicy>(*config.policy);
 
     auto& upstreams = parts.upstreams;
     std::vector<std::shared_ptr<pipeline::RequestPipeline>> pipelines;  // per upstream: its own SPN
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
         upstreams.push_back(std::make_shared<upstream::Upstream>(config.upstreams[i],
                                                                  "upstreams[" + std::to_string(i) + "]"));
-        pipelines.push_back(
-            build_pipeline(parts.directory, parts.delegation, config.kerberos, config.upstreams[i]));
+        pipelines.push_back(build_pipeline(parts, config.kerberos, config.upstreams[i]));
     }
     auto refusal_log = std::make_shared<common::LogRateLimiter>();
 
@@ -79,6 +82,7 @@ GatewayParts build_gateway(const config::Config& config) {
         runtime->pipeline = pipelines[index];
         runtime->refusal_log = refusal_log;
         runtime->sessions = parts.sessions;
+        runtime->refusals = parts.refusals;
         parts.listeners.push_back(std::move(runtime));
     }
     return parts;
@@ -149,7 +153,8 @@ std::unique_ptr<admin::AdminServer> open_admin(const config::Config& config, asi
                 for (const auto& u : parts.upstreams) upstreams.push_back(u.get());
                 return collect_metrics({parts.directory ? &parts.directory->counters() : nullptr,
                                         parts.delegation ? &parts.delegation->counters() : nullptr,
-                                        parts.sessions.get(), upstreams, parts.crl_refresh.get()});
+                                        parts.sessions.get(), upstreams, parts.policy.get(),
+                                        parts.refusals.get(), parts.crl_refresh.get()});
             },
             [&parts]() -> std::optional<std::string> {
                 if (parts.delegation) return parts.delegation->not_ready_reason();

@@ -25,6 +25,11 @@ admin::MetricFamily per_upstream(const char* name, const char* help,
     return family;
 }
 
+std::string policy_labels(std::string_view rule, config::PolicyAction action) {
+    return "rule=\"" + std::string(rule) + "\",action=\"" +
+           (action == config::PolicyAction::allow ? "allow" : "deny") + "\"";
+}
+
 }  // namespace
 
 std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) {
@@ -51,6 +56,29 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
                               "Negotiate tokens made from a cached ticket", d->cache_hits));
         out.push_back(counter("easgate_delegation_failures_total",
                               "delegations the KDC refused or could not serve", d->failures));
+    }
+    if (const auto* r = sources.refusals) {
+        admin::MetricFamily family{"easgate_requests_refused_total",
+                                   "requests the filter chain answered itself instead of forwarding them "
+                                   "(403 refused, 503 infrastructure), by status and cause",
+                                   Type::counter,
+                                   {}};
+        // Causes are words from the code (Failure::cause): no label escaping needed.
+        for (const auto& count : r->counts())
+            family.series.push_back(
+                {"status=\"" + std::to_string(count.status) + "\",cause=\"" + count.cause + "\"",
+                 count.requests});
+        out.push_back(std::move(family));
+    }
+    if (const auto* p = sources.policy) {
+        admin::MetricFamily family{"easgate_policy_decisions_total",
+                                   "requests decided by the device policy, by rule (or default) and action",
+                                   Type::counter,
+                                   {}};
+        // Rule names are letters, digits, '-', '_' and '.' (config check): no label escaping needed.
+        for (const auto& count : p->counts())
+            family.series.push_back({policy_labels(count.rule, count.action), count.decisions});
+        out.push_back(std::move(family));
     }
     if (const auto* d = sources.directory) {
         out.push_back(

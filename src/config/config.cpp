@@ -66,6 +66,34 @@ private:
     Reader map_;
 };
 
+bool has_terms(const PolicyRule& rule) {
+    for (const auto* term :
+         {&rule.users, &rule.groups, &rule.device_ids, &rule.device_types, &rule.user_agents, &rule.commands,
+          &rule.protocol_versions, &rule.source_networks}) {
+        if (!term->empty()) return true;
+    }
+    return false;
+}
+
+// Names are what the log and the metrics tell rules apart by; a rule without terms would hide the
+// rules after it; groups are known only from the directory.
+void check_policy(Reader& root, const Config& config) {
+    if (!config.policy) return;
+    std::set<std::string> names;
+    const auto& rules = config.policy->rules;
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        auto item = root.required("policy").required("rules").items()[i];
+        if (!names.insert(rules[i].name).second || rules[i].name == "default")
+            item.required("name").fail("\"" + rules[i].name +
+                                       "\" names another rule or policy.default: pick another name");
+        if (!has_terms(rules[i]))
+            item.fail("the rule lists no term, so it would match every request: set policy.default instead");
+        if (!rules[i].groups.empty() && !config.directory)
+            item.required("groups").fail(
+                "group membership comes from the directory: add the directory: section");
+    }
+}
+
 void check_cross_references(Reader& root, Config& config) {
     std::set<std::string> names;
     for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
@@ -136,6 +164,7 @@ Config load_config(const std::filesystem::path& path) {
     Parser::read(Reader(document, ""), config, fields::config);
     Reader root(document, "");
     check_cross_references(root, config);
+    check_policy(root, config);
     return config;
 }
 

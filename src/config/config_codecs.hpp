@@ -12,7 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "easgate/common/ip_network.hpp"
 #include "easgate/common/listen_socket.hpp"
+#include "easgate/common/text_pattern.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/config/units.hpp"
 #include "yaml_reader.hpp"
@@ -100,7 +102,7 @@ struct Choice {
 
 // one_of<Mode>({{"a", Mode::a}, {"b", Mode::b}}): the words a key accepts and the values they name.
 template <class Enum, std::size_t N>
-Choice<Enum, N> one_of(const std::pair<const char*, Enum> (&choices)[N]) {
+constexpr Choice<Enum, N> one_of(const std::pair<const char*, Enum> (&choices)[N]) {
     Choice<Enum, N> choice;
     std::copy(std::begin(choices), std::end(choices), choice.choices.begin());
     return choice;
@@ -158,6 +160,57 @@ struct Principal : Text {
         if (at == std::string::npos || at == 0 || at + 1 == principal.size())
             r.fail("expected NAME@REALM, e.g. EASGATE$@CORP.EXAMPLE.COM, got \"" + principal + "\"");
         return principal;
+    }
+};
+
+// An LDAP distinguished name: a group's name alone would match nothing and refuse everyone.
+struct DistinguishedName : Text {
+    std::string read(const Reader& r) const {
+        auto dn = r.as_string();
+        if (dn.find('=') == std::string::npos || dn.find(',') == std::string::npos)
+            r.fail(
+                "expected the group's distinguished name, e.g. "
+                "CN=eas-users,OU=Groups,DC=corp,DC=example,DC=com, "
+                "got \"" +
+                dn + "\"");
+        return dn;
+    }
+};
+
+// A policy rule's name: it goes into log lines and metrics labels unquoted and unescaped.
+struct RuleName : Text {
+    std::string read(const Reader& r) const {
+        auto name = r.as_string();
+        if (name.empty() || name.size() > 64 || !std::ranges::all_of(name, [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_' || c == '.';
+            }))
+            r.fail("expected up to 64 letters, digits, '-', '_' or '.', got \"" + name + "\"");
+        return name;
+    }
+};
+
+struct Network : Text {
+    std::string read(const Reader& r) const {
+        auto text = r.as_string();
+        if (!common::IpNetwork::parse(text))
+            r.fail(
+                "expected an address or a network such as 10.0.0.0/8 or 2001:db8::/32 (no host bits "
+                "below the prefix), got \"" +
+                text + "\"");
+        return text;
+    }
+};
+
+struct Pattern : Text {
+    std::string read(const Reader& r) const {
+        auto text = r.as_string();
+        try {
+            common::TextPattern{text};
+        } catch (const std::invalid_argument& e) {
+            r.fail("not a valid regular expression: " + std::string(e.what()));
+        }
+        return text;
     }
 };
 

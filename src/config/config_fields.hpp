@@ -131,6 +131,7 @@ inline constexpr auto directory = [](auto& f, auto& d) {
     f.field("negative_cache_ttl", d.negative_cache_ttl, Duration{});
     f.field("max_concurrent", d.max_concurrent, Whole{.min = 1, .max = 64});
     f.field("max_queued_lookups", d.max_queued_lookups, Whole{.min = 1, .max = 1'000'000});
+    f.field("require_group", d.require_group, DistinguishedName{}, Presence::shown_when_set);
 };
 
 inline constexpr auto kerberos = [](auto& f, auto& k) {
@@ -142,6 +143,32 @@ inline constexpr auto kerberos = [](auto& f, auto& k) {
     f.field("timeout", k.timeout, Duration{});
 };
 
+inline constexpr auto policy_action =
+    one_of<PolicyAction>({{"allow", PolicyAction::allow}, {"deny", PolicyAction::deny}});
+
+inline constexpr auto policy_rule = [](auto& f, auto& r) {
+    f.field("name", r.name, RuleName{}, Presence::required);
+    f.field("action", r.action, policy_action, Presence::required);
+    f.field("users", r.users, ListOf<Text>{.flow = true}, Presence::shown_when_set);
+    f.field("groups", r.groups, ListOf<Text>{.flow = true}, Presence::shown_when_set);
+    f.field("device_ids", r.device_ids, ListOf<Text>{.flow = true}, Presence::shown_when_set);
+    f.field("device_types", r.device_types, ListOf<Text>{.flow = true}, Presence::shown_when_set);
+    f.field("user_agents", r.user_agents, ListOf<Pattern>{.flow = true}, Presence::shown_when_set);
+    f.field("commands", r.commands, ListOf<Text>{.flow = true}, Presence::shown_when_set);
+    f.field("protocol_versions", r.protocol_versions,
+            ListOf<Word<9>>{
+                .item = {.choices = {"2.0", "2.1", "2.5", "12.0", "12.1", "14.0", "14.1", "16.0", "16.1"},
+                         .quoted = true},
+                .flow = true},
+            Presence::shown_when_set);
+    f.field("source_networks", r.source_networks, ListOf<Network>{.flow = true}, Presence::shown_when_set);
+};
+
+inline constexpr auto policy = [](auto& f, auto& p) {
+    f.field("default", p.default_action, policy_action);
+    f.list("rules", p.rules, policy_rule, "list at least one rule, or leave policy: out");
+};
+
 inline constexpr auto config = [](auto& f, auto& c) {
     f.list("listeners", c.listeners, listener, "list at least one listener");
     f.list("upstreams", c.upstreams, upstream, "list at least one upstream");
@@ -150,6 +177,7 @@ inline constexpr auto config = [](auto& f, auto& c) {
     f.section("logging", c.logging, logging);
     f.optional_section("directory", c.directory, directory);
     f.optional_section("kerberos", c.kerberos, kerberos);
+    f.optional_section("policy", c.policy, policy);
     f.field("workers", c.workers, Whole{.max = 256});
 };
 

@@ -56,21 +56,15 @@ DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
 struct DelegationOutcome {
     std::shared_ptr<DelegatedCredential> credential;  // null when the KDC refused
     std::string first_token;                          // from the S4U2Proxy exchange, for its starter
-    DelegationResult failure;
+    common::Failure failure;                          // when the KDC refused
 };
 
 using KdcFlight = common::Flight<DelegationOutcome>;
 
-DelegationOutcome refused(DelegationResult failure) {
+DelegationOutcome refused(common::Failure failure) {
     DelegationOutcome outcome;
     outcome.failure = std::move(failure);
     return outcome;
-}
-
-DelegationResult token_result(std::string negotiate_token) {
-    DelegationResult result;
-    result.negotiate_token = std::move(negotiate_token);
-    return result;
 }
 
 }  // namespace
@@ -97,25 +91,25 @@ struct DelegationService::Impl {
         return result;
     }
 
-    DelegationResult failure(KerberosStep step, const DelegationAttempt& attempted,
-                             const kerberos::GssStatus& status) const {
+    common::Failure failure(KerberosStep step, const DelegationAttempt& attempted,
+                            const kerberos::GssStatus& status) const {
         return explain_kerberos_failure(step, attempted, static_cast<krb5_error_code>(status.minor),
                                         status.message());
     }
 
     // A wait that ended without an answer: its deadline passed, or its caller cancelled it.
-    DelegationResult gave_up(boost::system::error_code why, const std::string& user, const std::string& spn) {
+    common::Failure gave_up(boost::system::error_code why, const std::string& user, const std::string& spn) {
         if (why == boost::asio::error::operation_aborted) {
-            return {.negotiate_token = {},
-                    .failure = DelegationFailure::infrastructure,
-                    .detail = "cancelled: the caller stopped waiting for a ticket for " + user + " to " +
-                              spn + " (the KDC exchange goes on and its ticket is cached)"};
+            return common::Failure::unavailable("cancelled: the caller stopped waiting for a ticket for " +
+                                                user + " to " + spn +
+                                                " (the KDC exchange goes on and its ticket is cached)")
+                .because("cancelled");
         }
         ++counters.failures;
-        DelegationResult result = explain_kdc_timeout(
-            attempt(user, spn), "getting a ticket for " + user + " to " + spn, kerberos.timeout);
-        spdlog::warn("delegation: {}", result.detail);
-        return result;
+        auto failure = explain_kdc_timeout(attempt(user, spn), "getting a ticket for " + user + " to " + spn,
+                                           kerberos.timeout);
+        spdlog::warn("delegation: {}", failure.reason);
+        return failure;
     }
 
     // On a KDC thread: S4U2Self, then S4U2Proxy through the first token.
@@ -163,10 +157,10 @@ struct DelegationService::Impl {
         try {
             outcome = obtain(user, spn);
         } catch (const std::exception& error) {  // e.g. bad_alloc: the waiters must still wake up
-            outcome.failure.failure = DelegationFailure::infrastructure;
-            outcome.failure.detail = std::string("delegation failed: ") + error.what();
+            outcome.failure = common::Failure::unavailable(std::string("delegation failed: ") + error.what())
+                                  .because("error");
         }
-        if (!outcome.credential) spdlog::warn("delegation: {}", outcome.failure.detail);
+        if (!outcome.credential) spdlog::warn("delegation: {}", outcome.failure.reason);
         {
             std::lock_guard lock(mutex);
             if (outcome.credential) cache.store(key, outcome.credential);
@@ -189,11 +183,11 @@ struct DelegationService::Impl {
         });
         const auto token = co_await job->wait(kerberos.timeout);
         if (!token) co_return gave_up(token.error(), user, spn);
-        if (!token->status.failed()) co_return token_result(token->negotiate);
+        if (!token->status.failed()) co_return token->negotiate;
         ++counters.failures;
-        DelegationResult result = failure(KerberosStep::s4u2proxy, attempt(user, spn), token->status);
-        spdlog::warn("delegation: {}", result.detail);
-        co_return result;
+        auto refusal = failure(KerberosStep::s4u2proxy, attempt(user, spn), token->status);
+        spdlog::warn("delegation: {}", refusal.reason);
+        co_return refusal;
     }
 
     // One login at a time on a KDC thread, until one works; the log says why not, once the KDC has
@@ -280,8 +274,7 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
             co_return outcome->failure;
         }
         // The flight's token is unbound: a bound one is made below, from the new credential.
-        if (started_flight && channel_binding.empty())
-            co_return token_result(std::move(outcome->first_token));
+        if (started_flight && channel_binding.empty()) co_return std::move(outcome->first_token);
         cached = std::move(outcome->credential);
     }
     co_return co_await impl.token_from(std::move(cached), user_principal, target_spn,

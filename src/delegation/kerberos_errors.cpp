@@ -12,9 +12,10 @@ namespace easgate::delegation {
 namespace {
 
 struct Explanation {
-    DelegationFailure failure = DelegationFailure::infrastructure;
-    std::string what;  // what was refused, naming the accounts
-    std::string fix;   // empty when there is nothing better to say than the KDC's words
+    std::string cause;          // Failure::cause
+    std::string what;           // what was refused, naming the accounts
+    std::string fix;            // empty when there is nothing better to say than the KDC's words
+    bool user_refused = false;  // the user's account, not the infrastructure: the device gets 403
 };
 
 // The protocol's name for the code, as KDC logs and Microsoft documentation spell it.
@@ -70,26 +71,25 @@ std::string rekey_fix(const DelegationAttempt& a) {
 }
 
 Explanation explain_user_refusal(const DelegationAttempt& a) {
-    return {DelegationFailure::user_refused, "the KDC refuses to issue a ticket for " + a.user_principal,
+    return {"kdc_refused_user", "the KDC refuses to issue a ticket for " + a.user_principal,
             "the account is disabled, locked, expired or unknown in " + a.realm +
-                " (the KDC's log has the reason); fix the account or the certificate-to-user mapping"};
+                " (the KDC's log has the reason); fix the account or the certificate-to-user mapping",
+            true};
 }
 
 Explanation explain_not_found(KerberosStep step, const DelegationAttempt& a) {
     if (step == KerberosStep::s4u2proxy) {
-        return {DelegationFailure::infrastructure,
-                "SPN " + a.target_spn + " is not registered in the directory of " + a.realm,
+        return {"spn_missing", "SPN " + a.target_spn + " is not registered in the directory of " + a.realm,
                 "register it on Exchange's account (setspn -S " + a.target_spn +
                     " <exchange computer or alternate service account>), or fix the upstream's "
                     "service_principal if the host name is wrong"};
     }
     if (step == KerberosStep::s4u2self) {
-        return {DelegationFailure::infrastructure,
-                a.service_principal + " is not known to the KDC as a service",
+        return {"service_without_spn", a.service_principal + " is not known to the KDC as a service",
                 "give " + account_of(a.service_principal) + " an SPN (setspn -S HTTP/<gateway host> " +
                     account_of(a.service_principal) + ")"};
     }
-    return {DelegationFailure::infrastructure, "the KDC doesn't know realm " + a.realm,
+    return {"realm_unknown", "the KDC doesn't know realm " + a.realm,
             "check the realm of kerberos.principal (" + a.service_principal + ")"};
 }
 
@@ -99,7 +99,7 @@ Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_co
         case KRB5KDC_ERR_BADOPTION:
             if (step != KerberosStep::s4u2proxy) break;
             // Samba and AD answer the same for all three causes; only the KDC's log tells them apart.
-            return {DelegationFailure::infrastructure,
+            return {"delegation_not_allowed",
                     "delegation from " + a.service_principal + " to " + a.target_spn + " for " +
                         a.user_principal + " was refused",
                     "either " + a.target_spn + " is not in msDS-AllowedToDelegateTo of " + account +
@@ -115,8 +115,7 @@ Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_co
             return explain_not_found(step, a);
         case KRB5KDC_ERR_PRINCIPAL_NOT_UNIQUE:
             if (step != KerberosStep::s4u2proxy) break;
-            return {DelegationFailure::infrastructure,
-                    "SPN " + a.target_spn + " is registered on more than one account",
+            return {"spn_duplicated", "SPN " + a.target_spn + " is registered on more than one account",
                     "find the duplicates (setspn -X, or setspn -Q " + a.target_spn +
                         ") and keep it only on Exchange's account"};
         case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
@@ -126,36 +125,35 @@ Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_co
         case KRB5KDC_ERR_NAME_EXP:
             if (step == KerberosStep::s4u2self) return explain_user_refusal(a);
             if (step != KerberosStep::service_login) break;
-            return {DelegationFailure::infrastructure,
-                    "the KDC refuses easgate's own account " + a.service_principal,
+            return {"service_account_refused", "the KDC refuses easgate's own account " + a.service_principal,
                     "check that " + account + " exists in " + a.realm +
                         " and is enabled (kerberos.principal; computer accounts end in $)"};
         case KRB5KDC_ERR_PREAUTH_FAILED:
         case KRB5KRB_AP_ERR_BAD_INTEGRITY:
             if (step != KerberosStep::service_login) break;
-            return {DelegationFailure::infrastructure,
+            return {"keytab_stale",
                     "the key in kerberos.keytab doesn't match the current password of " + a.service_principal,
                     "the account's password (kvno) changed after the keytab was exported: " + rekey_fix(a)};
         case KRB5KDC_ERR_ETYPE_NOSUPP:
-            return {DelegationFailure::infrastructure,
+            return {"no_common_enctype",
                     "no encryption type is supported by both sides for " + step_description(step, a),
                     "enable AES on the accounts involved (msDS-SupportedEncryptionTypes), re-export the "
                     "keytab, and check permitted_enctypes in " +
                         a.krb5_conf};
         case KRB5_KT_NOTFOUND:
         case KRB5_KT_KVNONOTFOUND:
-            return {DelegationFailure::infrastructure,
-                    "kerberos.keytab has no current key for " + a.service_principal, rekey_fix(a)};
+            return {"keytab_stale", "kerberos.keytab has no current key for " + a.service_principal,
+                    rekey_fix(a)};
         case KRB5KRB_AP_ERR_SKEW:
         case KRB5_KDCREP_SKEW:
-            return {DelegationFailure::infrastructure,
+            return {"clock_skew",
                     "the clocks of easgate and the KDC of " + a.realm +
                         " differ by more than the allowed skew (5 minutes)",
                     "fix NTP on this host and on the domain controllers"};
         case KRB5_KDC_UNREACH:
         case KRB5_REALM_CANT_RESOLVE:
         case KRB5_REALM_UNKNOWN:
-            return {DelegationFailure::infrastructure,
+            return {"kdc_unreachable",
                     "no KDC of realm " + a.realm + (a.kdcs.empty() ? "" : " (" + a.kdcs + ")") +
                         " could be reached",
                     "check the kdc entries of [realms] " + a.realm + " in " + a.krb5_conf +
@@ -164,7 +162,7 @@ Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_co
         default:
             break;
     }
-    return {DelegationFailure::infrastructure, step_description(step, a) + " failed", ""};
+    return {"kdc_error", step_description(step, a) + " failed", ""};
 }
 
 }  // namespace
@@ -181,18 +179,18 @@ std::string step_description(KerberosStep step, const DelegationAttempt& a) {
     return {};
 }
 
-DelegationResult explain_kdc_timeout(const DelegationAttempt& a, std::string_view doing,
-                                     std::chrono::milliseconds timeout) {
+common::Failure explain_kdc_timeout(const DelegationAttempt& a, std::string_view doing,
+                                    std::chrono::milliseconds timeout) {
     const bool several = a.kdcs.find(',') != std::string::npos;
     const std::string who =
         a.kdcs.empty() ? "the KDCs of " + a.realm : (several ? "KDCs " : "KDC ") + a.kdcs + " of " + a.realm;
-    return {.negotiate_token = {},
-            .failure = DelegationFailure::infrastructure,
-            .detail = who + " did not answer within kerberos.timeout (" + config::format_duration(timeout) +
-                      ") while " + std::string(doing) + ": check that the KDCs in " + a.krb5_conf +
-                      " are reachable from easgate on port 88 TCP and UDP and answer (krb5 waits 10 s for a "
-                      "KDC that accepted a TCP connection before it asks the next one; take a dead KDC out "
-                      "of the list)"};
+    return common::Failure::unavailable(
+               who + " did not answer within kerberos.timeout (" + config::format_duration(timeout) +
+               ") while " + std::string(doing) + ": check that the KDCs in " + a.krb5_conf +
+               " are reachable from easgate on port 88 TCP and UDP and answer (krb5 waits 10 s for a "
+               "KDC that accepted a TCP connection before it asks the next one; take a dead KDC out "
+               "of the list)")
+        .because("kdc_timeout");
 }
 
 std::string configured_kdcs(const std::string& realm) {
@@ -213,14 +211,16 @@ std::string configured_kdcs(const std::string& realm) {
     return list;
 }
 
-DelegationResult explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
-                                          krb5_error_code code, std::string_view krb5_message) {
+common::Failure explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
+                                         krb5_error_code code, std::string_view krb5_message) {
     const Explanation explanation = explain(step, attempt, code);
     std::string said(krb5_message);
     if (const auto name = code_name(code); !name.empty()) said = std::string(name) + ": " + said;
     std::string detail = explanation.what + " (" + said + ")";
     if (!explanation.fix.empty()) detail += ": " + explanation.fix;
-    return {.negotiate_token = {}, .failure = explanation.failure, .detail = std::move(detail)};
+    auto failure = explanation.user_refused ? common::Failure::refused(std::move(detail))
+                                            : common::Failure::unavailable(std::move(detail));
+    return std::move(failure).because(explanation.cause);
 }
 
 bool is_keytab_or_account_problem(krb5_error_code code) {

@@ -50,7 +50,7 @@ ServiceCredentials::ServiceCredentials(const config::KerberosConfig& kerberos, D
 std::string ServiceCredentials::explain(const kerberos::GssStatus& status) const {
     const auto code = static_cast<krb5_error_code>(status.minor);
     const std::string detail =
-        explain_kerberos_failure(KerberosStep::service_login, names_, code, status.message()).detail;
+        explain_kerberos_failure(KerberosStep::service_login, names_, code, status.message()).reason;
     if (!is_keytab_or_account_problem(code)) return detail;
     const bool account = code == KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN || code == KRB5KDC_ERR_CLIENT_REVOKED;
     return (account ? "kerberos.principal: " : "kerberos.keytab: ") + detail;
@@ -63,7 +63,7 @@ std::optional<std::string> ServiceCredentials::not_ready_reason() const {
     if (first_attempt_ && Clock::now() - *first_attempt_ >= kerberos_.timeout) {
         return explain_kdc_timeout(names_, step_description(KerberosStep::service_login, names_),
                                    kerberos_.timeout)
-            .detail;
+            .reason;
     }
     return "logging in to the KDC as " + kerberos_.principal;
 }

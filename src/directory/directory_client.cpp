@@ -17,6 +17,7 @@
 #include "easgate/common/single_flight.hpp"
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/directory/account_checks.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
 
@@ -25,24 +26,19 @@ namespace {
 
 // One search for one UPN, shared by every lookup of that UPN that arrives while it runs. A worker
 // stuck past the lookup budget finishes unheard; its result still goes to the cache.
-using SearchFlight = common::Flight<LookupResult>;
+using SearchFlight = common::Flight<UserLookup>;
 
 // Cached lookups: ~10-20 MB with typical memberOf lists; more users than this active within one
 // cache_ttl only means more searches.
 constexpr std::size_t max_cached_lookups = 10'000;
 
 struct CachedLookup {
-    LookupResult result;
+    UserLookup result;
     std::chrono::steady_clock::time_point expires;
 };
 
-constexpr std::uint32_t account_disabled = 0x2;
-constexpr std::uint32_t not_delegated = 0x100000;
 // A second hit is enough to know the UPN is ambiguous.
 constexpr int size_limit = 2;
-
-const std::vector<std::string> user_attributes{"userPrincipalName", "sAMAccountName", "userAccountControl",
-                                               "memberOf", "distinguishedName"};
 
 std::string read_password(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -67,50 +63,16 @@ std::unique_ptr<boost::asio::thread_pool> start_pool_without_sigpipe(unsigned th
     return pool;
 }
 
-const std::string* first_value(const LdapEntry& entry, const std::string& attribute) {
-    const auto it = entry.find(attribute);
-    return it == entry.end() || it->second.empty() ? nullptr : &it->second.front();
+common::Failure unavailable(std::string detail) {
+    return common::Failure::unavailable(std::move(detail)).because("unavailable");
 }
 
-LookupResult unavailable(std::string detail) {
-    return {LookupOutcome::unavailable, std::nullopt, std::move(detail)};
+common::Failure refused(std::string cause, std::string detail) {
+    return common::Failure::refused(std::move(detail)).because(std::move(cause));
 }
 
-// The one entry the search found, judged: enabled and delegable, or why not.
-LookupResult judge(const LdapEntry& entry, const std::string& uri) {
-    const auto* upn = first_value(entry, "userPrincipalName");
-    const auto* sam = first_value(entry, "sAMAccountName");
-    const auto* dn = first_value(entry, "distinguishedName");
-    const auto* control = first_value(entry, "userAccountControl");
-    std::int64_t control_value = 0;
-    if (upn == nullptr || sam == nullptr || dn == nullptr || control == nullptr ||
-        std::from_chars(control->data(), control->data() + control->size(), control_value).ec !=
-            std::errc{}) {
-        return unavailable(
-            "the account found on " + uri +
-            " lacks userPrincipalName, sAMAccountName, distinguishedName or userAccountControl: "
-            "let easgate's bind identity read them");
-    }
-    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(control_value), {}};
-    if (const auto it = entry.find("memberOf"); it != entry.end()) user.member_of = it->second;
-
-    if (user.user_account_control & account_disabled) {
-        return {
-            LookupOutcome::disabled, std::move(user),
-            "account " + *dn + " is disabled in Active Directory (userAccountControl ACCOUNTDISABLE 0x2)"};
-    }
-    if (user.user_account_control & not_delegated) {
-        return {LookupOutcome::not_delegable, std::move(user),
-                "account " + *dn +
-                    " is marked \"Account is sensitive and cannot be delegated\" (userAccountControl "
-                    "NOT_DELEGATED "
-                    "0x100000): easgate can't act for it; clear the flag to let the user in"};
-    }
-    return {LookupOutcome::found, std::move(user), {}};
-}
-
-LookupResult judge(const std::string& upn, const LdapSearchResult& search, const LdapConnection& connection,
-                   const std::string& base_dn) {
+UserLookup judge(const std::string& upn, const LdapSearchResult& search, const LdapConnection& connection,
+                 const std::string& base_dn) {
     if (!search.status.ok()) {
         std::string detail =
             "search for " + upn + " on " + connection.uri() + " failed: " + search.status.message;
@@ -119,15 +81,13 @@ LookupResult judge(const std::string& upn, const LdapSearchResult& search, const
         return unavailable(std::move(detail));
     }
     if (search.entries.empty()) {
-        return {LookupOutcome::not_found, std::nullopt,
-                "no user has userPrincipalName " + upn + " under " + base_dn};
+        return refused("not_found", "no user has userPrincipalName " + upn + " under " + base_dn);
     }
     if (search.entries.size() > 1 || search.size_limit_exceeded) {
-        return {LookupOutcome::not_found, std::nullopt,
-                "ambiguous: more than one account under " + base_dn + " has userPrincipalName " + upn +
-                    "; make it unique"};
+        return refused("ambiguous", "ambiguous: more than one account under " + base_dn +
+                                        " has userPrincipalName " + upn + "; make it unique");
     }
-    return judge(search.entries.front(), connection.uri());
+    return judge_account(search.entries.front(), connection.uri(), std::chrono::system_clock::now());
 }
 
 }  // namespace
@@ -159,7 +119,7 @@ struct DirectoryClient::Impl {
     // flight already answered unavailable. One stuck past the lookup budget is left to finish on its
     // own: a later lookup starts anew, queued behind it.
     std::shared_ptr<SearchFlight> query_or_join(const std::string& key, const std::string& upn) {
-        common::Flights<LookupResult>::Joined joined;
+        common::Flights<UserLookup>::Joined joined;
         {
             std::lock_guard lock(mutex);
             joined = flights.join(key, lookup_budget());
@@ -198,7 +158,7 @@ struct DirectoryClient::Impl {
     // reach (a KDC exchange in the GSSAPI bind), or queued behind such lookups.
     std::chrono::milliseconds lookup_budget() const { return config.timeout * (config.uris.size() + 2); }
 
-    LookupResult queue_full() const {
+    common::Failure queue_full() const {
         return unavailable("overloaded: directory.max_queued_lookups (" +
                            std::to_string(config.max_queued_lookups) +
                            ") searches are already waiting for one of directory.max_concurrent (" +
@@ -207,7 +167,7 @@ struct DirectoryClient::Impl {
     }
 
     // A lookup that ended without the search's answer: its budget passed, or its caller cancelled it.
-    LookupResult gave_up(boost::system::error_code why, const SearchFlight& flight) const {
+    common::Failure gave_up(boost::system::error_code why, const SearchFlight& flight) const {
         if (why == boost::asio::error::operation_aborted) {
             return unavailable(
                 "cancelled: the caller stopped waiting (the search goes on and its result is cached)");
@@ -226,16 +186,16 @@ struct DirectoryClient::Impl {
         return unavailable(std::move(detail));
     }
 
-    void remember(const std::string& key, const LookupResult& result) {
-        if (result.outcome == LookupOutcome::found) {
+    void remember(const std::string& key, const UserLookup& result) {
+        if (result) {
             store(key, result, config.cache_ttl);
-        } else if (result.outcome != LookupOutcome::unavailable) {
+        } else if (result.error().status != 503) {
             // Refusals too: an admin's fix (enable, clear NOT_DELEGATED) shows within the shorter TTL.
             store(key, result, config.negative_cache_ttl);
         }
     }
 
-    void store(const std::string& key, const LookupResult& result, std::chrono::milliseconds ttl) {
+    void store(const std::string& key, const UserLookup& result, std::chrono::milliseconds ttl) {
         if (ttl <= std::chrono::milliseconds::zero()) return;
         const auto expires = std::chrono::steady_clock::now() + ttl;
         std::lock_guard lock(mutex);
@@ -243,7 +203,7 @@ struct DirectoryClient::Impl {
     }
 
     // An unexpired result for key; an expired one is replaced when its search ends.
-    std::optional<LookupResult> cached(const std::string& key) {
+    std::optional<UserLookup> cached(const std::string& key) {
         std::lock_guard lock(mutex);
         const CachedLookup* entry = cache.find(key);
         if (entry == nullptr || entry->expires <= std::chrono::steady_clock::now()) return std::nullopt;
@@ -252,7 +212,7 @@ struct DirectoryClient::Impl {
     }
 
     // On a pool thread: blocking libldap work.
-    LookupResult query(const std::string& upn) {
+    UserLookup query(const std::string& upn) {
         const std::string filter =
             "(&(objectCategory=person)(objectClass=user)(userPrincipalName=" + escape_filter_value(upn) +
             "))";
@@ -268,14 +228,47 @@ struct DirectoryClient::Impl {
                 }
             }
             ++counters.searches;
-            search = connection->search(filter, user_attributes, size_limit);
+            search = connection->search(filter, account_attributes(), size_limit);
             if (!search.status.connection_lost()) break;
             connection->close();
             if (!may_retry) break;
         }
         auto result = judge(upn, search, *connection, config.base_dn);
+        if (result) result = check_groups(*connection, std::move(*result));
         checkin(std::move(connection));
         return result;
+    }
+
+    // Nested membership, asked of the DC on the user's own entry: Protected Users (never
+    // delegable) and directory.require_group.
+    UserLookup check_groups(LdapConnection& connection, DirectoryUser user) {
+        const auto member_of = [&](const std::string& group) -> common::Result<bool> {
+            const auto found =
+                connection.search(in_chain_filter(group), {"1.1"}, 1, &user.distinguished_name);
+            if (found.status.ok()) return !found.entries.empty();
+            if (found.status.connection_lost()) connection.close();
+            return unavailable("the group search for " + user.distinguished_name + " on " + connection.uri() +
+                               " failed: " + found.status.message);
+        };
+        const auto protected_users = protected_users_dn(user.distinguished_name);
+        const auto is_protected = member_of(protected_users);
+        if (!is_protected) return is_protected.error();
+        if (*is_protected) {
+            return refused("protected_users",
+                           "account " + user.distinguished_name + " is a member of " + protected_users +
+                               " (directly or through nested groups), whose credentials Kerberos never "
+                               "delegates: take it out of Protected Users to let easgate act for it");
+        }
+        if (config.require_group.empty()) return user;
+        const auto allowed = member_of(config.require_group);
+        if (!allowed) return allowed.error();
+        if (!*allowed) {
+            return refused("not_in_group",
+                           "account " + user.distinguished_name +
+                               " is not a member of directory.require_group (" + config.require_group +
+                               "), directly or through nested groups: add it to let the user in");
+        }
+        return user;
     }
 
     // The URIs in order until one connects and binds; the failures, named, when none does.
@@ -315,9 +308,8 @@ struct DirectoryClient::Impl {
     std::mutex mutex;  // guards idle_connections, cache, flights and queued
     std::vector<std::unique_ptr<LdapConnection>> idle_connections;
     common::LruCache<CachedLookup> cache{max_cached_lookups};
-    common::Flights<LookupResult> flights;
-    unsigned queued =
-        0;  // searches posted to the pool that no worker has taken yet           // by cache key: one per UPN
+    common::Flights<UserLookup> flights;  // by cache key: one per UPN
+    unsigned queued = 0;                  // searches posted to the pool that no worker has taken yet
     std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
 };
 
@@ -327,9 +319,8 @@ DirectoryClient::DirectoryClient(const config::DirectoryConfig& directory,
 
 DirectoryClient::~DirectoryClient() = default;
 
-boost::asio::awaitable<LookupResult> DirectoryClient::find_by_upn(std::string upn) {
-    if (upn.empty())
-        co_return LookupResult{LookupOutcome::not_found, std::nullopt, "empty userPrincipalName"};
+boost::asio::awaitable<UserLookup> DirectoryClient::find_by_upn(std::string upn) {
+    if (upn.empty()) co_return refused("not_found", "empty userPrincipalName");
     // AD matches UPNs case-insensitively, so the cache does too.
     const std::string key = common::ascii_lowercase(upn);
     if (auto cached = impl_->cached(key)) {

@@ -210,7 +210,7 @@ LdapStatus LdapConnection::bind_simple() {
 }
 
 LdapSearchResult LdapConnection::search(const std::string& filter, const std::vector<std::string>& attributes,
-                                        int size_limit) {
+                                        int size_limit, const std::string* entry) {
     std::vector<char*> names;
     for (const auto& attribute : attributes) names.push_back(const_cast<char*>(attribute.c_str()));
     names.push_back(nullptr);
@@ -219,7 +219,8 @@ LdapSearchResult LdapConnection::search(const std::string& filter, const std::ve
     timeval timeout = to_timeval(config_.timeout);
     LDAPMessage* raw = nullptr;
     const int rc =
-        ldap_search_ext_s(session_.get(), config_.base_dn.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(),
+        ldap_search_ext_s(session_.get(), entry != nullptr ? entry->c_str() : config_.base_dn.c_str(),
+                          entry != nullptr ? LDAP_SCOPE_BASE : LDAP_SCOPE_SUBTREE, filter.c_str(),
                           names.data(), 0, nullptr, nullptr, &timeout, size_limit, &raw);
     const std::unique_ptr<LDAPMessage, MessageDeleter> message(raw);
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "easgate/config/config.hpp"
+#include "easgate/directory/account_checks.hpp"
 #include "socket_deadline.hpp"
 
 namespace easgate::directory {
@@ -27,9 +28,6 @@ struct LdapStatus {
         return code == LDAP_SERVER_DOWN || code == LDAP_TIMEOUT || code == LDAP_CONNECT_ERROR;
     }
 };
-
-// Attribute name (as requested) -> values; attributes the entry lacks are absent.
-using LdapEntry = std::map<std::string, std::vector<std::string>>;
 
 struct LdapSearchResult {
     LdapStatus status;
@@ -58,8 +56,9 @@ public:
     void close();
     const std::string& uri() const { return uri_; }
 
+    // Under base_dn, or only the entry named by `entry` when given (a base-scope search).
     LdapSearchResult search(const std::string& filter, const std::vector<std::string>& attributes,
-                            int size_limit);
+                            int size_limit, const std::string* entry = nullptr);
 
 private:
     struct SessionDeleter {

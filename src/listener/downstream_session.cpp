@@ -112,8 +112,17 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     AdmittedRequest request;
     if (!co_await read_request(first, request)) co_return false;
     auto& header = request.parser.get();
-    pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr, header.base(), {}, {}};
-    if (const auto verdict = co_await run_stages(context); !verdict) {
+    pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr,
+                                     header.base(),
+                                     &request.eas,
+                                     peer_.address(),
+                                     {},
+                                     {},
+                                     {}};
+    const auto verdict = co_await run_stages(context);
+    request.policy_rule = context.policy_rule;
+    if (!verdict) {
+        runtime_->refusals->count(verdict.error());
         co_await respond(verdict.error(), request, false);
         co_return false;
     }
@@ -168,9 +177,11 @@ asio::awaitable<common::Result<>> DownstreamSession::run_stages(pipeline::Reques
     if (device_left_)
         co_return Failure{
             client_closed_request,
-            "the device went away while the directory and KDC were asked; nothing was forwarded", 0};
+            "the device went away while the directory and KDC were asked; nothing was forwarded", 0}
+            .because("device_left");
     co_return Failure::unavailable("the directory and KDC did not answer within limits.upstream_timeout (" +
-                                   config::format_duration(limits_.upstream_timeout) + ")");
+                                   config::format_duration(limits_.upstream_timeout) + ")")
+        .because("deadline");
 }
 
 // What the device is told, and whether its connection goes on, once the exchange ended.
@@ -236,8 +247,9 @@ void DownstreamSession::log_access(const AdmittedRequest& request, unsigned stat
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
     const auto level = reason.empty() ? spdlog::level::info : spdlog::level::warn;
-    spdlog::log(level, "{} \"{} {}\" {} {}ms device={} upstream={}{}{}", who(), request.line.method,
+    spdlog::log(level, "{} \"{} {}\" {} {}ms device={} upstream={}{}{}{}{}", who(), request.line.method,
                 request.line.target, status, elapsed.count(), request.device, runtime_->upstream->name(),
+                request.policy_rule.empty() ? "" : " policy=", request.policy_rule,
                 reason.empty() ? "" : ": ", reason);
 }
 

@@ -40,6 +40,7 @@ struct AdmittedRequest {
     std::ptrdiff_t header_fields = 0;
     eas::EasRequest eas;
     std::string device = "-";
+    std::string_view policy_rule;  // the policy rule that decided, for the access log; "" without policy
 };
 
 // The device side of one connection: the TLS handshake, reading and checking each request, the

@@ -7,11 +7,6 @@ namespace {
 
 using common::Failure;
 
-Failure failure_of(const delegation::DelegationResult& result) {
-    if (result.failure == delegation::DelegationFailure::user_refused) return Failure::refused(result.detail);
-    return Failure::unavailable(result.detail);
-}
-
 // The delegated user's tokens: the unbound one the stage made, or one bound to the upstream TLS
 // connection (Extended Protection), made from the cached service ticket without a KDC round trip.
 class DelegatedTokens final : public upstream::TokenSource {
@@ -25,10 +20,10 @@ public:
 
     boost::asio::awaitable<common::Result<std::string>> token(std::string channel_binding) override {
         if (channel_binding.empty()) co_return unbound_token_;
-        auto result = co_await service_->negotiate_token(user_, target_spn_, std::move(channel_binding));
+        auto token = co_await service_->negotiate_token(user_, target_spn_, std::move(channel_binding));
         // The user was let through moments ago: whatever fails now is the infrastructure's.
-        if (!result.ok()) co_return Failure::unavailable(result.detail);
-        co_return std::move(result.negotiate_token);
+        if (!token) co_return Failure::unavailable(token.error().reason).because(token.error().cause);
+        co_return std::move(*token);
     }
 
 private:
@@ -44,11 +39,13 @@ private:
 // tens of KiB, which HTTP.sys refuses with 400 unless its limits were raised to match.
 Failure DelegationStage::too_large(const std::string& user, std::size_t bytes) const {
     return Failure::bad_gateway(
-        "the Authorization header for " + user + " would be " + std::to_string(bytes) +
-        " bytes, over upstreams[].max_authorization_bytes (" + config::format_size(max_authorization_bytes_) +
-        "): the user's Kerberos ticket is large because of their many group memberships. Raise "
-        "max_authorization_bytes together with MaxFieldLength and MaxRequestBytes (HTTP.sys, on every "
-        "Exchange server), or reduce the user's groups");
+               "the Authorization header for " + user + " would be " + std::to_string(bytes) +
+               " bytes, over upstreams[].max_authorization_bytes (" +
+               config::format_size(max_authorization_bytes_) +
+               "): the user's Kerberos ticket is large because of their many group memberships. Raise "
+               "max_authorization_bytes together with MaxFieldLength and MaxRequestBytes (HTTP.sys, on every "
+               "Exchange server), or reduce the user's groups")
+        .because("authorization_too_large");
 }
 
 boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext& request) {
@@ -56,15 +53,15 @@ boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext
     // Impersonate the directory's canonical name: the enterprise form (the UPN) would stay in the
     // ticket as "alice@corp.example.com@REALM". The configuration requires the directory stage.
     if (!request.user)
-        co_return Failure::unavailable("no directory entry for " + request.identity->principal_name());
+        co_return Failure::unavailable("no directory entry for " + request.identity->principal_name())
+            .because("no_directory_entry");
     std::string user = request.user->sam_account_name + "@" + realm_;
-    auto result = co_await delegation_->negotiate_token(user, target_spn_);
-    if (!result.ok()) co_return failure_of(result);
-    const std::size_t authorization_bytes =
-        std::string_view("Negotiate ").size() + result.negotiate_token.size();
+    auto token = co_await delegation_->negotiate_token(user, target_spn_);
+    if (!token) co_return std::move(token.error());
+    const std::size_t authorization_bytes = std::string_view("Negotiate ").size() + token->size();
     if (authorization_bytes > max_authorization_bytes_) co_return too_large(user, authorization_bytes);
-    request.credentials = std::make_shared<DelegatedTokens>(delegation_, std::move(user), target_spn_,
-                                                            std::move(result.negotiate_token));
+    request.credentials =
+        std::make_shared<DelegatedTokens>(delegation_, std::move(user), target_spn_, std::move(*token));
     co_return common::Result<>{};
 }
 

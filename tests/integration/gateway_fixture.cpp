@@ -200,7 +200,7 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         "\n" + options.upstream +
         "limits:\n"
         "    header_timeout: 5s\n" +
-        options.limits +
+        options.limits + options.sections +
         "logging:\n"
         "  level: debug\n"
         "workers: 2\n";

@@ -35,6 +35,7 @@ struct GatewayOptions {
     std::string upstream_ca_file;  // default: the server CA
     std::string limits;            // extra YAML lines under limits:, each "    key: value\n"
     std::string upstream;          // extra YAML lines in the upstream's entry, each "    key: value\n"
+    std::string sections;          // extra top-level YAML, e.g. "policy:\n  rules: ...\n"
 };
 
 // The suite's device PKI (see make), with its CRL Distribution Point server.

@@ -72,7 +72,9 @@ q() { printf "'%s'" "$1"; }  # single-quote for the batch lines (no quotes in la
 
 {
     # Lab password policy: no complexity/expiry/lockout surprises.
-    echo "domain passwordsettings set $O --complexity=off --history-length=0 --min-pwd-age=0 --max-pwd-age=0 --min-pwd-length=1 --account-lockout-threshold=0"
+    # A lockout lasts 99999 minutes (the most samba-tool takes), so that erin, locked at
+    # provisioning, stays locked for as long as the lab is kept.
+    echo "domain passwordsettings set $O --complexity=off --history-length=0 --min-pwd-age=0 --max-pwd-age=0 --min-pwd-length=1 --account-lockout-threshold=0 --account-lockout-duration=99999 --reset-account-lockout-after=99999"
 
     # ---- users (userPrincipalName <user>@example.test, mail) -------------------
     for u in "${LAB_USERS[@]}"; do
@@ -86,6 +88,10 @@ q() { printf "'%s'" "$1"; }  # single-quote for the batch lines (no quotes in la
     echo "group add sales $O --description=Sales"
     echo "group addmembers sales alice $O"
     echo "group addmembers eas-users sales,bob,carol,dave,maxine,$(printf 'user%02d,' $(seq 1 "$LAB_NUMBERED_USERS") | sed 's/,$//') $O"
+    # ---- Protected Users, nested: Protected Users > vip > grace --------------------
+    echo "group add vip $O --description='Protected through nesting'"
+    echo "group addmembers vip grace $O"
+    echo "group addmembers 'Protected Users' vip $O"
 
     # ---- Exchange stand-in: computer account MAIL$ holding HTTP/mail.example.test
     echo "computer create MAIL $O --description='Exchange stand-in (lab)'"
@@ -118,6 +124,16 @@ for i in $(seq 1 "$LAB_MAXINE_GROUPS"); do
         "$i" "$base_dn" "$i" "$base_dn"
 done | ldbadd -H "$H" >>"$LAB_LOG_DIR/provision.log" 2>&1 \
     || die "adding maxine's $LAB_MAXINE_GROUPS groups failed (log: $LAB_LOG_DIR/provision.log)"
+
+# erin locked out now (what the DC records after too many wrong passwords), frank expired on
+# 2020-01-01 (accountExpires, a FILETIME).
+erin_dn="$(ldbsearch -H "$H" "(sAMAccountName=erin)" dn 2>/dev/null | sed -n 's/^dn: //p')"
+frank_dn="$(ldbsearch -H "$H" "(sAMAccountName=frank)" dn 2>/dev/null | sed -n 's/^dn: //p')"
+[ -n "$erin_dn" ] && [ -n "$frank_dn" ] || die "erin or frank not found after seeding"
+printf 'dn: %s\nchangetype: modify\nreplace: lockoutTime\nlockoutTime: %s\n\ndn: %s\nchangetype: modify\nreplace: accountExpires\naccountExpires: 132223104000000000\n\n' \
+    "$erin_dn" "$(( ($(date +%s) + 11644473600) * 10000000 ))" "$frank_dn" \
+    | ldbmodify -H "$H" >>"$LAB_LOG_DIR/provision.log" 2>&1 \
+    || die "locking erin or expiring frank failed (log: $LAB_LOG_DIR/provision.log)"
 
 # AES enctypes on the service accounts (what Set-ADComputer -KerberosEncryptionType
 # does); without msDS-SupportedEncryptionTypes the exported keytabs hold only RC4.

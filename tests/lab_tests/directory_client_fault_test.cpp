@@ -7,6 +7,8 @@ namespace {
 
 using easgate::testing::FaultRelay;
 using easgate::testing::LabEnvironment;
+using lab::cause_of;
+using lab::detail_of;
 using lab::DirectoryClientTest;
 using lab::is_member_of_sales;
 using lab::lookup;
@@ -84,7 +86,7 @@ TEST_F(DirectoryClientFaultTest, LdapsBlackHoleFailsOverToTheNextUriWithinTheTim
     const auto lookup = run_lookups(client, {{"alice@example.test"}}).front();
     const auto cpu = cpu_time() - cpu_before;
 
-    ASSERT_EQ(lookup.result.outcome, LookupOutcome::found) << lookup.result.detail;
+    ASSERT_EQ(cause_of(lookup.result), "found") << detail_of(lookup.result);
     EXPECT_EQ(hole->connections(), 1u);
     EXPECT_GE(lookup.elapsed, fault_timeout - milliseconds(100));
     EXPECT_LT(lookup.elapsed, fault_timeout + slack);
@@ -106,7 +108,7 @@ TEST_F(DirectoryClientFaultTest, StartTlsToASilentPeerFailsOverWithinTheTimeout)
     DirectoryClient client(faulty({hole_uri, lab_.at("LAB_LDAP_URL")}), &kerberos_);
     const LogCapture log;
     const auto lookup = run_lookups(client, {{"bob@example.test"}}).front();
-    ASSERT_EQ(lookup.result.outcome, LookupOutcome::found) << lookup.result.detail;
+    ASSERT_EQ(cause_of(lookup.result), "found") << detail_of(lookup.result);
     EXPECT_GE(lookup.elapsed, fault_timeout - milliseconds(100));
     EXPECT_LT(lookup.elapsed, fault_timeout + slack);
     EXPECT_NE(log.text().find(hole_uri + ": timed out: no answer to StartTLS"), std::string::npos)
@@ -123,18 +125,17 @@ TEST_F(DirectoryClientFaultTest, AllUrisBlackHoledIsUnavailableNamingEachUriAndI
         const auto cpu_before = cpu_time();
         const auto lookup = run_lookups(client, {{"alice@example.test"}}).front();
         const auto cpu = cpu_time() - cpu_before;
-        EXPECT_EQ(lookup.result.outcome, LookupOutcome::unavailable);
-        EXPECT_FALSE(lookup.result.user);
+        EXPECT_EQ(cause_of(lookup.result), "unavailable");
         for (const auto& hole : uris) {
-            EXPECT_NE(lookup.result.detail.find(hole + ": timed out: "), std::string::npos)
-                << lookup.result.detail;
+            EXPECT_NE(detail_of(lookup.result).find(hole + ": timed out: "), std::string::npos)
+                << detail_of(lookup.result);
         }
         EXPECT_GE(lookup.elapsed, fault_timeout * 2 - milliseconds(200));
         EXPECT_LT(lookup.elapsed, fault_timeout * 2 + slack);
         EXPECT_LT(cpu, lookup.elapsed / 4)
             << "CPU " << cpu.count() << " ms in " << lookup.elapsed.count() << " ms";
         std::cout << "[ figures  ] two black holes: " << lookup.elapsed.count() << " ms, CPU " << cpu.count()
-                  << " ms: " << lookup.result.detail << "\n";
+                  << " ms: " << detail_of(lookup.result) << "\n";
     }
     EXPECT_EQ(client.counters().cache_hits, 0u);
     EXPECT_EQ(ldaps_hole->connections(), 2u);
@@ -145,7 +146,7 @@ TEST_F(DirectoryClientFaultTest, NothingListeningFailsOverAtOnce) {
     DirectoryClient client(faulty({uri("ldaps", "127.0.0.21", *closed), lab_.at("LAB_LDAPS_URL")}),
                            &kerberos_);
     const auto lookup = run_lookups(client, {{"alice@example.test"}}).front();
-    ASSERT_EQ(lookup.result.outcome, LookupOutcome::found) << lookup.result.detail;
+    ASSERT_EQ(cause_of(lookup.result), "found") << detail_of(lookup.result);
     EXPECT_LT(lookup.elapsed, fault_timeout / 2);
 }
 
@@ -156,7 +157,7 @@ TEST_F(DirectoryClientFaultTest, ASlowDcWithinTheTimeoutAnswers) {
         faulty({uri("ldap", lab_.at("LAB_DC_HOST"), *slow)}, config::LdapTls::none, milliseconds(3'000)),
         &kerberos_);
     const auto lookup = run_lookups(client, {{"alice@example.test"}}).front();
-    ASSERT_EQ(lookup.result.outcome, LookupOutcome::found) << lookup.result.detail;
+    ASSERT_EQ(cause_of(lookup.result), "found") << detail_of(lookup.result);
     EXPECT_GE(lookup.elapsed, milliseconds(600));  // really slowed down
 }
 
@@ -169,14 +170,15 @@ TEST_F(DirectoryClientFaultTest, ALookupItsCallerCancelsEndsAtOnceAndTheSearchSt
     const auto cancelled = run_lookups(
         client,
         {{.upn = "alice@example.test", .give_up_after = milliseconds(100)}, {.upn = "alice@example.test"}});
-    EXPECT_EQ(cancelled[0].result.outcome, LookupOutcome::unavailable);
-    EXPECT_NE(cancelled[0].result.detail.find("cancelled"), std::string::npos) << cancelled[0].result.detail;
+    EXPECT_EQ(cause_of(cancelled[0].result), "unavailable");
+    EXPECT_NE(detail_of(cancelled[0].result).find("cancelled"), std::string::npos)
+        << detail_of(cancelled[0].result);
     EXPECT_LT(cancelled[0].elapsed, milliseconds(400));
-    ASSERT_EQ(cancelled[1].result.outcome, LookupOutcome::found) << cancelled[1].result.detail;
+    ASSERT_EQ(cause_of(cancelled[1].result), "found") << detail_of(cancelled[1].result);
     EXPECT_GE(cancelled[1].elapsed, milliseconds(600));  // the search went on for the one still waiting
 
     const auto cached = lookup(client, "alice@example.test");
-    EXPECT_EQ(cached.outcome, LookupOutcome::found) << cached.detail;
+    EXPECT_EQ(cause_of(cached), "found") << detail_of(cached);
     EXPECT_EQ(client.counters().searches, 1u);
     EXPECT_EQ(client.counters().cache_hits, 1u);
 }
@@ -187,9 +189,9 @@ TEST_F(DirectoryClientFaultTest, ADcSlowerThanTheTimeoutTimesOut) {
     const std::string slow_uri = uri("ldaps", lab_.at("LAB_DC_HOST"), *slow);
     DirectoryClient client(faulty({slow_uri}, config::LdapTls::starttls, milliseconds(1'000)), &kerberos_);
     const auto lookup = run_lookups(client, {{"alice@example.test"}}).front();
-    EXPECT_EQ(lookup.result.outcome, LookupOutcome::unavailable);
-    EXPECT_NE(lookup.result.detail.find(slow_uri + ": timed out: "), std::string::npos)
-        << lookup.result.detail;
+    EXPECT_EQ(cause_of(lookup.result), "unavailable");
+    EXPECT_NE(detail_of(lookup.result).find(slow_uri + ": timed out: "), std::string::npos)
+        << detail_of(lookup.result);
     EXPECT_LT(lookup.elapsed, milliseconds(1'000) + slack);
 }
 
@@ -197,30 +199,30 @@ TEST_F(DirectoryClientFaultTest, RecoversWhenTheDcComesBackWithoutANewClient) {
     const auto relay = relay_to_dc(636, Mode::silent);
     DirectoryClient client(faulty({uri("ldaps", lab_.at("LAB_DC_HOST"), *relay)}), &kerberos_);
     const auto down = run_lookups(client, {{"alice@example.test"}}).front();
-    EXPECT_EQ(down.result.outcome, LookupOutcome::unavailable);
-    EXPECT_NE(down.result.detail.find("timed out: no TLS handshake"), std::string::npos)
-        << down.result.detail;
+    EXPECT_EQ(cause_of(down.result), "unavailable");
+    EXPECT_NE(detail_of(down.result).find("timed out: no TLS handshake"), std::string::npos)
+        << detail_of(down.result);
     EXPECT_LT(down.elapsed, fault_timeout + slack);
 
     relay->set_mode(Mode::forward);
     const auto up = run_lookups(client, {{"alice@example.test"}}).front();
-    ASSERT_EQ(up.result.outcome, LookupOutcome::found) << up.result.detail;
+    ASSERT_EQ(cause_of(up.result), "found") << detail_of(up.result);
     EXPECT_EQ(client.counters().connections_opened, 1u);
 }
 
 TEST_F(DirectoryClientFaultTest, CachedUsersKeepFlowingWhileADcHangs) {
     const auto relay = relay_to_dc(636, Mode::forward);
     DirectoryClient client(faulty({uri("ldaps", lab_.at("LAB_DC_HOST"), *relay)}), &kerberos_);
-    ASSERT_EQ(lookup(client, "alice@example.test").outcome, LookupOutcome::found);
+    ASSERT_EQ(cause_of(lookup(client, "alice@example.test")), "found");
 
     // The open connection goes silent too: bob's search times out, then his reconnect.
     relay->set_mode(Mode::silent);
     const auto results =
         run_lookups(client, {{"bob@example.test"}, {"alice@example.test", milliseconds(500)}});
-    EXPECT_EQ(results[0].result.outcome, LookupOutcome::unavailable) << results[0].result.detail;
+    EXPECT_EQ(cause_of(results[0].result), "unavailable") << detail_of(results[0].result);
     EXPECT_GE(results[0].elapsed, fault_timeout * 2 - milliseconds(200));
     EXPECT_LT(results[0].elapsed, fault_timeout * 2 + slack);
-    ASSERT_EQ(results[1].result.outcome, LookupOutcome::found) << results[1].result.detail;
+    ASSERT_EQ(cause_of(results[1].result), "found") << detail_of(results[1].result);
     EXPECT_LT(results[1].elapsed, milliseconds(50));
     EXPECT_EQ(client.counters().cache_hits, 1u);
 }
@@ -241,11 +243,10 @@ TEST_F(DirectoryClientFaultTest, LookupsBeyondTheQueueBoundAreUnavailableAtOnce)
                                               {"user04@example.test", later},
                                               {"user05@example.test", later}});
     for (std::size_t i = 0; i < results.size(); ++i) {
-        EXPECT_EQ(results[i].result.outcome, LookupOutcome::unavailable)
-            << i << ": " << results[i].result.detail;
+        EXPECT_EQ(cause_of(results[i].result), "unavailable") << i << ": " << detail_of(results[i].result);
         const bool refused_at_once =
-            results[i].result.detail.find("max_queued_lookups (2)") != std::string::npos;
-        EXPECT_EQ(refused_at_once, i >= 3) << i << ": " << results[i].result.detail;
+            detail_of(results[i].result).find("max_queued_lookups (2)") != std::string::npos;
+        EXPECT_EQ(refused_at_once, i >= 3) << i << ": " << detail_of(results[i].result);
         if (i >= 3) {
             EXPECT_LT(results[i].elapsed, milliseconds(100));
         }
@@ -264,8 +265,7 @@ TEST_F(DirectoryClientFaultTest, ConcurrentLookupsDoNotQueueBehindABlackHole) {
         client,
         {{"user01@example.test"}, {"user02@example.test"}, {"user03@example.test"}, {"user04@example.test"}});
     const auto elapsed = steady_clock::now() - start;
-    for (const auto& timed : results)
-        EXPECT_EQ(timed.result.outcome, LookupOutcome::found) << timed.result.detail;
+    for (const auto& timed : results) EXPECT_EQ(cause_of(timed.result), "found") << detail_of(timed.result);
     EXPECT_EQ(hole->connections(), 4u);         // each worker met the black hole...
     EXPECT_LT(elapsed, fault_timeout + slack);  // ...at the same time, not one after the other
 }
@@ -311,12 +311,13 @@ TEST_F(DirectoryClientFaultTest, ASilentKdcHoldsNoLookupPastItsBudget) {
         run_lookups(client, {{"user05@example.test"}, {"user06@example.test"}, {"user07@example.test"}});
     std::size_t gave_up = 0;
     for (const auto& timed : results) {
-        EXPECT_EQ(timed.result.outcome, LookupOutcome::unavailable) << timed.result.detail;
-        EXPECT_LT(timed.elapsed, budget + slack) << timed.result.detail;
-        EXPECT_NE(timed.result.detail.find("KDC"), std::string::npos) << timed.result.detail;
-        if (timed.result.detail.starts_with("timed out: no answer from the directory within 3s")) ++gave_up;
-        std::cout << "[ figures  ] silent KDC: " << timed.elapsed.count() << " ms: " << timed.result.detail
-                  << "\n";
+        EXPECT_EQ(cause_of(timed.result), "unavailable") << detail_of(timed.result);
+        EXPECT_LT(timed.elapsed, budget + slack) << detail_of(timed.result);
+        EXPECT_NE(detail_of(timed.result).find("KDC"), std::string::npos) << detail_of(timed.result);
+        if (detail_of(timed.result).starts_with("timed out: no answer from the directory within 3s"))
+            ++gave_up;
+        std::cout << "[ figures  ] silent KDC: " << timed.elapsed.count()
+                  << " ms: " << detail_of(timed.result) << "\n";
     }
     EXPECT_EQ(gave_up, 1u);  // the lookup whose worker is asking the KDC, answered at its budget...
     EXPECT_GE(kdc->connections(), 1u);

@@ -5,6 +5,8 @@ namespace easgate::directory {
 namespace {
 
 using easgate::testing::LabEnvironment;
+using lab::cause_of;
+using lab::detail_of;
 using lab::DirectoryClientTest;
 using lab::is_member_of_sales;
 using lab::lookup;
@@ -18,11 +20,11 @@ using std::chrono::steady_clock;
 TEST_F(DirectoryClientTest, GssapiBindFindsAliceWithHerGroups) {
     DirectoryClient client(gssapi(), &kerberos_);
     const auto result = lookup(client, "alice@example.test");
-    ASSERT_EQ(result.outcome, LookupOutcome::found) << result.detail;
-    EXPECT_EQ(result.user->sam_account_name, "alice");
-    EXPECT_EQ(result.user->upn, "alice@example.test");
-    EXPECT_TRUE(result.user->distinguished_name.starts_with("CN=alice,")) << result.user->distinguished_name;
-    EXPECT_TRUE(is_member_of_sales(*result.user));
+    ASSERT_EQ(cause_of(result), "found") << detail_of(result);
+    EXPECT_EQ(result->sam_account_name, "alice");
+    EXPECT_EQ(result->upn, "alice@example.test");
+    EXPECT_TRUE(result->distinguished_name.starts_with("CN=alice,")) << result->distinguished_name;
+    EXPECT_TRUE(is_member_of_sales(*result));
 }
 
 TEST_F(DirectoryClientTest, GssapiInsideStartTls) {
@@ -38,30 +40,63 @@ TEST_F(DirectoryClientTest, GssapiInsideLdaps) {
 TEST_F(DirectoryClientTest, UppercaseUpnFindsTheStoredCanonicalUpn) {
     DirectoryClient client(gssapi(), &kerberos_);
     const auto result = lookup(client, "ALICE@EXAMPLE.TEST");
-    ASSERT_EQ(result.outcome, LookupOutcome::found) << result.detail;
-    EXPECT_EQ(result.user->upn, "alice@example.test");
-    EXPECT_EQ(result.user->sam_account_name, "alice");
+    ASSERT_EQ(cause_of(result), "found") << detail_of(result);
+    EXPECT_EQ(result->upn, "alice@example.test");
+    EXPECT_EQ(result->sam_account_name, "alice");
 }
 
 TEST_F(DirectoryClientTest, RefusesDisabledAndNotDelegableAccountsAndUnknownUpns) {
     DirectoryClient client(gssapi(), &kerberos_);
     const auto results =
         lookup_all(client, {"carol@example.test", "dave@example.test", "nobody@example.test"});
-    EXPECT_EQ(results[0].outcome, LookupOutcome::disabled) << results[0].detail;
-    EXPECT_NE(results[0].detail.find("disabled"), std::string::npos) << results[0].detail;
-    ASSERT_TRUE(results[0].user);
-    EXPECT_EQ(results[0].user->sam_account_name, "carol");
-    EXPECT_EQ(results[1].outcome, LookupOutcome::not_delegable) << results[1].detail;
-    EXPECT_NE(results[1].detail.find("cannot be delegated"), std::string::npos) << results[1].detail;
-    EXPECT_EQ(results[2].outcome, LookupOutcome::not_found) << results[2].detail;
-    EXPECT_FALSE(results[2].user);
+    EXPECT_EQ(cause_of(results[0]), "disabled") << detail_of(results[0]);
+    EXPECT_NE(detail_of(results[0]).find("disabled"), std::string::npos) << detail_of(results[0]);
+    EXPECT_NE(detail_of(results[0]).find("CN=carol,"), std::string::npos) << detail_of(results[0]);
+    EXPECT_EQ(results[0].error().status, 403u);
+    EXPECT_EQ(cause_of(results[1]), "not_delegable") << detail_of(results[1]);
+    EXPECT_NE(detail_of(results[1]).find("cannot be delegated"), std::string::npos) << detail_of(results[1]);
+    EXPECT_EQ(cause_of(results[2]), "not_found") << detail_of(results[2]);
+}
+
+// erin locked out, frank expired, grace in Protected Users through the group vip (tests/lab).
+TEST_F(DirectoryClientTest, RefusesLockedOutExpiredAndProtectedUsersWithTheirCause) {
+    DirectoryClient client(gssapi(), &kerberos_);
+    const auto results =
+        lookup_all(client, {"erin@example.test", "frank@example.test", "grace@example.test"});
+    EXPECT_EQ(cause_of(results[0]), "locked_out") << detail_of(results[0]);
+    EXPECT_NE(detail_of(results[0]).find("CN=erin,"), std::string::npos) << detail_of(results[0]);
+    EXPECT_EQ(cause_of(results[1]), "expired") << detail_of(results[1]);
+    EXPECT_NE(detail_of(results[1]).find("expired on 2020-01-01 00:00:00 UTC"), std::string::npos)
+        << detail_of(results[1]);
+    EXPECT_EQ(cause_of(results[2]), "protected_users") << detail_of(results[2]);
+    EXPECT_NE(detail_of(results[2]).find("CN=Protected Users,CN=Users," + lab_.at("LAB_BASE_DN")),
+              std::string::npos)
+        << detail_of(results[2]);
+    for (const auto& result : results) EXPECT_EQ(result ? 0u : result.error().status, 403u);
+}
+
+// eas-users holds sales (which holds alice) and bob; ivan is in neither.
+TEST_F(DirectoryClientTest, RequireGroupCountsNestedMembership) {
+    auto config = gssapi();
+    config.require_group = "CN=eas-users,CN=Users," + lab_.at("LAB_BASE_DN");
+    DirectoryClient client(config, &kerberos_);
+    const auto results = lookup_all(client, {"alice@example.test", "bob@example.test", "ivan@example.test"});
+    EXPECT_EQ(cause_of(results[0]), "found") << detail_of(results[0]);
+    EXPECT_EQ(cause_of(results[1]), "found") << detail_of(results[1]);
+    EXPECT_EQ(cause_of(results[2]), "not_in_group") << detail_of(results[2]);
+    EXPECT_NE(detail_of(results[2]).find("directory.require_group (" + config.require_group + ")"),
+              std::string::npos)
+        << detail_of(results[2]);
+    // Without the setting ivan gets in: the refusal was the group's.
+    DirectoryClient open_client(gssapi(), &kerberos_);
+    EXPECT_EQ(cause_of(lookup(open_client, "ivan@example.test")), "found");
 }
 
 TEST_F(DirectoryClientTest, FilterMetacharactersMatchNothing) {
     DirectoryClient client(gssapi(), &kerberos_);
     for (const auto& result :
          lookup_all(client, {"*@example.test", "*", "alice)(uid=*", "a\\b@x", "alice*"})) {
-        EXPECT_EQ(result.outcome, LookupOutcome::not_found) << result.detail;
+        EXPECT_EQ(cause_of(result), "not_found") << detail_of(result);
     }
     EXPECT_EQ(client.counters().searches, 5u);  // each one really asked the DC
 }
@@ -69,15 +104,15 @@ TEST_F(DirectoryClientTest, FilterMetacharactersMatchNothing) {
 TEST_F(DirectoryClientTest, SimpleBindOverLdaps) {
     DirectoryClient client(simple({lab_.at("LAB_LDAPS_URL")}), nullptr);
     const auto result = lookup(client, "alice@example.test");
-    ASSERT_EQ(result.outcome, LookupOutcome::found) << result.detail;
-    EXPECT_EQ(result.user->sam_account_name, "alice");
+    ASSERT_EQ(cause_of(result), "found") << detail_of(result);
+    EXPECT_EQ(result->sam_account_name, "alice");
 }
 
 TEST_F(DirectoryClientTest, SimpleBindOverStartTls) {
     DirectoryClient client(simple({lab_.at("LAB_LDAP_URL")}), nullptr);
     const auto result = lookup(client, "bob@example.test");
-    ASSERT_EQ(result.outcome, LookupOutcome::found) << result.detail;
-    EXPECT_EQ(result.user->sam_account_name, "bob");
+    ASSERT_EQ(cause_of(result), "found") << detail_of(result);
+    EXPECT_EQ(result->sam_account_name, "bob");
 }
 
 TEST_F(DirectoryClientTest, RefusesADcCertificateFromAnotherCa) {
@@ -85,18 +120,19 @@ TEST_F(DirectoryClientTest, RefusesADcCertificateFromAnotherCa) {
     config.ca_file = lab_.at("LAB_CA_FILE");  // the lab's device/web CA, not Samba's
     DirectoryClient client(config, nullptr);
     const auto result = lookup(client, "alice@example.test");
-    EXPECT_EQ(result.outcome, LookupOutcome::unavailable);
-    EXPECT_NE(result.detail.find(lab_.at("LAB_LDAPS_URL") + ": "), std::string::npos) << result.detail;
+    EXPECT_EQ(cause_of(result), "unavailable");
+    EXPECT_NE(detail_of(result).find(lab_.at("LAB_LDAPS_URL") + ": "), std::string::npos)
+        << detail_of(result);
     // libldap (GnuTLS on Debian) says no more than "Can't contact LDAP server" for ldaps://.
-    EXPECT_NE(result.detail.find(lab_.at("LAB_LDAP_URL") + ": StartTLS failed"), std::string::npos)
-        << result.detail;
-    EXPECT_NE(result.detail.find(lab_.at("LAB_CA_FILE")), std::string::npos) << result.detail;
+    EXPECT_NE(detail_of(result).find(lab_.at("LAB_LDAP_URL") + ": StartTLS failed"), std::string::npos)
+        << detail_of(result);
+    EXPECT_NE(detail_of(result).find(lab_.at("LAB_CA_FILE")), std::string::npos) << detail_of(result);
 }
 
 TEST_F(DirectoryClientTest, FailsOverToTheNextUri) {
     DirectoryClient client(gssapi({"ldap://127.0.0.9:1", lab_.at("LAB_LDAP_URL")}), &kerberos_);
     const auto result = lookup(client, "alice@example.test");
-    ASSERT_EQ(result.outcome, LookupOutcome::found) << result.detail;
+    ASSERT_EQ(cause_of(result), "found") << detail_of(result);
     EXPECT_EQ(client.counters().connections_opened, 1u);
 }
 
@@ -108,11 +144,11 @@ TEST_F(DirectoryClientTest, AllUrisDeadIsUnavailableNamingEachUri) {
     const auto start = steady_clock::now();
     const auto result = lookup(client, "alice@example.test");
     const auto elapsed = steady_clock::now() - start;
-    EXPECT_EQ(result.outcome, LookupOutcome::unavailable);
-    EXPECT_FALSE(result.user);
-    EXPECT_NE(result.detail.find("ldap://127.0.0.9:1: Can't contact LDAP server"), std::string::npos)
-        << result.detail;
-    EXPECT_NE(result.detail.find(silent.uri() + ": "), std::string::npos) << result.detail;
+    EXPECT_EQ(cause_of(result), "unavailable");
+    EXPECT_EQ(result.error().status, 503u);
+    EXPECT_NE(detail_of(result).find("ldap://127.0.0.9:1: Can't contact LDAP server"), std::string::npos)
+        << detail_of(result);
+    EXPECT_NE(detail_of(result).find(silent.uri() + ": "), std::string::npos) << detail_of(result);
     EXPECT_GE(elapsed, milliseconds(900));    // the silent server was given its timeout...
     EXPECT_LT(elapsed, milliseconds(2'500));  // ...and no more
     EXPECT_EQ(client.counters().connections_opened, 0u);
@@ -120,23 +156,23 @@ TEST_F(DirectoryClientTest, AllUrisDeadIsUnavailableNamingEachUri) {
 
 TEST_F(DirectoryClientTest, UnavailableIsNotCached) {
     DirectoryClient client(gssapi({"ldap://127.0.0.9:1"}), &kerberos_);
-    EXPECT_EQ(lookup(client, "alice@example.test").outcome, LookupOutcome::unavailable);
-    EXPECT_EQ(lookup(client, "alice@example.test").outcome, LookupOutcome::unavailable);
+    EXPECT_EQ(cause_of(lookup(client, "alice@example.test")), "unavailable");
+    EXPECT_EQ(cause_of(lookup(client, "alice@example.test")), "unavailable");
     EXPECT_EQ(client.counters().cache_hits, 0u);
 }
 
 TEST_F(DirectoryClientTest, CachesFoundAndNotFoundAndReusesTheConnection) {
     DirectoryClient client(gssapi(), &kerberos_);
-    ASSERT_EQ(lookup(client, "alice@example.test").outcome, LookupOutcome::found);
-    ASSERT_EQ(lookup(client, "nobody@example.test").outcome, LookupOutcome::not_found);
+    ASSERT_EQ(cause_of(lookup(client, "alice@example.test")), "found");
+    ASSERT_EQ(cause_of(lookup(client, "nobody@example.test")), "not_found");
     EXPECT_EQ(client.counters().searches, 2u);
 
     const auto start = steady_clock::now();
     const auto again = lookup(client, "Alice@Example.Test");
     const auto elapsed = steady_clock::now() - start;
-    ASSERT_EQ(again.outcome, LookupOutcome::found);
-    EXPECT_EQ(again.user->sam_account_name, "alice");
-    EXPECT_EQ(lookup(client, "nobody@example.test").outcome, LookupOutcome::not_found);
+    ASSERT_EQ(cause_of(again), "found");
+    EXPECT_EQ(again->sam_account_name, "alice");
+    EXPECT_EQ(cause_of(lookup(client, "nobody@example.test")), "not_found");
     EXPECT_EQ(client.counters().searches, 2u);
     EXPECT_EQ(client.counters().cache_hits, 2u);
     EXPECT_EQ(client.counters().connections_opened, 1u);
@@ -147,16 +183,16 @@ TEST_F(DirectoryClientTest, ExpiredEntriesAreSearchedAgain) {
     auto config = gssapi();
     config.cache_ttl = milliseconds(200);
     DirectoryClient client(config, &kerberos_);
-    ASSERT_EQ(lookup(client, "alice@example.test").outcome, LookupOutcome::found);
+    ASSERT_EQ(cause_of(lookup(client, "alice@example.test")), "found");
     std::this_thread::sleep_for(milliseconds(300));
-    ASSERT_EQ(lookup(client, "alice@example.test").outcome, LookupOutcome::found);
+    ASSERT_EQ(cause_of(lookup(client, "alice@example.test")), "found");
     EXPECT_EQ(client.counters().searches, 2u);
 }
 
 TEST_F(DirectoryClientTest, ConcurrentLookupsOfOneUpnShareOneSearch) {
     DirectoryClient client(gssapi(), &kerberos_);
     const auto results = lookup_all(client, std::vector<std::string>(5, "bob@example.test"));
-    for (const auto& result : results) EXPECT_EQ(result.outcome, LookupOutcome::found) << result.detail;
+    for (const auto& result : results) EXPECT_EQ(cause_of(result), "found") << detail_of(result);
     EXPECT_EQ(client.counters().searches, 1u);
     EXPECT_EQ(client.counters().shared_lookups, 4u);
 }
@@ -170,8 +206,8 @@ TEST_F(DirectoryClientTest, ManyUsersInParallelOnThePool) {
         upns.push_back("user" + std::string(i < 10 ? "0" : "") + std::to_string(i) + "@example.test");
     const auto results = lookup_all(client, upns);
     for (std::size_t i = 0; i < upns.size(); ++i) {
-        ASSERT_EQ(results[i].outcome, LookupOutcome::found) << upns[i] << ": " << results[i].detail;
-        EXPECT_EQ(results[i].user->upn, upns[i]);
+        ASSERT_EQ(cause_of(results[i]), "found") << upns[i] << ": " << detail_of(results[i]);
+        EXPECT_EQ(results[i]->upn, upns[i]);
     }
     EXPECT_EQ(client.counters().searches, 10u);
     EXPECT_LE(client.counters().connections_opened, 3u);

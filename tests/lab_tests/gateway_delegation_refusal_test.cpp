@@ -27,6 +27,37 @@ TEST_F(GatewayDelegationTest, UserMarkedNotDelegableIsRefusedWithTheReason) {
     EXPECT_FALSE(gateway_->wait_for_log("cannot be delegated").empty());
 }
 
+// erin locked out, frank expired, grace in Protected Users through a nested group (tests/lab): each
+// refused with its reason in the log and its cause on /metrics.
+TEST_F(GatewayDelegationTest, LockedExpiredAndProtectedUsersAreRefusedEachWithItsCause) {
+    start_gateway();
+    EXPECT_EQ(status_of(as_upn("erin@example.test")), "403");
+    EXPECT_EQ(status_of(as_upn("frank@example.test")), "403");
+    EXPECT_EQ(status_of(as_upn("grace@example.test")), "403");
+    EXPECT_FALSE(gateway_->wait_for_log("is locked out since").empty());
+    EXPECT_FALSE(gateway_->wait_for_log("expired on 2020-01-01").empty());
+    EXPECT_FALSE(gateway_->wait_for_log("is a member of CN=Protected Users").empty());
+    const auto metrics =
+        run_command({"curl", "--silent", "--show-error", gateway_->admin_url() + "/metrics"});
+    ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+    for (const char* cause : {"locked_out", "expired", "protected_users"}) {
+        EXPECT_NE(metrics.out.find("easgate_requests_refused_total{status=\"403\",cause=\"" +
+                                   std::string(cause) + "\"} 1\n"),
+                  std::string::npos)
+            << cause << "\n"
+            << metrics.out;
+    }
+}
+
+TEST_F(GatewayDelegationTest, RequireGroupLetsInNestedMembersOnly) {
+    GatewayOptions options;
+    options.directory = "  require_group: CN=eas-users,CN=Users," + lab().at("LAB_BASE_DN") + "\n";
+    start_gateway(options);
+    EXPECT_EQ(status_of(as_upn("alice@example.test")), "200");  // eas-users > sales > alice
+    EXPECT_EQ(status_of(as_upn("ivan@example.test")), "403");
+    EXPECT_FALSE(gateway_->wait_for_log("is not a member of directory.require_group").empty());
+}
+
 TEST_F(GatewayDelegationTest, UnknownUpnIsRefusedWith403) {
     start_gateway();
     EXPECT_EQ(status_of(as_upn("nobody@example.test")), "403");

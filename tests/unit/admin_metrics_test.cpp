@@ -34,5 +34,36 @@ TEST(RenderMetrics, LeavesOutStagesThatAreNotConfigured) {
     EXPECT_EQ(render({}), "");
 }
 
+TEST(RenderMetrics, CountsPolicyDecisionsByRuleAndAction) {
+    config::PolicyRule android;
+    android.name = "no-android";
+    android.device_types = {"Android"};
+    const pipeline::DevicePolicy policy(config::PolicyConfig{config::PolicyAction::allow, {android}});
+    eas::EasRequest request;
+    request.device_type = "Android";
+    policy.decide({nullptr, nullptr, &request, {}});
+    const auto text = render({nullptr, nullptr, nullptr, {}, &policy});
+    EXPECT_NE(text.find("# TYPE easgate_policy_decisions_total counter\n"
+                        "easgate_policy_decisions_total{rule=\"no-android\",action=\"deny\"} 1\n"
+                        "easgate_policy_decisions_total{rule=\"default\",action=\"allow\"} 0\n"),
+              std::string::npos)
+        << text;
+}
+
+TEST(RenderMetrics, CountsRefusalsByStatusAndCause) {
+    common::FailureTally refusals;
+    refusals.count(common::Failure::refused("account CN=erin is locked out").because("locked_out"));
+    refusals.count(common::Failure::refused("account CN=erin is locked out").because("locked_out"));
+    refusals.count(common::Failure::unavailable("no KDC answered").because("kdc_unreachable"));
+    refusals.count(common::Failure::refused("no cause given"));
+    const auto text = render({nullptr, nullptr, nullptr, {}, nullptr, &refusals});
+    EXPECT_NE(text.find("# TYPE easgate_requests_refused_total counter\n"
+                        "easgate_requests_refused_total{status=\"403\",cause=\"locked_out\"} 2\n"
+                        "easgate_requests_refused_total{status=\"403\",cause=\"other\"} 1\n"
+                        "easgate_requests_refused_total{status=\"503\",cause=\"kdc_unreachable\"} 1\n"),
+              std::string::npos)
+        << text;
+}
+
 }  // namespace
 }  // namespace easgate::app

@@ -2,73 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "child_process.hpp"
-#include "test_pki.hpp"
+#include "config_fixture.hpp"
 
 namespace easgate::config {
 namespace {
-
-using easgate::testing::make_temp_dir;
-using easgate::testing::write_file;
-
-// Configuration files that point at files which exist, so each test breaks exactly one thing.
-class ConfigTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        dir_ = make_temp_dir("config");
-        for (const char* name : {"gateway.pem", "gateway.key", "ca.pem", "ca.crl", "exchange-ca.pem",
-                                 "easgate.keytab", "ldap-password"}) {
-            write_file(dir_ / name, "placeholder\n");
-        }
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
-
-    std::string path(const char* name) const { return (dir_ / name).string(); }
-
-    // A complete, valid configuration; `extra` is appended at the top level.
-    std::string valid(const std::string& listener_extra = "", const std::string& extra = "") const {
-        return "listeners:\n"
-               "  - address: 127.0.0.1\n"
-               "    port: 8443\n"
-               "    certificate: " +
-               path("gateway.pem") +
-               "\n"
-               "    private_key: " +
-               path("gateway.key") +
-               "\n"
-               "    client_auth:\n"
-               "      trusted_ca_file: " +
-               path("ca.pem") +
-               "\n"
-               "      crl_files: [" +
-               path("ca.crl") + "]\n" + listener_extra +
-               "upstreams:\n"
-               "  - name: exchange\n"
-               "    servers: [https://mail.corp.example.com]\n"
-               "    ca_file: " +
-               path("exchange-ca.pem") +
-               "\n"
-               "    service_principal: HTTP/mail.corp.example.com\n" +
-               extra;
-    }
-
-    Config load(const std::string& text) {
-        write_file(dir_ / "easgate.yaml", text);
-        return load_config(dir_ / "easgate.yaml");
-    }
-
-    // The exact error message, or "" when the configuration loaded.
-    std::string error_of(const std::string& text) {
-        try {
-            load(text);
-        } catch (const ConfigError& e) {
-            return e.what();
-        }
-        return "";
-    }
-
-    std::filesystem::path dir_;
-};
 
 TEST_F(ConfigTest, FillsDefaultsForEverythingNotGiven) {
     const auto config = load(valid());
@@ -270,6 +207,23 @@ TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
     EXPECT_EQ(config.kerberos->realm(), "EXAMPLE.TEST");
     EXPECT_EQ(config.kerberos->ticket_refresh_before, std::chrono::minutes(5));
     EXPECT_EQ(config.kerberos->timeout, std::chrono::seconds(5));
+}
+
+TEST_F(ConfigTest, RequireGroupIsAGroupsDistinguishedName) {
+    const std::string directory =
+        "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n  bind: "
+        "{method: simple, dn: \"CN=x,DC=example,DC=test\", password_file: " +
+        path("easgate.keytab") + "}\n";
+    EXPECT_TRUE(load(valid("", directory)).directory->require_group.empty());
+    const auto config =
+        load(valid("", directory + "  require_group: CN=eas-users,CN=Users,DC=example,DC=test\n"));
+    EXPECT_EQ(config.directory->require_group, "CN=eas-users,CN=Users,DC=example,DC=test");
+    EXPECT_NE(to_yaml(config).find("require_group: CN=eas-users,CN=Users,DC=example,DC=test"),
+              std::string::npos);
+    const auto name_only = error_of(valid("", directory + "  require_group: eas-users\n"));
+    EXPECT_NE(name_only.find("directory.require_group: expected the group's distinguished name"),
+              std::string::npos)
+        << name_only;
 }
 
 TEST_F(ConfigTest, KerberosTimeoutIsADurationAboveZero) {

@@ -8,6 +8,7 @@
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/identity/revocation_store.hpp"
 #include "easgate/listener/downstream_session.hpp"
+#include "easgate/pipeline/device_policy.hpp"
 
 namespace easgate::app {
 
@@ -16,7 +17,9 @@ struct GatewayParts {
     std::vector<std::shared_ptr<listener::ListenerRuntime>> listeners;  // one per configured listener
     std::shared_ptr<directory::DirectoryClient> directory;              // null without directory:
     std::shared_ptr<delegation::DelegationService> delegation;          // null without kerberos:
+    std::shared_ptr<const pipeline::DevicePolicy> policy;               // null without policy:
     std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection
+    std::shared_ptr<common::FailureTally> refusals;                     // what the filter chain answered
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;         // as configured, in order
     std::shared_ptr<identity::CrlRefreshCounters> crl_refresh;          // null without crl_refresh: cdp
 };

@@ -3,10 +3,12 @@
 #include <vector>
 
 #include "easgate/admin/metrics.hpp"
+#include "easgate/common/failure_tally.hpp"
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/identity/revocation_store.hpp"
 #include "easgate/listener/session_registry.hpp"
+#include "easgate/pipeline/device_policy.hpp"
 #include "easgate/upstream/upstream.hpp"
 
 namespace easgate::app {
@@ -17,6 +19,8 @@ struct MetricsSources {
     const delegation::DelegationCounters* delegation = nullptr;
     const listener::SessionRegistry* sessions = nullptr;
     std::vector<const upstream::Upstream*> upstreams;
+    const pipeline::DevicePolicy* policy = nullptr;
+    const common::FailureTally* refusals = nullptr;
     const identity::CrlRefreshCounters* crl_refresh = nullptr;
 };
 

@@ -125,6 +125,8 @@ struct DirectoryConfig {
     // Searches waiting for one of them; a lookup finding the queue full is answered unavailable
     // (503 + Retry-After) at once instead of waiting behind a directory that can't keep up.
     unsigned max_queued_lookups = 1'000;
+    // When set, only members of this group (its DN; nested membership counts) get in.
+    std::string require_group;
 };
 
 // easgate's own Kerberos identity, used for S4U2Self/S4U2Proxy (and the LDAP GSSAPI bind).
@@ -138,6 +140,30 @@ struct KerberosConfig {
     milliseconds timeout{5'000};
 
     std::string realm() const { return principal.substr(principal.rfind('@') + 1); }
+};
+
+enum class PolicyAction { allow, deny };
+
+// One rule of the device policy. It matches a request when each term it lists matches (one of
+// that term's values does); a term whose field the request lacks (no certificate, no DeviceId)
+// does not match. Values other than patterns and networks are compared ignoring case.
+struct PolicyRule {
+    std::string name;  // in the log line of each decision and the metrics label
+    PolicyAction action = PolicyAction::deny;
+    std::vector<std::string> users;              // UPN (certificate or directory) or sAMAccountName
+    std::vector<std::string> groups;             // direct membership: a group's CN or its full DN
+    std::vector<std::string> device_ids;         // DeviceId
+    std::vector<std::string> device_types;       // DeviceType, e.g. iPhone, Android
+    std::vector<std::string> user_agents;        // regular expressions, found anywhere in User-Agent
+    std::vector<std::string> commands;           // Cmd, e.g. Sync, SendMail
+    std::vector<std::string> protocol_versions;  // e.g. "14.1", "16.1"
+    std::vector<std::string> source_networks;    // CIDR, the device's address as easgate sees it
+};
+
+// Ordered rules, the first that matches decides; none matching: `default_action`.
+struct PolicyConfig {
+    PolicyAction default_action = PolicyAction::allow;
+    std::vector<PolicyRule> rules;
 };
 
 struct AdminConfig {
@@ -159,6 +185,7 @@ struct Config {
     LoggingConfig logging;
     std::optional<DirectoryConfig> directory;  // absent: no directory check
     std::optional<KerberosConfig> kerberos;    // absent: pass-through, no delegation
+    std::optional<PolicyConfig> policy;        // absent: every device and request may pass
     unsigned workers = 0;                      // I/O threads; 0 = one per core
 
     const UpstreamConfig& upstream_for(const ListenerConfig& listener) const;

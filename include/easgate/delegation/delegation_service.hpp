@@ -7,23 +7,16 @@
 #include <optional>
 #include <string>
 
+#include "easgate/common/result.hpp"
 #include "easgate/config/config.hpp"
 
 namespace easgate::delegation {
 
-enum class DelegationFailure {
-    none,
-    user_refused,    // the KDC refuses this user (disabled, not delegable, unknown): device gets 403
-    infrastructure,  // KDC unreachable, clock skew, SPN missing, delegation not allowed: device gets 503
-};
-
-struct DelegationResult {
-    std::string negotiate_token;  // base64, for "Authorization: Negotiate <token>"
-    DelegationFailure failure = DelegationFailure::none;
-    std::string detail;  // for the operator: what the KDC said, what it means, the fix
-
-    bool ok() const { return failure == DelegationFailure::none; }
-};
+// A Negotiate token (base64, for "Authorization: Negotiate <token>"), or why not: 403 when the KDC
+// refuses the user (disabled, not delegable, unknown), 503 when the infrastructure fails (KDC
+// unreachable, clock skew, SPN missing, delegation not allowed); the reason says what the KDC said,
+// what it means and the fix.
+using DelegationResult = common::Result<std::string>;
 
 // Counted by the service itself, so tests and /metrics can see how often the KDC was asked.
 struct DelegationCounters {
@@ -53,7 +46,7 @@ public:
     // target_spn: "HTTP/mail.example.test"; channel_binding: the application data of the
     // channel bindings ("tls-server-end-point:<hash>"), empty for none. Completes on the awaiting
     // coroutine's executor. Cancellable through the coroutine's cancellation slot (e.g. under
-    // awaitable_operators' || with a timer): it then completes at once as an infrastructure failure
+    // awaitable_operators' || with a timer): it then completes at once as a 503
     // ("cancelled: ..."), not counted in failures; the KDC exchange goes on and its ticket is cached.
     boost::asio::awaitable<DelegationResult> negotiate_token(std::string user_principal,
                                                              std::string target_spn,

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "easgate/delegation/delegation_service.hpp"
+#include "easgate/common/result.hpp"
 
 namespace easgate::delegation {
 
@@ -30,13 +30,15 @@ struct DelegationAttempt {
     std::string kdcs;       // the realm's kdc entries there ("dc1:88, dc2:88"); empty: found by DNS
 };
 
+// The device is told 403 when the KDC refuses the user, 503 otherwise; Failure::cause names the
+// case for metrics ("clock_skew", "spn_missing", "delegation_not_allowed", ...).
 // code: the krb5 error (the krb5 mechanism's GSS minor status); krb5_message: krb5's wording of it.
-DelegationResult explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
-                                          krb5_error_code code, std::string_view krb5_message);
+common::Failure explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
+                                         krb5_error_code code, std::string_view krb5_message);
 
 // No KDC answered within kerberos.timeout while easgate was `doing` something (a step_description).
-DelegationResult explain_kdc_timeout(const DelegationAttempt& attempt, std::string_view doing,
-                                     std::chrono::milliseconds timeout);
+common::Failure explain_kdc_timeout(const DelegationAttempt& attempt, std::string_view doing,
+                                    std::chrono::milliseconds timeout);
 
 // What easgate was asking the KDC for, naming the accounts ("S4U2Self (protocol transition) for …").
 std::string step_description(KerberosStep step, const DelegationAttempt& attempt);

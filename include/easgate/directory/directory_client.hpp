@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "easgate/common/result.hpp"
 #include "easgate/config/config.hpp"
 
 namespace easgate::directory {
@@ -22,23 +23,18 @@ struct DirectoryUser {
     std::vector<std::string> member_of;  // direct group DNs, for the policy stage
 };
 
-enum class LookupOutcome {
-    found,          // enabled, delegable: go on
-    not_found,      // no such UPN (or more than one: ambiguous, refused too)
-    disabled,       // userAccountControl ACCOUNTDISABLE (0x2)
-    not_delegable,  // userAccountControl NOT_DELEGATED (0x100000): "sensitive and cannot be delegated"
-    unavailable,    // no directory server answered: an infrastructure failure, not the user's
-};
-
-struct LookupResult {
-    LookupOutcome outcome = LookupOutcome::unavailable;
-    std::optional<DirectoryUser> user;  // set for found, disabled and not_delegable
-    std::string detail;                 // for the operator: what happened and the remedy
-};
+// The user, enabled and delegable; or why not, the reason saying what happened and the remedy:
+// 403 with cause not_found, ambiguous (more than one account has the UPN), disabled
+// (userAccountControl ACCOUNTDISABLE 0x2) or not_delegable (NOT_DELEGATED 0x100000, "sensitive and
+// cannot be delegated"); 503 with cause unavailable when no directory server answered, an
+// infrastructure failure and not the user's.
+using UserLookup = common::Result<DirectoryUser>;
 
 // Counted by the client itself, so tests and /metrics can see how often the directory was asked.
 struct DirectoryCounters {
-    std::atomic<std::uint64_t> searches{0};  // search requests sent to a directory server
+    // User searches sent to a directory server (a user found also costs one membership search on
+    // their own entry for Protected Users, and one for directory.require_group when set).
+    std::atomic<std::uint64_t> searches{0};
     std::atomic<std::uint64_t> cache_hits{0};
     std::atomic<std::uint64_t> shared_lookups{0};      // joined a search already in flight for the same UPN
     std::atomic<std::uint64_t> connections_opened{0};  // connections opened and bound, reconnects included
@@ -64,7 +60,7 @@ public:
     // Completes on the awaiting coroutine's executor. Cancellable through the coroutine's
     // cancellation slot (e.g. under awaitable_operators' || with a timer): it then completes at once
     // as unavailable ("cancelled: ..."); the search goes on and its result is still cached.
-    boost::asio::awaitable<LookupResult> find_by_upn(std::string upn);
+    boost::asio::awaitable<UserLookup> find_by_upn(std::string upn);
 
     const DirectoryCounters& counters() const;
 

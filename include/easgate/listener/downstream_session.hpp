@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "easgate/common/failure_tally.hpp"
 #include "easgate/common/logging.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/listener/session_registry.hpp"
@@ -23,6 +24,8 @@ struct ListenerRuntime {
     std::shared_ptr<const pipeline::RequestPipeline> pipeline;
     std::shared_ptr<common::LogRateLimiter> refusal_log;
     std::shared_ptr<SessionRegistry> sessions;  // shared by all listeners
+    // What the filter chain answered itself; the gateway shares one among all listeners.
+    std::shared_ptr<common::FailureTally> refusals = std::make_shared<common::FailureTally>();
 };
 
 // Serves one device connection (TLS handshake, then requests until either side closes) on the

@@ -1,13 +1,16 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "easgate/common/result.hpp"
 #include "easgate/directory/directory_client.hpp"
+#include "easgate/eas/eas_request.hpp"
 #include "easgate/identity/certificate_identity.hpp"
 #include "easgate/upstream/token_source.hpp"
 
@@ -20,7 +23,10 @@ namespace http = boost::beast::http;
 struct RequestContext {
     const identity::CertificateIdentity* identity;  // null: optional mode, device sent no certificate
     http::request_header<>& header;
+    const eas::EasRequest* eas;                          // what the request says about the device
+    boost::asio::ip::address peer;                       // the device's address, as easgate sees it
     std::optional<directory::DirectoryUser> user;        // set by the directory stage
+    std::string_view policy_rule;                        // set by the policy stage: who decided
     std::shared_ptr<upstream::TokenSource> credentials;  // set by the delegation stage
 };
 

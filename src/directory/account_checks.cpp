@@ -1,0 +1,119 @@
+#include "easgate/directory/account_checks.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <ctime>
+
+#include "easgate/common/text.hpp"
+#include "easgate/directory/directory_client.hpp"
+
+namespace easgate::directory {
+namespace {
+
+// userAccountControl
+constexpr std::uint32_t account_disabled = 0x2;
+constexpr std::uint32_t not_delegated = 0x100000;
+// msDS-User-Account-Control-Computed: the DC works lockout out from lockoutTime and the lockout
+// duration that applies to the account (the domain's, or a fine-grained password policy's).
+constexpr std::uint32_t locked_out = 0x10;
+
+// AD times (accountExpires, lockoutTime) are FILETIMEs: 100 ns ticks since 1601-01-01 UTC.
+constexpr std::int64_t filetime_of_unix_epoch = 116'444'736'000'000'000;
+constexpr std::int64_t never_expires = 0x7FFF'FFFF'FFFF'FFFF;
+
+const std::string* first_value(const LdapEntry& entry, const std::string& attribute) {
+    const auto it = entry.find(attribute);
+    return it == entry.end() || it->second.empty() ? nullptr : &it->second.front();
+}
+
+std::optional<std::int64_t> number(const LdapEntry& entry, const std::string& attribute) {
+    const auto* text = first_value(entry, attribute);
+    std::int64_t value = 0;
+    if (text == nullptr ||
+        std::from_chars(text->data(), text->data() + text->size(), value).ec != std::errc{})
+        return std::nullopt;
+    return value;
+}
+
+std::int64_t filetime(std::chrono::system_clock::time_point when) {
+    using ticks = std::chrono::duration<std::int64_t, std::ratio<1, 10'000'000>>;
+    return std::chrono::duration_cast<ticks>(when.time_since_epoch()).count() + filetime_of_unix_epoch;
+}
+
+std::string utc_text(std::int64_t filetime) {
+    const std::time_t seconds = static_cast<std::time_t>((filetime - filetime_of_unix_epoch) / 10'000'000);
+    std::tm utc{};
+    char text[32] = "?";
+    if (gmtime_r(&seconds, &utc) != nullptr) std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
+    return text;
+}
+
+common::Failure refused(std::string cause, std::string detail) {
+    return common::Failure::refused(std::move(detail)).because(std::move(cause));
+}
+
+}  // namespace
+
+const std::vector<std::string>& account_attributes() {
+    static const std::vector<std::string> attributes{
+        "userPrincipalName", "sAMAccountName", "userAccountControl", "msDS-User-Account-Control-Computed",
+        "lockoutTime",       "accountExpires", "memberOf",           "distinguishedName"};
+    return attributes;
+}
+
+UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
+                         std::chrono::system_clock::time_point now) {
+    const auto* upn = first_value(entry, "userPrincipalName");
+    const auto* sam = first_value(entry, "sAMAccountName");
+    const auto* dn = first_value(entry, "distinguishedName");
+    const auto control = number(entry, "userAccountControl");
+    if (upn == nullptr || sam == nullptr || dn == nullptr || !control) {
+        return common::Failure::unavailable(
+                   "the account found on " + uri +
+                   " lacks userPrincipalName, sAMAccountName, distinguishedName or userAccountControl: "
+                   "let easgate's bind identity read them")
+            .because("unavailable");
+    }
+    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}};
+    if (const auto it = entry.find("memberOf"); it != entry.end()) user.member_of = it->second;
+
+    if (user.user_account_control & account_disabled) {
+        return refused(
+            "disabled",
+            "account " + *dn + " is disabled in Active Directory (userAccountControl ACCOUNTDISABLE 0x2)");
+    }
+    if (number(entry, "msDS-User-Account-Control-Computed").value_or(0) & locked_out) {
+        const auto since = number(entry, "lockoutTime");
+        return refused("locked_out", "account " + *dn + " is locked out" +
+                                         (since ? " since " + utc_text(*since) : std::string()) +
+                                         " (too many wrong passwords): it unlocks by itself after the "
+                                         "domain's lockout duration, or unlock it now (AD Users and "
+                                         "Computers → Account → Unlock account; Unlock-ADAccount)");
+    }
+    if (const auto expires = number(entry, "accountExpires");
+        expires && *expires != 0 && *expires != never_expires && *expires <= filetime(now)) {
+        return refused("expired", "account " + *dn + " expired on " + utc_text(*expires) +
+                                      " (accountExpires): extend it (AD Users and Computers → Account → "
+                                      "Account expires; Set-ADAccountExpiration) to let the user in");
+    }
+    if (user.user_account_control & not_delegated) {
+        return refused(
+            "not_delegable",
+            "account " + *dn +
+                " is marked \"Account is sensitive and cannot be delegated\" (userAccountControl "
+                "NOT_DELEGATED 0x100000): easgate can't act for it; clear the flag to let the user in");
+    }
+    return user;
+}
+
+std::string protected_users_dn(const std::string& account_dn) {
+    const std::size_t at = common::ascii_lowercase(account_dn).find(",dc=");
+    const std::string domain = at == std::string::npos ? account_dn : account_dn.substr(at + 1);
+    return "CN=Protected Users,CN=Users," + domain;
+}
+
+std::string in_chain_filter(const std::string& group_dn) {
+    return "(memberOf:1.2.840.113556.1.4.1941:=" + escape_filter_value(group_dn) + ")";
+}
+
+}  // namespace easgate::directory

@@ -1,0 +1,236 @@
+// KDCs that fail in chosen ways in front of the lab's real Samba KDC (tests/lab): every call
+// bounded by kerberos.timeout, cached users served while the KDC is away.
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "delegation_service_fixture.hpp"
+#include "fault_relay.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::delegation {
+namespace {
+
+using namespace lab;
+using testing::FaultRelay;
+using Mode = FaultRelay::Mode;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+// A KDC that fails in a chosen way: the service's krb5.conf lists stand-ins (FaultRelay) in front of
+// the lab's KDC instead of the KDC itself.
+class KdcFaultTest : public ::testing::Test {
+protected:
+    static constexpr milliseconds timeout{2'000};
+
+    void SetUp() override { work_ = testing::make_temp_dir("kdc-fault"); }
+
+    void TearDown() override {
+        relays_.clear();  // cuts the connections krb5 still waits on, so the KDC threads end now
+        service_.reset();
+        setenv("KRB5_CONFIG", lab().at("KRB5_CONFIG").c_str(), 1);
+        std::filesystem::remove_all(work_);
+    }
+
+    static const LabEnvironment& lab() { return LabEnvironment::get(); }
+
+    // A stand-in on address for the lab's KDC (TCP: the lab's krb5.conf sets udp_preference_limit = 1).
+    FaultRelay& relay(const std::string& address, Mode mode) {
+        relays_.push_back(std::make_unique<FaultRelay>(address, 0, lab().at("LAB_KDC"), 88, mode));
+        return *relays_.back();
+    }
+
+    static std::string kdc_of(const FaultRelay& relay, const std::string& address) {
+        return address + ":" + std::to_string(relay.port());
+    }
+
+    // The lab's krb5.conf with kdcs instead of the lab's KDC, in effect for this process (krb5 reads
+    // KRB5_CONFIG whenever it makes a context).
+    DelegationService& service_with_kdcs(const std::vector<std::string>& kdcs,
+                                         milliseconds kdc_timeout = timeout) {
+        std::string conf = testing::read_file(lab().at("KRB5_CONFIG"));
+        std::string lines;
+        for (const auto& kdc : kdcs) lines += (lines.empty() ? "kdc = " : "\n        kdc = ") + kdc;
+        const std::string lab_kdc = "kdc = " + lab().at("LAB_KDC") + ":88";
+        conf.replace(conf.find(lab_kdc), lab_kdc.size(), lines);
+        const auto path = work_ / "krb5.conf";
+        testing::write_file(path, conf);
+        setenv("KRB5_CONFIG", path.c_str(), 1);
+        auto kerberos = lab_kerberos();
+        kerberos.krb5_conf = path;
+        kerberos.timeout = kdc_timeout;
+        service_ = std::make_unique<DelegationService>(kerberos);
+        return *service_;
+    }
+
+    struct Timed {
+        DelegationResult result;
+        milliseconds took;
+    };
+
+    static Timed timed_token(DelegationService& service, const std::string& user) {
+        const auto start = Clock::now();
+        auto result = token_for(service, user);
+        return {std::move(result), std::chrono::duration_cast<milliseconds>(Clock::now() - start)};
+    }
+
+    // Several users at once, on one I/O thread, each call timed from the start.
+    static std::vector<Timed> at_once(DelegationService& service, const std::vector<std::string>& users) {
+        boost::asio::io_context io;
+        const auto start = Clock::now();
+        std::vector<Timed> results(users.size());
+        for (std::size_t i = 0; i < users.size(); ++i) {
+            boost::asio::co_spawn(
+                io,
+                [&, i]() -> boost::asio::awaitable<void> {
+                    results[i].result = co_await service.negotiate_token(users[i], lab().at("LAB_MAIL_SPN"));
+                    results[i].took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+                },
+                boost::asio::detached);
+        }
+        io.run();
+        return results;
+    }
+
+    std::filesystem::path work_;
+    std::vector<std::unique_ptr<FaultRelay>> relays_;
+    std::unique_ptr<DelegationService> service_;
+};
+
+TEST_F(KdcFaultTest, SilentKdcFailsWithinTheTimeoutNamingTheKdcAndTheRemedy) {
+    const auto& silent = relay("127.0.0.22", Mode::silent);
+    const auto start = Clock::now();
+    auto& service = service_with_kdcs({kdc_of(silent, "127.0.0.22")});
+    EXPECT_LT(Clock::now() - start, seconds(1)) << "the service must not wait for the KDC when it is made";
+    const auto [result, took] = timed_token(service, "alice@EXAMPLE.TEST");
+    EXPECT_EQ(status_of(result), 503u) << detail_of(result);
+    EXPECT_GE(took, timeout - milliseconds(100));
+    EXPECT_LT(took, timeout + seconds(3));
+    EXPECT_NE(detail_of(result).find("KDC " + kdc_of(silent, "127.0.0.22") +
+                                     " of EXAMPLE.TEST did not answer within kerberos.timeout (2s)"),
+              std::string::npos)
+        << detail_of(result);
+    EXPECT_NE(detail_of(result).find("reachable from easgate on port 88 TCP and UDP"), std::string::npos)
+        << detail_of(result);
+}
+
+TEST_F(KdcFaultTest, ThreeUsersAtOnceAllFailWithinTheTimeoutNotOneAfterTheOther) {
+    const auto& silent = relay("127.0.0.22", Mode::silent);
+    auto& service = service_with_kdcs({kdc_of(silent, "127.0.0.22")});
+    const auto results = at_once(service, {"alice@EXAMPLE.TEST", "bob@EXAMPLE.TEST", "user01@EXAMPLE.TEST"});
+    for (const auto& [result, took] : results) {
+        EXPECT_EQ(status_of(result), 503u) << detail_of(result);
+        EXPECT_LT(took, timeout + seconds(3)) << detail_of(result);
+    }
+}
+
+// Every KDC thread stuck on the silent KDC: a user whose ticket is cached still gets tokens at once.
+TEST_F(KdcFaultTest, CachedUserKeepsGettingTokensWhileTheKdcIsSilent) {
+    auto& kdc = relay("127.0.0.22", Mode::forward);
+    auto& service = service_with_kdcs({kdc_of(kdc, "127.0.0.22")});
+    ASSERT_TRUE(token_for(service, "alice@EXAMPLE.TEST").has_value());
+    kdc.set_mode(Mode::silent);
+    auto stuck = std::async(std::launch::async, [&] {
+        return at_once(service, {"user01@EXAMPLE.TEST", "user02@EXAMPLE.TEST", "user03@EXAMPLE.TEST",
+                                 "user04@EXAMPLE.TEST", "user05@EXAMPLE.TEST"});
+    });
+    std::this_thread::sleep_for(milliseconds(300));  // the uncached users' exchanges hold every KDC thread
+    for (int i = 0; i < 5; ++i) {
+        const auto [result, took] = timed_token(service, "alice@EXAMPLE.TEST");
+        EXPECT_TRUE(result.has_value()) << detail_of(result);
+        EXPECT_LT(took, milliseconds(500));
+    }
+    for (const auto& [result, took] : stuck.get()) EXPECT_FALSE(result.has_value());
+}
+
+TEST_F(KdcFaultTest, NothingListeningFailsAtOnceSayingNoKdcCouldBeReached) {
+    const auto& refusing = relay("127.0.0.22", Mode::refuse);
+    auto& service = service_with_kdcs({kdc_of(refusing, "127.0.0.22")}, seconds(10));
+    const auto [result, took] = timed_token(service, "alice@EXAMPLE.TEST");
+    EXPECT_EQ(status_of(result), 503u) << detail_of(result);
+    EXPECT_LT(took, seconds(2));
+    EXPECT_NE(detail_of(result).find("no KDC of realm EXAMPLE.TEST (" + kdc_of(refusing, "127.0.0.22") +
+                                     ") could be reached (KRB5_KDC_UNREACH"),
+              std::string::npos)
+        << detail_of(result);
+    EXPECT_NE(detail_of(result).find("port 88"), std::string::npos) << detail_of(result);
+}
+
+TEST_F(KdcFaultTest, ACallItsCallerCancelsEndsAtOnceAndTheTicketIsStillCached) {
+    auto& slow = relay("127.0.0.22", Mode::forward);
+    slow.set_mode(Mode::slow, milliseconds(150));  // the exchanges take well over half a second
+    auto& service = service_with_kdcs({kdc_of(slow, "127.0.0.22")}, seconds(10));
+    boost::asio::io_context io;
+    Timed cancelled;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            using namespace boost::asio::experimental::awaitable_operators;
+            const auto start = Clock::now();
+            const auto call = [&]() -> boost::asio::awaitable<void> {
+                cancelled.result =
+                    co_await service.negotiate_token("alice@EXAMPLE.TEST", lab().at("LAB_MAIL_SPN"));
+            };
+            boost::asio::steady_timer give_up(io, milliseconds(100));
+            co_await (call() || give_up.async_wait(boost::asio::use_awaitable));
+            cancelled.took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+        },
+        boost::asio::detached);
+    io.run();
+    EXPECT_EQ(status_of(cancelled.result), 503u);
+    EXPECT_NE(detail_of(cancelled.result).find("cancelled"), std::string::npos)
+        << detail_of(cancelled.result);
+    EXPECT_LT(cancelled.took, milliseconds(400));
+    EXPECT_EQ(service.counters().failures, 0U);
+
+    const auto later = timed_token(service, "alice@EXAMPLE.TEST");
+    ASSERT_TRUE(later.result.has_value()) << detail_of(later.result);
+    EXPECT_EQ(service.counters().s4u2self, 1U);  // the cancelled call's exchange, finished and shared
+    EXPECT_EQ(backend_user(token_of(later.result)), "alice@EXAMPLE.TEST");
+}
+
+TEST_F(KdcFaultTest, SlowKdcWithinTheTimeoutSucceeds) {
+    auto& slow = relay("127.0.0.22", Mode::forward);
+    slow.set_mode(Mode::slow, milliseconds(150));  // each connection and each reply: five exchanges
+    auto& service = service_with_kdcs({kdc_of(slow, "127.0.0.22")}, seconds(10));
+    const auto [result, took] = timed_token(service, "alice@EXAMPLE.TEST");
+    ASSERT_TRUE(result.has_value()) << detail_of(result);
+    EXPECT_GT(took, milliseconds(500)) << "the relay did slow it down";
+    EXPECT_EQ(backend_user(token_of(result)), "alice@EXAMPLE.TEST");
+}
+
+// A first KDC whose packets are dropped costs krb5 a second per exchange before it asks the next.
+TEST_F(KdcFaultTest, SecondKdcTakesOverWhenTheFirstDropsPackets) {
+    const auto& dropping = relay("127.0.0.22", Mode::drop);
+    const auto& second = relay("127.0.0.23", Mode::forward);
+    auto& service =
+        service_with_kdcs({kdc_of(dropping, "127.0.0.22"), kdc_of(second, "127.0.0.23")}, seconds(10));
+    const auto [result, took] = timed_token(service, "alice@EXAMPLE.TEST");
+    ASSERT_TRUE(result.has_value()) << detail_of(result);
+    EXPECT_LT(took, seconds(10));
+    EXPECT_GT(second.connections(), 0U);
+    EXPECT_EQ(backend_user(token_of(result)), "alice@EXAMPLE.TEST");
+}
+
+TEST_F(KdcFaultTest, KdcComingBackServesTheNextCallWithoutARestart) {
+    auto& kdc = relay("127.0.0.22", Mode::silent);
+    auto& service = service_with_kdcs({kdc_of(kdc, "127.0.0.22")});
+    const auto outage = timed_token(service, "alice@EXAMPLE.TEST");
+    EXPECT_EQ(status_of(outage.result), 503u) << detail_of(outage.result);
+    EXPECT_LT(outage.took, timeout + seconds(3));
+    kdc.set_mode(Mode::forward);
+    const auto back = timed_token(service, "alice@EXAMPLE.TEST");
+    ASSERT_TRUE(back.result.has_value()) << detail_of(back.result);
+    EXPECT_LT(back.took, timeout);
+    EXPECT_EQ(backend_user(token_of(back.result)), "alice@EXAMPLE.TEST");
+}
+
+}  // namespace
+}  // namespace easgate::delegation

@@ -1,0 +1,95 @@
+// Account checks from the directory entry alone; the lab tests (directory_client_test.cpp) show the
+// same against a real DC.
+#include "easgate/directory/account_checks.hpp"
+
+#include <gtest/gtest.h>
+
+namespace easgate::directory {
+namespace {
+
+using std::chrono::system_clock;
+
+// 2026-01-01 00:00:00 UTC as a FILETIME, and one day of FILETIME ticks.
+constexpr std::int64_t new_year_2026 = 134'116'992'000'000'000;
+constexpr std::int64_t day = 864'000'000'000;
+const auto noon_2026_01_01 = system_clock::from_time_t(1'767'225'600) + std::chrono::hours(12);
+
+LdapEntry entry(std::uint32_t control = 0x200) {
+    return {{"userPrincipalName", {"erin@example.test"}},
+            {"sAMAccountName", {"erin"}},
+            {"distinguishedName", {"CN=erin,CN=Users,DC=example,DC=test"}},
+            {"userAccountControl", {std::to_string(control)}},
+            {"memberOf", {"CN=sales,CN=Users,DC=example,DC=test"}}};
+}
+
+std::string cause_of(const UserLookup& result) { return result ? "found" : result.error().cause; }
+
+TEST(AccountChecks, AnEnabledDelegableAccountIsTheUser) {
+    const auto result = judge_account(entry(), "ldaps://dc1", noon_2026_01_01);
+    ASSERT_TRUE(result) << result.error();
+    EXPECT_EQ(result->sam_account_name, "erin");
+    EXPECT_EQ(result->member_of, std::vector<std::string>{"CN=sales,CN=Users,DC=example,DC=test"});
+}
+
+TEST(AccountChecks, DisabledAndNotDelegableAreRefusedWithTheirCause) {
+    const auto disabled = judge_account(entry(0x202), "ldaps://dc1", noon_2026_01_01);
+    EXPECT_EQ(cause_of(disabled), "disabled");
+    EXPECT_EQ(disabled.error().status, 403u);
+    const auto sensitive = judge_account(entry(0x100200), "ldaps://dc1", noon_2026_01_01);
+    EXPECT_EQ(cause_of(sensitive), "not_delegable");
+    EXPECT_NE(sensitive.error().reason.find("CN=erin,CN=Users,DC=example,DC=test"), std::string::npos);
+}
+
+TEST(AccountChecks, LockedOutIsWhatTheDcComputesNotLockoutTimeAlone) {
+    auto locked = entry();
+    locked["msDS-User-Account-Control-Computed"] = {"16"};
+    locked["lockoutTime"] = {std::to_string(new_year_2026)};
+    const auto result = judge_account(locked, "ldaps://dc1", noon_2026_01_01);
+    EXPECT_EQ(cause_of(result), "locked_out");
+    EXPECT_NE(result.error().reason.find("since 2026-01-01 00:00:00 UTC"), std::string::npos)
+        << result.error().reason;
+    EXPECT_NE(result.error().reason.find("Unlock-ADAccount"), std::string::npos);
+    // The lockout duration has passed: lockoutTime stays until the next logon, the DC says 0.
+    auto unlocked = locked;
+    unlocked["msDS-User-Account-Control-Computed"] = {"0"};
+    EXPECT_EQ(cause_of(judge_account(unlocked, "ldaps://dc1", noon_2026_01_01)), "found");
+}
+
+TEST(AccountChecks, AnExpiredAccountIsRefusedOnceAccountExpiresHasPassed) {
+    auto expiring = entry();
+    expiring["accountExpires"] = {std::to_string(new_year_2026)};
+    const auto expired = judge_account(expiring, "ldaps://dc1", noon_2026_01_01);
+    EXPECT_EQ(cause_of(expired), "expired");
+    EXPECT_NE(expired.error().reason.find("expired on 2026-01-01 00:00:00 UTC"), std::string::npos)
+        << expired.error().reason;
+    expiring["accountExpires"] = {std::to_string(new_year_2026 + day)};
+    EXPECT_EQ(cause_of(judge_account(expiring, "ldaps://dc1", noon_2026_01_01)), "found");
+    for (const char* never : {"0", "9223372036854775807"}) {
+        expiring["accountExpires"] = {never};
+        EXPECT_EQ(cause_of(judge_account(expiring, "ldaps://dc1", noon_2026_01_01)), "found") << never;
+    }
+}
+
+TEST(AccountChecks, AnEntryWithoutWhatEasgateMustReadIsUnavailableNotRefused) {
+    auto unreadable = entry();
+    unreadable.erase("userAccountControl");
+    const auto result = judge_account(unreadable, "ldaps://dc1", noon_2026_01_01);
+    EXPECT_EQ(result.error().status, 503u);
+    EXPECT_NE(result.error().reason.find("ldaps://dc1"), std::string::npos);
+}
+
+TEST(AccountChecks, ProtectedUsersIsInTheAccountsDomain) {
+    EXPECT_EQ(protected_users_dn("CN=erin,OU=Staff,DC=corp,DC=example,DC=com"),
+              "CN=Protected Users,CN=Users,DC=corp,DC=example,DC=com");
+    EXPECT_EQ(protected_users_dn("cn=erin,dc=example,dc=test"),
+              "CN=Protected Users,CN=Users,dc=example,dc=test");
+}
+
+TEST(AccountChecks, TheInChainFilterEscapesTheGroupsName) {
+    EXPECT_EQ(in_chain_filter("CN=eas-users,DC=example,DC=test"),
+              "(memberOf:1.2.840.113556.1.4.1941:=CN=eas-users,DC=example,DC=test)");
+    EXPECT_EQ(in_chain_filter("CN=a*(b),DC=x"), "(memberOf:1.2.840.113556.1.4.1941:=CN=a\\2a\\28b\\29,DC=x)");
+}
+
+}  // namespace
+}  // namespace easgate::directory
