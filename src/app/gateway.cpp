@@ -15,6 +15,7 @@
 #include "easgate/app/gateway_metrics.hpp"
 #include "easgate/common/listen_socket.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/identity/crl_refresher.hpp"
 #include "easgate/listener/listener.hpp"
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
@@ -78,6 +79,8 @@ GatewayParts build_gateway(const config::Config& config) {
         runtime->public_name = listener.public_name;
         runtime->tls =
             std::make_shared<listener::ServerTlsContext>(listener, "listeners[" + std::to_string(i) + "]");
+        if (listener.client_auth.refreshes_crls() && !parts.crl_refresh)
+            parts.crl_refresh = std::make_shared<identity::CrlRefreshCounters>();
         runtime->upstream = upstreams[index];
         runtime->pipeline = pipelines[index];
         runtime->refusal_log = refusal_log;
@@ -154,7 +157,7 @@ std::unique_ptr<admin::AdminServer> open_admin(const config::Config& config, asi
                 return collect_metrics({parts.directory ? &parts.directory->counters() : nullptr,
                                         parts.delegation ? &parts.delegation->counters() : nullptr,
                                         parts.sessions.get(), upstreams, parts.policy.get(),
-                                        parts.refusals.get()});
+                                        parts.refusals.get(), parts.crl_refresh.get()});
             },
             [&parts]() -> std::optional<std::string> {
                 if (parts.delegation) return parts.delegation->not_ready_reason();
@@ -187,6 +190,13 @@ int run_gateway(const config::Config& config) {
     // After the listeners: a KDC that doesn't answer delays no start-up, it only keeps /healthz at 503.
     if (parts.delegation) parts.delegation->start_login();
     upstream::start_health_checks(accept_context.get_executor(), parts.upstreams);
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        if (!config.listeners[i].client_auth.refreshes_crls()) continue;
+        std::make_shared<identity::CrlRefresher>(
+            accept_context.get_executor(), parts.listeners[i]->tls->revocation(),
+            *config.listeners[i].client_auth.crl_refresh, parts.crl_refresh)
+            ->start();
+    }
 
     const auto stop_now = [&] {
         admin_server->stop();

@@ -94,6 +94,17 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
                     "lookups answered 503 at once: directory.max_queued_lookups searches were waiting",
                     d->queue_full));
     }
+    if (const auto* c = sources.crl_refresh) {
+        out.push_back(counter("easgate_crl_fetches_total", "CRL downloads from the CAs' distribution points",
+                              c->fetches));
+        out.push_back(counter("easgate_crl_fetch_failures_total",
+                              "CRL downloads that failed: the last good CRL stayed in use", c->failures));
+        out.push_back(
+            counter("easgate_crl_updates_total", "newer CRLs swapped in without a restart", c->updates));
+        out.push_back(single(Type::gauge, "easgate_crl_distribution_points_failing",
+                             "CRL distribution points whose last download failed",
+                             c->failing.load(std::memory_order_relaxed)));
+    }
     return out;
 }
 

@@ -21,6 +21,17 @@ enum class Presence { optional, required, shown_when_set };
 
 using namespace codec;
 
+inline constexpr auto crl_refresh = [](auto& f, auto& r) {
+    f.field("mode", r.mode,
+            one_of<CrlRefreshMode>({{"cdp", CrlRefreshMode::cdp}, {"off", CrlRefreshMode::off}}));
+    f.field("interval", r.interval, Duration{}, Presence::optional,
+            [&r] { return r.interval < std::chrono::seconds(1) ? "must be at least 1s" : nullptr; });
+    f.field("timeout", r.timeout, Duration{}, Presence::optional,
+            [&r] { return r.timeout > r.interval ? "must not be longer than interval" : nullptr; });
+    f.field("grace", r.grace, Duration{});
+    f.field("max_crl_bytes", r.max_crl_bytes, Size{.min = 1024, .max = 1ull << 30});
+};
+
 inline constexpr auto client_auth = [](auto& f, auto& c) {
     f.field("mode", c.mode,
             one_of<ClientAuthMode>(
@@ -28,6 +39,7 @@ inline constexpr auto client_auth = [](auto& f, auto& c) {
     f.field("trusted_ca_file", c.trusted_ca_file, ReadableFile{}, Presence::required);
     f.field("crl_files", c.crl_files, ListOf<ReadableFile>{.flow = true});
     f.field("require_client_auth_eku", c.require_client_auth_eku, Flag{});
+    f.optional_section("crl_refresh", c.crl_refresh, crl_refresh);
 };
 
 inline constexpr auto listener = [](auto& f, auto& l) {

@@ -5,7 +5,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <iterator>
 #include <memory>
+
+#include "easgate/identity/trust_store.hpp"
 
 namespace easgate::listener {
 namespace {
@@ -19,14 +22,14 @@ constexpr unsigned char session_id_context[] = "easgate";
 std::string openssl_error() {
     const unsigned long code = ERR_get_error();
     ERR_clear_error();
-    if (code == 0) return "unknown OpenSSL error";
     char text[256];
     ERR_error_string_n(code, text, sizeof text);
     return text;
 }
 
 [[noreturn]] void fail(const std::string& key, const std::string& path, const std::string& what) {
-    throw config::ConfigError(key + ": " + path + ": " + what + ": " + openssl_error());
+    const std::string cause = ERR_peek_error() != 0 ? ": " + openssl_error() : "";
+    throw config::ConfigError(key + ": " + path + ": " + what + cause);
 }
 
 int check_index() {
@@ -47,16 +50,27 @@ void refuse(ClientCertificateCheck& check, X509_STORE_CTX* store, std::string re
     }
 }
 
+// The anchor's own CRL is not needed (see is_missing_anchor_crl); an expired CRL still counts
+// within client_auth.crl_refresh.grace.
+bool tolerated(const ClientCertificateCheck& check, X509_STORE_CTX* store) {
+    if (identity::is_missing_anchor_crl(store)) return true;
+    return X509_STORE_CTX_get_error(store) == X509_V_ERR_CRL_HAS_EXPIRED && check.revocation &&
+           check.revocation->within_grace(X509_STORE_CTX_get0_current_crl(store));
+}
+
 int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
     auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     auto* check = static_cast<ClientCertificateCheck*>(SSL_get_ex_data(ssl, check_index()));
+    X509* current = X509_STORE_CTX_get_current_cert(store);
+    if (check->learn_distribution_points && current) check->revocation->learn_distribution_points(current);
     if (!preverified) {
-        refuse(*check, store, X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)));
+        if (tolerated(*check, store)) return 1;
+        refuse(*check, store, identity::explain_verify_error(store));
         return 0;
     }
     if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
 
-    X509* leaf = X509_STORE_CTX_get_current_cert(store);
+    X509* leaf = current;
     if (check->require_client_auth_eku && !has_client_auth_eku(leaf)) {
         refuse(*check, store, "certificate lacks the Client Authentication EKU (1.3.6.1.5.5.7.3.2)");
         X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_PURPOSE);
@@ -70,28 +84,6 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
     }
     check->identity = std::move(result.identity);
     return 1;
-}
-
-// CRLs from AD CS are usually DER; PEM files may hold several.
-int load_crls(X509_STORE* store, const std::string& path) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(path.c_str(), "rb"), BIO_free);
-    if (!bio) return 0;
-    int loaded = 0;
-    while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
-        loaded += X509_STORE_add_crl(store, crl);
-        X509_CRL_free(crl);
-    }
-    if (loaded > 0) {
-        ERR_clear_error();  // the read that ended the loop
-        return loaded;
-    }
-    BIO_reset(bio.get());
-    ERR_clear_error();
-    if (X509_CRL* crl = d2i_X509_CRL_bio(bio.get(), nullptr)) {
-        loaded = X509_STORE_add_crl(store, crl);
-        X509_CRL_free(crl);
-    }
-    return loaded;
 }
 
 }  // namespace
@@ -140,25 +132,26 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
     const auto& client_auth = listener.client_auth;
     const std::string ca_key = key_prefix + ".client_auth.trusted_ca_file";
     // Only the configured file: the system store must never vouch for a device.
-    if (SSL_CTX_load_verify_locations(ctx, client_auth.trusted_ca_file.c_str(), nullptr) != 1) {
-        fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
-    }
+    auto anchors = identity::load_trust_anchors(client_auth.trusted_ca_file);
+    if (anchors.empty()) fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
     STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(client_auth.trusted_ca_file.c_str());
     if (!ca_names) fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
     SSL_CTX_set_client_CA_list(ctx, ca_names);  // lets devices with several certificates pick ours
 
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-    // A configured issuing CA is an anchor by itself; admins need not trust the whole root.
-    unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
+    std::vector<identity::X509CrlPtr> crls;
     for (std::size_t i = 0; i < client_auth.crl_files.size(); ++i) {
         const auto& path = client_auth.crl_files[i];
-        if (load_crls(store, path) == 0) {
+        auto loaded = identity::read_crl_file(path);
+        if (loaded.empty()) {
             fail(key_prefix + ".client_auth.crl_files[" + std::to_string(i) + "]", path,
                  "holds no CRL (PEM or DER)");
         }
-        flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+        std::move(loaded.begin(), loaded.end(), std::back_inserter(crls));
     }
-    X509_STORE_set_flags(store, flags);
+    refreshes_crls_ = client_auth.refreshes_crls();
+    revocation_ = std::make_shared<identity::RevocationStore>(
+        std::move(anchors), std::move(crls), client_auth.checks_revocation(),
+        refreshes_crls_ ? client_auth.crl_refresh->grace : std::chrono::milliseconds(0));
     const bool required = listener.client_auth.mode == config::ClientAuthMode::required;
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                        verify_client_certificate);
@@ -166,7 +159,11 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
 
 void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) const {
     check.require_client_auth_eku = require_client_auth_eku_;
+    check.revocation = revocation_.get();
+    check.learn_distribution_points = refreshes_crls_;
     SSL_set_ex_data(ssl, check_index(), &check);
+    // This handshake keeps the store of the moment even if a CRL refresh swaps in a new one.
+    SSL_set1_verify_cert_store(ssl, revocation_->current().get());
 }
 
 }  // namespace easgate::listener

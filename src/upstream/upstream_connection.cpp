@@ -6,9 +6,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "easgate/common/resolve.hpp"
 #include "easgate/common/resource_shortage.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/upstream/channel_binding.hpp"
@@ -50,16 +50,8 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
 
     // One deadline for the name lookup, the connect and the TLS handshake together.
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    asio::ip::tcp::resolver resolver(executor_);
-    asio::steady_timer resolve_deadline(executor_, deadline);
-    resolve_deadline.async_wait([&resolver](const boost::system::error_code& ec) {
-        if (!ec) resolver.cancel();  // completes the lookup with operation_aborted
-    });
     auto [resolve_ec, endpoints] =
-        co_await resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow);
-    // Nothing left to cancel: the deadline fired, and it was what aborted the lookup.
-    const bool deadline_fired = resolve_deadline.cancel() == 0;
-    if (deadline_fired && resolve_ec == asio::error::operation_aborted) resolve_ec = beast::error::timeout;
+        co_await common::resolve_before(target.host, std::to_string(target.port), deadline);
     if (resolve_ec) co_return failure(target.url, "resolving " + target.host, resolve_ec, timeout);
 
     if (target.tls) {

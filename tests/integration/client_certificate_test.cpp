@@ -10,19 +10,7 @@
 namespace easgate::testing {
 namespace {
 
-class ClientCertificateTest : public GatewayTest {
-protected:
-    // The handshake fails, nothing reaches the upstream, and the log names the reason.
-    void expect_refused(const std::string& device, const std::string& reason) {
-        const auto result = curl(
-            device, "/Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=EASGATETEST01&DeviceType=TestDevice");
-        EXPECT_NE(result.exit_code, 0) << "a request with the " << device << " certificate went through";
-        EXPECT_EQ(result.out.find("body_sha256"), std::string::npos)
-            << "the upstream answered: " << result.out;
-        EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", reason, std::chrono::seconds(5)).empty())
-            << "easgate's log does not say \"" << reason << "\"";
-    }
-};
+using ClientCertificateTest = GatewayTest;
 
 TEST_F(ClientCertificateTest, UpnCertificateReachesUpstreamAndIsLoggedAsTheUser) {
     start_gateway();
@@ -49,8 +37,8 @@ TEST_F(ClientCertificateTest, SidExtensionCertificateIsAccepted) {
     EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "carol@example.test \"GET").empty());
 }
 
-TEST_F(ClientCertificateTest, CertificateFromAnIntermediateCaIsAccepted) {
-    start_gateway({.with_crls = true});
+TEST_F(ClientCertificateTest, DeviceSendingItsIssuingCaIsAcceptedWhenOnlyTheRootIsTrusted) {
+    start_gateway({.trusted_ca_file = "device-root.pem", .with_crls = true});
     curl_report("chained",
                 "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
     EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "dave@example.test \"GET").empty());
@@ -97,9 +85,47 @@ TEST_F(ClientCertificateTest, RevokedCertificateIsRefusedWhenCrlsAreConfigured) 
                                                                                                 // fine
 }
 
-TEST_F(ClientCertificateTest, RevokedCertificateUnderAnIntermediateCaIsRefused) {
-    start_gateway({.with_crls = true});
+TEST_F(ClientCertificateTest, RevokedCertificateIsRefusedWhenOnlyTheRootIsTrusted) {
+    start_gateway({.trusted_ca_file = "device-root.pem", .with_crls = true});
     expect_refused("chained-revoked", "certificate revoked");
+}
+
+// Issue 11: with the issuing CA and the root listed, PARTIAL_CHAIN stopped at the issuing CA and
+// then demanded a CRL about it that only the root can sign: every device was refused.
+TEST_F(ClientCertificateTest, TwoTierPkiWithBothCasAndBothCrlsAcceptsDevices) {
+    start_gateway({.with_crls = true});
+    curl_report("alice",
+                "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
+    curl_report("chained",
+                "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
+    EXPECT_EQ(gateway_log().find("refused"), std::string::npos) << gateway_log();
+}
+
+TEST_F(ClientCertificateTest, IssuingCaListedAloneWithItsCrlIsEnough) {
+    start_gateway({.trusted_ca_file = "issuing-ca.pem", .crl_files = {"issuing-ca.crl"}});
+    curl_report("alice",
+                "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
+    expect_refused("revoked", "certificate revoked");
+}
+
+TEST_F(ClientCertificateTest, DevicesOfAnIssuingCaTheRootRevokedAreRefused) {
+    start_gateway({.with_crls = true});
+    expect_refused("retired-issuer", "certificate revoked");
+    EXPECT_NE(gateway_log().find("subject=\"CN=easgate test retired issuing CA\""), std::string::npos)
+        << gateway_log();
+}
+
+TEST_F(ClientCertificateTest, ExpiredCrlRefusesAndSaysWhichCrlAndWhatToDo) {
+    start_gateway({.crl_files = {"device-root.crl", "issuing-ca-expired.crl", "retired-ca.crl"}});
+    expect_refused("alice",
+                   "CRL has expired: the CRL of \"CN=easgate test issuing CA\" was due for renewal at ");
+    EXPECT_NE(gateway_log().find("copy the CA's current CRL to client_auth.crl_files"), std::string::npos)
+        << gateway_log();
+}
+
+TEST_F(ClientCertificateTest, MissingRootCrlRefusesWhenTheRootIsListed) {
+    start_gateway({.crl_files = {"issuing-ca.crl"}});
+    expect_refused("alice", "unable to get certificate CRL: no CRL of \"CN=easgate test device root\"");
 }
 
 TEST_F(ClientCertificateTest, NoCertificateIsRefusedInRequiredMode) {

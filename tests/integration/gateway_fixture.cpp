@@ -7,7 +7,7 @@
 namespace easgate::testing {
 namespace {
 
-std::filesystem::path suite_pki;
+std::unique_ptr<SuitePki> suite_pki;
 
 std::string upstream_port_from(const std::string& stdout_text) {
     const std::string marker = "listening on port ";
@@ -15,18 +15,17 @@ std::string upstream_port_from(const std::string& stdout_text) {
     return stdout_text.substr(at + marker.size(), stdout_text.find('\n', at) - at - marker.size());
 }
 
-// The suite's PKI: a device root CA with an issuing (intermediate) CA, a rogue CA, a server CA for
-// the gateway's and the upstream's certificates, and one device certificate per test case.
-void make_pki(const std::filesystem::path& dir) {
-    auto root = TestCa::create_root("easgate test device root");
-    auto issuing = root.create_intermediate("easgate test issuing CA");
-    auto rogue = TestCa::create_root("rogue CA");
+CertSpec device(std::optional<std::string> upn, std::vector<std::string> emails = {}) {
+    CertSpec spec;
+    spec.common_name = upn ? *upn : emails.front();
+    spec.upn = std::move(upn);
+    spec.emails = std::move(emails);
+    return spec;
+}
+
+void make_server_certificates(const std::filesystem::path& dir) {
     auto server_ca = TestCa::create_root("easgate test server CA");
-
-    write_file(dir / "device-root.pem", root.cert_pem());
-    write_file(dir / "issuing-ca.pem", issuing.cert_pem());
     write_file(dir / "server-ca.pem", server_ca.cert_pem());
-
     CertSpec server;
     server.common_name = "localhost";
     server.dns_names = {"localhost"};
@@ -38,60 +37,106 @@ void make_pki(const std::filesystem::path& dir) {
     wrong_name.dns_names = {"not-this-host.example"};
     wrong_name.ip_addresses = {};
     server_ca.issue(wrong_name).write(dir, "server-wrong-name");
+}
 
-    const auto device = [](std::optional<std::string> upn, std::vector<std::string> emails = {}) {
-        CertSpec spec;
-        spec.common_name = upn ? *upn : emails.front();
-        spec.upn = std::move(upn);
-        spec.emails = std::move(emails);
-        return spec;
-    };
-    root.issue(device("alice@example.test", {"alice@mail.example.test"})).write(dir, "alice");
-    root.issue(device(std::nullopt, {"bob@example.test"})).write(dir, "email-only");
+void issue_devices(const std::filesystem::path& dir, TestCa& issuing) {
+    issuing.issue(device("alice@example.test", {"alice@mail.example.test"})).write(dir, "alice");
+    issuing.issue(device(std::nullopt, {"bob@example.test"})).write(dir, "email-only");
     auto with_sid = device("carol@example.test");
     with_sid.sid = "S-1-5-21-1004336348-1177238915-682003330-1105";
-    root.issue(with_sid).write(dir, "sid");
+    issuing.issue(with_sid).write(dir, "sid");
     auto expired = device("expired@example.test");
     expired.not_before = std::chrono::hours(-48);
     expired.not_after = std::chrono::hours(-24);
-    root.issue(expired).write(dir, "expired");
+    issuing.issue(expired).write(dir, "expired");
     auto not_yet = device("future@example.test");
     not_yet.not_before = std::chrono::hours(24);
     not_yet.not_after = std::chrono::hours(48);
-    root.issue(not_yet).write(dir, "not-yet-valid");
-    rogue.issue(device("alice@example.test")).write(dir, "rogue");
+    issuing.issue(not_yet).write(dir, "not-yet-valid");
     auto no_eku = device("noeku@example.test");
     no_eku.omit_eku = true;
-    root.issue(no_eku).write(dir, "no-eku");
+    issuing.issue(no_eku).write(dir, "no-eku");
     auto server_eku = device("serverauth@example.test");
     server_eku.client_auth_eku = false;
     server_eku.server_auth_eku = true;
-    root.issue(server_eku).write(dir, "server-auth-eku");
+    issuing.issue(server_eku).write(dir, "server-auth-eku");
     auto no_identity = device(std::nullopt, {"x@example.test"});
     no_identity.emails.clear();
-    root.issue(no_identity).write(dir, "no-identity");
+    issuing.issue(no_identity).write(dir, "no-identity");
 
-    const auto revoked = root.issue(device("revoked@example.test"));
+    const auto revoked = issuing.issue(device("revoked@example.test"));
     revoked.write(dir, "revoked");
-    root.revoke(revoked);
+    issuing.revoke(revoked);
+    // Devices that send their issuing CA along, for a gateway that trusts the root alone.
     issuing.issue(device("dave@example.test")).write(dir, "chained", issuing.cert_pem());
     const auto chained_revoked = issuing.issue(device("eve@example.test"));
     chained_revoked.write(dir, "chained-revoked", issuing.cert_pem());
     issuing.revoke(chained_revoked);
-    write_file(dir / "device-root.crl", root.crl_pem());
-    write_file(dir / "issuing-ca.crl", issuing.crl_pem());
 }
 
 }  // namespace
 
-void GatewayTest::SetUpTestSuite() {
-    suite_pki = make_temp_dir("pki");
-    make_pki(suite_pki);
+// The suite's PKI, laid out as AD CS deployments are: an offline root CA, an enterprise issuing CA
+// that issues the devices, and a second issuing CA the root has revoked. Every certificate names
+// its CA's CRL on the CDP server as its CRL Distribution Point. Besides: a rogue CA, and a server
+// CA for the gateway's and the upstream's certificates.
+void SuitePki::make(const std::filesystem::path& dir) {
+    root.publish_at(cdp.url("root.crl"));
+    issuing = std::make_unique<TestCa>(root.create_intermediate("easgate test issuing CA"));
+    issuing->publish_at(cdp.url("issuing.crl"), cdp.url("issuing-delta.crl"));
+    auto retired = root.create_intermediate("easgate test retired issuing CA");
+    retired.publish_at(cdp.url("retired.crl"));
+    root.revoke(retired.serial_hex());
+    make_server_certificates(dir);
+
+    write_file(dir / "device-root.pem", root.cert_pem());
+    write_file(dir / "issuing-ca.pem", issuing->cert_pem());
+    // What docs/admin-guide.md tells the admin to list: every issuing CA, then the root.
+    write_file(dir / "device-cas.pem", issuing->cert_pem() + retired.cert_pem() + root.cert_pem());
+
+    issue_devices(dir, *issuing);
+    // Revoked by the CRL refresh tests, at run time.
+    frank = issuing->issue(device("frank@example.test"));
+    frank.write(dir, "frank");
+    gina = issuing->issue(device("gina@example.test"));
+    gina.write(dir, "gina");
+    TestCa::create_root("rogue CA").issue(device("alice@example.test")).write(dir, "rogue");
+    retired.issue(device("retired@example.test")).write(dir, "retired-issuer");
+
+    write_file(dir / "issuing-ca-expired.crl", issuing->crl_pem(-std::chrono::hours(1)));
+    write_file(dir / "device-root.crl", root.crl_pem());
+    write_file(dir / "issuing-ca.crl", issuing->crl_pem());  // the newest base: deltas build on it
+    write_file(dir / "issuing-ca-delta.crl", issuing->delta_crl_pem());
+    write_file(dir / "retired-ca.crl", retired.crl_pem());
+    publish_defaults();
 }
 
-void GatewayTest::TearDownTestSuite() { std::filesystem::remove_all(suite_pki); }
+void SuitePki::publish_defaults() {
+    cdp.start();
+    cdp.unpublish_all();
+    for (const auto& [name, file] : {std::pair{"root.crl", "device-root.crl"},
+                                     {"issuing.crl", "issuing-ca.crl"},
+                                     {"issuing-delta.crl", "issuing-ca-delta.crl"},
+                                     {"retired.crl", "retired-ca.crl"}}) {
+        std::ifstream in(pki_dir / file, std::ios::binary);
+        cdp.publish(name, std::string(std::istreambuf_iterator<char>(in), {}));
+    }
+}
 
-const std::filesystem::path& GatewayTest::pki_dir() { return suite_pki; }
+void GatewayTest::SetUpTestSuite() {
+    suite_pki = std::make_unique<SuitePki>();
+    suite_pki->pki_dir = make_temp_dir("pki");
+    suite_pki->make(suite_pki->pki_dir);
+}
+
+void GatewayTest::TearDownTestSuite() {
+    std::filesystem::remove_all(suite_pki->pki_dir);
+    suite_pki.reset();
+}
+
+const std::filesystem::path& GatewayTest::pki_dir() { return suite_pki->pki_dir; }
+
+SuitePki& GatewayTest::pki() { return *suite_pki; }
 
 void GatewayTest::TearDown() {
     if (HasFailure()) {
@@ -99,6 +144,7 @@ void GatewayTest::TearDown() {
     }
     gateway_.reset();
     processes_.clear();  // the upstreams
+    suite_pki->publish_defaults();
     std::filesystem::remove_all(work_);
 }
 
@@ -121,11 +167,13 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
     if (work_.empty()) work_ = make_temp_dir("e2e");
     const auto upstream_url = options.upstream_url.empty() ? start_upstream("server") : options.upstream_url;
     const auto pki = pki_dir();
+    auto crl_files = options.crl_files;
+    if (options.with_crls && crl_files.empty())
+        crl_files = {"device-root.crl", "issuing-ca.crl", "retired-ca.crl"};
     std::string crls;
-    if (options.with_crls) {
-        crls = "      crl_files: [" + (pki / "device-root.crl").string() + ", " +
-               (pki / "issuing-ca.crl").string() + "]\n";
-    }
+    for (const auto& name : crl_files)
+        crls += (crls.empty() ? "      crl_files: [" : ", ") + (pki / name).string();
+    if (!crls.empty()) crls += "]\n";
     const std::string config =
         "listeners:\n"
         "  - address: 127.0.0.1\n"
@@ -141,7 +189,7 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         options.client_auth_mode +
         "\n"
         "      trusted_ca_file: " +
-        (pki / "device-root.pem").string() + "\n" + crls +
+        (pki / options.trusted_ca_file).string() + "\n" + crls + options.client_auth +
         "upstreams:\n"
         "  - name: exchange\n"
         "    servers: [" +
@@ -174,6 +222,15 @@ CommandResult GatewayTest::curl(const std::string& device, const std::string& pa
     };
     return curl_as_device(gateway_url(path), pki_dir() / "server-ca.pem", file(".pem"), file(".key"),
                           std::move(extra));
+}
+
+void GatewayTest::expect_refused(const std::string& device, const std::string& reason) {
+    const auto result =
+        curl(device, "/Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=EASGATETEST01&DeviceType=TestDevice");
+    EXPECT_NE(result.exit_code, 0) << "a request with the " << device << " certificate went through";
+    EXPECT_EQ(result.out.find("body_sha256"), std::string::npos) << "the upstream answered: " << result.out;
+    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", reason, std::chrono::seconds(5)).empty())
+        << "easgate's log does not say \"" << reason << "\"";
 }
 
 nlohmann::json GatewayTest::curl_report(const std::string& device, const std::string& path,

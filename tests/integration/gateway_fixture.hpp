@@ -12,8 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "cdp_server.hpp"
 #include "child_process.hpp"
 #include "easgate_process.hpp"
+#include "test_pki.hpp"
 
 namespace easgate::testing {
 
@@ -25,12 +27,29 @@ struct DeviceCredential {
 
 struct GatewayOptions {
     std::string client_auth_mode = "required";
-    bool with_crls = false;
+    std::string trusted_ca_file = "device-cas.pem";  // in the PKI folder: the issuing CAs and the root
+    bool with_crls = false;                          // crl_files: every CA's CRL, or crl_files when given
+    std::vector<std::string> crl_files;              // names in the PKI folder
+    std::string client_auth;       // extra YAML lines under client_auth:, each "      key: value\n"
     std::string upstream_url;      // default: the test upstream over https
     std::string upstream_ca_file;  // default: the server CA
     std::string limits;            // extra YAML lines under limits:, each "    key: value\n"
     std::string upstream;          // extra YAML lines in the upstream's entry, each "    key: value\n"
     std::string sections;          // extra top-level YAML, e.g. "policy:\n  rules: ...\n"
+};
+
+// The suite's device PKI (see make), with its CRL Distribution Point server.
+struct SuitePki {
+    CdpServer cdp;
+    TestCa root = TestCa::create_root("easgate test device root");
+    std::unique_ptr<TestCa> issuing;  // issues the devices
+    IssuedCert frank;                 // devices the tests may revoke
+    IssuedCert gina;
+    std::filesystem::path pki_dir;
+
+    void make(const std::filesystem::path& dir);
+    // The CDP serves each CA's CRL as written at the start; undoes what a test published.
+    void publish_defaults();
 };
 
 class GatewayTest : public ::testing::Test {
@@ -56,6 +75,9 @@ protected:
     nlohmann::json curl_report(const std::string& device, const std::string& path,
                                std::vector<std::string> extra = {});
 
+    // The handshake fails, nothing reaches the upstream, and the log names the reason.
+    void expect_refused(const std::string& device, const std::string& reason);
+
     std::string gateway_log() const { return gateway_ ? gateway_->log() : ""; }
     // Waits until the gateway's log holds needle; the log then, or "" on timeout.
     std::string wait_for_gateway_log(const std::string& needle) const {
@@ -69,6 +91,7 @@ protected:
     std::string admin_url(const std::string& path) const { return gateway_->admin_url() + path; }
     const std::filesystem::path& work_dir() const { return work_; }
     static const std::filesystem::path& pki_dir();
+    static SuitePki& pki();
 
 private:
     std::filesystem::path work_;

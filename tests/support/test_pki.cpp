@@ -1,6 +1,5 @@
 #include "test_pki.hpp"
 
-#include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -11,14 +10,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <ctime>
-#include <fstream>
 #include <stdexcept>
-#include <system_error>
 #include <utility>
 
 #include "easgate/common/openssl_ptr.hpp"
@@ -142,6 +137,12 @@ void add_config_extension(X509* cert, X509* issuer, int nid, const char* value) 
     check(X509_add_ext(cert, extension.get(), -1) == 1, value);
 }
 
+// The CRL Distribution Point AD CS writes into every certificate it issues: its CA's CRL URL.
+void add_distribution_point(X509* cert, const std::string& crl_url) {
+    const std::string value = "URI:" + crl_url;
+    add_config_extension(cert, nullptr, NID_crl_distribution_points, value.c_str());
+}
+
 void add_raw_extension(X509* cert, const RawExtension& raw) {
     const Asn1ObjectPtr oid(checked(OBJ_txt2obj(raw.oid.c_str(), 1), "OID " + raw.oid));
     const Asn1OctetStringPtr value(checked(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new"));
@@ -212,12 +213,13 @@ const char* extended_key_usage(const CertSpec& spec) {
     return "emailProtection";
 }
 
-void add_leaf_extensions(X509* cert, X509* issuer, const CertSpec& spec) {
+void add_leaf_extensions(X509* cert, X509* issuer, const std::string& crl_url, const CertSpec& spec) {
     add_config_extension(cert, issuer, NID_basic_constraints, "critical,CA:FALSE");
     add_config_extension(cert, issuer, NID_key_usage, "critical,digitalSignature");
     if (!spec.omit_eku) add_config_extension(cert, issuer, NID_ext_key_usage, extended_key_usage(spec));
     add_config_extension(cert, issuer, NID_subject_key_identifier, "hash");
     add_config_extension(cert, issuer, NID_authority_key_identifier, "keyid:always");
+    if (!crl_url.empty()) add_distribution_point(cert, crl_url);
     add_subject_alt_names(cert, spec);
     if (spec.sid) {
         add_raw_extension(
@@ -228,16 +230,30 @@ void add_leaf_extensions(X509* cert, X509* issuer, const CertSpec& spec) {
 
 void sign(X509* cert, EVP_PKEY* key) { check(X509_sign(cert, key, EVP_sha256()) > 0, "X509_sign"); }
 
-void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number) {
+// crlNumber, the CA's key identifier, and for a delta CRL the base it adds to (critical, RFC 5280).
+void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number, long delta_of) {
     const Asn1IntegerPtr number(checked(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
     check(ASN1_INTEGER_set(number.get(), crl_number) == 1, "ASN1_INTEGER_set");
     check(X509_CRL_add1_ext_i2d(crl, NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) == 1, "crlNumber");
+    if (delta_of > 0) {
+        const Asn1IntegerPtr base(checked(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
+        check(ASN1_INTEGER_set(base.get(), delta_of) == 1, "ASN1_INTEGER_set");
+        check(X509_CRL_add1_ext_i2d(crl, NID_delta_crl, base.get(), 1, X509V3_ADD_DEFAULT) == 1, "deltaCRL");
+    }
     X509V3_CTX context;
     X509V3_set_ctx_nodb(&context);
     X509V3_set_ctx(&context, ca_cert, nullptr, nullptr, crl, 0);
     const X509ExtensionPtr key_id(checked(
         X509V3_EXT_conf_nid(nullptr, &context, NID_authority_key_identifier, "keyid:always"), "CRL AKI"));
     check(X509_CRL_add_ext(crl, key_id.get(), -1) == 1, "adding the CRL AKI");
+}
+
+// Where a base CRL says its delta CRLs are published (Freshest CRL, as AD CS writes it).
+void add_freshest_crl(X509_CRL* crl, const std::string& delta_url) {
+    const std::string value = "URI:" + delta_url;
+    const X509ExtensionPtr freshest(
+        checked(X509V3_EXT_conf_nid(nullptr, nullptr, NID_freshest_crl, value.c_str()), "Freshest CRL"));
+    check(X509_CRL_add_ext(crl, freshest.get(), -1) == 1, "adding the Freshest CRL");
 }
 
 void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revoked_at) {
@@ -248,31 +264,6 @@ void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revok
     check(X509_REVOKED_set_revocationDate(entry.get(), date.get()) == 1, "revocation date");
     check(X509_CRL_add0_revoked(crl, entry.get()) == 1, "X509_CRL_add0_revoked");
     entry.release();
-}
-
-std::vector<std::uint8_t> der_length(std::size_t length) {
-    if (length < 0x80) return {static_cast<std::uint8_t>(length)};
-    std::vector<std::uint8_t> digits;
-    for (; length > 0; length >>= 8) digits.insert(digits.begin(), static_cast<std::uint8_t>(length & 0xff));
-    digits.insert(digits.begin(), static_cast<std::uint8_t>(0x80 | digits.size()));
-    return digits;
-}
-
-// open(2) with the mode from the start, so a private key is never readable by others.
-void write_file_with_mode(const std::filesystem::path& path, const std::string& text, mode_t mode) {
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    const int descriptor = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (descriptor < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
-    // An existing file keeps its old mode through open(), and the umask may have narrowed a new one.
-    const int chmod_error = ::fchmod(descriptor, mode) == 0 ? 0 : errno;
-    ::close(descriptor);
-    if (chmod_error != 0) {
-        throw std::system_error(chmod_error, std::generic_category(), "chmod " + path.string());
-    }
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << text;
-    file.close();
-    if (!file) throw std::runtime_error("cannot write " + path.string());
 }
 
 }  // namespace
@@ -292,6 +283,7 @@ struct TestCa::State {
         add_config_extension(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
         add_config_extension(cert.get(), issuer, NID_subject_key_identifier, "hash");
         add_config_extension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always");
+        if (parent && !parent->crl_url.empty()) add_distribution_point(cert.get(), parent->crl_url);
         sign(cert.get(), parent ? parent->key.get() : key.get());
         cert_pem = certificate_pem(cert.get());
     }
@@ -301,16 +293,32 @@ struct TestCa::State {
     std::string cert_pem;
     std::vector<Revocation> revocations;
     long last_crl_number = 0;
-};
+    long last_base_number = 0;
+    std::size_t revocations_in_base = 0;  // revocations[0, this) are in the last base CRL
+    std::string crl_url;
+    std::string delta_crl_url;
 
-std::pair<std::filesystem::path, std::filesystem::path> IssuedCert::write(
-    const std::filesystem::path& dir, const std::string& name, const std::string& chain_pem) const {
-    const auto cert_path = dir / (name + ".pem");
-    const auto key_path = dir / (name + ".key");
-    write_file(cert_path, cert_pem + chain_pem);
-    write_file_with_mode(key_path, key_pem, 0600);
-    return {cert_path, key_path};
-}
+    std::string make_crl(std::chrono::seconds next_update, bool delta) {
+        const X509CrlPtr crl(checked(X509_CRL_new(), "X509_CRL_new"));
+        check(X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1, "CRL version");
+        check(X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(cert.get())) == 1, "CRL issuer");
+        const auto last_update = std::min(-one_hour, next_update - one_hour);
+        check(X509_CRL_set1_lastUpdate(crl.get(), time_from_now(last_update).get()) == 1, "CRL lastUpdate");
+        check(X509_CRL_set1_nextUpdate(crl.get(), time_from_now(next_update).get()) == 1, "CRL nextUpdate");
+        for (std::size_t i = delta ? revocations_in_base : 0; i < revocations.size(); ++i) {
+            add_revoked(crl.get(), revocations[i].serial_hex, revocations[i].revoked_at);
+        }
+        add_crl_extensions(crl.get(), cert.get(), ++last_crl_number, delta ? last_base_number : 0);
+        if (!delta) {
+            last_base_number = last_crl_number;
+            revocations_in_base = revocations.size();
+            if (!delta_crl_url.empty()) add_freshest_crl(crl.get(), delta_crl_url);
+        }
+        check(X509_CRL_sort(crl.get()) == 1, "X509_CRL_sort");
+        check(X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) > 0, "X509_CRL_sign");
+        return to_pem([&crl](BIO* bio) { return PEM_write_bio_X509_CRL(bio, crl.get()); }, "CRL");
+    }
+};
 
 TestCa TestCa::create_root(const std::string& common_name) {
     return TestCa(std::make_unique<State>(common_name, nullptr));
@@ -324,56 +332,37 @@ IssuedCert TestCa::issue(const CertSpec& spec) const {
     const EvpPkeyPtr key = generate_key();
     const X509Ptr cert =
         new_certificate(spec.common_name, key.get(), state_->cert.get(), spec.not_before, spec.not_after);
-    add_leaf_extensions(cert.get(), state_->cert.get(), spec);
+    add_leaf_extensions(cert.get(), state_->cert.get(), state_->crl_url, spec);
     sign(cert.get(), state_->key.get());
     return {.cert_pem = certificate_pem(cert.get()),
             .key_pem = private_key_pem(key.get()),
             .der = certificate_der(cert.get()),
-            .serial_hex = serial_hex(cert.get())};
+            .serial_hex = easgate::testing::serial_hex(cert.get())};
 }
 
-void TestCa::revoke(const IssuedCert& cert) {
-    state_->revocations.push_back({.serial_hex = cert.serial_hex, .revoked_at = std::time(nullptr)});
+void TestCa::revoke(const std::string& serial_hex) {
+    state_->revocations.push_back({.serial_hex = serial_hex, .revoked_at = std::time(nullptr)});
 }
+
+std::string TestCa::serial_hex() const { return easgate::testing::serial_hex(state_->cert.get()); }
 
 const std::string& TestCa::cert_pem() const { return state_->cert_pem; }
 
-std::string TestCa::crl_pem() const {
-    const X509CrlPtr crl(checked(X509_CRL_new(), "X509_CRL_new"));
-    check(X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1, "CRL version");
-    check(X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(state_->cert.get())) == 1, "CRL issuer");
-    check(X509_CRL_set1_lastUpdate(crl.get(), time_from_now(-one_hour).get()) == 1, "CRL lastUpdate");
-    check(X509_CRL_set1_nextUpdate(crl.get(), time_from_now(one_day).get()) == 1, "CRL nextUpdate");
-    for (const auto& revocation : state_->revocations) {
-        add_revoked(crl.get(), revocation.serial_hex, revocation.revoked_at);
-    }
-    add_crl_extensions(crl.get(), state_->cert.get(), ++state_->last_crl_number);
-    check(X509_CRL_sort(crl.get()) == 1, "X509_CRL_sort");
-    check(X509_CRL_sign(crl.get(), state_->key.get(), EVP_sha256()) > 0, "X509_CRL_sign");
-    return to_pem([&crl](BIO* bio) { return PEM_write_bio_X509_CRL(bio, crl.get()); }, "CRL");
+void TestCa::publish_at(std::string crl_url, std::string delta_crl_url) {
+    state_->crl_url = std::move(crl_url);
+    state_->delta_crl_url = std::move(delta_crl_url);
 }
+
+std::string TestCa::crl_pem(std::chrono::seconds next_update) const {
+    return state_->make_crl(next_update, false);
+}
+
+std::string TestCa::delta_crl_pem() const { return state_->make_crl(one_day, true); }
 
 TestCa::TestCa(std::unique_ptr<State> state) : state_(std::move(state)) {}
 TestCa::TestCa(TestCa&&) noexcept = default;
 TestCa& TestCa::operator=(TestCa&&) noexcept = default;
 TestCa::~TestCa() = default;
-
-void write_file(const std::filesystem::path& path, const std::string& text) {
-    write_file_with_mode(path, text, 0644);
-}
-
-std::vector<std::uint8_t> der_tlv(std::uint8_t tag,
-                                  std::initializer_list<std::vector<std::uint8_t>> content) {
-    std::vector<std::uint8_t> value;
-    for (const auto& part : content) value.insert(value.end(), part.begin(), part.end());
-    std::vector<std::uint8_t> encoded{tag};
-    const auto length = der_length(value.size());
-    encoded.insert(encoded.end(), length.begin(), length.end());
-    encoded.insert(encoded.end(), value.begin(), value.end());
-    return encoded;
-}
-
-std::vector<std::uint8_t> der_text(std::string_view text) { return {text.begin(), text.end()}; }
 
 std::vector<std::uint8_t> der_oid(const std::string& dotted_oid) {
     const Asn1ObjectPtr oid(checked(OBJ_txt2obj(dotted_oid.c_str(), 1), "OID " + dotted_oid));
@@ -383,10 +372,6 @@ std::vector<std::uint8_t> der_oid(const std::string& dotted_oid) {
     unsigned char* cursor = encoded.data();
     check(i2d_ASN1_OBJECT(oid.get(), &cursor) == length, "i2d_ASN1_OBJECT");
     return encoded;
-}
-
-std::vector<std::uint8_t> der_other_name(const std::string& type_id, const std::vector<std::uint8_t>& value) {
-    return der_tlv(0xa0, {der_oid(type_id), der_tlv(0xa0, {value})});
 }
 
 }  // namespace easgate::testing

@@ -3,7 +3,7 @@
 // Test-only PKI: a root CA, intermediates and device/server certificates made with the OpenSSL
 // API at test time, so no certificate is ever committed and every test controls its own PKI.
 
-#include <openssl/types.h>
+#include <openssl/x509.h>
 
 #include <chrono>
 #include <cstdint>
@@ -15,6 +15,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "easgate/common/openssl_ptr.hpp"
 
 namespace easgate::testing {
 
@@ -65,11 +67,20 @@ public:
     static TestCa create_root(const std::string& common_name);
     TestCa create_intermediate(const std::string& common_name) const;
 
+    // Certificates issued from now on name crl_url as their CRL Distribution Point, and base CRLs
+    // name delta_crl_url (when given) as their Freshest CRL, as AD CS publishes them.
+    void publish_at(std::string crl_url, std::string delta_crl_url = {});
+
     IssuedCert issue(const CertSpec& spec) const;
-    void revoke(const IssuedCert& cert);
+    void revoke(const IssuedCert& cert) { revoke(cert.serial_hex); }
+    void revoke(const std::string& serial_hex);
 
     const std::string& cert_pem() const;
-    std::string crl_pem() const;  // signed now, valid for a day, lists every revoked serial
+    std::string serial_hex() const;
+    // A base CRL, signed now, listing every revoked serial; past its nextUpdate when next_update < 0.
+    std::string crl_pem(std::chrono::seconds next_update = std::chrono::hours(24)) const;
+    // A delta CRL on the last base CRL: the serials revoked since, valid for a day.
+    std::string delta_crl_pem() const;
 
     TestCa(TestCa&&) noexcept;
     TestCa& operator=(TestCa&&) noexcept;
@@ -80,6 +91,9 @@ private:
     explicit TestCa(std::unique_ptr<State> state);
     std::unique_ptr<State> state_;
 };
+
+// The first certificate in pem, or null.
+common::OpenSslPtr<X509, X509_free> parse_certificate_pem(const std::string& pem);
 
 // Writes text to path, creating parent folders.
 void write_file(const std::filesystem::path& path, const std::string& text);

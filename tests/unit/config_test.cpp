@@ -126,6 +126,26 @@ TEST_F(ConfigTest, HealthChecksAreOffUnlessConfiguredAndDefaultToExchangesPage) 
               "upstreams[0].health_check.timeout: must not be longer than interval (line 14)");
 }
 
+TEST_F(ConfigTest, CrlRefreshIsOffUnlessConfiguredAndDefaultsToHourlyCdpFetches) {
+    EXPECT_FALSE(load(valid()).listeners[0].client_auth.crl_refresh);
+    const auto refresh = load(valid("      crl_refresh: {mode: cdp}\n")).listeners[0].client_auth.crl_refresh;
+    ASSERT_TRUE(refresh);
+    EXPECT_EQ(refresh->mode, CrlRefreshMode::cdp);
+    EXPECT_EQ(refresh->interval, milliseconds(3'600'000));
+    EXPECT_EQ(refresh->timeout, milliseconds(10'000));
+    EXPECT_EQ(refresh->grace, milliseconds(0));
+    const auto tuned =
+        load(valid("      crl_refresh: {interval: 15m, grace: 12h}\n")).listeners[0].client_auth;
+    EXPECT_EQ(tuned.crl_refresh->interval, milliseconds(900'000));
+    EXPECT_EQ(tuned.crl_refresh->grace, milliseconds(43'200'000));
+    EXPECT_TRUE(tuned.checks_revocation());
+    EXPECT_EQ(error_of(valid("      crl_refresh: {interval: 10s, timeout: 20s}\n")),
+              "listeners[0].client_auth.crl_refresh.timeout: must not be longer than interval (line 9)");
+    EXPECT_NE(error_of(valid("      crl_refresh: {mode: ldap}\n"))
+                  .find("listeners[0].client_auth.crl_refresh.mode"),
+              std::string::npos);
+}
+
 TEST_F(ConfigTest, ConnectionLimitsAndPublicNameAreRead) {
     const auto config = load(valid("    public_name: mail.example.com\n",
                                    "limits:\n  max_connections: 5000\n  min_body_rate: 1KiB\n"));

@@ -7,6 +7,7 @@
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/certificate_mapping.hpp"
 #include "easgate/directory/directory_client.hpp"
+#include "easgate/identity/revocation_store.hpp"
 #include "easgate/listener/downstream_session.hpp"
 #include "easgate/pipeline/device_policy.hpp"
 
@@ -22,6 +23,7 @@ struct GatewayParts {
     std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection
     std::shared_ptr<common::FailureTally> refusals;                     // what the filter chain answered
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;         // as configured, in order
+    std::shared_ptr<identity::CrlRefreshCounters> crl_refresh;          // null without crl_refresh: cdp
 };
 
 // Builds what each listener's connections share (TLS contexts, upstreams, the filter chain) from a

@@ -6,6 +6,7 @@
 #include "easgate/common/failure_tally.hpp"
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
+#include "easgate/identity/revocation_store.hpp"
 #include "easgate/listener/session_registry.hpp"
 #include "easgate/pipeline/device_policy.hpp"
 #include "easgate/upstream/upstream.hpp"
@@ -20,6 +21,7 @@ struct MetricsSources {
     std::vector<const upstream::Upstream*> upstreams;
     const pipeline::DevicePolicy* policy = nullptr;
     const common::FailureTally* refusals = nullptr;
+    const identity::CrlRefreshCounters* crl_refresh = nullptr;
 };
 
 // The gateway's counters as the admin endpoint's metric families, in the order /metrics lists them.

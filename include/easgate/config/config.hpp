@@ -16,11 +16,28 @@ using std::chrono::milliseconds;
 
 enum class ClientAuthMode { required, optional };
 
+// cdp: each CA's CRL (and delta CRL) is fetched from the http:// CRL Distribution Points of the
+// certificates it issued, every interval, and swapped in without a restart.
+enum class CrlRefreshMode { off, cdp };
+
+struct CrlRefresh {
+    CrlRefreshMode mode = CrlRefreshMode::cdp;
+    milliseconds interval{std::chrono::hours(1)};
+    milliseconds timeout{std::chrono::seconds(10)};  // one fetch: lookup, connect, request, whole CRL
+    milliseconds grace{0};  // a CRL past its nextUpdate is still used this long, then devices are refused
+    std::uint64_t max_crl_bytes = 64ull << 20;  // a larger answer is dropped, the last good CRL kept
+};
+
 struct ClientAuthConfig {
     ClientAuthMode mode = ClientAuthMode::required;
     std::string trusted_ca_file;         // the ONLY trust anchors for device certificates
     std::vector<std::string> crl_files;  // when set, revocation is checked for the whole chain
     bool require_client_auth_eku = true;
+    std::optional<CrlRefresh> crl_refresh;  // crl_files are then the seed and the fallback
+
+    bool refreshes_crls() const { return crl_refresh && crl_refresh->mode == CrlRefreshMode::cdp; }
+    // Whether devices are checked for revocation: with crl_files, or CRLs fetched from the CDPs.
+    bool checks_revocation() const { return !crl_files.empty() || refreshes_crls(); }
 };
 
 struct ListenerConfig {

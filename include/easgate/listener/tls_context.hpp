@@ -1,11 +1,13 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "easgate/config/config.hpp"
 #include "easgate/identity/certificate_identity.hpp"
+#include "easgate/identity/revocation_store.hpp"
 
 namespace easgate::listener {
 
@@ -13,6 +15,8 @@ namespace easgate::listener {
 // verification callback, so a refusal happens at the handshake and is explained in the log.
 struct ClientCertificateCheck {
     bool require_client_auth_eku = true;
+    identity::RevocationStore* revocation = nullptr;  // grace for expired CRLs; learns CDPs when refreshing
+    bool learn_distribution_points = false;
     std::optional<identity::CertificateIdentity> identity;  // set when the leaf was accepted
     std::string refusal;                                    // why the chain was refused, or empty
     std::string refused_certificate;                        // subject, issuer and serial of the culprit
@@ -30,9 +34,14 @@ public:
     // which must outlive the handshake.
     void verify_into(SSL* ssl, ClientCertificateCheck& check) const;
 
+    // The CAs and CRLs devices are verified against; a CrlRefresher keeps its CRLs fresh.
+    const std::shared_ptr<identity::RevocationStore>& revocation() const { return revocation_; }
+
 private:
     boost::asio::ssl::context context_;
     bool require_client_auth_eku_;
+    bool refreshes_crls_ = false;
+    std::shared_ptr<identity::RevocationStore> revocation_;
 };
 
 // Identifies a certificate in a log line: subject, issuer and serial.

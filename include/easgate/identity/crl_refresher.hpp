@@ -1,0 +1,43 @@
+#pragma once
+
+// Keeps a listener's CRLs fresh from the CAs' http:// CRL Distribution Points (client_auth.crl_refresh).
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "easgate/config/config.hpp"
+#include "easgate/identity/revocation_store.hpp"
+
+namespace easgate::identity {
+
+class CrlRefresher : public std::enable_shared_from_this<CrlRefresher> {
+public:
+    CrlRefresher(const boost::asio::any_io_executor& executor, std::shared_ptr<RevocationStore> store,
+                 const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters);
+
+    // Fetches every distribution point now, then every interval, and at once when a device
+    // certificate names a new one. Runs on the executor's thread; no fetch blocks a worker.
+    void start();
+
+private:
+    boost::asio::awaitable<void> run(std::shared_ptr<CrlRefresher> self);
+    boost::asio::awaitable<void> refresh(const std::string& url);
+    // The fetched bytes into the store; an empty string when they held a usable CRL, else why not.
+    std::string install(const std::string& url, const std::string& body);
+    void record_failure(const std::string& url, const std::string& why);
+    void warn_about_expired_crls() const;
+
+    std::shared_ptr<RevocationStore> store_;
+    config::CrlRefresh settings_;
+    std::shared_ptr<CrlRefreshCounters> counters_;
+    boost::asio::steady_timer pause_;
+    std::atomic<bool> pending_{false};  // a distribution point was learned: fetch without waiting
+    std::set<std::string> failing_;     // distribution points whose last fetch failed
+};
+
+}  // namespace easgate::identity

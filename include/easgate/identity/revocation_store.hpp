@@ -1,0 +1,73 @@
+#pragma once
+
+// The trust store devices are verified against, with CRLs that can change while easgate runs.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "easgate/identity/trust_store.hpp"
+
+namespace easgate::identity {
+
+// What /metrics shows of the CRL refresh, summed over the listeners.
+struct CrlRefreshCounters {
+    std::atomic<std::uint64_t> fetches{0};   // CRL fetches from a distribution point
+    std::atomic<std::uint64_t> failures{0};  // of those, failed: the last good CRL stayed in use
+    std::atomic<std::uint64_t> updates{0};   // newer CRLs swapped in
+    std::atomic<std::uint64_t> failing{0};   // distribution points whose last fetch failed (a gauge)
+};
+
+// The anchors of trusted_ca_file and the newest CRL of each of them (base and delta). A change
+// builds a whole new X509_STORE and swaps it in under the mutex; each handshake holds a reference
+// to the store it began with (SSL_set1_verify_cert_store), so no store is ever changed while
+// OpenSSL may be reading it, and the shared SSL_CTX is never touched after start.
+class RevocationStore {
+public:
+    RevocationStore(std::vector<X509Ptr> anchors, std::vector<X509CrlPtr> seed_crls, bool check_revocation,
+                    std::chrono::milliseconds grace);
+
+    // The store of the moment, for one handshake.
+    X509StorePtr current() const;
+
+    enum class Offer { installed, not_newer, unknown_issuer, bad_signature };
+    // Swaps crl in when a listed CA signed it and it is newer (crlNumber, else thisUpdate) than the
+    // one held for that CA key and kind (base or delta).
+    Offer offer(X509CrlPtr crl);
+
+    // Remembers the http:// CRL Distribution Points (and Freshest CRL) of cert when a listed CA
+    // signed it, so a forged certificate can't make easgate fetch from a URL of its choosing.
+    void learn_distribution_points(X509* cert);
+    // The same for the listed CAs themselves: an issuing CA names its root's CRL.
+    void learn_from_anchors();
+    // Called (from any thread) when a distribution point was learned.
+    void on_new_distribution_point(std::function<void()> wake) { wake_ = std::move(wake); }
+    std::vector<std::string> distribution_points() const;
+
+    // Whether a CRL past its nextUpdate is still inside client_auth.crl_refresh.grace.
+    bool within_grace(const X509_CRL* crl) const;
+    // "CN=… (nextUpdate …)" for each CRL held that is past its nextUpdate.
+    std::vector<std::string> expired_crls() const;
+
+private:
+    void add_urls_locked(const std::vector<std::string>& urls);
+    void rebuild_locked();
+
+    std::vector<X509Ptr> anchors_;
+    bool check_revocation_;
+    std::chrono::milliseconds grace_;
+    std::function<void()> wake_;
+    mutable std::mutex mutex_;
+    std::vector<X509CrlPtr> crls_;
+    X509StorePtr store_;
+    std::set<std::string> urls_;     // http:// distribution points to fetch
+    std::set<std::string> skipped_;  // ldap:// and others, logged once
+};
+
+}  // namespace easgate::identity

@@ -1,0 +1,46 @@
+#pragma once
+
+// The store a device's chain is verified against: the configured CAs and their CRLs, nothing else.
+
+#include <openssl/x509_vfy.h>
+
+#include <string>
+#include <vector>
+
+#include "easgate/common/openssl_ptr.hpp"
+
+namespace easgate::identity {
+
+using X509Ptr = common::OpenSslPtr<X509, X509_free>;
+using X509CrlPtr = common::OpenSslPtr<X509_CRL, X509_CRL_free>;
+using X509StorePtr = common::OpenSslPtr<X509_STORE, X509_STORE_free>;
+
+// The PEM certificates of trusted_ca_file. A CA listed without its issuer (an issuing CA whose
+// offline root the admin left out) is marked trusted for client authentication by itself; a CA
+// whose issuer is listed too is only a link, so the chain goes on to the root and the root's CRL
+// decides whether that CA is revoked. Empty when the file holds no certificate.
+std::vector<X509Ptr> load_trust_anchors(const std::string& path);
+
+// CRLs from PEM (several) or DER bytes, as AD CS publishes them; empty when none parses.
+std::vector<X509CrlPtr> parse_crls(const std::string& bytes);
+// The same from a file; empty when it can't be read.
+std::vector<X509CrlPtr> read_crl_file(const std::string& path);
+
+// A fresh store of the anchors and CRLs; with check_revocation, every certificate below the
+// trust anchor must have a current CRL (X509_V_FLAG_CRL_CHECK_ALL, delta CRLs used).
+X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::vector<X509CrlPtr>& crls,
+                               bool check_revocation);
+
+// True for the one verification error that is no reason to refuse: the trust anchor's own CRL is
+// missing. RFC 5280 (6.1) checks no anchor's revocation, and an issuing CA listed without its root
+// has nobody here to sign a CRL about it.
+bool is_missing_anchor_crl(X509_STORE_CTX* store);
+
+// A CRL in a log line: its issuer and nextUpdate.
+std::string describe_crl(const X509_CRL* crl);
+
+// The operator's explanation of a verification error: OpenSSL's words, and for a CRL problem whose
+// CRL it is and what to do.
+std::string explain_verify_error(X509_STORE_CTX* store);
+
+}  // namespace easgate::identity

@@ -1,0 +1,84 @@
+#include "easgate/identity/crl_fetch.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+
+#include "easgate/common/resolve.hpp"
+
+namespace easgate::identity {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+struct HttpUrl {
+    std::string host;  // without the brackets of an IPv6 literal
+    std::string port = "80";
+    std::string host_header;
+    std::string target;
+};
+
+// http://host[:port][/path]; nullopt for anything else (https and ldap are not fetched here).
+std::optional<HttpUrl> parse_http_url(const std::string& url) {
+    constexpr std::string_view scheme = "http://";
+    if (url.rfind(scheme, 0) != 0) return std::nullopt;
+    const auto authority_end = url.find_first_of("/?#", scheme.size());
+    HttpUrl parsed;
+    parsed.host_header = url.substr(scheme.size(), authority_end - scheme.size());
+    parsed.target = authority_end == std::string::npos ? "/" : url.substr(authority_end);
+    const std::string& authority = parsed.host_header;
+    const auto bracket = authority.rfind(']');
+    const auto colon = authority.rfind(':');
+    const bool has_port = colon != std::string::npos && (bracket == std::string::npos || colon > bracket);
+    parsed.host = authority.substr(0, has_port ? colon : std::string::npos);
+    if (has_port) parsed.port = authority.substr(colon + 1);
+    if (parsed.host.size() >= 2 && parsed.host.front() == '[')
+        parsed.host = parsed.host.substr(1, parsed.host.size() - 2);
+    if (parsed.host.empty() || parsed.port.empty() || authority.find('@') != std::string::npos)
+        return std::nullopt;
+    return parsed;
+}
+
+}  // namespace
+
+asio::awaitable<FetchedCrl> fetch_crl(const std::string& url, std::chrono::milliseconds timeout,
+                                      std::uint64_t max_bytes) {
+    const auto parsed = parse_http_url(url);
+    if (!parsed) co_return FetchedCrl{{}, "not an http:// URL"};
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto [resolve_ec, endpoints] =
+        co_await common::resolve_before(parsed->host, parsed->port, deadline);
+    if (resolve_ec) co_return FetchedCrl{{}, "resolving " + parsed->host + ": " + resolve_ec.message()};
+
+    beast::tcp_stream stream(co_await asio::this_coro::executor);
+    stream.expires_at(deadline);  // one deadline for the connect, the request and the whole answer
+    if (auto [ec, endpoint] = co_await stream.async_connect(endpoints, use_nothrow); ec)
+        co_return FetchedCrl{{}, "connecting: " + ec.message()};
+    http::request<http::empty_body> request{http::verb::get, parsed->target, 11};
+    request.set(http::field::host, parsed->host_header);
+    request.set(http::field::user_agent, "easgate-crl-refresh");
+    request.keep_alive(false);
+    if (auto [ec, sent] = co_await http::async_write(stream, request, use_nothrow); ec)
+        co_return FetchedCrl{{}, "sending the request: " + ec.message()};
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(max_bytes);
+    if (auto [ec, read] = co_await http::async_read(stream, buffer, parser, use_nothrow); ec) {
+        if (ec == http::error::body_limit)
+            co_return FetchedCrl{{}, "the CRL is larger than client_auth.crl_refresh.max_crl_bytes"};
+        co_return FetchedCrl{{}, "reading the answer: " + ec.message()};
+    }
+    auto response = parser.release();
+    if (response.result() != http::status::ok)
+        co_return FetchedCrl{
+            {}, "answered " + std::to_string(response.result_int()) + " " + std::string(response.reason())};
+    co_return FetchedCrl{std::move(response.body()), {}};
+}
+
+}  // namespace easgate::identity

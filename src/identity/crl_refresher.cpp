@@ -1,0 +1,98 @@
+#include "easgate/identity/crl_refresher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "easgate/common/spawn_handlers.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/identity/crl_fetch.hpp"
+
+namespace easgate::identity {
+
+namespace asio = boost::asio;
+
+CrlRefresher::CrlRefresher(const asio::any_io_executor& executor, std::shared_ptr<RevocationStore> store,
+                           const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters)
+    : store_(std::move(store)), settings_(settings), counters_(std::move(counters)), pause_(executor) {}
+
+void CrlRefresher::start() {
+    store_->on_new_distribution_point([weak = weak_from_this()] {
+        const auto self = weak.lock();
+        if (!self) return;
+        self->pending_ = true;
+        asio::post(self->pause_.get_executor(), [self] { self->pause_.cancel(); });
+    });
+    store_->learn_from_anchors();
+    asio::co_spawn(pause_.get_executor(), run(shared_from_this()), common::LogFailure{"CRL refresh"});
+}
+
+// self: the loop keeps its refresher alive for as long as the event loop runs.
+asio::awaitable<void> CrlRefresher::run([[maybe_unused]] std::shared_ptr<CrlRefresher> self) {
+    for (;;) {
+        pending_ = false;
+        for (const auto& url : store_->distribution_points()) co_await refresh(url);
+        warn_about_expired_crls();
+        if (pending_) continue;
+        pause_.expires_after(settings_.interval);
+        co_await pause_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: a new URL
+    }
+}
+
+asio::awaitable<void> CrlRefresher::refresh(const std::string& url) {
+    ++counters_->fetches;
+    const auto fetched = co_await fetch_crl(url, settings_.timeout, settings_.max_crl_bytes);
+    const std::string why = fetched.error.empty() ? install(url, fetched.body) : fetched.error;
+    if (!why.empty()) {
+        record_failure(url, why);
+        co_return;
+    }
+    if (failing_.erase(url) > 0) {
+        --counters_->failing;
+        spdlog::info("CRL refresh from {} works again", url);
+    }
+}
+
+std::string CrlRefresher::install(const std::string& url, const std::string& body) {
+    auto crls = parse_crls(body);
+    if (crls.empty()) return "the answer is no CRL (PEM or DER)";
+    for (auto& crl : crls) {
+        const std::string described = describe_crl(crl.get());
+        switch (store_->offer(std::move(crl))) {
+            case RevocationStore::Offer::installed:
+                ++counters_->updates;
+                spdlog::info("CRL refresh: {} from {} is in use", described, url);
+                break;
+            case RevocationStore::Offer::not_newer:
+                break;
+            case RevocationStore::Offer::unknown_issuer:
+                return "the " + described + " is from a CA that is not in client_auth.trusted_ca_file";
+            case RevocationStore::Offer::bad_signature:
+                return "the " + described + " is not signed by the CA of that name in trusted_ca_file";
+        }
+    }
+    return "";
+}
+
+void CrlRefresher::record_failure(const std::string& url, const std::string& why) {
+    ++counters_->failures;
+    if (failing_.insert(url).second) ++counters_->failing;
+    spdlog::warn(
+        "CRL refresh from {} failed: {}; the last good CRL stays in use until its nextUpdate (plus "
+        "client_auth.crl_refresh.grace {}); next try in {}",
+        url, why, config::format_duration(settings_.grace), config::format_duration(settings_.interval));
+}
+
+void CrlRefresher::warn_about_expired_crls() const {
+    for (const auto& crl : store_->expired_crls()) {
+        spdlog::warn(
+            "{} is past its nextUpdate and no newer one could be fetched: once client_auth.crl_refresh.grace "
+            "({}) has passed too, devices it covers are refused; check the CA publishes its CRL at its CDP",
+            crl, config::format_duration(settings_.grace));
+    }
+}
+
+}  // namespace easgate::identity

@@ -1,0 +1,180 @@
+#include "easgate/identity/revocation_store.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+namespace easgate::identity {
+namespace {
+
+using DistPointsPtr = common::OpenSslPtr<STACK_OF(DIST_POINT), CRL_DIST_POINTS_free>;
+
+// The URIs of a CRL Distribution Points or Freshest CRL extension (both are CRLDistributionPoints).
+void add_uris(DistPointsPtr points, std::vector<std::string>& out) {
+    for (int i = 0; points && i < sk_DIST_POINT_num(points.get()); ++i) {
+        const DIST_POINT* point = sk_DIST_POINT_value(points.get(), i);
+        if (!point->distpoint || point->distpoint->type != 0) continue;  // fullName only
+        const GENERAL_NAMES* names = point->distpoint->name.fullname;
+        for (int j = 0; j < sk_GENERAL_NAME_num(names); ++j) {
+            const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, j);
+            if (name->type != GEN_URI) continue;
+            const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+            out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                             static_cast<std::size_t>(ASN1_STRING_length(uri)));
+        }
+    }
+}
+
+std::vector<std::string> certificate_urls(X509* cert) {
+    std::vector<std::string> urls;
+    const auto extension = [cert](int nid) {
+        return DistPointsPtr(
+            static_cast<STACK_OF(DIST_POINT)*>(X509_get_ext_d2i(cert, nid, nullptr, nullptr)));
+    };
+    add_uris(extension(NID_crl_distribution_points), urls);
+    add_uris(extension(NID_freshest_crl), urls);
+    return urls;
+}
+
+std::vector<std::string> freshest_urls(X509_CRL* crl) {
+    std::vector<std::string> urls;
+    add_uris(DistPointsPtr(static_cast<STACK_OF(DIST_POINT)*>(
+                 X509_CRL_get_ext_d2i(crl, NID_freshest_crl, nullptr, nullptr))),
+             urls);
+    return urls;
+}
+
+bool is_delta(X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
+
+// The listed CA that signed crl, or null.
+X509* signer_of(X509_CRL* crl, const std::vector<X509Ptr>& anchors) {
+    for (const auto& anchor : anchors) {
+        if (X509_NAME_cmp(X509_get_subject_name(anchor.get()), X509_CRL_get_issuer(crl)) != 0) continue;
+        if (X509_CRL_verify(crl, X509_get0_pubkey(anchor.get())) == 1) return anchor.get();
+    }
+    ERR_clear_error();
+    return nullptr;
+}
+
+bool newer(X509_CRL* candidate, X509_CRL* held) {
+    using NumberPtr = common::OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
+    const auto number = [](X509_CRL* crl) {
+        return NumberPtr(
+            static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
+    };
+    const auto candidate_number = number(candidate);
+    const auto held_number = number(held);
+    if (candidate_number && held_number)
+        return ASN1_INTEGER_cmp(candidate_number.get(), held_number.get()) > 0;
+    return ASN1_TIME_compare(X509_CRL_get0_lastUpdate(candidate), X509_CRL_get0_lastUpdate(held)) > 0;
+}
+
+bool past(const ASN1_TIME* time, std::time_t moment) { return time && X509_cmp_time(time, &moment) < 0; }
+
+}  // namespace
+
+RevocationStore::RevocationStore(std::vector<X509Ptr> anchors, std::vector<X509CrlPtr> seed_crls,
+                                 bool check_revocation, std::chrono::milliseconds grace)
+    : anchors_(std::move(anchors)),
+      check_revocation_(check_revocation),
+      grace_(grace),
+      crls_(std::move(seed_crls)) {
+    const std::lock_guard lock(mutex_);
+    for (const auto& crl : crls_) add_urls_locked(freshest_urls(crl.get()));
+    rebuild_locked();
+}
+
+X509StorePtr RevocationStore::current() const {
+    const std::lock_guard lock(mutex_);
+    X509_STORE_up_ref(store_.get());
+    return X509StorePtr(store_.get());
+}
+
+RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
+    X509* signer = signer_of(crl.get(), anchors_);
+    if (!signer) {
+        const bool named = std::any_of(anchors_.begin(), anchors_.end(), [&crl](const X509Ptr& anchor) {
+            return X509_NAME_cmp(X509_get_subject_name(anchor.get()), X509_CRL_get_issuer(crl.get())) == 0;
+        });
+        return named ? Offer::bad_signature : Offer::unknown_issuer;
+    }
+    const std::lock_guard lock(mutex_);
+    for (auto& held : crls_) {
+        if (is_delta(held.get()) != is_delta(crl.get())) continue;
+        if (X509_NAME_cmp(X509_CRL_get_issuer(held.get()), X509_CRL_get_issuer(crl.get())) != 0) continue;
+        if (X509_CRL_verify(held.get(), X509_get0_pubkey(signer)) != 1) continue;  // another key of that CA
+        if (!newer(crl.get(), held.get())) return Offer::not_newer;
+        held = std::move(crl);
+        add_urls_locked(freshest_urls(held.get()));
+        rebuild_locked();
+        return Offer::installed;
+    }
+    ERR_clear_error();
+    add_urls_locked(freshest_urls(crl.get()));
+    crls_.push_back(std::move(crl));
+    rebuild_locked();
+    return Offer::installed;
+}
+
+void RevocationStore::learn_distribution_points(X509* cert) {
+    const auto urls = certificate_urls(cert);
+    if (urls.empty()) return;
+    bool added = false;
+    {
+        const std::lock_guard lock(mutex_);
+        const auto known = [this](const std::string& url) { return urls_.count(url) || skipped_.count(url); };
+        if (std::all_of(urls.begin(), urls.end(), known)) return;
+        const bool signed_by_anchor =
+            std::any_of(anchors_.begin(), anchors_.end(), [cert](const X509Ptr& anchor) {
+                return X509_check_issued(anchor.get(), cert) == X509_V_OK &&
+                       X509_verify(cert, X509_get0_pubkey(anchor.get())) == 1;
+            });
+        ERR_clear_error();
+        if (!signed_by_anchor) return;
+        const auto before = urls_.size();
+        add_urls_locked(urls);
+        added = urls_.size() > before;
+    }
+    if (added && wake_) wake_();
+}
+
+void RevocationStore::learn_from_anchors() {
+    for (const auto& anchor : anchors_) learn_distribution_points(anchor.get());
+}
+
+void RevocationStore::add_urls_locked(const std::vector<std::string>& urls) {
+    for (const auto& url : urls) {
+        if (url.rfind("http://", 0) == 0) {
+            urls_.insert(url);
+        } else if (skipped_.insert(url).second) {
+            spdlog::info("CRL distribution point {} skipped: easgate fetches CRLs over http:// only", url);
+        }
+    }
+}
+
+std::vector<std::string> RevocationStore::distribution_points() const {
+    const std::lock_guard lock(mutex_);
+    return {urls_.begin(), urls_.end()};
+}
+
+bool RevocationStore::within_grace(const X509_CRL* crl) const {
+    const auto grace = std::chrono::duration_cast<std::chrono::seconds>(grace_).count();
+    return crl && grace > 0 && !past(X509_CRL_get0_nextUpdate(crl), std::time(nullptr) - grace);
+}
+
+std::vector<std::string> RevocationStore::expired_crls() const {
+    std::vector<std::string> expired;
+    const std::lock_guard lock(mutex_);
+    for (const auto& crl : crls_) {
+        if (!past(X509_CRL_get0_nextUpdate(crl.get()), std::time(nullptr))) continue;
+        expired.push_back(describe_crl(crl.get()));
+    }
+    return expired;
+}
+
+void RevocationStore::rebuild_locked() { store_ = build_trust_store(anchors_, crls_, check_revocation_); }
+
+}  // namespace easgate::identity

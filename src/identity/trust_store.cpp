@@ -1,0 +1,139 @@
+#include "easgate/identity/trust_store.hpp"
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+namespace easgate::identity {
+namespace {
+
+using BioPtr = common::OpenSslPtr<BIO, BIO_free>;
+
+std::string bio_text(BIO* bio) {
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio, &data);
+    return std::string(data, static_cast<std::size_t>(size));
+}
+
+std::string name_text(const X509_NAME* name) {
+    const BioPtr bio(BIO_new(BIO_s_mem()));
+    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+    return bio_text(bio.get());
+}
+
+std::string time_text(const ASN1_TIME* time) {
+    if (!time) return "never";
+    const BioPtr bio(BIO_new(BIO_s_mem()));
+    ASN1_TIME_print_ex(bio.get(), time, ASN1_DTFLGS_ISO8601);
+    return bio_text(bio.get());
+}
+
+bool issuer_listed(X509* cert, const std::vector<X509Ptr>& listed) {
+    for (const auto& candidate : listed) {
+        if (candidate.get() != cert && X509_check_issued(candidate.get(), cert) == X509_V_OK) return true;
+    }
+    return false;
+}
+
+// Whose CRL a CRL error is about: the issuer of the certificate being checked.
+std::string crl_issuer(X509_STORE_CTX* store) {
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    return cert ? "\"" + name_text(X509_get_issuer_name(cert)) + "\"" : "its issuer";
+}
+
+}  // namespace
+
+std::vector<X509Ptr> load_trust_anchors(const std::string& path) {
+    std::vector<X509Ptr> certificates;
+    const BioPtr bio(BIO_new_file(path.c_str(), "r"));
+    if (!bio) return certificates;
+    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+        certificates.emplace_back(cert);
+    ERR_clear_error();  // the read that ended the loop
+    for (const auto& cert : certificates) {
+        if (X509_self_signed(cert.get(), 0) == 1 || issuer_listed(cert.get(), certificates)) continue;
+        // Without PARTIAL_CHAIN, which would also stop at an issuing CA whose root is listed.
+        X509_add1_trust_object(cert.get(), OBJ_nid2obj(NID_client_auth));
+    }
+    return certificates;
+}
+
+std::vector<X509CrlPtr> parse_crls(const std::string& bytes) {
+    std::vector<X509CrlPtr> crls;
+    const BioPtr pem(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(pem.get(), nullptr, nullptr, nullptr))
+        crls.emplace_back(crl);
+    ERR_clear_error();
+    if (!crls.empty()) return crls;
+    const auto* der = reinterpret_cast<const unsigned char*>(bytes.data());
+    if (X509_CRL* crl = d2i_X509_CRL(nullptr, &der, static_cast<long>(bytes.size()))) crls.emplace_back(crl);
+    ERR_clear_error();
+    return crls;
+}
+
+std::vector<X509CrlPtr> read_crl_file(const std::string& path) {
+    const BioPtr bio(BIO_new_file(path.c_str(), "rb"));
+    if (!bio) {
+        ERR_clear_error();
+        return {};
+    }
+    std::string bytes;
+    char chunk[4096];
+    for (int n; (n = BIO_read(bio.get(), chunk, sizeof chunk)) > 0;)
+        bytes.append(chunk, static_cast<std::size_t>(n));
+    return parse_crls(bytes);
+}
+
+X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::vector<X509CrlPtr>& crls,
+                               bool check_revocation) {
+    X509StorePtr store(X509_STORE_new());
+    for (const auto& cert : anchors) X509_STORE_add_cert(store.get(), cert.get());
+    for (const auto& crl : crls) X509_STORE_add_crl(store.get(), crl.get());
+    ERR_clear_error();  // a CRL listed twice is no error
+    // Without EXTENDED_CRL_SUPPORT, OpenSSL 3.0 may pick a delta CRL as if it were the full CRL
+    // (get_crl_score skips deltas only with it), and miss what only the base CRL lists.
+    if (check_revocation) {
+        X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+                                              X509_V_FLAG_USE_DELTAS | X509_V_FLAG_EXTENDED_CRL_SUPPORT);
+    }
+    return store;
+}
+
+std::string describe_crl(const X509_CRL* crl) {
+    return "CRL of \"" + name_text(X509_CRL_get_issuer(crl)) + "\" (nextUpdate " +
+           time_text(X509_CRL_get0_nextUpdate(crl)) + ")";
+}
+
+bool is_missing_anchor_crl(X509_STORE_CTX* store) {
+    if (X509_STORE_CTX_get_error(store) != X509_V_ERR_UNABLE_TO_GET_CRL) return false;
+    STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);
+    return chain && X509_STORE_CTX_get_error_depth(store) == sk_X509_num(chain) - 1;
+}
+
+std::string explain_verify_error(X509_STORE_CTX* store) {
+    const int error = X509_STORE_CTX_get_error(store);
+    std::string text = X509_verify_cert_error_string(error);
+    const X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);
+    switch (error) {
+        case X509_V_ERR_UNABLE_TO_GET_CRL:
+            return text + ": no CRL of " + crl_issuer(store) +
+                   " is loaded: add it to client_auth.crl_files or turn on client_auth.crl_refresh";
+        case X509_V_ERR_CRL_HAS_EXPIRED:
+            return text + ": the CRL of " + crl_issuer(store) + " was due for renewal" +
+                   (crl ? " at " + time_text(X509_CRL_get0_nextUpdate(crl)) : "") +
+                   ": copy the CA's current CRL to client_auth.crl_files, or let client_auth.crl_refresh "
+                   "fetch it";
+        case X509_V_ERR_CRL_NOT_YET_VALID:
+            return text + ": the CRL of " + crl_issuer(store) + " starts later" +
+                   (crl ? " (" + time_text(X509_CRL_get0_lastUpdate(crl)) + ")" : "") +
+                   ": check easgate's clock";
+        case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+            return text + ": the CRL claiming to be from " + crl_issuer(store) + " is not signed by that CA";
+        default:
+            return text;
+    }
+}
+
+}  // namespace easgate::identity

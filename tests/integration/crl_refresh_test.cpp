@@ -1,0 +1,99 @@
+// client_auth.crl_refresh: CRLs fetched from the CAs' CRL Distribution Points (served here by the
+// suite's CdpServer, the URLs in the test PKI's certificates) replace the crl_files without a restart.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "gateway_fixture.hpp"
+
+namespace easgate::testing {
+namespace {
+
+constexpr const char* sync_path =
+    "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+
+class CrlRefreshTest : public GatewayTest {
+protected:
+    void start_refreshing(const std::string& refresh, std::vector<std::string> crl_files = {}) {
+        start_gateway({.with_crls = true,
+                       .crl_files = std::move(crl_files),
+                       .client_auth = "      crl_refresh: " + refresh + "\n"});
+    }
+
+    // Whether the device is refused within timeout (polling, as a phone would retry).
+    bool refused_within(const std::string& device, std::chrono::seconds timeout) {
+        const auto until = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < until) {
+            if (curl(device, sync_path).exit_code != 0) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        return false;
+    }
+
+    std::string metrics() {
+        return run_command({"curl", "--silent", "--show-error", "--max-time", "10", admin_url("/metrics")})
+            .out;
+    }
+};
+
+TEST_F(CrlRefreshTest, ANewlyPublishedRevocationIsEnforcedWithoutRestart) {
+    start_refreshing("{interval: 1s, timeout: 1s}");
+    curl_report("frank", sync_path);  // teaches easgate the issuing CA's distribution point
+    pki().issuing->revoke(pki().frank);
+    pki().cdp.publish("issuing.crl", pki().issuing->crl_pem());
+    EXPECT_TRUE(refused_within("frank", std::chrono::seconds(10))) << gateway_log();
+    EXPECT_FALSE(wait_for_gateway_log("certificate revoked").empty());
+    EXPECT_NE(gateway_log().find("CRL refresh: CRL of \"CN=easgate test issuing CA\""), std::string::npos)
+        << gateway_log();
+    curl_report("alice", sync_path);
+    const auto text = metrics();
+    EXPECT_NE(text.find("easgate_crl_updates_total "), std::string::npos) << text;
+    EXPECT_NE(text.find("easgate_crl_distribution_points_failing 0\n"), std::string::npos) << text;
+}
+
+TEST_F(CrlRefreshTest, ADeltaCrlRevocationIsEnforced) {
+    start_refreshing("{interval: 1s, timeout: 1s}");
+    curl_report("gina", sync_path);
+    const auto base = pki().issuing->crl_pem();
+    pki().issuing->revoke(pki().gina);
+    pki().cdp.publish("issuing.crl", base);  // gina is only in the delta
+    pki().cdp.publish("issuing-delta.crl", pki().issuing->delta_crl_pem());
+    EXPECT_TRUE(refused_within("gina", std::chrono::seconds(10))) << gateway_log();
+    EXPECT_FALSE(wait_for_gateway_log("certificate revoked").empty());
+    EXPECT_GT(pki().cdp.requests("issuing-delta.crl"), 0);
+}
+
+TEST_F(CrlRefreshTest, WhenTheCdpIsDownTheCachedCrlIsUsedAndTheMetricRises) {
+    start_refreshing("{interval: 1s, timeout: 1s}");
+    curl_report("alice", sync_path);
+    pki().cdp.stop();
+    EXPECT_FALSE(
+        wait_for_gateway_log("CRL refresh from " + pki().cdp.url("issuing.crl") + " failed").empty());
+    curl_report("alice", sync_path);
+    expect_refused("revoked", "certificate revoked");
+    const auto text = metrics();
+    EXPECT_NE(text.find("easgate_crl_distribution_points_failing "), std::string::npos) << text;
+    EXPECT_EQ(text.find("easgate_crl_distribution_points_failing 0\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("easgate_crl_fetch_failures_total 0\n"), std::string::npos) << text;
+}
+
+TEST_F(CrlRefreshTest, AnExpiredSeedIsReplacedFromTheCdp) {
+    start_refreshing("{interval: 1h}", {"device-root.crl", "issuing-ca-expired.crl", "retired-ca.crl"});
+    // The first device is refused, and names the distribution point of its CA.
+    expect_refused("alice", "CRL has expired");
+    EXPECT_FALSE(wait_for_gateway_log("CRL refresh: CRL of \"CN=easgate test issuing CA\"").empty());
+    curl_report("alice", sync_path);
+}
+
+TEST_F(CrlRefreshTest, AnExpiredCrlIsUsedWithinTheGrace) {
+    pki().cdp.stop();
+    start_refreshing("{interval: 1h, grace: 12h}",
+                     {"device-root.crl", "issuing-ca-expired.crl", "retired-ca.crl"});
+    curl_report("alice", sync_path);
+    expect_refused("revoked", "certificate revoked");
+    EXPECT_FALSE(wait_for_gateway_log("is past its nextUpdate and no newer one could be fetched").empty());
+}
+
+}  // namespace
+}  // namespace easgate::testing

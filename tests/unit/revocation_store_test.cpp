@@ -1,0 +1,78 @@
+// RevocationStore: which CRLs it takes, and which distribution points it will fetch.
+#include "easgate/identity/revocation_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "test_pki.hpp"
+
+namespace easgate::identity {
+namespace {
+
+using testing::CertSpec;
+using testing::TestCa;
+
+X509CrlPtr crl(const std::string& pem) { return std::move(parse_crls(pem).front()); }
+
+class RevocationStoreTest : public ::testing::Test {
+protected:
+    RevocationStoreTest() : root(TestCa::create_root("Corp Root CA")) {
+        root.publish_at("http://pki.corp.example/root.crl");
+        issuing = std::make_unique<TestCa>(root.create_intermediate("Corp Issuing CA"));
+        issuing->publish_at("http://pki.corp.example/issuing.crl", "http://pki.corp.example/issuing+.crl");
+    }
+
+    RevocationStore make_store(std::vector<X509CrlPtr> seed = {}) {
+        std::vector<X509Ptr> anchors;
+        anchors.push_back(testing::parse_certificate_pem(issuing->cert_pem()));
+        anchors.push_back(testing::parse_certificate_pem(root.cert_pem()));
+        return RevocationStore(std::move(anchors), std::move(seed), true, std::chrono::hours(1));
+    }
+
+    TestCa root;
+    std::unique_ptr<TestCa> issuing;
+};
+
+TEST_F(RevocationStoreTest, TakesOnlyNewerCrlsSignedByAListedCa) {
+    auto store = make_store();
+    const auto first = issuing->crl_pem();
+    EXPECT_EQ(store.offer(crl(first)), RevocationStore::Offer::installed);
+    EXPECT_EQ(store.offer(crl(first)), RevocationStore::Offer::not_newer);
+    EXPECT_EQ(store.offer(crl(issuing->crl_pem())), RevocationStore::Offer::installed);
+    EXPECT_EQ(store.offer(crl(TestCa::create_root("Rogue CA").crl_pem())),
+              RevocationStore::Offer::unknown_issuer);
+    EXPECT_EQ(store.offer(crl(TestCa::create_root("Corp Issuing CA").crl_pem())),
+              RevocationStore::Offer::bad_signature);
+}
+
+TEST_F(RevocationStoreTest, LearnsDistributionPointsFromListedCasAndTheirCertificatesOnly) {
+    std::vector<X509CrlPtr> seed;
+    seed.push_back(crl(issuing->crl_pem()));
+    auto store = make_store(std::move(seed));
+    EXPECT_EQ(store.distribution_points(), std::vector<std::string>{"http://pki.corp.example/issuing+.crl"});
+    store.learn_from_anchors();  // the issuing CA names its root's CRL
+    CertSpec spec;
+    spec.upn = "alice@corp.example";
+    store.learn_distribution_points(testing::parse_certificate_pem(issuing->issue(spec).cert_pem).get());
+    auto forger = TestCa::create_root("Corp Issuing CA");
+    forger.publish_at("http://intranet.corp.example/admin?drop");
+    store.learn_distribution_points(testing::parse_certificate_pem(forger.issue(spec).cert_pem).get());
+    issuing->publish_at("ldap:///CN=Corp%20Issuing%20CA?certificateRevocationList");
+    store.learn_distribution_points(testing::parse_certificate_pem(issuing->issue(spec).cert_pem).get());
+    EXPECT_EQ(store.distribution_points(), (std::vector<std::string>{"http://pki.corp.example/issuing+.crl",
+                                                                     "http://pki.corp.example/issuing.crl",
+                                                                     "http://pki.corp.example/root.crl"}));
+}
+
+TEST_F(RevocationStoreTest, AnExpiredCrlIsUsableOnlyWithinTheGrace) {
+    auto store = make_store();
+    const auto half_hour_ago = crl(issuing->crl_pem(-std::chrono::minutes(30)));
+    const auto two_hours_ago = crl(issuing->crl_pem(-std::chrono::hours(2) - std::chrono::minutes(1)));
+    EXPECT_TRUE(store.within_grace(half_hour_ago.get()));
+    EXPECT_FALSE(store.within_grace(two_hours_ago.get()));
+    EXPECT_TRUE(store.expired_crls().empty());
+}
+
+}  // namespace
+}  // namespace easgate::identity
