@@ -79,13 +79,20 @@ bool has_terms(const PolicyRule& rule) {
 // rules after it; groups are known only from the directory.
 void check_policy(Reader& root, const Config& config) {
     if (!config.policy) return;
+    if (config.policy->use_exchange_device_lists && !config.directory)
+        root.required("policy")
+            .required("use_exchange_device_lists")
+            .fail("the users' device lists come from the directory: add the directory: section");
     std::set<std::string> names;
     const auto& rules = config.policy->rules;
     for (std::size_t i = 0; i < rules.size(); ++i) {
         auto item = root.required("policy").required("rules").items()[i];
-        if (!names.insert(rules[i].name).second || rules[i].name == "default")
-            item.required("name").fail("\"" + rules[i].name +
-                                       "\" names another rule or policy.default: pick another name");
+        if (!names.insert(rules[i].name).second || rules[i].name == "default" ||
+            rules[i].name == exchange_blocked_devices_rule || rules[i].name == exchange_allowed_devices_rule)
+            item.required("name").fail(
+                "\"" + rules[i].name +
+                "\" names another rule or one easgate reserves (default, exchange_blocked_devices, "
+                "exchange_allowed_devices): pick another name");
         if (!has_terms(rules[i]))
             item.fail("the rule lists no term, so it would match every request: set policy.default instead");
         if (!rules[i].groups.empty() && !config.directory)

@@ -56,10 +56,17 @@ common::Failure refused(std::string cause, std::string detail) {
 }  // namespace
 
 const std::vector<std::string>& account_attributes() {
-    static const std::vector<std::string> attributes{
-        "userPrincipalName", "sAMAccountName", "userAccountControl", "msDS-User-Account-Control-Computed",
-        "lockoutTime",       "accountExpires", "memberOf",           "distinguishedName",
-        "objectSid"};
+    static const std::vector<std::string> attributes{"userPrincipalName",
+                                                     "sAMAccountName",
+                                                     "userAccountControl",
+                                                     "msDS-User-Account-Control-Computed",
+                                                     "lockoutTime",
+                                                     "accountExpires",
+                                                     "memberOf",
+                                                     "distinguishedName",
+                                                     "objectSid",
+                                                     "msExchMobileAllowedDeviceIDs",
+                                                     "msExchMobileBlockedDeviceIDs"};
     return attributes;
 }
 
@@ -76,9 +83,14 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
                    "let easgate's bind identity read them")
             .because("unavailable");
     }
-    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}};
+    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}, {}, {}};
     if (const auto it = entry.find("memberOf"); it != entry.end()) user.member_of = it->second;
     if (const auto* sid = first_value(entry, "objectSid")) user.object_sid = sid_text(*sid).value_or("");
+    // Attributes of the Exchange schema: a directory without it leaves them out of the answer.
+    if (const auto it = entry.find("msExchMobileAllowedDeviceIDs"); it != entry.end())
+        user.exchange_allowed_device_ids = it->second;
+    if (const auto it = entry.find("msExchMobileBlockedDeviceIDs"); it != entry.end())
+        user.exchange_blocked_device_ids = it->second;
 
     if (user.user_account_control & account_disabled) {
         return refused(

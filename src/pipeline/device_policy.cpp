@@ -1,6 +1,7 @@
 #include "easgate/pipeline/device_policy.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "easgate/common/text.hpp"
 
@@ -33,6 +34,21 @@ std::string_view common_name(std::string_view dn) {
 bool names_group(std::string_view configured, std::string_view dn) {
     if (configured.find('=') != std::string_view::npos) return equals_ignoring_case(configured, dn);
     return same_name(configured, common_name(dn));
+}
+
+// Exchange's own per-user lists, as Exchange applies them: a blocked device never syncs; with an
+// allowed list, only the devices on it do. A request without a DeviceId (autodiscover) is not
+// judged here.
+std::optional<std::string_view> exchange_list_denial(const PolicySubject& s) {
+    if (!s.user || !s.eas || s.eas->device_id.empty()) return std::nullopt;
+    const auto listed = [&](const std::vector<std::string>& ids) {
+        return std::ranges::any_of(ids,
+                                   [&](const std::string& id) { return same_name(id, s.eas->device_id); });
+    };
+    if (listed(s.user->exchange_blocked_device_ids)) return config::exchange_blocked_devices_rule;
+    if (!s.user->exchange_allowed_device_ids.empty() && !listed(s.user->exchange_allowed_device_ids))
+        return config::exchange_allowed_devices_rule;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -85,13 +101,21 @@ struct DevicePolicy::Rule {
 
 DevicePolicy::DevicePolicy(const config::PolicyConfig& policy)
     : default_action_(policy.default_action),
-      decided_(std::make_unique<std::atomic<std::uint64_t>[]>(policy.rules.size() + 1)) {
+      use_exchange_device_lists_(policy.use_exchange_device_lists),
+      decided_(std::make_unique<std::atomic<std::uint64_t>[]>(policy.rules.size() + 3)) {
     for (const auto& rule : policy.rules) rules_.emplace_back(rule);
 }
 
 DevicePolicy::~DevicePolicy() = default;
 
 PolicyDecision DevicePolicy::decide(const PolicySubject& subject) const {
+    if (use_exchange_device_lists_) {
+        if (const auto denial = exchange_list_denial(subject)) {
+            const bool blocked = *denial == config::exchange_blocked_devices_rule;
+            decided_[rules_.size() + (blocked ? 1 : 2)].fetch_add(1, std::memory_order_relaxed);
+            return {config::PolicyAction::deny, *denial};
+        }
+    }
     const auto rule = std::ranges::find_if(rules_, [&](const Rule& r) { return r.matches(subject); });
     const auto index = static_cast<std::size_t>(rule - rules_.begin());
     decided_[index].fetch_add(1, std::memory_order_relaxed);
@@ -105,6 +129,12 @@ std::vector<DevicePolicy::Count> DevicePolicy::counts() const {
         counts.push_back(
             {rules_[i].terms.name, rules_[i].terms.action, decided_[i].load(std::memory_order_relaxed)});
     counts.push_back({"default", default_action_, decided_[rules_.size()].load(std::memory_order_relaxed)});
+    if (use_exchange_device_lists_) {
+        counts.push_back({config::exchange_blocked_devices_rule, config::PolicyAction::deny,
+                          decided_[rules_.size() + 1].load(std::memory_order_relaxed)});
+        counts.push_back({config::exchange_allowed_devices_rule, config::PolicyAction::deny,
+                          decided_[rules_.size() + 2].load(std::memory_order_relaxed)});
+    }
     return counts;
 }
 

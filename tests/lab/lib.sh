@@ -55,8 +55,9 @@ LAB_SVC_PASSWORD="Svc-Lab-Passw0rd-0123456789"
 # MaxFieldLength of 16 KiB), like a user in many AD groups.
 LAB_NUMBERED_USERS=50
 # erin is locked out, frank expired, grace in Protected Users (through the group vip), ivan not in
-# eas-users: the account checks (directory_client_test.cpp).
-LAB_USERS=(alice bob carol dave maxine erin frank grace ivan $(printf 'user%02d ' $(seq 1 "$LAB_NUMBERED_USERS")))
+# eas-users: the account checks (directory_client_test.cpp). judy has Exchange's per-user device
+# lists (policy.use_exchange_device_lists).
+LAB_USERS=(alice bob carol dave maxine erin frank grace ivan judy $(printf 'user%02d ' $(seq 1 "$LAB_NUMBERED_USERS")))
 LAB_MAXINE_GROUPS=1500
 
 # ---- helpers ---------------------------------------------------------------

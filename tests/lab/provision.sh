@@ -135,6 +135,27 @@ printf 'dn: %s\nchangetype: modify\nreplace: lockoutTime\nlockoutTime: %s\n\ndn:
     | ldbmodify -H "$H" >>"$LAB_LOG_DIR/provision.log" 2>&1 \
     || die "locking erin or expiring frank failed (log: $LAB_LOG_DIR/provision.log)"
 
+# Exchange's two per-user ActiveSync device lists, as the Exchange schema extension defines them
+# (lDAPDisplayName, multi-valued Unicode strings on user; the OIDs here are RFC 5612's example
+# arc), and judy's lists: only her phone JUDYPHONE01 allowed, the tests' EASGATETEST01 blocked.
+schema_dn="CN=Schema,CN=Configuration,$base_dn"
+{
+    for list in Allowed Blocked; do
+        oid=$([ "$list" = Allowed ] && echo 1 || echo 2)
+        printf 'dn: CN=ms-Exch-Mobile-%s-Device-IDs,%s\nobjectClass: top\nobjectClass: attributeSchema\n' "$list" "$schema_dn"
+        printf 'attributeID: 1.3.6.1.4.1.32473.1.%s\nlDAPDisplayName: msExchMobile%sDeviceIDs\n' "$oid" "$list"
+        printf 'attributeSyntax: 2.5.5.12\noMSyntax: 64\nisSingleValued: FALSE\nsearchFlags: 0\n\n'
+    done
+} | ldbadd -H "$H" --option="dsdb:schema update allowed=true" >>"$LAB_LOG_DIR/provision.log" 2>&1 \
+    || die "adding the Exchange device-list attributes to the schema failed (log: $LAB_LOG_DIR/provision.log)"
+printf 'dn: CN=User,%s\nchangetype: modify\nadd: mayContain\nmayContain: msExchMobileAllowedDeviceIDs\nmayContain: msExchMobileBlockedDeviceIDs\n\n' "$schema_dn" \
+    | ldbmodify -H "$H" --option="dsdb:schema update allowed=true" >>"$LAB_LOG_DIR/provision.log" 2>&1 \
+    || die "allowing the Exchange device lists on users failed (log: $LAB_LOG_DIR/provision.log)"
+judy_dn="$(ldbsearch -H "$H" "(sAMAccountName=judy)" dn 2>/dev/null | sed -n 's/^dn: //p')"
+printf 'dn: %s\nchangetype: modify\nreplace: msExchMobileAllowedDeviceIDs\nmsExchMobileAllowedDeviceIDs: JUDYPHONE01\n-\nreplace: msExchMobileBlockedDeviceIDs\nmsExchMobileBlockedDeviceIDs: EASGATETEST01\n\n' "$judy_dn" \
+    | ldbmodify -H "$H" >>"$LAB_LOG_DIR/provision.log" 2>&1 \
+    || die "setting judy's device lists failed (log: $LAB_LOG_DIR/provision.log)"
+
 # AES enctypes on the service accounts (what Set-ADComputer -KerberosEncryptionType
 # does); without msDS-SupportedEncryptionTypes the exported keytabs hold only RC4.
 for acct in 'MAIL$' 'EASGATE$' 'EASGATE-NODELEG$'; do

@@ -33,7 +33,7 @@ struct GatewayOptions {
     std::string directory;       // more YAML lines in the directory section, each "  key: value\n"
     std::string kerberos;        // more YAML lines in the kerberos section
     std::string krb5_conf;       // the lab's when empty
-    std::string identity;        // YAML lines of an identity: section, each "  key: value\n"
+    std::string sections;        // top-level YAML sections, e.g. "identity:\n  mapping: [sid]\n"
 };
 
 class GatewayDelegationTest : public ::testing::Test {
@@ -61,7 +61,7 @@ protected:
             env.directory_yaml(options.directory_uris, options.directory) +
             env.kerberos_yaml(options.principal_var, options.keytab_var, options.krb5_conf,
                               options.kerberos) +
-            (options.identity.empty() ? "" : "identity:\n" + options.identity) +
+            options.sections +
             "logging:\n"
             "  level: debug\n";
         gateway_ = std::make_unique<EasgateProcess>(work_, config);

@@ -85,7 +85,7 @@ protected:
 
 TEST_F(GatewayMappingTest, TheSidExtensionFindsItsAccountWhateverTheUpnSays) {
     GatewayOptions options;
-    options.identity = "  mapping: [sid, upn]\n";
+    options.sections = "identity:\n  mapping: [sid, upn]\n";
     start_gateway(options);
     EXPECT_EQ(who_gets_in(issue("nobody@example.test", {}, sid_of("bob"))), "bob@EXAMPLE.TEST");
     EXPECT_EQ(who_gets_in(issue("alice@example.test")), "alice@EXAMPLE.TEST");  // no SID: the UPN's turn
@@ -100,7 +100,7 @@ TEST_F(GatewayMappingTest, ASidThatNamesAnotherAccountThanTheUpnIsRefused) {
 
 TEST_F(GatewayMappingTest, StrongMappingRequiredRefusesAUpnOnlyCertificate) {
     GatewayOptions options;
-    options.identity = "  strong_mapping: required\n";
+    options.sections = "identity:\n  strong_mapping: required\n";
     start_gateway(options);
     EXPECT_EQ(who_gets_in(issue("alice@example.test")), "403");
     EXPECT_FALSE(gateway_->wait_for_log("a weak mapping (Microsoft KB5014754)").empty());
@@ -109,7 +109,7 @@ TEST_F(GatewayMappingTest, StrongMappingRequiredRefusesAUpnOnlyCertificate) {
 
 TEST_F(GatewayMappingTest, TheEmailFindsTheAccountByItsMailAttribute) {
     GatewayOptions options;
-    options.identity = "  mapping: [email]\n";
+    options.sections = "identity:\n  mapping: [email]\n";
     start_gateway(options);
     EXPECT_EQ(who_gets_in(issue(std::nullopt, {"bob@example.test"})), "bob@EXAMPLE.TEST");
     EXPECT_EQ(who_gets_in(issue(std::nullopt, {"nobody@example.test"})), "403");
@@ -117,7 +117,7 @@ TEST_F(GatewayMappingTest, TheEmailFindsTheAccountByItsMailAttribute) {
 
 TEST_F(GatewayMappingTest, EachStrongAltSecurityIdentitiesFormFindsItsAccount) {
     GatewayOptions options;
-    options.identity = "  mapping: [alt_security_identities]\n  strong_mapping: required\n";
+    options.sections = "identity:\n  mapping: [alt_security_identities]\n  strong_mapping: required\n";
     options.directory = "  negative_cache_ttl: 1ms\n";  // the DC is asked again once bob is mapped
     start_gateway(options);
     const char* forms[] = {"X509:<I>", "X509:<SKI>", "X509:<SHA1-PUKEY>"};

@@ -84,15 +84,20 @@ TEST_F(PolicyConfigTest, RefusesAnUnknownProtocolVersionAndTerm) {
 }
 
 TEST_F(PolicyConfigTest, RuleNamesAreUniqueWordsAndEveryRuleHasATerm) {
-    EXPECT_EQ(
-        error_of(valid("",
-                       "policy:\n  rules:\n    - {name: a, action: deny, device_ids: [A]}\n"
-                       "    - {name: a, action: allow, device_ids: [B]}\n")),
-        "policy.rules[1].name: \"a\" names another rule or policy.default: pick another name (line 17)");
+    EXPECT_EQ(error_of(valid("",
+                             "policy:\n  rules:\n    - {name: a, action: deny, device_ids: [A]}\n"
+                             "    - {name: a, action: allow, device_ids: [B]}\n")),
+              "policy.rules[1].name: \"a\" names another rule or one easgate reserves (default, "
+              "exchange_blocked_devices, exchange_allowed_devices): pick another name (line 17)");
     EXPECT_EQ(
         error_of(valid("", "policy:\n  rules:\n    - {name: default, action: deny, device_ids: [A]}\n")),
-        "policy.rules[0].name: \"default\" names another rule or policy.default: pick another name (line "
-        "16)");
+        "policy.rules[0].name: \"default\" names another rule or one easgate reserves (default, "
+        "exchange_blocked_devices, exchange_allowed_devices): pick another name (line 16)");
+    EXPECT_NE(error_of(valid("",
+                             "policy:\n  rules:\n    - {name: exchange_allowed_devices, action: deny, "
+                             "device_ids: [A]}\n"))
+                  .find("one easgate reserves"),
+              std::string::npos);
     EXPECT_EQ(
         error_of(valid("", "policy:\n  rules:\n    - {name: 'a b', action: deny, device_ids: [A]}\n")),
         "policy.rules[0].name: expected up to 64 letters, digits, '-', '_' or '.', got \"a b\" (line 16)");
@@ -101,6 +106,15 @@ TEST_F(PolicyConfigTest, RuleNamesAreUniqueWordsAndEveryRuleHasATerm) {
               "instead (line 16)");
     EXPECT_EQ(error_of(valid("", "policy:\n  default: deny\n")),
               "policy.rules: required key is missing (line 15)");
+}
+
+TEST_F(PolicyConfigTest, ExchangeDeviceListsAreOffByDefaultAndNeedTheDirectory) {
+    EXPECT_FALSE(load(with_rule("device_ids: [A]")).policy->use_exchange_device_lists);
+    EXPECT_EQ(error_of(valid("",
+                             "policy:\n  use_exchange_device_lists: true\n  rules:\n"
+                             "    - {name: a, action: deny, device_ids: [A]}\n")),
+              "policy.use_exchange_device_lists: the users' device lists come from the directory: add the "
+              "directory: section (line 15)");
 }
 
 TEST_F(PolicyConfigTest, GroupsNeedTheDirectory) {

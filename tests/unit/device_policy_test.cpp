@@ -161,5 +161,40 @@ TEST_F(DevicePolicyTest, TheFirstMatchingRuleDecidesAndIsCounted) {
     EXPECT_EQ(counts[3].action, PolicyAction::deny);
 }
 
+// What Exchange does with its per-user lists (msExchMobileBlockedDeviceIDs and
+// msExchMobileAllowedDeviceIDs), before any rule; off unless policy.use_exchange_device_lists.
+TEST_F(DevicePolicyTest, ExchangeDeviceListsBlockOrAllowListBeforeTheRules) {
+    config::PolicyConfig config{
+        PolicyAction::allow,
+        {{.name = "iphones", .action = PolicyAction::allow, .device_types = {"iPhone"}}}};
+    config.use_exchange_device_lists = true;
+    const DevicePolicy policy(config);
+    EXPECT_EQ(policy.decide(subject()).rule, "iphones");  // empty lists: the rules decide
+    user_.exchange_blocked_device_ids = {"abc123"};
+    const auto blocked = policy.decide(subject());
+    EXPECT_EQ(blocked.rule, "exchange_blocked_devices");
+    EXPECT_EQ(blocked.action, PolicyAction::deny);
+    user_.exchange_blocked_device_ids = {"OTHER"};
+    user_.exchange_allowed_device_ids = {"PHONE2"};
+    EXPECT_EQ(policy.decide(subject()).rule, "exchange_allowed_devices");
+    user_.exchange_allowed_device_ids = {"PHONE2", "ABC123"};
+    EXPECT_EQ(policy.decide(subject()).rule, "iphones");
+    eas_.device_id.clear();  // autodiscover: no DeviceId, the lists don't apply
+    user_.exchange_allowed_device_ids = {"PHONE2"};
+    EXPECT_EQ(policy.decide(subject()).rule, "iphones");
+
+    const auto counts = policy.counts();
+    ASSERT_EQ(counts.size(), 4u);
+    EXPECT_EQ(counts[2].rule, "exchange_blocked_devices");
+    EXPECT_EQ(counts[2].decisions, 1u);
+    EXPECT_EQ(counts[3].rule, "exchange_allowed_devices");
+    EXPECT_EQ(counts[3].decisions, 1u);
+
+    config.use_exchange_device_lists = false;
+    user_.exchange_blocked_device_ids = {"ABC123"};
+    eas_.device_id = "ABC123";
+    EXPECT_EQ(DevicePolicy(config).decide(subject()).rule, "iphones");
+}
+
 }  // namespace
 }  // namespace easgate::pipeline

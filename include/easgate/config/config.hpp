@@ -181,7 +181,14 @@ struct PolicyRule {
 struct PolicyConfig {
     PolicyAction default_action = PolicyAction::allow;
     std::vector<PolicyRule> rules;
+    // Before the rules: a device in the user's msExchMobileBlockedDeviceIDs, or missing from a
+    // non-empty msExchMobileAllowedDeviceIDs, is denied, as Exchange itself would.
+    bool use_exchange_device_lists = false;
 };
+
+// The names of the decisions use_exchange_device_lists makes, reserved like "default".
+inline constexpr const char* exchange_blocked_devices_rule = "exchange_blocked_devices";
+inline constexpr const char* exchange_allowed_devices_rule = "exchange_allowed_devices";
 
 struct AdminConfig {
     std::string listen = "127.0.0.1:9443";

@@ -22,6 +22,10 @@ struct DirectoryUser {
     std::uint32_t user_account_control = 0;
     std::vector<std::string> member_of;  // direct group DNs, for the policy stage
     std::string object_sid;              // "S-1-5-21-…", empty if the directory did not say
+    // Exchange's per-user ActiveSync device lists (msExchMobileAllowedDeviceIDs,
+    // msExchMobileBlockedDeviceIDs), for policy.use_exchange_device_lists.
+    std::vector<std::string> exchange_allowed_device_ids;
+    std::vector<std::string> exchange_blocked_device_ids;
 };
 
 // The user, enabled and delegable; or why not, the reason saying what happened and the remedy:

@@ -42,7 +42,8 @@ public:
     explicit DevicePolicy(const config::PolicyConfig& policy);
     ~DevicePolicy();
 
-    // The first rule whose terms all match, else the default; counted for /metrics.
+    // With use_exchange_device_lists, a device the user's Exchange lists block is denied first;
+    // then the first rule whose terms all match, else the default; counted for /metrics.
     PolicyDecision decide(const PolicySubject& subject) const;
 
     // How often each rule (in order, then "default") decided, for /metrics.
@@ -57,7 +58,9 @@ private:
     struct Rule;
     std::vector<Rule> rules_;
     config::PolicyAction default_action_;
-    // One per rule, then the default's; counters only, so deciding stays lock-free.
+    bool use_exchange_device_lists_;
+    // One per rule, then the default's and the two Exchange lists'; counters only, so deciding stays
+    // lock-free.
     std::unique_ptr<std::atomic<std::uint64_t>[]> decided_;
 };
 
