@@ -211,6 +211,13 @@ asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end
 
 asio::awaitable<void> DownstreamSession::respond(const common::Failure& failure,
                                                  const AdmittedRequest& request, bool keep_alive) {
+    if (failure.cause == "policy") {
+        if (auto blocked = eas::blocked_device_wbxml(request.eas)) {
+            log_access(request, 200,
+                       failure.reason + " (answered as Exchange answers a blocked device: Status 129)");
+            co_return co_await write_wbxml(std::move(*blocked), request.line.version, keep_alive);
+        }
+    }
     log_access(request, failure.status, failure.reason);
     co_await write_status(static_cast<http::status>(failure.status), request.line.version, keep_alive,
                           failure.retry_after_seconds);
@@ -223,6 +230,17 @@ asio::awaitable<void> DownstreamSession::write_status(http::status status, unsig
     response.set(http::field::server, "easgate");
     response.set(http::field::content_type, "text/plain; charset=utf-8");
     response.body() = std::string(http::obsolete_reason(status)) + "\n";
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    tcp_stream().expires_after(limits_.client_body_timeout);
+    co_await http::async_write(stream_, response, use_nothrow);
+}
+
+asio::awaitable<void> DownstreamSession::write_wbxml(std::string body, unsigned version, bool keep_alive) {
+    http::response<http::string_body> response{http::status::ok, version};
+    response.set(http::field::server, "easgate");
+    response.set(http::field::content_type, "application/vnd.ms-sync.wbxml");
+    response.body() = std::move(body);
     response.keep_alive(keep_alive);
     response.prepare_payload();
     tcp_stream().expires_after(limits_.client_body_timeout);

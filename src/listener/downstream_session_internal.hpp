@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "easgate/common/body_rate.hpp"
+#include "easgate/eas/blocked_device.hpp"
 #include "easgate/eas/eas_request.hpp"
 #include "easgate/listener/downstream_session.hpp"
 #include "easgate/upstream/upstream_exchange.hpp"
@@ -89,6 +90,8 @@ private:
     // Answers from easgate itself: the device sees only the status; the log says why.
     asio::awaitable<void> respond(const common::Failure& failure, const AdmittedRequest& request,
                                   bool keep_alive);
+    // A policy denial as Exchange words it for ActiveSync 14.0 and later (eas/blocked_device.hpp).
+    asio::awaitable<void> write_wbxml(std::string body, unsigned version, bool keep_alive);
     asio::awaitable<void> write_status(http::status status, unsigned version, bool keep_alive,
                                        unsigned retry_after_seconds = 0);
     asio::awaitable<void> answer_long_poll_early(const AdmittedRequest& request);
