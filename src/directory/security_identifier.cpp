@@ -24,10 +24,13 @@ std::optional<std::string> sid_text(std::string_view binary) {
         return std::nullopt;
     std::uint64_t authority = 0;
     for (std::size_t i = 2; i < header_bytes; ++i) authority = authority << 8 | byte(i);
-    std::string text = "S-1-" + std::to_string(authority);
+    // Appended piece by piece: "S-1-" + std::to_string(…) makes GCC 12's -O3 report a false -Wrestrict.
+    std::string text = "S-1-";
+    text += std::to_string(authority);
     for (std::size_t i = 0; i < count; ++i) {
         const std::size_t at = header_bytes + 4 * i;
-        text += "-" + std::to_string(byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16 | byte(at + 3) << 24);
+        text += '-';
+        text += std::to_string(byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16 | byte(at + 3) << 24);
     }
     return text;
 }
