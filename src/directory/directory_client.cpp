@@ -318,10 +318,6 @@ DirectoryClient::DirectoryClient(const config::DirectoryConfig& directory,
 
 DirectoryClient::~DirectoryClient() = default;
 
-boost::asio::awaitable<UserLookup> DirectoryClient::find_by_upn(std::string upn) {
-    co_return co_await find(AccountSearch::by_attribute("userPrincipalName", std::move(upn)));
-}
-
 boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) {
     if (account.value.empty()) co_return refused("not_found", "empty " + account.attribute);
     // AD matches these attributes case-insensitively, so the cache does too.

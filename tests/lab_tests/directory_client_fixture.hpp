@@ -65,7 +65,8 @@ inline std::vector<TimedResult> run_lookups(DirectoryClient& client, const std::
                 co_await delay.async_wait(boost::asio::use_awaitable);
                 const auto start = steady_clock::now();
                 const auto find = [&]() -> boost::asio::awaitable<void> {
-                    results[i].result = co_await client.find_by_upn(lookups[i].upn);
+                    results[i].result = co_await client.find(
+                        AccountSearch::by_attribute("userPrincipalName", lookups[i].upn));
                 };
                 if (lookups[i].give_up_after) {
                     using namespace boost::asio::experimental::awaitable_operators;

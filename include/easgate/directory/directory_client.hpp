@@ -77,7 +77,6 @@ public:
     // cancellation slot (e.g. under awaitable_operators' || with a timer): it then completes at once
     // as unavailable ("cancelled: ..."); the search goes on and its result is still cached.
     boost::asio::awaitable<UserLookup> find(AccountSearch account);
-    boost::asio::awaitable<UserLookup> find_by_upn(std::string upn);
 
     const DirectoryCounters& counters() const;
 
