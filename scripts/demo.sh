@@ -29,7 +29,7 @@ scripts/install-deps.sh
 tests/lab/install-packages.sh
 mkdir -p "$demo"
 echo "== building easgate (log: $demo/build.log)"
-if ! { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+if ! { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release &&
   cmake --build build --target easgate; } >"$demo/build.log" 2>&1; then
   grep -E -B2 -A8 'error|Error' "$demo/build.log" | head -60
   exit 1

@@ -13,7 +13,7 @@ targets=("$@")
 jobs=$(nproc)
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DEASGATE_FUZZ=ON -DEASGATE_SANITIZE=ON -DEASGATE_TESTS=OFF >/dev/null
+  -DEASGATE_FUZZ=ON -DEASGATE_SANITIZE=ON -DEASGATE_TESTS=OFF -DEASGATE_WERROR=ON >/dev/null
 cmake --build build-fuzz -j "$jobs" --target "${targets[@]}"
 mkdir -p build-fuzz/crashes
 work=$(mktemp -d)

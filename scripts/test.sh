@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
-# Runs every test: installs the Debian packages, builds easgate twice (optimised, and with
-# AddressSanitizer + UndefinedBehaviorSanitizer), runs the unit and end-to-end tests of both, then
-# runs each libFuzzer target for a minute (scripts/fuzz.sh).
+# Runs every test: installs the Debian packages, builds easgate twice (Release, as admins and the
+# package build it, and with AddressSanitizer + UndefinedBehaviorSanitizer), warnings as errors,
+# runs the unit and end-to-end tests of both, then runs each libFuzzer target for a minute
+# (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 tests/lab/install-packages.sh  # the loopback AD domain and Kerberos backend the lab tests use
 jobs=$(nproc)
 
-echo "== build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+echo "== build (Release)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DEASGATE_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
 echo "== build (ASan + UBSan)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEASGATE_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEASGATE_SANITIZE=ON -DEASGATE_WERROR=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== tests (ASan + UBSan)"
 ctest --test-dir build-asan --output-on-failure -j "$jobs"
-echo "== tests (RelWithDebInfo)"
+echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs"
 echo "== fuzzing (each target 60 s)"
 scripts/fuzz.sh 60
