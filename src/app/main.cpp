@@ -8,6 +8,7 @@
 #include "easgate/app/gateway.hpp"
 #include "easgate/common/logging.hpp"
 #include "easgate/config/config.hpp"
+#include "easgate/doctor/doctor.hpp"
 
 int main(int argc, char** argv) {
     CLI::App cli{"easgate: an Exchange ActiveSync gateway with client-certificate authentication"};
@@ -19,7 +20,24 @@ int main(int argc, char** argv) {
     auto* check =
         cli.add_subcommand("check-config", "validate a configuration and print it with defaults filled in");
     check->add_option("--config,-c", config_path, "configuration file")->required();
+    easgate::doctor::DoctorOptions doctor_options;
+    bool doctor_json = false;
+    auto* doctor = cli.add_subcommand(
+        "doctor",
+        "check the deployment (TLS, keytab, KDC, delegation in AD, directory); exit 1 if a check fails");
+    doctor->add_option("--config,-c", doctor_options.config_path, "configuration file")->required();
+    doctor->add_option("--user", doctor_options.user, "also try this user end to end (UPN)");
+    doctor->add_option("--certificate", doctor_options.certificate,
+                       "also check this device certificate (PEM)");
+    doctor->add_flag("--json", doctor_json, "print the findings as JSON");
     CLI11_PARSE(cli, argc, argv);
+
+    if (doctor->parsed()) {
+        easgate::common::configure_logging("warn", false);  // the report is the output
+        const auto report = easgate::doctor::run_doctor(doctor_options);
+        std::cout << (doctor_json ? report.json() : report.text());
+        return report.failed() ? 1 : 0;
+    }
 
     try {
         const auto config = easgate::config::load_config(config_path);

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+
+#include "easgate/config/config.hpp"
+#include "easgate/doctor/report.hpp"
+
+// The groups of checks `easgate doctor` runs, in this order. Each adds its findings to the report
+// and never throws; one that needs a section the configuration lacks adds a SKIP.
+namespace easgate::doctor {
+
+// Listener certificate and key match and are not expiring within 30 days; trusted_ca_file and the
+// CRLs load, each CRL signed by its CA and not past nextUpdate.
+void check_listeners(const config::Config& config, Report& report);
+
+// Keytab readable by the service user only, holds the principal, kvno equals msDS-KeyVersionNumber;
+// a TGT can be had; clock skew against the KDC.
+void check_kerberos(const config::Config& config, Report& report);
+
+// Each directory URI: reachable, TLS verified, bind works (and which of these failed).
+void check_directory(const config::Config& config, Report& report);
+
+// The target SPN on exactly one account; the gateway may delegate to it with protocol transition
+// (or resource-based delegation on the target).
+void check_delegation_setup(const config::Config& config, Report& report);
+
+// --user: found, enabled, delegable; S4U2Self and S4U2Proxy; Exchange accepts the token.
+void check_user(const config::Config& config, const std::string& upn, Report& report);
+
+// --certificate: chains to the trust file, not revoked, Client Authentication EKU, UPN (and email)
+// in the SAN, maps to a directory user.
+void check_device_certificate(const config::Config& config, const std::string& path, Report& report);
+
+}  // namespace easgate::doctor
