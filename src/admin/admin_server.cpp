@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 
 #include "easgate/common/listen_socket.hpp"
 #include "easgate/common/spawn_handlers.hpp"
@@ -26,7 +27,8 @@ constexpr std::chrono::seconds request_timeout{10};
 
 http::response<http::string_body> answer(const http::request<http::empty_body>& request,
                                          const MetricsSource& metrics,
-                                         const AdminServer::ReadinessCheck& readiness) {
+                                         const AdminServer::ReadinessCheck& healthz,
+                                         const AdminServer::ReadinessCheck& readyz) {
     http::response<http::string_body> response{http::status::ok, request.version()};
     response.set(http::field::content_type, "text/plain; charset=utf-8");
     const auto path = request.target().substr(0, request.target().find('?'));
@@ -38,15 +40,22 @@ http::response<http::string_body> answer(const http::request<http::empty_body>& 
         response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         response.body() = render_metrics(metrics());
     } else if (path == "/healthz") {
-        if (const auto reason = readiness()) {
+        if (const auto reasons = healthz(); !reasons.empty()) {
             response.result(http::status::service_unavailable);
-            response.body() = "not ready: " + *reason + "\n";
+            response.body() = "not ready: " + reasons.front() + "\n";
         } else {
             response.body() = "ok\n";
         }
+    } else if (path == "/readyz") {
+        const auto reasons = readyz();
+        if (!reasons.empty()) response.result(http::status::service_unavailable);
+        response.set(http::field::content_type, "application/json");
+        nlohmann::json body{{"ready", reasons.empty()}};
+        if (!reasons.empty()) body["reasons"] = reasons;
+        response.body() = body.dump() + "\n";
     } else {
         response.result(http::status::not_found);
-        response.body() = "not found: try /metrics or /healthz\n";
+        response.body() = "not found: try /metrics, /healthz or /readyz\n";
     }
     response.keep_alive(false);
     response.prepare_payload();
@@ -56,8 +65,11 @@ http::response<http::string_body> answer(const http::request<http::empty_body>& 
 }  // namespace
 
 AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoint, MetricsSource metrics,
-                         ReadinessCheck readiness)
-    : acceptor_(context), metrics_(std::move(metrics)), readiness_(std::move(readiness)) {
+                         ReadinessCheck healthz, ReadinessCheck readyz)
+    : acceptor_(context),
+      metrics_(std::move(metrics)),
+      healthz_(std::move(healthz)),
+      readyz_(std::move(readyz)) {
     common::listen_on(acceptor_, endpoint);
 }
 
@@ -93,7 +105,7 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     // The header is all that matters; a body (never expected) is left unread and the connection closed.
     auto [read_ec, read] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     if (read_ec) co_return;  // a scanner or a closed probe: nothing worth a log line
-    auto response = answer(parser.get(), metrics_, readiness_);
+    auto response = answer(parser.get(), metrics_, healthz_, readyz_);
     stream.expires_after(request_timeout);
     co_await http::async_write(stream, response, use_nothrow);
     boost::system::error_code ignored;

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
         }
         easgate::common::configure_logging(config.logging.level,
                                            config.logging.format == easgate::config::LogFormat::json);
-        return easgate::app::run_gateway(config);
+        return easgate::app::run_gateway(config, config_path);
     } catch (const easgate::config::ConfigError& e) {
         std::cerr << "config error: " << e.what() << "\n";
         return 1;

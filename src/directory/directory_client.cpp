@@ -223,6 +223,7 @@ struct DirectoryClient::Impl {
             if (!connection->is_open()) {
                 if (auto failure = open_any(*connection)) {
                     checkin(std::move(connection));
+                    remember_outage(*failure);
                     return unavailable(std::move(*failure));
                 }
             }
@@ -232,6 +233,7 @@ struct DirectoryClient::Impl {
             connection->close();
             if (!may_retry) break;
         }
+        if (search.status.ok()) remember_outage({});
         auto result = judge(account, search, *connection, config.base_dn);
         if (result) result = check_groups(*connection, std::move(*result));
         checkin(std::move(connection));
@@ -286,6 +288,13 @@ struct DirectoryClient::Impl {
         return "no directory server answered: " + failures;
     }
 
+    // The last time no directory server answered, and why; cleared by a search that worked.
+    void remember_outage(std::string why) {
+        std::lock_guard lock(mutex);
+        outage = std::move(why);
+        outage_at = std::chrono::steady_clock::now();
+    }
+
     // At most max_concurrent connections exist: one per pool thread at most.
     std::unique_ptr<LdapConnection> checkout() {
         std::lock_guard lock(mutex);
@@ -304,7 +313,9 @@ struct DirectoryClient::Impl {
     std::unique_ptr<KeytabCredential> credential;  // GSSAPI only
     LdapBind bind;
     DirectoryCounters counters;
-    std::mutex mutex;  // guards idle_connections, cache, flights and queued
+    mutable std::mutex mutex;  // guards idle_connections, cache, flights, queued and the outage
+    std::string outage;
+    std::chrono::steady_clock::time_point outage_at;
     std::vector<std::unique_ptr<LdapConnection>> idle_connections;
     common::LruCache<CachedLookup> cache{max_cached_lookups};
     common::Flights<UserLookup> flights;  // by cache key: one per UPN
@@ -332,5 +343,12 @@ boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) 
 }
 
 const DirectoryCounters& DirectoryClient::counters() const { return impl_->counters; }
+
+std::optional<std::string> DirectoryClient::not_ready_reason() const {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->outage.empty() || std::chrono::steady_clock::now() - impl_->outage_at > outage_memory)
+        return std::nullopt;
+    return impl_->outage;
+}
 
 }  // namespace easgate::directory

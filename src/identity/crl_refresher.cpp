@@ -30,11 +30,20 @@ void CrlRefresher::start() {
     asio::co_spawn(pause_.get_executor(), run(shared_from_this()), common::LogFailure{"CRL refresh"});
 }
 
-// self: the loop keeps its refresher alive for as long as the event loop runs.
+void CrlRefresher::stop() {
+    stopped_ = true;
+    pause_.cancel();
+}
+
+// self: the loop keeps its refresher alive until stopped or the event loop ends.
 asio::awaitable<void> CrlRefresher::run([[maybe_unused]] std::shared_ptr<CrlRefresher> self) {
-    for (;;) {
+    while (!stopped_) {
         pending_ = false;
-        for (const auto& url : store_->distribution_points()) co_await refresh(url);
+        for (const auto& url : store_->distribution_points()) {
+            if (stopped_) co_return;
+            co_await refresh(url);
+        }
+        if (stopped_) co_return;
         warn_about_expired_crls();
         if (pending_) continue;
         pause_.expires_after(settings_.interval);

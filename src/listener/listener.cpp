@@ -21,9 +21,12 @@ Listener::Listener(asio::io_context& accept_context, const tcp::endpoint& endpoi
                    std::shared_ptr<ListenerRuntime> runtime, ExecutorPicker pick_worker)
     : acceptor_(accept_context), runtime_(std::move(runtime)), pick_worker_(std::move(pick_worker)) {
     common::listen_on(acceptor_, endpoint);
+    where_ = acceptor_.local_endpoint().address().to_string() + ":" +
+             std::to_string(acceptor_.local_endpoint().port());
 }
 
 void Listener::start() {
+    running_ = true;
     asio::co_spawn(acceptor_.get_executor(), accept_loop(),
                    common::EndProcessOnFailure{"the device listener's accept loop"});
 }
@@ -31,6 +34,12 @@ void Listener::start() {
 void Listener::stop() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+}
+
+std::optional<std::string> Listener::not_accepting_reason() const {
+    if (!running_ || !acceptor_.is_open()) return "the listener on " + where_ + " is not accepting";
+    if (!accept_failure_.empty()) return "accepting on " + where_ + " fails: " + accept_failure_;
+    return std::nullopt;
 }
 
 // Closing at once costs nothing; a TLS handshake and a 503 would cost what the limit protects.
@@ -58,6 +67,7 @@ asio::awaitable<void> Listener::accept_loop() {
             // Out of descriptors or memory: back off instead of spinning on the error.
             const auto shortage = common::resource_shortage(ec);
             const std::string reason = shortage ? *shortage : ec.message();
+            accept_failure_ = reason;
             if (const long suppressed = runtime_->refusal_log->admit(reason); suppressed >= 0)
                 spdlog::error("accepting a device connection failed: {}{}", reason,
                               suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
@@ -65,6 +75,7 @@ asio::awaitable<void> Listener::accept_loop() {
             co_await pause.async_wait(use_nothrow);
             continue;
         }
+        accept_failure_.clear();
         if (runtime_->sessions->full(runtime_->limits.max_connections)) {
             refuse_over_capacity(socket);
             continue;

@@ -37,13 +37,18 @@ asio::awaitable<std::string> check_once(Upstream& upstream, std::size_t server,
     co_return std::string();
 }
 
-asio::awaitable<void> check_forever(std::shared_ptr<Upstream> upstream, std::size_t server) {
-    const auto check = *upstream->health_check();
+// Held weakly between checks: an upstream a reload replaced is checked until no connection uses it.
+asio::awaitable<void> check_forever(std::weak_ptr<Upstream> weak, std::size_t server) {
     asio::steady_timer pause(co_await asio::this_coro::executor);
     for (;;) {
-        const auto failure = co_await check_once(*upstream, server, check);
-        upstream->record_health_check(server, failure.empty(), failure);
-        pause.expires_after(check.interval);
+        {
+            const auto upstream = weak.lock();
+            if (!upstream) co_return;
+            const auto check = *upstream->health_check();
+            const auto failure = co_await check_once(*upstream, server, check);
+            upstream->record_health_check(server, failure.empty(), failure);
+            pause.expires_after(check.interval);
+        }
         co_await pause.async_wait(use_nothrow);
     }
 }

@@ -96,20 +96,39 @@ std::optional<std::size_t> Upstream::routed_server(const std::string& user) {
     return server ? std::optional<std::size_t>(*server) : std::nullopt;
 }
 
+namespace {
+
+std::int64_t steady_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+bool Upstream::usable(std::size_t index, std::int64_t now_ms) const {
+    return health_[index].resting_until_ms.load(std::memory_order_relaxed) <= now_ms &&
+           !health_[index].failed_check.load(std::memory_order_relaxed);
+}
+
+bool Upstream::any_server_usable() const {
+    const auto now = steady_now_ms();
+    for (std::size_t i = 0; i < server_count(); ++i)
+        if (usable(i, now)) return true;
+    return false;
+}
+
 std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried, const std::string& user) {
     if (const auto mailbox = routed_server(user); mailbox && !tried[*mailbox]) return mailbox;
     const std::size_t count = server_count();
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now().time_since_epoch())
-                         .count();
+    const auto now = steady_now_ms();
     const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
     std::optional<std::size_t> best;
     std::optional<std::size_t> resting;
     for (std::size_t i = 0; i < count; ++i) {
         const std::size_t index = (start + i) % count;
         if (tried[index]) continue;
-        if (health_[index].resting_until_ms.load(std::memory_order_relaxed) > now ||
-            health_[index].failed_check.load(std::memory_order_relaxed)) {
+        if (!usable(index, now)) {
             if (!resting) resting = index;
             continue;
         }

@@ -41,5 +41,57 @@ TEST_F(AdminEndpointTest, UnknownPathsAndMethodsAreRefused) {
     EXPECT_TRUE(get(admin_url("/healthz"), {"--data", "x"}).out.starts_with("HTTP/1.1 405 ")) << "method";
 }
 
+// /readyz is for load balancers: 503 with every reason while no Exchange server can be had.
+TEST_F(AdminEndpointTest, ReadyzFollowsTheUpstreamsHealthChecks) {
+    const auto url = start_upstream("server");
+    start_gateway({.upstream_url = url, .upstream = "    health_check: {interval: 200ms, timeout: 200ms}\n"});
+    auto ready = get(admin_url("/readyz"));
+    EXPECT_TRUE(ready.out.starts_with("HTTP/1.1 200 OK\r\n")) << ready.out;
+    EXPECT_TRUE(ready.out.ends_with("\r\n\r\n{\"ready\":true}\n")) << ready.out;
+
+    write_file(work_dir() / "upstream-0.sick", "");
+    ASSERT_FALSE(wait_for_gateway_log("failed its health check").empty()) << gateway_log();
+    const auto not_ready = get(admin_url("/readyz"));
+    EXPECT_TRUE(not_ready.out.starts_with("HTTP/1.1 503 ")) << not_ready.out;
+    EXPECT_NE(not_ready.out.find("Content-Type: application/json"), std::string::npos) << not_ready.out;
+    const auto body = nlohmann::json::parse(not_ready.out.substr(not_ready.out.find("\r\n\r\n") + 4));
+    EXPECT_EQ(body["ready"], false);
+    ASSERT_EQ(body["reasons"].size(), 1u) << body;
+    EXPECT_EQ(body["reasons"][0],
+              "upstream exchange: every server is failing its health check or resting after failures");
+    EXPECT_TRUE(get(admin_url("/healthz")).out.starts_with("HTTP/1.1 200 ")) << "the process itself is fine";
+
+    std::filesystem::remove(work_dir() / "upstream-0.sick");
+    ASSERT_FALSE(wait_for_gateway_log("passes its health check again").empty()) << gateway_log();
+    ready = get(admin_url("/readyz"));
+    EXPECT_TRUE(ready.out.starts_with("HTTP/1.1 200 OK\r\n")) << ready.out;
+}
+
+// A directory that doesn't answer makes the node unready for a while (directory outage_memory).
+TEST_F(AdminEndpointTest, ReadyzNamesADirectoryThatDoesNotAnswer) {
+    const auto silent = free_tcp_port();  // nothing listens: connections are refused at once
+    const auto url = start_upstream("server");
+    write_file(work_dir() / "ldap-password", "x");
+    start_gateway({.upstream_url = url,
+                   .sections = "directory:\n  uris: [ldaps://127.0.0.1:" + std::to_string(silent) +
+                               "]\n  base_dn: DC=example,DC=test\n  timeout: 1s\n  ca_file: " +
+                               (pki_dir() / "server-ca.pem").string() +
+                               "\n  bind: {method: simple, dn: CN=x, password_file: " +
+                               (work_dir() / "ldap-password").string() + "}\n"});
+    EXPECT_TRUE(get(admin_url("/readyz")).out.starts_with("HTTP/1.1 200 ")) << "no lookup has failed yet";
+
+    const auto refused =
+        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+             {"--write-out", "\n%{http_code}"});
+    EXPECT_TRUE(refused.out.ends_with("\n503")) << refused.out;
+    const auto not_ready = get(admin_url("/readyz"));
+    EXPECT_TRUE(not_ready.out.starts_with("HTTP/1.1 503 ")) << not_ready.out;
+    EXPECT_NE(not_ready.out.find("\"directory: no directory server answered: ldaps://127.0.0.1:" +
+                                 std::to_string(silent)),
+              std::string::npos)
+        << not_ready.out;
+    EXPECT_TRUE(get(admin_url("/healthz")).out.starts_with("HTTP/1.1 200 ")) << "the process itself is fine";
+}
+
 }  // namespace
 }  // namespace easgate::testing

@@ -1,6 +1,10 @@
 #include "gateway_fixture.hpp"
 
+#include <signal.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "test_pki.hpp"
 
@@ -209,6 +213,20 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
     const auto ports = gateway_->device_ports();
     ASSERT_EQ(ports.size(), 1u) << gateway_->log();
     gateway_port_ = ports[0];
+}
+
+std::string GatewayTest::reload_gateway() {
+    const auto before = gateway_log().size();
+    ::kill(gateway_pid(), SIGHUP);
+    for (int i = 0; i < 200; ++i) {
+        auto since = gateway_log().substr(before);
+        if (since.find("reloaded ") != std::string::npos ||
+            since.find("the running configuration stays in use") != std::string::npos)
+            return since;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ADD_FAILURE() << "easgate did not log a reload within 5 s:\n" << gateway_log().substr(before);
+    return gateway_log().substr(before);
 }
 
 std::string GatewayTest::gateway_url(const std::string& path) const {

@@ -85,6 +85,9 @@ protected:
     }
     std::string gateway_url(const std::string& path) const;
     std::uint16_t gateway_port() const { return gateway_port_; }
+    // SIGHUP to easgate (after a test rewrote work_dir()/easgate.yaml); waits until it has reloaded
+    // or refused to, and returns what it logged since the signal.
+    std::string reload_gateway();
     // SIGTERM to easgate; its exit code once it has stopped.
     int stop_gateway() { return gateway_->stop(); }
     pid_t gateway_pid() const { return gateway_->pid(); }

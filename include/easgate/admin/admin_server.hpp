@@ -6,22 +6,26 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "easgate/admin/metrics.hpp"
 
 namespace easgate::admin {
 
 // The operators' HTTP endpoint (admin.listen, plain HTTP, meant for loopback or a management
-// network): GET /metrics (Prometheus) and GET /healthz (200 "ok", or 503 "not ready: <reason>"
-// while easgate can't serve users yet, e.g. before its first login to the KDC). One request per
+// network): GET /metrics (Prometheus); GET /healthz (200 "ok", or 503 "not ready: <reason>" while
+// easgate can't serve users, e.g. an accept loop stopped or no login to the KDC yet); GET /readyz
+// for load balancers (200 {"ready":true}, or 503 {"ready":false,"reasons":[…]} while anything a
+// request needs is failing: listeners, KDC, directory, every Exchange server). One request per
 // connection; it runs on the accept thread, never on a device connection's worker.
 class AdminServer {
 public:
-    using ReadinessCheck = std::function<std::optional<std::string>()>;  // nullopt: ready; else why not
+    using ReadinessCheck = std::function<std::vector<std::string>()>;  // empty: ready; else why not
 
-    // Binds now, so a taken port fails at start with a clear message.
+    // Binds now, so a taken port fails at start with a clear message. healthz answers 503 with the
+    // first of its reasons; readyz with all of its own.
     AdminServer(boost::asio::io_context& context, const boost::asio::ip::tcp::endpoint& endpoint,
-                MetricsSource metrics, ReadinessCheck readiness);
+                MetricsSource metrics, ReadinessCheck healthz, ReadinessCheck readyz);
 
     void start();
     void stop();
@@ -33,7 +37,8 @@ private:
 
     boost::asio::ip::tcp::acceptor acceptor_;
     MetricsSource metrics_;
-    ReadinessCheck readiness_;
+    ReadinessCheck healthz_;
+    ReadinessCheck readyz_;
 };
 
 }  // namespace easgate::admin

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <vector>
 
+#include "easgate/app/reload.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/certificate_mapping.hpp"
@@ -24,14 +26,19 @@ struct GatewayParts {
     std::shared_ptr<common::FailureTally> refusals;                     // what the filter chain answered
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;         // as configured, in order
     std::shared_ptr<identity::CrlRefreshCounters> crl_refresh;          // null without crl_refresh: cdp
+    config::Config config;                                              // what these were built from
+    FileDigests files;  // what the directory, delegation and upstreams read at their start
 };
 
 // Builds what each listener's connections share (TLS contexts, upstreams, the filter chain) from a
 // validated configuration. Throws config::ConfigError when a certificate, key, CA, CRL file or
 // keytab is unusable, so `check-config` catches what `run` would trip over.
-GatewayParts build_gateway(const config::Config& config);
+// With running (a reload): the directory client, delegation service, policy and
+// upstreams whose section and files are unchanged are kept, with their caches, pools and counters;
+// the TLS contexts are always built anew, re-reading certificates, keys, CAs and CRLs.
+GatewayParts build_gateway(const config::Config& config, const GatewayParts* running = nullptr);
 
-// Runs the daemon until SIGINT or SIGTERM; returns the process exit code.
-int run_gateway(const config::Config& config);
+// Runs the daemon until SIGINT or SIGTERM, reloading config_path on SIGHUP; returns the exit code.
+int run_gateway(const config::Config& config, const std::filesystem::path& config_path);
 
 }  // namespace easgate::app

@@ -26,6 +26,8 @@ struct CrlRefresh {
     milliseconds timeout{std::chrono::seconds(10)};  // one fetch: lookup, connect, request, whole CRL
     milliseconds grace{0};  // a CRL past its nextUpdate is still used this long, then devices are refused
     std::uint64_t max_crl_bytes = 64ull << 20;  // a larger answer is dropped, the last good CRL kept
+
+    bool operator==(const CrlRefresh&) const = default;
 };
 
 struct ClientAuthConfig {
@@ -38,6 +40,8 @@ struct ClientAuthConfig {
     bool refreshes_crls() const { return crl_refresh && crl_refresh->mode == CrlRefreshMode::cdp; }
     // Whether devices are checked for revocation: with crl_files, or CRLs fetched from the CDPs.
     bool checks_revocation() const { return !crl_files.empty() || refreshes_crls(); }
+
+    bool operator==(const ClientAuthConfig&) const = default;
 };
 
 struct ListenerConfig {
@@ -51,6 +55,8 @@ struct ListenerConfig {
     // The host name devices use for easgate, put into Exchange's 451 redirects; when empty, the
     // Host header of the device's request.
     std::string public_name;
+
+    bool operator==(const ListenerConfig&) const = default;
 };
 
 // When easgate sends "Authorization: Negotiate": on every request (safe whatever IIS's
@@ -83,10 +89,14 @@ struct UpstreamConfig {
         std::string path = "/Microsoft-Server-ActiveSync/healthcheck.htm";
         milliseconds interval{10'000};
         milliseconds timeout{5'000};
+
+        bool operator==(const HealthCheck&) const = default;
     };
     std::optional<HealthCheck> health_check;
     // Path prefixes relayed besides /Microsoft-Server-ActiveSync and /autodiscover/autodiscover.xml.
     std::vector<std::string> routes;
+
+    bool operator==(const UpstreamConfig&) const = default;
 };
 
 struct LimitsConfig {
@@ -104,6 +114,8 @@ struct LimitsConfig {
     unsigned max_connections = 100'000;     // device connections open at once; more are closed at accept
     milliseconds upstream_idle_timeout{60'000};     // an idle pooled Exchange connection is closed then
     unsigned max_idle_upstream_connections = 1024;  // idle Exchange connections kept, per worker thread
+
+    bool operator==(const LimitsConfig&) const = default;
 };
 
 enum class DirectoryBind { gssapi, simple };
@@ -127,6 +139,8 @@ struct DirectoryConfig {
     unsigned max_queued_lookups = 1'000;
     // When set, only members of this group (its DN; nested membership counts) get in.
     std::string require_group;
+
+    bool operator==(const DirectoryConfig&) const = default;
 };
 
 // easgate's own Kerberos identity, used for S4U2Self/S4U2Proxy (and the LDAP GSSAPI bind).
@@ -140,6 +154,8 @@ struct KerberosConfig {
     milliseconds timeout{5'000};
 
     std::string realm() const { return principal.substr(principal.rfind('@') + 1); }
+
+    bool operator==(const KerberosConfig&) const = default;
 };
 
 // How a device certificate finds its account in AD (identity.mapping).
@@ -157,6 +173,8 @@ enum class StrongMapping { required, preferred, off };
 struct IdentityConfig {
     std::vector<CertificateMapping> mapping{CertificateMapping::upn};  // tried in order; first match wins
     StrongMapping strong_mapping = StrongMapping::preferred;
+
+    bool operator==(const IdentityConfig&) const = default;
 };
 
 enum class PolicyAction { allow, deny };
@@ -175,6 +193,8 @@ struct PolicyRule {
     std::vector<std::string> commands;           // Cmd, e.g. Sync, SendMail
     std::vector<std::string> protocol_versions;  // e.g. "14.1", "16.1"
     std::vector<std::string> source_networks;    // CIDR, the device's address as easgate sees it
+
+    bool operator==(const PolicyRule&) const = default;
 };
 
 // Ordered rules, the first that matches decides; none matching: `default_action`.
@@ -184,6 +204,8 @@ struct PolicyConfig {
     // Before the rules: a device in the user's msExchMobileBlockedDeviceIDs, or missing from a
     // non-empty msExchMobileAllowedDeviceIDs, is denied, as Exchange itself would.
     bool use_exchange_device_lists = false;
+
+    bool operator==(const PolicyConfig&) const = default;
 };
 
 // The names of the decisions use_exchange_device_lists makes, reserved like "default".
@@ -192,6 +214,8 @@ inline constexpr const char* exchange_allowed_devices_rule = "exchange_allowed_d
 
 struct AdminConfig {
     std::string listen = "127.0.0.1:9443";
+
+    bool operator==(const AdminConfig&) const = default;
 };
 
 enum class LogFormat { text, json };
@@ -199,6 +223,8 @@ enum class LogFormat { text, json };
 struct LoggingConfig {
     std::string level = "info";
     LogFormat format = LogFormat::text;
+
+    bool operator==(const LoggingConfig&) const = default;
 };
 
 struct Config {

@@ -16,6 +16,8 @@ struct UpstreamTarget {
 
     // The Host header value: the host, plus the port when it is not the scheme's default.
     std::string host_header() const;
+
+    bool operator==(const UpstreamTarget&) const = default;
 };
 
 // nullopt when the URL is not http(s)://host[:port][/] (paths and credentials are refused).

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -79,6 +80,11 @@ public:
     boost::asio::awaitable<UserLookup> find(AccountSearch account);
 
     const DirectoryCounters& counters() const;
+
+    // Why the directory can't be relied on now: no server answered within the last
+    // outage_memory and none has since. nullopt otherwise, before any lookup too (/readyz).
+    std::optional<std::string> not_ready_reason() const;
+    static constexpr std::chrono::seconds outage_memory{30};
 
 private:
     struct Impl;

@@ -23,6 +23,8 @@ public:
     // Fetches every distribution point now, then every interval, and at once when a device
     // certificate names a new one. Runs on the executor's thread; no fetch blocks a worker.
     void start();
+    // Ends the loop (a reload made a new store; handshakes no longer use this one). On the executor's thread.
+    void stop();
 
 private:
     boost::asio::awaitable<void> run(std::shared_ptr<CrlRefresher> self);
@@ -38,6 +40,7 @@ private:
     boost::asio::steady_timer pause_;
     std::atomic<bool> pending_{false};  // a distribution point was learned: fetch without waiting
     std::set<std::string> failing_;     // distribution points whose last fetch failed
+    bool stopped_ = false;
 };
 
 }  // namespace easgate::identity

@@ -5,6 +5,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "easgate/listener/downstream_session.hpp"
 
@@ -22,7 +24,13 @@ public:
 
     void start();
     void stop();
+    // From the next accepted connection on (a SIGHUP reload); open connections keep theirs. Called on
+    // the accept context's thread, like the accept loop that reads it.
+    void use(std::shared_ptr<ListenerRuntime> runtime) { runtime_ = std::move(runtime); }
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+    // Why devices can't connect now (closed, or the last accept failed, e.g. out of descriptors);
+    // nullopt while accepting. On the accept context's thread.
+    std::optional<std::string> not_accepting_reason() const;
 
 private:
     boost::asio::awaitable<void> accept_loop();
@@ -31,6 +39,9 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     std::shared_ptr<ListenerRuntime> runtime_;
     ExecutorPicker pick_worker_;
+    std::string where_;  // address:port, for the reasons above
+    bool running_ = false;
+    std::string accept_failure_;  // the last accept's error; empty once one works
 };
 
 }  // namespace easgate::listener

@@ -67,6 +67,9 @@ public:
         return config_.health_check;
     }
 
+    // Whether a server is neither resting after failures nor failing its health check (/readyz).
+    bool any_server_usable() const;
+
     // The configured server with this scheme, host (any case) and port, if any.
     std::optional<std::size_t> find_server(const config::UpstreamTarget& wanted) const;
     // Exchange said (451) that user's mailbox is served by this server: go there from now on.
@@ -83,6 +86,7 @@ private:
         ~TlsSessionSlot() { SSL_SESSION_free(session); }
     };
     static int keep_new_session(SSL* ssl, SSL_SESSION* session);
+    bool usable(std::size_t index, std::int64_t now_ms) const;
 
     friend class InFlight;
     struct ServerHealth {

@@ -1,0 +1,321 @@
+// `easgate run`: the event loops, the listeners and the admin endpoint; SIGTERM drains, SIGHUP
+// reloads.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include "easgate/admin/admin_server.hpp"
+#include "easgate/app/gateway.hpp"
+#include "easgate/app/gateway_metrics.hpp"
+#include "easgate/common/listen_socket.hpp"
+#include "easgate/common/service_notify.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/identity/crl_refresher.hpp"
+#include "easgate/listener/listener.hpp"
+#include "easgate/upstream/health_checker.hpp"
+
+namespace easgate::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::uint64_t unix_now() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+}
+
+// One event loop per worker thread, kept running until stopped.
+struct Workers {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+    std::shared_ptr<std::atomic<unsigned>> next = std::make_shared<std::atomic<unsigned>>(0);
+
+    explicit Workers(unsigned count) {
+        for (unsigned i = 0; i < count; ++i) {
+            contexts.push_back(std::make_unique<asio::io_context>(1));
+            // Asio creates a context's reactor (epoll, eventfd and timerfd descriptors) with its first
+            // socket, and its resolver service with the first resolver. Made now, they can't fail when
+            // the process is later out of descriptors (a throw that ended easgate).
+            asio::ip::tcp::socket reactor_warm_up(*contexts.back());
+            asio::ip::tcp::resolver resolver_warm_up(*contexts.back());
+            keep_running.push_back(asio::make_work_guard(*contexts.back()));
+        }
+    }
+    // Round-robin: each new device connection lives on the next worker.
+    listener::Listener::ExecutorPicker picker() {
+        return [this]() -> asio::any_io_executor {
+            return contexts[next->fetch_add(1, std::memory_order_relaxed) % contexts.size()]->get_executor();
+        };
+    }
+};
+
+// The running daemon. Everything but the worker threads' sessions runs on the accept context's
+// thread: signals, reloads, the admin endpoint, health checks and CRL refresh.
+class Daemon {
+public:
+    Daemon(const config::Config& config, std::filesystem::path config_path);
+    int run();
+
+private:
+    void open_listeners(const listener::Listener::ExecutorPicker& pick);
+    void open_admin();
+    void start_background_work(const GatewayParts* replaced);
+    void on_stop_signal();
+    void check_drained();
+    void stop_now();
+    void reload();
+    void install(GatewayParts next);
+    void sweep_retired();
+
+    std::filesystem::path config_path_;
+    unsigned worker_count_;
+    // Made before the gateway's parts, so destroyed after them: the directory's and the KDC's threads
+    // post their answers to these loops, and are joined (with the parts) while the loops exist.
+    asio::io_context accept_context_{1};
+    Workers workers_;
+    GatewayParts parts_;
+    std::vector<std::unique_ptr<listener::Listener>> listeners_;
+    std::unique_ptr<admin::AdminServer> admin_;
+    std::vector<std::shared_ptr<identity::CrlRefresher>> crl_refreshers_;
+    // Parts a reload replaced, kept until no open connection uses them, so that what they own (the
+    // directory's and the KDC's threads) ends here and never on a worker thread.
+    std::vector<GatewayParts> retired_;
+    asio::steady_timer retire_sweep_{accept_context_};
+    ReloadStatus reload_status_;
+    asio::signal_set stop_signals_{accept_context_, SIGINT, SIGTERM};
+    asio::signal_set hangup_{accept_context_, SIGHUP};
+    asio::steady_timer drain_check_{accept_context_};
+    std::chrono::steady_clock::time_point drain_deadline_;
+};
+
+Daemon::Daemon(const config::Config& config, std::filesystem::path config_path)
+    : config_path_(std::move(config_path)),
+      worker_count_(config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency())),
+      workers_(worker_count_),
+      parts_(build_gateway(config)) {
+    reload_status_.last_success_unix = unix_now();
+    open_listeners(workers_.picker());
+    open_admin();
+}
+
+void Daemon::open_listeners(const listener::Listener::ExecutorPicker& pick) {
+    const auto& config = parts_.config;
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const auto& lc = config.listeners[i];
+        const auto& runtime = parts_.listeners[i];
+        boost::system::error_code ec;
+        const auto address = asio::ip::make_address(lc.address, ec);
+        if (ec)
+            throw config::ConfigError("listeners[" + std::to_string(i) +
+                                      "].address: not an IP address: " + lc.address);
+        try {
+            listeners_.push_back(std::make_unique<listener::Listener>(
+                accept_context_, asio::ip::tcp::endpoint(address, lc.port), runtime, pick));
+        } catch (const std::runtime_error& e) {
+            throw config::ConfigError("listeners[" + std::to_string(i) + "]: " + e.what());
+        }
+        spdlog::info(
+            "listening on {}:{} for devices (client certificates {}), forwarding to upstream {} ({})",
+            lc.address, listeners_.back()->local_endpoint().port(),
+            lc.client_auth.mode == config::ClientAuthMode::required ? "required" : "optional",
+            runtime->upstream->name(), runtime->upstream->server(0).url);
+    }
+}
+
+void Daemon::open_admin() {
+    const auto metrics = [this] {
+        std::vector<const upstream::Upstream*> upstreams;
+        for (const auto& u : parts_.upstreams) upstreams.push_back(u.get());
+        auto families = collect_metrics({parts_.directory ? &parts_.directory->counters() : nullptr,
+                                         parts_.delegation ? &parts_.delegation->counters() : nullptr,
+                                         parts_.sessions.get(), upstreams, parts_.policy.get(),
+                                         parts_.refusals.get(), parts_.crl_refresh.get()});
+        for (auto& family : reload_metrics(reload_status_)) families.push_back(std::move(family));
+        return families;
+    };
+    // /healthz: the process can serve (accept loops running, logged in to the KDC); /readyz also
+    // needs the directory and an Exchange server, so a load balancer sends devices elsewhere.
+    const auto healthz = [this] {
+        std::vector<std::string> reasons;
+        for (const auto& l : listeners_)
+            if (auto reason = l->not_accepting_reason()) reasons.push_back(std::move(*reason));
+        if (parts_.delegation)
+            if (auto reason = parts_.delegation->not_ready_reason()) reasons.push_back(std::move(*reason));
+        return reasons;
+    };
+    const auto readyz = [this, healthz] {
+        auto reasons = healthz();
+        if (parts_.directory)
+            if (auto reason = parts_.directory->not_ready_reason())
+                reasons.push_back("directory: " + *reason);
+        for (const auto& u : parts_.upstreams)
+            if (!u->any_server_usable())
+                reasons.push_back("upstream " + u->name() +
+                                  ": every server is failing its health check or resting after failures");
+        return reasons;
+    };
+    try {
+        admin_ = std::make_unique<admin::AdminServer>(
+            accept_context_, *common::parse_listen_address(parts_.config.admin.listen), metrics, healthz,
+            readyz);
+    } catch (const std::runtime_error& e) {
+        throw config::ConfigError(std::string("admin.listen: ") + e.what());
+    }
+    spdlog::info("admin endpoint on http://{}:{} (/metrics, /healthz, /readyz)",
+                 admin_->local_endpoint().address().to_string(), admin_->local_endpoint().port());
+}
+
+// The KDC login, the upstream health checks and the CRL refresh of what replaced (null at start)
+// did not already run.
+void Daemon::start_background_work(const GatewayParts* replaced) {
+    // After the listeners: a KDC that doesn't answer delays no start-up, it only keeps /healthz at 503.
+    if (parts_.delegation && (!replaced || replaced->delegation != parts_.delegation))
+        parts_.delegation->start_login();
+    std::vector<std::shared_ptr<upstream::Upstream>> new_upstreams;
+    for (const auto& u : parts_.upstreams)
+        if (!replaced ||
+            std::find(replaced->upstreams.begin(), replaced->upstreams.end(), u) == replaced->upstreams.end())
+            new_upstreams.push_back(u);
+    upstream::start_health_checks(accept_context_.get_executor(), new_upstreams);
+    // Each TLS context is new: its revocation store gets a refresher of its own.
+    for (auto& refresher : crl_refreshers_) refresher->stop();
+    crl_refreshers_.clear();
+    for (std::size_t i = 0; i < parts_.config.listeners.size(); ++i) {
+        const auto& client_auth = parts_.config.listeners[i].client_auth;
+        if (!client_auth.refreshes_crls()) continue;
+        crl_refreshers_.push_back(std::make_shared<identity::CrlRefresher>(
+            accept_context_.get_executor(), parts_.listeners[i]->tls->revocation(), *client_auth.crl_refresh,
+            parts_.crl_refresh));
+        crl_refreshers_.back()->start();
+    }
+}
+
+void Daemon::stop_now() {
+    admin_->stop();
+    for (auto& w : workers_.contexts) w->stop();
+    accept_context_.stop();
+}
+
+void Daemon::check_drained() {
+    const auto open = parts_.sessions->size();
+    if (open == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+        if (open > 0) spdlog::warn("limits.shutdown_grace passed: closing {} connections", open);
+        stop_now();
+        return;
+    }
+    drain_check_.expires_after(std::chrono::milliseconds(50));
+    drain_check_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) check_drained();
+    });
+}
+
+// SIGTERM/SIGINT: stop accepting, let requests in flight finish, answer held long polls early, and
+// stop once every connection has closed or limits.shutdown_grace has passed. A second signal stops
+// at once.
+void Daemon::on_stop_signal() {
+    stop_signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        common::notify_stopping();
+        spdlog::info("received signal {}: draining {} device connections (at most {})", signal,
+                     parts_.sessions->size(), config::format_duration(parts_.config.limits.shutdown_grace));
+        hangup_.cancel();
+        for (auto& l : listeners_) l->stop();
+        drain_deadline_ = std::chrono::steady_clock::now() + parts_.config.limits.shutdown_grace;
+        parts_.sessions->drain_all();
+        check_drained();
+        stop_signals_.async_wait([this](const boost::system::error_code& again, int) {
+            if (!again) stop_now();
+        });
+    });
+}
+
+// SIGHUP: the configuration file and every file it names are read again; new connections get the
+// result, open ones keep what they started with. Anything that doesn't load keeps all as it was.
+void Daemon::reload() {
+    hangup_.async_wait([this](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        common::notify_reloading();
+        reload_status_.last_attempt_unix = unix_now();
+        try {
+            auto next = config::load_config(config_path_);
+            if (next.listeners.size() != parts_.config.listeners.size())
+                throw config::ConfigError("listeners: " + std::to_string(next.listeners.size()) +
+                                          " configured, " + std::to_string(parts_.config.listeners.size()) +
+                                          " open; adding or removing a listener needs a restart");
+            for (const auto& change : restart_only_changes(parts_.config, next))
+                spdlog::warn("reload: {}: takes effect at the next restart; keeping the running value",
+                             change);
+            install(build_gateway(keep_restart_only_settings(std::move(next), parts_.config), &parts_));
+            ++reload_status_.successes;
+            reload_status_.last_succeeded = true;
+            reload_status_.last_success_unix = reload_status_.last_attempt_unix;
+        } catch (const config::ConfigError& e) {
+            ++reload_status_.failures;
+            reload_status_.last_succeeded = false;
+            spdlog::error("reload of {} failed, the running configuration stays in use: {}",
+                          config_path_.string(), e.what());
+        }
+        common::notify_ready();
+        reload();
+    });
+}
+
+void Daemon::install(GatewayParts next) {
+    spdlog::set_level(spdlog::level::from_str(next.config.logging.level));
+    auto replaced = std::exchange(parts_, std::move(next));
+    for (std::size_t i = 0; i < listeners_.size(); ++i) listeners_[i]->use(parts_.listeners[i]);
+    start_background_work(&replaced);
+    spdlog::info("reloaded {}: new connections use it; {} open connections keep the previous one",
+                 config_path_.string(), parts_.sessions->size());
+    retired_.push_back(std::move(replaced));
+    sweep_retired();
+}
+
+// A replaced set is released once no connection holds its listeners' runtimes (each open
+// connection holds its own); until then it is looked at every few seconds.
+void Daemon::sweep_retired() {
+    std::erase_if(retired_, [](const GatewayParts& parts) {
+        return std::all_of(parts.listeners.begin(), parts.listeners.end(),
+                           [](const auto& runtime) { return runtime.use_count() == 1; });
+    });
+    if (retired_.empty()) return;
+    retire_sweep_.expires_after(std::chrono::seconds(5));
+    retire_sweep_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) sweep_retired();
+    });
+}
+
+int Daemon::run() {
+    for (auto& l : listeners_) l->start();
+    admin_->start();
+    start_background_work(nullptr);
+    on_stop_signal();
+    reload();
+
+    std::vector<std::thread> threads;
+    for (auto& w : workers_.contexts) threads.emplace_back([&context = *w] { context.run(); });
+    spdlog::info("easgate {} started with {} worker threads", EASGATE_VERSION, worker_count_);
+    common::notify_ready();
+    accept_context_.run();
+    for (auto& t : threads) t.join();
+    spdlog::info("easgate stopped");
+    return 0;
+}
+
+}  // namespace
+
+int run_gateway(const config::Config& config, const std::filesystem::path& config_path) {
+    return Daemon(config, config_path).run();
+}
+
+}  // namespace easgate::app

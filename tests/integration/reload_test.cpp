@@ -1,0 +1,118 @@
+// SIGHUP: easgate re-reads its configuration and every file it names; new connections use the
+// result, open ones (held Pings too) are untouched, and a file that doesn't load changes nothing.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "gateway_fixture.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+namespace {
+
+const std::string device_query = "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+
+class ReloadTest : public GatewayTest {
+protected:
+    // Replaces the first `from` in the running configuration file with `to`.
+    void edit_config(const std::string& from, const std::string& to) {
+        const auto path = work_dir() / "easgate.yaml";
+        auto yaml = read_file(path);
+        const auto at = yaml.find(from);
+        ASSERT_NE(at, std::string::npos) << from << " is not in\n" << yaml;
+        yaml.replace(at, from.size(), to);
+        write_file(path, yaml);
+    }
+
+    std::string metrics() {
+        return run_command({"curl", "--silent", "--max-time", "10", admin_url("/metrics")}).out;
+    }
+
+    bool alice_gets_through() {
+        const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync" + device_query,
+                                 {"--write-out", "\n%{http_code}"});
+        return result.out.ends_with("\n200");
+    }
+};
+
+TEST_F(ReloadTest, APingHeldAcrossAReloadCompletesWithExchangesAnswer) {
+    start_gateway();
+    const auto ping_file = work_dir() / "ping.wbxml";
+    write_file(ping_file, std::string("\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
+                                      "90\x00\x01\x01",
+                                      14));
+    auto ping = std::async(std::launch::async, [&] {
+        return curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=3000",
+                    {"--data-binary", "@" + ping_file.string(), "--write-out", "\n%{http_code}"});
+    });
+    for (int i = 0; i < 100 && count_of(read_file(work_dir() / "upstream-0.out"), "request ") < 1; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request "), 1u) << "the Ping is held";
+
+    edit_config("    header_timeout: 5s\n", "    header_timeout: 6s\n");
+    const auto logged = reload_gateway();
+    EXPECT_NE(logged.find("reloaded "), std::string::npos) << logged;
+    EXPECT_NE(logged.find("1 open connections keep the previous one"), std::string::npos) << logged;
+
+    const auto result = ping.get();
+    EXPECT_NE(result.out.find("Cmd=Ping"), std::string::npos) << "Exchange's own answer: " << result.out;
+    EXPECT_TRUE(result.out.ends_with("\n200")) << result.out << result.err;
+    EXPECT_TRUE(alice_gets_through()) << "new connections are served with the reloaded configuration";
+    const auto figures = metrics();
+    EXPECT_NE(figures.find("easgate_config_reloads_total{result=\"success\"} 1\n"), std::string::npos)
+        << figures;
+    EXPECT_NE(figures.find("easgate_config_last_reload_successful 1\n"), std::string::npos) << figures;
+}
+
+TEST_F(ReloadTest, ADeviceRefusedBeforeATrustChangeIsAcceptedAfterIt) {
+    start_gateway({.trusted_ca_file = "server-ca.pem"});  // not the CA that issued the devices
+    EXPECT_FALSE(alice_gets_through());
+
+    edit_config("server-ca.pem\n", "device-cas.pem\n");
+    const auto logged = reload_gateway();
+    ASSERT_NE(logged.find("reloaded "), std::string::npos) << logged;
+    EXPECT_TRUE(alice_gets_through()) << gateway_log();
+}
+
+TEST_F(ReloadTest, AFileThatDoesNotLoadChangesNothing) {
+    start_gateway();
+    ASSERT_TRUE(alice_gets_through());
+
+    // YAML that doesn't parse: the error names the line, as at start.
+    const auto yaml = read_file(work_dir() / "easgate.yaml");
+    write_file(work_dir() / "easgate.yaml", yaml + "limits: [unclosed\n");
+    auto logged = reload_gateway();
+    EXPECT_NE(logged.find("the running configuration stays in use"), std::string::npos) << logged;
+    EXPECT_NE(logged.find("line "), std::string::npos) << "names where: " << logged;
+    EXPECT_TRUE(alice_gets_through());
+
+    // A key that doesn't match the certificate: refused with the key's name, nothing swapped.
+    write_file(work_dir() / "easgate.yaml", yaml);
+    edit_config("server.key\n", "alice.key\n");
+    logged = reload_gateway();
+    EXPECT_NE(logged.find("listeners[0]"), std::string::npos) << logged;
+    EXPECT_NE(logged.find("the running configuration stays in use"), std::string::npos) << logged;
+    EXPECT_TRUE(alice_gets_through());
+
+    const auto figures = metrics();
+    EXPECT_NE(figures.find("easgate_config_reloads_total{result=\"failure\"} 2\n"), std::string::npos)
+        << figures;
+    EXPECT_NE(figures.find("easgate_config_last_reload_successful 0\n"), std::string::npos) << figures;
+}
+
+TEST_F(ReloadTest, SettingsThatNeedARestartAreReportedAndKept) {
+    start_gateway();
+    edit_config("workers: 2\n", "workers: 3\n");
+    edit_config("    port: 0\n", "    port: 1\n");
+    const auto logged = reload_gateway();
+    EXPECT_NE(logged.find("workers: 3 configured, 2 running: takes effect at the next restart"),
+              std::string::npos)
+        << logged;
+    EXPECT_NE(logged.find("listeners[0].address/port: 127.0.0.1:1 configured"), std::string::npos) << logged;
+    EXPECT_NE(logged.find("reloaded "), std::string::npos) << "everything else is applied: " << logged;
+    EXPECT_TRUE(alice_gets_through()) << "still on the port it had";
+}
+
+}  // namespace
+}  // namespace easgate::testing
