@@ -81,11 +81,9 @@ dpkg-deb -e "$deb" "$work/control"
 for script in postinst prerm postrm; do
   [ -x "$work/control/$script" ] || fail "$script is missing or not executable"
   sh -n "$work/control/$script" || fail "$script: sh -n found a syntax error"
-  if command -v shellcheck >/dev/null; then
-    shellcheck -s sh "$work/control/$script" || fail "$script: shellcheck"
-  fi
+  shellcheck -s sh "$work/control/$script" || fail "$script: shellcheck (above)"
 done
-pass "postinst, prerm, postrm parse (sh -n$(command -v shellcheck >/dev/null && echo ", shellcheck"))"
+pass "postinst, prerm, postrm: sh -n and shellcheck"
 
 echo "== install, reinstall, remove and purge with dpkg in an overlay of /"
 if [ "$(id -u)" != 0 ] || ! unshare --mount true 2>/dev/null; then
