@@ -5,6 +5,10 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
   libboost1.81-all-dev libssl-dev libkrb5-dev libldap2-dev libspdlog-dev libyaml-cpp-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libsasl2-dev libsystemd-dev openssl curl ca-certificates
+  # cpack -G DEB: dpkg-shlibdeps computes Depends, and CPack finds the ELF files with file(1).
+  dpkg-dev file
+  # package_test: systemd-analyze verify and security, shellcheck on the maintainer scripts.
+  systemd shellcheck
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Run by package_test.sh inside a throwaway overlay of / (never on a real system): installs the
+# .deb with dpkg, runs its postinst again, reinstalls it, removes and purges it, and checks what
+# each step leaves.
+#   in_scratch_root.sh PACKAGE.deb
+set -euo pipefail
+deb=$1
+fail() { echo "FAIL (scratch root): $*" >&2; exit 1; }
+pass() { echo "ok (scratch root): $*"; }
+wants=/etc/systemd/system/multi-user.target.wants/easgate.service
+
+if getent passwd easgate >/dev/null || [ -e /etc/easgate ]; then
+  fail "an easgate user or /etc/easgate already exists: the first install would prove nothing"
+fi
+
+# The state postinst must leave, the same after every run.
+check_installed() {
+  local account
+  account=$(getent passwd easgate) || fail "$1: no user easgate"
+  IFS=: read -r _ _ uid gid _ home shell <<<"$account"
+  [ "$uid" -lt 1000 ] || fail "$1: easgate is not a system user (uid $uid)"
+  [ "$(getent group easgate | cut -d: -f3)" = "$gid" ] || fail "$1: easgate's primary group is not the group easgate"
+  { [ "$home" = /nonexistent ] && [ ! -e /nonexistent ]; } || fail "$1: home is $home (must be /nonexistent, not created)"
+  [ "$shell" = /usr/sbin/nologin ] || fail "$1: login shell is $shell"
+  [ "$(stat -c '%U:%G %a' /etc/easgate)" = "root:easgate 750" ] || fail "$1: /etc/easgate is $(stat -c '%U:%G %a' /etc/easgate)"
+  [ "$(stat -c '%U:%G %a' /etc/easgate/easgate.yaml)" = "root:easgate 640" ] ||
+    fail "$1: easgate.yaml is $(stat -c '%U:%G %a' /etc/easgate/easgate.yaml)"
+  [ "$(readlink "$wants")" = /lib/systemd/system/easgate.service ] || fail "$1: the unit is not enabled ($wants)"
+  echo "$account"
+}
+
+dpkg -i "$deb" >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg -i"; }
+first=$(check_installed "first install")
+pass "dpkg -i: $first, /etc/easgate root:easgate 0750, easgate.yaml 0640, unit enabled"
+# Nothing started it: no systemd runs here, and postinst never starts easgate on a first install.
+
+# With the environment dpkg gives it (deb-systemd-helper acts only when called from dpkg).
+DPKG_MAINTSCRIPT_PACKAGE=easgate DPKG_MAINTSCRIPT_NAME=postinst \
+  /var/lib/dpkg/info/easgate.postinst configure "$(dpkg-query -W -f='${Version}' easgate)" ||
+  fail "postinst configure, run a second time"
+[ "$(check_installed "postinst again")" = "$first" ] || fail "postinst run again changed the user"
+pass "postinst run again: same user, same permissions"
+
+echo "# an admin's edit" >>/etc/easgate/easgate.yaml
+dpkg -i "$deb" >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg -i over the installed package"; }
+[ "$(check_installed "reinstall")" = "$first" ] || fail "reinstalling changed the user"
+tail -n 1 /etc/easgate/easgate.yaml | grep -qx "# an admin's edit" || fail "reinstalling lost the admin's edit to the conffile"
+pass "dpkg -i again (upgrade path): same user, permissions kept, the admin's edit kept"
+
+echo "secret" >/etc/easgate/easgate.keytab
+dpkg -r easgate >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg -r"; }
+{ [ ! -e /usr/sbin/easgate ] && [ ! -e /lib/systemd/system/easgate.service ]; } || fail "dpkg -r left the binary or the unit"
+[ -e /etc/easgate/easgate.yaml ] || fail "dpkg -r removed the conffile"
+getent passwd easgate >/dev/null || fail "dpkg -r removed the user"
+pass "dpkg -r: binary and unit gone, configuration and user kept"
+
+dpkg --purge easgate >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg --purge"; }
+[ ! -e /etc/easgate/easgate.yaml ] || fail "dpkg --purge left easgate.yaml"
+[ -e /etc/easgate/easgate.keytab ] || fail "dpkg --purge removed the admin's keytab"
+[ ! -e "$wants" ] || fail "dpkg --purge left the unit enabled"
+getent passwd easgate >/dev/null || fail "dpkg --purge removed the user (Debian leaves it)"
+rm /etc/easgate/easgate.keytab
+pass "dpkg --purge: easgate.yaml and the enablement gone, the admin's keytab and the user kept"
