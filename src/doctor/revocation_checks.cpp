@@ -63,9 +63,13 @@ void check_crl(X509_CRL* crl, const std::vector<X509Ptr>& cas, const std::string
                     publish_crl);
         return;
     }
-    std::time_t day_ahead = std::time(nullptr) + 24 * 3600;
-    if (X509_cmp_time(next_update, &day_ahead) < 0) {
-        report.warn("tls", key, what + " reaches its nextUpdate " + next + " within 24 hours", publish_crl);
+    // AD CS publishes a delta CRL for a day at a time: only its last hour is worth a warning.
+    const bool delta = is_delta(crl);
+    std::time_t soon = std::time(nullptr) + (delta ? 3600 : 24 * 3600);
+    if (X509_cmp_time(next_update, &soon) < 0) {
+        report.warn("tls", key,
+                    what + " reaches its nextUpdate " + next + " within " + (delta ? "the hour" : "24 hours"),
+                    publish_crl);
         return;
     }
     report.pass("tls", key, what + ", signed by a listed CA, valid until " + next);

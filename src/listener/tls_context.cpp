@@ -130,7 +130,11 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
         fail(key_prefix + ".certificate", listener.certificate, "not a PEM certificate chain");
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, listener.private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        fail(key_prefix + ".private_key", listener.private_key, "not a PEM private key");
+        // OpenSSL compares a key with the certificate as it loads it: a valid key of another
+        // certificate fails here, not at SSL_CTX_check_private_key.
+        const bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+        fail(key_prefix + ".private_key", listener.private_key,
+             mismatch ? "does not match the certificate" : "not a PEM private key");
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         fail(key_prefix + ".private_key", listener.private_key, "does not match the certificate");
