@@ -30,6 +30,8 @@ std::string remedy_for(const std::string& cause) {
     if (cause == "not_delegable")
         return "clear \"Account is sensitive and cannot be delegated\" on the user (and remove them from "
                "Protected Users)";
+    if (cause == "locked_out") return "unlock the account in Active Directory Users and Computers";
+    if (cause == "expired") return "extend the account's expiry (Account tab, Account expires)";
     if (cause == "unavailable") return "see the directory checks above";
     return "see the reason: it names the AD or CA action";
 }

@@ -13,6 +13,7 @@ namespace easgate::testing {
 namespace {
 
 using std::chrono::hours;
+constexpr auto a_year = hours(365 * 24);
 
 struct Pki {
     std::filesystem::path dir = make_temp_dir("doctor-pki");
@@ -25,6 +26,7 @@ struct Pki {
         CertSpec server{.common_name = "localhost", .dns_names = {"localhost"}};
         server.client_auth_eku = false;
         server.server_auth_eku = true;
+        server.not_after = a_year;  // the default month is within doctor's renewal warning
         server_issuing.issue(server).write(dir, "server", server_issuing.cert_pem());
         server.not_after = hours(10 * 24);
         server_issuing.issue(server).write(dir, "server-expiring", server_issuing.cert_pem());
@@ -44,7 +46,8 @@ struct Pki {
         return {.common_name = upn,
                 .upn = upn,
                 .emails = {upn},
-                .sid = "S-1-5-21-1004336348-1177238915-682003330-1105"};
+                .sid = "S-1-5-21-1004336348-1177238915-682003330-1105",
+                .not_after = a_year};
     }
 
     void issue_devices() {
