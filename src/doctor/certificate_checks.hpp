@@ -25,7 +25,8 @@ struct Labelled {
 // PASS otherwise; remedy says how to renew.
 void report_validity(Report& report, const Labelled& what, X509* certificate, const std::string& remedy);
 
-// The subject of a certificate, RFC 2253, in quotes.
+// A name, RFC 2253, in quotes; the subject of a certificate so.
+std::string quoted_name(const X509_NAME* name);
 std::string quoted_subject(X509* certificate);
 
 // trusted_ca_file: each CA, anchor or link, and its expiry; crl_files: each CRL signed by a listed

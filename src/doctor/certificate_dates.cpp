@@ -7,12 +7,14 @@
 
 namespace easgate::doctor {
 
-std::string quoted_subject(X509* certificate) {
+std::string quoted_name(const X509_NAME* name) {
     std::string quoted(1, '"');  // piece by piece: GCC 12's -O3 misreports "\"" + name (-Wrestrict)
-    quoted += identity::name_text(X509_get_subject_name(certificate));
+    quoted += identity::name_text(name);
     quoted += '"';
     return quoted;
 }
+
+std::string quoted_subject(X509* certificate) { return quoted_name(X509_get_subject_name(certificate)); }
 
 void report_validity(Report& report, const Labelled& what, X509* certificate, const std::string& remedy) {
     const ASN1_TIME* not_after = X509_get0_notAfter(certificate);

@@ -18,13 +18,6 @@ constexpr const char* publish_crl =
 
 bool is_delta(X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
 
-std::string crl_issuer(X509_CRL* crl) {
-    std::string quoted(1, '"');  // piece by piece: GCC 12's -O3 misreports "\"" + name (-Wrestrict)
-    quoted += identity::name_text(X509_CRL_get_issuer(crl));
-    quoted += '"';
-    return quoted;
-}
-
 // Every CA of the file: anchor or link (see load_trust_anchors), and its expiry.
 void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& report) {
     for (const auto& ca : cas) {
@@ -42,8 +35,8 @@ void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& r
 // A CRL is judged by who signed it and its nextUpdate: past it, OpenSSL refuses every device below.
 void check_crl(X509_CRL* crl, const std::vector<X509Ptr>& cas, const std::string& key,
                const std::string& path, Report& report) {
-    const std::string what =
-        key + " " + path + ": " + (is_delta(crl) ? "delta CRL of " : "CRL of ") + crl_issuer(crl);
+    const std::string what = key + " " + path + ": " + (is_delta(crl) ? "delta CRL of " : "CRL of ") +
+                             quoted_name(X509_CRL_get_issuer(crl));
     if (!identity::crl_signer(crl, cas)) {
         report.fail("tls", key,
                     what + " is not signed by any CA in client_auth.trusted_ca_file: easgate ignores it",

@@ -72,17 +72,16 @@ void check_server_chain(const std::vector<identity::X509Ptr>& chain, const std::
         std::any_of(chain.begin() + 1, chain.end(), [leaf](const identity::X509Ptr& candidate) {
             return X509_check_issued(candidate.get(), leaf) == X509_V_OK;
         });
-    const std::string issuer = identity::name_text(X509_get_issuer_name(leaf));
+    const std::string issuer = quoted_name(X509_get_issuer_name(leaf));
     if (X509_self_signed(leaf, 0) == 1 || issuer_in_file) {
         report.pass("tls", prefix + " server certificate chain",
                     std::to_string(chain.size()) + " certificate(s), the issuer's included");
     } else {
         report.warn("tls", prefix + " server certificate chain",
-                    "the issuer \"" + issuer + "\" of the server certificate is not in " + prefix +
+                    "the issuer " + issuer + " of the server certificate is not in " + prefix +
                         ".certificate: phones that lack that CA refuse the connection",
-                    "append the intermediate CA certificate(s), PEM, after the server certificate (not "
-                    "needed only if \"" +
-                        issuer + "\" is a root the phones trust)");
+                    "append the intermediate CA certificate(s), PEM, after the server certificate (unless " +
+                        issuer + " is a root the phones already trust)");
     }
 }
 

@@ -17,7 +17,7 @@ constexpr auto a_year = hours(365 * 24);
 
 struct Pki {
     std::filesystem::path dir = make_temp_dir("doctor-pki");
-    TestCa root = TestCa::create_root("Doctor Root CA");
+    TestCa root = publishing_root();
     TestCa issuing = root.create_intermediate("Doctor Issuing CA");
 
     Pki() {
@@ -27,7 +27,9 @@ struct Pki {
         server.client_auth_eku = false;
         server.server_auth_eku = true;
         server.not_after = a_year;  // the default month is within doctor's renewal warning
-        server_issuing.issue(server).write(dir, "server", server_issuing.cert_pem());
+        const auto good_server = server_issuing.issue(server);
+        good_server.write(dir, "server", server_issuing.cert_pem());
+        good_server.write(dir, "server-alone");  // without its issuing CA
         server.not_after = hours(10 * 24);
         server_issuing.issue(server).write(dir, "server-expiring", server_issuing.cert_pem());
         write_file(dir / "other.key", server_issuing.issue(server).key_pem);
@@ -41,6 +43,13 @@ struct Pki {
         write_file(dir / "rogue.crl", TestCa::create_root("Doctor Rogue CA").crl_pem(week));
     }
     ~Pki() { std::filesystem::remove_all(dir); }
+
+    // The root names its CRL's URL in the issuing CA's certificate, as AD CS does.
+    static TestCa publishing_root() {
+        auto root = TestCa::create_root("Doctor Root CA");
+        root.publish_at("http://127.0.0.1:9/doctor-root.crl");
+        return root;
+    }
 
     static CertSpec device(const std::string& upn) {
         return {.common_name = upn,
@@ -74,6 +83,8 @@ struct DoctorSetup {
     std::string private_key = "server.key";
     std::vector<std::string> crl_files = {"root.crl", "issuing.crl"};
     std::string strong_mapping = "preferred";
+    std::string public_name = "localhost";
+    std::string client_auth;  // more YAML lines under client_auth, each "      key: value\n"
 };
 
 class DoctorTest : public ::testing::Test {
@@ -88,16 +99,23 @@ protected:
         std::string crls;
         for (const auto& name : setup.crl_files) crls += (crls.empty() ? "" : ", ") + (dir / name).string();
         const auto config = work_ / "easgate.yaml";
+        // clang-format off
         write_file(config,
-                   "listeners:\n  - address: 127.0.0.1\n    port: 0\n    public_name: localhost\n"
-                   "    certificate: " +
-                       (dir / setup.certificate).string() +
-                       "\n    private_key: " + (dir / setup.private_key).string() +
-                       "\n    client_auth:\n      trusted_ca_file: " + (dir / "device-cas.pem").string() +
-                       "\n      crl_files: [" + crls +
-                       "]\nupstreams:\n  - name: exchange\n    servers: [https://localhost:1]\n"
-                       "identity:\n  strong_mapping: " +
-                       setup.strong_mapping + "\n");
+                   "listeners:\n"
+                   "  - address: 127.0.0.1\n"
+                   "    port: 0\n"
+                   "    public_name: " + setup.public_name + "\n"
+                   "    certificate: " + (dir / setup.certificate).string() + "\n"
+                   "    private_key: " + (dir / setup.private_key).string() + "\n"
+                   "    client_auth:\n"
+                   "      trusted_ca_file: " + (dir / "device-cas.pem").string() + "\n"
+                   "      crl_files: [" + crls + "]\n" + setup.client_auth +
+                   "upstreams:\n"
+                   "  - name: exchange\n"
+                   "    servers: [https://localhost:1]\n"
+                   "identity:\n"
+                   "  strong_mapping: " + setup.strong_mapping + "\n");
+        // clang-format on
         std::vector<std::string> argv = {EASGATE_BINARY, "doctor", "--config", config.string(), "--json"};
         if (!device.empty()) argv.insert(argv.end(), {"--certificate", (dir / (device + ".pem")).string()});
         const auto result = run_command(argv);
@@ -162,6 +180,20 @@ TEST_F(DoctorTest, AServerCertificateExpiringInTenDaysWarnsWithTheDate) {
     EXPECT_EQ(exit_code_, 0) << output_;
     expect("server certificate validity", "WARN", "server certificate \"CN=localhost\" expires in ");
     expect("server certificate validity", "WARN", " days, at 20");
+}
+
+TEST_F(DoctorTest, AServerCertificateWithoutItsIntermediateOrOfAnotherNameWarns) {
+    run({.certificate = "server-alone.pem", .public_name = "mail.example.test"});
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect("server certificate chain", "WARN", "the issuer \"CN=Doctor Server Issuing CA\" of the server");
+    expect("server certificate name", "WARN", "public_name mail.example.test is not a subjectAltName");
+}
+
+TEST_F(DoctorTest, CrlRefreshListsTheDistributionPointsWithoutFetching) {
+    run({.client_auth = "      crl_refresh: {interval: 1h}\n"});
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect("CRL refresh", "PASS", "fetches http://127.0.0.1:9/doctor-root.crl");
+    expect("CRL refresh", "PASS", "doctor fetches none of them");
 }
 
 TEST_F(DoctorTest, ACrlPastItsNextUpdateFails) {
