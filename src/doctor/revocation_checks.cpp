@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "certificate_checks.hpp"
+#include "easgate/identity/revocation_store.hpp"
 #include "easgate/identity/trust_store.hpp"
 
 namespace easgate::doctor {
@@ -33,8 +34,8 @@ void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& r
 }
 
 // A CRL is judged by who signed it and its nextUpdate: past it, OpenSSL refuses every device below.
-void check_crl(X509_CRL* crl, const std::vector<X509Ptr>& cas, const std::string& key,
-               const std::string& path, Report& report) {
+void check_crl(X509_CRL* crl, const config::ClientAuthConfig& client_auth, const std::vector<X509Ptr>& cas,
+               const std::string& key, const std::string& path, Report& report) {
     const std::string what = key + " " + path + ": " + (is_delta(crl) ? "delta CRL of " : "CRL of ") +
                              quoted_name(X509_CRL_get_issuer(crl));
     if (!identity::crl_signer(crl, cas)) {
@@ -50,6 +51,15 @@ void check_crl(X509_CRL* crl, const std::vector<X509Ptr>& cas, const std::string
         return;
     }
     const std::string next = identity::time_text(next_update);
+    const auto grace =
+        client_auth.refreshes_crls() ? client_auth.crl_refresh->grace : std::chrono::milliseconds(0);
+    if (X509_cmp_current_time(next_update) < 0 && identity::within_grace(crl, grace)) {
+        report.warn("tls", key,
+                    what + " is past its nextUpdate " + next +
+                        ", still used within client_auth.crl_refresh.grace; devices are refused after it",
+                    publish_crl);
+        return;
+    }
     if (X509_cmp_current_time(next_update) < 0) {
         report.fail("tls", key,
                     what + " is past its nextUpdate " + next + ": devices below that CA are refused",
@@ -118,7 +128,7 @@ void check_trust_and_crls(const config::ListenerConfig& listener, const std::str
             report.fail("tls", key, path + " holds no CRL (PEM or DER) or can't be read",
                         "copy the CA's CRL (the .crl AD CS publishes in CertEnroll) to that path");
         for (auto& crl : loaded) {
-            check_crl(crl.get(), cas, key, path, report);
+            check_crl(crl.get(), client_auth, cas, key, path, report);
             crls.push_back(std::move(crl));
         }
     }

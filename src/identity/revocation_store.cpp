@@ -150,10 +150,12 @@ std::vector<std::string> RevocationStore::distribution_points() const {
     return {urls_.begin(), urls_.end()};
 }
 
-bool RevocationStore::within_grace(const X509_CRL* crl) const {
-    const auto grace = std::chrono::duration_cast<std::chrono::seconds>(grace_).count();
-    return crl && grace > 0 && !past(X509_CRL_get0_nextUpdate(crl), std::time(nullptr) - grace);
+bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(grace).count();
+    return crl && seconds > 0 && !past(X509_CRL_get0_nextUpdate(crl), std::time(nullptr) - seconds);
 }
+
+bool RevocationStore::within_grace(const X509_CRL* crl) const { return identity::within_grace(crl, grace_); }
 
 std::vector<std::string> RevocationStore::expired_crls() const {
     std::vector<std::string> expired;

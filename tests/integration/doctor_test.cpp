@@ -204,6 +204,13 @@ TEST_F(DoctorTest, ACrlPastItsNextUpdateFails) {
     expect("crl_files[1]", "FAIL", "certutil -CRL");
 }
 
+TEST_F(DoctorTest, ACrlPastItsNextUpdateOnlyWarnsWithinTheRefreshGrace) {
+    run({.crl_files = {"root.crl", "issuing-expired.crl"},
+         .client_auth = "      crl_refresh: {grace: 24h}\n"});
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect("crl_files[1]", "WARN", "still used within client_auth.crl_refresh.grace");
+}
+
 TEST_F(DoctorTest, ACrlOfACaNotInTheTrustFileFails) {
     run({.crl_files = {"root.crl", "issuing.crl", "rogue.crl"}});
     EXPECT_EQ(exit_code_, 1) << output_;
