@@ -55,9 +55,11 @@ void check_chain(const config::Config& config, const std::vector<X509Ptr>& certi
             const listener::ServerTlsContext context(config.listeners[i], prefix);
             const auto result = context.verify_certificate(certificates.front().get(), untrusted.get());
             if (result.refusal.empty()) {
-                report.pass(
-                    "device", check,
-                    "chains to client_auth.trusted_ca_file and is not revoked per the configured CRLs");
+                const bool revocation = config.listeners[i].client_auth.checks_revocation();
+                report.pass("device", check,
+                            revocation
+                                ? "chains to client_auth.trusted_ca_file and is not revoked per its CRLs"
+                                : "chains to client_auth.trusted_ca_file (revocation is not checked)");
                 continue;
             }
             report.fail("device", check, result.refusal + " (" + result.refused_certificate + ")",
@@ -95,19 +97,33 @@ bool other_mapping_fits(const config::IdentityConfig& identity, const identity::
     });
 }
 
-void check_names(const config::Config& config, const identity::CertificateIdentity& device, Report& report) {
+// A certificate without a UPN is found only by what else identity.mapping can use; upn then looks
+// the email up as a userPrincipalName, which finds the account only where the two are the same.
+void check_upn(const config::IdentityConfig& identity, const identity::CertificateIdentity& device,
+               Report& report) {
     if (!device.upn.empty()) {
         report.pass("device", "UPN", "SAN otherName UPN " + device.upn);
-    } else {
-        const std::string found = "no UPN otherName (1.3.6.1.4.1.311.20.2.3) in the SAN";
-        const std::string remedy = "add User principal name (UPN) to the template's Subject Alternative Name";
-        if (other_mapping_fits(config.identity, device))
-            report.warn("device", "UPN", found + ": found by the other identity.mapping entries only",
-                        remedy);
-        else
-            report.fail("device", "UPN", found + ": identity.mapping has nothing else to find the account by",
-                        remedy);
+        return;
     }
+    const std::string found = "no UPN otherName (1.3.6.1.4.1.311.20.2.3) in the SAN";
+    const std::string remedy = "add User principal name (UPN) to the template's Subject Alternative Name";
+    if (other_mapping_fits(identity, device)) {
+        report.warn("device", "UPN", found + ": found by the other identity.mapping entries only", remedy);
+        return;
+    }
+    const bool by_email =
+        !device.emails.empty() && std::find(identity.mapping.begin(), identity.mapping.end(),
+                                            config::CertificateMapping::upn) != identity.mapping.end();
+    report.fail("device", "UPN",
+                found + (by_email ? ": identity.mapping upn looks " + device.emails.front() +
+                                        " up as a userPrincipalName, which finds the account only where UPN "
+                                        "and email are the same"
+                                  : ": identity.mapping has nothing to find the account by"),
+                remedy);
+}
+
+void check_names(const config::Config& config, const identity::CertificateIdentity& device, Report& report) {
+    check_upn(config.identity, device, report);
     if (device.emails.empty())
         report.warn(
             "device", "email", "no rfc822Name (email) in the SAN",
