@@ -191,8 +191,10 @@ ClientCertificateCheck ServerTlsContext::verify_certificate(X509* leaf, STACK_OF
     X509_STORE_CTX_set_default(context.get(), "ssl_client");
     X509_STORE_CTX_set_ex_data(context.get(), store_check_index(), &check);
     X509_STORE_CTX_set_verify_cb(context.get(), verify_client_certificate);
-    if (X509_verify_cert(context.get()) != 1 && check.refusal.empty())
+    if (X509_verify_cert(context.get()) != 1 && check.refusal.empty()) {
         check.refusal = identity::explain_verify_error(context.get());
+        check.verify_error = X509_STORE_CTX_get_error(context.get());
+    }
     ERR_clear_error();
     return check;
 }
