@@ -39,10 +39,18 @@ void check_crl(X509_CRL* crl, const config::ClientAuthConfig& client_auth, const
     const std::string what = key + " " + path + ": " + (is_delta(crl) ? "delta CRL of " : "CRL of ") +
                              quoted_name(X509_CRL_get_issuer(crl));
     if (!identity::crl_signer(crl, cas)) {
+        // A CRL naming a listed CA but signed by another key (a renewed CA whose new certificate is
+        // not listed) is still picked for that CA's devices, and refuses them.
+        const bool named = std::any_of(cas.begin(), cas.end(), [crl](const X509Ptr& ca) {
+            return X509_NAME_cmp(X509_get_subject_name(ca.get()), X509_CRL_get_issuer(crl)) == 0;
+        });
         report.fail("tls", key,
-                    what + " is not signed by any CA in client_auth.trusted_ca_file: easgate ignores it",
+                    what + " is not signed by any CA in client_auth.trusted_ca_file" +
+                        (named ? ": the CA of that name has another key, and its devices are refused "
+                                 "(\"CRL signature failure\")"
+                               : ": no listed CA has that name, so it never applies"),
                     "list the CA that issued this CRL in trusted_ca_file (a renewed CA: its current "
-                    "certificate), or remove the CRL from crl_files");
+                    "certificate too), or remove the CRL from crl_files");
         return;
     }
     const ASN1_TIME* next_update = X509_CRL_get0_nextUpdate(crl);
