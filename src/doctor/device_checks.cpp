@@ -26,10 +26,10 @@ std::string chain_remedy(int error) {
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
             return "the issuer named is not in client_auth.trusted_ca_file: if it is your CA, add it (and "
-                   "its "
-                   "root); otherwise the device has a certificate from a CA easgate must not trust";
+                   "its root); otherwise the device has a certificate from a CA easgate must not trust";
         case X509_V_ERR_CERT_REVOKED:
-            return std::string("the CA revoked it: ") + reenrol;
+            return std::string("the certificate named was revoked; if it is the device's, ") + reenrol +
+                   "; if it is a CA's, its devices need certificates from a CA that is not revoked";
         case X509_V_ERR_CERT_HAS_EXPIRED:
         case X509_V_ERR_CERT_NOT_YET_VALID:
             return std::string("check this machine's clock; if right, ") + reenrol;
