@@ -11,20 +11,6 @@ namespace {
 using Mapping = config::CertificateMapping;
 using config::StrongMapping;
 
-const char* name_of(Mapping mapping) {
-    switch (mapping) {
-        case Mapping::upn:
-            return "upn";
-        case Mapping::email:
-            return "email";
-        case Mapping::sid:
-            return "sid";
-        case Mapping::alt_security_identities:
-            return "alt_security_identities";
-    }
-    return "?";
-}
-
 // RFC 2253 lists the least significant RDN first ("CN=Issuing CA,DC=corp,DC=com"); AD's
 // altSecurityIdentities the most significant ("DC=com,DC=corp,CN=Issuing CA"). Commas inside a
 // value are escaped ("\,") and stay where they are.
@@ -118,6 +104,20 @@ std::optional<AccountSearch> account_search(Mapping mapping,
     return std::nullopt;
 }
 
+const char* mapping_name(config::CertificateMapping mapping) {
+    switch (mapping) {
+        case Mapping::upn:
+            return "upn";
+        case Mapping::email:
+            return "email";
+        case Mapping::sid:
+            return "sid";
+        case Mapping::alt_security_identities:
+            return "alt_security_identities";
+    }
+    return "?";
+}
+
 CertificateMapping::CertificateMapping(config::IdentityConfig config,
                                        std::shared_ptr<DirectoryClient> directory)
     : config_(std::move(config)), directory_(std::move(directory)) {}
@@ -138,18 +138,18 @@ boost::asio::awaitable<UserLookup> CertificateMapping::find_account(
         if (sid_named && !common::equals_ignoring_case(found->object_sid, certificate.sid)) {
             co_return refused("sid_mismatch",
                               "the certificate's SID extension names " + certificate.sid + " but account " +
-                                  found->distinguished_name + " (found by " + name_of(mapping) +
+                                  found->distinguished_name + " (found by " + mapping_name(mapping) +
                                   ") has objectSid " +
                                   (found->object_sid.empty() ? "(none readable)" : found->object_sid) +
                                   ": the account was re-created after the certificate was issued, or the "
                                   "certificate names someone else; issue the user a new certificate");
         }
-        const bool strong = sid_named || mapping == Mapping::sid ||
-                            mapping == Mapping::alt_security_identities;
+        const bool strong =
+            sid_named || mapping == Mapping::sid || mapping == Mapping::alt_security_identities;
         if (!strong && config_.strong_mapping == StrongMapping::required) {
             co_return refused(
                 "weak_mapping",
-                "the certificate maps to " + found->distinguished_name + " only by " + name_of(mapping) +
+                "the certificate maps to " + found->distinguished_name + " only by " + mapping_name(mapping) +
                     ", a weak mapping (Microsoft KB5014754), and identity.strong_mapping is required: issue "
                     "certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since "
                     "the "

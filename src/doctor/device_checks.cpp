@@ -1,10 +1,181 @@
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+
+#include "certificate_checks.hpp"
 #include "checks.hpp"
+#include "easgate/identity/certificate_identity.hpp"
+#include "easgate/identity/trust_store.hpp"
+#include "easgate/listener/tls_context.hpp"
 
 namespace easgate::doctor {
+namespace {
 
-// Not written yet: reported, so that a run never looks more complete than it is.
-void check_device_certificate(const config::Config&, const std::string&, Report& report) {
-    report.skip("doctor", "check_device_certificate", "not implemented yet");
+using identity::X509Ptr;
+// sk_X509_free is a macro over a generic function: wrapped to be a deleter.
+void free_stack(STACK_OF(X509) * stack) { sk_X509_free(stack); }
+using StackPtr = common::OpenSslPtr<STACK_OF(X509), free_stack>;
+
+constexpr const char* reenrol = "re-enrol the device (its MDM's certificate profile) for a new certificate";
+
+// The action behind the verification error a handshake would refuse the device with.
+std::string chain_remedy(int error) {
+    switch (error) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+            return "the issuer named is not in client_auth.trusted_ca_file: if it is your CA, add it (and "
+                   "its root); otherwise the device has a certificate from a CA easgate must not trust";
+        case X509_V_ERR_CERT_REVOKED:
+            return std::string("the certificate named was revoked; if it is the device's, ") + reenrol +
+                   "; if it is a CA's, its devices need certificates from a CA that is not revoked";
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            return std::string("check this machine's clock; if right, ") + reenrol;
+        case X509_V_ERR_INVALID_PURPOSE:
+            return "issue device certificates from a template with Client Authentication in its Application "
+                   "Policies, or set client_auth.require_client_auth_eku: false";
+        case X509_V_ERR_APPLICATION_VERIFICATION:
+            return "put the user's UPN (or email) in the template's Subject Alternative Name";
+        default:
+            return "see the listener checks above for the trust file and CRLs";
+    }
+}
+
+// What a TLS handshake on each listener would conclude about the device.
+void check_chain(const config::Config& config, const std::vector<X509Ptr>& certificates, Report& report) {
+    const StackPtr untrusted(sk_X509_new_null());
+    for (auto it = certificates.begin() + 1; it != certificates.end(); ++it)
+        sk_X509_push(untrusted.get(), it->get());
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const std::string prefix = "listeners[" + std::to_string(i) + "]";
+        const std::string check = "accepted by " + prefix;
+        try {
+            const listener::ServerTlsContext context(config.listeners[i], prefix);
+            const auto result = context.verify_certificate(certificates.front().get(), untrusted.get());
+            if (result.refusal.empty()) {
+                const bool revocation = config.listeners[i].client_auth.checks_revocation();
+                report.pass("device", check,
+                            revocation
+                                ? "chains to client_auth.trusted_ca_file and is not revoked per its CRLs"
+                                : "chains to client_auth.trusted_ca_file (revocation is not checked)");
+                continue;
+            }
+            report.fail("device", check, result.refusal + " (" + result.refused_certificate + ")",
+                        chain_remedy(result.verify_error));
+        } catch (const config::ConfigError& e) {
+            report.skip("device", check, std::string("the listener's TLS settings don't load: ") + e.what());
+        }
+    }
+}
+
+void check_eku(const config::Config& config, X509* leaf, Report& report) {
+    if (listener::has_client_auth_eku(leaf)) {
+        report.pass("device", "Client Authentication EKU", "present");
+        return;
+    }
+    const bool required =
+        std::any_of(config.listeners.begin(), config.listeners.end(),
+                    [](const auto& listener) { return listener.client_auth.require_client_auth_eku; });
+    const std::string found = "no Client Authentication EKU (1.3.6.1.5.5.7.3.2)";
+    const std::string remedy = chain_remedy(X509_V_ERR_INVALID_PURPOSE);
+    if (required)
+        report.fail("device", "Client Authentication EKU",
+                    found + ": client_auth.require_client_auth_eku refuses it", remedy);
+    else
+        report.warn("device", "Client Authentication EKU", found, remedy);
+}
+
+// Whether a mapping other than upn can find the account from what the certificate has.
+bool other_mapping_fits(const config::IdentityConfig& identity, const identity::CertificateIdentity& device) {
+    using Mapping = config::CertificateMapping;
+    return std::any_of(identity.mapping.begin(), identity.mapping.end(), [&device](Mapping mapping) {
+        return (mapping == Mapping::email && !device.emails.empty()) ||
+               (mapping == Mapping::sid && !device.sid.empty()) ||
+               mapping == Mapping::alt_security_identities;
+    });
+}
+
+// A certificate without a UPN is found only by what else identity.mapping can use; upn then looks
+// the email up as a userPrincipalName, which finds the account only where the two are the same.
+void check_upn(const config::IdentityConfig& identity, const identity::CertificateIdentity& device,
+               Report& report) {
+    if (!device.upn.empty()) {
+        report.pass("device", "UPN", "SAN otherName UPN " + device.upn);
+        return;
+    }
+    const std::string found = "no UPN otherName (1.3.6.1.4.1.311.20.2.3) in the SAN";
+    const std::string remedy = "add User principal name (UPN) to the template's Subject Alternative Name";
+    if (other_mapping_fits(identity, device)) {
+        report.warn("device", "UPN", found + ": found by the other identity.mapping entries only", remedy);
+        return;
+    }
+    const bool by_email =
+        !device.emails.empty() && std::find(identity.mapping.begin(), identity.mapping.end(),
+                                            config::CertificateMapping::upn) != identity.mapping.end();
+    report.fail("device", "UPN",
+                found + (by_email ? ": identity.mapping upn looks " + device.emails.front() +
+                                        " up as a userPrincipalName, which finds the account only where UPN "
+                                        "and email are the same"
+                                  : ": identity.mapping has nothing to find the account by"),
+                remedy);
+}
+
+void check_names(const config::Config& config, const identity::CertificateIdentity& device, Report& report) {
+    check_upn(config.identity, device, report);
+    if (device.emails.empty())
+        report.warn(
+            "device", "email", "no rfc822Name (email) in the SAN",
+            "add E-mail name to the template's Subject Alternative Name (the user needs a mail attribute)");
+    else
+        report.pass("device", "email", "SAN email " + device.emails.front());
+}
+
+// KB5014754: the SID extension makes the mapping strong.
+void check_sid(const config::Config& config, const identity::CertificateIdentity& device, Report& report) {
+    const auto strong = config.identity.strong_mapping;
+    if (!device.sid.empty()) {
+        report.pass("device", "SID extension", "1.3.6.1.4.1.311.25.2 names " + device.sid);
+        return;
+    }
+    const std::string found = "no SID extension (1.3.6.1.4.1.311.25.2, Microsoft KB5014754)";
+    const std::string remedy =
+        "issue from an AD CS CA with the May 2022 updates and a template that builds the subject from AD (an "
+        "offline request: map the certificate in the user's altSecurityIdentities instead)";
+    if (strong == config::StrongMapping::required)
+        report.fail("device", "SID extension", found + ": identity.strong_mapping is required", remedy);
+    else if (strong == config::StrongMapping::preferred)
+        report.warn("device", "SID extension",
+                    found + ": the mapping is weak (identity.strong_mapping preferred)", remedy);
+    else
+        report.pass("device", "SID extension", found + "; identity.strong_mapping is off");
+}
+
+}  // namespace
+
+void check_device_certificate(const config::Config& config, const std::string& path, Report& report) {
+    const auto certificates = identity::read_pem_certificates(path);
+    if (certificates.empty()) {
+        report.fail("device", "certificate file", path + " holds no PEM certificate",
+                    "export the device certificate as Base-64 (PEM), its chain after it if you like");
+        return;
+    }
+    X509* leaf = certificates.front().get();
+    report.pass("device", "certificate file", listener::describe_certificate(leaf));
+    check_chain(config, certificates, report);
+    report_validity(report, {"device", "validity", "device certificate " + quoted_subject(leaf)}, leaf,
+                    reenrol);
+    check_eku(config, leaf, report);
+    auto extracted = identity::extract_identity(leaf);
+    if (!extracted) {
+        report.fail("device", "identity", extracted.error, chain_remedy(X509_V_ERR_APPLICATION_VERIFICATION));
+        report.skip("device", "directory account", "the certificate names no user");
+        return;
+    }
+    check_names(config, *extracted.identity, report);
+    check_sid(config, *extracted.identity, report);
+    check_directory_account(config, *extracted.identity, report);
 }
 
 }  // namespace easgate::doctor

@@ -1,10 +1,130 @@
+#include <openssl/x509v3.h>
+
+#include "certificate_checks.hpp"
 #include "checks.hpp"
+#include "easgate/identity/trust_store.hpp"
+#include "easgate/listener/tls_context.hpp"
 
 namespace easgate::doctor {
+namespace {
 
-// Not written yet: reported, so that a run never looks more complete than it is.
-void check_listeners(const config::Config&, Report& report) {
-    report.skip("doctor", "check_listeners", "not implemented yet");
+// ServerTlsContext names the key it could not use; the remedy depends on which one it was.
+std::string context_remedy(const std::string& message, const std::string& prefix) {
+    if (message.rfind(prefix + ".private_key", 0) == 0)
+        return "set " + prefix + ".private_key to the unencrypted PEM key of the certificate in " + prefix +
+               ".certificate (the pair exported together, e.g. from the .pfx with `openssl pkcs12 -nodes`)";
+    if (message.rfind(prefix + ".certificate", 0) == 0)
+        return "set " + prefix +
+               ".certificate to a PEM file: the server certificate first, then its intermediate CAs";
+    if (message.find("trusted_ca_file") != std::string::npos)
+        return "export the device CAs (issuing CA and root, `certutil -ca.cert`, Base-64) into " + prefix +
+               ".client_auth.trusted_ca_file";
+    return "copy the CA's current CRL (PEM or DER, as AD CS publishes it) to the path named";
+}
+
+// The listener's TLS settings load as `easgate run` loads them; on success the context is kept
+// for the CDP listing.
+std::optional<listener::ServerTlsContext> check_context(const config::ListenerConfig& listener,
+                                                        const std::string& prefix, Report& report) {
+    try {
+        std::optional<listener::ServerTlsContext> context(std::in_place, listener, prefix);
+        report.pass("tls", prefix + " TLS settings",
+                    "certificate, private key, trusted_ca_file and crl_files load, and the key matches "
+                    "the certificate");
+        return context;
+    } catch (const config::ConfigError& e) {
+        report.fail("tls", prefix + " TLS settings", e.what(), context_remedy(e.what(), prefix));
+        return std::nullopt;
+    }
+}
+
+void check_server_names(const config::ListenerConfig& listener, const std::string& prefix, X509* leaf,
+                        Report& report) {
+    const auto flags = X509_get_extension_flags(leaf);
+    if ((flags & EXFLAG_XKUSAGE) != 0 && (X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER) == 0) {
+        report.warn("tls", prefix + " server certificate EKU",
+                    quoted_subject(leaf) +
+                        " has an EKU without Server Authentication (1.3.6.1.5.5.7.3.1): "
+                        "phones refuse it",
+                    "issue it from a Web Server template (Server Authentication EKU)");
+    } else {
+        report.pass("tls", prefix + " server certificate EKU", "Server Authentication allowed");
+    }
+    const auto& name = listener.public_name;
+    if (name.empty()) return;
+    const bool matches = X509_check_host(leaf, name.c_str(), name.size(), 0, nullptr) == 1 ||
+                         X509_check_ip_asc(leaf, name.c_str(), 0) == 1;
+    if (matches) {
+        report.pass("tls", prefix + " server certificate name", "public_name " + name + " is in its SAN");
+    } else {
+        report.warn("tls", prefix + " server certificate name",
+                    "public_name " + name + " is not a subjectAltName of " + quoted_subject(leaf) +
+                        ": phones connecting to " + name + " refuse it",
+                    "issue the certificate with " + name + " as a DNS name in its Subject Alternative Name");
+    }
+}
+
+// Phones have only their roots: the certificate file must carry the intermediates to them.
+void check_server_chain(const std::vector<identity::X509Ptr>& chain, const std::string& prefix,
+                        Report& report) {
+    X509* leaf = chain.front().get();
+    const bool issuer_in_file =
+        std::any_of(chain.begin() + 1, chain.end(), [leaf](const identity::X509Ptr& candidate) {
+            return X509_check_issued(candidate.get(), leaf) == X509_V_OK;
+        });
+    const std::string issuer = quoted_name(X509_get_issuer_name(leaf));
+    if (X509_self_signed(leaf, 0) == 1 || issuer_in_file) {
+        report.pass("tls", prefix + " server certificate chain",
+                    std::to_string(chain.size()) + " certificate(s), the issuer's included");
+    } else {
+        report.warn("tls", prefix + " server certificate chain",
+                    "the issuer " + issuer + " of the server certificate is not in " + prefix +
+                        ".certificate: phones that lack that CA refuse the connection",
+                    "append the intermediate CA certificate(s), PEM, after the server certificate (unless " +
+                        issuer + " is a root the phones already trust)");
+    }
+}
+
+void check_server_certificate(const config::ListenerConfig& listener, const std::string& prefix,
+                              Report& report) {
+    const auto chain = identity::read_pem_certificates(listener.certificate);
+    if (chain.empty()) return;  // check_context said so, naming the key
+    X509* leaf = chain.front().get();
+    report_validity(
+        report,
+        {"tls", prefix + " server certificate validity", "server certificate " + quoted_subject(leaf)}, leaf,
+        "renew it on the CA and replace " + prefix + ".certificate and " + prefix +
+            ".private_key, then restart easgate");
+    check_server_names(listener, prefix, leaf, report);
+    check_server_chain(chain, prefix, report);
+}
+
+// What crl_refresh will fetch. Not fetched here: doctor reports the configuration, and a fetch
+// would wait up to the timeout for each URL.
+void list_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
+                              listener::ServerTlsContext& context, Report& report) {
+    if (!client_auth.refreshes_crls()) return;
+    auto& revocation = *context.revocation();
+    revocation.learn_from_anchors();
+    std::string urls;
+    for (const auto& url : revocation.distribution_points()) urls += (urls.empty() ? "" : ", ") + url;
+    report.pass("tls", prefix + " CRL refresh",
+                "client_auth.crl_refresh (cdp) fetches " + (urls.empty() ? std::string("no URL yet") : urls) +
+                    ", and the CRL Distribution Points of device certificates as devices present them; "
+                    "doctor fetches none of them");
+}
+
+}  // namespace
+
+void check_listeners(const config::Config& config, Report& report) {
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const auto& listener = config.listeners[i];
+        const std::string prefix = "listeners[" + std::to_string(i) + "]";
+        auto context = check_context(listener, prefix, report);
+        check_server_certificate(listener, prefix, report);
+        check_trust_and_crls(listener, prefix, report);
+        if (context) list_distribution_points(listener.client_auth, prefix, *context, report);
+    }
 }
 
 }  // namespace easgate::doctor

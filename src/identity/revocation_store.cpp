@@ -49,16 +49,6 @@ std::vector<std::string> freshest_urls(X509_CRL* crl) {
 
 bool is_delta(X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
 
-// The listed CA that signed crl, or null.
-X509* signer_of(X509_CRL* crl, const std::vector<X509Ptr>& anchors) {
-    for (const auto& anchor : anchors) {
-        if (X509_NAME_cmp(X509_get_subject_name(anchor.get()), X509_CRL_get_issuer(crl)) != 0) continue;
-        if (X509_CRL_verify(crl, X509_get0_pubkey(anchor.get())) == 1) return anchor.get();
-    }
-    ERR_clear_error();
-    return nullptr;
-}
-
 bool newer(X509_CRL* candidate, X509_CRL* held) {
     using NumberPtr = common::OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
     const auto number = [](X509_CRL* crl) {
@@ -94,7 +84,7 @@ X509StorePtr RevocationStore::current() const {
 }
 
 RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
-    X509* signer = signer_of(crl.get(), anchors_);
+    X509* signer = crl_signer(crl.get(), anchors_);
     if (!signer) {
         const bool named = std::any_of(anchors_.begin(), anchors_.end(), [&crl](const X509Ptr& anchor) {
             return X509_NAME_cmp(X509_get_subject_name(anchor.get()), X509_CRL_get_issuer(crl.get())) == 0;
@@ -160,10 +150,12 @@ std::vector<std::string> RevocationStore::distribution_points() const {
     return {urls_.begin(), urls_.end()};
 }
 
-bool RevocationStore::within_grace(const X509_CRL* crl) const {
-    const auto grace = std::chrono::duration_cast<std::chrono::seconds>(grace_).count();
-    return crl && grace > 0 && !past(X509_CRL_get0_nextUpdate(crl), std::time(nullptr) - grace);
+bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(grace).count();
+    return crl && seconds > 0 && !past(X509_CRL_get0_nextUpdate(crl), std::time(nullptr) - seconds);
 }
+
+bool RevocationStore::within_grace(const X509_CRL* crl) const { return identity::within_grace(crl, grace_); }
 
 std::vector<std::string> RevocationStore::expired_crls() const {
     std::vector<std::string> expired;

@@ -17,19 +17,6 @@ std::string bio_text(BIO* bio) {
     return std::string(data, static_cast<std::size_t>(size));
 }
 
-std::string name_text(const X509_NAME* name) {
-    const BioPtr bio(BIO_new(BIO_s_mem()));
-    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
-    return bio_text(bio.get());
-}
-
-std::string time_text(const ASN1_TIME* time) {
-    if (!time) return "never";
-    const BioPtr bio(BIO_new(BIO_s_mem()));
-    ASN1_TIME_print_ex(bio.get(), time, ASN1_DTFLGS_ISO8601);
-    return bio_text(bio.get());
-}
-
 bool issuer_listed(X509* cert, const std::vector<X509Ptr>& listed) {
     for (const auto& candidate : listed) {
         if (candidate.get() != cert && X509_check_issued(candidate.get(), cert) == X509_V_OK) return true;
@@ -48,15 +35,48 @@ std::string crl_issuer(X509_STORE_CTX* store) {
     return quoted;
 }
 
+// What revoked the certificate being checked: the CRL and the date it gives.
+std::string revocation_of(X509_STORE_CTX* store) {
+    X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    X509_REVOKED* entry = nullptr;
+    if (!crl || !cert || X509_CRL_get0_by_cert(crl, &entry, cert) != 1 || !entry) return "";
+    return ": listed by the " + describe_crl(crl) + " as revoked on " +
+           time_text(X509_REVOKED_get0_revocationDate(entry));
+}
+
 }  // namespace
 
-std::vector<X509Ptr> load_trust_anchors(const std::string& path) {
+std::string name_text(const X509_NAME* name) {
+    const BioPtr bio(BIO_new(BIO_s_mem()));
+    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+    return bio_text(bio.get());
+}
+
+std::string time_text(const ASN1_TIME* time) {
+    if (!time) return "never";
+    const BioPtr bio(BIO_new(BIO_s_mem()));
+    ASN1_TIME_print_ex(bio.get(), time, ASN1_DTFLGS_ISO8601);
+    return bio_text(bio.get());
+}
+
+std::vector<X509Ptr> read_pem_certificates(const std::string& path) {
     std::vector<X509Ptr> certificates;
     const BioPtr bio(BIO_new_file(path.c_str(), "r"));
-    if (!bio) return certificates;
-    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
-        certificates.emplace_back(cert);
-    ERR_clear_error();  // the read that ended the loop
+    if (bio) {
+        while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+            certificates.emplace_back(cert);
+    }
+    ERR_clear_error();  // the read that ended the loop, or the open that failed
+    return certificates;
+}
+
+bool is_chain_link(X509* cert, const std::vector<X509Ptr>& listed) {
+    return X509_self_signed(cert, 0) != 1 && issuer_listed(cert, listed);
+}
+
+std::vector<X509Ptr> load_trust_anchors(const std::string& path) {
+    auto certificates = read_pem_certificates(path);
     for (const auto& cert : certificates) {
         if (X509_self_signed(cert.get(), 0) == 1 || issuer_listed(cert.get(), certificates)) continue;
         // Without PARTIAL_CHAIN, which would also stop at an issuing CA whose root is listed.
@@ -89,6 +109,15 @@ std::vector<X509CrlPtr> read_crl_file(const std::string& path) {
     for (int n; (n = BIO_read(bio.get(), chunk, sizeof chunk)) > 0;)
         bytes.append(chunk, static_cast<std::size_t>(n));
     return parse_crls(bytes);
+}
+
+X509* crl_signer(X509_CRL* crl, const std::vector<X509Ptr>& cas) {
+    for (const auto& ca : cas) {
+        if (X509_NAME_cmp(X509_get_subject_name(ca.get()), X509_CRL_get_issuer(crl)) != 0) continue;
+        if (X509_CRL_verify(crl, X509_get0_pubkey(ca.get())) == 1) return ca.get();
+    }
+    ERR_clear_error();
+    return nullptr;
 }
 
 X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::vector<X509CrlPtr>& crls,
@@ -134,6 +163,8 @@ std::string explain_verify_error(X509_STORE_CTX* store) {
             return text + ": the CRL of " + crl_issuer(store) + " starts later" +
                    (crl ? " (" + time_text(X509_CRL_get0_lastUpdate(crl)) + ")" : "") +
                    ": check easgate's clock";
+        case X509_V_ERR_CERT_REVOKED:
+            return text + revocation_of(store);
         case X509_V_ERR_CRL_SIGNATURE_FAILURE:
             return text + ": the CRL claiming to be from " + crl_issuer(store) + " is not signed by that CA";
         default:

@@ -37,14 +37,23 @@ int check_index() {
     return index;
 }
 
-bool has_client_auth_eku(X509* leaf) {
-    return (X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) != 0 &&
-           (X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT) != 0;
+// Where a verification without a handshake (verify_certificate) keeps its check.
+int store_check_index() {
+    static const int index = X509_STORE_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+ClientCertificateCheck* check_of(X509_STORE_CTX* store) {
+    if (auto* ssl =
+            static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx())))
+        return static_cast<ClientCertificateCheck*>(SSL_get_ex_data(ssl, check_index()));
+    return static_cast<ClientCertificateCheck*>(X509_STORE_CTX_get_ex_data(store, store_check_index()));
 }
 
 void refuse(ClientCertificateCheck& check, X509_STORE_CTX* store, std::string reason) {
     if (!check.refusal.empty()) return;  // the first reason is the one worth reporting
     check.refusal = std::move(reason);
+    check.verify_error = X509_STORE_CTX_get_error(store);
     if (X509* culprit = X509_STORE_CTX_get_current_cert(store)) {
         check.refused_certificate = describe_certificate(culprit);
     }
@@ -59,8 +68,7 @@ bool tolerated(const ClientCertificateCheck& check, X509_STORE_CTX* store) {
 }
 
 int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
-    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    auto* check = static_cast<ClientCertificateCheck*>(SSL_get_ex_data(ssl, check_index()));
+    auto* check = check_of(store);
     X509* current = X509_STORE_CTX_get_current_cert(store);
     if (check->learn_distribution_points && current) check->revocation->learn_distribution_points(current);
     if (!preverified) {
@@ -72,14 +80,14 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
 
     X509* leaf = current;
     if (check->require_client_auth_eku && !has_client_auth_eku(leaf)) {
-        refuse(*check, store, "certificate lacks the Client Authentication EKU (1.3.6.1.5.5.7.3.2)");
         X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_PURPOSE);
+        refuse(*check, store, "certificate lacks the Client Authentication EKU (1.3.6.1.5.5.7.3.2)");
         return 0;
     }
     auto result = identity::extract_identity(leaf);
     if (!result) {
-        refuse(*check, store, result.error);
         X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+        refuse(*check, store, result.error);
         return 0;
     }
     check->identity = std::move(result.identity);
@@ -88,14 +96,13 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
 
 }  // namespace
 
+bool has_client_auth_eku(X509* certificate) {
+    return (X509_get_extension_flags(certificate) & EXFLAG_XKUSAGE) != 0 &&
+           (X509_get_extended_key_usage(certificate) & XKU_SSL_CLIENT) != 0;
+}
+
 std::string describe_certificate(X509* certificate) {
-    const auto name = [](const X509_NAME* n) {
-        std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-        X509_NAME_print_ex(bio.get(), n, 0, XN_FLAG_RFC2253);
-        char* data = nullptr;
-        const long size = BIO_get_mem_data(bio.get(), &data);
-        return std::string(data, static_cast<std::size_t>(size));
-    };
+    using identity::name_text;
     std::string serial;
     if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr)) {
         char* hex = BN_bn2hex(bn);
@@ -103,8 +110,8 @@ std::string describe_certificate(X509* certificate) {
         OPENSSL_free(hex);
         BN_free(bn);
     }
-    return "subject=\"" + name(X509_get_subject_name(certificate)) + "\" issuer=\"" +
-           name(X509_get_issuer_name(certificate)) + "\" serial=" + serial;
+    return "subject=\"" + name_text(X509_get_subject_name(certificate)) + "\" issuer=\"" +
+           name_text(X509_get_issuer_name(certificate)) + "\" serial=" + serial;
 }
 
 ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix)
@@ -123,7 +130,11 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
         fail(key_prefix + ".certificate", listener.certificate, "not a PEM certificate chain");
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, listener.private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        fail(key_prefix + ".private_key", listener.private_key, "not a PEM private key");
+        // OpenSSL compares a key with the certificate as it loads it: a valid key of another
+        // certificate fails here, not at SSL_CTX_check_private_key.
+        const bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+        fail(key_prefix + ".private_key", listener.private_key,
+             mismatch ? "does not match the certificate" : "not a PEM private key");
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         fail(key_prefix + ".private_key", listener.private_key, "does not match the certificate");
@@ -164,6 +175,28 @@ void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) cons
     SSL_set_ex_data(ssl, check_index(), &check);
     // This handshake keeps the store of the moment even if a CRL refresh swaps in a new one.
     SSL_set1_verify_cert_store(ssl, revocation_->current().get());
+}
+
+ClientCertificateCheck ServerTlsContext::verify_certificate(X509* leaf, STACK_OF(X509) * untrusted) const {
+    ClientCertificateCheck check;
+    check.require_client_auth_eku = require_client_auth_eku_;
+    check.revocation = revocation_.get();
+    const auto store = revocation_->current();
+    const common::OpenSslPtr<X509_STORE_CTX, X509_STORE_CTX_free> context(X509_STORE_CTX_new());
+    if (!context || X509_STORE_CTX_init(context.get(), store.get(), leaf, untrusted) != 1) {
+        check.refusal = "out of memory";
+        return check;
+    }
+    // What OpenSSL sets up for a server verifying its client: purpose and trust "ssl_client".
+    X509_STORE_CTX_set_default(context.get(), "ssl_client");
+    X509_STORE_CTX_set_ex_data(context.get(), store_check_index(), &check);
+    X509_STORE_CTX_set_verify_cb(context.get(), verify_client_certificate);
+    if (X509_verify_cert(context.get()) != 1 && check.refusal.empty()) {
+        check.refusal = identity::explain_verify_error(context.get());
+        check.verify_error = X509_STORE_CTX_get_error(context.get());
+    }
+    ERR_clear_error();
+    return check;
 }
 
 }  // namespace easgate::listener

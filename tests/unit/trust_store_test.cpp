@@ -14,6 +14,9 @@ namespace {
 using testing::CertSpec;
 using testing::TestCa;
 
+// Whether an explanation is of a revocation (it goes on to name the CRL and the date).
+bool revoked(const std::string& explanation) { return explanation.rfind("certificate revoked", 0) == 0; }
+
 thread_local std::string refusal;  // the first explanation, made while OpenSSL still holds the CRL
 
 // What the listener's verify callback does with an error: tolerate only the anchor's missing CRL.
@@ -80,9 +83,8 @@ TEST_F(TrustStoreTest, IssuingCaRevokedByTheRootRefusesItsDevicesEvenWhenListed)
     const auto leaf = device();
     root.revoke(issuing.serial_hex());
     std::string subject;
-    EXPECT_EQ(
-        verify(issuing.cert_pem() + root.cert_pem(), {issuing.crl_pem(), root.crl_pem()}, leaf, &subject),
-        "certificate revoked");
+    EXPECT_TRUE(revoked(
+        verify(issuing.cert_pem() + root.cert_pem(), {issuing.crl_pem(), root.crl_pem()}, leaf, &subject)));
     EXPECT_EQ(subject, "/CN=Corp Issuing CA");
 }
 
@@ -105,7 +107,7 @@ TEST_F(TrustStoreTest, DeltaCrlRevocationsCount) {
     const auto base = issuing.crl_pem();
     issuing.revoke(leaf);
     EXPECT_EQ(verify(issuing.cert_pem(), {base}, leaf), "");
-    EXPECT_EQ(verify(issuing.cert_pem(), {base, issuing.delta_crl_pem()}, leaf), "certificate revoked");
+    EXPECT_TRUE(revoked(verify(issuing.cert_pem(), {base, issuing.delta_crl_pem()}, leaf)));
 }
 
 TEST_F(TrustStoreTest, ADeltaCrlNeverHidesWhatItsBaseRevoked) {
@@ -113,10 +115,35 @@ TEST_F(TrustStoreTest, ADeltaCrlNeverHidesWhatItsBaseRevoked) {
     const auto leaf = device();
     issuing.revoke(leaf);
     const auto base = issuing.crl_pem();
-    EXPECT_EQ(verify(issuing.cert_pem(), {base, issuing.delta_crl_pem()}, leaf), "certificate revoked");
+    EXPECT_TRUE(revoked(verify(issuing.cert_pem(), {base, issuing.delta_crl_pem()}, leaf)));
     const auto expired_base = issuing.crl_pem(-std::chrono::hours(1));
     issuing.crl_pem();  // a newer base the delta below builds on, which easgate doesn't have
     EXPECT_NE(verify(issuing.cert_pem(), {expired_base, issuing.delta_crl_pem()}, leaf), "");
+}
+
+TEST_F(TrustStoreTest, ARevocationIsExplainedWithItsCrlAndDate) {
+    const auto leaf = device();
+    issuing.revoke(leaf);
+    const auto text = verify(issuing.cert_pem(), {issuing.crl_pem()}, leaf);
+    EXPECT_EQ(
+        text.rfind("certificate revoked: listed by the CRL of \"CN=Corp Issuing CA\" (nextUpdate 20", 0), 0u)
+        << text;
+    EXPECT_NE(text.find(") as revoked on 20"), std::string::npos) << text;
+}
+
+TEST_F(TrustStoreTest, TheTrustFileTellsLinksFromAnchorsAndCrlsFindTheirSigner) {
+    const auto path = dir / "trusted.pem";
+    testing::write_file(path, issuing.cert_pem() + root.cert_pem());
+    const auto cas = read_pem_certificates(path.string());
+    ASSERT_EQ(cas.size(), 2u);
+    EXPECT_TRUE(is_chain_link(cas[0].get(), cas));   // the issuing CA, its root listed
+    EXPECT_FALSE(is_chain_link(cas[1].get(), cas));  // the root
+    EXPECT_FALSE(is_chain_link(cas[0].get(), {}));   // the issuing CA listed alone is an anchor
+    EXPECT_EQ(crl_signer(parse_crls(root.crl_pem()).front().get(), cas), cas[1].get());
+    EXPECT_EQ(crl_signer(parse_crls(issuing.crl_pem()).front().get(), cas), cas[0].get());
+    const auto rogue = TestCa::create_root("Corp Root CA");  // the same name, another key
+    EXPECT_EQ(crl_signer(parse_crls(rogue.crl_pem()).front().get(), cas), nullptr);
+    EXPECT_TRUE(read_pem_certificates((dir / "absent.pem").string()).empty());
 }
 
 }  // namespace

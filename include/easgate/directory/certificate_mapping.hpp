@@ -30,6 +30,9 @@ private:
     std::shared_ptr<DirectoryClient> directory_;
 };
 
+// The identity.mapping entry's name, as the configuration spells it: "upn", "sid", …
+const char* mapping_name(config::CertificateMapping mapping);
+
 // The search one mapping makes for a certificate; nullopt when the certificate lacks what that
 // mapping needs (no SID extension, no email, …).
 std::optional<AccountSearch> account_search(config::CertificateMapping mapping,

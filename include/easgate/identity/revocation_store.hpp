@@ -16,6 +16,9 @@
 
 namespace easgate::identity {
 
+// Whether crl, past its nextUpdate, is still inside a grace of client_auth.crl_refresh.grace (0: none).
+bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace);
+
 // What /metrics shows of the CRL refresh, summed over the listeners.
 struct CrlRefreshCounters {
     std::atomic<std::uint64_t> fetches{0};   // CRL fetches from a distribution point

@@ -15,6 +15,13 @@ using X509Ptr = common::OpenSslPtr<X509, X509_free>;
 using X509CrlPtr = common::OpenSslPtr<X509_CRL, X509_CRL_free>;
 using X509StorePtr = common::OpenSslPtr<X509_STORE, X509_STORE_free>;
 
+// The PEM certificates in a file, in file order; empty when it can't be read or holds none.
+std::vector<X509Ptr> read_pem_certificates(const std::string& path);
+
+// Whether cert is a link of the trust file rather than an anchor: not self-signed, and its issuer
+// is among listed.
+bool is_chain_link(X509* cert, const std::vector<X509Ptr>& listed);
+
 // The PEM certificates of trusted_ca_file. A CA listed without its issuer (an issuing CA whose
 // offline root the admin left out) is marked trusted for client authentication by itself; a CA
 // whose issuer is listed too is only a link, so the chain goes on to the root and the root's CRL
@@ -26,6 +33,9 @@ std::vector<X509CrlPtr> parse_crls(const std::string& bytes);
 // The same from a file; empty when it can't be read.
 std::vector<X509CrlPtr> read_crl_file(const std::string& path);
 
+// The CA among cas whose key signed crl (name and signature checked), or null.
+X509* crl_signer(X509_CRL* crl, const std::vector<X509Ptr>& cas);
+
 // A fresh store of the anchors and CRLs; with check_revocation, every certificate below the
 // trust anchor must have a current CRL (X509_V_FLAG_CRL_CHECK_ALL, delta CRLs used).
 X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::vector<X509CrlPtr>& crls,
@@ -36,11 +46,15 @@ X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::v
 // has nobody here to sign a CRL about it.
 bool is_missing_anchor_crl(X509_STORE_CTX* store);
 
+// A distinguished name (RFC 2253) and a time (ISO 8601, "never" for none), as messages show them.
+std::string name_text(const X509_NAME* name);
+std::string time_text(const ASN1_TIME* time);
+
 // A CRL in a log line: its issuer and nextUpdate.
 std::string describe_crl(const X509_CRL* crl);
 
 // The operator's explanation of a verification error: OpenSSL's words, and for a CRL problem whose
-// CRL it is and what to do.
+// CRL it is and what to do; for a revoked certificate, the CRL that lists it and since when.
 std::string explain_verify_error(X509_STORE_CTX* store);
 
 }  // namespace easgate::identity

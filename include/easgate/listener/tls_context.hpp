@@ -19,6 +19,7 @@ struct ClientCertificateCheck {
     bool learn_distribution_points = false;
     std::optional<identity::CertificateIdentity> identity;  // set when the leaf was accepted
     std::string refusal;                                    // why the chain was refused, or empty
+    int verify_error = 0;                                   // X509_V_ERR_… of the refusal, or 0
     std::string refused_certificate;                        // subject, issuer and serial of the culprit
 };
 
@@ -34,6 +35,10 @@ public:
     // which must outlive the handshake.
     void verify_into(SSL* ssl, ClientCertificateCheck& check) const;
 
+    // Verifies a device certificate (untrusted: the chain it came with, may be null) as a handshake
+    // on this listener would, without learning distribution points: for `easgate doctor`.
+    ClientCertificateCheck verify_certificate(X509* leaf, STACK_OF(X509) * untrusted) const;
+
     // The CAs and CRLs devices are verified against; a CrlRefresher keeps its CRLs fresh.
     const std::shared_ptr<identity::RevocationStore>& revocation() const { return revocation_; }
 
@@ -43,6 +48,9 @@ private:
     bool refreshes_crls_ = false;
     std::shared_ptr<identity::RevocationStore> revocation_;
 };
+
+// Whether the certificate has an EKU extension listing Client Authentication (1.3.6.1.5.5.7.3.2).
+bool has_client_auth_eku(X509* certificate);
 
 // Identifies a certificate in a log line: subject, issuer and serial.
 std::string describe_certificate(X509* certificate);

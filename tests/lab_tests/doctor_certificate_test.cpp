@@ -1,0 +1,78 @@
+// `easgate doctor --certificate` against the lab's real directory: the device certificate's
+// account is found (or not) as a request's would be, and the report names the account or the cause.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "child_process.hpp"
+#include "lab_environment.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+namespace {
+
+class DoctorCertificateLabTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        write_file(work_ / "device-cas.pem", ca_.cert_pem());
+        const auto& lab = LabEnvironment::get();
+        write_file(work_ / "easgate.yaml",
+                   "listeners:\n" + lab.listener_yaml(0, (work_ / "device-cas.pem").string()) +
+                       "upstreams:\n" + lab.upstream_yaml("exchange", "LAB_MAIL_BASE_URL", "per_request") +
+                       lab.directory_yaml() + lab.kerberos_yaml() +
+                       "identity:\n  strong_mapping: preferred\n");
+    }
+    void TearDown() override { std::filesystem::remove_all(work_); }
+
+    // The "directory account" finding of `easgate doctor --json --certificate` for a device
+    // certificate naming upn.
+    nlohmann::json account_finding(const std::string& upn) {
+        CertSpec spec;
+        spec.common_name = upn;
+        spec.upn = upn;
+        const auto [cert, key] = ca_.issue(spec).write(work_, "device");
+        const auto result =
+            run_command({EASGATE_BINARY, "doctor", "--config", (work_ / "easgate.yaml").string(), "--json",
+                         "--certificate", cert.string()});
+        output_ = result.out + result.err;
+        const auto report = nlohmann::json::parse(result.out, nullptr, false);
+        if (report.is_discarded()) return {};
+        for (const auto& finding : report["checks"])
+            if (finding["check"] == "directory account") return finding;
+        return {};
+    }
+
+    std::filesystem::path work_ = make_temp_dir("doctor-lab");
+    TestCa ca_ = TestCa::create_root("easgate doctor lab test CA");
+    std::string output_;
+};
+
+TEST_F(DoctorCertificateLabTest, AUsersCertificateMapsToTheirAccountByUpn) {
+    const auto finding = account_finding("alice@example.test");
+    ASSERT_FALSE(finding.is_null()) << output_;
+    EXPECT_EQ(finding["verdict"], "PASS") << output_;
+    const auto found = finding["found"].get<std::string>();
+    EXPECT_NE(found.find("CN=alice,CN=Users," + LabEnvironment::get().at("LAB_BASE_DN")), std::string::npos)
+        << found;
+    EXPECT_NE(found.find("mapped by upn"), std::string::npos) << found;
+}
+
+TEST_F(DoctorCertificateLabTest, ADisabledAccountFailsWithTheReason) {
+    const auto finding = account_finding("carol@example.test");
+    ASSERT_FALSE(finding.is_null()) << output_;
+    EXPECT_EQ(finding["verdict"], "FAIL") << output_;
+    EXPECT_EQ(finding["found"].get<std::string>().rfind("disabled (mapping upn): ", 0), 0u) << output_;
+    EXPECT_NE(finding["remedy"].get<std::string>().find("enable the account"), std::string::npos) << output_;
+}
+
+TEST_F(DoctorCertificateLabTest, AnUnknownUpnFailsAsNotFound) {
+    const auto finding = account_finding("nobody@example.test");
+    ASSERT_FALSE(finding.is_null()) << output_;
+    EXPECT_EQ(finding["verdict"], "FAIL") << output_;
+    EXPECT_EQ(finding["found"].get<std::string>().rfind("not_found: ", 0), 0u) << output_;
+    EXPECT_NE(finding["found"].get<std::string>().find("nobody@example.test"), std::string::npos) << output_;
+}
+
+}  // namespace
+}  // namespace easgate::testing
