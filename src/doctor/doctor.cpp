@@ -13,8 +13,9 @@ Report run_doctor(const DoctorOptions& options) {
     try {
         config = config::load_config(options.config_path);
     } catch (const config::ConfigError& e) {
-        report.fail("config", "configuration file", e.what(),
-                    "correct what the message names; every key, its default and purpose are in easgate.example.yaml");
+        report.fail(
+            "config", "configuration file", e.what(),
+            "correct what the message names; every key, its default and purpose are in easgate.example.yaml");
         return report;
     }
     report.pass("config", "configuration file", options.config_path + " is valid");
