@@ -40,7 +40,8 @@ bool check_reachable_and_tls(const config::DirectoryConfig& directory, const std
     const std::string how = ldaps ? "LDAPS" : "StartTLS";
     if (!error.empty()) {
         report.fail(area, uri + " TLS", how + ": " + error,
-                    "directory.ca_file (" + (directory.ca_file.empty() ? "the system store" : directory.ca_file) +
+                    "directory.ca_file (" +
+                        (directory.ca_file.empty() ? "the system store" : directory.ca_file) +
                         ") must hold the CA that issued the DC's certificate, and the URI must use a "
                         "name the certificate carries");
         return false;
@@ -81,7 +82,8 @@ void check_directory(const config::Config& config, Report& report) {
     for (const auto& uri : config.directory->uris) {
         LDAPURLDesc* parsed = nullptr;
         if (ldap_url_parse(uri.c_str(), &parsed) != LDAP_URL_SUCCESS) {
-            report.fail(area, uri, "not an LDAP URI", "write it as ldaps://dc1.example.com or ldap://dc1.example.com");
+            report.fail(area, uri, "not an LDAP URI",
+                        "write it as ldaps://dc1.example.com or ldap://dc1.example.com");
             continue;
         }
         const std::unique_ptr<LDAPURLDesc, LdapUrlRelease> url(parsed);
