@@ -1,5 +1,7 @@
 #include "easgate/doctor/doctor.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 
 #include "checks.hpp"
@@ -23,6 +25,9 @@ Report run_doctor(const DoctorOptions& options) {
     if (config.kerberos && !config.kerberos->krb5_conf.empty())
         setenv("KRB5_CONFIG", config.kerberos->krb5_conf.c_str(), 1);
 
+    // The request path's log lines would interleave with the report (and break --json); each finding
+    // carries what they would say.
+    spdlog::set_level(spdlog::level::off);
     check_listeners(config, report);
     check_kerberos(config, report);
     check_directory(config, report);

@@ -191,7 +191,7 @@ void check_tgt_and_skew(const config::KerberosConfig& kerberos, Report& report) 
                                                                   delegation::service_names(kerberos), code,
                                                                   context.message(code));
         const bool skew = code == KRB5KRB_AP_ERR_SKEW || code == KRB5_KDCREP_SKEW;
-        fail_with(report, area, skew ? "clock skew" : "TGT", failure);
+        fail_with(report, area, skew ? "clock skew" : "TGT", failure, "the KDC's log names the refusal");
     }
     if (keytab != nullptr) krb5_kt_close(context.get(), keytab);
     if (client != nullptr) krb5_free_principal(context.get(), client);
