@@ -146,11 +146,12 @@ void check_kvno(const config::Config& config, int keytab_kvno, Report& report) {
     }
     report.fail(area, "keytab kvno",
                 "keytab_stale: " + found + ": the account's password changed after the keytab was exported",
-                "export the keytab again with the current key (ktpass -princ " + kerberos.principal +
-                    " -mapuser " + account_name(kerberos.principal) +
-                    " -rndpass -out easgate.keytab, which resets the password; or samba-tool domain "
-                    "exportkeytab --principal=" +
-                    account_name(kerberos.principal) + ") and install it as " + kerberos.keytab);
+                "export the keytab again with the current key and install it as " + kerberos.keytab +
+                    ": ktpass /princ " + kerberos.principal + " /mapuser <DOMAIN>\\" +
+                    account_name(kerberos.principal) +
+                    " /rndPass /crypto AES256-SHA1 /ptype KRB5_NT_PRINCIPAL /out easgate.keytab (this resets "
+                    "the account's password), or samba-tool domain exportkeytab easgate.keytab --principal=" +
+                    account_name(kerberos.principal));
 }
 
 void report_skew(krb5_timestamp kdc_time, std::time_t local_time, Report& report) {
