@@ -83,9 +83,11 @@ void judge_answer(const HttpResponse& response, const std::string& principal, co
     } else {
         report.fail(
             "exchange", check, "the token was refused: " + found,
-            "IIS could not decrypt the ticket: the SPN must be on the account whose key IIS uses (the "
-            "Alternate Service Account on load-balanced servers), and Extended Protection must match "
-            "upstreams.channel_binding");
+            "IIS refused the ticket: either it can't decrypt it (the SPN must be on the account whose key "
+            "IIS "
+            "uses: the Alternate Service Account on load-balanced servers), or Extended Protection wants "
+            "the token bound to the TLS connection (keep upstreams.channel_binding: auto, and let no "
+            "device terminate TLS between easgate and Exchange)");
     }
 }
 

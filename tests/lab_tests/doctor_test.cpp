@@ -41,6 +41,15 @@ struct DoctorRun {
     }
 };
 
+// What a test changes in the lab's configuration.
+struct DoctorConfig {
+    std::string principal_var = "LAB_EASGATE_PRINCIPAL";  // easgate's account, from lab.env
+    std::string keytab_var = "LAB_EASGATE_KEYTAB";
+    std::string backend_var = "LAB_MAIL_BASE_URL";  // the Exchange stand-in
+    std::string upstream_server;                    // replaces it when set
+    std::string upstream;                           // more YAML lines in the upstream's entry
+};
+
 class DoctorTest : public ::testing::Test {
 protected:
     void SetUp() override { work_ = make_temp_dir("doctor"); }
@@ -51,17 +60,17 @@ protected:
 
     static const LabEnvironment& lab() { return LabEnvironment::get(); }
 
-    // The configuration `easgate run` would have on the lab; `upstream_server` replaces the backend.
-    std::string write_config(const std::string& principal_var = "LAB_EASGATE_PRINCIPAL",
-                             const std::string& keytab_var = "LAB_EASGATE_KEYTAB",
-                             const std::string& upstream_server = "") const {
-        std::string upstream = lab().upstream_yaml("exchange", "LAB_MAIL_BASE_URL", "per_request");
-        if (!upstream_server.empty())
-            upstream.replace(upstream.find(lab().at("LAB_MAIL_BASE_URL")),
-                             lab().at("LAB_MAIL_BASE_URL").size(), upstream_server);
-        const std::string yaml =
-            "listeners:\n" + lab().listener_yaml(free_tcp_port(), lab().at("LAB_CA_FILE")) + "upstreams:\n" +
-            upstream + lab().directory_yaml() + lab().kerberos_yaml(principal_var, keytab_var);
+    // The configuration `easgate run` would have on the lab, with what a test changes.
+    std::string write_config(const DoctorConfig& options = {}) const {
+        std::string upstream =
+            lab().upstream_yaml("exchange", options.backend_var, "per_request", options.upstream);
+        if (!options.upstream_server.empty())
+            upstream.replace(upstream.find(lab().at(options.backend_var)),
+                             lab().at(options.backend_var).size(), options.upstream_server);
+        const std::string yaml = "listeners:\n" +
+                                 lab().listener_yaml(free_tcp_port(), lab().at("LAB_CA_FILE")) +
+                                 "upstreams:\n" + upstream + lab().directory_yaml() +
+                                 lab().kerberos_yaml(options.principal_var, options.keytab_var);
         const auto path = work_ / "easgate.yaml";
         write_file(path, yaml);
         return path.string();
@@ -155,7 +164,8 @@ TEST_F(DoctorTest, SpnOnTwoAccountsFailsNamingBoth) {
 
 TEST_F(DoctorTest, AccountWithoutDelegationRightsFailsWithTheDelegationTab) {
     const auto run =
-        doctor(write_config("LAB_NODELEG_PRINCIPAL", "LAB_NODELEG_KEYTAB"), {"--user", "alice@example.test"});
+        doctor(write_config({.principal_var = "LAB_NODELEG_PRINCIPAL", .keytab_var = "LAB_NODELEG_KEYTAB"}),
+               {"--user", "alice@example.test"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_EQ(run.verdict("delegation", "delegation to"), "FAIL") << run.output;
     const auto text = run.text("delegation", "delegation to");
@@ -182,7 +192,7 @@ TEST_F(DoctorTest, ProtocolTransitionOffFails) {
 }
 
 TEST_F(DoctorTest, KeytabOfAnotherAccountFailsListingWhatItHolds) {
-    const auto run = doctor(write_config("LAB_EASGATE_PRINCIPAL", "LAB_NODELEG_KEYTAB"));
+    const auto run = doctor(write_config({.keytab_var = "LAB_NODELEG_KEYTAB"}));
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_EQ(run.verdict("kerberos", "keytab principal"), "FAIL") << run.output;
     EXPECT_NE(run.text("kerberos", "keytab principal").find("EASGATE-NODELEG$@EXAMPLE.TEST"),
@@ -262,8 +272,7 @@ TEST_F(DoctorTest, BackendWithoutNegotiateFailsWithTheIisSetting) {
     ChildProcess backend({"python3", "-c", ntlm_only_backend, std::to_string(port)}, work_ / "backend.out",
                          work_ / "backend.err");
     ASSERT_FALSE(wait_for_text(work_ / "backend.out", "ready").empty()) << read_file(work_ / "backend.err");
-    const auto run = doctor(write_config("LAB_EASGATE_PRINCIPAL", "LAB_EASGATE_KEYTAB",
-                                         "http://127.0.0.1:" + std::to_string(port)),
+    const auto run = doctor(write_config({.upstream_server = "http://127.0.0.1:" + std::to_string(port)}),
                             {"--user", "alice@example.test"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_EQ(run.verdict("exchange", "Exchange accepts the token"), "FAIL") << run.output;
@@ -272,6 +281,23 @@ TEST_F(DoctorTest, BackendWithoutNegotiateFailsWithTheIisSetting) {
     EXPECT_NE(text.find("add Negotiate to Windows Authentication on Microsoft-Server-ActiveSync"),
               std::string::npos)
         << text;
+}
+
+// Exchange with Extended Protection (the lab's port 8445): the doctor's token is bound to its TLS
+// connection and accepted; unbound, it is refused although Negotiate is offered.
+TEST_F(DoctorTest, ExtendedProtectionAcceptsTheBoundTokenAndRefusesAnUnboundOne) {
+    const auto bound = doctor(write_config({.backend_var = "LAB_MAIL_EXTENDED_PROTECTION_BASE_URL"}),
+                              {"--user", "alice@example.test"});
+    EXPECT_EQ(bound.exit_code, 0) << bound.output;
+    EXPECT_EQ(bound.verdict("exchange", "Exchange accepts the token"), "PASS") << bound.output;
+    const auto unbound = doctor(write_config({.backend_var = "LAB_MAIL_EXTENDED_PROTECTION_BASE_URL",
+                                              .upstream = "    channel_binding: off\n"}),
+                                {"--user", "alice@example.test"});
+    EXPECT_EQ(unbound.exit_code, 1) << unbound.output;
+    const auto text = unbound.text("exchange", "Exchange accepts the token");
+    EXPECT_NE(text.find("the token was refused"), std::string::npos) << text;
+    EXPECT_NE(text.find("401, WWW-Authenticate offers Negotiate"), std::string::npos) << text;
+    EXPECT_NE(text.find("channel_binding"), std::string::npos) << text;
 }
 
 }  // namespace
