@@ -45,6 +45,7 @@ struct DoctorRun {
 struct DoctorConfig {
     std::string principal_var = "LAB_EASGATE_PRINCIPAL";  // easgate's account, from lab.env
     std::string keytab_var = "LAB_EASGATE_KEYTAB";
+    std::string keytab_file;                        // a keytab the test made, in place of keytab_var's
     std::string backend_var = "LAB_MAIL_BASE_URL";  // the Exchange stand-in
     std::string upstream_server;                    // replaces it when set
     std::string upstream;                           // more YAML lines in the upstream's entry
@@ -67,10 +68,13 @@ protected:
         if (!options.upstream_server.empty())
             upstream.replace(upstream.find(lab().at(options.backend_var)),
                              lab().at(options.backend_var).size(), options.upstream_server);
+        std::string kerberos = lab().kerberos_yaml(options.principal_var, options.keytab_var);
+        if (!options.keytab_file.empty())
+            kerberos.replace(kerberos.find(lab().at(options.keytab_var)), lab().at(options.keytab_var).size(),
+                             options.keytab_file);
         const std::string yaml = "listeners:\n" +
                                  lab().listener_yaml(free_tcp_port(), lab().at("LAB_CA_FILE")) +
-                                 "upstreams:\n" + upstream + lab().directory_yaml() +
-                                 lab().kerberos_yaml(options.principal_var, options.keytab_var);
+                                 "upstreams:\n" + upstream + lab().directory_yaml() + kerberos;
         const auto path = work_ / "easgate.yaml";
         write_file(path, yaml);
         return path.string();
@@ -236,16 +240,24 @@ void write_stale_copy(const std::string& keytab, const std::filesystem::path& co
 TEST_F(DoctorTest, KeytabOlderThanTheAccountsKeyFailsAsStale) {
     const auto stale = work_ / "stale.keytab";
     write_stale_copy(lab().at("LAB_EASGATE_KEYTAB"), stale);
-    auto config = read_file(write_config());
-    config.replace(config.find(lab().at("LAB_EASGATE_KEYTAB")), lab().at("LAB_EASGATE_KEYTAB").size(),
-                   stale.string());
-    write_file(work_ / "easgate.yaml", config);
-    const auto run = doctor((work_ / "easgate.yaml").string());
+    const auto run = doctor(write_config({.keytab_file = stale.string()}));
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_EQ(run.verdict("kerberos", "keytab kvno"), "FAIL") << run.output;
     const auto text = run.text("kerberos", "keytab kvno");
     EXPECT_NE(text.find("keytab_stale"), std::string::npos) << text;
     EXPECT_NE(text.find("ktpass"), std::string::npos) << text;
+}
+
+TEST_F(DoctorTest, KeytabOthersCanReadWarnsWithChmod) {
+    const auto copy = work_ / "readable.keytab";
+    std::filesystem::copy_file(lab().at("LAB_EASGATE_KEYTAB"), copy);
+    std::filesystem::permissions(copy, std::filesystem::perms::others_read,
+                                 std::filesystem::perm_options::add);
+    const auto run = doctor(write_config({.keytab_file = copy.string()}));
+    EXPECT_EQ(run.exit_code, 0) << run.output;  // a warning, not a failure
+    EXPECT_EQ(run.verdict("kerberos", "keytab file"), "WARN") << run.output;
+    EXPECT_NE(run.text("kerberos", "keytab file").find("chmod 0640 " + copy.string()), std::string::npos)
+        << run.output;
 }
 
 // IIS with Windows Authentication offering NTLM only (Negotiate taken out of its providers) and
