@@ -3,7 +3,6 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
-#include <set>
 
 #include "checks.hpp"
 #include "easgate/delegation/delegation_service.hpp"
@@ -91,39 +90,51 @@ void judge_answer(const HttpResponse& response, const std::string& principal, co
     }
 }
 
-// S4U2Self and S4U2Proxy as the request path does them, then the token to Exchange on a connection
-// of its own (bound to it when Extended Protection applies), as OPTIONS, which every device sends first.
-void check_exchange(const config::Config& config, const config::UpstreamConfig& upstream,
-                    const std::string& principal, Report& report) {
-    const auto& server = upstream.servers.front();
-    Probe probe(config.limits.upstream_connect_timeout, upstream.ca_file);
+bool connect_to(Probe& probe, const config::UpstreamTarget& server, Report& report) {
     std::string error = probe.connect(server.host, server.port);
     if (error.empty() && server.tls) error = probe.handshake(server.host);
-    if (!error.empty()) {
-        report.fail("exchange", "connection to " + server.url, error, "check upstreams.servers and ca_file");
-        return;
-    }
-    const bool bind = server.tls && upstream.channel_binding == config::ChannelBinding::automatic;
-    const std::string channel_binding = bind ? upstream::tls_server_end_point(probe.peer_certificate()) : "";
-    delegation::DelegationService service(*config.kerberos);
-    const auto token =
-        run_to_completion(service.negotiate_token(principal, upstream.service_principal, channel_binding));
-    const std::string check = "S4U2Self and S4U2Proxy for " + principal + " to " + upstream.service_principal;
-    if (!token) {
-        fail_with(report, "delegation", check, token.error(), "the KDC's log names the refusal");
-        return;
-    }
-    report.pass("delegation", check, "the KDC issued the ticket; Negotiate token made");
+    if (error.empty()) return true;
+    report.fail("exchange", "connection to " + server.url, error, "check upstreams.servers and ca_file");
+    return false;
+}
+
+// OPTIONS, which every device sends first, with the token.
+void ask_exchange(Probe& probe, const config::UpstreamTarget& server, const std::string& token,
+                  const std::string& principal, Report& report) {
     HttpRequest request(http::verb::options, "/Microsoft-Server-ActiveSync", 11);
     request.set(http::field::host, server.host_header());
     request.set(http::field::user_agent, "easgate-doctor");
-    request.set(http::field::authorization, "Negotiate " + *token);
+    request.set(http::field::authorization, "Negotiate " + token);
     HttpResponse response;
-    if (error = probe.exchange(request, response); !error.empty()) {
+    if (const auto error = probe.exchange(request, response); !error.empty()) {
         report.fail("exchange", "answer of " + server.url, error, "check that Exchange is up");
         return;
     }
     judge_answer(response, principal, server.url, report);
+}
+
+// S4U2Self and S4U2Proxy as the request path does them, then a token for each server on a
+// connection of its own, bound to it when Extended Protection applies.
+void check_upstream(const config::Config& config, const config::UpstreamConfig& upstream,
+                    const std::string& principal, Report& report) {
+    delegation::DelegationService service(*config.kerberos);
+    const std::string check = "S4U2Self and S4U2Proxy for " + principal + " to " + upstream.service_principal;
+    bool delegated = false;
+    for (const auto& server : upstream.servers) {
+        Probe probe(config.limits.upstream_connect_timeout, upstream.ca_file);
+        if (!connect_to(probe, server, report)) continue;
+        const bool bind = server.tls && upstream.channel_binding == config::ChannelBinding::automatic;
+        const auto token = run_to_completion(service.negotiate_token(
+            principal, upstream.service_principal,
+            bind ? upstream::tls_server_end_point(probe.peer_certificate()) : std::string()));
+        if (!token) {
+            fail_with(report, "delegation", check, token.error(), "the KDC's log names the refusal");
+            return;
+        }
+        if (!delegated) report.pass("delegation", check, "the KDC issued the ticket; Negotiate token made");
+        delegated = true;
+        ask_exchange(probe, server, *token, principal, report);
+    }
 }
 
 }  // namespace
@@ -136,10 +147,7 @@ void check_user(const config::Config& config, const std::string& upn, Report& re
     const auto user = check_account(config, upn, report);
     if (!user) return;
     const std::string principal = user->sam_account_name + "@" + config.kerberos->realm();
-    std::set<std::string> done;
-    for (const auto& upstream : config.upstreams)
-        if (!upstream.servers.empty() && done.insert(upstream.servers.front().url).second)
-            check_exchange(config, upstream, principal, report);
+    for (const auto& upstream : config.upstreams) check_upstream(config, upstream, principal, report);
 }
 
 }  // namespace easgate::doctor
