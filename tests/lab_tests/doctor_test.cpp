@@ -141,6 +141,19 @@ TEST_F(DoctorTest, HealthySetUpPassesEndToEndForAlice) {
     EXPECT_NE(run.text("exchange", "Exchange accepts").find("alice@EXAMPLE.TEST: 200"), std::string::npos);
 }
 
+TEST_F(DoctorTest, UsersTheGatewayCantActForFailWithTheirCause) {
+    const auto config = write_config();
+    const auto dave = doctor(config, {"--user", "dave@example.test"});
+    EXPECT_EQ(dave.exit_code, 1) << dave.output;
+    EXPECT_EQ(dave.verdict("user", "dave@example.test"), "FAIL") << dave.output;
+    EXPECT_NE(dave.text("user", "dave@example.test").find("not_delegable"), std::string::npos) << dave.output;
+    const auto carol = doctor(config, {"--user", "carol@example.test"});
+    EXPECT_NE(carol.text("user", "carol@example.test").find("disabled"), std::string::npos) << carol.output;
+    const auto grace = doctor(config, {"--user", "grace@example.test"});
+    EXPECT_NE(grace.text("user", "grace@example.test").find("protected_users"), std::string::npos)
+        << grace.output;
+}
+
 TEST_F(DoctorTest, MissingTargetSpnFailsWithTheSetspnCommand) {
     const std::string spn = lab().at("LAB_MAIL_SPN");
     change_directory(modify(computer_dn("MAIL"), "delete", "servicePrincipalName", spn),
