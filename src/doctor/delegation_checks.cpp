@@ -31,30 +31,53 @@ std::string names_of(const std::vector<directory::LdapEntry>& entries) {
     return names;
 }
 
+directory::LdapSearchResult accounts_with_spn(DirectorySession& session, const std::string& spn) {
+    return session.search(
+        "(servicePrincipalName=" + directory::escape_filter_value(spn) + ")",
+        {"sAMAccountName", "distinguishedName", "objectSid", "msDS-AllowedToActOnBehalfOfOtherIdentity"});
+}
+
+// AD's default sPNMappings let the KDC find HTTP/<host> on the one account holding host/<host>: an
+// Exchange server reached by its own name needs no HTTP SPN of its own.
+std::optional<directory::LdapEntry> host_alias(DirectorySession& session, const std::string& spn) {
+    if (lower(spn.substr(0, spn.find('/'))) != "http") return std::nullopt;
+    const auto found = accounts_with_spn(session, "host/" + spn.substr(spn.find('/') + 1));
+    if (!found.status.ok() || found.entries.size() != 1) return std::nullopt;
+    return found.entries.front();
+}
+
+void report_missing(const std::string& spn, Report& report) {
+    const std::string host = spn.substr(spn.find('/') + 1);
+    std::string exchange_account = host.substr(0, host.find('.'));
+    std::transform(exchange_account.begin(), exchange_account.end(), exchange_account.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
+    report.fail(area, "target SPN " + spn,
+                "spn_missing: no account in the domain has servicePrincipalName " + spn + " (setspn -Q " +
+                    spn + " finds nothing), so the KDC can't issue tickets for Exchange",
+                "register it on the account Exchange's IIS runs as: its computer account, or the "
+                "Alternate Service Account when the Exchange servers are load-balanced: setspn -S " +
+                    spn + " " + exchange_account + "$");
+}
+
 // setspn -Q across the domain: the KDC finds the target's key by its SPN, so it must be on exactly
 // one account; a duplicate makes the KDC refuse (KDC_ERR_PRINCIPAL_NOT_UNIQUE) or pick the wrong key.
 std::optional<directory::LdapEntry> check_target_spn(DirectorySession& session, const std::string& spn,
                                                      Report& report) {
-    const auto found = session.search(
-        "(servicePrincipalName=" + directory::escape_filter_value(spn) + ")",
-        {"sAMAccountName", "distinguishedName", "objectSid", "msDS-AllowedToActOnBehalfOfOtherIdentity"});
+    const auto found = accounts_with_spn(session, spn);
     const std::string check = "target SPN " + spn;
     if (!found.status.ok()) {
         report.skip(area, check, "the search on " + session.uri() + " failed: " + found.status.message);
         return std::nullopt;
     }
-    const std::string host = spn.substr(spn.find('/') + 1);
-    std::string exchange_account = host.substr(0, host.find('.'));
-    std::transform(exchange_account.begin(), exchange_account.end(), exchange_account.begin(),
-                   [](unsigned char c) { return std::toupper(c); });
     if (found.entries.empty()) {
-        report.fail(area, check,
-                    "spn_missing: no account in the domain has servicePrincipalName " + spn + " (setspn -Q " +
-                        spn + " finds nothing), so the KDC can't issue tickets for Exchange",
-                    "register it on the account Exchange's IIS runs as: its computer account, or the "
-                    "Alternate Service Account when the Exchange servers are load-balanced: setspn -S " +
-                        spn + " " + exchange_account + "$");
-        return std::nullopt;
+        auto alias = host_alias(session, spn);
+        if (alias)
+            report.pass(area, check,
+                        "not registered itself, but host/" + spn.substr(spn.find('/') + 1) + " is on " +
+                            names_of({*alias}) + ", and AD's sPNMappings map HTTP to host");
+        else
+            report_missing(spn, report);
+        return alias;
     }
     if (found.entries.size() > 1) {
         report.fail(area, check,

@@ -166,6 +166,24 @@ TEST_F(DoctorTest, MissingTargetSpnFailsWithTheSetspnCommand) {
         << run.output;
 }
 
+// AD's sPNMappings: HTTP/<host> is found on the account holding host/<host>, as the KDC does (an
+// Exchange server reached by its own name): not a missing SPN, and alice gets through.
+TEST_F(DoctorTest, HostSpnServesHttpThroughSpnMappings) {
+    const std::string spn = lab().at("LAB_MAIL_SPN");
+    const std::string host_spn = "host/" + lab().at("LAB_MAIL_HOST");
+    const auto swap = [](const std::string& from, const std::string& to) {
+        return "dn: " + computer_dn("MAIL") + "\nchangetype: modify\ndelete: servicePrincipalName\n" +
+               "servicePrincipalName: " + from +
+               "\n-\nadd: servicePrincipalName\nservicePrincipalName: " + to + "\n\n";
+    };
+    change_directory(swap(spn, host_spn), swap(host_spn, spn));
+    const auto run = doctor(write_config(), {"--user", "alice@example.test"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(run.verdict("delegation", "target SPN"), "PASS") << run.output;
+    EXPECT_NE(run.text("delegation", "target SPN").find("sPNMappings"), std::string::npos) << run.output;
+    EXPECT_EQ(run.verdict("exchange", "Exchange accepts the token"), "PASS") << run.output;
+}
+
 TEST_F(DoctorTest, SpnOnTwoAccountsFailsNamingBoth) {
     const std::string spn = lab().at("LAB_MAIL_SPN");
     change_directory(modify(computer_dn("EASGATE-NODELEG"), "add", "servicePrincipalName", spn),
