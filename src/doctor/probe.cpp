@@ -63,7 +63,8 @@ Probe::Probe(std::chrono::milliseconds timeout, const std::string& ca_file)
     else
         ssl_.load_verify_file(ca_file, error);
     if (error) ca_error_ = "can't load the CA file " + ca_file + ": " + error.message();
-    // The stream's SSL object was made before the CAs were loaded, and takes its store from the context.
+    // The stream's SSL object copied the context's verify mode when it was made, before this; the CA
+    // store it shares with the context.
     SSL_set_verify(stream_.native_handle(), SSL_VERIFY_PEER, nullptr);
 }
 
