@@ -38,21 +38,6 @@ constexpr std::chrono::seconds login_retry_interval{10};
 // has no setting for it; it gives up after about 30 s).
 constexpr std::chrono::hours no_deadline{24};
 
-std::string krb5_conf_in_use(const config::KerberosConfig& kerberos) {
-    if (!kerberos.krb5_conf.empty()) return kerberos.krb5_conf;
-    const char* from_environment = std::getenv("KRB5_CONFIG");
-    return from_environment != nullptr ? from_environment : "/etc/krb5.conf";
-}
-
-DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
-    return {.service_principal = kerberos.principal,
-            .user_principal = {},
-            .target_spn = {},
-            .realm = kerberos.realm(),
-            .krb5_conf = krb5_conf_in_use(kerberos),
-            .kdcs = configured_kdcs(kerberos.realm())};
-}
-
 struct DelegationOutcome {
     std::shared_ptr<DelegatedCredential> credential;  // null when the KDC refused
     std::string first_token;                          // from the S4U2Proxy exchange, for its starter

@@ -3,6 +3,7 @@
 #include <profile.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 
 #include "easgate/config/units.hpp"
@@ -191,6 +192,25 @@ common::Failure explain_kdc_timeout(const DelegationAttempt& a, std::string_view
                "KDC that accepted a TCP connection before it asks the next one; take a dead KDC out "
                "of the list)")
         .because("kdc_timeout");
+}
+
+namespace {
+
+std::string krb5_conf_in_use(const config::KerberosConfig& kerberos) {
+    if (!kerberos.krb5_conf.empty()) return kerberos.krb5_conf;
+    const char* from_environment = std::getenv("KRB5_CONFIG");
+    return from_environment != nullptr ? from_environment : "/etc/krb5.conf";
+}
+
+}  // namespace
+
+DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
+    return {.service_principal = kerberos.principal,
+            .user_principal = {},
+            .target_spn = {},
+            .realm = kerberos.realm(),
+            .krb5_conf = krb5_conf_in_use(kerberos),
+            .kdcs = configured_kdcs(kerberos.realm())};
 }
 
 std::string configured_kdcs(const std::string& realm) {

@@ -8,8 +8,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cctype>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <utility>
 
@@ -39,15 +37,6 @@ struct CachedLookup {
 
 // A second hit is enough to know the UPN is ambiguous.
 constexpr int size_limit = 2;
-
-std::string read_password(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::string password{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (!in.is_open()) throw config::ConfigError("directory.bind.password_file: can't read " + path);
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
-    if (password.empty()) throw config::ConfigError("directory.bind.password_file: " + path + " is empty");
-    return password;
-}
 
 // libldap writes with write(2): on a connection the DC has closed that raises SIGPIPE, which would
 // end the process. Blocked in the pool's threads (they inherit the creating thread's mask), the

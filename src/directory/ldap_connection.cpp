@@ -4,6 +4,8 @@
 #include <sys/time.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <string_view>
 
 #include "easgate/config/units.hpp"
@@ -38,6 +40,15 @@ int attach_credential(LDAP* session, unsigned /*flags*/, void* credential, void*
 }
 
 }  // namespace
+
+std::string read_password(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string password{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (!in.is_open()) throw config::ConfigError("directory.bind.password_file: can't read " + path);
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+    if (password.empty()) throw config::ConfigError("directory.bind.password_file: " + path + " is empty");
+    return password;
+}
 
 LdapConnection::LdapConnection(const config::DirectoryConfig& config, const LdapBind& bind)
     : config_(config), bind_(bind) {}

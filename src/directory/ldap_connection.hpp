@@ -17,6 +17,10 @@ namespace easgate::directory {
 
 class KeytabCredential;
 
+// directory.bind.password_file's password, without a trailing newline; throws config::ConfigError
+// when the file can't be read or is empty.
+std::string read_password(const std::string& path);
+
 // What a libldap call returned, with the server's diagnostic message, for the operator.
 struct LdapStatus {
     int code = LDAP_SUCCESS;

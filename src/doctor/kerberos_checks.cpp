@@ -1,10 +1,220 @@
+#include <grp.h>
+#include <krb5/krb5.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <set>
+
 #include "checks.hpp"
+#include "directory_session.hpp"
+#include "easgate/delegation/kerberos_errors.hpp"
+#include "easgate/kerberos/keytab_login.hpp"
+#include "failure_finding.hpp"
 
 namespace easgate::doctor {
+namespace {
 
-// Not written yet: reported, so that a run never looks more complete than it is.
-void check_kerberos(const config::Config&, Report& report) {
-    report.skip("doctor", "check_kerberos", "not implemented yet");
+constexpr const char* area = "kerberos";
+
+// What a keytab holds: every principal named in it, and the newest key version of ours.
+struct KeytabContents {
+    std::set<std::string> principals;
+    int kvno = -1;  // -1: no key for the configured principal
+    std::string error;
+};
+
+std::string owner_of(const struct stat& file) {
+    const passwd* user = getpwuid(file.st_uid);
+    const group* group = getgrgid(file.st_gid);
+    return (user != nullptr ? std::string(user->pw_name) : std::to_string(file.st_uid)) + ":" +
+           (group != nullptr ? std::string(group->gr_name) : std::to_string(file.st_gid));
+}
+
+// Readable, and only by the service: anyone who can read the keytab can act as easgate, and so
+// impersonate every user it may delegate for.
+bool check_keytab_file(const config::KerberosConfig& kerberos, Report& report) {
+    struct stat file {};
+    if (stat(kerberos.keytab.c_str(), &file) != 0 || access(kerberos.keytab.c_str(), R_OK) != 0) {
+        report.fail(
+            area, "keytab file", kerberos.keytab + " can't be read: " + std::strerror(errno),
+            "export the keytab of " + kerberos.principal + " to that path, or correct kerberos.keytab");
+        return false;
+    }
+    const std::string owner = owner_of(file);
+    const bool group_ok =
+        (file.st_mode & 070) == 0 || (owner.ends_with(":easgate") && (file.st_mode & 030) == 0);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(file.st_mode & 07777));
+    const std::string found = kerberos.keytab + " is " + owner + " " + mode;
+    if ((file.st_mode & 07) != 0 || !group_ok) {
+        report.warn(area, "keytab file",
+                    found + ": others than the service can read it (it holds easgate's key)",
+                    "chown root:easgate " + kerberos.keytab + " && chmod 0640 " + kerberos.keytab);
+    } else {
+        report.pass(area, "keytab file", found);
+    }
+    return true;
+}
+
+KeytabContents read_keytab(const kerberos::Krb5Context& context, const config::KerberosConfig& kerberos) {
+    KeytabContents contents;
+    krb5_keytab keytab = nullptr;
+    krb5_principal wanted = nullptr;
+    krb5_kt_cursor cursor = nullptr;
+    krb5_error_code code = krb5_parse_name(context.get(), kerberos.principal.c_str(), &wanted);
+    if (code == 0) code = krb5_kt_resolve(context.get(), kerberos.keytab.c_str(), &keytab);
+    if (code == 0) code = krb5_kt_start_seq_get(context.get(), keytab, &cursor);
+    krb5_keytab_entry entry;
+    while (code == 0 && krb5_kt_next_entry(context.get(), keytab, &entry, &cursor) == 0) {
+        char* name = nullptr;
+        if (krb5_unparse_name(context.get(), entry.principal, &name) == 0) {
+            contents.principals.insert(name);
+            krb5_free_unparsed_name(context.get(), name);
+        }
+        if (krb5_principal_compare(context.get(), entry.principal, wanted))
+            contents.kvno = std::max(contents.kvno, static_cast<int>(entry.vno));
+        krb5_free_keytab_entry_contents(context.get(), &entry);
+    }
+    if (code != 0) contents.error = context.message(code);
+    if (cursor != nullptr) krb5_kt_end_seq_get(context.get(), keytab, &cursor);
+    if (keytab != nullptr) krb5_kt_close(context.get(), keytab);
+    if (wanted != nullptr) krb5_free_principal(context.get(), wanted);
+    return contents;
+}
+
+bool check_keytab_principal(const KeytabContents& contents, const config::KerberosConfig& kerberos,
+                            Report& report) {
+    if (!contents.error.empty()) {
+        report.fail(area, "keytab principal", kerberos.keytab + " is no keytab: " + contents.error,
+                    "export the keytab again (ktpass, or samba-tool domain exportkeytab)");
+        return false;
+    }
+    if (contents.kvno >= 0) {
+        report.pass(area, "keytab principal",
+                    "holds keys of " + kerberos.principal + " (kvno " + std::to_string(contents.kvno) + ")");
+        return true;
+    }
+    std::string held;
+    for (const auto& name : contents.principals) held += (held.empty() ? "" : ", ") + name;
+    report.fail(area, "keytab principal",
+                kerberos.keytab + " has no key for " + kerberos.principal +
+                    "; it holds: " + (held.empty() ? "nothing" : held),
+                "point kerberos.keytab at the keytab of " + kerberos.principal +
+                    ", or set kerberos.principal to the account this keytab belongs to");
+    return false;
+}
+
+// The KDC encrypts with the account's current key; a keytab from before a password change holds
+// an older one, which AD's msDS-KeyVersionNumber tells apart.
+void check_kvno(const config::Config& config, int keytab_kvno, Report& report) {
+    const auto& kerberos = *config.kerberos;
+    if (!config.directory) {
+        report.skip(area, "keytab kvno", "no directory: section to read msDS-KeyVersionNumber with");
+        return;
+    }
+    std::string error;
+    std::optional<directory::LdapEntry> account;
+    try {
+        DirectorySession session(*config.directory, &kerberos);
+        const auto opened = session.open_any();
+        if (opened.ok())
+            account = session.account(account_name(kerberos.principal), error, {"msDS-KeyVersionNumber"});
+        else
+            error = opened.message;
+    } catch (const config::ConfigError& e) {
+        error = e.what();
+    }
+    if (!error.empty() || !account) {
+        report.skip(area, "keytab kvno",
+                    "can't read msDS-KeyVersionNumber of " + account_name(kerberos.principal) + ": " +
+                        (error.empty() ? "no such account" : error));
+        return;
+    }
+    const std::string directory_kvno = first_value(*account, "msDS-KeyVersionNumber");
+    const std::string found = "keytab kvno " + std::to_string(keytab_kvno) + ", msDS-KeyVersionNumber of " +
+                              account_name(kerberos.principal) + " " + directory_kvno;
+    if (directory_kvno == std::to_string(keytab_kvno)) {
+        report.pass(area, "keytab kvno", found);
+        return;
+    }
+    report.fail(area, "keytab kvno",
+                "keytab_stale: " + found + ": the account's password changed after the keytab was exported",
+                "export the keytab again with the current key and install it as " + kerberos.keytab +
+                    ": ktpass /princ " + kerberos.principal + " /mapuser <DOMAIN>\\" +
+                    account_name(kerberos.principal) +
+                    " /rndPass /crypto AES256-SHA1 /ptype KRB5_NT_PRINCIPAL /out easgate.keytab (this resets "
+                    "the account's password), or samba-tool domain exportkeytab easgate.keytab --principal=" +
+                    account_name(kerberos.principal));
+}
+
+void report_skew(krb5_timestamp kdc_time, std::time_t local_time, Report& report) {
+    const long skew = static_cast<long>(kdc_time) - static_cast<long>(local_time);
+    std::string found = "this host's clock agrees with the KDC's";
+    if (skew != 0) {
+        found = "this host's clock is " + std::to_string(std::labs(skew)) + " s ";
+        found.append(skew > 0 ? "behind" : "ahead of").append(" the KDC's");
+    }
+    found.append(" (from the AS reply's authtime, to the second)");
+    const std::string remedy =
+        "synchronise this host's clock with the domain (chrony or systemd-timesyncd pointed at the "
+        "DCs, which follow the PDC emulator); Kerberos refuses skews over 5 minutes";
+    if (std::labs(skew) > 300)
+        report.fail(area, "clock skew", "clock_skew: " + found, remedy);
+    else if (std::labs(skew) > 60)
+        report.warn(area, "clock skew", found, remedy);
+    else
+        report.pass(area, "clock skew", found);
+}
+
+// An AS exchange with the keytab: proves the key works, and its reply carries the KDC's clock
+// (authtime), measured against ours the moment it arrives. MIT sets the encrypted timestamp from
+// the KDC's preauth-required error, so a skewed clock still gets a TGT: the skew is then measured.
+void check_tgt_and_skew(const config::KerberosConfig& kerberos, Report& report) {
+    const kerberos::Krb5Context context;
+    krb5_principal client = nullptr;
+    krb5_keytab keytab = nullptr;
+    krb5_creds creds{};
+    krb5_error_code code = krb5_parse_name(context.get(), kerberos.principal.c_str(), &client);
+    if (code == 0) code = krb5_kt_resolve(context.get(), kerberos.keytab.c_str(), &keytab);
+    if (code == 0)
+        code = krb5_get_init_creds_keytab(context.get(), &creds, client, keytab, 0, nullptr, nullptr);
+    const std::time_t now = std::time(nullptr);
+    if (code == 0) {
+        report.pass(area, "TGT", "the KDC issued a TGT to " + kerberos.principal + " with the keytab's key");
+        report_skew(creds.times.authtime, now, report);
+        krb5_free_cred_contents(context.get(), &creds);
+    } else {
+        const auto failure = delegation::explain_kerberos_failure(delegation::KerberosStep::service_login,
+                                                                  delegation::service_names(kerberos), code,
+                                                                  context.message(code));
+        const bool skew = code == KRB5KRB_AP_ERR_SKEW || code == KRB5_KDCREP_SKEW;
+        fail_with(report, area, skew ? "clock skew" : "TGT", failure, "the KDC's log names the refusal");
+    }
+    if (keytab != nullptr) krb5_kt_close(context.get(), keytab);
+    if (client != nullptr) krb5_free_principal(context.get(), client);
+}
+
+}  // namespace
+
+void check_kerberos(const config::Config& config, Report& report) {
+    if (!config.kerberos) {
+        report.skip(area, "kerberos", "no kerberos: section: easgate passes requests through, no delegation");
+        return;
+    }
+    const auto& kerberos = *config.kerberos;
+    if (!check_keytab_file(kerberos, report)) return;
+    const kerberos::Krb5Context context;
+    const auto contents = read_keytab(context, kerberos);
+    if (!check_keytab_principal(contents, kerberos, report)) return;
+    check_kvno(config, contents.kvno, report);
+    check_tgt_and_skew(kerberos, report);
 }
 
 }  // namespace easgate::doctor

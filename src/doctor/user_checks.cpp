@@ -1,10 +1,153 @@
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+
 #include "checks.hpp"
+#include "easgate/delegation/delegation_service.hpp"
+#include "easgate/directory/directory_client.hpp"
+#include "easgate/upstream/channel_binding.hpp"
+#include "failure_finding.hpp"
+#include "probe.hpp"
 
 namespace easgate::doctor {
+namespace {
 
-// Not written yet: reported, so that a run never looks more complete than it is.
-void check_user(const config::Config&, const std::string&, Report& report) {
-    report.skip("doctor", "check_user", "not implemented yet");
+namespace http = boost::beast::http;
+
+// Runs one of the request path's coroutines to completion on this thread.
+template <class Awaitable>
+auto run_to_completion(Awaitable awaitable) {
+    boost::asio::io_context io;
+    auto result = boost::asio::co_spawn(io, std::move(awaitable), boost::asio::use_future);
+    io.run();
+    return result.get();
+}
+
+// The directory's verdict on the user, as `easgate run` reaches it: found once, enabled, not locked
+// or expired, delegable, not in Protected Users, in require_group when set.
+std::optional<directory::DirectoryUser> check_account(const config::Config& config, const std::string& upn,
+                                                      Report& report) {
+    try {
+        directory::DirectoryClient client(*config.directory, config.kerberos ? &*config.kerberos : nullptr);
+        auto found =
+            run_to_completion(client.find(directory::AccountSearch::by_attribute("userPrincipalName", upn)));
+        if (!found) {
+            fail_with(report, "user", upn, found.error(),
+                      "fix the account in Active Directory Users and Computers (Account tab), or the "
+                      "UPN: it must be the account's userPrincipalName");
+            return std::nullopt;
+        }
+        report.pass(
+            "user", upn,
+            found->distinguished_name +
+                ": enabled, not locked out or expired, delegable (not sensitive, not in Protected Users)");
+        return *found;
+    } catch (const config::ConfigError& e) {
+        report.fail("user", upn, e.what(), "correct the directory: section");
+        return std::nullopt;
+    }
+}
+
+std::string challenges_of(const HttpResponse& response) {
+    std::string offered;
+    const auto [first, last] = response.equal_range(http::field::www_authenticate);
+    for (auto field = first; field != last; ++field) {
+        const std::string value(field->value());
+        offered += (offered.empty() ? "" : ", ") + value.substr(0, value.find(' '));
+    }
+    return offered.empty() ? "nothing" : offered;
+}
+
+void judge_answer(const HttpResponse& response, const std::string& principal, const std::string& url,
+                  Report& report) {
+    const std::string check = "Exchange accepts the token (" + url + ")";
+    const std::string status = std::to_string(response.result_int());
+    const std::string offered = challenges_of(response);
+    if (response.result_int() / 100 == 2) {
+        report.pass("exchange", check,
+                    "OPTIONS /Microsoft-Server-ActiveSync as " + principal + ": " + status);
+        return;
+    }
+    const std::string found = "OPTIONS /Microsoft-Server-ActiveSync as " + principal + ": " + status +
+                              ", WWW-Authenticate offers " + offered;
+    if (response.result_int() != 401) {
+        report.warn("exchange", check, found, "see Exchange's IIS log for why it answered " + status);
+    } else if (offered.find("Negotiate") == std::string::npos) {
+        report.fail("exchange", check, "Negotiate not offered: " + found,
+                    "add Negotiate to Windows Authentication on Microsoft-Server-ActiveSync (IIS Manager → "
+                    "Default Web Site → Microsoft-Server-ActiveSync → Authentication → Windows "
+                    "Authentication → enabled, Providers → Negotiate above NTLM)");
+    } else {
+        report.fail(
+            "exchange", check, "the token was refused: " + found,
+            "IIS refused the ticket: either it can't decrypt it (the SPN must be on the account whose key "
+            "IIS "
+            "uses: the Alternate Service Account on load-balanced servers), or Extended Protection wants "
+            "the token bound to the TLS connection (keep upstreams.channel_binding: auto, and let no "
+            "device terminate TLS between easgate and Exchange)");
+    }
+}
+
+bool connect_to(Probe& probe, const config::UpstreamTarget& server, Report& report) {
+    std::string error = probe.connect(server.host, server.port);
+    if (error.empty() && server.tls) error = probe.handshake(server.host);
+    if (error.empty()) return true;
+    report.fail("exchange", "connection to " + server.url, error, "check upstreams.servers and ca_file");
+    return false;
+}
+
+// OPTIONS, which every device sends first, with the token.
+void ask_exchange(Probe& probe, const config::UpstreamTarget& server, const std::string& token,
+                  const std::string& principal, Report& report) {
+    HttpRequest request(http::verb::options, "/Microsoft-Server-ActiveSync", 11);
+    request.set(http::field::host, server.host_header());
+    request.set(http::field::user_agent, "easgate-doctor");
+    request.set(http::field::authorization, "Negotiate " + token);
+    HttpResponse response;
+    if (const auto error = probe.exchange(request, response); !error.empty()) {
+        report.fail("exchange", "answer of " + server.url, error, "check that Exchange is up");
+        return;
+    }
+    judge_answer(response, principal, server.url, report);
+}
+
+// S4U2Self and S4U2Proxy as the request path does them, then a token for each server on a
+// connection of its own, bound to it when Extended Protection applies.
+void check_upstream(const config::Config& config, const config::UpstreamConfig& upstream,
+                    const std::string& principal, Report& report) {
+    delegation::DelegationService service(*config.kerberos);
+    const std::string check = "S4U2Self and S4U2Proxy for " + principal + " to " + upstream.service_principal;
+    bool delegated = false;
+    for (const auto& server : upstream.servers) {
+        Probe probe(config.limits.upstream_connect_timeout, upstream.ca_file);
+        if (!connect_to(probe, server, report)) continue;
+        const bool bind = server.tls && upstream.channel_binding == config::ChannelBinding::automatic;
+        const auto token = run_to_completion(service.negotiate_token(
+            principal, upstream.service_principal,
+            bind ? upstream::tls_server_end_point(probe.peer_certificate()) : std::string()));
+        if (!token) {
+            fail_with(report, "delegation", check, token.error(), "the KDC's log names the refusal");
+            return;
+        }
+        if (!delegated) report.pass("delegation", check, "the KDC issued the ticket; Negotiate token made");
+        delegated = true;
+        ask_exchange(probe, server, *token, principal, report);
+    }
+}
+
+}  // namespace
+
+void check_user(const config::Config& config, const std::string& upn, Report& report) {
+    if (!config.directory || !config.kerberos) {
+        report.skip("user", upn, "needs the directory: and kerberos: sections");
+        return;
+    }
+    const auto user = check_account(config, upn, report);
+    if (!user) return;
+    const std::string principal = user->sam_account_name + "@" + config.kerberos->realm();
+    for (const auto& upstream : config.upstreams) check_upstream(config, upstream, principal, report);
 }
 
 }  // namespace easgate::doctor

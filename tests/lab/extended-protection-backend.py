@@ -102,7 +102,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(401, "authenticated as %s not channel-bound" % princ)
         self._reply(200, "authenticated as %s channel-bound" % princ, out_tok)
 
-    do_POST = do_HEAD = do_GET
+    # OPTIONS: what a device (and `easgate doctor`) sends first; Exchange authenticates it too.
+    do_POST = do_HEAD = do_OPTIONS = do_GET
 
 def main():
     global gssapi, SERVER_CREDS, CHAN_BINDINGS

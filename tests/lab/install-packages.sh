@@ -16,7 +16,7 @@ die() { printf '[lab-install] ERROR: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (apt-get install)"
 
 PKGS=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules ldb-tools krb5-user ldap-utils libsasl2-modules-gssapi-mit apache2 libapache2-mod-auth-gssapi
-      python3 python3-gssapi openssl curl ca-certificates)
+      python3 python3-gssapi openssl curl ca-certificates faketime)
 SERVICES=(samba-ad-dc smbd nmbd winbind apache2 apache-htcacheclean)
 
 missing=()

@@ -11,6 +11,7 @@
 #include "easgate/directory/security_identifier.hpp"
 #include "easgate/identity/certificate_identity.hpp"
 #include "gateway_delegation_fixture.hpp"
+#include "lab_administration.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -20,20 +21,6 @@ protected:
     void TearDown() override {
         set_bobs_alt_security_identities({});
         GatewayDelegationTest::TearDown();
-    }
-
-    // An ldapmodify or ldapsearch as the domain's Administrator over LDAPS.
-    static CommandResult as_administrator(std::vector<std::string> argv, const std::string& input = {}) {
-        const auto& env = lab();
-        argv.insert(argv.begin(), {"env", "LDAPTLS_CACERT=" + env.at("LAB_LDAPS_CA_FILE")});
-        argv.insert(argv.end(), {"-x", "-H", env.at("LAB_LDAPS_URL"), "-D",
-                                 "CN=Administrator,CN=Users," + env.at("LAB_BASE_DN"), "-w",
-                                 env.at("LAB_ADMIN_PASSWORD")});
-        if (input.empty()) return run_command(argv);
-        const auto file = make_temp_dir("ldif") / "change.ldif";
-        write_file(file, input);
-        argv.insert(argv.end(), {"-f", file.string()});
-        return run_command(argv);
     }
 
     static std::string bob_dn() { return "CN=bob,CN=Users," + lab().at("LAB_BASE_DN"); }

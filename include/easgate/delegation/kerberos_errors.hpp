@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "easgate/common/result.hpp"
+#include "easgate/config/config.hpp"
 
 namespace easgate::delegation {
 
@@ -29,6 +30,9 @@ struct DelegationAttempt {
     std::string krb5_conf;  // where the realm's KDCs are configured
     std::string kdcs;       // the realm's kdc entries there ("dc1:88, dc2:88"); empty: found by DNS
 };
+
+// easgate's own names (principal, realm, the krb5.conf in use and its KDCs), no user or SPN yet.
+DelegationAttempt service_names(const config::KerberosConfig& kerberos);
 
 // The device is told 403 when the KDC refuses the user, 503 otherwise; Failure::cause names the
 // case for metrics ("clock_skew", "spn_missing", "delegation_not_allowed", ...).

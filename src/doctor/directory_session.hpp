@@ -1,0 +1,49 @@
+#pragma once
+
+// One bound LDAP session for the checks that read Active Directory itself (keys, SPNs, delegation
+// settings), authenticated as `easgate run` would be: directory.bind with kerberos.keytab.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "directory/keytab_credential.hpp"
+#include "directory/ldap_connection.hpp"
+#include "easgate/config/config.hpp"
+
+namespace easgate::doctor {
+
+class DirectorySession {
+public:
+    // Throws config::ConfigError when the bind can't be set up (unreadable password_file).
+    DirectorySession(const config::DirectoryConfig& directory, const config::KerberosConfig* kerberos);
+
+    // Connects, TLS and binds to this URI; on failure, what libldap and the KDC said.
+    directory::LdapStatus open(const std::string& uri);
+    // The configured URIs in order until one binds; the last failure when none does.
+    directory::LdapStatus open_any();
+
+    // Domain-wide under base_dn (no size limit beyond the server's), or the named entry only.
+    directory::LdapSearchResult search(const std::string& filter, const std::vector<std::string>& attributes,
+                                       const std::string* entry = nullptr);
+    // The account whose sAMAccountName is given, e.g. "EASGATE$"; nullopt when none, error when
+    // the search failed.
+    std::optional<directory::LdapEntry> account(const std::string& sam_account_name, std::string& error,
+                                                const std::vector<std::string>& attributes);
+    const std::string& uri() const { return connection_.uri(); }
+
+private:
+    config::DirectoryConfig directory_;
+    std::unique_ptr<directory::KeytabCredential> credential_;
+    directory::LdapBind bind_;
+    directory::LdapConnection connection_;
+};
+
+// "EASGATE$" for "EASGATE$@EXAMPLE.TEST": the sAMAccountName of a principal.
+std::string account_name(const std::string& principal);
+
+// The first value of an attribute, or "" when the entry lacks it.
+std::string first_value(const directory::LdapEntry& entry, const std::string& attribute);
+
+}  // namespace easgate::doctor

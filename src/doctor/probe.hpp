@@ -1,0 +1,53 @@
+#pragma once
+
+// The doctor's own connections, made to explain what a library would only call "can't contact
+// the server": TCP, the LDAP StartTLS operation, the TLS handshake with the reason verification
+// failed (unknown CA, name mismatch, expired), an HTTP exchange. Blocking; each step ends within
+// the timeout given.
+
+#include <openssl/x509.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace easgate::doctor {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+class Probe {
+public:
+    // ca_file verifies the server's certificate; the system's store when empty.
+    Probe(std::chrono::milliseconds timeout, const std::string& ca_file);
+
+    // Each returns "" when the step worked, else what went wrong, worded for the operator.
+    std::string connect(const std::string& host, std::uint16_t port);
+    std::string start_ldap_tls();  // the StartTLS extended operation, in the clear
+    std::string handshake(const std::string& host);
+    // Over TLS once handshake() worked, else in the clear.
+    std::string exchange(HttpRequest& request, HttpResponse& response);
+
+    // After a handshake: the server's certificate (owned by the connection).
+    X509* peer_certificate();
+
+private:
+    template <class Start>
+    boost::system::error_code run(Start start);
+
+    std::chrono::milliseconds timeout_;
+    boost::asio::io_context io_;
+    boost::asio::ssl::context ssl_;
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
+    bool tls_ = false;
+    std::string ca_error_;  // ca_file could not be loaded
+};
+
+}  // namespace easgate::doctor

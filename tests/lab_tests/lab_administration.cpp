@@ -1,0 +1,31 @@
+#include "lab_administration.hpp"
+
+#include "lab_environment.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::testing {
+
+CommandResult as_administrator(std::vector<std::string> argv, const std::string& input) {
+    const auto& lab = LabEnvironment::get();
+    argv.insert(argv.begin(), {"env", "LDAPTLS_CACERT=" + lab.at("LAB_LDAPS_CA_FILE")});
+    argv.insert(argv.end(),
+                {"-x", "-H", lab.at("LAB_LDAPS_URL"), "-D",
+                 "CN=Administrator,CN=Users," + lab.at("LAB_BASE_DN"), "-w", lab.at("LAB_ADMIN_PASSWORD")});
+    if (input.empty()) return run_command(argv);
+    const auto file = make_temp_dir("ldif") / "change.ldif";
+    write_file(file, input);
+    argv.insert(argv.end(), {"-f", file.string()});
+    return run_command(argv);
+}
+
+CommandResult modify_domain_partition(const std::string& ldif) {
+    const auto& lab = LabEnvironment::get();
+    std::string partition = lab.at("LAB_BASE_DN");
+    for (auto& c : partition) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const auto file = make_temp_dir("ldif") / "change.ldif";
+    write_file(file, ldif);
+    return run_command({"ldbmodify", "-H",
+                        lab.at("LAB_DIR") + "/samba/private/sam.ldb.d/" + partition + ".ldb", file.string()});
+}
+
+}  // namespace easgate::testing
