@@ -1,7 +1,13 @@
 // SIGHUP: easgate re-reads its configuration and every file it names; new connections use the
 // result, open ones (held Pings too) are untouched, and a file that doesn't load changes nothing.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -12,6 +18,34 @@ namespace easgate::testing {
 namespace {
 
 const std::string device_query = "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+
+// systemd's end of Type=notify: a datagram socket named by NOTIFY_SOCKET in easgate's environment.
+class NotifySocket {
+public:
+    explicit NotifySocket(const std::filesystem::path& path) : fd_(::socket(AF_UNIX, SOCK_DGRAM, 0)) {
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        path.string().copy(address.sun_path, sizeof(address.sun_path) - 1);
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
+            ADD_FAILURE() << "bind " << path << ": " << std::strerror(errno);
+        ::setenv("NOTIFY_SOCKET", path.c_str(), 1);  // inherited by the easgate the test starts
+    }
+    ~NotifySocket() {
+        ::unsetenv("NOTIFY_SOCKET");
+        ::close(fd_);
+    }
+    // The next message, or "" when none came within 5 s.
+    std::string next() {
+        pollfd ready{fd_, POLLIN, 0};
+        if (::poll(&ready, 1, 5000) != 1) return "";
+        char message[512];
+        const auto length = ::recv(fd_, message, sizeof(message), 0);
+        return length > 0 ? std::string(message, static_cast<std::size_t>(length)) : "";
+    }
+
+private:
+    int fd_;
+};
 
 class ReloadTest : public GatewayTest {
 protected:
@@ -112,6 +146,19 @@ TEST_F(ReloadTest, SettingsThatNeedARestartAreReportedAndKept) {
     EXPECT_NE(logged.find("listeners[0].address/port: 127.0.0.1:1 configured"), std::string::npos) << logged;
     EXPECT_NE(logged.find("reloaded "), std::string::npos) << "everything else is applied: " << logged;
     EXPECT_TRUE(alice_gets_through()) << "still on the port it had";
+}
+
+TEST_F(ReloadTest, SystemdIsToldWhenEasgateIsReadyReloadingAndStopping) {
+    const auto dir = make_temp_dir("notify");
+    NotifySocket systemd(dir / "notify");
+    start_gateway();
+    EXPECT_TRUE(systemd.next().starts_with("READY=1\n")) << "once the listeners accept";
+    reload_gateway();
+    EXPECT_TRUE(systemd.next().starts_with("RELOADING=1\nMONOTONIC_USEC="));
+    EXPECT_EQ(systemd.next(), "READY=1\nSTATUS=accepting device connections");
+    EXPECT_EQ(stop_gateway(), 0);
+    EXPECT_EQ(systemd.next(), "STOPPING=1");
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
