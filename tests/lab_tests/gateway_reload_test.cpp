@@ -1,0 +1,61 @@
+// SIGHUP against the lab's real KDC and directory: a reload that changes nothing Kerberos uses keeps
+// the delegation service and its tickets; a new keytab and principal are used from the reload on.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "gateway_delegation_fixture.hpp"
+
+namespace easgate::testing {
+namespace {
+
+class GatewayReloadLabTest : public GatewayDelegationTest {
+protected:
+    // Rewrites the running configuration (each `from` replaced by its `to`), sends SIGHUP, and waits
+    // until easgate logged that it reloaded.
+    void reload_with(const std::vector<std::pair<std::string, std::string>>& edits) {
+        const auto path = work_ / "easgate.yaml";
+        auto yaml = read_file(path);
+        for (const auto& [from, to] : edits) {
+            const auto at = yaml.find(from);
+            ASSERT_NE(at, std::string::npos) << from << " is not in\n" << yaml;
+            yaml.replace(at, from.size(), to);
+        }
+        write_file(path, yaml);
+        const auto reloads = count_of(gateway_->log(), "reloaded ");
+        ::kill(gateway_->pid(), SIGHUP);
+        for (int i = 0; i < 200 && count_of(gateway_->log(), "reloaded ") == reloads; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        ASSERT_EQ(count_of(gateway_->log(), "reloaded "), reloads + 1) << gateway_->log();
+    }
+
+    std::string metrics() const {
+        return run_command({"curl", "--silent", "--max-time", "10", gateway_->admin_url() + "/metrics"}).out;
+    }
+};
+
+TEST_F(GatewayReloadLabTest, TicketsSurviveAReloadAndANewKeytabIsUsedAfterIt) {
+    start_gateway();
+    ASSERT_EQ(as_user("alice").exit_code, 0) << gateway_->log();
+    EXPECT_NE(metrics().find("\neasgate_kdc_s4u2self_total 1\n"), std::string::npos) << metrics();
+
+    reload_with({});
+    const auto served = as_user("alice");
+    ASSERT_EQ(served.exit_code, 0) << served.out << gateway_->log();
+    EXPECT_EQ(reports(served).at(0)["user"], "alice@EXAMPLE.TEST");
+    EXPECT_NE(metrics().find("\neasgate_kdc_s4u2self_total 1\n"), std::string::npos)
+        << "the ticket cached before the reload served the request after it: " << metrics();
+
+    // Another account and its keytab: one that may not delegate, so the KDC's answer shows which
+    // one easgate now uses.
+    const auto& env = lab();
+    reload_with({{env.at("LAB_EASGATE_KEYTAB"), env.at("LAB_NODELEG_KEYTAB")},
+                 {env.at("LAB_EASGATE_PRINCIPAL"), env.at("LAB_NODELEG_PRINCIPAL")}});
+    const auto refused = as_user("bob", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(refused.out, "503");
+    EXPECT_FALSE(gateway_->wait_for_log("msDS-AllowedToDelegateTo").empty()) << gateway_->log();
+}
+
+}  // namespace
+}  // namespace easgate::testing
