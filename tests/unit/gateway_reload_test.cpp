@@ -70,16 +70,19 @@ TEST_F(GatewayReloadTest, RestartOnlySettingsAreNamedAndKept) {
     next.admin.listen = "127.0.0.1:9999";
     next.listeners[0].port = 443;
     next.limits.idle_timeout = std::chrono::seconds(5);
+    next.logging.format = config::LogFormat::json;
     const auto changes = restart_only_changes(config_, next);
-    ASSERT_EQ(changes.size(), 3u);
+    ASSERT_EQ(changes.size(), 4u);
     EXPECT_EQ(changes[0], "listeners[0].address/port: 127.0.0.1:443 configured, 127.0.0.1:0 open");
     EXPECT_EQ(changes[1], "workers: 8 configured, 0 running");
     EXPECT_EQ(changes[2], "admin.listen: 127.0.0.1:9999 configured, 127.0.0.1:9443 open");
+    EXPECT_EQ(changes[3], "logging.format: the log's format is chosen once, at start");
 
     const auto applied = keep_restart_only_settings(next, config_);
     EXPECT_EQ(applied.workers, 0u);
     EXPECT_EQ(applied.admin.listen, "127.0.0.1:9443");
     EXPECT_EQ(applied.listeners[0].port, 0);
+    EXPECT_EQ(applied.logging.format, config::LogFormat::text);
     EXPECT_EQ(applied.limits.idle_timeout, std::chrono::seconds(5)) << "everything else is taken";
     EXPECT_TRUE(restart_only_changes(config_, applied).empty());
 }

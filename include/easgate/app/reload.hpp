@@ -10,8 +10,8 @@
 
 namespace easgate::app {
 
-// Settings a running process can't take from a reload: the sockets it listens on, its threads and
-// krb5's environment. Each difference between running and next is a sentence naming the key.
+// Settings a running process can't take from a reload: the sockets it listens on, its threads, its
+// log's format and krb5's environment. Each difference between running and next is a sentence naming the key.
 std::vector<std::string> restart_only_changes(const config::Config& running, const config::Config& next);
 
 // next, with running's values for the settings restart_only_changes compares.
