@@ -80,9 +80,11 @@ private:
     std::filesystem::path config_path_;
     unsigned worker_count_;
     // Made before the gateway's parts, so destroyed after them: the directory's and the KDC's threads
-    // post their answers to these loops, and are joined (with the parts) while the loops exist.
-    asio::io_context accept_context_{1};
+    // post their answers to these loops, and are joined (with the parts) while the loops exist. The
+    // workers outlive the accept context: an accept still pending there at exit holds a socket
+    // made for a worker's loop.
     Workers workers_;
+    asio::io_context accept_context_{1};
     GatewayParts parts_;
     std::vector<std::unique_ptr<listener::Listener>> listeners_;
     std::unique_ptr<admin::AdminServer> admin_;
