@@ -175,6 +175,26 @@ std::vector<std::string> RevocationStore::expired_crls() const {
     return expired;
 }
 
+std::vector<RevocationStore::Deadline> RevocationStore::crl_next_updates() const {
+    std::vector<Deadline> out;
+    const std::lock_guard lock(mutex_);
+    for (const auto& crl : crls_) {
+        if (const auto seconds = seconds_until(X509_CRL_get0_nextUpdate(crl.get())))
+            out.push_back({name_text(X509_CRL_get_issuer(crl.get())), *seconds, is_delta(crl.get())});
+    }
+    return out;
+}
+
+// The anchors never change: no lock.
+std::vector<RevocationStore::Deadline> RevocationStore::anchor_expiries() const {
+    std::vector<Deadline> out;
+    for (const auto& anchor : anchors_) {
+        if (const auto seconds = seconds_until(X509_get0_notAfter(anchor.get())))
+            out.push_back({name_text(X509_get_subject_name(anchor.get())), *seconds});
+    }
+    return out;
+}
+
 void RevocationStore::rebuild_locked() { store_ = build_trust_store(anchors_, crls_, check_revocation_); }
 
 }  // namespace easgate::identity

@@ -17,12 +17,6 @@ std::string bio_text(BIO* bio) {
     return std::string(data, static_cast<std::size_t>(size));
 }
 
-std::string name_text(const X509_NAME* name) {
-    const BioPtr bio(BIO_new(BIO_s_mem()));
-    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
-    return bio_text(bio.get());
-}
-
 std::string time_text(const ASN1_TIME* time) {
     if (!time) return "never";
     const BioPtr bio(BIO_new(BIO_s_mem()));
@@ -104,6 +98,19 @@ X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::v
                                               X509_V_FLAG_USE_DELTAS | X509_V_FLAG_EXTENDED_CRL_SUPPORT);
     }
     return store;
+}
+
+std::string name_text(const X509_NAME* name) {
+    const BioPtr bio(BIO_new(BIO_s_mem()));
+    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+    return bio_text(bio.get());
+}
+
+std::optional<std::int64_t> seconds_until(const ASN1_TIME* time) {
+    int days = 0;
+    int seconds = 0;
+    if (!time || ASN1_TIME_diff(&days, &seconds, nullptr, time) != 1) return std::nullopt;
+    return std::int64_t{days} * 86400 + seconds;
 }
 
 std::string describe_crl(const X509_CRL* crl) {

@@ -4,6 +4,8 @@
 
 #include <openssl/x509_vfy.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,11 @@ X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::v
 // missing. RFC 5280 (6.1) checks no anchor's revocation, and an issuing CA listed without its root
 // has nobody here to sign a CRL about it.
 bool is_missing_anchor_crl(X509_STORE_CTX* store);
+
+// A certificate or CRL name as RFC 2253 text ("CN=Devices CA,O=Example").
+std::string name_text(const X509_NAME* name);
+// Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
+std::optional<std::int64_t> seconds_until(const ASN1_TIME* time);
 
 // A CRL in a log line: its issuer and nextUpdate.
 std::string describe_crl(const X509_CRL* crl);
