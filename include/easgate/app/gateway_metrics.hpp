@@ -27,9 +27,9 @@ struct MetricsSources {
     const common::FailureTally* refusals = nullptr;
     const identity::CrlRefreshCounters* crl_refresh = nullptr;
     const listener::RequestMetrics* requests = nullptr;
-    std::optional<std::size_t> directory_cache_entries;   // with a directory
-    std::optional<std::size_t> delegation_cache_entries;  // with kerberos
-    std::vector<const listener::ServerTlsContext*> listener_tls;  // listeners[i]'s, in order
+    std::optional<std::size_t> directory_cache_entries = {};   // with a directory
+    std::optional<std::size_t> delegation_cache_entries = {};  // with kerberos
+    std::vector<const listener::ServerTlsContext*> listener_tls = {};  // listeners[i]'s, in order
 };
 
 // The gateway's counters as the admin endpoint's metric families, in the order /metrics lists them.
