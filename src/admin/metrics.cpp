@@ -50,10 +50,14 @@ std::string label(std::string_view name, std::string_view value) {
     std::string out(name);
     out.append("=\"");
     for (const char c : value) {
-        if (c == '\\') out.append("\\\\");
-        else if (c == '"') out.append("\\\"");
-        else if (c == '\n') out.append("\\n");
-        else out.push_back(c);
+        if (c == '\\')
+            out.append("\\\\");
+        else if (c == '"')
+            out.append("\\\"");
+        else if (c == '\n')
+            out.append("\\n");
+        else
+            out.push_back(c);
     }
     out.push_back('"');
     return out;

@@ -23,7 +23,8 @@ admin::MetricFamily gauge(const char* name, const char* help, double value) {
 // The earliest date per label set over the listeners' CA files: listeners sharing a CA file (or a
 // CA renewed under the same name) must not repeat a series, and an alert wants the first to pass.
 void add_deadlines(std::map<std::string, std::int64_t>& earliest,
-                   const std::vector<identity::RevocationStore::Deadline>& deadlines, const char* name_label) {
+                   const std::vector<identity::RevocationStore::Deadline>& deadlines,
+                   const char* name_label) {
     for (const auto& deadline : deadlines) {
         auto labels = admin::label(name_label, deadline.name);
         if (deadline.delta) labels += ",kind=\"delta\"";
@@ -66,7 +67,8 @@ void collect_request_metrics(const MetricsSources& sources, std::vector<admin::M
                                  Type::histogram,
                                  {}};
     for (const auto* u : sources.upstreams)
-        upstream.series.push_back(admin::histogram_series(admin::label("upstream", u->name()), u->response_seconds()));
+        upstream.series.push_back(
+            admin::histogram_series(admin::label("upstream", u->name()), u->response_seconds()));
     out.push_back(std::move(upstream));
     if (const auto* d = sources.delegation) {
         admin::MetricFamily kdc{"easgate_kdc_duration_seconds",
@@ -78,9 +80,9 @@ void collect_request_metrics(const MetricsSources& sources, std::vector<admin::M
         out.push_back(std::move(kdc));
     }
     if (const auto* d = sources.directory)
-        out.push_back(one_histogram("easgate_ldap_duration_seconds",
-                                    "time directory servers took over searches actually sent (not cache hits)",
-                                    d->search_seconds));
+        out.push_back(one_histogram(
+            "easgate_ldap_duration_seconds",
+            "time directory servers took over searches actually sent (not cache hits)", d->search_seconds));
     if (sources.directory_cache_entries)
         out.push_back(gauge("easgate_directory_cache_entries", "user lookups held in the directory cache",
                             static_cast<double>(*sources.directory_cache_entries)));

@@ -21,7 +21,8 @@ void Histogram::observe(std::chrono::steady_clock::duration elapsed) {
 
 Histogram::Snapshot Histogram::snapshot() const {
     Snapshot out{bounds_, std::vector<std::uint64_t>(bounds_.size() + 1), 0};
-    for (std::size_t i = 0; i < out.counts.size(); ++i) out.counts[i] = counts_[i].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < out.counts.size(); ++i)
+        out.counts[i] = counts_[i].load(std::memory_order_relaxed);
     out.sum_seconds = static_cast<double>(sum_microseconds_.load(std::memory_order_relaxed)) / 1e6;
     return out;
 }

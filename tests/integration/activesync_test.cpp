@@ -97,8 +97,12 @@ TEST_F(ActiveSyncTest, TheAccessLogNamesTheDeviceOfEitherQueryForm) {
     EXPECT_EQ(status_of("/autodiscover/autodiscover.xml", {"--data", ""}), "200");
     const auto log = gateway_log();
     EXPECT_NE(log.find("\" 200 "), std::string::npos) << log;
-    EXPECT_NE(log.find("cmd=Sync device_id=EASGATETEST01 device_type=TestDevice protocol=- "), std::string::npos) << log;
-    EXPECT_NE(log.find("cmd=Sync device_id=v140Device device_type=SmartPhone protocol=14.0 "), std::string::npos) << log;
+    EXPECT_NE(log.find("cmd=Sync device_id=EASGATETEST01 device_type=TestDevice protocol=- "),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("cmd=Sync device_id=v140Device device_type=SmartPhone protocol=14.0 "),
+              std::string::npos)
+        << log;
     EXPECT_NE(log.find("autodiscover.xml\" 200 "), std::string::npos) << log;
     EXPECT_NE(log.find("cmd=- device_id=- device_type=- protocol=- "), std::string::npos) << log;
 }

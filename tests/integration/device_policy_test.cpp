@@ -59,10 +59,10 @@ TEST_F(DevicePolicyGatewayTest, ADeniedDeviceGetsStatus129FromActiveSync14On) {
                                 "129"
                                 "\x00\x01\x01",
                                 13));
-    EXPECT_NE(
-        wait_for_gateway_log("policy=no-android reason=\"denied by policy rule no-android (answered as Exchange "
-                             "answers a blocked device: Status 129)\""),
-        "")
+    EXPECT_NE(wait_for_gateway_log(
+                  "policy=no-android reason=\"denied by policy rule no-android (answered as Exchange "
+                  "answers a blocked device: Status 129)\""),
+              "")
         << gateway_log();
 }
 
@@ -77,7 +77,8 @@ TEST_F(DevicePolicyGatewayTest, TheDefaultDecidesWhatNoRuleMatches) {
     start_gateway({.sections = policy});
     EXPECT_EQ(status_of("sid", sync_of("iPhone"), "14.0"), "200");
     EXPECT_EQ(status_of("sid", sync_of("iPhone"), "12.1"), "403");
-    EXPECT_NE(wait_for_gateway_log("policy=default reason=\"denied by policy.default: no policy rule matched"), "")
+    EXPECT_NE(
+        wait_for_gateway_log("policy=default reason=\"denied by policy.default: no policy rule matched"), "")
         << gateway_log();
 }
 

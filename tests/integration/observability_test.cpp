@@ -42,7 +42,8 @@ protected:
     }
 
     std::string metrics() const {
-        return run_command({"curl", "--silent", "--show-error", "--max-time", "10", admin_url("/metrics")}).out;
+        return run_command({"curl", "--silent", "--show-error", "--max-time", "10", admin_url("/metrics")})
+            .out;
     }
 
     // promtool's verdict on text: its exit code and what it said.
@@ -81,8 +82,9 @@ TEST_F(ObservabilityTest, MetricsCountEachRequestAndPassPromtool) {
     EXPECT_EQ(status_of("alice", android_sync, "sync", {"-H", "MS-ASProtocolVersion: 12.1"}), "403");
     // A Ping Exchange holds for 2 s: counted in the gauge meanwhile, not in the durations.
     auto ping = std::async(std::launch::async, [this] {
-        return status_of("alice", "/Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=OBS01&DeviceType=TestDevice"
-                                  "&delayms=2000",
+        return status_of("alice",
+                         "/Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=OBS01&DeviceType=TestDevice"
+                         "&delayms=2000",
                          ping_90s);
     });
     std::string held;
@@ -97,7 +99,8 @@ TEST_F(ObservabilityTest, MetricsCountEachRequestAndPassPromtool) {
     EXPECT_EQ(sample(text, "easgate_requests_total{command=\"Sync\",status=\"200\"}"), "2") << text;
     EXPECT_EQ(sample(text, "easgate_requests_total{command=\"Sync\",status=\"403\"}"), "1") << text;
     EXPECT_EQ(sample(text, "easgate_requests_total{command=\"Ping\",status=\"200\"}"), "1") << text;
-    EXPECT_EQ(sample(text, "easgate_request_duration_seconds_count"), "3") << "the Ping is left out:\n" << text;
+    EXPECT_EQ(sample(text, "easgate_request_duration_seconds_count"), "3") << "the Ping is left out:\n"
+                                                                           << text;
     EXPECT_EQ(sample(text, "easgate_request_duration_seconds_bucket{le=\"+Inf\"}"), "3") << text;
     EXPECT_EQ(sample(text, "easgate_upstream_duration_seconds_count{upstream=\"exchange\"}"), "2")
         << "the refused Sync never went, the Ping was held:\n"

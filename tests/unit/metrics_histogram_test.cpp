@@ -17,9 +17,11 @@ constexpr std::array<double, 2> bounds = {0.1, 1};
 TEST(HistogramMetrics, RenderCumulativeBucketsSumAndCount) {
     common::Histogram histogram(bounds);
     for (const auto elapsed : {50ms, 100ms, 500ms, 2000ms}) histogram.observe(elapsed);
-    const auto text = admin::render_metrics(
-        {{"t_seconds", "a test", admin::MetricFamily::Type::histogram,
-          {admin::histogram_series(admin::label("upstream", "ex"), histogram)}}});
+    const auto text =
+        admin::render_metrics({{"t_seconds",
+                                "a test",
+                                admin::MetricFamily::Type::histogram,
+                                {admin::histogram_series(admin::label("upstream", "ex"), histogram)}}});
     EXPECT_EQ(text,
               "# HELP t_seconds a test\n"
               "# TYPE t_seconds histogram\n"
@@ -32,8 +34,10 @@ TEST(HistogramMetrics, RenderCumulativeBucketsSumAndCount) {
 
 TEST(HistogramMetrics, AnUnlabelledHistogramHasOnlyTheLeLabel) {
     common::Histogram histogram(bounds);
-    const auto text = admin::render_metrics(
-        {{"t_seconds", "a test", admin::MetricFamily::Type::histogram, {admin::histogram_series("", histogram)}}});
+    const auto text = admin::render_metrics({{"t_seconds",
+                                              "a test",
+                                              admin::MetricFamily::Type::histogram,
+                                              {admin::histogram_series("", histogram)}}});
     EXPECT_NE(text.find("\nt_seconds_bucket{le=\"+Inf\"} 0\nt_seconds_sum 0\nt_seconds_count 0\n"),
               std::string::npos)
         << text;

@@ -19,8 +19,8 @@ struct MetricFamily {
         Series() = default;
         // Any number: counters are integers, gauges may be negative (seconds until a past date).
         template <class Number>
-            requires std::integral<Number> || std::floating_point<Number>
-        Series(std::string labels, Number value) : labels(std::move(labels)), value(static_cast<double>(value)) {}
+        requires std::integral<Number> || std::floating_point<Number> Series(std::string labels, Number value)
+            : labels(std::move(labels)), value(static_cast<double>(value)) {}
 
         std::string labels;  // e.g. upstream="exchange" (see label()); empty for a single series
         double value = 0;    // a histogram's sum

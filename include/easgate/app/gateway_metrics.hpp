@@ -27,8 +27,8 @@ struct MetricsSources {
     const common::FailureTally* refusals = nullptr;
     const identity::CrlRefreshCounters* crl_refresh = nullptr;
     const listener::RequestMetrics* requests = nullptr;
-    std::optional<std::size_t> directory_cache_entries = {};   // with a directory
-    std::optional<std::size_t> delegation_cache_entries = {};  // with kerberos
+    std::optional<std::size_t> directory_cache_entries = {};           // with a directory
+    std::optional<std::size_t> delegation_cache_entries = {};          // with kerberos
     std::vector<const listener::ServerTlsContext*> listener_tls = {};  // listeners[i]'s, in order
 };
 

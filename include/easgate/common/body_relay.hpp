@@ -26,7 +26,7 @@ enum class RelaySide { none, input, output };
 struct RelayResult {
     RelaySide failed = RelaySide::none;
     boost::system::error_code error;
-    std::size_t written = 0;  // bytes the output accepted: 0 means the peer got nothing of the message
+    std::size_t written = 0;       // bytes the output accepted: 0 means the peer got nothing of the message
     std::uint64_t body_bytes = 0;  // of the body, handed to the output (all of it when ok())
 
     bool ok() const { return failed == RelaySide::none; }
@@ -77,7 +77,8 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
         }
         auto [ec, read] = co_await http::async_read_some(input, input_buffer, parser, use_nothrow);
         if (timeouts.input_rate) timeouts.input_rate->received(read);
-        if (ec && ec != http::error::need_buffer) co_return RelayResult{RelaySide::input, ec, total_written, body_bytes};
+        if (ec && ec != http::error::need_buffer)
+            co_return RelayResult{RelaySide::input, ec, total_written, body_bytes};
         ready = scratch.first(scratch.size() - body.size);
     }
 }

@@ -14,8 +14,8 @@ namespace easgate::common {
 inline constexpr std::array<double, 13> request_seconds_buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                                    1,     2.5,  5,     10,   30,  60};
 // Upper bounds in seconds for one exchange with a backing server (a KDC, a directory server).
-inline constexpr std::array<double, 13> backend_seconds_buckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                   0.25,  0.5,    1,     2.5,  5,     10};
+inline constexpr std::array<double, 13> backend_seconds_buckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 // A latency histogram recorded from any thread without a lock: one relaxed atomic per bucket and
 // one for the sum, so an observation costs two atomic adds on the request path.

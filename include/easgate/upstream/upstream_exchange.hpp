@@ -119,9 +119,9 @@ public:
 
     // What the access log shows of the last forward(), as far as it got.
     struct Trip {
-        const config::UpstreamTarget* server = nullptr;    // the Exchange server it went to
+        const config::UpstreamTarget* server = nullptr;   // the Exchange server it went to
         std::chrono::steady_clock::duration to_header{};  // from sending to the response header
-        std::uint64_t body_bytes = 0;                      // of the response body, relayed to the device
+        std::uint64_t body_bytes = 0;                     // of the response body, relayed to the device
     };
     const Trip& trip() const { return trip_; }
     // Aborts what waits on Exchange (a held long poll): forward() ends as drained or device_left.
