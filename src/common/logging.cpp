@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -27,16 +28,29 @@ void add_fields(nlohmann::json& line) {
     }
 }
 
-// A text value as it goes after "key=": bare unless it is empty or holds a space, quote or backslash.
-void append_text_value(spdlog::memory_buf_t& out, std::string_view value) {
-    if (!value.empty() && value.find_first_of(" \"\\") == std::string_view::npos) {
+using LineBuffer = fmt::basic_memory_buffer<char, 1024>;  // an access log line fits: no heap allocation
+
+bool plain(char c) { return c > ' ' && c != '"' && c != '\\' && c != '\x7f'; }
+
+// A text value as it goes after "key=": bare when every byte is plain, else quoted with quotes,
+// backslashes and control bytes escaped, so a value a device chose can't forge a log line.
+void append_text_value(LineBuffer& out, std::string_view value) {
+    if (!value.empty() && std::all_of(value.begin(), value.end(), plain)) {
         out.append(value.data(), value.data() + value.size());
         return;
     }
     out.push_back('"');
     for (const char c : value) {
-        if (c == '"' || c == '\\') out.push_back('\\');
-        out.push_back(c);
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (c == '\n') {
+            out.append(std::string_view("\\n"));
+        } else if (static_cast<unsigned char>(c) < ' ' || c == '\x7f') {
+            fmt::format_to(std::back_inserter(out), "\\x{:02x}", static_cast<unsigned char>(c));
+        } else {
+            out.push_back(c);
+        }
     }
     out.push_back('"');
 }
@@ -85,7 +99,7 @@ void log_with_fields(bool warning, std::string_view message, std::span<const Log
         line_fields = {};
         return;
     }
-    spdlog::memory_buf_t line;
+    LineBuffer line;
     line.append(message.data(), message.data() + message.size());
     for (const auto& field : fields) {
         if (field.json_only) continue;

@@ -30,7 +30,7 @@ void DownstreamSession::log_access(const AdmittedRequest& request, unsigned stat
     const std::string_view who = who_.empty() ? std::string_view("- -") : std::string_view(who_);
     const auto space = who.find(' ');
     const auto& trip = exchange_.trip();
-    const bool upstream_answered = request.forwarded && trip.server != nullptr;
+    const bool went_upstream = request.forwarded && trip.server != nullptr;
     const common::LogField fields[] = {
         {"peer", who.substr(0, space), true},
         {"user", who.substr(space + 1), true},
@@ -45,9 +45,9 @@ void DownstreamSession::log_access(const AdmittedRequest& request, unsigned stat
         {"bytes_in", static_cast<std::int64_t>(request.body_rate ? request.body_rate->received() : 0)},
         {"bytes_out", static_cast<std::int64_t>(bytes_out)},
         {"upstream", runtime_->upstream->name()},
-        {"server", upstream_answered ? std::string_view(trip.server->url) : std::string_view("-")},
+        {"server", went_upstream ? std::string_view(trip.server->url) : std::string_view("-")},
         {"delegation_ms", milliseconds(request.delegation_time)},
-        {"upstream_ms", upstream_answered ? milliseconds(trip.to_header) : 0},
+        {"upstream_ms", went_upstream ? milliseconds(trip.to_header) : 0},
         {"cache_hit", request.ticket_from_cache ? (*request.ticket_from_cache ? "yes" : "no") : "-"},
         {"policy", or_dash(request.policy_rule)},
         {"reason", or_dash(reason)},

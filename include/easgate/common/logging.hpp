@@ -30,8 +30,8 @@ struct LogField {
 };
 
 // Logs message (at info, or warn) followed by its fields: " key=value" in text lines (a value that
-// is empty or holds a space, quote or backslash is quoted), members of the line's object next to
-// "msg" in JSON lines.
+// is empty or holds a space, quote, backslash or control byte is quoted and escaped), members of
+// the line's object next to "msg" in JSON lines.
 void log_with_fields(bool warning, std::string_view message, std::span<const LogField> fields);
 
 // Lets a message through at most once per interval per reason, so a certificate scan or a
