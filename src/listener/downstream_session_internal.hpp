@@ -45,7 +45,6 @@ struct AdmittedRequest {
     upstream::BodyFraming framing;
     std::ptrdiff_t header_fields = 0;
     eas::EasRequest eas;
-    std::string device = "-";
     std::string_view policy_rule;  // the policy rule that decided, for the access log; "" without policy
     // For the access log and /metrics, filled in as the request goes on.
     const common::BodyRateGuard* body_rate = nullptr;  // once its body is read: bytes in
