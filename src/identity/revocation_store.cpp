@@ -76,6 +76,13 @@ bool past(const ASN1_TIME* time, std::time_t moment) { return time && X509_cmp_t
 
 }  // namespace
 
+std::optional<std::int64_t> seconds_until(const ASN1_TIME* time) {
+    int days = 0;
+    int seconds = 0;
+    if (!time || ASN1_TIME_diff(&days, &seconds, nullptr, time) != 1) return std::nullopt;
+    return std::int64_t{days} * 86400 + seconds;
+}
+
 RevocationStore::RevocationStore(std::vector<X509Ptr> anchors, std::vector<X509CrlPtr> seed_crls,
                                  bool check_revocation, std::chrono::milliseconds grace)
     : anchors_(std::move(anchors)),

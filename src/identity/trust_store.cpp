@@ -106,13 +106,6 @@ std::string name_text(const X509_NAME* name) {
     return bio_text(bio.get());
 }
 
-std::optional<std::int64_t> seconds_until(const ASN1_TIME* time) {
-    int days = 0;
-    int seconds = 0;
-    if (!time || ASN1_TIME_diff(&days, &seconds, nullptr, time) != 1) return std::nullopt;
-    return std::int64_t{days} * 86400 + seconds;
-}
-
 std::string describe_crl(const X509_CRL* crl) {
     return "CRL of \"" + name_text(X509_CRL_get_issuer(crl)) + "\" (nextUpdate " +
            time_text(X509_CRL_get0_nextUpdate(crl)) + ")";

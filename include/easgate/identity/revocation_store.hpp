@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,9 @@
 #include "easgate/identity/trust_store.hpp"
 
 namespace easgate::identity {
+
+// Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
+std::optional<std::int64_t> seconds_until(const ASN1_TIME* time);
 
 // What /metrics shows of the CRL refresh, summed over the listeners.
 struct CrlRefreshCounters {

@@ -4,8 +4,6 @@
 
 #include <openssl/x509_vfy.h>
 
-#include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,8 +38,6 @@ bool is_missing_anchor_crl(X509_STORE_CTX* store);
 
 // A certificate or CRL name as RFC 2253 text ("CN=Devices CA,O=Example").
 std::string name_text(const X509_NAME* name);
-// Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
-std::optional<std::int64_t> seconds_until(const ASN1_TIME* time);
 
 // A CRL in a log line: its issuer and nextUpdate.
 std::string describe_crl(const X509_CRL* crl);
