@@ -17,9 +17,6 @@
 
 namespace easgate::identity {
 
-// Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
-std::optional<std::int64_t> seconds_until(const ASN1_TIME* time);
-
 // What /metrics shows of the CRL refresh, summed over the listeners.
 struct CrlRefreshCounters {
     std::atomic<std::uint64_t> fetches{0};   // CRL fetches from a distribution point
@@ -84,5 +81,8 @@ private:
     std::set<std::string> urls_;     // http:// distribution points to fetch
     std::set<std::string> skipped_;  // ldap:// and others, logged once
 };
+
+// Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
+std::optional<std::int64_t> seconds_until(const ASN1_TIME* time);
 
 }  // namespace easgate::identity
