@@ -80,15 +80,15 @@ TEST_F(ObservabilityTest, MetricsCountEachRequestAndPassPromtool) {
     EXPECT_EQ(status_of("alice", sync_path, "sync"), "200");
     EXPECT_EQ(status_of("alice", sync_path, "sync"), "200");
     EXPECT_EQ(status_of("alice", android_sync, "sync", {"-H", "MS-ASProtocolVersion: 12.1"}), "403");
-    // A Ping Exchange holds for 2 s: counted in the gauge meanwhile, not in the durations.
+    // A Ping Exchange holds for 4 s: counted in the gauge meanwhile, not in the durations.
     auto ping = std::async(std::launch::async, [this] {
         return status_of("alice",
                          "/Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=OBS01&DeviceType=TestDevice"
-                         "&delayms=2000",
+                         "&delayms=4000",
                          ping_90s);
     });
     std::string held;
-    for (int i = 0; i < 40 && held != "1"; ++i) {
+    for (int i = 0; i < 70 && held != "1"; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         held = sample(metrics(), "easgate_long_polls_held");
     }
