@@ -2,6 +2,7 @@
 # Installs what easgate's build and tests need from Debian 12's own repositories (idempotent).
 set -euo pipefail
 packages=(
+  prometheus  # promtool: the end-to-end tests check /metrics with it
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
   libboost1.81-all-dev libssl-dev libkrb5-dev libldap2-dev libspdlog-dev libyaml-cpp-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libsasl2-dev libsystemd-dev openssl curl ca-certificates

@@ -44,6 +44,7 @@ GatewayParts build_gateway(const config::Config& config, const GatewayParts* run
     const auto& before = running ? running->files : none;
     parts.sessions = running ? running->sessions : std::make_shared<listener::SessionRegistry>();
     parts.refusals = running ? running->refusals : std::make_shared<common::FailureTally>();
+    parts.requests = running ? running->requests : std::make_shared<listener::RequestMetrics>();
     parts.crl_refresh = running ? running->crl_refresh : nullptr;
 
     const std::string keytab = config.kerberos ? config.kerberos->keytab : "";
@@ -100,6 +101,7 @@ GatewayParts build_gateway(const config::Config& config, const GatewayParts* run
         runtime->refusal_log = refusal_log;
         runtime->sessions = parts.sessions;
         runtime->refusals = parts.refusals;
+        runtime->requests = parts.requests;
         parts.listeners.push_back(std::move(runtime));
     }
     return parts;

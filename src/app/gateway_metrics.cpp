@@ -105,6 +105,8 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
                              "CRL distribution points whose last download failed",
                              c->failing.load(std::memory_order_relaxed)));
     }
+    collect_request_metrics(sources, out);
+    collect_certificate_metrics(sources, out);
     return out;
 }
 

@@ -4,10 +4,56 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 namespace easgate::common {
 namespace {
+
+// The fields of the line being logged on this thread (the logger is synchronous), for the JSON
+// formatter; text lines carry them in the message.
+thread_local std::span<const LogField> line_fields;
+std::atomic<bool> json_logs{false};
+
+void add_fields(nlohmann::json& line) {
+    for (const auto& field : line_fields) {
+        auto& member = line[std::string(field.key)];
+        if (field.numeric) {
+            member = field.number;
+        } else {
+            member = field.text;
+        }
+    }
+}
+
+using LineBuffer = fmt::basic_memory_buffer<char, 1024>;  // an access log line fits: no heap allocation
+
+bool plain(char c) { return c > ' ' && c != '"' && c != '\\' && c != '\x7f'; }
+
+// A text value as it goes after "key=": bare when every byte is plain, else quoted with quotes,
+// backslashes and control bytes escaped, so a value a device chose can't forge a log line.
+void append_text_value(LineBuffer& out, std::string_view value) {
+    if (!value.empty() && std::all_of(value.begin(), value.end(), plain)) {
+        out.append(value.data(), value.data() + value.size());
+        return;
+    }
+    out.push_back('"');
+    for (const char c : value) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (c == '\n') {
+            out.append(std::string_view("\\n"));
+        } else if (static_cast<unsigned char>(c) < ' ' || c == '\x7f') {
+            fmt::format_to(std::back_inserter(out), "\\x{:02x}", static_cast<unsigned char>(c));
+        } else {
+            out.push_back(c);
+        }
+    }
+    out.push_back('"');
+}
 
 // One JSON object per line, so log shippers need no parsing rules.
 class JsonFormatter final : public spdlog::formatter {
@@ -21,6 +67,7 @@ public:
                                   spdlog::level::to_string_view(msg.level).size())},
             {"msg", std::string(msg.payload.data(), msg.payload.size())},
         };
+        add_fields(line);
         const auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         dest.append(text.data(), text.data() + text.size());
     }
@@ -30,6 +77,7 @@ public:
 }  // namespace
 
 void configure_logging(const std::string& level, bool json_lines) {
+    json_logs = json_lines;
     auto logger =
         std::make_shared<spdlog::logger>("easgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     if (json_lines) {
@@ -40,6 +88,31 @@ void configure_logging(const std::string& level, bool json_lines) {
     logger->set_level(spdlog::level::from_str(level));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(std::move(logger));
+}
+
+void log_with_fields(bool warning, std::string_view message, std::span<const LogField> fields) {
+    const auto level = warning ? spdlog::level::warn : spdlog::level::info;
+    if (!spdlog::default_logger_raw()->should_log(level)) return;
+    if (json_logs.load(std::memory_order_relaxed)) {
+        line_fields = fields;
+        spdlog::log(level, "{}", message);
+        line_fields = {};
+        return;
+    }
+    LineBuffer line;
+    line.append(message.data(), message.data() + message.size());
+    for (const auto& field : fields) {
+        if (field.json_only) continue;
+        line.push_back(' ');
+        line.append(field.key.data(), field.key.data() + field.key.size());
+        line.push_back('=');
+        if (field.numeric) {
+            fmt::format_to(std::back_inserter(line), "{}", field.number);
+        } else {
+            append_text_value(line, field.text);
+        }
+    }
+    spdlog::log(level, "{}", std::string_view(line.data(), line.size()));
 }
 
 long LogRateLimiter::admit(std::string_view reason) {

@@ -107,12 +107,16 @@ struct DelegationService::Impl {
             if (login.status().failed())
                 return refused(failure(KerberosStep::service_login, attempted, login.status()));
             kerberos::GssStatus status;
+            const auto asked = Clock::now();
             credential = DelegatedCredential::impersonate(login.credential(), user, target,
                                                           kerberos.ticket_refresh_before, status);
+            counters.s4u2self_seconds.observe(Clock::now() - asked);
             ++counters.s4u2self;
             if (!credential) return refused(failure(KerberosStep::s4u2self, attempted, status));
         }
+        const auto asked = Clock::now();
         DelegatedCredential::Token token = credential->make_token();
+        counters.s4u2proxy_seconds.observe(Clock::now() - asked);
         ++counters.s4u2proxy;
         if (token.status.failed()) return refused(failure(KerberosStep::s4u2proxy, attempted, token.status));
         credential->bound_refresh(token.ticket_lifetime);
@@ -219,6 +223,11 @@ DelegationService::~DelegationService() = default;
 
 const DelegationCounters& DelegationService::counters() const { return impl_->counters; }
 
+std::size_t DelegationService::cached_credentials() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->cache.size();
+}
+
 void DelegationService::start_login() {
     boost::asio::co_spawn(impl_->kdc_threads, impl_->log_in_until_ready(),
                           common::LogFailure{"delegation: the background KDC login"});
@@ -230,7 +239,8 @@ std::optional<std::string> DelegationService::not_ready_reason() const {
 
 boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std::string user_principal,
                                                                             std::string target_spn,
-                                                                            std::string channel_binding) {
+                                                                            std::string channel_binding,
+                                                                            bool* from_cache) {
     Impl& impl = *impl_;
     const std::string key = user_principal + '\n' + target_spn;
     std::shared_ptr<DelegatedCredential> cached;
@@ -244,6 +254,7 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
             joined = impl.flights.join(key, impl.kerberos.timeout);
         }
     }
+    if (from_cache) *from_cache = cached != nullptr;
     const bool started_flight = joined.started;
     const auto& flight = joined.flight;
     if (started_flight) {

@@ -217,7 +217,9 @@ struct DirectoryClient::Impl {
                 }
             }
             ++counters.searches;
+            const auto asked = std::chrono::steady_clock::now();
             search = connection->search(filter, account_attributes(), size_limit);
+            counters.search_seconds.observe(std::chrono::steady_clock::now() - asked);
             if (!search.status.connection_lost()) break;
             connection->close();
             if (!may_retry) break;
@@ -233,8 +235,10 @@ struct DirectoryClient::Impl {
     // delegable) and directory.require_group.
     UserLookup check_groups(LdapConnection& connection, DirectoryUser user) {
         const auto member_of = [&](const std::string& group) -> common::Result<bool> {
+            const auto asked = std::chrono::steady_clock::now();
             const auto found =
                 connection.search(in_chain_filter(group), {"1.1"}, 1, &user.distinguished_name);
+            counters.search_seconds.observe(std::chrono::steady_clock::now() - asked);
             if (found.status.ok()) return !found.entries.empty();
             if (found.status.connection_lost()) connection.close();
             return unavailable("the group search for " + user.distinguished_name + " on " + connection.uri() +
@@ -332,6 +336,11 @@ boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) 
 }
 
 const DirectoryCounters& DirectoryClient::counters() const { return impl_->counters; }
+
+std::size_t DirectoryClient::cached_lookups() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->cache.size();
+}
 
 std::optional<std::string> DirectoryClient::not_ready_reason() const {
     std::lock_guard lock(impl_->mutex);

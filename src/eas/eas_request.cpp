@@ -73,6 +73,11 @@ EasParseResult refused(std::string reason) { return {std::nullopt, std::move(rea
 
 }  // namespace
 
+std::string_view command_label(const EasRequest& request) {
+    if (request.command.empty()) return "-";
+    return canonical_command(request.command).value_or("other");
+}
+
 std::optional<std::string_view> EasRequest::parameter(std::string_view name) const {
     for (const auto& [parameter_name, value] : parameters) {
         if (equals_ignoring_case(parameter_name, name)) return value;

@@ -1,7 +1,9 @@
 #include <array>
 #include <cstdint>
+#include <span>
 
 #include "ascii_text.hpp"
+#include "easgate/eas/eas_request.hpp"
 #include "query.hpp"
 
 namespace easgate::eas {
@@ -39,7 +41,18 @@ constexpr std::array<CommandCode, 20> command_codes = {{
 constexpr std::array<std::string_view, 4> plain_only_commands = {"GetHierarchy", "CreateCollection",
                                                                  "DeleteCollection", "MoveCollection"};
 
+// What command_label() can return: "-", "other" and every command name above.
+constexpr auto all_command_labels = [] {
+    std::array<std::string_view, 2 + command_codes.size() + plain_only_commands.size()> labels{"-", "other"};
+    std::size_t next = 2;
+    for (const CommandCode& command : command_codes) labels[next++] = command.name;
+    for (const std::string_view command : plain_only_commands) labels[next++] = command;
+    return labels;
+}();
+
 }  // namespace
+
+std::span<const std::string_view> command_labels() { return all_command_labels; }
 
 std::optional<std::string_view> canonical_command(std::string_view name) {
     for (const CommandCode& command : command_codes) {

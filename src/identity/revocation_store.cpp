@@ -66,6 +66,13 @@ bool past(const ASN1_TIME* time, std::time_t moment) { return time && X509_cmp_t
 
 }  // namespace
 
+std::optional<std::int64_t> seconds_until(const ASN1_TIME* time) {
+    int days = 0;
+    int seconds = 0;
+    if (!time || ASN1_TIME_diff(&days, &seconds, nullptr, time) != 1) return std::nullopt;
+    return std::int64_t{days} * 86400 + seconds;
+}
+
 RevocationStore::RevocationStore(std::vector<X509Ptr> anchors, std::vector<X509CrlPtr> seed_crls,
                                  bool check_revocation, std::chrono::milliseconds grace)
     : anchors_(std::move(anchors)),
@@ -165,6 +172,26 @@ std::vector<std::string> RevocationStore::expired_crls() const {
         expired.push_back(describe_crl(crl.get()));
     }
     return expired;
+}
+
+std::vector<RevocationStore::Deadline> RevocationStore::crl_next_updates() const {
+    std::vector<Deadline> out;
+    const std::lock_guard lock(mutex_);
+    for (const auto& crl : crls_) {
+        if (const auto seconds = seconds_until(X509_CRL_get0_nextUpdate(crl.get())))
+            out.push_back({name_text(X509_CRL_get_issuer(crl.get())), *seconds, is_delta(crl.get())});
+    }
+    return out;
+}
+
+// The anchors never change: no lock.
+std::vector<RevocationStore::Deadline> RevocationStore::anchor_expiries() const {
+    std::vector<Deadline> out;
+    for (const auto& anchor : anchors_) {
+        if (const auto seconds = seconds_until(X509_get0_notAfter(anchor.get())))
+            out.push_back({name_text(X509_get_subject_name(anchor.get())), *seconds});
+    }
+    return out;
 }
 
 void RevocationStore::rebuild_locked() { store_ = build_trust_store(anchors_, crls_, check_revocation_); }

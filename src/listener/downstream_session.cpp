@@ -40,6 +40,7 @@ DownstreamSession::DownstreamSession(tcp::socket socket, std::shared_ptr<Listene
 
 DownstreamSession::~DownstreamSession() {
     if (registered_) runtime_->sessions->remove(*registered_);
+    if (phase_ == Phase::long_poll) runtime_->requests->long_poll_ended();  // ended while held
 }
 
 void DownstreamSession::start() {
@@ -121,6 +122,8 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
                                      {}};
     const auto verdict = co_await run_stages(context);
     request.policy_rule = context.policy_rule;
+    request.delegation_time = context.delegation_time;
+    if (context.credentials) request.ticket_from_cache = context.delegation_from_cache;
     if (!verdict) {
         runtime_->refusals->count(verdict.error());
         co_await respond(verdict.error(), request, false);
@@ -130,6 +133,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
 
     std::vector<char> body;
     common::BodyRateGuard body_rate(limits_.min_body_rate, limits_.client_body_timeout);
+    request.body_rate = &body_rate;
     if (!co_await read_ahead(request, body, body_rate)) co_return false;
     const bool buffered = request.parser.is_done();
     // Beast adds a chunked body's trailer fields to the header; read ahead, they would go to
@@ -141,6 +145,8 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     const std::span<const std::uint8_t> read_ahead_bytes(reinterpret_cast<const std::uint8_t*>(body.data()),
                                                          body.size());
     auto deadline = upstream::response_deadline(request.eas, read_ahead_bytes, buffered, limits_);
+    request.long_poll = deadline.long_poll;
+    request.forwarded = true;
     upstream::DeviceRequest forwarded{stream_,
                                       buffer_,
                                       request.parser,
@@ -191,7 +197,7 @@ asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end
     using How = upstream::ExchangeEnd::How;
     switch (end.how) {
         case How::relayed:
-            log_access(request, end.status, "");
+            log_access(request, end.status, "", exchange_.trip().body_bytes);
             co_return end.keep_device;
         case How::failed:
             co_await respond(*end.failure, request, end.keep_device);
@@ -214,11 +220,12 @@ asio::awaitable<void> DownstreamSession::respond(const common::Failure& failure,
     if (failure.cause == "policy") {
         if (auto blocked = eas::blocked_device_wbxml(request.eas)) {
             log_access(request, 200,
-                       failure.reason + " (answered as Exchange answers a blocked device: Status 129)");
+                       failure.reason + " (answered as Exchange answers a blocked device: Status 129)",
+                       blocked->size());
             co_return co_await write_wbxml(std::move(*blocked), request.line.version, keep_alive);
         }
     }
-    log_access(request, failure.status, failure.reason);
+    log_access(request, failure.status, failure.reason, status_text(failure.status).size() + 1);
     co_await write_status(static_cast<http::status>(failure.status), request.line.version, keep_alive,
                           failure.retry_after_seconds);
 }
@@ -229,7 +236,7 @@ asio::awaitable<void> DownstreamSession::write_status(http::status status, unsig
     if (retry_after_seconds > 0) response.set(http::field::retry_after, std::to_string(retry_after_seconds));
     response.set(http::field::server, "easgate");
     response.set(http::field::content_type, "text/plain; charset=utf-8");
-    response.body() = std::string(http::obsolete_reason(status)) + "\n";
+    response.body() = std::string(status_text(static_cast<unsigned>(status))) + "\n";
     response.keep_alive(keep_alive);
     response.prepare_payload();
     tcp_stream().expires_after(limits_.client_body_timeout);
@@ -250,7 +257,7 @@ asio::awaitable<void> DownstreamSession::write_wbxml(std::string body, unsigned 
 // easgate is shutting down: an empty 200 ends the held Ping or Sync now, and the device issues
 // it again at once, on a connection to another node.
 asio::awaitable<void> DownstreamSession::answer_long_poll_early(const AdmittedRequest& request) {
-    log_access(request, 200, "");
+    log_access(request, 200, "", 0);
     spdlog::info("{}: held long poll answered early: easgate is shutting down", who());
     http::response<http::empty_body> response{http::status::ok, request.line.version};
     response.set(http::field::server, "easgate");
@@ -258,17 +265,6 @@ asio::awaitable<void> DownstreamSession::answer_long_poll_early(const AdmittedRe
     response.keep_alive(false);
     tcp_stream().expires_after(limits_.client_body_timeout);
     co_await http::async_write(stream_, response, use_nothrow);
-}
-
-void DownstreamSession::log_access(const AdmittedRequest& request, unsigned status,
-                                   const std::string& reason) const {
-    const auto elapsed =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-    const auto level = reason.empty() ? spdlog::level::info : spdlog::level::warn;
-    spdlog::log(level, "{} \"{} {}\" {} {}ms device={} upstream={}{}{}{}{}", who(), request.line.method,
-                request.line.target, status, elapsed.count(), request.device, runtime_->upstream->name(),
-                request.policy_rule.empty() ? "" : " policy=", request.policy_rule,
-                reason.empty() ? "" : ": ", reason);
 }
 
 // A held Ping costs Exchange a request slot for up to an hour: when the phone goes away (or
@@ -279,6 +275,7 @@ void DownstreamSession::log_access(const AdmittedRequest& request, unsigned stat
 // then leaves is still seen leaving. A byte at a time, so a held Ping keeps no read buffer of its own.
 void DownstreamSession::watch() {
     phase_ = Phase::long_poll;
+    runtime_->requests->long_poll_started();
     start_watching(1);
 }
 
@@ -310,6 +307,7 @@ void DownstreamSession::read_while_watching() {
 // Cancels the watch and waits until it has completed: two reads must never be pending on one
 // TLS stream, and the next request's read follows.
 asio::awaitable<void> DownstreamSession::stop_watching() {
+    if (phase_ == Phase::long_poll) runtime_->requests->long_poll_ended();
     phase_ = Phase::busy;
     if (!watch_pending_) co_return;
     watch_stopping_ = true;

@@ -26,6 +26,11 @@ using error_code = boost::system::error_code;
 // nginx's "client closed request", in the access log only: the device left before its answer.
 constexpr unsigned client_closed_request = 499;
 
+// The reason phrase easgate's own answers carry as their body.
+inline std::string_view status_text(unsigned status) {
+    return http::obsolete_reason(static_cast<http::status>(status));
+}
+
 // The other side went away or went quiet: nothing to answer and nothing worth a warning.
 bool is_disconnect(const error_code& ec);
 
@@ -40,8 +45,13 @@ struct AdmittedRequest {
     upstream::BodyFraming framing;
     std::ptrdiff_t header_fields = 0;
     eas::EasRequest eas;
-    std::string device = "-";
     std::string_view policy_rule;  // the policy rule that decided, for the access log; "" without policy
+    // For the access log and /metrics, filled in as the request goes on.
+    const common::BodyRateGuard* body_rate = nullptr;  // once its body is read: bytes in
+    std::chrono::steady_clock::duration delegation_time{};
+    std::optional<bool> ticket_from_cache;  // with delegation only
+    bool forwarded = false;                 // Exchange's trip (exchange_.trip()) is this request's
+    bool long_poll = false;                 // Exchange may hold it (response_deadline)
 };
 
 // The device side of one connection: the TLS handshake, reading and checking each request, the
@@ -95,7 +105,9 @@ private:
     asio::awaitable<void> write_status(http::status status, unsigned version, bool keep_alive,
                                        unsigned retry_after_seconds = 0);
     asio::awaitable<void> answer_long_poll_early(const AdmittedRequest& request);
-    void log_access(const AdmittedRequest& request, unsigned status, const std::string& reason) const;
+    // access_log.cpp: the access log line and the request's /metrics figures.
+    void log_access(const AdmittedRequest& request, unsigned status, const std::string& reason,
+                    std::uint64_t bytes_out) const;
     asio::awaitable<common::Result<>> run_stages(pipeline::RequestContext& context);
     void start_watching(std::size_t read_bytes);
     void read_while_watching();

@@ -17,12 +17,6 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
-// "Type/Id" of an ActiveSync device for the access log, "-" for other requests.
-std::string device_of(const eas::EasRequest& request) {
-    if (request.device_id.empty() && request.device_type.empty()) return "-";
-    return request.device_type + "/" + request.device_id;
-}
-
 common::Failure bad_request(std::string reason) { return {400, std::move(reason), 0}; }
 
 }  // namespace
@@ -108,7 +102,6 @@ asio::awaitable<bool> DownstreamSession::admit(AdmittedRequest& request) {
         co_return false;
     }
     request.eas = std::move(*eas.request);
-    request.device = device_of(request.eas);
     if (request.eas.path == eas::EasPath::other && !runtime_->upstream->routes(request.line.target)) {
         co_await respond({404,
                           "only /Microsoft-Server-ActiveSync, /autodiscover/autodiscover.xml and "

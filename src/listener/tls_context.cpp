@@ -139,6 +139,7 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
     if (SSL_CTX_check_private_key(ctx) != 1) {
         fail(key_prefix + ".private_key", listener.private_key, "does not match the certificate");
     }
+    certificate_ = SSL_CTX_get0_certificate(ctx);
 
     const auto& client_auth = listener.client_auth;
     const std::string ca_key = key_prefix + ".client_auth.trusted_ca_file";
@@ -166,6 +167,10 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
     const bool required = listener.client_auth.mode == config::ClientAuthMode::required;
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                        verify_client_certificate);
+}
+
+std::int64_t ServerTlsContext::certificate_expiry_seconds() const {
+    return identity::seconds_until(X509_get0_notAfter(certificate_)).value_or(0);
 }
 
 void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) const {

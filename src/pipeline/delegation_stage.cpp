@@ -56,7 +56,9 @@ boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext
         co_return Failure::unavailable("no directory entry for " + request.identity->principal_name())
             .because("no_directory_entry");
     std::string user = request.user->sam_account_name + "@" + realm_;
-    auto token = co_await delegation_->negotiate_token(user, target_spn_);
+    const auto asked = std::chrono::steady_clock::now();
+    auto token = co_await delegation_->negotiate_token(user, target_spn_, {}, &request.delegation_from_cache);
+    request.delegation_time = std::chrono::steady_clock::now() - asked;
     if (!token) co_return std::move(token.error());
     const std::size_t authorization_bytes = std::string_view("Negotiate ").size() + token->size();
     if (authorization_bytes > max_authorization_bytes_) co_return too_large(user, authorization_bytes);

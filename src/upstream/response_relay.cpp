@@ -66,6 +66,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
         return common::relay_body(upstream, connection_.buffer(), parser, request.stream, writer, {}, scratch,
                                   {limits_.upstream_timeout, limits_.client_body_timeout});
     });
+    trip_.body_bytes = relayed.body_bytes;
     if (!relayed.ok() || !keep_upstream || !parser.is_done()) connection_.close();
     if (relayed.ok()) co_return ExchangeEnd::relayed(status, keep);
     if (relayed.failed == common::RelaySide::input) {

@@ -71,6 +71,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     attempt.scratch.resize(request.buffered ? 0 : relay_chunk_bytes);
     std::optional<http::response_parser<http::buffer_body>> response;
     std::optional<InFlight> in_flight;  // counts toward the server's outstanding requests
+    trip_ = {};
     for (;;) {
         take_idle(request.user);
         attempt.reused = connection_.reusable();
@@ -80,7 +81,9 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
                                          failure->local ? common::retry_after_seconds : 0});
         }
         in_flight.emplace(*upstream_, connection_.server());
+        trip_.server = &connection_.target();
         if (auto ended = co_await authorize(request, attempt)) co_return *ended;
+        const auto sent_at = std::chrono::steady_clock::now();
         if (auto ended = co_await send(request, attempt)) co_return *ended;
         if (!connection_.is_open()) continue;  // a stale connection took nothing: once more, on a new one
         const bool may_resend = attempt.challenge_first && !attempt.challenged;
@@ -89,6 +92,8 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
             std::vector<char>().swap(attempt.scratch);
         }
         if (auto ended = co_await read_response_header(request, watch, response)) co_return *ended;
+        trip_.to_header = std::chrono::steady_clock::now() - sent_at;
+        if (!request.deadline.long_poll) upstream_->response_seconds().observe(trip_.to_header);
         // A 401 with a Negotiate challenge: Exchange did not process the request, so it is sent
         // again, now with the token.
         if (!may_resend || !is_negotiate_challenge(response->get())) break;

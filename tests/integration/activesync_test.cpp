@@ -97,10 +97,14 @@ TEST_F(ActiveSyncTest, TheAccessLogNamesTheDeviceOfEitherQueryForm) {
     EXPECT_EQ(status_of("/autodiscover/autodiscover.xml", {"--data", ""}), "200");
     const auto log = gateway_log();
     EXPECT_NE(log.find("\" 200 "), std::string::npos) << log;
-    EXPECT_NE(log.find("ms device=TestDevice/EASGATETEST01 upstream=exchange\n"), std::string::npos) << log;
-    EXPECT_NE(log.find("ms device=SmartPhone/v140Device upstream=exchange\n"), std::string::npos) << log;
+    EXPECT_NE(log.find("cmd=Sync device_id=EASGATETEST01 device_type=TestDevice protocol=- "),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("cmd=Sync device_id=v140Device device_type=SmartPhone protocol=14.0 "),
+              std::string::npos)
+        << log;
     EXPECT_NE(log.find("autodiscover.xml\" 200 "), std::string::npos) << log;
-    EXPECT_NE(log.find("ms device=- upstream=exchange\n"), std::string::npos) << log;
+    EXPECT_NE(log.find("cmd=- device_id=- device_type=- protocol=- "), std::string::npos) << log;
 }
 
 TEST_F(ActiveSyncTest, RequestWithoutDeviceIdIsRefusedWith400) {

@@ -45,8 +45,8 @@ protected:
 TEST_F(DevicePolicyGatewayTest, ADeniedDeviceGets403BeforeActiveSync14AndTheLogNamesTheRule) {
     start_gateway({.sections = policy});
     EXPECT_EQ(status_of("alice", sync_of("Android"), "12.1"), "403");
-    const auto log = wait_for_gateway_log("policy=no-android: denied by policy rule no-android");
-    EXPECT_NE(log.find("alice@example.test \"POST " + sync_of("Android") + "\" 403"), std::string::npos)
+    const auto log = wait_for_gateway_log("policy=no-android reason=\"denied by policy rule no-android");
+    EXPECT_NE(log.find("alice@example.test \"POST /Microsoft-Server-ActiveSync\" 403"), std::string::npos)
         << gateway_log();
 }
 
@@ -59,25 +59,26 @@ TEST_F(DevicePolicyGatewayTest, ADeniedDeviceGetsStatus129FromActiveSync14On) {
                                 "129"
                                 "\x00\x01\x01",
                                 13));
-    EXPECT_NE(
-        wait_for_gateway_log("policy=no-android: denied by policy rule no-android (answered as Exchange "
-                             "answers a blocked device: Status 129)"),
-        "")
+    EXPECT_NE(wait_for_gateway_log(
+                  "policy=no-android reason=\"denied by policy rule no-android (answered as Exchange "
+                  "answers a blocked device: Status 129)\""),
+              "")
         << gateway_log();
 }
 
 TEST_F(DevicePolicyGatewayTest, AnAllowedDeviceGoesThroughAndTheLogNamesTheRule) {
     start_gateway({.sections = policy});
     EXPECT_EQ(status_of("alice", sync_of("iPhone")), "200");
-    EXPECT_NE(wait_for_gateway_log("device=iPhone/POLICY01 upstream=exchange policy=alice-devices"), "")
-        << gateway_log();
+    EXPECT_NE(wait_for_gateway_log("device_id=POLICY01 device_type=iPhone "), "") << gateway_log();
+    EXPECT_NE(gateway_log().find(" policy=alice-devices reason=-"), std::string::npos) << gateway_log();
 }
 
 TEST_F(DevicePolicyGatewayTest, TheDefaultDecidesWhatNoRuleMatches) {
     start_gateway({.sections = policy});
     EXPECT_EQ(status_of("sid", sync_of("iPhone"), "14.0"), "200");
     EXPECT_EQ(status_of("sid", sync_of("iPhone"), "12.1"), "403");
-    EXPECT_NE(wait_for_gateway_log("policy=default: denied by policy.default: no policy rule matched"), "")
+    EXPECT_NE(
+        wait_for_gateway_log("policy=default reason=\"denied by policy.default: no policy rule matched"), "")
         << gateway_log();
 }
 

@@ -206,8 +206,8 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         "    header_timeout: 5s\n" +
         options.limits + options.sections +
         "logging:\n"
-        "  level: debug\n"
-        "workers: 2\n";
+        "  level: debug\n" +
+        options.logging + "workers: 2\n";
     gateway_ = std::make_unique<EasgateProcess>(work_, config);
     ASSERT_TRUE(gateway_->started()) << "easgate did not start:\n" << gateway_->log();
     const auto ports = gateway_->device_ports();

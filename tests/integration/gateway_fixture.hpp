@@ -36,6 +36,7 @@ struct GatewayOptions {
     std::string limits;            // extra YAML lines under limits:, each "    key: value\n"
     std::string upstream;          // extra YAML lines in the upstream's entry, each "    key: value\n"
     std::string sections;          // extra top-level YAML, e.g. "policy:\n  rules: ...\n"
+    std::string logging;           // extra YAML lines under logging:, each "  key: value\n"
 };
 
 // The suite's device PKI (see make), with its CRL Distribution Point server.

@@ -65,5 +65,34 @@ TEST(RenderMetrics, CountsRefusalsByStatusAndCause) {
         << text;
 }
 
+// Only exchanges actually sent are timed; the services observe them (delegation_service.cpp,
+// directory_client.cpp), /metrics renders what they hold.
+TEST(RenderMetrics, TimesKdcAndLdapExchangesAndShowsCacheSizes) {
+    using namespace std::chrono_literals;
+    delegation::DelegationCounters delegation;
+    delegation.s4u2self_seconds.observe(3ms);
+    delegation.s4u2proxy_seconds.observe(20ms);
+    delegation.s4u2proxy_seconds.observe(2s);
+    directory::DirectoryCounters directory;
+    directory.search_seconds.observe(4ms);
+    MetricsSources sources{&directory, &delegation, nullptr, {}};
+    sources.directory_cache_entries = 7;
+    sources.delegation_cache_entries = 2;
+    const auto text = render(sources);
+    EXPECT_NE(text.find("# TYPE easgate_kdc_duration_seconds histogram\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\neasgate_kdc_duration_seconds_bucket{exchange=\"s4u2self\",le=\"0.005\"} 1\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("\neasgate_kdc_duration_seconds_count{exchange=\"s4u2proxy\"} 2\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("\neasgate_kdc_duration_seconds_sum{exchange=\"s4u2proxy\"} 2.02\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("\neasgate_ldap_duration_seconds_count 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\neasgate_directory_cache_entries 7\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\neasgate_delegation_cache_entries 2\n"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace easgate::app

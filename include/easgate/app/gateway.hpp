@@ -24,6 +24,7 @@ struct GatewayParts {
     std::shared_ptr<const pipeline::DevicePolicy> policy;               // null without policy:
     std::shared_ptr<listener::SessionRegistry> sessions;                // every open device connection
     std::shared_ptr<common::FailureTally> refusals;                     // what the filter chain answered
+    std::shared_ptr<listener::RequestMetrics> requests;                 // by command and status, durations
     std::vector<std::shared_ptr<upstream::Upstream>> upstreams;         // as configured, in order
     std::shared_ptr<identity::CrlRefreshCounters> crl_refresh;          // null without crl_refresh: cdp
     config::Config config;                                              // what these were built from

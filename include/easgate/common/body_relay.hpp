@@ -11,6 +11,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
+#include <cstdint>
 #include <span>
 
 #include "easgate/common/body_rate.hpp"
@@ -25,7 +26,8 @@ enum class RelaySide { none, input, output };
 struct RelayResult {
     RelaySide failed = RelaySide::none;
     boost::system::error_code error;
-    std::size_t written = 0;  // bytes the output accepted: 0 means the peer got nothing of the message
+    std::size_t written = 0;       // bytes the output accepted: 0 means the peer got nothing of the message
+    std::uint64_t body_bytes = 0;  // of the body, handed to the output (all of it when ok())
 
     bool ok() const { return failed == RelaySide::none; }
 };
@@ -51,7 +53,9 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
     auto& body = parser.get().body();
     std::span<char> ready = first;
     std::size_t total_written = 0;
+    std::uint64_t body_bytes = 0;
     for (;;) {
+        body_bytes += ready.size();
         body.data = ready.empty() ? nullptr : ready.data();
         body.size = ready.size();
         body.more = !parser.is_done();
@@ -61,8 +65,8 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
             auto [ec, written] = co_await http::async_write(output, serializer, use_nothrow);
             total_written += written;
             if (ec && ec != http::error::need_buffer)
-                co_return RelayResult{RelaySide::output, ec, total_written};
-            if (serializer.is_done()) co_return RelayResult{RelaySide::none, {}, total_written};
+                co_return RelayResult{RelaySide::output, ec, total_written, body_bytes};
+            if (serializer.is_done()) co_return RelayResult{RelaySide::none, {}, total_written, body_bytes};
         }
         body.data = scratch.data();
         body.size = scratch.size();
@@ -73,7 +77,8 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
         }
         auto [ec, read] = co_await http::async_read_some(input, input_buffer, parser, use_nothrow);
         if (timeouts.input_rate) timeouts.input_rate->received(read);
-        if (ec && ec != http::error::need_buffer) co_return RelayResult{RelaySide::input, ec, total_written};
+        if (ec && ec != http::error::need_buffer)
+            co_return RelayResult{RelaySide::input, ec, total_written, body_bytes};
         ready = scratch.first(scratch.size() - body.size);
     }
 }

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -11,6 +13,26 @@ namespace easgate::common {
 // Sends spdlog's default logger to stderr at `level` (spdlog's names: "info", "warn"…), as text
 // lines or, with json_lines, as one JSON object per line.
 void configure_logging(const std::string& level, bool json_lines);
+
+// One field of a structured line (the access log): text or a number, viewed, not copied. A
+// json_only field is one the text line's message already says.
+struct LogField {
+    LogField(std::string_view key, std::string_view text, bool json_only = false)
+        : key(key), text(text), json_only(json_only) {}
+    LogField(std::string_view key, std::int64_t number, bool json_only = false)
+        : key(key), number(number), numeric(true), json_only(json_only) {}
+
+    std::string_view key;
+    std::string_view text;
+    std::int64_t number = 0;
+    bool numeric = false;
+    bool json_only = false;
+};
+
+// Logs message (at info, or warn) followed by its fields: " key=value" in text lines (a value that
+// is empty or holds a space, quote, backslash or control byte is quoted and escaped), members of
+// the line's object next to "msg" in JSON lines.
+void log_with_fields(bool warning, std::string_view message, std::span<const LogField> fields);
 
 // Lets a message through at most once per interval per reason, so a certificate scan or a
 // misbehaving client fleet cannot flood the log. Counts what it held back and reports it with

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "easgate/common/histogram.hpp"
 #include "easgate/common/result.hpp"
 #include "easgate/config/config.hpp"
 
@@ -24,6 +25,9 @@ struct DelegationCounters {
     std::atomic<std::uint64_t> s4u2proxy{0};  // service tickets obtained for a (user, SPN)
     std::atomic<std::uint64_t> cache_hits{0};
     std::atomic<std::uint64_t> failures{0};
+    // How long the KDC took over the exchanges actually sent to it (cache hits send none).
+    common::Histogram s4u2self_seconds{common::backend_seconds_buckets};
+    common::Histogram s4u2proxy_seconds{common::backend_seconds_buckets};
 };
 
 // Kerberos constrained delegation with protocol transition (MIT krb5 GSSAPI): easgate's own
@@ -48,11 +52,15 @@ public:
     // coroutine's executor. Cancellable through the coroutine's cancellation slot (e.g. under
     // awaitable_operators' || with a timer): it then completes at once as a 503
     // ("cancelled: ..."), not counted in failures; the KDC exchange goes on and its ticket is cached.
+    // from_cache, when given, is set to whether the token came from a cached ticket (access log).
     boost::asio::awaitable<DelegationResult> negotiate_token(std::string user_principal,
                                                              std::string target_spn,
-                                                             std::string channel_binding = {});
+                                                             std::string channel_binding = {},
+                                                             bool* from_cache = nullptr);
 
     const DelegationCounters& counters() const;
+    // (user, SPN) credentials held in the cache now.
+    std::size_t cached_credentials() const;
 
     // Logs easgate in to the KDC in the background, and again every few seconds until that works:
     // the daemon starts without waiting for the KDC.

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "easgate/common/histogram.hpp"
 #include "easgate/common/result.hpp"
 #include "easgate/config/config.hpp"
 
@@ -57,6 +58,8 @@ struct DirectoryCounters {
     std::atomic<std::uint64_t> connections_opened{0};  // connections opened and bound, reconnects included
     std::atomic<std::uint64_t> queue_full{
         0};  // answered unavailable at once: max_queued_lookups were waiting
+    // How long directory servers took over the searches sent to them (user and group searches).
+    common::Histogram search_seconds{common::backend_seconds_buckets};
 };
 
 // Finds users by UPN in Active Directory. Never blocks the caller's thread: LDAP work runs on the
@@ -80,6 +83,8 @@ public:
     boost::asio::awaitable<UserLookup> find(AccountSearch account);
 
     const DirectoryCounters& counters() const;
+    // Lookups (found or not) held in the cache now, expired ones included until they are replaced.
+    std::size_t cached_lookups() const;
 
     // Why the directory can't be relied on now: no server answered within the last
     // outage_memory and none has since. nullopt otherwise, before any lookup too (/readyz).

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,6 +50,12 @@ struct EasRequest {
     // `parameters`, so it lives as long as this request is not changed.
     std::optional<std::string_view> parameter(std::string_view name) const;
 };
+
+// The command as a metric label, from a bounded set: the spec's spelling of a command it lists,
+// "other" for any other name a device sent, "-" for a request without one (OPTIONS, other paths).
+std::string_view command_label(const EasRequest& request);
+// Every value command_label() can return, in a fixed order.
+std::span<const std::string_view> command_labels();
 
 // Either a request or the reason it is malformed, worded for a 400 reason phrase or a log line.
 // The reason repeats nothing the device sent but numbers and parameter names, and a name only once

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -58,6 +59,17 @@ public:
     // "CN=… (nextUpdate …)" for each CRL held that is past its nextUpdate.
     std::vector<std::string> expired_crls() const;
 
+    // For /metrics: a name (RFC 2253) and the seconds until a date, negative once it passed.
+    struct Deadline {
+        std::string name;
+        std::int64_t seconds;
+        bool delta = false;  // a delta CRL
+    };
+    // Each CRL held, by issuer, until its nextUpdate (a CRL without one is left out).
+    std::vector<Deadline> crl_next_updates() const;
+    // Each trusted CA, by subject, until its notAfter.
+    std::vector<Deadline> anchor_expiries() const;
+
 private:
     void add_urls_locked(const std::vector<std::string>& urls);
     void rebuild_locked();
@@ -72,5 +84,8 @@ private:
     std::set<std::string> urls_;     // http:// distribution points to fetch
     std::set<std::string> skipped_;  // ldap:// and others, logged once
 };
+
+// Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
+std::optional<std::int64_t> seconds_until(const ASN1_TIME* time);
 
 }  // namespace easgate::identity

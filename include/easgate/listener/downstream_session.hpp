@@ -7,6 +7,7 @@
 #include "easgate/common/failure_tally.hpp"
 #include "easgate/common/logging.hpp"
 #include "easgate/config/config.hpp"
+#include "easgate/listener/request_metrics.hpp"
 #include "easgate/listener/session_registry.hpp"
 #include "easgate/listener/tls_context.hpp"
 #include "easgate/pipeline/request_pipeline.hpp"
@@ -26,6 +27,8 @@ struct ListenerRuntime {
     std::shared_ptr<SessionRegistry> sessions;  // shared by all listeners
     // What the filter chain answered itself; the gateway shares one among all listeners.
     std::shared_ptr<common::FailureTally> refusals = std::make_shared<common::FailureTally>();
+    // Requests by command and status, their durations, held long polls; shared like refusals.
+    std::shared_ptr<RequestMetrics> requests = std::make_shared<RequestMetrics>();
 };
 
 // Serves one device connection (TLS handshake, then requests until either side closes) on the

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,8 +43,12 @@ public:
     // The CAs and CRLs devices are verified against; a CrlRefresher keeps its CRLs fresh.
     const std::shared_ptr<identity::RevocationStore>& revocation() const { return revocation_; }
 
+    // Seconds until the listener's own certificate expires (negative once it has), for /metrics.
+    std::int64_t certificate_expiry_seconds() const;
+
 private:
     boost::asio::ssl::context context_;
+    X509* certificate_ = nullptr;  // the server certificate, owned by context_
     bool require_client_auth_eku_;
     bool refreshes_crls_ = false;
     std::shared_ptr<identity::RevocationStore> revocation_;

@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -28,6 +29,10 @@ struct RequestContext {
     std::optional<directory::DirectoryUser> user;        // set by the directory stage
     std::string_view policy_rule;                        // set by the policy stage: who decided
     std::shared_ptr<upstream::TokenSource> credentials;  // set by the delegation stage
+    // For the access log, set by the delegation stage: how long the token took, and whether it came
+    // from a cached ticket (no KDC).
+    std::chrono::steady_clock::duration delegation_time{};
+    bool delegation_from_cache = false;
 };
 
 // One step of the filter chain (certificate → directory → delegation): success goes on, a Failure

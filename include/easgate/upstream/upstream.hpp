@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "easgate/common/histogram.hpp"
 #include "easgate/common/lru_cache.hpp"
 #include "easgate/config/config.hpp"
 
@@ -48,6 +49,9 @@ public:
     void count_tls_handshake(bool resumed);
     std::uint64_t tls_handshakes() const { return tls_handshakes_.load(std::memory_order_relaxed); }
     std::uint64_t tls_resumptions() const { return tls_resumptions_.load(std::memory_order_relaxed); }
+    // Time from sending a request to Exchange's response header, long polls left out (they are held).
+    common::Histogram& response_seconds() { return response_seconds_; }
+    const common::Histogram& response_seconds() const { return response_seconds_; }
     config::UpstreamAuthentication authentication() const { return config_.authenticate; }
     config::SendAuthorization send_authorization() const { return config_.send_authorization; }
     bool binds_channel() const { return config_.channel_binding == config::ChannelBinding::automatic; }
@@ -102,6 +106,7 @@ private:
     std::unique_ptr<TlsSessionSlot[]> tls_sessions_;
     std::atomic<std::uint64_t> tls_handshakes_{0};
     std::atomic<std::uint64_t> tls_resumptions_{0};
+    common::Histogram response_seconds_{common::request_seconds_buckets};
     std::atomic<std::size_t> next_{0};
     std::atomic<bool> any_routed_{false};  // no lock on the common path, where no 451 was seen
     std::mutex routes_mutex_;

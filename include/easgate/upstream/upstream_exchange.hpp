@@ -6,6 +6,8 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -114,6 +116,14 @@ public:
                      const config::LimitsConfig& limits, std::string public_name);
 
     boost::asio::awaitable<ExchangeEnd> forward(DeviceRequest& request, DeviceWatch& watch);
+
+    // What the access log shows of the last forward(), as far as it got.
+    struct Trip {
+        const config::UpstreamTarget* server = nullptr;   // the Exchange server it went to
+        std::chrono::steady_clock::duration to_header{};  // from sending to the response header
+        std::uint64_t body_bytes = 0;                     // of the response body, relayed to the device
+    };
+    const Trip& trip() const { return trip_; }
     // Aborts what waits on Exchange (a held long poll): forward() ends as drained or device_left.
     void cancel() { connection_.cancel(); }
     void close() { connection_.close(); }
@@ -148,6 +158,7 @@ private:
     const config::LimitsConfig& limits_;
     std::string public_name_;  // listeners[].public_name: the host in rewritten 451 locations
     UpstreamConnection connection_;
+    Trip trip_;
 };
 
 }  // namespace easgate::upstream
