@@ -40,6 +40,14 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
         out.push_back(single(Type::counter, "easgate_device_connections_refused_total",
                              "device connections closed at accept: limits.max_connections was reached",
                              s->refused()));
+        admin::MetricFamily proxy{"easgate_proxy_protocol_refused_total",
+                                  "connections a proxy_protocol listener closed before TLS: an untrusted "
+                                  "source, or a missing, malformed or late PROXY header",
+                                  Type::counter,
+                                  {}};
+        for (const auto cause : listener::proxy_refusal_causes)
+            proxy.series.push_back({"reason=\"" + std::string(cause) + "\"", s->proxy_refusals(cause)});
+        out.push_back(std::move(proxy));
     }
     out.push_back(per_upstream("easgate_upstream_tls_handshakes_total",
                                "TLS handshakes with Exchange servers", sources.upstreams,

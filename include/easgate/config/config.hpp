@@ -55,6 +55,10 @@ struct ListenerConfig {
     // The host name devices use for easgate, put into Exchange's 451 redirects; when empty, the
     // Host header of the device's request.
     std::string public_name;
+    // Behind a load balancer in TCP mode: each connection starts with a PROXY protocol header
+    // naming the device, accepted only from trusted_proxies (CIDR); both reloadable.
+    bool proxy_protocol = false;
+    std::vector<std::string> trusted_proxies;
 
     bool operator==(const ListenerConfig&) const = default;
 };

@@ -3,8 +3,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "easgate/common/failure_tally.hpp"
+#include "easgate/common/ip_network.hpp"
 #include "easgate/common/logging.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/listener/session_registry.hpp"
@@ -26,6 +28,10 @@ struct ListenerRuntime {
     std::shared_ptr<SessionRegistry> sessions;  // shared by all listeners
     // What the filter chain answered itself; the gateway shares one among all listeners.
     std::shared_ptr<common::FailureTally> refusals = std::make_shared<common::FailureTally>();
+    // listeners[].proxy_protocol: each connection starts with a PROXY header naming the device,
+    // taken only from trusted_proxies.
+    bool proxy_protocol = false;
+    std::vector<common::IpNetwork> trusted_proxies = {};
 };
 
 // Serves one device connection (TLS handshake, then requests until either side closes) on the

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,11 @@ inline constexpr std::size_t proxy_v1_max_bytes = 107;  // the specification's b
 // hundred bytes, and a trusted peer gone wrong must not make each connection hold more.
 inline constexpr std::size_t proxy_v2_max_bytes = 16 + 1024;
 inline constexpr std::size_t proxy_header_max_bytes = proxy_v2_max_bytes;
+
+// Why a connection on a proxy_protocol listener was closed before its TLS handshake, for
+// /metrics: its peer is no trusted proxy, or the header is missing, malformed or late.
+inline constexpr std::array<std::string_view, 4> proxy_refusal_causes{"untrusted_source", "missing",
+                                                                      "malformed", "timeout"};
 
 struct ProxyHeaderParse {
     enum class Status { need_more, parsed, refused };
