@@ -98,7 +98,7 @@ inline constexpr auto limits = [](auto& f, auto& l) {
     f.field("upstream_timeout", l.upstream_timeout, Duration{});
     f.field("max_long_poll", l.max_long_poll, Duration{});
     f.field("shutdown_grace", l.shutdown_grace, Duration{});
-    f.field("shutdown_delay", l.shutdown_delay, Duration{});
+    f.field("shutdown_delay", l.shutdown_delay, DurationOrZero{});
     f.field("min_body_rate", l.min_body_rate, Size{});
     f.field("max_connections", l.max_connections, Whole{.min = 1, .max = 10'000'000});
     f.field("upstream_idle_timeout", l.upstream_idle_timeout, Duration{});

@@ -117,7 +117,9 @@ TEST_F(HaproxyScaleOutTest, ANodeStoppingMidLoopLosesNoDeviceRequest) {
         const auto report = nlohmann::json::parse(sync.out.substr(0, sync.out.rfind('\n')));
         EXPECT_EQ(report["headers"]["X-Forwarded-For"], device_address);
     }
-    EXPECT_LT(early, 5u) << "HAProxy kept sending devices to the stopping node";
+    // The health check (every 200 ms) takes the node out well within limits.shutdown_delay (1 s):
+    // only the few Syncs of that window reach it, where a body-less Sync is a long poll cut short.
+    EXPECT_LT(early, 15u) << "HAProxy kept sending devices to the stopping node";
     std::size_t early_pings = 0;
     for (auto& ping : pings) {
         const auto result = ping.get();

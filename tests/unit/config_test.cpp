@@ -177,6 +177,15 @@ TEST_F(ConfigTest, ProxyProtocolIsOffUnlessConfiguredAndNeedsTrustedProxies) {
               std::string::npos);
 }
 
+TEST_F(ConfigTest, ShutdownDelayIsZeroUnlessConfigured) {
+    EXPECT_EQ(load(valid()).limits.shutdown_delay.count(), 0);
+    EXPECT_EQ(load(valid("", "limits:\n  shutdown_delay: 0s\n")).limits.shutdown_delay.count(), 0);
+    EXPECT_EQ(load(valid("", "limits:\n  shutdown_delay: 2s\n")).limits.shutdown_delay.count(), 2000);
+    EXPECT_NE(
+        error_of(valid("", "limits:\n  shutdown_delay: soon\n")).find("limits.shutdown_delay: expected"),
+        std::string::npos);
+}
+
 TEST_F(ConfigTest, MissingRequiredKeysAreNamed) {
     auto text = valid();
     text.erase(text.find("    private_key:"), text.find("    client_auth:") - text.find("    private_key:"));
