@@ -4,6 +4,7 @@
 
 #include "fault_relay.hpp"
 #include "gateway_fixture.hpp"
+#include "test_pki.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -98,6 +99,18 @@ TEST_F(ProxyProtocolTest, WithoutProxyProtocolAHeaderIsAFailedHandshake) {
     EXPECT_NE(result.exit_code, 0) << result.out;
     EXPECT_NE(wait_for_gateway_log("refused TLS handshake from 127.0.0.1"), "");
     EXPECT_EQ(gateway_log().find("203.0.113.7"), std::string::npos);
+}
+
+TEST_F(ProxyProtocolTest, AReloadTurnsItOnForNewConnections) {
+    start_gateway();
+    auto config = read_file(work_dir() / "easgate.yaml");
+    config.replace(config.find("upstreams:\n"), 0,
+                   "    proxy_protocol: true\n    trusted_proxies: [127.0.0.0/8]\n");
+    write_file(work_dir() / "easgate.yaml", config);
+    EXPECT_NE(reload_gateway().find("reloaded "), std::string::npos);
+    expect_device_seen_as(through_proxy("PROXY TCP4 203.0.113.9 127.0.0.1 40000 443\r\n"), "203.0.113.9",
+                          "40000");
+    expect_refused("frank", "no PROXY protocol header");
 }
 
 }  // namespace
