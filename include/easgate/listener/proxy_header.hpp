@@ -39,7 +39,7 @@ struct ProxyHeaderParse {
 };
 
 // Parses the start of a connection. need_more: the bytes are a valid beginning of a header (so a
-// reader may consume all of them) and more are needed. Pure: no I/O, no allocation beyond the reason.
+// reader may consume all of them) and more are needed. Pure: no I/O, so a fuzzer can drive it.
 ProxyHeaderParse parse_proxy_header(std::span<const std::uint8_t> bytes);
 
 }  // namespace easgate::listener
