@@ -2,6 +2,11 @@
 // from the PROXY header a trusted proxy puts before the TLS ClientHello. The proxy here is a relay
 // on 127.0.0.1 that writes the header first, as HAProxy's send-proxy does.
 
+#include <sys/socket.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
 #include "fault_relay.hpp"
 #include "gateway_fixture.hpp"
 #include "test_pki.hpp"
@@ -91,6 +96,22 @@ TEST_F(ProxyProtocolTest, AMalformedHeaderIsRefusedWithTheReasonLogged) {
     EXPECT_NE(through_proxy("PROXY TCP4 203.0.113.7 127.0.0.1 99999 443\r\n").exit_code, 0);
     EXPECT_NE(wait_for_gateway_log("version 1 port is not a number from 0 to 65535"), "");
     EXPECT_EQ(refusals("malformed"), 1u);
+}
+
+TEST_F(ProxyProtocolTest, AHeaderThatNeverEndsIsRefusedAtHeaderTimeout) {
+    start_gateway(behind_proxies("127.0.0.0/8"));
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket socket(io);
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
+    const timeval wait{10, 0};  // beyond the fixture's limits.header_timeout (5s): no hang if it is not kept
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    boost::asio::write(socket, boost::asio::buffer(std::string("PROXY TCP4 203.0.113.7 ")));
+    char byte = 0;
+    boost::system::error_code ec;
+    socket.read_some(boost::asio::buffer(&byte, 1), ec);
+    EXPECT_EQ(ec, boost::asio::error::eof) << ec.message();
+    EXPECT_NE(wait_for_gateway_log("no complete PROXY header within limits.header_timeout (5s)"), "");
+    EXPECT_EQ(refusals("timeout"), 1u);
 }
 
 TEST_F(ProxyProtocolTest, WithoutProxyProtocolAHeaderIsAFailedHandshake) {
