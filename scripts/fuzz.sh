@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_certificate_identity fuzz_eas_request fuzz_header_rewrite fuzz_long_poll)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_certificate_identity fuzz_eas_request fuzz_header_rewrite fuzz_long_poll fuzz_proxy_header)
 jobs=$(nproc)
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

@@ -10,6 +10,8 @@ packages=(
   dpkg-dev file
   # package_test: systemd-analyze verify and security, shellcheck on the maintainer scripts.
   systemd shellcheck
+  # haproxy_scale_out_test: HAProxy in TCP mode in front of two easgate nodes (never as a service).
+  haproxy
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -18,6 +20,16 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # haproxy's postinst would start haproxy.service: a temporary policy-rc.d denies service starts
+  # (invoke-rc.d honours exit 101) unless one is already in place, as in Debian's container images.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests start their own haproxy on loopback; the packaged service must not run or start at boot.
+  if command -v systemctl >/dev/null; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
 fi

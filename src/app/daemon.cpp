@@ -165,6 +165,8 @@ void Daemon::open_admin() {
     };
     const auto readyz = [this, healthz] {
         auto reasons = healthz();
+        if (parts_.sessions->draining())
+            reasons.insert(reasons.begin(), "draining: easgate is shutting down");
         if (parts_.directory)
             if (auto reason = parts_.directory->not_ready_reason())
                 reasons.push_back("directory: " + *reason);
@@ -229,20 +231,36 @@ void Daemon::check_drained() {
     });
 }
 
-// SIGTERM/SIGINT: stop accepting, let requests in flight finish, answer held long polls early, and
-// stop once every connection has closed or limits.shutdown_grace has passed. A second signal stops
-// at once.
+// SIGTERM/SIGINT: /readyz turns 503 ("draining") and, after limits.shutdown_delay (a load
+// balancer's health check takes the node out meanwhile, and what it still sends is served), stop
+// accepting, let requests in flight finish, answer held long polls early, and stop once every
+// connection has closed or limits.shutdown_grace has passed. A second signal stops at once.
 void Daemon::on_stop_signal() {
     stop_signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         common::notify_stopping();
-        spdlog::info("received signal {}: draining {} device connections (at most {})", signal,
-                     parts_.sessions->size(), config::format_duration(parts_.config.limits.shutdown_grace));
+        const auto& limits = parts_.config.limits;
+        spdlog::info("received signal {}: draining {} device connections (at most {}){}", signal,
+                     parts_.sessions->size(), config::format_duration(limits.shutdown_grace),
+                     limits.shutdown_delay.count() > 0
+                         ? ", accepting for limits.shutdown_delay (" +
+                               config::format_duration(limits.shutdown_delay) + ") first"
+                         : "");
         hangup_.cancel();
-        for (auto& l : listeners_) l->stop();
-        drain_deadline_ = std::chrono::steady_clock::now() + parts_.config.limits.shutdown_grace;
+        drain_deadline_ = std::chrono::steady_clock::now() + limits.shutdown_delay + limits.shutdown_grace;
         parts_.sessions->drain_all();
-        check_drained();
+        const auto stop_accepting = [this] {
+            for (auto& l : listeners_) l->stop();
+            check_drained();
+        };
+        if (limits.shutdown_delay.count() == 0) {
+            stop_accepting();
+        } else {
+            drain_check_.expires_after(limits.shutdown_delay);
+            drain_check_.async_wait([stop_accepting](const boost::system::error_code& waited) {
+                if (!waited) stop_accepting();
+            });
+        }
         stop_signals_.async_wait([this](const boost::system::error_code& again, int) {
             if (!again) stop_now();
         });

@@ -102,6 +102,9 @@ GatewayParts build_gateway(const config::Config& config, const GatewayParts* run
         runtime->sessions = parts.sessions;
         runtime->refusals = parts.refusals;
         runtime->requests = parts.requests;
+        runtime->proxy_protocol = listener.proxy_protocol;
+        for (const auto& network : listener.trusted_proxies)
+            runtime->trusted_proxies.push_back(*common::IpNetwork::parse(network));  // checked by the config
         parts.listeners.push_back(std::move(runtime));
     }
     return parts;

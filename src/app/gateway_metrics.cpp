@@ -30,6 +30,17 @@ std::string policy_labels(std::string_view rule, config::PolicyAction action) {
            (action == config::PolicyAction::allow ? "allow" : "deny") + "\"";
 }
 
+admin::MetricFamily proxy_refusals(const listener::SessionRegistry& sessions) {
+    admin::MetricFamily family{"easgate_proxy_protocol_refused_total",
+                               "connections a proxy_protocol listener closed before TLS: an untrusted "
+                               "source, or a missing, malformed or late PROXY header",
+                               Type::counter,
+                               {}};
+    for (const auto cause : listener::proxy_refusal_causes)
+        family.series.push_back({"reason=\"" + std::string(cause) + "\"", sessions.proxy_refusals(cause)});
+    return family;
+}
+
 }  // namespace
 
 std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) {
@@ -40,6 +51,7 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
         out.push_back(single(Type::counter, "easgate_device_connections_refused_total",
                              "device connections closed at accept: limits.max_connections was reached",
                              s->refused()));
+        out.push_back(proxy_refusals(*s));
     }
     out.push_back(per_upstream("easgate_upstream_tls_handshakes_total",
                                "TLS handshakes with Exchange servers", sources.upstreams,

@@ -51,6 +51,14 @@ inline constexpr auto listener = [](auto& f, auto& l) {
     f.field("tls_min_version", l.tls_min_version, Word<2>{.choices = {"1.2", "1.3"}, .quoted = true});
     f.field("upstream", l.upstream, Text{});
     f.field("public_name", l.public_name, HostName{}, Presence::shown_when_set);
+    // Read first, so proxy_protocol's check sees it.
+    f.field("trusted_proxies", l.trusted_proxies, ListOf<Network>{.flow = true}, Presence::shown_when_set);
+    f.field("proxy_protocol", l.proxy_protocol, Flag{}, Presence::optional, [&l] {
+        return l.proxy_protocol && l.trusted_proxies.empty()
+                   ? "true needs trusted_proxies: the load balancers' addresses (CIDR); a PROXY header from "
+                     "anyone else would let them pose as any device"
+                   : nullptr;
+    });
 };
 
 inline constexpr auto health_check = [](auto& f, auto& h) {
@@ -90,6 +98,7 @@ inline constexpr auto limits = [](auto& f, auto& l) {
     f.field("upstream_timeout", l.upstream_timeout, Duration{});
     f.field("max_long_poll", l.max_long_poll, Duration{});
     f.field("shutdown_grace", l.shutdown_grace, Duration{});
+    f.field("shutdown_delay", l.shutdown_delay, DurationOrZero{});
     f.field("min_body_rate", l.min_body_rate, Size{});
     f.field("max_connections", l.max_connections, Whole{.min = 1, .max = 10'000'000});
     f.field("upstream_idle_timeout", l.upstream_idle_timeout, Duration{});

@@ -59,7 +59,7 @@ void DownstreamSession::drain() {
 }
 
 asio::awaitable<void> DownstreamSession::run() {
-    if (!co_await handshake()) co_return;
+    if (!co_await take_proxy_header() || !co_await handshake()) co_return;
     for (bool first = true; co_await serve_request(first) && !draining(); first = false) {
     }
     exchange_.close();

@@ -13,6 +13,7 @@
 #include "easgate/eas/blocked_device.hpp"
 #include "easgate/eas/eas_request.hpp"
 #include "easgate/listener/downstream_session.hpp"
+#include "easgate/listener/proxy_header.hpp"
 #include "easgate/upstream/upstream_exchange.hpp"
 
 namespace easgate::listener {
@@ -78,6 +79,10 @@ private:
     beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(stream_); }
 
     asio::awaitable<void> run();
+    // proxy_intake.cpp: on a proxy_protocol listener, the PROXY header before the TLS handshake.
+    asio::awaitable<bool> take_proxy_header();
+    asio::awaitable<ProxyHeaderParse> read_proxy_header();
+    void refuse_proxied(std::string_view cause, const std::string& reason);
     asio::awaitable<bool> handshake();
     void log_refused_handshake(const error_code& ec);
     asio::awaitable<bool> serve_request(bool first);

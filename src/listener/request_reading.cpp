@@ -29,7 +29,8 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
     parser.body_limit(boost::none);  // checked in admit(), once the request line is known for the log
     tcp_stream().expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
     phase_ = Phase::idle;
-    if (draining()) co_return false;
+    // A connection accepted while draining (limits.shutdown_delay) still has its first request served.
+    if (!first && draining()) co_return false;
     auto ec = co_await read_raw_header();
     if (!ec) {
         const auto raw = buffered_text();

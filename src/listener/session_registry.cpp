@@ -1,5 +1,6 @@
 #include "easgate/listener/session_registry.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace easgate::listener {
@@ -14,6 +15,25 @@ void SessionRegistry::remove(Entry entry) {
     std::lock_guard lock(mutex_);
     open_.fetch_sub(1, std::memory_order_relaxed);
     sessions_.erase(entry);
+}
+
+namespace {
+
+std::size_t cause_index(std::string_view cause) {
+    const auto* found = std::find(proxy_refusal_causes.begin(), proxy_refusal_causes.end(), cause);
+    return static_cast<std::size_t>(found - proxy_refusal_causes.begin());
+}
+
+}  // namespace
+
+void SessionRegistry::count_proxy_refusal(std::string_view cause) {
+    if (const auto i = cause_index(cause); i < proxy_refused_.size())
+        proxy_refused_[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t SessionRegistry::proxy_refusals(std::string_view cause) const {
+    const auto i = cause_index(cause);
+    return i < proxy_refused_.size() ? proxy_refused_[i].load(std::memory_order_relaxed) : 0;
 }
 
 void SessionRegistry::drain_all() {

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 corpus=corpus
 rm -rf "$corpus"
-mkdir -p "$corpus"/{fuzz_header_rewrite,fuzz_long_poll,fuzz_eas_request,fuzz_certificate_identity}
+mkdir -p "$corpus"/{fuzz_header_rewrite,fuzz_long_poll,fuzz_eas_request,fuzz_certificate_identity,fuzz_proxy_header}
 
 # fuzz_header_rewrite: option byte (bit 0 strip Authorization, bit 1 body read ahead, bits 2-5 device
 # address and upstream), then the request as a device sends it.
@@ -63,6 +63,25 @@ eas_request sync-base64 0c $'/Microsoft-Server-ActiveSync?jQAJBBAxMjM0NTY3ODkwQU
 eas_request autodiscover 02 $'/autodiscover/autodiscover.xml\n\n\n\n'
 printf '\x00%s\n16.1\n\nDevice\n\x03\x01\x6a\x00\x00\x0d\x45\x48\x03\x39\x30\x00\x01\x01' \
   "$eas=Ping&$device" >"$corpus/fuzz_eas_request/ping-with-body"
+
+# fuzz_proxy_header: what a connection starts with on a proxy_protocol listener: HAProxy's v1 and
+# v2 headers (with the TLS ClientHello's first bytes after them), LOCAL, TLVs, and broken ones.
+proxy() {  # name bytes-with-\x-escapes
+  printf "$2" >"$corpus/fuzz_proxy_header/$1"
+}
+sig='\r\n\r\n\x00\r\nQUIT\n'
+proxy v1-tcp4 'PROXY TCP4 203.0.113.7 192.0.2.1 51234 443\r\n\x16\x03\x01'
+proxy v1-tcp6 'PROXY TCP6 2001:db8::7 2001:db8::1 4711 443\r\n'
+proxy v1-unknown 'PROXY UNKNOWN\r\n'
+proxy v1-bad-port 'PROXY TCP4 203.0.113.7 192.0.2.1 65536 443\r\n'
+proxy v1-mixed 'PROXY TCP4 2001:db8::7 192.0.2.1 1 443\r\n'
+proxy v2-tcp4 "${sig}"'\x21\x11\x00\x0c\xcb\x00\x71\x07\xc0\x00\x02\x01\xc8\x22\x01\xbb\x16\x03\x01'
+proxy v2-tcp6 "${sig}"'\x21\x21\x00\x24\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x12\x67\x01\xbb'
+proxy v2-local "${sig}"'\x20\x00\x00\x00'
+proxy v2-tlvs "${sig}"'\x21\x11\x00\x17\xcb\x00\x71\x07\xc0\x00\x02\x01\xc8\x22\x01\xbb\x01\x00\x02h2\x04\x00\x03\x00\x00\x00'
+proxy v2-unix "${sig}"'\x21\x31\x00\x04\x00\x00\x00\x00'
+proxy v2-too-long "${sig}"'\x21\x11\xff\xff'
+proxy tls-client-hello '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'
 
 # fuzz_certificate_identity: device certificates shaped like those AD CS, Intune (SCEP/PKCS) and
 # Workspace ONE issue, from a throwaway CA. Signatures don't matter to identity extraction.

@@ -193,7 +193,7 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         options.client_auth_mode +
         "\n"
         "      trusted_ca_file: " +
-        (pki / options.trusted_ca_file).string() + "\n" + crls + options.client_auth +
+        (pki / options.trusted_ca_file).string() + "\n" + crls + options.client_auth + options.listener +
         "upstreams:\n"
         "  - name: exchange\n"
         "    servers: [" +

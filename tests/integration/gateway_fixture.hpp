@@ -33,6 +33,7 @@ struct GatewayOptions {
     std::string client_auth;       // extra YAML lines under client_auth:, each "      key: value\n"
     std::string upstream_url;      // default: the test upstream over https
     std::string upstream_ca_file;  // default: the server CA
+    std::string listener;          // extra YAML lines in the listener's entry, each "    key: value\n"
     std::string limits;            // extra YAML lines under limits:, each "    key: value\n"
     std::string upstream;          // extra YAML lines in the upstream's entry, each "    key: value\n"
     std::string sections;          // extra top-level YAML, e.g. "policy:\n  rules: ...\n"

@@ -54,5 +54,20 @@ TEST_F(ShutdownTest, SigtermAnswersHeldPingsEarlyAndLetsRequestsInFlightFinish) 
         << gateway_log();
 }
 
+// Behind a load balancer: /readyz turns 503 at SIGTERM while the node still serves what the
+// balancer sends it until its health check has noticed (docs/scale-out.md).
+TEST_F(ShutdownTest, ShutdownDelayKeepsAcceptingWithReadyzSayingDraining) {
+    start_gateway({.limits = "    shutdown_delay: 2s\n"});
+    const auto started = std::chrono::steady_clock::now();
+    ::kill(gateway_pid(), SIGTERM);
+    EXPECT_NE(wait_for_gateway_log("accepting for limits.shutdown_delay (2s) first"), "");
+    const auto readyz = run_command({"curl", "--silent", "--max-time", "5", admin_url("/readyz")});
+    EXPECT_NE(readyz.out.find("draining: easgate is shutting down"), std::string::npos) << readyz.out;
+    const auto report = curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync" + device_query);
+    EXPECT_EQ(report["method"], "GET") << "a connection accepted while draining has its request served";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+    EXPECT_NE(wait_for_gateway_log("easgate stopped"), "");
+}
+
 }  // namespace
 }  // namespace easgate::testing

@@ -37,6 +37,7 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
     bool use_udp;
     Mode mode;
     std::chrono::milliseconds delay{0};
+    std::string first_bytes;  // sent to the target before the device's
     tcp::acceptor acceptor;
     tcp::socket queue_filler;  // drop: the one connection that keeps the listen queue full
     udp::socket datagrams;
@@ -142,8 +143,13 @@ struct FaultRelay::State : std::enable_shared_from_this<FaultRelay::State> {
                 pipe->device.close(ignored);
                 return;
             }
-            self->relay(pipe, pipe->device, pipe->server, pipe->to_server);
-            self->relay(pipe, pipe->server, pipe->device, pipe->to_device);
+            auto header = std::make_shared<std::string>(self->first_bytes);
+            asio::async_write(pipe->server, asio::buffer(*header),
+                              [self, pipe, header](const error_code& written, std::size_t) {
+                                  if (written) return;
+                                  self->relay(pipe, pipe->device, pipe->server, pipe->to_server);
+                                  self->relay(pipe, pipe->server, pipe->device, pipe->to_device);
+                              });
         });
     }
 
@@ -225,6 +231,15 @@ FaultRelay::~FaultRelay() {
     context_.stop();
     thread_.join();
     state_->close_all();  // the thread is gone: safe from here
+}
+
+void FaultRelay::send_first(std::string header) {
+    std::promise<void> done;
+    asio::post(context_, [state = state_, &header, &done] {
+        state->first_bytes = std::move(header);
+        done.set_value();
+    });
+    done.get_future().wait();
 }
 
 void FaultRelay::set_mode(Mode mode, std::chrono::milliseconds delay) {

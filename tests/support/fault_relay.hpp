@@ -36,6 +36,9 @@ public:
 
     // Connections already relayed keep flowing; silent, refuse and drop also cut them.
     void set_mode(Mode mode, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+    // Writes header to the target first on each connection relayed from now on, as a load
+    // balancer sends a PROXY protocol header before the device's bytes.
+    void send_first(std::string header);
     std::uint16_t port() const { return port_; }
     std::uint64_t connections() const { return connections_.load(); }  // TCP connections accepted
     std::uint64_t datagrams() const { return datagrams_.load(); }      // UDP datagrams received

@@ -158,6 +158,34 @@ TEST_F(ConfigTest, ConnectionLimitsAndPublicNameAreRead) {
     EXPECT_NE(error_of(valid("    public_name: https://mail/\n")), "");
 }
 
+TEST_F(ConfigTest, ProxyProtocolIsOffUnlessConfiguredAndNeedsTrustedProxies) {
+    EXPECT_FALSE(load(valid()).listeners[0].proxy_protocol);
+    const auto config =
+        load(valid("    proxy_protocol: true\n    trusted_proxies: [10.0.5.10/32, 2001:db8::/64]\n"));
+    EXPECT_TRUE(config.listeners[0].proxy_protocol);
+    EXPECT_EQ(config.listeners[0].trusted_proxies,
+              (std::vector<std::string>{"10.0.5.10/32", "2001:db8::/64"}));
+    EXPECT_EQ(
+        error_of(valid("    proxy_protocol: true\n")),
+        "listeners[0].proxy_protocol: true needs trusted_proxies: the load balancers' addresses (CIDR); a "
+        "PROXY header from anyone else would let them pose as any device (line 9)");
+    EXPECT_NE(error_of(valid("    proxy_protocol: true\n    trusted_proxies: []\n"))
+                  .find("proxy_protocol: true needs"),
+              std::string::npos);
+    EXPECT_NE(error_of(valid("    proxy_protocol: true\n    trusted_proxies: [10.0.5.1/8]\n"))
+                  .find("listeners[0].trusted_proxies[0]: expected an address or a network"),
+              std::string::npos);
+}
+
+TEST_F(ConfigTest, ShutdownDelayIsZeroUnlessConfigured) {
+    EXPECT_EQ(load(valid()).limits.shutdown_delay.count(), 0);
+    EXPECT_EQ(load(valid("", "limits:\n  shutdown_delay: 0s\n")).limits.shutdown_delay.count(), 0);
+    EXPECT_EQ(load(valid("", "limits:\n  shutdown_delay: 2s\n")).limits.shutdown_delay.count(), 2000);
+    EXPECT_NE(
+        error_of(valid("", "limits:\n  shutdown_delay: soon\n")).find("limits.shutdown_delay: expected"),
+        std::string::npos);
+}
+
 TEST_F(ConfigTest, MissingRequiredKeysAreNamed) {
     auto text = valid();
     text.erase(text.find("    private_key:"), text.find("    client_auth:") - text.find("    private_key:"));

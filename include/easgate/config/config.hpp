@@ -55,6 +55,10 @@ struct ListenerConfig {
     // The host name devices use for easgate, put into Exchange's 451 redirects; when empty, the
     // Host header of the device's request.
     std::string public_name;
+    // Behind a load balancer in TCP mode: each connection starts with a PROXY protocol header
+    // naming the device, accepted only from trusted_proxies (CIDR); both reloadable.
+    bool proxy_protocol = false;
+    std::vector<std::string> trusted_proxies;
 
     bool operator==(const ListenerConfig&) const = default;
 };
@@ -110,9 +114,12 @@ struct LimitsConfig {
     milliseconds upstream_timeout{120'000};         // waiting for Exchange's response
     milliseconds max_long_poll{3'660'000};  // a Ping or Sync with Wait: its own interval + 60s, at most this
     milliseconds shutdown_grace{30'000};    // SIGTERM: how long requests in flight may take to finish
-    std::uint64_t min_body_rate = 256;      // bytes/s a request body must average after a grace; 0 = off
-    unsigned max_connections = 100'000;     // device connections open at once; more are closed at accept
-    milliseconds upstream_idle_timeout{60'000};     // an idle pooled Exchange connection is closed then
+    // SIGTERM: how long to keep accepting, /readyz at 503, before closing the listeners, so a load
+    // balancer's health check takes the node out before its connections would be refused.
+    milliseconds shutdown_delay{0};
+    std::uint64_t min_body_rate = 256;           // bytes/s a request body must average after a grace; 0 = off
+    unsigned max_connections = 100'000;          // device connections open at once; more are closed at accept
+    milliseconds upstream_idle_timeout{60'000};  // an idle pooled Exchange connection is closed then
     unsigned max_idle_upstream_connections = 1024;  // idle Exchange connections kept, per worker thread
 
     bool operator==(const LimitsConfig&) const = default;

@@ -3,8 +3,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "easgate/common/failure_tally.hpp"
+#include "easgate/common/ip_network.hpp"
 #include "easgate/common/logging.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/listener/request_metrics.hpp"
@@ -29,6 +31,10 @@ struct ListenerRuntime {
     std::shared_ptr<common::FailureTally> refusals = std::make_shared<common::FailureTally>();
     // Requests by command and status, their durations, held long polls; shared like refusals.
     std::shared_ptr<RequestMetrics> requests = std::make_shared<RequestMetrics>();
+    // listeners[].proxy_protocol: each connection starts with a PROXY header naming the device,
+    // taken only from trusted_proxies.
+    bool proxy_protocol = false;
+    std::vector<common::IpNetwork> trusted_proxies = {};
 };
 
 // Serves one device connection (TLS handshake, then requests until either side closes) on the

@@ -1,11 +1,15 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string_view>
+
+#include "easgate/listener/proxy_header.hpp"
 
 namespace easgate::listener {
 
@@ -33,6 +37,10 @@ public:
     void count_refusal() { refused_.fetch_add(1, std::memory_order_relaxed); }
     std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
+    // Connections a proxy_protocol listener closed before TLS, by cause (proxy_refusal_causes).
+    void count_proxy_refusal(std::string_view cause);
+    std::uint64_t proxy_refusals(std::string_view cause) const;
+
     // From now on every session, open or opening, drains.
     void drain_all();
     bool draining() const { return draining_.load(std::memory_order_acquire); }
@@ -43,6 +51,7 @@ private:
     std::atomic<bool> draining_{false};
     std::atomic<std::size_t> open_{0};
     std::atomic<std::uint64_t> refused_{0};
+    std::array<std::atomic<std::uint64_t>, proxy_refusal_causes.size()> proxy_refused_{};
 };
 
 }  // namespace easgate::listener
