@@ -1,5 +1,5 @@
-// The families added for issue 12: what devices asked and how long each hop took, and the dates
-// (certificates, CRLs) an admin must act on before they pass.
+// What devices asked and how long each hop took, and the dates (certificates, CRLs) an admin must
+// act on before they pass.
 #include <algorithm>
 #include <cstdint>
 #include <map>

@@ -222,7 +222,8 @@ asio::awaitable<void> DownstreamSession::respond(const common::Failure& failure,
             log_access(request, 200,
                        failure.reason + " (answered as Exchange answers a blocked device: Status 129)",
                        blocked->size());
-            co_return co_await write_wbxml(std::move(*blocked), request.line.version, keep_alive);
+            co_return co_await write_answer(http::status::ok, "application/vnd.ms-sync.wbxml",
+                                            std::move(*blocked), request.line.version, keep_alive, 0);
         }
     }
     log_access(request, failure.status, failure.reason, status_text(failure.status).size() + 1);
@@ -232,21 +233,18 @@ asio::awaitable<void> DownstreamSession::respond(const common::Failure& failure,
 
 asio::awaitable<void> DownstreamSession::write_status(http::status status, unsigned version, bool keep_alive,
                                                       unsigned retry_after_seconds) {
+    co_await write_answer(status, "text/plain; charset=utf-8",
+                          std::string(status_text(static_cast<unsigned>(status))) + "\n", version, keep_alive,
+                          retry_after_seconds);
+}
+
+asio::awaitable<void> DownstreamSession::write_answer(http::status status, const char* content_type,
+                                                      std::string body, unsigned version, bool keep_alive,
+                                                      unsigned retry_after_seconds) {
     http::response<http::string_body> response{status, version};
     if (retry_after_seconds > 0) response.set(http::field::retry_after, std::to_string(retry_after_seconds));
     response.set(http::field::server, "easgate");
-    response.set(http::field::content_type, "text/plain; charset=utf-8");
-    response.body() = std::string(status_text(static_cast<unsigned>(status))) + "\n";
-    response.keep_alive(keep_alive);
-    response.prepare_payload();
-    tcp_stream().expires_after(limits_.client_body_timeout);
-    co_await http::async_write(stream_, response, use_nothrow);
-}
-
-asio::awaitable<void> DownstreamSession::write_wbxml(std::string body, unsigned version, bool keep_alive) {
-    http::response<http::string_body> response{http::status::ok, version};
-    response.set(http::field::server, "easgate");
-    response.set(http::field::content_type, "application/vnd.ms-sync.wbxml");
+    response.set(http::field::content_type, content_type);
     response.body() = std::move(body);
     response.keep_alive(keep_alive);
     response.prepare_payload();
