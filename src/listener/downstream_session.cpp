@@ -131,7 +131,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     }
     if (!co_await continue_if_expected(request)) co_return false;
 
-    std::vector<char> body;
+    common::BodyBytes body;
     common::BodyRateGuard body_rate(limits_.min_body_rate, limits_.client_body_timeout);
     request.body_rate = &body_rate;
     if (!co_await read_ahead(request, body, body_rate)) co_return false;

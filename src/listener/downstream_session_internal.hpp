@@ -96,7 +96,7 @@ private:
     void log_incomplete_header(const error_code& ec) const;
     asio::awaitable<bool> admit(AdmittedRequest& request);
     asio::awaitable<bool> continue_if_expected(const AdmittedRequest& request);
-    asio::awaitable<bool> read_ahead(AdmittedRequest& request, std::vector<char>& body,
+    asio::awaitable<bool> read_ahead(AdmittedRequest& request, common::BodyBytes& body,
                                      common::BodyRateGuard& rate);
     asio::awaitable<void> refuse_body(const error_code& ec, const AdmittedRequest& request,
                                       const common::BodyRateGuard& rate);

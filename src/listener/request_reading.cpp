@@ -154,14 +154,16 @@ void DownstreamSession::log_incomplete_header(const error_code& ec) const {
 
 // Holds up to limits.upload_read_ahead of the body before Exchange is contacted (IIS's
 // uploadReadAheadSize), so that small requests can be retried and slow devices don't tie up
-// an Exchange connection. Larger bodies are streamed afterwards.
-asio::awaitable<bool> DownstreamSession::read_ahead(AdmittedRequest& request, std::vector<char>& body,
+// an Exchange connection. Larger bodies are streamed afterwards. The buffer is sized to what the
+// Content-Length announces, else grows as chunks arrive.
+asio::awaitable<bool> DownstreamSession::read_ahead(AdmittedRequest& request, common::BodyBytes& body,
                                                     common::BodyRateGuard& rate) {
     auto& parser = request.parser;
     const std::uint64_t limit = limits_.upload_read_ahead;
     if (const auto length = parser.content_length()) body.reserve(std::min<std::uint64_t>(*length, limit));
     while (!parser.is_done() && body.size() < limit) {
-        const std::size_t room = std::min<std::uint64_t>(limit - body.size(), upstream::relay_chunk_bytes);
+        std::uint64_t room = std::min<std::uint64_t>(limit - body.size(), upstream::relay_chunk_bytes);
+        if (const auto left = parser.content_length_remaining()) room = std::min(room, *left);
         const std::size_t filled = body.size();
         body.resize(filled + room);
         auto& chunk = parser.get().body();

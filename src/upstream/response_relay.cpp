@@ -60,7 +60,9 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
         co_await diagnose_backend_400(request, response.reason(), parser.content_length(),
                                       authorization_bytes);
 
-    std::vector<char> scratch(relay_chunk_bytes);
+    // Sized to the body when its length is known: most answers are a few KiB.
+    common::BodyBytes scratch(std::min<std::uint64_t>(
+        parser.content_length_remaining().value_or(relay_chunk_bytes), relay_chunk_bytes));
     http::serializer<false, http::buffer_body> writer{response};
     const auto relayed = co_await connection_.visit([&](auto& upstream) {
         return common::relay_body(upstream, connection_.buffer(), parser, request.stream, writer, {}, scratch,

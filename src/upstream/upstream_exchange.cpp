@@ -52,7 +52,7 @@ struct UpstreamExchange::Attempt {
     bool challenged = false;       // Exchange answered 401 Negotiate: the next try carries the token
     bool retried_fresh = false;    // a kept-alive connection that took none of the request: one retry
     bool reused = false;           // this try runs on a connection that carried earlier requests
-    std::vector<char> scratch;     // for streaming the body beyond the read-ahead
+    common::BodyBytes scratch;     // for streaming the body beyond the read-ahead
     std::size_t authorization_bytes = 0;
 };
 
@@ -88,8 +88,8 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         if (!connection_.is_open()) continue;  // a stale connection took nothing: once more, on a new one
         const bool may_resend = attempt.challenge_first && !attempt.challenged;
         if (!may_resend) {  // nothing of the request is kept while Exchange thinks
-            std::vector<char>().swap(request.read_ahead);
-            std::vector<char>().swap(attempt.scratch);
+            common::BodyBytes().swap(request.read_ahead);
+            common::BodyBytes().swap(attempt.scratch);
         }
         if (auto ended = co_await read_response_header(request, watch, response)) co_return *ended;
         trip_.to_header = std::chrono::steady_clock::now() - sent_at;

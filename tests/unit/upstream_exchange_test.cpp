@@ -115,10 +115,10 @@ protected:
     }
 
     // The whole body, as the session's read-ahead holds it for a buffered request.
-    static asio::awaitable<std::vector<char>> read_body(upstream::DeviceStream& stream,
+    static asio::awaitable<common::BodyBytes> read_body(upstream::DeviceStream& stream,
                                                         beast::flat_buffer& buffer,
                                                         http::request_parser<http::buffer_body>& parser) {
-        std::vector<char> body;
+        common::BodyBytes body;
         char chunk[4096];
         while (!parser.is_done()) {
             parser.get().body().data = chunk;

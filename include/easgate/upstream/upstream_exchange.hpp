@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "easgate/common/body_bytes.hpp"
 #include "easgate/common/body_rate.hpp"
 #include "easgate/common/result.hpp"
 #include "easgate/config/config.hpp"
@@ -46,7 +47,7 @@ struct DeviceRequest {
     DeviceStream& stream;
     boost::beast::flat_buffer& buffer;                // read from the device, not yet parsed
     http::request_parser<http::buffer_body>& parser;  // the header (rewritten once), then the body
-    std::vector<char> read_ahead;                     // the body's start (all of it when buffered)
+    common::BodyBytes read_ahead;                     // the body's start (all of it when buffered)
     bool buffered;                                    // the whole body is in read_ahead
     BodyFraming framing;                              // as the device framed it, for what is streamed
     const RequestLine& line;
