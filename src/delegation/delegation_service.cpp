@@ -28,9 +28,6 @@ namespace {
 // active devices; beyond that the least recently used pays two TGS round trips again.
 constexpr std::size_t max_cached_credentials = 50'000;
 
-// Tokens from cached credentials need no KDC: a few threads of their own, apart from the KDC's.
-constexpr unsigned token_thread_count = 2;
-
 // Until easgate has logged in once, it tries again this long after each failure.
 constexpr std::chrono::seconds login_retry_interval{10};
 
@@ -64,9 +61,7 @@ struct DelegationService::Impl {
     // Threads stuck in krb5 are waited for here; nothing queued behind them runs any more.
     ~Impl() {
         kdc_threads.stop();
-        token_threads.stop();
         kdc_threads.join();
-        token_threads.join();
     }
 
     DelegationAttempt attempt(const std::string& user, const std::string& spn) const {
@@ -158,25 +153,19 @@ struct DelegationService::Impl {
         flight->complete(std::move(outcome));
     }
 
-    // A token from a credential that already holds its service ticket: no KDC, but on threads of its
-    // own and within kerberos.timeout, so that an unexpected trip to the KDC can never block the
-    // caller's I/O thread nor the caller for longer.
-    boost::asio::awaitable<DelegationResult> token_from(std::shared_ptr<DelegatedCredential> credential,
-                                                        const std::string& user, const std::string& spn,
-                                                        std::string channel_binding) {
+    // A token from a credential that already holds its service ticket, made on the caller's thread:
+    // the ticket is in the credential's own MEMORY ccache (put there by the first token, and
+    // fresh() ends before the ticket does), so this is CPU only, and cheaper than a hop to another
+    // thread and back. MIT locks the credential handle for each use: I/O threads may share it.
+    DelegationResult token_from(const DelegatedCredential& credential, const std::string& user,
+                                const std::string& spn, std::string_view channel_binding) {
         ++counters.cache_hits;
-        auto job = std::make_shared<common::Flight<DelegatedCredential::Token>>();
-        boost::asio::post(token_threads, [job, credential = std::move(credential),
-                                          channel_binding = std::move(channel_binding)] {
-            job->complete(credential->make_token(channel_binding));
-        });
-        const auto token = co_await job->wait(kerberos.timeout);
-        if (!token) co_return gave_up(token.error(), user, spn);
-        if (!token->status.failed()) co_return token->negotiate;
+        const DelegatedCredential::Token token = credential.make_token(channel_binding);
+        if (!token.status.failed()) return token.negotiate;
         ++counters.failures;
-        auto refusal = failure(KerberosStep::s4u2proxy, attempt(user, spn), token->status);
+        auto refusal = failure(KerberosStep::s4u2proxy, attempt(user, spn), token.status);
         spdlog::warn("delegation: {}", refusal.reason);
-        co_return refusal;
+        return refusal;
     }
 
     // One login at a time on a KDC thread, until one works; the log says why not, once the KDC has
@@ -213,7 +202,6 @@ struct DelegationService::Impl {
     common::LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
     common::Flights<DelegationOutcome> flights;
     boost::asio::thread_pool kdc_threads;  // stopped and joined first, while what its jobs use exists
-    boost::asio::thread_pool token_threads{token_thread_count};
 };
 
 DelegationService::DelegationService(const config::KerberosConfig& kerberos)
@@ -273,8 +261,7 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
         if (started_flight && channel_binding.empty()) co_return std::move(outcome->first_token);
         cached = std::move(outcome->credential);
     }
-    co_return co_await impl.token_from(std::move(cached), user_principal, target_spn,
-                                       std::move(channel_binding));
+    co_return impl.token_from(*cached, user_principal, target_spn, channel_binding);
 }
 
 }  // namespace easgate::delegation

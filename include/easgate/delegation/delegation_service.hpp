@@ -34,9 +34,10 @@ struct DelegationCounters {
 // credentials from its keytab (in memory, no kinit, nothing on disk), S4U2Self for the user,
 // S4U2Proxy to the target SPN, a fresh Negotiate token per call. Credentials are cached per
 // (user, SPN), refreshed ticket_refresh_before expiry; concurrent calls for one (user, SPN) share
-// one KDC exchange; KDC work runs on the service's own threads (max_concurrent_kdc), tokens from
-// cached credentials on others, so a silent KDC never delays them. No call waits longer than
-// kerberos.timeout: a krb5 call still stuck then goes on in its thread, and its ticket is cached.
+// one KDC exchange; KDC work runs on the service's own threads (max_concurrent_kdc), so a silent
+// KDC never delays anything else. A token from a cached credential needs no KDC and is made on the
+// caller's thread. No call waits longer than kerberos.timeout: a krb5 call still stuck then goes
+// on in its thread, and its ticket is cached.
 class DelegationService {
 public:
     // Throws config::ConfigError when the keytab can't be read or holds no key for the principal.
