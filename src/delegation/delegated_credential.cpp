@@ -27,7 +27,7 @@ DelegatedCredential::DelegatedCredential(kerberos::GssCred credential, kerberos:
 std::shared_ptr<DelegatedCredential> DelegatedCredential::impersonate(
     gss_cred_id_t service_credential, const std::string& user_principal, const std::string& target_principal,
     std::chrono::milliseconds refresh_before, kerberos::GssStatus& status) {
-    kerberos::GssName target = kerberos::import_principal(target_principal, status);
+    kerberos::GssName target = kerberos::import_krb5_principal(target_principal, status);
     if (status.failed()) return nullptr;
     const kerberos::GssName user = kerberos::import_principal(user_principal, status);
     if (status.failed()) return nullptr;

@@ -46,4 +46,12 @@ GssName import_principal(const std::string& principal, GssStatus& status) {
     return GssName(name);
 }
 
+GssName import_krb5_principal(const std::string& principal, GssStatus& status) {
+    const GssName name = import_principal(principal, status);
+    if (status.failed()) return nullptr;
+    gss_name_t mechanism_name = GSS_C_NO_NAME;
+    status.major = gss_canonicalize_name(&status.minor, name.get(), gss_mech_krb5, &mechanism_name);
+    return GssName(mechanism_name);
+}
+
 }  // namespace easgate::kerberos

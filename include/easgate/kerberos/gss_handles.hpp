@@ -55,4 +55,8 @@ struct GssStatus {
 // literally: no host-based canonicalisation, so the KDC sees exactly this name.
 GssName import_principal(const std::string& principal, GssStatus& status);
 
+// The same, as a krb5 mechanism name: a generic name is imported into the mechanism again (each
+// time with a krb5 context of its own, which re-checks krb5.conf on disk) by every call it is given to.
+GssName import_krb5_principal(const std::string& principal, GssStatus& status);
+
 }  // namespace easgate::kerberos
