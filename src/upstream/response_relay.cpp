@@ -64,10 +64,16 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
     common::BodyBytes scratch(std::min<std::uint64_t>(
         parser.content_length_remaining().value_or(relay_chunk_bytes), relay_chunk_bytes));
     http::serializer<false, http::buffer_body> writer{response};
+    // Beast reads no more than the buffer's free room (512 bytes on a fresh connection), and each
+    // read goes on to the device as a TLS record of its own: room for a chunk at a time while the
+    // body is relayed, none kept while the connection waits for its next request.
+    auto& buffer = connection_.buffer();
+    buffer.reserve(scratch.size());
     const auto relayed = co_await connection_.visit([&](auto& upstream) {
-        return common::relay_body(upstream, connection_.buffer(), parser, request.stream, writer, {}, scratch,
+        return common::relay_body(upstream, buffer, parser, request.stream, writer, {}, scratch,
                                   {limits_.upstream_timeout, limits_.client_body_timeout});
     });
+    if (buffer.size() == 0) buffer.shrink_to_fit();
     trip_.body_bytes = relayed.body_bytes;
     if (!relayed.ok() || !keep_upstream || !parser.is_done()) connection_.close();
     if (relayed.ok()) co_return ExchangeEnd::relayed(status, keep);
