@@ -73,8 +73,9 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     std::optional<InFlight> in_flight;  // counts toward the server's outstanding requests
     trip_ = {};
     for (;;) {
-        take_idle(request.user);
-        attempt.reused = connection_.reusable();
+        // One taken from the idle pool was probed there; only a connection kept with the device
+        // connection (no certificate user) needs the probe here.
+        attempt.reused = take_idle(request.user) || connection_.reusable();
         if (!attempt.reused) {
             if (auto failure = co_await connect(request.user, request.who))
                 co_return fail(request, {failure->status, failure->reason,
@@ -256,12 +257,14 @@ asio::awaitable<void> UpstreamExchange::discard_response_body(
 // one of this user (from any of their devices on this worker) is taken, and given back after
 // each response. Without one (optional mode) the device's own credentials went upstream, and
 // the connection stays with the device connection.
-void UpstreamExchange::take_idle(const std::string& user) {
-    if (user.empty() || connection_.is_open()) return;
+bool UpstreamExchange::take_idle(const std::string& user) {
+    if (user.empty() || connection_.is_open()) return false;
     auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
                                                      limits_.upstream_idle_timeout);
-    if (auto idle = pool.take(*upstream_, user, upstream_->routed_server(user)))
-        connection_ = std::move(*idle);
+    auto idle = pool.take(*upstream_, user, upstream_->routed_server(user));
+    if (!idle) return false;
+    connection_ = std::move(*idle);
+    return true;
 }
 
 void UpstreamExchange::release(const std::string& user) {

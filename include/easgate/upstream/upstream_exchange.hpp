@@ -151,7 +151,7 @@ private:
     void log_backend_refusal(const DeviceRequest& request, std::string_view offer) const;
 
     // Pooled connections are the user's: taken from and given back to the worker's idle pool.
-    void take_idle(const std::string& user);
+    bool take_idle(const std::string& user);  // true: a connection from the pool, probed there
     void release(const std::string& user);
 
     boost::asio::any_io_executor executor_;
