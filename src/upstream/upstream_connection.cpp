@@ -45,7 +45,6 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     const config::UpstreamTarget& target = upstream.server(server);
     target_ = &target;
     server_ = server;
-    buffer_.clear();
     channel_binding_.clear();
 
     // One deadline for the name lookup, the connect and the TLS handshake together.
@@ -117,6 +116,8 @@ bool UpstreamConnection::reusable() {
 }
 
 void UpstreamConnection::close() {
+    buffer_.clear();
+    buffer_.shrink_to_fit();  // its bytes mean nothing any more
     if (!stream_) return;
     // Closed without a close_notify exchange, OpenSSL would mark the session unresumable on free;
     // declaring the shutdown done keeps it for the next connection (nginx does the same).

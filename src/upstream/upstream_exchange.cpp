@@ -20,6 +20,7 @@ namespace beast = boost::beast;
 using error_code = boost::system::error_code;
 using common::Failure;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t answer_read_bytes = 16 * 1024;  // a TLS record's worth
 
 bool is_negotiate_challenge(const http::response<http::buffer_body>& response) {
     if (response.result() != http::status::unauthorized) return false;
@@ -179,6 +180,9 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
         parser->header_limit(upstream_header_limit);
         parser->body_limit(boost::none);
         parser->skip(request.line.head);
+        // A sync answer mostly comes whole: room to read it at once (and relay it as one TLS
+        // record). A held long poll waits with the buffer's small default.
+        if (!deadline.long_poll) connection_.buffer().reserve(answer_read_bytes);
         connection_.tcp().expires_at(answer_due);
         // A shutdown that began while the request was on its way found nothing to cut short yet.
         if (deadline.long_poll && watch.draining()) {
