@@ -39,6 +39,15 @@ TEST(DelegationSpnego, LongTokensUseLongFormLengthsLikeMitsSpnego) {
     EXPECT_EQ(wrapped.size(), 2 * (0x664 + 4));
 }
 
+TEST(DelegationSpnego, TokensOfSixtyFourKiBTakeThreeByteLengths) {
+    const std::string token(0x10000, 'x');  // a user in thousands of groups
+    const std::string wrapped = hex(wrap_in_spnego(token));
+    EXPECT_EQ(wrapped.substr(0, 2 * 48),
+              "608301002b06062b0601050502a08301001e3083010019a00d300b06092a864886f712010202a283010005048301"
+              "0000");
+    EXPECT_EQ(wrapped.size(), 2 * 65584);
+}
+
 TEST(LruCache, ForgetsTheLeastRecentlyUsedBeyondCapacity) {
     common::LruCache<int> cache(2);
     cache.store("alice", 1);
