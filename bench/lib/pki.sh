@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # make_bench_pki DIR: the benchmark's PKI, laid out as AD CS deployments are: a root CA, an issuing
 # CA below it (its key is what easgate-loadgen mints the devices' certificates from) and a server
 # certificate for 127.0.0.1 / localhost used by easgate, nginx and the upstream alike.
@@ -7,7 +8,7 @@ make_bench_pki() {
   local dir=$1
   mkdir -p "$dir"
   (
-    cd "$dir"
+    cd "$dir" || exit 1
     ec() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
     ec root
     openssl req -x509 -new -key root.key -subj "/CN=bench root CA" -days 30 -out root.pem \

@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -26,6 +27,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto no_throw = asio::as_tuple(asio::use_awaitable);
+using namespace asio::experimental::awaitable_operators;
 
 struct Settings {
     std::uint16_t port = 0;
@@ -74,7 +76,11 @@ asio::awaitable<void> serve(Stream stream, const Settings& settings, const std::
                 stream.get_executor(),
                 std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::duration<double>(hold_seconds(target, settings.ping_hold))));
-            co_await held.async_wait(no_throw);
+            // The proxy closing the connection (its device left) ends the hold too.
+            char byte;
+            const auto ended = co_await (held.async_wait(no_throw) ||
+                                         stream.async_read_some(asio::buffer(&byte, 1), no_throw));
+            if (ended.index() == 1) break;
         }
         http::response<http::string_body> response{http::status::ok, 11};
         response.set(http::field::content_type, "application/vnd.ms-sync.wbxml");
