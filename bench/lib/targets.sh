@@ -18,9 +18,9 @@ pinned() {  # CPU COMMAND...: runs COMMAND on that CPU when pinning is on
 
 remember() { echo "$1 $2" >>"$work/pids"; }  # NAME PID
 
-wait_for_port() {  # PORT: until something accepts on 127.0.0.1:PORT (10 s)
+wait_for_port() {  # PORT [ADDRESS]: until something accepts on ADDRESS (127.0.0.1):PORT (10 s)
   for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null && return 0
     sleep 0.05
   done
   echo "nothing listens on port $1" >&2
@@ -72,12 +72,12 @@ start_easgate() {
   run_easgate "$work/easgate.yaml" $((port_base + 10))
 }
 
-run_easgate() {  # CONFIG PORT: easgate with that configuration, until it accepts on PORT
+run_easgate() {  # CONFIG PORT [ADDRESS]: easgate with that configuration, until it accepts there
   local config=$1
   pinned "$proxy_cpu" "$bin/easgate" run --config "$config" >>"$work/easgate.log" 2>&1 &
   easgate_pid=$!
   remember easgate $easgate_pid
-  wait_for_port "$2"
+  wait_for_port "$2" "${3:-}"
 }
 
 nginx_config() {
