@@ -180,6 +180,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set grid ytics
+set yrange [0:*]
 set key top right
 set title "requests (or new connections) per second"
 plot "{data}" using 2:xtic(1) title "easgate", "" using 3 title "nginx", "" using 4 title "direct"
