@@ -192,12 +192,18 @@ unset multiplot
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
+def note(results):
+    """BENCH_NOTE as run.sh kept it with the results (e.g. that the machine was busy)."""
+    path = os.path.join(results, "note.md")
+    return open(path).read().strip() if os.path.exists(path) else ""
+
+
 def render(results, md, png):
     runs = load(results)
     template = open(os.path.join(os.path.dirname(__file__), "performance.md.in")).read()
     sections = {
         "MACHINE": machine(),
-        "NOTE": os.environ.get("BENCH_NOTE", ""),
+        "NOTE": note(results),
         "RESULTS": os.path.relpath(results, os.path.dirname(os.path.abspath(md)) + "/.."),
         "THROUGHPUT": throughput_table(runs, [("sync", "sync, persistent connections, 50 devices"),
                                               ("sync-half", "sync at half of easgate's rate"),

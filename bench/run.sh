@@ -9,7 +9,9 @@
 #                                      error or a scenario without throughput (CI runs this)
 #   bash bench/run.sh --scenarios sync,ping-hold   only these (sync handshake sendmail cold-start ping-hold)
 #   bash bench/run.sh --lab            the delegation scenarios against tests/lab (bench/lab.sh)
-#   bash bench/run.sh --results DIR    keep the results there (default bench/results/<time>)
+#   bash bench/run.sh --results DIR    keep the results there (default bench/results/<time>); the
+#                                      docs are rendered from all results in DIR (--lab adds to a run's)
+# BENCH_NOTE="…" puts a sentence at the top of docs/performance.md (e.g. that the machine was busy).
 # Only loopback addresses; everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,8 @@ if [ -z "$results" ]; then
   if [ "$smoke" = 1 ]; then results=$work/results; else results=$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ); fi
 fi
 mkdir -p "$results"
+# A sentence for the top of docs/performance.md, kept with the results (e.g. "a busy machine").
+[ -z "${BENCH_NOTE:-}" ] || echo "$BENCH_NOTE" >"$results/note.md"
 bin=$root/build/bin pki=$work/pki workers=1 rounds=$((smoke ? 1 : 2)) ping_devices=$((smoke ? 50 : 9000))
 # shellcheck source=bench/lib/pki.sh
 . bench/lib/pki.sh
