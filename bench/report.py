@@ -140,16 +140,18 @@ def machine():
 
 
 def lab_table(runs):
-    lines = ["| scenario | easgate req/s | p50 / p99 ms | S4U2Self | S4U2Proxy | errors |", "|---|---|---|---|---|---|"]
+    lines = ["| scenario | users new to easgate | easgate req/s | p50 / p99 ms | S4U2Self | S4U2Proxy | errors |",
+             "|---|---|---|---|---|---|---|"]
     for name, what in (("lab-sync", "sync, full delegation, cached"), ("lab-cold-start", "cold-start, first requests")):
         run = runs.get(name)
         if run:
             kdc = run.get("kdc", {})
-            lines.append(f"| {what} | {fmt(run['req_per_s'])} | {fmt(run['latency_ms']['p50'], 2)} / "
+            users = run["options"]["devices"] if name == "lab-cold-start" else 0
+            lines.append(f"| {what} | {users} | {fmt(run['req_per_s'])} | {fmt(run['latency_ms']['p50'], 2)} / "
                          f"{fmt(run['latency_ms']['p99'], 2)} | {kdc.get('s4u2self', '–')} | {kdc.get('s4u2proxy', '–')} | "
                          f"{run['error_total']} |")
             if "warm" in run:
-                lines.append(f"| cold-start, warm users meanwhile | {fmt(run['warm']['req_per_s'])} | "
+                lines.append(f"| cold-start, warm users meanwhile | | {fmt(run['warm']['req_per_s'])} | "
                              f"{fmt(run['warm']['latency_ms']['p50'], 2)} / {fmt(run['warm']['latency_ms']['p99'], 2)} "
                              f"| | | {run['warm']['error_total']} |")
     return lines if len(lines) > 2 else []
