@@ -49,15 +49,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Two held Pings' worth of descriptors per device, in the proxy; the hard limit is the ceiling.
+# Each held Ping costs the proxy two descriptors (device and upstream): up to the hard limit.
 ulimit -n "$(ulimit -Hn)"
 proxy_cpu="" load_cpu=""
 if [ "$(nproc)" -ge 2 ]; then proxy_cpu=0 load_cpu=1; fi
-# A block of 30 ports no socket uses, below the ephemeral range (10000-32767 here).
-for _ in $(seq 20); do
-  port_base=$((10000 + RANDOM % 22000))
-  ss -Htan "sport >= :$port_base and sport <= :$((port_base + 29))" | grep -q . || break
-done
+# A block of 30 ports no socket uses, below the ephemeral range (10000-31999).
+port_base=$(python3 - <<'PY'
+import random
+used = set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for line in open(table).readlines()[1:]:
+        used.add(int(line.split()[1].rsplit(":", 1)[1], 16))
+bases = [b for b in random.sample(range(10000, 32000, 30), 200) if used.isdisjoint(range(b, b + 30))]
+print(bases[0])
+PY
+)
 
 if [ ! -x "$bin/easgate-loadgen" ] || [ "$smoke" = 0 ]; then
   echo "== build (Release, $root/build)" >&2
