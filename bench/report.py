@@ -139,6 +139,15 @@ def machine():
             f"{subprocess.run(['openssl', 'version'], capture_output=True, text=True).stdout.split()[1]}")
 
 
+def scaling_table(runs):
+    lines = ["| proxy | 1 thread / worker | 2 | ratio |", "|---|---|---|---|"]
+    for target in ("easgate", "nginx"):
+        one, two = (runs.get(f"scaling-w{n}-{target}-r1", {}).get("req_per_s") for n in (1, 2))
+        if one and two:
+            lines.append(f"| {target} sync req/s | {fmt(one)} | {fmt(two)} | {ratio(two, one)} |")
+    return lines if len(lines) > 2 else ["(not run: `bash bench/run.sh --scenarios scaling`)"]
+
+
 def lab_table(runs):
     lines = ["| scenario | users new to easgate | easgate req/s | p50 / p99 ms | S4U2Self | S4U2Proxy | errors |",
              "|---|---|---|---|---|---|---|"]
@@ -215,6 +224,7 @@ def render(results, md, png):
         "COLD": cold_table(runs),
         "MEMORY": memory_table(runs),
         "HOLD_SYNC": hold_sync_table(runs),
+        "SCALING": scaling_table(runs),
         "LAB": lab_table(runs) or ["(not run: `bash bench/run.sh --lab`)"],
         "PING_DEVICES": str(max([r["held"] for n, r in runs.items() if n.startswith("memory-")] or [0])),
     }

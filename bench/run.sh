@@ -7,7 +7,8 @@
 #   bash bench/run.sh                  everything but the lab (several minutes)
 #   bash bench/run.sh --smoke          ~10 s, small numbers, into a temporary directory; fails on any
 #                                      error or a scenario without throughput (CI runs this)
-#   bash bench/run.sh --scenarios sync,ping-hold   only these (sync handshake sendmail cold-start ping-hold)
+#   bash bench/run.sh --scenarios sync,ping-hold   only these (sync handshake sendmail cold-start
+#                                      ping-hold scaling)
 #   bash bench/run.sh --lab            the delegation scenarios against tests/lab (bench/lab.sh)
 #   bash bench/run.sh --results DIR    keep the results there (default bench/results/<time>); the
 #                                      docs are rendered from all results in DIR (--lab adds to a run's)
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-smoke=0 lab=0 scenarios="sync handshake sendmail cold-start ping-hold" results=""
+smoke=0 lab=0 scenarios="sync handshake sendmail cold-start ping-hold scaling" results=""
 while [ $# -gt 0 ]; do
   case $1 in
   --smoke) smoke=1 ;;

@@ -139,3 +139,22 @@ scenario_ping_hold() {
     done
   done
 }
+
+# easgate with one I/O thread on CPU 0, then two on both CPUs; nginx likewise with one and two
+# worker processes. The load generator and the upstream stay on CPU 1, so with two threads the
+# proxy shares that core with them: on a two-core machine this shows the direction, not the 1.8×
+# two quiet cores would allow.
+scenario_scaling() {
+  local seconds=10 threads target
+  [ "$smoke" = 0 ] || seconds=0.5
+  for threads in 1 2; do
+    for target in easgate nginx; do
+      stop_all
+      start_upstreams
+      workers=$threads proxy_cpu=$([ "$threads" = 2 ] && [ -n "$proxy_cpu" ] && echo 0,1 || echo "$proxy_cpu") \
+        "start_$target"
+      loadgen "$target" "$results/scaling-w$threads-$target-r1.json" --scenario sync --concurrency 50 \
+        --duration "$seconds"
+    done
+  done
+}
