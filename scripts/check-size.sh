@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lists C++ files over MAX_FILE lines (default 400) and functions over MAX_FUNCTION lines (default
-# 80) under the given paths (default src include tests), one finding a line:
+# 80) under the given paths (default src include tests bench), one finding a line:
 #   path lines                      a file over the limit
 #   path:line name lines            a function over the limit (from its signature through its '}')
 # Exits 1 when it found any, or a file whose braces it cannot match (said in a line of its own).
@@ -11,7 +11,7 @@
 #   scripts/check-size.sh [PATH...]      (paths relative to the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -gt 0 ] || set -- src include tests
+[ $# -gt 0 ] || set -- src include tests bench
 MAX_FILE=${MAX_FILE:-400} MAX_FUNCTION=${MAX_FUNCTION:-80} exec python3 - "$@" <<'PYTHON'
 import os, re, sys
 

@@ -12,6 +12,9 @@ packages=(
   systemd shellcheck
   # haproxy_scale_out_test: HAProxy in TCP mode in front of two easgate nodes (never as a service).
   haproxy
+  # bench/run.sh: Debian's nginx as the pass-through it compares against (its own prefix, never as
+  # a service) and gnuplot for the plot in docs/performance.png.
+  nginx gnuplot-nox
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -30,6 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The tests start their own haproxy on loopback; the packaged service must not run or start at boot.
-  if command -v systemctl >/dev/null; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
+  # The tests start their own haproxy and nginx on loopback; the packaged services must not run or
+  # start at boot.
+  if command -v systemctl >/dev/null; then systemctl disable --now haproxy nginx >/dev/null 2>&1 || true; fi
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs the Debian packages, builds easgate twice (Release, as admins and the
 # package build it, and with AddressSanitizer + UndefinedBehaviorSanitizer), warnings as errors,
-# runs the unit and end-to-end tests of both, then runs each libFuzzer target for a minute
-# (scripts/fuzz.sh).
+# runs the unit and end-to-end tests of both, a 10-second smoke of the benchmark (so bench/ can't
+# rot; no speed is asserted), then runs each libFuzzer target for a minute (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,5 +21,7 @@ echo "== tests (ASan + UBSan)"
 ctest --test-dir build-asan --output-on-failure -j "$jobs"
 echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs"
+echo "== benchmark smoke (bench/run.sh --smoke: every scenario, small, against easgate, nginx, direct)"
+bash bench/run.sh --smoke
 echo "== fuzzing (each target 60 s)"
 scripts/fuzz.sh 60

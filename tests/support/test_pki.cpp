@@ -288,6 +288,9 @@ struct TestCa::State {
         cert_pem = certificate_pem(cert.get());
     }
 
+    State(EvpPkeyPtr ca_key, X509Ptr ca_cert)
+        : key(std::move(ca_key)), cert(std::move(ca_cert)), cert_pem(certificate_pem(cert.get())) {}
+
     EvpPkeyPtr key;
     X509Ptr cert;
     std::string cert_pem;
@@ -326,6 +329,15 @@ TestCa TestCa::create_root(const std::string& common_name) {
 
 TestCa TestCa::create_intermediate(const std::string& common_name) const {
     return TestCa(std::make_unique<State>(common_name, state_.get()));
+}
+
+TestCa TestCa::load(const std::string& cert_pem, const std::string& key_pem) {
+    auto cert = parse_certificate_pem(cert_pem);
+    check(cert != nullptr, "reading the CA certificate");
+    const BioPtr bio(checked(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), "BIO_new"));
+    EvpPkeyPtr key(
+        checked(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), "reading the CA key"));
+    return TestCa(std::make_unique<State>(std::move(key), std::move(cert)));
 }
 
 IssuedCert TestCa::issue(const CertSpec& spec) const {

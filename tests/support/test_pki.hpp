@@ -66,6 +66,8 @@ class TestCa {
 public:
     static TestCa create_root(const std::string& common_name);
     TestCa create_intermediate(const std::string& common_name) const;
+    // A CA made elsewhere (bench/run.sh's openssl-made issuing CA), to issue from.
+    static TestCa load(const std::string& cert_pem, const std::string& key_pem);
 
     // Certificates issued from now on name crl_url as their CRL Distribution Point, and base CRLs
     // name delta_crl_url (when given) as their Freshest CRL, as AD CS publishes them.

@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# bench/run.sh --lab: the delegation path against tests/lab (Samba AD DC as directory and KDC,
+# Apache + mod_auth_gssapi as Exchange). easgate is configured as scripts/demo.sh does; the devices'
+# users (bench1@example.test …) are added to the lab's directory in one ldbadd. Writes
+# lab-sync.json and lab-cold-start.json into $results, each with the KDC exchanges easgate counted
+# on /metrics during the run. Starts the lab and stops it at the end.
+lab_cold_users=2000 lab_warm_users=20 lab_sync_devices=50
+
+lab_add_users() {  # COUNT: bench1..benchCOUNT, unless the last one exists already
+  local count=$1 sam="$LAB_DIR/samba/private/sam.ldb" password n existing
+  existing=$(ldbsearch -H "$sam" "(sAMAccountName=bench*)" sAMAccountName 2>/dev/null |
+    awk '/^sAMAccountName:/ {printf " %s ", $2}')
+  password=$(printf '"%s"' "$LAB_USER_PASSWORD" | iconv -t UTF-16LE | base64 -w0)
+  for n in $(seq "$count"); do
+    [[ $existing == *" bench$n "* ]] && continue
+    printf 'dn: CN=bench%s,CN=Users,%s\nobjectClass: user\nsAMAccountName: bench%s\n' "$n" "$LAB_BASE_DN" "$n"
+    printf 'userPrincipalName: bench%s@%s\nmail: bench%s@%s\n' "$n" "$LAB_DNS_DOMAIN" "$n" "$LAB_DNS_DOMAIN"
+    printf 'userAccountControl: 512\nunicodePwd:: %s\n\n' "$password"
+  done >"$work/bench-users.ldif"
+  [ -s "$work/bench-users.ldif" ] || return 0
+  ldbadd -H "$sam" "$work/bench-users.ldif" >"$work/ldbadd.log" 2>&1 || { tail "$work/ldbadd.log"; return 1; }
+}
+
+# config/easgate.demo.yaml on our own port, with /metrics and one worker. The lab's Apache has 512
+# processes and keeps an idle connection 60 s; an Exchange connection only ever carries one user,
+# so 2,000 users' idle connections would take them all: easgate keeps at most 200 idle.
+lab_easgate_config() {
+  sed -e "s/^    port: 8443/    port: $((port_base + 10))/" -e 's/^  level: info/  level: warn/' config/easgate.demo.yaml
+  printf 'admin: {listen: 127.0.0.1:%s}\nworkers: %s\n' $((port_base + 19)) "$workers"
+  printf 'limits: {max_idle_upstream_connections: 200}\n'
+}
+
+kdc_counts() {  # "S4U2SELF S4U2PROXY" from easgate's /metrics
+  curl -s "http://127.0.0.1:$((port_base + 19))/metrics" |
+    awk '/^easgate_kdc_s4u2self_total/ {s=$2} /^easgate_kdc_s4u2proxy_total/ {p=$2} END {print s+0, p+0}'
+}
+
+lab_loadgen() {  # JSON ARGS...: easgate-loadgen against the lab's easgate, minting from the lab CA
+  local json=$1
+  shift
+  pinned "$load_cpu" "$bin/easgate-loadgen" --host "$LAB_GW_IP" --port $((port_base + 10)) --label easgate \
+    --json "$json" --client-ca-cert "$LAB_CA_FILE" --client-ca-key "$LAB_CA_KEY" \
+    --upn-pattern "bench{n}@$LAB_DNS_DOMAIN" "$@" 2> >(grep -v '^minted' | tee -a "$work/loadgen.log" >&2)
+}
+
+lab_measure() {  # NAME ARGS...: one run, its KDC exchanges added to its JSON
+  local name=$1 before after
+  shift
+  before=$(kdc_counts)
+  lab_loadgen "$results/$name.json" "$@"
+  after=$(kdc_counts)
+  python3 - "$results/$name.json" "$before" "$after" <<'PY'
+import json, sys
+path, before, after = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+result = json.load(open(path))
+result["kdc"] = {"s4u2self": int(float(after[0]) - float(before[0])), "s4u2proxy": int(float(after[1]) - float(before[1]))}
+json.dump(result, open(path, "w"), indent=2)
+print(f"{path}: KDC exchanges during the run: {result['kdc']}", file=sys.stderr)
+PY
+}
+
+run_lab_scenarios() {
+  bash tests/lab/start.sh >"$work/lab-start.log" 2>&1 || { tail -20 "$work/lab-start.log"; return 1; }
+  # shellcheck disable=SC1091
+  . /tmp/easgate-lab/lab.env
+  local users=$((lab_cold_users + lab_warm_users + lab_sync_devices))
+  echo "== adding $users users to the lab directory" >&2
+  lab_add_users "$users"
+  lab_easgate_config >"$work/easgate-lab.yaml"
+  run_easgate "$work/easgate-lab.yaml" $((port_base + 10)) "$LAB_GW_IP"
+  echo "== lab sync: $lab_sync_devices devices, full delegation, tickets cached" >&2
+  local first_sync=$((lab_cold_users + lab_warm_users + 1))
+  lab_loadgen "$work/lab-warmup.json" --scenario sync --concurrency "$lab_sync_devices" --duration 2 \
+    --first-device "$first_sync"
+  lab_measure lab-sync --scenario sync --concurrency "$lab_sync_devices" --duration "$((smoke ? 2 : 10))" \
+    --first-device "$first_sync"
+  echo "== lab cold-start: $lab_cold_users users' first requests, $lab_warm_users warm users meanwhile" >&2
+  lab_measure lab-cold-start --scenario cold-start --devices "$lab_cold_users" --concurrency "$lab_warm_users" \
+    --rate 100 --timeout 60 --connect-parallel 128
+  stop_all
+  bash tests/lab/stop.sh >"$work/lab-stop.log" 2>&1 || true
+}

@@ -1,0 +1,160 @@
+# shellcheck shell=bash
+# The scenarios of bench/run.sh. Each writes one JSON file per target and round into $results
+# (SCENARIO-TARGET-rROUND.json, as easgate-loadgen writes it) and the ping-hold memory figures as
+# memory-TARGET-KIND-STATE.json. Expects targets.sh, $results, $rounds, $smoke, $ping_devices.
+
+target_port() {  # TARGET [KIND INDEX]: direct, easgate or nginx
+  local kind=${2:-0}
+  case $1 in
+  direct) echo $((port_base + kind)) ;;
+  easgate) echo $((port_base + 10 + kind)) ;;
+  nginx) echo $((port_base + 20 + kind)) ;;
+  esac
+}
+
+loadgen() {  # TARGET JSON ARGS...: easgate-loadgen against TARGET's TLS 1.3 path
+  local target=$1
+  shift
+  loadgen_at "$(target_port "$target")" "$target" "$@"
+}
+
+targets_in_turn() {  # ROUND: easgate, nginx, direct; every other round backwards
+  if [ $(($1 % 2)) = 1 ]; then echo easgate nginx direct; else echo direct nginx easgate; fi
+}
+
+each_target() {  # NAME ARGS...: the scenario against every target, alternating, $rounds times
+  local name=$1 round target
+  shift
+  for round in $(seq "$rounds"); do
+    for target in $(targets_in_turn "$round"); do
+      loadgen "$target" "$results/$name-$target-r$round.json" "$@"
+    done
+  done
+}
+
+json_number() {  # FILE EXPRESSION: a number out of a results file, e.g. "d['req_per_s']"
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+scenario_sync() {
+  local seconds=10
+  [ "$smoke" = 0 ] || seconds=0.5
+  each_target sync --scenario sync --concurrency 50 --duration "$seconds"
+  # p99 at half load: half of what easgate sustained, offered to every target alike.
+  local rate
+  rate=$(json_number "$results/sync-easgate-r1.json" "max(100, int(d['req_per_s'] / 2))")
+  each_target sync-half --scenario sync --concurrency 50 --duration "$seconds" --rate "$rate"
+}
+
+scenario_handshake() {
+  local seconds=8
+  [ "$smoke" = 0 ] || seconds=0.5
+  each_target handshake --scenario handshake --concurrency 50 --duration "$seconds"
+  each_target handshake-resume --scenario handshake --resume --concurrency 50 --duration "$seconds"
+}
+
+scenario_sendmail() {
+  if [ "$smoke" = 1 ]; then
+    each_target sendmail --scenario sendmail --concurrency 2 --body-size $((1024 * 1024)) --duration 0.5
+  else
+    each_target sendmail --scenario sendmail --concurrency 4 --body-size $((10 * 1024 * 1024)) --duration 10
+  fi
+}
+
+scenario_cold_start() {
+  if [ "$smoke" = 1 ]; then
+    each_target cold-start --scenario cold-start --devices 50 --concurrency 5 --rate 200
+  else
+    each_target cold-start --scenario cold-start --devices 2000 --concurrency 20 --rate 1000
+  fi
+}
+
+# One memory figure (leaves nothing running): a fresh proxy (and upstreams), optionally churned first (thousands of
+# connections opened and closed, then an idle sync run), then $ping_devices Pings held; for TLS 1.3
+# after churn, a sync run while they are held.
+measure_ping_memory() {  # TARGET KIND_INDEX STATE(fresh|churn)
+  local target=$1 kind=$2 state=$3 name="$1-${upstream_kinds[$2]}-$3"
+  stop_all
+  start_upstreams
+  "start_$target"
+  local pid_var="${target}_pid" port
+  port=$(target_port "$target" "$kind")
+  if [ "$state" = churn ]; then
+    loadgen_at "$port" "$target" "$results/churn-$name.json" --scenario handshake --concurrency 50 \
+      --duration "$((smoke ? 1 : 4))"
+    loadgen_at "$port" "$target" "$results/idle-sync-$name.json" --scenario sync --concurrency 10 \
+      --duration "$((smoke ? 1 : 5))" --first-device 100001
+  fi
+  sleep "$((smoke ? 0 : 1))"
+  local before held_rss out="$work/ping-$name.out"
+  before=$(rss_kib "${!pid_var}")
+  loadgen_at "$port" "$target" "$results/ping-hold-$name.json" --scenario ping-hold --devices "$ping_devices" \
+    --sync-concurrency 10 --duration "$((smoke ? 1 : 5))" --hold 900 --settle "$((smoke ? 1 : 2))" \
+    --first-device 200001 >"$out" &
+  local loadgen_pid=$!
+  wait_for_line "$out" "^held " 300
+  held_rss=$(rss_kib "${!pid_var}")
+  if [ "$state" = churn ] && [ "$kind" = 0 ]; then
+    kill -USR2 "$loadgen_pid"
+    wait_for_line "$out" "^sync done" 120
+  fi
+  kill -USR1 "$loadgen_pid"
+  wait "$loadgen_pid" || true
+  python3 - "$results/memory-$name.json" "$target" "${upstream_kinds[$kind]}" "$state" "$before" "$held_rss" \
+    "$(awk '/^held/ {print $2}' "$out")" <<'PY'
+import json, sys
+out, target, kind, state, before, held_rss, held = sys.argv[1:]
+held = int(held or 0)
+json.dump({"target": target, "upstream": kind, "state": state, "rss_before_kib": int(before),
+           "rss_held_kib": int(held_rss), "held": held,
+           "kib_per_ping": (int(held_rss) - int(before)) / held if held else None}, open(out, "w"))
+PY
+  echo "$name: $(json_number "$results/memory-$name.json" "d['kib_per_ping']") KiB per held Ping ($(awk '/^held/ {print $2}' "$out") held)" >&2
+  stop_all
+}
+
+loadgen_at() {  # PORT TARGET JSON ARGS...: easgate-loadgen against one port
+  local port=$1 target=$2 json=$3
+  shift 3
+  pinned "$load_cpu" "$bin/easgate-loadgen" --port "$port" --label "$target" --json "$json" \
+    --client-ca-cert "$pki/issuing.pem" --client-ca-key "$pki/issuing.key" "$@" \
+    2> >(grep -v '^minted' | tee -a "$work/loadgen.log" >&2)
+}
+
+wait_for_line() {  # FILE PATTERN SECONDS
+  for _ in $(seq $(($3 * 10))); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "no '$2' in $1 within $3 s" >&2
+  return 1
+}
+
+scenario_ping_hold() {
+  local kinds=(0 1 2) states=(fresh churn) target kind state
+  [ "$smoke" = 1 ] && kinds=(0) && states=(churn)
+  for kind in "${kinds[@]}"; do
+    for state in "${states[@]}"; do
+      for target in easgate nginx; do measure_ping_memory "$target" "$kind" "$state"; done
+    done
+  done
+}
+
+# easgate with one I/O thread on CPU 0, then two on both CPUs; nginx likewise with one and two
+# worker processes. The load generator and the upstream stay on CPU 1, so with two threads the
+# proxy shares that core with them: on a two-core machine this shows the direction, not the 1.8×
+# two quiet cores would allow.
+scenario_scaling() {
+  local seconds=10 threads target
+  [ "$smoke" = 0 ] || seconds=0.5
+  for threads in 1 2; do
+    for target in easgate nginx; do
+      stop_all
+      start_upstreams
+      workers=$threads proxy_cpu=$([ "$threads" = 2 ] && [ -n "$proxy_cpu" ] && echo 0,1 || echo "$proxy_cpu") \
+        "start_$target"
+      loadgen "$target" "$results/scaling-w$threads-$target-r1.json" --scenario sync --concurrency 50 \
+        --duration "$seconds"
+    done
+  done
+}

@@ -1,0 +1,94 @@
+#include "scenarios.hpp"
+
+#include <iostream>
+
+namespace easgate::bench {
+namespace {
+
+std::vector<const Device*> slice(const std::vector<Device>& devices, std::size_t first, std::size_t count) {
+    std::vector<const Device*> picked;
+    for (std::size_t i = first; i < first + count && i < devices.size(); ++i) picked.push_back(&devices[i]);
+    return picked;
+}
+
+std::size_t body_bytes(const Options& options) {
+    if (options.body_size > 0) return options.body_size;
+    return options.scenario == "sendmail" ? 1024 * 1024 : 1024;
+}
+
+Clock::duration seconds(double value) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(value));
+}
+
+}  // namespace
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+unsigned devices_needed(const Options& options) {
+    const unsigned held_or_cold = options.devices > 0 ? options.devices : options.concurrency;
+    if (options.scenario == "ping-hold") return held_or_cold + options.sync_concurrency;
+    if (options.scenario == "cold-start") return held_or_cold + options.concurrency;
+    return options.concurrency;
+}
+
+asio::awaitable<nlohmann::json> run_request_loops(const Run& run, const std::vector<Device>& devices) {
+    const auto& options = run.options;
+    const std::string body(body_bytes(options), 'x');
+    const auto mail = sync_body(body.size());
+    LoopPlan plan;
+    if (options.scenario == "sendmail") {
+        plan.command = "SendMail";
+        plan.content_type = "message/rfc822";
+        plan.body = body;
+    } else {
+        plan.body = mail;
+    }
+    plan.connection_per_request = options.scenario == "handshake";
+    plan.resume = options.resume;
+    const auto start = Clock::now();
+    plan.until = start + seconds(options.duration);
+    if (options.rate > 0) plan.interval = seconds(options.concurrency / options.rate);
+    Stats stats;
+    Countdown done(run.io, options.concurrency);
+    const auto picked = slice(devices, 0, options.concurrency);
+    for (std::size_t i = 0; i < picked.size(); ++i) {
+        plan.offset = plan.interval * static_cast<long>(i) / static_cast<long>(picked.size());
+        start_loops(run, {picked[i]}, plan, stats, done);
+    }
+    co_await done.wait();
+    const double elapsed = seconds_since(start);
+    std::cerr << stats.summary(options.label + " " + options.scenario, elapsed) << "\n";
+    co_return stats.to_json(elapsed);
+}
+
+asio::awaitable<nlohmann::json> run_cold_start(const Run& run, const std::vector<Device>& devices) {
+    const auto& options = run.options;
+    const auto body = sync_body(1024);
+    const auto warm = slice(devices, 0, options.concurrency);
+    const auto cold = slice(devices, options.concurrency, devices.size() - options.concurrency);
+    Stats warming;
+    co_await first_requests(run, warm, body, warming);  // their directory entries and tickets are cached
+    LoopPlan plan;
+    plan.body = body;
+    plan.until = Clock::time_point::max();
+    if (options.rate > 0) plan.interval = seconds(options.concurrency / options.rate);
+    Stats warm_stats;
+    Stats cold_stats;
+    Countdown warm_done(run.io, warm.size());
+    const auto start = Clock::now();
+    start_loops(run, warm, plan, warm_stats, warm_done);
+    co_await first_requests(run, cold, body, cold_stats);
+    const double storm = seconds_since(start);
+    plan.until = Clock::now();
+    co_await warm_done.wait();
+    std::cerr << cold_stats.summary(options.label + " cold-start (first requests)", storm) << "\n"
+              << warm_stats.summary(options.label + " cold-start (warm users meanwhile)", storm) << "\n";
+    auto result = cold_stats.to_json(storm);
+    result["warm"] = warm_stats.to_json(storm);
+    result["warming_errors"] = warming.failures();
+    co_return result;
+}
+
+}  // namespace easgate::bench

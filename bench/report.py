@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Reads bench/run.sh's results directory.
+
+  report.py check DIR                 exits 1 when a scenario had errors or no throughput (--smoke)
+  report.py render DIR MD PNG         writes docs/performance.md and its plot (gnuplot)
+"""
+import glob
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+TARGETS = ["easgate", "nginx", "direct"]
+
+
+def load(results):
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(results, "*.json"))):
+        name = os.path.basename(path)[:-5]
+        with open(path) as f:
+            runs[name] = json.load(f)
+    return runs
+
+
+def check(results):
+    problems = []
+    runs = load(results)
+    for name, run in runs.items():
+        if name.startswith("memory-"):
+            if not run["held"]:
+                problems.append(f"{name}: no Ping held")
+            continue
+        if run.get("error_total", 0) or not run.get("requests"):
+            problems.append(f"{name}: {run.get('requests', 0)} requests, errors {run.get('errors')}")
+        if run.get("sync", {}).get("error_total"):
+            problems.append(f"{name}: sync while held had errors {run['sync']['errors']}")
+    for line in problems:
+        print("bench smoke:", line, file=sys.stderr)
+    print(f"bench smoke: {len(runs)} result files, {len(problems)} problems", file=sys.stderr)
+    return 1 if problems or not runs else 0
+
+
+def rounds(runs, scenario, target):
+    return [run for name, run in runs.items() if re.fullmatch(f"{scenario}-{target}-r\\d+", name)]
+
+
+def mean(runs, scenario, target, pick):
+    values = [pick(run) for run in rounds(runs, scenario, target)]
+    return statistics.mean(values) if values else None
+
+
+def fmt(value, digits=0):
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(a, b):
+    return "–" if not a or not b else f"{a / b:.2f}×"
+
+
+def throughput_table(runs, scenarios):
+    lines = ["| scenario | easgate | nginx | direct | easgate / nginx | p99 ms easgate / nginx / direct | errors |",
+             "|---|---|---|---|---|---|---|"]
+    for scenario, what in scenarios:
+        rate = {t: mean(runs, scenario, t, lambda r: r["req_per_s"]) for t in TARGETS}
+        p99 = {t: mean(runs, scenario, t, lambda r: r["latency_ms"]["p99"]) for t in TARGETS}
+        errors = sum(r["error_total"] for t in TARGETS for r in rounds(runs, scenario, t))
+        if not any(rate.values()):
+            continue
+        lines.append(f"| {what} | {fmt(rate['easgate'])} | {fmt(rate['nginx'])} | {fmt(rate['direct'])} | "
+                     f"{ratio(rate['easgate'], rate['nginx'])} | {fmt(p99['easgate'], 2)} / {fmt(p99['nginx'], 2)}"
+                     f" / {fmt(p99['direct'], 2)} | {errors} |")
+    return lines
+
+
+def sendmail_table(runs):
+    mb = {t: mean(runs, "sendmail", t, lambda r: r["upload_mb_per_s"]) for t in TARGETS}
+    if not any(mb.values()):
+        return []
+    return ["| upload | easgate MB/s | nginx MB/s | direct MB/s | easgate / nginx |", "|---|---|---|---|---|",
+            f"| SendMail, {runs_option(runs, 'sendmail', 'body_size') // 1048576} MiB bodies | {fmt(mb['easgate'], 1)} | "
+            f"{fmt(mb['nginx'], 1)} | {fmt(mb['direct'], 1)} | {ratio(mb['easgate'], mb['nginx'])} |"]
+
+
+def runs_option(runs, scenario, option):
+    for run in rounds(runs, scenario, "easgate"):
+        return run["options"][option]
+    return 0
+
+
+def cold_table(runs):
+    lines = ["| target | users | first requests p50 / p99 ms | storm s | warm users p99 ms | errors |",
+             "|---|---|---|---|---|---|"]
+    for t in TARGETS:
+        for run in rounds(runs, "cold-start", t)[:1]:
+            lines.append(f"| {t} | {run['options']['devices'] - run['options']['concurrency']} | "
+                         f"{fmt(run['latency_ms']['p50'], 1)} / {fmt(run['latency_ms']['p99'], 1)} | "
+                         f"{fmt(run['seconds'], 2)} | {fmt(run['warm']['latency_ms']['p99'], 2)} | {run['error_total']} |")
+    return lines if len(lines) > 2 else []
+
+
+def memory_table(runs):
+    lines = ["| upstream | easgate fresh | easgate after churn | nginx fresh | nginx after churn | Pings held |",
+             "|---|---|---|---|---|---|"]
+    labels = {"plain": "plain http", "tls13": "https, TLS 1.3", "tls12": "https, TLS 1.2"}
+    for kind, label in labels.items():
+        cells, held = [], set()
+        for target in ("easgate", "nginx"):
+            for state in ("fresh", "churn"):
+                run = runs.get(f"memory-{target}-{kind}-{state}")
+                cells.append("–" if not run or run["kib_per_ping"] is None else f"{run['kib_per_ping']:.1f} KiB")
+                if run:
+                    held.add(run["held"])
+        if any(c != "–" for c in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {', '.join(map(str, sorted(held)))} |")
+    return lines if len(lines) > 2 else []
+
+
+def hold_sync_table(runs):
+    lines = ["| target | sync p99 idle | sync p99 with the Pings held | ratio |", "|---|---|---|---|"]
+    for target in ("easgate", "nginx"):
+        idle = runs.get(f"idle-sync-{target}-tls13-churn")
+        held = runs.get(f"ping-hold-{target}-tls13-churn", {}).get("sync")
+        if idle and held:
+            a, b = idle["latency_ms"]["p99"], held["latency_ms"]["p99"]
+            lines.append(f"| {target} | {a:.2f} ms | {b:.2f} ms | {ratio(b, a)} |")
+    return lines if len(lines) > 2 else []
+
+
+def machine():
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = re.search(r"Model name:\s*(.+)", lscpu)
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    return (f"{model.group(1) if model else 'unknown CPU'}, {os.cpu_count()} CPUs; Linux "
+            f"{platform.release()}; {nginx.replace('nginx version: ', '')}; OpenSSL "
+            f"{subprocess.run(['openssl', 'version'], capture_output=True, text=True).stdout.split()[1]}")
+
+
+def scaling_table(runs):
+    lines = ["| proxy | 1 thread / worker | 2 | ratio |", "|---|---|---|---|"]
+    for target in ("easgate", "nginx"):
+        one, two = (runs.get(f"scaling-w{n}-{target}-r1", {}).get("req_per_s") for n in (1, 2))
+        if one and two:
+            lines.append(f"| {target} sync req/s | {fmt(one)} | {fmt(two)} | {ratio(two, one)} |")
+    return lines if len(lines) > 2 else ["(not run: `bash bench/run.sh --scenarios scaling`)"]
+
+
+def lab_table(runs):
+    lines = ["| scenario | users new to easgate | easgate req/s | p50 / p99 ms | S4U2Self | S4U2Proxy | errors |",
+             "|---|---|---|---|---|---|---|"]
+    for name, what in (("lab-sync", "sync, full delegation, cached"), ("lab-cold-start", "cold-start, first requests")):
+        run = runs.get(name)
+        if run:
+            kdc = run.get("kdc", {})
+            users = run["options"]["devices"] if name == "lab-cold-start" else 0
+            lines.append(f"| {what} | {users} | {fmt(run['req_per_s'])} | {fmt(run['latency_ms']['p50'], 2)} / "
+                         f"{fmt(run['latency_ms']['p99'], 2)} | {kdc.get('s4u2self', '–')} | {kdc.get('s4u2proxy', '–')} | "
+                         f"{run['error_total']} |")
+            if "warm" in run:
+                lines.append(f"| cold-start, warm users meanwhile | | {fmt(run['warm']['req_per_s'])} | "
+                             f"{fmt(run['warm']['latency_ms']['p50'], 2)} / {fmt(run['warm']['latency_ms']['p99'], 2)} "
+                             f"| | | {run['warm']['error_total']} |")
+    return lines if len(lines) > 2 else []
+
+
+def plot(runs, png):
+    scenarios = [("sync", "sync"), ("handshake", "handshake"), ("handshake-resume", "resumed"), ("cold-start", "cold start")]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "rates.dat")
+        with open(data, "w") as f:
+            for scenario, label in scenarios:
+                values = [mean(runs, scenario, t, lambda r: r["req_per_s"]) or 0 for t in TARGETS]
+                f.write(f'"{label}" ' + " ".join(f"{v:.0f}" for v in values) + "\n")
+        memory = os.path.join(tmp, "memory.dat")
+        with open(memory, "w") as f:
+            for kind, label in (("tls13", "TLS 1.3"), ("tls12", "TLS 1.2"), ("plain", "plain")):
+                values = []
+                for target in ("easgate", "nginx"):
+                    for state in ("fresh", "churn"):
+                        run = runs.get(f"memory-{target}-{kind}-{state}")
+                        values.append(run["kib_per_ping"] if run and run["kib_per_ping"] else 0)
+                f.write(f'"{label}" ' + " ".join(f"{v:.1f}" for v in values) + "\n")
+        script = f"""
+set terminal pngcairo size 1100,450 font ",10"
+set output "{png}"
+set multiplot layout 1,2
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set grid ytics
+set yrange [0:*]
+set key top right
+set title "requests (or new connections) per second"
+plot "{data}" using 2:xtic(1) title "easgate", "" using 3 title "nginx", "" using 4 title "direct"
+set title "KiB per held Ping (https upstream unless plain)"
+plot "{memory}" using 2:xtic(1) title "easgate fresh", "" using 3 title "easgate after churn", \\
+     "" using 4 title "nginx fresh", "" using 5 title "nginx after churn"
+unset multiplot
+"""
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def note(results):
+    """BENCH_NOTE as run.sh kept it with the results (e.g. that the machine was busy)."""
+    path = os.path.join(results, "note.md")
+    return open(path).read().strip() if os.path.exists(path) else ""
+
+
+def render(results, md, png):
+    runs = load(results)
+    template = open(os.path.join(os.path.dirname(__file__), "performance.md.in")).read()
+    sections = {
+        "MACHINE": machine(),
+        "NOTE": note(results),
+        "RESULTS": os.path.relpath(results, os.path.dirname(os.path.abspath(md)) + "/.."),
+        "THROUGHPUT": throughput_table(runs, [("sync", "sync, persistent connections, 50 devices"),
+                                              ("sync-half", "sync at half of easgate's rate"),
+                                              ("handshake", "handshake: new TLS connection per request"),
+                                              ("handshake-resume", "handshake, session resumed")]),
+        "SENDMAIL": sendmail_table(runs),
+        "COLD": cold_table(runs),
+        "MEMORY": memory_table(runs),
+        "HOLD_SYNC": hold_sync_table(runs),
+        "SCALING": scaling_table(runs),
+        "LAB": lab_table(runs) or ["(not run: `bash bench/run.sh --lab`)"],
+        "PING_DEVICES": str(max([r["held"] for n, r in runs.items() if n.startswith("memory-")] or [0])),
+    }
+    for key, value in sections.items():
+        template = template.replace("@" + key + "@", "\n".join(value) if isinstance(value, list) else value)
+    with open(md, "w") as f:
+        f.write(template)
+    plot(runs, os.path.abspath(png))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "check":
+        sys.exit(check(sys.argv[2]))
+    render(*sys.argv[2:5])
