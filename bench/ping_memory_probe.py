@@ -167,6 +167,7 @@ workers: {args.workers}
             await drop(await hold_pings(port, tls, exchange, args.pings), exchange)
         writers = await hold_pings(port, tls, exchange, args.pings)
         held = vm_rss_kib(gateway.pid)
+        await asyncio.sleep(args.linger)  # time to look at the gateway with other tools (heaptrack, smaps)
         await drop(writers, exchange)
         return {"upstream": args.upstream, "pings": args.pings, "churn": args.churn, "rss_before_kib": before,
                 "rss_held_kib": held, "kib_per_ping": round((held - before) / args.pings, 1)}
@@ -200,6 +201,7 @@ def main():
     parser.add_argument("--pings", type=int, default=2000)
     parser.add_argument("--churn", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--linger", type=float, default=0, help="seconds to keep the Pings held after measuring")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ping-probe-") as folder:
         make_pki(folder)

@@ -143,6 +143,11 @@ int TlsStream::Shutdown::operator()(TlsStream& stream, std::size_t&) const {
     return sent == 0 ? SSL_shutdown(stream.ssl_.get()) : sent;  // 0: sent, the peer's to come
 }
 
+void TlsStream::release_buffers() {
+    // Not while part of a record waits in it (the check OpenSSL lacked before 3.0.14, CVE-2024-4741).
+    if (!SSL_has_pending(ssl_.get())) SSL_free_buffers(ssl_.get());
+}
+
 void TlsStream::prepare_call() {
     ERR_clear_error();
     socket_error_.clear();

@@ -161,7 +161,10 @@ asio::awaitable<bool> DownstreamSession::read_ahead(AdmittedRequest& request, st
     const std::uint64_t limit = limits_.upload_read_ahead;
     if (const auto length = parser.content_length()) body.reserve(std::min<std::uint64_t>(*length, limit));
     while (!parser.is_done() && body.size() < limit) {
-        const std::size_t room = std::min<std::uint64_t>(limit - body.size(), upstream::relay_chunk_bytes);
+        // No more room than the body needs: a held Ping keeps its read-ahead until Exchange answers.
+        const std::uint64_t rest = parser.content_length_remaining().value_or(upstream::relay_chunk_bytes);
+        const std::size_t room =
+            std::min({limit - body.size(), rest, std::uint64_t{upstream::relay_chunk_bytes}});
         const std::size_t filled = body.size();
         body.resize(filled + room);
         auto& chunk = parser.get().body();

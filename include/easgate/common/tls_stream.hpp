@@ -165,6 +165,8 @@ private:
     Outcome conclude(int result, std::size_t bytes);
     // The end of a wait for input: its bytes are OpenSSL's next, or why there are none.
     boost::system::error_code received(const boost::system::error_code& error, std::size_t bytes);
+    // OpenSSL keeps its read buffer through a wait for input, which may last an hour.
+    void release_buffers();
     boost::asio::const_buffer unsent() const { return boost::asio::buffer(unsent_); }
     void sent() { std::vector<unsigned char>().swap(unsent_); }
 
@@ -212,6 +214,7 @@ private:
     template <class Self>
     void go_on(Self& self) {
         if (!outcome_.error && outcome_.wants_input) {
+            stream_.release_buffers();
             state_ = State::waiting;
             suspended_ = true;
             stream_.tcp_.async_read_some(boost::asio::buffer(stream_.waited_), std::move(self));
