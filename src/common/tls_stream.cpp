@@ -28,7 +28,8 @@ struct TlsStreamBio {
         const int waited = std::min(size, s.waited_end_ - s.waited_begin_);
         std::memcpy(into, s.waited_.data() + s.waited_begin_, static_cast<std::size_t>(waited));
         s.waited_begin_ = static_cast<std::uint8_t>(s.waited_begin_ + waited);
-        if (waited == size || s.input_ended_) return given(bio, waited);
+        // A wait that read less than it could left the socket empty: no system call to learn that again.
+        if (waited == size || s.input_ended_ || (waited > 0 && s.socket_emptied_)) return given(bio, waited);
         ssize_t n;
         do {
             n = ::recv(s.tcp_.socket().native_handle(), into + waited,
@@ -129,6 +130,7 @@ TlsStream::TlsStream(TlsStream&& other) noexcept
       waited_begin_(other.waited_begin_),
       waited_end_(other.waited_end_),
       unsent_(std::move(other.unsent_)),
+      socket_emptied_(other.socket_emptied_),
       input_ended_(other.input_ended_),
       socket_error_(other.socket_error_) {
     if (ssl_) BIO_set_data(SSL_get_rbio(ssl_.get()), this);
@@ -177,6 +179,7 @@ TlsStream::Outcome TlsStream::conclude(int result, std::size_t bytes) {
 error_code TlsStream::received(const error_code& error, std::size_t bytes) {
     waited_begin_ = 0;
     waited_end_ = static_cast<std::uint8_t>(bytes);
+    socket_emptied_ = bytes < waited_.size();
     if (error != asio::error::eof) return error;
     input_ended_ = true;
     // The end of the connection is an error unless the peer said so in TLS first.

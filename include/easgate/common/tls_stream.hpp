@@ -175,6 +175,7 @@ private:
     std::array<unsigned char, wait_bytes> waited_{};  // read by the last wait for input
     std::uint8_t waited_begin_ = 0, waited_end_ = 0;  // what OpenSSL has not taken of it
     std::vector<unsigned char> unsent_;               // written by OpenSSL, not yet taken by the socket
+    bool socket_emptied_ = false;                     // the last wait read less than it could
     bool input_ended_ = false;                        // the peer closed its end of the connection
     boost::system::error_code socket_error_;          // why the socket failed, in the last call
 };
