@@ -19,6 +19,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/assert.hpp>
 #include <boost/beast/core/buffer_traits.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -175,6 +176,7 @@ private:
     std::array<unsigned char, wait_bytes> waited_{};  // read by the last wait for input
     std::uint8_t waited_begin_ = 0, waited_end_ = 0;  // what OpenSSL has not taken of it
     std::vector<unsigned char> unsent_;               // written by OpenSSL, not yet taken by the socket
+    bool busy_ = false;                               // an operation is pending (one at a time)
     bool socket_emptied_ = false;                     // the last wait read less than it could
     bool input_ended_ = false;                        // the peer closed its end of the connection
     boost::system::error_code socket_error_;          // why the socket failed, in the last call
@@ -191,6 +193,8 @@ public:
     void operator()(Self& self, boost::system::error_code error = {}, std::size_t bytes = 0) {
         switch (state_) {
             case State::starting:
+                BOOST_ASSERT_MSG(!stream_.busy_, "another operation is pending on this TlsStream");
+                stream_.busy_ = true;
                 break;
             case State::waiting:
                 if ((outcome_.error = stream_.received(error, bytes))) return complete(self);
@@ -230,6 +234,7 @@ private:
 
     template <class Self>
     void complete(Self& self) {
+        stream_.busy_ = false;
         if constexpr (Action::transfers) {
             self.complete(outcome_.error, outcome_.error ? 0 : outcome_.bytes);
         } else {
