@@ -274,6 +274,7 @@ asio::awaitable<void> DownstreamSession::answer_long_poll_early(const AdmittedRe
 void DownstreamSession::watch() {
     phase_ = Phase::long_poll;
     runtime_->requests->long_poll_started();
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();  // what the request's header needed, idle for long
     start_watching(1);
 }
 

@@ -102,12 +102,9 @@ bool UpstreamConnection::reusable() {
     // Bytes already read past the last response (an unsolicited answer, a body sent to HEAD) would
     // be taken for the next request's answer.
     if (buffer_.size() > 0) return false;
-    // In TLS, bytes can also wait as records OpenSSL has not decrypted yet, in its record buffer or
-    // in the BIO that Asio feeds it: invisible to both the peek below and SSL_pending.
-    if (auto* tls = std::get_if<TlsStream>(stream_.get())) {
-        SSL* ssl = tls->native_handle();
-        if (SSL_has_pending(ssl) || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return false;
-    }
+    // In TLS, bytes can also wait as records OpenSSL has read from the socket but not decrypted:
+    // invisible to both the peek below and SSL_pending.
+    if (auto* tls = std::get_if<TlsStream>(stream_.get()); tls && tls->has_unread_input()) return false;
     // An idle connection has nothing to read; EOF, a stray close_notify or an extra response
     // means the server is done with it.
     char probe;

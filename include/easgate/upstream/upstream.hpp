@@ -8,7 +8,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -21,6 +20,7 @@
 
 #include "easgate/common/histogram.hpp"
 #include "easgate/common/lru_cache.hpp"
+#include "easgate/common/tls_stream.hpp"
 #include "easgate/config/config.hpp"
 
 namespace easgate::upstream {
@@ -138,7 +138,7 @@ struct UpstreamFailure {
 class UpstreamConnection {
 public:
     using PlainStream = beast::tcp_stream;
-    using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+    using TlsStream = common::TlsStream;
 
     explicit UpstreamConnection(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
     // A moved-from connection is closed (never a half-moved stream), so it can be reused or dropped.
@@ -188,7 +188,7 @@ public:
 private:
     boost::asio::any_io_executor executor_;
     using Stream = std::variant<PlainStream, TlsStream>;
-    std::unique_ptr<Stream> stream_;  // on the heap: an SSL stream can be moved but not move-assigned
+    std::unique_ptr<Stream> stream_;  // on the heap: a TLS stream can be moved but not move-assigned
     beast::flat_buffer buffer_;
     const config::UpstreamTarget* target_ = nullptr;
     std::size_t server_ = 0;

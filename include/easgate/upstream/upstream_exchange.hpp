@@ -5,7 +5,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -16,6 +15,7 @@
 #include "easgate/common/body_bytes.hpp"
 #include "easgate/common/body_rate.hpp"
 #include "easgate/common/result.hpp"
+#include "easgate/common/tls_stream.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
 #include "easgate/upstream/response_deadline.hpp"
@@ -25,7 +25,7 @@
 namespace easgate::upstream {
 
 namespace http = boost::beast::http;
-using DeviceStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using DeviceStream = common::TlsStream;
 
 // Bodies are streamed this much at a time, either way.
 constexpr std::size_t relay_chunk_bytes = 64 * 1024;

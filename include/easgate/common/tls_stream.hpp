@@ -1,0 +1,252 @@
+#pragma once
+
+// A TLS connection that holds no buffers while idle, for connections that wait most of their life
+// (an ActiveSync Ping is held up to an hour, on the device's connection and on Exchange's).
+// asio::ssl::stream keeps four 17 KiB buffers per connection for as long as it lives; here OpenSSL
+// reads and writes the socket itself (through a BIO of ours), so what is left while nothing moves
+// is OpenSSL's own state, whose record buffers SSL_MODE_RELEASE_BUFFERS frees.
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/assert.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "easgate/common/openssl_ptr.hpp"
+
+namespace easgate::common {
+
+// A TLS stream over a beast::tcp_stream (next_layer(), so beast::get_lowest_layer and its timeouts
+// apply to every wait), with the interface of asio::ssl::stream that Beast's HTTP functions use.
+//
+// When OpenSSL needs bytes that have not arrived, the stream waits with a read of a few bytes into
+// an array it holds, through the tcp_stream; OpenSSL gets those first, then reads the socket
+// directly. When the socket takes less than OpenSSL wrote, the rest is kept in a buffer made only
+// then and written out through the tcp_stream before the operation completes; the buffer is freed
+// after. Errors are those asio::ssl::stream reports: asio::error::eof after the peer's
+// close_notify, ssl::error::stream_truncated when the connection ended without one,
+// beast::error::timeout and operation_aborted from the tcp_stream.
+//
+// One operation at a time (handshake, read, write or shutdown): each may both read and write the
+// socket. No operation may be pending when the stream is moved.
+class TlsStream {
+public:
+    using next_layer_type = boost::beast::tcp_stream;
+    using executor_type = next_layer_type::executor_type;
+
+    TlsStream(const executor_type& executor, boost::asio::ssl::context& context);
+    TlsStream(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& context);
+    TlsStream(TlsStream&& other) noexcept;
+    TlsStream& operator=(TlsStream&&) = delete;
+    ~TlsStream() = default;
+
+    executor_type get_executor() noexcept { return tcp_.get_executor(); }
+    next_layer_type& next_layer() { return tcp_; }
+    const next_layer_type& next_layer() const { return tcp_; }
+    SSL* native_handle() { return ssl_.get(); }
+
+    // Whether bytes were received that no read has taken yet: records OpenSSL holds (decrypted or
+    // not) or bytes of the last wait it has not taken.
+    bool has_unread_input() const;
+
+    template <class Token>
+    auto async_handshake(boost::asio::ssl::stream_base::handshake_type type, Token&& token) {
+        if (type == boost::asio::ssl::stream_base::client) {
+            SSL_set_connect_state(ssl_.get());
+        } else {
+            SSL_set_accept_state(ssl_.get());
+        }
+        return start<void(boost::system::error_code)>(Handshake{}, std::forward<Token>(token));
+    }
+
+    // Sends close_notify and waits for the peer's, as asio::ssl::stream does.
+    template <class Token>
+    auto async_shutdown(Token&& token) {
+        return start<void(boost::system::error_code)>(Shutdown{}, std::forward<Token>(token));
+    }
+
+    template <class MutableBufferSequence, class Token>
+    auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
+        return start<void(boost::system::error_code, std::size_t)>(Read{first_buffer(buffers)},
+                                                                   std::forward<Token>(token));
+    }
+
+    // Up to one TLS record's worth: the first buffer, or the start of the sequence gathered when the
+    // first buffer is smaller (a header and its body go out in one record, not two).
+    template <class ConstBufferSequence, class Token>
+    auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
+        return start<void(boost::system::error_code, std::size_t)>(Write<ConstBufferSequence>{buffers},
+                                                                   std::forward<Token>(token));
+    }
+
+private:
+    friend struct TlsStreamBio;
+    static constexpr std::size_t record_bytes = 16 * 1024;  // TLS's largest record payload
+    static constexpr std::size_t wait_bytes = 64;           // what one wait for input reads
+
+    // What one call into OpenSSL came to.
+    struct Outcome {
+        boost::system::error_code error;
+        std::size_t bytes = 0;
+        bool wants_input = false;
+    };
+
+    // The OpenSSL call of each operation, repeated until it neither waits for input nor fails.
+    struct Handshake {
+        static constexpr bool transfers = false;
+        int operator()(TlsStream& stream, std::size_t&) const { return SSL_do_handshake(stream.ssl_.get()); }
+    };
+    struct Shutdown {
+        static constexpr bool transfers = false;
+        int operator()(TlsStream& stream, std::size_t&) const;
+    };
+    struct Read {
+        static constexpr bool transfers = true;
+        boost::asio::mutable_buffer into;
+        int operator()(TlsStream& stream, std::size_t& bytes) const {
+            if (into.size() == 0) return 1;
+            return SSL_read_ex(stream.ssl_.get(), into.data(), into.size(), &bytes);
+        }
+    };
+    template <class ConstBufferSequence>
+    struct Write {
+        static constexpr bool transfers = true;
+        ConstBufferSequence buffers;
+        int operator()(TlsStream& stream, std::size_t& bytes) const {
+            const auto first = first_buffer(buffers);
+            const std::size_t size = std::min(boost::asio::buffer_size(buffers), record_bytes);
+            if (size == 0) return 1;
+            if (first.size() >= size) return SSL_write_ex(stream.ssl_.get(), first.data(), size, &bytes);
+            std::array<unsigned char, record_bytes> gathered;
+            boost::asio::buffer_copy(boost::asio::buffer(gathered.data(), size), buffers);
+            return SSL_write_ex(stream.ssl_.get(), gathered.data(), size, &bytes);
+        }
+    };
+
+    template <class Action>
+    class Operation;
+
+    template <class Signature, class Action, class Token>
+    auto start(Action action, Token&& token) {
+        return boost::asio::async_compose<Token, Signature>(Operation<Action>{*this, std::move(action)},
+                                                            token, tcp_);
+    }
+
+    template <class BufferSequence>
+    static boost::beast::buffers_type<BufferSequence> first_buffer(const BufferSequence& buffers) {
+        for (const auto buffer : boost::beast::buffers_range_ref(buffers))
+            if (buffer.size() > 0) return buffer;
+        return {};
+    }
+
+    // Calls into OpenSSL (action returns what the SSL_ function did) and says what comes next.
+    template <class Action>
+    Outcome perform(const Action& action) {
+        prepare_call();
+        std::size_t bytes = 0;
+        const int result = action(*this, bytes);
+        return conclude(result, bytes);
+    }
+    void prepare_call();
+    Outcome conclude(int result, std::size_t bytes);
+    // The end of a wait for input: its bytes are OpenSSL's next, or why there are none.
+    boost::system::error_code received(const boost::system::error_code& error, std::size_t bytes);
+    // OpenSSL keeps its read buffer through a wait for input, which may last an hour.
+    void release_buffers();
+    boost::asio::const_buffer unsent() const { return boost::asio::buffer(unsent_); }
+    void sent() { std::vector<unsigned char>().swap(unsent_); }
+
+    boost::beast::tcp_stream tcp_;
+    OpenSslPtr<SSL, SSL_free> ssl_;
+    std::array<unsigned char, wait_bytes> waited_{};  // read by the last wait for input
+    std::uint8_t waited_begin_ = 0, waited_end_ = 0;  // what OpenSSL has not taken of it
+    std::vector<unsigned char> unsent_;               // written by OpenSSL, not yet taken by the socket
+    bool busy_ = false;                               // an operation is pending (one at a time)
+    bool socket_emptied_ = false;                     // the last wait read less than it could
+    bool input_ended_ = false;                        // the peer closed its end of the connection
+    boost::system::error_code socket_error_;          // why the socket failed, in the last call
+};
+
+// One operation: calls into OpenSSL, writing out what the socket did not take and waiting for
+// input (both through the tcp_stream, under its timeout) until OpenSSL is done or fails.
+template <class Action>
+class TlsStream::Operation {
+public:
+    Operation(TlsStream& stream, Action action) : stream_(stream), action_(std::move(action)) {}
+
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code error = {}, std::size_t bytes = 0) {
+        switch (state_) {
+            case State::starting:
+                BOOST_ASSERT_MSG(!stream_.busy_, "another operation is pending on this TlsStream");
+                stream_.busy_ = true;
+                break;
+            case State::waiting:
+                if ((outcome_.error = stream_.received(error, bytes))) return complete(self);
+                break;
+            case State::writing:
+                stream_.sent();
+                if (error && !outcome_.error) outcome_ = {error};
+                return go_on(self);
+            case State::posted:
+                return complete(self);
+        }
+        outcome_ = stream_.perform(action_);
+        if (stream_.unsent_.empty()) return go_on(self);
+        state_ = State::writing;
+        suspended_ = true;
+        boost::asio::async_write(stream_.tcp_, stream_.unsent(), std::move(self));
+    }
+
+private:
+    enum class State { starting, waiting, writing, posted };
+
+    template <class Self>
+    void go_on(Self& self) {
+        if (!outcome_.error && outcome_.wants_input) {
+            stream_.release_buffers();
+            state_ = State::waiting;
+            suspended_ = true;
+            stream_.tcp_.async_read_some(boost::asio::buffer(stream_.waited_), std::move(self));
+        } else if (!suspended_) {
+            // Done without waiting: the handler must not run inside the initiating call.
+            state_ = State::posted;
+            boost::asio::post(stream_.tcp_.get_executor(), std::move(self));
+        } else {
+            complete(self);
+        }
+    }
+
+    template <class Self>
+    void complete(Self& self) {
+        stream_.busy_ = false;
+        if constexpr (Action::transfers) {
+            self.complete(outcome_.error, outcome_.error ? 0 : outcome_.bytes);
+        } else {
+            self.complete(outcome_.error);
+        }
+    }
+
+    TlsStream& stream_;
+    Action action_;
+    State state_ = State::starting;
+    bool suspended_ = false;  // waited or wrote at least once
+    Outcome outcome_;
+};
+
+}  // namespace easgate::common
