@@ -163,6 +163,16 @@ def lab_table(runs):
                 lines.append(f"| cold-start, warm users meanwhile | | {fmt(run['warm']['req_per_s'])} | "
                              f"{fmt(run['warm']['latency_ms']['p50'], 2)} / {fmt(run['warm']['latency_ms']['p99'], 2)} "
                              f"| | | {run['warm']['error_total']} |")
+    easgate, nginx = (mean(runs, "lab-fast", target, lambda r: r["req_per_s"]) for target in ("easgate", "nginx"))
+    if easgate and nginx:
+        lines += ["", "Full delegation path against the fast upstream (easgate-bench-upstream, https TLS 1.3, which",
+                  "ignores the Authorization header) beside nginx's pass-through to it, same run, alternating:", "",
+                  "| sync, 50 devices, cached | easgate req/s | nginx req/s | easgate / nginx | p99 ms easgate / nginx |",
+                  "|---|---|---|---|---|",
+                  f"| directory + delegation + fresh token per request | {fmt(easgate)} | {fmt(nginx)} | "
+                  f"{ratio(easgate, nginx)} | "
+                  f"{fmt(mean(runs, 'lab-fast', 'easgate', lambda r: r['latency_ms']['p99']), 2)} / "
+                  f"{fmt(mean(runs, 'lab-fast', 'nginx', lambda r: r['latency_ms']['p99']), 2)} |"]
     return lines if len(lines) > 2 else []
 
 

@@ -24,10 +24,26 @@ lab_add_users() {  # COUNT: bench1..benchCOUNT, unless the last one exists alrea
 # config/easgate.demo.yaml on our own port, with /metrics and one worker. The lab's Apache has 512
 # processes and keeps an idle connection 60 s; an Exchange connection only ever carries one user,
 # so 2,000 users' idle connections would take them all: easgate keeps at most 200 idle.
+# A second listener delegates to the same SPN but forwards to easgate-bench-upstream (https, TLS
+# 1.3), which ignores the Authorization header: the whole request path of easgate (directory and
+# delegation cached, a fresh Negotiate token per request) against a fast Exchange stand-in, to put
+# beside nginx's pass-through to the same upstream. The lab's Apache runs a CGI per request.
+lab_fast_listener() {
+  printf '  - {address: %s, port: %s, certificate: %s, private_key: %s, upstream: bench,\n' \
+    "$LAB_GW_IP" $((port_base + 11)) "$LAB_GW_CERT" "$LAB_GW_KEY"
+  printf '     client_auth: {mode: required, trusted_ca_file: %s}}\n' "$LAB_CA_FILE"
+}
+
 lab_easgate_config() {
-  sed -e "s/^    port: 8443/    port: $((port_base + 10))/" -e 's/^  level: info/  level: warn/' config/easgate.demo.yaml
+  sed -e "s/^    port: 8443/    port: $((port_base + 10))/" -e 's/^  level: info/  level: warn/' \
+    -e "/^listeners:/r"<(lab_fast_listener) -e "/^upstreams:/r"<(lab_fast_upstream) config/easgate.demo.yaml
   printf 'admin: {listen: 127.0.0.1:%s}\nworkers: %s\n' $((port_base + 19)) "$workers"
   printf 'limits: {max_idle_upstream_connections: 200}\n'
+}
+
+lab_fast_upstream() {
+  printf '  - {name: bench, servers: ["%s"], ca_file: %s, service_principal: HTTP/mail.example.test}\n' \
+    "$(upstream_url 0)" "$pki/server-ca.pem"
 }
 
 kdc_counts() {  # "S4U2SELF S4U2PROXY" from easgate's /metrics
@@ -38,7 +54,7 @@ kdc_counts() {  # "S4U2SELF S4U2PROXY" from easgate's /metrics
 lab_loadgen() {  # JSON ARGS...: easgate-loadgen against the lab's easgate, minting from the lab CA
   local json=$1
   shift
-  pinned "$load_cpu" "$bin/easgate-loadgen" --host "$LAB_GW_IP" --port $((port_base + 10)) --label easgate \
+  pinned "$load_cpu" "$bin/easgate-loadgen" --host "$LAB_GW_IP" --port "${lab_port:-$((port_base + 10))}" --label easgate \
     --json "$json" --client-ca-cert "$LAB_CA_FILE" --client-ca-key "$LAB_CA_KEY" \
     --upn-pattern "bench{n}@$LAB_DNS_DOMAIN" "$@" 2> >(grep -v '^minted' | tee -a "$work/loadgen.log" >&2)
 }
@@ -66,6 +82,8 @@ run_lab_scenarios() {
   local users=$((lab_cold_users + lab_warm_users + lab_sync_devices))
   echo "== adding $users users to the lab directory" >&2
   lab_add_users "$users"
+  start_upstreams
+  start_nginx
   lab_easgate_config >"$work/easgate-lab.yaml"
   run_easgate "$work/easgate-lab.yaml" $((port_base + 10)) "$LAB_GW_IP"
   echo "== lab sync: $lab_sync_devices devices, full delegation, tickets cached" >&2
@@ -74,6 +92,16 @@ run_lab_scenarios() {
     --first-device "$first_sync"
   lab_measure lab-sync --scenario sync --concurrency "$lab_sync_devices" --duration "$((smoke ? 2 : 10))" \
     --first-device "$first_sync"
+  echo "== lab sync, fast upstream: easgate's whole path beside nginx's pass-through" >&2
+  lab_port=$((port_base + 11)) lab_loadgen "$work/lab-fast-warmup.json" --scenario sync \
+    --concurrency "$lab_sync_devices" --duration 2 --first-device "$first_sync"
+  local round
+  for round in $(seq "$rounds"); do
+    lab_port=$((port_base + 11)) lab_measure "lab-fast-easgate-r$round" --scenario sync \
+      --concurrency "$lab_sync_devices" --duration "$((smoke ? 2 : 10))" --first-device "$first_sync"
+    loadgen nginx "$results/lab-fast-nginx-r$round.json" --scenario sync --concurrency "$lab_sync_devices" \
+      --duration "$((smoke ? 2 : 10))"
+  done
   echo "== lab cold-start: $lab_cold_users users' first requests, $lab_warm_users warm users meanwhile" >&2
   lab_measure lab-cold-start --scenario cold-start --devices "$lab_cold_users" --concurrency "$lab_warm_users" \
     --rate 100 --timeout 60 --connect-parallel 128
