@@ -62,17 +62,19 @@ def ratio(a, b):
 
 
 def throughput_table(runs, scenarios):
-    lines = ["| scenario | easgate | nginx | direct | easgate / nginx | p99 ms easgate / nginx / direct | errors |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | easgate | nginx | direct | easgate / nginx | p99 ms easgate / nginx / direct "
+             "| proxy CPU µs per request easgate / nginx | errors |",
+             "|---|---|---|---|---|---|---|---|"]
     for scenario, what in scenarios:
         rate = {t: mean(runs, scenario, t, lambda r: r["req_per_s"]) for t in TARGETS}
         p99 = {t: mean(runs, scenario, t, lambda r: r["latency_ms"]["p99"]) for t in TARGETS}
+        cpu = {t: mean(runs, scenario, t, lambda r: r.get("cpu_us_per_request", 0)) for t in ("easgate", "nginx")}
         errors = sum(r["error_total"] for t in TARGETS for r in rounds(runs, scenario, t))
         if not any(rate.values()):
             continue
         lines.append(f"| {what} | {fmt(rate['easgate'])} | {fmt(rate['nginx'])} | {fmt(rate['direct'])} | "
                      f"{ratio(rate['easgate'], rate['nginx'])} | {fmt(p99['easgate'], 2)} / {fmt(p99['nginx'], 2)}"
-                     f" / {fmt(p99['direct'], 2)} | {errors} |")
+                     f" / {fmt(p99['direct'], 2)} | {fmt(cpu['easgate'], 1)} / {fmt(cpu['nginx'], 1)} | {errors} |")
     return lines
 
 

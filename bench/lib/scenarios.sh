@@ -113,12 +113,40 @@ PY
   stop_all
 }
 
-loadgen_at() {  # PORT TARGET JSON ARGS...: easgate-loadgen against one port
-  local port=$1 target=$2 json=$3
+proxy_cpu_ticks() {  # TARGET: CPU time (utime + stime, clock ticks) of the proxy's processes so far
+  local pids=()
+  case $1 in
+  easgate) pids=("$easgate_pid") ;;
+  nginx) mapfile -t pids < <(echo "$nginx_pid"; pgrep -P "$nginx_pid") ;;
+  *) echo 0; return ;;
+  esac
+  local pid total=0
+  for pid in "${pids[@]}"; do
+    # Fields 14 and 15 after the "(comm)" field, which may hold spaces.
+    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
+loadgen_at() {  # PORT TARGET JSON ARGS...: easgate-loadgen against one port; adds the proxy's CPU time
+  local port=$1 target=$2 json=$3 before
   shift 3
+  before=$(proxy_cpu_ticks "$target")
   pinned "$load_cpu" "$bin/easgate-loadgen" --port "$port" --label "$target" --json "$json" \
     --client-ca-cert "$pki/issuing.pem" --client-ca-key "$pki/issuing.key" "$@" \
     2> >(grep -v '^minted' | tee -a "$work/loadgen.log" >&2)
+  add_cpu_per_request "$json" "$before" "$(proxy_cpu_ticks "$target")"
+}
+
+add_cpu_per_request() {  # JSON TICKS_BEFORE TICKS_AFTER: cpu_us_per_request (the proxy's, all threads)
+  python3 - "$@" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+path, before, after, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+result = json.load(open(path))
+if result.get("requests") and after > before:
+    result["cpu_us_per_request"] = (after - before) * 1e6 / hz / result["requests"]
+    json.dump(result, open(path, "w"), indent=2)
+PY
 }
 
 wait_for_line() {  # FILE PATTERN SECONDS
