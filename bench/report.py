@@ -49,7 +49,7 @@ def rounds(runs, scenario, target):
 
 
 def mean(runs, scenario, target, pick):
-    values = [pick(run) for run in rounds(runs, scenario, target)]
+    values = [v for v in (pick(run) for run in rounds(runs, scenario, target)) if v is not None]
     return statistics.mean(values) if values else None
 
 
@@ -68,7 +68,7 @@ def throughput_table(runs, scenarios):
     for scenario, what in scenarios:
         rate = {t: mean(runs, scenario, t, lambda r: r["req_per_s"]) for t in TARGETS}
         p99 = {t: mean(runs, scenario, t, lambda r: r["latency_ms"]["p99"]) for t in TARGETS}
-        cpu = {t: mean(runs, scenario, t, lambda r: r.get("cpu_us_per_request", 0)) for t in ("easgate", "nginx")}
+        cpu = {t: mean(runs, scenario, t, lambda r: r.get("cpu_us_per_request")) for t in ("easgate", "nginx")}
         errors = sum(r["error_total"] for t in TARGETS for r in rounds(runs, scenario, t))
         if not any(rate.values()):
             continue
@@ -130,6 +130,53 @@ def hold_sync_table(runs):
             a, b = idle["latency_ms"]["p99"], held["latency_ms"]["p99"]
             lines.append(f"| {target} | {a:.2f} ms | {b:.2f} ms | {ratio(b, a)} |")
     return lines if len(lines) > 2 else []
+
+
+def verdict(value, target, higher_is_better=True):
+    if value is None:
+        return "not measured"
+    return "met" if (value >= target if higher_is_better else value <= target) else "not met"
+
+
+def targets_table(runs):
+    """Issue 13's targets against this run's figures."""
+    def rate(scenario, target):
+        return mean(runs, scenario, target, lambda r: r["req_per_s"])
+
+    def cpu(scenario, target):
+        return mean(runs, scenario, target, lambda r: r.get("cpu_us_per_request"))
+
+    def over(a, b):
+        return a / b if a and b else None
+
+    def kib(target):
+        run = runs.get(f"memory-{target}-tls13-churn")
+        return run["kib_per_ping"] if run else None
+
+    rows = [
+        ("sync, plain forward: req/s", over(rate("sync", "easgate"), rate("sync", "nginx")), 1.2, "×"),
+        ("sync, plain forward: requests per CPU second", over(cpu("sync", "nginx"), cpu("sync", "easgate")), 1.2, "×"),
+        ("sync, full delegation (lab, fast upstream): req/s",
+         over(rate("lab-fast", "easgate"), rate("lab-fast", "nginx")), 1.0, "×"),
+        ("handshake: new connections/s", over(rate("handshake", "easgate"), rate("handshake", "nginx")), 1.0, "×"),
+        ("SendMail 10 MiB: MB/s", over(mean(runs, "sendmail", "easgate", lambda r: r["upload_mb_per_s"]),
+                                       mean(runs, "sendmail", "nginx", lambda r: r["upload_mb_per_s"])), 0.9, "×"),
+        ("scaling: 2 threads / 1 (the load generator shares both cores: direction only)", over(runs.get("scaling-w2-easgate-r1", {}).get("req_per_s"),
+                                        runs.get("scaling-w1-easgate-r1", {}).get("req_per_s")), 1.8, "×"),
+    ]
+    lines = ["| target | this run | goal | |", "|---|---|---|---|"]
+    for what, value, goal, unit in rows:
+        lines.append(f"| {what} | {fmt(value, 2)}{unit if value else ''} | ≥ {goal}{unit} | {verdict(value, goal)} |")
+    easgate, nginx = kib("easgate"), kib("nginx")
+    lines.append(f"| memory per held Ping, TLS 1.3 upstream, after churn | {fmt(easgate, 1)} KiB | "
+                 f"≤ nginx ({fmt(nginx, 1)} KiB), stretch 48 | {verdict(easgate, nginx or 0, False) if nginx else 'not measured'} |")
+    cold = runs.get("lab-cold-start")
+    if cold and "kdc" in cold:
+        users = cold["options"]["devices"]
+        exact = cold["kdc"]["s4u2self"] == users and cold["kdc"]["s4u2proxy"] == users
+        lines.append(f"| cold start: one S4U2Self + one S4U2Proxy per user | {cold['kdc']['s4u2self']} + "
+                     f"{cold['kdc']['s4u2proxy']} for {users} users | exactly one each | {'met' if exact else 'not met'} |")
+    return lines
 
 
 def machine():
@@ -237,6 +284,7 @@ def render(results, md, png):
         "MEMORY": memory_table(runs),
         "HOLD_SYNC": hold_sync_table(runs),
         "SCALING": scaling_table(runs),
+        "TARGETS": targets_table(runs),
         "LAB": lab_table(runs) or ["(not run: `bash bench/run.sh --lab`)"],
         "PING_DEVICES": str(max([r["held"] for n, r in runs.items() if n.startswith("memory-")] or [0])),
     }
