@@ -47,6 +47,13 @@ std::shared_ptr<DelegatedCredential> DelegatedCredential::impersonate(
 
 DelegatedCredential::Token DelegatedCredential::make_token(std::string_view channel_binding) const {
     Token token;
+    if (service_ticket_) {
+        Krb5Token made = service_ticket_->make_token(channel_binding);
+        token.status = made.status;
+        token.ticket_lifetime = made.ticket_lifetime;
+        if (!token.status.failed()) token.negotiate = base64(wrap_in_spnego(made.token));
+        return token;
+    }
     // Addresses stay unspecified: the acceptor (IIS, or MIT) builds the same structure.
     gss_channel_bindings_struct bindings{};
     bindings.initiator_addrtype = GSS_C_AF_UNSPEC;
@@ -66,6 +73,12 @@ DelegatedCredential::Token DelegatedCredential::make_token(std::string_view chan
     if (token.status.failed()) return token;
     token.negotiate = base64(wrap_in_spnego(output.view()));
     return token;
+}
+
+kerberos::GssStatus DelegatedCredential::keep_service_ticket(const std::string& target_principal) {
+    kerberos::GssStatus status;
+    service_ticket_ = ServiceTicket::copy_from(credential_.get(), target_principal, status);
+    return status;
 }
 
 void DelegatedCredential::bound_refresh(OM_uint32 ticket_lifetime) {

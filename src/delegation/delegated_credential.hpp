@@ -4,6 +4,7 @@
 #include <string>
 
 #include "easgate/kerberos/gss_handles.hpp"
+#include "service_ticket.hpp"
 #include "ticket_lifetime.hpp"
 
 namespace easgate::delegation {
@@ -30,6 +31,11 @@ public:
     // The first call asks the KDC for the service ticket (S4U2Proxy).
     Token make_token(std::string_view channel_binding = {}) const;
 
+    // After the first token: later tokens come from the service ticket itself, without GSSAPI (see
+    // ServiceTicket). Without it (status says why) they keep coming from gss_init_sec_context.
+    // Only before the credential is shared, as bound_refresh.
+    kerberos::GssStatus keep_service_ticket(const std::string& target_principal);
+
     // Refresh no later than the service ticket requires (it may end before the S4U2Self ticket).
     // Only before the credential is shared: fresh() reads this without a lock.
     void bound_refresh(OM_uint32 ticket_lifetime);
@@ -42,6 +48,7 @@ private:
 
     kerberos::GssCred credential_;
     kerberos::GssName target_;
+    std::unique_ptr<const ServiceTicket> service_ticket_;
     std::chrono::milliseconds refresh_before_;
     Clock::time_point refresh_at_;
 };

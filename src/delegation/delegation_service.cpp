@@ -115,6 +115,9 @@ struct DelegationService::Impl {
         ++counters.s4u2proxy;
         if (token.status.failed()) return refused(failure(KerberosStep::s4u2proxy, attempted, token.status));
         credential->bound_refresh(token.ticket_lifetime);
+        if (const kerberos::GssStatus kept = credential->keep_service_ticket(target); kept.failed())
+            spdlog::warn("delegation: later tokens for {} to {} go through GSSAPI: {}", user, spn,
+                         kept.message());
         spdlog::info("delegation: obtained a ticket for {} to {} (valid {} s)", user, spn,
                      token.ticket_lifetime);
         DelegationOutcome outcome;

@@ -1,5 +1,9 @@
 #include "easgate/delegation/spnego.hpp"
 
+#include <gssapi/gssapi.h>
+#include <openssl/evp.h>
+
+#include <array>
 #include <cstdint>
 
 namespace easgate::delegation {
@@ -59,6 +63,49 @@ std::string wrap_in_spnego(std::string_view kerberos_token) {
     append_header(out, 0xa2, mech_token);
     append_tlv(out, 0x04, kerberos_token);
     return out;
+}
+
+std::string frame_krb5_ap_req(std::string_view ap_req) {
+    constexpr std::string_view ap_req_token_id{"\x01\x00", 2};
+    const std::size_t body = tlv_size(kerberos_oid.size()) + ap_req_token_id.size() + ap_req.size();
+    std::string out;
+    out.reserve(tlv_size(body));
+    append_header(out, 0x60, body);
+    append_tlv(out, 0x06, kerberos_oid);
+    out += ap_req_token_id;
+    out += ap_req;
+    return out;
+}
+
+std::string gss_authenticator_checksum(std::string_view channel_binding) {
+    constexpr std::uint32_t hash_length = 16;
+    constexpr std::uint32_t flags = GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG | GSS_C_TRANS_FLAG;
+    const auto append_le32 = [](std::string& out, std::uint32_t value) {
+        for (int shift = 0; shift < 32; shift += 8) out += static_cast<char>((value >> shift) & 0xff);
+    };
+    std::string checksum;
+    append_le32(checksum, hash_length);
+    std::array<unsigned char, hash_length> hash{};
+    if (!channel_binding.empty()) {
+        // Initiator and acceptor address types and lengths (unspecified, no address), then the
+        // application data's length and the data.
+        std::string bindings;
+        for (int field = 0; field < 2; ++field) {
+            append_le32(bindings, GSS_C_AF_UNSPEC);
+            append_le32(bindings, 0);
+        }
+        append_le32(bindings, static_cast<std::uint32_t>(channel_binding.size()));
+        bindings += channel_binding;
+        // Fetched once: EVP_md5() makes OpenSSL 3 look the algorithm up again on every digest.
+        static const EVP_MD* const md5 = [] {
+            const EVP_MD* fetched = EVP_MD_fetch(nullptr, "MD5", nullptr);
+            return fetched != nullptr ? fetched : EVP_md5();
+        }();
+        EVP_Digest(bindings.data(), bindings.size(), hash.data(), nullptr, md5, nullptr);
+    }
+    checksum.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+    append_le32(checksum, flags);
+    return checksum;
 }
 
 }  // namespace easgate::delegation

@@ -48,6 +48,33 @@ TEST(DelegationSpnego, TokensOfSixtyFourKiBTakeThreeByteLengths) {
     EXPECT_EQ(wrapped.size(), 2 * 65584);
 }
 
+TEST(DelegationSpnego, FramesAnApReqAsAKerberosInitialContextToken) {
+    EXPECT_EQ(hex(frame_krb5_ap_req("AP")),
+              "600f"                    // GSS InitialContextToken
+              "06092a864886f712010202"  // krb5 mechanism OID
+              "0100"                    // TOK_ID: AP-REQ
+              "4150");
+    const std::string framed = hex(frame_krb5_ap_req(std::string(0x62a, 'x')));  // 0x62a + 13
+    EXPECT_EQ(framed.substr(0, 2 * 17), "6082063706092a864886f7120102020100");
+}
+
+TEST(DelegationSpnego, AuthenticatorChecksumWithoutBindingsIsZerosAndMitsFlags) {
+    EXPECT_EQ(hex(gss_authenticator_checksum({})),
+              "10000000"                          // Lgth 16, little-endian
+              "00000000000000000000000000000000"  // no channel bindings
+              "30010000");                        // CONF | INTEG | TRANS, as MIT sends for req_flags 0
+}
+
+TEST(DelegationSpnego, AuthenticatorChecksumHashesBindingsAsMitLaysThemOut) {
+    std::string binding = "tls-server-end-point:";
+    for (int byte = 0; byte < 32; ++byte) binding += static_cast<char>(byte);
+    // MD5 of five little-endian words (address types and lengths: 0; data length) and the data.
+    EXPECT_EQ(hex(gss_authenticator_checksum(binding)),
+              "10000000"
+              "8f1214c9c9cab8dc3bf866da9aba57a7"
+              "30010000");
+}
+
 TEST(LruCache, ForgetsTheLeastRecentlyUsedBeyondCapacity) {
     common::LruCache<int> cache(2);
     cache.store("alice", 1);

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <gssapi/gssapi.h>
+#include <krb5/krb5.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "easgate/kerberos/gss_handles.hpp"
+
+namespace easgate::delegation {
+
+// A Kerberos initial context token in the making: the GSS token, or why not.
+struct Krb5Token {
+    std::string token;              // framed AP-REQ, before SPNEGO
+    OM_uint32 ticket_lifetime = 0;  // seconds left on the service ticket
+    kerberos::GssStatus status;     // minor: the krb5 error code, as MIT's mechanism reports it
+};
+
+// An S4U2Proxy service ticket taken out of an impersonation credential once it holds one, so that
+// each token is one krb5_mk_req_extended on the calling thread's own long-lived krb5 context:
+// gss_init_sec_context creates a krb5 context (re-reading the profile) and searches the ccache on
+// every call. The token is what MIT's initiator makes for req_flags 0 (make_ap_req_v1): a subkey,
+// a sequence number, the 0x8003 checksum, no mutual authentication, no delegation.
+class ServiceTicket {
+public:
+    // The ticket to target_principal in credential's ccache; null (and why in status) without one.
+    static std::unique_ptr<ServiceTicket> copy_from(gss_cred_id_t credential,
+                                                    const std::string& target_principal,
+                                                    kerberos::GssStatus& status);
+
+    ServiceTicket(const ServiceTicket&) = delete;
+    ServiceTicket& operator=(const ServiceTicket&) = delete;
+    ~ServiceTicket();
+
+    // Safe on several threads at once: the ticket is only read.
+    Krb5Token make_token(std::string_view channel_binding) const;
+
+private:
+    ServiceTicket() = default;
+
+    mutable krb5_creds creds_{};  // krb5_mk_req_extended takes it non-const, and only reads it
+};
+
+}  // namespace easgate::delegation
