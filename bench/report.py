@@ -179,6 +179,24 @@ def targets_table(runs):
     return lines
 
 
+def sizing(runs):
+    """One node's figures from this run, and what they mean for N nodes."""
+    kib = runs.get("memory-easgate-tls13-churn", {}).get("kib_per_ping")
+    sync = mean(runs, "sync", "easgate", lambda r: r["req_per_s"])
+    handshakes = mean(runs, "handshake", "easgate", lambda r: r["req_per_s"])
+    if not (kib and sync and handshakes):
+        return ["(needs the sync, handshake and ping-hold scenarios)"]
+    phones = 100_000
+    return [f"Per node in this run (one I/O thread, one core): about {fmt(sync)} sync requests/s, "
+            f"{fmt(handshakes)} new device connections/s, {kib:.0f} KiB per held Ping with a TLS 1.3 Exchange.",
+            "",
+            f"For example, {phones:,} phones each holding a Ping need about {phones * kib / 1048576:.1f} GiB "
+            f"for the held Pings and {2 * phones:,} file descriptors in all (two per Ping), spread over the nodes; "
+            "a phone that syncs every few minutes adds well under one request/s. Memory and descriptors "
+            "usually decide N; then add one node (N + 1) so that the others absorb a stopped node's "
+            "reconnecting phones (docs/scale-out.md)."]
+
+
 def machine():
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = re.search(r"Model name:\s*(.+)", lscpu)
@@ -285,6 +303,7 @@ def render(results, md, png):
         "HOLD_SYNC": hold_sync_table(runs),
         "SCALING": scaling_table(runs),
         "TARGETS": targets_table(runs),
+        "SIZING": sizing(runs),
         "LAB": lab_table(runs) or ["(not run: `bash bench/run.sh --lab`)"],
         "PING_DEVICES": str(max([r["held"] for n, r in runs.items() if n.startswith("memory-")] or [0])),
     }
