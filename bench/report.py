@@ -233,7 +233,9 @@ def lab_table(runs):
     easgate, nginx = (mean(runs, "lab-fast", target, lambda r: r["req_per_s"]) for target in ("easgate", "nginx"))
     if easgate and nginx:
         lines += ["", "Full delegation path against the fast upstream (easgate-bench-upstream, https TLS 1.3, which",
-                  "ignores the Authorization header) beside nginx's pass-through to it, same run, alternating:", "",
+                  "ignores the Authorization header) beside nginx's pass-through to it, same run, alternating. The",
+                  "upstream is https, so easgate binds each token to the connection (Extended Protection): two",
+                  "tokens per request today, see \"What changed\" below.", "",
                   "| sync, 50 devices, cached | easgate req/s | nginx req/s | easgate / nginx | p99 ms easgate / nginx |",
                   "|---|---|---|---|---|",
                   f"| directory + delegation + fresh token per request | {fmt(easgate)} | {fmt(nginx)} | "

@@ -36,7 +36,7 @@ lab_fast_listener() {
 
 lab_easgate_config() {
   sed -e "s/^    port: 8443/    port: $((port_base + 10))/" -e 's/^  level: info/  level: warn/' \
-    -e "/^listeners:/r"<(lab_fast_listener) -e "/^upstreams:/r"<(lab_fast_upstream) config/easgate.demo.yaml
+    -e "/^listeners:/r"<(lab_fast_listener) -e "/^    service_principal:/r"<(lab_fast_upstream) config/easgate.demo.yaml
   printf 'admin: {listen: 127.0.0.1:%s}\nworkers: %s\n' $((port_base + 19)) "$workers"
   printf 'limits: {max_idle_upstream_connections: 200}\n'
 }
