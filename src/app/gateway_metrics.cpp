@@ -41,6 +41,20 @@ admin::MetricFamily proxy_refusals(const listener::SessionRegistry& sessions) {
     return family;
 }
 
+void add_delegation(std::vector<admin::MetricFamily>& out, const delegation::DelegationCounters& d) {
+    out.push_back(
+        counter("easgate_kdc_s4u2self_total", "S4U2Self exchanges with the KDC (impersonation)", d.s4u2self));
+    out.push_back(counter("easgate_kdc_s4u2proxy_total", "S4U2Proxy exchanges with the KDC (service tickets)",
+                          d.s4u2proxy));
+    out.push_back(counter("easgate_delegation_cache_hits_total", "requests delegated with a cached ticket",
+                          d.cache_hits));
+    out.push_back(counter("easgate_delegation_tokens_total",
+                          "Negotiate tokens made from cached tickets, one per token sent to Exchange",
+                          d.tokens));
+    out.push_back(counter("easgate_delegation_failures_total",
+                          "delegations the KDC refused or could not serve", d.failures));
+}
+
 }  // namespace
 
 std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) {
@@ -59,16 +73,7 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
     out.push_back(per_upstream("easgate_upstream_tls_resumed_total",
                                "of those, resumed sessions (no key exchange)", sources.upstreams,
                                [](const upstream::Upstream& u) { return u.tls_resumptions(); }));
-    if (const auto* d = sources.delegation) {
-        out.push_back(counter("easgate_kdc_s4u2self_total", "S4U2Self exchanges with the KDC (impersonation)",
-                              d->s4u2self));
-        out.push_back(counter("easgate_kdc_s4u2proxy_total",
-                              "S4U2Proxy exchanges with the KDC (service tickets)", d->s4u2proxy));
-        out.push_back(counter("easgate_delegation_cache_hits_total",
-                              "Negotiate tokens made from a cached ticket", d->cache_hits));
-        out.push_back(counter("easgate_delegation_failures_total",
-                              "delegations the KDC refused or could not serve", d->failures));
-    }
+    if (const auto* d = sources.delegation) add_delegation(out, *d);
     if (const auto* r = sources.refusals) {
         admin::MetricFamily family{"easgate_requests_refused_total",
                                    "requests the filter chain answered itself instead of forwarding them "

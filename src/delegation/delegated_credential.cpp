@@ -81,8 +81,9 @@ kerberos::GssStatus DelegatedCredential::keep_service_ticket(const std::string& 
     return status;
 }
 
-void DelegatedCredential::bound_refresh(OM_uint32 ticket_lifetime) {
-    refresh_at_ = std::min(refresh_at_, refresh_due(Clock::now(), ticket_lifetime, refresh_before_));
+void DelegatedCredential::first_token_made(const Token& token) {
+    refresh_at_ = std::min(refresh_at_, refresh_due(Clock::now(), token.ticket_lifetime, refresh_before_));
+    token_bytes_ = token.negotiate.size();
 }
 
 }  // namespace easgate::delegation

@@ -36,11 +36,13 @@ public:
     // Only before the credential is shared, as bound_refresh.
     kerberos::GssStatus keep_service_ticket(const std::string& target_principal);
 
-    // Refresh no later than the service ticket requires (it may end before the S4U2Self ticket).
-    // Only before the credential is shared: fresh() reads this without a lock.
-    void bound_refresh(OM_uint32 ticket_lifetime);
+    // Takes from the first token when to refresh (the service ticket may end before the S4U2Self
+    // ticket) and how large tokens are. Only before the credential is shared: both are read
+    // without a lock.
+    void first_token_made(const Token& token);
 
     bool fresh(Clock::time_point now) const { return now < refresh_at_; }
+    std::size_t token_bytes() const { return token_bytes_; }
 
 private:
     DelegatedCredential(kerberos::GssCred credential, kerberos::GssName target,
@@ -51,6 +53,7 @@ private:
     std::unique_ptr<const ServiceTicket> service_ticket_;
     std::chrono::milliseconds refresh_before_;
     Clock::time_point refresh_at_;
+    std::size_t token_bytes_ = 0;
 };
 
 }  // namespace easgate::delegation

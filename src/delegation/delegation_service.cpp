@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <utility>
 
 #include "delegated_credential.hpp"
 #include "easgate/common/lru_cache.hpp"
@@ -114,7 +115,7 @@ struct DelegationService::Impl {
         counters.s4u2proxy_seconds.observe(Clock::now() - asked);
         ++counters.s4u2proxy;
         if (token.status.failed()) return refused(failure(KerberosStep::s4u2proxy, attempted, token.status));
-        credential->bound_refresh(token.ticket_lifetime);
+        credential->first_token_made(token);
         if (const kerberos::GssStatus kept = credential->keep_service_ticket(target); kept.failed())
             spdlog::warn("delegation: later tokens for {} to {} go through GSSAPI: {}", user, spn,
                          kept.message());
@@ -154,21 +155,6 @@ struct DelegationService::Impl {
             flights.land(key, flight);
         }
         flight->complete(std::move(outcome));
-    }
-
-    // A token from a credential that already holds its service ticket, made on the caller's thread:
-    // the ticket is in the credential's own MEMORY ccache (put there by the first token, and
-    // fresh() ends before the ticket does), so this is CPU only, and cheaper than a hop to another
-    // thread and back. MIT locks the credential handle for each use: I/O threads may share it.
-    DelegationResult token_from(const DelegatedCredential& credential, const std::string& user,
-                                const std::string& spn, std::string_view channel_binding) {
-        ++counters.cache_hits;
-        const DelegatedCredential::Token token = credential.make_token(channel_binding);
-        if (!token.status.failed()) return token.negotiate;
-        ++counters.failures;
-        auto refusal = failure(KerberosStep::s4u2proxy, attempt(user, spn), token.status);
-        spdlog::warn("delegation: {}", refusal.reason);
-        return refusal;
     }
 
     // One login at a time on a KDC thread, until one works; the log says why not, once the KDC has
@@ -232,23 +218,31 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
                                                                             std::string target_spn,
                                                                             std::string channel_binding,
                                                                             bool* from_cache) {
+    auto delegation = co_await delegate(std::move(user_principal), std::move(target_spn), from_cache);
+    if (!delegation) co_return std::move(delegation.error());
+    co_return token(*delegation, channel_binding);
+}
+
+boost::asio::awaitable<common::Result<UserDelegation>> DelegationService::delegate(std::string user_principal,
+                                                                                   std::string target_spn,
+                                                                                   bool* from_cache) {
     Impl& impl = *impl_;
     const std::string key = user_principal + '\n' + target_spn;
-    std::shared_ptr<DelegatedCredential> cached;
+    UserDelegation delegation;
     common::Flights<DelegationOutcome>::Joined joined;
     {
         std::lock_guard lock(impl.mutex);
         if (auto* entry = impl.cache.find(key); entry != nullptr && (*entry)->fresh(Clock::now())) {
-            cached = *entry;
+            delegation.credential_ = *entry;
         } else {
             // One stuck longer than kerberos.timeout (a silent KDC) is left to finish on its own.
             joined = impl.flights.join(key, impl.kerberos.timeout);
         }
     }
-    if (from_cache) *from_cache = cached != nullptr;
-    const bool started_flight = joined.started;
+    if (from_cache) *from_cache = delegation.credential_ != nullptr;
+    if (delegation.credential_) ++impl.counters.cache_hits;
     const auto& flight = joined.flight;
-    if (started_flight) {
+    if (joined.started) {
         boost::asio::post(impl.kdc_threads, [&impl, key, user_principal, target_spn, flight] {
             impl.fly(key, user_principal, target_spn, flight);
         });
@@ -260,11 +254,32 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
             ++impl.counters.failures;
             co_return outcome->failure;
         }
-        // The flight's token is unbound: a bound one is made below, from the new credential.
-        if (started_flight && channel_binding.empty()) co_return std::move(outcome->first_token);
-        cached = std::move(outcome->credential);
+        // The exchange's own token goes to the request that started it; the others make their own.
+        if (joined.started) delegation.unbound_token_ = std::move(outcome->first_token);
+        delegation.credential_ = std::move(outcome->credential);
     }
-    co_return impl.token_from(*cached, user_principal, target_spn, channel_binding);
+    delegation.authorization_bytes_ =
+        std::string_view("Negotiate ").size() + delegation.credential_->token_bytes();
+    delegation.user_principal_ = std::move(user_principal);
+    delegation.target_spn_ = std::move(target_spn);
+    co_return delegation;
+}
+
+// The ticket is in the credential's own MEMORY ccache (put there by the first token, and fresh()
+// ends before the ticket does): this is CPU only, cheaper than a hop to another thread and back.
+DelegationResult DelegationService::token(UserDelegation& delegation, std::string_view channel_binding) {
+    if (channel_binding.empty() && !delegation.unbound_token_.empty())
+        return std::exchange(delegation.unbound_token_, {});
+    Impl& impl = *impl_;
+    ++impl.counters.tokens;
+    const DelegatedCredential::Token token = delegation.credential_->make_token(channel_binding);
+    if (!token.status.failed()) return token.negotiate;
+    ++impl.counters.failures;
+    auto refusal =
+        impl.failure(KerberosStep::s4u2proxy,
+                     impl.attempt(delegation.user_principal_, delegation.target_spn_), token.status);
+    spdlog::warn("delegation: {}", refusal.reason);
+    return refusal;
 }
 
 }  // namespace easgate::delegation

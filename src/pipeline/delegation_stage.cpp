@@ -7,20 +7,16 @@ namespace {
 
 using common::Failure;
 
-// The delegated user's tokens: the unbound one the stage made, or one bound to the upstream TLS
-// connection (Extended Protection), made from the cached service ticket without a KDC round trip.
+// The delegated user's tokens, made when the upstream sends one: bound to its TLS connection
+// (Extended Protection) or not, from the service ticket the stage made sure of.
 class DelegatedTokens final : public upstream::TokenSource {
 public:
-    DelegatedTokens(std::shared_ptr<delegation::DelegationService> service, std::string user,
-                    std::string target_spn, std::string unbound_token)
-        : service_(std::move(service)),
-          user_(std::move(user)),
-          target_spn_(std::move(target_spn)),
-          unbound_token_(std::move(unbound_token)) {}
+    DelegatedTokens(std::shared_ptr<delegation::DelegationService> service,
+                    delegation::UserDelegation delegation)
+        : service_(std::move(service)), delegation_(std::move(delegation)) {}
 
     boost::asio::awaitable<common::Result<std::string>> token(std::string channel_binding) override {
-        if (channel_binding.empty()) co_return unbound_token_;
-        auto token = co_await service_->negotiate_token(user_, target_spn_, std::move(channel_binding));
+        auto token = service_->token(delegation_, channel_binding);
         // The user was let through moments ago: whatever fails now is the infrastructure's.
         if (!token) co_return Failure::unavailable(token.error().reason).because(token.error().cause);
         co_return std::move(*token);
@@ -28,9 +24,7 @@ public:
 
 private:
     std::shared_ptr<delegation::DelegationService> service_;
-    std::string user_;
-    std::string target_spn_;
-    std::string unbound_token_;
+    delegation::UserDelegation delegation_;
 };
 
 }  // namespace
@@ -57,13 +51,12 @@ boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext
             .because("no_directory_entry");
     std::string user = request.user->sam_account_name + "@" + realm_;
     const auto asked = std::chrono::steady_clock::now();
-    auto token = co_await delegation_->negotiate_token(user, target_spn_, {}, &request.delegation_from_cache);
+    auto delegation = co_await delegation_->delegate(user, target_spn_, &request.delegation_from_cache);
     request.delegation_time = std::chrono::steady_clock::now() - asked;
-    if (!token) co_return std::move(token.error());
-    const std::size_t authorization_bytes = std::string_view("Negotiate ").size() + token->size();
-    if (authorization_bytes > max_authorization_bytes_) co_return too_large(user, authorization_bytes);
-    request.credentials =
-        std::make_shared<DelegatedTokens>(delegation_, std::move(user), target_spn_, std::move(*token));
+    if (!delegation) co_return std::move(delegation.error());
+    if (delegation->authorization_bytes() > max_authorization_bytes_)
+        co_return too_large(user, delegation->authorization_bytes());
+    request.credentials = std::make_shared<DelegatedTokens>(delegation_, std::move(*delegation));
     co_return common::Result<>{};
 }
 

@@ -182,6 +182,11 @@ TEST_F(GatewayDelegationTest, OnChallengeSendsTheTokenAfterExchangeAsksForIt) {
     EXPECT_EQ(count_of(seen, "\" 401 \"POST /Microsoft-Server-ActiveSync?Cmd=Sync"), 1u) << seen;
     EXPECT_EQ(count_of(seen, "\" 200 \"POST /Microsoft-Server-ActiveSync?Cmd=Sync"), 2u) << seen;
     EXPECT_EQ(count_of(gateway_->log(), "asked for credentials; sending the request again"), 1u);
+    // One token was made, bound to the TLS connection, for the challenged try; the first try and
+    // the second request needed none.
+    const auto metrics =
+        run_command({"curl", "--silent", "--show-error", gateway_->admin_url() + "/metrics"});
+    EXPECT_NE(metrics.out.find("\neasgate_delegation_tokens_total 1\n"), std::string::npos) << metrics.out;
 }
 
 // Exchange 2019 CU14+ turns Extended Protection on: a token must be bound to the TLS connection
@@ -191,6 +196,12 @@ TEST_F(GatewayDelegationTest, ExtendedProtectionGetsTokensBoundToTheUpstreamTlsC
     const auto result = as_user("alice", {url("Cmd=Sync&n=2")});  // two requests, one upstream connection
     ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
     EXPECT_EQ(count_of(result.out, "authenticated as alice@EXAMPLE.TEST channel-bound\n"), 2u) << result.out;
+    // Each token is made once, bound, when it is sent: none unbound beside it.
+    const auto metrics =
+        run_command({"curl", "--silent", "--show-error", gateway_->admin_url() + "/metrics"});
+    ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+    EXPECT_NE(metrics.out.find("\neasgate_kdc_s4u2proxy_total 1\n"), std::string::npos) << metrics.out;
+    EXPECT_NE(metrics.out.find("\neasgate_delegation_tokens_total 2\n"), std::string::npos) << metrics.out;
 }
 
 TEST_F(GatewayDelegationTest, WithChannelBindingOffExtendedProtectionRefusesTheToken) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "easgate/common/histogram.hpp"
 #include "easgate/common/result.hpp"
@@ -19,11 +20,32 @@ namespace easgate::delegation {
 // what it means and the fix.
 using DelegationResult = common::Result<std::string>;
 
+class DelegatedCredential;
+
+// One user's delegation to one SPN, cached or just obtained from the KDC: DelegationService::token
+// makes its tokens without a KDC. A request holds it from the delegation stage to Exchange, so the
+// token is made only when one is sent, and bound to the upstream connection that carries it.
+class UserDelegation {
+public:
+    // The size of "Negotiate <token>" with this service ticket; each token may differ from it by a
+    // few bytes (the authenticator's timestamp and sequence number).
+    std::size_t authorization_bytes() const { return authorization_bytes_; }
+
+private:
+    friend class DelegationService;
+    std::shared_ptr<const DelegatedCredential> credential_;
+    std::string user_principal_;
+    std::string target_spn_;
+    std::string unbound_token_;  // made by the KDC exchange itself: the first unbound token
+    std::size_t authorization_bytes_ = 0;
+};
+
 // Counted by the service itself, so tests and /metrics can see how often the KDC was asked.
 struct DelegationCounters {
-    std::atomic<std::uint64_t> s4u2self{0};   // impersonation credentials acquired from the KDC
-    std::atomic<std::uint64_t> s4u2proxy{0};  // service tickets obtained for a (user, SPN)
-    std::atomic<std::uint64_t> cache_hits{0};
+    std::atomic<std::uint64_t> s4u2self{0};    // impersonation credentials acquired from the KDC
+    std::atomic<std::uint64_t> s4u2proxy{0};   // service tickets obtained for a (user, SPN)
+    std::atomic<std::uint64_t> cache_hits{0};  // delegations served from a cached credential
+    std::atomic<std::uint64_t> tokens{0};      // Negotiate tokens made, besides each S4U2Proxy's own
     std::atomic<std::uint64_t> failures{0};
     // How long the KDC took over the exchanges actually sent to it (cache hits send none).
     common::Histogram s4u2self_seconds{common::backend_seconds_buckets};
@@ -58,6 +80,16 @@ public:
                                                              std::string target_spn,
                                                              std::string channel_binding = {},
                                                              bool* from_cache = nullptr);
+
+    // negotiate_token in two steps: the credential now (from the cache, or the KDC as above), its
+    // tokens later (token() below). Fails as negotiate_token does.
+    boost::asio::awaitable<common::Result<UserDelegation>> delegate(std::string user_principal,
+                                                                    std::string target_spn,
+                                                                    bool* from_cache = nullptr);
+
+    // A fresh token from delegation, bound to channel_binding unless it is empty: CPU only, on the
+    // caller's thread (MIT locks the credential for each use, so threads may share it).
+    DelegationResult token(UserDelegation& delegation, std::string_view channel_binding);
 
     const DelegationCounters& counters() const;
     // (user, SPN) credentials held in the cache now.

@@ -10,7 +10,8 @@ namespace easgate::pipeline {
 
 // Seed steps 3–4: S4U2Self for the user, S4U2Proxy to the upstream's SPN. Leaves the request a
 // TokenSource for "Authorization: Negotiate": Exchange then sees the user, and no password exists.
-// The first token is made here, so a KDC refusal is the device's answer before Exchange is asked.
+// The KDC is asked here, so its refusal is the device's answer before Exchange is asked; tokens
+// are made by the upstream exchange, only when it sends one.
 class DelegationStage final : public RequestStage {
 public:
     DelegationStage(std::shared_ptr<delegation::DelegationService> delegation, std::string realm,
