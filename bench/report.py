@@ -34,6 +34,10 @@ def check(results):
             if not run["held"]:
                 problems.append(f"{name}: no Ping held")
             continue
+        if name.startswith("peak-"):
+            if not (run["easgate_peak_kib"] and run["nginx_peak_kib"]):
+                problems.append(f"{name}: no peak memory read")
+            continue
         if run.get("error_total", 0) or not run.get("requests"):
             problems.append(f"{name}: {run.get('requests', 0)} requests, errors {run.get('errors')}")
         if run.get("sync", {}).get("error_total"):
@@ -170,6 +174,13 @@ def targets_table(runs):
     easgate, nginx = kib("easgate"), kib("nginx")
     lines.append(f"| memory per held Ping, TLS 1.3 upstream, after churn | {fmt(easgate, 1)} KiB | "
                  f"≤ nginx ({fmt(nginx, 1)} KiB), stretch 48 | {verdict(easgate, nginx or 0, False) if nginx else 'not measured'} |")
+    peak = runs.get("peak-sendmail")
+    uploads = runs_option(runs, "sendmail", "concurrency")
+    if peak and uploads:
+        bound = (uploads * runs_option(runs, "sendmail", "body_size") >> 10) + 64 * 1024
+        lines.append(f"| SendMail: peak RSS over {uploads} concurrent uploads | {peak['easgate_peak_kib'] / 1024:.0f} MiB "
+                     f"(nginx {peak['nginx_peak_kib'] / 1024:.0f} MiB) | ≤ read-ahead × uploads + 64 MiB "
+                     f"({bound / 1024:.0f} MiB) | {verdict(peak['easgate_peak_kib'], bound, False)} |")
     cold = runs.get("lab-cold-start")
     if cold and "kdc" in cold:
         users = cold["options"]["devices"]

@@ -59,6 +59,9 @@ scenario_sendmail() {
   else
     each_target sendmail --scenario sendmail --concurrency 4 --body-size $((10 * 1024 * 1024)) --duration 10
   fi
+  # The peak resident memory of each proxy over the uploads (easgate's 10 MiB read-ahead each).
+  python3 -c 'import json, sys; json.dump({"easgate_peak_kib": int(sys.argv[1]), "nginx_peak_kib": int(sys.argv[2])}, open(sys.argv[3], "w"))' \
+    "$(rss_kib "$easgate_pid" VmHWM)" "$(rss_kib "$nginx_pid" VmHWM)" "$results/peak-sendmail.json"
 }
 
 scenario_cold_start() {

@@ -150,10 +150,11 @@ stop_all() {
   rm -f "$work/pids"
 }
 
-rss_kib() {  # PID: resident memory of the process and its children (nginx's workers), KiB
+rss_kib() {  # PID [FIELD]: resident memory of the process and its children (nginx's workers), KiB;
+  # FIELD VmHWM for the peak of each
   local total=0 p
   for p in $1 $(pgrep -P "$1"); do
-    total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+    total=$((total + $(awk -v field="${2:-VmRSS}:" '$1 == field {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
   done
   echo "$total"
 }

@@ -6,9 +6,27 @@
 #include <iostream>
 
 #include "easgate/app/gateway.hpp"
+#include "easgate/common/heap_tuning.hpp"
 #include "easgate/common/logging.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/doctor.hpp"
+
+namespace {
+
+void log_heap_tuning(const easgate::common::HeapTuning& tuning) {
+    if (tuning.applied) {
+        spdlog::debug(
+            "memory: read-ahead buffers stay in the heap between uploads (glibc mmap_threshold {} "
+            "bytes, trim_threshold {} bytes)",
+            tuning.mmap_threshold, tuning.trim_threshold);
+    } else {
+        spdlog::info(
+            "memory: glibc's allocator keeps its settings (GLIBC_TUNABLES sets glibc.malloc options, "
+            "or another allocator is in use): each upload's read-ahead buffer may be fresh memory");
+    }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App cli{"easgate: an Exchange ActiveSync gateway with client-certificate authentication"};
@@ -52,6 +70,7 @@ int main(int argc, char** argv) {
         }
         easgate::common::configure_logging(config.logging.level,
                                            config.logging.format == easgate::config::LogFormat::json);
+        log_heap_tuning(easgate::common::tune_heap_for_uploads(config.limits.upload_read_ahead));
         return easgate::app::run_gateway(config, config_path);
     } catch (const easgate::config::ConfigError& e) {
         std::cerr << "config error: " << e.what() << "\n";
