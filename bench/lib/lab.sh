@@ -24,14 +24,20 @@ lab_add_users() {  # COUNT: bench1..benchCOUNT, unless the last one exists alrea
 # config/easgate.demo.yaml on our own port, with /metrics and one worker. The lab's Apache has 512
 # processes and keeps an idle connection 60 s; an Exchange connection only ever carries one user,
 # so 2,000 users' idle connections would take them all: easgate keeps at most 200 idle.
-# A second listener delegates to the same SPN but forwards to easgate-bench-upstream (https, TLS
+# Two more listeners delegate to the same SPN but forward to easgate-bench-upstream (https, TLS
 # 1.3), which ignores the Authorization header: the whole request path of easgate (directory and
-# delegation cached, a fresh Negotiate token per request) against a fast Exchange stand-in, to put
-# beside nginx's pass-through to the same upstream. The lab's Apache runs a CGI per request.
-lab_fast_listener() {
-  printf '  - {address: %s, port: %s, certificate: %s, private_key: %s, upstream: bench,\n' \
-    "$LAB_GW_IP" $((port_base + 11)) "$LAB_GW_CERT" "$LAB_GW_KEY"
-  printf '     client_auth: {mode: required, trusted_ca_file: %s}}\n' "$LAB_CA_FILE"
+# delegation cached) against a fast Exchange stand-in, to put beside nginx's pass-through to the
+# same upstream, with a fresh Negotiate token per request, and with one per Exchange connection
+# (authenticate: per_connection, as IIS's authPersistNonNTLM allows). The lab's Apache runs a CGI
+# per request.
+lab_fast_listener() {  # port_base+11: a token per request; +12: per Exchange connection
+  local port=11 upstream
+  for upstream in bench bench-conn; do
+    printf '  - {address: %s, port: %s, certificate: %s, private_key: %s, upstream: %s,\n' \
+      "$LAB_GW_IP" $((port_base + port)) "$LAB_GW_CERT" "$LAB_GW_KEY" "$upstream"
+    printf '     client_auth: {mode: required, trusted_ca_file: %s}}\n' "$LAB_CA_FILE"
+    port=$((port + 1))
+  done
 }
 
 lab_easgate_config() {
@@ -42,8 +48,13 @@ lab_easgate_config() {
 }
 
 lab_fast_upstream() {
-  printf '  - {name: bench, servers: ["%s"], ca_file: %s, service_principal: HTTP/mail.example.test}\n' \
-    "$(upstream_url 0)" "$pki/server-ca.pem"
+  local name authenticate
+  for name in bench bench-conn; do
+    authenticate=per_request
+    [ "$name" = bench ] || authenticate=per_connection
+    printf '  - {name: %s, servers: ["%s"], ca_file: %s, service_principal: HTTP/mail.example.test, authenticate: %s}\n' \
+      "$name" "$(upstream_url 0)" "$pki/server-ca.pem" "$authenticate"
+  done
 }
 
 kdc_counts() {  # "S4U2SELF S4U2PROXY" from easgate's /metrics
@@ -95,9 +106,13 @@ run_lab_scenarios() {
   echo "== lab sync, fast upstream: easgate's whole path beside nginx's pass-through" >&2
   lab_port=$((port_base + 11)) lab_loadgen "$work/lab-fast-warmup.json" --scenario sync \
     --concurrency "$lab_sync_devices" --duration 2 --first-device "$first_sync"
+  lab_port=$((port_base + 12)) lab_loadgen "$work/lab-fast-conn-warmup.json" --scenario sync \
+    --concurrency "$lab_sync_devices" --duration 2 --first-device "$first_sync"
   local round
   for round in $(seq "$rounds"); do
     lab_port=$((port_base + 11)) lab_measure "lab-fast-easgate-r$round" --scenario sync \
+      --concurrency "$lab_sync_devices" --duration "$((smoke ? 2 : 10))" --first-device "$first_sync"
+    lab_port=$((port_base + 12)) lab_measure "lab-fast-conn-easgate-r$round" --scenario sync \
       --concurrency "$lab_sync_devices" --duration "$((smoke ? 2 : 10))" --first-device "$first_sync"
     loadgen nginx "$results/lab-fast-nginx-r$round.json" --scenario sync --concurrency "$lab_sync_devices" \
       --duration "$((smoke ? 2 : 10))"

@@ -183,6 +183,12 @@ struct DelegationService::Impl {
         }
     }
 
+    // The cached credential for key while it is fresh, else null. With mutex held.
+    std::shared_ptr<DelegatedCredential> fresh_credential(const std::string& key) {
+        auto* entry = cache.find(key);
+        return entry != nullptr && (*entry)->fresh(Clock::now()) ? *entry : nullptr;
+    }
+
     const config::KerberosConfig kerberos;
     const DelegationAttempt names;  // the service's; the KDC list read once
     DelegationCounters counters;
@@ -223,46 +229,60 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
     co_return token(*delegation, channel_binding);
 }
 
+UserDelegation::UserDelegation(std::shared_ptr<const DelegatedCredential> credential,
+                               std::string user_principal, std::string target_spn, std::string unbound_token)
+    : credential_(std::move(credential)),
+      user_principal_(std::move(user_principal)),
+      target_spn_(std::move(target_spn)),
+      unbound_token_(std::move(unbound_token)),
+      authorization_bytes_(std::string_view("Negotiate ").size() + credential_->token_bytes()) {}
+
+std::optional<UserDelegation> DelegationService::delegate_now(const std::string& user_principal,
+                                                              const std::string& target_spn) {
+    Impl& impl = *impl_;
+    std::shared_ptr<DelegatedCredential> cached;
+    {
+        std::lock_guard lock(impl.mutex);
+        cached = impl.fresh_credential(user_principal + '\n' + target_spn);
+    }
+    if (!cached) return std::nullopt;
+    ++impl.counters.cache_hits;
+    return UserDelegation(std::move(cached), user_principal, target_spn, {});
+}
+
 boost::asio::awaitable<common::Result<UserDelegation>> DelegationService::delegate(std::string user_principal,
                                                                                    std::string target_spn,
                                                                                    bool* from_cache) {
     Impl& impl = *impl_;
     const std::string key = user_principal + '\n' + target_spn;
-    UserDelegation delegation;
+    std::shared_ptr<DelegatedCredential> cached;
     common::Flights<DelegationOutcome>::Joined joined;
     {
         std::lock_guard lock(impl.mutex);
-        if (auto* entry = impl.cache.find(key); entry != nullptr && (*entry)->fresh(Clock::now())) {
-            delegation.credential_ = *entry;
-        } else {
-            // One stuck longer than kerberos.timeout (a silent KDC) is left to finish on its own.
-            joined = impl.flights.join(key, impl.kerberos.timeout);
-        }
+        cached = impl.fresh_credential(key);
+        // One stuck longer than kerberos.timeout (a silent KDC) is left to finish on its own.
+        if (!cached) joined = impl.flights.join(key, impl.kerberos.timeout);
     }
-    if (from_cache) *from_cache = delegation.credential_ != nullptr;
-    if (delegation.credential_) ++impl.counters.cache_hits;
+    if (from_cache) *from_cache = cached != nullptr;
+    if (cached) {
+        ++impl.counters.cache_hits;
+        co_return UserDelegation(std::move(cached), std::move(user_principal), std::move(target_spn), {});
+    }
     const auto& flight = joined.flight;
     if (joined.started) {
         boost::asio::post(impl.kdc_threads, [&impl, key, user_principal, target_spn, flight] {
             impl.fly(key, user_principal, target_spn, flight);
         });
     }
-    if (flight) {
-        auto outcome = co_await flight->wait(impl.kerberos.timeout);
-        if (!outcome) co_return impl.gave_up(outcome.error(), user_principal, target_spn);
-        if (!outcome->credential) {
-            ++impl.counters.failures;
-            co_return outcome->failure;
-        }
-        // The exchange's own token goes to the request that started it; the others make their own.
-        if (joined.started) delegation.unbound_token_ = std::move(outcome->first_token);
-        delegation.credential_ = std::move(outcome->credential);
+    auto outcome = co_await flight->wait(impl.kerberos.timeout);
+    if (!outcome) co_return impl.gave_up(outcome.error(), user_principal, target_spn);
+    if (!outcome->credential) {
+        ++impl.counters.failures;
+        co_return outcome->failure;
     }
-    delegation.authorization_bytes_ =
-        std::string_view("Negotiate ").size() + delegation.credential_->token_bytes();
-    delegation.user_principal_ = std::move(user_principal);
-    delegation.target_spn_ = std::move(target_spn);
-    co_return delegation;
+    // The exchange's own token goes to the request that started it; the others make their own.
+    co_return UserDelegation(std::move(outcome->credential), std::move(user_principal), std::move(target_spn),
+                             joined.started ? std::move(outcome->first_token) : std::string());
 }
 
 // The ticket is in the credential's own MEMORY ccache (put there by the first token, and fresh()

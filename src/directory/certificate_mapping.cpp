@@ -122,45 +122,93 @@ CertificateMapping::CertificateMapping(config::IdentityConfig config,
                                        std::shared_ptr<DirectoryClient> directory)
     : config_(std::move(config)), directory_(std::move(directory)) {}
 
-boost::asio::awaitable<UserLookup> CertificateMapping::find_account(
-    const identity::CertificateIdentity& certificate) const {
-    std::string tried;
-    for (const auto mapping : config_.mapping) {
-        auto search = account_search(mapping, certificate);
-        if (!search) continue;
-        auto found = co_await directory_->find(*search);
-        if (!found) {
-            if (found.error().cause != "not_found") co_return found;
-            tried += (tried.empty() ? "" : "; ") + found.error().reason;
-            continue;
+// One walk down identity.mapping for a certificate: the searches to make, in order, and what the
+// answers come to. The walk itself never waits: find_account and find_account_now feed it answers.
+class CertificateMapping::Walk {
+public:
+    Walk(const config::IdentityConfig& config, const identity::CertificateIdentity& certificate)
+        : config_(config), certificate_(certificate) {}
+
+    // The next mapping's search; nullopt once every mapping was tried.
+    std::optional<AccountSearch> next_search() {
+        for (; next_ < config_.mapping.size(); ++next_) {
+            if (auto search = account_search(config_.mapping[next_], certificate_)) {
+                mapping_ = config_.mapping[next_++];
+                return search;
+            }
         }
-        const bool sid_named = !certificate.sid.empty() && config_.strong_mapping != StrongMapping::off;
-        if (sid_named && !common::equals_ignoring_case(found->object_sid, certificate.sid)) {
-            co_return refused("sid_mismatch",
-                              "the certificate's SID extension names " + certificate.sid + " but account " +
-                                  found->distinguished_name + " (found by " + mapping_name(mapping) +
-                                  ") has objectSid " +
-                                  (found->object_sid.empty() ? "(none readable)" : found->object_sid) +
-                                  ": the account was re-created after the certificate was issued, or the "
-                                  "certificate names someone else; issue the user a new certificate");
+        return std::nullopt;
+    }
+
+    // The verdict on the search's answer, or nullopt to go on with the next mapping.
+    std::optional<UserLookup> take(UserLookup found) {
+        if (!found) {
+            if (found.error().cause != "not_found") return found;
+            tried_ += (tried_.empty() ? "" : "; ") + found.error().reason;
+            return std::nullopt;
+        }
+        return judge(std::move(*found));
+    }
+
+    // The verdict when no mapping found an account.
+    UserLookup none_found() const {
+        return refused("not_found", tried_.empty()
+                                        ? "the certificate has nothing identity.mapping can search by"
+                                        : tried_);
+    }
+
+private:
+    UserLookup judge(DirectoryUser found) const {
+        const bool sid_named = !certificate_.sid.empty() && config_.strong_mapping != StrongMapping::off;
+        if (sid_named && !common::equals_ignoring_case(found.object_sid, certificate_.sid)) {
+            return refused("sid_mismatch",
+                           "the certificate's SID extension names " + certificate_.sid + " but account " +
+                               found.distinguished_name + " (found by " + mapping_name(mapping_) +
+                               ") has objectSid " +
+                               (found.object_sid.empty() ? "(none readable)" : found.object_sid) +
+                               ": the account was re-created after the certificate was issued, or the "
+                               "certificate names someone else; issue the user a new certificate");
         }
         const bool strong =
-            sid_named || mapping == Mapping::sid || mapping == Mapping::alt_security_identities;
+            sid_named || mapping_ == Mapping::sid || mapping_ == Mapping::alt_security_identities;
         if (!strong && config_.strong_mapping == StrongMapping::required) {
-            co_return refused(
+            return refused(
                 "weak_mapping",
-                "the certificate maps to " + found->distinguished_name + " only by " + mapping_name(mapping) +
+                "the certificate maps to " + found.distinguished_name + " only by " + mapping_name(mapping_) +
                     ", a weak mapping (Microsoft KB5014754), and identity.strong_mapping is required: issue "
                     "certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since "
-                    "the "
-                    "May 2022 updates), or map the certificate explicitly in the user's "
-                    "altSecurityIdentities "
-                    "(X509:<I>issuer<SR>serial) and list alt_security_identities in identity.mapping");
+                    "the May 2022 updates), or map the certificate explicitly in the user's "
+                    "altSecurityIdentities (X509:<I>issuer<SR>serial) and list alt_security_identities in "
+                    "identity.mapping");
         }
-        co_return std::move(*found);
+        return found;
     }
-    if (tried.empty()) tried = "the certificate has nothing identity.mapping can search by";
-    co_return refused("not_found", tried);
+
+    const config::IdentityConfig& config_;
+    const identity::CertificateIdentity& certificate_;
+    std::size_t next_ = 0;
+    Mapping mapping_ = Mapping::upn;  // the mapping of the last search
+    std::string tried_;               // why each mapping so far found no account
+};
+
+boost::asio::awaitable<UserLookup> CertificateMapping::find_account(
+    const identity::CertificateIdentity& certificate) const {
+    Walk walk(config_, certificate);
+    while (auto search = walk.next_search())
+        if (auto verdict = walk.take(co_await directory_->find(std::move(*search))))
+            co_return std::move(*verdict);
+    co_return walk.none_found();
+}
+
+std::optional<UserLookup> CertificateMapping::find_account_now(
+    const identity::CertificateIdentity& certificate) const {
+    Walk walk(config_, certificate);
+    while (auto search = walk.next_search()) {
+        auto answer = directory_->find_now(*search);
+        if (!answer) return std::nullopt;
+        if (auto verdict = walk.take(std::move(*answer))) return verdict;
+    }
+    return walk.none_found();
 }
 
 }  // namespace easgate::directory

@@ -322,13 +322,15 @@ DirectoryClient::DirectoryClient(const config::DirectoryConfig& directory,
 
 DirectoryClient::~DirectoryClient() = default;
 
-boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) {
-    if (account.value.empty()) co_return refused("not_found", "empty " + account.attribute);
+std::optional<UserLookup> DirectoryClient::find_now(const AccountSearch& account) {
+    if (account.value.empty()) return refused("not_found", "empty " + account.attribute);
     // AD matches these attributes case-insensitively, so the cache does too.
+    return impl_->cached(common::ascii_lowercase(account.condition));
+}
+
+boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) {
+    if (auto answer = find_now(account)) co_return std::move(*answer);
     const std::string key = common::ascii_lowercase(account.condition);
-    if (auto cached = impl_->cached(key)) {
-        co_return std::move(*cached);
-    }
     const auto flight = impl_->query_or_join(key, account);
     auto waited = co_await flight->wait(impl_->lookup_budget());
     if (!waited) co_return impl_->gave_up(waited.error(), *flight);

@@ -168,11 +168,15 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
 // What the device sends meanwhile (its body, typically) waits in buffer_ for the parser.
 asio::awaitable<common::Result<>> DownstreamSession::run_stages(pipeline::RequestContext& context) {
     namespace experimental = asio::experimental;
+    // Stages that answer from what they have (the certificate, cached users and tickets) need
+    // neither the deadline nor the watch.
+    std::size_t next = 0;
+    if (auto verdict = runtime_->pipeline->run_now(context, next)) co_return std::move(*verdict);
     stages_due_.expires_after(limits_.upstream_timeout);
     start_watching(limits_.max_header_bytes);
     auto [order, failure, verdict, timer_ec] =
         co_await experimental::make_parallel_group(
-            asio::co_spawn(stream_.get_executor(), runtime_->pipeline->run(context), asio::deferred),
+            asio::co_spawn(stream_.get_executor(), runtime_->pipeline->run(context, next), asio::deferred),
             stages_due_.async_wait(asio::deferred))
             .async_wait(experimental::wait_for_one(), asio::use_awaitable);
     co_await stop_watching();

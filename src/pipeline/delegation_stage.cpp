@@ -42,22 +42,42 @@ Failure DelegationStage::too_large(const std::string& user, std::size_t bytes) c
         .because("authorization_too_large");
 }
 
-boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext& request) {
-    if (!request.identity) co_return common::Result<>{};  // optional mode: the device's own credentials
-    // Impersonate the directory's canonical name: the enterprise form (the UPN) would stay in the
-    // ticket as "alice@corp.example.com@REALM". The configuration requires the directory stage.
+// Whom to impersonate: the directory's canonical name (the enterprise form, the UPN, would stay in
+// the ticket as "alice@corp.example.com@REALM"); the configuration requires the directory stage.
+common::Result<std::string> DelegationStage::impersonated(const RequestContext& request) const {
     if (!request.user)
-        co_return Failure::unavailable("no directory entry for " + request.identity->principal_name())
+        return Failure::unavailable("no directory entry for " + request.identity->principal_name())
             .because("no_directory_entry");
-    std::string user = request.user->sam_account_name + "@" + realm_;
+    return request.user->sam_account_name + "@" + realm_;
+}
+
+common::Result<> DelegationStage::take(RequestContext& request, const std::string& user,
+                                       delegation::UserDelegation delegation) const {
+    if (delegation.authorization_bytes() > max_authorization_bytes_)
+        return too_large(user, delegation.authorization_bytes());
+    request.credentials = std::make_shared<DelegatedTokens>(delegation_, std::move(delegation));
+    return {};
+}
+
+std::optional<common::Result<>> DelegationStage::decide_now(RequestContext& request) {
+    if (!request.identity) return common::Result<>{};  // optional mode: the device's own credentials
+    const auto user = impersonated(request);
+    if (!user) return common::Result<>{user.error()};
+    auto delegation = delegation_->delegate_now(*user, target_spn_);
+    if (!delegation) return std::nullopt;
+    request.delegation_from_cache = true;
+    return take(request, *user, std::move(*delegation));
+}
+
+boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext& request) {
+    if (!request.identity) co_return common::Result<>{};
+    const auto user = impersonated(request);
+    if (!user) co_return user.error();
     const auto asked = std::chrono::steady_clock::now();
-    auto delegation = co_await delegation_->delegate(user, target_spn_, &request.delegation_from_cache);
+    auto delegation = co_await delegation_->delegate(*user, target_spn_, &request.delegation_from_cache);
     request.delegation_time = std::chrono::steady_clock::now() - asked;
     if (!delegation) co_return std::move(delegation.error());
-    if (delegation->authorization_bytes() > max_authorization_bytes_)
-        co_return too_large(user, delegation->authorization_bytes());
-    request.credentials = std::make_shared<DelegatedTokens>(delegation_, std::move(*delegation));
-    co_return common::Result<>{};
+    co_return take(request, *user, std::move(*delegation));
 }
 
 }  // namespace easgate::pipeline

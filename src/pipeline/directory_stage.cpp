@@ -1,17 +1,31 @@
 #include "easgate/pipeline/directory_stage.hpp"
 
 namespace easgate::pipeline {
+namespace {
 
-boost::asio::awaitable<common::Result<>> DirectoryStage::process(RequestContext& request) {
-    if (!request.identity) co_return common::Result<>{};  // optional mode: Exchange authenticates
-    auto user = co_await mapping_->find_account(*request.identity);
+// The user found goes into the request for later stages; a failure is the device's answer.
+common::Result<> take(RequestContext& request, directory::UserLookup user) {
     if (!user) {
         auto failure = user.error();
         if (failure.status == 503) failure.reason = "directory unavailable: " + failure.reason;
-        co_return failure;
+        return failure;
     }
     request.user = std::move(*user);
-    co_return common::Result<>{};
+    return {};
+}
+
+}  // namespace
+
+std::optional<common::Result<>> DirectoryStage::decide_now(RequestContext& request) {
+    if (!request.identity) return common::Result<>{};  // optional mode: Exchange authenticates
+    auto user = mapping_->find_account_now(*request.identity);
+    if (!user) return std::nullopt;
+    return take(request, std::move(*user));
+}
+
+boost::asio::awaitable<common::Result<>> DirectoryStage::process(RequestContext& request) {
+    if (!request.identity) co_return common::Result<>{};
+    co_return take(request, co_await mapping_->find_account(*request.identity));
 }
 
 }  // namespace easgate::pipeline

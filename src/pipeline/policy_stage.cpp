@@ -20,12 +20,13 @@ std::string denial_reason(std::string_view rule, const RequestContext& request) 
 
 }  // namespace
 
-boost::asio::awaitable<common::Result<>> PolicyStage::process(RequestContext& request) {
+std::optional<common::Result<>> PolicyStage::decide_now(RequestContext& request) {
     const auto decision = policy_->decide(
         {request.identity, request.user ? &*request.user : nullptr, request.eas, request.peer});
     request.policy_rule = decision.rule;
-    if (decision.action == config::PolicyAction::allow) co_return common::Result<>{};
-    co_return common::Failure::refused(denial_reason(decision.rule, request)).because("policy");
+    if (decision.action == config::PolicyAction::allow) return common::Result<>{};
+    return common::Result<>{
+        common::Failure::refused(denial_reason(decision.rule, request)).because("policy")};
 }
 
 }  // namespace easgate::pipeline

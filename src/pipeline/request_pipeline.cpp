@@ -2,17 +2,31 @@
 
 namespace easgate::pipeline {
 
-boost::asio::awaitable<common::Result<>> RequestPipeline::run(RequestContext& request) const {
-    for (const auto& stage : stages_) {
-        auto verdict = co_await stage->process(request);
+boost::asio::awaitable<common::Result<>> RequestStage::process(RequestContext& request) {
+    co_return decide_now(request).value();
+}
+
+std::optional<common::Result<>> RequestPipeline::run_now(RequestContext& request, std::size_t& next) const {
+    for (next = 0; next < stages_.size(); ++next) {
+        auto verdict = stages_[next]->decide_now(request);
+        if (!verdict) return std::nullopt;
+        if (!*verdict) return verdict;
+    }
+    return common::Result<>{};
+}
+
+boost::asio::awaitable<common::Result<>> RequestPipeline::run(RequestContext& request,
+                                                              std::size_t from) const {
+    for (std::size_t stage = from; stage < stages_.size(); ++stage) {
+        auto verdict = co_await stages_[stage]->process(request);
         if (!verdict) co_return verdict;
     }
     co_return common::Result<>{};
 }
 
-boost::asio::awaitable<common::Result<>> CertificateAuthStage::process(RequestContext& request) {
+std::optional<common::Result<>> CertificateAuthStage::decide_now(RequestContext& request) {
     if (request.identity) request.header.erase(http::field::authorization);
-    co_return common::Result<>{};
+    return common::Result<>{};
 }
 
 }  // namespace easgate::pipeline

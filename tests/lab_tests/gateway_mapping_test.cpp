@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "child_process.hpp"
 #include "easgate/directory/certificate_mapping.hpp"
@@ -58,6 +60,13 @@ protected:
         return test_ca_->issue(spec);
     }
 
+    // How often the log says needle, once it says it `expected` times or 5 s passed.
+    std::size_t times_logged(const std::string& needle, std::size_t expected) const {
+        for (int wait = 0; wait < 50 && count_of(gateway_->log(), needle) < expected; ++wait)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return count_of(gateway_->log(), needle);
+    }
+
     // The user the Kerberos backend saw, or the status easgate answered instead.
     std::string who_gets_in(const IssuedCert& certificate) {
         const auto [cert, key] = certificate.write(work_, "mapped-device");
@@ -78,20 +87,30 @@ TEST_F(GatewayMappingTest, TheSidExtensionFindsItsAccountWhateverTheUpnSays) {
     EXPECT_EQ(who_gets_in(issue("alice@example.test")), "alice@EXAMPLE.TEST");  // no SID: the UPN's turn
 }
 
+// Each certificate twice: the second answer comes from the directory cache, without a search, and
+// must be the same.
 TEST_F(GatewayMappingTest, ASidThatNamesAnotherAccountThanTheUpnIsRefused) {
     start_gateway();
-    EXPECT_EQ(who_gets_in(issue("alice@example.test", {}, sid_of("bob"))), "403");
-    EXPECT_FALSE(gateway_->wait_for_log("the certificate's SID extension names " + sid_of("bob")).empty());
-    EXPECT_EQ(who_gets_in(issue("alice@example.test", {}, sid_of("alice"))), "alice@EXAMPLE.TEST");
+    const auto bobs_sid = issue("alice@example.test", {}, sid_of("bob"));
+    const auto alices_sid = issue("alice@example.test", {}, sid_of("alice"));
+    for (std::size_t pass = 1; pass <= 2; ++pass) {
+        EXPECT_EQ(who_gets_in(bobs_sid), "403") << pass;
+        EXPECT_EQ(times_logged("the certificate's SID extension names " + sid_of("bob"), pass), pass);
+        EXPECT_EQ(who_gets_in(alices_sid), "alice@EXAMPLE.TEST") << pass;
+    }
 }
 
 TEST_F(GatewayMappingTest, StrongMappingRequiredRefusesAUpnOnlyCertificate) {
     GatewayOptions options;
     options.sections = "identity:\n  strong_mapping: required\n";
     start_gateway(options);
-    EXPECT_EQ(who_gets_in(issue("alice@example.test")), "403");
-    EXPECT_FALSE(gateway_->wait_for_log("a weak mapping (Microsoft KB5014754)").empty());
-    EXPECT_EQ(who_gets_in(issue("alice@example.test", {}, sid_of("alice"))), "alice@EXAMPLE.TEST");
+    const auto upn_only = issue("alice@example.test");
+    const auto with_sid = issue("alice@example.test", {}, sid_of("alice"));
+    for (std::size_t pass = 1; pass <= 2; ++pass) {
+        EXPECT_EQ(who_gets_in(upn_only), "403") << pass;
+        EXPECT_EQ(times_logged("a weak mapping (Microsoft KB5014754)", pass), pass);
+        EXPECT_EQ(who_gets_in(with_sid), "alice@EXAMPLE.TEST") << pass;
+    }
 }
 
 TEST_F(GatewayMappingTest, TheEmailFindsTheAccountByItsMailAttribute) {

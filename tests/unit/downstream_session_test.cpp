@@ -36,9 +36,9 @@ const std::string held_ping = "POST /Microsoft-Server-ActiveSync?Cmd=Ping" + dev
 class GrantCredentials final : public pipeline::RequestStage {
 public:
     explicit GrantCredentials(std::shared_ptr<upstream::TokenSource> tokens) : tokens_(std::move(tokens)) {}
-    asio::awaitable<common::Result<>> process(pipeline::RequestContext& request) override {
+    std::optional<common::Result<>> decide_now(pipeline::RequestContext& request) override {
         request.credentials = tokens_;
-        co_return common::Result<>{};
+        return common::Result<>{};
     }
 
 private:
@@ -48,7 +48,9 @@ private:
 class Refuse final : public pipeline::RequestStage {
 public:
     explicit Refuse(common::Failure failure) : failure_(std::move(failure)) {}
-    asio::awaitable<common::Result<>> process(pipeline::RequestContext&) override { co_return failure_; }
+    std::optional<common::Result<>> decide_now(pipeline::RequestContext&) override {
+        return common::Result<>{failure_};
+    }
 
 private:
     common::Failure failure_;
@@ -60,6 +62,8 @@ public:
     DrainThenGrant(std::shared_ptr<upstream::TokenSource> tokens,
                    const std::shared_ptr<listener::SessionRegistry>& sessions)
         : grant_(std::move(tokens)), sessions_(sessions) {}
+    // Asks "the network": the stage runs under the deadline, with the device watched.
+    std::optional<common::Result<>> decide_now(pipeline::RequestContext&) override { return std::nullopt; }
     asio::awaitable<common::Result<>> process(pipeline::RequestContext& request) override {
         sessions_->drain_all();
         co_return co_await grant_.process(request);

@@ -33,6 +33,9 @@ public:
 
 private:
     friend class DelegationService;
+    UserDelegation(std::shared_ptr<const DelegatedCredential> credential, std::string user_principal,
+                   std::string target_spn, std::string unbound_token);
+
     std::shared_ptr<const DelegatedCredential> credential_;
     std::string user_principal_;
     std::string target_spn_;
@@ -86,6 +89,11 @@ public:
     boost::asio::awaitable<common::Result<UserDelegation>> delegate(std::string user_principal,
                                                                     std::string target_spn,
                                                                     bool* from_cache = nullptr);
+
+    // delegate's answer when the credential is cached (counted as a cache hit); nullopt when the
+    // KDC must be asked.
+    std::optional<UserDelegation> delegate_now(const std::string& user_principal,
+                                               const std::string& target_spn);
 
     // A fresh token from delegation, bound to channel_binding unless it is empty: CPU only, on the
     // caller's thread (MIT locks the credential for each use, so threads may share it).

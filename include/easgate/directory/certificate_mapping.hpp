@@ -24,8 +24,13 @@ public:
     CertificateMapping(config::IdentityConfig config, std::shared_ptr<DirectoryClient> directory);
 
     boost::asio::awaitable<UserLookup> find_account(const identity::CertificateIdentity& certificate) const;
+    // find_account's answer when every search it needs is answered from the cache; nullopt when one
+    // must go to a directory server.
+    std::optional<UserLookup> find_account_now(const identity::CertificateIdentity& certificate) const;
 
 private:
+    class Walk;
+
     config::IdentityConfig config_;
     std::shared_ptr<DirectoryClient> directory_;
 };

@@ -81,6 +81,9 @@ public:
     // cancellation slot (e.g. under awaitable_operators' || with a timer): it then completes at once
     // as unavailable ("cancelled: ..."); the search goes on and its result is still cached.
     boost::asio::awaitable<UserLookup> find(AccountSearch account);
+    // find's answer when it needs no directory server (cached, or nothing to search by); nullopt
+    // when a search must be sent.
+    std::optional<UserLookup> find_now(const AccountSearch& account);
 
     const DirectoryCounters& counters() const;
     // Lookups (found or not) held in the cache now, expired ones included until they are replaced.

@@ -20,9 +20,13 @@ public:
           realm_(std::move(realm)),
           target_spn_(std::move(target_spn)),
           max_authorization_bytes_(max_authorization_bytes) {}
+    std::optional<common::Result<>> decide_now(RequestContext& request) override;
     boost::asio::awaitable<common::Result<>> process(RequestContext& request) override;
 
 private:
+    common::Result<std::string> impersonated(const RequestContext& request) const;
+    common::Result<> take(RequestContext& request, const std::string& user,
+                          delegation::UserDelegation delegation) const;
     common::Failure too_large(const std::string& user, std::size_t bytes) const;
 
     std::shared_ptr<delegation::DelegationService> delegation_;

@@ -14,6 +14,7 @@ class DirectoryStage final : public RequestStage {
 public:
     explicit DirectoryStage(std::shared_ptr<const directory::CertificateMapping> mapping)
         : mapping_(std::move(mapping)) {}
+    std::optional<common::Result<>> decide_now(RequestContext& request) override;
     boost::asio::awaitable<common::Result<>> process(RequestContext& request) override;
 
 private:

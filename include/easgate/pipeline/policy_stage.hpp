@@ -13,7 +13,7 @@ namespace easgate::pipeline {
 class PolicyStage final : public RequestStage {
 public:
     explicit PolicyStage(std::shared_ptr<const DevicePolicy> policy) : policy_(std::move(policy)) {}
-    boost::asio::awaitable<common::Result<>> process(RequestContext& request) override;
+    std::optional<common::Result<>> decide_now(RequestContext& request) override;
 
 private:
     std::shared_ptr<const DevicePolicy> policy_;

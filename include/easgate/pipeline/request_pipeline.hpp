@@ -40,14 +40,23 @@ struct RequestContext {
 class RequestStage {
 public:
     virtual ~RequestStage() = default;
-    virtual boost::asio::awaitable<common::Result<>> process(RequestContext& request) = 0;
+    // The verdict when the stage has it at hand (what the request carries, a cached answer);
+    // nullopt when it must ask the network: then process().
+    virtual std::optional<common::Result<>> decide_now(RequestContext& request) = 0;
+    // The verdict, asking the network when needed. By default decide_now's: for stages that never wait.
+    virtual boost::asio::awaitable<common::Result<>> process(RequestContext& request);
 };
 
 // Runs the stages in order; the first failure ends the walk.
 class RequestPipeline {
 public:
     void add(std::unique_ptr<RequestStage> stage) { stages_.push_back(std::move(stage)); }
-    boost::asio::awaitable<common::Result<>> run(RequestContext& request) const;
+
+    // Where the walk got without waiting: the verdict when every stage gave one at once (or one
+    // refused), else nullopt with next set to the first stage that must ask the network.
+    std::optional<common::Result<>> run_now(RequestContext& request, std::size_t& next) const;
+    // The rest of the walk, from stage `from` on, waiting where a stage must.
+    boost::asio::awaitable<common::Result<>> run(RequestContext& request, std::size_t from = 0) const;
 
 private:
     std::vector<std::unique_ptr<RequestStage>> stages_;
@@ -58,7 +67,7 @@ private:
 // mode) the device's header is Exchange's business and passes untouched.
 class CertificateAuthStage final : public RequestStage {
 public:
-    boost::asio::awaitable<common::Result<>> process(RequestContext& request) override;
+    std::optional<common::Result<>> decide_now(RequestContext& request) override;
 };
 
 }  // namespace easgate::pipeline
