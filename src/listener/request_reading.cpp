@@ -15,6 +15,8 @@
 namespace easgate::listener {
 namespace {
 
+constexpr std::uint64_t body_read_bytes = 16 * 1024;  // TLS's largest record payload
+
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 common::Failure bad_request(std::string reason) { return {400, std::move(reason), 0}; }
@@ -161,6 +163,11 @@ asio::awaitable<bool> DownstreamSession::read_ahead(AdmittedRequest& request, co
     auto& parser = request.parser;
     const std::uint64_t limit = limits_.upload_read_ahead;
     if (const auto length = parser.content_length()) body.reserve(std::min<std::uint64_t>(*length, limit));
+    // A body arrives a TLS record (up to 16 KiB) at a time: room for one in buffer_ lets each read
+    // take a whole record, not the few hundred bytes the header left (here and when streaming on).
+    // A held Ping gives the room back (watch()).
+    const std::uint64_t coming = parser.content_length_remaining().value_or(body_read_bytes);
+    if (!parser.is_done()) buffer_.reserve(buffer_.size() + std::min<std::uint64_t>(coming, body_read_bytes));
     while (!parser.is_done() && body.size() < limit) {
         std::uint64_t room = std::min<std::uint64_t>(limit - body.size(), upstream::relay_chunk_bytes);
         if (const auto left = parser.content_length_remaining()) room = std::min(room, *left);
