@@ -22,7 +22,9 @@ void log_heap_tuning(const easgate::common::HeapTuning& tuning) {
     } else {
         spdlog::info(
             "memory: glibc's allocator keeps its settings (GLIBC_TUNABLES sets glibc.malloc options, "
-            "or another allocator is in use): each upload's read-ahead buffer may be fresh memory");
+            "or another allocator is in use): each upload's read-ahead buffer may be fresh memory, "
+            "which costs CPU per upload; to let easgate keep them, remove the glibc.malloc.* entries "
+            "from GLIBC_TUNABLES (docs/forwarding.md)");
     }
 }
 

@@ -43,6 +43,8 @@ TEST_P(TlsStreamTest, HandshakesAsServerAndVerifiesTheDeviceCertificate) {
         EXPECT_EQ(SSL_version(ssl), GetParam());
         EXPECT_NE(SSL_get0_peer_certificate(ssl), nullptr);
         EXPECT_EQ(SSL_get_verify_result(ssl), X509_V_OK);
+        // Each step of the server's handshake waited its turn among the heavy steps: two or more.
+        EXPECT_GE(common::HeavySteps::of(context_.get_executor()).steps_run(), 2u);
     });
 }
 

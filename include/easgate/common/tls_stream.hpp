@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "easgate/common/heavy_steps.hpp"
 #include "easgate/common/openssl_ptr.hpp"
 
 namespace easgate::common {
@@ -107,16 +108,20 @@ private:
     };
 
     // The OpenSSL call of each operation, repeated until it neither waits for input nor fails.
+    // heavy: each call waits its turn among its thread's HeavySteps.
     struct Handshake {
         static constexpr bool transfers = false;
+        static constexpr bool heavy = true;
         int operator()(TlsStream& stream, std::size_t&) const { return SSL_do_handshake(stream.ssl_.get()); }
     };
     struct Shutdown {
         static constexpr bool transfers = false;
+        static constexpr bool heavy = false;
         int operator()(TlsStream& stream, std::size_t&) const;
     };
     struct Read {
         static constexpr bool transfers = true;
+        static constexpr bool heavy = false;
         boost::asio::mutable_buffer into;
         int operator()(TlsStream& stream, std::size_t& bytes) const {
             if (into.size() == 0) return 1;
@@ -126,6 +131,7 @@ private:
     template <class ConstBufferSequence>
     struct Write {
         static constexpr bool transfers = true;
+        static constexpr bool heavy = false;
         ConstBufferSequence buffers;
         int operator()(TlsStream& stream, std::size_t& bytes) const {
             const auto first = first_buffer(buffers);
@@ -195,9 +201,13 @@ public:
             case State::starting:
                 BOOST_ASSERT_MSG(!stream_.busy_, "another operation is pending on this TlsStream");
                 stream_.busy_ = true;
+                if constexpr (Action::heavy) return wait_turn(self);
                 break;
             case State::waiting:
                 if ((outcome_.error = stream_.received(error, bytes))) return complete(self);
+                if constexpr (Action::heavy) return wait_turn(self);
+                break;
+            case State::turn:
                 break;
             case State::writing:
                 stream_.sent();
@@ -214,7 +224,15 @@ public:
     }
 
 private:
-    enum class State { starting, waiting, writing, posted };
+    enum class State { starting, waiting, turn, writing, posted };
+
+    template <class Self>
+    void wait_turn(Self& self) {
+        state_ = State::turn;
+        suspended_ = true;
+        const auto executor = stream_.tcp_.get_executor();
+        HeavySteps::of(executor).take_turn(executor, std::move(self));
+    }
 
     template <class Self>
     void go_on(Self& self) {
