@@ -211,7 +211,24 @@ def sizing(runs):
             f"for the held Pings and {2 * phones:,} file descriptors in all (two per Ping), spread over the nodes; "
             "a phone that syncs every few minutes adds well under one request/s. Memory and descriptors "
             "usually decide N; then add one node (N + 1) so that the others absorb a stopped node's "
-            "reconnecting phones (docs/scale-out.md)."]
+            "reconnecting phones (docs/scale-out.md)."] + storm_sizing(runs)
+
+
+def storm_sizing(runs):
+    """How fast a node takes on users new to it (a restart, or a stopped node's phones)."""
+    cold = runs.get("lab-cold-start")
+    if not cold:
+        return []
+    rate = cold["req_per_s"]
+    users = 10_000
+    return ["",
+            f"Users new to a node (after it starts, or when another node stops) cost it a TLS handshake "
+            f"and, once, a directory search, an S4U2Self and an S4U2Proxy each: in the lab that went at "
+            f"{fmt(rate)} users/s, the pace of one Samba DC sharing this machine's two cores, so "
+            f"{users:,} such users would take about {users / rate:.0f} s at that pace. The phones already "
+            "connected keep being served meanwhile: new connections' handshakes take turns with open ones. "
+            "The DC's capacity sets that pace; easgate asks it at most directory.max_concurrent searches "
+            "and kerberos.max_concurrent_kdc KDC exchanges at once per node."]
 
 
 def machine():
