@@ -22,9 +22,9 @@ lab_add_users() {  # COUNT: bench1..benchCOUNT, unless the last one exists alrea
 }
 
 # config/easgate.demo.yaml on our own port, with /metrics and one worker, access log at info (as
-# nginx's, beside which it is measured). The lab's Apache has 512
-# processes and keeps an idle connection 60 s; an Exchange connection only ever carries one user,
-# so 2,000 users' idle connections would take them all: easgate keeps at most 200 idle.
+# nginx's, beside which it is measured). The lab's Apache has 512 processes and keeps an idle
+# connection 60 s; an Exchange connection only ever carries one user, so 2,000 users' idle
+# connections would take them all: easgate keeps at most 200 idle.
 # Two more listeners delegate to the same SPN but forward to easgate-bench-upstream (https, TLS
 # 1.3), which ignores the Authorization header: the whole request path of easgate (directory and
 # delegation cached) against a fast Exchange stand-in, to put beside nginx's pass-through to the
@@ -76,10 +76,10 @@ lab_loadgen() {  # JSON ARGS...: easgate-loadgen against the lab's easgate, mint
 # the load generator measured, which also holds its own core's and the upstream's delays.
 warm_users_inside() {  # JSON LOG LINES: the log's lines after the first LINES
   python3 - "$1" "$2" "$3" "$lab_warm_users" <<'PY'
-import json, re, sys
+import itertools, json, re, sys
 path, log, skip, users = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 warm = {f"bench{n}" for n in range(1, users + 1)}
-lines = open(log, errors="replace").readlines()[skip:]
+lines = itertools.islice(open(log, errors="replace"), skip, None)  # the log holds every bench request
 ms = sorted(int(m.group(2)) for m in (re.search(r' (bench\d+)@\S+ "POST .* ms=(\d+) .* cache_hit=yes', line)
                                         for line in lines) if m and m.group(1) in warm)
 result = json.load(open(path))
