@@ -11,12 +11,10 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/ip/address.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/rfc7230.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "easgate/common/message_writer.hpp"
 #include "easgate/config/upstream_target.hpp"
 #include "easgate/listener/request_framing.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
@@ -104,22 +103,9 @@ Fields end_to_end_fields(const http::request_header<>& header, const std::vector
     return kept;
 }
 
-std::string serialize_header(http::request<http::buffer_body>& request) {
-    request.body().data = nullptr;
-    request.body().more = true;
-    http::serializer<true, http::buffer_body> serializer(request);
-    serializer.split(true);
-    std::string bytes;
-    beast::error_code ec;
-    while (!serializer.is_header_done()) {
-        serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
-            const std::string part = beast::buffers_to_string(buffers);
-            bytes += part;
-            serializer.consume(part.size());
-        });
-        require(!ec, "the header serializes");
-    }
-    return bytes;
+// The header as easgate sends it upstream.
+std::string serialize_header(const http::request<http::buffer_body>& request) {
+    return std::string(easgate::common::MessageWriter(request.base()).head());
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
     // Sized to the body when its length is known: most answers are a few KiB.
     common::BodyBytes scratch(std::min<std::uint64_t>(
         parser.content_length_remaining().value_or(relay_chunk_bytes), relay_chunk_bytes));
-    http::serializer<false, http::buffer_body> writer{response};
+    common::MessageWriter writer{response.base()};
     // Beast reads no more than the buffer's free room (512 bytes on a fresh connection), and each
     // read goes on to the device as a TLS record of its own: room for a chunk at a time while the
     // body is relayed, none kept while the connection waits for its next request.

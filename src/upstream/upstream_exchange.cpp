@@ -143,7 +143,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::send(DeviceRequest
         header.base(), connection_.target(), request.framing,
         request.buffered ? std::optional<std::uint64_t>(request.read_ahead.size()) : std::nullopt);
     header.version(11);
-    http::serializer<true, http::buffer_body> writer{header};
+    common::MessageWriter writer{header.base()};
     const auto sent = co_await connection_.visit([&](auto& upstream) {
         return common::relay_body(
             request.stream, request.buffer, request.parser, upstream, writer,

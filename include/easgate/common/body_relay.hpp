@@ -3,18 +3,18 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <cstdint>
 #include <span>
 
 #include "easgate/common/body_rate.hpp"
+#include "easgate/common/message_writer.hpp"
 
 namespace easgate::common {
 
@@ -38,17 +38,15 @@ struct RelayTimeouts {
     BodyRateGuard* input_rate = nullptr;  // when set, it decides how long each read may take
 };
 
-// Streams a message whose header has been read by parser (from input) through serializer (to
-// output): first the bytes in `first` (already read, e.g. the read-ahead), then the rest of the
-// body as it arrives, `scratch` at a time. Never holds more than one scratch buffer of the body,
-// so a large upload or download costs the same memory as a small one.
+// Streams a message whose header has been read by parser (from input) through writer (to output):
+// first the bytes in `first` (already read, e.g. the read-ahead), then the rest of the body as it arrives,
+// `scratch` at a time. Never holds more than one scratch buffer of the body, so a large upload or download
+// costs the same memory as a small one.
 template <class Input, class Output, bool isRequest>
 boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_buffer& input_buffer,
                                                http::parser<isRequest, http::buffer_body>& parser,
-                                               Output& output,
-                                               http::serializer<isRequest, http::buffer_body>& serializer,
-                                               std::span<char> first, std::span<char> scratch,
-                                               RelayTimeouts timeouts) {
+                                               Output& output, MessageWriter& writer, std::span<char> first,
+                                               std::span<char> scratch, RelayTimeouts timeouts) {
     constexpr auto use_nothrow = boost::asio::as_tuple(boost::asio::use_awaitable);
     auto& body = parser.get().body();
     std::span<char> ready = first;
@@ -56,17 +54,15 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_
     std::uint64_t body_bytes = 0;
     for (;;) {
         body_bytes += ready.size();
-        body.data = ready.empty() ? nullptr : ready.data();
-        body.size = ready.size();
-        body.more = !parser.is_done();
-        // Nothing to send and more to come: skip the write unless the header is still unsent.
-        if (!ready.empty() || !body.more || !serializer.is_header_done()) {
+        const bool last = parser.is_done();
+        // The header waits for the body's first bytes (or its end): one write, one TLS record.
+        if (!ready.empty() || last) {
             boost::beast::get_lowest_layer(output).expires_after(timeouts.write);
-            auto [ec, written] = co_await http::async_write(output, serializer, use_nothrow);
+            auto [ec, written] =
+                co_await boost::asio::async_write(output, writer.next(ready, last), use_nothrow);
             total_written += written;
-            if (ec && ec != http::error::need_buffer)
-                co_return RelayResult{RelaySide::output, ec, total_written, body_bytes};
-            if (serializer.is_done()) co_return RelayResult{RelaySide::none, {}, total_written, body_bytes};
+            if (ec) co_return RelayResult{RelaySide::output, ec, total_written, body_bytes};
+            if (last) co_return RelayResult{RelaySide::none, {}, total_written, body_bytes};
         }
         body.data = scratch.data();
         body.size = scratch.size();
