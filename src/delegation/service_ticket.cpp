@@ -1,7 +1,13 @@
 #include "service_ticket.hpp"
 
 #include <gssapi/gssapi_krb5.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
+#include <array>
+#include <cstring>
+
+#include "ap_request.hpp"
 #include "easgate/delegation/spnego.hpp"
 
 namespace easgate::delegation {
@@ -65,6 +71,41 @@ krb5_error_code find_ticket(krb5_context context, krb5_ccache ccache, krb5_const
     return error;
 }
 
+// A token's subkey and initial sequence number, as krb5_mk_req_extended makes them, from one call to
+// OpenSSL's generator (several thousand instructions each; MIT's asks the kernel for each).
+struct FreshKeys {
+    std::array<unsigned char, 64> key_bytes{};
+    krb5_keyblock subkey{KV5M_KEYBLOCK, 0, 0, key_bytes.data()};
+    krb5_ui_4 sequence_number = 0;
+
+    FreshKeys() = default;
+    FreshKeys(const FreshKeys&) = delete;
+    FreshKeys& operator=(const FreshKeys&) = delete;
+    ~FreshKeys() { OPENSSL_cleanse(key_bytes.data(), key_bytes.size()); }
+
+    krb5_error_code make(krb5_context context, krb5_enctype enctype) {
+        std::size_t random_length = 0, key_length = 0;
+        krb5_error_code error = krb5_c_keylengths(context, enctype, &random_length, &key_length);
+        std::array<unsigned char, 64 + sizeof sequence_number> random{};
+        if (error == 0 && (random_length > key_bytes.size() || key_length > key_bytes.size()))
+            error = KRB5_BAD_KEYSIZE;
+        if (error == 0 &&
+            RAND_bytes(random.data(), static_cast<int>(random_length + sizeof sequence_number)) != 1)
+            error = KRB5_CRYPTO_INTERNAL;
+        if (error == 0) {
+            subkey.enctype = enctype;
+            subkey.length = static_cast<unsigned int>(key_length);
+            krb5_data subkey_random{KV5M_DATA, static_cast<unsigned int>(random_length),
+                                    reinterpret_cast<char*>(random.data())};
+            error = krb5_c_random_to_key(context, enctype, &subkey_random, &subkey);
+            std::memcpy(&sequence_number, random.data() + random_length, sizeof sequence_number);
+            sequence_number &= 0x3fffffffu;  // as MIT: older peers read sequence numbers as signed
+        }
+        OPENSSL_cleanse(random.data(), random.size());
+        return error;
+    }
+};
+
 }  // namespace
 
 std::unique_ptr<ServiceTicket> ServiceTicket::copy_from(gss_cred_id_t credential,
@@ -88,9 +129,11 @@ std::unique_ptr<ServiceTicket> ServiceTicket::copy_from(gss_cred_id_t credential
             return nullptr;
         }
     }
-    std::unique_ptr<ServiceTicket> ticket(new ServiceTicket);
-    if (error == 0) error = find_ticket(context, copy.ccache, target, ticket->creds_);
+    krb5_creds found{};
+    if (error == 0) error = find_ticket(context, copy.ccache, target, found);
     krb5_free_principal(context, target);
+    std::unique_ptr<ServiceTicket> ticket;
+    if (error == 0) ticket = adopt(found, error);
     if (error != 0) {
         status = krb5_failure(error);
         return nullptr;
@@ -98,8 +141,45 @@ std::unique_ptr<ServiceTicket> ServiceTicket::copy_from(gss_cred_id_t credential
     return ticket;
 }
 
+std::unique_ptr<ServiceTicket> ServiceTicket::adopt(krb5_creds& creds, krb5_error_code& error) {
+    std::unique_ptr<ServiceTicket> ticket(new ServiceTicket);
+    ticket->creds_ = creds;  // its contents are now the ticket's
+    creds = {};
+    const ThreadKrb5Context& thread = thread_krb5_context();
+    error = thread.error;
+    if (error == 0)
+        error = krb5_k_create_key(thread.context, &ticket->creds_.keyblock, &ticket->session_key_);
+    // The first encryption derives the authenticator's keys and caches them in the key; done here,
+    // before other threads share the ticket, since that cache is not locked.
+    if (error == 0) {
+        std::string ignored;
+        error = ticket->encrypt_authenticator(thread.context, "", ignored);
+    }
+    if (error != 0) return nullptr;
+    return ticket;
+}
+
 // No context: krb5's free functions only pass it on, and this may run as a thread's context goes.
-ServiceTicket::~ServiceTicket() { krb5_free_cred_contents(nullptr, &creds_); }
+ServiceTicket::~ServiceTicket() {
+    if (session_key_ != nullptr) krb5_k_free_key(nullptr, session_key_);
+    krb5_free_cred_contents(nullptr, &creds_);
+}
+
+krb5_error_code ServiceTicket::encrypt_authenticator(krb5_context context, std::string_view authenticator,
+                                                     std::string& encrypted) const {
+    std::size_t length = 0;
+    krb5_error_code error =
+        krb5_c_encrypt_length(context, creds_.keyblock.enctype, authenticator.size(), &length);
+    if (error != 0) return error;
+    encrypted.resize(length);
+    const krb5_data plain{KV5M_DATA, static_cast<unsigned int>(authenticator.size()),
+                          const_cast<char*>(authenticator.data())};
+    krb5_enc_data out{};
+    out.ciphertext = {KV5M_DATA, static_cast<unsigned int>(length), encrypted.data()};
+    error = krb5_k_encrypt(context, session_key_, KRB5_KEYUSAGE_AP_REQ_AUTH, nullptr, &plain, &out);
+    if (error == 0) encrypted.resize(out.ciphertext.length);
+    return error;
+}
 
 Krb5Token ServiceTicket::make_token(std::string_view channel_binding) const {
     Krb5Token result;
@@ -110,31 +190,25 @@ Krb5Token ServiceTicket::make_token(std::string_view channel_binding) const {
     }
     krb5_context context = thread.context;
     krb5_timestamp now = 0;
-    krb5_error_code error = krb5_timeofday(context, &now);
-    if (error == 0 && now > creds_.times.endtime) {  // as strict as MIT's get_credentials: no skew
-        result.status = krb5_failure(KRB5KRB_AP_ERR_TKT_EXPIRED);
-        return result;
-    }
-    krb5_auth_context auth_context = nullptr;
-    if (error == 0) error = krb5_auth_con_init(context, &auth_context);
-    krb5_data ap_req{};
+    krb5_int32 now_usec = 0;
+    krb5_error_code error = krb5_us_timeofday(context, &now, &now_usec);
+    if (error == 0 && now > creds_.times.endtime) error = KRB5KRB_AP_ERR_TKT_EXPIRED;  // as strict as MIT's
+    FreshKeys fresh;
+    if (error == 0) error = fresh.make(context, creds_.keyblock.enctype);
+    std::string encrypted;
     if (error == 0) {
-        // As kg_new_connection: sequence numbers only (krb5_auth_con_init also sets DO_TIME), and
-        // the GSS checksum in place of a keyed one.
-        krb5_auth_con_setflags(context, auth_context, KRB5_AUTH_CONTEXT_DO_SEQUENCE);
-        krb5_auth_con_set_req_cksumtype(context, auth_context, 0x8003);  // CKSUMTYPE_KG_CB
-        std::string checksum = gss_authenticator_checksum(channel_binding);
-        krb5_data checksum_data{KV5M_DATA, static_cast<unsigned int>(checksum.size()), checksum.data()};
-        error = krb5_mk_req_extended(context, &auth_context, AP_OPTS_USE_SUBKEY, &checksum_data, &creds_,
-                                     &ap_req);
+        const std::string checksum = gss_authenticator_checksum(channel_binding);
+        std::string authenticator = encode_authenticator(
+            {creds_.client, checksum, now, now_usec, fresh.subkey, fresh.sequence_number});
+        error = encrypt_authenticator(context, authenticator, encrypted);
+        OPENSSL_cleanse(authenticator.data(), authenticator.size());
     }
-    if (auth_context != nullptr) krb5_auth_con_free(context, auth_context);
     if (error != 0) {
         result.status = krb5_failure(error);
         return result;
     }
-    result.token = frame_krb5_ap_req({ap_req.data, ap_req.length});
-    krb5_free_data_contents(context, &ap_req);
+    result.token = frame_krb5_ap_req(
+        encode_ap_req({creds_.ticket.data, creds_.ticket.length}, creds_.keyblock.enctype, encrypted));
     result.ticket_lifetime = static_cast<OM_uint32>(creds_.times.endtime - now);
     return result;
 }

@@ -19,16 +19,22 @@ struct Krb5Token {
 };
 
 // An S4U2Proxy service ticket taken out of an impersonation credential once it holds one, so that
-// each token is one krb5_mk_req_extended on the calling thread's own long-lived krb5 context:
-// gss_init_sec_context creates a krb5 context (re-reading the profile) and searches the ccache on
-// every call. The token is what MIT's initiator makes for req_flags 0 (make_ap_req_v1): a subkey,
-// a sequence number, the 0x8003 checksum, no mutual authentication, no delegation.
+// each token is an authenticator encoded here and encrypted with a session key kept for the
+// ticket's life, on the calling thread's own long-lived krb5 context: gss_init_sec_context creates
+// a krb5 context (re-reading the profile) and searches the ccache on every call, and
+// krb5_mk_req_extended derives the session key's encryption keys again each time. The token is what
+// MIT's initiator makes for req_flags 0 (make_ap_req_v1): a subkey, a sequence number, the 0x8003
+// checksum, no mutual authentication, no delegation.
 class ServiceTicket {
 public:
     // The ticket to target_principal in credential's ccache; null (and why in status) without one.
     static std::unique_ptr<ServiceTicket> copy_from(gss_cred_id_t credential,
                                                     const std::string& target_principal,
                                                     kerberos::GssStatus& status);
+
+    // Takes over creds' contents (creds is left empty); null, and why in error, if its session key
+    // can't be used.
+    static std::unique_ptr<ServiceTicket> adopt(krb5_creds& creds, krb5_error_code& error);
 
     ServiceTicket(const ServiceTicket&) = delete;
     ServiceTicket& operator=(const ServiceTicket&) = delete;
@@ -40,7 +46,11 @@ public:
 private:
     ServiceTicket() = default;
 
-    mutable krb5_creds creds_{};  // krb5_mk_req_extended takes it non-const, and only reads it
+    krb5_error_code encrypt_authenticator(krb5_context context, std::string_view authenticator,
+                                          std::string& encrypted) const;
+
+    krb5_creds creds_{};
+    krb5_key session_key_ = nullptr;  // with its derived keys, made once
 };
 
 }  // namespace easgate::delegation
