@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "delegation/der.hpp"
 #include "easgate/common/lru_cache.hpp"
 #include "easgate/delegation/spnego.hpp"
 
@@ -73,6 +74,37 @@ TEST(DelegationSpnego, AuthenticatorChecksumHashesBindingsAsMitLaysThemOut) {
               "10000000"
               "8f1214c9c9cab8dc3bf866da9aba57a7"
               "30010000");
+}
+
+TEST(DelegationDer, BackwardWriterLengthsAreAppendHeadersAtEverySize) {
+    for (const std::size_t size : {0, 1, 127, 128, 255, 256, 65535, 65536}) {
+        const std::string content(size, 'x');
+        std::string expected;
+        der::append_tlv(expected, 0x04, content);
+        der::BackwardWriter out(1);  // grows as it goes
+        out.tlv(0x04, content);
+        EXPECT_EQ(std::move(out).take(), expected) << size;
+    }
+}
+
+TEST(DelegationDer, BackwardWriterNestsAndWritesMinimalIntegers) {
+    der::BackwardWriter out(4);
+    out.wrapped(der::sequence, [&] {
+        out.wrapped(der::context(1), [&] { out.integer(-129); });
+        out.wrapped(der::context(0), [&] { out.integer(128); });
+    });
+    EXPECT_EQ(hex(std::move(out).take()), "300ca00402020080a1040202ff7f");
+    for (const auto& [value, encoded] :
+         std::initializer_list<std::pair<std::int64_t, std::string>>{{0, "020100"},
+                                                                     {127, "02017f"},
+                                                                     {-128, "020180"},
+                                                                     {255, "020200ff"},
+                                                                     {0x3fffffff, "02043fffffff"},
+                                                                     {0x8003, "0203008003"}}) {
+        der::BackwardWriter one(0);
+        one.integer(value);
+        EXPECT_EQ(hex(std::move(one).take()), encoded) << value;
+    }
 }
 
 TEST(LruCache, ForgetsTheLeastRecentlyUsedBeyondCapacity) {
