@@ -34,9 +34,13 @@ bool all_visible_ascii(std::string_view text) {
 std::string hex_byte(std::uint8_t byte) { return common::hex_encode({&byte, 1}, common::HexDigits::upper); }
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
-    std::string decoded;
+    // Most of a query has nothing to decode: copied whole, not a character at a time.
+    std::size_t first = 0;
+    while (first < text.size() && text[first] != '%' && !(plus_is_space && text[first] == '+')) ++first;
+    std::string decoded(text.substr(0, first));
+    if (first == text.size()) return decoded;
     decoded.reserve(text.size());
-    for (std::size_t position = 0; position < text.size(); ++position) {
+    for (std::size_t position = first; position < text.size(); ++position) {
         const char character = text[position];
         if (character == '%') {
             if (position + 2 >= text.size()) return std::nullopt;
