@@ -2,23 +2,11 @@
 
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
-#include <openssl/evp.h>
 
+#include "easgate/common/text.hpp"
 #include "easgate/delegation/spnego.hpp"
 
 namespace easgate::delegation {
-namespace {
-
-std::string base64(std::string_view bytes) {
-    std::string text(4 * ((bytes.size() + 2) / 3), '\0');
-    const int length =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
-                        reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-    text.resize(static_cast<std::size_t>(length));
-    return text;
-}
-
-}  // namespace
 
 DelegatedCredential::DelegatedCredential(kerberos::GssCred credential, kerberos::GssName target,
                                          std::chrono::milliseconds refresh_before)
@@ -51,7 +39,7 @@ DelegatedCredential::Token DelegatedCredential::make_token(std::string_view chan
         Krb5Token made = service_ticket_->make_token(channel_binding);
         token.status = made.status;
         token.ticket_lifetime = made.ticket_lifetime;
-        if (!token.status.failed()) token.negotiate = base64(wrap_in_spnego(made.token));
+        if (!token.status.failed()) token.negotiate = common::base64_encode(wrap_in_spnego(made.token));
         return token;
     }
     // Addresses stay unspecified: the acceptor (IIS, or MIT) builds the same structure.
@@ -71,7 +59,7 @@ DelegatedCredential::Token DelegatedCredential::make_token(std::string_view chan
         output.get(), nullptr, &token.ticket_lifetime);
     const kerberos::GssContext owned_context(context);  // a single-use context: only its token matters
     if (token.status.failed()) return token;
-    token.negotiate = base64(wrap_in_spnego(output.view()));
+    token.negotiate = common::base64_encode(wrap_in_spnego(output.view()));
     return token;
 }
 

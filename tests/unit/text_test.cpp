@@ -1,8 +1,10 @@
 #include "easgate/common/text.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <array>
+#include <random>
 
 namespace easgate::common {
 namespace {
@@ -28,6 +30,31 @@ TEST(Text, HexEncodesEachByteAsTwoDigits) {
     std::string escaped = "\\";
     append_hex(escaped, 0x2a);
     EXPECT_EQ(escaped, "\\2a");
+}
+
+TEST(Text, Base64EncodesAsRfc4648Shows) {  // RFC 4648 section 10's vectors
+    EXPECT_EQ(base64_encode(""), "");
+    EXPECT_EQ(base64_encode("f"), "Zg==");
+    EXPECT_EQ(base64_encode("fo"), "Zm8=");
+    EXPECT_EQ(base64_encode("foo"), "Zm9v");
+    EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
+    EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
+    EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+}
+
+// Every size around the six-byte steps and their tails, every byte value: as OpenSSL encodes them.
+TEST(Text, Base64EncodesEveryByteAsOpenSslDoes) {
+    std::mt19937 random(4648);
+    for (std::size_t size = 0; size < 300; ++size) {
+        std::string bytes(size, '\0');
+        for (char& byte : bytes) byte = static_cast<char>(random());
+        std::string expected(4 * ((size + 2) / 3) + 1, '\0');
+        const int length =
+            EVP_EncodeBlock(reinterpret_cast<unsigned char*>(expected.data()),
+                            reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(size));
+        expected.resize(static_cast<std::size_t>(length));
+        ASSERT_EQ(base64_encode(bytes), expected) << "size " << size;
+    }
 }
 
 }  // namespace
