@@ -194,6 +194,9 @@ std::vector<RevocationStore::Deadline> RevocationStore::anchor_expiries() const 
     return out;
 }
 
-void RevocationStore::rebuild_locked() { store_ = build_trust_store(anchors_, crls_, check_revocation_); }
+void RevocationStore::rebuild_locked() {
+    store_ = build_trust_store(anchors_, crls_, check_revocation_);
+    generation_.fetch_add(1, std::memory_order_release);
+}
 
 }  // namespace easgate::identity

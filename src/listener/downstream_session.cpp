@@ -78,12 +78,11 @@ asio::awaitable<bool> DownstreamSession::handshake() {
         log_refused_handshake(ec);
         co_return false;
     }
-    // A resumed session skips verification; its certificate was verified when it was made.
-    if (!check_.identity) {
-        if (X509* leaf = SSL_get0_peer_certificate(stream_.native_handle())) {
-            auto result = identity::extract_identity(leaf);
-            if (!result) co_return false;
-            check_.identity = std::move(result.identity);
+    if (SSL_session_reused(stream_.native_handle()) == 1) {
+        runtime_->tls->check_resumed(stream_.native_handle(), check_);
+        if (!check_.refusal.empty()) {
+            log_refused_handshake({});
+            co_return false;
         }
     }
     who_ = peer_text() + " " + user_text();

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "gateway_fixture.hpp"
+#include "raw_device.hpp"
 #include "test_pki.hpp"
 
 namespace easgate::testing {
@@ -22,6 +23,29 @@ TEST_F(ClientCertificateTest, UpnCertificateReachesUpstreamAndIsLoggedAsTheUser)
     EXPECT_FALSE(
         wait_for_text(work_dir() / "easgate.err", "alice@example.test \"GET /Microsoft-Server-ActiveSync")
             .empty());
+}
+
+// A phone that reconnects offers its TLS session: the resumed handshake verifies no certificate,
+// so the user comes from the certificate the session was made with.
+TEST_F(ClientCertificateTest, AResumedSessionIsServedAsTheUserOfItsCertificate) {
+    start_gateway();
+    auto tls = device_tls(pki_dir() / "server-ca.pem", pki_dir() / "alice.pem", pki_dir() / "alice.key");
+    SessionPtr session{nullptr, SSL_SESSION_free};
+    for (const std::string device : {"RESUME00", "RESUME01"}) {
+        auto exchange = exchange_resuming(
+            gateway_port(), tls,
+            "GET /Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=" + device +
+                "&DeviceType=TestDevice HTTP/1.1\r\nHost: mail\r\nConnection: close\r\n\r\n",
+            session.get());
+        EXPECT_TRUE(exchange.response.starts_with("HTTP/1.1 200")) << exchange.response;
+        EXPECT_EQ(exchange.resumed, session != nullptr);
+        EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "alice@example.test \"GET").empty());
+        EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "device_id=" + device).empty());
+        session = std::move(exchange.session);
+        ASSERT_NE(session, nullptr);
+    }
+    // Both requests were alice's: no line lacks the user.
+    EXPECT_EQ(gateway_log().find(" - \"GET"), std::string::npos) << gateway_log();
 }
 
 TEST_F(ClientCertificateTest, EmailOnlyCertificateIsIdentifiedByItsEmail) {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "gateway_fixture.hpp"
+#include "raw_device.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -50,6 +51,43 @@ TEST_F(CrlRefreshTest, ANewlyPublishedRevocationIsEnforcedWithoutRestart) {
     const auto text = metrics();
     EXPECT_NE(text.find("easgate_crl_updates_total "), std::string::npos) << text;
     EXPECT_NE(text.find("easgate_crl_distribution_points_failing 0\n"), std::string::npos) << text;
+}
+
+// A session made before a revocation is no way around it: when the CRLs change, a resumed session's
+// certificate is checked again. A device still in good standing goes on resuming.
+TEST_F(CrlRefreshTest, AResumedSessionIsCheckedAgainstNewCrls) {
+    start_refreshing("{interval: 1s, timeout: 1s}");
+    auto frank = device_tls(pki_dir() / "server-ca.pem", pki_dir() / "frank.pem", pki_dir() / "frank.key");
+    auto alice = device_tls(pki_dir() / "server-ca.pem", pki_dir() / "alice.pem", pki_dir() / "alice.key");
+    const auto connect = [&](boost::asio::ssl::context& tls, SSL_SESSION* session) {
+        return exchange_resuming(
+            gateway_port(), tls,
+            std::string("GET ") + sync_path + " HTTP/1.1\r\nHost: mail\r\nConnection: close\r\n\r\n",
+            session);
+    };
+    auto franks = connect(frank, nullptr);  // also teaches easgate the issuing CA's distribution point
+    ASSERT_TRUE(franks.response.starts_with("HTTP/1.1 200")) << franks.response;
+    franks = connect(frank, franks.session.get());
+    ASSERT_TRUE(franks.resumed) << "the session resumes while the certificate is good";
+    auto alices = connect(alice, nullptr);
+    ASSERT_TRUE(alices.response.starts_with("HTTP/1.1 200")) << alices.response;
+
+    pki().issuing->revoke(pki().frank);
+    pki().cdp.publish("issuing.crl", pki().issuing->crl_pem());
+    // Reconnecting as a phone does, offering its newest session, until the new CRL is in.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!franks.response.empty() && std::chrono::steady_clock::now() < until) {
+        auto next = connect(frank, franks.session.get());
+        if (!next.session) next.session = std::move(franks.session);
+        franks = std::move(next);
+    }
+    EXPECT_EQ(franks.response, "") << "refused once the new CRL is in";
+    EXPECT_FALSE(wait_for_gateway_log("certificate revoked").empty()) << gateway_log();
+    EXPECT_FALSE(connect(frank, franks.session.get()).resumed) << "the refused session is forgotten";
+
+    alices = connect(alice, alices.session.get());
+    EXPECT_TRUE(alices.resumed);
+    EXPECT_TRUE(alices.response.starts_with("HTTP/1.1 200")) << alices.response;
 }
 
 TEST_F(CrlRefreshTest, ADeltaCrlRevocationIsEnforced) {

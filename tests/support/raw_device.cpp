@@ -5,6 +5,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -59,6 +60,26 @@ RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca
         exchange.closed = true;
         break;
     }
+    return exchange;
+}
+
+ResumingExchange exchange_resuming(std::uint16_t port, asio::ssl::context& tls, const std::string& request,
+                                   SSL_SESSION* session) {
+    asio::io_context context;
+    SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_CLIENT);
+    asio::ssl::stream<asio::ip::tcp::socket> stream(context, tls);
+    stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    if (session != nullptr) SSL_set_session(stream.native_handle(), session);
+    ResumingExchange exchange;
+    boost::system::error_code ec;
+    stream.handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return exchange;
+    asio::write(stream, asio::buffer(request), ec);
+    asio::read(stream, asio::dynamic_buffer(exchange.response), ec);  // to the end: send Connection: close
+    exchange.resumed = SSL_session_reused(stream.native_handle()) == 1;
+    exchange.session.reset(SSL_get1_session(stream.native_handle()));
+    // Marked shut down, or OpenSSL would make the session unresumable.
+    SSL_set_shutdown(stream.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     return exchange;
 }
 

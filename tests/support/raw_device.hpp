@@ -3,6 +3,8 @@
 // A device that sends exactly the bytes a test gives it, for requests curl would never write
 // (smuggling attempts, broken framing), or paced as a phone on a slow network would send them.
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
@@ -26,6 +28,20 @@ struct RawExchange {
 RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca,
                      const std::filesystem::path& cert, const std::filesystem::path& key,
                      const std::string& request, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+using SessionPtr = std::unique_ptr<SSL_SESSION, void (*)(SSL_SESSION*)>;
+
+struct ResumingExchange {
+    std::string response;  // every byte the gateway sent back ("" when the handshake failed)
+    bool resumed = false;  // the handshake resumed the session offered
+    SessionPtr session{nullptr, SSL_SESSION_free};  // to offer next time
+};
+
+// One request on a connection of its own with the device's TLS context (device_tls, kept across
+// its connections as a phone keeps it) that offers session (when not null) for resumption, as a
+// phone reconnecting does; the connection is left without a close_notify, as phones leave.
+ResumingExchange exchange_resuming(std::uint16_t port, boost::asio::ssl::context& tls,
+                                   const std::string& request, SSL_SESSION* session);
 
 // One device's kept-alive connection to the gateway, for requests one after another as a phone
 // sends them: it connects when it has no connection, and after one broke or was closed. Never

@@ -39,6 +39,9 @@ public:
 
     // The store of the moment, for one handshake.
     X509StorePtr current() const;
+    // Counts the stores made (1 for the first): read before current(), it is never newer than the
+    // store then returned.
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
     enum class Offer { installed, not_newer, unknown_issuer, bad_signature };
     // Swaps crl in when a listed CA signed it and it is newer (crlNumber, else thisUpdate) than the
@@ -81,6 +84,7 @@ private:
     mutable std::mutex mutex_;
     std::vector<X509CrlPtr> crls_;
     X509StorePtr store_;
+    std::atomic<std::uint64_t> generation_{0};
     std::set<std::string> urls_;     // http:// distribution points to fetch
     std::set<std::string> skipped_;  // ldap:// and others, logged once
 };

@@ -22,6 +22,7 @@ struct ClientCertificateCheck {
     std::string refusal;                                    // why the chain was refused, or empty
     int verify_error = 0;                                   // X509_V_ERR_… of the refusal, or 0
     std::string refused_certificate;                        // subject, issuer and serial of the culprit
+    std::uint64_t store_generation = 0;                     // of the CRLs checked against
 };
 
 // A listener's TLS settings: its server chain, the device trust anchors (and nothing else), CRLs.
@@ -35,6 +36,11 @@ public:
     // Makes the handshake on ssl verify the device against this listener's rules into check,
     // which must outlive the handshake.
     void verify_into(SSL* ssl, ClientCertificateCheck& check) const;
+
+    // A resumed session skips verification. Its certificate, kept in the session, is checked again
+    // when the CRLs changed since it last was (a revoked device must not go on resuming); the
+    // identity, or the refusal, goes into check as a handshake would put it.
+    void check_resumed(SSL* ssl, ClientCertificateCheck& check) const;
 
     // Verifies a device certificate (untrusted: the chain it came with, may be null) as a handshake
     // on this listener would, without learning distribution points: for `easgate doctor`.
