@@ -90,6 +90,24 @@ TEST_F(CrlRefreshTest, AResumedSessionIsCheckedAgainstNewCrls) {
     EXPECT_TRUE(alices.response.starts_with("HTTP/1.1 200")) << alices.response;
 }
 
+// Checked again, a resumed session's certificate goes with the chain the device sent when the session
+// was made: with only the root listed, a device that sends its issuing CA goes on resuming.
+TEST_F(CrlRefreshTest, AResumedSessionIsCheckedAgainWithTheIssuingCaTheDeviceSent) {
+    start_gateway({.trusted_ca_file = "device-root.pem",
+                   .with_crls = true,
+                   .client_auth = "      crl_refresh: {interval: 1s, timeout: 1s}\n"});
+    auto dave = device_tls(pki_dir() / "server-ca.pem", pki_dir() / "chained.pem", pki_dir() / "chained.key");
+    const std::string request =
+        std::string("GET ") + sync_path + " HTTP/1.1\r\nHost: mail\r\nConnection: close\r\n\r\n";
+    auto daves = exchange_resuming(gateway_port(), dave, request, nullptr);
+    ASSERT_TRUE(daves.response.starts_with("HTTP/1.1 200")) << daves.response << gateway_log();
+    pki().cdp.publish("root.crl", pki().root.crl_pem());  // a newer CRL of the root
+    ASSERT_FALSE(wait_for_gateway_log("root.crl is in use").empty()) << gateway_log();
+    daves = exchange_resuming(gateway_port(), dave, request, daves.session.get());
+    EXPECT_TRUE(daves.resumed);
+    EXPECT_TRUE(daves.response.starts_with("HTTP/1.1 200")) << daves.response << gateway_log();
+}
+
 TEST_F(CrlRefreshTest, ADeltaCrlRevocationIsEnforced) {
     start_refreshing("{interval: 1s, timeout: 1s}");
     curl_report("gina", sync_path);
