@@ -95,7 +95,7 @@ void log_with_fields(bool warning, std::string_view message, std::span<const Log
     if (!spdlog::default_logger_raw()->should_log(level)) return;
     if (json_logs.load(std::memory_order_relaxed)) {
         line_fields = fields;
-        spdlog::log(level, "{}", message);
+        spdlog::default_logger_raw()->log(level, spdlog::string_view_t(message.data(), message.size()));
         line_fields = {};
         return;
     }
@@ -107,12 +107,14 @@ void log_with_fields(bool warning, std::string_view message, std::span<const Log
         line.append(field.key.data(), field.key.data() + field.key.size());
         line.push_back('=');
         if (field.numeric) {
-            fmt::format_to(std::back_inserter(line), "{}", field.number);
+            const fmt::format_int number(field.number);
+            line.append(number.data(), number.data() + number.size());
         } else {
             append_text_value(line, field.text);
         }
     }
-    spdlog::log(level, "{}", std::string_view(line.data(), line.size()));
+    // The line is final: handed over as it is, not through another format string.
+    spdlog::default_logger_raw()->log(level, spdlog::string_view_t(line.data(), line.size()));
 }
 
 long LogRateLimiter::admit(std::string_view reason) {

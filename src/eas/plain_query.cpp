@@ -1,6 +1,6 @@
 #include <algorithm>
 #include <array>
-#include <vector>
+#include <utility>
 
 #include "ascii_text.hpp"
 #include "query.hpp"
@@ -37,10 +37,11 @@ bool is_plain_query(std::string_view query) {
 }
 
 std::string parse_plain_query(std::string_view query, bool options, EasRequest& request) {
-    std::vector<std::string> seen_names;  // lower case
-    bool has_command = false;
-    bool has_device_id = false;
-    bool has_device_type = false;
+    // Repeats are found without a list of names: the four fields by flag, other parameters among
+    // those this query added (names compared ignoring case, as before canonical spelling).
+    const std::size_t first_parameter = request.parameters.size();
+    std::size_t count = 0;
+    bool has_command = false, has_user = false, has_device_id = false, has_device_type = false;
     std::size_t start = 0;
     while (start <= query.size()) {
         std::size_t end = query.find('&', start);
@@ -48,31 +49,31 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
         const std::string_view segment = query.substr(start, end - start);
         start = end + 1;
         if (segment.empty()) continue;  // "&&" or a trailing '&': harmless
-        if (seen_names.size() == max_query_parameters) {
+        if (count == max_query_parameters) {
             return "query has more than " + std::to_string(max_query_parameters) + " parameters";
         }
-        const std::string number = std::to_string(seen_names.size() + 1);
+        ++count;
         const std::size_t equals = segment.find('=');
-        if (equals == std::string_view::npos) return "query parameter " + number + " has no '='";
+        if (equals == std::string_view::npos)
+            return "query parameter " + std::to_string(count) + " has no '='";
         const std::optional<std::string> raw_name = percent_decode(segment.substr(0, equals), true);
         if (!raw_name || raw_name->empty() || raw_name->size() > max_parameter_name_bytes ||
             !std::all_of(raw_name->begin(), raw_name->end(),
                          [](char c) { return is_alpha(c) || is_digit(c); })) {
-            return "query parameter " + number + " has a malformed name";
+            return "query parameter " + std::to_string(count) + " has a malformed name";
         }
         // Validated as letters and digits above, so safe to repeat in an error.
-        const std::string name(known_plain_name(*raw_name).value_or(*raw_name));
-        const std::optional<std::string> value = percent_decode(segment.substr(equals + 1), true);
-        if (!value) return "query parameter " + name + " has a malformed percent escape";
-        if (has_control(*value)) return "query parameter " + name + " holds a control character";
-
-        std::string lower_name = common::ascii_lowercase(name);
-        if (std::find(seen_names.begin(), seen_names.end(), lower_name) != seen_names.end()) {
-            return "query parameter " + name + " appears more than once";
-        }
-        seen_names.push_back(std::move(lower_name));
+        const std::string_view name = known_plain_name(*raw_name).value_or(*raw_name);
+        std::optional<std::string> value = percent_decode(segment.substr(equals + 1), true);
+        if (!value) return "query parameter " + std::string(name) + " has a malformed percent escape";
+        if (has_control(*value)) return "query parameter " + std::string(name) + " holds a control character";
+        const auto seen = [&](bool& flag) { return std::exchange(flag, true); };
+        const auto repeated = [&] {
+            return "query parameter " + std::string(name) + " appears more than once";
+        };
 
         if (name == "Cmd") {
+            if (seen(has_command)) return repeated();
             if (value->empty() || value->size() > max_command_name_bytes ||
                 !std::all_of(value->begin(), value->end(), is_alpha)) {
                 return "Cmd is not a command name (1 to " + std::to_string(max_command_name_bytes) +
@@ -80,19 +81,25 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
             }
             // An unknown command is kept as sent: deciding what to do with it is not the parser's job.
             request.command = std::string(canonical_command(*value).value_or(*value));
-            has_command = true;
         } else if (name == "User") {
-            request.user = *value;
+            if (seen(has_user)) return repeated();
+            request.user = std::move(*value);
         } else if (name == "DeviceId") {
+            if (seen(has_device_id)) return repeated();
             if (std::string error = device_id_error(*value); !error.empty()) return error;
-            request.device_id = *value;
-            has_device_id = true;
+            request.device_id = std::move(*value);
         } else if (name == "DeviceType") {
+            if (seen(has_device_type)) return repeated();
             if (std::string error = device_type_error(*value); !error.empty()) return error;
-            request.device_type = *value;
-            has_device_type = true;
+            request.device_type = std::move(*value);
         } else {
-            request.parameters.emplace_back(name, *value);
+            const auto added = request.parameters.begin() + static_cast<std::ptrdiff_t>(first_parameter);
+            if (std::any_of(added, request.parameters.end(), [&](const auto& parameter) {
+                    return equals_ignoring_case(parameter.first, name);
+                })) {
+                return repeated();
+            }
+            request.parameters.emplace_back(name, std::move(*value));
         }
     }
     if (!options) {

@@ -1,8 +1,6 @@
 // The access log line of each answered request, and its figures in /metrics.
 #include <spdlog/fmt/fmt.h>
 
-#include <iterator>
-
 #include "downstream_session_internal.hpp"
 #include "easgate/common/logging.hpp"
 
@@ -53,7 +51,12 @@ void DownstreamSession::log_access(const AdmittedRequest& request, unsigned stat
         {"reason", or_dash(reason)},
     };
     fmt::memory_buffer message;  // on the stack unless the path is long
-    fmt::format_to(std::back_inserter(message), "{} \"{} {}\" {}", who, request.line.method, path, status);
+    const fmt::format_int status_text(status);
+    for (const std::string_view part :
+         {who, std::string_view(" \""), std::string_view(request.line.method), std::string_view(" "), path,
+          std::string_view("\" "), std::string_view(status_text.data(), status_text.size())}) {
+        message.append(part.data(), part.data() + part.size());
+    }
     common::log_with_fields(!reason.empty(), {message.data(), message.size()}, fields);
 }
 

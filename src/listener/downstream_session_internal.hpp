@@ -92,6 +92,7 @@ private:
     // request_reading.cpp: from the device's bytes to a request that may go on.
     asio::awaitable<bool> read_request(bool first, AdmittedRequest& request);
     asio::awaitable<error_code> read_raw_header();
+    error_code parse_buffered_header(http::request_parser<http::buffer_body>& parser);
     asio::awaitable<void> refuse_unreadable_header(const error_code& ec);
     void log_incomplete_header(const error_code& ec) const;
     asio::awaitable<bool> admit(AdmittedRequest& request);

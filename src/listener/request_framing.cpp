@@ -1,7 +1,6 @@
 #include "easgate/listener/request_framing.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <iterator>
 
 #include "easgate/upstream/header_rewrite.hpp"
 
@@ -10,22 +9,35 @@ namespace easgate::listener {
 namespace http = boost::beast::http;
 
 std::string framing_error(const http::request_header<>& header) {
-    const auto lengths = header.equal_range(http::field::content_length);
-    const auto length_count = std::distance(lengths.first, lengths.second);
-    if (length_count > 1 || (length_count == 1 && lengths.first->value().find(',') != std::string_view::npos))
+    // One walk over the fields (a lookup by name is a search of Beast's tree each time).
+    std::size_t length_count = 0, coding_count = 0, host_count = 0;
+    std::string_view length, coding;
+    for (const auto& field : header) {
+        switch (field.name()) {
+            case http::field::content_length:
+                if (length_count++ == 0) length = field.value();
+                break;
+            case http::field::transfer_encoding:
+                if (coding_count++ == 0) coding = field.value();
+                break;
+            case http::field::host:
+                ++host_count;
+                break;
+            default:
+                break;
+        }
+    }
+    if (length_count > 1 || (length_count == 1 && length.find(',') != std::string_view::npos))
         return "more than one Content-Length";
-    const auto codings = header.equal_range(http::field::transfer_encoding);
-    const auto coding_count = std::distance(codings.first, codings.second);
     if (coding_count > 0) {
         if (length_count > 0) return "both Content-Length and Transfer-Encoding";
-        if (coding_count > 1 || !boost::beast::iequals(codings.first->value(), "chunked"))
+        if (coding_count > 1 || !boost::beast::iequals(coding, "chunked"))
             return "Transfer-Encoding other than chunked";
     }
     const std::string_view target = header.target();
     if (!target.starts_with('/') && !(target == "*" && header.method() == http::verb::options))
         return "request-target is not an absolute path";
-    if (header.version() >= 11 && header.count(http::field::host) != 1)
-        return "HTTP/1.1 needs exactly one Host";
+    if (header.version() >= 11 && host_count != 1) return "HTTP/1.1 needs exactly one Host";
     for (const auto& name : upstream::connection_options(header)) {
         if (upstream::is_gateway_owned_field(name))
             return "Connection names " + std::string(name) + ", a field easgate decides";

@@ -42,7 +42,7 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
             co_await write_status(http::status::bad_request, 11, false);
             co_return false;
         }
-        std::tie(ec, std::ignore) = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+        ec = parse_buffered_header(parser);
     }
     phase_ = Phase::busy;
     if (ec) {
@@ -142,6 +142,16 @@ asio::awaitable<error_code> DownstreamSession::read_raw_header() {
         buffer_.commit(read);
         if (ec) co_return ec;
     }
+}
+
+// The whole header is in buffer_ already (read_raw_header): parsed in place, as Beast's
+// async_read_header would, without a composed operation and a posted completion per request.
+error_code DownstreamSession::parse_buffered_header(http::request_parser<http::buffer_body>& parser) {
+    error_code ec;
+    const std::size_t used = parser.put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (!ec && !parser.is_header_done()) ec = http::error::need_more;  // read_raw_header saw the blank line
+    return ec;
 }
 
 // The connection ends with part of a request header received: a device that stalled or left,
