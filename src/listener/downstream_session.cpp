@@ -85,6 +85,7 @@ asio::awaitable<bool> DownstreamSession::handshake() {
             co_return false;
         }
     }
+    peer_address_ = peer_.address().to_string();
     who_ = peer_text() + " " + user_text();
     co_return true;
 }
@@ -140,7 +141,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     // ActiveSync, so they are dropped (RFC 9110 6.5.1 lets a recipient discard them).
     for (auto trailer = std::next(header.begin(), request.header_fields); trailer != header.end();)
         trailer = header.erase(trailer);
-    upstream::rewrite_request_for_upstream(header.base(), peer_.address(), context.credentials != nullptr);
+    upstream::rewrite_request_for_upstream(header.base(), peer_address_, context.credentials != nullptr);
     const std::span<const std::uint8_t> read_ahead_bytes(reinterpret_cast<const std::uint8_t*>(body.data()),
                                                          body.size());
     auto deadline = upstream::response_deadline(request.eas, read_ahead_bytes, buffered, limits_);

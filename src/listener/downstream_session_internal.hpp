@@ -134,6 +134,7 @@ private:
     upstream::DeviceStream stream_;
     beast::flat_buffer buffer_;
     tcp::endpoint peer_;
+    std::string peer_address_;  // peer_'s address as text, once: every request's X-Forwarded-For
     ClientCertificateCheck check_;
     std::string who_;
     upstream::UpstreamExchange exchange_;

@@ -141,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         require(!easgate::upstream::is_gateway_owned_field(name),
                 "no accepted Connection names an owned field");
 
-    easgate::upstream::rewrite_request_for_upstream(request.base(), device, strip_authorization);
+    easgate::upstream::rewrite_request_for_upstream(request.base(), device.to_string(), strip_authorization);
     easgate::upstream::address_request(request.base(), *target, framing, read_ahead);
     request.version(11);
     const std::string sent = serialize_header(request);

@@ -1,5 +1,6 @@
 #include "easgate/upstream/header_rewrite.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/http/rfc7230.hpp>
 #include <string>
@@ -50,29 +51,50 @@ std::vector<std::string> connection_options(const http::fields& fields) {
 
 namespace {
 
-// Fields named in Connection go too, except those easgate decides: the body's framing comes from
-// what the parser read and the rest from easgate, never from a name the other side put in a header.
-template <bool isRequest>
-void remove_hop_by_hop(http::header<isRequest>& header) {
-    for (const auto& name : connection_options(header)) {
-        if (!is_gateway_owned_field(name)) header.erase(name);
+// Hop-by-hop fields go, with the fields named in Connection, except those easgate decides: the
+// body's framing comes from what the parser read and the rest from easgate, never from a name the
+// other side put in a header. `also` names more fields to drop. One walk over the fields: every
+// erase by name would search Beast's tree again.
+template <bool isRequest, typename Also>
+void remove_hop_by_hop(http::header<isRequest>& header, Also also) {
+    const auto named = connection_options(header);
+    for (auto field = header.begin(); field != header.end();) {
+        const bool drop =
+            std::find(hop_by_hop.begin(), hop_by_hop.end(), field->name()) != hop_by_hop.end() ||
+            also(*field) || std::any_of(named.begin(), named.end(), [&](const std::string& name) {
+                return boost::beast::iequals(name, field->name_string()) && !is_gateway_owned_field(name);
+            });
+        field = drop ? header.erase(field) : std::next(field);
     }
-    for (const auto field : hop_by_hop) header.erase(field);
 }
 
 }  // namespace
 
-void rewrite_request_for_upstream(http::request_header<>& header,
-                                  const boost::asio::ip::address& device_address, bool strip_authorization) {
-    remove_hop_by_hop(header);
-    header.erase(http::field::expect);
-    if (strip_authorization) header.erase(http::field::authorization);
-    const std::string original_host(header[http::field::host]);
-    for (const auto field : forwarding_fields) header.erase(field);
-    header.erase(http::field::forwarded);
-    header.set("X-Forwarded-For", device_address.to_string());
-    header.set("X-Forwarded-Proto", "https");
-    if (!original_host.empty()) header.set("X-Forwarded-Host", original_host);
+void rewrite_request_for_upstream(http::request_header<>& header, std::string_view device_address,
+                                  bool strip_authorization) {
+    std::optional<std::string_view> original_host;  // the first Host; it stays, so the view does
+    remove_hop_by_hop(header, [&](const http::fields::value_type& field) {
+        switch (field.name()) {
+            case http::field::host:
+                if (!original_host) original_host = field.value();
+                return false;
+            case http::field::expect:
+            case http::field::forwarded:
+                return true;
+            case http::field::authorization:
+                return strip_authorization;
+            case http::field::unknown:
+                break;
+            default:
+                return false;
+        }
+        return std::any_of(forwarding_fields.begin(), forwarding_fields.end(), [&](std::string_view name) {
+            return boost::beast::iequals(name, field.name_string());
+        });
+    });
+    header.insert("X-Forwarded-For", device_address);
+    header.insert("X-Forwarded-Proto", "https");
+    if (original_host && !original_host->empty()) header.insert("X-Forwarded-Host", *original_host);
 }
 
 void address_request(http::request_header<>& header, const config::UpstreamTarget& target,
@@ -91,10 +113,11 @@ void address_request(http::request_header<>& header, const config::UpstreamTarge
 }
 
 void rewrite_response_for_device(http::response_header<>& header, bool strip_backend_authentication) {
-    remove_hop_by_hop(header);
-    if (!strip_backend_authentication) return;
-    header.erase(http::field::www_authenticate);
-    header.erase("Persistent-Auth");
+    remove_hop_by_hop(header, [&](const http::fields::value_type& field) {
+        return strip_backend_authentication &&
+               (field.name() == http::field::www_authenticate ||
+                boost::beast::iequals(field.name_string(), "Persistent-Auth"));
+    });
 }
 
 }  // namespace easgate::upstream

@@ -20,7 +20,7 @@ TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
     header.set(http::field::authorization, "Basic ZGV2aWNl");
     header.set("MS-ASProtocolVersion", "16.1");
 
-    rewrite_request_for_upstream(header, boost::asio::ip::make_address("192.0.2.7"), true);
+    rewrite_request_for_upstream(header, "192.0.2.7", true);
     const auto target = config::parse_upstream_url("https://mail.corp.example.com:8443");
     ASSERT_TRUE(target);
     address_request(header, *target, {.chunked = true, .content_length = std::nullopt}, std::nullopt);
@@ -45,7 +45,7 @@ TEST(RewriteRequestForUpstream, ConnectionNamingOwnedFieldsRemovesNoneOfThem) {
     header.set(http::field::connection,
                "Content-Length, Host, X-Forwarded-Host, X-Forwarded-For, Authorization");
     header.set(http::field::content_length, "70000");
-    rewrite_request_for_upstream(header, boost::asio::ip::make_address("192.0.2.7"), true);
+    rewrite_request_for_upstream(header, "192.0.2.7", true);
     const auto target = config::parse_upstream_url("https://mail:8443");
     ASSERT_TRUE(target);
     address_request(header, *target, {.chunked = false, .content_length = 70000}, std::nullopt);
@@ -62,9 +62,28 @@ TEST(RewriteRequestForUpstream, RemovesFieldsNamedInEveryConnectionField) {
     header.insert(http::field::connection, "keep-alive");
     header.insert(http::field::connection, "X-Private");
     header.set("X-Private", "1");
-    rewrite_request_for_upstream(header, boost::asio::ip::make_address("192.0.2.7"), true);
+    rewrite_request_for_upstream(header, "192.0.2.7", true);
     EXPECT_EQ(header.find("X-Private"), header.end());
     EXPECT_EQ(header.find(http::field::connection), header.end());
+}
+
+// Found by fuzz_header_rewrite when the fields came to be removed in one walk: an HTTP/1.0
+// request may carry two Host fields, and X-Forwarded-Host is the first, as Exchange reads it.
+TEST(RewriteRequestForUpstream, XForwardedHostIsTheFirstHost) {
+    http::request_header<> header;
+    header.version(10);
+    header.insert(http::field::host, "eas.example.com");
+    header.insert(http::field::host, "other.example.com");
+    rewrite_request_for_upstream(header, "192.0.2.7", true);
+    EXPECT_EQ(header["X-Forwarded-Host"], "eas.example.com");
+    EXPECT_EQ(header.count("X-Forwarded-Host"), 1u);
+
+    http::request_header<> empty_first;
+    empty_first.version(10);
+    empty_first.insert(http::field::host, "");
+    empty_first.insert(http::field::host, "other.example.com");
+    rewrite_request_for_upstream(empty_first, "192.0.2.7", true);
+    EXPECT_EQ(empty_first.count("X-Forwarded-Host"), 0u);
 }
 
 TEST(AddressRequest, FramesFromTheParserNotFromTheHeader) {

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <cstdint>
 #include <optional>
@@ -34,9 +33,10 @@ std::vector<std::string> connection_options(const http::fields& fields);
 // Once per request, the device's header becomes the end-to-end header Exchange gets: hop-by-hop
 // fields (and any others the device named in Connection) removed, Expect dropped (easgate answers
 // 100-continue itself), X-Forwarded-For/-Proto/-Host set by easgate alone, and with
-// `strip_authorization` (certificate mode) the device's own Authorization removed.
-void rewrite_request_for_upstream(http::request_header<>& header,
-                                  const boost::asio::ip::address& device_address, bool strip_authorization);
+// `strip_authorization` (certificate mode) the device's own Authorization removed. `device_address`
+// is the device's IP address as text.
+void rewrite_request_for_upstream(http::request_header<>& header, std::string_view device_address,
+                                  bool strip_authorization);
 
 // For each attempt (the server may change between them): Host names the server, and the body is
 // framed by easgate: a Content-Length of `read_ahead_bytes` when the whole body was read ahead,
