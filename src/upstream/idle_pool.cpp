@@ -10,13 +10,9 @@ IdleConnectionPool& IdleConnectionPool::for_this_thread(std::size_t max_idle,
     return pool;
 }
 
-std::string IdleConnectionPool::key_of(const Upstream& upstream, const std::string& user) {
-    return std::to_string(reinterpret_cast<std::uintptr_t>(&upstream)) + '\n' + user;
-}
-
 std::optional<UpstreamConnection> IdleConnectionPool::take(const Upstream& upstream, const std::string& user,
                                                            std::optional<std::size_t> server) {
-    const auto [first, last] = by_key_.equal_range(key_of(upstream, user));
+    const auto [first, last] = by_key_.equal_range(Key{&upstream, user});
     std::optional<List::iterator> newest;
     for (auto it = first; it != last; ++it) {
         if (server && it->second->connection.server() != *server) continue;
@@ -35,14 +31,14 @@ void IdleConnectionPool::give(const Upstream& upstream, const std::string& user,
                               UpstreamConnection connection) {
     if (max_idle_ == 0) return;  // closed as it goes out of scope
     const auto executor = connection.executor();
-    idle_.push_back({key_of(upstream, user), std::move(connection), std::chrono::steady_clock::now()});
-    by_key_.emplace(idle_.back().key, std::prev(idle_.end()));
+    idle_.push_back({&upstream, user, std::move(connection), std::chrono::steady_clock::now()});
+    by_key_.emplace(Key{&upstream, idle_.back().user}, std::prev(idle_.end()));
     if (idle_.size() > max_idle_) erase(idle_.begin());
     schedule_sweep(executor);
 }
 
 void IdleConnectionPool::erase(List::iterator entry) {
-    const auto [first, last] = by_key_.equal_range(entry->key);
+    const auto [first, last] = by_key_.equal_range(Key{entry->upstream, entry->user});
     for (auto it = first; it != last; ++it) {
         if (it->second == entry) {
             by_key_.erase(it);

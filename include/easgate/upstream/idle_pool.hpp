@@ -5,6 +5,7 @@
 #include <list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "easgate/upstream/upstream.hpp"
@@ -36,13 +37,24 @@ public:
 
 private:
     struct Idle {
-        std::string key;
+        const Upstream* upstream;
+        std::string user;
         UpstreamConnection connection;
         std::chrono::steady_clock::time_point since;
     };
     using List = std::list<Idle>;
+    // Views into an entry of idle_ (list nodes stay put), so a lookup builds no string.
+    struct Key {
+        const Upstream* upstream;
+        std::string_view user;
+        bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+        std::size_t operator()(const Key& key) const noexcept {
+            return std::hash<const void*>{}(key.upstream) ^ std::hash<std::string_view>{}(key.user);
+        }
+    };
 
-    static std::string key_of(const Upstream& upstream, const std::string& user);
     void erase(List::iterator entry);
     void sweep();
     void schedule_sweep(const boost::asio::any_io_executor& executor);
@@ -50,7 +62,7 @@ private:
     std::size_t max_idle_;
     std::chrono::milliseconds idle_timeout_;
     List idle_;  // oldest first
-    std::unordered_multimap<std::string, List::iterator> by_key_;
+    std::unordered_multimap<Key, List::iterator, KeyHash> by_key_;
     std::optional<boost::asio::steady_timer> sweeper_;
     bool sweep_pending_ = false;
 };
