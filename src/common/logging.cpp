@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <iterator>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace easgate::common {
@@ -28,31 +28,48 @@ void add_fields(nlohmann::json& line) {
     }
 }
 
-using LineBuffer = fmt::basic_memory_buffer<char, 1024>;  // an access log line fits: no heap allocation
+using LineBuffer = fmt::basic_memory_buffer<char, 2048>;  // an access log line fits: no heap allocation
+
+// Writes into a buffer sized beforehand for the worst case, so each piece is a plain copy.
+struct LineWriter {
+    char* at;
+    void add(std::string_view text) {
+        std::memcpy(at, text.data(), text.size());
+        at += text.size();
+    }
+    void add(char c) { *at++ = c; }
+};
+
+// The most a text value can take: every byte escaped as \xHH, and two quotes.
+std::size_t text_value_bound(std::string_view value) { return 4 * value.size() + 2; }
+constexpr std::size_t number_bound = 20;  // "-9223372036854775808"
 
 bool plain(char c) { return c > ' ' && c != '"' && c != '\\' && c != '\x7f'; }
 
 // A text value as it goes after "key=": bare when every byte is plain, else quoted with quotes,
 // backslashes and control bytes escaped, so a value a device chose can't forge a log line.
-void append_text_value(LineBuffer& out, std::string_view value) {
+void append_text_value(LineWriter& out, std::string_view value) {
     if (!value.empty() && std::all_of(value.begin(), value.end(), plain)) {
-        out.append(value.data(), value.data() + value.size());
+        out.add(value);
         return;
     }
-    out.push_back('"');
+    out.add('"');
     for (const char c : value) {
         if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(c);
+            out.add('\\');
+            out.add(c);
         } else if (c == '\n') {
-            out.append(std::string_view("\\n"));
+            out.add("\\n");
         } else if (static_cast<unsigned char>(c) < ' ' || c == '\x7f') {
-            fmt::format_to(std::back_inserter(out), "\\x{:02x}", static_cast<unsigned char>(c));
+            constexpr std::string_view hex = "0123456789abcdef";
+            out.add("\\x");
+            out.add(hex[static_cast<unsigned char>(c) >> 4]);
+            out.add(hex[static_cast<unsigned char>(c) & 0x0f]);
         } else {
-            out.push_back(c);
+            out.add(c);
         }
     }
-    out.push_back('"');
+    out.add('"');
 }
 
 // One JSON object per line, so log shippers need no parsing rules.
@@ -99,22 +116,30 @@ void log_with_fields(bool warning, std::string_view message, std::span<const Log
         line_fields = {};
         return;
     }
+    std::size_t bound = message.size();
+    for (const auto& field : fields) {
+        if (!field.json_only)
+            bound += 2 + field.key.size() + (field.numeric ? number_bound : text_value_bound(field.text));
+    }
     LineBuffer line;
-    line.append(message.data(), message.data() + message.size());
+    line.resize(bound);
+    LineWriter out{line.data()};
+    out.add(message);
     for (const auto& field : fields) {
         if (field.json_only) continue;
-        line.push_back(' ');
-        line.append(field.key.data(), field.key.data() + field.key.size());
-        line.push_back('=');
+        out.add(' ');
+        out.add(field.key);
+        out.add('=');
         if (field.numeric) {
             const fmt::format_int number(field.number);
-            line.append(number.data(), number.data() + number.size());
+            out.add({number.data(), number.size()});
         } else {
-            append_text_value(line, field.text);
+            append_text_value(out, field.text);
         }
     }
     // The line is final: handed over as it is, not through another format string.
-    spdlog::default_logger_raw()->log(level, spdlog::string_view_t(line.data(), line.size()));
+    spdlog::default_logger_raw()->log(
+        level, spdlog::string_view_t(line.data(), static_cast<std::size_t>(out.at - line.data())));
 }
 
 long LogRateLimiter::admit(std::string_view reason) {

@@ -1,0 +1,58 @@
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "easgate/common/logging.hpp"
+
+namespace easgate::common {
+namespace {
+
+// The text line log_with_fields writes, through a logger that keeps only the message.
+std::string text_line(std::string_view message, std::initializer_list<LogField> fields) {
+    configure_logging("info", false);
+    std::ostringstream out;
+    auto logger =
+        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+    logger->set_pattern("%v");
+    spdlog::set_default_logger(logger);
+    log_with_fields(false, message, {fields.begin(), fields.size()});
+    configure_logging("info", false);  // back to stderr, as other tests expect
+    std::string line = out.str();
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    return line;
+}
+
+TEST(LogFields, PlainValuesAreBareAndNumbersInDecimal) {
+    EXPECT_EQ(text_line("alice \"POST /x\" 200", {{"peer", "192.0.2.7:1", true},
+                                                  {"cmd", "Sync"},
+                                                  {"ms", std::int64_t{-9223372036854775807 - 1}},
+                                                  {"bytes_out", std::int64_t{4096}}}),
+              "alice \"POST /x\" 200 cmd=Sync ms=-9223372036854775808 bytes_out=4096");
+}
+
+// A value a device chose can't forge a field or a line: quotes, backslashes, spaces and control
+// bytes are quoted and escaped; an empty value is "" rather than nothing.
+TEST(LogFields, DeviceChosenValuesAreQuotedAndEscaped) {
+    EXPECT_EQ(text_line("m", {{"device_type", "a b"}, {"empty", ""}}), "m device_type=\"a b\" empty=\"\"");
+    EXPECT_EQ(text_line("m", {{"v", "x\" status=200"}}), "m v=\"x\\\" status=200\"");
+    EXPECT_EQ(text_line("m", {{"v", "back\\slash"}}), "m v=\"back\\\\slash\"");
+    EXPECT_EQ(text_line("m", {{"v", "line\nnext"}}), "m v=\"line\\nnext\"");
+    EXPECT_EQ(text_line("m", {{"v", std::string_view("\x1b[2J\x7f\x00", 6)}}), "m v=\"\\x1b[2J\\x7f\\x00\"");
+}
+
+// The worst case, every byte escaped, is what the line's buffer is sized for: a long value of
+// control bytes comes out whole.
+TEST(LogFields, AValueOfOnlyControlBytesComesOutWhole) {
+    const std::string value(3000, '\x01');
+    std::string expected = "m v=\"";
+    for (std::size_t i = 0; i < value.size(); ++i) expected += "\\x01";
+    expected += '"';
+    EXPECT_EQ(text_line("m", {{"v", value}}), expected);
+}
+
+}  // namespace
+}  // namespace easgate::common
