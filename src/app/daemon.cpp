@@ -199,7 +199,7 @@ void Daemon::start_background_work(const GatewayParts* replaced) {
             std::find(replaced->upstreams.begin(), replaced->upstreams.end(), u) == replaced->upstreams.end())
             new_upstreams.push_back(u);
     upstream::start_health_checks(accept_context_.get_executor(), new_upstreams);
-    // Each TLS context is new: its revocation store gets a refresher of its own.
+    // Each listener's revocation store, kept or new, gets a refresher of its own.
     for (auto& refresher : crl_refreshers_) refresher->stop();
     crl_refreshers_.clear();
     for (std::size_t i = 0; i < parts_.config.listeners.size(); ++i) {

@@ -32,6 +32,36 @@ std::shared_ptr<Service> keep_or_make(const std::shared_ptr<Service>* running, b
     return make();
 }
 
+// What a listener's ServerTlsContext is made of.
+bool same_tls_settings(const config::ListenerConfig& a, const config::ListenerConfig& b) {
+    return a.certificate == b.certificate && a.private_key == b.private_key &&
+           a.client_auth == b.client_auth && a.tls_min_version == b.tls_min_version &&
+           a.tls_session_cache_size == b.tls_session_cache_size &&
+           a.tls_session_lifetime == b.tls_session_lifetime;
+}
+
+std::vector<std::string> tls_files(const config::ListenerConfig& listener) {
+    std::vector<std::string> files{listener.certificate, listener.private_key,
+                                   listener.client_auth.trusted_ca_file};
+    files.insert(files.end(), listener.client_auth.crl_files.begin(), listener.client_auth.crl_files.end());
+    return files;
+}
+
+// listeners[i]'s TLS context: the running one while its TLS settings and files are unchanged, and
+// with it its session cache (phones go on resuming after a reload) and the CRLs crl_refresh fetched.
+std::shared_ptr<listener::ServerTlsContext> listener_tls(const config::Config& config, std::size_t i,
+                                                         const GatewayParts* running,
+                                                         const FileDigests& before, FileDigests& files) {
+    const auto& listener = config.listeners[i];
+    const bool known = running && i < running->config.listeners.size();
+    const bool same_files = record_unchanged(tls_files(listener), before, files);
+    return keep_or_make(known ? &running->listeners[i]->tls : nullptr,
+                        known && same_tls_settings(running->config.listeners[i], listener), same_files, [&] {
+                            return std::make_shared<listener::ServerTlsContext>(
+                                listener, "listeners[" + std::to_string(i) + "]");
+                        });
+}
+
 }  // namespace
 
 GatewayParts build_gateway(const config::Config& config, const GatewayParts* running) {
@@ -92,8 +122,7 @@ GatewayParts build_gateway(const config::Config& config, const GatewayParts* run
         auto runtime = std::make_shared<listener::ListenerRuntime>();
         runtime->limits = config.limits;
         runtime->public_name = listener.public_name;
-        runtime->tls =
-            std::make_shared<listener::ServerTlsContext>(listener, "listeners[" + std::to_string(i) + "]");
+        runtime->tls = listener_tls(config, i, running, before, parts.files);
         if (listener.client_auth.refreshes_crls() && !parts.crl_refresh)
             parts.crl_refresh = std::make_shared<identity::CrlRefreshCounters>();
         runtime->upstream = upstreams[index];

@@ -66,6 +66,11 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
                              "device connections closed at accept: limits.max_connections was reached",
                              s->refused()));
         out.push_back(proxy_refusals(*s));
+        out.push_back(single(Type::counter, "easgate_device_tls_handshakes_total",
+                             "TLS handshakes with devices that succeeded", s->handshakes()));
+        out.push_back(single(Type::counter, "easgate_device_tls_resumed_total",
+                             "of those, resumed sessions (the certificate was not sent again)",
+                             s->resumed_handshakes()));
     }
     out.push_back(per_upstream("easgate_upstream_tls_handshakes_total",
                                "TLS handshakes with Exchange servers", sources.upstreams,

@@ -98,16 +98,23 @@ void collect_certificate_metrics(const MetricsSources& sources, std::vector<admi
                                  "it has)",
                                  Type::gauge,
                                  {}};
+    admin::MetricFamily sessions{"easgate_device_tls_sessions_cached",
+                                 "device TLS sessions each listener keeps for resumption (up to "
+                                 "tls_session_cache_size)",
+                                 Type::gauge,
+                                 {}};
     std::map<std::string, std::int64_t> crls;
     std::map<std::string, std::int64_t> cas;
     for (std::size_t i = 0; i < sources.listener_tls.size(); ++i) {
         const auto& tls = *sources.listener_tls[i];
         listener.series.push_back(
             {admin::label("listener", std::to_string(i)), tls.certificate_expiry_seconds()});
+        sessions.series.push_back({admin::label("listener", std::to_string(i)), tls.cached_sessions()});
         add_deadlines(crls, tls.revocation()->crl_next_updates(), "issuer");
         add_deadlines(cas, tls.revocation()->anchor_expiries(), "subject");
     }
     out.push_back(std::move(listener));
+    out.push_back(std::move(sessions));
     out.push_back(deadline_gauge("easgate_crl_next_update_seconds",
                                  "seconds until the nextUpdate of each CRL in use, by issuer (negative once "
                                  "past: devices are refused unless within client_auth.crl_refresh.grace)",

@@ -78,13 +78,15 @@ asio::awaitable<bool> DownstreamSession::handshake() {
         log_refused_handshake(ec);
         co_return false;
     }
-    if (SSL_session_reused(stream_.native_handle()) == 1) {
+    const bool resumed = SSL_session_reused(stream_.native_handle()) == 1;
+    if (resumed) {
         runtime_->tls->check_resumed(stream_.native_handle(), check_);
         if (!check_.refusal.empty()) {
             log_refused_handshake({});
             co_return false;
         }
     }
+    runtime_->sessions->count_handshake(resumed);
     peer_address_ = peer_.address().to_string();
     who_ = peer_text() + " " + user_text();
     co_return true;

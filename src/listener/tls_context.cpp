@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "easgate/identity/trust_store.hpp"
+#include "tls_session_cache.hpp"
 
 namespace easgate::listener {
 namespace {
@@ -139,7 +140,7 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
       require_client_auth_eku_(listener.client_auth.require_client_auth_eku) {
     SSL_CTX* ctx = context_.native_handle();
     SSL_CTX_set_min_proto_version(ctx, listener.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
-    // Sessions stay in easgate's cache (OpenSSL's default: up to 20,480 for 2 hours) and the
+    // Sessions stay in easgate's cache (tls_session_cache_size, tls_session_lifetime) and the
     // tickets devices get only name them: a stateless ticket holds the whole session, which
     // OpenSSL 3.0 encodes, decodes and encodes again for each one, decoding the device's certificate
     // once more (about a third of a full handshake's instructions), and resuming from one decodes it
@@ -147,7 +148,7 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
     // newest.
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
-    SSL_CTX_set_num_tickets(ctx, 1);
+    keep_device_sessions(ctx, listener);
     // Held long polls are idle most of their life; don't keep 2 x 16 KiB of TLS buffers for them.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_cipher_list(ctx, tls12_ciphers);
@@ -196,6 +197,11 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
                        verify_client_certificate);
 }
 
+std::size_t ServerTlsContext::cached_sessions() const {
+    return static_cast<std::size_t>(
+        SSL_CTX_sess_number(const_cast<boost::asio::ssl::context&>(context_).native_handle()));
+}
+
 std::int64_t ServerTlsContext::certificate_expiry_seconds() const {
     return identity::seconds_until(X509_get0_notAfter(certificate_)).value_or(0);
 }
@@ -211,6 +217,7 @@ void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) cons
 }
 
 void ServerTlsContext::check_resumed(SSL* ssl, ClientCertificateCheck& check) const {
+    forget_offered_sessions(ssl);
     X509* leaf = SSL_get0_peer_certificate(ssl);
     if (leaf == nullptr) return;  // a device without a certificate, where one is optional
     SSL_SESSION* session = SSL_get_session(ssl);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "gateway_fixture.hpp"
+#include "raw_device.hpp"
 #include "test_pki.hpp"
 
 namespace easgate::testing {
@@ -107,6 +108,30 @@ TEST_F(ReloadTest, ADeviceRefusedBeforeATrustChangeIsAcceptedAfterIt) {
     const auto logged = reload_gateway();
     ASSERT_NE(logged.find("reloaded "), std::string::npos) << logged;
     EXPECT_TRUE(alice_gets_through()) << gateway_log();
+}
+
+// A reload keeps each listener's TLS context while its TLS settings and files are unchanged: phones
+// go on resuming their sessions (no wave of full handshakes after every SIGHUP). A change to them
+// makes a new context, whose cache starts empty.
+TEST_F(ReloadTest, PhonesResumeTheirSessionsAcrossAReloadThatLeftTlsAlone) {
+    start_gateway({.listener = "    tls_session_lifetime: 2h\n"});
+    auto tls = device_tls(pki_dir() / "server-ca.pem", pki_dir() / "alice.pem", pki_dir() / "alice.key");
+    const std::string request = "GET /Microsoft-Server-ActiveSync?Cmd=Sync" + device_query +
+                                " HTTP/1.1\r\nHost: mail\r\nConnection: close\r\n\r\n";
+    auto before = exchange_resuming(gateway_port(), tls, request, nullptr);
+    ASSERT_NE(before.session, nullptr);
+
+    edit_config("    header_timeout: 5s\n", "    header_timeout: 6s\n");
+    ASSERT_NE(reload_gateway().find("reloaded "), std::string::npos);
+    auto kept = exchange_resuming(gateway_port(), tls, request, before.session.get());
+    EXPECT_TRUE(kept.response.starts_with("HTTP/1.1 200")) << kept.response;
+    EXPECT_TRUE(kept.resumed);
+
+    edit_config("    tls_session_lifetime: 2h\n", "    tls_session_lifetime: 3h\n");
+    ASSERT_NE(reload_gateway().find("reloaded "), std::string::npos);
+    auto renewed = exchange_resuming(gateway_port(), tls, request, kept.session.get());
+    EXPECT_TRUE(renewed.response.starts_with("HTTP/1.1 200")) << renewed.response;
+    EXPECT_FALSE(renewed.resumed);
 }
 
 TEST_F(ReloadTest, AFileThatDoesNotLoadChangesNothing) {

@@ -146,6 +146,23 @@ TEST_F(ConfigTest, CrlRefreshIsOffUnlessConfiguredAndDefaultsToHourlyCdpFetches)
               std::string::npos);
 }
 
+TEST_F(ConfigTest, DeviceTlsSessionCacheIsReadAndBounded) {
+    const auto defaults = load(valid()).listeners[0];
+    EXPECT_EQ(defaults.tls_session_cache_size, 20480u);
+    EXPECT_EQ(defaults.tls_session_lifetime, std::chrono::hours(2));
+    const auto tuned =
+        load(valid("    tls_session_cache_size: 100000\n    tls_session_lifetime: 30m\n")).listeners[0];
+    EXPECT_EQ(tuned.tls_session_cache_size, 100000u);
+    EXPECT_EQ(tuned.tls_session_lifetime, std::chrono::minutes(30));
+    EXPECT_EQ(load(valid("    tls_session_cache_size: 0\n")).listeners[0].tls_session_cache_size, 0u);
+    EXPECT_EQ(error_of(valid("    tls_session_lifetime: 25h\n")),
+              "listeners[0].tls_session_lifetime: must be between 1s and 24h (line 9)");
+    EXPECT_EQ(error_of(valid("    tls_session_lifetime: 500ms\n")),
+              "listeners[0].tls_session_lifetime: must be between 1s and 24h (line 9)");
+    EXPECT_NE(error_of(valid("    tls_session_cache_size: -1\n")).find("listeners[0].tls_session_cache_size"),
+              std::string::npos);
+}
+
 TEST_F(ConfigTest, ConnectionLimitsAndPublicNameAreRead) {
     const auto config = load(valid("    public_name: mail.example.com\n",
                                    "limits:\n  max_connections: 5000\n  min_body_rate: 1KiB\n"));

@@ -38,7 +38,7 @@ protected:
     config::Config config_;
 };
 
-TEST_F(GatewayReloadTest, UnchangedServicesAreKeptAndTlsContextsBuiltAnew) {
+TEST_F(GatewayReloadTest, UnchangedServicesAndTlsContextsAreKept) {
     const auto running = build_gateway(config_);
     const auto next = build_gateway(config_, &running);
     EXPECT_EQ(next.upstreams.at(0), running.upstreams.at(0)) << "its connection pools and health stay";
@@ -46,7 +46,7 @@ TEST_F(GatewayReloadTest, UnchangedServicesAreKeptAndTlsContextsBuiltAnew) {
     EXPECT_EQ(next.sessions, running.sessions) << "one registry counts every open connection";
     EXPECT_EQ(next.refusals, running.refusals);
     EXPECT_NE(next.listeners.at(0), running.listeners.at(0));
-    EXPECT_NE(next.listeners.at(0)->tls, running.listeners.at(0)->tls) << "certificates and CRLs re-read";
+    EXPECT_EQ(next.listeners.at(0)->tls, running.listeners.at(0)->tls) << "its session cache and CRLs stay";
 }
 
 TEST_F(GatewayReloadTest, AChangedSectionOrFileGetsANewService) {
@@ -57,11 +57,24 @@ TEST_F(GatewayReloadTest, AChangedSectionOrFileGetsANewService) {
     const auto next = build_gateway(changed, &running);
     EXPECT_NE(next.upstreams.at(0), running.upstreams.at(0));
     EXPECT_NE(next.policy, running.policy);
+    EXPECT_EQ(next.listeners.at(0)->tls, running.listeners.at(0)->tls) << "its TLS settings did not change";
+    changed.listeners[0].tls_session_lifetime = std::chrono::hours(1);
+    EXPECT_NE(build_gateway(changed, &running).listeners.at(0)->tls, running.listeners.at(0)->tls);
 
     // The same section, but the CA file's bytes changed on disk.
     write_file(ca_file_, read_file(loopback_pki().device_ca));
     const auto after_file_change = build_gateway(changed, &next);
     EXPECT_NE(after_file_change.upstreams.at(0), next.upstreams.at(0));
+}
+
+TEST_F(GatewayReloadTest, ADeviceCaFileChangedOnDiskGetsANewTlsContext) {
+    const auto device_cas = (dir_ / "device-cas.pem").string();
+    write_file(device_cas, read_file(config_.listeners[0].client_auth.trusted_ca_file));
+    config_.listeners[0].client_auth.trusted_ca_file = device_cas;
+    const auto running = build_gateway(config_);
+    EXPECT_EQ(build_gateway(config_, &running).listeners.at(0)->tls, running.listeners.at(0)->tls);
+    write_file(device_cas, read_file(device_cas) + read_file(loopback_pki().server_ca));
+    EXPECT_NE(build_gateway(config_, &running).listeners.at(0)->tls, running.listeners.at(0)->tls);
 }
 
 TEST_F(GatewayReloadTest, RestartOnlySettingsAreNamedAndKept) {

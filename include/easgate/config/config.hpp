@@ -51,6 +51,11 @@ struct ListenerConfig {
     std::string private_key;
     ClientAuthConfig client_auth;
     std::string tls_min_version = "1.2";  // "1.2" | "1.3"
+    // Device TLS sessions kept for resumption: a phone that reconnects within the lifetime skips
+    // the key exchange and the certificate checks (its certificate is checked again when the CRLs
+    // changed). OpenSSL's defaults; 0 sessions turns resumption off.
+    unsigned tls_session_cache_size = 20480;
+    std::chrono::milliseconds tls_session_lifetime = std::chrono::hours(2);
     std::string upstream;                 // name of the upstream; the first one when empty
     // The host name devices use for easgate, put into Exchange's 451 redirects; when empty, the
     // Host header of the device's request.

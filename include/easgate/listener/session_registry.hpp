@@ -41,6 +41,14 @@ public:
     void count_proxy_refusal(std::string_view cause);
     std::uint64_t proxy_refusals(std::string_view cause) const;
 
+    // Device TLS handshakes that succeeded, and those of them that resumed a session.
+    void count_handshake(bool resumed) {
+        handshakes_.fetch_add(1, std::memory_order_relaxed);
+        if (resumed) resumed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::uint64_t handshakes() const { return handshakes_.load(std::memory_order_relaxed); }
+    std::uint64_t resumed_handshakes() const { return resumed_.load(std::memory_order_relaxed); }
+
     // From now on every session, open or opening, drains.
     void drain_all();
     bool draining() const { return draining_.load(std::memory_order_acquire); }
@@ -51,6 +59,8 @@ private:
     std::atomic<bool> draining_{false};
     std::atomic<std::size_t> open_{0};
     std::atomic<std::uint64_t> refused_{0};
+    std::atomic<std::uint64_t> handshakes_{0};
+    std::atomic<std::uint64_t> resumed_{0};
     std::array<std::atomic<std::uint64_t>, proxy_refusal_causes.size()> proxy_refused_{};
 };
 

@@ -51,6 +51,8 @@ public:
 
     // Seconds until the listener's own certificate expires (negative once it has), for /metrics.
     std::int64_t certificate_expiry_seconds() const;
+    // Device TLS sessions in the cache now, for /metrics.
+    std::size_t cached_sessions() const;
 
 private:
     boost::asio::ssl::context context_;
