@@ -3,21 +3,14 @@
 #include <openssl/tls1.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <cstdint>
 #include <memory>
-#include <vector>
 
 namespace easgate::listener {
 namespace {
 
-// With stateful tickets (SSL_OP_NO_TICKET) a TLS 1.3 ticket is the session's id.
-using SessionId = std::array<unsigned char, SSL_MAX_SSL_SESSION_ID_LENGTH>;
-using OfferedSessions = std::vector<SessionId>;
-
 void free_offered(void*, void* offered, CRYPTO_EX_DATA*, int, long, void*) {
-    delete static_cast<OfferedSessions*>(offered);
+    delete static_cast<SessionId*>(offered);
 }
 
 int offered_index() {
@@ -25,33 +18,18 @@ int offered_index() {
     return index;
 }
 
-std::uint32_t read_number(const unsigned char*& at, const unsigned char* end, std::size_t bytes) {
-    std::uint32_t value = 0;
-    for (std::size_t i = 0; i < bytes && at < end; ++i) value = value << 8 | *at++;
-    return value;
-}
-
-// The identities of the pre_shared_key extension (RFC 8446 4.2.11) that can be session ids:
-// identities<7..2^16-1> of {identity<1..2^16-1>, obfuscated_ticket_age (4 bytes)}. OpenSSL
-// checks the extension itself after this callback; a malformed one here is simply not read.
-int note_offered_sessions(SSL* ssl, int*, void*) {
+// The ClientHello callback: the session the device offers, for forget_offered_sessions.
+int note_offered_session(SSL* ssl, int*, void*) {
+    // Called again after a HelloRetryRequest: the second ClientHello is the one that counts.
+    delete static_cast<SessionId*>(SSL_get_ex_data(ssl, offered_index()));
+    SSL_set_ex_data(ssl, offered_index(), nullptr);
     const unsigned char* data = nullptr;
     std::size_t length = 0;
     if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &data, &length) != 1) return SSL_CLIENT_HELLO_SUCCESS;
-    const unsigned char* at = data;
-    const unsigned char* const end = data + length;
-    if (end - at < 2) return SSL_CLIENT_HELLO_SUCCESS;
-    const std::size_t list_length = read_number(at, end, 2);
-    if (list_length > static_cast<std::size_t>(end - at)) return SSL_CLIENT_HELLO_SUCCESS;
-    const unsigned char* const list_end = at + list_length;
-    auto offered = std::make_unique<OfferedSessions>();
-    while (list_end - at >= 2) {
-        const std::size_t id_length = read_number(at, list_end, 2);
-        if (id_length + 4 > static_cast<std::size_t>(list_end - at)) break;
-        if (id_length == SessionId().size()) std::copy_n(at, id_length, offered->emplace_back().begin());
-        at += id_length + 4;
+    if (auto id = offered_session_id({data, length})) {
+        auto offered = std::make_unique<SessionId>(*id);
+        if (SSL_set_ex_data(ssl, offered_index(), offered.get()) == 1) offered.release();
     }
-    if (!offered->empty() && SSL_set_ex_data(ssl, offered_index(), offered.get()) == 1) offered.release();
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -68,23 +46,35 @@ void keep_device_sessions(SSL_CTX* ctx, const config::ListenerConfig& listener) 
         ctx, static_cast<long>(
                  std::chrono::duration_cast<std::chrono::seconds>(listener.tls_session_lifetime).count()));
     SSL_CTX_set_num_tickets(ctx, 1);
-    SSL_CTX_set_client_hello_cb(ctx, note_offered_sessions, nullptr);
+    SSL_CTX_set_client_hello_cb(ctx, note_offered_session, nullptr);
+}
+
+std::optional<SessionId> offered_session_id(std::span<const unsigned char> extension) {
+    // OfferedPsks: identities<7..2^16-1> of {identity<1..2^16-1>, obfuscated_ticket_age (4 bytes)},
+    // then the binders.
+    const auto number = [&](std::size_t at) { return std::size_t{extension[at]} << 8 | extension[at + 1]; };
+    if (extension.size() < 4) return std::nullopt;
+    const std::size_t identities = number(0);
+    const std::size_t id_length = number(2);
+    // One identity (what phones send), and a session id: 2 + 32 + 4 bytes.
+    if (identities != 2 + id_length + 4 || id_length != SessionId().size() ||
+        extension.size() < 2 + identities)
+        return std::nullopt;
+    SessionId id;
+    std::copy_n(extension.begin() + 4, id.size(), id.begin());
+    return id;
 }
 
 void forget_offered_sessions(SSL* ssl) {
-    auto* offered = static_cast<OfferedSessions*>(SSL_get_ex_data(ssl, offered_index()));
+    const auto* offered = static_cast<const SessionId*>(SSL_get_ex_data(ssl, offered_index()));
     if (offered == nullptr) return;
-    SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
-    for (const SessionId& id : *offered) {
-        SSL_SESSION* key = SSL_SESSION_new();
-        if (key == nullptr) return;
-        // The cache finds a session by protocol version and id; the key itself was never cached.
-        if (SSL_SESSION_set_protocol_version(key, SSL_version(ssl)) == 1 &&
-            SSL_SESSION_set1_id(key, id.data(), static_cast<unsigned>(id.size())) == 1)
-            SSL_CTX_remove_session(ctx, key);
-        SSL_SESSION_free(key);
-    }
-    offered->clear();
+    SSL_SESSION* key = SSL_SESSION_new();
+    if (key == nullptr) return;
+    // The cache finds a session by protocol version and id; the key itself was never cached.
+    if (SSL_SESSION_set_protocol_version(key, SSL_version(ssl)) == 1 &&
+        SSL_SESSION_set1_id(key, offered->data(), static_cast<unsigned>(offered->size())) == 1)
+        SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl), key);
+    SSL_SESSION_free(key);
 }
 
 }  // namespace easgate::listener
