@@ -51,7 +51,8 @@ inline constexpr auto listener = [](auto& f, auto& l) {
     f.field("tls_min_version", l.tls_min_version, Word<2>{.choices = {"1.2", "1.3"}, .quoted = true});
     f.field("tls_session_cache_size", l.tls_session_cache_size, Whole{.max = 10'000'000});
     f.field("tls_session_lifetime", l.tls_session_lifetime, Duration{}, Presence::optional, [&l] {
-        return l.tls_session_lifetime < std::chrono::seconds(1) || l.tls_session_lifetime > std::chrono::hours(24)
+        return l.tls_session_lifetime < std::chrono::seconds(1) ||
+                       l.tls_session_lifetime > std::chrono::hours(24)
                    ? "must be between 1s and 24h"
                    : nullptr;
     });

@@ -56,7 +56,7 @@ struct ListenerConfig {
     // changed). OpenSSL's defaults; 0 sessions turns resumption off.
     unsigned tls_session_cache_size = 20480;
     std::chrono::milliseconds tls_session_lifetime = std::chrono::hours(2);
-    std::string upstream;                 // name of the upstream; the first one when empty
+    std::string upstream;  // name of the upstream; the first one when empty
     // The host name devices use for easgate, put into Exchange's 451 redirects; when empty, the
     // Host header of the device's request.
     std::string public_name;
