@@ -1,6 +1,8 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -18,6 +20,7 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds tls_shutdown_timeout{2};
+constexpr std::chrono::seconds lingering_time{30};  // nginx's default
 using common::Failure;
 
 }  // namespace
@@ -63,8 +66,25 @@ asio::awaitable<void> DownstreamSession::run() {
     for (bool first = true; co_await serve_request(first) && !draining(); first = false) {
     }
     exchange_.close();
+    if (answered_before_body_) co_await linger();
     tcp_stream().expires_after(tls_shutdown_timeout);
     co_await stream_.async_shutdown(use_nothrow);
+}
+
+// easgate answered before it had read the whole request body (413, 403, 400…) and closes. Closing
+// with the device's bytes still arriving makes the kernel answer them with a reset, which can
+// destroy the answer before the phone reads it: the phone sees a broken connection and sends the
+// upload again. As nginx's lingering close: what comes is read and dropped until the device closes
+// or sends nothing for tls_shutdown_timeout, for at most lingering_time.
+asio::awaitable<void> DownstreamSession::linger() {
+    const auto until = std::chrono::steady_clock::now() + lingering_time;
+    std::array<char, 4096> dropped;
+    for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now()) {
+        tcp_stream().expires_after(
+            std::min<std::chrono::steady_clock::duration>(tls_shutdown_timeout, until - now));
+        auto [ec, read] = co_await stream_.async_read_some(asio::buffer(dropped), use_nothrow);
+        if (ec) break;
+    }
 }
 
 asio::awaitable<bool> DownstreamSession::handshake() {
@@ -223,6 +243,7 @@ asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end
 
 asio::awaitable<void> DownstreamSession::respond(const common::Failure& failure,
                                                  const AdmittedRequest& request, bool keep_alive) {
+    if (!keep_alive && !request.parser.is_done()) answered_before_body_ = true;  // see linger()
     if (failure.cause == "policy") {
         if (auto blocked = eas::blocked_device_wbxml(request.eas)) {
             log_access(request, 200,

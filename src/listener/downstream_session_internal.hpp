@@ -84,6 +84,7 @@ private:
     asio::awaitable<ProxyHeaderParse> read_proxy_header();
     void refuse_proxied(std::string_view cause, const std::string& reason);
     asio::awaitable<bool> handshake();
+    asio::awaitable<void> linger();
     void log_refused_handshake(const error_code& ec);
     asio::awaitable<bool> serve_request(bool first);
     asio::awaitable<bool> end_of(const upstream::ExchangeEnd& end, const AdmittedRequest& request,
@@ -134,7 +135,9 @@ private:
     upstream::DeviceStream stream_;
     beast::flat_buffer buffer_;
     tcp::endpoint peer_;
-    std::string peer_address_;  // peer_'s address as text, once: every request's X-Forwarded-For
+    std::string peer_address_;
+    bool answered_before_body_ = false;  // the connection ends with the device maybe still sending  //
+                                         // peer_'s address as text, once: every request's X-Forwarded-For
     ClientCertificateCheck check_;
     std::string who_;
     upstream::UpstreamExchange exchange_;

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "gateway_fixture.hpp"
+#include "raw_device.hpp"
 #include "test_pki.hpp"
 
 namespace easgate::testing {
@@ -133,6 +134,21 @@ TEST_F(ForwardingTest, ChunkedBodyOverMaxRequestBodyIsRefusedWith413) {
         {"--data-binary", "@" + file.string(), "-H", "Transfer-Encoding: chunked", "--write-out",
          "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "413");
+}
+
+// A phone uploading more than max_request_body gets its 413 while it is still sending: easgate
+// reads and drops the rest (a lingering close) instead of closing on it, which would make the
+// kernel reset the connection and could destroy the answer. The phone's writes all go out.
+TEST_F(ForwardingTest, AnUploadRefusedBeforeItsBodyIsReadGetsItsAnswerNotAReset) {
+    start_gateway({.limits = "    max_request_body: 1MiB\n"});
+    const auto upload = upload_paced(
+        gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem", pki_dir() / "alice.key",
+        "POST /Microsoft-Server-ActiveSync?Cmd=SendMail&DeviceId=EASGATETEST01&DeviceType=TestDevice "
+        "HTTP/1.1\r\n"
+        "Host: mail\r\nContent-Type: message/rfc822\r\nContent-Length: 8388608\r\n\r\n",
+        4 << 20, std::chrono::seconds(4));
+    EXPECT_TRUE(upload.body_sent) << "the gateway closed on the device's upload";
+    EXPECT_TRUE(upload.response.starts_with("HTTP/1.1 413")) << upload.response;
 }
 
 TEST_F(ForwardingTest, KeepAliveReusesOneUpstreamConnectionPerDeviceConnection) {

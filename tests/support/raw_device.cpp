@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -61,6 +62,30 @@ RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca
         break;
     }
     return exchange;
+}
+
+PacedUpload upload_paced(std::uint16_t port, const std::filesystem::path& gateway_ca,
+                         const std::filesystem::path& cert, const std::filesystem::path& key,
+                         const std::string& header, std::size_t body_bytes,
+                         std::chrono::milliseconds duration) {
+    asio::io_context context;
+    auto tls = device_tls(gateway_ca, cert, key);
+    asio::ssl::stream<asio::ip::tcp::socket> stream(context, tls);
+    stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    stream.handshake(asio::ssl::stream_base::client);
+    PacedUpload upload;
+    boost::system::error_code ec;
+    asio::write(stream, asio::buffer(header), ec);
+    const std::string piece(16 * 1024, 'u');
+    const std::size_t pieces = (body_bytes + piece.size() - 1) / piece.size();
+    const auto pause = duration / static_cast<long>(std::max<std::size_t>(pieces, 1));
+    for (std::size_t sent = 0; !ec && sent < body_bytes; sent += piece.size()) {
+        asio::write(stream, asio::buffer(piece.data(), std::min(piece.size(), body_bytes - sent)), ec);
+        std::this_thread::sleep_for(pause);
+    }
+    upload.body_sent = !ec;
+    asio::read(stream, asio::dynamic_buffer(upload.response), ec);  // to the gateway's close
+    return upload;
 }
 
 ResumingExchange exchange_resuming(std::uint16_t port, asio::ssl::context& tls, const std::string& request,

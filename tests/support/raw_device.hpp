@@ -29,6 +29,18 @@ RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca
                      const std::filesystem::path& cert, const std::filesystem::path& key,
                      const std::string& request, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+// Writes header, then body_bytes of body in 16 KiB pieces spread over `duration`, as a phone
+// uploading, without reading; then reads as send_raw does. body_sent: every write went out (a
+// gateway that closed meanwhile makes them fail).
+struct PacedUpload {
+    bool body_sent = false;
+    std::string response;
+};
+PacedUpload upload_paced(std::uint16_t port, const std::filesystem::path& gateway_ca,
+                         const std::filesystem::path& cert, const std::filesystem::path& key,
+                         const std::string& header, std::size_t body_bytes,
+                         std::chrono::milliseconds duration);
+
 using SessionPtr = std::unique_ptr<SSL_SESSION, void (*)(SSL_SESSION*)>;
 
 struct ResumingExchange {
