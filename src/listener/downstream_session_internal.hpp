@@ -135,9 +135,8 @@ private:
     upstream::DeviceStream stream_;
     beast::flat_buffer buffer_;
     tcp::endpoint peer_;
-    std::string peer_address_;
-    bool answered_before_body_ = false;  // the connection ends with the device maybe still sending  //
-                                         // peer_'s address as text, once: every request's X-Forwarded-For
+    std::string peer_address_;           // peer_'s address as text, once: every X-Forwarded-For
+    bool answered_before_body_ = false;  // answered with the device maybe still sending: linger()
     ClientCertificateCheck check_;
     std::string who_;
     upstream::UpstreamExchange exchange_;
