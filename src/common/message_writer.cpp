@@ -17,7 +17,7 @@ constexpr std::string_view last_chunk = "0\r\n\r\n";
 std::string_view version_text(unsigned version) { return version >= 11 ? "HTTP/1.1" : "HTTP/1.0"; }
 
 // The fields as Beast's parser and our rewrites left them, in order, then the empty line.
-void append_fields(std::string& out, const http::fields& fields) {
+void append_fields(std::pmr::string& out, const Fields& fields) {
     for (const auto& field : fields) {
         out += field.name_string();
         out += ": ";
@@ -28,7 +28,7 @@ void append_fields(std::string& out, const http::fields& fields) {
 }
 
 // As Beast's message::chunked(): the last transfer coding is chunked.
-bool is_chunked(const http::fields& fields) {
+bool is_chunked(const Fields& fields) {
     const auto codings = fields[http::field::transfer_encoding];
     if (codings.empty()) return false;
     const http::token_list list{codings};
@@ -37,7 +37,7 @@ bool is_chunked(const http::fields& fields) {
     return boost::beast::iequals(last_coding, "chunked");
 }
 
-std::size_t fields_size(const http::fields& fields) {
+std::size_t fields_size(const Fields& fields) {
     std::size_t size = 2;
     for (const auto& field : fields) size += field.name_string().size() + field.value().size() + 4;
     return size;
@@ -45,9 +45,10 @@ std::size_t fields_size(const http::fields& fields) {
 
 }  // namespace
 
-MessageWriter::MessageWriter(std::string head, bool chunked) : head_(std::move(head)), chunked_(chunked) {}
+MessageWriter::MessageWriter(FieldAllocator allocator, bool chunked) : head_(allocator), chunked_(chunked) {}
 
-MessageWriter::MessageWriter(const http::request_header<>& header) : MessageWriter({}, is_chunked(header)) {
+MessageWriter::MessageWriter(const RequestHeader& header)
+    : MessageWriter(header.get_allocator(), is_chunked(header)) {
     const std::string_view method = header.method_string(), target = header.target();
     head_.reserve(method.size() + target.size() + 11 + fields_size(header));
     head_ += method;
@@ -59,7 +60,8 @@ MessageWriter::MessageWriter(const http::request_header<>& header) : MessageWrit
     append_fields(head_, header);
 }
 
-MessageWriter::MessageWriter(const http::response_header<>& header) : MessageWriter({}, is_chunked(header)) {
+MessageWriter::MessageWriter(const ResponseHeader& header)
+    : MessageWriter(header.get_allocator(), is_chunked(header)) {
     const unsigned status = header.result_int();
     std::string_view reason = header.reason();
     if (reason.empty()) reason = http::obsolete_reason(header.result());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "easgate/common/body_rate.hpp"
+#include "easgate/common/header_arena.hpp"
 #include "easgate/eas/blocked_device.hpp"
 #include "easgate/eas/eas_request.hpp"
 #include "easgate/listener/downstream_session.hpp"
@@ -41,7 +42,8 @@ enum class Phase { idle, busy, long_poll };
 
 // A request whose header was read and passed the checks, as the rest of its trip needs it.
 struct AdmittedRequest {
-    http::request_parser<http::buffer_body> parser;
+    common::HeaderArena arena;  // the header's fields; before the parser, which holds them
+    common::RequestParser parser{std::piecewise_construct, std::tuple<>(), common::fields_in(arena)};
     upstream::RequestLine line;
     upstream::BodyFraming framing;
     std::ptrdiff_t header_fields = 0;
@@ -93,7 +95,7 @@ private:
     // request_reading.cpp: from the device's bytes to a request that may go on.
     asio::awaitable<bool> read_request(bool first, AdmittedRequest& request);
     asio::awaitable<error_code> read_raw_header();
-    error_code parse_buffered_header(http::request_parser<http::buffer_body>& parser);
+    error_code parse_buffered_header(common::RequestParser& parser);
     asio::awaitable<void> refuse_unreadable_header(const error_code& ec);
     void log_incomplete_header(const error_code& ec) const;
     asio::awaitable<bool> admit(AdmittedRequest& request);

@@ -36,7 +36,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using easgate::upstream::BodyFraming;
 
-using Parser = http::request_parser<http::buffer_body>;
+using Parser = easgate::common::RequestParser;
+using easgate::common::RequestHeader;
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
 constexpr std::array<std::string_view, 4> device_addresses{"192.0.2.7", "2001:db8::7", "::ffff:192.0.2.7",
@@ -68,18 +69,18 @@ BodyFraming framing_of(const Parser& parser) {
     return {parser.chunked(), length ? std::optional<std::uint64_t>(*length) : std::nullopt};
 }
 
-std::size_t count(const http::request_header<>& header, std::string_view name) {
+std::size_t count(const RequestHeader& header, std::string_view name) {
     return static_cast<std::size_t>(std::count_if(header.begin(), header.end(), [name](const auto& field) {
         return beast::iequals(field.name_string(), name);
     }));
 }
 
-bool has_single(const http::request_header<>& header, std::string_view name, std::string_view value) {
+bool has_single(const RequestHeader& header, std::string_view name, std::string_view value) {
     return count(header, name) == 1 && header[name] == value;
 }
 
 // Every token of every Connection field (RFC 9110 7.6.1: they form one list).
-std::vector<std::string> connection_tokens(const http::request_header<>& header) {
+std::vector<std::string> connection_tokens(const RequestHeader& header) {
     std::vector<std::string> tokens;
     for (const auto& field : header) {
         if (!beast::iequals(field.name_string(), "Connection")) continue;
@@ -89,7 +90,7 @@ std::vector<std::string> connection_tokens(const http::request_header<>& header)
 }
 
 // The device's end-to-end fields easgate passes on untouched, in order.
-Fields end_to_end_fields(const http::request_header<>& header, const std::vector<std::string>& dropped) {
+Fields end_to_end_fields(const RequestHeader& header, const std::vector<std::string>& dropped) {
     Fields kept;
     for (const auto& field : header) {
         const std::string_view name = field.name_string();
@@ -104,8 +105,8 @@ Fields end_to_end_fields(const http::request_header<>& header, const std::vector
 }
 
 // The header as easgate sends it upstream.
-std::string serialize_header(const http::request<http::buffer_body>& request) {
-    return std::string(easgate::common::MessageWriter(request.base()).head());
+std::string serialize_header(const RequestHeader& request) {
+    return std::string(easgate::common::MessageWriter(request).head());
 }
 
 }  // namespace
@@ -121,7 +122,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view raw = received.substr(0, end);
     if (easgate::listener::has_bare_line_feed(raw) || easgate::listener::has_obsolete_line_folding(raw))
         return 0;
-    Parser parser;
+    // In an arena, as DownstreamSession parses it: the rewrite below runs on arena fields.
+    easgate::common::HeaderArena arena;
+    Parser parser{std::piecewise_construct, std::tuple<>(), easgate::common::fields_in(arena)};
     if (!parse_header(parser, raw)) return 0;
     auto& request = parser.get();
     if (!easgate::listener::framing_error(request).empty()) return 0;
@@ -134,7 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto target = easgate::config::parse_upstream_url(upstream_urls[(options >> 4) & 0x03]);
     require(target.has_value(), "upstream URL parses");
 
-    const http::request_header<> original = request.base();
+    const RequestHeader original = request.base();
     const std::vector<std::string> connection_named = connection_tokens(original);
     // Accepted means no Connection field asked easgate to drop a field it decides.
     for (const auto& name : connection_named)

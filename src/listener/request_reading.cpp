@@ -146,7 +146,7 @@ asio::awaitable<error_code> DownstreamSession::read_raw_header() {
 
 // The whole header is in buffer_ already (read_raw_header): parsed in place, as Beast's
 // async_read_header would, without a composed operation and a posted completion per request.
-error_code DownstreamSession::parse_buffered_header(http::request_parser<http::buffer_body>& parser) {
+error_code DownstreamSession::parse_buffered_header(common::RequestParser& parser) {
     error_code ec;
     const std::size_t used = parser.put(buffer_.data(), ec);
     buffer_.consume(used);

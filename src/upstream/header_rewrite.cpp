@@ -40,7 +40,7 @@ bool is_gateway_owned_field(std::string_view name) {
     return false;
 }
 
-std::vector<std::string> connection_options(const http::fields& fields) {
+std::vector<std::string> connection_options(const common::Fields& fields) {
     std::vector<std::string> names;
     for (const auto& field : fields) {
         if (field.name() != http::field::connection) continue;
@@ -56,7 +56,7 @@ namespace {
 // other side put in a header. `also` names more fields to drop. One walk over the fields: every
 // erase by name would search Beast's tree again.
 template <bool isRequest, typename Also>
-void remove_hop_by_hop(http::header<isRequest>& header, Also also) {
+void remove_hop_by_hop(http::header<isRequest, common::Fields>& header, Also also) {
     const auto named = connection_options(header);
     for (auto field = header.begin(); field != header.end();) {
         const bool drop =
@@ -70,10 +70,10 @@ void remove_hop_by_hop(http::header<isRequest>& header, Also also) {
 
 }  // namespace
 
-void rewrite_request_for_upstream(http::request_header<>& header, std::string_view device_address,
+void rewrite_request_for_upstream(common::RequestHeader& header, std::string_view device_address,
                                   bool strip_authorization) {
     std::optional<std::string_view> original_host;  // the first Host; it stays, so the view does
-    remove_hop_by_hop(header, [&](const http::fields::value_type& field) {
+    remove_hop_by_hop(header, [&](const common::Fields::value_type& field) {
         switch (field.name()) {
             case http::field::host:
                 if (!original_host) original_host = field.value();
@@ -97,7 +97,7 @@ void rewrite_request_for_upstream(http::request_header<>& header, std::string_vi
     if (original_host && !original_host->empty()) header.insert("X-Forwarded-Host", *original_host);
 }
 
-void address_request(http::request_header<>& header, const config::UpstreamTarget& target,
+void address_request(common::RequestHeader& header, const config::UpstreamTarget& target,
                      BodyFraming framing, std::optional<std::uint64_t> read_ahead_bytes) {
     header.set(http::field::host, target.host_header());
     header.erase(http::field::content_length);
@@ -112,8 +112,8 @@ void address_request(http::request_header<>& header, const config::UpstreamTarge
     }
 }
 
-void rewrite_response_for_device(http::response_header<>& header, bool strip_backend_authentication) {
-    remove_hop_by_hop(header, [&](const http::fields::value_type& field) {
+void rewrite_response_for_device(common::ResponseHeader& header, bool strip_backend_authentication) {
+    remove_hop_by_hop(header, [&](const common::Fields::value_type& field) {
         return strip_backend_authentication &&
                (field.name() == http::field::www_authenticate ||
                 boost::beast::iequals(field.name_string(), "Persistent-Auth"));

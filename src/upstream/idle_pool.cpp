@@ -31,8 +31,27 @@ void IdleConnectionPool::give(const Upstream& upstream, const std::string& user,
                               UpstreamConnection connection) {
     if (max_idle_ == 0) return;  // closed as it goes out of scope
     const auto executor = connection.executor();
-    idle_.push_back({&upstream, user, std::move(connection), std::chrono::steady_clock::now()});
-    by_key_.emplace(Key{&upstream, idle_.back().user}, std::prev(idle_.end()));
+    if (spare_.empty()) {
+        idle_.push_back({&upstream, user, std::move(connection), {}});
+    } else {
+        idle_.splice(idle_.end(), spare_, spare_.begin());
+        auto& entry = idle_.back();
+        entry.upstream = &upstream;
+        entry.user = user;  // within the capacity the node's last user left, as a rule
+        entry.connection = std::move(connection);
+    }
+    const auto entry = std::prev(idle_.end());
+    entry->since = std::chrono::steady_clock::now();
+    const Key key{&upstream, entry->user};
+    if (spare_keys_.empty()) {
+        by_key_.emplace(key, entry);
+    } else {
+        auto node = std::move(spare_keys_.back());
+        spare_keys_.pop_back();
+        node.key() = key;
+        node.mapped() = entry;
+        by_key_.insert(std::move(node));
+    }
     if (idle_.size() > max_idle_) erase(idle_.begin());
     schedule_sweep(executor);
 }
@@ -41,17 +60,21 @@ void IdleConnectionPool::erase(List::iterator entry) {
     const auto [first, last] = by_key_.equal_range(Key{entry->upstream, entry->user});
     for (auto it = first; it != last; ++it) {
         if (it->second == entry) {
-            by_key_.erase(it);
+            spare_keys_.push_back(by_key_.extract(it));
             break;
         }
     }
     entry->connection.close();
-    idle_.erase(entry);
+    spare_.splice(spare_.end(), idle_, entry);
 }
 
 void IdleConnectionPool::sweep() {
     const auto now = std::chrono::steady_clock::now();
     while (!idle_.empty() && now - idle_.front().since >= idle_timeout_) erase(idle_.begin());
+    if (idle_.empty()) {
+        spare_.clear();
+        spare_keys_.clear();
+    }
 }
 
 void IdleConnectionPool::schedule_sweep(const boost::asio::any_io_executor& executor) {

@@ -20,7 +20,7 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 // Frames Exchange's body for the device from what the parser read, never from header fields
 // Exchange named in Connection. False when only closing the connection can end the body (an
 // HTTP/1.0 device knows no chunked coding).
-bool frame_response_for_device(http::response_parser<http::buffer_body>& parser, const RequestLine& line) {
+bool frame_response_for_device(common::ResponseParser& parser, const RequestLine& line) {
     auto& response = parser.get();
     response.version(line.version);
     response.erase(http::field::transfer_encoding);
@@ -39,7 +39,7 @@ bool frame_response_for_device(http::response_parser<http::buffer_body>& parser,
 }  // namespace
 
 asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
-    DeviceRequest& request, http::response_parser<http::buffer_body>& parser, std::size_t authorization_bytes,
+    DeviceRequest& request, common::ResponseParser& parser, std::size_t authorization_bytes,
     bool draining) {
     const bool pooled = !request.user.empty();
     auto& response = parser.get();
@@ -87,7 +87,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
 // 451 with X-MS-Location: the user's mailbox is served by another Exchange server. The device
 // keeps talking to easgate (its copy of the location names easgate), and easgate routes the
 // user there when that server is in the upstream. True when later requests go elsewhere.
-bool UpstreamExchange::follow_mailbox_redirect(http::response<http::buffer_body>& response,
+bool UpstreamExchange::follow_mailbox_redirect(common::ResponseHeader& response,
                                                const DeviceRequest& request) {
     const std::string location(response["X-MS-Location"]);
     const auto parsed = parse_mailbox_location(location);

@@ -22,7 +22,7 @@ using common::Failure;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t answer_read_bytes = 16 * 1024;  // a TLS record's worth
 
-bool is_negotiate_challenge(const http::response<http::buffer_body>& response) {
+bool is_negotiate_challenge(const common::ResponseHeader& response) {
     if (response.result() != http::status::unauthorized) return false;
     const auto [first, last] = response.equal_range(http::field::www_authenticate);
     for (auto field = first; field != last; ++field) {
@@ -70,7 +70,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     attempt.challenge_first = request.credentials && request.buffered &&
                               upstream_->send_authorization() == config::SendAuthorization::on_challenge;
     attempt.scratch.resize(request.buffered ? 0 : relay_chunk_bytes);
-    std::optional<http::response_parser<http::buffer_body>> response;
+    std::optional<ResponseHead> response;
     std::optional<InFlight> in_flight;  // counts toward the server's outstanding requests
     trip_ = {};
     for (;;) {
@@ -98,13 +98,13 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         if (!request.deadline.long_poll) upstream_->response_seconds().observe(trip_.to_header);
         // A 401 with a Negotiate challenge: Exchange did not process the request, so it is sent
         // again, now with the token.
-        if (!may_resend || !is_negotiate_challenge(response->get())) break;
+        if (!may_resend || !is_negotiate_challenge(response->parser.get())) break;
         attempt.challenged = true;
         spdlog::debug("{}: upstream {} asked for credentials; sending the request again with them",
                       request.who, connection_.target().url);
-        co_await discard_response_body(*response);
+        co_await discard_response_body(response->parser);
     }
-    auto ended = co_await relay_response(request, *response, attempt.authorization_bytes, watch.draining());
+    auto ended = co_await relay_response(request, response->parser, attempt.authorization_bytes, watch.draining());
     in_flight.reset();
     release(request.user);
     co_return ended;
@@ -168,18 +168,18 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::send(DeviceRequest
                                                  sent.error.message()));
 }
 
-// Waits for Exchange's response header (past interim 1xx answers). nullopt once it is in parser.
+// Waits for Exchange's response header (past interim 1xx answers). nullopt once it is in `response`.
 asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_header(
     DeviceRequest& request, DeviceWatch& watch,
-    std::optional<http::response_parser<http::buffer_body>>& parser) {
+    std::optional<ResponseHead>& response) {
     const auto& deadline = request.deadline;
     // One deadline for the final answer: interim 1xx answers don't extend it.
     const auto answer_due = std::chrono::steady_clock::now() + deadline.timeout;
     do {  // interim 1xx answers (other than 101) are Exchange's business, not the device's
-        parser.emplace();
-        parser->header_limit(upstream_header_limit);
-        parser->body_limit(boost::none);
-        parser->skip(request.line.head);
+        auto& parser = response.emplace().parser;
+        parser.header_limit(upstream_header_limit);
+        parser.body_limit(boost::none);
+        parser.skip(request.line.head);
         // A sync answer mostly comes whole: room to read it at once (and relay it as one TLS
         // record). A held long poll waits with the buffer's small default.
         if (!deadline.long_poll) connection_.buffer().reserve(answer_read_bytes);
@@ -191,7 +191,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
         }
         if (deadline.long_poll) watch.watch();
         auto [ec, read] = co_await connection_.visit([&](auto& upstream) {
-            return http::async_read_header(upstream, connection_.buffer(), *parser, use_nothrow);
+            return http::async_read_header(upstream, connection_.buffer(), parser, use_nothrow);
         });
         if (deadline.long_poll) co_await watch.stop_watching();
         if (!ec) continue;
@@ -211,7 +211,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
         co_return fail(request, Failure::unavailable("upstream " + url +
                                                      " sent no valid response (request not replayed): " +
                                                      unreadable_answer(ec)));
-    } while (parser->get().result_int() / 100 == 1 && parser->get().result_int() != 101);
+    } while (response->parser.get().result_int() / 100 == 1 && response->parser.get().result_int() != 101);
     co_return std::nullopt;
 }
 
@@ -240,7 +240,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const 
 // Reads and drops the body of a response the device never sees (a 401 challenge). A large or
 // broken one costs the connection instead: the next attempt connects afresh.
 asio::awaitable<void> UpstreamExchange::discard_response_body(
-    http::response_parser<http::buffer_body>& parser) {
+    common::ResponseParser& parser) {
     constexpr std::size_t max_discarded = 64 * 1024;
     std::array<char, 4096> sink;
     std::size_t discarded = 0;

@@ -6,7 +6,7 @@ namespace easgate::upstream {
 namespace {
 
 TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
-    http::request_header<> header;
+    common::RequestHeader header;
     header.set(http::field::host, "eas.example.com");
     header.set(http::field::connection, "keep-alive, X-Private");
     header.set("X-Private", "1");
@@ -40,7 +40,7 @@ TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
 // The device's Connection header can't remove what easgate decides: framing survives hop-by-hop
 // removal, the rest is set after it.
 TEST(RewriteRequestForUpstream, ConnectionNamingOwnedFieldsRemovesNoneOfThem) {
-    http::request_header<> header;
+    common::RequestHeader header;
     header.set(http::field::host, "eas.example.com");
     header.set(http::field::connection,
                "Content-Length, Host, X-Forwarded-Host, X-Forwarded-For, Authorization");
@@ -57,7 +57,7 @@ TEST(RewriteRequestForUpstream, ConnectionNamingOwnedFieldsRemovesNoneOfThem) {
 
 // Found by fuzz_header_rewrite: only the first Connection field's names used to be removed.
 TEST(RewriteRequestForUpstream, RemovesFieldsNamedInEveryConnectionField) {
-    http::request_header<> header;
+    common::RequestHeader header;
     header.set(http::field::host, "eas.example.com");
     header.insert(http::field::connection, "keep-alive");
     header.insert(http::field::connection, "X-Private");
@@ -70,7 +70,7 @@ TEST(RewriteRequestForUpstream, RemovesFieldsNamedInEveryConnectionField) {
 // Found by fuzz_header_rewrite when the fields came to be removed in one walk: an HTTP/1.0
 // request may carry two Host fields, and X-Forwarded-Host is the first, as Exchange reads it.
 TEST(RewriteRequestForUpstream, XForwardedHostIsTheFirstHost) {
-    http::request_header<> header;
+    common::RequestHeader header;
     header.version(10);
     header.insert(http::field::host, "eas.example.com");
     header.insert(http::field::host, "other.example.com");
@@ -78,7 +78,7 @@ TEST(RewriteRequestForUpstream, XForwardedHostIsTheFirstHost) {
     EXPECT_EQ(header["X-Forwarded-Host"], "eas.example.com");
     EXPECT_EQ(header.count("X-Forwarded-Host"), 1u);
 
-    http::request_header<> empty_first;
+    common::RequestHeader empty_first;
     empty_first.version(10);
     empty_first.insert(http::field::host, "");
     empty_first.insert(http::field::host, "other.example.com");
@@ -89,7 +89,7 @@ TEST(RewriteRequestForUpstream, XForwardedHostIsTheFirstHost) {
 TEST(AddressRequest, FramesFromTheParserNotFromTheHeader) {
     const auto target = config::parse_upstream_url("https://mail");
     ASSERT_TRUE(target);
-    http::request_header<> header;
+    common::RequestHeader header;
     header.set(http::field::transfer_encoding, "chunked");
     // Read ahead whole: a plain Content-Length of what was read.
     address_request(header, *target, {.chunked = true, .content_length = std::nullopt}, 12);
@@ -122,7 +122,7 @@ TEST(IsGatewayOwnedField, NamesFramingHostCredentialsAndForwardingInAnyCase) {
 }
 
 TEST(RewriteResponseForDevice, DropsHopByHopFieldsButNeverTheFraming) {
-    http::response_header<> header;
+    common::ResponseHeader header;
     header.set(http::field::connection, "close, X-Backend-Node, Content-Length");
     header.set("X-Backend-Node", "mbx07");
     header.set(http::field::keep_alive, "timeout=5");
@@ -136,7 +136,7 @@ TEST(RewriteResponseForDevice, DropsHopByHopFieldsButNeverTheFraming) {
 }
 
 TEST(RewriteResponseForDevice, InCertificateModeKerberosArtefactsStayWithEasgate) {
-    http::response_header<> header;
+    common::ResponseHeader header;
     header.insert(http::field::www_authenticate, "Negotiate oYG3MIG0oAMKAQChCwYJKoZIgvcSAQIC");
     header.insert(http::field::www_authenticate, "NTLM");
     header.set("Persistent-Auth", "true");

@@ -21,10 +21,10 @@ std::string text(std::span<const boost::asio::const_buffer> buffers) {
 
 // What Beast's serializer sends for the same message and body pieces: the reference.
 template <bool isRequest>
-std::string beast_sends(http::message<isRequest, http::buffer_body>& message,
+std::string beast_sends(http::message<isRequest, http::buffer_body, Fields>& message,
                         const std::vector<std::string>& pieces) {
     std::string out;
-    http::serializer<isRequest, http::buffer_body> serializer{message};
+    http::serializer<isRequest, http::buffer_body, Fields> serializer{message};
     for (std::size_t i = 0; i < pieces.size(); ++i) {
         auto& body = message.body();
         std::string piece = pieces[i];
@@ -49,7 +49,7 @@ std::string beast_sends(http::message<isRequest, http::buffer_body>& message,
 }
 
 template <bool isRequest>
-std::string writer_sends(const http::header<isRequest>& header, const std::vector<std::string>& pieces) {
+std::string writer_sends(const http::header<isRequest, Fields>& header, const std::vector<std::string>& pieces) {
     MessageWriter writer{header};
     std::string out;
     for (std::size_t i = 0; i < pieces.size(); ++i)
@@ -57,8 +57,8 @@ std::string writer_sends(const http::header<isRequest>& header, const std::vecto
     return out;
 }
 
-http::request<http::buffer_body> sync_request() {
-    http::request<http::buffer_body> request{
+http::request<http::buffer_body, common::Fields> sync_request() {
+    http::request<http::buffer_body, common::Fields> request{
         http::verb::post, "/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=d1", 11};
     request.set(http::field::host, "mail.example.test");
     request.set("MS-ASProtocolVersion", "16.1");
@@ -107,7 +107,7 @@ TEST(MessageWriter, AnotherCodingLastIsNotChunked) {
 }
 
 TEST(MessageWriter, UnknownMethodAndHttp10) {
-    http::request<http::buffer_body> request;
+    http::request<http::buffer_body, common::Fields> request;
     request.method_string("PROPFIND");
     request.target("/x");
     request.version(10);
@@ -118,7 +118,7 @@ TEST(MessageWriter, UnknownMethodAndHttp10) {
 }
 
 TEST(MessageWriter, ResponseKeepsItsReasonOrGetsTheStandardOne) {
-    http::response<http::buffer_body> answer{http::status::ok, 11};
+    http::response<http::buffer_body, common::Fields> answer{http::status::ok, 11};
     answer.set(http::field::content_type, "application/vnd.ms-sync.wbxml");
     answer.content_length(3);
     const std::vector<std::string> pieces{"abc"};

@@ -19,7 +19,7 @@ TEST(RawHeader, ObsoleteLineFoldingIsFoundOnAnyLine) {
 
 // Repeated Connection fields are one list: the second can't name what the first may not.
 TEST(FramingError, RefusesAnOwnedFieldNamedInASecondConnectionField) {
-    boost::beast::http::request_header<> header;
+    easgate::common::RequestHeader header;
     header.method(boost::beast::http::verb::post);
     header.target("/Microsoft-Server-ActiveSync");
     header.set(boost::beast::http::field::host, "gw");

@@ -50,7 +50,7 @@ protected:
         return verdict.get();
     }
 
-    http::request_header<> header_;
+    common::RequestHeader header_;
     RequestContext context_{nullptr, header_, nullptr, {}, {}, {}, {}};
     RequestPipeline pipeline_;
 };

@@ -65,7 +65,7 @@ protected:
             auto [server, device] = co_await device_connection();
             co_await asio::async_write(device, asio::buffer(raw_request), asio::use_awaitable);
             beast::flat_buffer buffer;
-            http::request_parser<http::buffer_body> parser;
+            common::RequestParser parser;
             co_await http::async_read_header(server, buffer, parser, asio::use_awaitable);
             const upstream::BodyFraming framing{
                 parser.chunked(),
@@ -117,7 +117,7 @@ protected:
     // The whole body, as the session's read-ahead holds it for a buffered request.
     static asio::awaitable<common::BodyBytes> read_body(upstream::DeviceStream& stream,
                                                         beast::flat_buffer& buffer,
-                                                        http::request_parser<http::buffer_body>& parser) {
+                                                        common::RequestParser& parser) {
         common::BodyBytes body;
         char chunk[4096];
         while (!parser.is_done()) {

@@ -14,6 +14,7 @@
 #include <span>
 
 #include "easgate/common/body_rate.hpp"
+#include "easgate/common/header_arena.hpp"
 #include "easgate/common/message_writer.hpp"
 
 namespace easgate::common {
@@ -44,7 +45,7 @@ struct RelayTimeouts {
 // costs the same memory as a small one.
 template <class Input, class Output, bool isRequest>
 boost::asio::awaitable<RelayResult> relay_body(Input& input, boost::beast::flat_buffer& input_buffer,
-                                               http::parser<isRequest, http::buffer_body>& parser,
+                                               http::parser<isRequest, http::buffer_body, FieldAllocator>& parser,
                                                Output& output, MessageWriter& writer, std::span<char> first,
                                                std::span<char> scratch, RelayTimeouts timeouts) {
     constexpr auto use_nothrow = boost::asio::as_tuple(boost::asio::use_awaitable);

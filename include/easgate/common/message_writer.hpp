@@ -2,10 +2,11 @@
 
 #include <array>
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/http/message.hpp>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "easgate/common/header_arena.hpp"
 
 namespace easgate::common {
 
@@ -15,8 +16,8 @@ namespace easgate::common {
 // of a plain-forward request's CPU (docs/performance.md).
 class MessageWriter {
 public:
-    explicit MessageWriter(const boost::beast::http::request_header<>& header);
-    explicit MessageWriter(const boost::beast::http::response_header<>& header);
+    explicit MessageWriter(const RequestHeader& header);
+    explicit MessageWriter(const ResponseHeader& header);
 
     // The buffers that send `body`, after the header if it has not gone yet; `last` ends the
     // message (a chunked body's last chunk). Valid until the next call.
@@ -25,9 +26,9 @@ public:
     std::string_view head() const { return head_; }
 
 private:
-    MessageWriter(std::string head, bool chunked);
+    MessageWriter(FieldAllocator allocator, bool chunked);
 
-    std::string head_;
+    std::pmr::string head_;  // in the header's arena, as its fields
     bool chunked_;
     bool header_sent_ = false;
     std::array<char, 18> chunk_size_{};  // hex digits of a size_t, then CRLF

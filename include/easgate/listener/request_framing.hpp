@@ -1,7 +1,8 @@
 #pragma once
 
-#include <boost/beast/http/message.hpp>
 #include <string>
+
+#include "easgate/common/header_arena.hpp"
 
 namespace easgate::listener {
 
@@ -17,7 +18,7 @@ namespace easgate::listener {
 //   - HTTP/1.1 without exactly one Host field (RFC 9112 3.2);
 //   - a Connection header naming a field easgate decides (framing, Host, credentials, forwarding):
 //     obeying it would let the device strip them from what Exchange gets.
-std::string framing_error(const boost::beast::http::request_header<>& header);
+std::string framing_error(const common::RequestHeader& header);
 
 // A line ending in LF without CR in received bytes. Beast refuses such a header, but only once
 // it is complete, and easgate looks for CRLF CRLF first: a bare-LF request would wait for

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "easgate/common/header_arena.hpp"
 #include "easgate/common/result.hpp"
 #include "easgate/directory/directory_client.hpp"
 #include "easgate/eas/eas_request.hpp"
@@ -23,7 +24,7 @@ namespace http = boost::beast::http;
 // (e.g. drop the device's own Authorization).
 struct RequestContext {
     const identity::CertificateIdentity* identity;  // null: optional mode, device sent no certificate
-    http::request_header<>& header;
+    common::RequestHeader& header;
     const eas::EasRequest* eas;                          // what the request says about the device
     boost::asio::ip::address peer;                       // the device's address, as easgate sees it
     std::optional<directory::DirectoryUser> user;        // set by the directory stage

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "easgate/common/header_arena.hpp"
 #include "easgate/config/upstream_target.hpp"
 
 namespace easgate::upstream {
@@ -28,20 +29,20 @@ bool is_gateway_owned_field(std::string_view name);
 
 // The field names in all of a header's Connection fields: repeated fields form one list (RFC 9110
 // 5.3), so a name in a second Connection field counts as much as one in the first.
-std::vector<std::string> connection_options(const http::fields& fields);
+std::vector<std::string> connection_options(const common::Fields& fields);
 
 // Once per request, the device's header becomes the end-to-end header Exchange gets: hop-by-hop
 // fields (and any others the device named in Connection) removed, Expect dropped (easgate answers
 // 100-continue itself), X-Forwarded-For/-Proto/-Host set by easgate alone, and with
 // `strip_authorization` (certificate mode) the device's own Authorization removed. `device_address`
 // is the device's IP address as text.
-void rewrite_request_for_upstream(http::request_header<>& header, std::string_view device_address,
+void rewrite_request_for_upstream(common::RequestHeader& header, std::string_view device_address,
                                   bool strip_authorization);
 
 // For each attempt (the server may change between them): Host names the server, and the body is
 // framed by easgate: a Content-Length of `read_ahead_bytes` when the whole body was read ahead,
 // else the device's own framing as the parser read it; no framing fields for a request without a body.
-void address_request(http::request_header<>& header, const config::UpstreamTarget& target,
+void address_request(common::RequestHeader& header, const config::UpstreamTarget& target,
                      BodyFraming framing, std::optional<std::uint64_t> read_ahead_bytes);
 
 // Exchange's response header becomes the device's: hop-by-hop fields removed (the caller then
@@ -49,6 +50,6 @@ void address_request(http::request_header<>& header, const config::UpstreamTarge
 // mode, where Kerberos between easgate and Exchange is easgate's business) WWW-Authenticate and
 // Persistent-Auth are removed too: a mutual-authentication token or a challenge means nothing to a
 // device that authenticated with its certificate.
-void rewrite_response_for_device(http::response_header<>& header, bool strip_backend_authentication);
+void rewrite_response_for_device(common::ResponseHeader& header, bool strip_backend_authentication);
 
 }  // namespace easgate::upstream

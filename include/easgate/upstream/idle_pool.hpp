@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "easgate/upstream/upstream.hpp"
 
@@ -59,10 +60,17 @@ private:
     void sweep();
     void schedule_sweep(const boost::asio::any_io_executor& executor);
 
+    using Index = std::unordered_multimap<Key, List::iterator, KeyHash>;
+
     std::size_t max_idle_;
     std::chrono::milliseconds idle_timeout_;
     List idle_;  // oldest first
-    std::unordered_multimap<Key, List::iterator, KeyHash> by_key_;
+    Index by_key_;
+    // The nodes of entries taken or dropped, for the next give(): a connection going back and forth
+    // with every request (the plain-forward path) allocates nothing. At most as many as were idle at
+    // once, released when a sweep leaves the pool empty.
+    List spare_;
+    std::vector<Index::node_type> spare_keys_;
     std::optional<boost::asio::steady_timer> sweeper_;
     bool sweep_pending_ = false;
 };

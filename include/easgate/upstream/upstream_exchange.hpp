@@ -14,6 +14,7 @@
 
 #include "easgate/common/body_bytes.hpp"
 #include "easgate/common/body_rate.hpp"
+#include "easgate/common/header_arena.hpp"
 #include "easgate/common/result.hpp"
 #include "easgate/common/tls_stream.hpp"
 #include "easgate/config/config.hpp"
@@ -46,7 +47,7 @@ struct RequestLine {
 struct DeviceRequest {
     DeviceStream& stream;
     boost::beast::flat_buffer& buffer;                // read from the device, not yet parsed
-    http::request_parser<http::buffer_body>& parser;  // the header (rewritten once), then the body
+    common::RequestParser& parser;  // the header (rewritten once), then the body
     common::BodyBytes read_ahead;                     // the body's start (all of it when buffered)
     bool buffered;                                    // the whole body is in read_ahead
     BodyFraming framing;                              // as the device framed it, for what is streamed
@@ -107,6 +108,13 @@ private:
         : how(how), keep_device(keep_device), status(status), failure(std::move(failure)), device_error(ec) {}
 };
 
+// Exchange's response header as it is read. Its fields have an arena of their own, given back with
+// each interim 1xx answer: however many Exchange sends, they take no more memory than one.
+struct ResponseHead {
+    common::HeaderArena arena;
+    common::ResponseParser parser{std::piecewise_construct, std::tuple<>(), common::fields_in(arena)};
+};
+
 // One request's trip to Exchange, for one device connection at a time: server choice, reuse of an
 // idle connection of the same user, connect, credentials, sending the request (never replayed once
 // Exchange may have seen any of it), on_challenge, the response header, 451 routing, the
@@ -135,16 +143,16 @@ private:
     boost::asio::awaitable<std::optional<ExchangeEnd>> authorize(DeviceRequest& request, Attempt& attempt);
     boost::asio::awaitable<std::optional<ExchangeEnd>> read_response_header(
         DeviceRequest& request, DeviceWatch& watch,
-        std::optional<http::response_parser<http::buffer_body>>& parser);
+        std::optional<ResponseHead>& response);
     boost::asio::awaitable<std::optional<UpstreamFailure>> connect(const std::string& user,
                                                                    std::string_view who);
-    boost::asio::awaitable<void> discard_response_body(http::response_parser<http::buffer_body>& parser);
+    boost::asio::awaitable<void> discard_response_body(common::ResponseParser& parser);
 
     // response_relay.cpp: Exchange's answer on its way to the device.
     boost::asio::awaitable<ExchangeEnd> relay_response(DeviceRequest& request,
-                                                       http::response_parser<http::buffer_body>& parser,
+                                                       common::ResponseParser& parser,
                                                        std::size_t authorization_bytes, bool draining);
-    bool follow_mailbox_redirect(http::response<http::buffer_body>& response, const DeviceRequest& request);
+    bool follow_mailbox_redirect(common::ResponseHeader& response, const DeviceRequest& request);
     boost::asio::awaitable<void> diagnose_backend_400(const DeviceRequest& request, std::string_view reason,
                                                       boost::optional<std::uint64_t> body_length,
                                                       std::size_t authorization_bytes);

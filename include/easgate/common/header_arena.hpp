@@ -1,0 +1,65 @@
+#pragma once
+
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <cstddef>
+#include <memory_resource>
+#include <tuple>
+
+namespace easgate::common {
+
+// The memory of one message header on its way through easgate (the device's request, Exchange's
+// response): Beast keeps each field in an allocation of its own, about twenty per request, and
+// malloc and free were a tenth of a plain-forward request's CPU (docs/performance.md). Here a field
+// costs a pointer bump; all of them go back at once when the arena is destroyed with its message.
+// The blocks are kept on a small per-thread free list, so a request in steady state calls malloc
+// for none. Freeing a single field returns nothing, so an arena belongs to one message: rewriting
+// it costs at most what its fields took again.
+class HeaderArena final : public std::pmr::memory_resource {
+public:
+    // Room for a typical ActiveSync request's fields: a held Ping keeps one block.
+    static constexpr std::size_t block_bytes = 2048;
+    // Spare blocks a thread keeps: enough for its requests between two turns of its event loop;
+    // more go back to malloc.
+    static constexpr std::size_t most_spare_blocks = 64;
+
+    HeaderArena() = default;
+    HeaderArena(const HeaderArena&) = delete;
+    HeaderArena& operator=(const HeaderArena&) = delete;
+    ~HeaderArena() override;
+
+    // Blocks kept on this thread's free list, for tests.
+    static std::size_t spare_blocks();
+
+private:
+    struct Block {
+        Block* next;
+        std::size_t size;  // of the whole allocation, header included
+    };
+
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override;
+    void do_deallocate(void*, std::size_t, std::size_t) override {}  // all at once, in the destructor
+    bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+        return this == &other;
+    }
+
+    Block* blocks_ = nullptr;  // newest first
+    std::byte* next_ = nullptr;
+    std::byte* end_ = nullptr;
+};
+
+// Header fields and parsers whose fields live in a HeaderArena (or, default-constructed, on the heap).
+using FieldAllocator = std::pmr::polymorphic_allocator<char>;
+using Fields = boost::beast::http::basic_fields<FieldAllocator>;
+using RequestHeader = boost::beast::http::request_header<Fields>;
+using ResponseHeader = boost::beast::http::response_header<Fields>;
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body, FieldAllocator>;
+using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body, FieldAllocator>;
+
+// The arguments that make a parser keep its fields in `arena`:
+//   RequestParser parser{std::piecewise_construct, std::tuple<>(), fields_in(arena)};
+inline std::tuple<FieldAllocator> fields_in(HeaderArena& arena) { return std::tuple<FieldAllocator>(&arena); }
+
+}  // namespace easgate::common

@@ -1,0 +1,122 @@
+#include "easgate/common/header_arena.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/beast/http/buffer_body.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "easgate/common/message_writer.hpp"
+#include "easgate/upstream/header_rewrite.hpp"
+
+namespace easgate::common {
+namespace {
+
+namespace http = boost::beast::http;
+
+bool aligned(const void* at, std::size_t alignment) {
+    return reinterpret_cast<std::uintptr_t>(at) % alignment == 0;
+}
+
+void take(HeaderArena& arena, std::size_t bytes) { EXPECT_NE(arena.allocate(bytes, 8), nullptr); }
+
+TEST(HeaderArena, HandsOutAlignedRoomThatNoOtherAllocationShares) {
+    HeaderArena arena;
+    struct Taken {
+        std::byte* at;
+        std::size_t bytes;
+    };
+    std::vector<Taken> taken;
+    // Past one block, in odd sizes and every alignment a field element can ask for.
+    for (std::size_t i = 0; i < 200; ++i) {
+        const std::size_t bytes = 1 + (i * 37) % 300, alignment = std::size_t{1} << (i % 5);
+        auto* at = static_cast<std::byte*>(arena.allocate(bytes, alignment));
+        ASSERT_TRUE(aligned(at, alignment)) << i;
+        std::fill(at, at + bytes, std::byte(i));
+        taken.push_back({at, bytes});
+    }
+    for (std::size_t i = 0; i < taken.size(); ++i) {
+        for (std::size_t b = 0; b < taken[i].bytes; ++b)
+            ASSERT_EQ(taken[i].at[b], std::byte(i)) << "allocation " << i << " was overwritten";
+    }
+}
+
+TEST(HeaderArena, AFieldLargerThanABlockGetsRoomOfItsOwn) {
+    HeaderArena arena;
+    take(arena, 100);
+    const std::size_t big = 3 * HeaderArena::block_bytes;
+    auto* at = static_cast<char*>(arena.allocate(big, 16));
+    ASSERT_TRUE(aligned(at, 16));
+    std::fill(at, at + big, 'x');
+    EXPECT_NE(arena.allocate(8, 8), nullptr);  // and the arena goes on after it
+}
+
+// Each on a thread of its own, whose free list starts empty.
+void on_a_new_thread(const std::function<void()>& test) { std::thread(test).join(); }
+
+TEST(HeaderArena, ItsBlocksGoBackToTheThreadAndServeTheNextMessage) {
+    on_a_new_thread([] {
+        EXPECT_EQ(HeaderArena::spare_blocks(), 0u);
+        {
+            HeaderArena arena;
+            for (int i = 0; i < 2; ++i) take(arena, HeaderArena::block_bytes * 3 / 4);  // a block each
+        }
+        const std::size_t spare_after = HeaderArena::spare_blocks();
+        EXPECT_EQ(spare_after, 2u);
+        {
+            HeaderArena next;
+            take(next, 16);
+            EXPECT_EQ(HeaderArena::spare_blocks(), spare_after - 1);  // taken from the thread, not malloc
+        }
+        {  // an oversized block is not kept: the thread keeps standard blocks only
+            HeaderArena big;
+            take(big, 4 * HeaderArena::block_bytes);
+        }
+        EXPECT_EQ(HeaderArena::spare_blocks(), spare_after);
+    });
+}
+
+TEST(HeaderArena, AThreadKeepsABoundedNumberOfSpareBlocks) {
+    on_a_new_thread([] {
+        std::vector<std::unique_ptr<HeaderArena>> arenas;
+        for (std::size_t i = 0; i < 2 * HeaderArena::most_spare_blocks; ++i) {
+            arenas.push_back(std::make_unique<HeaderArena>());
+            take(*arenas.back(), 64);
+        }
+        arenas.clear();
+        EXPECT_EQ(HeaderArena::spare_blocks(), HeaderArena::most_spare_blocks);
+    });
+}
+
+// A request parsed into an arena, rewritten as Exchange gets it and written out, is byte for byte
+// what the same request gives with its fields on the heap.
+TEST(HeaderArena, ARequestInAnArenaIsRewrittenAndWrittenAsOneOnTheHeap) {
+    std::string raw =
+        "POST /Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=d1&DeviceType=iPhone HTTP/1.1\r\n"
+        "Host: mail.example.test\r\nConnection: keep-alive, X-Drop\r\nX-Drop: 1\r\n"
+        "MS-ASProtocolVersion: 16.1\r\nContent-Type: application/vnd.ms-sync.wbxml\r\n"
+        "User-Agent: Apple-iPhone/2101.1\r\nX-MS-PolicyKey: 1234\r\nExpect: 100-continue\r\n";
+    for (int i = 0; i < 40; ++i) raw += "X-Field-" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
+    raw += "Content-Length: 0\r\n\r\n";
+    const auto written = [&](RequestParser& parser) {
+        boost::beast::error_code ec;
+        parser.put(boost::asio::buffer(raw), ec);
+        EXPECT_FALSE(ec) << ec.message();
+        upstream::rewrite_request_for_upstream(parser.get(), "192.0.2.7", true);
+        return std::string(MessageWriter(parser.get()).head());
+    };
+    HeaderArena arena;
+    RequestParser in_arena{std::piecewise_construct, std::tuple<>(), fields_in(arena)};
+    RequestParser on_heap;
+    const std::string expected = written(on_heap);
+    EXPECT_EQ(written(in_arena), expected);
+    EXPECT_NE(expected.find("X-Forwarded-For: 192.0.2.7\r\n"), std::string::npos);
+    EXPECT_EQ(expected.find("X-Drop"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace easgate::common
