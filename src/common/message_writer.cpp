@@ -17,7 +17,7 @@ constexpr std::string_view last_chunk = "0\r\n\r\n";
 std::string_view version_text(unsigned version) { return version >= 11 ? "HTTP/1.1" : "HTTP/1.0"; }
 
 // The fields as Beast's parser and our rewrites left them, in order, then the empty line.
-void append_fields(std::pmr::string& out, const Fields& fields) {
+void append_fields(std::string& out, const Fields& fields) {
     for (const auto& field : fields) {
         out += field.name_string();
         out += ": ";
@@ -45,10 +45,8 @@ std::size_t fields_size(const Fields& fields) {
 
 }  // namespace
 
-MessageWriter::MessageWriter(FieldAllocator allocator, bool chunked) : head_(allocator), chunked_(chunked) {}
-
 MessageWriter::MessageWriter(const RequestHeader& header)
-    : MessageWriter(header.get_allocator(), is_chunked(header)) {
+    : MessageWriter(is_chunked(header)) {
     const std::string_view method = header.method_string(), target = header.target();
     head_.reserve(method.size() + target.size() + 11 + fields_size(header));
     head_ += method;
@@ -61,7 +59,7 @@ MessageWriter::MessageWriter(const RequestHeader& header)
 }
 
 MessageWriter::MessageWriter(const ResponseHeader& header)
-    : MessageWriter(header.get_allocator(), is_chunked(header)) {
+    : MessageWriter(is_chunked(header)) {
     const unsigned status = header.result_int();
     std::string_view reason = header.reason();
     if (reason.empty()) reason = http::obsolete_reason(header.result());

@@ -26,9 +26,10 @@ public:
     std::string_view head() const { return head_; }
 
 private:
-    MessageWriter(FieldAllocator allocator, bool chunked);
+    explicit MessageWriter(bool chunked) : chunked_(chunked) {}
 
-    std::pmr::string head_;  // in the header's arena, as its fields
+    // On the heap, not in the header's arena: a held long poll's arena keeps only its fields.
+    std::string head_;
     bool chunked_;
     bool header_sent_ = false;
     std::array<char, 18> chunk_size_{};  // hex digits of a size_t, then CRLF
