@@ -45,8 +45,7 @@ std::size_t fields_size(const Fields& fields) {
 
 }  // namespace
 
-MessageWriter::MessageWriter(const RequestHeader& header)
-    : MessageWriter(is_chunked(header)) {
+MessageWriter::MessageWriter(const RequestHeader& header) : MessageWriter(is_chunked(header)) {
     const std::string_view method = header.method_string(), target = header.target();
     head_.reserve(method.size() + target.size() + 11 + fields_size(header));
     head_ += method;
@@ -58,8 +57,7 @@ MessageWriter::MessageWriter(const RequestHeader& header)
     append_fields(head_, header);
 }
 
-MessageWriter::MessageWriter(const ResponseHeader& header)
-    : MessageWriter(is_chunked(header)) {
+MessageWriter::MessageWriter(const ResponseHeader& header) : MessageWriter(is_chunked(header)) {
     const unsigned status = header.result_int();
     std::string_view reason = header.reason();
     if (reason.empty()) reason = http::obsolete_reason(header.result());

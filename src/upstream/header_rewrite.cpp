@@ -97,8 +97,8 @@ void rewrite_request_for_upstream(common::RequestHeader& header, std::string_vie
     if (original_host && !original_host->empty()) header.insert("X-Forwarded-Host", *original_host);
 }
 
-void address_request(common::RequestHeader& header, const config::UpstreamTarget& target,
-                     BodyFraming framing, std::optional<std::uint64_t> read_ahead_bytes) {
+void address_request(common::RequestHeader& header, const config::UpstreamTarget& target, BodyFraming framing,
+                     std::optional<std::uint64_t> read_ahead_bytes) {
     header.set(http::field::host, target.host_header());
     header.erase(http::field::content_length);
     header.erase(http::field::transfer_encoding);

@@ -38,9 +38,10 @@ bool frame_response_for_device(common::ResponseParser& parser, const RequestLine
 
 }  // namespace
 
-asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(
-    DeviceRequest& request, common::ResponseParser& parser, std::size_t authorization_bytes,
-    bool draining) {
+asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& request,
+                                                              common::ResponseParser& parser,
+                                                              std::size_t authorization_bytes,
+                                                              bool draining) {
     const bool pooled = !request.user.empty();
     auto& response = parser.get();
     const unsigned status = response.result_int();

@@ -104,7 +104,8 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
                       request.who, connection_.target().url);
         co_await discard_response_body(response->parser);
     }
-    auto ended = co_await relay_response(request, response->parser, attempt.authorization_bytes, watch.draining());
+    auto ended =
+        co_await relay_response(request, response->parser, attempt.authorization_bytes, watch.draining());
     in_flight.reset();
     release(request.user);
     co_return ended;
@@ -170,8 +171,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::send(DeviceRequest
 
 // Waits for Exchange's response header (past interim 1xx answers). nullopt once it is in `response`.
 asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_header(
-    DeviceRequest& request, DeviceWatch& watch,
-    std::optional<ResponseHead>& response) {
+    DeviceRequest& request, DeviceWatch& watch, std::optional<ResponseHead>& response) {
     const auto& deadline = request.deadline;
     // One deadline for the final answer: interim 1xx answers don't extend it.
     const auto answer_due = std::chrono::steady_clock::now() + deadline.timeout;
@@ -239,8 +239,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const 
 
 // Reads and drops the body of a response the device never sees (a 401 challenge). A large or
 // broken one costs the connection instead: the next attempt connects afresh.
-asio::awaitable<void> UpstreamExchange::discard_response_body(
-    common::ResponseParser& parser) {
+asio::awaitable<void> UpstreamExchange::discard_response_body(common::ResponseParser& parser) {
     constexpr std::size_t max_discarded = 64 * 1024;
     std::array<char, 4096> sink;
     std::size_t discarded = 0;

@@ -49,7 +49,8 @@ std::string beast_sends(http::message<isRequest, http::buffer_body, Fields>& mes
 }
 
 template <bool isRequest>
-std::string writer_sends(const http::header<isRequest, Fields>& header, const std::vector<std::string>& pieces) {
+std::string writer_sends(const http::header<isRequest, Fields>& header,
+                         const std::vector<std::string>& pieces) {
     MessageWriter writer{header};
     std::string out;
     for (std::size_t i = 0; i < pieces.size(); ++i)

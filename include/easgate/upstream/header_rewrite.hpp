@@ -42,8 +42,8 @@ void rewrite_request_for_upstream(common::RequestHeader& header, std::string_vie
 // For each attempt (the server may change between them): Host names the server, and the body is
 // framed by easgate: a Content-Length of `read_ahead_bytes` when the whole body was read ahead,
 // else the device's own framing as the parser read it; no framing fields for a request without a body.
-void address_request(common::RequestHeader& header, const config::UpstreamTarget& target,
-                     BodyFraming framing, std::optional<std::uint64_t> read_ahead_bytes);
+void address_request(common::RequestHeader& header, const config::UpstreamTarget& target, BodyFraming framing,
+                     std::optional<std::uint64_t> read_ahead_bytes);
 
 // Exchange's response header becomes the device's: hop-by-hop fields removed (the caller then
 // applies the device's keep-alive and framing). With `strip_backend_authentication` (certificate

@@ -46,11 +46,11 @@ struct RequestLine {
 // the body is read from it while Exchange receives the request, and Exchange's answer written to it.
 struct DeviceRequest {
     DeviceStream& stream;
-    boost::beast::flat_buffer& buffer;                // read from the device, not yet parsed
-    common::RequestParser& parser;  // the header (rewritten once), then the body
-    common::BodyBytes read_ahead;                     // the body's start (all of it when buffered)
-    bool buffered;                                    // the whole body is in read_ahead
-    BodyFraming framing;                              // as the device framed it, for what is streamed
+    boost::beast::flat_buffer& buffer;  // read from the device, not yet parsed
+    common::RequestParser& parser;      // the header (rewritten once), then the body
+    common::BodyBytes read_ahead;       // the body's start (all of it when buffered)
+    bool buffered;                      // the whole body is in read_ahead
+    BodyFraming framing;                // as the device framed it, for what is streamed
     const RequestLine& line;
     ResponseDeadline deadline;
     common::BodyRateGuard& body_rate;
@@ -142,15 +142,13 @@ private:
     boost::asio::awaitable<std::optional<ExchangeEnd>> send(DeviceRequest& request, Attempt& attempt);
     boost::asio::awaitable<std::optional<ExchangeEnd>> authorize(DeviceRequest& request, Attempt& attempt);
     boost::asio::awaitable<std::optional<ExchangeEnd>> read_response_header(
-        DeviceRequest& request, DeviceWatch& watch,
-        std::optional<ResponseHead>& response);
+        DeviceRequest& request, DeviceWatch& watch, std::optional<ResponseHead>& response);
     boost::asio::awaitable<std::optional<UpstreamFailure>> connect(const std::string& user,
                                                                    std::string_view who);
     boost::asio::awaitable<void> discard_response_body(common::ResponseParser& parser);
 
     // response_relay.cpp: Exchange's answer on its way to the device.
-    boost::asio::awaitable<ExchangeEnd> relay_response(DeviceRequest& request,
-                                                       common::ResponseParser& parser,
+    boost::asio::awaitable<ExchangeEnd> relay_response(DeviceRequest& request, common::ResponseParser& parser,
                                                        std::size_t authorization_bytes, bool draining);
     bool follow_mailbox_redirect(common::ResponseHeader& response, const DeviceRequest& request);
     boost::asio::awaitable<void> diagnose_backend_400(const DeviceRequest& request, std::string_view reason,
