@@ -10,6 +10,7 @@
 
 #include "downstream_session_internal.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/listener/eas_headers.hpp"
 #include "easgate/listener/request_framing.hpp"
 
 namespace easgate::listener {
@@ -97,9 +98,7 @@ asio::awaitable<bool> DownstreamSession::admit(AdmittedRequest& request) {
         co_return false;
     }
     parser.body_limit(limits_.max_request_body);  // for chunked bodies, whose size shows as they come
-    auto eas = eas::parse_eas_request(
-        header.method_string(), header.target(),
-        {header["MS-ASProtocolVersion"], header["X-MS-PolicyKey"], header[http::field::user_agent]});
+    auto eas = eas::parse_eas_request(header.method_string(), header.target(), eas_headers_of(header));
     if (!eas) {
         co_await respond(bad_request("malformed ActiveSync request: " + eas.error), request, false);
         co_return false;
