@@ -5,12 +5,16 @@
 # devices; instrumentation is on for a window after the handshakes are done, and the requests in
 # that window (easgate's /metrics, nginx's access log) divide its instructions.
 #   bash bench/instructions.sh easgate [BINARY]   easgate (default build/bin/easgate)
+#   bash bench/instructions.sh easgate-lab [BINARY] the whole delegation path, directory and tickets
+#                                                 cached, a fresh Negotiate token per request: the lab's
+#                                                 KDC and directory (tests/lab, started and stopped
+#                                                 here), the same fast upstream (bench/lib/lab.sh)
 #   bash bench/instructions.sh nginx              Debian's nginx, one process (master_process off)
 # KEEP=FILE keeps the callgrind profile; CONCURRENCY, WARM (s, 15), WINDOW (s, 12) change the load.
 # Needs valgrind. Only loopback addresses; everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: bench/instructions.sh easgate|nginx [BINARY]}
+target=${1:?usage: bench/instructions.sh easgate|easgate-lab|nginx [BINARY]}
 root=$PWD bin=$root/build/bin workers=1 proxy_cpu="" load_cpu="" port_base=20000
 work=$(mktemp -d /tmp/easgate-instructions.XXXXXX) pki=$work/pki
 # shellcheck source=bench/lib/pki.sh
@@ -21,27 +25,41 @@ trap 'stop_all; rm -rf "$work"' EXIT
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind" >&2; exit 1; }
 make_bench_pki "$pki" 2>/dev/null
 start_upstreams
+host=127.0.0.1 device_ca=("--client-ca-cert" "$pki/issuing.pem" "--client-ca-key" "$pki/issuing.key")
 callgrind=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$work/callgrind.out")
 case $target in
 easgate)
   easgate_config >"$work/easgate.yaml"
   "${callgrind[@]}" "${2:-$bin/easgate}" run --config "$work/easgate.yaml" >"$work/proxy.log" 2>&1 &
-  port=$((port_base + 10))
-  served() { curl -s "http://127.0.0.1:$((port_base + 19))/metrics" | awk '/^easgate_requests_total/ {s += $2} END {print s + 0}'; } ;;
+  port=$((port_base + 10)) ;;
+easgate-lab)
+  trap 'stop_all; bash tests/lab/stop.sh >/dev/null 2>&1; rm -rf "$work"' EXIT
+  bash tests/lab/start.sh >"$work/lab-start.log" 2>&1 || { tail -20 "$work/lab-start.log" >&2; exit 1; }
+  # shellcheck disable=SC1091
+  . /tmp/easgate-lab/lab.env
+  # shellcheck source=bench/lib/lab.sh
+  . bench/lib/lab.sh
+  lab_add_users "${CONCURRENCY:-10}"
+  lab_easgate_config >"$work/easgate.yaml"
+  "${callgrind[@]}" "${2:-$bin/easgate}" run --config "$work/easgate.yaml" >"$work/proxy.log" 2>&1 &
+  host=$LAB_GW_IP port=$((port_base + 11))
+  device_ca=(--client-ca-cert "$LAB_CA_FILE" --client-ca-key "$LAB_CA_KEY" --upn-pattern "bench{n}@$LAB_DNS_DOMAIN") ;;
 nginx)
   mkdir -p "$work/nginx/logs"
   nginx_config | sed 's/^daemon off;/daemon off;\nmaster_process off;/' >"$work/nginx/nginx.conf"
   "${callgrind[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/proxy.log" 2>&1 &
   port=$((port_base + 20))
   served() { wc -l <"$work/nginx/access.log"; } ;;
-*) echo "usage: bench/instructions.sh easgate|nginx [BINARY]" >&2; exit 2 ;;
+*) echo "usage: bench/instructions.sh easgate|easgate-lab|nginx [BINARY]" >&2; exit 2 ;;
 esac
+[ "$target" = nginx ] ||
+  served() { curl -s "http://127.0.0.1:$((port_base + 19))/metrics" | awk '/^easgate_requests_total/ {s += $2} END {print s + 0}'; }
 proxy=$!
 remember proxy $proxy
-wait_for_port "$port"
+wait_for_port "$port" "$host"
 warm=${WARM:-15} window=${WINDOW:-12}
-"$bin/easgate-loadgen" --port "$port" --label "$target" --json "$work/load.json" --client-ca-cert "$pki/issuing.pem" \
-  --client-ca-key "$pki/issuing.key" --scenario sync --concurrency "${CONCURRENCY:-10}" \
+"$bin/easgate-loadgen" --host "$host" --port "$port" --label "$target" --json "$work/load.json" "${device_ca[@]}" \
+  --scenario sync --concurrency "${CONCURRENCY:-10}" \
   --duration $((warm + window + 5)) >"$work/load.log" 2>&1 &
 load=$!
 sleep "$warm"

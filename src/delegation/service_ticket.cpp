@@ -2,13 +2,14 @@
 
 #include <gssapi/gssapi_krb5.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <array>
 #include <cstring>
+#include <span>
 
 #include "ap_request.hpp"
 #include "easgate/delegation/spnego.hpp"
+#include "token_random.hpp"
 
 namespace easgate::delegation {
 namespace {
@@ -71,8 +72,8 @@ krb5_error_code find_ticket(krb5_context context, krb5_ccache ccache, krb5_const
     return error;
 }
 
-// A token's subkey and initial sequence number, as krb5_mk_req_extended makes them, from one call to
-// OpenSSL's generator (several thousand instructions each; MIT's asks the kernel for each).
+// A token's subkey and initial sequence number, as krb5_mk_req_extended makes them (MIT's generator
+// asks the kernel for each).
 struct FreshKeys {
     std::array<unsigned char, 64> key_bytes{};
     krb5_keyblock subkey{KV5M_KEYBLOCK, 0, 0, key_bytes.data()};
@@ -89,8 +90,7 @@ struct FreshKeys {
         std::array<unsigned char, 64 + sizeof sequence_number> random{};
         if (error == 0 && (random_length > key_bytes.size() || key_length > key_bytes.size()))
             error = KRB5_BAD_KEYSIZE;
-        if (error == 0 &&
-            RAND_bytes(random.data(), static_cast<int>(random_length + sizeof sequence_number)) != 1)
+        if (error == 0 && !token_random(std::span(random).first(random_length + sizeof sequence_number)))
             error = KRB5_CRYPTO_INTERNAL;
         if (error == 0) {
             subkey.enctype = enctype;
@@ -148,38 +148,13 @@ std::unique_ptr<ServiceTicket> ServiceTicket::adopt(krb5_creds& creds, krb5_erro
     const ThreadKrb5Context& thread = thread_krb5_context();
     error = thread.error;
     if (error == 0)
-        error = krb5_k_create_key(thread.context, &ticket->creds_.keyblock, &ticket->session_key_);
-    // The first encryption derives the authenticator's keys and caches them in the key; done here,
-    // before other threads share the ticket, since that cache is not locked.
-    if (error == 0) {
-        std::string ignored;
-        error = ticket->encrypt_authenticator(thread.context, "", ignored);
-    }
+        ticket->cipher_ = AuthenticatorCipher::make(thread.context, ticket->creds_.keyblock, error);
     if (error != 0) return nullptr;
     return ticket;
 }
 
 // No context: krb5's free functions only pass it on, and this may run as a thread's context goes.
-ServiceTicket::~ServiceTicket() {
-    if (session_key_ != nullptr) krb5_k_free_key(nullptr, session_key_);
-    krb5_free_cred_contents(nullptr, &creds_);
-}
-
-krb5_error_code ServiceTicket::encrypt_authenticator(krb5_context context, std::string_view authenticator,
-                                                     std::string& encrypted) const {
-    std::size_t length = 0;
-    krb5_error_code error =
-        krb5_c_encrypt_length(context, creds_.keyblock.enctype, authenticator.size(), &length);
-    if (error != 0) return error;
-    encrypted.resize(length);
-    const krb5_data plain{KV5M_DATA, static_cast<unsigned int>(authenticator.size()),
-                          const_cast<char*>(authenticator.data())};
-    krb5_enc_data out{};
-    out.ciphertext = {KV5M_DATA, static_cast<unsigned int>(length), encrypted.data()};
-    error = krb5_k_encrypt(context, session_key_, KRB5_KEYUSAGE_AP_REQ_AUTH, nullptr, &plain, &out);
-    if (error == 0) encrypted.resize(out.ciphertext.length);
-    return error;
-}
+ServiceTicket::~ServiceTicket() { krb5_free_cred_contents(nullptr, &creds_); }
 
 Krb5Token ServiceTicket::make_token(std::string_view channel_binding) const {
     Krb5Token result;
@@ -200,7 +175,7 @@ Krb5Token ServiceTicket::make_token(std::string_view channel_binding) const {
         const std::string checksum = gss_authenticator_checksum(channel_binding);
         std::string authenticator = encode_authenticator(
             {creds_.client, checksum, now, now_usec, fresh.subkey, fresh.sequence_number});
-        error = encrypt_authenticator(context, authenticator, encrypted);
+        error = cipher_->encrypt(context, authenticator, encrypted);
         OPENSSL_cleanse(authenticator.data(), authenticator.size());
     }
     if (error != 0) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "authenticator_cipher.hpp"
 #include "easgate/kerberos/gss_handles.hpp"
 
 namespace easgate::delegation {
@@ -22,9 +23,9 @@ struct Krb5Token {
 // each token is an authenticator encoded here and encrypted with a session key kept for the
 // ticket's life, on the calling thread's own long-lived krb5 context: gss_init_sec_context creates
 // a krb5 context (re-reading the profile) and searches the ccache on every call, and
-// krb5_mk_req_extended derives the session key's encryption keys again each time. The token is what
-// MIT's initiator makes for req_flags 0 (make_ap_req_v1): a subkey, a sequence number, the 0x8003
-// checksum, no mutual authentication, no delegation.
+// krb5_mk_req_extended derives the session key's encryption keys again each time (AuthenticatorCipher). The
+// token is what MIT's initiator makes for req_flags 0 (make_ap_req_v1): a subkey, a sequence number, the
+// 0x8003 checksum, no mutual authentication, no delegation.
 class ServiceTicket {
 public:
     // The ticket to target_principal in credential's ccache; null (and why in status) without one.
@@ -46,11 +47,8 @@ public:
 private:
     ServiceTicket() = default;
 
-    krb5_error_code encrypt_authenticator(krb5_context context, std::string_view authenticator,
-                                          std::string& encrypted) const;
-
     krb5_creds creds_{};
-    krb5_key session_key_ = nullptr;  // with its derived keys, made once
+    std::unique_ptr<AuthenticatorCipher> cipher_;  // for the session key, made once
 };
 
 }  // namespace easgate::delegation
