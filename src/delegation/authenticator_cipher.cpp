@@ -87,15 +87,16 @@ std::unique_ptr<AuthenticatorCipher> AuthenticatorCipher::make(krb5_context cont
                                                                const krb5_keyblock& session_key,
                                                                krb5_error_code& error) {
     std::unique_ptr<AuthenticatorCipher> cipher(new AuthenticatorCipher);
-    if (is_aes_sha1(session_key.enctype)) {
-        error = cipher->derive_aes_sha1_keys(session_key);
-    } else {
-        error = krb5_k_create_key(context, &session_key, &cipher->key_);
-        // The first encryption derives the usage's keys and caches them in the key; done here,
-        // before other threads share it, since that cache is not locked.
-        std::string ignored;
-        if (error == 0) error = cipher->encrypt(context, "", ignored);
-    }
+    error = 0;
+    if (is_aes_sha1(session_key.enctype) && cipher->derive_aes_sha1_keys(session_key) == 0) return cipher;
+    // MIT's way, also when OpenSSL lacks an algorithm (a restricted provider): a fresh object, so
+    // that nothing of a half-made OpenSSL setup is used.
+    cipher.reset(new AuthenticatorCipher);
+    error = krb5_k_create_key(context, &session_key, &cipher->key_);
+    // The first encryption derives the usage's keys and caches them in the key; done here, before
+    // other threads share it, since that cache is not locked.
+    std::string ignored;
+    if (error == 0) error = cipher->encrypt(context, "", ignored);
     if (error != 0) return nullptr;
     return cipher;
 }

@@ -15,7 +15,8 @@ namespace easgate::delegation {
 // aes128/aes256-cts-hmac-sha1-96 enctypes (RFC 3962, the ones AD issues) are done here with
 // OpenSSL from the usage's keys, derived once (RFC 3961 5.1): MIT's library has no AES-NI in
 // Debian's build and cost about 24,000 instructions a token. Other enctypes (RC4, AES with SHA-2)
-// go to krb5_k_encrypt with the derived keys it caches. Safe on several threads at once.
+// go to krb5_k_encrypt with the derived keys it caches, as do AES-SHA1 keys if OpenSSL lacks an
+// algorithm (a restricted provider). Safe on several threads at once.
 class AuthenticatorCipher {
 public:
     // Null, and why in error, if the key can't be used.
