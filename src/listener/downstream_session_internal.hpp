@@ -41,9 +41,7 @@ bool is_disconnect(const error_code& ec);
 enum class Phase { idle, busy, long_poll };
 
 // A request whose header was read and passed the checks, as the rest of its trip needs it.
-struct AdmittedRequest {
-    common::HeaderArena arena;  // the header's fields; before the parser, which holds them
-    common::RequestParser parser{std::piecewise_construct, std::tuple<>(), common::fields_in(arena)};
+struct AdmittedRequest : common::ParserInArena<common::RequestParser> {
     upstream::RequestLine line;
     upstream::BodyFraming framing;
     std::ptrdiff_t header_fields = 0;

@@ -122,8 +122,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view raw = received.substr(0, end);
     if (easgate::listener::has_bare_line_feed(raw) || easgate::listener::has_obsolete_line_folding(raw))
         return 0;
-    easgate::common::HeaderArena arena;  // as DownstreamSession parses: the rewrite runs on arena fields
-    Parser parser{std::piecewise_construct, std::tuple<>(), easgate::common::fields_in(arena)};
+    easgate::common::ParserInArena<Parser>
+        parsed;  // as DownstreamSession parses: the rewrite runs on arena fields
+    Parser& parser = parsed.parser;
     if (!parse_header(parser, raw)) return 0;
     auto& request = parser.get();
     if (!easgate::listener::framing_error(request).empty()) return 0;

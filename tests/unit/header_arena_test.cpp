@@ -109,11 +109,10 @@ TEST(HeaderArena, ARequestInAnArenaIsRewrittenAndWrittenAsOneOnTheHeap) {
         upstream::rewrite_request_for_upstream(parser.get(), "192.0.2.7", true);
         return std::string(MessageWriter(parser.get()).head());
     };
-    HeaderArena arena;
-    RequestParser in_arena{std::piecewise_construct, std::tuple<>(), fields_in(arena)};
+    ParserInArena<RequestParser> in_arena;
     RequestParser on_heap;
     const std::string expected = written(on_heap);
-    EXPECT_EQ(written(in_arena), expected);
+    EXPECT_EQ(written(in_arena.parser), expected);
     EXPECT_NE(expected.find("X-Forwarded-For: 192.0.2.7\r\n"), std::string::npos);
     EXPECT_EQ(expected.find("X-Drop"), std::string::npos);
 }

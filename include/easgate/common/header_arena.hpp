@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory_resource>
 #include <tuple>
+#include <utility>
 
 namespace easgate::common {
 
@@ -58,8 +59,12 @@ using ResponseHeader = boost::beast::http::response_header<Fields>;
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body, FieldAllocator>;
 using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body, FieldAllocator>;
 
-// The arguments that make a parser keep its fields in `arena`:
-//   RequestParser parser{std::piecewise_construct, std::tuple<>(), fields_in(arena)};
-inline std::tuple<FieldAllocator> fields_in(HeaderArena& arena) { return std::tuple<FieldAllocator>(&arena); }
+// A parser whose header fields live in an arena of its own. The arena comes first, so it outlives
+// the parser that holds the fields.
+template <class Parser>
+struct ParserInArena {
+    HeaderArena arena;
+    Parser parser{std::piecewise_construct, std::tuple<>(), std::tuple<FieldAllocator>(&arena)};
+};
 
 }  // namespace easgate::common

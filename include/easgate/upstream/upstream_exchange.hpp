@@ -110,10 +110,7 @@ private:
 
 // Exchange's response header as it is read. Its fields have an arena of their own, given back with
 // each interim 1xx answer: however many Exchange sends, they take no more memory than one.
-struct ResponseHead {
-    common::HeaderArena arena;
-    common::ResponseParser parser{std::piecewise_construct, std::tuple<>(), common::fields_in(arena)};
-};
+using ResponseHead = common::ParserInArena<common::ResponseParser>;
 
 // One request's trip to Exchange, for one device connection at a time: server choice, reuse of an
 // idle connection of the same user, connect, credentials, sending the request (never replayed once
