@@ -77,10 +77,9 @@ std::string encode_authenticator(const AuthenticatorParts& parts) {
     return std::move(out).take();
 }
 
-std::string encode_ap_req(std::string_view ticket, krb5_enctype etype,
-                          std::string_view encrypted_authenticator) {
+void encode_ap_req(der::BackwardWriter& out, std::string_view ticket, krb5_enctype etype,
+                   std::string_view encrypted_authenticator) {
     constexpr std::string_view no_options{"\x03\x05\x00\x00\x00\x00\x00", 7};  // BIT STRING, 32 bits clear
-    der::BackwardWriter out(ticket.size() + encrypted_authenticator.size() + 64);
     out.wrapped(application(14), [&] {
         out.wrapped(der::sequence, [&] {
             out.wrapped(context(4), [&] {
@@ -95,7 +94,6 @@ std::string encode_ap_req(std::string_view ticket, krb5_enctype etype,
             out.wrapped(context(0), [&] { out.integer(5); });
         });
     });
-    return std::move(out).take();
 }
 
 }  // namespace easgate::delegation

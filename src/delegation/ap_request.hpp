@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "der.hpp"
+
 namespace easgate::delegation {
 
 // The Authenticator (RFC 4120 5.5.1) MIT's GSS initiator sends: the 0x8003 checksum, a subkey and
@@ -21,9 +23,9 @@ struct AuthenticatorParts {
 // Its DER, to be encrypted with the ticket's session key (key usage 11).
 std::string encode_authenticator(const AuthenticatorParts& parts);
 
-// The DER of an AP-REQ without options around a ticket (its DER, as the KDC issued it) and the
-// encrypted authenticator.
-std::string encode_ap_req(std::string_view ticket, krb5_enctype etype,
-                          std::string_view encrypted_authenticator);
+// Writes the DER of an AP-REQ without options around a ticket (its DER, as the KDC issued it) and
+// the encrypted authenticator in front of what out holds.
+void encode_ap_req(der::BackwardWriter& out, std::string_view ticket, krb5_enctype etype,
+                   std::string_view encrypted_authenticator);
 
 }  // namespace easgate::delegation

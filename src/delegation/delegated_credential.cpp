@@ -5,6 +5,7 @@
 
 #include "easgate/common/text.hpp"
 #include "easgate/delegation/spnego.hpp"
+#include "token_framing.hpp"
 
 namespace easgate::delegation {
 
@@ -39,7 +40,10 @@ DelegatedCredential::Token DelegatedCredential::make_token(std::string_view chan
         Krb5Token made = service_ticket_->make_token(channel_binding);
         token.status = made.status;
         token.ticket_lifetime = made.ticket_lifetime;
-        if (!token.status.failed()) token.negotiate = common::base64_encode(wrap_in_spnego(made.token));
+        if (!token.status.failed()) {
+            wrap_in_spnego(made.token);
+            token.negotiate = common::base64_encode(made.token.view());
+        }
         return token;
     }
     // Addresses stay unspecified: the acceptor (IIS, or MIT) builds the same structure.

@@ -292,8 +292,8 @@ DelegationResult DelegationService::token(UserDelegation& delegation, std::strin
         return std::exchange(delegation.unbound_token_, {});
     Impl& impl = *impl_;
     ++impl.counters.tokens;
-    const DelegatedCredential::Token token = delegation.credential_->make_token(channel_binding);
-    if (!token.status.failed()) return token.negotiate;
+    DelegatedCredential::Token token = delegation.credential_->make_token(channel_binding);
+    if (!token.status.failed()) return std::move(token.negotiate);
     ++impl.counters.failures;
     auto refusal =
         impl.failure(KerberosStep::s4u2proxy,

@@ -9,34 +9,6 @@
 
 namespace easgate::delegation::der {
 
-// Short form below 128 bytes, else a count byte and the length, big-endian.
-inline std::size_t length_bytes(std::size_t length) {
-    if (length < 0x80) return 1;
-    std::size_t count = 1;
-    for (; length != 0; length >>= 8) ++count;
-    return count;
-}
-
-// The size of a whole tag-length-value with `content` bytes of content.
-inline std::size_t tlv_size(std::size_t content) { return 1 + length_bytes(content) + content; }
-
-inline void append_header(std::string& out, std::uint8_t tag, std::size_t content) {
-    out += static_cast<char>(tag);
-    if (content < 0x80) {
-        out += static_cast<char>(content);
-        return;
-    }
-    const std::size_t count = length_bytes(content) - 1;
-    out += static_cast<char>(0x80 | count);
-    for (std::size_t shift = 8 * count; shift != 0; shift -= 8)
-        out += static_cast<char>((content >> (shift - 8)) & 0xff);
-}
-
-inline void append_tlv(std::string& out, std::uint8_t tag, std::string_view content) {
-    append_header(out, tag, content.size());
-    out += content;
-}
-
 // Writes DER back to front: each value first, then its header, whose length is then known. One
 // buffer, each byte written once.
 class BackwardWriter {
@@ -44,6 +16,9 @@ public:
     explicit BackwardWriter(std::size_t capacity) : buffer_(capacity, '\0'), start_(capacity) {}
 
     std::size_t written() const { return buffer_.size() - start_; }
+
+    // What is written so far.
+    std::string_view view() const { return std::string_view(buffer_).substr(start_); }
 
     void bytes(std::string_view value) {
         make_room(value.size());
@@ -115,6 +90,7 @@ constexpr std::uint8_t context(unsigned number) { return static_cast<std::uint8_
 constexpr std::uint8_t application(unsigned number) { return static_cast<std::uint8_t>(0x60 + number); }
 constexpr std::uint8_t sequence = 0x30;
 constexpr std::uint8_t octet_string = 0x04;
+constexpr std::uint8_t object_identifier = 0x06;
 constexpr std::uint8_t general_string = 0x1b;
 constexpr std::uint8_t generalized_time = 0x18;
 

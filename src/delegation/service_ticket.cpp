@@ -9,6 +9,7 @@
 
 #include "ap_request.hpp"
 #include "easgate/delegation/spnego.hpp"
+#include "token_framing.hpp"
 #include "token_random.hpp"
 
 namespace easgate::delegation {
@@ -182,8 +183,11 @@ Krb5Token ServiceTicket::make_token(std::string_view channel_binding) const {
         result.status = krb5_failure(error);
         return result;
     }
-    result.token = frame_krb5_ap_req(
-        encode_ap_req({creds_.ticket.data, creds_.ticket.length}, creds_.keyblock.enctype, encrypted));
+    // Room for the AP-REQ's and SPNEGO's headers and the authenticator in front of the ticket.
+    result.token = der::BackwardWriter(creds_.ticket.length + encrypted.size() + 128);
+    encode_ap_req(result.token, {creds_.ticket.data, creds_.ticket.length}, creds_.keyblock.enctype,
+                  encrypted);
+    frame_krb5_ap_req(result.token);
     result.ticket_lifetime = static_cast<OM_uint32>(creds_.times.endtime - now);
     return result;
 }

@@ -8,13 +8,14 @@
 #include <string_view>
 
 #include "authenticator_cipher.hpp"
+#include "der.hpp"
 #include "easgate/kerberos/gss_handles.hpp"
 
 namespace easgate::delegation {
 
 // A Kerberos initial context token in the making: the GSS token, or why not.
 struct Krb5Token {
-    std::string token;              // framed AP-REQ, before SPNEGO
+    der::BackwardWriter token{0};   // the framed AP-REQ, room in front for SPNEGO; empty if failed
     OM_uint32 ticket_lifetime = 0;  // seconds left on the service ticket
     kerberos::GssStatus status;     // minor: the krb5 error code, as MIT's mechanism reports it
 };

@@ -6,14 +6,10 @@
 #include <array>
 #include <cstdint>
 
-#include "der.hpp"
+#include "token_framing.hpp"
 
 namespace easgate::delegation {
 namespace {
-
-using der::append_header;
-using der::append_tlv;
-using der::tlv_size;
 
 // OID bodies (DER contents of the OBJECT IDENTIFIER).
 constexpr std::string_view spnego_oid{"\x2b\x06\x01\x05\x05\x02", 6};                // 1.3.6.1.5.5.2
@@ -21,38 +17,30 @@ constexpr std::string_view kerberos_oid{"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", 
 
 }  // namespace
 
-// Sizes first, then one pass into one string: the token (a KiB or more) is copied once.
-std::string wrap_in_spnego(std::string_view kerberos_token) {
-    const std::size_t oids = tlv_size(kerberos_oid.size());                  // in mechTypes
-    const std::size_t mech_types = tlv_size(oids);                           // SEQUENCE OF OID, in [0]
-    const std::size_t mech_token = tlv_size(kerberos_token.size());          // OCTET STRING, in [2]
-    const std::size_t fields = tlv_size(mech_types) + tlv_size(mech_token);  // [0] and [2]
-    const std::size_t neg_token_init = tlv_size(fields);                     // SEQUENCE, in [0]
-    const std::size_t body = tlv_size(spnego_oid.size()) + tlv_size(neg_token_init);
-    std::string out;
-    out.reserve(tlv_size(body));
-    append_header(out, 0x60, body);
-    append_tlv(out, 0x06, spnego_oid);
-    append_header(out, 0xa0, neg_token_init);
-    append_header(out, 0x30, fields);
-    append_header(out, 0xa0, mech_types);
-    append_header(out, 0x30, oids);
-    append_tlv(out, 0x06, kerberos_oid);
-    append_header(out, 0xa2, mech_token);
-    append_tlv(out, 0x04, kerberos_token);
-    return out;
+void wrap_in_spnego(der::BackwardWriter& out) {
+    out.header(der::octet_string, out.written());  // mechToken
+    out.header(der::context(2), out.written());
+    out.wrapped(der::context(0), [&] {  // mechTypes: a SEQUENCE OF the one OID
+        out.wrapped(der::sequence, [&] { out.tlv(der::object_identifier, kerberos_oid); });
+    });
+    out.header(der::sequence, out.written());  // NegTokenInit
+    out.header(der::context(0), out.written());
+    out.tlv(der::object_identifier, spnego_oid);
+    out.header(der::application(0), out.written());
 }
 
-std::string frame_krb5_ap_req(std::string_view ap_req) {
+void frame_krb5_ap_req(der::BackwardWriter& out) {
     constexpr std::string_view ap_req_token_id{"\x01\x00", 2};
-    const std::size_t body = tlv_size(kerberos_oid.size()) + ap_req_token_id.size() + ap_req.size();
-    std::string out;
-    out.reserve(tlv_size(body));
-    append_header(out, 0x60, body);
-    append_tlv(out, 0x06, kerberos_oid);
-    out += ap_req_token_id;
-    out += ap_req;
-    return out;
+    out.bytes(ap_req_token_id);
+    out.tlv(der::object_identifier, kerberos_oid);
+    out.header(der::application(0), out.written());
+}
+
+std::string wrap_in_spnego(std::string_view kerberos_token) {
+    der::BackwardWriter out(kerberos_token.size() + 64);
+    out.bytes(kerberos_token);
+    wrap_in_spnego(out);
+    return std::move(out).take();
 }
 
 std::string gss_authenticator_checksum(std::string_view channel_binding) {

@@ -126,12 +126,14 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRe
     const bool send_token =
         attempt.challenged || (!attempt.challenge_first && !(attempt.reused && per_connection));
     header.erase(http::field::authorization);  // the last try's token
+    attempt.authorization_bytes = 0;
     if (send_token) {
         auto token = co_await request.credentials->token(connection_.channel_binding());
         if (!token) co_return fail(request, token.error());
-        header.set(http::field::authorization, "Negotiate " + *token);
+        const std::string value = "Negotiate " + *token;
+        header.insert(http::field::authorization, value);  // none left to replace: no second search
+        attempt.authorization_bytes = value.size();
     }
-    attempt.authorization_bytes = header[http::field::authorization].size();
     co_return std::nullopt;
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "delegation/der.hpp"
+#include "delegation/token_framing.hpp"
 #include "easgate/common/lru_cache.hpp"
 #include "easgate/delegation/spnego.hpp"
 
@@ -17,6 +18,14 @@ std::string hex(std::string_view bytes) {
         out += digits[byte & 0xf];
     }
     return out;
+}
+
+// An AP-REQ framed as the token writer frames it.
+std::string framed(std::string_view ap_req) {
+    der::BackwardWriter out(0);
+    out.bytes(ap_req);
+    frame_krb5_ap_req(out);
+    return std::string(out.view());
 }
 
 TEST(DelegationSpnego, WrapsAShortTokenAsNegTokenInitOfferingKerberos) {
@@ -50,13 +59,13 @@ TEST(DelegationSpnego, TokensOfSixtyFourKiBTakeThreeByteLengths) {
 }
 
 TEST(DelegationSpnego, FramesAnApReqAsAKerberosInitialContextToken) {
-    EXPECT_EQ(hex(frame_krb5_ap_req("AP")),
+    EXPECT_EQ(hex(framed("AP")),
               "600f"                    // GSS InitialContextToken
               "06092a864886f712010202"  // krb5 mechanism OID
               "0100"                    // TOK_ID: AP-REQ
               "4150");
-    const std::string framed = hex(frame_krb5_ap_req(std::string(0x62a, 'x')));  // 0x62a + 13
-    EXPECT_EQ(framed.substr(0, 2 * 17), "6082063706092a864886f7120102020100");
+    const std::string long_one = hex(framed(std::string(0x62a, 'x')));  // 0x62a + 13
+    EXPECT_EQ(long_one.substr(0, 2 * 17), "6082063706092a864886f7120102020100");
 }
 
 TEST(DelegationSpnego, AuthenticatorChecksumWithoutBindingsIsZerosAndMitsFlags) {
@@ -76,14 +85,22 @@ TEST(DelegationSpnego, AuthenticatorChecksumHashesBindingsAsMitLaysThemOut) {
               "30010000");
 }
 
-TEST(DelegationDer, BackwardWriterLengthsAreAppendHeadersAtEverySize) {
-    for (const std::size_t size : {0, 1, 127, 128, 255, 256, 65535, 65536}) {
+TEST(DelegationDer, BackwardWriterWritesTheShortestLengthAtEverySize) {
+    for (const auto& [size, header] :
+         std::initializer_list<std::pair<std::size_t, std::string>>{{0, "0400"},
+                                                                    {1, "0401"},
+                                                                    {127, "047f"},
+                                                                    {128, "048180"},
+                                                                    {255, "0481ff"},
+                                                                    {256, "04820100"},
+                                                                    {65535, "0482ffff"},
+                                                                    {65536, "0483010000"}}) {
         const std::string content(size, 'x');
-        std::string expected;
-        der::append_tlv(expected, 0x04, content);
         der::BackwardWriter out(1);  // grows as it goes
         out.tlv(0x04, content);
-        EXPECT_EQ(std::move(out).take(), expected) << size;
+        const std::string written = std::move(out).take();
+        EXPECT_EQ(hex(written.substr(0, written.size() - size)), header) << size;
+        EXPECT_EQ(written.substr(written.size() - size), content) << size;
     }
 }
 

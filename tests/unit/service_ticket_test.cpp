@@ -84,7 +84,7 @@ protected:
     }
 
     // The AP-REQ inside a Kerberos initial context token (RFC 2743 3.1: 60 len, the mechanism OID, 01 00).
-    static krb5_data ap_req_of(const std::string& token) {
+    static krb5_data ap_req_of(std::string_view token) {
         std::size_t at = 1;
         const auto first = static_cast<unsigned char>(token[at++]);
         if (first & 0x80) at += first & 0x7f;
@@ -95,8 +95,7 @@ protected:
     }
 
     // What MIT's acceptor makes of the token: 0 when it accepts it; the authenticator then.
-    krb5_error_code accept(const std::string& token, krb5_authenticator** authenticator,
-                           krb5_flags& options) {
+    krb5_error_code accept(std::string_view token, krb5_authenticator** authenticator, krb5_flags& options) {
         krb5_auth_context auth_context = nullptr;
         EXPECT_EQ(krb5_auth_con_init(context_, &auth_context), 0);
         krb5_auth_con_setflags(context_, auth_context, 0);  // no replay cache in a unit test
@@ -129,7 +128,7 @@ TEST_P(ServiceTicketTest, MitsAcceptorAcceptsTheTokenAndFindsWhatMitsInitiatorSe
 
     krb5_authenticator* authenticator = nullptr;
     krb5_flags options = -1;
-    ASSERT_EQ(accept(token.token, &authenticator, options), 0);
+    ASSERT_EQ(accept(token.token.view(), &authenticator, options), 0);
     EXPECT_EQ(options & AP_OPTS_MUTUAL_REQUIRED, 0) << "no mutual authentication, as MIT for req_flags 0";
     EXPECT_TRUE(krb5_principal_compare(context_, authenticator->client, client_));
     ASSERT_NE(authenticator->checksum, nullptr);
@@ -152,8 +151,8 @@ TEST_P(ServiceTicketTest, EachTokenHasItsOwnSubkeyAndSequenceNumber) {
     krb5_authenticator* first = nullptr;
     krb5_authenticator* second = nullptr;
     krb5_flags options = 0;
-    ASSERT_EQ(accept(service_ticket->make_token(binding).token, &first, options), 0);
-    ASSERT_EQ(accept(service_ticket->make_token(binding).token, &second, options), 0);
+    ASSERT_EQ(accept(service_ticket->make_token(binding).token.view(), &first, options), 0);
+    ASSERT_EQ(accept(service_ticket->make_token(binding).token.view(), &second, options), 0);
     const auto key = [](const krb5_authenticator* a) {
         return std::string(reinterpret_cast<const char*>(a->subkey->contents), a->subkey->length);
     };
@@ -166,7 +165,7 @@ TEST_P(ServiceTicketTest, EachTokenHasItsOwnSubkeyAndSequenceNumber) {
 TEST_P(ServiceTicketTest, ATokenForAnotherServiceKeyIsRefused) {
     const auto service_ticket = ticket(3600);
     ASSERT_NE(service_ticket, nullptr);
-    const std::string token = service_ticket->make_token(binding).token;
+    const std::string token(service_ticket->make_token(binding).token.view());
     ASSERT_EQ(krb5_kt_remove_entry(context_, keytab_, &entry()), 0);
     krb5_free_keyblock_contents(context_, &service_key_);
     ASSERT_EQ(krb5_c_make_random_key(context_, GetParam(), &service_key_), 0);
@@ -182,7 +181,7 @@ TEST_P(ServiceTicketTest, AnExpiredTicketMakesNoToken) {
     const Krb5Token token = service_ticket->make_token(binding);
     EXPECT_TRUE(token.status.failed());
     EXPECT_EQ(token.status.minor, static_cast<OM_uint32>(KRB5KRB_AP_ERR_TKT_EXPIRED));
-    EXPECT_TRUE(token.token.empty());
+    EXPECT_TRUE(token.token.view().empty());
 }
 
 // AES256 and AES128 with HMAC-SHA1 (Active Directory's), RC4 (older domains), AES with SHA-2.

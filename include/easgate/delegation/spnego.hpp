@@ -12,10 +12,6 @@ namespace easgate::delegation {
 // (opaque), and they are what tells the operator what to fix.
 std::string wrap_in_spnego(std::string_view kerberos_token);
 
-// The Kerberos initial context token around a DER AP-REQ: RFC 2743 3.1 framing, the krb5 mechanism
-// OID and RFC 4121 4.1's TOK_ID 01 00, as MIT's initiator frames it.
-std::string frame_krb5_ap_req(std::string_view ap_req);
-
 // The RFC 4121 4.1.1 authenticator checksum (type 0x8003) of a one-leg token without delegation:
 // the MD5 of the channel bindings as MIT's kg_checksum_channel_bindings lays them out (unspecified
 // addresses, channel_binding as application data; 16 zero bytes if it is empty) and the flags MIT's
