@@ -34,6 +34,8 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+using easgate::listener::has_bare_line_feed;
+using easgate::listener::has_obsolete_line_folding;
 using easgate::upstream::BodyFraming;
 
 using Parser = easgate::common::RequestParser;
@@ -120,10 +122,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t end = easgate::listener::header_end(received);
     if (end == std::string_view::npos) return 0;
     const std::string_view raw = received.substr(0, end);
-    if (easgate::listener::has_bare_line_feed(raw) || easgate::listener::has_obsolete_line_folding(raw))
-        return 0;
-    easgate::common::ParserInArena<Parser>
-        parsed;  // as DownstreamSession parses: the rewrite runs on arena fields
+    if (has_bare_line_feed(raw) || has_obsolete_line_folding(raw)) return 0;
+    // As DownstreamSession parses: the rewrite runs on arena fields.
+    easgate::common::ParserInArena<Parser> parsed;
     Parser& parser = parsed.parser;
     if (!parse_header(parser, raw)) return 0;
     auto& request = parser.get();
@@ -150,9 +151,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string sent = serialize_header(request);
 
     // What Exchange reads: exactly this one header, with the same framing, refused by nothing.
-    require(
-        !easgate::listener::has_bare_line_feed(sent) && !easgate::listener::has_obsolete_line_folding(sent),
-        "CRLF lines, no folding");
+    require(!has_bare_line_feed(sent) && !has_obsolete_line_folding(sent), "CRLF lines, no folding");
     Parser upstream_parser;
     require(parse_header(upstream_parser, sent) == sent.size(), "re-parses as exactly one header");
     const auto& forwarded = upstream_parser.get();
