@@ -1,13 +1,13 @@
 #include "easgate/common/logging.hpp"
 
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <nlohmann/json.hpp>
+
+#include "log_sink.hpp"
 
 namespace easgate::common {
 namespace {
@@ -95,12 +95,11 @@ public:
 
 void configure_logging(const std::string& level, bool json_lines) {
     json_logs = json_lines;
-    auto logger =
-        std::make_shared<spdlog::logger>("easgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto logger = std::make_shared<spdlog::logger>("easgate", make_stderr_line_sink());
     if (json_lines) {
         logger->set_formatter(std::make_unique<JsonFormatter>());
     } else {
-        logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+        logger->set_formatter(make_text_line_formatter());
     }
     logger->set_level(spdlog::level::from_str(level));
     logger->flush_on(spdlog::level::trace);

@@ -1,5 +1,7 @@
 #include "easgate/common/text.hpp"
 
+#include "common/base64.hpp"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
@@ -42,19 +44,31 @@ TEST(Text, Base64EncodesAsRfc4648Shows) {  // RFC 4648 section 10's vectors
     EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
 }
 
-// Every size around the six-byte steps and their tails, every byte value: as OpenSSL encodes them.
+// Every size around the six- and twelve-byte steps and their tails, every byte value, with each
+// encoder this CPU runs: as OpenSSL encodes them.
 TEST(Text, Base64EncodesEveryByteAsOpenSslDoes) {
-    std::mt19937 random(4648);
-    for (std::size_t size = 0; size < 300; ++size) {
-        std::string bytes(size, '\0');
-        for (char& byte : bytes) byte = static_cast<char>(random());
-        std::string expected(4 * ((size + 2) / 3) + 1, '\0');
-        const int length =
-            EVP_EncodeBlock(reinterpret_cast<unsigned char*>(expected.data()),
-                            reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(size));
-        expected.resize(static_cast<std::size_t>(length));
-        ASSERT_EQ(base64_encode(bytes), expected) << "size " << size;
+    for (const Base64Kernel kernel : {Base64Kernel::portable, Base64Kernel::ssse3}) {
+        if (!base64_kernel_available(kernel)) continue;
+        std::mt19937 random(4648);
+        for (std::size_t size = 0; size < 300; ++size) {
+            std::string bytes(size, '\0');
+            for (char& byte : bytes) byte = static_cast<char>(random());
+            std::string expected(4 * ((size + 2) / 3) + 1, '\0');
+            const int length =
+                EVP_EncodeBlock(reinterpret_cast<unsigned char*>(expected.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(size));
+            expected.resize(static_cast<std::size_t>(length));
+            ASSERT_EQ(base64_encode_with(bytes, kernel), expected)
+                << "size " << size << ", kernel " << static_cast<int>(kernel);
+        }
     }
+    EXPECT_TRUE(base64_kernel_available(Base64Kernel::portable));
+}
+
+// The encoder base64_encode picks gives the same text.
+TEST(Text, Base64EncodeUsesAnAvailableKernel) {
+    const std::string bytes(1000, '\xfb');
+    EXPECT_EQ(base64_encode(bytes), base64_encode_with(bytes, Base64Kernel::portable));
 }
 
 }  // namespace
