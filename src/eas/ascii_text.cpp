@@ -1,6 +1,7 @@
 #include "ascii_text.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace easgate::eas {
 namespace {
@@ -17,11 +18,6 @@ int hex_digit_value(char character) {
 
 }  // namespace
 
-bool is_alpha(char character) {
-    return (character >= 'A' && character <= 'Z') || (character >= 'a' && character <= 'z');
-}
-bool is_digit(char character) { return character >= '0' && character <= '9'; }
-
 bool has_control(std::string_view text) {
     return std::any_of(text.begin(), text.end(),
                        [](char c) { return is_control(static_cast<unsigned char>(c)); });
@@ -33,29 +29,28 @@ bool all_visible_ascii(std::string_view text) {
 
 std::string hex_byte(std::uint8_t byte) { return common::hex_encode({&byte, 1}, common::HexDigits::upper); }
 
-std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
-    // Most of a query has nothing to decode: copied whole, not a character at a time.
-    std::size_t first = 0;
-    while (first < text.size() && text[first] != '%' && !(plus_is_space && text[first] == '+')) ++first;
-    std::string decoded(text.substr(0, first));
-    if (first == text.size()) return decoded;
-    decoded.reserve(text.size());
-    for (std::size_t position = first; position < text.size(); ++position) {
+std::optional<std::string_view> percent_decode(std::string_view text, bool plus_is_space, std::string& storage) {
+    // Most of a query has nothing to decode: then the text itself is the answer, with no copy.
+    const auto has = [&](char c) { return std::memchr(text.data(), c, text.size()) != nullptr; };
+    if (!has('%') && !(plus_is_space && has('+'))) return text;
+    storage.clear();
+    storage.reserve(text.size());
+    for (std::size_t position = 0; position < text.size(); ++position) {
         const char character = text[position];
         if (character == '%') {
             if (position + 2 >= text.size()) return std::nullopt;
             const int high = hex_digit_value(text[position + 1]);
             const int low = hex_digit_value(text[position + 2]);
             if (high < 0 || low < 0) return std::nullopt;
-            decoded += static_cast<char>(high * 16 + low);
+            storage += static_cast<char>(high * 16 + low);
             position += 2;
         } else if (character == '+' && plus_is_space) {
-            decoded += ' ';
+            storage += ' ';
         } else {
-            decoded += character;
+            storage += character;
         }
     }
-    return decoded;
+    return std::string_view(storage);
 }
 
 }  // namespace easgate::eas

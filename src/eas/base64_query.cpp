@@ -210,7 +210,8 @@ std::string parse_base64_structure(std::span<const std::uint8_t> bytes, EasReque
 }  // namespace
 
 std::string parse_base64_query(std::string_view query, EasRequest& request) {
-    const std::optional<std::string> unescaped = percent_decode(query, false);
+    std::string storage;
+    const std::optional<std::string_view> unescaped = percent_decode(query, false, storage);
     if (!unescaped) return "base64 query: malformed percent escape";
     std::vector<std::uint8_t> bytes;
     if (std::string error = decode_base64(*unescaped, bytes); !error.empty()) return error;

@@ -16,7 +16,8 @@ constexpr std::size_t max_policy_key_bytes = 64;  // MS-ASPROV 2.2.2.42
 
 // Classifies the path; refuses spellings that a server normalising paths could read differently.
 std::string classify_path(std::string_view raw_path, EasPath& path) {
-    const std::optional<std::string> decoded = percent_decode(raw_path, false);
+    std::string storage;
+    const std::optional<std::string_view> decoded = percent_decode(raw_path, false, storage);
     if (!decoded) return "path has a malformed percent escape";
     std::string_view remaining = *decoded;
     if (has_control(remaining)) return "path holds a control character";

@@ -42,6 +42,7 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
     const std::size_t first_parameter = request.parameters.size();
     std::size_t count = 0;
     bool has_command = false, has_user = false, has_device_id = false, has_device_type = false;
+    std::string name_storage, value_storage;  // only for escaped names and values
     std::size_t start = 0;
     while (start <= query.size()) {
         std::size_t end = query.find('&', start);
@@ -56,7 +57,8 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
         const std::size_t equals = segment.find('=');
         if (equals == std::string_view::npos)
             return "query parameter " + std::to_string(count) + " has no '='";
-        const std::optional<std::string> raw_name = percent_decode(segment.substr(0, equals), true);
+        const std::optional<std::string_view> raw_name =
+            percent_decode(segment.substr(0, equals), true, name_storage);
         if (!raw_name || raw_name->empty() || raw_name->size() > max_parameter_name_bytes ||
             !std::all_of(raw_name->begin(), raw_name->end(),
                          [](char c) { return is_alpha(c) || is_digit(c); })) {
@@ -64,7 +66,7 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
         }
         // Validated as letters and digits above, so safe to repeat in an error.
         const std::string_view name = known_plain_name(*raw_name).value_or(*raw_name);
-        std::optional<std::string> value = percent_decode(segment.substr(equals + 1), true);
+        const std::optional<std::string_view> value = percent_decode(segment.substr(equals + 1), true, value_storage);
         if (!value) return "query parameter " + std::string(name) + " has a malformed percent escape";
         if (has_control(*value)) return "query parameter " + std::string(name) + " holds a control character";
         const auto seen = [&](bool& flag) { return std::exchange(flag, true); };
@@ -83,15 +85,15 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
             request.command = std::string(canonical_command(*value).value_or(*value));
         } else if (name == "User") {
             if (seen(has_user)) return repeated();
-            request.user = std::move(*value);
+            request.user = *value;
         } else if (name == "DeviceId") {
             if (seen(has_device_id)) return repeated();
             if (std::string error = device_id_error(*value); !error.empty()) return error;
-            request.device_id = std::move(*value);
+            request.device_id = *value;
         } else if (name == "DeviceType") {
             if (seen(has_device_type)) return repeated();
             if (std::string error = device_type_error(*value); !error.empty()) return error;
-            request.device_type = std::move(*value);
+            request.device_type = *value;
         } else {
             const auto added = request.parameters.begin() + static_cast<std::ptrdiff_t>(first_parameter);
             if (std::any_of(added, request.parameters.end(), [&](const auto& parameter) {
@@ -99,7 +101,7 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
                 })) {
                 return repeated();
             }
-            request.parameters.emplace_back(name, std::move(*value));
+            request.parameters.emplace_back(name, *value);
         }
     }
     if (!options) {

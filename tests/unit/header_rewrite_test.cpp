@@ -37,6 +37,18 @@ TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
     EXPECT_EQ(header["MS-ASProtocolVersion"], "16.1");
 }
 
+// The forwarding fields are inserted as unknown to Beast, without its table lookup; a Beast that
+// listed one would make that wrong, and this fails first.
+TEST(RewriteRequestForUpstream, ForwardingFieldNamesAreNotInBeastsTable) {
+    for (const char* name : {"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"})
+        EXPECT_EQ(http::string_to_field(name), http::field::unknown) << name;
+    common::RequestHeader header;
+    header.set(http::field::host, "eas.example.com");
+    rewrite_request_for_upstream(header, "192.0.2.7", false);
+    EXPECT_EQ(header.count("x-forwarded-for"), 1u);
+    EXPECT_EQ(header.find("X-FORWARDED-HOST")->value(), "eas.example.com");
+}
+
 // The device's Connection header can't remove what easgate decides: framing survives hop-by-hop
 // removal, the rest is set after it.
 TEST(RewriteRequestForUpstream, ConnectionNamingOwnedFieldsRemovesNoneOfThem) {
