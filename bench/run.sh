@@ -9,7 +9,7 @@
 #                                      error or a scenario without throughput (CI runs this)
 #   bash bench/run.sh --scenarios sync,ping-hold   only these (sync handshake sendmail cold-start
 #                                      ping-hold scaling)
-#   bash bench/run.sh --lab            the delegation scenarios against tests/lab (bench/lab.sh)
+#   bash bench/run.sh --lab            the delegation scenarios against tests/lab (bench/lib/lab.sh)
 #   bash bench/run.sh --results DIR    keep the results there (default bench/results/<time>); the
 #                                      docs are rendered from all results in DIR (--lab adds to a run's)
 # BENCH_NOTE="…" puts a sentence at the top of docs/performance.md (e.g. that the machine was busy).

@@ -55,8 +55,9 @@ __attribute__((target("ssse3"))) std::size_t encode_ssse3(const unsigned char* i
                                                           char* out) {
     const __m128i spread = _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1);
     // Indexed by: 0 for a-z, 1-10 for 0-9, 11 for '+', 12 for '/', 13 for A-Z.
-    const __m128i offsets = _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
-                                          '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+    const __m128i offsets =
+        _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                      '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
     std::size_t done = 0;
     for (; done + 16 <= size; done += 12, out += 16) {
         const __m128i lanes =

@@ -10,7 +10,9 @@
 namespace easgate::common {
 namespace {
 
-void append(spdlog::memory_buf_t& dest, std::string_view text) { dest.append(text.data(), text.data() + text.size()); }
+void append(spdlog::memory_buf_t& dest, std::string_view text) {
+    dest.append(text.data(), text.data() + text.size());
+}
 
 void append_two_digits(spdlog::memory_buf_t& dest, long value) {
     const char digits[2] = {static_cast<char>('0' + value / 10 % 10), static_cast<char>('0' + value % 10)};
@@ -31,11 +33,12 @@ const SecondText& second_text(std::time_t second) {
     std::tm local{};
     localtime_r(&second, &local);
     cached.second = second;
-    cached.date_time_size = std::strftime(cached.date_time.data(), cached.date_time.size(), "%Y-%m-%dT%H:%M:%S", &local);
+    cached.date_time_size =
+        std::strftime(cached.date_time.data(), cached.date_time.size(), "%Y-%m-%dT%H:%M:%S", &local);
     const long minutes = local.tm_gmtoff / 60;
     const long magnitude = minutes < 0 ? -minutes : minutes;
     const auto digit = [](long value) { return static_cast<char>('0' + value % 10); };
-    cached.offset = {minutes < 0 ? '-' : '+', digit(magnitude / 600), digit(magnitude / 60), ':',
+    cached.offset = {minutes < 0 ? '-' : '+',    digit(magnitude / 600), digit(magnitude / 60), ':',
                      digit(magnitude % 60 / 10), digit(magnitude % 60)};
     return cached;
 }
@@ -45,7 +48,8 @@ public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         const auto since_epoch = msg.time.time_since_epoch();
         const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-        const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+        const auto millis =
+            std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
         const SecondText& text = second_text(static_cast<std::time_t>(seconds.count()));
         append(dest, {text.date_time.data(), text.date_time_size});
         dest.push_back('.');
@@ -54,12 +58,14 @@ public:
         append(dest, {text.offset.data(), text.offset.size()});
         dest.push_back(' ');
         const auto level = spdlog::level::to_string_view(msg.level);
-        dest.append(level.data(), level.data() + level.size());
+        append(dest, {level.data(), level.size()});
         dest.push_back(' ');
-        dest.append(msg.payload.data(), msg.payload.data() + msg.payload.size());
+        append(dest, {msg.payload.data(), msg.payload.size()});
         dest.push_back('\n');
     }
-    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<TextLineFormatter>(); }
+    std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<TextLineFormatter>();
+    }
 };
 
 class StderrLineSink final : public spdlog::sinks::sink {
@@ -90,7 +96,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<spdlog::formatter> make_text_line_formatter() { return std::make_unique<TextLineFormatter>(); }
+std::unique_ptr<spdlog::formatter> make_text_line_formatter() {
+    return std::make_unique<TextLineFormatter>();
+}
 
 std::shared_ptr<spdlog::sinks::sink> make_stderr_line_sink() { return std::make_shared<StderrLineSink>(); }
 

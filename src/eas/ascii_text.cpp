@@ -29,7 +29,8 @@ bool all_visible_ascii(std::string_view text) {
 
 std::string hex_byte(std::uint8_t byte) { return common::hex_encode({&byte, 1}, common::HexDigits::upper); }
 
-std::optional<std::string_view> percent_decode(std::string_view text, bool plus_is_space, std::string& storage) {
+std::optional<std::string_view> percent_decode(std::string_view text, bool plus_is_space,
+                                               std::string& storage) {
     // Most of a query has nothing to decode: then the text itself is the answer, with no copy.
     const auto has = [&](char c) { return std::memchr(text.data(), c, text.size()) != nullptr; };
     if (!has('%') && !(plus_is_space && has('+'))) return text;

@@ -25,6 +25,7 @@ std::string hex_byte(std::uint8_t byte);
 
 // The text with its escapes decoded: `text` itself when it has none, else a view of `storage`,
 // which holds the decoded bytes. nullopt when a '%' is not followed by two hex digits.
-std::optional<std::string_view> percent_decode(std::string_view text, bool plus_is_space, std::string& storage);
+std::optional<std::string_view> percent_decode(std::string_view text, bool plus_is_space,
+                                               std::string& storage);
 
 }  // namespace easgate::eas

@@ -66,7 +66,8 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
         }
         // Validated as letters and digits above, so safe to repeat in an error.
         const std::string_view name = known_plain_name(*raw_name).value_or(*raw_name);
-        const std::optional<std::string_view> value = percent_decode(segment.substr(equals + 1), true, value_storage);
+        const std::optional<std::string_view> value =
+            percent_decode(segment.substr(equals + 1), true, value_storage);
         if (!value) return "query parameter " + std::string(name) + " has a malformed percent escape";
         if (has_control(*value)) return "query parameter " + std::string(name) + " holds a control character";
         const auto seen = [&](bool& flag) { return std::exchange(flag, true); };

@@ -1,12 +1,12 @@
 #include "easgate/common/text.hpp"
 
-#include "common/base64.hpp"
-
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
 #include <array>
 #include <random>
+
+#include "common/base64.hpp"
 
 namespace easgate::common {
 namespace {
