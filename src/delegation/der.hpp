@@ -26,16 +26,18 @@ public:
         value.copy(buffer_.data() + start_, value.size());
     }
 
+    // Tag and length, placed in one step: a token has about fifty of them.
     void header(std::uint8_t tag, std::size_t content) {
-        if (content < 0x80) {
-            byte(static_cast<std::uint8_t>(content));
-        } else {
-            std::uint8_t count = 0;
-            for (std::size_t rest = content; rest != 0; rest >>= 8, ++count)
-                byte(static_cast<std::uint8_t>(rest));
-            byte(0x80 | count);
-        }
-        byte(tag);
+        std::size_t count = 0;  // length bytes after the first: none below 0x80
+        if (content >= 0x80)
+            for (std::size_t rest = content; rest != 0; rest >>= 8) ++count;
+        make_room(2 + count);
+        start_ -= 2 + count;
+        char* at = buffer_.data() + start_;
+        at[0] = static_cast<char>(tag);
+        at[1] = static_cast<char>(count == 0 ? content : 0x80 | count);
+        for (std::size_t i = 0; i < count; ++i)
+            at[2 + i] = static_cast<char>(content >> (8 * (count - 1 - i)));
     }
 
     // What content() writes, under a header with that tag.
