@@ -40,8 +40,8 @@ bool is_gateway_owned_field(std::string_view name) {
     return false;
 }
 
-std::vector<std::string> connection_options(const common::Fields& fields) {
-    std::vector<std::string> names;
+ConnectionOptions connection_options(const common::Fields& fields) {
+    ConnectionOptions names;
     for (const auto& field : fields) {
         if (field.name() != http::field::connection) continue;
         for (const auto& token : http::token_list(field.value())) names.emplace_back(token);

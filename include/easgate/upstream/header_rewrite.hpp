@@ -1,11 +1,11 @@
 #pragma once
 
 #include <boost/beast/http/message.hpp>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "easgate/common/header_arena.hpp"
 #include "easgate/config/upstream_target.hpp"
@@ -28,8 +28,11 @@ struct BodyFraming {
 bool is_gateway_owned_field(std::string_view name);
 
 // The field names in all of a header's Connection fields: repeated fields form one list (RFC 9110
-// 5.3), so a name in a second Connection field counts as much as one in the first.
-std::vector<std::string> connection_options(const common::Fields& fields);
+// 5.3), so a name in a second Connection field counts as much as one in the first. Copies, since
+// the Connection fields are erased while they are used; kept inline, since nearly every request
+// names at most one ("keep-alive"), which needs no allocation then.
+using ConnectionOptions = boost::container::small_vector<std::string, 4>;
+ConnectionOptions connection_options(const common::Fields& fields);
 
 // Once per request, the device's header becomes the end-to-end header Exchange gets: hop-by-hop
 // fields (and any others the device named in Connection) removed, Expect dropped (easgate answers
