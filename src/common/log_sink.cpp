@@ -14,10 +14,8 @@ void append(spdlog::memory_buf_t& dest, std::string_view text) {
     dest.append(text.data(), text.data() + text.size());
 }
 
-void append_two_digits(spdlog::memory_buf_t& dest, long value) {
-    const char digits[2] = {static_cast<char>('0' + value / 10 % 10), static_cast<char>('0' + value % 10)};
-    dest.append(digits, digits + 2);
-}
+// The last decimal digit of a non-negative value.
+char digit(long value) { return static_cast<char>('0' + value % 10); }
 
 // The parts of a line's time that change once a second: "2026-12-02T22:50:01" and "+01:00".
 struct SecondText {
@@ -37,7 +35,6 @@ const SecondText& second_text(std::time_t second) {
         std::strftime(cached.date_time.data(), cached.date_time.size(), "%Y-%m-%dT%H:%M:%S", &local);
     const long minutes = local.tm_gmtoff / 60;
     const long magnitude = minutes < 0 ? -minutes : minutes;
-    const auto digit = [](long value) { return static_cast<char>('0' + value % 10); };
     cached.offset = {minutes < 0 ? '-' : '+',    digit(magnitude / 600), digit(magnitude / 60), ':',
                      digit(magnitude % 60 / 10), digit(magnitude % 60)};
     return cached;
@@ -53,8 +50,7 @@ public:
         const SecondText& text = second_text(static_cast<std::time_t>(seconds.count()));
         append(dest, {text.date_time.data(), text.date_time_size});
         dest.push_back('.');
-        dest.push_back(static_cast<char>('0' + millis / 100));
-        append_two_digits(dest, millis);
+        for (const long place : {100, 10, 1}) dest.push_back(digit(millis / place));
         append(dest, {text.offset.data(), text.offset.size()});
         dest.push_back(' ');
         const auto level = spdlog::level::to_string_view(msg.level);
