@@ -125,14 +125,32 @@ def memory_table(runs):
     return lines if len(lines) > 2 else []
 
 
+def ping_devices(runs):
+    return max([r["held"] for n, r in runs.items() if n.startswith("memory-")] or [0])
+
+
+def held_sync(runs, target):
+    """sync p99 idle and with the Pings held (TLS 1.3 upstream, after churn), and inside easgate."""
+    idle = runs.get(f"idle-sync-{target}-tls13-churn")
+    held = runs.get(f"ping-hold-{target}-tls13-churn", {}).get("sync")
+    if not (idle and held):
+        return None
+    return {"idle": idle["latency_ms"]["p99"], "held": held["latency_ms"]["p99"],
+            "idle_inside": idle.get("inside_ms"), "held_inside": held.get("inside_ms")}
+
+
 def hold_sync_table(runs):
-    lines = ["| target | sync p99 idle | sync p99 with the Pings held | ratio |", "|---|---|---|---|"]
-    for target in ("easgate", "nginx"):
-        idle = runs.get(f"idle-sync-{target}-tls13-churn")
-        held = runs.get(f"ping-hold-{target}-tls13-churn", {}).get("sync")
-        if idle and held:
-            a, b = idle["latency_ms"]["p99"], held["latency_ms"]["p99"]
-            lines.append(f"| {target} | {a:.2f} ms | {b:.2f} ms | {ratio(b, a)} |")
+    lines = ["| target | sync p99 idle | sync p99 with the Pings held | ratio | inside easgate, by its access log: p99 idle / held (of which upstream) |",
+             "|---|---|---|---|---|"]
+    for target in ("easgate", "nginx", "direct"):
+        figures = held_sync(runs, target)
+        if figures:
+            a, b = figures["idle"], figures["held"]
+            inside = "–"
+            if figures["idle_inside"] and figures["held_inside"]:
+                inside = (f"{figures['idle_inside']['p99']} ms / {figures['held_inside']['p99']} ms "
+                          f"({figures['held_inside']['upstream_p99']} ms)")
+            lines.append(f"| {target} | {a:.2f} ms | {b:.2f} ms | {ratio(b, a)} | {inside} |")
     return lines if len(lines) > 2 else []
 
 
@@ -174,6 +192,12 @@ def targets_table(runs):
     easgate, nginx = kib("easgate"), kib("nginx")
     lines.append(f"| memory per held Ping, TLS 1.3 upstream, after churn | {fmt(easgate, 1)} KiB | "
                  f"≤ nginx ({fmt(nginx, 1)} KiB), stretch 48 | {verdict(easgate, nginx or 0, False) if nginx else 'not measured'} |")
+    held = held_sync(runs, "easgate")
+    if held:
+        direct = held_sync(runs, "direct")
+        rig = f" (direct, no proxy: {fmt(direct['held'] / direct['idle'], 2)}×)" if direct else ""
+        lines.append(f"| sync p99 while {ping_devices(runs)} Pings are held / idle | {fmt(held['held'] / held['idle'], 2)}×{rig} | "
+                     f"≤ 2× | {verdict(held['held'] / held['idle'], 2, False)} |")
     peak = runs.get("peak-sendmail")
     uploads = runs_option(runs, "sendmail", "concurrency")
     if peak and uploads:
@@ -181,6 +205,11 @@ def targets_table(runs):
         lines.append(f"| SendMail: peak RSS over {uploads} concurrent uploads | {peak['easgate_peak_kib'] / 1024:.0f} MiB "
                      f"(nginx {peak['nginx_peak_kib'] / 1024:.0f} MiB) | ≤ read-ahead × uploads + 64 MiB "
                      f"({bound / 1024:.0f} MiB) | {verdict(peak['easgate_peak_kib'], bound, False)} |")
+    half = half_load(runs)
+    if half:
+        added = half["easgate"] - half["direct"]
+        lines.append(f"| sync, full delegation: p99 added over direct at half load | {fmt(added, 2)} ms "
+                     f"(nginx adds {fmt(half['nginx'] - half['direct'], 2)}) | ≤ 1 ms | {verdict(added, 1, False)} |")
     cold = runs.get("lab-cold-start")
     if cold and "kdc" in cold:
         users = cold["options"]["devices"]
@@ -249,6 +278,15 @@ def scaling_table(runs):
     return lines if len(lines) > 2 else ["(not run: `bash bench/run.sh --scenarios scaling`)"]
 
 
+def half_load(runs):
+    """p99 of the delegation path at half load, beside nginx and the upstream alone at the same rate."""
+    p99 = {target: mean(runs, "lab-fast-half", target, lambda r: r["latency_ms"]["p99"])
+           for target in ("easgate", "nginx", "direct")}
+    if None in p99.values():
+        return None
+    return dict(p99, rate=runs_option(runs, "lab-fast-half", "rate"))
+
+
 def lab_table(runs):
     lines = ["| scenario | users new to easgate | easgate req/s | p50 / p99 ms | S4U2Self | S4U2Proxy | errors |",
              "|---|---|---|---|---|---|---|"]
@@ -281,6 +319,13 @@ def lab_table(runs):
                   "`authenticate: per_connection` relies on: a token only on each Exchange connection's first request.", "",
                   "| sync, 50 devices, cached | easgate req/s | nginx req/s | easgate / nginx | p99 ms easgate / nginx |",
                   "|---|---|---|---|---|"] + rows
+    half = half_load(runs)
+    if half:
+        lines += ["", f"At half load: {fmt(half['rate'])} requests/s offered alike to easgate (a fresh token per request), "
+                  "nginx and the fast upstream alone (*direct*).", "",
+                  "| p99 ms at half load | easgate | nginx | direct | easgate adds | nginx adds |", "|---|---|---|---|---|---|",
+                  f"| sync, 50 devices, cached | {fmt(half['easgate'], 2)} | {fmt(half['nginx'], 2)} | {fmt(half['direct'], 2)} | "
+                  f"{fmt(half['easgate'] - half['direct'], 2)} | {fmt(half['nginx'] - half['direct'], 2)} |"]
     return lines if len(lines) > 2 else []
 
 
@@ -346,7 +391,7 @@ def render(results, md, png):
         "TARGETS": targets_table(runs),
         "SIZING": sizing(runs),
         "LAB": lab_table(runs) or ["(not run: `bash bench/run.sh --lab`)"],
-        "PING_DEVICES": str(max([r["held"] for n, r in runs.items() if n.startswith("memory-")] or [0])),
+        "PING_DEVICES": str(ping_devices(runs)),
     }
     for key, value in sections.items():
         template = template.replace("@" + key + "@", "\n".join(value) if isinstance(value, list) else value)

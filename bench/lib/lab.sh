@@ -71,26 +71,6 @@ lab_loadgen() {  # JSON ARGS...: easgate-loadgen against the lab's easgate, mint
     --upn-pattern "bench{n}@$LAB_DNS_DOMAIN" "$@" 2> >(grep -v '^minted' | tee -a "$work/loadgen.log" >&2)
 }
 
-# The warm users' cached requests during the storm as easgate's access log timed them (from the
-# request's first byte to the answer's last, upstream included): the gateway's own share of what
-# the load generator measured, which also holds its own core's and the upstream's delays.
-warm_users_inside() {  # JSON LOG LINES: the log's lines after the first LINES
-  python3 - "$1" "$2" "$3" "$lab_warm_users" <<'PY'
-import itertools, json, re, sys
-path, log, skip, users = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-warm = {f"bench{n}" for n in range(1, users + 1)}
-lines = itertools.islice(open(log, errors="replace"), skip, None)  # the log holds every bench request
-ms = sorted(int(m.group(2)) for m in (re.search(r' (bench\d+)@\S+ "POST .* ms=(\d+) .* cache_hit=yes', line)
-                                        for line in lines) if m and m.group(1) in warm)
-result = json.load(open(path))
-if ms:
-    at = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
-    result["warm"]["inside_ms"] = {"requests": len(ms), "p50": at(0.5), "p99": at(0.99), "max": ms[-1]}
-json.dump(result, open(path, "w"), indent=2)
-print(f"{path}: warm users inside easgate: {result['warm'].get('inside_ms')}", file=sys.stderr)
-PY
-}
-
 lab_measure() {  # NAME ARGS...: one run, its KDC exchanges added to its JSON
   local name=$1 before after
   shift
@@ -129,7 +109,7 @@ run_lab_scenarios() {
     --concurrency "$lab_sync_devices" --duration 2 --first-device "$first_sync"
   lab_port=$((port_base + 12)) lab_loadgen "$work/lab-fast-conn-warmup.json" --scenario sync \
     --concurrency "$lab_sync_devices" --duration 2 --first-device "$first_sync"
-  local round
+  local round target
   for round in $(seq "$rounds"); do
     lab_port=$((port_base + 11)) lab_measure "lab-fast-easgate-r$round" --scenario sync \
       --concurrency "$lab_sync_devices" --duration "$((smoke ? 2 : 10))" --first-device "$first_sync"
@@ -138,14 +118,29 @@ run_lab_scenarios() {
     loadgen nginx "$results/lab-fast-nginx-r$round.json" --scenario sync --concurrency "$lab_sync_devices" \
       --duration "$((smoke ? 2 : 10))"
   done
+  # Issue 13's latency target: the p99 easgate adds over the upstream alone at half load, the same
+  # rate offered to each (direct: the load generator straight to the fast upstream).
+  local half
+  half=$(json_number "$results/lab-fast-easgate-r1.json" "max(100, int(d['req_per_s'] / 2))")
+  echo "== lab sync at half load ($half requests/s): easgate, nginx, direct" >&2
+  for round in $(seq "$rounds"); do
+    lab_port=$((port_base + 11)) lab_measure "lab-fast-half-easgate-r$round" --scenario sync --rate "$half" \
+      --concurrency "$lab_sync_devices" --duration "$((smoke ? 2 : 10))" --first-device "$first_sync"
+    for target in nginx direct; do
+      loadgen "$target" "$results/lab-fast-half-$target-r$round.json" --scenario sync --rate "$half" \
+        --concurrency "$lab_sync_devices" --duration "$((smoke ? 2 : 10))"
+    done
+  done
   echo "== lab cold-start: $lab_cold_users users' first requests, $lab_warm_users warm users meanwhile" >&2
   # Against the fast upstream: through the lab's Apache (a CGI per request, on a machine the DC
   # keeps busy) the warm users' latency would be Apache's, not easgate's.
   local logged
-  logged=$(wc -l <"$work/easgate.log")
+  logged=$(log_lines)
   lab_port=$((port_base + 11)) lab_measure lab-cold-start --scenario cold-start --devices "$lab_cold_users" --concurrency "$lab_warm_users" \
     --rate 100 --timeout 60 --connect-parallel 128
-  warm_users_inside "$results/lab-cold-start.json" "$work/easgate.log" "$logged"
+  # The warm users' cached requests during the storm as easgate timed them: its own share of what
+  # the load generator measured, which also holds its own core's and the upstream's delays.
+  inside_easgate "$results/lab-cold-start.json" warm "$logged" 1 "$lab_warm_users" cache_hit=yes
   stop_all
   bash tests/lab/stop.sh >"$work/lab-stop.log" 2>&1 || true
 }
