@@ -148,8 +148,9 @@ def hold_sync_table(runs):
             a, b = figures["idle"], figures["held"]
             inside = "–"
             if figures["idle_inside"] and figures["held_inside"]:
-                inside = (f"{figures['idle_inside']['p99']} ms / {figures['held_inside']['p99']} ms "
-                          f"({figures['held_inside']['upstream_p99']} ms)")
+                whole_ms = lambda ms: f"{ms} ms" if ms else "< 1 ms"  # the log counts whole milliseconds
+                inside = (f"{whole_ms(figures['idle_inside']['p99'])} / {whole_ms(figures['held_inside']['p99'])} "
+                          f"({whole_ms(figures['held_inside']['upstream_p99'])})")
             lines.append(f"| {target} | {a:.2f} ms | {b:.2f} ms | {ratio(b, a)} | {inside} |")
     return lines if len(lines) > 2 else []
 

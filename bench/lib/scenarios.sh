@@ -88,7 +88,7 @@ measure_ping_memory() {  # TARGET KIND_INDEX STATE(fresh|churn)
       --duration "$((smoke ? 1 : 4))"
     logged=$(log_lines)
     loadgen_at "$port" "$target" "$results/idle-sync-$name.json" --scenario sync --concurrency 10 \
-      --duration "$((smoke ? 1 : 5))" --first-device 100001
+      --duration "$sync_seconds" --first-device 100001
     [ "$target" != easgate ] || inside_easgate "$results/idle-sync-$name.json" . "$logged" 100001 100010
   fi
   sleep "$((smoke ? 0 : 1))"
@@ -183,13 +183,14 @@ for number, line in enumerate(open(log, errors="replace")):
         ms.append(int(m.group(1)))
         upstream.append(int(m.group(3)))
 result = json.load(open(path))
+into = result if key == "." else result[key]
 if ms:
     ms.sort(), upstream.sort()
     at = lambda values, q: values[min(len(values) - 1, int(q * len(values)))]
-    (result if key == "." else result[key])["inside_ms"] = {"requests": len(ms), "p50": at(ms, 0.5), "p99": at(ms, 0.99), "max": ms[-1],
-                                "upstream_p99": at(upstream, 0.99)}
+    into["inside_ms"] = {"requests": len(ms), "p50": at(ms, 0.5), "p99": at(ms, 0.99), "max": ms[-1],
+                         "upstream_p99": at(upstream, 0.99)}
 json.dump(result, open(path, "w"), indent=2)
-print(f"{path}: {key} inside easgate: {(result if key == '.' else result[key]).get('inside_ms')}", file=sys.stderr)
+print(f"{path}: {key} inside easgate: {into.get('inside_ms')}", file=sys.stderr)
 PY
 }
 
