@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "downstream_session_internal.hpp"
+#include "easgate/common/body_relay.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/listener/eas_headers.hpp"
 #include "easgate/listener/request_framing.hpp"
@@ -185,8 +186,14 @@ asio::awaitable<bool> DownstreamSession::read_ahead(AdmittedRequest& request, co
         auto& chunk = parser.get().body();
         chunk.data = body.data() + filled;
         chunk.size = room;
-        tcp_stream().expires_at(rate.read_deadline());
-        auto [ec, read] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+        error_code ec;
+        std::size_t read = 0;
+        if (!common::parse_buffered(buffer_, parser, ec, read)) {  // a small body came with its header
+            tcp_stream().expires_at(rate.read_deadline());
+            auto [waited_error, waited_read] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+            ec = waited_error;
+            read += waited_read;
+        }
         rate.received(read);
         body.resize(filled + room - chunk.size);
         if (ec == http::error::need_buffer) continue;

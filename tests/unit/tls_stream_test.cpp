@@ -137,6 +137,33 @@ TEST_P(TlsStreamTest, TellsWhetherReceivedBytesWaitUnread) {
     });
 }
 
+// relay_body's writes: done at once while the socket has room, the rest (and what the socket did
+// not take) through async_write once the peer reads, every byte once and in order.
+TEST_P(TlsStreamTest, WritesNowWhatNeedsNoWaitAndLeavesTheRestToAsyncWrite) {
+    run_bounded(context_, [&]() -> asio::awaitable<void> {
+        auto [server, device] = co_await tls_pair<TlsStream, AsioTlsStream>(tls_);
+        const std::string small = pattern(5000), large = pattern(8 << 20);
+        boost::system::error_code error;
+        EXPECT_EQ(server.write_now(asio::buffer(small), error), small.size());
+        EXPECT_FALSE(error) << error.message();
+        EXPECT_TRUE(server.flushed());
+        EXPECT_EQ(co_await read_exactly(device, small.size()), small);
+
+        // The device reads nothing yet: the socket's buffers fill long before 8 MiB.
+        const std::size_t taken = server.write_now(asio::buffer(large), error);
+        EXPECT_FALSE(error) << error.message();
+        EXPECT_LT(taken, large.size()) << "8 MiB went out without a reader";
+        EXPECT_FALSE(server.flushed()) << "the socket took every record OpenSSL wrote";
+        auto [written, received] =
+            co_await (asio::async_write(server, asio::buffer(large.data() + taken, large.size() - taken),
+                                        asio::use_awaitable) &&
+                      read_exactly(device, large.size()));
+        EXPECT_EQ(taken + written, large.size());
+        EXPECT_TRUE(server.flushed());
+        EXPECT_TRUE(received == large) << "the bytes received differ from those sent";
+    });
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, TlsStreamTest, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
                          tls_version_name);
 

@@ -4,12 +4,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <span>
 
@@ -39,6 +41,26 @@ struct RelayTimeouts {
     BodyRateGuard* input_rate = nullptr;  // when set, it decides how long each read may take
 };
 
+// A stream that can write without an asynchronous operation when nothing needs a wait (TlsStream).
+template <class Stream>
+concept WritesNow = requires(Stream& stream, std::span<const boost::asio::const_buffer> buffers,
+                             boost::system::error_code& error) {
+    { stream.write_now(buffers, error) } -> std::same_as<std::size_t>;
+    { stream.flushed() } -> std::same_as<bool>;
+};
+
+// What http::async_read_some does with bytes already in `buffer`, done here: where they are enough
+// to go on (need_more is the one outcome that needs a read), Beast's operation would post its
+// completion, a trip through the scheduler for nothing. Returns whether they were.
+template <bool isRequest>
+bool parse_buffered(boost::beast::flat_buffer& buffer, http::basic_parser<isRequest>& parser,
+                    boost::system::error_code& error, std::size_t& used) {
+    if (buffer.size() == 0) return false;
+    used = parser.put(buffer.data(), error);
+    buffer.consume(used);
+    return error != http::error::need_more;
+}
+
 // Streams a message whose header has been read by parser (from input) through writer (to output):
 // first the bytes in `first` (already read, e.g. the read-ahead), then the rest of the body as it arrives,
 // `scratch` at a time. Never holds more than one scratch buffer of the body, so a large upload or download
@@ -58,21 +80,41 @@ boost::asio::awaitable<RelayResult> relay_body(
         const bool last = parser.is_done();
         // The header waits for the body's first bytes (or its end): one write, one TLS record.
         if (!ready.empty() || last) {
-            boost::beast::get_lowest_layer(output).expires_after(timeouts.write);
-            auto [ec, written] =
-                co_await boost::asio::async_write(output, writer.next(ready, last), use_nothrow);
+            const auto message = writer.next(ready, last);
+            boost::system::error_code ec;
+            std::size_t written = 0;
+            bool whole = false;
+            if constexpr (WritesNow<Output>) {
+                written = output.write_now(message, ec);
+                whole = written == boost::beast::buffer_bytes(message) && output.flushed();
+            }
+            if (!ec && !whole) {  // the rest waits for the socket, under the write timeout
+                boost::beast::buffers_suffix rest(message);
+                rest.consume(written);
+                boost::beast::get_lowest_layer(output).expires_after(timeouts.write);
+                auto [waited_error, waited_written] = co_await boost::asio::async_write(output, rest, use_nothrow);
+                ec = waited_error;
+                written += waited_written;
+            }
             total_written += written;
             if (ec) co_return RelayResult{RelaySide::output, ec, total_written, body_bytes};
             if (last) co_return RelayResult{RelaySide::none, {}, total_written, body_bytes};
         }
         body.data = scratch.data();
         body.size = scratch.size();
-        if (timeouts.input_rate) {
-            boost::beast::get_lowest_layer(input).expires_at(timeouts.input_rate->read_deadline());
-        } else {
-            boost::beast::get_lowest_layer(input).expires_after(timeouts.read);
+        boost::system::error_code ec;
+        std::size_t read = 0;
+        if (!parse_buffered(input_buffer, parser, ec, read)) {
+            if (timeouts.input_rate) {
+                boost::beast::get_lowest_layer(input).expires_at(timeouts.input_rate->read_deadline());
+            } else {
+                boost::beast::get_lowest_layer(input).expires_after(timeouts.read);
+            }
+            auto [waited_error, waited_read] =
+                co_await http::async_read_some(input, input_buffer, parser, use_nothrow);
+            ec = waited_error;
+            read += waited_read;
         }
-        auto [ec, read] = co_await http::async_read_some(input, input_buffer, parser, use_nothrow);
         if (timeouts.input_rate) timeouts.input_rate->received(read);
         if (ec && ec != http::error::need_buffer)
             co_return RelayResult{RelaySide::input, ec, total_written, body_bytes};

@@ -22,6 +22,7 @@
 #include <boost/assert.hpp>
 #include <boost/beast/core/buffer_traits.hpp>
 #include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -94,6 +95,28 @@ public:
         return start<void(boost::system::error_code, std::size_t)>(Write<ConstBufferSequence>{buffers},
                                                                    std::forward<Token>(token));
     }
+
+    // A write done here and now, as far as it needs no wait: OpenSSL takes as much of `buffers` as it
+    // can without waiting for input, while the socket takes all it writes. Returns the bytes taken;
+    // the rest, if any, goes with async_write, which also sends out what the socket did not take
+    // (flushed() is false then, even when all of `buffers` was taken). Nearly every write of a
+    // request or response is done here, without an operation and the post that ends it.
+    template <class ConstBufferSequence>
+    std::size_t write_now(const ConstBufferSequence& buffers, boost::system::error_code& error) {
+        BOOST_ASSERT_MSG(!busy_, "an operation is pending on this TlsStream");
+        boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
+        std::size_t written = 0;
+        while (unsent_.empty() && boost::beast::buffer_bytes(rest) > 0) {
+            const auto outcome = perform(Write<decltype(rest)>{rest});
+            if ((error = outcome.error) || outcome.wants_input) break;
+            rest.consume(outcome.bytes);
+            written += outcome.bytes;
+        }
+        return written;
+    }
+
+    // Whether the socket took every byte OpenSSL wrote.
+    bool flushed() const { return unsent_.empty(); }
 
 private:
     friend struct TlsStreamBio;
