@@ -190,7 +190,8 @@ asio::awaitable<bool> DownstreamSession::read_ahead(AdmittedRequest& request, co
         std::size_t read = 0;
         if (!common::parse_buffered(buffer_, parser, ec, read)) {  // a small body came with its header
             tcp_stream().expires_at(rate.read_deadline());
-            auto [waited_error, waited_read] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+            auto [waited_error, waited_read] =
+                co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
             ec = waited_error;
             read += waited_read;
         }

@@ -28,9 +28,7 @@ protected:
         parser_.get().body().data = scratch_;
         parser_.get().body().size = sizeof scratch_;
     }
-    std::string_view body_so_far() const {
-        return {scratch_, sizeof scratch_ - parser_.get().body().size};
-    }
+    std::string_view body_so_far() const { return {scratch_, sizeof scratch_ - parser_.get().body().size}; }
 
     ParserInArena<ResponseParser> in_arena_;
     ResponseParser& parser_ = in_arena_.parser;

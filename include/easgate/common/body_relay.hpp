@@ -92,7 +92,8 @@ boost::asio::awaitable<RelayResult> relay_body(
                 boost::beast::buffers_suffix rest(message);
                 rest.consume(written);
                 boost::beast::get_lowest_layer(output).expires_after(timeouts.write);
-                auto [waited_error, waited_written] = co_await boost::asio::async_write(output, rest, use_nothrow);
+                auto [waited_error, waited_written] =
+                    co_await boost::asio::async_write(output, rest, use_nothrow);
                 ec = waited_error;
                 written += waited_written;
             }
