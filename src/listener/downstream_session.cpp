@@ -142,16 +142,19 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
                                      {},
                                      {},
                                      {}};
-    const auto verdict = co_await run_stages(context);
+    // Most requests are answered by the stages from what they have: no frame, no deadline, no watch.
+    std::size_t next = 0;
+    auto verdict = runtime_->pipeline->run_now(context, next);
+    if (!verdict) verdict = co_await run_waiting_stages(context, next);
     request.policy_rule = context.policy_rule;
     request.delegation_time = context.delegation_time;
     if (context.credentials) request.ticket_from_cache = context.delegation_from_cache;
-    if (!verdict) {
-        runtime_->refusals->count(verdict.error());
-        co_await respond(verdict.error(), request, false);
+    if (!*verdict) {
+        runtime_->refusals->count(verdict->error());
+        co_await respond(verdict->error(), request, false);
         co_return false;
     }
-    if (!co_await continue_if_expected(request)) co_return false;
+    if (expects_continue(request) && !co_await send_continue(request)) co_return false;
 
     common::BodyBytes body;
     common::BodyRateGuard body_rate(limits_.min_body_rate, limits_.client_body_timeout);
@@ -182,18 +185,17 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
                                       check_.identity ? check_.identity->principal_name() : "",
                                       who()};
     const auto end = co_await exchange_.forward(forwarded, *this);
-    co_return co_await end_of(end, request, body_rate);
+    if (end.how != upstream::ExchangeEnd::How::relayed) co_return co_await end_of(end, request, body_rate);
+    log_access(request, end.status, "", exchange_.trip().body_bytes);
+    co_return end.keep_device;
 }
 
 // The filter chain runs under the request's deadline (limits.upstream_timeout) and is abandoned
 // when the device goes away meanwhile: a slow directory or KDC then costs this request nothing more.
 // What the device sends meanwhile (its body, typically) waits in buffer_ for the parser.
-asio::awaitable<common::Result<>> DownstreamSession::run_stages(pipeline::RequestContext& context) {
+asio::awaitable<common::Result<>> DownstreamSession::run_waiting_stages(pipeline::RequestContext& context,
+                                                                        std::size_t next) {
     namespace experimental = asio::experimental;
-    // Stages that answer from what they have (the certificate, cached users and tickets) need
-    // neither the deadline nor the watch.
-    std::size_t next = 0;
-    if (auto verdict = runtime_->pipeline->run_now(context, next)) co_return std::move(*verdict);
     stages_due_.expires_after(limits_.upstream_timeout);
     start_watching(limits_.max_header_bytes);
     auto [order, failure, verdict, timer_ec] =
@@ -222,9 +224,6 @@ asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end
                                                 const common::BodyRateGuard& rate) {
     using How = upstream::ExchangeEnd::How;
     switch (end.how) {
-        case How::relayed:
-            log_access(request, end.status, "", exchange_.trip().body_bytes);
-            co_return end.keep_device;
         case How::failed:
             co_await respond(*end.failure, request, end.keep_device);
             co_return end.keep_device;
@@ -234,6 +233,7 @@ asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end
         case How::drained:
             co_await answer_long_poll_early(request);
             co_return false;
+        case How::relayed:  // serve_request's own business
         case How::broken:
         case How::device_left:
             co_return false;

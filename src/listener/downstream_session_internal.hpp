@@ -87,6 +87,7 @@ private:
     asio::awaitable<void> linger();
     void log_refused_handshake(const error_code& ec);
     asio::awaitable<bool> serve_request(bool first);
+    // An exchange that ended otherwise than relayed.
     asio::awaitable<bool> end_of(const upstream::ExchangeEnd& end, const AdmittedRequest& request,
                                  const common::BodyRateGuard& rate);
 
@@ -96,8 +97,10 @@ private:
     error_code parse_buffered_header(common::RequestParser& parser);
     asio::awaitable<void> refuse_unreadable_header(const error_code& ec);
     void log_incomplete_header(const error_code& ec) const;
-    asio::awaitable<bool> admit(AdmittedRequest& request);
-    asio::awaitable<bool> continue_if_expected(const AdmittedRequest& request);
+    std::optional<common::Failure> admit(AdmittedRequest& request);
+    // Expect: 100-continue, before a body that has not come whole yet.
+    static bool expects_continue(const AdmittedRequest& request);
+    asio::awaitable<bool> send_continue(const AdmittedRequest& request);
     asio::awaitable<bool> read_ahead(AdmittedRequest& request, common::BodyBytes& body,
                                      common::BodyRateGuard& rate);
     asio::awaitable<void> refuse_body(const error_code& ec, const AdmittedRequest& request,
@@ -118,7 +121,8 @@ private:
     // access_log.cpp: the access log line and the request's /metrics figures.
     void log_access(const AdmittedRequest& request, unsigned status, const std::string& reason,
                     std::uint64_t bytes_out) const;
-    asio::awaitable<common::Result<>> run_stages(pipeline::RequestContext& context);
+    // The stages that could not answer at once (from `next` on): under a deadline and a watch.
+    asio::awaitable<common::Result<>> run_waiting_stages(pipeline::RequestContext& context, std::size_t next);
     void start_watching(std::size_t read_bytes);
     void read_while_watching();
 

@@ -64,7 +64,11 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
                     header.keep_alive(),
                     header.method() == http::verb::head};
     started_ = std::chrono::steady_clock::now();
-    co_return co_await admit(request);
+    if (auto refusal = admit(request)) {
+        co_await respond(*refusal, request, false);
+        co_return false;
+    }
+    co_return true;
 }
 
 asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_code& ec) {
@@ -81,45 +85,36 @@ asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_co
 }
 
 // Only unambiguous framing, a body within limits, a well-formed ActiveSync request or a relayed
-// route go on. False once the device has been answered.
-asio::awaitable<bool> DownstreamSession::admit(AdmittedRequest& request) {
+// route go on; otherwise, what the device is answered. Nothing here waits: no coroutine frame.
+std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request) {
     auto& parser = request.parser;
     const auto& header = parser.get();
-    if (const auto error = framing_error(header); !error.empty()) {
-        co_await respond(bad_request("ambiguous request framing: " + error), request, false);
-        co_return false;
-    }
-    if (const auto length = parser.content_length(); length && *length > limits_.max_request_body) {
-        co_await respond(
-            {413,
-             "request body of " + std::to_string(*length) + " bytes exceeds limits.max_request_body (" +
-                 config::format_size(limits_.max_request_body) + ")",
-             0},
-            request, false);
-        co_return false;
-    }
+    if (const auto error = framing_error(header); !error.empty())
+        return bad_request("ambiguous request framing: " + error);
+    if (const auto length = parser.content_length(); length && *length > limits_.max_request_body)
+        return common::Failure{413,
+                               "request body of " + std::to_string(*length) +
+                                   " bytes exceeds limits.max_request_body (" +
+                                   config::format_size(limits_.max_request_body) + ")",
+                               0};
     parser.body_limit(limits_.max_request_body);  // for chunked bodies, whose size shows as they come
     auto eas = eas::parse_eas_request(header.method_string(), header.target(), eas_headers_of(header));
-    if (!eas) {
-        co_await respond(bad_request("malformed ActiveSync request: " + eas.error), request, false);
-        co_return false;
-    }
+    if (!eas) return bad_request("malformed ActiveSync request: " + eas.error);
     request.eas = std::move(*eas.request);
-    if (request.eas.path == eas::EasPath::other && !runtime_->upstream->routes(request.line.target)) {
-        co_await respond({404,
-                          "only /Microsoft-Server-ActiveSync, /autodiscover/autodiscover.xml and "
-                          "upstreams[].routes are relayed",
-                          0},
-                         request, false);
-        co_return false;
-    }
-    co_return true;
+    if (request.eas.path == eas::EasPath::other && !runtime_->upstream->routes(request.line.target))
+        return common::Failure{404,
+                               "only /Microsoft-Server-ActiveSync, /autodiscover/autodiscover.xml and "
+                               "upstreams[].routes are relayed",
+                               0};
+    return std::nullopt;
 }
 
-asio::awaitable<bool> DownstreamSession::continue_if_expected(const AdmittedRequest& request) {
-    if (!beast::iequals(request.parser.get()[http::field::expect], "100-continue") ||
-        request.parser.is_done())
-        co_return true;
+bool DownstreamSession::expects_continue(const AdmittedRequest& request) {
+    return !request.parser.is_done() &&
+           beast::iequals(request.parser.get()[http::field::expect], "100-continue");
+}
+
+asio::awaitable<bool> DownstreamSession::send_continue(const AdmittedRequest& request) {
     http::response<http::empty_body> go_on{http::status::continue_, request.line.version};
     tcp_stream().expires_after(limits_.client_body_timeout);
     auto [ec, written] = co_await http::async_write(stream_, go_on, use_nothrow);
@@ -137,8 +132,10 @@ asio::awaitable<error_code> DownstreamSession::read_raw_header() {
         if (raw.size() >= limits_.max_header_bytes) co_return error_code(http::error::header_limit);
         // read_size grows the buffer only as needed (as Beast's own reads do), so a kept-alive
         // connection waiting for a small request does not hold max_header_bytes.
-        auto [ec, read] = co_await stream_.async_read_some(
-            buffer_.prepare(beast::read_size(buffer_, limits_.max_header_bytes - raw.size())), use_nothrow);
+        const auto into = buffer_.prepare(beast::read_size(buffer_, limits_.max_header_bytes - raw.size()));
+        error_code ec;
+        std::size_t read = stream_.read_now(into, ec);
+        if (read == 0 && !ec) std::tie(ec, read) = co_await stream_.async_read_some(into, use_nothrow);
         buffer_.commit(read);
         if (ec) co_return ec;
     }

@@ -84,7 +84,11 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         }
         in_flight.emplace(*upstream_, connection_.server());
         trip_.server = &connection_.target();
-        if (auto ended = co_await authorize(request, attempt)) co_return *ended;
+        if (!request.credentials) {  // optional mode: the device's own Authorization, untouched
+            attempt.authorization_bytes = request.parser.get()[http::field::authorization].size();
+        } else if (auto ended = co_await authorize(request, attempt)) {
+            co_return *ended;
+        }
         const auto sent_at = std::chrono::steady_clock::now();
         if (auto ended = co_await send(request, attempt)) co_return *ended;
         if (!connection_.is_open()) continue;  // a stale connection took nothing: once more, on a new one
@@ -111,15 +115,11 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     co_return ended;
 }
 
-// Puts the user's token on the request for this try. Unless on_challenge holds it back until
-// Exchange asks, it goes with every request; with Extended Protection it is bound to the connection.
+// Puts the user's token (request.credentials) on the request for this try. Unless on_challenge holds it back
+// until Exchange asks, it goes with every request; with Extended Protection it is bound to the connection.
 asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRequest& request,
                                                                         Attempt& attempt) {
     auto& header = request.parser.get();
-    if (!request.credentials) {  // optional mode: the device's own Authorization, untouched
-        attempt.authorization_bytes = header[http::field::authorization].size();
-        co_return std::nullopt;
-    }
     // This upstream connection only ever carries this device's user, so a backend that keeps
     // Kerberos authentication per connection needs the token on the first request only.
     const bool per_connection = upstream_->authentication() == config::UpstreamAuthentication::per_connection;

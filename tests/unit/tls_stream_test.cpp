@@ -164,6 +164,30 @@ TEST_P(TlsStreamTest, WritesNowWhatNeedsNoWaitAndLeavesTheRestToAsyncWrite) {
     });
 }
 
+// read_request's reads: what has come is taken at once; when nothing has, the read that follows
+// waits for it.
+TEST_P(TlsStreamTest, ReadsNowWhatHasComeAndLeavesTheWaitToAsyncReadSome) {
+    run_bounded(context_, [&]() -> asio::awaitable<void> {
+        auto [server, device] = co_await tls_pair<TlsStream, AsioTlsStream>(tls_);
+        co_await expect_transfer(device, server, 1);  // TLS 1.3's tickets are behind the client now
+        std::array<char, 100> into{};
+        boost::system::error_code error;
+        EXPECT_EQ(server.read_now(asio::buffer(into), error), 0u);
+        EXPECT_FALSE(error) << error.message();
+        auto [read, written] =
+            co_await (server.async_read_some(asio::buffer(into), asio::use_awaitable) &&
+                      asio::async_write(device, asio::buffer(pattern(10)), asio::use_awaitable));
+        EXPECT_EQ(std::string(into.data(), read), pattern(10)) << "the wait after read_now got nothing";
+
+        co_await asio::async_write(device, asio::buffer(pattern(50)), asio::use_awaitable);
+        // Loopback delivers a moment later, not within the sender's call, on this kind of machine.
+        co_await server.next_layer().socket().async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+        EXPECT_EQ(server.read_now(asio::buffer(into), error), 50u);
+        EXPECT_FALSE(error) << error.message();
+        EXPECT_EQ(std::string(into.data(), 50), pattern(50));
+    });
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, TlsStreamTest, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
                          tls_version_name);
 

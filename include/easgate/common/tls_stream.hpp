@@ -26,6 +26,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "easgate/common/heavy_steps.hpp"
@@ -118,6 +119,19 @@ public:
     // Whether the socket took every byte OpenSSL wrote.
     bool flushed() const { return unsent_.empty(); }
 
+    // A read done here and now, when its bytes have come (a kept-alive device's next request often
+    // has): what OpenSSL holds or gets from the socket at once, without an operation. 0 without an
+    // error: nothing has come, and an async_read_some straight after waits at once, without asking
+    // the socket a second time.
+    template <class MutableBufferSequence>
+    std::size_t read_now(const MutableBufferSequence& buffers, boost::system::error_code& error) {
+        BOOST_ASSERT_MSG(!busy_, "an operation is pending on this TlsStream");
+        const auto outcome = perform(Read{first_buffer(buffers)});
+        error = outcome.error;
+        nothing_came_ = outcome.wants_input && !outcome.error;
+        return outcome.error ? 0 : outcome.bytes;
+    }
+
 private:
     friend struct TlsStreamBio;
     static constexpr std::size_t record_bytes = 16 * 1024;  // TLS's largest record payload
@@ -208,6 +222,7 @@ private:
     bool busy_ = false;                               // an operation is pending (one at a time)
     bool socket_emptied_ = false;                     // the last wait read less than it could
     bool input_ended_ = false;                        // the peer closed its end of the connection
+    bool nothing_came_ = false;                       // read_now found nothing, and no call since
     boost::system::error_code socket_error_;          // why the socket failed, in the last call
 };
 
@@ -225,6 +240,12 @@ public:
                 BOOST_ASSERT_MSG(!stream_.busy_, "another operation is pending on this TlsStream");
                 stream_.busy_ = true;
                 if constexpr (Action::heavy) return wait_turn(self);
+                if constexpr (std::is_same_v<Action, Read>) {
+                    if (stream_.nothing_came_) {  // read_now just asked: wait
+                        outcome_.wants_input = true;
+                        return go_on(self);
+                    }
+                }
                 break;
             case State::waiting:
                 if ((outcome_.error = stream_.received(error, bytes))) return complete(self);
