@@ -6,20 +6,12 @@
 #include <new>
 #include <utility>
 
+#include "easgate/common/spare_blocks.hpp"
+
 namespace easgate::common {
 namespace {
 
-struct SpareBlocks {
-    void* head = nullptr;  // each block's first word links to the next
-    std::size_t count = 0;
-
-    ~SpareBlocks() {
-        while (head) std::free(std::exchange(head, *static_cast<void**>(head)));
-        count = HeaderArena::most_spare_blocks;  // an arena destroyed later on this thread frees its own
-    }
-};
-
-thread_local SpareBlocks spare;
+using ArenaBlocks = SpareBlocks<HeaderArena::block_bytes, HeaderArena::most_spare_blocks>;
 
 std::byte* align_up(std::byte* at, std::size_t alignment) {
     return reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(at) + alignment - 1) &
@@ -31,17 +23,15 @@ std::byte* align_up(std::byte* at, std::size_t alignment) {
 HeaderArena::~HeaderArena() {
     while (blocks_) {
         Block* block = std::exchange(blocks_, blocks_->next);
-        if (block->size == block_bytes && spare.count < most_spare_blocks) {
-            *reinterpret_cast<void**>(block) = spare.head;
-            spare.head = block;
-            ++spare.count;
+        if (block->size == block_bytes) {
+            ArenaBlocks::give(block);
         } else {
             std::free(block);
         }
     }
 }
 
-std::size_t HeaderArena::spare_blocks() { return spare.count; }
+std::size_t HeaderArena::spare_blocks() { return ArenaBlocks::spare(); }
 
 void* HeaderArena::do_allocate(std::size_t bytes, std::size_t alignment) {
     if (auto* aligned = align_up(next_, alignment);
@@ -55,13 +45,8 @@ void* HeaderArena::do_allocate(std::size_t bytes, std::size_t alignment) {
         (sizeof(Block) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
     if (bytes > (std::size_t{1} << 40)) throw std::bad_alloc();
     const std::size_t size = std::max(block_bytes, header + bytes + alignment);
-    void* memory = nullptr;
-    if (size == block_bytes && spare.head) {
-        memory = std::exchange(spare.head, *static_cast<void**>(spare.head));
-        --spare.count;
-    } else if (!(memory = std::malloc(size))) {
-        throw std::bad_alloc();
-    }
+    void* memory = size == block_bytes ? ArenaBlocks::take() : std::malloc(size);
+    if (!memory) throw std::bad_alloc();
     blocks_ = ::new (memory) Block{blocks_, size};
     auto* aligned = align_up(static_cast<std::byte*>(memory) + header, alignment);
     end_ = static_cast<std::byte*>(memory) + size;

@@ -61,9 +61,9 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
         co_await diagnose_backend_400(request, response.reason(), parser.content_length(),
                                       authorization_bytes);
 
-    // Sized to the body when its length is known: most answers are a few KiB.
-    common::BodyBytes scratch(std::min<std::uint64_t>(
-        parser.content_length_remaining().value_or(relay_chunk_bytes), relay_chunk_bytes));
+    // Most answers are a few KiB: a block of the smaller size the thread recycles then.
+    common::BodyBytes scratch(common::buffer_memory::block_for(std::min<std::uint64_t>(
+        parser.content_length_remaining().value_or(relay_chunk_bytes), relay_chunk_bytes)));
     common::MessageWriter writer{response.base()};
     // Beast reads no more than the buffer's free room (512 bytes on a fresh connection), and each
     // read goes on to the device as a TLS record of its own: room for a chunk at a time while the

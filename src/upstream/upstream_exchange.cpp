@@ -20,7 +20,7 @@ namespace beast = boost::beast;
 using error_code = boost::system::error_code;
 using common::Failure;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t answer_read_bytes = 16 * 1024;  // a TLS record's worth
+constexpr std::size_t answer_read_bytes = common::buffer_memory::small_block;  // a TLS record's worth
 
 bool is_negotiate_challenge(const common::ResponseHeader& response) {
     if (response.result() != http::status::unauthorized) return false;

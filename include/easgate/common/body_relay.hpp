@@ -52,8 +52,8 @@ concept WritesNow = requires(Stream& stream, std::span<const boost::asio::const_
 // What http::async_read_some does with bytes already in `buffer`, done here: where they are enough
 // to go on (need_more is the one outcome that needs a read), Beast's operation would post its
 // completion, a trip through the scheduler for nothing. Returns whether they were.
-template <bool isRequest>
-bool parse_buffered(boost::beast::flat_buffer& buffer, http::basic_parser<isRequest>& parser,
+template <class FlatBuffer, bool isRequest>
+bool parse_buffered(FlatBuffer& buffer, http::basic_parser<isRequest>& parser,
                     boost::system::error_code& error, std::size_t& used) {
     if (buffer.size() == 0) return false;
     used = parser.put(buffer.data(), error);
@@ -65,9 +65,9 @@ bool parse_buffered(boost::beast::flat_buffer& buffer, http::basic_parser<isRequ
 // first the bytes in `first` (already read, e.g. the read-ahead), then the rest of the body as it arrives,
 // `scratch` at a time. Never holds more than one scratch buffer of the body, so a large upload or download
 // costs the same memory as a small one.
-template <class Input, class Output, bool isRequest>
+template <class Input, class InputBuffer, class Output, bool isRequest>
 boost::asio::awaitable<RelayResult> relay_body(
-    Input& input, boost::beast::flat_buffer& input_buffer,
+    Input& input, InputBuffer& input_buffer,
     http::parser<isRequest, http::buffer_body, FieldAllocator>& parser, Output& output, MessageWriter& writer,
     std::span<char> first, std::span<char> scratch, RelayTimeouts timeouts) {
     constexpr auto use_nothrow = boost::asio::as_tuple(boost::asio::use_awaitable);

@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "easgate/common/body_bytes.hpp"
 #include "easgate/common/histogram.hpp"
 #include "easgate/common/lru_cache.hpp"
 #include "easgate/common/tls_stream.hpp"
@@ -171,7 +172,9 @@ public:
     }
 
     beast::tcp_stream& tcp();
-    beast::flat_buffer& buffer() { return buffer_; }
+    // What was read from the server and not yet parsed; its memory is recycled (common::BufferAllocator).
+    using ReadBuffer = beast::basic_flat_buffer<common::BufferAllocator<char>>;
+    ReadBuffer& buffer() { return buffer_; }
     const config::UpstreamTarget& target() const { return *target_; }
     std::size_t server() const { return server_; }  // its index in the upstream's servers
     const boost::asio::any_io_executor& executor() const { return executor_; }
@@ -189,7 +192,7 @@ private:
     boost::asio::any_io_executor executor_;
     using Stream = std::variant<PlainStream, TlsStream>;
     std::unique_ptr<Stream> stream_;  // on the heap: a TLS stream can be moved but not move-assigned
-    beast::flat_buffer buffer_;
+    ReadBuffer buffer_;
     const config::UpstreamTarget* target_ = nullptr;
     std::size_t server_ = 0;
     std::string channel_binding_;
