@@ -8,10 +8,15 @@
 #include "easgate/app/gateway.hpp"
 #include "easgate/common/heap_tuning.hpp"
 #include "easgate/common/logging.hpp"
+#include "easgate/common/openssl_memory.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/doctor.hpp"
 
 namespace {
+
+// Before any static object's constructor (Asio's OpenSSL initialisation among them) lets OpenSSL
+// allocate: its allocator hooks can only be set while it has allocated nothing.
+[[gnu::constructor(101)]] void route_openssl_memory() { easgate::common::openssl_memory::install(); }
 
 void log_heap_tuning(const easgate::common::HeapTuning& tuning) {
     if (tuning.applied) {
@@ -73,6 +78,8 @@ int main(int argc, char** argv) {
         easgate::common::configure_logging(config.logging.level,
                                            config.logging.format == easgate::config::LogFormat::json);
         log_heap_tuning(easgate::common::tune_heap_for_uploads(config.limits.upload_read_ahead));
+        if (easgate::common::openssl_memory::installed())
+            spdlog::debug("memory: OpenSSL's record buffers are recycled per thread");
         return easgate::app::run_gateway(config, config_path);
     } catch (const easgate::config::ConfigError& e) {
         std::cerr << "config error: " << e.what() << "\n";
