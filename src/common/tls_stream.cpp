@@ -155,7 +155,7 @@ void TlsStream::prepare_call() {
     // its slots (about 800 instructions, several times a request), so only a queue that holds one.
     if (ERR_peek_error() != 0) ERR_clear_error();
     socket_error_.clear();
-    nothing_came_ = false;
+    wait_first_ = false;
 }
 
 TlsStream::Outcome TlsStream::conclude(int result, std::size_t bytes) {

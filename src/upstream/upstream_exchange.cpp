@@ -6,6 +6,7 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
 
 #include "easgate/common/body_relay.hpp"
@@ -192,9 +193,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
             co_return ExchangeEnd::cut_short();
         }
         if (deadline.long_poll) watch.watch();
-        auto [ec, read] = co_await connection_.visit([&](auto& upstream) {
-            return http::async_read_header(upstream, connection_.buffer(), parser, use_nothrow);
-        });
+        const auto ec = co_await read_header(parser);
         if (deadline.long_poll) co_await watch.stop_watching();
         if (!ec) continue;
         const std::string url = connection_.target().url;
@@ -215,6 +214,22 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
                                                      unreadable_answer(ec)));
     } while (response->parser.get().result_int() / 100 == 1 && response->parser.get().result_int() != 101);
     co_return std::nullopt;
+}
+
+// http::async_read_header, without its two composed operations per read.
+asio::awaitable<error_code> UpstreamExchange::read_header(common::ResponseParser& parser) {
+    auto& buffer = connection_.buffer();
+    error_code ec;
+    for (std::size_t used = 0; !common::parse_buffered(buffer, parser, ec, used);) {  // whole, or refused
+        const std::size_t room = beast::read_size(buffer, relay_chunk_bytes);
+        if (room == 0) co_return http::error::buffer_overflow;
+        const auto into = buffer.prepare(room);
+        auto [read_error, read] = co_await connection_.visit(
+            [&](auto& upstream) { return upstream.async_read_some(into, use_nothrow); });
+        buffer.commit(read);
+        if (read_error) co_return common::header_read_error(read_error, parser);
+    }
+    co_return ec;
 }
 
 // Connects to the first server of the upstream that answers. A failed connect sent nothing of

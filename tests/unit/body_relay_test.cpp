@@ -80,5 +80,19 @@ TEST_F(ParseBufferedTest, ReportsABrokenBodyWithoutARead) {
     EXPECT_NE(error, boost::beast::http::error::need_more);
 }
 
+// An upstream read ending while a header is read: as http::async_read_header says it.
+TEST(HeaderReadError, TellsAnEndBeforeTheHeaderFromOneWithinIt) {
+    ParserInArena<ResponseParser> nothing, part;
+    EXPECT_EQ(header_read_error(boost::asio::error::eof, nothing.parser),
+              boost::beast::http::error::end_of_stream);
+    boost::system::error_code error;
+    part.parser.put(boost::asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-")), error);
+    EXPECT_EQ(error, boost::beast::http::error::need_more);
+    EXPECT_EQ(header_read_error(boost::asio::error::eof, part.parser),
+              boost::beast::http::error::partial_message);
+    EXPECT_EQ(header_read_error(boost::asio::error::connection_reset, part.parser),
+              boost::asio::error::connection_reset);
+}
+
 }  // namespace
 }  // namespace easgate::common

@@ -61,6 +61,18 @@ bool parse_buffered(FlatBuffer& buffer, http::basic_parser<isRequest>& parser,
     return error != http::error::need_more;
 }
 
+// A read's error while a header is read, as http::async_read_header reports it: the end of the
+// stream is end_of_stream before any of the header, partial_message within it.
+template <bool isRequest>
+boost::system::error_code header_read_error(const boost::system::error_code& error,
+                                            http::basic_parser<isRequest>& parser) {
+    if (error != boost::asio::error::eof) return error;
+    if (!parser.got_some()) return http::error::end_of_stream;
+    boost::system::error_code cut_short;
+    parser.put_eof(cut_short);
+    return cut_short;
+}
+
 // Streams a message whose header has been read by parser (from input) through writer (to output):
 // first the bytes in `first` (already read, e.g. the read-ahead), then the rest of the body as it arrives,
 // `scratch` at a time. Never holds more than one scratch buffer of the body, so a large upload or download

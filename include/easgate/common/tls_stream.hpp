@@ -101,7 +101,8 @@ public:
     // can without waiting for input, while the socket takes all it writes. Returns the bytes taken;
     // the rest, if any, goes with async_write, which also sends out what the socket did not take
     // (flushed() is false then, even when all of `buffers` was taken). Nearly every write of a
-    // request or response is done here, without an operation and the post that ends it.
+    // request or response is done here, without an operation and the post that ends it. The read
+    // after a write waits for the socket first: the peer's answer has rarely come yet.
     template <class ConstBufferSequence>
     std::size_t write_now(const ConstBufferSequence& buffers, boost::system::error_code& error) {
         BOOST_ASSERT_MSG(!busy_, "an operation is pending on this TlsStream");
@@ -113,6 +114,7 @@ public:
             rest.consume(outcome.bytes);
             written += outcome.bytes;
         }
+        wait_first_ = !error;
         return written;
     }
 
@@ -121,14 +123,14 @@ public:
 
     // A read done here and now, when its bytes have come (a kept-alive device's next request often
     // has): what OpenSSL holds or gets from the socket at once, without an operation. 0 without an
-    // error: nothing has come, and an async_read_some straight after waits at once, without asking
-    // the socket a second time.
+    // error: nothing has come, and an async_read_some after it waits at once, without asking the
+    // socket a second time.
     template <class MutableBufferSequence>
     std::size_t read_now(const MutableBufferSequence& buffers, boost::system::error_code& error) {
         BOOST_ASSERT_MSG(!busy_, "an operation is pending on this TlsStream");
         const auto outcome = perform(Read{first_buffer(buffers)});
         error = outcome.error;
-        nothing_came_ = outcome.wants_input && !outcome.error;
+        wait_first_ = outcome.wants_input && !outcome.error;
         return outcome.error ? 0 : outcome.bytes;
     }
 
@@ -222,8 +224,10 @@ private:
     bool busy_ = false;                               // an operation is pending (one at a time)
     bool socket_emptied_ = false;                     // the last wait read less than it could
     bool input_ended_ = false;                        // the peer closed its end of the connection
-    bool nothing_came_ = false;                       // read_now found nothing, and no call since
-    boost::system::error_code socket_error_;          // why the socket failed, in the last call
+    // The next read waits for the socket before it asks OpenSSL (a system call, and a record buffer
+    // made and freed, for nothing): read_now found nothing, or a write was the last call.
+    bool wait_first_ = false;
+    boost::system::error_code socket_error_;  // why the socket failed, in the last call
 };
 
 // One operation: calls into OpenSSL, writing out what the socket did not take and waiting for
@@ -241,7 +245,8 @@ public:
                 stream_.busy_ = true;
                 if constexpr (Action::heavy) return wait_turn(self);
                 if constexpr (std::is_same_v<Action, Read>) {
-                    if (stream_.nothing_came_) {  // read_now just asked: wait
+                    // Only the socket can bring bytes (OpenSSL holds none): the wait asks it.
+                    if (stream_.wait_first_ && action_.into.size() > 0 && !stream_.has_unread_input()) {
                         outcome_.wants_input = true;
                         return go_on(self);
                     }
@@ -297,6 +302,8 @@ private:
     template <class Self>
     void complete(Self& self) {
         stream_.busy_ = false;
+        constexpr bool writes = Action::transfers && !std::is_same_v<Action, Read>;
+        if constexpr (writes) stream_.wait_first_ = !outcome_.error;
         if constexpr (Action::transfers) {
             self.complete(outcome_.error, outcome_.error ? 0 : outcome_.bytes);
         } else {
