@@ -86,6 +86,26 @@ bool tolerated(const ClientCertificateCheck& check, X509_STORE_CTX* store) {
            check.revocation->within_grace(X509_STORE_CTX_get0_current_crl(store));
 }
 
+// The chain a device sends becomes its session's (check_resumed verifies with it again), so each
+// certificate in it stays decoded, about 4 KiB, as long as the session lives: with every held Ping
+// and in the session cache. Where the verified chain took a certificate from trusted_ca_file
+// instead (the issuing CA, when listed), the device's copy of it is swapped for that one.
+// Called last in a handshake's verification (the leaf, verified): OpenSSL no longer reads sent.
+void share_listed_certificates(STACK_OF(X509) * sent, STACK_OF(X509) * verified) {
+    if (sent == nullptr || verified == nullptr) return;
+    for (int i = 0; i < sk_X509_num(sent); ++i) {
+        X509* copy = sk_X509_value(sent, i);
+        for (int j = 1; j < sk_X509_num(verified); ++j) {
+            X509* listed = sk_X509_value(verified, j);
+            if (listed == copy || X509_cmp(listed, copy) != 0) continue;
+            X509_up_ref(listed);
+            sk_X509_set(sent, i, listed);
+            X509_free(copy);
+            break;
+        }
+    }
+}
+
 int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
     auto* check = check_of(store);
     X509* current = X509_STORE_CTX_get_current_cert(store);
@@ -111,7 +131,10 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
     }
     check->identity = std::move(result.identity);
     // Before the session tickets go out, so the sessions they name carry it too.
-    if (auto* ssl = ssl_of(store)) set_checked_generation(SSL_get_session(ssl), check->store_generation);
+    if (auto* ssl = ssl_of(store)) {
+        set_checked_generation(SSL_get_session(ssl), check->store_generation);
+        share_listed_certificates(X509_STORE_CTX_get0_untrusted(store), X509_STORE_CTX_get0_chain(store));
+    }
     return 1;
 }
 

@@ -1,6 +1,10 @@
 // ServerTlsContext::verify_certificate, which `easgate doctor --certificate` relies on: the same
 // verdict and explanation a device's TLS handshake on that listener gets.
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include <memory>
 
 #include "child_process.hpp"
 #include "easgate/listener/tls_context.hpp"
@@ -85,6 +89,86 @@ TEST_F(VerifyCertificateTest, TheChainTheDeviceSendsIsUsedButNotTrusted) {
     const auto device = issuing.issue(alice());
     EXPECT_EQ(verify(root.cert_pem(), {}, device, issuing.cert_pem()).refusal, "");
     EXPECT_NE(verify(root.cert_pem(), {}, device).refusal, "");
+}
+
+// A device's handshake on a listener trusting trusted_pem, the device sending its issuing CA
+// along (as Android phones do), in memory; returns what the handshake left in the server's SSL.
+class DeviceHandshakeTest : public VerifyCertificateTest {
+protected:
+    using SslPtr = common::OpenSslPtr<SSL, SSL_free>;
+
+    void handshake(const std::string& trusted_pem) {
+        auto listener = loopback_listener();
+        listener.client_auth.trusted_ca_file = (dir / "trusted.pem").string();
+        write_file(listener.client_auth.trusted_ca_file, trusted_pem);
+        context = std::make_unique<listener::ServerTlsContext>(listener, "listeners[0]");
+        const auto device = issuing.issue(alice());
+        const common::OpenSslPtr<SSL_CTX, SSL_CTX_free> client_tls(SSL_CTX_new(TLS_client_method()));
+        const auto leaf = parse_certificate_pem(device.cert_pem);
+        const auto issuing_ca = parse_certificate_pem(issuing.cert_pem());
+        const common::OpenSslPtr<BIO, BIO_free> key_pem(
+            BIO_new_mem_buf(device.key_pem.data(), static_cast<int>(device.key_pem.size())));
+        const common::OpenSslPtr<EVP_PKEY, EVP_PKEY_free> key(
+            PEM_read_bio_PrivateKey(key_pem.get(), nullptr, nullptr, nullptr));
+        ASSERT_EQ(SSL_CTX_use_certificate(client_tls.get(), leaf.get()), 1);
+        ASSERT_EQ(SSL_CTX_use_PrivateKey(client_tls.get(), key.get()), 1);
+        ASSERT_EQ(SSL_CTX_add1_chain_cert(client_tls.get(), issuing_ca.get()), 1);
+        server.reset(SSL_new(context->context().native_handle()));
+        client.reset(SSL_new(client_tls.get()));
+        context->verify_into(server.get(), check);
+        BIO* client_end = nullptr;
+        BIO* server_end = nullptr;
+        ASSERT_EQ(BIO_new_bio_pair(&client_end, 0, &server_end, 0), 1);
+        SSL_set_bio(client.get(), client_end, client_end);
+        SSL_set_bio(server.get(), server_end, server_end);
+        SSL_set_connect_state(client.get());
+        SSL_set_accept_state(server.get());
+        bool client_done = false;
+        bool server_done = false;
+        for (int round = 0; round < 10 && !(client_done && server_done); ++round) {
+            client_done = client_done || SSL_do_handshake(client.get()) == 1;
+            server_done = server_done || SSL_do_handshake(server.get()) == 1;
+        }
+        ASSERT_TRUE(client_done && server_done) << check.refusal;
+        ASSERT_EQ(check.refusal, "");
+    }
+
+    // Whether cert is the very object trusted_ca_file was loaded into, not a copy of it.
+    bool is_listed_object(X509* cert) const {
+        const auto store = context->revocation()->current();
+        STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store.get());
+        for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+            if (X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)) == cert) return true;
+        }
+        return false;
+    }
+
+    std::unique_ptr<listener::ServerTlsContext> context;
+    listener::ClientCertificateCheck check;
+    SslPtr server;
+    SslPtr client;
+};
+
+// The session keeps one decoded certificate fewer per device: the listed issuing CA itself.
+TEST_F(DeviceHandshakeTest, TheIssuingCaTheDeviceSendsIsKeptAsTheListedOne) {
+    handshake(issuing.cert_pem() + root.cert_pem());
+    STACK_OF(X509)* sent = SSL_get_peer_cert_chain(server.get());
+    ASSERT_EQ(sk_X509_num(sent), 1);
+    EXPECT_EQ(X509_cmp(sk_X509_value(sent, 0), parse_certificate_pem(issuing.cert_pem()).get()), 0);
+    EXPECT_TRUE(is_listed_object(sk_X509_value(sent, 0)));
+    EXPECT_FALSE(is_listed_object(SSL_get0_peer_certificate(server.get())));
+    ASSERT_TRUE(check.identity);
+    EXPECT_EQ(check.identity->upn, "alice@example.test");
+}
+
+// With only the root listed, the device's issuing CA is what a resumed session is checked with.
+TEST_F(DeviceHandshakeTest, AnIssuingCaNotListedStaysTheDevicesOwn) {
+    handshake(root.cert_pem());
+    STACK_OF(X509)* sent = SSL_get_peer_cert_chain(server.get());
+    ASSERT_EQ(sk_X509_num(sent), 1);
+    EXPECT_EQ(X509_cmp(sk_X509_value(sent, 0), parse_certificate_pem(issuing.cert_pem()).get()), 0);
+    EXPECT_FALSE(is_listed_object(sk_X509_value(sent, 0)));
+    EXPECT_EQ(context->verify_certificate(SSL_get0_peer_certificate(server.get()), sent).refusal, "");
 }
 
 }  // namespace
