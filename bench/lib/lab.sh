@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # bench/run.sh --lab: the delegation path against tests/lab (Samba AD DC as directory and KDC,
 # Apache + mod_auth_gssapi as Exchange). easgate is configured as scripts/demo.sh does; the devices'
-# users (bench1@example.test …) are added to the lab's directory in one ldbadd. Writes
+# users (bench1@example.test …) are added to the lab's directory in one ldbadd, each in 30 groups. Writes
 # lab-sync.json and lab-cold-start.json into $results, each with the KDC exchanges easgate counted
 # on /metrics during the run. Starts the lab and stops it at the end.
 lab_cold_users=2000 lab_warm_users=20 lab_sync_devices=50
@@ -17,8 +17,37 @@ lab_add_users() {  # COUNT: bench1..benchCOUNT, unless the last one exists alrea
     printf 'userPrincipalName: bench%s@%s\nmail: bench%s@%s\n' "$n" "$LAB_DNS_DOMAIN" "$n" "$LAB_DNS_DOMAIN"
     printf 'userAccountControl: 512\nunicodePwd:: %s\n\n' "$password"
   done >"$work/bench-users.ldif"
-  [ -s "$work/bench-users.ldif" ] || return 0
-  ldbadd -H "$sam" "$work/bench-users.ldif" >"$work/ldbadd.log" 2>&1 || { tail "$work/ldbadd.log"; return 1; }
+  if [ -s "$work/bench-users.ldif" ]; then
+    ldbadd -H "$sam" "$work/bench-users.ldif" >"$work/ldbadd.log" 2>&1 || { tail "$work/ldbadd.log"; return 1; }
+  fi
+  lab_add_groups "$count"
+}
+
+# Each bench user a direct member of lab_groups groups, as an enterprise account is (20 to 50
+# memberOf values of ~70 bytes): what the directory answers, easgate caches and every request reads.
+lab_groups=30
+lab_group_dn() { printf 'CN=GG-Mobile-%s-Region%02d-Staff,OU=Groups,OU=Corp,%s' "$2" "$1" "$LAB_BASE_DN"; }
+lab_group_kinds=(Sync Mail Calendar)
+
+lab_add_groups() {  # COUNT: bench1..benchCOUNT in every group (the groups made if missing)
+  local count=$1 sam="$LAB_DIR/samba/private/sam.ldb" g n
+  if ! ldbsearch -H "$sam" -b "OU=Groups,OU=Corp,$LAB_BASE_DN" -s base dn 2>/dev/null | grep -q '^dn:'; then
+    {
+      printf 'dn: OU=Corp,%s\nobjectClass: organizationalUnit\n\n' "$LAB_BASE_DN"
+      printf 'dn: OU=Groups,OU=Corp,%s\nobjectClass: organizationalUnit\n\n' "$LAB_BASE_DN"
+      for g in $(seq "$lab_groups"); do
+        printf 'dn: %s\nobjectClass: group\nsAMAccountName: gg-mobile-%s\n\n' \
+          "$(lab_group_dn "$g" "${lab_group_kinds[g % 3]}")" "$g"
+      done
+    } >"$work/bench-groups.ldif"
+    ldbadd -H "$sam" "$work/bench-groups.ldif" >"$work/ldbadd.log" 2>&1 || { tail "$work/ldbadd.log"; return 1; }
+  fi
+  for g in $(seq "$lab_groups"); do  # replace, not add: the same whether a member already or not
+    printf 'dn: %s\nchangetype: modify\nreplace: member\n' "$(lab_group_dn "$g" "${lab_group_kinds[g % 3]}")"
+    for n in $(seq "$count"); do printf 'member: CN=bench%s,CN=Users,%s\n' "$n" "$LAB_BASE_DN"; done
+    printf '\n'
+  done >"$work/bench-members.ldif"
+  ldbmodify -H "$sam" "$work/bench-members.ldif" >"$work/ldbmodify.log" 2>&1 || { tail "$work/ldbmodify.log"; return 1; }
 }
 
 # config/easgate.demo.yaml on our own port, with /metrics and one worker, access log at info (as

@@ -118,7 +118,7 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
                 " is marked \"Account is sensitive and cannot be delegated\" (userAccountControl "
                 "NOT_DELEGATED 0x100000): easgate can't act for it; clear the flag to let the user in");
     }
-    return user;
+    return std::make_shared<const DirectoryUser>(std::move(user));
 }
 
 std::string protected_users_dn(const std::string& account_dn) {

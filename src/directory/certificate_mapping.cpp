@@ -158,14 +158,14 @@ public:
     }
 
 private:
-    UserLookup judge(DirectoryUser found) const {
+    UserLookup judge(FoundUser found) const {
         const bool sid_named = !certificate_.sid.empty() && config_.strong_mapping != StrongMapping::off;
-        if (sid_named && !common::equals_ignoring_case(found.object_sid, certificate_.sid)) {
+        if (sid_named && !common::equals_ignoring_case(found->object_sid, certificate_.sid)) {
             return refused("sid_mismatch",
                            "the certificate's SID extension names " + certificate_.sid + " but account " +
-                               found.distinguished_name + " (found by " + mapping_name(mapping_) +
+                               found->distinguished_name + " (found by " + mapping_name(mapping_) +
                                ") has objectSid " +
-                               (found.object_sid.empty() ? "(none readable)" : found.object_sid) +
+                               (found->object_sid.empty() ? "(none readable)" : found->object_sid) +
                                ": the account was re-created after the certificate was issued, or the "
                                "certificate names someone else; issue the user a new certificate");
         }
@@ -174,7 +174,8 @@ private:
         if (!strong && config_.strong_mapping == StrongMapping::required) {
             return refused(
                 "weak_mapping",
-                "the certificate maps to " + found.distinguished_name + " only by " + mapping_name(mapping_) +
+                "the certificate maps to " + found->distinguished_name + " only by " +
+                    mapping_name(mapping_) +
                     ", a weak mapping (Microsoft KB5014754), and identity.strong_mapping is required: issue "
                     "certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since "
                     "the May 2022 updates), or map the certificate explicitly in the user's "

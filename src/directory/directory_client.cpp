@@ -233,23 +233,23 @@ struct DirectoryClient::Impl {
 
     // Nested membership, asked of the DC on the user's own entry: Protected Users (never
     // delegable) and directory.require_group.
-    UserLookup check_groups(LdapConnection& connection, DirectoryUser user) {
+    UserLookup check_groups(LdapConnection& connection, FoundUser user) {
         const auto member_of = [&](const std::string& group) -> common::Result<bool> {
             const auto asked = std::chrono::steady_clock::now();
             const auto found =
-                connection.search(in_chain_filter(group), {"1.1"}, 1, &user.distinguished_name);
+                connection.search(in_chain_filter(group), {"1.1"}, 1, &user->distinguished_name);
             counters.search_seconds.observe(std::chrono::steady_clock::now() - asked);
             if (found.status.ok()) return !found.entries.empty();
             if (found.status.connection_lost()) connection.close();
-            return unavailable("the group search for " + user.distinguished_name + " on " + connection.uri() +
-                               " failed: " + found.status.message);
+            return unavailable("the group search for " + user->distinguished_name + " on " +
+                               connection.uri() + " failed: " + found.status.message);
         };
-        const auto protected_users = protected_users_dn(user.distinguished_name);
+        const auto protected_users = protected_users_dn(user->distinguished_name);
         const auto is_protected = member_of(protected_users);
         if (!is_protected) return is_protected.error();
         if (*is_protected) {
             return refused("protected_users",
-                           "account " + user.distinguished_name + " is a member of " + protected_users +
+                           "account " + user->distinguished_name + " is a member of " + protected_users +
                                " (directly or through nested groups), whose credentials Kerberos never "
                                "delegates: take it out of Protected Users to let easgate act for it");
         }
@@ -258,7 +258,7 @@ struct DirectoryClient::Impl {
         if (!allowed) return allowed.error();
         if (!*allowed) {
             return refused("not_in_group",
-                           "account " + user.distinguished_name +
+                           "account " + user->distinguished_name +
                                " is not a member of directory.require_group (" + config.require_group +
                                "), directly or through nested groups: add it to let the user in");
         }
@@ -324,8 +324,12 @@ DirectoryClient::~DirectoryClient() = default;
 
 std::optional<UserLookup> DirectoryClient::find_now(const AccountSearch& account) {
     if (account.value.empty()) return refused("not_found", "empty " + account.attribute);
-    // AD matches these attributes case-insensitively, so the cache does too.
-    return impl_->cached(common::ascii_lowercase(account.condition));
+    // AD matches these attributes case-insensitively, so the cache does too. The key is built in
+    // this thread's own buffer: a cached answer costs no allocation.
+    thread_local std::string key;
+    key.assign(account.condition);
+    std::ranges::transform(key, key.begin(), common::ascii_lower);
+    return impl_->cached(key);
 }
 
 boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) {

@@ -71,7 +71,7 @@ void check_directory_account(const config::Config& config, const identity::Certi
             return;
         }
         report.pass("device", "directory account",
-                    found->distinguished_name + " (" + found->upn + "), mapped by " +
+                    (*found)->distinguished_name + " (" + (*found)->upn + "), mapped by " +
                         directory::mapping_name(mapping) +
                         (device.sid.empty() || config.identity.strong_mapping == config::StrongMapping::off
                              ? ""

@@ -26,9 +26,8 @@ auto run_to_completion(Awaitable awaitable) {
 }
 
 // The directory's verdict on the user, as `easgate run` reaches it: found once, enabled, not locked
-// or expired, delegable, not in Protected Users, in require_group when set.
-std::optional<directory::DirectoryUser> check_account(const config::Config& config, const std::string& upn,
-                                                      Report& report) {
+// or expired, delegable, not in Protected Users, in require_group when set; null when not (reported).
+directory::FoundUser check_account(const config::Config& config, const std::string& upn, Report& report) {
     try {
         directory::DirectoryClient client(*config.directory, config.kerberos ? &*config.kerberos : nullptr);
         auto found =
@@ -37,16 +36,16 @@ std::optional<directory::DirectoryUser> check_account(const config::Config& conf
             fail_with(report, "user", upn, found.error(),
                       "fix the account in Active Directory Users and Computers (Account tab), or the "
                       "UPN: it must be the account's userPrincipalName");
-            return std::nullopt;
+            return nullptr;
         }
         report.pass(
             "user", upn,
-            found->distinguished_name +
+            (*found)->distinguished_name +
                 ": enabled, not locked out or expired, delegable (not sensitive, not in Protected Users)");
         return *found;
     } catch (const config::ConfigError& e) {
         report.fail("user", upn, e.what(), "correct the directory: section");
-        return std::nullopt;
+        return nullptr;
     }
 }
 

@@ -21,8 +21,7 @@ std::string denial_reason(std::string_view rule, const RequestContext& request) 
 }  // namespace
 
 std::optional<common::Result<>> PolicyStage::decide_now(RequestContext& request) {
-    const auto decision = policy_->decide(
-        {request.identity, request.user ? &*request.user : nullptr, request.eas, request.peer});
+    const auto decision = policy_->decide({request.identity, request.user.get(), request.eas, request.peer});
     request.policy_rule = decision.rule;
     if (decision.action == config::PolicyAction::allow) return common::Result<>{};
     return common::Result<>{

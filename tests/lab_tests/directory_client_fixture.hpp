@@ -162,7 +162,7 @@ protected:
                          << detail_of(result);
         }
         ASSERT_EQ(cause_of(result), "found") << detail_of(result);
-        EXPECT_EQ(result->sam_account_name, "alice");
+        EXPECT_EQ((*result)->sam_account_name, "alice");
     }
 
     const LabEnvironment& lab_ = LabEnvironment::get();

@@ -21,10 +21,10 @@ TEST_F(DirectoryClientTest, GssapiBindFindsAliceWithHerGroups) {
     DirectoryClient client(gssapi(), &kerberos_);
     const auto result = lookup(client, "alice@example.test");
     ASSERT_EQ(cause_of(result), "found") << detail_of(result);
-    EXPECT_EQ(result->sam_account_name, "alice");
-    EXPECT_EQ(result->upn, "alice@example.test");
-    EXPECT_TRUE(result->distinguished_name.starts_with("CN=alice,")) << result->distinguished_name;
-    EXPECT_TRUE(is_member_of_sales(*result));
+    EXPECT_EQ((*result)->sam_account_name, "alice");
+    EXPECT_EQ((*result)->upn, "alice@example.test");
+    EXPECT_TRUE((*result)->distinguished_name.starts_with("CN=alice,")) << (*result)->distinguished_name;
+    EXPECT_TRUE(is_member_of_sales(**result));
 }
 
 TEST_F(DirectoryClientTest, GssapiInsideStartTls) {
@@ -41,8 +41,8 @@ TEST_F(DirectoryClientTest, UppercaseUpnFindsTheStoredCanonicalUpn) {
     DirectoryClient client(gssapi(), &kerberos_);
     const auto result = lookup(client, "ALICE@EXAMPLE.TEST");
     ASSERT_EQ(cause_of(result), "found") << detail_of(result);
-    EXPECT_EQ(result->upn, "alice@example.test");
-    EXPECT_EQ(result->sam_account_name, "alice");
+    EXPECT_EQ((*result)->upn, "alice@example.test");
+    EXPECT_EQ((*result)->sam_account_name, "alice");
 }
 
 TEST_F(DirectoryClientTest, RefusesDisabledAndNotDelegableAccountsAndUnknownUpns) {
@@ -105,14 +105,14 @@ TEST_F(DirectoryClientTest, SimpleBindOverLdaps) {
     DirectoryClient client(simple({lab_.at("LAB_LDAPS_URL")}), nullptr);
     const auto result = lookup(client, "alice@example.test");
     ASSERT_EQ(cause_of(result), "found") << detail_of(result);
-    EXPECT_EQ(result->sam_account_name, "alice");
+    EXPECT_EQ((*result)->sam_account_name, "alice");
 }
 
 TEST_F(DirectoryClientTest, SimpleBindOverStartTls) {
     DirectoryClient client(simple({lab_.at("LAB_LDAP_URL")}), nullptr);
     const auto result = lookup(client, "bob@example.test");
     ASSERT_EQ(cause_of(result), "found") << detail_of(result);
-    EXPECT_EQ(result->sam_account_name, "bob");
+    EXPECT_EQ((*result)->sam_account_name, "bob");
 }
 
 TEST_F(DirectoryClientTest, RefusesADcCertificateFromAnotherCa) {
@@ -163,7 +163,8 @@ TEST_F(DirectoryClientTest, UnavailableIsNotCached) {
 
 TEST_F(DirectoryClientTest, CachesFoundAndNotFoundAndReusesTheConnection) {
     DirectoryClient client(gssapi(), &kerberos_);
-    ASSERT_EQ(cause_of(lookup(client, "alice@example.test")), "found");
+    const auto first = lookup(client, "alice@example.test");
+    ASSERT_EQ(cause_of(first), "found");
     ASSERT_EQ(cause_of(lookup(client, "nobody@example.test")), "not_found");
     EXPECT_EQ(client.counters().searches, 2u);
 
@@ -171,7 +172,9 @@ TEST_F(DirectoryClientTest, CachesFoundAndNotFoundAndReusesTheConnection) {
     const auto again = lookup(client, "Alice@Example.Test");
     const auto elapsed = steady_clock::now() - start;
     ASSERT_EQ(cause_of(again), "found");
-    EXPECT_EQ(again->sam_account_name, "alice");
+    EXPECT_EQ((*again)->sam_account_name, "alice");
+    // The cached user itself, shared: a request holds no copy of its groups.
+    EXPECT_EQ(again->get(), first->get());
     EXPECT_EQ(cause_of(lookup(client, "nobody@example.test")), "not_found");
     EXPECT_EQ(client.counters().searches, 2u);
     EXPECT_EQ(client.counters().cache_hits, 2u);
@@ -207,7 +210,7 @@ TEST_F(DirectoryClientTest, ManyUsersInParallelOnThePool) {
     const auto results = lookup_all(client, upns);
     for (std::size_t i = 0; i < upns.size(); ++i) {
         ASSERT_EQ(cause_of(results[i]), "found") << upns[i] << ": " << detail_of(results[i]);
-        EXPECT_EQ(results[i]->upn, upns[i]);
+        EXPECT_EQ((*results[i])->upn, upns[i]);
     }
     EXPECT_EQ(client.counters().searches, 10u);
     EXPECT_LE(client.counters().connections_opened, 3u);

@@ -27,8 +27,8 @@ std::string cause_of(const UserLookup& result) { return result ? "found" : resul
 TEST(AccountChecks, AnEnabledDelegableAccountIsTheUser) {
     const auto result = judge_account(entry(), "ldaps://dc1", noon_2026_01_01);
     ASSERT_TRUE(result) << result.error();
-    EXPECT_EQ(result->sam_account_name, "erin");
-    EXPECT_EQ(result->member_of, std::vector<std::string>{"CN=sales,CN=Users,DC=example,DC=test"});
+    EXPECT_EQ((*result)->sam_account_name, "erin");
+    EXPECT_EQ((*result)->member_of, std::vector<std::string>{"CN=sales,CN=Users,DC=example,DC=test"});
 }
 
 TEST(AccountChecks, DisabledAndNotDelegableAreRefusedWithTheirCause) {

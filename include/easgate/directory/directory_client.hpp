@@ -30,12 +30,16 @@ struct DirectoryUser {
     std::vector<std::string> exchange_blocked_device_ids;
 };
 
+// A user found, as the cache holds it and every request that found them shares it: never changed
+// once found, so a request keeps a reference, not a copy of the group and device lists.
+using FoundUser = std::shared_ptr<const DirectoryUser>;
+
 // The user, enabled and delegable; or why not, the reason saying what happened and the remedy:
 // 403 with cause not_found, ambiguous (more than one account has the UPN), disabled
 // (userAccountControl ACCOUNTDISABLE 0x2) or not_delegable (NOT_DELEGATED 0x100000, "sensitive and
 // cannot be delegated"); 503 with cause unavailable when no directory server answered, an
 // infrastructure failure and not the user's.
-using UserLookup = common::Result<DirectoryUser>;
+using UserLookup = common::Result<FoundUser>;
 
 // One way to find a user's account: a condition on it for the LDAP filter, and the attribute and
 // value it looks for, as the log names them.

@@ -27,7 +27,7 @@ struct RequestContext {
     common::RequestHeader& header;
     const eas::EasRequest* eas;                          // what the request says about the device
     boost::asio::ip::address peer;                       // the device's address, as easgate sees it
-    std::optional<directory::DirectoryUser> user;        // set by the directory stage
+    directory::FoundUser user;                           // set by the directory stage
     std::string_view policy_rule;                        // set by the policy stage: who decided
     std::shared_ptr<upstream::TokenSource> credentials;  // set by the delegation stage
     // For the access log, set by the delegation stage: how long the token took, and whether it came
