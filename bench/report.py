@@ -320,6 +320,12 @@ def lab_table(runs):
                   "`authenticate: per_connection` relies on: a token only on each Exchange connection's first request.", "",
                   "| sync, 50 devices, cached | easgate req/s | nginx req/s | easgate / nginx | p99 ms easgate / nginx |",
                   "|---|---|---|---|---|"] + rows
+    held = runs.get("memory-easgate-lab-cached")
+    if held and held["kib_per_ping"] is not None:
+        lines += ["", f"Held Pings on the whole path: the cold start's {held['held']} users (each in 30 groups; their "
+                  "directory answers and tickets cached) each hold a Ping through the fast listener: "
+                  f"**{held['kib_per_ping']:.1f} KiB** per held Ping (easgate's RSS {held['rss_before_kib'] // 1024} → "
+                  f"{held['rss_held_kib'] // 1024} MiB), fresh, not churned."]
     half = half_load(runs)
     if half:
         lines += ["", f"At half load: {fmt(half['rate'])} requests/s offered alike to easgate (a fresh token per request), "

@@ -116,6 +116,31 @@ print(f"{path}: KDC exchanges during the run: {result['kdc']}", file=sys.stderr)
 PY
 }
 
+# Memory per held Ping on the whole path, as production runs it: the cold start's users (their
+# directory answers, 30 groups each, and tickets cached by it) each hold a Ping through the fast
+# listener (a token per request). Written as memory-easgate-lab-cached.json.
+lab_ping_memory() {
+  local out="$work/lab-ping.out" before held_rss loadgen_pid
+  echo "== lab ping-hold: $lab_cold_users users' Pings held, on the whole path" >&2
+  sleep "$((smoke ? 0 : 1))"
+  before=$(rss_kib "$easgate_pid")
+  lab_port=$((port_base + 11)) lab_loadgen "$results/lab-ping-hold.json" --scenario ping-hold \
+    --devices "$lab_cold_users" --hold 900 --settle 2 --connect-parallel 128 >"$out" &
+  loadgen_pid=$!
+  wait_for_line "$out" "^held " 300
+  held_rss=$(rss_kib "$easgate_pid")
+  kill -USR1 "$loadgen_pid"
+  wait "$loadgen_pid" || true
+  python3 - "$results/memory-easgate-lab-cached.json" "$before" "$held_rss" "$(awk '/^held/ {print $2}' "$out")" <<'PY'
+import json, sys
+out, before, held_rss, held = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4] or 0)
+json.dump({"target": "easgate", "upstream": "lab", "state": "cached", "rss_before_kib": before,
+           "rss_held_kib": held_rss, "held": held,
+           "kib_per_ping": (held_rss - before) / held if held else None}, open(out, "w"))
+print(f"lab: {(held_rss - before) / held if held else 0:.1f} KiB per held Ping ({held} held)", file=sys.stderr)
+PY
+}
+
 run_lab_scenarios() {
   bash tests/lab/start.sh >"$work/lab-start.log" 2>&1 || { tail -20 "$work/lab-start.log"; return 1; }
   # shellcheck disable=SC1091
@@ -170,6 +195,7 @@ run_lab_scenarios() {
   # The warm users' cached requests during the storm as easgate timed them: its own share of what
   # the load generator measured, which also holds its own core's and the upstream's delays.
   inside_easgate "$results/lab-cold-start.json" warm "$logged" 1 "$lab_warm_users" cache_hit=yes
+  lab_ping_memory
   stop_all
   bash tests/lab/stop.sh >"$work/lab-stop.log" 2>&1 || true
 }
