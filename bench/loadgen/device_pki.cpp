@@ -56,7 +56,8 @@ std::vector<Device> mint_devices(const std::string& ca_cert_file, const std::str
         spec.emails = {*spec.upn};
         const auto issued = issuing.issue(spec);
         char device_id[32];
-        std::snprintf(device_id, sizeof device_id, "BENCH%08u", number);
+        // 26 characters, as an iPhone's own DeviceId.
+        std::snprintf(device_id, sizeof device_id, "BENCH%021u", number);
         devices.push_back({.upn = *spec.upn,
                            .user = spec.upn->substr(0, spec.upn->find('@')),
                            .device_id = device_id,

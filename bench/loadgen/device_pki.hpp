@@ -17,7 +17,7 @@ namespace easgate::bench {
 struct Device {
     std::string upn;        // bench17@lab.example
     std::string user;       // bench17: the query's User=
-    std::string device_id;  // BENCH00000017
+    std::string device_id;  // BENCH000000000000000000017
     common::OpenSslPtr<X509, X509_free> certificate;
     common::OpenSslPtr<EVP_PKEY, EVP_PKEY_free> key;
 };
