@@ -33,6 +33,12 @@ HeaderArena::~HeaderArena() {
 
 std::size_t HeaderArena::spare_blocks() { return ArenaBlocks::spare(); }
 
+std::size_t HeaderArena::oversized_fields() const {
+    std::size_t count = 0;
+    for (const Block* block = blocks_; block; block = block->next) count += block->size != block_bytes;
+    return count;
+}
+
 void* HeaderArena::do_allocate(std::size_t bytes, std::size_t alignment) {
     if (auto* aligned = align_up(next_, alignment);
         next_ && aligned <= end_ && bytes <= static_cast<std::size_t>(end_ - aligned)) {
@@ -40,18 +46,31 @@ void* HeaderArena::do_allocate(std::size_t bytes, std::size_t alignment) {
         return aligned;
     }
     // A new block: from the free list when a standard one does; a field larger than that (a big
-    // Kerberos token) gets one of its own size.
-    const std::size_t header =
-        (sizeof(Block) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
+    // Kerberos token) gets one of its own size, and the fields after it go on in the current block.
     if (bytes > (std::size_t{1} << 40)) throw std::bad_alloc();
-    const std::size_t size = std::max(block_bytes, header + bytes + alignment);
+    const std::size_t size = std::max(block_bytes, block_header + bytes + alignment);
     void* memory = size == block_bytes ? ArenaBlocks::take() : std::malloc(size);
     if (!memory) throw std::bad_alloc();
     blocks_ = ::new (memory) Block{blocks_, size};
-    auto* aligned = align_up(static_cast<std::byte*>(memory) + header, alignment);
-    end_ = static_cast<std::byte*>(memory) + size;
-    next_ = aligned + bytes;
+    auto* aligned = align_up(static_cast<std::byte*>(memory) + block_header, alignment);
+    if (size == block_bytes) {
+        end_ = static_cast<std::byte*>(memory) + size;
+        next_ = aligned + bytes;
+    }
     return aligned;
+}
+
+// A field with a block of its own gives it back at once: a held Ping keeps no token it has sent.
+void HeaderArena::do_deallocate(void* at, std::size_t, std::size_t alignment) {
+    for (Block** link = &blocks_; *link; link = &(*link)->next) {
+        Block* block = *link;
+        if (block->size != block_bytes &&
+            align_up(reinterpret_cast<std::byte*>(block) + block_header, alignment) == at) {
+            *link = block->next;
+            std::free(block);
+            return;
+        }
+    }
 }
 
 }  // namespace easgate::common

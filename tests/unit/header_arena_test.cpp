@@ -58,6 +58,37 @@ TEST(HeaderArena, AFieldLargerThanABlockGetsRoomOfItsOwn) {
 // Each on a thread of its own, whose free list starts empty.
 void on_a_new_thread(const std::function<void()>& test) { std::thread(test).join(); }
 
+TEST(HeaderArena, TheFieldsAfterALargeOneGoOnInTheCurrentBlock) {
+    on_a_new_thread([] {
+        {
+            HeaderArena arena;
+            take(arena, 100);
+            take(arena, 3 * HeaderArena::block_bytes);  // a Kerberos token
+            take(arena, 100);
+        }
+        EXPECT_EQ(HeaderArena::spare_blocks(), 1u);  // one standard block served both small ones
+    });
+}
+
+// The token easgate puts on a request is erased once sent: a held Ping keeps no memory for it.
+TEST(HeaderArena, AnErasedFieldTooBigForABlockGivesItsMemoryBack) {
+    ParserInArena<RequestParser> request;
+    auto& header = request.parser.get();
+    header.insert(http::field::host, "mail.example.test");
+    const std::string token = "Negotiate " + std::string(6000, 'Y');
+    header.insert(http::field::authorization, token);
+    header.insert(http::field::content_length, "0");
+    EXPECT_EQ(request.arena.oversized_fields(), 1u);
+    EXPECT_EQ(header[http::field::authorization], token);
+    header.erase(http::field::authorization);
+    EXPECT_EQ(request.arena.oversized_fields(), 0u);
+    header.erase(http::field::content_length);         // a field in a standard block: kept until the end
+    header.insert(http::field::authorization, token);  // a token again, on a retry
+    EXPECT_EQ(request.arena.oversized_fields(), 1u);
+    EXPECT_EQ(header[http::field::host], "mail.example.test");
+    EXPECT_EQ(header[http::field::authorization], token);
+}
+
 TEST(HeaderArena, ItsBlocksGoBackToTheThreadAndServeTheNextMessage) {
     on_a_new_thread([] {
         EXPECT_EQ(HeaderArena::spare_blocks(), 0u);

@@ -17,7 +17,8 @@ namespace easgate::common {
 // costs a pointer bump; all of them go back at once when the arena is destroyed with its message.
 // The blocks are kept on a small per-thread free list, so a request in steady state calls malloc
 // for none. Freeing a single field returns nothing, so an arena belongs to one message: rewriting
-// it costs at most what its fields took again.
+// it costs at most what its fields took again. Only a field too big for a block (a Kerberos
+// token) has memory of its own, and gives it back when it is erased.
 class HeaderArena final : public std::pmr::memory_resource {
 public:
     // Room for a typical ActiveSync request's fields: a held Ping keeps one block.
@@ -33,15 +34,21 @@ public:
 
     // Blocks kept on this thread's free list, for tests.
     static std::size_t spare_blocks();
+    // Fields too big for a block, each in memory of its own, held now; for tests.
+    std::size_t oversized_fields() const;
 
 private:
     struct Block {
         Block* next;
         std::size_t size;  // of the whole allocation, header included
     };
+    // Where a block's room starts: after its Block, at the strictest alignment.
+    static constexpr std::size_t block_header =
+        (sizeof(Block) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
 
     void* do_allocate(std::size_t bytes, std::size_t alignment) override;
-    void do_deallocate(void*, std::size_t, std::size_t) override {}  // all at once, in the destructor
+    // Nothing for a field in a standard block: those go all at once, in the destructor.
+    void do_deallocate(void* at, std::size_t bytes, std::size_t alignment) override;
     bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
         return this == &other;
     }
