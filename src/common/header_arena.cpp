@@ -33,11 +33,7 @@ HeaderArena::~HeaderArena() {
 
 std::size_t HeaderArena::spare_blocks() { return ArenaBlocks::spare(); }
 
-std::size_t HeaderArena::oversized_fields() const {
-    std::size_t count = 0;
-    for (const Block* block = blocks_; block; block = block->next) count += block->size != block_bytes;
-    return count;
-}
+std::size_t HeaderArena::oversized_fields() const { return oversized_; }
 
 void* HeaderArena::do_allocate(std::size_t bytes, std::size_t alignment) {
     if (auto* aligned = align_up(next_, alignment);
@@ -56,18 +52,22 @@ void* HeaderArena::do_allocate(std::size_t bytes, std::size_t alignment) {
     if (size == block_bytes) {
         end_ = static_cast<std::byte*>(memory) + size;
         next_ = aligned + bytes;
+    } else {
+        ++oversized_;
     }
     return aligned;
 }
 
 // A field with a block of its own gives it back at once: a held Ping keeps no token it has sent.
 void HeaderArena::do_deallocate(void* at, std::size_t, std::size_t alignment) {
+    if (oversized_ == 0) return;
     for (Block** link = &blocks_; *link; link = &(*link)->next) {
         Block* block = *link;
         if (block->size != block_bytes &&
             align_up(reinterpret_cast<std::byte*>(block) + block_header, alignment) == at) {
             *link = block->next;
             std::free(block);
+            --oversized_;
             return;
         }
     }

@@ -56,6 +56,7 @@ private:
     Block* blocks_ = nullptr;  // newest first
     std::byte* next_ = nullptr;
     std::byte* end_ = nullptr;
+    std::size_t oversized_ = 0;  // blocks of their own among blocks_
 };
 
 // Header fields and parsers whose fields live in a HeaderArena (or, default-constructed, on the heap).
