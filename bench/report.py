@@ -322,7 +322,7 @@ def lab_table(runs):
                   "|---|---|---|---|---|"] + rows
     held = runs.get("memory-easgate-lab-cached")
     if held and held["kib_per_ping"] is not None:
-        lines += ["", f"Held Pings on the whole path: the cold start's {held['held']} users (each in 30 groups; their "
+        lines += ["", f"Held Pings on the whole path: the cold start's {held['held']} users (each in {held.get('groups', '?')} groups; their "
                   "directory answers and tickets cached) each hold a Ping through the fast listener: "
                   f"**{held['kib_per_ping']:.1f} KiB** per held Ping (easgate's RSS {held['rss_before_kib'] // 1024} → "
                   f"{held['rss_held_kib'] // 1024} MiB), fresh, not churned."]

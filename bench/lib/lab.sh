@@ -26,8 +26,11 @@ lab_add_users() {  # COUNT: bench1..benchCOUNT, unless the last one exists alrea
 # Each bench user a direct member of lab_groups groups, as an enterprise account is (20 to 50
 # memberOf values of ~70 bytes): what the directory answers, easgate caches and every request reads.
 lab_groups=30
-lab_group_dn() { printf 'CN=GG-Mobile-%s-Region%02d-Staff,OU=Groups,OU=Corp,%s' "$2" "$1" "$LAB_BASE_DN"; }
 lab_group_kinds=(Sync Mail Calendar)
+lab_group_dn() {  # INDEX
+  printf 'CN=GG-Mobile-%s-Region%02d-Staff,OU=Groups,OU=Corp,%s' \
+    "${lab_group_kinds[$1 % ${#lab_group_kinds[@]}]}" "$1" "$LAB_BASE_DN"
+}
 
 lab_add_groups() {  # COUNT: bench1..benchCOUNT in every group (the groups made if missing)
   local count=$1 sam="$LAB_DIR/samba/private/sam.ldb" g n
@@ -36,14 +39,13 @@ lab_add_groups() {  # COUNT: bench1..benchCOUNT in every group (the groups made 
       printf 'dn: OU=Corp,%s\nobjectClass: organizationalUnit\n\n' "$LAB_BASE_DN"
       printf 'dn: OU=Groups,OU=Corp,%s\nobjectClass: organizationalUnit\n\n' "$LAB_BASE_DN"
       for g in $(seq "$lab_groups"); do
-        printf 'dn: %s\nobjectClass: group\nsAMAccountName: gg-mobile-%s\n\n' \
-          "$(lab_group_dn "$g" "${lab_group_kinds[g % 3]}")" "$g"
+        printf 'dn: %s\nobjectClass: group\nsAMAccountName: gg-mobile-%s\n\n' "$(lab_group_dn "$g")" "$g"
       done
     } >"$work/bench-groups.ldif"
     ldbadd -H "$sam" "$work/bench-groups.ldif" >"$work/ldbadd.log" 2>&1 || { tail "$work/ldbadd.log"; return 1; }
   fi
   for g in $(seq "$lab_groups"); do  # replace, not add: the same whether a member already or not
-    printf 'dn: %s\nchangetype: modify\nreplace: member\n' "$(lab_group_dn "$g" "${lab_group_kinds[g % 3]}")"
+    printf 'dn: %s\nchangetype: modify\nreplace: member\n' "$(lab_group_dn "$g")"
     for n in $(seq "$count"); do printf 'member: CN=bench%s,CN=Users,%s\n' "$n" "$LAB_BASE_DN"; done
     printf '\n'
   done >"$work/bench-members.ldif"
@@ -131,14 +133,8 @@ lab_ping_memory() {
   held_rss=$(rss_kib "$easgate_pid")
   kill -USR1 "$loadgen_pid"
   wait "$loadgen_pid" || true
-  python3 - "$results/memory-easgate-lab-cached.json" "$before" "$held_rss" "$(awk '/^held/ {print $2}' "$out")" <<'PY'
-import json, sys
-out, before, held_rss, held = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4] or 0)
-json.dump({"target": "easgate", "upstream": "lab", "state": "cached", "rss_before_kib": before,
-           "rss_held_kib": held_rss, "held": held,
-           "kib_per_ping": (held_rss - before) / held if held else None}, open(out, "w"))
-print(f"lab: {(held_rss - before) / held if held else 0:.1f} KiB per held Ping ({held} held)", file=sys.stderr)
-PY
+  memory_json "$results/memory-easgate-lab-cached.json" easgate lab cached "$before" "$held_rss" "$out" \
+    "{\"groups\": $lab_groups}"
 }
 
 run_lab_scenarios() {

@@ -116,18 +116,26 @@ measure_ping_memory() {  # TARGET KIND_INDEX STATE(fresh|churn)
     inside_easgate "$results/ping-hold-$name.json" sync "$logged" "$first_sync" $((first_sync + 9))
   fi
   if [ "$target" != direct ]; then
-    python3 - "$results/memory-$name.json" "$target" "${upstream_kinds[$kind]}" "$state" "$before" "$held_rss" \
-      "$(awk '/^held/ {print $2}' "$out")" <<'PY'
-import json, sys
-out, target, kind, state, before, held_rss, held = sys.argv[1:]
-held = int(held or 0)
-json.dump({"target": target, "upstream": kind, "state": state, "rss_before_kib": int(before),
-           "rss_held_kib": int(held_rss), "held": held,
-           "kib_per_ping": (int(held_rss) - int(before)) / held if held else None}, open(out, "w"))
-PY
-    echo "$name: $(json_number "$results/memory-$name.json" "d['kib_per_ping']") KiB per held Ping ($(awk '/^held/ {print $2}' "$out") held)" >&2
+    memory_json "$results/memory-$name.json" "$target" "${upstream_kinds[$kind]}" "$state" "$before" "$held_rss" "$out"
   fi
   stop_all
+}
+
+# Writes OUT, a memory-*.json: the RSS (KiB) before and with the Pings held, and how many the load
+# generator's output PING_OUT says were held; EXTRA (a JSON object) is merged in.
+memory_json() {  # OUT TARGET UPSTREAM STATE RSS_BEFORE RSS_HELD PING_OUT [EXTRA]
+  local extra=${8:-}
+  [ -n "$extra" ] || extra='{}'
+  python3 - "$1" "$2" "$3" "$4" "$5" "$6" "$(awk '/^held/ {print $2}' "$7")" "$extra" <<'PY'
+import json, os, sys
+out, target, kind, state, before, held_rss, held, extra = sys.argv[1:]
+held = int(held or 0)
+per_ping = (int(held_rss) - int(before)) / held if held else None
+json.dump({"target": target, "upstream": kind, "state": state, "rss_before_kib": int(before),
+           "rss_held_kib": int(held_rss), "held": held, "kib_per_ping": per_ping, **json.loads(extra)},
+          open(out, "w"))
+print(f"{os.path.basename(out)}: {per_ping} KiB per held Ping ({held} held)", file=sys.stderr)
+PY
 }
 
 log_lines() { wc -l <"$work/easgate.log" 2>/dev/null || echo 0; }  # how far easgate's log is
