@@ -7,7 +7,6 @@ namespace easgate::eas {
 namespace {
 
 bool is_control(unsigned char byte) { return byte < 0x20 || byte == 0x7f; }
-bool is_visible_ascii(unsigned char byte) { return byte > 0x20 && byte < 0x7f; }
 
 int hex_digit_value(char character) {
     if (is_digit(character)) return character - '0';
@@ -23,8 +22,12 @@ bool has_control(std::string_view text) {
                        [](char c) { return is_control(static_cast<unsigned char>(c)); });
 }
 bool all_visible_ascii(std::string_view text) {
-    return std::all_of(text.begin(), text.end(),
-                       [](char c) { return is_visible_ascii(static_cast<unsigned char>(c)); });
+    // Every byte is looked at, without a branch per byte, so that the compiler takes 16 at a time:
+    // a request-target is judged whole on every request. Visible is 0x21 to 0x7e, as is_visible_ascii.
+    unsigned char outside = 0;
+    for (const char c : text)
+        outside |= static_cast<unsigned char>(static_cast<unsigned char>(c) - 0x21) > 0x5d;
+    return outside == 0;
 }
 
 std::string hex_byte(std::uint8_t byte) { return common::hex_encode({&byte, 1}, common::HexDigits::upper); }

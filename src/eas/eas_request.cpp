@@ -20,7 +20,7 @@ std::string classify_path(std::string_view raw_path, EasPath& path) {
     const std::optional<std::string_view> decoded = percent_decode(raw_path, false, storage);
     if (!decoded) return "path has a malformed percent escape";
     std::string_view remaining = *decoded;
-    if (has_control(remaining)) return "path holds a control character";
+    if (was_decoded(remaining, storage) && has_control(remaining)) return "path holds a control character";
     if (remaining.find('\\') != std::string_view::npos) return "path holds a backslash";
     if (remaining.size() > 1 && remaining.back() == '/') remaining.remove_suffix(1);
     const std::string_view normalised = remaining;
@@ -89,12 +89,10 @@ std::optional<std::string_view> EasRequest::parameter(std::string_view name) con
 EasParseResult parse_eas_request(std::string_view method, std::string_view target,
                                  const EasHeaders& headers) {
     if (target.empty() || target.front() != '/') return refused("request-target does not start with '/'");
-    for (const char character : target) {
-        const auto byte = static_cast<unsigned char>(character);
-        if (byte <= 0x20 || byte >= 0x7f) {
-            return refused("request-target holds byte 0x" + hex_byte(byte) +
-                           ", which must be percent-encoded");
-        }
+    if (!all_visible_ascii(target)) {
+        const auto byte =
+            static_cast<unsigned char>(*std::find_if_not(target.begin(), target.end(), is_visible_ascii));
+        return refused("request-target holds byte 0x" + hex_byte(byte) + ", which must be percent-encoded");
     }
     if (target.find('#') != std::string_view::npos) return refused("request-target has a fragment");
 

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <array>
+#include <span>
 #include <utility>
 
 #include "ascii_text.hpp"
@@ -15,13 +16,15 @@ constexpr std::array<std::string_view, 6> known_parameters = {"AttachmentName", 
 constexpr std::size_t max_command_name_bytes = 32;
 constexpr std::size_t max_parameter_name_bytes = 64;
 
-// The spec's spelling of a plain-form name, or nullopt for a name it does not list.
+// The spec's spelling of a plain-form name, or nullopt for a name it does not list. Only names of
+// the same length are compared: every request has four of these.
 std::optional<std::string_view> known_plain_name(std::string_view name) {
-    for (const std::string_view field : {"Cmd", "User", "DeviceId", "DeviceType"}) {
-        if (equals_ignoring_case(name, field)) return field;
-    }
-    for (const std::string_view known : known_parameters) {
-        if (equals_ignoring_case(name, known)) return known;
+    static constexpr std::array<std::string_view, 4> fields = {"Cmd", "User", "DeviceId", "DeviceType"};
+    for (const auto& names :
+         {std::span<const std::string_view>(fields), std::span<const std::string_view>(known_parameters)}) {
+        for (const std::string_view known : names) {
+            if (known.size() == name.size() && equals_ignoring_case(name, known)) return known;
+        }
     }
     return std::nullopt;
 }
@@ -69,7 +72,8 @@ std::string parse_plain_query(std::string_view query, bool options, EasRequest& 
         const std::optional<std::string_view> value =
             percent_decode(segment.substr(equals + 1), true, value_storage);
         if (!value) return "query parameter " + std::string(name) + " has a malformed percent escape";
-        if (has_control(*value)) return "query parameter " + std::string(name) + " holds a control character";
+        if (was_decoded(*value, value_storage) && has_control(*value))
+            return "query parameter " + std::string(name) + " holds a control character";
         const auto seen = [&](bool& flag) { return std::exchange(flag, true); };
         const auto repeated = [&] {
             return "query parameter " + std::string(name) + " appears more than once";

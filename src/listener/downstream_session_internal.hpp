@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "easgate/common/body_rate.hpp"
@@ -15,6 +16,7 @@
 #include "easgate/eas/eas_request.hpp"
 #include "easgate/listener/downstream_session.hpp"
 #include "easgate/listener/proxy_header.hpp"
+#include "easgate/listener/request_framing.hpp"
 #include "easgate/upstream/upstream_exchange.hpp"
 
 namespace easgate::listener {
@@ -93,7 +95,7 @@ private:
 
     // request_reading.cpp: from the device's bytes to a request that may go on.
     asio::awaitable<bool> read_request(bool first, AdmittedRequest& request);
-    asio::awaitable<error_code> read_raw_header();
+    asio::awaitable<std::pair<error_code, RawHeaderScan>> read_raw_header();
     error_code parse_buffered_header(common::RequestParser& parser);
     asio::awaitable<void> refuse_unreadable_header(const error_code& ec);
     void log_incomplete_header(const error_code& ec) const;

@@ -34,8 +34,6 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-using easgate::listener::has_bare_line_feed;
-using easgate::listener::has_obsolete_line_folding;
 using easgate::upstream::BodyFraming;
 
 using Parser = easgate::common::RequestParser;
@@ -119,10 +117,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view received(reinterpret_cast<const char*>(data + 1), size - 1);
 
     // The device-side refusals, in DownstreamSession's order.
-    const std::size_t end = easgate::listener::header_end(received);
-    if (end == std::string_view::npos) return 0;
+    const auto scan = easgate::listener::scan_raw_header(received);
+    if (scan.end == std::string_view::npos || scan.bare_line_feed || scan.obsolete_line_folding) return 0;
+    const std::size_t end = scan.end;
     const std::string_view raw = received.substr(0, end);
-    if (has_bare_line_feed(raw) || has_obsolete_line_folding(raw)) return 0;
     // As DownstreamSession parses: the rewrite runs on arena fields.
     easgate::common::ParserInArena<Parser> parsed;
     Parser& parser = parsed.parser;
@@ -151,7 +149,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string sent = serialize_header(request);
 
     // What Exchange reads: exactly this one header, with the same framing, refused by nothing.
-    require(!has_bare_line_feed(sent) && !has_obsolete_line_folding(sent), "CRLF lines, no folding");
+    const auto sent_scan = easgate::listener::scan_raw_header(sent);
+    require(sent_scan.end == sent.size() && !sent_scan.bare_line_feed && !sent_scan.obsolete_line_folding,
+            "CRLF lines, no folding, ending where the header does");
     Parser upstream_parser;
     require(parse_header(upstream_parser, sent) == sent.size(), "re-parses as exactly one header");
     const auto& forwarded = upstream_parser.get();

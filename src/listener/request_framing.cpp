@@ -45,24 +45,23 @@ std::string framing_error(const common::RequestHeader& header) {
     return "";
 }
 
-bool has_bare_line_feed(std::string_view received) {
+RawHeaderScan scan_raw_header(std::string_view received) {
+    RawHeaderScan scan;
+    std::size_t line_start = 0;
     for (auto at = received.find('\n'); at != std::string_view::npos; at = received.find('\n', at + 1)) {
-        if (at == 0 || received[at - 1] != '\r') return true;
+        if (at == 0 || received[at - 1] != '\r') {
+            scan.bare_line_feed = true;
+            return scan;
+        }
+        if (at == line_start + 1 && line_start != 0) {  // CRLF alone on its line: the blank line
+            scan.end = at + 1;
+            return scan;
+        }
+        line_start = at + 1;
+        if (line_start < received.size() && (received[line_start] == ' ' || received[line_start] == '\t'))
+            scan.obsolete_line_folding = true;
     }
-    return false;
-}
-
-std::size_t header_end(std::string_view received) {
-    const auto blank_line = received.find("\r\n\r\n");
-    return blank_line == std::string_view::npos ? std::string_view::npos : blank_line + 4;
-}
-
-bool has_obsolete_line_folding(std::string_view header) {
-    for (auto line = header.find("\r\n"); line != std::string_view::npos;
-         line = header.find("\r\n", line + 2)) {
-        if (line + 2 < header.size() && (header[line + 2] == ' ' || header[line + 2] == '\t')) return true;
-    }
-    return false;
+    return scan;
 }
 
 }  // namespace easgate::listener

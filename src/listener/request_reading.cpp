@@ -35,10 +35,9 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
     phase_ = Phase::idle;
     // A connection accepted while draining (limits.shutdown_delay) still has its first request served.
     if (!first && draining()) co_return false;
-    auto ec = co_await read_raw_header();
+    auto [ec, scan] = co_await read_raw_header();
     if (!ec) {
-        const auto raw = buffered_text();
-        if (has_obsolete_line_folding(raw.substr(0, header_end(raw)))) {
+        if (scan.obsolete_line_folding) {
             phase_ = Phase::busy;
             spdlog::warn("{}: 400 obsolete line folding in the request header", who());
             co_await write_status(http::status::bad_request, 11, false);
@@ -122,14 +121,16 @@ asio::awaitable<bool> DownstreamSession::send_continue(const AdmittedRequest& re
 }
 
 // Reads until buffer_ holds a whole request header (or limits.max_header_bytes without one:
-// header_limit), so that its raw bytes can be checked before Beast parses them.
-asio::awaitable<error_code> DownstreamSession::read_raw_header() {
+// header_limit), so that its raw bytes can be checked before Beast parses them; with what the
+// check found.
+asio::awaitable<std::pair<error_code, RawHeaderScan>> DownstreamSession::read_raw_header() {
     for (;;) {
         const auto raw = buffered_text();
-        const auto end = header_end(raw);
-        if (has_bare_line_feed(raw.substr(0, end))) co_return error_code(http::error::bad_line_ending);
-        if (end != std::string_view::npos) co_return error_code{};
-        if (raw.size() >= limits_.max_header_bytes) co_return error_code(http::error::header_limit);
+        const auto scan = scan_raw_header(raw);
+        if (scan.bare_line_feed) co_return std::pair(error_code(http::error::bad_line_ending), scan);
+        if (scan.end != std::string_view::npos) co_return std::pair(error_code{}, scan);
+        if (raw.size() >= limits_.max_header_bytes)
+            co_return std::pair(error_code(http::error::header_limit), scan);
         // read_size grows the buffer only as needed (as Beast's own reads do), so a kept-alive
         // connection waiting for a small request does not hold max_header_bytes.
         const auto into = buffer_.prepare(beast::read_size(buffer_, limits_.max_header_bytes - raw.size()));
@@ -137,7 +138,7 @@ asio::awaitable<error_code> DownstreamSession::read_raw_header() {
         std::size_t read = stream_.read_now(into, ec);
         if (read == 0 && !ec) std::tie(ec, read) = co_await stream_.async_read_some(into, use_nothrow);
         buffer_.commit(read);
-        if (ec) co_return ec;
+        if (ec) co_return std::pair(ec, scan);
     }
 }
 

@@ -102,16 +102,22 @@ void rewrite_request_for_upstream(common::RequestHeader& header, std::string_vie
 
 void address_request(common::RequestHeader& header, const config::UpstreamTarget& target, BodyFraming framing,
                      std::optional<std::uint64_t> read_ahead_bytes) {
-    header.set(http::field::host, target.host_header());
-    header.erase(http::field::content_length);
-    header.erase(http::field::transfer_encoding);
+    // The device's (or the last try's) Host and framing go in one walk over the fields, then ours
+    // are added: set() and erase() by name would search Beast's tree once each.
+    for (auto field = header.begin(); field != header.end();) {
+        const auto name = field->name();
+        const bool ours = name == http::field::host || name == http::field::content_length ||
+                          name == http::field::transfer_encoding;
+        field = ours ? header.erase(field) : std::next(field);
+    }
+    header.insert(http::field::host, target.host_header());
     if (!framing.has_body()) return;
     if (read_ahead_bytes) {
-        header.set(http::field::content_length, std::to_string(*read_ahead_bytes));
+        header.insert(http::field::content_length, std::to_string(*read_ahead_bytes));
     } else if (framing.chunked) {
-        header.set(http::field::transfer_encoding, "chunked");
+        header.insert(http::field::transfer_encoding, "chunked");
     } else {
-        header.set(http::field::content_length, std::to_string(*framing.content_length));
+        header.insert(http::field::content_length, std::to_string(*framing.content_length));
     }
 }
 

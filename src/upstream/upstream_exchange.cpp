@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
+#include <utility>
 
 #include "easgate/common/body_relay.hpp"
 #include "easgate/config/units.hpp"
@@ -56,6 +57,7 @@ struct UpstreamExchange::Attempt {
     bool reused = false;           // this try runs on a connection that carried earlier requests
     common::BodyBytes scratch;     // for streaming the body beyond the read-ahead
     std::size_t authorization_bytes = 0;
+    bool token_in_header = false;  // ours, to take off again: erasing by name costs a search
 };
 
 UpstreamExchange::UpstreamExchange(asio::any_io_executor executor, std::shared_ptr<Upstream> upstream,
@@ -99,7 +101,8 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
             common::BodyBytes().swap(attempt.scratch);
             // Nor the token, a few KiB (the PAC grows with the user's groups) for up to an hour of
             // a held Ping; its size stays in attempt.authorization_bytes for a 400's diagnosis.
-            if (request.credentials) request.parser.get().erase(http::field::authorization);
+            if (std::exchange(attempt.token_in_header, false))
+                request.parser.get().erase(http::field::authorization);
         }
         if (auto ended = co_await read_response_header(request, watch, response)) co_return *ended;
         trip_.to_header = std::chrono::steady_clock::now() - sent_at;
@@ -129,7 +132,8 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRe
     const bool per_connection = upstream_->authentication() == config::UpstreamAuthentication::per_connection;
     const bool send_token =
         attempt.challenged || (!attempt.challenge_first && !(attempt.reused && per_connection));
-    header.erase(http::field::authorization);  // the last try's token
+    // The last try's token; the device's own was dropped with the hop-by-hop fields.
+    if (std::exchange(attempt.token_in_header, false)) header.erase(http::field::authorization);
     attempt.authorization_bytes = 0;
     if (send_token) {
         auto token = co_await request.credentials->token(connection_.channel_binding());
@@ -137,6 +141,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRe
         const std::string value = "Negotiate " + *token;
         header.insert(http::field::authorization, value);  // none left to replace: no second search
         attempt.authorization_bytes = value.size();
+        attempt.token_in_header = true;
     }
     co_return std::nullopt;
 }

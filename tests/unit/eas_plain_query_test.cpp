@@ -72,6 +72,9 @@ TEST(ParseEasRequest, PlainFormRefusesMalformedQueries) {
         {"Cmd=Sync&ItemId=1&ITEMID=2" + device, "query parameter ItemId appears more than once"},
         {"Cmd=Sync&User=a%0Ab" + device, "query parameter User holds a control character"},
         {"Cmd=Sync&User=a%00" + device, "query parameter User holds a control character"},
+        // An escaped value after one without escapes, and the other way round: each value is judged.
+        {"Cmd=Sync&User=a&ItemId=%7F" + device, "query parameter ItemId holds a control character"},
+        {"Cmd=Sync&User=%41&ItemId=b%09" + device, "query parameter ItemId holds a control character"},
         {"Cmd=Sync&User=a%4" + device, "query parameter User has a malformed percent escape"},
         {"Cmd=Sync&User=a%G1" + device, "query parameter User has a malformed percent escape"},
         {"Cmd=Sync&Flag" + device, "query parameter 2 has no '='"},

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "easgate/common/header_arena.hpp"
 
@@ -20,18 +21,23 @@ namespace easgate::listener {
 //     obeying it would let the device strip them from what Exchange gets.
 std::string framing_error(const common::RequestHeader& header);
 
-// A line ending in LF without CR in received bytes. Beast refuses such a header, but only once
-// it is complete, and easgate looks for CRLF CRLF first: a bare-LF request would wait for
-// header_timeout instead of getting its 400 at once.
-bool has_bare_line_feed(std::string_view received);
+// What one pass over a device's received bytes finds, up to the end of its request header.
+struct RawHeaderScan {
+    // Just past the blank line that ends the header; npos while it is incomplete.
+    std::size_t end = std::string_view::npos;
+    // A line ending in LF without CR. Beast refuses such a header, but only once it is complete,
+    // and easgate looks for CRLF CRLF first: a bare-LF request would wait for header_timeout
+    // instead of getting its 400 at once. The scan stops at the first.
+    bool bare_line_feed = false;
+    // A header line starting with a space or tab (obsolete line folding). Beast would join the
+    // lines silently; a proxy that reads them differently from IIS is how requests are smuggled,
+    // so easgate refuses them (RFC 9112 5.2 allows either).
+    bool obsolete_line_folding = false;
+};
 
-// Where a request's header ends in `received` (the offset just past the blank line), or npos
-// while it is incomplete.
-std::size_t header_end(std::string_view received);
-
-// Obsolete line folding (a header line starting with a space or tab) in a raw header. Beast
-// would join the lines silently; a proxy that reads them differently from IIS is how requests are
-// smuggled, so easgate refuses them (RFC 9112 5.2 allows either).
-bool has_obsolete_line_folding(std::string_view header);
+// One walk from line feed to line feed (the header is scanned again after each read until it is
+// whole, so each pass is kept to one). An empty first line does not end the header: only CRLF
+// CRLF does, as the parser reads it.
+RawHeaderScan scan_raw_header(std::string_view received);
 
 }  // namespace easgate::listener
