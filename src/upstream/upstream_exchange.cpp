@@ -201,7 +201,8 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
             co_return ExchangeEnd::cut_short();
         }
         if (deadline.long_poll) watch.watch();
-        const auto ec = co_await read_header(parser);
+        auto ec = deadline.long_poll ? co_await wait_for_answer() : error_code{};
+        if (!ec) ec = co_await read_header(parser);
         if (deadline.long_poll) co_await watch.stop_watching();
         if (!ec) continue;
         const std::string url = connection_.target().url;
@@ -222,6 +223,17 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
                                                      unreadable_answer(ec)));
     } while (response->parser.get().result_int() / 100 == 1 && response->parser.get().result_int() != 101);
     co_return std::nullopt;
+}
+
+// A held long poll waits for Exchange's answer before it makes a read buffer: over TLS, the
+// stream's own small wait read takes the first bytes (a plain connection has no such wait and
+// reads into the buffer as before).
+asio::awaitable<error_code> UpstreamExchange::wait_for_answer() {
+    if (auto* tls = connection_.tls()) {
+        auto [ec] = co_await tls->async_wait_input(use_nothrow);
+        co_return ec;
+    }
+    co_return error_code{};
 }
 
 // http::async_read_header, without its two composed operations per read.

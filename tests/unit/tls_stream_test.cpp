@@ -188,6 +188,38 @@ TEST_P(TlsStreamTest, ReadsNowWhatHasComeAndLeavesTheWaitToAsyncReadSome) {
     });
 }
 
+// A held Ping's wait for Exchange's answer (UpstreamExchange::wait_for_answer): TLS 1.3's session
+// tickets, which a server sends after the handshake, do not end it; the answer does, and is then
+// read at once; a connection that ends ends it with an error.
+TEST_P(TlsStreamTest, WaitsForApplicationDataWithoutTakingIt) {
+    run_bounded(context_, [&]() -> asio::awaitable<void> {
+        auto [server, client] = co_await tls_pair<AsioTlsStream, TlsStream>(tls_);
+        bool answered = false;
+        const auto answer_later = [&]() -> asio::awaitable<void> {
+            asio::steady_timer later(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
+            co_await later.async_wait(asio::use_awaitable);
+            answered = true;
+            co_await asio::async_write(server, asio::buffer(pattern(30)), asio::use_awaitable);
+        };
+        const auto wait = [&]() -> asio::awaitable<boost::system::error_code> {
+            auto [error] = co_await client.async_wait_input(use_nothrow);
+            EXPECT_TRUE(answered) << "the wait ended before the answer came";
+            co_return error;
+        };
+        const auto error = co_await (wait() && answer_later());
+        EXPECT_FALSE(error) << error.message();
+        EXPECT_TRUE(client.has_unread_input());
+        std::array<char, 100> into{};
+        boost::system::error_code read_error;
+        EXPECT_EQ(client.read_now(asio::buffer(into), read_error), 30u) << "the wait took the answer";
+        EXPECT_EQ(std::string(into.data(), 30), pattern(30));
+
+        beast::get_lowest_layer(server).close();
+        auto [ended] = co_await client.async_wait_input(use_nothrow);
+        EXPECT_TRUE(ended) << "a closed connection ended the wait without an error";
+    });
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, TlsStreamTest, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
                          tls_version_name);
 

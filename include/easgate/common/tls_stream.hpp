@@ -89,6 +89,14 @@ public:
                                                                    std::forward<Token>(token));
     }
 
+    // Completes once application data has come that a read can take at once, or with why none
+    // will come. The caller holds no read buffer meanwhile: an answer Exchange keeps back for up to
+    // an hour (a held Ping) costs nothing until it comes.
+    template <class Token>
+    auto async_wait_input(Token&& token) {
+        return start<void(boost::system::error_code)>(AwaitInput{}, std::forward<Token>(token));
+    }
+
     // Up to one TLS record's worth: the first buffer, or the start of the sequence gathered when the
     // first buffer is smaller (a header and its body go out in one record, not two).
     template <class ConstBufferSequence, class Token>
@@ -165,6 +173,16 @@ private:
         int operator()(TlsStream& stream, std::size_t& bytes) const {
             if (into.size() == 0) return 1;
             return SSL_read_ex(stream.ssl_.get(), into.data(), into.size(), &bytes);
+        }
+    };
+    // Looks at the first byte of application data without taking it: records of TLS's own (a TLS
+    // 1.3 server's session tickets come after the handshake) are processed, and only data ends the wait.
+    struct AwaitInput {
+        static constexpr bool transfers = false;
+        static constexpr bool heavy = false;
+        int operator()(TlsStream& stream, std::size_t& bytes) const {
+            unsigned char first = 0;
+            return SSL_peek_ex(stream.ssl_.get(), &first, 1, &bytes);
         }
     };
     template <class ConstBufferSequence>
@@ -247,6 +265,12 @@ public:
                 if constexpr (std::is_same_v<Action, Read>) {
                     // Only the socket can bring bytes (OpenSSL holds none): the wait asks it.
                     if (stream_.wait_first_ && action_.into.size() > 0 && !stream_.has_unread_input()) {
+                        outcome_.wants_input = true;
+                        return go_on(self);
+                    }
+                }
+                if constexpr (std::is_same_v<Action, AwaitInput>) {
+                    if (!stream_.has_unread_input()) {
                         outcome_.wants_input = true;
                         return go_on(self);
                     }

@@ -182,6 +182,8 @@ public:
     // tokens to it; empty otherwise.
     const std::string& channel_binding() const { return channel_binding_; }
 
+    // The TLS stream of an https connection; null for plain http or a closed connection.
+    TlsStream* tls() { return stream_ ? std::get_if<TlsStream>(stream_.get()) : nullptr; }
     // Calls f with the PlainStream or TlsStream.
     template <class F>
     decltype(auto) visit(F&& f) {
