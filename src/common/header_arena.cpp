@@ -20,7 +20,9 @@ std::byte* align_up(std::byte* at, std::size_t alignment) {
 
 }  // namespace
 
-HeaderArena::~HeaderArena() {
+HeaderArena::~HeaderArena() { release(); }
+
+void HeaderArena::release() {
     while (blocks_) {
         Block* block = std::exchange(blocks_, blocks_->next);
         if (block->size == block_bytes) {
@@ -29,6 +31,15 @@ HeaderArena::~HeaderArena() {
             std::free(block);
         }
     }
+    next_ = end_ = nullptr;
+    oversized_ = 0;
+}
+
+void drop_header(RequestHeader& header) {
+    header.clear();
+    header.method_string({});
+    header.target({});
+    if (auto* arena = dynamic_cast<HeaderArena*>(header.get_allocator().resource())) arena->release();
 }
 
 std::size_t HeaderArena::spare_blocks() { return ArenaBlocks::spare(); }

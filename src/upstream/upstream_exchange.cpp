@@ -99,10 +99,16 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         if (!may_resend) {  // nothing of the request is kept while Exchange thinks
             common::BodyBytes().swap(request.read_ahead);
             common::BodyBytes().swap(attempt.scratch);
-            // Nor the token, a few KiB (the PAC grows with the user's groups) for up to an hour of
-            // a held Ping; its size stays in attempt.authorization_bytes for a 400's diagnosis.
-            if (std::exchange(attempt.token_in_header, false))
+            // Nor its header while Exchange holds a long poll: a held Ping keeps neither the
+            // header's block nor the token (a few KiB: the PAC grows with the user's groups). Other
+            // answers come in moments: only the token goes. Its size stays in
+            // attempt.authorization_bytes for a 400's diagnosis.
+            if (request.deadline.long_poll) {
+                common::drop_header(request.parser.get());
+                attempt.token_in_header = false;
+            } else if (std::exchange(attempt.token_in_header, false)) {
                 request.parser.get().erase(http::field::authorization);
+            }
         }
         if (auto ended = co_await read_response_header(request, watch, response)) co_return *ended;
         trip_.to_header = std::chrono::steady_clock::now() - sent_at;

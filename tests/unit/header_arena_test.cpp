@@ -111,6 +111,35 @@ TEST(HeaderArena, ItsBlocksGoBackToTheThreadAndServeTheNextMessage) {
     });
 }
 
+// A held Ping's header once it has been sent (UpstreamExchange::forward): its block goes back to the
+// thread and its token to malloc, while the parser still knows the request was read whole.
+TEST(HeaderArena, ADroppedHeaderGivesItsMemoryBackAndTheArenaServesAgain) {
+    on_a_new_thread([] {
+        ParserInArena<RequestParser> request;
+        boost::system::error_code error;
+        const std::string raw =
+            "POST /Microsoft-Server-ActiveSync?Cmd=Ping&DeviceId=d&DeviceType=t HTTP/1.1\r\n"
+            "Host: mail.example.test\r\nContent-Length: 2\r\n\r\nab";
+        request.parser.put(boost::asio::buffer(raw), error);
+        ASSERT_FALSE(error) << error.message();
+        ASSERT_FALSE(request.parser.is_done()) << "the body is read on its own";
+        auto& header = request.parser.get();
+        header.insert(http::field::authorization, "Negotiate " + std::string(6000, 'Y'));
+        const std::size_t spare_before = HeaderArena::spare_blocks();
+        EXPECT_EQ(request.arena.oversized_fields(), 1u);
+
+        drop_header(header);
+        EXPECT_EQ(header.begin(), header.end());
+        EXPECT_EQ(header.target(), "");
+        EXPECT_EQ(request.arena.oversized_fields(), 0u);
+        EXPECT_EQ(HeaderArena::spare_blocks(), spare_before + 1) << "the header's block went back";
+
+        header.insert(http::field::host, "again.example.test");  // the arena serves again
+        EXPECT_EQ(header[http::field::host], "again.example.test");
+        EXPECT_EQ(HeaderArena::spare_blocks(), spare_before);
+    });
+}
+
 TEST(HeaderArena, AThreadKeepsABoundedNumberOfSpareBlocks) {
     on_a_new_thread([] {
         std::vector<std::unique_ptr<HeaderArena>> arenas;

@@ -32,6 +32,10 @@ public:
     HeaderArena& operator=(const HeaderArena&) = delete;
     ~HeaderArena() override;
 
+    // Gives every block back at once. Nothing allocated from the arena may be in use any more: for
+    // a header whose fields are all erased (drop_header).
+    void release();
+
     // Blocks kept on this thread's free list, for tests.
     static std::size_t spare_blocks();
     // Fields too big for a block, each in memory of its own, held now; for tests.
@@ -66,6 +70,11 @@ using RequestHeader = boost::beast::http::request_header<Fields>;
 using ResponseHeader = boost::beast::http::response_header<Fields>;
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body, FieldAllocator>;
 using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body, FieldAllocator>;
+
+// Erases a request header, its request line included, and gives its arena's memory back, for a
+// request that has been sent and will not be sent again: a held Ping keeps none of it. Its parser
+// goes on knowing what it read (is_done and the framing).
+void drop_header(RequestHeader& header);
 
 // A parser whose header fields live in an arena of its own. The arena comes first, so it outlives
 // the parser that holds the fields.
