@@ -207,7 +207,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
             co_return ExchangeEnd::cut_short();
         }
         if (deadline.long_poll) watch.watch();
-        auto ec = deadline.long_poll ? co_await wait_for_answer() : error_code{};
+        auto ec = deadline.long_poll ? co_await wait_for_answer(parser) : error_code{};
         if (!ec) ec = co_await read_header(parser);
         if (deadline.long_poll) co_await watch.stop_watching();
         if (!ec) continue;
@@ -233,11 +233,11 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
 
 // A held long poll waits for Exchange's answer before it makes a read buffer: over TLS, the
 // stream's own small wait read takes the first bytes (a plain connection has no such wait and
-// reads into the buffer as before).
-asio::awaitable<error_code> UpstreamExchange::wait_for_answer() {
+// reads into the buffer as before). Its errors read as read_header's would.
+asio::awaitable<error_code> UpstreamExchange::wait_for_answer(common::ResponseParser& parser) {
     if (auto* tls = connection_.tls()) {
         auto [ec] = co_await tls->async_wait_input(use_nothrow);
-        co_return ec;
+        if (ec) co_return common::header_read_error(ec, parser);
     }
     co_return error_code{};
 }

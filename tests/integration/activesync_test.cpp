@@ -21,7 +21,7 @@ protected:
     std::string post_wbxml(const std::string& path, const std::string& wbxml) {
         const auto file = work_dir() / "body.wbxml";
         write_file(file, wbxml);
-        return status_of(path, {"--data-binary", "@" + file.string(), "-H",
+        return status_of(path, {"--data-binary", std::string("@").append(file.string()), "-H",
                                 "Content-Type: application/vnd.ms-sync.wbxml"});
     }
 };
@@ -39,13 +39,42 @@ TEST_F(ActiveSyncTest, PingIsHeldForItsHeartbeatIntervalNotUpstreamTimeout) {
         << gateway_log();
 }
 
+// Exchange ending a held Ping's connection without an answer (a recycled worker): the held Ping
+// waits for the answer without a read buffer, and yet the device and the log are told what they
+// are for a Sync that Exchange took and did not answer.
+TEST_F(ActiveSyncTest, ExchangeEndingAHeldPingWithoutAnAnswerIsToldAsForASync) {
+    start_gateway();
+    const std::string cause = "sent no valid response (request not replayed): ";
+    const auto reason_after = [&](std::size_t from) {
+        const auto log = gateway_log();
+        const auto at = log.find(cause, from);
+        return at == std::string::npos
+                   ? std::string("(none)")
+                   : log.substr(at + cause.size(), log.find('\n', at) - at - cause.size());
+    };
+    for (const std::string ending : {"", "&rst=1"}) {
+        const auto before = gateway_log().size();
+        EXPECT_EQ(
+            post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Sync" + device_query + "&hangup=1" + ending, "s"),
+            "503");
+        const auto sync_reason = reason_after(before);
+        const auto between = gateway_log().size();
+        EXPECT_EQ(post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query +
+                                 "&delayms=300&hangup=1" + ending,
+                             ping_90s),
+                  "503");
+        EXPECT_EQ(reason_after(between), sync_reason) << gateway_log();
+        EXPECT_NE(sync_reason, "(none)") << gateway_log();
+    }
+}
+
 TEST_F(ActiveSyncTest, APhoneThatGoesAwayCancelsItsHeldPingAtOnce) {
     start_gateway();
     const auto file = work_dir() / "ping.wbxml";
     write_file(file, ping_90s);
     // Exchange would hold this Ping for 8 s; the phone gives up after 1 s.
     curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=8000",
-         {"--max-time", "1", "--data-binary", "@" + file.string()});
+         {"--max-time", "1", "--data-binary", std::string("@").append(file.string())});
     const auto log = wait_for_text(work_dir() / "easgate.err", "the device left", std::chrono::seconds(6));
     EXPECT_NE(log.find("the device left; its long poll to https://localhost:"), std::string::npos)
         << gateway_log();
