@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <array>
-#include <span>
 #include <utility>
 
 #include "ascii_text.hpp"
@@ -16,15 +15,13 @@ constexpr std::array<std::string_view, 6> known_parameters = {"AttachmentName", 
 constexpr std::size_t max_command_name_bytes = 32;
 constexpr std::size_t max_parameter_name_bytes = 64;
 
-// The spec's spelling of a plain-form name, or nullopt for a name it does not list. Only names of
-// the same length are compared: every request has four of these.
+// The spec's spelling of a plain-form name, or nullopt for a name it does not list.
 std::optional<std::string_view> known_plain_name(std::string_view name) {
-    static constexpr std::array<std::string_view, 4> fields = {"Cmd", "User", "DeviceId", "DeviceType"};
-    for (const auto& names :
-         {std::span<const std::string_view>(fields), std::span<const std::string_view>(known_parameters)}) {
-        for (const std::string_view known : names) {
-            if (known.size() == name.size() && equals_ignoring_case(name, known)) return known;
-        }
+    for (const std::string_view field : {"Cmd", "User", "DeviceId", "DeviceType"}) {
+        if (equals_ignoring_case(name, field)) return field;
+    }
+    for (const std::string_view known : known_parameters) {
+        if (equals_ignoring_case(name, known)) return known;
     }
     return std::nullopt;
 }

@@ -8,7 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
-#include <utility>
 
 #include "easgate/common/body_relay.hpp"
 #include "easgate/config/units.hpp"
@@ -56,8 +55,8 @@ struct UpstreamExchange::Attempt {
     bool retried_fresh = false;    // a kept-alive connection that took none of the request: one retry
     bool reused = false;           // this try runs on a connection that carried earlier requests
     common::BodyBytes scratch;     // for streaming the body beyond the read-ahead
+    // The Authorization sent: the token easgate put on the header, or the device's own (optional mode).
     std::size_t authorization_bytes = 0;
-    bool token_in_header = false;  // ours, to take off again: erasing by name costs a search
 };
 
 UpstreamExchange::UpstreamExchange(asio::any_io_executor executor, std::shared_ptr<Upstream> upstream,
@@ -105,8 +104,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
             // attempt.authorization_bytes for a 400's diagnosis.
             if (request.deadline.long_poll) {
                 common::drop_header(request.parser.get());
-                attempt.token_in_header = false;
-            } else if (std::exchange(attempt.token_in_header, false)) {
+            } else if (request.credentials && attempt.authorization_bytes > 0) {
                 request.parser.get().erase(http::field::authorization);
             }
         }
@@ -138,8 +136,9 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRe
     const bool per_connection = upstream_->authentication() == config::UpstreamAuthentication::per_connection;
     const bool send_token =
         attempt.challenged || (!attempt.challenge_first && !(attempt.reused && per_connection));
-    // The last try's token; the device's own was dropped with the hop-by-hop fields.
-    if (std::exchange(attempt.token_in_header, false)) header.erase(http::field::authorization);
+    // The last try's token, if it had one (erasing by name costs a search); the device's own was
+    // dropped with the hop-by-hop fields.
+    if (attempt.authorization_bytes > 0) header.erase(http::field::authorization);
     attempt.authorization_bytes = 0;
     if (send_token) {
         auto token = co_await request.credentials->token(connection_.channel_binding());
@@ -147,7 +146,6 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRe
         const std::string value = "Negotiate " + *token;
         header.insert(http::field::authorization, value);  // none left to replace: no second search
         attempt.authorization_bytes = value.size();
-        attempt.token_in_header = true;
     }
     co_return std::nullopt;
 }

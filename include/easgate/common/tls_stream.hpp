@@ -170,6 +170,8 @@ private:
         static constexpr bool transfers = true;
         static constexpr bool heavy = false;
         boost::asio::mutable_buffer into;
+        // Only the socket can bring bytes when OpenSSL holds none: the wait asks it before OpenSSL.
+        bool waits_first(const TlsStream& stream) const { return stream.wait_first_ && into.size() > 0; }
         int operator()(TlsStream& stream, std::size_t& bytes) const {
             if (into.size() == 0) return 1;
             return SSL_read_ex(stream.ssl_.get(), into.data(), into.size(), &bytes);
@@ -180,6 +182,7 @@ private:
     struct AwaitInput {
         static constexpr bool transfers = false;
         static constexpr bool heavy = false;
+        bool waits_first(const TlsStream&) const { return true; }
         int operator()(TlsStream& stream, std::size_t& bytes) const {
             unsigned char first = 0;
             return SSL_peek_ex(stream.ssl_.get(), &first, 1, &bytes);
@@ -262,15 +265,8 @@ public:
                 BOOST_ASSERT_MSG(!stream_.busy_, "another operation is pending on this TlsStream");
                 stream_.busy_ = true;
                 if constexpr (Action::heavy) return wait_turn(self);
-                if constexpr (std::is_same_v<Action, Read>) {
-                    // Only the socket can bring bytes (OpenSSL holds none): the wait asks it.
-                    if (stream_.wait_first_ && action_.into.size() > 0 && !stream_.has_unread_input()) {
-                        outcome_.wants_input = true;
-                        return go_on(self);
-                    }
-                }
-                if constexpr (std::is_same_v<Action, AwaitInput>) {
-                    if (!stream_.has_unread_input()) {
+                if constexpr (requires { action_.waits_first(stream_); }) {
+                    if (action_.waits_first(stream_) && !stream_.has_unread_input()) {
                         outcome_.wants_input = true;
                         return go_on(self);
                     }
