@@ -16,6 +16,7 @@
 #include "easgate/app/gateway.hpp"
 #include "easgate/app/gateway_metrics.hpp"
 #include "easgate/common/listen_socket.hpp"
+#include "easgate/common/logging.hpp"
 #include "easgate/common/service_notify.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/identity/crl_refresher.hpp"
@@ -273,6 +274,7 @@ void Daemon::reload() {
     hangup_.async_wait([this](const boost::system::error_code& ec, int) {
         if (ec) return;
         common::notify_reloading();
+        common::reopen_access_log();  // logrotate's postrotate: whatever the configuration holds
         reload_status_.last_attempt_unix = unix_now();
         try {
             auto next = config::load_config(config_path_);

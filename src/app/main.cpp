@@ -75,12 +75,22 @@ int main(int argc, char** argv) {
             std::cout << easgate::config::to_yaml(config);
             return 0;
         }
-        easgate::common::configure_logging(config.logging.level,
-                                           config.logging.format == easgate::config::LogFormat::json);
+        try {
+            easgate::common::configure_logging(config.logging.level,
+                                               config.logging.format == easgate::config::LogFormat::json,
+                                               config.logging.access_log);
+        } catch (const std::runtime_error& e) {
+            // Under the packaged unit the file system is read-only but for its LogsDirectory.
+            throw easgate::config::ConfigError(
+                std::string("logging.access_log: ") + e.what() +
+                " (the packaged unit lets easgate write in /var/log/easgate only)");
+        }
         log_heap_tuning(easgate::common::tune_heap_for_uploads(config.limits.upload_read_ahead));
         if (easgate::common::openssl_memory::installed())
             spdlog::debug("memory: OpenSSL's record buffers are recycled per thread");
-        return easgate::app::run_gateway(config, config_path);
+        const int status = easgate::app::run_gateway(config, config_path);
+        easgate::common::flush_access_log();
+        return status;
     } catch (const easgate::config::ConfigError& e) {
         std::cerr << "config error: " << e.what() << "\n";
         return 1;

@@ -32,6 +32,9 @@ std::vector<std::string> restart_only_changes(const config::Config& running, con
                           " open");
     if (running.logging.format != next.logging.format)
         changes.push_back("logging.format: the log's format is chosen once, at start");
+    if (running.logging.access_log != next.logging.access_log)
+        changes.push_back("logging.access_log: " + next.logging.access_log + " configured, " +
+                          running.logging.access_log + " open (a reload reopens the file at its path)");
     const auto krb5_conf = [](const config::Config& c) { return c.kerberos ? c.kerberos->krb5_conf : ""; };
     if (krb5_conf(running) != krb5_conf(next))
         changes.push_back("kerberos.krb5_conf: " + krb5_conf(next) + " configured, " + krb5_conf(running) +
@@ -48,6 +51,7 @@ config::Config keep_restart_only_settings(config::Config next, const config::Con
     next.workers = running.workers;
     next.admin.listen = running.admin.listen;
     next.logging.format = running.logging.format;
+    next.logging.access_log = running.logging.access_log;
     if (next.kerberos) next.kerberos->krb5_conf = running.kerberos ? running.kerberos->krb5_conf : "";
     return next;
 }

@@ -1,11 +1,17 @@
 #include "log_sink.hpp"
 
+#include <fcntl.h>
 #include <spdlog/pattern_formatter.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
+#include <stdexcept>
+#include <utility>
 
 namespace easgate::common {
 namespace {
@@ -90,7 +96,78 @@ private:
     spdlog::memory_buf_t line_;  // keeps its capacity from line to line
 };
 
+constexpr std::size_t access_log_block = 64 * 1024;
+
+int open_for_appending(const std::string& path) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
 }  // namespace
+
+AccessLogFileSink::AccessLogFileSink(std::string path, std::unique_ptr<spdlog::formatter> formatter)
+    : path_(std::move(path)), formatter_(std::move(formatter)), fd_(open_for_appending(path_)) {
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + " for appending: " + std::strerror(errno));
+}
+
+AccessLogFileSink::~AccessLogFileSink() {
+    std::lock_guard lock(mutex_);
+    write_out();
+    ::close(fd_);
+}
+
+void AccessLogFileSink::log(const spdlog::details::log_msg& msg) {
+    std::lock_guard lock(mutex_);
+    formatter_->format(msg, gathered_);
+    if (gathered_.size() >= access_log_block) write_out();
+}
+
+void AccessLogFileSink::flush() {
+    std::lock_guard lock(mutex_);
+    write_out();
+}
+
+void AccessLogFileSink::set_pattern(const std::string& pattern) {
+    set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern));
+}
+
+void AccessLogFileSink::set_formatter(std::unique_ptr<spdlog::formatter> formatter) {
+    std::lock_guard lock(mutex_);
+    formatter_ = std::move(formatter);
+}
+
+std::string AccessLogFileSink::reopen() {
+    std::lock_guard lock(mutex_);
+    write_out();
+    const int fd = open_for_appending(path_);
+    if (fd < 0) return "cannot open " + path_ + " for appending: " + std::strerror(errno);
+    ::close(std::exchange(fd_, fd));
+    return "";
+}
+
+// Whole lines only: a write the file takes in part is continued; one that fails drops what was
+// gathered (a full disk must not grow easgate's memory), said once on stderr until writes work again.
+void AccessLogFileSink::write_out() {
+    std::size_t written = 0;
+    while (written < gathered_.size()) {
+        const ssize_t n = ::write(fd_, gathered_.data() + written, gathered_.size() - written);
+        if (n >= 0) {
+            written += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        const std::string why = std::strerror(errno);
+        if (failure_ != why)
+            std::fprintf(stderr, "easgate: access log %s: lines lost: %s\n", path_.c_str(), why.c_str());
+        failure_ = why;
+        break;
+    }
+    if (written == gathered_.size()) failure_.clear();
+    gathered_.clear();
+}
 
 std::unique_ptr<spdlog::formatter> make_text_line_formatter() {
     return std::make_unique<TextLineFormatter>();

@@ -91,27 +91,53 @@ public:
     std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
 };
 
+std::unique_ptr<spdlog::formatter> line_formatter(bool json_lines) {
+    if (json_lines) return std::make_unique<JsonFormatter>();
+    return make_text_line_formatter();
+}
+
+// With logging.access_log, where log_with_fields writes; set before the I/O threads start.
+std::shared_ptr<AccessLogFileSink> access_log_file;
+spdlog::logger* access_logger = nullptr;
+
 }  // namespace
 
-void configure_logging(const std::string& level, bool json_lines) {
+void configure_logging(const std::string& level, bool json_lines, const std::string& access_log) {
     json_logs = json_lines;
     auto logger = std::make_shared<spdlog::logger>("easgate", make_stderr_line_sink());
-    if (json_lines) {
-        logger->set_formatter(std::make_unique<JsonFormatter>());
-    } else {
-        logger->set_formatter(make_text_line_formatter());
-    }
+    logger->set_formatter(line_formatter(json_lines));
     logger->set_level(spdlog::level::from_str(level));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(std::move(logger));
+    if (access_log.empty()) return;
+    access_log_file = std::make_shared<AccessLogFileSink>(access_log, line_formatter(json_lines));
+    auto access = std::make_shared<spdlog::logger>("access", access_log_file);
+    access->set_level(spdlog::level::from_str(level));  // spdlog::set_level (a reload) sets both
+    access_logger = access.get();
+    spdlog::register_logger(std::move(access));
+    spdlog::flush_every(std::chrono::seconds(1));  // what a quiet gateway gathered is on disk a second later
+}
+
+void reopen_access_log() {
+    if (!access_log_file) return;
+    if (const auto failure = access_log_file->reopen(); !failure.empty()) {
+        spdlog::error("access log: {}; lines go on to the file that was open", failure);
+    } else {
+        spdlog::info("access log: reopened {}", access_log_file->path());
+    }
+}
+
+void flush_access_log() {
+    if (access_log_file) access_log_file->flush();
 }
 
 void log_with_fields(bool warning, std::string_view message, std::span<const LogField> fields) {
     const auto level = warning ? spdlog::level::warn : spdlog::level::info;
-    if (!spdlog::default_logger_raw()->should_log(level)) return;
+    spdlog::logger& logger = access_logger ? *access_logger : *spdlog::default_logger_raw();
+    if (!logger.should_log(level)) return;
     if (json_logs.load(std::memory_order_relaxed)) {
         line_fields = fields;
-        spdlog::default_logger_raw()->log(level, spdlog::string_view_t(message.data(), message.size()));
+        logger.log(level, spdlog::string_view_t(message.data(), message.size()));
         line_fields = {};
         return;
     }
@@ -137,8 +163,7 @@ void log_with_fields(bool warning, std::string_view message, std::span<const Log
         }
     }
     // The line is final: handed over as it is, not through another format string.
-    spdlog::default_logger_raw()->log(
-        level, spdlog::string_view_t(line.data(), static_cast<std::size_t>(out.at - line.data())));
+    logger.log(level, spdlog::string_view_t(line.data(), static_cast<std::size_t>(out.at - line.data())));
 }
 
 long LogRateLimiter::admit(std::string_view reason) {

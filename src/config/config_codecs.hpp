@@ -30,6 +30,16 @@ struct ReadableFile : Text {
     std::string read(const Reader& r) const { return r.as_readable_file(); }
 };
 
+// A file easgate writes (opened at start, as the service's user): named from the root, since a
+// service's working directory is nobody's choice.
+struct AbsolutePath : Text {
+    std::string read(const Reader& r) const {
+        auto path = r.as_string();
+        if (!path.starts_with('/')) r.fail("expected an absolute path, got \"" + path + "\"");
+        return path;
+    }
+};
+
 struct HostName : Text {
     std::string read(const Reader& r) const { return r.as_host_name(); }
 };

@@ -117,6 +117,7 @@ inline constexpr auto admin = [](auto& f, auto& a) { f.field("listen", a.listen,
 inline constexpr auto logging = [](auto& f, auto& l) {
     f.field("level", l.level, Word<7>{{"trace", "debug", "info", "warn", "error", "critical", "off"}});
     f.field("format", l.format, one_of<LogFormat>({{"text", LogFormat::text}, {"json", LogFormat::json}}));
+    f.field("access_log", l.access_log, AbsolutePath{}, Presence::shown_when_set);
 };
 
 // The bind: mapping's keys live flat in DirectoryConfig.

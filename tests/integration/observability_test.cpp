@@ -169,5 +169,47 @@ TEST_F(ObservabilityTest, TheJsonAccessLogHasOneFieldPerItem) {
     EXPECT_EQ(gateway_log().find("Negotiate"), std::string::npos) << gateway_log();
 }
 
+// logging.access_log: every access log line (easgate's own answers too) goes to the file, none to
+// the journal's stderr; nothing is lost across logrotate's rename and SIGHUP, nor at the stop; a
+// file easgate can't open stops the start with the key and the reason.
+TEST_F(ObservabilityTest, TheAccessLogFileTakesEveryLineAndIsReopenedOnSighup) {
+    const auto dir = make_temp_dir("access-log");
+    const auto path = dir / "access.log";
+    start_gateway({.logging = "  access_log: " + path.string() + "\n"});
+    EXPECT_EQ(status_of("alice", sync_path, "sync"), "200");
+    EXPECT_EQ(curl("alice", "/owa/").out.find("Not Found"), 0u);
+    // Written within a second (spdlog's flusher), not at the next request.
+    auto text = wait_for_text(path, "\"GET /owa/\" 404 ");
+    EXPECT_NE(text.find("info 127.0.0.1:"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"POST /Microsoft-Server-ActiveSync\" 200 ms="), std::string::npos) << text;
+    EXPECT_NE(text.find("warning 127.0.0.1:"), std::string::npos) << "easgate's own 404: " << text;
+    EXPECT_EQ(gateway_log().find("/Microsoft-Server-ActiveSync\" 200"), std::string::npos)
+        << "an access log line went to stderr too:\n"
+        << gateway_log();
+
+    std::filesystem::rename(path, dir / "access.log.1");
+    EXPECT_NE(reload_gateway().find("access log: reopened " + path.string()), std::string::npos)
+        << gateway_log();
+    EXPECT_EQ(status_of("alice", android_sync, "after rotation"), "200");
+    EXPECT_NE(wait_for_text(path, "device_id=OBS02"), "") << gateway_log();
+    EXPECT_EQ(read_file(dir / "access.log.1"), text) << "a line went to the rotated file after the reopen";
+
+    EXPECT_EQ(status_of("alice", sync_path, "last"), "200");
+    EXPECT_EQ(stop_gateway(), 0);
+    EXPECT_EQ(count_of(read_file(path), "device_id=OBS0"), 2u) << read_file(path);
+
+    const auto config = work_dir() / "easgate.yaml";
+    auto yaml = read_file(config);
+    yaml.replace(yaml.find(path.string()), path.string().size(), (dir / "missing" / "access.log").string());
+    write_file(config, yaml);
+    const auto refused = run_command({EASGATE_BINARY, "run", "--config", config.string()});
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("config error: logging.access_log: cannot open " + (dir / "missing").string() +
+                               "/access.log for appending: No such file or directory"),
+              std::string::npos)
+        << refused.err;
+    std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace easgate::testing

@@ -29,7 +29,7 @@ dpkg-deb -c "$deb" >"$work/contents"
 for path in ./usr/sbin/easgate ./lib/systemd/system/easgate.service ./etc/easgate/easgate.yaml \
   ./usr/share/doc/easgate/README.md ./usr/share/doc/easgate/admin-guide.md \
   ./usr/share/doc/easgate/forwarding.md ./usr/share/doc/easgate/easgate.example.yaml \
-  ./usr/share/doc/easgate/LICENSE; do
+  ./usr/share/doc/easgate/LICENSE ./etc/logrotate.d/easgate; do
   grep -q " $path\$" "$work/contents" || fail "$path is not in the package"
 done
 grep -Eq '^drwxr-x--- root/root .* \./etc/easgate/$' "$work/contents" || fail "/etc/easgate is not 0750 in the package"
@@ -47,8 +47,9 @@ for package in libkrb5-3 libgssapi-krb5-2 'libldap-2\.5-0' libssl3 'libyaml-cpp.
   grep -qx "$package" <<<"$depends_names" || fail "Depends lacks $package: $depends"
 done
 conffiles=$(dpkg-deb -I "$deb" conffiles)
-[ "$conffiles" = /etc/easgate/easgate.yaml ] || fail "conffiles is not exactly /etc/easgate/easgate.yaml: $conffiles"
-pass "version $version, Depends: $depends; conffile /etc/easgate/easgate.yaml"
+[ "$conffiles" = "/etc/easgate/easgate.yaml
+/etc/logrotate.d/easgate" ] || fail "conffiles is not exactly /etc/easgate/easgate.yaml and /etc/logrotate.d/easgate: $conffiles"
+pass "version $version, Depends: $depends; conffiles /etc/easgate/easgate.yaml, /etc/logrotate.d/easgate"
 
 echo "== the extracted binary"
 root=$work/root

@@ -36,6 +36,18 @@ TEST_F(ConfigTest, ReadsSizesDurationsAndModes) {
     EXPECT_EQ(config.logging.format, LogFormat::json);
 }
 
+// The access log's own file: named from the root (a service's working directory is nobody's choice),
+// shown by check-config when set.
+TEST_F(ConfigTest, AccessLogIsAnAbsolutePath) {
+    EXPECT_EQ(load(valid()).logging.access_log, "");
+    const auto config = load(valid("", "logging:\n  access_log: /var/log/easgate/access.log\n"));
+    EXPECT_EQ(config.logging.access_log, "/var/log/easgate/access.log");
+    EXPECT_NE(to_yaml(config).find("access_log: /var/log/easgate/access.log"), std::string::npos);
+    EXPECT_EQ(to_yaml(load(valid())).find("access_log"), std::string::npos);
+    EXPECT_EQ(error_of(valid("", "logging:\n  access_log: access.log\n")),
+              "logging.access_log: expected an absolute path, got \"access.log\" (line 15)");
+}
+
 TEST_F(ConfigTest, MissingCaFileNamesTheKeyTheFileTheErrorAndTheLine) {
     auto text = valid();
     text.replace(text.find(path("ca.pem")), path("ca.pem").size(), "/x.pem");

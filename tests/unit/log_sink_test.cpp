@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 
@@ -90,6 +93,77 @@ TEST(StderrLineSink, WritesEachLineToStderr) {
     written.resize(std::fread(written.data(), 1, written.size(), capture));
     std::fclose(capture);
     EXPECT_EQ(written, "info short\nwarning " + std::string(600, 'x') + "\nerror end\n");
+}
+
+std::string file_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::filesystem::path fresh_dir(const std::string& name) {
+    const auto dir = std::filesystem::temp_directory_path() / (name + "-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+// The access log file: lines wait until flush() or 64 KiB gathered, then go out whole and in order,
+// appended to what the file held.
+TEST(AccessLogFileSink, GathersLinesAndWritesThemInBlocks) {
+    const auto dir = fresh_dir("easgate-access-log");
+    const auto path = dir / "access.log";
+    { std::ofstream(path) << "from before\n"; }
+    auto sink = std::make_shared<AccessLogFileSink>(path.string(), make_text_line_formatter());
+    spdlog::logger logger("access-test", sink);
+    logger.set_pattern("%v");
+    logger.info("first");
+    logger.info("second");
+    EXPECT_EQ(file_text(path), "from before\n") << "a line went out before flush()";
+    logger.flush();
+    EXPECT_EQ(file_text(path), "from before\nfirst\nsecond\n");
+
+    const std::string line(999, 'x');  // with its newline, 1000 bytes: the 66th fills a block
+    for (int i = 0; i < 65; ++i) logger.info(line);
+    EXPECT_EQ(file_text(path).size(), 25u) << "65,000 bytes went out before a block was full";
+    logger.info(line);
+    EXPECT_EQ(file_text(path).size(), 25u + 66 * 1000) << "a full block stayed gathered";
+    std::filesystem::remove_all(dir);
+}
+
+// logrotate renames the file, then easgate reopens its path: what was gathered ends in the renamed
+// file, later lines in a new one. A path that can't be opened leaves the old file in use.
+TEST(AccessLogFileSink, ReopensItsPathAfterARename) {
+    const auto dir = fresh_dir("easgate-access-rotate");
+    const auto path = dir / "access.log";
+    auto sink = std::make_shared<AccessLogFileSink>(path.string(), make_text_line_formatter());
+    spdlog::logger logger("access-rotate", sink);
+    logger.set_pattern("%v");
+    logger.info("before");
+    std::filesystem::rename(path, dir / "access.log.1");
+    EXPECT_EQ(sink->reopen(), "");
+    logger.info("after");
+    logger.flush();
+    EXPECT_EQ(file_text(dir / "access.log.1"), "before\n");
+    EXPECT_EQ(file_text(path), "after\n");
+
+    std::filesystem::rename(path, dir / "access.log.2");
+    std::filesystem::create_directory(path);  // the path is now a directory: no file opens there
+    EXPECT_NE(sink->reopen().find("Is a directory"), std::string::npos);
+    logger.info("still");
+    logger.flush();
+    EXPECT_EQ(file_text(dir / "access.log.2"), "after\nstill\n") << "lines were lost with the reopen";
+    std::filesystem::remove_all(dir);
+}
+
+TEST(AccessLogFileSink, SaysWhyItCannotOpenItsFile) {
+    try {
+        AccessLogFileSink sink("/nonexistent-easgate-dir/access.log", make_text_line_formatter());
+        FAIL() << "opened a file in a directory that does not exist";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(
+            e.what(),
+            "cannot open /nonexistent-easgate-dir/access.log for appending: No such file or directory");
+    }
 }
 
 }  // namespace

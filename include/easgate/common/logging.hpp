@@ -11,8 +11,15 @@
 namespace easgate::common {
 
 // Sends spdlog's default logger to stderr at `level` (spdlog's names: "info", "warn"…), as text
-// lines or, with json_lines, as one JSON object per line.
-void configure_logging(const std::string& level, bool json_lines);
+// lines or, with json_lines, as one JSON object per line. With access_log (a path), the access log
+// (log_with_fields) goes to that file instead, gathered and written at least once a second; a file
+// that can't be opened throws std::runtime_error saying why.
+void configure_logging(const std::string& level, bool json_lines, const std::string& access_log = {});
+
+// SIGHUP, after logrotate renamed the access log file: a new one is opened at its path.
+void reopen_access_log();
+// Writes out the access log lines gathered so far (at exit).
+void flush_access_log();
 
 // One field of a structured line (the access log): text or a number, viewed, not copied. A
 // json_only field is one the text line's message already says.

@@ -235,6 +235,7 @@ enum class LogFormat { text, json };
 struct LoggingConfig {
     std::string level = "info";
     LogFormat format = LogFormat::text;
+    std::string access_log;  // a file for the access log; "" = with the rest, on stderr (the journal)
 
     bool operator==(const LoggingConfig&) const = default;
 };
