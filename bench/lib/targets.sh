@@ -62,7 +62,7 @@ YAML
   done
   cat <<YAML
 admin: {listen: 127.0.0.1:$((port_base + 19))}
-logging: {level: info}
+logging: {level: info${EASGATE_ACCESS_LOG:+, access_log: $EASGATE_ACCESS_LOG}}
 workers: $workers
 YAML
 }
