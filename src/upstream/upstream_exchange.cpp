@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
+#include <tuple>
 
 #include "easgate/common/body_relay.hpp"
 #include "easgate/config/units.hpp"
@@ -205,7 +206,12 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
             co_return ExchangeEnd::cut_short();
         }
         if (deadline.long_poll) watch.watch();
-        auto ec = deadline.long_poll ? co_await wait_for_answer(parser) : error_code{};
+        error_code ec;  // not "?: co_await" in both branches: GCC 12 built that wrong here (requests hung)
+        if (deadline.long_poll && connection_.tls()) {
+            ec = co_await wait_for_answer(parser);
+        } else if (deadline.long_poll) {
+            ec = co_await read_first_byte(parser);
+        }
         if (!ec) ec = co_await read_header(parser);
         if (deadline.long_poll) co_await watch.stop_watching();
         if (!ec) continue;
@@ -230,14 +236,20 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
 }
 
 // A held long poll waits for Exchange's answer before it makes a read buffer: over TLS, the
-// stream's own small wait read takes the first bytes (a plain connection has no such wait and
-// reads into the buffer as before). Its errors read as read_header's would.
+// stream's own small wait read takes the first bytes. Its errors read as read_header's would.
 asio::awaitable<error_code> UpstreamExchange::wait_for_answer(common::ResponseParser& parser) {
-    if (auto* tls = connection_.tls()) {
-        auto [ec] = co_await tls->async_wait_input(use_nothrow);
-        if (ec) co_return common::header_read_error(ec, parser);
-    }
-    co_return error_code{};
+    auto [ec] = co_await connection_.tls()->async_wait_input(use_nothrow);
+    co_return ec ? common::header_read_error(ec, parser) : error_code{};
+}
+
+// Over plain http: the answer's first byte, read into the frame and put in the buffer, which is
+// made only then.
+asio::awaitable<error_code> UpstreamExchange::read_first_byte(common::ResponseParser& parser) {
+    char first = 0;
+    auto [ec, read] = co_await connection_.tcp().async_read_some(asio::buffer(&first, 1), use_nothrow);
+    auto& buffer = connection_.buffer();
+    buffer.commit(asio::buffer_copy(buffer.prepare(read), asio::buffer(&first, read)));
+    co_return ec ? common::header_read_error(ec, parser) : error_code{};
 }
 
 // http::async_read_header, without its two composed operations per read.

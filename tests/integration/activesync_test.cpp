@@ -39,6 +39,26 @@ TEST_F(ActiveSyncTest, PingIsHeldForItsHeartbeatIntervalNotUpstreamTimeout) {
         << gateway_log();
 }
 
+// A Ping held by an Exchange reached over plain http: the wait reads the answer's first byte before
+// any read buffer is made, and the answer reaches the device whole. With Exchange hanging up
+// instead, the device and the log are told as over https.
+TEST_F(ActiveSyncTest, APingHeldByAPlainHttpExchangeComesBackWhole) {
+    start_gateway({.upstream_url = start_upstream("server", 0, false)});
+    const auto file = work_dir() / "ping.wbxml";
+    write_file(file, ping_90s);
+    const auto report =
+        curl_report("alice", "/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=1500",
+                    {"--data-binary", std::string("@").append(file.string()), "-H",
+                     "Content-Type: application/vnd.ms-sync.wbxml"});
+    EXPECT_EQ(report.value("method", ""), "POST") << gateway_log();
+    EXPECT_EQ(report.value("body_length", 0u), ping_90s.size());
+    EXPECT_NE(gateway_log().find("cmd=Ping"), std::string::npos) << gateway_log();
+    EXPECT_EQ(post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&hangup=1", ping_90s),
+              "503");
+    EXPECT_NE(wait_for_gateway_log("sent no valid response (request not replayed): end of stream"), "")
+        << gateway_log();
+}
+
 // Exchange ending a held Ping's connection without an answer (a recycled worker): the held Ping
 // waits for the answer without a read buffer, and yet the device and the log are told what they
 // are for a Sync that Exchange took and did not answer.

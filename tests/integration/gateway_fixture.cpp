@@ -152,19 +152,24 @@ void GatewayTest::TearDown() {
     std::filesystem::remove_all(work_);
 }
 
-std::string GatewayTest::start_upstream(const std::string& server_cert_name, std::uint16_t port) {
+std::string GatewayTest::start_upstream(const std::string& server_cert_name, std::uint16_t port, bool tls) {
     if (work_.empty()) work_ = make_temp_dir("e2e");
     const auto out = work_ / ("upstream-" + std::to_string(processes_.size()) + ".out");
-    processes_.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            EASGATE_TEST_UPSTREAM_BINARY, "--cert", (pki_dir() / (server_cert_name + ".pem")).string(),
-            "--key", (pki_dir() / (server_cert_name + ".key")).string(), "--sick-file",
-            (work_ / ("upstream-" + std::to_string(processes_.size()) + ".sick")).string(), "--port",
-            std::to_string(port)},
-        out, work_ / "upstream.err"));
+    std::vector<std::string> argv{
+        EASGATE_TEST_UPSTREAM_BINARY,
+        "--cert",
+        (pki_dir() / (server_cert_name + ".pem")).string(),
+        "--key",
+        (pki_dir() / (server_cert_name + ".key")).string(),
+        "--sick-file",
+        (work_ / ("upstream-" + std::to_string(processes_.size()) + ".sick")).string(),
+        "--port",
+        std::to_string(port)};
+    if (!tls) argv.insert(argv.end(), {"--tls", "off"});
+    processes_.push_back(std::make_unique<ChildProcess>(argv, out, work_ / "upstream.err"));
     const auto text = wait_for_text(out, "listening on port ");
     EXPECT_FALSE(text.empty()) << "the test upstream did not start";
-    return "https://localhost:" + upstream_port_from(text);
+    return (tls ? "https://localhost:" : "http://localhost:") + upstream_port_from(text);
 }
 
 void GatewayTest::start_gateway(const GatewayOptions& options) {

@@ -63,10 +63,10 @@ protected:
     // Starts the test upstream (once per test) and easgate with these options; waits until ready.
     void start_gateway(const GatewayOptions& options = {});
     // Starts another test upstream with this server certificate, on port (0: any free one);
-    // returns its https URL. N counts the upstreams started: its output is in
-    // work_dir()/upstream-N.out, and while work_dir()/upstream-N.sick exists, its health check page
-    // answers 503.
-    std::string start_upstream(const std::string& server_cert_name, std::uint16_t port = 0);
+    // returns its https URL (its http URL with tls false: plain http, the certificate unused). N counts the
+    // upstreams started: its output is in work_dir()/upstream-N.out, and while work_dir()/upstream-N.sick
+    // exists, its health check page answers 503.
+    std::string start_upstream(const std::string& server_cert_name, std::uint16_t port = 0, bool tls = true);
     // SIGKILLs the N-th test upstream (Exchange crashing); starting one on its port brings it back.
     void kill_upstream(std::size_t n) { processes_.at(n)->crash(); }
 

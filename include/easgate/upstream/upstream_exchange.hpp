@@ -141,6 +141,7 @@ private:
     boost::asio::awaitable<std::optional<ExchangeEnd>> read_response_header(
         DeviceRequest& request, DeviceWatch& watch, std::optional<ResponseHead>& response);
     boost::asio::awaitable<boost::system::error_code> wait_for_answer(common::ResponseParser& parser);
+    boost::asio::awaitable<boost::system::error_code> read_first_byte(common::ResponseParser& parser);
     boost::asio::awaitable<boost::system::error_code> read_header(common::ResponseParser& parser);
     boost::asio::awaitable<std::optional<UpstreamFailure>> connect(const std::string& user,
                                                                    std::string_view who);
