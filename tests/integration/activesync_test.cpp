@@ -144,7 +144,8 @@ TEST_F(ActiveSyncTest, TheAccessLogNamesTheDeviceOfEitherQueryForm) {
     EXPECT_EQ(status_of("/Microsoft-Server-ActiveSync?jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l", {"--data", ""}),
               "200");
     EXPECT_EQ(status_of("/autodiscover/autodiscover.xml", {"--data", ""}), "200");
-    const auto log = gateway_log();
+    // A request's line is logged once its answer is sent: the device may read the answer first.
+    const auto log = wait_for_gateway_log("autodiscover.xml\" 200 ");
     EXPECT_NE(log.find("\" 200 "), std::string::npos) << log;
     EXPECT_NE(log.find("cmd=Sync device_id=EASGATETEST01 device_type=TestDevice protocol=- "),
               std::string::npos)
