@@ -52,7 +52,7 @@ TEST_F(ActiveSyncTest, APingHeldByAPlainHttpExchangeComesBackWhole) {
                      "Content-Type: application/vnd.ms-sync.wbxml"});
     EXPECT_EQ(report.value("method", ""), "POST") << gateway_log();
     EXPECT_EQ(report.value("body_length", 0u), ping_90s.size());
-    EXPECT_NE(gateway_log().find("cmd=Ping"), std::string::npos) << gateway_log();
+    EXPECT_NE(wait_for_gateway_log("cmd=Ping"), "") << gateway_log();  // logged once the answer is sent
     EXPECT_EQ(post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&hangup=1", ping_90s),
               "503");
     EXPECT_NE(wait_for_gateway_log("sent no valid response (request not replayed): end of stream"), "")
