@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
             // Under the packaged unit the file system is read-only but for its LogsDirectory.
             throw easgate::config::ConfigError(
                 std::string("logging.access_log: ") + e.what() +
-                " (the packaged unit lets easgate write in /var/log/easgate only)");
+                " (its directory must exist and be writable by easgate's user; the packaged unit makes "
+                "/var/log/easgate so and lets easgate write nowhere else)");
         }
         log_heap_tuning(easgate::common::tune_heap_for_uploads(config.limits.upload_read_ahead));
         if (easgate::common::openssl_memory::installed())

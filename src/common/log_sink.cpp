@@ -106,11 +106,16 @@ int open_for_appending(const std::string& path) {
     return fd;
 }
 
+// Why open_for_appending failed, with the errno it left.
+std::string cannot_open(const std::string& path) {
+    return "cannot open " + path + " for appending: " + std::strerror(errno);
+}
+
 }  // namespace
 
 AccessLogFileSink::AccessLogFileSink(std::string path, std::unique_ptr<spdlog::formatter> formatter)
     : path_(std::move(path)), formatter_(std::move(formatter)), fd_(open_for_appending(path_)) {
-    if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + " for appending: " + std::strerror(errno));
+    if (fd_ < 0) throw std::runtime_error(cannot_open(path_));
 }
 
 AccessLogFileSink::~AccessLogFileSink() {
@@ -143,7 +148,7 @@ std::string AccessLogFileSink::reopen() {
     std::lock_guard lock(mutex_);
     write_out();
     const int fd = open_for_appending(path_);
-    if (fd < 0) return "cannot open " + path_ + " for appending: " + std::strerror(errno);
+    if (fd < 0) return cannot_open(path_);
     ::close(std::exchange(fd_, fd));
     return "";
 }
