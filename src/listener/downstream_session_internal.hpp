@@ -46,7 +46,6 @@ enum class Phase { idle, busy, long_poll };
 struct AdmittedRequest : common::ParserInArena<common::RequestParser> {
     upstream::RequestLine line;
     upstream::BodyFraming framing;
-    std::ptrdiff_t header_fields = 0;
     eas::EasRequest eas;
     std::string_view policy_rule;  // the policy rule that decided, for the access log; "" without policy
     // For the access log and /metrics, filled in as the request goes on.

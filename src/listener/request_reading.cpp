@@ -55,7 +55,6 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
     const auto declared_length = parser.content_length();
     request.framing = {parser.chunked(),
                        declared_length ? std::optional<std::uint64_t>(*declared_length) : std::nullopt};
-    request.header_fields = std::distance(header.begin(), header.end());
     request.line = {std::string(header.method_string()),
                     std::string(header.target()),
                     std::string(header[http::field::host]),

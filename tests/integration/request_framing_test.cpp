@@ -151,6 +151,23 @@ TEST_F(RequestFramingTest, TrailerFieldsNeverReachExchange) {
     EXPECT_EQ(exchange.response.find("bWFsbG9yeQ"), std::string::npos) << exchange.response;
 }
 
+// The same with the device's own Authorization in its header, which certificate mode removes before
+// the body is read: only the trailer fields go, the device's header fields all reach Exchange.
+TEST_F(RequestFramingTest, TrailersAreCutAfterTheDevicesAuthorizationIsRemoved) {
+    start_gateway();
+    const auto exchange =
+        send(request_line +
+             "Host: gw\r\nAuthorization: Basic YWxpY2U6cHc=\r\nMS-ASProtocolVersion: 16.1\r\n"
+             "Transfer-Encoding: chunked\r\nX-Before-Body: kept\r\nConnection: close\r\n\r\n"
+             "5\r\nhello\r\n0\r\nX-Trailer-Test: 1\r\n\r\n");
+    ASSERT_TRUE(exchange.response.starts_with("HTTP/1.1 200 ")) << exchange.response;
+    EXPECT_NE(exchange.response.find("\"MS-ASProtocolVersion\":\"16.1\""), std::string::npos)
+        << exchange.response;
+    EXPECT_NE(exchange.response.find("\"X-Before-Body\":\"kept\""), std::string::npos) << exchange.response;
+    EXPECT_EQ(exchange.response.find("X-Trailer-Test"), std::string::npos) << exchange.response;
+    EXPECT_EQ(exchange.response.find("YWxpY2U6cHc"), std::string::npos) << exchange.response;
+}
+
 // An HTTP/1.0 device knows no chunked coding: a chunked (or unframed) answer from Exchange is sent
 // as its plain bytes, ended by closing the connection.
 TEST_F(RequestFramingTest, AnHttp10DeviceNeverGetsChunked) {

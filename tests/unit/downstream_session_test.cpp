@@ -148,6 +148,9 @@ TEST_F(DownstreamSessionTest, ActiveSyncPostGoesToExchangeWithTheTokenInsteadOfT
     EXPECT_EQ(received["X-Forwarded-For"], "127.0.0.1");
     for (const auto& field : received)
         EXPECT_EQ(field.value().find("Basic"), std::string::npos) << field.value();
+    // The device's other fields go on: removing its Authorization must not cost them (until s32 the
+    // trailer cut counted the fields from before it, and dropped them all).
+    EXPECT_EQ(received["MS-ASProtocolVersion"], "14.1");
 }
 
 TEST_F(DownstreamSessionTest, KeptAliveDeviceReusesTheUsersExchangeConnectionWithATokenEachTime) {
