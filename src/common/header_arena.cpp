@@ -36,10 +36,8 @@ void HeaderArena::release() {
 }
 
 void drop_header(RequestHeader& header) {
-    header.clear();
-    header.method_string({});
-    header.target({});
-    if (auto* arena = dynamic_cast<HeaderArena*>(header.get_allocator().resource())) arena->release();
+    header.drop();
+    if (auto* arena = dynamic_cast<HeaderArena*>(header.resource())) arena->release();
 }
 
 std::size_t HeaderArena::spare_blocks() { return ArenaBlocks::spare(); }

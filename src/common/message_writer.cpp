@@ -1,7 +1,6 @@
 #include "easgate/common/message_writer.hpp"
 
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/http/status.hpp>
 #include <charconv>
 
 namespace easgate::common {
@@ -16,36 +15,22 @@ constexpr std::string_view last_chunk = "0\r\n\r\n";
 
 std::string_view version_text(unsigned version) { return version >= 11 ? "HTTP/1.1" : "HTTP/1.0"; }
 
-// The fields as Beast's parser and our rewrites left them, in order, then the empty line.
+// The fields as the parser and our rewrites left them, in order, each as its wire text, then the
+// empty line.
 void append_fields(std::string& out, const Fields& fields) {
-    for (const auto& field : fields) {
-        out += field.name_string();
-        out += ": ";
-        out += field.value();
-        out += crlf;
-    }
+    for (const auto& field : fields) out += field.line();
     out += crlf;
-}
-
-// As Beast's message::chunked(): the last transfer coding is chunked.
-bool is_chunked(const Fields& fields) {
-    const auto codings = fields[http::field::transfer_encoding];
-    if (codings.empty()) return false;
-    const http::token_list list{codings};
-    std::string_view last_coding;
-    for (const auto coding : list) last_coding = coding;
-    return boost::beast::iequals(last_coding, "chunked");
 }
 
 std::size_t fields_size(const Fields& fields) {
     std::size_t size = 2;
-    for (const auto& field : fields) size += field.name_string().size() + field.value().size() + 4;
+    for (const auto& field : fields) size += field.line().size();
     return size;
 }
 
 }  // namespace
 
-MessageWriter::MessageWriter(const RequestHeader& header) : MessageWriter(is_chunked(header)) {
+MessageWriter::MessageWriter(const RequestHeader& header) : MessageWriter(header.is_chunked()) {
     const std::string_view method = header.method_string(), target = header.target();
     head_.reserve(method.size() + target.size() + 11 + fields_size(header));
     head_ += method;
@@ -57,7 +42,7 @@ MessageWriter::MessageWriter(const RequestHeader& header) : MessageWriter(is_chu
     append_fields(head_, header);
 }
 
-MessageWriter::MessageWriter(const ResponseHeader& header) : MessageWriter(is_chunked(header)) {
+MessageWriter::MessageWriter(const ResponseHeader& header) : MessageWriter(header.is_chunked()) {
     const unsigned status = header.result_int();
     std::string_view reason = header.reason();
     if (reason.empty()) reason = http::obsolete_reason(header.result());

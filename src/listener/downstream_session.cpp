@@ -160,14 +160,13 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     common::BodyRateGuard body_rate(limits_.min_body_rate, limits_.client_body_timeout);
     request.body_rate = &body_rate;
     // Counted after the stages, which may have removed fields (the device's Authorization).
-    const auto header_fields = std::distance(header.begin(), header.end());
+    const std::size_t header_fields = header.size();
     if (!co_await read_ahead(request, body, body_rate)) co_return false;
     const bool buffered = request.parser.is_done();
     // Beast adds a chunked body's trailer fields to the header; read ahead, they would go to
     // Exchange as header fields (a device's Authorization among them). Trailers mean nothing to
     // ActiveSync, so they are dropped (RFC 9110 6.5.1 lets a recipient discard them).
-    for (auto trailer = std::next(header.begin(), header_fields); trailer != header.end();)
-        trailer = header.erase(trailer);
+    while (header.size() > header_fields) header.erase(std::prev(header.end()));
     upstream::rewrite_request_for_upstream(header.base(), peer_address_, context.credentials != nullptr);
     const std::span<const std::uint8_t> read_ahead_bytes(reinterpret_cast<const std::uint8_t*>(body.data()),
                                                          body.size());

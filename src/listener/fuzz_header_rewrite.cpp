@@ -1,7 +1,8 @@
 // libFuzzer entry point: a device's raw request header through what DownstreamSession does with it
 // (refusals first, then the rewrite and addressing for Exchange). It aborts when the header
 // Exchange would get is not exactly easgate's framing and identity fields over the device's own
-// end-to-end fields, or when a downstream parser could read it differently.
+// end-to-end fields, or when a downstream parser could read it differently, or when easgate's
+// parser (on its flat fields) keeps anything other than Beast's own parser on basic_fields keeps.
 //
 // Input: one option byte (bit 0: strip Authorization, as certificate mode does; bit 1: the body
 // was read ahead; bits 2-3: device address; bits 4-5: upstream), then the raw request. The bytes
@@ -13,8 +14,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -54,6 +58,45 @@ void require(bool holds, const char* broken) {
     std::abort();
 }
 
+// Each field as its name in lower case, its enum, its name as spelled and its value, ordered by name
+// with each name's fields in their order: basic_fields puts a repeated name after its last field,
+// FlatFields keeps arrival order, and only the order among one name's fields has a meaning (RFC 9110 5.3).
+template <class Header>
+std::vector<std::tuple<std::string, http::field, std::string, std::string>> fields_by_name(
+    const Header& header) {
+    std::vector<std::tuple<std::string, http::field, std::string, std::string>> fields;
+    for (const auto& field : header) {
+        std::string lower(field.name_string());
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        fields.emplace_back(std::move(lower), field.name(), field.name_string(), field.value());
+    }
+    std::stable_sort(fields.begin(), fields.end(),
+                     [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    return fields;
+}
+
+// Beast's own parser on its basic_fields reads the same bytes: easgate's must have kept the same
+// request line, fields (each name's in order, as spelled), framing and keep-alive.
+void require_read_as_beast_reads(std::string_view raw, const Parser& ours) {
+    http::request_parser<http::empty_body> beasts;
+    beasts.header_limit(64 * 1024);
+    beasts.body_limit(boost::none);
+    beast::error_code ec;
+    const std::size_t used = beasts.put(boost::asio::buffer(raw.data(), raw.size()), ec);
+    require(!ec && beasts.is_header_done() && used == raw.size(), "Beast's own parser takes the header too");
+    const auto& expected = beasts.get();
+    const auto& got = ours.get();
+    require(got.method_string() == expected.method_string() && got.target() == expected.target() &&
+                got.version() == expected.version(),
+            "the same request line as Beast's parser");
+    require(got.keep_alive() == expected.keep_alive() && got.chunked() == expected.chunked() &&
+                got.has_content_length() == expected.has_content_length() &&
+                ours.content_length() == beasts.content_length(),
+            "the same framing and keep-alive as Beast's parser");
+    require(fields_by_name(got) == fields_by_name(expected), "the same fields as Beast's parser");
+}
+
 // The header alone, as DownstreamSession reads it: the bytes it took, or nullopt when Beast refuses it.
 std::optional<std::size_t> parse_header(Parser& parser, std::string_view raw) {
     parser.header_limit(64 * 1024);
@@ -61,6 +104,7 @@ std::optional<std::size_t> parse_header(Parser& parser, std::string_view raw) {
     beast::error_code ec;
     const std::size_t used = parser.put(boost::asio::buffer(raw.data(), raw.size()), ec);
     if (ec || !parser.is_header_done()) return std::nullopt;
+    require_read_as_beast_reads(raw.substr(0, used), parser);
     return used;
 }
 

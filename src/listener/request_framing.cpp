@@ -9,7 +9,7 @@ namespace easgate::listener {
 namespace http = boost::beast::http;
 
 std::string framing_error(const common::RequestHeader& header) {
-    // One walk over the fields (a lookup by name is a search of Beast's tree each time).
+    // One walk over the fields (a lookup by name is a walk of its own each time).
     std::size_t length_count = 0, coding_count = 0, host_count = 0;
     std::string_view length, coding;
     for (const auto& field : header) {

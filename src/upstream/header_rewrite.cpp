@@ -54,7 +54,7 @@ namespace {
 // Hop-by-hop fields go, with the fields named in Connection, except those easgate decides: the
 // body's framing comes from what the parser read and the rest from easgate, never from a name the
 // other side put in a header. `also` names more fields to drop. One walk over the fields: every
-// erase by name would search Beast's tree again.
+// erase by name would walk them again.
 template <bool isRequest, typename Also>
 void remove_hop_by_hop(http::header<isRequest, common::Fields>& header, Also also) {
     const auto named = connection_options(header);
@@ -103,7 +103,7 @@ void rewrite_request_for_upstream(common::RequestHeader& header, std::string_vie
 void address_request(common::RequestHeader& header, const config::UpstreamTarget& target, BodyFraming framing,
                      std::optional<std::uint64_t> read_ahead_bytes) {
     // The device's (or the last try's) Host and framing go in one walk over the fields, then ours
-    // are added: set() and erase() by name would search Beast's tree once each.
+    // are added: set() and erase() by name would walk the fields once each.
     for (auto field = header.begin(); field != header.end();) {
         const auto name = field->name();
         const bool ours = name == http::field::host || name == http::field::content_length ||

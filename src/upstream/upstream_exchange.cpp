@@ -26,12 +26,11 @@ constexpr std::size_t answer_read_bytes = common::buffer_memory::small_block;  /
 
 bool is_negotiate_challenge(const common::ResponseHeader& response) {
     if (response.result() != http::status::unauthorized) return false;
-    const auto [first, last] = response.equal_range(http::field::www_authenticate);
-    for (auto field = first; field != last; ++field) {
-        const auto value = field->value();
-        if (value.size() >= 9 && beast::iequals(value.substr(0, 9), "Negotiate")) return true;
-    }
-    return false;
+    return std::any_of(response.begin(), response.end(), [](const common::Fields::value_type& field) {
+        const auto value = field.value();
+        return field.name() == http::field::www_authenticate && value.size() >= 9 &&
+               beast::iequals(value.substr(0, 9), "Negotiate");
+    });
 }
 
 // Why Exchange's answer could not be read. Beast's parse errors name only a field ("bad

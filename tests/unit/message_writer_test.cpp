@@ -21,10 +21,10 @@ std::string text(std::span<const boost::asio::const_buffer> buffers) {
 
 // What Beast's serializer sends for the same message and body pieces: the reference.
 template <bool isRequest>
-std::string beast_sends(http::message<isRequest, http::buffer_body, Fields>& message,
+std::string beast_sends(http::message<isRequest, http::buffer_body, http::fields>& message,
                         const std::vector<std::string>& pieces) {
     std::string out;
-    http::serializer<isRequest, http::buffer_body, Fields> serializer{message};
+    http::serializer<isRequest, http::buffer_body, http::fields> serializer{message};
     for (std::size_t i = 0; i < pieces.size(); ++i) {
         auto& body = message.body();
         std::string piece = pieces[i];
@@ -58,82 +58,147 @@ std::string writer_sends(const http::header<isRequest, Fields>& header,
     return out;
 }
 
-http::request<http::buffer_body, common::Fields> sync_request() {
-    http::request<http::buffer_body, common::Fields> request{
-        http::verb::post, "/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=d1", 11};
+// The message is built by `build` twice, on easgate's FlatFields and on Beast's basic_fields: what
+// the writer sends for the first must be what Beast's serializer sends for the second (so the
+// fields' own edits, chunked(), content_length(), set(), are checked against Beast's too).
+template <bool isRequest, class Build>
+std::string sent_as_beast_sends(Build build, const std::vector<std::string>& pieces) {
+    http::message<isRequest, http::buffer_body, Fields> ours;
+    http::message<isRequest, http::buffer_body, http::fields> reference;
+    build(ours);
+    build(reference);
+    const std::string sent = writer_sends(ours.base(), pieces);
+    EXPECT_EQ(sent, beast_sends(reference, pieces));
+    return sent;
+}
+
+template <class Message>
+void sync_request(Message& request) {
+    request.method(http::verb::post);
+    request.target("/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=d1");
+    request.version(11);
     request.set(http::field::host, "mail.example.test");
     request.set("MS-ASProtocolVersion", "16.1");
     request.set(http::field::content_type, "application/vnd.ms-sync.wbxml");
     request.insert("X-Repeated", "one");
     request.insert("X-Repeated", "two");
     request.set(http::field::authorization, "Negotiate YIIabc==");
+}
+
+http::request<http::buffer_body, Fields> sync_request() {
+    http::request<http::buffer_body, Fields> request;
+    sync_request(request);
     return request;
 }
 
 TEST(MessageWriter, RequestWithALengthIsSentAsBeastSendsIt) {
-    auto request = sync_request();
-    request.content_length(7);
-    const std::vector<std::string> pieces{"abc", "", "defg"};
-    const std::string sent = writer_sends(request.base(), pieces);
-    EXPECT_EQ(sent, beast_sends(request, pieces));
+    const std::string sent = sent_as_beast_sends<true>(
+        [](auto& request) {
+            sync_request(request);
+            request.content_length(7);
+        },
+        {"abc", "", "defg"});
     EXPECT_TRUE(
         sent.starts_with("POST /Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=d1 HTTP/1.1\r\n"));
     EXPECT_TRUE(sent.ends_with("\r\n\r\nabcdefg"));
 }
 
 TEST(MessageWriter, ChunkedBodyIsFramedAsBeastFramesIt) {
-    auto request = sync_request();
-    request.chunked(true);
-    const std::vector<std::string> pieces{"abc", "", std::string(300, 'x'), "de"};
-    const std::string sent = writer_sends(request.base(), pieces);
-    EXPECT_EQ(sent, beast_sends(request, pieces));
+    const std::string sent = sent_as_beast_sends<true>(
+        [](auto& request) {
+            sync_request(request);
+            request.chunked(true);
+        },
+        {"abc", "", std::string(300, 'x'), "de"});
     EXPECT_TRUE(
         sent.ends_with("\r\n\r\n3\r\nabc\r\n12c\r\n" + std::string(300, 'x') + "\r\n2\r\nde\r\n0\r\n\r\n"));
 }
 
 TEST(MessageWriter, ChunkedBodyEndingWithoutDataGetsItsLastChunk) {
-    auto request = sync_request();
-    request.chunked(true);
-    const std::vector<std::string> pieces{"abc", ""};
-    EXPECT_EQ(writer_sends(request.base(), pieces), beast_sends(request, pieces));
-    EXPECT_TRUE(writer_sends(request.base(), pieces).ends_with("3\r\nabc\r\n0\r\n\r\n"));
+    const std::string sent = sent_as_beast_sends<true>(
+        [](auto& request) {
+            sync_request(request);
+            request.chunked(true);
+        },
+        {"abc", ""});
+    EXPECT_TRUE(sent.ends_with("3\r\nabc\r\n0\r\n\r\n"));
 }
 
 TEST(MessageWriter, AnotherCodingLastIsNotChunked) {
-    auto request = sync_request();
-    request.set(http::field::transfer_encoding, "chunked, gzip");
-    const std::vector<std::string> pieces{"abc"};
-    EXPECT_EQ(writer_sends(request.base(), pieces), beast_sends(request, pieces));
-    EXPECT_TRUE(writer_sends(request.base(), pieces).ends_with("\r\n\r\nabc"));
+    const std::string sent = sent_as_beast_sends<true>(
+        [](auto& request) {
+            sync_request(request);
+            request.set(http::field::transfer_encoding, "chunked, gzip");
+        },
+        {"abc"});
+    EXPECT_TRUE(sent.ends_with("\r\n\r\nabc"));
+}
+
+// The fields' own framing edits, as Beast's basic_fields makes them: a coding list gains or loses
+// its last "chunked", a length replaces every earlier one, keep-alive edits Connection's tokens.
+TEST(MessageWriter, FramingAndKeepAliveEditsAreBeasts) {
+    sent_as_beast_sends<true>(
+        [](auto& request) {
+            sync_request(request);
+            request.set(http::field::transfer_encoding, "gzip");
+            request.chunked(true);
+            request.insert(http::field::content_length, "1");
+            request.insert(http::field::content_length, "2");
+            request.content_length(3);
+        },
+        {"abc"});
+    sent_as_beast_sends<true>(
+        [](auto& request) {
+            sync_request(request);
+            request.set(http::field::transfer_encoding, "gzip, chunked");
+            request.chunked(false);
+            request.set(http::field::connection, "Upgrade, close");
+            request.keep_alive(true);
+        },
+        {"abc"});
+    for (const unsigned version : {10u, 11u}) {
+        for (const bool keep : {false, true}) {
+            const std::string sent = sent_as_beast_sends<false>(
+                [&](auto& answer) {
+                    answer.result(http::status::ok);
+                    answer.version(version);
+                    answer.set(http::field::connection, "X-Custom, keep-alive");
+                    answer.keep_alive(keep);
+                    answer.content_length(boost::none);
+                },
+                {""});
+            EXPECT_NE(sent.find("X-Custom"), std::string::npos) << "a keep-alive edit kept the other tokens";
+        }
+    }
 }
 
 TEST(MessageWriter, UnknownMethodAndHttp10) {
-    http::request<http::buffer_body, common::Fields> request;
-    request.method_string("PROPFIND");
-    request.target("/x");
-    request.version(10);
-    request.set(http::field::host, "h");
-    const std::vector<std::string> pieces{""};
-    EXPECT_EQ(writer_sends(request.base(), pieces), "PROPFIND /x HTTP/1.0\r\nHost: h\r\n\r\n");
-    EXPECT_EQ(writer_sends(request.base(), pieces), beast_sends(request, pieces));
+    const std::string sent = sent_as_beast_sends<true>(
+        [](auto& request) {
+            request.method_string("PROPFIND");
+            request.target("/x");
+            request.version(10);
+            request.set(http::field::host, "h");
+        },
+        {""});
+    EXPECT_EQ(sent, "PROPFIND /x HTTP/1.0\r\nHost: h\r\n\r\n");
 }
 
 TEST(MessageWriter, ResponseKeepsItsReasonOrGetsTheStandardOne) {
-    http::response<http::buffer_body, common::Fields> answer{http::status::ok, 11};
-    answer.set(http::field::content_type, "application/vnd.ms-sync.wbxml");
-    answer.content_length(3);
+    const auto answer = [](unsigned status, std::string_view reason) {
+        return [=](auto& message) {
+            message.result(status);
+            message.version(11);
+            message.reason(reason);
+            message.set(http::field::content_type, "application/vnd.ms-sync.wbxml");
+            message.content_length(3);
+        };
+    };
     const std::vector<std::string> pieces{"abc"};
-    EXPECT_EQ(writer_sends(answer.base(), pieces), beast_sends(answer, pieces));
-    EXPECT_TRUE(writer_sends(answer.base(), pieces).starts_with("HTTP/1.1 200 OK\r\n"));
-
-    answer.result(451);
-    answer.reason("Mailbox moved");
-    EXPECT_EQ(writer_sends(answer.base(), pieces), beast_sends(answer, pieces));
-    EXPECT_TRUE(writer_sends(answer.base(), pieces).starts_with("HTTP/1.1 451 Mailbox moved\r\n"));
-
-    answer.result(449);  // no standard reason
-    answer.reason("");
-    EXPECT_EQ(writer_sends(answer.base(), pieces), beast_sends(answer, pieces));
+    EXPECT_TRUE(sent_as_beast_sends<false>(answer(200, ""), pieces).starts_with("HTTP/1.1 200 OK\r\n"));
+    EXPECT_TRUE(sent_as_beast_sends<false>(answer(451, "Mailbox moved"), pieces)
+                    .starts_with("HTTP/1.1 451 Mailbox moved\r\n"));
+    sent_as_beast_sends<false>(answer(449, ""), pieces);  // no standard reason
 }
 
 TEST(MessageWriter, HeaderGoesOnceAndAnEmptyPieceSendsNothing) {

@@ -78,10 +78,10 @@ boost::system::error_code header_read_error(const boost::system::error_code& err
 // `scratch` at a time. Never holds more than one scratch buffer of the body, so a large upload or download
 // costs the same memory as a small one.
 template <class Input, class InputBuffer, class Output, bool isRequest>
-boost::asio::awaitable<RelayResult> relay_body(
-    Input& input, InputBuffer& input_buffer,
-    http::parser<isRequest, http::buffer_body, FieldAllocator>& parser, Output& output, MessageWriter& writer,
-    std::span<char> first, std::span<char> scratch, RelayTimeouts timeouts) {
+boost::asio::awaitable<RelayResult> relay_body(Input& input, InputBuffer& input_buffer,
+                                               HeaderParser<isRequest>& parser, Output& output,
+                                               MessageWriter& writer, std::span<char> first,
+                                               std::span<char> scratch, RelayTimeouts timeouts) {
     constexpr auto use_nothrow = boost::asio::as_tuple(boost::asio::use_awaitable);
     auto& body = parser.get().body();
     std::span<char> ready = first;

@@ -1,24 +1,22 @@
 #pragma once
 
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <cstddef>
 #include <memory_resource>
-#include <tuple>
-#include <utility>
+
+#include "easgate/common/flat_fields.hpp"
+#include "easgate/common/header_parser.hpp"
 
 namespace easgate::common {
 
 // The memory of one message header on its way through easgate (the device's request, Exchange's
-// response): Beast keeps each field in an allocation of its own, about twenty per request, and
-// malloc and free were a tenth of a plain-forward request's CPU (docs/performance.md). Here a field
-// costs a pointer bump; all of them go back at once when the arena is destroyed with its message.
-// The blocks are kept on a small per-thread free list, so a request in steady state calls malloc
-// for none. Freeing a single field returns nothing, so an arena belongs to one message: rewriting
-// it costs at most what its fields took again. Only a field too big for a block (a Kerberos
-// token) has memory of its own, and gives it back when it is erased.
+// response): each field's text is an allocation of its own, about twenty per request, and when
+// those went to malloc and free they were a tenth of a plain-forward request's CPU
+// (docs/performance.md). Here a field costs a pointer bump; all of them go back at once when the arena is
+// destroyed with its message. The blocks are kept on a small per-thread free list, so a request in steady
+// state calls malloc for none. Freeing a single field returns nothing, so an arena belongs to one message:
+// rewriting it costs at most what its fields took again. Only a field too big for a block (a Kerberos token)
+// has memory of its own, and gives it back when it is erased.
 class HeaderArena final : public std::pmr::memory_resource {
 public:
     // Room for a typical ActiveSync request's fields: a held Ping keeps one block.
@@ -64,12 +62,11 @@ private:
 };
 
 // Header fields and parsers whose fields live in a HeaderArena (or, default-constructed, on the heap).
-using FieldAllocator = std::pmr::polymorphic_allocator<char>;
-using Fields = boost::beast::http::basic_fields<FieldAllocator>;
+using Fields = FlatFields;
 using RequestHeader = boost::beast::http::request_header<Fields>;
 using ResponseHeader = boost::beast::http::response_header<Fields>;
-using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body, FieldAllocator>;
-using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body, FieldAllocator>;
+using RequestParser = HeaderParser<true>;
+using ResponseParser = HeaderParser<false>;
 
 // Erases a request header, its request line included, and gives its arena's memory back, for a
 // request that has been sent and will not be sent again: a held Ping keeps none of it. Its parser
@@ -81,7 +78,7 @@ void drop_header(RequestHeader& header);
 template <class Parser>
 struct ParserInArena {
     HeaderArena arena;
-    Parser parser{std::piecewise_construct, std::tuple<>(), std::tuple<FieldAllocator>(&arena)};
+    Parser parser{&arena};
 };
 
 }  // namespace easgate::common
