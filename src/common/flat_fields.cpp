@@ -120,21 +120,6 @@ FlatFields::const_iterator FlatFields::erase(const_iterator at) {
     return fields_ + index;
 }
 
-template <class Matches>
-std::size_t FlatFields::erase_if(Matches matches) {
-    Field* kept = fields_;
-    for (Field* f = fields_; f != fields_ + size_; ++f) {
-        if (matches(*f)) {
-            give_back(*f);
-        } else {
-            *kept++ = *f;
-        }
-    }
-    const auto erased = static_cast<std::size_t>(fields_ + size_ - kept);
-    size_ -= static_cast<std::uint32_t>(erased);
-    return erased;
-}
-
 std::size_t FlatFields::erase(field name) {
     if (name == field::unknown) return 0;
     return erase_if([name](const Field& f) { return f.id_ == name; });

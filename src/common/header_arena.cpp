@@ -68,8 +68,10 @@ void* HeaderArena::do_allocate(std::size_t bytes, std::size_t alignment) {
 }
 
 // A field with a block of its own gives it back at once: a held Ping keeps no token it has sent.
-void HeaderArena::do_deallocate(void* at, std::size_t, std::size_t alignment) {
-    if (oversized_ == 0) return;
+// Only what did not fit a standard block has one (do_allocate), so nothing else looks for its block:
+// a header of thousands of small fields and a large one would otherwise search per field.
+void HeaderArena::do_deallocate(void* at, std::size_t bytes, std::size_t alignment) {
+    if (oversized_ == 0 || block_header + bytes + alignment <= block_bytes) return;
     for (Block** link = &blocks_; *link; link = &(*link)->next) {
         Block* block = *link;
         if (block->size != block_bytes &&

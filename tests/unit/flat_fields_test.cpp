@@ -114,6 +114,19 @@ TEST(FlatFields, EraseReturnsTheNextFieldAndGivesItsMemoryBack) {
     EXPECT_EQ(memory.held(), 0u);  // and the destructor gives back the rest
 }
 
+TEST(FlatFields, EraseIfRemovesEveryPickedFieldInOnePassAndGivesTheirMemoryBack) {
+    CountingMemory memory;
+    FlatFields fields(&memory);
+    for (int i = 0; i < 10; ++i) fields.insert("X-" + std::to_string(i), std::to_string(i % 3));
+    const std::size_t held = memory.held();
+    EXPECT_EQ(fields.erase_if([](const FlatFields::Field& field) { return field.value() != "0"; }), 6u);
+    EXPECT_EQ(memory.held(), held - 6);
+    EXPECT_EQ(lines(fields),
+              (std::vector<std::string>{"X-0: 0\r\n", "X-3: 0\r\n", "X-6: 0\r\n", "X-9: 0\r\n"}));
+    EXPECT_EQ(fields.erase_if([](const FlatFields::Field&) { return false; }), 0u);
+    EXPECT_EQ(fields.size(), 4u);
+}
+
 TEST(FlatFields, GrowsPastItsFirstArrayAndCopiesToTheDefaultMemory) {
     CountingMemory memory;
     FlatFields fields(&memory);

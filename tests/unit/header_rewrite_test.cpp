@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace easgate::upstream {
 namespace {
 
@@ -35,6 +38,47 @@ TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
     EXPECT_EQ(header[http::field::host], "mail.corp.example.com:8443");
     EXPECT_EQ(header[http::field::transfer_encoding], "chunked");
     EXPECT_EQ(header["MS-ASProtocolVersion"], "16.1");
+}
+
+// The names in Connection are looked up by a binary search: every listed name counts whatever its
+// case, its place in the list, repeats, or which of two Connection fields holds it.
+TEST(RewriteRequestForUpstream, EveryFieldNamedInConnectionGoesWhateverItsCaseAndPlace) {
+    common::RequestHeader header;
+    header.insert(http::field::host, "eas.example.com");
+    header.insert(http::field::connection, "zeta, X-B, keep-alive, x-b, ALPHA");
+    header.insert(http::field::connection, "x-middle");
+    for (const char* name : {"Alpha", "x-a", "X-B", "X-Middle", "Zeta", "Zetb", "x-private"})
+        header.insert(name, "1");
+    const auto named = connection_options(header);
+    EXPECT_EQ(named.size(), 5u);  // each name once
+    EXPECT_TRUE(names(named, "x-MIDDLE"));
+    EXPECT_FALSE(names(named, "x-a"));
+    rewrite_request_for_upstream(header, "192.0.2.7", false);
+    for (const char* gone : {"Alpha", "X-B", "X-Middle", "Zeta"}) EXPECT_EQ(header.count(gone), 0u) << gone;
+    for (const char* kept : {"x-a", "Zetb", "x-private"}) EXPECT_EQ(header.count(kept), 1u) << kept;
+}
+
+// A hostile device's header of thousands of fields, most of them to go: the rewrite removes them
+// in one pass and keeps the rest in order (bench/hostile_header.cpp measures its time).
+TEST(RewriteRequestForUpstream, ThousandsOfFieldsToDropLeaveTheOthersInOrder) {
+    common::RequestHeader header;
+    std::string connection;
+    for (int i = 0; i < 3000; ++i) connection += "n" + std::to_string(i) + ",";
+    header.insert(http::field::connection, connection + "last");
+    for (int i = 0; i < 6000; ++i) {
+        if (i % 2) {
+            header.insert(http::field::te, "");
+        } else {
+            header.insert("n" + std::to_string(i / 2), "");
+        }
+        if (i % 1000 == 0) header.insert("X-Kept-" + std::to_string(i), "k");
+    }
+    rewrite_request_for_upstream(header, "192.0.2.7", false);
+    std::vector<std::string> left;
+    for (const auto& field : header) left.emplace_back(field.name_string());
+    EXPECT_EQ(left, (std::vector<std::string>{"X-Kept-0", "X-Kept-1000", "X-Kept-2000", "X-Kept-3000",
+                                              "X-Kept-4000", "X-Kept-5000", "X-Forwarded-For",
+                                              "X-Forwarded-Proto"}));
 }
 
 // The forwarding fields are inserted as unknown to Beast, without its table lookup; a Beast that

@@ -30,9 +30,12 @@ bool is_gateway_owned_field(std::string_view name);
 // The field names in all of a header's Connection fields: repeated fields form one list (RFC 9110
 // 5.3), so a name in a second Connection field counts as much as one in the first. Copies, since
 // the Connection fields are erased while they are used; kept inline, since nearly every request
-// names at most one ("keep-alive"), which needs no allocation then.
+// names at most one ("keep-alive"), which needs no allocation then. Each name once, in an order
+// that ignores case, for `names`.
 using ConnectionOptions = boost::container::small_vector<std::string, 4>;
 ConnectionOptions connection_options(const common::Fields& fields);
+// `name` is among the options, whatever its case.
+bool names(const ConnectionOptions& options, std::string_view name);
 
 // Once per request, the device's header becomes the end-to-end header Exchange gets: hop-by-hop
 // fields (and any others the device named in Connection) removed, Expect dropped (easgate answers
