@@ -1,7 +1,8 @@
 // What a request header costs easgate's I/O thread from parse to the bytes for Exchange, for an
 // ordinary iPhone request and for the worst headers an authenticated device can send within
-// limits.max_header_bytes: thousands of empty hop-by-hop fields, or thousands of fields each named
-// in a Connection list of thousands of names. Every other device on the thread waits that long.
+// limits.max_header_bytes: thousands of empty hop-by-hop fields, thousands of fields each named
+// in a Connection list of thousands of names, or thousands of fields against a Connection list of
+// one name repeated thousands of times. Every other device on the thread waits that long.
 //   easgate-hostile-header [ROUNDS]      prints microseconds per header for each case
 #include <boost/asio/buffer.hpp>
 #include <chrono>
@@ -55,6 +56,16 @@ std::string named_fields(std::size_t limit) {
     return raw + "\r\n";
 }
 
+// Half the room one name over and over in Connection, half fields of another name as long: each
+// comparison of the two reads to their last letter.
+std::string repeated_name(std::size_t limit) {
+    std::string raw = request_line + "Host: mail.example.com\r\nConnection: x-b";
+    while (raw.size() + 4 < limit / 2) raw += ",x-b";
+    raw += "\r\n";
+    while (raw.size() + 6 + 2 <= limit) raw += "X-A:\r\n";
+    return raw + "\r\n";
+}
+
 // Parse, admission checks, the rewrite and the bytes for Exchange, as DownstreamSession and
 // UpstreamExchange do them.
 std::size_t one_header(const std::string& raw, const config::UpstreamTarget& target) {
@@ -88,7 +99,9 @@ int main(int argc, char** argv) {
                                   {"32 KiB of empty TE fields", hop_by_hop_fields(32 << 10)},
                                   {"64 KiB of empty TE fields", hop_by_hop_fields(64 << 10)},
                                   {"32 KiB, fields named in Connection", named_fields(32 << 10)},
-                                  {"64 KiB, fields named in Connection", named_fields(64 << 10)}};
+                                  {"64 KiB, fields named in Connection", named_fields(64 << 10)},
+                                  {"32 KiB, one name repeated in Connection", repeated_name(32 << 10)},
+                                  {"64 KiB, one name repeated in Connection", repeated_name(64 << 10)}};
     for (const auto& [name, raw] : cases) {
         std::size_t sink = 0;
         const auto start = std::chrono::steady_clock::now();
