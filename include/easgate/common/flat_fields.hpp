@@ -10,14 +10,14 @@
 
 namespace easgate::common {
 
-// A message header's fields as an array in arrival order (Beast's basic_fields moves a repeated name
-// up behind its last field; the order among one name's fields, the only one HTTP gives a meaning, is
-// the same either way), each kept as its wire text
+// A message header's fields as an array in arrival order, each kept as its wire text
 // ("Name: value\r\n") in memory of its own from a memory resource (a HeaderArena on the request
 // path). It meets Beast's Fields requirements, so Beast's header and message types and its parser
 // work on it; unlike basic_fields it keeps no tree ordered by name: a request's dozen or two fields
 // are found by a walk, inserting one is a copy and an append, and the writer sends each field's
-// text as it is (docs/performance.md, Session 32).
+// text as it is (docs/performance.md, Session 32). Beast's basic_fields moved a repeated name up
+// behind its last field; the order among one name's fields, the only one HTTP gives a meaning, is
+// the same either way.
 class FlatFields {
 public:
     using field = boost::beast::http::field;
