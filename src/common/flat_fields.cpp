@@ -94,20 +94,24 @@ void FlatFields::insert(field name, std::string_view name_string, std::string_vi
 // The new field is made before the old ones go, so a value that views one of them is copied whole.
 void FlatFields::set(field name, std::string_view value) {
     insert(name, value);
-    keep_only_last(name, http::to_string(name));
+    keep_only_last();
 }
 
 void FlatFields::set(std::string_view name, std::string_view value) {
     insert(name, value);
-    keep_only_last(fields_[size_ - 1].id_, name);
+    keep_only_last();
 }
 
-void FlatFields::keep_only_last(field name, std::string_view name_string) {
+// The other fields of the last one's name go; it is matched by its own copy of the name, which
+// stays, not by the caller's, which may view a field that goes.
+void FlatFields::keep_only_last() {
     const Field added = fields_[--size_];
-    if (name == field::unknown) {
-        erase(name_string);
+    if (added.id_ == field::unknown) {
+        erase_if([&added](const Field& f) {
+            return f.id_ == field::unknown && boost::beast::iequals(f.name_string(), added.name_string());
+        });
     } else {
-        erase(name);
+        erase(added.id_);
     }
     fields_[size_++] = added;
 }

@@ -107,7 +107,7 @@ protected:
     void set_keep_alive_impl(unsigned version, bool keep_alive);
 
 private:
-    void keep_only_last(field name, std::string_view name_string);
+    void keep_only_last();
     void grow();
     void give_back(const Field& field);
     void replace_text(std::string_view& kept, std::string_view text);
