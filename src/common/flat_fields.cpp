@@ -24,6 +24,14 @@ std::string_view last_coding(std::string_view codings) {
     return last;
 }
 
+// The fields of one name: by Beast's constant when it has one, else an unknown field whose name is
+// the same in any case.
+auto named(std::string_view name) {
+    return [id = http::string_to_field(name), name](const FlatFields::Field& f) {
+        return f.name() == id && (id != http::field::unknown || boost::beast::iequals(f.name_string(), name));
+    };
+}
+
 }  // namespace
 
 FlatFields::FlatFields(const FlatFields& other) : FlatFields() {
@@ -48,10 +56,7 @@ FlatFields::const_iterator FlatFields::find(field name) const {
 }
 
 FlatFields::const_iterator FlatFields::find(std::string_view name) const {
-    if (const auto id = http::string_to_field(name); id != field::unknown) return find(id);
-    return std::find_if(begin(), end(), [name](const Field& f) {
-        return f.id_ == field::unknown && boost::beast::iequals(f.name_string(), name);
-    });
+    return std::find_if(begin(), end(), named(name));
 }
 
 std::size_t FlatFields::count(field name) const {
@@ -60,10 +65,7 @@ std::size_t FlatFields::count(field name) const {
 }
 
 std::size_t FlatFields::count(std::string_view name) const {
-    if (const auto id = http::string_to_field(name); id != field::unknown) return count(id);
-    return std::count_if(begin(), end(), [name](const Field& f) {
-        return f.id_ == field::unknown && boost::beast::iequals(f.name_string(), name);
-    });
+    return std::count_if(begin(), end(), named(name));
 }
 
 void FlatFields::insert(field name, std::string_view value) { insert(name, http::to_string(name), value); }
@@ -106,13 +108,7 @@ void FlatFields::set(std::string_view name, std::string_view value) {
 // stays, not by the caller's, which may view a field that goes.
 void FlatFields::keep_only_last() {
     const Field added = fields_[--size_];
-    if (added.id_ == field::unknown) {
-        erase_if([&added](const Field& f) {
-            return f.id_ == field::unknown && boost::beast::iequals(f.name_string(), added.name_string());
-        });
-    } else {
-        erase(added.id_);
-    }
+    erase_if(named(added.name_string()));
     fields_[size_++] = added;
 }
 
@@ -129,12 +125,7 @@ std::size_t FlatFields::erase(field name) {
     return erase_if([name](const Field& f) { return f.id_ == name; });
 }
 
-std::size_t FlatFields::erase(std::string_view name) {
-    if (const auto id = http::string_to_field(name); id != field::unknown) return erase(id);
-    return erase_if([name](const Field& f) {
-        return f.id_ == field::unknown && boost::beast::iequals(f.name_string(), name);
-    });
-}
+std::size_t FlatFields::erase(std::string_view name) { return erase_if(named(name)); }
 
 void FlatFields::clear() {
     for (const auto& field : *this) give_back(field);

@@ -12,11 +12,12 @@ namespace easgate::common {
 // The memory of one message header on its way through easgate (the device's request, Exchange's
 // response): each field's text is an allocation of its own, about twenty per request, and when
 // those went to malloc and free they were a tenth of a plain-forward request's CPU
-// (docs/performance.md). Here a field costs a pointer bump; all of them go back at once when the arena is
-// destroyed with its message. The blocks are kept on a small per-thread free list, so a request in steady
-// state calls malloc for none. Freeing a single field returns nothing, so an arena belongs to one message:
-// rewriting it costs at most what its fields took again. Only a field too big for a block (a Kerberos token)
-// has memory of its own, and gives it back when it is erased.
+// (docs/performance.md). Here a field costs a pointer bump; all of them go back at once when the
+// arena is destroyed with its message. The blocks are kept on a small per-thread free list, so a
+// request in steady state calls malloc for none. Freeing a single field returns nothing, so an
+// arena belongs to one message: rewriting it costs at most what its fields took again. Only a
+// field too big for a block (a Kerberos token) has memory of its own, and gives it back when it
+// is erased.
 class HeaderArena final : public std::pmr::memory_resource {
 public:
     // Room for a typical ActiveSync request's fields: a held Ping keeps one block.
