@@ -65,6 +65,7 @@ asio::awaitable<void> DownstreamSession::run() {
     if (!co_await take_proxy_header() || !co_await handshake()) co_return;
     for (bool first = true; co_await serve_request(first) && !draining(); first = false) {
     }
+    request_.reset();  // its header's memory, before the close's waits
     exchange_.close();
     if (answered_before_body_) co_await linger();
     tcp_stream().expires_after(tls_shutdown_timeout);
@@ -132,7 +133,7 @@ void DownstreamSession::log_refused_handshake(const error_code& ec) {
 // One request: read and checked here, passed through the filter chain, its body read ahead, then
 // handed to the UpstreamExchange for its trip to Exchange. False when the connection must end.
 asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
-    AdmittedRequest request;
+    auto& request = request_.emplace();
     if (!co_await read_request(first, request)) co_return false;
     auto& header = request.parser.get();
     pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr,
@@ -157,8 +158,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     if (expects_continue(request) && !co_await send_continue(request)) co_return false;
 
     common::BodyBytes body;
-    common::BodyRateGuard body_rate(limits_.min_body_rate, limits_.client_body_timeout);
-    request.body_rate = &body_rate;
+    auto& body_rate = request.body_rate.emplace(limits_.min_body_rate, limits_.client_body_timeout);
     // Counted after the stages, which may have removed fields (the device's Authorization).
     const std::size_t header_fields = header.size();
     if (!co_await read_ahead(request, body, body_rate)) co_return false;
@@ -168,11 +168,6 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     // ActiveSync, so they are dropped (RFC 9110 6.5.1 lets a recipient discard them).
     while (header.size() > header_fields) header.erase(std::prev(header.end()));
     upstream::rewrite_request_for_upstream(header.base(), peer_address_, context.credentials != nullptr);
-    const std::span<const std::uint8_t> read_ahead_bytes(reinterpret_cast<const std::uint8_t*>(body.data()),
-                                                         body.size());
-    auto deadline = upstream::response_deadline(request.eas, read_ahead_bytes, buffered, limits_);
-    request.long_poll = deadline.long_poll;
-    request.forwarded = true;
     upstream::DeviceRequest forwarded{stream_,
                                       buffer_,
                                       request.parser,
@@ -180,11 +175,17 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
                                       buffered,
                                       request.framing,
                                       request.line,
-                                      std::move(deadline),
+                                      {},
                                       body_rate,
                                       context.credentials,
                                       check_.identity ? check_.identity->principal_name() : "",
                                       who()};
+    forwarded.deadline = upstream::response_deadline(
+        request.eas,
+        {reinterpret_cast<const std::uint8_t*>(forwarded.read_ahead.data()), forwarded.read_ahead.size()},
+        buffered, limits_);
+    request.long_poll = forwarded.deadline.long_poll;
+    request.forwarded = true;
     const auto end = co_await exchange_.forward(forwarded, *this);
     if (end.how != upstream::ExchangeEnd::How::relayed) co_return co_await end_of(end, request, body_rate);
     log_access(request, end.status, "", exchange_.trip().body_bytes);

@@ -86,7 +86,9 @@ struct ExchangeEnd {
     How how = How::broken;
     bool keep_device = false;  // the device connection can carry another request
     unsigned status = 0;
-    std::optional<common::Failure> failure;
+    // Behind a pointer: an end passes through several coroutines, and each keeps it in its frame.
+    // Small, they stay under the 1,020 bytes Asio recycles; a failure is the rare case.
+    std::shared_ptr<const common::Failure> failure;
     boost::system::error_code device_error;
 
     static ExchangeEnd relayed(unsigned status, bool keep_device) {
@@ -94,17 +96,19 @@ struct ExchangeEnd {
     }
     static ExchangeEnd broken() { return {How::broken}; }
     static ExchangeEnd failed(common::Failure failure, bool keep_device) {
-        return {How::failed, keep_device, failure.status, std::move(failure)};
+        const unsigned status = failure.status;
+        return {How::failed, keep_device, status,
+                std::make_shared<const common::Failure>(std::move(failure))};
     }
     static ExchangeEnd device_body_failed(boost::system::error_code ec) {
-        return {How::device_body, false, 0, std::nullopt, ec};
+        return {How::device_body, false, 0, nullptr, ec};
     }
     static ExchangeEnd device_went_away() { return {How::device_left}; }
     static ExchangeEnd cut_short() { return {How::drained}; }
 
 private:
     ExchangeEnd(How how, bool keep_device = false, unsigned status = 0,
-                std::optional<common::Failure> failure = std::nullopt, boost::system::error_code ec = {})
+                std::shared_ptr<const common::Failure> failure = nullptr, boost::system::error_code ec = {})
         : how(how), keep_device(keep_device), status(status), failure(std::move(failure)), device_error(ec) {}
 };
 
