@@ -96,7 +96,8 @@ private:
     asio::awaitable<bool> read_request(bool first, AdmittedRequest& request);
     asio::awaitable<std::pair<error_code, RawHeaderScan>> read_raw_header();
     error_code parse_buffered_header(common::RequestParser& parser);
-    asio::awaitable<void> refuse_unreadable_header(const error_code& ec);
+    // whole_header: the header's end was read, so the parser refused it.
+    asio::awaitable<void> refuse_unreadable_header(const error_code& ec, bool whole_header);
     void log_incomplete_header(const error_code& ec) const;
     std::optional<common::Failure> admit(AdmittedRequest& request);
     // Expect: 100-continue, before a body that has not come whole yet.

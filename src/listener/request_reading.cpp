@@ -47,7 +47,7 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
     }
     phase_ = Phase::busy;
     if (ec) {
-        co_await refuse_unreadable_header(ec);
+        co_await refuse_unreadable_header(ec, scan.end != std::string_view::npos);
         co_return false;
     }
     const auto& header = parser.get();
@@ -69,10 +69,17 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
     co_return true;
 }
 
-asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_code& ec) {
+asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_code& ec, bool whole_header) {
     if (ec == http::error::header_limit) {
-        spdlog::warn("{}: 431 request header larger than limits.max_header_bytes ({})", who(),
-                     config::format_size(limits_.max_header_bytes));
+        // A whole header is within limits.max_header_bytes: then it was a field's name, over what
+        // one name may be whatever that limit allows.
+        if (whole_header) {
+            spdlog::warn("{}: 431 a request header field's name is longer than {} bytes", who(),
+                         common::FlatFields::max_name_size);
+        } else {
+            spdlog::warn("{}: 431 request header larger than limits.max_header_bytes ({})", who(),
+                         config::format_size(limits_.max_header_bytes));
+        }
         co_await write_status(http::status::request_header_fields_too_large, 11, false);
     } else if (!is_disconnect(ec)) {
         spdlog::warn("{}: 400 malformed request: {}", who(), ec.message());

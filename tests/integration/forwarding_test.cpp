@@ -249,6 +249,23 @@ TEST_F(ForwardingTest, OversizedRequestHeaderGets431) {
         "alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
         {"-H", "X-Big: " + std::string(8000, 'a'), "--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(result.out, "431");
+    EXPECT_NE(gateway_log().find("431 request header larger than limits.max_header_bytes (4KiB)"),
+              std::string::npos)
+        << gateway_log();
+}
+
+// A header within a raised max_header_bytes whose one field's name is longer than a name may be:
+// the log names that, not the limit the header kept to.
+TEST_F(ForwardingTest, AFieldNameOver64KiBGets431ThatSaysSo) {
+    start_gateway({.limits = "    max_header_bytes: 128KiB\n"});
+    const auto result =
+        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice",
+             {"-H", std::string(70000, 'X') + ": a", "--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "431");
+    EXPECT_NE(gateway_log().find("431 a request header field's name is longer than 65535 bytes"),
+              std::string::npos)
+        << gateway_log();
+    EXPECT_EQ(gateway_log().find("max_header_bytes"), std::string::npos) << gateway_log();
 }
 
 }  // namespace
