@@ -376,6 +376,40 @@ unset multiplot
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
+# The coroutines every forwarded request runs through once (bench/frames.sh names them by their
+# signature's start).
+REQUEST_COROUTINES = ["DownstreamSession::serve_request", "DownstreamSession::read_request",
+                      "DownstreamSession::read_raw_header", "DownstreamSession::read_ahead",
+                      "UpstreamExchange::forward", "UpstreamExchange::send", "common::relay_body",
+                      "UpstreamExchange::read_response_header", "UpstreamExchange::wait_for_answer",
+                      "UpstreamExchange::read_header", "UpstreamExchange::relay_response",
+                      "DelegatedTokens::token"]
+RECYCLED_FRAME_BYTES = 1020
+
+
+def frames(results):
+    """bench/frames.sh's list: the request path's frames, and any above what Asio recycles."""
+    path = os.path.join(results, "frames.txt")
+    if not os.path.exists(path):
+        return "(not measured: `bash bench/frames.sh`)"
+    sizes = {}
+    for line in open(path):
+        parts = line.split(None, 1)
+        if len(parts) == 2 and parts[0].isdigit():
+            name = parts[1].replace("not recycled", "", 1).strip()
+            sizes[name] = int(parts[0])
+    def size_of(coroutine):
+        found = [size for name, size in sizes.items() if "::" + coroutine + "(" in name or "::" + coroutine + "<" in name]
+        return max(found) if found else None
+    on_path = [(c.split("::")[-1], size_of(c)) for c in REQUEST_COROUTINES]
+    listed = ", ".join(f"`{c}` {fmt(s)}" for c, s in on_path if s is not None)
+    over = [f"`{c}`" for c, s in on_path if s is not None and s > RECYCLED_FRAME_BYTES]
+    verdict_text = ("all within the 1,020 bytes Asio recycles" if not over else
+                    "above the 1,020 bytes Asio recycles (a malloc and a free per request each): " + ", ".join(over))
+    return (f"Coroutine frames a forwarded request runs through, in bytes (`bench/frames.sh`; `token` with "
+            f"delegation only): {listed}; {verdict_text}.")
+
+
 def note(results):
     """BENCH_NOTE as run.sh kept it with the results (e.g. that the machine was busy)."""
     path = os.path.join(results, "note.md")
@@ -402,6 +436,7 @@ def render(results, md, png):
         "SIZING": sizing(runs),
         "LAB": lab_table(runs) or ["(not run: `bash bench/run.sh --lab`)"],
         "PING_DEVICES": str(ping_devices(runs)),
+        "FRAMES": frames(results),
     }
     for key, value in sections.items():
         template = template.replace("@" + key + "@", "\n".join(value) if isinstance(value, list) else value)

@@ -74,6 +74,8 @@ if [ ! -x "$bin/easgate-loadgen" ] || [ "$smoke" = 0 ]; then
 fi
 command -v nginx >/dev/null || { echo "nginx is missing: scripts/install-deps.sh installs it" >&2; exit 1; }
 make_bench_pki "$pki"
+# The request path's coroutine frames against what Asio recycles, for the docs (bench/frames.sh).
+bash bench/frames.sh "$bin/easgate" >"$results/frames.txt" 2>/dev/null || echo "bench/frames.sh failed" >&2
 
 if [ "$lab" = 1 ]; then
   # shellcheck source=bench/lib/lab.sh
