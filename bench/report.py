@@ -161,7 +161,40 @@ def verdict(value, target, higher_is_better=True):
     return "met" if (value >= target if higher_is_better else value <= target) else "not met"
 
 
-def targets_table(runs):
+def layout(results):
+    """Where run.sh put the proxy and the load (layout.txt); runs before s33 had the two-core layout."""
+    found = {"cpus": "2", "proxy": "0", "proxy_two": "0,1", "load": "1", "load_threads": "1"}
+    path = os.path.join(results, "layout.txt")
+    if os.path.exists(path):
+        found.update(item.split("=", 1) for item in open(path).read().split())
+    # The load has cores of its own when none of them is one of the proxy's two.
+    found["apart"] = found["load"] != "" and found["load"] not in found["proxy_two"].split(",")
+    return found
+
+
+def pinning(where):
+    if not where["load"]:
+        return "none (one CPU)."
+    if not where["apart"]:
+        return (f"the proxy on CPU {where['proxy']}; easgate-loadgen and the upstream on CPU {where['load']} "
+                "(`taskset`), one thread each.")
+    return (f"the proxy on CPU {where['proxy']} (with two threads: CPUs {where['proxy_two']}); easgate-loadgen "
+            f"and each upstream on CPUs {where['load']} with {where['load_threads']} threads (`taskset`).")
+
+
+def scaling_method(where):
+    if where["apart"]:
+        return (f"`sync` against easgate with `workers: 1` on CPU {where['proxy']}, then `workers: 2` on CPUs "
+                f"{where['proxy_two']} (nginx: `worker_processes` 1, then 2). The load generator and the "
+                f"upstreams run on CPUs {where['load']}, apart from the proxy's (the target is 1.8×).")
+    return (f"`sync` against easgate with `workers: 1` on CPU {where['proxy']}, then `workers: 2` on CPUs "
+            f"{where['proxy_two']} (nginx: `worker_processes` 1, then 2). The load generator and the upstream "
+            f"stay on CPU {where['load']}, so with two threads the proxy competes with them for that core: on "
+            "this machine the figure shows the direction only, not what two cores of its own would give (the "
+            "target is 1.8×). `bench/run.sh` gives the load cores of its own from four CPUs on.")
+
+
+def targets_table(runs, where):
     """Issue 13's targets against this run's figures."""
     def rate(scenario, target):
         return mean(runs, scenario, target, lambda r: r["req_per_s"])
@@ -184,7 +217,8 @@ def targets_table(runs):
         ("handshake: new connections/s", over(rate("handshake", "easgate"), rate("handshake", "nginx")), 1.0, "×"),
         ("SendMail 10 MiB: MB/s", over(mean(runs, "sendmail", "easgate", lambda r: r["upload_mb_per_s"]),
                                        mean(runs, "sendmail", "nginx", lambda r: r["upload_mb_per_s"])), 0.9, "×"),
-        ("scaling: 2 threads / 1 (the load generator shares both cores: direction only)", over(runs.get("scaling-w2-easgate-r1", {}).get("req_per_s"),
+        ("scaling: 2 threads / 1 " + ("(the load on cores of its own)" if where["apart"] else
+                                       "(the load generator shares both cores: direction only)"), over(runs.get("scaling-w2-easgate-r1", {}).get("req_per_s"),
                                         runs.get("scaling-w1-easgate-r1", {}).get("req_per_s")), 1.8, "×"),
     ]
     lines = ["| target | this run | goal | |", "|---|---|---|---|"]
@@ -418,6 +452,7 @@ def note(results):
 
 def render(results, md, png):
     runs = load(results)
+    where = layout(results)
     template = open(os.path.join(os.path.dirname(__file__), "performance.md.in")).read()
     sections = {
         "MACHINE": machine(),
@@ -432,7 +467,9 @@ def render(results, md, png):
         "MEMORY": memory_table(runs),
         "HOLD_SYNC": hold_sync_table(runs),
         "SCALING": scaling_table(runs),
-        "TARGETS": targets_table(runs),
+        "TARGETS": targets_table(runs, where),
+        "PINNING": pinning(where),
+        "SCALING_METHOD": scaling_method(where),
         "SIZING": sizing(runs),
         "LAB": lab_table(runs) or ["(not run: `bash bench/run.sh --lab`)"],
         "PING_DEVICES": str(ping_devices(runs)),

@@ -52,8 +52,17 @@ trap 'exit 130' INT TERM
 
 # Each held Ping costs the proxy two descriptors (device and upstream): up to the hard limit.
 ulimit -n "$(ulimit -Hn)"
-proxy_cpu="" load_cpu=""
-if [ "$(nproc)" -ge 2 ]; then proxy_cpu=0 load_cpu=1; fi
+# Where each runs. On two or three cores: the proxy on CPU 0, the load generator and the upstreams
+# on CPU 1, one thread each (scaling's second proxy thread then shares CPU 1 with them). From four
+# on: the proxy has CPUs 0 and 1 (one thread on 0), the load the rest, the load generator and each
+# upstream with a thread per two of those cores. What a run used goes with its results (layout.txt).
+cpus=$(nproc) proxy_cpu="" proxy_cpus_two="" load_cpu="" load_threads=1
+if [ "$cpus" -ge 4 ]; then
+  proxy_cpu=0 proxy_cpus_two=0,1 load_cpu=2-$((cpus - 1)) load_threads=$(((cpus - 2 + 1) / 2))
+elif [ "$cpus" -ge 2 ]; then
+  proxy_cpu=0 proxy_cpus_two=0,1 load_cpu=1
+fi
+echo "cpus=$cpus proxy=$proxy_cpu proxy_two=$proxy_cpus_two load=$load_cpu load_threads=$load_threads" >"$results/layout.txt"
 # A block of 30 ports no socket uses, below the ephemeral range (10000-31999).
 port_base=$(python3 - <<'PY'
 import random

@@ -160,7 +160,7 @@ loadgen_at() {  # PORT TARGET JSON ARGS...: easgate-loadgen against one port; ad
   shift 3
   before=$(proxy_cpu_ticks "$target")
   pinned "$load_cpu" "$bin/easgate-loadgen" --port "$port" --label "$target" --json "$json" \
-    --client-ca-cert "$pki/issuing.pem" --client-ca-key "$pki/issuing.key" "$@" \
+    --threads "${load_threads:-1}" --client-ca-cert "$pki/issuing.pem" --client-ca-key "$pki/issuing.key" "$@" \
     2> >(grep -v '^minted' | tee -a "$work/loadgen.log" >&2)
   add_cpu_per_request "$json" "$before" "$(proxy_cpu_ticks "$target")"
 }
@@ -224,10 +224,11 @@ scenario_ping_hold() {
   measure_ping_memory direct 0 churn  # the sync while held, without a proxy
 }
 
-# easgate with one I/O thread on CPU 0, then two on both CPUs; nginx likewise with one and two
-# worker processes. The load generator and the upstream stay on CPU 1, so with two threads the
-# proxy shares that core with them: on a two-core machine this shows the direction, not the 1.8×
-# two quiet cores would allow.
+# easgate with one I/O thread on CPU 0, then two on CPUs 0 and 1; nginx likewise with one and two
+# worker processes. On a machine of two or three cores the load generator and the upstream run on
+# CPU 1 too, so with two threads the proxy shares that core with them: the figure shows the
+# direction, not the 1.8× two quiet cores would allow. From four cores on the load has cores of
+# its own (run.sh).
 scenario_scaling() {
   local seconds=10 threads target
   [ "$smoke" = 0 ] || seconds=0.5
@@ -235,7 +236,7 @@ scenario_scaling() {
     for target in easgate nginx; do
       stop_all
       start_upstreams
-      workers=$threads proxy_cpu=$([ "$threads" = 2 ] && [ -n "$proxy_cpu" ] && echo 0,1 || echo "$proxy_cpu") \
+      workers=$threads proxy_cpu=$([ "$threads" = 2 ] && echo "$proxy_cpus_two" || echo "$proxy_cpu") \
         "start_$target"
       loadgen "$target" "$results/scaling-w$threads-$target-r1.json" --scenario sync --concurrency 50 \
         --duration "$seconds"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The processes a benchmark run starts, each recorded in $work/pids so stop_all ends exactly them:
 # the bench upstreams, easgate and nginx. Expects $work, $pki, $bin, $port_base, $proxy_cpu,
-# $load_cpu (empty: no pinning) and $workers.
+# $load_cpu (empty: no pinning) and $workers; $load_threads (default 1) for each upstream.
 #
 # Ports: $port_base+0/1/2 are the upstreams (https TLS 1.3, https TLS 1.2, plain http); each proxy
 # listens on three ports, one per upstream kind, in the same order: easgate on +10/11/12 (admin on
@@ -31,10 +31,11 @@ start_upstreams() {
   local tls=(1.3 1.2) i
   for i in 0 1; do
     pinned "$load_cpu" "$bin/easgate-bench-upstream" --port $((port_base + i)) --cert "$pki/server.pem" \
-      --key "$pki/server.key" --tls "${tls[$i]}" >"$work/upstream-$i.log" 2>&1 &
+      --key "$pki/server.key" --tls "${tls[$i]}" --threads "${load_threads:-1}" >"$work/upstream-$i.log" 2>&1 &
     remember upstream $!
   done
-  pinned "$load_cpu" "$bin/easgate-bench-upstream" --port $((port_base + 2)) >"$work/upstream-2.log" 2>&1 &
+  pinned "$load_cpu" "$bin/easgate-bench-upstream" --port $((port_base + 2)) --threads "${load_threads:-1}" \
+    >"$work/upstream-2.log" 2>&1 &
   remember upstream $!
   for i in 0 1 2; do wait_for_port $((port_base + i)); done
 }

@@ -46,11 +46,12 @@ asio::awaitable<void> pause(Clock::duration duration) {
     co_await timer.async_wait(no_throw);
 }
 
-asio::awaitable<void> request_loop(const Run& run, const Device& device, const LoopPlan& plan, Stats& stats) {
+asio::awaitable<void> request_loop(const Run& run, const Device& device, const LoopPlan& plan, Stats& stats,
+                                   Clock::duration offset) {
     DeviceConnection connection(co_await asio::this_coro::executor, run.tls, device);
     const auto header = activesync_header(device, plan.command, plan.body.size(), plan.content_type);
     SessionPtr session;
-    auto next_start = Clock::now() + plan.offset;
+    auto next_start = Clock::now() + offset;
     for (;;) {
         if (plan.interval.count() > 0) {
             if (next_start >= plan.until) break;
@@ -90,9 +91,10 @@ asio::awaitable<void> request_loop(const Run& run, const Device& device, const L
 }
 
 void start_loops(const Run& run, const std::vector<const Device*>& devices, const LoopPlan& plan,
-                 Stats& stats, Countdown& done) {
+                 Stats& stats, Countdown& done, Clock::duration offset) {
     for (const auto* device : devices)
-        asio::co_spawn(run.io, counted(request_loop(run, *device, plan, stats), done), asio::detached);
+        asio::co_spawn(run.io, counted(request_loop(run, *device, plan, stats, offset), done),
+                       asio::detached);
 }
 
 asio::awaitable<void> first_request(const Run& run, const Device& device, std::string_view body,

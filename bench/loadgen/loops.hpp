@@ -35,7 +35,6 @@ struct LoopPlan {
     bool resume = false;                  // with it: offer the device's previous session
     Clock::time_point until;              // no request starts after this (may be moved earlier)
     Clock::duration interval{};           // per device between request starts; zero: back to back
-    Clock::duration offset{};             // this device's first start after now, spreading the rate
 };
 
 // Waits until arrive() was called `remaining` times.
@@ -52,12 +51,15 @@ private:
 
 asio::awaitable<void> pause(Clock::duration duration);
 
-// Requests as the plan says until plan.until; each success or failure goes to stats.
-asio::awaitable<void> request_loop(const Run& run, const Device& device, const LoopPlan& plan, Stats& stats);
+// Requests as the plan says until plan.until, the first `offset` after now (spreading a rate over
+// the devices); each success or failure goes to stats. The plan is read as the loop goes: plan.until
+// may be moved earlier from the loop's thread.
+asio::awaitable<void> request_loop(const Run& run, const Device& device, const LoopPlan& plan, Stats& stats,
+                                   Clock::duration offset);
 
-// Starts request_loop for each device in the background; done arrives once per device.
+// Starts request_loop for each device in the background on run.io; done arrives once per device.
 void start_loops(const Run& run, const std::vector<const Device*>& devices, const LoopPlan& plan,
-                 Stats& stats, Countdown& done);
+                 Stats& stats, Countdown& done, Clock::duration offset = {});
 
 // A device's first request on a new connection, timed from connect to the end of the answer.
 asio::awaitable<void> first_request(const Run& run, const Device& device, std::string_view body,

@@ -23,6 +23,8 @@ void add_options(CLI::App& cli, Options& o) {
     cli.add_option("--first-device", o.first_device, "number of the first device");
     cli.add_option("--devices", o.devices, "ping-hold: Pings held; cold-start: cold users");
     cli.add_option("--concurrency", o.concurrency, "devices looping (cold-start: warm users)");
+    cli.add_option("--threads", o.threads, "sync, handshake, sendmail: threads the devices are spread over")
+        ->check(CLI::Range(1u, 64u));
     cli.add_option("--duration", o.duration, "seconds of load");
     cli.add_option("--rate", o.rate, "requests per second in all (0: back to back)");
     cli.add_flag("--resume", o.resume, "handshake: offer each device's previous TLS session");
@@ -61,6 +63,7 @@ nlohmann::json options_json(const Options& o, unsigned devices) {
             {"target", o.host + ":" + std::to_string(o.port)},
             {"devices", devices},
             {"concurrency", o.concurrency},
+            {"threads", o.threads},
             {"duration", o.duration},
             {"rate", o.rate},
             {"resume", o.resume},

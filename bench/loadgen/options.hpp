@@ -20,6 +20,7 @@ struct Options {
     unsigned first_device = 1;                         // the number of the first device
     unsigned devices = 0;       // ping-hold and cold-start: devices; 0: as many as --concurrency
     unsigned concurrency = 50;  // devices looping at once (sync, handshake, sendmail; cold-start: warm ones)
+    unsigned threads = 1;       // sync, handshake, sendmail: the devices spread over this many threads
     double duration = 10;       // seconds of load
     double rate = 0;            // requests per second in all (0: as fast as answers come)
     bool resume = false;        // handshake: resume each device's previous TLS session

@@ -16,6 +16,14 @@ void Stats::succeeded(std::chrono::steady_clock::duration latency, std::uint64_t
     bytes_down_ += bytes_down;
 }
 
+void Stats::merge(const Stats& other) {
+    latencies_us_.insert(latencies_us_.end(), other.latencies_us_.begin(), other.latencies_us_.end());
+    for (const auto& [kind, count] : other.errors_) errors_[kind] += count;
+    for (const auto& [event, count] : other.events_) events_[event] += count;
+    bytes_up_ += other.bytes_up_;
+    bytes_down_ += other.bytes_down_;
+}
+
 std::uint64_t Stats::failures() const {
     std::uint64_t total = 0;
     for (const auto& [kind, count] : errors_) total += count;

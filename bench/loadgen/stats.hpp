@@ -21,6 +21,9 @@ public:
     // Events that are neither: tls_resumed (a handshake that resumed a session).
     void noted(const std::string& event) { ++events_[event]; }
 
+    // Adds what another thread's Stats measured of the same run.
+    void merge(const Stats& other);
+
     std::uint64_t successes() const { return latencies_us_.size(); }
     std::uint64_t failures() const;
 

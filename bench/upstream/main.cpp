@@ -1,7 +1,9 @@
-// easgate-bench-upstream: a fast stand-in for Exchange in benchmarks, one thread of Asio
-// coroutines (the test upstream is thread-per-connection). Plain HTTP, or HTTPS with TLS 1.2 or 1.3.
-// Answers every request with --response-bytes (Sync and the rest), reads and discards upload bodies
-// (SendMail), and holds a Ping for ?hold= or --ping-hold seconds, or until it is stopped.
+// easgate-bench-upstream: a fast stand-in for Exchange in benchmarks, Asio coroutines on one
+// thread or, with --threads, on several, each with a listening socket of its own on the port
+// (SO_REUSEPORT: the kernel spreads the connections). The test upstream is thread-per-connection.
+// Plain HTTP, or HTTPS with TLS 1.2 or 1.3. Answers every request with --response-bytes (Sync and
+// the rest), reads and discards upload bodies (SendMail), and holds a Ping for ?hold= or
+// --ping-hold seconds, or until it is stopped.
 #include <CLI/CLI.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,7 +20,10 @@
 #include <boost/beast/ssl.hpp>
 #include <charconv>
 #include <iostream>
+#include <memory>
 #include <optional>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -35,6 +40,7 @@ struct Settings {
     std::string tls = "1.3";  // "1.2" or "1.3": the only version offered
     std::size_t response_bytes = 4096;
     double ping_hold = 3600;
+    unsigned threads = 1;
 };
 
 // ?hold=N in the target, else fallback.
@@ -53,7 +59,7 @@ asio::awaitable<bool> read_request(Stream& stream, beast::flat_buffer& buffer, s
     parser.body_limit(boost::none);
     if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, no_throw); ec)
         co_return false;
-    static char scratch[64 * 1024];  // one thread: every body is poured into the same bucket
+    thread_local char scratch[64 * 1024];  // every body on a thread is poured into the same bucket
     while (!parser.is_done()) {
         parser.get().body().data = scratch;
         parser.get().body().size = sizeof scratch;
@@ -137,14 +143,34 @@ int main(int argc, char** argv) {
     cli.add_option("--tls", settings.tls, "TLS version offered")->check(CLI::IsMember({"1.2", "1.3"}));
     cli.add_option("--response-bytes", settings.response_bytes, "body size of each answer");
     cli.add_option("--ping-hold", settings.ping_hold, "seconds a Ping is held (a ?hold= in it wins)");
+    cli.add_option("--threads", settings.threads, "threads, each accepting on the port")
+        ->check(CLI::Range(1u, 64u));
     CLI11_PARSE(cli, argc, argv);
-    asio::io_context io(1);
     auto tls = server_tls(settings);
-    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), settings.port});
-    acceptor.listen(4096);
-    std::cout << "listening on port " << acceptor.local_endpoint().port() << std::endl;
-    asio::co_spawn(io, accept_loop(acceptor, tls ? &*tls : nullptr, settings), asio::detached);
-    asio::signal_set stop(io, SIGINT, SIGTERM);
-    stop.async_wait([&io](auto, int) { io.stop(); });
-    io.run();
+    std::vector<std::unique_ptr<asio::io_context>> loops;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    std::uint16_t port = settings.port;
+    for (unsigned t = 0; t < settings.threads; ++t) {
+        auto& io = *loops.emplace_back(std::make_unique<asio::io_context>(1));
+        auto& acceptor = *acceptors.emplace_back(std::make_unique<tcp::acceptor>(io));
+        const tcp::endpoint at{asio::ip::make_address("127.0.0.1"), port};
+        acceptor.open(at.protocol());
+        acceptor.set_option(tcp::acceptor::reuse_address(true));
+        // Only when needed: with it, a leftover upstream on the port would share it unnoticed.
+        if (settings.threads > 1)
+            acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+        acceptor.bind(at);
+        acceptor.listen(4096);
+        port = acceptor.local_endpoint().port();  // port 0: the others join the one the first got
+        asio::co_spawn(io, accept_loop(acceptor, tls ? &*tls : nullptr, settings), asio::detached);
+    }
+    std::cout << "listening on port " << port << std::endl;
+    asio::signal_set stop(*loops.front(), SIGINT, SIGTERM);
+    stop.async_wait([&loops](auto, int) {
+        for (auto& io : loops) io->stop();
+    });
+    std::vector<std::thread> others;
+    for (std::size_t t = 1; t < loops.size(); ++t) others.emplace_back([&io = *loops[t]] { io.run(); });
+    loops.front()->run();
+    for (auto& thread : others) thread.join();
 }
