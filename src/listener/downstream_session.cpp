@@ -235,9 +235,14 @@ asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end
         case How::drained:
             co_await answer_long_poll_early(request);
             co_return false;
+        case How::broken:  // the device has part of the answer, or is gone
+            log_access(request, end.device_error ? client_closed_request : end.status, end.failure->reason,
+                       exchange_.trip().body_bytes);
+            co_return false;
+        case How::device_left:  // a phone that roams or gives up on its Ping: nginx's 499
+            log_access(request, client_closed_request, "", 0);
+            co_return false;
         case How::relayed:  // serve_request's own business
-        case How::broken:
-        case How::device_left:
             co_return false;
     }
     co_return false;

@@ -79,10 +79,13 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
     if (!relayed.ok() || !keep_upstream || !parser.is_done()) connection_.close();
     if (relayed.ok()) co_return ExchangeEnd::relayed(status, keep);
     if (relayed.failed == common::RelaySide::input) {
-        spdlog::warn("{} \"{} {}\" upstream {} broke off its response: {}", request.who, request.line.method,
-                     request.line.target, connection_.target().url, relayed.error.message());
+        co_return ExchangeEnd::broken(status, "upstream " + connection_.target().url +
+                                                  " broke off its response: " + relayed.error.message());
     }
-    co_return ExchangeEnd::broken();
+    co_return ExchangeEnd::broken(status,
+                                  "Exchange's answer (" + std::to_string(status) +
+                                      ") did not reach the device: " + relayed.error.message(),
+                                  relayed.error);
 }
 
 // 451 with X-MS-Location: the user's mailbox is served by another Exchange server. The device

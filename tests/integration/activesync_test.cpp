@@ -98,6 +98,26 @@ TEST_F(ActiveSyncTest, APhoneThatGoesAwayCancelsItsHeldPingAtOnce) {
     const auto log = wait_for_text(work_dir() / "easgate.err", "the device left", std::chrono::seconds(6));
     EXPECT_NE(log.find("the device left; its long poll to https://localhost:"), std::string::npos)
         << gateway_log();
+    // The access log has it too, as nginx has a client that closed: 499.
+    EXPECT_NE(wait_for_text(work_dir() / "easgate.err", "\"POST /Microsoft-Server-ActiveSync\" 499",
+                            std::chrono::seconds(2)),
+              "")
+        << gateway_log();
+}
+
+// A phone that gives up before Exchange's answer comes is in the access log, as 499 when the
+// answer could not be written to it. Here Exchange answers a FolderSync after 2 s, its body's
+// first byte and then the rest 0.3 s later; the phone waits 1 s: the first write meets a closed
+// connection (answered with a reset), the second fails.
+TEST_F(ActiveSyncTest, APhoneThatGivesUpBeforeTheAnswerIsInTheAccessLogAs499) {
+    start_gateway();
+    curl("alice",
+         "/Microsoft-Server-ActiveSync?Cmd=FolderSync" + device_query + "&delayms=2000&pausebody=300",
+         {"--max-time", "1", "--data-binary", "x"});
+    const auto log = wait_for_text(work_dir() / "easgate.err", "\"POST /Microsoft-Server-ActiveSync\" 499",
+                                   std::chrono::seconds(5));
+    EXPECT_NE(log.find("reason=\"Exchange's answer (200) did not reach the device: "), std::string::npos)
+        << gateway_log();
 }
 
 TEST_F(ActiveSyncTest, LongPollWaitIsCappedByMaxLongPoll) {

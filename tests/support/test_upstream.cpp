@@ -205,6 +205,13 @@ bool send_report_answer(Stream& stream, const http::request<http::string_body>& 
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         end_connection(stream, target);
         return false;
+    } else if (const auto pause = query_number(target, "pausebody", 0)) {
+        // pausebody=MS: the header and the body's first byte, then the rest MS later.
+        http::response_serializer<http::string_body> serializer{response};
+        http::write_header(stream, serializer, ec);
+        asio::write(stream, asio::buffer(response.body().substr(0, 1)), ec);
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+        asio::write(stream, asio::buffer(response.body().substr(1)), ec);
     } else {
         // Connection naming Content-Length: a proxy that obeys it loses the body's framing.
         if (query_number(target, "connectionnamescl", 0))

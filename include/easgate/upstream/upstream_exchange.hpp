@@ -77,7 +77,8 @@ public:
 struct ExchangeEnd {
     enum class How {
         relayed,      // Exchange's answer (status) went to the device
-        broken,       // Exchange's answer broke off on its way (logged): the connection ends
+        broken,       // Exchange's answer (status) broke off on its way, or the device went away while it
+                      // was relayed (device_error); failure->reason says which: the connection ends
         failed,       // not relayed: the device is answered with `failure`
         device_body,  // the device's body failed (device_error); Exchange processed nothing
         device_left,  // the device went away during a long poll: nothing to answer
@@ -94,7 +95,10 @@ struct ExchangeEnd {
     static ExchangeEnd relayed(unsigned status, bool keep_device) {
         return {How::relayed, keep_device, status};
     }
-    static ExchangeEnd broken() { return {How::broken}; }
+    static ExchangeEnd broken(unsigned status, std::string why, boost::system::error_code device_error = {}) {
+        return {How::broken, false, status,
+                std::make_shared<const common::Failure>(status, std::move(why), 0), device_error};
+    }
     static ExchangeEnd failed(common::Failure failure, bool keep_device) {
         const unsigned status = failure.status;
         return {How::failed, keep_device, status,
