@@ -163,7 +163,7 @@ def verdict(value, target, higher_is_better=True):
 
 def layout(results):
     """Where run.sh put the proxy and the load (layout.txt); runs before s33 had the two-core layout."""
-    found = {"cpus": "2", "proxy": "0", "proxy_two": "0,1", "load": "1", "load_threads": "1"}
+    found = {"proxy": "0", "proxy_two": "0,1", "load": "1", "load_threads": "1"}
     path = os.path.join(results, "layout.txt")
     if os.path.exists(path):
         found.update(item.split("=", 1) for item in open(path).read().split())
@@ -183,15 +183,15 @@ def pinning(where):
 
 
 def scaling_method(where):
+    what = (f"`sync` against easgate with `workers: 1` on CPU {where['proxy']}, then `workers: 2` on CPUs "
+            f"{where['proxy_two']} (nginx: `worker_processes` 1, then 2).")
     if where["apart"]:
-        return (f"`sync` against easgate with `workers: 1` on CPU {where['proxy']}, then `workers: 2` on CPUs "
-                f"{where['proxy_two']} (nginx: `worker_processes` 1, then 2). The load generator and the "
-                f"upstreams run on CPUs {where['load']}, apart from the proxy's (the target is 1.8×).")
-    return (f"`sync` against easgate with `workers: 1` on CPU {where['proxy']}, then `workers: 2` on CPUs "
-            f"{where['proxy_two']} (nginx: `worker_processes` 1, then 2). The load generator and the upstream "
-            f"stay on CPU {where['load']}, so with two threads the proxy competes with them for that core: on "
-            "this machine the figure shows the direction only, not what two cores of its own would give (the "
-            "target is 1.8×). `bench/run.sh` gives the load cores of its own from four CPUs on.")
+        return (f"{what} The load generator and the upstreams run on CPUs {where['load']}, apart from the "
+                "proxy's (the target is 1.8×).")
+    return (f"{what} The load generator and the upstream stay on CPU {where['load']}, so with two threads the "
+            "proxy competes with them for that core: on this machine the figure shows the direction only, not "
+            "what two cores of its own would give (the target is 1.8×). `bench/run.sh` gives the load cores of "
+            "its own from four CPUs on.")
 
 
 def targets_table(runs, where):
@@ -418,26 +418,26 @@ REQUEST_COROUTINES = ["DownstreamSession::serve_request", "DownstreamSession::re
                       "UpstreamExchange::read_response_header", "UpstreamExchange::wait_for_answer",
                       "UpstreamExchange::read_header", "UpstreamExchange::relay_response",
                       "DelegatedTokens::token"]
-RECYCLED_FRAME_BYTES = 1020
 
 
 def frames(results):
-    """bench/frames.sh's list: the request path's frames, and any above what Asio recycles."""
+    """bench/frames.sh's list: the request path's frames, and any it marks as above what Asio recycles."""
     path = os.path.join(results, "frames.txt")
     if not os.path.exists(path):
         return "(not measured: `bash bench/frames.sh`)"
-    sizes = {}
+    sizes, unrecycled = {}, set()
     for line in open(path):
         parts = line.split(None, 1)
         if len(parts) == 2 and parts[0].isdigit():
             name = parts[1].replace("not recycled", "", 1).strip()
             sizes[name] = int(parts[0])
-    def size_of(coroutine):
-        found = [size for name, size in sizes.items() if "::" + coroutine + "(" in name or "::" + coroutine + "<" in name]
-        return max(found) if found else None
-    on_path = [(c.split("::")[-1], size_of(c)) for c in REQUEST_COROUTINES]
-    listed = ", ".join(f"`{c}` {fmt(s)}" for c, s in on_path if s is not None)
-    over = [f"`{c}`" for c, s in on_path if s is not None and s > RECYCLED_FRAME_BYTES]
+            if "not recycled" in parts[1]:
+                unrecycled.add(name)
+    def named(coroutine):
+        return [name for name in sizes if "::" + coroutine + "(" in name or "::" + coroutine + "<" in name]
+    on_path = [(c.split("::")[-1], named(c)) for c in REQUEST_COROUTINES]
+    listed = ", ".join(f"`{c}` {fmt(max(sizes[n] for n in names))}" for c, names in on_path if names)
+    over = [f"`{c}`" for c, names in on_path if any(n in unrecycled for n in names)]
     verdict_text = ("all within the 1,020 bytes Asio recycles" if not over else
                     "above the 1,020 bytes Asio recycles (a malloc and a free per request each): " + ", ".join(over))
     return (f"Coroutine frames a forwarded request runs through, in bytes (`bench/frames.sh`; `token` with "
