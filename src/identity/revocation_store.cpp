@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <limits>
 
 namespace easgate::identity {
 namespace {
@@ -119,7 +120,7 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
 void RevocationStore::learn_distribution_points(X509* cert) {
     const auto urls = certificate_urls(cert);
     if (urls.empty()) return;
-    bool added = false;
+    std::function<void()> wake;
     {
         const std::lock_guard lock(mutex_);
         const auto known = [this](const std::string& url) { return urls_.count(url) || skipped_.count(url); };
@@ -133,9 +134,14 @@ void RevocationStore::learn_distribution_points(X509* cert) {
         if (!signed_by_anchor) return;
         const auto before = urls_.size();
         add_urls_locked(urls);
-        added = urls_.size() > before;
+        if (urls_.size() > before) wake = wake_;
     }
-    if (added && wake_) wake_();
+    if (wake) wake();  // outside the lock: it may take it
+}
+
+void RevocationStore::on_new_distribution_point(std::function<void()> wake) {
+    const std::lock_guard lock(mutex_);
+    wake_ = std::move(wake);
 }
 
 void RevocationStore::learn_from_anchors() {
@@ -196,6 +202,15 @@ std::vector<RevocationStore::Deadline> RevocationStore::anchor_expiries() const 
 
 void RevocationStore::rebuild_locked() {
     store_ = build_trust_store(anchors_, crls_, check_revocation_);
+    std::int64_t hold_until = std::numeric_limits<std::int64_t>::max();
+    if (check_revocation_) {
+        const std::int64_t grace = std::chrono::duration_cast<std::chrono::seconds>(grace_).count();
+        for (const auto& crl : crls_) {
+            if (const auto left = seconds_until(X509_CRL_get0_nextUpdate(crl.get())))
+                hold_until = std::min(hold_until, std::time(nullptr) + *left + grace);
+        }
+    }
+    crls_hold_until_.store(hold_until, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
 }
 

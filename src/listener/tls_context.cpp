@@ -5,7 +5,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <ctime>
 #include <iterator>
+#include <limits>
 #include <memory>
 
 #include "easgate/identity/trust_store.hpp"
@@ -44,8 +47,15 @@ int store_check_index() {
     return index;
 }
 
-// The generation of the CRLs a session's certificate was last checked against (0: never).
+// What a session's certificate was last checked against: the generation of the CRLs (0: never),
+// and the earliest notAfter in the chain it was verified with (time_t). Plain numbers, so the copy
+// OpenSSL makes of a session (each TLS 1.3 resumption issues one) carries them too.
 int session_generation_index() {
+    static const int index = SSL_SESSION_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+int session_chain_expiry_index() {
     static const int index = SSL_SESSION_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
     return index;
 }
@@ -54,9 +64,28 @@ std::uint64_t checked_generation(SSL_SESSION* session) {
     return reinterpret_cast<std::uintptr_t>(SSL_SESSION_get_ex_data(session, session_generation_index()));
 }
 
-void set_checked_generation(SSL_SESSION* session, std::uint64_t generation) {
+std::int64_t checked_chain_expiry(SSL_SESSION* session) {
+    return static_cast<std::int64_t>(
+        reinterpret_cast<std::uintptr_t>(SSL_SESSION_get_ex_data(session, session_chain_expiry_index())));
+}
+
+void set_checked(SSL_SESSION* session, const ClientCertificateCheck& check) {
     SSL_SESSION_set_ex_data(session, session_generation_index(),
-                            reinterpret_cast<void*>(static_cast<std::uintptr_t>(generation)));
+                            reinterpret_cast<void*>(static_cast<std::uintptr_t>(check.store_generation)));
+    SSL_SESSION_set_ex_data(session, session_chain_expiry_index(),
+                            reinterpret_cast<void*>(static_cast<std::uintptr_t>(check.chain_expiry)));
+}
+
+// The earliest notAfter of chain, as time_t (0 when a date cannot be read: check again at once).
+std::int64_t chain_expiry(STACK_OF(X509) * chain) {
+    const std::int64_t now = std::time(nullptr);
+    std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
+    for (int i = 0; i < sk_X509_num(chain); ++i) {
+        const auto left = identity::seconds_until(X509_get0_notAfter(sk_X509_value(chain, i)));
+        if (!left) return 0;
+        earliest = std::min(earliest, now + *left);
+    }
+    return earliest;
 }
 
 SSL* ssl_of(X509_STORE_CTX* store) {
@@ -130,9 +159,10 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
         return 0;
     }
     check->identity = std::move(result.identity);
+    check->chain_expiry = chain_expiry(X509_STORE_CTX_get0_chain(store));
     // Before the session tickets go out, so the sessions they name carry it too.
     if (auto* ssl = ssl_of(store)) {
-        set_checked_generation(SSL_get_session(ssl), check->store_generation);
+        set_checked(SSL_get_session(ssl), *check);
         share_listed_certificates(X509_STORE_CTX_get0_untrusted(store), X509_STORE_CTX_get0_chain(store));
     }
     return 1;
@@ -245,7 +275,13 @@ void ServerTlsContext::check_resumed(SSL* ssl, ClientCertificateCheck& check) co
     if (leaf == nullptr) return;  // a device without a certificate, where one is optional
     SSL_SESSION* session = SSL_get_session(ssl);
     const std::uint64_t generation = revocation_->generation();
-    if (checked_generation(session) == generation) {
+    // A check holds while the CRLs are those it was made with, until the first date that would fail
+    // it: a certificate of the chain expiring, a CRL running out. TLS 1.3 gives the phone a fresh
+    // session at each resumption, so without the dates one reconnecting often would never be
+    // checked again.
+    const std::int64_t now = std::time(nullptr);
+    if (checked_generation(session) == generation && now < checked_chain_expiry(session) &&
+        now < revocation_->crls_hold_until()) {
         auto result = identity::extract_identity(leaf);
         if (result)
             check.identity = std::move(result.identity);
@@ -254,8 +290,9 @@ void ServerTlsContext::check_resumed(SSL* ssl, ClientCertificateCheck& check) co
         return;
     }
     check = verify_certificate(leaf, SSL_get_peer_cert_chain(ssl));
+    check.store_generation = generation;
     if (check.refusal.empty()) {
-        set_checked_generation(session, generation);
+        set_checked(session, check);
     } else {
         SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl), session);  // offered again, it would fail again
     }

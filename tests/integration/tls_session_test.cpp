@@ -12,6 +12,10 @@
 namespace easgate::testing {
 namespace {
 
+constexpr const char* sync_request =
+    "GET /Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=SESSION01&DeviceType=TestDevice HTTP/1.1\r\n"
+    "Host: mail\r\nConnection: close\r\n\r\n";
+
 class TlsSessionTest : public GatewayTest {
 protected:
     TlsSessionTest()
@@ -20,11 +24,7 @@ protected:
     // One request from alice on a connection of its own, offering session (or none); the
     // exchange, with the session to offer next.
     ResumingExchange connect(SSL_SESSION* session) {
-        auto exchange = exchange_resuming(
-            gateway_port(), tls_,
-            "GET /Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=SESSION01&DeviceType=TestDevice HTTP/1.1\r\n"
-            "Host: mail\r\nConnection: close\r\n\r\n",
-            session);
+        auto exchange = exchange_resuming(gateway_port(), tls_, sync_request, session);
         EXPECT_TRUE(exchange.response.starts_with("HTTP/1.1 200")) << exchange.response;
         return exchange;
     }
@@ -85,6 +85,44 @@ TEST_F(TlsSessionTest, ASessionPastItsLifetimeIsNotResumed) {
     start_gateway({.listener = "    tls_session_lifetime: 1s\n"});
     EXPECT_EQ(reconnect(2, std::chrono::milliseconds(2100)), (std::vector<bool>{false, false}));
     EXPECT_EQ(metric("easgate_device_tls_resumed_total"), "0");
+}
+
+// A resumed session is no way past its certificate's end: TLS 1.3 gives the phone a fresh session at
+// each resumption, so one reconnecting often enough would otherwise never be checked again.
+TEST_F(TlsSessionTest, AResumedSessionEndsWithThePhonesCertificate) {
+    start_gateway();
+    CertSpec spec;
+    spec.common_name = spec.upn.emplace("henry@example.test");
+    spec.not_after = std::chrono::seconds(4);
+    const auto expires = std::chrono::steady_clock::now() + spec.not_after;
+    const auto [cert, key] = pki().issuing->issue(spec).write(work_dir(), "henry", pki().issuing->cert_pem());
+    auto henry = device_tls(pki_dir() / "server-ca.pem", cert, key);
+
+    auto exchange = exchange_resuming(gateway_port(), henry, sync_request, nullptr);
+    ASSERT_TRUE(exchange.response.starts_with("HTTP/1.1 200")) << exchange.response << gateway_log();
+    exchange = exchange_resuming(gateway_port(), henry, sync_request, exchange.session.get());
+    ASSERT_TRUE(exchange.resumed && exchange.response.starts_with("HTTP/1.1 200")) << exchange.response;
+
+    std::this_thread::sleep_until(expires + std::chrono::milliseconds(1500));
+    exchange = exchange_resuming(gateway_port(), henry, sync_request, exchange.session.get());
+    EXPECT_EQ(exchange.response, "") << "refused, resumed or not";
+    EXPECT_FALSE(wait_for_gateway_log("certificate has expired").empty()) << gateway_log();
+}
+
+// With crl_files and no refresh, a CRL past its nextUpdate refuses every device until the admin
+// brings a current one; a phone holding a session is no exception.
+TEST_F(TlsSessionTest, AResumedSessionIsRefusedOnceACrlHasRunOut) {
+    write_file(pki_dir() / "issuing-ca-short.crl", pki().issuing->crl_pem(std::chrono::seconds(5)));
+    const auto runs_out = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    start_gateway({.with_crls = true, .crl_files = {"device-root.crl", "issuing-ca-short.crl"}});
+    auto exchange = connect(nullptr);
+    exchange = connect(exchange.session.get());
+    ASSERT_TRUE(exchange.resumed);
+
+    std::this_thread::sleep_until(runs_out + std::chrono::milliseconds(1500));
+    exchange = exchange_resuming(gateway_port(), tls_, sync_request, exchange.session.get());
+    EXPECT_EQ(exchange.response, "");
+    EXPECT_FALSE(wait_for_gateway_log("CRL has expired").empty()) << gateway_log();
 }
 
 }  // namespace

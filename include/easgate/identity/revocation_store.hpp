@@ -42,6 +42,10 @@ public:
     // Counts the stores made (1 for the first): read before current(), it is never newer than the
     // store then returned.
     std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    // Until when (time_t) a chain verified against the current store stays verified as far as its
+    // CRLs go: the earliest nextUpdate held, grace included; the far future when revocation is not
+    // checked or no CRL has a nextUpdate.
+    std::int64_t crls_hold_until() const { return crls_hold_until_.load(std::memory_order_acquire); }
 
     enum class Offer { installed, not_newer, unknown_issuer, bad_signature };
     // Swaps crl in when a listed CA signed it and it is newer (crlNumber, else thisUpdate) than the
@@ -54,7 +58,7 @@ public:
     // The same for the listed CAs themselves: an issuing CA names its root's CRL.
     void learn_from_anchors();
     // Called (from any thread) when a distribution point was learned.
-    void on_new_distribution_point(std::function<void()> wake) { wake_ = std::move(wake); }
+    void on_new_distribution_point(std::function<void()> wake);
     std::vector<std::string> distribution_points() const;
 
     // Whether a CRL past its nextUpdate is still inside client_auth.crl_refresh.grace.
@@ -80,11 +84,12 @@ private:
     std::vector<X509Ptr> anchors_;
     bool check_revocation_;
     std::chrono::milliseconds grace_;
-    std::function<void()> wake_;
     mutable std::mutex mutex_;
+    std::function<void()> wake_;  // set by a reload's refresher while handshakes may call it
     std::vector<X509CrlPtr> crls_;
     X509StorePtr store_;
     std::atomic<std::uint64_t> generation_{0};
+    std::atomic<std::int64_t> crls_hold_until_{0};
     std::set<std::string> urls_;     // http:// distribution points to fetch
     std::set<std::string> skipped_;  // ldap:// and others, logged once
 };

@@ -23,6 +23,7 @@ struct ClientCertificateCheck {
     int verify_error = 0;                                   // X509_V_ERR_… of the refusal, or 0
     std::string refused_certificate;                        // subject, issuer and serial of the culprit
     std::uint64_t store_generation = 0;                     // of the CRLs checked against
+    std::int64_t chain_expiry = 0;                          // the verified chain's earliest notAfter (time_t)
 };
 
 // A listener's TLS settings: its server chain, the device trust anchors (and nothing else), CRLs.
@@ -38,7 +39,8 @@ public:
     void verify_into(SSL* ssl, ClientCertificateCheck& check) const;
 
     // A resumed session skips verification. Its certificate, kept in the session, is checked again
-    // when the CRLs changed since it last was (a revoked device must not go on resuming); the
+    // when the CRLs changed since it last was (a revoked device must not go on resuming), once a
+    // certificate of its chain has expired, and while a CRL is past its nextUpdate (and grace); the
     // identity, or the refusal, goes into check as a handshake would put it.
     void check_resumed(SSL* ssl, ClientCertificateCheck& check) const;
 
