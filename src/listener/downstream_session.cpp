@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 
 #include "downstream_session_internal.hpp"
+#include "easgate/common/read_buffer.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/units.hpp"
 
@@ -37,6 +38,7 @@ DownstreamSession::DownstreamSession(tcp::socket socket, std::shared_ptr<Listene
       limits_(runtime_->limits),
       stream_(std::move(socket), runtime_->tls->context()),
       exchange_(stream_.get_executor(), runtime_->upstream, limits_, runtime_->public_name) {
+    buffer_.max_size(common::read_buffer_limit(limits_.max_header_bytes));
     error_code ignored;
     peer_ = tcp_stream().socket().remote_endpoint(ignored);
 }

@@ -224,6 +224,12 @@ asio::awaitable<void> DownstreamSession::refuse_body(const error_code& ec, const
                               config::format_size(limits_.max_request_body) + ")",
                           0},
                          request, false);
+    } else if (ec == http::error::buffer_overflow) {
+        co_await respond(
+            bad_request("a chunk-size line or the trailer section of the request body is longer than "
+                        "limits.max_header_bytes (" +
+                        config::format_size(limits_.max_header_bytes) + ")"),
+            request, false);
     } else if (is_disconnect(ec) || ec == http::error::partial_message) {
         co_await respond({client_closed_request,
                           "the device went away while sending its request body (" +

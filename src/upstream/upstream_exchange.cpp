@@ -13,6 +13,7 @@
 #include "easgate/common/body_relay.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/upstream/idle_pool.hpp"
+#include "easgate/upstream/upstream.hpp"
 
 namespace easgate::upstream {
 namespace {

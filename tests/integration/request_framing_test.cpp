@@ -168,6 +168,24 @@ TEST_F(RequestFramingTest, TrailersAreCutAfterTheDevicesAuthorizationIsRemoved) 
     EXPECT_EQ(exchange.response.find("YWxpY2U6cHc"), std::string::npos) << exchange.response;
 }
 
+// Beast's parser limits neither a chunk-size line (with its extensions) nor a trailer section: a
+// device sending one that never ends would have easgate buffer it for as long as the read timer
+// allows, a gigabyte a minute on a fast link. Each is held to limits.max_header_bytes.
+TEST_F(RequestFramingTest, AChunkLineOrTrailerLongerThanAHeaderIsRefused) {
+    start_gateway();
+    const std::string endless(1 << 20, 'a');  // 1 MiB, no line end
+    for (const std::string& body : {"1;" + endless, "5\r\nhello\r\n0\r\nX-Trailer: " + endless}) {
+        const auto exchange =
+            send(request_line + "Host: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body);
+        EXPECT_TRUE(exchange.response.starts_with("HTTP/1.1 400 ")) << exchange.response.substr(0, 300);
+    }
+    const auto log = gateway_log();
+    EXPECT_EQ(count_of(log, "a chunk-size line or the trailer section of the request body is longer than "
+                            "limits.max_header_bytes (32KiB)"),
+              2u)
+        << log;
+}
+
 // An HTTP/1.0 device knows no chunked coding: a chunked (or unframed) answer from Exchange is sent
 // as its plain bytes, ended by closing the connection.
 TEST_F(RequestFramingTest, AnHttp10DeviceNeverGetsChunked) {

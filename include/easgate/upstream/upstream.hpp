@@ -21,12 +21,16 @@
 #include "easgate/common/body_bytes.hpp"
 #include "easgate/common/histogram.hpp"
 #include "easgate/common/lru_cache.hpp"
+#include "easgate/common/read_buffer.hpp"
 #include "easgate/common/tls_stream.hpp"
 #include "easgate/config/config.hpp"
 
 namespace easgate::upstream {
 
 namespace beast = boost::beast;
+
+// The longest response header, interim answers' included, Exchange may send.
+constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 
 // A configured upstream: one or more Exchange servers behind one service principal (a CAS array),
 // and how to reach them over TLS. Shared by every worker thread, hence the atomics.
@@ -141,7 +145,9 @@ public:
     using PlainStream = beast::tcp_stream;
     using TlsStream = common::TlsStream;
 
-    explicit UpstreamConnection(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
+    explicit UpstreamConnection(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {
+        buffer_.max_size(common::read_buffer_limit(upstream_header_limit));
+    }
     // A moved-from connection is closed (never a half-moved stream), so it can be reused or dropped.
     UpstreamConnection(UpstreamConnection&& other) noexcept { *this = std::move(other); }
     UpstreamConnection& operator=(UpstreamConnection&& other) noexcept {

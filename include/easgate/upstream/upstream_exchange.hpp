@@ -30,7 +30,6 @@ using DeviceStream = common::TlsStream;
 
 // Bodies are streamed this much at a time, either way.
 constexpr std::size_t relay_chunk_bytes = common::buffer_memory::large_block;
-constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 
 // What the access log and easgate's own answers need of a request, kept after its header is rewritten.
 struct RequestLine {
