@@ -207,9 +207,11 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
         }
         if (deadline.long_poll) watch.watch();
         error_code ec;  // not "?: co_await" in both branches: GCC 12 built that wrong here (requests hung)
-        if (deadline.long_poll && connection_.tls()) {
+        // Bytes already read (the answer after an interim one, read with it) are the answer's start.
+        const bool wait_first = deadline.long_poll && connection_.buffer().size() == 0;
+        if (wait_first && connection_.tls()) {
             ec = co_await wait_for_answer(parser);
-        } else if (deadline.long_poll) {
+        } else if (wait_first) {
             ec = co_await read_first_byte(parser);
         }
         if (!ec) ec = co_await read_header(parser);

@@ -18,11 +18,13 @@ protected:
     }
 
     // POSTs a WBXML body, as a phone does.
-    std::string post_wbxml(const std::string& path, const std::string& wbxml) {
+    std::string post_wbxml(const std::string& path, const std::string& wbxml,
+                           std::vector<std::string> extra = {}) {
         const auto file = work_dir() / "body.wbxml";
         write_file(file, wbxml);
-        return status_of(path, {"--data-binary", std::string("@").append(file.string()), "-H",
-                                "Content-Type: application/vnd.ms-sync.wbxml"});
+        extra.insert(extra.end(), {"--data-binary", std::string("@").append(file.string()), "-H",
+                                   "Content-Type: application/vnd.ms-sync.wbxml"});
+        return status_of(path, extra);
     }
 };
 
@@ -37,6 +39,21 @@ TEST_F(ActiveSyncTest, PingIsHeldForItsHeartbeatIntervalNotUpstreamTimeout) {
     EXPECT_EQ(post_wbxml("/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=2500", ping_90s),
               "200")
         << gateway_log();
+}
+
+const std::string interim_joined_ping =
+    "/Microsoft-Server-ActiveSync?Cmd=Ping" + device_query + "&delayms=200&interimjoined=1";
+
+// Exchange's interim answer and its final one can arrive in one read (a TLS record, a TCP segment):
+// the final one is then already read, and a held long poll must not wait on the socket for it.
+TEST_F(ActiveSyncTest, AHeldPingWhoseAnswerCameWithAnInterimOneEndsAtOnce) {
+    start_gateway();
+    EXPECT_EQ(post_wbxml(interim_joined_ping, ping_90s, {"--max-time", "10"}), "200") << gateway_log();
+}
+
+TEST_F(ActiveSyncTest, AHeldPingWhoseAnswerCameWithAnInterimOneEndsAtOnceOverPlainHttp) {
+    start_gateway({.upstream_url = start_upstream("server", 0, false)});
+    EXPECT_EQ(post_wbxml(interim_joined_ping, ping_90s, {"--max-time", "10"}), "200") << gateway_log();
 }
 
 // A Ping held by an Exchange reached over plain http: the wait reads the answer's first byte before
