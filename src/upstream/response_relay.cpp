@@ -25,12 +25,18 @@ bool frame_response_for_device(common::ResponseParser& parser, const RequestLine
     response.version(line.version);
     response.erase(http::field::transfer_encoding);
     if (line.head) return true;  // no body follows; Exchange's Content-Length says what a GET would get
+    // Nor after a 204 or 304, whatever the framing fields say (RFC 9112 6.3); a 304's Content-Length
+    // says what a 200 would have carried, a 204 may have none (RFC 9110 8.6).
+    if (const unsigned status = response.result_int(); status == 204 || status == 304) {
+        if (status == 204) response.erase(http::field::content_length);
+        return true;
+    }
     if (const auto length = parser.content_length(); length && !parser.chunked()) {
         response.content_length(*length);
         return true;
     }
     response.erase(http::field::content_length);
-    if (parser.is_done() && !parser.chunked()) return true;  // no body (204, 304, or an empty chunked one)
+    if (parser.is_done() && !parser.chunked()) return true;  // no body
     if (line.version < 11) return false;                     // sent as it comes, ended by the close
     response.chunked(true);
     return true;

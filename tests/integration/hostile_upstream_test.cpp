@@ -47,6 +47,26 @@ TEST_F(HostileUpstreamTest, AnUnsolicitedExtraResponseIsNeverTakenForTheNextAnsw
     EXPECT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request POST"), 3u);
 }
 
+// A 204 or 304 has no body whatever its framing fields say: the device gets the header alone, or
+// the bytes of an invented empty body would be read as the start of its next answer.
+TEST_F(HostileUpstreamTest, A204Or304HasNoBodyWhateverItsFramingSays) {
+    start_gateway();
+    for (const std::string knob : {"notmodifiedchunked", "nocontentchunked", "nocontentlength"}) {
+        const auto exchange = send("GET " + eas + "&" + knob + "=1 HTTP/1.1\r\nHost: gw\r\n\r\n" + "GET " +
+                                   eas + "&second=1 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+        const auto end = exchange.response.find("\r\n\r\n");
+        ASSERT_NE(end, std::string::npos) << knob << ": " << exchange.response;
+        const auto header = exchange.response.substr(0, end);
+        EXPECT_TRUE(header.starts_with(knob.starts_with("notmodified") ? "HTTP/1.1 304 " : "HTTP/1.1 204 "))
+            << header;
+        EXPECT_EQ(header.find("Transfer-Encoding"), std::string::npos) << header;
+        EXPECT_EQ(header.find("Content-Length"), std::string::npos) << header;
+        EXPECT_TRUE(exchange.response.substr(end + 4).starts_with("HTTP/1.1 200 "))
+            << knob << ", then:\n"
+            << exchange.response.substr(end + 4);
+    }
+}
+
 TEST_F(HostileUpstreamTest, ABodySentToHeadIsNeverTakenForTheNextAnswer) {
     start_gateway();
     const auto head = curl("alice", eas + "&headbody=1", {"--head"});

@@ -89,6 +89,26 @@ constexpr std::pair<std::string_view, std::string_view> broken_answers[] = {
     {"garbage", "220 exchange.example.test Microsoft ESMTP MAIL Service ready\r\n\r\n"},
 };
 
+// Valid answers written whole in one write instead of the report, each when its knob is set.
+constexpr std::pair<std::string_view, std::string_view> raw_answers[] = {
+    // An interim answer and a final one of a Ping's size, which easgate then reads at once.
+    {"interimjoined", "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\njoined\n"},
+    // No body, whatever the framing fields say (RFC 9112 6.1 allows chunked on a 304 to a GET).
+    {"notmodifiedchunked", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"},
+    {"nocontentchunked", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"},
+    {"nocontentlength", "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"},
+};
+
+// The answer of the table whose knob the target sets, or nullptr.
+template <std::size_t N>
+const std::pair<std::string_view, std::string_view>* answer_of(
+    const std::pair<std::string_view, std::string_view> (&answers)[N], std::string_view target) {
+    const auto found = std::find_if(std::begin(answers), std::end(answers), [&](const auto& answer) {
+        return query_number(target, answer.first, 0);
+    });
+    return found == std::end(answers) ? nullptr : found;
+}
+
 // rst=1: the connection ends with a TCP reset (a crashed worker process, a load balancer giving
 // up) instead of an orderly close.
 template <class Stream>
@@ -134,12 +154,12 @@ bool send_interim_answers(Stream& stream, std::string_view target) {
     return true;
 }
 
-// The broken answer whose knob the target sets, or nullptr.
 const std::pair<std::string_view, std::string_view>* broken_answer(std::string_view target) {
-    const auto broken =
-        std::find_if(std::begin(broken_answers), std::end(broken_answers),
-                     [&](const auto& answer) { return query_number(target, answer.first, 0); });
-    return broken == std::end(broken_answers) ? nullptr : broken;
+    return answer_of(broken_answers, target);
+}
+
+const std::pair<std::string_view, std::string_view>* raw_answer(std::string_view target) {
+    return answer_of(raw_answers, target);
 }
 
 // The usual answer: a JSON report of what arrived, with the status and headers the knobs ask for.
@@ -239,14 +259,9 @@ bool answer(Stream& stream, const http::request<http::string_body>& request, uns
         end_connection(stream, target);
         return false;
     }
-    if (query_number(target, "interimjoined", 0)) {
-        // interimjoined=1: a "102 Processing" and a final answer of a Ping's size in one write, so
-        // easgate reads both at once.
+    if (const auto* raw = raw_answer(target)) {
         beast::error_code ec;
-        asio::write(stream,
-                    asio::buffer(std::string_view("HTTP/1.1 102 Processing\r\n\r\n"
-                                                  "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\njoined\n")),
-                    ec);
+        asio::write(stream, asio::buffer(raw->second), ec);
         return !ec && request.keep_alive();
     }
     if (const auto* broken = broken_answer(target)) {
