@@ -58,9 +58,16 @@ asio::awaitable<ProxyHeaderParse> DownstreamSession::read_proxy_header() {
     std::array<std::uint8_t, proxy_header_max_bytes> bytes;
     std::size_t have = 0;
     ProxyHeaderParse result;
+    const auto timed_out = [&deadline] { return deadline.expiry() <= std::chrono::steady_clock::now(); };
     while (result.status == Status::need_more) {
-        auto [ec, n] = co_await socket.async_receive(asio::buffer(bytes.data() + have, bytes.size() - have),
-                                                     tcp::socket::message_peek, use_nothrow);
+        error_code ec = asio::error::timed_out;
+        std::size_t n = 0;
+        // The timer may have fired between two reads, when its cancel found none to end.
+        if (!timed_out()) {
+            std::tie(ec, n) =
+                co_await socket.async_receive(asio::buffer(bytes.data() + have, bytes.size() - have),
+                                              tcp::socket::message_peek, use_nothrow);
+        }
         if (!ec) {
             result = parse_proxy_header({bytes.data(), have + n});
             const std::size_t take = result.status == Status::parsed      ? result.length - have
@@ -70,7 +77,7 @@ asio::awaitable<ProxyHeaderParse> DownstreamSession::read_proxy_header() {
                 co_await asio::async_read(socket, asio::buffer(bytes.data() + have, take), use_nothrow);
             have += n;
         }
-        if (ec && deadline.expiry() <= std::chrono::steady_clock::now())
+        if (ec && timed_out())
             result = refusal("timeout", "no complete PROXY header within limits.header_timeout (" +
                                             config::format_duration(limits_.header_timeout) + ")");
         else if (ec)
