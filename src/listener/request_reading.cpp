@@ -114,8 +114,9 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
     return std::nullopt;
 }
 
+// An HTTP/1.0 device's expectation is ignored (RFC 9110 10.1.1): it would take a 100 for the answer.
 bool DownstreamSession::expects_continue(const AdmittedRequest& request) {
-    return !request.parser.is_done() &&
+    return !request.parser.is_done() && request.parser.get().version() >= 11 &&
            beast::iequals(request.parser.get()[http::field::expect], "100-continue");
 }
 

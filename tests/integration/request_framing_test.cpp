@@ -180,10 +180,31 @@ TEST_F(RequestFramingTest, AChunkLineOrTrailerLongerThanAHeaderIsRefused) {
         EXPECT_TRUE(exchange.response.starts_with("HTTP/1.1 400 ")) << exchange.response.substr(0, 300);
     }
     const auto log = gateway_log();
-    EXPECT_EQ(count_of(log, "a chunk-size line or the trailer section of the request body is longer than "
-                            "limits.max_header_bytes (32KiB)"),
+    EXPECT_EQ(count_of(log,
+                       "a chunk-size line or the trailer section of the request body is longer than "
+                       "limits.max_header_bytes (32KiB)"),
               2u)
         << log;
+}
+
+// A device that asks for 100 Continue gets it before it sends its body; an HTTP/1.0 device knows no
+// interim answers (it would take the 100 for the answer), so its expectation is ignored.
+TEST_F(RequestFramingTest, OnlyAnHttp11DeviceGets100Continue) {
+    start_gateway();
+    for (const std::string version : {"1.1", "1.0"}) {
+        const auto upload = upload_paced(
+            gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem", pki_dir() / "alice.key",
+            request_line.substr(0, request_line.size() - 5) + version +
+                "\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 32768\r\nConnection: "
+                "close\r\n\r\n",
+            32768, std::chrono::milliseconds(300));
+        const std::string answer = "HTTP/" + version + " 200 ";
+        EXPECT_TRUE(
+            upload.response.starts_with(version == "1.1" ? "HTTP/1.1 100 Continue\r\n\r\n" + answer : answer))
+            << upload.response.substr(0, 200);
+        EXPECT_NE(upload.response.find("\"body_length\":32768"), std::string::npos)
+            << upload.response.substr(0, 400);
+    }
 }
 
 // An HTTP/1.0 device knows no chunked coding: a chunked (or unframed) answer from Exchange is sent
