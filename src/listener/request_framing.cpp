@@ -33,6 +33,9 @@ std::string framing_error(const common::RequestHeader& header) {
         if (length_count > 0) return "both Content-Length and Transfer-Encoding";
         if (coding_count > 1 || !boost::beast::iequals(coding, "chunked"))
             return "Transfer-Encoding other than chunked";
+        // HTTP/1.0 has no chunked coding: such framing is faulty (RFC 9112 6.1), and a server
+        // behind that reads the body by the connection's close would find the next request in it.
+        if (header.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
     }
     const std::string_view target = header.target();
     if (!target.starts_with('/') && !(target == "*" && header.method() == http::verb::options))
