@@ -63,8 +63,9 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
     rewrite_response_for_device(response.base(), pooled);
     const bool keep = frame_response_for_device(parser, request.line) && request.device_kept() && !draining;
     response.keep_alive(keep);
-    if (status == 400 && authorization_bytes > 0)
-        co_await diagnose_backend_400(request, response.reason(), parser.content_length(),
+    if (status == 400 && authorization_bytes > 0)  // an answer to HEAD has no body to look into
+        co_await diagnose_backend_400(request, response.reason(),
+                                      request.line.head ? boost::none : parser.content_length(),
                                       authorization_bytes);
 
     // Most answers are a few KiB: a block of the smaller size the thread recycles then.

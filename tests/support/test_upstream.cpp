@@ -97,6 +97,8 @@ constexpr std::pair<std::string_view, std::string_view> raw_answers[] = {
     {"notmodifiedchunked", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"},
     {"nocontentchunked", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"},
     {"nocontentlength", "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"},
+    // For HEAD: HTTP.sys's 400 without the body a GET would get.
+    {"badrequesthead", "HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 334\r\n\r\n"},
 };
 
 // The answer of the table whose knob the target sets, or nullptr.
