@@ -42,6 +42,10 @@ std::string unreadable_answer(const error_code& ec) {
     return malformed ? "malformed response header (" + ec.message() + ")" : ec.message();
 }
 
+std::string no_valid_response(const std::string& url, const std::string& why) {
+    return "upstream " + url + " sent no valid response (request not replayed): " + why;
+}
+
 // Not relayed: easgate answers the device itself, and its connection goes on when it can.
 ExchangeEnd fail(const DeviceRequest& request, Failure failure) {
     return ExchangeEnd::failed(std::move(failure), request.device_kept());
@@ -230,10 +234,16 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
             co_return fail(request, Failure::gateway_timeout(
                                         "upstream " + url + " did not answer within " + deadline.origin +
                                         " (" + config::format_duration(deadline.timeout) + ")"));
-        co_return fail(request, Failure::unavailable("upstream " + url +
-                                                     " sent no valid response (request not replayed): " +
-                                                     unreadable_answer(ec)));
+        co_return fail(request, Failure::unavailable(no_valid_response(url, unreadable_answer(ec))));
     } while (response->parser.get().result_int() / 100 == 1 && response->parser.get().result_int() != 101);
+    if (response->parser.get().result_int() == 101) {  // the connection is no longer HTTP's
+        const std::string url = connection_.target().url;
+        connection_.close();
+        co_return fail(request, Failure::unavailable(no_valid_response(
+                                    url,
+                                    "malformed response header (101 Switching Protocols, though no "
+                                    "upgrade was asked for)")));
+    }
     co_return std::nullopt;
 }
 

@@ -115,7 +115,10 @@ TEST_F(HostileUpstreamTest, BrokenFramingFromExchangeIsNamedAndItsConnectionClos
     start_gateway();
     const std::pair<std::string, std::string> cases[] = {{"lengthandchunked", "bad Transfer-Encoding"},
                                                          {"twolengths", "multiple Content-Length"},
-                                                         {"garbage", "bad version"}};
+                                                         {"garbage", "bad version"},
+                                                         {"switchingprotocols",
+                                                          "101 Switching Protocols, though no "
+                                                          "upgrade was asked for"}};
     for (const auto& [knob, fault] : cases) {
         const auto broken = eas + "&" + knob + "=1";
         const auto after = eas + "&after=" + knob;

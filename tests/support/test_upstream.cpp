@@ -87,6 +87,8 @@ constexpr std::pair<std::string_view, std::string_view> broken_answers[] = {
      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
     {"twolengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
     {"garbage", "220 exchange.example.test Microsoft ESMTP MAIL Service ready\r\n\r\n"},
+    {"switchingprotocols",
+     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"},
 };
 
 // Valid answers written whole in one write instead of the report, each when its knob is set.
