@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 
 #include "easgate/common/body_relay.hpp"
+#include "easgate/config/units.hpp"
 #include "easgate/upstream/backend_diagnosis.hpp"
 #include "easgate/upstream/mailbox_redirect.hpp"
 #include "easgate/upstream/upstream_exchange.hpp"
@@ -86,8 +87,16 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
     if (!relayed.ok() || !keep_upstream || !parser.is_done()) connection_.close();
     if (relayed.ok()) co_return ExchangeEnd::relayed(status, keep);
     if (relayed.failed == common::RelaySide::input) {
-        co_return ExchangeEnd::broken(status, "upstream " + connection_.target().url +
-                                                  " broke off its response: " + relayed.error.message());
+        const std::string why = relayed.error == http::error::buffer_overflow
+                                    ? "a chunk-size line or its trailer section is longer than " +
+                                          config::format_size(upstream_header_limit)
+                                    : relayed.error.message();
+        const std::string reason = "upstream " + connection_.target().url + " broke off its response: " + why;
+        // Nothing of it went to the device yet (its header waits to go with the body's first
+        // bytes): easgate answers it itself, as when no answer came.
+        if (relayed.written == 0)
+            co_return ExchangeEnd::failed(common::Failure::bad_gateway(reason), request.device_kept());
+        co_return ExchangeEnd::broken(status, reason);
     }
     co_return ExchangeEnd::broken(status,
                                   "Exchange's answer (" + std::to_string(status) +

@@ -159,6 +159,20 @@ TEST_F(HostileUpstreamTest, ExchangeBreakingOffItsResponseMidBodyClosesTheDevice
     }
 }
 
+// Exchange's side of the bound on a chunk-size line. Nothing of the answer had gone to the device
+// (its header goes with the body's first bytes), so the device gets 502 rather than a closed
+// connection, and the log says why.
+TEST_F(HostileUpstreamTest, ExchangeSendingAnEndlessChunkLineIsCutOffAtTheHeaderLimit) {
+    start_gateway();
+    const auto answer = curl("alice", eas + "&endlesschunkline=1", {"--include", "--max-time", "10"});
+    EXPECT_TRUE(answer.out.starts_with("HTTP/1.1 502 ")) << answer.out << answer.err;
+    EXPECT_NE(
+        wait_for_gateway_log("broke off its response: a chunk-size line or its trailer section is longer "
+                             "than 64KiB"),
+        "")
+        << gateway_log();
+}
+
 // Exchange took the whole POST and then closed or reset the connection without a word: it may
 // have sent the mail, so the device gets 503 and Retry-After, and the request is never sent again,
 // not even on a fresh connection after a kept-alive one it arrived on.

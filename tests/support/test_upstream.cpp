@@ -263,6 +263,15 @@ bool answer(Stream& stream, const http::request<http::string_body>& request, uns
         end_connection(stream, target);
         return false;
     }
+    if (query_number(target, "endlesschunkline", 0)) {
+        // endlesschunkline=1: a chunked answer whose first chunk-size line goes on for a MiB.
+        beast::error_code ec;
+        asio::write(stream,
+                    asio::buffer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+                                 std::string(1 << 20, 'a')),
+                    ec);
+        return false;
+    }
     if (const auto* raw = raw_answer(target)) {
         beast::error_code ec;
         asio::write(stream, asio::buffer(raw->second), ec);
