@@ -121,10 +121,32 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
     return std::make_shared<const DirectoryUser>(std::move(user));
 }
 
+DnDomain domain_of(std::string_view dn) {
+    DnDomain domain;
+    std::size_t rdn_start = 0;
+    for (std::size_t at = 0; at <= dn.size(); ++at) {
+        if (at < dn.size() && dn[at] == '\\') {
+            ++at;  // the escaped character is the value's
+            continue;
+        }
+        if (at < dn.size() && dn[at] != ',') continue;
+        std::string_view rdn = dn.substr(rdn_start, at - rdn_start);
+        while (!rdn.empty() && rdn.front() == ' ') rdn.remove_prefix(1);
+        if (rdn.size() > 3 && common::equals_ignoring_case(rdn.substr(0, 3), "dc=")) {
+            if (domain.start == std::string::npos) domain.start = rdn_start;
+            domain.dns_name += (domain.dns_name.empty() ? "" : ".") + std::string(rdn.substr(3));
+        } else {
+            domain = {};  // only the trailing run of DC= components names the domain
+        }
+        rdn_start = at + 1;
+    }
+    return domain;
+}
+
 std::string protected_users_dn(const std::string& account_dn) {
-    const std::size_t at = common::ascii_lowercase(account_dn).find(",dc=");
-    const std::string domain = at == std::string::npos ? account_dn : account_dn.substr(at + 1);
-    return "CN=Protected Users,CN=Users," + domain;
+    const std::size_t start = domain_of(account_dn).start;
+    return "CN=Protected Users,CN=Users," +
+           (start == std::string::npos ? account_dn : account_dn.substr(start));
 }
 
 std::string in_chain_filter(const std::string& group_dn) {

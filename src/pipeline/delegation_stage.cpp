@@ -1,6 +1,8 @@
 #include "easgate/pipeline/delegation_stage.hpp"
 
+#include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/directory/account_checks.hpp"
 
 namespace easgate::pipeline {
 namespace {
@@ -48,6 +50,18 @@ common::Result<std::string> DelegationStage::impersonated(const RequestContext& 
     if (!request.user)
         return Failure::unavailable("no directory entry for " + request.identity->principal_name())
             .because("no_directory_entry");
+    // The name is only unique within its domain: an account of another domain (found through a
+    // Global Catalog, or a base_dn over several domains) must not be taken for the namesake in ours.
+    const auto& dn = request.user->distinguished_name;
+    if (const auto domain = directory::domain_of(dn).dns_name;
+        !domain.empty() && !common::equals_ignoring_case(domain, realm_)) {
+        return Failure::refused(
+                   "account " + dn + " is in the domain " + domain + ", not in easgate's realm " + realm_ +
+                   ": easgate delegates only for accounts of its own domain (point directory.base_dn "
+                   "and directory.uris at that domain's DCs, not at a Global Catalog, or run an "
+                   "easgate with a keytab of each domain)")
+            .because("other_domain");
+    }
     return request.user->sam_account_name + "@" + realm_;
 }
 

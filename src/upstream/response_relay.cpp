@@ -166,9 +166,10 @@ void UpstreamExchange::log_backend_refusal(const DeviceRequest& request, std::st
         "upstream {} answered 401 to {} (WWW-Authenticate: {}): Exchange did not accept the delegated "
         "Kerberos ticket. Check that Windows Authentication with Negotiate is enabled on the ActiveSync "
         "virtual directory, that the SPN in upstreams[].service_principal is registered on the account "
-        "that runs Exchange's web site (setspn -Q), that Exchange's keytab or password is current, and, "
-        "if "
-        "Exchange requires Extended Protection, that upstreams[].channel_binding is auto",
+        "that runs Exchange's web site (setspn -Q), that Exchange's keytab or password is current, that "
+        "the clocks of easgate and Exchange are less than 5 minutes apart (Kerberos refuses more; check "
+        "NTP on both), and, if Exchange requires Extended Protection, that upstreams[].channel_binding "
+        "is auto",
         connection_.target().url, request.user, offer.empty() ? "none" : std::string(offer));
 }
 

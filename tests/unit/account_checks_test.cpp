@@ -85,6 +85,17 @@ TEST(AccountChecks, ProtectedUsersIsInTheAccountsDomain) {
               "CN=Protected Users,CN=Users,dc=example,dc=test");
 }
 
+TEST(AccountChecks, TheDomainIsTheTrailingDcComponents) {
+    EXPECT_EQ(domain_of("CN=erin,OU=Staff,DC=corp,DC=example,DC=com").dns_name, "corp.example.com");
+    EXPECT_EQ(domain_of("cn=erin, dc=example, dc=test").dns_name, "example.test");
+    // A DC= inside an escaped value is the value's; a DC= before another RDN is not the domain's.
+    const std::string tricky = "CN=Smith\\,DC=evil\\,DC=test,OU=DC=x,DC=child,DC=example,DC=test";
+    EXPECT_EQ(domain_of(tricky).dns_name, "child.example.test");
+    EXPECT_EQ(protected_users_dn(tricky), "CN=Protected Users,CN=Users,DC=child,DC=example,DC=test");
+    EXPECT_EQ(domain_of("CN=no domain").dns_name, "");
+    EXPECT_EQ(protected_users_dn("CN=no domain"), "CN=Protected Users,CN=Users,CN=no domain");
+}
+
 TEST(AccountChecks, TheInChainFilterEscapesTheGroupsName) {
     EXPECT_EQ(in_chain_filter("CN=eas-users,DC=example,DC=test"),
               "(memberOf:1.2.840.113556.1.4.1941:=CN=eas-users,DC=example,DC=test)");

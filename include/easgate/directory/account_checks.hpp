@@ -5,8 +5,10 @@
 // directory.require_group) needs a search of its own: protected_users_dn and in_chain_filter.
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "easgate/directory/directory_client.hpp"
@@ -25,6 +27,15 @@ const std::vector<std::string>& account_attributes();
 // rights, not the user, are wrong. uri names the directory server for that message.
 UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
                          std::chrono::system_clock::time_point now);
+
+// The domain a DN is in, from its trailing DC= components (a comma escaped with a backslash does
+// not end a component): where they start in the DN (npos: none), and the DNS name they spell
+// ("corp.example.com"), which in AD is the domain's Kerberos realm, in capitals.
+struct DnDomain {
+    std::size_t start = std::string::npos;
+    std::string dns_name;
+};
+DnDomain domain_of(std::string_view dn);
 
 // The domain's Protected Users group (well-known RID 525) for an account's DN: in CN=Users of the
 // domain the account's DC= components name.
