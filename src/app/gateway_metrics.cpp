@@ -51,6 +51,9 @@ void add_delegation(std::vector<admin::MetricFamily>& out, const delegation::Del
     out.push_back(counter("easgate_delegation_tokens_total",
                           "Negotiate tokens made from cached tickets, one per token sent to Exchange",
                           d.tokens));
+    out.push_back(counter("easgate_delegation_renewals_total",
+                          "tickets dropped and obtained again because Exchange refused them (401)",
+                          d.renewals));
     out.push_back(counter("easgate_delegation_failures_total",
                           "delegations the KDC refused or could not serve", d.failures));
 }

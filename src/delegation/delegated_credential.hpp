@@ -44,6 +44,16 @@ public:
     bool fresh(Clock::time_point now) const { return now < refresh_at_; }
     std::size_t token_bytes() const { return token_bytes_; }
 
+    // Obtained because Exchange refused the one before it (DelegationService::renew). Only before
+    // the credential is shared, as first_token_made.
+    void replaces_refused() { replaces_refused_ = true; }
+    // Whether a refusal of this credential's tokens may cost the KDC another exchange: a refused
+    // credential that was itself obtained after a refusal less than `spacing` ago is kept, so an
+    // Exchange that refuses every ticket does not send each of the user's requests to the KDC.
+    bool worth_renewing(Clock::time_point now, Clock::duration spacing) const {
+        return !replaces_refused_ || now - obtained_at_ >= spacing;
+    }
+
 private:
     DelegatedCredential(kerberos::GssCred credential, kerberos::GssName target,
                         std::chrono::milliseconds refresh_before);
@@ -53,6 +63,8 @@ private:
     std::unique_ptr<const ServiceTicket> service_ticket_;
     std::chrono::milliseconds refresh_before_;
     Clock::time_point refresh_at_;
+    Clock::time_point obtained_at_ = Clock::now();
+    bool replaces_refused_ = false;
     std::size_t token_bytes_ = 0;
 };
 

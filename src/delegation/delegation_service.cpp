@@ -32,6 +32,11 @@ constexpr std::size_t max_cached_credentials = 50'000;
 // Until easgate has logged in once, it tries again this long after each failure.
 constexpr std::chrono::seconds login_retry_interval{10};
 
+// A credential obtained because Exchange refused the one before it is not renewed again sooner:
+// an Exchange that refuses every ticket (a wrong key, no Negotiate) costs the KDC one exchange per
+// user and minute, not two per request.
+constexpr std::chrono::minutes renewal_spacing{1};
+
 // How long the background login waits for krb5 to give up on a KDC that never answers (krb5 1.20
 // has no setting for it; it gives up after about 30 s).
 constexpr std::chrono::hours no_deadline{24};
@@ -135,7 +140,7 @@ struct DelegationService::Impl {
     // On a KDC thread: one exchange for a (user, SPN), handed to everyone waiting for it. A flight
     // replaced while it queued behind stuck ones is not flown: its successor asks the KDC instead.
     void fly(const std::string& key, const std::string& user, const std::string& spn,
-             const std::shared_ptr<KdcFlight>& flight) {
+             const std::shared_ptr<KdcFlight>& flight, bool renewal) {
         DelegationOutcome outcome;
         if (superseded(key, flight)) {
             outcome.failure = explain_kdc_timeout(
@@ -149,6 +154,7 @@ struct DelegationService::Impl {
                                   .because("error");
         }
         if (!outcome.credential) spdlog::warn("delegation: {}", outcome.failure.reason);
+        if (outcome.credential && renewal) outcome.credential->replaces_refused();
         {
             std::lock_guard lock(mutex);
             if (outcome.credential) cache.store(key, outcome.credential);
@@ -181,6 +187,42 @@ struct DelegationService::Impl {
             pause.expires_after(login_retry_interval);
             co_await pause.async_wait(boost::asio::use_awaitable);
         }
+    }
+
+    // delegate(), for a renewal too: a credential obtained for one is marked as such.
+    boost::asio::awaitable<common::Result<UserDelegation>> delegate(std::string user_principal,
+                                                                    std::string target_spn, bool* from_cache,
+                                                                    bool renewal) {
+        const std::string key = user_principal + '\n' + target_spn;
+        std::shared_ptr<DelegatedCredential> cached;
+        common::Flights<DelegationOutcome>::Joined joined;
+        {
+            std::lock_guard lock(mutex);
+            cached = fresh_credential(key);
+            // One stuck longer than kerberos.timeout (a silent KDC) is left to finish on its own.
+            if (!cached) joined = flights.join(key, kerberos.timeout);
+        }
+        if (from_cache) *from_cache = cached != nullptr;
+        if (cached) {
+            ++counters.cache_hits;
+            co_return UserDelegation(std::move(cached), std::move(user_principal), std::move(target_spn), {});
+        }
+        const auto& flight = joined.flight;
+        if (joined.started) {
+            boost::asio::post(kdc_threads, [this, key, user_principal, target_spn, flight, renewal] {
+                fly(key, user_principal, target_spn, flight, renewal);
+            });
+        }
+        auto outcome = co_await flight->wait(kerberos.timeout);
+        if (!outcome) co_return gave_up(outcome.error(), user_principal, target_spn);
+        if (!outcome->credential) {
+            ++counters.failures;
+            co_return outcome->failure;
+        }
+        // The exchange's own token goes to the request that started it; the others make their own.
+        co_return UserDelegation(std::move(outcome->credential), std::move(user_principal),
+                                 std::move(target_spn),
+                                 joined.started ? std::move(outcome->first_token) : std::string());
     }
 
     // The cached credential for key while it is fresh, else null. With mutex held.
@@ -253,36 +295,24 @@ std::optional<UserDelegation> DelegationService::delegate_now(const std::string&
 boost::asio::awaitable<common::Result<UserDelegation>> DelegationService::delegate(std::string user_principal,
                                                                                    std::string target_spn,
                                                                                    bool* from_cache) {
+    return impl_->delegate(std::move(user_principal), std::move(target_spn), from_cache, false);
+}
+
+boost::asio::awaitable<common::Result<bool>> DelegationService::renew(UserDelegation& delegation) {
     Impl& impl = *impl_;
-    const std::string key = user_principal + '\n' + target_spn;
-    std::shared_ptr<DelegatedCredential> cached;
-    common::Flights<DelegationOutcome>::Joined joined;
+    if (!delegation.credential_->worth_renewing(Clock::now(), renewal_spacing)) co_return false;
+    const std::string key = delegation.user_principal_ + '\n' + delegation.target_spn_;
     {
         std::lock_guard lock(impl.mutex);
-        cached = impl.fresh_credential(key);
-        // One stuck longer than kerberos.timeout (a silent KDC) is left to finish on its own.
-        if (!cached) joined = impl.flights.join(key, impl.kerberos.timeout);
+        // Another request of the user may have renewed it already: then its successor is used.
+        if (auto* entry = impl.cache.find(key); entry != nullptr && *entry == delegation.credential_)
+            impl.cache.erase(key);
     }
-    if (from_cache) *from_cache = cached != nullptr;
-    if (cached) {
-        ++impl.counters.cache_hits;
-        co_return UserDelegation(std::move(cached), std::move(user_principal), std::move(target_spn), {});
-    }
-    const auto& flight = joined.flight;
-    if (joined.started) {
-        boost::asio::post(impl.kdc_threads, [&impl, key, user_principal, target_spn, flight] {
-            impl.fly(key, user_principal, target_spn, flight);
-        });
-    }
-    auto outcome = co_await flight->wait(impl.kerberos.timeout);
-    if (!outcome) co_return impl.gave_up(outcome.error(), user_principal, target_spn);
-    if (!outcome->credential) {
-        ++impl.counters.failures;
-        co_return outcome->failure;
-    }
-    // The exchange's own token goes to the request that started it; the others make their own.
-    co_return UserDelegation(std::move(outcome->credential), std::move(user_principal), std::move(target_spn),
-                             joined.started ? std::move(outcome->first_token) : std::string());
+    ++impl.counters.renewals;
+    auto renewed = co_await impl.delegate(delegation.user_principal_, delegation.target_spn_, nullptr, true);
+    if (!renewed) co_return std::move(renewed.error());
+    delegation = std::move(*renewed);
+    co_return true;
 }
 
 // The ticket is in the credential's own MEMORY ccache (put there by the first token, and fresh()

@@ -24,6 +24,10 @@ public:
         co_return std::move(*token);
     }
 
+    boost::asio::awaitable<common::Result<bool>> renew() override {
+        co_return co_await service_->renew(delegation_);
+    }
+
 private:
     std::shared_ptr<delegation::DelegationService> service_;
     delegation::UserDelegation delegation_;

@@ -53,10 +53,12 @@ ExchangeEnd fail(const DeviceRequest& request, Failure failure) {
 
 }  // namespace
 
-// The state of one request's tries: on_challenge sends it twice, a stale kept-alive connection once more.
+// The state of one request's tries: on_challenge sends it twice, a refused ticket or a stale
+// kept-alive connection once more.
 struct UpstreamExchange::Attempt {
     bool challenge_first = false;  // on_challenge: the token waits until Exchange asks for it
-    bool challenged = false;       // Exchange answered 401 Negotiate: the next try carries the token
+    bool challenged = false;       // Exchange answered 401: the next try carries the token
+    bool renewed = false;          // Exchange refused a token: its ticket was renewed, once per request
     bool retried_fresh = false;    // a kept-alive connection that took none of the request: one retry
     bool reused = false;           // this try runs on a connection that carried earlier requests
     common::BodyBytes scratch;     // for streaming the body beyond the read-ahead
@@ -99,7 +101,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         const auto sent_at = std::chrono::steady_clock::now();
         if (auto ended = co_await send(request, attempt)) co_return *ended;
         if (!connection_.is_open()) continue;  // a stale connection took nothing: once more, on a new one
-        const bool may_resend = attempt.challenge_first && !attempt.challenged;
+        const bool may_resend = kept_for_resend(request, attempt);
         if (!may_resend) {  // nothing of the request is kept while Exchange thinks
             common::BodyBytes().swap(request.read_ahead);
             common::BodyBytes().swap(attempt.scratch);
@@ -116,8 +118,16 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         if (auto ended = co_await read_response_header(request, watch, response)) co_return *ended;
         trip_.to_header = std::chrono::steady_clock::now() - sent_at;
         if (!request.deadline.long_poll) upstream_->response_seconds().observe(trip_.to_header);
-        // A 401 with a Negotiate challenge: Exchange did not process the request, so it is sent
-        // again, now with the token.
+        // A 401: Exchange did not process the request. Sent without the token, it goes again with
+        // it; with the token, its ticket is renewed once.
+        if (response->parser.get().result() != http::status::unauthorized || !request.credentials) break;
+        if (attempt.authorization_bytes > 0) {
+            if (attempt.renewed) break;
+            attempt.renewed = attempt.challenged = true;
+            if (auto ended = co_await renew_credentials(request, may_resend)) co_return *ended;
+            if (connection_.is_open()) break;  // a new ticket would not help: the 401 goes to the device
+            continue;
+        }
         if (!may_resend || !is_negotiate_challenge(response->parser.get())) break;
         attempt.challenged = true;
         spdlog::debug("{}: upstream {} asked for credentials; sending the request again with them",
@@ -129,6 +139,41 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     in_flight.reset();
     release(request.user);
     co_return ended;
+}
+
+// Whether the request is kept for another try while Exchange thinks: Exchange may yet ask for the
+// token (on_challenge) or refuse it. A held long poll keeps nothing then, unless on_challenge needs it.
+bool UpstreamExchange::kept_for_resend(const DeviceRequest& request, const Attempt& attempt) {
+    if (!request.credentials || !request.buffered) return false;
+    if (attempt.challenge_first && !attempt.challenged) return true;
+    return !attempt.renewed && !request.deadline.long_poll;
+}
+
+// Exchange refused the token (401). The ticket may be one Exchange no longer accepts (the password
+// or keytab of the account with the SPN changed since it was issued): it is renewed once, the
+// connection closed, and the request sent again with the new one when it was kept for that;
+// otherwise the device is asked to try again. Renewing would not help: nullopt with the connection
+// open, and the 401 goes to the device.
+asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::renew_credentials(DeviceRequest& request,
+                                                                                bool may_resend) {
+    auto renewed = co_await request.credentials->renew();
+    if (renewed && !*renewed) co_return std::nullopt;
+    const std::string url = connection_.target().url;
+    connection_.close();
+    if (!renewed) co_return fail(request, std::move(renewed.error()));
+    spdlog::warn(
+        "{}: upstream {} refused the Kerberos ticket easgate had for {} (401): Exchange no longer accepts "
+        "it, most likely because the password or keytab of the account with the SPN changed since it was "
+        "issued. easgate dropped it and obtained a new one from the KDC; {}",
+        request.who, url, request.user,
+        may_resend ? "the request goes again with it" : "the device's next request carries it");
+    if (may_resend) co_return std::nullopt;
+    co_return fail(request,
+                   Failure::unavailable("upstream " + url +
+                                        " refused the user's Kerberos ticket; easgate obtained a new "
+                                        "one for the device's next request (this one was not kept "
+                                        "to be sent again)")
+                       .because("ticket_renewed"));
 }
 
 // Puts the user's token (request.credentials) on the request for this try. Unless on_challenge holds it back

@@ -115,6 +115,43 @@ TEST(DelegationService, FiftyTokensForOneUserCostOneS4U2SelfAndOneS4U2Proxy) {
     EXPECT_EQ(backend_user(tokens[concurrent - 1]), "alice@EXAMPLE.TEST");
 }
 
+// Exchange refused a ticket: renew drops it for a new one from the KDC, once; a request still
+// holding the old one takes its successor from the cache; the successor is not renewed again at once.
+TEST(DelegationService, ARefusedTicketIsRenewedOnceAndItsSuccessorShared) {
+    DelegationService service(lab_kerberos());
+    const std::string alice = "alice@EXAMPLE.TEST";
+    const std::string spn = LabEnvironment::get().at("LAB_MAIL_SPN");
+    boost::asio::io_context io;
+    auto done = boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            auto refused = co_await service.delegate(alice, spn);
+            EXPECT_TRUE(refused.has_value());
+            if (!refused) co_return;
+            auto other_request = *refused;  // another request of alice's, refused with the same ticket
+            const auto renewed = co_await service.renew(*refused);
+            EXPECT_TRUE(renewed.has_value() && *renewed);
+            EXPECT_EQ(service.counters().s4u2self, 2U);
+            EXPECT_EQ(service.counters().renewals, 1U);
+            const auto token = service.token(*refused, {});
+            EXPECT_TRUE(token.has_value());
+            if (!token) co_return;
+            EXPECT_EQ(backend_user(*token), alice);
+
+            const auto shared = co_await service.renew(other_request);
+            EXPECT_TRUE(shared.has_value() && *shared);
+            EXPECT_EQ(service.counters().s4u2self, 2U) << "the successor came from the cache";
+
+            const auto again = co_await service.renew(*refused);
+            EXPECT_TRUE(again.has_value() && !*again) << "renewed less than a minute ago";
+            EXPECT_EQ(service.counters().s4u2self, 2U);
+            EXPECT_EQ(service.cached_credentials(), 1U);
+        },
+        boost::asio::use_future);
+    io.run();
+    done.get();
+}
+
 TEST(DelegationService, BobGetsBobsTicket) {
     DelegationService service(lab_kerberos());
     EXPECT_TRUE(token_for(service, "alice@EXAMPLE.TEST").has_value());

@@ -231,4 +231,12 @@ asio::awaitable<common::Result<std::string>> FakeTokenSource::token(std::string)
     co_return token_;
 }
 
+asio::awaitable<common::Result<bool>> FakeTokenSource::renew() {
+    ++renewals_;
+    if (renewal_failure_) co_return *renewal_failure_;
+    if (!renewed_token_) co_return false;
+    token_ = *renewed_token_;
+    co_return true;
+}
+
 }  // namespace easgate::testing

@@ -116,20 +116,29 @@ config::UpstreamConfig fake_exchange_upstream(
 // Limits with timeouts short enough for tests, long enough never to fire unless a test wants them to.
 config::LimitsConfig short_limits();
 
-// Hands out one token, or one failure, as many times as it is asked.
+// Hands out one token, or one failure, as many times as it is asked. renew() answers false (a
+// new ticket would not help) unless the test gives it the token to hand out after a renewal, or
+// the renewal's failure.
 class FakeTokenSource final : public upstream::TokenSource {
 public:
     explicit FakeTokenSource(std::string token) : token_(std::move(token)) {}
     explicit FakeTokenSource(common::Failure failure) : failure_(std::move(failure)) {}
 
     asio::awaitable<common::Result<std::string>> token(std::string channel_binding) override;
+    asio::awaitable<common::Result<bool>> renew() override;
     int calls() const { return calls_; }
+    int renewals() const { return renewals_; }
     const std::string& token() const { return token_; }
+    void renews_to(std::string token) { renewed_token_ = std::move(token); }
+    void renewal_fails(common::Failure failure) { renewal_failure_ = std::move(failure); }
 
 private:
     std::string token_;
     std::optional<common::Failure> failure_;
+    std::optional<std::string> renewed_token_;
+    std::optional<common::Failure> renewal_failure_;
     int calls_ = 0;
+    int renewals_ = 0;
 };
 
 }  // namespace easgate::testing

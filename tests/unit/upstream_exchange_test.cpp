@@ -216,6 +216,87 @@ TEST_F(UpstreamExchangeTest, FailureOfTheTokenSourceEndsTheExchangeBeforeExchang
     EXPECT_TRUE(exchange_.requests().empty());
 }
 
+// Exchange refusing the token (its key changed since the ticket was cached): the ticket is renewed
+// once and the buffered request sent again with the new token; the device never sees the 401.
+TEST_F(UpstreamExchangeTest, ARefusedTicketIsRenewedAndTheRequestSentAgainWithTheNewOne) {
+    exchange_.script({ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: Negotiate\r\n")),
+                      ExchangeStep::answer(http_response(200, "sync-answer"))});
+    const std::string old_token = tokens_->token();
+    tokens_->renews_to("bmV3LXRpY2tldA==");
+    const auto outcome = forward(sync_post, {tokens_});
+
+    ASSERT_TRUE(outcome.end);
+    EXPECT_EQ(outcome.end->how, ExchangeEnd::How::relayed);
+    EXPECT_EQ(outcome.end->status, 200u);
+    EXPECT_EQ(tokens_->renewals(), 1);
+    ASSERT_EQ(exchange_.requests().size(), 2u);
+    EXPECT_EQ(exchange_.requests()[0][http::field::authorization], "Negotiate " + old_token);
+    EXPECT_EQ(exchange_.requests()[1][http::field::authorization], "Negotiate bmV3LXRpY2tldA==");
+    EXPECT_EQ(exchange_.requests()[1].body(), "sync-body-1");
+    EXPECT_EQ(exchange_.connections(), 2u);  // the refused connection is not reused
+    EXPECT_TRUE(outcome.device_got.starts_with("HTTP/1.1 200 ")) << outcome.device_got;
+}
+
+// The new ticket refused too: Exchange is misconfigured, not out of date. One renewal per request.
+TEST_F(UpstreamExchangeTest, ATicketRefusedAgainAfterItsRenewalIsRelayed) {
+    exchange_.script({ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: Negotiate\r\n")),
+                      ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: Negotiate\r\n")),
+                      ExchangeStep::answer(http_response(200, "third-try"))});
+    tokens_->renews_to("bmV3LXRpY2tldA==");
+    const auto outcome = forward(sync_post, {tokens_});
+
+    ASSERT_TRUE(outcome.end);
+    EXPECT_EQ(outcome.end->how, ExchangeEnd::How::relayed);
+    EXPECT_EQ(outcome.end->status, 401u);
+    EXPECT_EQ(tokens_->renewals(), 1);
+    EXPECT_EQ(exchange_.requests().size(), 2u);
+    EXPECT_TRUE(outcome.device_got.starts_with("HTTP/1.1 401 ")) << outcome.device_got;
+}
+
+// The token source says a new ticket would not help (it was itself renewed moments ago).
+TEST_F(UpstreamExchangeTest, ARefusalThatRenewingWouldNotHelpIsRelayed) {
+    exchange_.script({ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: Negotiate\r\n")),
+                      ExchangeStep::answer(http_response(200, "second-try"))});
+    const auto outcome = forward(sync_post, {tokens_});
+
+    ASSERT_TRUE(outcome.end);
+    EXPECT_EQ(outcome.end->status, 401u);
+    EXPECT_EQ(tokens_->renewals(), 1);
+    EXPECT_EQ(exchange_.requests().size(), 1u);
+    EXPECT_TRUE(outcome.device_got.starts_with("HTTP/1.1 401 ")) << outcome.device_got;
+}
+
+// A held long poll keeps nothing of its request to send again: the ticket is renewed for the
+// device's next request, and the device is asked to come back rather than told its credentials failed.
+TEST_F(UpstreamExchangeTest, ALongPollWhoseTicketIsRefusedIsAnswered503AfterTheRenewal) {
+    exchange_.script({ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: Negotiate\r\n"))});
+    tokens_->renews_to("bmV3LXRpY2tldA==");
+    const auto outcome = forward(sync_post, {tokens_, {}, std::chrono::seconds(30), true});
+
+    ASSERT_TRUE(outcome.end);
+    EXPECT_EQ(outcome.end->how, ExchangeEnd::How::failed);
+    EXPECT_EQ(outcome.end->status, 503u);
+    ASSERT_TRUE(outcome.end->failure);
+    EXPECT_EQ(outcome.end->failure->cause, "ticket_renewed");
+    EXPECT_GT(outcome.end->failure->retry_after_seconds, 0u);
+    EXPECT_EQ(tokens_->renewals(), 1);
+    EXPECT_EQ(exchange_.requests().size(), 1u);
+}
+
+// The KDC can't renew it: the device gets the KDC's failure, not Exchange's 401.
+TEST_F(UpstreamExchangeTest, ARenewalTheKdcFailsEndsWithTheKdcsFailure) {
+    exchange_.script({ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: Negotiate\r\n"))});
+    const common::Failure kdc_down = common::Failure::unavailable("KDC unreachable");
+    tokens_->renewal_fails(kdc_down);
+    const auto outcome = forward(sync_post, {tokens_});
+
+    ASSERT_TRUE(outcome.end);
+    EXPECT_EQ(outcome.end->how, ExchangeEnd::How::failed);
+    ASSERT_TRUE(outcome.end->failure);
+    EXPECT_EQ(*outcome.end->failure, kdc_down);
+    EXPECT_EQ(exchange_.requests().size(), 1u);
+}
+
 TEST_F(UpstreamExchangeTest, ExchangeSilentPastTheDeadlineIsAGatewayTimeout) {
     exchange_.script({ExchangeStep::hold()});
     const auto outcome = forward(sync_post, {tokens_, {}, std::chrono::milliseconds(300)});

@@ -36,6 +36,13 @@ public:
         }
     }
 
+    void erase(const std::string& key) {
+        const auto it = index_.find(key);
+        if (it == index_.end()) return;
+        recency_.erase(it->second);
+        index_.erase(it);
+    }
+
     std::size_t size() const { return recency_.size(); }
 
 private:

@@ -49,6 +49,7 @@ struct DelegationCounters {
     std::atomic<std::uint64_t> s4u2proxy{0};   // service tickets obtained for a (user, SPN)
     std::atomic<std::uint64_t> cache_hits{0};  // delegations served from a cached credential
     std::atomic<std::uint64_t> tokens{0};      // Negotiate tokens made, besides each S4U2Proxy's own
+    std::atomic<std::uint64_t> renewals{0};  // tickets dropped and obtained again after Exchange refused them
     std::atomic<std::uint64_t> failures{0};
     // How long the KDC took over the exchanges actually sent to it (cache hits send none).
     common::Histogram s4u2self_seconds{common::backend_seconds_buckets};
@@ -94,6 +95,13 @@ public:
     // KDC must be asked.
     std::optional<UserDelegation> delegate_now(const std::string& user_principal,
                                                const std::string& target_spn);
+
+    // Exchange refused a token of delegation (401): its service ticket may be one Exchange no longer
+    // accepts (the password or keytab of the account with the SPN changed since it was issued).
+    // The cached credential is dropped and a new one obtained from the KDC, which delegation then
+    // holds: true. False, with delegation unchanged, when a new ticket would not help: its credential
+    // was itself obtained after a refusal less than a minute ago. Fails as delegate does.
+    boost::asio::awaitable<common::Result<bool>> renew(UserDelegation& delegation);
 
     // A fresh token from delegation, bound to channel_binding unless it is empty: CPU only, on the
     // caller's thread (MIT locks the credential for each use, so threads may share it).

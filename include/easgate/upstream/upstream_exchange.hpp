@@ -121,8 +121,8 @@ using ResponseHead = common::ParserInArena<common::ResponseParser>;
 
 // One request's trip to Exchange, for one device connection at a time: server choice, reuse of an
 // idle connection of the same user, connect, credentials, sending the request (never replayed once
-// Exchange may have seen any of it), on_challenge, the response header, 451 routing, the
-// diagnoses of 400 and 401, and relaying the answer to the device.
+// Exchange may have seen any of it, except after a 401), on_challenge, renewing a refused ticket, the
+// response header, 451 routing, the diagnoses of 400 and 401, and relaying the answer to the device.
 class UpstreamExchange {
 public:
     UpstreamExchange(boost::asio::any_io_executor executor, std::shared_ptr<Upstream> upstream,
@@ -145,6 +145,9 @@ private:
     struct Attempt;
     boost::asio::awaitable<std::optional<ExchangeEnd>> send(DeviceRequest& request, Attempt& attempt);
     boost::asio::awaitable<std::optional<ExchangeEnd>> authorize(DeviceRequest& request, Attempt& attempt);
+    static bool kept_for_resend(const DeviceRequest& request, const Attempt& attempt);
+    boost::asio::awaitable<std::optional<ExchangeEnd>> renew_credentials(DeviceRequest& request,
+                                                                         bool may_resend);
     boost::asio::awaitable<std::optional<ExchangeEnd>> read_response_header(
         DeviceRequest& request, DeviceWatch& watch, std::optional<ResponseHead>& response);
     boost::asio::awaitable<boost::system::error_code> wait_for_answer(common::ResponseParser& parser);
