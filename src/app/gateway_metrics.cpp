@@ -56,6 +56,9 @@ void add_delegation(std::vector<admin::MetricFamily>& out, const delegation::Del
                           d.renewals));
     out.push_back(counter("easgate_delegation_failures_total",
                           "delegations the KDC refused or could not serve", d.failures));
+    out.push_back(counter("easgate_kdc_queue_full_total",
+                          "KDC exchanges refused at once because kerberos.max_queued_kdc were waiting",
+                          d.queue_full));
 }
 
 }  // namespace

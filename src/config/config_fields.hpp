@@ -157,6 +157,7 @@ inline constexpr auto kerberos = [](auto& f, auto& k) {
     f.field("krb5_conf", k.krb5_conf, ReadableFile{}, Presence::shown_when_set);
     f.field("ticket_refresh_before", k.ticket_refresh_before, Duration{});
     f.field("max_concurrent_kdc", k.max_concurrent_kdc, Whole{.min = 1, .max = 64});
+    f.field("max_queued_kdc", k.max_queued_kdc, Whole{.min = 1, .max = 1'000'000});
     f.field("timeout", k.timeout, Duration{});
 };
 

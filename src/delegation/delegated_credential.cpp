@@ -15,7 +15,7 @@ DelegatedCredential::DelegatedCredential(kerberos::GssCred credential, kerberos:
 
 std::shared_ptr<DelegatedCredential> DelegatedCredential::impersonate(
     gss_cred_id_t service_credential, const std::string& user_principal, const std::string& target_principal,
-    std::chrono::milliseconds refresh_before, kerberos::GssStatus& status) {
+    std::chrono::milliseconds refresh_before, Clock::time_point now, kerberos::GssStatus& status) {
     kerberos::GssName target = kerberos::import_krb5_principal(target_principal, status);
     if (status.failed()) return nullptr;
     const kerberos::GssName user = kerberos::import_principal(user_principal, status);
@@ -30,7 +30,9 @@ std::shared_ptr<DelegatedCredential> DelegatedCredential::impersonate(
     if (status.failed()) return nullptr;
     std::shared_ptr<DelegatedCredential> result(
         new DelegatedCredential(std::move(owned), std::move(target), refresh_before));
-    result->refresh_at_ = refresh_due(Clock::now(), lifetime, refresh_before);
+    result->obtained_at_ = now;
+    result->refresh_at_ = refresh_due(now, lifetime, refresh_before);
+    result->ends_at_ = now + std::chrono::seconds(lifetime);
     return result;
 }
 
@@ -73,8 +75,9 @@ kerberos::GssStatus DelegatedCredential::keep_service_ticket(const std::string& 
     return status;
 }
 
-void DelegatedCredential::first_token_made(const Token& token) {
-    refresh_at_ = std::min(refresh_at_, refresh_due(Clock::now(), token.ticket_lifetime, refresh_before_));
+void DelegatedCredential::first_token_made(const Token& token, Clock::time_point now) {
+    refresh_at_ = std::min(refresh_at_, refresh_due(now, token.ticket_lifetime, refresh_before_));
+    ends_at_ = std::min(ends_at_, now + std::chrono::seconds(token.ticket_lifetime));
     token_bytes_ = token.negotiate.size();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,7 @@ public:
                                                             const std::string& user_principal,
                                                             const std::string& target_principal,
                                                             std::chrono::milliseconds refresh_before,
+                                                            Clock::time_point now,
                                                             kerberos::GssStatus& status);
 
     // A new single-leg token, bound to channel_binding (application data) unless it is empty.
@@ -39,19 +41,35 @@ public:
     // Takes from the first token when to refresh (the service ticket may end before the S4U2Self
     // ticket) and how large tokens are. Only before the credential is shared: both are read
     // without a lock.
-    void first_token_made(const Token& token);
+    void first_token_made(const Token& token, Clock::time_point now);
 
     bool fresh(Clock::time_point now) const { return now < refresh_at_; }
+    // Still good for a token after its refresh is due: its tickets end later than a token takes to
+    // reach Exchange.
+    bool usable(Clock::time_point now) const { return now + usable_margin < ends_at_; }
+    // Its refresh failed (the KDC is away): not asked for again before `until`, while it is usable.
+    // With DelegationService's lock held, once the credential is shared.
+    void postpone_refresh(Clock::time_point until) {
+        refresh_at_ = std::min(until, ends_at_ - usable_margin);
+    }
     std::size_t token_bytes() const { return token_bytes_; }
 
+    // Exchange accepted a token of it: a refusal later means Exchange changed (its key), not that
+    // the ticket never suited it (Windows Authentication off, a wrong SPN), which a new one would
+    // not mend either.
+    void accepted() const {
+        if (!accepted_.load(std::memory_order_relaxed)) accepted_.store(true, std::memory_order_relaxed);
+    }
     // Obtained because Exchange refused the one before it (DelegationService::renew). Only before
     // the credential is shared, as first_token_made.
     void replaces_refused() { replaces_refused_ = true; }
-    // Whether a refusal of this credential's tokens may cost the KDC another exchange: a refused
-    // credential that was itself obtained after a refusal less than `spacing` ago is kept, so an
-    // Exchange that refuses every ticket does not send each of the user's requests to the KDC.
+    // Whether a refusal of its tokens may cost the KDC another exchange: only once Exchange accepted
+    // it, and not sooner than `spacing` after the refusal it replaced, so an Exchange that refuses
+    // every other request (one server of several with an old key) costs the KDC one exchange per
+    // user and `spacing`, not two per request.
     bool worth_renewing(Clock::time_point now, Clock::duration spacing) const {
-        return !replaces_refused_ || now - obtained_at_ >= spacing;
+        return accepted_.load(std::memory_order_relaxed) &&
+               (!replaces_refused_ || now - obtained_at_ >= spacing);
     }
 
 private:
@@ -62,9 +80,13 @@ private:
     kerberos::GssName target_;
     std::unique_ptr<const ServiceTicket> service_ticket_;
     std::chrono::milliseconds refresh_before_;
+    static constexpr std::chrono::seconds usable_margin{10};
+
     Clock::time_point refresh_at_;
-    Clock::time_point obtained_at_ = Clock::now();
+    Clock::time_point ends_at_;  // of the S4U2Self ticket, then of the service ticket if sooner
+    Clock::time_point obtained_at_;
     bool replaces_refused_ = false;
+    mutable std::atomic<bool> accepted_{false};
     std::size_t token_bytes_ = 0;
 };
 

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <utility>
 
@@ -32,10 +33,12 @@ constexpr std::size_t max_cached_credentials = 50'000;
 // Until easgate has logged in once, it tries again this long after each failure.
 constexpr std::chrono::seconds login_retry_interval{10};
 
-// A credential obtained because Exchange refused the one before it is not renewed again sooner:
-// an Exchange that refuses every ticket (a wrong key, no Negotiate) costs the KDC one exchange per
-// user and minute, not two per request.
+// A credential obtained because Exchange refused the one before it is not renewed again sooner
+// (DelegatedCredential::worth_renewing).
 constexpr std::chrono::minutes renewal_spacing{1};
+
+// After a refresh the KDC could not serve, the ticket in use is refreshed again this long after.
+constexpr std::chrono::seconds refresh_retry_interval{10};
 
 // How long the background login waits for krb5 to give up on a KDC that never answers (krb5 1.20
 // has no setting for it; it gives up after about 30 s).
@@ -58,8 +61,9 @@ DelegationOutcome refused(common::Failure failure) {
 }  // namespace
 
 struct DelegationService::Impl {
-    explicit Impl(const config::KerberosConfig& kerberos_config)
-        : kerberos(kerberos_config),
+    Impl(const config::KerberosConfig& kerberos_config, std::function<Clock::time_point()> clock)
+        : now(std::move(clock)),
+          kerberos(kerberos_config),
           names(service_names(kerberos)),
           service_credentials(kerberos, names),
           kdc_threads(std::max(1U, kerberos.max_concurrent_kdc)) {}
@@ -110,7 +114,7 @@ struct DelegationService::Impl {
             kerberos::GssStatus status;
             const auto asked = Clock::now();
             credential = DelegatedCredential::impersonate(login.credential(), user, target,
-                                                          kerberos.ticket_refresh_before, status);
+                                                          kerberos.ticket_refresh_before, now(), status);
             counters.s4u2self_seconds.observe(Clock::now() - asked);
             ++counters.s4u2self;
             if (!credential) return refused(failure(KerberosStep::s4u2self, attempted, status));
@@ -120,7 +124,7 @@ struct DelegationService::Impl {
         counters.s4u2proxy_seconds.observe(Clock::now() - asked);
         ++counters.s4u2proxy;
         if (token.status.failed()) return refused(failure(KerberosStep::s4u2proxy, attempted, token.status));
-        credential->first_token_made(token);
+        credential->first_token_made(token, now());
         if (const kerberos::GssStatus kept = credential->keep_service_ticket(target); kept.failed())
             spdlog::warn("delegation: later tokens for {} to {} go through GSSAPI: {}", user, spn,
                          kept.message());
@@ -157,7 +161,11 @@ struct DelegationService::Impl {
         if (outcome.credential && renewal) outcome.credential->replaces_refused();
         {
             std::lock_guard lock(mutex);
-            if (outcome.credential) cache.store(key, outcome.credential);
+            if (outcome.credential) {
+                cache.store(key, outcome.credential);
+            } else {
+                refresh_failed(key, user, spn, outcome.failure);
+            }
             flights.land(key, flight);
         }
         flight->complete(std::move(outcome));
@@ -198,9 +206,8 @@ struct DelegationService::Impl {
         common::Flights<DelegationOutcome>::Joined joined;
         {
             std::lock_guard lock(mutex);
-            cached = fresh_credential(key);
-            // One stuck longer than kerberos.timeout (a silent KDC) is left to finish on its own.
-            if (!cached) joined = flights.join(key, kerberos.timeout);
+            cached = cached_credential(key, user_principal, target_spn);
+            if (!cached) joined = fly_or_join(key, user_principal, target_spn, renewal);
         }
         if (from_cache) *from_cache = cached != nullptr;
         if (cached) {
@@ -208,11 +215,6 @@ struct DelegationService::Impl {
             co_return UserDelegation(std::move(cached), std::move(user_principal), std::move(target_spn), {});
         }
         const auto& flight = joined.flight;
-        if (joined.started) {
-            boost::asio::post(kdc_threads, [this, key, user_principal, target_spn, flight, renewal] {
-                fly(key, user_principal, target_spn, flight, renewal);
-            });
-        }
         auto outcome = co_await flight->wait(kerberos.timeout);
         if (!outcome) co_return gave_up(outcome.error(), user_principal, target_spn);
         if (!outcome->credential) {
@@ -225,24 +227,88 @@ struct DelegationService::Impl {
                                  joined.started ? std::move(outcome->first_token) : std::string());
     }
 
-    // The cached credential for key while it is fresh, else null. With mutex held.
-    std::shared_ptr<DelegatedCredential> fresh_credential(const std::string& key) {
+    // The cached credential for key while it can be used, else null. One due for refresh is still
+    // handed out while its tickets last, and the refresh runs in the background: a slow or absent
+    // KDC then delays nobody until the tickets really end. With mutex held.
+    std::shared_ptr<DelegatedCredential> cached_credential(const std::string& key, const std::string& user,
+                                                           const std::string& spn) {
         auto* entry = cache.find(key);
-        return entry != nullptr && (*entry)->fresh(Clock::now()) ? *entry : nullptr;
+        if (entry == nullptr) return nullptr;
+        const auto now = this->now();
+        if ((*entry)->fresh(now)) return *entry;
+        if (!(*entry)->usable(now)) return nullptr;
+        fly_or_join(key, user, spn, false);
+        return *entry;
     }
 
+    // With mutex held: the KDC exchange in flight for key, joined, or a new one queued for a KDC
+    // thread, or, with the queue full, one already answered unavailable (nobody waits for an
+    // exchange that never runs). One stuck longer than kerberos.timeout (a silent KDC) is left to
+    // finish on its own: a new one is queued behind it.
+    common::Flights<DelegationOutcome>::Joined fly_or_join(const std::string& key, const std::string& user,
+                                                           const std::string& spn, bool renewal) {
+        auto joined = flights.join(key, kerberos.timeout);
+        if (!joined.started) return joined;
+        if (queued >= kerberos.max_queued_kdc) {
+            flights.land(key, joined.flight);
+            ++counters.queue_full;
+            joined.flight->complete(refused(queue_full()));
+            return joined;
+        }
+        ++queued;
+        boost::asio::post(kdc_threads, [this, key, user, spn, flight = joined.flight, renewal] {
+            {
+                std::lock_guard lock(mutex);
+                --queued;
+            }
+            fly(key, user, spn, flight, renewal);
+        });
+        return joined;
+    }
+
+    common::Failure queue_full() const {
+        return common::Failure::unavailable(
+                   "overloaded: kerberos.max_queued_kdc (" + std::to_string(kerberos.max_queued_kdc) +
+                   ") KDC exchanges are already waiting for one of kerberos.max_concurrent_kdc (" +
+                   std::to_string(kerberos.max_concurrent_kdc) +
+                   ") KDC threads: the KDC answers too slowly for this load")
+            .because("kdc_overloaded");
+    }
+
+    // With mutex held: a refresh of key failed. The KDC refusing the user (disabled, not
+    // delegable) ends the cached credential too; a KDC that is away leaves it in use while it
+    // lasts, asked for again after a pause.
+    void refresh_failed(const std::string& key, const std::string& user, const std::string& spn,
+                        const common::Failure& failure) {
+        auto* entry = cache.find(key);
+        if (entry == nullptr) return;
+        const auto now = this->now();
+        if (failure.status == 403) {
+            cache.erase(key);
+        } else if (!(*entry)->fresh(now) && (*entry)->usable(now)) {
+            (*entry)->postpone_refresh(now + refresh_retry_interval);
+            spdlog::warn(
+                "delegation: the ticket easgate holds for {} to {} stays in use until it ends or the "
+                "KDC answers (its refresh is tried again in {})",
+                user, spn, config::format_duration(refresh_retry_interval));
+        }
+    }
+
+    const std::function<Clock::time_point()> now;  // when tickets are due and end
     const config::KerberosConfig kerberos;
     const DelegationAttempt names;  // the service's; the KDC list read once
     DelegationCounters counters;
     ServiceCredentials service_credentials;
-    std::mutex mutex;  // guards cache and flights; never held across a KDC call
+    std::mutex mutex;  // guards cache, flights and queued; never held across a KDC call
     common::LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
     common::Flights<DelegationOutcome> flights;
+    unsigned queued = 0;                   // exchanges posted to kdc_threads that no thread has taken yet
     boost::asio::thread_pool kdc_threads;  // stopped and joined first, while what its jobs use exists
 };
 
-DelegationService::DelegationService(const config::KerberosConfig& kerberos)
-    : impl_(std::make_unique<Impl>(kerberos)) {}
+DelegationService::DelegationService(const config::KerberosConfig& kerberos,
+                                     std::function<std::chrono::steady_clock::time_point()> clock)
+    : impl_(std::make_unique<Impl>(kerberos, std::move(clock))) {}
 
 DelegationService::~DelegationService() = default;
 
@@ -279,13 +345,15 @@ UserDelegation::UserDelegation(std::shared_ptr<const DelegatedCredential> creden
       unbound_token_(std::move(unbound_token)),
       authorization_bytes_(std::string_view("Negotiate ").size() + credential_->token_bytes()) {}
 
+void UserDelegation::accepted() const { credential_->accepted(); }
+
 std::optional<UserDelegation> DelegationService::delegate_now(const std::string& user_principal,
                                                               const std::string& target_spn) {
     Impl& impl = *impl_;
     std::shared_ptr<DelegatedCredential> cached;
     {
         std::lock_guard lock(impl.mutex);
-        cached = impl.fresh_credential(user_principal + '\n' + target_spn);
+        cached = impl.cached_credential(user_principal + '\n' + target_spn, user_principal, target_spn);
     }
     if (!cached) return std::nullopt;
     ++impl.counters.cache_hits;
@@ -300,7 +368,7 @@ boost::asio::awaitable<common::Result<UserDelegation>> DelegationService::delega
 
 boost::asio::awaitable<common::Result<bool>> DelegationService::renew(UserDelegation& delegation) {
     Impl& impl = *impl_;
-    if (!delegation.credential_->worth_renewing(Clock::now(), renewal_spacing)) co_return false;
+    if (!delegation.credential_->worth_renewing(impl.now(), renewal_spacing)) co_return false;
     const std::string key = delegation.user_principal_ + '\n' + delegation.target_spn_;
     {
         std::lock_guard lock(impl.mutex);

@@ -24,6 +24,8 @@ public:
         co_return std::move(*token);
     }
 
+    void accepted() override { delegation_.accepted(); }
+
     boost::asio::awaitable<common::Result<bool>> renew() override {
         co_return co_await service_->renew(delegation_);
     }

@@ -120,7 +120,11 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         if (!request.deadline.long_poll) upstream_->response_seconds().observe(trip_.to_header);
         // A 401: Exchange did not process the request. Sent without the token, it goes again with
         // it; with the token, its ticket is renewed once.
-        if (response->parser.get().result() != http::status::unauthorized || !request.credentials) break;
+        if (!request.credentials) break;
+        if (response->parser.get().result() != http::status::unauthorized) {
+            if (attempt.authorization_bytes > 0) request.credentials->accepted();
+            break;
+        }
         if (attempt.authorization_bytes > 0) {
             if (attempt.renewed) break;
             attempt.renewed = attempt.challenged = true;

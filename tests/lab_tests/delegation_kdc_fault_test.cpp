@@ -1,17 +1,20 @@
 // KDCs that fail in chosen ways in front of the lab's real Samba KDC (tests/lab): every call
 // bounded by kerberos.timeout, cached users served while the KDC is away.
+#include <atomic>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <thread>
 #include <vector>
 
 #include "delegation_service_fixture.hpp"
 #include "fault_relay.hpp"
+#include "lab_administration.hpp"
 #include "test_pki.hpp"
 
 namespace easgate::delegation {
@@ -53,8 +56,10 @@ protected:
 
     // The lab's krb5.conf with kdcs instead of the lab's KDC, in effect for this process (krb5 reads
     // KRB5_CONFIG whenever it makes a context).
+    // adjust: changes to the service's configuration.
     DelegationService& service_with_kdcs(const std::vector<std::string>& kdcs,
-                                         milliseconds kdc_timeout = timeout) {
+                                         milliseconds kdc_timeout = timeout,
+                                         const std::function<void(config::KerberosConfig&)>& adjust = {}) {
         std::string conf = testing::read_file(lab().at("KRB5_CONFIG"));
         std::string lines;
         for (const auto& kdc : kdcs) lines += (lines.empty() ? "kdc = " : "\n        kdc = ") + kdc;
@@ -66,9 +71,14 @@ protected:
         auto kerberos = lab_kerberos();
         kerberos.krb5_conf = path;
         kerberos.timeout = kdc_timeout;
-        service_ = std::make_unique<DelegationService>(kerberos);
+        if (adjust) adjust(kerberos);
+        service_ = std::make_unique<DelegationService>(
+            kerberos, [this] { return Clock::now() + Clock::duration(clock_ahead_.load()); });
         return *service_;
     }
+
+    // The service's clock, for when tickets are due and end, moved on: the lab's tickets last 10 h.
+    void move_clock_to(Clock::duration since_start) { clock_ahead_ = since_start.count(); }
 
     struct Timed {
         DelegationResult result;
@@ -102,6 +112,7 @@ protected:
     std::filesystem::path work_;
     std::vector<std::unique_ptr<FaultRelay>> relays_;
     std::unique_ptr<DelegationService> service_;
+    std::atomic<Clock::duration::rep> clock_ahead_{0};
 };
 
 TEST_F(KdcFaultTest, SilentKdcFailsWithinTheTimeoutNamingTheKdcAndTheRemedy) {
@@ -132,6 +143,36 @@ TEST_F(KdcFaultTest, ThreeUsersAtOnceAllFailWithinTheTimeoutNotOneAfterTheOther)
 }
 
 // Every KDC thread stuck on the silent KDC: a user whose ticket is cached still gets tokens at once.
+// More users than the KDC threads and their queue hold, with the KDC silent: those beyond
+// kerberos.max_queued_kdc are answered at once (503, overloaded), not after kerberos.timeout.
+TEST_F(KdcFaultTest, ExchangesBeyondTheQueueBoundAreUnavailableAtOnce) {
+    const auto& silent = relay("127.0.0.22", Mode::silent);
+    auto& service = service_with_kdcs({kdc_of(silent, "127.0.0.22")}, timeout, [](config::KerberosConfig& k) {
+        k.max_concurrent_kdc = 1;
+        k.max_queued_kdc = 2;
+    });
+    const auto results =
+        at_once(service, {"user01@EXAMPLE.TEST", "user02@EXAMPLE.TEST", "user03@EXAMPLE.TEST",
+                          "user04@EXAMPLE.TEST", "user05@EXAMPLE.TEST", "user06@EXAMPLE.TEST"});
+    std::size_t overloaded = 0;
+    for (const auto& [result, took] : results) {
+        EXPECT_EQ(status_of(result), 503u);
+        if (detail_of(result).find(
+                "overloaded: kerberos.max_queued_kdc (2) KDC exchanges are already waiting "
+                "for one of kerberos.max_concurrent_kdc (1)") == std::string::npos) {
+            EXPECT_GE(took, timeout - milliseconds(100)) << detail_of(result);
+            continue;
+        }
+        ++overloaded;
+        EXPECT_LT(took, milliseconds(500));
+    }
+    // One exchange runs (stuck on the KDC) and two wait; the first may still have been waiting
+    // for the thread when the last users came.
+    EXPECT_GE(overloaded, 3u);
+    EXPECT_LE(overloaded, 4u);
+    EXPECT_EQ(service.counters().queue_full, overloaded);
+}
+
 TEST_F(KdcFaultTest, CachedUserKeepsGettingTokensWhileTheKdcIsSilent) {
     auto& kdc = relay("127.0.0.22", Mode::forward);
     auto& service = service_with_kdcs({kdc_of(kdc, "127.0.0.22")});
@@ -148,6 +189,69 @@ TEST_F(KdcFaultTest, CachedUserKeepsGettingTokensWhileTheKdcIsSilent) {
         EXPECT_LT(took, milliseconds(500));
     }
     for (const auto& [result, took] : stuck.get()) EXPECT_FALSE(result.has_value());
+}
+
+// A ticket due for refresh is still used while it lasts, and refreshed in the background: a KDC that
+// is away delays nobody until the ticket really ends. The lab's tickets last 10 h: due for refresh
+// 5 min before (kerberos.ticket_refresh_before), used until 10 s before.
+TEST_F(KdcFaultTest, ATicketDueForRefreshIsUsedUntilItEndsWhileTheKdcIsAway) {
+    using std::chrono::hours;
+    using std::chrono::minutes;
+    auto& kdc = relay("127.0.0.22", Mode::forward);
+    auto& service = service_with_kdcs({kdc_of(kdc, "127.0.0.22")});
+    ASSERT_TRUE(token_for(service, "alice@EXAMPLE.TEST").has_value());
+    kdc.set_mode(Mode::refuse);
+
+    move_clock_to(hours(9) + minutes(56));
+    for (int i = 0; i < 3; ++i) {  // the first starts the refresh, which fails; the ticket stays
+        const auto [due, took] = timed_token(service, "alice@EXAMPLE.TEST");
+        ASSERT_TRUE(due.has_value()) << detail_of(due);
+        EXPECT_LT(took, milliseconds(500));
+        EXPECT_EQ(backend_user(*due), "alice@EXAMPLE.TEST");
+    }
+    EXPECT_EQ(service.counters().failures, 0U);
+    EXPECT_EQ(service.counters().s4u2self, 2U) << "one refresh tried; the next only after a pause";
+
+    move_clock_to(hours(10));
+    const auto ended = token_for(service, "alice@EXAMPLE.TEST");
+    EXPECT_EQ(status_of(ended), 503u) << "past its end, the KDC is needed";
+
+    kdc.set_mode(Mode::forward);
+    const auto back = token_for(service, "alice@EXAMPLE.TEST");
+    ASSERT_TRUE(back.has_value()) << detail_of(back);
+    EXPECT_EQ(backend_user(*back), "alice@EXAMPLE.TEST");
+}
+
+// A user the KDC refuses when the ticket is refreshed (disabled since) loses the ticket easgate held
+// at once, not when it ends.
+TEST_F(KdcFaultTest, ARefreshTheKdcRefusesEndsTheHeldTicket) {
+    auto& kdc = relay("127.0.0.22", Mode::forward);
+    auto& service = service_with_kdcs({kdc_of(kdc, "127.0.0.22")});
+    const std::string user = "user49@EXAMPLE.TEST";
+    ASSERT_TRUE(token_for(service, user).has_value());
+    const std::string dn = "CN=user49,CN=Users," + lab().at("LAB_BASE_DN");
+    const auto set_disabled = [&](bool disabled) {
+        return testing::as_administrator({"ldapmodify"},
+                                         "dn: " + dn +
+                                             "\nchangetype: modify\nreplace: userAccountControl\n"
+                                             "userAccountControl: " +
+                                             (disabled ? "514" : "512") + "\n");
+    };
+    ASSERT_EQ(set_disabled(true).exit_code, 0);
+    struct Enable {
+        std::function<void()> again;
+        ~Enable() { again(); }
+    } enable{[&] { set_disabled(false); }};
+
+    move_clock_to(std::chrono::hours(9) + std::chrono::minutes(56));
+    EXPECT_TRUE(token_for(service, user).has_value()) << "still held while its refresh runs";
+    DelegationResult refused = token_for(service, user);
+    for (int i = 0; i < 50 && refused.has_value(); ++i) {  // until the refresh has heard the KDC
+        std::this_thread::sleep_for(milliseconds(100));
+        refused = token_for(service, user);
+    }
+    EXPECT_EQ(status_of(refused), 403u) << detail_of(refused);
+    EXPECT_NE(detail_of(refused).find("KDC_ERR_POLICY"), std::string::npos) << detail_of(refused);
 }
 
 TEST_F(KdcFaultTest, NothingListeningFailsAtOnceSayingNoKdcCouldBeReached) {

@@ -115,9 +115,11 @@ TEST(DelegationService, FiftyTokensForOneUserCostOneS4U2SelfAndOneS4U2Proxy) {
     EXPECT_EQ(backend_user(tokens[concurrent - 1]), "alice@EXAMPLE.TEST");
 }
 
-// Exchange refused a ticket: renew drops it for a new one from the KDC, once; a request still
-// holding the old one takes its successor from the cache; the successor is not renewed again at once.
-TEST(DelegationService, ARefusedTicketIsRenewedOnceAndItsSuccessorShared) {
+// Exchange refused a ticket it had accepted before (its key changed): renew drops it for a new one
+// from the KDC; a request still holding the old one takes its successor from the cache. A ticket
+// Exchange never accepted, or one renewed less than a minute ago, is not renewed: a new one would
+// not help, and the KDC is spared.
+TEST(DelegationService, ARefusedTicketIsRenewedOnlyIfExchangeHadAcceptedIt) {
     DelegationService service(lab_kerberos());
     const std::string alice = "alice@EXAMPLE.TEST";
     const std::string spn = LabEnvironment::get().at("LAB_MAIL_SPN");
@@ -128,6 +130,11 @@ TEST(DelegationService, ARefusedTicketIsRenewedOnceAndItsSuccessorShared) {
             auto refused = co_await service.delegate(alice, spn);
             EXPECT_TRUE(refused.has_value());
             if (!refused) co_return;
+            const auto never_accepted = co_await service.renew(*refused);
+            EXPECT_TRUE(never_accepted.has_value() && !*never_accepted);
+            EXPECT_EQ(service.counters().s4u2self, 1U);
+
+            refused->accepted();
             auto other_request = *refused;  // another request of alice's, refused with the same ticket
             const auto renewed = co_await service.renew(*refused);
             EXPECT_TRUE(renewed.has_value() && *renewed);
@@ -142,6 +149,7 @@ TEST(DelegationService, ARefusedTicketIsRenewedOnceAndItsSuccessorShared) {
             EXPECT_TRUE(shared.has_value() && *shared);
             EXPECT_EQ(service.counters().s4u2self, 2U) << "the successor came from the cache";
 
+            refused->accepted();
             const auto again = co_await service.renew(*refused);
             EXPECT_TRUE(again.has_value() && !*again) << "renewed less than a minute ago";
             EXPECT_EQ(service.counters().s4u2self, 2U);

@@ -126,7 +126,9 @@ public:
 
     asio::awaitable<common::Result<std::string>> token(std::string channel_binding) override;
     asio::awaitable<common::Result<bool>> renew() override;
+    void accepted() override { ++accepted_; }
     int calls() const { return calls_; }
+    int accepted_answers() const { return accepted_; }
     int renewals() const { return renewals_; }
     const std::string& token() const { return token_; }
     void renews_to(std::string token) { renewed_token_ = std::move(token); }
@@ -139,6 +141,7 @@ private:
     std::optional<common::Failure> renewal_failure_;
     int calls_ = 0;
     int renewals_ = 0;
+    int accepted_ = 0;
 };
 
 }  // namespace easgate::testing

@@ -312,7 +312,8 @@ TEST_F(ConfigTest, KerberosTimeoutIsADurationAboveZero) {
         path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n";
     const auto config = load(valid("", sections + "  timeout: 3s\n"));
     EXPECT_EQ(config.kerberos->timeout, std::chrono::seconds(3));
-    EXPECT_NE(to_yaml(config).find("  max_concurrent_kdc: 4\n  timeout: 3s\n"), std::string::npos)
+    EXPECT_NE(to_yaml(config).find("  max_concurrent_kdc: 4\n  max_queued_kdc: 1000\n  timeout: 3s\n"),
+              std::string::npos)
         << to_yaml(config);
     EXPECT_EQ(
         error_of(valid("", sections + "  timeout: 0s\n")),

@@ -169,6 +169,7 @@ TEST_F(UpstreamExchangeTest, BufferedPostIsRelayedOnceWithTheToken) {
     EXPECT_EQ(received[http::field::content_length], "11");
     EXPECT_EQ(received.body(), "sync-body-1");
     EXPECT_EQ(tokens_->calls(), 1);
+    EXPECT_EQ(tokens_->accepted_answers(), 1);
     EXPECT_TRUE(outcome.device_got.starts_with("HTTP/1.1 200 ")) << outcome.device_got;
     EXPECT_TRUE(outcome.device_got.ends_with("\r\n\r\nsync-answer")) << outcome.device_got;
 }
@@ -233,7 +234,8 @@ TEST_F(UpstreamExchangeTest, ARefusedTicketIsRenewedAndTheRequestSentAgainWithTh
     EXPECT_EQ(exchange_.requests()[0][http::field::authorization], "Negotiate " + old_token);
     EXPECT_EQ(exchange_.requests()[1][http::field::authorization], "Negotiate bmV3LXRpY2tldA==");
     EXPECT_EQ(exchange_.requests()[1].body(), "sync-body-1");
-    EXPECT_EQ(exchange_.connections(), 2u);  // the refused connection is not reused
+    EXPECT_EQ(exchange_.connections(), 2u);     // the refused connection is not reused
+    EXPECT_EQ(tokens_->accepted_answers(), 1);  // the second token only
     EXPECT_TRUE(outcome.device_got.starts_with("HTTP/1.1 200 ")) << outcome.device_got;
 }
 
@@ -250,6 +252,7 @@ TEST_F(UpstreamExchangeTest, ATicketRefusedAgainAfterItsRenewalIsRelayed) {
     EXPECT_EQ(outcome.end->status, 401u);
     EXPECT_EQ(tokens_->renewals(), 1);
     EXPECT_EQ(exchange_.requests().size(), 2u);
+    EXPECT_EQ(tokens_->accepted_answers(), 0);
     EXPECT_TRUE(outcome.device_got.starts_with("HTTP/1.1 401 ")) << outcome.device_got;
 }
 

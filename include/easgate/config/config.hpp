@@ -162,6 +162,7 @@ struct KerberosConfig {
     std::string krb5_conf;  // optional; the system's krb5.conf otherwise
     milliseconds ticket_refresh_before{300'000};
     unsigned max_concurrent_kdc = 4;  // KDC exchanges in flight
+    unsigned max_queued_kdc = 1'000;  // KDC exchanges waiting for a thread; beyond: 503 at once
     // How long a request waits for the KDC (a login, S4U2Self, S4U2Proxy) before it gets 503.
     milliseconds timeout{5'000};
 

@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +32,8 @@ public:
     // The size of "Negotiate <token>" with this service ticket; each token may differ from it by a
     // few bytes (the authenticator's timestamp and sequence number).
     std::size_t authorization_bytes() const { return authorization_bytes_; }
+    // Exchange accepted a token of this delegation (answered other than 401).
+    void accepted() const;
 
 private:
     friend class DelegationService;
@@ -51,6 +55,7 @@ struct DelegationCounters {
     std::atomic<std::uint64_t> tokens{0};      // Negotiate tokens made, besides each S4U2Proxy's own
     std::atomic<std::uint64_t> renewals{0};  // tickets dropped and obtained again after Exchange refused them
     std::atomic<std::uint64_t> failures{0};
+    std::atomic<std::uint64_t> queue_full{0};  // answered unavailable at once: max_queued_kdc were waiting
     // How long the KDC took over the exchanges actually sent to it (cache hits send none).
     common::Histogram s4u2self_seconds{common::backend_seconds_buckets};
     common::Histogram s4u2proxy_seconds{common::backend_seconds_buckets};
@@ -67,8 +72,11 @@ struct DelegationCounters {
 class DelegationService {
 public:
     // Throws config::ConfigError when the keytab can't be read or holds no key for the principal.
-    // Asks no KDC.
-    explicit DelegationService(const config::KerberosConfig& kerberos);
+    // Asks no KDC. clock: what tells when tickets are due for refresh and end (tests move it on
+    // rather than wait hours).
+    explicit DelegationService(
+        const config::KerberosConfig& kerberos,
+        std::function<std::chrono::steady_clock::time_point()> clock = std::chrono::steady_clock::now);
     ~DelegationService();
     DelegationService(const DelegationService&) = delete;
     DelegationService& operator=(const DelegationService&) = delete;
@@ -99,8 +107,9 @@ public:
     // Exchange refused a token of delegation (401): its service ticket may be one Exchange no longer
     // accepts (the password or keytab of the account with the SPN changed since it was issued).
     // The cached credential is dropped and a new one obtained from the KDC, which delegation then
-    // holds: true. False, with delegation unchanged, when a new ticket would not help: its credential
-    // was itself obtained after a refusal less than a minute ago. Fails as delegate does.
+    // holds: true. False, with delegation unchanged, when a new ticket would not help: Exchange never
+    // accepted its credential (the refusal is Exchange's configuration, explained in the log), or the
+    // credential was itself obtained after a refusal less than a minute ago. Fails as delegate does.
     boost::asio::awaitable<common::Result<bool>> renew(UserDelegation& delegation);
 
     // A fresh token from delegation, bound to channel_binding unless it is empty: CPU only, on the

@@ -18,6 +18,9 @@ public:
     // connection's "tls-server-end-point:<hash>" when the upstream uses Extended Protection, else empty.
     virtual boost::asio::awaitable<common::Result<std::string>> token(std::string channel_binding) = 0;
 
+    // Exchange answered the last token other than with 401.
+    virtual void accepted() = 0;
+
     // Exchange answered 401 to the last token. True when the credentials behind it were renewed, so
     // that the next token may fare better; false when renewing would not help.
     virtual boost::asio::awaitable<common::Result<bool>> renew() = 0;
