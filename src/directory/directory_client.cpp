@@ -143,10 +143,10 @@ struct DirectoryClient::Impl {
         return joined.flight;
     }
 
-    // Every step a lookup may take: each URI's open, and a search on a reused connection and on a
-    // new one. A lookup still unanswered then is stuck where libldap's and easgate's timeouts don't
-    // reach (a KDC exchange in the GSSAPI bind), or queued behind such lookups.
-    std::chrono::milliseconds lookup_budget() const { return config.timeout * (config.uris.size() + 2); }
+    // Every step a lookup may take: a search on a reused connection, then each URI's open and a
+    // search there. A lookup still unanswered then is stuck where libldap's and easgate's timeouts
+    // don't reach (a KDC exchange in the GSSAPI bind), or queued behind such lookups.
+    std::chrono::milliseconds lookup_budget() const { return config.timeout * (2 * config.uris.size() + 1); }
 
     common::Failure queue_full() const {
         return unavailable("overloaded: directory.max_queued_lookups (" +
@@ -168,8 +168,9 @@ struct DirectoryClient::Impl {
                                ": all directory.max_concurrent (" + std::to_string(config.max_concurrent) +
                                ") are waiting for directory servers or a KDC that don't answer in time");
         }
-        std::string detail = "timed out: no answer from the directory within " + budget +
-                             " (directory.timeout for each URI's connection and for two searches)";
+        std::string detail =
+            "timed out: no answer from the directory within " + budget +
+            " (directory.timeout for a search, then for each URI's connection and a search there)";
         if (config.bind == config::DirectoryBind::gssapi)
             detail +=
                 ": is the KDC answering? The GSSAPI bind needs easgate's ticket and one for the DC from it";
@@ -206,12 +207,13 @@ struct DirectoryClient::Impl {
         const std::string filter = "(&(objectCategory=person)(objectClass=user)" + account.condition + ")";
         auto connection = checkout();
         LdapSearchResult search;
-        // A reused connection may have been dropped by the DC meanwhile (idle timeout): one retry on
-        // a fresh connection. A fresh connection that fails is not retried.
-        for (bool may_retry = connection->is_open();; may_retry = false) {
+        std::vector<std::string> avoided;  // servers whose search failed in this lookup
+        std::string failures;
+        for (bool reused = connection->is_open();; reused = false) {
             if (!connection->is_open()) {
-                if (auto failure = open_any(*connection)) {
+                if (auto failure = open_any(*connection, avoided)) {
                     checkin(std::move(connection));
+                    if (!failures.empty()) *failure = failures + "; " + *failure;
                     remember_outage(*failure);
                     return unavailable(std::move(*failure));
                 }
@@ -220,9 +222,26 @@ struct DirectoryClient::Impl {
             const auto asked = std::chrono::steady_clock::now();
             search = connection->search(filter, account_attributes(), size_limit);
             counters.search_seconds.observe(std::chrono::steady_clock::now() - asked);
-            if (!search.status.connection_lost()) break;
+            if (!search.status.server_unfit()) break;
+            // The next server, if there is one. A kept connection the DC closed while it was idle
+            // (no timeout, no busy answer) is normal: then the same server is tried again, once.
+            const std::string uri = connection->uri();
             connection->close();
-            if (!may_retry) break;
+            failures += (failures.empty() ? "" : "; ") + uri + ": " + search.status.message;
+            const bool dropped_while_idle =
+                reused && search.status.code != LDAP_TIMEOUT && search.status.connection_lost();
+            if (!dropped_while_idle) avoided.push_back(uri);
+            if (avoided.size() >= config.uris.size()) break;
+            if (!dropped_while_idle)
+                spdlog::warn("directory: the search on {} failed ({}); trying the next server", uri,
+                             search.status.message);
+        }
+        if (search.status.server_unfit()) {
+            checkin(std::move(connection));
+            std::string why =
+                "the search for " + account.value + " failed on every directory server: " + failures;
+            remember_outage(why);
+            return unavailable(std::move(why));
         }
         if (search.status.ok()) remember_outage({});
         auto result = judge(account, search, *connection, config.base_dn);
@@ -265,10 +284,12 @@ struct DirectoryClient::Impl {
         return user;
     }
 
-    // The URIs in order until one connects and binds; the failures, named, when none does.
-    std::optional<std::string> open_any(LdapConnection& connection) {
+    // The URIs in order (but those avoided) until one connects and binds; the failures, named, when
+    // none does.
+    std::optional<std::string> open_any(LdapConnection& connection, const std::vector<std::string>& avoided) {
         std::string failures;
         for (const auto& uri : config.uris) {
+            if (std::find(avoided.begin(), avoided.end(), uri) != avoided.end()) continue;
             const auto status = connection.open(uri);
             if (status.ok()) {
                 ++counters.connections_opened;

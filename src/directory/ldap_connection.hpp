@@ -31,6 +31,9 @@ struct LdapStatus {
     bool connection_lost() const {
         return code == LDAP_SERVER_DOWN || code == LDAP_TIMEOUT || code == LDAP_CONNECT_ERROR;
     }
+    // This server can't serve the search now (gone, stalled past directory.timeout, or saying it is
+    // busy or unavailable, as a DC does while it starts, stops or is overloaded): another may.
+    bool server_unfit() const { return connection_lost() || code == LDAP_BUSY || code == LDAP_UNAVAILABLE; }
 };
 
 struct LdapSearchResult {

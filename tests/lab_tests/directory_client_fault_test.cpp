@@ -215,16 +215,39 @@ TEST_F(DirectoryClientFaultTest, CachedUsersKeepFlowingWhileADcHangs) {
     DirectoryClient client(faulty({uri("ldaps", lab_.at("LAB_DC_HOST"), *relay)}), &kerberos_);
     ASSERT_EQ(cause_of(lookup(client, "alice@example.test")), "found");
 
-    // The open connection goes silent too: bob's search times out, then his reconnect.
+    // The open connection goes silent too: bob's search times out, and the only DC is not asked
+    // again in that lookup.
     relay->set_mode(Mode::silent);
     const auto results =
         run_lookups(client, {{"bob@example.test"}, {"alice@example.test", milliseconds(500)}});
     EXPECT_EQ(cause_of(results[0].result), "unavailable") << detail_of(results[0].result);
-    EXPECT_GE(results[0].elapsed, fault_timeout * 2 - milliseconds(200));
-    EXPECT_LT(results[0].elapsed, fault_timeout * 2 + slack);
+    EXPECT_NE(
+        detail_of(results[0].result).find("the search for bob@example.test failed on every directory server"),
+        std::string::npos)
+        << detail_of(results[0].result);
+    EXPECT_GE(results[0].elapsed, fault_timeout - milliseconds(200));
+    EXPECT_LT(results[0].elapsed, fault_timeout + slack);
     ASSERT_EQ(cause_of(results[1].result), "found") << detail_of(results[1].result);
     EXPECT_LT(results[1].elapsed, milliseconds(50));
     EXPECT_EQ(client.counters().cache_hits, 1u);
+}
+
+// A DC that still holds the connection but stops answering searches: the search that times out
+// goes on to the next URI within the same lookup, not to the stalled DC again.
+TEST_F(DirectoryClientFaultTest, ASearchTheDcStallsGoesToTheNextUri) {
+    const auto relay = relay_to_dc(636, Mode::forward);
+    const std::string stalled_uri = uri("ldaps", lab_.at("LAB_DC_HOST"), *relay);
+    DirectoryClient client(faulty({stalled_uri, lab_.at("LAB_LDAPS_URL")}), &kerberos_);
+    ASSERT_EQ(cause_of(lookup(client, "alice@example.test")), "found");  // its connection is kept
+
+    relay->set_mode(Mode::silent);
+    const LogCapture log;
+    const auto bob = run_lookups(client, {{"bob@example.test"}}).front();
+    ASSERT_EQ(cause_of(bob.result), "found") << detail_of(bob.result);
+    EXPECT_GE(bob.elapsed, fault_timeout - milliseconds(100));
+    EXPECT_LT(bob.elapsed, fault_timeout * 2) << "the stalled DC was tried again";
+    EXPECT_NE(log.text().find("the search on " + stalled_uri + " failed"), std::string::npos) << log.text();
+    EXPECT_NE(log.text().find("trying the next server"), std::string::npos) << log.text();
 }
 
 // One worker stuck on a black hole, max_queued_lookups searches queued behind it: further lookups
