@@ -6,8 +6,10 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -85,13 +87,17 @@ private:
     // workers outlive the accept context: an accept still pending there at exit holds a socket
     // made for a worker's loop.
     Workers workers_;
+    // Where replaced parts are torn down: that may wait for threads stuck in krb5 or libldap (krb5
+    // gives up on a silent KDC only after about 30 s), which must not hold up the accept thread.
+    // Joined before the workers end, like the parts.
+    asio::thread_pool retirement_{1};
     asio::io_context accept_context_{1};
     GatewayParts parts_;
     std::vector<std::unique_ptr<listener::Listener>> listeners_;
     std::unique_ptr<admin::AdminServer> admin_;
     std::vector<std::shared_ptr<identity::CrlRefresher>> crl_refreshers_;
     // Parts a reload replaced, kept until no open connection uses them, so that what they own (the
-    // directory's and the KDC's threads) ends here and never on a worker thread.
+    // directory's and the KDC's threads) ends on retirement_ and never on a worker thread.
     std::vector<GatewayParts> retired_;
     asio::steady_timer retire_sweep_{accept_context_};
     ReloadStatus reload_status_;
@@ -314,10 +320,17 @@ void Daemon::install(GatewayParts next) {
 // A replaced set is released once no connection holds its listeners' runtimes (each open
 // connection holds its own); until then it is looked at every few seconds.
 void Daemon::sweep_retired() {
-    std::erase_if(retired_, [](const GatewayParts& parts) {
-        return std::all_of(parts.listeners.begin(), parts.listeners.end(),
-                           [](const auto& runtime) { return runtime.use_count() == 1; });
-    });
+    const auto unused =
+        std::stable_partition(retired_.begin(), retired_.end(), [](const GatewayParts& parts) {
+            return std::any_of(parts.listeners.begin(), parts.listeners.end(),
+                               [](const auto& runtime) { return runtime.use_count() > 1; });
+        });
+    if (unused != retired_.end()) {
+        std::vector<GatewayParts> released(std::make_move_iterator(unused),
+                                           std::make_move_iterator(retired_.end()));
+        retired_.erase(unused, retired_.end());
+        asio::post(retirement_, [released = std::move(released)]() mutable { released.clear(); });
+    }
     if (retired_.empty()) return;
     retire_sweep_.expires_after(std::chrono::seconds(5));
     retire_sweep_.async_wait([this](const boost::system::error_code& ec) {

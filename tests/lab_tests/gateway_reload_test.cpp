@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "fault_relay.hpp"
 #include "gateway_delegation_fixture.hpp"
 
 namespace easgate::testing {
@@ -55,6 +56,28 @@ TEST_F(GatewayReloadLabTest, TicketsSurviveAReloadAndANewKeytabIsUsedAfterIt) {
     const auto refused = as_user("bob", {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(refused.out, "503");
     EXPECT_FALSE(gateway_->wait_for_log("msDS-AllowedToDelegateTo").empty()) << gateway_->log();
+}
+
+// The KDC is silent, so the delegation service's login is stuck in krb5 (which gives up only after
+// about 27 s). A reload replaces the service; tearing the old one down waits for that thread, and
+// must not hold up the thread that accepts connections and answers the admin endpoint.
+TEST_F(GatewayReloadLabTest, TearingDownReplacedPartsHoldsUpNothing) {
+    FaultRelay kdc("127.0.0.22", 0, lab().at("LAB_KDC"), 88, FaultRelay::Mode::silent);
+    std::string conf = read_file(lab().at("KRB5_CONFIG"));
+    const std::string lab_kdc = "kdc = " + lab().at("LAB_KDC") + ":88";
+    conf.replace(conf.find(lab_kdc), lab_kdc.size(), "kdc = 127.0.0.22:" + std::to_string(kdc.port()));
+    write_file(work_ / "krb5.conf", conf);
+    start_gateway({.kerberos = "  timeout: 2s\n", .krb5_conf = (work_ / "krb5.conf").string()});
+    for (int i = 0; i < 100 && kdc.connections() == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_GT(kdc.connections(), 0u) << "the login never reached the KDC";
+
+    reload_with({{"  timeout: 2s\n", "  timeout: 3s\n"}});
+    const auto started = std::chrono::steady_clock::now();
+    const auto health = run_command({"curl", "--silent", "--max-time", "5", "--output", "/dev/null",
+                                     "--write-out", "%{http_code}", gateway_->admin_url() + "/healthz"});
+    EXPECT_NE(health.out, "000") << "no answer from the admin endpoint: " << health.err;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
 }  // namespace
