@@ -24,6 +24,9 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds request_timeout{10};
+// Monitoring needs a few at once. Each holds a file descriptor for up to request_timeout: without a
+// bound, a flood of idle connections to the admin port would take the descriptors devices need.
+constexpr std::size_t max_admin_connections = 64;
 
 http::response<http::string_body> answer(const http::request<http::empty_body>& request,
                                          const MetricsSource& metrics,
@@ -91,8 +94,21 @@ asio::awaitable<void> AdminServer::accept_loop() {
             spdlog::warn("admin: accepting a connection failed: {}", ec.message());
             continue;
         }
+        if (open_ >= max_admin_connections) {
+            if (const long suppressed = full_log_.admit("full"); suppressed >= 0)
+                spdlog::warn(
+                    "admin: {} connections are open, the most the admin endpoint serves at once; "
+                    "closing new ones until some end ({} more closed since the last such line)",
+                    max_admin_connections, suppressed);
+            socket.close(ec);
+            continue;
+        }
+        ++open_;
         asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)),
-                       common::LogFailure{"an admin request"});
+                       [this](const std::exception_ptr& failure) {
+                           --open_;
+                           common::LogFailure{"an admin request"}(failure);
+                       });
     }
 }
 

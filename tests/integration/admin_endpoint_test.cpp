@@ -1,6 +1,12 @@
 // The operators' endpoint (admin.listen): health and Prometheus metrics over plain HTTP.
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #include "gateway_fixture.hpp"
 
 namespace easgate::testing {
@@ -23,6 +29,31 @@ TEST_F(AdminEndpointTest, HealthzAnswersOk) {
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_TRUE(result.out.starts_with("HTTP/1.1 200 OK\r\n")) << result.out;
     EXPECT_TRUE(result.out.ends_with("\r\n\r\nok\n")) << result.out;
+}
+
+// A flood of idle connections to the admin port holds at most 64 descriptors: more are closed at
+// once, and the endpoint answers again when the flood ends.
+TEST_F(AdminEndpointTest, ConnectionsBeyondTheBoundAreClosedAtOnce) {
+    start_gateway();
+    const std::string base = admin_url("");
+    const auto port = static_cast<unsigned short>(std::stoi(base.substr(base.rfind(':') + 1)));
+    boost::asio::io_context io;
+    std::vector<boost::asio::ip::tcp::socket> idle;
+    for (int i = 0; i < 64; ++i) {  // each waits for a header that never comes
+        idle.emplace_back(io);
+        idle.back().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    }
+    const auto refused = get(admin_url("/healthz"));
+    EXPECT_NE(refused.exit_code, 0) << refused.out;  // closed without an answer
+    EXPECT_FALSE(wait_for_gateway_log("the most the admin endpoint serves at once").empty()) << gateway_log();
+
+    idle.clear();
+    auto served = get(admin_url("/healthz"));
+    for (int i = 0; i < 40 && !served.out.starts_with("HTTP/1.1 200 "); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        served = get(admin_url("/healthz"));
+    }
+    EXPECT_TRUE(served.out.starts_with("HTTP/1.1 200 ")) << served.out << served.err;
 }
 
 TEST_F(AdminEndpointTest, MetricsUseThePrometheusTextFormat) {

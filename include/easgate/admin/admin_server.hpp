@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "easgate/admin/metrics.hpp"
+#include "easgate/common/logging.hpp"
 
 namespace easgate::admin {
 
@@ -17,7 +18,8 @@ namespace easgate::admin {
 // easgate can't serve users, e.g. an accept loop stopped or no login to the KDC yet); GET /readyz
 // for load balancers (200 {"ready":true}, or 503 {"ready":false,"reasons":[…]} while anything a
 // request needs is failing: listeners, KDC, directory, every Exchange server). One request per
-// connection; it runs on the accept thread, never on a device connection's worker.
+// connection, at most 64 at once (more are closed at once); it runs on the accept thread, never on
+// a device connection's worker.
 class AdminServer {
 public:
     using ReadinessCheck = std::function<std::vector<std::string>()>;  // empty: ready; else why not
@@ -39,6 +41,8 @@ private:
     MetricsSource metrics_;
     ReadinessCheck healthz_;
     ReadinessCheck readyz_;
+    std::size_t open_ = 0;  // connections being served; on the accept thread only
+    common::LogRateLimiter full_log_{std::chrono::minutes(1)};
 };
 
 }  // namespace easgate::admin
