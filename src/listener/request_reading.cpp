@@ -131,16 +131,24 @@ asio::awaitable<bool> DownstreamSession::send_continue(const AdmittedRequest& re
 // header_limit), so that its raw bytes can be checked before Beast parses them; with what the
 // check found.
 asio::awaitable<std::pair<error_code, RawHeaderScan>> DownstreamSession::read_raw_header() {
+    std::size_t empty_lines = 0;  // their bytes count toward limits.max_header_bytes
     for (;;) {
+        // Empty lines before the request line are ignored (RFC 9112 2.2): some clients end a body
+        // with a CRLF it did not count.
+        for (auto text = buffered_text(); text.starts_with("\r\n"); text = buffered_text()) {
+            buffer_.consume(2);
+            empty_lines += 2;
+        }
         const auto raw = buffered_text();
         const auto scan = scan_raw_header(raw);
         if (scan.bare_line_feed) co_return std::pair(error_code(http::error::bad_line_ending), scan);
         if (scan.end != std::string_view::npos) co_return std::pair(error_code{}, scan);
-        if (raw.size() >= limits_.max_header_bytes)
+        if (empty_lines + raw.size() >= limits_.max_header_bytes)
             co_return std::pair(error_code(http::error::header_limit), scan);
         // read_size grows the buffer only as needed (as Beast's own reads do), so a kept-alive
         // connection waiting for a small request does not hold max_header_bytes.
-        const auto into = buffer_.prepare(beast::read_size(buffer_, limits_.max_header_bytes - raw.size()));
+        const auto into =
+            buffer_.prepare(beast::read_size(buffer_, limits_.max_header_bytes - empty_lines - raw.size()));
         error_code ec;
         std::size_t read = stream_.read_now(into, ec);
         if (read == 0 && !ec) std::tie(ec, read) = co_await stream_.async_read_some(into, use_nothrow);

@@ -143,6 +143,22 @@ TEST_F(RequestFramingTest, BareLineFeedsAreRefusedAtOnce) {
         << gateway_log();
 }
 
+// RFC 9112 2.2: an empty line before a request line is ignored, not a malformed request; a flood
+// of them is held to limits.max_header_bytes.
+TEST_F(RequestFramingTest, EmptyLinesBeforeARequestLineAreIgnored) {
+    start_gateway();
+    const auto exchange =
+        send("\r\n" + request_line + "Host: gw\r\nContent-Length: 3\r\n\r\nabc\r\n\r\n" + request_line +
+             "Host: gw\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz");
+    EXPECT_EQ(count_of(exchange.response, "HTTP/1.1 200 "), 2u) << exchange.response;
+    EXPECT_EQ(exchange.response.find(" 400 "), std::string::npos) << exchange.response;
+
+    std::string empty_lines;
+    for (int i = 0; i < 32 * 1024; ++i) empty_lines += "\r\n";  // 64 KiB: over the 32KiB default
+    const auto flood = send(empty_lines);
+    EXPECT_TRUE(flood.response.starts_with("HTTP/1.1 431 ")) << flood.response.substr(0, 200);
+}
+
 // Beast merges a chunked body's trailer fields into the header; read ahead, they would reach
 // Exchange as header fields.
 TEST_F(RequestFramingTest, TrailerFieldsNeverReachExchange) {
