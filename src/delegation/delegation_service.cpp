@@ -373,10 +373,11 @@ boost::asio::awaitable<common::Result<bool>> DelegationService::renew(UserDelega
     {
         std::lock_guard lock(impl.mutex);
         // Another request of the user may have renewed it already: then its successor is used.
-        if (auto* entry = impl.cache.find(key); entry != nullptr && *entry == delegation.credential_)
+        if (auto* entry = impl.cache.find(key); entry != nullptr && *entry == delegation.credential_) {
             impl.cache.erase(key);
+            ++impl.counters.renewals;
+        }
     }
-    ++impl.counters.renewals;
     auto renewed = co_await impl.delegate(delegation.user_principal_, delegation.target_spn_, nullptr, true);
     if (!renewed) co_return std::move(renewed.error());
     delegation = std::move(*renewed);

@@ -148,6 +148,7 @@ TEST(DelegationService, ARefusedTicketIsRenewedOnlyIfExchangeHadAcceptedIt) {
             const auto shared = co_await service.renew(other_request);
             EXPECT_TRUE(shared.has_value() && *shared);
             EXPECT_EQ(service.counters().s4u2self, 2U) << "the successor came from the cache";
+            EXPECT_EQ(service.counters().renewals, 1U) << "nothing was dropped the second time";
 
             refused->accepted();
             const auto again = co_await service.renew(*refused);
