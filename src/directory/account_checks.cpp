@@ -55,6 +55,46 @@ common::Failure refused(std::string cause, std::string detail) {
 
 }  // namespace
 
+RangedValues ranged_values(const LdapEntry& entry, std::string_view attribute) {
+    if (const auto it = entry.find(std::string(attribute)); it != entry.end())
+        return {it->second, std::nullopt};
+    const std::string ranged = std::string(attribute) + ";range=";
+    for (const auto& [name, values] : entry) {
+        if (name.size() <= ranged.size() ||
+            !common::equals_ignoring_case(name.substr(0, ranged.size()), ranged))
+            continue;
+        // "<low>-<high>", high "*" on the last range.
+        const std::string_view range = std::string_view(name).substr(ranged.size());
+        const auto dash = range.find('-');
+        std::size_t high = 0;
+        const auto last = range.substr(dash == std::string_view::npos ? range.size() : dash + 1);
+        if (last == "*" || std::from_chars(last.data(), last.data() + last.size(), high).ec != std::errc{})
+            return {values, std::nullopt};
+        return {values, high + 1};
+    }
+    return {};
+}
+
+UserLookup with_all_groups(FoundUser user, const LdapEntry& entry, const AttributeFetch& fetch) {
+    auto next = ranged_values(entry, "memberOf").next;
+    if (!next) return user;
+    auto complete = std::make_shared<DirectoryUser>(*user);
+    while (next) {
+        const auto part = fetch("memberOf;range=" + std::to_string(*next) + "-*");
+        if (!part) return part.error();
+        auto more = ranged_values(*part, "memberOf");
+        if (more.values.empty() || (more.next && *more.next <= *next)) {
+            return common::Failure::unavailable("the directory gave no more of the groups of " +
+                                                user->distinguished_name + " from value " +
+                                                std::to_string(*next) + " on")
+                .because("unavailable");
+        }
+        complete->member_of.insert(complete->member_of.end(), more.values.begin(), more.values.end());
+        next = more.next;
+    }
+    return FoundUser(std::move(complete));
+}
+
 const std::vector<std::string>& account_attributes() {
     static const std::vector<std::string> attributes{"userPrincipalName",
                                                      "sAMAccountName",
@@ -84,7 +124,7 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
             .because("unavailable");
     }
     DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}, {}, {}};
-    if (const auto it = entry.find("memberOf"); it != entry.end()) user.member_of = it->second;
+    user.member_of = ranged_values(entry, "memberOf").values;
     if (const auto* sid = first_value(entry, "objectSid")) user.object_sid = sid_text(*sid).value_or("");
     // Attributes of the Exchange schema: a directory without it leaves them out of the answer.
     if (const auto it = entry.find("msExchMobileAllowedDeviceIDs"); it != entry.end())

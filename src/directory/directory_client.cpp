@@ -67,6 +67,12 @@ UserLookup judge(const AccountSearch& account, const LdapSearchResult& search,
             "search for " + account.value + " on " + connection.uri() + " failed: " + search.status.message;
         if (search.status.code == LDAP_NO_SUCH_OBJECT)
             detail += "; check directory.base_dn (" + base_dn + ")";
+        if (search.status.code == LDAP_REFERRAL)
+            detail += ": that server holds no partition with directory.base_dn (" + base_dn +
+                      ") and refers to another, which easgate does not follow; set base_dn to the "
+                      "domain of the DCs in directory.uris (their defaultNamingContext), or list DCs "
+                      "of the domain that holds " +
+                      base_dn;
         return unavailable(std::move(detail));
     }
     if (search.entries.empty()) {
@@ -245,9 +251,26 @@ struct DirectoryClient::Impl {
         }
         if (search.status.ok()) remember_outage({});
         auto result = judge(account, search, *connection, config.base_dn);
+        if (result) result = all_groups(*connection, search.entries.front(), std::move(*result));
         if (result) result = check_groups(*connection, std::move(*result));
         checkin(std::move(connection));
         return result;
+    }
+
+    // The rest of a memberOf that AD handed out in ranges, from the user's own entry.
+    UserLookup all_groups(LdapConnection& connection, const LdapEntry& entry, FoundUser user) {
+        const std::string dn = user->distinguished_name;
+        return with_all_groups(
+            std::move(user), entry, [&](const std::string& attribute) -> common::Result<LdapEntry> {
+                ++counters.searches;
+                const auto asked = std::chrono::steady_clock::now();
+                auto found = connection.search("(objectClass=*)", {attribute}, 1, &dn);
+                counters.search_seconds.observe(std::chrono::steady_clock::now() - asked);
+                if (found.status.ok() && !found.entries.empty()) return std::move(found.entries.front());
+                if (found.status.connection_lost()) connection.close();
+                return unavailable("reading " + attribute + " of " + dn + " on " + connection.uri() +
+                                   " failed: " + (found.status.ok() ? "no entry" : found.status.message));
+            });
     }
 
     // Nested membership, asked of the DC on the user's own entry: Protected Users (never

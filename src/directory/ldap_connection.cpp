@@ -3,11 +3,13 @@
 #include <sasl/sasl.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iterator>
 #include <string_view>
 
+#include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
 #include "keytab_credential.hpp"
 
@@ -246,14 +248,26 @@ LdapSearchResult LdapConnection::search(const std::string& filter, const std::ve
     for (LDAPMessage* entry = ldap_first_entry(session_.get(), raw); entry != nullptr;
          entry = ldap_next_entry(session_.get(), entry)) {
         LdapEntry& values = result.entries.emplace_back();
-        for (const auto& attribute : attributes) {
-            berval** found = ldap_get_values_len(session_.get(), entry, attribute.c_str());
+        // Each attribute as the server names it: a requested one under the name it was asked by, one
+        // with options as it came (AD's memberOf;range=0-1499 when there are more values than it
+        // hands out at once).
+        BerElement* position = nullptr;
+        for (char* name = ldap_first_attribute(session_.get(), entry, &position); name != nullptr;
+             name = ldap_next_attribute(session_.get(), entry, position)) {
+            const std::string returned(name);
+            ldap_memfree(name);
+            berval** found = ldap_get_values_len(session_.get(), entry, returned.c_str());
             if (found == nullptr) continue;
-            auto& list = values[attribute];
+            const auto asked =
+                std::find_if(attributes.begin(), attributes.end(), [&](const std::string& attribute) {
+                    return common::equals_ignoring_case(attribute, returned);
+                });
+            auto& list = values[asked != attributes.end() ? *asked : returned];
             for (berval** value = found; *value != nullptr; ++value)
                 list.emplace_back((*value)->bv_val, (*value)->bv_len);
             ldap_value_free_len(found);
         }
+        if (position != nullptr) ber_free(position, 0);
     }
     return result;
 }

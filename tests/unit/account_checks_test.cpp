@@ -102,5 +102,53 @@ TEST(AccountChecks, TheInChainFilterEscapesTheGroupsName) {
     EXPECT_EQ(in_chain_filter("CN=a*(b),DC=x"), "(memberOf:1.2.840.113556.1.4.1941:=CN=a\\2a\\28b\\29,DC=x)");
 }
 
+// AD hands out at most 1500 values of an attribute at a time: a user in more groups gets
+// memberOf;range=0-1499, and the rest range by range.
+TEST(AccountChecks, GroupsHandedOutInRangesAreReadToTheLast) {
+    auto ranged = entry();
+    ranged.erase("memberOf");
+    ranged["memberOf;range=0-1"] = {"CN=g0,DC=example,DC=test", "CN=g1,DC=example,DC=test"};
+    const auto first = judge_account(ranged, "ldaps://dc1", noon_2026_01_01);
+    ASSERT_TRUE(first) << first.error();
+    EXPECT_EQ((*first)->member_of.size(), 2u);
+    EXPECT_EQ(ranged_values(ranged, "memberOf").next, 2u);
+
+    std::vector<std::string> asked;
+    const auto all =
+        with_all_groups(*first, ranged, [&](const std::string& attribute) -> common::Result<LdapEntry> {
+            asked.push_back(attribute);
+            if (attribute == "memberOf;range=2-*")
+                return LdapEntry{{"memberOf;Range=2-3", {"CN=g2", "CN=g3"}}};
+            return LdapEntry{{"memberOf;range=4-*", {"CN=g4"}}};
+        });
+    ASSERT_TRUE(all) << all.error();
+    EXPECT_EQ((*all)->member_of,
+              (std::vector<std::string>{"CN=g0,DC=example,DC=test", "CN=g1,DC=example,DC=test", "CN=g2",
+                                        "CN=g3", "CN=g4"}));
+    EXPECT_EQ(asked, (std::vector<std::string>{"memberOf;range=2-*", "memberOf;range=4-*"}));
+    EXPECT_EQ((*first)->member_of.size(), 2u) << "the user found first is not changed";
+}
+
+TEST(AccountChecks, AGroupRangeThatFailsOrStandsStillIsUnavailable) {
+    auto ranged = entry();
+    ranged.erase("memberOf");
+    ranged["memberOf;range=0-1"] = {"CN=g0", "CN=g1"};
+    const auto user = *judge_account(ranged, "ldaps://dc1", noon_2026_01_01);
+    const auto failed = with_all_groups(user, ranged, [](const std::string&) -> common::Result<LdapEntry> {
+        return common::Failure::unavailable("reading failed");
+    });
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().reason, "reading failed");
+    int fetches = 0;
+    const auto stuck = with_all_groups(user, ranged, [&](const std::string&) -> common::Result<LdapEntry> {
+        ++fetches;
+        return LdapEntry{{"memberOf;range=0-1", {"CN=g0", "CN=g1"}}};
+    });
+    ASSERT_FALSE(stuck);
+    EXPECT_EQ(stuck.error().status, 503u);
+    EXPECT_EQ(fetches, 1);
+    EXPECT_TRUE(with_all_groups(user, entry(), nullptr)) << "a complete memberOf needs no fetch";
+}
+
 }  // namespace
 }  // namespace easgate::directory

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +29,21 @@ const std::vector<std::string>& account_attributes();
 // rights, not the user, are wrong. uri names the directory server for that message.
 UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
                          std::chrono::system_clock::time_point now);
+
+// The values of a multi-valued attribute as far as the entry holds them. AD hands out at most
+// MaxValRange (1500) values at a time: beyond that the entry has "<attribute>;range=0-1499" and
+// `next` says where the rest starts ("<attribute>;range=1500-*" asks for it).
+struct RangedValues {
+    std::vector<std::string> values;
+    std::optional<std::size_t> next;  // none: these are all
+};
+RangedValues ranged_values(const LdapEntry& entry, std::string_view attribute);
+
+// The user with all of memberOf, asking `fetch` (a base-scope search of the user's entry for the
+// one attribute named) for each further range while the entry's is incomplete; unavailable when a
+// fetch fails or brings no progress.
+using AttributeFetch = std::function<common::Result<LdapEntry>(const std::string& attribute)>;
+UserLookup with_all_groups(FoundUser user, const LdapEntry& entry, const AttributeFetch& fetch);
 
 // The domain a DN is in, from its trailing DC= components (a comma escaped with a backslash does
 // not end a component): where they start in the DN (npos: none), and the DNS name they spell
