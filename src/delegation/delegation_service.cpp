@@ -16,7 +16,7 @@
 
 #include "delegated_credential.hpp"
 #include "easgate/common/lru_cache.hpp"
-#include "easgate/common/single_flight.hpp"
+#include "easgate/common/pooled_flights.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
@@ -203,7 +203,7 @@ struct DelegationService::Impl {
                                                                     bool renewal) {
         const std::string key = user_principal + '\n' + target_spn;
         std::shared_ptr<DelegatedCredential> cached;
-        common::Flights<DelegationOutcome>::Joined joined;
+        common::PooledFlights<DelegationOutcome>::Joined joined;
         {
             std::lock_guard lock(mutex);
             cached = cached_credential(key, user_principal, target_spn);
@@ -242,27 +242,17 @@ struct DelegationService::Impl {
     }
 
     // With mutex held: the KDC exchange in flight for key, joined, or a new one queued for a KDC
-    // thread, or, with the queue full, one already answered unavailable (nobody waits for an
-    // exchange that never runs). One stuck longer than kerberos.timeout (a silent KDC) is left to
-    // finish on its own: a new one is queued behind it.
-    common::Flights<DelegationOutcome>::Joined fly_or_join(const std::string& key, const std::string& user,
-                                                           const std::string& spn, bool renewal) {
-        auto joined = flights.join(key, kerberos.timeout);
-        if (!joined.started) return joined;
-        if (queued >= kerberos.max_queued_kdc) {
-            flights.land(key, joined.flight);
-            ++counters.queue_full;
-            joined.flight->complete(refused(queue_full()));
-            return joined;
-        }
-        ++queued;
-        boost::asio::post(kdc_threads, [this, key, user, spn, flight = joined.flight, renewal] {
-            {
-                std::lock_guard lock(mutex);
-                --queued;
-            }
-            fly(key, user, spn, flight, renewal);
-        });
+    // thread, or, with kerberos.max_queued_kdc waiting, one already answered unavailable. One stuck
+    // longer than kerberos.timeout (a silent KDC) is left to finish on its own: a new one is queued
+    // behind it.
+    common::PooledFlights<DelegationOutcome>::Joined fly_or_join(const std::string& key,
+                                                                 const std::string& user,
+                                                                 const std::string& spn, bool renewal) {
+        auto joined = flights.join(
+            key, kerberos.timeout, kdc_threads,
+            [this, key, user, spn, renewal](const auto& flight) { fly(key, user, spn, flight, renewal); },
+            [this] { return refused(queue_full()); });
+        if (joined.overloaded) ++counters.queue_full;
         return joined;
     }
 
@@ -299,10 +289,9 @@ struct DelegationService::Impl {
     const DelegationAttempt names;  // the service's; the KDC list read once
     DelegationCounters counters;
     ServiceCredentials service_credentials;
-    std::mutex mutex;  // guards cache, flights and queued; never held across a KDC call
+    std::mutex mutex;  // guards cache and flights; never held across a KDC call
     common::LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
-    common::Flights<DelegationOutcome> flights;
-    unsigned queued = 0;                   // exchanges posted to kdc_threads that no thread has taken yet
+    common::PooledFlights<DelegationOutcome> flights{kerberos.max_queued_kdc};
     boost::asio::thread_pool kdc_threads;  // stopped and joined first, while what its jobs use exists
 };
 

@@ -6,13 +6,12 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <cctype>
-#include <charconv>
 #include <mutex>
 #include <utility>
 
+#include "directory_servers.hpp"
 #include "easgate/common/lru_cache.hpp"
-#include "easgate/common/single_flight.hpp"
+#include "easgate/common/pooled_flights.hpp"
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/directory/account_checks.hpp"
@@ -115,37 +114,21 @@ struct DirectoryClient::Impl {
     // flight already answered unavailable. One stuck past the lookup budget is left to finish on its
     // own: a later lookup starts anew, queued behind it.
     std::shared_ptr<SearchFlight> query_or_join(const std::string& key, const AccountSearch& account) {
-        common::Flights<UserLookup>::Joined joined;
-        {
-            std::lock_guard lock(mutex);
-            joined = flights.join(key, lookup_budget());
-            if (!joined.started) {
-                ++counters.shared_lookups;
-                return joined.flight;
-            }
-            if (queued >= config.max_queued_lookups) {
-                // Landed before anyone can join it: nobody waits on a search that never runs.
-                flights.land(key, joined.flight);
-                ++counters.queue_full;
-                joined.flight->complete(queue_full());
-                return joined.flight;
-            }
-            ++queued;
-        }
-        boost::asio::post(*pool, [this, key, account, flight = joined.flight] {
-            {
-                std::lock_guard lock(mutex);
-                --queued;
-            }
-            flight->mark_started();
-            auto result = query(account);
-            remember(key, result);
-            {
-                std::lock_guard lock(mutex);
-                flights.land(key, flight);
-            }
-            flight->complete(std::move(result));
-        });
+        std::lock_guard lock(mutex);
+        const auto joined = flights.join(
+            key, lookup_budget(), *pool,
+            [this, key, account](const std::shared_ptr<SearchFlight>& flight) {
+                auto result = query(account);
+                remember(key, result);
+                {
+                    std::lock_guard landing(mutex);
+                    flights.land(key, flight);
+                }
+                flight->complete(std::move(result));
+            },
+            [this]() -> UserLookup { return queue_full(); });
+        if (!joined.started) ++counters.shared_lookups;
+        if (joined.overloaded) ++counters.queue_full;
         return joined.flight;
     }
 
@@ -211,49 +194,13 @@ struct DirectoryClient::Impl {
     // On a pool thread: blocking libldap work.
     UserLookup query(const AccountSearch& account) {
         const std::string filter = "(&(objectCategory=person)(objectClass=user)" + account.condition + ")";
-        auto connection = checkout();
-        LdapSearchResult search;
-        std::vector<std::string> avoided;  // servers whose search failed in this lookup
-        std::string failures;
-        for (bool reused = connection->is_open();; reused = false) {
-            if (!connection->is_open()) {
-                if (auto failure = open_any(*connection, avoided)) {
-                    checkin(std::move(connection));
-                    if (!failures.empty()) *failure = failures + "; " + *failure;
-                    remember_outage(*failure);
-                    return unavailable(std::move(*failure));
-                }
-            }
-            ++counters.searches;
-            const auto asked = std::chrono::steady_clock::now();
-            search = connection->search(filter, account_attributes(), size_limit);
-            counters.search_seconds.observe(std::chrono::steady_clock::now() - asked);
-            if (!search.status.server_unfit()) break;
-            // The next server, if there is one. A kept connection the DC closed while it was idle
-            // (no timeout, no busy answer) is normal: then the same server is tried again, once.
-            const std::string uri = connection->uri();
-            connection->close();
-            failures += (failures.empty() ? "" : "; ") + uri + ": " + search.status.message;
-            const bool dropped_while_idle =
-                reused && search.status.code != LDAP_TIMEOUT && search.status.connection_lost();
-            if (!dropped_while_idle) avoided.push_back(uri);
-            if (avoided.size() >= config.uris.size()) break;
-            if (!dropped_while_idle)
-                spdlog::warn("directory: the search on {} failed ({}); trying the next server", uri,
-                             search.status.message);
-        }
-        if (search.status.server_unfit()) {
-            checkin(std::move(connection));
-            std::string why =
-                "the search for " + account.value + " failed on every directory server: " + failures;
-            remember_outage(why);
-            return unavailable(std::move(why));
-        }
-        if (search.status.ok()) remember_outage({});
-        auto result = judge(account, search, *connection, config.base_dn);
-        if (result) result = all_groups(*connection, search.entries.front(), std::move(*result));
+        auto connection = servers.checkout();
+        const auto search =
+            servers.search_any(*connection, filter, account_attributes(), size_limit, account.value);
+        UserLookup result = search ? judge(account, *search, *connection, config.base_dn) : search.error();
+        if (result) result = all_groups(*connection, search->entries.front(), std::move(*result));
         if (result) result = check_groups(*connection, std::move(*result));
-        checkin(std::move(connection));
+        servers.checkin(std::move(connection));
         return result;
     }
 
@@ -262,10 +209,7 @@ struct DirectoryClient::Impl {
         const std::string dn = user->distinguished_name;
         return with_all_groups(
             std::move(user), entry, [&](const std::string& attribute) -> common::Result<LdapEntry> {
-                ++counters.searches;
-                const auto asked = std::chrono::steady_clock::now();
-                auto found = connection.search("(objectClass=*)", {attribute}, 1, &dn);
-                counters.search_seconds.observe(std::chrono::steady_clock::now() - asked);
+                auto found = servers.read_entry(connection, dn, attribute);
                 if (found.status.ok() && !found.entries.empty()) return std::move(found.entries.front());
                 if (found.status.connection_lost()) connection.close();
                 return unavailable("reading " + attribute + " of " + dn + " on " + connection.uri() +
@@ -277,10 +221,8 @@ struct DirectoryClient::Impl {
     // delegable) and directory.require_group.
     UserLookup check_groups(LdapConnection& connection, FoundUser user) {
         const auto member_of = [&](const std::string& group) -> common::Result<bool> {
-            const auto asked = std::chrono::steady_clock::now();
             const auto found =
-                connection.search(in_chain_filter(group), {"1.1"}, 1, &user->distinguished_name);
-            counters.search_seconds.observe(std::chrono::steady_clock::now() - asked);
+                servers.match_entry(connection, user->distinguished_name, in_chain_filter(group));
             if (found.status.ok()) return !found.entries.empty();
             if (found.status.connection_lost()) connection.close();
             return unavailable("the group search for " + user->distinguished_name + " on " +
@@ -307,56 +249,14 @@ struct DirectoryClient::Impl {
         return user;
     }
 
-    // The URIs in order (but those avoided) until one connects and binds; the failures, named, when
-    // none does.
-    std::optional<std::string> open_any(LdapConnection& connection, const std::vector<std::string>& avoided) {
-        std::string failures;
-        for (const auto& uri : config.uris) {
-            if (std::find(avoided.begin(), avoided.end(), uri) != avoided.end()) continue;
-            const auto status = connection.open(uri);
-            if (status.ok()) {
-                ++counters.connections_opened;
-                // Users still get in, so only the log tells the operator that a DC is failing.
-                if (!failures.empty()) spdlog::warn("directory: {}; using {} instead", failures, uri);
-                return std::nullopt;
-            }
-            failures += (failures.empty() ? "" : "; ") + uri + ": " + status.message;
-        }
-        return "no directory server answered: " + failures;
-    }
-
-    // The last time no directory server answered, and why; cleared by a search that worked.
-    void remember_outage(std::string why) {
-        std::lock_guard lock(mutex);
-        outage = std::move(why);
-        outage_at = std::chrono::steady_clock::now();
-    }
-
-    // At most max_concurrent connections exist: one per pool thread at most.
-    std::unique_ptr<LdapConnection> checkout() {
-        std::lock_guard lock(mutex);
-        if (idle_connections.empty()) return std::make_unique<LdapConnection>(config, bind);
-        auto connection = std::move(idle_connections.back());
-        idle_connections.pop_back();
-        return connection;
-    }
-
-    void checkin(std::unique_ptr<LdapConnection> connection) {
-        std::lock_guard lock(mutex);
-        idle_connections.push_back(std::move(connection));
-    }
-
     const config::DirectoryConfig config;
     std::unique_ptr<KeytabCredential> credential;  // GSSAPI only
     LdapBind bind;
     DirectoryCounters counters;
-    mutable std::mutex mutex;  // guards idle_connections, cache, flights, queued and the outage
-    std::string outage;
-    std::chrono::steady_clock::time_point outage_at;
-    std::vector<std::unique_ptr<LdapConnection>> idle_connections;
+    DirectoryServers servers{config, bind, counters};
+    mutable std::mutex mutex;  // guards cache and flights
     common::LruCache<CachedLookup> cache{max_cached_lookups};
-    common::Flights<UserLookup> flights;  // by cache key: one per UPN
-    unsigned queued = 0;                  // searches posted to the pool that no worker has taken yet
+    common::PooledFlights<UserLookup> flights{config.max_queued_lookups};  // by cache key: one per UPN
     std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
 };
 
@@ -393,10 +293,7 @@ std::size_t DirectoryClient::cached_lookups() const {
 }
 
 std::optional<std::string> DirectoryClient::not_ready_reason() const {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->outage.empty() || std::chrono::steady_clock::now() - impl_->outage_at > outage_memory)
-        return std::nullopt;
-    return impl_->outage;
+    return impl_->servers.not_ready_reason();
 }
 
 }  // namespace easgate::directory

@@ -1,0 +1,118 @@
+#include "directory_servers.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace easgate::directory {
+
+DirectoryServers::DirectoryServers(const config::DirectoryConfig& config, const LdapBind& bind,
+                                   DirectoryCounters& counters)
+    : config_(config), bind_(bind), counters_(counters) {}
+
+std::unique_ptr<LdapConnection> DirectoryServers::checkout() {
+    std::lock_guard lock(mutex_);
+    if (idle_.empty()) return std::make_unique<LdapConnection>(config_, bind_);
+    auto connection = std::move(idle_.back());
+    idle_.pop_back();
+    return connection;
+}
+
+void DirectoryServers::checkin(std::unique_ptr<LdapConnection> connection) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(connection));
+}
+
+common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& connection,
+                                                              const std::string& filter,
+                                                              const std::vector<std::string>& attributes,
+                                                              int size_limit, const std::string& what) {
+    std::vector<std::string> avoided;  // servers whose search failed in this lookup
+    std::string failures;
+    for (bool reused = connection.is_open();; reused = false) {
+        if (!connection.is_open()) {
+            if (auto failure = open_any(connection, avoided)) {
+                if (!failures.empty()) *failure = failures + "; " + *failure;
+                remember_outage(*failure);
+                return common::Failure::unavailable(std::move(*failure)).because("unavailable");
+            }
+        }
+        ++counters_.searches;
+        auto search = timed_search(connection, filter, attributes, size_limit);
+        if (!search.status.server_unfit()) {
+            if (search.status.ok()) remember_outage({});
+            return search;
+        }
+        // The next server, if there is one. A kept connection the DC closed while it was idle
+        // (no timeout, no busy answer) is normal: then the same server is tried again, once.
+        const std::string uri = connection.uri();
+        connection.close();
+        failures += (failures.empty() ? "" : "; ") + uri + ": " + search.status.message;
+        const bool dropped_while_idle =
+            reused && search.status.code != LDAP_TIMEOUT && search.status.connection_lost();
+        if (!dropped_while_idle) avoided.push_back(uri);
+        if (avoided.size() >= config_.uris.size()) break;
+        if (!dropped_while_idle)
+            spdlog::warn("directory: the search on {} failed ({}); trying the next server", uri,
+                         search.status.message);
+    }
+    std::string why = "the search for " + what + " failed on every directory server: " + failures;
+    remember_outage(why);
+    return common::Failure::unavailable(std::move(why)).because("unavailable");
+}
+
+LdapSearchResult DirectoryServers::read_entry(LdapConnection& connection, const std::string& dn,
+                                              const std::string& attribute) {
+    ++counters_.searches;
+    return timed_search(connection, "(objectClass=*)", {attribute}, 1, &dn);
+}
+
+LdapSearchResult DirectoryServers::match_entry(LdapConnection& connection, const std::string& dn,
+                                               const std::string& filter) {
+    return timed_search(connection, filter, {"1.1"}, 1, &dn);
+}
+
+LdapSearchResult DirectoryServers::timed_search(LdapConnection& connection, const std::string& filter,
+                                                const std::vector<std::string>& attributes, int size_limit,
+                                                const std::string* entry) {
+    const auto asked = std::chrono::steady_clock::now();
+    auto search = connection.search(filter, attributes, size_limit, entry);
+    counters_.search_seconds.observe(std::chrono::steady_clock::now() - asked);
+    return search;
+}
+
+// The URIs in order (but those avoided) until one connects and binds; the failures, named, when
+// none does.
+std::optional<std::string> DirectoryServers::open_any(LdapConnection& connection,
+                                                      const std::vector<std::string>& avoided) {
+    std::string failures;
+    for (const auto& uri : config_.uris) {
+        if (std::find(avoided.begin(), avoided.end(), uri) != avoided.end()) continue;
+        const auto status = connection.open(uri);
+        if (status.ok()) {
+            ++counters_.connections_opened;
+            // Users still get in, so only the log tells the operator that a DC is failing.
+            if (!failures.empty()) spdlog::warn("directory: {}; using {} instead", failures, uri);
+            return std::nullopt;
+        }
+        failures += (failures.empty() ? "" : "; ") + uri + ": " + status.message;
+    }
+    return "no directory server answered: " + failures;
+}
+
+// Cleared (empty) by a search that worked.
+void DirectoryServers::remember_outage(std::string why) {
+    std::lock_guard lock(mutex_);
+    outage_ = std::move(why);
+    outage_at_ = std::chrono::steady_clock::now();
+}
+
+std::optional<std::string> DirectoryServers::not_ready_reason() const {
+    std::lock_guard lock(mutex_);
+    if (outage_.empty() || std::chrono::steady_clock::now() - outage_at_ > DirectoryClient::outage_memory)
+        return std::nullopt;
+    return outage_;
+}
+
+}  // namespace easgate::directory

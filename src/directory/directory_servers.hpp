@@ -1,0 +1,65 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "easgate/common/result.hpp"
+#include "easgate/config/config.hpp"
+#include "easgate/directory/directory_client.hpp"
+#include "ldap_connection.hpp"
+
+namespace easgate::directory {
+
+// directory.uris as one directory: connections kept for reuse, each opened to the first URI that
+// connects and binds; a search a server can't serve (gone, stalled, busy) goes to the next one
+// within the same lookup; the last time none answered is remembered for /readyz. Blocking: used by
+// the directory client's pool threads, a connection by one thread at a time.
+class DirectoryServers {
+public:
+    DirectoryServers(const config::DirectoryConfig& config, const LdapBind& bind,
+                     DirectoryCounters& counters);
+
+    // A kept connection, or a new closed one (search_any opens it). At most one per pool thread
+    // exists.
+    std::unique_ptr<LdapConnection> checkout();
+    void checkin(std::unique_ptr<LdapConnection> connection);
+
+    // A search for users under base_dn on the connection, (re)opened as needed, on the next server
+    // while one can't serve it: what a server answered (success, or its own error such as
+    // noSuchObject), or unavailable when none could, naming each server's failure. `what` names the
+    // search for that message.
+    common::Result<LdapSearchResult> search_any(LdapConnection& connection, const std::string& filter,
+                                                const std::vector<std::string>& attributes, int size_limit,
+                                                const std::string& what);
+
+    // On the connection's server, the one entry named dn: one attribute of it (counted as a user
+    // search), or whether it matches filter (a membership check, timed only).
+    LdapSearchResult read_entry(LdapConnection& connection, const std::string& dn,
+                                const std::string& attribute);
+    LdapSearchResult match_entry(LdapConnection& connection, const std::string& dn,
+                                 const std::string& filter);
+
+    // Why the directory can't be relied on: no server answered within outage_memory, nor since.
+    std::optional<std::string> not_ready_reason() const;
+
+private:
+    // Timed for search_seconds.
+    LdapSearchResult timed_search(LdapConnection& connection, const std::string& filter,
+                                  const std::vector<std::string>& attributes, int size_limit,
+                                  const std::string* entry = nullptr);
+    std::optional<std::string> open_any(LdapConnection& connection, const std::vector<std::string>& avoided);
+    void remember_outage(std::string why);
+
+    const config::DirectoryConfig& config_;
+    const LdapBind& bind_;
+    DirectoryCounters& counters_;
+    mutable std::mutex mutex_;  // guards idle_ and the outage
+    std::vector<std::unique_ptr<LdapConnection>> idle_;
+    std::string outage_;
+    std::chrono::steady_clock::time_point outage_at_;
+};
+
+}  // namespace easgate::directory
