@@ -53,6 +53,17 @@ common::Failure refused(std::string cause, std::string detail) {
     return common::Failure::refused(std::move(detail)).because(std::move(cause));
 }
 
+// The multi-valued attributes a user is read with, and where the user keeps each.
+struct ListAttribute {
+    std::string_view name;
+    std::vector<std::string> DirectoryUser::*values;
+};
+constexpr ListAttribute list_attributes[] = {
+    {"memberOf", &DirectoryUser::member_of},
+    {"msExchMobileAllowedDeviceIDs", &DirectoryUser::exchange_allowed_device_ids},
+    {"msExchMobileBlockedDeviceIDs", &DirectoryUser::exchange_blocked_device_ids},
+};
+
 }  // namespace
 
 RangedValues ranged_values(const LdapEntry& entry, std::string_view attribute) {
@@ -75,23 +86,27 @@ RangedValues ranged_values(const LdapEntry& entry, std::string_view attribute) {
     return {};
 }
 
-UserLookup with_all_groups(FoundUser user, const LdapEntry& entry, const AttributeFetch& fetch) {
-    auto next = ranged_values(entry, "memberOf").next;
-    if (!next) return user;
-    auto complete = std::make_shared<DirectoryUser>(*user);
-    while (next) {
-        const auto part = fetch("memberOf;range=" + std::to_string(*next) + "-*");
-        if (!part) return part.error();
-        auto more = ranged_values(*part, "memberOf");
-        if (more.values.empty() || (more.next && *more.next <= *next)) {
-            return common::Failure::unavailable("the directory gave no more of the groups of " +
-                                                user->distinguished_name + " from value " +
-                                                std::to_string(*next) + " on")
-                .because("unavailable");
+UserLookup with_all_values(FoundUser user, const LdapEntry& entry, const AttributeFetch& fetch) {
+    std::shared_ptr<DirectoryUser> complete;  // a copy, made once a list is incomplete
+    for (const auto& [attribute, list] : list_attributes) {
+        auto next = ranged_values(entry, attribute).next;
+        while (next) {
+            const auto part = fetch(std::string(attribute) + ";range=" + std::to_string(*next) + "-*");
+            if (!part) return part.error();
+            auto more = ranged_values(*part, attribute);
+            if (more.values.empty() || (more.next && *more.next <= *next)) {
+                return common::Failure::unavailable(
+                           "the directory gave no more of " + std::string(attribute) + " of " +
+                           user->distinguished_name + " from value " + std::to_string(*next) + " on")
+                    .because("unavailable");
+            }
+            if (!complete) complete = std::make_shared<DirectoryUser>(*user);
+            auto& values = (*complete).*list;
+            values.insert(values.end(), more.values.begin(), more.values.end());
+            next = more.next;
         }
-        complete->member_of.insert(complete->member_of.end(), more.values.begin(), more.values.end());
-        next = more.next;
     }
+    if (!complete) return user;
     return FoundUser(std::move(complete));
 }
 
@@ -124,13 +139,9 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
             .because("unavailable");
     }
     DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}, {}, {}};
-    user.member_of = ranged_values(entry, "memberOf").values;
+    // The Exchange schema's device lists are left out of the answer of a directory without it.
+    for (const auto& [attribute, list] : list_attributes) user.*list = ranged_values(entry, attribute).values;
     if (const auto* sid = first_value(entry, "objectSid")) user.object_sid = sid_text(*sid).value_or("");
-    // Attributes of the Exchange schema: a directory without it leaves them out of the answer.
-    if (const auto it = entry.find("msExchMobileAllowedDeviceIDs"); it != entry.end())
-        user.exchange_allowed_device_ids = it->second;
-    if (const auto it = entry.find("msExchMobileBlockedDeviceIDs"); it != entry.end())
-        user.exchange_blocked_device_ids = it->second;
 
     if (user.user_account_control & account_disabled) {
         return refused(

@@ -198,16 +198,16 @@ struct DirectoryClient::Impl {
         const auto search =
             servers.search_any(*connection, filter, account_attributes(), size_limit, account.value);
         UserLookup result = search ? judge(account, *search, *connection, config.base_dn) : search.error();
-        if (result) result = all_groups(*connection, search->entries.front(), std::move(*result));
+        if (result) result = all_values(*connection, search->entries.front(), std::move(*result));
         if (result) result = check_groups(*connection, std::move(*result));
         servers.checkin(std::move(connection));
         return result;
     }
 
-    // The rest of a memberOf that AD handed out in ranges, from the user's own entry.
-    UserLookup all_groups(LdapConnection& connection, const LdapEntry& entry, FoundUser user) {
+    // The rest of the lists AD handed out in ranges, from the user's own entry.
+    UserLookup all_values(LdapConnection& connection, const LdapEntry& entry, FoundUser user) {
         const std::string dn = user->distinguished_name;
-        return with_all_groups(
+        return with_all_values(
             std::move(user), entry, [&](const std::string& attribute) -> common::Result<LdapEntry> {
                 auto found = servers.read_entry(connection, dn, attribute);
                 if (found.status.ok() && !found.entries.empty()) return std::move(found.entries.front());

@@ -115,7 +115,7 @@ TEST(AccountChecks, GroupsHandedOutInRangesAreReadToTheLast) {
 
     std::vector<std::string> asked;
     const auto all =
-        with_all_groups(*first, ranged, [&](const std::string& attribute) -> common::Result<LdapEntry> {
+        with_all_values(*first, ranged, [&](const std::string& attribute) -> common::Result<LdapEntry> {
             asked.push_back(attribute);
             if (attribute == "memberOf;range=2-*")
                 return LdapEntry{{"memberOf;Range=2-3", {"CN=g2", "CN=g3"}}};
@@ -134,20 +134,44 @@ TEST(AccountChecks, AGroupRangeThatFailsOrStandsStillIsUnavailable) {
     ranged.erase("memberOf");
     ranged["memberOf;range=0-1"] = {"CN=g0", "CN=g1"};
     const auto user = *judge_account(ranged, "ldaps://dc1", noon_2026_01_01);
-    const auto failed = with_all_groups(user, ranged, [](const std::string&) -> common::Result<LdapEntry> {
+    const auto failed = with_all_values(user, ranged, [](const std::string&) -> common::Result<LdapEntry> {
         return common::Failure::unavailable("reading failed");
     });
     ASSERT_FALSE(failed);
     EXPECT_EQ(failed.error().reason, "reading failed");
     int fetches = 0;
-    const auto stuck = with_all_groups(user, ranged, [&](const std::string&) -> common::Result<LdapEntry> {
+    const auto stuck = with_all_values(user, ranged, [&](const std::string&) -> common::Result<LdapEntry> {
         ++fetches;
         return LdapEntry{{"memberOf;range=0-1", {"CN=g0", "CN=g1"}}};
     });
     ASSERT_FALSE(stuck);
     EXPECT_EQ(stuck.error().status, 503u);
     EXPECT_EQ(fetches, 1);
-    EXPECT_TRUE(with_all_groups(user, entry(), nullptr)) << "a complete memberOf needs no fetch";
+    EXPECT_TRUE(with_all_values(user, entry(), nullptr)) << "a complete memberOf needs no fetch";
+}
+
+// Exchange's device lists are ranged like any multi-valued attribute: a blocked device beyond the
+// first range must still be known as blocked.
+TEST(AccountChecks, DeviceListsHandedOutInRangesAreReadToTheLast) {
+    auto ranged = entry();
+    ranged["msExchMobileAllowedDeviceIDs"] = {"ALLOWED1"};
+    ranged["msExchMobileBlockedDeviceIDs;range=0-1"] = {"BLOCKED0", "BLOCKED1"};
+    const auto first = judge_account(ranged, "ldaps://dc1", noon_2026_01_01);
+    ASSERT_TRUE(first) << first.error();
+    EXPECT_EQ((*first)->exchange_blocked_device_ids, (std::vector<std::string>{"BLOCKED0", "BLOCKED1"}));
+
+    std::vector<std::string> asked;
+    const auto all =
+        with_all_values(*first, ranged, [&](const std::string& attribute) -> common::Result<LdapEntry> {
+            asked.push_back(attribute);
+            return LdapEntry{{"msExchMobileBlockedDeviceIDs;range=2-*", {"BLOCKED2"}}};
+        });
+    ASSERT_TRUE(all) << all.error();
+    EXPECT_EQ((*all)->exchange_blocked_device_ids,
+              (std::vector<std::string>{"BLOCKED0", "BLOCKED1", "BLOCKED2"}));
+    EXPECT_EQ((*all)->exchange_allowed_device_ids, (std::vector<std::string>{"ALLOWED1"}));
+    EXPECT_EQ((*all)->member_of, (*first)->member_of);
+    EXPECT_EQ(asked, (std::vector<std::string>{"msExchMobileBlockedDeviceIDs;range=2-*"}));
 }
 
 }  // namespace

@@ -39,11 +39,12 @@ struct RangedValues {
 };
 RangedValues ranged_values(const LdapEntry& entry, std::string_view attribute);
 
-// The user with all of memberOf, asking `fetch` (a base-scope search of the user's entry for the
-// one attribute named) for each further range while the entry's is incomplete; unavailable when a
-// fetch fails or brings no progress.
+// The user with all of every list read (memberOf and Exchange's device lists: a blocked device
+// beyond the first 1500 IDs must not pass), asking `fetch` (a base-scope search of the user's entry
+// for the one attribute named) for each further range while the entry's is incomplete; unavailable
+// when a fetch fails or brings no progress.
 using AttributeFetch = std::function<common::Result<LdapEntry>(const std::string& attribute)>;
-UserLookup with_all_groups(FoundUser user, const LdapEntry& entry, const AttributeFetch& fetch);
+UserLookup with_all_values(FoundUser user, const LdapEntry& entry, const AttributeFetch& fetch);
 
 // The domain a DN is in, from its trailing DC= components (a comma escaped with a backslash does
 // not end a component): where they start in the DN (npos: none), and the DNS name they spell
