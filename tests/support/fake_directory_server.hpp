@@ -1,0 +1,40 @@
+#pragma once
+
+// A directory server that answers as a DC in trouble would, for the results a lab DC (Samba) can't
+// be made to give: busy (51), unavailable (52), a referral (10). It speaks enough LDAP for libldap:
+// a simple bind succeeds, a search gets its scripted result; a healthy one answers a subtree search
+// with one user entry (alice, enabled) and a base-scope search (a membership check) with none.
+// Plain LDAP on 127.0.0.1, its own thread.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+namespace easgate::testing {
+
+class FakeDirectoryServer {
+public:
+    enum class Answer { healthy, busy, unavailable, referral };
+
+    explicit FakeDirectoryServer(Answer answer);
+    ~FakeDirectoryServer();
+    FakeDirectoryServer(const FakeDirectoryServer&) = delete;
+    FakeDirectoryServer& operator=(const FakeDirectoryServer&) = delete;
+
+    std::string uri() const { return "ldap://127.0.0.1:" + std::to_string(port_); }
+    std::uint64_t searches() const { return searches_.load(); }  // search requests received
+
+    // The entry a healthy server finds.
+    static constexpr const char* user_dn = "CN=alice,CN=Users,DC=example,DC=test";
+    static constexpr const char* upn = "alice@example.test";
+
+private:
+    boost::asio::io_context context_;
+    std::uint16_t port_ = 0;
+    std::atomic<std::uint64_t> searches_{0};
+    std::thread thread_;
+};
+
+}  // namespace easgate::testing

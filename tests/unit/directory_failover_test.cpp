@@ -1,0 +1,122 @@
+// DirectoryClient against directory servers that answer as a DC in trouble does: busy,
+// unavailable, a referral. libldap reads their real LDAP answers; the lab's Samba DC can't be made
+// to give them (tests/lab_tests cover stalls, outages and failover at connect against the real DC).
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+
+#include "child_process.hpp"
+#include "easgate/directory/directory_client.hpp"
+#include "fake_directory_server.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::directory {
+namespace {
+
+using easgate::testing::FakeDirectoryServer;
+using Answer = FakeDirectoryServer::Answer;
+
+class DirectoryFailoverTest : public ::testing::Test {
+protected:
+    ~DirectoryFailoverTest() override { std::filesystem::remove_all(dir_); }
+
+    // A simple bind in clear, which only a test may configure: the fakes speak no TLS.
+    config::DirectoryConfig config(std::vector<std::string> uris) const {
+        config::DirectoryConfig directory;
+        directory.uris = std::move(uris);
+        directory.base_dn = "DC=example,DC=test";
+        directory.bind = config::DirectoryBind::simple;
+        directory.bind_dn = "CN=easgate,CN=Users,DC=example,DC=test";
+        directory.password_file = (dir_ / "password").string();
+        directory.ldap_tls = config::LdapTls::none;
+        directory.timeout = std::chrono::seconds(3);
+        directory.max_concurrent = 1;
+        return directory;
+    }
+
+    static UserLookup find(DirectoryClient& client) {
+        boost::asio::io_context io;
+        UserLookup found = common::Failure::unavailable("never answered");
+        boost::asio::co_spawn(
+            io,
+            [&]() -> boost::asio::awaitable<void> {
+                found = co_await client.find(
+                    AccountSearch::by_attribute("userPrincipalName", FakeDirectoryServer::upn));
+            },
+            boost::asio::detached);
+        io.run();
+        return found;
+    }
+
+    std::filesystem::path dir_ = [] {
+        auto dir = easgate::testing::make_temp_dir("directory-failover");
+        easgate::testing::write_file(dir / "password", "secret\n");
+        return dir;
+    }();
+};
+
+class ADcInTrouble : public DirectoryFailoverTest, public ::testing::WithParamInterface<Answer> {};
+
+// The DC says it can't serve the search now (LDAP busy 51, unavailable 52, as a DC does while it
+// starts, stops or is overloaded): the lookup goes on to the next server, not to the device as 503.
+TEST_P(ADcInTrouble, HandsTheSearchToTheNextServer) {
+    FakeDirectoryServer troubled(GetParam());
+    FakeDirectoryServer healthy(Answer::healthy);
+    DirectoryClient client(config({troubled.uri(), healthy.uri()}), nullptr);
+
+    const auto found = find(client);
+    ASSERT_TRUE(found) << found.error();
+    EXPECT_EQ((*found)->distinguished_name, FakeDirectoryServer::user_dn);
+    EXPECT_EQ(troubled.searches(), 1u);
+    EXPECT_EQ(healthy.searches(), 2u);  // the user and the Protected Users check
+    EXPECT_FALSE(client.not_ready_reason());
+}
+
+// Every server in trouble: unavailable, each named with what it said; /readyz says so too.
+TEST_P(ADcInTrouble, OnEveryServerIsUnavailableNamingEach) {
+    FakeDirectoryServer first(GetParam());
+    FakeDirectoryServer second(GetParam());
+    DirectoryClient client(config({first.uri(), second.uri()}), nullptr);
+
+    const auto found = find(client);
+    ASSERT_FALSE(found);
+    EXPECT_EQ(found.error().status, 503u);
+    EXPECT_EQ(found.error().cause, "unavailable");
+    const std::string& reason = found.error().reason;
+    EXPECT_NE(reason.find("failed on every directory server"), std::string::npos) << reason;
+    EXPECT_NE(reason.find(first.uri()), std::string::npos) << reason;
+    EXPECT_NE(reason.find(second.uri()), std::string::npos) << reason;
+    const std::string said =
+        GetParam() == Answer::busy ? "the server is busy" : "the server is shutting down";
+    EXPECT_NE(reason.find(said), std::string::npos) << reason;
+    EXPECT_EQ(first.searches(), 1u);
+    EXPECT_EQ(second.searches(), 1u);
+    EXPECT_TRUE(client.not_ready_reason());
+}
+
+INSTANTIATE_TEST_SUITE_P(BusyOrUnavailable, ADcInTrouble,
+                         ::testing::Values(Answer::busy, Answer::unavailable), [](const auto& info) {
+                             return info.param == Answer::busy ? "Busy" : "Unavailable";
+                         });
+
+// AD refers a search under a base_dn of another domain of the forest: the operator is told what to
+// change, and the referral is not followed (nor handed to the next server, which would refer too).
+TEST_F(DirectoryFailoverTest, AReferralIsExplainedWithTheRemedy) {
+    FakeDirectoryServer referring(Answer::referral);
+    FakeDirectoryServer healthy(Answer::healthy);
+    DirectoryClient client(config({referring.uri(), healthy.uri()}), nullptr);
+
+    const auto found = find(client);
+    ASSERT_FALSE(found);
+    EXPECT_EQ(found.error().status, 503u);
+    const std::string& reason = found.error().reason;
+    EXPECT_NE(reason.find("refers to another, which easgate does not follow"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("defaultNamingContext"), std::string::npos) << reason;
+    EXPECT_EQ(healthy.searches(), 0u);
+}
+
+}  // namespace
+}  // namespace easgate::directory
