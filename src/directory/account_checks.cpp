@@ -185,7 +185,8 @@ DnDomain domain_of(std::string_view dn) {
         while (!rdn.empty() && rdn.front() == ' ') rdn.remove_prefix(1);
         if (rdn.size() > 3 && common::equals_ignoring_case(rdn.substr(0, 3), "dc=")) {
             if (domain.start == std::string::npos) domain.start = rdn_start;
-            domain.dns_name += (domain.dns_name.empty() ? "" : ".") + std::string(rdn.substr(3));
+            if (!domain.dns_name.empty()) domain.dns_name += '.';
+            domain.dns_name += rdn.substr(3);
         } else {
             domain = {};  // only the trailing run of DC= components names the domain
         }
