@@ -8,7 +8,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -19,8 +18,7 @@
 #include "easgate/common/pooled_flights.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/units.hpp"
-#include "easgate/delegation/kerberos_errors.hpp"
-#include "service_credentials.hpp"
+#include "kdc_exchange.hpp"
 
 namespace easgate::delegation {
 namespace {
@@ -44,19 +42,7 @@ constexpr std::chrono::seconds refresh_retry_interval{10};
 // has no setting for it; it gives up after about 30 s).
 constexpr std::chrono::hours no_deadline{24};
 
-struct DelegationOutcome {
-    std::shared_ptr<DelegatedCredential> credential;  // null when the KDC refused
-    std::string first_token;                          // from the S4U2Proxy exchange, for its starter
-    common::Failure failure;                          // when the KDC refused
-};
-
 using KdcFlight = common::Flight<DelegationOutcome>;
-
-DelegationOutcome refused(common::Failure failure) {
-    DelegationOutcome outcome;
-    outcome.failure = std::move(failure);
-    return outcome;
-}
 
 }  // namespace
 
@@ -64,27 +50,13 @@ struct DelegationService::Impl {
     Impl(const config::KerberosConfig& kerberos_config, std::function<Clock::time_point()> clock)
         : now(std::move(clock)),
           kerberos(kerberos_config),
-          names(service_names(kerberos)),
-          service_credentials(kerberos, names),
+          kdc(kerberos, counters, now),
           kdc_threads(std::max(1U, kerberos.max_concurrent_kdc)) {}
 
     // Threads stuck in krb5 are waited for here; nothing queued behind them runs any more.
     ~Impl() {
         kdc_threads.stop();
         kdc_threads.join();
-    }
-
-    DelegationAttempt attempt(const std::string& user, const std::string& spn) const {
-        DelegationAttempt result = names;
-        result.user_principal = user;
-        result.target_spn = spn;
-        return result;
-    }
-
-    common::Failure failure(KerberosStep step, const DelegationAttempt& attempted,
-                            const kerberos::GssStatus& status) const {
-        return explain_kerberos_failure(step, attempted, static_cast<krb5_error_code>(status.minor),
-                                        status.message());
     }
 
     // A wait that ended without an answer: its deadline passed, or its caller cancelled it.
@@ -96,44 +68,9 @@ struct DelegationService::Impl {
                 .because("cancelled");
         }
         ++counters.failures;
-        auto failure = explain_kdc_timeout(attempt(user, spn), "getting a ticket for " + user + " to " + spn,
-                                           kerberos.timeout);
+        auto failure = kdc.timed_out(user, spn);
         spdlog::warn("delegation: {}", failure.reason);
         return failure;
-    }
-
-    // On a KDC thread: S4U2Self, then S4U2Proxy through the first token.
-    DelegationOutcome obtain(const std::string& user, const std::string& spn) {
-        const DelegationAttempt attempted = attempt(user, spn);
-        const std::string target = spn.find('@') == std::string::npos ? spn + "@" + names.realm : spn;
-        std::shared_ptr<DelegatedCredential> credential;
-        {
-            const ServiceCredentials::Lease login = service_credentials.lease();
-            if (login.status().failed())
-                return refused(failure(KerberosStep::service_login, attempted, login.status()));
-            kerberos::GssStatus status;
-            const auto asked = Clock::now();
-            credential = DelegatedCredential::impersonate(login.credential(), user, target,
-                                                          kerberos.ticket_refresh_before, now(), status);
-            counters.s4u2self_seconds.observe(Clock::now() - asked);
-            ++counters.s4u2self;
-            if (!credential) return refused(failure(KerberosStep::s4u2self, attempted, status));
-        }
-        const auto asked = Clock::now();
-        DelegatedCredential::Token token = credential->make_token();
-        counters.s4u2proxy_seconds.observe(Clock::now() - asked);
-        ++counters.s4u2proxy;
-        if (token.status.failed()) return refused(failure(KerberosStep::s4u2proxy, attempted, token.status));
-        credential->first_token_made(token, now());
-        if (const kerberos::GssStatus kept = credential->keep_service_ticket(target); kept.failed())
-            spdlog::warn("delegation: later tokens for {} to {} go through GSSAPI: {}", user, spn,
-                         kept.message());
-        spdlog::info("delegation: obtained a ticket for {} to {} (valid {} s)", user, spn,
-                     token.ticket_lifetime);
-        DelegationOutcome outcome;
-        outcome.credential = std::move(credential);
-        outcome.first_token = std::move(token.negotiate);
-        return outcome;
     }
 
     bool superseded(const std::string& key, const std::shared_ptr<KdcFlight>& flight) {
@@ -146,13 +83,10 @@ struct DelegationService::Impl {
     void fly(const std::string& key, const std::string& user, const std::string& spn,
              const std::shared_ptr<KdcFlight>& flight, bool renewal) {
         DelegationOutcome outcome;
-        if (superseded(key, flight)) {
-            outcome.failure = explain_kdc_timeout(
-                attempt(user, spn), "getting a ticket for " + user + " to " + spn, kerberos.timeout);
-            return flight->complete(std::move(outcome));
-        }
+        if (superseded(key, flight))
+            return flight->complete(DelegationOutcome::refused(kdc.timed_out(user, spn)));
         try {
-            outcome = obtain(user, spn);
+            outcome = kdc.obtain(user, spn);
         } catch (const std::exception& error) {  // e.g. bad_alloc: the waiters must still wake up
             outcome.failure = common::Failure::unavailable(std::string("delegation failed: ") + error.what())
                                   .because("error");
@@ -178,19 +112,19 @@ struct DelegationService::Impl {
         for (;;) {
             auto login = std::make_shared<common::Flight<kerberos::GssStatus>>();
             boost::asio::post(kdc_threads,
-                              [this, login] { login->complete(service_credentials.lease().status()); });
+                              [this, login] { login->complete(kdc.service_credentials().lease().status()); });
             auto status = co_await login->wait(kerberos.timeout);
             if (!status) {
                 spdlog::warn(
                     "delegation: {}; easgate keeps trying and reports not ready on /healthz meanwhile",
-                    service_credentials.not_ready_reason().value_or("logged in"));
+                    kdc.service_credentials().not_ready_reason().value_or("logged in"));
                 status = co_await login->wait(no_deadline);
             }
             if (!status.value().failed()) {
-                spdlog::info("delegation: logged in to the KDC of {} as {}", names.realm, kerberos.principal);
+                spdlog::info("delegation: logged in to the KDC of {} as {}", kdc.realm(), kerberos.principal);
                 co_return;
             }
-            spdlog::error("delegation: {}; trying again in {}", service_credentials.explain(*status),
+            spdlog::error("delegation: {}; trying again in {}", kdc.service_credentials().explain(*status),
                           config::format_duration(login_retry_interval));
             pause.expires_after(login_retry_interval);
             co_await pause.async_wait(boost::asio::use_awaitable);
@@ -251,7 +185,7 @@ struct DelegationService::Impl {
         auto joined = flights.join(
             key, kerberos.timeout, kdc_threads,
             [this, key, user, spn, renewal](const auto& flight) { fly(key, user, spn, flight, renewal); },
-            [this] { return refused(queue_full()); });
+            [this] { return DelegationOutcome::refused(queue_full()); });
         if (joined.overloaded) ++counters.queue_full;
         return joined;
     }
@@ -286,9 +220,8 @@ struct DelegationService::Impl {
 
     const std::function<Clock::time_point()> now;  // when tickets are due and end
     const config::KerberosConfig kerberos;
-    const DelegationAttempt names;  // the service's; the KDC list read once
     DelegationCounters counters;
-    ServiceCredentials service_credentials;
+    KdcExchange kdc;
     std::mutex mutex;  // guards cache and flights; never held across a KDC call
     common::LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
     common::PooledFlights<DelegationOutcome> flights{kerberos.max_queued_kdc};
@@ -314,7 +247,7 @@ void DelegationService::start_login() {
 }
 
 std::optional<std::string> DelegationService::not_ready_reason() const {
-    return impl_->service_credentials.not_ready_reason();
+    return impl_->kdc.service_credentials().not_ready_reason();
 }
 
 boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std::string user_principal,
@@ -383,9 +316,7 @@ DelegationResult DelegationService::token(UserDelegation& delegation, std::strin
     DelegatedCredential::Token token = delegation.credential_->make_token(channel_binding);
     if (!token.status.failed()) return std::move(token.negotiate);
     ++impl.counters.failures;
-    auto refusal =
-        impl.failure(KerberosStep::s4u2proxy,
-                     impl.attempt(delegation.user_principal_, delegation.target_spn_), token.status);
+    auto refusal = impl.kdc.token_failed(delegation.user_principal_, delegation.target_spn_, token.status);
     spdlog::warn("delegation: {}", refusal.reason);
     return refusal;
 }

@@ -58,6 +58,10 @@ struct ListAttribute {
     std::string_view name;
     std::vector<std::string> DirectoryUser::*values;
 };
+// Far beyond any real account (a user's token holds about a thousand groups); a directory handing
+// out more, range after range, would hold a directory worker and its memory without end.
+constexpr std::size_t max_list_values = 100'000;
+
 constexpr ListAttribute list_attributes[] = {
     {"memberOf", &DirectoryUser::member_of},
     {"msExchMobileAllowedDeviceIDs", &DirectoryUser::exchange_allowed_device_ids},
@@ -103,6 +107,13 @@ UserLookup with_all_values(FoundUser user, const LdapEntry& entry, const Attribu
             if (!complete) complete = std::make_shared<DirectoryUser>(*user);
             auto& values = (*complete).*list;
             values.insert(values.end(), more.values.begin(), more.values.end());
+            if (values.size() > max_list_values) {
+                return common::Failure::unavailable(
+                           "the directory handed out more than " + std::to_string(max_list_values) +
+                           " values of " + std::string(attribute) + " of " + user->distinguished_name +
+                           " and easgate read no further: check that directory server")
+                    .because("unavailable");
+            }
             next = more.next;
         }
     }

@@ -148,6 +148,21 @@ TEST(AccountChecks, AGroupRangeThatFailsOrStandsStillIsUnavailable) {
     EXPECT_EQ(stuck.error().status, 503u);
     EXPECT_EQ(fetches, 1);
     EXPECT_TRUE(with_all_values(user, entry(), nullptr)) << "a complete memberOf needs no fetch";
+
+    // Ranges that progress without end (one value at a time, ever on): given up, not followed on.
+    std::size_t endless = 0;
+    const auto bounded =
+        with_all_values(user, ranged, [&](const std::string& attribute) -> common::Result<LdapEntry> {
+            const std::size_t from = std::stoul(attribute.substr(attribute.find('=') + 1));
+            endless = from;
+            return LdapEntry{
+                {"memberOf;range=" + std::to_string(from) + "-" + std::to_string(from), {"CN=g"}}};
+        });
+    ASSERT_FALSE(bounded);
+    EXPECT_EQ(bounded.error().status, 503u);
+    EXPECT_NE(bounded.error().reason.find("more than 100000 values of memberOf"), std::string::npos)
+        << bounded.error().reason;
+    EXPECT_EQ(endless, 100'000u);
 }
 
 // Exchange's device lists are ranged like any multi-valued attribute: a blocked device beyond the
