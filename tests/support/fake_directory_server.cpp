@@ -9,6 +9,8 @@
 #include <optional>
 #include <vector>
 
+#include "test_pki.hpp"
+
 namespace easgate::testing {
 namespace {
 
@@ -16,20 +18,10 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Bytes = std::string;
 
-// BER: tag, definite length, contents.
+// BER with definite lengths, as the test PKI writes DER; kept as text for the socket.
 Bytes tlv(unsigned char tag, const Bytes& contents) {
-    Bytes out(1, static_cast<char>(tag));
-    const std::size_t size = contents.size();
-    if (size < 0x80) {
-        out += static_cast<char>(size);
-    } else {
-        Bytes length;
-        for (std::size_t rest = size; rest > 0; rest >>= 8)
-            length.insert(length.begin(), static_cast<char>(rest & 0xff));
-        out += static_cast<char>(0x80 | length.size());
-        out += length;
-    }
-    return out + contents;
+    const auto encoded = der_tlv(tag, {der_text(contents)});
+    return {encoded.begin(), encoded.end()};
 }
 
 Bytes text(const std::string& value) { return tlv(0x04, value); }
