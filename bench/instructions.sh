@@ -43,7 +43,7 @@ easgate-lab)
   lab_easgate_config >"$work/easgate.yaml"
   "${callgrind[@]}" "${2:-$bin/easgate}" run --config "$work/easgate.yaml" >"$work/proxy.log" 2>&1 &
   host=$LAB_GW_IP port=$((port_base + 11))
-  device_ca=(--client-ca-cert "$LAB_CA_FILE" --client-ca-key "$LAB_CA_KEY" --upn-pattern "bench{n}@$LAB_DNS_DOMAIN") ;;
+  device_ca=(--client-ca-cert "$LAB_ISSUING_CA_CERT" --client-ca-key "$LAB_ISSUING_CA_KEY" --upn-pattern "bench{n}@$LAB_DNS_DOMAIN") ;;
 nginx)
   mkdir -p "$work/nginx/logs"
   nginx_config | sed 's/^daemon off;/daemon off;\nmaster_process off;/' >"$work/nginx/nginx.conf"

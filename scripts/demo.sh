@@ -77,6 +77,11 @@ echo
 echo "== carol's account is disabled in the directory; her phone is refused:"
 device carol "Cmd=FolderSync&User=carol&DeviceId=DEMO0002&DeviceType=iPhone" \
   --output /dev/null --write-out 'HTTP %{http_code}\n'
+echo
+echo "== alice's lost phone: its certificate is on the issuing CA's CRL (from $LAB_ISSUING_CRL_URL);"
+echo "   refused in the TLS handshake:"
+device "$LAB_REVOKED_CLIENT" "Cmd=FolderSync&User=alice&DeviceId=DEMO0003&DeviceType=iPhone" \
+  --output /dev/null 2>&1 || true
 sleep 0.2
 echo
 echo "== what easgate logged"

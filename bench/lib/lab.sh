@@ -99,7 +99,7 @@ lab_loadgen() {  # JSON ARGS...: easgate-loadgen against the lab's easgate, mint
   shift
   pinned "$load_cpu" "$bin/easgate-loadgen" --host "$LAB_GW_IP" --port "${lab_port:-$((port_base + 10))}" --label easgate \
     --threads "${load_threads:-1}" \
-    --json "$json" --client-ca-cert "$LAB_CA_FILE" --client-ca-key "$LAB_CA_KEY" \
+    --json "$json" --client-ca-cert "$LAB_ISSUING_CA_CERT" --client-ca-key "$LAB_ISSUING_CA_KEY" \
     --upn-pattern "bench{n}@$LAB_DNS_DOMAIN" "$@" 2> >(grep -v '^minted' | tee -a "$work/loadgen.log" >&2)
 }
 

@@ -6,6 +6,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <array>
+#include <string_view>
+
 namespace easgate::identity {
 namespace {
 
@@ -35,14 +38,37 @@ std::string crl_issuer(X509_STORE_CTX* store) {
     return quoted;
 }
 
-// What revoked the certificate being checked: the CRL and the date it gives.
+// The entry's reasonCode (RFC 5280 5.3.1), as AD CS's "Revoke Certificate" dialog offers them; a
+// hold is the one an admin can undo (AD CS: "Unrevoke Certificate").
+std::string reason_of(const X509_REVOKED* entry) {
+    static constexpr std::array<std::string_view, 11> names{"unspecified",
+                                                            "keyCompromise",
+                                                            "cACompromise",
+                                                            "affiliationChanged",
+                                                            "superseded",
+                                                            "cessationOfOperation",
+                                                            "certificateHold (the CA can release it)",
+                                                            "",
+                                                            "removeFromCRL",
+                                                            "privilegeWithdrawn",
+                                                            "aACompromise"};
+    const common::OpenSslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free> code(
+        static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+    if (!code) return "";
+    const long value = ASN1_ENUMERATED_get(code.get());
+    if (value < 0 || value >= static_cast<long>(names.size()) || names[value].empty())
+        return ", reason code " + std::to_string(value);
+    return ", reason " + std::string(names[value]);
+}
+
+// What revoked the certificate being checked: the CRL, the date and the reason it gives.
 std::string revocation_of(X509_STORE_CTX* store) {
     X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);
     X509* cert = X509_STORE_CTX_get_current_cert(store);
     X509_REVOKED* entry = nullptr;
     if (!crl || !cert || X509_CRL_get0_by_cert(crl, &entry, cert) != 1 || !entry) return "";
     return ": listed by the " + describe_crl(crl) + " as revoked on " +
-           time_text(X509_REVOKED_get0_revocationDate(entry));
+           time_text(X509_REVOKED_get0_revocationDate(entry)) + reason_of(entry);
 }
 
 }  // namespace

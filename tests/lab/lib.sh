@@ -40,6 +40,9 @@ LAB_MAIL_HOST="mail.example.test"
 LAB_MAIL_IP="127.0.0.11"
 LAB_GW_HOST="gateway.example.test"
 LAB_GW_IP="127.0.0.12"
+LAB_PKI_HOST="pki.example.test" # the CAs' CRL distribution point (Apache, http on port 80)
+LAB_PKI_IP="127.0.0.13"
+LAB_CRL_BASE_URL="http://$LAB_PKI_HOST/CertEnroll"
 LAB_MAIL_PORT="8443"           # Negotiate on every request
 LAB_MAIL_PORT_CB="8444"        # GssapiConnectionBound On (IIS authPersistNonNTLM-like)
 LAB_MAIL_PORT_EP="8445"        # Extended Protection: tokens must carry channel bindings
@@ -102,6 +105,7 @@ ensure_hosts() {
     ensure_host "$LAB_DC_IP" "$LAB_DC_HOST"
     ensure_host "$LAB_MAIL_IP" "$LAB_MAIL_HOST"
     ensure_host "$LAB_GW_IP" "$LAB_GW_HOST"
+    ensure_host "$LAB_PKI_IP" "$LAB_PKI_HOST"
 }
 
 # PID bookkeeping: every process the lab starts is recorded in $LAB_PID_DIR/NAME.pid

@@ -202,6 +202,32 @@ else
     not_ok "LDAP nested-group lookup of alice: $ldap_out"
 fi
 
+# ---- 8. the two-tier PKI: each CRL fetched from the http:// CDP its certificate names -----------------
+http_cdp() { # certificate -> the http:// URL of its CRL distribution point
+    openssl x509 -in "$1" -noout -ext crlDistributionPoints | sed -n 's/^ *URI:\(http:.*\)$/\1/p'
+}
+pki_tmp=$(mktemp -d)
+root_url=$(http_cdp "$LAB_ISSUING_CA_CERT") issuing_url=$(http_cdp "$LAB_CLIENT_CERT_DIR/alice.pem")
+if curl -sS --fail -o "$pki_tmp/root.crl" "$root_url" 2>"$pki_tmp/err" &&
+    curl -sS --fail -o "$pki_tmp/issuing.crl" "$issuing_url" 2>>"$pki_tmp/err"; then
+    verify() { openssl verify -crl_check_all -CAfile "$LAB_CA_FILE" -CRLfile "$pki_tmp/root.crl" -CRLfile "$pki_tmp/issuing.crl" "$@" 2>&1; }
+    if out=$(verify "$LAB_CLIENT_CERT_DIR/alice.pem" "$LAB_MAIL_CERT"); then
+        ok "alice's device and mail's server certificate verify up to the root, with the CRLs from $root_url and $issuing_url"
+    else
+        not_ok "two-tier chain with CRLs: $out"
+    fi
+    if out=$(verify "$LAB_CLIENT_CERT_DIR/$LAB_REVOKED_CLIENT.pem"); then
+        not_ok "$LAB_REVOKED_CLIENT verified, but the issuing CA revoked it"
+    elif printf '%s' "$out" | grep -q 'certificate revoked'; then
+        ok "$LAB_REVOKED_CLIENT (alice's lost phone) is on the issuing CA's CRL"
+    else
+        not_ok "$LAB_REVOKED_CLIENT: $out"
+    fi
+else
+    not_ok "fetching the CRLs from their CDPs ($root_url, $issuing_url): $(cat "$pki_tmp/err")"
+fi
+rm -rf "$pki_tmp"
+
 rm -f "$CC"/*
 echo "== smoke phase took $(elapsed "$T0")"
 echo "$passed passed, $failed failed"

@@ -5,7 +5,7 @@
 #     (mail.example.test) port 8443 (Negotiate on every request) and port 8444
 #     (GssapiConnectionBound On: one authentication per TCP connection)
 # Provisions the domain first if $LAB_DIR holds none (or LAB_REPROVISION=1),
-# creates the lab PKI if missing, writes $LAB_DIR/lab.env and prints it.
+# creates the lab PKI if missing (pki.sh), writes $LAB_DIR/lab.env and prints it.
 #
 # usage: start.sh [LAB_DIR]        (default $LAB_DIR, else /tmp/easgate-lab)
 # Every process started is recorded in $LAB_DIR/pids/*.pid; stop.sh stops them.
@@ -47,45 +47,11 @@ else
 fi
 PHASE_PROVISION="$(elapsed "$T_PROV")"
 
-# ---- 2. lab PKI (CA, server certs, client certs) ------------------------------------
-make_pki() {
-    local d="$LAB_PKI_DIR" cn san
-    mkdir -p "$d/clients"
-    if [ ! -s "$d/ca.pem" ] || [ ! -s "$d/ca.key" ]; then
-        rm -f "$d"/*.pem "$d"/*.key "$d"/clients/*
-        openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-            -keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 -subj "/O=easgate lab/CN=easgate lab CA" \
-            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-            -addext "subjectKeyIdentifier=hash" 2>>"$LAB_LOG_DIR/pki.log" || die "creating lab CA failed (see $LAB_LOG_DIR/pki.log)"
-    fi
-    server_cert() { # name host ip
-        [ -s "$d/$1.pem" ] && return 0
-        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-            -keyout "$d/$1.key" -out "$d/$1.pem" -days 825 -subj "/O=easgate lab/CN=$2" \
-            -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-            -addext "subjectAltName=DNS:$2,IP:$3" -addext "basicConstraints=critical,CA:FALSE" \
-            -addext "keyUsage=critical,digitalSignature,keyEncipherment" -addext "extendedKeyUsage=serverAuth" \
-            2>>"$LAB_LOG_DIR/pki.log" || die "creating server cert for $2 failed (see $LAB_LOG_DIR/pki.log)"
-    }
-    server_cert mail "$LAB_MAIL_HOST" "$LAB_MAIL_IP"
-    server_cert gateway "$LAB_GW_HOST" "$LAB_GW_IP"
-    # Device client certificates: subject CN=<user>, SAN email + UPN (msUPN otherName).
-    local u
-    for u in "${LAB_USERS[@]}"; do
-        [ -s "$d/clients/$u.pem" ] && continue
-        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-            -keyout "$d/clients/$u.key" -out "$d/clients/$u.pem" -days 825 -subj "/O=easgate lab/CN=$u" \
-            -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-            -addext "subjectAltName=email:$u@$LAB_DNS_DOMAIN,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:$u@$LAB_DNS_DOMAIN" \
-            -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
-            -addext "extendedKeyUsage=clientAuth" 2>>"$LAB_LOG_DIR/pki.log" || die "creating client cert for $u failed"
-    done
-    chmod 644 "$d"/*.pem "$d"/clients/*.pem
-    chmod 600 "$d"/*.key "$d"/clients/*.key
-    # Apache workers need to read nothing here (the parent loads key+cert as root).
-}
+# ---- 2. lab PKI (two-tier: root CA, issuing CA, CRLs; server and device certificates) -------
+# shellcheck source-path=SCRIPTDIR source=pki.sh
+. "$LAB_SRC_DIR/pki.sh"
 T_PKI=$(now_ms)
-make_pki
+make_lab_pki
 log "phase pki: $(elapsed "$T_PKI")"
 
 # ---- 3. Samba AD DC -----------------------------------------------------------------
@@ -163,6 +129,8 @@ LoadModule alias_module $MODS/mod_alias.so
 LoadModule env_module $MODS/mod_env.so
 LoadModule setenvif_module $MODS/mod_setenvif.so
 LoadModule unique_id_module $MODS/mod_unique_id.so
+LoadModule mime_module $MODS/mod_mime.so
+TypesConfig /dev/null
 
 # Keep connections open: the point of the tests is connection reuse.
 KeepAlive On
@@ -182,6 +150,7 @@ MaxConnectionsPerChild 0
 
 Listen $LAB_MAIL_IP:$LAB_MAIL_PORT
 Listen $LAB_MAIL_IP:$LAB_MAIL_PORT_CB
+Listen $LAB_PKI_IP:80
 
 SSLSessionCache "shmcb:$H/run/ssl_scache(512000)"
 SSLRandomSeed startup builtin
@@ -236,12 +205,30 @@ for port in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB"; do
 CONF
 done
 
+cat >>"$H/httpd.conf.new" <<CONF
+
+# The CAs' CRL distribution point, as IIS serves AD CS's CertEnroll folder.
+<VirtualHost $LAB_PKI_IP:80>
+    ServerName $LAB_PKI_HOST
+    CustomLog "$H/logs/access-pki.log" labconn
+    Alias /CertEnroll "$LAB_PKI_DIR/CertEnroll"
+    <Directory "$LAB_PKI_DIR/CertEnroll">
+        Require all granted
+    </Directory>
+    AddType application/pkix-crl .crl
+</VirtualHost>
+CONF
+
 T_HTTPD=$(now_ms)
 # Reload a running Apache only for a changed config: for some seconds after a graceful restart, new
 # connections wait for a process (the isolation stress saw TLS handshakes time out after 10 s).
 unchanged=0
 cmp -s "$H/httpd.conf.new" "$H/httpd.conf" && unchanged=1
 mv "$H/httpd.conf.new" "$H/httpd.conf"
+if [ "$PKI_RENEWED" = 1 ]; then  # new server certificates: start over with them
+    stop_pid httpd
+    stop_pid extended-protection
+fi
 if pid_alive httpd && [ "$unchanged" = 1 ]; then
     log "apache already running (pid $(cat "$(pid_file httpd)")) with this config"
 elif pid_alive httpd; then
@@ -251,8 +238,8 @@ elif pid_alive httpd; then
 else
     rm -f "$(pid_file httpd)" "$H/run/httpd.pid"
     cap_log "$H"/logs/*.log "$LAB_LOG_DIR/httpd.out"
-    for p in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB"; do
-        port_open "$LAB_MAIL_IP" "$p" && die "something not started by the lab already listens on $LAB_MAIL_IP:$p"
+    for p in "$LAB_MAIL_IP:$LAB_MAIL_PORT" "$LAB_MAIL_IP:$LAB_MAIL_PORT_CB" "$LAB_PKI_IP:80"; do
+        port_open "${p%:*}" "${p##*:}" && die "something not started by the lab already listens on $p"
     done
     apache2 -f "$H/httpd.conf" -t >"$LAB_LOG_DIR/httpd-configtest.log" 2>&1 || { cat "$LAB_LOG_DIR/httpd-configtest.log" >&2; die "apache config test failed (config: $H/httpd.conf)"; }
     spawn httpd env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C \
@@ -264,11 +251,12 @@ http_code() { # url port -> prints status code
 }
 mail_answers() {
     [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT/Microsoft-Server-ActiveSync")" = 401 ] &&
-    [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB/Microsoft-Server-ActiveSync")" = 401 ]
+    [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB/Microsoft-Server-ActiveSync")" = 401 ] &&
+    [ "$(http_code "$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}.crl")" = 200 ]
 }
 if ! wait_until 20 httpd mail_answers; then
     tail -n 30 "$H/logs/error.log" "$LAB_LOG_DIR/httpd.out" >&2 || true
-    die "the Exchange stand-in did not answer 401 on ports $LAB_MAIL_PORT/$LAB_MAIL_PORT_CB within 20 s"
+    die "the Exchange stand-in did not answer 401 on ports $LAB_MAIL_PORT/$LAB_MAIL_PORT_CB (or the CDP 200) within 20 s"
 fi
 log "phase apache: 401 Negotiate on https://$LAB_MAIL_HOST:{$LAB_MAIL_PORT,$LAB_MAIL_PORT_CB} after $(elapsed "$T_HTTPD")"
 PHASE_HTTPD="$(elapsed "$T_HTTPD")"
@@ -332,7 +320,14 @@ LAB_MAIL_ACCESS_LOG='$H/logs/access-$LAB_MAIL_PORT.log'
 LAB_MAIL_CONN_BOUND_ACCESS_LOG='$H/logs/access-$LAB_MAIL_PORT_CB.log'
 LAB_MAIL_ERROR_LOG='$H/logs/error.log'
 LAB_CA_FILE='$LAB_PKI_DIR/ca.pem'
-LAB_CA_KEY='$LAB_PKI_DIR/ca.key'
+LAB_ROOT_CA_CERT='$LAB_PKI_DIR/root-ca.pem'
+LAB_ISSUING_CA_CERT='$LAB_PKI_DIR/issuing-ca.pem'
+LAB_ISSUING_CA_KEY='$LAB_PKI_DIR/issuing-ca.key'
+LAB_ROOT_CRL='$LAB_PKI_DIR/CertEnroll/${lab_ca_names[0]}.crl'
+LAB_ISSUING_CRL='$LAB_PKI_DIR/CertEnroll/${lab_ca_names[1]}.crl'
+LAB_ISSUING_CRL_URL='$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}.crl'
+LAB_PKI_ACCESS_LOG='$H/logs/access-pki.log'
+LAB_REVOKED_CLIENT='alice-lost'
 LAB_MAIL_CERT='$LAB_PKI_DIR/mail.pem'
 LAB_GW_HOST='$LAB_GW_HOST'
 LAB_GW_IP='$LAB_GW_IP'

@@ -34,6 +34,7 @@ struct GatewayOptions {
     std::string kerberos;        // more YAML lines in the kerberos section
     std::string krb5_conf;       // the lab's when empty
     std::string sections;        // top-level YAML sections, e.g. "identity:\n  mapping: [sid]\n"
+    std::string client_auth;     // more YAML lines in the listener's client_auth, each "      key: value\n"
 };
 
 class GatewayDelegationTest : public ::testing::Test {
@@ -56,7 +57,8 @@ protected:
     void start_gateway(const GatewayOptions& options = {}) {
         const auto& env = lab();
         const std::string config =
-            "listeners:\n" + env.listener_yaml(0, (work_ / "device-cas.pem").string()) + "upstreams:\n" +
+            "listeners:\n" + env.listener_yaml(0, (work_ / "device-cas.pem").string()) + options.client_auth +
+            "upstreams:\n" +
             env.upstream_yaml("exchange", options.backend_var, options.authenticate, options.upstream) +
             env.directory_yaml(options.directory_uris, options.directory) +
             env.kerberos_yaml(options.principal_var, options.keytab_var, options.krb5_conf,

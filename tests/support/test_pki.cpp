@@ -32,6 +32,7 @@ using Asn1StringPtr = common::OpenSslPtr<ASN1_STRING, ASN1_STRING_free>;
 using Asn1TimePtr = common::OpenSslPtr<ASN1_TIME, ASN1_TIME_free>;
 using Asn1TypePtr = common::OpenSslPtr<ASN1_TYPE, ASN1_TYPE_free>;
 using BioPtr = common::OpenSslPtr<BIO, BIO_free>;
+using Asn1EnumeratedPtr = common::OpenSslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
 using BignumPtr = common::OpenSslPtr<BIGNUM, BN_free>;
 using EvpPkeyPtr = common::OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
 using GeneralNamePtr = common::OpenSslPtr<GENERAL_NAME, GENERAL_NAME_free>;
@@ -256,12 +257,18 @@ void add_freshest_crl(X509_CRL* crl, const std::string& delta_url) {
     check(X509_CRL_add_ext(crl, freshest.get(), -1) == 1, "adding the Freshest CRL");
 }
 
-void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revoked_at) {
+void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revoked_at, int reason) {
     X509RevokedPtr entry(checked(X509_REVOKED_new(), "X509_REVOKED_new"));
     check(X509_REVOKED_set_serialNumber(entry.get(), serial_from_hex(serial_hex).get()) == 1,
           "revoked serial");
     const Asn1TimePtr date(checked(ASN1_TIME_set(nullptr, revoked_at), "ASN1_TIME_set"));
     check(X509_REVOKED_set_revocationDate(entry.get(), date.get()) == 1, "revocation date");
+    if (reason >= 0) {
+        const Asn1EnumeratedPtr code(checked(ASN1_ENUMERATED_new(), "ASN1_ENUMERATED_new"));
+        check(ASN1_ENUMERATED_set(code.get(), reason) == 1 &&
+                  X509_REVOKED_add1_ext_i2d(entry.get(), NID_crl_reason, code.get(), 0, 0) == 1,
+              "CRL reason code");
+    }
     check(X509_CRL_add0_revoked(crl, entry.get()) == 1, "X509_CRL_add0_revoked");
     entry.release();
 }
@@ -272,6 +279,7 @@ struct TestCa::State {
     struct Revocation {
         std::string serial_hex;
         std::time_t revoked_at;
+        int reason;
     };
 
     // A CA signed by parent, or self-signed when parent is null.
@@ -309,7 +317,8 @@ struct TestCa::State {
         check(X509_CRL_set1_lastUpdate(crl.get(), time_from_now(last_update).get()) == 1, "CRL lastUpdate");
         check(X509_CRL_set1_nextUpdate(crl.get(), time_from_now(next_update).get()) == 1, "CRL nextUpdate");
         for (std::size_t i = delta ? revocations_in_base : 0; i < revocations.size(); ++i) {
-            add_revoked(crl.get(), revocations[i].serial_hex, revocations[i].revoked_at);
+            add_revoked(crl.get(), revocations[i].serial_hex, revocations[i].revoked_at,
+                        revocations[i].reason);
         }
         add_crl_extensions(crl.get(), cert.get(), ++last_crl_number, delta ? last_base_number : 0);
         if (!delta) {
@@ -352,8 +361,9 @@ IssuedCert TestCa::issue(const CertSpec& spec) const {
             .serial_hex = easgate::testing::serial_hex(cert.get())};
 }
 
-void TestCa::revoke(const std::string& serial_hex) {
-    state_->revocations.push_back({.serial_hex = serial_hex, .revoked_at = std::time(nullptr)});
+void TestCa::revoke(const std::string& serial_hex, int reason) {
+    state_->revocations.push_back(
+        {.serial_hex = serial_hex, .revoked_at = std::time(nullptr), .reason = reason});
 }
 
 std::string TestCa::serial_hex() const { return easgate::testing::serial_hex(state_->cert.get()); }

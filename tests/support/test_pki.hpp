@@ -74,8 +74,9 @@ public:
     void publish_at(std::string crl_url, std::string delta_crl_url = {});
 
     IssuedCert issue(const CertSpec& spec) const;
-    void revoke(const IssuedCert& cert) { revoke(cert.serial_hex); }
-    void revoke(const std::string& serial_hex);
+    // reason: an OpenSSL CRL_REASON_* code for the entry's reasonCode, -1 (CRL_REASON_NONE) for none.
+    void revoke(const IssuedCert& cert, int reason = -1) { revoke(cert.serial_hex, reason); }
+    void revoke(const std::string& serial_hex, int reason = -1);
 
     const std::string& cert_pem() const;
     std::string serial_hex() const;

@@ -2,6 +2,7 @@
 #include "easgate/identity/trust_store.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -129,6 +130,24 @@ TEST_F(TrustStoreTest, ARevocationIsExplainedWithItsCrlAndDate) {
         text.rfind("certificate revoked: listed by the CRL of \"CN=Corp Issuing CA\" (nextUpdate 20", 0), 0u)
         << text;
     EXPECT_NE(text.find(") as revoked on 20"), std::string::npos) << text;
+    EXPECT_EQ(text.find("reason"), std::string::npos) << text;  // the entry gives none
+}
+
+// A lost phone (key compromise) and a suspended one (on hold, which the CA can release) read
+// differently in the log.
+TEST_F(TrustStoreTest, ARevocationNamesTheReasonTheCaGave) {
+    const auto lost = device();
+    const auto suspended = device();
+    const auto odd = device();
+    issuing.revoke(lost, CRL_REASON_KEY_COMPROMISE);
+    issuing.revoke(suspended, CRL_REASON_CERTIFICATE_HOLD);
+    issuing.revoke(odd, 7);  // unassigned in RFC 5280
+    const auto crl = issuing.crl_pem();
+    EXPECT_NE(verify(issuing.cert_pem(), {crl}, lost).find("Z, reason keyCompromise"), std::string::npos);
+    EXPECT_NE(
+        verify(issuing.cert_pem(), {crl}, suspended).find(", reason certificateHold (the CA can release it)"),
+        std::string::npos);
+    EXPECT_NE(verify(issuing.cert_pem(), {crl}, odd).find(", reason code 7"), std::string::npos);
 }
 
 TEST_F(TrustStoreTest, TheTrustFileTellsLinksFromAnchorsAndCrlsFindTheirSigner) {

@@ -1,0 +1,112 @@
+# shellcheck shell=bash
+# The lab's PKI, cut like almost every AD CS estate: an offline root CA → an enterprise issuing CA
+# → devices and web servers, each CA publishing its CRL at an http:// CDP (AD CS's default
+# "http://<host>/CertEnroll/<CA name>.crl", spaces and all) after an ldap:/// one. Sourced by
+# start.sh (needs lib.sh). A one-tier test PKI once hid that every device of a two-tier estate was
+# refused: the lab, the demo and the lab tests run on this one.
+#
+# Files in $LAB_PKI_DIR: root-ca.{pem,key}, issuing-ca.{pem,key}, ca.pem (issuing + root: what an
+# admin gives easgate as trusted_ca_file), mail/gateway.{pem,key} (leaf + issuing CA),
+# clients/<user>.{pem,key}, clients/alice-lost.{pem,key} (alice's lost phone: revoked, key
+# compromise), CertEnroll/<CA name>.crl (published by Apache at $LAB_CRL_BASE_URL).
+
+lab_ca_names=("easgate lab Root CA" "easgate lab Issuing CA")
+
+# One openssl configuration for the whole PKI: `openssl ca` keeps each CA's revocations and CRL
+# number; the extension sections are what AD CS's templates put in. A leaf's SAN, key usage and
+# EKU come from $LAB_CERT_SAN, $LAB_CERT_USAGE and $LAB_CERT_EKU.
+lab_openssl_config() {
+    local d="$LAB_PKI_DIR" section i base_dn="DC=${LAB_DNS_DOMAIN//./,DC=}"
+    printf '[ req ]\ndistinguished_name = dn\n[ dn ]\n'
+    for i in 0 1; do
+        section=$([ "$i" = 0 ] && echo root || echo issuing)
+        printf '[ %s ]\ndatabase = %s/%s-index.txt\ncrlnumber = %s/%s-crlnumber\n' "$section" "$d" "$section" "$d" "$section"
+        # AD CS defaults: the offline root's CRL lasts months, the issuing CA's base CRL a week.
+        printf 'default_md = sha256\ncrl_extensions = crl_ext\ndefault_crl_days = %s\n' "$([ "$i" = 0 ] && echo 180 || echo 8)"
+        # The CDP as AD CS writes it: one distribution point, the LDAP location first, then HTTP.
+        printf '[ cdp_%s ]\nfullname = @cdp_%s_names\n[ cdp_%s_names ]\n' "$section" "$section" "$section"
+        printf 'URI.1 = ldap:///CN=%s,CN=pki,CN=CDP,CN=Public%%20Key%%20Services,CN=Services,CN=Configuration,%s' \
+            "${lab_ca_names[$i]// /%20}" "$base_dn"
+        printf '?certificateRevocationList?base?objectClass=cRLDistributionPoint\nURI.2 = %s/%s.crl\n' \
+            "$LAB_CRL_BASE_URL" "${lab_ca_names[$i]// /%20}"
+    done
+    cat <<'CNF'
+[ crl_ext ]
+authorityKeyIdentifier = keyid:always
+[ root_ca ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ issuing_ca ]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints = cdp_root
+[ leaf ]
+subjectAltName = $ENV::LAB_CERT_SAN
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,$ENV::LAB_CERT_USAGE
+extendedKeyUsage = $ENV::LAB_CERT_EKU
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints = cdp_issuing
+CNF
+}
+
+lab_openssl() { # what openssl-args…: fails the start with the log's tail
+    local what="$1"; shift
+    openssl "$@" >>"$LAB_LOG_DIR/pki.log" 2>&1 || { tail -n 5 "$LAB_LOG_DIR/pki.log" >&2; die "$what failed (see $LAB_LOG_DIR/pki.log)"; }
+}
+
+lab_certificate() { # file subject-CN extensions-section [issuer-file]: a P-256 key and its certificate
+    local d="$LAB_PKI_DIR" issuer="${4:-issuing-ca}" ca=()
+    [ "$issuer" = self ] && ca=(-x509) || ca=(-CA "$d/$issuer.pem" -CAkey "$d/$issuer.key")
+    lab_openssl "issuing $1" req -config "$d/openssl.cnf" -extensions "$3" -new -newkey ec \
+        -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/$1.key" -out "$d/$1.pem" \
+        -days "$([ "$issuer" = self ] && echo 7300 || echo 825)" -subj "/O=easgate lab/CN=$2" "${ca[@]}"
+}
+
+make_lab_pki() {
+    local d="$LAB_PKI_DIR" u
+    # The configuration names these; only leaves set their own.
+    export LAB_CERT_SAN=DNS:unused LAB_CERT_USAGE=digitalSignature LAB_CERT_EKU=clientAuth
+    PKI_RENEWED=0  # start.sh restarts the web servers when their certificates were made anew
+    if [ ! -s "$d/root-ca.key" ] || [ ! -s "$d/issuing-ca.key" ]; then
+        PKI_RENEWED=1
+        rm -rf "$d" && mkdir -p "$d/clients" "$d/CertEnroll"
+        : >"$d/root-index.txt"; : >"$d/issuing-index.txt"
+        echo 1000 >"$d/root-crlnumber"; echo 1000 >"$d/issuing-crlnumber"
+        lab_openssl_config >"$d/openssl.cnf"
+        lab_certificate root-ca "${lab_ca_names[0]}" root_ca self
+        lab_certificate issuing-ca "${lab_ca_names[1]}" issuing_ca root-ca
+        cat "$d/issuing-ca.pem" "$d/root-ca.pem" >"$d/ca.pem"
+    fi
+    server_cert() { # name host ip
+        [ -s "$d/$1.pem" ] && return 0
+        LAB_CERT_SAN="DNS:$2,IP:$3" LAB_CERT_USAGE=digitalSignature,keyEncipherment LAB_CERT_EKU=serverAuth \
+            lab_certificate "$1" "$2" leaf
+        cat "$d/issuing-ca.pem" >>"$d/$1.pem"  # servers send their issuing CA along, as IIS does
+    }
+    server_cert mail "$LAB_MAIL_HOST" "$LAB_MAIL_IP"
+    server_cert gateway "$LAB_GW_HOST" "$LAB_GW_IP"
+    # Device certificates: subject CN=<user>, SAN email + UPN (msUPN otherName), Client Authentication.
+    device_cert() { # file user
+        [ -s "$d/clients/$1.pem" ] && return 0
+        LAB_CERT_SAN="email:$2@$LAB_DNS_DOMAIN,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:$2@$LAB_DNS_DOMAIN" \
+            lab_certificate "clients/$1" "$2" leaf
+    }
+    for u in "${LAB_USERS[@]}"; do device_cert "$u" "$u"; done
+    if [ ! -s "$d/clients/alice-lost.pem" ]; then
+        device_cert alice-lost alice
+        lab_openssl "revoking alice's lost phone" ca -config "$d/openssl.cnf" -name issuing \
+            -cert "$d/issuing-ca.pem" -keyfile "$d/issuing-ca.key" -revoke "$d/clients/alice-lost.pem" -crl_reason keyCompromise
+    fi
+    # Fresh CRLs on every start, so that a lab kept for weeks never serves an expired one.
+    lab_openssl "publishing the root CA's CRL" ca -config "$d/openssl.cnf" -name root -gencrl \
+        -cert "$d/root-ca.pem" -keyfile "$d/root-ca.key" -out "$d/CertEnroll/${lab_ca_names[0]}.crl"
+    lab_openssl "publishing the issuing CA's CRL" ca -config "$d/openssl.cnf" -name issuing -gencrl \
+        -cert "$d/issuing-ca.pem" -keyfile "$d/issuing-ca.key" -out "$d/CertEnroll/${lab_ca_names[1]}.crl"
+    chmod 755 "$d" "$d/clients" "$d/CertEnroll"
+    chmod 644 "$d"/*.pem "$d"/clients/*.pem "$d"/CertEnroll/*.crl
+    chmod 600 "$d"/*.key "$d"/clients/*.key
+}
