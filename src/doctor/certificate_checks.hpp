@@ -4,11 +4,13 @@
 
 #include <openssl/x509.h>
 
+#include <optional>
 #include <string>
 
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/report.hpp"
 #include "easgate/identity/certificate_identity.hpp"
+#include "easgate/identity/revocation_store.hpp"
 
 namespace easgate::doctor {
 
@@ -32,6 +34,13 @@ std::string quoted_subject(X509* certificate);
 // trusted_ca_file: each CA, anchor or link, and its expiry; crl_files: each CRL signed by a listed
 // CA and current; every listed CA has a CRL when revocation is checked; the CDPs crl_refresh uses.
 void check_trust_and_crls(const config::ListenerConfig& listener, const std::string& prefix, Report& report);
+
+// Each http:// CRL Distribution Point crl_refresh knows (from the listed CAs, the CRLs, and the
+// device certificate in that file when given) fetched now, its CRLs offered to store; a failure is
+// a WARN naming what easgate will do meanwhile. Nothing without crl_refresh.
+void check_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
+                               identity::RevocationStore& store, const std::optional<std::string>& device,
+                               Report& report);
 
 // The directory account the device maps to, by identity.mapping as a request would find it; SKIP
 // without a directory section.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "easgate/config/config.hpp"
@@ -10,8 +11,10 @@
 namespace easgate::doctor {
 
 // Listener certificate and key match and are not expiring within 30 days; trusted_ca_file and the
-// CRLs load, each CRL signed by its CA and not past nextUpdate.
-void check_listeners(const config::Config& config, Report& report);
+// CRLs load, each CRL signed by its CA and not past nextUpdate; crl_refresh's distribution points
+// answer with their CA's CRL (with device_certificate: its issuing CA's too).
+void check_listeners(const config::Config& config, const std::optional<std::string>& device_certificate,
+                     Report& report);
 
 // Keytab readable by the service user only, holds the principal, kvno equals msDS-KeyVersionNumber;
 // a TGT can be had; clock skew against the KDC.

@@ -28,7 +28,7 @@ Report run_doctor(const DoctorOptions& options) {
     // The request path's log lines would interleave with the report (and break --json); each finding
     // carries what they would say.
     spdlog::set_level(spdlog::level::off);
-    check_listeners(config, report);
+    check_listeners(config, options.certificate, report);
     check_kerberos(config, report);
     check_directory(config, report);
     check_delegation_setup(config, report);

@@ -23,7 +23,7 @@ std::string context_remedy(const std::string& message, const std::string& prefix
 }
 
 // The listener's TLS settings load as `easgate run` loads them; on success the context is kept
-// for the CDP listing.
+// for the CDP checks.
 std::optional<listener::ServerTlsContext> check_context(const config::ListenerConfig& listener,
                                                         const std::string& prefix, Report& report) {
     try {
@@ -99,31 +99,19 @@ void check_server_certificate(const config::ListenerConfig& listener, const std:
     check_server_chain(chain, prefix, report);
 }
 
-// What crl_refresh will fetch. Not fetched here: doctor reports the configuration, and a fetch
-// would wait up to the timeout for each URL.
-void list_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
-                              listener::ServerTlsContext& context, Report& report) {
-    if (!client_auth.refreshes_crls()) return;
-    auto& revocation = *context.revocation();
-    revocation.learn_from_anchors();
-    std::string urls;
-    for (const auto& url : revocation.distribution_points()) urls += (urls.empty() ? "" : ", ") + url;
-    report.pass("tls", prefix + " CRL refresh",
-                "client_auth.crl_refresh (cdp) fetches " + (urls.empty() ? std::string("no URL yet") : urls) +
-                    ", and the CRL Distribution Points of device certificates as devices present them; "
-                    "doctor fetches none of them");
-}
-
 }  // namespace
 
-void check_listeners(const config::Config& config, Report& report) {
+void check_listeners(const config::Config& config, const std::optional<std::string>& device_certificate,
+                     Report& report) {
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
         const auto& listener = config.listeners[i];
         const std::string prefix = "listeners[" + std::to_string(i) + "]";
         auto context = check_context(listener, prefix, report);
         check_server_certificate(listener, prefix, report);
         check_trust_and_crls(listener, prefix, report);
-        if (context) list_distribution_points(listener.client_auth, prefix, *context, report);
+        if (context)
+            check_distribution_points(listener.client_auth, prefix, *context->revocation(),
+                                      device_certificate, report);
     }
 }
 

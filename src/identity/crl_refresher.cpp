@@ -66,24 +66,38 @@ asio::awaitable<void> CrlRefresher::refresh(const std::string& url) {
 }
 
 std::string CrlRefresher::install(const std::string& url, const std::string& body) {
+    const auto offered = offer_crls(*store_, body);
+    for (const auto& described : offered.installed) {
+        ++counters_->updates;
+        spdlog::info("CRL refresh: {} from {} is in use", described, url);
+    }
+    return offered.error;
+}
+
+OfferedCrls offer_crls(RevocationStore& store, const std::string& body) {
+    OfferedCrls offered;
     auto crls = parse_crls(body);
-    if (crls.empty()) return "the answer is no CRL (PEM or DER)";
+    if (crls.empty()) offered.error = "the answer is no CRL (PEM or DER)";
     for (auto& crl : crls) {
-        const std::string described = describe_crl(crl.get());
-        switch (store_->offer(std::move(crl))) {
+        std::string described = describe_crl(crl.get());
+        switch (store.offer(std::move(crl))) {
             case RevocationStore::Offer::installed:
-                ++counters_->updates;
-                spdlog::info("CRL refresh: {} from {} is in use", described, url);
+                offered.installed.push_back(std::move(described));
                 break;
             case RevocationStore::Offer::not_newer:
+                offered.held.push_back(std::move(described));
                 break;
             case RevocationStore::Offer::unknown_issuer:
-                return "the " + described + " is from a CA that is not in client_auth.trusted_ca_file";
+                offered.error =
+                    "the " + described + " is from a CA that is not in client_auth.trusted_ca_file";
+                return offered;
             case RevocationStore::Offer::bad_signature:
-                return "the " + described + " is not signed by the CA of that name in trusted_ca_file";
+                offered.error =
+                    "the " + described + " is not signed by the CA of that name in trusted_ca_file";
+                return offered;
         }
     }
-    return "";
+    return offered;
 }
 
 void CrlRefresher::record_failure(const std::string& url, const std::string& why) {

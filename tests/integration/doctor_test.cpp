@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "cdp_server.hpp"
 #include "child_process.hpp"
 #include "test_pki.hpp"
 
@@ -85,6 +86,7 @@ struct DoctorSetup {
     std::string strong_mapping = "preferred";
     std::string public_name = "localhost";
     std::string client_auth;  // more YAML lines under client_auth, each "      key: value\n"
+    std::string trusted_cas = "device-cas.pem";
 };
 
 class DoctorTest : public ::testing::Test {
@@ -108,7 +110,7 @@ protected:
                    "    certificate: " + (dir / setup.certificate).string() + "\n"
                    "    private_key: " + (dir / setup.private_key).string() + "\n"
                    "    client_auth:\n"
-                   "      trusted_ca_file: " + (dir / "device-cas.pem").string() + "\n"
+                   "      trusted_ca_file: " + (dir / setup.trusted_cas).string() + "\n"
                    "      crl_files: [" + crls + "]\n" + setup.client_auth +
                    "upstreams:\n"
                    "  - name: exchange\n"
@@ -189,11 +191,49 @@ TEST_F(DoctorTest, AServerCertificateWithoutItsIntermediateOrOfAnotherNameWarns)
     expect("server certificate name", "WARN", "public_name mail.example.test is not a subjectAltName");
 }
 
-TEST_F(DoctorTest, CrlRefreshListsTheDistributionPointsWithoutFetching) {
+// The root's CDP (in the issuing CA's certificate) is 127.0.0.1:9, where nothing listens.
+TEST_F(DoctorTest, AnUnreachableDistributionPointWarnsWithWhatEasgateDoesMeanwhile) {
     run({.client_auth = "      crl_refresh: {interval: 1h}\n"});
     EXPECT_EQ(exit_code_, 0) << output_;
-    expect("CRL refresh", "PASS", "fetches http://127.0.0.1:9/doctor-root.crl");
-    expect("CRL refresh", "PASS", "doctor fetches none of them");
+    const std::string check = "CRL refresh from http://127.0.0.1:9/doctor-root.crl";
+    expect(check, "WARN",
+           "connecting: Connection refused: easgate keeps the CRLs it holds until their nextUpdate");
+    expect(check, "WARN", "let this host reach the URL over http");
+    expect("CRL refresh", "PASS", "give --certificate with a device's certificate");
+}
+
+TEST_F(DoctorTest, CrlRefreshFetchesEachDistributionPointAsEasgateWill) {
+    CdpServer cdp;
+    auto root = TestCa::create_root("Doctor CDP Root CA");
+    root.publish_at(cdp.url("root.crl"));
+    auto issuing = root.create_intermediate("Doctor CDP Issuing CA");
+    issuing.publish_at(cdp.url("issuing.crl"));
+    const auto& dir = pki_->dir;
+    const auto week = hours(7 * 24);
+    write_file(dir / "cdp-cas.pem", issuing.cert_pem() + root.cert_pem());
+    write_file(dir / "cdp-root.crl", root.crl_pem(week));
+    write_file(dir / "cdp-issuing.crl", issuing.crl_pem(week));
+    issuing.issue(Pki::device("alice@example.test")).write(dir, "cdp-device");
+    cdp.publish("root.crl", root.crl_pem(week));  // published since the seed was copied
+    const DoctorSetup setup{.crl_files = {"cdp-root.crl", "cdp-issuing.crl"},
+                            .client_auth = "      crl_refresh: {interval: 1h}\n",
+                            .trusted_cas = "cdp-cas.pem"};
+
+    // The issuing CA's CDP is in the device's certificate: named by --certificate, it is fetched too.
+    run(setup, "cdp-device");
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect(" from " + cdp.url("root.crl"), "PASS", "CRL of \"CN=Doctor CDP Root CA\" (nextUpdate 20");
+    expect(" from " + cdp.url("root.crl"), "PASS", "newer than crl_files");
+    expect(" from " + cdp.url("issuing.crl"), "WARN", "answered 404");
+    EXPECT_EQ(cdp.requests("issuing.crl"), 1);
+
+    cdp.publish("issuing.crl", TestCa::create_root("Doctor CDP Issuing CA").crl_pem(week));  // an impostor
+    run(setup, "cdp-device");
+    expect(" from " + cdp.url("issuing.crl"), "WARN",
+           "is not signed by the CA of that name in trusted_ca_file");
+
+    run({.crl_files = setup.crl_files, .client_auth = setup.client_auth, .trusted_cas = setup.trusted_cas});
+    EXPECT_EQ(cdp.requests("issuing.crl"), 2) << "fetched without a device naming it";
 }
 
 TEST_F(DoctorTest, ACrlPastItsNextUpdateFails) {

@@ -9,11 +9,20 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "easgate/config/config.hpp"
 #include "easgate/identity/revocation_store.hpp"
 
 namespace easgate::identity {
+
+// A CDP's answer offered to a store, CRL by CRL ("CN=… (nextUpdate …)" each).
+struct OfferedCrls {
+    std::vector<std::string> installed;  // newer than the store's: in use now
+    std::vector<std::string> held;       // the store has these or newer ones
+    std::string error;                   // why the answer is unusable; "" when it is usable
+};
+OfferedCrls offer_crls(RevocationStore& store, const std::string& body);
 
 class CrlRefresher : public std::enable_shared_from_this<CrlRefresher> {
 public:

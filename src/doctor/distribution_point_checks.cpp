@@ -1,0 +1,94 @@
+// crl_refresh's CRL Distribution Points, fetched from this host as `easgate run` will fetch them: a
+// gateway in a DMZ that can't reach the CA's web server is the usual reason CRLs go stale.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <future>
+#include <vector>
+
+#include "certificate_checks.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/identity/crl_fetch.hpp"
+#include "easgate/identity/crl_refresher.hpp"
+#include "easgate/identity/trust_store.hpp"
+
+namespace easgate::doctor {
+namespace {
+
+namespace asio = boost::asio;
+
+// Every URL at once, so that unreachable ones cost one timeout in all.
+std::vector<identity::FetchedCrl> fetch_all(const std::vector<std::string>& urls,
+                                            const config::CrlRefresh& settings) {
+    asio::io_context io;
+    std::vector<std::future<identity::FetchedCrl>> pending;
+    for (const auto& url : urls)
+        pending.push_back(asio::co_spawn(
+            io, identity::fetch_crl(url, settings.timeout, settings.max_crl_bytes), asio::use_future));
+    io.run();
+    std::vector<identity::FetchedCrl> fetched;
+    for (auto& one : pending) fetched.push_back(one.get());
+    return fetched;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+    std::string text;
+    for (const auto& part : parts) text += (text.empty() ? "" : ", ") + part;
+    return text;
+}
+
+}  // namespace
+
+void check_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
+                               identity::RevocationStore& store, const std::optional<std::string>& device,
+                               Report& report) {
+    if (!client_auth.refreshes_crls()) return;
+    const auto& settings = *client_auth.crl_refresh;
+    const std::string check = prefix + " CRL refresh";
+    store.learn_from_anchors();
+    if (device) {
+        for (const auto& certificate : identity::read_pem_certificates(*device))
+            store.learn_distribution_points(certificate.get());
+    }
+    const auto urls = store.distribution_points();
+    if (!device) {
+        report.pass(
+            "tls", check,
+            "the CRL Distribution Points of device certificates (their issuing CA's CRL) are fetched as "
+            "devices present them; give --certificate with a device's certificate to fetch that one "
+            "here too");
+    }
+    if (urls.empty()) return;
+    const auto fetched = fetch_all(urls, settings);
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+        const std::string what = check + " from " + urls[i];
+        const auto offered =
+            fetched[i].error.empty() ? identity::offer_crls(store, fetched[i].body) : identity::OfferedCrls{};
+        const std::string why = fetched[i].error.empty() ? offered.error : fetched[i].error;
+        if (!why.empty()) {
+            report.warn(
+                "tls", what,
+                why + ": easgate keeps the CRLs it holds until their nextUpdate (plus crl_refresh.grace " +
+                    config::format_duration(settings.grace) + "), then refuses the devices below that CA",
+                "let this host reach the URL over http (easgate uses no proxy; within crl_refresh.timeout " +
+                    config::format_duration(settings.timeout) +
+                    "), or publish the CA's CRL at an http:// location it reaches and add that to the "
+                    "CA's CDP (AD CS: the CA's Extensions tab); until then keep crl_files current");
+            continue;
+        }
+        auto crls = offered.installed;
+        crls.insert(crls.end(), offered.held.begin(), offered.held.end());
+        report.pass("tls", what,
+                    joined(crls) + (offered.installed.empty() ? ""
+                                                              : "; newer than crl_files, in use once easgate "
+                                                                "runs"));
+    }
+    for (const auto& stale : store.expired_crls()) {
+        report.warn(
+            "tls", check, stale + " is past its nextUpdate and its CDP gave no newer one",
+            "publish a new CRL on that CA (`certutil -CRL`; for an offline root, run it there and copy "
+            "the CRL to the CDP's web server)");
+    }
+}
+
+}  // namespace easgate::doctor
