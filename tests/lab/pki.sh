@@ -7,7 +7,8 @@
 #
 # Files in $LAB_PKI_DIR: root-ca.{pem,key}, issuing-ca.{pem,key}, ca.pem (issuing + root: what an
 # admin gives easgate as trusted_ca_file), mail/gateway.{pem,key} (leaf + issuing CA),
-# clients/<user>.{pem,key}, clients/alice-lost.{pem,key} (alice's lost phone: revoked, key
+# clients/<user>.{pem,key} (with the user's SID, as AD CS issues them since KB5014754; made after
+# the domain is provisioned), clients/alice-lost.{pem,key} (alice's lost phone: revoked, key
 # compromise), CertEnroll/<CA name>.crl (published by Apache at $LAB_CRL_BASE_URL).
 
 lab_ca_names=("easgate lab Root CA" "easgate lab Issuing CA")
@@ -58,12 +59,37 @@ lab_openssl() { # what openssl-args…: fails the start with the log's tail
     openssl "$@" >>"$LAB_LOG_DIR/pki.log" 2>&1 || { tail -n 5 "$LAB_LOG_DIR/pki.log" >&2; die "$what failed (see $LAB_LOG_DIR/pki.log)"; }
 }
 
-lab_certificate() { # file subject-CN extensions-section [issuer-file]: a P-256 key and its certificate
-    local d="$LAB_PKI_DIR" issuer="${4:-issuing-ca}" ca=()
+lab_certificate() { # file subject-CN extensions-section issuer-file|self [openssl args…]: a P-256 key and its certificate
+    local d="$LAB_PKI_DIR" file="$1" cn="$2" section="$3" issuer="$4" ca=()
+    shift 4
     [ "$issuer" = self ] && ca=(-x509) || ca=(-CA "$d/$issuer.pem" -CAkey "$d/$issuer.key")
-    lab_openssl "issuing $1" req -config "$d/openssl.cnf" -extensions "$3" -new -newkey ec \
-        -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/$1.key" -out "$d/$1.pem" \
-        -days "$([ "$issuer" = self ] && echo 7300 || echo 825)" -subj "/O=easgate lab/CN=$2" "${ca[@]}"
+    lab_openssl "issuing $file" req -config "$d/openssl.cnf" -extensions "$section" -new -newkey ec \
+        -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/$file.key" -out "$d/$file.pem" \
+        -days "$([ "$issuer" = self ] && echo 7300 || echo 825)" -subj "/O=easgate lab/CN=$cn" "${ca[@]}" "$@"
+}
+
+# Each lab user's objectSid as "name SID" lines, read from the provisioned directory (offline).
+lab_user_sids() {
+    ldbsearch -H "$LAB_SAMBA_DIR/private/sam.ldb" -b "CN=Users,DC=${LAB_DNS_DOMAIN//./,DC=}" -s one \
+        "(objectClass=user)" sAMAccountName objectSid 2>>"$LAB_LOG_DIR/pki.log" |
+        awk '/^objectSid:/ {sid=$2} /^sAMAccountName:/ {name=$2}
+             /^$/ {if (name != "" && sid != "") print name, sid; name = sid = ""}
+             END {if (name != "" && sid != "") print name, sid}'
+}
+
+lab_der() { # tag content-hex -> DER hex (short lengths: the SID extension stays under 128 bytes)
+    local length=$((${#2} / 2))
+    [ "$length" -lt 128 ] || die "lab_der: $length bytes need a long-form length"
+    printf '%s%02x%s' "$1" "$length" "$2"
+}
+
+# The SID extension AD CS has added since the May 2022 updates (KB5014754, szOID_NTDS_CA_SECURITY_EXT
+# 1.3.6.1.4.1.311.25.2): an otherName szOID_NTDS_OBJECTSID (…25.2.1) holding the SID's text.
+lab_sid_extension() { # SID -> an -addext value
+    local text other
+    text=$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')
+    other=$(lab_der a0 "060a2b060104018237190201$(lab_der a0 "$(lab_der 04 "$text")")")
+    printf '1.3.6.1.4.1.311.25.2=DER:%s' "$(lab_der 30 "$other" | sed 's/../&:/g; s/:$//')"
 }
 
 make_lab_pki() {
@@ -84,16 +110,27 @@ make_lab_pki() {
     server_cert() { # name host ip
         [ -s "$d/$1.pem" ] && return 0
         LAB_CERT_SAN="DNS:$2,IP:$3" LAB_CERT_USAGE=digitalSignature,keyEncipherment LAB_CERT_EKU=serverAuth \
-            lab_certificate "$1" "$2" leaf
+            lab_certificate "$1" "$2" leaf issuing-ca
         cat "$d/issuing-ca.pem" >>"$d/$1.pem"  # servers send their issuing CA along, as IIS does
     }
     server_cert mail "$LAB_MAIL_HOST" "$LAB_MAIL_IP"
     server_cert gateway "$LAB_GW_HOST" "$LAB_GW_IP"
-    # Device certificates: subject CN=<user>, SAN email + UPN (msUPN otherName), Client Authentication.
+    # Device certificates as an AD CS user template builds them from AD: subject CN=<user>, SAN email
+    # + UPN (msUPN otherName), Client Authentication, the user's SID. A domain provisioned anew has
+    # new SIDs: its users get new certificates.
+    local -A sids=()
+    local name sid
+    while read -r name sid; do sids[$name]=$sid; done < <(lab_user_sids)
+    [ -n "${sids[alice]:-}" ] || die "reading the users' SIDs from $LAB_SAMBA_DIR/private/sam.ldb failed (see $LAB_LOG_DIR/pki.log)"
+    if [ "$(cat "$d/clients/domain-sid" 2>/dev/null)" != "${sids[alice]%-*}" ]; then
+        rm -f "$d"/clients/*
+        echo "${sids[alice]%-*}" >"$d/clients/domain-sid"
+    fi
     device_cert() { # file user
         [ -s "$d/clients/$1.pem" ] && return 0
+        [ -n "${sids[$2]:-}" ] || die "no account $2 in the directory for its device certificate"
         LAB_CERT_SAN="email:$2@$LAB_DNS_DOMAIN,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:$2@$LAB_DNS_DOMAIN" \
-            lab_certificate "clients/$1" "$2" leaf
+            lab_certificate "clients/$1" "$2" leaf issuing-ca -addext "$(lab_sid_extension "${sids[$2]}")"
     }
     for u in "${LAB_USERS[@]}"; do device_cert "$u" "$u"; done
     if [ ! -s "$d/clients/alice-lost.pem" ]; then

@@ -15,7 +15,7 @@ LAB_LOG_TAG="lab-start"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lab_init_dir "${1:-}"
 need_root
-need_tools samba samba-tool kinit kvno klist ldapsearch apache2 openssl curl /usr/bin/python3 setsid
+need_tools samba samba-tool kinit kvno klist ldapsearch ldbsearch apache2 openssl curl od /usr/bin/python3 setsid
 
 T_ALL=$(now_ms)
 mkdir -p "$LAB_DIR" "$LAB_PID_DIR" "$LAB_LOG_DIR"
