@@ -122,17 +122,13 @@ UserLookup with_all_values(FoundUser user, const LdapEntry& entry, const Attribu
 }
 
 const std::vector<std::string>& account_attributes() {
-    static const std::vector<std::string> attributes{"userPrincipalName",
-                                                     "sAMAccountName",
-                                                     "userAccountControl",
-                                                     "msDS-User-Account-Control-Computed",
-                                                     "lockoutTime",
-                                                     "accountExpires",
-                                                     "memberOf",
-                                                     "distinguishedName",
-                                                     "objectSid",
-                                                     "msExchMobileAllowedDeviceIDs",
-                                                     "msExchMobileBlockedDeviceIDs"};
+    static const std::vector<std::string> attributes = [] {
+        std::vector<std::string> names{
+            "userPrincipalName", "sAMAccountName", "userAccountControl", "msDS-User-Account-Control-Computed",
+            "lockoutTime",       "accountExpires", "distinguishedName",  "objectSid"};
+        for (const auto& list : list_attributes) names.emplace_back(list.name);
+        return names;
+    }();
     return attributes;
 }
 

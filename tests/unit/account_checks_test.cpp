@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace easgate::directory {
 namespace {
 
@@ -23,6 +25,17 @@ LdapEntry entry(std::uint32_t control = 0x200) {
 }
 
 std::string cause_of(const UserLookup& result) { return result ? "found" : result.error().cause; }
+
+// The search asks for every attribute the checks read, the lists that come in ranges among them.
+TEST(AccountChecks, TheSearchAsksForWhatTheChecksRead) {
+    const auto& asked = account_attributes();
+    for (const char* name :
+         {"userPrincipalName", "sAMAccountName", "userAccountControl", "msDS-User-Account-Control-Computed",
+          "lockoutTime", "accountExpires", "distinguishedName", "objectSid", "memberOf",
+          "msExchMobileAllowedDeviceIDs", "msExchMobileBlockedDeviceIDs"})
+        EXPECT_EQ(std::count(asked.begin(), asked.end(), name), 1) << name;
+    EXPECT_EQ(asked.size(), 11u);
+}
 
 TEST(AccountChecks, AnEnabledDelegableAccountIsTheUser) {
     const auto result = judge_account(entry(), "ldaps://dc1", noon_2026_01_01);
