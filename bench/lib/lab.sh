@@ -94,7 +94,7 @@ kdc_counts() {  # "S4U2SELF S4U2PROXY" from easgate's /metrics
     awk '/^easgate_kdc_s4u2self_total/ {s=$2} /^easgate_kdc_s4u2proxy_total/ {p=$2} END {print s+0, p+0}'
 }
 
-lab_loadgen() {  # JSON ARGS...: easgate-loadgen against the lab's easgate, minting from the lab CA
+lab_loadgen() {  # JSON ARGS...: easgate-loadgen against the lab's easgate, minting from the lab's issuing CA
   local json=$1
   shift
   pinned "$load_cpu" "$bin/easgate-loadgen" --host "$LAB_GW_IP" --port "${lab_port:-$((port_base + 10))}" --label easgate \

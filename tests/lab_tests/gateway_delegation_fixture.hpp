@@ -41,7 +41,8 @@ class GatewayDelegationTest : public ::testing::Test {
 protected:
     void SetUp() override {
         work_ = make_temp_dir("lab-e2e");
-        // Devices enrolled from the lab CA, plus a test CA for UPNs the directory doesn't know.
+        // Devices enrolled from the lab's issuing CA (with its root), plus a test CA for UPNs the directory
+        // doesn't know.
         test_ca_ = std::make_unique<TestCa>(TestCa::create_root("easgate lab test CA"));
         write_file(work_ / "device-cas.pem", read_file(lab().at("LAB_CA_FILE")) + test_ca_->cert_pem());
     }
