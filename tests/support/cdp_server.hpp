@@ -21,6 +21,7 @@ public:
 
     // http://127.0.0.1:<port>/<name>
     std::string url(const std::string& name) const;
+    std::uint16_t port() const { return port_; }
     // GET /<name> answers body from now on; an unpublished name answers 404.
     void publish(const std::string& name, std::string body);
     void unpublish_all();

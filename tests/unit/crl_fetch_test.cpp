@@ -1,0 +1,102 @@
+// One CRL download as crl_refresh and the doctor make it, from CDPs that fail the way networks and
+// web servers do: a black hole, a slow link, an answer too large, a status other than 200, and
+// URLs that are not plain http. The CDP is the suite's CdpServer, a FaultRelay in front when the
+// network is to fail.
+#include "easgate/identity/crl_fetch.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+
+#include "cdp_server.hpp"
+#include "fault_relay.hpp"
+
+namespace easgate::identity {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::CdpServer;
+using testing::FaultRelay;
+
+FetchedCrl fetch(const std::string& url, std::chrono::milliseconds timeout = 2s,
+                 std::uint64_t max_bytes = 1024 * 1024) {
+    boost::asio::io_context io;
+    auto fetched = boost::asio::co_spawn(io, fetch_crl(url, timeout, max_bytes), boost::asio::use_future);
+    io.run();
+    return fetched.get();
+}
+
+std::string relayed_url(const FaultRelay& relay, const std::string& name) {
+    return "http://127.0.0.1:" + std::to_string(relay.port()) + "/" + name;
+}
+
+// AD CS names the file after the CA, spaces and all: the target goes out as written.
+TEST(CrlFetch, TheAnswerIsTheBodyOfTheUrlAsWritten) {
+    CdpServer cdp;
+    cdp.publish("CertEnroll/Corp%20Issuing%20CA.crl", "the CRL");
+    const auto fetched = fetch(cdp.url("CertEnroll/Corp%20Issuing%20CA.crl"));
+    EXPECT_EQ(fetched.error, "");
+    EXPECT_EQ(fetched.body, "the CRL");
+    EXPECT_EQ(cdp.requests("CertEnroll/Corp%20Issuing%20CA.crl"), 1);
+    EXPECT_EQ(
+        fetch("http://localhost:" + std::to_string(cdp.port()) + "/CertEnroll/Corp%20Issuing%20CA.crl").body,
+        "the CRL");
+}
+
+TEST(CrlFetch, AStatusOtherThan200IsNamed) {
+    CdpServer cdp;
+    const auto fetched = fetch(cdp.url("unpublished.crl"));
+    EXPECT_EQ(fetched.error, "answered 404 Not Found");
+    EXPECT_EQ(fetched.body, "");
+}
+
+TEST(CrlFetch, AnAnswerOverMaxCrlBytesIsDropped) {
+    CdpServer cdp;
+    cdp.publish("big.crl", std::string(64 * 1024, 'x'));
+    const auto fetched = fetch(cdp.url("big.crl"), 2s, 16 * 1024);
+    EXPECT_EQ(fetched.error, "the CRL is larger than client_auth.crl_refresh.max_crl_bytes");
+    EXPECT_EQ(fetched.body, "");
+    EXPECT_EQ(fetch(cdp.url("big.crl"), 2s, 64 * 1024).body.size(), 64u * 1024);
+}
+
+// A load balancer's address with no server behind it: the connection is taken, nothing answers.
+TEST(CrlFetch, ABlackHoleEndsAtTheTimeout) {
+    CdpServer cdp;
+    cdp.publish("root.crl", "the CRL");
+    FaultRelay relay("127.0.0.1", 0, "127.0.0.1", cdp.port(), FaultRelay::Mode::silent);
+    const auto started = std::chrono::steady_clock::now();
+    const auto fetched = fetch(relayed_url(relay, "root.crl"), 300ms);
+    EXPECT_EQ(fetched.error.rfind("reading the answer: ", 0), 0u) << fetched.error;
+    EXPECT_NE(fetched.error.find("timeout"), std::string::npos) << fetched.error;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);  // bounded, not hanging
+    EXPECT_EQ(relay.connections(), 1u);
+
+    relay.set_mode(FaultRelay::Mode::slow, 1s);  // a link slower than the timeout allows
+    EXPECT_NE(fetch(relayed_url(relay, "root.crl"), 300ms).error.find("timeout"), std::string::npos);
+    relay.set_mode(FaultRelay::Mode::forward);  // and once it recovers
+    EXPECT_EQ(fetch(relayed_url(relay, "root.crl")).body, "the CRL");
+}
+
+TEST(CrlFetch, ARefusedConnectionIsNamed) {
+    CdpServer cdp;
+    const std::string url = cdp.url("root.crl");
+    cdp.stop();
+    EXPECT_EQ(fetch(url).error, "connecting: Connection refused");
+}
+
+TEST(CrlFetch, OnlyPlainHttpUrlsAreFetched) {
+    for (const char* url :
+         {"https://pki.example.test/CertEnroll/root.crl",
+          "ldap:///CN=Corp%20Root%20CA,CN=pki,CN=CDP,CN=Public%20Key%20Services,CN=Services,"
+          "CN=Configuration,DC=example,DC=test?certificateRevocationList?base",
+          "file:///etc/passwd", "http://user:secret@127.0.0.1/root.crl", "http:///root.crl",
+          "http://127.0.0.1:/root.crl", "HTTP//127.0.0.1/root.crl"}) {
+        EXPECT_EQ(fetch(url).error, "not an http:// URL") << url;
+    }
+}
+
+}  // namespace
+}  // namespace easgate::identity
