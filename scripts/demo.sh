@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo: a self-contained Active Directory domain on loopback (Samba AD DC for EXAMPLE.TEST),
+# The demo: a self-contained Active Directory domain on loopback (two Samba AD DCs for EXAMPLE.TEST),
 # Apache + mod_auth_gssapi as a Kerberos-protected Exchange, and easgate in front of it. A phone's
 # request with alice's device certificate goes through easgate, which looks alice up in the
 # directory, obtains a Kerberos ticket for her by constrained delegation (S4U2Self + S4U2Proxy)
@@ -36,7 +36,7 @@ if ! { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release &&
 fi
 
 stop_easgate
-echo "== starting the test domain EXAMPLE.TEST (Samba AD DC on 127.0.0.10) and the Exchange stand-in"
+echo "== starting the test domain EXAMPLE.TEST (Samba AD DCs on 127.0.0.10 and .14) and the Exchange stand-in"
 echo "   (Apache + mod_auth_gssapi on 127.0.0.11, Kerberos required); log: $demo/lab.log"
 if ! bash tests/lab/start.sh >"$demo/lab.log" 2>&1; then
   tail -n 30 "$demo/lab.log"

@@ -16,6 +16,8 @@ lab_init_dir() {
     LAB_LOG_DIR="$LAB_DIR/logs"
     LAB_SAMBA_DIR="$LAB_DIR/samba"          # samba-tool --targetdir
     LAB_SMB_CONF="$LAB_SAMBA_DIR/etc/smb.conf"
+    LAB_DC2_DIR="$LAB_DIR/samba-dc2"        # the second DC, joined to dc1's domain by start.sh
+    LAB_DC2_SMB_CONF="$LAB_DC2_DIR/etc/smb.conf"
     LAB_KRB5_CONF="$LAB_DIR/krb5.conf"
     LAB_KEYTAB_DIR="$LAB_DIR/keytabs"
     LAB_PKI_DIR="$LAB_DIR/pki"
@@ -36,6 +38,8 @@ LAB_DNS_DOMAIN="example.test"
 LAB_NETBIOS_DOMAIN="EXAMPLE"
 LAB_DC_HOST="dc1.example.test"
 LAB_DC_IP="127.0.0.10"
+LAB_DC2_HOST="dc2.example.test"  # a second DC of the domain (replicating with dc1), as every estate has
+LAB_DC2_IP="127.0.0.14"
 LAB_MAIL_HOST="mail.example.test"
 LAB_MAIL_IP="127.0.0.11"
 LAB_GW_HOST="gateway.example.test"
@@ -103,9 +107,64 @@ ensure_host() {
 
 ensure_hosts() {
     ensure_host "$LAB_DC_IP" "$LAB_DC_HOST"
+    ensure_host "$LAB_DC2_IP" "$LAB_DC2_HOST"
     ensure_host "$LAB_MAIL_IP" "$LAB_MAIL_HOST"
     ensure_host "$LAB_GW_IP" "$LAB_GW_HOST"
     ensure_host "$LAB_PKI_IP" "$LAB_PKI_HOST"
+}
+
+# DCs find their replication partners by "<DSA objectGUID>._msdcs.<domain>" (a CNAME in AD's DNS).
+# The lab has no DNS: /etc/hosts carries these names, and those of a domain provisioned before go.
+# usage: ensure_dsa_hosts IP GUID [IP GUID]...
+ensure_dsa_hosts() {
+    local hosts=/etc/hosts want="" tmp
+    while [ $# -ge 2 ]; do
+        want+="$1 $2._msdcs.$LAB_DNS_DOMAIN  # easgate-lab"$'\n'
+        shift 2
+    done
+    [ "$(grep -F "._msdcs.$LAB_DNS_DOMAIN  # easgate-lab" "$hosts")"$'\n' = "$want" ] && return 0
+    tmp="$(mktemp)"
+    grep -vF "._msdcs.$LAB_DNS_DOMAIN  # easgate-lab" "$hosts" >"$tmp" || true
+    printf '%s' "$want" >>"$tmp"
+    cat "$tmp" >"$hosts"; rm -f "$tmp"  # in place: /etc/hosts may be a bind mount
+    log "/etc/hosts: the DCs' replication names are now: $(printf '%s' "$want" | awk '{printf "%s ", $2}')"
+}
+
+# The smb.conf options each lab DC is made with (provision for dc1, join for dc2): only its own
+# address, only the services the lab needs, GSSAPI binds inside LDAPS (as AD allows), its log in
+# LAB_LOG_DIR with the KDC's audit lines, never rotated (tests read it from a byte offset).
+lab_dc_options() { # ip log-file -> LAB_DC_OPTIONS
+    LAB_DC_OPTIONS=(--option="interfaces = $1/8" --option="bind interfaces only = yes"
+        --option="server services = -s3fs -nbt -wrepl -dns -dnsupdate -ntp_signd -winbindd"
+        --option="ldap server require strong auth = allow_sasl_over_tls"
+        --option="log file = $2" --option="max log size = 0"
+        --option="log level = 1 kerberos:3 auth_audit:3")
+}
+
+# Replicate the domain partition dc2 → dc1 and dc1 → dc2 now, rather than at the next change
+# notification (a few seconds after a change). Needs both DCs running.
+replicate_dcs() {
+    local pair
+    replicate() { # destination source
+        samba-tool drs replicate -s "$LAB_SMB_CONF" "$1" "$2" "DC=${LAB_DNS_DOMAIN//./,DC=}" \
+            -U "$LAB_NETBIOS_DOMAIN\\Administrator%$LAB_ADMIN_PASSWORD" >>"$LAB_LOG_DIR/replication.log" 2>&1
+    }
+    for pair in "$LAB_DC_HOST $LAB_DC2_HOST" "$LAB_DC2_HOST $LAB_DC_HOST"; do
+        # A partner that was just restarted fails the first try (WERR_NETNAME_DELETED: the DRS
+        # connection to its old process).
+        # shellcheck disable=SC2086 # destination and source
+        replicate $pair || { sleep 1; replicate $pair; } || { sleep 2; replicate $pair; } \
+            || die "replicating the domain to ${pair%% *} failed (log: $LAB_LOG_DIR/replication.log)"
+    done
+}
+
+# The objectGUID of a DC's own NTDS Settings object (its DSA), read offline from its sam.ldb.
+dsa_guid() { # sam.ldb
+    local dn
+    dn="$(ldbsearch -H "$1" -s base -b "" dsServiceName 2>/dev/null |
+        awk '/^ / {line = line substr($0, 2); next} {if (line != "") print line; line = $0} END {print line}' |
+        sed -n 's/^dsServiceName: //p')"
+    [ -n "$dn" ] && ldbsearch -H "$1" -s base -b "$dn" objectGUID 2>/dev/null | sed -n 's/^objectGUID: //p'
 }
 
 # PID bookkeeping: every process the lab starts is recorded in $LAB_PID_DIR/NAME.pid
@@ -138,6 +197,7 @@ stop_pid() {
     pid="$(cat "$f")"
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
+        kill -CONT -- "-$pid" 2>/dev/null || true  # a DC frozen by dc.sh (a test that failed half-way)
         for i in $(seq 1 100); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
@@ -200,6 +260,7 @@ write_krb5_conf() {
 [realms]
     $LAB_REALM = {
         kdc = $LAB_DC_IP:88
+        kdc = $LAB_DC2_IP:88
         admin_server = $LAB_DC_IP
         default_domain = $LAB_DNS_DOMAIN
     }

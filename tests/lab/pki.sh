@@ -6,7 +6,7 @@
 # refused: the lab, the demo and the lab tests run on this one.
 #
 # Files in $LAB_PKI_DIR: root-ca.{pem,key}, issuing-ca.{pem,key}, ca.pem (issuing + root: what an
-# admin gives easgate as trusted_ca_file), mail/gateway.{pem,key} (leaf + issuing CA),
+# admin gives easgate as trusted_ca_file), mail/gateway/dc1/dc2.{pem,key} (leaf + issuing CA),
 # clients/<user>.{pem,key} (with the user's SID, as AD CS issues them since KB5014754; made after
 # the domain is provisioned), clients/alice-lost.{pem,key} (alice's lost phone: revoked, key
 # compromise), CertEnroll/<CA name>.crl (published by Apache at $LAB_CRL_BASE_URL).
@@ -107,14 +107,18 @@ make_lab_pki() {
         lab_certificate issuing-ca "${lab_ca_names[1]}" issuing_ca root-ca
         cat "$d/issuing-ca.pem" "$d/root-ca.pem" >"$d/ca.pem"
     fi
-    server_cert() { # name host ip
+    server_cert() { # name host ip [more SAN entries]
         [ -s "$d/$1.pem" ] && return 0
-        LAB_CERT_SAN="DNS:$2,IP:$3" LAB_CERT_USAGE=digitalSignature,keyEncipherment LAB_CERT_EKU=serverAuth \
+        PKI_RENEWED=1
+        LAB_CERT_SAN="DNS:$2,IP:$3${4:+,$4}" LAB_CERT_USAGE=digitalSignature,keyEncipherment LAB_CERT_EKU=serverAuth \
             lab_certificate "$1" "$2" leaf issuing-ca
         cat "$d/issuing-ca.pem" >>"$d/$1.pem"  # servers send their issuing CA along, as IIS does
     }
     server_cert mail "$LAB_MAIL_HOST" "$LAB_MAIL_IP"
     server_cert gateway "$LAB_GW_HOST" "$LAB_GW_IP"
+    # The DCs' LDAPS certificates, as they auto-enrol them from AD CS: the DC's name and the domain's.
+    server_cert dc1 "$LAB_DC_HOST" "$LAB_DC_IP" "DNS:$LAB_DNS_DOMAIN"
+    server_cert dc2 "$LAB_DC2_HOST" "$LAB_DC2_IP" "DNS:$LAB_DNS_DOMAIN"
     # Device certificates as an AD CS user template builds them from AD: subject CN=<user>, SAN email
     # + UPN (msUPN otherName), Client Authentication, the user's SID. A domain provisioned anew has
     # new SIDs: its users get new certificates.

@@ -15,13 +15,13 @@ lab_init_dir "${1:-}"
 need_root
 need_tools samba-tool ldbsearch ldbmodify ldbadd klist /usr/bin/python3
 
-if pid_alive samba; then
-    die "the lab DC is running (pid $(cat "$(pid_file samba)")); run stop.sh first"
+if pid_alive samba || pid_alive samba-dc2; then
+    die "a lab DC is running; run stop.sh first"
 fi
 
 t0=$(now_ms)
 rm -f "$LAB_PROVISIONED_MARK"
-rm -rf "$LAB_SAMBA_DIR" "$LAB_KEYTAB_DIR"
+rm -rf "$LAB_SAMBA_DIR" "$LAB_DC2_DIR" "$LAB_KEYTAB_DIR"  # dc2 joins the new domain when started
 mkdir -p "$LAB_SAMBA_DIR" "$LAB_KEYTAB_DIR" "$LAB_LOG_DIR"
 chmod 755 "$LAB_DIR"
 write_krb5_conf
@@ -32,6 +32,7 @@ export KRB5_CONFIG="$LAB_KRB5_CONF"
 empty_conf="$LAB_DIR/empty-smb.conf"
 : >"$empty_conf"
 
+lab_dc_options "$LAB_DC_IP" "$LAB_LOG_DIR/samba.log"
 log "provisioning realm $LAB_REALM (domain $LAB_NETBIOS_DOMAIN, DC $LAB_DC_HOST/$LAB_DC_IP) into $LAB_SAMBA_DIR"
 if ! samba-tool domain provision \
         -s "$empty_conf" \
@@ -39,14 +40,7 @@ if ! samba-tool domain provision \
         --realm="$LAB_REALM" --domain="$LAB_NETBIOS_DOMAIN" \
         --server-role=dc --dns-backend=NONE --use-rfc2307 \
         --host-name="${LAB_DC_HOST%%.*}" --host-ip="$LAB_DC_IP" \
-        --adminpass="$LAB_ADMIN_PASSWORD" \
-        --option="interfaces = $LAB_DC_IP/8" \
-        --option="bind interfaces only = yes" \
-        --option="server services = -s3fs -nbt -wrepl -dns -dnsupdate -ntp_signd -winbindd" \
-        --option="ldap server require strong auth = allow_sasl_over_tls" \
-        --option="log file = $LAB_LOG_DIR/samba.log" \
-        --option="max log size = 0" \
-        --option="log level = 1 kerberos:3 auth_audit:3" \
+        --adminpass="$LAB_ADMIN_PASSWORD" "${LAB_DC_OPTIONS[@]}" \
         >"$LAB_LOG_DIR/provision.log" 2>&1; then
     tail -n 25 "$LAB_LOG_DIR/provision.log" >&2
     die "samba-tool domain provision failed (log: $LAB_LOG_DIR/provision.log)"

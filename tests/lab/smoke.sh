@@ -9,6 +9,8 @@
 #     rights), carol (disabled), an SPN outside EASGATE$'s delegation list; for
 #     each, the reason the KDC logged ($LAB_KDC_LOG)
 #   - nested group membership of alice via LDAP (SASL GSSAPI)
+#   - the two-tier PKI's chains, with the CRLs fetched from their CDPs
+#   - dc2: S4U through its KDC alone, and a change made on dc1 read from it over LDAPS
 #
 # usage: smoke.sh [LAB_DIR]
 # Ends with "N passed, N failed"; exit status 0 only if nothing failed.
@@ -227,6 +229,32 @@ else
     not_ok "fetching the CRLs from their CDPs ($root_url, $issuing_url): $(cat "$pki_tmp/err")"
 fi
 rm -rf "$pki_tmp"
+
+# ---- 9. dc2, a second DC of the domain: its own KDC delegates, its LDAPS answers, it replicates ------
+dc2_conf="$CC/krb5-dc2.conf"
+sed "/kdc = $LAB_DC_IP:88/d" "$KRB5_CONFIG" >"$dc2_conf"  # dc2 alone
+if out="$(KRB5_CONFIG="$dc2_conf" KRB5CCNAME="$cc_tmp" sh -c \
+        'kinit -k -t "$1" "$2" && kvno -I "bob@$3" -P "$4"' - "$LAB_EASGATE_KEYTAB" "$LAB_EASGATE_PRINCIPAL" "$LAB_REALM" "$LAB_MAIL_SPN" 2>&1)"; then
+    ok "dc2's KDC alone: kinit as $LAB_EASGATE_PRINCIPAL, then S4U2Self + S4U2Proxy for bob: $out"
+else
+    not_ok "S4U through dc2's KDC alone: $out"
+fi
+stamp="smoke-$(date +%s%N)"
+printf 'dn: CN=bob,CN=Users,%s\nchangetype: modify\nreplace: description\ndescription: %s\n' "$LAB_BASE_DN" "$stamp" |
+    LDAPTLS_CACERT="$LAB_LDAPS_CA_FILE" ldapmodify -x -H "$LAB_LDAPS_URL" -D "CN=Administrator,CN=Users,$LAB_BASE_DN" \
+        -w "$LAB_ADMIN_PASSWORD" >"$CC/modify.out" 2>&1 || not_ok "writing bob's description on dc1: $(cat "$CC/modify.out")"
+replicated=""
+for _ in $(seq 1 60); do  # Samba notifies its partners of a change within seconds
+    replicated=$(LDAPTLS_CACERT="$LAB_LDAPS_CA_FILE" ldapsearch -LLL -x -H "$LAB_DC2_LDAPS_URL" -D "CN=Administrator,CN=Users,$LAB_BASE_DN" \
+        -w "$LAB_ADMIN_PASSWORD" -b "$LAB_BASE_DN" "(sAMAccountName=bob)" description 2>&1 | sed -n 's/^description: //p')
+    [ "$replicated" = "$stamp" ] && break
+    sleep 0.5
+done
+if [ "$replicated" = "$stamp" ]; then
+    ok "a change written on dc1 is read from $LAB_DC2_LDAPS_URL (LDAPS certificate from the issuing CA)"
+else
+    not_ok "the change written on dc1 ($stamp) not on $LAB_DC2_LDAPS_URL after 30 s: '$replicated'"
+fi
 
 rm -f "$CC"/*
 echo "== smoke phase took $(elapsed "$T0")"

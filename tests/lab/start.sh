@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the easgate loopback lab:
-#   - Samba AD DC for EXAMPLE.TEST on 127.0.0.10 (dc1.example.test)
+#   - Samba AD DCs for EXAMPLE.TEST on 127.0.0.10 (dc1.example.test) and 127.0.0.14
+#     (dc2.example.test, joined to the domain on first start, replicating with dc1)
 #   - the Exchange stand-in: Apache + mod_auth_gssapi on 127.0.0.11
 #     (mail.example.test) port 8443 (Negotiate on every request) and port 8444
 #     (GssapiConnectionBound On: one authentication per TCP connection)
@@ -29,7 +30,6 @@ T_PROV=$(now_ms)
 provisioned=0
 if [ "${LAB_REPROVISION:-0}" = 1 ]; then
     log "LAB_REPROVISION=1: provisioning again"
-    stop_pid samba
 elif [ -f "$LAB_PROVISIONED_MARK" ] && grep -qx "LAB_DIR=$LAB_DIR" "$LAB_PROVISIONED_MARK" \
         && [ -f "$LAB_SMB_CONF" ] && [ -s "$LAB_KEYTAB_DIR/easgate.keytab" ]; then
     if grep -qx "fingerprint=$(provision_fingerprint)" "$LAB_PROVISIONED_MARK"; then
@@ -39,7 +39,7 @@ elif [ -f "$LAB_PROVISIONED_MARK" ] && grep -qx "LAB_DIR=$LAB_DIR" "$LAB_PROVISI
     fi
 fi
 if [ "$provisioned" = 0 ]; then
-    if pid_alive samba; then stop_pid samba; fi
+    stop_pid samba-dc2; stop_pid samba
     bash "$LAB_SRC_DIR/provision.sh" "$LAB_DIR"
     log "phase provision: $(elapsed "$T_PROV")"
 else
@@ -54,41 +54,80 @@ T_PKI=$(now_ms)
 make_lab_pki
 log "phase pki: $(elapsed "$T_PKI")"
 
-# ---- 3. Samba AD DC -----------------------------------------------------------------
+# ---- 3. Samba AD DCs: dc1, then dc2 (joined to the domain and replicating with dc1) -----------
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 kdc_answers() {
     KRB5CCNAME="MEMORY:lab-probe" kinit -k -t "$LAB_KEYTAB_DIR/easgate.keytab" 'EASGATE$@'"$LAB_REALM" >/dev/null 2>&1
 }
-ldap_answers() {
-    ldapsearch -x -H "ldap://$LAB_DC_HOST" -b "" -s base defaultNamingContext 2>/dev/null | grep -q '^defaultNamingContext:'
+ldap_answers() { # host
+    ldapsearch -x -H "ldap://$1" -b "" -s base defaultNamingContext 2>/dev/null | grep -q '^defaultNamingContext:'
+}
+dc_answers() { # ip host: the KDC (krb5.conf lists dc1 first: probe dc2's port) and LDAP
+    if [ "$1" = "$LAB_DC_IP" ]; then kdc_answers; else port_open "$1" 88; fi && ldap_answers "$2"
+}
+
+start_dc() { # pid-name ip host smb.conf log
+    local name="$1" ip="$2" host="$3" conf="$4" log="$5" p
+    if pid_alive "$name"; then
+        log "$name already running (pid $(cat "$(pid_file "$name")"))"
+    else
+        rm -f "$(pid_file "$name")"
+        for p in 88 389; do
+            port_open "$ip" "$p" && die "something not started by the lab already listens on $ip:$p (a system samba-ad-dc? run install-packages.sh, which stops it)"
+        done
+        # Samba writes its own pid file too; remove a stale one from a killed run.
+        rm -f "$(dirname "$conf")"/../samba.pid "$(dirname "$conf")"/../run/samba.pid 2>/dev/null || true
+        cap_log "$log" "$LAB_LOG_DIR/$name.out"
+        # No log rotation (Samba's default rotates at 5 MB): tests read the KDC's audit lines from a
+        # byte offset in the log, which a rotation in mid-test would empty. cap_log bounds it instead.
+        # LDAPS with a certificate from the issuing CA, as DCs enrol one from AD CS.
+        spawn "$name" env KRB5_CONFIG="$LAB_KRB5_CONF" samba -s "$conf" --foreground --no-process-group \
+            --option="max log size = 0" --option="tls enabled = yes" \
+            --option="tls keyfile = $LAB_PKI_DIR/${host%%.*}.key" --option="tls certfile = $LAB_PKI_DIR/${host%%.*}.pem" \
+            --option="tls cafile = $LAB_PKI_DIR/ca.pem"
+    fi
+    if ! wait_until 30 "$name" dc_answers "$ip" "$host"; then
+        tail -n 30 "$log" "$LAB_LOG_DIR/$name.out" >&2 || true
+        die "$host's KDC or LDAP did not answer within 30 s (logs: $log, $LAB_LOG_DIR/$name.out)"
+    fi
 }
 
 T_SAMBA=$(now_ms)
-if pid_alive samba; then
-    log "samba already running (pid $(cat "$(pid_file samba)"))"
-else
-    rm -f "$(pid_file samba)"
-    for p in 88 389; do
-        port_open "$LAB_DC_IP" "$p" && die "something not started by the lab already listens on $LAB_DC_IP:$p (a system samba-ad-dc? run install-packages.sh, which stops it)"
-    done
-    # Samba writes its own pid file too; remove a stale one from a killed run.
-    rm -f "$LAB_SAMBA_DIR"/samba.pid "$LAB_SAMBA_DIR"/run/samba.pid 2>/dev/null || true
-    cap_log "$LAB_LOG_DIR/samba.log" "$LAB_LOG_DIR/samba.out"
-    # No log rotation (Samba's default rotates at 5 MB): tests read the KDC's audit lines from a
-    # byte offset in samba.log, which a rotation in mid-test would empty. cap_log bounds it instead.
-    spawn samba env KRB5_CONFIG="$LAB_KRB5_CONF" samba -s "$LAB_SMB_CONF" --foreground --no-process-group \
-        --option="max log size = 0"
-fi
-if ! wait_until 30 samba kdc_answers; then
-    tail -n 30 "$LAB_LOG_DIR/samba.log" "$LAB_LOG_DIR/samba.out" >&2 || true
-    die "the DC's KDC did not answer within 30 s (logs: $LAB_LOG_DIR/samba.log, samba.out)"
-fi
-if ! wait_until 30 samba ldap_answers; then
-    tail -n 30 "$LAB_LOG_DIR/samba.log" >&2 || true
-    die "the DC's LDAP did not answer within 30 s (log: $LAB_LOG_DIR/samba.log)"
-fi
+if [ "$PKI_RENEWED" = 1 ]; then stop_pid samba-dc2; stop_pid samba; fi  # new DC certificates
+start_dc samba "$LAB_DC_IP" "$LAB_DC_HOST" "$LAB_SMB_CONF" "$LAB_LOG_DIR/samba.log"
 log "phase samba: KDC and LDAP answer on $LAB_DC_IP after $(elapsed "$T_SAMBA")"
 PHASE_SAMBA="$(elapsed "$T_SAMBA")"
+
+T_DC2=$(now_ms)
+if [ ! -s "$LAB_DC2_DIR/private/sam.ldb" ]; then
+    stop_pid samba-dc2
+    rm -rf "$LAB_DC2_DIR"
+    : >"$LAB_DIR/empty-smb.conf"
+    lab_dc_options "$LAB_DC2_IP" "$LAB_LOG_DIR/samba-dc2.log"
+    # As an admin promotes a second DC: a full join (replicating the domain, its secrets and the
+    # krbtgt keys), then the DC's own SPNs (ldap/dc2…).
+    if ! samba-tool domain join "$LAB_DNS_DOMAIN" DC -s "$LAB_DIR/empty-smb.conf" --targetdir="$LAB_DC2_DIR" \
+            --server="$LAB_DC_HOST" -U "$LAB_NETBIOS_DOMAIN\\Administrator%$LAB_ADMIN_PASSWORD" \
+            --realm="$LAB_REALM" --dns-backend=NONE \
+            --option="workgroup = $LAB_NETBIOS_DOMAIN" --option="netbios name = ${LAB_DC2_HOST%%.*}" \
+            --option="pid directory = $LAB_DC2_DIR/run" --option="ncalrpc dir = $LAB_DC2_DIR/run/ncalrpc" \
+            "${LAB_DC_OPTIONS[@]}" >"$LAB_LOG_DIR/join-dc2.log" 2>&1; then
+        tail -n 25 "$LAB_LOG_DIR/join-dc2.log" >&2
+        die "joining $LAB_DC2_HOST to the domain failed (log: $LAB_LOG_DIR/join-dc2.log)"
+    fi
+    rm -f "$LAB_DIR/empty-smb.conf"
+    mkdir -p "$LAB_DC2_DIR/run"
+    samba_spnupdate -s "$LAB_DC2_SMB_CONF" >>"$LAB_LOG_DIR/join-dc2.log" 2>&1 || die "samba_spnupdate on dc2 failed (log: $LAB_LOG_DIR/join-dc2.log)"
+    log "joined $LAB_DC2_HOST to $LAB_REALM in $(elapsed "$T_DC2")"
+fi
+ensure_dsa_hosts "$LAB_DC_IP" "$(dsa_guid "$LAB_SAMBA_DIR/private/sam.ldb")" \
+    "$LAB_DC2_IP" "$(dsa_guid "$LAB_DC2_DIR/private/sam.ldb")"
+start_dc samba-dc2 "$LAB_DC2_IP" "$LAB_DC2_HOST" "$LAB_DC2_SMB_CONF" "$LAB_LOG_DIR/samba-dc2.log"
+# Both ways at once rather than at the next change notification: dc1's KDC learns a new dc2's SPNs,
+# and a dc2 that was stopped catches up before tests read from it.
+replicate_dcs
+log "phase dc2: KDC and LDAP answer on $LAB_DC2_IP after $(elapsed "$T_DC2")"
+PHASE_DC2="$(elapsed "$T_DC2")"
 
 # ---- 4. Exchange stand-in (Apache) -----------------------------------------------------
 H="$LAB_HTTPD_DIR"
@@ -296,7 +335,11 @@ LAB_DC_IP='$LAB_DC_IP'
 LAB_KDC_LOG='$LAB_LOG_DIR/samba.log'
 LAB_LDAP_URL='ldap://$LAB_DC_HOST'
 LAB_LDAPS_URL='ldaps://$LAB_DC_HOST'
-LAB_LDAPS_CA_FILE='$LAB_SAMBA_DIR/private/tls/ca.pem'
+LAB_LDAPS_CA_FILE='$LAB_PKI_DIR/ca.pem'
+LAB_DC2_HOST='$LAB_DC2_HOST'
+LAB_DC2_IP='$LAB_DC2_IP'
+LAB_DC2_KDC_LOG='$LAB_LOG_DIR/samba-dc2.log'
+LAB_DC2_LDAPS_URL='ldaps://$LAB_DC2_HOST'
 LAB_BASE_DN='DC=${LAB_DNS_DOMAIN//./,DC=}'
 LAB_ADMIN_PRINCIPAL='Administrator@$LAB_REALM'
 LAB_ADMIN_PASSWORD='$LAB_ADMIN_PASSWORD'
@@ -342,6 +385,6 @@ LAB_SERVICE_PASSWORD='$LAB_SVC_PASSWORD'
 ENV
 chmod 644 "$LAB_ENV_FILE"
 
-log "phases: provision $PHASE_PROVISION, samba $PHASE_SAMBA, apache $PHASE_HTTPD; total $(elapsed "$T_ALL")"
+log "phases: provision $PHASE_PROVISION, samba $PHASE_SAMBA, dc2 $PHASE_DC2, apache $PHASE_HTTPD; total $(elapsed "$T_ALL")"
 log "lab is up; env file: $LAB_ENV_FILE (source it); stop with: tests/lab/stop.sh $LAB_DIR"
 cat "$LAB_ENV_FILE"

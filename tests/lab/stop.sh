@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop everything the easgate lab started, by the PIDs recorded in
-# $LAB_DIR/pids/*.pid (apache first, then samba).  The provisioned domain, the
+# $LAB_DIR/pids/*.pid (apache first, then the DCs).  The provisioned domain, the
 # keytabs, the PKI and the logs stay in $LAB_DIR for the next start.sh;
 # pass --purge to delete $LAB_DIR as well.  The /etc/hosts lines stay (harmless,
 # and start.sh would add them again).
@@ -21,7 +21,7 @@ if [ ! -d "$LAB_DIR" ]; then
 fi
 
 # Known services in a sensible order, then anything else recorded.
-for name in httpd samba; do
+for name in httpd samba-dc2 samba; do
     stop_pid "$name"
 done
 if [ -d "$LAB_PID_DIR" ]; then

@@ -60,13 +60,8 @@ protected:
     DelegationService& service_with_kdcs(const std::vector<std::string>& kdcs,
                                          milliseconds kdc_timeout = timeout,
                                          const std::function<void(config::KerberosConfig&)>& adjust = {}) {
-        std::string conf = testing::read_file(lab().at("KRB5_CONFIG"));
-        std::string lines;
-        for (const auto& kdc : kdcs) lines += (lines.empty() ? "kdc = " : "\n        kdc = ") + kdc;
-        const std::string lab_kdc = "kdc = " + lab().at("LAB_KDC") + ":88";
-        conf.replace(conf.find(lab_kdc), lab_kdc.size(), lines);
         const auto path = work_ / "krb5.conf";
-        testing::write_file(path, conf);
+        testing::write_file(path, lab().krb5_conf_with_kdcs(kdcs));
         setenv("KRB5_CONFIG", path.c_str(), 1);
         auto kerberos = lab_kerberos();
         kerberos.krb5_conf = path;

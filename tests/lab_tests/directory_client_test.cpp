@@ -116,8 +116,11 @@ TEST_F(DirectoryClientTest, SimpleBindOverStartTls) {
 }
 
 TEST_F(DirectoryClientTest, RefusesADcCertificateFromAnotherCa) {
+    const auto dir = testing::make_temp_dir("other-ca");
+    const auto other_ca = dir / "other-ca.pem";  // a CA that issued nothing the DCs hold
+    testing::write_file(other_ca, testing::TestCa::create_root("not the DCs' CA").cert_pem());
     auto config = simple({lab_.at("LAB_LDAPS_URL"), lab_.at("LAB_LDAP_URL")});
-    config.ca_file = lab_.at("LAB_CA_FILE");  // the lab's device/web CA, not Samba's
+    config.ca_file = other_ca;
     DirectoryClient client(config, nullptr);
     const auto result = lookup(client, "alice@example.test");
     EXPECT_EQ(cause_of(result), "unavailable");
@@ -126,7 +129,8 @@ TEST_F(DirectoryClientTest, RefusesADcCertificateFromAnotherCa) {
     // libldap (GnuTLS on Debian) says no more than "Can't contact LDAP server" for ldaps://.
     EXPECT_NE(detail_of(result).find(lab_.at("LAB_LDAP_URL") + ": StartTLS failed"), std::string::npos)
         << detail_of(result);
-    EXPECT_NE(detail_of(result).find(lab_.at("LAB_CA_FILE")), std::string::npos) << detail_of(result);
+    EXPECT_NE(detail_of(result).find(other_ca.string()), std::string::npos) << detail_of(result);
+    std::filesystem::remove_all(dir);
 }
 
 TEST_F(DirectoryClientTest, FailsOverToTheNextUri) {

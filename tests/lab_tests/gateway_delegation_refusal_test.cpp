@@ -83,10 +83,7 @@ TEST_F(GatewayDelegationTest, StartsWithoutTheKdcAndServesOnceItAnswers) {
     const auto& env = lab();
     FaultRelay kdc("127.0.0.22", 0, env.at("LAB_KDC"), 88, FaultRelay::Mode::silent);
     const std::string kdc_address = "127.0.0.22:" + std::to_string(kdc.port());
-    std::string krb5_conf = read_file(env.at("KRB5_CONFIG"));
-    const std::string lab_kdc = "kdc = " + env.at("LAB_KDC") + ":88";
-    krb5_conf.replace(krb5_conf.find(lab_kdc), lab_kdc.size(), "kdc = " + kdc_address);
-    write_file(work_ / "krb5.conf", krb5_conf);
+    write_file(work_ / "krb5.conf", env.krb5_conf_with_kdcs({kdc_address}));
     // A simple bind, so that the directory needs no KDC: only delegation meets the silent one.
     write_file(work_ / "ldap-password", env.at("LAB_ADMIN_PASSWORD"));
     const auto started = std::chrono::steady_clock::now();

@@ -34,6 +34,23 @@ std::string LabEnvironment::at(const std::string& name) const {
     return it == values_.end() ? "" : it->second;
 }
 
+std::string LabEnvironment::krb5_conf_with_kdcs(const std::vector<std::string>& kdcs) const {
+    std::ifstream in(at("KRB5_CONFIG"));
+    std::string conf, line;
+    bool replaced = false;
+    while (std::getline(in, line)) {
+        const auto key = line.find_first_not_of(" \t");
+        if (key == std::string::npos || line.compare(key, 6, "kdc = ") != 0) {
+            conf += line + "\n";
+        } else if (!replaced) {
+            for (const auto& kdc : kdcs) conf += line.substr(0, key) + "kdc = " + kdc + "\n";
+            replaced = true;
+        }
+    }
+    EXPECT_TRUE(replaced) << "no kdc line in " << at("KRB5_CONFIG");
+    return conf;
+}
+
 // clang-format off
 std::string LabEnvironment::listener_yaml(std::uint16_t port, const std::string& trusted_ca_file,
                                           const std::string& upstream) const {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace easgate::testing {
 
@@ -31,6 +32,9 @@ public:
     std::string kerberos_yaml(const std::string& principal_var = "LAB_EASGATE_PRINCIPAL",
                               const std::string& keytab_var = "LAB_EASGATE_KEYTAB",
                               const std::string& krb5_conf = "", const std::string& extra = "") const;
+
+    // The lab's krb5.conf with kdcs ("host:port") as the realm's KDCs instead of dc1 and dc2.
+    std::string krb5_conf_with_kdcs(const std::vector<std::string>& kdcs) const;
 
 private:
     std::map<std::string, std::string> values_;

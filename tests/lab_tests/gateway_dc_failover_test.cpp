@@ -1,0 +1,132 @@
+// Several DCs, as every estate has: the lab's dc2 is joined to dc1's domain and replicates with it.
+// easgate lists both (directory.uris, and krb5.conf's kdc lines); one DC goes down while phones
+// sync, as when an admin patches it. tests/lab/dc.sh takes it down; every test brings it back.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "gateway_delegation_fixture.hpp"
+
+namespace easgate::testing {
+namespace {
+
+class GatewayDcFailoverTest : public GatewayDelegationTest {
+protected:
+    void SetUp() override {
+        GatewayDelegationTest::SetUp();
+        // What earlier tests changed on dc1 (a service's new key, say) reaches dc2 now, not seconds on.
+        const auto synced = run_command({"bash", script(), "sync"}, std::chrono::seconds(60));
+        ASSERT_EQ(synced.exit_code, 0) << synced.err;
+    }
+
+    void TearDown() override {
+        const auto started = dc("start", "dc1");
+        EXPECT_EQ(started.exit_code, 0) << "dc1 could not be brought back: " << started.err;
+        GatewayDelegationTest::TearDown();
+    }
+
+    static std::string script() { return std::string(EASGATE_SOURCE_DIR) + "/tests/lab/dc.sh"; }
+    static CommandResult dc(const std::string& action, const std::string& name) {
+        return run_command({"bash", script(), action, name}, std::chrono::seconds(90));
+    }
+
+    // easgate's own copy of the lab's krb5.conf, which the admin edits in a test.
+    std::string krb5_conf() const { return (work_ / "krb5.conf").string(); }
+    void krb5_conf_lists(const std::vector<std::string>& kdcs) const {
+        write_file(krb5_conf(), lab().krb5_conf_with_kdcs(kdcs));
+    }
+
+    void start_with_both_dcs(const std::string& kerberos = "") {
+        krb5_conf_lists({lab().at("LAB_DC_IP") + ":88", lab().at("LAB_DC2_IP") + ":88"});
+        GatewayOptions options;
+        options.krb5_conf = krb5_conf();
+        options.directory_uris = lab().at("LAB_LDAPS_URL") + ", " + lab().at("LAB_DC2_LDAPS_URL");
+        options.directory = "  timeout: 2s\n";
+        options.kerberos = kerberos;
+        start_gateway(options);
+    }
+
+    // The user the backend saw for one Sync of `user`, or curl's error and status.
+    std::string backend_user_for(const std::string& user) const {
+        const auto result = as_user(user, {"--write-out", "\n%{http_code}"});
+        const auto all = reports(result);
+        if (result.exit_code != 0 || all.size() != 1) return "failed: " + result.err + result.out;
+        return all[0].value("user", "");
+    }
+
+    static std::size_t size_of(const std::string& var) { return read_file(lab().at(var)).size(); }
+    static std::string since(const std::string& var, std::size_t offset) {
+        return read_file(lab().at(var)).substr(offset);
+    }
+};
+
+// dc1 shut down: its ports refuse, so the directory and krb5 move on to dc2 at once. Users easgate
+// holds tickets for need no DC at all; a user new to easgate is looked up and delegated through dc2.
+TEST_F(GatewayDcFailoverTest, WithDc1DownPhonesKeepSyncingAndNewUsersAreServedByDc2) {
+    start_with_both_dcs();
+    ASSERT_EQ(backend_user_for("alice"), "alice@EXAMPLE.TEST") << gateway_->log();
+
+    const auto stopped = dc("stop", "dc1");
+    ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+    const auto dc2_before = size_of("LAB_DC2_KDC_LOG");
+
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(backend_user_for("alice"), "alice@EXAMPLE.TEST") << i;
+    EXPECT_EQ(backend_user_for("bob"), "bob@EXAMPLE.TEST") << gateway_->log();
+    EXPECT_EQ(backend_user_for("user11"), "user11@EXAMPLE.TEST") << gateway_->log();
+
+    // dc2's KDC did bob's S4U2Self and S4U2Proxy; the log names dc1 as the server that failed.
+    const auto kdc = since("LAB_DC2_KDC_LOG", dc2_before);
+    EXPECT_EQ(count_of(kdc, "impersonating bob@EXAMPLE.TEST"), 1u) << kdc;
+    EXPECT_EQ(count_of(kdc, "constrained delegation for bob@EXAMPLE.TEST"), 1u) << kdc;
+    EXPECT_NE(gateway_->log().find("ldaps://dc1.example.test"), std::string::npos) << gateway_->log();
+
+    // dc1 back: its replication brought it what dc2 saw, and new users are served as before.
+    const auto restarted = dc("start", "dc1");
+    ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+    EXPECT_EQ(backend_user_for("user12"), "user12@EXAMPLE.TEST") << gateway_->log();
+}
+
+// dc1 hung (frozen): it accepts connections and never answers. Phones whose users easgate holds
+// tickets for keep syncing; a user new to easgate waits for the directory to give up on dc1 and for
+// krb5 to give up on dc1's KDC, getting 503 with Retry-After meanwhile, then is served by dc2.
+// Once the admin takes dc1 out of krb5.conf, new users are served at once.
+TEST_F(GatewayDcFailoverTest, WithDc1HungPhonesKeepSyncingAndNewUsersGetThroughOnRetry) {
+    start_with_both_dcs("  timeout: 5s\n");
+    ASSERT_EQ(backend_user_for("alice"), "alice@EXAMPLE.TEST") << gateway_->log();
+
+    const auto frozen = dc("freeze", "dc1");
+    ASSERT_EQ(frozen.exit_code, 0) << frozen.err;
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<std::string> statuses;
+    while (statuses.empty() || statuses.back() != "200") {
+        const auto result = as_user("bob", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+        statuses.push_back(result.out);
+        EXPECT_EQ(backend_user_for("alice"), "alice@EXAMPLE.TEST") << "a cached user while dc1 hangs";
+        if (std::chrono::steady_clock::now() - started > std::chrono::seconds(90)) break;
+    }
+    std::string seen;
+    for (const auto& status : statuses) seen += status + " ";
+    std::cerr << "bob's requests while dc1 hangs: " << seen << "after "
+              << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+                     .count()
+              << " s\n";
+    EXPECT_EQ(statuses.back(), "200") << seen << gateway_->log();
+    for (std::size_t i = 0; i + 1 < statuses.size(); ++i) EXPECT_EQ(statuses[i], "503") << seen;
+    // The log names dc1's LDAPS as the server that did not answer, and says why krb5 is slow.
+    EXPECT_NE(gateway_->log().find("ldaps://dc1.example.test"), std::string::npos);
+    EXPECT_NE(gateway_->log().find("krb5 waits 10 s for a KDC that accepted a TCP connection"),
+              std::string::npos)
+        << gateway_->log();
+
+    // The remedy the log gives: the hung KDC out of krb5.conf. The next KDC exchange reads the
+    // file again (no reload): a user new to easgate is served at the first try.
+    krb5_conf_lists({lab().at("LAB_DC2_IP") + ":88"});
+    EXPECT_EQ(backend_user_for("user13"), "user13@EXAMPLE.TEST") << gateway_->log();
+}
+
+}  // namespace
+}  // namespace easgate::testing
