@@ -213,22 +213,27 @@ DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
             .kdcs = configured_kdcs(kerberos.realm())};
 }
 
-std::string configured_kdcs(const std::string& realm) {
+std::vector<std::string> configured_kdc_list(const std::string& realm) {
     const kerberos::Krb5Context context;
     if (context.get() == nullptr) return {};
     profile_t profile = nullptr;
-    std::string list;
+    std::vector<std::string> list;
     if (krb5_get_profile(context.get(), &profile) == 0) {
         const char* names[] = {"realms", realm.c_str(), "kdc", nullptr};
         char** values = nullptr;
         if (profile_get_values(profile, names, &values) == 0) {
-            for (char** value = values; *value != nullptr; ++value)
-                list += (list.empty() ? "" : ", ") + std::string(*value);
+            for (char** value = values; *value != nullptr; ++value) list.emplace_back(*value);
             profile_free_list(values);
         }
         profile_release(profile);
     }
     return list;
+}
+
+std::string configured_kdcs(const std::string& realm) {
+    std::string joined;
+    for (const auto& kdc : configured_kdc_list(realm)) joined += (joined.empty() ? "" : ", ") + kdc;
+    return joined;
 }
 
 common::Failure explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,

@@ -17,8 +17,12 @@ void check_listeners(const config::Config& config, const std::optional<std::stri
                      Report& report);
 
 // Keytab readable by the service user only, holds the principal, kvno equals msDS-KeyVersionNumber;
-// a TGT can be had; clock skew against the KDC.
+// a TGT can be had; clock skew against the KDC; each KDC in krb5.conf on its own.
 void check_kerberos(const config::Config& config, Report& report);
+
+// Part of check_kerberos: each KDC of the realm in krb5.conf, asked on its own for easgate's TGT
+// (refused, hung, or refusing the login as a DC whose replication lags).
+void check_each_kdc(const config::KerberosConfig& kerberos, Report& report);
 
 // Each directory URI: reachable, TLS verified, bind works (and which of these failed).
 void check_directory(const config::Config& config, Report& report);

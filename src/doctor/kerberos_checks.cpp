@@ -215,6 +215,7 @@ void check_kerberos(const config::Config& config, Report& report) {
     if (!check_keytab_principal(contents, kerberos, report)) return;
     check_kvno(config, contents.kvno, report);
     check_tgt_and_skew(kerberos, report);
+    check_each_kdc(kerberos, report);
 }
 
 }  // namespace easgate::doctor

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace easgate::doctor {
 
@@ -34,6 +35,9 @@ public:
     std::string handshake(const std::string& host);
     // Over TLS once handshake() worked, else in the clear.
     std::string exchange(HttpRequest& request, HttpResponse& response);
+    // A Kerberos message to a KDC over TCP, and its reply (RFC 4120 7.2.2: each framed by its
+    // four-byte length).
+    std::string kerberos_exchange(std::string_view request, std::string& reply);
 
     // After a handshake: the server's certificate (owned by the connection).
     X509* peer_certificate();

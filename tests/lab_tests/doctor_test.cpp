@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "fault_relay.hpp"
 #include "lab_administration.hpp"
 #include "lab_environment.hpp"
 #include "test_pki.hpp"
@@ -50,6 +51,8 @@ struct DoctorConfig {
     std::string backend_var = "LAB_MAIL_BASE_URL";  // the Exchange stand-in
     std::string upstream_server;                    // replaces it when set
     std::string upstream;                           // more YAML lines in the upstream's entry
+    std::string krb5_conf;                          // the lab's when empty
+    std::string kerberos;                           // more YAML lines in the kerberos section
 };
 
 class DoctorTest : public ::testing::Test {
@@ -69,7 +72,8 @@ protected:
         if (!options.upstream_server.empty())
             upstream.replace(upstream.find(lab().at(options.backend_var)),
                              lab().at(options.backend_var).size(), options.upstream_server);
-        std::string kerberos = lab().kerberos_yaml(options.principal_var, options.keytab_var);
+        std::string kerberos = lab().kerberos_yaml(options.principal_var, options.keytab_var,
+                                                   options.krb5_conf, options.kerberos);
         if (!options.keytab_file.empty())
             kerberos.replace(kerberos.find(lab().at(options.keytab_var)), lab().at(options.keytab_var).size(),
                              options.keytab_file);
@@ -140,6 +144,42 @@ TEST_F(DoctorTest, HealthySetUpPassesEndToEndForAlice) {
         EXPECT_EQ(run.verdict(area, check), "PASS") << area << "/" << check << "\n" << run.output;
     }
     EXPECT_NE(run.text("exchange", "Exchange accepts").find("alice@EXAMPLE.TEST: 200"), std::string::npos);
+}
+
+// krb5.conf lists both DCs and two KDCs that serve nobody: one hung (accepts, never answers), one
+// with nothing listening. The TGT check passes (krb5 asks dc1 first); each KDC asked on its own
+// shows the two that would cost users time.
+TEST_F(DoctorTest, EachKdcIsAskedOnItsOwnAndAHungOrDeadOneWarns) {
+    const FaultRelay hung("127.0.0.22", 0, lab().at("LAB_DC_IP"), 88, FaultRelay::Mode::silent);
+    const std::string hung_kdc = "127.0.0.22:" + std::to_string(hung.port());
+    const std::string dc1 = lab().at("LAB_DC_IP") + ":88", dc2 = "tcp/" + lab().at("LAB_DC2_IP") + ":88";
+    const auto krb5_conf = work_ / "krb5.conf";
+    write_file(krb5_conf, lab().krb5_conf_with_kdcs({dc1, hung_kdc, "127.0.0.9:1", "[::1]:9", dc2}));
+    const auto run = doctor(write_config({.krb5_conf = krb5_conf.string(), .kerberos = "  timeout: 2s\n"}));
+
+    EXPECT_EQ(run.verdict("kerberos", "TGT"), "PASS") << run.output;
+    EXPECT_EQ(run.verdict("kerberos", "KDC " + dc1), "PASS") << run.output;
+    EXPECT_EQ(run.verdict("kerberos", "KDC " + dc2), "PASS") << run.output;
+    EXPECT_EQ(run.verdict("kerberos", "KDC " + hung_kdc), "WARN") << run.output;
+    EXPECT_NE(
+        run.text("kerberos", "KDC " + hung_kdc).find("accepted the connection and did not answer within 2s"),
+        std::string::npos)
+        << run.output;
+    EXPECT_NE(run.text("kerberos", "KDC " + hung_kdc).find("costs 10 s in every KDC exchange"),
+              std::string::npos)
+        << run.output;
+    EXPECT_EQ(run.verdict("kerberos", "KDC 127.0.0.9:1"), "WARN") << run.output;
+    EXPECT_NE(run.text("kerberos", "KDC 127.0.0.9:1").find("no TCP connection to 127.0.0.9:1"),
+              std::string::npos)
+        << run.output;
+    EXPECT_NE(run.text("kerberos", "KDC 127.0.0.9:1")
+                  .find("take the line \"kdc = 127.0.0.9:1\" out of " + krb5_conf.string()),
+              std::string::npos)
+        << run.output;
+    EXPECT_EQ(run.verdict("kerberos", "KDC [::1]:9"), "WARN") << run.output;
+    EXPECT_NE(run.text("kerberos", "KDC [::1]:9").find("no TCP connection to ::1:9"), std::string::npos)
+        << run.output;
+    EXPECT_GE(hung.connections(), 1u);
 }
 
 TEST_F(DoctorTest, UsersTheGatewayCantActForFailWithTheirCause) {

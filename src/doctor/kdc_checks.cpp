@@ -1,0 +1,155 @@
+// Each KDC that krb5.conf names for easgate's realm, asked on its own. krb5 tries them in order
+// and waits 10 s in every exchange for one that accepts the connection and never answers, so a
+// hung KDC costs new users that time while another KDC serves; the TGT check only shows that
+// some KDC answered.
+#include <krb5/krb5.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "checks.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/delegation/kerberos_errors.hpp"
+#include "easgate/kerberos/keytab_login.hpp"
+#include "failure_finding.hpp"
+#include "probe.hpp"
+
+namespace easgate::doctor {
+namespace {
+
+constexpr const char* area = "kerberos";
+
+struct KdcAddress {
+    std::string host;
+    std::uint16_t port = 88;
+    std::string unsupported;  // why this check can't ask it
+};
+
+// krb5.conf's forms: host, host:port, [v6]:port, with an optional tcp/ or udp/ before them (easgate
+// asks over TCP: AD's tickets outgrow UDP); http(s):// is an MS-KKDCP proxy.
+KdcAddress parse_kdc(std::string entry) {
+    KdcAddress kdc;
+    if (entry.starts_with("http://") || entry.starts_with("https://")) {
+        kdc.unsupported = "a KDC proxy (MS-KKDCP), which this check does not ask";
+        return kdc;
+    }
+    if (entry.starts_with("tcp/") || entry.starts_with("udp/")) entry.erase(0, 4);
+    std::string port;
+    if (entry.starts_with('[')) {
+        const auto close = entry.find(']');
+        kdc.host = entry.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+        if (close != std::string::npos && entry.size() > close + 1 && entry[close + 1] == ':')
+            port = entry.substr(close + 2);
+    } else if (const auto colon = entry.find(':'); colon != std::string::npos && entry.rfind(':') == colon) {
+        kdc.host = entry.substr(0, colon);
+        port = entry.substr(colon + 1);
+    } else {
+        kdc.host = entry;
+    }
+    if (!port.empty()) {
+        const unsigned long number =
+            port.find_first_not_of("0123456789") == std::string::npos && port.size() <= 5 ? std::stoul(port)
+                                                                                          : 0;
+        if (number == 0 || number > 65535) kdc.unsupported = "its port '" + port + "' is not a number";
+        kdc.port = static_cast<std::uint16_t>(number);
+    }
+    return kdc;
+}
+
+std::string text_of(const krb5_data& data) { return std::string(data.data, data.length); }
+
+// What asking one KDC for easgate's TGT gave: a transport problem, a krb5 error the KDC's answer
+// caused, or neither (a TGT).
+struct KdcAnswer {
+    std::string transport;
+    krb5_error_code code = 0;
+};
+
+// An AS exchange with the keytab against this KDC alone, driven step by step so that the doctor
+// does the transport (the keytab's preauthentication takes two rounds with AD).
+KdcAnswer login_at(const KdcAddress& kdc, const config::KerberosConfig& kerberos,
+                   const kerberos::Krb5Context& context) {
+    krb5_principal client = nullptr;
+    krb5_keytab keytab = nullptr;
+    krb5_init_creds_context login = nullptr;
+    KdcAnswer answer;
+    answer.code = krb5_parse_name(context.get(), kerberos.principal.c_str(), &client);
+    if (answer.code == 0) answer.code = krb5_kt_resolve(context.get(), kerberos.keytab.c_str(), &keytab);
+    if (answer.code == 0)
+        answer.code = krb5_init_creds_init(context.get(), client, nullptr, nullptr, 0, nullptr, &login);
+    if (answer.code == 0) answer.code = krb5_init_creds_set_keytab(context.get(), login, keytab);
+    std::string reply;
+    Probe probe(kerberos.timeout, "");
+    answer.transport = answer.code == 0 ? probe.connect(kdc.host, kdc.port) : "";
+    for (int round = 0; answer.code == 0 && answer.transport.empty() && round < 8; ++round) {
+        krb5_data in{.magic = 0, .length = static_cast<unsigned>(reply.size()), .data = reply.data()};
+        krb5_data out{}, realm{};
+        unsigned int flags = 0;
+        answer.code = krb5_init_creds_step(context.get(), login, &in, &out, &realm, &flags);
+        const std::string request = text_of(out);
+        krb5_free_data_contents(context.get(), &out);
+        krb5_free_data_contents(context.get(), &realm);
+        if (answer.code != 0 || (flags & KRB5_INIT_CREDS_STEP_FLAG_CONTINUE) == 0) break;
+        answer.transport = probe.kerberos_exchange(request, reply);
+    }
+    if (login != nullptr) krb5_init_creds_free(context.get(), login);
+    if (keytab != nullptr) krb5_kt_close(context.get(), keytab);
+    if (client != nullptr) krb5_free_principal(context.get(), client);
+    return answer;
+}
+
+void check_kdc(const std::string& entry, const config::KerberosConfig& kerberos, Report& report) {
+    const std::string check = "KDC " + entry;
+    const auto kdc = parse_kdc(entry);
+    if (!kdc.unsupported.empty()) {
+        report.skip(area, check, entry + " is " + kdc.unsupported);
+        return;
+    }
+    const kerberos::Krb5Context context;
+    const auto started = std::chrono::steady_clock::now();
+    const auto answer = login_at(kdc, kerberos, context);
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    const std::string line =
+        "the line \"kdc = " + entry + "\" out of " + delegation::service_names(kerberos).krb5_conf;
+    if (answer.transport.starts_with("accepted the connection")) {
+        report.warn(area, check, answer.transport,
+                    "a KDC that accepts connections and never answers costs 10 s in every KDC exchange "
+                    "before krb5 asks the next one, so users new to easgate get 503s meanwhile: restart "
+                    "the KDC service on that DC, or take " +
+                        line + " until it answers");
+    } else if (!answer.transport.empty()) {
+        report.warn(area, check, answer.transport,
+                    "krb5 goes on to the next KDC, but this one serves nobody: start the KDC service "
+                    "on that DC (port 88 TCP), open the firewall, or take " +
+                        line);
+    } else if (answer.code != 0) {
+        const auto failure = delegation::explain_kerberos_failure(delegation::KerberosStep::service_login,
+                                                                  delegation::service_names(kerberos),
+                                                                  answer.code, context.message(answer.code));
+        report.warn(area, check, "refused easgate's login: " + failure.reason,
+                    "when the TGT check passed, another KDC accepts the login and this DC's copy of the "
+                    "directory lags (a password or key change not replicated yet): check its "
+                    "replication (repadmin /showrepl); otherwise fix what the TGT check names");
+    } else {
+        report.pass(area, check,
+                    "issued a TGT to " + kerberos.principal + " in " + config::format_duration(took));
+    }
+}
+
+}  // namespace
+
+void check_each_kdc(const config::KerberosConfig& kerberos, Report& report) {
+    const auto kdcs = delegation::configured_kdc_list(kerberos.realm());
+    if (kdcs.empty()) {
+        report.skip(area, "KDCs of the realm",
+                    delegation::service_names(kerberos).krb5_conf + " names no kdc for " + kerberos.realm() +
+                        ": krb5 finds the KDCs in DNS (_kerberos._tcp SRV records), which only the TGT check "
+                        "covers");
+        return;
+    }
+    for (const auto& kdc : kdcs) check_kdc(kdc, kerberos, report);
+}
+
+}  // namespace easgate::doctor
