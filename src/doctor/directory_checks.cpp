@@ -1,6 +1,9 @@
 #include <ldap.h>
 
+#include <algorithm>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "checks.hpp"
 #include "directory_session.hpp"
@@ -79,18 +82,39 @@ void check_directory(const config::Config& config, Report& report) {
         report.skip(area, "directory", "no directory: section: certificates are not looked up in AD");
         return;
     }
+    // Each URI on its own first: a DC that is down while another serves is one DC fewer (WARN), not
+    // a gateway that can't look users up (FAIL). A wrong certificate or bind stays a FAIL: it breaks
+    // the failover to that DC.
+    std::vector<std::pair<std::string, Report>> each;
     for (const auto& uri : config.directory->uris) {
+        Report& found = each.emplace_back(uri, Report{}).second;
         LDAPURLDesc* parsed = nullptr;
         if (ldap_url_parse(uri.c_str(), &parsed) != LDAP_URL_SUCCESS) {
-            report.fail(area, uri, "not an LDAP URI",
-                        "write it as ldaps://dc1.example.com or ldap://dc1.example.com");
+            found.fail(area, uri, "not an LDAP URI",
+                       "write it as ldaps://dc1.example.com or ldap://dc1.example.com");
             continue;
         }
         const std::unique_ptr<LDAPURLDesc, LdapUrlRelease> url(parsed);
-        if (check_reachable_and_tls(*config.directory, uri, *url, report))
-            check_bind(config, uri, report);
+        if (check_reachable_and_tls(*config.directory, uri, *url, found))
+            check_bind(config, uri, found);
         else
-            report.skip(area, uri + " bind", "not tried: no working connection");
+            found.skip(area, uri + " bind", "not tried: no working connection");
+    }
+    const auto serving = std::find_if(each.begin(), each.end(), [](const auto& uri) {
+        return !uri.second.failed() && uri.second.findings().back().verdict != Verdict::skip;
+    });
+    for (auto& [uri, found] : each) {
+        for (auto finding : found.findings()) {
+            if (serving != each.end() && finding.verdict == Verdict::fail &&
+                finding.check == uri + " reachable") {
+                finding.verdict = Verdict::warn;
+                finding.remedy =
+                    "easgate looks users up on " + serving->first + " meanwhile (it tries the URIs in " +
+                    "order, so a DC that hangs rather than refuses costs directory.timeout first); " +
+                    finding.remedy;
+            }
+            report.add(std::move(finding));
+        }
     }
 }
 

@@ -51,6 +51,7 @@ struct DoctorConfig {
     std::string backend_var = "LAB_MAIL_BASE_URL";  // the Exchange stand-in
     std::string upstream_server;                    // replaces it when set
     std::string upstream;                           // more YAML lines in the upstream's entry
+    std::string directory_uris;                     // dc1's LDAPS URL when empty
     std::string krb5_conf;                          // the lab's when empty
     std::string kerberos;                           // more YAML lines in the kerberos section
 };
@@ -77,9 +78,9 @@ protected:
         if (!options.keytab_file.empty())
             kerberos.replace(kerberos.find(lab().at(options.keytab_var)), lab().at(options.keytab_var).size(),
                              options.keytab_file);
-        const std::string yaml = "listeners:\n" +
-                                 lab().listener_yaml(free_tcp_port(), lab().at("LAB_CA_FILE")) +
-                                 "upstreams:\n" + upstream + lab().directory_yaml() + kerberos;
+        const std::string yaml =
+            "listeners:\n" + lab().listener_yaml(free_tcp_port(), lab().at("LAB_CA_FILE")) + "upstreams:\n" +
+            upstream + lab().directory_yaml(options.directory_uris) + kerberos;
         const auto path = work_ / "easgate.yaml";
         write_file(path, yaml);
         return path.string();
@@ -180,6 +181,25 @@ TEST_F(DoctorTest, EachKdcIsAskedOnItsOwnAndAHungOrDeadOneWarns) {
     EXPECT_NE(run.text("kerberos", "KDC [::1]:9").find("no TCP connection to ::1:9"), std::string::npos)
         << run.output;
     EXPECT_GE(hung.connections(), 1u);
+}
+
+// A DC down while another serves is one DC fewer, which easgate rides out: WARN, and the doctor
+// passes. With no DC serving, it fails.
+TEST_F(DoctorTest, ADcDownWhileAnotherServesWarnsAndNoneServingFails) {
+    const std::string down = "ldaps://127.0.0.9:1", dc2 = lab().at("LAB_DC2_LDAPS_URL");
+    const auto one_down = doctor(write_config({.directory_uris = down + ", " + dc2}));
+    EXPECT_EQ(one_down.verdict("directory", down + " reachable"), "WARN") << one_down.output;
+    EXPECT_NE(one_down.text("directory", down + " reachable")
+                  .find("easgate looks users up on " + dc2 + " meanwhile"),
+              std::string::npos)
+        << one_down.output;
+    EXPECT_EQ(one_down.verdict("directory", dc2 + " bind"), "PASS") << one_down.output;
+    EXPECT_TRUE(one_down.report.value("ok", false)) << one_down.output;
+    EXPECT_EQ(one_down.exit_code, 0) << one_down.output;
+
+    const auto none = doctor(write_config({.directory_uris = down}));
+    EXPECT_EQ(none.verdict("directory", down + " reachable"), "FAIL") << none.output;
+    EXPECT_FALSE(none.report.value("ok", true)) << none.output;
 }
 
 TEST_F(DoctorTest, UsersTheGatewayCantActForFailWithTheirCause) {
