@@ -121,6 +121,15 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
             counter("easgate_directory_queue_full_total",
                     "lookups answered 503 at once: directory.max_queued_lookups searches were waiting",
                     d->queue_full));
+        admin::MetricFamily failures{"easgate_directory_server_failures_total",
+                                     "connections, binds and searches that failed on a directory server "
+                                     "(easgate went on to the next URI)",
+                                     Type::counter,
+                                     {}};
+        for (std::size_t i = 0; i < d->uris.size(); ++i)
+            failures.series.push_back(
+                {admin::label("uri", d->uris[i]), d->server_failures[i].load(std::memory_order_relaxed)});
+        out.push_back(std::move(failures));
     }
     if (const auto* c = sources.crl_refresh) {
         out.push_back(counter("easgate_crl_fetches_total", "CRL downloads from the CAs' distribution points",

@@ -252,7 +252,7 @@ struct DirectoryClient::Impl {
     const config::DirectoryConfig config;
     std::unique_ptr<KeytabCredential> credential;  // GSSAPI only
     LdapBind bind;
-    DirectoryCounters counters;
+    DirectoryCounters counters{config.uris};
     DirectoryServers servers{config, bind, counters};
     mutable std::mutex mutex;  // guards cache and flights
     common::LruCache<CachedLookup> cache{max_cached_lookups};

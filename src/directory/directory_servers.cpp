@@ -51,7 +51,10 @@ common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& co
         failures += (failures.empty() ? "" : "; ") + uri + ": " + search.status.message;
         const bool dropped_while_idle =
             reused && search.status.code != LDAP_TIMEOUT && search.status.connection_lost();
-        if (!dropped_while_idle) avoided.push_back(uri);
+        if (!dropped_while_idle) {
+            avoided.push_back(uri);
+            count_failure(uri);
+        }
         if (avoided.size() >= config_.uris.size()) break;
         if (!dropped_while_idle)
             spdlog::warn("directory: the search on {} failed ({}); trying the next server", uri,
@@ -97,8 +100,15 @@ std::optional<std::string> DirectoryServers::open_any(LdapConnection& connection
             return std::nullopt;
         }
         failures += (failures.empty() ? "" : "; ") + uri + ": " + status.message;
+        count_failure(uri);
     }
     return "no directory server answered: " + failures;
+}
+
+void DirectoryServers::count_failure(const std::string& uri) {
+    const auto at = std::find(config_.uris.begin(), config_.uris.end(), uri);
+    if (at != config_.uris.end())
+        ++counters_.server_failures[static_cast<std::size_t>(at - config_.uris.begin())];
 }
 
 // Cleared (empty) by a search that worked.

@@ -52,6 +52,7 @@ private:
                                   const std::string* entry = nullptr);
     std::optional<std::string> open_any(LdapConnection& connection, const std::vector<std::string>& avoided);
     void remember_outage(std::string why);
+    void count_failure(const std::string& uri);
 
     const config::DirectoryConfig& config_;
     const LdapBind& bind_;

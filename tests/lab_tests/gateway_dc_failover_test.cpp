@@ -83,6 +83,13 @@ TEST_F(GatewayDcFailoverTest, WithDc1DownPhonesKeepSyncingAndNewUsersAreServedBy
     EXPECT_EQ(count_of(kdc, "impersonating bob@EXAMPLE.TEST"), 1u) << kdc;
     EXPECT_EQ(count_of(kdc, "constrained delegation for bob@EXAMPLE.TEST"), 1u) << kdc;
     EXPECT_NE(gateway_->log().find("ldaps://dc1.example.test"), std::string::npos) << gateway_->log();
+    // So do the metrics an admin alerts on, while users still get in.
+    EXPECT_GE(metric("easgate_directory_server_failures_total{uri=\"" + lab().at("LAB_LDAPS_URL") + "\"}")
+                  .value_or(0),
+              1.0);
+    EXPECT_EQ(
+        metric("easgate_directory_server_failures_total{uri=\"" + lab().at("LAB_DC2_LDAPS_URL") + "\"}"),
+        0.0);
 
     // dc1 back: its replication brought it what dc2 saw, and new users are served as before.
     const auto restarted = dc("start", "dc1");

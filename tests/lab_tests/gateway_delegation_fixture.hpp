@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -104,6 +105,16 @@ protected:
     }
 
     static std::string status_of(CommandResult result) { return result.out; }
+
+    // A series of the gateway's /metrics, by its name and labels as written there
+    // (`easgate_crl_fetches_total`, `name{uri="…"}`); none when absent.
+    std::optional<double> metric(const std::string& series) const {
+        const auto scraped =
+            run_command({"curl", "--silent", "--show-error", gateway_->admin_url() + "/metrics"});
+        const auto at = scraped.out.find("\n" + series + " ");
+        if (scraped.exit_code != 0 || at == std::string::npos) return std::nullopt;
+        return std::stod(scraped.out.substr(at + series.size() + 2));
+    }
 
     // The backend's JSON answers, one per line of curl's output.
     static std::vector<nlohmann::json> reports(const CommandResult& result) {

@@ -25,14 +25,6 @@ protected:
                               {"--write-out", "\n%{http_code}"});
     }
 
-    std::optional<double> metric(const std::string& name) const {
-        const auto scraped =
-            run_command({"curl", "--silent", "--show-error", gateway_->admin_url() + "/metrics"});
-        const auto at = scraped.out.find("\n" + name + " ");
-        if (scraped.exit_code != 0 || at == std::string::npos) return std::nullopt;
-        return std::stod(scraped.out.substr(at + name.size() + 2));
-    }
-
     // Polls until the refresher has fetched `count` CRLs (10 s at most).
     bool fetched_at_least(double count) const {
         for (int i = 0; i < 100; ++i) {

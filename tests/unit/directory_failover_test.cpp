@@ -73,6 +73,10 @@ TEST_P(ADcInTrouble, HandsTheSearchToTheNextServer) {
     EXPECT_EQ(troubled.searches(), 1u);
     EXPECT_EQ(healthy.searches(), 2u);  // the user and the Protected Users check
     EXPECT_FALSE(client.not_ready_reason());
+    // /metrics shows which server failed, though the user got in.
+    ASSERT_EQ(client.counters().uris, (std::vector<std::string>{troubled.uri(), healthy.uri()}));
+    EXPECT_EQ(client.counters().server_failures[0], 1u);
+    EXPECT_EQ(client.counters().server_failures[1], 0u);
 }
 
 // Every server in trouble: unavailable, each named with what it said; /readyz says so too.
@@ -94,6 +98,8 @@ TEST_P(ADcInTrouble, OnEveryServerIsUnavailableNamingEach) {
     EXPECT_NE(reason.find(said), std::string::npos) << reason;
     EXPECT_EQ(first.searches(), 1u);
     EXPECT_EQ(second.searches(), 1u);
+    EXPECT_EQ(client.counters().server_failures[0], 1u);
+    EXPECT_EQ(client.counters().server_failures[1], 1u);
     EXPECT_TRUE(client.not_ready_reason());
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "easgate/common/histogram.hpp"
@@ -54,6 +55,9 @@ struct AccountSearch {
 
 // Counted by the client itself, so tests and /metrics can see how often the directory was asked.
 struct DirectoryCounters {
+    explicit DirectoryCounters(std::vector<std::string> server_uris = {})
+        : uris(std::move(server_uris)), server_failures(uris.size()) {}
+
     // User searches sent to a directory server (a user found also costs one membership search on
     // their own entry for Protected Users, and one for directory.require_group when set).
     std::atomic<std::uint64_t> searches{0};
@@ -64,6 +68,10 @@ struct DirectoryCounters {
         0};  // answered unavailable at once: max_queued_lookups were waiting
     // How long directory servers took over the searches sent to them (user and group searches).
     common::Histogram search_seconds{common::backend_seconds_buckets};
+    // Per directory.uris entry, in that order: connections, binds and searches that failed on the
+    // server (easgate went on to the next), so that a DC failing while another serves is seen.
+    const std::vector<std::string> uris;
+    std::vector<std::atomic<std::uint64_t>> server_failures;
 };
 
 // Finds users by UPN in Active Directory. Never blocks the caller's thread: LDAP work runs on the
