@@ -61,23 +61,83 @@ void add_delegation(std::vector<admin::MetricFamily>& out, const delegation::Del
                           d.queue_full));
 }
 
+void add_sessions(std::vector<admin::MetricFamily>& out, const listener::SessionRegistry& s) {
+    out.push_back(single(Type::gauge, "easgate_device_connections", "device connections open now", s.size()));
+    out.push_back(single(Type::counter, "easgate_device_connections_refused_total",
+                         "device connections closed at accept: limits.max_connections was reached",
+                         s.refused()));
+    out.push_back(proxy_refusals(s));
+    out.push_back(single(Type::counter, "easgate_device_tls_handshakes_total",
+                         "TLS handshakes with devices that succeeded", s.handshakes()));
+    out.push_back(single(Type::counter, "easgate_device_tls_resumed_total",
+                         "of those, resumed sessions (the certificate was not sent again)",
+                         s.resumed_handshakes()));
+}
+
+void add_refusals(std::vector<admin::MetricFamily>& out, const common::FailureTally& r) {
+    admin::MetricFamily family{"easgate_requests_refused_total",
+                               "requests the filter chain answered itself instead of forwarding them "
+                               "(403 refused, 503 infrastructure), by status and cause",
+                               Type::counter,
+                               {}};
+    // Causes are words from the code (Failure::cause): no label escaping needed.
+    for (const auto& count : r.counts())
+        family.series.push_back(
+            {"status=\"" + std::to_string(count.status) + "\",cause=\"" + count.cause + "\"",
+             count.requests});
+    out.push_back(std::move(family));
+}
+
+void add_policy(std::vector<admin::MetricFamily>& out, const pipeline::DevicePolicy& p) {
+    admin::MetricFamily family{"easgate_policy_decisions_total",
+                               "requests decided by the device policy, by rule (or default) and action",
+                               Type::counter,
+                               {}};
+    // Rule names are letters, digits, '-', '_' and '.' (config check): no label escaping needed.
+    for (const auto& count : p.counts())
+        family.series.push_back({policy_labels(count.rule, count.action), count.decisions});
+    out.push_back(std::move(family));
+}
+
+void add_directory(std::vector<admin::MetricFamily>& out, const directory::DirectoryCounters& d) {
+    out.push_back(
+        counter("easgate_ldap_searches_total", "user searches sent to a directory server", d.searches));
+    out.push_back(
+        counter("easgate_directory_cache_hits_total", "user lookups answered from the cache", d.cache_hits));
+    out.push_back(counter("easgate_directory_shared_lookups_total",
+                          "lookups that joined a search already in flight", d.shared_lookups));
+    out.push_back(counter("easgate_ldap_connections_opened_total", "LDAP connections opened and bound",
+                          d.connections_opened));
+    out.push_back(counter("easgate_directory_queue_full_total",
+                          "lookups answered 503 at once: directory.max_queued_lookups searches were waiting",
+                          d.queue_full));
+    admin::MetricFamily failures{"easgate_directory_server_failures_total",
+                                 "connections, binds and searches that failed on a directory server "
+                                 "(easgate went on to the next URI)",
+                                 Type::counter,
+                                 {}};
+    for (std::size_t i = 0; i < d.uris.size(); ++i)
+        failures.series.push_back(
+            {admin::label("uri", d.uris[i]), d.server_failures[i].load(std::memory_order_relaxed)});
+    out.push_back(std::move(failures));
+}
+
+void add_crl_refresh(std::vector<admin::MetricFamily>& out, const identity::CrlRefreshCounters& c) {
+    out.push_back(
+        counter("easgate_crl_fetches_total", "CRL downloads from the CAs' distribution points", c.fetches));
+    out.push_back(counter("easgate_crl_fetch_failures_total",
+                          "CRL downloads that failed: the last good CRL stayed in use", c.failures));
+    out.push_back(counter("easgate_crl_updates_total", "newer CRLs swapped in without a restart", c.updates));
+    out.push_back(single(Type::gauge, "easgate_crl_distribution_points_failing",
+                         "CRL distribution points whose last download failed",
+                         c.failing.load(std::memory_order_relaxed)));
+}
+
 }  // namespace
 
 std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) {
     std::vector<admin::MetricFamily> out;
-    if (const auto* s = sources.sessions) {
-        out.push_back(
-            single(Type::gauge, "easgate_device_connections", "device connections open now", s->size()));
-        out.push_back(single(Type::counter, "easgate_device_connections_refused_total",
-                             "device connections closed at accept: limits.max_connections was reached",
-                             s->refused()));
-        out.push_back(proxy_refusals(*s));
-        out.push_back(single(Type::counter, "easgate_device_tls_handshakes_total",
-                             "TLS handshakes with devices that succeeded", s->handshakes()));
-        out.push_back(single(Type::counter, "easgate_device_tls_resumed_total",
-                             "of those, resumed sessions (the certificate was not sent again)",
-                             s->resumed_handshakes()));
-    }
+    if (const auto* s = sources.sessions) add_sessions(out, *s);
     out.push_back(per_upstream("easgate_upstream_tls_handshakes_total",
                                "TLS handshakes with Exchange servers", sources.upstreams,
                                [](const upstream::Upstream& u) { return u.tls_handshakes(); }));
@@ -85,63 +145,10 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
                                "of those, resumed sessions (no key exchange)", sources.upstreams,
                                [](const upstream::Upstream& u) { return u.tls_resumptions(); }));
     if (const auto* d = sources.delegation) add_delegation(out, *d);
-    if (const auto* r = sources.refusals) {
-        admin::MetricFamily family{"easgate_requests_refused_total",
-                                   "requests the filter chain answered itself instead of forwarding them "
-                                   "(403 refused, 503 infrastructure), by status and cause",
-                                   Type::counter,
-                                   {}};
-        // Causes are words from the code (Failure::cause): no label escaping needed.
-        for (const auto& count : r->counts())
-            family.series.push_back(
-                {"status=\"" + std::to_string(count.status) + "\",cause=\"" + count.cause + "\"",
-                 count.requests});
-        out.push_back(std::move(family));
-    }
-    if (const auto* p = sources.policy) {
-        admin::MetricFamily family{"easgate_policy_decisions_total",
-                                   "requests decided by the device policy, by rule (or default) and action",
-                                   Type::counter,
-                                   {}};
-        // Rule names are letters, digits, '-', '_' and '.' (config check): no label escaping needed.
-        for (const auto& count : p->counts())
-            family.series.push_back({policy_labels(count.rule, count.action), count.decisions});
-        out.push_back(std::move(family));
-    }
-    if (const auto* d = sources.directory) {
-        out.push_back(
-            counter("easgate_ldap_searches_total", "user searches sent to a directory server", d->searches));
-        out.push_back(counter("easgate_directory_cache_hits_total", "user lookups answered from the cache",
-                              d->cache_hits));
-        out.push_back(counter("easgate_directory_shared_lookups_total",
-                              "lookups that joined a search already in flight", d->shared_lookups));
-        out.push_back(counter("easgate_ldap_connections_opened_total", "LDAP connections opened and bound",
-                              d->connections_opened));
-        out.push_back(
-            counter("easgate_directory_queue_full_total",
-                    "lookups answered 503 at once: directory.max_queued_lookups searches were waiting",
-                    d->queue_full));
-        admin::MetricFamily failures{"easgate_directory_server_failures_total",
-                                     "connections, binds and searches that failed on a directory server "
-                                     "(easgate went on to the next URI)",
-                                     Type::counter,
-                                     {}};
-        for (std::size_t i = 0; i < d->uris.size(); ++i)
-            failures.series.push_back(
-                {admin::label("uri", d->uris[i]), d->server_failures[i].load(std::memory_order_relaxed)});
-        out.push_back(std::move(failures));
-    }
-    if (const auto* c = sources.crl_refresh) {
-        out.push_back(counter("easgate_crl_fetches_total", "CRL downloads from the CAs' distribution points",
-                              c->fetches));
-        out.push_back(counter("easgate_crl_fetch_failures_total",
-                              "CRL downloads that failed: the last good CRL stayed in use", c->failures));
-        out.push_back(
-            counter("easgate_crl_updates_total", "newer CRLs swapped in without a restart", c->updates));
-        out.push_back(single(Type::gauge, "easgate_crl_distribution_points_failing",
-                             "CRL distribution points whose last download failed",
-                             c->failing.load(std::memory_order_relaxed)));
-    }
+    if (const auto* r = sources.refusals) add_refusals(out, *r);
+    if (const auto* p = sources.policy) add_policy(out, *p);
+    if (const auto* d = sources.directory) add_directory(out, *d);
+    if (const auto* c = sources.crl_refresh) add_crl_refresh(out, *c);
     collect_request_metrics(sources, out);
     collect_certificate_metrics(sources, out);
     return out;

@@ -12,7 +12,6 @@
 #include "easgate/config/units.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
-#include "failure_finding.hpp"
 #include "probe.hpp"
 
 namespace easgate::doctor {
@@ -48,22 +47,25 @@ KdcAddress parse_kdc(std::string entry) {
         kdc.host = entry;
     }
     if (!port.empty()) {
-        const unsigned long number =
-            port.find_first_not_of("0123456789") == std::string::npos && port.size() <= 5 ? std::stoul(port)
-                                                                                          : 0;
-        if (number == 0 || number > 65535) kdc.unsupported = "its port '" + port + "' is not a number";
-        kdc.port = static_cast<std::uint16_t>(number);
+        if (port.find_first_not_of("0123456789") != std::string::npos) {
+            kdc.unsupported = "its port '" + port + "' is not a number";
+        } else if (port.size() > 5 || std::stoul(port) == 0 || std::stoul(port) > 65535) {
+            kdc.unsupported = "its port " + port + " is out of range (1 to 65535)";
+        } else {
+            kdc.port = static_cast<std::uint16_t>(std::stoul(port));
+        }
     }
     return kdc;
 }
 
 std::string text_of(const krb5_data& data) { return std::string(data.data, data.length); }
 
-// What asking one KDC for easgate's TGT gave: a transport problem, a krb5 error the KDC's answer
-// caused, or neither (a TGT).
+// What asking one KDC for easgate's TGT gave: a transport problem, a krb5 error (the KDC's answer
+// caused it once the KDC answered, else the keytab or principal did), or neither (a TGT).
 struct KdcAnswer {
-    std::string transport;
+    Probe::KerberosOutcome transport;
     krb5_error_code code = 0;
+    bool answered = false;
 };
 
 // An AS exchange with the keytab against this KDC alone, driven step by step so that the doctor
@@ -81,8 +83,8 @@ KdcAnswer login_at(const KdcAddress& kdc, const config::KerberosConfig& kerberos
     if (answer.code == 0) answer.code = krb5_init_creds_set_keytab(context.get(), login, keytab);
     std::string reply;
     Probe probe(kerberos.timeout, "");
-    answer.transport = answer.code == 0 ? probe.connect(kdc.host, kdc.port) : "";
-    for (int round = 0; answer.code == 0 && answer.transport.empty() && round < 8; ++round) {
+    if (answer.code == 0) answer.transport.problem = probe.connect(kdc.host, kdc.port);
+    for (int round = 0; answer.code == 0 && answer.transport.problem.empty() && round < 8; ++round) {
         krb5_data in{.magic = 0, .length = static_cast<unsigned>(reply.size()), .data = reply.data()};
         krb5_data out{}, realm{};
         unsigned int flags = 0;
@@ -92,6 +94,7 @@ KdcAnswer login_at(const KdcAddress& kdc, const config::KerberosConfig& kerberos
         krb5_free_data_contents(context.get(), &realm);
         if (answer.code != 0 || (flags & KRB5_INIT_CREDS_STEP_FLAG_CONTINUE) == 0) break;
         answer.transport = probe.kerberos_exchange(request, reply);
+        answer.answered = answer.transport.problem.empty();
     }
     if (login != nullptr) krb5_init_creds_free(context.get(), login);
     if (keytab != nullptr) krb5_kt_close(context.get(), keytab);
@@ -113,17 +116,20 @@ void check_kdc(const std::string& entry, const config::KerberosConfig& kerberos,
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     const std::string line =
         "the line \"kdc = " + entry + "\" out of " + delegation::service_names(kerberos).krb5_conf;
-    if (answer.transport.starts_with("accepted the connection")) {
-        report.warn(area, check, answer.transport,
+    if (answer.transport.silent) {
+        report.warn(area, check, answer.transport.problem,
                     "a KDC that accepts connections and never answers costs 10 s in every KDC exchange "
                     "before krb5 asks the next one, so users new to easgate get 503s meanwhile: restart "
                     "the KDC service on that DC, or take " +
                         line + " until it answers");
-    } else if (!answer.transport.empty()) {
-        report.warn(area, check, answer.transport,
+    } else if (!answer.transport.problem.empty()) {
+        report.warn(area, check, answer.transport.problem,
                     "krb5 goes on to the next KDC, but this one serves nobody: start the KDC service "
                     "on that DC (port 88 TCP), open the firewall, or take " +
                         line);
+    } else if (answer.code != 0 && !answer.answered) {
+        report.warn(area, check, "easgate could not start its login: " + context.message(answer.code),
+                    "this KDC was not asked; fix what the keytab and TGT checks name");
     } else if (answer.code != 0) {
         const auto failure = delegation::explain_kerberos_failure(delegation::KerberosStep::service_login,
                                                                   delegation::service_names(kerberos),

@@ -157,7 +157,7 @@ std::string Probe::exchange(HttpRequest& request, HttpResponse& response) {
 
 X509* Probe::peer_certificate() { return SSL_get0_peer_certificate(stream_.native_handle()); }
 
-std::string Probe::kerberos_exchange(std::string_view request, std::string& reply) {
+Probe::KerberosOutcome Probe::kerberos_exchange(std::string_view request, std::string& reply) {
     const auto length = static_cast<std::uint32_t>(request.size());
     const std::array<unsigned char, 4> prefix{
         static_cast<unsigned char>(length >> 24), static_cast<unsigned char>(length >> 16),
@@ -169,16 +169,17 @@ std::string Probe::kerberos_exchange(std::string_view request, std::string& repl
     if (!error)
         error = run([&](auto handler) { asio::async_read(socket, asio::buffer(answer_length), handler); });
     if (error == asio::error::timed_out)
-        return "accepted the connection and did not answer within " + config::format_duration(timeout_);
-    if (error) return "closed the connection without an answer: " + error.message();
+        return {"accepted the connection and did not answer within " + config::format_duration(timeout_),
+                true};
+    if (error) return {"closed the connection without an answer: " + error.message()};
     const std::uint32_t size = (std::uint32_t{answer_length[0]} << 24) |
                                (std::uint32_t{answer_length[1]} << 16) |
                                (std::uint32_t{answer_length[2]} << 8) | answer_length[3];
     if (size > 1024 * 1024)
-        return "answered with a frame of " + std::to_string(size) + " bytes: is it a KDC?";
+        return {"answered with a frame of " + std::to_string(size) + " bytes: is it a KDC?"};
     reply.resize(size);
     error = run([&](auto handler) { asio::async_read(socket, asio::buffer(reply), handler); });
-    if (error) return "sent part of an answer: " + error.message();
+    if (error) return {"sent part of an answer: " + error.message()};
     return {};
 }
 

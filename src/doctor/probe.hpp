@@ -37,7 +37,11 @@ public:
     std::string exchange(HttpRequest& request, HttpResponse& response);
     // A Kerberos message to a KDC over TCP, and its reply (RFC 4120 7.2.2: each framed by its
     // four-byte length).
-    std::string kerberos_exchange(std::string_view request, std::string& reply);
+    struct KerberosOutcome {
+        std::string problem;  // "" when the reply came
+        bool silent = false;  // the KDC took the request and sent nothing within the timeout
+    };
+    KerberosOutcome kerberos_exchange(std::string_view request, std::string& reply);
 
     // After a handshake: the server's certificate (owned by the connection).
     X509* peer_certificate();

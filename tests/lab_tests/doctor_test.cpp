@@ -155,7 +155,8 @@ TEST_F(DoctorTest, EachKdcIsAskedOnItsOwnAndAHungOrDeadOneWarns) {
     const std::string hung_kdc = "127.0.0.22:" + std::to_string(hung.port());
     const std::string dc1 = lab().at("LAB_DC_IP") + ":88", dc2 = "tcp/" + lab().at("LAB_DC2_IP") + ":88";
     const auto krb5_conf = work_ / "krb5.conf";
-    write_file(krb5_conf, lab().krb5_conf_with_kdcs({dc1, hung_kdc, "127.0.0.9:1", "[::1]:9", dc2}));
+    write_file(krb5_conf,
+               lab().krb5_conf_with_kdcs({dc1, hung_kdc, "127.0.0.9:1", "[::1]:9", "127.0.0.9:0", dc2}));
     const auto run = doctor(write_config({.krb5_conf = krb5_conf.string(), .kerberos = "  timeout: 2s\n"}));
 
     EXPECT_EQ(run.verdict("kerberos", "TGT"), "PASS") << run.output;
@@ -179,6 +180,9 @@ TEST_F(DoctorTest, EachKdcIsAskedOnItsOwnAndAHungOrDeadOneWarns) {
         << run.output;
     EXPECT_EQ(run.verdict("kerberos", "KDC [::1]:9"), "WARN") << run.output;
     EXPECT_NE(run.text("kerberos", "KDC [::1]:9").find("no TCP connection to ::1:9"), std::string::npos)
+        << run.output;
+    EXPECT_EQ(run.verdict("kerberos", "KDC 127.0.0.9:0"), "SKIP") << run.output;
+    EXPECT_NE(run.text("kerberos", "KDC 127.0.0.9:0").find("port 0 is out of range"), std::string::npos)
         << run.output;
     EXPECT_GE(hung.connections(), 1u);
 }
