@@ -12,7 +12,7 @@ struct TextPattern::Compiled {
 TextPattern::TextPattern(std::string_view pattern) {
     try {
         regex_ = std::make_shared<const Compiled>(
-            boost::regex(pattern.begin(), pattern.end(), boost::regex::perl | boost::regex::icase));
+            Compiled{boost::regex(pattern.begin(), pattern.end(), boost::regex::perl | boost::regex::icase)});
     } catch (const boost::regex_error& e) {
         throw std::invalid_argument(e.what());
     }

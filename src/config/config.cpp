@@ -45,7 +45,7 @@ public:
 
     template <class Section, class Fields>
     void optional_section(const char* key, std::optional<Section>& section, const Fields& fields) {
-        if (auto given = map_.child(key)) read(std::move(*given), section.emplace(), fields);
+        if (auto given = map_.child(key)) read(std::move(*given), section.emplace(Section{}), fields);
     }
 
     template <class Section, class Fields>

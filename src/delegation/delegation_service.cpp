@@ -255,7 +255,7 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
                                                                             std::string channel_binding,
                                                                             bool* from_cache) {
     auto delegation = co_await delegate(std::move(user_principal), std::move(target_spn), from_cache);
-    if (!delegation) co_return std::move(delegation.error());
+    if (!delegation) co_return delegation.error();
     co_return token(*delegation, channel_binding);
 }
 
@@ -301,7 +301,7 @@ boost::asio::awaitable<common::Result<bool>> DelegationService::renew(UserDelega
         }
     }
     auto renewed = co_await impl.delegate(delegation.user_principal_, delegation.target_spn_, nullptr, true);
-    if (!renewed) co_return std::move(renewed.error());
+    if (!renewed) co_return renewed.error();
     delegation = std::move(*renewed);
     co_return true;
 }

@@ -96,7 +96,7 @@ boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext
     const auto asked = std::chrono::steady_clock::now();
     auto delegation = co_await delegation_->delegate(*user, target_spn_, &request.delegation_from_cache);
     request.delegation_time = std::chrono::steady_clock::now() - asked;
-    if (!delegation) co_return std::move(delegation.error());
+    if (!delegation) co_return delegation.error();
     co_return take(request, *user, std::move(*delegation));
 }
 

@@ -9,8 +9,9 @@ namespace easgate::upstream {
 namespace {
 
 bool contains_ignoring_case(std::string_view text, std::string_view needle) {
-    return std::ranges::search(text, needle, {}, common::ascii_lower, common::ascii_lower).begin() !=
-           text.end();
+    return std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
+               return common::ascii_lower(a) == common::ascii_lower(b);
+           }) != text.end();
 }
 
 }  // namespace

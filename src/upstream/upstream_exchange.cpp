@@ -164,7 +164,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::renew_credentials(
     if (renewed && !*renewed) co_return std::nullopt;
     const std::string url = connection_.target().url;
     connection_.close();
-    if (!renewed) co_return fail(request, std::move(renewed.error()));
+    if (!renewed) co_return fail(request, renewed.error());
     spdlog::warn(
         "{}: upstream {} refused the Kerberos ticket easgate had for {} (401): Exchange no longer accepts "
         "it, most likely because the password or keytab of the account with the SPN changed since it was "

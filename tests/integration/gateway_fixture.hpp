@@ -101,7 +101,6 @@ protected:
 private:
     std::filesystem::path work_;
     std::uint16_t gateway_port_ = 0;
-    std::uint16_t upstream_port_ = 0;
     std::vector<std::unique_ptr<ChildProcess>> processes_;
     std::unique_ptr<EasgateProcess> gateway_;
 };

@@ -324,7 +324,7 @@ int first_free_descriptor(pid_t pid) {
 // Out of file descriptors is easgate's shortage: it says so with the remedy, answers 503 with
 // Retry-After, and never leaves a healthy Exchange server out for it.
 TEST_F(HostileUpstreamTest, RunningOutOfDescriptorsIsSaidAndNeverBlamedOnExchange) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(EASGATE_TEST_SANITIZED)
     // UBSan's vptr check probes memory by writing it to a pipe: out of descriptors, that fails and
     // it reports every virtual call as a bad one.
     GTEST_SKIP() << "not under the sanitizers, which need descriptors of their own";

@@ -300,16 +300,15 @@ TEST_F(DoctorTest, KeytabOfAnotherAccountFailsListingWhatItHolds) {
         << run.output;
 }
 
-// faketime's clock for the doctor; libfaketime is preloaded ahead of the sanitizers' runtime, which
-// the ASan build must be told is fine.
-std::vector<std::string> under_faketime(const std::string& offset) {
-    const char* asan = std::getenv("ASAN_OPTIONS");
-    return {"env",
-            "ASAN_OPTIONS=" + (asan ? std::string(asan) + ":" : std::string()) + "verify_asan_link_order=0",
-            "faketime", "-f", offset};
-}
+// faketime's clock for the doctor.
+std::vector<std::string> under_faketime(const std::string& offset) { return {"faketime", "-f", offset}; }
 
 TEST_F(DoctorTest, ClockTenMinutesAheadFailsAndTwoMinutesWarns) {
+#if defined(EASGATE_TEST_SANITIZED)
+    // libfaketime's clock_gettime and clang 14's ASan runtime wait on each other at start-up: the
+    // process hangs before main. The Release build runs this test.
+    GTEST_SKIP() << "libfaketime hangs a clang ASan build at start-up";
+#endif
     const auto config = write_config();
     const auto ahead = doctor(config, {}, under_faketime("+10m"));
     EXPECT_EQ(ahead.exit_code, 1) << ahead.output;

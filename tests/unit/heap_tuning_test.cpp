@@ -7,7 +7,7 @@
 namespace easgate::common {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(EASGATE_TEST_SANITIZED)
 constexpr bool glibc_allocator = false;  // AddressSanitizer's allocator replaces glibc's
 #else
 constexpr bool glibc_allocator = true;

@@ -82,7 +82,9 @@ TEST_P(TlsStreamEndTest, ReportsAResetConnection) {
 
 TEST_P(TlsStreamEndTest, CancellingTheSocketAbortsAPendingRead) {
     run_bounded(context_, [&]() -> asio::awaitable<void> {
-        auto [server, device] = co_await tls_pair<TlsStream, AsioTlsStream>(tls_);
+        auto streams = co_await tls_pair<TlsStream, AsioTlsStream>(tls_);
+        auto& server = streams.first;  // captured below: clang 14 can't capture a structured binding
+        auto& device = streams.second;
         asio::post(context_, [&server] { server.next_layer().socket().cancel(); });
         EXPECT_EQ(co_await read_error(server), asio::error::operation_aborted);
         // The stream goes on: the watch on a device is cancelled between requests.

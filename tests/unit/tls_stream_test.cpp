@@ -193,7 +193,10 @@ TEST_P(TlsStreamTest, ReadsNowWhatHasComeAndLeavesTheWaitToAsyncReadSome) {
 // read at once; a connection that ends ends it with an error.
 TEST_P(TlsStreamTest, WaitsForApplicationDataWithoutTakingIt) {
     run_bounded(context_, [&]() -> asio::awaitable<void> {
-        auto [server, client] = co_await tls_pair<AsioTlsStream, TlsStream>(tls_);
+        // Named references, not a structured binding: the lambdas below capture them (clang 14).
+        auto streams = co_await tls_pair<AsioTlsStream, TlsStream>(tls_);
+        auto& server = streams.first;
+        auto& client = streams.second;
         bool answered = false;
         const auto answer_later = [&]() -> asio::awaitable<void> {
             asio::steady_timer later(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
