@@ -45,6 +45,8 @@ public:
 
     template <class Section, class Fields>
     void optional_section(const char* key, std::optional<Section>& section, const Fields& fields) {
+        // emplace(Section{}), not emplace(): clang 14 judges a nested struct with default member
+        // initialisers not default-constructible (UpstreamConfig::HealthCheck).
         if (auto given = map_.child(key)) read(std::move(*given), section.emplace(Section{}), fields);
     }
 
