@@ -9,7 +9,7 @@ namespace easgate::directory {
 
 DirectoryServers::DirectoryServers(const config::DirectoryConfig& config, const LdapBind& bind,
                                    DirectoryCounters& counters)
-    : config_(config), bind_(bind), counters_(counters) {}
+    : config_(config), bind_(bind), counters_(counters), resting_until_(config.uris.size()) {}
 
 std::unique_ptr<LdapConnection> DirectoryServers::checkout() {
     std::lock_guard lock(mutex_);
@@ -53,7 +53,7 @@ common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& co
             reused && search.status.code != LDAP_TIMEOUT && search.status.connection_lost();
         if (!dropped_while_idle) {
             avoided.push_back(uri);
-            count_failure(uri);
+            server_failed(uri);
         }
         if (avoided.size() >= config_.uris.size()) break;
         if (!dropped_while_idle)
@@ -85,30 +85,51 @@ LdapSearchResult DirectoryServers::timed_search(LdapConnection& connection, cons
     return search;
 }
 
-// The URIs in order (but those avoided) until one connects and binds; the failures, named, when
-// none does.
+// The URIs in order (but those avoided) until one connects and binds, those resting after the
+// others: a server that may be back beats a refusal. The failures, named, when none does.
 std::optional<std::string> DirectoryServers::open_any(LdapConnection& connection,
                                                       const std::vector<std::string>& avoided) {
     std::string failures;
-    for (const auto& uri : config_.uris) {
-        if (std::find(avoided.begin(), avoided.end(), uri) != avoided.end()) continue;
-        const auto status = connection.open(uri);
-        if (status.ok()) {
-            ++counters_.connections_opened;
-            // Users still get in, so only the log tells the operator that a DC is failing.
-            if (!failures.empty()) spdlog::warn("directory: {}; using {} instead", failures, uri);
-            return std::nullopt;
+    // As they were before this attempt: a server failing in it is not tried twice.
+    std::vector<bool> rested(config_.uris.size());
+    for (std::size_t i = 0; i < rested.size(); ++i) rested[i] = resting(i);
+    for (const bool rested_ones : {false, true}) {
+        for (std::size_t i = 0; i < config_.uris.size(); ++i) {
+            const auto& uri = config_.uris[i];
+            if (rested[i] != rested_ones || std::find(avoided.begin(), avoided.end(), uri) != avoided.end())
+                continue;
+            const auto status = connection.open(uri);
+            if (status.ok()) {
+                ++counters_.connections_opened;
+                if (rested_ones) server_worked(i);
+                // Users still get in, so only the log tells the operator that a DC is failing.
+                if (!failures.empty()) spdlog::warn("directory: {}; using {} instead", failures, uri);
+                return std::nullopt;
+            }
+            failures += (failures.empty() ? "" : "; ") + uri + ": " + status.message;
+            server_failed(uri);
         }
-        failures += (failures.empty() ? "" : "; ") + uri + ": " + status.message;
-        count_failure(uri);
     }
     return "no directory server answered: " + failures;
 }
 
-void DirectoryServers::count_failure(const std::string& uri) {
+void DirectoryServers::server_failed(const std::string& uri) {
     const auto at = std::find(config_.uris.begin(), config_.uris.end(), uri);
-    if (at != config_.uris.end())
-        ++counters_.server_failures[static_cast<std::size_t>(at - config_.uris.begin())];
+    if (at == config_.uris.end()) return;
+    const auto index = static_cast<std::size_t>(at - config_.uris.begin());
+    ++counters_.server_failures[index];
+    std::lock_guard lock(mutex_);
+    resting_until_[index] = std::chrono::steady_clock::now() + server_rest;
+}
+
+void DirectoryServers::server_worked(std::size_t index) {
+    std::lock_guard lock(mutex_);
+    resting_until_[index] = {};
+}
+
+bool DirectoryServers::resting(std::size_t index) const {
+    std::lock_guard lock(mutex_);
+    return std::chrono::steady_clock::now() < resting_until_[index];
 }
 
 // Cleared (empty) by a search that worked.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,8 +17,10 @@ namespace easgate::directory {
 
 // directory.uris as one directory: connections kept for reuse, each opened to the first URI that
 // connects and binds; a search a server can't serve (gone, stalled, busy) goes to the next one
-// within the same lookup; the last time none answered is remembered for /readyz. Blocking: used by
-// the directory client's pool threads, a connection by one thread at a time.
+// within the same lookup; the last time none answered is remembered for /readyz. A server that
+// failed rests for server_rest: connections opened meanwhile try it only after the others failed,
+// so a hung DC costs directory.timeout once, not once per connection (nginx's fail_timeout).
+// Blocking: used by the directory client's pool threads, a connection by one thread at a time.
 class DirectoryServers {
 public:
     DirectoryServers(const config::DirectoryConfig& config, const LdapBind& bind,
@@ -45,6 +49,8 @@ public:
     // Why the directory can't be relied on: no server answered within outage_memory, nor since.
     std::optional<std::string> not_ready_reason() const;
 
+    static constexpr std::chrono::seconds server_rest{30};
+
 private:
     // Timed for search_seconds.
     LdapSearchResult timed_search(LdapConnection& connection, const std::string& filter,
@@ -52,13 +58,17 @@ private:
                                   const std::string* entry = nullptr);
     std::optional<std::string> open_any(LdapConnection& connection, const std::vector<std::string>& avoided);
     void remember_outage(std::string why);
-    void count_failure(const std::string& uri);
+    // Counted for /metrics, and rested.
+    void server_failed(const std::string& uri);
+    void server_worked(std::size_t index);
+    bool resting(std::size_t index) const;
 
     const config::DirectoryConfig& config_;
     const LdapBind& bind_;
     DirectoryCounters& counters_;
-    mutable std::mutex mutex_;  // guards idle_ and the outage
+    mutable std::mutex mutex_;  // guards idle_, the outage and resting_until_
     std::vector<std::unique_ptr<LdapConnection>> idle_;
+    std::vector<std::chrono::steady_clock::time_point> resting_until_;  // per directory.uris entry
     std::string outage_;
     std::chrono::steady_clock::time_point outage_at_;
 };

@@ -117,9 +117,14 @@ asio::awaitable<void> serve(tcp::socket socket, FakeDirectoryServer::Answer answ
                                                           "ldap://other.example.test/DC=other,DC=test"));
                         break;
                     case Answer::healthy:
+                    case Answer::healthy_hanging_up:
                         if (subtree) reply = tlv(0x30, id_tlv + user_entry());
                         reply += tlv(0x30, id_tlv + result(0x65, 0, ""));
                         break;
+                }
+                if (answer == Answer::healthy_hanging_up && !subtree) {
+                    co_await asio::async_write(socket, asio::buffer(reply), asio::use_awaitable);
+                    co_return;
                 }
             } else {  // unbind, abandon: the client is done
                 co_return;

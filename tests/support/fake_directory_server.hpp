@@ -16,7 +16,9 @@ namespace easgate::testing {
 
 class FakeDirectoryServer {
 public:
-    enum class Answer { healthy, busy, unavailable, referral };
+    // healthy_hanging_up: healthy, but it closes the connection after answering a base-scope search
+    // (a lookup's last), as a DC drops connections idle past its MaxConnIdleTime.
+    enum class Answer { healthy, healthy_hanging_up, busy, unavailable, referral };
 
     explicit FakeDirectoryServer(Answer answer);
     ~FakeDirectoryServer();

@@ -101,6 +101,30 @@ TEST_P(ADcInTrouble, OnEveryServerIsUnavailableNamingEach) {
     EXPECT_EQ(client.counters().server_failures[0], 1u);
     EXPECT_EQ(client.counters().server_failures[1], 1u);
     EXPECT_TRUE(client.not_ready_reason());
+
+    // Both rest now, and are still asked: a server that may be back beats a refusal.
+    EXPECT_FALSE(find(client));
+    EXPECT_EQ(first.searches(), 2u);
+    EXPECT_EQ(second.searches(), 2u);
+}
+
+// A server that failed rests: connections opened meanwhile go to the others first, so a DC in
+// trouble costs its failure (up to directory.timeout when it hangs) once, not once per connection.
+TEST_P(ADcInTrouble, RestsWhileAnotherServerServes) {
+    FakeDirectoryServer troubled(GetParam());
+    FakeDirectoryServer healthy(Answer::healthy_hanging_up);  // every lookup opens a new connection
+    auto directory = config({troubled.uri(), healthy.uri()});
+    directory.cache_ttl = std::chrono::milliseconds::zero();
+    DirectoryClient client(directory, nullptr);
+
+    for (int lookup = 0; lookup < 3; ++lookup) {
+        const auto found = find(client);
+        ASSERT_TRUE(found) << found.error();
+    }
+    EXPECT_EQ(troubled.searches(), 1u);
+    EXPECT_EQ(healthy.searches(), 6u);
+    EXPECT_EQ(client.counters().connections_opened, 4u);  // troubled, then healthy once per lookup
+    EXPECT_EQ(client.counters().server_failures[0], 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(BusyOrUnavailable, ADcInTrouble,
