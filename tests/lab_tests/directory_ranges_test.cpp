@@ -18,10 +18,6 @@ using easgate::testing::LabEnvironment;
 class DirectoryRangesTest : public ::testing::Test {
 protected:
     DirectoryRangesTest() {
-        config_.uris = {lab_.at("LAB_LDAPS_URL")};
-        config_.base_dn = lab_.at("LAB_BASE_DN");
-        config_.ca_file = lab_.at("LAB_LDAPS_CA_FILE");
-        config_.timeout = std::chrono::seconds(3);
         bind_.method = config::DirectoryBind::simple;
         bind_.dn = administrator_;
         bind_.password = lab_.at("LAB_ADMIN_PASSWORD");
@@ -29,7 +25,15 @@ protected:
 
     const LabEnvironment& lab_ = LabEnvironment::get();
     const std::string administrator_ = "CN=Administrator,CN=Users," + lab_.at("LAB_BASE_DN");
-    config::DirectoryConfig config_;
+    // Complete before servers_ is made from it: DirectoryServers sizes its state by the URIs.
+    config::DirectoryConfig config_ = [this] {
+        config::DirectoryConfig directory;
+        directory.uris = {lab_.at("LAB_LDAPS_URL")};
+        directory.base_dn = lab_.at("LAB_BASE_DN");
+        directory.ca_file = lab_.at("LAB_LDAPS_CA_FILE");
+        directory.timeout = std::chrono::seconds(3);
+        return directory;
+    }();
     LdapBind bind_;
     DirectoryCounters counters_;
     DirectoryServers servers_{config_, bind_, counters_};
