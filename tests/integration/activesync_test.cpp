@@ -8,8 +8,6 @@
 namespace easgate::testing {
 namespace {
 
-const std::string device_query = "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
-
 class ActiveSyncTest : public GatewayTest {
 protected:
     std::string status_of(const std::string& path, std::vector<std::string> extra = {}) {
@@ -27,12 +25,6 @@ protected:
         return status_of(path, extra);
     }
 };
-
-// <Ping xmlns="Ping"><HeartbeatInterval>90</HeartbeatInterval></Ping> in WBXML (code page 13).
-const std::string ping_90s(
-    "\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
-    "90\x00\x01\x01",
-    14);
 
 TEST_F(ActiveSyncTest, PingIsHeldForItsHeartbeatIntervalNotUpstreamTimeout) {
     start_gateway({.limits = "    upstream_timeout: 1s\n"});

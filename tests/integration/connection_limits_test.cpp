@@ -14,9 +14,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-const std::string sync_path =
-    "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice";
-
 class ConnectionLimitsTest : public GatewayTest {
 protected:
     std::string status_of(const std::string& path, std::vector<std::string> extra = {}) {

@@ -19,6 +19,16 @@
 
 namespace easgate::testing {
 
+// The device parameters every ActiveSync request carries, after its Cmd.
+inline const std::string device_query = "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+inline const std::string sync_path = "/Microsoft-Server-ActiveSync?Cmd=Sync" + device_query;
+
+// <Ping xmlns="Ping"><HeartbeatInterval>90</HeartbeatInterval></Ping> in WBXML (code page 13).
+inline const std::string ping_90s(
+    "\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
+    "90\x00\x01\x01",
+    14);
+
 // Device certificates (and a key) the suite issues once: name -> files in the PKI folder.
 struct DeviceCredential {
     std::filesystem::path cert;

@@ -17,12 +17,7 @@ namespace {
 
 // The device's own loopback address, not the one HAProxy connects to easgate from (127.0.0.1).
 const std::string device_address = "127.0.0.23";
-const std::string device_query = "&User=frank&DeviceId=EASGATETEST01&DeviceType=iPhone";
-// <Ping><HeartbeatInterval>90</HeartbeatInterval></Ping>
-const std::string ping_90s(
-    "\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
-    "90\x00\x01\x01",
-    14);
+const std::string frank_device_query = "&User=frank&DeviceId=EASGATETEST01&DeviceType=iPhone";
 
 std::string admin_port(const std::string& admin_url) { return admin_url.substr(admin_url.rfind(':') + 1); }
 
@@ -85,7 +80,7 @@ TEST_F(HaproxyScaleOutTest, ANodeStoppingMidLoopLosesNoDeviceRequest) {
                               admin_port(node_b.admin_url())));
     ChildProcess haproxy({"haproxy", "-db", "-f", (work_dir() / "haproxy.cfg").string()},
                          work_dir() / "haproxy.out", work_dir() / "haproxy.out");
-    for (int i = 0; i < 100 && !answered_200(device("Cmd=FolderSync" + device_query)); ++i)
+    for (int i = 0; i < 100 && !answered_200(device("Cmd=FolderSync" + frank_device_query)); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     write_file(work_dir() / "ping.wbxml", ping_90s);
 
@@ -93,7 +88,7 @@ TEST_F(HaproxyScaleOutTest, ANodeStoppingMidLoopLosesNoDeviceRequest) {
     std::vector<std::future<CommandResult>> pings;
     for (int i = 0; i < 4; ++i)
         pings.push_back(std::async(std::launch::async, [&] {
-            return device("Cmd=Ping&delayms=6000" + device_query,
+            return device("Cmd=Ping&delayms=6000" + frank_device_query,
                           {"--data-binary", "@" + (work_dir() / "ping.wbxml").string()});
         }));
     std::vector<CommandResult> syncs;
@@ -104,7 +99,7 @@ TEST_F(HaproxyScaleOutTest, ANodeStoppingMidLoopLosesNoDeviceRequest) {
             ::kill(gateway_pid(), SIGTERM);
             stopped = true;
         }
-        syncs.push_back(device("Cmd=Sync" + device_query));
+        syncs.push_back(device("Cmd=Sync" + frank_device_query));
     }
     ASSERT_TRUE(stopped);
     std::size_t early = 0;  // answered by the stopping node with an empty 200, as a held long poll is

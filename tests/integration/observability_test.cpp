@@ -13,18 +13,13 @@
 namespace easgate::testing {
 namespace {
 
-const std::string sync_path = "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=OBS01&DeviceType=TestDevice";
+const std::string obs_sync = "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=OBS01&DeviceType=TestDevice";
 const std::string android_sync = "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=OBS02&DeviceType=Android";
 const std::string deny_android =
     "policy:\n"
     "  default: allow\n"
     "  rules:\n"
     "    - {name: no-android, action: deny, device_types: [Android]}\n";
-// <Ping xmlns="Ping"><HeartbeatInterval>90</HeartbeatInterval></Ping> in WBXML (code page 13).
-const std::string ping_90s(
-    "\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
-    "90\x00\x01\x01",
-    14);
 // The base64 query of a Sync from device v140Device (SmartPhone), protocol 14.0.
 const std::string base64_sync = "/Microsoft-Server-ActiveSync?jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l";
 const std::string device_secret = "Negotiate c2VjcmV0LXRva2Vu";
@@ -77,8 +72,8 @@ TEST_F(ObservabilityTest, MetricsCountEachRequestAndPassPromtool) {
     if (run_command({"sh", "-c", "command -v promtool"}).exit_code != 0)
         GTEST_SKIP() << "promtool is not installed (Debian package prometheus; scripts/install-deps.sh)";
     start_gateway({.sections = deny_android});
-    EXPECT_EQ(status_of("alice", sync_path, "sync"), "200");
-    EXPECT_EQ(status_of("alice", sync_path, "sync"), "200");
+    EXPECT_EQ(status_of("alice", obs_sync, "sync"), "200");
+    EXPECT_EQ(status_of("alice", obs_sync, "sync"), "200");
     EXPECT_EQ(status_of("alice", android_sync, "sync", {"-H", "MS-ASProtocolVersion: 12.1"}), "403");
     // A Ping Exchange holds for 4 s: counted in the gauge meanwhile, not in the durations.
     auto ping = std::async(std::launch::async, [this] {
@@ -149,7 +144,7 @@ TEST_F(ObservabilityTest, TheTextAccessLogNamesDeviceCommandBytesAndDurationsBut
 
 TEST_F(ObservabilityTest, TheJsonAccessLogHasOneFieldPerItem) {
     start_gateway({.logging = "  format: json\n"});
-    EXPECT_EQ(status_of("alice", sync_path, "sync", {"-H", "Authorization: " + device_secret}), "200");
+    EXPECT_EQ(status_of("alice", obs_sync, "sync", {"-H", "Authorization: " + device_secret}), "200");
     const auto line = access_line("\"cmd\":\"Sync\"");
     ASSERT_NE(line, "") << gateway_log();
     const auto json = nlohmann::json::parse(line);
@@ -176,7 +171,7 @@ TEST_F(ObservabilityTest, TheAccessLogFileTakesEveryLineAndIsReopenedOnSighup) {
     const auto dir = make_temp_dir("access-log");
     const auto path = dir / "access.log";
     start_gateway({.logging = "  access_log: " + path.string() + "\n"});
-    EXPECT_EQ(status_of("alice", sync_path, "sync"), "200");
+    EXPECT_EQ(status_of("alice", obs_sync, "sync"), "200");
     EXPECT_EQ(curl("alice", "/owa/").out.find("Not Found"), 0u);
     // Written within a second (spdlog's flusher), not at the next request.
     auto text = wait_for_text(path, "\"GET /owa/\" 404 ");
@@ -194,7 +189,7 @@ TEST_F(ObservabilityTest, TheAccessLogFileTakesEveryLineAndIsReopenedOnSighup) {
     EXPECT_NE(wait_for_text(path, "device_id=OBS02"), "") << gateway_log();
     EXPECT_EQ(read_file(dir / "access.log.1"), text) << "a line went to the rotated file after the reopen";
 
-    EXPECT_EQ(status_of("alice", sync_path, "last"), "200");
+    EXPECT_EQ(status_of("alice", obs_sync, "last"), "200");
     EXPECT_EQ(stop_gateway(), 0);
     EXPECT_EQ(count_of(read_file(path), "device_id=OBS0"), 2u) << read_file(path);
 

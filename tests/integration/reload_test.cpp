@@ -18,8 +18,6 @@
 namespace easgate::testing {
 namespace {
 
-const std::string device_query = "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
-
 // systemd's end of Type=notify: a datagram socket named by NOTIFY_SOCKET in easgate's environment.
 class NotifySocket {
 public:

@@ -11,13 +11,6 @@
 namespace easgate::testing {
 namespace {
 
-const std::string device_query = "&DeviceId=EASGATETEST01&DeviceType=TestDevice";
-// <Ping><HeartbeatInterval>90</HeartbeatInterval></Ping>
-const std::string ping_90s(
-    "\x03\x01\x6a\x00\x00\x0d\x45\x48\x03"
-    "90\x00\x01\x01",
-    14);
-
 class ShutdownTest : public GatewayTest {};
 
 TEST_F(ShutdownTest, SigtermAnswersHeldPingsEarlyAndLetsRequestsInFlightFinish) {

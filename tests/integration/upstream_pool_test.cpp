@@ -12,9 +12,6 @@
 namespace easgate::testing {
 namespace {
 
-const std::string sync_path =
-    "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice";
-
 class UpstreamPoolTest : public GatewayTest {
 protected:
     static std::string dead_server() { return "https://localhost:" + std::to_string(free_tcp_port()); }

@@ -34,7 +34,7 @@ using easgate::testing::upn_oid;
 using Bytes = std::vector<std::uint8_t>;
 
 using easgate::testing::corpus::masks_for_position;
-constexpr auto corpus_seed = easgate::testing::corpus::seed;
+namespace corpus = easgate::testing::corpus;
 
 // The rules restated independently of the implementation, so a mutation that slips a bad name
 // through fails here.
@@ -158,7 +158,7 @@ TEST_F(CertificateIdentityCorpusTest, EveryTruncationIsRefused) {
 }
 
 TEST_F(CertificateIdentityCorpusTest, SingleByteMutationsAreRefusedOrValid) {
-    std::mt19937 random(corpus_seed);
+    std::mt19937 random(corpus::seed);
     std::size_t accepted = 0;
     std::size_t refused = 0;
     for (const Bytes& der : valid_certificates_) {
@@ -176,7 +176,7 @@ TEST_F(CertificateIdentityCorpusTest, SingleByteMutationsAreRefusedOrValid) {
 }
 
 TEST_F(CertificateIdentityCorpusTest, RandomGarbageIsRefused) {
-    std::mt19937 random(corpus_seed);
+    std::mt19937 random(corpus::seed);
     std::uniform_int_distribution<int> byte(0, 255);
     std::uniform_int_distribution<std::size_t> size(0, 2048);
     for (int round = 0; round < 2000; ++round) {
@@ -219,7 +219,7 @@ TEST_F(CertificateIdentityCorpusTest, MalformedSidContentsAreRefused) {
 }
 
 TEST_F(CertificateIdentityCorpusTest, MutatedExtensionContentsAreRefusedOrValid) {
-    std::mt19937 random(corpus_seed);
+    std::mt19937 random(corpus::seed);
     for (const auto& [oid, valid] :
          {std::pair{subject_alt_name_oid, valid_san}, std::pair{sid_extension_oid, valid_sid_extension}}) {
         for (std::size_t position = 0; position < valid.size(); ++position) {

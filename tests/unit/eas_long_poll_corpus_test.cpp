@@ -38,7 +38,7 @@ using test::Wbxml;
 // ---- Corpus: deterministic mutations of valid bodies --------------------------------------------
 
 using easgate::testing::corpus::masks_for_position;
-constexpr auto corpus_seed = easgate::testing::corpus::seed;
+namespace corpus = easgate::testing::corpus;
 
 struct Seed {
     std::string command;
@@ -127,7 +127,7 @@ TEST(LongPollIntervalCorpus, EveryStrictPrefixIsRefused) {
 }
 
 TEST(LongPollIntervalCorpus, SingleByteMutationsAreRefusedOrConsistent) {
-    std::mt19937 random(corpus_seed);
+    std::mt19937 random(corpus::seed);
     std::size_t accepted = 0;
     std::size_t refused = 0;
     std::size_t digit_checks = 0;
@@ -157,7 +157,7 @@ TEST(LongPollIntervalCorpus, SingleByteMutationsAreRefusedOrConsistent) {
 }
 
 TEST(LongPollIntervalCorpus, RandomBodiesAreRefusedOrConsistent) {
-    std::mt19937 random(corpus_seed);
+    std::mt19937 random(corpus::seed);
     std::uniform_int_distribution<int> byte(0, 255);
     std::uniform_int_distribution<std::size_t> size(0, 200);
     // Mostly tokens EAS uses, so that some bodies get deep into the decoder.

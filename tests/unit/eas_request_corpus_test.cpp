@@ -29,7 +29,7 @@ using test::to_base64;
 // ---- Corpus: deterministic mutations of valid requests -----------------------------------------
 
 using easgate::testing::corpus::masks_for_position;
-constexpr auto corpus_seed = easgate::testing::corpus::seed;
+namespace corpus = easgate::testing::corpus;
 
 bool has_control_character(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](char c) {
@@ -150,7 +150,7 @@ TEST_F(EasRequestCorpusTest, SeedsAreAcceptedAndSurviveTheRoundTrip) {
 }
 
 TEST_F(EasRequestCorpusTest, TextMutationsAreRefusedOrValid) {
-    std::mt19937 random(corpus_seed);
+    std::mt19937 random(corpus::seed);
     std::size_t accepted = 0;
     std::size_t refused = 0;
     for (const std::string& target : targets()) {
@@ -183,7 +183,7 @@ TEST_F(EasRequestCorpusTest, TextMutationsAreRefusedOrValid) {
 // Mutating the decoded bytes and re-encoding reaches the structure decoder, which text mutations
 // mostly stop short of.
 TEST_F(EasRequestCorpusTest, StructureMutationsAreRefusedOrValid) {
-    std::mt19937 random(corpus_seed);
+    std::mt19937 random(corpus::seed);
     std::size_t accepted = 0;
     std::size_t refused = 0;
     for (const Base64Query& query : structures()) {
@@ -216,7 +216,7 @@ TEST_F(EasRequestCorpusTest, StructureMutationsAreRefusedOrValid) {
 }
 
 TEST_F(EasRequestCorpusTest, RandomQueriesAreRefusedOrValid) {
-    std::mt19937 random(corpus_seed);
+    std::mt19937 random(corpus::seed);
     const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=%&";
     std::uniform_int_distribution<std::size_t> character(0, alphabet.size() - 1);
     std::uniform_int_distribution<std::size_t> length(0, 120);
