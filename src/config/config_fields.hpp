@@ -30,6 +30,7 @@ inline constexpr auto crl_refresh = [](auto& f, auto& r) {
             [&r] { return r.timeout > r.interval ? "must not be longer than interval" : nullptr; });
     f.field("grace", r.grace, Duration{});
     f.field("max_crl_bytes", r.max_crl_bytes, Size{.min = 1024, .max = 1ull << 30});
+    f.field("cache_dir", r.cache_dir, AbsolutePath{}, Presence::shown_when_set);
 };
 
 inline constexpr auto client_auth = [](auto& f, auto& c) {

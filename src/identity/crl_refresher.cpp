@@ -17,7 +17,11 @@ namespace asio = boost::asio;
 
 CrlRefresher::CrlRefresher(const asio::any_io_executor& executor, std::shared_ptr<RevocationStore> store,
                            const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters)
-    : store_(std::move(store)), settings_(settings), counters_(std::move(counters)), pause_(executor) {}
+    : store_(std::move(store)),
+      settings_(settings),
+      counters_(std::move(counters)),
+      pause_(executor),
+      cache_(settings_.cache_dir) {}
 
 void CrlRefresher::start() {
     store_->on_new_distribution_point([weak = weak_from_this()] {
@@ -27,6 +31,7 @@ void CrlRefresher::start() {
         asio::post(self->pause_.get_executor(), [self] { self->pause_.cancel(); });
     });
     store_->learn_from_anchors();
+    load_cache();
     asio::co_spawn(pause_.get_executor(), run(shared_from_this()), common::LogFailure{"CRL refresh"});
 }
 
@@ -71,7 +76,24 @@ std::string CrlRefresher::install(const std::string& url, const std::string& bod
         ++counters_->updates;
         spdlog::info("CRL refresh: {} from {} is in use", described, url);
     }
+    // Kept when a newer CRL came in, or when the cache held nothing (usable) from this URL.
+    if (offered.error.empty() && (cached_.insert(url).second || !offered.installed.empty()))
+        cache_.save(url, body);
     return offered.error;
+}
+
+void CrlRefresher::load_cache() {
+    for (const auto& entry : cache_.load()) {
+        const auto offered = offer_crls(*store_, entry.body);
+        if (!offered.error.empty()) {
+            spdlog::info("CRL cache: what was kept from {} is left out: {}", entry.url, offered.error);
+            continue;
+        }
+        store_->remember_distribution_point(entry.url);
+        cached_.insert(entry.url);
+        for (const auto& described : offered.installed)
+            spdlog::info("CRL cache: {} kept from {} is in use until fetched again", described, entry.url);
+    }
 }
 
 OfferedCrls offer_crls(RevocationStore& store, const std::string& body) {

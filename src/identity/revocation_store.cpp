@@ -148,6 +148,11 @@ void RevocationStore::learn_from_anchors() {
     for (const auto& anchor : anchors_) learn_distribution_points(anchor.get());
 }
 
+void RevocationStore::remember_distribution_point(const std::string& url) {
+    const std::lock_guard lock(mutex_);
+    add_urls_locked({url});
+}
+
 void RevocationStore::add_urls_locked(const std::vector<std::string>& urls) {
     for (const auto& url : urls) {
         if (url.rfind("http://", 0) == 0) {

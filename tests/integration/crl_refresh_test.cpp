@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "gateway_fixture.hpp"
@@ -10,9 +11,6 @@
 
 namespace easgate::testing {
 namespace {
-
-constexpr const char* sync_path =
-    "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice";
 
 class CrlRefreshTest : public GatewayTest {
 protected:
@@ -140,6 +138,29 @@ TEST_F(CrlRefreshTest, AnExpiredSeedIsReplacedFromTheCdp) {
     expect_refused("alice", "CRL has expired");
     EXPECT_FALSE(wait_for_gateway_log("CRL refresh: CRL of \"CN=easgate test issuing CA\"").empty());
     curl_report("alice", sync_path);
+}
+
+// Without the issuing CA's CRL in crl_files, only a device's certificate names where it is: the
+// first device after a start used to be refused while easgate fetched it. Kept in cache_dir, the
+// CRL fetched before a restart checks devices after it, even with the CDP down.
+TEST_F(CrlRefreshTest, AfterARestartDevicesAreCheckedAgainstTheKeptCrl) {
+    const auto cache = make_temp_dir("crl-cache") / "kept";  // made by easgate
+    const std::string refresh = "{interval: 1h, cache_dir: " + cache.string() + "}";
+    start_refreshing(refresh, {"device-root.crl", "retired-ca.crl"});
+    expect_refused("alice", "unable to get certificate CRL");  // and learns where the CRL is
+    EXPECT_FALSE(wait_for_gateway_log("CRL refresh: CRL of \"CN=easgate test issuing CA\"").empty());
+    curl_report("alice", sync_path);
+    EXPECT_EQ(stop_gateway(), 0);
+    // The next easgate appends to the same log: only its own lines may tell when it is up.
+    std::filesystem::rename(work_dir() / "easgate.err", work_dir() / "easgate-before-restart.err");
+
+    pki().cdp.stop();
+    start_refreshing(refresh, {"device-root.crl", "retired-ca.crl"});
+    curl_report("alice", sync_path);
+    expect_refused("revoked", "certificate revoked");
+    EXPECT_NE(gateway_log().find("CRL cache: CRL of \"CN=easgate test issuing CA\""), std::string::npos)
+        << gateway_log();
+    std::filesystem::remove_all(cache.parent_path());
 }
 
 TEST_F(CrlRefreshTest, AnExpiredCrlIsUsedWithinTheGrace) {

@@ -26,6 +26,7 @@ struct CrlRefresh {
     milliseconds timeout{std::chrono::seconds(10)};  // one fetch: lookup, connect, request, whole CRL
     milliseconds grace{0};  // a CRL past its nextUpdate is still used this long, then devices are refused
     std::uint64_t max_crl_bytes = 64ull << 20;  // a larger answer is dropped, the last good CRL kept
+    std::string cache_dir;                      // fetched CRLs kept here, loaded at start; "" keeps none
 
     bool operator==(const CrlRefresh&) const = default;
 };

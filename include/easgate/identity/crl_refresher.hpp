@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "easgate/config/config.hpp"
+#include "easgate/identity/crl_cache.hpp"
 #include "easgate/identity/revocation_store.hpp"
 
 namespace easgate::identity {
@@ -29,8 +30,9 @@ public:
     CrlRefresher(const boost::asio::any_io_executor& executor, std::shared_ptr<RevocationStore> store,
                  const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters);
 
-    // Fetches every distribution point now, then every interval, and at once when a device
-    // certificate names a new one. Runs on the executor's thread; no fetch blocks a worker.
+    // Offers the store the CRLs kept in cache_dir, then fetches every distribution point now, then
+    // every interval, and at once when a device certificate names a new one. Runs on the
+    // executor's thread; no fetch blocks a worker.
     void start();
     // Ends the loop (a reload made a new store; handshakes no longer use this one). On the executor's thread.
     void stop();
@@ -40,6 +42,7 @@ private:
     boost::asio::awaitable<void> refresh(const std::string& url);
     // The fetched bytes into the store; an empty string when they held a usable CRL, else why not.
     std::string install(const std::string& url, const std::string& body);
+    void load_cache();
     void record_failure(const std::string& url, const std::string& why);
     void warn_about_expired_crls() const;
 
@@ -49,6 +52,8 @@ private:
     boost::asio::steady_timer pause_;
     std::atomic<bool> pending_{false};  // a distribution point was learned: fetch without waiting
     std::set<std::string> failing_;     // distribution points whose last fetch failed
+    CrlCache cache_;
+    std::set<std::string> cached_;  // distribution points whose CRL in the cache is the one in use
     bool stopped_ = false;
 };
 

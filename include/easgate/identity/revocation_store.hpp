@@ -57,6 +57,9 @@ public:
     void learn_distribution_points(X509* cert);
     // The same for the listed CAs themselves: an issuing CA names its root's CRL.
     void learn_from_anchors();
+    // A distribution point from an earlier run (CrlCache) whose CRL this store accepted, so a
+    // listed CA signed the certificate that named it.
+    void remember_distribution_point(const std::string& url);
     // Called (from any thread) when a distribution point was learned.
     void on_new_distribution_point(std::function<void()> wake);
     std::vector<std::string> distribution_points() const;

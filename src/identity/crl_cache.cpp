@@ -1,0 +1,95 @@
+#include "easgate/identity/crl_cache.hpp"
+
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <system_error>
+
+#include "easgate/common/text.hpp"
+
+namespace easgate::identity {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Entries are named by a hash of their URL (a URL holds characters no file name may): NAME.url
+// holds the URL, NAME.crl the CRL as fetched.
+std::string entry_name(const std::string& url) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(url.data(), url.size(), digest, &length, EVP_sha256(), nullptr);
+    return common::hex_encode(std::span<const std::uint8_t>(digest, length / 2));
+}
+
+std::optional<std::string> read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return std::nullopt;
+    return text;
+}
+
+// Writes text beside path, then renames it over path: a reader sees the old file or the new one.
+std::error_code replace_file(const fs::path& path, const std::string& text) {
+    const fs::path aside = path.string() + ".new";
+    {
+        std::ofstream out(aside, std::ios::binary | std::ios::trunc);
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        out.flush();
+        if (!out) return std::make_error_code(std::errc::io_error);
+    }
+    std::error_code error;
+    fs::rename(aside, path, error);
+    return error;
+}
+
+}  // namespace
+
+CrlCache::CrlCache(std::string directory) : directory_(std::move(directory)) {
+    if (directory_.empty()) return;
+    std::error_code error;
+    if (fs::create_directories(directory_, error)) ::chmod(directory_.c_str(), 0700);
+    if (error)
+        spdlog::warn("CRL cache {}: can't make it ({}); fetched CRLs are not kept across restarts",
+                     directory_, error.message());
+}
+
+std::vector<CrlCache::Entry> CrlCache::load() const {
+    std::vector<Entry> entries;
+    if (directory_.empty()) return entries;
+    std::error_code error;
+    for (const auto& file : fs::directory_iterator(directory_, error)) {
+        if (file.path().extension() != ".url") continue;
+        const auto url = read_file(file.path());
+        auto body = read_file(fs::path(file.path()).replace_extension(".crl"));
+        if (!url || !body) {
+            spdlog::warn("CRL cache: {} unreadable, or its .crl missing; left out", file.path().string());
+            continue;
+        }
+        entries.push_back({*url, std::move(*body)});
+    }
+    if (error && error != std::errc::no_such_file_or_directory)
+        spdlog::warn("CRL cache {}: can't read it ({}); starting without it", directory_, error.message());
+    return entries;
+}
+
+void CrlCache::save(const std::string& url, const std::string& body) const {
+    if (directory_.empty()) return;
+    const fs::path base = fs::path(directory_) / entry_name(url);
+    // The CRL first: a .url is only ever next to a whole .crl.
+    auto error = replace_file(fs::path(base).replace_extension(".crl"), body);
+    if (!error) error = replace_file(fs::path(base).replace_extension(".url"), url);
+    if (error)
+        spdlog::warn(
+            "CRL cache {}: can't keep the CRL from {} ({}); it is in use, but a restart "
+            "won't have it until fetched again",
+            directory_, url, error.message());
+}
+
+}  // namespace easgate::identity

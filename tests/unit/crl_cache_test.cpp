@@ -1,0 +1,101 @@
+// CrlCache: what crl_refresh keeps across restarts, and what a refresher takes back from it.
+#include "easgate/identity/crl_cache.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <memory>
+
+#include "easgate/identity/crl_refresher.hpp"
+#include "test_pki.hpp"
+
+namespace easgate::identity {
+namespace {
+
+using testing::TestCa;
+
+class CrlCacheTest : public ::testing::Test {
+protected:
+    CrlCacheTest()
+        : dir(std::filesystem::temp_directory_path() / ("crl-cache-" + std::to_string(::getpid()))) {
+        std::filesystem::remove_all(dir);
+    }
+    ~CrlCacheTest() override { std::filesystem::remove_all(dir); }
+
+    std::filesystem::path dir;
+};
+
+TEST_F(CrlCacheTest, KeepsTheLastBodyOfEachUrlInADirectoryOnlyItsOwnerReads) {
+    const CrlCache cache((dir / "crls").string());
+    struct stat made {};
+    ASSERT_EQ(::stat((dir / "crls").c_str(), &made), 0);
+    EXPECT_EQ(made.st_mode & 0777, 0700u);
+    cache.save("http://pki.corp.example/issuing.crl", "first");
+    cache.save("http://pki.corp.example/root.crl", std::string("\x30\x82\x00\x00", 4));
+    cache.save("http://pki.corp.example/issuing.crl", "second");
+
+    auto entries = CrlCache((dir / "crls").string()).load();
+    std::ranges::sort(entries, {}, &CrlCache::Entry::url);
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[0].url, "http://pki.corp.example/issuing.crl");
+    EXPECT_EQ(entries[0].body, "second");
+    EXPECT_EQ(entries[1].url, "http://pki.corp.example/root.crl");
+    EXPECT_EQ(entries[1].body, std::string("\x30\x82\x00\x00", 4));
+}
+
+TEST_F(CrlCacheTest, AnEntryWithoutItsCrlIsLeftOutAndNothingConfiguredKeepsNothing) {
+    const CrlCache cache(dir.string());
+    cache.save("http://pki.corp.example/issuing.crl", "crl");
+    for (const auto& file : std::filesystem::directory_iterator(dir))
+        if (file.path().extension() == ".crl") std::filesystem::remove(file.path());
+    EXPECT_TRUE(cache.load().empty());
+
+    const CrlCache none("");
+    EXPECT_FALSE(none.enabled());
+    none.save("http://pki.corp.example/issuing.crl", "crl");
+    EXPECT_TRUE(none.load().empty());
+}
+
+TEST_F(CrlCacheTest, ADirectoryThatCantBeMadeKeepsNothingAndFailsNothing) {
+    testing::write_file(dir / "a-file", "not a directory");
+    const CrlCache cache((dir / "a-file" / "crls").string());
+    cache.save("http://pki.corp.example/issuing.crl", "crl");
+    EXPECT_TRUE(cache.load().empty());
+}
+
+// A refresher offers its store what the cache kept, before its first fetch: a listed CA's CRL is in
+// use and its URL fetched from then on; anything else (a CA no longer listed, a file put there by
+// someone else) is left out, and names no URL to fetch.
+TEST_F(CrlCacheTest, ARefresherTakesBackOnlyCrlsItsCasSigned) {
+    auto root = TestCa::create_root("Corp Root CA");
+    const auto issuing = root.create_intermediate("Corp Issuing CA");
+    std::vector<X509Ptr> anchors;
+    anchors.push_back(testing::parse_certificate_pem(issuing.cert_pem()));
+    anchors.push_back(testing::parse_certificate_pem(root.cert_pem()));
+    const auto store = std::make_shared<RevocationStore>(std::move(anchors), std::vector<X509CrlPtr>{}, true,
+                                                         std::chrono::hours(1));
+    const CrlCache cache(dir.string());
+    cache.save("http://127.0.0.1:9/issuing.crl", issuing.crl_pem());
+    cache.save("http://127.0.0.1:9/rogue.crl", TestCa::create_root("Rogue CA").crl_pem());
+    cache.save("http://127.0.0.1:9/forged.crl", TestCa::create_root("Corp Issuing CA").crl_pem());
+
+    boost::asio::io_context context;  // never run: no fetch, only what start() does at once
+    config::CrlRefresh settings;
+    settings.cache_dir = dir.string();
+    const auto refresher = std::make_shared<CrlRefresher>(context.get_executor(), store, settings,
+                                                          std::make_shared<CrlRefreshCounters>());
+    refresher->start();
+
+    const auto held = store->crl_next_updates();
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_NE(held[0].name.find("Corp Issuing CA"), std::string::npos);
+    EXPECT_EQ(store->distribution_points(), std::vector<std::string>{"http://127.0.0.1:9/issuing.crl"});
+    refresher->stop();
+}
+
+}  // namespace
+}  // namespace easgate::identity
