@@ -64,12 +64,14 @@ std::vector<CrlCache::Entry> CrlCache::load() const {
     std::vector<Entry> entries;
     if (directory_.empty()) return entries;
     std::error_code error;
-    for (const auto& file : fs::directory_iterator(directory_, error)) {
-        if (file.path().extension() != ".url") continue;
-        const auto url = read_file(file.path());
-        auto body = read_file(fs::path(file.path()).replace_extension(".crl"));
+    // error_code throughout: nothing in here may stop a start.
+    for (fs::directory_iterator file(directory_, error), end; !error && file != end; file.increment(error)) {
+        const auto& path = file->path();
+        if (path.extension() != ".url") continue;
+        const auto url = read_file(path);
+        auto body = read_file(fs::path(path).replace_extension(".crl"));
         if (!url || !body) {
-            spdlog::warn("CRL cache: {} unreadable, or its .crl missing; left out", file.path().string());
+            spdlog::warn("CRL cache: {} unreadable, or its .crl missing; left out", path.string());
             continue;
         }
         entries.push_back({*url, std::move(*body)});
