@@ -1,18 +1,19 @@
 #include "device_connection.hpp"
 
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
+
+#include "easgate/common/use_nothrow.hpp"
 
 namespace easgate::bench {
 namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-constexpr auto no_throw = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 
 // Failures of reading or writing, by what the device would have seen.
 std::string io_failure(const boost::system::error_code& ec) {
@@ -36,12 +37,12 @@ asio::awaitable<std::string> DeviceConnection::open(asio::ip::tcp::endpoint targ
     if (resume) SSL_set_session(ssl, resume);
     auto& tcp = beast::get_lowest_layer(*stream_);
     tcp.expires_after(timeout);
-    if (auto [ec] = co_await tcp.async_connect(target, no_throw); ec) {
+    if (auto [ec] = co_await tcp.async_connect(target, use_nothrow); ec) {
         close();
         co_return ec == beast::error::timeout ? "timeout" : "connect";
     }
     tcp.socket().set_option(asio::ip::tcp::no_delay(true));
-    if (auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, no_throw); ec) {
+    if (auto [ec] = co_await stream_->async_handshake(asio::ssl::stream_base::client, use_nothrow); ec) {
         close();
         co_return ec == beast::error::timeout ? "timeout" : "tls";
     }
@@ -52,7 +53,7 @@ asio::awaitable<std::string> DeviceConnection::write(std::string_view header, st
                                                      Clock::duration timeout) {
     beast::get_lowest_layer(*stream_).expires_after(timeout);
     const std::array buffers{asio::buffer(header), asio::buffer(body)};
-    auto [ec, written] = co_await asio::async_write(*stream_, buffers, no_throw);
+    auto [ec, written] = co_await asio::async_write(*stream_, buffers, use_nothrow);
     co_return ec ? io_failure(ec) : "";
 }
 
@@ -65,7 +66,7 @@ asio::awaitable<Reply> DeviceConnection::read(Clock::duration timeout) {
     }
     http::response_parser<http::string_body> parser;
     parser.body_limit(boost::none);
-    auto [ec, read] = co_await http::async_read(*stream_, buffer_, parser, no_throw);
+    auto [ec, read] = co_await http::async_read(*stream_, buffer_, parser, use_nothrow);
     if (ec) co_return Reply{.error = io_failure(ec)};
     const auto& response = parser.get();
     Reply reply{.error = {}, .status = response.result_int(), .body_bytes = response.body().size()};

@@ -1,16 +1,17 @@
 #include "loops.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 
+#include "easgate/common/use_nothrow.hpp"
+
 namespace easgate::bench {
 namespace {
 
-constexpr auto no_throw = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 // After a failure a device waits this long before trying again, so a target that is down is not
 // hammered by a loop that counts nothing but errors.
 constexpr auto retry_pause = std::chrono::milliseconds(10);
@@ -38,12 +39,12 @@ void Countdown::arrive() {
 }
 
 asio::awaitable<void> Countdown::wait() {
-    while (remaining_ > 0) co_await timer_.async_wait(no_throw);
+    while (remaining_ > 0) co_await timer_.async_wait(use_nothrow);
 }
 
 asio::awaitable<void> pause(Clock::duration duration) {
     asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(no_throw);
+    co_await timer.async_wait(use_nothrow);
 }
 
 asio::awaitable<void> request_loop(const Run& run, const Device& device, const LoopPlan& plan, Stats& stats,

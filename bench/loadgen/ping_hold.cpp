@@ -2,7 +2,6 @@
 // are written (and --settle later) "held N" goes to stdout: bench/run.sh samples the proxy's memory
 // then. SIGUSR2 starts --sync-concurrency other devices syncing for --duration ("sync done" when
 // they finish); SIGUSR1, SIGINT, SIGTERM or --hold seconds end the run.
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -12,13 +11,14 @@
 #include <iostream>
 #include <memory>
 
+#include "easgate/common/use_nothrow.hpp"
 #include "scenarios.hpp"
 
 namespace easgate::bench {
 namespace {
 
 using namespace asio::experimental::awaitable_operators;
-constexpr auto no_throw = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 
 struct Hold {
     Stats pings;  // a Ping counts as a success once written; answered before the end: a failure
@@ -88,7 +88,7 @@ asio::awaitable<void> wait_for_end(const Run& run, const std::vector<Device>& de
     asio::steady_timer hold_timer(
         run.io, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(run.options.hold)));
     for (;;) {
-        auto ended = co_await (signals.async_wait(no_throw) || hold_timer.async_wait(no_throw));
+        auto ended = co_await (signals.async_wait(use_nothrow) || hold_timer.async_wait(use_nothrow));
         if (ended.index() == 1) co_return;
         const auto [ec, signal] = std::get<0>(ended);
         if (ec || signal != SIGUSR2) co_return;

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -12,6 +11,7 @@
 
 #include "easgate/common/listen_socket.hpp"
 #include "easgate/common/spawn_handlers.hpp"
+#include "easgate/common/use_nothrow.hpp"
 
 namespace easgate::admin {
 
@@ -22,7 +22,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 constexpr std::chrono::seconds request_timeout{10};
 // Monitoring needs a few at once. Each holds a file descriptor for up to request_timeout: without a
 // bound, a flood of idle connections to the admin port would take the descriptors devices need.

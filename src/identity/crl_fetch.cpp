@@ -1,6 +1,5 @@
 #include "easgate/identity/crl_fetch.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -8,6 +7,7 @@
 #include <optional>
 
 #include "easgate/common/resolve.hpp"
+#include "easgate/common/use_nothrow.hpp"
 
 namespace easgate::identity {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 
 struct HttpUrl {
     std::string host;  // without the brackets of an IPv6 literal

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
@@ -14,12 +13,13 @@
 #include "downstream_session_internal.hpp"
 #include "easgate/common/read_buffer.hpp"
 #include "easgate/common/spawn_handlers.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 
 namespace easgate::listener {
 namespace {
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 constexpr std::chrono::seconds tls_shutdown_timeout{2};
 constexpr std::chrono::seconds lingering_time{30};  // nginx's default
 using common::Failure;

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -10,6 +9,7 @@
 #include "easgate/common/listen_socket.hpp"
 #include "easgate/common/resource_shortage.hpp"
 #include "easgate/common/spawn_handlers.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/config.hpp"
 
 namespace easgate::listener {
@@ -59,7 +59,7 @@ void Listener::refuse_over_capacity(tcp::socket& socket) {
 }
 
 asio::awaitable<void> Listener::accept_loop() {
-    constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+    using easgate::common::use_nothrow;
     while (acceptor_.is_open()) {
         auto [ec, socket] = co_await acceptor_.async_accept(pick_worker_(), use_nothrow);
         if (ec == asio::error::operation_aborted) co_return;

@@ -2,17 +2,17 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "downstream_session_internal.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 
 namespace easgate::listener {
 namespace {
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 using Status = ProxyHeaderParse::Status;
 
 ProxyHeaderParse refusal(std::string_view cause, std::string reason) {

@@ -2,7 +2,6 @@
 // byte, the ActiveSync admission, Expect: 100-continue and the read-ahead of its body.
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
@@ -10,6 +9,7 @@
 
 #include "downstream_session_internal.hpp"
 #include "easgate/common/body_relay.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/listener/eas_headers.hpp"
 #include "easgate/listener/request_framing.hpp"
@@ -19,7 +19,7 @@ namespace {
 
 constexpr std::uint64_t body_read_bytes = 16 * 1024;  // TLS's largest record payload
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 
 common::Failure bad_request(std::string reason) { return {400, std::move(reason), 0}; }
 

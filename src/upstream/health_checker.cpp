@@ -1,19 +1,19 @@
 #include "easgate/upstream/health_checker.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 
 #include "easgate/common/spawn_handlers.hpp"
+#include "easgate/common/use_nothrow.hpp"
 
 namespace easgate::upstream {
 namespace {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 
 // One check: connect, GET the page, expect 200. An empty string when it passed, else why not.
 asio::awaitable<std::string> check_once(Upstream& upstream, std::size_t server,

@@ -2,11 +2,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 
 #include "easgate/common/body_relay.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/upstream/backend_diagnosis.hpp"
 #include "easgate/upstream/mailbox_redirect.hpp"
@@ -16,7 +16,7 @@ namespace easgate::upstream {
 namespace {
 
 namespace asio = boost::asio;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 
 // Frames Exchange's body for the device from what the parser read, never from header fields
 // Exchange named in Connection. False when only closing the connection can end the body (an

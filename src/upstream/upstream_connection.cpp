@@ -3,13 +3,13 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "easgate/common/resolve.hpp"
 #include "easgate/common/resource_shortage.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/upstream/channel_binding.hpp"
 #include "easgate/upstream/upstream.hpp"
@@ -18,7 +18,7 @@ namespace easgate::upstream {
 namespace {
 
 namespace asio = boost::asio;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 
 UpstreamFailure failure(const std::string& url, const std::string& what, const boost::system::error_code& ec,
                         std::chrono::milliseconds timeout) {

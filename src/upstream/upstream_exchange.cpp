@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
 #include <tuple>
 
 #include "easgate/common/body_relay.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/upstream/idle_pool.hpp"
 #include "easgate/upstream/upstream.hpp"
@@ -22,7 +22,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using error_code = boost::system::error_code;
 using common::Failure;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 constexpr std::size_t answer_read_bytes = common::buffer_memory::small_block;  // a TLS record's worth
 
 bool is_negotiate_challenge(const common::ResponseHeader& response) {

@@ -4,7 +4,6 @@
 // over loopback sockets: a PKI on disk, a scripted fake Exchange, a fake token source, and a way to
 // run a test coroutine on an io_context with a bound, so a broken mechanism fails instead of hanging.
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "easgate/common/result.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/upstream/token_source.hpp"
 
@@ -34,7 +34,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using TlsClientStream = beast::ssl_stream<beast::tcp_stream>;
 // Completes with (error_code, ...) instead of throwing.
-inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+using easgate::common::use_nothrow;
 
 // A server certificate for 127.0.0.1 and a device certificate for alice@example.test (with her
 // UPN), made once per process in a temporary folder that is removed at exit.

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -18,6 +17,7 @@
 #include "easgate/common/body_rate.hpp"
 #include "easgate/common/header_arena.hpp"
 #include "easgate/common/message_writer.hpp"
+#include "easgate/common/use_nothrow.hpp"
 
 namespace easgate::common {
 
@@ -82,7 +82,7 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, InputBuffer& input_
                                                HeaderParser<isRequest>& parser, Output& output,
                                                MessageWriter& writer, std::span<char> first,
                                                std::span<char> scratch, RelayTimeouts timeouts) {
-    constexpr auto use_nothrow = boost::asio::as_tuple(boost::asio::use_awaitable);
+    using easgate::common::use_nothrow;
     auto& body = parser.get().body();
     std::span<char> ready = first;
     std::size_t total_written = 0;
