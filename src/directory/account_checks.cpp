@@ -49,10 +49,6 @@ std::string utc_text(std::int64_t filetime) {
     return text;
 }
 
-common::Failure refused(std::string cause, std::string detail) {
-    return common::Failure::refused(std::move(detail)).because(std::move(cause));
-}
-
 // The multi-valued attributes a user is read with, and where the user keeps each.
 struct ListAttribute {
     std::string_view name;
@@ -151,26 +147,28 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
     if (const auto* sid = first_value(entry, "objectSid")) user.object_sid = sid_text(*sid).value_or("");
 
     if (user.user_account_control & account_disabled) {
-        return refused(
+        return common::Failure::refused(
             "disabled",
             "account " + *dn + " is disabled in Active Directory (userAccountControl ACCOUNTDISABLE 0x2)");
     }
     if (number(entry, "msDS-User-Account-Control-Computed").value_or(0) & locked_out) {
         const auto since = number(entry, "lockoutTime");
-        return refused("locked_out", "account " + *dn + " is locked out" +
-                                         (since ? " since " + utc_text(*since) : std::string()) +
-                                         " (too many wrong passwords): it unlocks by itself after the "
-                                         "domain's lockout duration, or unlock it now (AD Users and "
-                                         "Computers → Account → Unlock account; Unlock-ADAccount)");
+        return common::Failure::refused("locked_out",
+                                        "account " + *dn + " is locked out" +
+                                            (since ? " since " + utc_text(*since) : std::string()) +
+                                            " (too many wrong passwords): it unlocks by itself after the "
+                                            "domain's lockout duration, or unlock it now (AD Users and "
+                                            "Computers → Account → Unlock account; Unlock-ADAccount)");
     }
     if (const auto expires = number(entry, "accountExpires");
         expires && *expires != 0 && *expires != never_expires && *expires <= filetime(now)) {
-        return refused("expired", "account " + *dn + " expired on " + utc_text(*expires) +
-                                      " (accountExpires): extend it (AD Users and Computers → Account → "
-                                      "Account expires; Set-ADAccountExpiration) to let the user in");
+        return common::Failure::refused(
+            "expired", "account " + *dn + " expired on " + utc_text(*expires) +
+                           " (accountExpires): extend it (AD Users and Computers → Account → "
+                           "Account expires; Set-ADAccountExpiration) to let the user in");
     }
     if (user.user_account_control & not_delegated) {
-        return refused(
+        return common::Failure::refused(
             "not_delegable",
             "account " + *dn +
                 " is marked \"Account is sensitive and cannot be delegated\" (userAccountControl "

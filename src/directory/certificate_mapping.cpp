@@ -54,10 +54,6 @@ std::string any_of(const std::vector<std::string>& conditions) {
     return out + ")";
 }
 
-common::Failure refused(std::string cause, std::string detail) {
-    return common::Failure::refused(std::move(detail)).because(std::move(cause));
-}
-
 }  // namespace
 
 std::vector<std::string> strong_alt_security_identities(const identity::CertificateIdentity& certificate) {
@@ -152,27 +148,27 @@ public:
 
     // The verdict when no mapping found an account.
     UserLookup none_found() const {
-        return refused("not_found", tried_.empty()
-                                        ? "the certificate has nothing identity.mapping can search by"
-                                        : tried_);
+        return common::Failure::refused(
+            "not_found",
+            tried_.empty() ? "the certificate has nothing identity.mapping can search by" : tried_);
     }
 
 private:
     UserLookup judge(FoundUser found) const {
         const bool sid_named = !certificate_.sid.empty() && config_.strong_mapping != StrongMapping::off;
         if (sid_named && !common::equals_ignoring_case(found->object_sid, certificate_.sid)) {
-            return refused("sid_mismatch",
-                           "the certificate's SID extension names " + certificate_.sid + " but account " +
-                               found->distinguished_name + " (found by " + mapping_name(mapping_) +
-                               ") has objectSid " +
-                               (found->object_sid.empty() ? "(none readable)" : found->object_sid) +
-                               ": the account was re-created after the certificate was issued, or the "
-                               "certificate names someone else; issue the user a new certificate");
+            return common::Failure::refused(
+                "sid_mismatch", "the certificate's SID extension names " + certificate_.sid +
+                                    " but account " + found->distinguished_name + " (found by " +
+                                    mapping_name(mapping_) + ") has objectSid " +
+                                    (found->object_sid.empty() ? "(none readable)" : found->object_sid) +
+                                    ": the account was re-created after the certificate was issued, or the "
+                                    "certificate names someone else; issue the user a new certificate");
         }
         const bool strong =
             sid_named || mapping_ == Mapping::sid || mapping_ == Mapping::alt_security_identities;
         if (!strong && config_.strong_mapping == StrongMapping::required) {
-            return refused(
+            return common::Failure::refused(
                 "weak_mapping",
                 "the certificate maps to " + found->distinguished_name + " only by " +
                     mapping_name(mapping_) +

@@ -55,10 +55,6 @@ common::Failure unavailable(std::string detail) {
     return common::Failure::unavailable(std::move(detail)).because("unavailable");
 }
 
-common::Failure refused(std::string cause, std::string detail) {
-    return common::Failure::refused(std::move(detail)).because(std::move(cause));
-}
-
 UserLookup judge(const AccountSearch& account, const LdapSearchResult& search,
                  const LdapConnection& connection, const std::string& base_dn) {
     if (!search.status.ok()) {
@@ -75,12 +71,13 @@ UserLookup judge(const AccountSearch& account, const LdapSearchResult& search,
         return unavailable(std::move(detail));
     }
     if (search.entries.empty()) {
-        return refused("not_found",
-                       "no user has " + account.attribute + " " + account.value + " under " + base_dn);
+        return common::Failure::refused(
+            "not_found", "no user has " + account.attribute + " " + account.value + " under " + base_dn);
     }
     if (search.entries.size() > 1 || search.size_limit_exceeded) {
-        return refused("ambiguous", "ambiguous: more than one account under " + base_dn + " has " +
-                                        account.attribute + " " + account.value + "; make it unique");
+        return common::Failure::refused("ambiguous", "ambiguous: more than one account under " + base_dn +
+                                                         " has " + account.attribute + " " + account.value +
+                                                         "; make it unique");
     }
     return judge_account(search.entries.front(), connection.uri(), std::chrono::system_clock::now());
 }
@@ -232,19 +229,20 @@ struct DirectoryClient::Impl {
         const auto is_protected = member_of(protected_users);
         if (!is_protected) return is_protected.error();
         if (*is_protected) {
-            return refused("protected_users",
-                           "account " + user->distinguished_name + " is a member of " + protected_users +
-                               " (directly or through nested groups), whose credentials Kerberos never "
-                               "delegates: take it out of Protected Users to let easgate act for it");
+            return common::Failure::refused(
+                "protected_users",
+                "account " + user->distinguished_name + " is a member of " + protected_users +
+                    " (directly or through nested groups), whose credentials Kerberos never "
+                    "delegates: take it out of Protected Users to let easgate act for it");
         }
         if (config.require_group.empty()) return user;
         const auto allowed = member_of(config.require_group);
         if (!allowed) return allowed.error();
         if (!*allowed) {
-            return refused("not_in_group",
-                           "account " + user->distinguished_name +
-                               " is not a member of directory.require_group (" + config.require_group +
-                               "), directly or through nested groups: add it to let the user in");
+            return common::Failure::refused(
+                "not_in_group", "account " + user->distinguished_name +
+                                    " is not a member of directory.require_group (" + config.require_group +
+                                    "), directly or through nested groups: add it to let the user in");
         }
         return user;
     }
@@ -267,7 +265,7 @@ DirectoryClient::DirectoryClient(const config::DirectoryConfig& directory,
 DirectoryClient::~DirectoryClient() = default;
 
 std::optional<UserLookup> DirectoryClient::find_now(const AccountSearch& account) {
-    if (account.value.empty()) return refused("not_found", "empty " + account.attribute);
+    if (account.value.empty()) return common::Failure::refused("not_found", "empty " + account.attribute);
     // AD matches these attributes case-insensitively, so the cache does too. The key is built in
     // this thread's own buffer: a cached answer costs no allocation.
     thread_local std::string key;

@@ -42,6 +42,11 @@ void check_distribution_points(const config::ClientAuthConfig& client_auth, cons
                                identity::RevocationStore& store, const std::optional<std::string>& device,
                                Report& report);
 
+// crl_refresh.cache_dir: the service account can make it or write in it (and the package's systemd
+// sandbox lets it); the CRLs kept there that a start would take back are offered to store.
+void check_crl_cache(const config::ClientAuthConfig& client_auth, const std::string& prefix,
+                     identity::RevocationStore& store, Report& report);
+
 // The directory account the device maps to, by identity.mapping as a request would find it; SKIP
 // without a directory section.
 void check_directory_account(const config::Config& config, const identity::CertificateIdentity& device,

@@ -11,8 +11,9 @@
 namespace easgate::doctor {
 
 // Listener certificate and key match and are not expiring within 30 days; trusted_ca_file and the
-// CRLs load, each CRL signed by its CA and not past nextUpdate; crl_refresh's distribution points
-// answer with their CA's CRL (with device_certificate: its issuing CA's too).
+// CRLs load, each CRL signed by its CA and not past nextUpdate; crl_refresh's cache directory can be
+// written and what it keeps; its distribution points answer with their CA's CRL (with
+// device_certificate: its issuing CA's too).
 void check_listeners(const config::Config& config, const std::optional<std::string>& device_certificate,
                      Report& report);
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "certificate_checks.hpp"
+#include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/identity/crl_fetch.hpp"
 #include "easgate/identity/crl_refresher.hpp"
@@ -29,12 +30,6 @@ std::vector<identity::FetchedCrl> fetch_all(const std::vector<std::string>& urls
     std::vector<identity::FetchedCrl> fetched;
     for (auto& one : pending) fetched.push_back(one.get());
     return fetched;
-}
-
-std::string joined(const std::vector<std::string>& parts) {
-    std::string text;
-    for (const auto& part : parts) text += (text.empty() ? "" : ", ") + part;
-    return text;
 }
 
 }  // namespace
@@ -78,10 +73,11 @@ void check_distribution_points(const config::ClientAuthConfig& client_auth, cons
         }
         auto crls = offered.installed;
         crls.insert(crls.end(), offered.held.begin(), offered.held.end());
-        report.pass("tls", what,
-                    joined(crls) + (offered.installed.empty() ? ""
-                                                              : "; newer than crl_files, in use once easgate "
-                                                                "runs"));
+        report.pass(
+            "tls", what,
+            common::join(crls) + (offered.installed.empty() ? ""
+                                                            : "; newer than crl_files, in use once easgate "
+                                                              "runs"));
     }
     for (const auto& stale : store.expired_crls()) {
         report.warn(

@@ -47,12 +47,14 @@ KdcAddress parse_kdc(std::string entry) {
         kdc.host = entry;
     }
     if (!port.empty()) {
+        // The leading 0 keeps stoul from throwing on what is not a number (judged first, below).
+        const auto number = port.size() <= 5 ? std::stoul("0" + port) : 0;
         if (port.find_first_not_of("0123456789") != std::string::npos) {
             kdc.unsupported = "its port '" + port + "' is not a number";
-        } else if (port.size() > 5 || std::stoul(port) == 0 || std::stoul(port) > 65535) {
+        } else if (number == 0 || number > 65535) {
             kdc.unsupported = "its port " + port + " is out of range (1 to 65535)";
         } else {
-            kdc.port = static_cast<std::uint16_t>(std::stoul(port));
+            kdc.port = static_cast<std::uint16_t>(number);
         }
     }
     return kdc;

@@ -1,22 +1,22 @@
 #include <grp.h>
 #include <krb5/krb5.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <string_view>
 
 #include "checks.hpp"
 #include "directory_session.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 #include "failure_finding.hpp"
+#include "service_directory.hpp"
 
 namespace easgate::doctor {
 namespace {
@@ -30,13 +30,6 @@ struct KeytabContents {
     std::string error;
 };
 
-std::string owner_of(const struct stat& file) {
-    const passwd* user = getpwuid(file.st_uid);
-    const group* group = getgrgid(file.st_gid);
-    return (user != nullptr ? std::string(user->pw_name) : std::to_string(file.st_uid)) + ":" +
-           (group != nullptr ? std::string(group->gr_name) : std::to_string(file.st_gid));
-}
-
 // Readable, and only by the service: anyone who can read the keytab can act as easgate, and so
 // impersonate every user it may delegate for.
 bool check_keytab_file(const config::KerberosConfig& kerberos, Report& report) {
@@ -47,12 +40,11 @@ bool check_keytab_file(const config::KerberosConfig& kerberos, Report& report) {
             "export the keytab of " + kerberos.principal + " to that path, or correct kerberos.keytab");
         return false;
     }
-    const std::string owner = owner_of(file);
-    const bool group_ok =
-        (file.st_mode & 070) == 0 || (owner.ends_with(":easgate") && (file.st_mode & 030) == 0);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(file.st_mode & 07777));
-    const std::string found = kerberos.keytab + " is " + owner + " " + mode;
+    const group* owning_group = getgrgid(file.st_gid);
+    const bool group_ok = (file.st_mode & 070) == 0 ||
+                          (owning_group != nullptr && std::string_view(owning_group->gr_name) == "easgate" &&
+                           (file.st_mode & 030) == 0);
+    const std::string found = kerberos.keytab + " is " + owner_and_mode(file);
     if ((file.st_mode & 07) != 0 || !group_ok) {
         report.warn(area, "keytab file",
                     found + ": others than the service can read it (it holds easgate's key)",

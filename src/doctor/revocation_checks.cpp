@@ -108,7 +108,11 @@ void check_coverage(const config::ClientAuthConfig& client_auth, const std::vect
             "from where you publish it) into " +
             prefix + ".client_auth.crl_files; a two-tier AD CS PKI needs the root's and the issuing CA's";
         if (client_auth.refreshes_crls())
-            report.warn("tls", check, found + " until crl_refresh has fetched it from a distribution point",
+            report.warn("tls", check,
+                        found + " until crl_refresh has fetched it from a distribution point" +
+                            (client_auth.crl_refresh->cache_dir.empty()
+                                 ? ""
+                                 : ", unless crl_refresh.cache_dir keeps it (the CRL cache check below)"),
                         remedy);
         else
             report.fail("tls", check, found, remedy);

@@ -109,9 +109,10 @@ void check_listeners(const config::Config& config, const std::optional<std::stri
         auto context = check_context(listener, prefix, report);
         check_server_certificate(listener, prefix, report);
         check_trust_and_crls(listener, prefix, report);
-        if (context)
-            check_distribution_points(listener.client_auth, prefix, *context->revocation(),
-                                      device_certificate, report);
+        if (!context) continue;
+        check_crl_cache(listener.client_auth, prefix, *context->revocation(), report);
+        check_distribution_points(listener.client_auth, prefix, *context->revocation(), device_certificate,
+                                  report);
     }
 }
 

@@ -2,12 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "easgate/common/spawn_handlers.hpp"
+#include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/identity/crl_fetch.hpp"
 
@@ -52,7 +52,7 @@ asio::awaitable<void> CrlRefresher::run([[maybe_unused]] std::shared_ptr<CrlRefr
         warn_about_expired_crls();
         if (pending_) continue;
         pause_.expires_after(settings_.interval);
-        co_await pause_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: a new URL
+        co_await pause_.async_wait(common::use_nothrow);  // cancelled: a new URL
     }
 }
 

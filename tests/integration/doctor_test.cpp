@@ -8,6 +8,7 @@
 
 #include "cdp_server.hpp"
 #include "child_process.hpp"
+#include "easgate/identity/crl_cache.hpp"
 #include "test_pki.hpp"
 
 namespace easgate::testing {
@@ -234,6 +235,38 @@ TEST_F(DoctorTest, CrlRefreshFetchesEachDistributionPointAsEasgateWill) {
 
     run({.crl_files = setup.crl_files, .client_auth = setup.client_auth, .trusted_cas = setup.trusted_cas});
     EXPECT_EQ(cdp.requests("issuing.crl"), 2) << "fetched without a device naming it";
+}
+
+// crl_refresh.cache_dir as a start would find it: the CRLs a listed CA signed are taken back (and
+// their URLs fetched at once), any other left out; a directory still to be made is left unmade (the
+// doctor, run as root, would make one easgate can't write); a file in its place is named.
+TEST_F(DoctorTest, TheCrlCacheIsJudgedAsAStartWouldFindIt) {
+    CdpServer cdp;
+    const auto cache = work_ / "crl-cache";
+    const identity::CrlCache kept(cache.string());  // as an earlier run of easgate left it
+    kept.save(cdp.url("issuing.crl"), pki_->issuing.crl_pem(hours(7 * 24)));
+    kept.save(cdp.url("rogue.crl"), read_file(pki_->dir / "rogue.crl"));
+    run({.crl_files = {"root.crl"},
+         .client_auth = "      crl_refresh: {interval: 1h, cache_dir: " + cache.string() + "}\n"});
+    expect("listeners[0] CRL cache", "PASS", "a start uses CRL of \"CN=Doctor Issuing CA\" (nextUpdate 20");
+    expect("listeners[0] CRL cache", "PASS", "from " + cdp.url("issuing.crl"));
+    expect("CRL of CA", "WARN", "unless crl_refresh.cache_dir keeps it (the CRL cache check below)");
+    expect("listeners[0] CRL cache", "PASS", "a start leaves out " + cdp.url("rogue.crl") + " (");
+    EXPECT_EQ(cdp.requests("issuing.crl"), 1) << "a kept CRL's distribution point is fetched, as at start";
+    EXPECT_EQ(cdp.requests("rogue.crl"), 0);
+
+    const auto unmade = work_ / "state" / "crls";
+    run({.client_auth = "      crl_refresh: {cache_dir: " + unmade.string() + "}\n"});
+    expect("CRL cache", "PASS", unmade.string() + " does not exist yet: easgate makes it (0700) at start");
+    EXPECT_FALSE(std::filesystem::exists(work_ / "state")) << "the doctor made it";
+
+    const auto file = work_ / "a-file";
+    write_file(file, "");
+    run({.client_auth = "      crl_refresh: {cache_dir: " + file.string() + "}\n"});
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect("CRL cache", "WARN",
+           file.string() + " is not a directory: CRLs fetched are not kept across restarts");
+    expect("CRL cache", "WARN", "install -d -o easgate -g easgate -m 0700 " + file.string());
 }
 
 TEST_F(DoctorTest, ACrlPastItsNextUpdateFails) {

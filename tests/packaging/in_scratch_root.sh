@@ -25,14 +25,62 @@ check_installed() {
   [ "$(stat -c '%U:%G %a' /etc/easgate)" = "root:easgate 750" ] || fail "$1: /etc/easgate is $(stat -c '%U:%G %a' /etc/easgate)"
   [ "$(stat -c '%U:%G %a' /etc/easgate/easgate.yaml)" = "root:easgate 640" ] ||
     fail "$1: easgate.yaml is $(stat -c '%U:%G %a' /etc/easgate/easgate.yaml)"
+  [ "$(stat -c '%U:%G %a' /var/lib/easgate)" = "easgate:easgate 700" ] ||
+    fail "$1: /var/lib/easgate is $(stat -c '%U:%G %a' /var/lib/easgate)"
+  [ "$(stat -c '%U:%G %a' /var/log/easgate)" = "easgate:easgate 750" ] ||
+    fail "$1: /var/log/easgate is $(stat -c '%U:%G %a' /var/log/easgate)"
   [ "$(readlink "$wants")" = /lib/systemd/system/easgate.service ] || fail "$1: the unit is not enabled ($wants)"
   echo "$account"
 }
 
 dpkg -i "$deb" >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg -i"; }
 first=$(check_installed "first install")
-pass "dpkg -i: $first, /etc/easgate root:easgate 0750, easgate.yaml 0640, unit enabled"
+pass "dpkg -i: $first, /etc/easgate root:easgate 0750, easgate.yaml 0640, /var/lib/easgate 0700, /var/log/easgate 0750, unit enabled"
 # Nothing started it: no systemd runs here, and postinst never starts easgate on a first install.
+
+# `easgate doctor` as an admin runs it (root) on the installed package: crl_refresh.cache_dir is
+# judged for the service account easgate and the installed unit's sandbox, and never made by the
+# doctor. Prints the CRL cache finding for cache_dir $1: "VERDICT found".
+mkdir -p /tmp/doctor
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+  -addext basicConstraints=critical,CA:TRUE -keyout /tmp/doctor/key.pem -out /tmp/doctor/cert.pem 2>/dev/null
+cache_finding() {
+  cat >/tmp/doctor/easgate.yaml <<YAML
+listeners:
+  - address: 127.0.0.1
+    port: 0
+    certificate: /tmp/doctor/cert.pem
+    private_key: /tmp/doctor/key.pem
+    client_auth:
+      trusted_ca_file: /tmp/doctor/cert.pem
+      crl_refresh: {cache_dir: $1}
+upstreams:
+  - name: exchange
+    servers: [https://localhost:1]
+YAML
+  easgate doctor --config /tmp/doctor/easgate.yaml --json 2>/dev/null |
+    python3 -c 'import json, sys
+for c in json.load(sys.stdin)["checks"]:
+    if c["check"].endswith("CRL cache"): print(c["verdict"], c["found"])'
+}
+finding=$(cache_finding /var/lib/easgate/crls)
+[[ $finding == "PASS /var/lib/easgate/crls does not exist yet: the service account easgate makes it"* ]] ||
+  fail "doctor on /var/lib/easgate/crls: $finding"
+[ ! -e /var/lib/easgate/crls ] || fail "doctor made the cache directory"
+finding=$(cache_finding /var/cache/easgate/crls)
+[[ $finding == "WARN /var/cache/easgate/crls is outside what /lib/systemd/system/easgate.service lets easgate write"* ]] ||
+  fail "doctor on /var/cache/easgate/crls: $finding"
+mkdir -p /etc/systemd/system/easgate.service.d /srv/crls
+printf '[Service]\nReadWritePaths=/srv/crls\n' >/etc/systemd/system/easgate.service.d/crls.conf
+finding=$(cache_finding /srv/crls)
+[[ $finding == "WARN the service account easgate can't keep CRLs in it: /srv/crls is root:root 0755"* ]] ||
+  fail "doctor on a root-owned /srv/crls: $finding"
+chown easgate: /srv/crls
+finding=$(cache_finding /srv/crls)
+[[ $finding == "PASS /srv/crls, writable by the service account easgate: no CRL kept yet" ]] ||
+  fail "doctor on an easgate-owned /srv/crls: $finding"
+rm -r /etc/systemd/system/easgate.service.d /srv/crls /tmp/doctor
+pass "doctor: cache_dir judged for the user easgate and the unit's sandbox (a drop-in's ReadWritePaths too), never made"
 
 # With the environment dpkg gives it (deb-systemd-helper acts only when called from dpkg).
 DPKG_MAINTSCRIPT_PACKAGE=easgate DPKG_MAINTSCRIPT_NAME=postinst \
@@ -59,5 +107,6 @@ dpkg --purge easgate >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg --pu
 [ -e /etc/easgate/easgate.keytab ] || fail "dpkg --purge removed the admin's keytab"
 [ ! -e "$wants" ] || fail "dpkg --purge left the unit enabled"
 getent passwd easgate >/dev/null || fail "dpkg --purge removed the user (Debian leaves it)"
+{ [ ! -e /var/lib/easgate ] && [ ! -e /var/log/easgate ]; } || fail "dpkg --purge left /var/lib/easgate or /var/log/easgate"
 rm /etc/easgate/easgate.keytab
-pass "dpkg --purge: easgate.yaml and the enablement gone, the admin's keytab and the user kept"
+pass "dpkg --purge: easgate.yaml, the enablement, /var/lib/easgate and /var/log/easgate gone, the admin's keytab and the user kept"

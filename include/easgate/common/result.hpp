@@ -28,6 +28,10 @@ struct Failure {
 
     // The user may not pass (disabled, unknown, refused by the KDC): the administrator decides.
     static Failure refused(std::string reason) { return {403, std::move(reason), 0}; }
+    // With its cause named, for the access log and metrics: refused("disabled", "account disabled").
+    static Failure refused(std::string cause, std::string reason) {
+        return refused(std::move(reason)).because(std::move(cause));
+    }
     // Our infrastructure failed, not the user: the device keeps its account and retries later.
     static Failure unavailable(std::string reason) {
         return {503, std::move(reason), common::retry_after_seconds};

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace easgate::common {
 
@@ -43,6 +44,16 @@ inline std::string hex_encode(std::span<const std::uint8_t> bytes, HexDigits dig
 
 inline std::string hex_encode(std::string_view bytes, HexDigits digits = HexDigits::lower) {
     return hex_encode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, digits);
+}
+
+// "a, b, c": parts with separator between them, for lists in log lines and findings.
+inline std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ") {
+    std::string text;
+    for (const auto& part : parts) {
+        if (!text.empty()) text += separator;
+        text += part;
+    }
+    return text;
 }
 
 // RFC 4648 base64 with padding. Six bytes become eight characters through four lookups of two

@@ -26,8 +26,6 @@ public:
     // logged and changes nothing else: the fetched CRL is in use anyway.
     void save(const std::string& url, const std::string& body) const;
 
-    bool enabled() const { return !directory_.empty(); }
-
 private:
     std::string directory_;
 };

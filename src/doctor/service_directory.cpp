@@ -1,0 +1,105 @@
+#include "service_directory.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace easgate::doctor {
+
+namespace fs = std::filesystem;
+
+std::string owner_and_mode(const struct stat& file) {
+    const passwd* user = getpwuid(file.st_uid);
+    const group* group = getgrgid(file.st_gid);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(file.st_mode & 07777));
+    return (user != nullptr ? std::string(user->pw_name) : std::to_string(file.st_uid)) + ":" +
+           (group != nullptr ? std::string(group->gr_name) : std::to_string(file.st_gid)) + " " + mode;
+}
+
+std::optional<ServiceAccount> service_account() {
+    const passwd* user = getpwnam("easgate");
+    if (user == nullptr) return std::nullopt;
+    ServiceAccount account{.uid = user->pw_uid, .groups = {}};
+    int count = 16;
+    account.groups.resize(static_cast<std::size_t>(count));
+    if (getgrouplist(user->pw_name, user->pw_gid, account.groups.data(), &count) < 0) {
+        account.groups.resize(static_cast<std::size_t>(count));
+        getgrouplist(user->pw_name, user->pw_gid, account.groups.data(), &count);
+    }
+    account.groups.resize(static_cast<std::size_t>(std::max(count, 0)));
+    return account;
+}
+
+std::string why_unwritable(const fs::path& directory, const std::optional<ServiceAccount>& account) {
+    struct stat file {};
+    if (stat(directory.c_str(), &file) != 0) return directory.string() + ": " + std::strerror(errno);
+    if (!S_ISDIR(file.st_mode)) return directory.string() + " is not a directory";
+    const std::string found = directory.string() + " is " + owner_and_mode(file);
+    if (!account) return access(directory.c_str(), W_OK | X_OK) == 0 ? "" : found;
+    // The permission bits the kernel applies to that account: the owner's, else the group's, else
+    // everyone's.
+    mode_t needed = S_IWOTH | S_IXOTH;
+    if (file.st_uid == account->uid)
+        needed = S_IWUSR | S_IXUSR;
+    else if (std::ranges::find(account->groups, file.st_gid) != account->groups.end())
+        needed = S_IWGRP | S_IXGRP;
+    return (file.st_mode & needed) == needed ? "" : found;
+}
+
+std::optional<std::vector<fs::path>> sandbox_writable(const fs::path& unit, const fs::path& dropins) {
+    std::error_code error;
+    if (!fs::is_regular_file(unit, error)) return std::nullopt;
+    std::vector<fs::path> files;
+    for (fs::directory_iterator file(dropins, error), end; !error && file != end; file.increment(error))
+        if (file->path().extension() == ".conf") files.push_back(file->path());
+    std::ranges::sort(files);  // systemd applies drop-ins in the order of their names
+    files.insert(files.begin(), unit);
+
+    // Where each kind of the unit's own directories lives; ReadWritePaths= names absolute paths.
+    const std::map<std::string, std::string> roots = {{"StateDirectory", "/var/lib/"},
+                                                      {"LogsDirectory", "/var/log/"},
+                                                      {"CacheDirectory", "/var/cache/"},
+                                                      {"RuntimeDirectory", "/run/"},
+                                                      {"ReadWritePaths", ""}};
+    std::map<std::string, std::vector<fs::path>> lists;
+    std::string protect;
+    for (const auto& path : files) {
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) {
+            const auto equals = line.find('=');
+            if (equals == std::string::npos || equals == 0 || line.starts_with('#') || line.starts_with(';'))
+                continue;
+            const std::string key = line.substr(0, line.find_last_not_of(" \t", equals - 1) + 1);
+            std::string value = line.substr(equals + 1);
+            value.erase(0, value.find_first_not_of(" \t"));
+            value.erase(value.find_last_not_of(" \t") + 1);
+            if (key == "ProtectSystem") protect = value;
+            const auto root = roots.find(key);
+            if (root == roots.end()) continue;
+            if (value.empty()) lists[key].clear();  // an empty assignment resets the list
+            std::istringstream words(value);
+            for (std::string word; words >> word;) {
+                // "-/path" and "+/path": optional and unconfined paths, writable alike.
+                word.erase(0, word.find_first_not_of("-+"));
+                lists[key].push_back(root->second + word);
+            }
+        }
+    }
+    if (protect != "strict") return std::nullopt;
+    std::vector<fs::path> writable;
+    for (const auto& [key, paths] : lists) writable.insert(writable.end(), paths.begin(), paths.end());
+    return writable;
+}
+
+}  // namespace easgate::doctor
