@@ -82,6 +82,11 @@ echo "== alice's lost phone: its certificate is on the issuing CA's CRL (from $L
 echo "   refused in the TLS handshake:"
 device "$LAB_REVOKED_CLIENT" "Cmd=FolderSync&User=alice&DeviceId=DEMO0003&DeviceType=iPhone" \
   --output /dev/null 2>&1 || true
+echo
+echo "== alice's stolen phone, revoked since that CRL was published: only the issuing CA's delta CRL"
+echo "   lists it (from $LAB_ISSUING_DELTA_CRL_URL, named by the base CRL); refused too:"
+device "$LAB_DELTA_REVOKED_CLIENT" "Cmd=FolderSync&User=alice&DeviceId=DEMO0004&DeviceType=iPhone" \
+  --output /dev/null 2>&1 || true
 sleep 0.2
 echo
 echo "== what easgate logged"

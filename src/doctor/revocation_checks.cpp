@@ -17,8 +17,6 @@ constexpr const char* publish_crl =
     "publish a new CRL on the CA (`certutil -CRL`; for an offline root, on the root and copy it over) and "
     "copy it to client_auth.crl_files, or turn on client_auth.crl_refresh";
 
-bool is_delta(X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
-
 // Every CA of the file: anchor or link (see load_trust_anchors), and its expiry.
 void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& report) {
     for (const auto& ca : cas) {
@@ -36,7 +34,8 @@ void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& r
 // A CRL is judged by who signed it and its nextUpdate: past it, OpenSSL refuses every device below.
 void check_crl(X509_CRL* crl, const config::ClientAuthConfig& client_auth, const std::vector<X509Ptr>& cas,
                const std::string& key, const std::string& path, Report& report) {
-    const std::string what = key + " " + path + ": " + (is_delta(crl) ? "delta CRL of " : "CRL of ") +
+    const std::string what = key + " " + path + ": " +
+                             (identity::is_delta_crl(crl) ? "delta CRL of " : "CRL of ") +
                              quoted_name(X509_CRL_get_issuer(crl));
     if (!identity::crl_signer(crl, cas)) {
         // A CRL naming a listed CA but signed by another key (a renewed CA whose new certificate is
@@ -75,7 +74,7 @@ void check_crl(X509_CRL* crl, const config::ClientAuthConfig& client_auth, const
         return;
     }
     // AD CS publishes a delta CRL for a day at a time: only its last hour is worth a warning.
-    const bool delta = is_delta(crl);
+    const bool delta = identity::is_delta_crl(crl);
     std::time_t soon = std::time(nullptr) + (delta ? 3600 : 24 * 3600);
     if (X509_cmp_time(next_update, &soon) < 0) {
         report.warn("tls", key,
@@ -92,7 +91,7 @@ void check_coverage(const config::ClientAuthConfig& client_auth, const std::vect
                     const std::vector<X509CrlPtr>& crls, const std::string& prefix, Report& report) {
     for (const auto& ca : cas) {
         const bool covered = std::any_of(crls.begin(), crls.end(), [&](const X509CrlPtr& crl) {
-            return !is_delta(crl.get()) && identity::crl_signer(crl.get(), cas) == ca.get();
+            return !identity::is_delta_crl(crl.get()) && identity::crl_signer(crl.get(), cas) == ca.get();
         });
         const std::string check = prefix + " CRL of CA";
         if (covered) {
@@ -116,6 +115,31 @@ void check_coverage(const config::ClientAuthConfig& client_auth, const std::vect
                         remedy);
         else
             report.fail("tls", check, found, remedy);
+    }
+}
+
+// AD CS publishes a delta CRL between base CRLs when the CA has one (the base weekly, the delta
+// daily, by default) and names it in the base's Freshest CRL: a certificate revoked since the base
+// is on the delta only. crl_refresh fetches it; crl_files alone must hold it.
+void check_deltas(const config::ClientAuthConfig& client_auth, const std::vector<X509Ptr>& cas,
+                  const std::vector<X509CrlPtr>& crls, const std::string& prefix, Report& report) {
+    if (client_auth.refreshes_crls()) return;
+    for (const auto& base : crls) {
+        const auto urls = identity::freshest_crl_urls(base.get());
+        const X509* signer = identity::crl_signer(base.get(), cas);
+        if (urls.empty() || identity::is_delta_crl(base.get()) || signer == nullptr) continue;
+        const bool held = std::any_of(crls.begin(), crls.end(), [&](const X509CrlPtr& crl) {
+            return identity::is_delta_crl(crl.get()) && identity::crl_signer(crl.get(), cas) == signer;
+        });
+        if (held) continue;
+        report.warn("tls", prefix + " delta CRL",
+                    "the CRL of " + quoted_name(X509_CRL_get_issuer(base.get())) + " names a delta CRL (" +
+                        urls.front() +
+                        ") that crl_files lack and crl_refresh is off: a device revoked since that base "
+                        "CRL was published still gets in until the next base CRL (AD CS: a week)",
+                    "turn on client_auth.crl_refresh (it fetches the delta CRL from that URL and keeps both "
+                    "current), or copy the delta CRL (\"<CA name>+.crl\" in CertEnroll) into " +
+                        prefix + ".client_auth.crl_files and keep it current (it lasts a day)");
     }
 }
 
@@ -152,6 +176,7 @@ void check_trust_and_crls(const config::ListenerConfig& listener, const std::str
         return;
     }
     check_coverage(client_auth, cas, crls, prefix, report);
+    check_deltas(client_auth, cas, crls, prefix, report);
 }
 
 }  // namespace easgate::doctor

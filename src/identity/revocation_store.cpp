@@ -40,16 +40,6 @@ std::vector<std::string> certificate_urls(X509* cert) {
     return urls;
 }
 
-std::vector<std::string> freshest_urls(X509_CRL* crl) {
-    std::vector<std::string> urls;
-    add_uris(DistPointsPtr(static_cast<STACK_OF(DIST_POINT)*>(
-                 X509_CRL_get_ext_d2i(crl, NID_freshest_crl, nullptr, nullptr))),
-             urls);
-    return urls;
-}
-
-bool is_delta(X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
-
 bool newer(X509_CRL* candidate, X509_CRL* held) {
     using NumberPtr = common::OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
     const auto number = [](X509_CRL* crl) {
@@ -67,6 +57,14 @@ bool past(const ASN1_TIME* time, std::time_t moment) { return time && X509_cmp_t
 
 }  // namespace
 
+std::vector<std::string> freshest_crl_urls(X509_CRL* crl) {
+    std::vector<std::string> urls;
+    add_uris(DistPointsPtr(static_cast<STACK_OF(DIST_POINT)*>(
+                 X509_CRL_get_ext_d2i(crl, NID_freshest_crl, nullptr, nullptr))),
+             urls);
+    return urls;
+}
+
 std::optional<std::int64_t> seconds_until(const ASN1_TIME* time) {
     int days = 0;
     int seconds = 0;
@@ -81,7 +79,7 @@ RevocationStore::RevocationStore(std::vector<X509Ptr> anchors, std::vector<X509C
       grace_(grace),
       crls_(std::move(seed_crls)) {
     const std::lock_guard lock(mutex_);
-    for (const auto& crl : crls_) add_urls_locked(freshest_urls(crl.get()));
+    for (const auto& crl : crls_) add_urls_locked(freshest_crl_urls(crl.get()));
     rebuild_locked();
 }
 
@@ -101,17 +99,17 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
     }
     const std::lock_guard lock(mutex_);
     for (auto& held : crls_) {
-        if (is_delta(held.get()) != is_delta(crl.get())) continue;
+        if (is_delta_crl(held.get()) != is_delta_crl(crl.get())) continue;
         if (X509_NAME_cmp(X509_CRL_get_issuer(held.get()), X509_CRL_get_issuer(crl.get())) != 0) continue;
         if (X509_CRL_verify(held.get(), X509_get0_pubkey(signer)) != 1) continue;  // another key of that CA
         if (!newer(crl.get(), held.get())) return Offer::not_newer;
         held = std::move(crl);
-        add_urls_locked(freshest_urls(held.get()));
+        add_urls_locked(freshest_crl_urls(held.get()));
         rebuild_locked();
         return Offer::installed;
     }
     ERR_clear_error();
-    add_urls_locked(freshest_urls(crl.get()));
+    add_urls_locked(freshest_crl_urls(crl.get()));
     crls_.push_back(std::move(crl));
     rebuild_locked();
     return Offer::installed;
@@ -190,7 +188,7 @@ std::vector<RevocationStore::Deadline> RevocationStore::crl_next_updates() const
     const std::lock_guard lock(mutex_);
     for (const auto& crl : crls_) {
         if (const auto seconds = seconds_until(X509_CRL_get0_nextUpdate(crl.get())))
-            out.push_back({name_text(X509_CRL_get_issuer(crl.get())), *seconds, is_delta(crl.get())});
+            out.push_back({name_text(X509_CRL_get_issuer(crl.get())), *seconds, is_delta_crl(crl.get())});
     }
     return out;
 }

@@ -61,12 +61,26 @@ std::string reason_of(const X509_REVOKED* entry) {
     return ", reason " + std::string(names[value]);
 }
 
+void free_crls(STACK_OF(X509_CRL) * crls) { sk_X509_CRL_pop_free(crls, X509_CRL_free); }
+
 // What revoked the certificate being checked: the CRL, the date and the reason it gives.
 std::string revocation_of(X509_STORE_CTX* store) {
-    X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);
     X509* cert = X509_STORE_CTX_get_current_cert(store);
+    if (!cert) return "";
     X509_REVOKED* entry = nullptr;
-    if (!crl || !cert || X509_CRL_get0_by_cert(crl, &entry, cert) != 1 || !entry) return "";
+    const auto lists_it = [&](X509_CRL* crl) {
+        return crl && X509_CRL_get0_by_cert(crl, &entry, cert) == 1 && entry;
+    };
+    X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);
+    // OpenSSL gives the base CRL as the current one even when only its delta lists the certificate
+    // (a device revoked since the base was published).
+    const common::OpenSslPtr<STACK_OF(X509_CRL), free_crls> same_issuer(
+        X509_STORE_CTX_get1_crls(store, X509_get_issuer_name(cert)));
+    for (int i = 0; !lists_it(crl) && same_issuer && i < sk_X509_CRL_num(same_issuer.get()); ++i) {
+        X509_CRL* candidate = sk_X509_CRL_value(same_issuer.get(), i);
+        if (is_delta_crl(candidate)) crl = candidate;
+    }
+    if (!lists_it(crl)) return "";
     return ": listed by the " + describe_crl(crl) + " as revoked on " +
            time_text(X509_REVOKED_get0_revocationDate(entry)) + reason_of(entry);
 }
@@ -161,8 +175,11 @@ X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::v
     return store;
 }
 
+bool is_delta_crl(const X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
+
 std::string describe_crl(const X509_CRL* crl) {
-    return "CRL of \"" + name_text(X509_CRL_get_issuer(crl)) + "\" (nextUpdate " +
+    return std::string(is_delta_crl(crl) ? "delta " : "") + "CRL of \"" +
+           name_text(X509_CRL_get_issuer(crl)) + "\" (nextUpdate " +
            time_text(X509_CRL_get0_nextUpdate(crl)) + ")";
 }
 

@@ -269,6 +269,40 @@ TEST_F(DoctorTest, TheCrlCacheIsJudgedAsAStartWouldFindIt) {
     expect("CRL cache", "WARN", "install -d -o easgate -g easgate -m 0700 " + file.string());
 }
 
+// A base CRL naming a delta CRL (its Freshest CRL, as AD CS publishes them) that neither crl_files
+// nor crl_refresh provides: a device revoked since the base gets in. Not with the delta in
+// crl_files, nor with crl_refresh, which fetches it.
+TEST_F(DoctorTest, ABaseCrlWhoseDeltaNothingProvidesWarns) {
+    auto issuing = pki_->root.create_intermediate("Doctor Delta Issuing CA");
+    const std::string delta_url = "http://127.0.0.1:9/Doctor%20Delta%20Issuing%20CA+.crl";
+    issuing.publish_at("http://127.0.0.1:9/Doctor%20Delta%20Issuing%20CA.crl", delta_url);
+    const auto& dir = pki_->dir;
+    write_file(dir / "delta-cas.pem", issuing.cert_pem() + pki_->root.cert_pem());
+    write_file(dir / "delta-base.crl", issuing.crl_pem(hours(7 * 24)));
+    write_file(dir / "delta-delta.crl", issuing.delta_crl_pem());
+    const auto delta_findings = [this] {
+        int n = 0;
+        for (const auto& finding : report_["checks"]) n += finding["check"] == "listeners[0] delta CRL";
+        return n;
+    };
+
+    run({.crl_files = {"root.crl", "delta-base.crl"}, .trusted_cas = "delta-cas.pem"});
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect("listeners[0] delta CRL", "WARN",
+           "the CRL of \"CN=Doctor Delta Issuing CA\" names a delta CRL (" + delta_url +
+               ") that crl_files lack");
+    expect("listeners[0] delta CRL", "WARN", "turn on client_auth.crl_refresh");
+    EXPECT_EQ(delta_findings(), 1) << output_;
+
+    run({.crl_files = {"root.crl", "delta-base.crl", "delta-delta.crl"}, .trusted_cas = "delta-cas.pem"});
+    expect("crl_files[2]", "PASS", "delta CRL of \"CN=Doctor Delta Issuing CA\"");
+    EXPECT_EQ(delta_findings(), 0) << output_;
+    run({.crl_files = {"root.crl", "delta-base.crl"},
+         .client_auth = "      crl_refresh: {interval: 1h}\n",
+         .trusted_cas = "delta-cas.pem"});
+    EXPECT_EQ(delta_findings(), 0) << output_;
+}
+
 TEST_F(DoctorTest, ACrlPastItsNextUpdateFails) {
     run({.crl_files = {"root.crl", "issuing-expired.crl"}});
     EXPECT_EQ(exit_code_, 1) << output_;

@@ -1,15 +1,22 @@
 # shellcheck shell=bash
 # The lab's PKI, cut like almost every AD CS estate: an offline root CA → an enterprise issuing CA
 # → devices and web servers, each CA publishing its CRL at an http:// CDP (AD CS's default
-# "http://<host>/CertEnroll/<CA name>.crl", spaces and all) after an ldap:/// one. Sourced by
-# start.sh (needs lib.sh). A one-tier test PKI once hid that every device of a two-tier estate was
-# refused: the lab, the demo and the lab tests run on this one.
+# "http://<host>/CertEnroll/<CA name>.crl", spaces and all) after an ldap:/// one. The issuing CA
+# also publishes a delta CRL, as an enterprise CA does by default: "<CA name>+.crl", named by the
+# Freshest CRL extension of its base CRL and of the certificates it issues. Sourced by start.sh
+# (needs lib.sh). A one-tier test PKI once hid that every device of a two-tier estate was refused:
+# the lab, the demo and the lab tests run on this one.
 #
 # Files in $LAB_PKI_DIR: root-ca.{pem,key}, issuing-ca.{pem,key}, ca.pem (issuing + root: what an
 # admin gives easgate as trusted_ca_file), mail/gateway/dc1/dc2.{pem,key} (leaf + issuing CA),
 # clients/<user>.{pem,key} (with the user's SID, as AD CS issues them since KB5014754; made after
 # the domain is provisioned), clients/alice-lost.{pem,key} (alice's lost phone: revoked, key
-# compromise), CertEnroll/<CA name>.crl (published by Apache at $LAB_CRL_BASE_URL).
+# compromise, on the base CRL), clients/alice-stolen.{pem,key} (revoked since the base CRL was
+# published: only the delta CRL lists it), CertEnroll/<CA name>.crl and CertEnroll/<issuing CA
+# name>+.crl (published by Apache at $LAB_CRL_BASE_URL).
+
+# What make_lab_pki makes; a lab whose PKI was made to another layout gets a new one.
+lab_pki_layout=2
 
 lab_ca_names=("easgate lab Root CA" "easgate lab Issuing CA")
 
@@ -19,11 +26,18 @@ lab_ca_names=("easgate lab Root CA" "easgate lab Issuing CA")
 lab_openssl_config() {
     local d="$LAB_PKI_DIR" section i base_dn="DC=${LAB_DNS_DOMAIN//./,DC=}"
     printf '[ req ]\ndistinguished_name = dn\n[ dn ]\n'
+    # AD CS defaults: the offline root's CRL lasts months; the issuing CA's base CRL a week, listing
+    # what was revoked when it was published (a copy of the revocations then), and its delta CRL a
+    # day (two here), listing everything revoked since, with the base's number.
+    printf '[ root ]\ndatabase = %s/root-index.txt\ncrlnumber = %s/root-crlnumber\n' "$d" "$d"
+    printf 'default_md = sha256\ncrl_extensions = crl_ext\ndefault_crl_days = 180\n'
+    printf '[ issuing_base ]\ndatabase = %s/issuing-base-index.txt\ncrlnumber = %s/issuing-crlnumber\n' "$d" "$d"
+    printf 'default_md = sha256\ncrl_extensions = crl_base_ext\ndefault_crl_days = 8\n'
+    printf '[ issuing ]\ndatabase = %s/issuing-index.txt\ncrlnumber = %s/issuing-crlnumber\n' "$d" "$d"
+    printf 'default_md = sha256\ncrl_extensions = crl_delta_ext\ndefault_crl_days = 2\n'
+    printf '[ freshest_issuing ]\nfullname = URI:%s/%s+.crl\n' "$LAB_CRL_BASE_URL" "${lab_ca_names[1]// /%20}"
     for i in 0 1; do
         section=$([ "$i" = 0 ] && echo root || echo issuing)
-        printf '[ %s ]\ndatabase = %s/%s-index.txt\ncrlnumber = %s/%s-crlnumber\n' "$section" "$d" "$section" "$d" "$section"
-        # AD CS defaults: the offline root's CRL lasts months, the issuing CA's base CRL a week.
-        printf 'default_md = sha256\ncrl_extensions = crl_ext\ndefault_crl_days = %s\n' "$([ "$i" = 0 ] && echo 180 || echo 8)"
         # The CDP as AD CS writes it: one distribution point, the LDAP location first, then HTTP.
         printf '[ cdp_%s ]\nfullname = @cdp_%s_names\n[ cdp_%s_names ]\n' "$section" "$section" "$section"
         printf 'URI.1 = ldap:///CN=%s,CN=pki,CN=CDP,CN=Public%%20Key%%20Services,CN=Services,CN=Configuration,%s' \
@@ -34,6 +48,13 @@ lab_openssl_config() {
     cat <<'CNF'
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
+[ crl_base_ext ]
+authorityKeyIdentifier = keyid:always
+freshestCRL = freshest_issuing
+[ crl_delta_ext ]
+authorityKeyIdentifier = keyid:always
+# Delta CRL Indicator: the number of the base CRL it completes (openssl has no name for it).
+2.5.29.27 = critical,ASN1:INTEGER:$ENV::LAB_BASE_CRL_NUMBER
 [ root_ca ]
 basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
@@ -51,6 +72,7 @@ keyUsage = critical,$ENV::LAB_CERT_USAGE
 extendedKeyUsage = $ENV::LAB_CERT_EKU
 authorityKeyIdentifier = keyid:always
 crlDistributionPoints = cdp_issuing
+freshestCRL = freshest_issuing
 CNF
 }
 
@@ -95,14 +117,15 @@ lab_sid_extension() { # SID -> an -addext value
 make_lab_pki() {
     local d="$LAB_PKI_DIR" u
     # The configuration names these; only leaves set their own.
-    export LAB_CERT_SAN=DNS:unused LAB_CERT_USAGE=digitalSignature LAB_CERT_EKU=clientAuth
+    export LAB_CERT_SAN=DNS:unused LAB_CERT_USAGE=digitalSignature LAB_CERT_EKU=clientAuth LAB_BASE_CRL_NUMBER=0
     PKI_RENEWED=0  # start.sh restarts the web servers when their certificates were made anew
-    if [ ! -s "$d/root-ca.key" ] || [ ! -s "$d/issuing-ca.key" ]; then
+    if [ ! -s "$d/root-ca.key" ] || [ ! -s "$d/issuing-ca.key" ] || [ "$(cat "$d/layout" 2>/dev/null)" != "$lab_pki_layout" ]; then
         PKI_RENEWED=1
         rm -rf "$d" && mkdir -p "$d/clients" "$d/CertEnroll"
-        : >"$d/root-index.txt"; : >"$d/issuing-index.txt"
+        : >"$d/root-index.txt"; : >"$d/issuing-index.txt"; : >"$d/issuing-base-index.txt"
         echo 1000 >"$d/root-crlnumber"; echo 1000 >"$d/issuing-crlnumber"
         lab_openssl_config >"$d/openssl.cnf"
+        echo "$lab_pki_layout" >"$d/layout"
         lab_certificate root-ca "${lab_ca_names[0]}" root_ca self
         lab_certificate issuing-ca "${lab_ca_names[1]}" issuing_ca root-ca
         cat "$d/issuing-ca.pem" "$d/root-ca.pem" >"$d/ca.pem"
@@ -137,16 +160,27 @@ make_lab_pki() {
             lab_certificate "clients/$1" "$2" leaf issuing-ca -addext "$(lab_sid_extension "${sids[$2]}")"
     }
     for u in "${LAB_USERS[@]}"; do device_cert "$u" "$u"; done
+    revoke() { # file what
+        lab_openssl "revoking $2" ca -config "$d/openssl.cnf" -name issuing -cert "$d/issuing-ca.pem" \
+            -keyfile "$d/issuing-ca.key" -revoke "$d/clients/$1.pem" -crl_reason keyCompromise
+    }
     if [ ! -s "$d/clients/alice-lost.pem" ]; then
         device_cert alice-lost alice
-        lab_openssl "revoking alice's lost phone" ca -config "$d/openssl.cnf" -name issuing \
-            -cert "$d/issuing-ca.pem" -keyfile "$d/issuing-ca.key" -revoke "$d/clients/alice-lost.pem" -crl_reason keyCompromise
+        revoke alice-lost "alice's lost phone"
+        cp "$d/issuing-index.txt" "$d/issuing-base-index.txt"  # the base CRL is published since
+    fi
+    if [ ! -s "$d/clients/alice-stolen.pem" ]; then
+        device_cert alice-stolen alice
+        revoke alice-stolen "alice's stolen phone (after the base CRL)"
     fi
     # Fresh CRLs on every start, so that a lab kept for weeks never serves an expired one.
     lab_openssl "publishing the root CA's CRL" ca -config "$d/openssl.cnf" -name root -gencrl \
         -cert "$d/root-ca.pem" -keyfile "$d/root-ca.key" -out "$d/CertEnroll/${lab_ca_names[0]}.crl"
-    lab_openssl "publishing the issuing CA's CRL" ca -config "$d/openssl.cnf" -name issuing -gencrl \
+    LAB_BASE_CRL_NUMBER=0x$(cat "$d/issuing-crlnumber")
+    lab_openssl "publishing the issuing CA's base CRL" ca -config "$d/openssl.cnf" -name issuing_base -gencrl \
         -cert "$d/issuing-ca.pem" -keyfile "$d/issuing-ca.key" -out "$d/CertEnroll/${lab_ca_names[1]}.crl"
+    lab_openssl "publishing the issuing CA's delta CRL" ca -config "$d/openssl.cnf" -name issuing -gencrl \
+        -cert "$d/issuing-ca.pem" -keyfile "$d/issuing-ca.key" -out "$d/CertEnroll/${lab_ca_names[1]}+.crl"
     chmod 755 "$d" "$d/clients" "$d/CertEnroll"
     chmod 644 "$d"/*.pem "$d"/clients/*.pem "$d"/CertEnroll/*.crl
     chmod 600 "$d"/*.key "$d"/clients/*.key

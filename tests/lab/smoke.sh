@@ -225,6 +225,18 @@ if curl -sS --fail -o "$pki_tmp/root.crl" "$root_url" 2>"$pki_tmp/err" &&
     else
         not_ok "$LAB_REVOKED_CLIENT: $out"
     fi
+    # Revoked since the base CRL: only the delta CRL (the base's Freshest CRL) lists it.
+    delta_url=$(openssl crl -in "$pki_tmp/issuing.crl" -noout -text | sed -n 's/^ *URI:\(http:.*+\.crl\)$/\1/p')
+    stolen="$LAB_CLIENT_CERT_DIR/$LAB_DELTA_REVOKED_CLIENT.pem"
+    if [ -z "$delta_url" ] || ! curl -sS --fail -o "$pki_tmp/delta.crl" "$delta_url" 2>"$pki_tmp/err"; then
+        not_ok "the issuing CA's delta CRL (Freshest CRL ${delta_url:-missing} of its base CRL): $(cat "$pki_tmp/err")"
+    elif ! verify "$stolen" >/dev/null; then
+        not_ok "$LAB_DELTA_REVOKED_CLIENT is on the base CRL already: $(verify "$stolen")"
+    elif out=$(verify -use_deltas -CRLfile "$pki_tmp/delta.crl" "$stolen"); then
+        not_ok "$LAB_DELTA_REVOKED_CLIENT verified with the delta CRL from $delta_url, which revokes it"
+    else
+        ok "$LAB_DELTA_REVOKED_CLIENT (alice's stolen phone) is on the delta CRL from $delta_url only"
+    fi
 else
     not_ok "fetching the CRLs from their CDPs ($root_url, $issuing_url): $(cat "$pki_tmp/err")"
 fi

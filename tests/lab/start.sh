@@ -291,11 +291,12 @@ http_code() { # url port -> prints status code
 mail_answers() {
     [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT/Microsoft-Server-ActiveSync")" = 401 ] &&
     [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB/Microsoft-Server-ActiveSync")" = 401 ] &&
-    [ "$(http_code "$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}.crl")" = 200 ]
+    [ "$(http_code "$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}.crl")" = 200 ] &&
+    [ "$(http_code "$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}+.crl")" = 200 ]
 }
 if ! wait_until 20 httpd mail_answers; then
     tail -n 30 "$H/logs/error.log" "$LAB_LOG_DIR/httpd.out" >&2 || true
-    die "the Exchange stand-in did not answer 401 on ports $LAB_MAIL_PORT/$LAB_MAIL_PORT_CB (or the CDP 200) within 20 s"
+    die "the Exchange stand-in did not answer 401 on ports $LAB_MAIL_PORT/$LAB_MAIL_PORT_CB (or the CDPs 200) within 20 s"
 fi
 log "phase apache: 401 Negotiate on https://$LAB_MAIL_HOST:{$LAB_MAIL_PORT,$LAB_MAIL_PORT_CB} after $(elapsed "$T_HTTPD")"
 PHASE_HTTPD="$(elapsed "$T_HTTPD")"
@@ -369,8 +370,11 @@ LAB_ISSUING_CA_KEY='$LAB_PKI_DIR/issuing-ca.key'
 LAB_ROOT_CRL='$LAB_PKI_DIR/CertEnroll/${lab_ca_names[0]}.crl'
 LAB_ISSUING_CRL='$LAB_PKI_DIR/CertEnroll/${lab_ca_names[1]}.crl'
 LAB_ISSUING_CRL_URL='$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}.crl'
+LAB_ISSUING_DELTA_CRL='$LAB_PKI_DIR/CertEnroll/${lab_ca_names[1]}+.crl'
+LAB_ISSUING_DELTA_CRL_URL='$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}+.crl'
 LAB_PKI_ACCESS_LOG='$H/logs/access-pki.log'
 LAB_REVOKED_CLIENT='alice-lost'
+LAB_DELTA_REVOKED_CLIENT='alice-stolen'
 LAB_MAIL_CERT='$LAB_PKI_DIR/mail.pem'
 LAB_GW_HOST='$LAB_GW_HOST'
 LAB_GW_IP='$LAB_GW_IP'

@@ -1,7 +1,7 @@
 // Revocation as an AD CS estate runs it: the lab's offline root → issuing CA → devices, each CA's
 // CRL published by the lab's web server at the http:// CDP its certificates name (after an
 // ldap:/// one, with the CA's name and its spaces in the URL, as AD CS writes it). alice's lost
-// phone is on the issuing CA's CRL (tests/lab/pki.sh).
+// phone is on the issuing CA's base CRL, her stolen one only on its delta CRL (tests/lab/pki.sh).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -65,6 +65,40 @@ TEST_F(GatewayRevocationTest, TwoTierChainIsCheckedAgainstBothCrlsAndTheLostPhon
     EXPECT_NE(served.find(" 200 \"GET /CertEnroll/easgate%20lab%20Issuing%20CA.crl "), std::string::npos)
         << served;
     EXPECT_NE(served.find(" 200 \"GET /CertEnroll/easgate%20lab%20Root%20CA.crl "), std::string::npos)
+        << served;
+}
+
+// AD CS publishes a delta CRL between base CRLs (by default a day apart; the base, a week): a phone
+// revoked since the base is on the delta only. Given in crl_files, or fetched from the base CRL's
+// Freshest CRL ("<CA name>+.crl", the + and the spaces as AD CS names it), it refuses that phone.
+TEST_F(GatewayRevocationTest, APhoneRevokedSinceTheBaseCrlIsRefusedByTheDeltaCrl) {
+    const std::string stolen = lab().at("LAB_DELTA_REVOKED_CLIENT");
+    const std::string base_crls =
+        "      crl_files: ['" + lab().at("LAB_ISSUING_CRL") + "', '" + lab().at("LAB_ROOT_CRL") + "'";
+    GatewayOptions options;
+    options.client_auth = base_crls + ", '" + lab().at("LAB_ISSUING_DELTA_CRL") + "']\n";
+    start_gateway(options);
+    const auto alice = alice_syncs_with("alice");
+    EXPECT_EQ(alice.out.substr(alice.out.rfind('\n') + 1), "200") << alice.err;
+    EXPECT_NE(alice_syncs_with(stolen).exit_code, 0) << "the delta CRL in crl_files revokes it";
+    const auto refusal = gateway_->wait_for_log(": certificate revoked: ");
+    EXPECT_NE(refusal.find("listed by the delta CRL of \"CN=easgate lab Issuing CA"), std::string::npos)
+        << refusal;
+    EXPECT_NE(refusal.find(", reason keyCompromise"), std::string::npos) << refusal;
+
+    // The next easgate appends to the same log: the first one's lines go aside.
+    std::filesystem::rename(work_ / "easgate.err", work_ / "easgate-with-delta-file.err");
+    const auto served_before = read_file(lab().at("LAB_PKI_ACCESS_LOG")).size();
+    options.client_auth = base_crls + "]\n" + crl_refresh();
+    start_gateway(options);
+    const std::string delta_url = lab().at("LAB_ISSUING_DELTA_CRL_URL");
+    EXPECT_FALSE(gateway_->wait_for_log("from " + delta_url + " is in use").empty()) << gateway_->log();
+    const auto refused = alice_syncs_with(stolen);
+    EXPECT_NE(refused.exit_code, 0) << "the delta fetched from the base CRL's Freshest CRL revokes it: "
+                                    << refused.out;
+    EXPECT_FALSE(gateway_->wait_for_log(": certificate revoked: ").empty()) << gateway_->log();
+    const auto served = read_file(lab().at("LAB_PKI_ACCESS_LOG")).substr(served_before);
+    EXPECT_NE(served.find(" 200 \"GET /CertEnroll/easgate%20lab%20Issuing%20CA+.crl "), std::string::npos)
         << served;
 }
 

@@ -20,6 +20,9 @@ namespace easgate::identity {
 // Whether crl, past its nextUpdate, is still inside a grace of client_auth.crl_refresh.grace (0: none).
 bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace);
 
+// The URLs of a base CRL's Freshest CRL extension: where its CA publishes the delta CRL.
+std::vector<std::string> freshest_crl_urls(X509_CRL* crl);
+
 // What /metrics shows of the CRL refresh, summed over the listeners.
 struct CrlRefreshCounters {
     std::atomic<std::uint64_t> fetches{0};   // CRL fetches from a distribution point

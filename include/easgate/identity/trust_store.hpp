@@ -50,7 +50,9 @@ bool is_missing_anchor_crl(X509_STORE_CTX* store);
 std::string name_text(const X509_NAME* name);
 std::string time_text(const ASN1_TIME* time);
 
-// A CRL in a log line: its issuer and nextUpdate.
+// Whether crl is a delta CRL (it carries a Delta CRL Indicator).
+bool is_delta_crl(const X509_CRL* crl);
+// A CRL in a log line: base or delta, its issuer and nextUpdate.
 std::string describe_crl(const X509_CRL* crl);
 
 // The operator's explanation of a verification error: OpenSSL's words, and for a CRL problem whose
