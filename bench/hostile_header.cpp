@@ -50,7 +50,10 @@ std::string named_fields(std::size_t limit) {
                            static_cast<char>('a' + i % 26)};
     };
     std::size_t names = 0;
-    for (; raw.size() + 4 < limit / 2; ++names) raw += (names == 0 ? "" : ",") + name(names);
+    for (; raw.size() + 4 < limit / 2; ++names) {
+        if (names > 0) raw += ',';
+        raw += name(names);
+    }
     raw += "\r\n";
     for (std::size_t i = 0; raw.size() + 6 + 2 <= limit; ++i) raw += name(i % names) + ":\r\n";
     return raw + "\r\n";
