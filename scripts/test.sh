@@ -17,9 +17,11 @@ cmake --build build -j "$jobs"
 phase "build (ASan + UBSan, clang)"
 # clang: a second compiler's warnings, and it builds this about twice as fast as GCC (the Release
 # build stays GCC's, Debian's compiler). The benchmark is built (and smoke-run) in Release only;
-# line tables (-g1) are all a sanitizer's stack trace needs.
+# line tables (-g1) are all a sanitizer's stack trace needs. The sources compile in batches of 8
+# here (CMAKE_UNITY_BUILD: 296 s instead of 394 s on CI's two cores); the Release build keeps one
+# file per unit, so each file still has to compile on its own.
 cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 \
-  -DEASGATE_SANITIZE=ON -DEASGATE_WERROR=ON -DEASGATE_BENCH=OFF >/dev/null
+  -DEASGATE_SANITIZE=ON -DEASGATE_WERROR=ON -DEASGATE_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -10,6 +10,9 @@
 // and never throws; one that needs a section the configuration lacks adds a SKIP.
 namespace easgate::doctor {
 
+// The area of the findings of check_kerberos and check_each_kdc.
+inline constexpr const char* kerberos_area = "kerberos";
+
 // Listener certificate and key match and are not expiring within 30 days; trusted_ca_file and the
 // CRLs load, each CRL signed by its CA and not past nextUpdate; crl_refresh's cache directory can be
 // written and what it keeps; its distribution points answer with their CA's CRL (with

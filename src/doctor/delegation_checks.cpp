@@ -10,7 +10,7 @@
 namespace easgate::doctor {
 namespace {
 
-constexpr const char* area = "delegation";
+constexpr const char* delegation_area = "delegation";
 constexpr std::uint32_t trusted_to_auth_for_delegation = 0x1000000;  // userAccountControl
 
 std::string lower(std::string text) {
@@ -51,7 +51,7 @@ void report_missing(const std::string& spn, Report& report) {
     std::string exchange_account = host.substr(0, host.find('.'));
     std::transform(exchange_account.begin(), exchange_account.end(), exchange_account.begin(),
                    [](unsigned char c) { return std::toupper(c); });
-    report.fail(area, "target SPN " + spn,
+    report.fail(delegation_area, "target SPN " + spn,
                 "spn_missing: no account in the domain has servicePrincipalName " + spn + " (setspn -Q " +
                     spn + " finds nothing), so the KDC can't issue tickets for Exchange",
                 "register it on the account Exchange's IIS runs as: its computer account, or the "
@@ -66,13 +66,14 @@ std::optional<directory::LdapEntry> check_target_spn(DirectorySession& session, 
     const auto found = accounts_with_spn(session, spn);
     const std::string check = "target SPN " + spn;
     if (!found.status.ok()) {
-        report.skip(area, check, "the search on " + session.uri() + " failed: " + found.status.message);
+        report.skip(delegation_area, check,
+                    "the search on " + session.uri() + " failed: " + found.status.message);
         return std::nullopt;
     }
     if (found.entries.empty()) {
         auto alias = host_alias(session, spn);
         if (alias)
-            report.pass(area, check,
+            report.pass(delegation_area, check,
                         "not registered itself, but host/" + spn.substr(spn.find('/') + 1) + " is on " +
                             names_of({*alias}) + ", and AD's sPNMappings map HTTP to host");
         else
@@ -80,7 +81,7 @@ std::optional<directory::LdapEntry> check_target_spn(DirectorySession& session, 
         return alias;
     }
     if (found.entries.size() > 1) {
-        report.fail(area, check,
+        report.fail(delegation_area, check,
                     "duplicate SPN: " + spn + " is on " + names_of(found.entries) +
                         "; the KDC can't tell which account's key to use (setspn -X lists it)",
                     "keep it on the account Exchange runs as only: setspn -D " + spn +
@@ -88,7 +89,7 @@ std::optional<directory::LdapEntry> check_target_spn(DirectorySession& session, 
                         first_value(found.entries.back(), "sAMAccountName"));
         return std::nullopt;
     }
-    report.pass(area, check, "on " + names_of(found.entries) + " only");
+    report.pass(delegation_area, check, "on " + names_of(found.entries) + " only");
     return found.entries.front();
 }
 
@@ -111,11 +112,11 @@ void check_protocol_transition(const directory::LdapEntry& gateway, const std::s
     const std::string value = first_value(gateway, "userAccountControl");
     const auto control = value.empty() ? 0UL : std::stoul(value);
     if ((control & trusted_to_auth_for_delegation) != 0) {
-        report.pass(area, "protocol transition",
+        report.pass(delegation_area, "protocol transition",
                     account + " is trusted to authenticate for delegation (TRUSTED_TO_AUTH_FOR_DELEGATION)");
         return;
     }
-    report.fail(area, "protocol transition",
+    report.fail(delegation_area, "protocol transition",
                 "protocol transition off: " + account +
                     " may delegate with Kerberos only (userAccountControl lacks "
                     "TRUSTED_TO_AUTH_FOR_DELEGATION 0x1000000): its S4U2Self tickets are not forwardable, so "
@@ -131,12 +132,12 @@ void check_may_delegate(const directory::LdapEntry& gateway, const std::string& 
                         Report& report) {
     const std::string check = "delegation to " + spn;
     if (lists_spn(gateway, spn)) {
-        report.pass(area, check, spn + " is in msDS-AllowedToDelegateTo of " + account);
+        report.pass(delegation_area, check, spn + " is in msDS-AllowedToDelegateTo of " + account);
         check_protocol_transition(gateway, account, report);
         return;
     }
     if (target && names_gateway(*target, gateway)) {
-        report.pass(area, check,
+        report.pass(delegation_area, check,
                     "resource-based: msDS-AllowedToActOnBehalfOfOtherIdentity of " +
                         first_value(*target, "sAMAccountName") + " names " + account +
                         ". The KDC (Windows Server 2012 or later) accepts the gateway's S4U2Self ticket "
@@ -145,7 +146,7 @@ void check_may_delegate(const directory::LdapEntry& gateway, const std::string& 
                         "Protected Users are still refused");
         return;
     }
-    report.fail(area, check,
+    report.fail(delegation_area, check,
                 "delegation_not_allowed: " + spn + " is not in msDS-AllowedToDelegateTo of " + account +
                     (target ? ", and " + first_value(*target, "sAMAccountName") +
                                   " has no resource-based delegation for it"
@@ -163,7 +164,8 @@ void check_may_delegate(const directory::LdapEntry& gateway, const std::string& 
 
 void check_delegation_setup(const config::Config& config, Report& report) {
     if (!config.kerberos || !config.directory) {
-        report.skip(area, "delegation", "needs the kerberos: and directory: sections to read AD's settings");
+        report.skip(delegation_area, "delegation",
+                    "needs the kerberos: and directory: sections to read AD's settings");
         return;
     }
     const std::string account = account_name(config.kerberos->principal);
@@ -182,11 +184,13 @@ void check_delegation_setup(const config::Config& config, Report& report) {
         error = e.what();
     }
     if (!error.empty()) {
-        report.skip(area, "delegation", "can't read the directory (see the directory checks): " + error);
+        report.skip(delegation_area, "delegation",
+                    "can't read the directory (see the directory checks): " + error);
         return;
     }
     if (!gateway) {
-        report.fail(area, "gateway account", "no account " + account + " under " + config.directory->base_dn,
+        report.fail(delegation_area, "gateway account",
+                    "no account " + account + " under " + config.directory->base_dn,
                     "check kerberos.principal: it must name easgate's own AD account");
         return;
     }

@@ -12,7 +12,7 @@
 namespace easgate::doctor {
 namespace {
 
-constexpr const char* area = "directory";
+constexpr const char* directory_area = "directory";
 
 struct LdapUrlRelease {
     void operator()(LDAPURLDesc* url) const { ldap_free_urldesc(url); }
@@ -27,14 +27,15 @@ bool check_reachable_and_tls(const config::DirectoryConfig& directory, const std
     const auto port = static_cast<std::uint16_t>(url.lud_port != 0 ? url.lud_port : (ldaps ? 636 : 389));
     Probe probe(directory.timeout, directory.ca_file);
     if (const auto error = probe.connect(host, port); !error.empty()) {
-        report.fail(area, uri + " reachable", error,
+        report.fail(directory_area, uri + " reachable", error,
                     "check that the DC is up and that port " + std::to_string(port) +
                         " is open from this host (firewall), and that the name resolves to the DC");
         return false;
     }
-    report.pass(area, uri + " reachable", "TCP connection to " + host + ":" + std::to_string(port));
+    report.pass(directory_area, uri + " reachable", "TCP connection to " + host + ":" + std::to_string(port));
     if (!ldaps && directory.ldap_tls == config::LdapTls::none) {
-        report.warn(area, uri + " TLS", "no TLS: directory.ldap_tls is none, searches travel in the clear",
+        report.warn(directory_area, uri + " TLS",
+                    "no TLS: directory.ldap_tls is none, searches travel in the clear",
                     "set directory.ldap_tls: starttls, or use an ldaps:// URI");
         return true;
     }
@@ -42,14 +43,14 @@ bool check_reachable_and_tls(const config::DirectoryConfig& directory, const std
     if (error.empty()) error = probe.handshake(host);
     const std::string how = ldaps ? "LDAPS" : "StartTLS";
     if (!error.empty()) {
-        report.fail(area, uri + " TLS", how + ": " + error,
+        report.fail(directory_area, uri + " TLS", how + ": " + error,
                     "directory.ca_file (" +
                         (directory.ca_file.empty() ? "the system store" : directory.ca_file) +
                         ") must hold the CA that issued the DC's certificate, and the URI must use a "
                         "name the certificate carries");
         return false;
     }
-    report.pass(area, uri + " TLS", how + ": the DC's certificate is verified for " + host);
+    report.pass(directory_area, uri + " TLS", how + ": the DC's certificate is verified for " + host);
     return true;
 }
 
@@ -62,16 +63,16 @@ void check_bind(const config::Config& config, const std::string& uri, Report& re
         DirectorySession session(directory, config.kerberos ? &*config.kerberos : nullptr);
         const auto status = session.open(uri);
         if (status.ok()) {
-            report.pass(area, uri + " bind", "bound as " + as);
+            report.pass(directory_area, uri + " bind", "bound as " + as);
             return;
         }
-        report.fail(area, uri + " bind", "bind as " + as + " failed: " + status.message,
+        report.fail(directory_area, uri + " bind", "bind as " + as + " failed: " + status.message,
                     gssapi ? "the kerberos checks above say whether the keytab works; the DC needs an "
                              "ldap/<dc name> SPN (every DC has it) and the URI must name the DC, not an "
                              "alias or address, for Kerberos to find it"
                            : "check directory.bind_dn and the password in directory.password_file");
     } catch (const config::ConfigError& e) {
-        report.fail(area, uri + " bind", e.what(), "correct the directory: section");
+        report.fail(directory_area, uri + " bind", e.what(), "correct the directory: section");
     }
 }
 
@@ -79,7 +80,8 @@ void check_bind(const config::Config& config, const std::string& uri, Report& re
 
 void check_directory(const config::Config& config, Report& report) {
     if (!config.directory) {
-        report.skip(area, "directory", "no directory: section: certificates are not looked up in AD");
+        report.skip(directory_area, "directory",
+                    "no directory: section: certificates are not looked up in AD");
         return;
     }
     // Each URI on its own first: a DC that is down while another serves is one DC fewer (WARN), not
@@ -90,7 +92,7 @@ void check_directory(const config::Config& config, Report& report) {
         Report& found = each.emplace_back(uri, Report{}).second;
         LDAPURLDesc* parsed = nullptr;
         if (ldap_url_parse(uri.c_str(), &parsed) != LDAP_URL_SUCCESS) {
-            found.fail(area, uri, "not an LDAP URI",
+            found.fail(directory_area, uri, "not an LDAP URI",
                        "write it as ldaps://dc1.example.com or ldap://dc1.example.com");
             continue;
         }
@@ -98,7 +100,7 @@ void check_directory(const config::Config& config, Report& report) {
         if (check_reachable_and_tls(*config.directory, uri, *url, found))
             check_bind(config, uri, found);
         else
-            found.skip(area, uri + " bind", "not tried: no working connection");
+            found.skip(directory_area, uri + " bind", "not tried: no working connection");
     }
     const auto serving = std::find_if(each.begin(), each.end(), [](const auto& uri) {
         return !uri.second.failed() && uri.second.findings().back().verdict != Verdict::skip;

@@ -17,8 +17,6 @@
 namespace easgate::doctor {
 namespace {
 
-constexpr const char* area = "kerberos";
-
 struct KdcAddress {
     std::string host;
     std::uint16_t port = 88;
@@ -108,7 +106,7 @@ void check_kdc(const std::string& entry, const config::KerberosConfig& kerberos,
     const std::string check = "KDC " + entry;
     const auto kdc = parse_kdc(entry);
     if (!kdc.unsupported.empty()) {
-        report.skip(area, check, entry + " is " + kdc.unsupported);
+        report.skip(kerberos_area, check, entry + " is " + kdc.unsupported);
         return;
     }
     const kerberos::Krb5Context context;
@@ -119,29 +117,30 @@ void check_kdc(const std::string& entry, const config::KerberosConfig& kerberos,
     const std::string line =
         "the line \"kdc = " + entry + "\" out of " + delegation::service_names(kerberos).krb5_conf;
     if (answer.transport.silent) {
-        report.warn(area, check, answer.transport.problem,
+        report.warn(kerberos_area, check, answer.transport.problem,
                     "a KDC that accepts connections and never answers costs 10 s in every KDC exchange "
                     "before krb5 asks the next one, so users new to easgate get 503s meanwhile: restart "
                     "the KDC service on that DC, or take " +
                         line + " until it answers");
     } else if (!answer.transport.problem.empty()) {
-        report.warn(area, check, answer.transport.problem,
+        report.warn(kerberos_area, check, answer.transport.problem,
                     "krb5 goes on to the next KDC, but this one serves nobody: start the KDC service "
                     "on that DC (port 88 TCP), open the firewall, or take " +
                         line);
     } else if (answer.code != 0 && !answer.answered) {
-        report.warn(area, check, "easgate could not start its login: " + context.message(answer.code),
+        report.warn(kerberos_area, check,
+                    "easgate could not start its login: " + context.message(answer.code),
                     "this KDC was not asked; fix what the keytab and TGT checks name");
     } else if (answer.code != 0) {
         const auto failure = delegation::explain_kerberos_failure(delegation::KerberosStep::service_login,
                                                                   delegation::service_names(kerberos),
                                                                   answer.code, context.message(answer.code));
-        report.warn(area, check, "refused easgate's login: " + failure.reason,
+        report.warn(kerberos_area, check, "refused easgate's login: " + failure.reason,
                     "when the TGT check passed, another KDC accepts the login and this DC's copy of the "
                     "directory lags (a password or key change not replicated yet): check its "
                     "replication (repadmin /showrepl); otherwise fix what the TGT check names");
     } else {
-        report.pass(area, check,
+        report.pass(kerberos_area, check,
                     "issued a TGT to " + kerberos.principal + " in " + config::format_duration(took));
     }
 }
@@ -151,7 +150,7 @@ void check_kdc(const std::string& entry, const config::KerberosConfig& kerberos,
 void check_each_kdc(const config::KerberosConfig& kerberos, Report& report) {
     const auto kdcs = delegation::configured_kdc_list(kerberos.realm());
     if (kdcs.empty()) {
-        report.skip(area, "KDCs of the realm",
+        report.skip(kerberos_area, "KDCs of the realm",
                     delegation::service_names(kerberos).krb5_conf + " names no kdc for " + kerberos.realm() +
                         ": krb5 finds the KDCs in DNS (_kerberos._tcp SRV records), which only the TGT check "
                         "covers");

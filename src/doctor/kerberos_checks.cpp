@@ -21,8 +21,6 @@
 namespace easgate::doctor {
 namespace {
 
-constexpr const char* area = "kerberos";
-
 // What a keytab holds: every principal named in it, and the newest key version of ours.
 struct KeytabContents {
     std::set<std::string> principals;
@@ -36,7 +34,7 @@ bool check_keytab_file(const config::KerberosConfig& kerberos, Report& report) {
     struct stat file {};
     if (stat(kerberos.keytab.c_str(), &file) != 0 || access(kerberos.keytab.c_str(), R_OK) != 0) {
         report.fail(
-            area, "keytab file", kerberos.keytab + " can't be read: " + std::strerror(errno),
+            kerberos_area, "keytab file", kerberos.keytab + " can't be read: " + std::strerror(errno),
             "export the keytab of " + kerberos.principal + " to that path, or correct kerberos.keytab");
         return false;
     }
@@ -46,11 +44,11 @@ bool check_keytab_file(const config::KerberosConfig& kerberos, Report& report) {
                            (file.st_mode & 030) == 0);
     const std::string found = kerberos.keytab + " is " + owner_and_mode(file);
     if ((file.st_mode & 07) != 0 || !group_ok) {
-        report.warn(area, "keytab file",
+        report.warn(kerberos_area, "keytab file",
                     found + ": others than the service can read it (it holds easgate's key)",
                     "chown root:easgate " + kerberos.keytab + " && chmod 0640 " + kerberos.keytab);
     } else {
-        report.pass(area, "keytab file", found);
+        report.pass(kerberos_area, "keytab file", found);
     }
     return true;
 }
@@ -84,18 +82,18 @@ KeytabContents read_keytab(const kerberos::Krb5Context& context, const config::K
 bool check_keytab_principal(const KeytabContents& contents, const config::KerberosConfig& kerberos,
                             Report& report) {
     if (!contents.error.empty()) {
-        report.fail(area, "keytab principal", kerberos.keytab + " is no keytab: " + contents.error,
+        report.fail(kerberos_area, "keytab principal", kerberos.keytab + " is no keytab: " + contents.error,
                     "export the keytab again (ktpass, or samba-tool domain exportkeytab)");
         return false;
     }
     if (contents.kvno >= 0) {
-        report.pass(area, "keytab principal",
+        report.pass(kerberos_area, "keytab principal",
                     "holds keys of " + kerberos.principal + " (kvno " + std::to_string(contents.kvno) + ")");
         return true;
     }
     std::string held;
     for (const auto& name : contents.principals) held += (held.empty() ? "" : ", ") + name;
-    report.fail(area, "keytab principal",
+    report.fail(kerberos_area, "keytab principal",
                 kerberos.keytab + " has no key for " + kerberos.principal +
                     "; it holds: " + (held.empty() ? "nothing" : held),
                 "point kerberos.keytab at the keytab of " + kerberos.principal +
@@ -108,7 +106,7 @@ bool check_keytab_principal(const KeytabContents& contents, const config::Kerber
 void check_kvno(const config::Config& config, int keytab_kvno, Report& report) {
     const auto& kerberos = *config.kerberos;
     if (!config.directory) {
-        report.skip(area, "keytab kvno", "no directory: section to read msDS-KeyVersionNumber with");
+        report.skip(kerberos_area, "keytab kvno", "no directory: section to read msDS-KeyVersionNumber with");
         return;
     }
     std::string error;
@@ -124,7 +122,7 @@ void check_kvno(const config::Config& config, int keytab_kvno, Report& report) {
         error = e.what();
     }
     if (!error.empty() || !account) {
-        report.skip(area, "keytab kvno",
+        report.skip(kerberos_area, "keytab kvno",
                     "can't read msDS-KeyVersionNumber of " + account_name(kerberos.principal) + ": " +
                         (error.empty() ? "no such account" : error));
         return;
@@ -133,10 +131,10 @@ void check_kvno(const config::Config& config, int keytab_kvno, Report& report) {
     const std::string found = "keytab kvno " + std::to_string(keytab_kvno) + ", msDS-KeyVersionNumber of " +
                               account_name(kerberos.principal) + " " + directory_kvno;
     if (directory_kvno == std::to_string(keytab_kvno)) {
-        report.pass(area, "keytab kvno", found);
+        report.pass(kerberos_area, "keytab kvno", found);
         return;
     }
-    report.fail(area, "keytab kvno",
+    report.fail(kerberos_area, "keytab kvno",
                 "keytab_stale: " + found + ": the account's password changed after the keytab was exported",
                 "export the keytab again with the current key and install it as " + kerberos.keytab +
                     ": ktpass /princ " + kerberos.principal + " /mapuser <DOMAIN>\\" +
@@ -158,11 +156,11 @@ void report_skew(krb5_timestamp kdc_time, std::time_t local_time, Report& report
         "synchronise this host's clock with the domain (chrony or systemd-timesyncd pointed at the "
         "DCs, which follow the PDC emulator); Kerberos refuses skews over 5 minutes";
     if (std::labs(skew) > 300)
-        report.fail(area, "clock skew", "clock_skew: " + found, remedy);
+        report.fail(kerberos_area, "clock skew", "clock_skew: " + found, remedy);
     else if (std::labs(skew) > 60)
-        report.warn(area, "clock skew", found, remedy);
+        report.warn(kerberos_area, "clock skew", found, remedy);
     else
-        report.pass(area, "clock skew", found);
+        report.pass(kerberos_area, "clock skew", found);
 }
 
 // An AS exchange with the keytab: proves the key works, and its reply carries the KDC's clock
@@ -179,7 +177,8 @@ void check_tgt_and_skew(const config::KerberosConfig& kerberos, Report& report) 
         code = krb5_get_init_creds_keytab(context.get(), &creds, client, keytab, 0, nullptr, nullptr);
     const std::time_t now = std::time(nullptr);
     if (code == 0) {
-        report.pass(area, "TGT", "the KDC issued a TGT to " + kerberos.principal + " with the keytab's key");
+        report.pass(kerberos_area, "TGT",
+                    "the KDC issued a TGT to " + kerberos.principal + " with the keytab's key");
         report_skew(creds.times.authtime, now, report);
         krb5_free_cred_contents(context.get(), &creds);
     } else {
@@ -187,7 +186,8 @@ void check_tgt_and_skew(const config::KerberosConfig& kerberos, Report& report) 
                                                                   delegation::service_names(kerberos), code,
                                                                   context.message(code));
         const bool skew = code == KRB5KRB_AP_ERR_SKEW || code == KRB5_KDCREP_SKEW;
-        fail_with(report, area, skew ? "clock skew" : "TGT", failure, "the KDC's log names the refusal");
+        fail_with(report, kerberos_area, skew ? "clock skew" : "TGT", failure,
+                  "the KDC's log names the refusal");
     }
     if (keytab != nullptr) krb5_kt_close(context.get(), keytab);
     if (client != nullptr) krb5_free_principal(context.get(), client);
@@ -197,7 +197,8 @@ void check_tgt_and_skew(const config::KerberosConfig& kerberos, Report& report) 
 
 void check_kerberos(const config::Config& config, Report& report) {
     if (!config.kerberos) {
-        report.skip(area, "kerberos", "no kerberos: section: easgate passes requests through, no delegation");
+        report.skip(kerberos_area, "kerberos",
+                    "no kerberos: section: easgate passes requests through, no delegation");
         return;
     }
     const auto& kerberos = *config.kerberos;
