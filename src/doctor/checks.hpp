@@ -1,10 +1,13 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/report.hpp"
+#include "easgate/listener/tls_context.hpp"
 
 // The groups of checks `easgate doctor` runs, in this order. Each adds its findings to the report
 // and never throws; one that needs a section the configuration lacks adds a SKIP.
@@ -13,12 +16,16 @@ namespace easgate::doctor {
 // The area of the findings of check_kerberos and check_each_kdc.
 inline constexpr const char* kerberos_area = "kerberos";
 
+// Each listener's TLS context as check_listeners left it: its CRLs those of crl_files, of the CRL
+// cache and of the distribution points, as a running easgate has them; null where it doesn't load.
+using ListenerContexts = std::vector<std::unique_ptr<listener::ServerTlsContext>>;
+
 // Listener certificate and key match and are not expiring within 30 days; trusted_ca_file and the
 // CRLs load, each CRL signed by its CA and not past nextUpdate; crl_refresh's cache directory can be
 // written and what it keeps; its distribution points answer with their CA's CRL (with
 // device_certificate: its issuing CA's too).
-void check_listeners(const config::Config& config, const std::optional<std::string>& device_certificate,
-                     Report& report);
+ListenerContexts check_listeners(const config::Config& config,
+                                 const std::optional<std::string>& device_certificate, Report& report);
 
 // Keytab readable by the service user only, holds the principal, kvno equals msDS-KeyVersionNumber;
 // a TGT can be had; clock skew against the KDC; each KDC in krb5.conf on its own.
@@ -38,8 +45,9 @@ void check_delegation_setup(const config::Config& config, Report& report);
 // --user: found, enabled, delegable; S4U2Self and S4U2Proxy; Exchange accepts the token.
 void check_user(const config::Config& config, const std::string& upn, Report& report);
 
-// --certificate: chains to the trust file, not revoked, Client Authentication EKU, UPN (and email)
-// in the SAN, maps to a directory user.
-void check_device_certificate(const config::Config& config, const std::string& path, Report& report);
+// --certificate: chains to the trust file, not revoked (by the CRLs each listener holds after
+// check_listeners), Client Authentication EKU, UPN (and email) in the SAN, maps to a directory user.
+void check_device_certificate(const config::Config& config, const ListenerContexts& listeners,
+                              const std::string& path, Report& report);
 
 }  // namespace easgate::doctor

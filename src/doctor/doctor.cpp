@@ -28,12 +28,12 @@ Report run_doctor(const DoctorOptions& options) {
     // The request path's log lines would interleave with the report (and break --json); each finding
     // carries what they would say.
     spdlog::set_level(spdlog::level::off);
-    check_listeners(config, options.certificate, report);
+    const auto listeners = check_listeners(config, options.certificate, report);
     check_kerberos(config, report);
     check_directory(config, report);
     check_delegation_setup(config, report);
     if (options.user) check_user(config, *options.user, report);
-    if (options.certificate) check_device_certificate(config, *options.certificate, report);
+    if (options.certificate) check_device_certificate(config, listeners, *options.certificate, report);
     return report;
 }
 

@@ -23,18 +23,18 @@ std::string context_remedy(const std::string& message, const std::string& prefix
 }
 
 // The listener's TLS settings load as `easgate run` loads them; on success the context is kept
-// for the CDP checks.
-std::optional<listener::ServerTlsContext> check_context(const config::ListenerConfig& listener,
-                                                        const std::string& prefix, Report& report) {
+// for the CDP and device checks.
+std::unique_ptr<listener::ServerTlsContext> check_context(const config::ListenerConfig& listener,
+                                                          const std::string& prefix, Report& report) {
     try {
-        std::optional<listener::ServerTlsContext> context(std::in_place, listener, prefix);
+        auto context = std::make_unique<listener::ServerTlsContext>(listener, prefix);
         report.pass("tls", prefix + " TLS settings",
                     "certificate, private key, trusted_ca_file and crl_files load, and the key matches "
                     "the certificate");
         return context;
     } catch (const config::ConfigError& e) {
         report.fail("tls", prefix + " TLS settings", e.what(), context_remedy(e.what(), prefix));
-        return std::nullopt;
+        return nullptr;
     }
 }
 
@@ -101,12 +101,13 @@ void check_server_certificate(const config::ListenerConfig& listener, const std:
 
 }  // namespace
 
-void check_listeners(const config::Config& config, const std::optional<std::string>& device_certificate,
-                     Report& report) {
+ListenerContexts check_listeners(const config::Config& config,
+                                 const std::optional<std::string>& device_certificate, Report& report) {
+    ListenerContexts contexts;
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
         const auto& listener = config.listeners[i];
         const std::string prefix = "listeners[" + std::to_string(i) + "]";
-        auto context = check_context(listener, prefix, report);
+        auto& context = contexts.emplace_back(check_context(listener, prefix, report));
         check_server_certificate(listener, prefix, report);
         check_trust_and_crls(listener, prefix, report);
         if (!context) continue;
@@ -114,6 +115,7 @@ void check_listeners(const config::Config& config, const std::optional<std::stri
         check_distribution_points(listener.client_auth, prefix, *context->revocation(), device_certificate,
                                   report);
     }
+    return contexts;
 }
 
 }  // namespace easgate::doctor

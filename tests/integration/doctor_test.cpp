@@ -237,6 +237,36 @@ TEST_F(DoctorTest, CrlRefreshFetchesEachDistributionPointAsEasgateWill) {
     EXPECT_EQ(cdp.requests("issuing.crl"), 2) << "fetched without a device naming it";
 }
 
+// A phone revoked since crl_files were copied: a running easgate refuses it by the delta CRL that
+// crl_refresh fetches from the CDP the base CRL names, and so must the doctor's verdict on it.
+TEST_F(DoctorTest, ADeviceRevokedSinceCrlFilesWereCopiedFailsByWhatCrlRefreshFetches) {
+    CdpServer cdp;
+    auto issuing = pki_->root.create_intermediate("Doctor Stolen Issuing CA");
+    issuing.publish_at(cdp.url("stolen.crl"), cdp.url("stolen+.crl"));
+    const auto& dir = pki_->dir;
+    write_file(dir / "stolen-cas.pem", issuing.cert_pem() + pki_->root.cert_pem());
+    const auto phone = issuing.issue(Pki::device("alice@example.test"));
+    phone.write(dir, "stolen-phone");
+    const auto base = issuing.crl_pem(hours(7 * 24));
+    write_file(dir / "stolen-base.crl", base);
+    cdp.publish("stolen.crl", base);
+    issuing.revoke(phone);
+    cdp.publish("stolen+.crl", issuing.delta_crl_pem());
+    DoctorSetup setup{.crl_files = {"root.crl", "stolen-base.crl"}, .trusted_cas = "stolen-cas.pem"};
+
+    run(setup, "stolen-phone");
+    expect("accepted by listeners[0]", "PASS", "is not revoked per its CRLs");  // all crl_files know
+    EXPECT_EQ(cdp.requests("stolen+.crl"), 0);
+
+    setup.client_auth = "      crl_refresh: {interval: 1h}\n";
+    run(setup, "stolen-phone");
+    EXPECT_EQ(exit_code_, 1) << output_;
+    expect(" from " + cdp.url("stolen+.crl"), "PASS", "delta CRL of \"CN=Doctor Stolen Issuing CA\"");
+    expect("accepted by listeners[0]", "FAIL",
+           "certificate revoked: listed by the delta CRL of \"CN=Doctor Stolen Issuing CA\"");
+    EXPECT_EQ(cdp.requests("stolen+.crl"), 1);
+}
+
 // crl_refresh.cache_dir as a start would find it: the CRLs a listed CA signed are taken back (and
 // their URLs fetched at once), any other left out; a directory still to be made is left unmade (the
 // doctor, run as root, would make one easgate can't write); a file in its place is named.
