@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 
@@ -230,11 +231,7 @@ std::vector<std::string> configured_kdc_list(const std::string& realm) {
     return list;
 }
 
-std::string configured_kdcs(const std::string& realm) {
-    std::string joined;
-    for (const auto& kdc : configured_kdc_list(realm)) joined += (joined.empty() ? "" : ", ") + kdc;
-    return joined;
-}
+std::string configured_kdcs(const std::string& realm) { return common::join(configured_kdc_list(realm)); }
 
 common::Failure explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
                                          krb5_error_code code, std::string_view krb5_message) {

@@ -13,6 +13,7 @@
 
 #include "checks.hpp"
 #include "directory_session.hpp"
+#include "easgate/common/text.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 #include "failure_finding.hpp"
@@ -91,8 +92,7 @@ bool check_keytab_principal(const KeytabContents& contents, const config::Kerber
                     "holds keys of " + kerberos.principal + " (kvno " + std::to_string(contents.kvno) + ")");
         return true;
     }
-    std::string held;
-    for (const auto& name : contents.principals) held += (held.empty() ? "" : ", ") + name;
+    const std::string held = common::join(contents.principals);
     report.fail(kerberos_area, "keytab principal",
                 kerberos.keytab + " has no key for " + kerberos.principal +
                     "; it holds: " + (held.empty() ? "nothing" : held),

@@ -67,22 +67,23 @@ void free_crls(STACK_OF(X509_CRL) * crls) { sk_X509_CRL_pop_free(crls, X509_CRL_
 std::string revocation_of(X509_STORE_CTX* store) {
     X509* cert = X509_STORE_CTX_get_current_cert(store);
     if (!cert) return "";
-    X509_REVOKED* entry = nullptr;
-    const auto lists_it = [&](X509_CRL* crl) {
-        return crl && X509_CRL_get0_by_cert(crl, &entry, cert) == 1 && entry;
+    const auto listed_by = [cert](X509_CRL* crl) -> std::string {
+        X509_REVOKED* entry = nullptr;
+        if (!crl || X509_CRL_get0_by_cert(crl, &entry, cert) != 1 || !entry) return "";
+        return ": listed by the " + describe_crl(crl) + " as revoked on " +
+               time_text(X509_REVOKED_get0_revocationDate(entry)) + reason_of(entry);
     };
-    X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);
+    if (auto text = listed_by(X509_STORE_CTX_get0_current_crl(store)); !text.empty()) return text;
     // OpenSSL gives the base CRL as the current one even when only its delta lists the certificate
     // (a device revoked since the base was published).
     const common::OpenSslPtr<STACK_OF(X509_CRL), free_crls> same_issuer(
         X509_STORE_CTX_get1_crls(store, X509_get_issuer_name(cert)));
-    for (int i = 0; !lists_it(crl) && same_issuer && i < sk_X509_CRL_num(same_issuer.get()); ++i) {
+    for (int i = 0; same_issuer && i < sk_X509_CRL_num(same_issuer.get()); ++i) {
         X509_CRL* candidate = sk_X509_CRL_value(same_issuer.get(), i);
-        if (is_delta_crl(candidate)) crl = candidate;
+        if (!is_delta_crl(candidate)) continue;
+        if (auto text = listed_by(candidate); !text.empty()) return text;
     }
-    if (!lists_it(crl)) return "";
-    return ": listed by the " + describe_crl(crl) + " as revoked on " +
-           time_text(X509_REVOKED_get0_revocationDate(entry)) + reason_of(entry);
+    return "";
 }
 
 }  // namespace

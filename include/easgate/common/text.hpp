@@ -46,8 +46,10 @@ inline std::string hex_encode(std::string_view bytes, HexDigits digits = HexDigi
     return hex_encode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, digits);
 }
 
-// "a, b, c": parts with separator between them, for lists in log lines and findings.
-inline std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ") {
+// "a, b, c": parts (strings, in any container) with separator between them, for lists in log lines
+// and findings.
+template <typename Strings>
+std::string join(const Strings& parts, std::string_view separator = ", ") {
     std::string text;
     for (const auto& part : parts) {
         if (!text.empty()) text += separator;
