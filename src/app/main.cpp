@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "easgate/app/gateway.hpp"
 #include "easgate/common/heap_tuning.hpp"
@@ -11,6 +12,7 @@
 #include "easgate/common/openssl_memory.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/doctor.hpp"
+#include "easgate/kerberos/kdc_order.hpp"
 
 namespace {
 
@@ -89,6 +91,16 @@ int main(int argc, char** argv) {
         log_heap_tuning(easgate::common::tune_heap_for_uploads(config.limits.upload_read_ahead));
         if (easgate::common::openssl_memory::installed())
             spdlog::debug("memory: OpenSSL's record buffers are recycled per thread");
+        // Hung KDCs asked last (kerberos::KdcWatch): easgate's file goes before the admin's in
+        // KRB5_CONFIG, before any thread starts.
+        std::optional<easgate::kerberos::KdcOrderFile> kdc_order;
+        if (config.kerberos) {
+            try {
+                kdc_order.emplace(config.kerberos->krb5_conf);
+            } catch (const std::runtime_error& e) {
+                spdlog::warn("kerberos: {}; a hung KDC is asked first in every exchange", e.what());
+            }
+        }
         const int status = easgate::app::run_gateway(config, config_path);
         easgate::common::flush_access_log();
         return status;

@@ -11,6 +11,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "delegated_credential.hpp"
@@ -18,6 +19,7 @@
 #include "easgate/common/pooled_flights.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/kerberos/kdc_watch.hpp"
 #include "kdc_exchange.hpp"
 
 namespace easgate::delegation {
@@ -51,7 +53,12 @@ struct DelegationService::Impl {
         : now(std::move(clock)),
           kerberos(kerberos_config),
           kdc(kerberos, counters, now),
-          kdc_threads(std::max(1U, kerberos.max_concurrent_kdc)) {}
+          kdc_threads(std::max(1U, kerberos.max_concurrent_kdc)) {
+        if (const auto* order = kerberos::KdcOrderFile::installed())
+            kdc_watch.emplace(*order, kerberos::KdcWatch::Settings{.realm = kerberos.realm(),
+                                                                   .principal = kerberos.principal,
+                                                                   .timeout = kerberos.timeout});
+    }
 
     // Threads stuck in krb5 are waited for here; nothing queued behind them runs any more.
     ~Impl() {
@@ -68,9 +75,15 @@ struct DelegationService::Impl {
                 .because("cancelled");
         }
         ++counters.failures;
+        kdc_silent();
         auto failure = kdc.timed_out(user, spn);
         spdlog::warn("delegation: {}", failure.reason);
         return failure;
+    }
+
+    // A KDC exchange went unanswered for kerberos.timeout: perhaps a KDC is hung.
+    void kdc_silent() {
+        if (kdc_watch) kdc_watch->suspect();
     }
 
     bool superseded(const std::string& key, const std::shared_ptr<KdcFlight>& flight) {
@@ -115,6 +128,7 @@ struct DelegationService::Impl {
                               [this, login] { login->complete(kdc.service_credentials().lease().status()); });
             auto status = co_await login->wait(kerberos.timeout);
             if (!status) {
+                kdc_silent();
                 spdlog::warn(
                     "delegation: {}; easgate keeps trying and reports not ready on /healthz meanwhile",
                     kdc.service_credentials().not_ready_reason().value_or("logged in"));
@@ -225,7 +239,8 @@ struct DelegationService::Impl {
     std::mutex mutex;  // guards cache and flights; never held across a KDC call
     common::LruCache<std::shared_ptr<DelegatedCredential>> cache{max_cached_credentials};
     common::PooledFlights<DelegationOutcome> flights{kerberos.max_queued_kdc};
-    boost::asio::thread_pool kdc_threads;  // stopped and joined first, while what its jobs use exists
+    boost::asio::thread_pool kdc_threads;         // stopped and joined first, while what its jobs use exists
+    std::optional<kerberos::KdcWatch> kdc_watch;  // with `easgate run`'s KdcOrderFile
 };
 
 DelegationService::DelegationService(const config::KerberosConfig& kerberos,

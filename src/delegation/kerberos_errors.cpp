@@ -1,13 +1,12 @@
 #include "easgate/delegation/kerberos_errors.hpp"
 
-#include <profile.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <string>
 
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/kerberos/kdc_order.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 
 namespace easgate::delegation {
@@ -190,8 +189,8 @@ common::Failure explain_kdc_timeout(const DelegationAttempt& a, std::string_view
                who + " did not answer within kerberos.timeout (" + config::format_duration(timeout) +
                ") while " + std::string(doing) + ": check that the KDCs in " + a.krb5_conf +
                " are reachable from easgate on port 88 TCP and UDP and answer (krb5 waits 10 s for a "
-               "KDC that accepted a TCP connection before it asks the next one; take a dead KDC out "
-               "of the list)")
+               "KDC that accepted a TCP connection before it asks the next one; easgate checks each KDC "
+               "on its own now and, while another answers, has krb5 ask a hung one last)")
         .because("kdc_timeout");
 }
 
@@ -199,6 +198,7 @@ namespace {
 
 std::string krb5_conf_in_use(const config::KerberosConfig& kerberos) {
     if (!kerberos.krb5_conf.empty()) return kerberos.krb5_conf;
+    if (const auto* order = kerberos::KdcOrderFile::installed()) return order->admin_krb5_conf();
     const char* from_environment = std::getenv("KRB5_CONFIG");
     return from_environment != nullptr ? from_environment : "/etc/krb5.conf";
 }
@@ -214,22 +214,7 @@ DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
             .kdcs = configured_kdcs(kerberos.realm())};
 }
 
-std::vector<std::string> configured_kdc_list(const std::string& realm) {
-    const kerberos::Krb5Context context;
-    if (context.get() == nullptr) return {};
-    profile_t profile = nullptr;
-    std::vector<std::string> list;
-    if (krb5_get_profile(context.get(), &profile) == 0) {
-        const char* names[] = {"realms", realm.c_str(), "kdc", nullptr};
-        char** values = nullptr;
-        if (profile_get_values(profile, names, &values) == 0) {
-            for (char** value = values; *value != nullptr; ++value) list.emplace_back(*value);
-            profile_free_list(values);
-        }
-        profile_release(profile);
-    }
-    return list;
-}
+std::vector<std::string> configured_kdc_list(const std::string& realm) { return kerberos::realm_kdcs(realm); }
 
 std::string configured_kdcs(const std::string& realm) { return common::join(configured_kdc_list(realm)); }
 

@@ -11,6 +11,7 @@
 
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/kerberos/kdc_watch.hpp"
 #include "keytab_credential.hpp"
 
 namespace easgate::directory {
@@ -137,6 +138,9 @@ bool LdapConnection::timed_out(const LdapStatus& status) const {
 // `unanswered` says what was missing if the server sent nothing during the operation.
 LdapStatus LdapConnection::timeout_status(std::string_view operation, std::string_view unanswered,
                                           SocketDeadline::Traffic before) const {
+    // A DC that stopped answering LDAP has often stopped answering Kerberos too (both are its LSA
+    // process): easgate checks its KDCs, so that a hung one is asked last before users wait for it.
+    kerberos::KdcWatch::suspect_installed();
     const std::string within = within_timeout();
     const auto traffic = deadline_.traffic();
     std::string message;
@@ -157,6 +161,7 @@ LdapStatus LdapConnection::timeout_status(std::string_view operation, std::strin
 }
 
 LdapStatus LdapConnection::kdc_timed_out(std::string_view ticket) const {
+    kerberos::KdcWatch::suspect_installed();  // a hung KDC is then asked last
     return {LDAP_TIMEOUT, "timed out: no " + std::string(ticket) + " from the KDC" + within_timeout() +
                               ": is the KDC answering?"};
 }

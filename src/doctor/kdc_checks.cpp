@@ -1,7 +1,7 @@
 // Each KDC that krb5.conf names for easgate's realm, asked on its own. krb5 tries them in order
 // and waits 10 s in every exchange for one that accepts the connection and never answers, so a
-// hung KDC costs new users that time while another KDC serves; the TGT check only shows that
-// some KDC answered.
+// hung KDC costs new users that time until a running easgate notices it (kerberos::KdcWatch);
+// the TGT check only shows that some KDC answered.
 #include <krb5/krb5.h>
 
 #include <chrono>
@@ -11,52 +11,14 @@
 #include "checks.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
+#include "easgate/kerberos/kdc_order.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 #include "probe.hpp"
 
 namespace easgate::doctor {
 namespace {
 
-struct KdcAddress {
-    std::string host;
-    std::uint16_t port = 88;
-    std::string unsupported;  // why this check can't ask it
-};
-
-// krb5.conf's forms: host, host:port, [v6]:port, with an optional tcp/ or udp/ before them (easgate
-// asks over TCP: AD's tickets outgrow UDP); http(s):// is an MS-KKDCP proxy.
-KdcAddress parse_kdc(std::string entry) {
-    KdcAddress kdc;
-    if (entry.starts_with("http://") || entry.starts_with("https://")) {
-        kdc.unsupported = "a KDC proxy (MS-KKDCP), which this check does not ask";
-        return kdc;
-    }
-    if (entry.starts_with("tcp/") || entry.starts_with("udp/")) entry.erase(0, 4);
-    std::string port;
-    if (entry.starts_with('[')) {
-        const auto close = entry.find(']');
-        kdc.host = entry.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-        if (close != std::string::npos && entry.size() > close + 1 && entry[close + 1] == ':')
-            port = entry.substr(close + 2);
-    } else if (const auto colon = entry.find(':'); colon != std::string::npos && entry.rfind(':') == colon) {
-        kdc.host = entry.substr(0, colon);
-        port = entry.substr(colon + 1);
-    } else {
-        kdc.host = entry;
-    }
-    if (!port.empty()) {
-        // The leading 0 keeps stoul from throwing on what is not a number (judged first, below).
-        const auto number = port.size() <= 5 ? std::stoul("0" + port) : 0;
-        if (port.find_first_not_of("0123456789") != std::string::npos) {
-            kdc.unsupported = "its port '" + port + "' is not a number";
-        } else if (number == 0 || number > 65535) {
-            kdc.unsupported = "its port " + port + " is out of range (1 to 65535)";
-        } else {
-            kdc.port = static_cast<std::uint16_t>(number);
-        }
-    }
-    return kdc;
-}
+using kerberos::KdcAddress;
 
 std::string text_of(const krb5_data& data) { return std::string(data.data, data.length); }
 
@@ -104,9 +66,9 @@ KdcAnswer login_at(const KdcAddress& kdc, const config::KerberosConfig& kerberos
 
 void check_kdc(const std::string& entry, const config::KerberosConfig& kerberos, Report& report) {
     const std::string check = "KDC " + entry;
-    const auto kdc = parse_kdc(entry);
+    const auto kdc = kerberos::parse_kdc(entry);
     if (!kdc.unsupported.empty()) {
-        report.skip(kerberos_area, check, entry + " is " + kdc.unsupported);
+        report.skip(kerberos_area, check, entry + " is not asked here: " + kdc.unsupported);
         return;
     }
     const kerberos::Krb5Context context;
@@ -119,8 +81,9 @@ void check_kdc(const std::string& entry, const config::KerberosConfig& kerberos,
     if (answer.transport.silent) {
         report.warn(kerberos_area, check, answer.transport.problem,
                     "a KDC that accepts connections and never answers costs 10 s in every KDC exchange "
-                    "before krb5 asks the next one, so users new to easgate get 503s meanwhile: restart "
-                    "the KDC service on that DC, or take " +
+                    "before krb5 asks the next one; a running easgate notices at the first exchange that "
+                    "times out and has krb5 ask it last until it answers, but users new to easgate get "
+                    "503s until then: restart the KDC service on that DC, or take " +
                         line + " until it answers");
     } else if (!answer.transport.problem.empty()) {
         report.warn(kerberos_area, check, answer.transport.problem,

@@ -6,9 +6,11 @@
 #include <chrono>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.hpp"
+#include "easgate/common/text.hpp"
 #include "gateway_delegation_fixture.hpp"
 
 namespace easgate::testing {
@@ -98,12 +100,14 @@ TEST_F(GatewayDcFailoverTest, WithDc1DownPhonesKeepSyncingAndNewUsersAreServedBy
 }
 
 // dc1 hung (frozen): it accepts connections and never answers. Phones whose users easgate holds
-// tickets for keep syncing; a user new to easgate waits for the directory to give up on dc1 and for
-// krb5 to give up on dc1's KDC, getting 503 with Retry-After meanwhile, then is served by dc2.
-// Once the admin takes dc1 out of krb5.conf, new users are served at once.
-TEST_F(GatewayDcFailoverTest, WithDc1HungPhonesKeepSyncingAndNewUsersGetThroughOnRetry) {
+// tickets for keep syncing. The first KDC exchange that goes unanswered for kerberos.timeout makes
+// easgate ask each KDC on its own: dc1's is asked last from then on (krb5 would wait 10 s for it in
+// every exchange), so users new to easgate are served through dc2 with krb5.conf as it is, after at
+// most a few 503s with Retry-After. Thawed, dc1 is asked first again.
+TEST_F(GatewayDcFailoverTest, WithDc1HungItsKdcIsAskedLastAndNewUsersAreServedByDc2) {
     start_with_both_dcs("  timeout: 5s\n");
     ASSERT_EQ(backend_user_for("alice"), "alice@EXAMPLE.TEST") << gateway_->log();
+    const auto admins_krb5_conf = read_file(krb5_conf());
 
     const auto frozen = dc("freeze", "dc1");
     ASSERT_EQ(frozen.exit_code, 0) << frozen.err;
@@ -115,24 +119,38 @@ TEST_F(GatewayDcFailoverTest, WithDc1HungPhonesKeepSyncingAndNewUsersGetThroughO
         EXPECT_EQ(backend_user_for("alice"), "alice@EXAMPLE.TEST") << "a cached user while dc1 hangs";
         if (std::chrono::steady_clock::now() - started > std::chrono::seconds(90)) break;
     }
-    std::string seen;
-    for (const auto& status : statuses) seen += status + " ";
-    std::cerr << "bob's requests while dc1 hangs: " << seen << "after "
+    const std::string seen = common::join(statuses, " ");
+    std::cerr << "bob's requests while dc1 hangs: " << seen << " after "
               << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
                      .count()
               << " s\n";
     EXPECT_EQ(statuses.back(), "200") << seen << gateway_->log();
     for (std::size_t i = 0; i + 1 < statuses.size(); ++i) EXPECT_EQ(statuses[i], "503") << seen;
-    // The log names dc1's LDAPS as the server that did not answer, and says why krb5 is slow.
+    // The log names dc1's LDAPS and its KDC, and says what easgate does about the KDC.
     EXPECT_NE(gateway_->log().find("ldaps://dc1.example.test"), std::string::npos);
-    EXPECT_NE(gateway_->log().find("krb5 waits 10 s for a KDC that accepted a TCP connection"),
-              std::string::npos)
-        << gateway_->log();
+    const std::string asked_last = "KDC " + lab().at("LAB_DC_IP") +
+                                   ":88 of EXAMPLE.TEST accepts connections "
+                                   "and did not answer easgate's check within 2s: krb5 asks it last";
+    EXPECT_NE(gateway_->log().find(asked_last), std::string::npos) << gateway_->log();
 
-    // The remedy the log gives: the hung KDC out of krb5.conf. The next KDC exchange reads the
-    // file again (no reload): a user new to easgate is served at the first try.
-    krb5_conf_lists({lab().at("LAB_DC2_IP") + ":88"});
+    // Users new to easgate are served at the first try, krb5.conf untouched; dc2's KDC serves them.
+    const auto dc2_before = size_of("LAB_DC2_KDC_LOG");
     EXPECT_EQ(backend_user_for("user13"), "user13@EXAMPLE.TEST") << gateway_->log();
+    EXPECT_EQ(backend_user_for("user14"), "user14@EXAMPLE.TEST") << gateway_->log();
+    EXPECT_EQ(count_of(since("LAB_DC2_KDC_LOG", dc2_before), "impersonating user14@EXAMPLE.TEST"), 1u);
+    EXPECT_EQ(read_file(krb5_conf()), admins_krb5_conf);
+
+    // Thawed, dc1 answers easgate's next check (every 10 s) and krb5.conf's order is back.
+    const auto thawed = dc("start", "dc1");
+    ASSERT_EQ(thawed.exit_code, 0) << thawed.err;
+    const std::string back = "KDC " + lab().at("LAB_DC_IP") + ":88 of EXAMPLE.TEST answers again";
+    for (int i = 0; i < 30 && gateway_->log().find(back) == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    EXPECT_NE(gateway_->log().find(back), std::string::npos) << gateway_->log();
+    const auto dc1_before = size_of("LAB_KDC_LOG");
+    EXPECT_EQ(backend_user_for("user15"), "user15@EXAMPLE.TEST") << gateway_->log();
+    EXPECT_EQ(count_of(since("LAB_KDC_LOG", dc1_before), "impersonating user15@EXAMPLE.TEST"), 1u)
+        << "dc1, first in krb5.conf, is asked first again";
 }
 
 }  // namespace

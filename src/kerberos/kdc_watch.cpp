@@ -1,0 +1,210 @@
+#include "easgate/kerberos/kdc_watch.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <future>
+
+#include "easgate/common/text.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/kerberos/keytab_login.hpp"
+
+namespace easgate::kerberos {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// The AS-REQ a login of principal starts with (no preauthentication yet): any KDC of the realm
+// answers it at once, with PREAUTH_REQUIRED, so an answer says the KDC serves.
+std::string as_request(const std::string& principal) {
+    const Krb5Context context;
+    krb5_principal client = nullptr;
+    krb5_init_creds_context login = nullptr;
+    std::string request;
+    if (context.get() != nullptr && krb5_parse_name(context.get(), principal.c_str(), &client) == 0 &&
+        krb5_init_creds_init(context.get(), client, nullptr, nullptr, 0, nullptr, &login) == 0) {
+        krb5_data in{}, out{}, realm{};
+        unsigned int flags = 0;
+        if (krb5_init_creds_step(context.get(), login, &in, &out, &realm, &flags) == 0)
+            request.assign(out.data, out.length);
+        krb5_free_data_contents(context.get(), &out);
+        krb5_free_data_contents(context.get(), &realm);
+    }
+    if (login != nullptr) krb5_init_creds_free(context.get(), login);
+    if (client != nullptr) krb5_free_principal(context.get(), client);
+    return request;
+}
+
+// A KDC answers an AS-REQ without preauthentication in milliseconds: one that takes longer than this
+// (or kerberos.timeout, when shorter) is asked last while others answer sooner.
+constexpr std::chrono::milliseconds longest_probe{2000};
+
+std::chrono::milliseconds probe_timeout(std::chrono::milliseconds timeout) {
+    return std::min(timeout, longest_probe);
+}
+
+std::mutex installed_mutex;
+KdcWatch* installed_watch = nullptr;  // guarded by installed_mutex
+
+// krb5.conf's order with the hung KDCs moved last; empty (krb5.conf's own order) when none is.
+std::vector<std::string> order_for(const std::vector<std::string>& kdcs,
+                                   const std::vector<std::string>& hung) {
+    if (hung.empty() || hung.size() == kdcs.size()) return {};
+    std::vector<std::string> order;
+    for (const auto& kdc : kdcs)
+        if (std::find(hung.begin(), hung.end(), kdc) == hung.end()) order.push_back(kdc);
+    order.insert(order.end(), hung.begin(), hung.end());
+    return order;
+}
+
+}  // namespace
+
+KdcAnswer probe_kdc(const KdcAddress& kdc, const std::string& request, std::chrono::milliseconds timeout,
+                    const std::atomic<bool>& stop) {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    tcp::socket socket(io);
+    const auto length = static_cast<std::uint32_t>(request.size());
+    const std::array<unsigned char, 4> prefix{
+        static_cast<unsigned char>(length >> 24), static_cast<unsigned char>(length >> 16),
+        static_cast<unsigned char>(length >> 8), static_cast<unsigned char>(length)};
+    const std::array<asio::const_buffer, 2> message{asio::buffer(prefix), asio::buffer(request)};
+    std::array<unsigned char, 4> reply{};
+    KdcAnswer answer = KdcAnswer::silent;
+    bool done = false;
+    const auto finish = [&](KdcAnswer result) {
+        answer = result;
+        done = true;
+    };
+    resolver.async_resolve(kdc.host, std::to_string(kdc.port), [&](auto error, const auto& addresses) {
+        if (error) return finish(KdcAnswer::unreachable);
+        asio::async_connect(socket, addresses, [&](auto error, const auto&) {
+            if (error) return finish(KdcAnswer::unreachable);
+            asio::async_write(socket, message, [&](auto error, std::size_t) {
+                if (error) return finish(KdcAnswer::unreachable);
+                asio::async_read(socket, asio::buffer(reply), [&](auto error, std::size_t) {
+                    finish(error ? KdcAnswer::unreachable : KdcAnswer::answered);
+                });
+            });
+        });
+    });
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done && !stop && std::chrono::steady_clock::now() < deadline)
+        io.run_for(std::chrono::milliseconds(100));
+    return done ? answer : KdcAnswer::silent;
+}
+
+KdcWatch::KdcWatch(const KdcOrderFile& file, Settings settings)
+    : file_(file), settings_(std::move(settings)), thread_([this] { run(); }) {
+    // The file is the newest watch's: one of a configuration before a reload writes it no more.
+    const std::lock_guard lock(installed_mutex);
+    file_.write(settings_.realm, {});
+    installed_watch = this;
+}
+
+KdcWatch::~KdcWatch() {
+    {
+        const std::lock_guard lock(installed_mutex);
+        if (installed_watch == this) installed_watch = nullptr;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+void KdcWatch::suspect() {
+    {
+        std::lock_guard lock(mutex_);
+        suspected_ = true;
+    }
+    wake_.notify_all();
+}
+
+void KdcWatch::suspect_installed() {
+    const std::lock_guard lock(installed_mutex);
+    if (installed_watch != nullptr) installed_watch->suspect();
+}
+
+std::vector<std::string> KdcWatch::silent_kdcs(const std::vector<std::string>& kdcs) const {
+    const auto request = as_request(settings_.principal);
+    std::vector<std::future<KdcAnswer>> answers;
+    for (const auto& kdc : kdcs) {
+        answers.push_back(std::async(std::launch::async, [&, address = parse_kdc(kdc)] {
+            if (!address.unsupported.empty() || request.empty()) return KdcAnswer::answered;  // not judged
+            return probe_kdc(address, request, probe_timeout(settings_.timeout), stopping_);
+        }));
+    }
+    std::vector<std::string> silent;
+    for (std::size_t i = 0; i < kdcs.size(); ++i)
+        if (answers[i].get() == KdcAnswer::silent) silent.push_back(kdcs[i]);
+    return silent;
+}
+
+void KdcWatch::run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        // While a KDC is hung it is asked again every recheck, so that it comes back first once it
+        // answers; otherwise only a timeout on the request path makes the watch ask.
+        const auto asked = [this] { return stopping_ || suspected_; };
+        if (hung_.empty())
+            wake_.wait(lock, asked);
+        else
+            wake_.wait_for(lock, settings_.recheck, asked);
+        if (stopping_) break;
+        suspected_ = false;
+        lock.unlock();
+        const auto kdcs = realm_kdcs(settings_.realm, file_.admin_krb5_conf());
+        auto silent = silent_kdcs(kdcs);
+        if (!stopping_) order(kdcs, std::move(silent));
+        lock.lock();
+    }
+}
+
+// On the watch's thread, without mutex_ (suspect_installed() takes installed_mutex, then mutex_).
+void KdcWatch::order(const std::vector<std::string>& kdcs, std::vector<std::string> silent) {
+    const auto absent = [](const std::vector<std::string>& from) {
+        return [&from](const std::string& kdc) {
+            return std::find(from.begin(), from.end(), kdc) == from.end();
+        };
+    };
+    const bool none_answers = !silent.empty() && silent.size() == kdcs.size();
+    const std::vector<std::string> asked_last = none_answers ? std::vector<std::string>{} : silent;
+    const std::vector<std::string> were_last = written_.empty() ? std::vector<std::string>{} : hung_;
+    for (const auto& kdc : asked_last)
+        if (absent(were_last)(kdc))
+            spdlog::warn(
+                "kerberos: KDC {} of {} accepts connections and did not answer easgate's check within {}: "
+                "krb5 asks it last until it answers (it would wait 10 s for it in every KDC exchange); see "
+                "to the KDC service of that DC",
+                kdc, settings_.realm, config::format_duration(probe_timeout(settings_.timeout)));
+    for (const auto& kdc : were_last)
+        if (absent(silent)(kdc))
+            spdlog::info("kerberos: KDC {} of {} answers again: krb5 asks the KDCs in {}'s order", kdc,
+                         settings_.realm, file_.admin_krb5_conf());
+    if (none_answers && silent != hung_)
+        spdlog::warn(
+            "kerberos: no KDC of {} answered easgate's check within {} ({}): krb5 asks them in {}'s order; "
+            "users new to easgate get 503s until one answers",
+            settings_.realm, config::format_duration(probe_timeout(settings_.timeout)), common::join(silent),
+            file_.admin_krb5_conf());
+    hung_ = std::move(silent);
+    // Rewritten when the admin's list changed too: the file's list hides krb5.conf's.
+    auto order = order_for(kdcs, hung_);
+    if (order == written_) return;
+    const std::lock_guard installed(installed_mutex);
+    if (installed_watch == this) file_.write(settings_.realm, order);
+    written_ = std::move(order);
+}
+
+}  // namespace easgate::kerberos
