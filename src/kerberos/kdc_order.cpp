@@ -62,7 +62,7 @@ std::vector<std::pair<std::string, std::optional<std::string>>> section_entries(
 
 // The realm's settings in the krb5.conf files of path, but its kdc lines; subsections one level deep
 // (auth_to_local_names, say).
-std::string realm_settings_but_kdcs(const std::string& path, const std::string& realm) {
+std::string realm_settings_but_kdcs(const std::string& realm, const std::string& path) {
     profile_t profile = nullptr;
     if (profile_init_path(path.c_str(), &profile) != 0) return "";
     std::string text;
@@ -170,7 +170,7 @@ void KdcOrderFile::write(const std::string& realm, const std::vector<std::string
         // nothing of this realm from the admin's file, so its other settings are copied here.
         text += "[realms]\n    " + realm + "* = {\n";
         for (const auto& kdc : kdcs) text += "        kdc = " + profile_quoted(kdc) + "\n";
-        text += realm_settings_but_kdcs(admin_, realm);
+        text += realm_settings_but_kdcs(realm, admin_);
         text += "    }\n";
     }
     // Written aside and renamed over: krb5 reads the old file or the new one, never half of one.
