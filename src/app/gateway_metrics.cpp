@@ -59,6 +59,10 @@ void add_delegation(std::vector<admin::MetricFamily>& out, const delegation::Del
     out.push_back(counter("easgate_kdc_queue_full_total",
                           "KDC exchanges refused at once because kerberos.max_queued_kdc were waiting",
                           d.queue_full));
+    out.push_back(single(Type::gauge, "easgate_kdcs_asked_last",
+                         "KDCs of the realm that accept connections and did not answer easgate's check: "
+                         "krb5 asks them last until they answer",
+                         d.kdcs_asked_last.load(std::memory_order_relaxed)));
 }
 
 void add_sessions(std::vector<admin::MetricFamily>& out, const listener::SessionRegistry& s) {

@@ -57,7 +57,8 @@ struct DelegationService::Impl {
         if (const auto* order = kerberos::KdcOrderFile::installed())
             kdc_watch.emplace(*order, kerberos::KdcWatch::Settings{.realm = kerberos.realm(),
                                                                    .principal = kerberos.principal,
-                                                                   .timeout = kerberos.timeout});
+                                                                   .timeout = kerberos.timeout,
+                                                                   .asked_last = &counters.kdcs_asked_last});
     }
 
     // Threads stuck in krb5 are waited for here; nothing queued behind them runs any more.

@@ -201,6 +201,7 @@ void KdcWatch::order(const std::vector<std::string>& kdcs, std::vector<std::stri
     hung_ = std::move(silent);
     // Rewritten when the admin's list changed too: the file's list hides krb5.conf's.
     auto order = order_for(kdcs, hung_);
+    if (settings_.asked_last != nullptr) *settings_.asked_last = order.empty() ? 0 : hung_.size();
     if (order == written_) return;
     const std::lock_guard installed(installed_mutex);
     if (installed_watch == this) file_.write(settings_.realm, order);

@@ -132,6 +132,7 @@ TEST_F(GatewayDcFailoverTest, WithDc1HungItsKdcIsAskedLastAndNewUsersAreServedBy
                                    ":88 of EXAMPLE.TEST accepts connections "
                                    "and did not answer easgate's check within 2s: krb5 asks it last";
     EXPECT_NE(gateway_->log().find(asked_last), std::string::npos) << gateway_->log();
+    EXPECT_EQ(metric("easgate_kdcs_asked_last"), 1.0);
 
     // Users new to easgate are served at the first try, krb5.conf untouched; dc2's KDC serves them.
     const auto dc2_before = size_of("LAB_DC2_KDC_LOG");
@@ -147,6 +148,7 @@ TEST_F(GatewayDcFailoverTest, WithDc1HungItsKdcIsAskedLastAndNewUsersAreServedBy
     for (int i = 0; i < 30 && gateway_->log().find(back) == std::string::npos; ++i)
         std::this_thread::sleep_for(std::chrono::seconds(1));
     EXPECT_NE(gateway_->log().find(back), std::string::npos) << gateway_->log();
+    EXPECT_EQ(metric("easgate_kdcs_asked_last"), 0.0);
     const auto dc1_before = size_of("LAB_KDC_LOG");
     EXPECT_EQ(backend_user_for("user15"), "user15@EXAMPLE.TEST") << gateway_->log();
     EXPECT_EQ(count_of(since("LAB_KDC_LOG", dc1_before), "impersonating user15@EXAMPLE.TEST"), 1u)

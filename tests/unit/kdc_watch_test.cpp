@@ -8,11 +8,13 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -104,15 +106,19 @@ protected:
         return found;
     }
 
-    static KdcWatch::Settings settings() {
-        return {
-            .realm = "WATCH.TEST", .principal = "EASGATE$@WATCH.TEST", .timeout = 500ms, .recheck = 300ms};
+    KdcWatch::Settings settings() {
+        return {.realm = "WATCH.TEST",
+                .principal = "EASGATE$@WATCH.TEST",
+                .timeout = 500ms,
+                .recheck = 300ms,
+                .asked_last = &asked_last_};
     }
 
     std::filesystem::path dir_;
     std::string admin_;
     FakeKdc hung_;
     FakeKdc serving_;
+    std::atomic<std::uint64_t> asked_last_{0};
 };
 
 TEST_F(KdcWatchTest, TheOrderFileGoesBeforeTheAdminsKrb5ConfAndHidesOnlyItsKdcList) {
@@ -146,6 +152,7 @@ TEST_F(KdcWatchTest, AHungKdcIsAskedLastUntilItAnswers) {
 
     watch.suspect();
     EXPECT_TRUE(becomes({serving_.entry(), hung_.entry()}));
+    EXPECT_EQ(asked_last_, 1u);
 
     // The admin adds a KDC meanwhile: the order follows krb5.conf's new list at the next check.
     FakeKdc third;
@@ -155,6 +162,7 @@ TEST_F(KdcWatchTest, AHungKdcIsAskedLastUntilItAnswers) {
 
     hung_.answer();
     EXPECT_TRUE(becomes({hung_.entry(), serving_.entry(), third.entry()})) << "krb5.conf's order again";
+    EXPECT_EQ(asked_last_, 0u);
 }
 
 TEST_F(KdcWatchTest, WhenEveryKdcIsHungKrb5ConfsOrderStays) {
@@ -165,6 +173,7 @@ TEST_F(KdcWatchTest, WhenEveryKdcIsHungKrb5ConfsOrderStays) {
     watch.suspect();
     std::this_thread::sleep_for(1500ms);
     EXPECT_EQ(realm_kdcs("WATCH.TEST"), (std::vector<std::string>{hung_.entry(), other_hung.entry()}));
+    EXPECT_EQ(asked_last_, 0u) << "none is asked last when none answers";
 }
 
 }  // namespace

@@ -56,6 +56,7 @@ struct DelegationCounters {
     std::atomic<std::uint64_t> renewals{0};  // tickets dropped and obtained again after Exchange refused them
     std::atomic<std::uint64_t> failures{0};
     std::atomic<std::uint64_t> queue_full{0};  // answered unavailable at once: max_queued_kdc were waiting
+    std::atomic<std::uint64_t> kdcs_asked_last{0};  // KDCs found hung, asked last now (kerberos::KdcWatch)
     // How long the KDC took over the exchanges actually sent to it (cache hits send none).
     common::Histogram s4u2self_seconds{common::backend_seconds_buckets};
     common::Histogram s4u2proxy_seconds{common::backend_seconds_buckets};

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -32,6 +33,7 @@ public:
         std::string principal;              // easgate's: the probe's AS-REQ is for it
         std::chrono::milliseconds timeout;  // kerberos.timeout: silent that long is hung
         std::chrono::milliseconds recheck{std::chrono::seconds(10)};  // a hung KDC asked again
+        std::atomic<std::uint64_t>* asked_last = nullptr;  // how many KDCs are asked last now (/metrics)
     };
     // Empties file (a watch of an earlier configuration may have left an order).
     KdcWatch(const KdcOrderFile& file, Settings settings);
