@@ -1,6 +1,7 @@
 #include "easgate/kerberos/kdc_order.hpp"
 
 #include <profile.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -175,13 +176,17 @@ void KdcOrderFile::write(const std::string& realm, const std::vector<std::string
     }
     // Written aside and renamed over: krb5 reads the old file or the new one, never half of one.
     const std::string aside = path_ + ".new";
+    std::error_code error;
     {
         std::ofstream out(aside, std::ios::trunc);
         out << text;
-        if (!out) return;
+        out.flush();
+        if (!out) error = std::make_error_code(std::errc::io_error);
     }
-    std::error_code ignored;
-    fs::rename(aside, path_, ignored);
+    if (!error) fs::rename(aside, path_, error);
+    if (error)
+        spdlog::warn("kerberos: can't write {} ({}): krb5 keeps asking the KDCs of {} in the order it had",
+                     path_, error.message(), realm);
 }
 
 }  // namespace easgate::kerberos

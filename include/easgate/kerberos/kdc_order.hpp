@@ -15,7 +15,7 @@
 namespace easgate::kerberos {
 
 // A `kdc` entry of krb5.conf: host, host:port, [v6]:port, with an optional tcp/ or udp/ before
-// them; http(s):// is an MS-KKDCP proxy.
+// them (easgate asks over TCP: AD's tickets outgrow UDP); http(s):// is an MS-KKDCP proxy.
 struct KdcAddress {
     std::string host;
     std::uint16_t port = 88;
