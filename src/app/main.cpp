@@ -98,7 +98,10 @@ int main(int argc, char** argv) {
             try {
                 kdc_order.emplace(config.kerberos->krb5_conf);
             } catch (const std::runtime_error& e) {
-                spdlog::warn("kerberos: {}; a hung KDC is asked first in every exchange", e.what());
+                spdlog::warn(
+                    "kerberos: {}: a hung KDC stays first in every exchange; set TMPDIR to a directory "
+                    "easgate's user can write (the packaged unit gives it /run/easgate)",
+                    e.what());
             }
         }
         const int status = easgate::app::run_gateway(config, config_path);

@@ -1,10 +1,14 @@
 #include "easgate/kerberos/kdc_order.hpp"
 
+#include <fcntl.h>
 #include <profile.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -22,6 +26,54 @@ namespace fs = std::filesystem;
 namespace {
 
 const KdcOrderFile* installed_file = nullptr;
+
+constexpr std::string_view directory_prefix = "easgate-krb5.";
+
+// Where easgate's directory goes: the unit's RuntimeDirectory (systemd removes it however the
+// service stopped), else $TMPDIR, else /tmp.
+std::string parent_directory() {
+    for (const char* variable : {"RUNTIME_DIRECTORY", "TMPDIR"}) {
+        const char* value = std::getenv(variable);
+        if (value == nullptr || *value == '\0') continue;
+        const std::string_view paths(value);
+        return std::string(paths.substr(0, paths.find(':')));  // systemd separates several with colons
+    }
+    return "/tmp";
+}
+
+// A running easgate holds a lock on its directory for as long as it runs (the kernel drops it
+// however the process ends); -1 when the directory can't be opened or is locked already.
+int lock_directory(const std::string& directory) {
+    const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// Removes what easgate processes killed with SIGKILL (or crashed) left in parent: directories of
+// this user, named as easgate names them, that no running easgate holds. One made within the
+// last minute is left alone: its maker locks it right after making it.
+void remove_abandoned(const std::string& parent) {
+    const auto now = std::time(nullptr);
+    std::error_code error;
+    for (fs::directory_iterator entry(parent, error), end; !error && entry != end; entry.increment(error)) {
+        const fs::path& path = entry->path();
+        struct stat status {};
+        if (!path.filename().string().starts_with(directory_prefix) || ::lstat(path.c_str(), &status) != 0 ||
+            !S_ISDIR(status.st_mode) || status.st_uid != ::geteuid())
+            continue;
+        if (now - status.st_mtime < 60) continue;
+        const int fd = lock_directory(path.string());
+        if (fd < 0) continue;
+        std::error_code ignored;
+        fs::remove_all(path, ignored);
+        ::close(fd);
+        spdlog::debug("kerberos: removed {}, left by an easgate that did not exit", path.string());
+    }
+}
 
 std::vector<std::string> kdcs_in(profile_t profile, const std::string& realm) {
     std::vector<std::string> list;
@@ -140,12 +192,15 @@ KdcOrderFile::KdcOrderFile(const std::string& admin_krb5_conf) : admin_(admin_kr
     const char* from_environment = std::getenv("KRB5_CONFIG");
     if (from_environment != nullptr) environment_was_ = from_environment;
     if (admin_.empty()) admin_ = environment_was_.value_or("/etc/krb5.conf");
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/easgate-krb5.XXXXXX";
+    const std::string parent = parent_directory();
+    remove_abandoned(parent);
+    std::string pattern = parent + "/" + std::string(directory_prefix) + "XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr)
-        throw std::runtime_error("can't make a directory for easgate's KDC order in " + pattern + ": " +
-                                 std::generic_category().message(errno));
+        throw std::runtime_error("can't make a directory in " + parent +
+                                 " for the file that has krb5 ask a hung KDC last (" +
+                                 std::generic_category().message(errno) + ")");
     directory_ = pattern;
+    lock_fd_ = lock_directory(directory_);
     path_ = directory_ + "/kdc-order.conf";
     write("", {});
     setenv("KRB5_CONFIG", (path_ + ":" + admin_).c_str(), 1);
@@ -160,6 +215,7 @@ KdcOrderFile::~KdcOrderFile() {
         unsetenv("KRB5_CONFIG");
     std::error_code ignored;
     fs::remove_all(directory_, ignored);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 const KdcOrderFile* KdcOrderFile::installed() { return installed_file; }

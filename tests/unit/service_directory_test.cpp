@@ -53,11 +53,11 @@ TEST_F(ServiceDirectoryTest, WritableIsJudgedByTheBitsThatApplyToTheServiceAccou
               std::string::npos);
 }
 
-TEST_F(ServiceDirectoryTest, TheShippedUnitLeavesWritableOnlyEasgatesStateAndLogs) {
+TEST_F(ServiceDirectoryTest, TheShippedUnitLeavesWritableOnlyEasgatesStateLogsAndRuntimeDirectory) {
     const auto writable =
         sandbox_writable(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", dir / "none.d");
     ASSERT_TRUE(writable.has_value()) << "the shipped unit sets ProtectSystem=strict";
-    EXPECT_EQ(*writable, (std::vector<fs::path>{"/var/log/easgate", "/var/lib/easgate"}));
+    EXPECT_EQ(*writable, (std::vector<fs::path>{"/var/log/easgate", "/run/easgate", "/var/lib/easgate"}));
 }
 
 TEST_F(ServiceDirectoryTest, DropInsAddPathsResetListsAndCanLiftTheSandbox) {

@@ -30,9 +30,11 @@ std::vector<std::string> realm_kdcs(const std::string& realm, const std::string&
 // easgate's file before the admin's in KRB5_CONFIG, for as long as the process runs.
 class KdcOrderFile {
 public:
-    // Makes the file (empty) in a directory of its own under $TMPDIR (else /tmp) and sets
-    // KRB5_CONFIG to it and admin_krb5_conf ("": KRB5_CONFIG as it was, else /etc/krb5.conf),
-    // before any thread reads the environment. Throws std::runtime_error when it can't.
+    // Makes the file (empty) in a directory of its own under $RUNTIME_DIRECTORY (systemd's), else
+    // $TMPDIR, else /tmp, and sets KRB5_CONFIG to it and admin_krb5_conf ("": KRB5_CONFIG as it
+    // was, else /etc/krb5.conf), before any thread reads the environment. Removes the directories
+    // there that easgate processes which did not exit (SIGKILL) left. Throws std::runtime_error
+    // when it can't make its own.
     explicit KdcOrderFile(const std::string& admin_krb5_conf);
     KdcOrderFile(const KdcOrderFile&) = delete;
     KdcOrderFile& operator=(const KdcOrderFile&) = delete;
@@ -51,6 +53,7 @@ private:
     std::string path_;
     std::string admin_;
     std::optional<std::string> environment_was_;  // KRB5_CONFIG before
+    int lock_fd_ = -1;                            // held while the process runs: the directory is in use
 };
 
 }  // namespace easgate::kerberos
