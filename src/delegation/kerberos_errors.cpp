@@ -211,12 +211,8 @@ DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
             .target_spn = {},
             .realm = kerberos.realm(),
             .krb5_conf = krb5_conf_in_use(kerberos),
-            .kdcs = configured_kdcs(kerberos.realm())};
+            .kdcs = common::join(kerberos::realm_kdcs(kerberos.realm()))};
 }
-
-std::vector<std::string> configured_kdc_list(const std::string& realm) { return kerberos::realm_kdcs(realm); }
-
-std::string configured_kdcs(const std::string& realm) { return common::join(configured_kdc_list(realm)); }
 
 common::Failure explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,
                                          krb5_error_code code, std::string_view krb5_message) {

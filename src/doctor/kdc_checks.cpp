@@ -5,12 +5,12 @@
 #include <krb5/krb5.h>
 
 #include <chrono>
-#include <cstdint>
 #include <string>
 
 #include "checks.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/delegation/kerberos_errors.hpp"
+#include "easgate/kerberos/as_exchange.hpp"
 #include "easgate/kerberos/kdc_order.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 #include "probe.hpp"
@@ -19,8 +19,6 @@ namespace easgate::doctor {
 namespace {
 
 using kerberos::KdcAddress;
-
-std::string text_of(const krb5_data& data) { return std::string(data.data, data.length); }
 
 // What asking one KDC for easgate's TGT gave: a transport problem, a krb5 error (the KDC's answer
 // caused it once the KDC answered, else the keytab or principal did), or neither (a TGT).
@@ -34,33 +32,18 @@ struct KdcAnswer {
 // does the transport (the keytab's preauthentication takes two rounds with AD).
 KdcAnswer login_at(const KdcAddress& kdc, const config::KerberosConfig& kerberos,
                    const kerberos::Krb5Context& context) {
-    krb5_principal client = nullptr;
-    krb5_keytab keytab = nullptr;
-    krb5_init_creds_context login = nullptr;
+    kerberos::AsExchange login(context, kerberos.principal, kerberos.keytab);
     KdcAnswer answer;
-    answer.code = krb5_parse_name(context.get(), kerberos.principal.c_str(), &client);
-    if (answer.code == 0) answer.code = krb5_kt_resolve(context.get(), kerberos.keytab.c_str(), &keytab);
-    if (answer.code == 0)
-        answer.code = krb5_init_creds_init(context.get(), client, nullptr, nullptr, 0, nullptr, &login);
-    if (answer.code == 0) answer.code = krb5_init_creds_set_keytab(context.get(), login, keytab);
-    std::string reply;
     Probe probe(kerberos.timeout, "");
-    if (answer.code == 0) answer.transport.problem = probe.connect(kdc.host, kdc.port);
-    for (int round = 0; answer.code == 0 && answer.transport.problem.empty() && round < 8; ++round) {
-        krb5_data in{.magic = 0, .length = static_cast<unsigned>(reply.size()), .data = reply.data()};
-        krb5_data out{}, realm{};
-        unsigned int flags = 0;
-        answer.code = krb5_init_creds_step(context.get(), login, &in, &out, &realm, &flags);
-        const std::string request = text_of(out);
-        krb5_free_data_contents(context.get(), &out);
-        krb5_free_data_contents(context.get(), &realm);
-        if (answer.code != 0 || (flags & KRB5_INIT_CREDS_STEP_FLAG_CONTINUE) == 0) break;
-        answer.transport = probe.kerberos_exchange(request, reply);
+    if (login.error() == 0) answer.transport.problem = probe.connect(kdc.host, kdc.port);
+    std::string reply;
+    for (int round = 0; answer.transport.problem.empty() && round < 8; ++round) {
+        const auto request = login.next(reply);
+        if (!request) break;
+        answer.transport = probe.kerberos_exchange(*request, reply);
         answer.answered = answer.transport.problem.empty();
     }
-    if (login != nullptr) krb5_init_creds_free(context.get(), login);
-    if (keytab != nullptr) krb5_kt_close(context.get(), keytab);
-    if (client != nullptr) krb5_free_principal(context.get(), client);
+    answer.code = login.error();
     return answer;
 }
 
@@ -111,7 +94,7 @@ void check_kdc(const std::string& entry, const config::KerberosConfig& kerberos,
 }  // namespace
 
 void check_each_kdc(const config::KerberosConfig& kerberos, Report& report) {
-    const auto kdcs = delegation::configured_kdc_list(kerberos.realm());
+    const auto kdcs = kerberos::realm_kdcs(kerberos.realm());
     if (kdcs.empty()) {
         report.skip(kerberos_area, "KDCs of the realm",
                     delegation::service_names(kerberos).krb5_conf + " names no kdc for " + kerberos.realm() +

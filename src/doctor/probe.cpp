@@ -12,6 +12,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "easgate/config/units.hpp"
+#include "easgate/kerberos/as_exchange.hpp"
 
 namespace easgate::doctor {
 namespace asio = boost::asio;
@@ -158,13 +159,9 @@ std::string Probe::exchange(HttpRequest& request, HttpResponse& response) {
 X509* Probe::peer_certificate() { return SSL_get0_peer_certificate(stream_.native_handle()); }
 
 Probe::KerberosOutcome Probe::kerberos_exchange(std::string_view request, std::string& reply) {
-    const auto length = static_cast<std::uint32_t>(request.size());
-    const std::array<unsigned char, 4> prefix{
-        static_cast<unsigned char>(length >> 24), static_cast<unsigned char>(length >> 16),
-        static_cast<unsigned char>(length >> 8), static_cast<unsigned char>(length)};
-    const std::array<asio::const_buffer, 2> message{asio::buffer(prefix), asio::buffer(request)};
+    const std::string message = kerberos::tcp_frame(request);
     auto& socket = stream_.next_layer();
-    auto error = run([&](auto handler) { asio::async_write(socket, message, handler); });
+    auto error = run([&](auto handler) { asio::async_write(socket, asio::buffer(message), handler); });
     std::array<unsigned char, 4> answer_length{};
     if (!error)
         error = run([&](auto handler) { asio::async_read(socket, asio::buffer(answer_length), handler); });
@@ -172,9 +169,7 @@ Probe::KerberosOutcome Probe::kerberos_exchange(std::string_view request, std::s
         return {"accepted the connection and did not answer within " + config::format_duration(timeout_),
                 true};
     if (error) return {"closed the connection without an answer: " + error.message()};
-    const std::uint32_t size = (std::uint32_t{answer_length[0]} << 24) |
-                               (std::uint32_t{answer_length[1]} << 16) |
-                               (std::uint32_t{answer_length[2]} << 8) | answer_length[3];
+    const std::uint32_t size = kerberos::tcp_frame_length(answer_length);
     if (size > 1024 * 1024)
         return {"answered with a frame of " + std::to_string(size) + " bytes: is it a KDC?"};
     reply.resize(size);

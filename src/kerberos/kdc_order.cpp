@@ -75,6 +75,15 @@ void remove_abandoned(const std::string& parent) {
     }
 }
 
+// The krb5 configuration in the files of path (colon-separated), or with "" the files krb5 itself
+// reads (KRB5_CONFIG, else its default); null when none can be read. profile_release() frees it.
+profile_t open_profile(const std::string& path) {
+    profile_t profile = nullptr;
+    if (!path.empty()) return profile_init_path(path.c_str(), &profile) == 0 ? profile : nullptr;
+    const Krb5Context context;
+    return context.get() != nullptr && krb5_get_profile(context.get(), &profile) == 0 ? profile : nullptr;
+}
+
 std::vector<std::string> kdcs_in(profile_t profile, const std::string& realm) {
     std::vector<std::string> list;
     const char* names[] = {"realms", realm.c_str(), "kdc", nullptr};
@@ -116,8 +125,8 @@ std::vector<std::pair<std::string, std::optional<std::string>>> section_entries(
 // The realm's settings in the krb5.conf files of path, but its kdc lines; subsections one level deep
 // (auth_to_local_names, say).
 std::string realm_settings_but_kdcs(const std::string& realm, const std::string& path) {
-    profile_t profile = nullptr;
-    if (profile_init_path(path.c_str(), &profile) != 0) return "";
+    const profile_t profile = open_profile(path);
+    if (profile == nullptr) return "";
     std::string text;
     const char* names[] = {"realms", realm.c_str(), nullptr, nullptr};
     for (const auto& [name, value] : section_entries(profile, names)) {
@@ -172,18 +181,9 @@ KdcAddress parse_kdc(std::string entry) {
 }
 
 std::vector<std::string> realm_kdcs(const std::string& realm, const std::string& profile_path) {
-    std::vector<std::string> list;
-    if (!profile_path.empty()) {
-        profile_t profile = nullptr;
-        if (profile_init_path(profile_path.c_str(), &profile) != 0) return list;
-        list = kdcs_in(profile, realm);
-        profile_release(profile);
-        return list;
-    }
-    const Krb5Context context;
-    profile_t profile = nullptr;
-    if (context.get() == nullptr || krb5_get_profile(context.get(), &profile) != 0) return list;
-    list = kdcs_in(profile, realm);
+    const profile_t profile = open_profile(profile_path);
+    if (profile == nullptr) return {};
+    auto list = kdcs_in(profile, realm);
     profile_release(profile);
     return list;
 }

@@ -13,7 +13,7 @@
 
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
-#include "easgate/kerberos/keytab_login.hpp"
+#include "easgate/kerberos/as_exchange.hpp"
 
 namespace easgate::kerberos {
 
@@ -26,21 +26,8 @@ namespace {
 // answers it at once, with PREAUTH_REQUIRED, so an answer says the KDC serves.
 std::string as_request(const std::string& principal) {
     const Krb5Context context;
-    krb5_principal client = nullptr;
-    krb5_init_creds_context login = nullptr;
-    std::string request;
-    if (context.get() != nullptr && krb5_parse_name(context.get(), principal.c_str(), &client) == 0 &&
-        krb5_init_creds_init(context.get(), client, nullptr, nullptr, 0, nullptr, &login) == 0) {
-        krb5_data in{}, out{}, realm{};
-        unsigned int flags = 0;
-        if (krb5_init_creds_step(context.get(), login, &in, &out, &realm, &flags) == 0)
-            request.assign(out.data, out.length);
-        krb5_free_data_contents(context.get(), &out);
-        krb5_free_data_contents(context.get(), &realm);
-    }
-    if (login != nullptr) krb5_init_creds_free(context.get(), login);
-    if (client != nullptr) krb5_free_principal(context.get(), client);
-    return request;
+    AsExchange login(context, principal);
+    return login.next("").value_or("");
 }
 
 // A KDC answers an AS-REQ without preauthentication in milliseconds: one that takes longer than this
@@ -72,11 +59,7 @@ KdcAnswer probe_kdc(const KdcAddress& kdc, const std::string& request, std::chro
     asio::io_context io;
     tcp::resolver resolver(io);
     tcp::socket socket(io);
-    const auto length = static_cast<std::uint32_t>(request.size());
-    const std::array<unsigned char, 4> prefix{
-        static_cast<unsigned char>(length >> 24), static_cast<unsigned char>(length >> 16),
-        static_cast<unsigned char>(length >> 8), static_cast<unsigned char>(length)};
-    const std::array<asio::const_buffer, 2> message{asio::buffer(prefix), asio::buffer(request)};
+    const std::string message = tcp_frame(request);
     std::array<unsigned char, 4> reply{};
     KdcAnswer answer = KdcAnswer::silent;
     bool done = false;
@@ -88,7 +71,7 @@ KdcAnswer probe_kdc(const KdcAddress& kdc, const std::string& request, std::chro
         if (error) return finish(KdcAnswer::unreachable);
         asio::async_connect(socket, addresses, [&](auto error, const auto&) {
             if (error) return finish(KdcAnswer::unreachable);
-            asio::async_write(socket, message, [&](auto error, std::size_t) {
+            asio::async_write(socket, asio::buffer(message), [&](auto error, std::size_t) {
                 if (error) return finish(KdcAnswer::unreachable);
                 asio::async_read(socket, asio::buffer(reply), [&](auto error, std::size_t) {
                     finish(error ? KdcAnswer::unreachable : KdcAnswer::answered);

@@ -48,11 +48,6 @@ common::Failure explain_kdc_timeout(const DelegationAttempt& attempt, std::strin
 // What easgate was asking the KDC for, naming the accounts ("S4U2Self (protocol transition) for …").
 std::string step_description(KerberosStep step, const DelegationAttempt& attempt);
 
-// The kdc entries of [realms] realm in the krb5 configuration in use, in krb5's order …
-std::vector<std::string> configured_kdc_list(const std::string& realm);
-// … and comma-separated.
-std::string configured_kdcs(const std::string& realm);
-
 // True when easgate's own keytab or account is wrong, rather than the KDC being away: a reason to
 // refuse to start instead of failing every request.
 bool is_keytab_or_account_problem(krb5_error_code code);
