@@ -94,7 +94,7 @@ void check_crl_cache(const config::ClientAuthConfig& client_auth, const std::str
     }
     std::vector<std::string> kept;
     std::vector<std::string> left_out;
-    for (const auto& entry : identity::CrlCache(directory).load()) {
+    for (const auto& entry : identity::CrlCache(directory, client_auth.crl_refresh->max_crl_bytes).load()) {
         const auto offered = identity::offer_crls(store, entry.body);
         if (!offered.error.empty()) {
             left_out.push_back(entry.url + " (" + offered.error + ")");

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <optional>
 #include <system_error>
 
 #include "easgate/common/text.hpp"
@@ -27,12 +26,27 @@ std::string entry_name(const std::string& url) {
     return common::hex_encode(std::span<const std::uint8_t>(digest, length / 2));
 }
 
-std::optional<std::string> read_file(const fs::path& path) {
+// A distribution point's URL is short; a file larger than this is none of easgate's.
+constexpr std::uint64_t max_url_bytes = 64 * 1024;
+
+// The file's contents, or why it is left out.
+struct KeptFile {
+    std::string text;
+    std::string problem;
+};
+
+KeptFile read_file(const fs::path& path, std::uint64_t max_bytes) {
+    std::error_code error;
+    const auto size = fs::file_size(path, error);
+    if (error) return {{}, "can't read " + path.string() + " (" + error.message() + ")"};
+    if (size > max_bytes)
+        return {
+            {},
+            path.string() + " is " + std::to_string(size) + " bytes, more than " + std::to_string(max_bytes)};
     std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) return std::nullopt;
-    return text;
+    if (!in.good() && !in.eof()) return {{}, "can't read " + path.string()};
+    return {std::move(text), {}};
 }
 
 // Writes text beside path, then renames it over path: a reader sees the old file or the new one.
@@ -51,7 +65,8 @@ std::error_code replace_file(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-CrlCache::CrlCache(std::string directory) : directory_(std::move(directory)) {
+CrlCache::CrlCache(std::string directory, std::uint64_t max_crl_bytes)
+    : directory_(std::move(directory)), max_crl_bytes_(max_crl_bytes) {
     if (directory_.empty()) return;
     std::error_code error;
     if (fs::create_directories(directory_, error)) ::chmod(directory_.c_str(), 0700);
@@ -68,13 +83,13 @@ std::vector<CrlCache::Entry> CrlCache::load() const {
     for (fs::directory_iterator file(directory_, error), end; !error && file != end; file.increment(error)) {
         const auto& path = file->path();
         if (path.extension() != ".url") continue;
-        const auto url = read_file(path);
-        auto body = read_file(fs::path(path).replace_extension(".crl"));
-        if (!url || !body) {
-            spdlog::warn("CRL cache: {} unreadable, or its .crl missing; left out", path.string());
+        const auto url = read_file(path, max_url_bytes);
+        auto body = read_file(fs::path(path).replace_extension(".crl"), max_crl_bytes_);
+        if (const auto& problem = url.problem.empty() ? body.problem : url.problem; !problem.empty()) {
+            spdlog::warn("CRL cache: {}; left out (a fetch of its distribution point replaces it)", problem);
             continue;
         }
-        entries.push_back({*url, std::move(*body)});
+        entries.push_back({url.text, std::move(body.text)});
     }
     if (error && error != std::errc::no_such_file_or_directory)
         spdlog::warn("CRL cache {}: can't read it ({}); starting without it", directory_, error.message());

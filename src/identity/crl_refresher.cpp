@@ -21,7 +21,7 @@ CrlRefresher::CrlRefresher(const asio::any_io_executor& executor, std::shared_pt
       settings_(settings),
       counters_(std::move(counters)),
       pause_(executor),
-      cache_(settings_.cache_dir) {}
+      cache_(settings_.cache_dir, settings_.max_crl_bytes) {}
 
 void CrlRefresher::start() {
     store_->on_new_distribution_point([weak = weak_from_this()] {

@@ -8,6 +8,7 @@
 
 #include "cdp_server.hpp"
 #include "child_process.hpp"
+#include "easgate/config/config.hpp"
 #include "easgate/identity/crl_cache.hpp"
 #include "test_pki.hpp"
 
@@ -273,7 +274,8 @@ TEST_F(DoctorTest, ADeviceRevokedSinceCrlFilesWereCopiedFailsByWhatCrlRefreshFet
 TEST_F(DoctorTest, TheCrlCacheIsJudgedAsAStartWouldFindIt) {
     CdpServer cdp;
     const auto cache = work_ / "crl-cache";
-    const identity::CrlCache kept(cache.string());  // as an earlier run of easgate left it
+    const identity::CrlCache kept(
+        cache.string(), config::CrlRefresh{}.max_crl_bytes);  // as an earlier run of easgate left it
     kept.save(cdp.url("issuing.crl"), pki_->issuing.crl_pem(hours(7 * 24)));
     kept.save(cdp.url("rogue.crl"), read_file(pki_->dir / "rogue.crl"));
     run({.crl_files = {"root.crl"},

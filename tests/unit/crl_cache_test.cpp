@@ -18,6 +18,8 @@ namespace {
 
 using testing::TestCa;
 
+constexpr std::uint64_t max_crl_bytes = 1024;
+
 class CrlCacheTest : public ::testing::Test {
 protected:
     CrlCacheTest()
@@ -30,7 +32,7 @@ protected:
 };
 
 TEST_F(CrlCacheTest, KeepsTheLastBodyOfEachUrlInADirectoryOnlyItsOwnerReads) {
-    const CrlCache cache((dir / "crls").string());
+    const CrlCache cache((dir / "crls").string(), max_crl_bytes);
     struct stat made {};
     ASSERT_EQ(::stat((dir / "crls").c_str(), &made), 0);
     EXPECT_EQ(made.st_mode & 0777, 0700u);
@@ -38,7 +40,7 @@ TEST_F(CrlCacheTest, KeepsTheLastBodyOfEachUrlInADirectoryOnlyItsOwnerReads) {
     cache.save("http://pki.corp.example/root.crl", std::string("\x30\x82\x00\x00", 4));
     cache.save("http://pki.corp.example/issuing.crl", "second");
 
-    auto entries = CrlCache((dir / "crls").string()).load();
+    auto entries = CrlCache((dir / "crls").string(), max_crl_bytes).load();
     std::ranges::sort(entries, {}, &CrlCache::Entry::url);
     ASSERT_EQ(entries.size(), 2u);
     EXPECT_EQ(entries[0].url, "http://pki.corp.example/issuing.crl");
@@ -48,20 +50,32 @@ TEST_F(CrlCacheTest, KeepsTheLastBodyOfEachUrlInADirectoryOnlyItsOwnerReads) {
 }
 
 TEST_F(CrlCacheTest, AnEntryWithoutItsCrlIsLeftOutAndNothingConfiguredKeepsNothing) {
-    const CrlCache cache(dir.string());
+    const CrlCache cache(dir.string(), max_crl_bytes);
     cache.save("http://pki.corp.example/issuing.crl", "crl");
     for (const auto& file : std::filesystem::directory_iterator(dir))
         if (file.path().extension() == ".crl") std::filesystem::remove(file.path());
     EXPECT_TRUE(cache.load().empty());
 
-    const CrlCache none("");
+    const CrlCache none("", max_crl_bytes);
     none.save("http://pki.corp.example/issuing.crl", "crl");
     EXPECT_TRUE(none.load().empty());
 }
 
+// Only easgate writes there, each CRL no larger than a fetch may be; a file grown past that (a
+// disk's error, someone else's copy) is not read into memory at start.
+TEST_F(CrlCacheTest, AKeptCrlLargerThanAFetchMayBeIsLeftOut) {
+    const CrlCache cache(dir.string(), max_crl_bytes);
+    cache.save("http://pki.corp.example/issuing.crl", std::string(max_crl_bytes, 'c'));
+    cache.save("http://pki.corp.example/huge.crl", std::string(max_crl_bytes + 1, 'c'));
+    const auto entries = cache.load();
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].url, "http://pki.corp.example/issuing.crl");
+    EXPECT_EQ(entries[0].body.size(), max_crl_bytes);
+}
+
 TEST_F(CrlCacheTest, ADirectoryThatCantBeMadeKeepsNothingAndFailsNothing) {
     testing::write_file(dir / "a-file", "not a directory");
-    const CrlCache cache((dir / "a-file" / "crls").string());
+    const CrlCache cache((dir / "a-file" / "crls").string(), max_crl_bytes);
     cache.save("http://pki.corp.example/issuing.crl", "crl");
     EXPECT_TRUE(cache.load().empty());
 }
@@ -77,7 +91,7 @@ TEST_F(CrlCacheTest, ARefresherTakesBackOnlyCrlsItsCasSigned) {
     anchors.push_back(testing::parse_certificate_pem(root.cert_pem()));
     const auto store = std::make_shared<RevocationStore>(std::move(anchors), std::vector<X509CrlPtr>{}, true,
                                                          std::chrono::hours(1));
-    const CrlCache cache(dir.string());
+    const CrlCache cache(dir.string(), max_crl_bytes);
     cache.save("http://127.0.0.1:9/issuing.crl", issuing.crl_pem());
     cache.save("http://127.0.0.1:9/rogue.crl", TestCa::create_root("Rogue CA").crl_pem());
     cache.save("http://127.0.0.1:9/forged.crl", TestCa::create_root("Corp Issuing CA").crl_pem());

@@ -5,6 +5,7 @@
 // each start (or reload) the first device of that CA was refused once, before a fetch; with the
 // cache, it is checked against the CRL fetched before the restart, and that URL is fetched at once.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,14 +13,15 @@ namespace easgate::identity {
 
 class CrlCache {
 public:
-    // "" keeps nothing. The directory is made when missing (mode 0700).
-    explicit CrlCache(std::string directory);
+    // "" keeps nothing. The directory is made when missing (mode 0700). A kept CRL larger than
+    // max_crl_bytes (crl_refresh's, which bounds each fetch) is left out when loaded.
+    CrlCache(std::string directory, std::uint64_t max_crl_bytes);
 
     struct Entry {
         std::string url;   // the distribution point it was fetched from
         std::string body;  // as fetched: PEM or DER, one CRL or several
     };
-    // Every entry kept; unreadable ones are logged and left out. Nothing in them is trusted yet:
+    // Every entry kept; unreadable or oversized ones are logged and left out. Nothing in them is trusted yet:
     // the caller offers the CRLs to its store, which takes only those a listed CA signed.
     std::vector<Entry> load() const;
     // Keeps body for url, replacing what was kept (written aside, then renamed). A failure is
@@ -28,6 +30,7 @@ public:
 
 private:
     std::string directory_;
+    std::uint64_t max_crl_bytes_;
 };
 
 }  // namespace easgate::identity
