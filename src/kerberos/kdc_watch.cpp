@@ -86,11 +86,22 @@ KdcAnswer probe_kdc(const KdcAddress& kdc, const std::string& request, std::chro
 }
 
 KdcWatch::KdcWatch(const KdcOrderFile& file, Settings settings)
-    : file_(file), settings_(std::move(settings)), thread_([this] { run(); }) {
-    // The file is the newest watch's: one of a configuration before a reload writes it no more.
-    const std::lock_guard lock(installed_mutex);
-    file_.write(settings_.realm, {});
-    installed_watch = this;
+    : file_(file), settings_(std::move(settings)) {
+    {
+        // The file is the newest watch's: one of a configuration before a reload writes it no more.
+        // It hands over what it found hung (the new one asks again at the next recheck), so a reload
+        // doesn't put a hung KDC first again; one of another realm leaves an order of no use.
+        const std::lock_guard lock(installed_mutex);
+        if (installed_watch != nullptr && installed_watch->settings_.realm == settings_.realm) {
+            hung_ = installed_watch->hung_;
+            written_ = installed_watch->written_;
+        } else {
+            file_.write(settings_.realm, {});
+        }
+        if (settings_.asked_last != nullptr) *settings_.asked_last = written_.empty() ? 0 : hung_.size();
+        installed_watch = this;
+    }
+    thread_ = std::thread([this] { run(); });  // after hung_ is set: run() reads it
 }
 
 KdcWatch::~KdcWatch() {
@@ -181,12 +192,13 @@ void KdcWatch::order(const std::vector<std::string>& kdcs, std::vector<std::stri
             "users new to easgate get 503s until one answers",
             settings_.realm, config::format_duration(probe_timeout(settings_.timeout)), common::join(silent),
             file_.admin_krb5_conf());
-    hung_ = std::move(silent);
     // Rewritten when the admin's list changed too: the file's list hides krb5.conf's.
-    auto order = order_for(kdcs, hung_);
-    if (settings_.asked_last != nullptr) *settings_.asked_last = order.empty() ? 0 : hung_.size();
-    if (order == written_) return;
+    auto order = order_for(kdcs, silent);
+    if (settings_.asked_last != nullptr) *settings_.asked_last = order.empty() ? 0 : silent.size();
+    // hung_ and written_ change under installed_mutex: a watch made by a reload copies them.
     const std::lock_guard installed(installed_mutex);
+    hung_ = std::move(silent);
+    if (order == written_) return;
     if (installed_watch == this) file_.write(settings_.realm, order);
     written_ = std::move(order);
 }

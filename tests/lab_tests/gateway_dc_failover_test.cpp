@@ -103,7 +103,7 @@ TEST_F(GatewayDcFailoverTest, WithDc1DownPhonesKeepSyncingAndNewUsersAreServedBy
 // tickets for keep syncing. The first KDC exchange that goes unanswered for kerberos.timeout makes
 // easgate ask each KDC on its own: dc1's is asked last from then on (krb5 would wait 10 s for it in
 // every exchange), so users new to easgate are served through dc2 with krb5.conf as it is, after at
-// most a few 503s with Retry-After. Thawed, dc1 is asked first again.
+// most a few 503s with Retry-After, and after a reload too. Thawed, dc1 is asked first again.
 TEST_F(GatewayDcFailoverTest, WithDc1HungItsKdcIsAskedLastAndNewUsersAreServedByDc2) {
     start_with_both_dcs("  timeout: 5s\n");
     ASSERT_EQ(backend_user_for("alice"), "alice@EXAMPLE.TEST") << gateway_->log();
@@ -140,6 +140,11 @@ TEST_F(GatewayDcFailoverTest, WithDc1HungItsKdcIsAskedLastAndNewUsersAreServedBy
     EXPECT_EQ(backend_user_for("user14"), "user14@EXAMPLE.TEST") << gateway_->log();
     EXPECT_EQ(count_of(since("LAB_DC2_KDC_LOG", dc2_before), "impersonating user14@EXAMPLE.TEST"), 1u);
     EXPECT_EQ(read_file(krb5_conf()), admins_krb5_conf);
+
+    // A reload that makes a new delegation service (the kerberos section changed) keeps dc1 last.
+    reload_with({{"  timeout: 5s\n", "  timeout: 6s\n"}});
+    EXPECT_EQ(metric("easgate_kdcs_asked_last"), 1.0);
+    EXPECT_EQ(backend_user_for("user16"), "user16@EXAMPLE.TEST") << "at the first try" << gateway_->log();
 
     // Thawed, dc1 answers easgate's next check (every 10 s) and krb5.conf's order is back.
     const auto thawed = dc("start", "dc1");

@@ -3,7 +3,9 @@
 // The gateway started on the loopback lab, and curl as a device, for the delegation tests.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
@@ -11,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -73,6 +76,24 @@ protected:
         const auto ports = gateway_->device_ports();
         ASSERT_EQ(ports.size(), 1u) << gateway_->log();
         port_ = ports[0];
+    }
+
+    // Rewrites the running configuration (each `from` replaced by its `to`), sends SIGHUP, and waits
+    // until easgate logged that it reloaded.
+    void reload_with(const std::vector<std::pair<std::string, std::string>>& edits) {
+        const auto path = work_ / "easgate.yaml";
+        auto yaml = read_file(path);
+        for (const auto& [from, to] : edits) {
+            const auto at = yaml.find(from);
+            ASSERT_NE(at, std::string::npos) << from << " is not in\n" << yaml;
+            yaml.replace(at, from.size(), to);
+        }
+        write_file(path, yaml);
+        const auto reloads = count_of(gateway_->log(), "reloaded ");
+        ::kill(gateway_->pid(), SIGHUP);
+        for (int i = 0; i < 200 && count_of(gateway_->log(), "reloaded ") == reloads; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        ASSERT_EQ(count_of(gateway_->log(), "reloaded "), reloads + 1) << gateway_->log();
     }
 
     // An ActiveSync URL on the gateway; every EAS request names its device.

@@ -13,24 +13,6 @@ namespace {
 
 class GatewayReloadLabTest : public GatewayDelegationTest {
 protected:
-    // Rewrites the running configuration (each `from` replaced by its `to`), sends SIGHUP, and waits
-    // until easgate logged that it reloaded.
-    void reload_with(const std::vector<std::pair<std::string, std::string>>& edits) {
-        const auto path = work_ / "easgate.yaml";
-        auto yaml = read_file(path);
-        for (const auto& [from, to] : edits) {
-            const auto at = yaml.find(from);
-            ASSERT_NE(at, std::string::npos) << from << " is not in\n" << yaml;
-            yaml.replace(at, from.size(), to);
-        }
-        write_file(path, yaml);
-        const auto reloads = count_of(gateway_->log(), "reloaded ");
-        ::kill(gateway_->pid(), SIGHUP);
-        for (int i = 0; i < 200 && count_of(gateway_->log(), "reloaded ") == reloads; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        ASSERT_EQ(count_of(gateway_->log(), "reloaded "), reloads + 1) << gateway_->log();
-    }
-
     std::string metrics() const {
         return run_command({"curl", "--silent", "--max-time", "10", gateway_->admin_url() + "/metrics"}).out;
     }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "child_process.hpp"
@@ -163,6 +164,32 @@ TEST_F(KdcWatchTest, AHungKdcIsAskedLastUntilItAnswers) {
     hung_.answer();
     EXPECT_TRUE(becomes({hung_.entry(), serving_.entry(), third.entry()})) << "krb5.conf's order again";
     EXPECT_EQ(asked_last_, 0u);
+}
+
+// A reload that changes the kerberos section makes a new watch: it keeps the hung KDC last (and asks
+// it again), rather than putting it first until the next timeout; one of another realm empties it.
+TEST_F(KdcWatchTest, AWatchMadeByAReloadKeepsTheHungKdcLast) {
+    const KdcOrderFile order(admin_);
+    auto before_reload = std::make_unique<KdcWatch>(order, settings());
+    before_reload->suspect();
+    ASSERT_TRUE(becomes({serving_.entry(), hung_.entry()}));
+
+    std::atomic<std::uint64_t> asked_last_after{0};
+    auto after_settings = settings();
+    after_settings.asked_last = &asked_last_after;
+    const KdcWatch after_reload(order, after_settings);
+    EXPECT_EQ(realm_kdcs("WATCH.TEST"), (std::vector<std::string>{serving_.entry(), hung_.entry()}));
+    EXPECT_EQ(asked_last_after, 1u);
+    before_reload.reset();
+    std::this_thread::sleep_for(1s);  // the new watch asks again (every 300 ms here)
+    EXPECT_EQ(realm_kdcs("WATCH.TEST"), (std::vector<std::string>{serving_.entry(), hung_.entry()}));
+    EXPECT_EQ(asked_last_after, 1u);
+
+    auto other_realm = settings();
+    other_realm.realm = "OTHER.TEST";
+    const KdcWatch of_another_realm(order, other_realm);
+    EXPECT_EQ(realm_kdcs("WATCH.TEST"), (std::vector<std::string>{hung_.entry(), serving_.entry()}))
+        << "krb5.conf's order for a realm the gateway no longer watches";
 }
 
 TEST_F(KdcWatchTest, WhenEveryKdcIsHungKrb5ConfsOrderStays) {

@@ -35,7 +35,8 @@ public:
         std::chrono::milliseconds recheck{std::chrono::seconds(10)};  // a hung KDC asked again
         std::atomic<std::uint64_t>* asked_last = nullptr;  // how many KDCs are asked last now (/metrics)
     };
-    // Empties file (a watch of an earlier configuration may have left an order).
+    // Takes file over from the process's watch before it (a reload's): for the same realm with the
+    // KDCs it found hung, else emptied.
     KdcWatch(const KdcOrderFile& file, Settings settings);
     KdcWatch(const KdcWatch&) = delete;
     KdcWatch& operator=(const KdcWatch&) = delete;
@@ -61,7 +62,7 @@ private:
     std::condition_variable wake_;
     bool suspected_ = false;
     std::atomic<bool> stopping_{false};
-    // The watch's thread's own:
+    // The watch's thread's own; changed under installed_mutex, which a newer watch reads them under:
     std::vector<std::string> hung_;     // silent when last asked
     std::vector<std::string> written_;  // the order in the file (empty: krb5.conf's)
     std::thread thread_;
