@@ -5,6 +5,7 @@
 #include <krb5/krb5.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -62,6 +63,7 @@ protected:
 
     void TearDown() override {
         for (auto undo = undo_.rbegin(); undo != undo_.rend(); ++undo) (*undo)();
+        std::filesystem::remove_all(work_);
     }
 
     static const LabEnvironment& lab() { return LabEnvironment::get(); }

@@ -1,5 +1,7 @@
 #include "lab_administration.hpp"
 
+#include <filesystem>
+
 #include "lab_environment.hpp"
 #include "test_pki.hpp"
 
@@ -12,20 +14,25 @@ CommandResult as_administrator(std::vector<std::string> argv, const std::string&
                 {"-x", "-H", lab.at("LAB_LDAPS_URL"), "-D",
                  "CN=Administrator,CN=Users," + lab.at("LAB_BASE_DN"), "-w", lab.at("LAB_ADMIN_PASSWORD")});
     if (input.empty()) return run_command(argv);
-    const auto file = make_temp_dir("ldif") / "change.ldif";
-    write_file(file, input);
-    argv.insert(argv.end(), {"-f", file.string()});
-    return run_command(argv);
+    const auto dir = make_temp_dir("ldif");
+    write_file(dir / "change.ldif", input);
+    argv.insert(argv.end(), {"-f", (dir / "change.ldif").string()});
+    auto result = run_command(argv);
+    std::filesystem::remove_all(dir);
+    return result;
 }
 
 CommandResult modify_domain_partition(const std::string& ldif) {
     const auto& lab = LabEnvironment::get();
     std::string partition = lab.at("LAB_BASE_DN");
     for (auto& c : partition) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    const auto file = make_temp_dir("ldif") / "change.ldif";
-    write_file(file, ldif);
-    return run_command({"ldbmodify", "-H",
-                        lab.at("LAB_DIR") + "/samba/private/sam.ldb.d/" + partition + ".ldb", file.string()});
+    const auto dir = make_temp_dir("ldif");
+    write_file(dir / "change.ldif", ldif);
+    auto result =
+        run_command({"ldbmodify", "-H", lab.at("LAB_DIR") + "/samba/private/sam.ldb.d/" + partition + ".ldb",
+                     (dir / "change.ldif").string()});
+    std::filesystem::remove_all(dir);
+    return result;
 }
 
 }  // namespace easgate::testing
