@@ -44,8 +44,9 @@ KeptFile read_file(const fs::path& path, std::uint64_t max_bytes) {
             {},
             path.string() + " is " + std::to_string(size) + " bytes, more than " + std::to_string(max_bytes)};
     std::ifstream in(path, std::ios::binary);
+    if (!in) return {{}, "can't open " + path.string()};
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) return {{}, "can't read " + path.string()};
+    if (in.bad()) return {{}, "can't read " + path.string()};
     return {std::move(text), {}};
 }
 

@@ -71,7 +71,8 @@ void remove_abandoned(const std::string& parent) {
         std::error_code ignored;
         fs::remove_all(path, ignored);
         ::close(fd);
-        spdlog::debug("kerberos: removed {}, left by an easgate that did not exit", path.string());
+        if (!ignored)
+            spdlog::debug("kerberos: removed {}, left by an easgate that did not exit", path.string());
     }
 }
 

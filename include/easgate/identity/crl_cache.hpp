@@ -21,8 +21,8 @@ public:
         std::string url;   // the distribution point it was fetched from
         std::string body;  // as fetched: PEM or DER, one CRL or several
     };
-    // Every entry kept; unreadable or oversized ones are logged and left out. Nothing in them is trusted yet:
-    // the caller offers the CRLs to its store, which takes only those a listed CA signed.
+    // Every entry kept; unreadable or oversized ones are logged and left out. Nothing in them is
+    // trusted yet: the caller offers the CRLs to its store, which takes only those a listed CA signed.
     std::vector<Entry> load() const;
     // Keeps body for url, replacing what was kept (written aside, then renamed). A failure is
     // logged and changes nothing else: the fetched CRL is in use anyway.
