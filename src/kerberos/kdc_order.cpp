@@ -17,6 +17,7 @@
 #include <system_error>
 #include <utility>
 
+#include "easgate/common/text.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 
 namespace easgate::kerberos {
@@ -29,16 +30,18 @@ const KdcOrderFile* installed_file = nullptr;
 
 constexpr std::string_view directory_prefix = "easgate-krb5.";
 
-// Where easgate's directory goes: the unit's RuntimeDirectory (systemd removes it however the
-// service stopped), else $TMPDIR, else /tmp.
-std::string parent_directory() {
+// Where easgate's directory may go, in turn: the unit's RuntimeDirectory (systemd removes it
+// however the service stopped), $TMPDIR, /tmp.
+std::vector<std::string> parent_directories() {
+    std::vector<std::string> parents;
     for (const char* variable : {"RUNTIME_DIRECTORY", "TMPDIR"}) {
         const char* value = std::getenv(variable);
         if (value == nullptr || *value == '\0') continue;
         const std::string_view paths(value);
-        return std::string(paths.substr(0, paths.find(':')));  // systemd separates several with colons
+        parents.emplace_back(paths.substr(0, paths.find(':')));  // systemd separates several with colons
     }
-    return "/tmp";
+    parents.emplace_back("/tmp");
+    return parents;
 }
 
 // A running easgate holds a lock on its directory for as long as it runs (the kernel drops it
@@ -193,14 +196,19 @@ KdcOrderFile::KdcOrderFile(const std::string& admin_krb5_conf) : admin_(admin_kr
     const char* from_environment = std::getenv("KRB5_CONFIG");
     if (from_environment != nullptr) environment_was_ = from_environment;
     if (admin_.empty()) admin_ = environment_was_.value_or("/etc/krb5.conf");
-    const std::string parent = parent_directory();
-    remove_abandoned(parent);
-    std::string pattern = parent + "/" + std::string(directory_prefix) + "XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr)
-        throw std::runtime_error("can't make a directory in " + parent +
-                                 " for the file that has krb5 ask a hung KDC last (" +
-                                 std::generic_category().message(errno) + ")");
-    directory_ = pattern;
+    std::vector<std::string> refused;
+    for (const auto& parent : parent_directories()) {
+        remove_abandoned(parent);
+        std::string pattern = parent + "/" + std::string(directory_prefix) + "XXXXXX";
+        if (::mkdtemp(pattern.data()) != nullptr) {
+            directory_ = pattern;
+            break;
+        }
+        refused.push_back(parent + " (" + std::generic_category().message(errno) + ")");
+    }
+    if (directory_.empty())
+        throw std::runtime_error("can't make a directory for the file that has krb5 ask a hung KDC last in " +
+                                 common::join(refused));
     lock_fd_ = lock_directory(directory_);
     path_ = directory_ + "/kdc-order.conf";
     write("", {});

@@ -31,9 +31,9 @@ std::vector<std::string> realm_kdcs(const std::string& realm, const std::string&
 class KdcOrderFile {
 public:
     // Makes the file (empty) in a directory of its own under $RUNTIME_DIRECTORY (systemd's), else
-    // $TMPDIR, else /tmp, and sets KRB5_CONFIG to it and admin_krb5_conf ("": KRB5_CONFIG as it
-    // was, else /etc/krb5.conf), before any thread reads the environment. Removes the directories
-    // there that easgate processes which did not exit (SIGKILL) left. Throws std::runtime_error
+    // $TMPDIR, else /tmp (the first that takes it), and sets KRB5_CONFIG to it and admin_krb5_conf ("":
+    // KRB5_CONFIG as it was, else /etc/krb5.conf), before any thread reads the environment. Removes the
+    // directories there that easgate processes which did not exit (SIGKILL) left. Throws std::runtime_error
     // when it can't make its own.
     explicit KdcOrderFile(const std::string& admin_krb5_conf);
     KdcOrderFile(const KdcOrderFile&) = delete;
