@@ -9,6 +9,7 @@
 #include <iterator>
 #include <system_error>
 
+#include "easgate/common/replace_file.hpp"
 #include "easgate/common/text.hpp"
 
 namespace easgate::identity {
@@ -50,20 +51,6 @@ KeptFile read_file(const fs::path& path, std::uint64_t max_bytes) {
     return {std::move(text), {}};
 }
 
-// Writes text beside path, then renames it over path: a reader sees the old file or the new one.
-std::error_code replace_file(const fs::path& path, const std::string& text) {
-    const fs::path aside = path.string() + ".new";
-    {
-        std::ofstream out(aside, std::ios::binary | std::ios::trunc);
-        out.write(text.data(), static_cast<std::streamsize>(text.size()));
-        out.flush();
-        if (!out) return std::make_error_code(std::errc::io_error);
-    }
-    std::error_code error;
-    fs::rename(aside, path, error);
-    return error;
-}
-
 }  // namespace
 
 CrlCache::CrlCache(std::string directory, std::uint64_t max_crl_bytes)
@@ -101,8 +88,8 @@ void CrlCache::save(const std::string& url, const std::string& body) const {
     if (directory_.empty()) return;
     const fs::path base = fs::path(directory_) / entry_name(url);
     // The CRL first: a .url is only ever next to a whole .crl.
-    auto error = replace_file(fs::path(base).replace_extension(".crl"), body);
-    if (!error) error = replace_file(fs::path(base).replace_extension(".url"), url);
+    auto error = common::replace_file(fs::path(base).replace_extension(".crl"), body);
+    if (!error) error = common::replace_file(fs::path(base).replace_extension(".url"), url);
     if (error)
         spdlog::warn(
             "CRL cache {}: can't keep the CRL from {} ({}); it is in use, but a restart "

@@ -10,13 +10,13 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
 #include <utility>
 
+#include "easgate/common/replace_file.hpp"
 #include "easgate/common/text.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 
@@ -239,17 +239,7 @@ void KdcOrderFile::write(const std::string& realm, const std::vector<std::string
         text += realm_settings_but_kdcs(realm, admin_);
         text += "    }\n";
     }
-    // Written aside and renamed over: krb5 reads the old file or the new one, never half of one.
-    const std::string aside = path_ + ".new";
-    std::error_code error;
-    {
-        std::ofstream out(aside, std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) error = std::make_error_code(std::errc::io_error);
-    }
-    if (!error) fs::rename(aside, path_, error);
-    if (error)
+    if (const auto error = common::replace_file(path_, text))
         spdlog::warn("kerberos: can't write {} ({}): krb5 keeps asking the KDCs of {} in the order it had",
                      path_, error.message(), realm);
 }
