@@ -17,6 +17,19 @@ constexpr const char* publish_crl =
     "publish a new CRL on the CA (`certutil -CRL`; for an offline root, on the root and copy it over) and "
     "copy it to client_auth.crl_files, or turn on client_auth.crl_refresh";
 
+// A listed CA by its subject, and by its key too when another listed CA has that name: a CA
+// renewed with a new key (AD CS: `certutil -renewCert ReuseKeys` not given) keeps its name, and
+// each key signs its own CRL and its own devices.
+std::string ca_label(X509* ca, const std::vector<X509Ptr>& cas) {
+    const bool name_shared = std::any_of(cas.begin(), cas.end(), [ca](const X509Ptr& other) {
+        return other.get() != ca &&
+               X509_NAME_cmp(X509_get_subject_name(other.get()), X509_get_subject_name(ca)) == 0;
+    });
+    const std::string key = identity::key_id_text(X509_get0_subject_key_id(ca));
+    if (!name_shared || key.empty()) return quoted_subject(ca);
+    return quoted_subject(ca) + " (key " + key + ")";
+}
+
 // Every CA of the file: anchor or link (see load_trust_anchors), and its expiry.
 void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& report) {
     for (const auto& ca : cas) {
@@ -26,7 +39,7 @@ void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& r
                            : X509_self_signed(ca.get(), 0) == 1 ? "anchor: a root"
                                                                 : "anchor: listed without its issuer";
         report_validity(
-            report, {"tls", key + " CA", "CA " + quoted_subject(ca.get()) + " (" + role + ")"}, ca.get(),
+            report, {"tls", key + " CA", "CA " + ca_label(ca.get(), cas) + " (" + role + ")"}, ca.get(),
             "renew the CA certificate on the CA (`certutil -renewCert`) and add the new one to " + key);
     }
 }
@@ -34,10 +47,11 @@ void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& r
 // A CRL is judged by who signed it and its nextUpdate: past it, OpenSSL refuses every device below.
 void check_crl(X509_CRL* crl, const config::ClientAuthConfig& client_auth, const std::vector<X509Ptr>& cas,
                const std::string& key, const std::string& path, Report& report) {
+    X509* signer = identity::crl_signer(crl, cas);
     const std::string what = key + " " + path + ": " +
                              (identity::is_delta_crl(crl) ? "delta CRL of " : "CRL of ") +
-                             quoted_name(X509_CRL_get_issuer(crl));
-    if (!identity::crl_signer(crl, cas)) {
+                             (signer ? ca_label(signer, cas) : quoted_name(X509_CRL_get_issuer(crl)));
+    if (!signer) {
         // A CRL naming a listed CA but signed by another key (a renewed CA whose new certificate is
         // not listed) is still picked for that CA's devices, and refuses them.
         const bool named = std::any_of(cas.begin(), cas.end(), [crl](const X509Ptr& ca) {
@@ -95,17 +109,22 @@ void check_coverage(const config::ClientAuthConfig& client_auth, const std::vect
         });
         const std::string check = prefix + " CRL of CA";
         if (covered) {
-            report.pass("tls", check, "client_auth.crl_files hold the CRL of " + quoted_subject(ca.get()));
+            report.pass("tls", check, "client_auth.crl_files hold the CRL of " + ca_label(ca.get(), cas));
             continue;
         }
-        const std::string found = "no CRL of " + quoted_subject(ca.get()) +
+        const std::string label = ca_label(ca.get(), cas);
+        const std::string found = "no CRL of " + label +
                                   " in client_auth.crl_files: every device whose chain passes through it is "
                                   "refused (\"unable to get certificate CRL\")";
         const std::string remedy =
             "copy that CA's CRL (on the CA: `certutil -CRL`, then its .crl from CertEnroll; an offline "
             "root's "
             "from where you publish it) into " +
-            prefix + ".client_auth.crl_files; a two-tier AD CS PKI needs the root's and the issuing CA's";
+            prefix + ".client_auth.crl_files; a two-tier AD CS PKI needs the root's and the issuing CA's" +
+            (label == quoted_subject(ca.get())
+                 ? ""
+                 : "; a CA renewed with a new key has a CRL for each key (AD CS: \"<CA name>(1).crl\" for "
+                   "its second key, \"(2)\" for the third)");
         if (client_auth.refreshes_crls())
             report.warn("tls", check,
                         found + " until crl_refresh has fetched it from a distribution point" +

@@ -62,6 +62,30 @@ std::string reason_of(const X509_REVOKED* entry) {
 }
 
 void free_crls(STACK_OF(X509_CRL) * crls) { sk_X509_CRL_pop_free(crls, X509_CRL_free); }
+using CrlStackPtr = common::OpenSslPtr<STACK_OF(X509_CRL), free_crls>;
+
+// Whether crl is from the key that signed cert, by their Authority Key Identifiers: a CA renewed
+// with a new key (AD CS does so every few years) keeps its name and publishes a CRL per key. A CRL
+// or certificate without a key id can't tell, and is taken as from that key.
+bool from_issuing_key(X509_CRL* crl, X509* cert) {
+    const common::OpenSslPtr<AUTHORITY_KEYID, AUTHORITY_KEYID_free> crl_key(static_cast<AUTHORITY_KEYID*>(
+        X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, nullptr, nullptr)));
+    const ASN1_OCTET_STRING* cert_key = X509_get0_authority_key_id(cert);
+    return !crl_key || !crl_key->keyid || !cert_key || ASN1_OCTET_STRING_cmp(crl_key->keyid, cert_key) == 0;
+}
+
+// Whether the store holds a base CRL of cert's issuer's name, but none from the key that signed cert.
+bool only_other_keys_crls(X509_STORE_CTX* store, X509* cert) {
+    const CrlStackPtr named(X509_STORE_CTX_get1_crls(store, X509_get_issuer_name(cert)));
+    bool other_key = false;
+    for (int i = 0; named && i < sk_X509_CRL_num(named.get()); ++i) {
+        X509_CRL* crl = sk_X509_CRL_value(named.get(), i);
+        if (is_delta_crl(crl)) continue;
+        if (from_issuing_key(crl, cert)) return false;
+        other_key = true;
+    }
+    return other_key;
+}
 
 // What revoked the certificate being checked: the CRL, the date and the reason it gives.
 std::string revocation_of(X509_STORE_CTX* store) {
@@ -76,11 +100,10 @@ std::string revocation_of(X509_STORE_CTX* store) {
     if (auto text = listed_by(X509_STORE_CTX_get0_current_crl(store)); !text.empty()) return text;
     // OpenSSL gives the base CRL as the current one even when only its delta lists the certificate
     // (a device revoked since the base was published).
-    const common::OpenSslPtr<STACK_OF(X509_CRL), free_crls> same_issuer(
-        X509_STORE_CTX_get1_crls(store, X509_get_issuer_name(cert)));
+    const CrlStackPtr same_issuer(X509_STORE_CTX_get1_crls(store, X509_get_issuer_name(cert)));
     for (int i = 0; same_issuer && i < sk_X509_CRL_num(same_issuer.get()); ++i) {
         X509_CRL* candidate = sk_X509_CRL_value(same_issuer.get(), i);
-        if (!is_delta_crl(candidate)) continue;
+        if (!is_delta_crl(candidate) || !from_issuing_key(candidate, cert)) continue;
         if (auto text = listed_by(candidate); !text.empty()) return text;
     }
     return "";
@@ -176,6 +199,12 @@ X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::v
     return store;
 }
 
+std::string key_id_text(const ASN1_OCTET_STRING* key_id) {
+    if (!key_id) return "";
+    const common::OpenSslString text(i2s_ASN1_OCTET_STRING(nullptr, key_id));
+    return text ? text.get() : "";
+}
+
 bool is_delta_crl(const X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
 
 std::string describe_crl(const X509_CRL* crl) {
@@ -195,9 +224,18 @@ std::string explain_verify_error(X509_STORE_CTX* store) {
     std::string text = X509_verify_cert_error_string(error);
     const X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);
     switch (error) {
-        case X509_V_ERR_UNABLE_TO_GET_CRL:
+        case X509_V_ERR_UNABLE_TO_GET_CRL: {
+            X509* cert = X509_STORE_CTX_get_current_cert(store);
+            if (cert && only_other_keys_crls(store, cert))
+                return text + ": no CRL of " + crl_issuer(store) +
+                       " from the key that issued this certificate (" +
+                       key_id_text(X509_get0_authority_key_id(cert)) +
+                       ") is loaded, only from another key of that CA (a CA renewed with a new key publishes "
+                       "a CRL for each; AD CS names the renewed key's \"<CA name>(1).crl\"): add it to "
+                       "client_auth.crl_files or turn on client_auth.crl_refresh";
             return text + ": no CRL of " + crl_issuer(store) +
                    " is loaded: add it to client_auth.crl_files or turn on client_auth.crl_refresh";
+        }
         case X509_V_ERR_CRL_HAS_EXPIRED:
             return text + ": the CRL of " + crl_issuer(store) + " was due for renewal" +
                    (crl ? " at " + time_text(X509_CRL_get0_nextUpdate(crl)) : "") +

@@ -10,6 +10,7 @@
 #include "child_process.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/identity/crl_cache.hpp"
+#include "easgate/identity/trust_store.hpp"
 #include "test_pki.hpp"
 
 namespace easgate::testing {
@@ -22,6 +23,7 @@ struct Pki {
     std::filesystem::path dir = make_temp_dir("doctor-pki");
     TestCa root = publishing_root();
     TestCa issuing = root.create_intermediate("Doctor Issuing CA");
+    TestCa renewed = root.create_intermediate("Doctor Issuing CA");  // the same CA renewed with a new key
 
     Pki() {
         auto server_root = TestCa::create_root("Doctor Server Root");
@@ -38,11 +40,13 @@ struct Pki {
         write_file(dir / "other.key", server_issuing.issue(server).key_pem);
 
         write_file(dir / "device-cas.pem", issuing.cert_pem() + root.cert_pem());
+        write_file(dir / "device-cas-renewed.pem", issuing.cert_pem() + renewed.cert_pem() + root.cert_pem());
         issue_devices();
         const auto week = hours(7 * 24);
         write_file(dir / "root.crl", root.crl_pem(week));
         write_file(dir / "issuing.crl", issuing.crl_pem(week));
         write_file(dir / "issuing-expired.crl", issuing.crl_pem(-hours(1)));
+        write_file(dir / "issuing(1).crl", renewed.crl_pem(week));
         write_file(dir / "rogue.crl", TestCa::create_root("Doctor Rogue CA").crl_pem(week));
     }
     ~Pki() { std::filesystem::remove_all(dir); }
@@ -64,6 +68,7 @@ struct Pki {
 
     void issue_devices() {
         issuing.issue(device("alice@example.test")).write(dir, "good");
+        renewed.issue(device("dave@example.test")).write(dir, "renewed-good");
         const auto revoked = issuing.issue(device("revoked@example.test"));
         revoked.write(dir, "revoked");
         issuing.revoke(revoked);
@@ -361,6 +366,32 @@ TEST_F(DoctorTest, TwoTierTrustWithoutTheRootsCrlFailsNamingTheRoot) {
     EXPECT_EQ(exit_code_, 1) << output_;
     expect("CRL of CA", "FAIL", "no CRL of \"CN=Doctor Root CA\" in client_auth.crl_files");
     expect("CRL of CA", "PASS", "\"CN=Doctor Issuing CA\"");
+}
+
+// An issuing CA renewed with a new key: both certificates listed, each key's CRL needed; the findings
+// tell the two apart by key.
+TEST_F(DoctorTest, ARenewedIssuingCaNeedsTheCrlOfEachKey) {
+    const auto key_of = [](const TestCa& ca) {
+        return identity::key_id_text(X509_get0_subject_key_id(parse_certificate_pem(ca.cert_pem()).get()));
+    };
+    const auto old_key = "\"CN=Doctor Issuing CA\" (key " + key_of(pki_->issuing) + ")";
+    const auto new_key = "\"CN=Doctor Issuing CA\" (key " + key_of(pki_->renewed) + ")";
+    run({.crl_files = {"root.crl", "issuing.crl", "issuing(1).crl"}, .trusted_cas = "device-cas-renewed.pem"},
+        "renewed-good");
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect("trusted_ca_file CA", "PASS", "CA " + old_key + " (link");
+    expect("trusted_ca_file CA", "PASS", "CA " + new_key + " (link");
+    expect("crl_files[2]", "PASS", "CRL of " + new_key + ", signed by a listed CA");
+    expect("CRL of CA", "PASS", "hold the CRL of " + old_key);
+    expect("CRL of CA", "PASS", "hold the CRL of " + new_key);
+    expect("accepted by listeners[0]", "PASS", "");
+
+    run({.crl_files = {"root.crl", "issuing.crl"}, .trusted_cas = "device-cas-renewed.pem"}, "renewed-good");
+    EXPECT_EQ(exit_code_, 1) << output_;
+    expect("CRL of CA", "FAIL", "no CRL of " + new_key + " in client_auth.crl_files");
+    expect("CRL of CA", "FAIL", "\"<CA name>(1).crl\" for its second key");
+    expect("CRL of CA", "PASS", "hold the CRL of " + old_key);
+    expect("accepted by listeners[0]", "FAIL", "only from another key of that CA");
 }
 
 TEST_F(DoctorTest, AGoodDeviceCertificatePasses) {

@@ -46,6 +46,26 @@ TEST_F(RevocationStoreTest, TakesOnlyNewerCrlsSignedByAListedCa) {
               RevocationStore::Offer::bad_signature);
 }
 
+// A CA renewed with a new key: both its certificates listed, a CRL of each key held side by side,
+// each replaced only by a newer one of its own key.
+TEST_F(RevocationStoreTest, KeepsTheCrlOfEachKeyOfARenewedCa) {
+    auto renewed = root.create_intermediate("Corp Issuing CA");
+    std::vector<X509Ptr> anchors;
+    for (const auto* ca : {issuing.get(), &renewed, &root})
+        anchors.push_back(testing::parse_certificate_pem(ca->cert_pem()));
+    RevocationStore store(std::move(anchors), {}, true, std::chrono::hours(1));
+    const auto old_key_crl = issuing->crl_pem();
+    const auto new_key_crl = renewed.crl_pem();
+    EXPECT_EQ(store.offer(crl(old_key_crl)), RevocationStore::Offer::installed);
+    EXPECT_EQ(store.offer(crl(new_key_crl)), RevocationStore::Offer::installed);
+    EXPECT_EQ(store.crl_next_updates().size(), 2u);
+    EXPECT_EQ(store.offer(crl(old_key_crl)), RevocationStore::Offer::not_newer);
+    EXPECT_EQ(store.offer(crl(new_key_crl)), RevocationStore::Offer::not_newer);
+    EXPECT_EQ(store.offer(crl(renewed.crl_pem())), RevocationStore::Offer::installed);
+    EXPECT_EQ(store.offer(crl(old_key_crl)), RevocationStore::Offer::not_newer);
+    EXPECT_EQ(store.crl_next_updates().size(), 2u);
+}
+
 TEST_F(RevocationStoreTest, LearnsDistributionPointsFromListedCasAndTheirCertificatesOnly) {
     std::vector<X509CrlPtr> seed;
     seed.push_back(crl(issuing->crl_pem()));

@@ -155,6 +155,63 @@ TEST_F(TrustStoreTest, ARevocationNamesTheReasonTheCaGave) {
     EXPECT_NE(verify(issuing.cert_pem(), {crl}, odd).find(", reason code 7"), std::string::npos);
 }
 
+// An AD CS issuing CA renewed with a new key: a second certificate of the same name, and a CRL
+// for each key ("Corp Issuing CA.crl", "Corp Issuing CA(1).crl"), each deciding only for the
+// devices its key issued, even where a serial appears under both.
+TEST_F(TrustStoreTest, ARenewedIssuingCaKeyHasItsOwnCrl) {
+    const auto renewed = root.create_intermediate("Corp Issuing CA");
+    const auto old_device = device();
+    CertSpec spec;
+    spec.upn = "bob@corp.example";
+    const auto new_device = renewed.issue(spec);
+    const auto trusted = issuing.cert_pem() + renewed.cert_pem() + root.cert_pem();
+    EXPECT_EQ(verify(trusted, {issuing.crl_pem(), renewed.crl_pem(), root.crl_pem()}, old_device), "");
+    EXPECT_EQ(verify(trusted, {issuing.crl_pem(), renewed.crl_pem(), root.crl_pem()}, new_device), "");
+
+    auto other_key = root.create_intermediate("Corp Issuing CA");  // lists the old key's serial only
+    other_key.revoke(old_device);
+    EXPECT_EQ(verify(trusted, {issuing.crl_pem(), renewed.crl_pem(), root.crl_pem()}, old_device), "");
+
+    issuing.revoke(old_device);
+    EXPECT_TRUE(revoked(verify(trusted, {issuing.crl_pem(), renewed.crl_pem(), root.crl_pem()}, old_device)));
+    EXPECT_EQ(verify(trusted, {issuing.crl_pem(), renewed.crl_pem(), root.crl_pem()}, new_device), "");
+
+    // The renewed key's CRL missing: its devices are refused, and the log says which CRL is missing.
+    const auto renewed_key =
+        key_id_text(X509_get0_subject_key_id(testing::parse_certificate_pem(renewed.cert_pem()).get()));
+    ASSERT_EQ(renewed_key.size(), 59u);  // 20 bytes as AB:CD:…
+    EXPECT_EQ(
+        verify(trusted, {issuing.crl_pem(), root.crl_pem()}, new_device),
+        "unable to get certificate CRL: no CRL of \"CN=Corp Issuing CA\" from the key that issued this "
+        "certificate (" +
+            renewed_key +
+            ") is loaded, only from another key of that CA (a CA renewed with "
+            "a new key publishes a CRL for each; AD CS names the renewed key's \"<CA name>(1).crl\"): add it "
+            "to client_auth.crl_files or turn on client_auth.crl_refresh");
+    EXPECT_EQ(verify(trusted, {renewed.crl_pem(), root.crl_pem()}, old_device)
+                  .rfind("unable to get certificate CRL: no CRL of \"CN=Corp Issuing CA\" from the key", 0),
+              0u);
+}
+
+// A delta CRL of the renewed key listing an old-key device's serial is not named as what revoked it.
+TEST_F(TrustStoreTest, ARevocationIsExplainedByACrlOfTheIssuingKey) {
+    auto renewed = root.create_intermediate("Corp Issuing CA");
+    issuing.publish_at("http://127.0.0.1:1/issuing.crl", "http://127.0.0.1:1/issuing-delta.crl");
+    renewed.publish_at("http://127.0.0.1:1/issuing(1).crl", "http://127.0.0.1:1/issuing(1)-delta.crl");
+    const auto leaf = device();
+    const auto base = issuing.crl_pem();
+    const auto renewed_base = renewed.crl_pem();
+    issuing.revoke(leaf, CRL_REASON_KEY_COMPROMISE);
+    renewed.revoke(leaf.serial_hex, CRL_REASON_AFFILIATION_CHANGED);
+    for (const auto& crls :
+         {std::vector{renewed_base, renewed.delta_crl_pem(), base, issuing.delta_crl_pem()},
+          std::vector{base, issuing.delta_crl_pem(), renewed_base, renewed.delta_crl_pem()}}) {
+        const auto text = verify(issuing.cert_pem() + renewed.cert_pem(), crls, leaf);
+        EXPECT_NE(text.find("listed by the delta CRL"), std::string::npos) << text;
+        EXPECT_NE(text.find("reason keyCompromise"), std::string::npos) << text;
+    }
+}
+
 TEST_F(TrustStoreTest, TheTrustFileTellsLinksFromAnchorsAndCrlsFindTheirSigner) {
     const auto path = dir / "trusted.pem";
     testing::write_file(path, issuing.cert_pem() + root.cert_pem());

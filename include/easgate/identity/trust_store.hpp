@@ -50,6 +50,9 @@ bool is_missing_anchor_crl(X509_STORE_CTX* store);
 std::string name_text(const X509_NAME* name);
 std::string time_text(const ASN1_TIME* time);
 
+// A key identifier as `openssl x509 -text` shows it ("AB:CD:…"); "" for none.
+std::string key_id_text(const ASN1_OCTET_STRING* key_id);
+
 // Whether crl is a delta CRL (it carries a Delta CRL Indicator).
 bool is_delta_crl(const X509_CRL* crl);
 // A CRL in a log line: base or delta, its issuer and nextUpdate.
