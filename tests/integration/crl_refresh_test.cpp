@@ -163,6 +163,28 @@ TEST_F(CrlRefreshTest, AfterARestartDevicesAreCheckedAgainstTheKeptCrl) {
     std::filesystem::remove_all(cache.parent_path());
 }
 
+// The issuing CA renewed with a new key, both its certificates listed and only the old key's CRL
+// in crl_files: the first device of the new key is refused, naming the key's missing CRL, and
+// teaches easgate its distribution point; from then on each key's CRL decides for its own devices.
+TEST_F(CrlRefreshTest, ARenewedCaKeysCrlIsFetchedAndDecidesForItsDevicesOnly) {
+    start_gateway({.trusted_ca_file = "device-cas-renewed.pem",
+                   .with_crls = true,
+                   .crl_files = {"device-root.crl", "issuing-ca.crl", "retired-ca.crl"},
+                   .client_auth = "      crl_refresh: {interval: 1s, timeout: 1s}\n"});
+    curl_report("alice", sync_path);
+    expect_refused("hank", "from the key that issued this certificate");
+    EXPECT_FALSE(wait_for_gateway_log("issuing(1).crl is in use").empty()) << gateway_log();
+    curl_report("hank", sync_path);
+
+    pki().renewed->revoke(pki().hank);
+    pki().renewed->revoke(pki().frank.serial_hex);  // a serial of the old key: not this CRL's
+    pki().cdp.publish("issuing(1).crl", pki().renewed->crl_pem());
+    EXPECT_TRUE(refused_within("hank", std::chrono::seconds(10))) << gateway_log();
+    curl_report("frank", sync_path);
+    curl_report("alice", sync_path);
+    expect_refused("revoked", "certificate revoked");  // the old key's CRL still in use
+}
+
 TEST_F(CrlRefreshTest, AnExpiredCrlIsUsedWithinTheGrace) {
     pki().cdp.stop();
     start_refreshing("{interval: 1h, grace: 12h}",

@@ -88,6 +88,9 @@ void SuitePki::make(const std::filesystem::path& dir) {
     root.publish_at(cdp.url("root.crl"));
     issuing = std::make_unique<TestCa>(root.create_intermediate("easgate test issuing CA"));
     issuing->publish_at(cdp.url("issuing.crl"), cdp.url("issuing-delta.crl"));
+    // Renewed with a new key (AD CS: the same name, a CRL per key as "<CA name>(1).crl").
+    renewed = std::make_unique<TestCa>(root.create_intermediate("easgate test issuing CA"));
+    renewed->publish_at(cdp.url("issuing(1).crl"));
     auto retired = root.create_intermediate("easgate test retired issuing CA");
     retired.publish_at(cdp.url("retired.crl"));
     root.revoke(retired.serial_hex());
@@ -97,6 +100,8 @@ void SuitePki::make(const std::filesystem::path& dir) {
     write_file(dir / "issuing-ca.pem", issuing->cert_pem());
     // What docs/admin-guide.md tells the admin to list: every issuing CA, then the root.
     write_file(dir / "device-cas.pem", issuing->cert_pem() + retired.cert_pem() + root.cert_pem());
+    write_file(dir / "device-cas-renewed.pem",
+               issuing->cert_pem() + renewed->cert_pem() + retired.cert_pem() + root.cert_pem());
 
     issue_devices(dir, *issuing);
     // Revoked by the CRL refresh tests, at run time.
@@ -104,6 +109,8 @@ void SuitePki::make(const std::filesystem::path& dir) {
     frank.write(dir, "frank");
     gina = issuing->issue(device("gina@example.test"));
     gina.write(dir, "gina");
+    hank = renewed->issue(device("hank@example.test"));
+    hank.write(dir, "hank");
     TestCa::create_root("rogue CA").issue(device("alice@example.test")).write(dir, "rogue");
     retired.issue(device("retired@example.test")).write(dir, "retired-issuer");
 
@@ -112,6 +119,7 @@ void SuitePki::make(const std::filesystem::path& dir) {
     write_file(dir / "issuing-ca.crl", issuing->crl_pem());  // the newest base: deltas build on it
     write_file(dir / "issuing-ca-delta.crl", issuing->delta_crl_pem());
     write_file(dir / "retired-ca.crl", retired.crl_pem());
+    write_file(dir / "issuing-ca-renewed.crl", renewed->crl_pem());
     publish_defaults();
 }
 
@@ -121,7 +129,8 @@ void SuitePki::publish_defaults() {
     for (const auto& [name, file] : {std::pair{"root.crl", "device-root.crl"},
                                      {"issuing.crl", "issuing-ca.crl"},
                                      {"issuing-delta.crl", "issuing-ca-delta.crl"},
-                                     {"retired.crl", "retired-ca.crl"}}) {
+                                     {"retired.crl", "retired-ca.crl"},
+                                     {"issuing(1).crl", "issuing-ca-renewed.crl"}}) {
         std::ifstream in(pki_dir / file, std::ios::binary);
         cdp.publish(name, std::string(std::istreambuf_iterator<char>(in), {}));
     }

@@ -55,8 +55,10 @@ struct SuitePki {
     CdpServer cdp;
     TestCa root = TestCa::create_root("easgate test device root");
     std::unique_ptr<TestCa> issuing;  // issues the devices
+    std::unique_ptr<TestCa> renewed;  // the issuing CA renewed with a new key (device-cas-renewed.pem)
     IssuedCert frank;                 // devices the tests may revoke
     IssuedCert gina;
+    IssuedCert hank;  // of the renewed key
     std::filesystem::path pki_dir;
 
     void make(const std::filesystem::path& dir);
