@@ -189,8 +189,12 @@ common::Failure explain_kdc_timeout(const DelegationAttempt& a, std::string_view
                who + " did not answer within kerberos.timeout (" + config::format_duration(timeout) +
                ") while " + std::string(doing) + ": check that the KDCs in " + a.krb5_conf +
                " are reachable from easgate on port 88 TCP and UDP and answer (krb5 waits 10 s for a "
-               "KDC that accepted a TCP connection before it asks the next one; easgate checks each KDC "
-               "on its own now and, while another answers, has krb5 ask a hung one last)")
+               "KDC that accepted a TCP connection before it asks the next one; " +
+               (kerberos::KdcOrderFile::installed()
+                    ? "easgate checks each KDC on its own now and, while another answers, has krb5 ask a "
+                      "hung one last)"
+                    : "easgate could not make its KDC order file at start, see the warning then, so krb5 "
+                      "asks them in krb5.conf's order: put a KDC that answers first)"))
         .because("kdc_timeout");
 }
 

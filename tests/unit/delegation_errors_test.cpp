@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "easgate/delegation/kerberos_errors.hpp"
+#include "easgate/kerberos/kdc_order.hpp"
 
 namespace easgate::delegation {
 namespace {
@@ -95,6 +96,15 @@ TEST(DelegationErrors, SilentKdcNamesTheKdcTheTimeoutAndThePort) {
                                   "kerberos.timeout (3s) while S4U2Self for alice: check that the KDCs "
                                   "in /etc/krb5.conf are reachable from easgate on port 88 TCP and UDP"))
         << result.reason;
+    // What easgate does about a hung KDC: with its KDC order file, asks it last; without, nothing.
+    EXPECT_TRUE(
+        result.reason.ends_with("so krb5 asks them in krb5.conf's order: put a KDC that answers first)"))
+        << result.reason;
+    {
+        const kerberos::KdcOrderFile order("/etc/krb5.conf");
+        EXPECT_TRUE(explain_kdc_timeout(attempt, "x", std::chrono::seconds(3))
+                        .reason.ends_with("while another answers, has krb5 ask a hung one last)"));
+    }
     auto two = attempt;
     two.kdcs = "dc1:88, dc2:88";
     EXPECT_NE(explain_kdc_timeout(two, "x", std::chrono::seconds(3)).reason.find("KDCs dc1:88, dc2:88 of"),
