@@ -41,14 +41,14 @@ std::chrono::milliseconds probe_timeout(std::chrono::milliseconds timeout) {
 std::mutex installed_mutex;
 KdcWatch* installed_watch = nullptr;  // guarded by installed_mutex
 
-// krb5.conf's order with the hung KDCs moved last; empty (krb5.conf's own order) when none is.
+// krb5.conf's order with the KDCs to ask last moved last; empty (krb5.conf's own order) for none.
 std::vector<std::string> order_for(const std::vector<std::string>& kdcs,
-                                   const std::vector<std::string>& hung) {
-    if (hung.empty() || hung.size() == kdcs.size()) return {};
+                                   const std::vector<std::string>& last) {
+    if (last.empty()) return {};
     std::vector<std::string> order;
     for (const auto& kdc : kdcs)
-        if (std::find(hung.begin(), hung.end(), kdc) == hung.end()) order.push_back(kdc);
-    order.insert(order.end(), hung.begin(), hung.end());
+        if (std::find(last.begin(), last.end(), kdc) == last.end()) order.push_back(kdc);
+    order.insert(order.end(), last.begin(), last.end());
     return order;
 }
 
@@ -193,8 +193,8 @@ void KdcWatch::order(const std::vector<std::string>& kdcs, std::vector<std::stri
             settings_.realm, config::format_duration(probe_timeout(settings_.timeout)), common::join(silent),
             file_.admin_krb5_conf());
     // Rewritten when the admin's list changed too: the file's list hides krb5.conf's.
-    auto order = order_for(kdcs, silent);
-    if (settings_.asked_last != nullptr) *settings_.asked_last = order.empty() ? 0 : silent.size();
+    auto order = order_for(kdcs, asked_last);
+    if (settings_.asked_last != nullptr) *settings_.asked_last = asked_last.size();
     // hung_ and written_ change under installed_mutex: a watch made by a reload copies them.
     const std::lock_guard installed(installed_mutex);
     hung_ = std::move(silent);
