@@ -180,7 +180,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
                                       {},
                                       body_rate,
                                       context.credentials,
-                                      check_.identity ? check_.identity->principal_name() : "",
+                                      std::string(context.connection_owner()),
                                       who()};
     forwarded.deadline = upstream::response_deadline(
         request.eas,

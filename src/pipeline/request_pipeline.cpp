@@ -6,6 +6,11 @@ boost::asio::awaitable<common::Result<>> RequestStage::process(RequestContext& r
     co_return decide_now(request).value();
 }
 
+std::string_view RequestContext::connection_owner() const {
+    if (user) return user->distinguished_name;
+    return identity ? std::string_view(identity->principal_name()) : std::string_view();
+}
+
 std::optional<common::Result<>> RequestPipeline::run_now(RequestContext& request, std::size_t& next) const {
     for (next = 0; next < stages_.size(); ++next) {
         auto verdict = stages_[next]->decide_now(request);

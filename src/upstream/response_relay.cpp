@@ -151,26 +151,26 @@ asio::awaitable<void> UpstreamExchange::diagnose_backend_400(const DeviceRequest
                                       std::min<std::size_t>(buffered.size(), 4096));
     if (!says_header_too_long(reason, body_start)) co_return;
     spdlog::warn(
-        "upstream {} refused the request of {} as too long (400 \"{}\"): its Authorization header was {} "
+        "{}: upstream {} refused the request as too long (400 \"{}\"): its Authorization header was {} "
         "bytes, because the user's Kerberos ticket lists many groups. On every Exchange server raise "
         "MaxFieldLength and MaxRequestBytes "
         "(HKLM\\SYSTEM\\CurrentControlSet\\Services\\HTTP\\Parameters, "
         "then restart HTTP.sys) to at least {} bytes, or reduce the user's groups",
-        connection_.target().url, request.user.empty() ? "-" : request.user, std::string(reason),
-        authorization_bytes, authorization_bytes + 1024);
+        request.who, connection_.target().url, std::string(reason), authorization_bytes,
+        authorization_bytes + 1024);
 }
 
 // Exchange refused the credentials easgate made for the user: say what it offered and what to check.
 void UpstreamExchange::log_backend_refusal(const DeviceRequest& request, std::string_view offer) const {
     spdlog::warn(
-        "upstream {} answered 401 to {} (WWW-Authenticate: {}): Exchange did not accept the delegated "
+        "{}: upstream {} answered 401 (WWW-Authenticate: {}): Exchange did not accept the delegated "
         "Kerberos ticket. Check that Windows Authentication with Negotiate is enabled on the ActiveSync "
         "virtual directory, that the SPN in upstreams[].service_principal is registered on the account "
         "that runs Exchange's web site (setspn -Q), that Exchange's keytab or password is current, that "
         "the clocks of easgate and Exchange are less than 5 minutes apart (Kerberos refuses more; check "
         "NTP on both), and, if Exchange requires Extended Protection, that upstreams[].channel_binding "
         "is auto",
-        connection_.target().url, request.user, offer.empty() ? "none" : std::string(offer));
+        request.who, connection_.target().url, offer.empty() ? "none" : std::string(offer));
 }
 
 }  // namespace easgate::upstream

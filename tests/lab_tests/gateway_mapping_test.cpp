@@ -87,6 +87,24 @@ TEST_F(GatewayMappingTest, TheSidExtensionFindsItsAccountWhateverTheUpnSays) {
     EXPECT_EQ(who_gets_in(issue("alice@example.test")), "alice@EXAMPLE.TEST");  // no SID: the UPN's turn
 }
 
+// A certificate may name a UPN that is not its account's (an AD CS template that lets the enrollee
+// write the SAN: the CA adds the enrollee's own SID, and the SID decides). Exchange connections are
+// the account's: one authenticated for alice (IIS authPersistNonNTLM, per_connection) must never
+// carry the request of bob's certificate that claims alice's UPN, nor the other way round.
+TEST_F(GatewayMappingTest, ExchangeConnectionsAreTheMappedAccountsNotTheCertificateUpns) {
+    GatewayOptions options;
+    options.backend_var = "LAB_MAIL_CONN_BOUND_BASE_URL";
+    options.authenticate = "per_connection";
+    options.sections = "identity:\n  mapping: [sid, upn]\nworkers: 1\n";
+    start_gateway(options);
+    const auto alices = issue("alice@example.test", {}, sid_of("alice"));
+    const auto bobs_claiming_alice = issue("alice@example.test", {}, sid_of("bob"));
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(who_gets_in(alices), "alice@EXAMPLE.TEST") << round;
+        EXPECT_EQ(who_gets_in(bobs_claiming_alice), "bob@EXAMPLE.TEST") << round;
+    }
+}
+
 // Each certificate twice: the second answer comes from the directory cache, without a search, and
 // must be the same.
 TEST_F(GatewayMappingTest, ASidThatNamesAnotherAccountThanTheUpnIsRefused) {

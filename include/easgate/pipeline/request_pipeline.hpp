@@ -34,6 +34,12 @@ struct RequestContext {
     // from a cached ticket (no KDC).
     std::chrono::steady_clock::duration delegation_time{};
     bool delegation_from_cache = false;
+
+    // Whose the Exchange connections this request may use are (the upstream pool's key): the
+    // directory's account when found, since a certificate's UPN need not be its account's (the SID
+    // extension or altSecurityIdentities may map it to another); else the certificate's name; ""
+    // without a certificate (not pooled).
+    std::string_view connection_owner() const;
 };
 
 // One step of the filter chain (certificate → directory → delegation): success goes on, a Failure

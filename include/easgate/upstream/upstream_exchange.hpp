@@ -54,7 +54,7 @@ struct DeviceRequest {
     ResponseDeadline deadline;
     common::BodyRateGuard& body_rate;
     std::shared_ptr<TokenSource> credentials;  // null: the device's own Authorization goes through
-    std::string user;      // the certificate's user: connections are theirs and pooled; "" without one
+    std::string user;      // whose connections are used and pooled (RequestContext::connection_owner)
     std::string_view who;  // "<peer> <user>", the start of every log line about this request
 
     // The device connection can carry another request after easgate's own answer.
