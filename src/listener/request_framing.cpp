@@ -8,10 +8,48 @@ namespace easgate::listener {
 
 namespace http = boost::beast::http;
 
+namespace {
+
+// RFC 3986's host [ ":" port ]: an IP-literal in brackets, or a reg-name (an IPv4 address is one)
+// of unreserved characters, %-escapes and sub-delims; nothing that would end or redirect a URL
+// built from it (easgate's X-Forwarded-Host, a 451's X-MS-Location).
+bool valid_host(std::string_view host) {
+    const auto in = [](char c, std::string_view set) { return set.find(c) != std::string_view::npos; };
+    const auto alphanumeric = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    std::string_view name = host;
+    std::string_view port;
+    if (host.starts_with('[')) {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos) return false;
+        name = host.substr(1, close - 1);
+        if (name.empty()) return false;
+        for (const char c : name)
+            if (!alphanumeric(c) && !in(c, ":.-_~%!$&'()*+,;=")) return false;
+        const auto rest = host.substr(close + 1);
+        if (!rest.empty() && !rest.starts_with(':')) return false;
+        port = rest.empty() ? rest : rest.substr(1);
+    } else {
+        const auto colon = host.rfind(':');
+        if (colon != std::string_view::npos) {
+            name = host.substr(0, colon);
+            port = host.substr(colon + 1);
+        }
+        for (const char c : name)
+            if (!alphanumeric(c) && !in(c, "-._~%!$&'()*+,;=")) return false;
+    }
+    for (const char c : port)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+}  // namespace
+
 std::string framing_error(const common::RequestHeader& header) {
     // One walk over the fields (a lookup by name is a walk of its own each time).
     std::size_t length_count = 0, coding_count = 0, host_count = 0;
-    std::string_view length, coding;
+    std::string_view length, coding, host;
     for (const auto& field : header) {
         switch (field.name()) {
             case http::field::content_length:
@@ -21,7 +59,7 @@ std::string framing_error(const common::RequestHeader& header) {
                 if (coding_count++ == 0) coding = field.value();
                 break;
             case http::field::host:
-                ++host_count;
+                if (host_count++ == 0) host = field.value();
                 break;
             default:
                 break;
@@ -40,7 +78,12 @@ std::string framing_error(const common::RequestHeader& header) {
     const std::string_view target = header.target();
     if (!target.starts_with('/') && !(target == "*" && header.method() == http::verb::options))
         return "request-target is not an absolute path";
-    if (header.version() >= 11 && host_count != 1) return "HTTP/1.1 needs exactly one Host";
+    // RFC 9112 3.2: a request with more than one Host, or a Host that is no host[:port], is refused
+    // whatever its version; only HTTP/1.0 may leave it out.
+    if (host_count > 1) return "more than one Host";
+    if (header.version() >= 11 && host_count == 0) return "HTTP/1.1 needs exactly one Host";
+    if (host_count == 1 && !valid_host(host))
+        return "Host is not a host name or address with an optional port";
     for (const auto& name : upstream::connection_options(header)) {
         if (upstream::is_gateway_owned_field(name))
             return "Connection names " + std::string(name) + ", a field easgate decides";

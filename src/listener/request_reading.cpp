@@ -237,7 +237,7 @@ asio::awaitable<void> DownstreamSession::refuse_body(const error_code& ec, const
         co_await respond(
             bad_request("a chunk-size line or the trailer section of the request body is longer than "
                         "limits.max_header_bytes (" +
-                        config::format_size(limits_.max_header_bytes) + ")"),
+                        config::format_size(limits_.max_header_bytes) + ") and one read (64KiB)"),
             request, false);
     } else if (is_disconnect(ec) || ec == http::error::partial_message) {
         co_await respond({client_closed_request,

@@ -121,6 +121,13 @@ bool UpstreamExchange::follow_mailbox_redirect(common::ResponseHeader& response,
         return false;
     }
     const std::string gateway_host = public_name_.empty() ? request.line.host : public_name_;
+    if (gateway_host.empty()) {  // an HTTP/1.0 request without Host: no name of easgate to give
+        spdlog::warn(
+            "{}: upstream {} answered 451 with X-MS-Location \"{}\" to a request without Host: relayed "
+            "unchanged. Set listeners[].public_name to the name devices use for easgate",
+            request.who, connection_.target().url, location);
+        return false;
+    }
     response.set("X-MS-Location", location_on_gateway(*parsed, gateway_host));
     upstream_->route_user_to(request.user, *server);
     spdlog::info("{}: the mailbox is on {} (451 from {}): the user's requests go there from now on",

@@ -42,6 +42,21 @@ std::string unreadable_answer(const error_code& ec) {
     return malformed ? "malformed response header (" + ec.message() + ")" : ec.message();
 }
 
+// A Transfer-Encoding other than one "chunked": Beast would then frame the body by Content-Length
+// or read it undecoded (RFC 9112 6.3 has it read to the close), and the device, to which easgate
+// frames the body itself, would get coded bytes it can't tell. IIS sends only chunked.
+std::string unrelayable_coding(const common::ResponseHeader& response) {
+    std::size_t codings = 0;
+    std::string_view coding;
+    for (const auto& field : response) {
+        if (field.name() != http::field::transfer_encoding) continue;
+        if (codings++ == 0) coding = field.value();
+    }
+    if (codings == 0 || (codings == 1 && beast::iequals(coding, "chunked"))) return "";
+    return "malformed response header (Transfer-Encoding: " + std::string(coding) +
+           (codings > 1 ? " and more" : "") + "; easgate relays only chunked)";
+}
+
 std::string no_valid_response(const std::string& url, const std::string& why) {
     return "upstream " + url + " sent no valid response (request not replayed): " + why;
 }
@@ -292,6 +307,11 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
                                     url,
                                     "malformed response header (101 Switching Protocols, though no "
                                     "upgrade was asked for)")));
+    }
+    if (auto coding = unrelayable_coding(response->parser.get()); !coding.empty()) {
+        const std::string url = connection_.target().url;
+        connection_.close();
+        co_return fail(request, Failure::unavailable(no_valid_response(url, coding)));
     }
     co_return std::nullopt;
 }

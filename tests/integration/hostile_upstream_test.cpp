@@ -113,12 +113,15 @@ TEST_F(HostileUpstreamTest, InterimAnswersDoNotExtendUpstreamTimeout) {
 // processed, so it is not replayed), the log names what was wrong, and the connection is closed.
 TEST_F(HostileUpstreamTest, BrokenFramingFromExchangeIsNamedAndItsConnectionClosed) {
     start_gateway();
-    const std::pair<std::string, std::string> cases[] = {{"lengthandchunked", "bad Transfer-Encoding"},
-                                                         {"twolengths", "multiple Content-Length"},
-                                                         {"garbage", "bad version"},
-                                                         {"switchingprotocols",
-                                                          "101 Switching Protocols, though no "
-                                                          "upgrade was asked for"}};
+    const std::pair<std::string, std::string> cases[] = {
+        {"lengthandchunked", "bad Transfer-Encoding"},
+        {"twolengths", "multiple Content-Length"},
+        {"gziplength", "Transfer-Encoding: gzip; easgate relays only chunked"},
+        {"chunkedgzip", "Transfer-Encoding: chunked, gzip; easgate relays only chunked"},
+        {"garbage", "bad version"},
+        {"switchingprotocols",
+         "101 Switching Protocols, though no "
+         "upgrade was asked for"}};
     for (const auto& [knob, fault] : cases) {
         const auto broken = eas + "&" + knob + "=1";
         const auto after = eas + "&after=" + knob;

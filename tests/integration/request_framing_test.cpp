@@ -60,7 +60,16 @@ TEST_F(RequestFramingTest, AmbiguousFramingIsRefusedWith400AndTheConnectionClose
          "request-target is not an absolute path"},
         {"no Host", request_line + "Content-Length: 0\r\n\r\n", "exactly one Host"},
         {"two Hosts", request_line + "Host: gw\r\nHost: other\r\nContent-Length: 0\r\n\r\n",
-         "exactly one Host"},
+         "more than one Host"},
+        {"two Hosts in HTTP/1.0",
+         request_line.substr(0, request_line.size() - 5) +
+             "1.0\r\nHost: gw\r\nHost: other\r\nContent-Length: 0\r\n\r\n",
+         "more than one Host"},
+        {"a Host that is no host name", request_line + "Host: a b@c/\"d\r\nContent-Length: 0\r\n\r\n",
+         "Host is not a host name or address"},
+        {"a Host with a user and a path",
+         request_line + "Host: evil.example:1@x/y?z#\r\nContent-Length: 0\r\n\r\n",
+         "Host is not a host name or address"},
     };
     for (const auto& c : cases) {
         const auto before = gateway_log().size();
@@ -192,7 +201,8 @@ TEST_F(RequestFramingTest, TrailersAreCutAfterTheDevicesAuthorizationIsRemoved) 
 
 // Beast's parser limits neither a chunk-size line (with its extensions) nor a trailer section: a
 // device sending one that never ends would have easgate buffer it for as long as the read timer
-// allows, a gigabyte a minute on a fast link. Each is held to limits.max_header_bytes.
+// allows, a gigabyte a minute on a fast link. Each is held to limits.max_header_bytes and one read
+// (the most the read buffer takes at once: 64 KiB).
 TEST_F(RequestFramingTest, AChunkLineOrTrailerLongerThanAHeaderIsRefused) {
     start_gateway();
     const std::string endless(1 << 20, 'a');  // 1 MiB, no line end
@@ -204,7 +214,7 @@ TEST_F(RequestFramingTest, AChunkLineOrTrailerLongerThanAHeaderIsRefused) {
     const auto log = gateway_log();
     EXPECT_EQ(count_of(log,
                        "a chunk-size line or the trailer section of the request body is longer than "
-                       "limits.max_header_bytes (32KiB)"),
+                       "limits.max_header_bytes (32KiB) and one read (64KiB)"),
               2u)
         << log;
 }

@@ -95,6 +95,25 @@ TEST_F(UpstreamPoolTest, A451RoutesTheUserToTheNamedServerAndKeepsTheDeviceOnThe
     EXPECT_EQ(deliveries(0), first_before + 2);
 }
 
+// Without public_name, the location names easgate by the request's Host; an HTTP/1.0 request may
+// have none, and then there is no name to give.
+TEST_F(UpstreamPoolTest, A451ToARequestWithoutHostIsRelayedUnchanged) {
+    const auto first = start_upstream("server");
+    const auto second = start_upstream("server");
+    start_gateway({.upstream_url = first + ", " + second});
+    const auto second_port = second.substr(second.rfind(':') + 1);
+    const auto moved =
+        curl("alice", sync_path + "&moved=" + second_port, {"--include", "--http1.0", "--header", "Host:"});
+    EXPECT_TRUE(moved.out.starts_with("HTTP/1.0 451 ")) << moved.out;
+    EXPECT_NE(moved.out.find("X-MS-Location: https://localhost:" + second_port +
+                             "/Microsoft-Server-ActiveSync\r\n"),
+              std::string::npos)
+        << moved.out;
+    EXPECT_NE(gateway_log().find("to a request without Host: relayed unchanged. Set listeners[].public_name"),
+              std::string::npos)
+        << gateway_log();
+}
+
 TEST_F(UpstreamPoolTest, A451NamingAServerOutsideTheUpstreamIsRelayedUnchanged) {
     start_gateway();
     const auto moved = curl("alice", sync_path + "&moved=1", {"--include"});

@@ -86,6 +86,9 @@ constexpr std::pair<std::string_view, std::string_view> broken_answers[] = {
     {"lengthandchunked",
      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
     {"twolengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
+    // Codings easgate can't relay: Beast would frame the first by Content-Length, the second not decode.
+    {"gziplength", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabcdef"},
+    {"chunkedgzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
     {"garbage", "220 exchange.example.test Microsoft ESMTP MAIL Service ready\r\n\r\n"},
     {"switchingprotocols",
      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"},

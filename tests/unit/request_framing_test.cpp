@@ -80,5 +80,27 @@ TEST(FramingError, RefusesAnOwnedFieldNamedInASecondConnectionField) {
     EXPECT_EQ(framing_error(header), "Connection names Content-Length, a field easgate decides");
 }
 
+// RFC 9112 3.2: one Host at most, whatever the version, and a host[:port] in it.
+TEST(FramingError, AHostMustBeOneHostNameOrAddressWithAnOptionalPort) {
+    const auto with_host = [](std::initializer_list<std::string_view> hosts, unsigned version = 11) {
+        easgate::common::RequestHeader header;
+        header.version(version);
+        header.method(boost::beast::http::verb::post);
+        header.target("/Microsoft-Server-ActiveSync");
+        for (const auto host : hosts) header.insert(boost::beast::http::field::host, host);
+        return framing_error(header);
+    };
+    for (const auto good : {"mail.example.com", "mail.example.com:443", "127.0.0.1:8443", "[::1]",
+                            "[::1]:443", "[fe80::1%25eth0]", "xn--mller-kva.example", "", "gw:"})
+        EXPECT_EQ(with_host({good}), "") << good;
+    for (const auto bad : {"a b", "evil@mail.example.com", "mail.example.com/x", "mail?x", "mail#x", "[::1",
+                           "[::1]x", "mail:44a", "[]", "a\"b", "mail:1:2"})
+        EXPECT_EQ(with_host({bad}), "Host is not a host name or address with an optional port") << bad;
+    EXPECT_EQ(with_host({"gw", "gw"}), "more than one Host");
+    EXPECT_EQ(with_host({"gw", "other"}, 10), "more than one Host");
+    EXPECT_EQ(with_host({}, 10), "");
+    EXPECT_EQ(with_host({}), "HTTP/1.1 needs exactly one Host");
+}
+
 }  // namespace
 }  // namespace easgate::listener
