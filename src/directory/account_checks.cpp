@@ -119,9 +119,15 @@ UserLookup with_all_values(FoundUser user, const LdapEntry& entry, const Attribu
 
 const std::vector<std::string>& account_attributes() {
     static const std::vector<std::string> attributes = [] {
-        std::vector<std::string> names{
-            "userPrincipalName", "sAMAccountName", "userAccountControl", "msDS-User-Account-Control-Computed",
-            "lockoutTime",       "accountExpires", "distinguishedName",  "objectSid"};
+        std::vector<std::string> names{"userPrincipalName",
+                                       "sAMAccountName",
+                                       "userAccountControl",
+                                       "msDS-User-Account-Control-Computed",
+                                       "lockoutTime",
+                                       "accountExpires",
+                                       "distinguishedName",
+                                       "objectSid",
+                                       "mail"};
         for (const auto& list : list_attributes) names.emplace_back(list.name);
         return names;
     }();
@@ -141,10 +147,11 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
                    "let easgate's bind identity read them")
             .because("unavailable");
     }
-    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}, {}, {}};
+    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}, {}, {}, {}};
     // The Exchange schema's device lists are left out of the answer of a directory without it.
     for (const auto& [attribute, list] : list_attributes) user.*list = ranged_values(entry, attribute).values;
     if (const auto* sid = first_value(entry, "objectSid")) user.object_sid = sid_text(*sid).value_or("");
+    if (const auto* mail = first_value(entry, "mail")) user.mail = *mail;
 
     if (user.user_account_control & account_disabled) {
         return common::Failure::refused(

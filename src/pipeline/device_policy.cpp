@@ -66,13 +66,16 @@ struct DevicePolicy::Rule {
 
     bool matches(const PolicySubject& s) const { return matches_user(s) && matches_device(s); }
 
-    // Without a certificate there is no user: user and group terms don't match.
+    // Without a certificate there is no user: user and group terms don't match. With a directory,
+    // the account's names decide: a certificate that the SID extension or altSecurityIdentities
+    // maps to bob is bob's, whatever UPN it names.
     bool matches_user(const PolicySubject& s) const {
         return term(terms.users,
                     [&](const std::string& user) {
-                        return s.identity && (same_name(user, s.identity->principal_name()) ||
-                                              (s.user && (same_name(user, s.user->upn) ||
-                                                          same_name(user, s.user->sam_account_name))));
+                        if (!s.identity) return false;
+                        if (!s.user) return same_name(user, s.identity->principal_name());
+                        return same_name(user, s.user->upn) || same_name(user, s.user->sam_account_name) ||
+                               (!s.user->mail.empty() && same_name(user, s.user->mail));
                     }) &&
                term(terms.groups, [&](const std::string& group) {
                    return s.user && std::ranges::any_of(s.user->member_of, [&](const std::string& dn) {

@@ -105,6 +105,19 @@ TEST_F(GatewayMappingTest, ExchangeConnectionsAreTheMappedAccountsNotTheCertific
     }
 }
 
+// The policy judges the account too: a rule that lets alice in does not let in bob's certificate
+// that claims her UPN.
+TEST_F(GatewayMappingTest, ThePolicyJudgesTheMappedAccountNotTheClaimedUpn) {
+    GatewayOptions options;
+    options.sections =
+        "identity:\n  mapping: [sid, upn]\n"
+        "policy:\n  default: deny\n  rules:\n    - {name: alice-only, action: allow, users: "
+        "[alice@example.test]}\n";
+    start_gateway(options);
+    EXPECT_EQ(who_gets_in(issue("alice@example.test", {}, sid_of("alice"))), "alice@EXAMPLE.TEST");
+    EXPECT_EQ(who_gets_in(issue("alice@example.test", {}, sid_of("bob"))), "403");
+}
+
 // Each certificate twice: the second answer comes from the directory cache, without a search, and
 // must be the same.
 TEST_F(GatewayMappingTest, ASidThatNamesAnotherAccountThanTheUpnIsRefused) {

@@ -32,9 +32,9 @@ TEST(AccountChecks, TheSearchAsksForWhatTheChecksRead) {
     for (const char* name :
          {"userPrincipalName", "sAMAccountName", "userAccountControl", "msDS-User-Account-Control-Computed",
           "lockoutTime", "accountExpires", "distinguishedName", "objectSid", "memberOf",
-          "msExchMobileAllowedDeviceIDs", "msExchMobileBlockedDeviceIDs"})
+          "msExchMobileAllowedDeviceIDs", "msExchMobileBlockedDeviceIDs", "mail"})
         EXPECT_EQ(std::count(asked.begin(), asked.end(), name), 1) << name;
-    EXPECT_EQ(asked.size(), 11u);
+    EXPECT_EQ(asked.size(), 12u);
 }
 
 TEST(AccountChecks, AnEnabledDelegableAccountIsTheUser) {
@@ -42,6 +42,11 @@ TEST(AccountChecks, AnEnabledDelegableAccountIsTheUser) {
     ASSERT_TRUE(result) << result.error();
     EXPECT_EQ((*result)->sam_account_name, "erin");
     EXPECT_EQ((*result)->member_of, std::vector<std::string>{"CN=sales,CN=Users,DC=example,DC=test"});
+    EXPECT_EQ((*result)->mail, "");
+    auto with_mail = entry();
+    with_mail["mail"] = {"Erin.Example@mail.example.test"};
+    EXPECT_EQ((*judge_account(with_mail, "ldaps://dc1", noon_2026_01_01))->mail,
+              "Erin.Example@mail.example.test");
 }
 
 TEST(AccountChecks, DisabledAndNotDelegableAreRefusedWithTheirCause) {

@@ -66,6 +66,21 @@ TEST_F(DevicePolicyTest, UsersMatchTheUpnOrSamAccountNameIgnoringCase) {
     expect_term(&PolicyRule::users, {"bob", "Alice"}, {"alic"});
 }
 
+TEST_F(DevicePolicyTest, UsersMatchTheAccountsMailToo) {
+    user_.mail = "Alice.Smith@mail.example.test";
+    expect_term(&PolicyRule::users, {"alice.smith@mail.example.test"}, {"smith@mail.example.test"});
+}
+
+// A certificate the directory maps to another account (by its SID extension or altSecurityIdentities)
+// than the UPN it names is judged as that account: bob's certificate claiming alice's UPN is bob's.
+TEST_F(DevicePolicyTest, WithADirectoryTheAccountDecidesNotTheNameTheCertificateClaims) {
+    user_ = {"bob@example.test", "bob", "CN=Bob,OU=Staff,DC=example,DC=test", 0x200, {}};
+    EXPECT_EQ(decide({.action = PolicyAction::allow, .users = {"alice@example.test"}}, subject(),
+                     PolicyAction::deny),
+              "default:deny");
+    EXPECT_EQ(decide({.action = PolicyAction::deny, .users = {"bob"}}, subject()), "r:deny");
+}
+
 TEST_F(DevicePolicyTest, UsersMatchTheCertificateAloneWithoutADirectory) {
     auto without_directory = subject();
     without_directory.user = nullptr;

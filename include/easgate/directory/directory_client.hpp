@@ -29,6 +29,7 @@ struct DirectoryUser {
     // msExchMobileBlockedDeviceIDs), for policy.use_exchange_device_lists.
     std::vector<std::string> exchange_allowed_device_ids;
     std::vector<std::string> exchange_blocked_device_ids;
+    std::string mail;  // the mail attribute, "" without one: a policy's users term may name it
 };
 
 // A user found, as the cache holds it and every request that found them shares it: never changed
