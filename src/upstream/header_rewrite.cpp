@@ -25,6 +25,13 @@ constexpr std::array hop_by_hop{
 constexpr std::array<std::string_view, 4> forwarding_fields{"X-Forwarded-For", "X-Forwarded-Proto",
                                                             "X-Forwarded-Host", "X-Real-IP"};
 
+// Fields a device could use to pass for another client address or to have a component behind
+// Exchange's front end (IIS URL Rewrite, ARR, a framework) take another path than the one easgate
+// checked. Dropped, never set: easgate's own say are the forwarding fields above.
+constexpr std::array<std::string_view, 7> spoofing_fields{
+    "X-Client-IP",        "True-Client-IP", "X-Cluster-Client-IP", "X-Forwarded-Port",
+    "X-Forwarded-Server", "X-Original-URL", "X-Rewrite-URL"};
+
 bool is_framing_field(std::string_view name) {
     return boost::beast::iequals(name, "content-length") || boost::beast::iequals(name, "transfer-encoding");
 }
@@ -96,9 +103,11 @@ void rewrite_request_for_upstream(common::RequestHeader& header, std::string_vie
             default:
                 return false;
         }
-        return std::any_of(forwarding_fields.begin(), forwarding_fields.end(), [&](std::string_view name) {
+        const auto named = [&](std::string_view name) {
             return boost::beast::iequals(name, field.name_string());
-        });
+        };
+        return std::any_of(forwarding_fields.begin(), forwarding_fields.end(), named) ||
+               std::any_of(spoofing_fields.begin(), spoofing_fields.end(), named);
     });
     // Names Beast's field table does not list (header_rewrite_test checks): inserted as unknown
     // fields without the table lookup that inserting by name costs.

@@ -22,14 +22,19 @@ TEST(RewriteRequestForUpstream, DropsHopByHopAndSpoofableFieldsAndSetsOurOwn) {
     header.set(http::field::transfer_encoding, "chunked");
     header.set(http::field::authorization, "Basic ZGV2aWNl");
     header.set("MS-ASProtocolVersion", "16.1");
+    for (const char* spoof : {"X-Client-IP", "true-client-ip", "X-Cluster-Client-IP", "X-Forwarded-Port",
+                              "X-Forwarded-Server", "X-Original-URL", "X-REWRITE-URL", "X-Real-IP"})
+        header.set(spoof, "/ecp/");
 
     rewrite_request_for_upstream(header, "192.0.2.7", true);
     const auto target = config::parse_upstream_url("https://mail.corp.example.com:8443");
     ASSERT_TRUE(target);
     address_request(header, *target, {.chunked = true, .content_length = std::nullopt}, std::nullopt);
 
-    for (const char* gone : {"Connection", "X-Private", "Keep-Alive", "Proxy-Authorization", "Expect", "TE",
-                             "Forwarded", "Authorization"}) {
+    for (const char* gone :
+         {"Connection", "X-Private", "Keep-Alive", "Proxy-Authorization", "Expect", "TE", "Forwarded",
+          "Authorization", "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "X-Forwarded-Port",
+          "X-Forwarded-Server", "X-Original-URL", "X-Rewrite-URL", "X-Real-IP"}) {
         EXPECT_EQ(header.find(gone), header.end()) << gone;
     }
     EXPECT_EQ(header["X-Forwarded-For"], "192.0.2.7");
@@ -84,7 +89,9 @@ TEST(RewriteRequestForUpstream, ThousandsOfFieldsToDropLeaveTheOthersInOrder) {
 // The forwarding fields are inserted as unknown to Beast, without its table lookup; a Beast that
 // listed one would make that wrong, and this fails first.
 TEST(RewriteRequestForUpstream, ForwardingFieldNamesAreNotInBeastsTable) {
-    for (const char* name : {"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"})
+    for (const char* name : {"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP",
+                             "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "X-Forwarded-Port",
+                             "X-Forwarded-Server", "X-Original-URL", "X-Rewrite-URL"})
         EXPECT_EQ(http::string_to_field(name), http::field::unknown) << name;
     common::RequestHeader header;
     header.set(http::field::host, "eas.example.com");
