@@ -27,22 +27,22 @@ std::optional<UpstreamConnection> IdleConnectionPool::take(const Upstream& upstr
     return connection;
 }
 
-void IdleConnectionPool::give(const Upstream& upstream, const std::string& user,
+void IdleConnectionPool::give(std::shared_ptr<const Upstream> upstream, const std::string& user,
                               UpstreamConnection connection) {
     if (max_idle_ == 0) return;  // closed as it goes out of scope
     const auto executor = connection.executor();
     if (spare_.empty()) {
-        idle_.push_back({&upstream, user, std::move(connection), {}});
+        idle_.push_back({std::move(upstream), user, std::move(connection), {}});
     } else {
         idle_.splice(idle_.end(), spare_, spare_.begin());
         auto& entry = idle_.back();
-        entry.upstream = &upstream;
+        entry.upstream = std::move(upstream);
         entry.user = user;  // within the capacity the node's last user left, as a rule
         entry.connection = std::move(connection);
     }
     const auto entry = std::prev(idle_.end());
     entry->since = std::chrono::steady_clock::now();
-    const Key key{&upstream, entry->user};
+    const Key key{entry->upstream.get(), entry->user};
     if (spare_keys_.empty()) {
         by_key_.emplace(key, entry);
     } else {
@@ -57,7 +57,7 @@ void IdleConnectionPool::give(const Upstream& upstream, const std::string& user,
 }
 
 void IdleConnectionPool::erase(List::iterator entry) {
-    const auto [first, last] = by_key_.equal_range(Key{entry->upstream, entry->user});
+    const auto [first, last] = by_key_.equal_range(Key{entry->upstream.get(), entry->user});
     for (auto it = first; it != last; ++it) {
         if (it->second == entry) {
             spare_keys_.push_back(by_key_.extract(it));
@@ -65,6 +65,7 @@ void IdleConnectionPool::erase(List::iterator entry) {
         }
     }
     entry->connection.close();
+    entry->upstream.reset();  // a spare node holds no Upstream alive
     spare_.splice(spare_.end(), idle_, entry);
 }
 

@@ -408,7 +408,7 @@ void UpstreamExchange::release(const std::string& user) {
     if (user.empty() || !connection_.is_open()) return;
     auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
                                                      limits_.upstream_idle_timeout);
-    pool.give(*upstream_, user, std::exchange(connection_, UpstreamConnection(executor_)));
+    pool.give(upstream_, user, std::exchange(connection_, UpstreamConnection(executor_)));
 }
 
 }  // namespace easgate::upstream

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "test_pki.hpp"
+#include "child_process.hpp"
 
 namespace easgate::kerberos {
 namespace {

@@ -3,6 +3,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,7 +19,9 @@ namespace easgate::upstream {
 // credentials is only ever used for alice again. A phone that reconnects (roaming, a new Ping
 // connection) then skips the TCP and TLS handshakes to Exchange. Bounded in count (the oldest goes
 // first) and in idle time (a timer closes what waited too long, releasing its buffers). Not
-// thread-safe: connections belong to the thread's event loop, so each worker has its own pool.
+// thread-safe: connections belong to the thread's event loop, so each worker has its own pool. An
+// entry holds its Upstream: a reload that replaced it must neither free what a pooled connection
+// points into (its server's settings) nor let a new Upstream made at the same address take it.
 class IdleConnectionPool {
 public:
     IdleConnectionPool(std::size_t max_idle, std::chrono::milliseconds idle_timeout)
@@ -34,11 +37,12 @@ public:
     std::optional<UpstreamConnection> take(const Upstream& upstream, const std::string& user,
                                            std::optional<std::size_t> server = std::nullopt);
     // Keeps an open, kept-alive connection that carried user's requests.
-    void give(const Upstream& upstream, const std::string& user, UpstreamConnection connection);
+    void give(std::shared_ptr<const Upstream> upstream, const std::string& user,
+              UpstreamConnection connection);
 
 private:
     struct Idle {
-        const Upstream* upstream;
+        std::shared_ptr<const Upstream> upstream;
         std::string user;
         UpstreamConnection connection;
         std::chrono::steady_clock::time_point since;
