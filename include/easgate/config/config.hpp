@@ -199,8 +199,8 @@ enum class PolicyAction { allow, deny };
 struct PolicyRule {
     std::string name;  // in the log line of each decision and the metrics label
     PolicyAction action = PolicyAction::deny;
-    std::vector<std::string>
-        users;  // the account's UPN, sAMAccountName or mail; the certificate's name without a directory
+    std::vector<std::string> users;              // the account's UPN, sAMAccountName or mail
+                                                 // (the certificate's name without a directory)
     std::vector<std::string> groups;             // direct membership: a group's CN or its full DN
     std::vector<std::string> device_ids;         // DeviceId
     std::vector<std::string> device_types;       // DeviceType, e.g. iPhone, Android
