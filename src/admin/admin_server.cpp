@@ -62,6 +62,8 @@ http::response<http::string_body> answer(const http::request<http::empty_body>& 
     }
     response.keep_alive(false);
     response.prepare_payload();
+    // HEAD: the header a GET gets, Content-Length included, and no body (RFC 9110 9.3.2).
+    if (request.method() == http::verb::head) response.body().clear();
     return response;
 }
 

@@ -166,6 +166,27 @@ void log_with_fields(bool warning, std::string_view message, std::span<const Log
     logger.log(level, spdlog::string_view_t(line.data(), static_cast<std::size_t>(out.at - line.data())));
 }
 
+std::optional<std::string> escaped_log_word(std::string_view word, bool escape_non_ascii) {
+    const auto needs_escape = [escape_non_ascii](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return byte <= ' ' || c == '"' || c == '\\' || byte == 0x7f || (escape_non_ascii && byte >= 0x80);
+    };
+    if (std::none_of(word.begin(), word.end(), needs_escape)) return std::nullopt;
+    constexpr std::string_view hex = "0123456789abcdef";
+    std::string escaped;
+    escaped.reserve(word.size() + 16);
+    for (const char c : word) {
+        if (!needs_escape(c)) {
+            escaped += c;
+            continue;
+        }
+        escaped += "\\x";
+        escaped += hex[static_cast<unsigned char>(c) >> 4];
+        escaped += hex[static_cast<unsigned char>(c) & 0x0f];
+    }
+    return escaped;
+}
+
 long LogRateLimiter::admit(std::string_view reason) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);

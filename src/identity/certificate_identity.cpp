@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <new>
@@ -67,6 +68,12 @@ bool has_oid(const ASN1_OBJECT* object, std::string_view dotted_oid) {
 
 enum class NameCharset { ascii, utf8 };
 
+std::string hex_code(unsigned long code_point) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%04lX", code_point);
+    return text;
+}
+
 // UPNs and emails go into directory filters and logs: refuse whatever could split a line, hide
 // text or be decoded differently by the next reader.
 Refusal check_name(std::string_view field, std::string_view name, NameCharset charset) {
@@ -83,6 +90,13 @@ Refusal check_name(std::string_view field, std::string_view name, NameCharset ch
         if (length <= 0) return prefix + " is not valid UTF-8";
         if (code_point < 0x20 || (code_point >= 0x7f && code_point <= 0x9f)) {
             return prefix + " contains a control character";
+        }
+        // Line and paragraph separators, zero-width and direction marks and overrides: they end a
+        // line for some readers, or show text in another order than it is stored.
+        if ((code_point >= 0x200b && code_point <= 0x200f) ||
+            (code_point >= 0x2028 && code_point <= 0x202e) ||
+            (code_point >= 0x2060 && code_point <= 0x2069) || code_point == 0xfeff) {
+            return prefix + " contains an invisible formatting character (U+" + hex_code(code_point) + ")";
         }
         offset += static_cast<std::size_t>(length);
     }

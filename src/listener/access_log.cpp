@@ -52,9 +52,12 @@ void DownstreamSession::log_access(const AdmittedRequest& request, unsigned stat
     };
     fmt::memory_buffer message;  // on the stack unless the path is long
     const fmt::format_int status_text(status);
+    // A refused request's target may hold quotes and any byte: written \xNN in the message.
+    const auto escaped_path = common::escaped_log_word(path, true);
     for (const std::string_view part :
-         {who, std::string_view(" \""), std::string_view(request.line.method), std::string_view(" "), path,
-          std::string_view("\" "), std::string_view(status_text.data(), status_text.size())}) {
+         {who, std::string_view(" \""), std::string_view(request.line.method), std::string_view(" "),
+          escaped_path ? std::string_view(*escaped_path) : path, std::string_view("\" "),
+          std::string_view(status_text.data(), status_text.size())}) {
         message.append(part.data(), part.data() + part.size());
     }
     common::log_with_fields(!reason.empty(), {message.data(), message.size()}, fields);

@@ -12,6 +12,7 @@
 
 #include "easgate/common/body_rate.hpp"
 #include "easgate/common/header_arena.hpp"
+#include "easgate/common/logging.hpp"
 #include "easgate/eas/blocked_device.hpp"
 #include "easgate/eas/eas_request.hpp"
 #include "easgate/listener/downstream_session.hpp"
@@ -132,8 +133,18 @@ private:
         const auto received = buffer_.data();
         return {static_cast<const char*>(received.data()), received.size()};
     }
-    std::string peer_text() const { return peer_.address().to_string() + ":" + std::to_string(peer_.port()); }
-    std::string user_text() const { return check_.identity ? check_.identity->principal_name() : "-"; }
+    // "[v6]:port" as in a URL, so an IPv6 peer's port can't be read as part of its address.
+    std::string peer_text() const {
+        const auto address = peer_.address().to_string();
+        const auto port = std::to_string(peer_.port());
+        return peer_.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
+    }
+    // The certificate's name as one word of a log line: a UPN may hold spaces and quotes.
+    std::string user_text() const {
+        if (!check_.identity) return "-";
+        const auto& name = check_.identity->principal_name();
+        return common::escaped_log_word(name, false).value_or(name);
+    }
     const std::string& who() const { return who_; }  // "<peer> <user>", set once the handshake is done
 
     std::shared_ptr<ListenerRuntime> runtime_;

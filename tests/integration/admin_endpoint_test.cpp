@@ -3,6 +3,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -29,6 +30,25 @@ TEST_F(AdminEndpointTest, HealthzAnswersOk) {
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_TRUE(result.out.starts_with("HTTP/1.1 200 OK\r\n")) << result.out;
     EXPECT_TRUE(result.out.ends_with("\r\n\r\nok\n")) << result.out;
+}
+
+// HEAD gets the header a GET gets, its Content-Length included, and no body (RFC 9110 9.3.2).
+TEST_F(AdminEndpointTest, HeadGetsTheHeaderWithoutTheBody) {
+    start_gateway();
+    const std::string base = admin_url("");
+    const auto port = static_cast<unsigned short>(std::stoi(base.substr(base.rfind(':') + 1)));
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket socket(io);
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    boost::asio::write(socket,
+                       boost::asio::buffer(std::string("HEAD /healthz HTTP/1.1\r\nHost: admin\r\n\r\n")));
+    std::string answer;
+    boost::system::error_code ec;
+    char chunk[1024];
+    while (!ec) answer.append(chunk, socket.read_some(boost::asio::buffer(chunk), ec));
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+    EXPECT_NE(answer.find("Content-Length: 3\r\n"), std::string::npos) << answer;
+    EXPECT_TRUE(answer.ends_with("\r\n\r\n")) << answer;
 }
 
 // A flood of idle connections to the admin port holds at most 64 descriptors: more are closed at

@@ -2,6 +2,7 @@
 // the access log line's fields in text and JSON.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -140,6 +141,23 @@ TEST_F(ObservabilityTest, TheTextAccessLogNamesDeviceCommandBytesAndDurationsBut
     EXPECT_EQ(log.find("jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l"), std::string::npos)
         << "the raw base64 query stays out:\n"
         << log;
+}
+
+// A certificate's UPN may hold spaces and quotes, and a refused request's target quotes and any
+// byte: neither can make the text line show another user, status or command.
+TEST_F(ObservabilityTest, ATextAccessLineCantBeForgedByTheUpnOrThePath) {
+    start_gateway();
+    CertSpec spec;
+    spec.upn = "eve@example.test \"GET /Microsoft-Server-ActiveSync\" 200 ms=1 cmd=Sync user=ceo";
+    pki().issuing->issue(spec).write(pki_dir(), "forger");
+    EXPECT_EQ(status_of("forger", sync_path, "sync"), "200");
+    const auto line = access_line("user=ceo \"POST /Microsoft-Server-ActiveSync\" 200 ");
+    ASSERT_NE(line, "") << gateway_log();
+    EXPECT_NE(line.find(" eve@example.test\\x20\\x22GET\\x20/Microsoft-Server-ActiveSync\\x22"),
+              std::string::npos)
+        << line;
+    EXPECT_EQ(std::count(line.begin(), line.end(), '"'), 2) << "the one quoted request: " << line;
+    EXPECT_EQ(line.find(" cmd=Sync user=ceo"), std::string::npos) << line;
 }
 
 TEST_F(ObservabilityTest, TheJsonAccessLogHasOneFieldPerItem) {

@@ -40,7 +40,9 @@ protected:
         ASSERT_EQ(result.exit_code, 0) << result.err << result.out << gateway_log();
         const auto report = nlohmann::json::parse(result.out);
         EXPECT_EQ(report["headers"]["X-Forwarded-For"], address);
-        const auto peer = address + ":" + port + " ";
+        // An IPv6 peer in brackets, as in a URL, so its port reads apart from its address.
+        const bool v6 = address.find(':') != std::string::npos;
+        const auto peer = (v6 ? "[" + address + "]" : address) + ":" + port + " ";
         EXPECT_NE(wait_for_gateway_log(peer + "frank@"), "") << "no access log line from " << peer;
     }
 

@@ -77,6 +77,18 @@ INSTANTIATE_TEST_SUITE_P(
                       BadName{"escape", "alice\x1b[2J@corp.example", "contains a control character"},
                       BadName{"del", "alice\x7f@corp.example", "contains a control character"},
                       BadName{"c1_next_line", "alice\xc2\x85@corp.example", "contains a control character"},
+                      BadName{"line_separator", "alice\xe2\x80\xa8@corp.example",
+                              "contains an invisible formatting character (U+2028)"},
+                      BadName{"right_to_left_override", "alice\xe2\x80\xae@corp.example",
+                              "contains an invisible formatting character (U+202E)"},
+                      BadName{"zero_width_space",
+                              "ali\xe2\x80\x8b"
+                              "ce@corp.example",
+                              "contains an invisible formatting character (U+200B)"},
+                      BadName{"byte_order_mark",
+                              "\xef\xbb\xbf"
+                              "alice@corp.example",
+                              "contains an invisible formatting character (U+FEFF)"},
                       BadName{"invalid_utf8", "alice\xff@corp.example", "is not valid UTF-8"},
                       BadName{"overlong_utf8_nul", "alice\xc0\x80@corp.example", "is not valid UTF-8"},
                       BadName{"empty", "", "is empty"},

@@ -26,6 +26,20 @@ std::string text_line(std::string_view message, std::initializer_list<LogField> 
     return line;
 }
 
+// A device's name or path as one word of a message: nothing that ends the word or the line.
+TEST(LogFields, AWordADeviceChoseStaysOneWord) {
+    EXPECT_EQ(escaped_log_word("alice@example.test", false), std::nullopt);
+    EXPECT_EQ(escaped_log_word("/Microsoft-Server-ActiveSync", true), std::nullopt);
+    EXPECT_EQ(escaped_log_word("eve@x \"GET /\" 200 user=ceo", false),
+              "eve@x\\x20\\x22GET\\x20/\\x22\\x20200\\x20user=ceo");
+    EXPECT_EQ(escaped_log_word("jos\xc3\xa9@example.test", false), std::nullopt)
+        << "UTF-8 names stay readable";
+    EXPECT_EQ(escaped_log_word("/a\xc2\x85"
+                               "b\\c\x7f",
+                               true),
+              "/a\\xc2\\x85b\\x5cc\\x7f");
+}
+
 TEST(LogFields, PlainValuesAreBareAndNumbersInDecimal) {
     EXPECT_EQ(text_line("alice \"POST /x\" 200", {{"peer", "192.0.2.7:1", true},
                                                   {"cmd", "Sync"},

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +41,11 @@ struct LogField {
 // is empty or holds a space, quote, backslash or control byte is quoted and escaped), members of
 // the line's object next to "msg" in JSON lines.
 void log_with_fields(bool warning, std::string_view message, std::span<const LogField> fields);
+
+// A name or path a device chose, for the message of a text log line, where it is one word: nullopt
+// when it can go as it is; else with space, quote, backslash, control bytes and DEL written \xNN,
+// and with escape_non_ascii every byte from 0x80 too (text not known to be UTF-8, a request-target).
+std::optional<std::string> escaped_log_word(std::string_view word, bool escape_non_ascii);
 
 // Lets a message through at most once per interval per reason, so a certificate scan or a
 // misbehaving client fleet cannot flood the log. Counts what it held back and reports it with
