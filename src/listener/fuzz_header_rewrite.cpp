@@ -51,6 +51,10 @@ constexpr std::array<std::string_view, 4> upstream_urls{
 // RFC 9110 7.6.1, restated so that a field the implementation forgets fails here.
 constexpr std::array<std::string_view, 7> hop_by_hop{"Connection", "Keep-Alive", "Proxy-Connection",   "TE",
                                                      "Trailer",    "Upgrade",    "Proxy-Authorization"};
+// Fields that pass for another client address or a rewritten URL: dropped, also restated here.
+constexpr std::array<std::string_view, 7> spoofing{
+    "X-Client-IP",        "True-Client-IP", "X-Cluster-Client-IP", "X-Forwarded-Port",
+    "X-Forwarded-Server", "X-Original-URL", "X-Rewrite-URL"};
 
 void require(bool holds, const char* broken) {
     if (holds) return;
@@ -141,6 +145,7 @@ Fields end_to_end_fields(const RequestHeader& header, const std::vector<std::str
         const auto named = [name](std::string_view other) { return beast::iequals(name, other); };
         if (easgate::upstream::is_gateway_owned_field(name) || beast::iequals(name, "Expect") ||
             std::any_of(hop_by_hop.begin(), hop_by_hop.end(), named) ||
+            std::any_of(spoofing.begin(), spoofing.end(), named) ||
             std::any_of(dropped.begin(), dropped.end(), named))
             continue;
         kept.emplace_back(name, field.value());
@@ -220,6 +225,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     for (const auto name : hop_by_hop) require(count(forwarded, name) == 0, "no hop-by-hop field");
+    for (const auto name : spoofing)
+        require(count(forwarded, name) == 0, "no client-address or URL spoofing field");
     require(has_single(forwarded, "X-Forwarded-For", device.to_string()), "one X-Forwarded-For, the device");
     require(has_single(forwarded, "X-Forwarded-Proto", "https"), "one X-Forwarded-Proto: https");
     const std::string_view device_host = original[http::field::host];
