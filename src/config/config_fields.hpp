@@ -176,6 +176,7 @@ inline constexpr auto identity = [](auto& f, auto& i) {
             one_of<StrongMapping>({{"required", StrongMapping::required},
                                    {"preferred", StrongMapping::preferred},
                                    {"off", StrongMapping::off}}));
+    f.field("backdating_compensation", i.backdating_compensation, DurationOrZero{});
 };
 
 inline constexpr auto policy_action =

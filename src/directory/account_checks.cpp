@@ -41,12 +41,18 @@ std::int64_t filetime(std::chrono::system_clock::time_point when) {
     return std::chrono::duration_cast<ticks>(when.time_since_epoch()).count() + filetime_of_unix_epoch;
 }
 
-std::string utc_text(std::int64_t filetime) {
-    const std::time_t seconds = static_cast<std::time_t>((filetime - filetime_of_unix_epoch) / 10'000'000);
+std::string filetime_text(std::int64_t filetime) {
+    return utc_text(std::chrono::system_clock::from_time_t(
+        static_cast<std::time_t>((filetime - filetime_of_unix_epoch) / 10'000'000)));
+}
+
+// whenCreated's GeneralizedTime as AD writes it, "20261206053343.0Z" (UTC; the fraction ignored).
+std::optional<std::chrono::system_clock::time_point> generalized_time(const std::string* text) {
     std::tm utc{};
-    char text[32] = "?";
-    if (gmtime_r(&seconds, &utc) != nullptr) std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
-    return text;
+    if (text == nullptr || text->size() < 15 || text->back() != 'Z' ||
+        strptime(text->c_str(), "%Y%m%d%H%M%S", &utc) != text->c_str() + 14)
+        return std::nullopt;
+    return std::chrono::system_clock::from_time_t(timegm(&utc));
 }
 
 // The multi-valued attributes a user is read with, and where the user keeps each.
@@ -65,6 +71,14 @@ constexpr ListAttribute list_attributes[] = {
 };
 
 }  // namespace
+
+std::string utc_text(std::chrono::system_clock::time_point when) {
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+    std::tm utc{};
+    char text[32] = "?";
+    if (gmtime_r(&seconds, &utc) != nullptr) std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
+    return text;
+}
 
 RangedValues ranged_values(const LdapEntry& entry, std::string_view attribute) {
     if (const auto it = entry.find(std::string(attribute)); it != entry.end())
@@ -127,7 +141,8 @@ const std::vector<std::string>& account_attributes() {
                                        "accountExpires",
                                        "distinguishedName",
                                        "objectSid",
-                                       "mail"};
+                                       "mail",
+                                       "whenCreated"};
         for (const auto& list : list_attributes) names.emplace_back(list.name);
         return names;
     }();
@@ -147,11 +162,12 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
                    "let easgate's bind identity read them")
             .because("unavailable");
     }
-    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}, {}, {}, {}};
+    DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}, {}, {}, {}, {}};
     // The Exchange schema's device lists are left out of the answer of a directory without it.
     for (const auto& [attribute, list] : list_attributes) user.*list = ranged_values(entry, attribute).values;
     if (const auto* sid = first_value(entry, "objectSid")) user.object_sid = sid_text(*sid).value_or("");
     if (const auto* mail = first_value(entry, "mail")) user.mail = *mail;
+    user.created = generalized_time(first_value(entry, "whenCreated"));
 
     if (user.user_account_control & account_disabled) {
         return common::Failure::refused(
@@ -162,7 +178,7 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
         const auto since = number(entry, "lockoutTime");
         return common::Failure::refused("locked_out",
                                         "account " + *dn + " is locked out" +
-                                            (since ? " since " + utc_text(*since) : std::string()) +
+                                            (since ? " since " + filetime_text(*since) : std::string()) +
                                             " (too many wrong passwords): it unlocks by itself after the "
                                             "domain's lockout duration, or unlock it now (AD Users and "
                                             "Computers → Account → Unlock account; Unlock-ADAccount)");
@@ -170,7 +186,7 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
     if (const auto expires = number(entry, "accountExpires");
         expires && *expires != 0 && *expires != never_expires && *expires <= filetime(now)) {
         return common::Failure::refused(
-            "expired", "account " + *dn + " expired on " + utc_text(*expires) +
+            "expired", "account " + *dn + " expired on " + filetime_text(*expires) +
                            " (accountExpires): extend it (AD Users and Computers → Account → "
                            "Account expires; Set-ADAccountExpiration) to let the user in");
     }

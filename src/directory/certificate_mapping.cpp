@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "easgate/common/text.hpp"
+#include "easgate/config/units.hpp"
+#include "easgate/directory/account_checks.hpp"
 #include "easgate/directory/security_identifier.hpp"
 
 namespace easgate::directory {
@@ -53,6 +55,16 @@ std::string any_of(const std::vector<std::string>& conditions) {
     for (const auto& condition : conditions) out += condition;
     return out + ")";
 }
+
+std::string weakly(const DirectoryUser& found, Mapping found_by) {
+    return "the certificate maps to " + found.distinguished_name + " only by " + mapping_name(found_by) +
+           ", a weak mapping (Microsoft KB5014754)";
+}
+
+constexpr const char* make_it_strong =
+    "issue certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since the May "
+    "2022 updates), or map the certificate explicitly in the user's altSecurityIdentities "
+    "(X509:<I>issuer<SR>serial) and list alt_security_identities in identity.mapping";
 
 }  // namespace
 
@@ -114,6 +126,44 @@ const char* mapping_name(config::CertificateMapping mapping) {
     return "?";
 }
 
+UserLookup hold_to_strong_mapping(const config::IdentityConfig& config,
+                                  const identity::CertificateIdentity& certificate, Mapping found_by,
+                                  FoundUser found) {
+    const bool sid_named = !certificate.sid.empty() && config.strong_mapping != StrongMapping::off;
+    if (sid_named && !common::equals_ignoring_case(found->object_sid, certificate.sid)) {
+        return common::Failure::refused(
+            "sid_mismatch", "the certificate's SID extension names " + certificate.sid + " but account " +
+                                found->distinguished_name + " (found by " + mapping_name(found_by) +
+                                ") has objectSid " +
+                                (found->object_sid.empty() ? "(none readable)" : found->object_sid) +
+                                ": the account was re-created after the certificate was issued, or the "
+                                "certificate names someone else; issue the user a new certificate");
+    }
+    const bool strong = sid_named || found_by == Mapping::sid || found_by == Mapping::alt_security_identities;
+    if (strong || config.strong_mapping == StrongMapping::off) return found;
+    if (config.strong_mapping == StrongMapping::required) {
+        return common::Failure::refused(
+            "weak_mapping",
+            weakly(*found, found_by) + ", and identity.strong_mapping is required: " + make_it_strong);
+    }
+    // A weakly mapped certificate older than its account was issued to someone else, an earlier
+    // holder of the name (a domain controller in KB5014754's Compatibility mode refuses it too, KDC
+    // event 40).
+    if (found->created && certificate.not_before + config.backdating_compensation < *found->created) {
+        return common::Failure::refused(
+            "predates_account",
+            weakly(*found, found_by) + ", and the certificate is older than the account: issued " +
+                utc_text(certificate.not_before) + ", the account created " + utc_text(*found->created) +
+                " (whenCreated; identity.backdating_compensation " +
+                config::format_duration(config.backdating_compensation) +
+                " allowed for a CA that backdates notBefore). It was issued to an earlier holder of the name "
+                "or before the account was re-created: issue the user a new certificate. To map without "
+                "such guesses, " +
+                make_it_strong);
+    }
+    return found;
+}
+
 CertificateMapping::CertificateMapping(config::IdentityConfig config,
                                        std::shared_ptr<DirectoryClient> directory)
     : config_(std::move(config)), directory_(std::move(directory)) {}
@@ -143,7 +193,7 @@ public:
             tried_ += (tried_.empty() ? "" : "; ") + found.error().reason;
             return std::nullopt;
         }
-        return judge(std::move(*found));
+        return hold_to_strong_mapping(config_, certificate_, mapping_, std::move(*found));
     }
 
     // The verdict when no mapping found an account.
@@ -154,33 +204,6 @@ public:
     }
 
 private:
-    UserLookup judge(FoundUser found) const {
-        const bool sid_named = !certificate_.sid.empty() && config_.strong_mapping != StrongMapping::off;
-        if (sid_named && !common::equals_ignoring_case(found->object_sid, certificate_.sid)) {
-            return common::Failure::refused(
-                "sid_mismatch", "the certificate's SID extension names " + certificate_.sid +
-                                    " but account " + found->distinguished_name + " (found by " +
-                                    mapping_name(mapping_) + ") has objectSid " +
-                                    (found->object_sid.empty() ? "(none readable)" : found->object_sid) +
-                                    ": the account was re-created after the certificate was issued, or the "
-                                    "certificate names someone else; issue the user a new certificate");
-        }
-        const bool strong =
-            sid_named || mapping_ == Mapping::sid || mapping_ == Mapping::alt_security_identities;
-        if (!strong && config_.strong_mapping == StrongMapping::required) {
-            return common::Failure::refused(
-                "weak_mapping",
-                "the certificate maps to " + found->distinguished_name + " only by " +
-                    mapping_name(mapping_) +
-                    ", a weak mapping (Microsoft KB5014754), and identity.strong_mapping is required: issue "
-                    "certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since "
-                    "the May 2022 updates), or map the certificate explicitly in the user's "
-                    "altSecurityIdentities (X509:<I>issuer<SR>serial) and list alt_security_identities in "
-                    "identity.mapping");
-        }
-        return found;
-    }
-
     const config::IdentityConfig& config_;
     const identity::CertificateIdentity& certificate_;
     std::size_t next_ = 0;

@@ -57,7 +57,9 @@ void check_directory_account(const config::Config& config, const identity::Certi
     }
     std::string tried;
     for (const auto mapping : config.identity.mapping) {
-        const directory::CertificateMapping one({{mapping}, config.identity.strong_mapping}, client);
+        auto alone = config.identity;
+        alone.mapping = {mapping};
+        const directory::CertificateMapping one(std::move(alone), client);
         auto found = find(one, device);
         if (!found && found.error().cause == "not_found") {
             tried += (tried.empty() ? "" : "; ") + found.error().reason;

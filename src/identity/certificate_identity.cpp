@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include <cstdio>
+#include <ctime>
 #include <limits>
 #include <memory>
 #include <new>
@@ -231,6 +232,12 @@ std::optional<std::string> fingerprint(const X509* cert, const EVP_MD* digest) {
     return common::hex_encode({hash, length});
 }
 
+std::chrono::system_clock::time_point time_point_of(const ASN1_TIME* time) {
+    std::tm utc{};
+    if (time == nullptr || ASN1_TIME_to_tm(time, &utc) != 1) return {};
+    return std::chrono::system_clock::from_time_t(timegm(&utc));
+}
+
 // What logs and audit records use to name the certificate itself.
 Refusal read_description(X509* leaf, CertificateIdentity& identity) {
     auto subject = rfc2253_name(X509_get_subject_name(leaf));
@@ -249,6 +256,7 @@ Refusal read_description(X509* leaf, CertificateIdentity& identity) {
     if (const ASN1_OCTET_STRING* key_id = X509_get0_subject_key_id(leaf)) {
         identity.subject_key_id = common::hex_encode(bytes_of(key_id));
     }
+    identity.not_before = time_point_of(X509_get0_notBefore(leaf));
     return std::nullopt;
 }
 

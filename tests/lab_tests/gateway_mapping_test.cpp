@@ -172,5 +172,47 @@ TEST_F(GatewayMappingTest, EachStrongAltSecurityIdentitiesFormFindsItsAccount) {
     }
 }
 
+// KB5014754 (as a DC in Compatibility mode, KDC event 40): a certificate mapped only by its UPN
+// that is older than the account was issued to an earlier holder of the name. The test makes the
+// account now, as an admin giving a new hire a departed colleague's name would; the departed
+// colleague's certificate (issued months ago, never revoked) must not open the new hire's mailbox.
+TEST_F(GatewayMappingTest, AWeaklyMappedCertificateOlderThanItsAccountIsRefused) {
+    const std::string name = "rehired";
+    const std::string dn = "CN=" + name + ",CN=Users," + lab().at("LAB_BASE_DN");
+    std::string password;  // unicodePwd: the quoted password in UTF-16LE
+    for (const char c : "\"" + lab().at("LAB_USER_PASSWORD") + "\"") password += {c, '\0'};
+    std::string encoded(4 * (password.size() / 3 + 1) + 1, '\0');
+    encoded.resize(static_cast<std::size_t>(EVP_EncodeBlock(
+        reinterpret_cast<unsigned char*>(encoded.data()),
+        reinterpret_cast<const unsigned char*>(password.data()), static_cast<int>(password.size()))));
+    as_administrator({"ldapdelete"}, dn + "\n");  // a run that stopped half-way left it
+    const auto departed = [&] {
+        CertSpec spec;
+        spec.upn = name + "@example.test";
+        spec.not_before = -std::chrono::days(200);
+        return test_ca_->issue(spec);
+    }();
+    const auto created = as_administrator(
+        {"ldapadd"}, "dn: " + dn + "\nobjectClass: user\nsAMAccountName: " + name + "\nuserPrincipalName: " +
+                         name + "@example.test\nunicodePwd:: " + encoded + "\nuserAccountControl: 512\n\n");
+    ASSERT_EQ(created.exit_code, 0) << created.err << created.out;
+
+    start_gateway();
+    EXPECT_EQ(who_gets_in(departed), "403");
+    EXPECT_EQ(times_logged("and the certificate is older than the account: issued ", 1), 1u);
+    EXPECT_EQ(who_gets_in(issue(name + "@example.test")), "rehired@EXAMPLE.TEST");  // the new hire's own
+    // A SID extension maps strongly: no guess by date is needed (nor made).
+    auto departed_with_sid = [&] {
+        CertSpec spec;
+        spec.upn = name + "@example.test";
+        spec.sid = sid_of(name);
+        spec.not_before = -std::chrono::days(200);
+        return test_ca_->issue(spec);
+    }();
+    EXPECT_EQ(who_gets_in(departed_with_sid), "rehired@EXAMPLE.TEST");
+    const auto deleted = as_administrator({"ldapdelete"}, dn + "\n");
+    EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+}
+
 }  // namespace
 }  // namespace easgate::testing

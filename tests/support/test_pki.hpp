@@ -35,15 +35,15 @@ struct RawExtension {
 
 struct CertSpec {
     std::string common_name = "device";
-    std::optional<std::string> upn;          // SAN otherName 1.3.6.1.4.1.311.20.2.3, UTF8String
-    std::vector<std::string> emails;         // SAN rfc822Name
-    std::vector<std::string> dns_names;      // SAN dNSName (server certificates)
-    std::vector<std::string> ip_addresses;   // SAN iPAddress, e.g. "127.0.0.1"
-    std::optional<std::string> sid;          // 1.3.6.1.4.1.311.25.2 security extension, as ADCS writes it
-    bool client_auth_eku = true;             // EKU 1.3.6.1.5.5.7.3.2
-    bool server_auth_eku = false;            // EKU 1.3.6.1.5.5.7.3.1; with neither: emailProtection only
-    bool omit_eku = false;                   // no EKU extension at all
-    std::chrono::seconds not_before{-3600};  // relative to now
+    std::optional<std::string> upn;         // SAN otherName 1.3.6.1.4.1.311.20.2.3, UTF8String
+    std::vector<std::string> emails;        // SAN rfc822Name
+    std::vector<std::string> dns_names;     // SAN dNSName (server certificates)
+    std::vector<std::string> ip_addresses;  // SAN iPAddress, e.g. "127.0.0.1"
+    std::optional<std::string> sid;         // 1.3.6.1.4.1.311.25.2 security extension, as ADCS writes it
+    bool client_auth_eku = true;            // EKU 1.3.6.1.5.5.7.3.2
+    bool server_auth_eku = false;           // EKU 1.3.6.1.5.5.7.3.1; with neither: emailProtection only
+    bool omit_eku = false;                  // no EKU extension at all
+    std::chrono::seconds not_before{-600};  // relative to now; AD CS backdates by 10 minutes
     std::chrono::seconds not_after{30 * 24 * 3600};
     std::vector<RawExtension> extra_extensions;  // added after all the above
 };

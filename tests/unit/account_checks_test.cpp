@@ -32,9 +32,22 @@ TEST(AccountChecks, TheSearchAsksForWhatTheChecksRead) {
     for (const char* name :
          {"userPrincipalName", "sAMAccountName", "userAccountControl", "msDS-User-Account-Control-Computed",
           "lockoutTime", "accountExpires", "distinguishedName", "objectSid", "memberOf",
-          "msExchMobileAllowedDeviceIDs", "msExchMobileBlockedDeviceIDs", "mail"})
+          "msExchMobileAllowedDeviceIDs", "msExchMobileBlockedDeviceIDs", "mail", "whenCreated"})
         EXPECT_EQ(std::count(asked.begin(), asked.end(), name), 1) << name;
-    EXPECT_EQ(asked.size(), 12u);
+    EXPECT_EQ(asked.size(), 13u);
+}
+
+// whenCreated as AD and Samba write it; anything else is no date (the date check is then skipped).
+TEST(AccountChecks, WhenCreatedIsReadAsUtc) {
+    auto created = entry();
+    created["whenCreated"] = {"20260101120000.0Z"};
+    EXPECT_EQ((*judge_account(created, "ldaps://dc1", noon_2026_01_01))->created, noon_2026_01_01);
+    EXPECT_EQ(utc_text(noon_2026_01_01), "2026-01-01 12:00:00 UTC");
+    EXPECT_FALSE((*judge_account(entry(), "ldaps://dc1", noon_2026_01_01))->created);
+    for (const char* malformed : {"20260101120000.0", "2026-01-01 12:00Z", "202601011200Z", ""}) {
+        created["whenCreated"] = {malformed};
+        EXPECT_FALSE((*judge_account(created, "ldaps://dc1", noon_2026_01_01))->created) << malformed;
+    }
 }
 
 TEST(AccountChecks, AnEnabledDelegableAccountIsTheUser) {

@@ -101,6 +101,17 @@ TEST_F(CertificateIdentityTest, UpnCertificateYieldsTheFullIdentity) {
     EXPECT_EQ(identity.subject_key_id.size(), 40u);
 }
 
+// notBefore to the second, for KB5014754's "certificate older than its account".
+TEST_F(CertificateIdentityTest, NotBeforeIsTheCertificatesOwn) {
+    CertSpec spec = spec_with_upn("alice@corp.example");
+    spec.not_before = -std::chrono::days(400);
+    const auto before = std::chrono::system_clock::now();
+    const auto result = extract_identity_from_der(issue(spec).der);
+    ASSERT_TRUE(result) << result.error;
+    const auto expected = before - std::chrono::days(400);
+    EXPECT_LE(std::chrono::abs(result.identity->not_before - expected), std::chrono::seconds(2));
+}
+
 TEST_F(CertificateIdentityTest, ExtractFromX509MatchesExtractFromDer) {
     CertSpec spec = spec_with_upn("alice@corp.example");
     spec.sid = domain_user_sid;

@@ -86,5 +86,70 @@ TEST(CertificateMappingSearch, AMappingTheCertificateCannotServeIsSkipped) {
               "(userPrincipalName=bob@example.test)");
 }
 
+// KB5014754 as a domain controller applies it to the account found.
+class StrongMappingVerdict : public ::testing::Test {
+protected:
+    static constexpr auto found_at = std::chrono::sys_days{std::chrono::year{2026} / 3 / 1};
+
+    static FoundUser account(std::optional<std::chrono::system_clock::time_point> created = found_at) {
+        DirectoryUser user;
+        user.distinguished_name = "CN=alice,CN=Users,DC=example,DC=test";
+        user.object_sid = certificate().sid;
+        user.created = created;
+        return std::make_shared<const DirectoryUser>(std::move(user));
+    }
+
+    // The cause of the verdict on a certificate issued `issued` relative to the account's creation.
+    static std::string cause(config::StrongMapping strength, CertificateMapping found_by,
+                             std::chrono::seconds issued, bool with_sid = false,
+                             std::optional<std::chrono::system_clock::time_point> created = found_at) {
+        auto c = certificate();
+        if (!with_sid) c.sid.clear();
+        c.not_before = found_at + issued;
+        const config::IdentityConfig config{.mapping = {found_by}, .strong_mapping = strength};
+        const auto verdict = hold_to_strong_mapping(config, c, found_by, account(created));
+        return verdict ? "found" : verdict.error().cause;
+    }
+};
+
+TEST_F(StrongMappingVerdict, AWeaklyMappedCertificateOlderThanItsAccountIsRefused) {
+    using config::StrongMapping;
+    using std::chrono::minutes;
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::upn, -minutes(11)), "predates_account");
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::email, -std::chrono::days(400)),
+              "predates_account");
+    // AD CS backdates notBefore 10 minutes: a certificate requested right after the account was made.
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::upn, -minutes(10)), "found");
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::upn, minutes(5)), "found");
+    // A strong mapping, or a matching SID, is not judged by date; neither is a mapping with off.
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::upn, -minutes(60), true), "found");
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::sid, -minutes(60), true), "found");
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::alt_security_identities, -minutes(60)),
+              "found");
+    EXPECT_EQ(cause(StrongMapping::off, CertificateMapping::upn, -minutes(60)), "found");
+    EXPECT_EQ(cause(StrongMapping::required, CertificateMapping::upn, minutes(5)), "weak_mapping");
+    // A directory that does not say when the account was made: no date to judge by.
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::upn, -minutes(60), false, std::nullopt),
+              "found");
+}
+
+TEST_F(StrongMappingVerdict, ThePredatingRefusalNamesBothDatesAndTheCompensation) {
+    auto c = certificate();
+    c.sid.clear();
+    c.not_before = found_at - std::chrono::hours(2);
+    config::IdentityConfig config;
+    config.backdating_compensation = std::chrono::minutes(30);
+    const auto verdict = hold_to_strong_mapping(config, c, CertificateMapping::upn, account());
+    ASSERT_FALSE(verdict);
+    const auto& reason = verdict.error().reason;
+    for (const char* said : {"CN=alice,CN=Users,DC=example,DC=test", "only by upn", "KB5014754",
+                             "issued 2026-02-28 22:00:00 UTC", "created 2026-03-01 00:00:00 UTC",
+                             "backdating_compensation 30m", "new certificate", "SID extension"})
+        EXPECT_NE(reason.find(said), std::string::npos) << said << " in " << reason;
+    EXPECT_EQ(verdict.error().status, 403u);
+    config.backdating_compensation = std::chrono::hours(3);
+    EXPECT_TRUE(hold_to_strong_mapping(config, c, CertificateMapping::upn, account()));
+}
+
 }  // namespace
 }  // namespace easgate::directory

@@ -187,6 +187,10 @@ enum class StrongMapping { required, preferred, off };
 struct IdentityConfig {
     std::vector<CertificateMapping> mapping{CertificateMapping::upn};  // tried in order; first match wins
     StrongMapping strong_mapping = StrongMapping::preferred;
+    // With preferred, a weakly mapped certificate whose notBefore is earlier than its account's
+    // whenCreated by more than this is refused (KB5014754, as Microsoft's
+    // CertificateBackdatingCompensation): AD CS backdates notBefore by 10 minutes (ClockSkewMinutes).
+    milliseconds backdating_compensation{std::chrono::minutes(10)};
 
     bool operator==(const IdentityConfig&) const = default;
 };

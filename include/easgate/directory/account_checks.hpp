@@ -30,6 +30,9 @@ const std::vector<std::string>& account_attributes();
 UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
                          std::chrono::system_clock::time_point now);
 
+// "2026-12-06 05:33:43 UTC", as refusals name AD's and certificates' times.
+std::string utc_text(std::chrono::system_clock::time_point when);
+
 // The values of a multi-valued attribute as far as the entry holds them. AD hands out at most
 // MaxValRange (1500) values at a time: beyond that the entry has "<attribute>;range=0-1499" and
 // `next` says where the rest starts ("<attribute>;range=1500-*" asks for it).

@@ -18,7 +18,9 @@ namespace easgate::directory {
 // - a certificate's SID extension must name the account found, however it was found (refused as
 //   sid_mismatch: a re-created account, or a certificate naming someone else);
 // - with required, an account found only by UPN or email, without a matching SID, is refused as
-//   weak_mapping.
+//   weak_mapping;
+// - with preferred, such an account is refused as predates_account when the certificate is older
+//   than the account (notBefore + identity.backdating_compensation before whenCreated).
 class CertificateMapping {
 public:
     CertificateMapping(config::IdentityConfig config, std::shared_ptr<DirectoryClient> directory);
@@ -34,6 +36,12 @@ private:
     config::IdentityConfig config_;
     std::shared_ptr<DirectoryClient> directory_;
 };
+
+// The account that the mapping found_by found for the certificate, held to identity.strong_mapping
+// as CertificateMapping describes; a Failure::refused naming the cause and the fix when it fails.
+UserLookup hold_to_strong_mapping(const config::IdentityConfig& config,
+                                  const identity::CertificateIdentity& certificate,
+                                  config::CertificateMapping found_by, FoundUser found);
 
 // The identity.mapping entry's name, as the configuration spells it: "upn", "sid", …
 const char* mapping_name(config::CertificateMapping mapping);

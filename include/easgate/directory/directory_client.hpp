@@ -30,6 +30,9 @@ struct DirectoryUser {
     std::vector<std::string> exchange_allowed_device_ids;
     std::vector<std::string> exchange_blocked_device_ids;
     std::string mail;  // the mail attribute, "" without one: a policy's users term may name it
+    // whenCreated, when the directory gave it: a weakly mapped certificate older than the account
+    // is refused (KB5014754).
+    std::optional<std::chrono::system_clock::time_point> created;
 };
 
 // A user found, as the cache holds it and every request that found them shares it: never changed

@@ -2,6 +2,7 @@
 
 #include <openssl/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -22,6 +23,9 @@ struct CertificateIdentity {
     std::string sha1_fingerprint;     // lower-case hex, no separators
     std::string sha256_fingerprint;   // lower-case hex, no separators
     std::string subject_key_id;       // lower-case hex, or empty when the extension is absent
+    // notBefore: KB5014754 refuses a weakly mapped certificate older than its account. The epoch
+    // when unreadable, which makes it older than any account.
+    std::chrono::system_clock::time_point not_before{};
 
     // The name the directory looks up: the UPN when present, else the first email.
     const std::string& principal_name() const { return upn.empty() ? emails.front() : upn; }
