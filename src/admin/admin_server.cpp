@@ -97,13 +97,19 @@ asio::awaitable<void> AdminServer::accept_loop() {
             continue;
         }
         if (open_ >= max_admin_connections) {
+            const bool room = close_oldest_waiting();
             if (const long suppressed = full_log_.admit("full"); suppressed >= 0)
                 spdlog::warn(
-                    "admin: {} connections are open, the most the admin endpoint serves at once; "
-                    "closing new ones until some end ({} more closed since the last such line)",
-                    max_admin_connections, suppressed);
-            socket.close(ec);
-            continue;
+                    "admin: {} connections are open, the most the admin endpoint serves at once; {} "
+                    "({} more since the last such line)",
+                    max_admin_connections,
+                    room ? "closing the oldest one that has sent no request yet for the new one"
+                         : "closing new ones until some end",
+                    suppressed);
+            if (!room) {
+                socket.close(ec);
+                continue;
+            }
         }
         ++open_;
         asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)),
@@ -114,6 +120,16 @@ asio::awaitable<void> AdminServer::accept_loop() {
     }
 }
 
+bool AdminServer::close_oldest_waiting() {
+    for (beast::tcp_stream* stream : waiting_) {
+        if (!stream->socket().is_open()) continue;  // closed already, its coroutine not yet resumed
+        boost::system::error_code ignored;
+        stream->socket().close(ignored);  // its descriptor is free now; its read ends aborted
+        return true;
+    }
+    return false;
+}
+
 asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -121,8 +137,10 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     parser.header_limit(8 * 1024);
     stream.expires_after(request_timeout);
     // The header is all that matters; a body (never expected) is left unread and the connection closed.
+    const auto waiting = waiting_.insert(waiting_.end(), &stream);
     auto [read_ec, read] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
-    if (read_ec) co_return;  // a scanner or a closed probe: nothing worth a log line
+    waiting_.erase(waiting);
+    if (read_ec) co_return;  // a scanner, a closed probe, or closed for a newer connection: no log line
     auto response = answer(parser.get(), metrics_, healthz_, readyz_);
     stream.expires_after(request_timeout);
     co_await http::async_write(stream, response, use_nothrow);

@@ -3,7 +3,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,8 +20,10 @@ namespace easgate::admin {
 // easgate can't serve users, e.g. an accept loop stopped or no login to the KDC yet); GET /readyz
 // for load balancers (200 {"ready":true}, or 503 {"ready":false,"reasons":[…]} while anything a
 // request needs is failing: listeners, KDC, directory, every Exchange server). One request per
-// connection, at most 64 at once (more are closed at once); it runs on the accept thread, never on
-// a device connection's worker.
+// connection, at most 64 at once: a new one beyond them takes the place of the oldest that has sent
+// no request yet (a monitor sends its request at once, so idle connections can't keep it out), or
+// is closed when each is being answered. It runs on the accept thread, never on a device
+// connection's worker.
 class AdminServer {
 public:
     using ReadinessCheck = std::function<std::vector<std::string>()>;  // empty: ready; else why not
@@ -36,12 +40,15 @@ public:
 private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+    // Closes the oldest connection still waiting for its request; false when there is none.
+    bool close_oldest_waiting();
 
     boost::asio::ip::tcp::acceptor acceptor_;
     MetricsSource metrics_;
     ReadinessCheck healthz_;
     ReadinessCheck readyz_;
-    std::size_t open_ = 0;  // connections being served; on the accept thread only
+    std::size_t open_ = 0;                          // connections being served; on the accept thread only
+    std::list<boost::beast::tcp_stream*> waiting_;  // of those, the ones reading their request, oldest first
     common::LogRateLimiter full_log_{std::chrono::minutes(1)};
 };
 
