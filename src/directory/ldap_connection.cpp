@@ -138,9 +138,7 @@ bool LdapConnection::timed_out(const LdapStatus& status) const {
 // `unanswered` says what was missing if the server sent nothing during the operation.
 LdapStatus LdapConnection::timeout_status(std::string_view operation, std::string_view unanswered,
                                           SocketDeadline::Traffic before) const {
-    // A DC that stopped answering LDAP has often stopped answering Kerberos too (both are its LSA
-    // process): easgate checks its KDCs, so that a hung one is asked last before users wait for it.
-    kerberos::KdcWatch::suspect_installed();
+    suspect_kdcs();
     const std::string within = within_timeout();
     const auto traffic = deadline_.traffic();
     std::string message;
@@ -160,8 +158,18 @@ LdapStatus LdapConnection::timeout_status(std::string_view operation, std::strin
     return {LDAP_TIMEOUT, "timed out: " + message};
 }
 
+// A DC that stopped answering LDAP has often stopped answering Kerberos too (both are its LSA
+// process): easgate checks its KDCs, so that a hung one is asked last before users wait for it. A
+// GSSAPI bind to the next DC waits for that verdict (a second or two), not for the hung KDC.
+void LdapConnection::suspect_kdcs() const {
+    if (bind_.method == config::DirectoryBind::gssapi)
+        kerberos::KdcWatch::suspect_installed_and_wait();
+    else
+        kerberos::KdcWatch::suspect_installed();
+}
+
 LdapStatus LdapConnection::kdc_timed_out(std::string_view ticket) const {
-    kerberos::KdcWatch::suspect_installed();  // a hung KDC is then asked last
+    suspect_kdcs();
     return {LDAP_TIMEOUT, "timed out: no " + std::string(ticket) + " from the KDC" + within_timeout() +
                               ": is the KDC answering?"};
 }

@@ -77,6 +77,7 @@ private:
     LdapStatus bind();
     LdapStatus bind_gssapi(gss_cred_id_t credential);
     LdapStatus bind_simple();
+    void suspect_kdcs() const;
     LdapStatus use_remaining_time();
     bool timed_out(const LdapStatus& status) const;
     std::string within_timeout() const;

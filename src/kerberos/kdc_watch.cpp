@@ -114,7 +114,10 @@ KdcWatch::~KdcWatch() {
         stopping_ = true;
     }
     wake_.notify_all();
+    settled_.notify_all();
     thread_.join();
+    std::unique_lock lock(mutex_);
+    settled_.wait(lock, [this] { return waiters_ == 0; });
 }
 
 void KdcWatch::suspect() {
@@ -128,6 +131,24 @@ void KdcWatch::suspect() {
 void KdcWatch::suspect_installed() {
     const std::lock_guard lock(installed_mutex);
     if (installed_watch != nullptr) installed_watch->suspect();
+}
+
+void KdcWatch::suspect_installed_and_wait() {
+    std::unique_lock installed(installed_mutex);
+    KdcWatch* const watch = installed_watch;
+    if (watch == nullptr) return;
+    // installed_mutex, then mutex_, as in suspect_installed(); the watch can't be destroyed while it
+    // counts this waiter, so installed_mutex (which the watch's ordering takes) is let go.
+    std::unique_lock lock(watch->mutex_);
+    installed.unlock();
+    ++watch->waiters_;
+    watch->suspected_ = true;
+    const std::uint64_t round = watch->rounds_started_ + 1;  // the next one sees this suspicion
+    watch->wake_.notify_all();
+    watch->settled_.wait_for(lock, probe_timeout(watch->settings_.timeout) + std::chrono::seconds(1),
+                             [&] { return watch->stopping_ || watch->rounds_done_ >= round; });
+    --watch->waiters_;
+    watch->settled_.notify_all();  // under the lock: once it is let go, the watch may be gone
 }
 
 std::vector<std::string> KdcWatch::silent_kdcs(const std::vector<std::string>& kdcs) const {
@@ -157,11 +178,14 @@ void KdcWatch::run() {
             wake_.wait_for(lock, settings_.recheck, asked);
         if (stopping_) break;
         suspected_ = false;
+        ++rounds_started_;
         lock.unlock();
         const auto kdcs = realm_kdcs(settings_.realm, file_.admin_krb5_conf());
         auto silent = silent_kdcs(kdcs);
         if (!stopping_) order(kdcs, std::move(silent));
         lock.lock();
+        ++rounds_done_;
+        settled_.notify_all();
     }
 }
 

@@ -192,6 +192,31 @@ TEST_F(KdcWatchTest, AWatchMadeByAReloadKeepsTheHungKdcLast) {
         << "krb5.conf's order for a realm the gateway no longer watches";
 }
 
+// The directory's failover waits for the verdict: its next GSSAPI bind then reads the new order.
+TEST_F(KdcWatchTest, SuspectingAndWaitingReturnsOnceTheHungKdcIsAskedLast) {
+    KdcWatch::suspect_installed_and_wait();  // no watch: nothing to wait for
+    const KdcOrderFile order(admin_);
+    const KdcWatch watch(order, settings());
+    KdcWatch::suspect_installed_and_wait();
+    EXPECT_EQ(realm_kdcs("WATCH.TEST"), (std::vector<std::string>{serving_.entry(), hung_.entry()}))
+        << "already, without waiting for the file";
+}
+
+// A reload that drops the watch while a directory worker waits on it lets the worker go.
+TEST_F(KdcWatchTest, AWatchGoingAwayLetsItsWaitersGo) {
+    const KdcOrderFile order(admin_);
+    auto watch = std::make_unique<KdcWatch>(order, settings());
+    std::atomic<bool> returned{false};
+    std::thread waiter([&] {
+        KdcWatch::suspect_installed_and_wait();
+        returned = true;
+    });
+    std::this_thread::sleep_for(50ms);  // the watch is asking the hung KDC (500 ms here)
+    watch.reset();
+    waiter.join();
+    EXPECT_TRUE(returned);
+}
+
 TEST_F(KdcWatchTest, WhenEveryKdcIsHungKrb5ConfsOrderStays) {
     FakeKdc other_hung;
     write_admin({hung_.entry(), other_hung.entry()});

@@ -48,6 +48,10 @@ public:
     // suspect() on the process's newest watch, if any: for the directory's GSSAPI bind, whose
     // service tickets come from the same KDCs.
     static void suspect_installed();
+    // suspect_installed(), then waits until that watch has asked each KDC and ordered them (at most
+    // its probe time and a second): for the directory's failover, so that the next DC's GSSAPI bind
+    // asks a hung KDC last instead of waiting for it.
+    static void suspect_installed_and_wait();
 
 private:
     void run();
@@ -58,9 +62,13 @@ private:
 
     const KdcOrderFile& file_;
     const Settings settings_;
-    std::mutex mutex_;  // guards suspected_ and the waits on stopping_
+    std::mutex mutex_;  // guards suspected_, the round counts, waiters_ and the waits on stopping_
     std::condition_variable wake_;
+    std::condition_variable settled_;  // a round ended, or a waiter left
     bool suspected_ = false;
+    std::uint64_t rounds_started_ = 0;  // rounds of asking every KDC
+    std::uint64_t rounds_done_ = 0;     // of those, ordered
+    unsigned waiters_ = 0;              // in suspect_installed_and_wait: the destructor waits for them
     std::atomic<bool> stopping_{false};
     // The watch's thread's own; changed under installed_mutex, which a newer watch reads them under:
     std::vector<std::string> hung_;     // silent when last asked
