@@ -32,6 +32,9 @@ std::string remedy_for(const std::string& cause) {
                "Protected Users)";
     if (cause == "locked_out") return "unlock the account in Active Directory Users and Computers";
     if (cause == "expired") return "extend the account's expiry (Account tab, Account expires)";
+    if (cause == "predates_account")
+        return "issue the user a new certificate (with the SID extension it maps strongly, whatever its "
+               "dates), and revoke this one if an earlier holder of the name still has it";
     if (cause == "unavailable") return "see the directory checks above";
     return "see the reason: it names the AD or CA action";
 }

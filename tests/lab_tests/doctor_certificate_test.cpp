@@ -26,11 +26,13 @@ protected:
     void TearDown() override { std::filesystem::remove_all(work_); }
 
     // The "directory account" finding of `easgate doctor --json --certificate` for a device
-    // certificate naming upn.
-    nlohmann::json account_finding(const std::string& upn) {
+    // certificate naming upn, valid from not_before (relative to now).
+    nlohmann::json account_finding(const std::string& upn,
+                                   std::chrono::seconds not_before = CertSpec{}.not_before) {
         CertSpec spec;
         spec.common_name = upn;
         spec.upn = upn;
+        spec.not_before = not_before;
         const auto [cert, key] = ca_.issue(spec).write(work_, "device");
         const auto result =
             run_command({EASGATE_BINARY, "doctor", "--config", (work_ / "easgate.yaml").string(), "--json",
@@ -64,6 +66,18 @@ TEST_F(DoctorCertificateLabTest, ADisabledAccountFailsWithTheReason) {
     EXPECT_EQ(finding["verdict"], "FAIL") << output_;
     EXPECT_EQ(finding["found"].get<std::string>().rfind("disabled (mapping upn): ", 0), 0u) << output_;
     EXPECT_NE(finding["remedy"].get<std::string>().find("enable the account"), std::string::npos) << output_;
+}
+
+// A certificate mapped by UPN alone that is older than alice's account (the lab made it at
+// provisioning) was issued to an earlier alice (KB5014754).
+TEST_F(DoctorCertificateLabTest, ACertificateOlderThanItsAccountFailsWithBothDates) {
+    const auto finding = account_finding("alice@example.test", -std::chrono::days(400));
+    ASSERT_FALSE(finding.is_null()) << output_;
+    EXPECT_EQ(finding["verdict"], "FAIL") << output_;
+    const auto found = finding["found"].get<std::string>();
+    EXPECT_EQ(found.rfind("predates_account (mapping upn): ", 0), 0u) << output_;
+    EXPECT_NE(found.find(", the account created "), std::string::npos) << found;
+    EXPECT_NE(finding["remedy"].get<std::string>().find("new certificate"), std::string::npos) << output_;
 }
 
 TEST_F(DoctorCertificateLabTest, AnUnknownUpnFailsAsNotFound) {
