@@ -12,6 +12,7 @@
 #include "child_process.hpp"
 #include "easgate/common/text.hpp"
 #include "gateway_delegation_fixture.hpp"
+#include "lab_administration.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -20,8 +21,7 @@ class GatewayDcFailoverTest : public GatewayDelegationTest {
 protected:
     void SetUp() override {
         GatewayDelegationTest::SetUp();
-        // What earlier tests changed on dc1 (a service's new key, say) reaches dc2 now, not seconds on.
-        const auto synced = run_command({"bash", script(), "sync"}, std::chrono::seconds(60));
+        const auto synced = replicate_dcs_now();  // a service's new key, say, made on dc1
         ASSERT_EQ(synced.exit_code, 0) << synced.err;
     }
 

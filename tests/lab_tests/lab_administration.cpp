@@ -1,5 +1,6 @@
 #include "lab_administration.hpp"
 
+#include <chrono>
 #include <filesystem>
 
 #include "lab_environment.hpp"
@@ -33,6 +34,11 @@ CommandResult modify_domain_partition(const std::string& ldif) {
                      (dir / "change.ldif").string()});
     std::filesystem::remove_all(dir);
     return result;
+}
+
+CommandResult replicate_dcs_now() {
+    return run_command({"bash", std::string(EASGATE_SOURCE_DIR) + "/tests/lab/dc.sh", "sync"},
+                       std::chrono::seconds(60));
 }
 
 }  // namespace easgate::testing

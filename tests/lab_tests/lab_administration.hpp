@@ -19,4 +19,8 @@ CommandResult as_administrator(std::vector<std::string> argv, const std::string&
 // replicated object). Samba sees the change at once.
 CommandResult modify_domain_partition(const std::string& ldif);
 
+// Replicates the domain between dc1 and dc2 now (tests/lab/dc.sh sync): what earlier tests
+// changed (and undid) on dc1 reaches dc2 before a test that reads dc2, not seconds on.
+CommandResult replicate_dcs_now();
+
 }  // namespace easgate::testing
