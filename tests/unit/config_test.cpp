@@ -281,6 +281,15 @@ TEST_F(ConfigTest, IdentityMappingDefaultsToTheUpnAndPreferredStrongMapping) {
         (std::vector<CertificateMapping>{CertificateMapping::sid, CertificateMapping::alt_security_identities,
                                          CertificateMapping::upn, CertificateMapping::email}));
     EXPECT_EQ(config.identity.strong_mapping, StrongMapping::required);
+    EXPECT_EQ(defaults.identity.backdating_compensation, std::chrono::minutes(10));
+    EXPECT_NE(to_yaml(defaults).find("  backdating_compensation: 10m\n"), std::string::npos)
+        << to_yaml(defaults);
+    EXPECT_EQ(load(valid("", "identity:\n  backdating_compensation: 0s\n")).identity.backdating_compensation,
+              std::chrono::milliseconds(0));
+    EXPECT_EQ(load(valid("", "identity:\n  backdating_compensation: 1h\n")).identity.backdating_compensation,
+              std::chrono::hours(1));
+    const auto not_a_duration = error_of(valid("", "identity:\n  backdating_compensation: ten\n"));
+    EXPECT_NE(not_a_duration.find("identity.backdating_compensation"), std::string::npos) << not_a_duration;
     const auto unknown = error_of(valid("", "identity:\n  mapping: [upn, subject]\n"));
     EXPECT_NE(unknown.find("identity.mapping[1]"), std::string::npos) << unknown;
     const auto empty = error_of(valid("", "identity:\n  mapping: []\n"));
