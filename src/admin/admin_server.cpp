@@ -98,7 +98,7 @@ asio::awaitable<void> AdminServer::accept_loop() {
         }
         if (open_ >= max_admin_connections) {
             const bool room = close_oldest_waiting();
-            if (const long suppressed = full_log_.admit("full"); suppressed >= 0)
+            if (const long suppressed = full_log_.admit(room ? "full, one closed" : "full"); suppressed >= 0)
                 spdlog::warn(
                     "admin: {} connections are open, the most the admin endpoint serves at once; {} "
                     "({} more since the last such line)",

@@ -61,6 +61,10 @@ std::string weakly(const DirectoryUser& found, Mapping found_by) {
            ", a weak mapping (Microsoft KB5014754)";
 }
 
+bool is_weak_refusal(const std::string& cause) {
+    return cause == "weak_mapping" || cause == "predates_account";
+}
+
 constexpr const char* make_it_strong =
     "issue certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since the May "
     "2022 updates), or map the certificate explicitly in the user's altSecurityIdentities "
@@ -193,11 +197,19 @@ public:
             tried_ += (tried_.empty() ? "" : "; ") + found.error().reason;
             return std::nullopt;
         }
-        return hold_to_strong_mapping(config_, certificate_, mapping_, std::move(*found));
+        auto verdict = hold_to_strong_mapping(config_, certificate_, mapping_, std::move(*found));
+        // An account found too weakly may yet be found strongly by a later mapping (an explicit
+        // altSecurityIdentities mapping after upn), which then decides.
+        if (!verdict && is_weak_refusal(verdict.error().cause)) {
+            if (!weak_refusal_) weak_refusal_ = std::move(verdict.error());
+            return std::nullopt;
+        }
+        return verdict;
     }
 
-    // The verdict when no mapping found an account.
+    // The verdict when no mapping found an account strongly enough.
     UserLookup none_found() const {
+        if (weak_refusal_) return *weak_refusal_;
         return common::Failure::refused(
             "not_found",
             tried_.empty() ? "the certificate has nothing identity.mapping can search by" : tried_);
@@ -207,8 +219,9 @@ private:
     const config::IdentityConfig& config_;
     const identity::CertificateIdentity& certificate_;
     std::size_t next_ = 0;
-    Mapping mapping_ = Mapping::upn;  // the mapping of the last search
-    std::string tried_;               // why each mapping so far found no account
+    Mapping mapping_ = Mapping::upn;               // the mapping of the last search
+    std::string tried_;                            // why each mapping so far found no account
+    std::optional<common::Failure> weak_refusal_;  // the first account refused as weakly mapped
 };
 
 boost::asio::awaitable<UserLookup> CertificateMapping::find_account(

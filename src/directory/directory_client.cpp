@@ -15,6 +15,7 @@
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/directory/account_checks.hpp"
+#include "easgate/kerberos/kdc_watch.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
 
@@ -130,9 +131,16 @@ struct DirectoryClient::Impl {
     }
 
     // Every step a lookup may take: a search on a reused connection, then each URI's open and a
-    // search there. A lookup still unanswered then is stuck where libldap's and easgate's timeouts
-    // don't reach (a KDC exchange in the GSSAPI bind), or queued behind such lookups.
-    std::chrono::milliseconds lookup_budget() const { return config.timeout * (2 * config.uris.size() + 1); }
+    // search there, and with GSSAPI after each timed-out URI the wait for the KDC watch's verdict. A
+    // lookup still unanswered then is stuck where libldap's and easgate's timeouts don't reach (a KDC
+    // exchange in the GSSAPI bind), or queued behind such lookups.
+    std::chrono::milliseconds lookup_budget() const {
+        const auto uris = static_cast<std::int64_t>(config.uris.size());
+        const auto verdicts = config.bind == config::DirectoryBind::gssapi
+                                  ? kerberos::KdcWatch::longest_wait * uris
+                                  : std::chrono::milliseconds(0);
+        return config.timeout * (2 * uris + 1) + verdicts;
+    }
 
     common::Failure queue_full() const {
         return unavailable("overloaded: directory.max_queued_lookups (" +

@@ -38,6 +38,12 @@ std::chrono::milliseconds probe_timeout(std::chrono::milliseconds timeout) {
     return std::min(timeout, longest_probe);
 }
 
+// A round asks every KDC at once: its probe time and the time to order them.
+std::chrono::milliseconds longest_verdict_wait(std::chrono::milliseconds timeout) {
+    return probe_timeout(timeout) + std::chrono::seconds(1);
+}
+static_assert(longest_probe + std::chrono::seconds(1) <= KdcWatch::longest_wait);
+
 std::mutex installed_mutex;
 KdcWatch* installed_watch = nullptr;  // guarded by installed_mutex
 
@@ -140,12 +146,15 @@ void KdcWatch::suspect_installed_and_wait() {
     // installed_mutex, then mutex_, as in suspect_installed(); the watch can't be destroyed while it
     // counts this waiter, so installed_mutex (which the watch's ordering takes) is let go.
     std::unique_lock lock(watch->mutex_);
+    watch->suspected_ = true;
+    watch->wake_.notify_all();
+    // A KDC already asked last: the order krb5 reads has the hung one last, and the check this asks
+    // for is not worth a wait (each timeout while a DC hangs would add one).
+    if (!watch->written_.empty()) return;
     installed.unlock();
     ++watch->waiters_;
-    watch->suspected_ = true;
     const std::uint64_t round = watch->rounds_started_ + 1;  // the next one sees this suspicion
-    watch->wake_.notify_all();
-    watch->settled_.wait_for(lock, probe_timeout(watch->settings_.timeout) + std::chrono::seconds(1),
+    watch->settled_.wait_for(lock, longest_verdict_wait(watch->settings_.timeout),
                              [&] { return watch->stopping_ || watch->rounds_done_ >= round; });
     --watch->waiters_;
     watch->settled_.notify_all();  // under the lock: once it is let go, the watch may be gone

@@ -44,7 +44,10 @@ protected:
     }
 
     static void set_bobs_alt_security_identities(const std::vector<std::string>& values) {
-        std::string ldif = "dn: " + bob_dn() + "\nchangetype: modify\nreplace: altSecurityIdentities\n";
+        set_alt_security_identities(bob_dn(), values);
+    }
+    static void set_alt_security_identities(const std::string& dn, const std::vector<std::string>& values) {
+        std::string ldif = "dn: " + dn + "\nchangetype: modify\nreplace: altSecurityIdentities\n";
         for (const auto& value : values) ldif += "altSecurityIdentities: " + value + "\n";
         const auto changed = as_administrator({"ldapmodify"}, ldif + "\n");
         ASSERT_EQ(changed.exit_code, 0) << changed.err << changed.out;
@@ -197,10 +200,19 @@ TEST_F(GatewayMappingTest, AWeaklyMappedCertificateOlderThanItsAccountIsRefused)
                          name + "@example.test\nunicodePwd:: " + encoded + "\nuserAccountControl: 512\n\n");
     ASSERT_EQ(created.exit_code, 0) << created.err << created.out;
 
-    start_gateway();
+    GatewayOptions options;
+    options.sections = "identity:\n  mapping: [upn, alt_security_identities]\n";
+    options.directory = "  negative_cache_ttl: 1ms\n";  // the explicit mapping below is seen at once
+    start_gateway(options);
     EXPECT_EQ(who_gets_in(departed), "403");
     EXPECT_EQ(times_logged("and the certificate is older than the account: issued ", 1), 1u);
     EXPECT_EQ(who_gets_in(issue(name + "@example.test")), "rehired@EXAMPLE.TEST");  // the new hire's own
+    // The admin decides the old certificate is the new hire's after all (a re-created account):
+    // mapped explicitly, a strong mapping, it gets in though upn found the account first.
+    const auto identity = identity::extract_identity_from_der(departed.der);
+    ASSERT_TRUE(identity) << identity.error;
+    set_alt_security_identities(dn, {directory::strong_alt_security_identities(*identity.identity).front()});
+    EXPECT_EQ(who_gets_in(departed), "rehired@EXAMPLE.TEST");
     // A SID extension maps strongly: no guess by date is needed (nor made).
     auto departed_with_sid = [&] {
         CertSpec spec;

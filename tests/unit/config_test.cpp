@@ -281,8 +281,8 @@ TEST_F(ConfigTest, IdentityMappingDefaultsToTheUpnAndPreferredStrongMapping) {
         (std::vector<CertificateMapping>{CertificateMapping::sid, CertificateMapping::alt_security_identities,
                                          CertificateMapping::upn, CertificateMapping::email}));
     EXPECT_EQ(config.identity.strong_mapping, StrongMapping::required);
-    EXPECT_EQ(defaults.identity.backdating_compensation, std::chrono::minutes(10));
-    EXPECT_NE(to_yaml(defaults).find("  backdating_compensation: 10m\n"), std::string::npos)
+    EXPECT_EQ(defaults.identity.backdating_compensation, std::chrono::minutes(15));
+    EXPECT_NE(to_yaml(defaults).find("  backdating_compensation: 15m\n"), std::string::npos)
         << to_yaml(defaults);
     EXPECT_EQ(load(valid("", "identity:\n  backdating_compensation: 0s\n")).identity.backdating_compensation,
               std::chrono::milliseconds(0));

@@ -202,19 +202,38 @@ TEST_F(KdcWatchTest, SuspectingAndWaitingReturnsOnceTheHungKdcIsAskedLast) {
         << "already, without waiting for the file";
 }
 
-// A reload that drops the watch while a directory worker waits on it lets the worker go.
+// A reload that drops the watch while a directory worker waits on it lets the worker go at once,
+// not when its wait (here 3 s) would have ended.
 TEST_F(KdcWatchTest, AWatchGoingAwayLetsItsWaitersGo) {
     const KdcOrderFile order(admin_);
-    auto watch = std::make_unique<KdcWatch>(order, settings());
+    auto slow = settings();
+    slow.timeout = 2s;  // the hung KDC is asked for 2 s
+    auto watch = std::make_unique<KdcWatch>(order, slow);
     std::atomic<bool> returned{false};
     std::thread waiter([&] {
         KdcWatch::suspect_installed_and_wait();
         returned = true;
     });
-    std::this_thread::sleep_for(50ms);  // the watch is asking the hung KDC (500 ms here)
+    std::this_thread::sleep_for(100ms);
+    const auto dropped = std::chrono::steady_clock::now();
     watch.reset();
     waiter.join();
     EXPECT_TRUE(returned);
+    EXPECT_LT(std::chrono::steady_clock::now() - dropped, 1500ms) << "the waiter waited its wait out";
+}
+
+// Once a hung KDC is asked last, a timeout asks for a check but does not wait for it: each
+// timeout while a DC hangs would otherwise add the check's time.
+TEST_F(KdcWatchTest, WithAHungKdcAskedLastAlreadyNobodyWaits) {
+    const KdcOrderFile order(admin_);
+    auto slow = settings();
+    slow.timeout = 2s;
+    const KdcWatch watch(order, slow);
+    KdcWatch::suspect_installed_and_wait();
+    ASSERT_EQ(realm_kdcs("WATCH.TEST"), (std::vector<std::string>{serving_.entry(), hung_.entry()}));
+    const auto asked = std::chrono::steady_clock::now();
+    KdcWatch::suspect_installed_and_wait();
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 1500ms) << "waited for a check of 2 s";
 }
 
 TEST_F(KdcWatchTest, WhenEveryKdcIsHungKrb5ConfsOrderStays) {

@@ -189,8 +189,9 @@ struct IdentityConfig {
     StrongMapping strong_mapping = StrongMapping::preferred;
     // With preferred, a weakly mapped certificate whose notBefore is earlier than its account's
     // whenCreated by more than this is refused (KB5014754, as Microsoft's
-    // CertificateBackdatingCompensation): AD CS backdates notBefore by 10 minutes (ClockSkewMinutes).
-    milliseconds backdating_compensation{std::chrono::minutes(10)};
+    // CertificateBackdatingCompensation): AD CS backdates notBefore by 10 minutes (ClockSkewMinutes),
+    // and the CA's clock may be 5 minutes behind the DC's (Kerberos' allowed skew).
+    milliseconds backdating_compensation{std::chrono::minutes(15)};
 
     bool operator==(const IdentityConfig&) const = default;
 };

@@ -13,8 +13,9 @@
 namespace easgate::directory {
 
 // Finds the AD account of a verified device certificate the ways identity.mapping lists, in order
-// (the first that finds an account wins; one that finds none hands over to the next), and holds
-// the account to identity.strong_mapping (Microsoft KB5014754):
+// (the first that finds an account wins; one that finds none, or one refused as weak_mapping or
+// predates_account, hands over to the next), and holds the account to identity.strong_mapping
+// (Microsoft KB5014754):
 // - a certificate's SID extension must name the account found, however it was found (refused as
 //   sid_mismatch: a re-created account, or a certificate naming someone else);
 // - with required, an account found only by UPN or email, without a matching SID, is refused as

@@ -82,8 +82,9 @@ struct DirectoryCounters {
 // client's own small pool (bounded by max_concurrent) behind a queue bounded by max_queued_lookups
 // (a lookup finding it full is unavailable at once), connections are reused and re-opened on
 // failure, trying the configured URIs in order, each within timeout. Results are cached (cache_ttl,
-// negative_cache_ttl); unavailable is not. Every lookup completes within timeout × (2 × URIs + 1), even
-// if its worker is still stuck (in a KDC exchange, which krb5 bounds only by its own retries).
+// negative_cache_ttl); unavailable is not. Every lookup completes within timeout × (2 × URIs + 1)
+// (with GSSAPI, 3 s per URI more: the KDC watch's verdict after a timeout), even if its worker is
+// still stuck (in a KDC exchange, which krb5 bounds only by its own retries).
 class DirectoryClient {
 public:
     // kerberos is needed for the GSSAPI bind (easgate's keytab and principal); may be null for simple.

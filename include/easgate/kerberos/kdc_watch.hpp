@@ -48,10 +48,11 @@ public:
     // suspect() on the process's newest watch, if any: for the directory's GSSAPI bind, whose
     // service tickets come from the same KDCs.
     static void suspect_installed();
-    // suspect_installed(), then waits until that watch has asked each KDC and ordered them (at most
-    // its probe time and a second): for the directory's failover, so that the next DC's GSSAPI bind
-    // asks a hung KDC last instead of waiting for it.
+    // suspect_installed(), then, unless a KDC is asked last already, waits until that watch has
+    // asked each KDC and ordered them (at most longest_wait): for the directory's failover, so that
+    // the next DC's GSSAPI bind asks a hung KDC last instead of waiting for it.
     static void suspect_installed_and_wait();
+    static constexpr std::chrono::milliseconds longest_wait{3000};
 
 private:
     void run();
