@@ -61,10 +61,6 @@ std::string weakly(const DirectoryUser& found, Mapping found_by) {
            ", a weak mapping (Microsoft KB5014754)";
 }
 
-bool is_weak_refusal(const std::string& cause) {
-    return cause == "weak_mapping" || cause == "predates_account";
-}
-
 constexpr const char* make_it_strong =
     "issue certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since the May "
     "2022 updates), or map the certificate explicitly in the user's altSecurityIdentities "
@@ -128,6 +124,10 @@ const char* mapping_name(config::CertificateMapping mapping) {
             return "alt_security_identities";
     }
     return "?";
+}
+
+bool is_weak_refusal(const std::string& cause) {
+    return cause == "weak_mapping" || cause == "predates_account";
 }
 
 UserLookup hold_to_strong_mapping(const config::IdentityConfig& config,

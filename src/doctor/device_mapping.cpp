@@ -2,6 +2,7 @@
 #include <boost/asio/io_context.hpp>
 #include <exception>
 #include <memory>
+#include <optional>
 
 #include "certificate_checks.hpp"
 #include "easgate/directory/certificate_mapping.hpp"
@@ -59,6 +60,11 @@ void check_directory_account(const config::Config& config, const identity::Certi
         return;
     }
     std::string tried;
+    std::optional<common::Failure> weak;  // the first account refused as found only weakly
+    auto weak_by = config::CertificateMapping::upn;
+    const auto refusal = [](const common::Failure& failure, config::CertificateMapping mapping) {
+        return failure.cause + " (mapping " + directory::mapping_name(mapping) + "): " + failure.reason;
+    };
     for (const auto mapping : config.identity.mapping) {
         auto alone = config.identity;
         alone.mapping = {mapping};
@@ -68,10 +74,15 @@ void check_directory_account(const config::Config& config, const identity::Certi
             tried += (tried.empty() ? "" : "; ") + found.error().reason;
             continue;
         }
+        if (!found && directory::is_weak_refusal(found.error().cause)) {  // a later mapping may be strong
+            if (!weak) {
+                weak = found.error();
+                weak_by = mapping;
+            }
+            continue;
+        }
         if (!found) {
-            report.fail("device", "directory account",
-                        found.error().cause + " (mapping " + directory::mapping_name(mapping) +
-                            "): " + found.error().reason,
+            report.fail("device", "directory account", refusal(found.error(), mapping),
                         remedy_for(found.error().cause));
             return;
         }
@@ -81,6 +92,10 @@ void check_directory_account(const config::Config& config, const identity::Certi
                         (device.sid.empty() || config.identity.strong_mapping == config::StrongMapping::off
                              ? ""
                              : ", its objectSid matching the SID extension"));
+        return;
+    }
+    if (weak) {
+        report.fail("device", "directory account", refusal(*weak, weak_by), remedy_for(weak->cause));
         return;
     }
     report.fail("device", "directory account",

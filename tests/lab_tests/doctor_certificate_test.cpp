@@ -6,6 +6,9 @@
 #include <optional>
 
 #include "child_process.hpp"
+#include "easgate/directory/certificate_mapping.hpp"
+#include "easgate/identity/certificate_identity.hpp"
+#include "lab_administration.hpp"
 #include "lab_environment.hpp"
 #include "test_pki.hpp"
 
@@ -16,12 +19,15 @@ class DoctorCertificateLabTest : public ::testing::Test {
 protected:
     void SetUp() override {
         write_file(work_ / "device-cas.pem", ca_.cert_pem());
+        write_config("[upn]");
+    }
+    void write_config(const std::string& mapping) const {
         const auto& lab = LabEnvironment::get();
         write_file(work_ / "easgate.yaml",
                    "listeners:\n" + lab.listener_yaml(0, (work_ / "device-cas.pem").string()) +
                        "upstreams:\n" + lab.upstream_yaml("exchange", "LAB_MAIL_BASE_URL", "per_request") +
-                       lab.directory_yaml() + lab.kerberos_yaml() +
-                       "identity:\n  strong_mapping: preferred\n");
+                       lab.directory_yaml() + lab.kerberos_yaml() + "identity:\n  mapping: " + mapping +
+                       "\n  strong_mapping: preferred\n");
     }
     void TearDown() override { std::filesystem::remove_all(work_); }
 
@@ -33,7 +39,10 @@ protected:
         spec.common_name = upn;
         spec.upn = upn;
         spec.not_before = not_before;
-        const auto [cert, key] = ca_.issue(spec).write(work_, "device");
+        return account_finding(ca_.issue(spec));
+    }
+    nlohmann::json account_finding(const IssuedCert& device) {
+        const auto [cert, key] = device.write(work_, "device");
         const auto result =
             run_command({EASGATE_BINARY, "doctor", "--config", (work_ / "easgate.yaml").string(), "--json",
                          "--certificate", cert.string()});
@@ -78,6 +87,32 @@ TEST_F(DoctorCertificateLabTest, ACertificateOlderThanItsAccountFailsWithBothDat
     EXPECT_EQ(found.rfind("predates_account (mapping upn): ", 0), 0u) << output_;
     EXPECT_NE(found.find(", the account created "), std::string::npos) << found;
     EXPECT_NE(finding["remedy"].get<std::string>().find("new certificate"), std::string::npos) << output_;
+}
+
+// As a request would: an explicit mapping listed after upn decides for such a certificate.
+TEST_F(DoctorCertificateLabTest, ALaterStrongMappingDecidesForACertificateOlderThanItsAccount) {
+    write_config("[upn, alt_security_identities]");
+    CertSpec spec;
+    spec.upn = "alice@example.test";
+    spec.not_before = -std::chrono::days(400);
+    const auto device = ca_.issue(spec);
+    const auto identity = identity::extract_identity_from_der(device.der);
+    ASSERT_TRUE(identity) << identity.error;
+    const std::string alice = "CN=alice,CN=Users," + LabEnvironment::get().at("LAB_BASE_DN");
+    const auto mapped = as_administrator(
+        {"ldapmodify"}, "dn: " + alice + "\nchangetype: modify\nreplace: altSecurityIdentities\n" +
+                            "altSecurityIdentities: " +
+                            directory::strong_alt_security_identities(*identity.identity).front() + "\n\n");
+    ASSERT_EQ(mapped.exit_code, 0) << mapped.err;
+    const auto finding = account_finding(device);
+    const auto unmapped = as_administrator(
+        {"ldapmodify"}, "dn: " + alice + "\nchangetype: modify\ndelete: altSecurityIdentities\n\n");
+    EXPECT_EQ(unmapped.exit_code, 0) << "alice is left mapped: " << unmapped.err;
+    ASSERT_FALSE(finding.is_null()) << output_;
+    EXPECT_EQ(finding["verdict"], "PASS") << output_;
+    EXPECT_NE(finding["found"].get<std::string>().find("mapped by alt_security_identities"),
+              std::string::npos)
+        << output_;
 }
 
 TEST_F(DoctorCertificateLabTest, AnUnknownUpnFailsAsNotFound) {

@@ -44,6 +44,10 @@ UserLookup hold_to_strong_mapping(const config::IdentityConfig& config,
                                   const identity::CertificateIdentity& certificate,
                                   config::CertificateMapping found_by, FoundUser found);
 
+// Whether a refusal's cause says the account was found only weakly (weak_mapping,
+// predates_account): a later, strong mapping may still find it.
+bool is_weak_refusal(const std::string& cause);
+
 // The identity.mapping entry's name, as the configuration spells it: "upn", "sid", …
 const char* mapping_name(config::CertificateMapping mapping);
 
