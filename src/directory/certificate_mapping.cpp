@@ -201,7 +201,7 @@ public:
         // An account found too weakly may yet be found strongly by a later mapping (an explicit
         // altSecurityIdentities mapping after upn), which then decides.
         if (!verdict && is_weak_refusal(verdict.error().cause)) {
-            if (!weak_refusal_) weak_refusal_ = std::move(verdict.error());
+            if (!weak_refusal_) weak_refusal_ = verdict.error();
             return std::nullopt;
         }
         return verdict;
