@@ -160,7 +160,8 @@ LdapStatus LdapConnection::timeout_status(std::string_view operation, std::strin
 
 // A DC that stopped answering LDAP has often stopped answering Kerberos too (both are its LSA
 // process): easgate checks its KDCs, so that a hung one is asked last before users wait for it. A
-// GSSAPI bind to the next DC waits for that verdict (a second or two), not for the hung KDC.
+// GSSAPI bind to the next DC waits for that verdict (at most 3 s; not at all once a hung KDC is
+// asked last), not for the hung KDC.
 void LdapConnection::suspect_kdcs() const {
     if (bind_.method == config::DirectoryBind::gssapi)
         kerberos::KdcWatch::suspect_installed_and_wait();
