@@ -191,9 +191,9 @@ public:
     }
 
     // The verdict on the search's answer, or nullopt to go on with the next mapping.
-    std::optional<UserLookup> take(UserLookup found) {
+    std::optional<MappedAccount> take(UserLookup found) {
         if (!found) {
-            if (found.error().cause != "not_found") return found;
+            if (found.error().cause != "not_found") return MappedAccount{std::move(found), mapping_};
             tried_ += (tried_.empty() ? "" : "; ") + found.error().reason;
             return std::nullopt;
         }
@@ -201,18 +201,19 @@ public:
         // An account found too weakly may yet be found strongly by a later mapping (an explicit
         // altSecurityIdentities mapping after upn), which then decides.
         if (!verdict && is_weak_refusal(verdict.error().cause)) {
-            if (!weak_refusal_) weak_refusal_ = verdict.error();
+            if (!weak_refusal_) weak_refusal_ = MappedAccount{std::move(verdict), mapping_};
             return std::nullopt;
         }
-        return verdict;
+        return MappedAccount{std::move(verdict), mapping_};
     }
 
     // The verdict when no mapping found an account strongly enough.
-    UserLookup none_found() const {
+    MappedAccount none_found() const {
         if (weak_refusal_) return *weak_refusal_;
-        return common::Failure::refused(
-            "not_found",
-            tried_.empty() ? "the certificate has nothing identity.mapping can search by" : tried_);
+        return {common::Failure::refused(
+                    "not_found",
+                    tried_.empty() ? "the certificate has nothing identity.mapping can search by" : tried_),
+                std::nullopt};
     }
 
 private:
@@ -220,11 +221,11 @@ private:
     const identity::CertificateIdentity& certificate_;
     std::size_t next_ = 0;
     Mapping mapping_ = Mapping::upn;               // the mapping of the last search
-    std::string tried_;                            // why each mapping so far found no account
-    std::optional<common::Failure> weak_refusal_;  // the first account refused as weakly mapped
+    std::string tried_;                          // why each mapping so far found no account
+    std::optional<MappedAccount> weak_refusal_;  // the first account refused as weakly mapped
 };
 
-boost::asio::awaitable<UserLookup> CertificateMapping::find_account(
+boost::asio::awaitable<MappedAccount> CertificateMapping::find_account(
     const identity::CertificateIdentity& certificate) const {
     Walk walk(config_, certificate);
     while (auto search = walk.next_search())
@@ -233,7 +234,7 @@ boost::asio::awaitable<UserLookup> CertificateMapping::find_account(
     co_return walk.none_found();
 }
 
-std::optional<UserLookup> CertificateMapping::find_account_now(
+std::optional<MappedAccount> CertificateMapping::find_account_now(
     const identity::CertificateIdentity& certificate) const {
     Walk walk(config_, certificate);
     while (auto search = walk.next_search()) {

@@ -10,12 +10,13 @@
 namespace easgate::doctor {
 namespace {
 
-directory::UserLookup find(const directory::CertificateMapping& mapping,
-                           const identity::CertificateIdentity& device) {
+directory::MappedAccount find(const directory::CertificateMapping& mapping,
+                              const identity::CertificateIdentity& device) {
     boost::asio::io_context io;
-    directory::UserLookup result = common::Failure::unavailable("the lookup did not complete");
+    directory::MappedAccount result{common::Failure::unavailable("the lookup did not complete"),
+                                    std::nullopt};
     boost::asio::co_spawn(io, mapping.find_account(device),
-                          [&result](std::exception_ptr error, directory::UserLookup found) {
+                          [&result](std::exception_ptr error, directory::MappedAccount found) {
                               if (!error) result = std::move(found);
                           });
     io.run();
@@ -42,8 +43,7 @@ std::string remedy_for(const std::string& cause) {
 
 }  // namespace
 
-// Each mapping is tried alone, in identity.mapping's order, so the report can say which one found
-// the account; find_account tries them the same way, so the outcome is the one a request gets.
+// The account is looked for as a request looks for it, so the outcome is the one the device gets.
 void check_directory_account(const config::Config& config, const identity::CertificateIdentity& device,
                              Report& report) {
     if (!config.directory) {
@@ -59,49 +59,22 @@ void check_directory_account(const config::Config& config, const identity::Certi
         report.fail("device", "directory account", e.what(), "correct the directory section");
         return;
     }
-    std::string tried;
-    std::optional<common::Failure> weak;  // the first account refused as found only weakly
-    auto weak_by = config::CertificateMapping::upn;
-    const auto refusal = [](const common::Failure& failure, config::CertificateMapping mapping) {
-        return failure.cause + " (mapping " + directory::mapping_name(mapping) + "): " + failure.reason;
-    };
-    for (const auto mapping : config.identity.mapping) {
-        auto alone = config.identity;
-        alone.mapping = {mapping};
-        const directory::CertificateMapping one(std::move(alone), client);
-        auto found = find(one, device);
-        if (!found && found.error().cause == "not_found") {
-            tried += (tried.empty() ? "" : "; ") + found.error().reason;
-            continue;
-        }
-        if (!found && directory::is_weak_refusal(found.error().cause)) {  // a later mapping may be strong
-            if (!weak) {
-                weak = found.error();
-                weak_by = mapping;
-            }
-            continue;
-        }
-        if (!found) {
-            report.fail("device", "directory account", refusal(found.error(), mapping),
-                        remedy_for(found.error().cause));
-            return;
-        }
-        report.pass("device", "directory account",
-                    (*found)->distinguished_name + " (" + (*found)->upn + "), mapped by " +
-                        directory::mapping_name(mapping) +
-                        (device.sid.empty() || config.identity.strong_mapping == config::StrongMapping::off
-                             ? ""
-                             : ", its objectSid matching the SID extension"));
+    const auto [found, by] = find(directory::CertificateMapping(config.identity, client), device);
+    if (!found) {
+        const auto& failure = found.error();
+        report.fail("device", "directory account",
+                    failure.cause +
+                        (by ? std::string(" (mapping ") + directory::mapping_name(*by) + ")" : "") + ": " +
+                        failure.reason,
+                    remedy_for(failure.cause));
         return;
     }
-    if (weak) {
-        report.fail("device", "directory account", refusal(*weak, weak_by), remedy_for(weak->cause));
-        return;
-    }
-    report.fail("device", "directory account",
-                "not_found: " +
-                    (tried.empty() ? "the certificate has nothing identity.mapping can search by" : tried),
-                remedy_for("not_found"));
+    report.pass("device", "directory account",
+                (*found)->distinguished_name + " (" + (*found)->upn + "), mapped by " +
+                    (by ? directory::mapping_name(*by) : "?") +
+                    (device.sid.empty() || config.identity.strong_mapping == config::StrongMapping::off
+                         ? ""
+                         : ", its objectSid matching the SID extension"));
 }
 
 }  // namespace easgate::doctor

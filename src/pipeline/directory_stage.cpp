@@ -18,14 +18,14 @@ common::Result<> take(RequestContext& request, directory::UserLookup user) {
 
 std::optional<common::Result<>> DirectoryStage::decide_now(RequestContext& request) {
     if (!request.identity) return common::Result<>{};  // optional mode: Exchange authenticates
-    auto user = mapping_->find_account_now(*request.identity);
-    if (!user) return std::nullopt;
-    return take(request, std::move(*user));
+    auto mapped = mapping_->find_account_now(*request.identity);
+    if (!mapped) return std::nullopt;
+    return take(request, std::move(mapped->account));
 }
 
 boost::asio::awaitable<common::Result<>> DirectoryStage::process(RequestContext& request) {
     if (!request.identity) co_return common::Result<>{};
-    co_return take(request, co_await mapping_->find_account(*request.identity));
+    co_return take(request, (co_await mapping_->find_account(*request.identity)).account);
 }
 
 }  // namespace easgate::pipeline

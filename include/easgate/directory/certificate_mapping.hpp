@@ -22,14 +22,22 @@ namespace easgate::directory {
 //   weak_mapping;
 // - with preferred, such an account is refused as predates_account when the certificate is older
 //   than the account (notBefore + identity.backdating_compensation before whenCreated).
+// What the walk down identity.mapping came to, and which entry decided it: the one that found the
+// account (or failed), or the first whose account was refused as weakly mapped; none when no entry
+// found an account.
+struct MappedAccount {
+    UserLookup account;
+    std::optional<config::CertificateMapping> decided_by;
+};
+
 class CertificateMapping {
 public:
     CertificateMapping(config::IdentityConfig config, std::shared_ptr<DirectoryClient> directory);
 
-    boost::asio::awaitable<UserLookup> find_account(const identity::CertificateIdentity& certificate) const;
+    boost::asio::awaitable<MappedAccount> find_account(const identity::CertificateIdentity& certificate) const;
     // find_account's answer when every search it needs is answered from the cache; nullopt when one
     // must go to a directory server.
-    std::optional<UserLookup> find_account_now(const identity::CertificateIdentity& certificate) const;
+    std::optional<MappedAccount> find_account_now(const identity::CertificateIdentity& certificate) const;
 
 private:
     class Walk;
