@@ -73,6 +73,8 @@ private:
     void open_listeners(const listener::Listener::ExecutorPicker& pick);
     void open_admin();
     void start_background_work(const GatewayParts* replaced);
+    asio::awaitable<common::Result<std::string>> read_published(
+        std::weak_ptr<directory::DirectoryClient> weak, std::string url);
     void on_stop_signal();
     void check_drained();
     void stop_now();
@@ -209,14 +211,32 @@ void Daemon::start_background_work(const GatewayParts* replaced) {
     // Each listener's revocation store, kept or new, gets a refresher of its own.
     for (auto& refresher : crl_refreshers_) refresher->stop();
     crl_refreshers_.clear();
+    identity::DirectoryCrlReader directory;
+    if (parts_.directory) {
+        directory = [this, weak = std::weak_ptr(parts_.directory)](const std::string& url) {
+            return read_published(weak, url);
+        };
+    }
     for (std::size_t i = 0; i < parts_.config.listeners.size(); ++i) {
         const auto& client_auth = parts_.config.listeners[i].client_auth;
         if (!client_auth.refreshes_crls()) continue;
         crl_refreshers_.push_back(std::make_shared<identity::CrlRefresher>(
             accept_context_.get_executor(), parts_.listeners[i]->tls->revocation(), *client_auth.crl_refresh,
-            parts_.crl_refresh));
+            parts_.crl_refresh, directory));
         crl_refreshers_.back()->start();
     }
+}
+
+// An ldap:/// CRL location, read from the directory the refresher was started with. Should a reload
+// retire that directory meanwhile, this read may hold it last: it is let go on retirement_, where
+// its threads may be joined, never on the accept thread.
+asio::awaitable<common::Result<std::string>> Daemon::read_published(
+    std::weak_ptr<directory::DirectoryClient> weak, std::string url) {
+    auto directory = weak.lock();
+    if (!directory) co_return common::Failure::unavailable("a reload replaced the directory");
+    auto read = co_await directory->read_published(std::move(url));
+    asio::post(retirement_, [directory = std::move(directory)] {});
+    co_return read;
 }
 
 void Daemon::stop_now() {

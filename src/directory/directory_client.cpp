@@ -15,6 +15,7 @@
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/directory/account_checks.hpp"
+#include "easgate/directory/published_object.hpp"
 #include "easgate/kerberos/kdc_watch.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
@@ -25,6 +26,7 @@ namespace {
 // One search for one UPN, shared by every lookup of that UPN that arrives while it runs. A worker
 // stuck past the lookup budget finishes unheard; its result still goes to the cache.
 using SearchFlight = common::Flight<UserLookup>;
+using Published = common::Result<std::string>;
 
 // Cached lookups: ~10-20 MB with typical memberOf lists; more users than this active within one
 // cache_ttl only means more searches.
@@ -130,6 +132,24 @@ struct DirectoryClient::Impl {
         return joined.flight;
     }
 
+    // The read in flight for url, or a new one queued for the pool (as query_or_join).
+    std::shared_ptr<common::Flight<Published>> read_or_join(const std::string& url, PublishedObject object) {
+        std::lock_guard lock(mutex);
+        return reads
+            .join(
+                url, lookup_budget(), *pool,
+                [this, url, object](const std::shared_ptr<common::Flight<Published>>& flight) {
+                    auto result = read(object, url);
+                    {
+                        std::lock_guard landing(mutex);
+                        reads.land(url, flight);
+                    }
+                    flight->complete(std::move(result));
+                },
+                [this]() -> Published { return queue_full(); })
+            .flight;
+    }
+
     // Every step a lookup may take: a search on a reused connection, then each URI's open and a
     // search there, and with GSSAPI after each timed-out URI the wait for the KDC watch's verdict. A
     // lookup still unanswered then is stuck where libldap's and easgate's timeouts don't reach (a KDC
@@ -151,13 +171,13 @@ struct DirectoryClient::Impl {
     }
 
     // A lookup that ended without the search's answer: its budget passed, or its caller cancelled it.
-    common::Failure gave_up(boost::system::error_code why, const SearchFlight& flight) const {
+    common::Failure gave_up(boost::system::error_code why, bool started) const {
         if (why == boost::asio::error::operation_aborted) {
             return unavailable(
                 "cancelled: the caller stopped waiting (the search goes on and its result is cached)");
         }
         const std::string budget = config::format_duration(lookup_budget());
-        if (!flight.started()) {
+        if (!started) {
             return unavailable("timed out: no LDAP worker became free within " + budget +
                                ": all directory.max_concurrent (" + std::to_string(config.max_concurrent) +
                                ") are waiting for directory servers or a KDC that don't answer in time");
@@ -207,6 +227,31 @@ struct DirectoryClient::Impl {
         if (result) result = check_groups(*connection, std::move(*result));
         servers.checkin(std::move(connection));
         return result;
+    }
+
+    // On a pool thread: the published object's attribute, from any server that answers.
+    Published read(const PublishedObject& object, const std::string& url) {
+        auto connection = servers.checkout();
+        auto search = servers.search_any(*connection, object.filter, {object.attribute}, 1, url, &object.dn);
+        const std::string uri = connection->uri();
+        servers.checkin(std::move(connection));
+        if (!search) return search.error();
+        const auto not_published = [&](const std::string& what) {
+            return common::Failure::unavailable(what + " on " + uri +
+                                                ": the CA has not published it to Active Directory (AD CS "
+                                                "publishes each new CRL there by itself when its CDP lists "
+                                                "this URL with \"Publish CRLs to this location\"; for an "
+                                                "offline root: certutil -dspublish -f <CRL file>)")
+                .because("not_published");
+        };
+        if (search->status.code == LDAP_NO_SUCH_OBJECT) return not_published("no entry " + object.dn);
+        if (!search->status.ok())
+            return unavailable("reading " + url + " on " + uri + " failed: " + search->status.message);
+        if (search->entries.empty())
+            return not_published("entry " + object.dn + " does not match " + object.filter);
+        for (const auto& [attribute, values] : search->entries.front())
+            if (!values.empty() && !values.front().empty()) return values.front();
+        return not_published("entry " + object.dn + " has no " + object.attribute);
     }
 
     // The rest of the lists AD handed out in ranges, from the user's own entry.
@@ -263,6 +308,7 @@ struct DirectoryClient::Impl {
     mutable std::mutex mutex;  // guards cache and flights
     common::LruCache<CachedLookup> cache{max_cached_lookups};
     common::PooledFlights<UserLookup> flights{config.max_queued_lookups};  // by cache key: one per UPN
+    common::PooledFlights<Published> reads{config.max_queued_lookups};     // by URL
     std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
 };
 
@@ -287,7 +333,16 @@ boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) 
     const std::string key = common::ascii_lowercase(account.condition);
     const auto flight = impl_->query_or_join(key, account);
     auto waited = co_await flight->wait(impl_->lookup_budget());
-    if (!waited) co_return impl_->gave_up(waited.error(), *flight);
+    if (!waited) co_return impl_->gave_up(waited.error(), flight->started());
+    co_return std::move(*waited);
+}
+
+boost::asio::awaitable<common::Result<std::string>> DirectoryClient::read_published(std::string url) {
+    auto object = parse_published_object(url);
+    if (!object) co_return object.error();
+    const auto flight = impl_->read_or_join(url, std::move(*object));
+    auto waited = co_await flight->wait(impl_->lookup_budget());
+    if (!waited) co_return impl_->gave_up(waited.error(), flight->started());
     co_return std::move(*waited);
 }
 

@@ -27,7 +27,8 @@ void DirectoryServers::checkin(std::unique_ptr<LdapConnection> connection) {
 common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& connection,
                                                               const std::string& filter,
                                                               const std::vector<std::string>& attributes,
-                                                              int size_limit, const std::string& what) {
+                                                              int size_limit, const std::string& what,
+                                                              const std::string* entry) {
     std::vector<std::string> avoided;  // servers whose search failed in this lookup
     std::string failures;
     for (bool reused = connection.is_open();; reused = false) {
@@ -39,7 +40,7 @@ common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& co
             }
         }
         ++counters_.searches;
-        auto search = timed_search(connection, filter, attributes, size_limit);
+        auto search = timed_search(connection, filter, attributes, size_limit, entry);
         if (!search.status.server_unfit()) {
             if (search.status.ok()) remember_outage({});
             return search;

@@ -31,13 +31,13 @@ public:
     std::unique_ptr<LdapConnection> checkout();
     void checkin(std::unique_ptr<LdapConnection> connection);
 
-    // A search for users under base_dn on the connection, (re)opened as needed, on the next server
-    // while one can't serve it: what a server answered (success, or its own error such as
-    // noSuchObject), or unavailable when none could, naming each server's failure. `what` names the
-    // search for that message.
+    // A search for users under base_dn (or of the one entry named by `entry`) on the connection,
+    // (re)opened as needed, on the next server while one can't serve it: what a server answered
+    // (success, or its own error such as noSuchObject), or unavailable when none could, naming each
+    // server's failure. `what` names the search for that message.
     common::Result<LdapSearchResult> search_any(LdapConnection& connection, const std::string& filter,
                                                 const std::vector<std::string>& attributes, int size_limit,
-                                                const std::string& what);
+                                                const std::string& what, const std::string* entry = nullptr);
 
     // On the connection's server, the one entry named dn: one attribute of it (counted as a user
     // search), or whether it matches filter (a membership check, timed only).

@@ -10,6 +10,7 @@
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/report.hpp"
 #include "easgate/identity/certificate_identity.hpp"
+#include "easgate/identity/crl_fetch.hpp"
 #include "easgate/identity/revocation_store.hpp"
 
 namespace easgate::doctor {
@@ -35,12 +36,16 @@ std::string quoted_subject(X509* certificate);
 // CA and current; every listed CA has a CRL when revocation is checked; the CDPs crl_refresh uses.
 void check_trust_and_crls(const config::ListenerConfig& listener, const std::string& prefix, Report& report);
 
-// Each http:// CRL Distribution Point crl_refresh knows (from the listed CAs, the CRLs, and the
-// device certificate in that file when given) fetched now, its CRLs offered to store; a failure is
-// a WARN naming what easgate will do meanwhile. Nothing without crl_refresh.
+// Each CRL Distribution Point crl_refresh knows (from the listed CAs, the CRLs, and the device
+// certificate in that file when given) fetched now (ldap:/// ones with directory, skipped without
+// one), its CRLs offered to store; a failure is a WARN naming what easgate will do meanwhile.
+// Nothing without crl_refresh.
 void check_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
                                identity::RevocationStore& store, const std::optional<std::string>& device,
-                               Report& report);
+                               const identity::DirectoryCrlReader& directory, Report& report);
+// Reads ldap:/// distribution points with the directory section's servers; none without one (or
+// with one the directory checks find unusable).
+identity::DirectoryCrlReader directory_crl_reader(const config::Config& config);
 
 // crl_refresh.cache_dir: the service account can make it or write in it (and the package's systemd
 // sandbox lets it); the CRLs kept there that a start would take back are offered to store.

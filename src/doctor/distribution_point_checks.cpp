@@ -9,6 +9,7 @@
 #include "certificate_checks.hpp"
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/directory/directory_client.hpp"
 #include "easgate/identity/crl_fetch.hpp"
 #include "easgate/identity/crl_refresher.hpp"
 #include "easgate/identity/trust_store.hpp"
@@ -20,23 +21,49 @@ namespace asio = boost::asio;
 
 // Every URL at once, so that unreachable ones cost one timeout in all.
 std::vector<identity::FetchedCrl> fetch_all(const std::vector<std::string>& urls,
-                                            const config::CrlRefresh& settings) {
+                                            const config::CrlRefresh& settings,
+                                            const identity::DirectoryCrlReader& directory) {
     asio::io_context io;
     std::vector<std::future<identity::FetchedCrl>> pending;
     for (const auto& url : urls)
-        pending.push_back(asio::co_spawn(
-            io, identity::fetch_crl(url, settings.timeout, settings.max_crl_bytes), asio::use_future));
+        pending.push_back(
+            asio::co_spawn(io, identity::fetch_crl_from(url, settings, directory), asio::use_future));
     io.run();
     std::vector<identity::FetchedCrl> fetched;
     for (auto& one : pending) fetched.push_back(one.get());
     return fetched;
 }
 
+std::string remedy_for(const std::string& url, const config::CrlRefresh& settings) {
+    if (identity::directory_crl_url(url))
+        return "publish the CRL to Active Directory at that location (AD CS: \"Publish CRLs to this "
+               "location\" "
+               "on the CDP; for an offline root, `certutil -dspublish -f <CRL file>`), or see the directory "
+               "checks when no DC answered";
+    return "let this host reach the URL over http (easgate uses no proxy; within crl_refresh.timeout " +
+           config::format_duration(settings.timeout) +
+           "), or publish the CA's CRL at an http:// location it reaches and add that to the CA's CDP (AD "
+           "CS: "
+           "the CA's Extensions tab); until then keep crl_files current";
+}
+
 }  // namespace
+
+identity::DirectoryCrlReader directory_crl_reader(const config::Config& config) {
+    if (!config.directory) return {};
+    std::shared_ptr<directory::DirectoryClient> client;
+    try {
+        client = std::make_shared<directory::DirectoryClient>(*config.directory,
+                                                              config.kerberos ? &*config.kerberos : nullptr);
+    } catch (const config::ConfigError&) {
+        return {};  // the directory checks say why
+    }
+    return [client](const std::string& url) { return client->read_published(url); };
+}
 
 void check_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
                                identity::RevocationStore& store, const std::optional<std::string>& device,
-                               Report& report) {
+                               const identity::DirectoryCrlReader& directory, Report& report) {
     if (!client_auth.refreshes_crls()) return;
     const auto& settings = *client_auth.crl_refresh;
     const std::string check = prefix + " CRL refresh";
@@ -54,9 +81,13 @@ void check_distribution_points(const config::ClientAuthConfig& client_auth, cons
             "here too");
     }
     if (urls.empty()) return;
-    const auto fetched = fetch_all(urls, settings);
+    const auto fetched = fetch_all(urls, settings, directory);
     for (std::size_t i = 0; i < urls.size(); ++i) {
         const std::string what = check + " from " + urls[i];
+        if (!directory && identity::directory_crl_url(urls[i])) {
+            report.skip("tls", what, "read from the directory, and there is no usable directory section");
+            continue;
+        }
         const auto offered =
             fetched[i].error.empty() ? identity::offer_crls(store, fetched[i].body) : identity::OfferedCrls{};
         const std::string why = fetched[i].error.empty() ? offered.error : fetched[i].error;
@@ -65,10 +96,7 @@ void check_distribution_points(const config::ClientAuthConfig& client_auth, cons
                 "tls", what,
                 why + ": easgate keeps the CRLs it holds until their nextUpdate (plus crl_refresh.grace " +
                     config::format_duration(settings.grace) + "), then refuses the devices below that CA",
-                "let this host reach the URL over http (easgate uses no proxy; within crl_refresh.timeout " +
-                    config::format_duration(settings.timeout) +
-                    "), or publish the CA's CRL at an http:// location it reaches and add that to the "
-                    "CA's CDP (AD CS: the CA's Extensions tab); until then keep crl_files current");
+                remedy_for(urls[i], settings));
             continue;
         }
         auto crls = offered.installed;

@@ -81,4 +81,23 @@ asio::awaitable<FetchedCrl> fetch_crl(const std::string& url, std::chrono::milli
     co_return FetchedCrl{std::move(response.body()), {}};
 }
 
+bool directory_crl_url(const std::string& url) { return url.rfind("ldap:///", 0) == 0; }
+
+bool fetchable_crl_url(const std::string& url) {
+    return url.rfind("http://", 0) == 0 || directory_crl_url(url);
+}
+
+asio::awaitable<FetchedCrl> fetch_crl_from(std::string url, const config::CrlRefresh& settings,
+                                           DirectoryCrlReader directory) {
+    if (!directory_crl_url(url)) co_return co_await fetch_crl(url, settings.timeout, settings.max_crl_bytes);
+    if (!directory)
+        co_return FetchedCrl{
+            {}, "an ldap:/// location is read from the directory, and there is no directory section"};
+    auto read = co_await directory(url);
+    if (!read) co_return FetchedCrl{{}, read.error().reason};
+    if (read->size() > settings.max_crl_bytes)
+        co_return FetchedCrl{{}, "the CRL is larger than client_auth.crl_refresh.max_crl_bytes"};
+    co_return FetchedCrl{std::move(*read), {}};
+}
+
 }  // namespace easgate::identity

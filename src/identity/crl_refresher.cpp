@@ -16,10 +16,12 @@ namespace easgate::identity {
 namespace asio = boost::asio;
 
 CrlRefresher::CrlRefresher(const asio::any_io_executor& executor, std::shared_ptr<RevocationStore> store,
-                           const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters)
+                           const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters,
+                           DirectoryCrlReader directory)
     : store_(std::move(store)),
       settings_(settings),
       counters_(std::move(counters)),
+      directory_(std::move(directory)),
       pause_(executor),
       cache_(settings_.cache_dir, settings_.max_crl_bytes) {}
 
@@ -57,8 +59,16 @@ asio::awaitable<void> CrlRefresher::run([[maybe_unused]] std::shared_ptr<CrlRefr
 }
 
 asio::awaitable<void> CrlRefresher::refresh(const std::string& url) {
+    if (!directory_ && directory_crl_url(url)) {
+        if (unreadable_.insert(url).second)
+            spdlog::info(
+                "CRL distribution point {} skipped: it is read from the directory, and there is no "
+                "directory section",
+                url);
+        co_return;
+    }
     ++counters_->fetches;
-    const auto fetched = co_await fetch_crl(url, settings_.timeout, settings_.max_crl_bytes);
+    const auto fetched = co_await fetch_crl_from(url, settings_, directory_);
     const std::string why = fetched.error.empty() ? install(url, fetched.body) : fetched.error;
     if (!why.empty()) {
         record_failure(url, why);

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <limits>
 
+#include "easgate/identity/crl_fetch.hpp"
+
 namespace easgate::identity {
 namespace {
 
@@ -153,10 +155,14 @@ void RevocationStore::remember_distribution_point(const std::string& url) {
 
 void RevocationStore::add_urls_locked(const std::vector<std::string>& urls) {
     for (const auto& url : urls) {
-        if (url.rfind("http://", 0) == 0) {
+        if (fetchable_crl_url(url)) {
             urls_.insert(url);
         } else if (skipped_.insert(url).second) {
-            spdlog::info("CRL distribution point {} skipped: easgate fetches CRLs over http:// only", url);
+            spdlog::info(
+                "CRL distribution point {} skipped: easgate fetches CRLs over http://, and from the "
+                "directory "
+                "at ldap:/// locations (no server named)",
+                url);
         }
     }
 }

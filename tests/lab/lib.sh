@@ -141,12 +141,13 @@ lab_dc_options() { # ip log-file -> LAB_DC_OPTIONS
         --option="log level = 1 kerberos:3 auth_audit:3")
 }
 
-# Replicate the domain partition dc2 → dc1 and dc1 → dc2 now, rather than at the next change
-# notification (a few seconds after a change). Needs both DCs running.
+# Replicate a partition (the domain's unless named; CN=Configuration,… for the CRLs published
+# there) dc2 → dc1 and dc1 → dc2 now, rather than at the next change notification (a few seconds
+# after a change). Needs both DCs running.
 replicate_dcs() {
-    local pair
+    local pair partition="${1:-DC=${LAB_DNS_DOMAIN//./,DC=}}"
     replicate() { # destination source
-        samba-tool drs replicate -s "$LAB_SMB_CONF" "$1" "$2" "DC=${LAB_DNS_DOMAIN//./,DC=}" \
+        samba-tool drs replicate -s "$LAB_SMB_CONF" "$1" "$2" "$partition" \
             -U "$LAB_NETBIOS_DOMAIN\\Administrator%$LAB_ADMIN_PASSWORD" >>"$LAB_LOG_DIR/replication.log" 2>&1
     }
     for pair in "$LAB_DC_HOST $LAB_DC2_HOST" "$LAB_DC2_HOST $LAB_DC_HOST"; do
@@ -154,7 +155,7 @@ replicate_dcs() {
         # connection to its old process).
         # shellcheck disable=SC2086 # destination and source
         replicate $pair || { sleep 1; replicate $pair; } || { sleep 2; replicate $pair; } \
-            || die "replicating the domain to ${pair%% *} failed (log: $LAB_LOG_DIR/replication.log)"
+            || die "replicating $partition to ${pair%% *} failed (log: $LAB_LOG_DIR/replication.log)"
     done
 }
 

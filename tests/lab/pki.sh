@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The lab's PKI, cut like almost every AD CS estate: an offline root CA → an enterprise issuing CA
-# → devices and web servers, each CA publishing its CRL at an http:// CDP (AD CS's default
-# "http://<host>/CertEnroll/<CA name>.crl", spaces and all) after an ldap:/// one. The issuing CA
+# → devices and web servers, each CA publishing its CRL in the directory at an ldap:/// CDP and at
+# an http:// one after it (AD CS's default "http://<host>/CertEnroll/<CA name>.crl", spaces and all). The issuing CA
 # also publishes a delta CRL, as an enterprise CA does by default: "<CA name>+.crl", named by the
 # Freshest CRL extension of its base CRL and of the certificates it issues. Sourced by start.sh
 # (needs lib.sh). A one-tier test PKI once hid that every device of a two-tier estate was refused:
@@ -184,4 +184,36 @@ make_lab_pki() {
     chmod 755 "$d" "$d/clients" "$d/CertEnroll"
     chmod 644 "$d"/*.pem "$d"/clients/*.pem "$d"/CertEnroll/*.crl
     chmod 600 "$d"/*.key "$d"/clients/*.key
+}
+
+# The CRLs published to Active Directory as well, as AD CS does at the ldap:/// location of its CDP
+# ("Publish CRLs to this location"; certutil -dspublish for an offline root): one
+# cRLDistributionPoint object per CA under CN=<CA host>,CN=CDP,CN=Public Key Services,… in the
+# configuration partition, the base CRL in certificateRevocationList and the delta CRL in
+# deltaRevocationList. Over LDAPS as the domain's Administrator, into dc1 (dc2 gets them by
+# replication); afresh on every start, like the files. Needs dc1 running.
+publish_crls_in_directory() {
+    local d="$LAB_PKI_DIR" base_dn="DC=${LAB_DNS_DOMAIN//./,DC=}" i dn ldif rc
+    local cdp="CN=pki,CN=CDP,CN=Public Key Services,CN=Services,CN=Configuration,$base_dn"
+    der64() { openssl crl -in "$1" -outform DER | base64 -w0; }
+    admin_ldap() { # ldapadd|ldapmodify: LDIF on stdin
+        LDAPTLS_CACERT="$d/ca.pem" "$1" -x -H "ldaps://$LAB_DC_HOST" \
+            -D "CN=Administrator,CN=Users,$base_dn" -w "$LAB_ADMIN_PASSWORD" >>"$LAB_LOG_DIR/pki.log" 2>&1
+    }
+    printf 'dn: %s\nobjectClass: container\n\n' "$cdp" | admin_ldap ldapadd || rc=$?
+    [ "${rc:-0}" = 0 ] || [ "${rc:-0}" = 68 ] || die "creating $cdp in the directory failed (log: $LAB_LOG_DIR/pki.log)"
+    for i in 0 1; do
+        dn="CN=${lab_ca_names[$i]},$cdp"
+        ldif="certificateRevocationList:: $(der64 "$d/CertEnroll/${lab_ca_names[$i]}.crl")"
+        [ "$i" = 1 ] && ldif+=$'\n'"deltaRevocationList:: $(der64 "$d/CertEnroll/${lab_ca_names[$i]}+.crl")"
+        rc=0
+        printf 'dn: %s\nobjectClass: cRLDistributionPoint\n%s\n\n' "$dn" "$ldif" | admin_ldap ldapadd || rc=$?
+        if [ "$rc" = 68 ]; then  # already there: the new CRLs replace the old ones
+            rc=0
+            printf 'dn: %s\nchangetype: modify\nreplace: certificateRevocationList\n%s\n\n' "$dn" \
+                "${ldif//$'\n'deltaRevocationList/$'\n'-$'\n'replace: deltaRevocationList$'\n'deltaRevocationList}" \
+                | admin_ldap ldapmodify || rc=$?
+        fi
+        [ "$rc" = 0 ] || die "publishing the CRL of ${lab_ca_names[$i]} in the directory failed (log: $LAB_LOG_DIR/pki.log)"
+    done
 }

@@ -96,6 +96,7 @@ T_SAMBA=$(now_ms)
 if [ "$PKI_RENEWED" = 1 ]; then stop_pid samba-dc2; stop_pid samba; fi  # new DC certificates
 start_dc samba "$LAB_DC_IP" "$LAB_DC_HOST" "$LAB_SMB_CONF" "$LAB_LOG_DIR/samba.log"
 log "phase samba: KDC and LDAP answer on $LAB_DC_IP after $(elapsed "$T_SAMBA")"
+publish_crls_in_directory  # before dc2 starts: it replicates them
 PHASE_SAMBA="$(elapsed "$T_SAMBA")"
 
 T_DC2=$(now_ms)
@@ -126,6 +127,7 @@ start_dc samba-dc2 "$LAB_DC2_IP" "$LAB_DC2_HOST" "$LAB_DC2_SMB_CONF" "$LAB_LOG_D
 # Both ways at once rather than at the next change notification: dc1's KDC learns a new dc2's SPNs,
 # and a dc2 that was stopped catches up before tests read from it.
 replicate_dcs
+replicate_dcs "CN=Configuration,DC=${LAB_DNS_DOMAIN//./,DC=}"  # the CRLs published there
 log "phase dc2: KDC and LDAP answer on $LAB_DC2_IP after $(elapsed "$T_DC2")"
 PHASE_DC2="$(elapsed "$T_DC2")"
 

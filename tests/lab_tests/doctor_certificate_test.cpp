@@ -123,5 +123,31 @@ TEST_F(DoctorCertificateLabTest, AnUnknownUpnFailsAsNotFound) {
     EXPECT_NE(finding["found"].get<std::string>().find("nobody@example.test"), std::string::npos) << output_;
 }
 
+// The lab's CAs publish their CRLs to the directory at the ldap:/// location their CDPs name first,
+// as AD CS does: the doctor reads them there as easgate will, and through the directory section.
+TEST_F(DoctorCertificateLabTest, TheCdpsInTheDirectoryAreReadThroughTheDirectorySection) {
+    const auto& lab = LabEnvironment::get();
+    write_file(work_ / "easgate.yaml", "listeners:\n" + lab.listener_yaml(0, lab.at("LAB_CA_FILE")) +
+                                           "      crl_refresh: {mode: cdp}\nupstreams:\n" +
+                                           lab.upstream_yaml("exchange", "LAB_MAIL_BASE_URL", "per_request") +
+                                           lab.directory_yaml() + lab.kerberos_yaml());
+    const auto result =
+        run_command({EASGATE_BINARY, "doctor", "--config", (work_ / "easgate.yaml").string(), "--json",
+                     "--certificate", lab.at("LAB_CLIENT_CERT_DIR") + "/alice.pem"});
+    const auto report = nlohmann::json::parse(result.out, nullptr, false);
+    ASSERT_FALSE(report.is_discarded()) << result.out << result.err;
+    int read = 0;
+    for (const auto& finding : report["checks"]) {
+        const auto check = finding["check"].get<std::string>();
+        if (check.rfind("listeners[0] CRL refresh from ldap:///", 0) != 0) continue;
+        ++read;
+        EXPECT_EQ(finding["verdict"], "PASS") << finding.dump();
+        const auto ca = check.find("Issuing%20CA") != std::string::npos ? "CN=easgate lab Issuing CA"
+                                                                        : "CN=easgate lab Root CA";
+        EXPECT_NE(finding["found"].get<std::string>().find(ca), std::string::npos) << finding.dump();
+    }
+    EXPECT_EQ(read, 2) << result.out;  // the root's, named by the issuing CA; the issuing CA's, by alice's
+}
+
 }  // namespace
 }  // namespace easgate::testing

@@ -1,7 +1,8 @@
 // Revocation as an AD CS estate runs it: the lab's offline root → issuing CA → devices, each CA's
-// CRL published by the lab's web server at the http:// CDP its certificates name (after an
-// ldap:/// one, with the CA's name and its spaces in the URL, as AD CS writes it). alice's lost
-// phone is on the issuing CA's base CRL, her stolen one only on its delta CRL (tests/lab/pki.sh).
+// CRL published in the directory at the ldap:/// CDP its certificates name first and by the lab's
+// web server at the http:// one after it (with the CA's name and its spaces in the URL, as AD CS
+// writes them). alice's lost phone is on the issuing CA's base CRL, her stolen one only on its
+// delta CRL (tests/lab/pki.sh).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,6 +12,7 @@
 
 #include "child_process.hpp"
 #include "gateway_delegation_fixture.hpp"
+#include "lab_administration.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -55,12 +57,11 @@ TEST_F(GatewayRevocationTest, TwoTierChainIsCheckedAgainstBothCrlsAndTheLostPhon
     EXPECT_NE(refusal.find("CN=alice"), std::string::npos) << refusal;
     EXPECT_NE(refusal.find(", reason keyCompromise"), std::string::npos) << refusal;
 
-    // Both CRLs come again from the CDPs: the root's from the issuing CA's certificate at start, the
-    // issuing CA's once alice's phone named it; the ldap:/// locations are skipped, not failed.
-    EXPECT_TRUE(fetched_at_least(2)) << gateway_->log();
+    // Both CRLs come again from both locations of the CDPs: the root's from the issuing CA's
+    // certificate at start, the issuing CA's once alice's phone named it.
+    EXPECT_TRUE(fetched_at_least(4)) << gateway_->log();
     EXPECT_EQ(metric("easgate_crl_fetch_failures_total"), 0.0) << gateway_->log();
-    EXPECT_FALSE(
-        gateway_->wait_for_log("CRL distribution point ldap:///CN=easgate%20lab%20Root%20CA").empty());
+    EXPECT_EQ(gateway_->log().find(" skipped"), std::string::npos) << gateway_->log();
     const auto served = read_file(lab().at("LAB_PKI_ACCESS_LOG")).substr(served_before);
     EXPECT_NE(served.find(" 200 \"GET /CertEnroll/easgate%20lab%20Issuing%20CA.crl "), std::string::npos)
         << served;
@@ -122,6 +123,94 @@ TEST_F(GatewayRevocationTest, WithoutSeedFilesTheFirstPhoneOfACaWaitsForItsCrl) 
     EXPECT_EQ(status, "200") << gateway_->log();
     EXPECT_NE(alice_syncs_with(lab().at("LAB_REVOKED_CLIENT")).exit_code, 0);
     EXPECT_FALSE(gateway_->wait_for_log(": certificate revoked: ").empty()) << gateway_->log();
+}
+
+// A CA that publishes its CRL only to Active Directory (AD CS's first CDP location; many estates
+// have no web server in reach of the gateway): the test's own CA, its CDP an ldap:/// URL alone,
+// its CRL published under CN=CDP in the configuration partition as certutil -dspublish does.
+class GatewayDirectoryCrlTest : public GatewayRevocationTest {
+protected:
+    static std::string cdp_dn() {
+        return "CN=easgate lab test CA,CN=pki,CN=CDP,CN=Public Key Services,CN=Services,CN=Configuration," +
+               lab().at("LAB_BASE_DN");
+    }
+
+    void SetUp() override {
+        GatewayRevocationTest::SetUp();
+        test_ca_->publish_at(
+            "ldap:///CN=easgate%20lab%20test%20CA,CN=pki,CN=CDP,CN=Public%20Key%20Services,"
+            "CN=Services,CN=Configuration," +
+            lab().at("LAB_BASE_DN") + "?certificateRevocationList?base?objectClass=cRLDistributionPoint");
+    }
+
+    void TearDown() override {
+        as_administrator({"ldapdelete", cdp_dn()});  // absent when the test published nothing
+        GatewayRevocationTest::TearDown();
+    }
+
+    // The test CA's CRL, as the CA publishes it to the directory.
+    void publish_crl() {
+        write_file(work_ / "test-ca.pem.crl", test_ca_->crl_pem());
+        const auto der = run_command({"openssl", "crl", "-in", (work_ / "test-ca.pem.crl").string(),
+                                      "-outform", "DER", "-out", (work_ / "test-ca.crl").string()});
+        ASSERT_EQ(der.exit_code, 0) << der.err;
+        const auto published = as_administrator(
+            {"ldapadd"}, "dn: " + cdp_dn() +
+                             "\nobjectClass: cRLDistributionPoint\ncertificateRevocationList:< file://" +
+                             (work_ / "test-ca.crl").string() + "\n\n");
+        ASSERT_EQ(published.exit_code, 0) << published.err;
+    }
+
+    // The status of a request from the device, retried (200 ms apart, 10 s at most) while the TLS
+    // handshake fails for want of its CA's CRL.
+    std::string status_once_its_crl_is_held(const IssuedCert& device) {
+        std::string status;
+        for (int attempt = 0; attempt < 50; ++attempt) {
+            status = as_certificate(device).out;
+            if (status != "000") break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        return status;
+    }
+};
+
+TEST_F(GatewayDirectoryCrlTest, TheCrlIsReadFromTheDirectoryAndTheRevokedPhoneIsRefused) {
+    CertSpec spec;
+    spec.upn = "alice@example.test";
+    const auto phone = test_ca_->issue(spec);
+    const auto lost = test_ca_->issue(spec);
+    test_ca_->revoke(lost, 1 /* keyCompromise */);
+    publish_crl();
+    GatewayOptions options;
+    options.client_auth = crl_refresh();
+    start_gateway(options);
+
+    EXPECT_EQ(status_once_its_crl_is_held(phone), "200") << gateway_->log();
+    const auto read = gateway_->wait_for_log("from ldap:///CN=easgate%20lab%20test%20CA,");
+    EXPECT_NE(read.find(" is in use"), std::string::npos) << read;
+    EXPECT_NE(as_certificate(lost).out, "200");
+    const auto refusal = gateway_->wait_for_log(": certificate revoked: ");
+    EXPECT_NE(refusal.find("reason keyCompromise"), std::string::npos) << gateway_->log();
+    EXPECT_EQ(metric("easgate_crl_fetch_failures_total"), 0.0) << gateway_->log();
+}
+
+// The CA has not published its CRL to the directory: the refresh says so and what to do, and the
+// CA's devices stay refused (no CRL, no entry).
+TEST_F(GatewayDirectoryCrlTest, AnUnpublishedCrlIsAFailureNamingTheRemedy) {
+    CertSpec spec;
+    spec.upn = "alice@example.test";
+    const auto phone = test_ca_->issue(spec);
+    GatewayOptions options;
+    options.client_auth = crl_refresh();
+    start_gateway(options);
+
+    EXPECT_EQ(as_certificate(phone).out, "000");
+    const auto failed = gateway_->wait_for_log("CRL refresh from ldap:///CN=easgate%20lab%20test%20CA,");
+    EXPECT_NE(failed.find(" failed: no entry CN=easgate lab test CA,CN=pki,CN=CDP,"), std::string::npos)
+        << failed;
+    EXPECT_NE(failed.find("certutil -dspublish"), std::string::npos) << failed;
+    EXPECT_GE(metric("easgate_crl_fetch_failures_total").value_or(0), 1.0) << gateway_->log();
+    EXPECT_EQ(as_certificate(phone).out, "000");
 }
 
 }  // namespace

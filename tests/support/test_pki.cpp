@@ -138,10 +138,30 @@ void add_config_extension(X509* cert, X509* issuer, int nid, const char* value) 
     check(X509_add_ext(cert, extension.get(), -1) == 1, value);
 }
 
+// A CRLDistributionPoints extension (nid: a CDP, or a Freshest CRL) of one point named by url. Built
+// rather than configured: an ldap:/// URL's commas would split a configuration string.
+X509ExtensionPtr distribution_point_extension(int nid, const std::string& url) {
+    ASN1_IA5STRING* uri = checked(ASN1_IA5STRING_new(), "ASN1_IA5STRING_new");
+    check(ASN1_STRING_set(uri, url.data(), static_cast<int>(url.size())) == 1, url);
+    GENERAL_NAME* name = checked(GENERAL_NAME_new(), "GENERAL_NAME_new");
+    GENERAL_NAME_set0_value(name, GEN_URI, uri);
+    DIST_POINT* point = checked(DIST_POINT_new(), "DIST_POINT_new");
+    point->distpoint = checked(DIST_POINT_NAME_new(), "DIST_POINT_NAME_new");
+    point->distpoint->type = 0;  // fullName
+    point->distpoint->name.fullname = checked(GENERAL_NAMES_new(), "GENERAL_NAMES_new");
+    sk_GENERAL_NAME_push(point->distpoint->name.fullname, name);
+    STACK_OF(DIST_POINT)* points = checked(sk_DIST_POINT_new_null(), "sk_DIST_POINT_new_null");
+    sk_DIST_POINT_push(points, point);
+    X509ExtensionPtr extension(checked(X509V3_EXT_i2d(nid, 0, points), url));
+    CRL_DIST_POINTS_free(points);
+    return extension;
+}
+
 // The CRL Distribution Point AD CS writes into every certificate it issues: its CA's CRL URL.
 void add_distribution_point(X509* cert, const std::string& crl_url) {
-    const std::string value = "URI:" + crl_url;
-    add_config_extension(cert, nullptr, NID_crl_distribution_points, value.c_str());
+    check(
+        X509_add_ext(cert, distribution_point_extension(NID_crl_distribution_points, crl_url).get(), -1) == 1,
+        crl_url);
 }
 
 void add_raw_extension(X509* cert, const RawExtension& raw) {
@@ -251,10 +271,8 @@ void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number, long delt
 
 // Where a base CRL says its delta CRLs are published (Freshest CRL, as AD CS writes it).
 void add_freshest_crl(X509_CRL* crl, const std::string& delta_url) {
-    const std::string value = "URI:" + delta_url;
-    const X509ExtensionPtr freshest(
-        checked(X509V3_EXT_conf_nid(nullptr, nullptr, NID_freshest_crl, value.c_str()), "Freshest CRL"));
-    check(X509_CRL_add_ext(crl, freshest.get(), -1) == 1, "adding the Freshest CRL");
+    check(X509_CRL_add_ext(crl, distribution_point_extension(NID_freshest_crl, delta_url).get(), -1) == 1,
+          "adding the Freshest CRL");
 }
 
 void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revoked_at, int reason) {

@@ -98,5 +98,48 @@ TEST(CrlFetch, OnlyPlainHttpUrlsAreFetched) {
     }
 }
 
+// An ldap:/// location (AD CS's first) goes to the directory reader the application hands in, an
+// http:// one never does; what the reader says is the fetch's answer, held to max_crl_bytes too.
+TEST(CrlFetchFrom, DirectoryLocationsAreReadWithTheDirectory) {
+    const std::string ldap = "ldap:///CN=Corp%20Issuing%20CA,CN=pki,CN=CDP?certificateRevocationList?base";
+    std::vector<std::string> asked;
+    std::string answer = "the CRL";
+    const DirectoryCrlReader directory = [&](const std::string& url) {
+        asked.push_back(url);
+        return [](std::string value) -> boost::asio::awaitable<common::Result<std::string>> {
+            if (value.empty()) co_return common::Failure::unavailable("no entry CN=Corp Issuing CA");
+            co_return value;
+        }(answer);
+    };
+    config::CrlRefresh settings;
+    settings.max_crl_bytes = 16;
+    const auto from = [&](const std::string& url, const DirectoryCrlReader& reader) {
+        boost::asio::io_context io;
+        auto fetched =
+            boost::asio::co_spawn(io, fetch_crl_from(url, settings, reader), boost::asio::use_future);
+        io.run();
+        return fetched.get();
+    };
+    EXPECT_EQ(from(ldap, directory).body, "the CRL");
+    answer.clear();
+    EXPECT_EQ(from(ldap, directory).error, "no entry CN=Corp Issuing CA");
+    answer = std::string(17, 'x');
+    EXPECT_EQ(from(ldap, directory).error, "the CRL is larger than client_auth.crl_refresh.max_crl_bytes");
+    EXPECT_NE(from(ldap, nullptr).error.find("there is no directory section"), std::string::npos);
+    CdpServer cdp;
+    cdp.publish("root.crl", "root CRL");
+    EXPECT_EQ(from(cdp.url("root.crl"), directory).body, "root CRL");
+    EXPECT_EQ(asked, std::vector<std::string>(3, ldap));
+}
+
+TEST(CrlFetchFrom, FetchableLocationsAreHttpAndTheDirectorysOwn) {
+    EXPECT_TRUE(fetchable_crl_url("http://pki.example.test/CertEnroll/root.crl"));
+    EXPECT_TRUE(fetchable_crl_url("ldap:///CN=Corp%20Root%20CA,CN=pki?certificateRevocationList"));
+    EXPECT_FALSE(fetchable_crl_url("ldap://ca.example.test/CN=Corp%20Root%20CA?certificateRevocationList"));
+    EXPECT_FALSE(fetchable_crl_url("ldaps:///CN=Corp%20Root%20CA?certificateRevocationList"));
+    EXPECT_FALSE(fetchable_crl_url("https://pki.example.test/CertEnroll/root.crl"));
+    EXPECT_FALSE(fetchable_crl_url("file:///etc/passwd"));
+}
+
 }  // namespace
 }  // namespace easgate::identity

@@ -78,11 +78,18 @@ TEST_F(RevocationStoreTest, LearnsDistributionPointsFromListedCasAndTheirCertifi
     auto forger = TestCa::create_root("Corp Issuing CA");
     forger.publish_at("http://intranet.corp.example/admin?drop");
     store.learn_distribution_points(testing::parse_certificate_pem(forger.issue(spec).cert_pem).get());
-    issuing->publish_at("ldap:///CN=Corp%20Issuing%20CA?certificateRevocationList");
-    store.learn_distribution_points(testing::parse_certificate_pem(issuing->issue(spec).cert_pem).get());
+    // AD CS's ldap:/// location is read from the directory; one naming a server, or https, is not.
+    for (const char* url : {"ldap:///CN=Corp%20Issuing%20CA?certificateRevocationList",
+                            "ldap://ca.corp.example/CN=Corp%20Issuing%20CA?certificateRevocationList",
+                            "https://pki.corp.example/issuing.crl"}) {
+        issuing->publish_at(url);
+        store.learn_distribution_points(testing::parse_certificate_pem(issuing->issue(spec).cert_pem).get());
+    }
     EXPECT_EQ(store.distribution_points(), (std::vector<std::string>{"http://pki.corp.example/issuing+.crl",
                                                                      "http://pki.corp.example/issuing.crl",
-                                                                     "http://pki.corp.example/root.crl"}));
+                                                                     "http://pki.corp.example/root.crl",
+                                                                     "ldap:///CN=Corp%20Issuing%20CA?"
+                                                                     "certificateRevocationList"}));
 }
 
 TEST_F(RevocationStoreTest, AnExpiredCrlIsUsableOnlyWithinTheGrace) {

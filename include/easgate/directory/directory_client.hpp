@@ -102,6 +102,13 @@ public:
     // when a search must be sent.
     std::optional<UserLookup> find_now(const AccountSearch& account);
 
+    // The first value of the attribute an ldap:/// URL names (parse_published_object): AD CS's CRLs,
+    // published in the configuration partition. Read as find reads users (on the pool, each server
+    // in turn, within the same budget; reads of one URL at once share one), never cached. 503
+    // (cause unavailable) when no server answered, unusable_url, or not_published when the entry or
+    // its value is missing, the reason naming the remedy.
+    boost::asio::awaitable<common::Result<std::string>> read_published(std::string url);
+
     const DirectoryCounters& counters() const;
     // Lookups (found or not) held in the cache now, expired ones included until they are replaced.
     std::size_t cached_lookups() const;

@@ -1,11 +1,15 @@
 #pragma once
 
-// One CRL download from an http:// CRL Distribution Point.
+// One CRL download from a CRL Distribution Point: http://, or ldap:/// from the directory.
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+
+#include "easgate/common/result.hpp"
+#include "easgate/config/config.hpp"
 
 namespace easgate::identity {
 
@@ -18,5 +22,20 @@ struct FetchedCrl {
 // the request and the whole answer; a body over max_bytes is abandoned.
 boost::asio::awaitable<FetchedCrl> fetch_crl(const std::string& url, std::chrono::milliseconds timeout,
                                              std::uint64_t max_bytes);
+
+// Reads an ldap:/// distribution point's value from the directory: the directory client's
+// read_published, handed in by the application (identity sits below the directory).
+using DirectoryCrlReader =
+    std::function<boost::asio::awaitable<common::Result<std::string>>(const std::string& url)>;
+
+// Whether easgate can fetch a distribution point: http://, or ldap:/// (AD CS's default, listed first
+// in its CDPs; no server named: the CRL is in the configuration partition every DC holds).
+bool fetchable_crl_url(const std::string& url);
+bool directory_crl_url(const std::string& url);
+
+// The CRL at a fetchable distribution point: over http (fetch_crl), or read with directory, within
+// the directory's own timeouts (an ldap:/// URL without a directory is an error saying so).
+boost::asio::awaitable<FetchedCrl> fetch_crl_from(std::string url, const config::CrlRefresh& settings,
+                                                  DirectoryCrlReader directory);
 
 }  // namespace easgate::identity

@@ -1,6 +1,7 @@
 #pragma once
 
-// Keeps a listener's CRLs fresh from the CAs' http:// CRL Distribution Points (client_auth.crl_refresh).
+// Keeps a listener's CRLs fresh from the CAs' CRL Distribution Points (client_auth.crl_refresh):
+// http://, and ldap:/// read from the directory.
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
@@ -13,6 +14,7 @@
 
 #include "easgate/config/config.hpp"
 #include "easgate/identity/crl_cache.hpp"
+#include "easgate/identity/crl_fetch.hpp"
 #include "easgate/identity/revocation_store.hpp"
 
 namespace easgate::identity {
@@ -27,8 +29,11 @@ OfferedCrls offer_crls(RevocationStore& store, const std::string& body);
 
 class CrlRefresher : public std::enable_shared_from_this<CrlRefresher> {
 public:
+    // directory reads the ldap:/// distribution points; without one (no directory section) they are
+    // skipped, each with one log line.
     CrlRefresher(const boost::asio::any_io_executor& executor, std::shared_ptr<RevocationStore> store,
-                 const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters);
+                 const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters,
+                 DirectoryCrlReader directory = {});
 
     // Offers the store the CRLs kept in cache_dir, then fetches every distribution point now, then
     // every interval, and at once when a device certificate names a new one. Runs on the
@@ -49,6 +54,8 @@ private:
     std::shared_ptr<RevocationStore> store_;
     config::CrlRefresh settings_;
     std::shared_ptr<CrlRefreshCounters> counters_;
+    DirectoryCrlReader directory_;
+    std::set<std::string> unreadable_;  // ldap:/// distribution points without a directory, logged once
     boost::asio::steady_timer pause_;
     std::atomic<bool> pending_{false};  // a distribution point was learned: fetch without waiting
     std::set<std::string> failing_;     // distribution points whose last fetch failed

@@ -55,7 +55,7 @@ public:
     // one held for that CA key and kind (base or delta).
     Offer offer(X509CrlPtr crl);
 
-    // Remembers the http:// CRL Distribution Points (and Freshest CRL) of cert when a listed CA
+    // Remembers the fetchable CRL Distribution Points (and Freshest CRL) of cert when a listed CA
     // signed it, so a forged certificate can't make easgate fetch from a URL of its choosing.
     void learn_distribution_points(X509* cert);
     // The same for the listed CAs themselves: an issuing CA names its root's CRL.
@@ -96,8 +96,8 @@ private:
     X509StorePtr store_;
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<std::int64_t> crls_hold_until_{0};
-    std::set<std::string> urls_;     // http:// distribution points to fetch
-    std::set<std::string> skipped_;  // ldap:// and others, logged once
+    std::set<std::string> urls_;     // distribution points to fetch (fetchable_crl_url)
+    std::set<std::string> skipped_;  // ldap://server/…, https:// and others, logged once
 };
 
 // Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
