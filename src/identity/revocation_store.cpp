@@ -99,21 +99,27 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
         });
         return named ? Offer::bad_signature : Offer::unknown_issuer;
     }
-    const std::lock_guard lock(mutex_);
-    for (auto& held : crls_) {
-        if (is_delta_crl(held.get()) != is_delta_crl(crl.get())) continue;
-        if (X509_NAME_cmp(X509_CRL_get_issuer(held.get()), X509_CRL_get_issuer(crl.get())) != 0) continue;
-        if (X509_CRL_verify(held.get(), X509_get0_pubkey(signer)) != 1) continue;  // another key of that CA
-        if (!newer(crl.get(), held.get())) return Offer::not_newer;
-        held = std::move(crl);
-        add_urls_locked(freshest_crl_urls(held.get()));
+    std::function<void()> wake;
+    {
+        const std::lock_guard lock(mutex_);
+        const auto held = std::find_if(crls_.begin(), crls_.end(), [&](const X509CrlPtr& candidate) {
+            return is_delta_crl(candidate.get()) == is_delta_crl(crl.get()) &&
+                   X509_NAME_cmp(X509_CRL_get_issuer(candidate.get()), X509_CRL_get_issuer(crl.get())) == 0 &&
+                   X509_CRL_verify(candidate.get(), X509_get0_pubkey(signer)) == 1;  // not another key's
+        });
+        ERR_clear_error();
+        if (held != crls_.end() && !newer(crl.get(), held->get())) return Offer::not_newer;
+        // A base CRL fetched for the first time names where its delta CRLs are: fetched at once, not
+        // an interval later.
+        if (add_urls_locked(freshest_crl_urls(crl.get()))) wake = wake_;
+        if (held != crls_.end()) {
+            *held = std::move(crl);
+        } else {
+            crls_.push_back(std::move(crl));
+        }
         rebuild_locked();
-        return Offer::installed;
     }
-    ERR_clear_error();
-    add_urls_locked(freshest_crl_urls(crl.get()));
-    crls_.push_back(std::move(crl));
-    rebuild_locked();
+    if (wake) wake();  // outside the lock: it may take it
     return Offer::installed;
 }
 
@@ -132,9 +138,7 @@ void RevocationStore::learn_distribution_points(X509* cert) {
             });
         ERR_clear_error();
         if (!signed_by_anchor) return;
-        const auto before = urls_.size();
-        add_urls_locked(urls);
-        if (urls_.size() > before) wake = wake_;
+        if (add_urls_locked(urls)) wake = wake_;
     }
     if (wake) wake();  // outside the lock: it may take it
 }
@@ -153,18 +157,19 @@ void RevocationStore::remember_distribution_point(const std::string& url) {
     add_urls_locked({url});
 }
 
-void RevocationStore::add_urls_locked(const std::vector<std::string>& urls) {
+bool RevocationStore::add_urls_locked(const std::vector<std::string>& urls) {
+    bool learned = false;
     for (const auto& url : urls) {
         if (fetchable_crl_url(url)) {
-            urls_.insert(url);
+            learned = urls_.insert(url).second || learned;
         } else if (skipped_.insert(url).second) {
             spdlog::info(
                 "CRL distribution point {} skipped: easgate fetches CRLs over http://, and from the "
-                "directory "
-                "at ldap:/// locations (no server named)",
+                "directory at ldap:/// locations (no server named)",
                 url);
         }
     }
+    return learned;
 }
 
 std::vector<std::string> RevocationStore::distribution_points() const {

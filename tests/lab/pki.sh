@@ -16,7 +16,7 @@
 # name>+.crl (published by Apache at $LAB_CRL_BASE_URL).
 
 # What make_lab_pki makes; a lab whose PKI was made to another layout gets a new one.
-lab_pki_layout=2
+lab_pki_layout=3
 
 lab_ca_names=("easgate lab Root CA" "easgate lab Issuing CA")
 
@@ -24,7 +24,7 @@ lab_ca_names=("easgate lab Root CA" "easgate lab Issuing CA")
 # number; the extension sections are what AD CS's templates put in. A leaf's SAN, key usage and
 # EKU come from $LAB_CERT_SAN, $LAB_CERT_USAGE and $LAB_CERT_EKU.
 lab_openssl_config() {
-    local d="$LAB_PKI_DIR" section i base_dn="DC=${LAB_DNS_DOMAIN//./,DC=}"
+    local d="$LAB_PKI_DIR" base_dn="DC=${LAB_DNS_DOMAIN//./,DC=}"
     printf '[ req ]\ndistinguished_name = dn\n[ dn ]\n'
     # AD CS defaults: the offline root's CRL lasts months; the issuing CA's base CRL a week, listing
     # what was revoked when it was published (a copy of the revocations then), and its delta CRL a
@@ -35,16 +35,18 @@ lab_openssl_config() {
     printf 'default_md = sha256\ncrl_extensions = crl_base_ext\ndefault_crl_days = 8\n'
     printf '[ issuing ]\ndatabase = %s/issuing-index.txt\ncrlnumber = %s/issuing-crlnumber\n' "$d" "$d"
     printf 'default_md = sha256\ncrl_extensions = crl_delta_ext\ndefault_crl_days = 2\n'
-    printf '[ freshest_issuing ]\nfullname = URI:%s/%s+.crl\n' "$LAB_CRL_BASE_URL" "${lab_ca_names[1]// /%20}"
-    for i in 0 1; do
-        section=$([ "$i" = 0 ] && echo root || echo issuing)
-        # The CDP as AD CS writes it: one distribution point, the LDAP location first, then HTTP.
-        printf '[ cdp_%s ]\nfullname = @cdp_%s_names\n[ cdp_%s_names ]\n' "$section" "$section" "$section"
+    # The CDP and the Freshest CRL as AD CS writes them: one distribution point, the LDAP location
+    # first (the base CRL's attribute, or the delta's), then HTTP.
+    distribution_point() { # section CA-index attribute file-suffix
+        printf '[ %s ]\nfullname = @%s_names\n[ %s_names ]\n' "$1" "$1" "$1"
         printf 'URI.1 = ldap:///CN=%s,CN=pki,CN=CDP,CN=Public%%20Key%%20Services,CN=Services,CN=Configuration,%s' \
-            "${lab_ca_names[$i]// /%20}" "$base_dn"
-        printf '?certificateRevocationList?base?objectClass=cRLDistributionPoint\nURI.2 = %s/%s.crl\n' \
-            "$LAB_CRL_BASE_URL" "${lab_ca_names[$i]// /%20}"
-    done
+            "${lab_ca_names[$2]// /%20}" "$base_dn"
+        printf '?%s?base?objectClass=cRLDistributionPoint\nURI.2 = %s/%s%s.crl\n' \
+            "$3" "$LAB_CRL_BASE_URL" "${lab_ca_names[$2]// /%20}" "$4"
+    }
+    distribution_point freshest_issuing 1 deltaRevocationList +
+    distribution_point cdp_root 0 certificateRevocationList ""
+    distribution_point cdp_issuing 1 certificateRevocationList ""
     cat <<'CNF'
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always

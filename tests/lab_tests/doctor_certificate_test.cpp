@@ -146,7 +146,9 @@ TEST_F(DoctorCertificateLabTest, TheCdpsInTheDirectoryAreReadThroughTheDirectory
                                                                         : "CN=easgate lab Root CA";
         EXPECT_NE(finding["found"].get<std::string>().find(ca), std::string::npos) << finding.dump();
     }
-    EXPECT_EQ(read, 2) << result.out;  // the root's, named by the issuing CA; the issuing CA's, by alice's
+    // The root's CRL, named by the issuing CA; the issuing CA's, by alice's certificate; its delta
+    // CRL, by alice's certificate and the base CRL.
+    EXPECT_EQ(read, 3) << result.out;
 }
 
 }  // namespace

@@ -123,11 +123,17 @@ TEST_F(GatewayRevocationTest, WithoutSeedFilesTheFirstPhoneOfACaWaitsForItsCrl) 
     EXPECT_EQ(status, "200") << gateway_->log();
     EXPECT_NE(alice_syncs_with(lab().at("LAB_REVOKED_CLIENT")).exit_code, 0);
     EXPECT_FALSE(gateway_->wait_for_log(": certificate revoked: ").empty()) << gateway_->log();
+    // alice's certificate and the base CRL name the delta CRL's locations: fetched at once too.
+    EXPECT_FALSE(gateway_->wait_for_log("delta CRL of \"CN=easgate lab Issuing CA,O=easgate lab\"").empty())
+        << gateway_->log();
+    EXPECT_NE(alice_syncs_with(lab().at("LAB_DELTA_REVOKED_CLIENT")).exit_code, 0);
+    EXPECT_FALSE(gateway_->wait_for_log("listed by the delta CRL of").empty()) << gateway_->log();
 }
 
-// A CA that publishes its CRL only to Active Directory (AD CS's first CDP location; many estates
-// have no web server in reach of the gateway): the test's own CA, its CDP an ldap:/// URL alone,
-// its CRL published under CN=CDP in the configuration partition as certutil -dspublish does.
+// A CA that publishes its CRLs only to Active Directory (AD CS's first CDP location; many estates
+// have no web server in reach of the gateway): the test's own CA, its CDP and Freshest CRL each an
+// ldap:/// URL alone, its CRLs published under CN=CDP in the configuration partition as
+// certutil -dspublish does.
 class GatewayDirectoryCrlTest : public GatewayRevocationTest {
 protected:
     static std::string cdp_dn() {
@@ -135,12 +141,17 @@ protected:
                lab().at("LAB_BASE_DN");
     }
 
+    // Where the test CA's base CRL (certificateRevocationList) or delta CRL (deltaRevocationList)
+    // is, as AD CS writes it into its CDPs and Freshest CRLs.
+    static std::string location(const std::string& attribute) {
+        return "ldap:///CN=easgate%20lab%20test%20CA,CN=pki,CN=CDP,CN=Public%20Key%20Services,CN=Services,"
+               "CN=Configuration," +
+               lab().at("LAB_BASE_DN") + "?" + attribute + "?base?objectClass=cRLDistributionPoint";
+    }
+
     void SetUp() override {
         GatewayRevocationTest::SetUp();
-        test_ca_->publish_at(
-            "ldap:///CN=easgate%20lab%20test%20CA,CN=pki,CN=CDP,CN=Public%20Key%20Services,"
-            "CN=Services,CN=Configuration," +
-            lab().at("LAB_BASE_DN") + "?certificateRevocationList?base?objectClass=cRLDistributionPoint");
+        test_ca_->publish_at(location("certificateRevocationList"), location("deltaRevocationList"));
     }
 
     void TearDown() override {
@@ -148,16 +159,21 @@ protected:
         GatewayRevocationTest::TearDown();
     }
 
-    // The test CA's CRL, as the CA publishes it to the directory.
-    void publish_crl() {
-        write_file(work_ / "test-ca.pem.crl", test_ca_->crl_pem());
-        const auto der = run_command({"openssl", "crl", "-in", (work_ / "test-ca.pem.crl").string(),
-                                      "-outform", "DER", "-out", (work_ / "test-ca.crl").string()});
-        ASSERT_EQ(der.exit_code, 0) << der.err;
+    // A CRL of the test CA in DER, as the CA publishes it to the directory: the file's path.
+    std::string der_file(const std::string& name, const std::string& pem) const {
+        write_file(work_ / (name + ".pem"), pem);
+        const auto der = run_command({"openssl", "crl", "-in", (work_ / (name + ".pem")).string(), "-outform",
+                                      "DER", "-out", (work_ / (name + ".crl")).string()});
+        EXPECT_EQ(der.exit_code, 0) << der.err;
+        return (work_ / (name + ".crl")).string();
+    }
+
+    // The test CA's base CRL and delta CRL, published to the directory.
+    void publish(const std::string& base_pem, const std::string& delta_pem) {
         const auto published = as_administrator(
-            {"ldapadd"}, "dn: " + cdp_dn() +
-                             "\nobjectClass: cRLDistributionPoint\ncertificateRevocationList:< file://" +
-                             (work_ / "test-ca.crl").string() + "\n\n");
+            {"ldapadd"}, "dn: " + cdp_dn() + "\nobjectClass: cRLDistributionPoint\n" +
+                             "certificateRevocationList:< file://" + der_file("base", base_pem) + "\n" +
+                             "deltaRevocationList:< file://" + der_file("delta", delta_pem) + "\n\n");
         ASSERT_EQ(published.exit_code, 0) << published.err;
     }
 
@@ -174,23 +190,35 @@ protected:
     }
 };
 
-TEST_F(GatewayDirectoryCrlTest, TheCrlIsReadFromTheDirectoryAndTheRevokedPhoneIsRefused) {
+// The lost phone is on the base CRL, the stolen one (revoked since) on the delta CRL only; both CRLs
+// are read from the directory, the delta found through the base CRL's Freshest CRL.
+TEST_F(GatewayDirectoryCrlTest, BothCrlsAreReadFromTheDirectoryAndRevokedPhonesAreRefused) {
     CertSpec spec;
     spec.upn = "alice@example.test";
     const auto phone = test_ca_->issue(spec);
     const auto lost = test_ca_->issue(spec);
+    const auto stolen = test_ca_->issue(spec);
     test_ca_->revoke(lost, 1 /* keyCompromise */);
-    publish_crl();
+    const auto base = test_ca_->crl_pem();
+    test_ca_->revoke(stolen, 1);
+    publish(base, test_ca_->delta_crl_pem());
     GatewayOptions options;
     options.client_auth = crl_refresh();
     start_gateway(options);
 
     EXPECT_EQ(status_once_its_crl_is_held(phone), "200") << gateway_->log();
-    const auto read = gateway_->wait_for_log("from ldap:///CN=easgate%20lab%20test%20CA,");
-    EXPECT_NE(read.find(" is in use"), std::string::npos) << read;
+    EXPECT_FALSE(
+        gateway_->wait_for_log("from " + location("certificateRevocationList") + " is in use").empty())
+        << gateway_->log();
     EXPECT_NE(as_certificate(lost).out, "200");
     const auto refusal = gateway_->wait_for_log(": certificate revoked: ");
     EXPECT_NE(refusal.find("reason keyCompromise"), std::string::npos) << gateway_->log();
+    EXPECT_FALSE(gateway_->wait_for_log("from " + location("deltaRevocationList") + " is in use").empty())
+        << gateway_->log();
+    EXPECT_NE(as_certificate(stolen).out, "200");
+    EXPECT_FALSE(gateway_->wait_for_log("listed by the delta CRL of \"CN=easgate lab test CA").empty())
+        << gateway_->log();
+    EXPECT_EQ(as_certificate(phone).out, "200");
     EXPECT_EQ(metric("easgate_crl_fetch_failures_total"), 0.0) << gateway_->log();
 }
 
@@ -205,7 +233,7 @@ TEST_F(GatewayDirectoryCrlTest, AnUnpublishedCrlIsAFailureNamingTheRemedy) {
     start_gateway(options);
 
     EXPECT_EQ(as_certificate(phone).out, "000");
-    const auto failed = gateway_->wait_for_log("CRL refresh from ldap:///CN=easgate%20lab%20test%20CA,");
+    const auto failed = gateway_->wait_for_log("CRL refresh from " + location("certificateRevocationList"));
     EXPECT_NE(failed.find(" failed: no entry CN=easgate lab test CA,CN=pki,CN=CDP,"), std::string::npos)
         << failed;
     EXPECT_NE(failed.find("certutil -dspublish"), std::string::npos) << failed;

@@ -92,6 +92,20 @@ TEST_F(RevocationStoreTest, LearnsDistributionPointsFromListedCasAndTheirCertifi
                                                                      "certificateRevocationList"}));
 }
 
+// A base CRL fetched for the first time names where its CA publishes delta CRLs: the refresher is
+// woken to fetch that at once, not an interval later; a newer base naming the same place is not news.
+TEST_F(RevocationStoreTest, ABaseCrlNamingANewDeltaLocationWakesTheRefresher) {
+    auto store = make_store();
+    int woken = 0;
+    store.on_new_distribution_point([&woken] { ++woken; });
+    EXPECT_EQ(store.offer(crl(issuing->crl_pem())), RevocationStore::Offer::installed);
+    EXPECT_EQ(woken, 1);
+    EXPECT_EQ(store.distribution_points(), std::vector<std::string>{"http://pki.corp.example/issuing+.crl"});
+    EXPECT_EQ(store.offer(crl(issuing->crl_pem())), RevocationStore::Offer::installed);  // a newer number
+    EXPECT_EQ(store.offer(crl(root.crl_pem())), RevocationStore::Offer::installed);      // names no delta
+    EXPECT_EQ(woken, 1);
+}
+
 TEST_F(RevocationStoreTest, AnExpiredCrlIsUsableOnlyWithinTheGrace) {
     auto store = make_store();
     const auto half_hour_ago = crl(issuing->crl_pem(-std::chrono::minutes(30)));

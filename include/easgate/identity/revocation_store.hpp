@@ -84,7 +84,8 @@ public:
     std::vector<Deadline> anchor_expiries() const;
 
 private:
-    void add_urls_locked(const std::vector<std::string>& urls);
+    // Whether a distribution point was new.
+    bool add_urls_locked(const std::vector<std::string>& urls);
     void rebuild_locked();
 
     std::vector<X509Ptr> anchors_;
