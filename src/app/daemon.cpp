@@ -74,7 +74,7 @@ private:
     void open_admin();
     void start_background_work(const GatewayParts* replaced);
     asio::awaitable<common::Result<std::string>> read_published(
-        std::weak_ptr<directory::DirectoryClient> weak, std::string url);
+        std::weak_ptr<directory::DirectoryClient> weak, std::string url, std::chrono::milliseconds timeout);
     void on_stop_signal();
     void check_drained();
     void stop_now();
@@ -213,8 +213,9 @@ void Daemon::start_background_work(const GatewayParts* replaced) {
     crl_refreshers_.clear();
     identity::DirectoryCrlReader directory;
     if (parts_.directory) {
-        directory = [this, weak = std::weak_ptr(parts_.directory)](const std::string& url) {
-            return read_published(weak, url);
+        directory = [this, weak = std::weak_ptr(parts_.directory)](const std::string& url,
+                                                                   std::chrono::milliseconds timeout) {
+            return read_published(weak, url, timeout);
         };
     }
     for (std::size_t i = 0; i < parts_.config.listeners.size(); ++i) {
@@ -231,10 +232,10 @@ void Daemon::start_background_work(const GatewayParts* replaced) {
 // retire that directory meanwhile, this read may hold it last: it is let go on retirement_, where
 // its threads may be joined, never on the accept thread.
 asio::awaitable<common::Result<std::string>> Daemon::read_published(
-    std::weak_ptr<directory::DirectoryClient> weak, std::string url) {
+    std::weak_ptr<directory::DirectoryClient> weak, std::string url, std::chrono::milliseconds timeout) {
     auto directory = weak.lock();
     if (!directory) co_return common::Failure::unavailable("a reload replaced the directory");
-    auto read = co_await directory->read_published(std::move(url));
+    auto read = co_await directory->read_published(std::move(url), timeout);
     asio::post(retirement_, [directory = std::move(directory)] {});
     co_return read;
 }

@@ -220,7 +220,7 @@ private:
     const config::IdentityConfig& config_;
     const identity::CertificateIdentity& certificate_;
     std::size_t next_ = 0;
-    Mapping mapping_ = Mapping::upn;               // the mapping of the last search
+    Mapping mapping_ = Mapping::upn;             // the mapping of the last search
     std::string tried_;                          // why each mapping so far found no account
     std::optional<MappedAccount> weak_refusal_;  // the first account refused as weakly mapped
 };

@@ -133,21 +133,28 @@ struct DirectoryClient::Impl {
     }
 
     // The read in flight for url, or a new one queued for the pool (as query_or_join).
-    std::shared_ptr<common::Flight<Published>> read_or_join(const std::string& url, PublishedObject object) {
+    std::shared_ptr<common::Flight<Published>> read_or_join(const std::string& url, PublishedObject object,
+                                                            std::chrono::milliseconds timeout) {
         std::lock_guard lock(mutex);
-        return reads
-            .join(
-                url, lookup_budget(), *pool,
-                [this, url, object](const std::shared_ptr<common::Flight<Published>>& flight) {
-                    auto result = read(object, url);
-                    {
-                        std::lock_guard landing(mutex);
-                        reads.land(url, flight);
-                    }
-                    flight->complete(std::move(result));
-                },
-                [this]() -> Published { return queue_full(); })
-            .flight;
+        const auto joined = reads.join(
+            url, read_budget(timeout), *pool,
+            [this, url, object, timeout](const std::shared_ptr<common::Flight<Published>>& flight) {
+                auto result = read(object, timeout);
+                {
+                    std::lock_guard landing(mutex);
+                    reads.land(url, flight);
+                }
+                flight->complete(std::move(result));
+            },
+            [this]() -> Published { return queue_full(); });
+        if (joined.overloaded) ++counters.queue_full;
+        return joined.flight;
+    }
+
+    // A read's steps: on each URI, the connection's open and the read itself (with GSSAPI, and the
+    // KDC watch's verdict after a timed-out one).
+    std::chrono::milliseconds read_budget(std::chrono::milliseconds timeout) const {
+        return lookup_budget() + (timeout - config.timeout) * static_cast<std::int64_t>(config.uris.size());
     }
 
     // Every step a lookup may take: a search on a reused connection, then each URI's open and a
@@ -171,12 +178,13 @@ struct DirectoryClient::Impl {
     }
 
     // A lookup that ended without the search's answer: its budget passed, or its caller cancelled it.
-    common::Failure gave_up(boost::system::error_code why, bool started) const {
-        if (why == boost::asio::error::operation_aborted) {
-            return unavailable(
-                "cancelled: the caller stopped waiting (the search goes on and its result is cached)");
-        }
-        const std::string budget = config::format_duration(lookup_budget());
+    // budget_spent: how long the caller waited; cached: whether the search's result will be.
+    common::Failure gave_up(boost::system::error_code why, bool started,
+                            std::chrono::milliseconds budget_spent, bool cached = true) const {
+        if (why == boost::asio::error::operation_aborted)
+            return unavailable("cancelled: the caller stopped waiting (the search goes on" +
+                               std::string(cached ? " and its result is cached)" : ")"));
+        const std::string budget = config::format_duration(budget_spent);
         if (!started) {
             return unavailable("timed out: no LDAP worker became free within " + budget +
                                ": all directory.max_concurrent (" + std::to_string(config.max_concurrent) +
@@ -229,29 +237,23 @@ struct DirectoryClient::Impl {
         return result;
     }
 
-    // On a pool thread: the published object's attribute, from any server that answers.
-    Published read(const PublishedObject& object, const std::string& url) {
+    // On a pool thread: the published object's attribute, from any server that has it.
+    Published read(const PublishedObject& object, std::chrono::milliseconds timeout) {
         auto connection = servers.checkout();
-        auto search = servers.search_any(*connection, object.filter, {object.attribute}, 1, url, &object.dn);
-        const std::string uri = connection->uri();
+        auto entry = servers.read_any(*connection, object.dn, object.filter, object.attribute, timeout);
         servers.checkin(std::move(connection));
-        if (!search) return search.error();
-        const auto not_published = [&](const std::string& what) {
-            return common::Failure::unavailable(what + " on " + uri +
-                                                ": the CA has not published it to Active Directory (AD CS "
-                                                "publishes each new CRL there by itself when its CDP lists "
-                                                "this URL with \"Publish CRLs to this location\"; for an "
-                                                "offline root: certutil -dspublish -f <CRL file>)")
-                .because("not_published");
-        };
-        if (search->status.code == LDAP_NO_SUCH_OBJECT) return not_published("no entry " + object.dn);
-        if (!search->status.ok())
-            return unavailable("reading " + url + " on " + uri + " failed: " + search->status.message);
-        if (search->entries.empty())
-            return not_published("entry " + object.dn + " does not match " + object.filter);
-        for (const auto& [attribute, values] : search->entries.front())
-            if (!values.empty() && !values.front().empty()) return values.front();
-        return not_published("entry " + object.dn + " has no " + object.attribute);
+        if (entry) {
+            for (auto& [attribute, values] : *entry)
+                if (!values.empty() && !values.front().empty()) return std::move(values.front());
+        }
+        auto failure = entry.error();
+        if (failure.cause == "not_published")
+            failure.reason +=
+                ": the CA has not published it to Active Directory (an enterprise CA publishes each new CRL "
+                "there when its CDP has \"Publish CRLs to this location\" for this URL; an offline root's: "
+                "certutil -dspublish -f <CRL file>), it has not replicated to these DCs yet, or easgate's "
+                "account may not read it";
+        return failure;
     }
 
     // The rest of the lists AD handed out in ranges, from the user's own entry.
@@ -333,16 +335,18 @@ boost::asio::awaitable<UserLookup> DirectoryClient::find(AccountSearch account) 
     const std::string key = common::ascii_lowercase(account.condition);
     const auto flight = impl_->query_or_join(key, account);
     auto waited = co_await flight->wait(impl_->lookup_budget());
-    if (!waited) co_return impl_->gave_up(waited.error(), flight->started());
+    if (!waited) co_return impl_->gave_up(waited.error(), flight->started(), impl_->lookup_budget());
     co_return std::move(*waited);
 }
 
-boost::asio::awaitable<common::Result<std::string>> DirectoryClient::read_published(std::string url) {
+boost::asio::awaitable<common::Result<std::string>> DirectoryClient::read_published(
+    std::string url, std::chrono::milliseconds timeout) {
     auto object = parse_published_object(url);
     if (!object) co_return object.error();
-    const auto flight = impl_->read_or_join(url, std::move(*object));
-    auto waited = co_await flight->wait(impl_->lookup_budget());
-    if (!waited) co_return impl_->gave_up(waited.error(), flight->started());
+    const auto flight = impl_->read_or_join(url, std::move(*object), timeout);
+    auto waited = co_await flight->wait(impl_->read_budget(timeout));
+    if (!waited)
+        co_return impl_->gave_up(waited.error(), flight->started(), impl_->read_budget(timeout), false);
     co_return std::move(*waited);
 }
 

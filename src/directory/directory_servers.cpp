@@ -66,6 +66,41 @@ common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& co
     return common::Failure::unavailable(std::move(why)).because("unavailable");
 }
 
+common::Result<LdapEntry> DirectoryServers::read_any(LdapConnection& connection, const std::string& dn,
+                                                     const std::string& filter, const std::string& attribute,
+                                                     std::chrono::milliseconds timeout) {
+    std::vector<std::string> avoided;  // servers asked in this read
+    std::string answers;
+    bool answered = false;  // a server answered, without the entry or its value
+    for (bool reused = connection.is_open(); avoided.size() < config_.uris.size(); reused = false) {
+        if (!connection.is_open()) {
+            if (auto failure = open_any(connection, avoided)) {
+                answers += (answers.empty() ? "" : "; ") + *failure;
+                break;
+            }
+        }
+        ++counters_.searches;
+        auto search = timed_search(connection, filter, {attribute}, 1, &dn, timeout);
+        if (search.status.ok() && !search.entries.empty()) {
+            for (auto& [name, values] : search.entries.front())
+                if (!values.empty() && !values.front().empty()) return std::move(search.entries.front());
+        }
+        const std::string uri = connection.uri();
+        connection.close();  // the next server is asked on a connection of its own
+        // A kept connection the DC closed while it was idle: the same server again, once.
+        if (reused && search.status.code != LDAP_TIMEOUT && search.status.connection_lost()) continue;
+        avoided.push_back(uri);
+        answered = answered || search.status.ok() || search.status.code == LDAP_NO_SUCH_OBJECT;
+        answers += (answers.empty() ? "" : "; ") + uri + ": " +
+                   (search.status.code == LDAP_NO_SUCH_OBJECT      ? "no such entry"
+                    : search.status.ok() && search.entries.empty() ? "the entry does not match " + filter
+                    : search.status.ok()                           ? "the entry has no " + attribute
+                                                                   : search.status.message);
+    }
+    auto failure = common::Failure::unavailable(std::move(answers));
+    return answered ? std::move(failure).because("not_published") : std::move(failure).because("unavailable");
+}
+
 LdapSearchResult DirectoryServers::read_entry(LdapConnection& connection, const std::string& dn,
                                               const std::string& attribute) {
     ++counters_.searches;
@@ -79,9 +114,10 @@ LdapSearchResult DirectoryServers::match_entry(LdapConnection& connection, const
 
 LdapSearchResult DirectoryServers::timed_search(LdapConnection& connection, const std::string& filter,
                                                 const std::vector<std::string>& attributes, int size_limit,
-                                                const std::string* entry) {
+                                                const std::string* entry,
+                                                std::optional<std::chrono::milliseconds> timeout) {
     const auto asked = std::chrono::steady_clock::now();
-    auto search = connection.search(filter, attributes, size_limit, entry);
+    auto search = connection.search(filter, attributes, size_limit, entry, timeout);
     counters_.search_seconds.observe(std::chrono::steady_clock::now() - asked);
     return search;
 }

@@ -39,6 +39,16 @@ public:
                                                 const std::vector<std::string>& attributes, int size_limit,
                                                 const std::string& what, const std::string* entry = nullptr);
 
+    // The entry named dn, matching filter, with a value of attribute, from the first server that
+    // has it: a published object (a CRL, maybe large), so its search is given `timeout`, and a server
+    // that fails it, runs out of time or lacks the entry (not yet replicated there) is not held
+    // against the server (no rest, no outage for /readyz; user searches judge the servers' health):
+    // the next one is asked. A failure naming each server's answer otherwise, cause not_published when
+    // each server that answered lacked the entry or its value, unavailable when none answered.
+    common::Result<LdapEntry> read_any(LdapConnection& connection, const std::string& dn,
+                                       const std::string& filter, const std::string& attribute,
+                                       std::chrono::milliseconds timeout);
+
     // On the connection's server, the one entry named dn: one attribute of it (counted as a user
     // search), or whether it matches filter (a membership check, timed only).
     LdapSearchResult read_entry(LdapConnection& connection, const std::string& dn,
@@ -55,7 +65,8 @@ private:
     // Timed for search_seconds.
     LdapSearchResult timed_search(LdapConnection& connection, const std::string& filter,
                                   const std::vector<std::string>& attributes, int size_limit,
-                                  const std::string* entry = nullptr);
+                                  const std::string* entry = nullptr,
+                                  std::optional<std::chrono::milliseconds> timeout = std::nullopt);
     std::optional<std::string> open_any(LdapConnection& connection, const std::vector<std::string>& avoided);
     void remember_outage(std::string why);
     // Counted for /metrics, and rested.

@@ -237,18 +237,20 @@ LdapStatus LdapConnection::bind_simple() {
 }
 
 LdapSearchResult LdapConnection::search(const std::string& filter, const std::vector<std::string>& attributes,
-                                        int size_limit, const std::string* entry) {
+                                        int size_limit, const std::string* entry,
+                                        std::optional<std::chrono::milliseconds> timeout) {
     std::vector<char*> names;
     for (const auto& attribute : attributes) names.push_back(const_cast<char*>(attribute.c_str()));
     names.push_back(nullptr);
-    deadline_.arm(SocketDeadline::Clock::now() + config_.timeout, false);
+    const auto limit = timeout.value_or(config_.timeout);
+    deadline_.arm(SocketDeadline::Clock::now() + limit, false);
     const auto before = deadline_.traffic();
-    timeval timeout = to_timeval(config_.timeout);
+    timeval time_limit = to_timeval(limit);
     LDAPMessage* raw = nullptr;
     const int rc =
         ldap_search_ext_s(session_.get(), entry != nullptr ? entry->c_str() : config_.base_dn.c_str(),
                           entry != nullptr ? LDAP_SCOPE_BASE : LDAP_SCOPE_SUBTREE, filter.c_str(),
-                          names.data(), 0, nullptr, nullptr, &timeout, size_limit, &raw);
+                          names.data(), 0, nullptr, nullptr, &time_limit, size_limit, &raw);
     const std::unique_ptr<LDAPMessage, MessageDeleter> message(raw);
 
     LdapSearchResult result;

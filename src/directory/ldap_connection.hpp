@@ -3,8 +3,10 @@
 #include <gssapi/gssapi.h>
 #include <ldap.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,9 +65,11 @@ public:
     void close();
     const std::string& uri() const { return uri_; }
 
-    // Under base_dn, or only the entry named by `entry` when given (a base-scope search).
+    // Under base_dn, or only the entry named by `entry` when given (a base-scope search); within
+    // timeout, directory.timeout when none is given.
     LdapSearchResult search(const std::string& filter, const std::vector<std::string>& attributes,
-                            int size_limit, const std::string* entry = nullptr);
+                            int size_limit, const std::string* entry = nullptr,
+                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 private:
     struct SessionDeleter {

@@ -2,7 +2,11 @@
 
 #include <ldap.h>
 
+#include <algorithm>
 #include <memory>
+#include <string_view>
+
+#include "easgate/common/text.hpp"
 
 namespace easgate::directory {
 namespace {
@@ -10,6 +14,8 @@ namespace {
 struct UrlDeleter {
     void operator()(LDAPURLDesc* url) const { ldap_free_urldesc(url); }
 };
+
+constexpr std::string_view cdp_container = ",cn=cdp,cn=public key services,cn=services,cn=configuration,";
 
 common::Failure unusable(const std::string& url, const std::string& why) {
     return common::Failure::unavailable("the LDAP URL " + url + " " + why).because("unusable_url");
@@ -34,6 +40,19 @@ common::Result<PublishedObject> parse_published_object(const std::string& url) {
         object.filter = parsed->lud_filter;
         if (object.filter.front() != '(') object.filter = "(" + object.filter + ")";
     }
+    // A certificate names what easgate's account reads: only a CRL, only where AD CS publishes them.
+    const auto attribute = common::ascii_lowercase(object.attribute);
+    if (attribute != "certificaterevocationlist" && attribute != "deltarevocationlist" &&
+        attribute != "certificaterevocationlist;binary" && attribute != "deltarevocationlist;binary")
+        return unusable(
+            url, "names " + object.attribute + ", not certificateRevocationList or deltaRevocationList");
+    if (common::ascii_lowercase(object.dn).find(cdp_container) == std::string::npos)
+        return unusable(url,
+                        "names an entry outside CN=CDP,CN=Public Key Services,CN=Services,CN=Configuration");
+    const auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+    if (std::any_of(object.dn.begin(), object.dn.end(), control) ||
+        std::any_of(object.filter.begin(), object.filter.end(), control))
+        return unusable(url, "holds control characters");
     return object;
 }
 

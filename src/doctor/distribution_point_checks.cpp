@@ -1,9 +1,11 @@
 // crl_refresh's CRL Distribution Points, fetched from this host as `easgate run` will fetch them: a
 // gateway in a DMZ that can't reach the CA's web server is the usual reason CRLs go stale.
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <future>
+#include <map>
 #include <vector>
 
 #include "certificate_checks.hpp"
@@ -36,10 +38,12 @@ std::vector<identity::FetchedCrl> fetch_all(const std::vector<std::string>& urls
 
 std::string remedy_for(const std::string& url, const config::CrlRefresh& settings) {
     if (identity::directory_crl_url(url))
-        return "publish the CRL to Active Directory at that location (AD CS: \"Publish CRLs to this "
-               "location\" "
-               "on the CDP; for an offline root, `certutil -dspublish -f <CRL file>`), or see the directory "
-               "checks when no DC answered";
+        return "as the reason says: publish the CRL to Active Directory at that location (AD CS: \"Publish "
+               "CRLs to this location\" on the CDP; for an offline root, `certutil -dspublish -f <CRL "
+               "file>`) "
+               "and let it replicate, list that CA in trusted_ca_file, or see the directory checks when no "
+               "DC "
+               "answered";
     return "let this host reach the URL over http (easgate uses no proxy; within crl_refresh.timeout " +
            config::format_duration(settings.timeout) +
            "), or publish the CA's CRL at an http:// location it reaches and add that to the CA's CDP (AD "
@@ -58,7 +62,9 @@ identity::DirectoryCrlReader directory_crl_reader(const config::Config& config) 
     } catch (const config::ConfigError&) {
         return {};  // the directory checks say why
     }
-    return [client](const std::string& url) { return client->read_published(url); };
+    return [client](const std::string& url, std::chrono::milliseconds timeout) {
+        return client->read_published(url, timeout);
+    };
 }
 
 void check_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
@@ -72,7 +78,7 @@ void check_distribution_points(const config::ClientAuthConfig& client_auth, cons
         for (const auto& certificate : identity::read_pem_certificates(*device))
             store.learn_distribution_points(certificate.get());
     }
-    const auto urls = store.distribution_points();
+    const auto points = store.distribution_points();
     if (!device) {
         report.pass(
             "tls", check,
@@ -80,32 +86,55 @@ void check_distribution_points(const config::ClientAuthConfig& client_auth, cons
             "devices present them; give --certificate with a device's certificate to fetch that one "
             "here too");
     }
+    std::vector<std::string> urls;  // every location once
+    for (const auto& point : points)
+        for (const auto& url : point)
+            if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
     if (urls.empty()) return;
     const auto fetched = fetch_all(urls, settings, directory);
+    std::map<std::string, std::string> why;  // by location: why it gave no usable CRL, "" when it did
+    std::map<std::string, identity::OfferedCrls> offered;
     for (std::size_t i = 0; i < urls.size(); ++i) {
-        const std::string what = check + " from " + urls[i];
         if (!directory && identity::directory_crl_url(urls[i])) {
-            report.skip("tls", what, "read from the directory, and there is no usable directory section");
+            report.skip("tls", check + " from " + urls[i],
+                        "read from the directory, and there is no usable directory section");
+            why[urls[i]] = "skipped";
             continue;
         }
-        const auto offered =
-            fetched[i].error.empty() ? identity::offer_crls(store, fetched[i].body) : identity::OfferedCrls{};
-        const std::string why = fetched[i].error.empty() ? offered.error : fetched[i].error;
-        if (!why.empty()) {
+        if (fetched[i].error.empty()) offered[urls[i]] = identity::offer_crls(store, fetched[i].body);
+        why[urls[i]] = fetched[i].error.empty() ? offered[urls[i]].error : fetched[i].error;
+    }
+    // Locations of one point are alternatives: easgate stops at the first that serves the CRL.
+    const auto served_instead = [&](const std::string& url) -> std::string {
+        for (const auto& point : points) {
+            if (std::find(point.begin(), point.end(), url) == point.end()) continue;
+            for (const auto& other : point)
+                if (why[other].empty()) return other;
+        }
+        return {};
+    };
+    for (const auto& url : urls) {
+        const std::string what = check + " from " + url;
+        if (why[url] == "skipped") continue;
+        if (!why[url].empty()) {
+            if (const auto other = served_instead(url); !other.empty()) {
+                report.skip("tls", what, why[url] + "; easgate takes the same CRL from " + other);
+                continue;
+            }
             report.warn(
                 "tls", what,
-                why + ": easgate keeps the CRLs it holds until their nextUpdate (plus crl_refresh.grace " +
+                why[url] +
+                    ": easgate keeps the CRLs it holds until their nextUpdate (plus crl_refresh.grace " +
                     config::format_duration(settings.grace) + "), then refuses the devices below that CA",
-                remedy_for(urls[i], settings));
+                remedy_for(url, settings));
             continue;
         }
-        auto crls = offered.installed;
-        crls.insert(crls.end(), offered.held.begin(), offered.held.end());
+        auto crls = offered[url].installed;
+        crls.insert(crls.end(), offered[url].held.begin(), offered[url].held.end());
         report.pass(
             "tls", what,
-            common::join(crls) + (offered.installed.empty() ? ""
-                                                            : "; newer than crl_files, in use once easgate "
-                                                              "runs"));
+            common::join(crls) +
+                (offered[url].installed.empty() ? "" : "; newer than crl_files, in use once easgate runs"));
     }
     for (const auto& stale : store.expired_crls()) {
         report.warn(

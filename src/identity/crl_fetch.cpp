@@ -93,8 +93,8 @@ asio::awaitable<FetchedCrl> fetch_crl_from(std::string url, const config::CrlRef
     if (!directory)
         co_return FetchedCrl{
             {}, "an ldap:/// location is read from the directory, and there is no directory section"};
-    auto read = co_await directory(url);
-    if (!read) co_return FetchedCrl{{}, read.error().reason};
+    auto read = co_await directory(url, settings.timeout);
+    if (!read) co_return FetchedCrl{{}, read.error().reason, read.error().cause == "unusable_url"};
     if (read->size() > settings.max_crl_bytes)
         co_return FetchedCrl{{}, "the CRL is larger than client_auth.crl_refresh.max_crl_bytes"};
     co_return FetchedCrl{std::move(*read), {}};

@@ -46,9 +46,9 @@ void CrlRefresher::stop() {
 asio::awaitable<void> CrlRefresher::run([[maybe_unused]] std::shared_ptr<CrlRefresher> self) {
     while (!stopped_) {
         pending_ = false;
-        for (const auto& url : store_->distribution_points()) {
+        for (const auto& point : store_->distribution_points()) {
             if (stopped_) co_return;
-            co_await refresh(url);
+            co_await refresh(point);
         }
         if (stopped_) co_return;
         warn_about_expired_crls();
@@ -58,26 +58,39 @@ asio::awaitable<void> CrlRefresher::run([[maybe_unused]] std::shared_ptr<CrlRefr
     }
 }
 
-asio::awaitable<void> CrlRefresher::refresh(const std::string& url) {
-    if (!directory_ && directory_crl_url(url)) {
-        if (unreadable_.insert(url).second)
-            spdlog::info(
-                "CRL distribution point {} skipped: it is read from the directory, and there is no "
-                "directory section",
-                url);
-        co_return;
+// The point's locations in its order until one gives a usable CRL: they are alternatives (RFC 5280
+// 4.2.1.13), so a web server the gateway can't reach costs nothing while the directory serves it.
+asio::awaitable<void> CrlRefresher::refresh(const DistributionPoint& point) {
+    std::string failures;
+    for (const auto& url : point) {
+        if (unreadable_.count(url) > 0) continue;
+        if (!directory_ && directory_crl_url(url)) {
+            if (unreadable_.insert(url).second)
+                spdlog::info(
+                    "CRL distribution point {} skipped: it is read from the directory, and there is "
+                    "no directory section",
+                    url);
+            continue;
+        }
+        ++counters_->fetches;
+        const auto fetched = co_await fetch_crl_from(url, settings_, directory_);
+        if (fetched.unusable) {
+            if (unreadable_.insert(url).second)
+                spdlog::info("CRL distribution point skipped: {}", fetched.error);
+            continue;
+        }
+        const std::string why = fetched.error.empty() ? install(url, fetched.body) : fetched.error;
+        if (why.empty()) {
+            if (!failures.empty()) spdlog::info("CRL refresh from {}; {} served the CRL", failures, url);
+            if (failing_.erase(point.front()) > 0) {
+                --counters_->failing;
+                spdlog::info("CRL refresh from {} works again", url);
+            }
+            co_return;
+        }
+        failures += (failures.empty() ? "" : "; from ") + url + " failed: " + why;
     }
-    ++counters_->fetches;
-    const auto fetched = co_await fetch_crl_from(url, settings_, directory_);
-    const std::string why = fetched.error.empty() ? install(url, fetched.body) : fetched.error;
-    if (!why.empty()) {
-        record_failure(url, why);
-        co_return;
-    }
-    if (failing_.erase(url) > 0) {
-        --counters_->failing;
-        spdlog::info("CRL refresh from {} works again", url);
-    }
+    if (!failures.empty()) record_failure(point.front(), failures);
 }
 
 std::string CrlRefresher::install(const std::string& url, const std::string& body) {
@@ -132,13 +145,13 @@ OfferedCrls offer_crls(RevocationStore& store, const std::string& body) {
     return offered;
 }
 
-void CrlRefresher::record_failure(const std::string& url, const std::string& why) {
+void CrlRefresher::record_failure(const std::string& point, const std::string& failures) {
     ++counters_->failures;
-    if (failing_.insert(url).second) ++counters_->failing;
+    if (failing_.insert(point).second) ++counters_->failing;
     spdlog::warn(
-        "CRL refresh from {} failed: {}; the last good CRL stays in use until its nextUpdate (plus "
+        "CRL refresh from {}; the last good CRL stays in use until its nextUpdate (plus "
         "client_auth.crl_refresh.grace {}); next try in {}",
-        url, why, config::format_duration(settings_.grace), config::format_duration(settings_.interval));
+        failures, config::format_duration(settings_.grace), config::format_duration(settings_.interval));
 }
 
 void CrlRefresher::warn_about_expired_crls() const {

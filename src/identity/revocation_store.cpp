@@ -15,31 +15,39 @@ namespace {
 
 using DistPointsPtr = common::OpenSslPtr<STACK_OF(DIST_POINT), CRL_DIST_POINTS_free>;
 
-// The URIs of a CRL Distribution Points or Freshest CRL extension (both are CRLDistributionPoints).
-void add_uris(DistPointsPtr points, std::vector<std::string>& out) {
+// The points of a CRL Distribution Points or Freshest CRL extension (both are
+// CRLDistributionPoints), each with its URIs in the extension's order.
+std::vector<DistributionPoint> points_of(DistPointsPtr points) {
+    std::vector<DistributionPoint> out;
     for (int i = 0; points && i < sk_DIST_POINT_num(points.get()); ++i) {
         const DIST_POINT* point = sk_DIST_POINT_value(points.get(), i);
         if (!point->distpoint || point->distpoint->type != 0) continue;  // fullName only
         const GENERAL_NAMES* names = point->distpoint->name.fullname;
+        DistributionPoint& uris = out.emplace_back();
         for (int j = 0; j < sk_GENERAL_NAME_num(names); ++j) {
             const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, j);
             if (name->type != GEN_URI) continue;
             const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
-            out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                             static_cast<std::size_t>(ASN1_STRING_length(uri)));
+            uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                              static_cast<std::size_t>(ASN1_STRING_length(uri)));
         }
     }
+    return out;
 }
 
-std::vector<std::string> certificate_urls(X509* cert) {
-    std::vector<std::string> urls;
+std::vector<DistributionPoint> certificate_points(X509* cert) {
     const auto extension = [cert](int nid) {
-        return DistPointsPtr(
-            static_cast<STACK_OF(DIST_POINT)*>(X509_get_ext_d2i(cert, nid, nullptr, nullptr)));
+        return points_of(
+            DistPointsPtr(static_cast<STACK_OF(DIST_POINT)*>(X509_get_ext_d2i(cert, nid, nullptr, nullptr))));
     };
-    add_uris(extension(NID_crl_distribution_points), urls);
-    add_uris(extension(NID_freshest_crl), urls);
-    return urls;
+    auto points = extension(NID_crl_distribution_points);
+    for (auto& point : extension(NID_freshest_crl)) points.push_back(std::move(point));
+    return points;
+}
+
+std::vector<DistributionPoint> freshest_crl_points(X509_CRL* crl) {
+    return points_of(DistPointsPtr(
+        static_cast<STACK_OF(DIST_POINT)*>(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, nullptr, nullptr))));
 }
 
 bool newer(X509_CRL* candidate, X509_CRL* held) {
@@ -61,9 +69,7 @@ bool past(const ASN1_TIME* time, std::time_t moment) { return time && X509_cmp_t
 
 std::vector<std::string> freshest_crl_urls(X509_CRL* crl) {
     std::vector<std::string> urls;
-    add_uris(DistPointsPtr(static_cast<STACK_OF(DIST_POINT)*>(
-                 X509_CRL_get_ext_d2i(crl, NID_freshest_crl, nullptr, nullptr))),
-             urls);
+    for (const auto& point : freshest_crl_points(crl)) urls.insert(urls.end(), point.begin(), point.end());
     return urls;
 }
 
@@ -81,7 +87,7 @@ RevocationStore::RevocationStore(std::vector<X509Ptr> anchors, std::vector<X509C
       grace_(grace),
       crls_(std::move(seed_crls)) {
     const std::lock_guard lock(mutex_);
-    for (const auto& crl : crls_) add_urls_locked(freshest_crl_urls(crl.get()));
+    for (const auto& crl : crls_) add_points_locked(freshest_crl_points(crl.get()));
     rebuild_locked();
 }
 
@@ -111,7 +117,7 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
         if (held != crls_.end() && !newer(crl.get(), held->get())) return Offer::not_newer;
         // A base CRL fetched for the first time names where its delta CRLs are: fetched at once, not
         // an interval later.
-        if (add_urls_locked(freshest_crl_urls(crl.get()))) wake = wake_;
+        if (add_points_locked(freshest_crl_points(crl.get()))) wake = wake_;
         if (held != crls_.end()) {
             *held = std::move(crl);
         } else {
@@ -124,13 +130,13 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
 }
 
 void RevocationStore::learn_distribution_points(X509* cert) {
-    const auto urls = certificate_urls(cert);
-    if (urls.empty()) return;
+    const auto points = certificate_points(cert);
+    if (points.empty()) return;
     std::function<void()> wake;
     {
         const std::lock_guard lock(mutex_);
-        const auto known = [this](const std::string& url) { return urls_.count(url) || skipped_.count(url); };
-        if (std::all_of(urls.begin(), urls.end(), known)) return;
+        const auto known = [this](const DistributionPoint& point) { return seen_.count(point) > 0; };
+        if (std::all_of(points.begin(), points.end(), known)) return;
         const bool signed_by_anchor =
             std::any_of(anchors_.begin(), anchors_.end(), [cert](const X509Ptr& anchor) {
                 return X509_check_issued(anchor.get(), cert) == X509_V_OK &&
@@ -138,7 +144,7 @@ void RevocationStore::learn_distribution_points(X509* cert) {
             });
         ERR_clear_error();
         if (!signed_by_anchor) return;
-        if (add_urls_locked(urls)) wake = wake_;
+        if (add_points_locked(points)) wake = wake_;
     }
     if (wake) wake();  // outside the lock: it may take it
 }
@@ -154,27 +160,39 @@ void RevocationStore::learn_from_anchors() {
 
 void RevocationStore::remember_distribution_point(const std::string& url) {
     const std::lock_guard lock(mutex_);
-    add_urls_locked({url});
+    const bool known = std::any_of(points_.begin(), points_.end(), [&url](const DistributionPoint& point) {
+        return std::find(point.begin(), point.end(), url) != point.end();
+    });
+    if (!known) add_points_locked({{url}});
 }
 
-bool RevocationStore::add_urls_locked(const std::vector<std::string>& urls) {
+bool RevocationStore::add_points_locked(const std::vector<DistributionPoint>& points) {
     bool learned = false;
-    for (const auto& url : urls) {
-        if (fetchable_crl_url(url)) {
-            learned = urls_.insert(url).second || learned;
-        } else if (skipped_.insert(url).second) {
-            spdlog::info(
-                "CRL distribution point {} skipped: easgate fetches CRLs over http://, and from the "
-                "directory at ldap:/// locations (no server named)",
-                url);
+    for (const auto& point : points) {
+        if (!seen_.insert(point).second) continue;
+        DistributionPoint fetchable;
+        for (const auto& url : point) {
+            if (fetchable_crl_url(url)) {
+                fetchable.push_back(url);
+            } else if (skipped_.insert(url).second) {
+                spdlog::info(
+                    "CRL distribution point {} skipped: easgate fetches CRLs over http://, and from the "
+                    "directory at ldap:/// locations (no server named)",
+                    url);
+            }
         }
+        if (fetchable.empty()) continue;
+        // A location remembered alone (from the cache) is now known with its alternatives.
+        if (fetchable.size() > 1)
+            for (const auto& url : fetchable) points_.erase(DistributionPoint{url});
+        learned = points_.insert(std::move(fetchable)).second || learned;
     }
     return learned;
 }
 
-std::vector<std::string> RevocationStore::distribution_points() const {
+std::vector<DistributionPoint> RevocationStore::distribution_points() const {
     const std::lock_guard lock(mutex_);
-    return {urls_.begin(), urls_.end()};
+    return {points_.begin(), points_.end()};
 }
 
 bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace) {

@@ -1,5 +1,8 @@
 // DER building blocks of the test PKI, and reading its PEM back.
+#include <openssl/objects.h>
 #include <openssl/pem.h>
+
+#include <stdexcept>
 
 #include "test_pki.hpp"
 
@@ -28,6 +31,16 @@ std::vector<std::uint8_t> der_tlv(std::uint8_t tag,
 }
 
 std::vector<std::uint8_t> der_text(std::string_view text) { return {text.begin(), text.end()}; }
+
+std::vector<std::uint8_t> der_oid(const std::string& dotted_oid) {
+    const common::OpenSslPtr<ASN1_OBJECT, ASN1_OBJECT_free> oid(OBJ_txt2obj(dotted_oid.c_str(), 1));
+    const int length = oid ? i2d_ASN1_OBJECT(oid.get(), nullptr) : 0;
+    if (length <= 0) throw std::runtime_error("test PKI: OID " + dotted_oid + " can't be encoded");
+    std::vector<std::uint8_t> encoded(static_cast<std::size_t>(length));
+    unsigned char* cursor = encoded.data();
+    i2d_ASN1_OBJECT(oid.get(), &cursor);
+    return encoded;
+}
 
 std::vector<std::uint8_t> der_other_name(const std::string& type_id, const std::vector<std::uint8_t>& value) {
     return der_tlv(0xa0, {der_oid(type_id), der_tlv(0xa0, {value})});

@@ -138,32 +138,6 @@ void add_config_extension(X509* cert, X509* issuer, int nid, const char* value) 
     check(X509_add_ext(cert, extension.get(), -1) == 1, value);
 }
 
-// A CRLDistributionPoints extension (nid: a CDP, or a Freshest CRL) of one point named by url. Built
-// rather than configured: an ldap:/// URL's commas would split a configuration string.
-X509ExtensionPtr distribution_point_extension(int nid, const std::string& url) {
-    ASN1_IA5STRING* uri = checked(ASN1_IA5STRING_new(), "ASN1_IA5STRING_new");
-    check(ASN1_STRING_set(uri, url.data(), static_cast<int>(url.size())) == 1, url);
-    GENERAL_NAME* name = checked(GENERAL_NAME_new(), "GENERAL_NAME_new");
-    GENERAL_NAME_set0_value(name, GEN_URI, uri);
-    DIST_POINT* point = checked(DIST_POINT_new(), "DIST_POINT_new");
-    point->distpoint = checked(DIST_POINT_NAME_new(), "DIST_POINT_NAME_new");
-    point->distpoint->type = 0;  // fullName
-    point->distpoint->name.fullname = checked(GENERAL_NAMES_new(), "GENERAL_NAMES_new");
-    sk_GENERAL_NAME_push(point->distpoint->name.fullname, name);
-    STACK_OF(DIST_POINT)* points = checked(sk_DIST_POINT_new_null(), "sk_DIST_POINT_new_null");
-    sk_DIST_POINT_push(points, point);
-    X509ExtensionPtr extension(checked(X509V3_EXT_i2d(nid, 0, points), url));
-    CRL_DIST_POINTS_free(points);
-    return extension;
-}
-
-// The CRL Distribution Point AD CS writes into every certificate it issues: its CA's CRL URL.
-void add_distribution_point(X509* cert, const std::string& crl_url) {
-    check(
-        X509_add_ext(cert, distribution_point_extension(NID_crl_distribution_points, crl_url).get(), -1) == 1,
-        crl_url);
-}
-
 void add_raw_extension(X509* cert, const RawExtension& raw) {
     const Asn1ObjectPtr oid(checked(OBJ_txt2obj(raw.oid.c_str(), 1), "OID " + raw.oid));
     const Asn1OctetStringPtr value(checked(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new"));
@@ -191,6 +165,26 @@ GeneralNamePtr ia5_name(int type, const std::string& value) {
     GeneralNamePtr name(checked(GENERAL_NAME_new(), "GENERAL_NAME_new"));
     GENERAL_NAME_set0_value(name.get(), type, asn1_string(V_ASN1_IA5STRING, value).release());
     return name;
+}
+
+// One distribution point named by url, for a CDP or a Freshest CRL extension. Built rather than
+// configured: an ldap:/// URL's commas would split a configuration string.
+common::OpenSslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free> distribution_points(const std::string& url) {
+    common::OpenSslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free> points(
+        checked(sk_DIST_POINT_new_null(), "sk_DIST_POINT_new_null"));
+    DIST_POINT* point = checked(DIST_POINT_new(), "DIST_POINT_new");
+    check(sk_DIST_POINT_push(points.get(), point) > 0, "sk_DIST_POINT_push");
+    point->distpoint = checked(DIST_POINT_NAME_new(), "DIST_POINT_NAME_new");
+    point->distpoint->type = 0;  // fullName (a new CHOICE has none chosen)
+    point->distpoint->name.fullname = checked(GENERAL_NAMES_new(), "GENERAL_NAMES_new");
+    push_name(point->distpoint->name.fullname, ia5_name(GEN_URI, url));
+    return points;
+}
+
+// The CRL Distribution Point AD CS writes into every certificate it issues: its CA's CRL URL.
+void add_distribution_point(X509* cert, const std::string& url) {
+    check(X509_add1_ext_i2d(cert, NID_crl_distribution_points, distribution_points(url).get(), 0, 0) == 1,
+          url);
 }
 
 GeneralNamePtr upn_name(const std::string& upn) {
@@ -269,12 +263,6 @@ void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number, long delt
     check(X509_CRL_add_ext(crl, key_id.get(), -1) == 1, "adding the CRL AKI");
 }
 
-// Where a base CRL says its delta CRLs are published (Freshest CRL, as AD CS writes it).
-void add_freshest_crl(X509_CRL* crl, const std::string& delta_url) {
-    check(X509_CRL_add_ext(crl, distribution_point_extension(NID_freshest_crl, delta_url).get(), -1) == 1,
-          "adding the Freshest CRL");
-}
-
 void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revoked_at, int reason) {
     X509RevokedPtr entry(checked(X509_REVOKED_new(), "X509_REVOKED_new"));
     check(X509_REVOKED_set_serialNumber(entry.get(), serial_from_hex(serial_hex).get()) == 1,
@@ -342,7 +330,11 @@ struct TestCa::State {
         if (!delta) {
             last_base_number = last_crl_number;
             revocations_in_base = revocations.size();
-            if (!delta_crl_url.empty()) add_freshest_crl(crl.get(), delta_crl_url);
+            if (!delta_crl_url.empty()) {  // where its delta CRLs are (Freshest CRL), as AD CS writes it
+                const auto freshest = distribution_points(delta_crl_url);
+                check(X509_CRL_add1_ext_i2d(crl.get(), NID_freshest_crl, freshest.get(), 0, 0) == 1,
+                      delta_crl_url);
+            }
         }
         check(X509_CRL_sort(crl.get()) == 1, "X509_CRL_sort");
         check(X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) > 0, "X509_CRL_sign");
@@ -403,15 +395,5 @@ TestCa::TestCa(std::unique_ptr<State> state) : state_(std::move(state)) {}
 TestCa::TestCa(TestCa&&) noexcept = default;
 TestCa& TestCa::operator=(TestCa&&) noexcept = default;
 TestCa::~TestCa() = default;
-
-std::vector<std::uint8_t> der_oid(const std::string& dotted_oid) {
-    const Asn1ObjectPtr oid(checked(OBJ_txt2obj(dotted_oid.c_str(), 1), "OID " + dotted_oid));
-    const int length = i2d_ASN1_OBJECT(oid.get(), nullptr);
-    check(length > 0, "i2d_ASN1_OBJECT");
-    std::vector<std::uint8_t> encoded(static_cast<std::size_t>(length));
-    unsigned char* cursor = encoded.data();
-    check(i2d_ASN1_OBJECT(oid.get(), &cursor) == length, "i2d_ASN1_OBJECT");
-    return encoded;
-}
 
 }  // namespace easgate::testing

@@ -106,7 +106,8 @@ TEST_F(CrlCacheTest, ARefresherTakesBackOnlyCrlsItsCasSigned) {
     const auto held = store->crl_next_updates();
     ASSERT_EQ(held.size(), 1u);
     EXPECT_NE(held[0].name.find("Corp Issuing CA"), std::string::npos);
-    EXPECT_EQ(store->distribution_points(), std::vector<std::string>{"http://127.0.0.1:9/issuing.crl"});
+    EXPECT_EQ(store->distribution_points(),
+              std::vector<DistributionPoint>{{"http://127.0.0.1:9/issuing.crl"}});
     refresher->stop();
 }
 

@@ -104,7 +104,7 @@ TEST(CrlFetchFrom, DirectoryLocationsAreReadWithTheDirectory) {
     const std::string ldap = "ldap:///CN=Corp%20Issuing%20CA,CN=pki,CN=CDP?certificateRevocationList?base";
     std::vector<std::string> asked;
     std::string answer = "the CRL";
-    const DirectoryCrlReader directory = [&](const std::string& url) {
+    const DirectoryCrlReader directory = [&](const std::string& url, std::chrono::milliseconds) {
         asked.push_back(url);
         return [](std::string value) -> boost::asio::awaitable<common::Result<std::string>> {
             if (value.empty()) co_return common::Failure::unavailable("no entry CN=Corp Issuing CA");

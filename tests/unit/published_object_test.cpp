@@ -19,7 +19,9 @@ TEST(PublishedObject, AdCsCdpNamesTheEntryItsAttributeAndFilter) {
     EXPECT_EQ(base->attribute, "certificateRevocationList");
     EXPECT_EQ(base->filter, "(objectClass=cRLDistributionPoint)");
     // The delta CRL's location; without a filter or scope, the entry itself with any class.
-    const auto delta = parse_published_object("ldap:///CN=Corp%20Issuing%20CA,CN=ca01?deltaRevocationList");
+    const auto delta = parse_published_object(
+        "ldap:///CN=Corp%20Issuing%20CA,CN=ca01,CN=CDP,CN=Public%20Key%20Services,CN=Services,"
+        "CN=Configuration,DC=corp,DC=example,DC=com?deltaRevocationList");
     ASSERT_TRUE(delta) << delta.error().reason;
     EXPECT_EQ(delta->attribute, "deltaRevocationList");
     EXPECT_EQ(delta->filter, "(objectClass=*)");
@@ -39,6 +41,16 @@ TEST(PublishedObject, UrlsTheDirectoryCannotServeAreRefusedWithTheReason) {
         reason("ldap:///CN=Corp%20CA?certificateRevocationList,deltaRevocationList").find("exactly one"),
         std::string::npos);
     EXPECT_NE(reason("ldap:///CN=Corp%20CA?certificateRevocationList?sub").find("scope base"),
+              std::string::npos);
+    // A certificate names what easgate's account reads: a CRL, where AD CS publishes them, only.
+    const std::string cdp =
+        "CN=Corp%20CA,CN=ca01,CN=CDP,CN=Public%20Key%20Services,CN=Services,CN=Configuration,DC=corp";
+    EXPECT_EQ(reason("ldap:///" + cdp + "?certificateRevocationList;binary"), "parsed");
+    EXPECT_NE(reason("ldap:///" + cdp + "?cACertificate").find("not certificateRevocationList"),
+              std::string::npos);
+    EXPECT_NE(reason("ldap:///CN=krbtgt,CN=Users,DC=corp?certificateRevocationList").find("outside CN=CDP"),
+              std::string::npos);
+    EXPECT_NE(reason("ldap:///" + cdp + "%0A2026-12-06%20forged?certificateRevocationList").find("control"),
               std::string::npos);
     EXPECT_NE(reason("http://pki.corp.example.com/root.crl").find("is not an LDAP URL"), std::string::npos);
     EXPECT_EQ(parse_published_object("ldap:///CN=Corp%20CA").error().cause, "unusable_url");

@@ -70,7 +70,8 @@ TEST_F(RevocationStoreTest, LearnsDistributionPointsFromListedCasAndTheirCertifi
     std::vector<X509CrlPtr> seed;
     seed.push_back(crl(issuing->crl_pem()));
     auto store = make_store(std::move(seed));
-    EXPECT_EQ(store.distribution_points(), std::vector<std::string>{"http://pki.corp.example/issuing+.crl"});
+    EXPECT_EQ(store.distribution_points(),
+              std::vector<DistributionPoint>{{"http://pki.corp.example/issuing+.crl"}});
     store.learn_from_anchors();  // the issuing CA names its root's CRL
     CertSpec spec;
     spec.upn = "alice@corp.example";
@@ -85,11 +86,11 @@ TEST_F(RevocationStoreTest, LearnsDistributionPointsFromListedCasAndTheirCertifi
         issuing->publish_at(url);
         store.learn_distribution_points(testing::parse_certificate_pem(issuing->issue(spec).cert_pem).get());
     }
-    EXPECT_EQ(store.distribution_points(), (std::vector<std::string>{"http://pki.corp.example/issuing+.crl",
-                                                                     "http://pki.corp.example/issuing.crl",
-                                                                     "http://pki.corp.example/root.crl",
-                                                                     "ldap:///CN=Corp%20Issuing%20CA?"
-                                                                     "certificateRevocationList"}));
+    EXPECT_EQ(store.distribution_points(),
+              (std::vector<DistributionPoint>{{"http://pki.corp.example/issuing+.crl"},
+                                              {"http://pki.corp.example/issuing.crl"},
+                                              {"http://pki.corp.example/root.crl"},
+                                              {"ldap:///CN=Corp%20Issuing%20CA?certificateRevocationList"}}));
 }
 
 // A base CRL fetched for the first time names where its CA publishes delta CRLs: the refresher is
@@ -100,7 +101,8 @@ TEST_F(RevocationStoreTest, ABaseCrlNamingANewDeltaLocationWakesTheRefresher) {
     store.on_new_distribution_point([&woken] { ++woken; });
     EXPECT_EQ(store.offer(crl(issuing->crl_pem())), RevocationStore::Offer::installed);
     EXPECT_EQ(woken, 1);
-    EXPECT_EQ(store.distribution_points(), std::vector<std::string>{"http://pki.corp.example/issuing+.crl"});
+    EXPECT_EQ(store.distribution_points(),
+              std::vector<DistributionPoint>{{"http://pki.corp.example/issuing+.crl"}});
     EXPECT_EQ(store.offer(crl(issuing->crl_pem())), RevocationStore::Offer::installed);  // a newer number
     EXPECT_EQ(store.offer(crl(root.crl_pem())), RevocationStore::Offer::installed);      // names no delta
     EXPECT_EQ(woken, 1);

@@ -34,7 +34,8 @@ class CertificateMapping {
 public:
     CertificateMapping(config::IdentityConfig config, std::shared_ptr<DirectoryClient> directory);
 
-    boost::asio::awaitable<MappedAccount> find_account(const identity::CertificateIdentity& certificate) const;
+    boost::asio::awaitable<MappedAccount> find_account(
+        const identity::CertificateIdentity& certificate) const;
     // find_account's answer when every search it needs is answered from the cache; nullopt when one
     // must go to a directory server.
     std::optional<MappedAccount> find_account_now(const identity::CertificateIdentity& certificate) const;

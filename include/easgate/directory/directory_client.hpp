@@ -103,11 +103,12 @@ public:
     std::optional<UserLookup> find_now(const AccountSearch& account);
 
     // The first value of the attribute an ldap:/// URL names (parse_published_object): AD CS's CRLs,
-    // published in the configuration partition. Read as find reads users (on the pool, each server
-    // in turn, within the same budget; reads of one URL at once share one), never cached. 503
-    // (cause unavailable) when no server answered, unusable_url, or not_published when the entry or
-    // its value is missing, the reason naming the remedy.
-    boost::asio::awaitable<common::Result<std::string>> read_published(std::string url);
+    // published in the configuration partition. On the pool, from the first server that has it,
+    // the read itself given timeout on each (DirectoryServers::read_any: no server is judged by it);
+    // reads of one URL at once share one; never cached. A failure otherwise (503): cause unusable_url,
+    // not_published (the entry or its value missing; the reason names the remedy) or unavailable.
+    boost::asio::awaitable<common::Result<std::string>> read_published(std::string url,
+                                                                       std::chrono::milliseconds timeout);
 
     const DirectoryCounters& counters() const;
     // Lookups (found or not) held in the cache now, expired ones included until they are replaced.

@@ -17,8 +17,11 @@ struct PublishedObject {
     std::string filter;     // with its parentheses; (objectClass=*) when the URL gives none
 };
 
-// The object an ldap:/// URL names; a Failure naming what is wrong with it otherwise (a server in
-// the URL, no DN, not exactly one attribute, a scope other than base).
+// The object an ldap:/// URL names; a Failure (cause unusable_url) naming what is wrong with it
+// otherwise: a server in the URL, not exactly one attribute, a scope other than base, or, since a
+// certificate names what easgate's account reads, an attribute other than certificateRevocationList
+// or deltaRevocationList, an entry outside CN=CDP,CN=Public Key Services,CN=Services,
+// CN=Configuration, control characters.
 common::Result<PublishedObject> parse_published_object(const std::string& url);
 
 }  // namespace easgate::directory

@@ -44,21 +44,22 @@ public:
 
 private:
     boost::asio::awaitable<void> run(std::shared_ptr<CrlRefresher> self);
-    boost::asio::awaitable<void> refresh(const std::string& url);
+    boost::asio::awaitable<void> refresh(const DistributionPoint& point);
     // The fetched bytes into the store; an empty string when they held a usable CRL, else why not.
     std::string install(const std::string& url, const std::string& body);
     void load_cache();
-    void record_failure(const std::string& url, const std::string& why);
+    // failures: "<url> failed: <why>" for each location tried, joined with "; from ".
+    void record_failure(const std::string& point, const std::string& failures);
     void warn_about_expired_crls() const;
 
     std::shared_ptr<RevocationStore> store_;
     config::CrlRefresh settings_;
     std::shared_ptr<CrlRefreshCounters> counters_;
     DirectoryCrlReader directory_;
-    std::set<std::string> unreadable_;  // ldap:/// distribution points without a directory, logged once
+    std::set<std::string> unreadable_;  // ldap:/// locations without a directory or unusable, logged once
     boost::asio::steady_timer pause_;
     std::atomic<bool> pending_{false};  // a distribution point was learned: fetch without waiting
-    std::set<std::string> failing_;     // distribution points whose last fetch failed
+    std::set<std::string> failing_;     // distribution points (by first location) whose last fetch failed
     CrlCache cache_;
     std::set<std::string> cached_;  // distribution points whose CRL in the cache is the one in use
     bool stopped_ = false;

@@ -20,13 +20,18 @@ namespace easgate::identity {
 // Whether crl, past its nextUpdate, is still inside a grace of client_auth.crl_refresh.grace (0: none).
 bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace);
 
+// The locations of one CRL named by a CRL Distribution Point (or Freshest CRL): alternatives, in the
+// order the certificate or CRL lists them (AD CS: the ldap:/// location first, then http://).
+using DistributionPoint = std::vector<std::string>;
+
 // The URLs of a base CRL's Freshest CRL extension: where its CA publishes the delta CRL.
 std::vector<std::string> freshest_crl_urls(X509_CRL* crl);
 
 // What /metrics shows of the CRL refresh, summed over the listeners.
 struct CrlRefreshCounters {
-    std::atomic<std::uint64_t> fetches{0};   // CRL fetches from a distribution point
-    std::atomic<std::uint64_t> failures{0};  // of those, failed: the last good CRL stayed in use
+    std::atomic<std::uint64_t> fetches{0};   // CRL fetches from a distribution point's locations
+    std::atomic<std::uint64_t> failures{0};  // rounds in which no location of a point gave its CRL: the last
+                                             // good CRL stayed in use
     std::atomic<std::uint64_t> updates{0};   // newer CRLs swapped in
     std::atomic<std::uint64_t> failing{0};   // distribution points whose last fetch failed (a gauge)
 };
@@ -55,8 +60,9 @@ public:
     // one held for that CA key and kind (base or delta).
     Offer offer(X509CrlPtr crl);
 
-    // Remembers the fetchable CRL Distribution Points (and Freshest CRL) of cert when a listed CA
-    // signed it, so a forged certificate can't make easgate fetch from a URL of its choosing.
+    // Remembers the CRL Distribution Points (and Freshest CRL) of cert, their fetchable locations,
+    // when a listed CA signed it, so a forged certificate can't make easgate fetch from a URL of its
+    // choosing.
     void learn_distribution_points(X509* cert);
     // The same for the listed CAs themselves: an issuing CA names its root's CRL.
     void learn_from_anchors();
@@ -65,7 +71,7 @@ public:
     void remember_distribution_point(const std::string& url);
     // Called (from any thread) when a distribution point was learned.
     void on_new_distribution_point(std::function<void()> wake);
-    std::vector<std::string> distribution_points() const;
+    std::vector<DistributionPoint> distribution_points() const;
 
     // Whether a CRL past its nextUpdate is still inside client_auth.crl_refresh.grace.
     bool within_grace(const X509_CRL* crl) const;
@@ -84,8 +90,8 @@ public:
     std::vector<Deadline> anchor_expiries() const;
 
 private:
-    // Whether a distribution point was new.
-    bool add_urls_locked(const std::vector<std::string>& urls);
+    // Whether a distribution point with a fetchable location was new.
+    bool add_points_locked(const std::vector<DistributionPoint>& points);
     void rebuild_locked();
 
     std::vector<X509Ptr> anchors_;
@@ -97,8 +103,9 @@ private:
     X509StorePtr store_;
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<std::int64_t> crls_hold_until_{0};
-    std::set<std::string> urls_;     // distribution points to fetch (fetchable_crl_url)
-    std::set<std::string> skipped_;  // ldap://server/…, https:// and others, logged once
+    std::set<DistributionPoint> points_;  // to fetch: their fetchable_crl_url locations
+    std::set<DistributionPoint> seen_;    // as learned, all locations
+    std::set<std::string> skipped_;       // ldap://server/…, https:// and others, logged once
 };
 
 // Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
