@@ -87,7 +87,7 @@ bool fetchable_crl_url(const std::string& url) {
     return url.rfind("http://", 0) == 0 || directory_crl_url(url);
 }
 
-asio::awaitable<FetchedCrl> fetch_crl_from(std::string url, const config::CrlRefresh& settings,
+asio::awaitable<FetchedCrl> fetch_crl_from(std::string url, config::CrlRefresh settings,
                                            DirectoryCrlReader directory) {
     if (!directory_crl_url(url)) co_return co_await fetch_crl(url, settings.timeout, settings.max_crl_bytes);
     if (!directory)

@@ -37,7 +37,7 @@ bool directory_crl_url(const std::string& url);
 
 // The CRL at a fetchable distribution point: over http (fetch_crl), or read with directory, within
 // the directory's own timeouts (an ldap:/// URL without a directory is an error saying so).
-boost::asio::awaitable<FetchedCrl> fetch_crl_from(std::string url, const config::CrlRefresh& settings,
+boost::asio::awaitable<FetchedCrl> fetch_crl_from(std::string url, config::CrlRefresh settings,
                                                   DirectoryCrlReader directory);
 
 }  // namespace easgate::identity
