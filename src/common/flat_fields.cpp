@@ -167,11 +167,18 @@ bool FlatFields::is_chunked() const {
     return boost::beast::iequals(last_coding((*this)[field::transfer_encoding]), "chunked");
 }
 
+// Every Connection field, as one list (RFC 9110 5.3), as Beast's parser reads them: basic_fields
+// looks at the first only, and a device's "close" in a second field was not obeyed.
 bool FlatFields::get_keep_alive_impl(unsigned version) const {
-    const auto connection = find(field::connection);
-    if (version < 11)
-        return connection != end() && http::token_list{connection->value()}.exists("keep-alive");
-    return connection == end() || !http::token_list{connection->value()}.exists("close");
+    bool close = false;
+    bool keep_alive = false;
+    for (const auto& each : *this) {
+        if (each.name() != field::connection) continue;
+        http::token_list options{each.value()};  // exists() is not const
+        close = close || options.exists("close");
+        keep_alive = keep_alive || options.exists("keep-alive");
+    }
+    return version < 11 ? keep_alive : !close;
 }
 
 // As basic_fields does, with Beast's own token-list editing.
