@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop everything the easgate lab started, by the PIDs recorded in
-# $LAB_DIR/pids/*.pid (apache first, then the DCs).  The provisioned domain, the
+# $LAB_DIR/pids/*.pid, all at once.  The provisioned domain, the
 # keytabs, the PKI and the logs stay in $LAB_DIR for the next start.sh;
 # pass --purge to delete $LAB_DIR as well.  The /etc/hosts lines stay (harmless,
 # and start.sh would add them again).
@@ -20,15 +20,16 @@ if [ ! -d "$LAB_DIR" ]; then
     exit 0
 fi
 
-# Known services in a sensible order, then anything else recorded.
-for name in httpd samba-dc2 samba; do
-    stop_pid "$name"
-done
+# Every service recorded, all at once: each takes about two seconds to go, and none needs another
+# to stop (one by one, a stop took ten seconds of every test run).
 if [ -d "$LAB_PID_DIR" ]; then
+    stopping=()
     for f in "$LAB_PID_DIR"/*.pid; do
         [ -e "$f" ] || continue
-        stop_pid "$(basename "$f" .pid)"
+        stop_pid "$(basename "$f" .pid)" &
+        stopping+=("$!")
     done
+    for pid in "${stopping[@]}"; do wait "$pid"; done
 fi
 
 if [ "$purge" = 1 ]; then
