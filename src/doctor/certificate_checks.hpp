@@ -10,8 +10,8 @@
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/report.hpp"
 #include "easgate/identity/certificate_identity.hpp"
-#include "easgate/identity/crl_fetch.hpp"
 #include "easgate/identity/revocation_store.hpp"
+#include "shared_directory.hpp"
 
 namespace easgate::doctor {
 
@@ -37,15 +37,12 @@ std::string quoted_subject(X509* certificate);
 void check_trust_and_crls(const config::ListenerConfig& listener, const std::string& prefix, Report& report);
 
 // Each CRL Distribution Point crl_refresh knows (from the listed CAs, the CRLs, and the device
-// certificate in that file when given) fetched now (ldap:/// ones with directory, skipped without
-// one), its CRLs offered to store; a failure is a WARN naming what easgate will do meanwhile.
-// Nothing without crl_refresh.
+// certificate in that file when given) fetched now (ldap:/// ones through shared, skipped
+// without a usable directory section), its CRLs offered to store; a failure is a WARN naming what
+// easgate will do meanwhile. Nothing without crl_refresh.
 void check_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
                                identity::RevocationStore& store, const std::optional<std::string>& device,
-                               const identity::DirectoryCrlReader& directory, Report& report);
-// Reads ldap:/// distribution points with the directory section's servers; none without one (or
-// with one the directory checks find unusable).
-identity::DirectoryCrlReader directory_crl_reader(const config::Config& config);
+                               SharedDirectory& shared, Report& report);
 
 // crl_refresh.cache_dir: the service account can make it or write in it (and the package's systemd
 // sandbox lets it); the CRLs kept there that a start would take back are offered to store.
@@ -55,6 +52,6 @@ void check_crl_cache(const config::ClientAuthConfig& client_auth, const std::str
 // The directory account the device maps to, by identity.mapping as a request would find it; SKIP
 // without a directory section.
 void check_directory_account(const config::Config& config, const identity::CertificateIdentity& device,
-                             Report& report);
+                             SharedDirectory& shared, Report& report);
 
 }  // namespace easgate::doctor

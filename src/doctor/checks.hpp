@@ -8,9 +8,11 @@
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/report.hpp"
 #include "easgate/listener/tls_context.hpp"
+#include "shared_directory.hpp"
 
 // The groups of checks `easgate doctor` runs, in this order. Each adds its findings to the report
-// and never throws; one that needs a section the configuration lacks adds a SKIP.
+// and never throws; one that needs a section the configuration lacks adds a SKIP. Those that read
+// the directory as a request does share one client (SharedDirectory).
 namespace easgate::doctor {
 
 // The area of the findings of check_kerberos and check_each_kdc.
@@ -25,7 +27,8 @@ using ListenerContexts = std::vector<std::unique_ptr<listener::ServerTlsContext>
 // written and what it keeps; its distribution points answer with their CA's CRL (with
 // device_certificate: its issuing CA's too).
 ListenerContexts check_listeners(const config::Config& config,
-                                 const std::optional<std::string>& device_certificate, Report& report);
+                                 const std::optional<std::string>& device_certificate,
+                                 SharedDirectory& shared, Report& report);
 
 // Keytab readable by the service user only, holds the principal, kvno equals msDS-KeyVersionNumber;
 // a TGT can be had; clock skew against the KDC; each KDC in krb5.conf on its own.
@@ -43,11 +46,12 @@ void check_directory(const config::Config& config, Report& report);
 void check_delegation_setup(const config::Config& config, Report& report);
 
 // --user: found, enabled, delegable; S4U2Self and S4U2Proxy; Exchange accepts the token.
-void check_user(const config::Config& config, const std::string& upn, Report& report);
+void check_user(const config::Config& config, const std::string& upn, SharedDirectory& shared,
+                Report& report);
 
 // --certificate: chains to the trust file, not revoked (by the CRLs each listener holds after
 // check_listeners), Client Authentication EKU, UPN (and email) in the SAN, maps to a directory user.
 void check_device_certificate(const config::Config& config, const ListenerContexts& listeners,
-                              const std::string& path, Report& report);
+                              const std::string& path, SharedDirectory& shared, Report& report);
 
 }  // namespace easgate::doctor

@@ -160,7 +160,7 @@ void check_sid(const config::Config& config, const identity::CertificateIdentity
 }  // namespace
 
 void check_device_certificate(const config::Config& config, const ListenerContexts& listeners,
-                              const std::string& path, Report& report) {
+                              const std::string& path, SharedDirectory& shared, Report& report) {
     const auto certificates = identity::read_pem_certificates(path);
     if (certificates.empty()) {
         report.fail("device", "certificate file", path + " holds no PEM certificate",
@@ -181,7 +181,7 @@ void check_device_certificate(const config::Config& config, const ListenerContex
     }
     check_names(config, *extracted.identity, report);
     check_sid(config, *extracted.identity, report);
-    check_directory_account(config, *extracted.identity, report);
+    check_directory_account(config, *extracted.identity, shared, report);
 }
 
 }  // namespace easgate::doctor

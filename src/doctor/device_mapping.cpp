@@ -25,9 +25,8 @@ directory::MappedAccount find(const directory::CertificateMapping& mapping,
 
 std::string remedy_for(const std::string& cause) {
     if (cause == "not_found")
-        return "check the user's userPrincipalName (or mail, objectSid, altSecurityIdentities, as "
-               "identity.mapping "
-               "lists) against the certificate, and directory.base_dn";
+        return "check the user's userPrincipalName (or mail, objectSid, altSecurityIdentities, "
+               "as identity.mapping lists) against the certificate, and directory.base_dn";
     if (cause == "disabled") return "enable the account in Active Directory Users and Computers";
     if (cause == "not_delegable")
         return "clear \"Account is sensitive and cannot be delegated\" on the user (and remove them from "
@@ -45,7 +44,7 @@ std::string remedy_for(const std::string& cause) {
 
 // The account is looked for as a request looks for it, so the outcome is the one the device gets.
 void check_directory_account(const config::Config& config, const identity::CertificateIdentity& device,
-                             Report& report) {
+                             SharedDirectory& shared, Report& report) {
     if (!config.directory) {
         report.skip("device", "directory account",
                     "no directory section: devices are not mapped to accounts");
@@ -53,8 +52,7 @@ void check_directory_account(const config::Config& config, const identity::Certi
     }
     std::shared_ptr<directory::DirectoryClient> client;
     try {
-        client = std::make_shared<directory::DirectoryClient>(*config.directory,
-                                                              config.kerberos ? &*config.kerberos : nullptr);
+        client = shared.client();
     } catch (const config::ConfigError& e) {
         report.fail("device", "directory account", e.what(), "correct the directory section");
         return;

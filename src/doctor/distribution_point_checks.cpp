@@ -11,10 +11,10 @@
 #include "certificate_checks.hpp"
 #include "easgate/common/text.hpp"
 #include "easgate/config/units.hpp"
-#include "easgate/directory/directory_client.hpp"
 #include "easgate/identity/crl_fetch.hpp"
 #include "easgate/identity/crl_refresher.hpp"
 #include "easgate/identity/trust_store.hpp"
+#include "shared_directory.hpp"
 
 namespace easgate::doctor {
 namespace {
@@ -38,38 +38,30 @@ std::vector<identity::FetchedCrl> fetch_all(const std::vector<std::string>& urls
 
 std::string remedy_for(const std::string& url, const config::CrlRefresh& settings) {
     if (identity::directory_crl_url(url))
-        return "as the reason says: publish the CRL to Active Directory at that location (AD CS: \"Publish "
-               "CRLs to this location\" on the CDP; for an offline root, `certutil -dspublish -f <CRL "
-               "file>`) "
-               "and let it replicate, list that CA in trusted_ca_file, or see the directory checks when no "
-               "DC "
-               "answered";
+        return "as the reason says: publish the CRL to Active Directory at that location (AD CS: "
+               "\"Publish CRLs to this location\" on the CDP; for an offline root, "
+               "`certutil -dspublish -f <CRL file>`) and let it replicate, list that CA in "
+               "trusted_ca_file, or see the directory checks when no DC answered";
     return "let this host reach the URL over http (easgate uses no proxy; within crl_refresh.timeout " +
            config::format_duration(settings.timeout) +
-           "), or publish the CA's CRL at an http:// location it reaches and add that to the CA's CDP (AD "
-           "CS: "
-           "the CA's Extensions tab); until then keep crl_files current";
+           "), or publish the CA's CRL at an http:// location it reaches and add that to the CA's "
+           "CDP (AD CS: the CA's Extensions tab); until then keep crl_files current";
 }
+
+// What one location gave: a usable CRL (error empty), why not, or nothing asked (skipped).
+struct LocationOutcome {
+    bool skipped = false;
+    std::string error;
+    identity::OfferedCrls offered;
+
+    bool served() const { return !skipped && error.empty(); }
+};
 
 }  // namespace
 
-identity::DirectoryCrlReader directory_crl_reader(const config::Config& config) {
-    if (!config.directory) return {};
-    std::shared_ptr<directory::DirectoryClient> client;
-    try {
-        client = std::make_shared<directory::DirectoryClient>(*config.directory,
-                                                              config.kerberos ? &*config.kerberos : nullptr);
-    } catch (const config::ConfigError&) {
-        return {};  // the directory checks say why
-    }
-    return [client](const std::string& url, std::chrono::milliseconds timeout) {
-        return client->read_published(url, timeout);
-    };
-}
-
 void check_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
                                identity::RevocationStore& store, const std::optional<std::string>& device,
-                               const identity::DirectoryCrlReader& directory, Report& report) {
+                               SharedDirectory& shared, Report& report) {
     if (!client_auth.refreshes_crls()) return;
     const auto& settings = *client_auth.crl_refresh;
     const std::string check = prefix + " CRL refresh";
@@ -91,50 +83,57 @@ void check_distribution_points(const config::ClientAuthConfig& client_auth, cons
         for (const auto& url : point)
             if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
     if (urls.empty()) return;
+    // The directory's client only when a location is in it.
+    const auto directory =
+        std::any_of(urls.begin(), urls.end(),
+                    [](const std::string& url) { return identity::directory_crl_url(url); })
+            ? shared.crl_reader()
+            : identity::DirectoryCrlReader{};
     const auto fetched = fetch_all(urls, settings, directory);
-    std::map<std::string, std::string> why;  // by location: why it gave no usable CRL, "" when it did
-    std::map<std::string, identity::OfferedCrls> offered;
+    std::map<std::string, LocationOutcome> outcomes;
     for (std::size_t i = 0; i < urls.size(); ++i) {
+        auto& outcome = outcomes[urls[i]];
         if (!directory && identity::directory_crl_url(urls[i])) {
             report.skip("tls", check + " from " + urls[i],
                         "read from the directory, and there is no usable directory section");
-            why[urls[i]] = "skipped";
+            outcome.skipped = true;
             continue;
         }
-        if (fetched[i].error.empty()) offered[urls[i]] = identity::offer_crls(store, fetched[i].body);
-        why[urls[i]] = fetched[i].error.empty() ? offered[urls[i]].error : fetched[i].error;
+        if (fetched[i].error.empty()) outcome.offered = identity::offer_crls(store, fetched[i].body);
+        outcome.error = fetched[i].error.empty() ? outcome.offered.error : fetched[i].error;
     }
     // Locations of one point are alternatives: easgate stops at the first that serves the CRL.
     const auto served_instead = [&](const std::string& url) -> std::string {
         for (const auto& point : points) {
             if (std::find(point.begin(), point.end(), url) == point.end()) continue;
             for (const auto& other : point)
-                if (why[other].empty()) return other;
+                if (outcomes[other].served()) return other;
         }
         return {};
     };
     for (const auto& url : urls) {
         const std::string what = check + " from " + url;
-        if (why[url] == "skipped") continue;
-        if (!why[url].empty()) {
+        const auto& outcome = outcomes[url];
+        if (outcome.skipped) continue;
+        if (!outcome.served()) {
             if (const auto other = served_instead(url); !other.empty()) {
-                report.skip("tls", what, why[url] + "; easgate takes the same CRL from " + other);
+                report.skip("tls", what, outcome.error + "; easgate takes the same CRL from " + other);
                 continue;
             }
             report.warn(
                 "tls", what,
-                why[url] +
+                outcome.error +
                     ": easgate keeps the CRLs it holds until their nextUpdate (plus crl_refresh.grace " +
                     config::format_duration(settings.grace) + "), then refuses the devices below that CA",
                 remedy_for(url, settings));
             continue;
         }
-        auto crls = offered[url].installed;
-        crls.insert(crls.end(), offered[url].held.begin(), offered[url].held.end());
-        report.pass(
-            "tls", what,
-            common::join(crls) +
-                (offered[url].installed.empty() ? "" : "; newer than crl_files, in use once easgate runs"));
+        auto crls = outcome.offered.installed;
+        crls.insert(crls.end(), outcome.offered.held.begin(), outcome.offered.held.end());
+        report.pass("tls", what,
+                    common::join(crls) + (outcome.offered.installed.empty()
+                                              ? ""
+                                              : "; newer than crl_files, in use once easgate runs"));
     }
     for (const auto& stale : store.expired_crls()) {
         report.warn(

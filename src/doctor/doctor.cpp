@@ -28,12 +28,14 @@ Report run_doctor(const DoctorOptions& options) {
     // The request path's log lines would interleave with the report (and break --json); each finding
     // carries what they would say.
     spdlog::set_level(spdlog::level::off);
-    const auto listeners = check_listeners(config, options.certificate, report);
+    SharedDirectory shared(config);
+    const auto listeners = check_listeners(config, options.certificate, shared, report);
     check_kerberos(config, report);
     check_directory(config, report);
     check_delegation_setup(config, report);
-    if (options.user) check_user(config, *options.user, report);
-    if (options.certificate) check_device_certificate(config, listeners, *options.certificate, report);
+    if (options.user) check_user(config, *options.user, shared, report);
+    if (options.certificate)
+        check_device_certificate(config, listeners, *options.certificate, shared, report);
     return report;
 }
 

@@ -102,9 +102,9 @@ void check_server_certificate(const config::ListenerConfig& listener, const std:
 }  // namespace
 
 ListenerContexts check_listeners(const config::Config& config,
-                                 const std::optional<std::string>& device_certificate, Report& report) {
+                                 const std::optional<std::string>& device_certificate,
+                                 SharedDirectory& shared, Report& report) {
     ListenerContexts contexts;
-    const auto directory = directory_crl_reader(config);
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
         const auto& listener = config.listeners[i];
         const std::string prefix = "listeners[" + std::to_string(i) + "]";
@@ -114,7 +114,7 @@ ListenerContexts check_listeners(const config::Config& config,
         if (!context) continue;
         check_crl_cache(listener.client_auth, prefix, *context->revocation(), report);
         check_distribution_points(listener.client_auth, prefix, *context->revocation(), device_certificate,
-                                  directory, report);
+                                  shared, report);
     }
     return contexts;
 }

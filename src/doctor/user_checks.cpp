@@ -27,11 +27,10 @@ auto run_to_completion(Awaitable awaitable) {
 
 // The directory's verdict on the user, as `easgate run` reaches it: found once, enabled, not locked
 // or expired, delegable, not in Protected Users, in require_group when set; null when not (reported).
-directory::FoundUser check_account(const config::Config& config, const std::string& upn, Report& report) {
+directory::FoundUser check_account(const std::string& upn, SharedDirectory& shared, Report& report) {
     try {
-        directory::DirectoryClient client(*config.directory, config.kerberos ? &*config.kerberos : nullptr);
-        auto found =
-            run_to_completion(client.find(directory::AccountSearch::by_attribute("userPrincipalName", upn)));
+        auto found = run_to_completion(
+            shared.client()->find(directory::AccountSearch::by_attribute("userPrincipalName", upn)));
         if (!found) {
             fail_with(report, "user", upn, found.error(),
                       "fix the account in Active Directory Users and Computers (Account tab), or the "
@@ -138,12 +137,13 @@ void check_upstream(const config::Config& config, const config::UpstreamConfig& 
 
 }  // namespace
 
-void check_user(const config::Config& config, const std::string& upn, Report& report) {
+void check_user(const config::Config& config, const std::string& upn, SharedDirectory& shared,
+                Report& report) {
     if (!config.directory || !config.kerberos) {
         report.skip("user", upn, "needs the directory: and kerberos: sections");
         return;
     }
-    const auto user = check_account(config, upn, report);
+    const auto user = check_account(upn, shared, report);
     if (!user) return;
     const std::string principal = user->sam_account_name + "@" + config.kerberos->realm();
     for (const auto& upstream : config.upstreams) check_upstream(config, upstream, principal, report);
