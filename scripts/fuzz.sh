@@ -4,8 +4,11 @@
 # Runs as many at once as there are cores; fails when any target finds a crash, leak or broken
 # invariant, and leaves the input that did it in build-fuzz/crashes/.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   scripts/fuzz.sh --build-only     (builds the targets, runs none: scripts/test.sh, ahead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=0
+if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 seconds=${1:-60}
 shift || true
 targets=("$@")
@@ -15,6 +18,7 @@ jobs=$(nproc)
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DEASGATE_FUZZ=ON -DEASGATE_SANITIZE=ON -DEASGATE_TESTS=OFF -DEASGATE_WERROR=ON >/dev/null
 cmake --build build-fuzz -j "$jobs" --target "${targets[@]}"
+[ "$build_only" = 0 ] || exit 0
 mkdir -p build-fuzz/crashes
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
