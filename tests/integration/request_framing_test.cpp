@@ -98,16 +98,17 @@ TEST_F(RequestFramingTest, AmbiguousFramingIsRefusedWith400AndTheConnectionClose
     for (const auto& c : cases) requests.push_back(c.request);
     const auto exchanges = send_each(requests);
     for (std::size_t i = 0; i < cases.size(); ++i) {
-        const auto& [name, request, logged] = cases[i];
+        const std::string name = cases[i].name;
+        const std::string logged = cases[i].logged;
         const auto& exchange = exchanges[i];
         EXPECT_TRUE(exchange.response.starts_with("HTTP/1.") && exchange.response.substr(8, 5) == " 400 ")
             << name << ":\n"
             << exchange.response;
         EXPECT_TRUE(exchange.closed) << name;
         // As many lines saying it as cases expecting it.
-        const auto expected = std::count_if(cases.begin(), cases.end(), [&](const SmugglingCase& other) {
-            return std::string_view(other.logged) == logged;
-        });
+        const auto expected =
+            std::count_if(cases.begin(), cases.end(),
+                          [&logged](const SmugglingCase& other) { return other.logged == logged; });
         EXPECT_GE(count_of(log_with(logged, expected), logged), static_cast<std::size_t>(expected))
             << name << ":\n"
             << gateway_log();
