@@ -167,13 +167,14 @@ bool FlatFields::is_chunked() const {
     return boost::beast::iequals(last_coding((*this)[field::transfer_encoding]), "chunked");
 }
 
-// Every Connection field, as one list (RFC 9110 5.3), as Beast's parser reads them: basic_fields
-// looks at the first only, and a device's "close" in a second field was not obeyed.
+// Every Connection field, as one list (RFC 9110 5.3), and Proxy-Connection too, exactly as Beast's
+// parser reads them (basic_fields looks at the first Connection field only: a device's "close" in
+// a second one was not obeyed).
 bool FlatFields::get_keep_alive_impl(unsigned version) const {
     bool close = false;
     bool keep_alive = false;
     for (const auto& each : *this) {
-        if (each.name() != field::connection) continue;
+        if (each.name() != field::connection && each.name() != field::proxy_connection) continue;
         http::token_list options{each.value()};  // exists() is not const
         close = close || options.exists("close");
         keep_alive = keep_alive || options.exists("keep-alive");

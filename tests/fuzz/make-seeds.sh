@@ -24,6 +24,9 @@ request autodiscover 31 "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: a
 request http10-no-host 02 "POST $eas=Ping&$device HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi"
 request connection-content-length 00 "POST $eas=Sync&$device HTTP/1.1\r\n${common}Connection: Content-Length\r\nContent-Length: 5\r\n\r\n"
 request connection-lists 01 "POST $eas=Sync&$device HTTP/1.1\r\n${common}Connection: close, X-Private\r\nConnection: keep-alive, Upgrade, Authorization\r\nUpgrade: h2c\r\nX-Private: 1\r\nAuthorization: Negotiate YIIG\r\nContent-Length: 0\r\n\r\n"
+# keep-alive as Beast's parser reads it: Proxy-Connection counts, a close in any Connection field
+request proxy-connection-http10 00 "GET /Microsoft-Server-ActiveSync?Cmd=Options HTTP/1.0\r\nHost: eas.example.com\r\nProxy-Connection: keep-alive\r\n\r\n"
+request connection-close-second 00 "POST $eas=Sync&$device HTTP/1.1\r\n${common}Connection: keep-alive\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 request duplicate-content-length 02 "POST $eas=Sync&$device HTTP/1.1\r\n${common}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
 request te-and-content-length 00 "POST $eas=Sync&$device HTTP/1.1\r\n${common}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
 request te-list 00 "POST $eas=Sync&$device HTTP/1.1\r\n${common}Transfer-Encoding: gzip, chunked\r\n\r\n"

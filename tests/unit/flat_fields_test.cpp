@@ -167,6 +167,9 @@ TEST(HeaderParser, KeepsWhatBeastsParserKeeps) {
         "POST /z HTTP/1.1\r\nHost: gw\r\nContent-Length: 0\r\nConnection: keep-alive, X-Private\r\n"
         "Connection: close\r\n\r\n",
         "GET /w HTTP/1.0\r\nConnection: X-Private\r\nConnection: keep-alive\r\n\r\n",
+        // The parser reads Proxy-Connection as Connection (found by fuzz_header_rewrite).
+        "GET /v HTTP/1.0\r\nHost: gw\r\nProxy-Connection: keep-alive\r\n\r\n",
+        "GET /u HTTP/1.1\r\nHost: gw\r\nProxy-Connection: close\r\n\r\n",
     };
     for (const auto& raw : requests) {
         http::request_parser<http::string_body> beasts;
