@@ -23,6 +23,8 @@ work=$(mktemp -d /tmp/easgate-instructions.XXXXXX) pki=$work/pki
 . bench/lib/targets.sh
 trap 'stop_all; rm -rf "$work"' EXIT
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind" >&2; exit 1; }
+# The load generator and the upstream (a plain build leaves the instrument out).
+cmake --build build --target easgate-bench >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; exit 1; }
 make_bench_pki "$pki" 2>/dev/null
 start_upstreams
 host=127.0.0.1 device_ca=("--client-ca-cert" "$pki/issuing.pem" "--client-ca-key" "$pki/issuing.key")

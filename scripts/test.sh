@@ -11,7 +11,7 @@ jobs=$(nproc)
 # Each phase's heading says when it began (minutes into the run), so a slow phase shows in CI's log.
 phase() { echo "== $* (at $((SECONDS / 60))m$((SECONDS % 60))s)"; }
 
-phase "build (Release)"
+phase "build (Release; bench/ later)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DEASGATE_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
 # A build that runs while a test phase does: those mostly wait (on the lab's DCs, on timeouts
@@ -52,12 +52,11 @@ finish_background_build build-asan/build.log "build (ASan + UBSan)"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"
-mkdir -p build-fuzz
-background_build build-fuzz/build.log scripts/fuzz.sh --build-only
-phase "tests (ASan + UBSan), the fuzz targets building at nice 19"
+background_build build/rest.log bash -c "cmake --build build -j $jobs --target easgate-bench && scripts/fuzz.sh --build-only"
+phase "tests (ASan + UBSan), the benchmark instrument and the fuzz targets building at nice 19"
 ctest --test-dir build-asan --output-on-failure -j "$jobs"
-phase "the fuzz targets' build's end"
-finish_background_build build-fuzz/build.log "fuzz targets' build"
+phase "the build of the benchmark instrument and the fuzz targets: its end"
+finish_background_build build/rest.log "build of the benchmark instrument and the fuzz targets"
 phase "benchmark smoke (bench/run.sh --smoke: every scenario, small, against easgate, nginx, direct)"
 bash bench/run.sh --smoke
 phase "fuzzing (each target 30 s)"
