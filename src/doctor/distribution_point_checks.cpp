@@ -57,6 +57,33 @@ struct LocationOutcome {
     bool served() const { return !skipped && error.empty(); }
 };
 
+// Every location of the points once, in order, fetched at once (ldap:/// ones through the shared
+// directory client, made only when a location is in the directory), its CRLs offered to store.
+std::vector<std::pair<std::string, LocationOutcome>> fetch_locations(
+    const std::vector<identity::DistributionPoint>& points, const config::CrlRefresh& settings,
+    SharedDirectory& shared, identity::RevocationStore& store) {
+    std::vector<std::string> urls;
+    for (const auto& point : points)
+        for (const auto& url : point)
+            if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
+    const auto in_directory = [](const std::string& url) { return identity::directory_crl_url(url); };
+    const auto directory = std::any_of(urls.begin(), urls.end(), in_directory)
+                               ? shared.crl_reader()
+                               : identity::DirectoryCrlReader{};
+    const auto fetched = fetch_all(urls, settings, directory);
+    std::vector<std::pair<std::string, LocationOutcome>> outcomes;
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+        auto& outcome = outcomes.emplace_back(urls[i], LocationOutcome{}).second;
+        if (!directory && in_directory(urls[i])) {
+            outcome.skipped = true;
+        } else {
+            if (fetched[i].error.empty()) outcome.offered = identity::offer_crls(store, fetched[i].body);
+            outcome.error = fetched[i].error.empty() ? outcome.offered.error : fetched[i].error;
+        }
+    }
+    return outcomes;
+}
+
 }  // namespace
 
 void check_distribution_points(const config::ClientAuthConfig& client_auth, const std::string& prefix,
@@ -78,43 +105,28 @@ void check_distribution_points(const config::ClientAuthConfig& client_auth, cons
             "devices present them; give --certificate with a device's certificate to fetch that one "
             "here too");
     }
-    std::vector<std::string> urls;  // every location once
-    for (const auto& point : points)
-        for (const auto& url : point)
-            if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
-    if (urls.empty()) return;
-    // The directory's client only when a location is in it.
-    const auto directory =
-        std::any_of(urls.begin(), urls.end(),
-                    [](const std::string& url) { return identity::directory_crl_url(url); })
-            ? shared.crl_reader()
-            : identity::DirectoryCrlReader{};
-    const auto fetched = fetch_all(urls, settings, directory);
-    std::map<std::string, LocationOutcome> outcomes;
-    for (std::size_t i = 0; i < urls.size(); ++i) {
-        auto& outcome = outcomes[urls[i]];
-        if (!directory && identity::directory_crl_url(urls[i])) {
-            report.skip("tls", check + " from " + urls[i],
-                        "read from the directory, and there is no usable directory section");
-            outcome.skipped = true;
-            continue;
-        }
-        if (fetched[i].error.empty()) outcome.offered = identity::offer_crls(store, fetched[i].body);
-        outcome.error = fetched[i].error.empty() ? outcome.offered.error : fetched[i].error;
-    }
+    const auto outcomes = fetch_locations(points, settings, shared, store);
+    if (outcomes.empty()) return;
+    const auto outcome_of = [&](const std::string& url) -> const LocationOutcome& {
+        return std::find_if(outcomes.begin(), outcomes.end(),
+                            [&](const auto& each) { return each.first == url; })
+            ->second;
+    };
     // Locations of one point are alternatives: easgate stops at the first that serves the CRL.
     const auto served_instead = [&](const std::string& url) -> std::string {
         for (const auto& point : points) {
             if (std::find(point.begin(), point.end(), url) == point.end()) continue;
             for (const auto& other : point)
-                if (outcomes[other].served()) return other;
+                if (outcome_of(other).served()) return other;
         }
         return {};
     };
-    for (const auto& url : urls) {
+    for (const auto& [url, outcome] : outcomes) {
         const std::string what = check + " from " + url;
-        const auto& outcome = outcomes[url];
-        if (outcome.skipped) continue;
+        if (outcome.skipped) {
+            report.skip("tls", what, "read from the directory, and there is no usable directory section");
+            continue;
+        }
         if (!outcome.served()) {
             if (const auto other = served_instead(url); !other.empty()) {
                 report.skip("tls", what, outcome.error + "; easgate takes the same CRL from " + other);
