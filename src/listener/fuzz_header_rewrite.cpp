@@ -158,6 +158,48 @@ std::string serialize_header(const RequestHeader& request) {
     return std::string(easgate::common::MessageWriter(request).head());
 }
 
+// Exchange reads the body as the device framed it, or by the length easgate read ahead.
+void require_framed_as_read(const RequestHeader& forwarded, const BodyFraming& upstream_framing,
+                            const BodyFraming& framing, const std::optional<std::uint64_t>& read_ahead) {
+    if (!framing.has_body()) {
+        require(count(forwarded, "Content-Length") == 0 && count(forwarded, "Transfer-Encoding") == 0,
+                "no framing without a body");
+    } else if (read_ahead || !framing.chunked) {
+        const std::uint64_t length = read_ahead ? *read_ahead : *framing.content_length;
+        require(has_single(forwarded, "Content-Length", std::to_string(length)),
+                "one Content-Length, easgate's");
+        require(count(forwarded, "Transfer-Encoding") == 0 && upstream_framing.content_length == length,
+                "framed by that length alone");
+    } else {
+        require(
+            has_single(forwarded, "Transfer-Encoding", "chunked") && count(forwarded, "Content-Length") == 0,
+            "one Transfer-Encoding: chunked, no Content-Length");
+        require(upstream_framing.chunked, "framed as chunked");
+    }
+}
+
+// The fields easgate decides are its own, the device's end-to-end ones pass untouched.
+void require_fields_rewritten(const RequestHeader& forwarded, const RequestHeader& original,
+                              const std::vector<std::string>& connection_named, const std::string& device,
+                              bool strip_authorization) {
+    for (const auto name : hop_by_hop) require(count(forwarded, name) == 0, "no hop-by-hop field");
+    for (const auto name : spoofing)
+        require(count(forwarded, name) == 0, "no client-address or URL spoofing field");
+    require(has_single(forwarded, "X-Forwarded-For", device), "one X-Forwarded-For, the device");
+    require(has_single(forwarded, "X-Forwarded-Proto", "https"), "one X-Forwarded-Proto: https");
+    const std::string_view device_host = original[http::field::host];
+    require(device_host.empty() ? count(forwarded, "X-Forwarded-Host") == 0
+                                : has_single(forwarded, "X-Forwarded-Host", device_host),
+            "X-Forwarded-Host is the device's Host");
+    require(count(forwarded, "Forwarded") == 0 && count(forwarded, "X-Real-IP") == 0,
+            "no Forwarded, X-Real-IP");
+    require(count(forwarded, "Expect") == 0, "no Expect");
+    require(count(forwarded, "Authorization") == (strip_authorization ? 0 : count(original, "Authorization")),
+            "Authorization stripped or passed through");
+    require(end_to_end_fields(forwarded, {}) == end_to_end_fields(original, connection_named),
+            "the device's end-to-end fields pass untouched");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -207,38 +249,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(easgate::listener::framing_error(forwarded).empty(), "unambiguous framing");
 
     require(has_single(forwarded, "Host", target->host_header()), "one Host, the upstream's");
-    const BodyFraming upstream_framing = framing_of(upstream_parser);
-    if (!framing.has_body()) {
-        require(count(forwarded, "Content-Length") == 0 && count(forwarded, "Transfer-Encoding") == 0,
-                "no framing without a body");
-    } else if (read_ahead || !framing.chunked) {
-        const std::uint64_t length = read_ahead ? *read_ahead : *framing.content_length;
-        require(has_single(forwarded, "Content-Length", std::to_string(length)),
-                "one Content-Length, easgate's");
-        require(count(forwarded, "Transfer-Encoding") == 0 && upstream_framing.content_length == length,
-                "framed by that length alone");
-    } else {
-        require(
-            has_single(forwarded, "Transfer-Encoding", "chunked") && count(forwarded, "Content-Length") == 0,
-            "one Transfer-Encoding: chunked, no Content-Length");
-        require(upstream_framing.chunked, "framed as chunked");
-    }
-
-    for (const auto name : hop_by_hop) require(count(forwarded, name) == 0, "no hop-by-hop field");
-    for (const auto name : spoofing)
-        require(count(forwarded, name) == 0, "no client-address or URL spoofing field");
-    require(has_single(forwarded, "X-Forwarded-For", device.to_string()), "one X-Forwarded-For, the device");
-    require(has_single(forwarded, "X-Forwarded-Proto", "https"), "one X-Forwarded-Proto: https");
-    const std::string_view device_host = original[http::field::host];
-    require(device_host.empty() ? count(forwarded, "X-Forwarded-Host") == 0
-                                : has_single(forwarded, "X-Forwarded-Host", device_host),
-            "X-Forwarded-Host is the device's Host");
-    require(count(forwarded, "Forwarded") == 0 && count(forwarded, "X-Real-IP") == 0,
-            "no Forwarded, X-Real-IP");
-    require(count(forwarded, "Expect") == 0, "no Expect");
-    require(count(forwarded, "Authorization") == (strip_authorization ? 0 : count(original, "Authorization")),
-            "Authorization stripped or passed through");
-    require(end_to_end_fields(forwarded, {}) == end_to_end_fields(original, connection_named),
-            "the device's end-to-end fields pass untouched");
+    require_framed_as_read(forwarded, framing_of(upstream_parser), framing, read_ahead);
+    require_fields_rewritten(forwarded, original, connection_named, device.to_string(), strip_authorization);
     return 0;
 }
