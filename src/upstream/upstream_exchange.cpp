@@ -12,7 +12,6 @@
 #include "easgate/common/body_relay.hpp"
 #include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
-#include "easgate/upstream/idle_pool.hpp"
 #include "easgate/upstream/upstream.hpp"
 
 namespace easgate::upstream {
@@ -349,28 +348,6 @@ asio::awaitable<error_code> UpstreamExchange::read_header(common::ResponseParser
     co_return ec;
 }
 
-// Connects to the first server of the upstream that answers. A failed connect sent nothing of
-// the request, so trying the next server is always safe.
-asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const std::string& user,
-                                                                          std::string_view who) {
-    auto& pool = *upstream_;
-    std::vector<bool> tried(pool.server_count());
-    std::optional<UpstreamFailure> failure;
-    while (const auto server = pool.pick_server(tried, user)) {
-        tried[*server] = true;
-        failure = co_await connection_.open(pool, *server, limits_.upstream_connect_timeout);
-        if (!failure) {
-            pool.record_success(*server);
-            co_return std::nullopt;
-        }
-        if (failure->local) co_return failure;
-        pool.record_failure(*server, failure->reason);
-        if (std::find(tried.begin(), tried.end(), false) != tried.end())
-            spdlog::warn("{}: {}; trying the next server", who, failure->reason);
-    }
-    co_return failure;
-}
-
 // Reads and drops the body of a response the device never sees (a 401 challenge). A large or
 // broken one costs the connection instead: the next attempt connects afresh.
 asio::awaitable<void> UpstreamExchange::discard_response_body(common::ResponseParser& parser) {
@@ -388,27 +365,6 @@ asio::awaitable<void> UpstreamExchange::discard_response_body(common::ResponsePa
         discarded += sink.size() - parser.get().body().size;
     }
     if (!parser.is_done() || !parser.get().keep_alive()) connection_.close();
-}
-
-// With a certificate, upstream connections are the user's, not the device connection's: an idle
-// one of this user (from any of their devices on this worker) is taken, and given back after
-// each response. Without one (optional mode) the device's own credentials went upstream, and
-// the connection stays with the device connection.
-bool UpstreamExchange::take_idle(const std::string& user) {
-    if (user.empty() || connection_.is_open()) return false;
-    auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
-                                                     limits_.upstream_idle_timeout);
-    auto idle = pool.take(*upstream_, user, upstream_->routed_server(user));
-    if (!idle) return false;
-    connection_ = std::move(*idle);
-    return true;
-}
-
-void UpstreamExchange::release(const std::string& user) {
-    if (user.empty() || !connection_.is_open()) return;
-    auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
-                                                     limits_.upstream_idle_timeout);
-    pool.give(upstream_, user, std::exchange(connection_, UpstreamConnection(executor_)));
 }
 
 }  // namespace easgate::upstream

@@ -1,0 +1,58 @@
+// Which connection an exchange uses: an idle one of the user's, else a new one to the first
+// server of the upstream that answers.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "easgate/upstream/idle_pool.hpp"
+#include "easgate/upstream/upstream.hpp"
+#include "easgate/upstream/upstream_exchange.hpp"
+
+namespace easgate::upstream {
+
+namespace asio = boost::asio;
+
+// Connects to the first server of the upstream that answers. A failed connect sent nothing of
+// the request, so trying the next server is always safe.
+asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const std::string& user,
+                                                                          std::string_view who) {
+    auto& pool = *upstream_;
+    std::vector<bool> tried(pool.server_count());
+    std::optional<UpstreamFailure> failure;
+    while (const auto server = pool.pick_server(tried, user)) {
+        tried[*server] = true;
+        failure = co_await connection_.open(pool, *server, limits_.upstream_connect_timeout);
+        if (!failure) {
+            pool.record_success(*server);
+            co_return std::nullopt;
+        }
+        if (failure->local) co_return failure;
+        pool.record_failure(*server, failure->reason);
+        if (std::find(tried.begin(), tried.end(), false) != tried.end())
+            spdlog::warn("{}: {}; trying the next server", who, failure->reason);
+    }
+    co_return failure;
+}
+
+// With a certificate, upstream connections are the user's, not the device connection's: an idle
+// one of this user (from any of their devices on this worker) is taken, and given back after
+// each response. Without one (optional mode) the device's own credentials went upstream, and
+// the connection stays with the device connection.
+bool UpstreamExchange::take_idle(const std::string& user) {
+    if (user.empty() || connection_.is_open()) return false;
+    auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
+                                                     limits_.upstream_idle_timeout);
+    auto idle = pool.take(*upstream_, user, upstream_->routed_server(user));
+    if (!idle) return false;
+    connection_ = std::move(*idle);
+    return true;
+}
+
+void UpstreamExchange::release(const std::string& user) {
+    if (user.empty() || !connection_.is_open()) return;
+    auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
+                                                     limits_.upstream_idle_timeout);
+    pool.give(upstream_, user, std::exchange(connection_, UpstreamConnection(executor_)));
+}
+
+}  // namespace easgate::upstream
