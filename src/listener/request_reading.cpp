@@ -2,6 +2,7 @@
 // byte, the ActiveSync admission, Expect: 100-continue and the read-ahead of its body.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
@@ -115,9 +116,15 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
 }
 
 // An HTTP/1.0 device's expectation is ignored (RFC 9110 10.1.1): it would take a 100 for the answer.
+// Expect is a list, and may come in several fields: 100-continue is looked for in every member.
 bool DownstreamSession::expects_continue(const AdmittedRequest& request) {
-    return !request.parser.is_done() && request.parser.get().version() >= 11 &&
-           beast::iequals(request.parser.get()[http::field::expect], "100-continue");
+    const auto& header = request.parser.get();
+    if (request.parser.is_done() || header.version() < 11) return false;
+    return std::any_of(header.begin(), header.end(), [](const auto& field) {
+        if (field.name() != http::field::expect) return false;
+        http::token_list expectations{field.value()};  // exists() is not const
+        return expectations.exists("100-continue");
+    });
 }
 
 asio::awaitable<bool> DownstreamSession::send_continue(const AdmittedRequest& request) {

@@ -257,21 +257,30 @@ TEST_F(RequestFramingTest, AChunkLineOrTrailerLongerThanAHeaderIsRefused) {
         << log;
 }
 
-// A device that asks for 100 Continue gets it before it sends its body; an HTTP/1.0 device knows no
-// interim answers (it would take the 100 for the answer), so its expectation is ignored.
+// A device that asks for 100 Continue gets it before it sends its body, wherever the expectation
+// stands in Expect's list (several fields are one list); an HTTP/1.0 device knows no interim
+// answers (it would take the 100 for the answer), so its expectation is ignored.
 TEST_F(RequestFramingTest, OnlyAnHttp11DeviceGets100Continue) {
     start_gateway();
-    for (const std::string version : {"1.1", "1.0"}) {
+    struct Case {
+        std::string version, expect;
+        bool gets_continue;
+    };
+    for (const auto& [version, expect, gets_continue] :
+         {Case{"1.1", "Expect: 100-continue\r\n", true}, Case{"1.0", "Expect: 100-continue\r\n", false},
+          Case{"1.1", "Expect: 100-Continue\r\n", true},
+          Case{"1.1", "Expect: x-later, 100-continue\r\n", true},
+          Case{"1.1", "Expect: x-later\r\nX-Device: 1\r\nExpect: 100-continue\r\n", true},
+          Case{"1.1", "Expect: x-later\r\n", false}}) {
         const auto upload = upload_paced(
             gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem", pki_dir() / "alice.key",
-            request_line.substr(0, request_line.size() - 5) + version +
-                "\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 32768\r\nConnection: "
-                "close\r\n\r\n",
+            request_line.substr(0, request_line.size() - 5) + version + "\r\nHost: gw\r\n" + expect +
+                "Content-Length: 32768\r\nConnection: close\r\n\r\n",
             32768, std::chrono::milliseconds(300));
         const std::string answer = "HTTP/" + version + " 200 ";
         EXPECT_TRUE(
-            upload.response.starts_with(version == "1.1" ? "HTTP/1.1 100 Continue\r\n\r\n" + answer : answer))
-            << upload.response.substr(0, 200);
+            upload.response.starts_with(gets_continue ? "HTTP/1.1 100 Continue\r\n\r\n" + answer : answer))
+            << expect << upload.response.substr(0, 200);
         EXPECT_NE(upload.response.find("\"body_length\":32768"), std::string::npos)
             << upload.response.substr(0, 400);
     }
