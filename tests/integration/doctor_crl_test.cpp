@@ -2,6 +2,7 @@
 // will fetch, the cache a start would load, two-tier trust and a renewed CA's second key; one thing
 // broken per test, each finding checked for its cause.
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "cdp_server.hpp"
 #include "doctor_fixture.hpp"
