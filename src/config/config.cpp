@@ -30,7 +30,12 @@ public:
         } else if (const auto given = map_.child(key)) {
             value = static_cast<T>(codec.read(*given));
         }
-        if (const char* problem = check()) map_.required(key).fail(problem);
+        if (const char* problem = check()) {
+            if (map_.child(key)) map_.fail_at(key, problem);
+            YAML::Emitter shown;  // a default the admin never wrote: say which
+            codec.write(shown, value);
+            map_.fail_at(key, std::string(problem) + " (left out, it is " + shown.c_str() + ": set it)");
+        }
     }
 
     template <class Section, class Fields>

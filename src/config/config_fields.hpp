@@ -28,7 +28,7 @@ inline constexpr auto crl_refresh = [](auto& f, auto& r) {
             [&r] { return r.interval < std::chrono::seconds(1) ? "must be at least 1s" : nullptr; });
     f.field("timeout", r.timeout, Duration{}, Presence::optional,
             [&r] { return r.timeout > r.interval ? "must not be longer than interval" : nullptr; });
-    f.field("grace", r.grace, Duration{});
+    f.field("grace", r.grace, DurationOrZero{});
     f.field("max_crl_bytes", r.max_crl_bytes, Size{.min = 1024, .max = 1ull << 30});
     f.field("cache_dir", r.cache_dir, AbsolutePath{}, Presence::shown_when_set);
 };

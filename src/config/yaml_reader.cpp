@@ -25,8 +25,13 @@ std::optional<Reader> Reader::child(const std::string& key) {
 
 Reader Reader::required(const std::string& key) {
     auto value = child(key);
-    if (!value) Reader(node_, child_path(key)).fail("required key is missing");
+    if (!value) fail_at(key, "required key is missing");
     return *value;
+}
+
+void Reader::fail_at(const std::string& key, const std::string& message) const {
+    const YAML::Node value = node_[key];
+    Reader(value && !value.IsNull() ? value : node_, child_path(key)).fail(message);
 }
 
 void Reader::reject_unknown_keys() const {

@@ -23,6 +23,8 @@ public:
     // A mapping's child, remembered as known; nullopt when absent or null.
     std::optional<Reader> child(const std::string& key);
     Reader required(const std::string& key);
+    // Fails naming key, present or not (a default that conflicts with a neighbour's value).
+    [[noreturn]] void fail_at(const std::string& key, const std::string& message) const;
 
     // Unknown keys are typos that would otherwise silently fall back to defaults.
     void reject_unknown_keys() const;

@@ -136,6 +136,10 @@ TEST_F(ConfigTest, HealthChecksAreOffUnlessConfiguredAndDefaultToExchangesPage) 
     EXPECT_EQ(check->timeout, milliseconds(5'000));
     EXPECT_EQ(error_of(valid("", "    health_check: {interval: 1s, timeout: 2s}\n")),
               "upstreams[0].health_check.timeout: must not be longer than interval (line 14)");
+    // Left out, the default is what conflicts: the error says so (it said "required key is missing").
+    EXPECT_EQ(error_of(valid("", "    health_check: {interval: 2s}\n")),
+              "upstreams[0].health_check.timeout: must not be longer than interval (left out, it is 5s: "
+              "set it) (line 14)");
 }
 
 TEST_F(ConfigTest, CrlRefreshIsOffUnlessConfiguredAndDefaultsToHourlyCdpFetches) {
@@ -153,6 +157,12 @@ TEST_F(ConfigTest, CrlRefreshIsOffUnlessConfiguredAndDefaultsToHourlyCdpFetches)
     EXPECT_TRUE(tuned.checks_revocation());
     EXPECT_EQ(error_of(valid("      crl_refresh: {interval: 10s, timeout: 20s}\n")),
               "listeners[0].client_auth.crl_refresh.timeout: must not be longer than interval (line 9)");
+    EXPECT_EQ(error_of(valid("      crl_refresh: {interval: 5s}\n")),
+              "listeners[0].client_auth.crl_refresh.timeout: must not be longer than interval (left out, it "
+              "is 10s: set it) (line 9)");
+    // No grace, the default, can be written too (as config/easgate.example.yaml and check-config show it).
+    EXPECT_EQ(load(valid("      crl_refresh: {grace: 0s}\n")).listeners[0].client_auth.crl_refresh->grace,
+              milliseconds(0));
     EXPECT_NE(error_of(valid("      crl_refresh: {mode: ldap}\n"))
                   .find("listeners[0].client_auth.crl_refresh.mode"),
               std::string::npos);
@@ -239,6 +249,21 @@ TEST_F(ConfigTest, ListenerMustNameAnExistingUpstream) {
 TEST_F(ConfigTest, YamlSyntaxErrorsGiveTheLineAndColumn) {
     const auto message = error_of("listeners:\n  - address: [oops\n");
     EXPECT_NE(message.find("YAML syntax error at line"), std::string::npos) << message;
+}
+
+// check-config shows every default of each section configured: what it shows must load again
+// as the same configuration (it showed `grace: 0ms`, which the parser refused).
+TEST_F(ConfigTest, WhatCheckConfigShowsLoadsAgain) {
+    const auto config =
+        load(valid("      crl_refresh: {mode: cdp}\n",
+                   "    health_check: {interval: 30s}\n"
+                   "directory:\n  uris: [ldaps://dc1.example.test]\n  base_dn: DC=example,DC=test\n"
+                   "kerberos:\n  keytab: " +
+                       path("easgate.keytab") + "\n  principal: EASGATE$@EXAMPLE.TEST\n"));
+    const auto shown = to_yaml(config);
+    ASSERT_NE(shown.find("grace: 0"), std::string::npos) << shown;
+    EXPECT_EQ(error_of(shown), "") << shown;
+    EXPECT_EQ(to_yaml(load(shown)), shown);
 }
 
 TEST_F(ConfigTest, ReadsTheDirectoryAndKerberosSections) {
