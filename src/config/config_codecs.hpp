@@ -68,11 +68,11 @@ struct Duration {
     void write(YAML::Emitter& out, milliseconds value) const { out << format_duration(value); }
 };
 
-// A duration where 0 turns what it delays off.
+// A duration where 0 turns what it delays off; a bare 0 needs no unit.
 struct DurationOrZero : Duration {
     milliseconds read(const Reader& r) const {
         const auto text = r.as_string();
-        const auto value = parse_duration(text);
+        const auto value = text == "0" ? milliseconds(0) : parse_duration(text);
         if (!value) r.fail("expected a duration such as 0s, 500ms, 15s or 5m, got \"" + text + "\"");
         return *value;
     }

@@ -12,6 +12,8 @@
 //   optional_section(key, std::optional, fields)   a nested mapping, shown when configured
 //   list(key, std::vector, fields, at_least_one)   a required, non-empty list of mappings
 
+#include <algorithm>
+
 #include "config_codecs.hpp"
 
 namespace easgate::config::fields {
@@ -138,9 +140,13 @@ inline constexpr auto directory = [](auto& f, auto& d) {
     f.section("bind", d, directory_bind);
     f.field("ldap_tls", d.ldap_tls,
             one_of<LdapTls>({{"starttls", LdapTls::starttls}, {"none", LdapTls::none}}), Presence::optional,
-            [&d] {
-                return d.ldap_tls == LdapTls::none && d.bind == DirectoryBind::simple
-                           ? "a simple bind would send the password in clear: use starttls or ldaps://"
+            [&d] {  // ldaps:// URIs are TLS from the start, whatever ldap_tls says
+                const bool clear_uri = std::any_of(d.uris.begin(), d.uris.end(), [](const std::string& uri) {
+                    return uri.starts_with("ldap://");
+                });
+                return clear_uri && d.ldap_tls == LdapTls::none && d.bind == DirectoryBind::simple
+                           ? "a simple bind over an ldap:// URI would send the password in clear: use "
+                             "starttls or ldaps://"
                            : nullptr;
             });
     f.field("ca_file", d.ca_file, ReadableFile{}, Presence::shown_when_set);

@@ -70,7 +70,7 @@ void check_bind(const config::Config& config, const std::string& uri, Report& re
                     gssapi ? "the kerberos checks above say whether the keytab works; the DC needs an "
                              "ldap/<dc name> SPN (every DC has it) and the URI must name the DC, not an "
                              "alias or address, for Kerberos to find it"
-                           : "check directory.bind_dn and the password in directory.password_file");
+                           : "check directory.bind.dn and the password in directory.bind.password_file");
     } catch (const config::ConfigError& e) {
         report.fail(directory_area, uri + " bind", e.what(), "correct the directory: section");
     }

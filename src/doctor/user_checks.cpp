@@ -83,7 +83,7 @@ void judge_answer(const HttpResponse& response, const std::string& principal, co
             "IIS refused the ticket: either it can't decrypt it (the SPN must be on the account whose key "
             "IIS "
             "uses: the Alternate Service Account on load-balanced servers), or Extended Protection wants "
-            "the token bound to the TLS connection (keep upstreams.channel_binding: auto, and let no "
+            "the token bound to the TLS connection (keep upstreams[].channel_binding: auto, and let no "
             "device terminate TLS between easgate and Exchange)");
     }
 }
@@ -92,7 +92,7 @@ bool connect_to(Probe& probe, const config::UpstreamTarget& server, Report& repo
     std::string error = probe.connect(server.host, server.port);
     if (error.empty() && server.tls) error = probe.handshake(server.host);
     if (error.empty()) return true;
-    report.fail("exchange", "connection to " + server.url, error, "check upstreams.servers and ca_file");
+    report.fail("exchange", "connection to " + server.url, error, "check upstreams[].servers and ca_file");
     return false;
 }
 

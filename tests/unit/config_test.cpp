@@ -219,6 +219,7 @@ TEST_F(ConfigTest, ProxyProtocolIsOffUnlessConfiguredAndNeedsTrustedProxies) {
 TEST_F(ConfigTest, ShutdownDelayIsZeroUnlessConfigured) {
     EXPECT_EQ(load(valid()).limits.shutdown_delay.count(), 0);
     EXPECT_EQ(load(valid("", "limits:\n  shutdown_delay: 0s\n")).limits.shutdown_delay.count(), 0);
+    EXPECT_EQ(load(valid("", "limits:\n  shutdown_delay: 0\n")).limits.shutdown_delay.count(), 0);
     EXPECT_EQ(load(valid("", "limits:\n  shutdown_delay: 2s\n")).limits.shutdown_delay.count(), 2000);
     EXPECT_NE(
         error_of(valid("", "limits:\n  shutdown_delay: soon\n")).find("limits.shutdown_delay: expected"),
@@ -369,8 +370,12 @@ TEST_F(ConfigTest, SimpleBindNeedsTlsAndAPasswordFile) {
         path("ldap-password") + "}\n";
     EXPECT_EQ(load(valid("", simple)).directory->bind, DirectoryBind::simple);
     EXPECT_EQ(error_of(valid("", simple + "  ldap_tls: none\n")),
-              "directory.ldap_tls: a simple bind would send the password in clear: use starttls or ldaps:// "
-              "(line 18)");
+              "directory.ldap_tls: a simple bind over an ldap:// URI would send the password in clear: use "
+              "starttls or ldaps:// (line 18)");
+    // ldaps:// is TLS whatever ldap_tls says (it was refused all the same).
+    std::string over_ldaps = simple + "  ldap_tls: none\n";
+    over_ldaps.replace(over_ldaps.find("ldap://"), 7, "ldaps://");
+    EXPECT_EQ(load(valid("", over_ldaps)).directory->ldap_tls, LdapTls::none);
 }
 
 TEST_F(ConfigTest, KerberosNeedsAServicePrincipalOnEveryUpstreamAndARealm) {
