@@ -253,39 +253,46 @@ asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end
 asio::awaitable<void> DownstreamSession::respond(const common::Failure& failure,
                                                  const AdmittedRequest& request, bool keep_alive) {
     if (!keep_alive && !request.parser.is_done()) answered_before_body_ = true;  // see linger()
+    const AnswerFraming framing{request.line.version, keep_alive, request.line.head};
     if (failure.cause == "policy") {
         if (auto blocked = eas::blocked_device_wbxml(request.eas)) {
             log_access(request, 200,
                        failure.reason + " (answered as Exchange answers a blocked device: Status 129)",
                        blocked->size());
             co_return co_await write_answer(http::status::ok, "application/vnd.ms-sync.wbxml",
-                                            std::move(*blocked), request.line.version, keep_alive, 0);
+                                            std::move(*blocked), framing, 0);
         }
     }
-    log_access(request, failure.status, failure.reason, status_text(failure.status).size() + 1);
-    co_await write_status(static_cast<http::status>(failure.status), request.line.version, keep_alive,
-                          failure.retry_after_seconds);
+    log_access(request, failure.status, failure.reason,
+               request.line.head ? 0 : status_text(failure.status).size() + 1);
+    co_await write_status(static_cast<http::status>(failure.status), framing, failure.retry_after_seconds);
 }
 
-asio::awaitable<void> DownstreamSession::write_status(http::status status, unsigned version, bool keep_alive,
+asio::awaitable<void> DownstreamSession::write_status(http::status status, AnswerFraming framing,
                                                       unsigned retry_after_seconds) {
     co_await write_answer(status, "text/plain; charset=utf-8",
-                          std::string(status_text(static_cast<unsigned>(status))) + "\n", version, keep_alive,
+                          std::string(status_text(static_cast<unsigned>(status))) + "\n", framing,
                           retry_after_seconds);
 }
 
 asio::awaitable<void> DownstreamSession::write_answer(http::status status, const char* content_type,
-                                                      std::string body, unsigned version, bool keep_alive,
+                                                      std::string body, AnswerFraming framing,
                                                       unsigned retry_after_seconds) {
-    http::response<http::string_body> response{status, version};
+    http::response<http::string_body> response{status, framing.version};
     if (retry_after_seconds > 0) response.set(http::field::retry_after, std::to_string(retry_after_seconds));
     response.set(http::field::server, "easgate");
     response.set(http::field::content_type, content_type);
     response.body() = std::move(body);
-    response.keep_alive(keep_alive);
+    response.keep_alive(framing.keep_alive);
     response.prepare_payload();
     tcp_stream().expires_after(limits_.client_body_timeout);
-    co_await http::async_write(stream_, response, use_nothrow);
+    if (!framing.head) {
+        co_await http::async_write(stream_, response, use_nothrow);
+        co_return;
+    }
+    // A body after a HEAD's answer would be read as the next answer's start (RFC 9110 9.3.2).
+    http::response_serializer<http::string_body> header_only{response};
+    co_await http::async_write_header(stream_, header_only, use_nothrow);
 }
 
 // easgate is shutting down: an empty 200 ends the held Ping or Sync now, and the device issues

@@ -113,13 +113,20 @@ private:
     // Answers from easgate itself: the device sees only the status; the log says why.
     asio::awaitable<void> respond(const common::Failure& failure, const AdmittedRequest& request,
                                   bool keep_alive);
+    // How an answer of easgate's own fits the request it answers (the defaults: a request that
+    // could not be read).
+    struct AnswerFraming {
+        unsigned version = 11;
+        bool keep_alive = false;
+        bool head = false;  // the header alone, its Content-Length what a GET would be sent
+    };
     // The status with its reason phrase as a plain-text body.
-    asio::awaitable<void> write_status(http::status status, unsigned version, bool keep_alive,
+    asio::awaitable<void> write_status(http::status status, AnswerFraming framing,
                                        unsigned retry_after_seconds = 0);
     // Any answer of easgate's own; a policy denial as Exchange words it for ActiveSync 14.0 and
     // later is a 200 with a WBXML body (eas/blocked_device.hpp).
     asio::awaitable<void> write_answer(http::status status, const char* content_type, std::string body,
-                                       unsigned version, bool keep_alive, unsigned retry_after_seconds);
+                                       AnswerFraming framing, unsigned retry_after_seconds);
     asio::awaitable<void> answer_long_poll_early(const AdmittedRequest& request);
     // access_log.cpp: the access log line and the request's /metrics figures.
     void log_access(const AdmittedRequest& request, unsigned status, const std::string& reason,

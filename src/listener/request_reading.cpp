@@ -41,7 +41,7 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
         if (scan.obsolete_line_folding) {
             phase_ = Phase::busy;
             spdlog::warn("{}: 400 obsolete line folding in the request header", who());
-            co_await write_status(http::status::bad_request, 11, false);
+            co_await write_status(http::status::bad_request, {});
             co_return false;
         }
         ec = parse_buffered_header(parser);
@@ -81,10 +81,10 @@ asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_co
             spdlog::warn("{}: 431 request header larger than limits.max_header_bytes ({})", who(),
                          config::format_size(limits_.max_header_bytes));
         }
-        co_await write_status(http::status::request_header_fields_too_large, 11, false);
+        co_await write_status(http::status::request_header_fields_too_large, {});
     } else if (!is_disconnect(ec)) {
         spdlog::warn("{}: 400 malformed request: {}", who(), ec.message());
-        co_await write_status(http::status::bad_request, 11, false);
+        co_await write_status(http::status::bad_request, {});
     } else if (buffer_.size() > 0) {
         log_incomplete_header(ec);
     }

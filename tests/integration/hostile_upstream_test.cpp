@@ -78,6 +78,22 @@ TEST_F(HostileUpstreamTest, A400ToHeadIsRelayedAtOnce) {
     EXPECT_TRUE(head.out.starts_with("HTTP/1.1 400")) << head.out;
 }
 
+// easgate's own answer to a HEAD (here 502: Exchange unreachable) is a header alone, the connection
+// kept: a body after it would be read as the start of the next answer.
+TEST_F(HostileUpstreamTest, EasgatesOwnAnswerToHeadHasNoBody) {
+    start_gateway({.upstream_url = "https://127.0.0.1:" + std::to_string(free_tcp_port())});
+    const auto exchange = send("HEAD " + eas + " HTTP/1.1\r\nHost: gw\r\n\r\n" + "GET " + eas +
+                               "&second=1 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+    const auto end = exchange.response.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos) << exchange.response;
+    const auto header = exchange.response.substr(0, end);
+    EXPECT_TRUE(header.starts_with("HTTP/1.1 502 ")) << header;
+    EXPECT_NE(header.find("Content-Length: 12"), std::string::npos) << header;  // what a GET gets
+    EXPECT_TRUE(exchange.response.substr(end + 4).starts_with("HTTP/1.1 502 "))
+        << "after the HEAD's answer:\n"
+        << exchange.response.substr(end + 4);
+}
+
 TEST_F(HostileUpstreamTest, ABodySentToHeadIsNeverTakenForTheNextAnswer) {
     start_gateway();
     const auto head = curl("alice", eas + "&headbody=1", {"--head"});
