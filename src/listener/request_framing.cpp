@@ -2,6 +2,7 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "easgate/listener/eas_headers.hpp"
 #include "easgate/upstream/header_rewrite.hpp"
 
 namespace easgate::listener {
@@ -87,6 +88,7 @@ std::string framing_error(const common::RequestHeader& header) {
     for (const auto& name : upstream::connection_options(header)) {
         if (upstream::is_gateway_owned_field(name))
             return "Connection names " + std::string(name) + ", a field easgate decides";
+        if (is_eas_header(name)) return "Connection names " + std::string(name) + ", a field easgate judges";
     }
     return "";
 }

@@ -137,7 +137,8 @@ TEST_F(RequestFramingTest, ObsoleteLineFoldingIsRefusedWith400) {
 
 // A device that names a field easgate decides in Connection asks easgate to drop it: Content-Length
 // (its body would go on unframed and be read by Exchange as further requests), Authorization
-// (easgate's token), Host or the forwarding fields. Refused, never obeyed.
+// (easgate's token), Host or the forwarding fields; or a field the policy judges (User-Agent, the
+// ActiveSync version and policy key), which Exchange would then not see. Refused, never obeyed.
 TEST_F(RequestFramingTest, ConnectionNamingAFieldEasgateDecidesIsRefusedWith400) {
     start_gateway({.limits = "    upload_read_ahead: 16\n"});
     const std::string smuggled =
@@ -146,7 +147,8 @@ TEST_F(RequestFramingTest, ConnectionNamingAFieldEasgateDecidesIsRefusedWith400)
     const std::string body = std::string(32, 'x') + smuggled;
     const std::vector<std::string> named = {
         "Content-Length", "content-length, keep-alive", "Transfer-Encoding", "Host",
-        "Authorization",  "X-Forwarded-Host",           "X-Forwarded-For",   "Forwarded"};
+        "Authorization",  "X-Forwarded-Host",           "X-Forwarded-For",   "Forwarded",
+        "User-Agent",     "MS-ASProtocolVersion",       "X-MS-PolicyKey"};
     std::vector<std::string> requests;
     for (const auto& field : named)
         requests.push_back(request_line + "Host: gw\r\nConnection: " + field +
@@ -175,6 +177,26 @@ TEST_F(RequestFramingTest, ConnectionNamingAFieldEasgateDecidesIsRefusedWith400)
     EXPECT_NE(plain.response.find("X-Kept"), std::string::npos) << plain.response;
     EXPECT_TRUE(plain.closed) << "a Connection field saying close, after one saying keep-alive: "
                               << plain.response;
+}
+
+// The policy reads one User-Agent or ActiveSync version; Exchange would read both, joined. A device
+// that sends one of those fields twice is refused, and nothing reaches Exchange.
+TEST_F(RequestFramingTest, AFieldThePolicyJudgesSentTwiceIsRefusedWith400) {
+    start_gateway();
+    const std::vector<std::string> twice = {"User-Agent: Apple-iPhone/2101\r\nUser-Agent: Blocked/1.0\r\n",
+                                            "MS-ASProtocolVersion: 16.1\r\nms-asprotocolversion: 12.1\r\n",
+                                            "X-MS-PolicyKey: 1\r\nX-MS-PolicyKey: 2\r\n"};
+    std::vector<std::string> requests;
+    for (const auto& fields : twice)
+        requests.push_back(request_line + "Host: gw\r\n" + fields + "Content-Length: 0\r\n\r\n");
+    const auto exchanges = send_each(requests);
+    for (std::size_t i = 0; i < twice.size(); ++i)
+        EXPECT_TRUE(exchanges[i].response.starts_with("HTTP/1.1 400 ")) << twice[i] << exchanges[i].response;
+    const auto log = log_with("header sent more than once", twice.size());
+    for (const char* name : {"User-Agent", "MS-ASProtocolVersion", "X-MS-PolicyKey"})
+        EXPECT_NE(log.find(std::string(name) + " header sent more than once"), std::string::npos) << log;
+    EXPECT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request "), 0u)
+        << read_file(work_dir() / "upstream-0.out");
 }
 
 // Beast refuses a header with bare LF line ends only once it is complete, and easgate waits for

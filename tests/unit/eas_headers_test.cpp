@@ -7,11 +7,12 @@ namespace {
 
 namespace http = boost::beast::http;
 
-TEST(EasHeadersOf, TakesTheFirstOfEachFieldWhateverTheCaseOfItsName) {
+// The first of each is read, and the first field sent again is named: the parse refuses the request.
+TEST(EasHeadersOf, TakesTheFirstOfEachFieldWhateverTheCaseOfItsNameAndNamesARepeatedOne) {
     common::RequestHeader header;
     header.insert("ms-asprotocolversion", "14.1");
     header.insert("X-MS-PolicyKey", "1234");
-    header.insert("MS-ASProtocolVersion", "16.1");  // a second one: header[name] gives the first
+    header.insert("ms-ASPROTOCOLversion", "16.1");  // a second one: header[name] gives the first
     header.insert(http::field::user_agent, "Apple-iPhone15C2/2008.59");
     header.insert("X-MS-POLICYKEY", "5678");
     header.insert("User-Agent", "second");
@@ -20,6 +21,7 @@ TEST(EasHeadersOf, TakesTheFirstOfEachFieldWhateverTheCaseOfItsName) {
     EXPECT_EQ(found.protocol_version, "14.1");
     EXPECT_EQ(found.policy_key, "1234");
     EXPECT_EQ(found.user_agent, "Apple-iPhone15C2/2008.59");
+    EXPECT_EQ(found.repeated, "MS-ASProtocolVersion");
 }
 
 TEST(EasHeadersOf, AnAbsentFieldIsEmptyAndALongerNameIsNotIt) {
@@ -31,6 +33,14 @@ TEST(EasHeadersOf, AnAbsentFieldIsEmptyAndALongerNameIsNotIt) {
     EXPECT_EQ(found.protocol_version, "");
     EXPECT_EQ(found.policy_key, "");
     EXPECT_EQ(found.user_agent, "");
+    EXPECT_EQ(found.repeated, "");
+}
+
+TEST(EasHeadersOf, NamesTheFieldsThePolicyJudges) {
+    for (const char* name : {"User-Agent", "ms-asprotocolversion", "X-MS-PolicyKey"})
+        EXPECT_TRUE(is_eas_header(name));
+    for (const char* name : {"X-MS-PolicyKeys", "Accept", "MS-ASAcceptMultiPart"})
+        EXPECT_FALSE(is_eas_header(name));
 }
 
 }  // namespace

@@ -152,6 +152,15 @@ TEST(ParseEasRequest, ValidatesTheEasHeadersOnlyWhereTheyAreUsed) {
     EXPECT_EQ(other.request->user_agent, "UA");
 }
 
+// The policy judges one value; Exchange would read both (joined): a field sent twice is refused.
+TEST(ParseEasRequest, RefusesAJudgedFieldSentTwice) {
+    const std::string target = plain_target("Cmd=Sync&DeviceId=d&DeviceType=t");
+    EXPECT_EQ(refusal(post(target, {.protocol_version = "14.1", .repeated = "MS-ASProtocolVersion"})),
+              "MS-ASProtocolVersion header sent more than once");
+    EXPECT_EQ(refusal(post("/owa/", {.repeated = "user-agent"})), "user-agent header sent more than once");
+    EXPECT_TRUE(post("/owa/", {.repeated = "X-MS-PolicyKey"}));  // meaningless there
+}
+
 // A 400 reason and a log line must not carry what the device sent: only names and numbers.
 TEST(ParseEasRequest, ErrorsDoNotRepeatRequestBytes) {
     const std::string secret = "SECRET";

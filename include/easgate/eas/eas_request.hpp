@@ -20,6 +20,9 @@ struct EasHeaders {
     std::string_view protocol_version = {};  // MS-ASProtocolVersion
     std::string_view policy_key = {};        // X-MS-PolicyKey
     std::string_view user_agent = {};        // User-Agent
+    // The first of them the device sent twice: the policy would judge one value while Exchange,
+    // which joins repeated fields, reads another.
+    std::string_view repeated = {};
 };
 
 // What an ActiveSync request says about itself, from its request-target (MS-ASHTTP 2.2.1.1.1) and
