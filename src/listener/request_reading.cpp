@@ -82,6 +82,9 @@ asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_co
                          config::format_size(limits_.max_header_bytes));
         }
         co_await write_status(http::status::request_header_fields_too_large, {});
+    } else if (ec == http::error::bad_version) {  // Beast's parser reads HTTP/1.0 and 1.1 only
+        spdlog::warn("{}: 505 request line of an HTTP version other than 1.0 and 1.1", who());
+        co_await write_status(http::status::http_version_not_supported, {});
     } else if (!is_disconnect(ec)) {
         spdlog::warn("{}: 400 malformed request: {}", who(), ec.message());
         co_await write_status(http::status::bad_request, {});
@@ -95,6 +98,10 @@ asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_co
 std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request) {
     auto& parser = request.parser;
     const auto& header = parser.get();
+    // TRACE would echo the request as Exchange got it, easgate's Authorization included; CONNECT
+    // asks for a tunnel. Neither is ActiveSync's.
+    if (header.method() == http::verb::trace || header.method() == http::verb::connect)
+        return common::Failure{501, std::string(header.method_string()) + " is not relayed", 0};
     if (const auto error = framing_error(header); !error.empty())
         return bad_request("ambiguous request framing: " + error);
     if (const auto length = parser.content_length(); length && *length > limits_.max_request_body)

@@ -199,6 +199,30 @@ TEST_F(RequestFramingTest, AFieldThePolicyJudgesSentTwiceIsRefusedWith400) {
         << read_file(work_dir() / "upstream-0.out");
 }
 
+// easgate speaks HTTP/1.0 and 1.1 (505 otherwise: Beast's parser reads no other version), and
+// relays neither TRACE (Exchange would echo easgate's Authorization) nor CONNECT (501).
+TEST_F(RequestFramingTest, OnlyHttp10And11AndNeitherTraceNorConnectAreRelayed) {
+    start_gateway();
+    const std::string target =
+        "/Microsoft-Server-ActiveSync?Cmd=FolderSync&DeviceId=EASGATETEST01&DeviceType=TestDevice";
+    struct Case {
+        std::string request, answer;
+    };
+    const std::vector<Case> cases = {{"GET " + target + " HTTP/2.0\r\nHost: gw\r\n\r\n", "HTTP/1.1 505 "},
+                                     {"GET " + target + " HTTP/0.9\r\nHost: gw\r\n\r\n", "HTTP/1.1 505 "},
+                                     {"TRACE " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 501 "},
+                                     {"CONNECT " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 501 "},
+                                     {"GET " + target + " HTTP/1.0\r\n\r\n", "HTTP/1.0 200 "}};
+    std::vector<std::string> requests;
+    for (const auto& each : cases) requests.push_back(each.request);
+    const auto exchanges = send_each(requests);
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        EXPECT_TRUE(exchanges[i].response.starts_with(cases[i].answer))
+            << cases[i].request << exchanges[i].response.substr(0, 200);
+    EXPECT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request "), 1u)
+        << read_file(work_dir() / "upstream-0.out");
+}
+
 // Beast refuses a header with bare LF line ends only once it is complete, and easgate waits for
 // CRLF CRLF: without a check of its own, such a request waited for header_timeout.
 TEST_F(RequestFramingTest, BareLineFeedsAreRefusedAtOnce) {
