@@ -70,6 +70,10 @@ asio::awaitable<void> DownstreamSession::run() {
     request_.reset();  // its header's memory, before the close's waits
     exchange_.close();
     if (answered_before_body_) co_await linger();
+    // A close_notify would tell the device that what it got was all there is: an HTTP/1.0 device
+    // reading an answer framed by the close would take a truncated one for whole. As nginx, the
+    // connection just closes.
+    if (answer_broken_) co_return;
     tcp_stream().expires_after(tls_shutdown_timeout);
     co_await stream_.async_shutdown(use_nothrow);
 }
@@ -238,6 +242,7 @@ asio::awaitable<bool> DownstreamSession::end_of(const upstream::ExchangeEnd& end
             co_await answer_long_poll_early(request);
             co_return false;
         case How::broken:  // the device has part of the answer, or is gone
+            answer_broken_ = true;
             log_access(request, end.device_error ? client_closed_request : end.status, end.failure->reason,
                        exchange_.trip().body_bytes);
             co_return false;

@@ -161,6 +161,7 @@ private:
     tcp::endpoint peer_;
     std::string peer_address_;           // peer_'s address as text, once: every X-Forwarded-For
     bool answered_before_body_ = false;  // answered with the device maybe still sending: linger()
+    bool answer_broken_ = false;         // the device got part of an answer: closed without close_notify
     ClientCertificateCheck check_;
     std::string who_;
     upstream::UpstreamExchange exchange_;

@@ -178,6 +178,21 @@ TEST_F(HostileUpstreamTest, ExchangeBreakingOffItsResponseMidBodyClosesTheDevice
     }
 }
 
+// An HTTP/1.0 device knows the end of a chunked answer only by the close: when Exchange breaks off,
+// the device's connection ends without a TLS close_notify, so it can tell a cut answer from a whole
+// one. A whole one ends with close_notify.
+TEST_F(HostileUpstreamTest, ACutAnswerToAnHttp10DeviceEndsWithoutCloseNotify) {
+    start_gateway();
+    const auto cut = send("GET " + eas + "&cutbody=10&chunked=1 HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(cut.response.starts_with("HTTP/1.0 200 ")) << cut.response;
+    EXPECT_TRUE(cut.closed) << cut.response;
+    EXPECT_FALSE(cut.close_notify) << cut.response;
+    const auto whole = send("GET " + eas + "&download=1&bytes=5000&chunked=1 HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(whole.response.starts_with("HTTP/1.0 200 ")) << whole.response.substr(0, 200);
+    EXPECT_TRUE(whole.closed);
+    EXPECT_TRUE(whole.close_notify);
+}
+
 // Exchange's side of the bound on a chunk-size line. Nothing of the answer had gone to the device
 // (its header goes with the body's first bytes), so the device gets 502 rather than a closed
 // connection, and the log says why.

@@ -59,6 +59,7 @@ RawExchange send_raw(std::uint16_t port, const std::filesystem::path& gateway_ca
             break;  // the gateway kept the connection open
         }
         exchange.closed = true;
+        exchange.close_notify = ec == asio::error::eof;  // without one: ssl::error::stream_truncated
         break;
     }
     return exchange;

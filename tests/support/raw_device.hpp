@@ -19,8 +19,9 @@ boost::asio::ssl::context device_tls(const std::filesystem::path& gateway_ca,
                                      const std::filesystem::path& cert, const std::filesystem::path& key);
 
 struct RawExchange {
-    std::string response;  // every byte the gateway sent back
-    bool closed = false;   // the gateway ended the connection (rather than the wait timing out)
+    std::string response;       // every byte the gateway sent back
+    bool closed = false;        // the gateway ended the connection (rather than the wait timing out)
+    bool close_notify = false;  // ... with a TLS close_notify: what it sent is complete
 };
 
 // Connects to 127.0.0.1:port over TLS with the device certificate, writes request, and reads until

@@ -225,10 +225,16 @@ bool send_report_answer(Stream& stream, const http::request<http::string_body>& 
         asio::write(stream, asio::buffer(wire.str()), ec);
     } else if (const auto sent = query_number(target, "cutbody", 0)) {
         // cutbody=N: the header and N bytes of the body, a pause for them to reach the device,
-        // and the connection ends (rst=1: reset) with the rest of the body never sent.
+        // and the connection ends (rst=1: reset) with the rest of the body never sent; chunked=1:
+        // the N bytes as one chunk of a chunked body.
+        const bool chunked = query_number(target, "chunked", 0) != 0;
+        if (chunked) response.chunked(true);
         http::response_serializer<http::string_body> serializer{response};
         http::write_header(stream, serializer, ec);
-        asio::write(stream, asio::buffer(response.body().substr(0, sent)), ec);
+        std::ostringstream chunk;
+        if (chunked) chunk << std::hex << sent << "\r\n";
+        chunk << response.body().substr(0, sent) << (chunked ? "\r\n" : "");
+        asio::write(stream, asio::buffer(chunk.str()), ec);
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         end_connection(stream, target);
         return false;
