@@ -72,8 +72,12 @@ asio::awaitable<void> DownstreamSession::run() {
     if (answered_before_body_) co_await linger();
     // A close_notify would tell the device that what it got was all there is: an HTTP/1.0 device
     // reading an answer framed by the close would take a truncated one for whole. As nginx, the
-    // connection just closes.
-    if (answer_broken_) co_return;
+    // connection just closes, its shutdown declared done so that OpenSSL keeps the session for
+    // the device's retry.
+    if (answer_broken_) {
+        SSL_set_shutdown(stream_.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        co_return;
+    }
     tcp_stream().expires_after(tls_shutdown_timeout);
     co_await stream_.async_shutdown(use_nothrow);
 }
@@ -263,7 +267,7 @@ asio::awaitable<void> DownstreamSession::respond(const common::Failure& failure,
         if (auto blocked = eas::blocked_device_wbxml(request.eas)) {
             log_access(request, 200,
                        failure.reason + " (answered as Exchange answers a blocked device: Status 129)",
-                       blocked->size());
+                       request.line.head ? 0 : blocked->size());
             co_return co_await write_answer(http::status::ok, "application/vnd.ms-sync.wbxml",
                                             std::move(*blocked), framing, 0);
         }

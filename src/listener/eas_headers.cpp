@@ -11,10 +11,11 @@ eas::EasHeaders eas_headers_of(const common::RequestHeader& header) {
     bool version = false, key = false, agent = false;
     for (const auto& field : header) {
         // The name as the spec spells it, not as the device did: it goes into the 400's reason.
+        // User-Agent before the others: it is judged on every path, they on ActiveSync's only.
         const auto take = [&](bool& seen, std::string_view& value, std::string_view name) {
             if (!std::exchange(seen, true)) {
                 value = field.value();
-            } else if (found.repeated.empty()) {
+            } else if (found.repeated.empty() || name == "User-Agent") {
                 found.repeated = name;
             }
         };

@@ -82,9 +82,6 @@ asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_co
                          config::format_size(limits_.max_header_bytes));
         }
         co_await write_status(http::status::request_header_fields_too_large, {});
-    } else if (ec == http::error::bad_version) {  // Beast's parser reads HTTP/1.0 and 1.1 only
-        spdlog::warn("{}: 505 request line of an HTTP version other than 1.0 and 1.1", who());
-        co_await write_status(http::status::http_version_not_supported, {});
     } else if (!is_disconnect(ec)) {
         spdlog::warn("{}: 400 malformed request: {}", who(), ec.message());
         co_await write_status(http::status::bad_request, {});

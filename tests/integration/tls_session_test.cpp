@@ -55,6 +55,18 @@ protected:
     }
 };
 
+// Exchange breaking off its answer ends the phone's connection without a close_notify (the phone
+// must see the cut), and its session stays resumable for the retry that follows.
+TEST_F(TlsSessionTest, ASessionOutlivesAnAnswerExchangeBrokeOff) {
+    start_gateway();
+    std::string cut_request = sync_request;
+    cut_request.replace(cut_request.find(" HTTP/1.1"), 0, "&cutbody=10");
+    auto cut = exchange_resuming(gateway_port(), tls_, cut_request, nullptr);
+    EXPECT_TRUE(cut.response.starts_with("HTTP/1.1 200")) << cut.response;
+    ASSERT_TRUE(cut.session);
+    EXPECT_TRUE(connect(cut.session.get()).resumed);
+}
+
 // Each resumption gives the phone a new session and drops the one it used: one cached session per
 // phone, however often it reconnects within the lifetime.
 TEST_F(TlsSessionTest, AReconnectingPhoneResumesWithOneCachedSessionAndMetricsCountIt) {

@@ -24,7 +24,7 @@ using easgate::testing::write_file;
 // "#   timeout: 5s   # why" becomes "  timeout: 5s   # why" (indented comments too, for keys of a
 // section); a comment in prose stays one.
 std::string uncomment_keys(const std::string& yaml) {
-    static const std::regex commented_key(R"(^(\s*)# ?(\s*(- )?[a-z_]+:(\s.*)?)$)");
+    static const std::regex commented_key(R"(^(\s*)# ?(\s*(- )?[a-z0-9_]+:(\s.*)?)$)");
     std::istringstream lines(yaml);
     std::string out;
     std::smatch key;
@@ -98,11 +98,16 @@ TEST_F(ExampleConfigTest, LoadsWithEveryKeyItShowsTakenIn) {
     } catch (const ConfigError& e) {
         FAIL() << e.what() << "\n" << yaml;
     }
-    EXPECT_TRUE(config.directory);
-    EXPECT_TRUE(config.kerberos);
-    EXPECT_TRUE(config.policy);
+    // A key of each section commented out in the example, and the last of some, are in.
+    ASSERT_TRUE(config.directory && config.kerberos && config.policy);
+    EXPECT_NE(config.directory->require_group, "");
+    EXPECT_NE(config.kerberos->krb5_conf, "");
+    EXPECT_EQ(config.policy->rules.size(), 2u);
     ASSERT_FALSE(config.listeners.empty());
-    EXPECT_TRUE(config.listeners[0].client_auth.crl_refresh);
+    ASSERT_TRUE(config.listeners[0].client_auth.crl_refresh);
+    EXPECT_NE(config.listeners[0].client_auth.crl_refresh->cache_dir, "");
+    EXPECT_TRUE(config.listeners[0].proxy_protocol);
+    EXPECT_NE(config.logging.access_log, "");
 }
 
 }  // namespace

@@ -20,8 +20,8 @@ struct EasHeaders {
     std::string_view protocol_version = {};  // MS-ASProtocolVersion
     std::string_view policy_key = {};        // X-MS-PolicyKey
     std::string_view user_agent = {};        // User-Agent
-    // The first of them the device sent twice: the policy would judge one value while Exchange,
-    // which joins repeated fields, reads another.
+    // One of them the device sent twice (User-Agent if it was, else the first): the policy would
+    // judge one value while Exchange, which joins repeated fields, reads another.
     std::string_view repeated = {};
 };
 
