@@ -108,8 +108,8 @@ EasParseResult parse_eas_request(std::string_view method, std::string_view targe
     EasRequest request;
     if (std::string error = classify_path(raw_path, request.path); !error.empty()) return refused(error);
     // User-Agent is judged on every path, the ActiveSync fields where they mean something.
-    if (!headers.repeated.empty() &&
-        (request.path == EasPath::active_sync || equals_ignoring_case(headers.repeated, "User-Agent")))
+    if (headers.user_agent_repeated) return refused("User-Agent header sent more than once");
+    if (!headers.repeated.empty() && request.path == EasPath::active_sync)
         return refused(std::string(headers.repeated) + " header sent more than once");
     if (request.path == EasPath::active_sync) {
         const bool options = method == "OPTIONS";

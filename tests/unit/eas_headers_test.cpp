@@ -7,8 +7,8 @@ namespace {
 
 namespace http = boost::beast::http;
 
-// The first of each is read, and a field sent again is named (User-Agent before the others, as it is
-// judged on every path): the parse refuses the request.
+// The first of each is read, and a field sent again is told (User-Agent apart, as it is judged on
+// every path): the parse refuses the request.
 TEST(EasHeadersOf, TakesTheFirstOfEachFieldWhateverTheCaseOfItsNameAndNamesARepeatedOne) {
     common::RequestHeader header;
     header.insert("ms-asprotocolversion", "14.1");
@@ -22,13 +22,15 @@ TEST(EasHeadersOf, TakesTheFirstOfEachFieldWhateverTheCaseOfItsNameAndNamesARepe
     EXPECT_EQ(found.protocol_version, "14.1");
     EXPECT_EQ(found.policy_key, "1234");
     EXPECT_EQ(found.user_agent, "Apple-iPhone15C2/2008.59");
-    EXPECT_EQ(found.repeated, "User-Agent");  // repeated after MS-ASProtocolVersion was
+    EXPECT_TRUE(found.user_agent_repeated);
+    EXPECT_EQ(found.repeated, "MS-ASProtocolVersion");
     common::RequestHeader without_agent;
     without_agent.insert("X-MS-PolicyKey", "1");
     without_agent.insert("User-Agent", "Apple-iPhone15C2/2008.59");
     without_agent.insert("x-ms-policykey", "2");
     without_agent.insert("MS-ASProtocolVersion", "14.1");
     without_agent.insert("MS-ASProtocolVersion", "16.1");
+    EXPECT_FALSE(eas_headers_of(without_agent).user_agent_repeated);
     EXPECT_EQ(eas_headers_of(without_agent).repeated, "X-MS-PolicyKey");
 }
 
@@ -42,6 +44,7 @@ TEST(EasHeadersOf, AnAbsentFieldIsEmptyAndALongerNameIsNotIt) {
     EXPECT_EQ(found.policy_key, "");
     EXPECT_EQ(found.user_agent, "");
     EXPECT_EQ(found.repeated, "");
+    EXPECT_FALSE(found.user_agent_repeated);
 }
 
 TEST(EasHeadersOf, NamesTheFieldsThePolicyJudges) {

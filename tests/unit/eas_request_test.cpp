@@ -157,7 +157,8 @@ TEST(ParseEasRequest, RefusesAJudgedFieldSentTwice) {
     const std::string target = plain_target("Cmd=Sync&DeviceId=d&DeviceType=t");
     EXPECT_EQ(refusal(post(target, {.protocol_version = "14.1", .repeated = "MS-ASProtocolVersion"})),
               "MS-ASProtocolVersion header sent more than once");
-    EXPECT_EQ(refusal(post("/owa/", {.repeated = "user-agent"})), "user-agent header sent more than once");
+    EXPECT_EQ(refusal(post("/owa/", {.user_agent_repeated = true, .repeated = "X-MS-PolicyKey"})),
+              "User-Agent header sent more than once");
     EXPECT_TRUE(post("/owa/", {.repeated = "X-MS-PolicyKey"}));  // meaningless there
 }
 

@@ -20,8 +20,10 @@ struct EasHeaders {
     std::string_view protocol_version = {};  // MS-ASProtocolVersion
     std::string_view policy_key = {};        // X-MS-PolicyKey
     std::string_view user_agent = {};        // User-Agent
-    // One of them the device sent twice (User-Agent if it was, else the first): the policy would
-    // judge one value while Exchange, which joins repeated fields, reads another.
+    // Sent twice, the policy would judge one value while Exchange, which joins repeated fields,
+    // reads another. User-Agent is judged on every path; `repeated` names the first of the other
+    // two the device sent twice (they count on ActiveSync's path only).
+    bool user_agent_repeated = false;
     std::string_view repeated = {};
 };
 
