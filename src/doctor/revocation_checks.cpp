@@ -139,7 +139,8 @@ void check_coverage(const config::ClientAuthConfig& client_auth, const std::vect
 
 // AD CS publishes a delta CRL between base CRLs when the CA has one (the base weekly, the delta
 // daily, by default) and names it in the base's Freshest CRL: a certificate revoked since the base
-// is on the delta only. crl_refresh fetches it; crl_files alone must hold it.
+// is on the delta only, so easgate refuses that CA's devices without a current delta (as Windows
+// does). crl_refresh fetches it; crl_files alone must hold it.
 void check_deltas(const config::ClientAuthConfig& client_auth, const std::vector<X509Ptr>& cas,
                   const std::vector<X509CrlPtr>& crls, const std::string& prefix, Report& report) {
     if (client_auth.refreshes_crls()) return;
@@ -151,11 +152,12 @@ void check_deltas(const config::ClientAuthConfig& client_auth, const std::vector
             return identity::is_delta_crl(crl.get()) && identity::crl_signer(crl.get(), cas) == signer;
         });
         if (held) continue;
-        report.warn("tls", prefix + " delta CRL",
+        report.fail("tls", prefix + " delta CRL",
                     "the CRL of " + quoted_name(X509_CRL_get_issuer(base.get())) + " names a delta CRL (" +
                         urls.front() +
-                        ") that crl_files lack and crl_refresh is off: a device revoked since that base "
-                        "CRL was published still gets in until the next base CRL (AD CS: a week)",
+                        ") that crl_files lack and crl_refresh is off: devices of that CA are refused "
+                        "(\"unable to get delta CRL\"), as the base alone misses what was revoked since "
+                        "it was published",
                     "turn on client_auth.crl_refresh (it fetches the delta CRL from that URL and keeps both "
                     "current), or copy the delta CRL (\"<CA name>+.crl\" in CertEnroll) into " +
                         prefix + ".client_auth.crl_files and keep it current (it lasts a day)");

@@ -202,6 +202,10 @@ bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace) {
 
 bool RevocationStore::within_grace(const X509_CRL* crl) const { return identity::within_grace(crl, grace_); }
 
+bool RevocationStore::in_date(const X509_CRL* crl) const {
+    return !past(X509_CRL_get0_nextUpdate(crl), std::time(nullptr)) || within_grace(crl);
+}
+
 std::vector<std::string> RevocationStore::expired_crls() const {
     std::vector<std::string> expired;
     const std::lock_guard lock(mutex_);

@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include <array>
+#include <functional>
 #include <string_view>
 
 namespace easgate::identity {
@@ -217,6 +218,51 @@ bool is_missing_anchor_crl(X509_STORE_CTX* store) {
     if (X509_STORE_CTX_get_error(store) != X509_V_ERR_UNABLE_TO_GET_CRL) return false;
     STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);
     return chain && X509_STORE_CTX_get_error_depth(store) == sk_X509_num(chain) - 1;
+}
+
+std::string stale_delta_crl(X509_STORE_CTX* store, const std::function<bool(const X509_CRL*)>& current) {
+    const X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(store);
+    if ((X509_VERIFY_PARAM_get_flags(param) & X509_V_FLAG_USE_DELTAS) == 0) return "";
+    STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);
+    for (int i = 0; chain && i + 1 < sk_X509_num(chain); ++i) {  // the anchor's own CRL is not needed
+        X509* cert = sk_X509_value(chain, i);
+        const CrlStackPtr named(X509_STORE_CTX_get1_crls(store, X509_get_issuer_name(cert)));
+        bool publishes_deltas = X509_get_ext_by_NID(cert, NID_freshest_crl, -1) >= 0;
+        const X509_CRL* newest_delta = nullptr;
+        bool delta_current = false;
+        for (int j = 0; named && j < sk_X509_CRL_num(named.get()); ++j) {
+            X509_CRL* crl = sk_X509_CRL_value(named.get(), j);
+            if (!from_issuing_key(crl, cert)) continue;
+            if (!is_delta_crl(crl)) {
+                publishes_deltas =
+                    publishes_deltas || X509_CRL_get_ext_by_NID(crl, NID_freshest_crl, -1) >= 0;
+            } else if (current(crl)) {
+                delta_current = true;
+            } else {
+                newest_delta = crl;
+            }
+        }
+        if (!publishes_deltas || delta_current) continue;
+        std::string issuer(1, '"');
+        issuer += name_text(X509_get_issuer_name(cert));
+        issuer += '"';
+        X509_STORE_CTX_set_error_depth(store, i);
+        X509_STORE_CTX_set_current_cert(store, cert);
+        if (newest_delta) {
+            X509_STORE_CTX_set_error(store, X509_V_ERR_CRL_HAS_EXPIRED);
+            return "delta CRL has expired: the delta CRL of " + issuer + " was due for renewal at " +
+                   time_text(X509_CRL_get0_nextUpdate(newest_delta)) +
+                   ", and its base CRL alone does not list what was revoked since: let "
+                   "client_auth.crl_refresh fetch it (see easgate_crl_refresh_failing), or copy the CA's "
+                   "current delta CRL to client_auth.crl_files";
+        }
+        X509_STORE_CTX_set_error(store, X509_V_ERR_UNABLE_TO_GET_CRL);
+        return "unable to get delta CRL: " + issuer +
+               " publishes delta CRLs (its CRL names one under Freshest CRL), and none is loaded: "
+               "without it the base CRL misses what was revoked since it was published; add the delta "
+               "CRL to client_auth.crl_files or turn on client_auth.crl_refresh";
+    }
+    return "";
 }
 
 std::string explain_verify_error(X509_STORE_CTX* store) {

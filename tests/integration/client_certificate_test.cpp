@@ -126,7 +126,7 @@ TEST_F(ClientCertificateTest, TwoTierPkiWithBothCasAndBothCrlsAcceptsDevices) {
 }
 
 TEST_F(ClientCertificateTest, IssuingCaListedAloneWithItsCrlIsEnough) {
-    start_gateway({.trusted_ca_file = "issuing-ca.pem", .crl_files = {"issuing-ca.crl"}});
+    start_gateway({.trusted_ca_file = "issuing-ca.pem", .crl_files = {"issuing-ca.crl", "issuing-ca-delta.crl"}});
     curl_report("alice",
                 "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
     expect_refused("revoked", "certificate revoked");

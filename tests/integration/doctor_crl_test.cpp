@@ -77,8 +77,9 @@ TEST_F(DoctorCrlTest, ADeviceRevokedSinceCrlFilesWereCopiedFailsByWhatCrlRefresh
     cdp.publish("stolen+.crl", issuing.delta_crl_pem());
     DoctorSetup setup{.crl_files = {"root.crl", "stolen-base.crl"}, .trusted_cas = "stolen-cas.pem"};
 
-    run(setup, "stolen-phone");
-    expect("accepted by listeners[0]", "PASS", "is not revoked per its CRLs");  // all crl_files know
+    run(setup, "stolen-phone");  // the base alone would pass it: without its delta, it is refused
+    expect("accepted by listeners[0]", "FAIL",
+           "unable to get delta CRL: \"CN=Doctor Stolen Issuing CA\" publishes delta CRLs");
     EXPECT_EQ(cdp.requests("stolen+.crl"), 0);
 
     setup.client_auth = "      crl_refresh: {interval: 1h}\n";
@@ -124,9 +125,9 @@ TEST_F(DoctorCrlTest, TheCrlCacheIsJudgedAsAStartWouldFindIt) {
 }
 
 // A base CRL naming a delta CRL (its Freshest CRL, as AD CS publishes them) that neither crl_files
-// nor crl_refresh provides: a device revoked since the base gets in. Not with the delta in
-// crl_files, nor with crl_refresh, which fetches it.
-TEST_F(DoctorCrlTest, ABaseCrlWhoseDeltaNothingProvidesWarns) {
+// nor crl_refresh provides: that CA's devices are refused. Not with the delta in crl_files, nor
+// with crl_refresh, which fetches it.
+TEST_F(DoctorCrlTest, ABaseCrlWhoseDeltaNothingProvidesFails) {
     auto issuing = pki_->root.create_intermediate("Doctor Delta Issuing CA");
     const std::string delta_url = "http://127.0.0.1:9/Doctor%20Delta%20Issuing%20CA+.crl";
     issuing.publish_at("http://127.0.0.1:9/Doctor%20Delta%20Issuing%20CA.crl", delta_url);
@@ -141,11 +142,11 @@ TEST_F(DoctorCrlTest, ABaseCrlWhoseDeltaNothingProvidesWarns) {
     };
 
     run({.crl_files = {"root.crl", "delta-base.crl"}, .trusted_cas = "delta-cas.pem"});
-    EXPECT_EQ(exit_code_, 0) << output_;
-    expect("listeners[0] delta CRL", "WARN",
+    EXPECT_EQ(exit_code_, 1) << output_;
+    expect("listeners[0] delta CRL", "FAIL",
            "the CRL of \"CN=Doctor Delta Issuing CA\" names a delta CRL (" + delta_url +
-               ") that crl_files lack");
-    expect("listeners[0] delta CRL", "WARN", "turn on client_auth.crl_refresh");
+               ") that crl_files lack and crl_refresh is off: devices of that CA are refused");
+    expect("listeners[0] delta CRL", "FAIL", "turn on client_auth.crl_refresh");
     EXPECT_EQ(delta_findings(), 1) << output_;
 
     run({.crl_files = {"root.crl", "delta-base.crl", "delta-delta.crl"}, .trusted_cas = "delta-cas.pem"});

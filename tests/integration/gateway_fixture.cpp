@@ -187,7 +187,7 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
     const auto pki = pki_dir();
     auto crl_files = options.crl_files;
     if (options.with_crls && crl_files.empty())
-        crl_files = {"device-root.crl", "issuing-ca.crl", "retired-ca.crl"};
+        crl_files = {"device-root.crl", "issuing-ca.crl", "issuing-ca-delta.crl", "retired-ca.crl"};
     std::string crls;
     for (const auto& name : crl_files)
         crls += (crls.empty() ? "      crl_files: [" : ", ") + (pki / name).string();

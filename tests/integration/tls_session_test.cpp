@@ -126,7 +126,7 @@ TEST_F(TlsSessionTest, AResumedSessionEndsWithThePhonesCertificate) {
 TEST_F(TlsSessionTest, AResumedSessionIsRefusedOnceACrlHasRunOut) {
     write_file(pki_dir() / "issuing-ca-short.crl", pki().issuing->crl_pem(std::chrono::seconds(5)));
     const auto runs_out = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    start_gateway({.with_crls = true, .crl_files = {"device-root.crl", "issuing-ca-short.crl"}});
+    start_gateway({.with_crls = true, .crl_files = {"device-root.crl", "issuing-ca-short.crl", "issuing-ca-delta.crl"}});
     auto exchange = connect(nullptr);
     exchange = connect(exchange.session.get());
     ASSERT_TRUE(exchange.resumed);

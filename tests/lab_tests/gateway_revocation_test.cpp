@@ -42,7 +42,8 @@ protected:
 TEST_F(GatewayRevocationTest, TwoTierChainIsCheckedAgainstBothCrlsAndTheLostPhoneIsRefused) {
     GatewayOptions options;
     options.client_auth = "      crl_files: ['" + lab().at("LAB_ISSUING_CRL") + "', '" +
-                          lab().at("LAB_ROOT_CRL") + "']\n" + crl_refresh();
+                          lab().at("LAB_ISSUING_DELTA_CRL") + "', '" + lab().at("LAB_ROOT_CRL") + "']\n" +
+                          crl_refresh();
     const auto served_before = read_file(lab().at("LAB_PKI_ACCESS_LOG")).size();
     start_gateway(options);
 

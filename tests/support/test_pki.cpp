@@ -389,7 +389,9 @@ std::string TestCa::crl_pem(std::chrono::seconds next_update) const {
     return state_->make_crl(next_update, false);
 }
 
-std::string TestCa::delta_crl_pem() const { return state_->make_crl(one_day, true); }
+std::string TestCa::delta_crl_pem(std::chrono::seconds next_update) const {
+    return state_->make_crl(next_update, true);
+}
 
 TestCa::TestCa(std::unique_ptr<State> state) : state_(std::move(state)) {}
 TestCa::TestCa(TestCa&&) noexcept = default;

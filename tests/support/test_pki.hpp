@@ -82,8 +82,8 @@ public:
     std::string serial_hex() const;
     // A base CRL, signed now, listing every revoked serial; past its nextUpdate when next_update < 0.
     std::string crl_pem(std::chrono::seconds next_update = std::chrono::hours(24)) const;
-    // A delta CRL on the last base CRL: the serials revoked since, valid for a day.
-    std::string delta_crl_pem() const;
+    // A delta CRL on the last base CRL: the serials revoked since, valid for a day by default.
+    std::string delta_crl_pem(std::chrono::seconds next_update = std::chrono::hours(24)) const;
 
     TestCa(TestCa&&) noexcept;
     TestCa& operator=(TestCa&&) noexcept;

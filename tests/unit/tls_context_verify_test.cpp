@@ -70,6 +70,38 @@ TEST_F(VerifyCertificateTest, ARevokedDeviceIsRefusedNamingTheCrl) {
         << check.refusal;
 }
 
+// OpenSSL reads no delta CRL's dates and goes by the base alone without one: where the CA publishes
+// deltas, a stale or missing delta must refuse as an expired base does, or a device revoked since
+// the base was published passes for the rest of the base's week.
+TEST_F(VerifyCertificateTest, WhereTheCaPublishesDeltasAStaleOrMissingDeltaRefuses) {
+    issuing.publish_at("http://127.0.0.1:1/issuing.crl", "http://127.0.0.1:1/issuing-delta.crl");
+    const auto device = issuing.issue(alice());
+    const std::string trusted = issuing.cert_pem() + root.cert_pem();
+    const auto base = issuing.crl_pem(std::chrono::hours(24 * 7));
+    EXPECT_EQ(verify(trusted, {root.crl_pem(), base, issuing.delta_crl_pem()}, device).refusal, "");
+
+    const auto stale =
+        verify(trusted, {root.crl_pem(), base, issuing.delta_crl_pem(-std::chrono::hours(1))}, device);
+    EXPECT_EQ(stale.verify_error, X509_V_ERR_CRL_HAS_EXPIRED);
+    EXPECT_EQ(stale.refusal.rfind("delta CRL has expired: the delta CRL of \"CN=Verify Issuing CA\" was due "
+                                  "for renewal at 20",
+                                  0),
+              0u)
+        << stale.refusal;
+
+    const auto missing = verify(trusted, {root.crl_pem(), base}, device);
+    EXPECT_EQ(missing.verify_error, X509_V_ERR_UNABLE_TO_GET_CRL);
+    EXPECT_EQ(
+        missing.refusal.rfind("unable to get delta CRL: \"CN=Verify Issuing CA\" publishes delta CRLs", 0),
+        0u)
+        << missing.refusal;
+    EXPECT_NE(missing.refused_certificate.find("subject=\"CN=device\""), std::string::npos)
+        << missing.refused_certificate;
+
+    // Without revocation checks (no CRLs configured), nothing is asked of deltas.
+    EXPECT_EQ(verify(trusted, {}, device).refusal, "");
+}
+
 TEST_F(VerifyCertificateTest, ADeviceOfAnotherCaIsRefusedNamingItsIssuer) {
     const auto check =
         verify(issuing.cert_pem() + root.cert_pem(), {}, TestCa::create_root("Other CA").issue(alice()));

@@ -4,6 +4,7 @@
 
 #include <openssl/x509_vfy.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,15 @@ std::string key_id_text(const ASN1_OCTET_STRING* key_id);
 bool is_delta_crl(const X509_CRL* crl);
 // A CRL in a log line: base or delta, its issuer and nextUpdate.
 std::string describe_crl(const X509_CRL* crl);
+
+// OpenSSL reads a delta CRL without looking at its dates, and goes by the base alone when it holds
+// no delta: a device revoked since the base was published would pass for the rest of the base's
+// period (AD CS: a week) once its CA's delta went stale or never came. So where a CA publishes
+// deltas (its base CRL, or the certificate, names them under Freshest CRL), a delta CRL from the key
+// that signed the certificate must be held that is `current` (nextUpdate ahead, or within grace).
+// For the verified chain in store, below its anchor: "" when so, else why not, with the store's
+// error and current certificate set to the one concerned. Nothing when deltas are not in use.
+std::string stale_delta_crl(X509_STORE_CTX* store, const std::function<bool(const X509_CRL*)>& current);
 
 // The operator's explanation of a verification error: OpenSSL's words, and for a CRL problem whose
 // CRL it is and what to do; for a revoked certificate, the CRL that lists it and since when.
