@@ -102,6 +102,11 @@ std::string CrlRefresher::install(const std::string& url, const std::string& bod
     // Kept when a newer CRL came in, or when the cache held nothing (usable) from this URL.
     if (offered.error.empty() && (cached_.insert(url).second || !offered.installed.empty()))
         cache_.save(url, body);
+    // Taken if newer than what easgate held, but no answer: the point's next location may have the
+    // CA's current CRL (an old copy at one location, a replayed one on the way, a CA that stopped
+    // publishing there), and if none has, the point is failing.
+    if (offered.error.empty() && offered.past_next_update)
+        return "it serves only CRLs past their nextUpdate (the CA's current one is not there)";
     return offered.error;
 }
 
@@ -123,8 +128,11 @@ OfferedCrls offer_crls(RevocationStore& store, const std::string& body) {
     OfferedCrls offered;
     auto crls = parse_crls(body);
     if (crls.empty()) offered.error = "the answer is no CRL (PEM or DER)";
+    offered.past_next_update = !crls.empty();
     for (auto& crl : crls) {
         std::string described = describe_crl(crl.get());
+        const auto left = seconds_until(X509_CRL_get0_nextUpdate(crl.get()));
+        offered.past_next_update = offered.past_next_update && left && *left < 0;
         switch (store.offer(std::move(crl))) {
             case RevocationStore::Offer::installed:
                 offered.installed.push_back(std::move(described));

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "test_pki.hpp"
 
@@ -67,50 +69,102 @@ TEST_F(CrlRefresherDirectoryTest, ALocationInTheDirectoryIsReadWithIt) {
     EXPECT_NE(store->crl_next_updates()[0].name.find("Corp CA"), std::string::npos);
 }
 
-// A CRL Distribution Point's locations are alternatives, tried in the certificate's order until one
-// gives the CRL: one that fails while a later one serves is no failure of the point.
-TEST(CrlRefresherAlternatives, TheLocationsOfAPointAreTriedInOrderUntilOneServes) {
-    auto ca = TestCa::create_root("Corp CA");
+// A store trusting ca that learned one CRL Distribution Point with locations (fullName URIs, in
+// this order) from a device certificate.
+std::shared_ptr<RevocationStore> store_learning(const TestCa& ca, const std::vector<std::string>& locations) {
     std::vector<X509Ptr> anchors;
     anchors.push_back(testing::parse_certificate_pem(ca.cert_pem()));
     const auto store = std::make_shared<RevocationStore>(std::move(anchors), std::vector<X509CrlPtr>{}, true,
                                                          std::chrono::hours(1));
-    const std::string unpublished = "ldap:///CN=Corp%20CA,CN=ca01?certificateRevocationList";
-    const std::string published = "ldap:///CN=Corp%20CA,CN=ca02?certificateRevocationList";
-    const auto uri = [](const std::string& url) { return testing::der_tlv(0x86, {testing::der_text(url)}); };
+    std::vector<std::uint8_t> uris;  // each a URI GeneralName, one after the other
+    for (const auto& url : locations) {
+        const auto uri = testing::der_tlv(0x86, {testing::der_text(url)});
+        uris.insert(uris.end(), uri.begin(), uri.end());
+    }
     CertSpec spec;
     spec.upn = "alice@corp.example";
     spec.extra_extensions.push_back(
-        {"2.5.29.31",  // CRL Distribution Points: one point, fullName with three URIs
+        {"2.5.29.31",  // CRL Distribution Points: one point, fullName with the URIs
          testing::der_tlv(
-             0x30, {testing::der_tlv(
-                       0x30, {testing::der_tlv(
-                                 0xa0, {testing::der_tlv(
-                                           0xa0, {uri(unpublished), uri("https://pki.corp.example/ca.crl"),
-                                                  uri(published)})})})})});
+             0x30, {testing::der_tlv(0x30, {testing::der_tlv(0xa0, {testing::der_tlv(0xa0, {uris})})})})});
     store->learn_distribution_points(testing::parse_certificate_pem(ca.issue(spec).cert_pem).get());
-    EXPECT_EQ(store->distribution_points(), (std::vector<DistributionPoint>{{unpublished, published}}));
+    return store;
+}
 
+// Runs a refresher over store's points, reading "ldap:///" locations with answer (URL → the CRL
+// served there, or none), until `asks` locations were asked (or for a second) and what they gave
+// was taken in; the URLs asked, in order.
+std::vector<std::string> refresh_once(
+    const std::shared_ptr<RevocationStore>& store, const std::shared_ptr<CrlRefreshCounters>& counters,
+    std::size_t asks, const std::function<std::optional<std::string>(const std::string&)>& answer) {
     boost::asio::io_context context;
-    const auto counters = std::make_shared<CrlRefreshCounters>();
     std::vector<std::string> asked;
     const DirectoryCrlReader directory = [&](const std::string& url, std::chrono::milliseconds) {
         asked.push_back(url);
-        return [](bool served, std::string crl) -> boost::asio::awaitable<common::Result<std::string>> {
-            if (!served) co_return common::Failure::unavailable("no entry CN=Corp CA,CN=ca01");
-            co_return crl;
-        }(url == published, ca.crl_pem());
+        return [](std::optional<std::string> crl) -> boost::asio::awaitable<common::Result<std::string>> {
+            if (!crl) co_return common::Failure::unavailable("no such entry");
+            co_return *crl;
+        }(answer(url));
     };
     const auto refresher = std::make_shared<CrlRefresher>(context.get_executor(), store, config::CrlRefresh{},
                                                           counters, directory);
     refresher->start();
-    for (int i = 0; i < 100 && counters->updates == 0; ++i) context.run_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 100 && asked.size() < asks; ++i) context.run_for(std::chrono::milliseconds(10));
+    context.run_for(std::chrono::milliseconds(50));
     refresher->stop();
     context.run_for(std::chrono::milliseconds(10));
+    return asked;
+}
+
+// A CRL Distribution Point's locations are alternatives, tried in the certificate's order until one
+// gives the CRL: one that fails while a later one serves is no failure of the point.
+TEST(CrlRefresherAlternatives, TheLocationsOfAPointAreTriedInOrderUntilOneServes) {
+    auto ca = TestCa::create_root("Corp CA");
+    const std::string unpublished = "ldap:///CN=Corp%20CA,CN=ca01?certificateRevocationList";
+    const std::string published = "ldap:///CN=Corp%20CA,CN=ca02?certificateRevocationList";
+    const auto store = store_learning(ca, {unpublished, "https://pki.corp.example/ca.crl", published});
+    EXPECT_EQ(store->distribution_points(), (std::vector<DistributionPoint>{{unpublished, published}}));
+
+    const auto counters = std::make_shared<CrlRefreshCounters>();
+    const auto asked =
+        refresh_once(store, counters, 2, [&](const std::string& url) -> std::optional<std::string> {
+            if (url == published) return ca.crl_pem();
+            return std::nullopt;
+        });
     EXPECT_EQ(asked, (std::vector<std::string>{unpublished, published}));
     EXPECT_EQ(counters->updates, 1u);
     EXPECT_EQ(counters->failures, 0u);
     EXPECT_EQ(counters->failing, 0u);
+}
+
+// A location serving a CRL past its nextUpdate (an old copy left there, or one replayed on the way)
+// is no answer: the next location is asked, and with none better the point is failing.
+TEST(CrlRefresherAlternatives, ALocationServingAnExpiredCrlIsNoAnswer) {
+    auto ca = TestCa::create_root("Corp CA");
+    const std::string stale = "ldap:///CN=Corp%20CA,CN=old?certificateRevocationList";
+    const std::string current = "ldap:///CN=Corp%20CA,CN=ca01?certificateRevocationList";
+    const auto store = store_learning(ca, {stale, current});
+    const std::string expired_crl = ca.crl_pem(-std::chrono::hours(2));
+    const std::string current_crl = ca.crl_pem();
+
+    const auto counters = std::make_shared<CrlRefreshCounters>();
+    const auto asked =
+        refresh_once(store, counters, 2, [&](const std::string& url) -> std::optional<std::string> {
+            return url == stale ? expired_crl : current_crl;
+        });
+    EXPECT_EQ(asked, (std::vector<std::string>{stale, current}));
+    EXPECT_EQ(counters->failures, 0u);
+    ASSERT_EQ(store->crl_next_updates().size(), 1u);
+    EXPECT_GT(store->crl_next_updates()[0].seconds, 0);  // the current one is in use
+
+    const auto nowhere = std::make_shared<CrlRefreshCounters>();
+    const auto fresh_store = store_learning(ca, {stale, current});
+    refresh_once(fresh_store, nowhere, 2,
+                 [&](const std::string&) -> std::optional<std::string> { return expired_crl; });
+    EXPECT_EQ(nowhere->failures, 1u);
+    EXPECT_EQ(nowhere->failing, 1u);
+    ASSERT_EQ(fresh_store->crl_next_updates().size(), 1u);  // taken all the same: better than none
+    EXPECT_LT(fresh_store->crl_next_updates()[0].seconds, 0);
 }
 
 TEST_F(CrlRefresherDirectoryTest, WithoutADirectoryTheLocationIsSkippedNotFailed) {
