@@ -7,6 +7,9 @@ namespace easgate::upstream {
 IdleConnectionPool& IdleConnectionPool::for_this_thread(std::size_t max_idle,
                                                         std::chrono::milliseconds idle_timeout) {
     thread_local IdleConnectionPool pool(max_idle, idle_timeout);
+    // The bounds of the moment: a reload may have changed them since the pool was made.
+    pool.max_idle_ = max_idle;
+    pool.idle_timeout_ = idle_timeout;
     return pool;
 }
 
@@ -29,7 +32,10 @@ std::optional<UpstreamConnection> IdleConnectionPool::take(const Upstream& upstr
 
 void IdleConnectionPool::give(std::shared_ptr<const Upstream> upstream, const std::string& user,
                               UpstreamConnection connection) {
-    if (max_idle_ == 0) return;  // closed as it goes out of scope
+    if (max_idle_ == 0) {  // none kept, nor those pooled before a reload set it
+        while (!idle_.empty()) erase(idle_.begin());
+        return;  // connection closes as it goes out of scope
+    }
     const auto executor = connection.executor();
     if (spare_.empty()) {
         idle_.push_back({std::move(upstream), user, std::move(connection), {}});
@@ -52,7 +58,7 @@ void IdleConnectionPool::give(std::shared_ptr<const Upstream> upstream, const st
         node.mapped() = entry;
         by_key_.insert(std::move(node));
     }
-    if (idle_.size() > max_idle_) erase(idle_.begin());
+    while (idle_.size() > max_idle_) erase(idle_.begin());  // the oldest go first
     schedule_sweep(executor);
 }
 

@@ -52,7 +52,8 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
     const bool pooled = !request.user.empty();
     auto& response = parser.get();
     const unsigned status = response.result_int();
-    bool keep_upstream = response.keep_alive();
+    // The parser's word, not the header's: an answer framed by the close ends its connection.
+    bool keep_upstream = parser.keep_alive();
     if (status == 451) keep_upstream = keep_upstream && !follow_mailbox_redirect(response, request);
     // A refused token may have left the connection's authentication state unknown (a backend
     // that authenticates per connection would serve the next request unauthenticated or

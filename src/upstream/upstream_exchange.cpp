@@ -98,8 +98,9 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     trip_ = {};
     for (;;) {
         // One taken from the idle pool was probed there; only a connection kept with the device
-        // connection (no certificate user) needs the probe here.
-        attempt.reused = take_idle(request.user) || connection_.reusable();
+        // connection (no certificate user) needs the probe here. After a stale one, a new
+        // connection: another pooled one may be as stale.
+        attempt.reused = (!attempt.retried_fresh && take_idle(request.user)) || connection_.reusable();
         if (!attempt.reused) {
             if (auto failure = co_await connect(request.user, request.who))
                 co_return fail(request, {failure->status, failure->reason,
@@ -110,6 +111,9 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         if (!request.credentials) {  // optional mode: the device's own Authorization, untouched
             attempt.authorization_bytes = request.parser.get()[http::field::authorization].size();
         } else if (auto ended = co_await authorize(request, attempt)) {
+            // The connection carried nothing of this try: back to its user's pool, not left open
+            // for this device connection's next request, which may be another user's.
+            release(request.user);
             co_return *ended;
         }
         const auto sent_at = std::chrono::steady_clock::now();
@@ -364,7 +368,7 @@ asio::awaitable<void> UpstreamExchange::discard_response_body(common::ResponsePa
         if (ec && ec != http::error::need_buffer) break;
         discarded += sink.size() - parser.get().body().size;
     }
-    if (!parser.is_done() || !parser.get().keep_alive()) connection_.close();
+    if (!parser.is_done() || !parser.keep_alive()) connection_.close();
 }
 
 }  // namespace easgate::upstream

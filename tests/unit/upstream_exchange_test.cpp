@@ -46,6 +46,7 @@ struct Options {
     config::SendAuthorization send = config::SendAuthorization::always;
     std::chrono::milliseconds deadline = std::chrono::seconds(10);
     bool long_poll = false;
+    std::string user = "alice@example.test";
 };
 
 struct Outcome {
@@ -56,11 +57,15 @@ struct Outcome {
 class UpstreamExchangeTest : public ::testing::Test {
 protected:
     // The device writes raw_request; the request header and its whole body are read as the session
-    // would, and handed to a new UpstreamExchange; then the device reads what came back.
+    // would, and handed to the UpstreamExchange of the test's device connection (one per test, as a
+    // session has one); then the device reads what came back.
     Outcome forward(const std::string& raw_request, const Options& options) {
         Outcome outcome;
-        const auto upstream_config = fake_exchange_upstream(exchange_, options.send);
-        auto upstream = std::make_shared<upstream::Upstream>(upstream_config, "upstreams[0]");
+        if (!exchange_object_) {
+            auto upstream = std::make_shared<upstream::Upstream>(
+                fake_exchange_upstream(exchange_, options.send), "upstreams[0]");
+            exchange_object_.emplace(context_.get_executor(), std::move(upstream), limits_, "");
+        }
         run_bounded(context_, [&]() -> asio::awaitable<void> {
             auto [server, device] = co_await device_connection();
             co_await asio::async_write(device, asio::buffer(raw_request), asio::use_awaitable);
@@ -79,21 +84,15 @@ protected:
                                              header.keep_alive(),
                                              false};
             common::BodyRateGuard rate(limits_.min_body_rate, limits_.client_body_timeout);
-            upstream::DeviceRequest request{server,
-                                            buffer,
-                                            parser,
-                                            std::move(body),
-                                            true,
-                                            framing,
-                                            line,
-                                            {options.deadline, "the test's deadline", options.long_poll},
-                                            rate,
-                                            options.credentials,
-                                            "alice@example.test",
-                                            "127.0.0.1 alice@example.test"};
-            upstream::UpstreamExchange exchange(context_.get_executor(), upstream, limits_, "");
-            watched_exchange_ = &exchange;
-            outcome.end = co_await exchange.forward(request, watch_);
+            upstream::DeviceRequest request{
+                server,       buffer,
+                parser,       std::move(body),
+                true,         framing,
+                line,         {options.deadline, "the test's deadline", options.long_poll},
+                rate,         options.credentials,
+                options.user, "127.0.0.1 " + options.user};
+            watched_exchange_ = &*exchange_object_;
+            outcome.end = co_await exchange_object_->forward(request, watch_);
             watched_exchange_ = nullptr;
             beast::get_lowest_layer(server).close();  // the device reads to the end of what was relayed
             outcome.device_got = co_await read_to_end(device);
@@ -149,6 +148,7 @@ protected:
         device_tls(loopback_pki().server_ca, loopback_pki().alice_cert, loopback_pki().alice_key);
     FakeExchange exchange_{context_.get_executor()};
     config::LimitsConfig limits_ = short_limits();
+    std::optional<upstream::UpstreamExchange> exchange_object_;
     std::shared_ptr<FakeTokenSource> tokens_ = std::make_shared<FakeTokenSource>("dG9rZW4tZm9yLWFsaWNl");
     FakeWatch watch_;
     upstream::UpstreamExchange* watched_exchange_ = nullptr;
@@ -206,6 +206,7 @@ TEST_F(UpstreamExchangeTest, OnChallengeSendsTheTokenOnlyAfterExchangeAsks) {
 }
 
 TEST_F(UpstreamExchangeTest, FailureOfTheTokenSourceEndsTheExchangeBeforeExchangeGetsAnything) {
+    exchange_.script({ExchangeStep::answer(http_response(200, "sync-answer"))});
     const common::Failure kdc_down = common::Failure::unavailable("KDC unreachable");
     const auto outcome = forward(sync_post, {std::make_shared<FakeTokenSource>(kdc_down)});
 
@@ -215,6 +216,15 @@ TEST_F(UpstreamExchangeTest, FailureOfTheTokenSourceEndsTheExchangeBeforeExchang
     EXPECT_EQ(*outcome.end->failure, kdc_down);
     EXPECT_TRUE(outcome.end->keep_device);
     EXPECT_TRUE(exchange_.requests().empty());
+
+    // The connection opened for the try went back to alice's pool, not left with the device
+    // connection: its next request, another user's (the certificate remapped meanwhile), must not go
+    // out on a connection Exchange may have authenticated as alice (authenticate: per_connection).
+    ASSERT_EQ(exchange_.connections(), 1u);
+    const auto next = forward(sync_post, {.credentials = tokens_, .user = "bob@example.test"});
+    ASSERT_TRUE(next.end);
+    EXPECT_EQ(next.end->status, 200u);
+    EXPECT_EQ(exchange_.connections(), 2u);
 }
 
 // Exchange refusing the token (its key changed since the ticket was cached): the ticket is renewed

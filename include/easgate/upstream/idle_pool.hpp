@@ -29,7 +29,7 @@ public:
     IdleConnectionPool(const IdleConnectionPool&) = delete;
     IdleConnectionPool& operator=(const IdleConnectionPool&) = delete;
 
-    // The worker thread's pool, made on first use with these bounds.
+    // The worker thread's pool, with these bounds from now on (a reload may change them).
     static IdleConnectionPool& for_this_thread(std::size_t max_idle, std::chrono::milliseconds idle_timeout);
 
     // The most recently idle connection of user on upstream that is still open, to `server` only
