@@ -126,15 +126,27 @@ TEST_F(ClientCertificateTest, TwoTierPkiWithBothCasAndBothCrlsAcceptsDevices) {
 }
 
 TEST_F(ClientCertificateTest, IssuingCaListedAloneWithItsCrlIsEnough) {
-    start_gateway({.trusted_ca_file = "issuing-ca.pem", .crl_files = {"issuing-ca.crl", "issuing-ca-delta.crl"}});
+    start_gateway(
+        {.trusted_ca_file = "issuing-ca.pem", .crl_files = {"issuing-ca.crl", "issuing-ca-delta.crl"}});
     curl_report("alice",
                 "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
     expect_refused("revoked", "certificate revoked");
 }
 
+// Allowed without CRLs, but never silently: the start says a revoked phone gets in.
+TEST_F(ClientCertificateTest, AListenerCheckingNoRevocationSaysSoAtStart) {
+    start_gateway();
+    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err",
+                               "listeners[0]: device certificates are not checked for revocation (no "
+                               "client_auth.crl_files, no crl_refresh)")
+                     .empty())
+        << gateway_log();
+}
+
 TEST_F(ClientCertificateTest, DevicesOfAnIssuingCaTheRootRevokedAreRefused) {
     start_gateway({.with_crls = true});
     expect_refused("retired-issuer", "certificate revoked");
+    EXPECT_EQ(gateway_log().find("not checked for revocation"), std::string::npos) << gateway_log();
     EXPECT_NE(gateway_log().find("subject=\"CN=easgate test retired issuing CA\""), std::string::npos)
         << gateway_log();
 }
