@@ -66,9 +66,10 @@ std::string_view code_name(krb5_error_code code) {
 std::string account_of(const std::string& principal) { return principal.substr(0, principal.rfind('@')); }
 
 std::string rekey_fix(const DelegationAttempt& a) {
-    return "re-export the keytab for " + a.service_principal +
-           " (samba-tool domain exportkeytab --principal=" + account_of(a.service_principal) +
-           ", or ktpass on Windows) and point kerberos.keytab at it";
+    return "make the keytab for " + a.service_principal +
+           " again (from a password reset, with ktutil's addent -f, as docs/admin-guide.md step 2 shows; or "
+           "samba-tool domain exportkeytab --principal=" +
+           account_of(a.service_principal) + ") and point kerberos.keytab at it";
 }
 
 Explanation explain_user_refusal(const DelegationAttempt& a) {
@@ -253,11 +254,12 @@ std::string explain_keytab_problem(const std::string& keytab, const std::string&
             return what + "does not exist: export it for " + principal + " and check the path";
         case EACCES:
         case EPERM:
-            return what + "is not readable by easgate's user: fix its owner or mode (0600, easgate's user)";
+            return what + "is not readable by easgate's user: fix its owner or mode (root:easgate, 0640)";
         case KRB5_KT_NOTFOUND:
             return what + "holds no key for " + principal +
-                   ": export the keytab for that principal (samba-tool domain exportkeytab --principal=" +
-                   account_of(principal) + ", or ktpass), or fix kerberos.principal";
+                   ": make the keytab for that principal (ktutil's addent -f, as docs/admin-guide.md step 2 "
+                   "shows, or samba-tool domain exportkeytab --principal=" +
+                   account_of(principal) + "), or fix kerberos.principal";
         default:
             return what + "can't be read: " + std::string(krb5_message);
     }

@@ -127,6 +127,13 @@ void check_protocol_transition(const directory::LdapEntry& gateway, const std::s
                     account + "' -TrustedToAuthForDelegation $true");
 }
 
+// How PowerShell names easgate's account: a computer account's sAMAccountName ends in $, which
+// Set-ADComputer's identity leaves out; a user (service) account is Set-ADUser's.
+std::string set_ad_account(const std::string& account) {
+    if (account.ends_with('$')) return "Set-ADComputer '" + account.substr(0, account.size() - 1) + "'";
+    return "Set-ADUser '" + account + "'";
+}
+
 void check_may_delegate(const directory::LdapEntry& gateway, const std::string& account,
                         const std::optional<directory::LdapEntry>& target, const std::string& spn,
                         Report& report) {
@@ -151,13 +158,28 @@ void check_may_delegate(const directory::LdapEntry& gateway, const std::string& 
                     (target ? ", and " + first_value(*target, "sAMAccountName") +
                                   " has no resource-based delegation for it"
                             : std::string()),
-                "Active Directory Users and Computers → " + account +
-                    " → Delegation tab → \"Trust this computer for delegation to specified services "
-                    "only\" → \"Use any authentication protocol\" → Add… " +
-                    spn + "; or PowerShell: Set-ADComputer '" + account.substr(0, account.size() - 1) +
-                    "' -Add @{'msDS-AllowedToDelegateTo'='" + spn +
-                    "'} and Set-ADAccountControl -Identity '" + account +
-                    "' -TrustedToAuthForDelegation $true");
+                "Active Directory Users and Computers → " + account + " → Delegation tab → \"Trust this " +
+                    (account.ends_with('$') ? "computer" : "user") +
+                    " for delegation to specified services only\" → \"Use any authentication protocol\" → "
+                    "Add… " +
+                    spn + "; or PowerShell: " + set_ad_account(account) +
+                    " -Add @{'msDS-AllowedToDelegateTo'='" + spn + "'} and Set-ADAccountControl -Identity '" +
+                    account + "' -TrustedToAuthForDelegation $true");
+}
+
+// The KDC answers S4U2Self only for an account with an SPN (KDC_ERR_S_PRINCIPAL_UNKNOWN otherwise),
+// and a computer account made by hand (New-ADComputer, or ADUC) has none.
+void check_gateway_spn(const directory::LdapEntry& gateway, const std::string& account, Report& report) {
+    const auto spns = gateway.find("servicePrincipalName");
+    if (spns != gateway.end() && !spns->second.empty()) {
+        report.pass(delegation_area, "easgate's SPN", account + " has " + spns->second.front());
+        return;
+    }
+    report.fail(delegation_area, "easgate's SPN",
+                "service_without_spn: " + account +
+                    " has no servicePrincipalName, and the KDC answers S4U2Self only for an account with one "
+                    "(KDC_ERR_S_PRINCIPAL_UNKNOWN)",
+                "setspn -S host/<easgate's host name> " + account);
 }
 
 }  // namespace
@@ -176,8 +198,9 @@ void check_delegation_setup(const config::Config& config, Report& report) {
         session.emplace(*config.directory, &*config.kerberos);
         const auto opened = session->open_any();
         if (opened.ok())
-            gateway = session->account(account, error,
-                                       {"userAccountControl", "msDS-AllowedToDelegateTo", "objectSid"});
+            gateway = session->account(
+                account, error,
+                {"userAccountControl", "msDS-AllowedToDelegateTo", "objectSid", "servicePrincipalName"});
         else
             error = opened.message;
     } catch (const config::ConfigError& e) {
@@ -194,6 +217,7 @@ void check_delegation_setup(const config::Config& config, Report& report) {
                     "check kerberos.principal: it must name easgate's own AD account");
         return;
     }
+    check_gateway_spn(*gateway, account, report);
     std::set<std::string> done;
     for (const auto& upstream : config.upstreams) {
         const std::string spn = spn_of(upstream.service_principal);

@@ -83,8 +83,10 @@ KeytabContents read_keytab(const kerberos::Krb5Context& context, const config::K
 bool check_keytab_principal(const KeytabContents& contents, const config::KerberosConfig& kerberos,
                             Report& report) {
     if (!contents.error.empty()) {
-        report.fail(kerberos_area, "keytab principal", kerberos.keytab + " is no keytab: " + contents.error,
-                    "export the keytab again (ktpass, or samba-tool domain exportkeytab)");
+        report.fail(
+            kerberos_area, "keytab principal", kerberos.keytab + " is no keytab: " + contents.error,
+            "make the keytab again (ktutil with -f, as docs/admin-guide.md step 2 shows, or samba-tool "
+            "domain exportkeytab)");
         return false;
     }
     if (contents.kvno >= 0) {
@@ -134,14 +136,15 @@ void check_kvno(const config::Config& config, int keytab_kvno, Report& report) {
         report.pass(kerberos_area, "keytab kvno", found);
         return;
     }
-    report.fail(kerberos_area, "keytab kvno",
-                "keytab_stale: " + found + ": the account's password changed after the keytab was exported",
-                "export the keytab again with the current key and install it as " + kerberos.keytab +
-                    ": ktpass /princ " + kerberos.principal + " /mapuser <DOMAIN>\\" +
-                    account_name(kerberos.principal) +
-                    " /rndPass /crypto AES256-SHA1 /ptype KRB5_NT_PRINCIPAL /out easgate.keytab (this resets "
-                    "the account's password), or samba-tool domain exportkeytab easgate.keytab --principal=" +
-                    account_name(kerberos.principal));
+    report.fail(
+        kerberos_area, "keytab kvno",
+        "keytab_stale: " + found + ": the account's password changed after the keytab was exported",
+        "make the keytab again with the current key and install it as " + kerberos.keytab +
+            ": reset the password (Set-ADAccountPassword -Identity '" + account_name(kerberos.principal) +
+            "' -Reset), then here: ktutil, addent -password -p " + kerberos.principal +
+            " -k <the new msDS-KeyVersionNumber> -e aes256-cts-hmac-sha1-96 -f, wkt " + kerberos.keytab +
+            " (docs/admin-guide.md, step 2); or samba-tool domain exportkeytab easgate.keytab --principal=" +
+            account_name(kerberos.principal));
 }
 
 void report_skew(krb5_timestamp kdc_time, std::time_t local_time, Report& report) {

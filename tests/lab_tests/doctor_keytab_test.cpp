@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "doctor_fixture.hpp"
+#include "lab_administration.hpp"
+#include "test_pki.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -72,7 +74,42 @@ TEST_F(DoctorKeytabTest, KeytabOlderThanTheAccountsKeyFailsAsStale) {
     EXPECT_EQ(run.verdict("kerberos", "keytab kvno"), "FAIL") << run.output;
     const auto text = run.text("kerberos", "keytab kvno");
     EXPECT_NE(text.find("keytab_stale"), std::string::npos) << text;
-    EXPECT_NE(text.find("ktpass"), std::string::npos) << text;
+    EXPECT_NE(text.find("addent -password -p EASGATE$@EXAMPLE.TEST"), std::string::npos) << text;
+}
+
+// The keytab as docs/admin-guide.md (step 2) has an admin make it for easgate's computer account:
+// from the account's password, with MIT's ktutil asking the KDC for the salt (-f). The doctor logs
+// in with it and finds it the account's current key. Made with the salt derived from the name
+// instead (no -f, as ktpass derives it from /princ), the KDC refuses it: why the guide says -f.
+TEST_F(DoctorKeytabTest, TheAdminGuidesKtutilRecipeMakesAKeytabTheKdcTakes) {
+    const auto search = as_administrator({"ldapsearch", "-LLL", "-b", lab().at("LAB_BASE_DN"),
+                                          "(sAMAccountName=EASGATE$)", "msDS-KeyVersionNumber"});
+    ASSERT_EQ(search.exit_code, 0) << search.err;
+    const std::string label = "msDS-KeyVersionNumber: ";
+    const auto at = search.out.find(label);
+    ASSERT_NE(at, std::string::npos) << search.out;
+    const std::string kvno =
+        search.out.substr(at + label.size(), search.out.find('\n', at) - at - label.size());
+    const auto make = [&](const std::string& name, const std::string& salt) {
+        const auto keytab = work_ / name;
+        const auto script = work_ / (name + ".ktutil");
+        write_file(script, "addent -password -p " + lab().at("LAB_EASGATE_PRINCIPAL") + " -k " + kvno +
+                               " -e aes256-cts-hmac-sha1-96" + salt + "\n" +
+                               lab().at("LAB_SERVICE_PASSWORD") + "\nwkt " + keytab.string() + "\nquit\n");
+        const auto made = run_command(
+            {"sh", "-c", "KRB5_CONFIG=\"$0\" ktutil < \"$1\"", lab().at("LAB_KRB5_CONFIG"), script.string()});
+        EXPECT_EQ(made.exit_code, 0) << made.err;
+        std::filesystem::permissions(
+            keytab, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        return keytab.string();
+    };
+
+    const auto run = doctor(write_config({.keytab_file = make("recipe.keytab", " -f")}));
+    EXPECT_EQ(run.verdict("kerberos", "keytab kvno"), "PASS") << run.output;
+    EXPECT_EQ(run.verdict("kerberos", "TGT"), "PASS") << run.output;
+    const auto derived = doctor(write_config({.keytab_file = make("derived-salt.keytab", "")}));
+    EXPECT_EQ(derived.exit_code, 1) << derived.output;
+    EXPECT_EQ(derived.verdict("kerberos", "TGT"), "FAIL") << derived.output;
 }
 
 TEST_F(DoctorKeytabTest, KeytabOthersCanReadWarnsWithChmod) {

@@ -148,6 +148,24 @@ TEST_F(DoctorTest, SpnOnTwoAccountsFailsNamingBoth) {
     EXPECT_NE(text.find("setspn -D " + spn), std::string::npos) << text;
 }
 
+// An account made by hand has no SPN, and the KDC then refuses it S4U2Self.
+TEST_F(DoctorTest, EasgatesAccountWithoutAnSpnFails) {
+    EXPECT_EQ(doctor(write_config()).verdict("delegation", "easgate's SPN"), "PASS");
+    const std::string dn = computer_dn("EASGATE");
+    const std::string host = lab().at("LAB_GW_HOST");
+    change_directory("dn: " + dn + "\nchangetype: modify\ndelete: servicePrincipalName\n\n",
+                     "dn: " + dn +
+                         "\nchangetype: modify\nadd: servicePrincipalName\nservicePrincipalName: HTTP/" +
+                         host + "\nservicePrincipalName: host/" + host + "\n\n",
+                     true);
+    const auto run = doctor(write_config());
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_EQ(run.verdict("delegation", "easgate's SPN"), "FAIL") << run.output;
+    const auto text = run.text("delegation", "easgate's SPN");
+    EXPECT_EQ(text.rfind("service_without_spn: EASGATE$ has no servicePrincipalName", 0), 0u) << text;
+    EXPECT_NE(text.find("setspn -S host/<easgate's host name> EASGATE$"), std::string::npos) << text;
+}
+
 TEST_F(DoctorTest, AccountWithoutDelegationRightsFailsWithTheDelegationTab) {
     const auto run =
         doctor(write_config({.principal_var = "LAB_NODELEG_PRINCIPAL", .keytab_var = "LAB_NODELEG_KEYTAB"}),
@@ -158,6 +176,8 @@ TEST_F(DoctorTest, AccountWithoutDelegationRightsFailsWithTheDelegationTab) {
     EXPECT_NE(text.find("delegation_not_allowed"), std::string::npos) << text;
     EXPECT_NE(text.find("Delegation tab"), std::string::npos) << text;
     EXPECT_NE(text.find("msDS-AllowedToDelegateTo"), std::string::npos) << text;
+    EXPECT_NE(text.find("Trust this computer for delegation"), std::string::npos) << text;
+    EXPECT_NE(text.find("Set-ADComputer 'EASGATE-NODELEG' -Add"), std::string::npos) << text;
     // The KDC agrees, and the doctor says what it answered.
     EXPECT_NE(run.text("delegation", "S4U2Self and S4U2Proxy").find("KDC_ERR_BADOPTION"), std::string::npos)
         << run.output;
