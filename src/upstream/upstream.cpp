@@ -119,9 +119,11 @@ bool Upstream::any_server_usable() const {
 }
 
 std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried, const std::string& user) {
-    if (const auto mailbox = routed_server(user); mailbox && !tried[*mailbox]) return mailbox;
-    const std::size_t count = server_count();
     const auto now = steady_now_ms();
+    // A resting mailbox server is passed over like any other: another one proxies to the mailbox.
+    if (const auto mailbox = routed_server(user); mailbox && !tried[*mailbox] && usable(*mailbox, now))
+        return mailbox;
+    const std::size_t count = server_count();
     const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
     std::optional<std::size_t> best;
     std::optional<std::size_t> resting;

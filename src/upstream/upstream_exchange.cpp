@@ -41,6 +41,16 @@ std::string unreadable_answer(const error_code& ec) {
     return malformed ? "malformed response header (" + ec.message() + ")" : ec.message();
 }
 
+// A final status easgate can't relay: 101 (the connection is no longer HTTP's; no upgrade was asked
+// for), or a number outside HTTP's classes, which Beast reads (three digits) and a device would not.
+std::string unrelayable_status(unsigned status) {
+    if (status == 101)
+        return "malformed response header (101 Switching Protocols, though no upgrade was asked for)";
+    if (status < 100 || status > 599)
+        return "malformed response header (status " + std::to_string(status) + ", outside HTTP's 100-599)";
+    return "";
+}
+
 // A Transfer-Encoding other than one "chunked": Beast would then frame the body by Content-Length
 // or read it undecoded (RFC 9112 6.3 has it read to the close), and the device, to which easgate
 // frames the body itself, would get coded bytes it can't tell. IIS sends only chunked.
@@ -303,18 +313,12 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
                                         " (" + config::format_duration(deadline.timeout) + ")"));
         co_return fail(request, Failure::unavailable(no_valid_response(url, unreadable_answer(ec))));
     } while (response->parser.get().result_int() / 100 == 1 && response->parser.get().result_int() != 101);
-    if (response->parser.get().result_int() == 101) {  // the connection is no longer HTTP's
+    auto unrelayable = unrelayable_status(response->parser.get().result_int());
+    if (unrelayable.empty()) unrelayable = unrelayable_coding(response->parser.get());
+    if (!unrelayable.empty()) {
         const std::string url = connection_.target().url;
         connection_.close();
-        co_return fail(request, Failure::unavailable(no_valid_response(
-                                    url,
-                                    "malformed response header (101 Switching Protocols, though no "
-                                    "upgrade was asked for)")));
-    }
-    if (auto coding = unrelayable_coding(response->parser.get()); !coding.empty()) {
-        const std::string url = connection_.target().url;
-        connection_.close();
-        co_return fail(request, Failure::unavailable(no_valid_response(url, coding)));
+        co_return fail(request, Failure::unavailable(no_valid_response(url, unrelayable)));
     }
     co_return std::nullopt;
 }

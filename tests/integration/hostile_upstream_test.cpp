@@ -137,7 +137,9 @@ TEST_F(HostileUpstreamTest, BrokenFramingFromExchangeIsNamedAndItsConnectionClos
         {"garbage", "bad version"},
         {"switchingprotocols",
          "101 Switching Protocols, though no "
-         "upgrade was asked for"}};
+         "upgrade was asked for"},
+        {"status600", "status 600, outside HTTP's 100-599"},
+        {"status099", "status 99, outside HTTP's 100-599"}};
     for (const auto& [knob, fault] : cases) {
         const auto broken = eas + "&" + knob + "=1";
         const auto after = eas + "&after=" + knob;

@@ -92,6 +92,8 @@ constexpr std::pair<std::string_view, std::string_view> broken_answers[] = {
     {"garbage", "220 exchange.example.test Microsoft ESMTP MAIL Service ready\r\n\r\n"},
     {"switchingprotocols",
      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"},
+    {"status600", "HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\nno"},
+    {"status099", "HTTP/1.1 099 Below\r\nContent-Length: 2\r\n\r\nno"},
 };
 
 // Valid answers written whole in one write instead of the report, each when its knob is set.

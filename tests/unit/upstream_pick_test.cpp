@@ -53,6 +53,16 @@ TEST(UpstreamPick, AUserRoutedByA451GoesToTheirServerUnlessItWasTried) {
     std::set<std::size_t> others;
     for (int i = 0; i < 3; ++i) others.insert(pick(upstream, "bob@example.test"));
     EXPECT_EQ(others.size(), 3u);
+
+    // A 451 naming a server that is down (or an answer forged to say so) pins no one to it: while
+    // it rests after failures, alice goes where anyone would, and back once it is well.
+    for (int i = 0; i < 5; ++i) upstream.record_failure(1, "connection refused");  // enough to rest
+    for (int i = 0; i < 3; ++i) EXPECT_NE(pick(upstream, "alice@example.test"), 1u) << i;
+    upstream.record_health_check(1, false, "503");
+    upstream.record_success(1);
+    EXPECT_NE(pick(upstream, "alice@example.test"), 1u);
+    upstream.record_health_check(1, true, "200");
+    EXPECT_EQ(pick(upstream, "alice@example.test"), 1u);
 }
 
 }  // namespace

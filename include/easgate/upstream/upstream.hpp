@@ -63,7 +63,8 @@ public:
     // Whether the request-target's path starts with one of `routes` (any case, as IIS matches).
     bool routes(std::string_view target) const;
 
-    // The next server to connect to: the user's mailbox server when a 451 named one, else the one
+    // The next server to connect to: the user's mailbox server when a 451 named one (and it is not
+    // resting or failing its health check: a 451 must not pin a user to a server that is down), else the one
     // with the fewest requests in flight, ties going round-robin; skipping those in `tried` and those
     // resting after failures or failing health checks (unless nothing else is left); nullopt once
     // every server was tried.
