@@ -155,11 +155,13 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
     const auto* sam = first_value(entry, "sAMAccountName");
     const auto* dn = first_value(entry, "distinguishedName");
     const auto control = number(entry, "userAccountControl");
-    if (upn == nullptr || sam == nullptr || dn == nullptr || !control) {
+    // The DC computes the lockout; without it a locked-out account would pass as unlocked.
+    const auto computed = number(entry, "msDS-User-Account-Control-Computed");
+    if (upn == nullptr || sam == nullptr || dn == nullptr || !control || !computed) {
         return common::Failure::unavailable(
                    "the account found on " + uri +
-                   " lacks userPrincipalName, sAMAccountName, distinguishedName or userAccountControl: "
-                   "let easgate's bind identity read them")
+                   " lacks userPrincipalName, sAMAccountName, distinguishedName, userAccountControl or "
+                   "msDS-User-Account-Control-Computed: let easgate's bind identity read them")
             .because("unavailable");
     }
     DirectoryUser user{*upn, *sam, *dn, static_cast<std::uint32_t>(*control), {}, {}, {}, {}, {}, {}};
@@ -174,7 +176,7 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
             "disabled",
             "account " + *dn + " is disabled in Active Directory (userAccountControl ACCOUNTDISABLE 0x2)");
     }
-    if (number(entry, "msDS-User-Account-Control-Computed").value_or(0) & locked_out) {
+    if (*computed & locked_out) {
         const auto since = number(entry, "lockoutTime");
         return common::Failure::refused("locked_out",
                                         "account " + *dn + " is locked out" +

@@ -42,7 +42,8 @@ Bytes user_entry() {
     return tlv(0x64, text(dn) + tlv(0x30, attribute("userPrincipalName", FakeDirectoryServer::upn) +
                                               attribute("sAMAccountName", "alice") +
                                               attribute("distinguishedName", dn) +
-                                              attribute("userAccountControl", "512")));
+                                              attribute("userAccountControl", "512") +
+                                              attribute("msDS-User-Account-Control-Computed", "0")));
 }
 
 // One BER element read whole: its tag, and its contents.

@@ -21,6 +21,7 @@ LdapEntry entry(std::uint32_t control = 0x200) {
             {"sAMAccountName", {"erin"}},
             {"distinguishedName", {"CN=erin,CN=Users,DC=example,DC=test"}},
             {"userAccountControl", {std::to_string(control)}},
+            {"msDS-User-Account-Control-Computed", {"0"}},
             {"memberOf", {"CN=sales,CN=Users,DC=example,DC=test"}}};
 }
 
@@ -84,6 +85,18 @@ TEST(AccountChecks, LockedOutIsWhatTheDcComputesNotLockoutTimeAlone) {
     auto unlocked = locked;
     unlocked["msDS-User-Account-Control-Computed"] = {"0"};
     EXPECT_EQ(cause_of(judge_account(unlocked, "ldaps://dc1", noon_2026_01_01)), "found");
+}
+
+// What the DC computes, the lockout, is no optional extra: a bind identity that can't read it (or a
+// directory that doesn't compute it) must not let a locked-out account pass as unlocked.
+TEST(AccountChecks, AnEntryWithoutTheComputedAccountControlIsNoAnswer) {
+    auto unreadable = entry();
+    unreadable.erase("msDS-User-Account-Control-Computed");
+    const auto result = judge_account(unreadable, "ldaps://dc1", noon_2026_01_01);
+    EXPECT_EQ(cause_of(result), "unavailable");
+    EXPECT_EQ(result.error().status, 503u);
+    EXPECT_NE(result.error().reason.find("msDS-User-Account-Control-Computed"), std::string::npos)
+        << result.error().reason;
 }
 
 TEST(AccountChecks, AnExpiredAccountIsRefusedOnceAccountExpiresHasPassed) {
