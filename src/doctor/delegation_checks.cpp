@@ -82,7 +82,7 @@ std::optional<directory::LdapEntry> check_target_spn(DirectorySession& session, 
     }
     if (found.entries.size() > 1) {
         report.fail(delegation_area, check,
-                    "duplicate SPN: " + spn + " is on " + names_of(found.entries) +
+                    "spn_duplicated: " + spn + " is on " + names_of(found.entries) +
                         "; the KDC can't tell which account's key to use (setspn -X lists it)",
                     "keep it on the account Exchange runs as only: setspn -D " + spn +
                         " <the other account>, e.g. setspn -D " + spn + " " +
@@ -117,7 +117,7 @@ void check_protocol_transition(const directory::LdapEntry& gateway, const std::s
         return;
     }
     report.fail(delegation_area, "protocol transition",
-                "protocol transition off: " + account +
+                "delegation_not_allowed: protocol transition is off: " + account +
                     " may delegate with Kerberos only (userAccountControl lacks "
                     "TRUSTED_TO_AUTH_FOR_DELEGATION 0x1000000): its S4U2Self tickets are not forwardable, so "
                     "S4U2Proxy is refused for certificate users",

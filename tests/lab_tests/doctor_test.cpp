@@ -146,6 +146,7 @@ TEST_F(DoctorTest, SpnOnTwoAccountsFailsNamingBoth) {
     EXPECT_NE(text.find("MAIL$"), std::string::npos) << text;
     EXPECT_NE(text.find("EASGATE-NODELEG$"), std::string::npos) << text;
     EXPECT_NE(text.find("setspn -D " + spn), std::string::npos) << text;
+    EXPECT_EQ(text.rfind("spn_duplicated: ", 0), 0u) << text;  // the cause word the log and metrics use
 }
 
 // An account made by hand has no SPN, and the KDC then refuses it S4U2Self.
@@ -192,7 +193,7 @@ TEST_F(DoctorTest, ProtocolTransitionOffFails) {
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_EQ(run.verdict("delegation", "protocol transition"), "FAIL") << run.output;
     const auto text = run.text("delegation", "protocol transition");
-    EXPECT_NE(text.find("protocol transition off"), std::string::npos) << text;
+    EXPECT_NE(text.find("delegation_not_allowed: protocol transition is off"), std::string::npos) << text;
     EXPECT_NE(text.find("Use any authentication protocol"), std::string::npos) << text;
     EXPECT_EQ(run.verdict("delegation", "S4U2Self and S4U2Proxy"), "FAIL") << run.output;
 }
