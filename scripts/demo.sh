@@ -84,8 +84,8 @@ device "$LAB_REVOKED_CLIENT" "Cmd=FolderSync&User=alice&DeviceId=DEMO0003&Device
   --output /dev/null 2>&1 || true
 echo
 echo "== alice's stolen phone, revoked since that CRL was published: only the issuing CA's delta CRL"
-echo "   lists it (read from the directory, the first location the base CRL names for it, before"
-echo "   $LAB_ISSUING_DELTA_CRL_URL); refused too:"
+echo "   lists it (copied from CertEnroll with the base, and kept fresh from the directory, the first"
+echo "   location the base CRL names for it, before $LAB_ISSUING_DELTA_CRL_URL); refused too:"
 device "$LAB_DELTA_REVOKED_CLIENT" "Cmd=FolderSync&User=alice&DeviceId=DEMO0004&DeviceType=iPhone" \
   --output /dev/null 2>&1 || true
 sleep 0.2
