@@ -1,7 +1,5 @@
 #include "easgate/app/gateway.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
 #include "easgate/pipeline/policy_stage.hpp"
@@ -57,19 +55,11 @@ std::shared_ptr<listener::ServerTlsContext> listener_tls(const config::Config& c
     const auto& listener = config.listeners[i];
     const bool known = running && i < running->config.listeners.size();
     const bool same_files = record_unchanged(tls_files(listener), before, files);
-    return keep_or_make(
-        known ? &running->listeners[i]->tls : nullptr,
-        known && same_tls_settings(running->config.listeners[i], listener), same_files, [&] {
-            const std::string prefix = "listeners[" + std::to_string(i) + "]";
-            // Allowed (a pilot, a CA with no CRL yet), but never silently.
-            if (!listener.client_auth.checks_revocation())
-                spdlog::warn(
-                    "{}: device certificates are not checked for revocation (no "
-                    "client_auth.crl_files, no crl_refresh): a revoked phone still gets in; list "
-                    "each CA's CRL in crl_files or turn on crl_refresh",
-                    prefix);
-            return std::make_shared<listener::ServerTlsContext>(listener, prefix);
-        });
+    return keep_or_make(known ? &running->listeners[i]->tls : nullptr,
+                        known && same_tls_settings(running->config.listeners[i], listener), same_files, [&] {
+                            return std::make_shared<listener::ServerTlsContext>(
+                                listener, "listeners[" + std::to_string(i) + "]");
+                        });
 }
 
 }  // namespace

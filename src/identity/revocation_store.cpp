@@ -50,19 +50,6 @@ std::vector<DistributionPoint> freshest_crl_points(X509_CRL* crl) {
         static_cast<STACK_OF(DIST_POINT)*>(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, nullptr, nullptr))));
 }
 
-bool newer(X509_CRL* candidate, X509_CRL* held) {
-    using NumberPtr = common::OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
-    const auto number = [](X509_CRL* crl) {
-        return NumberPtr(
-            static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
-    };
-    const auto candidate_number = number(candidate);
-    const auto held_number = number(held);
-    if (candidate_number && held_number)
-        return ASN1_INTEGER_cmp(candidate_number.get(), held_number.get()) > 0;
-    return ASN1_TIME_compare(X509_CRL_get0_lastUpdate(candidate), X509_CRL_get0_lastUpdate(held)) > 0;
-}
-
 bool past(const ASN1_TIME* time, std::time_t moment) { return time && X509_cmp_time(time, &moment) < 0; }
 
 }  // namespace
@@ -114,7 +101,7 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
                    X509_CRL_verify(candidate.get(), X509_get0_pubkey(signer)) == 1;  // not another key's
         });
         ERR_clear_error();
-        if (held != crls_.end() && !newer(crl.get(), held->get())) return Offer::not_newer;
+        if (held != crls_.end() && !newer_crl(crl.get(), held->get())) return Offer::not_newer;
         // A base CRL fetched for the first time names where its delta CRLs are: fetched at once, not
         // an interval later.
         if (add_points_locked(freshest_crl_points(crl.get()))) wake = wake_;
@@ -203,7 +190,8 @@ bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace) {
 bool RevocationStore::within_grace(const X509_CRL* crl) const { return identity::within_grace(crl, grace_); }
 
 bool RevocationStore::in_date(const X509_CRL* crl) const {
-    return !past(X509_CRL_get0_nextUpdate(crl), std::time(nullptr)) || within_grace(crl);
+    const ASN1_TIME* next_update = X509_CRL_get0_nextUpdate(crl);
+    return next_update != nullptr && (!past(next_update, std::time(nullptr)) || within_grace(crl));
 }
 
 std::vector<std::string> RevocationStore::expired_crls() const {

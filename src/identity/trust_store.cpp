@@ -75,6 +75,28 @@ bool from_issuing_key(X509_CRL* crl, X509* cert) {
     return !crl_key || !crl_key->keyid || !cert_key || ASN1_OCTET_STRING_cmp(crl_key->keyid, cert_key) == 0;
 }
 
+using CrlNumberPtr = common::OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
+
+// A CRL's crlNumber (NID_crl_number) or, of a delta CRL, the number of its base (NID_delta_crl).
+CrlNumberPtr crl_number(X509_CRL* crl, int nid) {
+    return CrlNumberPtr(static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, nid, nullptr, nullptr)));
+}
+
+// How a delta CRL stands to the base CRL held. OpenSSL adds it (RFC 5280 5.2.4) when it was built
+// on that base or an earlier one and is newer. One older than the base adds nothing the base lacks
+// (a base fetched before its delta). One built on a newer base than the one held is of no use: the
+// base held misses what the newer one listed.
+enum class DeltaFit { adds, older, for_newer_base };
+
+DeltaFit fit_of(X509_CRL* delta, X509_CRL* base) {
+    const auto base_number = crl_number(base, NID_crl_number);
+    const auto delta_number = crl_number(delta, NID_crl_number);
+    const auto built_on = crl_number(delta, NID_delta_crl);
+    if (!base_number || !delta_number || !built_on) return DeltaFit::for_newer_base;  // can't tell: no use
+    if (ASN1_INTEGER_cmp(built_on.get(), base_number.get()) > 0) return DeltaFit::for_newer_base;
+    return ASN1_INTEGER_cmp(delta_number.get(), base_number.get()) > 0 ? DeltaFit::adds : DeltaFit::older;
+}
+
 // Whether the store holds a base CRL of cert's issuer's name, but none from the key that signed cert.
 bool only_other_keys_crls(X509_STORE_CTX* store, X509* cert) {
     const CrlStackPtr named(X509_STORE_CTX_get1_crls(store, X509_get_issuer_name(cert)));
@@ -208,6 +230,14 @@ std::string key_id_text(const ASN1_OCTET_STRING* key_id) {
 
 bool is_delta_crl(const X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
 
+bool newer_crl(X509_CRL* candidate, X509_CRL* held) {
+    const auto candidate_number = crl_number(candidate, NID_crl_number);
+    const auto held_number = crl_number(held, NID_crl_number);
+    if (candidate_number && held_number)
+        return ASN1_INTEGER_cmp(candidate_number.get(), held_number.get()) > 0;
+    return ASN1_TIME_compare(X509_CRL_get0_lastUpdate(candidate), X509_CRL_get0_lastUpdate(held)) > 0;
+}
+
 std::string describe_crl(const X509_CRL* crl) {
     return std::string(is_delta_crl(crl) ? "delta " : "") + "CRL of \"" +
            name_text(X509_CRL_get_issuer(crl)) + "\" (nextUpdate " +
@@ -227,40 +257,56 @@ std::string stale_delta_crl(X509_STORE_CTX* store, const std::function<bool(cons
     for (int i = 0; chain && i + 1 < sk_X509_num(chain); ++i) {  // the anchor's own CRL is not needed
         X509* cert = sk_X509_value(chain, i);
         const CrlStackPtr named(X509_STORE_CTX_get1_crls(store, X509_get_issuer_name(cert)));
-        bool publishes_deltas = X509_get_ext_by_NID(cert, NID_freshest_crl, -1) >= 0;
-        const X509_CRL* newest_delta = nullptr;
-        bool delta_current = false;
-        for (int j = 0; named && j < sk_X509_CRL_num(named.get()); ++j) {
-            X509_CRL* crl = sk_X509_CRL_value(named.get(), j);
-            if (!from_issuing_key(crl, cert)) continue;
-            if (!is_delta_crl(crl)) {
-                publishes_deltas =
-                    publishes_deltas || X509_CRL_get_ext_by_NID(crl, NID_freshest_crl, -1) >= 0;
-            } else if (current(crl)) {
-                delta_current = true;
-            } else {
-                newest_delta = crl;
+        const auto of_key = [&](bool delta) {
+            std::vector<X509_CRL*> crls;
+            for (int j = 0; named && j < sk_X509_CRL_num(named.get()); ++j) {
+                X509_CRL* crl = sk_X509_CRL_value(named.get(), j);
+                if (is_delta_crl(crl) == delta && from_issuing_key(crl, cert)) crls.push_back(crl);
+            }
+            return crls;
+        };
+        // The base OpenSSL goes by, and whether it names deltas: a CA that stopped publishing them
+        // publishes bases without, whatever its older certificates say.
+        X509_CRL* base = nullptr;
+        for (X509_CRL* crl : of_key(false))
+            if (!base || newer_crl(crl, base)) base = crl;
+        if (!base || X509_CRL_get_ext_by_NID(base, NID_freshest_crl, -1) < 0) continue;
+        X509_CRL* stale = nullptr;      // of use, but past its nextUpdate (and grace)
+        X509_CRL* unfitting = nullptr;  // for a newer base than the one held
+        bool usable = false;
+        for (X509_CRL* delta : of_key(true)) {
+            if (fit_of(delta, base) == DeltaFit::for_newer_base) {
+                unfitting = delta;
+            } else if (current(delta)) {
+                usable = true;
+                break;
+            } else if (!stale || ASN1_TIME_compare(X509_CRL_get0_nextUpdate(delta),
+                                                   X509_CRL_get0_nextUpdate(stale)) > 0) {
+                stale = delta;
             }
         }
-        if (!publishes_deltas || delta_current) continue;
+        if (usable) continue;
         std::string issuer(1, '"');
         issuer += name_text(X509_get_issuer_name(cert));
         issuer += '"';
         X509_STORE_CTX_set_error_depth(store, i);
         X509_STORE_CTX_set_current_cert(store, cert);
-        if (newest_delta) {
+        const std::string remedy =
+            ": the base CRL alone misses every certificate revoked since it was published; let "
+            "client_auth.crl_refresh fetch the delta (easgate_crl_distribution_points_failing says whether "
+            "it can), or copy the CA's current base and delta CRLs, of one publication, to "
+            "client_auth.crl_files";
+        if (stale) {
             X509_STORE_CTX_set_error(store, X509_V_ERR_CRL_HAS_EXPIRED);
             return "delta CRL has expired: the delta CRL of " + issuer + " was due for renewal at " +
-                   time_text(X509_CRL_get0_nextUpdate(newest_delta)) +
-                   ", and its base CRL alone does not list what was revoked since: let "
-                   "client_auth.crl_refresh fetch it (see easgate_crl_refresh_failing), or copy the CA's "
-                   "current delta CRL to client_auth.crl_files";
+                   time_text(X509_CRL_get0_nextUpdate(stale)) + remedy;
         }
         X509_STORE_CTX_set_error(store, X509_V_ERR_UNABLE_TO_GET_CRL);
-        return "unable to get delta CRL: " + issuer +
-               " publishes delta CRLs (its CRL names one under Freshest CRL), and none is loaded: "
-               "without it the base CRL misses what was revoked since it was published; add the delta "
-               "CRL to client_auth.crl_files or turn on client_auth.crl_refresh";
+        if (unfitting)
+            return "unable to get delta CRL: the delta CRL of " + issuer +
+                   " held was published for a newer base CRL than the one held" + remedy;
+        return "unable to get delta CRL: the base CRL of " + issuer +
+               " names a delta CRL (Freshest CRL) and none is loaded" + remedy;
     }
     return "";
 }

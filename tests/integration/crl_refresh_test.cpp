@@ -167,10 +167,11 @@ TEST_F(CrlRefreshTest, AfterARestartDevicesAreCheckedAgainstTheKeptCrl) {
 // in crl_files: the first device of the new key is refused, naming the key's missing CRL, and
 // teaches easgate its distribution point; from then on each key's CRL decides for its own devices.
 TEST_F(CrlRefreshTest, ARenewedCaKeysCrlIsFetchedAndDecidesForItsDevicesOnly) {
-    start_gateway({.trusted_ca_file = "device-cas-renewed.pem",
-                   .with_crls = true,
-                   .crl_files = {"device-root.crl", "issuing-ca.crl", "issuing-ca-delta.crl", "retired-ca.crl"},
-                   .client_auth = "      crl_refresh: {interval: 1s, timeout: 1s}\n"});
+    start_gateway(
+        {.trusted_ca_file = "device-cas-renewed.pem",
+         .with_crls = true,
+         .crl_files = {"device-root.crl", "issuing-ca.crl", "issuing-ca-delta.crl", "retired-ca.crl"},
+         .client_auth = "      crl_refresh: {interval: 1s, timeout: 1s}\n"});
     curl_report("alice", sync_path);
     expect_refused("hank", "from the key that issued this certificate");
     EXPECT_FALSE(wait_for_gateway_log("issuing(1).crl is in use").empty()) << gateway_log();
@@ -187,8 +188,8 @@ TEST_F(CrlRefreshTest, ARenewedCaKeysCrlIsFetchedAndDecidesForItsDevicesOnly) {
 
 TEST_F(CrlRefreshTest, AnExpiredCrlIsUsedWithinTheGrace) {
     pki().cdp.stop();
-    start_refreshing("{interval: 1h, grace: 12h}",
-                     {"device-root.crl", "issuing-ca-expired.crl", "issuing-ca-delta.crl", "retired-ca.crl"});
+    start_refreshing("{interval: 1h, grace: 12h}", {"device-root.crl", "issuing-ca-expired.crl",
+                                                    "issuing-ca-expired-delta.crl", "retired-ca.crl"});
     curl_report("alice", sync_path);
     expect_refused("revoked", "certificate revoked");
     EXPECT_FALSE(wait_for_gateway_log("is past its nextUpdate and no newer one could be fetched").empty());

@@ -79,7 +79,7 @@ TEST_F(DoctorCrlTest, ADeviceRevokedSinceCrlFilesWereCopiedFailsByWhatCrlRefresh
 
     run(setup, "stolen-phone");  // the base alone would pass it: without its delta, it is refused
     expect("accepted by listeners[0]", "FAIL",
-           "unable to get delta CRL: \"CN=Doctor Stolen Issuing CA\" publishes delta CRLs");
+           "unable to get delta CRL: the base CRL of \"CN=Doctor Stolen Issuing CA\" names a delta CRL");
     EXPECT_EQ(cdp.requests("stolen+.crl"), 0);
 
     setup.client_auth = "      crl_refresh: {interval: 1h}\n";

@@ -115,6 +115,7 @@ void SuitePki::make(const std::filesystem::path& dir) {
     retired.issue(device("retired@example.test")).write(dir, "retired-issuer");
 
     write_file(dir / "issuing-ca-expired.crl", issuing->crl_pem(-std::chrono::hours(1)));
+    write_file(dir / "issuing-ca-expired-delta.crl", issuing->delta_crl_pem(-std::chrono::hours(1)));
     write_file(dir / "device-root.crl", root.crl_pem());
     write_file(dir / "issuing-ca.crl", issuing->crl_pem());  // the newest base: deltas build on it
     write_file(dir / "issuing-ca-delta.crl", issuing->delta_crl_pem());

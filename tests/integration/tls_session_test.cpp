@@ -124,9 +124,13 @@ TEST_F(TlsSessionTest, AResumedSessionEndsWithThePhonesCertificate) {
 // With crl_files and no refresh, a CRL past its nextUpdate refuses every device until the admin
 // brings a current one; a phone holding a session is no exception.
 TEST_F(TlsSessionTest, AResumedSessionIsRefusedOnceACrlHasRunOut) {
+    // A base and its delta, both lasting 5 s (a current delta would excuse the base's end).
     write_file(pki_dir() / "issuing-ca-short.crl", pki().issuing->crl_pem(std::chrono::seconds(5)));
+    write_file(pki_dir() / "issuing-ca-short-delta.crl",
+               pki().issuing->delta_crl_pem(std::chrono::seconds(5)));
     const auto runs_out = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    start_gateway({.with_crls = true, .crl_files = {"device-root.crl", "issuing-ca-short.crl", "issuing-ca-delta.crl"}});
+    start_gateway({.with_crls = true,
+                   .crl_files = {"device-root.crl", "issuing-ca-short.crl", "issuing-ca-short-delta.crl"}});
     auto exchange = connect(nullptr);
     exchange = connect(exchange.session.get());
     ASSERT_TRUE(exchange.resumed);

@@ -385,13 +385,9 @@ void TestCa::publish_at(std::string crl_url, std::string delta_crl_url) {
     state_->delta_crl_url = std::move(delta_crl_url);
 }
 
-std::string TestCa::crl_pem(std::chrono::seconds next_update) const {
-    return state_->make_crl(next_update, false);
-}
+std::string TestCa::crl_pem(std::chrono::seconds valid) const { return state_->make_crl(valid, false); }
 
-std::string TestCa::delta_crl_pem(std::chrono::seconds next_update) const {
-    return state_->make_crl(next_update, true);
-}
+std::string TestCa::delta_crl_pem(std::chrono::seconds valid) const { return state_->make_crl(valid, true); }
 
 TestCa::TestCa(std::unique_ptr<State> state) : state_(std::move(state)) {}
 TestCa::TestCa(TestCa&&) noexcept = default;

@@ -91,15 +91,49 @@ TEST_F(VerifyCertificateTest, WhereTheCaPublishesDeltasAStaleOrMissingDeltaRefus
 
     const auto missing = verify(trusted, {root.crl_pem(), base}, device);
     EXPECT_EQ(missing.verify_error, X509_V_ERR_UNABLE_TO_GET_CRL);
-    EXPECT_EQ(
-        missing.refusal.rfind("unable to get delta CRL: \"CN=Verify Issuing CA\" publishes delta CRLs", 0),
-        0u)
+    EXPECT_EQ(missing.refusal.rfind(
+                  "unable to get delta CRL: the base CRL of \"CN=Verify Issuing CA\" names a delta CRL "
+                  "(Freshest CRL) and none is loaded",
+                  0),
+              0u)
         << missing.refusal;
     EXPECT_NE(missing.refused_certificate.find("subject=\"CN=device\""), std::string::npos)
         << missing.refused_certificate;
 
+    // A base fetched before its delta: the older delta still counts while in date (the base holds
+    // what it listed). A delta for a newer base than the one held does not: the base held misses what
+    // the newer one listed, and OpenSSL would not add that delta.
+    const auto for_this_base = issuing.delta_crl_pem();
+    const auto newer_base = issuing.crl_pem(std::chrono::hours(24 * 7));
+    const auto for_the_newer_base = issuing.delta_crl_pem();
+    EXPECT_EQ(verify(trusted, {root.crl_pem(), newer_base, for_this_base}, device).refusal, "");
+    EXPECT_EQ(verify(trusted, {root.crl_pem(), newer_base, for_the_newer_base}, device).refusal, "");
+    const auto unfitting = verify(trusted, {root.crl_pem(), base, for_the_newer_base}, device);
+    EXPECT_EQ(
+        unfitting.refusal.rfind("unable to get delta CRL: the delta CRL of \"CN=Verify Issuing CA\" held "
+                                "was published for a newer base CRL than the one held",
+                                0),
+        0u)
+        << unfitting.refusal;
+
     // Without revocation checks (no CRLs configured), nothing is asked of deltas.
     EXPECT_EQ(verify(trusted, {}, device).refusal, "");
+}
+
+// A certificate names where its CA published deltas when it was issued; the CA's current base CRL
+// says whether it still does. A CA that stopped (its base names no Freshest CRL) leaves its older
+// devices accepted on the base alone.
+TEST_F(VerifyCertificateTest, ACertificatesOwnFreshestCrlDemandsNoDeltaOfACaThatStopped) {
+    auto spec = alice();
+    const auto uri = der_tlv(0x86, {der_text("http://127.0.0.1:1/issuing-delta.crl")});
+    spec.extra_extensions.push_back(
+        {"2.5.29.46",  // Freshest CRL: one distribution point, fullName with the URI
+         der_tlv(0x30, {der_tlv(0x30, {der_tlv(0xa0, {der_tlv(0xa0, {uri})})})})});
+    const auto device = issuing.issue(spec);
+    issuing.publish_at("http://127.0.0.1:1/issuing.crl");  // deltas no longer published
+    EXPECT_EQ(
+        verify(issuing.cert_pem() + root.cert_pem(), {root.crl_pem(), issuing.crl_pem()}, device).refusal,
+        "");
 }
 
 TEST_F(VerifyCertificateTest, ADeviceOfAnotherCaIsRefusedNamingItsIssuer) {

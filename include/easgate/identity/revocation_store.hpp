@@ -75,7 +75,8 @@ public:
 
     // Whether a CRL past its nextUpdate is still inside client_auth.crl_refresh.grace.
     bool within_grace(const X509_CRL* crl) const;
-    // Whether a CRL's nextUpdate is ahead (or it has none), or passed within the grace.
+    // Whether a CRL's nextUpdate is ahead, or passed within the grace; never for one without (a
+    // delta CRL that would count for ever).
     bool in_date(const X509_CRL* crl) const;
     // "CN=… (nextUpdate …)" for each CRL held that is past its nextUpdate.
     std::vector<std::string> expired_crls() const;
