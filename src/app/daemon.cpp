@@ -24,12 +24,29 @@
 #include "easgate/identity/crl_refresher.hpp"
 #include "easgate/listener/listener.hpp"
 #include "easgate/upstream/health_checker.hpp"
+#include "easgate/upstream/idle_pool.hpp"
 
 namespace easgate::app {
 
 namespace asio = boost::asio;
 
 namespace {
+
+// What each start and each reload that took applies process-wide: the bounds of the workers' idle
+// Exchange connections, and a word on each listener that checks no revocation (allowed, but never
+// silently).
+void take_up(const config::Config& config) {
+    upstream::IdleConnectionPool::configure(config.limits.max_idle_upstream_connections,
+                                            config.limits.upstream_idle_timeout);
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        if (config.listeners[i].client_auth.checks_revocation()) continue;
+        spdlog::warn(
+            "listeners[{}]: device certificates are not checked for revocation (no client_auth.crl_files, "
+            "no crl_refresh): a revoked phone still gets in; list each CA's CRL in crl_files or turn on "
+            "crl_refresh",
+            i);
+    }
+}
 
 std::uint64_t unix_now() {
     return static_cast<std::uint64_t>(
@@ -115,6 +132,7 @@ Daemon::Daemon(const config::Config& config, std::filesystem::path config_path)
       workers_(worker_count_),
       parts_(build_gateway(config)) {
     reload_status_.last_success_unix = unix_now();
+    take_up(parts_.config);
     open_listeners(workers_.picker());
     open_admin();
 }
@@ -330,6 +348,7 @@ void Daemon::reload() {
 void Daemon::install(GatewayParts next) {
     spdlog::set_level(spdlog::level::from_str(next.config.logging.level));
     auto replaced = std::exchange(parts_, std::move(next));
+    take_up(parts_.config);
     for (std::size_t i = 0; i < listeners_.size(); ++i) listeners_[i]->use(parts_.listeners[i]);
     start_background_work(&replaced);
     spdlog::info("reloaded {}: new connections use it; {} open connections keep the previous one",

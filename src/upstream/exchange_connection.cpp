@@ -40,8 +40,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const 
 // the connection stays with the device connection.
 bool UpstreamExchange::take_idle(const std::string& user) {
     if (user.empty() || connection_.is_open()) return false;
-    auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
-                                                     limits_.upstream_idle_timeout);
+    auto& pool = IdleConnectionPool::for_this_thread();
     auto idle = pool.take(*upstream_, user, upstream_->routed_server(user));
     if (!idle) return false;
     connection_ = std::move(*idle);
@@ -50,8 +49,7 @@ bool UpstreamExchange::take_idle(const std::string& user) {
 
 void UpstreamExchange::release(const std::string& user) {
     if (user.empty() || !connection_.is_open()) return;
-    auto& pool = IdleConnectionPool::for_this_thread(limits_.max_idle_upstream_connections,
-                                                     limits_.upstream_idle_timeout);
+    auto& pool = IdleConnectionPool::for_this_thread();
     pool.give(upstream_, user, std::exchange(connection_, UpstreamConnection(executor_)));
 }
 

@@ -1,15 +1,27 @@
 #include "easgate/upstream/idle_pool.hpp"
 
+#include <atomic>
 #include <memory>
 
 namespace easgate::upstream {
 
-IdleConnectionPool& IdleConnectionPool::for_this_thread(std::size_t max_idle,
-                                                        std::chrono::milliseconds idle_timeout) {
-    thread_local IdleConnectionPool pool(max_idle, idle_timeout);
-    // The bounds of the moment: a reload may have changed them since the pool was made.
-    pool.max_idle_ = max_idle;
-    pool.idle_timeout_ = idle_timeout;
+namespace {
+
+std::atomic<std::size_t> configured_max_idle{config::LimitsConfig{}.max_idle_upstream_connections};
+std::atomic<std::chrono::milliseconds> configured_idle_timeout{config::LimitsConfig{}.upstream_idle_timeout};
+
+}  // namespace
+
+void IdleConnectionPool::configure(std::size_t max_idle, std::chrono::milliseconds idle_timeout) {
+    configured_max_idle.store(max_idle, std::memory_order_relaxed);
+    configured_idle_timeout.store(idle_timeout, std::memory_order_relaxed);
+}
+
+IdleConnectionPool& IdleConnectionPool::for_this_thread() {
+    thread_local IdleConnectionPool pool(configured_max_idle.load(std::memory_order_relaxed),
+                                         configured_idle_timeout.load(std::memory_order_relaxed));
+    pool.max_idle_ = configured_max_idle.load(std::memory_order_relaxed);
+    pool.idle_timeout_ = configured_idle_timeout.load(std::memory_order_relaxed);
     return pool;
 }
 
@@ -34,6 +46,8 @@ void IdleConnectionPool::give(std::shared_ptr<const Upstream> upstream, const st
                               UpstreamConnection connection) {
     if (max_idle_ == 0) {  // none kept, nor those pooled before a reload set it
         while (!idle_.empty()) erase(idle_.begin());
+        spare_.clear();  // no sweep comes to free them
+        spare_keys_.clear();
         return;  // connection closes as it goes out of scope
     }
     const auto executor = connection.executor();

@@ -133,14 +133,15 @@ TEST_F(ClientCertificateTest, IssuingCaListedAloneWithItsCrlIsEnough) {
     expect_refused("revoked", "certificate revoked");
 }
 
-// Allowed without CRLs, but never silently: the start says a revoked phone gets in.
-TEST_F(ClientCertificateTest, AListenerCheckingNoRevocationSaysSoAtStart) {
+// Allowed without CRLs, but never silently: each start and reload says a revoked phone gets in.
+TEST_F(ClientCertificateTest, AListenerCheckingNoRevocationSaysSoAtStartAndReload) {
     start_gateway();
-    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err",
-                               "listeners[0]: device certificates are not checked for revocation (no "
-                               "client_auth.crl_files, no crl_refresh)")
-                     .empty())
-        << gateway_log();
+    const std::string warning =
+        "listeners[0]: device certificates are not checked for revocation (no client_auth.crl_files, no "
+        "crl_refresh)";
+    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", warning).empty()) << gateway_log();
+    reload_gateway();  // the same configuration: its TLS context is kept, the warning is not skipped
+    EXPECT_EQ(count_of(gateway_log(), warning), 2u) << gateway_log();
 }
 
 TEST_F(ClientCertificateTest, DevicesOfAnIssuingCaTheRootRevokedAreRefused) {

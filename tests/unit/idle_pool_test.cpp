@@ -32,16 +32,17 @@ TEST(IdleConnectionPool, AnIdleConnectionKeepsItsUpstreamUntilItGoes) {
     EXPECT_TRUE(watched.expired());
 }
 
-// limits.max_idle_upstream_connections and upstream_idle_timeout apply after a reload: the worker's
-// pool takes the bounds each caller passes, and a lowered count lets the oldest go at the next give.
+// limits.max_idle_upstream_connections and upstream_idle_timeout apply after a reload: the workers'
+// pools take the bounds configured last, and a lowered count lets the oldest go at the next give.
 TEST(IdleConnectionPool, AReloadsBoundsApplyToTheWorkersPool) {
     boost::asio::io_context io;  // outlives the thread's pool and its sweep timer
     std::thread worker([&io] {   // a thread of its own: a pool of its own
         const auto pooled = [&io](std::size_t max_idle, const std::string& user) {
             auto upstream = std::make_shared<const Upstream>(exchange_config(), "upstreams[0]");
             const std::weak_ptr<const Upstream> watched = upstream;
-            IdleConnectionPool::for_this_thread(max_idle, std::chrono::minutes(1))
-                .give(std::move(upstream), user, UpstreamConnection(io.get_executor()));
+            IdleConnectionPool::configure(max_idle, std::chrono::minutes(1));  // a reload sets them
+            IdleConnectionPool::for_this_thread().give(std::move(upstream), user,
+                                                       UpstreamConnection(io.get_executor()));
             return watched;  // expired once the pool let the connection go
         };
         const auto alice = pooled(4, "alice");
@@ -55,6 +56,8 @@ TEST(IdleConnectionPool, AReloadsBoundsApplyToTheWorkersPool) {
         EXPECT_TRUE(dave.expired());
     });
     worker.join();
+    IdleConnectionPool::configure(config::LimitsConfig{}.max_idle_upstream_connections,
+                                  config::LimitsConfig{}.upstream_idle_timeout);  // for the tests after
 }
 
 }  // namespace

@@ -29,8 +29,11 @@ public:
     IdleConnectionPool(const IdleConnectionPool&) = delete;
     IdleConnectionPool& operator=(const IdleConnectionPool&) = delete;
 
-    // The worker thread's pool, with these bounds from now on (a reload may change them).
-    static IdleConnectionPool& for_this_thread(std::size_t max_idle, std::chrono::milliseconds idle_timeout);
+    // The bounds of every worker's pool from now on: set at start and by each reload, not by the
+    // sessions (one begun before a reload holds the limits it began with).
+    static void configure(std::size_t max_idle, std::chrono::milliseconds idle_timeout);
+    // The worker thread's pool, with the bounds configured last.
+    static IdleConnectionPool& for_this_thread();
 
     // The most recently idle connection of user on upstream that is still open, to `server` only
     // when given; nullopt when there is none.
