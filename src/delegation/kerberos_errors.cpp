@@ -88,7 +88,7 @@ Explanation explain_not_found(KerberosStep step, const DelegationAttempt& a) {
     }
     if (step == KerberosStep::s4u2self) {
         return {"service_without_spn", a.service_principal + " is not known to the KDC as a service",
-                "give " + account_of(a.service_principal) + " an SPN (setspn -S HTTP/<gateway host> " +
+                "give " + account_of(a.service_principal) + " an SPN (setspn -S host/<easgate's host name> " +
                     account_of(a.service_principal) + ")"};
     }
     return {"realm_unknown", "the KDC doesn't know realm " + a.realm,
