@@ -84,13 +84,14 @@ protected:
                                              header.keep_alive(),
                                              false};
             common::BodyRateGuard rate(limits_.min_body_rate, limits_.client_body_timeout);
+            const std::string who = "127.0.0.1 " + options.user;  // the request holds a view of it
             upstream::DeviceRequest request{
                 server,       buffer,
                 parser,       std::move(body),
                 true,         framing,
                 line,         {options.deadline, "the test's deadline", options.long_poll},
                 rate,         options.credentials,
-                options.user, "127.0.0.1 " + options.user};
+                options.user, who};
             watched_exchange_ = &*exchange_object_;
             outcome.end = co_await exchange_object_->forward(request, watch_);
             watched_exchange_ = nullptr;
