@@ -24,29 +24,12 @@
 #include "easgate/identity/crl_refresher.hpp"
 #include "easgate/listener/listener.hpp"
 #include "easgate/upstream/health_checker.hpp"
-#include "easgate/upstream/idle_pool.hpp"
 
 namespace easgate::app {
 
 namespace asio = boost::asio;
 
 namespace {
-
-// What each start and each reload that took applies process-wide: the bounds of the workers' idle
-// Exchange connections, and a word on each listener that checks no revocation (allowed, but never
-// silently).
-void take_up(const config::Config& config) {
-    upstream::IdleConnectionPool::configure(config.limits.max_idle_upstream_connections,
-                                            config.limits.upstream_idle_timeout);
-    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-        if (config.listeners[i].client_auth.checks_revocation()) continue;
-        spdlog::warn(
-            "listeners[{}]: device certificates are not checked for revocation (no client_auth.crl_files, "
-            "no crl_refresh): a revoked phone still gets in; list each CA's CRL in crl_files or turn on "
-            "crl_refresh",
-            i);
-    }
-}
 
 std::uint64_t unix_now() {
     return static_cast<std::uint64_t>(

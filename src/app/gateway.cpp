@@ -1,8 +1,11 @@
 #include "easgate/app/gateway.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
 #include "easgate/pipeline/policy_stage.hpp"
+#include "easgate/upstream/idle_pool.hpp"
 
 namespace easgate::app {
 
@@ -63,6 +66,19 @@ std::shared_ptr<listener::ServerTlsContext> listener_tls(const config::Config& c
 }
 
 }  // namespace
+
+void take_up(const config::Config& config) {
+    upstream::IdleConnectionPool::configure(config.limits.max_idle_upstream_connections,
+                                            config.limits.upstream_idle_timeout);
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        if (config.listeners[i].client_auth.checks_revocation()) continue;
+        spdlog::warn(
+            "listeners[{}]: device certificates are not checked for revocation (no client_auth.crl_files, "
+            "no crl_refresh): a revoked phone still gets in; list each CA's CRL in crl_files or turn on "
+            "crl_refresh",
+            i);
+    }
+}
 
 GatewayParts build_gateway(const config::Config& config, const GatewayParts* running) {
     // One directory client and one delegation service for the process: their caches and their

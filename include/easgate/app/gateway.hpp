@@ -39,6 +39,11 @@ struct GatewayParts {
 // the TLS contexts are always built anew, re-reading certificates, keys, CAs and CRLs.
 GatewayParts build_gateway(const config::Config& config, const GatewayParts* running = nullptr);
 
+// What each start and each reload that took applies process-wide: the bounds of the workers' idle
+// Exchange connections, and a word on each listener that checks no revocation (allowed, but never
+// silently).
+void take_up(const config::Config& config);
+
 // Runs the daemon until SIGINT or SIGTERM, reloading config_path on SIGHUP; returns the exit code.
 int run_gateway(const config::Config& config, const std::filesystem::path& config_path);
 
