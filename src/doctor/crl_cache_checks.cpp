@@ -103,7 +103,7 @@ void check_crl_cache(const config::ClientAuthConfig& client_auth, const std::str
         auto crls = offered.installed;
         crls.insert(crls.end(), offered.held.begin(), offered.held.end());
         kept.push_back(common::join(crls) + " from " + entry.url);
-        store.remember_distribution_point(entry.url);
+        store.remember_distribution_point(entry.url, offered.deltas);
     }
     report.pass("tls", check,
                 directory.string() + ", writable by " + service + ": " +

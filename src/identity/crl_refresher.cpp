@@ -117,7 +117,7 @@ void CrlRefresher::load_cache() {
             spdlog::info("CRL cache: what was kept from {} is left out: {}", entry.url, offered.error);
             continue;
         }
-        store_->remember_distribution_point(entry.url);
+        store_->remember_distribution_point(entry.url, offered.deltas);
         cached_.insert(entry.url);
         for (const auto& described : offered.installed)
             spdlog::info("CRL cache: {} kept from {} is in use until fetched again", described, entry.url);
@@ -129,10 +129,12 @@ OfferedCrls offer_crls(RevocationStore& store, const std::string& body) {
     auto crls = parse_crls(body);
     if (crls.empty()) offered.error = "the answer is no CRL (PEM or DER)";
     offered.past_next_update = !crls.empty();
+    offered.deltas = !crls.empty();
     for (auto& crl : crls) {
         std::string described = describe_crl(crl.get());
         const auto left = seconds_until(X509_CRL_get0_nextUpdate(crl.get()));
         offered.past_next_update = offered.past_next_update && left && *left < 0;
+        offered.deltas = offered.deltas && is_delta_crl(crl.get());
         switch (store.offer(std::move(crl))) {
             case RevocationStore::Offer::installed:
                 offered.installed.push_back(std::move(described));

@@ -35,14 +35,10 @@ std::vector<DistributionPoint> points_of(DistPointsPtr points) {
     return out;
 }
 
-std::vector<DistributionPoint> certificate_points(X509* cert) {
-    const auto extension = [cert](int nid) {
-        return points_of(
-            DistPointsPtr(static_cast<STACK_OF(DIST_POINT)*>(X509_get_ext_d2i(cert, nid, nullptr, nullptr))));
-    };
-    auto points = extension(NID_crl_distribution_points);
-    for (auto& point : extension(NID_freshest_crl)) points.push_back(std::move(point));
-    return points;
+// A certificate's CRL Distribution Points (nid NID_crl_distribution_points) or Freshest CRL.
+std::vector<DistributionPoint> certificate_points(X509* cert, int nid) {
+    return points_of(
+        DistPointsPtr(static_cast<STACK_OF(DIST_POINT)*>(X509_get_ext_d2i(cert, nid, nullptr, nullptr))));
 }
 
 std::vector<DistributionPoint> freshest_crl_points(X509_CRL* crl) {
@@ -74,7 +70,7 @@ RevocationStore::RevocationStore(std::vector<X509Ptr> anchors, std::vector<X509C
       grace_(grace),
       crls_(std::move(seed_crls)) {
     const std::lock_guard lock(mutex_);
-    for (const auto& crl : crls_) add_points_locked(freshest_crl_points(crl.get()));
+    for (const auto& crl : crls_) add_points_locked(freshest_crl_points(crl.get()), true);
     rebuild_locked();
 }
 
@@ -104,7 +100,7 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
         if (held != crls_.end() && !newer_crl(crl.get(), held->get())) return Offer::not_newer;
         // A base CRL fetched for the first time names where its delta CRLs are: fetched at once, not
         // an interval later.
-        if (add_points_locked(freshest_crl_points(crl.get()))) wake = wake_;
+        if (add_points_locked(freshest_crl_points(crl.get()), true)) wake = wake_;
         if (held != crls_.end()) {
             *held = std::move(crl);
         } else {
@@ -117,13 +113,15 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
 }
 
 void RevocationStore::learn_distribution_points(X509* cert) {
-    const auto points = certificate_points(cert);
-    if (points.empty()) return;
+    const auto bases = certificate_points(cert, NID_crl_distribution_points);
+    const auto deltas = certificate_points(cert, NID_freshest_crl);
     std::function<void()> wake;
     {
         const std::lock_guard lock(mutex_);
         const auto known = [this](const DistributionPoint& point) { return seen_.count(point) > 0; };
-        if (std::all_of(points.begin(), points.end(), known)) return;
+        if (std::all_of(bases.begin(), bases.end(), known) &&
+            std::all_of(deltas.begin(), deltas.end(), known))
+            return;
         const bool signed_by_anchor =
             std::any_of(anchors_.begin(), anchors_.end(), [cert](const X509Ptr& anchor) {
                 return X509_check_issued(anchor.get(), cert) == X509_V_OK &&
@@ -131,7 +129,8 @@ void RevocationStore::learn_distribution_points(X509* cert) {
             });
         ERR_clear_error();
         if (!signed_by_anchor) return;
-        if (add_points_locked(points)) wake = wake_;
+        const bool new_base = add_points_locked(bases, false);
+        if (add_points_locked(deltas, true) || new_base) wake = wake_;
     }
     if (wake) wake();  // outside the lock: it may take it
 }
@@ -145,15 +144,15 @@ void RevocationStore::learn_from_anchors() {
     for (const auto& anchor : anchors_) learn_distribution_points(anchor.get());
 }
 
-void RevocationStore::remember_distribution_point(const std::string& url) {
+void RevocationStore::remember_distribution_point(const std::string& url, bool delta) {
     const std::lock_guard lock(mutex_);
-    const bool known = std::any_of(points_.begin(), points_.end(), [&url](const DistributionPoint& point) {
-        return std::find(point.begin(), point.end(), url) != point.end();
+    const bool known = std::any_of(points_.begin(), points_.end(), [&url](const auto& point) {
+        return std::find(point.first.begin(), point.first.end(), url) != point.first.end();
     });
-    if (!known) add_points_locked({{url}});
+    if (!known) add_points_locked({{url}}, delta);
 }
 
-bool RevocationStore::add_points_locked(const std::vector<DistributionPoint>& points) {
+bool RevocationStore::add_points_locked(const std::vector<DistributionPoint>& points, bool delta) {
     bool learned = false;
     for (const auto& point : points) {
         if (!seen_.insert(point).second) continue;
@@ -172,14 +171,18 @@ bool RevocationStore::add_points_locked(const std::vector<DistributionPoint>& po
         // A location remembered alone (from the cache) is now known with its alternatives.
         if (fetchable.size() > 1)
             for (const auto& url : fetchable) points_.erase(DistributionPoint{url});
-        learned = points_.insert(std::move(fetchable)).second || learned;
+        learned = points_.emplace(std::move(fetchable), delta).second || learned;
     }
     return learned;
 }
 
 std::vector<DistributionPoint> RevocationStore::distribution_points() const {
     const std::lock_guard lock(mutex_);
-    return {points_.begin(), points_.end()};
+    std::vector<DistributionPoint> ordered;
+    for (const bool deltas : {false, true})
+        for (const auto& [point, delta] : points_)
+            if (delta == deltas) ordered.push_back(point);
+    return ordered;
 }
 
 bool within_grace(const X509_CRL* crl, std::chrono::milliseconds grace) {

@@ -25,6 +25,7 @@ struct OfferedCrls {
     std::vector<std::string> held;       // the store has these or newer ones
     std::string error;                   // why the answer is unusable; "" when it is usable
     bool past_next_update = false;       // every CRL in it is past its nextUpdate: a stale location
+    bool deltas = false;                 // every CRL in it is a delta CRL
 };
 OfferedCrls offer_crls(RevocationStore& store, const std::string& body);
 

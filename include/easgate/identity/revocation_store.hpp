@@ -66,11 +66,14 @@ public:
     void learn_distribution_points(X509* cert);
     // The same for the listed CAs themselves: an issuing CA names its root's CRL.
     void learn_from_anchors();
-    // A distribution point from an earlier run (CrlCache) whose CRL this store accepted, so a
-    // listed CA signed the certificate that named it.
-    void remember_distribution_point(const std::string& url);
+    // A distribution point from an earlier run (CrlCache) whose CRL (a delta CRL, or not) this
+    // store accepted, so a listed CA signed the certificate that named it.
+    void remember_distribution_point(const std::string& url, bool delta);
     // Called (from any thread) when a distribution point was learned.
     void on_new_distribution_point(std::function<void()> wake);
+    // The points to fetch, base CRLs' before delta CRLs': a round that took a new base's delta first
+    // would hold, until it had that base, a delta for a newer base than the one held, which refuses
+    // its CA's devices (stale_delta_crl).
     std::vector<DistributionPoint> distribution_points() const;
 
     // Whether a CRL past its nextUpdate is still inside client_auth.crl_refresh.grace.
@@ -94,7 +97,7 @@ public:
 
 private:
     // Whether a distribution point with a fetchable location was new.
-    bool add_points_locked(const std::vector<DistributionPoint>& points);
+    bool add_points_locked(const std::vector<DistributionPoint>& points, bool delta);
     void rebuild_locked();
 
     std::vector<X509Ptr> anchors_;
@@ -106,9 +109,10 @@ private:
     X509StorePtr store_;
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<std::int64_t> crls_hold_until_{0};
-    std::set<DistributionPoint> points_;  // to fetch: their fetchable_crl_url locations
-    std::set<DistributionPoint> seen_;    // as learned, all locations
-    std::set<std::string> skipped_;       // ldap://server/…, https:// and others, logged once
+    // To fetch: their fetchable_crl_url locations, and whether they serve delta CRLs.
+    std::map<DistributionPoint, bool> points_;
+    std::set<DistributionPoint> seen_;  // as learned, all locations
+    std::set<std::string> skipped_;     // ldap://server/…, https:// and others, logged once
 };
 
 // Seconds from now until time, negative once it has passed; nullopt without one (no nextUpdate).
