@@ -142,6 +142,11 @@ OfferedCrls offer_crls(RevocationStore& store, const std::string& body) {
             case RevocationStore::Offer::not_newer:
                 offered.held.push_back(std::move(described));
                 break;
+            case RevocationStore::Offer::for_unheld_base:
+                offered.error = "the " + described +
+                                " was published for a newer base CRL than easgate holds: the delta CRL held "
+                                "stays in use until that base is fetched";
+                return offered;
             case RevocationStore::Offer::unknown_issuer:
                 offered.error =
                     "the " + described + " is from a CA that is not in client_auth.trusted_ca_file";

@@ -91,13 +91,21 @@ RevocationStore::Offer RevocationStore::offer(X509CrlPtr crl) {
     std::function<void()> wake;
     {
         const std::lock_guard lock(mutex_);
-        const auto held = std::find_if(crls_.begin(), crls_.end(), [&](const X509CrlPtr& candidate) {
-            return is_delta_crl(candidate.get()) == is_delta_crl(crl.get()) &&
-                   X509_NAME_cmp(X509_CRL_get_issuer(candidate.get()), X509_CRL_get_issuer(crl.get())) == 0 &&
-                   X509_CRL_verify(candidate.get(), X509_get0_pubkey(signer)) == 1;  // not another key's
-        });
+        const auto held_of_kind = [&](bool delta) {
+            return std::find_if(crls_.begin(), crls_.end(), [&](const X509CrlPtr& candidate) {
+                return is_delta_crl(candidate.get()) == delta &&
+                       X509_NAME_cmp(X509_CRL_get_issuer(candidate.get()), X509_CRL_get_issuer(crl.get())) ==
+                           0 &&
+                       X509_CRL_verify(candidate.get(), X509_get0_pubkey(signer)) == 1;  // not another key's
+            });
+        };
+        const auto held = held_of_kind(is_delta_crl(crl.get()));
+        // A delta for a base not held yet (the CA's web server took the new delta before the new
+        // base) would refuse the CA's devices; the delta held goes on with the base held meanwhile.
+        const auto base = is_delta_crl(crl.get()) ? held_of_kind(false) : crls_.end();
         ERR_clear_error();
         if (held != crls_.end() && !newer_crl(crl.get(), held->get())) return Offer::not_newer;
+        if (base != crls_.end() && for_newer_base(crl.get(), base->get())) return Offer::for_unheld_base;
         // A base CRL fetched for the first time names where its delta CRLs are: fetched at once, not
         // an interval later.
         if (add_points_locked(freshest_crl_points(crl.get()), true)) wake = wake_;

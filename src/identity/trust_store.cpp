@@ -110,16 +110,20 @@ bool only_other_keys_crls(X509_STORE_CTX* store, X509* cert) {
     return other_key;
 }
 
+// How crl lists cert as revoked: the CRL, the date and the reason it gives; "" when it does not (a
+// removeFromCRL entry of a delta included: the certificate was released from hold).
+std::string listing(X509_CRL* crl, X509* cert) {
+    X509_REVOKED* entry = nullptr;
+    if (!crl || X509_CRL_get0_by_cert(crl, &entry, cert) != 1 || !entry) return "";
+    return ": listed by the " + describe_crl(crl) + " as revoked on " +
+           time_text(X509_REVOKED_get0_revocationDate(entry)) + reason_of(entry);
+}
+
 // What revoked the certificate being checked: the CRL, the date and the reason it gives.
 std::string revocation_of(X509_STORE_CTX* store) {
     X509* cert = X509_STORE_CTX_get_current_cert(store);
     if (!cert) return "";
-    const auto listed_by = [cert](X509_CRL* crl) -> std::string {
-        X509_REVOKED* entry = nullptr;
-        if (!crl || X509_CRL_get0_by_cert(crl, &entry, cert) != 1 || !entry) return "";
-        return ": listed by the " + describe_crl(crl) + " as revoked on " +
-               time_text(X509_REVOKED_get0_revocationDate(entry)) + reason_of(entry);
-    };
+    const auto listed_by = [cert](X509_CRL* crl) { return listing(crl, cert); };
     if (auto text = listed_by(X509_STORE_CTX_get0_current_crl(store)); !text.empty()) return text;
     // OpenSSL gives the base CRL as the current one even when only its delta lists the certificate
     // (a device revoked since the base was published).
@@ -230,6 +234,10 @@ std::string key_id_text(const ASN1_OCTET_STRING* key_id) {
 
 bool is_delta_crl(const X509_CRL* crl) { return X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0; }
 
+bool for_newer_base(X509_CRL* delta, X509_CRL* base) {
+    return fit_of(delta, base) == DeltaFit::for_newer_base;
+}
+
 bool newer_crl(X509_CRL* candidate, X509_CRL* held) {
     const auto candidate_number = crl_number(candidate, NID_crl_number);
     const auto held_number = crl_number(held, NID_crl_number);
@@ -250,7 +258,7 @@ bool is_missing_anchor_crl(X509_STORE_CTX* store) {
     return chain && X509_STORE_CTX_get_error_depth(store) == sk_X509_num(chain) - 1;
 }
 
-std::string stale_delta_crl(X509_STORE_CTX* store, const std::function<bool(const X509_CRL*)>& current) {
+std::string delta_crl_refusal(X509_STORE_CTX* store, const std::function<bool(const X509_CRL*)>& current) {
     const X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(store);
     if ((X509_VERIFY_PARAM_get_flags(param) & X509_V_FLAG_USE_DELTAS) == 0) return "";
     STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);
@@ -273,35 +281,53 @@ std::string stale_delta_crl(X509_STORE_CTX* store, const std::function<bool(cons
         if (!base || X509_CRL_get_ext_by_NID(base, NID_freshest_crl, -1) < 0) continue;
         X509_CRL* stale = nullptr;      // of use, but past its nextUpdate (and grace)
         X509_CRL* unfitting = nullptr;  // for a newer base than the one held
-        bool usable = false;
+        X509_CRL* usable = nullptr;
+        bool adds = false;
         for (X509_CRL* delta : of_key(true)) {
-            if (fit_of(delta, base) == DeltaFit::for_newer_base) {
+            const DeltaFit fit = fit_of(delta, base);
+            if (fit == DeltaFit::for_newer_base) {
                 unfitting = delta;
             } else if (current(delta)) {
-                usable = true;
+                usable = delta;
+                adds = fit == DeltaFit::adds;
                 break;
             } else if (!stale || ASN1_TIME_compare(X509_CRL_get0_nextUpdate(delta),
                                                    X509_CRL_get0_nextUpdate(stale)) > 0) {
                 stale = delta;
             }
         }
-        if (usable) continue;
+        const auto concerning = [&](int error) {  // only when refusing: the callback goes on otherwise
+            X509_STORE_CTX_set_error_depth(store, i);
+            X509_STORE_CTX_set_current_cert(store, cert);
+            X509_STORE_CTX_set_error(store, error);
+        };
+        if (usable) {
+            // OpenSSL adds a delta to a base only when their AKID and IDP extensions match too, and
+            // may have gone by another base than the newest: what these two say of the certificate
+            // counts whatever it did. A delta's removeFromCRL releases what the base listed.
+            X509_REVOKED* entry = nullptr;
+            const int in_delta = adds ? X509_CRL_get0_by_cert(usable, &entry, cert) : 0;
+            const std::string listed = in_delta == 1   ? listing(usable, cert)
+                                       : in_delta == 0 ? listing(base, cert)
+                                                       : "";
+            if (listed.empty()) continue;
+            concerning(X509_V_ERR_CERT_REVOKED);
+            return X509_verify_cert_error_string(X509_V_ERR_CERT_REVOKED) + listed;
+        }
         std::string issuer(1, '"');
         issuer += name_text(X509_get_issuer_name(cert));
         issuer += '"';
-        X509_STORE_CTX_set_error_depth(store, i);
-        X509_STORE_CTX_set_current_cert(store, cert);
         const std::string remedy =
             ": the base CRL alone misses every certificate revoked since it was published; let "
             "client_auth.crl_refresh fetch the delta (easgate_crl_distribution_points_failing says whether "
             "it can), or copy the CA's current base and delta CRLs, of one publication, to "
             "client_auth.crl_files";
         if (stale) {
-            X509_STORE_CTX_set_error(store, X509_V_ERR_CRL_HAS_EXPIRED);
+            concerning(X509_V_ERR_CRL_HAS_EXPIRED);
             return "delta CRL has expired: the delta CRL of " + issuer + " was due for renewal at " +
                    time_text(X509_CRL_get0_nextUpdate(stale)) + remedy;
         }
-        X509_STORE_CTX_set_error(store, X509_V_ERR_UNABLE_TO_GET_CRL);
+        concerning(X509_V_ERR_UNABLE_TO_GET_CRL);
         if (unfitting)
             return "unable to get delta CRL: the delta CRL of " + issuer +
                    " held was published for a newer base CRL than the one held" + remedy;

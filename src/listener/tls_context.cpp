@@ -147,7 +147,7 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
     if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
 
     const auto in_date = [check](const X509_CRL* crl) { return check->revocation->in_date(crl); };
-    if (auto stale = identity::stale_delta_crl(store, in_date); !stale.empty()) {
+    if (auto stale = identity::delta_crl_refusal(store, in_date); !stale.empty()) {
         refuse(*check, store, std::move(stale));
         return 0;
     }

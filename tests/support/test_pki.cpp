@@ -246,7 +246,7 @@ void add_leaf_extensions(X509* cert, X509* issuer, const std::string& crl_url, c
 void sign(X509* cert, EVP_PKEY* key) { check(X509_sign(cert, key, EVP_sha256()) > 0, "X509_sign"); }
 
 // crlNumber, the CA's key identifier, and for a delta CRL the base it adds to (critical, RFC 5280).
-void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number, long delta_of) {
+void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number, long delta_of, bool key_id) {
     const Asn1IntegerPtr number(checked(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
     check(ASN1_INTEGER_set(number.get(), crl_number) == 1, "ASN1_INTEGER_set");
     check(X509_CRL_add1_ext_i2d(crl, NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) == 1, "crlNumber");
@@ -255,12 +255,13 @@ void add_crl_extensions(X509_CRL* crl, X509* ca_cert, long crl_number, long delt
         check(ASN1_INTEGER_set(base.get(), delta_of) == 1, "ASN1_INTEGER_set");
         check(X509_CRL_add1_ext_i2d(crl, NID_delta_crl, base.get(), 1, X509V3_ADD_DEFAULT) == 1, "deltaCRL");
     }
+    if (!key_id) return;
     X509V3_CTX context;
     X509V3_set_ctx_nodb(&context);
     X509V3_set_ctx(&context, ca_cert, nullptr, nullptr, crl, 0);
-    const X509ExtensionPtr key_id(checked(
+    const X509ExtensionPtr aki(checked(
         X509V3_EXT_conf_nid(nullptr, &context, NID_authority_key_identifier, "keyid:always"), "CRL AKI"));
-    check(X509_CRL_add_ext(crl, key_id.get(), -1) == 1, "adding the CRL AKI");
+    check(X509_CRL_add_ext(crl, aki.get(), -1) == 1, "adding the CRL AKI");
 }
 
 void add_revoked(X509_CRL* crl, const std::string& serial_hex, std::time_t revoked_at, int reason) {
@@ -315,7 +316,7 @@ struct TestCa::State {
     std::string crl_url;
     std::string delta_crl_url;
 
-    std::string make_crl(std::chrono::seconds next_update, bool delta) {
+    std::string make_crl(std::chrono::seconds next_update, bool delta, bool key_id = true) {
         const X509CrlPtr crl(checked(X509_CRL_new(), "X509_CRL_new"));
         check(X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1, "CRL version");
         check(X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(cert.get())) == 1, "CRL issuer");
@@ -326,7 +327,7 @@ struct TestCa::State {
             add_revoked(crl.get(), revocations[i].serial_hex, revocations[i].revoked_at,
                         revocations[i].reason);
         }
-        add_crl_extensions(crl.get(), cert.get(), ++last_crl_number, delta ? last_base_number : 0);
+        add_crl_extensions(crl.get(), cert.get(), ++last_crl_number, delta ? last_base_number : 0, key_id);
         if (!delta) {
             last_base_number = last_crl_number;
             revocations_in_base = revocations.size();
@@ -387,7 +388,9 @@ void TestCa::publish_at(std::string crl_url, std::string delta_crl_url) {
 
 std::string TestCa::crl_pem(std::chrono::seconds valid) const { return state_->make_crl(valid, false); }
 
-std::string TestCa::delta_crl_pem(std::chrono::seconds valid) const { return state_->make_crl(valid, true); }
+std::string TestCa::delta_crl_pem(std::chrono::seconds valid, bool key_id) const {
+    return state_->make_crl(valid, true, key_id);
+}
 
 TestCa::TestCa(std::unique_ptr<State> state) : state_(std::move(state)) {}
 TestCa::TestCa(TestCa&&) noexcept = default;

@@ -82,8 +82,11 @@ public:
     std::string serial_hex() const;
     // A base CRL, signed now, listing every revoked serial; past its nextUpdate when next_update < 0.
     std::string crl_pem(std::chrono::seconds next_update = std::chrono::hours(24)) const;
-    // A delta CRL on the last base CRL: the serials revoked since, valid for a day by default.
-    std::string delta_crl_pem(std::chrono::seconds next_update = std::chrono::hours(24)) const;
+    // A delta CRL on the last base CRL: the serials revoked since, valid for a day by default;
+    // without an Authority Key Identifier when key_id is false (OpenSSL then won't add it to a base
+    // that has one).
+    std::string delta_crl_pem(std::chrono::seconds next_update = std::chrono::hours(24),
+                              bool key_id = true) const;
 
     TestCa(TestCa&&) noexcept;
     TestCa& operator=(TestCa&&) noexcept;

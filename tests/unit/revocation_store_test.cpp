@@ -110,6 +110,19 @@ TEST_F(RevocationStoreTest, ABaseCrlNamingANewDeltaLocationWakesTheRefresher) {
     EXPECT_EQ(woken, 1);
 }
 
+// A CA's web server may take a new delta before the new base (robocopy from CertEnroll copies
+// "<CA>+.crl" first): that delta waits for its base, and the one held stays in use with the base held.
+TEST_F(RevocationStoreTest, ADeltaForABaseNotYetHeldWaitsForIt) {
+    auto store = make_store();
+    EXPECT_EQ(store.offer(crl(issuing->crl_pem())), RevocationStore::Offer::installed);
+    EXPECT_EQ(store.offer(crl(issuing->delta_crl_pem())), RevocationStore::Offer::installed);
+    const auto next_base = issuing->crl_pem();
+    const auto next_delta = issuing->delta_crl_pem();
+    EXPECT_EQ(store.offer(crl(next_delta)), RevocationStore::Offer::for_unheld_base);
+    EXPECT_EQ(store.offer(crl(next_base)), RevocationStore::Offer::installed);
+    EXPECT_EQ(store.offer(crl(next_delta)), RevocationStore::Offer::installed);
+}
+
 TEST_F(RevocationStoreTest, AnExpiredCrlIsUsableOnlyWithinTheGrace) {
     auto store = make_store();
     const auto half_hour_ago = crl(issuing->crl_pem(-std::chrono::minutes(30)));

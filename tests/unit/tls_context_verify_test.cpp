@@ -116,6 +116,18 @@ TEST_F(VerifyCertificateTest, WhereTheCaPublishesDeltasAStaleOrMissingDeltaRefus
         0u)
         << unfitting.refusal;
 
+    // A delta OpenSSL won't add to its base (no AKID beside a base with one; AD CS's IDP extensions
+    // can differ the same way): what it lists still refuses.
+    const auto revoked = issuing.issue(alice());
+    issuing.revoke(revoked);
+    const auto unpaired = verify(
+        trusted, {root.crl_pem(), newer_base, issuing.delta_crl_pem(std::chrono::hours(24), false)}, revoked);
+    EXPECT_EQ(unpaired.verify_error, X509_V_ERR_CERT_REVOKED);
+    EXPECT_EQ(
+        unpaired.refusal.rfind("certificate revoked: listed by the delta CRL of \"CN=Verify Issuing CA\"", 0),
+        0u)
+        << unpaired.refusal;
+
     // Without revocation checks (no CRLs configured), nothing is asked of deltas.
     EXPECT_EQ(verify(trusted, {}, device).refusal, "");
 }

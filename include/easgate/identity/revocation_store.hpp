@@ -55,9 +55,10 @@ public:
     // checked or no CRL has a nextUpdate.
     std::int64_t crls_hold_until() const { return crls_hold_until_.load(std::memory_order_acquire); }
 
-    enum class Offer { installed, not_newer, unknown_issuer, bad_signature };
+    enum class Offer { installed, not_newer, for_unheld_base, unknown_issuer, bad_signature };
     // Swaps crl in when a listed CA signed it and it is newer (crlNumber, else thisUpdate) than the
-    // one held for that CA key and kind (base or delta).
+    // one held for that CA key and kind (base or delta); a delta CRL built on a newer base than the
+    // one held waits for that base (for_unheld_base).
     Offer offer(X509CrlPtr crl);
 
     // Remembers the CRL Distribution Points (and Freshest CRL) of cert, their fetchable locations,
@@ -73,7 +74,7 @@ public:
     void on_new_distribution_point(std::function<void()> wake);
     // The points to fetch, base CRLs' before delta CRLs': a round that took a new base's delta first
     // would hold, until it had that base, a delta for a newer base than the one held, which refuses
-    // its CA's devices (stale_delta_crl).
+    // its CA's devices (delta_crl_refusal).
     std::vector<DistributionPoint> distribution_points() const;
 
     // Whether a CRL past its nextUpdate is still inside client_auth.crl_refresh.grace.

@@ -56,21 +56,25 @@ std::string key_id_text(const ASN1_OCTET_STRING* key_id);
 
 // Whether crl is a delta CRL (it carries a Delta CRL Indicator).
 bool is_delta_crl(const X509_CRL* crl);
+// Whether delta was built on a newer base CRL than base (its BaseCRLNumber above base's crlNumber,
+// or either number missing): OpenSSL would not add it to base.
+bool for_newer_base(X509_CRL* delta, X509_CRL* base);
 // Whether candidate is newer than held (both of one CA key and kind): by crlNumber, else thisUpdate.
 bool newer_crl(X509_CRL* candidate, X509_CRL* held);
 // A CRL in a log line: base or delta, its issuer and nextUpdate.
 std::string describe_crl(const X509_CRL* crl);
 
 // OpenSSL judges a delta CRL's dates only to excuse an expired base, and goes by the base alone when
-// it holds no delta that adds to it: a device revoked since the base was published would pass for
-// the rest of the base's period (AD CS: a week) once its CA's delta went stale, never came, or came
-// for a newer base. So where the newest base CRL of the key that signed a certificate names deltas
-// (Freshest CRL, as AD CS's do), a delta from that key must be held that is `current` (nextUpdate
-// ahead, or within grace) and adds to that base, or is older than it (a base fetched before its
-// delta: it holds what that delta listed). For the verified chain in store, below its anchor:
-// "" when so, else why not, with the store's error and current certificate set to the one
-// concerned. Nothing when deltas are not in use.
-std::string stale_delta_crl(X509_STORE_CTX* store, const std::function<bool(const X509_CRL*)>& current);
+// it holds no delta that adds to it (nor one whose AKID and IDP extensions match the base's): a
+// device revoked since the base was published would pass for the rest of the base's period (AD CS:
+// a week) once its CA's delta went stale, never came, or came for a newer base. So where the newest
+// base CRL of the key that signed a certificate names deltas (Freshest CRL, as AD CS's do), a delta
+// from that key must be held that is `current` (nextUpdate ahead, or within grace) and adds to that
+// base, or is older than it (a base fetched before its delta: it holds what that delta listed); and
+// what that base and delta say of the certificate counts, whatever OpenSSL paired. For the verified
+// chain in store, below its anchor: "" when all is well, else the refusal, with the store's error
+// and current certificate set to the one concerned. Nothing when deltas are not in use.
+std::string delta_crl_refusal(X509_STORE_CTX* store, const std::function<bool(const X509_CRL*)>& current);
 
 // The operator's explanation of a verification error: OpenSSL's words, and for a CRL problem whose
 // CRL it is and what to do; for a revoked certificate, the CRL that lists it and since when.
