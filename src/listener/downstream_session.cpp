@@ -199,6 +199,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     const auto end = co_await exchange_.forward(forwarded, *this);
     if (end.how != upstream::ExchangeEnd::How::relayed) co_return co_await end_of(end, request, body_rate);
     log_access(request, end.status, "", exchange_.trip().body_bytes);
+    if (!request.parser.is_done()) answered_before_body_ = true;  // Exchange answered early: see linger()
     co_return end.keep_device;
 }
 

@@ -66,6 +66,13 @@ std::string unrelayable_coding(const common::ResponseHeader& response) {
            (codings > 1 ? " and more" : "") + "; easgate relays only chunked)";
 }
 
+// Part of the request may have reached Exchange: replaying it could send a mail twice.
+Failure broke_off_receiving(const std::string& url, const error_code& error) {
+    return Failure::unavailable(
+        "upstream " + url +
+        " broke the connection while receiving the request (not replayed): " + error.message());
+}
+
 std::string no_valid_response(const std::string& url, const std::string& why) {
     return "upstream " + url + " sent no valid response (request not replayed): " + why;
 }
@@ -85,7 +92,10 @@ struct UpstreamExchange::Attempt {
     bool renewed = false;          // Exchange refused a token: its ticket was renewed, once per request
     bool retried_fresh = false;    // a kept-alive connection that took none of the request: one retry
     bool reused = false;           // this try runs on a connection that carried earlier requests
-    common::BodyBytes scratch;     // for streaming the body beyond the read-ahead
+    // Exchange broke the connection while taking the body, having taken some: why. Its answer may
+    // have come first, and the connection is never reused.
+    boost::system::error_code cut_off;
+    common::BodyBytes scratch;  // for streaming the body beyond the read-ahead
     // The Authorization sent: the token easgate put on the header, or the device's own (optional mode).
     std::size_t authorization_bytes = 0;
 };
@@ -107,6 +117,8 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     std::optional<InFlight> in_flight;  // counts toward the server's outstanding requests
     trip_ = {};
     for (;;) {
+        if (attempt.cut_off) connection_.close();  // a try Exchange cut off leaves nothing to reuse
+        attempt.cut_off = {};
         // One taken from the idle pool was probed there; only a connection kept with the device
         // connection (no certificate user) needs the probe here. After a stale one, a new
         // connection: another pooled one may be as stale.
@@ -143,7 +155,11 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
                 request.parser.get().erase(http::field::authorization);
             }
         }
-        if (auto ended = co_await read_response_header(request, watch, response)) co_return *ended;
+        if (attempt.cut_off) {
+            if (auto ended = co_await read_early_answer(request, attempt.cut_off, response)) co_return *ended;
+        } else if (auto ended = co_await read_response_header(request, watch, response)) {
+            co_return *ended;
+        }
         trip_.to_header = std::chrono::steady_clock::now() - sent_at;
         if (!request.deadline.long_poll) upstream_->response_seconds().observe(trip_.to_header);
         // A 401: Exchange did not process the request. Sent without the token, it goes again with
@@ -168,6 +184,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     }
     auto ended =
         co_await relay_response(request, response->parser, attempt.authorization_bytes, watch.draining());
+    if (attempt.cut_off) connection_.close();  // what it left unread of the request ends with it
     in_flight.reset();
     release(request.user);
     co_return ended;
@@ -249,6 +266,10 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::send(DeviceRequest
             {limits_.client_body_timeout, limits_.upstream_timeout, &request.body_rate});
     });
     if (sent.ok()) co_return std::nullopt;
+    if (sent.failed == common::RelaySide::output && sent.written > 0) {  // see read_early_answer
+        attempt.cut_off = sent.error;
+        co_return std::nullopt;
+    }
     connection_.close();
     if (sent.failed == common::RelaySide::input)  // the device's body went wrong mid-stream
         co_return ExchangeEnd::device_body_failed(sent.error);
@@ -259,11 +280,30 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::send(DeviceRequest
             request.who, connection_.target().url, sent.error.message());
         co_return std::nullopt;
     }
-    // Part of the request may have reached Exchange: replaying it could send a mail twice.
-    co_return fail(request, Failure::unavailable("upstream " + connection_.target().url +
-                                                 " broke the connection while receiving the request (not "
-                                                 "replayed): " +
-                                                 sent.error.message()));
+    co_return fail(request, broke_off_receiving(connection_.target().url, sent.error));
+}
+
+// Exchange broke the connection while it took the body: it may have answered first, as IIS refuses
+// a body over its size limit (413) and closes on the rest. What came before the reset is still
+// there to read, and is the device's answer: a 503 would have the phone send that mail again and
+// again. nullopt once it is in `response`.
+asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_early_answer(
+    DeviceRequest& request, const error_code& cut_off, std::optional<ResponseHead>& response) {
+    auto& parser = response.emplace().parser;
+    parser.header_limit(upstream_header_limit);
+    parser.body_limit(boost::none);
+    connection_.tcp().expires_after(limits_.upstream_timeout);  // it came already, or never will
+    const auto ec = co_await read_header(parser);
+    const auto& header = parser.get();
+    if (!ec && header.result_int() >= 200 && unrelayable_status(header.result_int()).empty() &&
+        unrelayable_coding(header).empty()) {
+        spdlog::debug("{}: upstream {} answered {} before it took the whole request body ({})", request.who,
+                      connection_.target().url, header.result_int(), cut_off.message());
+        co_return std::nullopt;
+    }
+    const std::string url = connection_.target().url;
+    connection_.close();
+    co_return fail(request, broke_off_receiving(url, cut_off));
 }
 
 // Waits for Exchange's response header (past interim 1xx answers). nullopt once it is in `response`.

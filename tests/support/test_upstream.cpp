@@ -297,6 +297,25 @@ bool answer(Stream& stream, const http::request<http::string_body>& request, uns
     return send_report_answer(stream, request, response);
 }
 
+// earlyanswer=1: as IIS refuses a body over maxAllowedContentLength, a 413 as soon as the header
+// is in, and the connection closed on the body still coming. False: no such knob.
+template <class Stream>
+bool answer_before_body(Stream& stream, std::string_view target) {
+    if (!query_number(target, "earlyanswer", 0)) return false;
+    std::cout << "early answer to " << target << "\n" << std::flush;
+    beast::error_code ec;
+    // At once, not held back by Nagle behind the unacknowledged session tickets: a close with the
+    // body unread resets the connection, and drops what is still queued.
+    beast::get_lowest_layer(stream).set_option(tcp::no_delay(true), ec);
+    asio::write(stream,
+                asio::buffer(std::string_view("HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: "
+                                              "text/plain\r\nConnection: close\r\nContent-Length: "
+                                              "14\r\n\r\nmail too big.\n")),
+                ec);
+    beast::get_lowest_layer(stream).close(ec);
+    return true;
+}
+
 template <class Stream>
 void serve(Stream& stream, unsigned connection_id) {
     beast::flat_buffer buffer;
@@ -305,6 +324,8 @@ void serve(Stream& stream, unsigned connection_id) {
         parser.body_limit(boost::none);
         parser.header_limit(1 << 20);
         beast::error_code ec;
+        http::read_header(stream, buffer, parser, ec);
+        if (ec || answer_before_body(stream, parser.get().target())) return;
         http::read(stream, buffer, parser, ec);
         if (ec) return;
         const auto& request = parser.get();

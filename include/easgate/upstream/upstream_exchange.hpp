@@ -150,6 +150,9 @@ private:
                                                                          bool may_resend);
     boost::asio::awaitable<std::optional<ExchangeEnd>> read_response_header(
         DeviceRequest& request, DeviceWatch& watch, std::optional<ResponseHead>& response);
+    boost::asio::awaitable<std::optional<ExchangeEnd>> read_early_answer(
+        DeviceRequest& request, const boost::system::error_code& cut_off,
+        std::optional<ResponseHead>& response);
     boost::asio::awaitable<boost::system::error_code> wait_for_answer(common::ResponseParser& parser);
     boost::asio::awaitable<boost::system::error_code> read_first_byte(common::ResponseParser& parser);
     boost::asio::awaitable<boost::system::error_code> read_header(common::ResponseParser& parser);
