@@ -113,6 +113,7 @@ bool UpstreamConnection::reusable() {
 }
 
 void UpstreamConnection::close() {
+    authenticated_ = false;
     buffer_.clear();
     buffer_.shrink_to_fit();  // its bytes mean nothing any more
     if (!stream_) return;

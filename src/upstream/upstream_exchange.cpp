@@ -165,8 +165,12 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         // A 401: Exchange did not process the request. Sent without the token, it goes again with
         // it; with the token, its ticket is renewed once.
         if (!request.credentials) break;
-        if (response->parser.get().result() != http::status::unauthorized) {
-            if (attempt.authorization_bytes > 0) request.credentials->accepted();
+        if (const unsigned status = response->parser.get().result_int(); status != 401) {
+            if (attempt.authorization_bytes == 0) break;
+            request.credentials->accepted();
+            // IIS answers some refusals before it authenticates (HTTP.sys's 400, request
+            // filtering's 404.x): only an answer Exchange served counts, the rest keep the token coming.
+            connection_.authenticated(status < 400 && !attempt.cut_off);
             break;
         }
         if (attempt.authorization_bytes > 0) {
@@ -231,10 +235,10 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRe
                                                                         Attempt& attempt) {
     auto& header = request.parser.get();
     // This upstream connection only ever carries this device's user, so a backend that keeps
-    // Kerberos authentication per connection needs the token on the first request only.
+    // Kerberos authentication per connection needs the token only until it served a request with it.
     const bool per_connection = upstream_->authentication() == config::UpstreamAuthentication::per_connection;
     const bool send_token =
-        attempt.challenged || (!attempt.challenge_first && !(attempt.reused && per_connection));
+        attempt.challenged || (!attempt.challenge_first && !(per_connection && connection_.authenticated()));
     // The last try's token, if it had one (erasing by name costs a search); the device's own was
     // dropped with the hop-by-hop fields.
     if (attempt.authorization_bytes > 0) header.erase(http::field::authorization);

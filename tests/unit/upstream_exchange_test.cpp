@@ -47,6 +47,7 @@ struct Options {
     std::chrono::milliseconds deadline = std::chrono::seconds(10);
     bool long_poll = false;
     std::string user = "alice@example.test";
+    config::UpstreamAuthentication authenticate = config::UpstreamAuthentication::per_request;
 };
 
 struct Outcome {
@@ -61,12 +62,21 @@ protected:
     // session has one); then the device reads what came back.
     Outcome forward(const std::string& raw_request, const Options& options) {
         Outcome outcome;
+        run_bounded(context_,
+                    [&]() -> asio::awaitable<void> { outcome = co_await forward_in(raw_request, options); });
+        return outcome;
+    }
+
+    // forward()'s work, in a run of the context (whose thread has its own idle pool).
+    asio::awaitable<Outcome> forward_in(const std::string& raw_request, const Options& options) {
+        Outcome outcome;
         if (!exchange_object_) {
-            auto upstream = std::make_shared<upstream::Upstream>(
-                fake_exchange_upstream(exchange_, options.send), "upstreams[0]");
+            auto config = fake_exchange_upstream(exchange_, options.send);
+            config.authenticate = options.authenticate;
+            auto upstream = std::make_shared<upstream::Upstream>(std::move(config), "upstreams[0]");
             exchange_object_.emplace(context_.get_executor(), std::move(upstream), limits_, "");
         }
-        run_bounded(context_, [&]() -> asio::awaitable<void> {
+        {
             auto [server, device] = co_await device_connection();
             co_await asio::async_write(device, asio::buffer(raw_request), asio::use_awaitable);
             beast::flat_buffer buffer;
@@ -97,8 +107,8 @@ protected:
             watched_exchange_ = nullptr;
             beast::get_lowest_layer(server).close();  // the device reads to the end of what was relayed
             outcome.device_got = co_await read_to_end(device);
-        });
-        return outcome;
+        }
+        co_return outcome;
     }
 
     // Both ends of a device's TLS connection: the side UpstreamExchange writes to, and the device.
@@ -226,6 +236,29 @@ TEST_F(UpstreamExchangeTest, FailureOfTheTokenSourceEndsTheExchangeBeforeExchang
     ASSERT_TRUE(next.end);
     EXPECT_EQ(next.end->status, 200u);
     EXPECT_EQ(exchange_.connections(), 2u);
+}
+
+// IIS answers some requests before it authenticates them (request filtering's 404.x, HTTP.sys's
+// 400): under per_connection such an answer leaves the connection unauthenticated, and the next
+// request on it carries the token again (without, IIS answers 401, and a held Ping can't be sent
+// again). Once Exchange served a request with it, the connection's requests go without.
+TEST_F(UpstreamExchangeTest, PerConnectionCountsOnlyAnAnswerExchangeServedAsAuthenticated) {
+    exchange_.script({ExchangeStep::answer(http_response(404, "filtered")),
+                      ExchangeStep::answer(http_response(200, "first-served")),
+                      ExchangeStep::answer(http_response(200, "on-the-authenticated-connection"))});
+    const Options options{.credentials = tokens_,
+                          .authenticate = config::UpstreamAuthentication::per_connection};
+    run_bounded(context_, [&]() -> asio::awaitable<void> {  // one thread: one idle pool
+        for (const unsigned status : {404u, 200u, 200u}) {
+            const auto outcome = co_await forward_in(sync_post, options);
+            EXPECT_TRUE(outcome.end && outcome.end->status == status) << outcome.device_got;
+        }
+    });
+    ASSERT_EQ(exchange_.requests().size(), 3u);
+    EXPECT_EQ(exchange_.connections(), 1u);
+    EXPECT_EQ(exchange_.requests()[0][http::field::authorization], "Negotiate " + tokens_->token());
+    EXPECT_EQ(exchange_.requests()[1][http::field::authorization], "Negotiate " + tokens_->token());
+    EXPECT_EQ(exchange_.requests()[2].count(http::field::authorization), 0u);
 }
 
 // Exchange refusing the token (its key changed since the ticket was cached): the ticket is renewed

@@ -161,6 +161,7 @@ public:
         target_ = other.target_;
         server_ = other.server_;
         channel_binding_ = std::exchange(other.channel_binding_, {});
+        authenticated_ = std::exchange(other.authenticated_, false);
         return *this;
     }
     ~UpstreamConnection() { close(); }
@@ -188,6 +189,10 @@ public:
     // For Extended Protection: tls-server-end-point of this TLS connection, when the upstream binds
     // tokens to it; empty otherwise.
     const std::string& channel_binding() const { return channel_binding_; }
+    // A backend that keeps Kerberos authentication per connection (authenticate: per_connection)
+    // took a token on this connection and served the request with it.
+    bool authenticated() const { return authenticated_; }
+    void authenticated(bool yes) { authenticated_ = yes; }
 
     // The TLS stream of an https connection; null for plain http or a closed connection.
     TlsStream* tls() { return stream_ ? std::get_if<TlsStream>(stream_.get()) : nullptr; }
@@ -205,6 +210,7 @@ private:
     const config::UpstreamTarget* target_ = nullptr;
     std::size_t server_ = 0;
     std::string channel_binding_;
+    bool authenticated_ = false;
 };
 
 }  // namespace easgate::upstream
