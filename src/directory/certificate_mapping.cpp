@@ -152,8 +152,18 @@ UserLookup hold_to_strong_mapping(const config::IdentityConfig& config,
     }
     // A weakly mapped certificate older than its account was issued to someone else, an earlier
     // holder of the name (a domain controller in KB5014754's Compatibility mode refuses it too, KDC
-    // event 40).
-    if (found->created && certificate.not_before + config.backdating_compensation < *found->created) {
+    // event 40). Without the account's date that can't be told: not let through unjudged.
+    if (!found->created) {
+        return common::Failure::unavailable(
+                   weakly(*found, found_by) +
+                   ", and the directory gave no whenCreated for the account, so easgate can't tell whether "
+                   "the "
+                   "certificate predates it: let easgate's bind identity read whenCreated (AD lets "
+                   "Authenticated Users read it), or " +
+                   make_it_strong)
+            .because("unavailable");
+    }
+    if (certificate.not_before + config.backdating_compensation < *found->created) {
         return common::Failure::refused(
             "predates_account",
             weakly(*found, found_by) + ", and the certificate is older than the account: issued " +

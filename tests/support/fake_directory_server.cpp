@@ -43,7 +43,8 @@ Bytes user_entry() {
                                               attribute("sAMAccountName", "alice") +
                                               attribute("distinguishedName", dn) +
                                               attribute("userAccountControl", "512") +
-                                              attribute("msDS-User-Account-Control-Computed", "0")));
+                                              attribute("msDS-User-Account-Control-Computed", "0") +
+                                              attribute("whenCreated", "20260101120000.0Z")));
 }
 
 // One BER element read whole: its tag, and its contents.

@@ -38,7 +38,7 @@ TEST(AccountChecks, TheSearchAsksForWhatTheChecksRead) {
     EXPECT_EQ(asked.size(), 13u);
 }
 
-// whenCreated as AD and Samba write it; anything else is no date (the date check is then skipped).
+// whenCreated as AD and Samba write it; anything else is no date (a weak mapping is then refused).
 TEST(AccountChecks, WhenCreatedIsReadAsUtc) {
     auto created = entry();
     created["whenCreated"] = {"20260101120000.0Z"};

@@ -129,9 +129,13 @@ TEST_F(StrongMappingVerdict, AWeaklyMappedCertificateOlderThanItsAccountIsRefuse
               "found");
     EXPECT_EQ(cause(StrongMapping::off, CertificateMapping::upn, -minutes(60)), "found");
     EXPECT_EQ(cause(StrongMapping::required, CertificateMapping::upn, minutes(5)), "weak_mapping");
-    // A directory that does not say when the account was made: no date to judge by.
-    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::upn, -minutes(60), false, std::nullopt),
+    // A directory that does not say when the account was made: no date to judge by, so a weak
+    // mapping is not let through unjudged; a strong one needs no date.
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::upn, minutes(5), false, std::nullopt),
+              "unavailable");
+    EXPECT_EQ(cause(StrongMapping::preferred, CertificateMapping::upn, minutes(5), true, std::nullopt),
               "found");
+    EXPECT_EQ(cause(StrongMapping::off, CertificateMapping::upn, minutes(5), false, std::nullopt), "found");
 }
 
 TEST_F(StrongMappingVerdict, ThePredatingRefusalNamesBothDatesAndTheCompensation) {
