@@ -10,6 +10,8 @@
 #include <functional>
 #include <string_view>
 
+#include "easgate/identity/revocation_store.hpp"
+
 namespace easgate::identity {
 namespace {
 
@@ -331,8 +333,11 @@ std::string delta_crl_refusal(X509_STORE_CTX* store, const std::function<bool(co
         if (unfitting)
             return "unable to get delta CRL: the delta CRL of " + issuer +
                    " held was published for a newer base CRL than the one held" + remedy;
-        return "unable to get delta CRL: the base CRL of " + issuer +
-               " names a delta CRL (Freshest CRL) and none is loaded" + remedy;
+        // Where the base says its deltas are, for a location easgate can't fetch (ldap://server/…).
+        std::string locations;
+        for (const auto& url : freshest_crl_urls(base)) locations += (locations.empty() ? ": " : ", ") + url;
+        return "unable to get delta CRL: the base CRL of " + issuer + " names a delta CRL (Freshest CRL" +
+               locations + ") and none is loaded" + remedy;
     }
     return "";
 }

@@ -93,7 +93,7 @@ TEST_F(VerifyCertificateTest, WhereTheCaPublishesDeltasAStaleOrMissingDeltaRefus
     EXPECT_EQ(missing.verify_error, X509_V_ERR_UNABLE_TO_GET_CRL);
     EXPECT_EQ(missing.refusal.rfind(
                   "unable to get delta CRL: the base CRL of \"CN=Verify Issuing CA\" names a delta CRL "
-                  "(Freshest CRL) and none is loaded",
+                  "(Freshest CRL: http://127.0.0.1:1/issuing-delta.crl) and none is loaded",
                   0),
               0u)
         << missing.refusal;
