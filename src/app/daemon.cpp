@@ -94,6 +94,9 @@ private:
     // Joined before the workers end, like the parts.
     asio::thread_pool retirement_{1};
     asio::io_context accept_context_{1};
+    // Where the CRL refreshers parse and check what they fetched (seconds for a CRL of many MiB).
+    // Joined before the accept context ends, whose loops wait for these jobs.
+    asio::thread_pool crl_work_{1};
     GatewayParts parts_;
     std::vector<std::unique_ptr<listener::Listener>> listeners_;
     std::unique_ptr<admin::AdminServer> admin_;
@@ -224,7 +227,7 @@ void Daemon::start_background_work(const GatewayParts* replaced) {
         if (!client_auth.refreshes_crls()) continue;
         crl_refreshers_.push_back(std::make_shared<identity::CrlRefresher>(
             accept_context_.get_executor(), parts_.listeners[i]->tls->revocation(), *client_auth.crl_refresh,
-            parts_.crl_refresh, directory));
+            parts_.crl_refresh, directory, crl_work_.get_executor()));
         crl_refreshers_.back()->start();
     }
 }

@@ -17,11 +17,12 @@ namespace asio = boost::asio;
 
 CrlRefresher::CrlRefresher(const asio::any_io_executor& executor, std::shared_ptr<RevocationStore> store,
                            const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters,
-                           DirectoryCrlReader directory)
+                           DirectoryCrlReader directory, asio::any_io_executor slow_work)
     : store_(std::move(store)),
       settings_(settings),
       counters_(std::move(counters)),
       directory_(std::move(directory)),
+      slow_work_(std::move(slow_work)),
       pause_(executor),
       cache_(settings_.cache_dir, settings_.max_crl_bytes) {}
 
@@ -73,13 +74,14 @@ asio::awaitable<void> CrlRefresher::refresh(const DistributionPoint& point) {
             continue;
         }
         ++counters_->fetches;
-        const auto fetched = co_await fetch_crl_from(url, settings_, directory_);
+        auto fetched = co_await fetch_crl_from(url, settings_, directory_);
         if (fetched.unusable) {
             if (unreadable_.insert(url).second)
                 spdlog::info("CRL distribution point skipped: {}", fetched.error);
             continue;
         }
-        const std::string why = fetched.error.empty() ? install(url, fetched.body) : fetched.error;
+        std::string why = fetched.error;  // not "?: co_await": GCC 12 builds that wrong
+        if (why.empty()) why = co_await install_on_slow_work(url, std::move(fetched.body));
         if (why.empty()) {
             if (!failures.empty()) spdlog::info("CRL refresh from {}; {} served the CRL", failures, url);
             if (failing_.erase(point.front()) > 0) {
@@ -91,6 +93,19 @@ asio::awaitable<void> CrlRefresher::refresh(const DistributionPoint& point) {
         failures += (failures.empty() ? "" : "; from ") + url + " failed: " + why;
     }
     if (!failures.empty()) record_failure(point.front(), failures);
+}
+
+// The refresh loop waits meanwhile, so install() never runs twice at once; the refresher is kept
+// alive by the job, which the daemon's slow_work pool finishes before the loop's thread ends.
+asio::awaitable<std::string> CrlRefresher::install_on_slow_work(std::string url, std::string body) {
+    if (!slow_work_) co_return install(url, body);
+    // Named, not temporaries of the co_await: GCC 12 destroys those twice.
+    auto job = [self = shared_from_this(), url = std::move(url),
+                body = std::move(body)]() -> asio::awaitable<std::string> {
+        co_return self->install(url, body);
+    };
+    auto installed = asio::co_spawn(slow_work_, std::move(job), asio::use_awaitable);
+    co_return co_await std::move(installed);
 }
 
 std::string CrlRefresher::install(const std::string& url, const std::string& body) {

@@ -69,6 +69,33 @@ TEST_F(CrlRefresherDirectoryTest, ALocationInTheDirectoryIsReadWithIt) {
     EXPECT_NE(store->crl_next_updates()[0].name.find("Corp CA"), std::string::npos);
 }
 
+// A CRL of many MiB takes seconds to parse and check: that happens on slow_work, never on the
+// refresher's own (accept) thread, which goes on meanwhile.
+TEST_F(CrlRefresherDirectoryTest, WhatIsFetchedIsParsedOnSlowWork) {
+    boost::asio::io_context context;
+    boost::asio::io_context slow_work;
+    const DirectoryCrlReader directory = [&](const std::string&, std::chrono::milliseconds) {
+        return [](std::string crl) -> boost::asio::awaitable<common::Result<std::string>> {
+            co_return crl;
+        }(ca.crl_pem());
+    };
+    const auto refresher = std::make_shared<CrlRefresher>(context.get_executor(), store, config::CrlRefresh{},
+                                                          counters, directory, slow_work.get_executor());
+    refresher->start();
+    for (int i = 0; i < 100 && counters->fetches == 0; ++i) context.run_for(std::chrono::milliseconds(10));
+    context.run_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(counters->fetches, 1u);
+    EXPECT_EQ(counters->updates, 0u) << "parsed on the refresher's thread";
+    EXPECT_TRUE(store->crl_next_updates().empty());
+
+    slow_work.run_for(std::chrono::milliseconds(50));  // parses and installs, then hands back
+    EXPECT_EQ(counters->updates, 1u);
+    EXPECT_EQ(store->crl_next_updates().size(), 1u);
+    context.run_for(std::chrono::milliseconds(50));
+    refresher->stop();
+    context.run_for(std::chrono::milliseconds(10));
+}
+
 // A store trusting ca that learned one CRL Distribution Point with locations (fullName URIs, in
 // this order) from a device certificate.
 std::shared_ptr<RevocationStore> store_learning(const TestCa& ca, const std::vector<std::string>& locations) {

@@ -32,10 +32,11 @@ OfferedCrls offer_crls(RevocationStore& store, const std::string& body);
 class CrlRefresher : public std::enable_shared_from_this<CrlRefresher> {
 public:
     // directory reads the ldap:/// distribution points; without one (no directory section) they are
-    // skipped, each with one log line.
+    // skipped, each with one log line. CRLs fetched are parsed and checked on slow_work when given:
+    // one of many MiB takes seconds, which the executor's thread (the accept thread) can't spare.
     CrlRefresher(const boost::asio::any_io_executor& executor, std::shared_ptr<RevocationStore> store,
                  const config::CrlRefresh& settings, std::shared_ptr<CrlRefreshCounters> counters,
-                 DirectoryCrlReader directory = {});
+                 DirectoryCrlReader directory = {}, boost::asio::any_io_executor slow_work = {});
 
     // Offers the store the CRLs kept in cache_dir, then fetches every distribution point now, then
     // every interval, and at once when a device certificate names a new one. Runs on the
@@ -49,6 +50,7 @@ private:
     boost::asio::awaitable<void> refresh(const DistributionPoint& point);
     // The fetched bytes into the store; an empty string when they held a usable CRL, else why not.
     std::string install(const std::string& url, const std::string& body);
+    boost::asio::awaitable<std::string> install_on_slow_work(std::string url, std::string body);
     void load_cache();
     // failures: "<url> failed: <why>" for each location tried, joined with "; from ".
     void record_failure(const std::string& point, const std::string& failures);
@@ -58,6 +60,7 @@ private:
     config::CrlRefresh settings_;
     std::shared_ptr<CrlRefreshCounters> counters_;
     DirectoryCrlReader directory_;
+    boost::asio::any_io_executor slow_work_;
     std::set<std::string> unreadable_;  // ldap:/// locations without a directory or unusable, logged once
     boost::asio::steady_timer pause_;
     std::atomic<bool> pending_{false};  // a distribution point was learned: fetch without waiting
