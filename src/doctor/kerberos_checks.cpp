@@ -39,6 +39,12 @@ bool check_keytab_file(const config::KerberosConfig& kerberos, Report& report) {
             "export the keytab of " + kerberos.principal + " to that path, or correct kerberos.keytab");
         return false;
     }
+    if (const auto why = why_the_service_cannot_read(kerberos.keytab); !why.empty()) {
+        report.fail(kerberos_area, "keytab file",
+                    kerberos.keytab + " can't be read by the service account easgate: " + why,
+                    service_read_remedy(kerberos.keytab));
+        return false;
+    }
     const group* owning_group = getgrgid(file.st_gid);
     const bool group_ok = (file.st_mode & 070) == 0 ||
                           (owning_group != nullptr && std::string_view(owning_group->gr_name) == "easgate" &&

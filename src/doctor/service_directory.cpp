@@ -41,20 +41,57 @@ std::optional<ServiceAccount> service_account() {
     return account;
 }
 
+namespace {
+
+// Whether the kernel grants account `wanted` (as R_OK, W_OK, X_OK bits) on file: the owner's bits
+// apply to it, else the group's, else everyone's.
+bool grants(const struct stat& file, const ServiceAccount& account, int wanted) {
+    int shift = 0;  // everyone's
+    if (file.st_uid == account.uid)
+        shift = 6;
+    else if (std::ranges::find(account.groups, file.st_gid) != account.groups.end())
+        shift = 3;
+    const auto bits = static_cast<int>(file.st_mode >> shift) & 07;
+    return (bits & wanted) == wanted;
+}
+
+// "" when account (or this process) has `wanted` on path, else "<path>: <why>" or "<path> is <owner and
+// mode>".
+std::string why_not(const fs::path& path, const std::optional<ServiceAccount>& account, int wanted,
+                    struct stat& file) {
+    if (stat(path.c_str(), &file) != 0) return path.string() + ": " + std::strerror(errno);
+    const bool granted = account ? grants(file, *account, wanted) : access(path.c_str(), wanted) == 0;
+    return granted ? "" : path.string() + " is " + owner_and_mode(file);
+}
+
+}  // namespace
+
 std::string why_unwritable(const fs::path& directory, const std::optional<ServiceAccount>& account) {
     struct stat file {};
-    if (stat(directory.c_str(), &file) != 0) return directory.string() + ": " + std::strerror(errno);
-    if (!S_ISDIR(file.st_mode)) return directory.string() + " is not a directory";
-    const std::string found = directory.string() + " is " + owner_and_mode(file);
-    if (!account) return access(directory.c_str(), W_OK | X_OK) == 0 ? "" : found;
-    // The permission bits the kernel applies to that account: the owner's, else the group's, else
-    // everyone's.
-    mode_t needed = S_IWOTH | S_IXOTH;
-    if (file.st_uid == account->uid)
-        needed = S_IWUSR | S_IXUSR;
-    else if (std::ranges::find(account->groups, file.st_gid) != account->groups.end())
-        needed = S_IWGRP | S_IXGRP;
-    return (file.st_mode & needed) == needed ? "" : found;
+    if (stat(directory.c_str(), &file) == 0 && !S_ISDIR(file.st_mode))
+        return directory.string() + " is not a directory";
+    return why_not(directory, account, W_OK | X_OK, file);
+}
+
+std::string why_unreadable(const fs::path& file, const std::optional<ServiceAccount>& account) {
+    struct stat found {};
+    const auto absolute = fs::absolute(file);
+    for (auto up = absolute.parent_path(); !up.empty(); up = up.parent_path()) {  // each must let it through
+        if (auto why = why_not(up, account, X_OK, found); !why.empty()) return why;
+        if (up == up.root_path()) break;
+    }
+    return why_not(absolute, account, R_OK, found);
+}
+
+std::string why_the_service_cannot_read(const fs::path& file) {
+    const auto account = service_account();
+    if (!account || account->uid == geteuid()) return "";
+    return why_unreadable(file, account);
+}
+
+std::string service_read_remedy(const std::string& file) {
+    return "chown root:easgate " + file + " && chmod 0640 " + file +
+           ", and let the group easgate through its directories (/etc/easgate is root:easgate 0750)";
 }
 
 std::optional<std::vector<fs::path>> sandbox_writable(const fs::path& unit, const fs::path& dropins) {

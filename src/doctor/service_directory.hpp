@@ -30,6 +30,16 @@ std::optional<ServiceAccount> service_account();
 std::string why_unwritable(const std::filesystem::path& directory,
                            const std::optional<ServiceAccount>& account);
 
+// "" when account (or, without one, this process) may read file, its directories included; else
+// what stands in the way, e.g. "/etc/easgate/easgate.keytab is root:root 0600".
+std::string why_unreadable(const std::filesystem::path& file, const std::optional<ServiceAccount>& account);
+
+// Run as root, the doctor reads what the service may not: "" when the service account (when there
+// is one, and the doctor runs as another user) may read file, else what stands in the way.
+std::string why_the_service_cannot_read(const std::filesystem::path& file);
+// What lets the service read file: the package's key-file ownership and mode.
+std::string service_read_remedy(const std::string& file);
+
 // The directories the unit (with its drop-ins, as systemd merges them) leaves writable when it sets
 // ProtectSystem=strict: StateDirectory=, LogsDirectory=, CacheDirectory=, RuntimeDirectory= and
 // ReadWritePaths=. nullopt when there is no such unit or it leaves the file system writable.

@@ -4,6 +4,7 @@
 #include "checks.hpp"
 #include "easgate/identity/trust_store.hpp"
 #include "easgate/listener/tls_context.hpp"
+#include "service_directory.hpp"
 
 namespace easgate::doctor {
 namespace {
@@ -26,6 +27,17 @@ std::string context_remedy(const std::string& message, const std::string& prefix
 // for the CDP and device checks.
 std::unique_ptr<listener::ServerTlsContext> check_context(const config::ListenerConfig& listener,
                                                           const std::string& prefix, Report& report) {
+    std::vector<std::string> files{listener.certificate, listener.private_key,
+                                   listener.client_auth.trusted_ca_file};
+    files.insert(files.end(), listener.client_auth.crl_files.begin(), listener.client_auth.crl_files.end());
+    for (const auto& file : files) {
+        const auto why = file.empty() ? std::string() : why_the_service_cannot_read(file);
+        if (why.empty()) continue;
+        report.fail("tls", prefix + " TLS settings",
+                    file + " can't be read by the service account easgate: " + why,
+                    service_read_remedy(file));
+        return nullptr;
+    }
     try {
         auto context = std::make_unique<listener::ServerTlsContext>(listener, prefix);
         report.pass("tls", prefix + " TLS settings",

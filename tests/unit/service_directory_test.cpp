@@ -53,6 +53,33 @@ TEST_F(ServiceDirectoryTest, WritableIsJudgedByTheBitsThatApplyToTheServiceAccou
               std::string::npos);
 }
 
+// The keytab as root may read it, and the service account may not: the doctor, run as root, must
+// not pass a keytab the service can't open.
+TEST_F(ServiceDirectoryTest, ReadableIsJudgedForTheServiceAccountItsDirectoriesIncluded) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to give the files away";
+    const ServiceAccount service{.uid = 65534, .groups = {65534}};
+    ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+    const auto etc = dir / "etc";
+    const auto keytab = etc / "easgate.keytab";
+    fs::create_directory(etc);
+    write_file(keytab, "key");
+    ASSERT_EQ(::chown(etc.c_str(), 0, 65534), 0);
+    ASSERT_EQ(::chmod(etc.c_str(), 0750), 0);
+    ASSERT_EQ(::chown(keytab.c_str(), 0, 0), 0);
+    ASSERT_EQ(::chmod(keytab.c_str(), 0600), 0);
+    EXPECT_EQ(why_unreadable(keytab, service), keytab.string() + " is root:root 0600");
+    EXPECT_EQ(why_unreadable(keytab, std::nullopt), "") << "root itself may";
+
+    ASSERT_EQ(::chown(keytab.c_str(), 0, 65534), 0);
+    ASSERT_EQ(::chmod(keytab.c_str(), 0640), 0);
+    EXPECT_EQ(why_unreadable(keytab, service), "") << "its group";
+
+    ASSERT_EQ(::chown(etc.c_str(), 0, 0), 0);
+    EXPECT_EQ(why_unreadable(keytab, service), etc.string() + " is root:root 0750")
+        << "a directory on the way";
+    EXPECT_NE(why_unreadable(dir / "missing", service).find("No such file or directory"), std::string::npos);
+}
+
 TEST_F(ServiceDirectoryTest, TheShippedUnitLeavesWritableOnlyEasgatesStateLogsAndRuntimeDirectory) {
     const auto writable =
         sandbox_writable(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", dir / "none.d");
