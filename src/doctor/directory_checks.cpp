@@ -25,6 +25,15 @@ bool check_reachable_and_tls(const config::DirectoryConfig& directory, const std
     const std::string host = url.lud_host != nullptr ? url.lud_host : "";
     const bool ldaps = std::string_view(url.lud_scheme) == "ldaps";
     const auto port = static_cast<std::uint16_t>(url.lud_port != 0 ? url.lud_port : (ldaps ? 636 : 389));
+    // SEG set-ups often searched the forest there.
+    if (port == 3268 || port == 3269)
+        report.warn(directory_area, uri + " Global Catalog",
+                    "port " + std::to_string(port) +
+                        " is a Global Catalog's: it holds only the attributes replicated forest-wide, so "
+                        "some that easgate checks (the lockout and expiry, the Exchange device lists) may be "
+                        "missing from its answers (then every user gets 503 naming them), and an account of "
+                        "another domain than easgate's realm is refused (other_domain)",
+                    "name this domain's DCs: ldaps://<dc>:636, or ldap://<dc> with StartTLS");
     Probe probe(directory.timeout, directory.ca_file);
     if (const auto error = probe.connect(host, port); !error.empty()) {
         report.fail(directory_area, uri + " reachable", error,

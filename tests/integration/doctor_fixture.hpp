@@ -95,6 +95,7 @@ struct DoctorSetup {
     std::string public_name = "localhost";
     std::string client_auth;  // more YAML lines under client_auth, each "      key: value\n"
     std::string trusted_cas = "device-cas.pem";
+    std::string sections;  // more top-level YAML, e.g. "directory:\n  uris: …\n"
 };
 
 class DoctorTest : public ::testing::Test {
@@ -124,7 +125,7 @@ protected:
                    "  - name: exchange\n"
                    "    servers: [https://localhost:1]\n"
                    "identity:\n"
-                   "  strong_mapping: " + setup.strong_mapping + "\n");
+                   "  strong_mapping: " + setup.strong_mapping + "\n" + setup.sections);
         // clang-format on
         std::vector<std::string> argv = {EASGATE_BINARY, "doctor", "--config", config.string(), "--json"};
         if (!device.empty()) argv.insert(argv.end(), {"--certificate", (dir / (device + ".pem")).string()});

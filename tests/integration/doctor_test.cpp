@@ -57,6 +57,19 @@ TEST_F(DoctorTest, ARevokedDeviceFailsNamingTheCrlAndDate) {
     expect("accepted by listeners[0]", "FAIL", ") as revoked on 20");
 }
 
+// SEG set-ups often searched a Global Catalog: its answers lack some of what easgate checks.
+TEST_F(DoctorTest, ADirectoryUriOnAGlobalCatalogPortWarns) {
+    write_file(work_ / "ldap-password", "x");
+    run({.sections = "directory:\n  uris: [ldap://127.0.0.1:3268, ldaps://127.0.0.1:3269, "
+                     "ldaps://127.0.0.1:636]\n  base_dn: DC=example,DC=test\n  timeout: 1s\n"
+                     "  bind: {method: simple, dn: CN=x, password_file: " +
+                     (work_ / "ldap-password").string() + "}\n"});
+    expect("ldap://127.0.0.1:3268 Global Catalog", "WARN", "this domain's DCs");
+    expect("ldaps://127.0.0.1:3269 Global Catalog", "WARN", "other_domain");
+    for (const auto& finding : report_["checks"])
+        EXPECT_EQ(finding["check"].get<std::string>().find("636 Global Catalog"), std::string::npos);
+}
+
 TEST_F(DoctorTest, ADeviceFromAnUnknownCaFailsNamingItsIssuer) {
     run({}, "rogue");
     EXPECT_EQ(exit_code_, 1) << output_;
