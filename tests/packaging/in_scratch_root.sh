@@ -40,7 +40,8 @@ pass "dpkg -i: $first, /etc/easgate root:easgate 0750, easgate.yaml 0640, /var/l
 
 # `easgate doctor` as an admin runs it (root) on the installed package: crl_refresh.cache_dir is
 # judged for the service account easgate and the installed unit's sandbox, and never made by the
-# doctor. Prints the CRL cache finding for cache_dir $1: "VERDICT found".
+# doctor. Prints the finding whose check ends with $2 (default "CRL cache") for cache_dir $1:
+# "VERDICT found".
 mkdir -p /tmp/doctor
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
   -addext basicConstraints=critical,CA:TRUE -keyout /tmp/doctor/key.pem -out /tmp/doctor/cert.pem 2>/dev/null
@@ -58,11 +59,18 @@ upstreams:
   - name: exchange
     servers: [https://localhost:1]
 YAML
-  easgate doctor --config /tmp/doctor/easgate.yaml --json 2>/dev/null |
+  { easgate doctor --config /tmp/doctor/easgate.yaml --json 2>/dev/null || true; } |  # 1 with a FAIL
     python3 -c 'import json, sys
 for c in json.load(sys.stdin)["checks"]:
-    if c["check"].endswith("CRL cache"): print(c["verdict"], c["found"])'
+    if c["check"].endswith(sys.argv[1]): print(c["verdict"], c["found"])' "${2:-CRL cache}"
 }
+# The key as openssl wrote it (root:root 0600): root reads it, the service could not.
+tls=$(cache_finding /var/lib/easgate/crls "TLS settings")
+[[ $tls == "FAIL /tmp/doctor/key.pem can't be read by the service account easgate: /tmp/doctor/key.pem is root:root 0600"* ]] ||
+  fail "doctor on a key only root reads: $tls"
+chown root:easgate /tmp/doctor/key.pem && chmod 0640 /tmp/doctor/key.pem
+tls=$(cache_finding /var/lib/easgate/crls "TLS settings")
+[[ $tls == "PASS certificate, private key"* ]] || fail "doctor on a key root:easgate 0640: $tls"
 finding=$(cache_finding /var/lib/easgate/crls)
 [[ $finding == "PASS /var/lib/easgate/crls does not exist yet: the service account easgate makes it"* ]] ||
   fail "doctor on /var/lib/easgate/crls: $finding"
@@ -80,7 +88,7 @@ finding=$(cache_finding /srv/crls)
 [[ $finding == "PASS /srv/crls, writable by the service account easgate: no CRL kept yet" ]] ||
   fail "doctor on an easgate-owned /srv/crls: $finding"
 rm -r /etc/systemd/system/easgate.service.d /srv/crls /tmp/doctor
-pass "doctor: cache_dir judged for the user easgate and the unit's sandbox (a drop-in's ReadWritePaths too), never made"
+pass "doctor: the listener's key and cache_dir judged for the user easgate and the unit's sandbox (a drop-in's ReadWritePaths too), cache_dir never made"
 
 # With the environment dpkg gives it (deb-systemd-helper acts only when called from dpkg).
 DPKG_MAINTSCRIPT_PACKAGE=easgate DPKG_MAINTSCRIPT_NAME=postinst \
