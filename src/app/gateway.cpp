@@ -105,6 +105,9 @@ GatewayParts build_gateway(const config::Config& config, const GatewayParts* run
                              return std::make_shared<directory::DirectoryClient>(
                                  *config.directory, config.kerberos ? &*config.kerberos : nullptr);
                          });
+        // A reload is how an admin makes a change in AD count now (an account disabled for a lost
+        // phone): the answers cached for directory.cache_ttl go, the connections stay.
+        if (running && parts.directory == running->directory) parts.directory->forget_lookups();
         parts.mapping =
             std::make_shared<const directory::CertificateMapping>(config.identity, parts.directory);
     }

@@ -357,6 +357,11 @@ std::size_t DirectoryClient::cached_lookups() const {
     return impl_->cache.size();
 }
 
+void DirectoryClient::forget_lookups() {
+    std::lock_guard lock(impl_->mutex);
+    impl_->cache.clear();
+}
+
 std::optional<std::string> DirectoryClient::not_ready_reason() const {
     return impl_->servers.not_ready_reason();
 }

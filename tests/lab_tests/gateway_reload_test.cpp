@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <functional>
 #include <thread>
 
 #include "fault_relay.hpp"
 #include "gateway_delegation_fixture.hpp"
+#include "lab_administration.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -38,6 +40,29 @@ TEST_F(GatewayReloadLabTest, TicketsSurviveAReloadAndANewKeytabIsUsedAfterIt) {
     const auto refused = as_user("bob", {"--write-out", "%{http_code}", "--output", "/dev/null"});
     EXPECT_EQ(refused.out, "503");
     EXPECT_FALSE(gateway_->wait_for_log("msDS-AllowedToDelegateTo").empty()) << gateway_->log();
+}
+
+// A reload is how an admin makes a change in AD count now: an account disabled since its last
+// request is refused at its next one after the reload, not once directory.cache_ttl (5 min) ends.
+TEST_F(GatewayReloadLabTest, AReloadForgetsTheDirectorysCachedAnswers) {
+    start_gateway();
+    const std::string dn = "CN=user48,CN=Users," + lab().at("LAB_BASE_DN");
+    const auto set_disabled = [&](bool disabled) {
+        return as_administrator({"ldapmodify"}, "dn: " + dn +
+                                                    "\nchangetype: modify\nreplace: userAccountControl\n"
+                                                    "userAccountControl: " +
+                                                    (disabled ? "514" : "512") + "\n");
+    };
+    EXPECT_EQ(status_of(as_upn("user48@example.test")), "200") << gateway_->log();
+    ASSERT_EQ(set_disabled(true).exit_code, 0);
+    struct Enable {
+        std::function<void()> again;
+        ~Enable() { again(); }
+    } enable{[&] { set_disabled(false); }};
+    EXPECT_EQ(status_of(as_upn("user48@example.test")), "200") << "the answer cached before it was disabled";
+    reload_with({});
+    EXPECT_EQ(status_of(as_upn("user48@example.test")), "403") << gateway_->log();
+    EXPECT_FALSE(gateway_->wait_for_log("is disabled in Active Directory").empty()) << gateway_->log();
 }
 
 // The KDC is silent, so the delegation service's login is stuck in krb5 (which gives up only after

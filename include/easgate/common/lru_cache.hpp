@@ -43,6 +43,11 @@ public:
         index_.erase(it);
     }
 
+    void clear() {
+        index_.clear();
+        recency_.clear();
+    }
+
     std::size_t size() const { return recency_.size(); }
 
 private:

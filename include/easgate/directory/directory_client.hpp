@@ -113,6 +113,8 @@ public:
     const DirectoryCounters& counters() const;
     // Lookups (found or not) held in the cache now, expired ones included until they are replaced.
     std::size_t cached_lookups() const;
+    // Drops every cached answer (a reload): an account disabled since is refused at its next request.
+    void forget_lookups();
 
     // Why the directory can't be relied on now: no server answered within the last
     // outage_memory and none has since. nullopt otherwise, before any lookup too (/readyz).
