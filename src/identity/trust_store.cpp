@@ -36,7 +36,7 @@ std::string crl_issuer(X509_STORE_CTX* store) {
     if (!cert) return "its issuer";
     // Appended piece by piece: "\"" + name + "\"" makes GCC 12's -O3 report a false -Wrestrict.
     std::string quoted(1, '"');
-    quoted += name_text(X509_get_issuer_name(cert));
+    quoted += peer_name_text(X509_get_issuer_name(cert));
     quoted += '"';
     return quoted;
 }
@@ -144,6 +144,13 @@ std::string name_text(const X509_NAME* name) {
     const BioPtr bio(BIO_new(BIO_s_mem()));
     X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
     return bio_text(bio.get());
+}
+
+std::string peer_name_text(const X509_NAME* name) {
+    constexpr std::size_t max_chars = 512;
+    std::string text = name_text(name);
+    if (text.size() > max_chars) text = text.substr(0, max_chars) + "…(cut)";
+    return text;
 }
 
 std::string time_text(const ASN1_TIME* time) {
@@ -317,7 +324,7 @@ std::string delta_crl_refusal(X509_STORE_CTX* store, const std::function<bool(co
             return X509_verify_cert_error_string(X509_V_ERR_CERT_REVOKED) + listed;
         }
         std::string issuer(1, '"');
-        issuer += name_text(X509_get_issuer_name(cert));
+        issuer += peer_name_text(X509_get_issuer_name(cert));
         issuer += '"';
         const std::string remedy =
             ": the base CRL alone misses every certificate revoked since it was published; let "

@@ -189,14 +189,8 @@ std::string describe_certificate(X509* certificate) {
         OPENSSL_free(hex);
         BN_free(bn);
     }
-    // A name a refused (untrusted) peer chose can be tens of KiB: cut, so its log line stays a line.
-    constexpr std::size_t max_name_chars = 512;
-    const auto shown = [](std::string name) {
-        if (name.size() > max_name_chars) name = name.substr(0, max_name_chars) + "…(cut)";
-        return name;
-    };
-    return "subject=\"" + shown(name_text(X509_get_subject_name(certificate))) + "\" issuer=\"" +
-           shown(name_text(X509_get_issuer_name(certificate))) + "\" serial=" + serial.substr(0, 80);
+    return "subject=\"" + identity::peer_name_text(X509_get_subject_name(certificate)) + "\" issuer=\"" +
+           identity::peer_name_text(X509_get_issuer_name(certificate)) + "\" serial=" + serial.substr(0, 80);
 }
 
 ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix)

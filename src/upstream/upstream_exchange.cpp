@@ -296,6 +296,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_early_answer(
     auto& parser = response.emplace().parser;
     parser.header_limit(upstream_header_limit);
     parser.body_limit(boost::none);
+    parser.skip(request.line.head);
     connection_.tcp().expires_after(limits_.upstream_timeout);  // it came already, or never will
     const auto ec = co_await read_header(parser);
     const auto& header = parser.get();

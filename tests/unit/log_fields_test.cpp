@@ -68,5 +68,15 @@ TEST(LogFields, AValueOfOnlyControlBytesComesOutWhole) {
     EXPECT_EQ(text_line("m", {{"v", value}}), expected);
 }
 
+// Refusal reasons name what a peer sent (its certificate's names): a flood of new ones is neither
+// kept for good nor let through line by line.
+TEST(LogRateLimiterTest, AFloodOfNewReasonsIsBoundedAndSharesOneWindow) {
+    LogRateLimiter limiter(std::chrono::hours(1));
+    std::size_t let_through = 0;
+    for (int i = 0; i < 5000; ++i) let_through += limiter.admit("issuer CN=forged " + std::to_string(i)) >= 0;
+    EXPECT_EQ(let_through, 1025u) << "the first 1024 reasons, then one line for all the others";
+    EXPECT_EQ(limiter.admit("issuer CN=forged 7"), -1) << "a reason it keeps is still rate-limited";
+}
+
 }  // namespace
 }  // namespace easgate::common

@@ -64,6 +64,7 @@ private:
         std::chrono::steady_clock::time_point last;
         long suppressed = 0;
     };
+    static constexpr std::size_t max_reasons = 1024;
     std::chrono::steady_clock::duration interval_;
     std::mutex mutex_;
     std::unordered_map<std::string, Window> windows_;

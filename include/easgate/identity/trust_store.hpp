@@ -49,6 +49,9 @@ bool is_missing_anchor_crl(X509_STORE_CTX* store);
 
 // A distinguished name (RFC 2253) and a time (ISO 8601, "never" for none), as messages show them.
 std::string name_text(const X509_NAME* name);
+// name_text of a name a peer's certificate carries, cut to 512 characters: one a refused
+// (untrusted) peer chose can be tens of KiB, and its log line must stay a line.
+std::string peer_name_text(const X509_NAME* name);
 std::string time_text(const ASN1_TIME* time);
 
 // A key identifier as `openssl x509 -text` shows it ("AB:CD:…"); "" for none.
