@@ -46,6 +46,11 @@ constexpr std::chrono::hours no_deadline{24};
 
 using KdcFlight = common::Flight<DelegationOutcome>;
 
+// A credential is the name's and the account's it stood for: see DelegationService::delegate.
+std::string cache_key(const std::string& user_principal, const std::string& account, const std::string& spn) {
+    return user_principal + '\n' + account + '\n' + spn;
+}
+
 }  // namespace
 
 struct DelegationService::Impl {
@@ -149,8 +154,8 @@ struct DelegationService::Impl {
     // delegate(), for a renewal too: a credential obtained for one is marked as such.
     boost::asio::awaitable<common::Result<UserDelegation>> delegate(std::string user_principal,
                                                                     std::string target_spn, bool* from_cache,
-                                                                    bool renewal) {
-        const std::string key = user_principal + '\n' + target_spn;
+                                                                    bool renewal, std::string account) {
+        const std::string key = cache_key(user_principal, account, target_spn);
         std::shared_ptr<DelegatedCredential> cached;
         common::PooledFlights<DelegationOutcome>::Joined joined;
         {
@@ -161,7 +166,8 @@ struct DelegationService::Impl {
         if (from_cache) *from_cache = cached != nullptr;
         if (cached) {
             ++counters.cache_hits;
-            co_return UserDelegation(std::move(cached), std::move(user_principal), std::move(target_spn), {});
+            co_return UserDelegation(std::move(cached), std::move(user_principal), std::move(account),
+                                     std::move(target_spn), {});
         }
         const auto& flight = joined.flight;
         auto outcome = co_await flight->wait(kerberos.timeout);
@@ -172,7 +178,7 @@ struct DelegationService::Impl {
         }
         // The exchange's own token goes to the request that started it; the others make their own.
         co_return UserDelegation(std::move(outcome->credential), std::move(user_principal),
-                                 std::move(target_spn),
+                                 std::move(account), std::move(target_spn),
                                  joined.started ? std::move(outcome->first_token) : std::string());
     }
 
@@ -276,9 +282,11 @@ boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std:
 }
 
 UserDelegation::UserDelegation(std::shared_ptr<const DelegatedCredential> credential,
-                               std::string user_principal, std::string target_spn, std::string unbound_token)
+                               std::string user_principal, std::string account, std::string target_spn,
+                               std::string unbound_token)
     : credential_(std::move(credential)),
       user_principal_(std::move(user_principal)),
+      account_(std::move(account)),
       target_spn_(std::move(target_spn)),
       unbound_token_(std::move(unbound_token)),
       authorization_bytes_(std::string_view("Negotiate ").size() + credential_->token_bytes()) {}
@@ -286,28 +294,33 @@ UserDelegation::UserDelegation(std::shared_ptr<const DelegatedCredential> creden
 void UserDelegation::accepted() const { credential_->accepted(); }
 
 std::optional<UserDelegation> DelegationService::delegate_now(const std::string& user_principal,
-                                                              const std::string& target_spn) {
+                                                              const std::string& target_spn,
+                                                              const std::string& account) {
     Impl& impl = *impl_;
     std::shared_ptr<DelegatedCredential> cached;
     {
         std::lock_guard lock(impl.mutex);
-        cached = impl.cached_credential(user_principal + '\n' + target_spn, user_principal, target_spn);
+        cached = impl.cached_credential(cache_key(user_principal, account, target_spn), user_principal,
+                                        target_spn);
     }
     if (!cached) return std::nullopt;
     ++impl.counters.cache_hits;
-    return UserDelegation(std::move(cached), user_principal, target_spn, {});
+    return UserDelegation(std::move(cached), user_principal, account, target_spn, {});
 }
 
 boost::asio::awaitable<common::Result<UserDelegation>> DelegationService::delegate(std::string user_principal,
                                                                                    std::string target_spn,
-                                                                                   bool* from_cache) {
-    return impl_->delegate(std::move(user_principal), std::move(target_spn), from_cache, false);
+                                                                                   bool* from_cache,
+                                                                                   std::string account) {
+    return impl_->delegate(std::move(user_principal), std::move(target_spn), from_cache, false,
+                           std::move(account));
 }
 
 boost::asio::awaitable<common::Result<bool>> DelegationService::renew(UserDelegation& delegation) {
     Impl& impl = *impl_;
     if (!delegation.credential_->worth_renewing(impl.now(), renewal_spacing)) co_return false;
-    const std::string key = delegation.user_principal_ + '\n' + delegation.target_spn_;
+    const std::string key =
+        cache_key(delegation.user_principal_, delegation.account_, delegation.target_spn_);
     {
         std::lock_guard lock(impl.mutex);
         // Another request of the user may have renewed it already: then its successor is used.
@@ -316,7 +329,8 @@ boost::asio::awaitable<common::Result<bool>> DelegationService::renew(UserDelega
             ++impl.counters.renewals;
         }
     }
-    auto renewed = co_await impl.delegate(delegation.user_principal_, delegation.target_spn_, nullptr, true);
+    auto renewed = co_await impl.delegate(delegation.user_principal_, delegation.target_spn_, nullptr, true,
+                                          delegation.account_);
     if (!renewed) co_return renewed.error();
     delegation = std::move(*renewed);
     co_return true;

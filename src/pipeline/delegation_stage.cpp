@@ -83,7 +83,7 @@ std::optional<common::Result<>> DelegationStage::decide_now(RequestContext& requ
     if (!request.identity) return common::Result<>{};  // optional mode: the device's own credentials
     const auto user = impersonated(request);
     if (!user) return common::Result<>{user.error()};
-    auto delegation = delegation_->delegate_now(*user, target_spn_);
+    auto delegation = delegation_->delegate_now(*user, target_spn_, request.user->object_sid);
     if (!delegation) return std::nullopt;
     request.delegation_from_cache = true;
     return take(request, *user, std::move(*delegation));
@@ -94,7 +94,8 @@ boost::asio::awaitable<common::Result<>> DelegationStage::process(RequestContext
     const auto user = impersonated(request);
     if (!user) co_return user.error();
     const auto asked = std::chrono::steady_clock::now();
-    auto delegation = co_await delegation_->delegate(*user, target_spn_, &request.delegation_from_cache);
+    auto delegation = co_await delegation_->delegate(*user, target_spn_, &request.delegation_from_cache,
+                                                     request.user->object_sid);
     request.delegation_time = std::chrono::steady_clock::now() - asked;
     if (!delegation) co_return delegation.error();
     co_return take(request, *user, std::move(*delegation));

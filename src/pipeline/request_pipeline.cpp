@@ -7,7 +7,9 @@ boost::asio::awaitable<common::Result<>> RequestStage::process(RequestContext& r
 }
 
 std::string_view RequestContext::connection_owner() const {
-    if (user) return user->distinguished_name;
+    // The account, never to be another's: a DN, like a name, passes to a new account when its
+    // holder leaves, and an Exchange connection authenticated as the leaver must not serve it.
+    if (user) return user->object_sid.empty() ? user->distinguished_name : user->object_sid;
     return identity ? std::string_view(identity->principal_name()) : std::string_view();
 }
 

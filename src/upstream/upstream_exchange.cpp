@@ -215,10 +215,10 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::renew_credentials(
     connection_.close();
     if (!renewed) co_return fail(request, renewed.error());
     spdlog::warn(
-        "{}: upstream {} refused the Kerberos ticket easgate had for {} (401): Exchange no longer accepts "
-        "it, most likely because the password or keytab of the account with the SPN changed since it was "
-        "issued. easgate dropped it and obtained a new one from the KDC; {}",
-        request.who, url, request.user,
+        "{}: upstream {} refused the Kerberos ticket easgate had for the user (401): Exchange no longer "
+        "accepts it, most likely because the password or keytab of the account with the SPN changed since it "
+        "was issued. easgate dropped it and obtained a new one from the KDC; {}",
+        request.who, url,
         may_resend ? "the request goes again with it" : "the device's next request carries it");
     if (may_resend) co_return std::nullopt;
     co_return fail(request,

@@ -161,6 +161,34 @@ TEST(DelegationService, ARefusedTicketIsRenewedOnlyIfExchangeHadAcceptedIt) {
     done.get();
 }
 
+// A name passes to another account when its holder leaves (renamed, and a new hire given the
+// name): the ticket cached for the name as the leaver's account never serves the newcomer's.
+TEST(DelegationService, ATicketCachedForOneAccountIsNotHandedToTheNextAccountOfTheName) {
+    DelegationService service(lab_kerberos());
+    const std::string alice = "alice@EXAMPLE.TEST";
+    const std::string spn = LabEnvironment::get().at("LAB_MAIL_SPN");
+    const std::string leaver = "S-1-5-21-1004336348-1177238915-682003330-1105";
+    const std::string newcomer = "S-1-5-21-1004336348-1177238915-682003330-2301";
+    boost::asio::io_context io;
+    auto done = boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            bool from_cache = true;
+            EXPECT_TRUE((co_await service.delegate(alice, spn, &from_cache, leaver)).has_value());
+            EXPECT_FALSE(from_cache);
+            EXPECT_TRUE((co_await service.delegate(alice, spn, &from_cache, newcomer)).has_value());
+            EXPECT_FALSE(from_cache) << "the leaver's ticket served the newcomer";
+            EXPECT_EQ(service.counters().s4u2self, 2U);
+            EXPECT_TRUE((co_await service.delegate(alice, spn, &from_cache, newcomer)).has_value());
+            EXPECT_TRUE(from_cache);
+        },
+        boost::asio::use_future);
+    io.run();
+    done.get();
+    EXPECT_FALSE(service.delegate_now(alice, spn, "S-1-5-21-1004336348-1177238915-682003330-2302"));
+    EXPECT_TRUE(service.delegate_now(alice, spn, leaver));
+}
+
 TEST(DelegationService, BobGetsBobsTicket) {
     DelegationService service(lab_kerberos());
     EXPECT_TRUE(token_for(service, "alice@EXAMPLE.TEST").has_value());

@@ -91,5 +91,21 @@ TEST_F(RequestPipelineTest, AStageThatMustWaitTakesTheRestOfTheWalkToTheWaitingR
     EXPECT_EQ(last.waited_calls, 1);
 }
 
+// A name, and a DN, pass to a new account when their holder leaves; a SID never does: pooled
+// Exchange connections, authenticated as one account, are that account's.
+TEST(RequestContextTest, ExchangeConnectionsAreTheAccountsBySidElseByDn) {
+    common::RequestHeader header;
+    RequestContext request{nullptr, header, nullptr, {}, {}, {}, {}};
+    EXPECT_EQ(request.connection_owner(), "") << "no certificate: nothing pooled";
+    directory::DirectoryUser user;
+    user.distinguished_name = "CN=jsmith,OU=Staff,DC=corp,DC=example";
+    user.object_sid = "S-1-5-21-1004336348-1177238915-682003330-2301";
+    request.user = std::make_shared<const directory::DirectoryUser>(user);
+    EXPECT_EQ(request.connection_owner(), user.object_sid);
+    user.object_sid.clear();
+    request.user = std::make_shared<const directory::DirectoryUser>(user);
+    EXPECT_EQ(request.connection_owner(), user.distinguished_name);
+}
+
 }  // namespace
 }  // namespace easgate::pipeline

@@ -38,10 +38,11 @@ public:
 private:
     friend class DelegationService;
     UserDelegation(std::shared_ptr<const DelegatedCredential> credential, std::string user_principal,
-                   std::string target_spn, std::string unbound_token);
+                   std::string account, std::string target_spn, std::string unbound_token);
 
     std::shared_ptr<const DelegatedCredential> credential_;
     std::string user_principal_;
+    std::string account_;
     std::string target_spn_;
     std::string unbound_token_;  // made by the KDC exchange itself: the first unbound token
     std::size_t authorization_bytes_ = 0;
@@ -95,15 +96,20 @@ public:
                                                              bool* from_cache = nullptr);
 
     // negotiate_token in two steps: the credential now (from the cache, or the KDC as above), its
-    // tokens later (token() below). Fails as negotiate_token does.
+    // tokens later (token() below). Fails as negotiate_token does. account: the account the name
+    // stands for now (its objectSid), when known. Tickets are kept per account: a name passes to
+    // another account when its holder leaves (renamed, a new hire given the name), and the
+    // newcomer must not get the tickets cached for the leaver.
     boost::asio::awaitable<common::Result<UserDelegation>> delegate(std::string user_principal,
                                                                     std::string target_spn,
-                                                                    bool* from_cache = nullptr);
+                                                                    bool* from_cache = nullptr,
+                                                                    std::string account = {});
 
     // delegate's answer when the credential is cached (counted as a cache hit); nullopt when the
     // KDC must be asked.
     std::optional<UserDelegation> delegate_now(const std::string& user_principal,
-                                               const std::string& target_spn);
+                                               const std::string& target_spn,
+                                               const std::string& account = {});
 
     // Exchange refused a token of delegation (401): its service ticket may be one Exchange no longer
     // accepts (the password or keytab of the account with the SPN changed since it was issued).

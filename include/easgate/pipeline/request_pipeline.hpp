@@ -36,9 +36,9 @@ struct RequestContext {
     bool delegation_from_cache = false;
 
     // Whose the Exchange connections this request may use are (the upstream pool's key): the
-    // directory's account when found, since a certificate's UPN need not be its account's (the SID
-    // extension or altSecurityIdentities may map it to another); else the certificate's name; ""
-    // without a certificate (not pooled).
+    // directory's account when found (its objectSid, else its DN), since a certificate's UPN need
+    // not be its account's (the SID extension or altSecurityIdentities may map it to another); else
+    // the certificate's name; "" without a certificate (not pooled).
     std::string_view connection_owner() const;
 };
 
