@@ -96,8 +96,10 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
     auto& parser = request.parser;
     const auto& header = parser.get();
     // TRACE would echo the request as Exchange got it, easgate's Authorization included; CONNECT
-    // asks for a tunnel. Neither is ActiveSync's.
-    if (header.method() == http::verb::trace || header.method() == http::verb::connect)
+    // asks for a tunnel; a method Beast does not know ("trace" in lower case, TRACK, DEBUG) is no
+    // client's of Exchange. None goes near Exchange with a token.
+    const auto method = header.method();
+    if (method == http::verb::trace || method == http::verb::connect || method == http::verb::unknown)
         return common::Failure{501, std::string(header.method_string()) + " is not relayed", 0};
     if (const auto error = framing_error(header); !error.empty())
         return bad_request("ambiguous request framing: " + error);
@@ -111,6 +113,13 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
     auto eas = eas::parse_eas_request(header.method_string(), header.target(), eas_headers_of(header));
     if (!eas) return bad_request("malformed ActiveSync request: " + eas.error);
     request.eas = std::move(*eas.request);
+    // What ActiveSync and Autodiscover clients send; WebDAV's and PUT/DELETE only on routes.
+    if (request.eas.path != eas::EasPath::other && method != http::verb::get && method != http::verb::post &&
+        method != http::verb::options && method != http::verb::head)
+        return common::Failure{405,
+                               std::string(header.method_string()) +
+                                   " is not an ActiveSync or Autodiscover method (GET, POST, OPTIONS, HEAD)",
+                               0};
     if (request.eas.path == eas::EasPath::other && !runtime_->upstream->routes(request.line.target))
         return common::Failure{404,
                                "only /Microsoft-Server-ActiveSync, /autodiscover/autodiscover.xml and "
