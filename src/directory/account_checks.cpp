@@ -1,5 +1,6 @@
 #include "easgate/directory/account_checks.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <ctime>
@@ -225,10 +226,11 @@ DnDomain domain_of(std::string_view dn) {
     return domain;
 }
 
-std::string protected_users_dn(const std::string& account_dn) {
-    const std::size_t start = domain_of(account_dn).start;
-    return "CN=Protected Users,CN=Users," +
-           (start == std::string::npos ? account_dn : account_dn.substr(start));
+std::string protected_users_sid(const std::string& account_sid) {
+    // A domain account's SID is S-1-5-21-<three sub-authorities of the domain>-<RID>.
+    if (!account_sid.starts_with("S-1-5-21-") || std::count(account_sid.begin(), account_sid.end(), '-') != 7)
+        return "";
+    return account_sid.substr(0, account_sid.rfind('-')) + "-525";
 }
 
 std::string in_chain_filter(const std::string& group_dn) {

@@ -16,6 +16,7 @@
 #include "easgate/config/units.hpp"
 #include "easgate/directory/account_checks.hpp"
 #include "easgate/directory/published_object.hpp"
+#include "easgate/directory/security_identifier.hpp"
 #include "easgate/kerberos/kdc_watch.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
@@ -269,6 +270,29 @@ struct DirectoryClient::Impl {
             });
     }
 
+    // Whether the account's token groups (nested groups and the primary group included, as the KDC
+    // counts them) hold its domain's Protected Users, found by its SID.
+    common::Result<bool> in_protected_users(LdapConnection& connection, const DirectoryUser& user) {
+        const std::string wanted = protected_users_sid(user.object_sid);
+        const auto failed = [&](const std::string& why) {
+            return unavailable("reading tokenGroups of " + user.distinguished_name + " on " +
+                               connection.uri() + " failed: " + why +
+                               " (easgate checks Protected Users by it)");
+        };
+        if (wanted.empty())
+            return failed("the account has no domain SID (objectSid " + user.object_sid + ")");
+        const auto found = servers.read_entry(connection, user.distinguished_name, "tokenGroups", true);
+        if (found.status.connection_lost()) connection.close();
+        if (!found.status.ok() || found.entries.empty())
+            return failed(found.status.ok() ? "no entry" : found.status.message);
+        for (const auto& [attribute, values] : found.entries.front()) {
+            if (!common::equals_ignoring_case(attribute, "tokenGroups")) continue;
+            for (const auto& value : values)
+                if (sid_text(value) == wanted) return true;
+        }
+        return false;
+    }
+
     // Nested membership, asked of the DC on the user's own entry: Protected Users (never
     // delegable) and directory.require_group.
     UserLookup check_groups(LdapConnection& connection, FoundUser user) {
@@ -280,15 +304,15 @@ struct DirectoryClient::Impl {
             return unavailable("the group search for " + user->distinguished_name + " on " +
                                connection.uri() + " failed: " + found.status.message);
         };
-        const auto protected_users = protected_users_dn(user->distinguished_name);
-        const auto is_protected = member_of(protected_users);
+        const auto is_protected = in_protected_users(connection, *user);
         if (!is_protected) return is_protected.error();
         if (*is_protected) {
             return common::Failure::refused(
                 "protected_users",
-                "account " + user->distinguished_name + " is a member of " + protected_users +
-                    " (directly or through nested groups), whose credentials Kerberos never "
-                    "delegates: take it out of Protected Users to let easgate act for it");
+                "account " + user->distinguished_name + " is a member of Protected Users (" +
+                    protected_users_sid(user->object_sid) +
+                    ", directly, through nested groups or as its primary group), whose credentials Kerberos "
+                    "never delegates: take it out of Protected Users to let easgate act for it");
         }
         if (config.require_group.empty()) return user;
         const auto allowed = member_of(config.require_group);

@@ -102,8 +102,8 @@ common::Result<LdapEntry> DirectoryServers::read_any(LdapConnection& connection,
 }
 
 LdapSearchResult DirectoryServers::read_entry(LdapConnection& connection, const std::string& dn,
-                                              const std::string& attribute) {
-    ++counters_.searches;
+                                              const std::string& attribute, bool membership) {
+    if (!membership) ++counters_.searches;
     return timed_search(connection, "(objectClass=*)", {attribute}, 1, &dn);
 }
 

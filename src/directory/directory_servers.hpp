@@ -50,9 +50,10 @@ public:
                                        std::chrono::milliseconds timeout);
 
     // On the connection's server, the one entry named dn: one attribute of it (counted as a user
-    // search), or whether it matches filter (a membership check, timed only).
+    // search unless it is a membership check: timed only, as match_entry), or whether it matches
+    // filter.
     LdapSearchResult read_entry(LdapConnection& connection, const std::string& dn,
-                                const std::string& attribute);
+                                const std::string& attribute, bool membership = false);
     LdapSearchResult match_entry(LdapConnection& connection, const std::string& dn,
                                  const std::string& filter);
 

@@ -1,5 +1,8 @@
 // DirectoryClient against the lab's Samba AD DC (tests/lab): real binds, real searches.
+#include <functional>
+
 #include "directory_client_fixture.hpp"
+#include "lab_administration.hpp"
 
 namespace easgate::directory {
 namespace {
@@ -25,6 +28,25 @@ TEST_F(DirectoryClientTest, GssapiBindFindsAliceWithHerGroups) {
     EXPECT_EQ((*result)->upn, "alice@example.test");
     EXPECT_TRUE((*result)->distinguished_name.starts_with("CN=alice,")) << (*result)->distinguished_name;
     EXPECT_TRUE(is_member_of_sales(**result));
+}
+
+// A German domain calls it "Geschützte Benutzer", and an admin may move it: Protected Users is
+// found by its SID (RID 525) among the account's token groups, not by its name.
+TEST_F(DirectoryClientTest, ProtectedUsersIsFoundWhateverTheGroupIsCalled) {
+    const std::string base = lab_.at("LAB_BASE_DN");
+    const auto rename = [&](const std::string& from, const std::string& to) {
+        return testing::as_administrator({"ldapmodify"}, "dn: CN=" + from + ",CN=Users," + base +
+                                                             "\nchangetype: modrdn\nnewrdn: CN=" + to +
+                                                             "\ndeleteoldrdn: 1\n");
+    };
+    ASSERT_EQ(rename("Protected Users", "Geschuetzte Benutzer").exit_code, 0);
+    struct Undo {
+        std::function<void()> again;
+        ~Undo() { again(); }
+    } undo{[&] { rename("Geschuetzte Benutzer", "Protected Users"); }};
+    DirectoryClient client(gssapi(), &kerberos_);
+    const auto grace = lookup(client, "grace@example.test");
+    EXPECT_EQ(cause_of(grace), "protected_users") << detail_of(grace);
 }
 
 TEST_F(DirectoryClientTest, GssapiInsideStartTls) {
@@ -69,8 +91,7 @@ TEST_F(DirectoryClientTest, RefusesLockedOutExpiredAndProtectedUsersWithTheirCau
     EXPECT_NE(detail_of(results[1]).find("expired on 2020-01-01 00:00:00 UTC"), std::string::npos)
         << detail_of(results[1]);
     EXPECT_EQ(cause_of(results[2]), "protected_users") << detail_of(results[2]);
-    EXPECT_NE(detail_of(results[2]).find("CN=Protected Users,CN=Users," + lab_.at("LAB_BASE_DN")),
-              std::string::npos)
+    EXPECT_NE(detail_of(results[2]).find("is a member of Protected Users (S-1-5-21-"), std::string::npos)
         << detail_of(results[2]);
     for (const auto& result : results) EXPECT_EQ(result ? 0u : result.error().status, 403u);
 }

@@ -36,7 +36,7 @@ TEST_F(GatewayDelegationTest, LockedExpiredAndProtectedUsersAreRefusedEachWithIt
     EXPECT_EQ(status_of(as_upn("grace@example.test")), "403");
     EXPECT_FALSE(gateway_->wait_for_log("is locked out since").empty());
     EXPECT_FALSE(gateway_->wait_for_log("expired on 2020-01-01").empty());
-    EXPECT_FALSE(gateway_->wait_for_log("is a member of CN=Protected Users").empty());
+    EXPECT_FALSE(gateway_->wait_for_log("is a member of Protected Users (S-1-5-21-").empty());
     const auto metrics =
         run_command({"curl", "--silent", "--show-error", gateway_->admin_url() + "/metrics"});
     ASSERT_EQ(metrics.exit_code, 0) << metrics.err;

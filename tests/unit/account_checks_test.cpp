@@ -122,11 +122,14 @@ TEST(AccountChecks, AnEntryWithoutWhatEasgateMustReadIsUnavailableNotRefused) {
     EXPECT_NE(result.error().reason.find("ldaps://dc1"), std::string::npos);
 }
 
-TEST(AccountChecks, ProtectedUsersIsInTheAccountsDomain) {
-    EXPECT_EQ(protected_users_dn("CN=erin,OU=Staff,DC=corp,DC=example,DC=com"),
-              "CN=Protected Users,CN=Users,DC=corp,DC=example,DC=com");
-    EXPECT_EQ(protected_users_dn("cn=erin,dc=example,dc=test"),
-              "CN=Protected Users,CN=Users,dc=example,dc=test");
+// By SID, whatever the group is called (a German domain's is "Geschützte Benutzer") or wherever
+// it was moved.
+TEST(AccountChecks, ProtectedUsersIsRid525OfTheAccountsDomain) {
+    EXPECT_EQ(protected_users_sid("S-1-5-21-1004336348-1177238915-682003330-1105"),
+              "S-1-5-21-1004336348-1177238915-682003330-525");
+    EXPECT_EQ(protected_users_sid("S-1-5-32-544"), "") << "a builtin SID names no domain";
+    EXPECT_EQ(protected_users_sid("S-1-5-21-1-2-1105"), "");
+    EXPECT_EQ(protected_users_sid(""), "");
 }
 
 TEST(AccountChecks, TheDomainIsTheTrailingDcComponents) {
@@ -135,9 +138,7 @@ TEST(AccountChecks, TheDomainIsTheTrailingDcComponents) {
     // A DC= inside an escaped value is the value's; a DC= before another RDN is not the domain's.
     const std::string tricky = "CN=Smith\\,DC=evil\\,DC=test,OU=DC=x,DC=child,DC=example,DC=test";
     EXPECT_EQ(domain_of(tricky).dns_name, "child.example.test");
-    EXPECT_EQ(protected_users_dn(tricky), "CN=Protected Users,CN=Users,DC=child,DC=example,DC=test");
     EXPECT_EQ(domain_of("CN=no domain").dns_name, "");
-    EXPECT_EQ(protected_users_dn("CN=no domain"), "CN=Protected Users,CN=Users,CN=no domain");
 }
 
 TEST(AccountChecks, TheInChainFilterEscapesTheGroupsName) {
