@@ -30,15 +30,19 @@ bool issuer_listed(X509* cert, const std::vector<X509Ptr>& listed) {
     return false;
 }
 
-// Whose CRL a CRL error is about: the issuer of the certificate being checked.
-std::string crl_issuer(X509_STORE_CTX* store) {
-    X509* cert = X509_STORE_CTX_get_current_cert(store);
-    if (!cert) return "its issuer";
+// The issuer of cert, quoted, as a refusal names it.
+std::string quoted_issuer(X509* cert) {
     // Appended piece by piece: "\"" + name + "\"" makes GCC 12's -O3 report a false -Wrestrict.
     std::string quoted(1, '"');
     quoted += peer_name_text(X509_get_issuer_name(cert));
     quoted += '"';
     return quoted;
+}
+
+// Whose CRL a CRL error is about: the issuer of the certificate being checked.
+std::string crl_issuer(X509_STORE_CTX* store) {
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    return cert ? quoted_issuer(cert) : "its issuer";
 }
 
 // The entry's reasonCode (RFC 5280 5.3.1), as AD CS's "Revoke Certificate" dialog offers them; a
@@ -323,9 +327,7 @@ std::string delta_crl_refusal(X509_STORE_CTX* store, const std::function<bool(co
             concerning(X509_V_ERR_CERT_REVOKED);
             return X509_verify_cert_error_string(X509_V_ERR_CERT_REVOKED) + listed;
         }
-        std::string issuer(1, '"');
-        issuer += peer_name_text(X509_get_issuer_name(cert));
-        issuer += '"';
+        const std::string issuer = quoted_issuer(cert);
         const std::string remedy =
             ": the base CRL alone misses every certificate revoked since it was published; let "
             "client_auth.crl_refresh fetch the delta (easgate_crl_distribution_points_failing says whether "

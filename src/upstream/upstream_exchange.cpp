@@ -142,19 +142,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         if (auto ended = co_await send(request, attempt)) co_return *ended;
         if (!connection_.is_open()) continue;  // a stale connection took nothing: once more, on a new one
         const bool may_resend = kept_for_resend(request, attempt);
-        if (!may_resend) {  // nothing of the request is kept while Exchange thinks
-            common::BodyBytes().swap(request.read_ahead);
-            common::BodyBytes().swap(attempt.scratch);
-            // Nor its header while Exchange holds a long poll: a held Ping keeps neither the
-            // header's block nor the token (a few KiB: the PAC grows with the user's groups). Other
-            // answers come in moments: only the token goes. Its size stays in
-            // attempt.authorization_bytes for a 400's diagnosis.
-            if (request.deadline.long_poll) {
-                common::drop_header(request.parser.get());
-            } else if (request.credentials && attempt.authorization_bytes > 0) {
-                request.parser.get().erase(http::field::authorization);
-            }
-        }
+        if (!may_resend) keep_nothing(request, attempt);
         if (attempt.cut_off) {
             if (auto ended = co_await read_early_answer(request, attempt.cut_off, response)) co_return *ended;
         } else if (auto ended = co_await read_response_header(request, watch, response)) {
@@ -192,6 +180,20 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
     in_flight.reset();
     release(request.user);
     co_return ended;
+}
+
+// Nothing of the request is kept while Exchange thinks: neither its body nor, while Exchange holds a
+// long poll, its header (a held Ping keeps neither the header's block nor the token, a few KiB: the
+// PAC grows with the user's groups). Other answers come in moments: only the token goes. Its size
+// stays in attempt.authorization_bytes for a 400's diagnosis.
+void UpstreamExchange::keep_nothing(DeviceRequest& request, Attempt& attempt) {
+    common::BodyBytes().swap(request.read_ahead);
+    common::BodyBytes().swap(attempt.scratch);
+    if (request.deadline.long_poll) {
+        common::drop_header(request.parser.get());
+    } else if (request.credentials && attempt.authorization_bytes > 0) {
+        request.parser.get().erase(http::field::authorization);
+    }
 }
 
 // Whether the request is kept for another try while Exchange thinks: Exchange may yet ask for the
@@ -366,58 +368,6 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
         co_return fail(request, Failure::unavailable(no_valid_response(url, unrelayable)));
     }
     co_return std::nullopt;
-}
-
-// A held long poll waits for Exchange's answer before it makes a read buffer: over TLS, the
-// stream's own small wait read takes the first bytes. Its errors read as read_header's would.
-asio::awaitable<error_code> UpstreamExchange::wait_for_answer(common::ResponseParser& parser) {
-    auto [ec] = co_await connection_.tls()->async_wait_input(use_nothrow);
-    co_return ec ? common::header_read_error(ec, parser) : error_code{};
-}
-
-// Over plain http: the answer's first byte, read into the frame and put in the buffer, which is
-// made only then.
-asio::awaitable<error_code> UpstreamExchange::read_first_byte(common::ResponseParser& parser) {
-    char first = 0;
-    auto [ec, read] = co_await connection_.tcp().async_read_some(asio::buffer(&first, 1), use_nothrow);
-    auto& buffer = connection_.buffer();
-    buffer.commit(asio::buffer_copy(buffer.prepare(read), asio::buffer(&first, read)));
-    co_return ec ? common::header_read_error(ec, parser) : error_code{};
-}
-
-// http::async_read_header, without its two composed operations per read.
-asio::awaitable<error_code> UpstreamExchange::read_header(common::ResponseParser& parser) {
-    auto& buffer = connection_.buffer();
-    error_code ec;
-    for (std::size_t used = 0; !common::parse_buffered(buffer, parser, ec, used);) {  // whole, or refused
-        const std::size_t room = beast::read_size(buffer, relay_chunk_bytes);
-        if (room == 0) co_return http::error::buffer_overflow;
-        const auto into = buffer.prepare(room);
-        auto [read_error, read] = co_await connection_.visit(
-            [&](auto& upstream) { return upstream.async_read_some(into, use_nothrow); });
-        buffer.commit(read);
-        if (read_error) co_return common::header_read_error(read_error, parser);
-    }
-    co_return ec;
-}
-
-// Reads and drops the body of a response the device never sees (a 401 challenge). A large or
-// broken one costs the connection instead: the next attempt connects afresh.
-asio::awaitable<void> UpstreamExchange::discard_response_body(common::ResponseParser& parser) {
-    constexpr std::size_t max_discarded = 64 * 1024;
-    std::array<char, 4096> sink;
-    std::size_t discarded = 0;
-    while (!parser.is_done() && discarded <= max_discarded) {
-        parser.get().body().data = sink.data();
-        parser.get().body().size = sink.size();
-        connection_.tcp().expires_after(limits_.upstream_timeout);
-        auto [ec, read] = co_await connection_.visit([&](auto& upstream) {
-            return http::async_read_some(upstream, connection_.buffer(), parser, use_nothrow);
-        });
-        if (ec && ec != http::error::need_buffer) break;
-        discarded += sink.size() - parser.get().body().size;
-    }
-    if (!parser.is_done() || !parser.keep_alive()) connection_.close();
 }
 
 }  // namespace easgate::upstream

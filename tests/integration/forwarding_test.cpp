@@ -56,6 +56,21 @@ protected:
             extra);
     }
 
+    // A mail of 8 MiB streamed past a 16 KiB read-ahead to an upstream (upstream_url, "": the
+    // default one) that answers 413 at its header and closes: the device gets that answer.
+    void expect_early_answer_relayed(const std::string& upstream_url) {
+        start_gateway({.upstream_url = upstream_url, .limits = "    upload_read_ahead: 16KiB\n"});
+        const auto file = work_dir() / "big-mail.bin";
+        write_file(file, std::string(8 * 1024 * 1024, 'm'));
+        const auto answer = curl("alice",
+                                 "/Microsoft-Server-ActiveSync?Cmd=SendMail&DeviceId=EASGATETEST01&"
+                                 "DeviceType=TestDevice&earlyanswer=1",
+                                 {"--data-binary", "@" + file.string(), "--write-out", "\n%{http_code}"});
+        EXPECT_TRUE(answer.out.ends_with("mail too big.\n\n413"))
+            << answer.out << answer.err << read_file(work_dir() / "upstream-0.out");
+        EXPECT_NE(gateway_log().find("\" 413 "), std::string::npos) << gateway_log();
+    }
+
     void expect_download(const std::string& query, std::uint64_t size) {
         const auto file = work_dir() / "download.bin";
         const auto result = curl("alice",
@@ -149,6 +164,17 @@ TEST_F(ForwardingTest, AnUploadRefusedBeforeItsBodyIsReadGetsItsAnswerNotAReset)
         4 << 20, std::chrono::seconds(4));
     EXPECT_TRUE(upload.body_sent) << "the gateway closed on the device's upload";
     EXPECT_TRUE(upload.response.starts_with("HTTP/1.1 413")) << upload.response;
+}
+
+// Exchange refusing a mail over its size limit answers 413 before it has the body and closes on
+// the rest: the phone gets that 413 (and stops sending that mail), not a 503 that has it send the
+// mail again and again. Over TLS and plain http alike.
+TEST_F(ForwardingTest, AnAnswerExchangeSendsBeforeTheWholeBodyReachesTheDevice) {
+    expect_early_answer_relayed("");
+}
+
+TEST_F(ForwardingTest, AnAnswerSentBeforeTheWholeBodyReachesTheDeviceOverPlainHttp) {
+    expect_early_answer_relayed(start_upstream("server", 0, false));
 }
 
 TEST_F(ForwardingTest, KeepAliveReusesOneUpstreamConnectionPerDeviceConnection) {

@@ -146,6 +146,7 @@ private:
     boost::asio::awaitable<std::optional<ExchangeEnd>> send(DeviceRequest& request, Attempt& attempt);
     boost::asio::awaitable<std::optional<ExchangeEnd>> authorize(DeviceRequest& request, Attempt& attempt);
     static bool kept_for_resend(const DeviceRequest& request, const Attempt& attempt);
+    static void keep_nothing(DeviceRequest& request, Attempt& attempt);
     boost::asio::awaitable<std::optional<ExchangeEnd>> renew_credentials(DeviceRequest& request,
                                                                          bool may_resend);
     boost::asio::awaitable<std::optional<ExchangeEnd>> read_response_header(
