@@ -191,12 +191,10 @@ long LogRateLimiter::admit(std::string_view reason) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
     // Reasons name what a peer sent (a certificate's names): each new one would be kept for good and
-    // let through. Past max_reasons, those whose window ended go (a line already told them), and
-    // while that leaves no room every new reason shares one window.
+    // let through. Past max_reasons, those whose window ended go (their suppressed count with them),
+    // and while that leaves no room every new reason shares one window.
     if (windows_.size() >= max_reasons && !windows_.contains(std::string(reason))) {
-        std::erase_if(windows_, [&](const auto& entry) {
-            return now - entry.second.last >= interval_ && entry.second.suppressed == 0;
-        });
+        std::erase_if(windows_, [&](const auto& entry) { return now - entry.second.last >= interval_; });
         if (windows_.size() >= max_reasons) reason = "(more reasons than easgate keeps apart)";
     }
     auto [it, inserted] = windows_.try_emplace(std::string(reason));

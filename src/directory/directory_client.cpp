@@ -285,11 +285,15 @@ struct DirectoryClient::Impl {
         if (found.status.connection_lost()) connection.close();
         if (!found.status.ok() || found.entries.empty())
             return failed(found.status.ok() ? "no entry" : found.status.message);
+        // Every account has its primary group there at least: none means easgate may not read it.
+        bool readable = false;
         for (const auto& [attribute, values] : found.entries.front()) {
             if (!common::equals_ignoring_case(attribute, "tokenGroups")) continue;
+            readable = !values.empty();
             for (const auto& value : values)
                 if (sid_text(value) == wanted) return true;
         }
+        if (!readable) return failed("no value came back: let easgate's bind identity read it");
         return false;
     }
 

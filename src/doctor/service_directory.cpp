@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,17 +76,24 @@ std::string why_unwritable(const fs::path& directory, const std::optional<Servic
 
 std::string why_unreadable(const fs::path& file, const std::optional<ServiceAccount>& account) {
     struct stat found {};
-    const auto absolute = fs::absolute(file);
-    for (auto up = absolute.parent_path(); !up.empty(); up = up.parent_path()) {  // each must let it through
-        if (auto why = why_not(up, account, X_OK, found); !why.empty()) return why;
-        if (up == up.root_path()) break;
+    std::error_code ignored;
+    // The directories of the path as written and, past a symbolic link (a certificate renewed by
+    // certbot links into its archive), of where it leads: each must let the account through.
+    for (const auto& path : {fs::absolute(file), fs::weakly_canonical(file, ignored)}) {
+        for (auto up = path.parent_path(); !up.empty(); up = up.parent_path()) {
+            // An access control list may grant what the bits deny: that one is not judged by them.
+            const bool listed = ::getxattr(up.c_str(), "system.posix_acl_access", nullptr, 0) > 0;
+            if (auto why = listed ? "" : why_not(up, account, X_OK, found); !why.empty()) return why;
+            if (up == up.root_path()) break;
+        }
     }
-    return why_not(absolute, account, R_OK, found);
+    if (::getxattr(file.c_str(), "system.posix_acl_access", nullptr, 0) > 0) return "";
+    return why_not(fs::absolute(file), account, R_OK, found);
 }
 
 std::string why_the_service_cannot_read(const fs::path& file) {
     const auto account = service_account();
-    if (!account || account->uid == geteuid()) return "";
+    if (!account || geteuid() != 0) return "";
     return why_unreadable(file, account);
 }
 

@@ -35,7 +35,7 @@ std::string why_unwritable(const std::filesystem::path& directory,
 std::string why_unreadable(const std::filesystem::path& file, const std::optional<ServiceAccount>& account);
 
 // Run as root, the doctor reads what the service may not: "" when the service account (when there
-// is one, and the doctor runs as another user) may read file, else what stands in the way.
+// is one, and the doctor runs as root) may read file, else what stands in the way.
 std::string why_the_service_cannot_read(const std::filesystem::path& file);
 // What lets the service read file: the package's key-file ownership and mode.
 std::string service_read_remedy(const std::string& file);

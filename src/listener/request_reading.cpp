@@ -96,10 +96,9 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
     auto& parser = request.parser;
     const auto& header = parser.get();
     // TRACE would echo the request as Exchange got it, easgate's Authorization included; CONNECT
-    // asks for a tunnel; a method Beast does not know ("trace" in lower case, TRACK, DEBUG) is no
-    // client's of Exchange. None goes near Exchange with a token.
+    // asks for a tunnel. Neither is relayed anywhere.
     const auto method = header.method();
-    if (method == http::verb::trace || method == http::verb::connect || method == http::verb::unknown)
+    if (method == http::verb::trace || method == http::verb::connect)
         return common::Failure{501, std::string(header.method_string()) + " is not relayed", 0};
     if (const auto error = framing_error(header); !error.empty())
         return bad_request("ambiguous request framing: " + error);
@@ -113,7 +112,9 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
     auto eas = eas::parse_eas_request(header.method_string(), header.target(), eas_headers_of(header));
     if (!eas) return bad_request("malformed ActiveSync request: " + eas.error);
     request.eas = std::move(*eas.request);
-    // What ActiveSync and Autodiscover clients send; WebDAV's and PUT/DELETE only on routes.
+    // What ActiveSync and Autodiscover clients send: any other method ("trace" in lower case, which
+    // HTTP.sys takes for another verb, WebDAV's, PUT) goes only to routes (Outlook Anywhere's
+    // RPC_IN_DATA, for one).
     if (request.eas.path != eas::EasPath::other && method != http::verb::get && method != http::verb::post &&
         method != http::verb::options && method != http::verb::head)
         return common::Failure{405,

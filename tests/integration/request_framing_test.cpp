@@ -205,9 +205,8 @@ TEST_F(RequestFramingTest, AFieldThePolicyJudgesSentTwiceIsRefusedWith400) {
 }
 
 // easgate speaks HTTP/1.0 and 1.1 (400 otherwise: Beast's parser reads no other version), and
-// relays neither TRACE (Exchange would echo easgate's Authorization) nor CONNECT nor a method it
-// does not know, "trace" in lower case among them (501); nor, to ActiveSync, other than GET, POST,
-// OPTIONS and HEAD (405).
+// relays neither TRACE (Exchange would echo easgate's Authorization) nor CONNECT (501); nor, to
+// ActiveSync, other than GET, POST, OPTIONS and HEAD (405), "trace" in lower case among them.
 TEST_F(RequestFramingTest, OnlyHttp10And11AndNeitherTraceNorConnectAreRelayed) {
     start_gateway();
     const std::string target =
@@ -220,8 +219,8 @@ TEST_F(RequestFramingTest, OnlyHttp10And11AndNeitherTraceNorConnectAreRelayed) {
         {"GET " + target + " HTTP/0.9\r\nHost: gw\r\n\r\n", "HTTP/1.1 400 "},
         {"TRACE " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 501 "},
         {"CONNECT " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 501 "},
-        {"trace " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 501 "},
-        {"TRACK " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 501 "},
+        {"trace " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 405 "},
+        {"TRACK " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 405 "},
         {"PUT " + target + " HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\n\r\nx", "HTTP/1.1 405 "},
         {"PROPFIND " + target + " HTTP/1.1\r\nHost: gw\r\n\r\n", "HTTP/1.1 405 "},
         {"GET " + target + " HTTP/1.0\r\n\r\n", "HTTP/1.0 200 "}};

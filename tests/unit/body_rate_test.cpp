@@ -45,5 +45,17 @@ TEST(BodyRateGuard, ABurstBuysNoHoursOfTrickling) {
     EXPECT_TRUE(guard.too_slow(start + milliseconds(70'004)));
 }
 
+// Streaming on after Exchange took its time (a write that waited, the connect): the wait is not
+// the device's, whose body gets the grace again.
+TEST(BodyRateGuard, AfterEasgatesOwnWaitTheBodyGetsTheGraceAgain) {
+    const auto start = clock::now();
+    BodyRateGuard guard(256, milliseconds(60'000), start);
+    guard.received(1024 * 1024, start);
+    EXPECT_TRUE(guard.too_slow(start + milliseconds(90'000)));
+    guard.resume(start + milliseconds(90'000));
+    EXPECT_FALSE(guard.too_slow(start + milliseconds(99'999)));
+    EXPECT_TRUE(guard.too_slow(start + milliseconds(100'000)));
+}
+
 }  // namespace
 }  // namespace easgate::common

@@ -78,6 +78,15 @@ TEST_F(ServiceDirectoryTest, ReadableIsJudgedForTheServiceAccountItsDirectoriesI
     EXPECT_EQ(why_unreadable(keytab, service), etc.string() + " is root:root 0750")
         << "a directory on the way";
     EXPECT_NE(why_unreadable(dir / "missing", service).find("No such file or directory"), std::string::npos);
+
+    // Through a symbolic link (certbot's live/ into archive/): the directories it leads to count.
+    ASSERT_EQ(::chown(etc.c_str(), 0, 65534), 0);
+    const auto live = dir / "live";
+    fs::create_directory(live);
+    fs::create_symlink(keytab, live / "easgate.keytab");
+    EXPECT_EQ(why_unreadable(live / "easgate.keytab", service), "");
+    ASSERT_EQ(::chown(etc.c_str(), 0, 0), 0);
+    EXPECT_EQ(why_unreadable(live / "easgate.keytab", service), etc.string() + " is root:root 0750");
 }
 
 TEST_F(ServiceDirectoryTest, TheShippedUnitLeavesWritableOnlyEasgatesStateLogsAndRuntimeDirectory) {

@@ -33,6 +33,10 @@ public:
     }
     std::uint64_t received() const { return received_; }
 
+    // easgate goes back to reading after a wait of its own (Exchange connected or took the bytes
+    // slowly): the body gets the grace again, as at its start.
+    void resume(clock::time_point now = clock::now()) { due_ = std::max(due_, now + grace_); }
+
     // When the next read must have completed: read_timeout from now, or sooner when the body is
     // behind the rate.
     clock::time_point read_deadline(clock::time_point now = clock::now()) const {

@@ -13,6 +13,7 @@
 #include <concepts>
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include "easgate/common/body_rate.hpp"
 #include "easgate/common/header_arena.hpp"
@@ -87,6 +88,9 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, InputBuffer& input_
     std::span<char> ready = first;
     std::size_t total_written = 0;
     std::uint64_t body_bytes = 0;
+    // The input was not read meanwhile (easgate connected, or the output took its time): its rate
+    // starts afresh then, and the wait is not the device's.
+    bool input_paused = true;
     for (;;) {
         body_bytes += ready.size();
         const bool last = parser.is_done();
@@ -108,6 +112,7 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, InputBuffer& input_
                     co_await boost::asio::async_write(output, rest, use_nothrow);
                 ec = waited_error;
                 written += waited_written;
+                input_paused = true;
             }
             total_written += written;
             if (ec) co_return RelayResult{RelaySide::output, ec, total_written, body_bytes};
@@ -119,6 +124,7 @@ boost::asio::awaitable<RelayResult> relay_body(Input& input, InputBuffer& input_
         std::size_t read = 0;
         if (!parse_buffered(input_buffer, parser, ec, read)) {
             if (timeouts.input_rate) {
+                if (std::exchange(input_paused, false)) timeouts.input_rate->resume();
                 boost::beast::get_lowest_layer(input).expires_at(timeouts.input_rate->read_deadline());
             } else {
                 boost::beast::get_lowest_layer(input).expires_after(timeouts.read);
