@@ -37,6 +37,21 @@ Bytes attribute(const std::string& name, const std::string& value) {
     return tlv(0x30, text(name) + tlv(0x31, text(value)));
 }
 
+// S-1-5-21-1004336348-1177238915-682003330-<rid> as AD stores it: revision, count, authority
+// (big-endian), sub-authorities (little-endian).
+Bytes domain_sid(std::uint32_t rid) {
+    Bytes sid{1, 5, 0, 0, 0, 0, 0, 5};
+    for (const std::uint32_t part : {21u, 1004336348u, 1177238915u, 682003330u, rid})
+        for (int shift = 0; shift < 32; shift += 8) sid += static_cast<char>((part >> shift) & 0xff);
+    return sid;
+}
+
+// The user's token groups, read on its own entry: its primary group, Domain Users (513).
+Bytes token_groups_entry() {
+    const std::string dn = FakeDirectoryServer::user_dn;
+    return tlv(0x64, text(dn) + tlv(0x30, attribute("tokenGroups", domain_sid(513))));
+}
+
 Bytes user_entry() {
     const std::string dn = FakeDirectoryServer::user_dn;
     return tlv(0x64, text(dn) + tlv(0x30, attribute("userPrincipalName", FakeDirectoryServer::upn) +
@@ -44,7 +59,8 @@ Bytes user_entry() {
                                               attribute("distinguishedName", dn) +
                                               attribute("userAccountControl", "512") +
                                               attribute("msDS-User-Account-Control-Computed", "0") +
-                                              attribute("whenCreated", "20260101120000.0Z")));
+                                              attribute("whenCreated", "20260101120000.0Z") +
+                                              attribute("objectSid", domain_sid(1105))));
 }
 
 // One BER element read whole: its tag, and its contents.
@@ -121,6 +137,8 @@ asio::awaitable<void> serve(tcp::socket socket, FakeDirectoryServer::Answer answ
                     case Answer::healthy:
                     case Answer::healthy_hanging_up:
                         if (subtree) reply = tlv(0x30, id_tlv + user_entry());
+                        if (op->contents.find("tokenGroups") != Bytes::npos)
+                            reply = tlv(0x30, id_tlv + token_groups_entry());
                         reply += tlv(0x30, id_tlv + result(0x65, 0, ""));
                         break;
                 }
