@@ -226,6 +226,12 @@ DnDomain domain_of(std::string_view dn) {
     return domain;
 }
 
+std::string protected_users_dn(const std::string& account_dn) {
+    const std::size_t start = domain_of(account_dn).start;
+    return "CN=Protected Users,CN=Users," +
+           (start == std::string::npos ? account_dn : account_dn.substr(start));
+}
+
 std::string protected_users_sid(const std::string& account_sid) {
     // A domain account's SID is S-1-5-21-<three sub-authorities of the domain>-<RID>.
     if (!account_sid.starts_with("S-1-5-21-") || std::count(account_sid.begin(), account_sid.end(), '-') != 7)

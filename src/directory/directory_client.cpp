@@ -271,30 +271,28 @@ struct DirectoryClient::Impl {
     }
 
     // Whether the account's token groups (nested groups and the primary group included, as the KDC
-    // counts them) hold its domain's Protected Users, found by its SID.
-    common::Result<bool> in_protected_users(LdapConnection& connection, const DirectoryUser& user) {
+    // counts them) hold its domain's Protected Users, found by its SID; nullopt when easgate may not
+    // read them (a hardened domain may keep tokenGroups from its bind identity) or the account has
+    // no domain SID.
+    common::Result<std::optional<bool>> in_protected_users(LdapConnection& connection,
+                                                           const DirectoryUser& user) {
         const std::string wanted = protected_users_sid(user.object_sid);
-        const auto failed = [&](const std::string& why) {
-            return unavailable("reading tokenGroups of " + user.distinguished_name + " on " +
-                               connection.uri() + " failed: " + why +
-                               " (easgate checks Protected Users by it)");
-        };
-        if (wanted.empty())
-            return failed("the account has no domain SID (objectSid " + user.object_sid + ")");
+        if (wanted.empty()) return std::optional<bool>();
         const auto found = servers.read_entry(connection, user.distinguished_name, "tokenGroups", true);
         if (found.status.connection_lost()) connection.close();
         if (!found.status.ok() || found.entries.empty())
-            return failed(found.status.ok() ? "no entry" : found.status.message);
+            return unavailable("reading tokenGroups of " + user.distinguished_name + " on " +
+                               connection.uri() +
+                               " failed: " + (found.status.ok() ? "no entry" : found.status.message));
         // Every account has its primary group there at least: none means easgate may not read it.
         bool readable = false;
         for (const auto& [attribute, values] : found.entries.front()) {
             if (!common::equals_ignoring_case(attribute, "tokenGroups")) continue;
             readable = !values.empty();
             for (const auto& value : values)
-                if (sid_text(value) == wanted) return true;
+                if (sid_text(value) == wanted) return std::optional(true);
         }
-        if (!readable) return failed("no value came back: let easgate's bind identity read it");
-        return false;
+        return readable ? std::optional(false) : std::optional<bool>();
     }
 
     // Nested membership, asked of the DC on the user's own entry: Protected Users (never
@@ -308,15 +306,22 @@ struct DirectoryClient::Impl {
             return unavailable("the group search for " + user->distinguished_name + " on " +
                                connection.uri() + " failed: " + found.status.message);
         };
-        const auto is_protected = in_protected_users(connection, *user);
-        if (!is_protected) return is_protected.error();
-        if (*is_protected) {
+        const auto by_sid = in_protected_users(connection, *user);
+        if (!by_sid) return by_sid.error();
+        std::string group = "Protected Users (" + protected_users_sid(user->object_sid) + ")";
+        bool is_protected = by_sid->value_or(false);
+        if (!by_sid->has_value()) {  // without tokenGroups: by its English name, where a domain keeps it
+            group = protected_users_dn(user->distinguished_name);
+            const auto by_name = member_of(group);
+            if (!by_name) return by_name.error();
+            is_protected = *by_name;
+        }
+        if (is_protected) {
             return common::Failure::refused(
-                "protected_users",
-                "account " + user->distinguished_name + " is a member of Protected Users (" +
-                    protected_users_sid(user->object_sid) +
-                    ", directly, through nested groups or as its primary group), whose credentials Kerberos "
-                    "never delegates: take it out of Protected Users to let easgate act for it");
+                "protected_users", "account " + user->distinguished_name + " is a member of " + group +
+                                       ", directly, through nested groups or as its primary group, whose "
+                                       "credentials Kerberos never delegates: take it out of Protected Users "
+                                       "to let easgate act for it");
         }
         if (config.require_group.empty()) return user;
         const auto allowed = member_of(config.require_group);

@@ -132,6 +132,15 @@ TEST(AccountChecks, ProtectedUsersIsRid525OfTheAccountsDomain) {
     EXPECT_EQ(protected_users_sid(""), "");
 }
 
+// Where tokenGroups can't be read: the group by its English name, in the account's domain.
+TEST(AccountChecks, ProtectedUsersByNameIsInTheAccountsDomain) {
+    EXPECT_EQ(protected_users_dn("CN=erin,OU=Staff,DC=corp,DC=example,DC=com"),
+              "CN=Protected Users,CN=Users,DC=corp,DC=example,DC=com");
+    const std::string tricky = "CN=Smith\\,DC=evil\\,DC=test,OU=DC=x,DC=child,DC=example,DC=test";
+    EXPECT_EQ(protected_users_dn(tricky), "CN=Protected Users,CN=Users,DC=child,DC=example,DC=test");
+    EXPECT_EQ(protected_users_dn("CN=no domain"), "CN=Protected Users,CN=Users,CN=no domain");
+}
+
 TEST(AccountChecks, TheDomainIsTheTrailingDcComponents) {
     EXPECT_EQ(domain_of("CN=erin,OU=Staff,DC=corp,DC=example,DC=com").dns_name, "corp.example.com");
     EXPECT_EQ(domain_of("cn=erin, dc=example, dc=test").dns_name, "example.test");

@@ -2,7 +2,8 @@
 
 // Whether an Active Directory account may use easgate, judged from its directory entry: the checks
 // that need no more than the entry itself. Group membership (Protected Users,
-// directory.require_group) needs a search of its own: protected_users_sid and in_chain_filter.
+// directory.require_group) needs a search of its own: protected_users_sid (or protected_users_dn)
+// and in_chain_filter.
 
 #include <chrono>
 #include <cstddef>
@@ -62,6 +63,10 @@ DnDomain domain_of(std::string_view dn);
 // account's SID ("S-1-5-21-a-b-c-1105" → "S-1-5-21-a-b-c-525"); "" for a SID of no domain. By SID,
 // not by name: a localized domain names the group in its language, and an admin may move it.
 std::string protected_users_sid(const std::string& account_sid);
+
+// Where a domain keeps Protected Users under its English name, for an account's DN: in CN=Users of
+// the domain the account's DC= components name. Only where tokenGroups can't be read.
+std::string protected_users_dn(const std::string& account_dn);
 
 // Matches an entry that is a member of group_dn directly or through nested groups
 // (LDAP_MATCHING_RULE_IN_CHAIN, 1.2.840.113556.1.4.1941); the DN is escaped for the filter.
