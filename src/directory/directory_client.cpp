@@ -16,10 +16,10 @@
 #include "easgate/config/units.hpp"
 #include "easgate/directory/account_checks.hpp"
 #include "easgate/directory/published_object.hpp"
-#include "easgate/directory/security_identifier.hpp"
 #include "easgate/kerberos/kdc_watch.hpp"
 #include "keytab_credential.hpp"
 #include "ldap_connection.hpp"
+#include "user_entry_checks.hpp"
 
 namespace easgate::directory {
 namespace {
@@ -225,15 +225,25 @@ struct DirectoryClient::Impl {
         return entry->result;
     }
 
-    // On a pool thread: blocking libldap work.
+    // On a pool thread: blocking libldap work. A server that finds the user but then fails the reads
+    // its entry still needs rests, as one failing the search does, and the lookup is made again on
+    // the next server.
     UserLookup query(const AccountSearch& account) {
         const std::string filter = "(&(objectCategory=person)(objectClass=user)" + account.condition + ")";
         auto connection = servers.checkout();
-        const auto search =
-            servers.search_any(*connection, filter, account_attributes(), size_limit, account.value);
-        UserLookup result = search ? judge(account, *search, *connection, config.base_dn) : search.error();
-        if (result) result = all_values(*connection, search->entries.front(), std::move(*result));
-        if (result) result = check_groups(*connection, std::move(*result));
+        UserLookup result = unavailable("no directory server was asked");
+        for (std::size_t tries = 1; tries <= config.uris.size(); ++tries) {
+            const auto search =
+                servers.search_any(*connection, filter, account_attributes(), size_limit, account.value);
+            result = search ? judge(account, *search, *connection, config.base_dn) : search.error();
+            if (!result) break;
+            UserEntryChecks checks(servers, *connection, config);
+            result = checks.complete(search->entries.front(), std::move(*result));
+            if (result || !checks.server_unfit()) break;
+            servers.rest(*connection);
+            if (tries < config.uris.size())
+                spdlog::warn("directory: {}; trying the next server", result.error().reason);
+        }
         servers.checkin(std::move(connection));
         return result;
     }
@@ -255,84 +265,6 @@ struct DirectoryClient::Impl {
                 "certutil -dspublish -f <CRL file>), it has not replicated to these DCs yet, or easgate's "
                 "account may not read it";
         return failure;
-    }
-
-    // The rest of the lists AD handed out in ranges, from the user's own entry.
-    UserLookup all_values(LdapConnection& connection, const LdapEntry& entry, FoundUser user) {
-        const std::string dn = user->distinguished_name;
-        return with_all_values(
-            std::move(user), entry, [&](const std::string& attribute) -> common::Result<LdapEntry> {
-                auto found = servers.read_entry(connection, dn, attribute);
-                if (found.status.ok() && !found.entries.empty()) return std::move(found.entries.front());
-                if (found.status.connection_lost()) connection.close();
-                return unavailable("reading " + attribute + " of " + dn + " on " + connection.uri() +
-                                   " failed: " + (found.status.ok() ? "no entry" : found.status.message));
-            });
-    }
-
-    // Whether the account's token groups (nested groups and the primary group included, as the KDC
-    // counts them) hold its domain's Protected Users, found by its SID; nullopt when easgate may not
-    // read them (a hardened domain may keep tokenGroups from its bind identity) or the account has
-    // no domain SID.
-    common::Result<std::optional<bool>> in_protected_users(LdapConnection& connection,
-                                                           const DirectoryUser& user) {
-        const std::string wanted = protected_users_sid(user.object_sid);
-        if (wanted.empty()) return std::optional<bool>();
-        const auto found = servers.read_entry(connection, user.distinguished_name, "tokenGroups", true);
-        if (found.status.connection_lost()) connection.close();
-        if (!found.status.ok() || found.entries.empty())
-            return unavailable("reading tokenGroups of " + user.distinguished_name + " on " +
-                               connection.uri() +
-                               " failed: " + (found.status.ok() ? "no entry" : found.status.message));
-        // Every account has its primary group there at least: none means easgate may not read it.
-        bool readable = false;
-        for (const auto& [attribute, values] : found.entries.front()) {
-            if (!common::equals_ignoring_case(attribute, "tokenGroups")) continue;
-            readable = !values.empty();
-            for (const auto& value : values)
-                if (sid_text(value) == wanted) return std::optional(true);
-        }
-        return readable ? std::optional(false) : std::optional<bool>();
-    }
-
-    // Nested membership, asked of the DC on the user's own entry: Protected Users (never
-    // delegable) and directory.require_group.
-    UserLookup check_groups(LdapConnection& connection, FoundUser user) {
-        const auto member_of = [&](const std::string& group) -> common::Result<bool> {
-            const auto found =
-                servers.match_entry(connection, user->distinguished_name, in_chain_filter(group));
-            if (found.status.ok()) return !found.entries.empty();
-            if (found.status.connection_lost()) connection.close();
-            return unavailable("the group search for " + user->distinguished_name + " on " +
-                               connection.uri() + " failed: " + found.status.message);
-        };
-        const auto by_sid = in_protected_users(connection, *user);
-        if (!by_sid) return by_sid.error();
-        std::string group = "Protected Users (" + protected_users_sid(user->object_sid) + ")";
-        bool is_protected = by_sid->value_or(false);
-        if (!by_sid->has_value()) {  // without tokenGroups: by its English name, where a domain keeps it
-            group = protected_users_dn(user->distinguished_name);
-            const auto by_name = member_of(group);
-            if (!by_name) return by_name.error();
-            is_protected = *by_name;
-        }
-        if (is_protected) {
-            return common::Failure::refused(
-                "protected_users", "account " + user->distinguished_name + " is a member of " + group +
-                                       ", directly, through nested groups or as its primary group, whose "
-                                       "credentials Kerberos never delegates: take it out of Protected Users "
-                                       "to let easgate act for it");
-        }
-        if (config.require_group.empty()) return user;
-        const auto allowed = member_of(config.require_group);
-        if (!allowed) return allowed.error();
-        if (!*allowed) {
-            return common::Failure::refused(
-                "not_in_group", "account " + user->distinguished_name +
-                                    " is not a member of directory.require_group (" + config.require_group +
-                                    "), directly or through nested groups: add it to let the user in");
-        }
-        return user;
     }
 
     const config::DirectoryConfig config;

@@ -112,6 +112,12 @@ LdapSearchResult DirectoryServers::match_entry(LdapConnection& connection, const
     return timed_search(connection, filter, {"1.1"}, 1, &dn);
 }
 
+void DirectoryServers::rest(LdapConnection& connection) {
+    const std::string uri = connection.uri();
+    connection.close();
+    server_failed(uri);
+}
+
 LdapSearchResult DirectoryServers::timed_search(LdapConnection& connection, const std::string& filter,
                                                 const std::vector<std::string>& attributes, int size_limit,
                                                 const std::string* entry,

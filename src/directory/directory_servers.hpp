@@ -57,6 +57,10 @@ public:
     LdapSearchResult match_entry(LdapConnection& connection, const std::string& dn,
                                  const std::string& filter);
 
+    // The connection's server failed a read after its search (gone, stalled, busy): the connection is
+    // closed and the server rests, as when it fails a search, so the lookup made again goes elsewhere.
+    void rest(LdapConnection& connection);
+
     // Why the directory can't be relied on: no server answered within outage_memory, nor since.
     std::optional<std::string> not_ready_reason() const;
 

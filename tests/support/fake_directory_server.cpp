@@ -123,8 +123,9 @@ asio::awaitable<void> serve(tcp::socket socket, FakeDirectoryServer::Answer answ
                 next_element(op->contents, field);
                 const auto scope = next_element(op->contents, field);
                 const bool subtree = scope && !scope->contents.empty() && scope->contents[0] == 2;
-                switch (answer) {
+                switch (subtree && answer == Answer::busy_after_search ? Answer::healthy : answer) {
                     case Answer::busy:
+                    case Answer::busy_after_search:
                         reply = tlv(0x30, id_tlv + result(0x65, 51, "the server is busy"));
                         break;
                     case Answer::unavailable:

@@ -18,7 +18,9 @@ class FakeDirectoryServer {
 public:
     // healthy_hanging_up: healthy, but it closes the connection after answering a base-scope search
     // (a lookup's last), as a DC drops connections idle past its MaxConnIdleTime.
-    enum class Answer { healthy, healthy_hanging_up, busy, unavailable, referral };
+    // busy_after_search: finds the user, then is busy for the reads of its entry, as a DC going into
+    // shutdown or overloaded in the middle of a lookup.
+    enum class Answer { healthy, healthy_hanging_up, busy, busy_after_search, unavailable, referral };
 
     explicit FakeDirectoryServer(Answer answer);
     ~FakeDirectoryServer();

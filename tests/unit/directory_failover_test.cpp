@@ -132,6 +132,44 @@ INSTANTIATE_TEST_SUITE_P(BusyOrUnavailable, ADcInTrouble,
                              return info.param == Answer::busy ? "Busy" : "Unavailable";
                          });
 
+// A DC that finds the user but is busy for the reads of its entry (tokenGroups here; memberOf
+// ranges and require_group alike) rests, and the lookup is made again on the next server: the user
+// gets in instead of 503 for one DC's trouble, and the next lookup skips the resting DC.
+TEST_F(DirectoryFailoverTest, ADcFailingTheReadsAfterItsSearchHandsTheLookupToTheNextServer) {
+    FakeDirectoryServer troubled(Answer::busy_after_search);
+    FakeDirectoryServer healthy(Answer::healthy);
+    auto directory = config({troubled.uri(), healthy.uri()});
+    directory.cache_ttl = std::chrono::milliseconds::zero();
+    DirectoryClient client(directory, nullptr);
+
+    const auto found = find(client);
+    ASSERT_TRUE(found) << found.error();
+    EXPECT_EQ((*found)->distinguished_name, FakeDirectoryServer::user_dn);
+    EXPECT_EQ(troubled.searches(), 2u);  // the user, then tokenGroups
+    EXPECT_EQ(healthy.searches(), 2u);
+    EXPECT_EQ(client.counters().server_failures[0], 1u);
+
+    ASSERT_TRUE(find(client));
+    EXPECT_EQ(troubled.searches(), 2u);
+    EXPECT_EQ(healthy.searches(), 4u);
+}
+
+// Alone, such a DC's answer is unavailable naming the read that failed, not a refusal of the user.
+TEST_F(DirectoryFailoverTest, TheOnlyDcFailingTheReadsAfterItsSearchIsUnavailable) {
+    FakeDirectoryServer troubled(Answer::busy_after_search);
+    DirectoryClient client(config({troubled.uri()}), nullptr);
+
+    const auto found = find(client);
+    ASSERT_FALSE(found);
+    EXPECT_EQ(found.error().status, 503u);
+    const std::string& reason = found.error().reason;
+    EXPECT_NE(reason.find("reading tokenGroups of " + std::string(FakeDirectoryServer::user_dn) + " on " +
+                          troubled.uri() + " failed: Server is busy (the server is busy)"),
+              std::string::npos)
+        << reason;
+    EXPECT_EQ(troubled.searches(), 2u);
+}
+
 // AD refers a search under a base_dn of another domain of the forest: the operator is told what to
 // change, and the referral is not followed (nor handed to the next server, which would refer too).
 TEST_F(DirectoryFailoverTest, AReferralIsExplainedWithTheRemedy) {
