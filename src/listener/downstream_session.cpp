@@ -290,6 +290,9 @@ asio::awaitable<void> DownstreamSession::write_answer(http::status status, const
                                                       unsigned retry_after_seconds) {
     http::response<http::string_body> response{status, framing.version};
     if (retry_after_seconds > 0) response.set(http::field::retry_after, std::to_string(retry_after_seconds));
+    // RFC 9110 15.5.6: a 405 lists what the resource takes (easgate answers 405 only on ActiveSync's
+    // and Autodiscover's paths).
+    if (status == http::status::method_not_allowed) response.set(http::field::allow, activesync_methods);
     response.set(http::field::server, "easgate");
     response.set(http::field::content_type, content_type);
     response.body() = std::move(body);

@@ -36,6 +36,9 @@ inline std::string_view status_text(unsigned status) {
     return http::obsolete_reason(static_cast<http::status>(status));
 }
 
+// The methods ActiveSync and Autodiscover clients send; a 405's Allow lists them.
+constexpr std::string_view activesync_methods = "GET, POST, OPTIONS, HEAD";
+
 // The other side went away or went quiet: nothing to answer and nothing worth a warning.
 bool is_disconnect(const error_code& ec);
 

@@ -119,7 +119,8 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
         method != http::verb::options && method != http::verb::head)
         return common::Failure{405,
                                std::string(header.method_string()) +
-                                   " is not an ActiveSync or Autodiscover method (GET, POST, OPTIONS, HEAD)",
+                                   " is not an ActiveSync or Autodiscover method (" +
+                                   std::string(activesync_methods) + ")",
                                0};
     if (request.eas.path == eas::EasPath::other && !runtime_->upstream->routes(request.line.target))
         return common::Failure{404,

@@ -230,6 +230,11 @@ TEST_F(RequestFramingTest, OnlyHttp10And11AndNeitherTraceNorConnectAreRelayed) {
     for (std::size_t i = 0; i < cases.size(); ++i)
         EXPECT_TRUE(exchanges[i].response.starts_with(cases[i].answer))
             << cases[i].request << exchanges[i].response.substr(0, 200);
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        if (cases[i].answer != "HTTP/1.1 405 ") continue;
+        EXPECT_NE(exchanges[i].response.find("\r\nAllow: GET, POST, OPTIONS, HEAD\r\n"), std::string::npos)
+            << exchanges[i].response.substr(0, 300);
+    }
     EXPECT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request "), 1u)
         << read_file(work_dir() / "upstream-0.out");
 }
