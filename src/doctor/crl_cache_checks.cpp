@@ -17,21 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// An admin's full replacement of the package's unit wins over it, as in systemd.
-fs::path installed_unit() {
-    std::error_code error;
-    const fs::path local = "/etc/systemd/system/easgate.service";
-    return fs::is_regular_file(local, error) ? local : fs::path("/lib/systemd/system/easgate.service");
-}
-
-bool within(const fs::path& path, fs::path directory) {
-    directory = directory.lexically_normal();
-    if (!directory.has_filename()) directory = directory.parent_path();  // "/var/lib/easgate/"
-    const auto normal = path.lexically_normal();
-    return std::mismatch(directory.begin(), directory.end(), normal.begin(), normal.end()).first ==
-           directory.end();
-}
-
 // The directory easgate would make path in: path's nearest ancestor that exists.
 fs::path nearest_existing(fs::path path) {
     std::error_code error;
@@ -60,12 +45,12 @@ void check_crl_cache(const config::ClientAuthConfig& client_auth, const std::str
         "package's, easgate's own), or `install -d -o easgate -g easgate -m 0700 " +
         directory.string() + "`";
 
-    const fs::path unit = installed_unit();
-    if (const auto writable = sandbox_writable(unit, "/etc/systemd/system/easgate.service.d"); writable) {
+    const auto unit = ServiceUnit::installed();
+    if (const auto writable = unit.writable(); writable) {
         const auto allowed = [&](const fs::path& root) { return within(directory, root); };
         if (std::ranges::none_of(*writable, allowed)) {
             report.warn("tls", check,
-                        directory.string() + " is outside what " + unit.string() +
+                        directory.string() + " is outside what " + unit.path().string() +
                             " lets easgate write (ProtectSystem=strict; writable: " +
                             common::join(as_text(*writable)) + ")" + lost,
                         "set crl_refresh.cache_dir: /var/lib/easgate/crls, or add ReadWritePaths=" +
@@ -73,7 +58,7 @@ void check_crl_cache(const config::ClientAuthConfig& client_auth, const std::str
             return;
         }
     }
-    const auto account = service_account();
+    const auto account = unit.account();
     const std::string service = account ? "the service account easgate" : "easgate";
     std::error_code error;
     if (!fs::exists(directory, error)) {

@@ -2,6 +2,8 @@
 
 #include <ldap.h>
 
+#include <utility>
+
 #include "easgate/directory/directory_client.hpp"
 
 namespace easgate::doctor {
@@ -38,6 +40,17 @@ directory::LdapSearchResult DirectorySession::search(const std::string& filter,
                                                      const std::vector<std::string>& attributes,
                                                      const std::string* entry) {
     return connection_.search(filter, attributes, 0, entry);
+}
+
+// The connection searches under its configuration's base_dn, which is this session's own copy. base is
+// a copy: it may be that base_dn.
+directory::LdapSearchResult DirectorySession::search_under(std::string base, const std::string& filter,
+                                                           const std::vector<std::string>& attributes,
+                                                           int size_limit) {
+    const std::string domain = std::exchange(directory_.base_dn, std::move(base));
+    auto found = connection_.search(filter, attributes, size_limit);
+    directory_.base_dn = domain;
+    return found;
 }
 
 std::optional<directory::LdapEntry> DirectorySession::account(const std::string& sam_account_name,

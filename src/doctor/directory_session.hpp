@@ -27,11 +27,15 @@ public:
     // Domain-wide under base_dn (no size limit beyond the server's), or the named entry only.
     directory::LdapSearchResult search(const std::string& filter, const std::vector<std::string>& attributes,
                                        const std::string* entry = nullptr);
+    // Subtree under base, at most size_limit entries (0: the server's limit).
+    directory::LdapSearchResult search_under(std::string base, const std::string& filter,
+                                             const std::vector<std::string>& attributes, int size_limit);
     // The account whose sAMAccountName is given, e.g. "EASGATE$"; nullopt when none, error when
     // the search failed.
     std::optional<directory::LdapEntry> account(const std::string& sam_account_name, std::string& error,
                                                 const std::vector<std::string>& attributes);
     const std::string& uri() const { return connection_.uri(); }
+    const std::string& base_dn() const { return directory_.base_dn; }
 
 private:
     config::DirectoryConfig directory_;

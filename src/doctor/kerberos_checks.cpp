@@ -39,10 +39,11 @@ bool check_keytab_file(const config::KerberosConfig& kerberos, Report& report) {
             "export the keytab of " + kerberos.principal + " to that path, or correct kerberos.keytab");
         return false;
     }
-    if (const auto why = why_the_service_cannot_read(kerberos.keytab); !why.empty()) {
+    if (const auto problem = service_cannot_read(kerberos.keytab, ServiceUnit::installed());
+        !problem.why.empty()) {
         report.fail(kerberos_area, "keytab file",
-                    kerberos.keytab + " can't be read by the service account easgate: " + why,
-                    service_read_remedy(kerberos.keytab));
+                    kerberos.keytab + " can't be read by the service easgate: " + problem.why,
+                    problem.remedy);
         return false;
     }
     const group* owning_group = getgrgid(file.st_gid);

@@ -7,13 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <sstream>
 
 namespace easgate::doctor {
 
@@ -26,20 +22,6 @@ std::string owner_and_mode(const struct stat& file) {
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(file.st_mode & 07777));
     return (user != nullptr ? std::string(user->pw_name) : std::to_string(file.st_uid)) + ":" +
            (group != nullptr ? std::string(group->gr_name) : std::to_string(file.st_gid)) + " " + mode;
-}
-
-std::optional<ServiceAccount> service_account() {
-    const passwd* user = getpwnam("easgate");
-    if (user == nullptr) return std::nullopt;
-    ServiceAccount account{.uid = user->pw_uid, .groups = {}};
-    int count = 16;
-    account.groups.resize(static_cast<std::size_t>(count));
-    if (getgrouplist(user->pw_name, user->pw_gid, account.groups.data(), &count) < 0) {
-        account.groups.resize(static_cast<std::size_t>(count));
-        getgrouplist(user->pw_name, user->pw_gid, account.groups.data(), &count);
-    }
-    account.groups.resize(static_cast<std::size_t>(std::max(count, 0)));
-    return account;
 }
 
 namespace {
@@ -91,60 +73,19 @@ std::string why_unreadable(const fs::path& file, const std::optional<ServiceAcco
     return why_not(fs::absolute(file), account, R_OK, found);
 }
 
-std::string why_the_service_cannot_read(const fs::path& file) {
-    const auto account = service_account();
-    if (!account || geteuid() != 0) return "";
-    return why_unreadable(file, account);
-}
-
-std::string service_read_remedy(const std::string& file) {
-    return "chown root:easgate " + file + " && chmod 0640 " + file +
-           ", and let the group easgate through its directories (/etc/easgate is root:easgate 0750)";
-}
-
-std::optional<std::vector<fs::path>> sandbox_writable(const fs::path& unit, const fs::path& dropins) {
-    std::error_code error;
-    if (!fs::is_regular_file(unit, error)) return std::nullopt;
-    std::vector<fs::path> files;
-    for (fs::directory_iterator file(dropins, error), end; !error && file != end; file.increment(error))
-        if (file->path().extension() == ".conf") files.push_back(file->path());
-    std::ranges::sort(files);  // systemd applies drop-ins in the order of their names
-    files.insert(files.begin(), unit);
-
-    // Where each kind of the unit's own directories lives; ReadWritePaths= names absolute paths.
-    const std::map<std::string, std::string> roots = {{"StateDirectory", "/var/lib/"},
-                                                      {"LogsDirectory", "/var/log/"},
-                                                      {"CacheDirectory", "/var/cache/"},
-                                                      {"RuntimeDirectory", "/run/"},
-                                                      {"ReadWritePaths", ""}};
-    std::map<std::string, std::vector<fs::path>> lists;
-    std::string protect;
-    for (const auto& path : files) {
-        std::ifstream in(path);
-        for (std::string line; std::getline(in, line);) {
-            const auto equals = line.find('=');
-            if (equals == std::string::npos || equals == 0 || line.starts_with('#') || line.starts_with(';'))
-                continue;
-            const std::string key = line.substr(0, line.find_last_not_of(" \t", equals - 1) + 1);
-            std::string value = line.substr(equals + 1);
-            value.erase(0, value.find_first_not_of(" \t"));
-            value.erase(value.find_last_not_of(" \t") + 1);
-            if (key == "ProtectSystem") protect = value;
-            const auto root = roots.find(key);
-            if (root == roots.end()) continue;
-            if (value.empty()) lists[key].clear();  // an empty assignment resets the list
-            std::istringstream words(value);
-            for (std::string word; words >> word;) {
-                // "-/path" and "+/path": optional and unconfined paths, writable alike.
-                word.erase(0, word.find_first_not_of("-+"));
-                lists[key].push_back(root->second + word);
-            }
-        }
-    }
-    if (protect != "strict") return std::nullopt;
-    std::vector<fs::path> writable;
-    for (const auto& [key, paths] : lists) writable.insert(writable.end(), paths.begin(), paths.end());
-    return writable;
+ServiceRead service_cannot_read(const fs::path& file, const ServiceUnit& unit) {
+    if (auto why = unit.hides(file); !why.empty())
+        return {
+            std::move(why),
+            "move it under /etc/easgate (chown root:easgate, chmod 0640), which the service reads, and give "
+            "that path in the configuration"};
+    const auto account = unit.account();
+    if (!account || geteuid() != 0) return {};
+    auto why = why_unreadable(file, account);
+    if (why.empty()) return {};
+    return {std::move(why), "chown root:easgate " + file.string() + " && chmod 0640 " + file.string() +
+                                ", and let the group easgate through its directories (/etc/easgate is "
+                                "root:easgate 0750)"};
 }
 
 }  // namespace easgate::doctor

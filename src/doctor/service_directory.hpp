@@ -1,8 +1,8 @@
 #pragma once
 
-// Whether easgate, run as the package runs it, can make files in a directory (crl_refresh.cache_dir):
-// judged for the service account, not for whoever runs the doctor (often root), and inside the
-// package's systemd sandbox, which leaves the file system read-only but for easgate's own directories.
+// Whether easgate, run as the package runs it, can read a file (keytab, TLS files) or make files in
+// a directory (crl_refresh.cache_dir): judged for the service account, not for whoever runs the
+// doctor (often root), and inside the unit's sandbox (service_unit.hpp).
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -12,18 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "service_unit.hpp"
+
 namespace easgate::doctor {
 
 // "easgate:easgate 0700": a file's owner, group and permission bits as an admin reads them.
 std::string owner_and_mode(const struct stat& file);
-
-struct ServiceAccount {
-    uid_t uid = 0;
-    std::vector<gid_t> groups;  // primary and supplementary
-};
-
-// The package's account `easgate`; none where easgate runs as whoever started it.
-std::optional<ServiceAccount> service_account();
 
 // "" when account (or, without one, this process) may make files in directory; else what stands in
 // the way, e.g. "/var/cache is root:root 0755".
@@ -34,16 +28,13 @@ std::string why_unwritable(const std::filesystem::path& directory,
 // what stands in the way, e.g. "/etc/easgate/easgate.keytab is root:root 0600".
 std::string why_unreadable(const std::filesystem::path& file, const std::optional<ServiceAccount>& account);
 
-// Run as root, the doctor reads what the service may not: "" when the service account (when there
-// is one, and the doctor runs as root) may read file, else what stands in the way.
-std::string why_the_service_cannot_read(const std::filesystem::path& file);
-// What lets the service read file: the package's key-file ownership and mode.
-std::string service_read_remedy(const std::string& file);
-
-// The directories the unit (with its drop-ins, as systemd merges them) leaves writable when it sets
-// ProtectSystem=strict: StateDirectory=, LogsDirectory=, CacheDirectory=, RuntimeDirectory= and
-// ReadWritePaths=. nullopt when there is no such unit or it leaves the file system writable.
-std::optional<std::vector<std::filesystem::path>> sandbox_writable(const std::filesystem::path& unit,
-                                                                   const std::filesystem::path& dropins);
+// What keeps the service, as unit runs it, from reading file, and what lets it. No reason when its
+// sandbox shows it the file and, where the doctor can tell (run as root, the account present), its
+// account may read it: root reads what the service may not.
+struct ServiceRead {
+    std::string why;  // empty: nothing the doctor knows of
+    std::string remedy;
+};
+ServiceRead service_cannot_read(const std::filesystem::path& file, const ServiceUnit& unit);
 
 }  // namespace easgate::doctor

@@ -30,12 +30,13 @@ std::unique_ptr<listener::ServerTlsContext> check_context(const config::Listener
     std::vector<std::string> files{listener.certificate, listener.private_key,
                                    listener.client_auth.trusted_ca_file};
     files.insert(files.end(), listener.client_auth.crl_files.begin(), listener.client_auth.crl_files.end());
+    const auto unit = ServiceUnit::installed();
     for (const auto& file : files) {
-        const auto why = file.empty() ? std::string() : why_the_service_cannot_read(file);
-        if (why.empty()) continue;
+        if (file.empty()) continue;
+        const auto problem = service_cannot_read(file, unit);
+        if (problem.why.empty()) continue;
         report.fail("tls", prefix + " TLS settings",
-                    file + " can't be read by the service account easgate: " + why,
-                    service_read_remedy(file));
+                    file + " can't be read by the service easgate: " + problem.why, problem.remedy);
         return nullptr;
     }
     try {

@@ -52,6 +52,7 @@ struct DoctorConfig {
     std::string directory_uris;                     // dc1's LDAPS URL when empty
     std::string krb5_conf;                          // the lab's when empty
     std::string kerberos;                           // more YAML lines in the kerberos section
+    std::string sections;                           // more top-level sections (policy:)
 };
 
 class DoctorTest : public ::testing::Test {
@@ -79,7 +80,7 @@ protected:
                              options.keytab_file);
         const std::string yaml =
             "listeners:\n" + lab().listener_yaml(free_tcp_port(), lab().at("LAB_CA_FILE")) + "upstreams:\n" +
-            upstream + lab().directory_yaml(options.directory_uris) + kerberos;
+            upstream + lab().directory_yaml(options.directory_uris) + kerberos + options.sections;
         const auto path = work_ / "easgate.yaml";
         write_file(path, yaml);
         return path.string();

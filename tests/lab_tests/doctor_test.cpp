@@ -105,6 +105,37 @@ TEST_F(DoctorTest, UsersTheGatewayCantActForFailWithTheirCause) {
         << grace.output;
 }
 
+// policy.use_exchange_device_lists: the lab's schema has Exchange's two list attributes and judy's
+// lists are readable. With no list set anywhere, the doctor can't tell an unreadable attribute from
+// none set, and warns with the right to grant.
+TEST_F(DoctorTest, ExchangeDeviceListsAreFoundInTheSchemaAndReadable) {
+    const auto config = write_config({.sections = "policy:\n  use_exchange_device_lists: true\n  rules:\n"
+                                                  "    - {name: no-blackberry, action: deny, "
+                                                  "device_types: [BlackBerry]}\n"});
+    const auto listed = doctor(config);
+    for (const char* list : {"msExchMobileBlockedDeviceIDs", "msExchMobileAllowedDeviceIDs"})
+        EXPECT_EQ(listed.verdict("policy", std::string(list) + " in the schema"), "PASS") << listed.output;
+    EXPECT_EQ(listed.verdict("policy", "device lists readable"), "PASS") << listed.output;
+    EXPECT_NE(listed.text("policy", "device lists readable").find("CN=judy,"), std::string::npos)
+        << listed.output;
+
+    const std::string judy = "CN=judy,CN=Users," + lab().at("LAB_BASE_DN");
+    change_directory(
+        "dn: " + judy +
+            "\nchangetype: modify\ndelete: msExchMobileAllowedDeviceIDs\n-\n"
+            "delete: msExchMobileBlockedDeviceIDs\n\n",
+        "dn: " + judy +
+            "\nchangetype: modify\nreplace: msExchMobileAllowedDeviceIDs\n"
+            "msExchMobileAllowedDeviceIDs: JUDYPHONE01\n-\nreplace: msExchMobileBlockedDeviceIDs\n"
+            "msExchMobileBlockedDeviceIDs: EASGATETEST01\n\n");
+    const auto none = doctor(config);
+    EXPECT_EQ(none.verdict("policy", "device lists readable"), "WARN") << none.output;
+    EXPECT_NE(none.text("policy", "device lists readable").find("grant easgate's account Read on"),
+              std::string::npos)
+        << none.output;
+    EXPECT_EQ(none.verdict("policy", "msExchMobileBlockedDeviceIDs in the schema"), "PASS") << none.output;
+}
+
 TEST_F(DoctorTest, MissingTargetSpnFailsWithTheSetspnCommand) {
     const std::string spn = lab().at("LAB_MAIL_SPN");
     change_directory(modify(computer_dn("MAIL"), "delete", "servicePrincipalName", spn),

@@ -42,35 +42,52 @@ pass "dpkg -i: $first, /etc/easgate root:easgate 0750, easgate.yaml 0640, /var/l
 # judged for the service account easgate and the installed unit's sandbox, and never made by the
 # doctor. Prints the finding whose check ends with $2 (default "CRL cache") for cache_dir $1:
 # "VERDICT found".
-mkdir -p /tmp/doctor
+doctor_dir=/tmp/doctor
+mkdir -p $doctor_dir
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
-  -addext basicConstraints=critical,CA:TRUE -keyout /tmp/doctor/key.pem -out /tmp/doctor/cert.pem 2>/dev/null
+  -addext basicConstraints=critical,CA:TRUE -keyout $doctor_dir/key.pem -out $doctor_dir/cert.pem 2>/dev/null
 cache_finding() {
-  cat >/tmp/doctor/easgate.yaml <<YAML
+  cat >"$doctor_dir/easgate.yaml" <<YAML
 listeners:
   - address: 127.0.0.1
     port: 0
-    certificate: /tmp/doctor/cert.pem
-    private_key: /tmp/doctor/key.pem
+    certificate: $doctor_dir/cert.pem
+    private_key: $doctor_dir/key.pem
     client_auth:
-      trusted_ca_file: /tmp/doctor/cert.pem
+      trusted_ca_file: $doctor_dir/cert.pem
       crl_refresh: {cache_dir: $1}
 upstreams:
   - name: exchange
     servers: [https://localhost:1]
 YAML
-  { easgate doctor --config /tmp/doctor/easgate.yaml --json 2>/dev/null || true; } |  # 1 with a FAIL
+  { easgate doctor --config "$doctor_dir/easgate.yaml" --json 2>/dev/null || true; } |  # 1 with a FAIL
     python3 -c 'import json, sys
 for c in json.load(sys.stdin)["checks"]:
     if c["check"].endswith(sys.argv[1]): print(c["verdict"], c["found"])' "${2:-CRL cache}"
 }
+# Under /tmp the files are out of the service's sight: the unit's PrivateTmp=yes gives it a /tmp
+# of its own.
+tls=$(cache_finding /var/lib/easgate/crls "TLS settings")
+[[ $tls == "FAIL /tmp/doctor/cert.pem can't be read by the service easgate: /tmp/doctor/cert.pem is under /tmp, which /lib/systemd/system/easgate.service replaces with an empty one"* ]] ||
+  fail "doctor on files in /tmp: $tls"
+mkdir -p /srv/doctor && mv /tmp/doctor/* /srv/doctor/ && rmdir /tmp/doctor && doctor_dir=/srv/doctor
 # The key as openssl wrote it (root:root 0600): root reads it, the service could not.
 tls=$(cache_finding /var/lib/easgate/crls "TLS settings")
-[[ $tls == "FAIL /tmp/doctor/key.pem can't be read by the service account easgate: /tmp/doctor/key.pem is root:root 0600"* ]] ||
+[[ $tls == "FAIL /srv/doctor/key.pem can't be read by the service easgate: /srv/doctor/key.pem is root:root 0600"* ]] ||
   fail "doctor on a key only root reads: $tls"
-chown root:easgate /tmp/doctor/key.pem && chmod 0640 /tmp/doctor/key.pem
+chown root:easgate $doctor_dir/key.pem && chmod 0640 $doctor_dir/key.pem
 tls=$(cache_finding /var/lib/easgate/crls "TLS settings")
 [[ $tls == "PASS certificate, private key"* ]] || fail "doctor on a key root:easgate 0640: $tls"
+# A key another group reads, which a drop-in's SupplementaryGroups= gives the service.
+groupadd -f tls-keys && chown root:tls-keys $doctor_dir/key.pem
+tls=$(cache_finding /var/lib/easgate/crls "TLS settings")
+[[ $tls == "FAIL /srv/doctor/key.pem can't be read by the service easgate: /srv/doctor/key.pem is root:tls-keys 0640"* ]] ||
+  fail "doctor on a key of a group easgate is not in: $tls"
+mkdir -p /etc/systemd/system/easgate.service.d
+printf '[Service]\nSupplementaryGroups=tls-keys\n' >/etc/systemd/system/easgate.service.d/keys.conf
+tls=$(cache_finding /var/lib/easgate/crls "TLS settings")
+[[ $tls == "PASS certificate, private key"* ]] || fail "doctor on a key of the unit's SupplementaryGroups=: $tls"
+rm /etc/systemd/system/easgate.service.d/keys.conf && chown root:easgate $doctor_dir/key.pem
 finding=$(cache_finding /var/lib/easgate/crls)
 [[ $finding == "PASS /var/lib/easgate/crls does not exist yet: the service account easgate makes it"* ]] ||
   fail "doctor on /var/lib/easgate/crls: $finding"
@@ -87,8 +104,8 @@ chown easgate: /srv/crls
 finding=$(cache_finding /srv/crls)
 [[ $finding == "PASS /srv/crls, writable by the service account easgate: no CRL kept yet" ]] ||
   fail "doctor on an easgate-owned /srv/crls: $finding"
-rm -r /etc/systemd/system/easgate.service.d /srv/crls /tmp/doctor
-pass "doctor: the listener's key and cache_dir judged for the user easgate and the unit's sandbox (a drop-in's ReadWritePaths too), cache_dir never made"
+rm -r /etc/systemd/system/easgate.service.d /srv/crls /srv/doctor
+pass "doctor: the listener's files and cache_dir judged for the user easgate and the unit (PrivateTmp=, a drop-in's SupplementaryGroups= and ReadWritePaths=), cache_dir never made"
 
 # With the environment dpkg gives it (deb-systemd-helper acts only when called from dpkg).
 DPKG_MAINTSCRIPT_PACKAGE=easgate DPKG_MAINTSCRIPT_NAME=postinst \

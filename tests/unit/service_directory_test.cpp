@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "child_process.hpp"
@@ -91,7 +92,7 @@ TEST_F(ServiceDirectoryTest, ReadableIsJudgedForTheServiceAccountItsDirectoriesI
 
 TEST_F(ServiceDirectoryTest, TheShippedUnitLeavesWritableOnlyEasgatesStateLogsAndRuntimeDirectory) {
     const auto writable =
-        sandbox_writable(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", dir / "none.d");
+        ServiceUnit::read(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", dir / "none.d").writable();
     ASSERT_TRUE(writable.has_value()) << "the shipped unit sets ProtectSystem=strict";
     EXPECT_EQ(*writable, (std::vector<fs::path>{"/var/log/easgate", "/run/easgate", "/var/lib/easgate"}));
 }
@@ -104,12 +105,66 @@ TEST_F(ServiceDirectoryTest, DropInsAddPathsResetListsAndCanLiftTheSandbox) {
     write_file(dropins / "20-cache.conf", "[Service]\nReadWritePaths=-/var/cache/easgate /srv/crls\n");
     write_file(dropins / "10-state.conf", "[Service]\n# StateDirectory=ignored\nStateDirectory=\n");
     write_file(dropins / "30-notes.txt", "ProtectSystem=false\n");  // not a drop-in
-    EXPECT_EQ(*sandbox_writable(unit, dropins),
+    EXPECT_EQ(*ServiceUnit::read(unit, dropins).writable(),
               (std::vector<fs::path>{"/var/log/easgate", "/var/cache/easgate", "/srv/crls"}));
 
     write_file(dropins / "40-loose.conf", "[Service]\nProtectSystem = full\n");
-    EXPECT_FALSE(sandbox_writable(unit, dropins).has_value()) << "only strict makes /var read-only";
-    EXPECT_FALSE(sandbox_writable(dir / "absent.service", dropins).has_value()) << "no unit, no sandbox";
+    EXPECT_FALSE(ServiceUnit::read(unit, dropins).writable().has_value())
+        << "only strict makes /var read-only";
+    EXPECT_FALSE(ServiceUnit::read(dir / "absent.service", dropins).writable().has_value())
+        << "no unit, no sandbox";
+}
+
+// The shipped unit hides /home and /root (ProtectHome=yes) and gives the service a /tmp of its own
+// (PrivateTmp=yes): a keytab an admin left there passes every permission check and is still out of
+// the service's sight. ProtectHome=read-only lets it read; InaccessiblePaths= hides what it names.
+TEST_F(ServiceDirectoryTest, TheSandboxHidesHomeTmpAndInaccessiblePaths) {
+    const auto shipped =
+        ServiceUnit::read(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", dir / "none.d");
+    EXPECT_NE(shipped.hides("/home/admin/easgate.keytab").find("is under /home, which "), std::string::npos);
+    EXPECT_NE(shipped.hides("/root/easgate.keytab").find("(ProtectHome=yes)"), std::string::npos);
+    EXPECT_NE(shipped.hides("/tmp/certs/server.key").find("is under /tmp"), std::string::npos);
+    EXPECT_NE(shipped.hides("/var/tmp/server.key").find("(PrivateTmp=yes)"), std::string::npos);
+    EXPECT_EQ(shipped.hides("/etc/easgate/easgate.keytab"), "");
+    EXPECT_EQ(shipped.hides("/homeless/easgate.keytab"), "") << "a path is under /home by its components";
+
+    const auto problem = service_cannot_read("/root/easgate.keytab", shipped);
+    EXPECT_NE(problem.why.find("(ProtectHome=yes)"), std::string::npos) << problem.why;
+    EXPECT_NE(problem.remedy.find("/etc/easgate"), std::string::npos) << problem.remedy;
+
+    const auto unit = dir / "easgate.service";
+    const auto dropins = dir / "easgate.service.d";
+    fs::create_directory(dropins);
+    write_file(unit, "[Service]\nProtectHome=yes\nPrivateTmp=yes\n");
+    write_file(dropins / "10-lax.conf",
+               "[Service]\nProtectHome=read-only\nPrivateTmp=no\nInaccessiblePaths=-/srv/secret\n");
+    const auto lax = ServiceUnit::read(unit, dropins);
+    EXPECT_EQ(lax.hides("/home/admin/easgate.keytab"), "");
+    EXPECT_EQ(lax.hides("/tmp/server.key"), "");
+    EXPECT_NE(lax.hides("/srv/secret/easgate.keytab").find("(InaccessiblePaths=)"), std::string::npos);
+
+    // Past a symbolic link, where it leads counts.
+    write_file(unit, "[Service]\nInaccessiblePaths=" + (dir / "hidden").string() + "\n");
+    fs::create_directory(dir / "hidden");
+    write_file(dir / "hidden" / "key.pem", "key");
+    fs::create_symlink(dir / "hidden" / "key.pem", dir / "key.pem");
+    EXPECT_NE(ServiceUnit::read(unit, dir / "none.d").hides(dir / "key.pem").find("hidden/key.pem is under"),
+              std::string::npos);
+}
+
+// The account is the unit's User= with its Group= and SupplementaryGroups= (a drop-in giving the
+// service ssl-cert, say, to read /etc/ssl/private), not only what /etc/group says.
+TEST_F(ServiceDirectoryTest, TheServiceAccountIsTheUnitsUserWithItsGroups) {
+    const auto unit = dir / "easgate.service";
+    write_file(unit, "[Service]\nUser=nobody\nGroup=nogroup\nSupplementaryGroups=root 4242\n");
+    const auto account = ServiceUnit::read(unit, dir / "none.d").account();
+    ASSERT_TRUE(account.has_value());
+    EXPECT_EQ(account->uid, 65534u);
+    for (const gid_t group : {65534u, 0u, 4242u})
+        EXPECT_NE(std::ranges::find(account->groups, group), account->groups.end()) << group;
+
+    write_file(unit, "[Service]\nUser=no-such-user-here\n");
+    EXPECT_FALSE(ServiceUnit::read(unit, dir / "none.d").account().has_value());
 }
 
 }  // namespace

@@ -1,0 +1,155 @@
+#include "service_unit.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace easgate::doctor {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// systemd's booleans.
+bool is_true(const std::string& value) {
+    return value == "yes" || value == "true" || value == "on" || value == "1";
+}
+
+// A group given by name or number; nullopt when there is no such group.
+std::optional<gid_t> group_id(const std::string& name) {
+    if (const group* found = getgrnam(name.c_str())) return found->gr_gid;
+    char* end = nullptr;
+    const auto number = std::strtoul(name.c_str(), &end, 10);
+    if (!name.empty() && *end == '\0') return static_cast<gid_t>(number);
+    return std::nullopt;
+}
+
+// "-/path" and "+/path": optional and unconfined paths, which count alike here.
+std::string without_prefix(std::string word) {
+    word.erase(0, word.find_first_not_of("-+"));
+    return word;
+}
+
+}  // namespace
+
+bool within(const fs::path& path, fs::path directory) {
+    directory = directory.lexically_normal();
+    if (!directory.has_filename()) directory = directory.parent_path();  // "/var/lib/easgate/"
+    const auto normal = path.lexically_normal();
+    return std::mismatch(directory.begin(), directory.end(), normal.begin(), normal.end()).first ==
+           directory.end();
+}
+
+ServiceUnit ServiceUnit::read(const fs::path& unit, const fs::path& dropins) {
+    std::error_code error;
+    if (!fs::is_regular_file(unit, error)) return {};
+    std::vector<fs::path> files;
+    for (fs::directory_iterator file(dropins, error), end; !error && file != end; file.increment(error))
+        if (file->path().extension() == ".conf") files.push_back(file->path());
+    std::ranges::sort(files);  // systemd applies drop-ins in the order of their names
+    files.insert(files.begin(), unit);
+
+    ServiceUnit merged;
+    merged.path_ = unit;
+    for (const auto& path : files) {
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) {
+            const auto equals = line.find('=');
+            if (equals == std::string::npos || equals == 0 || line.starts_with('#') || line.starts_with(';'))
+                continue;
+            const std::string key = line.substr(0, line.find_last_not_of(" \t", equals - 1) + 1);
+            auto& words = merged.words_[key];
+            std::istringstream value(line.substr(equals + 1));
+            std::vector<std::string> assigned;
+            for (std::string word; value >> word;) assigned.push_back(word);
+            if (assigned.empty()) words.clear();  // an empty assignment resets the key
+            words.insert(words.end(), assigned.begin(), assigned.end());
+        }
+    }
+    return merged;
+}
+
+ServiceUnit ServiceUnit::installed() {
+    std::error_code error;
+    const fs::path local = "/etc/systemd/system/easgate.service";
+    return read(fs::is_regular_file(local, error) ? local : fs::path("/lib/systemd/system/easgate.service"),
+                "/etc/systemd/system/easgate.service.d");
+}
+
+std::string ServiceUnit::last(const std::string& key) const {
+    const auto found = words_.find(key);
+    return found == words_.end() || found->second.empty() ? "" : found->second.back();
+}
+
+std::optional<std::vector<fs::path>> ServiceUnit::writable() const {
+    if (last("ProtectSystem") != "strict") return std::nullopt;
+    // Where each kind of the unit's own directories lives; ReadWritePaths= names absolute paths.
+    const std::map<std::string, std::string> roots = {{"StateDirectory", "/var/lib/"},
+                                                      {"LogsDirectory", "/var/log/"},
+                                                      {"CacheDirectory", "/var/cache/"},
+                                                      {"RuntimeDirectory", "/run/"},
+                                                      {"ReadWritePaths", ""}};
+    std::vector<fs::path> paths;
+    for (const auto& [key, root] : roots) {
+        const auto words = words_.find(key);
+        if (words == words_.end()) continue;
+        for (const auto& word : words->second) paths.push_back(root + without_prefix(word));
+    }
+    return paths;
+}
+
+std::string ServiceUnit::hides(const fs::path& path) const {
+    const std::string home = last("ProtectHome");
+    const bool home_hidden = is_true(home) || home == "tmpfs";  // read-only still lets it read
+    const bool private_tmp = is_true(last("PrivateTmp"));
+    std::vector<fs::path> inaccessible;
+    if (const auto words = words_.find("InaccessiblePaths"); words != words_.end())
+        for (const auto& word : words->second) inaccessible.emplace_back(without_prefix(word));
+    std::error_code ignored;
+    for (const auto& way : {fs::absolute(path), fs::weakly_canonical(path, ignored)}) {
+        const std::string in_unit = ", which " + path_.string();
+        if (home_hidden)
+            for (const char* root : {"/home", "/root", "/run/user"})
+                if (within(way, root))
+                    return way.string() + " is under " + root + in_unit +
+                           " hides from the service (ProtectHome=" + home + ")";
+        if (private_tmp)
+            for (const char* root : {"/tmp", "/var/tmp"})
+                if (within(way, root))
+                    return way.string() + " is under " + root + in_unit +
+                           " replaces with an empty one of the service's own (PrivateTmp=yes)";
+        for (const auto& root : inaccessible)
+            if (within(way, root))
+                return way.string() + " is under " + root.string() + in_unit +
+                       " hides from the service (InaccessiblePaths=)";
+    }
+    return "";
+}
+
+std::optional<ServiceAccount> ServiceUnit::account() const {
+    std::string name = last("User");
+    if (name.empty()) name = "easgate";
+    const passwd* user = getpwnam(name.c_str());
+    if (user == nullptr) return std::nullopt;
+    gid_t primary = user->pw_gid;
+    if (const auto group = group_id(last("Group"))) primary = *group;
+    ServiceAccount account{.uid = user->pw_uid, .groups = {}};
+    int count = 16;
+    account.groups.resize(static_cast<std::size_t>(count));
+    if (getgrouplist(user->pw_name, primary, account.groups.data(), &count) < 0) {
+        account.groups.resize(static_cast<std::size_t>(count));
+        getgrouplist(user->pw_name, primary, account.groups.data(), &count);
+    }
+    account.groups.resize(static_cast<std::size_t>(std::max(count, 0)));
+    if (const auto words = words_.find("SupplementaryGroups"); words != words_.end())
+        for (const auto& word : words->second)
+            if (const auto group = group_id(word)) account.groups.push_back(*group);
+    return account;
+}
+
+}  // namespace easgate::doctor
