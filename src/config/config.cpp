@@ -55,11 +55,13 @@ public:
         if (auto given = map_.child(key)) read(std::move(*given), section.emplace(Section{}), fields);
     }
 
+    // at_least_one: what a missing or empty list is told; null when it may be left out.
     template <class Section, class Fields>
     void list(const char* key, std::vector<Section>& sections, const Fields& fields,
               const char* at_least_one) {
+        if (at_least_one == nullptr && !map_.child(key)) return;
         for (auto& item : map_.required(key).items()) read(std::move(item), sections.emplace_back(), fields);
-        if (sections.empty()) map_.required(key).fail(at_least_one);
+        if (sections.empty() && at_least_one != nullptr) map_.required(key).fail(at_least_one);
     }
 
     template <class Section, class Fields>
@@ -90,6 +92,10 @@ void check_policy(Reader& root, const Config& config) {
         root.required("policy")
             .required("use_exchange_device_lists")
             .fail("the users' device lists come from the directory: add the directory: section");
+    if (config.policy->rules.empty() && !config.policy->use_exchange_device_lists)
+        root.required("policy").fail(
+            "policy.rules lists no rule and use_exchange_device_lists is off, so policy.default alone would "
+            "decide every request: list a rule, turn on use_exchange_device_lists, or leave policy: out");
     std::set<std::string> names;
     const auto& rules = config.policy->rules;
     for (std::size_t i = 0; i < rules.size(); ++i) {

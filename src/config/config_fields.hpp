@@ -208,7 +208,8 @@ inline constexpr auto policy_rule = [](auto& f, auto& r) {
 
 inline constexpr auto policy = [](auto& f, auto& p) {
     f.field("default", p.default_action, policy_action);
-    f.list("rules", p.rules, policy_rule, "list at least one rule, or leave policy: out");
+    // May be left out when use_exchange_device_lists decides alone (check_policy).
+    f.list("rules", p.rules, policy_rule, nullptr);
     f.field("use_exchange_device_lists", p.use_exchange_device_lists, Flag{});
 };
 

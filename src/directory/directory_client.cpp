@@ -158,16 +158,17 @@ struct DirectoryClient::Impl {
         return lookup_budget() + (timeout - config.timeout) * static_cast<std::int64_t>(config.uris.size());
     }
 
-    // Every step a lookup may take: a search on a reused connection, then each URI's open and a
-    // search there, and with GSSAPI after each timed-out URI the wait for the KDC watch's verdict. A
-    // lookup still unanswered then is stuck where libldap's and easgate's timeouts don't reach (a KDC
-    // exchange in the GSSAPI bind), or queued behind such lookups.
+    // Every step a lookup may take: a search on a reused connection, then each URI's open, a search
+    // there and a read of the user's entry it fails (the server that serves answers its reads at
+    // once); with GSSAPI after each timed-out URI the wait for the KDC watch's verdict. A lookup still
+    // unanswered then is stuck where libldap's and easgate's timeouts don't reach (a KDC exchange in the
+    // GSSAPI bind), or queued behind such lookups.
     std::chrono::milliseconds lookup_budget() const {
         const auto uris = static_cast<std::int64_t>(config.uris.size());
         const auto verdicts = config.bind == config::DirectoryBind::gssapi
                                   ? kerberos::KdcWatch::longest_wait * uris
                                   : std::chrono::milliseconds(0);
-        return config.timeout * (2 * uris + 1) + verdicts;
+        return config.timeout * (3 * uris + 1) + verdicts;
     }
 
     common::Failure queue_full() const {
@@ -193,7 +194,7 @@ struct DirectoryClient::Impl {
         }
         std::string detail =
             "timed out: no answer from the directory within " + budget +
-            " (directory.timeout for a search, then for each URI's connection and a search there)";
+            " (directory.timeout for a search, then for each URI's connection, a search and a read there)";
         if (config.bind == config::DirectoryBind::gssapi)
             detail +=
                 ": is the KDC answering? The GSSAPI bind needs easgate's ticket and one for the DC from it";
@@ -227,22 +228,27 @@ struct DirectoryClient::Impl {
 
     // On a pool thread: blocking libldap work. A server that finds the user but then fails the reads
     // its entry still needs rests, as one failing the search does, and the lookup is made again on
-    // the next server.
+    // another server, never on one the lookup gave up on, and not once its caller has.
     UserLookup query(const AccountSearch& account) {
         const std::string filter = "(&(objectCategory=person)(objectClass=user)" + account.condition + ")";
+        const auto deadline = std::chrono::steady_clock::now() + lookup_budget();
         auto connection = servers.checkout();
+        std::vector<std::string> avoided;  // servers this lookup gave up on
         UserLookup result = unavailable("no directory server was asked");
-        for (std::size_t tries = 1; tries <= config.uris.size(); ++tries) {
-            const auto search =
-                servers.search_any(*connection, filter, account_attributes(), size_limit, account.value);
+        while (avoided.size() < config.uris.size() && std::chrono::steady_clock::now() < deadline) {
+            const auto search = servers.search_any(*connection, filter, account_attributes(), size_limit,
+                                                   account.value, avoided);
             result = search ? judge(account, *search, *connection, config.base_dn) : search.error();
             if (!result) break;
             UserEntryChecks checks(servers, *connection, config);
             result = checks.complete(search->entries.front(), std::move(*result));
             if (result || !checks.server_unfit()) break;
+            avoided.push_back(connection->uri());
             servers.rest(*connection);
-            if (tries < config.uris.size())
+            if (avoided.size() < config.uris.size())
                 spdlog::warn("directory: {}; trying the next server", result.error().reason);
+            else
+                servers.remember_outage(result.error().reason);
         }
         servers.checkin(std::move(connection));
         return result;

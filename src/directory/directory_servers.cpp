@@ -28,8 +28,7 @@ common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& co
                                                               const std::string& filter,
                                                               const std::vector<std::string>& attributes,
                                                               int size_limit, const std::string& what,
-                                                              const std::string* entry) {
-    std::vector<std::string> avoided;  // servers whose search failed in this lookup
+                                                              std::vector<std::string>& avoided) {
     std::string failures;
     for (bool reused = connection.is_open();; reused = false) {
         if (!connection.is_open()) {
@@ -40,7 +39,7 @@ common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& co
             }
         }
         ++counters_.searches;
-        auto search = timed_search(connection, filter, attributes, size_limit, entry);
+        auto search = timed_search(connection, filter, attributes, size_limit);
         if (!search.status.server_unfit()) {
             if (search.status.ok()) remember_outage({});
             return search;

@@ -31,13 +31,14 @@ public:
     std::unique_ptr<LdapConnection> checkout();
     void checkin(std::unique_ptr<LdapConnection> connection);
 
-    // A search for users under base_dn (or of the one entry named by `entry`) on the connection,
-    // (re)opened as needed, on the next server while one can't serve it: what a server answered
-    // (success, or its own error such as noSuchObject), or unavailable when none could, naming each
-    // server's failure. `what` names the search for that message.
+    // A search for users under base_dn on the connection, (re)opened as needed, on the next server
+    // while one can't serve it: what a server answered (success, or its own error such as
+    // noSuchObject), or unavailable when none could, naming each server's failure. `what` names the
+    // search for that message. avoided: the URIs the lookup has given up on, never asked again;
+    // those that fail this search are added.
     common::Result<LdapSearchResult> search_any(LdapConnection& connection, const std::string& filter,
                                                 const std::vector<std::string>& attributes, int size_limit,
-                                                const std::string& what, const std::string* entry = nullptr);
+                                                const std::string& what, std::vector<std::string>& avoided);
 
     // The entry named dn, matching filter, with a value of attribute, from the first server that
     // has it: a published object (a CRL, maybe large), so its search is given `timeout`, and a server
@@ -61,6 +62,9 @@ public:
     // closed and the server rests, as when it fails a search, so the lookup made again goes elsewhere.
     void rest(LdapConnection& connection);
 
+    // Every server the lookup asked failed it (why): /readyz says so until a search works again.
+    void remember_outage(std::string why);
+
     // Why the directory can't be relied on: no server answered within outage_memory, nor since.
     std::optional<std::string> not_ready_reason() const;
 
@@ -73,7 +77,6 @@ private:
                                   const std::string* entry = nullptr,
                                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
     std::optional<std::string> open_any(LdapConnection& connection, const std::vector<std::string>& avoided);
-    void remember_outage(std::string why);
     // Counted for /metrics, and rested.
     void server_failed(const std::string& uri);
     void server_worked(std::size_t index);

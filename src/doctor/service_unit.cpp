@@ -9,15 +9,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "easgate/common/text.hpp"
+
 namespace easgate::doctor {
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// systemd's booleans.
+// systemd's booleans, in any case.
 bool is_true(const std::string& value) {
-    return value == "yes" || value == "true" || value == "on" || value == "1";
+    return std::ranges::any_of(std::array<const char*, 6>{"1", "yes", "y", "true", "t", "on"},
+                               [&](const char* word) { return common::equals_ignoring_case(value, word); });
 }
 
 // A group given by name or number; nullopt when there is no such group.
@@ -45,14 +48,18 @@ bool within(const fs::path& path, fs::path directory) {
            directory.end();
 }
 
-ServiceUnit ServiceUnit::read(const fs::path& unit, const fs::path& dropins) {
+ServiceUnit ServiceUnit::read(const fs::path& unit, const std::vector<fs::path>& dropins) {
     std::error_code error;
     if (!fs::is_regular_file(unit, error)) return {};
-    std::vector<fs::path> files;
-    for (fs::directory_iterator file(dropins, error), end; !error && file != end; file.increment(error))
-        if (file->path().extension() == ".conf") files.push_back(file->path());
-    std::ranges::sort(files);  // systemd applies drop-ins in the order of their names
-    files.insert(files.begin(), unit);
+    // By name: a drop-in of a later directory replaces one of the same name in an earlier one.
+    std::map<fs::path, fs::path> by_name;
+    for (const auto& directory : dropins) {
+        for (fs::directory_iterator file(directory, error), end; !error && file != end; file.increment(error))
+            if (file->path().extension() == ".conf") by_name[file->path().filename()] = file->path();
+        error.clear();
+    }
+    std::vector<fs::path> files{unit};  // then the drop-ins in the order of their names, as systemd
+    for (const auto& [name, path] : by_name) files.push_back(path);
 
     ServiceUnit merged;
     merged.path_ = unit;
@@ -62,7 +69,8 @@ ServiceUnit ServiceUnit::read(const fs::path& unit, const fs::path& dropins) {
             const auto equals = line.find('=');
             if (equals == std::string::npos || equals == 0 || line.starts_with('#') || line.starts_with(';'))
                 continue;
-            const std::string key = line.substr(0, line.find_last_not_of(" \t", equals - 1) + 1);
+            std::string key = line.substr(0, line.find_last_not_of(" \t", equals - 1) + 1);
+            key.erase(0, key.find_first_not_of(" \t"));
             auto& words = merged.words_[key];
             std::istringstream value(line.substr(equals + 1));
             std::vector<std::string> assigned;
@@ -78,7 +86,8 @@ ServiceUnit ServiceUnit::installed() {
     std::error_code error;
     const fs::path local = "/etc/systemd/system/easgate.service";
     return read(fs::is_regular_file(local, error) ? local : fs::path("/lib/systemd/system/easgate.service"),
-                "/etc/systemd/system/easgate.service.d");
+                {"/lib/systemd/system/easgate.service.d", "/run/systemd/system/easgate.service.d",
+                 "/etc/systemd/system/easgate.service.d"});
 }
 
 std::string ServiceUnit::last(const std::string& key) const {
@@ -106,7 +115,8 @@ std::optional<std::vector<fs::path>> ServiceUnit::writable() const {
 std::string ServiceUnit::hides(const fs::path& path) const {
     const std::string home = last("ProtectHome");
     const bool home_hidden = is_true(home) || home == "tmpfs";  // read-only still lets it read
-    const bool private_tmp = is_true(last("PrivateTmp"));
+    const std::string tmp = last("PrivateTmp");
+    const bool private_tmp = is_true(tmp) || tmp == "disconnected";
     std::vector<fs::path> inaccessible;
     if (const auto words = words_.find("InaccessiblePaths"); words != words_.end())
         for (const auto& word : words->second) inaccessible.emplace_back(without_prefix(word));
@@ -122,7 +132,7 @@ std::string ServiceUnit::hides(const fs::path& path) const {
             for (const char* root : {"/tmp", "/var/tmp"})
                 if (within(way, root))
                     return way.string() + " is under " + root + in_unit +
-                           " replaces with an empty one of the service's own (PrivateTmp=yes)";
+                           " replaces with an empty one of the service's own (PrivateTmp=" + tmp + ")";
         for (const auto& root : inaccessible)
             if (within(way, root))
                 return way.string() + " is under " + root.string() + in_unit +
@@ -133,7 +143,8 @@ std::string ServiceUnit::hides(const fs::path& path) const {
 
 std::optional<ServiceAccount> ServiceUnit::account() const {
     std::string name = last("User");
-    if (name.empty()) name = "easgate";
+    if (name.empty() && !path_.empty()) return std::nullopt;  // root: judged by no file's bits here
+    if (name.empty()) name = "easgate";                       // no unit: the package's account
     const passwd* user = getpwnam(name.c_str());
     if (user == nullptr) return std::nullopt;
     gid_t primary = user->pw_gid;

@@ -24,11 +24,12 @@ bool within(const std::filesystem::path& path, std::filesystem::path directory);
 
 class ServiceUnit {
 public:
-    // The unit and its drop-ins (*.conf in dropins, applied in the order of their names). Without
-    // the unit, none: no sandbox, and the package's account.
-    static ServiceUnit read(const std::filesystem::path& unit, const std::filesystem::path& dropins);
+    // The unit and its drop-ins (*.conf in the dropins directories, lowest priority first; applied in
+    // the order of their names). Without the unit, none: no sandbox, and the package's account.
+    static ServiceUnit read(const std::filesystem::path& unit,
+                            const std::vector<std::filesystem::path>& dropins);
     // The installed one: an admin's full replacement in /etc/systemd/system wins over the package's
-    // in /lib/systemd/system, with the drop-ins `systemctl edit easgate` writes.
+    // in /lib/systemd/system, with the drop-ins of /lib, /run and /etc (`systemctl edit easgate`).
     static ServiceUnit installed();
 
     const std::filesystem::path& path() const { return path_; }
@@ -43,8 +44,8 @@ public:
     // /tmp and /var/tmp of its own, InaccessiblePaths= hides what it names.
     std::string hides(const std::filesystem::path& path) const;
 
-    // The account the service runs as (User=, the package's easgate when unset) with Group= and
-    // SupplementaryGroups=; nullopt when no such user exists here.
+    // The account the service runs as (User=; without a unit, the package's easgate) with Group= and
+    // SupplementaryGroups=; nullopt when no such user exists here, or the unit runs it as root.
     std::optional<ServiceAccount> account() const;
 
 private:

@@ -167,9 +167,9 @@ asio::awaitable<void> accept_all(tcp::acceptor& acceptor, FakeDirectoryServer::A
 
 }  // namespace
 
-FakeDirectoryServer::FakeDirectoryServer(Answer answer) {
+FakeDirectoryServer::FakeDirectoryServer(Answer answer, std::uint16_t port) {
     auto acceptor =
-        std::make_shared<tcp::acceptor>(context_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        std::make_shared<tcp::acceptor>(context_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     port_ = acceptor->local_endpoint().port();
     asio::co_spawn(
         context_, [acceptor, answer, this]() { return accept_all(*acceptor, answer, searches_); },

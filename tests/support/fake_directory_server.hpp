@@ -22,12 +22,14 @@ public:
     // shutdown or overloaded in the middle of a lookup.
     enum class Answer { healthy, healthy_hanging_up, busy, busy_after_search, unavailable, referral };
 
-    explicit FakeDirectoryServer(Answer answer);
+    // port: 0 for any free one, or the port of a server that stopped (a DC coming back).
+    explicit FakeDirectoryServer(Answer answer, std::uint16_t port = 0);
     ~FakeDirectoryServer();
     FakeDirectoryServer(const FakeDirectoryServer&) = delete;
     FakeDirectoryServer& operator=(const FakeDirectoryServer&) = delete;
 
     std::string uri() const { return "ldap://127.0.0.1:" + std::to_string(port_); }
+    std::uint16_t port() const { return port_; }
     std::uint64_t searches() const { return searches_.load(); }  // search requests received
 
     // The entry a healthy server finds.

@@ -104,8 +104,11 @@ TEST_F(PolicyConfigTest, RuleNamesAreUniqueWordsAndEveryRuleHasATerm) {
     EXPECT_EQ(error_of(valid("", "policy:\n  rules:\n    - {name: everything, action: deny}\n")),
               "policy.rules[0]: the rule lists no term, so it would match every request: set policy.default "
               "instead (line 16)");
-    EXPECT_EQ(error_of(valid("", "policy:\n  default: deny\n")),
-              "policy.rules: required key is missing (line 15)");
+    EXPECT_EQ(
+        error_of(valid("", "policy:\n  default: deny\n")),
+        "policy: policy.rules lists no rule and use_exchange_device_lists is off, so policy.default alone "
+        "would decide every request: list a rule, turn on use_exchange_device_lists, or leave policy: out "
+        "(line 15)");
 }
 
 TEST_F(PolicyConfigTest, ExchangeDeviceListsAreOffByDefaultAndNeedTheDirectory) {
@@ -115,6 +118,19 @@ TEST_F(PolicyConfigTest, ExchangeDeviceListsAreOffByDefaultAndNeedTheDirectory) 
                              "    - {name: a, action: deny, device_ids: [A]}\n")),
               "policy.use_exchange_device_lists: the users' device lists come from the directory: add the "
               "directory: section (line 15)");
+}
+
+// An admin who wants only Exchange's own lists writes no rule.
+TEST_F(PolicyConfigTest, ExchangeDeviceListsAloneNeedNoRule) {
+    const auto config =
+        load(valid("",
+                   "directory:\n  uris: [ldaps://dc1]\n  base_dn: DC=example,DC=test\n  bind: "
+                   "{method: simple, dn: \"CN=x,DC=example,DC=test\", password_file: " +
+                       path("easgate.keytab") + "}\npolicy:\n  use_exchange_device_lists: true\n"));
+    ASSERT_TRUE(config.policy);
+    EXPECT_TRUE(config.policy->use_exchange_device_lists);
+    EXPECT_TRUE(config.policy->rules.empty());
+    EXPECT_TRUE(load(to_yaml(config)).policy->use_exchange_device_lists);
 }
 
 TEST_F(PolicyConfigTest, GroupsNeedTheDirectory) {

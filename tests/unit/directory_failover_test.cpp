@@ -154,6 +154,30 @@ TEST_F(DirectoryFailoverTest, ADcFailingTheReadsAfterItsSearchHandsTheLookupToTh
     EXPECT_EQ(healthy.searches(), 4u);
 }
 
+// Each server the lookup gave up on stays out of it, resting or not. Here both rest (the other one
+// was down a moment ago); resting servers are asked in the order of the URIs, so without that the
+// lookup went back to the one that had just failed its reads, and never asked the one that serves.
+TEST_F(DirectoryFailoverTest, ALookupNeverGoesBackToTheDcThatFailedItsReads) {
+    FakeDirectoryServer troubled(Answer::busy_after_search);
+    std::uint16_t port = 0;
+    {
+        const FakeDirectoryServer stopped(Answer::healthy);
+        port = stopped.port();
+    }
+    auto directory = config({troubled.uri(), "ldap://127.0.0.1:" + std::to_string(port)});
+    directory.cache_ttl = std::chrono::milliseconds::zero();
+    DirectoryClient client(directory, nullptr);
+    const auto while_down = find(client);
+    ASSERT_FALSE(while_down);
+    EXPECT_TRUE(client.not_ready_reason()) << "every server failed the lookup";
+
+    const FakeDirectoryServer back(Answer::healthy, port);
+    const auto found = find(client);
+    ASSERT_TRUE(found) << found.error();
+    EXPECT_EQ(troubled.searches(), 4u);  // each lookup: the user, then tokenGroups
+    EXPECT_EQ(back.searches(), 2u);
+}
+
 // Alone, such a DC's answer is unavailable naming the read that failed, not a refusal of the user.
 TEST_F(DirectoryFailoverTest, TheOnlyDcFailingTheReadsAfterItsSearchIsUnavailable) {
     FakeDirectoryServer troubled(Answer::busy_after_search);

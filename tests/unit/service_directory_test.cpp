@@ -92,7 +92,7 @@ TEST_F(ServiceDirectoryTest, ReadableIsJudgedForTheServiceAccountItsDirectoriesI
 
 TEST_F(ServiceDirectoryTest, TheShippedUnitLeavesWritableOnlyEasgatesStateLogsAndRuntimeDirectory) {
     const auto writable =
-        ServiceUnit::read(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", dir / "none.d").writable();
+        ServiceUnit::read(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", {dir / "none.d"}).writable();
     ASSERT_TRUE(writable.has_value()) << "the shipped unit sets ProtectSystem=strict";
     EXPECT_EQ(*writable, (std::vector<fs::path>{"/var/log/easgate", "/run/easgate", "/var/lib/easgate"}));
 }
@@ -105,13 +105,13 @@ TEST_F(ServiceDirectoryTest, DropInsAddPathsResetListsAndCanLiftTheSandbox) {
     write_file(dropins / "20-cache.conf", "[Service]\nReadWritePaths=-/var/cache/easgate /srv/crls\n");
     write_file(dropins / "10-state.conf", "[Service]\n# StateDirectory=ignored\nStateDirectory=\n");
     write_file(dropins / "30-notes.txt", "ProtectSystem=false\n");  // not a drop-in
-    EXPECT_EQ(*ServiceUnit::read(unit, dropins).writable(),
+    EXPECT_EQ(*ServiceUnit::read(unit, {dropins}).writable(),
               (std::vector<fs::path>{"/var/log/easgate", "/var/cache/easgate", "/srv/crls"}));
 
     write_file(dropins / "40-loose.conf", "[Service]\nProtectSystem = full\n");
-    EXPECT_FALSE(ServiceUnit::read(unit, dropins).writable().has_value())
+    EXPECT_FALSE(ServiceUnit::read(unit, {dropins}).writable().has_value())
         << "only strict makes /var read-only";
-    EXPECT_FALSE(ServiceUnit::read(dir / "absent.service", dropins).writable().has_value())
+    EXPECT_FALSE(ServiceUnit::read(dir / "absent.service", {dropins}).writable().has_value())
         << "no unit, no sandbox";
 }
 
@@ -120,7 +120,7 @@ TEST_F(ServiceDirectoryTest, DropInsAddPathsResetListsAndCanLiftTheSandbox) {
 // the service's sight. ProtectHome=read-only lets it read; InaccessiblePaths= hides what it names.
 TEST_F(ServiceDirectoryTest, TheSandboxHidesHomeTmpAndInaccessiblePaths) {
     const auto shipped =
-        ServiceUnit::read(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", dir / "none.d");
+        ServiceUnit::read(EASGATE_SOURCE_DIR "/config/systemd/easgate.service", {dir / "none.d"});
     EXPECT_NE(shipped.hides("/home/admin/easgate.keytab").find("is under /home, which "), std::string::npos);
     EXPECT_NE(shipped.hides("/root/easgate.keytab").find("(ProtectHome=yes)"), std::string::npos);
     EXPECT_NE(shipped.hides("/tmp/certs/server.key").find("is under /tmp"), std::string::npos);
@@ -135,10 +135,13 @@ TEST_F(ServiceDirectoryTest, TheSandboxHidesHomeTmpAndInaccessiblePaths) {
     const auto unit = dir / "easgate.service";
     const auto dropins = dir / "easgate.service.d";
     fs::create_directory(dropins);
-    write_file(unit, "[Service]\nProtectHome=yes\nPrivateTmp=yes\n");
+    write_file(unit, "[Service]\nProtectHome=Yes\nPrivateTmp=y\n");
+    EXPECT_NE(ServiceUnit::read(unit, {}).hides("/tmp/server.key").find("(PrivateTmp=y)"), std::string::npos)
+        << "systemd's booleans in any case and short";
+    EXPECT_NE(ServiceUnit::read(unit, {}).hides("/root/k").find("(ProtectHome=Yes)"), std::string::npos);
     write_file(dropins / "10-lax.conf",
                "[Service]\nProtectHome=read-only\nPrivateTmp=no\nInaccessiblePaths=-/srv/secret\n");
-    const auto lax = ServiceUnit::read(unit, dropins);
+    const auto lax = ServiceUnit::read(unit, {dropins});
     EXPECT_EQ(lax.hides("/home/admin/easgate.keytab"), "");
     EXPECT_EQ(lax.hides("/tmp/server.key"), "");
     EXPECT_NE(lax.hides("/srv/secret/easgate.keytab").find("(InaccessiblePaths=)"), std::string::npos);
@@ -148,23 +151,35 @@ TEST_F(ServiceDirectoryTest, TheSandboxHidesHomeTmpAndInaccessiblePaths) {
     fs::create_directory(dir / "hidden");
     write_file(dir / "hidden" / "key.pem", "key");
     fs::create_symlink(dir / "hidden" / "key.pem", dir / "key.pem");
-    EXPECT_NE(ServiceUnit::read(unit, dir / "none.d").hides(dir / "key.pem").find("hidden/key.pem is under"),
-              std::string::npos);
+    EXPECT_NE(
+        ServiceUnit::read(unit, {dir / "none.d"}).hides(dir / "key.pem").find("hidden/key.pem is under"),
+        std::string::npos);
 }
 
 // The account is the unit's User= with its Group= and SupplementaryGroups= (a drop-in giving the
 // service ssl-cert, say, to read /etc/ssl/private), not only what /etc/group says.
 TEST_F(ServiceDirectoryTest, TheServiceAccountIsTheUnitsUserWithItsGroups) {
     const auto unit = dir / "easgate.service";
-    write_file(unit, "[Service]\nUser=nobody\nGroup=nogroup\nSupplementaryGroups=root 4242\n");
-    const auto account = ServiceUnit::read(unit, dir / "none.d").account();
+    write_file(unit, "[Service]\nUser=nobody\nGroup=4343\nSupplementaryGroups=root 4242\n");
+    const auto account = ServiceUnit::read(unit, {dir / "none.d"}).account();
     ASSERT_TRUE(account.has_value());
     EXPECT_EQ(account->uid, 65534u);
-    for (const gid_t group : {65534u, 0u, 4242u})
+    for (const gid_t group : {4343u, 0u, 4242u})
         EXPECT_NE(std::ranges::find(account->groups, group), account->groups.end()) << group;
 
     write_file(unit, "[Service]\nUser=no-such-user-here\n");
-    EXPECT_FALSE(ServiceUnit::read(unit, dir / "none.d").account().has_value());
+    EXPECT_FALSE(ServiceUnit::read(unit, {dir / "none.d"}).account().has_value());
+
+    // A drop-in of /etc replaces the package's of the same name; an empty User= runs it as root,
+    // whom the doctor does not judge by the bits.
+    const auto lib = dir / "lib.d", etc = dir / "etc.d";
+    fs::create_directories(lib);
+    fs::create_directories(etc);
+    write_file(unit, "[Service]\nUser=nobody\n");
+    write_file(lib / "50-user.conf", "[Service]\n  User=root\n");
+    write_file(etc / "50-user.conf", "[Service]\nUser=\n");
+    EXPECT_FALSE(ServiceUnit::read(unit, {lib, etc}).account().has_value());
+    EXPECT_EQ(ServiceUnit::read(unit, {etc, lib}).account()->uid, 0u) << "the later directory wins";
 }
 
 }  // namespace
