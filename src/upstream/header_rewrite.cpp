@@ -32,6 +32,19 @@ constexpr std::array<std::string_view, 7> spoofing_fields{
     "X-Client-IP",        "True-Client-IP", "X-Cluster-Client-IP", "X-Forwarded-Port",
     "X-Forwarded-Server", "X-Original-URL", "X-Rewrite-URL"};
 
+// What Exchange (IIS, ASP.NET) says of its inner workings: its servers' names (the front end's,
+// the mailbox server's, the one it calculated for the user) and diagnostics and versions. Hidden
+// from devices, as a gateway in front of Exchange is expected to.
+constexpr std::array<std::string_view, 12> backend_topology_fields{
+    "X-FEServer",   "X-BEServer",       "X-CalculatedBETarget", "X-CalculatedFETarget",
+    "X-DiagInfo",   "X-FEProxyInfo",    "X-FEEFZInfo",          "X-BackEndHttpStatus",
+    "X-Powered-By", "X-AspNet-Version", "X-AspNetMvc-Version",  "X-OWA-Version"};
+
+bool is_backend_topology_field(std::string_view name) {
+    return std::ranges::any_of(backend_topology_fields,
+                               [&](std::string_view field) { return boost::beast::iequals(name, field); });
+}
+
 bool is_framing_field(std::string_view name) {
     return boost::beast::iequals(name, "content-length") || boost::beast::iequals(name, "transfer-encoding");
 }
@@ -139,9 +152,12 @@ void address_request(common::RequestHeader& header, const config::UpstreamTarget
 
 void rewrite_response_for_device(common::ResponseHeader& header, bool strip_backend_authentication) {
     remove_hop_by_hop(header, [&](const common::Fields::value_type& field) {
-        return strip_backend_authentication &&
-               (field.name() == http::field::www_authenticate ||
-                boost::beast::iequals(field.name_string(), "Persistent-Auth"));
+        // Beast knows none of these names: only unknown fields are compared by name.
+        if (field.name() != http::field::unknown)
+            return strip_backend_authentication && field.name() == http::field::www_authenticate;
+        const auto name = field.name_string();
+        return is_backend_topology_field(name) ||
+               (strip_backend_authentication && boost::beast::iequals(name, "Persistent-Auth"));
     });
 }
 

@@ -237,10 +237,13 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::authorize(DeviceRe
                                                                         Attempt& attempt) {
     auto& header = request.parser.get();
     // This upstream connection only ever carries this device's user, so a backend that keeps
-    // Kerberos authentication per connection needs the token only until it served a request with it.
-    const bool per_connection = upstream_->authentication() == config::UpstreamAuthentication::per_connection;
-    const bool send_token =
-        attempt.challenged || (!attempt.challenge_first && !(per_connection && connection_.authenticated()));
+    // Kerberos authentication per connection needs the token only until it served a request with it;
+    // except a request that can't go again should Exchange ask for it after all (a held long poll, a
+    // streamed body): a load balancer reusing its connections to Exchange, or IIS with
+    // authPersistNonNTLM off, would have its bare 401 reach the phone, which asks for a password.
+    const bool skip_token = upstream_->authentication() == config::UpstreamAuthentication::per_connection &&
+                            connection_.authenticated() && kept_for_resend(request, attempt);
+    const bool send_token = attempt.challenged || (!attempt.challenge_first && !skip_token);
     // The last try's token, if it had one (erasing by name costs a search); the device's own was
     // dropped with the hop-by-hop fields.
     if (attempt.authorization_bytes > 0) header.erase(http::field::authorization);

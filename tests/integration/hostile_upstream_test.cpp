@@ -255,6 +255,17 @@ TEST_F(HostileUpstreamTest, BackendAuthenticationArtefactsStayWithEasgate) {
         << answer.out;
 }
 
+// Exchange names its front-end and mailbox servers and its versions in every answer (a penetration
+// test's usual finding against a published Exchange): easgate keeps them inside.
+TEST_F(HostileUpstreamTest, ExchangesServerNamesStayWithEasgate) {
+    start_gateway();
+    const auto answer = curl("alice", eas + "&topology=1", {"--include"});
+    EXPECT_NE(answer.out.find("HTTP/1.1 200"), std::string::npos) << answer.out;
+    for (const char* inside : {"EXCH0", "exch02", "X-Powered-By", "X-AspNet-Version"})
+        EXPECT_EQ(answer.out.find(inside), std::string::npos) << inside << "\n" << answer.out;
+    EXPECT_NE(answer.out.find("MS-Server-ActiveSync: 15.20"), std::string::npos) << answer.out;
+}
+
 // A connection whose request Exchange refused with 401 is closed, not pooled: the next request
 // must not travel on a connection whose authentication state is unknown.
 TEST_F(HostileUpstreamTest, AConnectionThatAnswered401IsNotReused) {

@@ -196,6 +196,15 @@ http::response<http::string_body> report_answer(const http::request<http::string
         response.set("Persistent-Auth", "true");
         response.set(http::field::set_cookie, "X-BackEndCookie=S-1-5-21=u56Lnp2ejJqBz; path=/");
     }
+    if (query_number(target, "topology", 0)) {  // what Exchange 2016/2019 tells of its servers
+        response.set("X-FEServer", "EXCH01");
+        response.set("X-BEServer", "EXCH02");
+        response.set("X-CalculatedBETarget", "exch02.corp.example.com");
+        response.set("X-DiagInfo", "EXCH02");
+        response.set("X-Powered-By", "ASP.NET");
+        response.set("X-AspNet-Version", "4.0.30319");
+        response.set("MS-Server-ActiveSync", "15.20");
+    }
 
     // Exchange's "mailbox moved to another site": 451 naming the server to use from now on.
     if (const auto port = query_number(target, "moved", 0)) {

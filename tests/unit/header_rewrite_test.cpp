@@ -210,6 +210,26 @@ TEST(RewriteResponseForDevice, InCertificateModeKerberosArtefactsStayWithEasgate
     EXPECT_EQ(header["MS-Server-ActiveSync"], "15.20");
 }
 
+// Exchange's server names and diagnostics stay inside, in either mode; ActiveSync's own fields and
+// cookies go to the device.
+TEST(RewriteResponseForDevice, ExchangesServerNamesNeverReachTheDevice) {
+    for (const bool certificate_mode : {false, true}) {
+        common::ResponseHeader header;
+        for (const char* name : {"X-FEServer", "x-beserver", "X-CalculatedBETarget", "X-DiagInfo",
+                                 "X-Powered-By", "X-AspNet-Version", "X-BackEndHttpStatus"})
+            header.insert(name, "EXCH01.corp.example.com");
+        header.set("MS-Server-ActiveSync", "15.20");
+        header.set("X-MS-Location", "https://mail2.example.com/Microsoft-Server-ActiveSync");
+        header.set(http::field::set_cookie, "X-BackEndCookie=S-1-5-21=u56Lnp2ejJqBz; path=/");
+        rewrite_response_for_device(header, certificate_mode);
+        for (const auto& field : header)
+            EXPECT_EQ(field.value().find("EXCH01"), std::string_view::npos) << field.name_string();
+        EXPECT_EQ(header["MS-Server-ActiveSync"], "15.20");
+        EXPECT_EQ(header.count("X-MS-Location"), 1u);
+        EXPECT_EQ(header.count(http::field::set_cookie), 1u);
+    }
+}
+
 TEST(ParseUpstreamUrl, AcceptsHostsPortsAndIpv6AndRefusesTheRest) {
     const auto plain = config::parse_upstream_url("http://10.0.0.5:8080/");
     ASSERT_TRUE(plain);

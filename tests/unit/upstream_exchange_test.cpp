@@ -261,6 +261,24 @@ TEST_F(UpstreamExchangeTest, PerConnectionCountsOnlyAnAnswerExchangeServedAsAuth
     EXPECT_EQ(exchange_.requests()[2].count(http::field::authorization), 0u);
 }
 
+// A request that can't go again (a held long poll) carries the token on an authenticated connection
+// too: should Exchange (or a load balancer in front of it) have forgotten the connection's
+// authentication, its bare 401 would reach the phone, which asks for a password.
+TEST_F(UpstreamExchangeTest, PerConnectionStillSendsTheTokenWithALongPoll) {
+    exchange_.script({ExchangeStep::answer(http_response(200, "served")),
+                      ExchangeStep::answer(http_response(200, "ping-answer"))});
+    Options options{.credentials = tokens_, .authenticate = config::UpstreamAuthentication::per_connection};
+    run_bounded(context_, [&]() -> asio::awaitable<void> {  // one thread: one idle pool
+        EXPECT_EQ((co_await forward_in(sync_post, options)).end->status, 200u);
+        options.long_poll = true;
+        const auto held = co_await forward_in(sync_post, options);
+        EXPECT_TRUE(held.end && held.end->status == 200u) << held.device_got;
+    });
+    ASSERT_EQ(exchange_.requests().size(), 2u);
+    EXPECT_EQ(exchange_.connections(), 1u);
+    EXPECT_EQ(exchange_.requests()[1][http::field::authorization], "Negotiate " + tokens_->token());
+}
+
 // Exchange refusing the token (its key changed since the ticket was cached): the ticket is renewed
 // once and the buffered request sent again with the new token; the device never sees the 401.
 TEST_F(UpstreamExchangeTest, ARefusedTicketIsRenewedAndTheRequestSentAgainWithTheNewOne) {
