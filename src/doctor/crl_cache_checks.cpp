@@ -59,7 +59,7 @@ void check_crl_cache(const config::ClientAuthConfig& client_auth, const std::str
         }
     }
     const auto account = unit.account();
-    const std::string service = account ? "the service account easgate" : "easgate";
+    const std::string service = account ? "the service account " + account->name : "easgate";
     std::error_code error;
     if (!fs::exists(directory, error)) {
         const auto why = why_unwritable(nearest_existing(directory), account);

@@ -149,7 +149,7 @@ std::optional<ServiceAccount> ServiceUnit::account() const {
     if (user == nullptr) return std::nullopt;
     gid_t primary = user->pw_gid;
     if (const auto group = group_id(last("Group"))) primary = *group;
-    ServiceAccount account{.uid = user->pw_uid, .groups = {}};
+    ServiceAccount account{.name = name, .uid = user->pw_uid, .groups = {}};
     int count = 16;
     account.groups.resize(static_cast<std::size_t>(count));
     if (getgrouplist(user->pw_name, primary, account.groups.data(), &count) < 0) {

@@ -15,6 +15,7 @@
 namespace easgate::doctor {
 
 struct ServiceAccount {
+    std::string name = "easgate";  // as the messages name it
     uid_t uid = 0;
     std::vector<gid_t> groups;  // primary and supplementary
 };
