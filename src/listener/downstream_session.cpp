@@ -13,6 +13,7 @@
 #include "downstream_session_internal.hpp"
 #include "easgate/common/read_buffer.hpp"
 #include "easgate/common/spawn_handlers.hpp"
+#include "easgate/common/text.hpp"
 #include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 
@@ -45,6 +46,7 @@ DownstreamSession::DownstreamSession(tcp::socket socket, std::shared_ptr<Listene
 
 DownstreamSession::~DownstreamSession() {
     if (registered_) runtime_->sessions->remove(*registered_);
+    if (!user_slot_.empty()) runtime_->sessions->give_user_slot(user_slot_);
     if (phase_ == Phase::long_poll) runtime_->requests->long_poll_ended();  // ended while held
 }
 
@@ -118,6 +120,15 @@ asio::awaitable<bool> DownstreamSession::handshake() {
         }
     }
     runtime_->sessions->count_handshake(resumed);
+    // One phone opening connections in a loop, or one user's certificate on many devices, must not
+    // take the connections every other user needs.
+    if (check_.identity && limits_.max_connections_per_user > 0) {
+        auto user = common::ascii_lowercase(check_.identity->principal_name());
+        if (runtime_->sessions->take_user_slot(user, limits_.max_connections_per_user))
+            user_slot_ = std::move(user);
+        else
+            over_user_limit_ = true;
+    }
     peer_address_ = peer_.address().to_string();
     who_ = peer_text() + " " + user_text();
     co_return true;

@@ -166,6 +166,8 @@ private:
     bool answered_before_body_ = false;  // answered with the device maybe still sending: linger()
     bool answer_broken_ = false;         // the device got part of an answer: closed without close_notify
     ClientCertificateCheck check_;
+    std::string user_slot_;         // its key in limits.max_connections_per_user, once counted
+    bool over_user_limit_ = false;  // its user held that many already: every request gets 503
     std::string who_;
     upstream::UpstreamExchange exchange_;
     std::chrono::steady_clock::time_point started_;

@@ -95,6 +95,12 @@ asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_co
 std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request) {
     auto& parser = request.parser;
     const auto& header = parser.get();
+    if (over_user_limit_)
+        return common::Failure::unavailable(
+                   "limits.max_connections_per_user (" + std::to_string(limits_.max_connections_per_user) +
+                   ") connections of this certificate's user are open already: a phone opening "
+                   "connections in a loop, or one user's certificate on many devices")
+            .because("too_many_connections");
     // TRACE would echo the request as Exchange got it, easgate's Authorization included; CONNECT
     // asks for a tunnel. Neither is relayed anywhere.
     const auto method = header.method();

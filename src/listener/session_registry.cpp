@@ -17,6 +17,24 @@ void SessionRegistry::remove(Entry entry) {
     sessions_.erase(entry);
 }
 
+bool SessionRegistry::take_user_slot(const std::string& user, unsigned max) {
+    std::lock_guard lock(users_mutex_);
+    auto& open = per_user_[user];
+    if (open >= max) {
+        if (open == 0) per_user_.erase(user);
+        over_user_limit_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    ++open;
+    return true;
+}
+
+void SessionRegistry::give_user_slot(const std::string& user) {
+    std::lock_guard lock(users_mutex_);
+    const auto found = per_user_.find(user);
+    if (found != per_user_.end() && --found->second == 0) per_user_.erase(found);
+}
+
 namespace {
 
 std::size_t cause_index(std::string_view cause) {

@@ -5,9 +5,11 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <memory>
 #include <thread>
 
 #include "gateway_fixture.hpp"
+#include "raw_device.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -51,6 +53,41 @@ TEST_F(ConnectionLimitsTest, ConnectionsBeyondMaxConnectionsAreClosedAtAccept) {
     held.pop_back();  // one slot free again
     ASSERT_TRUE(metrics_show("easgate_device_connections 1")) << metrics();
     EXPECT_EQ(status_of(sync_path), "200");
+}
+
+// One user's connections are bounded: a phone opening connections in a loop can't take the ones
+// every other user needs. Over the limit, its request gets 503 with Retry-After; another user, and
+// the same user once one of its connections closed, are served.
+TEST_F(ConnectionLimitsTest, AUsersConnectionsBeyondMaxConnectionsPerUserGet503) {
+    start_gateway({.limits = "    max_connections_per_user: 2\n"});
+    const std::string request =
+        "GET " + sync_path + " HTTP/1.1\r\nHost: gw\r\nMS-ASProtocolVersion: 14.1\r\n\r\n";
+    const auto device = [&](const std::string& name) {
+        return std::make_unique<DeviceConnection>(gateway_port(), pki_dir() / "server-ca.pem",
+                                                  pki_dir() / (name + ".pem"), pki_dir() / (name + ".key"));
+    };
+    auto first = device("alice"), second = device("alice"), third = device("alice");
+    EXPECT_EQ(first->exchange(request), 200u);
+    EXPECT_EQ(second->exchange(request), 200u);
+    EXPECT_EQ(third->exchange(request), 503u);
+    EXPECT_NE(gateway_log().find("503 ms="), std::string::npos) << gateway_log();
+    EXPECT_NE(gateway_log().find("limits.max_connections_per_user (2) connections of this certificate's user "
+                                 "are open already"),
+              std::string::npos)
+        << gateway_log();
+    EXPECT_TRUE(metrics_show("easgate_device_connections_over_user_limit_total 1")) << metrics();
+    EXPECT_EQ(device("sid")->exchange(request), 200u) << "another user";
+    EXPECT_EQ(second->exchange(request), 200u) << "alice's connections within the limit go on";
+
+    first.reset();  // its session ends once easgate reads the close
+    unsigned status = 0;
+    for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+        if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        status = third->exchange(request);  // a new connection each time: easgate closed the last
+    }
+    EXPECT_EQ(status, 200u);
+    EXPECT_EQ(count_of(read_file(work_dir() / "upstream-0.out"), "request "), 5u)
+        << "no refused request reached Exchange";
 }
 
 TEST_F(ConnectionLimitsTest, ABodyTrickledSlowerThanMinBodyRateGets408) {

@@ -7,7 +7,9 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "easgate/listener/proxy_header.hpp"
 
@@ -37,6 +39,13 @@ public:
     void count_refusal() { refused_.fetch_add(1, std::memory_order_relaxed); }
     std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
+    // limits.max_connections_per_user: the connections each certificate identity holds open, from
+    // its handshake to its close, by a key the session makes (its principal name in lower case).
+    // False, and counted, when user already holds max.
+    bool take_user_slot(const std::string& user, unsigned max);
+    void give_user_slot(const std::string& user);
+    std::uint64_t over_user_limit() const { return over_user_limit_.load(std::memory_order_relaxed); }
+
     // Connections a proxy_protocol listener closed before TLS, by cause (proxy_refusal_causes).
     void count_proxy_refusal(std::string_view cause);
     std::uint64_t proxy_refusals(std::string_view cause) const;
@@ -62,6 +71,9 @@ private:
     std::atomic<std::uint64_t> handshakes_{0};
     std::atomic<std::uint64_t> resumed_{0};
     std::array<std::atomic<std::uint64_t>, proxy_refusal_causes.size()> proxy_refused_{};
+    std::mutex users_mutex_;  // guards per_user_
+    std::unordered_map<std::string, unsigned> per_user_;
+    std::atomic<std::uint64_t> over_user_limit_{0};
 };
 
 }  // namespace easgate::listener
