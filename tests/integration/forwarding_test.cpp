@@ -294,5 +294,32 @@ TEST_F(ForwardingTest, AFieldNameOver64KiBGets431ThatSaysSo) {
     EXPECT_EQ(gateway_log().find("max_header_bytes"), std::string::npos) << gateway_log();
 }
 
+// Kerberos between easgate and Exchange is easgate's: the mutual-authentication token and
+// Persistent-Auth never reach a device that authenticated with its certificate.
+TEST_F(ForwardingTest, BackendAuthenticationArtefactsStayWithEasgate) {
+    start_gateway();
+    const auto answer =
+        curl("alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync" + device_query + "&authartefacts=1",
+             {"--include"});
+    EXPECT_NE(answer.out.find("HTTP/1.1 200"), std::string::npos) << answer.out;
+    EXPECT_EQ(answer.out.find("WWW-Authenticate"), std::string::npos) << answer.out;
+    EXPECT_EQ(answer.out.find("Persistent-Auth"), std::string::npos) << answer.out;
+    EXPECT_NE(answer.out.find("Set-Cookie: X-BackEndCookie"), std::string::npos)
+        << "cookies are relayed as Exchange set them (docs/forwarding.md):\n"
+        << answer.out;
+}
+
+// Exchange names its front-end and mailbox servers and its versions in every answer (a penetration
+// test's usual finding against a published Exchange): easgate keeps them inside.
+TEST_F(ForwardingTest, ExchangesServerNamesStayWithEasgate) {
+    start_gateway();
+    const auto answer = curl(
+        "alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync" + device_query + "&topology=1", {"--include"});
+    EXPECT_NE(answer.out.find("HTTP/1.1 200"), std::string::npos) << answer.out;
+    for (const char* inside : {"EXCH0", "exch02", "X-Powered-By", "X-AspNet-Version"})
+        EXPECT_EQ(answer.out.find(inside), std::string::npos) << inside << "\n" << answer.out;
+    EXPECT_NE(answer.out.find("MS-Server-ActiveSync: 15.20"), std::string::npos) << answer.out;
+}
+
 }  // namespace
 }  // namespace easgate::testing

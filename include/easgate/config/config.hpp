@@ -123,11 +123,11 @@ struct LimitsConfig {
     // SIGTERM: how long to keep accepting, /readyz at 503, before closing the listeners, so a load
     // balancer's health check takes the node out before its connections would be refused.
     milliseconds shutdown_delay{0};
-    std::uint64_t min_body_rate = 256;           // bytes/s a request body must average after a grace; 0 = off
-    unsigned max_connections = 100'000;          // device connections open at once; more are closed at accept
+    std::uint64_t min_body_rate = 256;   // bytes/s a request body must average after a grace; 0 = off
+    unsigned max_connections = 100'000;  // device connections open at once; more are closed at accept
     // Device connections one certificate identity may hold open; the next gets 503. 0 = no limit.
     unsigned max_connections_per_user = 64;
-    milliseconds upstream_idle_timeout{60'000};  // an idle pooled Exchange connection is closed then
+    milliseconds upstream_idle_timeout{60'000};     // an idle pooled Exchange connection is closed then
     unsigned max_idle_upstream_connections = 1024;  // idle Exchange connections kept, per worker thread
 
     bool operator==(const LimitsConfig&) const = default;
