@@ -71,8 +71,8 @@ void add_sessions(std::vector<admin::MetricFamily>& out, const listener::Session
                          "device connections closed at accept: limits.max_connections was reached",
                          s.refused()));
     out.push_back(single(Type::counter, "easgate_device_connections_over_user_limit_total",
-                         "device connections whose requests got 503: limits.max_connections_per_user of "
-                         "their certificate's user were open",
+                         "device connections whose request got 503: limits.max_connections_per_user of their "
+                         "user were open",
                          s.over_user_limit()));
     out.push_back(proxy_refusals(s));
     out.push_back(single(Type::counter, "easgate_device_tls_handshakes_total",

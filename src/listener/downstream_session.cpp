@@ -13,7 +13,6 @@
 #include "downstream_session_internal.hpp"
 #include "easgate/common/read_buffer.hpp"
 #include "easgate/common/spawn_handlers.hpp"
-#include "easgate/common/text.hpp"
 #include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 
@@ -120,15 +119,6 @@ asio::awaitable<bool> DownstreamSession::handshake() {
         }
     }
     runtime_->sessions->count_handshake(resumed);
-    // One phone opening connections in a loop, or one user's certificate on many devices, must not
-    // take the connections every other user needs.
-    if (check_.identity && limits_.max_connections_per_user > 0) {
-        auto user = common::ascii_lowercase(check_.identity->principal_name());
-        if (runtime_->sessions->take_user_slot(user, limits_.max_connections_per_user))
-            user_slot_ = std::move(user);
-        else
-            over_user_limit_ = true;
-    }
     peer_address_ = peer_.address().to_string();
     who_ = peer_text() + " " + user_text();
     co_return true;
@@ -174,6 +164,11 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     if (!*verdict) {
         runtime_->refusals->count(verdict->error());
         co_await respond(verdict->error(), request, false);
+        co_return false;
+    }
+    if (auto refusal = take_user_slot(context)) {
+        runtime_->refusals->count(*refusal);
+        co_await respond(*refusal, request, false);
         co_return false;
     }
     if (expects_continue(request) && !co_await send_continue(request)) co_return false;

@@ -104,6 +104,7 @@ private:
     asio::awaitable<void> refuse_unreadable_header(const error_code& ec, bool whole_header);
     void log_incomplete_header(const error_code& ec) const;
     std::optional<common::Failure> admit(AdmittedRequest& request);
+    std::optional<common::Failure> take_user_slot(const pipeline::RequestContext& context);
     // Expect: 100-continue, before a body that has not come whole yet.
     static bool expects_continue(const AdmittedRequest& request);
     asio::awaitable<bool> send_continue(const AdmittedRequest& request);
@@ -166,8 +167,7 @@ private:
     bool answered_before_body_ = false;  // answered with the device maybe still sending: linger()
     bool answer_broken_ = false;         // the device got part of an answer: closed without close_notify
     ClientCertificateCheck check_;
-    std::string user_slot_;         // its key in limits.max_connections_per_user, once counted
-    bool over_user_limit_ = false;  // its user held that many already: every request gets 503
+    std::string user_slot_;  // its key in limits.max_connections_per_user, once counted
     std::string who_;
     upstream::UpstreamExchange exchange_;
     std::chrono::steady_clock::time_point started_;

@@ -10,6 +10,7 @@
 
 #include "downstream_session_internal.hpp"
 #include "easgate/common/body_relay.hpp"
+#include "easgate/common/text.hpp"
 #include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/listener/eas_headers.hpp"
@@ -95,12 +96,6 @@ asio::awaitable<void> DownstreamSession::refuse_unreadable_header(const error_co
 std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request) {
     auto& parser = request.parser;
     const auto& header = parser.get();
-    if (over_user_limit_)
-        return common::Failure::unavailable(
-                   "limits.max_connections_per_user (" + std::to_string(limits_.max_connections_per_user) +
-                   ") connections of this certificate's user are open already: a phone opening "
-                   "connections in a loop, or one user's certificate on many devices")
-            .because("too_many_connections");
     // TRACE would echo the request as Exchange got it, easgate's Authorization included; CONNECT
     // asks for a tunnel. Neither is relayed anywhere.
     const auto method = header.method();
@@ -134,6 +129,26 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
                                "upstreams[].routes are relayed",
                                0};
     return std::nullopt;
+}
+
+// limits.max_connections_per_user, counted once per connection by the account its request was
+// found to be (objectSid, else DN; without a directory, the certificate's name): one phone opening
+// connections in a loop, or one user's certificates on many devices, must not take the connections
+// every other user needs. Keyed by the account, not the certificate's claim: a certificate naming
+// another's UPN, or several of one user's, count where they belong.
+std::optional<common::Failure> DownstreamSession::take_user_slot(const pipeline::RequestContext& context) {
+    if (!user_slot_.empty() || limits_.max_connections_per_user == 0) return std::nullopt;
+    auto owner = common::ascii_lowercase(context.connection_owner());
+    if (owner.empty()) return std::nullopt;
+    if (runtime_->sessions->take_user_slot(owner, limits_.max_connections_per_user)) {
+        user_slot_ = std::move(owner);
+        return std::nullopt;
+    }
+    return common::Failure::unavailable("limits.max_connections_per_user (" +
+                                        std::to_string(limits_.max_connections_per_user) +
+                                        ") connections of this user are open already: a phone opening "
+                                        "connections in a loop, or one user's certificates on many devices")
+        .because("too_many_connections");
 }
 
 // An HTTP/1.0 device's expectation is ignored (RFC 9110 10.1.1): it would take a 100 for the answer.

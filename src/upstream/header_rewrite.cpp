@@ -35,10 +35,22 @@ constexpr std::array<std::string_view, 7> spoofing_fields{
 // What Exchange (IIS, ASP.NET) says of its inner workings: its servers' names (the front end's,
 // the mailbox server's, the one it calculated for the user) and diagnostics and versions. Hidden
 // from devices, as a gateway in front of Exchange is expected to.
-constexpr std::array<std::string_view, 12> backend_topology_fields{
-    "X-FEServer",   "X-BEServer",       "X-CalculatedBETarget", "X-CalculatedFETarget",
-    "X-DiagInfo",   "X-FEProxyInfo",    "X-FEEFZInfo",          "X-BackEndHttpStatus",
-    "X-Powered-By", "X-AspNet-Version", "X-AspNetMvc-Version",  "X-OWA-Version"};
+constexpr std::array<std::string_view, 16> backend_topology_fields{"X-FEServer",
+                                                                   "X-BEServer",
+                                                                   "X-CalculatedBETarget",
+                                                                   "X-CalculatedFETarget",
+                                                                   "X-DiagInfo",
+                                                                   "X-FEProxyInfo",
+                                                                   "X-FEEFZInfo",
+                                                                   "X-FirstHopCafeEFZ",
+                                                                   "X-BackEndHttpStatus",
+                                                                   "X-BEServerException",
+                                                                   "X-Proxy-BackendServerStatus",
+                                                                   "X-Proxy-RoutingCorrectness",
+                                                                   "X-Powered-By",
+                                                                   "X-AspNet-Version",
+                                                                   "X-AspNetMvc-Version",
+                                                                   "X-OWA-Version"};
 
 bool is_backend_topology_field(std::string_view name) {
     return std::ranges::any_of(backend_topology_fields,
@@ -152,7 +164,9 @@ void address_request(common::RequestHeader& header, const config::UpstreamTarget
 
 void rewrite_response_for_device(common::ResponseHeader& header, bool strip_backend_authentication) {
     remove_hop_by_hop(header, [&](const common::Fields::value_type& field) {
-        // Beast knows none of these names: only unknown fields are compared by name.
+        // IIS's Server names its version; Beast knows none of the other names, so only unknown
+        // fields are compared by name.
+        if (field.name() == http::field::server) return true;
         if (field.name() != http::field::unknown)
             return strip_backend_authentication && field.name() == http::field::www_authenticate;
         const auto name = field.name_string();

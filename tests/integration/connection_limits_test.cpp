@@ -71,7 +71,7 @@ TEST_F(ConnectionLimitsTest, AUsersConnectionsBeyondMaxConnectionsPerUserGet503)
     EXPECT_EQ(second->exchange(request), 200u);
     EXPECT_EQ(third->exchange(request), 503u);
     EXPECT_NE(gateway_log().find("503 ms="), std::string::npos) << gateway_log();
-    EXPECT_NE(gateway_log().find("limits.max_connections_per_user (2) connections of this certificate's user "
+    EXPECT_NE(gateway_log().find("limits.max_connections_per_user (2) connections of this user "
                                  "are open already"),
               std::string::npos)
         << gateway_log();

@@ -316,7 +316,7 @@ TEST_F(ForwardingTest, ExchangesServerNamesStayWithEasgate) {
     const auto answer = curl(
         "alice", "/Microsoft-Server-ActiveSync?Cmd=FolderSync" + device_query + "&topology=1", {"--include"});
     EXPECT_NE(answer.out.find("HTTP/1.1 200"), std::string::npos) << answer.out;
-    for (const char* inside : {"EXCH0", "exch02", "X-Powered-By", "X-AspNet-Version"})
+    for (const char* inside : {"EXCH0", "exch02", "X-Powered-By", "X-AspNet-Version", "Microsoft-IIS"})
         EXPECT_EQ(answer.out.find(inside), std::string::npos) << inside << "\n" << answer.out;
     EXPECT_NE(answer.out.find("MS-Server-ActiveSync: 15.20"), std::string::npos) << answer.out;
 }

@@ -14,6 +14,7 @@
 #include "easgate/identity/certificate_identity.hpp"
 #include "gateway_delegation_fixture.hpp"
 #include "lab_administration.hpp"
+#include "raw_device.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -106,6 +107,29 @@ TEST_F(GatewayMappingTest, ExchangeConnectionsAreTheMappedAccountsNotTheCertific
         EXPECT_EQ(who_gets_in(alices), "alice@EXAMPLE.TEST") << round;
         EXPECT_EQ(who_gets_in(bobs_claiming_alice), "bob@EXAMPLE.TEST") << round;
     }
+}
+
+// limits.max_connections_per_user counts the account a certificate maps to, not the UPN it claims:
+// bob's certificate claiming alice's UPN counts against bob, and alice's second connection is hers.
+TEST_F(GatewayMappingTest, ConnectionsPerUserAreCountedByTheMappedAccount) {
+    GatewayOptions options;
+    options.sections = "identity:\n  mapping: [sid, upn]\nlimits:\n  max_connections_per_user: 1\n";
+    start_gateway(options);
+    const auto device = [&](const IssuedCert& certificate, const std::string& name) {
+        const auto [cert, key] = certificate.write(work_, name);
+        return std::make_unique<DeviceConnection>(port_, lab().at("LAB_CA_FILE"), cert, key,
+                                                  lab().at("LAB_GW_IP"));
+    };
+    const std::string path = url("Cmd=FolderSync");
+    const std::string request = "GET " + path.substr(path.find("/Microsoft-Server-ActiveSync")) +
+                                " HTTP/1.1\r\nHost: " + lab().at("LAB_GW_HOST") + "\r\n\r\n";
+    const auto alices = device(issue("alice@example.test", {}, sid_of("alice")), "alice-device");
+    ASSERT_EQ(alices->exchange(request), 200u) << gateway_->log();
+    EXPECT_EQ(device(issue("alice@example.test", {}, sid_of("bob")), "bob-device")->exchange(request), 200u)
+        << "bob's own first connection, whatever UPN it claims";
+    EXPECT_EQ(device(issue("alice@example.test"), "alice-second")->exchange(request), 503u)
+        << "alice's second, by UPN alone";
+    EXPECT_EQ(alices->exchange(request), 200u) << "her first goes on";
 }
 
 // The policy judges the account too: a rule that lets alice in does not let in bob's certificate

@@ -112,8 +112,8 @@ ResumingExchange exchange_resuming(std::uint16_t port, asio::ssl::context& tls, 
 // Asio's blocking operations ignore timeouts: each step is an asynchronous one, run to completion
 // with beast::tcp_stream's deadline.
 struct DeviceConnection::State {
-    State(std::uint16_t port, asio::ssl::context device_tls)
-        : gateway(asio::ip::make_address("127.0.0.1"), port), tls(std::move(device_tls)) {}
+    State(const std::string& address, std::uint16_t port, asio::ssl::context device_tls)
+        : gateway(asio::ip::make_address(address), port), tls(std::move(device_tls)) {}
 
     asio::ip::tcp::endpoint gateway;
     asio::io_context context;
@@ -145,8 +145,9 @@ struct DeviceConnection::State {
 };
 
 DeviceConnection::DeviceConnection(std::uint16_t port, const std::filesystem::path& gateway_ca,
-                                   const std::filesystem::path& cert, const std::filesystem::path& key)
-    : state_(std::make_unique<State>(port, device_tls(gateway_ca, cert, key))) {}
+                                   const std::filesystem::path& cert, const std::filesystem::path& key,
+                                   const std::string& address)
+    : state_(std::make_unique<State>(address, port, device_tls(gateway_ca, cert, key))) {}
 
 DeviceConnection::~DeviceConnection() = default;
 

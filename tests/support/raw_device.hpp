@@ -61,8 +61,10 @@ ResumingExchange exchange_resuming(std::uint16_t port, boost::asio::ssl::context
 // sends a request twice: what to do after a failure is the test's business, as it is the phone's.
 class DeviceConnection {
 public:
+    // address: the gateway's listener (the lab's is not on 127.0.0.1).
     DeviceConnection(std::uint16_t port, const std::filesystem::path& gateway_ca,
-                     const std::filesystem::path& cert, const std::filesystem::path& key);
+                     const std::filesystem::path& cert, const std::filesystem::path& key,
+                     const std::string& address = "127.0.0.1");
     ~DeviceConnection();
     DeviceConnection(const DeviceConnection&) = delete;
     DeviceConnection& operator=(const DeviceConnection&) = delete;

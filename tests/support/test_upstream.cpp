@@ -203,6 +203,7 @@ http::response<http::string_body> report_answer(const http::request<http::string
         response.set("X-DiagInfo", "EXCH02");
         response.set("X-Powered-By", "ASP.NET");
         response.set("X-AspNet-Version", "4.0.30319");
+        response.set(http::field::server, "Microsoft-IIS/10.0");
         response.set("MS-Server-ActiveSync", "15.20");
     }
 

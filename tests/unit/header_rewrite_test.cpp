@@ -218,6 +218,7 @@ TEST(RewriteResponseForDevice, ExchangesServerNamesNeverReachTheDevice) {
         for (const char* name : {"X-FEServer", "x-beserver", "X-CalculatedBETarget", "X-DiagInfo",
                                  "X-Powered-By", "X-AspNet-Version", "X-BackEndHttpStatus"})
             header.insert(name, "EXCH01.corp.example.com");
+        header.set(http::field::server, "Microsoft-IIS/10.0 EXCH01");
         header.set("MS-Server-ActiveSync", "15.20");
         header.set("X-MS-Location", "https://mail2.example.com/Microsoft-Server-ActiveSync");
         header.set(http::field::set_cookie, "X-BackEndCookie=S-1-5-21=u56Lnp2ejJqBz; path=/");

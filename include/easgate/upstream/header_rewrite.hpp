@@ -56,7 +56,8 @@ void address_request(common::RequestHeader& header, const config::UpstreamTarget
 // mode, where Kerberos between easgate and Exchange is easgate's business) WWW-Authenticate and
 // Persistent-Auth are removed too: a mutual-authentication token or a challenge means nothing to a
 // device that authenticated with its certificate. Exchange's own server names and diagnostics
-// (X-FEServer, X-BEServer, X-CalculatedBETarget, X-DiagInfo, X-Powered-By, …) never reach a device.
+// (X-FEServer, X-BEServer, X-CalculatedBETarget, X-DiagInfo, X-Powered-By, …) and IIS's Server
+// never reach a device.
 void rewrite_response_for_device(common::ResponseHeader& header, bool strip_backend_authentication);
 
 }  // namespace easgate::upstream
