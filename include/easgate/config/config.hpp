@@ -125,7 +125,8 @@ struct LimitsConfig {
     milliseconds shutdown_delay{0};
     std::uint64_t min_body_rate = 256;   // bytes/s a request body must average after a grace; 0 = off
     unsigned max_connections = 100'000;  // device connections open at once; more are closed at accept
-    // Device connections one certificate identity may hold open; the next gets 503. 0 = no limit.
+    // Device connections one user (the directory account) may hold open; a request on one more gets
+    // 503. 0 = no limit.
     unsigned max_connections_per_user = 64;
     milliseconds upstream_idle_timeout{60'000};     // an idle pooled Exchange connection is closed then
     unsigned max_idle_upstream_connections = 1024;  // idle Exchange connections kept, per worker thread

@@ -39,9 +39,9 @@ public:
     void count_refusal() { refused_.fetch_add(1, std::memory_order_relaxed); }
     std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
-    // limits.max_connections_per_user: the connections each certificate identity holds open, from
-    // its handshake to its close, by a key the session makes (its principal name in lower case).
-    // False, and counted, when user already holds max.
+    // limits.max_connections_per_user: the connections each user holds open, from the first request
+    // admitted on it to its close, by a key the session makes (the account's objectSid or DN, else
+    // the certificate's name, in lower case). False, and counted, when user already holds max.
     bool take_user_slot(const std::string& user, unsigned max);
     void give_user_slot(const std::string& user);
     std::uint64_t over_user_limit() const { return over_user_limit_.load(std::memory_order_relaxed); }
