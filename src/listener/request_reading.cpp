@@ -137,7 +137,7 @@ std::optional<common::Failure> DownstreamSession::admit(AdmittedRequest& request
 // every other user needs. Keyed by the account, not the certificate's claim: a certificate naming
 // another's UPN, or several of one user's, count where they belong.
 std::optional<common::Failure> DownstreamSession::take_user_slot(const pipeline::RequestContext& context) {
-    if (!user_slot_.empty() || limits_.max_connections_per_user == 0) return std::nullopt;
+    if (!user_slot_.empty()) return std::nullopt;
     auto owner = common::ascii_lowercase(context.connection_owner());
     if (owner.empty()) return std::nullopt;
     if (runtime_->sessions->take_user_slot(owner, limits_.max_connections_per_user)) {

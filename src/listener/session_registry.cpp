@@ -20,7 +20,7 @@ void SessionRegistry::remove(Entry entry) {
 bool SessionRegistry::take_user_slot(const std::string& user, unsigned max) {
     std::lock_guard lock(users_mutex_);
     auto& open = per_user_[user];
-    if (open >= max) {
+    if (max > 0 && open >= max) {
         if (open == 0) per_user_.erase(user);
         over_user_limit_.fetch_add(1, std::memory_order_relaxed);
         return false;

@@ -41,7 +41,8 @@ public:
 
     // limits.max_connections_per_user: the connections each user holds open, from the first request
     // admitted on it to its close, by a key the session makes (the account's objectSid or DN, else
-    // the certificate's name, in lower case). False, and counted, when user already holds max.
+    // the certificate's name, in lower case). False, and counted, when user already holds max (0: no
+    // limit, but counted all the same, so that a reload setting one finds the connections open).
     bool take_user_slot(const std::string& user, unsigned max);
     void give_user_slot(const std::string& user);
     std::uint64_t over_user_limit() const { return over_user_limit_.load(std::memory_order_relaxed); }
