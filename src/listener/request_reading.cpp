@@ -147,7 +147,8 @@ std::optional<common::Failure> DownstreamSession::take_user_slot(const pipeline:
     return common::Failure::unavailable("limits.max_connections_per_user (" +
                                         std::to_string(limits_.max_connections_per_user) +
                                         ") connections of this user are open already: a phone opening "
-                                        "connections in a loop, or one user's certificates on many devices")
+                                        "connections in a loop, or one user's certificates on many devices "
+                                        "(raise the limit for an account that many devices share)")
         .because("too_many_connections");
 }
 
