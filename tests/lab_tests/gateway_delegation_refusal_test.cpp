@@ -101,8 +101,9 @@ TEST_F(GatewayDelegationTest, StartsWithoutTheKdcAndServesOnceItAnswers) {
             .out;
     };
     EXPECT_TRUE(healthz().starts_with("HTTP/1.1 503 ")) << healthz();
+    // The probe gives up after 3 s; the margin is for the sanitized build beside a compiler in CI.
     EXPECT_FALSE(
-        gateway_->wait_for_log("did not answer within kerberos.timeout (3s)", std::chrono::seconds(8))
+        gateway_->wait_for_log("did not answer within kerberos.timeout (3s)", std::chrono::seconds(30))
             .empty());
     const auto not_ready = healthz();
     EXPECT_NE(not_ready.find("not ready: KDC " + kdc_address +
