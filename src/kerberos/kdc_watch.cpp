@@ -44,8 +44,12 @@ std::chrono::milliseconds longest_verdict_wait(std::chrono::milliseconds timeout
 }
 static_assert(longest_probe + std::chrono::seconds(1) <= KdcWatch::longest_wait);
 
+// Every watch alive, the newest last: that one is installed (writes the file, is suspected). A
+// reload that fails after building its watch destroys it, and the running one is installed again.
 std::mutex installed_mutex;
-KdcWatch* installed_watch = nullptr;  // guarded by installed_mutex
+std::vector<KdcWatch*> live_watches;  // guarded by installed_mutex
+
+KdcWatch* installed_watch() { return live_watches.empty() ? nullptr : live_watches.back(); }
 
 // krb5.conf's order with the KDCs to ask last moved last; empty (krb5.conf's own order) for none.
 std::vector<std::string> order_for(const std::vector<std::string>& kdcs,
@@ -98,14 +102,15 @@ KdcWatch::KdcWatch(const KdcOrderFile& file, Settings settings)
         // It hands over what it found hung (the new one asks again at the next recheck), so a reload
         // doesn't put a hung KDC first again; one of another realm leaves an order of no use.
         const std::lock_guard lock(installed_mutex);
-        if (installed_watch != nullptr && installed_watch->settings_.realm == settings_.realm) {
-            hung_ = installed_watch->hung_;
-            written_ = installed_watch->written_;
+        if (const KdcWatch* before = installed_watch();
+            before != nullptr && before->settings_.realm == settings_.realm) {
+            hung_ = before->hung_;
+            written_ = before->written_;
         } else {
             file_.write(settings_.realm, {});
         }
         if (settings_.asked_last != nullptr) *settings_.asked_last = written_.empty() ? 0 : hung_.size();
-        installed_watch = this;
+        live_watches.push_back(this);
     }
     thread_ = std::thread([this] { run(); });  // after hung_ is set: run() reads it
 }
@@ -113,7 +118,12 @@ KdcWatch::KdcWatch(const KdcOrderFile& file, Settings settings)
 KdcWatch::~KdcWatch() {
     {
         const std::lock_guard lock(installed_mutex);
-        if (installed_watch == this) installed_watch = nullptr;
+        const bool was_installed = installed_watch() == this;
+        std::erase(live_watches, this);
+        // The watch before it (a failed reload's watch goes first) writes the file again: its order,
+        // kept up while it was not installed, and its realm's.
+        if (KdcWatch* const running = installed_watch(); was_installed && running != nullptr)
+            running->file_.write(running->settings_.realm, running->written_);
     }
     {
         std::lock_guard lock(mutex_);
@@ -136,12 +146,12 @@ void KdcWatch::suspect() {
 
 void KdcWatch::suspect_installed() {
     const std::lock_guard lock(installed_mutex);
-    if (installed_watch != nullptr) installed_watch->suspect();
+    if (KdcWatch* const watch = installed_watch(); watch != nullptr) watch->suspect();
 }
 
 void KdcWatch::suspect_installed_and_wait() {
     std::unique_lock installed(installed_mutex);
-    KdcWatch* const watch = installed_watch;
+    KdcWatch* const watch = installed_watch();
     if (watch == nullptr) return;
     // installed_mutex, then mutex_, as in suspect_installed(); the watch can't be destroyed while it
     // counts this waiter, so installed_mutex (which the watch's ordering takes) is let go.
@@ -232,7 +242,7 @@ void KdcWatch::order(const std::vector<std::string>& kdcs, std::vector<std::stri
     const std::lock_guard installed(installed_mutex);
     hung_ = std::move(silent);
     if (order == written_) return;
-    if (installed_watch == this) file_.write(settings_.realm, order);
+    if (installed_watch() == this) file_.write(settings_.realm, order);
     written_ = std::move(order);
 }
 

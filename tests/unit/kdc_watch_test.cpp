@@ -192,6 +192,29 @@ TEST_F(KdcWatchTest, AWatchMadeByAReloadKeepsTheHungKdcLast) {
         << "krb5.conf's order for a realm the gateway no longer watches";
 }
 
+// A reload that builds a new watch and then fails (a bad upstream ca_file, say) destroys it: the
+// running watch writes the file again, and goes on ordering the KDCs.
+TEST_F(KdcWatchTest, AWatchOfAReloadThatFailedHandsTheFileBack) {
+    const KdcOrderFile order(admin_);
+    KdcWatch running(order, settings());
+    running.suspect();
+    ASSERT_TRUE(becomes({serving_.entry(), hung_.entry()}));
+
+    auto other_realm = settings();
+    other_realm.realm = "OTHER.TEST";
+    other_realm.asked_last = nullptr;
+    std::make_unique<KdcWatch>(order, other_realm).reset();
+    EXPECT_EQ(realm_kdcs("WATCH.TEST"), (std::vector<std::string>{serving_.entry(), hung_.entry()}))
+        << "the running watch's order is back";
+    auto same_realm = settings();
+    same_realm.asked_last = nullptr;
+    std::make_unique<KdcWatch>(order, same_realm).reset();
+
+    hung_.answer();
+    EXPECT_TRUE(becomes({hung_.entry(), serving_.entry()})) << "the running watch still writes the file";
+    EXPECT_EQ(asked_last_, 0u);
+}
+
 // The directory's failover waits for the verdict: its next GSSAPI bind then reads the new order.
 TEST_F(KdcWatchTest, SuspectingAndWaitingReturnsOnceTheHungKdcIsAskedLast) {
     KdcWatch::suspect_installed_and_wait();  // no watch: nothing to wait for

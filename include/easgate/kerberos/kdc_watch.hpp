@@ -36,7 +36,8 @@ public:
         std::atomic<std::uint64_t>* asked_last = nullptr;  // how many KDCs are asked last now (/metrics)
     };
     // Takes file over from the process's watch before it (a reload's): for the same realm with the
-    // KDCs it found hung, else emptied.
+    // KDCs it found hung, else emptied. Destroyed while that one lives (a reload that failed), it
+    // hands the file back.
     KdcWatch(const KdcOrderFile& file, Settings settings);
     KdcWatch(const KdcWatch&) = delete;
     KdcWatch& operator=(const KdcWatch&) = delete;
