@@ -18,16 +18,23 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const 
                                                                           std::string_view who) {
     auto& pool = *upstream_;
     std::vector<bool> tried(pool.server_count());
+    bool resting_tried = false;
     std::optional<UpstreamFailure> failure;
-    while (const auto server = pool.pick_server(tried, user)) {
-        tried[*server] = true;
-        failure = co_await connection_.open(pool, *server, limits_.upstream_connect_timeout);
+    while (const auto pick = pool.pick_server(tried, user, resting_tried)) {
+        const std::size_t server = pick->server;
+        tried[server] = true;
+        resting_tried = resting_tried || pick->resting;
+        {
+            // Counted while it connects too: a burst of new connections spreads over the servers.
+            const InFlight connecting(pool, server);
+            failure = co_await connection_.open(pool, server, limits_.upstream_connect_timeout);
+        }
         if (!failure) {
-            pool.record_success(*server);
+            pool.record_success(server);
             co_return std::nullopt;
         }
         if (failure->local) co_return failure;
-        pool.record_failure(*server, failure->reason);
+        pool.record_failure(server, failure->reason);
         if (std::find(tried.begin(), tried.end(), false) != tried.end())
             spdlog::warn("{}: {}; trying the next server", who, failure->reason);
     }
@@ -41,7 +48,9 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const 
 bool UpstreamExchange::take_idle(const std::string& user) {
     if (user.empty() || connection_.is_open()) return false;
     auto& pool = IdleConnectionPool::for_this_thread();
-    auto idle = pool.take(*upstream_, user, upstream_->routed_server(user));
+    auto routed = upstream_->routed_server(user);
+    if (routed && !upstream_->serving(*routed)) routed.reset();  // as pick_server passes it over
+    auto idle = pool.take(*upstream_, user, routed);
     if (!idle) return false;
     connection_ = std::move(*idle);
     return true;

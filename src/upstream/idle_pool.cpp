@@ -30,7 +30,10 @@ std::optional<UpstreamConnection> IdleConnectionPool::take(const Upstream& upstr
     const auto [first, last] = by_key_.equal_range(Key{&upstream, user});
     std::optional<List::iterator> newest;
     for (auto it = first; it != last; ++it) {
-        if (server && it->second->connection.server() != *server) continue;
+        const std::size_t to = it->second->connection.server();
+        // One to a server resting after failures or failing its health check (drained for
+        // maintenance, say) waits for the sweep: new requests go where new connections go.
+        if ((server && to != *server) || !upstream.serving(to)) continue;
         if (!newest || it->second->since > (*newest)->since) newest = it->second;
     }
     if (!newest) return std::nullopt;

@@ -54,7 +54,8 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
     const unsigned status = response.result_int();
     // The parser's word, not the header's: an answer framed by the close ends its connection.
     bool keep_upstream = parser.keep_alive();
-    if (status == 451) keep_upstream = keep_upstream && !follow_mailbox_redirect(response, request);
+    // Followed whether or not Exchange closes the connection: the device must get easgate's location.
+    if (status == 451 && follow_mailbox_redirect(response, request)) keep_upstream = false;
     // A refused token may have left the connection's authentication state unknown (a backend
     // that authenticates per connection would serve the next request unauthenticated or
     // blame a ticket never sent): it is not reused.

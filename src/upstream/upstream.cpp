@@ -7,12 +7,16 @@
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
 
+#include "easgate/config/units.hpp"
+
 namespace easgate::upstream {
 
 namespace asio = boost::asio;
 
-Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_prefix)
+Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_prefix,
+                   std::chrono::milliseconds rest)
     : config_(config),
+      rest_(rest),
       tls_(asio::ssl::context::tls_client),
       health_(std::make_unique<ServerHealth[]>(config.servers.size())),
       tls_sessions_(std::make_unique<TlsSessionSlot[]>(config.servers.size())) {
@@ -111,6 +115,8 @@ bool Upstream::usable(std::size_t index, std::int64_t now_ms) const {
            !health_[index].failed_check.load(std::memory_order_relaxed);
 }
 
+bool Upstream::serving(std::size_t index) const { return usable(index, steady_now_ms()); }
+
 bool Upstream::any_server_usable() const {
     const auto now = steady_now_ms();
     for (std::size_t i = 0; i < server_count(); ++i)
@@ -118,11 +124,24 @@ bool Upstream::any_server_usable() const {
     return false;
 }
 
-std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried, const std::string& user) {
+// Picked by fewest requests in flight, a server back from its rest would get every new connection
+// (the others hold the Pings): were it still down, each would wait its connect timeout there. One
+// request tries it, and holds it for another rest meanwhile; its answer ends the rest or renews it.
+bool Upstream::take_turn(std::size_t index, std::int64_t now_ms) {
+    auto& health = health_[index];
+    if (health.consecutive_failures.load(std::memory_order_relaxed) < max_consecutive_failures) return true;
+    std::int64_t until = health.resting_until_ms.load(std::memory_order_relaxed);
+    return until <= now_ms && health.resting_until_ms.compare_exchange_strong(until, now_ms + rest_.count(),
+                                                                              std::memory_order_relaxed);
+}
+
+std::optional<Upstream::Pick> Upstream::pick_server(const std::vector<bool>& tried, const std::string& user,
+                                                    bool resting_tried) {
     const auto now = steady_now_ms();
     // A resting mailbox server is passed over like any other: another one proxies to the mailbox.
-    if (const auto mailbox = routed_server(user); mailbox && !tried[*mailbox] && usable(*mailbox, now))
-        return mailbox;
+    if (const auto mailbox = routed_server(user);
+        mailbox && !tried[*mailbox] && usable(*mailbox, now) && take_turn(*mailbox, now))
+        return Pick{*mailbox};
     const std::size_t count = server_count();
     const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
     std::optional<std::size_t> best;
@@ -134,11 +153,20 @@ std::optional<std::size_t> Upstream::pick_server(const std::vector<bool>& tried,
             if (!resting) resting = index;
             continue;
         }
+        if (health_[index].consecutive_failures.load(std::memory_order_relaxed) >= max_consecutive_failures) {
+            if (take_turn(index, now)) return Pick{index};  // the one request that tries it after its rest
+            if (!resting) resting = index;
+            continue;
+        }
         if (!best || health_[index].outstanding.load(std::memory_order_relaxed) <
                          health_[*best].outstanding.load(std::memory_order_relaxed))
             best = index;
     }
-    return best ? best : resting;  // every untried server is resting: trying one beats refusing the device
+    if (best) return Pick{*best};
+    // Every untried server is resting: trying one beats refusing the device, but one is enough (each
+    // may take the whole connect timeout).
+    if (resting && !resting_tried) return Pick{*resting, true};
+    return std::nullopt;
 }
 
 void Upstream::record_success(std::size_t index) {
@@ -161,13 +189,13 @@ void Upstream::record_health_check(std::size_t index, bool passed, const std::st
 void Upstream::record_failure(std::size_t index, const std::string& reason) {
     const unsigned failures = health_[index].consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
     if (failures < max_consecutive_failures) return;
-    const auto until = std::chrono::steady_clock::now() + server_rest;
+    const auto until = std::chrono::steady_clock::now() + rest_;
     health_[index].resting_until_ms.store(
         std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count(),
         std::memory_order_relaxed);
     if (failures == max_consecutive_failures) {
-        spdlog::warn("upstream {}: server {} left out for {}s after {} failures in a row; the last: {}",
-                     name(), server(index).url, server_rest.count(), failures, reason);
+        spdlog::warn("upstream {}: server {} left out for {} after {} failures in a row; the last: {}",
+                     name(), server(index).url, config::format_duration(rest_), failures, reason);
     }
 }
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "gateway_fixture.hpp"
+#include "raw_device.hpp"
 #include "test_pki.hpp"
 
 namespace easgate::testing {
@@ -93,6 +94,45 @@ TEST_F(UpstreamPoolTest, A451RoutesTheUserToTheNamedServerAndKeepsTheDeviceOnThe
                   "200");
     }
     EXPECT_EQ(deliveries(0), first_before + 2);
+}
+
+// IIS recycling its worker, or a load balancer in front of Exchange, closes the connection with
+// the 451: the device still gets easgate's location, and the user's route is kept.
+TEST_F(UpstreamPoolTest, A451WithConnectionCloseIsFollowedAlike) {
+    const auto first = start_upstream("server");
+    const auto second = start_upstream("server");
+    start_gateway({.upstream_url = first + ", " + second});
+    const auto second_port = second.substr(second.rfind(':') + 1);
+    const auto moved = curl("alice", sync_path + "&closes=1&moved=" + second_port, {"--include"});
+    EXPECT_TRUE(moved.out.starts_with("HTTP/1.1 451 ")) << moved.out;
+    EXPECT_NE(moved.out.find("X-MS-Location: https://localhost:" + std::to_string(gateway_port()) +
+                             "/Microsoft-Server-ActiveSync\r\n"),
+              std::string::npos)
+        << moved.out;
+    const auto second_before = deliveries(1);
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
+    EXPECT_EQ(deliveries(1), second_before + 2) << "alice's requests go to her mailbox's server";
+}
+
+// A server drained for maintenance (its health check fails) gets no more requests on the
+// connections easgate pooled to it either: the phone's next request goes to another server.
+TEST_F(UpstreamPoolTest, APooledConnectionToAServerFailingItsHealthCheckGoesUnused) {
+    const auto first = start_upstream("server");
+    const auto second = start_upstream("server");
+    start_gateway({.upstream_url = first + ", " + second,
+                   .upstream = "    health_check: {interval: 200ms, timeout: 200ms}\n"});
+    const std::string request =
+        "GET " + sync_path + " HTTP/1.1\r\nHost: gw\r\nMS-ASProtocolVersion: 14.1\r\n\r\n";
+    DeviceConnection device(gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem",
+                            pki_dir() / "alice.key");
+    ASSERT_EQ(device.exchange(request), 200u);
+    const int drained = deliveries(0) == 1 ? 0 : 1;
+    ASSERT_EQ(deliveries(drained), 1u);
+    write_file(work_dir() / ("upstream-" + std::to_string(drained) + ".sick"), "");
+    ASSERT_FALSE(wait_for_gateway_log("failed its health check").empty()) << gateway_log();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(device.exchange(request), 200u) << i;
+    EXPECT_EQ(deliveries(drained), 1u) << "nothing more went to the drained server";
+    EXPECT_EQ(deliveries(1 - drained), 3u);
 }
 
 // Without public_name, the location names easgate by the request's Host; an HTTP/1.0 request may

@@ -214,7 +214,8 @@ http::response<http::string_body> report_answer(const http::request<http::string
                      "https://localhost:" + std::to_string(port) + "/Microsoft-Server-ActiveSync");
     }
     response.body() = report.dump() + "\n";
-    response.keep_alive(request.keep_alive());
+    // closes=1: Connection: close on the answer (IIS recycling, a load balancer in front of Exchange).
+    response.keep_alive(request.keep_alive() && !query_number(target, "closes", 0));
     response.prepare_payload();
     return response;
 }
@@ -263,7 +264,7 @@ bool send_report_answer(Stream& stream, const http::request<http::string_body>& 
             response.set(http::field::connection, "Content-Length");
         http::write(stream, response, ec);
     }
-    return !ec && request.keep_alive();
+    return !ec && response.keep_alive();
 }
 
 // Answers one request as its target's knobs ask; false: the connection ends.

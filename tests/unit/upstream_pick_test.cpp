@@ -1,23 +1,26 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <memory>
 #include <set>
+#include <thread>
 
 #include "easgate/upstream/upstream.hpp"
 
 namespace easgate::upstream {
 namespace {
 
-Upstream three_servers() {
+Upstream three_servers(std::chrono::milliseconds rest = Upstream::server_rest) {
     config::UpstreamConfig config;
     config.name = "exchange";
     for (const char* url : {"https://mail1", "https://mail2", "https://mail3"})
         config.servers.push_back(*config::parse_upstream_url(url));
-    return Upstream(config, "upstreams[0]");
+    return Upstream(config, "upstreams[0]", rest);
 }
 
 std::size_t pick(Upstream& upstream, const std::string& user = {}) {
     const std::vector<bool> none_tried(upstream.server_count());
-    return *upstream.pick_server(none_tried, user);
+    return upstream.pick_server(none_tried, user)->server;
 }
 
 TEST(UpstreamPick, IdleServersAreTakenInTurn) {
@@ -49,7 +52,7 @@ TEST(UpstreamPick, AUserRoutedByA451GoesToTheirServerUnlessItWasTried) {
     upstream.route_user_to("alice@example.test", 1);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(pick(upstream, "alice@example.test"), 1u);
     std::vector<bool> tried{false, true, false};
-    EXPECT_NE(*upstream.pick_server(tried, "alice@example.test"), 1u) << "failover still works";
+    EXPECT_NE(upstream.pick_server(tried, "alice@example.test")->server, 1u) << "failover still works";
     std::set<std::size_t> others;
     for (int i = 0; i < 3; ++i) others.insert(pick(upstream, "bob@example.test"));
     EXPECT_EQ(others.size(), 3u);
@@ -63,6 +66,45 @@ TEST(UpstreamPick, AUserRoutedByA451GoesToTheirServerUnlessItWasTried) {
     EXPECT_NE(pick(upstream, "alice@example.test"), 1u);
     upstream.record_health_check(1, true, "200");
     EXPECT_EQ(pick(upstream, "alice@example.test"), 1u);
+}
+
+// Picked by fewest requests in flight, a server back from its rest would take every new connection
+// (the others hold Pings): one request at a time tries it, until one gets through.
+TEST(UpstreamPick, AServerBackFromItsRestIsTriedByOneRequestAtATime) {
+    auto upstream = three_servers(std::chrono::milliseconds(100));
+    std::vector<std::unique_ptr<InFlight>> held_pings;
+    for (int i = 0; i < 50; ++i) {
+        held_pings.push_back(std::make_unique<InFlight>(upstream, 1));
+        held_pings.push_back(std::make_unique<InFlight>(upstream, 2));
+    }
+    for (int i = 0; i < 3; ++i) upstream.record_failure(0, "TLS handshake timed out");
+    for (int i = 0; i < 3; ++i) EXPECT_NE(pick(upstream), 0u) << "resting";
+    EXPECT_FALSE(upstream.serving(0));
+
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    EXPECT_EQ(pick(upstream), 0u) << "one request tries it";
+    for (int i = 0; i < 4; ++i) EXPECT_NE(pick(upstream), 0u) << "the others go on elsewhere " << i;
+    upstream.record_failure(0, "TLS handshake timed out");  // still down: another rest
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    EXPECT_EQ(pick(upstream), 0u);
+    EXPECT_NE(pick(upstream), 0u);
+    upstream.record_success(0);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(pick(upstream), 0u) << "back, and the least busy";
+}
+
+// Every server resting: a request tries one of them (better than refusing the device), not each in
+// turn, each costing its connect timeout.
+TEST(UpstreamPick, WhenEveryServerRestsARequestTriesOne) {
+    auto upstream = three_servers();
+    for (std::size_t server = 0; server < 3; ++server)
+        for (int i = 0; i < 3; ++i) upstream.record_failure(server, "connection refused");
+    std::vector<bool> tried(3);
+    const auto first = upstream.pick_server(tried);
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(first->resting);
+    tried[first->server] = true;
+    EXPECT_FALSE(upstream.pick_server(tried, {}, true)) << "one resting server was tried already";
+    EXPECT_TRUE(upstream.pick_server(tried, {}, false)) << "without the tried one, another";
 }
 
 }  // namespace

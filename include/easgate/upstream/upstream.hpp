@@ -37,12 +37,13 @@ constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 class Upstream {
 public:
     // A server that failed this many times in a row is left out for server_rest, then tried again
-    // (nginx's max_fails / fail_timeout).
+    // by one request at a time until one gets through (nginx's max_fails / fail_timeout).
     static constexpr unsigned max_consecutive_failures = 3;
-    static constexpr std::chrono::seconds server_rest{10};
+    static constexpr std::chrono::milliseconds server_rest{10'000};
 
     // Throws config::ConfigError naming key_prefix ("upstreams[0]") when ca_file is unusable.
-    Upstream(const config::UpstreamConfig& config, const std::string& key_prefix);
+    Upstream(const config::UpstreamConfig& config, const std::string& key_prefix,
+             std::chrono::milliseconds rest = server_rest);
 
     const std::string& name() const { return config_.name; }
     std::size_t server_count() const { return config_.servers.size(); }
@@ -66,9 +67,17 @@ public:
     // The next server to connect to: the user's mailbox server when a 451 named one (and it is not
     // resting or failing its health check: a 451 must not pin a user to a server that is down), else the one
     // with the fewest requests in flight, ties going round-robin; skipping those in `tried` and those
-    // resting after failures or failing health checks (unless nothing else is left); nullopt once
-    // every server was tried.
-    std::optional<std::size_t> pick_server(const std::vector<bool>& tried, const std::string& user = {});
+    // resting after failures or failing health checks. When no other is left, one resting server
+    // (`resting` says so), unless the request tried one already; nullopt once none is left.
+    struct Pick {
+        std::size_t server;
+        bool resting = false;
+    };
+    std::optional<Pick> pick_server(const std::vector<bool>& tried, const std::string& user = {},
+                                    bool resting_tried = false);
+    // Whether server is neither resting after failures nor failing its health check: an idle
+    // connection to one that is goes unused, whoever it belongs to.
+    bool serving(std::size_t index) const;
     void record_success(std::size_t index);
     void record_failure(std::size_t index, const std::string& reason);
     // An active health check's verdict; a failed server is left out until one passes.
@@ -97,6 +106,8 @@ private:
     };
     static int keep_new_session(SSL* ssl, SSL_SESSION* session);
     bool usable(std::size_t index, std::int64_t now_ms) const;
+    // A server whose rest ended and that has not answered since: whether this request may try it.
+    bool take_turn(std::size_t index, std::int64_t now_ms);
 
     friend class InFlight;
     struct ServerHealth {
@@ -107,6 +118,7 @@ private:
     };
 
     config::UpstreamConfig config_;
+    std::chrono::milliseconds rest_;
     boost::asio::ssl::context tls_;
     std::unique_ptr<ServerHealth[]> health_;
     std::unique_ptr<TlsSessionSlot[]> tls_sessions_;
