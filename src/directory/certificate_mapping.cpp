@@ -62,8 +62,11 @@ std::string weakly(const DirectoryUser& found, Mapping found_by) {
 }
 
 constexpr const char* make_it_strong =
-    "issue certificates that carry the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it since the May "
-    "2022 updates), or map the certificate explicitly in the user's altSecurityIdentities "
+    "issue certificates that carry the user's SID: the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it "
+    "since the May 2022 updates) or a SAN URL tag:microsoft.com,2022-09-14:sid:<SID> (Intune SCEP profiles: "
+    "a "
+    "URI of {{OnPremisesSecurityIdentifier}}), or map the certificate explicitly in the user's "
+    "altSecurityIdentities "
     "(X509:<I>issuer<SR>serial) and list alt_security_identities in identity.mapping";
 
 }  // namespace
@@ -136,7 +139,7 @@ UserLookup hold_to_strong_mapping(const config::IdentityConfig& config,
     const bool sid_named = !certificate.sid.empty() && config.strong_mapping != StrongMapping::off;
     if (sid_named && !common::equals_ignoring_case(found->object_sid, certificate.sid)) {
         return common::Failure::refused(
-            "sid_mismatch", "the certificate's SID extension names " + certificate.sid + " but account " +
+            "sid_mismatch", "the certificate's SID names " + certificate.sid + " but account " +
                                 found->distinguished_name + " (found by " + mapping_name(found_by) +
                                 ") has objectSid " +
                                 (found->object_sid.empty() ? "(none readable)" : found->object_sid) +

@@ -137,24 +137,29 @@ void check_names(const config::Config& config, const identity::CertificateIdenti
         report.pass("device", "email", "SAN email " + device.emails.front());
 }
 
-// KB5014754: the SID extension makes the mapping strong.
+// KB5014754: the user's SID in the certificate makes the mapping strong.
 void check_sid(const config::Config& config, const identity::CertificateIdentity& device, Report& report) {
     const auto strong = config.identity.strong_mapping;
     if (!device.sid.empty()) {
-        report.pass("device", "SID extension", "1.3.6.1.4.1.311.25.2 names " + device.sid);
+        report.pass("device", "SID", "the certificate names " + device.sid);
         return;
     }
-    const std::string found = "no SID extension (1.3.6.1.4.1.311.25.2, Microsoft KB5014754)";
+    const std::string found =
+        "no SID (neither the extension 1.3.6.1.4.1.311.25.2 nor a SAN URL tag:microsoft.com,2022-09-14:sid:, "
+        "Microsoft KB5014754)";
     const std::string remedy =
-        "issue from an AD CS CA with the May 2022 updates and a template that builds the subject from AD (an "
-        "offline request: map the certificate in the user's altSecurityIdentities instead)";
+        "issue from an AD CS CA with the May 2022 updates and a template that builds the subject from AD; "
+        "from "
+        "Intune SCEP, add a SAN URI of {{OnPremisesSecurityIdentifier}}; otherwise map the certificate in "
+        "the "
+        "user's altSecurityIdentities";
     if (strong == config::StrongMapping::required)
-        report.fail("device", "SID extension", found + ": identity.strong_mapping is required", remedy);
+        report.fail("device", "SID", found + ": identity.strong_mapping is required", remedy);
     else if (strong == config::StrongMapping::preferred)
-        report.warn("device", "SID extension",
-                    found + ": the mapping is weak (identity.strong_mapping preferred)", remedy);
+        report.warn("device", "SID", found + ": the mapping is weak (identity.strong_mapping preferred)",
+                    remedy);
     else
-        report.pass("device", "SID extension", found + "; identity.strong_mapping is off");
+        report.pass("device", "SID", found + "; identity.strong_mapping is off");
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ std::string remedy_for(const std::string& cause) {
     if (cause == "locked_out") return "unlock the account in Active Directory Users and Computers";
     if (cause == "expired") return "extend the account's expiry (Account tab, Account expires)";
     if (cause == "predates_account")
-        return "issue the user a new certificate (with the SID extension it maps strongly, whatever its "
+        return "issue the user a new certificate (with the user's SID it maps strongly, whatever its "
                "dates), and revoke this one if an earlier holder of the name still has it";
     if (cause == "unavailable") return "see the directory checks above";
     return "see the reason: it names the AD or CA action";
@@ -72,7 +72,7 @@ void check_directory_account(const config::Config& config, const identity::Certi
                     (by ? directory::mapping_name(*by) : "?") +
                     (device.sid.empty() || config.identity.strong_mapping == config::StrongMapping::off
                          ? ""
-                         : ", its objectSid matching the SID extension"));
+                         : ", its objectSid matching the certificate's SID"));
 }
 
 }  // namespace easgate::doctor

@@ -30,6 +30,11 @@ constexpr std::string_view upn_oid = "1.3.6.1.4.1.311.20.2.3";
 // [0] value is an OCTET STRING of the SID text ([MS-WCCE] 2.2.2.7.7.4, as ADCS issues it).
 constexpr std::string_view sid_extension_oid = "1.3.6.1.4.1.311.25.2";
 constexpr std::string_view object_sid_oid = "1.3.6.1.4.1.311.25.2.1";
+// KB5014754's other place for the SID, a SAN URL, for CAs that can't add the extension (Intune
+// writes it from {{OnPremisesSecurityIdentifier}}). Matched ignoring case, so an issuer writing the
+// scheme or domain in capitals still maps strongly; the SID after it is checked as the extension's.
+constexpr std::string_view sid_url_prefix = "tag:microsoft.com,2022-09-14:sid:";
+constexpr std::string_view not_sid_text = "is not \"S-1-\" and dash-separated decimal numbers";
 
 // "S-1-", a 48-bit authority (15 digits), then at most 15 sub-authorities of "-" and 10 digits.
 constexpr std::size_t max_sid_chars = 184;
@@ -171,6 +176,30 @@ Refusal read_email(const ASN1_IA5STRING* rfc822_name, std::vector<std::string>& 
     return std::nullopt;
 }
 
+// A SID met again must be the same one: two that differ would leave the choice of user to whoever
+// reads the certificate next, as two UPNs would.
+Refusal add_sid(std::string_view found, std::string& sid) {
+    if (sid.empty()) {
+        sid = found;
+    } else if (!common::equals_ignoring_case(sid, found)) {
+        return "certificate has more than one SID (ambiguous identity)";
+    }
+    return std::nullopt;
+}
+
+// URIs other than the SID URL say nothing about the user and are skipped.
+Refusal read_sid_url(const ASN1_IA5STRING* uri, std::string& sid) {
+    const std::string_view url = bytes_of(uri);
+    if (!common::equals_ignoring_case(url.substr(0, sid_url_prefix.size()), sid_url_prefix)) {
+        return std::nullopt;
+    }
+    const std::string_view text = url.substr(sid_url_prefix.size());
+    if (!is_sid_text(text)) {
+        return "certificate SID (SAN URL " + std::string(sid_url_prefix) + ") " + std::string(not_sid_text);
+    }
+    return add_sid(text, sid);
+}
+
 Refusal read_subject_alt_names(X509* leaf, CertificateIdentity& identity) {
     GeneralNamesPtr names;
     if (auto refusal = decode_general_names_extension(leaf, subject_alt_name_oid, "SAN", names)) {
@@ -183,6 +212,8 @@ Refusal read_subject_alt_names(X509* leaf, CertificateIdentity& identity) {
             refusal = read_email(name->d.rfc822Name, identity.emails);
         } else if (name->type == GEN_OTHERNAME && has_oid(name->d.otherName->type_id, upn_oid)) {
             refusal = read_upn(*name->d.otherName, identity.upn);
+        } else if (name->type == GEN_URI) {
+            refusal = read_sid_url(name->d.uniformResourceIdentifier, identity.sid);
         }
         if (refusal) return refusal;
     }
@@ -190,24 +221,28 @@ Refusal read_subject_alt_names(X509* leaf, CertificateIdentity& identity) {
 }
 
 // Entries other than the SID are skipped, so a future addition by Microsoft does not lock users out.
-Refusal read_sid(X509* leaf, std::string& sid) {
+// sid may already hold the SAN URL's SID, which this one must then repeat.
+Refusal read_sid_extension(X509* leaf, std::string& sid) {
     GeneralNamesPtr names;
     if (auto refusal = decode_general_names_extension(leaf, sid_extension_oid, "SID", names)) return refusal;
     if (!names) return std::nullopt;
+    std::string extension_sid;
     for (int index = 0; index < sk_GENERAL_NAME_num(names.get()); ++index) {
         const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), index);
         if (name->type != GEN_OTHERNAME || !has_oid(name->d.otherName->type_id, object_sid_oid)) continue;
-        if (!sid.empty()) return "certificate SID extension holds more than one SID (ambiguous identity)";
+        if (!extension_sid.empty()) {
+            return "certificate SID extension holds more than one SID (ambiguous identity)";
+        }
         const ASN1_TYPE* value = name->d.otherName->value;
         if (value->type != V_ASN1_OCTET_STRING) return "certificate SID is not an OCTET STRING";
         const std::string_view text = bytes_of(value->value.octet_string);
-        if (!is_sid_text(text)) return "certificate SID is not \"S-1-\" and dash-separated decimal numbers";
-        sid = text;
+        if (!is_sid_text(text)) return "certificate SID " + std::string(not_sid_text);
+        extension_sid = text;
     }
-    if (sid.empty()) {
+    if (extension_sid.empty()) {
         return "certificate SID extension holds no SID (otherName " + std::string(object_sid_oid) + ")";
     }
-    return std::nullopt;
+    return add_sid(extension_sid, sid);
 }
 
 std::optional<std::string> rfc2253_name(const X509_NAME* name) {
@@ -264,7 +299,7 @@ IdentityResult read_identity(X509* leaf) {
     if (leaf == nullptr) return refused("no certificate");
     CertificateIdentity identity;
     if (auto refusal = read_subject_alt_names(leaf, identity)) return refused(std::move(*refusal));
-    if (auto refusal = read_sid(leaf, identity.sid)) return refused(std::move(*refusal));
+    if (auto refusal = read_sid_extension(leaf, identity.sid)) return refused(std::move(*refusal));
     if (identity.upn.empty() && identity.emails.empty()) {
         return refused("certificate has no UPN (SAN otherName " + std::string(upn_oid) +
                        ") and no email (SAN rfc822Name)");

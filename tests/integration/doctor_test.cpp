@@ -45,7 +45,7 @@ TEST_F(DoctorTest, AGoodDeviceCertificatePasses) {
     EXPECT_EQ(count("device", "WARN") + count("device", "FAIL"), 0u) << output_;
     expect("accepted by listeners[0]", "PASS", "chains to client_auth.trusted_ca_file");
     expect("UPN", "PASS", "alice@example.test");
-    expect("SID extension", "PASS", "S-1-5-21-");
+    expect("SID", "PASS", "S-1-5-21-");
     expect("directory account", "SKIP", "no directory section");
 }
 
@@ -92,10 +92,10 @@ TEST_F(DoctorTest, ADeviceWithoutUpnFails) {
 TEST_F(DoctorTest, ADeviceWithoutSidExtensionWarnsUnderPreferredAndFailsUnderRequired) {
     run({}, "no-sid");
     EXPECT_EQ(exit_code_, 0) << output_;
-    expect("SID extension", "WARN", "identity.strong_mapping preferred");
+    expect("SID", "WARN", "identity.strong_mapping preferred");
     run({.strong_mapping = "required"}, "no-sid");
     EXPECT_EQ(exit_code_, 1) << output_;
-    expect("SID extension", "FAIL", "identity.strong_mapping is required");
+    expect("SID", "FAIL", "identity.strong_mapping is required");
 }
 
 }  // namespace

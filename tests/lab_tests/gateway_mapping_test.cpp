@@ -153,7 +153,7 @@ TEST_F(GatewayMappingTest, ASidThatNamesAnotherAccountThanTheUpnIsRefused) {
     const auto alices_sid = issue("alice@example.test", {}, sid_of("alice"));
     for (std::size_t pass = 1; pass <= 2; ++pass) {
         EXPECT_EQ(who_gets_in(bobs_sid), "403") << pass;
-        EXPECT_EQ(times_logged("the certificate's SID extension names " + sid_of("bob"), pass), pass);
+        EXPECT_EQ(times_logged("the certificate's SID names " + sid_of("bob"), pass), pass);
         EXPECT_EQ(who_gets_in(alices_sid), "alice@EXAMPLE.TEST") << pass;
     }
 }
@@ -169,6 +169,21 @@ TEST_F(GatewayMappingTest, StrongMappingRequiredRefusesAUpnOnlyCertificate) {
         EXPECT_EQ(times_logged("a weak mapping (Microsoft KB5014754)", pass), pass);
         EXPECT_EQ(who_gets_in(with_sid), "alice@EXAMPLE.TEST") << pass;
     }
+}
+
+// Intune's SCEP certificates carry the SID as a SAN URL (KB5014754), AD CS's as the extension: the
+// URL finds its account and maps as strongly, under strong_mapping: required too.
+TEST_F(GatewayMappingTest, TheSidInASanUrlMapsAsStronglyAsTheExtension) {
+    GatewayOptions options;
+    options.sections = "identity:\n  mapping: [sid, upn]\n  strong_mapping: required\n";
+    start_gateway(options);
+    CertSpec intune;
+    intune.upn = "nobody@example.test";
+    intune.uris = {"IntuneDeviceId://0f5c3a1e", "tag:microsoft.com,2022-09-14:sid:" + sid_of("bob")};
+    EXPECT_EQ(who_gets_in(test_ca_->issue(intune)), "bob@EXAMPLE.TEST");
+    intune.upn = "alice@example.test";
+    intune.uris.pop_back();
+    EXPECT_EQ(who_gets_in(test_ca_->issue(intune)), "403") << "without the URL, a weak mapping";
 }
 
 TEST_F(GatewayMappingTest, TheEmailFindsTheAccountByItsMailAttribute) {

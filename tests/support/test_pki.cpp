@@ -21,9 +21,7 @@
 namespace easgate::testing {
 namespace {
 
-constexpr std::chrono::seconds one_hour{3600};
-constexpr std::chrono::seconds one_day = 24 * one_hour;
-constexpr std::chrono::seconds ca_lifetime = 10 * 365 * one_day;
+constexpr std::chrono::seconds one_hour{3600}, one_day = 24 * one_hour, ca_lifetime = 10 * 365 * one_day;
 
 using Asn1IntegerPtr = common::OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
 using Asn1ObjectPtr = common::OpenSslPtr<ASN1_OBJECT, ASN1_OBJECT_free>;
@@ -208,8 +206,9 @@ GeneralNamePtr ip_address_name(const std::string& address) {
 void add_subject_alt_names(X509* cert, const CertSpec& spec) {
     const GeneralNamesPtr names(checked(sk_GENERAL_NAME_new_null(), "sk_GENERAL_NAME_new_null"));
     if (spec.upn) push_name(names.get(), upn_name(*spec.upn));
-    for (const auto& email : spec.emails) push_name(names.get(), ia5_name(GEN_EMAIL, email));
-    for (const auto& dns_name : spec.dns_names) push_name(names.get(), ia5_name(GEN_DNS, dns_name));
+    for (const auto& [type, values] :
+         {std::pair{GEN_EMAIL, &spec.emails}, {GEN_DNS, &spec.dns_names}, {GEN_URI, &spec.uris}})
+        for (const auto& value : *values) push_name(names.get(), ia5_name(type, value));
     for (const auto& address : spec.ip_addresses) push_name(names.get(), ip_address_name(address));
     if (sk_GENERAL_NAME_num(names.get()) == 0) return;
     check(X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) == 1, "SAN");

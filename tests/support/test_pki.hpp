@@ -39,6 +39,7 @@ struct CertSpec {
     std::vector<std::string> emails;        // SAN rfc822Name
     std::vector<std::string> dns_names;     // SAN dNSName (server certificates)
     std::vector<std::string> ip_addresses;  // SAN iPAddress, e.g. "127.0.0.1"
+    std::vector<std::string> uris;          // SAN uniformResourceIdentifier (Intune's SID URL)
     std::optional<std::string> sid;         // 1.3.6.1.4.1.311.25.2 security extension, as ADCS writes it
     bool client_auth_eku = true;            // EKU 1.3.6.1.5.5.7.3.2
     bool server_auth_eku = false;           // EKU 1.3.6.1.5.5.7.3.1; with neither: emailProtection only

@@ -40,6 +40,9 @@ inline Bytes upn_entry(const Bytes& value) { return der_other_name(upn_oid, valu
 inline Bytes email_entry(const std::string& email) { return der_tlv(0x81, {der_text(email)}); }
 inline Bytes sid_entry(const Bytes& value) { return der_other_name(object_sid_oid, value); }
 inline Bytes octet_string(const std::string& text) { return der_tlv(0x04, {der_text(text)}); }
+inline Bytes uri_entry(const std::string& uri) { return der_tlv(0x86, {der_text(uri)}); }
+// KB5014754's SAN URL form of a SID, as Intune writes it; spelled out here, not taken from the code.
+inline std::string sid_url(const std::string& sid) { return "tag:microsoft.com,2022-09-14:sid:" + sid; }
 
 class CertificateIdentityTest : public ::testing::Test {
 protected:
@@ -68,6 +71,25 @@ protected:
         CertSpec spec = spec_with_upn("alice@corp.example");
         spec.extra_extensions = {{.oid = sid_extension_oid, .der = sid_extension, .critical = false}};
         return extract(spec);
+    }
+
+    // A UPN certificate whose SAN also holds these URIs, with the SID extension naming
+    // extension_sid when that is given.
+    static IdentityResult extract_with_uris(const std::vector<std::string>& uris,
+                                            const std::string& extension_sid = {}) {
+        Bytes names = upn_entry(utf8_string("alice@corp.example"));
+        for (const auto& uri : uris) {
+            const Bytes entry = uri_entry(uri);
+            names.insert(names.end(), entry.begin(), entry.end());
+        }
+        std::vector<RawExtension> extensions{
+            {.oid = subject_alt_name_oid, .der = der_tlv(0x30, {names}), .critical = false}};
+        if (!extension_sid.empty()) {
+            extensions.push_back({.oid = sid_extension_oid,
+                                  .der = der_tlv(0x30, {sid_entry(octet_string(extension_sid))}),
+                                  .critical = false});
+        }
+        return extract_with_extensions(std::move(extensions));
     }
 
     static inline std::unique_ptr<TestCa> root_;

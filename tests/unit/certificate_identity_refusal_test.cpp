@@ -22,6 +22,7 @@ using easgate::identity::test::domain_user_sid;
 using easgate::identity::test::email_entry;
 using easgate::identity::test::octet_string;
 using easgate::identity::test::sid_entry;
+using easgate::identity::test::sid_url;
 using easgate::identity::test::spec_with_upn;
 using easgate::identity::test::upn_entry;
 using easgate::identity::test::utf8_string;
@@ -213,6 +214,17 @@ TEST_P(BadSidTextTest, IsRefused) {
     EXPECT_EQ(result.error, "certificate SID is not \"S-1-\" and dash-separated decimal numbers");
 }
 
+// A SAN URL SID is held to the same text rules as the extension's, and refused just the same.
+TEST_P(BadSidTextTest, InSanUrlIsRefused) {
+    const IdentityResult result = extract_with_uris({sid_url(GetParam())});
+
+    EXPECT_FALSE(result);
+    EXPECT_EQ(
+        result.error,
+        "certificate SID (SAN URL tag:microsoft.com,2022-09-14:sid:) is not \"S-1-\" and dash-separated "
+        "decimal numbers");
+}
+
 INSTANTIATE_TEST_SUITE_P(Texts, BadSidTextTest,
                          ::testing::Values("", "S-1-", "S-1", "S-1-5-", "S-1-5--21", "S-2-5-21", "s-1-5-21",
                                            "S-1-5-21-abc", "S-1-5-21-1 ", " S-1-5-21-1", "S-1-5-21-1\n",
@@ -237,6 +249,22 @@ TEST_F(CertificateIdentityTest, MalformedSidExtensionIsRefused) {
                                    Bytes(adcs_sid_extension.begin(), adcs_sid_extension.end() - 1)}) {
         EXPECT_EQ(extract_with_sid_extension(malformed).error, "certificate SID extension is malformed");
     }
+}
+
+// Two SIDs, like two UPNs, would leave the choice of user to whoever reads the certificate next.
+TEST_F(CertificateIdentityTest, SidExtensionAndDifferentSidUrlAreRefusedAsAmbiguous) {
+    const IdentityResult result = extract_with_uris({sid_url("S-1-5-21-1-2-3-500")}, domain_user_sid);
+
+    EXPECT_FALSE(result);
+    EXPECT_EQ(result.error, "certificate has more than one SID (ambiguous identity)");
+}
+
+TEST_F(CertificateIdentityTest, TwoDifferentSidUrlsAreRefusedAsAmbiguous) {
+    const IdentityResult result =
+        extract_with_uris({sid_url(domain_user_sid), sid_url("S-1-5-21-1-2-3-500")});
+
+    EXPECT_FALSE(result);
+    EXPECT_EQ(result.error, "certificate has more than one SID (ambiguous identity)");
 }
 
 TEST_F(CertificateIdentityTest, DerInputMustBeExactlyOneCertificate) {

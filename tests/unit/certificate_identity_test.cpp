@@ -22,6 +22,7 @@ using easgate::identity::test::CertificateIdentityTest;
 using easgate::identity::test::domain_user_sid;
 using easgate::identity::test::octet_string;
 using easgate::identity::test::sid_entry;
+using easgate::identity::test::sid_url;
 using easgate::identity::test::spec_with_upn;
 using easgate::testing::CertSpec;
 using easgate::testing::der_text;
@@ -181,6 +182,49 @@ TEST_F(CertificateIdentityTest, SidExtensionEntriesOtherThanTheSidAreSkipped) {
 
     ASSERT_TRUE(result) << result.error;
     EXPECT_EQ(result.identity->sid, domain_user_sid);
+}
+
+// The SID the admin guide's example of the SAN URL form names.
+constexpr const char* sid_in_url = "S-1-5-21-1004336348-1177238915-682003330-512";
+
+TEST_F(CertificateIdentityTest, SidUrlCertificateYieldsTheSid) {
+    const IdentityResult result = extract_with_uris({sid_url(sid_in_url)});
+
+    ASSERT_TRUE(result) << result.error;
+    EXPECT_EQ(result.identity->sid, sid_in_url);
+    EXPECT_EQ(result.identity->upn, "alice@corp.example");
+}
+
+TEST_F(CertificateIdentityTest, SidUrlPrefixIsMatchedIgnoringCase) {
+    const IdentityResult result =
+        extract_with_uris({"TAG:Microsoft.COM,2022-09-14:SID:" + std::string(sid_in_url)});
+
+    ASSERT_TRUE(result) << result.error;
+    EXPECT_EQ(result.identity->sid, sid_in_url);
+}
+
+// The same SID in several places names one user, so it is no ambiguity.
+TEST_F(CertificateIdentityTest, SameSidTwiceIsAccepted) {
+    const IdentityResult with_extension = extract_with_uris({sid_url(domain_user_sid)}, domain_user_sid);
+    ASSERT_TRUE(with_extension) << with_extension.error;
+    EXPECT_EQ(with_extension.identity->sid, domain_user_sid);
+
+    const IdentityResult two_urls = extract_with_uris({sid_url(domain_user_sid), sid_url(domain_user_sid)});
+    ASSERT_TRUE(two_urls) << two_urls.error;
+    EXPECT_EQ(two_urls.identity->sid, domain_user_sid);
+}
+
+// Devices carry URIs of their own (Intune's IntuneDeviceId://, an enrolment URL): neither a SID nor
+// a reason to refuse, even when they look almost like the SID URL.
+TEST_F(CertificateIdentityTest, OtherUrisAreIgnored) {
+    const IdentityResult result = extract_with_uris({"https://phone.corp.example/enroll?sid=garbage",
+                                                     "IntuneDeviceId://0b4e1c6a-2f1d-4c2e-9d8a-5f6e7a8b9c0d",
+                                                     "tag:microsoft.com,2022-09-14:sidS-1-5-21-1-2-3-500",
+                                                     "tag:example.com,2022-09-14:sid:not-a-sid",
+                                                     sid_url(sid_in_url), "urn:uuid:garbage"});
+
+    ASSERT_TRUE(result) << result.error;
+    EXPECT_EQ(result.identity->sid, sid_in_url);
 }
 
 }  // namespace

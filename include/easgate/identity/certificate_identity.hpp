@@ -16,7 +16,7 @@ namespace easgate::identity {
 struct CertificateIdentity {
     std::string upn;                  // SAN otherName 1.3.6.1.4.1.311.20.2.3 (UTF8String), or empty
     std::vector<std::string> emails;  // SAN rfc822Name entries, in certificate order
-    std::string sid;                  // szOID_NTDS_CA_SECURITY_EXT 1.3.6.1.4.1.311.25.2 (KB5014754), or empty
+    std::string sid;                  // KB5014754 SID (extension 1.3.6.1.4.1.311.25.2 or SAN URL), or empty
     std::string subject;              // RFC 2253, e.g. "CN=alice,O=Example"
     std::string issuer;               // RFC 2253
     std::string serial;               // upper-case hex, no separators, e.g. "1A2B" ("-" first if negative)
@@ -42,9 +42,12 @@ struct IdentityResult {
 // Longest UPN or email accepted; longer names are refused (AD's own limit is far lower).
 inline constexpr std::size_t max_name_bytes = 256;
 
-// Extracts the identity from a certificate whose chain has already been verified. Refuses
-// (error set, identity empty) a certificate with neither a UPN nor an email; a SAN or SID extension
-// that is repeated, not strict DER, or holds more than one UPN or SID; a UPN value that is not a
+// Extracts the identity from a certificate whose chain has already been verified. The SID comes
+// from the SID extension or from a SAN URL "tag:microsoft.com,2022-09-14:sid:<SID>" (KB5014754's
+// form for CAs that can't add the extension, e.g. Intune's; the prefix matched ignoring case), the
+// same either way; other URIs are ignored. Refuses (error set, identity empty) a certificate with
+// neither a UPN nor an email; a SAN or SID extension that is repeated, not strict DER, or holds more
+// than one UPN or SID; two SIDs that differ, in whichever places; a UPN value that is not a
 // UTF8String; a SID that is not "S-1-" and dash-separated decimal numbers; and a UPN or email that
 // is empty, over max_name_bytes, not valid UTF-8 (emails: not ASCII) or holds a control character
 // (C0 including NUL, CR and LF, DEL, C1). Never throws; leaves the thread's OpenSSL error queue as
