@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <mutex>
@@ -106,10 +107,15 @@ struct DirectoryClient::Impl {
         pool = start_pool_without_sigpipe(config.max_concurrent);
     }
 
-    // Lets queued and running searches finish (each bounded by timeout per URI): their waiters hold
-    // coroutines that must be resumed, not destroyed from here. Flights the deadline answered end
-    // with them.
-    ~Impl() { pool->join(); }
+    // Lets running searches finish (each bounded by timeout per URI) and answers the queued ones
+    // unavailable without asking a DC: their waiters hold coroutines that must be resumed, not
+    // destroyed from here, but nobody waits for their answers any more (the client goes at shutdown
+    // or when a reload replaced it). Run, up to max_queued_lookups searches against silent DCs would
+    // hold shutdown past systemd's stop timeout.
+    ~Impl() {
+        closing = true;
+        pool->join();
+    }
 
     // The search in flight for key, or a new one queued for the pool, or, with the queue full, a
     // flight already answered unavailable. One stuck past the lookup budget is left to finish on its
@@ -119,7 +125,7 @@ struct DirectoryClient::Impl {
         const auto joined = flights.join(
             key, lookup_budget(), *pool,
             [this, key, account](const std::shared_ptr<SearchFlight>& flight) {
-                auto result = query(account);
+                UserLookup result = closing ? UserLookup(closed()) : query(account);
                 remember(key, result);
                 {
                     std::lock_guard landing(mutex);
@@ -140,7 +146,7 @@ struct DirectoryClient::Impl {
         const auto joined = reads.join(
             url, read_budget(timeout), *pool,
             [this, url, object, timeout](const std::shared_ptr<common::Flight<Published>>& flight) {
-                auto result = read(object, timeout);
+                Published result = closing ? Published(closed()) : read(object, timeout);
                 {
                     std::lock_guard landing(mutex);
                     reads.land(url, flight);
@@ -169,6 +175,10 @@ struct DirectoryClient::Impl {
                                   ? kerberos::KdcWatch::longest_wait * uris
                                   : std::chrono::milliseconds(0);
         return config.timeout * (3 * uris + 1) + verdicts;
+    }
+
+    static common::Failure closed() {
+        return unavailable("the directory client was stopped (shutdown or reload) before this search ran");
     }
 
     common::Failure queue_full() const {
@@ -282,6 +292,7 @@ struct DirectoryClient::Impl {
     common::LruCache<CachedLookup> cache{max_cached_lookups};
     common::PooledFlights<UserLookup> flights{config.max_queued_lookups};  // by cache key: one per UPN
     common::PooledFlights<Published> reads{config.max_queued_lookups};     // by URL
+    std::atomic<bool> closing{false};                // queued searches are answered, not run
     std::unique_ptr<boost::asio::thread_pool> pool;  // last: its threads use all of the above
 };
 

@@ -279,6 +279,25 @@ TEST_F(DirectoryClientFaultTest, LookupsBeyondTheQueueBoundAreUnavailableAtOnce)
     EXPECT_EQ(client.counters().searches, 0u);  // none got past the black hole
 }
 
+// Stopping (or a reload replacing the client) while every DC is silent: the searches still queued
+// are answered without asking a DC, so the client goes once the running one ends, not after each
+// queued one met the silent DC in turn (up to max_queued_lookups of them: past systemd's stop timeout).
+TEST_F(DirectoryClientFaultTest, SearchesStillQueuedWhenTheClientGoesAreNotRun) {
+    const auto hole = stand_in(389, Mode::silent);
+    auto config = faulty({uri("ldap", "127.0.0.21", *hole)}, config::LdapTls::starttls, milliseconds(1'000));
+    config.max_concurrent = 1;
+    {
+        DirectoryClient client(config, &kerberos_);
+        std::vector<Lookup> lookups;
+        for (const char* upn : {"user01@example.test", "user02@example.test", "user03@example.test",
+                                "user04@example.test", "user05@example.test"})
+            lookups.push_back({.upn = upn, .give_up_after = milliseconds(100)});  // the devices leave
+        for (const auto& timed : run_lookups(client, lookups))
+            EXPECT_EQ(cause_of(timed.result), "unavailable") << detail_of(timed.result);
+    }
+    EXPECT_EQ(hole->connections(), 1u) << "only the search that was running met the silent DC";
+}
+
 TEST_F(DirectoryClientFaultTest, ConcurrentLookupsDoNotQueueBehindABlackHole) {
     const auto hole = stand_in(636, Mode::silent);
     auto config = faulty({uri("ldaps", "127.0.0.21", *hole), lab_.at("LAB_LDAPS_URL")});
