@@ -34,12 +34,15 @@ void CrlRefresher::start() {
         asio::post(self->pause_.get_executor(), [self] { self->pause_.cancel(); });
     });
     store_->learn_from_anchors();
-    load_cache();
+    if (store_->first_cache_load()) load_cache();
     asio::co_spawn(pause_.get_executor(), run(shared_from_this()), common::LogFailure{"CRL refresh"});
 }
 
+// The gauge of failing points is shared across reloads: a reload's refresher counts its own anew.
 void CrlRefresher::stop() {
     stopped_ = true;
+    counters_->failing -= failing_.size();
+    failing_.clear();
     pause_.cancel();
 }
 
@@ -82,6 +85,7 @@ asio::awaitable<void> CrlRefresher::refresh(const DistributionPoint& point) {
         }
         std::string why = fetched.error;  // not "?: co_await": GCC 12 builds that wrong
         if (why.empty()) why = co_await install_on_slow_work(url, std::move(fetched.body));
+        if (stopped_) co_return;  // stopped meanwhile: the gauge is the next refresher's
         if (why.empty()) {
             if (!failures.empty()) spdlog::info("CRL refresh from {}; {} served the CRL", failures, url);
             if (failing_.erase(point.front()) > 0) {
@@ -92,7 +96,7 @@ asio::awaitable<void> CrlRefresher::refresh(const DistributionPoint& point) {
         }
         failures += (failures.empty() ? "" : "; from ") + url + " failed: " + why;
     }
-    if (!failures.empty()) record_failure(point.front(), failures);
+    if (!failures.empty() && !stopped_) record_failure(point.front(), failures);
 }
 
 // The refresh loop waits meanwhile, so install() never runs twice at once; the refresher is kept

@@ -111,5 +111,35 @@ TEST_F(CrlCacheTest, ARefresherTakesBackOnlyCrlsItsCasSigned) {
     refresher->stop();
 }
 
+// A reload that keeps a listener's TLS settings keeps its revocation store, which holds the cached
+// CRLs already: the reload's refresher does not load the cache again (on the accept thread, parsing
+// and verifying each CRL, some of them many MiB).
+TEST_F(CrlCacheTest, ARefresherOfAReloadThatKeptTheStoreLeavesTheCacheAlone) {
+    auto root = TestCa::create_root("Corp Root CA");
+    const auto issuing = root.create_intermediate("Corp Issuing CA");
+    std::vector<X509Ptr> anchors;
+    anchors.push_back(testing::parse_certificate_pem(issuing.cert_pem()));
+    anchors.push_back(testing::parse_certificate_pem(root.cert_pem()));
+    const auto store = std::make_shared<RevocationStore>(std::move(anchors), std::vector<X509CrlPtr>{}, true,
+                                                         std::chrono::hours(1));
+    const CrlCache cache(dir.string(), max_crl_bytes);
+    cache.save("http://127.0.0.1:9/issuing.crl", issuing.crl_pem());
+    boost::asio::io_context context;  // never run: only what start() does at once
+    config::CrlRefresh settings;
+    settings.cache_dir = dir.string();
+    const auto start_refresher = [&] {
+        const auto refresher = std::make_shared<CrlRefresher>(context.get_executor(), store, settings,
+                                                              std::make_shared<CrlRefreshCounters>());
+        refresher->start();
+        refresher->stop();
+    };
+    start_refresher();
+    ASSERT_EQ(store->crl_next_updates().size(), 1u);
+
+    cache.save("http://127.0.0.1:9/root.crl", root.crl_pem());  // a file the store never held
+    start_refresher();
+    EXPECT_EQ(store->crl_next_updates().size(), 1u) << "the cache was loaded again";
+}
+
 }  // namespace
 }  // namespace easgate::identity

@@ -70,6 +70,10 @@ public:
     // A distribution point from an earlier run (CrlCache) whose CRL (a delta CRL, or not) this
     // store accepted, so a listed CA signed the certificate that named it.
     void remember_distribution_point(const std::string& url, bool delta);
+    // True once, for the first refresher: a reload's refresher on a store it kept (its listener's
+    // TLS settings unchanged) finds the CRLs of crl_refresh.cache_dir in it already, and spares the
+    // accept thread parsing and verifying them again.
+    bool first_cache_load() { return !cache_loaded_.exchange(true); }
     // Called (from any thread) when a distribution point was learned.
     void on_new_distribution_point(std::function<void()> wake);
     // The points to fetch, base CRLs' before delta CRLs': a round that took a new base's delta first
@@ -110,6 +114,7 @@ private:
     X509StorePtr store_;
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<std::int64_t> crls_hold_until_{0};
+    std::atomic<bool> cache_loaded_{false};
     // To fetch: their fetchable_crl_url locations, and whether they serve delta CRLs.
     std::map<DistributionPoint, bool> points_;
     std::set<DistributionPoint> seen_;  // as learned, all locations
