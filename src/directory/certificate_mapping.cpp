@@ -13,25 +13,6 @@ namespace {
 using Mapping = config::CertificateMapping;
 using config::StrongMapping;
 
-// RFC 2253 lists the least significant RDN first ("CN=Issuing CA,DC=corp,DC=com"); AD's
-// altSecurityIdentities the most significant ("DC=com,DC=corp,CN=Issuing CA"). Commas inside a
-// value are escaped ("\,") and stay where they are.
-std::string most_significant_first(const std::string& rfc2253) {
-    std::vector<std::string> rdns(1);
-    for (std::size_t i = 0; i < rfc2253.size(); ++i) {
-        if (rfc2253[i] == '\\' && i + 1 < rfc2253.size()) {
-            rdns.back() += rfc2253.substr(i++, 2);
-        } else if (rfc2253[i] == ',') {
-            rdns.emplace_back();
-        } else {
-            rdns.back() += rfc2253[i];
-        }
-    }
-    std::string out;
-    for (auto rdn = rdns.rbegin(); rdn != rdns.rend(); ++rdn) out += (out.empty() ? "" : ",") + *rdn;
-    return out;
-}
-
 // The serial number's bytes in reverse order, as certutil shows and AD stores it.
 std::string reversed_serial(std::string serial) {
     if (serial.size() % 2 != 0) serial.insert(serial.begin(), '0');
@@ -63,18 +44,18 @@ std::string weakly(const DirectoryUser& found, Mapping found_by) {
 
 constexpr const char* make_it_strong =
     "issue certificates that carry the user's SID: the SID extension (1.3.6.1.4.1.311.25.2; AD CS adds it "
-    "since the May 2022 updates) or a SAN URL tag:microsoft.com,2022-09-14:sid:<SID> (Intune SCEP profiles: "
-    "a "
-    "URI of {{OnPremisesSecurityIdentifier}}), or map the certificate explicitly in the user's "
-    "altSecurityIdentities "
-    "(X509:<I>issuer<SR>serial) and list alt_security_identities in identity.mapping";
+    "since the May 2022 updates) or a SAN URL tag:microsoft.com,2022-09-14:sid:<SID> (Intune SCEP "
+    "profiles: a URI of {{OnPremisesSecurityIdentifier}}), or map the certificate explicitly in the "
+    "user's altSecurityIdentities (X509:<I>issuer<SR>serial) and list alt_security_identities in "
+    "identity.mapping";
 
 }  // namespace
 
 std::vector<std::string> strong_alt_security_identities(const identity::CertificateIdentity& certificate) {
     std::vector<std::string> values;
-    if (!certificate.serial.empty() && certificate.serial.front() != '-')
-        values.push_back("X509:<I>" + most_significant_first(certificate.issuer) + "<SR>" +
+    if (!certificate.issuer_as_windows.empty() && !certificate.serial.empty() &&
+        certificate.serial.front() != '-')
+        values.push_back("X509:<I>" + certificate.issuer_as_windows + "<SR>" +
                          reversed_serial(certificate.serial));
     if (!certificate.subject_key_id.empty()) values.push_back("X509:<SKI>" + certificate.subject_key_id);
     if (!certificate.sha1_fingerprint.empty())

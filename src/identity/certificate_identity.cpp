@@ -20,6 +20,7 @@
 
 #include "easgate/common/openssl_ptr.hpp"
 #include "easgate/common/text.hpp"
+#include "easgate/identity/windows_name.hpp"
 
 namespace easgate::identity {
 namespace {
@@ -285,6 +286,7 @@ Refusal read_description(X509* leaf, CertificateIdentity& identity) {
     }
     identity.subject = std::move(*subject);
     identity.issuer = std::move(*issuer);
+    identity.issuer_as_windows = windows_name(X509_get_issuer_name(leaf)).value_or("");  // "": no X509:<I>
     identity.serial = std::move(*serial);
     identity.sha1_fingerprint = std::move(*sha1);
     identity.sha256_fingerprint = std::move(*sha256);

@@ -17,6 +17,7 @@ identity::CertificateIdentity certificate() {
     c.emails = {"alice@mail.example.test", "a.b@example.test"};
     c.sid = "S-1-5-21-1004336348-1177238915-682003330-1105";
     c.issuer = "CN=Issuing CA,DC=corp,DC=example,DC=com";
+    c.issuer_as_windows = "DC=com,DC=example,DC=corp,CN=Issuing CA";
     c.serial = "1200000000AC11000000002B";
     c.subject_key_id = "0a1b2c";
     c.sha1_fingerprint = "00ff";
@@ -49,11 +50,12 @@ TEST(CertificateMappingSearch, StrongAltSecurityIdentitiesAreWrittenAsAdStoresTh
               (std::vector<std::string>{
                   "X509:<I>DC=com,DC=example,DC=corp,CN=Issuing CA<SR>2B0000000011AC0000000012",
                   "X509:<SKI>0a1b2c", "X509:<SHA1-PUKEY>00ff"}));
-    auto escaped = certificate();
-    escaped.issuer = "CN=Issuing CA\\, Tier 2,O=Example";
-    escaped.serial = "ABC";  // odd: a leading zero first
-    EXPECT_EQ(strong_alt_security_identities(escaped).front(),
-              "X509:<I>O=Example,CN=Issuing CA\\, Tier 2<SR>BC0A");
+    auto odd = certificate();
+    odd.serial = "ABC";  // odd: a leading zero first
+    EXPECT_EQ(strong_alt_security_identities(odd).front(),
+              "X509:<I>DC=com,DC=example,DC=corp,CN=Issuing CA<SR>BC0A");
+    odd.issuer_as_windows.clear();  // unreadable as text: no X509:<I> value to look for
+    EXPECT_EQ(strong_alt_security_identities(odd).front(), "X509:<SKI>0a1b2c");
 }
 
 TEST(CertificateMappingSearch, EachMappingSearchesItsAttribute) {

@@ -19,6 +19,7 @@ struct CertificateIdentity {
     std::string sid;                  // KB5014754 SID (extension 1.3.6.1.4.1.311.25.2 or SAN URL), or empty
     std::string subject;              // RFC 2253, e.g. "CN=alice,O=Example"
     std::string issuer;               // RFC 2253
+    std::string issuer_as_windows;    // as altSecurityIdentities' X509:<I> holds it (windows_name.hpp)
     std::string serial;               // upper-case hex, no separators, e.g. "1A2B" ("-" first if negative)
     std::string sha1_fingerprint;     // lower-case hex, no separators
     std::string sha256_fingerprint;   // lower-case hex, no separators
