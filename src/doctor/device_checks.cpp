@@ -4,6 +4,7 @@
 
 #include "certificate_checks.hpp"
 #include "checks.hpp"
+#include "easgate/directory/certificate_mapping.hpp"
 #include "easgate/identity/certificate_identity.hpp"
 #include "easgate/identity/trust_store.hpp"
 #include "easgate/listener/tls_context.hpp"
@@ -147,12 +148,15 @@ void check_sid(const config::Config& config, const identity::CertificateIdentity
     const std::string found =
         "no SID (neither the extension 1.3.6.1.4.1.311.25.2 nor a SAN URL tag:microsoft.com,2022-09-14:sid:, "
         "Microsoft KB5014754)";
-    const std::string remedy =
+    // The explicit mapping an admin can add for this very certificate, as easgate looks for it.
+    const auto explicit_mappings = directory::strong_alt_security_identities(device);
+    std::string remedy =
         "issue from an AD CS CA with the May 2022 updates and a template that builds the subject from AD; "
-        "from "
-        "Intune SCEP, add a SAN URI of {{OnPremisesSecurityIdentifier}}; otherwise map the certificate in "
-        "the "
-        "user's altSecurityIdentities";
+        "from Intune SCEP, add a SAN URI of {{OnPremisesSecurityIdentifier}}; otherwise map the "
+        "certificate in the user's altSecurityIdentities";
+    if (!explicit_mappings.empty())
+        remedy += " (for this certificate: " + explicit_mappings.front() +
+                  ") and list alt_security_identities in identity.mapping";
     if (strong == config::StrongMapping::required)
         report.fail("device", "SID", found + ": identity.strong_mapping is required", remedy);
     else if (strong == config::StrongMapping::preferred)

@@ -93,6 +93,7 @@ TEST_F(DoctorTest, ADeviceWithoutSidExtensionWarnsUnderPreferredAndFailsUnderReq
     run({}, "no-sid");
     EXPECT_EQ(exit_code_, 0) << output_;
     expect("SID", "WARN", "identity.strong_mapping preferred");
+    EXPECT_NE(output_.find("(for this certificate: X509:<I>"), std::string::npos) << output_;
     run({.strong_mapping = "required"}, "no-sid");
     EXPECT_EQ(exit_code_, 1) << output_;
     expect("SID", "FAIL", "identity.strong_mapping is required");
