@@ -22,6 +22,22 @@ protected:
         return curl("alice", path, {"--write-out", "%{http_code}", "--output", "/dev/null"}).out;
     }
 
+    // Two servers; alice's request answered 451 naming the second (knobs: more of its query).
+    // Checks the device was told to stay on easgate; the second server's URL.
+    std::string move_alice_to_second_server(const std::string& knobs = "") {
+        const auto first = start_upstream("server");
+        const auto second = start_upstream("server");
+        start_gateway({.upstream_url = first + ", " + second});
+        const auto second_port = second.substr(second.rfind(':') + 1);
+        const auto moved = curl("alice", sync_path + knobs + "&moved=" + second_port, {"--include"});
+        EXPECT_TRUE(moved.out.starts_with("HTTP/1.1 451 ")) << moved.out;
+        EXPECT_NE(moved.out.find("X-MS-Location: https://localhost:" + std::to_string(gateway_port()) +
+                                 "/Microsoft-Server-ActiveSync\r\n"),
+                  std::string::npos)
+            << moved.out;
+        return second;
+    }
+
     // How many requests the n-th test upstream received (health checks aside).
     std::size_t deliveries(int n) const {
         const auto text = read_file(work_dir() / ("upstream-" + std::to_string(n) + ".out"));
@@ -70,17 +86,7 @@ TEST_F(UpstreamPoolTest, ARequestExchangeMayHaveReceivedIsNeverReplayed) {
 // Exchange's 451: the mailbox is in another site. The device is told to keep using easgate, and
 // easgate sends that user (only) to the named server from then on.
 TEST_F(UpstreamPoolTest, A451RoutesTheUserToTheNamedServerAndKeepsTheDeviceOnTheGateway) {
-    const auto first = start_upstream("server");
-    const auto second = start_upstream("server");
-    start_gateway({.upstream_url = first + ", " + second});
-    const auto second_port = second.substr(second.rfind(':') + 1);
-    const auto moved = curl("alice", sync_path + "&moved=" + second_port, {"--include"});
-    EXPECT_TRUE(moved.out.starts_with("HTTP/1.1 451 ")) << moved.out;
-    EXPECT_NE(moved.out.find("X-MS-Location: https://localhost:" + std::to_string(gateway_port()) +
-                             "/Microsoft-Server-ActiveSync\r\n"),
-              std::string::npos)
-        << moved.out;
-
+    const auto second = move_alice_to_second_server();
     const auto first_before = deliveries(0);
     const auto second_before = deliveries(1);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
@@ -99,16 +105,7 @@ TEST_F(UpstreamPoolTest, A451RoutesTheUserToTheNamedServerAndKeepsTheDeviceOnThe
 // IIS recycling its worker, or a load balancer in front of Exchange, closes the connection with
 // the 451: the device still gets easgate's location, and the user's route is kept.
 TEST_F(UpstreamPoolTest, A451WithConnectionCloseIsFollowedAlike) {
-    const auto first = start_upstream("server");
-    const auto second = start_upstream("server");
-    start_gateway({.upstream_url = first + ", " + second});
-    const auto second_port = second.substr(second.rfind(':') + 1);
-    const auto moved = curl("alice", sync_path + "&closes=1&moved=" + second_port, {"--include"});
-    EXPECT_TRUE(moved.out.starts_with("HTTP/1.1 451 ")) << moved.out;
-    EXPECT_NE(moved.out.find("X-MS-Location: https://localhost:" + std::to_string(gateway_port()) +
-                             "/Microsoft-Server-ActiveSync\r\n"),
-              std::string::npos)
-        << moved.out;
+    move_alice_to_second_server("&closes=1");
     const auto second_before = deliveries(1);
     for (int i = 0; i < 2; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
     EXPECT_EQ(deliveries(1), second_before + 2) << "alice's requests go to her mailbox's server";

@@ -28,6 +28,15 @@ protected:
     }
     ~CrlCacheTest() override { std::filesystem::remove_all(dir); }
 
+    // What a listener trusting a two-tier PKI holds: both CAs, no CRL yet.
+    static std::shared_ptr<RevocationStore> store_trusting(const TestCa& root, const TestCa& issuing) {
+        std::vector<X509Ptr> anchors;
+        anchors.push_back(testing::parse_certificate_pem(issuing.cert_pem()));
+        anchors.push_back(testing::parse_certificate_pem(root.cert_pem()));
+        return std::make_shared<RevocationStore>(std::move(anchors), std::vector<X509CrlPtr>{}, true,
+                                                 std::chrono::hours(1));
+    }
+
     std::filesystem::path dir;
 };
 
@@ -86,11 +95,7 @@ TEST_F(CrlCacheTest, ADirectoryThatCantBeMadeKeepsNothingAndFailsNothing) {
 TEST_F(CrlCacheTest, ARefresherTakesBackOnlyCrlsItsCasSigned) {
     auto root = TestCa::create_root("Corp Root CA");
     const auto issuing = root.create_intermediate("Corp Issuing CA");
-    std::vector<X509Ptr> anchors;
-    anchors.push_back(testing::parse_certificate_pem(issuing.cert_pem()));
-    anchors.push_back(testing::parse_certificate_pem(root.cert_pem()));
-    const auto store = std::make_shared<RevocationStore>(std::move(anchors), std::vector<X509CrlPtr>{}, true,
-                                                         std::chrono::hours(1));
+    const auto store = store_trusting(root, issuing);
     const CrlCache cache(dir.string(), max_crl_bytes);
     cache.save("http://127.0.0.1:9/issuing.crl", issuing.crl_pem());
     cache.save("http://127.0.0.1:9/rogue.crl", TestCa::create_root("Rogue CA").crl_pem());
@@ -117,11 +122,7 @@ TEST_F(CrlCacheTest, ARefresherTakesBackOnlyCrlsItsCasSigned) {
 TEST_F(CrlCacheTest, ARefresherOfAReloadThatKeptTheStoreLeavesTheCacheAlone) {
     auto root = TestCa::create_root("Corp Root CA");
     const auto issuing = root.create_intermediate("Corp Issuing CA");
-    std::vector<X509Ptr> anchors;
-    anchors.push_back(testing::parse_certificate_pem(issuing.cert_pem()));
-    anchors.push_back(testing::parse_certificate_pem(root.cert_pem()));
-    const auto store = std::make_shared<RevocationStore>(std::move(anchors), std::vector<X509CrlPtr>{}, true,
-                                                         std::chrono::hours(1));
+    const auto store = store_trusting(root, issuing);
     const CrlCache cache(dir.string(), max_crl_bytes);
     cache.save("http://127.0.0.1:9/issuing.crl", issuing.crl_pem());
     boost::asio::io_context context;  // never run: only what start() does at once
