@@ -98,6 +98,7 @@ private:
     // Joined before the accept context ends, whose loops wait for these jobs.
     asio::thread_pool crl_work_{1};
     GatewayParts parts_;
+    bool delegation_replaced_ready_ = false;  // the delegation service a reload replaced was logged in
     std::vector<std::unique_ptr<listener::Listener>> listeners_;
     std::unique_ptr<admin::AdminServer> admin_;
     std::vector<std::shared_ptr<identity::CrlRefresher>> crl_refreshers_;
@@ -172,7 +173,9 @@ void Daemon::open_admin() {
         std::vector<std::string> reasons;
         for (const auto& l : listeners_)
             if (auto reason = l->not_accepting_reason()) reasons.push_back(std::move(*reason));
-        if (parts_.delegation)
+        // A reload's new delegation service logging in is ready when the one it replaced was: every
+        // node of a pool reloaded at once (a rotated keytab) would leave the load balancer together.
+        if (parts_.delegation && !(delegation_replaced_ready_ && parts_.delegation->logging_in()))
             if (auto reason = parts_.delegation->not_ready_reason()) reasons.push_back(std::move(*reason));
         return reasons;
     };
@@ -334,6 +337,10 @@ void Daemon::reload() {
 void Daemon::install(GatewayParts next) {
     spdlog::set_level(spdlog::level::from_str(next.config.logging.level));
     auto replaced = std::exchange(parts_, std::move(next));
+    if (replaced.delegation != parts_.delegation)
+        delegation_replaced_ready_ =
+            replaced.delegation && (!replaced.delegation->not_ready_reason() ||
+                                    (delegation_replaced_ready_ && replaced.delegation->logging_in()));
     take_up(parts_.config);
     for (std::size_t i = 0; i < listeners_.size(); ++i) listeners_[i]->use(parts_.listeners[i]);
     start_background_work(&replaced);

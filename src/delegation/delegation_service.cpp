@@ -272,6 +272,8 @@ std::optional<std::string> DelegationService::not_ready_reason() const {
     return impl_->kdc.service_credentials().not_ready_reason();
 }
 
+bool DelegationService::logging_in() const { return impl_->kdc.service_credentials().logging_in(); }
+
 boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std::string user_principal,
                                                                             std::string target_spn,
                                                                             std::string channel_binding,

@@ -68,6 +68,12 @@ std::optional<std::string> ServiceCredentials::not_ready_reason() const {
     return "logging in to the KDC as " + kerberos_.principal;
 }
 
+bool ServiceCredentials::logging_in() const {
+    if (logged_in_) return false;
+    std::lock_guard lock(mutex_);
+    return last_failure_.empty() && (!first_attempt_ || Clock::now() - *first_attempt_ < kerberos_.timeout);
+}
+
 ServiceCredentials::~ServiceCredentials() = default;
 
 ServiceCredentials::Lease::Lease(ServiceCredentials& owner, std::unique_ptr<Login> login,

@@ -52,6 +52,8 @@ public:
 
     // nullopt once a login has worked; until then, why not: the last failure, or the KDC's silence.
     std::optional<std::string> not_ready_reason() const;
+    // No login has worked, none has failed, and the first has waited less than kerberos.timeout.
+    bool logging_in() const;
 
 private:
     kerberos::GssStatus log_in(Login& login);

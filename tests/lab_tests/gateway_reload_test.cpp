@@ -87,5 +87,33 @@ TEST_F(GatewayReloadLabTest, TearingDownReplacedPartsHoldsUpNothing) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
+// A reload that builds a new delegation service (a rotated keytab, a changed kerberos section)
+// leaves easgate ready while the new one logs in, as the one it replaced was logged in: config
+// management reloading every node of a pool at once would otherwise take them all out of the load
+// balancer. Once kerberos.timeout passes without a login, it is not ready, saying why.
+TEST_F(GatewayReloadLabTest, AReloadThatRenewsTheDelegationServiceStaysReadyWhileItLogsIn) {
+    FaultRelay kdc("127.0.0.22", 0, lab().at("LAB_KDC"), 88, FaultRelay::Mode::forward);
+    write_file(work_ / "krb5.conf", lab().krb5_conf_with_kdcs({"127.0.0.22:" + std::to_string(kdc.port())}));
+    start_gateway({.kerberos = "  timeout: 4s\n", .krb5_conf = (work_ / "krb5.conf").string()});
+    const auto readyz = [&] {
+        return run_command(
+                   {"curl", "--silent", "--include", "--max-time", "5", gateway_->admin_url() + "/readyz"})
+            .out;
+    };
+    for (int i = 0; i < 100 && !readyz().starts_with("HTTP/1.1 200 "); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(readyz().starts_with("HTTP/1.1 200 ")) << readyz();
+
+    kdc.set_mode(FaultRelay::Mode::silent);
+    reload_with({{"  timeout: 4s\n", "  timeout: 5s\n"}});
+    EXPECT_TRUE(readyz().starts_with("HTTP/1.1 200 ")) << readyz();
+    EXPECT_FALSE(
+        gateway_->wait_for_log("did not answer within kerberos.timeout (5s)", std::chrono::seconds(30))
+            .empty());
+    const auto not_ready = readyz();
+    EXPECT_TRUE(not_ready.starts_with("HTTP/1.1 503 ")) << not_ready;
+    EXPECT_NE(not_ready.find("did not answer within kerberos.timeout (5s)"), std::string::npos) << not_ready;
+}
+
 }  // namespace
 }  // namespace easgate::testing

@@ -133,6 +133,8 @@ public:
 
     // nullopt once easgate has logged in to the KDC; until then why not, with the remedy.
     std::optional<std::string> not_ready_reason() const;
+    // Its first login is under way: no verdict yet, and kerberos.timeout has not passed.
+    bool logging_in() const;
 
 private:
     struct Impl;
