@@ -299,13 +299,17 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::send(DeviceRequest
 // again. nullopt once it is in `response`.
 asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_early_answer(
     DeviceRequest& request, const error_code& cut_off, std::optional<ResponseHead>& response) {
-    auto& parser = response.emplace().parser;
-    parser.header_limit(upstream_header_limit);
-    parser.body_limit(boost::none);
-    parser.skip(request.line.head);
     connection_.tcp().expires_after(limits_.upstream_timeout);  // it came already, or never will
-    const auto ec = co_await read_header(parser);
-    const auto& header = parser.get();
+    error_code ec;
+    do {  // past interim answers (a 100 Continue it sent before it refused the rest, say)
+        auto& parser = response.emplace().parser;
+        parser.header_limit(upstream_header_limit);
+        parser.body_limit(boost::none);
+        parser.skip(request.line.head);
+        ec = co_await read_header(parser);
+    } while (!ec && response->parser.get().result_int() / 100 == 1 &&
+             response->parser.get().result_int() != 101);
+    const auto& header = response->parser.get();
     if (!ec && header.result_int() >= 200 && unrelayable_status(header.result_int()).empty() &&
         unrelayable_coding(header).empty()) {
         spdlog::debug("{}: upstream {} answered {} before it took the whole request body ({})", request.who,

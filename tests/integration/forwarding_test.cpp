@@ -58,13 +58,15 @@ protected:
 
     // A mail of 8 MiB streamed past a 16 KiB read-ahead to an upstream (upstream_url, "": the
     // default one) that answers 413 at its header and closes: the device gets that answer.
-    void expect_early_answer_relayed(const std::string& upstream_url) {
+    void expect_early_answer_relayed(const std::string& upstream_url,
+                                     const std::string& knob = "earlyanswer=1") {
         start_gateway({.upstream_url = upstream_url, .limits = "    upload_read_ahead: 16KiB\n"});
         const auto file = work_dir() / "big-mail.bin";
         write_file(file, std::string(8 * 1024 * 1024, 'm'));
         const auto answer = curl("alice",
                                  "/Microsoft-Server-ActiveSync?Cmd=SendMail&DeviceId=EASGATETEST01&"
-                                 "DeviceType=TestDevice&earlyanswer=1",
+                                 "DeviceType=TestDevice&" +
+                                     knob,
                                  {"--data-binary", "@" + file.string(), "--write-out", "\n%{http_code}"});
         EXPECT_TRUE(answer.out.ends_with("mail too big.\n\n413"))
             << answer.out << answer.err << read_file(work_dir() / "upstream-0.out");
@@ -175,6 +177,12 @@ TEST_F(ForwardingTest, AnAnswerExchangeSendsBeforeTheWholeBodyReachesTheDevice) 
 
 TEST_F(ForwardingTest, AnAnswerSentBeforeTheWholeBodyReachesTheDeviceOverPlainHttp) {
     expect_early_answer_relayed(start_upstream("server", 0, false));
+}
+
+// A 100 Continue first (sent for the start of the body, before the server saw its size): the
+// answer after it is the one the device gets.
+TEST_F(ForwardingTest, AnEarlyAnswerAfterAnInterimOneReachesTheDevice) {
+    expect_early_answer_relayed("", "earlyanswer=2");
 }
 
 TEST_F(ForwardingTest, KeepAliveReusesOneUpstreamConnectionPerDeviceConnection) {

@@ -309,15 +309,18 @@ bool answer(Stream& stream, const http::request<http::string_body>& request, uns
 }
 
 // earlyanswer=1: as IIS refuses a body over maxAllowedContentLength, a 413 as soon as the header
-// is in, and the connection closed on the body still coming. False: no such knob.
+// is in, and the connection closed on the body still coming; earlyanswer=2: a 100 Continue first.
+// False: no such knob.
 template <class Stream>
 bool answer_before_body(Stream& stream, std::string_view target) {
-    if (!query_number(target, "earlyanswer", 0)) return false;
+    const auto early = query_number(target, "earlyanswer", 0);
+    if (!early) return false;
     std::cout << "early answer to " << target << "\n" << std::flush;
     beast::error_code ec;
     // At once, not held back by Nagle behind the unacknowledged session tickets: a close with the
     // body unread resets the connection, and drops what is still queued.
     beast::get_lowest_layer(stream).set_option(tcp::no_delay(true), ec);
+    if (early == 2) asio::write(stream, asio::buffer(std::string_view("HTTP/1.1 100 Continue\r\n\r\n")), ec);
     asio::write(stream,
                 asio::buffer(std::string_view("HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: "
                                               "text/plain\r\nConnection: close\r\nContent-Length: "
