@@ -7,7 +7,6 @@
 #include <array>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 #include "easgate/common/text.hpp"
 
@@ -38,6 +37,42 @@ std::string without_prefix(std::string word) {
     return word;
 }
 
+// A value's words as systemd splits them: at white space, a word in double or single quotes kept
+// whole (a path with a space), the quotes dropped.
+std::vector<std::string> words_of(const std::string& value) {
+    std::vector<std::string> words;
+    std::size_t at = 0;
+    while ((at = value.find_first_not_of(" \t", at)) != std::string::npos) {
+        const char quote = value[at];
+        if (quote == '"' || quote == '\'') {
+            const auto close = value.find(quote, at + 1);
+            words.push_back(value.substr(at + 1, close == std::string::npos ? close : close - at - 1));
+            at = close == std::string::npos ? close : close + 1;
+            continue;
+        }
+        const auto end = value.find_first_of(" \t", at);
+        words.push_back(value.substr(at, end == std::string::npos ? end : end - at));
+        at = end;
+    }
+    return words;
+}
+
+// The file's assignments, each on one line: a line ending in a backslash goes on in the next.
+std::vector<std::string> logical_lines(std::istream& in) {
+    std::vector<std::string> lines;
+    std::string joined;
+    for (std::string line; std::getline(in, line);) {
+        if (line.ends_with('\\') && !line.starts_with('#') && !line.starts_with(';')) {
+            joined += line.substr(0, line.size() - 1) + " ";
+            continue;
+        }
+        lines.push_back(joined + line);
+        joined.clear();
+    }
+    if (!joined.empty()) lines.push_back(joined);
+    return lines;
+}
+
 }  // namespace
 
 bool within(const fs::path& path, fs::path directory) {
@@ -65,16 +100,14 @@ ServiceUnit ServiceUnit::read(const fs::path& unit, const std::vector<fs::path>&
     merged.path_ = unit;
     for (const auto& path : files) {
         std::ifstream in(path);
-        for (std::string line; std::getline(in, line);) {
+        for (const auto& line : logical_lines(in)) {
             const auto equals = line.find('=');
             if (equals == std::string::npos || equals == 0 || line.starts_with('#') || line.starts_with(';'))
                 continue;
             std::string key = line.substr(0, line.find_last_not_of(" \t", equals - 1) + 1);
             key.erase(0, key.find_first_not_of(" \t"));
             auto& words = merged.words_[key];
-            std::istringstream value(line.substr(equals + 1));
-            std::vector<std::string> assigned;
-            for (std::string word; value >> word;) assigned.push_back(word);
+            const auto assigned = words_of(line.substr(equals + 1));
             if (assigned.empty()) words.clear();  // an empty assignment resets the key
             words.insert(words.end(), assigned.begin(), assigned.end());
         }
@@ -96,7 +129,8 @@ std::string ServiceUnit::last(const std::string& key) const {
 }
 
 std::optional<std::vector<fs::path>> ServiceUnit::writable() const {
-    if (last("ProtectSystem") != "strict") return std::nullopt;
+    // DynamicUser= implies ProtectSystem=strict (systemd.exec(5)).
+    if (last("ProtectSystem") != "strict" && !is_true(last("DynamicUser"))) return std::nullopt;
     // Where each kind of the unit's own directories lives; ReadWritePaths= names absolute paths.
     const std::map<std::string, std::string> roots = {{"StateDirectory", "/var/lib/"},
                                                       {"LogsDirectory", "/var/log/"},
@@ -115,8 +149,9 @@ std::optional<std::vector<fs::path>> ServiceUnit::writable() const {
 std::string ServiceUnit::hides(const fs::path& path) const {
     const std::string home = last("ProtectHome");
     const bool home_hidden = is_true(home) || home == "tmpfs";  // read-only still lets it read
-    const std::string tmp = last("PrivateTmp");
-    const bool private_tmp = is_true(tmp) || tmp == "disconnected";
+    std::string tmp = last("PrivateTmp");
+    if (tmp.empty() && is_true(last("DynamicUser"))) tmp = "yes, which DynamicUser=yes implies";
+    const bool private_tmp = is_true(tmp) || tmp == "disconnected" || tmp.starts_with("yes, ");
     std::vector<fs::path> inaccessible;
     if (const auto words = words_.find("InaccessiblePaths"); words != words_.end())
         for (const auto& word : words->second) inaccessible.emplace_back(without_prefix(word));

@@ -115,6 +115,23 @@ TEST_F(ServiceDirectoryTest, DropInsAddPathsResetListsAndCanLiftTheSandbox) {
         << "no unit, no sandbox";
 }
 
+// systemd's syntax beyond one word per key: a value in quotes (a path with a space), a line going
+// on after a backslash; DynamicUser=yes brings ProtectSystem=strict and PrivateTmp=yes with it.
+TEST_F(ServiceDirectoryTest, QuotedWordsContinuedLinesAndDynamicUserAreReadAsSystemdReadsThem) {
+    const auto unit = dir / "easgate.service";
+    write_file(unit,
+               "[Service]\nProtectSystem=strict\nReadWritePaths=\"/srv/easgate crls\" \\\n"
+               "    '/var/lib/easgate state' /run/easgate\n# a comment \\\nUser=nobody\n");
+    EXPECT_EQ(*ServiceUnit::read(unit, {dir / "none.d"}).writable(),
+              (std::vector<fs::path>{"/srv/easgate crls", "/var/lib/easgate state", "/run/easgate"}));
+
+    write_file(unit, "[Service]\nDynamicUser=yes\nStateDirectory=easgate\n");
+    const auto dynamic = ServiceUnit::read(unit, {dir / "none.d"});
+    EXPECT_EQ(*dynamic.writable(), std::vector<fs::path>{"/var/lib/easgate"});
+    EXPECT_NE(dynamic.hides("/tmp/server.key").find("which DynamicUser=yes implies"), std::string::npos)
+        << dynamic.hides("/tmp/server.key");
+}
+
 // The shipped unit hides /home and /root (ProtectHome=yes) and gives the service a /tmp of its own
 // (PrivateTmp=yes): a keytab an admin left there passes every permission check and is still out of
 // the service's sight. ProtectHome=read-only lets it read; InaccessiblePaths= hides what it names.
