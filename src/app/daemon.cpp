@@ -12,6 +12,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <csignal>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "easgate/admin/admin_server.hpp"
@@ -98,7 +100,8 @@ private:
     // Joined before the accept context ends, whose loops wait for these jobs.
     asio::thread_pool crl_work_{1};
     GatewayParts parts_;
-    bool delegation_replaced_ready_ = false;  // the delegation service a reload replaced was logged in
+    // Until then a reload's new delegation service, still logging in, is ready: the one it replaced was.
+    std::chrono::steady_clock::time_point delegation_stand_in_until_{};
     std::vector<std::unique_ptr<listener::Listener>> listeners_;
     std::unique_ptr<admin::AdminServer> admin_;
     std::vector<std::shared_ptr<identity::CrlRefresher>> crl_refreshers_;
@@ -175,7 +178,9 @@ void Daemon::open_admin() {
             if (auto reason = l->not_accepting_reason()) reasons.push_back(std::move(*reason));
         // A reload's new delegation service logging in is ready when the one it replaced was: every
         // node of a pool reloaded at once (a rotated keytab) would leave the load balancer together.
-        if (parts_.delegation && !(delegation_replaced_ready_ && parts_.delegation->logging_in()))
+        const bool stand_in = std::chrono::steady_clock::now() < delegation_stand_in_until_ &&
+                              parts_.delegation && parts_.delegation->logging_in();
+        if (parts_.delegation && !stand_in)
             if (auto reason = parts_.delegation->not_ready_reason()) reasons.push_back(std::move(*reason));
         return reasons;
     };
@@ -215,8 +220,10 @@ void Daemon::start_background_work(const GatewayParts* replaced) {
             std::find(replaced->upstreams.begin(), replaced->upstreams.end(), u) == replaced->upstreams.end())
             new_upstreams.push_back(u);
     upstream::start_health_checks(accept_context_.get_executor(), new_upstreams);
-    // Each listener's revocation store, kept or new, gets a refresher of its own.
-    for (auto& refresher : crl_refreshers_) refresher->stop();
+    // Each listener's revocation store, kept or new, gets a refresher of its own. A kept store's
+    // failing points stay counted: easgate_crl_distribution_points_failing doesn't dip at a reload.
+    std::map<const identity::RevocationStore*, std::set<std::string>> failing;
+    for (auto& refresher : crl_refreshers_) failing[refresher->store()] = refresher->stop();
     crl_refreshers_.clear();
     identity::DirectoryCrlReader directory;
     if (parts_.directory) {
@@ -231,7 +238,7 @@ void Daemon::start_background_work(const GatewayParts* replaced) {
         crl_refreshers_.push_back(std::make_shared<identity::CrlRefresher>(
             accept_context_.get_executor(), parts_.listeners[i]->tls->revocation(), *client_auth.crl_refresh,
             parts_.crl_refresh, directory, crl_work_.get_executor()));
-        crl_refreshers_.back()->start();
+        crl_refreshers_.back()->start(failing[parts_.listeners[i]->tls->revocation().get()]);
     }
 }
 
@@ -337,10 +344,16 @@ void Daemon::reload() {
 void Daemon::install(GatewayParts next) {
     spdlog::set_level(spdlog::level::from_str(next.config.logging.level));
     auto replaced = std::exchange(parts_, std::move(next));
-    if (replaced.delegation != parts_.delegation)
-        delegation_replaced_ready_ =
-            replaced.delegation && (!replaced.delegation->not_ready_reason() ||
-                                    (delegation_replaced_ready_ && replaced.delegation->logging_in()));
+    if (replaced.delegation != parts_.delegation && parts_.delegation) {
+        // One kerberos.timeout from the reload that replaced a logged-in service: reloads in a row
+        // each logging in anew don't stretch it.
+        const auto now = std::chrono::steady_clock::now();
+        const auto until = now + parts_.config.kerberos->timeout;
+        if (replaced.delegation && !replaced.delegation->not_ready_reason())
+            delegation_stand_in_until_ = until;
+        else if (now < delegation_stand_in_until_)
+            delegation_stand_in_until_ = std::min(delegation_stand_in_until_, until);
+    }
     take_up(parts_.config);
     for (std::size_t i = 0; i < listeners_.size(); ++i) listeners_[i]->use(parts_.listeners[i]);
     start_background_work(&replaced);

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <utility>
 
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/common/use_nothrow.hpp"
@@ -26,7 +27,9 @@ CrlRefresher::CrlRefresher(const asio::any_io_executor& executor, std::shared_pt
       pause_(executor),
       cache_(settings_.cache_dir, settings_.max_crl_bytes) {}
 
-void CrlRefresher::start() {
+void CrlRefresher::start(const std::set<std::string>& still_failing) {
+    failing_ = still_failing;
+    counters_->failing += failing_.size();
     store_->on_new_distribution_point([weak = weak_from_this()] {
         const auto self = weak.lock();
         if (!self) return;
@@ -38,12 +41,13 @@ void CrlRefresher::start() {
     asio::co_spawn(pause_.get_executor(), run(shared_from_this()), common::LogFailure{"CRL refresh"});
 }
 
-// The gauge of failing points is shared across reloads: a reload's refresher counts its own anew.
-void CrlRefresher::stop() {
+// The gauge of failing points is shared across reloads: a stopped refresher's share leaves it, or
+// each reload during an outage would add one and the alert would never clear.
+std::set<std::string> CrlRefresher::stop() {
     stopped_ = true;
     counters_->failing -= failing_.size();
-    failing_.clear();
     pause_.cancel();
+    return std::exchange(failing_, {});
 }
 
 // self: the loop keeps its refresher alive until stopped or the event loop ends.

@@ -2,8 +2,6 @@
 // server of the upstream that answers.
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "easgate/upstream/idle_pool.hpp"
 #include "easgate/upstream/upstream.hpp"
 #include "easgate/upstream/upstream_exchange.hpp"
@@ -20,7 +18,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const 
     std::vector<bool> tried(pool.server_count());
     bool resting_tried = false;
     std::optional<UpstreamFailure> failure;
-    while (const auto pick = pool.pick_server(tried, user, resting_tried)) {
+    while (const auto pick = pool.pick_server(tried, user, resting_tried, limits_.upstream_connect_timeout)) {
         const std::size_t server = pick->server;
         tried[server] = true;
         resting_tried = resting_tried || pick->resting;
@@ -35,8 +33,11 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const 
         }
         if (failure->local) co_return failure;
         pool.record_failure(server, failure->reason);
-        if (std::find(tried.begin(), tried.end(), false) != tried.end())
-            spdlog::warn("{}: {}; trying the next server", who, failure->reason);
+        // Said only when another will be tried: not when the rest are resting and one was tried.
+        bool another = false;
+        for (std::size_t i = 0; i < tried.size(); ++i)
+            another = another || (!tried[i] && (!resting_tried || pool.serving(i)));
+        if (another) spdlog::warn("{}: {}; trying the next server", who, failure->reason);
     }
     co_return failure;
 }
@@ -49,7 +50,7 @@ bool UpstreamExchange::take_idle(const std::string& user) {
     if (user.empty() || connection_.is_open()) return false;
     auto& pool = IdleConnectionPool::for_this_thread();
     auto routed = upstream_->routed_server(user);
-    if (routed && !upstream_->serving(*routed)) routed.reset();  // as pick_server passes it over
+    if (routed && !upstream_->may_reuse(*routed)) routed.reset();  // as pick_server passes it over
     auto idle = pool.take(*upstream_, user, routed);
     if (!idle) return false;
     connection_ = std::move(*idle);

@@ -32,8 +32,8 @@ std::optional<UpstreamConnection> IdleConnectionPool::take(const Upstream& upstr
     for (auto it = first; it != last; ++it) {
         const std::size_t to = it->second->connection.server();
         // One to a server resting after failures or failing its health check (drained for
-        // maintenance, say) waits for the sweep: new requests go where new connections go.
-        if ((server && to != *server) || !upstream.serving(to)) continue;
+        // maintenance, say) waits for the sweep while other servers serve.
+        if ((server && to != *server) || !upstream.may_reuse(to)) continue;
         if (!newest || it->second->since > (*newest)->since) newest = it->second;
     }
     if (!newest) return std::nullopt;

@@ -126,21 +126,25 @@ bool Upstream::any_server_usable() const {
 
 // Picked by fewest requests in flight, a server back from its rest would get every new connection
 // (the others hold the Pings): were it still down, each would wait its connect timeout there. One
-// request tries it, and holds it for another rest meanwhile; its answer ends the rest or renews it.
-bool Upstream::take_turn(std::size_t index, std::int64_t now_ms) {
+// request tries it, and holds it meanwhile (a rest, or its connect timeout and a second when longer,
+// so that no second request tries it while the first still waits); its answer ends the rest or
+// renews it.
+bool Upstream::take_turn(std::size_t index, std::int64_t now_ms, std::chrono::milliseconds connect_timeout) {
     auto& health = health_[index];
     if (health.consecutive_failures.load(std::memory_order_relaxed) < max_consecutive_failures) return true;
+    const auto hold = std::max(rest_, connect_timeout + std::chrono::seconds(1));
     std::int64_t until = health.resting_until_ms.load(std::memory_order_relaxed);
-    return until <= now_ms && health.resting_until_ms.compare_exchange_strong(until, now_ms + rest_.count(),
+    return until <= now_ms && health.resting_until_ms.compare_exchange_strong(until, now_ms + hold.count(),
                                                                               std::memory_order_relaxed);
 }
 
 std::optional<Upstream::Pick> Upstream::pick_server(const std::vector<bool>& tried, const std::string& user,
-                                                    bool resting_tried) {
+                                                    bool resting_tried,
+                                                    std::chrono::milliseconds connect_timeout) {
     const auto now = steady_now_ms();
     // A resting mailbox server is passed over like any other: another one proxies to the mailbox.
     if (const auto mailbox = routed_server(user);
-        mailbox && !tried[*mailbox] && usable(*mailbox, now) && take_turn(*mailbox, now))
+        mailbox && !tried[*mailbox] && usable(*mailbox, now) && take_turn(*mailbox, now, connect_timeout))
         return Pick{*mailbox};
     const std::size_t count = server_count();
     const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed);
@@ -154,7 +158,8 @@ std::optional<Upstream::Pick> Upstream::pick_server(const std::vector<bool>& tri
             continue;
         }
         if (health_[index].consecutive_failures.load(std::memory_order_relaxed) >= max_consecutive_failures) {
-            if (take_turn(index, now)) return Pick{index};  // the one request that tries it after its rest
+            if (take_turn(index, now, connect_timeout))
+                return Pick{index};  // the one request that tries it after its rest
             if (!resting) resting = index;
             continue;
         }

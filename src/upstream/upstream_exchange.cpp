@@ -123,7 +123,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
         // connection (no certificate user) needs the probe here. After a stale one, a new
         // connection: another pooled one may be as stale.
         attempt.reused = (!attempt.retried_fresh && take_idle(request.user)) ||
-                         (connection_.reusable() && upstream_->serving(connection_.server()));
+                         (connection_.reusable() && upstream_->may_reuse(connection_.server()));
         if (!attempt.reused) {
             if (auto failure = co_await connect(request.user, request.who))
                 co_return fail(request, {failure->status, failure->reason,

@@ -203,6 +203,28 @@ TEST(CrlRefresherAlternatives, ALocationServingAnExpiredCrlIsNoAnswer) {
     EXPECT_LT(fresh_store->crl_next_updates()[0].seconds, 0);
 }
 
+// A reload stops the refreshers and starts new ones: on a store the reload kept, the new one counts
+// on the points the stopped one found failing, so the gauge neither dips nor doubles.
+TEST(CrlRefresherReload, TheFailingPointsPassToTheNextRefresherOfTheStore) {
+    auto ca = TestCa::create_root("Corp CA");
+    const auto store = store_learning(ca, {"ldap:///CN=Corp%20CA,CN=ca01?certificateRevocationList"});
+    const auto counters = std::make_shared<CrlRefreshCounters>();
+    boost::asio::io_context context;  // never run: no fetch
+    const auto refresher = [&] {
+        return std::make_shared<CrlRefresher>(context.get_executor(), store, config::CrlRefresh{}, counters);
+    };
+    const auto before = refresher();
+    before->start({"ldap:///CN=Corp%20CA,CN=ca01?certificateRevocationList"});
+    EXPECT_EQ(counters->failing, 1u);
+    const auto failing = before->stop();
+    EXPECT_EQ(counters->failing, 0u);
+    const auto after = refresher();
+    after->start(failing);
+    EXPECT_EQ(counters->failing, 1u);
+    EXPECT_EQ(after->stop(), failing);
+    EXPECT_EQ(counters->failing, 0u);
+}
+
 TEST_F(CrlRefresherDirectoryTest, WithoutADirectoryTheLocationIsSkippedNotFailed) {
     refresh_with({});
     EXPECT_EQ(counters->fetches, 0u);

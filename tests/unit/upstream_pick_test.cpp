@@ -80,6 +80,7 @@ TEST(UpstreamPick, AServerBackFromItsRestIsTriedByOneRequestAtATime) {
     for (int i = 0; i < 3; ++i) upstream.record_failure(0, "TLS handshake timed out");
     for (int i = 0; i < 3; ++i) EXPECT_NE(pick(upstream), 0u) << "resting";
     EXPECT_FALSE(upstream.serving(0));
+    EXPECT_FALSE(upstream.may_reuse(0)) << "its idle connections wait while the others serve";
 
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     EXPECT_EQ(pick(upstream), 0u) << "one request tries it";
@@ -98,6 +99,7 @@ TEST(UpstreamPick, WhenEveryServerRestsARequestTriesOne) {
     auto upstream = three_servers();
     for (std::size_t server = 0; server < 3; ++server)
         for (int i = 0; i < 3; ++i) upstream.record_failure(server, "connection refused");
+    EXPECT_TRUE(upstream.may_reuse(1)) << "with none serving, a kept connection that works is used";
     std::vector<bool> tried(3);
     const auto first = upstream.pick_server(tried);
     ASSERT_TRUE(first);

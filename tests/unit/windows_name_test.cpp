@@ -1,5 +1,5 @@
-// The issuer as altSecurityIdentities' X509:<I> holds it: as Windows (certutil, PowerShell's
-// $cert.Issuer, reversed) writes it, not as OpenSSL's RFC 2253 does.
+// The issuer as altSecurityIdentities' X509:<I> holds it: as Windows writes it (certutil's or
+// PowerShell's $cert.Issuer, its parts reversed and joined by ","), not as OpenSSL's RFC 2253 does.
 #include "easgate/identity/windows_name.hpp"
 
 #include <gtest/gtest.h>

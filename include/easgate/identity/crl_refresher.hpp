@@ -40,10 +40,13 @@ public:
 
     // Offers the store the CRLs kept in cache_dir, then fetches every distribution point now, then
     // every interval, and at once when a device certificate names a new one. Runs on the
-    // executor's thread; no fetch blocks a worker.
-    void start();
-    // Ends the loop (a reload made a new store; handshakes no longer use this one). On the executor's thread.
-    void stop();
+    // executor's thread; no fetch blocks a worker. still_failing: the points (by first location)
+    // whose fetch failed for the refresher a reload stopped on the same store, counted on.
+    void start(const std::set<std::string>& still_failing = {});
+    // Ends the loop (a reload starts a refresher anew). On the executor's thread. Takes its failing
+    // points out of the shared gauge and returns them, for its successor on the same store.
+    std::set<std::string> stop();
+    const RevocationStore* store() const { return store_.get(); }
 
 private:
     boost::asio::awaitable<void> run(std::shared_ptr<CrlRefresher> self);

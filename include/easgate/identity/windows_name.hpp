@@ -3,8 +3,9 @@
 // A distinguished name as Windows writes it in altSecurityIdentities' X509:<I>issuer<SR>serial:
 // the most significant RDN first, joined by ",", with CryptoAPI's keys (S for the state, E for an
 // email; "OID.<dotted>" for a type it has no key for), values in UTF-8 as they are, quoted the way
-// CertNameToStr quotes them. Admins copy the issuer from certutil or PowerShell ($cert.Issuer), which
-// write it so; OpenSSL's RFC 2253 form (ST=, emailAddress=, "\,", "\C3\BC") would never match it.
+// CertNameToStr quotes them. certutil and PowerShell ($cert.Issuer) show the same parts least
+// significant first with ", " between them: reversed and joined by "," they give this. OpenSSL's
+// RFC 2253 form (ST=, emailAddress=, "\,", "\C3\BC") would never match it.
 
 #include <openssl/x509.h>
 

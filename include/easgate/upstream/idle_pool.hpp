@@ -35,8 +35,8 @@ public:
     // The worker thread's pool, with the bounds configured last.
     static IdleConnectionPool& for_this_thread();
 
-    // The most recently idle connection of user on upstream that is still open, to a server that
-    // serves (Upstream::serving), to `server` only when given; nullopt when there is none.
+    // The most recently idle connection of user on upstream that is still open, to a server it may
+    // go on using (Upstream::may_reuse), to `server` only when given; nullopt when there is none.
     std::optional<UpstreamConnection> take(const Upstream& upstream, const std::string& user,
                                            std::optional<std::size_t> server = std::nullopt);
     // Keeps an open, kept-alive connection that carried user's requests.

@@ -73,11 +73,15 @@ public:
         std::size_t server;
         bool resting = false;
     };
+    // connect_timeout: how long the one request that tries a server back from its rest may take.
     std::optional<Pick> pick_server(const std::vector<bool>& tried, const std::string& user = {},
-                                    bool resting_tried = false);
-    // Whether server is neither resting after failures nor failing its health check: an idle
-    // connection to one that is goes unused, whoever it belongs to.
+                                    bool resting_tried = false,
+                                    std::chrono::milliseconds connect_timeout = std::chrono::milliseconds(0));
+    // Whether server is neither resting after failures nor failing its health check.
     bool serving(std::size_t index) const;
+    // Whether an idle connection to server may take a request: while others serve, not one to a
+    // server that doesn't (drained for maintenance, say); with none serving, any that still works.
+    bool may_reuse(std::size_t index) const { return serving(index) || !any_server_usable(); }
     void record_success(std::size_t index);
     void record_failure(std::size_t index, const std::string& reason);
     // An active health check's verdict; a failed server is left out until one passes.
@@ -107,7 +111,7 @@ private:
     static int keep_new_session(SSL* ssl, SSL_SESSION* session);
     bool usable(std::size_t index, std::int64_t now_ms) const;
     // A server whose rest ended and that has not answered since: whether this request may try it.
-    bool take_turn(std::size_t index, std::int64_t now_ms);
+    bool take_turn(std::size_t index, std::int64_t now_ms, std::chrono::milliseconds connect_timeout);
 
     friend class InFlight;
     struct ServerHealth {
