@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "easgate/common/accept_backoff.hpp"
 #include "easgate/common/listen_socket.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/common/use_nothrow.hpp"
@@ -93,7 +94,8 @@ asio::awaitable<void> AdminServer::accept_loop() {
         auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
         if (ec == asio::error::operation_aborted) co_return;
         if (ec) {
-            spdlog::warn("admin: accepting a connection failed: {}", ec.message());
+            co_await common::pause_after_failed_accept(acceptor_.get_executor(), ec, accept_log_,
+                                                       "admin: accepting a connection failed");
             continue;
         }
         if (open_ >= max_admin_connections) {

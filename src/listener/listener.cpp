@@ -6,8 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "easgate/common/accept_backoff.hpp"
 #include "easgate/common/listen_socket.hpp"
-#include "easgate/common/resource_shortage.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/config.hpp"
@@ -64,15 +64,8 @@ asio::awaitable<void> Listener::accept_loop() {
         auto [ec, socket] = co_await acceptor_.async_accept(pick_worker_(), use_nothrow);
         if (ec == asio::error::operation_aborted) co_return;
         if (ec) {
-            // Out of descriptors or memory: back off instead of spinning on the error.
-            const auto shortage = common::resource_shortage(ec);
-            const std::string reason = shortage ? *shortage : ec.message();
-            accept_failure_ = reason;
-            if (const long suppressed = runtime_->refusal_log->admit(reason); suppressed >= 0)
-                spdlog::error("accepting a device connection failed: {}{}", reason,
-                              suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
-            asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
-            co_await pause.async_wait(use_nothrow);
+            accept_failure_ = co_await common::pause_after_failed_accept(
+                acceptor_.get_executor(), ec, *runtime_->refusal_log, "accepting a device connection failed");
             continue;
         }
         accept_failure_.clear();

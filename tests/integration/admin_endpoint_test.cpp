@@ -24,6 +24,30 @@ protected:
     }
 };
 
+// Out of descriptors, accepting fails again at once while a health check waits in the backlog: the
+// admin endpoint pauses and logs once a second, as the device listeners do, instead of spinning on
+// the accept thread (which also accepts devices and handles signals) and filling the disk.
+TEST_F(AdminEndpointTest, OutOfDescriptorsTheAdminEndpointBacksOff) {
+#if defined(EASGATE_TEST_SANITIZED)
+    GTEST_SKIP() << "not under the sanitizers, which need descriptors of their own";
+#endif
+    start_gateway();
+    const auto pid = std::to_string(gateway_pid());
+    const auto original =
+        run_command({"prlimit", "--pid", pid, "--nofile", "--noheadings", "--output", "SOFT"});
+    ASSERT_EQ(original.exit_code, 0) << original.err;
+    const auto soft_limit = original.out.substr(0, original.out.find_first_of(" \n"));
+    const auto limit = std::to_string(first_free_descriptor(gateway_pid()));
+    ASSERT_EQ(run_command({"prlimit", "--pid", pid, "--nofile=" + limit + ":"}).exit_code, 0);
+    EXPECT_NE(get(admin_url("/healthz"), {"--max-time", "2"}).exit_code, 0) << "no descriptor to answer with";
+    ASSERT_EQ(run_command({"prlimit", "--pid", pid, "--nofile=" + soft_limit + ":"}).exit_code, 0);
+    const auto failures =
+        count_of(gateway_log(), "admin: accepting a connection failed: too many open files");
+    EXPECT_GE(failures, 1u) << gateway_log();
+    EXPECT_LE(failures, 4u) << "logged once a second at most";
+    EXPECT_EQ(get(admin_url("/healthz")).exit_code, 0) << "serves again";
+}
+
 TEST_F(AdminEndpointTest, HealthzAnswersOk) {
     start_gateway();
     const auto result = get(admin_url("/healthz"));

@@ -330,20 +330,6 @@ TEST_F(HostileUpstreamTest, ShutdownWithHalfAHeaderReceivedIsLogged) {
     EXPECT_NE(gateway_log().find("easgate is shutting down"), std::string::npos) << gateway_log();
 }
 
-// The first free descriptor number: with the limit just above it, the next socket easgate opens
-// takes it and the one after that fails with EMFILE.
-int first_free_descriptor(pid_t pid) {
-    std::vector<bool> used;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-        const auto fd = static_cast<std::size_t>(std::stoi(entry.path().filename()));
-        if (used.size() <= fd) used.resize(fd + 1);
-        used[fd] = true;
-    }
-    std::size_t free = 0;
-    while (free < used.size() && used[free]) ++free;
-    return static_cast<int>(free);
-}
-
 // Out of file descriptors is easgate's shortage: it says so with the remedy, answers 503 with
 // Retry-After, and never leaves a healthy Exchange server out for it.
 TEST_F(HostileUpstreamTest, RunningOutOfDescriptorsIsSaidAndNeverBlamedOnExchange) {

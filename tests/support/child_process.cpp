@@ -257,4 +257,16 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
     return count;
 }
 
+int first_free_descriptor(pid_t pid) {
+    std::vector<bool> used;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        const auto fd = static_cast<std::size_t>(std::stoi(entry.path().filename()));
+        if (used.size() <= fd) used.resize(fd + 1);
+        used[fd] = true;
+    }
+    std::size_t free = 0;
+    while (free < used.size() && used[free]) ++free;
+    return static_cast<int>(free);
+}
+
 }  // namespace easgate::testing

@@ -56,5 +56,8 @@ std::string read_file(const std::filesystem::path& path);
 std::size_t count_of(const std::string& text, const std::string& needle);
 std::filesystem::path make_temp_dir(const std::string& prefix);
 std::uint16_t free_tcp_port();  // bound and released; good enough on a test machine
+// The first free descriptor number of process pid: with its limit just above it, the next socket it
+// opens takes it and the one after that fails with EMFILE; with its limit at it, the next fails.
+int first_free_descriptor(pid_t pid);
 
 }  // namespace easgate::testing

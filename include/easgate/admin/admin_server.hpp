@@ -50,6 +50,7 @@ private:
     std::size_t open_ = 0;                          // connections being served; on the accept thread only
     std::list<boost::beast::tcp_stream*> waiting_;  // of those, the ones reading their request, oldest first
     common::LogRateLimiter full_log_{std::chrono::minutes(1)};
+    common::LogRateLimiter accept_log_;
 };
 
 }  // namespace easgate::admin
