@@ -41,10 +41,12 @@ TEST_F(AdminEndpointTest, OutOfDescriptorsTheAdminEndpointBacksOff) {
     ASSERT_EQ(run_command({"prlimit", "--pid", pid, "--nofile=" + limit + ":"}).exit_code, 0);
     EXPECT_NE(get(admin_url("/healthz"), {"--max-time", "2"}).exit_code, 0) << "no descriptor to answer with";
     ASSERT_EQ(run_command({"prlimit", "--pid", pid, "--nofile=" + soft_limit + ":"}).exit_code, 0);
-    const auto failures =
-        count_of(gateway_log(), "admin: accepting a connection failed: too many open files");
+    const auto failures = count_of(gateway_log(), "admin: accepting a connection failed");
     EXPECT_GE(failures, 1u) << gateway_log();
     EXPECT_LE(failures, 4u) << "logged once a second at most";
+    EXPECT_NE(gateway_log().find("admin: accepting a connection failed: too many open files"),
+              std::string::npos)
+        << gateway_log();
     EXPECT_EQ(get(admin_url("/healthz")).exit_code, 0) << "serves again";
 }
 
