@@ -10,6 +10,7 @@
 #include "easgate/common/heap_tuning.hpp"
 #include "easgate/common/logging.hpp"
 #include "easgate/common/openssl_memory.hpp"
+#include "easgate/common/resource_shortage.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/doctor/doctor.hpp"
 #include "easgate/kerberos/kdc_order.hpp"
@@ -33,6 +34,24 @@ void log_heap_tuning(const easgate::common::HeapTuning& tuning) {
             "which costs CPU per upload; to let easgate keep them, remove the glibc.malloc.* entries "
             "from GLIBC_TUNABLES (docs/forwarding.md)");
     }
+}
+
+// Each device connection may hold one to Exchange too; the rest is for listeners, the directory,
+// the KDC, CRL fetches and logs.
+void log_open_file_limit(const std::optional<easgate::common::OpenFileLimit>& limit,
+                         std::size_t max_connections) {
+    if (!limit) return;
+    if (limit->now != limit->before)
+        spdlog::info("file descriptors: soft limit raised from {} to the hard limit, {}", limit->before,
+                     limit->now);
+    const std::uint64_t wanted = 2 * static_cast<std::uint64_t>(max_connections) + 1024;
+    if (limit->now < wanted)
+        spdlog::warn(
+            "file descriptors: the limit is {}, and limits.max_connections ({}) device connections with "
+            "their Exchange connections may need {}: devices beyond it are refused at accept. Raise "
+            "LimitNOFILE in the systemd unit (docker run --ulimit nofile=…, ulimit -Hn in a shell), or "
+            "lower limits.max_connections",
+            limit->now, max_connections, wanted);
 }
 
 }  // namespace
@@ -89,6 +108,7 @@ int main(int argc, char** argv) {
                 "/var/log/easgate so and lets easgate write nowhere else)");
         }
         log_heap_tuning(easgate::common::tune_heap_for_uploads(config.limits.upload_read_ahead));
+        log_open_file_limit(easgate::common::raise_open_file_limit(), config.limits.max_connections);
         if (easgate::common::openssl_memory::installed())
             spdlog::debug("memory: OpenSSL's record buffers are recycled per thread");
         // Hung KDCs asked last (kerberos::KdcWatch): easgate's file goes before the admin's in

@@ -1,5 +1,6 @@
 #include "easgate/common/resource_shortage.hpp"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +34,17 @@ std::optional<std::string> descriptor_shortage() {
         return std::nullopt;
     }
     return resource_shortage(boost::system::error_code(errno, boost::system::system_category()));
+}
+
+std::optional<OpenFileLimit> raise_open_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nullopt;
+    OpenFileLimit result{limit.rlim_cur, limit.rlim_cur, limit.rlim_max};
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) result.now = limit.rlim_max;
+    }
+    return result;
 }
 
 }  // namespace easgate::common
