@@ -48,7 +48,7 @@ void log_open_file_limit(const std::optional<easgate::common::OpenFileLimit>& li
     if (limit->now < wanted)
         spdlog::warn(
             "file descriptors: the limit is {}, and limits.max_connections ({}) device connections with "
-            "their Exchange connections may need {}: devices beyond it are refused at accept. Raise "
+            "their Exchange connections may need {}: connections beyond it fail at accept. Raise "
             "LimitNOFILE in the systemd unit (docker run --ulimit nofile=…, ulimit -Hn in a shell), or "
             "lower limits.max_connections",
             limit->now, max_connections, wanted);

@@ -22,6 +22,8 @@ constexpr const char* tls12_ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr unsigned char session_id_context[] = "easgate";
+// The most a device's Certificate message may hold: a 3-tier chain of 4 KiB certificates is 16 KiB.
+constexpr long max_device_chain_bytes = 32 * 1024;
 
 std::string openssl_error() {
     const unsigned long code = ERR_get_error();
@@ -211,6 +213,11 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_cipher_list(ctx, tls12_ciphers);
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1);
+    // A phone sends its certificate, perhaps with its issuing CA: a few KiB. Padded with junk
+    // certificates (verification ignores them) a chain would still be kept, decoded, with its session
+    // in the cache for tls_session_lifetime: OpenSSL's own bound, 100 KiB, lets one enrolled device
+    // fill the cache's memory.
+    SSL_CTX_set_max_cert_list(ctx, max_device_chain_bytes);
 
     if (SSL_CTX_use_certificate_chain_file(ctx, listener.certificate.c_str()) != 1) {
         fail(key_prefix + ".certificate", listener.certificate, "not a PEM certificate chain");

@@ -68,6 +68,19 @@ TEST_F(ClientCertificateTest, DeviceSendingItsIssuingCaIsAcceptedWhenOnlyTheRoot
     EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "dave@example.test \"GET").empty());
 }
 
+// A chain padded with junk certificates (verification would ignore them) to make easgate keep it,
+// decoded, with the session in its cache: over 32 KiB it is refused in the handshake.
+TEST_F(ClientCertificateTest, AChainPaddedWithJunkCertificatesIsRefused) {
+    start_gateway();
+    std::string padded = read_file(pki_dir() / "alice.pem");
+    const std::string junk = read_file(pki_dir() / "rogue.pem");
+    while (padded.size() < 64 * 1024) padded += junk;
+    write_file(pki_dir() / "padded.pem", padded);
+    std::filesystem::copy_file(pki_dir() / "alice.key", pki_dir() / "padded.key",
+                               std::filesystem::copy_options::overwrite_existing);
+    expect_refused("padded", "excessive message size");
+}
+
 TEST_F(ClientCertificateTest, ExpiredCertificateIsRefused) {
     start_gateway();
     expect_refused("expired", "certificate has expired");
