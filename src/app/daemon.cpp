@@ -153,20 +153,7 @@ void Daemon::open_listeners(const listener::Listener::ExecutorPicker& pick) {
 
 void Daemon::open_admin() {
     const auto metrics = [this] {
-        std::vector<const upstream::Upstream*> upstreams;
-        for (const auto& u : parts_.upstreams) upstreams.push_back(u.get());
-        MetricsSources sources{parts_.directory ? &parts_.directory->counters() : nullptr,
-                               parts_.delegation ? &parts_.delegation->counters() : nullptr,
-                               parts_.sessions.get(),
-                               upstreams,
-                               parts_.policy.get(),
-                               parts_.refusals.get(),
-                               parts_.crl_refresh.get(),
-                               parts_.requests.get()};
-        if (parts_.directory) sources.directory_cache_entries = parts_.directory->cached_lookups();
-        if (parts_.delegation) sources.delegation_cache_entries = parts_.delegation->cached_credentials();
-        for (const auto& listener : parts_.listeners) sources.listener_tls.push_back(listener->tls.get());
-        auto families = collect_metrics(sources);
+        auto families = collect_metrics(metrics_sources(parts_));
         for (auto& family : reload_metrics(reload_status_)) families.push_back(std::move(family));
         return families;
     };

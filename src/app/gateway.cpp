@@ -158,4 +158,20 @@ GatewayParts build_gateway(const config::Config& config, const GatewayParts* run
     return parts;
 }
 
+MetricsSources metrics_sources(const GatewayParts& parts) {
+    MetricsSources sources{.directory = parts.directory ? &parts.directory->counters() : nullptr,
+                           .delegation = parts.delegation ? &parts.delegation->counters() : nullptr,
+                           .sessions = parts.sessions.get(),
+                           .upstreams = {},
+                           .policy = parts.policy.get(),
+                           .refusals = parts.refusals.get(),
+                           .crl_refresh = parts.crl_refresh.get(),
+                           .requests = parts.requests.get()};
+    for (const auto& u : parts.upstreams) sources.upstreams.push_back(u.get());
+    if (parts.directory) sources.directory_cache_entries = parts.directory->cached_lookups();
+    if (parts.delegation) sources.delegation_cache_entries = parts.delegation->cached_credentials();
+    for (const auto& listener : parts.listeners) sources.listener_tls.push_back(listener->tls.get());
+    return sources;
+}
+
 }  // namespace easgate::app

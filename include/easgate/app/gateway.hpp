@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "easgate/app/gateway_metrics.hpp"
 #include "easgate/app/reload.hpp"
 #include "easgate/config/config.hpp"
 #include "easgate/delegation/delegation_service.hpp"
@@ -34,10 +35,13 @@ struct GatewayParts {
 // Builds what each listener's connections share (TLS contexts, upstreams, the filter chain) from a
 // validated configuration. Throws config::ConfigError when a certificate, key, CA, CRL file or
 // keytab is unusable, so `check-config` catches what `run` would trip over.
-// With running (a reload): the directory client, delegation service, policy and
-// upstreams whose section and files are unchanged are kept, with their caches, pools and counters;
-// the TLS contexts are always built anew, re-reading certificates, keys, CAs and CRLs.
+// With running (a reload): the directory client, delegation service, policy, upstreams and each
+// listener's TLS context whose settings and files are unchanged are kept, with their caches, pools
+// and counters; the others are built anew, re-reading their files.
 GatewayParts build_gateway(const config::Config& config, const GatewayParts* running = nullptr);
+
+// What /metrics reads from parts.
+MetricsSources metrics_sources(const GatewayParts& parts);
 
 // What each start and each reload that took applies process-wide: the bounds of the workers' idle
 // Exchange connections, and a word on each listener that checks no revocation (allowed, but never
