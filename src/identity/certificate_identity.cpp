@@ -194,10 +194,10 @@ Refusal read_sid_url(const ASN1_IA5STRING* uri, std::string& sid) {
     if (!common::equals_ignoring_case(url.substr(0, sid_url_prefix.size()), sid_url_prefix)) {
         return std::nullopt;
     }
+    // Not a SID (an Intune variable that found none, say): it names no one, and the certificate maps
+    // as it would without it.
     const std::string_view text = url.substr(sid_url_prefix.size());
-    if (!is_sid_text(text)) {
-        return "certificate SID (SAN URL " + std::string(sid_url_prefix) + ") " + std::string(not_sid_text);
-    }
+    if (!is_sid_text(text)) return std::nullopt;
     return add_sid(text, sid);
 }
 

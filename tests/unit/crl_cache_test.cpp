@@ -37,7 +37,19 @@ protected:
                                                  std::chrono::hours(1));
     }
 
+    // A refresher of store with dir as its cache_dir, started: what start() does at once, and no fetch
+    // (context never runs).
+    std::shared_ptr<CrlRefresher> start_refresher(const std::shared_ptr<RevocationStore>& store) {
+        config::CrlRefresh settings;
+        settings.cache_dir = dir.string();
+        auto refresher = std::make_shared<CrlRefresher>(context.get_executor(), store, settings,
+                                                        std::make_shared<CrlRefreshCounters>());
+        refresher->start();
+        return refresher;
+    }
+
     std::filesystem::path dir;
+    boost::asio::io_context context;
 };
 
 TEST_F(CrlCacheTest, KeepsTheLastBodyOfEachUrlInADirectoryOnlyItsOwnerReads) {
@@ -101,12 +113,7 @@ TEST_F(CrlCacheTest, ARefresherTakesBackOnlyCrlsItsCasSigned) {
     cache.save("http://127.0.0.1:9/rogue.crl", TestCa::create_root("Rogue CA").crl_pem());
     cache.save("http://127.0.0.1:9/forged.crl", TestCa::create_root("Corp Issuing CA").crl_pem());
 
-    boost::asio::io_context context;  // never run: no fetch, only what start() does at once
-    config::CrlRefresh settings;
-    settings.cache_dir = dir.string();
-    const auto refresher = std::make_shared<CrlRefresher>(context.get_executor(), store, settings,
-                                                          std::make_shared<CrlRefreshCounters>());
-    refresher->start();
+    const auto refresher = start_refresher(store);
 
     const auto held = store->crl_next_updates();
     ASSERT_EQ(held.size(), 1u);
@@ -125,20 +132,11 @@ TEST_F(CrlCacheTest, ARefresherOfAReloadThatKeptTheStoreLeavesTheCacheAlone) {
     const auto store = store_trusting(root, issuing);
     const CrlCache cache(dir.string(), max_crl_bytes);
     cache.save("http://127.0.0.1:9/issuing.crl", issuing.crl_pem());
-    boost::asio::io_context context;  // never run: only what start() does at once
-    config::CrlRefresh settings;
-    settings.cache_dir = dir.string();
-    const auto start_refresher = [&] {
-        const auto refresher = std::make_shared<CrlRefresher>(context.get_executor(), store, settings,
-                                                              std::make_shared<CrlRefreshCounters>());
-        refresher->start();
-        refresher->stop();
-    };
-    start_refresher();
+    start_refresher(store)->stop();
     ASSERT_EQ(store->crl_next_updates().size(), 1u);
 
     cache.save("http://127.0.0.1:9/root.crl", root.crl_pem());  // a file the store never held
-    start_refresher();
+    start_refresher(store)->stop();
     EXPECT_EQ(store->crl_next_updates().size(), 1u) << "the cache was loaded again";
 }
 

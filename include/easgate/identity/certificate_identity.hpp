@@ -46,13 +46,13 @@ inline constexpr std::size_t max_name_bytes = 256;
 // Extracts the identity from a certificate whose chain has already been verified. The SID comes
 // from the SID extension or from a SAN URL "tag:microsoft.com,2022-09-14:sid:<SID>" (KB5014754's
 // form for CAs that can't add the extension, e.g. Intune's; the prefix matched ignoring case), the
-// same either way; other URIs are ignored. Refuses (error set, identity empty) a certificate with
-// neither a UPN nor an email; a SAN or SID extension that is repeated, not strict DER, or holds more
-// than one UPN or SID; two SIDs that differ, in whichever places; a UPN value that is not a
-// UTF8String; a SID that is not "S-1-" and dash-separated decimal numbers; and a UPN or email that
-// is empty, over max_name_bytes, not valid UTF-8 (emails: not ASCII) or holds a control character
-// (C0 including NUL, CR and LF, DEL, C1). Never throws; leaves the thread's OpenSSL error queue as
-// it found it, so a later TLS call does not read these decoding errors as its own.
+// same either way; other URIs, and a SID URL whose rest is no SID, are ignored. Refuses (error set, identity
+// empty) a certificate with neither a UPN nor an email; a SAN or SID extension that is repeated, not strict
+// DER, or holds more than one UPN or SID; two SIDs that differ, in whichever places; a UPN value that is not
+// a UTF8String; an extension's SID that is not "S-1-" and dash-separated decimal numbers; and a UPN or email
+// that is empty, over max_name_bytes, not valid UTF-8 (emails: not ASCII) or holds a control character (C0
+// including NUL, CR and LF, DEL, C1). Never throws; leaves the thread's OpenSSL error queue as it found it,
+// so a later TLS call does not read these decoding errors as its own.
 IdentityResult extract_identity(X509* leaf);
 
 // The same from DER bytes, which must be exactly one certificate: trailing bytes are refused, as
