@@ -43,7 +43,7 @@ std::string key_of(const ASN1_OBJECT* type) {
 
 // CertNameToStr's rule: in double quotes when the value is empty, starts or ends with a space, or
 // holds one of , + = " < > # ; or a line feed; a double quote inside is doubled.
-std::string quoted(std::string_view value) {
+std::string windows_quoted(std::string_view value) {
     const bool quote = value.empty() || value.front() == ' ' || value.back() == ' ' ||
                        value.find_first_of(",+=\"<>#;\n") != std::string_view::npos;
     if (!quote) return std::string(value);
@@ -68,7 +68,7 @@ std::optional<std::string> windows_name(const X509_NAME* name) {
         const int set = X509_NAME_ENTRY_set(entry);
         if (index > 0) out += set == rdn ? " + " : ",";
         rdn = set;
-        out += key_of(X509_NAME_ENTRY_get_object(entry)) + "=" + quoted(value);
+        out += key_of(X509_NAME_ENTRY_get_object(entry)) + "=" + windows_quoted(value);
     }
     return out;
 }
