@@ -17,6 +17,10 @@
 namespace easgate::upstream {
 namespace {
 
+// An interim answer Exchange sends before its final one (100, 102, 103), which easgate reads past;
+// a 101 would switch protocols and is no interim answer here.
+bool is_interim(unsigned status) { return status / 100 == 1 && status != 101; }
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using error_code = boost::system::error_code;
@@ -307,8 +311,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_early_answer(
         parser.body_limit(boost::none);
         parser.skip(request.line.head);
         ec = co_await read_header(parser);
-    } while (!ec && response->parser.get().result_int() / 100 == 1 &&
-             response->parser.get().result_int() != 101);
+    } while (!ec && is_interim(response->parser.get().result_int()));
     const auto& header = response->parser.get();
     if (!ec && header.result_int() >= 200 && unrelayable_status(header.result_int()).empty() &&
         unrelayable_coding(header).empty()) {
@@ -367,7 +370,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
                                         "upstream " + url + " did not answer within " + deadline.origin +
                                         " (" + config::format_duration(deadline.timeout) + ")"));
         co_return fail(request, Failure::unavailable(no_valid_response(url, unreadable_answer(ec))));
-    } while (response->parser.get().result_int() / 100 == 1 && response->parser.get().result_int() != 101);
+    } while (is_interim(response->parser.get().result_int()));
     auto unrelayable = unrelayable_status(response->parser.get().result_int());
     if (unrelayable.empty()) unrelayable = unrelayable_coding(response->parser.get());
     if (!unrelayable.empty()) {
