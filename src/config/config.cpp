@@ -68,7 +68,7 @@ public:
     static void read(Reader map, Section& section, const Fields& fields) {
         Parser parser(std::move(map));
         fields(parser, section);
-        parser.map_.reject_unknown_keys();
+        parser.map_.reject_unknown_or_repeated_keys();
     }
 
 private:

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "easgate/config/config.hpp"
 #include "easgate/config/units.hpp"
@@ -34,10 +35,16 @@ void Reader::fail_at(const std::string& key, const std::string& message) const {
     Reader(value && !value.IsNull() ? value : node_, child_path(key)).fail(message);
 }
 
-void Reader::reject_unknown_keys() const {
+void Reader::reject_unknown_or_repeated_keys() const {
+    std::map<std::string, int> lines;  // of the keys seen, for the message
     for (const auto& entry : node_) {
         const auto key = entry.first.as<std::string>();
-        if (!known_.contains(key)) Reader(entry.first, child_path(key)).fail("unknown key");
+        const Reader at(entry.first, child_path(key));
+        if (!known_.contains(key)) at.fail("unknown key");
+        const auto [first, fresh] = lines.emplace(key, entry.first.Mark().line + 1);
+        if (!fresh)
+            at.fail("written twice (first on line " + std::to_string(first->second) +
+                    "): only the first would count; keep one");
     }
 }
 

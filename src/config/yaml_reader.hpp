@@ -26,8 +26,10 @@ public:
     // Fails naming key, present or not (a default that conflicts with a neighbour's value).
     [[noreturn]] void fail_at(const std::string& key, const std::string& message) const;
 
-    // Unknown keys are typos that would otherwise silently fall back to defaults.
-    void reject_unknown_keys() const;
+    // Unknown keys are typos that would otherwise silently fall back to defaults; of a key written
+    // twice (a setting added at the end of a section that already had it) YAML readers keep one,
+    // and which one is not what the admin can tell.
+    void reject_unknown_or_repeated_keys() const;
 
     std::vector<Reader> items() const;
 

@@ -27,6 +27,16 @@ CertSpec device(std::optional<std::string> upn, std::vector<std::string> emails 
     return spec;
 }
 
+// The fixture's shorter waits than the defaults, for the keys a test's own limits leave out (a key
+// may be written once).
+std::string shorter_timeouts(const std::string& test_limits) {
+    std::string lines;
+    for (const char* key : {"header_timeout"})
+        if (test_limits.find(std::string(key) + ":") == std::string::npos)
+            lines += "    " + std::string(key) + ": 5s\n";
+    return lines;
+}
+
 void make_server_certificates(const std::filesystem::path& dir) {
     auto server_ca = TestCa::create_root("easgate test server CA");
     write_file(dir / "server-ca.pem", server_ca.cert_pem());
@@ -217,9 +227,8 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         "    ca_file: " +
         (options.upstream_ca_file.empty() ? (pki / "server-ca.pem").string() : options.upstream_ca_file) +
         "\n" + options.upstream +
-        "limits:\n"
-        "    header_timeout: 5s\n" +
-        options.limits + options.sections +
+        "limits:\n" +
+        shorter_timeouts(options.limits) + options.limits + options.sections +
         "logging:\n"
         "  level: debug\n" +
         options.logging + "workers: 2\n";
@@ -242,6 +251,18 @@ std::string GatewayTest::reload_gateway() {
     }
     ADD_FAILURE() << "easgate did not log a reload within 5 s:\n" << gateway_log().substr(before);
     return gateway_log().substr(before);
+}
+
+std::string GatewayTest::metrics() const {
+    return run_command({"curl", "--silent", "--show-error", "--max-time", "10", admin_url("/metrics")}).out;
+}
+
+bool GatewayTest::metrics_show(const std::string& line) const {
+    for (int i = 0; i < 100; ++i) {
+        if (metrics().find(line + "\n") != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
 }
 
 std::string GatewayTest::gateway_url(const std::string& path) const {

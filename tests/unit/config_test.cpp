@@ -62,6 +62,19 @@ TEST_F(ConfigTest, UnknownKeyIsRefusedWithItsPath) {
     EXPECT_EQ(error_of(valid("", "limtis:\n  upload_read_ahead: 1MiB\n")), "limtis: unknown key (line 14)");
 }
 
+// yaml-cpp keeps the first of a key written twice: a setting added at a section's end, where the
+// section had it already, would silently not count.
+TEST_F(ConfigTest, AKeyWrittenTwiceIsRefusedNamingBothLines) {
+    EXPECT_EQ(error_of(valid("", "limits:\n  header_timeout: 5s\n  idle_timeout: 1m\n  header_timeout: 60s\n")),
+              "limits.header_timeout: written twice (first on line 15): only the first would count; keep "
+              "one (line 17)");
+    EXPECT_EQ(error_of(valid("      mode: optional\n      mode: required\n")),
+              "listeners[0].client_auth.mode: written twice (first on line 9): only the first would count; "
+              "keep one (line 10)");
+    EXPECT_EQ(error_of(valid("", "limits:\n  header_timeout: 5s\nlimits:\n  idle_timeout: 1m\n")),
+              "limits: written twice (first on line 14): only the first would count; keep one (line 16)");
+}
+
 TEST_F(ConfigTest, WrongTypesAndImpossibleValuesAreRefused) {
     EXPECT_EQ(
         error_of(valid("", "limits:\n  upload_read_ahead: 10MB\n")),
