@@ -55,7 +55,8 @@ lab_add_groups() {  # COUNT: bench1..benchCOUNT in every group (the groups made 
 # config/easgate.demo.yaml on our own port, with /metrics and one worker, access log at info (as
 # nginx's, beside which it is measured). The lab's Apache has 512 processes and keeps an idle
 # connection 60 s; an Exchange connection only ever carries one user, so 2,000 users' idle
-# connections would take them all: easgate keeps at most 200 idle.
+# connections would take them all: easgate keeps at most 200 idle. Every simulated device comes
+# from one address: no limit on handshakes per address.
 # Two more listeners delegate to the same SPN but forward to easgate-bench-upstream (https, TLS
 # 1.3), which ignores the Authorization header: the whole request path of easgate (directory and
 # delegation cached) against a fast Exchange stand-in, to put beside nginx's pass-through to the
@@ -76,7 +77,7 @@ lab_easgate_config() {
   sed -e "s/^    port: 8443/    port: $((port_base + 10))/" \
     -e "/^listeners:/r"<(lab_fast_listener) -e "/^    service_principal:/r"<(lab_fast_upstream) config/easgate.demo.yaml
   printf 'admin: {listen: 127.0.0.1:%s}\nworkers: %s\n' $((port_base + 19)) "$workers"
-  printf 'limits: {max_idle_upstream_connections: 200}\n'
+  printf 'limits: {max_idle_upstream_connections: 200, max_handshakes_per_address: 0}\n'
 }
 
 lab_fast_upstream() {

@@ -1,5 +1,6 @@
 #include "easgate/common/ip_network.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -51,5 +52,15 @@ std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
 }
 
 bool IpNetwork::contains(const address& ip) const { return same_prefix(bytes_, as_v6_bytes(ip), prefix_); }
+
+std::string source_key(const address& ip) {
+    if (ip.is_v4()) return ip.to_string();
+    const auto v6 = ip.to_v6();
+    if (v6.is_v4_mapped())
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
+    auto network = v6.to_bytes();
+    std::fill(network.begin() + 8, network.end(), std::uint8_t{0});
+    return boost::asio::ip::make_address_v6(network).to_string() + "/64";
+}
 
 }  // namespace easgate::common

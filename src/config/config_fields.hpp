@@ -101,6 +101,7 @@ inline constexpr auto limits = [](auto& f, auto& l) {
     f.field("upload_read_ahead", l.upload_read_ahead, Size{});
     f.field("max_request_body", l.max_request_body, Size{});
     f.field("max_header_bytes", l.max_header_bytes, Size{.min = 1024});
+    f.field("handshake_timeout", l.handshake_timeout, Duration{});
     f.field("header_timeout", l.header_timeout, Duration{});
     f.field("idle_timeout", l.idle_timeout, Duration{});
     f.field("client_body_timeout", l.client_body_timeout, Duration{});
@@ -112,6 +113,7 @@ inline constexpr auto limits = [](auto& f, auto& l) {
     f.field("min_body_rate", l.min_body_rate, Size{});
     f.field("max_connections", l.max_connections, Whole{.min = 1, .max = 10'000'000});
     f.field("max_connections_per_user", l.max_connections_per_user, Whole{.max = 10'000'000});
+    f.field("max_handshakes_per_address", l.max_handshakes_per_address, Whole{.max = 10'000'000});
     f.field("upstream_idle_timeout", l.upstream_idle_timeout, Duration{});
     f.field("max_idle_upstream_connections", l.max_idle_upstream_connections, Whole{.max = 1'000'000});
 };

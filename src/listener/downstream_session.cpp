@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 
 #include "downstream_session_internal.hpp"
+#include "easgate/common/ip_network.hpp"
 #include "easgate/common/read_buffer.hpp"
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/common/use_nothrow.hpp"
@@ -41,6 +42,7 @@ DownstreamSession::DownstreamSession(tcp::socket socket, std::shared_ptr<Listene
     buffer_.max_size(common::read_buffer_limit(limits_.max_header_bytes));
     error_code ignored;
     peer_ = tcp_stream().socket().remote_endpoint(ignored);
+    handshake_due_ = std::chrono::steady_clock::now() + limits_.handshake_timeout;
 }
 
 DownstreamSession::~DownstreamSession() {
@@ -100,12 +102,15 @@ asio::awaitable<void> DownstreamSession::linger() {
 }
 
 asio::awaitable<bool> DownstreamSession::handshake() {
+    const auto source = common::source_key(peer_.address());
+    if (!take_handshake_slot(source)) co_return false;
     error_code ignored;
     tcp_stream().socket().set_option(tcp::no_delay(true), ignored);
     tcp_stream().socket().set_option(asio::socket_base::keep_alive(true), ignored);
     runtime_->tls->verify_into(stream_.native_handle(), check_);
-    tcp_stream().expires_after(limits_.header_timeout);
+    tcp_stream().expires_at(handshake_due_);
     auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+    runtime_->sessions->give_handshake_slot(source);
     if (ec) {
         log_refused_handshake(ec);
         co_return false;
@@ -124,7 +129,28 @@ asio::awaitable<bool> DownstreamSession::handshake() {
     co_return true;
 }
 
+bool DownstreamSession::take_handshake_slot(const std::string& source) {
+    const auto max = limits_.max_handshakes_per_address;
+    if (runtime_->sessions->take_handshake_slot(source, max)) return true;
+    const std::string reason = "limits.max_handshakes_per_address (" + std::to_string(max) + ") reached";
+    const long suppressed = runtime_->refusal_log->admit(reason);
+    if (suppressed < 0) return false;
+    spdlog::warn(
+        "closed the connection from {} before TLS: {}: that many connections from {} are in "
+        "their TLS handshake: connections that never finish it, or a load balancer or NAT in "
+        "front (have it send the PROXY protocol, listeners[].proxy_protocol, or raise the limit; "
+        "0 turns it off){}",
+        peer_text(), reason, source,
+        suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
+    return false;
+}
+
 void DownstreamSession::log_refused_handshake(const error_code& ec) {
+    if (check_.refusal.empty() && ec == beast::error::timeout) {
+        spdlog::debug("device {} did not finish its TLS handshake within limits.handshake_timeout ({})",
+                      peer_text(), config::format_duration(limits_.handshake_timeout));
+        return;
+    }
     if (check_.refusal.empty() && is_disconnect(ec)) {
         spdlog::debug("device {} left during the TLS handshake: {}", peer_text(), ec.message());
         return;

@@ -89,6 +89,8 @@ private:
     asio::awaitable<ProxyHeaderParse> read_proxy_header();
     void refuse_proxied(std::string_view cause, const std::string& reason);
     asio::awaitable<bool> handshake();
+    // limits.max_handshakes_per_address: false, logged, when the source holds it already.
+    bool take_handshake_slot(const std::string& source);
     asio::awaitable<void> linger();
     void log_refused_handshake(const error_code& ec);
     asio::awaitable<bool> serve_request(bool first);
@@ -163,6 +165,8 @@ private:
     upstream::DeviceStream stream_;
     beast::flat_buffer buffer_;
     tcp::endpoint peer_;
+    // limits.handshake_timeout from the accept: the PROXY header and the TLS handshake share it.
+    std::chrono::steady_clock::time_point handshake_due_;
     std::string peer_address_;           // peer_'s address as text, once: every X-Forwarded-For
     bool answered_before_body_ = false;  // answered with the device maybe still sending: linger()
     bool answer_broken_ = false;         // the device got part of an answer: closed without close_notify

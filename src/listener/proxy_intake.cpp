@@ -43,13 +43,13 @@ asio::awaitable<bool> DownstreamSession::take_proxy_header() {
     co_return true;
 }
 
-// The header and not one byte more, within limits.header_timeout: what follows is the device's TLS
+// The header and not one byte more, within limits.handshake_timeout: what follows is the device's TLS
 // ClientHello, for OpenSSL. Each round peeks at what has arrived and consumes only the header's
 // bytes: all of them while the header is incomplete, up to its end once it is complete.
 asio::awaitable<ProxyHeaderParse> DownstreamSession::read_proxy_header() {
     auto& socket = tcp_stream().socket();
     asio::steady_timer deadline(socket.get_executor());
-    deadline.expires_after(limits_.header_timeout);
+    deadline.expires_at(handshake_due_);
     // The timer may fire just as the header is complete: it must not cancel the TLS handshake then.
     auto waiting = std::make_shared<bool>(true);
     deadline.async_wait([self = shared_from_this(), waiting](const error_code& ec) {
@@ -78,8 +78,8 @@ asio::awaitable<ProxyHeaderParse> DownstreamSession::read_proxy_header() {
             have += n;
         }
         if (ec && timed_out())
-            result = refusal("timeout", "no complete PROXY header within limits.header_timeout (" +
-                                            config::format_duration(limits_.header_timeout) + ")");
+            result = refusal("timeout", "no complete PROXY header within limits.handshake_timeout (" +
+                                            config::format_duration(limits_.handshake_timeout) + ")");
         else if (ec)
             result = refusal("missing", "the connection ended before a complete PROXY header (" +
                                             std::to_string(have) + " bytes): " + ec.message());

@@ -18,21 +18,15 @@ void SessionRegistry::remove(Entry entry) {
 }
 
 bool SessionRegistry::take_user_slot(const std::string& user, unsigned max) {
-    std::lock_guard lock(users_mutex_);
-    auto& open = per_user_[user];
-    if (max > 0 && open >= max) {
-        if (open == 0) per_user_.erase(user);
-        over_user_limit_.fetch_add(1, std::memory_order_relaxed);
-        return false;
-    }
-    ++open;
-    return true;
+    if (per_user_.take(user, max)) return true;
+    over_user_limit_.fetch_add(1, std::memory_order_relaxed);
+    return false;
 }
 
-void SessionRegistry::give_user_slot(const std::string& user) {
-    std::lock_guard lock(users_mutex_);
-    const auto found = per_user_.find(user);
-    if (found != per_user_.end() && --found->second == 0) per_user_.erase(found);
+bool SessionRegistry::take_handshake_slot(const std::string& source, unsigned max) {
+    if (handshaking_.take(source, max)) return true;
+    over_address_limit_.fetch_add(1, std::memory_order_relaxed);
+    return false;
 }
 
 namespace {

@@ -1,10 +1,12 @@
 // Limits that protect the gateway from devices: how many connections may be open, how slowly a
 // body may arrive, and which paths are relayed at all.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <memory>
 #include <thread>
 
@@ -21,17 +23,6 @@ protected:
     std::string status_of(const std::string& path, std::vector<std::string> extra = {}) {
         extra.insert(extra.end(), {"--write-out", "%{http_code}", "--output", "/dev/null"});
         return curl("alice", path, std::move(extra)).out;
-    }
-
-    std::string metrics() { return run_command({"curl", "-sS", admin_url("/metrics")}).out; }
-
-    // Polls /metrics until it holds line (the accept loop and the sessions run on other threads).
-    bool metrics_show(const std::string& line) {
-        for (int i = 0; i < 100; ++i) {
-            if (metrics().find(line + "\n") != std::string::npos) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        return false;
     }
 };
 
@@ -53,6 +44,53 @@ TEST_F(ConnectionLimitsTest, ConnectionsBeyondMaxConnectionsAreClosedAtAccept) {
     held.pop_back();  // one slot free again
     ASSERT_TRUE(metrics_show("easgate_device_connections 1")) << metrics();
     EXPECT_EQ(status_of(sync_path), "200");
+}
+
+// Until its TLS handshake is done a connection is nobody's: it has limits.handshake_timeout from its
+// accept, not the header_timeout a device has for its first request.
+TEST_F(ConnectionLimitsTest, AConnectionThatNeverFinishesItsHandshakeIsClosedAtHandshakeTimeout) {
+    start_gateway({.limits = "    handshake_timeout: 1s\n    header_timeout: 30s\n"});
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    socket.connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
+    asio::write(socket, asio::buffer(std::string("\x16\x03\x01", 3)));  // a ClientHello begun, never ended
+    const timeval wait{10, 0};  // beyond handshake_timeout, short of header_timeout
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char byte = 0;
+    boost::system::error_code ec;
+    socket.read_some(asio::buffer(&byte, 1), ec);
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+    EXPECT_NE(wait_for_gateway_log("did not finish its TLS handshake within limits.handshake_timeout (1s)"),
+              "");
+    EXPECT_TRUE(metrics_show("easgate_device_connections_in_handshake 0")) << metrics();
+    EXPECT_EQ(status_of(sync_path), "200") << "a device's handshake is done well within it";
+}
+
+// One host opening connections and never finishing a handshake can't take the connections every
+// device needs: a source (here 127.0.0.1) has up to limits.max_handshakes_per_address in their
+// handshake; a device from another address is served meanwhile, and 127.0.0.1 again once they end.
+TEST_F(ConnectionLimitsTest, ConnectionsFromOneAddressInTheirHandshakeAreBounded) {
+    start_gateway({.limits = "    max_handshakes_per_address: 2\n"});
+    asio::io_context io;
+    std::vector<asio::ip::tcp::socket> held;
+    for (int i = 0; i < 2; ++i) {
+        held.emplace_back(io);
+        held.back().connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
+    }
+    ASSERT_TRUE(metrics_show("easgate_device_connections_in_handshake 2")) << metrics();
+
+    const auto refused = curl("alice", sync_path);
+    EXPECT_NE(refused.exit_code, 0) << "a third handshake from 127.0.0.1 must not be served: " << refused.out;
+    EXPECT_TRUE(metrics_show("easgate_device_connections_over_address_limit_total 1")) << metrics();
+    EXPECT_NE(wait_for_gateway_log("limits.max_handshakes_per_address (2) reached: that many connections "
+                                   "from 127.0.0.1 are in their TLS handshake"),
+              "");
+    EXPECT_EQ(status_of(sync_path, {"--interface", "127.0.0.2"}), "200") << "another address";
+
+    held.clear();  // their handshakes end, and with them their slots
+    ASSERT_TRUE(metrics_show("easgate_device_connections_in_handshake 0")) << metrics();
+    EXPECT_EQ(status_of(sync_path), "200");
+    EXPECT_TRUE(metrics_show("easgate_device_connections_over_address_limit_total 1")) << metrics();
 }
 
 // One user's connections are bounded: a phone opening connections in a loop can't take the ones

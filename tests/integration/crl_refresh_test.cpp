@@ -29,11 +29,6 @@ protected:
         }
         return false;
     }
-
-    std::string metrics() {
-        return run_command({"curl", "--silent", "--show-error", "--max-time", "10", admin_url("/metrics")})
-            .out;
-    }
 };
 
 TEST_F(CrlRefreshTest, ANewlyPublishedRevocationIsEnforcedWithoutRestart) {

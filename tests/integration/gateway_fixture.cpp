@@ -31,7 +31,7 @@ CertSpec device(std::optional<std::string> upn, std::vector<std::string> emails 
 // may be written once).
 std::string shorter_timeouts(const std::string& test_limits) {
     std::string lines;
-    for (const char* key : {"header_timeout"})
+    for (const char* key : {"handshake_timeout", "header_timeout"})
         if (test_limits.find(std::string(key) + ":") == std::string::npos)
             lines += "    " + std::string(key) + ": 5s\n";
     return lines;
@@ -226,9 +226,8 @@ void GatewayTest::start_gateway(const GatewayOptions& options) {
         "]\n"
         "    ca_file: " +
         (options.upstream_ca_file.empty() ? (pki / "server-ca.pem").string() : options.upstream_ca_file) +
-        "\n" + options.upstream +
-        "limits:\n" +
-        shorter_timeouts(options.limits) + options.limits + options.sections +
+        "\n" + options.upstream + "limits:\n" + shorter_timeouts(options.limits) + options.limits +
+        options.sections +
         "logging:\n"
         "  level: debug\n" +
         options.logging + "workers: 2\n";

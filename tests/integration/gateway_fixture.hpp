@@ -106,6 +106,11 @@ protected:
     int stop_gateway() { return gateway_->stop(); }
     pid_t gateway_pid() const { return gateway_->pid(); }
     std::string admin_url(const std::string& path) const { return gateway_->admin_url() + path; }
+    // The admin endpoint's /metrics now.
+    std::string metrics() const;
+    // Polls /metrics until it holds line, a series and its value (the accept loop and the sessions
+    // run on other threads), for up to 5 seconds.
+    bool metrics_show(const std::string& line) const;
     const std::filesystem::path& work_dir() const { return work_; }
     static const std::filesystem::path& pki_dir();
     static SuitePki& pki();

@@ -37,11 +37,6 @@ protected:
         return curl(device, path, extra).out;
     }
 
-    std::string metrics() const {
-        return run_command({"curl", "--silent", "--show-error", "--max-time", "10", admin_url("/metrics")})
-            .out;
-    }
-
     // promtool's verdict on text: its exit code and what it said.
     CommandResult promtool_check(const std::string& text) const {
         const auto file = work_dir() / "metrics.txt";

@@ -47,10 +47,10 @@ protected:
     }
 
     std::uint64_t refusals(const std::string& reason) {
-        const auto metrics = run_command({"curl", "--silent", "--max-time", "10", admin_url("/metrics")}).out;
+        const auto figures = metrics();
         const std::string series = "easgate_proxy_protocol_refused_total{reason=\"" + reason + "\"} ";
-        const auto at = metrics.find(series);
-        return at == std::string::npos ? ~0ull : std::stoull(metrics.substr(at + series.size()));
+        const auto at = figures.find(series);
+        return at == std::string::npos ? ~0ull : std::stoull(figures.substr(at + series.size()));
     }
 
     std::unique_ptr<FaultRelay> relay_;
@@ -93,6 +93,26 @@ TEST_F(ProxyProtocolTest, AMissingHeaderIsRefusedWithTheReasonLogged) {
     EXPECT_EQ(refusals("missing"), 1u);
 }
 
+// Every connection comes from the proxy: handshakes are counted by the device address its header
+// names, so one device flooding does not shut out the others behind the same HAProxy.
+TEST_F(ProxyProtocolTest, HandshakesAreCountedByTheDeviceAddressTheHeaderNames) {
+    auto options = behind_proxies("127.0.0.0/8");
+    options.limits = "    max_handshakes_per_address: 1\n";
+    start_gateway(options);
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket held(io);
+    held.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
+    boost::asio::write(held,
+                       boost::asio::buffer(std::string("PROXY TCP4 203.0.113.7 127.0.0.1 5000 443\r\n")));
+    ASSERT_TRUE(metrics_show("easgate_device_connections_in_handshake 1")) << metrics();
+
+    expect_device_seen_as(through_proxy("PROXY TCP4 203.0.113.8 127.0.0.1 51234 443\r\n"), "203.0.113.8",
+                          "51234");
+    EXPECT_NE(through_proxy("PROXY TCP4 203.0.113.7 127.0.0.1 51235 443\r\n").exit_code, 0);
+    EXPECT_NE(wait_for_gateway_log("that many connections from 203.0.113.7 are in their TLS handshake"), "");
+    EXPECT_TRUE(metrics_show("easgate_device_connections_over_address_limit_total 1")) << metrics();
+}
+
 TEST_F(ProxyProtocolTest, AMalformedHeaderIsRefusedWithTheReasonLogged) {
     start_gateway(behind_proxies("127.0.0.0/8"));
     EXPECT_NE(through_proxy("PROXY TCP4 203.0.113.7 127.0.0.1 99999 443\r\n").exit_code, 0);
@@ -100,19 +120,20 @@ TEST_F(ProxyProtocolTest, AMalformedHeaderIsRefusedWithTheReasonLogged) {
     EXPECT_EQ(refusals("malformed"), 1u);
 }
 
-TEST_F(ProxyProtocolTest, AHeaderThatNeverEndsIsRefusedAtHeaderTimeout) {
+TEST_F(ProxyProtocolTest, AHeaderThatNeverEndsIsRefusedAtHandshakeTimeout) {
     start_gateway(behind_proxies("127.0.0.0/8"));
     boost::asio::io_context io;
     boost::asio::ip::tcp::socket socket(io);
     socket.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
-    const timeval wait{10, 0};  // beyond the fixture's limits.header_timeout (5s): no hang if it is not kept
+    const timeval wait{10,
+                       0};  // beyond the fixture's limits.handshake_timeout (5s): no hang if it is not kept
     ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
     boost::asio::write(socket, boost::asio::buffer(std::string("PROXY TCP4 203.0.113.7 ")));
     char byte = 0;
     boost::system::error_code ec;
     socket.read_some(boost::asio::buffer(&byte, 1), ec);
     EXPECT_EQ(ec, boost::asio::error::eof) << ec.message();
-    EXPECT_NE(wait_for_gateway_log("no complete PROXY header within limits.header_timeout (5s)"), "");
+    EXPECT_NE(wait_for_gateway_log("no complete PROXY header within limits.handshake_timeout (5s)"), "");
     EXPECT_EQ(refusals("timeout"), 1u);
 }
 

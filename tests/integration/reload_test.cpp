@@ -58,10 +58,6 @@ protected:
         write_file(path, yaml);
     }
 
-    std::string metrics() {
-        return run_command({"curl", "--silent", "--max-time", "10", admin_url("/metrics")}).out;
-    }
-
     bool alice_gets_through() {
         const auto result = curl("alice", "/Microsoft-Server-ActiveSync?Cmd=Sync" + device_query,
                                  {"--write-out", "\n%{http_code}"});

@@ -47,7 +47,7 @@ protected:
 
     // A series' value on /metrics, "" when it is not there.
     std::string metric(const std::string& series) {
-        const auto text = run_command({"curl", "-sS", admin_url("/metrics")}).out;
+        const auto text = metrics();
         const auto at = text.find("\n" + series + " ");
         if (at == std::string::npos) return "";
         const auto start = at + series.size() + 2;

@@ -217,13 +217,13 @@ TEST_F(UpstreamPoolTest, AServerFailingItsHealthCheckIsLeftOutUntilItPasses) {
 TEST_F(UpstreamPoolTest, TheNextConnectionToAServerResumesItsTlsSession) {
     start_gateway({.limits = "    max_idle_upstream_connections: 0\n"});  // every request connects
     for (int i = 0; i < 3; ++i) EXPECT_EQ(status_of(sync_path), "200") << i;
-    const auto metrics = run_command({"curl", "-sS", admin_url("/metrics")}).out;
-    EXPECT_NE(metrics.find("easgate_upstream_tls_handshakes_total{upstream=\"exchange\"} 3\n"),
+    const auto figures = metrics();
+    EXPECT_NE(figures.find("easgate_upstream_tls_handshakes_total{upstream=\"exchange\"} 3\n"),
               std::string::npos)
-        << metrics;
-    EXPECT_NE(metrics.find("easgate_upstream_tls_resumed_total{upstream=\"exchange\"} 2\n"),
+        << figures;
+    EXPECT_NE(figures.find("easgate_upstream_tls_resumed_total{upstream=\"exchange\"} 2\n"),
               std::string::npos)
-        << metrics;
+        << figures;
 }
 
 }  // namespace

@@ -21,6 +21,8 @@ TEST_F(ConfigTest, FillsDefaultsForEverythingNotGiven) {
     EXPECT_EQ(config.limits.max_request_body, 64ULL << 20);
     EXPECT_EQ(config.limits.max_header_bytes, 32ULL << 10);
     EXPECT_EQ(config.limits.header_timeout, std::chrono::seconds(15));
+    EXPECT_EQ(config.limits.handshake_timeout, std::chrono::seconds(10));
+    EXPECT_EQ(config.limits.max_handshakes_per_address, 100u);
     EXPECT_EQ(config.admin.listen, "127.0.0.1:9443");
     EXPECT_EQ(config.logging.format, LogFormat::text);
 }
@@ -28,11 +30,14 @@ TEST_F(ConfigTest, FillsDefaultsForEverythingNotGiven) {
 TEST_F(ConfigTest, ReadsSizesDurationsAndModes) {
     const auto config = load(valid("      mode: optional\n    tls_min_version: \"1.3\"\n",
                                    "limits:\n  upload_read_ahead: 512KiB\n  header_timeout: 500ms\n"
+                                   "  handshake_timeout: 2s\n  max_handshakes_per_address: 0\n"
                                    "logging:\n  level: debug\n  format: json\n"));
     EXPECT_EQ(config.listeners[0].client_auth.mode, ClientAuthMode::optional);
     EXPECT_EQ(config.listeners[0].tls_min_version, "1.3");
     EXPECT_EQ(config.limits.upload_read_ahead, 512u * 1024);
     EXPECT_EQ(config.limits.header_timeout, std::chrono::milliseconds(500));
+    EXPECT_EQ(config.limits.handshake_timeout, std::chrono::seconds(2));
+    EXPECT_EQ(config.limits.max_handshakes_per_address, 0u);
     EXPECT_EQ(config.logging.format, LogFormat::json);
 }
 
@@ -65,9 +70,10 @@ TEST_F(ConfigTest, UnknownKeyIsRefusedWithItsPath) {
 // yaml-cpp keeps the first of a key written twice: a setting added at a section's end, where the
 // section had it already, would silently not count.
 TEST_F(ConfigTest, AKeyWrittenTwiceIsRefusedNamingBothLines) {
-    EXPECT_EQ(error_of(valid("", "limits:\n  header_timeout: 5s\n  idle_timeout: 1m\n  header_timeout: 60s\n")),
-              "limits.header_timeout: written twice (first on line 15): only the first would count; keep "
-              "one (line 17)");
+    EXPECT_EQ(
+        error_of(valid("", "limits:\n  header_timeout: 5s\n  idle_timeout: 1m\n  header_timeout: 60s\n")),
+        "limits.header_timeout: written twice (first on line 15): only the first would count; keep "
+        "one (line 17)");
     EXPECT_EQ(error_of(valid("      mode: optional\n      mode: required\n")),
               "listeners[0].client_auth.mode: written twice (first on line 9): only the first would count; "
               "keep one (line 10)");

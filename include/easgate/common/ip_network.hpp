@@ -4,6 +4,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace easgate::common {
@@ -25,5 +26,10 @@ private:
     std::array<std::uint8_t, 16> bytes_;  // IPv4 as IPv4-mapped IPv6
     unsigned prefix_;                     // of the 128 bits
 };
+
+// What connections from one source are counted by: an IPv4 address (also IPv4-mapped), or an IPv6
+// /64, which is one subscriber's network (a carrier gives each phone a /64 of its own, and anyone
+// with one holds 2^64 addresses).
+std::string source_key(const boost::asio::ip::address& address);
 
 }  // namespace easgate::common

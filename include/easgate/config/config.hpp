@@ -113,7 +113,8 @@ struct LimitsConfig {
     std::uint64_t upload_read_ahead = 10ULL << 20;
     std::uint64_t max_request_body = 64ULL << 20;
     std::uint64_t max_header_bytes = 32ULL << 10;
-    milliseconds header_timeout{15'000};            // TLS handshake and the first request's header
+    milliseconds handshake_timeout{10'000};         // from accept: a PROXY header and the TLS handshake
+    milliseconds header_timeout{15'000};            // the first request's header, after the handshake
     milliseconds idle_timeout{120'000};             // a kept-alive device connection between requests
     milliseconds client_body_timeout{60'000};       // between two reads of a request body
     milliseconds upstream_connect_timeout{10'000};  // TCP connect and TLS handshake to Exchange
@@ -128,6 +129,9 @@ struct LimitsConfig {
     // Device connections one user (the directory account) may hold open; a request on one more gets
     // 503. 0 = no limit.
     unsigned max_connections_per_user = 64;
+    // Connections from one source (an IPv4 address, an IPv6 /64) in their TLS handshake at once; one
+    // more is closed at once. 0 = no limit.
+    unsigned max_handshakes_per_address = 100;
     milliseconds upstream_idle_timeout{60'000};     // an idle pooled Exchange connection is closed then
     unsigned max_idle_upstream_connections = 1024;  // idle Exchange connections kept, per worker thread
 

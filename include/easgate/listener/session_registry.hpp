@@ -9,9 +9,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "easgate/listener/proxy_header.hpp"
+#include "easgate/listener/slot_counts.hpp"
 
 namespace easgate::listener {
 
@@ -44,8 +44,16 @@ public:
     // the certificate's name, in lower case). False, and counted, when user already holds max (0: no
     // limit, but counted all the same, so that a reload setting one finds the connections open).
     bool take_user_slot(const std::string& user, unsigned max);
-    void give_user_slot(const std::string& user);
+    void give_user_slot(const std::string& user) { per_user_.give(user); }
     std::uint64_t over_user_limit() const { return over_user_limit_.load(std::memory_order_relaxed); }
+
+    // limits.max_handshakes_per_address: the connections from each source (common::source_key) in
+    // their TLS handshake, which no certificate vouches for yet. False, and counted, when source
+    // holds max already (0: no limit).
+    bool take_handshake_slot(const std::string& source, unsigned max);
+    void give_handshake_slot(const std::string& source) { handshaking_.give(source); }
+    std::size_t handshaking() const { return handshaking_.held(); }
+    std::uint64_t over_address_limit() const { return over_address_limit_.load(std::memory_order_relaxed); }
 
     // Connections a proxy_protocol listener closed before TLS, by cause (proxy_refusal_causes).
     void count_proxy_refusal(std::string_view cause);
@@ -72,9 +80,10 @@ private:
     std::atomic<std::uint64_t> handshakes_{0};
     std::atomic<std::uint64_t> resumed_{0};
     std::array<std::atomic<std::uint64_t>, proxy_refusal_causes.size()> proxy_refused_{};
-    std::mutex users_mutex_;  // guards per_user_
-    std::unordered_map<std::string, unsigned> per_user_;
+    SlotCounts per_user_;
     std::atomic<std::uint64_t> over_user_limit_{0};
+    SlotCounts handshaking_;
+    std::atomic<std::uint64_t> over_address_limit_{0};
 };
 
 }  // namespace easgate::listener
