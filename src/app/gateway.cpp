@@ -58,11 +58,13 @@ std::shared_ptr<listener::ServerTlsContext> listener_tls(const config::Config& c
     const auto& listener = config.listeners[i];
     const bool known = running && i < running->config.listeners.size();
     const bool same_files = record_unchanged(tls_files(listener), before, files);
-    return keep_or_make(known ? &running->listeners[i]->tls : nullptr,
-                        known && same_tls_settings(running->config.listeners[i], listener), same_files, [&] {
-                            return std::make_shared<listener::ServerTlsContext>(
-                                listener, "listeners[" + std::to_string(i) + "]");
-                        });
+    const bool same_settings =
+        known && same_tls_settings(running->config.listeners[i], listener) &&
+        running->config.maps_nameless_certificates() == config.maps_nameless_certificates();
+    return keep_or_make(known ? &running->listeners[i]->tls : nullptr, same_settings, same_files, [&] {
+        return std::make_shared<listener::ServerTlsContext>(listener, "listeners[" + std::to_string(i) + "]",
+                                                            listener::user_names(config));
+    });
 }
 
 }  // namespace

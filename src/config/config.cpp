@@ -168,6 +168,13 @@ const UpstreamConfig& Config::upstream_for(const ListenerConfig& listener) const
                          [&](const UpstreamConfig& u) { return u.name == listener.upstream; });
 }
 
+bool Config::maps_nameless_certificates() const {
+    return directory && std::ranges::any_of(identity.mapping, [](CertificateMapping mapping) {
+               return mapping == CertificateMapping::sid ||
+                      mapping == CertificateMapping::alt_security_identities;
+           });
+}
+
 Config load_config(const std::filesystem::path& path) {
     YAML::Node document;
     try {

@@ -67,6 +67,7 @@ std::optional<AccountSearch> account_search(Mapping mapping,
                                             const identity::CertificateIdentity& certificate) {
     switch (mapping) {
         case Mapping::upn:
+            if (certificate.principal_name().empty()) return std::nullopt;
             return AccountSearch::by_attribute("userPrincipalName", certificate.principal_name());
         case Mapping::email: {
             if (certificate.emails.empty()) return std::nullopt;

@@ -182,7 +182,7 @@ void check_device_certificate(const config::Config& config, const ListenerContex
     report_validity(report, {"device", "validity", "device certificate " + quoted_subject(leaf)}, leaf,
                     reenrol);
     check_eku(config, leaf, report);
-    auto extracted = identity::extract_identity(leaf);
+    auto extracted = identity::extract_identity(leaf, listener::user_names(config));
     if (!extracted) {
         report.fail("device", "identity", extracted.error, chain_remedy(X509_V_ERR_APPLICATION_VERIFICATION));
         report.skip("device", "directory account", "the certificate names no user");

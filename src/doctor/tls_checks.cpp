@@ -25,8 +25,9 @@ std::string context_remedy(const std::string& message, const std::string& prefix
 
 // The listener's TLS settings load as `easgate run` loads them; on success the context is kept
 // for the CDP and device checks.
-std::unique_ptr<listener::ServerTlsContext> check_context(const config::ListenerConfig& listener,
+std::unique_ptr<listener::ServerTlsContext> check_context(const config::Config& config, std::size_t i,
                                                           const std::string& prefix, Report& report) {
+    const auto& listener = config.listeners[i];
     std::vector<std::string> files{listener.certificate, listener.private_key,
                                    listener.client_auth.trusted_ca_file};
     files.insert(files.end(), listener.client_auth.crl_files.begin(), listener.client_auth.crl_files.end());
@@ -40,7 +41,8 @@ std::unique_ptr<listener::ServerTlsContext> check_context(const config::Listener
         return nullptr;
     }
     try {
-        auto context = std::make_unique<listener::ServerTlsContext>(listener, prefix);
+        auto context =
+            std::make_unique<listener::ServerTlsContext>(listener, prefix, listener::user_names(config));
         report.pass("tls", prefix + " TLS settings",
                     "certificate, private key, trusted_ca_file and crl_files load, and the key matches "
                     "the certificate");
@@ -121,7 +123,7 @@ ListenerContexts check_listeners(const config::Config& config,
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
         const auto& listener = config.listeners[i];
         const std::string prefix = "listeners[" + std::to_string(i) + "]";
-        auto& context = contexts.emplace_back(check_context(listener, prefix, report));
+        auto& context = contexts.emplace_back(check_context(config, i, prefix, report));
         check_server_certificate(listener, prefix, report);
         check_trust_and_crls(listener, prefix, report);
         if (!context) continue;

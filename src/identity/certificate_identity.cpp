@@ -297,20 +297,23 @@ Refusal read_description(X509* leaf, CertificateIdentity& identity) {
     return std::nullopt;
 }
 
-IdentityResult read_identity(X509* leaf) {
+IdentityResult read_identity(X509* leaf, UserNames names) {
     if (leaf == nullptr) return refused("no certificate");
     CertificateIdentity identity;
     if (auto refusal = read_subject_alt_names(leaf, identity)) return refused(std::move(*refusal));
     if (auto refusal = read_sid_extension(leaf, identity.sid)) return refused(std::move(*refusal));
-    if (identity.upn.empty() && identity.emails.empty()) {
-        return refused("certificate has no UPN (SAN otherName " + std::string(upn_oid) +
-                       ") and no email (SAN rfc822Name)");
+    if (identity.upn.empty() && identity.emails.empty() && names == UserNames::required) {
+        return refused(
+            "certificate has no UPN (SAN otherName " + std::string(upn_oid) +
+            ") and no email (SAN rfc822Name), and easgate has no other way to find its user (with a "
+            "directory, list sid or alt_security_identities in identity.mapping to find accounts "
+            "by the certificate's SID or in altSecurityIdentities)");
     }
     if (auto refusal = read_description(leaf, identity)) return refused(std::move(*refusal));
     return {.identity = std::move(identity), .error = {}};
 }
 
-IdentityResult read_identity_from_der(std::span<const std::uint8_t> der) {
+IdentityResult read_identity_from_der(std::span<const std::uint8_t> der, UserNames names) {
     if (der.empty()) return refused("certificate DER is empty");
     if (der.size() > static_cast<std::size_t>(std::numeric_limits<long>::max())) {
         return refused("certificate DER is too large");
@@ -319,7 +322,7 @@ IdentityResult read_identity_from_der(std::span<const std::uint8_t> der) {
     const X509Ptr cert(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
     if (!cert) return refused("certificate DER cannot be decoded");
     if (cursor != der.data() + der.size()) return refused("certificate DER has bytes after the certificate");
-    return read_identity(cert.get());
+    return read_identity(cert.get(), names);
 }
 
 // Extraction runs on the TLS path: memory exhaustion becomes a refusal rather than an exception.
@@ -335,12 +338,12 @@ IdentityResult refusing_on_exhaustion(Read read) {
 
 }  // namespace
 
-IdentityResult extract_identity(X509* leaf) {
-    return refusing_on_exhaustion([leaf] { return read_identity(leaf); });
+IdentityResult extract_identity(X509* leaf, UserNames names) {
+    return refusing_on_exhaustion([leaf, names] { return read_identity(leaf, names); });
 }
 
-IdentityResult extract_identity_from_der(std::span<const std::uint8_t> der) {
-    return refusing_on_exhaustion([der] { return read_identity_from_der(der); });
+IdentityResult extract_identity_from_der(std::span<const std::uint8_t> der, UserNames names) {
+    return refusing_on_exhaustion([der, names] { return read_identity_from_der(der, names); });
 }
 
 }  // namespace easgate::identity

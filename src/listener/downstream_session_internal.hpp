@@ -155,7 +155,7 @@ private:
     // The certificate's name as one word of a log line: a UPN may hold spaces and quotes.
     std::string user_text() const {
         if (!check_.identity) return "-";
-        const auto& name = check_.identity->principal_name();
+        const auto& name = check_.identity->display_name();
         return common::escaped_log_word(name, false).value_or(name);
     }
     const std::string& who() const { return who_; }  // "<peer> <user>", set once the handshake is done

@@ -159,7 +159,7 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
         refuse(*check, store, "certificate lacks the Client Authentication EKU (1.3.6.1.5.5.7.3.2)");
         return 0;
     }
-    auto result = identity::extract_identity(leaf);
+    auto result = identity::extract_identity(leaf, check->user_names);
     if (!result) {
         X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
         refuse(*check, store, result.error);
@@ -195,9 +195,11 @@ std::string describe_certificate(X509* certificate) {
            identity::peer_name_text(X509_get_issuer_name(certificate)) + "\" serial=" + serial.substr(0, 80);
 }
 
-ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix)
+ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix,
+                                   identity::UserNames user_names)
     : context_(boost::asio::ssl::context::tls_server),
-      require_client_auth_eku_(listener.client_auth.require_client_auth_eku) {
+      require_client_auth_eku_(listener.client_auth.require_client_auth_eku),
+      user_names_(user_names) {
     SSL_CTX* ctx = context_.native_handle();
     SSL_CTX_set_min_proto_version(ctx, listener.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
     // Sessions stay in easgate's cache (tls_session_cache_size, tls_session_lifetime) and the
@@ -273,6 +275,7 @@ std::int64_t ServerTlsContext::certificate_expiry_seconds() const {
 
 void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) const {
     check.require_client_auth_eku = require_client_auth_eku_;
+    check.user_names = user_names_;
     check.revocation = revocation_.get();
     check.learn_distribution_points = refreshes_crls_;
     SSL_set_ex_data(ssl, check_index(), &check);
@@ -294,7 +297,7 @@ void ServerTlsContext::check_resumed(SSL* ssl, ClientCertificateCheck& check) co
     const std::int64_t now = std::time(nullptr);
     if (checked_generation(session) == generation && now < checked_chain_expiry(session) &&
         now < revocation_->crls_hold_until()) {
-        auto result = identity::extract_identity(leaf);
+        auto result = identity::extract_identity(leaf, user_names_);
         if (result)
             check.identity = std::move(result.identity);
         else
@@ -313,6 +316,7 @@ void ServerTlsContext::check_resumed(SSL* ssl, ClientCertificateCheck& check) co
 ClientCertificateCheck ServerTlsContext::verify_certificate(X509* leaf, STACK_OF(X509) * untrusted) const {
     ClientCertificateCheck check;
     check.require_client_auth_eku = require_client_auth_eku_;
+    check.user_names = user_names_;
     check.revocation = revocation_.get();
     const auto store = revocation_->current();
     const common::OpenSslPtr<X509_STORE_CTX, X509_STORE_CTX_free> context(X509_STORE_CTX_new());

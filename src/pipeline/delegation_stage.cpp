@@ -54,7 +54,7 @@ Failure DelegationStage::too_large(const std::string& user, std::size_t bytes) c
 // the ticket as "alice@corp.example.com@REALM"); the configuration requires the directory stage.
 common::Result<std::string> DelegationStage::impersonated(const RequestContext& request) const {
     if (!request.user)
-        return Failure::unavailable("no directory entry for " + request.identity->principal_name())
+        return Failure::unavailable("no directory entry for " + request.identity->display_name())
             .because("no_directory_entry");
     // The name is only unique within its domain: an account of another domain (found through a
     // Global Catalog, or a base_dn over several domains) must not be taken for the namesake in ours.

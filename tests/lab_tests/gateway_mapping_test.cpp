@@ -186,6 +186,31 @@ TEST_F(GatewayMappingTest, TheSidInASanUrlMapsAsStronglyAsTheExtension) {
     EXPECT_EQ(who_gets_in(test_ca_->issue(intune)), "403") << "without the URL, a weak mapping";
 }
 
+// A certificate naming no user (no UPN, no email: one from a CA outside AD that the admin maps in
+// altSecurityIdentities, or one carrying only the SID) gets in where identity.mapping can find its
+// account without a name, and is refused in the handshake where it can't; a reload adding such a
+// mapping lets it in.
+TEST_F(GatewayMappingTest, ACertificateNamingNoUserIsFoundByItsSidOrAltSecurityIdentities) {
+    GatewayOptions options;
+    options.sections = "identity:\n  mapping: [upn, email]\n";
+    options.directory = "  negative_cache_ttl: 1ms\n";  // the DC is asked again once bob is mapped
+    start_gateway(options);
+    const auto sid_only = issue(std::nullopt, {}, sid_of("bob"));
+    EXPECT_EQ(who_gets_in(sid_only), "000") << "refused in the handshake";
+    EXPECT_NE(gateway_->wait_for_log("and easgate has no other way to find its user"), "");
+
+    reload_with({{"mapping: [upn, email]",
+                  "mapping: [upn, sid, alt_security_identities]\n  strong_mapping: required"}});
+    EXPECT_EQ(who_gets_in(sid_only), "bob@EXAMPLE.TEST");
+    const auto nameless = issue(std::nullopt);
+    EXPECT_EQ(who_gets_in(nameless), "403") << "mapped nowhere yet";
+    const auto identity = identity::extract_identity_from_der(nameless.der, identity::UserNames::optional);
+    ASSERT_TRUE(identity) << identity.error;
+    set_bobs_alt_security_identities({directory::strong_alt_security_identities(*identity.identity).front()});
+    EXPECT_EQ(who_gets_in(nameless), "bob@EXAMPLE.TEST");
+    EXPECT_NE(gateway_->log().find(" CN=device "), std::string::npos) << "log lines name it by its subject";
+}
+
 TEST_F(GatewayMappingTest, TheEmailFindsTheAccountByItsMailAttribute) {
     GatewayOptions options;
     options.sections = "identity:\n  mapping: [email]\n";

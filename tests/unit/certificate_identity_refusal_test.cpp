@@ -46,8 +46,31 @@ TEST_F(CertificateIdentityTest, CertificateWithoutUpnOrEmailIsRefused) {
         EXPECT_FALSE(result.identity.has_value());
         EXPECT_EQ(
             result.error,
-            "certificate has no UPN (SAN otherName 1.3.6.1.4.1.311.20.2.3) and no email (SAN rfc822Name)");
+            "certificate has no UPN (SAN otherName 1.3.6.1.4.1.311.20.2.3) and no email (SAN rfc822Name), "
+            "and easgate has no other way to find its user (with a directory, list sid or "
+            "alt_security_identities in identity.mapping to find accounts by the certificate's SID or in "
+            "altSecurityIdentities)");
     }
+}
+
+// Where identity.mapping can find the account by the SID or in altSecurityIdentities, a certificate
+// naming no user is read all the same: it has no principal name, and logs name it by its subject.
+TEST_F(CertificateIdentityTest, CertificateWithoutUpnOrEmailIsReadWhereNamesAreOptional) {
+    using easgate::identity::UserNames;
+    CertSpec sid_only;
+    sid_only.sid = domain_user_sid;
+    const auto result = extract_identity_from_der(issue(sid_only).der, UserNames::optional);
+    ASSERT_TRUE(result) << result.error;
+    EXPECT_EQ(result.identity->sid, domain_user_sid);
+    EXPECT_EQ(result.identity->principal_name(), "");
+    EXPECT_EQ(result.identity->display_name(), "CN=device");
+    EXPECT_FALSE(result.identity->sha1_fingerprint.empty()) << "what altSecurityIdentities is searched by";
+
+    const auto named =
+        extract_identity_from_der(issue(spec_with_upn("alice@corp.example.com")).der, UserNames::optional);
+    ASSERT_TRUE(named) << named.error;
+    EXPECT_EQ(named.identity->display_name(), "alice@corp.example.com");
+    EXPECT_FALSE(extract_identity_from_der(issue(sid_only).der)) << "names are required by default";
 }
 
 struct BadName {

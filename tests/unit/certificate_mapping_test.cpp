@@ -86,6 +86,14 @@ TEST(CertificateMappingSearch, AMappingTheCertificateCannotServeIsSkipped) {
     email_only.emails = {"bob@example.test"};
     EXPECT_EQ(account_search(CertificateMapping::upn, email_only)->condition,
               "(userPrincipalName=bob@example.test)");
+    // A certificate naming no user leaves upn and email to the strong mappings.
+    auto nameless = certificate();
+    nameless.upn.clear();
+    nameless.emails.clear();
+    EXPECT_FALSE(account_search(CertificateMapping::upn, nameless));
+    EXPECT_FALSE(account_search(CertificateMapping::email, nameless));
+    EXPECT_TRUE(account_search(CertificateMapping::sid, nameless));
+    EXPECT_TRUE(account_search(CertificateMapping::alt_security_identities, nameless));
 }
 
 // KB5014754 as a domain controller applies it to the account found.

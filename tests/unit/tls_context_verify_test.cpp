@@ -21,8 +21,8 @@ protected:
     // The verdict of a listener trusting trusted_pem (with crl_pems, if any) on the device.
     listener::ClientCertificateCheck verify(const std::string& trusted_pem,
                                             const std::vector<std::string>& crl_pems,
-                                            const IssuedCert& device,
-                                            const std::string& chain_pem = {}) const {
+                                            const IssuedCert& device, const std::string& chain_pem = {},
+                                            identity::UserNames names = identity::UserNames::required) const {
         auto listener = loopback_listener();
         listener.client_auth.trusted_ca_file = (dir / "trusted.pem").string();
         write_file(listener.client_auth.trusted_ca_file, trusted_pem);
@@ -30,7 +30,7 @@ protected:
             listener.client_auth.crl_files.push_back((dir / ("ca-" + std::to_string(i) + ".crl")).string());
             write_file(listener.client_auth.crl_files.back(), crl_pems[i]);
         }
-        const listener::ServerTlsContext context(listener, "listeners[0]");
+        const listener::ServerTlsContext context(listener, "listeners[0]", names);
         const auto leaf = parse_certificate_pem(device.cert_pem);
         STACK_OF(X509)* untrusted = sk_X509_new_null();
         const auto intermediate = parse_certificate_pem(chain_pem);
@@ -161,6 +161,22 @@ TEST_F(VerifyCertificateTest, ADeviceWithoutClientAuthenticationEkuIsRefused) {
     spec.client_auth_eku = false;
     const auto check = verify(issuing.cert_pem() + root.cert_pem(), {}, issuing.issue(spec));
     EXPECT_EQ(check.verify_error, X509_V_ERR_INVALID_PURPOSE);
+}
+
+// A certificate naming no user passes only a listener whose configuration finds accounts without a
+// name (identity.mapping with sid or alt_security_identities, and a directory).
+TEST_F(VerifyCertificateTest, ACertificateNamingNoUserPassesOnlyWhereNamesAreOptional) {
+    CertSpec nameless;
+    nameless.sid = "S-1-5-21-1004336348-1177238915-682003330-1105";
+    const auto device = issuing.issue(nameless);
+    const auto trusted = issuing.cert_pem() + root.cert_pem();
+    const auto required = verify(trusted, {}, device);
+    EXPECT_EQ(required.verify_error, X509_V_ERR_APPLICATION_VERIFICATION);
+    EXPECT_NE(required.refusal.find("certificate has no UPN"), std::string::npos) << required.refusal;
+    const auto optional = verify(trusted, {}, device, {}, identity::UserNames::optional);
+    EXPECT_EQ(optional.refusal, "");
+    ASSERT_TRUE(optional.identity);
+    EXPECT_EQ(optional.identity->sid, *nameless.sid);
 }
 
 TEST_F(VerifyCertificateTest, TheChainTheDeviceSendsIsUsedButNotTrusted) {

@@ -268,6 +268,9 @@ struct Config {
     unsigned workers = 0;                      // I/O threads; 0 = one per core
 
     const UpstreamConfig& upstream_for(const ListenerConfig& listener) const;
+    // Whether a device certificate that names no user (no UPN, no email) can find its account: by
+    // its SID or in altSecurityIdentities, in the directory. Else the handshake refuses it.
+    bool maps_nameless_certificates() const;
 };
 
 // A configuration mistake, already worded for the operator: "listeners[0].port: ... (line 4)".

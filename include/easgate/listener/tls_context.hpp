@@ -16,6 +16,7 @@ namespace easgate::listener {
 // verification callback, so a refusal happens at the handshake and is explained in the log.
 struct ClientCertificateCheck {
     bool require_client_auth_eku = true;
+    identity::UserNames user_names = identity::UserNames::required;
     identity::RevocationStore* revocation = nullptr;  // grace for expired CRLs; learns CDPs when refreshing
     bool learn_distribution_points = false;
     std::optional<identity::CertificateIdentity> identity;  // set when the leaf was accepted
@@ -29,8 +30,10 @@ struct ClientCertificateCheck {
 // A listener's TLS settings: its server chain, the device trust anchors (and nothing else), CRLs.
 class ServerTlsContext {
 public:
-    // Throws config::ConfigError naming key_prefix ("listeners[0]") and the offending key.
-    ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix);
+    // Throws config::ConfigError naming key_prefix ("listeners[0]") and the offending key. user_names:
+    // whether a device certificate that names no user passes (config::Config::maps_nameless_certificates).
+    ServerTlsContext(const config::ListenerConfig& listener, const std::string& key_prefix,
+                     identity::UserNames user_names = identity::UserNames::required);
 
     boost::asio::ssl::context& context() { return context_; }
 
@@ -60,9 +63,16 @@ private:
     boost::asio::ssl::context context_;
     X509* certificate_ = nullptr;  // the server certificate, owned by context_
     bool require_client_auth_eku_;
+    identity::UserNames user_names_;
     bool refreshes_crls_ = false;
     std::shared_ptr<identity::RevocationStore> revocation_;
 };
+
+// Whether config lets a device certificate that names no user through the handshake.
+inline identity::UserNames user_names(const config::Config& config) {
+    return config.maps_nameless_certificates() ? identity::UserNames::optional
+                                               : identity::UserNames::required;
+}
 
 // Whether the certificate has an EKU extension listing Client Authentication (1.3.6.1.5.5.7.3.2).
 bool has_client_auth_eku(X509* certificate);
