@@ -87,9 +87,9 @@ private:
     std::filesystem::path config_path_;
     unsigned worker_count_;
     // Made before the gateway's parts, so destroyed after them: the directory's and the KDC's threads
-    // post their answers to these loops, and are joined (with the parts) while the loops exist. The
-    // workers outlive the accept context: an accept still pending there at exit holds a socket
-    // made for a worker's loop.
+    // post their answers to these loops, and are joined (with the parts, once run() let go of what
+    // waited) while the loops exist. The workers outlive the accept context: an accept still
+    // pending there at exit holds a socket made for a worker's loop.
     Workers workers_;
     // Where replaced parts are torn down: that may wait for threads stuck in krb5 or libldap (krb5
     // gives up on a silent KDC only after about 30 s), which must not hold up the accept thread.
@@ -384,6 +384,9 @@ int Daemon::run() {
     common::notify_ready();
     accept_context_.run();
     for (auto& t : threads) t.join();
+    // Requests cut off by shutdown_grace while they waited for a DC or the KDC (gateway.hpp).
+    stop_waiting(parts_);
+    for (auto& parts : retired_) stop_waiting(parts);
     spdlog::info("easgate stopped");
     return 0;
 }

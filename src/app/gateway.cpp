@@ -69,6 +69,11 @@ std::shared_ptr<listener::ServerTlsContext> listener_tls(const config::Config& c
 
 }  // namespace
 
+void stop_waiting(GatewayParts& parts) {
+    if (parts.directory) parts.directory->stop_waiting();
+    if (parts.delegation) parts.delegation->stop_waiting();
+}
+
 void take_up(const config::Config& config) {
     upstream::IdleConnectionPool::configure(config.limits.max_idle_upstream_connections,
                                             config.limits.upstream_idle_timeout);

@@ -274,6 +274,18 @@ std::optional<std::string> DelegationService::not_ready_reason() const {
 
 bool DelegationService::logging_in() const { return impl_->kdc.service_credentials().logging_in(); }
 
+void DelegationService::stop_waiting() {
+    std::vector<std::shared_ptr<KdcFlight>> waiting;
+    {
+        std::lock_guard lock(impl_->mutex);
+        waiting = impl_->flights.land_all();
+    }
+    for (const auto& flight : waiting)
+        flight->complete(DelegationOutcome::refused(
+            common::Failure::unavailable("easgate is stopping: the KDC exchange was abandoned")
+                .because("unavailable")));
+}
+
 boost::asio::awaitable<DelegationResult> DelegationService::negotiate_token(std::string user_principal,
                                                                             std::string target_spn,
                                                                             std::string channel_binding,

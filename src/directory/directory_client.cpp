@@ -344,6 +344,19 @@ void DirectoryClient::forget_lookups() {
     impl_->cache.clear();
 }
 
+void DirectoryClient::stop_waiting() {
+    impl_->closing = true;
+    std::vector<std::shared_ptr<SearchFlight>> searches;
+    std::vector<std::shared_ptr<common::Flight<Published>>> reads;
+    {
+        std::lock_guard lock(impl_->mutex);
+        searches = impl_->flights.land_all();
+        reads = impl_->reads.land_all();
+    }
+    for (const auto& flight : searches) flight->complete(Impl::closed());
+    for (const auto& flight : reads) flight->complete(Impl::closed());
+}
+
 std::optional<std::string> DirectoryClient::not_ready_reason() const {
     return impl_->servers.not_ready_reason();
 }

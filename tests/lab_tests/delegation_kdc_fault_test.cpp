@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "delegation_service_fixture.hpp"
@@ -67,7 +68,7 @@ protected:
         kerberos.krb5_conf = path;
         kerberos.timeout = kdc_timeout;
         if (adjust) adjust(kerberos);
-        service_ = std::make_unique<DelegationService>(
+        service_ = std::make_shared<DelegationService>(
             kerberos, [this] { return Clock::now() + Clock::duration(clock_ahead_.load()); });
         return *service_;
     }
@@ -106,7 +107,7 @@ protected:
 
     std::filesystem::path work_;
     std::vector<std::unique_ptr<FaultRelay>> relays_;
-    std::unique_ptr<DelegationService> service_;
+    std::shared_ptr<DelegationService> service_;  // shared: a request's filter chain holds it so
     std::atomic<Clock::duration::rep> clock_ahead_{0};
 };
 
@@ -125,6 +126,32 @@ TEST_F(KdcFaultTest, SilentKdcFailsWithinTheTimeoutNamingTheKdcAndTheRemedy) {
         << detail_of(result);
     EXPECT_NE(detail_of(result).find("reachable from easgate on port 88 TCP and UDP"), std::string::npos)
         << detail_of(result);
+}
+
+// A request's delegation, holding the service as its filter chain does.
+boost::asio::awaitable<void> delegate_holding(std::shared_ptr<DelegationService> service, std::string spn) {
+    co_await service->delegate("alice@EXAMPLE.TEST", std::move(spn));
+}
+
+// At exit the loops stop with a delegation still waiting on a silent KDC: its coroutine holds the
+// service, and the service holds it (its KDC exchange's waiter). stop_waiting() lets it go with its
+// loop, so the service ends, joining its KDC threads, instead of outliving everything.
+TEST_F(KdcFaultTest, AnExchangeStillWaitingWhenTheLoopsStopLetsTheServiceGo) {
+    const auto& silent = relay("127.0.0.22", Mode::silent);
+    service_with_kdcs({kdc_of(silent, "127.0.0.22")});
+    const std::weak_ptr<DelegationService> weak = service_;
+    {
+        boost::asio::io_context loop;
+        boost::asio::co_spawn(loop,
+                              delegate_holding(std::exchange(service_, nullptr), lab().at("LAB_MAIL_SPN")),
+                              boost::asio::detached);
+        for (int i = 0; i < 100 && silent.connections() == 0; ++i) loop.run_for(milliseconds(20));
+        ASSERT_GE(silent.connections(), 1u) << "the exchange is at the silent KDC";
+        loop.stop();
+        weak.lock()->stop_waiting();
+        relays_.clear();  // krb5, cut off, returns at once: the KDC thread is joined without its 30 s
+    }
+    EXPECT_TRUE(weak.expired()) << "the service outlived its loop";
 }
 
 TEST_F(KdcFaultTest, ThreeUsersAtOnceAllFailWithinTheTimeoutNotOneAfterTheOther) {

@@ -1,5 +1,7 @@
 // Failing networks between easgate and the DCs (issue 9): stand-ins on other loopback addresses
 // and ports, each lookup bounded by directory.timeout per URI; callers that give up.
+#include <boost/asio/detached.hpp>
+
 #include "directory_client_fixture.hpp"
 #include "easgate/kerberos/kdc_watch.hpp"
 
@@ -296,6 +298,31 @@ TEST_F(DirectoryClientFaultTest, SearchesStillQueuedWhenTheClientGoesAreNotRun) 
             EXPECT_EQ(cause_of(timed.result), "unavailable") << detail_of(timed.result);
     }
     EXPECT_EQ(hole->connections(), 1u) << "only the search that was running met the silent DC";
+}
+
+// A device's lookup, holding the client as a request's filter chain does.
+boost::asio::awaitable<void> look_up_holding(std::shared_ptr<DirectoryClient> client) {
+    co_await client->find(AccountSearch::by_attribute("userPrincipalName", "alice@example.test"));
+}
+
+// At exit the loops stop with a lookup still waiting on a silent DC: its coroutine holds the client,
+// and the client holds it (its search's waiter). stop_waiting() lets it go with its loop, so the client
+// ends, joining its thread, instead of outliving everything with a thread that wakes up mid-exit.
+TEST_F(DirectoryClientFaultTest, ALookupStillWaitingWhenTheLoopsStopLetsTheClientGo) {
+    const auto hole = stand_in(389, Mode::silent);
+    auto client = std::make_shared<DirectoryClient>(
+        faulty({uri("ldap", "127.0.0.21", *hole)}, config::LdapTls::starttls, milliseconds(1'000)),
+        &kerberos_);
+    const std::weak_ptr<DirectoryClient> weak = client;
+    {
+        boost::asio::io_context loop;
+        boost::asio::co_spawn(loop, look_up_holding(std::move(client)), boost::asio::detached);
+        for (int i = 0; i < 100 && hole->connections() == 0; ++i) loop.run_for(milliseconds(20));
+        ASSERT_EQ(hole->connections(), 1u) << "the search is at the silent DC";
+        loop.stop();
+        weak.lock()->stop_waiting();
+    }
+    EXPECT_TRUE(weak.expired()) << "the client outlived its loop";
 }
 
 TEST_F(DirectoryClientFaultTest, ConcurrentLookupsDoNotQueueBehindABlackHole) {

@@ -40,6 +40,10 @@ struct GatewayParts {
 // and counters; the others are built anew, re-reading their files.
 GatewayParts build_gateway(const config::Config& config, const GatewayParts* running = nullptr);
 
+// At exit, once the loops have stopped: the directory's and the KDC's waits still pending are
+// answered (DirectoryClient::stop_waiting), so that those end while the process stands.
+void stop_waiting(GatewayParts& parts);
+
 // What /metrics reads from parts.
 MetricsSources metrics_sources(const GatewayParts& parts);
 

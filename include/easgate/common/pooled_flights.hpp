@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "easgate/common/single_flight.hpp"
 
@@ -59,6 +60,7 @@ public:
         return flights_.flying(key, flight);
     }
     void land(const std::string& key, const FlightPtr& flight) { flights_.land(key, flight); }
+    std::vector<FlightPtr> land_all() { return flights_.land_all(); }
 
 private:
     Flights<Result> flights_;

@@ -57,10 +57,13 @@ public:
             boost::asio::use_awaitable);
     }
 
+    // The first result counts: a flight abandoned at shutdown (land_all) is completed again, in vain,
+    // by its work when that ends.
     void complete(Result result) {
         std::vector<std::shared_ptr<Waiter>> waiters;
         {
             std::lock_guard lock(mutex_);
+            if (result_) return;
             result_ = std::move(result);
             waiters.swap(waiters_);
         }
@@ -187,6 +190,14 @@ public:
     // The flight has its result: later callers start anew (or find the owner's cache).
     void land(const std::string& key, const std::shared_ptr<Flight<Result>>& flight) {
         if (flying(key, flight)) flights_.erase(key);
+    }
+
+    // Every flight in the air, landed: for its owner to complete (stopping).
+    std::vector<std::shared_ptr<Flight<Result>>> land_all() {
+        std::vector<std::shared_ptr<Flight<Result>>> flying;
+        for (auto& [key, entry] : flights_) flying.push_back(std::move(entry.flight));
+        flights_.clear();
+        return flying;
     }
 
 private:

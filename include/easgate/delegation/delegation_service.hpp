@@ -136,6 +136,11 @@ public:
     // Its first login is under way: no verdict yet, and kerberos.timeout has not passed.
     bool logging_in() const;
 
+    // At exit, once the event loops have stopped: every delegation still waiting for the KDC is
+    // answered unavailable, as DirectoryClient::stop_waiting, so that the service ends (joining its
+    // KDC threads) while the process stands.
+    void stop_waiting();
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

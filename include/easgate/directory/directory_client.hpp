@@ -116,6 +116,12 @@ public:
     // Drops every cached answer (a reload): an account disabled since is refused at its next request.
     void forget_lookups();
 
+    // At exit, once the event loops have stopped: every lookup still waiting is answered unavailable
+    // and no queued search runs. Their coroutines hold this client and it holds them (its searches'
+    // waiters): so answered, they are destroyed with the loops, and the client ends, joining its
+    // threads, while the process stands, not with a thread waking in the middle of the exit.
+    void stop_waiting();
+
     // Why the directory can't be relied on now: no server answered within the last
     // outage_memory and none has since. nullopt otherwise, before any lookup too (/readyz).
     std::optional<std::string> not_ready_reason() const;
