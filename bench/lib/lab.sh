@@ -77,7 +77,7 @@ lab_easgate_config() {
   sed -e "s/^    port: 8443/    port: $((port_base + 10))/" \
     -e "/^listeners:/r"<(lab_fast_listener) -e "/^    service_principal:/r"<(lab_fast_upstream) config/easgate.demo.yaml
   printf 'admin: {listen: 127.0.0.1:%s}\nworkers: %s\n' $((port_base + 19)) "$workers"
-  printf 'limits: {max_idle_upstream_connections: 200, max_handshakes_per_address: 0}\n'
+  printf 'limits: {max_idle_upstream_connections: 200, max_opening_per_address: 0}\n'
 }
 
 lab_fast_upstream() {

@@ -63,7 +63,7 @@ YAML
   done
   cat <<YAML
 admin: {listen: 127.0.0.1:$((port_base + 19))}
-limits: {max_handshakes_per_address: 0}  # every simulated device comes from 127.0.0.1
+limits: {max_opening_per_address: 0}  # every simulated device comes from 127.0.0.1
 logging: {level: info${EASGATE_ACCESS_LOG:+, access_log: $EASGATE_ACCESS_LOG}}
 workers: $workers
 YAML

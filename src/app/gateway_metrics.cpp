@@ -74,11 +74,12 @@ void add_sessions(std::vector<admin::MetricFamily>& out, const listener::Session
                          "device connections whose request got 503: limits.max_connections_per_user of their "
                          "user were open",
                          s.over_user_limit()));
-    out.push_back(single(Type::gauge, "easgate_device_connections_in_handshake",
-                         "device connections in their TLS handshake now", s.handshaking()));
+    out.push_back(single(
+        Type::gauge, "easgate_device_connections_opening",
+        "device connections opening now: in their TLS handshake or before their first request", s.opening()));
     out.push_back(single(Type::counter, "easgate_device_connections_over_address_limit_total",
-                         "device connections closed before TLS: limits.max_handshakes_per_address of their "
-                         "source were in their TLS handshake",
+                         "device connections closed before TLS: limits.max_opening_per_address of their "
+                         "source were opening already",
                          s.over_address_limit()));
     out.push_back(proxy_refusals(s));
     out.push_back(single(Type::counter, "easgate_device_tls_handshakes_total",

@@ -59,6 +59,10 @@ std::string source_key(const address& ip) {
     if (v6.is_v4_mapped())
         return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
     auto network = v6.to_bytes();
+    // NAT64 (RFC 6052's well-known prefix): every IPv4 device behind it would share one /64.
+    constexpr std::array<std::uint8_t, 12> nat64{0x00, 0x64, 0xff, 0x9b};
+    if (std::equal(nat64.begin(), nat64.end(), network.begin()))
+        return boost::asio::ip::address_v4({network[12], network[13], network[14], network[15]}).to_string();
     std::fill(network.begin() + 8, network.end(), std::uint8_t{0});
     return boost::asio::ip::make_address_v6(network).to_string() + "/64";
 }

@@ -188,10 +188,14 @@ Config load_config(const std::filesystem::path& path) {
     if (!document.IsMap()) throw ConfigError(path.string() + ": expected a mapping of keys at the top level");
 
     Config config;
-    Parser::read(Reader(document, ""), config, fields::config);
-    Reader root(document, "");
-    check_cross_references(root, config);
-    check_policy(root, config);
+    try {
+        Parser::read(Reader(document, ""), config, fields::config);
+        Reader root(document, "");
+        check_cross_references(root, config);
+        check_policy(root, config);
+    } catch (const YAML::Exception& e) {  // a shape no check foresaw: a config error, never a crash
+        throw ConfigError(path.string() + ": " + e.what());
+    }
     return config;
 }
 

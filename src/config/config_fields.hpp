@@ -113,7 +113,7 @@ inline constexpr auto limits = [](auto& f, auto& l) {
     f.field("min_body_rate", l.min_body_rate, Size{});
     f.field("max_connections", l.max_connections, Whole{.min = 1, .max = 10'000'000});
     f.field("max_connections_per_user", l.max_connections_per_user, Whole{.max = 10'000'000});
-    f.field("max_handshakes_per_address", l.max_handshakes_per_address, Whole{.max = 10'000'000});
+    f.field("max_opening_per_address", l.max_opening_per_address, Whole{.max = 10'000'000});
     f.field("upstream_idle_timeout", l.upstream_idle_timeout, Duration{});
     f.field("max_idle_upstream_connections", l.max_idle_upstream_connections, Whole{.max = 1'000'000});
 };

@@ -38,6 +38,7 @@ void Reader::fail_at(const std::string& key, const std::string& message) const {
 void Reader::reject_unknown_or_repeated_keys() const {
     std::map<std::string, int> lines;  // of the keys seen, for the message
     for (const auto& entry : node_) {
+        if (!entry.first.IsScalar()) Reader(entry.first, path_).fail("a key must be a single word");
         const auto key = entry.first.as<std::string>();
         const Reader at(entry.first, child_path(key));
         if (!known_.contains(key)) at.fail("unknown key");

@@ -317,9 +317,17 @@ extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t s
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using easgate::identity::UserNames;
     const auto result = easgate::identity::extract_identity_from_der({data, size});
     // Exactly one of identity and error, and an identity always names someone.
     if (result.identity.has_value() == !result.error.empty()) std::abort();
     if (result && result.identity->principal_name().empty()) std::abort();
+    // Where names are optional: the same certificate read, or refused for the same reason unless
+    // that was the missing name; and a log line always has a word for its user.
+    const auto optional = easgate::identity::extract_identity_from_der({data, size}, UserNames::optional);
+    if (optional.identity.has_value() == !optional.error.empty()) std::abort();
+    if (result && !optional) std::abort();
+    if (!result && !optional && optional.error != result.error) std::abort();
+    if (optional && optional.identity->display_name().empty()) std::abort();
     return 0;
 }

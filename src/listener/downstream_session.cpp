@@ -48,6 +48,7 @@ DownstreamSession::DownstreamSession(tcp::socket socket, std::shared_ptr<Listene
 DownstreamSession::~DownstreamSession() {
     if (registered_) runtime_->sessions->remove(*registered_);
     if (!user_slot_.empty()) runtime_->sessions->give_user_slot(user_slot_);
+    give_opening_slot();
     if (phase_ == Phase::long_poll) runtime_->requests->long_poll_ended();  // ended while held
 }
 
@@ -102,15 +103,13 @@ asio::awaitable<void> DownstreamSession::linger() {
 }
 
 asio::awaitable<bool> DownstreamSession::handshake() {
-    const auto source = common::source_key(peer_.address());
-    if (!take_handshake_slot(source)) co_return false;
+    if (!take_opening_slot(common::source_key(peer_.address()))) co_return false;
     error_code ignored;
     tcp_stream().socket().set_option(tcp::no_delay(true), ignored);
     tcp_stream().socket().set_option(asio::socket_base::keep_alive(true), ignored);
     runtime_->tls->verify_into(stream_.native_handle(), check_);
     tcp_stream().expires_at(handshake_due_);
     auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
-    runtime_->sessions->give_handshake_slot(source);
     if (ec) {
         log_refused_handshake(ec);
         co_return false;
@@ -129,20 +128,29 @@ asio::awaitable<bool> DownstreamSession::handshake() {
     co_return true;
 }
 
-bool DownstreamSession::take_handshake_slot(const std::string& source) {
-    const auto max = limits_.max_handshakes_per_address;
-    if (runtime_->sessions->take_handshake_slot(source, max)) return true;
-    const std::string reason = "limits.max_handshakes_per_address (" + std::to_string(max) + ") reached";
+bool DownstreamSession::take_opening_slot(std::string source) {
+    const auto max = limits_.max_opening_per_address;
+    if (runtime_->sessions->take_opening_slot(source, max)) {
+        opening_slot_ = std::move(source);
+        return true;
+    }
+    const std::string reason = "limits.max_opening_per_address (" + std::to_string(max) + ") reached";
     const long suppressed = runtime_->refusal_log->admit(reason);
     if (suppressed < 0) return false;
     spdlog::warn(
-        "closed the connection from {} before TLS: {}: that many connections from {} are in "
-        "their TLS handshake: connections that never finish it, or a load balancer or NAT in "
-        "front (have it send the PROXY protocol, listeners[].proxy_protocol, or raise the limit; "
-        "0 turns it off){}",
+        "closed the connection from {} before TLS: {}: that many connections from {} are opening "
+        "(in their TLS handshake or before their first request): connections that never get that "
+        "far, or a load balancer or NAT in front (have it send the PROXY protocol, "
+        "listeners[].proxy_protocol, or raise the limit; 0 turns it off){}",
         peer_text(), reason, source,
         suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
     return false;
+}
+
+void DownstreamSession::give_opening_slot() {
+    if (opening_slot_.empty()) return;
+    runtime_->sessions->give_opening_slot(opening_slot_);
+    opening_slot_.clear();
 }
 
 void DownstreamSession::log_refused_handshake(const error_code& ec) {
@@ -171,7 +179,9 @@ void DownstreamSession::log_refused_handshake(const error_code& ec) {
 // handed to the UpstreamExchange for its trip to Exchange. False when the connection must end.
 asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     auto& request = request_.emplace();
-    if (!co_await read_request(first, request)) co_return false;
+    const bool read = co_await read_request(first, request);
+    give_opening_slot();  // its header is in: the connection is no longer opening
+    if (!read) co_return false;
     auto& header = request.parser.get();
     pipeline::RequestContext context{check_.identity ? &*check_.identity : nullptr,
                                      header.base(),

@@ -89,8 +89,10 @@ private:
     asio::awaitable<ProxyHeaderParse> read_proxy_header();
     void refuse_proxied(std::string_view cause, const std::string& reason);
     asio::awaitable<bool> handshake();
-    // limits.max_handshakes_per_address: false, logged, when the source holds it already.
-    bool take_handshake_slot(const std::string& source);
+    // limits.max_opening_per_address, held from the handshake to the first request's header: false,
+    // logged, when the source holds it already.
+    bool take_opening_slot(std::string source);
+    void give_opening_slot();
     asio::awaitable<void> linger();
     void log_refused_handshake(const error_code& ec);
     asio::awaitable<bool> serve_request(bool first);
@@ -171,7 +173,8 @@ private:
     bool answered_before_body_ = false;  // answered with the device maybe still sending: linger()
     bool answer_broken_ = false;         // the device got part of an answer: closed without close_notify
     ClientCertificateCheck check_;
-    std::string user_slot_;  // its key in limits.max_connections_per_user, once counted
+    std::string user_slot_;     // its key in limits.max_connections_per_user, once counted
+    std::string opening_slot_;  // its key in limits.max_opening_per_address, while counted
     std::string who_;
     upstream::UpstreamExchange exchange_;
     std::chrono::steady_clock::time_point started_;

@@ -23,8 +23,8 @@ bool SessionRegistry::take_user_slot(const std::string& user, unsigned max) {
     return false;
 }
 
-bool SessionRegistry::take_handshake_slot(const std::string& source, unsigned max) {
-    if (handshaking_.take(source, max)) return true;
+bool SessionRegistry::take_opening_slot(const std::string& source, unsigned max) {
+    if (opening_.take(source, max)) return true;
     over_address_limit_.fetch_add(1, std::memory_order_relaxed);
     return false;
 }

@@ -62,35 +62,58 @@ TEST_F(ConnectionLimitsTest, AConnectionThatNeverFinishesItsHandshakeIsClosedAtH
     EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
     EXPECT_NE(wait_for_gateway_log("did not finish its TLS handshake within limits.handshake_timeout (1s)"),
               "");
-    EXPECT_TRUE(metrics_show("easgate_device_connections_in_handshake 0")) << metrics();
+    EXPECT_TRUE(metrics_show("easgate_device_connections_opening 0")) << metrics();
     EXPECT_EQ(status_of(sync_path), "200") << "a device's handshake is done well within it";
 }
 
 // One host opening connections and never finishing a handshake can't take the connections every
-// device needs: a source (here 127.0.0.1) has up to limits.max_handshakes_per_address in their
+// device needs: a source (here 127.0.0.1) has up to limits.max_opening_per_address in their
 // handshake; a device from another address is served meanwhile, and 127.0.0.1 again once they end.
 TEST_F(ConnectionLimitsTest, ConnectionsFromOneAddressInTheirHandshakeAreBounded) {
-    start_gateway({.limits = "    max_handshakes_per_address: 2\n"});
+    start_gateway({.limits = "    max_opening_per_address: 2\n"});
     asio::io_context io;
     std::vector<asio::ip::tcp::socket> held;
     for (int i = 0; i < 2; ++i) {
         held.emplace_back(io);
         held.back().connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
     }
-    ASSERT_TRUE(metrics_show("easgate_device_connections_in_handshake 2")) << metrics();
+    ASSERT_TRUE(metrics_show("easgate_device_connections_opening 2")) << metrics();
 
     const auto refused = curl("alice", sync_path);
     EXPECT_NE(refused.exit_code, 0) << "a third handshake from 127.0.0.1 must not be served: " << refused.out;
     EXPECT_TRUE(metrics_show("easgate_device_connections_over_address_limit_total 1")) << metrics();
-    EXPECT_NE(wait_for_gateway_log("limits.max_handshakes_per_address (2) reached: that many connections "
-                                   "from 127.0.0.1 are in their TLS handshake"),
+    EXPECT_NE(wait_for_gateway_log("limits.max_opening_per_address (2) reached: that many connections "
+                                   "from 127.0.0.1 are opening"),
               "");
     EXPECT_EQ(status_of(sync_path, {"--interface", "127.0.0.2"}), "200") << "another address";
 
     held.clear();  // their handshakes end, and with them their slots
-    ASSERT_TRUE(metrics_show("easgate_device_connections_in_handshake 0")) << metrics();
+    ASSERT_TRUE(metrics_show("easgate_device_connections_opening 0")) << metrics();
     EXPECT_EQ(status_of(sync_path), "200");
     EXPECT_TRUE(metrics_show("easgate_device_connections_over_address_limit_total 1")) << metrics();
+}
+
+// A handshake done with a valid certificate, then a header that doesn't come: still opening, still
+// counted (else one certificate, or none on an optional listener, would open connections without
+// bound); the first request's header ends that.
+TEST_F(ConnectionLimitsTest, AConnectionCountsAsOpeningUntilItsFirstRequestsHeader) {
+    start_gateway({.limits = "    max_opening_per_address: 2\n"});
+    const std::string request =
+        "GET " + sync_path + " HTTP/1.1\r\nHost: gw\r\nMS-ASProtocolVersion: 14.1\r\n\r\n";
+    std::vector<std::thread> slow_devices;
+    std::vector<unsigned> statuses(2, 0);
+    for (std::size_t i = 0; i < 2; ++i)
+        slow_devices.emplace_back([&, i] {
+            DeviceConnection device(gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem",
+                                    pki_dir() / "alice.key");
+            statuses[i] = device.exchange(request, 1, std::chrono::seconds(3));  // "G", then the rest
+        });
+    EXPECT_TRUE(metrics_show("easgate_device_connections_opening 2")) << metrics();
+    EXPECT_NE(curl("alice", sync_path).exit_code, 0) << "a third from 127.0.0.1 while two are opening";
+    for (auto& device : slow_devices) device.join();
+    EXPECT_EQ(statuses, (std::vector<unsigned>{200, 200}));
+    EXPECT_TRUE(metrics_show("easgate_device_connections_opening 0")) << metrics();
+    EXPECT_EQ(status_of(sync_path), "200");
 }
 
 // One user's connections are bounded: a phone opening connections in a loop can't take the ones

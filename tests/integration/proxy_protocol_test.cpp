@@ -97,19 +97,19 @@ TEST_F(ProxyProtocolTest, AMissingHeaderIsRefusedWithTheReasonLogged) {
 // names, so one device flooding does not shut out the others behind the same HAProxy.
 TEST_F(ProxyProtocolTest, HandshakesAreCountedByTheDeviceAddressTheHeaderNames) {
     auto options = behind_proxies("127.0.0.0/8");
-    options.limits = "    max_handshakes_per_address: 1\n";
+    options.limits = "    max_opening_per_address: 1\n";
     start_gateway(options);
     boost::asio::io_context io;
     boost::asio::ip::tcp::socket held(io);
     held.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
     boost::asio::write(held,
                        boost::asio::buffer(std::string("PROXY TCP4 203.0.113.7 127.0.0.1 5000 443\r\n")));
-    ASSERT_TRUE(metrics_show("easgate_device_connections_in_handshake 1")) << metrics();
+    ASSERT_TRUE(metrics_show("easgate_device_connections_opening 1")) << metrics();
 
     expect_device_seen_as(through_proxy("PROXY TCP4 203.0.113.8 127.0.0.1 51234 443\r\n"), "203.0.113.8",
                           "51234");
     EXPECT_NE(through_proxy("PROXY TCP4 203.0.113.7 127.0.0.1 51235 443\r\n").exit_code, 0);
-    EXPECT_NE(wait_for_gateway_log("that many connections from 203.0.113.7 are in their TLS handshake"), "");
+    EXPECT_NE(wait_for_gateway_log("that many connections from 203.0.113.7 are opening"), "");
     EXPECT_TRUE(metrics_show("easgate_device_connections_over_address_limit_total 1")) << metrics();
 }
 

@@ -22,7 +22,7 @@ TEST_F(ConfigTest, FillsDefaultsForEverythingNotGiven) {
     EXPECT_EQ(config.limits.max_header_bytes, 32ULL << 10);
     EXPECT_EQ(config.limits.header_timeout, std::chrono::seconds(15));
     EXPECT_EQ(config.limits.handshake_timeout, std::chrono::seconds(10));
-    EXPECT_EQ(config.limits.max_handshakes_per_address, 100u);
+    EXPECT_EQ(config.limits.max_opening_per_address, 100u);
     EXPECT_EQ(config.admin.listen, "127.0.0.1:9443");
     EXPECT_EQ(config.logging.format, LogFormat::text);
 }
@@ -30,14 +30,14 @@ TEST_F(ConfigTest, FillsDefaultsForEverythingNotGiven) {
 TEST_F(ConfigTest, ReadsSizesDurationsAndModes) {
     const auto config = load(valid("      mode: optional\n    tls_min_version: \"1.3\"\n",
                                    "limits:\n  upload_read_ahead: 512KiB\n  header_timeout: 500ms\n"
-                                   "  handshake_timeout: 2s\n  max_handshakes_per_address: 0\n"
+                                   "  handshake_timeout: 2s\n  max_opening_per_address: 0\n"
                                    "logging:\n  level: debug\n  format: json\n"));
     EXPECT_EQ(config.listeners[0].client_auth.mode, ClientAuthMode::optional);
     EXPECT_EQ(config.listeners[0].tls_min_version, "1.3");
     EXPECT_EQ(config.limits.upload_read_ahead, 512u * 1024);
     EXPECT_EQ(config.limits.header_timeout, std::chrono::milliseconds(500));
     EXPECT_EQ(config.limits.handshake_timeout, std::chrono::seconds(2));
-    EXPECT_EQ(config.limits.max_handshakes_per_address, 0u);
+    EXPECT_EQ(config.limits.max_opening_per_address, 0u);
     EXPECT_EQ(config.logging.format, LogFormat::json);
 }
 
@@ -79,6 +79,13 @@ TEST_F(ConfigTest, AKeyWrittenTwiceIsRefusedNamingBothLines) {
               "keep one (line 10)");
     EXPECT_EQ(error_of(valid("", "limits:\n  header_timeout: 5s\nlimits:\n  idle_timeout: 1m\n")),
               "limits: written twice (first on line 14): only the first would count; keep one (line 16)");
+}
+
+// A key that is a list or a map (YAML's "? [a, b] : 1") is refused as a configuration error: a
+// SIGHUP reload catches only those, so anything else would end the daemon.
+TEST_F(ConfigTest, AKeyThatIsNotAWordIsAConfigurationError) {
+    EXPECT_EQ(error_of(valid("", "limits:\n  ? [header_timeout, idle_timeout]\n  : 5s\n")),
+              "limits: a key must be a single word (line 15)");
 }
 
 TEST_F(ConfigTest, WrongTypesAndImpossibleValuesAreRefused) {

@@ -27,9 +27,9 @@ private:
     unsigned prefix_;                     // of the 128 bits
 };
 
-// What connections from one source are counted by: an IPv4 address (also IPv4-mapped), or an IPv6
-// /64, which is one subscriber's network (a carrier gives each phone a /64 of its own, and anyone
-// with one holds 2^64 addresses).
+// What connections from one source are counted by: an IPv4 address (also IPv4-mapped, or behind
+// NAT64's 64:ff9b::/96), or an IPv6 /64, which is one subscriber's network (a carrier gives each
+// phone a /64 of its own, and anyone with one holds 2^64 addresses).
 std::string source_key(const boost::asio::ip::address& address);
 
 }  // namespace easgate::common

@@ -129,9 +129,9 @@ struct LimitsConfig {
     // Device connections one user (the directory account) may hold open; a request on one more gets
     // 503. 0 = no limit.
     unsigned max_connections_per_user = 64;
-    // Connections from one source (an IPv4 address, an IPv6 /64) in their TLS handshake at once; one
-    // more is closed at once. 0 = no limit.
-    unsigned max_handshakes_per_address = 100;
+    // Connections from one source (an IPv4 address, an IPv6 /64) opening at once: in their TLS
+    // handshake or before their first request's header; one more is closed at once. 0 = no limit.
+    unsigned max_opening_per_address = 100;
     milliseconds upstream_idle_timeout{60'000};     // an idle pooled Exchange connection is closed then
     unsigned max_idle_upstream_connections = 1024;  // idle Exchange connections kept, per worker thread
 

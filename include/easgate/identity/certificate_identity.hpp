@@ -12,7 +12,7 @@
 namespace easgate::identity {
 
 // Who a verified device certificate says the user is. Built once per TLS session from the leaf;
-// the directory and delegation stages work from principal_name().
+// the directory finds the account from its names, SID and issuer and serial (identity.mapping).
 struct CertificateIdentity {
     std::string upn;                  // SAN otherName 1.3.6.1.4.1.311.20.2.3 (UTF8String), or empty
     std::vector<std::string> emails;  // SAN rfc822Name entries, in certificate order
@@ -34,9 +34,11 @@ struct CertificateIdentity {
         static const std::string none;
         return !upn.empty() ? upn : !emails.empty() ? emails.front() : none;
     }
-    // How logs name the user: principal_name(), else the certificate's subject.
-    const std::string& display_name() const {
-        return upn.empty() && emails.empty() ? subject : principal_name();
+    // How logs name the user: principal_name(), else the certificate's subject, else its SHA-1
+    // fingerprint (as altSecurityIdentities' X509:<SHA1-PUKEY> names it).
+    std::string display_name() const {
+        if (!upn.empty() || !emails.empty()) return principal_name();
+        return !subject.empty() ? subject : "sha1:" + sha1_fingerprint;
     }
 };
 

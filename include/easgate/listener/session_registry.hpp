@@ -47,12 +47,12 @@ public:
     void give_user_slot(const std::string& user) { per_user_.give(user); }
     std::uint64_t over_user_limit() const { return over_user_limit_.load(std::memory_order_relaxed); }
 
-    // limits.max_handshakes_per_address: the connections from each source (common::source_key) in
-    // their TLS handshake, which no certificate vouches for yet. False, and counted, when source
-    // holds max already (0: no limit).
-    bool take_handshake_slot(const std::string& source, unsigned max);
-    void give_handshake_slot(const std::string& source) { handshaking_.give(source); }
-    std::size_t handshaking() const { return handshaking_.held(); }
+    // limits.max_opening_per_address: the connections from each source (common::source_key) still
+    // opening: in their TLS handshake or before their first request's header, not yet doing any
+    // work. False, and counted, when source holds max already (0: no limit).
+    bool take_opening_slot(const std::string& source, unsigned max);
+    void give_opening_slot(const std::string& source) { opening_.give(source); }
+    std::size_t opening() const { return opening_.held(); }
     std::uint64_t over_address_limit() const { return over_address_limit_.load(std::memory_order_relaxed); }
 
     // Connections a proxy_protocol listener closed before TLS, by cause (proxy_refusal_causes).
@@ -82,7 +82,7 @@ private:
     std::array<std::atomic<std::uint64_t>, proxy_refusal_causes.size()> proxy_refused_{};
     SlotCounts per_user_;
     std::atomic<std::uint64_t> over_user_limit_{0};
-    SlotCounts handshaking_;
+    SlotCounts opening_;
     std::atomic<std::uint64_t> over_address_limit_{0};
 };
 
