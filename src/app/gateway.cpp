@@ -85,6 +85,17 @@ void take_up(const config::Config& config) {
             "crl_refresh",
             i);
     }
+    // The example configuration names the SPN and leaves kerberos: commented out: without a word,
+    // every device would be asked for a password by Exchange.
+    for (std::size_t i = 0; i < config.upstreams.size() && !config.kerberos; ++i) {
+        if (config.upstreams[i].service_principal.empty()) continue;
+        spdlog::warn(
+            "upstreams[{}].service_principal is set but there is no kerberos: section: easgate sends "
+            "Exchange "
+            "no Kerberos token, and Exchange answers 401 to devices that don't sign in themselves; add the "
+            "kerberos: section for certificate sign-in, or remove service_principal",
+            i);
+    }
 }
 
 GatewayParts build_gateway(const config::Config& config, const GatewayParts* running) {

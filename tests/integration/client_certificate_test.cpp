@@ -157,6 +157,18 @@ TEST_F(ClientCertificateTest, AListenerCheckingNoRevocationSaysSoAtStartAndReloa
     EXPECT_EQ(count_of(gateway_log(), warning), 2u) << gateway_log();
 }
 
+// The example configuration names Exchange's SPN and leaves kerberos: commented out: started so,
+// easgate forwards without a token, and Exchange would ask every phone for a password. It says so.
+TEST_F(ClientCertificateTest, AnSpnWithoutAKerberosSectionIsWarnedAboutAtStart) {
+    start_gateway({.upstream = "    service_principal: HTTP/localhost\n"});
+    EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err",
+                               "upstreams[0].service_principal is set but there is no kerberos: section")
+                     .empty())
+        << gateway_log();
+    curl_report("alice",
+                "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
+}
+
 TEST_F(ClientCertificateTest, DevicesOfAnIssuingCaTheRootRevokedAreRefused) {
     start_gateway({.with_crls = true});
     expect_refused("retired-issuer", "certificate revoked");

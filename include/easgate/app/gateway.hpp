@@ -48,8 +48,8 @@ void stop_waiting(GatewayParts& parts);
 MetricsSources metrics_sources(const GatewayParts& parts);
 
 // What each start and each reload that took applies process-wide: the bounds of the workers' idle
-// Exchange connections, and a word on each listener that checks no revocation (allowed, but never
-// silently).
+// Exchange connections, and a word on each listener that checks no revocation and on each
+// upstream naming an SPN without a kerberos: section (allowed, but never silently).
 void take_up(const config::Config& config);
 
 // Runs the daemon until SIGINT or SIGTERM, reloading config_path on SIGHUP; returns the exit code.
