@@ -149,9 +149,10 @@ std::optional<std::vector<fs::path>> ServiceUnit::writable() const {
 std::string ServiceUnit::hides(const fs::path& path) const {
     const std::string home = last("ProtectHome");
     const bool home_hidden = is_true(home) || home == "tmpfs";  // read-only still lets it read
-    std::string tmp = last("PrivateTmp");
-    if (tmp.empty() && is_true(last("DynamicUser"))) tmp = "yes, which DynamicUser=yes implies";
-    const bool private_tmp = is_true(tmp) || tmp == "disconnected" || tmp.starts_with("yes, ");
+    const std::string tmp = last("PrivateTmp");
+    const bool implied_tmp = tmp.empty() && is_true(last("DynamicUser"));  // systemd.exec(5)
+    const bool private_tmp = is_true(tmp) || tmp == "disconnected" || implied_tmp;
+    const std::string tmp_setting = implied_tmp ? "yes, which DynamicUser=yes implies" : tmp;
     std::vector<fs::path> inaccessible;
     if (const auto words = words_.find("InaccessiblePaths"); words != words_.end())
         for (const auto& word : words->second) inaccessible.emplace_back(without_prefix(word));
@@ -167,7 +168,8 @@ std::string ServiceUnit::hides(const fs::path& path) const {
             for (const char* root : {"/tmp", "/var/tmp"})
                 if (within(way, root))
                     return way.string() + " is under " + root + in_unit +
-                           " replaces with an empty one of the service's own (PrivateTmp=" + tmp + ")";
+                           " replaces with an empty one of the service's own (PrivateTmp=" + tmp_setting +
+                           ")";
         for (const auto& root : inaccessible)
             if (within(way, root))
                 return way.string() + " is under " + root.string() + in_unit +
