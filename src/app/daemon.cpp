@@ -179,7 +179,7 @@ void Daemon::open_admin() {
             if (auto reason = parts_.directory->not_ready_reason())
                 reasons.push_back("directory: " + *reason);
         for (const auto& u : parts_.upstreams)
-            if (!u->any_server_usable())
+            if (!u->any_server_ready())
                 reasons.push_back("upstream " + u->name() +
                                   ": every server is failing its health check or resting after failures");
         return reasons;

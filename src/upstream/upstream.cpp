@@ -111,6 +111,10 @@ std::int64_t steady_now_ms() {
 }  // namespace
 
 bool Upstream::usable(std::size_t index, std::int64_t now_ms) const {
+    return health_[index].tried_until_ms.load(std::memory_order_relaxed) <= now_ms && ready(index, now_ms);
+}
+
+bool Upstream::ready(std::size_t index, std::int64_t now_ms) const {
     return health_[index].resting_until_ms.load(std::memory_order_relaxed) <= now_ms &&
            !health_[index].failed_check.load(std::memory_order_relaxed);
 }
@@ -124,6 +128,13 @@ bool Upstream::any_server_usable() const {
     return false;
 }
 
+bool Upstream::any_server_ready() const {
+    const auto now = steady_now_ms();
+    for (std::size_t i = 0; i < server_count(); ++i)
+        if (ready(i, now)) return true;
+    return false;
+}
+
 // Picked by fewest requests in flight, a server back from its rest would get every new connection
 // (the others hold the Pings): were it still down, each would wait its connect timeout there. One
 // request tries it, and holds it meanwhile (a rest, or its connect timeout and a second when longer,
@@ -133,9 +144,9 @@ bool Upstream::take_turn(std::size_t index, std::int64_t now_ms, std::chrono::mi
     auto& health = health_[index];
     if (health.consecutive_failures.load(std::memory_order_relaxed) < max_consecutive_failures) return true;
     const auto hold = std::max(rest_, connect_timeout + std::chrono::seconds(1));
-    std::int64_t until = health.resting_until_ms.load(std::memory_order_relaxed);
-    return until <= now_ms && health.resting_until_ms.compare_exchange_strong(until, now_ms + hold.count(),
-                                                                              std::memory_order_relaxed);
+    std::int64_t until = health.tried_until_ms.load(std::memory_order_relaxed);
+    return until <= now_ms && health.tried_until_ms.compare_exchange_strong(until, now_ms + hold.count(),
+                                                                            std::memory_order_relaxed);
 }
 
 std::optional<Upstream::Pick> Upstream::pick_server(const std::vector<bool>& tried, const std::string& user,
@@ -179,6 +190,7 @@ void Upstream::record_success(std::size_t index) {
         max_consecutive_failures)
         spdlog::info("upstream {}: server {} answers again", name(), server(index).url);
     health_[index].resting_until_ms.store(0, std::memory_order_relaxed);
+    health_[index].tried_until_ms.store(0, std::memory_order_relaxed);
 }
 
 void Upstream::record_health_check(std::size_t index, bool passed, const std::string& detail) {
@@ -198,6 +210,7 @@ void Upstream::record_failure(std::size_t index, const std::string& reason) {
     health_[index].resting_until_ms.store(
         std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count(),
         std::memory_order_relaxed);
+    health_[index].tried_until_ms.store(0, std::memory_order_relaxed);  // the try ended: a rest instead
     if (failures == max_consecutive_failures) {
         spdlog::warn("upstream {}: server {} left out for {} after {} failures in a row; the last: {}",
                      name(), server(index).url, config::format_duration(rest_), failures, reason);

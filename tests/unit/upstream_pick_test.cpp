@@ -10,12 +10,15 @@
 namespace easgate::upstream {
 namespace {
 
-Upstream three_servers(std::chrono::milliseconds rest = Upstream::server_rest) {
+Upstream servers(std::initializer_list<const char*> urls, std::chrono::milliseconds rest) {
     config::UpstreamConfig config;
     config.name = "exchange";
-    for (const char* url : {"https://mail1", "https://mail2", "https://mail3"})
-        config.servers.push_back(*config::parse_upstream_url(url));
+    for (const char* url : urls) config.servers.push_back(*config::parse_upstream_url(url));
     return Upstream(config, "upstreams[0]", rest);
+}
+
+Upstream three_servers(std::chrono::milliseconds rest = Upstream::server_rest) {
+    return servers({"https://mail1", "https://mail2", "https://mail3"}, rest);
 }
 
 std::size_t pick(Upstream& upstream, const std::string& user = {}) {
@@ -91,6 +94,25 @@ TEST(UpstreamPick, AServerBackFromItsRestIsTriedByOneRequestAtATime) {
     EXPECT_NE(pick(upstream), 0u);
     upstream.record_success(0);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(pick(upstream), 0u) << "back, and the least busy";
+}
+
+// /readyz: a single Exchange server resting after failures is not ready, and once its rest is over
+// it is, also while the one request trying it holds it (a load balancer would take every node out
+// for the length of that try, which may be the whole connect timeout).
+TEST(UpstreamPick, ALoneServerIsReadyWhileOneRequestTriesItAfterItsRest) {
+    auto upstream = servers({"https://mbx1.corp.example.com"}, std::chrono::milliseconds(100));
+    for (int i = 0; i < 3; ++i) upstream.record_failure(0, "connection refused");
+    EXPECT_FALSE(upstream.any_server_ready()) << "resting";
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    ASSERT_TRUE(upstream.any_server_ready());
+    std::vector<bool> tried(1);
+    const auto trying = upstream.pick_server(tried);
+    ASSERT_TRUE(trying);
+    EXPECT_FALSE(trying->resting) << "its rest is over: the one request that tries it";
+    EXPECT_FALSE(upstream.any_server_usable()) << "held by that request";
+    EXPECT_TRUE(upstream.any_server_ready()) << "and ready all the while";
+    upstream.record_failure(0, "connection refused");
+    EXPECT_FALSE(upstream.any_server_ready()) << "still down: another rest";
 }
 
 // Every server resting: a request tries one of them (better than refusing the device), not each in

@@ -90,8 +90,12 @@ public:
         return config_.health_check;
     }
 
-    // Whether a server is neither resting after failures nor failing its health check (/readyz).
+    // Whether a server is neither resting after failures (nor held by the one request trying it
+    // after its rest) nor failing its health check.
     bool any_server_usable() const;
+    // /readyz: the same, but a server that one request is trying after its rest counts: were it
+    // the only one, a load balancer would take every node out for the length of that try.
+    bool any_server_ready() const;
 
     // The configured server with this scheme, host (any case) and port, if any.
     std::optional<std::size_t> find_server(const config::UpstreamTarget& wanted) const;
@@ -110,6 +114,7 @@ private:
     };
     static int keep_new_session(SSL* ssl, SSL_SESSION* session);
     bool usable(std::size_t index, std::int64_t now_ms) const;
+    bool ready(std::size_t index, std::int64_t now_ms) const;
     // A server whose rest ended and that has not answered since: whether this request may try it.
     bool take_turn(std::size_t index, std::int64_t now_ms, std::chrono::milliseconds connect_timeout);
 
@@ -119,6 +124,7 @@ private:
         std::atomic<unsigned> consecutive_failures{0};
         std::atomic<bool> failed_check{false};
         std::atomic<std::int64_t> resting_until_ms{0};  // steady_clock, milliseconds since its epoch
+        std::atomic<std::int64_t> tried_until_ms{0};    // back from its rest: held by the one trying it
     };
 
     config::UpstreamConfig config_;
