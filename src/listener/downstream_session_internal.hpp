@@ -88,13 +88,14 @@ private:
     asio::awaitable<bool> take_proxy_header();
     asio::awaitable<ProxyHeaderParse> read_proxy_header();
     void refuse_proxied(std::string_view cause, const std::string& reason);
+    // device_opening.cpp: the TLS handshake, and limits.max_opening_per_address.
     asio::awaitable<bool> handshake();
     // limits.max_opening_per_address, held from the handshake to the first request's header: false,
     // logged, when the source holds it already.
     bool take_opening_slot(std::string source);
     void give_opening_slot();
-    asio::awaitable<void> linger();
     void log_refused_handshake(const error_code& ec);
+    asio::awaitable<void> linger();
     asio::awaitable<bool> serve_request(bool first);
     // An exchange that ended otherwise than relayed.
     asio::awaitable<bool> end_of(const upstream::ExchangeEnd& end, const AdmittedRequest& request,
