@@ -91,9 +91,8 @@ void take_up(const config::Config& config) {
         if (config.upstreams[i].service_principal.empty()) continue;
         spdlog::warn(
             "upstreams[{}].service_principal is set but there is no kerberos: section: easgate sends "
-            "Exchange "
-            "no Kerberos token, and Exchange answers 401 to devices that don't sign in themselves; add the "
-            "kerberos: section for certificate sign-in, or remove service_principal",
+            "Exchange no Kerberos token, and Exchange answers 401 to devices that don't sign in "
+            "themselves; add the kerberos: section for certificate sign-in, or remove service_principal",
             i);
     }
 }

@@ -137,9 +137,9 @@ bool Upstream::any_server_ready() const {
 
 // Picked by fewest requests in flight, a server back from its rest would get every new connection
 // (the others hold the Pings): were it still down, each would wait its connect timeout there. One
-// request tries it, and holds it meanwhile (a rest, or its connect timeout and a second when longer,
-// so that no second request tries it while the first still waits); its answer ends the rest or
-// renews it.
+// request tries it, and holds it meanwhile (tried_until_ms: a rest's length, or its connect timeout
+// and a second when longer, so that no second request tries it while the first still waits); its
+// answer ends the hold, and a failure starts another rest.
 bool Upstream::take_turn(std::size_t index, std::int64_t now_ms, std::chrono::milliseconds connect_timeout) {
     auto& health = health_[index];
     if (health.consecutive_failures.load(std::memory_order_relaxed) < max_consecutive_failures) return true;
