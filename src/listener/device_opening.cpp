@@ -67,6 +67,11 @@ void DownstreamSession::give_opening_slot() {
 }
 
 void DownstreamSession::log_refused_handshake(const error_code& ec) {
+    if (reclaimed_) {  // the listener logged it
+        spdlog::debug("device {}: closed in its TLS handshake to make room at limits.max_connections",
+                      peer_text());
+        return;
+    }
     if (check_.refusal.empty() && ec == beast::error::timeout) {
         spdlog::debug("device {} did not finish its TLS handshake within limits.handshake_timeout ({})",
                       peer_text(), config::format_duration(limits_.handshake_timeout));

@@ -66,6 +66,17 @@ void DownstreamSession::drain() {
     });
 }
 
+// Its socket shut down, whatever the session waits for (the handshake, a request's header) ends now
+// and the session with it: at the next read or write, not at a timeout. The device sees the
+// connection close, as when a kept-alive connection is closed idle.
+void DownstreamSession::reclaim() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+        self->reclaimed_ = true;
+        error_code ignored;
+        self->tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    });
+}
+
 asio::awaitable<void> DownstreamSession::run() {
     if (!co_await take_proxy_header() || !co_await handshake()) co_return;
     for (bool first = true; co_await serve_request(first) && !draining(); first = false) {

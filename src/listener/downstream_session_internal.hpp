@@ -73,6 +73,7 @@ public:
 
     void start();
     void drain() override;
+    void reclaim() override;
 
     // upstream::DeviceWatch, while Exchange holds a long poll.
     void watch() override;
@@ -188,6 +189,7 @@ private:
     asio::steady_timer stages_due_{
         stream_.get_executor()};  // the filter chain's deadline; the watch ends it early
     bool draining_ = false;
+    bool reclaimed_ = false;  // closed to make room at limits.max_connections
     std::optional<SessionRegistry::Entry> registered_;
     // The request being served. Here, not in serve_request's coroutine frame: a frame over 1,020
     // bytes is malloc'd and freed for every request, one under that is recycled by Asio.

@@ -11,6 +11,7 @@
 #include "easgate/common/spawn_handlers.hpp"
 #include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/config.hpp"
+#include "easgate/config/units.hpp"
 
 namespace easgate::listener {
 
@@ -58,6 +59,28 @@ void Listener::refuse_over_capacity(tcp::socket& socket) {
                  suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
 }
 
+// As nginx does with its reusable connections: one that does no work for anyone (opening, or kept
+// alive between requests) is worth less than a new one, once it has been so for reclaim_after.
+// The new connection is taken at once; the one reclaimed closes on its own thread right after.
+bool Listener::make_room(tcp::socket& socket) {
+    const auto oldest = runtime_->sessions->reclaim_oldest();
+    if (!oldest.session) return false;
+    oldest.session->reclaim();
+    const std::string reason = "limits.max_connections (" + std::to_string(runtime_->limits.max_connections) +
+                               ") reached: closing the connections idle longest";
+    const long suppressed = runtime_->refusal_log->admit(reason);
+    if (suppressed < 0) return true;
+    boost::system::error_code ignored;
+    spdlog::warn(
+        "{}: closed one idle for {} (opening, or kept alive between requests) to take the connection "
+        "from {}; raise it if devices are many, else look for connections that never send a request{}",
+        reason,
+        config::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(oldest.idle_for)),
+        socket.remote_endpoint(ignored).address().to_string(),
+        suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
+    return true;
+}
+
 asio::awaitable<void> Listener::accept_loop() {
     using easgate::common::use_nothrow;
     while (acceptor_.is_open()) {
@@ -69,7 +92,7 @@ asio::awaitable<void> Listener::accept_loop() {
             continue;
         }
         accept_failure_.clear();
-        if (runtime_->sessions->full(runtime_->limits.max_connections)) {
+        if (runtime_->sessions->full(runtime_->limits.max_connections) && !make_room(socket)) {
             refuse_over_capacity(socket);
             continue;
         }

@@ -1,20 +1,56 @@
 #include "easgate/listener/session_registry.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <vector>
 
 namespace easgate::listener {
 
-SessionRegistry::Entry SessionRegistry::add(std::weak_ptr<DrainableSession> session) {
+SessionRegistry::Entry SessionRegistry::add(std::weak_ptr<DrainableSession> session, Clock::time_point now) {
     std::lock_guard lock(mutex_);
     open_.fetch_add(1, std::memory_order_relaxed);
-    return sessions_.insert(sessions_.end(), std::move(session));
+    return idle_.insert(idle_.end(), Registered{std::move(session), now});
 }
 
 void SessionRegistry::remove(Entry entry) {
     std::lock_guard lock(mutex_);
     open_.fetch_sub(1, std::memory_order_relaxed);
-    sessions_.erase(entry);
+    (entry->idle ? idle_ : busy_).erase(entry);
+}
+
+void SessionRegistry::mark_idle(Entry entry, Clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    if (entry->idle || entry->reclaimed) return;
+    entry->idle = true;
+    entry->idle_since = now;
+    idle_.splice(idle_.end(), busy_, entry);
+}
+
+bool SessionRegistry::mark_busy(Entry entry) {
+    std::lock_guard lock(mutex_);
+    if (entry->reclaimed) return false;
+    if (entry->idle) {
+        entry->idle = false;
+        busy_.splice(busy_.end(), idle_, entry);
+    }
+    return true;
+}
+
+SessionRegistry::Reclaimed SessionRegistry::reclaim_oldest(Clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    for (auto entry = idle_.begin(); entry != idle_.end() && now - entry->idle_since >= reclaim_after;) {
+        auto session = entry->session.lock();
+        const auto next = std::next(entry);
+        if (session) {  // else its destructor is on its way to remove()
+            entry->idle = false;
+            entry->reclaimed = true;
+            busy_.splice(busy_.end(), idle_, entry);
+            reclaimed_.fetch_add(1, std::memory_order_relaxed);
+            return {std::move(session), now - entry->idle_since};
+        }
+        entry = next;
+    }
+    return {};
 }
 
 bool SessionRegistry::take_user_slot(const std::string& user, unsigned max) {
@@ -53,8 +89,9 @@ void SessionRegistry::drain_all() {
     std::vector<std::shared_ptr<DrainableSession>> live;
     {
         std::lock_guard lock(mutex_);
-        for (const auto& session : sessions_)
-            if (auto alive = session.lock()) live.push_back(std::move(alive));
+        for (const auto* list : {&idle_, &busy_})
+            for (const auto& registered : *list)
+                if (auto alive = registered.session.lock()) live.push_back(std::move(alive));
     }
     for (const auto& session : live) session->drain();  // outside the lock: it may end and remove itself
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <thread>
 
+#include "easgate/listener/session_registry.hpp"
 #include "gateway_fixture.hpp"
 #include "raw_device.hpp"
 
@@ -26,24 +27,75 @@ protected:
     }
 };
 
-TEST_F(ConnectionLimitsTest, ConnectionsBeyondMaxConnectionsAreClosedAtAccept) {
+// Connections a request is using are never closed to make room: beyond max_connections of them, a
+// new one is closed at accept (no TLS handshake, nothing to pay for), and served once one ends.
+TEST_F(ConnectionLimitsTest, ConnectionsBeyondMaxConnectionsInUseAreClosedAtAccept) {
     start_gateway({.limits = "    max_connections: 2\n"});
-    asio::io_context io;
-    std::vector<asio::ip::tcp::socket> held;
-    for (int i = 0; i < 2; ++i) {
-        held.emplace_back(io);
-        held.back().connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
-    }
+    const std::string header = "POST " + sync_path +
+                               " HTTP/1.1\r\nHost: gw\r\nMS-ASProtocolVersion: 14.1\r\n"
+                               "Content-Type: application/vnd.ms-sync.wbxml\r\nContent-Length: 5\r\n\r\n";
+    std::vector<std::thread> uploads;
+    std::vector<unsigned> statuses(2, 0);
+    for (std::size_t i = 0; i < 2; ++i)
+        uploads.emplace_back([&, i] {  // the header, then the body 4 s later: busy all along
+            DeviceConnection device(gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem",
+                                    pki_dir() / "alice.key");
+            statuses[i] = device.exchange(header + "hello", header.size(), std::chrono::seconds(4));
+        });
     ASSERT_TRUE(metrics_show("easgate_device_connections 2")) << metrics();
+    ASSERT_TRUE(metrics_show("easgate_device_connections_opening 0")) << metrics();
+    std::this_thread::sleep_for(listener::SessionRegistry::reclaim_after + std::chrono::milliseconds(200));
 
     const auto refused = curl("alice", sync_path);
     EXPECT_NE(refused.exit_code, 0) << "a third connection must not be served: " << refused.out;
     EXPECT_TRUE(metrics_show("easgate_device_connections_refused_total 1")) << metrics();
+    EXPECT_TRUE(metrics_show("easgate_device_connections_reclaimed_total 0")) << metrics();
     EXPECT_NE(gateway_log().find("limits.max_connections (2) reached"), std::string::npos) << gateway_log();
 
-    held.pop_back();  // one slot free again
-    ASSERT_TRUE(metrics_show("easgate_device_connections 1")) << metrics();
+    for (auto& upload : uploads) upload.join();
+    EXPECT_EQ(statuses, (std::vector<unsigned>{200, 200}));
+    ASSERT_TRUE(metrics_show("easgate_device_connections 0")) << metrics();
     EXPECT_EQ(status_of(sync_path), "200");
+}
+
+// At max_connections, one that does nothing for anyone (still opening, or kept alive between
+// requests) makes room for a new one once it has been so for reclaim_after, the one idle longest
+// first: many sources opening connections and never finishing them can't lock devices out.
+TEST_F(ConnectionLimitsTest, AtMaxConnectionsTheConnectionIdleLongestMakesRoom) {
+    start_gateway({.limits = "    max_connections: 2\n    max_opening_per_address: 0\n"});
+    asio::io_context io;
+    auto never_opens = std::make_unique<asio::ip::tcp::socket>(io);
+    never_opens->connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
+    DeviceConnection phone(gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem",
+                           pki_dir() / "alice.key");
+    const std::string request =
+        "GET " + sync_path + " HTTP/1.1\r\nHost: gw\r\nMS-ASProtocolVersion: 14.1\r\n\r\n";
+    ASSERT_EQ(phone.exchange(request), 200u);  // then kept alive, idle since its answer
+    ASSERT_TRUE(metrics_show("easgate_device_connections 2")) << metrics();
+    std::this_thread::sleep_for(listener::SessionRegistry::reclaim_after + std::chrono::milliseconds(200));
+
+    EXPECT_EQ(status_of(sync_path), "200") << "the connection opening since before the phone's request";
+    EXPECT_TRUE(metrics_show("easgate_device_connections_reclaimed_total 1")) << metrics();
+    const timeval wait{5, 0};
+    ::setsockopt(never_opens->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char byte = 0;
+    boost::system::error_code ec;
+    never_opens->read_some(asio::buffer(&byte, 1), ec);
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+    EXPECT_NE(wait_for_gateway_log("limits.max_connections (2) reached: closing the connections idle "
+                                   "longest: closed one idle for "),
+              "");
+
+    never_opens = std::make_unique<asio::ip::tcp::socket>(io);  // newer than the phone's idle time
+    never_opens->connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
+    ASSERT_TRUE(metrics_show("easgate_device_connections 2")) << metrics();
+    std::this_thread::sleep_for(listener::SessionRegistry::reclaim_after + std::chrono::milliseconds(200));
+    EXPECT_EQ(status_of(sync_path), "200") << "the phone's kept-alive connection";
+    EXPECT_TRUE(metrics_show("easgate_device_connections_reclaimed_total 2")) << metrics();
+    EXPECT_TRUE(metrics_show("easgate_device_connections 1")) << metrics();
+    EXPECT_EQ(phone.exchange(request), 0u) << "its connection was closed";
+    EXPECT_EQ(phone.exchange(request), 200u) << "a new one";
+    EXPECT_TRUE(metrics_show("easgate_device_connections_refused_total 0")) << metrics();
 }
 
 // Until its TLS handshake is done a connection is nobody's: it has limits.handshake_timeout from its

@@ -1,6 +1,7 @@
 // limits.max_connections_per_user's count: per user, given back as connections close, and kept
 // while the limit is off, so that a reload turning it on finds the connections already open.
-// limits.max_opening_per_address's: per source, an IPv4 address or an IPv6 /64.
+// limits.max_opening_per_address's: per source, an IPv4 address or an IPv6 /64. At
+// limits.max_connections, which connection makes room for a new one.
 #include "easgate/listener/session_registry.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,72 @@
 
 namespace easgate::listener {
 namespace {
+
+struct CountedSession : DrainableSession {
+    void drain() override { ++drains; }
+    void reclaim() override { ++reclaims; }
+    int drains = 0;
+    int reclaims = 0;
+};
+
+using namespace std::chrono_literals;
+const auto registry_epoch = std::chrono::steady_clock::time_point{} + 1h;
+
+TEST(SessionRegistryReclaim, TheConnectionIdleLongestIsPickedOnceIdleForReclaimAfter) {
+    SessionRegistry sessions;
+    auto a = std::make_shared<CountedSession>(), b = std::make_shared<CountedSession>(),
+         c = std::make_shared<CountedSession>();
+    const auto entry_a = sessions.add(a, registry_epoch);
+    const auto entry_b = sessions.add(b, registry_epoch + 100ms);
+    sessions.add(c, registry_epoch + 200ms);
+    EXPECT_TRUE(sessions.mark_busy(entry_a)) << "a's request header is in";
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 500ms).session, nullptr) << "none idle for 1s";
+
+    const auto first = sessions.reclaim_oldest(registry_epoch + 1150ms);
+    EXPECT_EQ(first.session, b) << "a is busy, however old";
+    EXPECT_EQ(first.idle_for, 1050ms);
+    EXPECT_FALSE(sessions.mark_busy(entry_b)) << "a header that comes after the pick is not served";
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 1150ms).session, nullptr) << "c: 950 ms";
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 1300ms).session, c);
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 5000ms).session, nullptr) << "each is picked once";
+    EXPECT_EQ(sessions.reclaimed(), 2u);
+    EXPECT_EQ(sessions.size(), 3u) << "open until they close";
+    EXPECT_EQ(a->reclaims + b->reclaims + c->reclaims, 0) << "reclaim() is the caller's to call";
+}
+
+TEST(SessionRegistryReclaim, AKeptAliveConnectionIsIdleFromItsLastRequest) {
+    SessionRegistry sessions;
+    auto a = std::make_shared<CountedSession>(), b = std::make_shared<CountedSession>();
+    const auto entry_a = sessions.add(a, registry_epoch);
+    sessions.add(b, registry_epoch + 10ms);
+    ASSERT_TRUE(sessions.mark_busy(entry_a));
+    sessions.mark_idle(entry_a, registry_epoch + 20ms);
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 2000ms).session, b) << "idle since 10 ms, a since 20";
+    const auto second = sessions.reclaim_oldest(registry_epoch + 2000ms);
+    EXPECT_EQ(second.session, a);
+    EXPECT_EQ(second.idle_for, 1980ms);
+    sessions.mark_idle(entry_a, registry_epoch + 3000ms);
+    EXPECT_FALSE(sessions.mark_busy(entry_a)) << "once picked, waiting again does not undo it";
+}
+
+TEST(SessionRegistryReclaim, AClosingConnectionIsPassedOverAndEveryListIsDrainedAndRemoved) {
+    SessionRegistry sessions;
+    auto gone = std::make_shared<CountedSession>(), idle = std::make_shared<CountedSession>(),
+         busy = std::make_shared<CountedSession>();
+    const auto entry_gone = sessions.add(gone, registry_epoch);
+    const auto entry_idle = sessions.add(idle, registry_epoch + 1ms);
+    const auto entry_busy = sessions.add(busy, registry_epoch + 2ms);
+    ASSERT_TRUE(sessions.mark_busy(entry_busy));
+    gone.reset();  // in its destructor, before its remove()
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 5000ms).session, idle);
+
+    sessions.drain_all();
+    EXPECT_EQ(idle->drains, 1);
+    EXPECT_EQ(busy->drains, 1);
+    for (const auto entry : {entry_gone, entry_idle, entry_busy}) sessions.remove(entry);
+    EXPECT_EQ(sessions.size(), 0u);
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 9000ms).session, nullptr);
+}
 
 TEST(SessionRegistryUserSlots, EachUserHoldsUpToTheLimitAndGetsSlotsBack) {
     SessionRegistry sessions;

@@ -34,6 +34,8 @@ public:
 
 private:
     boost::asio::awaitable<void> accept_loop();
+    // At limits.max_connections: true when a connection idle long enough was reclaimed for this one.
+    bool make_room(boost::asio::ip::tcp::socket& socket);
     void refuse_over_capacity(boost::asio::ip::tcp::socket& socket);
 
     boost::asio::ip::tcp::acceptor acceptor_;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -22,22 +23,55 @@ public:
     // Called from any thread: the session finishes on its own thread what it is doing, answers a
     // held long poll early, and then closes.
     virtual void drain() = 0;
+    // Called from any thread, once the registry has picked it to make room (reclaim_oldest): the
+    // session closes at once, on its own thread, without waiting for the device.
+    virtual void reclaim() = 0;
 };
 
-// The open device connections of the process, so that a shutdown reaches every one of them.
-// Touched once when a connection opens and once when it closes.
+// The open device connections of the process, so that a shutdown reaches every one of them, and
+// so that at limits.max_connections the one idle longest can make room for a new one. Touched when
+// a connection opens and closes, and when it starts and stops waiting for a request.
 class SessionRegistry {
-public:
-    using Entry = std::list<std::weak_ptr<DrainableSession>>::iterator;
+    using Clock = std::chrono::steady_clock;
+    struct Registered {
+        std::weak_ptr<DrainableSession> session;
+        Clock::time_point idle_since;  // while in idle_: opening since its accept, or between requests
+        bool idle = true;
+        bool reclaimed = false;  // picked to make room: it never serves another request
+    };
 
-    Entry add(std::weak_ptr<DrainableSession> session);
+public:
+    using Entry = std::list<Registered>::iterator;
+
+    // A new connection is idle from its accept: opening (a PROXY header, its TLS handshake, its
+    // first request's header), it does no work for anyone yet.
+    Entry add(std::weak_ptr<DrainableSession> session, Clock::time_point now = Clock::now());
     void remove(Entry entry);
     std::size_t size() const { return open_.load(std::memory_order_relaxed); }
+    // Waiting for its next request (kept alive), without a byte of it yet.
+    void mark_idle(Entry entry, Clock::time_point now = Clock::now());
+    // A request's header is in. False when the connection was reclaimed meanwhile: it must close.
+    bool mark_busy(Entry entry);
 
-    // limits.max_connections: a connection accepted beyond it is closed at once, and counted.
+    // limits.max_connections: a connection accepted beyond it is closed at once, and counted,
+    // unless one idle for at least reclaim_after makes room (reclaim_oldest).
     bool full(std::size_t max_connections) const { return size() >= max_connections; }
     void count_refusal() { refused_.fetch_add(1, std::memory_order_relaxed); }
     std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
+
+    // The connection idle longest, opening or between requests (as nginx's reusable connections),
+    // when that is reclaim_after or more, marked so that it serves no other request; null when none
+    // is. Its reclaim() is the caller's to call, outside the registry's lock. A connection a
+    // request is using (a held Ping among them) is never picked: a newer connection is not worth
+    // more than the work on an older one, and an opening one younger than reclaim_after may be a
+    // phone on a slow network still at its handshake.
+    static constexpr std::chrono::seconds reclaim_after{1};
+    struct Reclaimed {
+        std::shared_ptr<DrainableSession> session;
+        Clock::duration idle_for{};
+    };
+    Reclaimed reclaim_oldest(Clock::time_point now = Clock::now());
+    std::uint64_t reclaimed() const { return reclaimed_.load(std::memory_order_relaxed); }
 
     // limits.max_connections_per_user: the connections each user holds open, from the first request
     // admitted on it to its close, by a key the session makes (the account's objectSid or DN, else
@@ -73,10 +107,14 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    std::list<std::weak_ptr<DrainableSession>> sessions_;
+    // Every open connection is in one of the two; idle_ oldest first (a connection joins at its end).
+    // Moving one between them is a splice: no allocation, and its Entry stays valid.
+    std::list<Registered> idle_;
+    std::list<Registered> busy_;
     std::atomic<bool> draining_{false};
     std::atomic<std::size_t> open_{0};
     std::atomic<std::uint64_t> refused_{0};
+    std::atomic<std::uint64_t> reclaimed_{0};
     std::atomic<std::uint64_t> handshakes_{0};
     std::atomic<std::uint64_t> resumed_{0};
     std::array<std::atomic<std::uint64_t>, proxy_refusal_causes.size()> proxy_refused_{};
