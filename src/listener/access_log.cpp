@@ -13,6 +13,13 @@ std::int64_t milliseconds(std::chrono::steady_clock::duration elapsed) {
 
 std::string_view or_dash(std::string_view value) { return value.empty() ? std::string_view("-") : value; }
 
+// The account as Active Directory names it (the certificate's name need not be it: a SID or
+// altSecurityIdentities may map it to another): its userPrincipalName, else its sAMAccountName.
+std::string_view account_name(const directory::FoundUser& account) {
+    if (!account) return "-";
+    return or_dash(account->upn.empty() ? account->sam_account_name : account->upn);
+}
+
 }  // namespace
 
 // Fields come from what easgate parsed, never from the raw request: the query (whose base64 form
@@ -36,6 +43,7 @@ void DownstreamSession::log_access(const AdmittedRequest& request, unsigned stat
         {"path", path, true},
         {"status", static_cast<std::int64_t>(status), true},
         {"ms", milliseconds(elapsed)},
+        {"account", account_name(request.account)},
         {"cmd", or_dash(eas.command)},
         {"device_id", or_dash(eas.device_id)},
         {"device_type", or_dash(eas.device_type)},

@@ -132,6 +132,7 @@ asio::awaitable<bool> DownstreamSession::serve_request(bool first) {
     auto verdict = runtime_->pipeline->run_now(context, next);
     if (!verdict) verdict = co_await run_waiting_stages(context, next);
     request.policy_rule = context.policy_rule;
+    request.account = context.user;
     request.delegation_time = context.delegation_time;
     if (context.credentials) request.ticket_from_cache = context.delegation_from_cache;
     if (!*verdict) {

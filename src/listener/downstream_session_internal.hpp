@@ -13,6 +13,7 @@
 #include "easgate/common/body_rate.hpp"
 #include "easgate/common/header_arena.hpp"
 #include "easgate/common/logging.hpp"
+#include "easgate/directory/directory_client.hpp"
 #include "easgate/eas/blocked_device.hpp"
 #include "easgate/eas/eas_request.hpp"
 #include "easgate/listener/downstream_session.hpp"
@@ -52,6 +53,7 @@ struct AdmittedRequest : common::ParserInArena<common::RequestParser> {
     upstream::BodyFraming framing;
     eas::EasRequest eas;
     std::string_view policy_rule;  // the policy rule that decided, for the access log; "" without policy
+    directory::FoundUser account;  // the directory's account it runs as, for the access log; null: none
     // For the access log and /metrics, filled in as the request goes on.
     std::optional<common::BodyRateGuard> body_rate;  // once its body is read: bytes in
     std::chrono::steady_clock::duration delegation_time{};

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 #include "gateway_fixture.hpp"
@@ -46,10 +45,7 @@ protected:
 
     // The access log line holding needle (text), or "".
     std::string access_line(const std::string& needle) const {
-        std::istringstream lines(wait_for_gateway_log(needle));
-        for (std::string line; std::getline(lines, line);)
-            if (line.find(needle) != std::string::npos) return line;
-        return "";
+        return line_holding(wait_for_gateway_log(needle), needle);
     }
 
 private:
@@ -126,7 +122,8 @@ TEST_F(ObservabilityTest, TheTextAccessLogNamesDeviceCommandBytesAndDurationsBut
     EXPECT_NE(line.find(" cmd=Sync device_id=v140Device device_type=SmartPhone protocol=14.0 bytes_in=4 "),
               std::string::npos)
         << line;
-    for (const auto* field : {" ms=", " bytes_out=", " delegation_ms=", " upstream_ms=", " cache_hit=-"})
+    for (const auto* field :
+         {" ms=", " account=- ", " bytes_out=", " delegation_ms=", " upstream_ms=", " cache_hit=-"})
         EXPECT_NE(line.find(field), std::string::npos) << field << " in " << line;
     EXPECT_EQ(line.find(" bytes_out=0 "), std::string::npos) << "Exchange's answer has a body: " << line;
     EXPECT_NE(line.find(" server=https://localhost:"), std::string::npos) << line;

@@ -89,6 +89,14 @@ TEST_F(GatewayMappingTest, TheSidExtensionFindsItsAccountWhateverTheUpnSays) {
     start_gateway(options);
     EXPECT_EQ(who_gets_in(issue("nobody@example.test", {}, sid_of("bob"))), "bob@EXAMPLE.TEST");
     EXPECT_EQ(who_gets_in(issue("alice@example.test")), "alice@EXAMPLE.TEST");  // no SID: the UPN's turn
+    // The access log names the certificate's user and the account it ran as.
+    for (const auto& [user, account] : {std::pair("nobody", "bob"), std::pair("alice", "alice")}) {
+        const std::string needle =
+            " " + std::string(user) + "@example.test \"GET /Microsoft-Server-ActiveSync\" 200 ";
+        const auto line = line_holding(gateway_->wait_for_log(needle), needle);
+        EXPECT_NE(line.find(" account=" + std::string(account) + "@example.test "), std::string::npos)
+            << needle << ": " << line;
+    }
 }
 
 // A certificate may name a UPN that is not its account's (an AD CS template that lets the enrollee

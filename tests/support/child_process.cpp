@@ -257,6 +257,14 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
     return count;
 }
 
+std::string line_holding(const std::string& text, const std::string& needle) {
+    const auto at = text.find(needle);
+    if (at == std::string::npos) return "";
+    const auto begin = text.rfind('\n', at);
+    const auto start = begin == std::string::npos ? 0 : begin + 1;
+    return text.substr(start, text.find('\n', at) - start);
+}
+
 int first_free_descriptor(pid_t pid) {
     std::vector<bool> used;
     for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {

@@ -54,6 +54,8 @@ std::string read_file(const std::filesystem::path& path);
 
 // How many times needle occurs in text (overlaps included): log lines, KDC exchanges.
 std::size_t count_of(const std::string& text, const std::string& needle);
+// The first line of text that holds needle, without its line end; "" when none does.
+std::string line_holding(const std::string& text, const std::string& needle);
 std::filesystem::path make_temp_dir(const std::string& prefix);
 std::uint16_t free_tcp_port();  // bound and released; good enough on a test machine
 // The first free descriptor number of process pid: with its limit just above it, the next socket it
