@@ -63,9 +63,10 @@ void Listener::refuse_over_capacity(tcp::socket& socket) {
 // alive between requests) is worth less than a new one, once it has been so for reclaim_after.
 // The new connection is taken at once; the one reclaimed closes on its own thread right after.
 bool Listener::make_room(tcp::socket& socket) {
-    const auto oldest = runtime_->sessions->reclaim_oldest();
+    auto oldest = runtime_->sessions->reclaim_oldest();
     if (!oldest.session) return false;
     oldest.session->reclaim();
+    oldest.session.reset();  // reclaim() holds it now: let it end on its own thread
     const std::string reason = "limits.max_connections (" + std::to_string(runtime_->limits.max_connections) +
                                ") reached: closing the connections idle longest";
     const long suppressed = runtime_->refusal_log->admit(reason);

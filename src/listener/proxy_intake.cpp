@@ -90,6 +90,7 @@ asio::awaitable<ProxyHeaderParse> DownstreamSession::read_proxy_header() {
 }
 
 void DownstreamSession::refuse_proxied(std::string_view cause, const std::string& reason) {
+    if (reclaimed_) return;  // closed to make room while its header was awaited: the listener said so
     runtime_->sessions->count_proxy_refusal(cause);
     const long suppressed = runtime_->refusal_log->admit("PROXY protocol " + std::string(cause));
     if (suppressed < 0) return;

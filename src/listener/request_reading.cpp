@@ -37,11 +37,17 @@ asio::awaitable<bool> DownstreamSession::read_request(bool first, AdmittedReques
     phase_ = Phase::idle;
     // A connection accepted while draining (limits.shutdown_delay) still has its first request served.
     if (!first && draining()) co_return false;
-    if (!first) runtime_->sessions->mark_idle(*registered_);  // a new one is idle from its accept
+    if (!first) runtime_->sessions->mark_idle(*registered_);  // a new one is opening from its accept
     auto [ec, scan] = co_await read_raw_header();
-    // Reclaimed to make room: whatever came of this request, nothing is forwarded (the device sends
-    // it again on a new connection).
-    if (!runtime_->sessions->mark_busy(*registered_)) co_return false;
+    // Reclaimed to make room (a header that came just then included): nothing of it is forwarded, and
+    // the device sees its connection close without an answer, as when one kept alive is closed idle.
+    if (!runtime_->sessions->mark_busy(*registered_)) {
+        spdlog::debug(
+            "{}: closed to make room at limits.max_connections ({} bytes of a request header "
+            "received, nothing forwarded)",
+            who().empty() ? peer_text() : who(), buffer_.size());
+        co_return false;
+    }
     if (!ec) {
         if (scan.obsolete_line_folding) {
             phase_ = Phase::busy;

@@ -58,43 +58,49 @@ TEST_F(ConnectionLimitsTest, ConnectionsBeyondMaxConnectionsInUseAreClosedAtAcce
     EXPECT_EQ(status_of(sync_path), "200");
 }
 
-// At max_connections, one that does nothing for anyone (still opening, or kept alive between
-// requests) makes room for a new one once it has been so for reclaim_after, the one idle longest
-// first: many sources opening connections and never finishing them can't lock devices out.
+// At max_connections, one that does nothing for anyone makes room for a new one once it has been so
+// for reclaim_after: the one opening longest (many sources opening connections and never getting
+// further can't lock devices out), else the one kept alive longest. A device that got in keeps its
+// connection while another's is opening.
 TEST_F(ConnectionLimitsTest, AtMaxConnectionsTheConnectionIdleLongestMakesRoom) {
     start_gateway({.limits = "    max_connections: 2\n    max_opening_per_address: 0\n"});
-    asio::io_context io;
-    auto never_opens = std::make_unique<asio::ip::tcp::socket>(io);
-    never_opens->connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
-    DeviceConnection phone(gateway_port(), pki_dir() / "server-ca.pem", pki_dir() / "alice.pem",
-                           pki_dir() / "alice.key");
     const std::string request =
         "GET " + sync_path + " HTTP/1.1\r\nHost: gw\r\nMS-ASProtocolVersion: 14.1\r\n\r\n";
-    ASSERT_EQ(phone.exchange(request), 200u);  // then kept alive, idle since its answer
+    const auto phone = [&] {
+        return std::make_unique<DeviceConnection>(gateway_port(), pki_dir() / "server-ca.pem",
+                                                  pki_dir() / "alice.pem", pki_dir() / "alice.key");
+    };
+    auto first_phone = phone();
+    ASSERT_EQ(first_phone->exchange(request), 200u);  // then kept alive, idle since its answer
+    asio::io_context io;
+    asio::ip::tcp::socket never_opens(io);
+    never_opens.connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
     ASSERT_TRUE(metrics_show("easgate_device_connections 2")) << metrics();
     std::this_thread::sleep_for(listener::SessionRegistry::reclaim_after + std::chrono::milliseconds(200));
 
-    EXPECT_EQ(status_of(sync_path), "200") << "the connection opening since before the phone's request";
+    EXPECT_EQ(status_of(sync_path), "200") << "in place of the connection still opening";
     EXPECT_TRUE(metrics_show("easgate_device_connections_reclaimed_total 1")) << metrics();
     const timeval wait{5, 0};
-    ::setsockopt(never_opens->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    ::setsockopt(never_opens.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
     char byte = 0;
     boost::system::error_code ec;
-    never_opens->read_some(asio::buffer(&byte, 1), ec);
+    never_opens.read_some(asio::buffer(&byte, 1), ec);
     EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
     EXPECT_NE(wait_for_gateway_log("limits.max_connections (2) reached: closing the connections idle "
                                    "longest: closed one idle for "),
               "");
+    EXPECT_EQ(first_phone->exchange(request), 200u) << "idle longer, but past its opening: kept";
 
-    never_opens = std::make_unique<asio::ip::tcp::socket>(io);  // newer than the phone's idle time
-    never_opens->connect({asio::ip::make_address("127.0.0.1"), gateway_port()});
+    auto second_phone = phone();
+    ASSERT_EQ(second_phone->exchange(request), 200u);
     ASSERT_TRUE(metrics_show("easgate_device_connections 2")) << metrics();
     std::this_thread::sleep_for(listener::SessionRegistry::reclaim_after + std::chrono::milliseconds(200));
-    EXPECT_EQ(status_of(sync_path), "200") << "the phone's kept-alive connection";
+    EXPECT_EQ(status_of(sync_path), "200") << "in place of the connection kept alive longest";
     EXPECT_TRUE(metrics_show("easgate_device_connections_reclaimed_total 2")) << metrics();
     EXPECT_TRUE(metrics_show("easgate_device_connections 1")) << metrics();
-    EXPECT_EQ(phone.exchange(request), 0u) << "its connection was closed";
-    EXPECT_EQ(phone.exchange(request), 200u) << "a new one";
+    EXPECT_EQ(first_phone->exchange(request), 0u) << "its connection was closed";
+    EXPECT_EQ(first_phone->exchange(request), 200u) << "on a new one";
+    EXPECT_EQ(second_phone->exchange(request), 200u);
     EXPECT_TRUE(metrics_show("easgate_device_connections_refused_total 0")) << metrics();
 }
 

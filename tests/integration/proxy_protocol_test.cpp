@@ -6,7 +6,10 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
+#include <thread>
 
+#include "easgate/listener/session_registry.hpp"
 #include "fault_relay.hpp"
 #include "gateway_fixture.hpp"
 #include "test_pki.hpp"
@@ -111,6 +114,26 @@ TEST_F(ProxyProtocolTest, HandshakesAreCountedByTheDeviceAddressTheHeaderNames) 
     EXPECT_NE(through_proxy("PROXY TCP4 203.0.113.7 127.0.0.1 51235 443\r\n").exit_code, 0);
     EXPECT_NE(wait_for_gateway_log("that many connections from 203.0.113.7 are opening"), "");
     EXPECT_TRUE(metrics_show("easgate_device_connections_over_address_limit_total 1")) << metrics();
+}
+
+// At limits.max_connections a connection whose PROXY header has not come makes room like any other
+// still opening: counted and logged as reclaimed, not as a proxy that sent no header.
+TEST_F(ProxyProtocolTest, AConnectionReclaimedBeforeItsHeaderIsNoProxyRefusal) {
+    auto options = behind_proxies("127.0.0.0/8");
+    options.limits = "    max_connections: 1\n";
+    start_gateway(options);
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket silent(io);
+    silent.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
+    ASSERT_TRUE(metrics_show("easgate_device_connections 1")) << metrics();
+    std::this_thread::sleep_for(listener::SessionRegistry::reclaim_after + std::chrono::milliseconds(200));
+
+    expect_device_seen_as(through_proxy("PROXY TCP4 203.0.113.7 127.0.0.1 51234 443\r\n"), "203.0.113.7",
+                          "51234");
+    EXPECT_TRUE(metrics_show("easgate_device_connections_reclaimed_total 1")) << metrics();
+    EXPECT_EQ(refusals("missing"), 0u);
+    EXPECT_EQ(gateway_log().find("PROXY protocol: no PROXY protocol header"), std::string::npos)
+        << gateway_log();
 }
 
 TEST_F(ProxyProtocolTest, AMalformedHeaderIsRefusedWithTheReasonLogged) {

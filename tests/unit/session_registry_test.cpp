@@ -43,17 +43,24 @@ TEST(SessionRegistryReclaim, TheConnectionIdleLongestIsPickedOnceIdleForReclaimA
     EXPECT_EQ(a->reclaims + b->reclaims + c->reclaims, 0) << "reclaim() is the caller's to call";
 }
 
-TEST(SessionRegistryReclaim, AKeptAliveConnectionIsIdleFromItsLastRequest) {
+TEST(SessionRegistryReclaim, AConnectionOpeningGoesBeforeOneKeptAliveLonger) {
     SessionRegistry sessions;
-    auto a = std::make_shared<CountedSession>(), b = std::make_shared<CountedSession>();
+    auto a = std::make_shared<CountedSession>(), b = std::make_shared<CountedSession>(),
+         c = std::make_shared<CountedSession>();
     const auto entry_a = sessions.add(a, registry_epoch);
-    sessions.add(b, registry_epoch + 10ms);
+    const auto entry_b = sessions.add(b, registry_epoch + 10ms);
     ASSERT_TRUE(sessions.mark_busy(entry_a));
-    sessions.mark_idle(entry_a, registry_epoch + 20ms);
-    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 2000ms).session, b) << "idle since 10 ms, a since 20";
-    const auto second = sessions.reclaim_oldest(registry_epoch + 2000ms);
-    EXPECT_EQ(second.session, a);
-    EXPECT_EQ(second.idle_for, 1980ms);
+    sessions.mark_idle(entry_a, registry_epoch + 20ms);  // kept alive from its answer on
+    ASSERT_TRUE(sessions.mark_busy(entry_b));
+    sessions.mark_idle(entry_b, registry_epoch + 30ms);
+    sessions.add(c, registry_epoch + 500ms);
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 1200ms).session, a) << "c: opening for 700 ms only";
+    const auto opening = sessions.reclaim_oldest(registry_epoch + 1600ms);
+    EXPECT_EQ(opening.session, c) << "b has been idle longer, but has got in";
+    EXPECT_EQ(opening.idle_for, 1100ms);
+    const auto kept = sessions.reclaim_oldest(registry_epoch + 2000ms);
+    EXPECT_EQ(kept.session, b);
+    EXPECT_EQ(kept.idle_for, 1970ms);
     sessions.mark_idle(entry_a, registry_epoch + 3000ms);
     EXPECT_FALSE(sessions.mark_busy(entry_a)) << "once picked, waiting again does not undo it";
 }

@@ -29,26 +29,28 @@ public:
 };
 
 // The open device connections of the process, so that a shutdown reaches every one of them, and
-// so that at limits.max_connections the one idle longest can make room for a new one. Touched when
-// a connection opens and closes, and when it starts and stops waiting for a request.
+// so that at limits.max_connections one doing no work can make room for a new one. Touched when a
+// connection opens and closes, and when it starts and stops waiting for a request.
 class SessionRegistry {
     using Clock = std::chrono::steady_clock;
+    // What a connection is doing: opening from its accept until its first request's header is in
+    // (a PROXY header, its TLS handshake, that header), busy with a request from then until its
+    // answer is written, then kept alive until its next request's header is in.
+    enum class Use : unsigned char { opening, kept_alive, busy };
     struct Registered {
         std::weak_ptr<DrainableSession> session;
-        Clock::time_point idle_since;  // while in idle_: opening since its accept, or between requests
-        bool idle = true;
+        Clock::time_point idle_since;  // opening: its accept; kept alive: the end of its last answer
+        Use use = Use::opening;
         bool reclaimed = false;  // picked to make room: it never serves another request
     };
 
 public:
     using Entry = std::list<Registered>::iterator;
 
-    // A new connection is idle from its accept: opening (a PROXY header, its TLS handshake, its
-    // first request's header), it does no work for anyone yet.
     Entry add(std::weak_ptr<DrainableSession> session, Clock::time_point now = Clock::now());
     void remove(Entry entry);
     std::size_t size() const { return open_.load(std::memory_order_relaxed); }
-    // Waiting for its next request (kept alive), without a byte of it yet.
+    // Its answer written, waiting for its next request (kept alive).
     void mark_idle(Entry entry, Clock::time_point now = Clock::now());
     // A request's header is in. False when the connection was reclaimed meanwhile: it must close.
     bool mark_busy(Entry entry);
@@ -59,12 +61,14 @@ public:
     void count_refusal() { refused_.fetch_add(1, std::memory_order_relaxed); }
     std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
-    // The connection idle longest, opening or between requests (as nginx's reusable connections),
-    // when that is reclaim_after or more, marked so that it serves no other request; null when none
-    // is. Its reclaim() is the caller's to call, outside the registry's lock. A connection a
-    // request is using (a held Ping among them) is never picked: a newer connection is not worth
-    // more than the work on an older one, and an opening one younger than reclaim_after may be a
-    // phone on a slow network still at its handshake.
+    // A connection doing no work (as nginx's reusable connections), idle for reclaim_after or more,
+    // marked so that it serves no other request; null when there is none. The one opening longest,
+    // else the one kept alive longest: a device that got in keeps its connection while others have
+    // not shown a certificate and a request yet (a flood of connections that never get that far
+    // takes the place of its own oldest). Its reclaim() is the caller's to call, outside the
+    // registry's lock. A connection a request is using (a held Ping among them) is never picked: a
+    // newer connection is not worth more than the work on an older one; and an opening one younger
+    // than reclaim_after may be a phone on a slow network still at its handshake.
     static constexpr std::chrono::seconds reclaim_after{1};
     struct Reclaimed {
         std::shared_ptr<DrainableSession> session;
@@ -107,10 +111,10 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    // Every open connection is in one of the two; idle_ oldest first (a connection joins at its end).
-    // Moving one between them is a splice: no allocation, and its Entry stays valid.
-    std::list<Registered> idle_;
-    std::list<Registered> busy_;
+    // Every open connection is in the list of its Use, each oldest first (a connection joins at the
+    // end). Moving one between them is a splice: no allocation, and its Entry stays valid.
+    std::array<std::list<Registered>, 3> by_use_;
+    void move_to(Entry entry, Use use);
     std::atomic<bool> draining_{false};
     std::atomic<std::size_t> open_{0};
     std::atomic<std::uint64_t> refused_{0};
