@@ -100,6 +100,7 @@ private:
     void log_refused_handshake(const error_code& ec);
     asio::awaitable<void> linger();
     asio::awaitable<bool> serve_request(bool first);
+    asio::awaitable<bool> forward_request(AdmittedRequest& request, const pipeline::RequestContext& context);
     // An exchange that ended otherwise than relayed.
     asio::awaitable<bool> end_of(const upstream::ExchangeEnd& end, const AdmittedRequest& request,
                                  const common::BodyRateGuard& rate);

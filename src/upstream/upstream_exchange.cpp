@@ -112,12 +112,24 @@ UpstreamExchange::UpstreamExchange(asio::any_io_executor executor, std::shared_p
       public_name_(std::move(public_name)),
       connection_(std::move(executor)) {}
 
+namespace {
+
+// Empties UpstreamExchange::response_ when forward() ends, however it ends: an idle device
+// connection keeps no header block.
+struct ResponseHeadRelease {
+    std::optional<ResponseHead>& head;
+    ~ResponseHeadRelease() { head.reset(); }
+};
+
+}  // namespace
+
 asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, DeviceWatch& watch) {
     Attempt attempt;
     attempt.challenge_first = request.credentials && request.buffered &&
                               upstream_->send_authorization() == config::SendAuthorization::on_challenge;
     attempt.scratch.resize(request.buffered ? 0 : relay_chunk_bytes);
-    std::optional<ResponseHead> response;
+    const ResponseHeadRelease release_at_end{response_};
+    auto& response = response_;
     std::optional<InFlight> in_flight;  // counts toward the server's outstanding requests
     trip_ = {};
     for (;;) {

@@ -180,6 +180,9 @@ private:
     std::string public_name_;  // listeners[].public_name: the host in rewritten 451 locations
     UpstreamConnection connection_;
     Trip trip_;
+    // Exchange's response header while forward() runs. Here, not in forward's coroutine frame: with
+    // it, the frame was over the 1,020 bytes Asio recycles, and was malloc'd and freed per request.
+    std::optional<ResponseHead> response_;
 };
 
 }  // namespace easgate::upstream
