@@ -56,7 +56,15 @@ protected:
         return at == std::string::npos ? ~0ull : std::stoull(figures.substr(at + series.size()));
     }
 
+    // A TCP connection to the listener that sends nothing of its own yet.
+    boost::asio::ip::tcp::socket connect_plain() {
+        boost::asio::ip::tcp::socket socket(io_);
+        socket.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
+        return socket;
+    }
+
     std::unique_ptr<FaultRelay> relay_;
+    boost::asio::io_context io_;
 };
 
 TEST_F(ProxyProtocolTest, V1HeaderFromATrustedProxyNamesTheDevice) {
@@ -102,9 +110,7 @@ TEST_F(ProxyProtocolTest, HandshakesAreCountedByTheDeviceAddressTheHeaderNames) 
     auto options = behind_proxies("127.0.0.0/8");
     options.limits = "    max_opening_per_address: 1\n";
     start_gateway(options);
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket held(io);
-    held.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
+    auto held = connect_plain();
     boost::asio::write(held,
                        boost::asio::buffer(std::string("PROXY TCP4 203.0.113.7 127.0.0.1 5000 443\r\n")));
     ASSERT_TRUE(metrics_show("easgate_device_connections_opening 1")) << metrics();
@@ -122,9 +128,7 @@ TEST_F(ProxyProtocolTest, AConnectionReclaimedBeforeItsHeaderIsNoProxyRefusal) {
     auto options = behind_proxies("127.0.0.0/8");
     options.limits = "    max_connections: 1\n";
     start_gateway(options);
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket silent(io);
-    silent.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
+    const auto silent = connect_plain();
     ASSERT_TRUE(metrics_show("easgate_device_connections 1")) << metrics();
     std::this_thread::sleep_for(listener::SessionRegistry::reclaim_after + std::chrono::milliseconds(200));
 
@@ -145,9 +149,7 @@ TEST_F(ProxyProtocolTest, AMalformedHeaderIsRefusedWithTheReasonLogged) {
 
 TEST_F(ProxyProtocolTest, AHeaderThatNeverEndsIsRefusedAtHandshakeTimeout) {
     start_gateway(behind_proxies("127.0.0.0/8"));
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), gateway_port()});
+    auto socket = connect_plain();
     const timeval wait{10,
                        0};  // beyond the fixture's limits.handshake_timeout (5s): no hang if it is not kept
     ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);

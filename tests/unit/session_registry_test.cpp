@@ -21,10 +21,15 @@ struct CountedSession : DrainableSession {
 using namespace std::chrono_literals;
 const auto registry_epoch = std::chrono::steady_clock::time_point{} + 1h;
 
-TEST(SessionRegistryReclaim, TheConnectionIdleLongestIsPickedOnceIdleForReclaimAfter) {
+class SessionRegistryReclaim : public ::testing::Test {
+protected:
     SessionRegistry sessions;
-    auto a = std::make_shared<CountedSession>(), b = std::make_shared<CountedSession>(),
-         c = std::make_shared<CountedSession>();
+    std::shared_ptr<CountedSession> a = std::make_shared<CountedSession>();
+    std::shared_ptr<CountedSession> b = std::make_shared<CountedSession>();
+    std::shared_ptr<CountedSession> c = std::make_shared<CountedSession>();
+};
+
+TEST_F(SessionRegistryReclaim, TheConnectionIdleLongestIsPickedOnceIdleForReclaimAfter) {
     const auto entry_a = sessions.add(a, registry_epoch);
     const auto entry_b = sessions.add(b, registry_epoch + 100ms);
     sessions.add(c, registry_epoch + 200ms);
@@ -43,10 +48,7 @@ TEST(SessionRegistryReclaim, TheConnectionIdleLongestIsPickedOnceIdleForReclaimA
     EXPECT_EQ(a->reclaims + b->reclaims + c->reclaims, 0) << "reclaim() is the caller's to call";
 }
 
-TEST(SessionRegistryReclaim, AConnectionOpeningGoesBeforeOneKeptAliveLonger) {
-    SessionRegistry sessions;
-    auto a = std::make_shared<CountedSession>(), b = std::make_shared<CountedSession>(),
-         c = std::make_shared<CountedSession>();
+TEST_F(SessionRegistryReclaim, AConnectionOpeningGoesBeforeOneKeptAliveLonger) {
     const auto entry_a = sessions.add(a, registry_epoch);
     const auto entry_b = sessions.add(b, registry_epoch + 10ms);
     ASSERT_TRUE(sessions.mark_busy(entry_a));
@@ -65,21 +67,18 @@ TEST(SessionRegistryReclaim, AConnectionOpeningGoesBeforeOneKeptAliveLonger) {
     EXPECT_FALSE(sessions.mark_busy(entry_a)) << "once picked, waiting again does not undo it";
 }
 
-TEST(SessionRegistryReclaim, AClosingConnectionIsPassedOverAndEveryListIsDrainedAndRemoved) {
-    SessionRegistry sessions;
-    auto gone = std::make_shared<CountedSession>(), idle = std::make_shared<CountedSession>(),
-         busy = std::make_shared<CountedSession>();
-    const auto entry_gone = sessions.add(gone, registry_epoch);
-    const auto entry_idle = sessions.add(idle, registry_epoch + 1ms);
-    const auto entry_busy = sessions.add(busy, registry_epoch + 2ms);
-    ASSERT_TRUE(sessions.mark_busy(entry_busy));
-    gone.reset();  // in its destructor, before its remove()
-    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 5000ms).session, idle);
+TEST_F(SessionRegistryReclaim, AClosingConnectionIsPassedOverAndEveryListIsDrainedAndRemoved) {
+    const auto entry_a = sessions.add(a, registry_epoch);
+    const auto entry_b = sessions.add(b, registry_epoch + 1ms);
+    const auto entry_c = sessions.add(c, registry_epoch + 2ms);
+    ASSERT_TRUE(sessions.mark_busy(entry_c));
+    a.reset();  // in its destructor, before its remove()
+    EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 5000ms).session, b) << "a is passed over, c busy";
 
     sessions.drain_all();
-    EXPECT_EQ(idle->drains, 1);
-    EXPECT_EQ(busy->drains, 1);
-    for (const auto entry : {entry_gone, entry_idle, entry_busy}) sessions.remove(entry);
+    EXPECT_EQ(b->drains, 1);
+    EXPECT_EQ(c->drains, 1) << "busy ones too";
+    for (const auto entry : {entry_a, entry_b, entry_c}) sessions.remove(entry);
     EXPECT_EQ(sessions.size(), 0u);
     EXPECT_EQ(sessions.reclaim_oldest(registry_epoch + 9000ms).session, nullptr);
 }
