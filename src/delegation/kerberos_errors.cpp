@@ -72,6 +72,13 @@ std::string rekey_fix(const DelegationAttempt& a) {
            account_of(a.service_principal) + ") and point kerberos.keytab at it";
 }
 
+// The PowerShell cmdlet and identity that change an account: a computer account (its name ends
+// in $) by its name without the $, any other by its sAMAccountName.
+std::string set_ad_account(const std::string& account) {
+    if (account.ends_with('$')) return "Set-ADComputer " + account.substr(0, account.size() - 1);
+    return "Set-ADUser " + account;
+}
+
 Explanation explain_user_refusal(const DelegationAttempt& a) {
     return {"kdc_refused_user", "the KDC refuses to issue a ticket for " + a.user_principal,
             "the account is disabled, locked, expired or unknown in " + a.realm +
@@ -81,10 +88,20 @@ Explanation explain_user_refusal(const DelegationAttempt& a) {
 
 Explanation explain_not_found(KerberosStep step, const DelegationAttempt& a) {
     if (step == KerberosStep::s4u2proxy) {
-        return {"spn_missing", "SPN " + a.target_spn + " is not registered in the directory of " + a.realm,
-                "register it on Exchange's account (setspn -S " + a.target_spn +
-                    " <exchange computer or alternate service account>), or fix the upstream's "
-                    "service_principal if the host name is wrong"};
+        // Active Directory's KDC answers a duplicated SPN as an unknown one (its System log then has
+        // KDC event 11): the remedy has to cover both.
+        return {"spn_missing",
+                "SPN " + a.target_spn + " is not registered in the directory of " + a.realm +
+                    ", or is registered on more than one account (AD's KDC answers both alike; event 11 "
+                    "in a DC's System log names a duplicate)",
+                "setspn -Q " + a.target_spn +
+                    " must list exactly one account, Exchange's (its computer account, or the alternate "
+                    "service account behind a load-balanced name): register it there (setspn -S " +
+                    a.target_spn +
+                    " <that account>), remove it from any other (setspn -X lists duplicates; "
+                    "setspn -D " +
+                    a.target_spn +
+                    " <other account>), or fix the upstream's service_principal if the host name is wrong"};
     }
     if (step == KerberosStep::s4u2self) {
         return {"service_without_spn", a.service_principal + " is not known to the KDC as a service",
@@ -107,12 +124,19 @@ Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_co
                     "either " + a.target_spn + " is not in msDS-AllowedToDelegateTo of " + account +
                         " or 'use any authentication protocol' (protocol transition, "
                         "TRUSTED_TO_AUTH_FOR_DELEGATION) is off for " +
-                        account + " — add the SPN (samba-tool delegation add-service " + account + " " +
-                        a.target_spn + " / AD Users and Computers → " + account +
-                        " → Delegation) and enable protocol transition; or " + a.user_principal +
-                        " is marked 'Account is sensitive and cannot be delegated'. The KDC's log says "
-                        "which: 'Constrained delegation not allowed' = SPN not in the list, 'Missing "
-                        "forwardable flag' = protocol transition off or the user not delegable"};
+                        account + " — in AD Users and Computers → " + account +
+                        " → Delegation: 'Trust this computer for delegation to specified services only', "
+                        "'Use any authentication protocol', and add " +
+                        a.target_spn + " (PowerShell: Set-ADAccountControl -Identity '" + account +
+                        "' -TrustedToAuthForDelegation $true; " + set_ad_account(account) +
+                        " -Add @{'msDS-AllowedToDelegateTo'='" + a.target_spn +
+                        "'}; Samba: samba-tool delegation add-service " + account + " " + a.target_spn +
+                        ", samba-tool delegation for-any-protocol " + account + " on); or " +
+                        a.user_principal +
+                        " is marked 'Account is sensitive and cannot be delegated' or is in Protected Users. "
+                        "easgate doctor tells which; so does the KDC's log: 'Constrained delegation not "
+                        "allowed' = SPN not in the list, 'Missing forwardable flag' = protocol transition "
+                        "off or the user not delegable"};
         case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
             return explain_not_found(step, a);
         case KRB5KDC_ERR_PRINCIPAL_NOT_UNIQUE:

@@ -175,7 +175,9 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
     if (user.user_account_control & account_disabled) {
         return common::Failure::refused(
             "disabled",
-            "account " + *dn + " is disabled in Active Directory (userAccountControl ACCOUNTDISABLE 0x2)");
+            "account " + *dn +
+                " is disabled in Active Directory (userAccountControl ACCOUNTDISABLE 0x2): enable it to let "
+                "the user in (AD Users and Computers → Enable Account; Enable-ADAccount)");
     }
     if (*computed & locked_out) {
         const auto since = number(entry, "lockoutTime");
@@ -198,7 +200,9 @@ UserLookup judge_account(const LdapEntry& entry, const std::string& uri,
             "not_delegable",
             "account " + *dn +
                 " is marked \"Account is sensitive and cannot be delegated\" (userAccountControl "
-                "NOT_DELEGATED 0x100000): easgate can't act for it; clear the flag to let the user in");
+                "NOT_DELEGATED 0x100000): easgate can't act for it; clear the flag to let the user in (AD "
+                "Users and Computers → Account → Account options; Set-ADAccountControl "
+                "-AccountNotDelegated $false)");
     }
     return std::make_shared<const DirectoryUser>(std::move(user));
 }

@@ -65,9 +65,9 @@ UserLookup UserEntryChecks::check_groups(FoundUser user) {
     if (is_protected) {
         return common::Failure::refused(
             "protected_users", "account " + dn + " is a member of " + group +
-                                   ", directly, through nested groups or as its primary group, whose "
-                                   "credentials Kerberos never delegates: take it out of Protected Users "
-                                   "to let easgate act for it");
+                                   " (directly, through nested groups or as its primary group): Kerberos "
+                                   "never delegates its members' credentials; take it out of Protected "
+                                   "Users to let easgate act for it (Remove-ADGroupMember)");
     }
     if (config_.require_group.empty()) return user;
     const auto allowed = member_of(dn, config_.require_group);

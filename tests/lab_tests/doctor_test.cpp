@@ -92,17 +92,29 @@ TEST_F(DoctorTest, ADcDownWhileAnotherServesWarnsAndNoneServingFails) {
     EXPECT_FALSE(none.report.value("ok", true)) << none.output;
 }
 
+// Each with its cause, and a remedy that says what to change where (not the generic fallback).
 TEST_F(DoctorTest, UsersTheGatewayCantActForFailWithTheirCause) {
     const auto config = write_config();
     const auto dave = doctor(config, {"--user", "dave@example.test"});
     EXPECT_EQ(dave.exit_code, 1) << dave.output;
     EXPECT_EQ(dave.verdict("user", "dave@example.test"), "FAIL") << dave.output;
-    EXPECT_NE(dave.text("user", "dave@example.test").find("not_delegable"), std::string::npos) << dave.output;
-    const auto carol = doctor(config, {"--user", "carol@example.test"});
-    EXPECT_NE(carol.text("user", "carol@example.test").find("disabled"), std::string::npos) << carol.output;
-    const auto grace = doctor(config, {"--user", "grace@example.test"});
-    EXPECT_NE(grace.text("user", "grace@example.test").find("protected_users"), std::string::npos)
-        << grace.output;
+    struct Refused {
+        const char* user;
+        const char* cause;
+        const char* remedy;
+    };
+    for (const auto& [user, cause, remedy] :
+         {Refused{"dave", "not_delegable", "Set-ADAccountControl -AccountNotDelegated $false"},
+          Refused{"carol", "disabled", "Enable-ADAccount"}, Refused{"erin", "locked_out", "Unlock-ADAccount"},
+          Refused{"frank", "expired", "Set-ADAccountExpiration"},
+          Refused{"grace", "protected_users", "Remove-ADGroupMember"}}) {
+        const std::string upn = std::string(user) + "@example.test";
+        const auto run = doctor(config, {"--user", upn});
+        const auto text = run.text("user", upn);
+        EXPECT_EQ(text.find(std::string(cause) + ": "), 0u) << run.output;
+        EXPECT_NE(text.find("\nremedy: "), std::string::npos) << run.output;
+        EXPECT_NE(text.substr(text.find("\nremedy: ")).find(remedy), std::string::npos) << run.output;
+    }
 }
 
 // policy.use_exchange_device_lists: the lab's schema has Exchange's two list attributes and judy's
