@@ -9,6 +9,7 @@
 
 #include "easgate/common/resolve.hpp"
 #include "easgate/common/resource_shortage.hpp"
+#include "easgate/common/tcp_keepalive.hpp"
 #include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
 #include "easgate/upstream/channel_binding.hpp"
@@ -64,7 +65,8 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
         close();
         co_return failure(target.url, "connecting", connect_ec, timeout);
     }
-    tcp().socket().set_option(asio::socket_base::keep_alive(true));
+    boost::system::error_code unset;  // a socket without them still works: not worth failing for
+    common::keep_probing(tcp().socket(), unset);
     tcp().socket().set_option(asio::ip::tcp::no_delay(true));
     if (!target.tls) co_return std::nullopt;
 

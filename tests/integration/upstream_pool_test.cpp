@@ -3,7 +3,10 @@
 // Exchange is never sent twice.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "gateway_fixture.hpp"
@@ -38,12 +41,53 @@ protected:
         return second;
     }
 
+    // The keepalive timers (time left, in seconds) of the gateway's established connections to
+    // port, as /proc/net/tcp shows them (tr 2, tm->when in hundredths of a second).
+    std::vector<double> keepalive_timers_to(const std::string& port) const {
+        std::set<std::string> inodes;  // the gateway's sockets
+        for (const auto& fd :
+             std::filesystem::directory_iterator("/proc/" + std::to_string(gateway_pid()) + "/fd")) {
+            std::error_code unreadable;
+            const auto target = std::filesystem::read_symlink(fd.path(), unreadable).string();
+            if (target.starts_with("socket:[")) inodes.insert(target.substr(8, target.size() - 9));
+        }
+        std::vector<double> timers;
+        for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+            std::ifstream lines(table);
+            std::string line;
+            std::getline(lines, line);  // the column names
+            while (std::getline(lines, line)) {
+                std::istringstream fields(line);
+                std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+                fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+                    timeout >> inode;
+                const auto remote_port = std::stoul(remote.substr(remote.rfind(':') + 1), nullptr, 16);
+                if (state != "01" || !inodes.count(inode) || std::to_string(remote_port) != port) continue;
+                if (timer.starts_with("02:"))
+                    timers.push_back(std::stoul(timer.substr(3), nullptr, 16) / 100.0);
+            }
+        }
+        return timers;
+    }
+
     // How many requests the n-th test upstream received (health checks aside).
     std::size_t deliveries(int n) const {
         const auto text = read_file(work_dir() / ("upstream-" + std::to_string(n) + ".out"));
         return count_of(text, "request ") - count_of(text, "/healthcheck.htm");
     }
 };
+
+// A pooled connection to Exchange (or one holding a Ping, silent for up to an hour) probes its peer
+// after a minute of silence: a firewall or load balancer in between that forgets a flow idle for
+// five minutes would drop Exchange's answer unseen. Linux's own probes start after two hours.
+TEST_F(UpstreamPoolTest, ConnectionsToExchangeProbeAQuietPeerWithinAMinute) {
+    const auto server = start_upstream("server");
+    start_gateway({.upstream_url = server});
+    ASSERT_EQ(status_of(sync_path), "200");  // its connection to Exchange is pooled now
+    const auto timers = keepalive_timers_to(server.substr(server.rfind(':') + 1));
+    ASSERT_FALSE(timers.empty()) << "no keepalive timer on a connection to the upstream";
+    EXPECT_LE(*std::min_element(timers.begin(), timers.end()), 60.0);
+}
 
 TEST_F(UpstreamPoolTest, AnUnreachableServerIsSkippedForTheNextOne) {
     const auto live = start_upstream("server");
