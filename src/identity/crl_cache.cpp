@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -77,10 +78,12 @@ std::vector<CrlCache::Entry> CrlCache::load() const {
             spdlog::warn("CRL cache: {}; left out (a fetch of its distribution point replaces it)", problem);
             continue;
         }
-        entries.push_back({url.text, std::move(body.text)});
+        entries.push_back({url.text, std::move(body.text), path.filename().string()});
     }
     if (error && error != std::errc::no_such_file_or_directory)
         spdlog::warn("CRL cache {}: can't read it ({}); starting without it", directory_, error.message());
+    // In the names' order, not the file system's: each start of the same cache the same.
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.file < b.file; });
     return entries;
 }
 

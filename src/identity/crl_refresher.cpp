@@ -133,18 +133,29 @@ std::string CrlRefresher::install(const std::string& url, const std::string& bod
     return offered.error;
 }
 
+// A delta CRL is taken only with its base: with an older base in crl_files and the cache holding a
+// newer base and its delta, the delta may come first. What was left out is offered again once the
+// rest is in; before, that delta stayed out, and with the distribution points down every device
+// of that CA was refused ("unable to get delta CRL").
 void CrlRefresher::load_cache() {
-    for (const auto& entry : cache_.load()) {
-        const auto offered = offer_crls(*store_, entry.body);
-        if (!offered.error.empty()) {
+    std::vector<CrlCache::Entry> left_out;
+    for (auto& entry : cache_.load())
+        if (!take_cached(entry, false)) left_out.push_back(std::move(entry));
+    for (const auto& entry : left_out) take_cached(entry, true);
+}
+
+bool CrlRefresher::take_cached(const CrlCache::Entry& entry, bool last_try) {
+    const auto offered = offer_crls(*store_, entry.body);
+    if (!offered.error.empty()) {
+        if (last_try)
             spdlog::info("CRL cache: what was kept from {} is left out: {}", entry.url, offered.error);
-            continue;
-        }
-        store_->remember_distribution_point(entry.url, offered.deltas);
-        cached_.insert(entry.url);
-        for (const auto& described : offered.installed)
-            spdlog::info("CRL cache: {} kept from {} is in use until fetched again", described, entry.url);
+        return false;
     }
+    store_->remember_distribution_point(entry.url, offered.deltas);
+    cached_.insert(entry.url);
+    for (const auto& described : offered.installed)
+        spdlog::info("CRL cache: {} kept from {} is in use until fetched again", described, entry.url);
+    return true;
 }
 
 OfferedCrls offer_crls(RevocationStore& store, const std::string& body) {

@@ -40,8 +40,12 @@ protected:
     // A refresher of store with dir as its cache_dir, started: what start() does at once, and no fetch
     // (context never runs).
     std::shared_ptr<CrlRefresher> start_refresher(const std::shared_ptr<RevocationStore>& store) {
+        return start_refresher(store, dir);
+    }
+    std::shared_ptr<CrlRefresher> start_refresher(const std::shared_ptr<RevocationStore>& store,
+                                                  const std::filesystem::path& cache_dir) {
         config::CrlRefresh settings;
-        settings.cache_dir = dir.string();
+        settings.cache_dir = cache_dir.string();
         auto refresher = std::make_shared<CrlRefresher>(context.get_executor(), store, settings,
                                                         std::make_shared<CrlRefreshCounters>());
         refresher->start();
@@ -120,6 +124,42 @@ TEST_F(CrlCacheTest, ARefresherTakesBackOnlyCrlsItsCasSigned) {
     EXPECT_NE(held[0].name.find("Corp Issuing CA"), std::string::npos);
     EXPECT_EQ(store->distribution_points(),
               std::vector<DistributionPoint>{{"http://127.0.0.1:9/issuing.crl"}});
+    refresher->stop();
+}
+
+// crl_files holds the issuing CA's base CRL N; the cache, base N+1 and its delta, the delta read
+// first. The delta waits for its base and is taken once the base is in: with the distribution
+// points down after a restart, a delta left out had every device of that CA refused.
+TEST_F(CrlCacheTest, ACachedDeltaReadBeforeItsBaseIsTakenOnceTheBaseIsIn) {
+    auto root = TestCa::create_root("Corp Root CA");
+    const auto issuing = root.create_intermediate("Corp Issuing CA");
+    std::vector<X509Ptr> anchors;
+    anchors.push_back(testing::parse_certificate_pem(issuing.cert_pem()));
+    anchors.push_back(testing::parse_certificate_pem(root.cert_pem()));
+    auto seed = parse_crls(issuing.crl_pem());
+    const auto store =
+        std::make_shared<RevocationStore>(std::move(anchors), std::move(seed), true, std::chrono::hours(1));
+    const std::string newer_base = issuing.crl_pem();
+    const std::string delta = issuing.delta_crl_pem();
+    // A delta URL whose cache file comes first (files are named by a hash of the URL).
+    std::string delta_url;
+    for (int n = 0; delta_url.empty(); ++n) {
+        ASSERT_LT(n, 64);
+        const CrlCache probe((dir / ("probe-" + std::to_string(n))).string(), 64 * 1024);
+        const std::string url = "http://127.0.0.1:9/issuing-delta-" + std::to_string(n) + ".crl";
+        probe.save("http://127.0.0.1:9/issuing.crl", newer_base);
+        probe.save(url, delta);
+        if (probe.load().front().url == url) delta_url = url;
+    }
+    const CrlCache cache((dir / "kept").string(), 64 * 1024);
+    cache.save("http://127.0.0.1:9/issuing.crl", newer_base);
+    cache.save(delta_url, delta);
+
+    const auto refresher = start_refresher(store, dir / "kept");
+    const auto held = store->crl_next_updates();
+    ASSERT_EQ(held.size(), 2u) << "the newer base and its delta";
+    EXPECT_NE(held[0].delta, held[1].delta);
+    EXPECT_EQ(store->distribution_points().size(), 2u) << "both fetched from now on";
     refresher->stop();
 }
 

@@ -20,6 +20,7 @@ public:
     struct Entry {
         std::string url;   // the distribution point it was fetched from
         std::string body;  // as fetched: PEM or DER, one CRL or several
+        std::string file;  // its .url file's name in the cache directory
     };
     // Every entry kept; unreadable or oversized ones are logged and left out. Nothing in them is
     // trusted yet: the caller offers the CRLs to its store, which takes only those a listed CA signed.

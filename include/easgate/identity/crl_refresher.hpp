@@ -55,6 +55,8 @@ private:
     std::string install(const std::string& url, const std::string& body);
     boost::asio::awaitable<std::string> install_on_slow_work(std::string url, std::string body);
     void load_cache();
+    // Offers one cached entry; false when something in it was refused (logged on the last try).
+    bool take_cached(const CrlCache::Entry& entry, bool last_try);
     // failures: "<url> failed: <why>" for each location tried, joined with "; from ".
     void record_failure(const std::string& point, const std::string& failures);
     void warn_about_expired_crls() const;
