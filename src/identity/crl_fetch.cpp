@@ -6,8 +6,10 @@
 #include <boost/beast/http.hpp>
 #include <optional>
 
+#include "easgate/common/read_buffer.hpp"
 #include "easgate/common/resolve.hpp"
 #include "easgate/common/use_nothrow.hpp"
+#include "easgate/config/units.hpp"
 
 namespace easgate::identity {
 namespace {
@@ -45,6 +47,9 @@ std::optional<HttpUrl> parse_http_url(const std::string& url) {
     return parsed;
 }
 
+// The most an answer's header, or one chunk-size line or its trailer section, may take.
+constexpr std::size_t answer_line_bytes = 16 * 1024;
+
 }  // namespace
 
 asio::awaitable<FetchedCrl> fetch_crl(const std::string& url, std::chrono::milliseconds timeout,
@@ -66,12 +71,21 @@ asio::awaitable<FetchedCrl> fetch_crl(const std::string& url, std::chrono::milli
     request.keep_alive(false);
     if (auto [ec, sent] = co_await http::async_write(stream, request, use_nothrow); ec)
         co_return FetchedCrl{{}, "sending the request: " + ec.message()};
+    // Beast's parser bounds neither a chunk-size line nor a trailer section: an answer sending one
+    // that never ends would grow the buffer until the deadline. The body goes to the string.
     beast::flat_buffer buffer;
+    buffer.max_size(common::read_buffer_limit(answer_line_bytes));
     http::response_parser<http::string_body> parser;
+    parser.header_limit(answer_line_bytes);
     parser.body_limit(max_bytes);
     if (auto [ec, read] = co_await http::async_read(stream, buffer, parser, use_nothrow); ec) {
         if (ec == http::error::body_limit)
             co_return FetchedCrl{{}, "the CRL is larger than client_auth.crl_refresh.max_crl_bytes"};
+        if (ec == http::error::buffer_overflow)
+            co_return FetchedCrl{{},
+                                 "reading the answer: a chunk-size line or the trailer section is longer "
+                                 "than " +
+                                     config::format_size(answer_line_bytes)};
         co_return FetchedCrl{{}, "reading the answer: " + ec.message()};
     }
     auto response = parser.release();

@@ -8,8 +8,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
+#include <thread>
 
 #include "cdp_server.hpp"
 #include "fault_relay.hpp"
@@ -60,6 +63,30 @@ TEST(CrlFetch, AnAnswerOverMaxCrlBytesIsDropped) {
     EXPECT_EQ(fetched.error, "the CRL is larger than client_auth.crl_refresh.max_crl_bytes");
     EXPECT_EQ(fetched.body, "");
     EXPECT_EQ(fetch(cdp.url("big.crl"), 2s, 64 * 1024).body.size(), 64u * 1024);
+}
+
+// Beast's parser bounds neither a chunk-size line (its extensions) nor a trailer section: a hostile
+// or broken CDP sending one that never ends grew easgate's buffer for as long as the fetch's
+// timeout let it (at every start, and at each refresh). Now the read fails at a bound of its own.
+TEST(CrlFetch, AChunkLineThatNeverEndsIsCutShort) {
+    boost::asio::io_context server_io;
+    boost::asio::ip::tcp::acceptor acceptor(server_io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    std::thread cdp([&] {
+        auto peer = acceptor.accept();
+        std::array<char, 4096> request;
+        peer.read_some(boost::asio::buffer(request));
+        boost::system::error_code ec;
+        boost::asio::write(
+            peer, boost::asio::buffer(std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;")),
+            ec);
+        const std::string extension(64 * 1024, 'a');
+        for (int i = 0; i < 64 && !ec; ++i) boost::asio::write(peer, boost::asio::buffer(extension), ec);
+    });
+    const auto fetched =
+        fetch("http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/ca.crl", 30s);
+    cdp.join();
+    EXPECT_EQ(fetched.error,
+              "reading the answer: a chunk-size line or the trailer section is longer than 16KiB");
 }
 
 // A load balancer's address with no server behind it: the connection is taken, nothing answers.
