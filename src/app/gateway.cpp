@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "easgate/delegation/kerberos_errors.hpp"
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
 #include "easgate/pipeline/policy_stage.hpp"
@@ -67,6 +68,17 @@ std::shared_ptr<listener::ServerTlsContext> listener_tls(const config::Config& c
     });
 }
 
+// The directory's GSSAPI bind logs in from the keytab as the delegation stage does: a stale keytab,
+// no KDC or a skewed clock is worded alike there, not as directory servers failing.
+directory::LoginExplainer login_explainer(const config::Config& config) {
+    if (!config.kerberos) return {};
+    return
+        [names = delegation::service_names(*config.kerberos)](std::int32_t code, std::string_view message) {
+            return delegation::explain_kerberos_failure(delegation::KerberosStep::service_login, names, code,
+                                                        message);
+        };
+}
+
 }  // namespace
 
 void stop_waiting(GatewayParts& parts) {
@@ -120,7 +132,8 @@ GatewayParts build_gateway(const config::Config& config, const GatewayParts* run
             keep_or_make(running ? &running->directory : nullptr,
                          same_kerberos && was->directory == config.directory, same_files && same_keytab, [&] {
                              return std::make_shared<directory::DirectoryClient>(
-                                 *config.directory, config.kerberos ? &*config.kerberos : nullptr);
+                                 *config.directory, config.kerberos ? &*config.kerberos : nullptr,
+                                 login_explainer(config));
                          });
         // A reload is how an admin makes a change in AD count now (an account disabled for a lost
         // phone): the answers cached for directory.cache_ttl go, the connections stay.

@@ -90,7 +90,8 @@ UserLookup judge(const AccountSearch& account, const LdapSearchResult& search,
 }  // namespace
 
 struct DirectoryClient::Impl {
-    Impl(const config::DirectoryConfig& directory, const config::KerberosConfig* kerberos)
+    Impl(const config::DirectoryConfig& directory, const config::KerberosConfig* kerberos,
+         LoginExplainer explain_login)
         : config(directory) {
         bind.method = config.bind;
         if (config.bind == config::DirectoryBind::gssapi) {
@@ -98,7 +99,8 @@ struct DirectoryClient::Impl {
                 throw config::ConfigError(
                     "directory: the GSSAPI bind needs the kerberos: section (keytab, principal)");
             }
-            credential = std::make_unique<KeytabCredential>(kerberos->keytab, kerberos->principal);
+            credential = std::make_unique<KeytabCredential>(kerberos->keytab, kerberos->principal,
+                                                            std::move(explain_login));
             bind.credential = credential.get();
         } else {
             bind.dn = config.bind_dn;
@@ -297,8 +299,8 @@ struct DirectoryClient::Impl {
 };
 
 DirectoryClient::DirectoryClient(const config::DirectoryConfig& directory,
-                                 const config::KerberosConfig* kerberos)
-    : impl_(std::make_unique<Impl>(directory, kerberos)) {}
+                                 const config::KerberosConfig* kerberos, LoginExplainer explain_login)
+    : impl_(std::make_unique<Impl>(directory, kerberos, std::move(explain_login))) {}
 
 DirectoryClient::~DirectoryClient() = default;
 

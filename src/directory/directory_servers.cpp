@@ -33,9 +33,9 @@ common::Result<LdapSearchResult> DirectoryServers::search_any(LdapConnection& co
     for (bool reused = connection.is_open();; reused = false) {
         if (!connection.is_open()) {
             if (auto failure = open_any(connection, avoided)) {
-                if (!failures.empty()) *failure = failures + "; " + *failure;
-                remember_outage(*failure);
-                return common::Failure::unavailable(std::move(*failure)).because("unavailable");
+                if (!failures.empty()) failure->reason = failures + "; " + failure->reason;
+                remember_outage(failure->reason);
+                return std::move(*failure);
             }
         }
         ++counters_.searches;
@@ -74,7 +74,7 @@ common::Result<LdapEntry> DirectoryServers::read_any(LdapConnection& connection,
     for (bool reused = connection.is_open(); avoided.size() < config_.uris.size(); reused = false) {
         if (!connection.is_open()) {
             if (auto failure = open_any(connection, avoided)) {
-                answers += (answers.empty() ? "" : "; ") + *failure;
+                answers += (answers.empty() ? "" : "; ") + failure->reason;
                 break;
             }
         }
@@ -129,8 +129,8 @@ LdapSearchResult DirectoryServers::timed_search(LdapConnection& connection, cons
 
 // The URIs in order (but those avoided) until one connects and binds, those resting after the
 // others: a server that may be back beats a refusal. The failures, named, when none does.
-std::optional<std::string> DirectoryServers::open_any(LdapConnection& connection,
-                                                      const std::vector<std::string>& avoided) {
+std::optional<common::Failure> DirectoryServers::open_any(LdapConnection& connection,
+                                                          const std::vector<std::string>& avoided) {
     std::string failures;
     // As they were before this attempt: a server failing in it is not tried twice.
     std::vector<bool> rested(config_.uris.size());
@@ -148,11 +148,18 @@ std::optional<std::string> DirectoryServers::open_any(LdapConnection& connection
                 if (!failures.empty()) spdlog::warn("directory: {}; using {} instead", failures, uri);
                 return std::nullopt;
             }
+            // easgate's own Kerberos login failed: asking the next DC would only repeat it.
+            if (!status.own_failure.empty())
+                return common::Failure::unavailable(
+                           "directory unavailable: easgate's own Kerberos login for "
+                           "the GSSAPI bind failed, no directory server is at fault: " +
+                           status.message)
+                    .because(status.own_failure);
             failures += (failures.empty() ? "" : "; ") + uri + ": " + status.message;
             server_failed(uri);
         }
     }
-    return "no directory server answered: " + failures;
+    return common::Failure::unavailable("no directory server answered: " + failures).because("unavailable");
 }
 
 void DirectoryServers::server_failed(const std::string& uri) {

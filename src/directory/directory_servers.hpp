@@ -76,7 +76,8 @@ private:
                                   const std::vector<std::string>& attributes, int size_limit,
                                   const std::string* entry = nullptr,
                                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
-    std::optional<std::string> open_any(LdapConnection& connection, const std::vector<std::string>& avoided);
+    std::optional<common::Failure> open_any(LdapConnection& connection,
+                                            const std::vector<std::string>& avoided);
     // Counted for /metrics, and rested.
     void server_failed(const std::string& uri);
     void server_worked(std::size_t index);

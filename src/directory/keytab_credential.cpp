@@ -4,8 +4,8 @@
 
 namespace easgate::directory {
 
-KeytabCredential::KeytabCredential(std::string keytab, std::string principal)
-    : keytab_(std::move(keytab)), principal_(std::move(principal)) {}
+KeytabCredential::KeytabCredential(std::string keytab, std::string principal, LoginExplainer explain)
+    : keytab_(std::move(keytab)), principal_(std::move(principal)), explain_(std::move(explain)) {}
 
 KeytabCredential::Acquired KeytabCredential::acquire(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mutex_);
@@ -24,6 +24,10 @@ KeytabCredential::Acquired KeytabCredential::acquire(std::chrono::steady_clock::
     credential_ = std::move(login.credential);
     acquired_.notify_all();
     if (login.status.failed()) {
+        if (explain_) {
+            auto failure = explain_(static_cast<std::int32_t>(login.status.minor), login.status.message());
+            return {GSS_C_NO_CREDENTIAL, std::move(failure.reason), std::move(failure.cause)};
+        }
         return {GSS_C_NO_CREDENTIAL, "can't get Kerberos credentials for " + principal_ + " from keytab " +
                                          keytab_ + ": " + login.status.message()};
     }

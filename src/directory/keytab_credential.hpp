@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "easgate/directory/directory_client.hpp"
 #include "easgate/kerberos/keytab_login.hpp"
 
 namespace easgate::directory {
@@ -17,13 +18,14 @@ namespace easgate::directory {
 // every connection of one DirectoryClient.
 class KeytabCredential {
 public:
-    KeytabCredential(std::string keytab, std::string principal);
+    KeytabCredential(std::string keytab, std::string principal, LoginExplainer explain = {});
     KeytabCredential(const KeytabCredential&) = delete;
     KeytabCredential& operator=(const KeytabCredential&) = delete;
 
     struct Acquired {
         gss_cred_id_t credential = GSS_C_NO_CREDENTIAL;  // owned by this object; valid until it is destroyed
         std::string error;                               // set when credential is GSS_C_NO_CREDENTIAL
+        std::string cause = "unavailable";               // for /metrics, with error
     };
 
     // Acquired on first use rather than at construction, so a KDC that is down at start-up delays
@@ -35,6 +37,7 @@ public:
 private:
     const std::string keytab_;
     const std::string principal_;
+    const LoginExplainer explain_;
     const kerberos::MemoryCcache ccache_;
     std::mutex mutex_;  // guards credential_ and acquiring_, never held across a KDC exchange
     std::condition_variable acquired_;

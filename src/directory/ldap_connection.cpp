@@ -99,7 +99,8 @@ LdapStatus LdapConnection::bind() {
     if (bind_.method == config::DirectoryBind::gssapi) {
         // Kerberos' own failures (the KDC included) are reported as they are, not as an LDAP timeout.
         auto acquired = bind_.credential->acquire(*deadline_.deadline());
-        if (acquired.credential == GSS_C_NO_CREDENTIAL) return {LDAP_LOCAL_ERROR, std::move(acquired.error)};
+        if (acquired.credential == GSS_C_NO_CREDENTIAL)
+            return {LDAP_LOCAL_ERROR, std::move(acquired.error), std::move(acquired.cause)};
         if (deadline_.passed()) return kdc_timed_out("Kerberos ticket for easgate");
         credential = acquired.credential;
     }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -25,8 +26,15 @@ std::string read_password(const std::string& path);
 
 // What a libldap call returned, with the server's diagnostic message, for the operator.
 struct LdapStatus {
+    LdapStatus() = default;
+    LdapStatus(int code, std::string message, std::string own_failure = {})
+        : code(code), message(std::move(message)), own_failure(std::move(own_failure)) {}
+
     int code = LDAP_SUCCESS;
     std::string message;
+    // Set when easgate's own credentials failed before the server was asked (the GSSAPI bind's
+    // keytab login): no server is at fault, and every other would fail the same. Its /metrics cause.
+    std::string own_failure;
 
     bool ok() const { return code == LDAP_SUCCESS; }
     // The session is unusable: open a new one (possibly to the next server).

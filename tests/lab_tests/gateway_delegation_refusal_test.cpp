@@ -77,6 +77,31 @@ TEST_F(GatewayDelegationTest, AccountWithoutDelegationRightsGives503AndTheLogNam
     EXPECT_FALSE(gateway_->wait_for_log("msDS-AllowedToDelegateTo").empty());
 }
 
+// The directory's GSSAPI bind logs in from easgate's keytab first. With no KDC to be reached that
+// login fails, and no DC is at fault: the refusal says so, in the delegation stage's words and with
+// its cause, and the DCs are neither counted as failing nor put to rest. Before, the device's 503
+// read "no directory server answered", every DC's failure count rose, and the cause was
+// "unavailable".
+TEST_F(GatewayDelegationTest, ABindThatCantLogInBlamesTheKdcNotTheDirectoryServers) {
+    const std::string nowhere = "127.0.0.23:" + std::to_string(free_tcp_port());  // nothing listens
+    write_file(work_ / "krb5.conf", lab().krb5_conf_with_kdcs({nowhere}));
+    start_gateway({.kerberos = "  timeout: 3s\n", .krb5_conf = (work_ / "krb5.conf").string()});
+    const auto refused = as_user("alice", {"--include", "--output", "-"});
+    EXPECT_TRUE(refused.out.starts_with("HTTP/1.1 503 ")) << refused.out;
+    const auto log = gateway_->wait_for_log(
+        "directory unavailable: easgate's own Kerberos login for the GSSAPI bind failed, no directory "
+        "server is at fault: no KDC of realm EXAMPLE.TEST");
+    EXPECT_FALSE(log.empty()) << gateway_->log();
+    EXPECT_EQ(metric("easgate_requests_refused_total{status=\"503\",cause=\"kdc_unreachable\"}"), 1.0);
+    const auto scraped = run_command({"curl", "--silent", gateway_->admin_url() + "/metrics"}).out;
+    ASSERT_NE(scraped.find("\neasgate_directory_server_failures_total{"), std::string::npos) << scraped;
+    for (auto at = scraped.find("\neasgate_directory_server_failures_total{"); at != std::string::npos;
+         at = scraped.find("\neasgate_directory_server_failures_total{", at + 1)) {
+        const auto line = scraped.substr(at + 1, scraped.find('\n', at + 1) - at - 1);
+        EXPECT_TRUE(line.ends_with(" 0")) << line;
+    }
+}
+
 // The KDC black-holed from the start: easgate still starts at once, says why it isn't ready, answers
 // devices 503 + Retry-After, and serves them as soon as the KDC answers again.
 TEST_F(GatewayDelegationTest, StartsWithoutTheKdcAndServesOnceItAnswers) {

@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,10 @@ struct AccountSearch {
     static AccountSearch by_attribute(std::string attribute, std::string value);
 };
 
+// What a failed keytab login means and what to do (cause, reason with the remedy), from krb5's error
+// code and message.
+using LoginExplainer = std::function<common::Failure(std::int32_t code, std::string_view krb5_message)>;
+
 // Counted by the client itself, so tests and /metrics can see how often the directory was asked.
 struct DirectoryCounters {
     explicit DirectoryCounters(std::vector<std::string> server_uris = {})
@@ -89,7 +94,10 @@ class DirectoryClient {
 public:
     // kerberos is needed for the GSSAPI bind (easgate's keytab and principal); may be null for simple.
     // Throws config::ConfigError when the configuration can't work (e.g. unreadable password_file).
-    DirectoryClient(const config::DirectoryConfig& directory, const config::KerberosConfig* kerberos);
+    // explain_login words a failure of easgate's own Kerberos login for the GSSAPI bind (a stale
+    // keytab, no KDC, clock skew), as the delegation stage does its own; without one, krb5's words.
+    DirectoryClient(const config::DirectoryConfig& directory, const config::KerberosConfig* kerberos,
+                    LoginExplainer explain_login = {});
     ~DirectoryClient();
     DirectoryClient(const DirectoryClient&) = delete;
     DirectoryClient& operator=(const DirectoryClient&) = delete;
