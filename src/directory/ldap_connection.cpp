@@ -91,7 +91,20 @@ LdapStatus LdapConnection::start_tls() {
         status.message = "StartTLS failed: " + status.message + "; does ca_file (" + config_.ca_file +
                          ") hold the CA that issued the DC's certificate, and is the URI's host name in it?";
     }
+    if (status.code == LDAP_SERVER_DOWN) status.message += server_down_hint();
     return status;
+}
+
+// libldap says "Can't contact LDAP server" for a connection refused or unreachable and for an LDAPS
+// handshake that failed alike (GnuTLS gives no reason): which one it was, and what to check.
+std::string LdapConnection::server_down_hint() const {
+    if (!deadline_.connected())
+        return ": no TCP connection (refused or unreachable: is the DC's LDAP service up, and its port "
+               "open from easgate?)";
+    if (uri_.starts_with("ldaps://"))
+        return ": the TLS handshake failed: does directory.ca_file (" + config_.ca_file +
+               ") hold the CA that issued the DC's certificate, and is the URI's host name in it?";
+    return "";
 }
 
 LdapStatus LdapConnection::bind() {
@@ -107,7 +120,10 @@ LdapStatus LdapConnection::bind() {
     const auto before = deadline_.traffic();
     LdapStatus status = use_remaining_time();
     if (status.ok()) status = credential != GSS_C_NO_CREDENTIAL ? bind_gssapi(credential) : bind_simple();
-    if (!timed_out(status)) return status;
+    if (!timed_out(status)) {
+        if (status.code == LDAP_SERVER_DOWN) status.message += server_down_hint();
+        return status;
+    }
     // Connected but nothing sent: the GSSAPI mechanism was still asking the KDC for a service ticket.
     if (credential != GSS_C_NO_CREDENTIAL && deadline_.connected() && deadline_.traffic().sent == before.sent)
         return kdc_timed_out("service ticket for the DC");

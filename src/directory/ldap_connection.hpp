@@ -93,6 +93,7 @@ private:
     LdapStatus use_remaining_time();
     bool timed_out(const LdapStatus& status) const;
     std::string within_timeout() const;
+    std::string server_down_hint() const;
     LdapStatus timeout_status(std::string_view operation, std::string_view unanswered,
                               SocketDeadline::Traffic before) const;
     LdapStatus kdc_timed_out(std::string_view ticket) const;
