@@ -163,6 +163,11 @@ std::vector<admin::MetricFamily> collect_metrics(const MetricsSources& sources) 
     out.push_back(per_upstream("easgate_upstream_tls_resumed_total",
                                "of those, resumed sessions (no key exchange)", sources.upstreams,
                                [](const upstream::Upstream& u) { return u.tls_resumptions(); }));
+    out.push_back(
+        per_upstream("easgate_upstream_token_refused_total",
+                     "401 answers of Exchange to easgate's Kerberos token that went on to a device "
+                     "(phones then ask for a password): Exchange did not accept the delegated ticket",
+                     sources.upstreams, [](const upstream::Upstream& u) { return u.tokens_refused(); }));
     if (const auto* d = sources.delegation) add_delegation(out, *d);
     if (const auto* r = sources.refusals) add_refusals(out, *r);
     if (const auto* p = sources.policy) add_policy(out, *p);

@@ -61,6 +61,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
     // blame a ticket never sent): it is not reused.
     if (status == 401 && pooled) {
         keep_upstream = false;
+        if (authorization_bytes > 0) upstream_->count_token_refused();
         log_backend_refusal(request, response[http::field::www_authenticate]);
     }
     rewrite_response_for_device(response.base(), pooled);

@@ -226,6 +226,8 @@ TEST_F(GatewayDelegationTest, WithChannelBindingOffExtendedProtectionRefusesTheT
     EXPECT_NE(log.find("Extended Protection"), std::string::npos) << log;
     EXPECT_NE(log.find("clocks of easgate and Exchange are less than 5 minutes apart"), std::string::npos)
         << log;
+    // What an alert watches: phones then ask their users for a password.
+    EXPECT_EQ(metric("easgate_upstream_token_refused_total{upstream=\"exchange\"}"), 1.0);
 }
 
 TEST_F(GatewayDelegationTest, DevicesBasicCredentialsNeverReachTheBackend) {

@@ -55,6 +55,10 @@ public:
     void count_tls_handshake(bool resumed);
     std::uint64_t tls_handshakes() const { return tls_handshakes_.load(std::memory_order_relaxed); }
     std::uint64_t tls_resumptions() const { return tls_resumptions_.load(std::memory_order_relaxed); }
+    // 401s to easgate's Kerberos token that went on to a device: Exchange refused the delegated
+    // ticket (and refused a new one, where easgate could send the request again with it).
+    void count_token_refused() { tokens_refused_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t tokens_refused() const { return tokens_refused_.load(std::memory_order_relaxed); }
     // Time from sending a request to Exchange's response header, long polls left out (they are held).
     common::Histogram& response_seconds() { return response_seconds_; }
     const common::Histogram& response_seconds() const { return response_seconds_; }
@@ -134,6 +138,7 @@ private:
     std::unique_ptr<TlsSessionSlot[]> tls_sessions_;
     std::atomic<std::uint64_t> tls_handshakes_{0};
     std::atomic<std::uint64_t> tls_resumptions_{0};
+    std::atomic<std::uint64_t> tokens_refused_{0};
     common::Histogram response_seconds_{common::request_seconds_buckets};
     std::atomic<std::size_t> next_{0};
     std::atomic<bool> any_routed_{false};  // no lock on the common path, where no 451 was seen
