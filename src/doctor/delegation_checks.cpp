@@ -32,7 +32,7 @@ std::string names_of(const std::vector<directory::LdapEntry>& entries) {
 }
 
 directory::LdapSearchResult accounts_with_spn(DirectorySession& session, const std::string& spn) {
-    return session.search(
+    return session.search_domain(
         "(servicePrincipalName=" + directory::escape_filter_value(spn) + ")",
         {"sAMAccountName", "distinguishedName", "objectSid", "msDS-AllowedToActOnBehalfOfOtherIdentity"});
 }
@@ -213,7 +213,7 @@ void check_delegation_setup(const config::Config& config, Report& report) {
     }
     if (!gateway) {
         report.fail(delegation_area, "gateway account",
-                    "no account " + account + " under " + config.directory->base_dn,
+                    "no account " + account + " in the domain (" + session->domain_dn() + ")",
                     "check kerberos.principal: it must name easgate's own AD account");
         return;
     }

@@ -7,10 +7,24 @@
 #include "easgate/directory/directory_client.hpp"
 
 namespace easgate::doctor {
+namespace {
+
+// The domain's own DN in a DN under it: from its first DC= component on ("OU=Staff,DC=corp,DC=example"
+// → "DC=corp,DC=example"); the DN itself when it has none.
+std::string domain_part(const std::string& dn) {
+    for (std::size_t at = 0; at + 3 <= dn.size(); at = dn.find(',', at) + 1) {
+        if ((dn[at] == 'D' || dn[at] == 'd') && (dn[at + 1] == 'C' || dn[at + 1] == 'c') && dn[at + 2] == '=')
+            return dn.substr(at);
+        if (dn.find(',', at) == std::string::npos) break;
+    }
+    return dn;
+}
+
+}  // namespace
 
 DirectorySession::DirectorySession(const config::DirectoryConfig& directory,
                                    const config::KerberosConfig* kerberos)
-    : directory_(directory), connection_(directory_, bind_) {
+    : directory_(directory), domain_dn_(domain_part(directory.base_dn)), connection_(directory_, bind_) {
     bind_.method = directory_.bind;
     if (directory_.bind == config::DirectoryBind::simple) {
         bind_.dn = directory_.bind_dn;
@@ -53,11 +67,16 @@ directory::LdapSearchResult DirectorySession::search_under(std::string base, con
     return found;
 }
 
+directory::LdapSearchResult DirectorySession::search_domain(const std::string& filter,
+                                                            const std::vector<std::string>& attributes) {
+    return search_under(domain_dn_, filter, attributes, 0);
+}
+
 std::optional<directory::LdapEntry> DirectorySession::account(const std::string& sam_account_name,
                                                               std::string& error,
                                                               const std::vector<std::string>& attributes) {
-    const auto found =
-        search("(sAMAccountName=" + directory::escape_filter_value(sam_account_name) + ")", attributes);
+    const auto found = search_domain(
+        "(sAMAccountName=" + directory::escape_filter_value(sam_account_name) + ")", attributes);
     if (!found.status.ok()) {
         error = "the search for " + sam_account_name + " on " + uri() + " failed: " + found.status.message;
         return std::nullopt;

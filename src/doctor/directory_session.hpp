@@ -30,8 +30,13 @@ public:
     // Subtree under base, at most size_limit entries (0: the server's limit).
     directory::LdapSearchResult search_under(std::string base, const std::string& filter,
                                              const std::vector<std::string>& attributes, int size_limit);
-    // The account whose sAMAccountName is given, e.g. "EASGATE$"; nullopt when none, error when
-    // the search failed.
+    // Subtree under the domain base_dn is in (its DC= part): base_dn may be an OU of users, while
+    // SPNs and easgate's computer account may be anywhere in the domain.
+    directory::LdapSearchResult search_domain(const std::string& filter,
+                                              const std::vector<std::string>& attributes);
+    const std::string& domain_dn() const { return domain_dn_; }
+    // The account whose sAMAccountName is given, e.g. "EASGATE$", anywhere in the domain; nullopt
+    // when none, error when the search failed.
     std::optional<directory::LdapEntry> account(const std::string& sam_account_name, std::string& error,
                                                 const std::vector<std::string>& attributes);
     const std::string& uri() const { return connection_.uri(); }
@@ -39,6 +44,7 @@ public:
 
 private:
     config::DirectoryConfig directory_;
+    std::string domain_dn_;
     std::unique_ptr<directory::KeytabCredential> credential_;
     directory::LdapBind bind_;
     directory::LdapConnection connection_;

@@ -150,6 +150,24 @@ TEST_F(DoctorTest, ExchangeDeviceListsAreFoundInTheSchemaAndReadable) {
     EXPECT_EQ(none.verdict("policy", "msExchMobileBlockedDeviceIDs in the schema"), "PASS") << none.output;
 }
 
+// directory.base_dn is often the OU (here: the container) the users are in; Exchange's SPN and
+// easgate's computer account are elsewhere in the domain, and the doctor looks for them there:
+// before, it reported both missing (a false spn_missing, "no account EASGATE$ under …").
+TEST_F(DoctorTest, TheSpnAndEasgatesAccountAreFoundOutsideABaseDnOfUsers) {
+    const auto config = write_config();
+    const std::string domain = lab().at("LAB_BASE_DN");
+    auto yaml = read_file(config);
+    const std::string line = "  base_dn: " + domain + "\n";
+    ASSERT_NE(yaml.find(line), std::string::npos) << yaml;
+    yaml.replace(yaml.find(line), line.size(), "  base_dn: CN=Users," + domain + "\n");
+    write_file(config, yaml);
+    const auto run = doctor(config, {"--user", "alice@example.test"});
+    for (const char* check : {"target SPN", "easgate's SPN", "delegation to", "protocol transition"})
+        EXPECT_EQ(run.verdict("delegation", check), "PASS") << check << "\n" << run.output;
+    EXPECT_EQ(run.verdict("kerberos", "keytab kvno"), "PASS") << run.output;
+    EXPECT_EQ(run.verdict("user", "alice@example.test"), "PASS") << run.output;
+}
+
 TEST_F(DoctorTest, MissingTargetSpnFailsWithTheSetspnCommand) {
     const std::string spn = lab().at("LAB_MAIL_SPN");
     change_directory(modify(computer_dn("MAIL"), "delete", "servicePrincipalName", spn),
