@@ -72,7 +72,7 @@ void add_sessions(std::vector<admin::MetricFamily>& out, const listener::Session
                          s.refused()));
     out.push_back(single(Type::counter, "easgate_device_connections_reclaimed_total",
                          "device connections closed at limits.max_connections to take a new one: the one "
-                         "idle longest, opening or between requests",
+                         "opening longest, else the one kept alive longest, idle for a second or more",
                          s.reclaimed()));
     out.push_back(single(Type::counter, "easgate_device_connections_over_user_limit_total",
                          "device connections whose request got 503: limits.max_connections_per_user of their "
