@@ -230,10 +230,13 @@ DnDomain domain_of(std::string_view dn) {
     return domain;
 }
 
+std::string domain_dn(const std::string& dn) {
+    const std::size_t start = domain_of(dn).start;
+    return start == std::string::npos ? dn : dn.substr(start);
+}
+
 std::string protected_users_dn(const std::string& account_dn) {
-    const std::size_t start = domain_of(account_dn).start;
-    return "CN=Protected Users,CN=Users," +
-           (start == std::string::npos ? account_dn : account_dn.substr(start));
+    return "CN=Protected Users,CN=Users," + domain_dn(account_dn);
 }
 
 std::string protected_users_sid(const std::string& account_sid) {

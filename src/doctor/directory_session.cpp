@@ -4,27 +4,15 @@
 
 #include <utility>
 
+#include "easgate/directory/account_checks.hpp"
 #include "easgate/directory/directory_client.hpp"
 
 namespace easgate::doctor {
-namespace {
-
-// The domain's own DN in a DN under it: from its first DC= component on ("OU=Staff,DC=corp,DC=example"
-// → "DC=corp,DC=example"); the DN itself when it has none.
-std::string domain_part(const std::string& dn) {
-    for (std::size_t at = 0; at + 3 <= dn.size(); at = dn.find(',', at) + 1) {
-        if ((dn[at] == 'D' || dn[at] == 'd') && (dn[at + 1] == 'C' || dn[at + 1] == 'c') && dn[at + 2] == '=')
-            return dn.substr(at);
-        if (dn.find(',', at) == std::string::npos) break;
-    }
-    return dn;
-}
-
-}  // namespace
-
 DirectorySession::DirectorySession(const config::DirectoryConfig& directory,
                                    const config::KerberosConfig* kerberos)
-    : directory_(directory), domain_dn_(domain_part(directory.base_dn)), connection_(directory_, bind_) {
+    : directory_(directory),
+      domain_dn_(directory::domain_dn(directory.base_dn)),
+      connection_(directory_, bind_) {
     bind_.method = directory_.bind;
     if (directory_.bind == config::DirectoryBind::simple) {
         bind_.dn = directory_.bind_dn;

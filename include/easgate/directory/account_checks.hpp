@@ -58,6 +58,9 @@ struct DnDomain {
     std::string dns_name;
 };
 DnDomain domain_of(std::string_view dn);
+// The domain's own DN of a DN under it ("OU=Staff,DC=corp,DC=example" → "DC=corp,DC=example"); the
+// DN itself when it has no DC= components.
+std::string domain_dn(const std::string& dn);
 
 // The SID of the Protected Users group (well-known RID 525) of an account's domain, from the
 // account's SID ("S-1-5-21-a-b-c-1105" → "S-1-5-21-a-b-c-525"); "" for a SID of no domain. By SID,
