@@ -27,10 +27,8 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamExchange::connect(const 
             const InFlight connecting(pool, server);
             failure = co_await connection_.open(pool, server, limits_.upstream_connect_timeout);
         }
-        if (!failure) {
-            pool.record_success(server);
-            co_return std::nullopt;
-        }
+        // Connected is not yet served: the answer says whether the server works (judge_server).
+        if (!failure) co_return std::nullopt;
         if (failure->local) co_return failure;
         pool.record_failure(server, failure->reason);
         // Said only when another will be tried: not when the rest are resting and one was tried.

@@ -186,6 +186,8 @@ std::optional<Upstream::Pick> Upstream::pick_server(const std::vector<bool>& tri
 }
 
 void Upstream::record_success(std::size_t index) {
+    // Said of every answer: no write to the line every thread reads unless a failure was counted.
+    if (health_[index].consecutive_failures.load(std::memory_order_relaxed) == 0) return;
     if (health_[index].consecutive_failures.exchange(0, std::memory_order_relaxed) >=
         max_consecutive_failures)
         spdlog::info("upstream {}: server {} answers again", name(), server(index).url);

@@ -74,9 +74,10 @@ TEST_F(ActiveSyncTest, APingHeldByAPlainHttpExchangeComesBackWhole) {
 TEST_F(ActiveSyncTest, ExchangeEndingAHeldPingWithoutAnAnswerIsToldAsForASync) {
     start_gateway();
     const std::string cause = "sent no valid response (request not replayed): ";
-    const auto reason_after = [&](std::size_t from) {
+    const auto reason_after = [&](std::size_t from) {  // in the request's access log line
         const auto log = gateway_log();
-        const auto at = log.find(cause, from);
+        const auto line = log.find("\"POST /Microsoft-Server-ActiveSync\"", from);
+        const auto at = line == std::string::npos ? line : log.find(cause, line);
         return at == std::string::npos
                    ? std::string("(none)")
                    : log.substr(at + cause.size(), log.find('\n', at) - at - cause.size());

@@ -183,6 +183,8 @@ std::string GatewayTest::start_upstream(const std::string& server_cert_name, std
         (pki_dir() / (server_cert_name + ".key")).string(),
         "--sick-file",
         (work_ / ("upstream-" + std::to_string(processes_.size()) + ".sick")).string(),
+        "--stopped-file",
+        (work_ / ("upstream-" + std::to_string(processes_.size()) + ".stopped")).string(),
         "--port",
         std::to_string(port)};
     if (!tls) argv.insert(argv.end(), {"--tls", "off"});

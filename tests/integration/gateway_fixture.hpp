@@ -76,8 +76,9 @@ protected:
     void start_gateway(const GatewayOptions& options = {});
     // Starts another test upstream with this server certificate, on port (0: any free one);
     // returns its https URL (its http URL with tls false: plain http, the certificate unused). N counts the
-    // upstreams started: its output is in work_dir()/upstream-N.out, and while work_dir()/upstream-N.sick
-    // exists, its health check page answers 503.
+    // upstreams started: its output is in work_dir()/upstream-N.out; while work_dir()/upstream-N.sick
+    // exists, its health check page answers 503, and while upstream-N.stopped exists, every request
+    // gets the 503 of a stopped IIS application pool.
     std::string start_upstream(const std::string& server_cert_name, std::uint16_t port = 0, bool tls = true);
     // SIGKILLs the N-th test upstream (Exchange crashing); starting one on its port brings it back.
     void kill_upstream(std::size_t n) { processes_.at(n)->crash(); }

@@ -110,6 +110,38 @@ TEST_F(UpstreamPoolTest, AServerThatKeepsFailingIsLeftOutForAWhile) {
     EXPECT_NE(log.find("left out for 10s after 3 failures in a row"), std::string::npos) << log;
 }
 
+// A server that takes connections but fails at once (here its application pool is stopped: IIS
+// answers 503) held no requests in flight, so it was picked for most new connections, and only a
+// failed connect ever rested a server. Its answers count now: after 3 it rests as a dead one does.
+TEST_F(UpstreamPoolTest, AServerAnsweringOnlyFailuresIsLeftOutForAWhile) {
+    const auto stopped = start_upstream("server");
+    const auto live = start_upstream("server");
+    write_file(work_dir() / "upstream-0.stopped", "");
+    start_gateway(
+        {.upstream_url = stopped + ", " + live, .limits = "    max_idle_upstream_connections: 0\n"});
+    int synced = 0;
+    for (int i = 0; i < 20; ++i) synced += status_of(sync_path) == "200" ? 1 : 0;
+    EXPECT_EQ(deliveries(0), 3u);
+    EXPECT_EQ(synced, 17);
+    const auto log = gateway_log();
+    EXPECT_NE(log.find("left out for 10s after 3 failures in a row; the last: it answered 503 Service "
+                       "Unavailable, not throttling"),
+              std::string::npos)
+        << log;
+}
+
+// Exchange throttling a device (503 with Retry-After) is Exchange at work: its server is not rested.
+TEST_F(UpstreamPoolTest, ThrottlingAnswersLeaveTheServerInService) {
+    const auto first = start_upstream("server");
+    const auto second = start_upstream("server");
+    start_gateway(
+        {.upstream_url = first + ", " + second, .limits = "    max_idle_upstream_connections: 0\n"});
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(status_of(sync_path + "&status=503"), "503") << i;
+    EXPECT_EQ(deliveries(0), 4u);
+    EXPECT_EQ(deliveries(1), 4u);
+    EXPECT_EQ(gateway_log().find("left out for"), std::string::npos) << gateway_log();
+}
+
 TEST_F(UpstreamPoolTest, WhenNoServerCanBeReachedTheDeviceGets502) {
     start_gateway({.upstream_url = dead_server() + ", " + dead_server()});
     EXPECT_EQ(status_of(sync_path), "502");

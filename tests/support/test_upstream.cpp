@@ -22,11 +22,16 @@
 #include <utility>
 
 #include "easgate/common/text.hpp"
+#include "test_upstream_health.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using test_upstream::answer_as_stopped_app_pool;
+using test_upstream::answer_health_check;
+using test_upstream::is_health_check;
+using test_upstream::server_health;
 
 namespace {
 
@@ -127,27 +132,6 @@ void end_connection(Stream& stream, std::string_view target) {
     beast::error_code ec;
     socket.set_option(tcp::socket::linger(true, 0), ec);
     socket.close(ec);
-}
-
-// --sick-file: while this file exists, the health check page answers 503.
-std::string sick_file;
-
-bool is_health_check(std::string_view target) {
-    return target.starts_with("/Microsoft-Server-ActiveSync/healthcheck.htm");
-}
-
-// The health check page, Exchange's anonymous one for load balancers; false: the connection ends.
-template <class Stream>
-bool answer_health_check(Stream& stream, const http::request<http::string_body>& request) {
-    const bool sick = !sick_file.empty() && std::ifstream(sick_file).good();
-    http::response<http::string_body> response{sick ? http::status::service_unavailable : http::status::ok,
-                                               request.version()};
-    response.body() = sick ? "sick\n" : "200 OK\n";
-    response.keep_alive(request.keep_alive());
-    response.prepare_payload();
-    beast::error_code ec;
-    http::write(stream, response, ec);
-    return !ec && request.keep_alive();
 }
 
 // interim=N: N "102 Processing" answers, interimms apart, before the final one; false when the
@@ -272,6 +256,10 @@ template <class Stream>
 bool answer(Stream& stream, const http::request<http::string_body>& request, unsigned connection_id,
             unsigned index) {
     const std::string_view target = request.target();
+    if (server_health.stopped()) {
+        answer_as_stopped_app_pool(stream);
+        return false;
+    }
     if (is_health_check(target)) return answer_health_check(stream, request);
     // Test knobs ride on an ActiveSync query, as easgate relays nothing else.
     if (query_number(target, "download", 0)) {
@@ -358,7 +346,8 @@ int main(int argc, char** argv) {
     std::map<std::string, std::string> options;
     for (int i = 1; i + 1 < argc; i += 2) options[argv[i]] = argv[i + 1];
     const bool plain = options["--tls"] == "off";
-    sick_file = options["--sick-file"];
+    server_health.sick_file = options["--sick-file"];
+    server_health.stopped_file = options["--stopped-file"];
     asio::io_context context;
     asio::ssl::context tls(asio::ssl::context::tls_server);
     if (!plain) {

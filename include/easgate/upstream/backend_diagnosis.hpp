@@ -1,6 +1,9 @@
 #pragma once
 
+#include <string>
 #include <string_view>
+
+#include "easgate/common/header_arena.hpp"
 
 namespace easgate::upstream {
 
@@ -9,5 +12,13 @@ namespace easgate::upstream {
 // field exceeds server limit"). reason: the status line's text; body_start: what of the body has
 // arrived. Users in many groups carry Kerberos tokens large enough for this.
 bool says_header_too_long(std::string_view reason, std::string_view body_start);
+
+// Passive health checking: why the answer Exchange sent counts as a failure of its server (as a
+// refused connection does), or empty when the server served. Counted: a 502, 503 or 504 that is
+// not throttling (it carries no Retry-After or X-MS-ASThrottle): IIS answers 503 for a stopped
+// application pool, Exchange 502 to 504 when what stands behind it is down; and a 401 to easgate's
+// Kerberos token that goes on to the device: a server whose key is not the others' (the account
+// with the SPN changed on it alone) refuses every user's ticket.
+std::string failing_server_answer(const common::ResponseHeader& answer, bool token_sent);
 
 }  // namespace easgate::upstream

@@ -37,7 +37,7 @@ constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 class Upstream {
 public:
     // A server that failed this many times in a row is left out for server_rest, then tried again
-    // by one request at a time until one gets through (nginx's max_fails / fail_timeout).
+    // by one request at a time until one is answered well (nginx's max_fails / fail_timeout).
     static constexpr unsigned max_consecutive_failures = 3;
     static constexpr std::chrono::milliseconds server_rest{10'000};
 
@@ -86,6 +86,9 @@ public:
     // Whether an idle connection to server may take a request: while others serve, not one to a
     // server that doesn't (drained for maintenance, say); with none serving, any that still works.
     bool may_reuse(std::size_t index) const { return serving(index) || !any_server_usable(); }
+    // Passive health: a server's answers. A failure is a connection refused or timed out, no valid
+    // answer or none in time, or a failing one (failing_server_answer); any other answer is a success,
+    // which starts its count over and ends its rest.
     void record_success(std::size_t index);
     void record_failure(std::size_t index, const std::string& reason);
     // An active health check's verdict; a failed server is left out until one passes.

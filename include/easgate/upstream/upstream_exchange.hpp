@@ -143,6 +143,11 @@ public:
 
 private:
     struct Attempt;
+    // Part of the request may have reached Exchange: replaying it could send a mail twice.
+    static common::Failure broke_off_receiving(const std::string& url,
+                                               const boost::system::error_code& error);
+    // Not relayed: easgate answers the device itself, and its connection goes on when it can.
+    static ExchangeEnd fail(const DeviceRequest& request, common::Failure failure);
     boost::asio::awaitable<std::optional<ExchangeEnd>> send(DeviceRequest& request, Attempt& attempt);
     boost::asio::awaitable<std::optional<ExchangeEnd>> authorize(DeviceRequest& request, Attempt& attempt);
     static bool kept_for_resend(const DeviceRequest& request, const Attempt& attempt);
@@ -151,6 +156,8 @@ private:
                                                                          bool may_resend);
     boost::asio::awaitable<std::optional<ExchangeEnd>> read_response_header(
         DeviceRequest& request, DeviceWatch& watch, std::optional<ResponseHead>& response);
+    ExchangeEnd no_answer(const DeviceRequest& request, const std::string& url,
+                          const boost::system::error_code& ec);
     boost::asio::awaitable<std::optional<ExchangeEnd>> read_early_answer(
         DeviceRequest& request, const boost::system::error_code& cut_off,
         std::optional<ResponseHead>& response);
@@ -164,6 +171,7 @@ private:
     // response_relay.cpp: Exchange's answer on its way to the device.
     boost::asio::awaitable<ExchangeEnd> relay_response(DeviceRequest& request, common::ResponseParser& parser,
                                                        std::size_t authorization_bytes, bool draining);
+    void judge_server(const common::ResponseHeader& answer, bool token_sent);
     bool follow_mailbox_redirect(common::ResponseHeader& response, const DeviceRequest& request);
     boost::asio::awaitable<void> diagnose_backend_400(const DeviceRequest& request, std::string_view reason,
                                                       boost::optional<std::uint64_t> body_length,
