@@ -94,6 +94,7 @@ inline constexpr auto upstream = [](auto& f, auto& u) {
             one_of<ChannelBinding>({{"auto", ChannelBinding::automatic}, {"off", ChannelBinding::off}}));
     f.field("max_authorization_bytes", u.max_authorization_bytes, Size{.min = 1024, .max = 1 << 20});
     f.field("routes", u.routes, ListOf<PathPrefix>{.flow = true});
+    f.field("dns_refresh", u.dns_refresh, Duration{});
     f.optional_section("health_check", u.health_check, health_check);
 };
 

@@ -48,11 +48,17 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     server_ = server;
     channel_binding_.clear();
 
-    // One deadline for the name lookup, the connect and the TLS handshake together.
+    // One deadline for the name lookup, the connect and the TLS handshake together. The lookup is
+    // the address book's, unless none has worked yet.
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto [resolve_ec, endpoints] =
-        co_await common::resolve_before(target.host, std::to_string(target.port), deadline);
-    if (resolve_ec) co_return failure(target.url, "resolving " + target.host, resolve_ec, timeout);
+    auto endpoints = upstream.addresses().find(server);
+    if (endpoints.empty()) {
+        auto [resolve_ec, found] =
+            co_await common::resolve_before(target.host, std::to_string(target.port), deadline);
+        if (resolve_ec) co_return failure(target.url, "resolving " + target.host, resolve_ec, timeout);
+        upstream.addresses().store(server, found);
+        endpoints = std::move(found);
+    }
 
     if (target.tls) {
         stream_ = std::make_unique<Stream>(std::in_place_type<TlsStream>, executor_, upstream.tls_context());

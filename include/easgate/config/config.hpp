@@ -105,6 +105,8 @@ struct UpstreamConfig {
     std::optional<HealthCheck> health_check;
     // Path prefixes relayed besides /Microsoft-Server-ActiveSync and /autodiscover/autodiscover.xml.
     std::vector<std::string> routes;
+    // How often the servers' names are looked up again, off the request path (AddressBook).
+    milliseconds dns_refresh{30'000};
 
     bool operator==(const UpstreamConfig&) const = default;
 };

@@ -24,6 +24,7 @@
 #include "easgate/common/read_buffer.hpp"
 #include "easgate/common/tls_stream.hpp"
 #include "easgate/config/config.hpp"
+#include "easgate/upstream/address_book.hpp"
 
 namespace easgate::upstream {
 
@@ -65,6 +66,9 @@ public:
     config::UpstreamAuthentication authentication() const { return config_.authenticate; }
     config::SendAuthorization send_authorization() const { return config_.send_authorization; }
     bool binds_channel() const { return config_.channel_binding == config::ChannelBinding::automatic; }
+    // Where the servers' names were last found to point (AddressBook), and how often to look again.
+    AddressBook& addresses() { return addresses_; }
+    std::chrono::milliseconds dns_refresh() const { return config_.dns_refresh; }
     // Whether the request-target's path starts with one of `routes` (any case, as IIS matches).
     bool routes(std::string_view target) const;
 
@@ -139,6 +143,7 @@ private:
     boost::asio::ssl::context tls_;
     std::unique_ptr<ServerHealth[]> health_;
     std::unique_ptr<TlsSessionSlot[]> tls_sessions_;
+    AddressBook addresses_;
     std::atomic<std::uint64_t> tls_handshakes_{0};
     std::atomic<std::uint64_t> tls_resumptions_{0};
     std::atomic<std::uint64_t> tokens_refused_{0};

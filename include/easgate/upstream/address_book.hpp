@@ -1,0 +1,50 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace easgate::upstream {
+
+class Upstream;
+
+// The addresses of an upstream's servers, looked up off the request path: a new connection takes
+// the last ones found, and only when none were found yet does it wait for a lookup of its own.
+// Asio runs an event loop's lookups on one thread, one after another: with a DNS server that does
+// not answer, each would wait for the resolver's timeout (5 s a server in resolv.conf), and every
+// new connection to Exchange behind it.
+class AddressBook {
+public:
+    using Addresses = boost::asio::ip::tcp::resolver::results_type;
+
+    explicit AddressBook(std::size_t servers);
+
+    // The last addresses found for server; empty before the first lookup worked.
+    Addresses find(std::size_t server) const;
+    // A lookup found these.
+    void store(std::size_t server, Addresses found);
+    // A refresh of server's addresses (what, for the log: "upstream exchange: mail.corp.example")
+    // ended with ec, or found `found`; logged when it starts or stops failing, or the addresses change.
+    void refreshed(std::size_t server, const std::string& what, const boost::system::error_code& ec,
+                   Addresses found);
+
+private:
+    struct Entry {
+        mutable std::mutex mutex;
+        Addresses addresses;
+        bool failing = false;  // the last refresh failed (logged once per streak)
+    };
+    std::unique_ptr<Entry[]> entries_;
+};
+
+// upstreams[].dns_refresh: looks up the name of every server of the upstreams at once, then each
+// dns_refresh, on executor (whose lookups are not the request path's) until its event loop stops or
+// the upstream is gone. A failed lookup keeps the addresses found before: a DNS server down must
+// not take Exchange away. A server named by its IP address is entered once.
+void start_address_refresh(const boost::asio::any_io_executor& executor,
+                           const std::vector<std::shared_ptr<Upstream>>& upstreams);
+
+}  // namespace easgate::upstream

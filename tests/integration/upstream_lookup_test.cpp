@@ -1,0 +1,80 @@
+// Exchange's name is looked up off the request path: at start and each dns_refresh, by the address
+// book. A DNS server that is slow or down (played by the preloaded libeasgate-dns-shim, so no lookup
+// leaves the machine) costs new connections nothing, and takes Exchange away from no one.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "gateway_fixture.hpp"
+
+namespace easgate::testing {
+namespace {
+
+// Sets environment variables for the easgate about to start; unset again when it goes.
+class ScopedEnvironment {
+public:
+    void set(const char* name, const std::string& value) {
+        ::setenv(name, value.c_str(), 1);
+        names_.push_back(name);
+    }
+    ~ScopedEnvironment() {
+        for (const char* name : names_) ::unsetenv(name);
+    }
+
+private:
+    std::vector<const char*> names_;
+};
+
+class UpstreamLookupTest : public GatewayTest {
+protected:
+    // easgate with the shim preloaded, its Exchange (the test upstream, plain http) named
+    // exchange.dns-shim.test; every request connects anew (no idle pool), as new devices do.
+    void start_behind_shim(const std::string& delay_ms, const std::string& upstream_yaml = {}) {
+        const auto live = start_upstream("server", 0, false);
+        ScopedEnvironment environment;
+        environment.set("LD_PRELOAD", EASGATE_DNS_SHIM);
+        environment.set("EASGATE_DNS_SHIM_LOG", (work_dir() / "lookups.log").string());
+        environment.set("EASGATE_DNS_SHIM_DELAY_MS", delay_ms);
+        environment.set("EASGATE_DNS_SHIM_DOWN", down_file().string());
+        start_gateway({.upstream_url = "http://exchange.dns-shim.test:" + live.substr(live.rfind(':') + 1),
+                       .limits = "    max_idle_upstream_connections: 0\n",
+                       .upstream = upstream_yaml});
+    }
+
+    std::filesystem::path down_file() const { return work_dir() / "dns.down"; }
+    std::size_t lookups() const { return count_of(read_file(work_dir() / "lookups.log"), "\n"); }
+    std::string status_of_sync() {
+        return curl("alice", sync_path, {"--write-out", "%{http_code}", "--output", "/dev/null"}).out;
+    }
+};
+
+// Each lookup takes a second here. Before, each new connection to Exchange waited for one (and
+// behind the others, on the event loop's one lookup thread).
+TEST_F(UpstreamLookupTest, TheNameIsLookedUpOnceNotForEveryConnection) {
+    start_behind_shim("1000");
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(status_of_sync(), "200") << i;
+    // The start's lookup, and the first connection's own when it came before that one was done.
+    EXPECT_LE(lookups(), 2u) << read_file(work_dir() / "lookups.log");
+}
+
+TEST_F(UpstreamLookupTest, WithTheDnsServerDownConnectionsGoToTheAddressesFoundBefore) {
+    start_behind_shim("0", "    dns_refresh: 200ms\n");
+    ASSERT_EQ(status_of_sync(), "200");
+    write_file(down_file(), "");
+    const auto failing = wait_for_gateway_log("looking the name up failed");
+    ASSERT_FALSE(failing.empty()) << gateway_log();
+    EXPECT_NE(failing.find("upstream exchange: exchange.dns-shim.test: looking the name up failed (Host not "
+                           "found (non-authoritative), try again later); new connections go on to the "
+                           "addresses found before (127.0.0.1:"),
+              std::string::npos)
+        << failing;
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(status_of_sync(), "200") << i;
+    std::filesystem::remove(down_file());
+    EXPECT_FALSE(wait_for_gateway_log("exchange.dns-shim.test: looked up again: 127.0.0.1:").empty())
+        << gateway_log();
+    EXPECT_EQ(count_of(gateway_log(), "looking the name up failed"), 1u) << "once per streak";
+}
+
+}  // namespace
+}  // namespace easgate::testing
