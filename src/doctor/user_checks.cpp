@@ -7,6 +7,7 @@
 #include "checks.hpp"
 #include "easgate/delegation/delegation_service.hpp"
 #include "easgate/directory/directory_client.hpp"
+#include "easgate/upstream/backend_diagnosis.hpp"
 #include "easgate/upstream/channel_binding.hpp"
 #include "failure_finding.hpp"
 #include "probe.hpp"
@@ -48,43 +49,25 @@ directory::FoundUser check_account(const std::string& upn, SharedDirectory& shar
     }
 }
 
-std::string challenges_of(const HttpResponse& response) {
-    std::string offered;
-    const auto [first, last] = response.equal_range(http::field::www_authenticate);
-    for (auto field = first; field != last; ++field) {
-        const std::string value(field->value());
-        offered += (offered.empty() ? "" : ", ") + value.substr(0, value.find(' '));
-    }
-    return offered.empty() ? "nothing" : offered;
-}
-
 void judge_answer(const HttpResponse& response, const std::string& principal, const std::string& url,
                   Report& report) {
     const std::string check = "Exchange accepts the token (" + url + ")";
     const std::string status = std::to_string(response.result_int());
-    const std::string offered = challenges_of(response);
+    std::vector<std::string_view> challenges;
+    const auto [first, last] = response.equal_range(http::field::www_authenticate);
+    for (auto field = first; field != last; ++field) challenges.push_back(field->value());
+    const auto refusal = upstream::read_backend_refusal(challenges, true);
     if (response.result_int() / 100 == 2) {
         report.pass("exchange", check,
                     "OPTIONS /Microsoft-Server-ActiveSync as " + principal + ": " + status);
         return;
     }
     const std::string found = "OPTIONS /Microsoft-Server-ActiveSync as " + principal + ": " + status +
-                              ", WWW-Authenticate offers " + offered;
+                              ", WWW-Authenticate offers " + refusal.offered;
     if (response.result_int() != 401) {
         report.warn("exchange", check, found, "see Exchange's IIS log for why it answered " + status);
-    } else if (offered.find("Negotiate") == std::string::npos) {
-        report.fail("exchange", check, "Negotiate not offered: " + found,
-                    "add Negotiate to Windows Authentication on Microsoft-Server-ActiveSync (IIS Manager → "
-                    "Default Web Site → Microsoft-Server-ActiveSync → Authentication → Windows "
-                    "Authentication → enabled, Providers → Negotiate above NTLM)");
     } else {
-        report.fail(
-            "exchange", check, "the token was refused: " + found,
-            "IIS refused the ticket: either it can't decrypt it (the SPN must be on the account whose key "
-            "IIS "
-            "uses: the Alternate Service Account on load-balanced servers), or Extended Protection wants "
-            "the token bound to the TLS connection (keep upstreams[].channel_binding: auto, and let no "
-            "device terminate TLS between easgate and Exchange)");
+        report.fail("exchange", check, refusal.cause + "; " + found, refusal.remedy);
     }
 }
 

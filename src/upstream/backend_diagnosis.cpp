@@ -25,6 +25,53 @@ bool says_header_too_long(std::string_view reason, std::string_view body_start) 
     });
 }
 
+BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challenges, bool token_sent,
+                                    bool delegating) {
+    BackendRefusal refusal;
+    bool negotiate = false;
+    for (const auto challenge : challenges) {
+        const auto scheme = challenge.substr(0, challenge.find(' '));
+        negotiate = negotiate || contains_ignoring_case(scheme, "Negotiate");
+        refusal.offered += (refusal.offered.empty() ? "" : ", ") + std::string(scheme);
+    }
+    if (refusal.offered.empty()) refusal.offered = "nothing";
+    if (!delegating) {
+        refusal.cause = "easgate sends Exchange no credentials: it has no kerberos: section";
+        refusal.remedy =
+            "configure kerberos: (and directory:) so that easgate delegates each user's identity";
+    } else if (!negotiate) {
+        refusal.cause =
+            "Negotiate not offered: Windows Authentication with its Negotiate provider is off on "
+            "Microsoft-Server-ActiveSync (Exchange's default there is Basic only)";
+        refusal.remedy =
+            "add Negotiate to Windows Authentication on Microsoft-Server-ActiveSync (Exchange Management "
+            "Shell: "
+            "Set-ActiveSyncVirtualDirectory -Identity \"<server>\\Microsoft-Server-ActiveSync (Default Web "
+            "Site)\" -WindowsAuthEnabled $true; or IIS Manager → Default Web Site → "
+            "Microsoft-Server-ActiveSync "
+            "→ Authentication → Windows Authentication → enabled, Providers → Negotiate above NTLM)";
+    } else if (!token_sent) {
+        refusal.cause =
+            "Exchange asked for a Kerberos token on a request easgate sent without one, on a connection "
+            "whose authentication it had accepted before (upstreams[].authenticate: per_connection)";
+        refusal.remedy =
+            "set upstreams[].authenticate: per_request (the default): per_connection needs IIS to keep "
+            "Kerberos per connection (authPersistNonNTLM true) and nothing between easgate and Exchange "
+            "that spreads one connection's requests over others";
+    } else {
+        refusal.cause = "the token was refused: Exchange did not accept the delegated Kerberos ticket";
+        refusal.remedy =
+            "IIS must be able to decrypt it: the SPN in upstreams[].service_principal must be on the "
+            "account whose key IIS uses (the Alternate Service Account on load-balanced servers; setspn "
+            "-Q), with that key current on every server (its keytab or password); the clocks of easgate "
+            "and Exchange must be less than 5 minutes apart (Kerberos refuses more; check NTP on both); "
+            "and if Exchange requires Extended Protection, the token must be bound to the TLS connection "
+            "(keep upstreams[].channel_binding: auto, and let no device terminate TLS between easgate and "
+            "Exchange)";
+    }
+    return refusal;
+}
+
 std::string failing_server_answer(const common::ResponseHeader& answer, bool token_sent) {
     const unsigned status = answer.result_int();
     if (status == 401 && token_sent)

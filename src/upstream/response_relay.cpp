@@ -75,7 +75,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
     if (status == 401 && pooled) {
         keep_upstream = false;
         if (authorization_bytes > 0) upstream_->count_token_refused();
-        log_backend_refusal(request, response[http::field::www_authenticate]);
+        log_backend_refusal(request, response.base(), authorization_bytes > 0);
     }
     rewrite_response_for_device(response.base(), pooled);
     const bool keep = frame_response_for_device(parser, request.line) && request.device_kept() && !draining;
@@ -183,17 +183,15 @@ asio::awaitable<void> UpstreamExchange::diagnose_backend_400(const DeviceRequest
         authorization_bytes + 1024);
 }
 
-// Exchange refused the credentials easgate made for the user: say what it offered and what to check.
-void UpstreamExchange::log_backend_refusal(const DeviceRequest& request, std::string_view offer) const {
-    spdlog::warn(
-        "{}: upstream {} answered 401 (WWW-Authenticate: {}): Exchange did not accept the delegated "
-        "Kerberos ticket. Check that Windows Authentication with Negotiate is enabled on the ActiveSync "
-        "virtual directory, that the SPN in upstreams[].service_principal is registered on the account "
-        "that runs Exchange's web site (setspn -Q), that Exchange's keytab or password is current, that "
-        "the clocks of easgate and Exchange are less than 5 minutes apart (Kerberos refuses more; check "
-        "NTP on both), and, if Exchange requires Extended Protection, that upstreams[].channel_binding "
-        "is auto",
-        request.who, connection_.target().url, offer.empty() ? "none" : std::string(offer));
+// Exchange answered 401 to a user's request: say what it offered, which cause that points to, and the remedy.
+void UpstreamExchange::log_backend_refusal(const DeviceRequest& request,
+                                           const common::ResponseHeader& response, bool token_sent) const {
+    std::vector<std::string_view> challenges;
+    for (const auto& field : response)
+        if (field.name() == http::field::www_authenticate) challenges.push_back(field.value());
+    const auto refusal = read_backend_refusal(challenges, token_sent, request.credentials != nullptr);
+    spdlog::warn("{}: upstream {} answered 401 (WWW-Authenticate offers {}): {}. Remedy: {}", request.who,
+                 connection_.target().url, refusal.offered, refusal.cause, refusal.remedy);
 }
 
 }  // namespace easgate::upstream

@@ -258,6 +258,11 @@ TEST_F(HostileUpstreamTest, AConnectionThatAnswered401IsNotReused) {
         connections.insert(connection);
     }
     EXPECT_LT(connections.size(), 4u) << "ordinary answers' connections are pooled and reused";
+    // Without a kerberos: section, the log blames no Kerberos ticket.
+    EXPECT_NE(gateway_log().find("answered 401 (WWW-Authenticate offers nothing): easgate sends Exchange no "
+                                 "credentials: it has no kerberos: section"),
+              std::string::npos)
+        << gateway_log();
 }
 
 // A chunked body's size shows only as it comes: past max_request_body while streaming to Exchange,

@@ -68,11 +68,8 @@ protected:
 
     // The configuration `easgate run` would have on the lab, with what a test changes.
     std::string write_config(const DoctorConfig& options = {}) const {
-        std::string upstream =
-            lab().upstream_yaml("exchange", options.backend_var, "per_request", options.upstream);
-        if (!options.upstream_server.empty())
-            upstream.replace(upstream.find(lab().at(options.backend_var)),
-                             lab().at(options.backend_var).size(), options.upstream_server);
+        const std::string upstream = lab().upstream_yaml("exchange", options.backend_var, "per_request",
+                                                         options.upstream, options.upstream_server);
         std::string kerberos = lab().kerberos_yaml(options.principal_var, options.keytab_var,
                                                    options.krb5_conf, options.kerberos);
         if (!options.keytab_file.empty())

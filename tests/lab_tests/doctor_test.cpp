@@ -5,6 +5,7 @@
 
 #include "doctor_fixture.hpp"
 #include "fault_relay.hpp"
+#include "negotiate_less_backend.hpp"
 
 namespace easgate::testing {
 namespace {
@@ -261,32 +262,10 @@ TEST_F(DoctorTest, ProtocolTransitionOffFails) {
     EXPECT_EQ(run.verdict("delegation", "S4U2Self and S4U2Proxy"), "FAIL") << run.output;
 }
 
-// IIS with Windows Authentication offering NTLM only (Negotiate taken out of its providers) and
-// Basic: every Kerberos token is answered 401.
-constexpr const char* ntlm_only_backend = R"(
-import http.server, sys
-class Backend(http.server.BaseHTTPRequestHandler):
-    def answer(self):
-        self.send_response(401)
-        self.send_header('WWW-Authenticate', 'NTLM')
-        self.send_header('WWW-Authenticate', 'Basic realm="mail.example.test"')
-        self.send_header('Content-Length', '0')
-        self.end_headers()
-    do_GET = do_POST = do_OPTIONS = answer
-    def log_message(self, *args):
-        pass
-server = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), Backend)
-print('ready', flush=True)
-server.serve_forever()
-)";
-
 TEST_F(DoctorTest, BackendWithoutNegotiateFailsWithTheIisSetting) {
-    const auto port = free_tcp_port();
-    ChildProcess backend({"python3", "-c", ntlm_only_backend, std::to_string(port)}, work_ / "backend.out",
-                         work_ / "backend.err");
-    ASSERT_FALSE(wait_for_text(work_ / "backend.out", "ready").empty()) << read_file(work_ / "backend.err");
-    const auto run = doctor(write_config({.upstream_server = "http://127.0.0.1:" + std::to_string(port)}),
-                            {"--user", "alice@example.test"});
+    const NegotiateLessBackend backend(work_);
+    const auto run =
+        doctor(write_config({.upstream_server = backend.url()}), {"--user", "alice@example.test"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_EQ(run.verdict("exchange", "Exchange accepts the token"), "FAIL") << run.output;
     const auto text = run.text("exchange", "Exchange accepts the token");

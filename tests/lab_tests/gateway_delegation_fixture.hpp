@@ -31,6 +31,7 @@ struct GatewayOptions {
     std::string principal_var = "LAB_EASGATE_PRINCIPAL";  // easgate's account, from lab.env
     std::string keytab_var = "LAB_EASGATE_KEYTAB";
     std::string backend_var = "LAB_MAIL_BASE_URL";  // Negotiate on every request
+    std::string upstream_server;                    // replaces it when set
     std::string authenticate = "per_request";
     std::string upstream;        // more YAML lines in the upstream's entry, each "    key: value\n"
     std::string directory_uris;  // empty: the lab DC's LDAPS URL
@@ -61,16 +62,17 @@ protected:
 
     void start_gateway(const GatewayOptions& options = {}) {
         const auto& env = lab();
-        const std::string config =
-            "listeners:\n" + env.listener_yaml(0, (work_ / "device-cas.pem").string()) + options.client_auth +
-            "upstreams:\n" +
-            env.upstream_yaml("exchange", options.backend_var, options.authenticate, options.upstream) +
-            env.directory_yaml(options.directory_uris, options.directory) +
-            env.kerberos_yaml(options.principal_var, options.keytab_var, options.krb5_conf,
-                              options.kerberos) +
-            options.sections +
-            "logging:\n"
-            "  level: debug\n";
+        const std::string config = "listeners:\n" +
+                                   env.listener_yaml(0, (work_ / "device-cas.pem").string()) +
+                                   options.client_auth + "upstreams:\n" +
+                                   env.upstream_yaml("exchange", options.backend_var, options.authenticate,
+                                                     options.upstream, options.upstream_server) +
+                                   env.directory_yaml(options.directory_uris, options.directory) +
+                                   env.kerberos_yaml(options.principal_var, options.keytab_var,
+                                                     options.krb5_conf, options.kerberos) +
+                                   options.sections +
+                                   "logging:\n"
+                                   "  level: debug\n";
         gateway_ = std::make_unique<EasgateProcess>(work_, config);
         ASSERT_TRUE(gateway_->started()) << gateway_->log();
         const auto ports = gateway_->device_ports();

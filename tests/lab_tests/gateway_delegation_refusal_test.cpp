@@ -9,9 +9,25 @@
 #include "fault_relay.hpp"
 #include "gateway_delegation_fixture.hpp"
 #include "lab_environment.hpp"
+#include "negotiate_less_backend.hpp"
 
 namespace easgate::testing {
 namespace {
+
+// Exchange's ActiveSync directory as installed offers Basic only: the phone gets the 401 (and asks
+// for a password), the log names the IIS setting, not the ticket.
+TEST_F(GatewayDelegationTest, AnExchangeOfferingNoNegotiateIsNamedInTheLog) {
+    const NegotiateLessBackend backend(work_);
+    start_gateway({.upstream_server = backend.url()});
+    const auto result = as_user("alice", {"--write-out", "%{http_code}", "--output", "/dev/null"});
+    EXPECT_EQ(result.out, "401");
+    const auto log = gateway_->wait_for_log("answered 401");
+    EXPECT_NE(log.find("answered 401 (WWW-Authenticate offers NTLM, Basic): Negotiate not offered"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("-WindowsAuthEnabled $true"), std::string::npos) << log;
+    EXPECT_EQ(log.find("5 minutes"), std::string::npos) << "no Kerberos cause: " << log;
+}
 
 TEST_F(GatewayDelegationTest, DisabledUserIsRefusedWith403AndTheReason) {
     start_gateway();

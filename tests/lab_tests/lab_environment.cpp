@@ -64,9 +64,10 @@ std::string LabEnvironment::listener_yaml(std::uint16_t port, const std::string&
 }
 
 std::string LabEnvironment::upstream_yaml(const std::string& name, const std::string& backend_var,
-                                          const std::string& authenticate, const std::string& extra) const {
+                                          const std::string& authenticate, const std::string& extra,
+                                          const std::string& server) const {
     return "  - name: " + name + "\n"
-           "    servers: [" + at(backend_var) + "]\n"
+           "    servers: [" + (server.empty() ? at(backend_var) : server) + "]\n"
            "    ca_file: " + at("LAB_CA_FILE") + "\n"
            "    service_principal: " + at("LAB_MAIL_SPN") + "\n"
            "    authenticate: " + authenticate + "\n" + extra;

@@ -23,9 +23,11 @@ public:
     // A "  - " entry under listeners: on the gateway's address and certificate.
     std::string listener_yaml(std::uint16_t port, const std::string& trusted_ca_file,
                               const std::string& upstream = "") const;
-    // A "  - " entry under upstreams: for the Exchange stand-in whose base URL is lab.env's backend_var.
+    // A "  - " entry under upstreams: for the Exchange stand-in whose base URL is lab.env's backend_var
+    // (or server, when not empty).
     std::string upstream_yaml(const std::string& name, const std::string& backend_var,
-                              const std::string& authenticate, const std::string& extra = "") const;
+                              const std::string& authenticate, const std::string& extra = "",
+                              const std::string& server = "") const;
     // The directory: section on the lab DC (its LDAPS URL when uris is empty).
     std::string directory_yaml(const std::string& uris = "", const std::string& extra = "") const;
     // The kerberos: section with the account named by lab.env's principal_var and keytab_var.

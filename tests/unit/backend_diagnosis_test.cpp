@@ -20,5 +20,33 @@ TEST(BackendDiagnosis, OtherBadRequestsAreNotBlamedOnTheHeader) {
     EXPECT_FALSE(says_header_too_long("Bad Request", ""));
 }
 
+// Exchange's ActiveSync directory out of the box offers Basic only; with Windows Authentication
+// but its Negotiate provider removed, NTLM and Basic.
+TEST(BackendDiagnosis, A401WithoutNegotiateNamesTheIisSetting) {
+    for (const auto& challenges :
+         {std::vector<std::string_view>{"Basic realm=\"mail.corp.example\""},
+          std::vector<std::string_view>{"NTLM", "Basic realm=\"mail\""}, std::vector<std::string_view>{}}) {
+        const auto refusal = read_backend_refusal(challenges, true);
+        EXPECT_TRUE(refusal.cause.starts_with("Negotiate not offered")) << refusal.offered;
+        EXPECT_NE(refusal.remedy.find("-WindowsAuthEnabled $true"), std::string::npos);
+    }
+    EXPECT_EQ(read_backend_refusal({"NTLM", "Basic realm=\"mail\""}, true).offered, "NTLM, Basic");
+    EXPECT_EQ(read_backend_refusal({}, true).offered, "nothing");
+}
+
+TEST(BackendDiagnosis, A401OfferingNegotiateIsTheTicketsOrTheConnectionsFault) {
+    const std::vector<std::string_view> iis{"Negotiate", "NTLM"};
+    const auto refused = read_backend_refusal(iis, true);
+    EXPECT_TRUE(refused.cause.starts_with("the token was refused")) << refused.cause;
+    for (const char* check : {"setspn -Q", "5 minutes", "channel_binding: auto"})
+        EXPECT_NE(refused.remedy.find(check), std::string::npos) << check;
+    // No token on the request: per_connection trusted a connection Exchange no longer took as authenticated.
+    const auto unauthenticated = read_backend_refusal(iis, false);
+    EXPECT_NE(unauthenticated.cause.find("authenticate: per_connection"), std::string::npos);
+    EXPECT_NE(unauthenticated.remedy.find("authenticate: per_request"), std::string::npos);
+    // Without a kerberos: section easgate has no token to send.
+    EXPECT_NE(read_backend_refusal(iis, false, false).cause.find("no kerberos: section"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace easgate::upstream

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "easgate/common/header_arena.hpp"
 
@@ -12,6 +13,17 @@ namespace easgate::upstream {
 // field exceeds server limit"). reason: the status line's text; body_start: what of the body has
 // arrived. Users in many groups carry Kerberos tokens large enough for this.
 bool says_header_too_long(std::string_view reason, std::string_view body_start);
+
+// Exchange's 401, read for the operator (the log, and the doctor). challenges: its WWW-Authenticate
+// fields; token_sent: easgate's Kerberos token went with the request; delegating: easgate has a
+// kerberos: section, so it sends one at all.
+struct BackendRefusal {
+    std::string offered;  // the schemes it offers, "Negotiate, NTLM", or "nothing"
+    std::string cause;
+    std::string remedy;
+};
+BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challenges, bool token_sent,
+                                    bool delegating = true);
 
 // Passive health checking: why the answer Exchange sent counts as a failure of its server (as a
 // refused connection does), or empty when the server served. Counted: a 502, 503 or 504 that is

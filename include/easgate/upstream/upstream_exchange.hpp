@@ -176,7 +176,8 @@ private:
     boost::asio::awaitable<void> diagnose_backend_400(const DeviceRequest& request, std::string_view reason,
                                                       boost::optional<std::uint64_t> body_length,
                                                       std::size_t authorization_bytes);
-    void log_backend_refusal(const DeviceRequest& request, std::string_view offer) const;
+    void log_backend_refusal(const DeviceRequest& request, const common::ResponseHeader& response,
+                             bool token_sent) const;
 
     // Pooled connections are the user's: taken from and given back to the worker's idle pool.
     bool take_idle(const std::string& user);  // true: a connection from the pool, probed there
