@@ -195,18 +195,14 @@ void Daemon::open_admin() {
                  admin_->local_endpoint().address().to_string(), admin_->local_endpoint().port());
 }
 
-// The KDC login, upstream lookups and checks, CRL refresh: what replaced (null at start) didn't run.
+// The KDC login, the upstream lookups and health checks and the CRL refresh of what replaced (null
+// at start) did not already run.
 void Daemon::start_background_work(const GatewayParts* replaced) {
     // After the listeners: a KDC that doesn't answer delays no start-up, it only keeps /healthz at 503.
     if (parts_.delegation && (!replaced || replaced->delegation != parts_.delegation))
         parts_.delegation->start_login();
-    std::vector<std::shared_ptr<upstream::Upstream>> new_upstreams;
-    for (const auto& u : parts_.upstreams)
-        if (!replaced ||
-            std::find(replaced->upstreams.begin(), replaced->upstreams.end(), u) == replaced->upstreams.end())
-            new_upstreams.push_back(u);
-    upstream::start_address_refresh(accept_context_.get_executor(), new_upstreams);
-    upstream::start_health_checks(accept_context_.get_executor(), new_upstreams);
+    upstream::start_upstream_watch(accept_context_.get_executor(), parts_.upstreams,
+                                   replaced ? replaced->upstreams : decltype(parts_.upstreams){});
     // Each listener's revocation store, kept or new, gets a refresher of its own. A kept store's
     // failing points stay counted: easgate_crl_distribution_points_failing doesn't dip at a reload.
     std::map<const identity::RevocationStore*, std::set<std::string>> failing;

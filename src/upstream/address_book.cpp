@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <sstream>
@@ -25,6 +26,31 @@ std::string listed(const AddressBook::Addresses& addresses) {
     const char* separator = "";
     for (const auto& entry : addresses) text << std::exchange(separator, ", ") << entry.endpoint();
     return text.str();
+}
+
+// The same addresses, in any order: a DNS server may rotate them (Windows DNS does, by default).
+bool same_addresses(const AddressBook::Addresses& left, const AddressBook::Addresses& right) {
+    const auto sorted = [](const AddressBook::Addresses& addresses) {
+        std::vector<asio::ip::tcp::endpoint> endpoints;
+        for (const auto& entry : addresses) endpoints.push_back(entry.endpoint());
+        std::sort(endpoints.begin(), endpoints.end());
+        return endpoints;
+    };
+    return sorted(left) == sorted(right);
+}
+
+// The addresses of the same host and port that an upstream a reload replaced knew, so that a
+// reload while DNS is down keeps them.
+void take_over(Upstream& upstream, std::size_t server,
+               const std::vector<std::shared_ptr<Upstream>>& replaced) {
+    for (const auto& old : replaced) {
+        const auto same = old->find_server(upstream.server(server));
+        if (!same) continue;
+        if (auto known = old->addresses().find(*same); !known.empty()) {
+            upstream.addresses().store(server, std::move(known));
+            return;
+        }
+    }
 }
 
 // Held weakly between lookups: an upstream a reload replaced is refreshed until nothing uses it.
@@ -87,16 +113,18 @@ void AddressBook::refreshed(std::size_t server, const std::string& what, const b
     const std::string now = listed(found);
     if (std::exchange(entry.failing, false)) {
         spdlog::info("{}: looked up again: {}", what, now);
-    } else if (!entry.addresses.empty() && listed(entry.addresses) != now) {
+    } else if (!entry.addresses.empty() && !same_addresses(entry.addresses, found)) {
         spdlog::info("{}: the name now stands for {} (was {})", what, now, listed(entry.addresses));
     }
     entry.addresses = std::move(found);
 }
 
 void start_address_refresh(const asio::any_io_executor& executor,
-                           const std::vector<std::shared_ptr<Upstream>>& upstreams) {
+                           const std::vector<std::shared_ptr<Upstream>>& upstreams,
+                           const std::vector<std::shared_ptr<Upstream>>& replaced) {
     for (const auto& upstream : upstreams) {
         for (std::size_t server = 0; server < upstream->server_count(); ++server) {
+            take_over(*upstream, server, replaced);
             boost::system::error_code not_an_address;
             asio::ip::make_address(upstream->server(server).host, not_an_address);
             asio::co_spawn(executor, refresh_forever(upstream, server, !not_an_address),

@@ -29,14 +29,25 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
                                     bool delegating) {
     BackendRefusal refusal;
     bool negotiate = false;
-    for (const auto challenge : challenges) {
-        const auto scheme = challenge.substr(0, challenge.find(' '));
-        negotiate = negotiate || contains_ignoring_case(scheme, "Negotiate");
-        refusal.offered += (refusal.offered.empty() ? "" : ", ") + std::string(scheme);
+    for (const auto field : challenges) {
+        // A field may list several challenges ("NTLM, Negotiate"); a piece whose first word holds
+        // '=' is a parameter of the one before (Basic realm="x", charset="UTF-8").
+        for (std::size_t start = 0; start < field.size();) {
+            const std::size_t end = std::min(field.find(',', start), field.size());
+            auto piece = field.substr(start, end - start);
+            start = end + 1;
+            piece.remove_prefix(std::min(piece.find_first_not_of(' '), piece.size()));
+            const auto scheme = piece.substr(0, piece.find(' '));
+            if (scheme.empty() || scheme.find('=') != std::string_view::npos) continue;
+            negotiate = negotiate || common::equals_ignoring_case(scheme, "Negotiate");
+            refusal.offered += (refusal.offered.empty() ? "" : ", ") + std::string(scheme);
+        }
     }
     if (refusal.offered.empty()) refusal.offered = "nothing";
     if (!delegating) {
-        refusal.cause = "easgate sends Exchange no credentials: it has no kerberos: section";
+        refusal.cause = token_sent ? "Exchange refused the credentials the device sent (easgate has no "
+                                     "kerberos: section, and passes them on)"
+                                   : "easgate sends Exchange no credentials: it has no kerberos: section";
         refusal.remedy =
             "configure kerberos: (and directory:) so that easgate delegates each user's identity";
     } else if (!negotiate) {
@@ -50,14 +61,6 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
             "Site)\" -WindowsAuthEnabled $true; or IIS Manager → Default Web Site → "
             "Microsoft-Server-ActiveSync "
             "→ Authentication → Windows Authentication → enabled, Providers → Negotiate above NTLM)";
-    } else if (!token_sent) {
-        refusal.cause =
-            "Exchange asked for a Kerberos token on a request easgate sent without one, on a connection "
-            "whose authentication it had accepted before (upstreams[].authenticate: per_connection)";
-        refusal.remedy =
-            "set upstreams[].authenticate: per_request (the default): per_connection needs IIS to keep "
-            "Kerberos per connection (authPersistNonNTLM true) and nothing between easgate and Exchange "
-            "that spreads one connection's requests over others";
     } else {
         refusal.cause = "the token was refused: Exchange did not accept the delegated Kerberos ticket";
         refusal.remedy =
@@ -70,6 +73,11 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
             "Exchange)";
     }
     return refusal;
+}
+
+bool tells_server_health(std::string_view target) {
+    constexpr std::string_view active_sync = "/Microsoft-Server-ActiveSync";
+    return common::equals_ignoring_case(target.substr(0, active_sync.size()), active_sync);
 }
 
 std::string failing_server_answer(const common::ResponseHeader& answer, bool token_sent) {

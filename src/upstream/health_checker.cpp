@@ -1,5 +1,6 @@
 #include "easgate/upstream/health_checker.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -55,9 +56,15 @@ asio::awaitable<void> check_forever(std::weak_ptr<Upstream> weak, std::size_t se
 
 }  // namespace
 
-void start_health_checks(const asio::any_io_executor& executor,
-                         const std::vector<std::shared_ptr<Upstream>>& upstreams) {
-    for (const auto& upstream : upstreams) {
+void start_upstream_watch(const asio::any_io_executor& executor,
+                          const std::vector<std::shared_ptr<Upstream>>& upstreams,
+                          const std::vector<std::shared_ptr<Upstream>>& replaced) {
+    std::vector<std::shared_ptr<Upstream>> brought;
+    for (const auto& upstream : upstreams)
+        if (std::find(replaced.begin(), replaced.end(), upstream) == replaced.end())
+            brought.push_back(upstream);
+    start_address_refresh(executor, brought, replaced);
+    for (const auto& upstream : brought) {
         if (!upstream->health_check()) continue;
         for (std::size_t server = 0; server < upstream->server_count(); ++server)
             asio::co_spawn(executor, check_forever(upstream, server),

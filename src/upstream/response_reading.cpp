@@ -10,6 +10,7 @@
 #include "easgate/common/body_relay.hpp"
 #include "easgate/common/use_nothrow.hpp"
 #include "easgate/config/units.hpp"
+#include "easgate/upstream/backend_diagnosis.hpp"
 #include "easgate/upstream/upstream.hpp"
 #include "easgate/upstream/upstream_exchange.hpp"
 
@@ -150,7 +151,7 @@ asio::awaitable<std::optional<ExchangeEnd>> UpstreamExchange::read_response_head
 }
 
 // Exchange had the whole request and sent no answer to relay (ec: why, from url): it is never
-// replayed, the device retries later. The server counts it as a failure (passive health).
+// replayed, the device retries later. It counts as a failure of the server (passive health).
 ExchangeEnd UpstreamExchange::no_answer(const DeviceRequest& request, const std::string& url,
                                         const error_code& ec) {
     const auto& deadline = request.deadline;
@@ -159,7 +160,10 @@ ExchangeEnd UpstreamExchange::no_answer(const DeviceRequest& request, const std:
             ? Failure::gateway_timeout("upstream " + url + " did not answer within " + deadline.origin +
                                        " (" + config::format_duration(deadline.timeout) + ")")
             : Failure::unavailable(no_valid_response(url, unreadable_answer(ec)));
-    upstream_->record_failure(connection_.server(), failure.reason);
+    // Not a held long poll: IIS recycling its application pool ends every Ping it holds, and the
+    // server answers again at once; counted, each recycle would rest it (and, alone, fail /readyz).
+    if (!deadline.long_poll && tells_server_health(request.line.target))
+        upstream_->record_failure(connection_.server(), failure.reason, request.user);
     return fail(request, std::move(failure));
 }
 

@@ -47,13 +47,14 @@ bool frame_response_for_device(common::ResponseParser& parser, const RequestLine
 
 // Passive health: the answer says whether its server serves. Here, not in a coroutine: the
 // reason's string stays out of the frames.
-void UpstreamExchange::judge_server(const common::ResponseHeader& answer, bool token_sent) {
+void UpstreamExchange::judge_server(const common::ResponseHeader& answer, std::string_view user,
+                                    bool token_sent) {
     const std::size_t server = connection_.server();
     const auto failing = failing_server_answer(answer, token_sent);
     if (failing.empty()) {
         upstream_->record_success(server);
     } else {
-        upstream_->record_failure(server, failing);
+        upstream_->record_failure(server, failing, user);
     }
 }
 
@@ -64,7 +65,9 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::relay_response(DeviceRequest& req
     const bool pooled = !request.user.empty();
     auto& response = parser.get();
     const unsigned status = response.result_int();
-    judge_server(response.base(), request.credentials != nullptr && authorization_bytes > 0);
+    if (tells_server_health(request.line.target))
+        judge_server(response.base(), request.user,
+                     request.credentials != nullptr && authorization_bytes > 0);
     // The parser's word, not the header's: an answer framed by the close ends its connection.
     bool keep_upstream = parser.keep_alive();
     // Followed whether or not Exchange closes the connection: the device must get easgate's location.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
+#include <functional>
 
 #include "easgate/config/units.hpp"
 
@@ -189,6 +190,7 @@ std::optional<Upstream::Pick> Upstream::pick_server(const std::vector<bool>& tri
 void Upstream::record_success(std::size_t index) {
     // Said of every answer: no write to the line every thread reads unless a failure was counted.
     if (health_[index].consecutive_failures.load(std::memory_order_relaxed) == 0) return;
+    health_[index].last_failing_user.store(0, std::memory_order_relaxed);
     if (health_[index].consecutive_failures.exchange(0, std::memory_order_relaxed) >=
         max_consecutive_failures)
         spdlog::info("upstream {}: server {} answers again", name(), server(index).url);
@@ -206,7 +208,9 @@ void Upstream::record_health_check(std::size_t index, bool passed, const std::st
     }
 }
 
-void Upstream::record_failure(std::size_t index, const std::string& reason) {
+void Upstream::record_failure(std::size_t index, const std::string& reason, std::string_view user) {
+    const std::size_t who = user.empty() ? 0 : std::hash<std::string_view>{}(user) | 1;
+    if (health_[index].last_failing_user.exchange(who, std::memory_order_relaxed) == who && who != 0) return;
     const unsigned failures = health_[index].consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
     if (failures < max_consecutive_failures) return;
     const auto until = std::chrono::steady_clock::now() + rest_;

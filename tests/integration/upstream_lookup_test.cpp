@@ -76,5 +76,20 @@ TEST_F(UpstreamLookupTest, WithTheDnsServerDownConnectionsGoToTheAddressesFoundB
     EXPECT_EQ(count_of(gateway_log(), "looking the name up failed"), 1u) << "once per streak";
 }
 
+// A reload that replaces the upstream (its configuration changed) while DNS is down: the new one
+// takes over the addresses the old one found, rather than looking the name up per connection.
+TEST_F(UpstreamLookupTest, AReloadWhileDnsIsDownKeepsTheAddressesFound) {
+    start_behind_shim("0");
+    ASSERT_EQ(status_of_sync(), "200");
+    write_file(down_file(), "");
+    auto config = read_file(work_dir() / "easgate.yaml");
+    const std::string entry = "  - name: exchange\n";
+    ASSERT_NE(config.find(entry), std::string::npos) << config;
+    config.replace(config.find(entry), entry.size(), entry + "    max_authorization_bytes: 32KiB\n");
+    write_file(work_dir() / "easgate.yaml", config);
+    ASSERT_NE(reload_gateway().find("reloaded "), std::string::npos) << gateway_log();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(status_of_sync(), "200") << i;
+}
+
 }  // namespace
 }  // namespace easgate::testing

@@ -12,14 +12,16 @@ const std::string app_pool_stopped =
 
 class PassiveHealthTest : public UpstreamExchangeTest {
 protected:
-    // Forwards one request per step of script, each on a device connection of its own; after each,
-    // the status the device got and whether Exchange's server (the upstream's only one) still serves.
-    std::vector<std::pair<unsigned, bool>> run(const std::vector<ExchangeStep>& script,
-                                               const Options& options) {
+    // Forwards one request per step of script, each on a device connection of its own, alice's and
+    // bob's in turn (unless one_user); after each, the status the device got and whether Exchange's
+    // server (the upstream's only one) still serves.
+    std::vector<std::pair<unsigned, bool>> run(const std::vector<ExchangeStep>& script, Options options,
+                                               bool one_user = false) {
         exchange_.script(script);
         std::vector<std::pair<unsigned, bool>> after;
         run_bounded(context_, [&]() -> asio::awaitable<void> {  // one thread: one idle pool
             for (std::size_t i = 0; i < script.size(); ++i) {
+                options.user = i % 2 == 1 && !one_user ? "bob@example.test" : "alice@example.test";
                 const auto outcome = co_await forward_in(sync_post, options);
                 after.emplace_back(outcome.end ? outcome.end->status : 0u, upstream_->serving(0));
             }
@@ -40,6 +42,30 @@ protected:
 TEST_F(PassiveHealthTest, ThreeRefusalsOfTheTokenInARowRestTheServer) {
     const auto after = run(answers({token_refused, token_refused, token_refused}), {tokens_});
     EXPECT_EQ(after, (After{{401, true}, {401, true}, {401, false}}));
+}
+
+// One user's trouble (an account IIS refuses, a mailbox) would meet every server in turn: it alone
+// rests none.
+TEST_F(PassiveHealthTest, OneUsersFailuresAloneRestNoServer) {
+    const auto after =
+        run(answers({token_refused, token_refused, token_refused, app_pool_stopped}), {tokens_}, true);
+    EXPECT_EQ(after, (After{{401, true}, {401, true}, {401, true}, {503, true}}));
+}
+
+// Autodiscover runs in an IIS application pool of its own: its answers say nothing of ActiveSync's.
+TEST_F(PassiveHealthTest, OnlyActiveSyncsAnswersCount) {
+    const std::string autodiscover =
+        "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: gateway.example.test\r\nContent-Length: "
+        "11\r\n\r\nsync-body-1";
+    exchange_.script(answers({app_pool_stopped, app_pool_stopped, app_pool_stopped}));
+    run_bounded(context_, [&]() -> asio::awaitable<void> {
+        for (const char* user : {"alice@example.test", "bob@example.test", "carol@example.test"}) {
+            Options options{tokens_};
+            options.user = user;
+            EXPECT_EQ((co_await forward_in(autodiscover, options)).end->status, 503u);
+        }
+    });
+    EXPECT_TRUE(upstream_->serving(0));
 }
 
 TEST_F(PassiveHealthTest, AGoodAnswerStartsTheCountOver) {
@@ -76,6 +102,14 @@ TEST_F(PassiveHealthTest, NoAnswerInTimeCounts) {
     options.deadline = std::chrono::milliseconds(300);
     const auto after = run({ExchangeStep::hold(), ExchangeStep::close(), ExchangeStep::hold()}, options);
     EXPECT_EQ(after, (After{{504, true}, {503, true}, {504, false}}));
+}
+
+// IIS recycling its application pool ends every Ping it holds without an answer: no failure of the server.
+TEST_F(PassiveHealthTest, HeldLongPollsEndedWithoutAnAnswerAreNoFailure) {
+    Options options{tokens_};
+    options.long_poll = true;
+    const auto after = run({ExchangeStep::close(), ExchangeStep::close(), ExchangeStep::close()}, options);
+    EXPECT_EQ(after, (After{{503, true}, {503, true}, {503, true}}));
 }
 
 }  // namespace

@@ -44,7 +44,10 @@ private:
 // dns_refresh, on executor (whose lookups are not the request path's) until its event loop stops or
 // the upstream is gone. A failed lookup keeps the addresses found before: a DNS server down must
 // not take Exchange away. A server named by its IP address is entered once.
+// A server of `replaced` (the upstreams a reload replaces) with the same host and port hands its
+// addresses over first.
 void start_address_refresh(const boost::asio::any_io_executor& executor,
-                           const std::vector<std::shared_ptr<Upstream>>& upstreams);
+                           const std::vector<std::shared_ptr<Upstream>>& upstreams,
+                           const std::vector<std::shared_ptr<Upstream>>& replaced = {});
 
 }  // namespace easgate::upstream

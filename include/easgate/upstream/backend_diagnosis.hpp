@@ -15,8 +15,9 @@ namespace easgate::upstream {
 bool says_header_too_long(std::string_view reason, std::string_view body_start);
 
 // Exchange's 401, read for the operator (the log, and the doctor). challenges: its WWW-Authenticate
-// fields; token_sent: easgate's Kerberos token went with the request; delegating: easgate has a
-// kerberos: section, so it sends one at all.
+// fields; delegating: easgate has a kerberos: section, so it sends a Kerberos token at all (else
+// token_sent says whether the device's own credentials went). A 401 to a request easgate sent
+// without its token never reaches the device: it goes again with the token.
 struct BackendRefusal {
     std::string offered;  // the schemes it offers, "Negotiate, NTLM", or "nothing"
     std::string cause;
@@ -32,5 +33,8 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
 // Kerberos token that goes on to the device: a server whose key is not the others' (the account
 // with the SPN changed on it alone) refuses every user's ticket.
 std::string failing_server_answer(const common::ResponseHeader& answer, bool token_sent);
+// Whether the answer to a request for target says how its server is: only ActiveSync's do, as
+// autodiscover and other routes run in IIS application pools of their own.
+bool tells_server_health(std::string_view target);
 
 }  // namespace easgate::upstream

@@ -92,9 +92,11 @@ public:
     bool may_reuse(std::size_t index) const { return serving(index) || !any_server_usable(); }
     // Passive health: a server's answers. A failure is a connection refused or timed out, no valid
     // answer or none in time, or a failing one (failing_server_answer); any other answer is a success,
-    // which starts its count over and ends its rest.
+    // which starts its count over and ends its rest. A failure a user's request met (user not empty)
+    // counts only when the failure before it was another's: one user's trouble (a mailbox, an account
+    // IIS refuses) must not rest a server that serves everyone else.
     void record_success(std::size_t index);
-    void record_failure(std::size_t index, const std::string& reason);
+    void record_failure(std::size_t index, const std::string& reason, std::string_view user = {});
     // An active health check's verdict; a failed server is left out until one passes.
     void record_health_check(std::size_t index, bool passed, const std::string& detail);
     const std::optional<config::UpstreamConfig::HealthCheck>& health_check() const {
@@ -133,6 +135,7 @@ private:
     struct ServerHealth {
         std::atomic<unsigned> outstanding{0};  // requests in flight, long polls included
         std::atomic<unsigned> consecutive_failures{0};
+        std::atomic<std::size_t> last_failing_user{0};  // a hash of it; 0: none, or not a user's failure
         std::atomic<bool> failed_check{false};
         std::atomic<std::int64_t> resting_until_ms{0};  // steady_clock, milliseconds since its epoch
         std::atomic<std::int64_t> tried_until_ms{0};    // back from its rest: held by the one trying it

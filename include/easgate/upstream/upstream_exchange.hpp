@@ -171,7 +171,7 @@ private:
     // response_relay.cpp: Exchange's answer on its way to the device.
     boost::asio::awaitable<ExchangeEnd> relay_response(DeviceRequest& request, common::ResponseParser& parser,
                                                        std::size_t authorization_bytes, bool draining);
-    void judge_server(const common::ResponseHeader& answer, bool token_sent);
+    void judge_server(const common::ResponseHeader& answer, std::string_view user, bool token_sent);
     bool follow_mailbox_redirect(common::ResponseHeader& response, const DeviceRequest& request);
     boost::asio::awaitable<void> diagnose_backend_400(const DeviceRequest& request, std::string_view reason,
                                                       boost::optional<std::uint64_t> body_length,
