@@ -53,10 +53,7 @@ void judge_answer(const HttpResponse& response, const std::string& principal, co
                   Report& report) {
     const std::string check = "Exchange accepts the token (" + url + ")";
     const std::string status = std::to_string(response.result_int());
-    std::vector<std::string_view> challenges;
-    const auto [first, last] = response.equal_range(http::field::www_authenticate);
-    for (auto field = first; field != last; ++field) challenges.push_back(field->value());
-    const auto refusal = upstream::read_backend_refusal(challenges, true);
+    const auto refusal = upstream::read_backend_refusal(upstream::challenges_of(response), true);
     if (response.result_int() / 100 == 2) {
         report.pass("exchange", check,
                     "OPTIONS /Microsoft-Server-ActiveSync as " + principal + ": " + status);

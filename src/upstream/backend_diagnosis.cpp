@@ -25,24 +25,45 @@ bool says_header_too_long(std::string_view reason, std::string_view body_start) 
     });
 }
 
+std::vector<std::string_view> offered_schemes(const std::vector<std::string_view>& challenges) {
+    std::vector<std::string_view> schemes;
+    for (const auto field : challenges) {
+        std::size_t start = 0;
+        bool quoted = false;  // a comma in a quoted realm separates nothing
+        for (std::size_t at = 0; at <= field.size(); ++at) {
+            if (at < field.size() && field[at] == '"') quoted = !quoted;
+            if (at < field.size() && (quoted || field[at] != ',')) continue;
+            auto piece = field.substr(start, at - start);
+            start = at + 1;
+            piece.remove_prefix(std::min(piece.find_first_not_of(" \t"), piece.size()));
+            const auto scheme = piece.substr(0, piece.find_first_of(" \t"));
+            if (!scheme.empty() && scheme.find('=') == std::string_view::npos) schemes.push_back(scheme);
+        }
+    }
+    return schemes;
+}
+
+namespace {
+
+bool names_negotiate(const std::vector<std::string_view>& schemes) {
+    return std::any_of(schemes.begin(), schemes.end(), [](std::string_view scheme) {
+        return common::equals_ignoring_case(scheme, "Negotiate");
+    });
+}
+
+}  // namespace
+
+bool asks_for_negotiate(const common::ResponseHeader& answer) {
+    return answer.result_int() == 401 && names_negotiate(offered_schemes(challenges_of(answer)));
+}
+
 BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challenges, bool token_sent,
                                     bool delegating) {
     BackendRefusal refusal;
-    bool negotiate = false;
-    for (const auto field : challenges) {
-        // A field may list several challenges ("NTLM, Negotiate"); a piece whose first word holds
-        // '=' is a parameter of the one before (Basic realm="x", charset="UTF-8").
-        for (std::size_t start = 0; start < field.size();) {
-            const std::size_t end = std::min(field.find(',', start), field.size());
-            auto piece = field.substr(start, end - start);
-            start = end + 1;
-            piece.remove_prefix(std::min(piece.find_first_not_of(' '), piece.size()));
-            const auto scheme = piece.substr(0, piece.find(' '));
-            if (scheme.empty() || scheme.find('=') != std::string_view::npos) continue;
-            negotiate = negotiate || common::equals_ignoring_case(scheme, "Negotiate");
-            refusal.offered += (refusal.offered.empty() ? "" : ", ") + std::string(scheme);
-        }
-    }
+    const auto schemes = offered_schemes(challenges);
+    const bool negotiate = names_negotiate(schemes);
+    for (const auto scheme : schemes)
+        refusal.offered += (refusal.offered.empty() ? "" : ", ") + std::string(scheme);
     if (refusal.offered.empty()) refusal.offered = "nothing";
     if (!delegating) {
         refusal.cause = token_sent ? "Exchange refused the credentials the device sent (easgate has no "

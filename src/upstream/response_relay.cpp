@@ -189,10 +189,8 @@ asio::awaitable<void> UpstreamExchange::diagnose_backend_400(const DeviceRequest
 // Exchange answered 401 to a user's request: say what it offered, which cause that points to, and the remedy.
 void UpstreamExchange::log_backend_refusal(const DeviceRequest& request,
                                            const common::ResponseHeader& response, bool token_sent) const {
-    std::vector<std::string_view> challenges;
-    for (const auto& field : response)
-        if (field.name() == http::field::www_authenticate) challenges.push_back(field.value());
-    const auto refusal = read_backend_refusal(challenges, token_sent, request.credentials != nullptr);
+    const auto refusal =
+        read_backend_refusal(challenges_of(response), token_sent, request.credentials != nullptr);
     spdlog::warn("{}: upstream {} answered 401 (WWW-Authenticate offers {}): {}. Remedy: {}", request.who,
                  connection_.target().url, refusal.offered, refusal.cause, refusal.remedy);
 }

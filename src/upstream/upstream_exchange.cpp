@@ -10,6 +10,7 @@
 
 #include "easgate/common/body_relay.hpp"
 #include "easgate/common/use_nothrow.hpp"
+#include "easgate/upstream/backend_diagnosis.hpp"
 #include "easgate/upstream/upstream.hpp"
 
 namespace easgate::upstream {
@@ -20,15 +21,6 @@ namespace beast = boost::beast;
 using error_code = boost::system::error_code;
 using common::Failure;
 using easgate::common::use_nothrow;
-
-bool is_negotiate_challenge(const common::ResponseHeader& response) {
-    if (response.result() != http::status::unauthorized) return false;
-    return std::any_of(response.begin(), response.end(), [](const common::Fields::value_type& field) {
-        const auto value = field.value();
-        return field.name() == http::field::www_authenticate && value.size() >= 9 &&
-               beast::iequals(value.substr(0, 9), "Negotiate");
-    });
-}
 
 }  // namespace
 
@@ -139,7 +131,7 @@ asio::awaitable<ExchangeEnd> UpstreamExchange::forward(DeviceRequest& request, D
             if (connection_.is_open()) break;  // a new ticket would not help: the 401 goes to the device
             continue;
         }
-        if (!may_resend || !is_negotiate_challenge(response->parser.get())) break;
+        if (!may_resend || !asks_for_negotiate(response->parser.get())) break;
         attempt.challenged = true;
         spdlog::debug("{}: upstream {} asked for credentials; sending the request again with them",
                       request.who, connection_.target().url);

@@ -51,5 +51,23 @@ TEST(BackendDiagnosis, A401OfferingNegotiateIsTheTicketsFault) {
               std::string::npos);
 }
 
+TEST(BackendDiagnosis, SchemesAreReadFromFoldedAndSeparateFields) {
+    const std::vector<std::string_view> schemes =
+        offered_schemes({"NTLM,\tNegotiate oYG3", "Basic realm=\"a, b\", charset=\"UTF-8\""});
+    EXPECT_EQ(schemes, (std::vector<std::string_view>{"NTLM", "Negotiate", "Basic"}));
+
+    auto answer = [](unsigned status, std::string_view challenge) {
+        common::ResponseHeader header;
+        header.result(status);
+        header.insert(boost::beast::http::field::www_authenticate, challenge);
+        return header;
+    };
+    EXPECT_TRUE(asks_for_negotiate(answer(401, "NTLM, Negotiate")));
+    EXPECT_TRUE(asks_for_negotiate(answer(401, "negotiate")));
+    EXPECT_FALSE(asks_for_negotiate(answer(401, "NegotiateExt")));
+    EXPECT_FALSE(asks_for_negotiate(answer(401, "Basic realm=\"Negotiate\"")));
+    EXPECT_FALSE(asks_for_negotiate(answer(200, "Negotiate")));
+}
+
 }  // namespace
 }  // namespace easgate::upstream

@@ -57,6 +57,29 @@ TEST_F(UpstreamExchangeTest, OnChallengeSendsTheTokenOnlyAfterExchangeAsks) {
     EXPECT_EQ(outcome.device_got.find("401"), std::string::npos) << outcome.device_got;
 }
 
+// IIS lists Negotiate and NTLM in fields of their own; a proxy between may fold them into one.
+TEST_F(UpstreamExchangeTest, OnChallengeReadsAFoldedChallengeList) {
+    exchange_.script({ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: NTLM, Negotiate\r\n")),
+                      ExchangeStep::answer(http_response(200, "sync-answer"))});
+    const auto outcome = forward(sync_post, {tokens_, config::SendAuthorization::on_challenge});
+
+    ASSERT_TRUE(outcome.end);
+    EXPECT_EQ(outcome.end->status, 200u);
+    ASSERT_EQ(exchange_.requests().size(), 2u);
+    EXPECT_EQ(exchange_.requests()[1][http::field::authorization], "Negotiate " + tokens_->token());
+}
+
+// A scheme that merely starts with "Negotiate" asks for no Negotiate token: the 401 goes to the device.
+TEST_F(UpstreamExchangeTest, OnChallengeRelaysA401ThatOffersNoNegotiate) {
+    exchange_.script({ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: NegotiateExt\r\n"))});
+    const auto outcome = forward(sync_post, {tokens_, config::SendAuthorization::on_challenge});
+
+    ASSERT_TRUE(outcome.end);
+    EXPECT_EQ(outcome.end->status, 401u);
+    EXPECT_EQ(exchange_.requests().size(), 1u);
+    EXPECT_EQ(tokens_->calls(), 0);
+}
+
 TEST_F(UpstreamExchangeTest, FailureOfTheTokenSourceEndsTheExchangeBeforeExchangeGetsAnything) {
     exchange_.script({ExchangeStep::answer(http_response(200, "sync-answer"))});
     const common::Failure kdc_down = common::Failure::unavailable("KDC unreachable");

@@ -14,6 +14,20 @@ namespace easgate::upstream {
 // arrived. Users in many groups carry Kerberos tokens large enough for this.
 bool says_header_too_long(std::string_view reason, std::string_view body_start);
 
+// The WWW-Authenticate fields of an answer, and the schemes they offer, in order: a field may list
+// several ("NTLM, Negotiate", as an intermediary folds them), and a piece whose first word holds '='
+// is a parameter of the one before (Basic realm="x", charset="UTF-8").
+template <class Answer>
+std::vector<std::string_view> challenges_of(const Answer& answer) {
+    std::vector<std::string_view> challenges;
+    for (const auto& field : answer)
+        if (field.name() == boost::beast::http::field::www_authenticate) challenges.push_back(field.value());
+    return challenges;
+}
+std::vector<std::string_view> offered_schemes(const std::vector<std::string_view>& challenges);
+// Whether a 401 asks for a Negotiate token (on_challenge sends the request again with one).
+bool asks_for_negotiate(const common::ResponseHeader& answer);
+
 // Exchange's 401, read for the operator (the log, and the doctor). challenges: its WWW-Authenticate
 // fields; delegating: easgate has a kerberos: section, so it sends a Kerberos token at all (else
 // token_sent says whether the device's own credentials went). A 401 to a request easgate sent
