@@ -99,8 +99,9 @@ void AddressBook::refreshed(std::size_t server, const std::string& what, const b
         const std::string why = ec ? ec.message() : "no address";
         if (entry.addresses.empty()) {
             spdlog::warn(
-                "{}: looking the name up failed ({}); each new connection looks it up itself meanwhile", what,
-                why);
+                "{}: looking the name up failed ({}); each new connection looks it up itself "
+                "meanwhile. {}",
+                what, why, lookup_remedy);
         } else {
             spdlog::warn(
                 "{}: looking the name up failed ({}); new connections go on to the addresses found before "
@@ -110,11 +111,11 @@ void AddressBook::refreshed(std::size_t server, const std::string& what, const b
         }
         return;
     }
-    const std::string now = listed(found);
+    // The lists are written out only when logged: a refresh runs every dns_refresh per server.
     if (std::exchange(entry.failing, false)) {
-        spdlog::info("{}: looked up again: {}", what, now);
+        spdlog::info("{}: looked up again: {}", what, listed(found));
     } else if (!entry.addresses.empty() && !same_addresses(entry.addresses, found)) {
-        spdlog::info("{}: the name now stands for {} (was {})", what, now, listed(entry.addresses));
+        spdlog::info("{}: the name now stands for {} (was {})", what, listed(found), listed(entry.addresses));
     }
     entry.addresses = std::move(found);
 }

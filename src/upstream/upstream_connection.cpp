@@ -55,7 +55,11 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     if (endpoints.empty()) {
         auto [resolve_ec, found] =
             co_await common::resolve_before(target.host, std::to_string(target.port), deadline);
-        if (resolve_ec) co_return failure(target.url, "resolving " + target.host, resolve_ec, timeout);
+        if (resolve_ec) {
+            auto failed = failure(target.url, "resolving " + target.host, resolve_ec, timeout);
+            failed.reason += std::string(". ") + lookup_remedy;
+            co_return failed;
+        }
         upstream.addresses().store(server, found);
         endpoints = std::move(found);
     }

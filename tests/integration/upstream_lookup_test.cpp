@@ -30,8 +30,10 @@ class UpstreamLookupTest : public GatewayTest {
 protected:
     // easgate with the shim preloaded, its Exchange (the test upstream, plain http) named
     // exchange.dns-shim.test; every request connects anew (no idle pool), as new devices do.
-    void start_behind_shim(const std::string& delay_ms, const std::string& upstream_yaml = {}) {
+    void start_behind_shim(const std::string& delay_ms, const std::string& upstream_yaml = {},
+                           bool dns_down = false) {
         const auto live = start_upstream("server", 0, false);
+        if (dns_down) write_file(down_file(), "");
         ScopedEnvironment environment;
         environment.set("LD_PRELOAD", EASGATE_DNS_SHIM);
         environment.set("EASGATE_DNS_SHIM_LOG", (work_dir() / "lookups.log").string());
@@ -74,6 +76,22 @@ TEST_F(UpstreamLookupTest, WithTheDnsServerDownConnectionsGoToTheAddressesFoundB
     EXPECT_FALSE(wait_for_gateway_log("exchange.dns-shim.test: looked up again: 127.0.0.1:").empty())
         << gateway_log();
     EXPECT_EQ(count_of(gateway_log(), "looking the name up failed"), 1u) << "once per streak";
+}
+
+// A name never found (DNS down at start, or a typo in servers): each connection looks it up itself,
+// and the warning and the device's 502 say what to check. Once DNS answers, devices sync again.
+TEST_F(UpstreamLookupTest, ANameNeverFoundIsExplainedAndLookedUpAgainByEachConnection) {
+    start_behind_shim("0", {}, true);
+    const auto warning = wait_for_gateway_log("looking the name up failed");
+    EXPECT_NE(warning.find("each new connection looks it up itself meanwhile. Check the name in "
+                           "upstreams[].servers, and the DNS servers in /etc/resolv.conf"),
+              std::string::npos)
+        << warning;
+    EXPECT_EQ(status_of_sync(), "502");
+    const auto refused = wait_for_gateway_log("resolving exchange.dns-shim.test failed");
+    EXPECT_NE(refused.find("Check the name in upstreams[].servers"), std::string::npos) << refused;
+    std::filesystem::remove(down_file());
+    EXPECT_EQ(status_of_sync(), "200");
 }
 
 // A reload that replaces the upstream (its configuration changed) while DNS is down: the new one

@@ -11,6 +11,11 @@ namespace easgate::upstream {
 
 class Upstream;
 
+// What to check when a server's name can't be looked up.
+inline constexpr const char* lookup_remedy =
+    "Check the name in upstreams[].servers, and the DNS servers in /etc/resolv.conf (or give the name an "
+    "entry in /etc/hosts)";
+
 // The addresses of an upstream's servers, looked up off the request path: a new connection takes
 // the last ones found, and only when none were found yet does it wait for a lookup of its own.
 // Asio runs an event loop's lookups on one thread, one after another: with a DNS server that does
