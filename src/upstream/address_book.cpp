@@ -22,21 +22,16 @@ namespace asio = boost::asio;
 constexpr std::chrono::seconds refresh_lookup_timeout{30};
 
 std::string listed(const AddressBook::Addresses& addresses) {
-    std::ostringstream text;  // an endpoint prints as 192.0.2.1:443 or [2001:db8::1]:443
-    const char* separator = "";
-    for (const auto& entry : addresses) text << std::exchange(separator, ", ") << entry.endpoint();
-    return text.str();
+    std::string text;
+    for (const auto& address : addresses) text += (text.empty() ? "" : ", ") + to_text(address);
+    return text;
 }
 
 // The same addresses, in any order: a DNS server may rotate them (Windows DNS does, by default).
-bool same_addresses(const AddressBook::Addresses& left, const AddressBook::Addresses& right) {
-    const auto sorted = [](const AddressBook::Addresses& addresses) {
-        std::vector<asio::ip::tcp::endpoint> endpoints;
-        for (const auto& entry : addresses) endpoints.push_back(entry.endpoint());
-        std::sort(endpoints.begin(), endpoints.end());
-        return endpoints;
-    };
-    return sorted(left) == sorted(right);
+bool same_addresses(AddressBook::Addresses left, AddressBook::Addresses right) {
+    std::sort(left.begin(), left.end());
+    std::sort(right.begin(), right.end());
+    return left == right;
 }
 
 // The addresses of the same host and port that an upstream a reload replaced knew, so that a
@@ -67,7 +62,7 @@ asio::awaitable<void> refresh_forever(std::weak_ptr<Upstream> weak, std::size_t 
                 co_await common::resolve_before(target.host, std::to_string(target.port),
                                                 std::chrono::steady_clock::now() + refresh_lookup_timeout);
             upstream->addresses().refreshed(server, "upstream " + upstream->name() + ": " + target.host, ec,
-                                            std::move(found));
+                                            found);
             if (address) co_return;
             pause.expires_after(upstream->dns_refresh());
         }
@@ -77,11 +72,47 @@ asio::awaitable<void> refresh_forever(std::weak_ptr<Upstream> weak, std::size_t 
 
 }  // namespace
 
-AddressBook::AddressBook(std::size_t servers) : entries_(std::make_unique<Entry[]>(servers)) {}
+std::string to_text(const AddressBook::Address& address) {
+    std::ostringstream text;  // as an endpoint prints
+    text << address;
+    return text.str();
+}
+
+AddressBook::AddressBook(std::size_t servers, std::chrono::milliseconds set_aside)
+    : entries_(std::make_unique<Entry[]>(servers)), set_aside_for_(set_aside) {}
 
 AddressBook::Addresses AddressBook::find(std::size_t server) const {
-    std::lock_guard lock(entries_[server].mutex);
-    return entries_[server].addresses;
+    const Entry& entry = entries_[server];
+    std::lock_guard lock(entry.mutex);
+    const std::size_t count = entry.addresses.size();
+    if (count == 0) return {};
+    const auto now = std::chrono::steady_clock::now();
+    const auto aside = [&](const Address& address) {
+        return std::any_of(entry.set_aside.begin(), entry.set_aside.end(),
+                           [&](const SetAside& set) { return set.address == address && set.until > now; });
+    };
+    Addresses order;
+    order.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) order.push_back(entry.addresses[(entry.turn + i) % count]);
+    if (!entry.set_aside.empty())
+        std::stable_partition(order.begin(), order.end(),
+                              [&](const Address& address) { return !aside(address); });
+    ++entry.turn;
+    return order;
+}
+
+bool AddressBook::connected(std::size_t server, const Address& address, bool worked) {
+    Entry& entry = entries_[server];
+    std::lock_guard lock(entry.mutex);
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(entry.set_aside, [&](const SetAside& set) {
+        return set.until <= now || (worked && set.address == address);
+    });
+    if (worked) return false;
+    for (const auto& set : entry.set_aside)
+        if (set.address == address) return false;
+    entry.set_aside.push_back({address, now + set_aside_for_});
+    return true;
 }
 
 void AddressBook::store(std::size_t server, Addresses found) {
@@ -90,7 +121,9 @@ void AddressBook::store(std::size_t server, Addresses found) {
 }
 
 void AddressBook::refreshed(std::size_t server, const std::string& what, const boost::system::error_code& ec,
-                            Addresses found) {
+                            const Found& results) {
+    Addresses found;
+    for (const auto& entry : results) found.push_back(entry.endpoint());
     Entry& entry = entries_[server];
     std::lock_guard lock(entry.mutex);
     if (ec || found.empty()) {

@@ -21,7 +21,7 @@ Upstream::Upstream(const config::UpstreamConfig& config, const std::string& key_
       tls_(asio::ssl::context::tls_client),
       health_(std::make_unique<ServerHealth[]>(config.servers.size())),
       tls_sessions_(std::make_unique<TlsSessionSlot[]>(config.servers.size())),
-      addresses_(config.servers.size()) {
+      addresses_(config.servers.size(), rest) {
     SSL_CTX* ctx = tls_.native_handle();
     // easgate keeps one session per server itself (OpenSSL's client cache has no key to look up by).
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);

@@ -1,6 +1,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -39,6 +40,34 @@ beast::tcp_stream& UpstreamConnection::tcp() {
     return visit([](auto& stream) -> beast::tcp_stream& { return beast::get_lowest_layer(stream); });
 }
 
+// Each address in turn, each with an even share of what is left of the deadline (the last, all of
+// it): one whose packets are dropped must not use up the time of the ones after it.
+asio::awaitable<boost::system::error_code> UpstreamConnection::connect_in_turn(
+    Upstream& upstream, std::size_t server, const AddressBook::Addresses& addresses,
+    std::chrono::steady_clock::time_point deadline) {
+    boost::system::error_code ec = asio::error::host_not_found;
+    for (std::size_t i = 0; i < addresses.size(); ++i) {
+        const auto left = deadline - std::chrono::steady_clock::now();
+        if (left <= std::chrono::steady_clock::duration::zero()) co_return beast::error::timeout;
+        const auto share = std::chrono::ceil<std::chrono::milliseconds>(left / (addresses.size() - i));
+        tcp().expires_after(share);
+        std::tie(ec) = co_await tcp().async_connect(addresses[i], use_nothrow);
+        if (upstream.addresses().connected(server, addresses[i], !ec) && i + 1 < addresses.size()) {
+            spdlog::warn(
+                "upstream {}: connecting to {} ({}) {}; trying its other addresses, and this one "
+                "last for {}",
+                upstream.name(), to_text(addresses[i]), target_->host,
+                ec == beast::error::timeout ? "got no answer within " + config::format_duration(share)
+                                            : "failed: " + ec.message(),
+                config::format_duration(upstream.addresses().set_aside_for()));
+        }
+        if (!ec) break;
+        tcp().close();
+    }
+    tcp().expires_at(deadline);
+    co_return ec;
+}
+
 asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstream& upstream,
                                                                          std::size_t server,
                                                                          std::chrono::milliseconds timeout) {
@@ -51,8 +80,8 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     // One deadline for the name lookup, the connect and the TLS handshake together. The lookup is
     // the address book's, unless none has worked yet.
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto endpoints = upstream.addresses().find(server);
-    if (endpoints.empty()) {
+    auto addresses = upstream.addresses().find(server);
+    if (addresses.empty()) {
         auto [resolve_ec, found] =
             co_await common::resolve_before(target.host, std::to_string(target.port), deadline);
         if (resolve_ec) {
@@ -60,8 +89,8 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
             failed.reason += std::string(". ") + lookup_remedy;
             co_return failed;
         }
-        upstream.addresses().store(server, found);
-        endpoints = std::move(found);
+        for (const auto& entry : found) addresses.push_back(entry.endpoint());
+        upstream.addresses().store(server, addresses);
     }
 
     if (target.tls) {
@@ -69,9 +98,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(Upstrea
     } else {
         stream_ = std::make_unique<Stream>(std::in_place_type<PlainStream>, executor_);
     }
-    tcp().expires_at(deadline);
-    auto [connect_ec, endpoint] = co_await tcp().async_connect(endpoints, use_nothrow);
-    if (connect_ec) {
+    if (const auto connect_ec = co_await connect_in_turn(upstream, server, addresses, deadline)) {
         close();
         co_return failure(target.url, "connecting", connect_ec, timeout);
     }

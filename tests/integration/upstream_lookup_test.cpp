@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "fault_relay.hpp"
 #include "gateway_fixture.hpp"
 
 namespace easgate::testing {
@@ -30,18 +31,22 @@ class UpstreamLookupTest : public GatewayTest {
 protected:
     // easgate with the shim preloaded, its Exchange (the test upstream, plain http) named
     // exchange.dns-shim.test; every request connects anew (no idle pool), as new devices do.
-    void start_behind_shim(const std::string& delay_ms, const std::string& upstream_yaml = {},
-                           bool dns_down = false) {
+    // Returns the port the test upstream listens on (at 127.0.0.1).
+    std::uint16_t start_behind_shim(const std::string& delay_ms, const std::string& upstream_yaml = {},
+                                    bool dns_down = false, const std::string& addresses = "127.0.0.1") {
         const auto live = start_upstream("server", 0, false);
+        const auto port = live.substr(live.rfind(':') + 1);
         if (dns_down) write_file(down_file(), "");
         ScopedEnvironment environment;
         environment.set("LD_PRELOAD", EASGATE_DNS_SHIM);
         environment.set("EASGATE_DNS_SHIM_LOG", (work_dir() / "lookups.log").string());
         environment.set("EASGATE_DNS_SHIM_DELAY_MS", delay_ms);
         environment.set("EASGATE_DNS_SHIM_DOWN", down_file().string());
-        start_gateway({.upstream_url = "http://exchange.dns-shim.test:" + live.substr(live.rfind(':') + 1),
-                       .limits = "    max_idle_upstream_connections: 0\n",
+        environment.set("EASGATE_DNS_SHIM_ADDRESSES", addresses);
+        start_gateway({.upstream_url = "http://exchange.dns-shim.test:" + port,
+                       .limits = "    max_idle_upstream_connections: 0\n    upstream_connect_timeout: 2s\n",
                        .upstream = upstream_yaml});
+        return static_cast<std::uint16_t>(std::stoi(port));
     }
 
     std::filesystem::path down_file() const { return work_dir() / "dns.down"; }
@@ -92,6 +97,30 @@ TEST_F(UpstreamLookupTest, ANameNeverFoundIsExplainedAndLookedUpAgainByEachConne
     EXPECT_NE(refused.find("Check the name in upstreams[].servers"), std::string::npos) << refused;
     std::filesystem::remove(down_file());
     EXPECT_EQ(status_of_sync(), "200");
+}
+
+// A name that stands for several addresses (DNS round robin, as Microsoft documents for Exchange's
+// namespace): new connections take them in turn, as nginx does. Before, each refresh's first
+// address took them all.
+TEST_F(UpstreamLookupTest, TheAddressesOfANameTakeNewConnectionsInTurn) {
+    const auto port = start_behind_shim("0", {}, false, "127.0.0.3,127.0.0.1");
+    FaultRelay second("127.0.0.3", port, "127.0.0.1", port, FaultRelay::Mode::forward);
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(status_of_sync(), "200") << i;
+    EXPECT_EQ(second.connections(), 3u);
+}
+
+// The server at one of the name's addresses is down with its packets dropped (powered off). Its
+// connect gets half of the connect timeout, then the other address is tried; it is set aside (tried
+// last) for a while, so the next connections don't wait for it. Before, the first address had the
+// whole timeout, and every new connection failed until the next refresh.
+TEST_F(UpstreamLookupTest, AnAddressThatDropsConnectsIsSetAsideForTheOthers) {
+    const auto port = start_behind_shim("0", {}, false, "127.0.0.2,127.0.0.1");
+    FaultRelay dead("127.0.0.2", port, "127.0.0.1", port, FaultRelay::Mode::drop);
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(status_of_sync(), "200") << i;
+    const std::string set_aside = "upstream exchange: connecting to 127.0.0.2:" + std::to_string(port) +
+                                  " (exchange.dns-shim.test) got no answer within 1s; trying its other "
+                                  "addresses, and this one last for 10s";
+    EXPECT_EQ(count_of(gateway_log(), set_aside), 1u) << gateway_log();
 }
 
 // A reload that replaces the upstream (its configuration changed) while DNS is down: the new one

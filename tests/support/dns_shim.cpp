@@ -4,13 +4,17 @@
 //   EASGATE_DNS_SHIM_LOG      a line is appended per lookup of a shim name (tests count them)
 //   EASGATE_DNS_SHIM_DELAY_MS each lookup of a shim name takes this long (a DNS server that is slow)
 //   EASGATE_DNS_SHIM_DOWN     while this file exists, lookups of shim names fail with EAI_AGAIN
-// A shim name stands for 127.0.0.1.
+//   EASGATE_DNS_SHIM_ADDRESSES what a shim name stands for, in this order ("127.0.0.2,127.0.0.1", as a
+//                             name with several A records); 127.0.0.1 when unset
+// glibc's freeaddrinfo frees a list node by node, so the lists of several addresses can be chained.
 #include <dlfcn.h>
 #include <netdb.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -37,5 +41,16 @@ extern "C" int getaddrinfo(const char* node, const char* service, const struct a
         return EAI_AGAIN;
     struct addrinfo numeric = hints != nullptr ? *hints : addrinfo{};
     numeric.ai_flags |= AI_NUMERICHOST;
-    return next("127.0.0.1", service, &numeric, result);
+    const char* listed = std::getenv("EASGATE_DNS_SHIM_ADDRESSES");
+    std::stringstream addresses(listed != nullptr ? listed : "127.0.0.1");
+    *result = nullptr;
+    struct addrinfo** tail = result;
+    for (std::string address; std::getline(addresses, address, ',');) {
+        if (const int error = next(address.c_str(), service, &numeric, tail); error != 0) {
+            if (*result != nullptr) freeaddrinfo(*result);
+            return error;
+        }
+        while (*tail != nullptr) tail = &(*tail)->ai_next;
+    }
+    return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,27 +24,48 @@ inline constexpr const char* lookup_remedy =
 // new connection to Exchange behind it.
 class AddressBook {
 public:
-    using Addresses = boost::asio::ip::tcp::resolver::results_type;
+    using Address = boost::asio::ip::tcp::endpoint;
+    using Addresses = std::vector<Address>;
+    using Found = boost::asio::ip::tcp::resolver::results_type;
 
-    explicit AddressBook(std::size_t servers);
+    // set_aside: how long an address that failed to connect is tried last.
+    AddressBook(std::size_t servers, std::chrono::milliseconds set_aside);
 
-    // The last addresses found for server; empty before the first lookup worked.
+    // The addresses to try for server, in order; empty before the first lookup worked. Each call
+    // starts at the next address, so that a name with several (DNS round robin) spreads connections
+    // over them, as nginx does; addresses set aside come last.
     Addresses find(std::size_t server) const;
     // A lookup found these.
     void store(std::size_t server, Addresses found);
+    // A connect to address worked or failed. A failed address is set aside (tried last) for a while:
+    // a server among the name's addresses that is down with its packets dropped (powered off) would
+    // otherwise cost each connection that tried it first a share of its connect timeout. True when
+    // this failure set it aside.
+    bool connected(std::size_t server, const Address& address, bool worked);
+    std::chrono::milliseconds set_aside_for() const { return set_aside_for_; }
     // A refresh of server's addresses (what, for the log: "upstream exchange: mail.corp.example")
     // ended with ec, or found `found`; logged when it starts or stops failing, or the addresses change.
     void refreshed(std::size_t server, const std::string& what, const boost::system::error_code& ec,
-                   Addresses found);
+                   const Found& found);
 
 private:
+    struct SetAside {
+        Address address;
+        std::chrono::steady_clock::time_point until;
+    };
     struct Entry {
         mutable std::mutex mutex;
         Addresses addresses;
-        bool failing = false;  // the last refresh failed (logged once per streak)
+        std::vector<SetAside> set_aside;
+        mutable std::size_t turn = 0;  // where the next find() starts
+        bool failing = false;          // the last refresh failed (logged once per streak)
     };
     std::unique_ptr<Entry[]> entries_;
+    std::chrono::milliseconds set_aside_for_;
 };
+
+// 192.0.2.1:443, or [2001:db8::1]:443.
+std::string to_text(const AddressBook::Address& address);
 
 // upstreams[].dns_refresh: looks up the name of every server of the upstreams at once, then each
 // dns_refresh, on executor (whose lookups are not the request path's) until its event loop stops or

@@ -241,6 +241,10 @@ public:
     }
 
 private:
+    boost::asio::awaitable<boost::system::error_code> connect_in_turn(
+        Upstream& upstream, std::size_t server, const AddressBook::Addresses& addresses,
+        std::chrono::steady_clock::time_point deadline);
+
     boost::asio::any_io_executor executor_;
     using Stream = std::variant<PlainStream, TlsStream>;
     std::unique_ptr<Stream> stream_;  // on the heap: a TLS stream can be moved but not move-assigned
