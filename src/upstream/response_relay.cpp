@@ -50,9 +50,10 @@ bool frame_response_for_device(common::ResponseParser& parser, const RequestLine
 void UpstreamExchange::judge_server(const common::ResponseHeader& answer, std::string_view user,
                                     bool token_sent) {
     const std::size_t server = connection_.server();
+    if (is_throttling(answer)) return;
     const auto failing = failing_server_answer(answer, token_sent);
     if (failing.empty()) {
-        upstream_->record_success(server);
+        upstream_->record_success(server, std::chrono::steady_clock::now() - trip_.to_header);
     } else {
         upstream_->record_failure(server, failing, user);
     }

@@ -104,11 +104,11 @@ std::optional<std::size_t> Upstream::routed_server(const std::string& user) {
 
 namespace {
 
-std::int64_t steady_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+std::int64_t milliseconds_of(std::chrono::steady_clock::time_point at) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
 }
+
+std::int64_t steady_now_ms() { return milliseconds_of(std::chrono::steady_clock::now()); }
 
 }  // namespace
 
@@ -187,9 +187,10 @@ std::optional<Upstream::Pick> Upstream::pick_server(const std::vector<bool>& tri
     return std::nullopt;
 }
 
-void Upstream::record_success(std::size_t index) {
+void Upstream::record_success(std::size_t index, std::chrono::steady_clock::time_point sent_at) {
     // Said of every answer: no write to the line every thread reads unless a failure was counted.
     if (health_[index].consecutive_failures.load(std::memory_order_relaxed) == 0) return;
+    if (milliseconds_of(sent_at) < health_[index].last_failure_ms.load(std::memory_order_relaxed)) return;
     health_[index].last_failing_user.store(0, std::memory_order_relaxed);
     if (health_[index].consecutive_failures.exchange(0, std::memory_order_relaxed) >=
         max_consecutive_failures)
@@ -211,12 +212,11 @@ void Upstream::record_health_check(std::size_t index, bool passed, const std::st
 void Upstream::record_failure(std::size_t index, const std::string& reason, std::string_view user) {
     const std::size_t who = user.empty() ? 0 : std::hash<std::string_view>{}(user) | 1;
     if (health_[index].last_failing_user.exchange(who, std::memory_order_relaxed) == who && who != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    health_[index].last_failure_ms.store(milliseconds_of(now), std::memory_order_relaxed);
     const unsigned failures = health_[index].consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
     if (failures < max_consecutive_failures) return;
-    const auto until = std::chrono::steady_clock::now() + rest_;
-    health_[index].resting_until_ms.store(
-        std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count(),
-        std::memory_order_relaxed);
+    health_[index].resting_until_ms.store(milliseconds_of(now + rest_), std::memory_order_relaxed);
     health_[index].tried_until_ms.store(0, std::memory_order_relaxed);  // the try ended: a rest instead
     if (failures == max_consecutive_failures) {
         spdlog::warn("upstream {}: server {} left out for {} after {} failures in a row; the last: {}",

@@ -96,6 +96,16 @@ TEST_F(PassiveHealthTest, Only502To504ThatDoNotThrottleCount) {
     EXPECT_EQ(after.back(), std::make_pair(504u, false));
 }
 
+// Exchange throttling the users (or a load balancer answering 503 + Retry-After while it is busy)
+// says neither that the server fails nor that it serves: the count goes on.
+TEST_F(PassiveHealthTest, AThrottlingAnswerDoesNotStartTheCountOver) {
+    const auto throttled = http_response(503, "", "Retry-After: 120\r\n");
+    const auto after =
+        run(answers({token_refused, token_refused, throttled, token_refused, token_refused}), {tokens_});
+    // The fourth is bob's again, right after his own: the fifth, alice's, is the third failure.
+    EXPECT_EQ(after, (After{{401, true}, {401, true}, {503, true}, {401, true}, {401, false}}));
+}
+
 // No answer in time, or none that could be read, counts as a refused connection does.
 TEST_F(PassiveHealthTest, NoAnswerInTimeCounts) {
     Options options{tokens_};

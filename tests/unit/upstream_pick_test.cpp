@@ -96,6 +96,20 @@ TEST(UpstreamPick, AServerBackFromItsRestIsTriedByOneRequestAtATime) {
     for (int i = 0; i < 3; ++i) EXPECT_EQ(pick(upstream), 0u) << "back, and the least busy";
 }
 
+// A Ping held since before the failures, answered late on its old connection, says nothing of the
+// new connections that fail: the rest holds. A request sent after them that is served ends it.
+TEST(UpstreamPick, AnAnswerToARequestSentBeforeTheFailuresEndsNoRest) {
+    auto upstream = three_servers();
+    const auto held_since = std::chrono::steady_clock::now() - std::chrono::milliseconds(5);
+    for (const char* user : {"alice@example.test", "bob@example.test", "carol@example.test"})
+        upstream.record_failure(0, "connection refused", user);
+    ASSERT_FALSE(upstream.serving(0));
+    upstream.record_success(0, held_since);
+    EXPECT_FALSE(upstream.serving(0));
+    upstream.record_success(0);
+    EXPECT_TRUE(upstream.serving(0));
+}
+
 // /readyz: a single Exchange server resting after failures is not ready, and once its rest is over
 // it is, also while the one request trying it holds it (a load balancer would take every node out
 // for the length of that try, which may be the whole connect timeout).

@@ -47,6 +47,9 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
 // Kerberos token that goes on to the device: a server whose key is not the others' (the account
 // with the SPN changed on it alone) refuses every user's ticket.
 std::string failing_server_answer(const common::ResponseHeader& answer, bool token_sent);
+// Whether the answer is throttling (a 429, 502, 503 or 504 with Retry-After or X-MS-ASThrottle):
+// the server is busy, and says neither that it fails nor that it serves.
+bool is_throttling(const common::ResponseHeader& answer);
 // Whether the answer to a request for target says how its server is: only ActiveSync's do, as
 // autodiscover and other routes run in IIS application pools of their own.
 bool tells_server_health(std::string_view target);

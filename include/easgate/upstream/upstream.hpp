@@ -92,10 +92,13 @@ public:
     bool may_reuse(std::size_t index) const { return serving(index) || !any_server_usable(); }
     // Passive health: a server's answers. A failure is a connection refused or timed out, no valid
     // answer or none in time, or a failing one (failing_server_answer); any other answer is a success,
-    // which starts its count over and ends its rest. A failure a user's request met (user not empty)
-    // counts only when the failure before it was another's: one user's trouble (a mailbox, an account
-    // IIS refuses) must not rest a server that serves everyone else.
-    void record_success(std::size_t index);
+    // which starts its count over and ends its rest, unless its request was sent (sent_at) before
+    // the last failure counted: a held Ping answered late on an old connection says nothing of new
+    // ones. A failure a user's request met (user not empty) counts only when the failure before it
+    // was another's: one user's trouble (a mailbox, an account IIS refuses) must not rest a server
+    // that serves everyone else.
+    void record_success(std::size_t index,
+                        std::chrono::steady_clock::time_point sent_at = std::chrono::steady_clock::now());
     void record_failure(std::size_t index, const std::string& reason, std::string_view user = {});
     // An active health check's verdict; a failed server is left out until one passes.
     void record_health_check(std::size_t index, bool passed, const std::string& detail);
@@ -139,6 +142,7 @@ private:
         std::atomic<bool> failed_check{false};
         std::atomic<std::int64_t> resting_until_ms{0};  // steady_clock, milliseconds since its epoch
         std::atomic<std::int64_t> tried_until_ms{0};    // back from its rest: held by the one trying it
+        std::atomic<std::int64_t> last_failure_ms{0};   // steady_clock: when the last one was counted
     };
 
     config::UpstreamConfig config_;
