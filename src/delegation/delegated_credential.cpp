@@ -75,6 +75,10 @@ kerberos::GssStatus DelegatedCredential::keep_service_ticket(const std::string& 
     return status;
 }
 
+std::optional<bool> DelegatedCredential::evidence_forwardable(const std::string& service_principal) const {
+    return ticket_forwardable(credential_.get(), service_principal);
+}
+
 void DelegatedCredential::first_token_made(const Token& token, Clock::time_point now) {
     refresh_at_ = std::min(refresh_at_, refresh_due(now, token.ticket_lifetime, refresh_before_));
     ends_at_ = std::min(ends_at_, now + std::chrono::seconds(token.ticket_lifetime));

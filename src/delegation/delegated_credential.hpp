@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "easgate/kerberos/gss_handles.hpp"
@@ -37,6 +38,10 @@ public:
     // ServiceTicket). Without it (status says why) they keep coming from gss_init_sec_context.
     // Only before the credential is shared, as bound_refresh.
     kerberos::GssStatus keep_service_ticket(const std::string& target_principal);
+
+    // Whether the S4U2Self ticket (to easgate's own service_principal) is forwardable, which
+    // S4U2Proxy needs; nullopt when it can't be told.
+    std::optional<bool> evidence_forwardable(const std::string& service_principal) const;
 
     // Takes from the first token when to refresh (the service ticket may end before the S4U2Self
     // ticket) and how large tokens are. Only before the credential is shared: both are read

@@ -36,8 +36,12 @@ DelegationOutcome KdcExchange::obtain(const std::string& user, const std::string
     DelegatedCredential::Token token = credential->make_token();
     counters_.s4u2proxy_seconds.observe(Clock::now() - asked);
     ++counters_.s4u2proxy;
-    if (token.status.failed())
-        return DelegationOutcome::refused(failure(KerberosStep::s4u2proxy, attempted, token.status));
+    if (token.status.failed()) {
+        DelegationAttempt narrowed = attempted;
+        if (token.status.minor == static_cast<OM_uint32>(KRB5KDC_ERR_BADOPTION))
+            narrowed.evidence_forwardable = credential->evidence_forwardable(names_.service_principal);
+        return DelegationOutcome::refused(failure(KerberosStep::s4u2proxy, narrowed, token.status));
+    }
     credential->first_token_made(token, now_());
     if (const kerberos::GssStatus kept = credential->keep_service_ticket(target); kept.failed())
         spdlog::warn("delegation: later tokens for {} to {} go through GSSAPI: {}", user, spn,

@@ -79,6 +79,55 @@ std::string set_ad_account(const std::string& account) {
     return "Set-ADUser " + account;
 }
 
+// S4U2Proxy refused with KDC_ERR_BADOPTION. AD and Samba answer the same whether the SPN is not in
+// the account's list or the S4U2Self ticket is not forwardable (protocol transition off, or the
+// user not delegable); that ticket's forwardable flag tells the two apart.
+Explanation explain_delegation_refused(const DelegationAttempt& a) {
+    const std::string account = account_of(a.service_principal);
+    const std::string refused = "delegation from " + a.service_principal + " to " + a.target_spn + " for " +
+                                a.user_principal + " was refused";
+    const std::string add_spn =
+        "add " + a.target_spn + " to the services " + account +
+        " may delegate to (AD Users and Computers → " + account +
+        " → Delegation → 'Trust this computer for delegation to specified services only' → "
+        "Add; PowerShell: " +
+        set_ad_account(account) + " -Add @{'msDS-AllowedToDelegateTo'='" + a.target_spn +
+        "'}; Samba: samba-tool delegation add-service " + account + " " + a.target_spn + ")";
+    const std::string any_protocol = "turn on 'Use any authentication protocol' for " + account +
+                                     " (PowerShell: Set-ADAccountControl -Identity '" + account +
+                                     "' -TrustedToAuthForDelegation $true; Samba: samba-tool delegation "
+                                     "for-any-protocol " +
+                                     account + " on)";
+    const std::string not_delegable =
+        a.user_principal +
+        " is marked 'Account is sensitive and cannot be delegated' or is in Protected "
+        "Users (easgate doctor --user tells)";
+    if (a.evidence_forwardable == true) {
+        return {"delegation_not_allowed",
+                refused + ": " + a.target_spn + " is not among the services " + account +
+                    " may delegate to (msDS-AllowedToDelegateTo); the S4U2Self ticket was forwardable, so "
+                    "protocol transition is on",
+                add_spn +
+                    ". The SPN must be exactly upstreams[].service_principal, as registered on Exchange's "
+                    "account (setspn -Q " +
+                    a.target_spn + ")"};
+    }
+    if (a.evidence_forwardable == false) {
+        return {"delegation_not_allowed",
+                refused +
+                    ": the KDC made the S4U2Self ticket not forwardable, so 'Use any authentication "
+                    "protocol' (protocol transition, TRUSTED_TO_AUTH_FOR_DELEGATION) is off for " +
+                    account + ", or " + not_delegable,
+                any_protocol + ", and " + add_spn + "; if it is on already, " + not_delegable};
+    }
+    return {"delegation_not_allowed", refused,
+            "either " + a.target_spn + " is not in msDS-AllowedToDelegateTo of " + account + " (" + add_spn +
+                "), or 'use any authentication protocol' is off for " + account + " (" + any_protocol +
+                "), or " + not_delegable +
+                ". The KDC's log tells which: 'Constrained delegation not allowed' = SPN not in the list, "
+                "'Missing forwardable flag' = protocol transition off or the user not delegable"};
+}
+
 Explanation explain_user_refusal(const DelegationAttempt& a) {
     return {"kdc_refused_user", "the KDC refuses to issue a ticket for " + a.user_principal,
             "the account is disabled, locked, expired or unknown in " + a.realm +
@@ -117,26 +166,7 @@ Explanation explain(KerberosStep step, const DelegationAttempt& a, krb5_error_co
     switch (code) {
         case KRB5KDC_ERR_BADOPTION:
             if (step != KerberosStep::s4u2proxy) break;
-            // Samba and AD answer the same for all three causes; only the KDC's log tells them apart.
-            return {"delegation_not_allowed",
-                    "delegation from " + a.service_principal + " to " + a.target_spn + " for " +
-                        a.user_principal + " was refused",
-                    "either " + a.target_spn + " is not in msDS-AllowedToDelegateTo of " + account +
-                        " or 'use any authentication protocol' (protocol transition, "
-                        "TRUSTED_TO_AUTH_FOR_DELEGATION) is off for " +
-                        account + " — in AD Users and Computers → " + account +
-                        " → Delegation: 'Trust this computer for delegation to specified services only', "
-                        "'Use any authentication protocol', and add " +
-                        a.target_spn + " (PowerShell: Set-ADAccountControl -Identity '" + account +
-                        "' -TrustedToAuthForDelegation $true; " + set_ad_account(account) +
-                        " -Add @{'msDS-AllowedToDelegateTo'='" + a.target_spn +
-                        "'}; Samba: samba-tool delegation add-service " + account + " " + a.target_spn +
-                        ", samba-tool delegation for-any-protocol " + account + " on); or " +
-                        a.user_principal +
-                        " is marked 'Account is sensitive and cannot be delegated' or is in Protected Users. "
-                        "easgate doctor tells which; so does the KDC's log: 'Constrained delegation not "
-                        "allowed' = SPN not in the list, 'Missing forwardable flag' = protocol transition "
-                        "off or the user not delegable"};
+            return explain_delegation_refused(a);
         case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
             return explain_not_found(step, a);
         case KRB5KDC_ERR_PRINCIPAL_NOT_UNIQUE:
@@ -240,7 +270,8 @@ DelegationAttempt service_names(const config::KerberosConfig& kerberos) {
             .target_spn = {},
             .realm = kerberos.realm(),
             .krb5_conf = krb5_conf_in_use(kerberos),
-            .kdcs = common::join(kerberos::realm_kdcs(kerberos.realm()))};
+            .kdcs = common::join(kerberos::realm_kdcs(kerberos.realm())),
+            .evidence_forwardable = std::nullopt};
 }
 
 common::Failure explain_kerberos_failure(KerberosStep step, const DelegationAttempt& attempt,

@@ -109,37 +109,55 @@ struct FreshKeys {
 
 }  // namespace
 
-std::unique_ptr<ServiceTicket> ServiceTicket::copy_from(gss_cred_id_t credential,
-                                                        const std::string& target_principal,
-                                                        kerberos::GssStatus& status) {
+namespace {
+
+// The ticket to server_principal in credential's ccache, copied out into found; why not in status.
+bool copy_ticket(gss_cred_id_t credential, const std::string& server_principal, krb5_creds& found,
+                 kerberos::GssStatus& status) {
     const ThreadKrb5Context& thread = thread_krb5_context();
     if (thread.error != 0) {
         status = krb5_failure(thread.error);
-        return nullptr;
+        return false;
     }
     krb5_context context = thread.context;
     OwnedCcache copy{context};
-    krb5_principal target = nullptr;
-    krb5_error_code error = krb5_parse_name(context, target_principal.c_str(), &target);
+    krb5_principal server = nullptr;
+    krb5_error_code error = krb5_parse_name(context, server_principal.c_str(), &server);
     if (error == 0) error = krb5_cc_new_unique(context, "MEMORY", nullptr, &copy.ccache);
-    if (error == 0) error = krb5_cc_initialize(context, copy.ccache, target);
+    if (error == 0) error = krb5_cc_initialize(context, copy.ccache, server);
     if (error == 0) {
         status.major = gss_krb5_copy_ccache(&status.minor, credential, copy.ccache);
         if (status.failed()) {
-            krb5_free_principal(context, target);
-            return nullptr;
+            krb5_free_principal(context, server);
+            return false;
         }
     }
+    if (error == 0) error = find_ticket(context, copy.ccache, server, found);
+    krb5_free_principal(context, server);
+    if (error != 0) status = krb5_failure(error);
+    return error == 0;
+}
+
+}  // namespace
+
+std::unique_ptr<ServiceTicket> ServiceTicket::copy_from(gss_cred_id_t credential,
+                                                        const std::string& target_principal,
+                                                        kerberos::GssStatus& status) {
     krb5_creds found{};
-    if (error == 0) error = find_ticket(context, copy.ccache, target, found);
-    krb5_free_principal(context, target);
-    std::unique_ptr<ServiceTicket> ticket;
-    if (error == 0) ticket = adopt(found, error);
-    if (error != 0) {
-        status = krb5_failure(error);
-        return nullptr;
-    }
+    if (!copy_ticket(credential, target_principal, found, status)) return nullptr;
+    krb5_error_code error = 0;
+    std::unique_ptr<ServiceTicket> ticket = adopt(found, error);
+    if (error != 0) status = krb5_failure(error);
     return ticket;
+}
+
+std::optional<bool> ticket_forwardable(gss_cred_id_t credential, const std::string& server_principal) {
+    krb5_creds found{};
+    kerberos::GssStatus status;
+    if (!copy_ticket(credential, server_principal, found, status)) return std::nullopt;
+    const bool forwardable = (found.ticket_flags & TKT_FLG_FORWARDABLE) != 0;
+    krb5_free_cred_contents(nullptr, &found);
+    return forwardable;
 }
 
 std::unique_ptr<ServiceTicket> ServiceTicket::adopt(krb5_creds& creds, krb5_error_code& error) {

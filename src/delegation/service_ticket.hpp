@@ -4,6 +4,7 @@
 #include <krb5/krb5.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -51,5 +52,10 @@ private:
     krb5_creds creds_{};
     std::unique_ptr<AuthenticatorCipher> cipher_;  // for the session key, made once
 };
+
+// Whether the ticket to server_principal in credential's ccache is forwardable; nullopt without one.
+// S4U2Proxy needs the S4U2Self ticket (to easgate's own principal) forwardable: the KDC issues it so
+// only to an account trusted to authenticate for delegation, for a user who may be delegated.
+std::optional<bool> ticket_forwardable(gss_cred_id_t credential, const std::string& server_principal);
 
 }  // namespace easgate::delegation

@@ -104,6 +104,13 @@ q() { printf "'%s'" "$1"; }  # single-quote for the batch lines (no quotes in la
     echo "computer create EASGATE-NODELEG $O --description='easgate without delegation rights (lab)' --service-principal-name=HTTP/nodeleg.$LAB_DNS_DOMAIN"
     echo "user setpassword EASGATE-NODELEG\$ --newpassword=$(q "$LAB_SVC_PASSWORD") $O"
     echo "user enable EASGATE-NODELEG\$ $O"
+
+    # ---- EASGATE-NOLIST$: protocol transition on, but no service to delegate to (the SPN left out
+    # of its list): its S4U2Self tickets are forwardable, and S4U2Proxy is refused all the same
+    echo "computer create EASGATE-NOLIST $O --description='easgate with no SPN in its delegation list (lab)' --service-principal-name=HTTP/nolist.$LAB_DNS_DOMAIN"
+    echo "user setpassword EASGATE-NOLIST\$ --newpassword=$(q "$LAB_SVC_PASSWORD") $O"
+    echo "user enable EASGATE-NOLIST\$ $O"
+    echo "delegation for-any-protocol EASGATE-NOLIST\$ on $O"
 } | run_batch
 
 # The DC's own SPNs (ldap/dc1.example.test, ...) are normally added by
@@ -152,7 +159,7 @@ printf 'dn: %s\nchangetype: modify\nreplace: msExchMobileAllowedDeviceIDs\nmsExc
 
 # AES enctypes on the service accounts (what Set-ADComputer -KerberosEncryptionType
 # does); without msDS-SupportedEncryptionTypes the exported keytabs hold only RC4.
-for acct in 'MAIL$' 'EASGATE$' 'EASGATE-NODELEG$'; do
+for acct in 'MAIL$' 'EASGATE$' 'EASGATE-NODELEG$' 'EASGATE-NOLIST$'; do
     dn="$(ldbsearch -H "$H" "(sAMAccountName=$acct)" dn 2>/dev/null | sed -n 's/^dn: //p' | head -n1)"
     [ -n "$dn" ] || die "account $acct not found after seeding"
     printf 'dn: %s\nchangetype: modify\nreplace: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 24\n\n' "$dn"
@@ -164,8 +171,9 @@ done | ldbmodify -H "$H" >>"$LAB_LOG_DIR/provision.log" 2>&1 \
     echo "domain exportkeytab '$LAB_KEYTAB_DIR/mail.keytab' --principal=$LAB_MAIL_SPN -s '$LAB_SMB_CONF'"
     echo "domain exportkeytab '$LAB_KEYTAB_DIR/easgate.keytab' --principal=EASGATE\$ -s '$LAB_SMB_CONF'"
     echo "domain exportkeytab '$LAB_KEYTAB_DIR/easgate-nodeleg.keytab' --principal=EASGATE-NODELEG\$ -s '$LAB_SMB_CONF'"
+    echo "domain exportkeytab '$LAB_KEYTAB_DIR/easgate-nolist.keytab' --principal=EASGATE-NOLIST\$ -s '$LAB_SMB_CONF'"
 } | run_batch
-for kt in mail easgate easgate-nodeleg; do
+for kt in mail easgate easgate-nodeleg easgate-nolist; do
     klist -k "$LAB_KEYTAB_DIR/$kt.keytab" >/dev/null 2>&1 || die "keytab $LAB_KEYTAB_DIR/$kt.keytab missing or unreadable"
 done
 chmod 600 "$LAB_KEYTAB_DIR"/*.keytab

@@ -220,12 +220,19 @@ TEST(DelegationService, NotDelegableDaveIsExplainedAsBadOption) {
         << detail_of(result);
 }
 
-TEST(DelegationService, ServiceWithoutDelegationRightsNamesAllowedToDelegateTo) {
+// Neither protocol transition nor the SPN in its list: its S4U2Self ticket is not forwardable, so
+// the first is named as the cause, and the remedy adds the SPN too.
+TEST(DelegationService, ServiceWithoutDelegationRightsNamesProtocolTransitionAndTheList) {
     DelegationService service(lab_kerberos("LAB_NODELEG_KEYTAB", "LAB_NODELEG_PRINCIPAL"));
     const auto result = token_for(service, "alice@EXAMPLE.TEST");
     EXPECT_EQ(status_of(result), 503u) << detail_of(result);
     EXPECT_NE(detail_of(result).find("KDC_ERR_BADOPTION"), std::string::npos) << detail_of(result);
-    EXPECT_NE(detail_of(result).find("msDS-AllowedToDelegateTo of EASGATE-NODELEG$"), std::string::npos)
+    EXPECT_NE(detail_of(result).find("'Use any authentication protocol' (protocol transition, "
+                                     "TRUSTED_TO_AUTH_FOR_DELEGATION) is off for EASGATE-NODELEG$"),
+              std::string::npos)
+        << detail_of(result);
+    EXPECT_NE(detail_of(result).find("-Add @{'msDS-AllowedToDelegateTo'='HTTP/mail.example.test'}"),
+              std::string::npos)
         << detail_of(result);
 }
 

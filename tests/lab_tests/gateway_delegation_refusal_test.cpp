@@ -85,12 +85,39 @@ TEST_F(GatewayDelegationTest, UpnWithLdapMetacharactersMatchesNobody) {
     EXPECT_EQ(status_of(as_upn("alice@example.test)(userPrincipalName=*")), "403");
 }
 
-TEST_F(GatewayDelegationTest, AccountWithoutDelegationRightsGives503AndTheLogNamesTheFix) {
-    start_gateway({.principal_var = "LAB_NODELEG_PRINCIPAL", .keytab_var = "LAB_NODELEG_KEYTAB"});
-    const auto result =
-        as_user("alice", {"--write-out", "%{http_code}", "--output", "/dev/null", "--include"});
-    EXPECT_EQ(result.out, "503");
-    EXPECT_FALSE(gateway_->wait_for_log("msDS-AllowedToDelegateTo").empty());
+// The KDC answers KDC_ERR_BADOPTION to S4U2Proxy for both causes below; the S4U2Self ticket's
+// forwardable flag tells them apart, and the log names the one setting to change.
+class DelegationRefusalTest : public GatewayDelegationTest {
+protected:
+    // easgate logged in as the lab's account <prefix>_PRINCIPAL: alice's request, answered 503;
+    // what the log says of the refusal.
+    std::string refusal_as(const std::string& prefix) {
+        start_gateway({.principal_var = prefix + "_PRINCIPAL", .keytab_var = prefix + "_KEYTAB"});
+        const auto result =
+            as_user("alice", {"--write-out", "%{http_code}", "--output", "/dev/null", "--include"});
+        EXPECT_EQ(result.out, "503");
+        return gateway_->wait_for_log("was refused");
+    }
+};
+
+TEST_F(DelegationRefusalTest, AccountWithoutDelegationRightsGives503AndTheLogNamesTheFix) {
+    const auto refused = refusal_as("LAB_NODELEG");
+    EXPECT_NE(refused.find("the KDC made the S4U2Self ticket not forwardable, so 'Use any authentication "
+                           "protocol' (protocol transition, TRUSTED_TO_AUTH_FOR_DELEGATION) is off for "
+                           "EASGATE-NODELEG$"),
+              std::string::npos)
+        << refused;
+    EXPECT_NE(refused.find("samba-tool delegation for-any-protocol EASGATE-NODELEG$ on"), std::string::npos);
+}
+
+TEST_F(DelegationRefusalTest, AnSpnMissingFromTheDelegationListIsNamed) {
+    const auto refused = refusal_as("LAB_NOLIST");
+    EXPECT_NE(
+        refused.find(": HTTP/mail.example.test is not among the services EASGATE-NOLIST$ may delegate to "
+                     "(msDS-AllowedToDelegateTo)"),
+        std::string::npos)
+        << refused;
+    EXPECT_EQ(refused.find("TrustedToAuthForDelegation"), std::string::npos) << refused;
 }
 
 // The directory's GSSAPI bind logs in from easgate's keytab first. With no KDC to be reached that

@@ -13,7 +13,8 @@ const DelegationAttempt attempt{.service_principal = "EASGATE$@EXAMPLE.TEST",
                                 .target_spn = "HTTP/mail.example.test",
                                 .realm = "EXAMPLE.TEST",
                                 .krb5_conf = "/etc/krb5.conf",
-                                .kdcs = "dc1.example.test:88"};
+                                .kdcs = "dc1.example.test:88",
+                                .evidence_forwardable = std::nullopt};
 
 common::Failure explain(KerberosStep step, krb5_error_code code) {
     return explain_kerberos_failure(step, attempt, code, "krb5 says so");
@@ -31,6 +32,33 @@ TEST(DelegationErrors, BadOptionAtS4U2ProxyExplainsDelegationRightsAndSensitiveU
     EXPECT_NE(result.reason.find("sensitive and cannot be delegated"), std::string::npos);
     EXPECT_NE(result.reason.find("samba-tool delegation add-service EASGATE$ HTTP/mail.example.test"),
               std::string::npos);
+}
+
+// The S4U2Self ticket's forwardable flag tells the causes of KDC_ERR_BADOPTION apart.
+TEST(DelegationErrors, BadOptionIsNarrowedByTheForwardableFlagOfTheS4U2SelfTicket) {
+    DelegationAttempt narrowed = attempt;
+    narrowed.evidence_forwardable = true;
+    const auto not_listed =
+        explain_kerberos_failure(KerberosStep::s4u2proxy, narrowed, KRB5KDC_ERR_BADOPTION, "");
+    EXPECT_EQ(not_listed.cause, "delegation_not_allowed");
+    EXPECT_NE(
+        not_listed.reason.find("HTTP/mail.example.test is not among the services EASGATE$ may delegate to"),
+        std::string::npos)
+        << not_listed.reason;
+    EXPECT_NE(not_listed.reason.find("samba-tool delegation add-service EASGATE$ HTTP/mail.example.test"),
+              std::string::npos);
+    for (const char* other : {"TrustedToAuthForDelegation", "sensitive", "Protected Users"})
+        EXPECT_EQ(not_listed.reason.find(other), std::string::npos) << other;
+
+    narrowed.evidence_forwardable = false;
+    const auto not_forwardable =
+        explain_kerberos_failure(KerberosStep::s4u2proxy, narrowed, KRB5KDC_ERR_BADOPTION, "");
+    EXPECT_NE(not_forwardable.reason.find("the KDC made the S4U2Self ticket not forwardable, so 'Use any "
+                                          "authentication protocol'"),
+              std::string::npos)
+        << not_forwardable.reason;
+    EXPECT_NE(not_forwardable.reason.find("-TrustedToAuthForDelegation $true"), std::string::npos);
+    EXPECT_NE(not_forwardable.reason.find("Protected Users"), std::string::npos);
 }
 
 TEST(DelegationErrors, UnknownSpnSaysItIsNotRegistered) {

@@ -7,6 +7,7 @@
 #include <krb5/krb5.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,9 @@ struct DelegationAttempt {
     std::string realm;
     std::string krb5_conf;  // where the realm's KDCs are configured
     std::string kdcs;       // the realm's kdc entries there ("dc1:88, dc2:88"); empty: found by DNS
+    // S4U2Proxy refused (KDC_ERR_BADOPTION): whether the S4U2Self ticket was forwardable, which
+    // tells the causes apart; nullopt when not known.
+    std::optional<bool> evidence_forwardable;
 };
 
 // easgate's own names (principal, realm, the krb5.conf in use and its KDCs), no user or SPN yet.
