@@ -53,7 +53,9 @@ void judge_answer(const HttpResponse& response, const std::string& principal, co
                   Report& report) {
     const std::string check = "Exchange accepts the token (" + url + ")";
     const std::string status = std::to_string(response.result_int());
-    const auto refusal = upstream::read_backend_refusal(upstream::challenges_of(response), true);
+    const auto refusal = upstream::read_backend_refusal(
+        upstream::challenges_of(response), true, true,
+        upstream::clock_ahead_of(response[http::field::date], std::chrono::system_clock::now()));
     if (response.result_int() / 100 == 2) {
         report.pass("exchange", check,
                     "OPTIONS /Microsoft-Server-ActiveSync as " + principal + ": " + status);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <ctime>
 
 #include "easgate/common/text.hpp"
 
@@ -57,8 +58,30 @@ bool asks_for_negotiate(const common::ResponseHeader& answer) {
     return answer.result_int() == 401 && names_negotiate(offered_schemes(challenges_of(answer)));
 }
 
+std::optional<std::chrono::seconds> clock_ahead_of(std::string_view date,
+                                                   std::chrono::system_clock::time_point now) {
+    const std::string text(date);
+    std::tm utc{};
+    const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    if (end == nullptr || *end != '\0') return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::from_time_t(timegm(&utc)) - now);
+}
+
+namespace {
+
+// Kerberos's default tolerance (AD's "Maximum tolerance for computer clock synchronization").
+constexpr std::chrono::seconds kerberos_skew{300};
+
+std::string clock_difference(std::chrono::seconds ahead) {
+    const auto minutes = std::chrono::abs(ahead).count() / 60;
+    return std::to_string(minutes) + " minutes " + (ahead.count() > 0 ? "ahead of" : "behind");
+}
+
+}  // namespace
+
 BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challenges, bool token_sent,
-                                    bool delegating) {
+                                    bool delegating, std::optional<std::chrono::seconds> clock_ahead) {
     BackendRefusal refusal;
     const auto schemes = offered_schemes(challenges);
     const bool negotiate = names_negotiate(schemes);
@@ -82,6 +105,15 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
             "Site)\" -WindowsAuthEnabled $true; or IIS Manager → Default Web Site → "
             "Microsoft-Server-ActiveSync "
             "→ Authentication → Windows Authentication → enabled, Providers → Negotiate above NTLM)";
+    } else if (clock_ahead && std::chrono::abs(*clock_ahead) > kerberos_skew) {
+        refusal.cause =
+            "the token was refused: Exchange's clock is " + clock_difference(*clock_ahead) +
+            " easgate's (its Date header), and Kerberos refuses a ticket from a clock more than 5 "
+            "minutes off";
+        refusal.remedy =
+            "set both clocks from the domain's time: on easgate, chrony or systemd-timesyncd with the domain "
+            "controllers as servers; on Exchange, w32tm /resync (a domain member follows the PDC emulator, "
+            "which should follow a reliable source)";
     } else {
         refusal.cause = "the token was refused: Exchange did not accept the delegated Kerberos ticket";
         refusal.remedy =

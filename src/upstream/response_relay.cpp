@@ -191,7 +191,8 @@ asio::awaitable<void> UpstreamExchange::diagnose_backend_400(const DeviceRequest
 void UpstreamExchange::log_backend_refusal(const DeviceRequest& request,
                                            const common::ResponseHeader& response, bool token_sent) const {
     const auto refusal =
-        read_backend_refusal(challenges_of(response), token_sent, request.credentials != nullptr);
+        read_backend_refusal(challenges_of(response), token_sent, request.credentials != nullptr,
+                             clock_ahead_of(response[http::field::date], std::chrono::system_clock::now()));
     spdlog::warn("{}: upstream {} answered 401 (WWW-Authenticate offers {}): {}. Remedy: {}", request.who,
                  connection_.target().url, refusal.offered, refusal.cause, refusal.remedy);
 }

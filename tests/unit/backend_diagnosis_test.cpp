@@ -69,5 +69,32 @@ TEST(BackendDiagnosis, SchemesAreReadFromFoldedAndSeparateFields) {
     EXPECT_FALSE(asks_for_negotiate(answer(200, "Negotiate")));
 }
 
+TEST(BackendDiagnosis, TheDateFieldTellsHowFarExchangesClockIsOff) {
+    const auto now = std::chrono::system_clock::from_time_t(784111777);  // Sun, 06 Nov 1994 08:49:37 GMT
+    EXPECT_EQ(clock_ahead_of("Sun, 06 Nov 1994 08:49:37 GMT", now), std::chrono::seconds(0));
+    EXPECT_EQ(clock_ahead_of("Sun, 06 Nov 1994 08:56:37 GMT", now), std::chrono::seconds(420));
+    EXPECT_EQ(clock_ahead_of("Sun, 06 Nov 1994 08:39:37 GMT", now), std::chrono::seconds(-600));
+    for (const char* unreadable :
+         {"", "yesterday", "Sun, 06 Nov 1994 08:49:37 GMT trailing", "Sunday, 06-Nov-94"})
+        EXPECT_FALSE(clock_ahead_of(unreadable, now)) << unreadable;
+}
+
+// Kerberos refuses a ticket from a clock more than 5 minutes off: with Exchange's Date that far
+// from easgate's clock, that is the cause, and the remedy is the clocks alone.
+TEST(BackendDiagnosis, A401FromAServerWhoseClockIsOffNamesTheClocks) {
+    const std::vector<std::string_view> iis{"Negotiate", "NTLM"};
+    const auto ahead = read_backend_refusal(iis, true, true, std::chrono::seconds(7 * 60 + 12));
+    EXPECT_TRUE(
+        ahead.cause.starts_with("the token was refused: Exchange's clock is 7 minutes ahead of easgate's"))
+        << ahead.cause;
+    EXPECT_NE(ahead.remedy.find("w32tm /resync"), std::string::npos);
+    EXPECT_EQ(ahead.remedy.find("setspn"), std::string::npos);
+    EXPECT_NE(
+        read_backend_refusal(iis, true, true, std::chrono::seconds(-400)).cause.find("6 minutes behind"),
+        std::string::npos);
+    for (const auto close : {std::chrono::seconds(300), std::chrono::seconds(-120)})
+        EXPECT_NE(read_backend_refusal(iis, true, true, close).remedy.find("setspn -Q"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace easgate::upstream

@@ -1,29 +1,18 @@
 #include "easgate/common/spawn_handlers.hpp"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sstream>
 #include <stdexcept>
 
+#include "captured_log.hpp"
+
 namespace easgate::common {
 namespace {
 
-// The default logger writes into `out` for as long as this lives.
-class CapturedLog {
-public:
-    CapturedLog() : previous_(spdlog::default_logger()) {
-        spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-            "captured", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
-    }
-    ~CapturedLog() { spdlog::set_default_logger(previous_); }
-    std::ostringstream out;
-
-private:
-    std::shared_ptr<spdlog::logger> previous_;
-};
+using easgate::testing::CapturedLog;
 
 TEST(LogFailure, SaysWhatEndedAndWhy) {
     CapturedLog log;

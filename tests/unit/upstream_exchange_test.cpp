@@ -1,6 +1,10 @@
 // UpstreamExchange in this process: a device on a loopback TLS connection, a scripted fake Exchange
 // on loopback HTTP, a fake token source and a fake DeviceWatch. Each test says what Exchange
 // received and what the device got.
+#include <array>
+#include <ctime>
+
+#include "captured_log.hpp"
 #include "upstream_exchange_fixture.hpp"
 
 namespace easgate::testing {
@@ -163,6 +167,28 @@ TEST_F(UpstreamExchangeTest, ARefusedTicketIsRenewedAndTheRequestSentAgainWithTh
     EXPECT_EQ(exchange_.connections(), 2u);     // the refused connection is not reused
     EXPECT_EQ(tokens_->accepted_answers(), 1);  // the second token only
     EXPECT_TRUE(outcome.device_got.starts_with("HTTP/1.1 200 ")) << outcome.device_got;
+}
+
+// IIS dates every answer: a refusal from a server whose clock is 10 minutes ahead is put down to
+// the clocks in the log.
+TEST_F(UpstreamExchangeTest, ARefusalFromAServerWhoseClockIsOffNamesTheClocks) {
+    const auto ahead =
+        std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + std::chrono::seconds(630));
+    std::tm utc{};
+    gmtime_r(&ahead, &utc);
+    std::array<char, 64> date{};
+    std::strftime(date.data(), date.size(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    const auto refused =
+        http_response(401, "", "WWW-Authenticate: Negotiate\r\nDate: " + std::string(date.data()) + "\r\n");
+    exchange_.script({ExchangeStep::answer(refused)});
+    CapturedLog log;
+    const auto outcome = forward(sync_post, {tokens_});
+
+    ASSERT_TRUE(outcome.end);
+    EXPECT_EQ(outcome.end->status, 401u);
+    EXPECT_NE(log.out.str().find("the token was refused: Exchange's clock is 10 minutes ahead of easgate's"),
+              std::string::npos)
+        << log.out.str();
 }
 
 // The new ticket refused too: Exchange is misconfigured, not out of date. One renewal per request.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,8 +39,17 @@ struct BackendRefusal {
     std::string cause;
     std::string remedy;
 };
+// clock_ahead: how far Exchange's clock is ahead of easgate's (clock_ahead_of), when known: more
+// than Kerberos's 5 minutes either way is named as the cause.
 BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challenges, bool token_sent,
-                                    bool delegating = true);
+                                    bool delegating = true,
+                                    std::optional<std::chrono::seconds> clock_ahead = std::nullopt);
+
+// How far the clock of the server that sent an HTTP Date field (IMF-fixdate, "Sun, 06 Nov 1994
+// 08:49:37 GMT", as IIS sends on every answer) is ahead of now (negative: behind); nullopt when
+// the field is missing or unreadable. The field has whole seconds: good enough for minutes of skew.
+std::optional<std::chrono::seconds> clock_ahead_of(std::string_view date,
+                                                   std::chrono::system_clock::time_point now);
 
 // Passive health checking: why the answer Exchange sent counts as a failure of its server (as a
 // refused connection does), or empty when the server served. Counted: a 502, 503 or 504 that is
