@@ -48,7 +48,9 @@ TEST_F(GatewayDelegationTest, TwoHundredRequestsFromTwentyUsersAtOnceNeverCrossU
     for (int u = 1; u <= 20; ++u) {
         const std::string user = (u < 10 ? "user0" : "user") + std::to_string(u);
         devices.push_back(std::async(std::launch::async, [this, user] {
-            std::vector<std::string> more;  // ten requests on one device connection
+            // Ten requests on one device connection. Each is a CGI process in Apache, a few seconds
+            // apiece on a loaded 2-core CI machine: curl's 60 s would cut a slow device short.
+            std::vector<std::string> more{"--max-time", "300"};
             for (int i = 1; i < 10; ++i) more.push_back(url("Cmd=Ping&n=" + std::to_string(i)));
             return std::make_pair(user, as_user(user, more));
         }));
