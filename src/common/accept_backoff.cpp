@@ -16,8 +16,7 @@ boost::asio::awaitable<std::string> pause_after_failed_accept(const boost::asio:
     const auto shortage = resource_shortage(ec);
     std::string reason = shortage ? *shortage : ec.message();
     if (const long suppressed = log.admit(reason); suppressed >= 0)
-        spdlog::error("{}: {}{}", what, reason,
-                      suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
+        spdlog::error("{}: {}{}", what, reason, suppressed_note(suppressed));
     boost::asio::steady_timer pause(executor, std::chrono::milliseconds(100));
     co_await pause.async_wait(use_nothrow);
     co_return reason;

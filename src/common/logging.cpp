@@ -187,6 +187,10 @@ std::optional<std::string> escaped_log_word(std::string_view word, bool escape_n
     return escaped;
 }
 
+std::string suppressed_note(long suppressed) {
+    return suppressed > 0 ? " (" + std::to_string(suppressed) + " more like it suppressed)" : std::string();
+}
+
 long LogRateLimiter::admit(std::string_view reason) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);

@@ -55,8 +55,7 @@ bool DownstreamSession::take_opening_slot(std::string source) {
         "(in their TLS handshake or before their first request): connections that never get that "
         "far, or a load balancer or NAT in front (have it send the PROXY protocol, "
         "listeners[].proxy_protocol, or raise the limit; 0 turns it off){}",
-        peer_text(), reason, source,
-        suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
+        peer_text(), reason, source, common::suppressed_note(suppressed));
     return false;
 }
 
@@ -84,7 +83,7 @@ void DownstreamSession::log_refused_handshake(const error_code& ec) {
     const std::string reason = check_.refusal.empty() ? ec.message() : check_.refusal;
     const long suppressed = runtime_->refusal_log->admit(reason);
     if (suppressed < 0) return;
-    const std::string more = suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "";
+    const std::string more = common::suppressed_note(suppressed);
     if (check_.refusal.empty()) {
         spdlog::warn("refused TLS handshake from {}: {}{}", peer_text(), reason, more);
     } else {

@@ -56,7 +56,7 @@ void Listener::refuse_over_capacity(tcp::socket& socket) {
     if (suppressed < 0) return;
     spdlog::warn("refused the connection from {}: {} device connections are open, {}{}",
                  peer.address().to_string(), runtime_->sessions->size(), reason,
-                 suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
+                 common::suppressed_note(suppressed));
 }
 
 // As nginx does with its reusable connections: one that does no work for anyone (opening, or kept
@@ -77,8 +77,7 @@ bool Listener::make_room(tcp::socket& socket) {
         "from {}; raise it if devices are many, else look for connections that never send a request{}",
         reason,
         config::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(oldest.idle_for)),
-        socket.remote_endpoint(ignored).address().to_string(),
-        suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
+        socket.remote_endpoint(ignored).address().to_string(), common::suppressed_note(suppressed));
     return true;
 }
 

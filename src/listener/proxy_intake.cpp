@@ -95,7 +95,7 @@ void DownstreamSession::refuse_proxied(std::string_view cause, const std::string
     const long suppressed = runtime_->refusal_log->admit("PROXY protocol " + std::string(cause));
     if (suppressed < 0) return;
     spdlog::warn("closed the connection from {} before TLS: PROXY protocol: {}{}", peer_text(), reason,
-                 suppressed > 0 ? fmt::format(" ({} more like it suppressed)", suppressed) : "");
+                 common::suppressed_note(suppressed));
 }
 
 }  // namespace easgate::listener

@@ -193,8 +193,11 @@ void UpstreamExchange::log_backend_refusal(const DeviceRequest& request,
     const auto refusal =
         read_backend_refusal(challenges_of(response), token_sent, request.credentials != nullptr,
                              clock_ahead_of(response[http::field::date], std::chrono::system_clock::now()));
-    spdlog::warn("{}: upstream {} answered 401 (WWW-Authenticate offers {}): {}. Remedy: {}", request.who,
-                 connection_.target().url, refusal.offered, refusal.cause, refusal.remedy);
+    const long suppressed = upstream_->refusal_log().admit(connection_.target().url + refusal.cause);
+    if (suppressed < 0) return;  // the access log still has each 401
+    spdlog::warn("{}: upstream {} answered 401 (WWW-Authenticate offers {}): {}. Remedy: {}{}", request.who,
+                 connection_.target().url, refusal.offered, refusal.cause, refusal.remedy,
+                 common::suppressed_note(suppressed));
 }
 
 }  // namespace easgate::upstream

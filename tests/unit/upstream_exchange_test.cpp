@@ -191,6 +191,21 @@ TEST_F(UpstreamExchangeTest, ARefusalFromAServerWhoseClockIsOffNamesTheClocks) {
         << log.out.str();
 }
 
+// Exchange refusing every ticket refuses every request: its explanation is logged once per 10 s
+// (the access log has each 401), with the count of those held back on the next.
+TEST_F(UpstreamExchangeTest, ARefusalRepeatedForEveryRequestIsExplainedOnce) {
+    const auto refused = http_response(401, "", "WWW-Authenticate: Negotiate\r\n");
+    exchange_.script(
+        {ExchangeStep::answer(refused), ExchangeStep::answer(refused), ExchangeStep::answer(refused)});
+    CapturedLog log;
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(forward(sync_post, {tokens_}).end->status, 401u) << i;
+    const auto text = log.out.str();
+    std::size_t explained = 0;
+    for (auto at = text.find("answered 401"); at != std::string::npos; at = text.find("answered 401", at + 1))
+        ++explained;
+    EXPECT_EQ(explained, 1u) << text;
+}
+
 // The new ticket refused too: Exchange is misconfigured, not out of date. One renewal per request.
 TEST_F(UpstreamExchangeTest, ATicketRefusedAgainAfterItsRenewalIsRelayed) {
     exchange_.script({ExchangeStep::answer(http_response(401, "", "WWW-Authenticate: Negotiate\r\n")),

@@ -70,4 +70,8 @@ private:
     std::unordered_map<std::string, Window> windows_;
 };
 
+// What admit() returned, for the end of the message let through: " (3 more like it suppressed)",
+// or nothing.
+std::string suppressed_note(long suppressed);
+
 }  // namespace easgate::common

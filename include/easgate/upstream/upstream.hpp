@@ -20,6 +20,7 @@
 
 #include "easgate/common/body_bytes.hpp"
 #include "easgate/common/histogram.hpp"
+#include "easgate/common/logging.hpp"
 #include "easgate/common/lru_cache.hpp"
 #include "easgate/common/read_buffer.hpp"
 #include "easgate/common/tls_stream.hpp"
@@ -66,6 +67,9 @@ public:
     config::UpstreamAuthentication authentication() const { return config_.authenticate; }
     config::SendAuthorization send_authorization() const { return config_.send_authorization; }
     bool binds_channel() const { return config_.channel_binding == config::ChannelBinding::automatic; }
+    // Lets the explanation of Exchange's 401 through once per 10 s per server and cause: a refusal
+    // of every ticket repeats for every request until an admin mends it.
+    common::LogRateLimiter& refusal_log() { return refusal_log_; }
     // Where the servers' names were last found to point (AddressBook), and how often to look again.
     AddressBook& addresses() { return addresses_; }
     std::chrono::milliseconds dns_refresh() const { return config_.dns_refresh; }
@@ -151,6 +155,7 @@ private:
     std::unique_ptr<ServerHealth[]> health_;
     std::unique_ptr<TlsSessionSlot[]> tls_sessions_;
     AddressBook addresses_;
+    common::LogRateLimiter refusal_log_{std::chrono::seconds(10)};
     std::atomic<std::uint64_t> tls_handshakes_{0};
     std::atomic<std::uint64_t> tls_resumptions_{0};
     std::atomic<std::uint64_t> tokens_refused_{0};
