@@ -38,11 +38,14 @@ DelegationOutcome KdcExchange::obtain(const std::string& user, const std::string
     ++counters_.s4u2proxy;
     if (token.status.failed()) {
         DelegationAttempt narrowed = attempted;
-        if (token.status.minor == static_cast<OM_uint32>(KRB5KDC_ERR_BADOPTION))
+        if (token.status.minor == static_cast<OM_uint32>(KRB5KDC_ERR_BADOPTION)) {
             narrowed.evidence_forwardable = credential->evidence_forwardable(names_.service_principal);
+            narrowed.delegated_before = delegated_before_.load(std::memory_order_relaxed);
+        }
         return DelegationOutcome::refused(failure(KerberosStep::s4u2proxy, narrowed, token.status));
     }
     credential->first_token_made(token, now_());
+    delegated_before_.store(true, std::memory_order_relaxed);
     if (const kerberos::GssStatus kept = credential->keep_service_ticket(target); kept.failed())
         spdlog::warn("delegation: later tokens for {} to {} go through GSSAPI: {}", user, spn,
                      kept.message());

@@ -4,6 +4,7 @@
 // S4U2Proxy for a (user, SPN) with easgate's own login, and every failure explained for the
 // operator with the remedy.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -53,7 +54,8 @@ private:
     const config::KerberosConfig& kerberos_;
     DelegationCounters& counters_;
     const std::function<Clock::time_point()> now_;
-    const DelegationAttempt names_;  // the service's; the KDC list read once
+    const DelegationAttempt names_;              // the service's; the KDC list read once
+    std::atomic<bool> delegated_before_{false};  // an S4U2Proxy worked since the start
     ServiceCredentials service_credentials_;
 };
 

@@ -112,13 +112,25 @@ Explanation explain_delegation_refused(const DelegationAttempt& a) {
                     "account (setspn -Q " +
                     a.target_spn + ")"};
     }
+    if (a.evidence_forwardable == false && a.delegated_before) {
+        return {
+            "delegation_not_allowed",
+            refused +
+                ": the KDC made the S4U2Self ticket not forwardable for this user while it delegates "
+                "others, so " +
+                not_delegable,
+            "clear 'Account is sensitive and cannot be delegated' on the user (AD Users and Computers → the "
+            "user → Account → Account options) and take it out of Protected Users and the groups nested "
+            "in it, or leave the user out of ActiveSync through easgate"};
+    }
     if (a.evidence_forwardable == false) {
         return {"delegation_not_allowed",
                 refused +
                     ": the KDC made the S4U2Self ticket not forwardable, so 'Use any authentication "
                     "protocol' (protocol transition, TRUSTED_TO_AUTH_FOR_DELEGATION) is off for " +
                     account + ", or " + not_delegable,
-                any_protocol + ", and " + add_spn + "; if it is on already, " + not_delegable};
+                any_protocol + ", and check that " + a.target_spn + " is in its list: " + add_spn +
+                    "; if both are so already, " + not_delegable};
     }
     return {"delegation_not_allowed", refused,
             "either " + a.target_spn + " is not in msDS-AllowedToDelegateTo of " + account + " (" + add_spn +

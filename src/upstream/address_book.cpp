@@ -20,6 +20,7 @@ namespace asio = boost::asio;
 
 // How long a refresh's lookup may take (the resolver's own timeout is 5 s a DNS server, twice).
 constexpr std::chrono::seconds refresh_lookup_timeout{30};
+constexpr std::chrono::milliseconds longest_set_aside{std::chrono::minutes(5)};
 
 std::string listed(const AddressBook::Addresses& addresses) {
     std::string text;
@@ -101,18 +102,24 @@ AddressBook::Addresses AddressBook::find(std::size_t server) const {
     return order;
 }
 
-bool AddressBook::connected(std::size_t server, const Address& address, bool worked) {
+AddressBook::News AddressBook::connected(std::size_t server, const Address& address, bool worked) {
     Entry& entry = entries_[server];
     std::lock_guard lock(entry.mutex);
+    const auto set = std::find_if(entry.set_aside.begin(), entry.set_aside.end(),
+                                  [&](const SetAside& aside) { return aside.address == address; });
     const auto now = std::chrono::steady_clock::now();
-    std::erase_if(entry.set_aside, [&](const SetAside& set) {
-        return set.until <= now || (worked && set.address == address);
-    });
-    if (worked) return false;
-    for (const auto& set : entry.set_aside)
-        if (set.address == address) return false;
-    entry.set_aside.push_back({address, now + set_aside_for_});
-    return true;
+    if (worked) {
+        if (set == entry.set_aside.end()) return News::none;
+        entry.set_aside.erase(set);
+        return News::connects_again;
+    }
+    if (set == entry.set_aside.end()) {
+        entry.set_aside.push_back({address, now + set_aside_for_, set_aside_for_});
+        return News::failing;
+    }
+    set->length = std::min(set->length * 2, longest_set_aside);
+    set->until = now + set->length;
+    return News::none;
 }
 
 void AddressBook::store(std::size_t server, Addresses found) {
@@ -150,6 +157,10 @@ void AddressBook::refreshed(std::size_t server, const std::string& what, const b
     } else if (!entry.addresses.empty() && !same_addresses(entry.addresses, found)) {
         spdlog::info("{}: the name now stands for {} (was {})", what, listed(found), listed(entry.addresses));
     }
+    // An address the name no longer stands for has no place among those set aside.
+    std::erase_if(entry.set_aside, [&](const SetAside& aside) {
+        return std::find(found.begin(), found.end(), aside.address) == found.end();
+    });
     entry.addresses = std::move(found);
 }
 

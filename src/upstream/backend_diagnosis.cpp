@@ -64,8 +64,12 @@ std::optional<std::chrono::seconds> clock_ahead_of(std::string_view date,
     std::tm utc{};
     const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
     if (end == nullptr || *end != '\0') return std::nullopt;
-    return std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::system_clock::from_time_t(timegm(&utc)) - now);
+    // In seconds: a year like 9999 would overflow system_clock's nanoseconds. A difference of years
+    // is no clock to read.
+    const auto ahead = std::chrono::seconds(timegm(&utc)) -
+                       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+    if (std::chrono::abs(ahead) > std::chrono::hours(24 * 366 * 10)) return std::nullopt;
+    return ahead;
 }
 
 namespace {
@@ -73,9 +77,18 @@ namespace {
 // Kerberos's default tolerance (AD's "Maximum tolerance for computer clock synchronization").
 constexpr std::chrono::seconds kerberos_skew{300};
 
+// "7 min 12 s ahead of", "3 h 5 min behind", "12 days ahead of".
 std::string clock_difference(std::chrono::seconds ahead) {
-    const auto minutes = std::chrono::abs(ahead).count() / 60;
-    return std::to_string(minutes) + " minutes " + (ahead.count() > 0 ? "ahead of" : "behind");
+    const long long seconds = std::chrono::abs(ahead).count();
+    std::string text;
+    if (seconds < 3600) {
+        text = std::to_string(seconds / 60) + " min " + std::to_string(seconds % 60) + " s";
+    } else if (seconds < 48 * 3600) {
+        text = std::to_string(seconds / 3600) + " h " + std::to_string(seconds % 3600 / 60) + " min";
+    } else {
+        text = std::to_string(seconds / 86400) + " days";
+    }
+    return text + (ahead.count() > 0 ? " ahead of" : " behind");
 }
 
 }  // namespace

@@ -190,6 +190,8 @@ std::optional<Upstream::Pick> Upstream::pick_server(const std::vector<bool>& tri
 void Upstream::record_success(std::size_t index, std::chrono::steady_clock::time_point sent_at) {
     // Said of every answer: no write to the line every thread reads unless a failure was counted.
     if (health_[index].consecutive_failures.load(std::memory_order_relaxed) == 0) return;
+    // Relaxed: another thread's failure may be seen counted before its time is. A stale success let
+    // through then ends one rest early, which the next failure starts again: accepted for a heuristic.
     if (milliseconds_of(sent_at) < health_[index].last_failure_ms.load(std::memory_order_relaxed)) return;
     health_[index].last_failing_user.store(0, std::memory_order_relaxed);
     if (health_[index].consecutive_failures.exchange(0, std::memory_order_relaxed) >=

@@ -41,25 +41,37 @@ beast::tcp_stream& UpstreamConnection::tcp() {
 }
 
 // Each address in turn, each with an even share of what is left of the deadline (the last, all of
-// it): one whose packets are dropped must not use up the time of the ones after it.
+// it), but at least 2 s, or half of what is left when that is less (a SYN lost once is sent again
+// after 1 s): one whose packets are dropped must not use up the time of the ones after it.
 asio::awaitable<boost::system::error_code> UpstreamConnection::connect_in_turn(
     Upstream& upstream, std::size_t server, const AddressBook::Addresses& addresses,
     std::chrono::steady_clock::time_point deadline) {
+    using std::chrono::milliseconds;
     boost::system::error_code ec = asio::error::host_not_found;
     for (std::size_t i = 0; i < addresses.size(); ++i) {
-        const auto left = deadline - std::chrono::steady_clock::now();
-        if (left <= std::chrono::steady_clock::duration::zero()) co_return beast::error::timeout;
-        const auto share = std::chrono::ceil<std::chrono::milliseconds>(left / (addresses.size() - i));
+        const auto left = std::chrono::ceil<milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left <= milliseconds::zero()) co_return beast::error::timeout;
+        const auto share = std::max(left / static_cast<std::int64_t>(addresses.size() - i),
+                                    std::min(left / 2, milliseconds(2000)));
         tcp().expires_after(share);
         std::tie(ec) = co_await tcp().async_connect(addresses[i], use_nothrow);
-        if (upstream.addresses().connected(server, addresses[i], !ec) && i + 1 < addresses.size()) {
+        // easgate's own shortage (descriptors, buffers) says nothing of the address.
+        if (ec && (common::resource_shortage(ec) || ec == asio::error::operation_aborted)) co_return ec;
+        const auto news = upstream.addresses().connected(server, addresses[i], !ec);
+        if (news == AddressBook::News::failing && i + 1 < addresses.size()) {
             spdlog::warn(
                 "upstream {}: connecting to {} ({}) {}; trying its other addresses, and this one "
-                "last for {}",
+                "only after them until it connects again (in its turn again after {}, then less "
+                "often while it fails)",
                 upstream.name(), to_text(addresses[i]), target_->host,
-                ec == beast::error::timeout ? "got no answer within " + config::format_duration(share)
-                                            : "failed: " + ec.message(),
+                ec == beast::error::timeout
+                    ? "got no answer within " +
+                          config::format_duration(std::chrono::round<std::chrono::seconds>(share))
+                    : "failed: " + ec.message(),
                 config::format_duration(upstream.addresses().set_aside_for()));
+        } else if (news == AddressBook::News::connects_again) {
+            spdlog::info("upstream {}: connecting to {} ({}) works again", upstream.name(),
+                         to_text(addresses[i]), target_->host);
         }
         if (!ec) break;
         tcp().close();

@@ -106,21 +106,26 @@ TEST_F(UpstreamLookupTest, TheAddressesOfANameTakeNewConnectionsInTurn) {
     const auto port = start_behind_shim("0", {}, false, "127.0.0.3,127.0.0.1");
     FaultRelay second("127.0.0.3", port, "127.0.0.1", port, FaultRelay::Mode::forward);
     for (int i = 0; i < 6; ++i) EXPECT_EQ(status_of_sync(), "200") << i;
-    EXPECT_EQ(second.connections(), 3u);
+    // 4 when the first request came before the start's lookup was done, and looked the name up itself.
+    EXPECT_GE(second.connections(), 3u);
+    EXPECT_LE(second.connections(), 4u);
 }
 
 // The server at one of the name's addresses is down with its packets dropped (powered off). Its
 // connect gets half of the connect timeout, then the other address is tried; it is set aside (tried
-// last) for a while, so the next connections don't wait for it. Before, the first address had the
-// whole timeout, and every new connection failed until the next refresh.
+// last) for a while, so the next connections don't wait for it, and that is logged once. Before, the first
+// address had the whole timeout, and every new connection failed until the next refresh.
 TEST_F(UpstreamLookupTest, AnAddressThatDropsConnectsIsSetAsideForTheOthers) {
     const auto port = start_behind_shim("0", {}, false, "127.0.0.2,127.0.0.1");
     FaultRelay dead("127.0.0.2", port, "127.0.0.1", port, FaultRelay::Mode::drop);
     for (int i = 0; i < 6; ++i) EXPECT_EQ(status_of_sync(), "200") << i;
     const std::string set_aside = "upstream exchange: connecting to 127.0.0.2:" + std::to_string(port) +
-                                  " (exchange.dns-shim.test) got no answer within 1s; trying its other "
-                                  "addresses, and this one last for 10s";
+                                  " (exchange.dns-shim.test) got no answer within ";
     EXPECT_EQ(count_of(gateway_log(), set_aside), 1u) << gateway_log();
+    EXPECT_NE(
+        gateway_log().find("; trying its other addresses, and this one only after them until it "
+                           "connects again (in its turn again after 10s, then less often while it fails)"),
+        std::string::npos);
 }
 
 // A reload that replaces the upstream (its configuration changed) while DNS is down: the new one

@@ -220,6 +220,21 @@ TEST(DelegationService, NotDelegableDaveIsExplainedAsBadOption) {
         << detail_of(result);
 }
 
+// Once alice was delegated, easgate's account is known to be set up: dave's refusal is put down
+// to dave alone, with no change to easgate's account suggested.
+TEST(DelegationService, NotDelegableDaveAfterAliceIsPutDownToDave) {
+    DelegationService service(lab_kerberos());
+    ASSERT_TRUE(token_for(service, "alice@EXAMPLE.TEST"));
+    const auto result = token_for(service, "dave@EXAMPLE.TEST");
+    EXPECT_EQ(status_of(result), 503u) << detail_of(result);
+    EXPECT_NE(
+        detail_of(result).find("not forwardable for this user while it delegates others, so "
+                               "dave@EXAMPLE.TEST is marked 'Account is sensitive and cannot be delegated'"),
+        std::string::npos)
+        << detail_of(result);
+    EXPECT_EQ(detail_of(result).find("TrustedToAuthForDelegation"), std::string::npos) << detail_of(result);
+}
+
 // Neither protocol transition nor the SPN in its list: its S4U2Self ticket is not forwardable, so
 // the first is named as the cause, and the remedy adds the SPN too.
 TEST(DelegationService, ServiceWithoutDelegationRightsNamesProtocolTransitionAndTheList) {

@@ -85,13 +85,14 @@ TEST(BackendDiagnosis, A401FromAServerWhoseClockIsOffNamesTheClocks) {
     const std::vector<std::string_view> iis{"Negotiate", "NTLM"};
     const auto ahead = read_backend_refusal(iis, true, true, std::chrono::seconds(7 * 60 + 12));
     EXPECT_TRUE(
-        ahead.cause.starts_with("the token was refused: Exchange's clock is 7 minutes ahead of easgate's"))
+        ahead.cause.starts_with("the token was refused: Exchange's clock is 7 min 12 s ahead of easgate's"))
         << ahead.cause;
     EXPECT_NE(ahead.remedy.find("w32tm /resync"), std::string::npos);
     EXPECT_EQ(ahead.remedy.find("setspn"), std::string::npos);
-    EXPECT_NE(
-        read_backend_refusal(iis, true, true, std::chrono::seconds(-400)).cause.find("6 minutes behind"),
-        std::string::npos);
+    const auto behind = read_backend_refusal(iis, true, true, std::chrono::seconds(-400)).cause;
+    EXPECT_NE(behind.find("6 min 40 s behind"), std::string::npos) << behind;
+    const auto hours = read_backend_refusal(iis, true, true, std::chrono::hours(3)).cause;
+    EXPECT_NE(hours.find("3 h 0 min ahead of"), std::string::npos) << hours;
     for (const auto close : {std::chrono::seconds(300), std::chrono::seconds(-120)})
         EXPECT_NE(read_backend_refusal(iis, true, true, close).remedy.find("setspn -Q"), std::string::npos);
 }

@@ -14,7 +14,8 @@ const DelegationAttempt attempt{.service_principal = "EASGATE$@EXAMPLE.TEST",
                                 .realm = "EXAMPLE.TEST",
                                 .krb5_conf = "/etc/krb5.conf",
                                 .kdcs = "dc1.example.test:88",
-                                .evidence_forwardable = std::nullopt};
+                                .evidence_forwardable = std::nullopt,
+                                .delegated_before = false};
 
 common::Failure explain(KerberosStep step, krb5_error_code code) {
     return explain_kerberos_failure(step, attempt, code, "krb5 says so");
@@ -59,6 +60,16 @@ TEST(DelegationErrors, BadOptionIsNarrowedByTheForwardableFlagOfTheS4U2SelfTicke
         << not_forwardable.reason;
     EXPECT_NE(not_forwardable.reason.find("-TrustedToAuthForDelegation $true"), std::string::npos);
     EXPECT_NE(not_forwardable.reason.find("Protected Users"), std::string::npos);
+
+    // With others delegated since the start, the account is set up: the user is the cause.
+    narrowed.delegated_before = true;
+    const auto user = explain_kerberos_failure(KerberosStep::s4u2proxy, narrowed, KRB5KDC_ERR_BADOPTION, "");
+    EXPECT_NE(
+        user.reason.find("not forwardable for this user while it delegates others, so alice@EXAMPLE.TEST is "
+                         "marked 'Account is sensitive and cannot be delegated' or is in Protected Users"),
+        std::string::npos)
+        << user.reason;
+    EXPECT_EQ(user.reason.find("TrustedToAuthForDelegation"), std::string::npos) << user.reason;
 }
 
 TEST(DelegationErrors, UnknownSpnSaysItIsNotRegistered) {

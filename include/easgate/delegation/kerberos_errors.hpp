@@ -34,6 +34,9 @@ struct DelegationAttempt {
     // S4U2Proxy refused (KDC_ERR_BADOPTION): whether the S4U2Self ticket was forwardable, which
     // tells the causes apart; nullopt when not known.
     std::optional<bool> evidence_forwardable;
+    // Delegation worked for some user since the start: easgate's account is set up, and a ticket
+    // not forwardable is the user's (sensitive, or in Protected Users).
+    bool delegated_before = false;
 };
 
 // easgate's own names (principal, realm, the krb5.conf in use and its KDCs), no user or SPN yet.

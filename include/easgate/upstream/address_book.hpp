@@ -28,7 +28,7 @@ public:
     using Addresses = std::vector<Address>;
     using Found = boost::asio::ip::tcp::resolver::results_type;
 
-    // set_aside: how long an address that failed to connect is tried last.
+    // set_aside: how long an address that failed to connect is first tried last.
     AddressBook(std::size_t servers, std::chrono::milliseconds set_aside);
 
     // The addresses to try for server, in order; empty before the first lookup worked. Each call
@@ -37,11 +37,13 @@ public:
     Addresses find(std::size_t server) const;
     // A lookup found these.
     void store(std::size_t server, Addresses found);
-    // A connect to address worked or failed. A failed address is set aside (tried last) for a while:
-    // a server among the name's addresses that is down with its packets dropped (powered off) would
-    // otherwise cost each connection that tried it first a share of its connect timeout. True when
-    // this failure set it aside.
-    bool connected(std::size_t server, const Address& address, bool worked);
+    // A connect to address worked or failed. A failed address is set aside (tried last): a server
+    // among the name's addresses that is down with its packets dropped (powered off) would otherwise
+    // cost each connection that tried it first a share of its connect timeout. Once set_aside has
+    // passed it is tried in its turn again, and each failure in a row doubles the wait, up to 5
+    // minutes (an address retired but left in DNS costs a connection that rarely), until it connects.
+    enum class News { none, failing, connects_again };  // for the log: a streak's start and end
+    News connected(std::size_t server, const Address& address, bool worked);
     std::chrono::milliseconds set_aside_for() const { return set_aside_for_; }
     // A refresh of server's addresses (what, for the log: "upstream exchange: mail.corp.example")
     // ended with ec, or found `found`; logged when it starts or stops failing, or the addresses change.
@@ -52,6 +54,7 @@ private:
     struct SetAside {
         Address address;
         std::chrono::steady_clock::time_point until;
+        std::chrono::milliseconds length;  // of this wait: doubled by each failure in a row
     };
     struct Entry {
         mutable std::mutex mutex;
