@@ -146,22 +146,21 @@ bool tells_server_health(std::string_view target) {
     return common::equals_ignoring_case(target.substr(0, active_sync.size()), active_sync);
 }
 
-bool is_throttling(const common::ResponseHeader& answer) {
-    const unsigned status = answer.result_int();
-    if (status != 429 && (status < 502 || status > 504)) return false;
-    return answer.count(boost::beast::http::field::retry_after) > 0 || answer.count("X-MS-ASThrottle") > 0;
-}
-
-std::string failing_server_answer(const common::ResponseHeader& answer, bool token_sent) {
+ServerVerdict judge_server_answer(const common::ResponseHeader& answer, bool token_sent) {
+    using Kind = ServerVerdict::Kind;
     const unsigned status = answer.result_int();
     if (status == 401 && token_sent)
-        return "it refused easgate's Kerberos token (401), from a ticket that renewing would not mend (new, "
-               "or never accepted): does this server hold the current key of the account with the SPN (an "
-               "alternate service account credential not deployed to it, another server's keytab)?";
-    if (status < 502 || status > 504 || is_throttling(answer)) return {};
-    return "it answered " + std::to_string(status) + " " + std::string(answer.reason()) +
-           ", not throttling (no Retry-After or X-MS-ASThrottle): IIS answers 503 when Exchange's "
-           "application pool is stopped";
+        return {Kind::fails,
+                "it refused easgate's Kerberos token (401), from a ticket that renewing would not mend (new, "
+                "or never accepted): does this server hold the current key of the account with the SPN (an "
+                "alternate service account credential not deployed to it, another server's keytab)?"};
+    if (status != 429 && (status < 502 || status > 504)) return {};
+    if (answer.count(boost::beast::http::field::retry_after) > 0 || answer.count("X-MS-ASThrottle") > 0)
+        return {Kind::busy, {}};
+    if (status == 429) return {};
+    return {Kind::fails, "it answered " + std::to_string(status) + " " + std::string(answer.reason()) +
+                             ", not throttling (no Retry-After or X-MS-ASThrottle): IIS answers 503 when "
+                             "Exchange's application pool is stopped"};
 }
 
 }  // namespace easgate::upstream

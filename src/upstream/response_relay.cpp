@@ -50,12 +50,11 @@ bool frame_response_for_device(common::ResponseParser& parser, const RequestLine
 void UpstreamExchange::judge_server(const common::ResponseHeader& answer, std::string_view user,
                                     bool token_sent) {
     const std::size_t server = connection_.server();
-    if (is_throttling(answer)) return;
-    const auto failing = failing_server_answer(answer, token_sent);
-    if (failing.empty()) {
+    const auto verdict = judge_server_answer(answer, token_sent);
+    if (verdict.kind == ServerVerdict::Kind::serves) {
         upstream_->record_success(server, std::chrono::steady_clock::now() - trip_.to_header);
-    } else {
-        upstream_->record_failure(server, failing, user);
+    } else if (verdict.kind == ServerVerdict::Kind::fails) {
+        upstream_->record_failure(server, verdict.reason, user);
     }
 }
 

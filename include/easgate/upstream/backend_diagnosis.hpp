@@ -51,16 +51,19 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
 std::optional<std::chrono::seconds> clock_ahead_of(std::string_view date,
                                                    std::chrono::system_clock::time_point now);
 
-// Passive health checking: why the answer Exchange sent counts as a failure of its server (as a
-// refused connection does), or empty when the server served. Counted: a 502, 503 or 504 that is
-// not throttling (it carries no Retry-After or X-MS-ASThrottle): IIS answers 503 for a stopped
-// application pool, Exchange 502 to 504 when what stands behind it is down; and a 401 to easgate's
-// Kerberos token that goes on to the device: a server whose key is not the others' (the account
-// with the SPN changed on it alone) refuses every user's ticket.
-std::string failing_server_answer(const common::ResponseHeader& answer, bool token_sent);
-// Whether the answer is throttling (a 429, 502, 503 or 504 with Retry-After or X-MS-ASThrottle):
-// the server is busy, and says neither that it fails nor that it serves.
-bool is_throttling(const common::ResponseHeader& answer);
+// Passive health checking: what the answer Exchange sent says of its server.
+// - fails (with why), as a refused connection does: a 502, 503 or 504 that is not throttling (IIS
+//   answers 503 for a stopped application pool, Exchange 502 to 504 when what stands behind it is
+//   down); and a 401 to easgate's Kerberos token that goes on to the device: a server whose key is
+//   not the others' (the account with the SPN changed on it alone) refuses every user's ticket;
+// - busy: throttling (a 429, 502, 503 or 504 with Retry-After or X-MS-ASThrottle), which says
+//   neither that it fails nor that it serves;
+// - serves: any other answer.
+struct ServerVerdict {
+    enum class Kind { serves, busy, fails } kind = Kind::serves;
+    std::string reason;  // fails: why
+};
+ServerVerdict judge_server_answer(const common::ResponseHeader& answer, bool token_sent);
 // Whether the answer to a request for target says how its server is: only ActiveSync's do, as
 // autodiscover and other routes run in IIS application pools of their own.
 bool tells_server_health(std::string_view target);
