@@ -40,6 +40,9 @@ inline constexpr auto client_auth = [](auto& f, auto& c) {
             one_of<ClientAuthMode>(
                 {{"required", ClientAuthMode::required}, {"optional", ClientAuthMode::optional}}));
     f.field("trusted_ca_file", c.trusted_ca_file, ReadableFile{}, Presence::required);
+    f.field("issuers", c.issuers,
+            one_of<DeviceIssuers>(
+                {{"listed", DeviceIssuers::listed}, {"any_below_listed", DeviceIssuers::any_below_listed}}));
     f.field("crl_files", c.crl_files, ListOf<ReadableFile>{.flow = true});
     f.field("require_client_auth_eku", c.require_client_auth_eku, Flag{});
     f.optional_section("crl_refresh", c.crl_refresh, crl_refresh);

@@ -28,6 +28,10 @@ std::string chain_remedy(int error) {
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
             return "the issuer named is not in client_auth.trusted_ca_file: if it is your CA, add it (and "
                    "its root); otherwise the device has a certificate from a CA easgate must not trust";
+        case X509_V_ERR_CERT_UNTRUSTED:
+            return "if the CA named issues your devices' certificates, add it to "
+                   "client_auth.trusted_ca_file; "
+                   "if it issues others (Wi-Fi, VPN, a partner's), this certificate must not open mail";
         case X509_V_ERR_CERT_REVOKED:
             return std::string("the certificate named was revoked; if it is the device's, ") + reenrol +
                    "; if it is a CA's, its devices need certificates from a CA that is not revoked";

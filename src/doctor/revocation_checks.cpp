@@ -44,6 +44,41 @@ void list_cas(const std::vector<X509Ptr>& cas, const std::string& key, Report& r
     }
 }
 
+// Which CAs may issue device certificates, as client_auth.issuers has it.
+void check_issuers(const config::ClientAuthConfig& client_auth, const std::vector<X509Ptr>& cas,
+                   const std::string& prefix, Report& report) {
+    const std::string check = prefix + " device issuers";
+    const auto is_root = [](const X509Ptr& ca) { return X509_self_signed(ca.get(), 0) == 1; };
+    if (client_auth.issuers == config::DeviceIssuers::any_below_listed) {
+        const auto root = std::find_if(cas.begin(), cas.end(), is_root);
+        if (root == cas.end()) {
+            report.pass("tls", check, "any CA below those of trusted_ca_file may issue device certificates");
+            return;
+        }
+        report.warn("tls", check,
+                    "any CA under " + quoted_subject(root->get()) +
+                        " may issue device certificates (client_auth.issuers: any_below_listed): one for "
+                        "Wi-Fi, VPN or a partner too, with any user's UPN",
+                    "list the CAs that issue device certificates in " + prefix +
+                        ".client_auth.trusted_ca_file and remove issuers: any_below_listed");
+        return;
+    }
+    std::string names;
+    for (const auto& ca : cas) names += (names.empty() ? "" : ", ") + quoted_subject(ca.get());
+    if (!std::all_of(cas.begin(), cas.end(), is_root)) {
+        report.pass("tls", check,
+                    "only the CAs listed in trusted_ca_file issue device certificates: " + names);
+        return;
+    }
+    report.warn("tls", check,
+                "only roots are listed (" + names +
+                    "), so only certificates a root issued itself pass: a device certificate from an "
+                    "issuing CA under it is refused (\"a CA not listed\")",
+                "in a two-tier PKI, add each issuing CA to " + prefix +
+                    ".client_auth.trusted_ca_file (`certutil -ca.cert`, Base-64); where the root issues "
+                    "device certificates itself, nothing to do");
+}
+
 // A CRL is judged by who signed it and its nextUpdate: past it, OpenSSL refuses every device below.
 void check_crl(X509_CRL* crl, const config::ClientAuthConfig& client_auth, const std::vector<X509Ptr>& cas,
                const std::string& key, const std::string& path, Report& report) {
@@ -176,6 +211,7 @@ void check_trust_and_crls(const config::ListenerConfig& listener, const std::str
         return;
     }
     list_cas(cas, ca_key, report);
+    check_issuers(client_auth, cas, prefix, report);
     std::vector<X509CrlPtr> crls;
     for (std::size_t j = 0; j < client_auth.crl_files.size(); ++j) {
         const auto& path = client_auth.crl_files[j];

@@ -153,6 +153,13 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
         refuse(*check, store, std::move(stale));
         return 0;
     }
+    if (check->issuers) {
+        if (X509* issuer = check->issuers->unlisted_issuer(X509_STORE_CTX_get0_chain(store))) {
+            X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_UNTRUSTED);
+            refuse(*check, store, identity::ListedIssuers::refusal(issuer));
+            return 0;
+        }
+    }
     X509* leaf = current;
     if (check->require_client_auth_eku && !has_client_auth_eku(leaf)) {
         X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_PURPOSE);
@@ -241,6 +248,7 @@ ServerTlsContext::ServerTlsContext(const config::ListenerConfig& listener, const
     // Only the configured file: the system store must never vouch for a device.
     auto anchors = identity::load_trust_anchors(client_auth.trusted_ca_file);
     if (anchors.empty()) fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
+    if (client_auth.issuers == config::DeviceIssuers::listed) issuers_.emplace(anchors);
     STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(client_auth.trusted_ca_file.c_str());
     if (!ca_names) fail(ca_key, client_auth.trusted_ca_file, "holds no PEM CA certificate");
     SSL_CTX_set_client_CA_list(ctx, ca_names);  // lets devices with several certificates pick ours
@@ -273,10 +281,17 @@ std::int64_t ServerTlsContext::certificate_expiry_seconds() const {
     return identity::seconds_until(X509_get0_notAfter(certificate_)).value_or(0);
 }
 
-void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) const {
+ClientCertificateCheck ServerTlsContext::new_check() const {
+    ClientCertificateCheck check;
     check.require_client_auth_eku = require_client_auth_eku_;
     check.user_names = user_names_;
     check.revocation = revocation_.get();
+    check.issuers = issuers_ ? &*issuers_ : nullptr;
+    return check;
+}
+
+void ServerTlsContext::verify_into(SSL* ssl, ClientCertificateCheck& check) const {
+    check = new_check();
     check.learn_distribution_points = refreshes_crls_;
     SSL_set_ex_data(ssl, check_index(), &check);
     // This handshake keeps the store of the moment even if a CRL refresh swaps in a new one.
@@ -314,10 +329,7 @@ void ServerTlsContext::check_resumed(SSL* ssl, ClientCertificateCheck& check) co
 }
 
 ClientCertificateCheck ServerTlsContext::verify_certificate(X509* leaf, STACK_OF(X509) * untrusted) const {
-    ClientCertificateCheck check;
-    check.require_client_auth_eku = require_client_auth_eku_;
-    check.user_names = user_names_;
-    check.revocation = revocation_.get();
+    ClientCertificateCheck check = new_check();
     const auto store = revocation_->current();
     const common::OpenSslPtr<X509_STORE_CTX, X509_STORE_CTX_free> context(X509_STORE_CTX_new());
     if (!context || X509_STORE_CTX_init(context.get(), store.get(), leaf, untrusted) != 1) {

@@ -61,11 +61,41 @@ TEST_F(ClientCertificateTest, SidExtensionCertificateIsAccepted) {
     EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "carol@example.test \"GET").empty());
 }
 
-TEST_F(ClientCertificateTest, DeviceSendingItsIssuingCaIsAcceptedWhenOnlyTheRootIsTrusted) {
-    start_gateway({.trusted_ca_file = "device-root.pem", .with_crls = true});
-    curl_report("chained",
-                "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");
+// With only the root listed, a device sending its issuing CA along is accepted where any CA under the
+// root may issue devices; by default only listed CAs may, and the refusal names the CA to list.
+TEST_F(ClientCertificateTest, DeviceSendingItsIssuingCaIsAcceptedWhenAnyCaBelowTheRootMayIssue) {
+    start_gateway({.trusted_ca_file = "device-root.pem",
+                   .with_crls = true,
+                   .client_auth = "      issuers: any_below_listed\n"});
+    curl_report("chained", sync_path);
     EXPECT_FALSE(wait_for_text(work_dir() / "easgate.err", "dave@example.test \"GET").empty());
+}
+
+TEST_F(ClientCertificateTest, ByDefaultOnlyTheListedCasIssueDevices) {
+    start_gateway({.trusted_ca_file = "device-root.pem", .with_crls = true});
+    expect_refused(
+        "chained",
+        "issued by \"CN=easgate test issuing CA\", a CA not listed in client_auth.trusted_ca_file");
+}
+
+// Another CA under the company root (one for Wi-Fi or a partner) issues a certificate with alice's UPN
+// and the Client Authentication EKU; the device sends that CA along. AD's NTAuth store would not let
+// it log alice on, and easgate does not let it read her mail, whichever way the root is listed.
+TEST_F(ClientCertificateTest, ACertificateFromAnotherCaUnderTheRootIsRefused) {
+    const std::vector<std::string> crls{"device-root.crl", "issuing-ca.crl", "issuing-ca-delta.crl",
+                                        "wifi-ca.crl"};
+    start_gateway({.crl_files = crls});
+    expect_refused("wifi-ca-alice", "issued by \"CN=easgate test Wi-Fi CA\", a CA not listed");
+    curl_report("alice", sync_path);  // the listed issuing CA's devices are unaffected
+}
+
+// The same chain passes where the admin lets any CA under the listed ones issue devices: what the
+// test above refuses is the issuer, not the chain or its CRLs.
+TEST_F(ClientCertificateTest, ACertificateFromAnotherCaUnderTheRootPassesWhereAnyCaMayIssue) {
+    const std::vector<std::string> crls{"device-root.crl", "issuing-ca.crl", "issuing-ca-delta.crl",
+                                        "wifi-ca.crl"};
+    start_gateway({.crl_files = crls, .client_auth = "      issuers: any_below_listed\n"});
+    curl_report("wifi-ca-alice", sync_path);
 }
 
 // A chain padded with junk certificates (verification would ignore them) to make easgate keep it,
@@ -123,7 +153,9 @@ TEST_F(ClientCertificateTest, RevokedCertificateIsRefusedWhenCrlsAreConfigured) 
 }
 
 TEST_F(ClientCertificateTest, RevokedCertificateIsRefusedWhenOnlyTheRootIsTrusted) {
-    start_gateway({.trusted_ca_file = "device-root.pem", .with_crls = true});
+    start_gateway({.trusted_ca_file = "device-root.pem",
+                   .with_crls = true,
+                   .client_auth = "      issuers: any_below_listed\n"});
     expect_refused("chained-revoked", "certificate revoked");
 }
 

@@ -88,7 +88,8 @@ TEST_F(CrlRefreshTest, AResumedSessionIsCheckedAgainstNewCrls) {
 TEST_F(CrlRefreshTest, AResumedSessionIsCheckedAgainWithTheIssuingCaTheDeviceSent) {
     start_gateway({.trusted_ca_file = "device-root.pem",
                    .with_crls = true,
-                   .client_auth = "      crl_refresh: {interval: 1s, timeout: 1s}\n"});
+                   .client_auth = "      issuers: any_below_listed\n"
+                                  "      crl_refresh: {interval: 1s, timeout: 1s}\n"});
     auto dave = device_tls(pki_dir() / "server-ca.pem", pki_dir() / "chained.pem", pki_dir() / "chained.key");
     const std::string request =
         std::string("GET ") + sync_path + " HTTP/1.1\r\nHost: mail\r\nConnection: close\r\n\r\n";

@@ -41,6 +41,7 @@ struct DoctorPki {
         write_file(dir / "other.key", server_issuing.issue(server).key_pem);
 
         write_file(dir / "device-cas.pem", issuing.cert_pem() + root.cert_pem());
+        write_file(dir / "root-only.pem", root.cert_pem());
         write_file(dir / "device-cas-renewed.pem", issuing.cert_pem() + renewed.cert_pem() + root.cert_pem());
         issue_devices();
         const auto week = hours(7 * 24);
@@ -70,6 +71,7 @@ struct DoctorPki {
     void issue_devices() {
         issuing.issue(device("alice@example.test")).write(dir, "good");
         renewed.issue(device("dave@example.test")).write(dir, "renewed-good");
+        issuing.issue(device("erin@example.test")).write(dir, "chained", issuing.cert_pem());
         const auto revoked = issuing.issue(device("revoked@example.test"));
         revoked.write(dir, "revoked");
         issuing.revoke(revoked);

@@ -16,6 +16,24 @@ TEST_F(DoctorTest, AGoodConfigurationPasses) {
     expect("listeners[0] CRL of CA", "PASS", "\"CN=Doctor Issuing CA\"");
     expect("trusted_ca_file CA", "PASS", "CA \"CN=Doctor Issuing CA\" (link");
     expect("trusted_ca_file CA", "PASS", "CA \"CN=Doctor Root CA\" (anchor: a root)");
+    expect("listeners[0] device issuers", "PASS",
+           "only the CAs listed in trusted_ca_file issue device certificates: \"CN=Doctor Issuing CA\"");
+}
+
+// An admin who listed only the root (a two-tier PKI): devices of the issuing CA are refused by default,
+// and the doctor says so before a phone does; with any_below_listed they pass, and that is warned about.
+TEST_F(DoctorTest, OnlyTheRootListedWarnsAndRefusesItsIssuingCasDevices) {
+    run({.crl_files = {}, .trusted_cas = "root-only.pem"}, "chained");
+    EXPECT_EQ(exit_code_, 1) << output_;
+    expect("listeners[0] device issuers", "WARN", "only roots are listed (\"CN=Doctor Root CA\")");
+    expect("accepted by listeners[0]", "FAIL",
+           "issued by \"CN=Doctor Issuing CA\", a CA not listed in client_auth.trusted_ca_file");
+    expect("accepted by listeners[0]", "FAIL", "add it to client_auth.trusted_ca_file");
+    run({.crl_files = {}, .client_auth = "      issuers: any_below_listed\n", .trusted_cas = "root-only.pem"},
+        "chained");
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect("listeners[0] device issuers", "WARN", "any CA under \"CN=Doctor Root CA\" may issue");
+    expect("accepted by listeners[0]", "PASS", "chains to client_auth.trusted_ca_file");
 }
 
 TEST_F(DoctorTest, AKeyNotMatchingTheCertificateFailsNamingTheKey) {

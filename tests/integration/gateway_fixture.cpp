@@ -123,6 +123,12 @@ void SuitePki::make(const std::filesystem::path& dir) {
     hank.write(dir, "hank");
     TestCa::create_root("rogue CA").issue(device("alice@example.test")).write(dir, "rogue");
     retired.issue(device("retired@example.test")).write(dir, "retired-issuer");
+    // Another CA under the root (for Wi-Fi, say), not listed: it can still issue a certificate naming
+    // alice with the Client Authentication EKU, and the device sends the CA along.
+    auto wifi = root.create_intermediate("easgate test Wi-Fi CA");
+    wifi.publish_at(cdp.url("wifi.crl"));
+    wifi.issue(device("alice@example.test")).write(dir, "wifi-ca-alice", wifi.cert_pem());
+    write_file(dir / "wifi-ca.crl", wifi.crl_pem());
 
     write_file(dir / "issuing-ca-expired.crl", issuing->crl_pem(-std::chrono::hours(1)));
     write_file(dir / "issuing-ca-expired-delta.crl", issuing->delta_crl_pem(-std::chrono::hours(1)));

@@ -25,6 +25,7 @@ protected:
                                             identity::UserNames names = identity::UserNames::required) const {
         auto listener = loopback_listener();
         listener.client_auth.trusted_ca_file = (dir / "trusted.pem").string();
+        listener.client_auth.issuers = issuers;
         write_file(listener.client_auth.trusted_ca_file, trusted_pem);
         for (std::size_t i = 0; i < crl_pems.size(); ++i) {
             listener.client_auth.crl_files.push_back((dir / ("ca-" + std::to_string(i) + ".crl")).string());
@@ -46,6 +47,7 @@ protected:
         return spec;
     }
 
+    config::DeviceIssuers issuers = config::DeviceIssuers::listed;  // client_auth.issuers
     std::filesystem::path dir = make_temp_dir("verify-certificate");
     TestCa root = TestCa::create_root("Verify Root CA");
     TestCa issuing = root.create_intermediate("Verify Issuing CA");
@@ -181,6 +183,13 @@ TEST_F(VerifyCertificateTest, ACertificateNamingNoUserPassesOnlyWhereNamesAreOpt
 
 TEST_F(VerifyCertificateTest, TheChainTheDeviceSendsIsUsedButNotTrusted) {
     const auto device = issuing.issue(alice());
+    const auto by_default = verify(root.cert_pem(), {}, device, issuing.cert_pem());
+    EXPECT_NE(by_default.refusal.find("issued by \"CN=Verify Issuing CA\", a CA not listed"),
+              std::string::npos)
+        << by_default.refusal;
+    EXPECT_EQ(by_default.verify_error, X509_V_ERR_CERT_UNTRUSTED);
+    EXPECT_FALSE(by_default.identity);
+    issuers = config::DeviceIssuers::any_below_listed;
     EXPECT_EQ(verify(root.cert_pem(), {}, device, issuing.cert_pem()).refusal, "");
     EXPECT_NE(verify(root.cert_pem(), {}, device).refusal, "");
 }
@@ -194,6 +203,7 @@ protected:
     void handshake(const std::string& trusted_pem) {
         auto listener = loopback_listener();
         listener.client_auth.trusted_ca_file = (dir / "trusted.pem").string();
+        listener.client_auth.issuers = issuers;
         write_file(listener.client_auth.trusted_ca_file, trusted_pem);
         context = std::make_unique<listener::ServerTlsContext>(listener, "listeners[0]");
         const auto device = issuing.issue(alice());
@@ -257,6 +267,7 @@ TEST_F(DeviceHandshakeTest, TheIssuingCaTheDeviceSendsIsKeptAsTheListedOne) {
 
 // With only the root listed, the device's issuing CA is what a resumed session is checked with.
 TEST_F(DeviceHandshakeTest, AnIssuingCaNotListedStaysTheDevicesOwn) {
+    issuers = config::DeviceIssuers::any_below_listed;
     handshake(root.cert_pem());
     STACK_OF(X509)* sent = SSL_get_peer_cert_chain(server.get());
     ASSERT_EQ(sk_X509_num(sent), 1);

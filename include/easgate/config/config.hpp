@@ -16,6 +16,12 @@ using std::chrono::milliseconds;
 
 enum class ClientAuthMode { required, optional };
 
+// Which CAs may issue device certificates. listed: only those in trusted_ca_file (AD's NTAuth store
+// holds the issuing CAs alike); a root listed there vouches for its issuing CAs, not for every CA
+// under it (a Wi-Fi or a partner's CA). any_below_listed: any CA that chains to trusted_ca_file,
+// sent along by the device.
+enum class DeviceIssuers { listed, any_below_listed };
+
 // cdp: each CA's CRL (and delta CRL) is fetched from the http:// CRL Distribution Points of the
 // certificates it issued, every interval, and swapped in without a restart.
 enum class CrlRefreshMode { off, cdp };
@@ -33,7 +39,8 @@ struct CrlRefresh {
 
 struct ClientAuthConfig {
     ClientAuthMode mode = ClientAuthMode::required;
-    std::string trusted_ca_file;         // the ONLY trust anchors for device certificates
+    std::string trusted_ca_file;  // the ONLY trust anchors for device certificates
+    DeviceIssuers issuers = DeviceIssuers::listed;
     std::vector<std::string> crl_files;  // when set, revocation is checked for the whole chain
     bool require_client_auth_eku = true;
     std::optional<CrlRefresh> crl_refresh;  // crl_files are then the seed and the fallback

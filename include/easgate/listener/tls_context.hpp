@@ -8,6 +8,7 @@
 
 #include "easgate/config/config.hpp"
 #include "easgate/identity/certificate_identity.hpp"
+#include "easgate/identity/listed_issuers.hpp"
 #include "easgate/identity/revocation_store.hpp"
 
 namespace easgate::listener {
@@ -19,6 +20,7 @@ struct ClientCertificateCheck {
     identity::UserNames user_names = identity::UserNames::required;
     identity::RevocationStore* revocation = nullptr;  // grace for expired CRLs; learns CDPs when refreshing
     bool learn_distribution_points = false;
+    const identity::ListedIssuers* issuers = nullptr;       // when set, the leaf's CA must be one of them
     std::optional<identity::CertificateIdentity> identity;  // set when the leaf was accepted
     std::string refusal;                                    // why the chain was refused, or empty
     int verify_error = 0;                                   // X509_V_ERR_… of the refusal, or 0
@@ -60,12 +62,16 @@ public:
     std::size_t cached_sessions() const;
 
 private:
+    // A check with this listener's rules, not yet made.
+    ClientCertificateCheck new_check() const;
+
     boost::asio::ssl::context context_;
     X509* certificate_ = nullptr;  // the server certificate, owned by context_
     bool require_client_auth_eku_;
     identity::UserNames user_names_;
     bool refreshes_crls_ = false;
     std::shared_ptr<identity::RevocationStore> revocation_;
+    std::optional<identity::ListedIssuers> issuers_;  // with client_auth.issuers: listed
 };
 
 // Whether config lets a device certificate that names no user through the handshake.

@@ -1,0 +1,34 @@
+#pragma once
+
+// Which CAs may issue device certificates when client_auth.issuers is "listed": those of
+// trusted_ca_file, and not every CA under a root listed there. AD's NTAuth store is the same rule
+// for Windows logons: a Wi-Fi, VPN or partner CA under the company root does not vouch for users.
+
+#include <openssl/x509.h>
+
+#include <string>
+#include <vector>
+
+#include "easgate/identity/trust_store.hpp"
+
+namespace easgate::identity {
+
+class ListedIssuers {
+public:
+    explicit ListedIssuers(const std::vector<X509Ptr>& cas);
+
+    // The CA that signed the leaf of a verified chain (chain[1]; the leaf itself when it is the
+    // chain's only certificate) when it is not listed, else null. A CA is matched by name and key:
+    // one renewed with the same key is itself, whichever of its certificates the chain holds.
+    X509* unlisted_issuer(STACK_OF(X509) * chain) const;
+
+    // The refusal of a device whose leaf issuer is not listed, naming that CA.
+    static std::string refusal(X509* issuer);
+
+private:
+    bool lists(X509* ca) const;
+
+    std::vector<X509Ptr> cas_;
+};
+
+}  // namespace easgate::identity
