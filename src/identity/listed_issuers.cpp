@@ -24,8 +24,8 @@ bool ListedIssuers::lists(X509* ca) const {
 
 X509* ListedIssuers::unlisted_issuer(STACK_OF(X509) * chain) const {
     const int count = sk_X509_num(chain);
-    if (count <= 0) return nullptr;  // no verified chain: verification refused it already
-    X509* issuer = sk_X509_value(chain, count > 1 ? 1 : 0);
+    if (count < 2 || !lists(sk_X509_value(chain, count - 1))) return nullptr;
+    X509* issuer = sk_X509_value(chain, 1);
     return lists(issuer) ? nullptr : issuer;
 }
 

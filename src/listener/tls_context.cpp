@@ -137,10 +137,25 @@ void share_listed_certificates(STACK_OF(X509) * sent, STACK_OF(X509) * verified)
     }
 }
 
+// A chain that reaches a listed CA through a CA that is not listed (client_auth.issuers: listed) is
+// refused for that first: a CRL missing for that CA, or an expiry, is not what the admin should fix.
+bool refuse_unlisted_issuer(ClientCertificateCheck& check, X509_STORE_CTX* store) {
+    if (!check.issuers) return false;
+    X509* issuer = check.issuers->unlisted_issuer(X509_STORE_CTX_get0_chain(store));
+    if (!issuer) return false;
+    X509_STORE_CTX_set_error_depth(store, 0);
+    X509_STORE_CTX_set_current_cert(store, sk_X509_value(X509_STORE_CTX_get0_chain(store), 0));
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_UNTRUSTED);
+    refuse(check, store, identity::ListedIssuers::refusal(issuer));
+    return true;
+}
+
 int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
     auto* check = check_of(store);
     X509* current = X509_STORE_CTX_get_current_cert(store);
     if (check->learn_distribution_points && current) check->revocation->learn_distribution_points(current);
+    const bool leaf_or_error = !preverified || X509_STORE_CTX_get_error_depth(store) == 0;
+    if (leaf_or_error && refuse_unlisted_issuer(*check, store)) return 0;
     if (!preverified) {
         if (tolerated(*check, store)) return 1;
         refuse(*check, store, identity::explain_verify_error(store));
@@ -152,13 +167,6 @@ int verify_client_certificate(int preverified, X509_STORE_CTX* store) {
     if (auto stale = identity::delta_crl_refusal(store, in_date); !stale.empty()) {
         refuse(*check, store, std::move(stale));
         return 0;
-    }
-    if (check->issuers) {
-        if (X509* issuer = check->issuers->unlisted_issuer(X509_STORE_CTX_get0_chain(store))) {
-            X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_UNTRUSTED);
-            refuse(*check, store, identity::ListedIssuers::refusal(issuer));
-            return 0;
-        }
     }
     X509* leaf = current;
     if (check->require_client_auth_eku && !has_client_auth_eku(leaf)) {

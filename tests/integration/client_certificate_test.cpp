@@ -89,6 +89,14 @@ TEST_F(ClientCertificateTest, ACertificateFromAnotherCaUnderTheRootIsRefused) {
     curl_report("alice", sync_path);  // the listed issuing CA's devices are unaffected
 }
 
+// Without that CA's CRL the chain fails its revocation check too; the refusal names what to fix first:
+// a CRL for a CA that may not issue devices would not let them in.
+TEST_F(ClientCertificateTest, AnUnlistedCaIsNamedBeforeItsMissingCrl) {
+    start_gateway({.with_crls = true});
+    expect_refused("wifi-ca-alice", "issued by \"CN=easgate test Wi-Fi CA\", a CA not listed");
+    EXPECT_EQ(gateway_log().find("unable to get certificate CRL"), std::string::npos) << gateway_log();
+}
+
 // The same chain passes where the admin lets any CA under the listed ones issue devices: what the
 // test above refuses is the issuer, not the chain or its CRLs.
 TEST_F(ClientCertificateTest, ACertificateFromAnotherCaUnderTheRootPassesWhereAnyCaMayIssue) {

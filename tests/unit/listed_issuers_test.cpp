@@ -83,9 +83,17 @@ TEST_F(ListedIssuersTest, ACaRenewedWithTheSameKeyIsStillListed) {
     EXPECT_EQ(listing({issuing.cert_pem()}).unlisted_issuer(chain.get()), nullptr);
 }
 
-TEST_F(ListedIssuersTest, AnEmptyChainNamesNoIssuer) {
+// What chain building left when it found no listed CA is not this check's to explain.
+TEST_F(ListedIssuersTest, AChainThatReachesNoListedCaNamesNoIssuer) {
+    const auto issuers = listing({issuing.cert_pem(), root.cert_pem()});
     const ChainPtr empty(sk_X509_new_null());
-    EXPECT_EQ(listing({root.cert_pem()}).unlisted_issuer(empty.get()), nullptr);
+    EXPECT_EQ(issuers.unlisted_issuer(empty.get()), nullptr);
+    const auto leaf_alone = chain_of({wifi.issue(alice()).cert_pem});
+    EXPECT_EQ(issuers.unlisted_issuer(leaf_alone.get()), nullptr);
+    const auto rogue = TestCa::create_root("Listed Rogue CA");
+    const TestCa rogue_issuing = rogue.create_intermediate("Listed Rogue Issuing CA");
+    const auto unanchored = chain_of({rogue_issuing.issue(alice()).cert_pem, rogue_issuing.cert_pem()});
+    EXPECT_EQ(issuers.unlisted_issuer(unanchored.get()), nullptr);
 }
 
 }  // namespace

@@ -17,9 +17,10 @@ class ListedIssuers {
 public:
     explicit ListedIssuers(const std::vector<X509Ptr>& cas);
 
-    // The CA that signed the leaf of a verified chain (chain[1]; the leaf itself when it is the
-    // chain's only certificate) when it is not listed, else null. A CA is matched by name and key:
-    // one renewed with the same key is itself, whichever of its certificates the chain holds.
+    // The CA that signed a chain's leaf (chain[1]) when the chain reaches a listed CA but that one
+    // is not listed, else null (a chain of the leaf alone, or one that reaches no listed CA, is
+    // another refusal's business). A CA is matched by name and key: one renewed with the same key
+    // is itself, whichever of its certificates the chain holds.
     X509* unlisted_issuer(STACK_OF(X509) * chain) const;
 
     // The refusal of a device whose leaf issuer is not listed, naming that CA.
