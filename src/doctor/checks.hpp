@@ -49,6 +49,11 @@ void check_exchange_device_lists(const config::Config& config, Report& report);
 // (or resource-based delegation on the target).
 void check_delegation_setup(const config::Config& config, Report& report);
 
+// Each server of each upstream, before any user: the connection as easgate makes it (TLS verified
+// with ca_file), an OPTIONS /Microsoft-Server-ActiveSync without credentials (refused with a 401
+// offering Negotiate where easgate delegates), and the server's clock from its Date header.
+void check_exchange_servers(const config::Config& config, Report& report);
+
 // --user: found, enabled, delegable; S4U2Self and S4U2Proxy; Exchange accepts the token.
 void check_user(const config::Config& config, const std::string& upn, SharedDirectory& shared,
                 Report& report);

@@ -34,6 +34,7 @@ Report run_doctor(const DoctorOptions& options) {
     check_directory(config, report);
     check_exchange_device_lists(config, report);
     check_delegation_setup(config, report);
+    check_exchange_servers(config, report);
     if (options.user) check_user(config, *options.user, shared, report);
     if (options.certificate)
         check_device_certificate(config, listeners, *options.certificate, shared, report);

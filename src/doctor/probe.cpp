@@ -144,6 +144,12 @@ std::string Probe::handshake(const std::string& host) {
     return "TLS handshake failed: " + error.message();
 }
 
+std::string Probe::open(const std::string& host, std::uint16_t port, bool tls) {
+    std::string error = connect(host, port);
+    if (error.empty() && tls) error = handshake(host);
+    return error;
+}
+
 std::string Probe::exchange(HttpRequest& request, HttpResponse& response) {
     request.prepare_payload();
     boost::beast::flat_buffer buffer;

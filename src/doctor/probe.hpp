@@ -33,6 +33,8 @@ public:
     std::string connect(const std::string& host, std::uint16_t port);
     std::string start_ldap_tls();  // the StartTLS extended operation, in the clear
     std::string handshake(const std::string& host);
+    // connect, then with tls the handshake: a server as easgate reaches it.
+    std::string open(const std::string& host, std::uint16_t port, bool tls);
     // Over TLS once handshake() worked, else in the clear.
     std::string exchange(HttpRequest& request, HttpResponse& response);
     // A Kerberos message to a KDC over TCP, and its reply (RFC 4120 7.2.2: each framed by its

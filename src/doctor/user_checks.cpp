@@ -70,14 +70,6 @@ void judge_answer(const HttpResponse& response, const std::string& principal, co
     }
 }
 
-bool connect_to(Probe& probe, const config::UpstreamTarget& server, Report& report) {
-    std::string error = probe.connect(server.host, server.port);
-    if (error.empty() && server.tls) error = probe.handshake(server.host);
-    if (error.empty()) return true;
-    report.fail("exchange", "connection to " + server.url, error, "check upstreams[].servers and ca_file");
-    return false;
-}
-
 // OPTIONS, which every device sends first, with the token.
 void ask_exchange(Probe& probe, const config::UpstreamTarget& server, const std::string& token,
                   const std::string& principal, Report& report) {
@@ -102,7 +94,11 @@ void check_upstream(const config::Config& config, const config::UpstreamConfig& 
     bool delegated = false;
     for (const auto& server : upstream.servers) {
         Probe probe(config.limits.upstream_connect_timeout, upstream.ca_file);
-        if (!connect_to(probe, server, report)) continue;
+        if (!probe.open(server.host, server.port, server.tls).empty()) {
+            report.skip("exchange", "Exchange accepts the token (" + server.url + ")",
+                        "no connection to it (see \"connection to " + server.url + "\" above)");
+            continue;
+        }
         const bool bind = server.tls && upstream.channel_binding == config::ChannelBinding::automatic;
         const auto token = run_to_completion(service.negotiate_token(
             principal, upstream.service_principal,

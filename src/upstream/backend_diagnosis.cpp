@@ -44,18 +44,15 @@ std::vector<std::string_view> offered_schemes(const std::vector<std::string_view
     return schemes;
 }
 
-namespace {
-
-bool names_negotiate(const std::vector<std::string_view>& schemes) {
+bool offers_negotiate(const std::vector<std::string_view>& challenges) {
+    const auto schemes = offered_schemes(challenges);
     return std::any_of(schemes.begin(), schemes.end(), [](std::string_view scheme) {
         return common::equals_ignoring_case(scheme, "Negotiate");
     });
 }
 
-}  // namespace
-
 bool asks_for_negotiate(const common::ResponseHeader& answer) {
-    return answer.result_int() == 401 && names_negotiate(offered_schemes(challenges_of(answer)));
+    return answer.result_int() == 401 && offers_negotiate(challenges_of(answer));
 }
 
 std::optional<std::chrono::seconds> clock_ahead_of(std::string_view date,
@@ -72,12 +69,6 @@ std::optional<std::chrono::seconds> clock_ahead_of(std::string_view date,
     return ahead;
 }
 
-namespace {
-
-// Kerberos's default tolerance (AD's "Maximum tolerance for computer clock synchronization").
-constexpr std::chrono::seconds kerberos_skew{300};
-
-// "7 min 12 s ahead of", "3 h 5 min behind", "12 days ahead of".
 std::string clock_difference(std::chrono::seconds ahead) {
     const long long seconds = std::chrono::abs(ahead).count();
     std::string text;
@@ -91,13 +82,16 @@ std::string clock_difference(std::chrono::seconds ahead) {
     return text + (ahead.count() > 0 ? " ahead of" : " behind");
 }
 
-}  // namespace
+const char* const clock_remedy =
+    "set both clocks from the domain's time: on easgate, chrony or systemd-timesyncd with the domain "
+    "controllers as servers; on Exchange, w32tm /resync (a domain member follows the PDC emulator, which "
+    "should follow a reliable source)";
 
 BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challenges, bool token_sent,
                                     bool delegating, std::optional<std::chrono::seconds> clock_ahead) {
     BackendRefusal refusal;
     const auto schemes = offered_schemes(challenges);
-    const bool negotiate = names_negotiate(schemes);
+    const bool negotiate = offers_negotiate(challenges);
     for (const auto scheme : schemes)
         refusal.offered += (refusal.offered.empty() ? "" : ", ") + std::string(scheme);
     if (refusal.offered.empty()) refusal.offered = "nothing";
@@ -123,10 +117,7 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
             "the token was refused: Exchange's clock is " + clock_difference(*clock_ahead) +
             " easgate's (its Date header), and Kerberos refuses a ticket from a clock more than 5 "
             "minutes off";
-        refusal.remedy =
-            "set both clocks from the domain's time: on easgate, chrony or systemd-timesyncd with the domain "
-            "controllers as servers; on Exchange, w32tm /resync (a domain member follows the PDC emulator, "
-            "which should follow a reliable source)";
+        refusal.remedy = clock_remedy;
     } else {
         refusal.cause = "the token was refused: Exchange did not accept the delegated Kerberos ticket";
         refusal.remedy =

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cdp_server.hpp"
 #include "child_process.hpp"
 #include "test_pki.hpp"
 
@@ -97,13 +98,21 @@ struct DoctorSetup {
     std::string public_name = "localhost";
     std::string client_auth;  // more YAML lines under client_auth, each "      key: value\n"
     std::string trusted_cas = "device-cas.pem";
-    std::string sections;  // more top-level YAML, e.g. "directory:\n  uris: …\n"
+    std::string sections;         // more top-level YAML, e.g. "directory:\n  uris: …\n"
+    std::string exchange_answer;  // what the stand-in Exchange answers; default: IIS's 401, dated now
+    std::string exchange_url;     // upstreams[0].servers[0]; default: that stand-in
 };
 
 class DoctorTest : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { pki_ = std::make_unique<DoctorPki>(); }
-    static void TearDownTestSuite() { pki_.reset(); }
+    static void SetUpTestSuite() {
+        pki_ = std::make_unique<DoctorPki>();
+        exchange_ = std::make_unique<CdpServer>();
+    }
+    static void TearDownTestSuite() {
+        pki_.reset();
+        exchange_.reset();
+    }
     void TearDown() override { std::filesystem::remove_all(work_); }
 
     // Runs `easgate doctor --json` on the configuration; its exit code and report.
@@ -112,6 +121,11 @@ protected:
         std::string crls;
         for (const auto& name : setup.crl_files) crls += (crls.empty() ? "" : ", ") + (dir / name).string();
         const auto config = work_ / "easgate.yaml";
+        exchange_->answer_with("Microsoft-Server-ActiveSync",
+                               setup.exchange_answer.empty() ? iis_refusal() : setup.exchange_answer);
+        const std::string exchange_url = setup.exchange_url.empty()
+                                             ? "http://127.0.0.1:" + std::to_string(exchange_->port())
+                                             : setup.exchange_url;
         // clang-format off
         write_file(config,
                    "listeners:\n"
@@ -125,7 +139,7 @@ protected:
                    "      crl_files: [" + crls + "]\n" + setup.client_auth +
                    "upstreams:\n"
                    "  - name: exchange\n"
-                   "    servers: [https://localhost:1]\n"
+                   "    servers: [" + exchange_url + "]\n"
                    "identity:\n"
                    "  strong_mapping: " + setup.strong_mapping + "\n" + setup.sections);
         // clang-format on
@@ -161,6 +175,7 @@ protected:
     }
 
     inline static std::unique_ptr<DoctorPki> pki_;
+    inline static std::unique_ptr<CdpServer> exchange_;  // Exchange's first answer, as the doctor asks for it
     std::filesystem::path work_ = make_temp_dir("doctor");
     int exit_code_ = -1;
     std::string output_;

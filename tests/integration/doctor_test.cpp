@@ -20,6 +20,33 @@ TEST_F(DoctorTest, AGoodConfigurationPasses) {
            "only the CAs listed in trusted_ca_file issue device certificates: \"CN=Doctor Issuing CA\"");
 }
 
+// Exchange as easgate reaches it, before any user: here without a kerberos: section, so its 401 is
+// no fault; its clock is read from its Date header.
+TEST_F(DoctorTest, ExchangeIsReachedAndItsClockRead) {
+    run();
+    EXPECT_EQ(exit_code_, 0) << output_;
+    expect("connection to http://127.0.0.1:", "PASS", "TCP (plain http");
+    expect("without credentials", "PASS", "OPTIONS /Microsoft-Server-ActiveSync: 401");
+    expect(" clock", "PASS", "Exchange's clock agrees with this host's");
+    EXPECT_EQ(count("exchange", "WARN") + count("exchange", "FAIL"), 0u) << output_;
+}
+
+TEST_F(DoctorTest, AnExchangeClockSevenMinutesAheadWarnsAndAStoppedPoolIsNamed) {
+    run({.exchange_answer = iis_refusal("Negotiate, NTLM", std::chrono::seconds(7 * 60 + 12))});
+    expect(" clock", "WARN", "Exchange's clock is 7 min 1");  // 12 s, or 11 when the second turned
+    expect(" clock", "WARN", "ahead of this host's");
+    expect(" clock", "WARN", "w32tm /resync");
+    run({.exchange_answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"});
+    expect("without credentials", "WARN", "MSExchangeSyncAppPool");
+    expect(" clock", "SKIP", "no Date header");
+}
+
+TEST_F(DoctorTest, AnExchangeThatCannotBeReachedFails) {
+    run({.exchange_url = "http://127.0.0.1:" + std::to_string(free_tcp_port())});
+    EXPECT_EQ(exit_code_, 1) << output_;
+    expect("connection to http://127.0.0.1:", "FAIL", "check upstreams[].servers");
+}
+
 // An admin who listed only the root (a two-tier PKI): devices of the issuing CA are refused by default,
 // and the doctor says so before a phone does; with any_below_listed they pass, and that is warned about.
 TEST_F(DoctorTest, OnlyTheRootListedWarnsAndRefusesItsIssuingCasDevices) {

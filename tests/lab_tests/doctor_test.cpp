@@ -3,6 +3,7 @@
 // undone in TearDown, failed test or not: the other lab tests share the domain.
 #include <string>
 
+#include "cdp_server.hpp"
 #include "doctor_fixture.hpp"
 #include "fault_relay.hpp"
 #include "negotiate_less_backend.hpp"
@@ -25,6 +26,9 @@ TEST_F(DoctorTest, HealthySetUpPassesEndToEndForAlice) {
                                                           {"delegation", "protocol transition"},
                                                           {"user", "alice@example.test"},
                                                           {"delegation", "S4U2Self and S4U2Proxy"},
+                                                          {"exchange", "connection to"},
+                                                          {"exchange", "without credentials"},
+                                                          {"exchange", " clock"},
                                                           {"exchange", "Exchange accepts the token"}}) {
         EXPECT_EQ(run.verdict(area, check), "PASS") << area << "/" << check << "\n" << run.output;
     }
@@ -273,6 +277,38 @@ TEST_F(DoctorTest, BackendWithoutNegotiateFailsWithTheIisSetting) {
     EXPECT_NE(text.find("add Negotiate to Windows Authentication on Microsoft-Server-ActiveSync"),
               std::string::npos)
         << text;
+}
+
+// Before any user: Exchange's first answer to a device offers no Negotiate, so easgate would never
+// send its token. Found without --user.
+TEST_F(DoctorTest, BackendWithoutNegotiateFailsBeforeAnyUser) {
+    const NegotiateLessBackend backend(work_);
+    const auto run = doctor(write_config({.upstream_server = backend.url()}));
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_EQ(run.verdict("exchange", "without credentials"), "FAIL") << run.output;
+    const auto text = run.text("exchange", "without credentials");
+    EXPECT_NE(
+        text.find("negotiate_not_offered: OPTIONS /Microsoft-Server-ActiveSync: 401 offering NTLM, Basic"),
+        std::string::npos)
+        << text;
+    EXPECT_NE(text.find("Set-ActiveSyncVirtualDirectory"), std::string::npos) << text;
+}
+
+// An Exchange whose clock runs 7 minutes ahead (its Date header): Kerberos will refuse every ticket
+// easgate delegates, which the doctor says before any device is refused.
+TEST_F(DoctorTest, AnExchangeClockMoreThanFiveMinutesOffFails) {
+    CdpServer skewed;
+    skewed.answer_with("Microsoft-Server-ActiveSync",
+                       iis_refusal("Negotiate, NTLM", std::chrono::seconds(7 * 60 + 30)));
+    const auto run =
+        doctor(write_config({.upstream_server = "http://127.0.0.1:" + std::to_string(skewed.port())}));
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_EQ(run.verdict("exchange", "without credentials"), "PASS") << run.output;
+    EXPECT_EQ(run.verdict("exchange", " clock"), "FAIL") << run.output;
+    const auto text = run.text("exchange", " clock");
+    EXPECT_NE(text.find("clock_skew: Exchange's clock is 7 min "), std::string::npos) << text;
+    EXPECT_NE(text.find("ahead of this host's"), std::string::npos) << text;
+    EXPECT_NE(text.find("w32tm /resync"), std::string::npos) << text;
 }
 
 // Exchange with Extended Protection (the lab's port 8445): the doctor's token is bound to its TLS

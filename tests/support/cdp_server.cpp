@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <ctime>
 #include <stdexcept>
 #include <system_error>
 
@@ -46,6 +49,26 @@ void send_all(int fd, const std::string& text) {
 
 }  // namespace
 
+std::string http_date(std::chrono::seconds ahead) {
+    const auto when = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + ahead);
+    std::tm utc{};
+    gmtime_r(&when, &utc);
+    std::array<char, 64> date{};
+    std::strftime(date.data(), date.size(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    return date.data();
+}
+
+std::string iis_refusal(const std::string& challenges, std::chrono::seconds ahead) {
+    std::string answer = "HTTP/1.1 401 Unauthorized\r\nServer: Microsoft-IIS/10.0\r\n";
+    std::size_t start = 0;
+    while (start < challenges.size()) {  // one field per scheme, as IIS sends them
+        const auto end = std::min(challenges.find(", ", start), challenges.size());
+        answer += "WWW-Authenticate: " + challenges.substr(start, end - start) + "\r\n";
+        start = end + 2;
+    }
+    return answer + "Date: " + http_date(ahead) + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+}
+
 CdpServer::CdpServer() {
     listen_fd_ = listen_on(0);
     port_ = port_of(listen_fd_);
@@ -67,6 +90,11 @@ void CdpServer::publish(const std::string& name, std::string body) {
 void CdpServer::unpublish_all() {
     const std::lock_guard lock(mutex_);
     bodies_.clear();
+}
+
+void CdpServer::answer_with(const std::string& name, std::string answer) {
+    const std::lock_guard lock(mutex_);
+    answers_[name] = std::move(answer);
 }
 
 int CdpServer::requests(const std::string& name) const {
@@ -116,14 +144,20 @@ void CdpServer::answer(int connection) {
     if (path_start == std::string::npos || path_end == std::string::npos) return;
     const std::string name = request.substr(path_start + 2, path_end - path_start - 2);
     std::string body;
+    std::string whole_answer;
     bool found = false;
     {
         const std::lock_guard lock(mutex_);
         ++requests_[name];
+        if (const auto it = answers_.find(name); it != answers_.end()) whole_answer = it->second;
         if (const auto it = bodies_.find(name); it != bodies_.end()) {
             body = it->second;
             found = true;
         }
+    }
+    if (!whole_answer.empty()) {
+        send_all(connection, whole_answer);
+        return;
     }
     send_all(connection, std::string(found ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found") +
                              "\r\nContent-Type: application/pkix-crl\r\nContent-Length: " +

@@ -4,6 +4,7 @@
 // so a gateway can fetch CRLs from the URLs written into the test PKI's certificates.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -11,6 +12,13 @@
 #include <thread>
 
 namespace easgate::testing {
+
+// An HTTP Date field's value (IMF-fixdate) for a clock `ahead` of this one, as IIS dates each answer.
+std::string http_date(std::chrono::seconds ahead = {});
+
+// What IIS answers a request without credentials where Windows Authentication is on: a 401 with
+// these WWW-Authenticate challenges ("" for none), dated by a clock `ahead` of this one.
+std::string iis_refusal(const std::string& challenges = "Negotiate, NTLM", std::chrono::seconds ahead = {});
 
 class CdpServer {
 public:
@@ -25,6 +33,9 @@ public:
     // GET /<name> answers body from now on; an unpublished name answers 404.
     void publish(const std::string& name, std::string body);
     void unpublish_all();
+    // Any request for /<name> gets answer, a whole HTTP answer (status line, fields, body), from now
+    // on: a stand-in for another plain HTTP server (Exchange's first answer, for the doctor).
+    void answer_with(const std::string& name, std::string answer);
     // How many GETs asked for name.
     int requests(const std::string& name) const;
     // stop() closes the listening socket (fetches are refused); start() opens it again.
@@ -41,6 +52,7 @@ private:
     std::thread thread_;
     mutable std::mutex mutex_;
     std::map<std::string, std::string> bodies_;
+    std::map<std::string, std::string> answers_;
     std::map<std::string, int> requests_;
 };
 

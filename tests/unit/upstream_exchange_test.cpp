@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "captured_log.hpp"
+#include "cdp_server.hpp"
 #include "upstream_exchange_fixture.hpp"
 
 namespace easgate::testing {
@@ -172,14 +173,8 @@ TEST_F(UpstreamExchangeTest, ARefusedTicketIsRenewedAndTheRequestSentAgainWithTh
 // IIS dates every answer: a refusal from a server whose clock is 10 minutes ahead is put down to
 // the clocks in the log.
 TEST_F(UpstreamExchangeTest, ARefusalFromAServerWhoseClockIsOffNamesTheClocks) {
-    const auto ahead =
-        std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + std::chrono::seconds(630));
-    std::tm utc{};
-    gmtime_r(&ahead, &utc);
-    std::array<char, 64> date{};
-    std::strftime(date.data(), date.size(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
-    const auto refused =
-        http_response(401, "", "WWW-Authenticate: Negotiate\r\nDate: " + std::string(date.data()) + "\r\n");
+    const auto refused = http_response(
+        401, "", "WWW-Authenticate: Negotiate\r\nDate: " + http_date(std::chrono::seconds(630)) + "\r\n");
     exchange_.script({ExchangeStep::answer(refused)});
     CapturedLog log;
     const auto outcome = forward(sync_post, {tokens_});

@@ -27,6 +27,7 @@ std::vector<std::string_view> challenges_of(const Answer& answer) {
     return challenges;
 }
 std::vector<std::string_view> offered_schemes(const std::vector<std::string_view>& challenges);
+bool offers_negotiate(const std::vector<std::string_view>& challenges);
 // Whether a 401 asks for a Negotiate token (on_challenge sends the request again with one).
 bool asks_for_negotiate(const common::ResponseHeader& answer);
 
@@ -50,6 +51,13 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
 // the field is missing or unreadable. The field has whole seconds: good enough for minutes of skew.
 std::optional<std::chrono::seconds> clock_ahead_of(std::string_view date,
                                                    std::chrono::system_clock::time_point now);
+// Kerberos's default tolerance (AD's "Maximum tolerance for computer clock synchronization").
+inline constexpr std::chrono::seconds kerberos_skew{300};
+// A difference clock_ahead_of measured, before the other clock's name: "7 min 12 s ahead of",
+// "3 h 5 min behind", "12 days ahead of".
+std::string clock_difference(std::chrono::seconds ahead);
+// How to set easgate's and Exchange's clocks right.
+extern const char* const clock_remedy;
 
 // Passive health checking: what the answer Exchange sent says of its server.
 // - fails (with why), as a refused connection does: a 502, 503 or 504 that is not throttling (IIS

@@ -1,0 +1,115 @@
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include "checks.hpp"
+#include "easgate/upstream/backend_diagnosis.hpp"
+#include "probe.hpp"
+
+namespace easgate::doctor {
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr const char* exchange_area = "exchange";
+
+// What IIS answers a device's first request, before any credentials: where easgate delegates, a
+// 401 that offers Negotiate (easgate sends its token only then).
+void judge_anonymous_answer(const HttpResponse& response, bool delegating, const std::string& url,
+                            Report& report) {
+    const std::string check = url + " without credentials";
+    const unsigned status = response.result_int();
+    const auto challenges = upstream::challenges_of(response);
+    const std::string found = "OPTIONS /Microsoft-Server-ActiveSync: " + std::to_string(status);
+    if (status == 401 && delegating) {
+        const auto refusal = upstream::read_backend_refusal(challenges, false);
+        if (upstream::offers_negotiate(challenges)) {
+            report.pass(
+                exchange_area, check,
+                found + " offering " + refusal.offered + ": easgate's Kerberos token will be asked for");
+        } else {
+            report.fail(
+                exchange_area, check,
+                "negotiate_not_offered: " + found + " offering " + refusal.offered + ": " + refusal.cause,
+                refusal.remedy);
+        }
+        return;
+    }
+    if (status / 100 == 2 && delegating) {
+        report.warn(
+            exchange_area, check,
+            found +
+                ": Exchange let in a request without credentials, so it never asks for easgate's "
+                "Kerberos token and does not know the user",
+            "turn Anonymous Authentication off on Microsoft-Server-ActiveSync and Windows "
+            "Authentication (Negotiate) on: IIS Manager → Default Web Site → Microsoft-Server-ActiveSync "
+            "→ Authentication");
+        return;
+    }
+    if (status / 100 == 5 || status == 404) {
+        report.warn(exchange_area, check, found,
+                    "see Exchange's IIS log for why it answered " + std::to_string(status) +
+                        " (503: the MSExchangeSyncAppPool application pool is stopped; 404: no ActiveSync at "
+                        "this URL, check upstreams[].servers)");
+        return;
+    }
+    report.pass(exchange_area, check, found);
+}
+
+// Kerberos refuses tickets between clocks more than 5 minutes apart; IIS dates every answer.
+void judge_clock(const HttpResponse& response, bool delegating, const std::string& url, Report& report) {
+    const std::string check = url + " clock";
+    const auto ahead =
+        upstream::clock_ahead_of(response[http::field::date], std::chrono::system_clock::now());
+    if (!ahead) {
+        report.skip(exchange_area, check, "its answer has no Date header to read its clock from");
+        return;
+    }
+    std::string found = ahead->count() == 0
+                            ? "Exchange's clock agrees with this host's"
+                            : "Exchange's clock is " + upstream::clock_difference(*ahead) + " this host's";
+    found += " (its Date header, to the second)";
+    const auto off = std::chrono::abs(*ahead);
+    if (off > upstream::kerberos_skew && delegating) {
+        report.fail(
+            exchange_area, check,
+            "clock_skew: " + found + ": Kerberos refuses tickets between clocks more than 5 minutes apart",
+            upstream::clock_remedy);
+    } else if (off > std::chrono::seconds(60)) {
+        report.warn(exchange_area, check, found, upstream::clock_remedy);
+    } else {
+        report.pass(exchange_area, check, found);
+    }
+}
+
+}  // namespace
+
+void check_exchange_servers(const config::Config& config, Report& report) {
+    for (const auto& upstream : config.upstreams) {
+        const bool delegating = config.kerberos && !upstream.service_principal.empty();
+        for (const auto& server : upstream.servers) {
+            const std::string connection = "connection to " + server.url;
+            Probe probe(config.limits.upstream_connect_timeout, upstream.ca_file);
+            if (const auto error = probe.open(server.host, server.port, server.tls); !error.empty()) {
+                report.fail(exchange_area, connection, error,
+                            "check upstreams[].servers, the network path, and upstreams[].ca_file");
+                continue;
+            }
+            report.pass(exchange_area, connection,
+                        server.tls ? "TLS: its certificate verified, for the name " + server.host
+                                   : "TCP (plain http: nothing verifies the server)");
+            HttpRequest request(http::verb::options, "/Microsoft-Server-ActiveSync", 11);
+            request.set(http::field::host, server.host_header());
+            request.set(http::field::user_agent, "easgate-doctor");
+            HttpResponse response;
+            if (const auto error = probe.exchange(request, response); !error.empty()) {
+                report.fail(exchange_area, "answer of " + server.url, error,
+                            "check that Exchange is up: IIS, and its MSExchangeSyncAppPool application pool");
+                continue;
+            }
+            judge_anonymous_answer(response, delegating, server.url, report);
+            judge_clock(response, delegating, server.url, report);
+        }
+    }
+}
+
+}  // namespace easgate::doctor
