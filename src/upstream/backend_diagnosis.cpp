@@ -120,11 +120,20 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
         refusal.remedy = clock_remedy;
     } else {
         refusal.cause = "the token was refused: Exchange did not accept the delegated Kerberos ticket";
+        // Where Exchange's Date shows the clocks agree, they are not what to check.
+        const bool clocks_agree = clock_ahead && std::chrono::abs(*clock_ahead) <= std::chrono::seconds(60);
+        if (clocks_agree) refusal.cause += " (its clock agrees with easgate's)";
         refusal.remedy =
             "IIS must be able to decrypt it: the SPN in upstreams[].service_principal must be on the "
             "account whose key IIS uses (the Alternate Service Account on load-balanced servers; setspn "
-            "-Q), with that key current on every server (its keytab or password); the clocks of easgate "
-            "and Exchange must be less than 5 minutes apart (Kerberos refuses more; check NTP on both); "
+            "-Q), with that key current on every server (its keytab or password); ";
+        if (!clocks_agree) {
+            refusal.remedy +=
+                "the clocks of easgate and Exchange must be less than 5 minutes apart (Kerberos refuses "
+                "more; "
+                "check NTP on both); ";
+        }
+        refusal.remedy +=
             "and if Exchange requires Extended Protection, the token must be bound to the TLS connection "
             "(keep upstreams[].channel_binding: auto, and let no device terminate TLS between easgate and "
             "Exchange)";

@@ -93,8 +93,25 @@ TEST(BackendDiagnosis, A401FromAServerWhoseClockIsOffNamesTheClocks) {
     EXPECT_NE(behind.find("6 min 40 s behind"), std::string::npos) << behind;
     const auto hours = read_backend_refusal(iis, true, true, std::chrono::hours(3)).cause;
     EXPECT_NE(hours.find("3 h 0 min ahead of"), std::string::npos) << hours;
-    for (const auto close : {std::chrono::seconds(300), std::chrono::seconds(-120)})
-        EXPECT_NE(read_backend_refusal(iis, true, true, close).remedy.find("setspn -Q"), std::string::npos);
+    for (const auto close : {std::chrono::seconds(300), std::chrono::seconds(-120)}) {
+        const auto refused = read_backend_refusal(iis, true, true, close);
+        EXPECT_NE(refused.remedy.find("setspn -Q"), std::string::npos);
+        EXPECT_NE(refused.remedy.find("5 minutes apart"), std::string::npos);  // close to the limit
+    }
+}
+
+// Exchange's Date within a minute of easgate's clock: the clocks are not named among the causes.
+TEST(BackendDiagnosis, A401FromAServerWhoseClockAgreesLeavesTheClocksOut) {
+    const std::vector<std::string_view> iis{"Negotiate", "NTLM"};
+    for (const auto agreeing :
+         {std::chrono::seconds(0), std::chrono::seconds(-60), std::chrono::seconds(45)}) {
+        const auto refused = read_backend_refusal(iis, true, true, agreeing);
+        EXPECT_NE(refused.cause.find("(its clock agrees with easgate's)"), std::string::npos)
+            << refused.cause;
+        EXPECT_EQ(refused.remedy.find("clocks"), std::string::npos) << refused.remedy;
+        EXPECT_NE(refused.remedy.find("setspn -Q"), std::string::npos);
+        EXPECT_NE(refused.remedy.find("channel_binding: auto"), std::string::npos);
+    }
 }
 
 }  // namespace
