@@ -41,6 +41,10 @@ void check_each_kdc(const config::KerberosConfig& kerberos, Report& report);
 // Each directory URI: reachable, TLS verified, bind works (and which of these failed).
 void check_directory(const config::Config& config, Report& report);
 
+// Each listener's issuing CAs (its roots, where it lists nothing else) against AD's NTAuth store,
+// the CAs Windows trusts to issue logon certificates: one easgate trusts and Windows doesn't warns.
+void check_ntauth(const config::Config& config, Report& report);
+
 // With policy.use_exchange_device_lists: Exchange's device-list attributes are in the schema, not
 // confidential, and some account's list is readable by easgate's account.
 void check_exchange_device_lists(const config::Config& config, Report& report);

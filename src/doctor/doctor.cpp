@@ -32,6 +32,7 @@ Report run_doctor(const DoctorOptions& options) {
     const auto listeners = check_listeners(config, options.certificate, shared, report);
     check_kerberos(config, report);
     check_directory(config, report);
+    check_ntauth(config, report);
     check_exchange_device_lists(config, report);
     check_delegation_setup(config, report);
     check_exchange_servers(config, report);

@@ -188,6 +188,32 @@ make_lab_pki() {
     chmod 600 "$d"/*.key "$d"/clients/*.key
 }
 
+# ldapadd|ldapmodify (LDIF on stdin) as the domain's Administrator, over LDAPS to dc1.
+admin_ldap() {
+    LDAPTLS_CACERT="$LAB_PKI_DIR/ca.pem" "$1" -x -H "ldaps://$LAB_DC_HOST" \
+        -D "CN=Administrator,CN=Users,DC=${LAB_DNS_DOMAIN//./,DC=}" -w "$LAB_ADMIN_PASSWORD" \
+        >>"$LAB_LOG_DIR/pki.log" 2>&1
+}
+
+# The issuing CA in the forest's NTAuth store, as an enterprise CA publishes itself (certutil
+# -dspublish -f <CA>.cer NTAuthCA for another): the CAs Windows trusts to issue logon
+# certificates, which `easgate doctor` compares with trusted_ca_file. The root is not there, as in
+# AD CS. Over LDAPS as Administrator, into dc1; afresh on every start. Needs dc1 running.
+publish_ntauth_in_directory() {
+    local d="$LAB_PKI_DIR" base_dn="DC=${LAB_DNS_DOMAIN//./,DC=}" rc=0 ca64
+    local dn="CN=NTAuthCertificates,CN=Public Key Services,CN=Services,CN=Configuration,$base_dn"
+    ca64=$(openssl x509 -in "$d/issuing-ca.pem" -outform DER | base64 -w0)
+    # certificationAuthority must have both revocation lists; AD CS puts a single zero byte in each.
+    printf 'dn: %s\nobjectClass: certificationAuthority\ncACertificate:: %s\nauthorityRevocationList:: AA==\ncertificateRevocationList:: AA==\n\n' \
+        "$dn" "$ca64" | admin_ldap ldapadd || rc=$?
+    if [ "$rc" = 68 ]; then  # already there: this start's issuing CA replaces the old one
+        rc=0
+        printf 'dn: %s\nchangetype: modify\nreplace: cACertificate\ncACertificate:: %s\n\n' "$dn" "$ca64" \
+            | admin_ldap ldapmodify || rc=$?
+    fi
+    [ "$rc" = 0 ] || die "publishing the issuing CA in NTAuth failed (log: $LAB_LOG_DIR/pki.log)"
+}
+
 # The CRLs published to Active Directory as well, as AD CS does at the ldap:/// location of its CDP
 # ("Publish CRLs to this location"; certutil -dspublish for an offline root): one
 # cRLDistributionPoint object per CA under CN=<CA host>,CN=CDP,CN=Public Key Services,… in the
@@ -198,10 +224,6 @@ publish_crls_in_directory() {
     local d="$LAB_PKI_DIR" base_dn="DC=${LAB_DNS_DOMAIN//./,DC=}" i dn ldif rc
     local cdp="CN=pki,CN=CDP,CN=Public Key Services,CN=Services,CN=Configuration,$base_dn"
     der64() { openssl crl -in "$1" -outform DER | base64 -w0; }
-    admin_ldap() { # ldapadd|ldapmodify: LDIF on stdin
-        LDAPTLS_CACERT="$d/ca.pem" "$1" -x -H "ldaps://$LAB_DC_HOST" \
-            -D "CN=Administrator,CN=Users,$base_dn" -w "$LAB_ADMIN_PASSWORD" >>"$LAB_LOG_DIR/pki.log" 2>&1
-    }
     printf 'dn: %s\nobjectClass: container\n\n' "$cdp" | admin_ldap ldapadd || rc=$?
     [ "${rc:-0}" = 0 ] || [ "${rc:-0}" = 68 ] || die "creating $cdp in the directory failed (log: $LAB_LOG_DIR/pki.log)"
     for i in 0 1; do

@@ -97,6 +97,7 @@ if [ "$PKI_RENEWED" = 1 ]; then stop_pid samba-dc2; stop_pid samba; fi  # new DC
 start_dc samba "$LAB_DC_IP" "$LAB_DC_HOST" "$LAB_SMB_CONF" "$LAB_LOG_DIR/samba.log"
 log "phase samba: KDC and LDAP answer on $LAB_DC_IP after $(elapsed "$T_SAMBA")"
 publish_crls_in_directory  # before dc2 starts: it replicates them
+publish_ntauth_in_directory
 PHASE_SAMBA="$(elapsed "$T_SAMBA")"
 
 T_DC2=$(now_ms)

@@ -53,6 +53,7 @@ struct DoctorConfig {
     std::string krb5_conf;                          // the lab's when empty
     std::string kerberos;                           // more YAML lines in the kerberos section
     std::string sections;                           // more top-level sections (policy:)
+    std::string trusted_ca_file;                    // the lab's CA file when empty
 };
 
 class DoctorTest : public ::testing::Test {
@@ -76,8 +77,11 @@ protected:
             kerberos.replace(kerberos.find(lab().at(options.keytab_var)), lab().at(options.keytab_var).size(),
                              options.keytab_file);
         const std::string yaml =
-            "listeners:\n" + lab().listener_yaml(free_tcp_port(), lab().at("LAB_CA_FILE")) + "upstreams:\n" +
-            upstream + lab().directory_yaml(options.directory_uris) + kerberos + options.sections;
+            "listeners:\n" +
+            lab().listener_yaml(free_tcp_port(), options.trusted_ca_file.empty() ? lab().at("LAB_CA_FILE")
+                                                                                 : options.trusted_ca_file) +
+            "upstreams:\n" + upstream + lab().directory_yaml(options.directory_uris) + kerberos +
+            options.sections;
         const auto path = work_ / "easgate.yaml";
         write_file(path, yaml);
         return path.string();
