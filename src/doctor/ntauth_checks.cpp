@@ -80,6 +80,20 @@ void compare_listener(const config::ListenerConfig& listener, const std::string&
     }
     if (!published.empty())
         report.pass("tls", check, "in AD's NTAuth store, as for Windows logons: " + published);
+    if (listener.client_auth.issuers != config::DeviceIssuers::listed) return;
+    // A second issuing CA under the listed root, left out: its devices are refused.
+    for (const auto& ca : ntauth) {
+        const bool listed = std::any_of(
+            cas.begin(), cas.end(), [&ca](const X509Ptr& own) { return X509_cmp(own.get(), ca.get()) == 0; });
+        if (listed || !identity::certificate_signer(ca.get(), cas)) continue;
+        report.warn(
+            "tls", check,
+            "AD's NTAuth store holds CA " + quoted_subject(ca.get()) +
+                ", issued by a CA listed here but not listed itself: device certificates it issues are "
+                "refused (client_auth.issuers: listed)",
+            "if it issues device certificates, add it to " + prefix +
+                ".client_auth.trusted_ca_file (`certutil -ca.cert`, Base-64)");
+    }
 }
 
 }  // namespace

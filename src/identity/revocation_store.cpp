@@ -130,13 +130,7 @@ void RevocationStore::learn_distribution_points(X509* cert) {
         if (std::all_of(bases.begin(), bases.end(), known) &&
             std::all_of(deltas.begin(), deltas.end(), known))
             return;
-        const bool signed_by_anchor =
-            std::any_of(anchors_.begin(), anchors_.end(), [cert](const X509Ptr& anchor) {
-                return X509_check_issued(anchor.get(), cert) == X509_V_OK &&
-                       X509_verify(cert, X509_get0_pubkey(anchor.get())) == 1;
-            });
-        ERR_clear_error();
-        if (!signed_by_anchor) return;
+        if (!certificate_signer(cert, anchors_)) return;
         const bool new_base = add_points_locked(bases, false);
         if (add_points_locked(deltas, true) || new_base) wake = wake_;
     }

@@ -224,6 +224,15 @@ X509* crl_signer(X509_CRL* crl, const std::vector<X509Ptr>& cas) {
     return nullptr;
 }
 
+X509* certificate_signer(X509* cert, const std::vector<X509Ptr>& cas) {
+    for (const auto& ca : cas) {
+        if (X509_check_issued(ca.get(), cert) != X509_V_OK) continue;
+        if (X509_verify(cert, X509_get0_pubkey(ca.get())) == 1) return ca.get();
+    }
+    ERR_clear_error();
+    return nullptr;
+}
+
 X509StorePtr build_trust_store(const std::vector<X509Ptr>& anchors, const std::vector<X509CrlPtr>& crls,
                                bool check_revocation) {
     X509StorePtr store(X509_STORE_new());

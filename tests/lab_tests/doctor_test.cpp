@@ -358,5 +358,19 @@ TEST_F(DoctorTest, AnIssuingCaOutsideNtAuthWarns) {
     EXPECT_TRUE(warned) << run.output;
 }
 
+// Only the root listed: the issuing CA Windows trusts for logons is not, so its devices are refused.
+TEST_F(DoctorTest, AnNtAuthCaUnderTheListedRootButNotListedWarns) {
+    write_file(work_ / "root.pem", read_file(lab().at("LAB_ROOT_CA_CERT")));
+    const auto run = doctor(write_config({.trusted_ca_file = (work_ / "root.pem").string()}));
+    bool named = false;
+    for (const auto& f : run.report["checks"])
+        named = named ||
+                (f["check"] == "listeners[0] NTAuth" && f["verdict"] == "WARN" &&
+                 f["found"].get<std::string>().find(
+                     "AD's NTAuth store holds CA \"CN=easgate lab Issuing CA,O=easgate lab\", issued by a "
+                     "CA listed here but not listed itself") != std::string::npos);
+    EXPECT_TRUE(named) << run.output;
+}
+
 }  // namespace
 }  // namespace easgate::testing

@@ -36,6 +36,8 @@ std::vector<X509CrlPtr> read_crl_file(const std::string& path);
 
 // The CA among cas whose key signed crl (name and signature checked), or null.
 X509* crl_signer(X509_CRL* crl, const std::vector<X509Ptr>& cas);
+// The CA among cas that issued cert (names, key identifiers and signature checked), or null.
+X509* certificate_signer(X509* cert, const std::vector<X509Ptr>& cas);
 
 // A fresh store of the anchors and CRLs; with check_revocation, every certificate below the
 // trust anchor must have a current CRL (X509_V_FLAG_CRL_CHECK_ALL, delta CRLs used).
