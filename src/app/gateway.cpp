@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "easgate/delegation/kerberos_errors.hpp"
+#include "easgate/identity/trust_store.hpp"
 #include "easgate/pipeline/delegation_stage.hpp"
 #include "easgate/pipeline/directory_stage.hpp"
 #include "easgate/pipeline/policy_stage.hpp"
@@ -79,6 +80,27 @@ directory::LoginExplainer login_explainer(const config::Config& config) {
         };
 }
 
+// Which CAs devices are accepted from: with only roots listed in a two-tier PKI, that is none of
+// the CAs that issue them, which a start says before the first phone is refused.
+void log_device_issuers(const config::ListenerConfig& listener, std::size_t i) {
+    if (listener.client_auth.issuers != config::DeviceIssuers::listed) return;
+    const auto cas = identity::read_pem_certificates(listener.client_auth.trusted_ca_file);
+    std::string names;
+    bool roots_only = true;
+    for (const auto& ca : cas) {
+        names += names.empty() ? "\"" : ", \"";  // piece by piece: GCC 12 misreads "\"" + name + "\""
+        names += identity::name_text(X509_get_subject_name(ca.get()));
+        names += '"';
+        roots_only = roots_only && X509_self_signed(ca.get(), 0) == 1;
+    }
+    spdlog::info(
+        "listeners[{}]: device certificates issued by {} are accepted (client_auth.issuers: listed){}", i,
+        names,
+        roots_only ? "; only roots are listed: in a two-tier PKI list the issuing CAs in trusted_ca_file "
+                     "too, or their devices are refused"
+                   : "");
+}
+
 }  // namespace
 
 void stop_waiting(GatewayParts& parts) {
@@ -97,6 +119,7 @@ void take_up(const config::Config& config) {
             "crl_refresh",
             i);
     }
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) log_device_issuers(config.listeners[i], i);
     // The example configuration names the SPN and leaves kerberos: commented out: without a word,
     // every device would be asked for a password by Exchange.
     for (std::size_t i = 0; i < config.upstreams.size() && !config.kerberos; ++i) {

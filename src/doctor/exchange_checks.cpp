@@ -12,20 +12,43 @@ namespace http = boost::beast::http;
 
 constexpr const char* exchange_area = "exchange";
 
-// What IIS answers a device's first request, before any credentials: where easgate delegates, a
-// 401 that offers Negotiate (easgate sends its token only then).
-void judge_anonymous_answer(const HttpResponse& response, bool delegating, const std::string& url,
-                            Report& report) {
+// Why an answer other than a 401 stops easgate's users, where easgate delegates.
+std::string unexpected_answer_remedy(const HttpResponse& response) {
+    const unsigned status = response.result_int();
+    if (status / 100 == 3) {
+        return "it redirects to " + std::string(response[http::field::location]) +
+               " (a load balancer's or a sign-in page): easgate follows no redirect; point "
+               "upstreams[].servers "
+               "at Exchange itself";
+    }
+    if (status == 403)
+        return "IIS refuses before authenticating: check SSL Settings on Microsoft-Server-ActiveSync (client "
+               "certificates must be Ignore: easgate presents none)";
+    if (status == 404) return "no ActiveSync at this URL: check upstreams[].servers";
+    if (status / 100 == 5) return "start the MSExchangeSyncAppPool application pool; see Exchange's IIS log";
+    return "see Exchange's IIS log for why it answered " + std::to_string(status);
+}
+
+// What IIS answers a device's first request before any credentials: where easgate delegates, a 401
+// offering Negotiate, which on_challenge waits for and always relies on (IIS asks no more).
+void judge_anonymous_answer(const HttpResponse& response, const config::UpstreamConfig& upstream,
+                            bool delegating, const std::string& url, Report& report) {
     const std::string check = url + " without credentials";
     const unsigned status = response.result_int();
-    const auto challenges = upstream::challenges_of(response);
     const std::string found = "OPTIONS /Microsoft-Server-ActiveSync: " + std::to_string(status);
-    if (status == 401 && delegating) {
+    if (!delegating) {
+        if (status / 100 == 5 || status == 404)
+            report.warn(exchange_area, check, found, unexpected_answer_remedy(response));
+        else
+            report.pass(exchange_area, check, found);
+        return;
+    }
+    if (status == 401) {
+        const auto challenges = upstream::challenges_of(response);
         const auto refusal = upstream::read_backend_refusal(challenges, false);
         if (upstream::offers_negotiate(challenges)) {
-            report.pass(
-                exchange_area, check,
-                found + " offering " + refusal.offered + ": easgate's Kerberos token will be asked for");
+            report.pass(exchange_area, check,
+                        found + " offering " + refusal.offered + ": Windows Authentication with Negotiate");
         } else {
             report.fail(
                 exchange_area, check,
@@ -34,25 +57,19 @@ void judge_anonymous_answer(const HttpResponse& response, bool delegating, const
         }
         return;
     }
-    if (status / 100 == 2 && delegating) {
+    if (status / 100 == 2) {
+        const bool waits = upstream.send_authorization == config::SendAuthorization::on_challenge;
         report.warn(
             exchange_area, check,
-            found +
-                ": Exchange let in a request without credentials, so it never asks for easgate's "
-                "Kerberos token and does not know the user",
+            found + ": Exchange lets in requests without credentials (Anonymous Authentication)" +
+                (waits ? ", so it never asks for easgate's token (send_authorization: on_challenge)" : ""),
             "turn Anonymous Authentication off on Microsoft-Server-ActiveSync and Windows "
             "Authentication (Negotiate) on: IIS Manager → Default Web Site → Microsoft-Server-ActiveSync "
             "→ Authentication");
         return;
     }
-    if (status / 100 == 5 || status == 404) {
-        report.warn(exchange_area, check, found,
-                    "see Exchange's IIS log for why it answered " + std::to_string(status) +
-                        " (503: the MSExchangeSyncAppPool application pool is stopped; 404: no ActiveSync at "
-                        "this URL, check upstreams[].servers)");
-        return;
-    }
-    report.pass(exchange_area, check, found);
+    report.warn(exchange_area, check, found + ": not the 401 of Windows Authentication",
+                unexpected_answer_remedy(response));
 }
 
 // Kerberos refuses tickets between clocks more than 5 minutes apart; IIS dates every answer.
@@ -61,7 +78,8 @@ void judge_clock(const HttpResponse& response, bool delegating, const std::strin
     const auto ahead =
         upstream::clock_ahead_of(response[http::field::date], std::chrono::system_clock::now());
     if (!ahead) {
-        report.skip(exchange_area, check, "its answer has no Date header to read its clock from");
+        report.skip(exchange_area, check,
+                    "its answer has no Date header that reads as a time within 10 years of this host's");
         return;
     }
     std::string found = ahead->count() == 0
@@ -101,12 +119,14 @@ void check_exchange_servers(const config::Config& config, Report& report) {
             request.set(http::field::host, server.host_header());
             request.set(http::field::user_agent, "easgate-doctor");
             HttpResponse response;
+            probe.set_timeout(
+                config.limits.upstream_timeout);  // an application pool starting: as easgate waits
             if (const auto error = probe.exchange(request, response); !error.empty()) {
                 report.fail(exchange_area, "answer of " + server.url, error,
                             "check that Exchange is up: IIS, and its MSExchangeSyncAppPool application pool");
                 continue;
             }
-            judge_anonymous_answer(response, delegating, server.url, report);
+            judge_anonymous_answer(response, upstream, delegating, server.url, report);
             judge_clock(response, delegating, server.url, report);
         }
     }

@@ -1,3 +1,4 @@
+#include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -5,6 +6,7 @@
 #include "certificate_checks.hpp"
 #include "checks.hpp"
 #include "directory_session.hpp"
+#include "easgate/identity/listed_issuers.hpp"
 #include "easgate/identity/trust_store.hpp"
 
 namespace easgate::doctor {
@@ -42,19 +44,31 @@ std::vector<X509Ptr> read_ntauth(DirectorySession& session, std::string& why) {
         const auto* bytes = reinterpret_cast<const unsigned char*>(der.data());
         if (X509* ca = d2i_X509(nullptr, &bytes, static_cast<long>(der.size()))) cas.emplace_back(ca);
     }
+    ERR_clear_error();  // a value that is no certificate
     if (cas.empty()) why = store + " holds no certificate";
     return cas;
 }
 
-// The CAs of trusted_ca_file that issue device certificates: those below a root (the issuing CAs),
-// or the roots where nothing else is listed (a one-tier PKI).
+// The CAs of trusted_ca_file that issue device certificates: those below a root that issued no
+// other listed CA (the issuing CAs, not a three-tier PKI's policy CA), or the roots where nothing
+// else is listed (a one-tier PKI).
 std::vector<X509*> device_issuers(const std::vector<X509Ptr>& cas) {
     std::vector<X509*> issuing;
-    for (const auto& ca : cas)
-        if (X509_self_signed(ca.get(), 0) != 1) issuing.push_back(ca.get());
+    for (const auto& ca : cas) {
+        const bool issued_another = std::any_of(cas.begin(), cas.end(), [&ca](const X509Ptr& other) {
+            return other != ca && X509_check_issued(ca.get(), other.get()) == X509_V_OK;
+        });
+        if (X509_self_signed(ca.get(), 0) != 1 && !issued_another) issuing.push_back(ca.get());
+    }
     if (issuing.empty())
         for (const auto& ca : cas) issuing.push_back(ca.get());
     return issuing;
+}
+
+// Whether cas holds ca, as the gateway matches CAs (by name and key).
+bool holds(const std::vector<X509Ptr>& cas, X509* ca) {
+    return std::any_of(cas.begin(), cas.end(),
+                       [ca](const X509Ptr& own) { return identity::same_ca(own.get(), ca); });
 }
 
 void compare_listener(const config::ListenerConfig& listener, const std::string& prefix,
@@ -63,10 +77,7 @@ void compare_listener(const config::ListenerConfig& listener, const std::string&
     const auto cas = identity::read_pem_certificates(listener.client_auth.trusted_ca_file);
     std::string published;
     for (X509* ca : device_issuers(cas)) {
-        const bool in_store = std::any_of(ntauth.begin(), ntauth.end(), [ca](const X509Ptr& listed) {
-            return X509_cmp(listed.get(), ca) == 0;
-        });
-        if (in_store) {
+        if (holds(ntauth, ca)) {
             published += (published.empty() ? "" : ", ") + quoted_subject(ca);
             continue;
         }
@@ -83,9 +94,7 @@ void compare_listener(const config::ListenerConfig& listener, const std::string&
     if (listener.client_auth.issuers != config::DeviceIssuers::listed) return;
     // A second issuing CA under the listed root, left out: its devices are refused.
     for (const auto& ca : ntauth) {
-        const bool listed = std::any_of(
-            cas.begin(), cas.end(), [&ca](const X509Ptr& own) { return X509_cmp(own.get(), ca.get()) == 0; });
-        if (listed || !identity::certificate_signer(ca.get(), cas)) continue;
+        if (holds(cas, ca.get()) || !identity::certificate_signer(ca.get(), cas)) continue;
         report.warn(
             "tls", check,
             "AD's NTAuth store holds CA " + quoted_subject(ca.get()) +

@@ -37,6 +37,8 @@ public:
     std::string open(const std::string& host, std::uint16_t port, bool tls);
     // Over TLS once handshake() worked, else in the clear.
     std::string exchange(HttpRequest& request, HttpResponse& response);
+    // The time each step after this one is given.
+    void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
     // A Kerberos message to a KDC over TCP, and its reply (RFC 4120 7.2.2: each framed by its
     // four-byte length).
     struct KerberosOutcome {

@@ -94,9 +94,9 @@ void check_upstream(const config::Config& config, const config::UpstreamConfig& 
     bool delegated = false;
     for (const auto& server : upstream.servers) {
         Probe probe(config.limits.upstream_connect_timeout, upstream.ca_file);
-        if (!probe.open(server.host, server.port, server.tls).empty()) {
+        if (const auto error = probe.open(server.host, server.port, server.tls); !error.empty()) {
             report.skip("exchange", "Exchange accepts the token (" + server.url + ")",
-                        "no connection to it (see \"connection to " + server.url + "\" above)");
+                        "no connection: " + error);
             continue;
         }
         const bool bind = server.tls && upstream.channel_binding == config::ChannelBinding::automatic;

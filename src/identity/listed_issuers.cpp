@@ -1,6 +1,8 @@
 #include "easgate/identity/listed_issuers.hpp"
 
-#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
 
 namespace easgate::identity {
 
@@ -12,14 +14,14 @@ ListedIssuers::ListedIssuers(const std::vector<X509Ptr>& cas) {
     }
 }
 
+bool same_ca(X509* a, X509* b) {
+    return X509_NAME_cmp(X509_get_subject_name(a), X509_get_subject_name(b)) == 0 &&
+           X509_PUBKEY_eq(X509_get_X509_PUBKEY(a), X509_get_X509_PUBKEY(b)) == 1;
+}
+
 bool ListedIssuers::lists(X509* ca) const {
-    const EVP_PKEY* key = X509_get0_pubkey(ca);
-    for (const auto& listed : cas_) {
-        if (X509_NAME_cmp(X509_get_subject_name(listed.get()), X509_get_subject_name(ca)) != 0) continue;
-        const EVP_PKEY* listed_key = X509_get0_pubkey(listed.get());
-        if (key && listed_key && EVP_PKEY_eq(listed_key, key) == 1) return true;
-    }
-    return false;
+    return std::any_of(cas_.begin(), cas_.end(),
+                       [ca](const X509Ptr& listed) { return same_ca(listed.get(), ca); });
 }
 
 X509* ListedIssuers::unlisted_issuer(STACK_OF(X509) * chain) const {
@@ -29,9 +31,18 @@ X509* ListedIssuers::unlisted_issuer(STACK_OF(X509) * chain) const {
     return lists(issuer) ? nullptr : issuer;
 }
 
-std::string ListedIssuers::refusal(X509* issuer) {
+std::string ListedIssuers::refusal(X509* issuer) const {
     std::string text = "issued by \"";
     text += peer_name_text(X509_get_subject_name(issuer));
+    const bool name_listed = std::any_of(cas_.begin(), cas_.end(), [issuer](const X509Ptr& listed) {
+        return X509_NAME_cmp(X509_get_subject_name(listed.get()), X509_get_subject_name(issuer)) == 0;
+    });
+    if (name_listed) {
+        text += "\" with a key that is not listed in client_auth.trusted_ca_file (key identifier ";
+        text += key_id_text(X509_get0_subject_key_id(issuer));
+        text += "): a CA renewed with a new key? add its new certificate there";
+        return text;
+    }
     text +=
         "\", a CA not listed in client_auth.trusted_ca_file: only the CAs listed there may issue device "
         "certificates (client_auth.issuers: listed); add that CA's certificate if it issues your devices'";

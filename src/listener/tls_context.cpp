@@ -146,7 +146,7 @@ bool refuse_unlisted_issuer(ClientCertificateCheck& check, X509_STORE_CTX* store
     X509_STORE_CTX_set_error_depth(store, 0);
     X509_STORE_CTX_set_current_cert(store, sk_X509_value(X509_STORE_CTX_get0_chain(store), 0));
     X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_UNTRUSTED);
-    refuse(check, store, identity::ListedIssuers::refusal(issuer));
+    refuse(check, store, check.issuers->refusal(issuer));
     return true;
 }
 

@@ -44,11 +44,18 @@ std::vector<std::string_view> offered_schemes(const std::vector<std::string_view
     return schemes;
 }
 
-bool offers_negotiate(const std::vector<std::string_view>& challenges) {
-    const auto schemes = offered_schemes(challenges);
+namespace {
+
+bool names_negotiate(const std::vector<std::string_view>& schemes) {
     return std::any_of(schemes.begin(), schemes.end(), [](std::string_view scheme) {
         return common::equals_ignoring_case(scheme, "Negotiate");
     });
+}
+
+}  // namespace
+
+bool offers_negotiate(const std::vector<std::string_view>& challenges) {
+    return names_negotiate(offered_schemes(challenges));
 }
 
 bool asks_for_negotiate(const common::ResponseHeader& answer) {
@@ -91,7 +98,7 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
                                     bool delegating, std::optional<std::chrono::seconds> clock_ahead) {
     BackendRefusal refusal;
     const auto schemes = offered_schemes(challenges);
-    const bool negotiate = offers_negotiate(challenges);
+    const bool negotiate = names_negotiate(schemes);
     for (const auto scheme : schemes)
         refusal.offered += (refusal.offered.empty() ? "" : ", ") + std::string(scheme);
     if (refusal.offered.empty()) refusal.offered = "nothing";

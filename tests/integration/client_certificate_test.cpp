@@ -73,6 +73,12 @@ TEST_F(ClientCertificateTest, DeviceSendingItsIssuingCaIsAcceptedWhenAnyCaBelowT
 
 TEST_F(ClientCertificateTest, ByDefaultOnlyTheListedCasIssueDevices) {
     start_gateway({.trusted_ca_file = "device-root.pem", .with_crls = true});
+    EXPECT_FALSE(
+        wait_for_text(work_dir() / "easgate.err",
+                      "listeners[0]: device certificates issued by \"CN=easgate test device root\" are "
+                      "accepted (client_auth.issuers: listed); only roots are listed")
+            .empty())
+        << gateway_log();
     expect_refused(
         "chained",
         "issued by \"CN=easgate test issuing CA\", a CA not listed in client_auth.trusted_ca_file");
@@ -87,6 +93,12 @@ TEST_F(ClientCertificateTest, ACertificateFromAnotherCaUnderTheRootIsRefused) {
     start_gateway({.crl_files = crls});
     expect_refused("wifi-ca-alice", "issued by \"CN=easgate test Wi-Fi CA\", a CA not listed");
     curl_report("alice", sync_path);  // the listed issuing CA's devices are unaffected
+    EXPECT_NE(
+        gateway_log().find("device certificates issued by \"CN=easgate test issuing CA\", \"CN=easgate test "
+                           "retired issuing CA\", \"CN=easgate test device root\" are accepted"),
+        std::string::npos)
+        << gateway_log();
+    EXPECT_EQ(gateway_log().find("only roots are listed"), std::string::npos) << gateway_log();
 }
 
 // Without that CA's CRL the chain fails its revocation check too; the refusal names what to fix first:

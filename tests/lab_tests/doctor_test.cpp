@@ -329,6 +329,21 @@ TEST_F(DoctorTest, ExtendedProtectionAcceptsTheBoundTokenAndRefusesAnUnboundOne)
     EXPECT_NE(text.find("channel_binding"), std::string::npos) << text;
 }
 
+// A load balancer in front of Exchange that sends requests without credentials to its sign-in page:
+// easgate follows no redirect, and its token never reaches IIS.
+TEST_F(DoctorTest, AnExchangeUrlThatRedirectsWarns) {
+    CdpServer balancer;
+    balancer.answer_with(
+        "Microsoft-Server-ActiveSync",
+        "HTTP/1.1 302 Found\r\nLocation: https://lb.example.test/login\r\nContent-Length: 0\r\n\r\n");
+    const auto run =
+        doctor(write_config({.upstream_server = "http://127.0.0.1:" + std::to_string(balancer.port())}));
+    EXPECT_EQ(run.verdict("exchange", "without credentials"), "WARN") << run.output;
+    const auto text = run.text("exchange", "without credentials");
+    EXPECT_NE(text.find("302: not the 401 of Windows Authentication"), std::string::npos) << text;
+    EXPECT_NE(text.find("it redirects to https://lb.example.test/login"), std::string::npos) << text;
+}
+
 // The lab's issuing CA is in the forest's NTAuth store, as an enterprise CA publishes itself. A
 // second issuing CA listed in trusted_ca_file (a standalone one, for Wi-Fi) is not: Windows trusts it
 // for no logon, and the doctor says easgate would let it issue device certificates.

@@ -51,9 +51,8 @@ TEST_F(ListedIssuersTest, AnotherCaUnderTheListedRootIsNamed) {
     X509* unlisted = issuers.unlisted_issuer(chain.get());
     ASSERT_NE(unlisted, nullptr);
     EXPECT_EQ(X509_cmp(unlisted, sk_X509_value(chain.get(), 1)), 0);
-    EXPECT_NE(
-        identity::ListedIssuers::refusal(unlisted).find("issued by \"CN=Listed Wi-Fi CA\", a CA not listed"),
-        std::string::npos);
+    EXPECT_NE(issuers.refusal(unlisted).find("issued by \"CN=Listed Wi-Fi CA\", a CA not listed"),
+              std::string::npos);
 }
 
 // The root is listed, yet its issuing CA is not: the root vouches for what it issued itself only.
@@ -69,7 +68,15 @@ TEST_F(ListedIssuersTest, TheRootAloneDoesNotListItsIssuingCas) {
 TEST_F(ListedIssuersTest, ACaOfTheListedNameWithAnotherKeyIsNotListed) {
     const TestCa renewed = root.create_intermediate("Listed Issuing CA");
     const auto chain = chain_of({renewed.issue(alice()).cert_pem, renewed.cert_pem(), root.cert_pem()});
-    EXPECT_NE(listing({issuing.cert_pem(), root.cert_pem()}).unlisted_issuer(chain.get()), nullptr);
+    const auto old_only = listing({issuing.cert_pem(), root.cert_pem()});
+    X509* unlisted = old_only.unlisted_issuer(chain.get());
+    ASSERT_NE(unlisted, nullptr);
+    const auto refusal = old_only.refusal(unlisted);
+    EXPECT_NE(refusal.find("issued by \"CN=Listed Issuing CA\" with a key that is not listed"),
+              std::string::npos)
+        << refusal;
+    EXPECT_NE(refusal.find("a CA renewed with a new key? add its new certificate"), std::string::npos)
+        << refusal;
     EXPECT_EQ(listing({issuing.cert_pem(), renewed.cert_pem()}).unlisted_issuer(chain.get()), nullptr);
 }
 

@@ -13,6 +13,9 @@
 
 namespace easgate::identity {
 
+// Whether a and b are one CA: the same name and key (certificates of a CA renewed with its key).
+bool same_ca(X509* a, X509* b);
+
 class ListedIssuers {
 public:
     explicit ListedIssuers(const std::vector<X509Ptr>& cas);
@@ -23,8 +26,9 @@ public:
     // is itself, whichever of its certificates the chain holds.
     X509* unlisted_issuer(STACK_OF(X509) * chain) const;
 
-    // The refusal of a device whose leaf issuer is not listed, naming that CA.
-    static std::string refusal(X509* issuer);
+    // The refusal of a device whose leaf issuer is not listed, naming that CA; when a listed CA has its
+    // name, as a CA renewed with a new key whose new certificate is not listed.
+    std::string refusal(X509* issuer) const;
 
 private:
     bool lists(X509* ca) const;
