@@ -30,14 +30,13 @@ std::string policy_labels(std::string_view rule, config::PolicyAction action) {
            (action == config::PolicyAction::allow ? "allow" : "deny") + "\"";
 }
 
-admin::MetricFamily proxy_refusals(const listener::SessionRegistry& sessions) {
-    admin::MetricFamily family{"easgate_proxy_protocol_refused_total",
-                               "connections a proxy_protocol listener closed before TLS: an untrusted "
-                               "source, or a missing, malformed or late PROXY header",
-                               Type::counter,
-                               {}};
-    for (const auto cause : listener::proxy_refusal_causes)
-        family.series.push_back({"reason=\"" + std::string(cause) + "\"", sessions.proxy_refusals(cause)});
+// One series per cause of a fixed set, labelled reason.
+template <std::size_t N, class Value>
+admin::MetricFamily by_reason(const char* name, const char* help,
+                              const std::array<std::string_view, N>& causes, Value value) {
+    admin::MetricFamily family{name, help, Type::counter, {}};
+    for (const auto cause : causes)
+        family.series.push_back({"reason=\"" + std::string(cause) + "\"", value(cause)});
     return family;
 }
 
@@ -85,7 +84,16 @@ void add_sessions(std::vector<admin::MetricFamily>& out, const listener::Session
                          "device connections closed before TLS: limits.max_opening_per_address of their "
                          "source were opening already",
                          s.over_address_limit()));
-    out.push_back(proxy_refusals(s));
+    out.push_back(by_reason(
+        "easgate_proxy_protocol_refused_total",
+        "connections a proxy_protocol listener closed before TLS: an untrusted source, or a "
+        "missing, malformed or late PROXY header",
+        listener::proxy_refusal_causes, [&s](std::string_view cause) { return s.proxy_refusals(cause); }));
+    out.push_back(by_reason("easgate_device_certificates_refused_total",
+                            "device certificates refused in the TLS handshake (or when a resumed session was "
+                            "checked again), by cause",
+                            listener::certificate_refusal_causes,
+                            [&s](std::string_view cause) { return s.certificate_refusals(cause); }));
     out.push_back(single(Type::counter, "easgate_device_tls_handshakes_total",
                          "TLS handshakes with devices that succeeded", s.handshakes()));
     out.push_back(single(Type::counter, "easgate_device_tls_resumed_total",

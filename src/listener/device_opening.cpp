@@ -1,5 +1,6 @@
 // A device connection's opening: its TLS handshake, within limits.handshake_timeout of the accept,
 // and the bound on connections from one source still opening (limits.max_opening_per_address).
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -79,6 +80,13 @@ void DownstreamSession::log_refused_handshake(const error_code& ec) {
     if (check_.refusal.empty() && is_disconnect(ec)) {
         spdlog::debug("device {} left during the TLS handshake: {}", peer_text(), ec.message());
         return;
+    }
+    if (!check_.refusal.empty()) {
+        runtime_->sessions->count_certificate_refusal(certificate_refusal_cause(check_.verify_error));
+    } else if (ec.category() == asio::error::get_ssl_category() &&
+               ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+                   SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+        runtime_->sessions->count_certificate_refusal("no_certificate");
     }
     const std::string reason = check_.refusal.empty() ? ec.message() : check_.refusal;
     const long suppressed = runtime_->refusal_log->admit(reason);

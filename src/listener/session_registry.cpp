@@ -70,25 +70,6 @@ bool SessionRegistry::take_opening_slot(const std::string& source, unsigned max)
     return false;
 }
 
-namespace {
-
-std::size_t cause_index(std::string_view cause) {
-    const auto* found = std::find(proxy_refusal_causes.begin(), proxy_refusal_causes.end(), cause);
-    return static_cast<std::size_t>(found - proxy_refusal_causes.begin());
-}
-
-}  // namespace
-
-void SessionRegistry::count_proxy_refusal(std::string_view cause) {
-    if (const auto i = cause_index(cause); i < proxy_refused_.size())
-        proxy_refused_[i].fetch_add(1, std::memory_order_relaxed);
-}
-
-std::uint64_t SessionRegistry::proxy_refusals(std::string_view cause) const {
-    const auto i = cause_index(cause);
-    return i < proxy_refused_.size() ? proxy_refused_[i].load(std::memory_order_relaxed) : 0;
-}
-
 void SessionRegistry::drain_all() {
     draining_.store(true, std::memory_order_release);
     std::vector<std::shared_ptr<DrainableSession>> live;

@@ -321,10 +321,12 @@ void ServerTlsContext::check_resumed(SSL* ssl, ClientCertificateCheck& check) co
     if (checked_generation(session) == generation && now < checked_chain_expiry(session) &&
         now < revocation_->crls_hold_until()) {
         auto result = identity::extract_identity(leaf, user_names_);
-        if (result)
+        if (result) {
             check.identity = std::move(result.identity);
-        else
+        } else {
             check.refusal = result.error;
+            check.verify_error = X509_V_ERR_APPLICATION_VERIFICATION;
+        }
         return;
     }
     check = verify_certificate(leaf, SSL_get_peer_cert_chain(ssl));

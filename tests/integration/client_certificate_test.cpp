@@ -93,6 +93,8 @@ TEST_F(ClientCertificateTest, ACertificateFromAnotherCaUnderTheRootIsRefused) {
     start_gateway({.crl_files = crls});
     expect_refused("wifi-ca-alice", "issued by \"CN=easgate test Wi-Fi CA\", a CA not listed");
     curl_report("alice", sync_path);  // the listed issuing CA's devices are unaffected
+    EXPECT_TRUE(metrics_show("easgate_device_certificates_refused_total{reason=\"unlisted_issuer\"} 1"))
+        << metrics();
     EXPECT_NE(
         gateway_log().find("device certificates issued by \"CN=easgate test issuing CA\", \"CN=easgate test "
                            "retired issuing CA\", \"CN=easgate test device root\" are accepted"),
@@ -145,6 +147,8 @@ TEST_F(ClientCertificateTest, NotYetValidCertificateIsRefused) {
 TEST_F(ClientCertificateTest, CertificateFromAnotherCaIsRefused) {
     start_gateway();
     expect_refused("rogue", "unable to get local issuer certificate");
+    EXPECT_TRUE(metrics_show("easgate_device_certificates_refused_total{reason=\"unknown_ca\"} 1"))
+        << metrics();
 }
 
 TEST_F(ClientCertificateTest, CertificateWithoutEkuIsRefusedWhenClientAuthIsRequired) {
@@ -165,11 +169,9 @@ TEST_F(ClientCertificateTest, CertificateWithoutUpnOrEmailIsRefused) {
 TEST_F(ClientCertificateTest, RevokedCertificateIsRefusedWhenCrlsAreConfigured) {
     start_gateway({.with_crls = true});
     expect_refused("revoked", "certificate revoked");
-    curl_report(
-        "alice",
-        "/Microsoft-Server-ActiveSync?Cmd=Sync&DeviceId=EASGATETEST01&DeviceType=TestDevice");  // the CRL
-                                                                                                // itself is
-                                                                                                // fine
+    curl_report("alice", sync_path);  // the CRL itself is fine
+    EXPECT_TRUE(metrics_show("easgate_device_certificates_refused_total{reason=\"revoked\"} 1")) << metrics();
+    EXPECT_TRUE(metrics_show("easgate_device_tls_handshakes_total 1")) << metrics();
 }
 
 TEST_F(ClientCertificateTest, RevokedCertificateIsRefusedWhenOnlyTheRootIsTrusted) {
@@ -235,6 +237,9 @@ TEST_F(ClientCertificateTest, ExpiredCrlRefusesAndSaysWhichCrlAndWhatToDo) {
                    "CRL has expired: the CRL of \"CN=easgate test issuing CA\" was due for renewal at ");
     EXPECT_NE(gateway_log().find("copy the CA's current CRL to client_auth.crl_files"), std::string::npos)
         << gateway_log();
+    // What an alert watches: every device of that CA is refused until a current CRL is there.
+    EXPECT_TRUE(metrics_show("easgate_device_certificates_refused_total{reason=\"crl_unavailable\"} 1"))
+        << metrics();
 }
 
 TEST_F(ClientCertificateTest, MissingRootCrlRefusesWhenTheRootIsListed) {
@@ -245,6 +250,8 @@ TEST_F(ClientCertificateTest, MissingRootCrlRefusesWhenTheRootIsListed) {
 TEST_F(ClientCertificateTest, NoCertificateIsRefusedInRequiredMode) {
     start_gateway();
     expect_refused("", "peer did not return a certificate");
+    EXPECT_TRUE(metrics_show("easgate_device_certificates_refused_total{reason=\"no_certificate\"} 1"))
+        << metrics();
 }
 
 TEST_F(ClientCertificateTest, OptionalModeWithoutCertificateKeepsTheDevicesAuthorization) {

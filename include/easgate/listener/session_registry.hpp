@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "easgate/common/cause_counters.hpp"
+#include "easgate/listener/certificate_refusal.hpp"
 #include "easgate/listener/proxy_header.hpp"
 #include "easgate/listener/slot_counts.hpp"
 
@@ -94,8 +96,15 @@ public:
     std::uint64_t over_address_limit() const { return over_address_limit_.load(std::memory_order_relaxed); }
 
     // Connections a proxy_protocol listener closed before TLS, by cause (proxy_refusal_causes).
-    void count_proxy_refusal(std::string_view cause);
-    std::uint64_t proxy_refusals(std::string_view cause) const;
+    void count_proxy_refusal(std::string_view cause) { proxy_refused_.count(cause); }
+    std::uint64_t proxy_refusals(std::string_view cause) const { return proxy_refused_.value(cause); }
+
+    // Device certificates refused in the handshake or when a resumed session was checked again, by
+    // cause (certificate_refusal_causes).
+    void count_certificate_refusal(std::string_view cause) { certificate_refused_.count(cause); }
+    std::uint64_t certificate_refusals(std::string_view cause) const {
+        return certificate_refused_.value(cause);
+    }
 
     // Device TLS handshakes that succeeded, and those of them that resumed a session.
     void count_handshake(bool resumed) {
@@ -121,7 +130,8 @@ private:
     std::atomic<std::uint64_t> reclaimed_{0};
     std::atomic<std::uint64_t> handshakes_{0};
     std::atomic<std::uint64_t> resumed_{0};
-    std::array<std::atomic<std::uint64_t>, proxy_refusal_causes.size()> proxy_refused_{};
+    common::CauseCounters<proxy_refusal_causes.size()> proxy_refused_{proxy_refusal_causes};
+    common::CauseCounters<certificate_refusal_causes.size()> certificate_refused_{certificate_refusal_causes};
     SlotCounts per_user_;
     std::atomic<std::uint64_t> over_user_limit_{0};
     SlotCounts opening_;
