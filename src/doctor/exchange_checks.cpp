@@ -18,8 +18,8 @@ std::string unexpected_answer_remedy(const HttpResponse& response) {
     if (status / 100 == 3) {
         return "it redirects to " + std::string(response[http::field::location]) +
                " (a load balancer's or a sign-in page): easgate follows no redirect; point "
-               "upstreams[].servers "
-               "at Exchange itself";
+               "upstreams[].servers at "
+               "Exchange itself";
     }
     if (status == 403)
         return "IIS refuses before authenticating: check SSL Settings on Microsoft-Server-ActiveSync (client "
@@ -119,8 +119,8 @@ void check_exchange_servers(const config::Config& config, Report& report) {
             request.set(http::field::host, server.host_header());
             request.set(http::field::user_agent, "easgate-doctor");
             HttpResponse response;
-            probe.set_timeout(
-                config.limits.upstream_timeout);  // an application pool starting: as easgate waits
+            // As long as easgate waits: an application pool that is starting answers late.
+            probe.set_timeout(config.limits.upstream_timeout);
             if (const auto error = probe.exchange(request, response); !error.empty()) {
                 report.fail(exchange_area, "answer of " + server.url, error,
                             "check that Exchange is up: IIS, and its MSExchangeSyncAppPool application pool");

@@ -38,11 +38,12 @@ std::vector<X509Ptr> read_ntauth(DirectorySession& session, std::string& why) {
         return {};
     }
     std::vector<X509Ptr> cas;
-    const auto values = found.entries.front().find("cACertificate");
-    for (const auto& der :
-         values == found.entries.front().end() ? std::vector<std::string>{} : values->second) {
-        const auto* bytes = reinterpret_cast<const unsigned char*>(der.data());
-        if (X509* ca = d2i_X509(nullptr, &bytes, static_cast<long>(der.size()))) cas.emplace_back(ca);
+    const auto& entry = found.entries.front();
+    if (const auto values = entry.find("cACertificate"); values != entry.end()) {
+        for (const auto& der : values->second) {
+            const auto* bytes = reinterpret_cast<const unsigned char*>(der.data());
+            if (X509* ca = d2i_X509(nullptr, &bytes, static_cast<long>(der.size()))) cas.emplace_back(ca);
+        }
     }
     ERR_clear_error();  // a value that is no certificate
     if (cas.empty()) why = store + " holds no certificate";
