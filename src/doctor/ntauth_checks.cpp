@@ -72,14 +72,29 @@ bool holds(const std::vector<X509Ptr>& cas, X509* ca) {
                        [ca](const X509Ptr& own) { return identity::same_ca(own.get(), ca); });
 }
 
+// The NTAuth CA that ca (listed) issued: with only the root listed, Windows trusts the CA below it.
+X509* ntauth_ca_below(X509* ca, const std::vector<X509Ptr>& ntauth, const std::vector<X509Ptr>& cas) {
+    for (const auto& trusted : ntauth)
+        if (identity::certificate_signer(trusted.get(), cas) == ca) return trusted.get();
+    return nullptr;
+}
+
 void compare_listener(const config::ListenerConfig& listener, const std::string& prefix,
                       const std::vector<X509Ptr>& ntauth, Report& report) {
     const std::string check = prefix + " NTAuth";
     const auto cas = identity::read_pem_certificates(listener.client_auth.trusted_ca_file);
+    const bool listed_only = listener.client_auth.issuers == config::DeviceIssuers::listed;
     std::string published;
     for (X509* ca : device_issuers(cas)) {
         if (holds(ntauth, ca)) {
             published += (published.empty() ? "" : ", ") + quoted_subject(ca);
+            continue;
+        }
+        if (X509* below = ntauth_ca_below(ca, ntauth, cas)) {
+            // Listed issuers: the warning below names it. Any below listed: it issues devices here.
+            if (!listed_only)
+                published += (published.empty() ? "" : ", ") + quoted_subject(below) + " (below " +
+                             quoted_subject(ca) + ")";
             continue;
         }
         report.warn("tls", check,
@@ -92,7 +107,7 @@ void compare_listener(const config::ListenerConfig& listener, const std::string&
     }
     if (!published.empty())
         report.pass("tls", check, "in AD's NTAuth store, as for Windows logons: " + published);
-    if (listener.client_auth.issuers != config::DeviceIssuers::listed) return;
+    if (!listed_only) return;
     // A second issuing CA under the listed root, left out: its devices are refused.
     for (const auto& ca : ntauth) {
         if (holds(cas, ca.get()) || !identity::certificate_signer(ca.get(), cas)) continue;

@@ -54,6 +54,7 @@ struct DoctorConfig {
     std::string kerberos;                           // more YAML lines in the kerberos section
     std::string sections;                           // more top-level sections (policy:)
     std::string trusted_ca_file;                    // the lab's CA file when empty
+    std::string client_auth;                        // more YAML lines in listeners[0].client_auth
 };
 
 class DoctorTest : public ::testing::Test {
@@ -80,8 +81,8 @@ protected:
             "listeners:\n" +
             lab().listener_yaml(free_tcp_port(), options.trusted_ca_file.empty() ? lab().at("LAB_CA_FILE")
                                                                                  : options.trusted_ca_file) +
-            "upstreams:\n" + upstream + lab().directory_yaml(options.directory_uris) + kerberos +
-            options.sections;
+            options.client_auth + "upstreams:\n" + upstream + lab().directory_yaml(options.directory_uris) +
+            kerberos + options.sections;
         const auto path = work_ / "easgate.yaml";
         write_file(path, yaml);
         return path.string();
