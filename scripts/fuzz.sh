@@ -12,7 +12,7 @@ if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_certificate_identity fuzz_eas_request fuzz_header_rewrite fuzz_long_poll fuzz_proxy_header)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_certificate_identity fuzz_eas_request fuzz_header_rewrite fuzz_long_poll fuzz_proxy_header fuzz_kerberos_error_token)
 jobs=$(nproc)
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

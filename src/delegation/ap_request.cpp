@@ -79,7 +79,9 @@ std::string encode_authenticator(const AuthenticatorParts& parts) {
 
 void encode_ap_req(der::BackwardWriter& out, std::string_view ticket, krb5_enctype etype,
                    std::string_view encrypted_authenticator) {
-    constexpr std::string_view no_options{"\x03\x05\x00\x00\x00\x00\x00", 7};  // BIT STRING, 32 bits clear
+    // BIT STRING of 32 bits, mutual-required (bit 2) set: an acceptor answers only such a client's
+    // refusal with a KRB-ERROR (MIT sends none otherwise), whose code the operator is then told.
+    constexpr std::string_view options{"\x03\x05\x00\x20\x00\x00\x00", 7};
     out.wrapped(application(14), [&] {
         out.wrapped(der::sequence, [&] {
             out.wrapped(context(4), [&] {
@@ -89,7 +91,7 @@ void encode_ap_req(der::BackwardWriter& out, std::string_view ticket, krb5_encty
                 });
             });
             out.wrapped(context(3), [&] { out.bytes(ticket); });
-            out.wrapped(context(2), [&] { out.bytes(no_options); });
+            out.wrapped(context(2), [&] { out.bytes(options); });
             out.wrapped(context(1), [&] { out.integer(14); });
             out.wrapped(context(0), [&] { out.integer(5); });
         });

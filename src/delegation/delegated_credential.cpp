@@ -56,13 +56,15 @@ DelegatedCredential::Token DelegatedCredential::make_token(std::string_view chan
     bindings.application_data.value = const_cast<char*>(channel_binding.data());
     gss_ctx_id_t context = GSS_C_NO_CONTEXT;
     kerberos::GssBuffer output;
-    // No GSS_C_MUTUAL_FLAG: HTTP Negotiate here is one leg; the backend's reply token is not
-    // checked (TLS authenticates Exchange). No GSS_C_DELEG_FLAG: the user's TGT never leaves easgate
-    // (an impersonation credential has none to give anyway).
+    // GSS_C_MUTUAL_FLAG: IIS and MIT answer a refused ticket with a KRB-ERROR only to a client that
+    // asked for mutual authentication; its code (a key Exchange lacks, a clock) is what the operator
+    // needs. The answer's AP-REP is not checked: HTTP Negotiate here is one leg, and TLS authenticates
+    // Exchange. No GSS_C_DELEG_FLAG: the user's TGT never leaves easgate (an impersonation credential
+    // has none to give anyway).
     token.status.major = gss_init_sec_context(
-        &token.status.minor, credential_.get(), &context, target_.get(), gss_mech_krb5, 0, GSS_C_INDEFINITE,
-        channel_binding.empty() ? GSS_C_NO_CHANNEL_BINDINGS : &bindings, GSS_C_NO_BUFFER, nullptr,
-        output.get(), nullptr, &token.ticket_lifetime);
+        &token.status.minor, credential_.get(), &context, target_.get(), gss_mech_krb5, GSS_C_MUTUAL_FLAG,
+        GSS_C_INDEFINITE, channel_binding.empty() ? GSS_C_NO_CHANNEL_BINDINGS : &bindings, GSS_C_NO_BUFFER,
+        nullptr, output.get(), nullptr, &token.ticket_lifetime);
     const kerberos::GssContext owned_context(context);  // a single-use context: only its token matters
     if (token.status.failed()) return token;
     token.negotiate = common::base64_encode(wrap_in_spnego(output.view()));

@@ -45,7 +45,8 @@ std::string wrap_in_spnego(std::string_view kerberos_token) {
 
 std::string gss_authenticator_checksum(std::string_view channel_binding) {
     constexpr std::uint32_t hash_length = 16;
-    constexpr std::uint32_t flags = GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG | GSS_C_TRANS_FLAG;
+    // As MIT's initiator sends for GSS_C_MUTUAL_FLAG (DelegatedCredential::make_token says why).
+    constexpr std::uint32_t flags = GSS_C_MUTUAL_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG | GSS_C_TRANS_FLAG;
     const auto append_le32 = [](std::string& out, std::uint32_t value) {
         for (int shift = 0; shift < 32; shift += 8) out += static_cast<char>((value >> shift) & 0xff);
     };

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "easgate/common/text.hpp"
+#include "easgate/upstream/kerberos_error_token.hpp"
 
 namespace easgate::upstream {
 namespace {
@@ -94,11 +95,78 @@ const char* const clock_remedy =
     "controllers as servers; on Exchange, w32tm /resync (a domain member follows the PDC emulator, which "
     "should follow a reliable source)";
 
+namespace {
+
+std::string key_remedy(std::string_view service) {
+    const std::string spn(service.substr(0, service.find('@')));
+    return "find the account that holds the SPN with setspn -Q " + spn +
+           ": exactly one may (a duplicate, say on both the Exchange computer and its alternate service "
+           "account, makes the KDC use either key); every Exchange server must decrypt with that account's "
+           "current key: with an alternate service account, deploy its credential to each server "
+           "(RollAlternateServiceAccountPassword.ps1 -ToArrayMembers; Get-ClientAccessService "
+           "-IncludeAlternateServiceAccountCredentialStatus shows which lack it), else the SPN belongs on "
+           "the Exchange computer account";
+}
+
+// Kerberos's times refused: Exchange's clock as its Date header shows it, when it came.
+std::string clock_cause(std::optional<std::chrono::seconds> clock_ahead) {
+    if (!clock_ahead) return "the clocks of easgate and Exchange are more than 5 minutes apart";
+    const std::string date =
+        "Exchange's clock is " + clock_difference(*clock_ahead) + " easgate's (its Date header)";
+    if (std::chrono::abs(*clock_ahead) > kerberos_skew)
+        return date + "; Kerberos refuses a clock more than 5 minutes off";
+    return "Exchange refuses the time in easgate's token, though " + date;
+}
+
+// The cause and remedy an acceptor's KRB-ERROR tells; false when its code names none more precise
+// than the general refusal.
+bool explain_kerberos_error(const KerberosErrorToken& error, std::optional<std::chrono::seconds> clock_ahead,
+                            BackendRefusal& refusal) {
+    namespace code = kerberos_code;
+    const std::string service = error.service.empty() ? "<SPN>" : error.service;
+    refusal.cause = "the token was refused with " + kerberos_error_name(error.code);
+    if (!error.text.empty()) refusal.cause += " (" + error.text + ")";
+    refusal.cause += ": ";
+    switch (error.code) {
+        case code::bad_integrity:  // MIT's word for a ticket that fails to decrypt
+        case code::modified:       // Windows'
+            refusal.cause += "Exchange could not decrypt the ticket the KDC made for " + service +
+                             ": the key it holds is not that of the account the SPN is registered on";
+            refusal.remedy = key_remedy(service);
+            return true;
+        case code::bad_key_version:
+        case code::no_key:
+            refusal.cause += "Exchange holds no key of the version or type the KDC used for " + service +
+                             ": the account's password changed and this server was not given the new key, or "
+                             "the SPN is on another account";
+            refusal.remedy = key_remedy(service);
+            return true;
+        case code::not_us:
+            refusal.cause += "the ticket is for " + service + ", which the Exchange server easgate reached " +
+                             "does not answer for";
+            refusal.remedy =
+                "set upstreams[].service_principal to the SPN of the name in upstreams[].servers "
+                "(HTTP/<that name>), registered on the account whose key IIS uses";
+            return true;
+        case code::skew:
+        case code::ticket_expired:
+        case code::ticket_not_yet_valid:
+            refusal.cause += clock_cause(clock_ahead);
+            refusal.remedy = clock_remedy;
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
 BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challenges, bool token_sent,
                                     bool delegating, std::optional<std::chrono::seconds> clock_ahead) {
     BackendRefusal refusal;
     const auto schemes = offered_schemes(challenges);
     const bool negotiate = names_negotiate(schemes);
+    const auto error = kerberos_error_in(challenges);  // sent to a token that asked for mutual authentication
     for (const auto scheme : schemes)
         refusal.offered += (refusal.offered.empty() ? "" : ", ") + std::string(scheme);
     if (refusal.offered.empty()) refusal.offered = "nothing";
@@ -119,6 +187,8 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
             "Site)\" -WindowsAuthEnabled $true; or IIS Manager → Default Web Site → "
             "Microsoft-Server-ActiveSync "
             "→ Authentication → Windows Authentication → enabled, Providers → Negotiate above NTLM)";
+    } else if (error && explain_kerberos_error(*error, clock_ahead, refusal)) {
+        // The acceptor said why.
     } else if (clock_ahead && std::chrono::abs(*clock_ahead) > kerberos_skew) {
         refusal.cause =
             "the token was refused: Exchange's clock is " + clock_difference(*clock_ahead) +
@@ -126,7 +196,8 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
             "minutes off";
         refusal.remedy = clock_remedy;
     } else {
-        refusal.cause = "the token was refused: Exchange did not accept the delegated Kerberos ticket";
+        refusal.cause = "the token was refused" + (error ? " with " + kerberos_error_name(error->code) : "") +
+                        ": Exchange did not accept the delegated Kerberos ticket";
         // Where Exchange's Date shows the clocks agree, they are not what to check.
         const bool clocks_agree = clock_ahead && std::chrono::abs(*clock_ahead) <= std::chrono::seconds(60);
         if (clocks_agree) refusal.cause += " (its clock agrees with easgate's)";
@@ -156,6 +227,8 @@ bool tells_server_health(std::string_view target) {
 ServerVerdict judge_server_answer(const common::ResponseHeader& answer, bool token_sent) {
     using Kind = ServerVerdict::Kind;
     const unsigned status = answer.result_int();
+    if (status == 401 && token_sent && kerberos_error_in(challenges_of(answer)))
+        return {Kind::fails, "it answered 401: " + read_backend_refusal(challenges_of(answer), true).cause};
     if (status == 401 && token_sent)
         return {Kind::fails,
                 "it refused easgate's Kerberos token (401), from a ticket that renewing would not mend (new, "

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 corpus=corpus
 rm -rf "$corpus"
-mkdir -p "$corpus"/{fuzz_header_rewrite,fuzz_long_poll,fuzz_eas_request,fuzz_certificate_identity,fuzz_proxy_header}
+mkdir -p "$corpus"/{fuzz_header_rewrite,fuzz_long_poll,fuzz_eas_request,fuzz_certificate_identity,fuzz_proxy_header,fuzz_kerberos_error_token}
 
 # fuzz_header_rewrite: option byte (bit 0 strip Authorization, bit 1 body read ahead, bits 2-5 device
 # address and upstream), then the request as a device sends it.
@@ -66,6 +66,18 @@ eas_request sync-base64 0c $'/Microsoft-Server-ActiveSync?jQAJBBAxMjM0NTY3ODkwQU
 eas_request autodiscover 02 $'/autodiscover/autodiscover.xml\n\n\n\n'
 printf '\x00%s\n16.1\n\nDevice\n\x03\x01\x6a\x00\x00\x0d\x45\x48\x03\x39\x30\x00\x01\x01' \
   "$eas=Ping&$device" >"$corpus/fuzz_eas_request/ping-with-body"
+
+# fuzz_kerberos_error_token: the token of a backend's 401 (the target base64s it): MIT's KRB-ERROR for
+# a key it lacks inside SPNEGO (as the lab's Apache sent it), the error token alone, Windows' framing
+# with KRB_AP_ERR_MODIFIED, and SPNEGO's accept-completed, which holds none.
+token() {  # name hex
+  printf '%s' "$2" | xxd -r -p >"$corpus/fuzz_kerberos_error_token/$1"
+}
+mit_error='607006092a864886f71201020203007e61305fa003020105a10302011ea411180f32303236313230373230353430395aa5050203009b61a60302011fa90e1b0c4558414d504c452e54455354aa243022a003020103a11b30191b04485454501b116d61696c2e6578616d706c652e74657374'
+token mit-bad-key-spnego "a17d307ba0030a0102a2740472${mit_error}"
+token bare-error-token "$mit_error"
+token windows-modified "$(printf '%s' "a17d307ba0030a0102a2740472${mit_error}" | sed 's/2a864886f712/2a864882f712/; s/a60302011f/a603020129/')"
+token spnego-accept-completed a1143012a0030a0100a10b06092a864886f712010202
 
 # fuzz_proxy_header: what a connection starts with on a proxy_protocol listener: HAProxy's v1 and
 # v2 headers (with the TLS ClientHello's first bytes after them), LOCAL, TLVs, and broken ones.

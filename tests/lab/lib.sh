@@ -50,6 +50,7 @@ LAB_CRL_BASE_URL="http://$LAB_PKI_HOST/CertEnroll"
 LAB_MAIL_PORT="8443"           # Negotiate on every request
 LAB_MAIL_PORT_CB="8444"        # GssapiConnectionBound On (IIS authPersistNonNTLM-like)
 LAB_MAIL_PORT_EP="8445"        # Extended Protection: tokens must carry channel bindings
+LAB_MAIL_PORT_STALE="8446"     # a server with the SPN's old key (a credential not deployed to it)
 LAB_MAIL_SPN="HTTP/mail.example.test"
 
 # Lab-only passwords (the domain exists only on loopback, in LAB_DIR).

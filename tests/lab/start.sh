@@ -142,6 +142,17 @@ RUN_USER=www-data; RUN_GROUP=www-data
 getent passwd "$RUN_USER" >/dev/null || die "user $RUN_USER missing (apache2 package not installed?)"
 chown "$RUN_USER:$RUN_GROUP" "$H/logs" "$PRINCIPAL_LOG" "$H/run"
 chgrp "$RUN_GROUP" "$LAB_KEYTAB_DIR/mail.keytab" && chmod 640 "$LAB_KEYTAB_DIR/mail.keytab"
+# One Exchange server of the farm holds a key for the SPN that the KDC no longer uses: the account's
+# password changed (an alternate service account's roll) and this server was not given the new one.
+# Same principal as mail.keytab, another key, under every key version up to 99 (tests that rekey the
+# account raise its kvno): the tickets it is sent fail to decrypt, as on Windows (KRB_AP_ERR_MODIFIED).
+STALE_KEYTAB="$LAB_KEYTAB_DIR/mail-stale.keytab"
+rm -f "$STALE_KEYTAB"
+stale_password="Stale-$(date +%s%N)"
+for kvno in $(seq 1 99); do
+    printf 'addent -password -p %s@%s -k %s -e aes256-cts-hmac-sha1-96\n%s\n' "$LAB_MAIL_SPN" "$LAB_REALM" "$kvno" "$stale_password"
+done | { cat; printf 'wkt %s\n' "$STALE_KEYTAB"; } | ktutil >/dev/null || die "ktutil could not write $STALE_KEYTAB"
+chgrp "$RUN_GROUP" "$STALE_KEYTAB" && chmod 640 "$STALE_KEYTAB"
 MODS=/usr/lib/apache2/modules
 
 cat >"$H/httpd.conf.new" <<CONF
@@ -192,6 +203,7 @@ MaxConnectionsPerChild 0
 
 Listen $LAB_MAIL_IP:$LAB_MAIL_PORT
 Listen $LAB_MAIL_IP:$LAB_MAIL_PORT_CB
+Listen $LAB_MAIL_IP:$LAB_MAIL_PORT_STALE
 Listen $LAB_PKI_IP:80
 
 SSLSessionCache "shmcb:$H/run/ssl_scache(512000)"
@@ -214,10 +226,12 @@ DocumentRoot "$H/htdocs"
     CGIPassAuth On
 </Directory>
 CONF
-for port in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB"; do
+for port in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB" "$LAB_MAIL_PORT_STALE"; do
     # 8443 takes header fields up to 64 KiB (IIS with MaxFieldLength raised for large tokens);
     # 8444 keeps Apache's default 8190 bytes, so a large token gets its 400.
     if [ "$port" = "$LAB_MAIL_PORT_CB" ]; then cb=On; field=8190; else cb=Off; field=65536; fi
+    keytab="$LAB_KEYTAB_DIR/mail.keytab"
+    [ "$port" = "$LAB_MAIL_PORT_STALE" ] && keytab="$STALE_KEYTAB"
     cat >>"$H/httpd.conf.new" <<CONF
 
 <VirtualHost $LAB_MAIL_IP:$port>
@@ -234,7 +248,7 @@ for port in "$LAB_MAIL_PORT" "$LAB_MAIL_PORT_CB"; do
     <Location /Microsoft-Server-ActiveSync>
         AuthType GSSAPI
         AuthName "easgate lab Exchange stand-in"
-        GssapiCredStore keytab:$LAB_KEYTAB_DIR/mail.keytab
+        GssapiCredStore keytab:$keytab
         GssapiAllowedMech krb5
         GssapiBasicAuth Off
         GssapiSSLonly On
@@ -280,7 +294,7 @@ elif pid_alive httpd; then
 else
     rm -f "$(pid_file httpd)" "$H/run/httpd.pid"
     cap_log "$H"/logs/*.log "$LAB_LOG_DIR/httpd.out"
-    for p in "$LAB_MAIL_IP:$LAB_MAIL_PORT" "$LAB_MAIL_IP:$LAB_MAIL_PORT_CB" "$LAB_PKI_IP:80"; do
+    for p in "$LAB_MAIL_IP:$LAB_MAIL_PORT" "$LAB_MAIL_IP:$LAB_MAIL_PORT_CB" "$LAB_MAIL_IP:$LAB_MAIL_PORT_STALE" "$LAB_PKI_IP:80"; do
         port_open "${p%:*}" "${p##*:}" && die "something not started by the lab already listens on $p"
     done
     apache2 -f "$H/httpd.conf" -t >"$LAB_LOG_DIR/httpd-configtest.log" 2>&1 || { cat "$LAB_LOG_DIR/httpd-configtest.log" >&2; die "apache config test failed (config: $H/httpd.conf)"; }
@@ -294,6 +308,7 @@ http_code() { # url port -> prints status code
 mail_answers() {
     [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT/Microsoft-Server-ActiveSync")" = 401 ] &&
     [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB/Microsoft-Server-ActiveSync")" = 401 ] &&
+    [ "$(http_code "https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_STALE/Microsoft-Server-ActiveSync")" = 401 ] &&
     [ "$(http_code "$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}.crl")" = 200 ] &&
     [ "$(http_code "$LAB_CRL_BASE_URL/${lab_ca_names[1]// /%20}+.crl")" = 200 ]
 }
@@ -301,7 +316,7 @@ if ! wait_until 20 httpd mail_answers; then
     tail -n 30 "$H/logs/error.log" "$LAB_LOG_DIR/httpd.out" >&2 || true
     die "the Exchange stand-in did not answer 401 on ports $LAB_MAIL_PORT/$LAB_MAIL_PORT_CB (or the CDPs 200) within 20 s"
 fi
-log "phase apache: 401 Negotiate on https://$LAB_MAIL_HOST:{$LAB_MAIL_PORT,$LAB_MAIL_PORT_CB} after $(elapsed "$T_HTTPD")"
+log "phase apache: 401 Negotiate on https://$LAB_MAIL_HOST:{$LAB_MAIL_PORT,$LAB_MAIL_PORT_CB,$LAB_MAIL_PORT_STALE} after $(elapsed "$T_HTTPD")"
 PHASE_HTTPD="$(elapsed "$T_HTTPD")"
 
 # ---- 4b. Exchange with Extended Protection (python3-gssapi acceptor) --------------------
@@ -359,6 +374,7 @@ LAB_MAIL_KEYTAB='$LAB_KEYTAB_DIR/mail.keytab'
 LAB_MAIL_BASE_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT'
 LAB_MAIL_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT/Microsoft-Server-ActiveSync'
 LAB_MAIL_CONN_BOUND_BASE_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB'
+LAB_MAIL_STALE_KEY_BASE_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_STALE'
 LAB_MAIL_EXTENDED_PROTECTION_BASE_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_EP'
 LAB_MAIL_EXTENDED_PROTECTION_LOG='$LAB_LOG_DIR/extended-protection.out'
 LAB_MAIL_CONN_BOUND_URL='https://$LAB_MAIL_HOST:$LAB_MAIL_PORT_CB/Microsoft-Server-ActiveSync'

@@ -329,6 +329,18 @@ TEST_F(DoctorTest, ExtendedProtectionAcceptsTheBoundTokenAndRefusesAnUnboundOne)
     EXPECT_NE(text.find("channel_binding"), std::string::npos) << text;
 }
 
+// An Exchange server with the SPN's old key: the doctor reads its KRB-ERROR and names the key.
+TEST_F(DoctorTest, AStaleKeyOnExchangeIsNamed) {
+    const auto run = doctor(write_config({.backend_var = "LAB_MAIL_STALE_KEY_BASE_URL"}),
+                            {"--user", "alice@example.test"});
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_EQ(run.verdict("exchange", "Exchange accepts the token"), "FAIL") << run.output;
+    EXPECT_NE(run.text("exchange", "Exchange accepts the token")
+                  .find("KRB_AP_ERR_BAD_INTEGRITY (31): Exchange could not decrypt the ticket"),
+              std::string::npos)
+        << run.output;
+}
+
 // A load balancer in front of Exchange that sends requests without credentials to its sign-in page:
 // easgate follows no redirect, and its token never reaches IIS.
 TEST_F(DoctorTest, AnExchangeUrlThatRedirectsWarns) {

@@ -238,6 +238,46 @@ TEST_F(GatewayDelegationTest, WithChannelBindingOffExtendedProtectionRefusesTheT
     EXPECT_EQ(metric("easgate_upstream_token_refused_total{upstream=\"exchange\"}"), 1.0);
 }
 
+// One Exchange server holds an old key for the SPN (its alternate service account credential was
+// not deployed to it): the KRB-ERROR in its 401 says so, and the log names the key, not the clocks.
+TEST_F(GatewayDelegationTest, AServerWithAStaleKeyIsNamedFromItsKerberosError) {
+    start_gateway({.backend_var = "LAB_MAIL_STALE_KEY_BASE_URL"});
+    const auto result = as_user("alice", {"--write-out", "\n%{http_code}"});
+    EXPECT_TRUE(result.out.ends_with("\n401")) << result.out;
+    const auto log = gateway_->wait_for_log("answered 401 (WWW-Authenticate");
+    EXPECT_NE(
+        log.find("the token was refused with KRB_AP_ERR_BAD_INTEGRITY (31): Exchange could not decrypt the "
+                 "ticket the KDC made for HTTP/mail.example.test@EXAMPLE.TEST"),
+        std::string::npos)
+        << log;
+    EXPECT_NE(log.find("setspn -Q HTTP/mail.example.test:"), std::string::npos) << log;
+    EXPECT_EQ(log.find("clocks of easgate and Exchange"), std::string::npos) << log;
+}
+
+// A farm of two where one server has the stale key: the users sent to it get its 401 until passive
+// health leaves it out (three users in a row), with its Kerberos error as the reason; then every
+// request goes to the server that holds the current key.
+TEST_F(GatewayDelegationTest, AFarmLeavesOutTheServerWithAStaleKey) {
+    start_gateway(
+        {.upstream_server = lab().at("LAB_MAIL_BASE_URL") + ", " + lab().at("LAB_MAIL_STALE_KEY_BASE_URL")});
+    std::string statuses;
+    for (const std::string user :
+         {"user01", "user02", "user03", "user04", "user05", "user06", "user07", "user08"})
+        statuses += status_of(as_user(user, {"--write-out", "%{http_code}", "--output", "/dev/null"})) + " ";
+    const auto log = gateway_->wait_for_log("after 3 failures in a row");
+    EXPECT_NE(log.find("server " + lab().at("LAB_MAIL_STALE_KEY_BASE_URL") + " left out for"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("after 3 failures in a row; the last: it answered 401: the token was refused with "
+                       "KRB_AP_ERR_BAD_INTEGRITY (31)"),
+              std::string::npos)
+        << log;
+    std::string after;
+    for (const std::string user : {"user09", "user10", "user11", "user12"})
+        after += status_of(as_user(user, {"--write-out", "%{http_code}", "--output", "/dev/null"})) + " ";
+    EXPECT_EQ(after, "200 200 200 200 ") << "before: " << statuses;
+}
+
 TEST_F(GatewayDelegationTest, DevicesBasicCredentialsNeverReachTheBackend) {
     start_gateway();
     const auto result = as_user("bob", {"--user", "bob:device-password"});

@@ -68,11 +68,11 @@ TEST(DelegationSpnego, FramesAnApReqAsAKerberosInitialContextToken) {
     EXPECT_EQ(long_one.substr(0, 2 * 17), "6082063706092a864886f7120102020100");
 }
 
-TEST(DelegationSpnego, AuthenticatorChecksumWithoutBindingsIsZerosAndMitsFlags) {
+TEST(DelegationSpnego, AuthenticatorChecksumWithoutBindingsIsZerosAndMitsMutualFlags) {
     EXPECT_EQ(hex(gss_authenticator_checksum({})),
               "10000000"                          // Lgth 16, little-endian
               "00000000000000000000000000000000"  // no channel bindings
-              "30010000");                        // CONF | INTEG | TRANS, as MIT sends for req_flags 0
+              "32010000");  // MUTUAL | CONF | INTEG | TRANS, as MIT sends for GSS_C_MUTUAL_FLAG
 }
 
 TEST(DelegationSpnego, AuthenticatorChecksumHashesBindingsAsMitLaysThemOut) {
@@ -82,7 +82,7 @@ TEST(DelegationSpnego, AuthenticatorChecksumHashesBindingsAsMitLaysThemOut) {
     EXPECT_EQ(hex(gss_authenticator_checksum(binding)),
               "10000000"
               "8f1214c9c9cab8dc3bf866da9aba57a7"
-              "30010000");
+              "32010000");
 }
 
 TEST(DelegationDer, BackwardWriterWritesTheShortestLengthAtEverySize) {

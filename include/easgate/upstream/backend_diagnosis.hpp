@@ -63,7 +63,8 @@ extern const char* const clock_remedy;
 // - fails (with why), as a refused connection does: a 502, 503 or 504 that is not throttling (IIS
 //   answers 503 for a stopped application pool, Exchange 502 to 504 when what stands behind it is
 //   down); and a 401 to easgate's Kerberos token that goes on to the device: a server whose key is
-//   not the others' (the account with the SPN changed on it alone) refuses every user's ticket;
+//   not the others' (the account with the SPN changed on it alone) refuses every user's ticket
+//   (the reason is its KRB-ERROR's, when it sends one);
 // - busy: throttling (a 429, 502, 503 or 504 with Retry-After or X-MS-ASThrottle), which says
 //   neither that it fails nor that it serves;
 // - serves: any other answer.
