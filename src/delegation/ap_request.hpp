@@ -23,8 +23,8 @@ struct AuthenticatorParts {
 // Its DER, to be encrypted with the ticket's session key (key usage 11).
 std::string encode_authenticator(const AuthenticatorParts& parts);
 
-// Writes the DER of an AP-REQ without options around a ticket (its DER, as the KDC issued it) and
-// the encrypted authenticator in front of what out holds.
+// Writes the DER of an AP-REQ with mutual-required as its one option around a ticket (its DER, as the KDC
+// issued it) and the encrypted authenticator in front of what out holds.
 void encode_ap_req(der::BackwardWriter& out, std::string_view ticket, krb5_enctype etype,
                    std::string_view encrypted_authenticator);
 

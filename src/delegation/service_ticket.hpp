@@ -26,8 +26,8 @@ struct Krb5Token {
 // ticket's life, on the calling thread's own long-lived krb5 context: gss_init_sec_context creates
 // a krb5 context (re-reading the profile) and searches the ccache on every call, and
 // krb5_mk_req_extended derives the session key's encryption keys again each time (AuthenticatorCipher). The
-// token is what MIT's initiator makes for req_flags 0 (make_ap_req_v1): a subkey, a sequence number, the
-// 0x8003 checksum, no mutual authentication, no delegation.
+// token is what MIT's initiator makes for GSS_C_MUTUAL_FLAG (make_ap_req_v1): a subkey, a sequence
+// number, the 0x8003 checksum, mutual-required (for the acceptor's KRB-ERROR), no delegation.
 class ServiceTicket {
 public:
     // The ticket to target_principal in credential's ccache; null (and why in status) without one.

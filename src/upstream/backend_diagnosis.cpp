@@ -97,66 +97,76 @@ const char* const clock_remedy =
 
 namespace {
 
+// service: the SPN@REALM the KRB-ERROR named, or empty.
 std::string key_remedy(std::string_view service) {
-    const std::string spn(service.substr(0, service.find('@')));
-    return "find the account that holds the SPN with setspn -Q " + spn +
-           ": exactly one may (a duplicate, say on both the Exchange computer and its alternate service "
-           "account, makes the KDC use either key); every Exchange server must decrypt with that account's "
-           "current key: with an alternate service account, deploy its credential to each server "
-           "(RollAlternateServiceAccountPassword.ps1 -ToArrayMembers; Get-ClientAccessService "
-           "-IncludeAlternateServiceAccountCredentialStatus shows which lack it), else the SPN belongs on "
-           "the Exchange computer account";
+    const std::string spn = service.empty() ? "<the SPN in upstreams[].service_principal>"
+                                            : std::string(service.substr(0, service.find('@')));
+    return "every Exchange server must decrypt with the current key of the one account that holds the SPN "
+           "(setspn -Q " +
+           spn +
+           " names it): with an alternate service account, deploy its credential to the server that refuses "
+           "(RollAlternateServiceAccountPassword.ps1 -ToSpecificServers <server> -CopyFrom <a server that "
+           "accepts>; Get-ClientAccessService -IncludeAlternateServiceAccountCredentialStatus shows which "
+           "lack it); without one, the SPN belongs on that server's computer account";
 }
 
-// Kerberos's times refused: Exchange's clock as its Date header shows it, when it came.
-std::string clock_cause(std::optional<std::chrono::seconds> clock_ahead) {
-    if (!clock_ahead) return "the clocks of easgate and Exchange are more than 5 minutes apart";
-    const std::string date =
-        "Exchange's clock is " + clock_difference(*clock_ahead) + " easgate's (its Date header)";
-    if (std::chrono::abs(*clock_ahead) > kerberos_skew)
-        return date + "; Kerberos refuses a clock more than 5 minutes off";
-    return "Exchange refuses the time in easgate's token, though " + date;
+// Exchange's clock as its Date header shows it, when it came.
+std::string clock_cause(std::string_view what, std::optional<std::chrono::seconds> clock_ahead) {
+    std::string cause(what);
+    if (!clock_ahead) return cause;
+    cause += "; Exchange's clock is " + clock_difference(*clock_ahead) + " easgate's (its Date header)";
+    return cause;
 }
 
-// The cause and remedy an acceptor's KRB-ERROR tells; false when its code names none more precise
+// The cause and remedy an acceptor's KRB-ERROR tells; nothing when its code names none more precise
 // than the general refusal.
-bool explain_kerberos_error(const KerberosErrorToken& error, std::optional<std::chrono::seconds> clock_ahead,
-                            BackendRefusal& refusal) {
+std::optional<BackendRefusal> explain_kerberos_error(const KerberosErrorToken& error,
+                                                     std::optional<std::chrono::seconds> clock_ahead) {
     namespace code = kerberos_code;
-    const std::string service = error.service.empty() ? "<SPN>" : error.service;
-    refusal.cause = "the token was refused with " + kerberos_error_name(error.code);
-    if (!error.text.empty()) refusal.cause += " (" + error.text + ")";
-    refusal.cause += ": ";
+    const std::string spn = error.service.empty() ? "the SPN" : error.service;
+    std::string cause;
+    std::string remedy = key_remedy(error.service);
     switch (error.code) {
         case code::bad_integrity:  // MIT's word for a ticket that fails to decrypt
         case code::modified:       // Windows'
-            refusal.cause += "Exchange could not decrypt the ticket the KDC made for " + service +
-                             ": the key it holds is not that of the account the SPN is registered on";
-            refusal.remedy = key_remedy(service);
-            return true;
+            cause = "Exchange could not decrypt the ticket the KDC made for " + spn +
+                    ": this server does not hold the current key of the account the SPN is on";
+            break;
         case code::bad_key_version:
+            cause = "Exchange holds a key for " + spn +
+                    " of another version than the KDC used: the account's password changed and this server "
+                    "was not given the new one";
+            break;
         case code::no_key:
-            refusal.cause += "Exchange holds no key of the version or type the KDC used for " + service +
-                             ": the account's password changed and this server was not given the new key, or "
-                             "the SPN is on another account";
-            refusal.remedy = key_remedy(service);
-            return true;
+            cause = "Exchange holds no key for " + spn + " at all, or cannot read its keytab";
+            break;
         case code::not_us:
-            refusal.cause += "the ticket is for " + service + ", which the Exchange server easgate reached " +
-                             "does not answer for";
-            refusal.remedy =
-                "set upstreams[].service_principal to the SPN of the name in upstreams[].servers "
-                "(HTTP/<that name>), registered on the account whose key IIS uses";
-            return true;
+            cause = "the ticket is for " + spn + ", for which this Exchange server holds no key";
+            remedy +=
+                "; if the SPN names another server, set upstreams[].service_principal to the SPN of the "
+                "name in upstreams[].servers";
+            break;
         case code::skew:
+            cause = clock_cause(
+                "Exchange finds the time in easgate's token more than 5 minutes from its own clock",
+                clock_ahead);
+            remedy = clock_remedy;
+            break;
         case code::ticket_expired:
         case code::ticket_not_yet_valid:
-            refusal.cause += clock_cause(clock_ahead);
-            refusal.remedy = clock_remedy;
-            return true;
+            cause = clock_cause(
+                "Exchange finds the ticket's times, which the domain controller set, outside its own clock",
+                clock_ahead);
+            remedy = clock_remedy;
+            break;
         default:
-            return false;
+            return std::nullopt;
     }
+    return BackendRefusal{
+        .offered = {},
+        .cause = "the token was refused with " + kerberos_error_name(error.code) + ": " + cause,
+        .remedy = std::move(remedy),
+        .from_kerberos_error = true};
 }
 
 }  // namespace
@@ -187,8 +197,9 @@ BackendRefusal read_backend_refusal(const std::vector<std::string_view>& challen
             "Site)\" -WindowsAuthEnabled $true; or IIS Manager → Default Web Site → "
             "Microsoft-Server-ActiveSync "
             "→ Authentication → Windows Authentication → enabled, Providers → Negotiate above NTLM)";
-    } else if (error && explain_kerberos_error(*error, clock_ahead, refusal)) {
-        // The acceptor said why.
+    } else if (auto told = error ? explain_kerberos_error(*error, clock_ahead) : std::nullopt) {
+        told->offered = std::move(refusal.offered);
+        refusal = std::move(*told);
     } else if (clock_ahead && std::chrono::abs(*clock_ahead) > kerberos_skew) {
         refusal.cause =
             "the token was refused: Exchange's clock is " + clock_difference(*clock_ahead) +
@@ -227,13 +238,15 @@ bool tells_server_health(std::string_view target) {
 ServerVerdict judge_server_answer(const common::ResponseHeader& answer, bool token_sent) {
     using Kind = ServerVerdict::Kind;
     const unsigned status = answer.result_int();
-    if (status == 401 && token_sent && kerberos_error_in(challenges_of(answer)))
-        return {Kind::fails, "it answered 401: " + read_backend_refusal(challenges_of(answer), true).cause};
-    if (status == 401 && token_sent)
+    if (status == 401 && token_sent) {
+        if (const auto refusal = read_backend_refusal(challenges_of(answer), true);
+            refusal.from_kerberos_error)
+            return {Kind::fails, "it answered 401: " + refusal.cause};
         return {Kind::fails,
                 "it refused easgate's Kerberos token (401), from a ticket that renewing would not mend (new, "
                 "or never accepted): does this server hold the current key of the account with the SPN (an "
                 "alternate service account credential not deployed to it, another server's keytab)?"};
+    }
     if (status != 429 && (status < 502 || status > 504)) return {};
     if (answer.count(boost::beast::http::field::retry_after) > 0 || answer.count("X-MS-ASThrottle") > 0)
         return {Kind::busy, {}};

@@ -2,8 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
-#include <ctime>
 #include <utility>
 
 #include "easgate/common/text.hpp"
@@ -60,7 +60,6 @@ constexpr std::uint8_t der_octet_string = 0x04;
 constexpr std::uint8_t der_oid = 0x06;
 constexpr std::uint8_t der_sequence = 0x30;
 constexpr std::uint8_t der_general_string = 0x1b;
-constexpr std::uint8_t der_generalized_time = 0x18;
 constexpr std::uint8_t context(unsigned number) { return static_cast<std::uint8_t>(0xa0 + number); }
 
 std::optional<std::int64_t> integer(std::string_view content) {
@@ -71,24 +70,19 @@ std::optional<std::int64_t> integer(std::string_view content) {
     return value;
 }
 
-// The backend chose these bytes: printable ASCII only, and not a whole log line of it.
-std::string printable(std::string_view text) {
-    std::string out;
-    for (const char c : text.substr(0, 128)) out += c >= ' ' && c < '\x7f' ? c : '?';
-    return out;
+// The characters of SPNs and realms ("HTTP/mail.example.com@EXAMPLE.COM"): the name goes into the
+// log and a remedy's setspn command, and the backend chose it.
+bool spn_characters(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+               c == '-' || c == '_' || c == '$';
+    });
 }
 
-// KerberosTime: "20261207205105Z".
-std::optional<std::int64_t> kerberos_time(std::string_view content) {
-    if (content.size() != 15 || content.back() != 'Z') return std::nullopt;
-    const std::string text(content);
-    std::tm utc{};
-    const char* end = strptime(text.c_str(), "%Y%m%d%H%M%SZ", &utc);
-    if (end == nullptr || *end != '\0') return std::nullopt;
-    return static_cast<std::int64_t>(timegm(&utc));
-}
+constexpr std::size_t longest_name = 256;
 
-// PrincipalName ::= SEQUENCE { name-type [0] Int32, name-string [1] SEQUENCE OF KerberosString }
+// PrincipalName ::= SEQUENCE { name-type [0] Int32, name-string [1] SEQUENCE OF KerberosString };
+// empty when a part is not plain or the whole is too long.
 std::string principal_name(std::string_view content) {
     DerReader fields(content);
     std::string name;
@@ -97,64 +91,65 @@ std::string principal_name(std::string_view content) {
         DerReader sequence(field->second);
         DerReader parts(sequence.next(der_sequence).value_or(""));
         while (const auto part = parts.next(der_general_string)) {
+            if (part->empty() || !spn_characters(*part) || name.size() + part->size() >= longest_name)
+                return {};
             if (!name.empty()) name += '/';  // piece by piece: GCC 12 misreads "/" + part (-Wrestrict)
-            name += printable(*part);
+            name += *part;
         }
     }
     return name;
 }
 
-// KRB-ERROR ::= [APPLICATION 30] SEQUENCE { ... stime [4], error-code [6], realm [9], sname [10],
-// e-text [11] ... }
+// KRB-ERROR ::= [APPLICATION 30] SEQUENCE { ... error-code [6], realm [9], sname [10], ... }
 std::optional<KerberosErrorToken> read_krb_error(std::string_view der) {
     DerReader outer(der);
     DerReader message(outer.next(0x7e).value_or(""));
     const auto sequence = message.next(der_sequence);
     if (!sequence) return std::nullopt;
-    KerberosErrorToken error;
     std::optional<std::int64_t> code;
     std::string realm;
+    std::string service;
     DerReader fields(*sequence);
     while (const auto field = fields.next()) {
         DerReader value(field->second);
-        if (field->first == context(4))
-            error.server_time = kerberos_time(value.next(der_generalized_time).value_or(""));
         if (field->first == context(6)) code = integer(value.next(der_integer).value_or(""));
-        if (field->first == context(9)) realm = printable(value.next(der_general_string).value_or(""));
-        if (field->first == context(10))
-            error.service = principal_name(value.next(der_sequence).value_or(""));
-        if (field->first == context(11)) error.text = printable(value.next(der_general_string).value_or(""));
+        if (field->first == context(9)) realm = value.next(der_general_string).value_or("");
+        if (field->first == context(10)) service = principal_name(value.next(der_sequence).value_or(""));
     }
     if (!code || *code < 0 || *code > 1000) return std::nullopt;
-    error.code = static_cast<int>(*code);
-    if (!error.service.empty() && !realm.empty()) error.service += "@" + realm;
+    KerberosErrorToken error{.code = static_cast<int>(*code), .service = {}};
+    if (!service.empty() && !realm.empty() && spn_characters(realm) &&
+        service.size() + realm.size() < longest_name)
+        error.service = service + "@" + realm;
     return error;
 }
 
-// RFC 2743 3.1 framing around the krb5 mechanism's error token (TOK_ID 03 00), which SPNEGO's
-// NegTokenResp ([1] SEQUENCE { ..., responseToken [2] OCTET STRING, ... }) may carry.
-std::optional<KerberosErrorToken> read_token(std::string_view token) {
+// RFC 2743 3.1 framing around the krb5 mechanism's error token (TOK_ID 03 00).
+std::optional<KerberosErrorToken> read_error_token(std::string_view token) {
     DerReader outer(token);
-    const auto element = outer.next();
-    if (!element) return std::nullopt;
-    if (element->first == context(1)) {
-        DerReader response(element->second);
-        DerReader fields(response.next(der_sequence).value_or(""));
-        while (const auto field = fields.next()) {
-            if (field->first != context(2)) continue;
-            DerReader inner(field->second);
-            const auto mechanism_token = inner.next(der_octet_string);
-            return mechanism_token ? read_token(*mechanism_token) : std::nullopt;
-        }
-        return std::nullopt;
-    }
-    if (element->first != 0x60) return std::nullopt;
-    DerReader framed(element->second);
+    DerReader framed(outer.next(0x60).value_or(""));
     if (!framed.next(der_oid)) return std::nullopt;
     // After the mechanism's OID: the token id bytes, then the KRB-ERROR (not one DER element).
     constexpr std::string_view error_token_id{"\x03\x00", 2};
     if (!framed.rest().starts_with(error_token_id)) return std::nullopt;
     return read_krb_error(framed.rest().substr(error_token_id.size()));
+}
+
+// The error token bare, or as SPNEGO's NegTokenResp carries it ([1] SEQUENCE { ..., responseToken
+// [2] OCTET STRING, ... }): one level, never a NegTokenResp inside another.
+std::optional<KerberosErrorToken> read_token(std::string_view token) {
+    DerReader outer(token);
+    const auto element = outer.next();
+    if (!element || element->first != context(1)) return read_error_token(token);
+    DerReader response(element->second);
+    DerReader fields(response.next(der_sequence).value_or(""));
+    while (const auto field = fields.next()) {
+        if (field->first != context(2)) continue;
+        DerReader inner(field->second);
+        const auto mechanism_token = inner.next(der_octet_string);
+        return mechanism_token ? read_error_token(*mechanism_token) : std::nullopt;
+    }
+    return std::nullopt;
 }
 
 std::optional<std::string> base64_decoded(std::string_view text) {

@@ -39,6 +39,7 @@ struct BackendRefusal {
     std::string offered;  // the schemes it offers, "Negotiate, NTLM", or "nothing"
     std::string cause;
     std::string remedy;
+    bool from_kerberos_error = false;  // the cause is the KRB-ERROR in Exchange's answer
 };
 // clock_ahead: how far Exchange's clock is ahead of easgate's (clock_ahead_of), when known: more
 // than Kerberos's 5 minutes either way is named as the cause.

@@ -1,9 +1,10 @@
 #pragma once
 
 // The KRB-ERROR an acceptor answers a refused ticket with: in its 401, WWW-Authenticate: Negotiate
-// <token>, an RFC 4121 4.1 error token (TOK_ID 03 00), inside SPNEGO's NegTokenResp or bare. MIT and
-// Windows send one to an initiator that asked for mutual authentication, as easgate's tokens do. Its
-// code tells a key Exchange does not hold (a duplicate SPN) from a clock or a key version.
+// <token>, an RFC 4121 4.1 error token (TOK_ID 03 00), inside SPNEGO's NegTokenResp or bare. MIT's
+// acceptor sends one to an initiator that asked for mutual authentication, as easgate's tokens do
+// (Windows' does too, as browser traces of IIS show; the lab has no IIS to prove it). Its code tells
+// a key Exchange does not hold from a clock or a key version.
 
 #include <cstdint>
 #include <optional>
@@ -14,14 +15,13 @@
 namespace easgate::upstream {
 
 struct KerberosErrorToken {
-    int code = 0;                             // RFC 4120 7.5.9: 41 is KRB_AP_ERR_MODIFIED
-    std::optional<std::int64_t> server_time;  // stime, seconds since the epoch: the acceptor's clock
-    std::string service;                      // sname@realm as the acceptor names itself
-    std::string text;                         // e-text, when sent
+    int code = 0;         // RFC 4120 7.5.9: 41 is KRB_AP_ERR_MODIFIED
+    std::string service;  // sname@realm as the acceptor names itself; empty unless a plain SPN
 };
 
 // The KRB-ERROR in the Negotiate challenges of an answer, if one holds one. The bytes come from the
-// backend: anything malformed is no error token, and the names keep printable ASCII only.
+// backend: anything malformed is no error token, and a service name that is not a short run of the
+// characters of SPNs and realms is left out (it goes into the log and a remedy's command).
 std::optional<KerberosErrorToken> kerberos_error_in(const std::vector<std::string_view>& challenges);
 
 // "KRB_AP_ERR_MODIFIED (41)"; "Kerberos error 99" for a code RFC 4120 names no constant for.
