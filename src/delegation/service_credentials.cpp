@@ -1,7 +1,9 @@
 #include "service_credentials.hpp"
 
 #include <krb5/krb5.h>
+#include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "easgate/kerberos/keytab_login.hpp"
@@ -28,6 +30,29 @@ krb5_error_code find_key(const Krb5Context& context, const config::KerberosConfi
     }
     krb5_kt_close(context.get(), keytab);
     return code;
+}
+
+// MIT corrects easgate's requests to the KDC for the KDC's clock, so a host clock off by minutes
+// still logs in and delegates; Exchange does no such thing for the tokens, and refuses them all
+// (KRB_AP_ERR_SKEW) past 5 minutes. Said at each login, before the first phone is refused.
+void warn_of_kdc_clock(long kdc_ahead) {
+    if (std::labs(kdc_ahead) <= 60) return;
+    const char* const remedy =
+        "synchronise this host's clock with the domain (chrony or systemd-timesyncd with the domain "
+        "controllers as servers)";
+    if (std::labs(kdc_ahead) > 300) {
+        spdlog::warn(
+            "delegation: {} (the TGT's authtime): Kerberos corrects easgate's own requests to the KDC for "
+            "it, "
+            "but Exchange refuses tokens from a clock more than 5 minutes off its own (KRB_AP_ERR_SKEW): "
+            "devices will get 401. Remedy: {}",
+            kerberos::clock_against_kdc(kdc_ahead), remedy);
+    } else {
+        spdlog::warn(
+            "delegation: {} (the TGT's authtime): within Kerberos's 5 minutes, but past a minute. "
+            "Remedy: {}",
+            kerberos::clock_against_kdc(kdc_ahead), remedy);
+    }
 }
 
 }  // namespace
@@ -118,6 +143,7 @@ kerberos::GssStatus ServiceCredentials::log_in(Login& login) {
     login.refresh_at = refresh_due(Clock::now(), fresh.lifetime, kerberos_.ticket_refresh_before);
     if (!status.failed()) {
         logged_in_ = true;
+        if (fresh.kdc_clock_ahead) warn_of_kdc_clock(*fresh.kdc_clock_ahead);
         return status;
     }
     const std::string failure = explain(status);

@@ -156,12 +156,8 @@ void check_kvno(const config::Config& config, int keytab_kvno, Report& report) {
 
 void report_skew(krb5_timestamp kdc_time, std::time_t local_time, Report& report) {
     const long skew = static_cast<long>(kdc_time) - static_cast<long>(local_time);
-    std::string found = "this host's clock agrees with the KDC's";
-    if (skew != 0) {
-        found = "this host's clock is " + std::to_string(std::labs(skew)) + " s ";
-        found.append(skew > 0 ? "behind" : "ahead of").append(" the KDC's");
-    }
-    found.append(" (from the AS reply's authtime, to the second)");
+    const std::string found =
+        kerberos::clock_against_kdc(skew) + " (from the AS reply's authtime, to the second)";
     const std::string remedy =
         "synchronise this host's clock with the domain (chrony or systemd-timesyncd pointed at the "
         "DCs, which follow the PDC emulator); Kerberos refuses skews over 5 minutes";

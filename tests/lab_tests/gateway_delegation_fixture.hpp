@@ -40,6 +40,7 @@ struct GatewayOptions {
     std::string krb5_conf;       // the lab's when empty
     std::string sections;        // top-level YAML sections, e.g. "identity:\n  mapping: [sid]\n"
     std::string client_auth;     // more YAML lines in the listener's client_auth, each "      key: value\n"
+    std::vector<std::string> prefix;  // a command that runs easgate (faketime -f +10m)
 };
 
 class GatewayDelegationTest : public ::testing::Test {
@@ -73,7 +74,7 @@ protected:
                                    options.sections +
                                    "logging:\n"
                                    "  level: debug\n";
-        gateway_ = std::make_unique<EasgateProcess>(work_, config);
+        gateway_ = std::make_unique<EasgateProcess>(work_, config, options.prefix);
         ASSERT_TRUE(gateway_->started()) << gateway_->log();
         const auto ports = gateway_->device_ports();
         ASSERT_EQ(ports.size(), 1u) << gateway_->log();

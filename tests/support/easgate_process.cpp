@@ -4,16 +4,17 @@
 
 namespace easgate::testing {
 
-EasgateProcess::EasgateProcess(const std::filesystem::path& work_dir, const std::string& config_yaml)
+EasgateProcess::EasgateProcess(const std::filesystem::path& work_dir, const std::string& config_yaml,
+                               const std::vector<std::string>& prefix)
     : log_file_(work_dir / "easgate.err") {
     // Tests run side by side: unless a test chose one, the admin endpoint takes a free port.
     const bool has_admin =
         config_yaml.starts_with("admin:") || config_yaml.find("\nadmin:") != std::string::npos;
     write_file(work_dir / "easgate.yaml",
                has_admin ? config_yaml : config_yaml + "admin:\n  listen: 127.0.0.1:0\n");
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{EASGATE_BINARY, "run", "--config", (work_dir / "easgate.yaml").string()},
-        work_dir / "easgate.out", log_file_);
+    std::vector<std::string> argv = prefix;
+    argv.insert(argv.end(), {EASGATE_BINARY, "run", "--config", (work_dir / "easgate.yaml").string()});
+    process_ = std::make_unique<ChildProcess>(argv, work_dir / "easgate.out", log_file_);
     started_ = !wait_for_log("worker threads", std::chrono::seconds(20)).empty();
 }
 

@@ -17,7 +17,9 @@ namespace easgate::testing {
 class EasgateProcess {
 public:
     // Writes config_yaml to work_dir/easgate.yaml and runs `easgate run` on it; log in easgate.err.
-    EasgateProcess(const std::filesystem::path& work_dir, const std::string& config_yaml);
+    // prefix: a command that runs easgate (faketime -f +10m).
+    EasgateProcess(const std::filesystem::path& work_dir, const std::string& config_yaml,
+                   const std::vector<std::string>& prefix = {});
 
     bool started() const { return started_; }
     std::string log() const;

@@ -6,6 +6,7 @@
 #include <krb5/krb5.h>
 
 #include <atomic>
+#include <optional>
 #include <string>
 
 #include "easgate/kerberos/gss_handles.hpp"
@@ -47,7 +48,15 @@ struct KeytabLogin {
     GssCred credential;      // null when the login failed
     GssStatus status;        // why it failed
     OM_uint32 lifetime = 0;  // of the TGT, in seconds
+    // How far the KDC's clock is ahead of this host's (negative: behind), from the TGT's authtime
+    // read as it arrives, to the second; unknown when the login failed. MIT corrects its own KDC
+    // requests for it (kdc_timesync), which Exchange does not do for easgate's tokens.
+    std::optional<long> kdc_clock_ahead;
 };
+
+// "this host's clock is 600 s ahead of the KDC's", "… agrees with the KDC's": kdc_ahead as
+// KeytabLogin::kdc_clock_ahead has it.
+std::string clock_against_kdc(long kdc_ahead);
 
 // Logs `principal` in with its key from `keytab` (MIT's AS exchange, asked of the KDC) into ccache.
 // Blocks for the KDC: never on an I/O thread. Release the credential before the ccache.
