@@ -3,7 +3,7 @@
 #include <krb5/krb5.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdlib>
+#include <atomic>
 #include <string>
 
 #include "easgate/kerberos/keytab_login.hpp"
@@ -34,24 +34,24 @@ krb5_error_code find_key(const Krb5Context& context, const config::KerberosConfi
 
 // MIT corrects easgate's requests to the KDC for the KDC's clock, so a host clock off by minutes
 // still logs in and delegates; Exchange does no such thing for the tokens, and refuses them all
-// (KRB_AP_ERR_SKEW) past 5 minutes. Said at each login, before the first phone is refused.
+// (KRB_AP_ERR_SKEW) past Kerberos's tolerance. Said before the first phone is refused, once per
+// change of verdict: the logins of a start come together.
 void warn_of_kdc_clock(long kdc_ahead) {
-    if (std::labs(kdc_ahead) <= 60) return;
-    const char* const remedy =
-        "synchronise this host's clock with the domain (chrony or systemd-timesyncd with the domain "
-        "controllers as servers)";
-    if (std::labs(kdc_ahead) > 300) {
+    static std::atomic<kerberos::KdcClock> last{kerberos::KdcClock::agrees};
+    const auto verdict = kerberos::kdc_clock_verdict(kdc_ahead);
+    if (last.exchange(verdict) == verdict || verdict == kerberos::KdcClock::agrees) return;
+    if (verdict == kerberos::KdcClock::refused) {
         spdlog::warn(
             "delegation: {} (the TGT's authtime): Kerberos corrects easgate's own requests to the KDC for "
             "it, "
-            "but Exchange refuses tokens from a clock more than 5 minutes off its own (KRB_AP_ERR_SKEW): "
-            "devices will get 401. Remedy: {}",
-            kerberos::clock_against_kdc(kdc_ahead), remedy);
+            "but Exchange, whose clock follows the domain's, refuses tokens from a clock more than 5 minutes "
+            "off its own (AD's default tolerance; KRB_AP_ERR_SKEW): devices will get 401. Remedy: {}",
+            kerberos::clock_against_kdc(kdc_ahead), kerberos::kdc_clock_remedy);
     } else {
         spdlog::warn(
-            "delegation: {} (the TGT's authtime): within Kerberos's 5 minutes, but past a minute. "
-            "Remedy: {}",
-            kerberos::clock_against_kdc(kdc_ahead), remedy);
+            "delegation: {} (the TGT's authtime): tokens are still accepted, but past 5 minutes Exchange "
+            "refuses them. Remedy: {}",
+            kerberos::clock_against_kdc(kdc_ahead), kerberos::kdc_clock_remedy);
     }
 }
 

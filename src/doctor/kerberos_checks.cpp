@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -155,18 +156,21 @@ void check_kvno(const config::Config& config, int keytab_kvno, Report& report) {
 }
 
 void report_skew(krb5_timestamp kdc_time, std::time_t local_time, Report& report) {
-    const long skew = static_cast<long>(kdc_time) - static_cast<long>(local_time);
+    const long skew = static_cast<long>(static_cast<std::uint32_t>(kdc_time)) - static_cast<long>(local_time);
     const std::string found =
         kerberos::clock_against_kdc(skew) + " (from the AS reply's authtime, to the second)";
     const std::string remedy =
-        "synchronise this host's clock with the domain (chrony or systemd-timesyncd pointed at the "
-        "DCs, which follow the PDC emulator); Kerberos refuses skews over 5 minutes";
-    if (std::labs(skew) > 300)
-        report.fail(kerberos_area, "clock skew", "clock_skew: " + found, remedy);
-    else if (std::labs(skew) > 60)
-        report.warn(kerberos_area, "clock skew", found, remedy);
-    else
-        report.pass(kerberos_area, "clock skew", found);
+        std::string(kerberos::kdc_clock_remedy) + "; Kerberos refuses skews over 5 minutes (AD's default)";
+    switch (kerberos::kdc_clock_verdict(skew)) {
+        case kerberos::KdcClock::refused:
+            report.fail(kerberos_area, "clock skew", "clock_skew: " + found, remedy);
+            break;
+        case kerberos::KdcClock::drifting:
+            report.warn(kerberos_area, "clock skew", found, remedy);
+            break;
+        case kerberos::KdcClock::agrees:
+            report.pass(kerberos_area, "clock skew", found);
+    }
 }
 
 // An AS exchange with the keytab: proves the key works, and its reply carries the KDC's clock

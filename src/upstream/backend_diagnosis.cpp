@@ -114,8 +114,9 @@ std::string key_remedy(std::string_view service) {
 std::string clock_cause(std::string_view what, std::optional<std::chrono::seconds> clock_ahead) {
     std::string cause(what);
     if (!clock_ahead) return cause;
-    cause += "; Exchange's clock is " + clock_difference(*clock_ahead) + " easgate's (its Date header)";
-    return cause;
+    if (std::chrono::abs(*clock_ahead) <= std::chrono::seconds(60))
+        return cause + ", although its Date header is within a minute of easgate's clock";
+    return cause + "; Exchange's clock is " + clock_difference(*clock_ahead) + " easgate's (its Date header)";
 }
 
 // The cause and remedy an acceptor's KRB-ERROR tells; nothing when its code names none more precise
@@ -125,39 +126,42 @@ std::optional<BackendRefusal> explain_kerberos_error(const KerberosErrorToken& e
     namespace code = kerberos_code;
     const std::string spn = error.service.empty() ? "the SPN" : error.service;
     std::string cause;
-    std::string remedy = key_remedy(error.service);
+    std::string remedy = clock_remedy;
     switch (error.code) {
         case code::bad_integrity:  // MIT's word for a ticket that fails to decrypt
         case code::modified:       // Windows'
             cause = "Exchange could not decrypt the ticket the KDC made for " + spn +
                     ": this server does not hold the current key of the account the SPN is on";
+            remedy = key_remedy(error.service);
             break;
         case code::bad_key_version:
             cause = "Exchange holds a key for " + spn +
                     " of another version than the KDC used: the account's password changed and this server "
                     "was not given the new one";
+            remedy = key_remedy(error.service);
             break;
         case code::no_key:
-            cause = "Exchange holds no key for " + spn + " at all, or cannot read its keytab";
+            cause =
+                "Exchange holds no key for " + spn + " at all (or, MIT's acceptor, cannot read its keytab)";
+            remedy = key_remedy(error.service);
             break;
         case code::not_us:
             cause = "the ticket is for " + spn + ", for which this Exchange server holds no key";
-            remedy +=
-                "; if the SPN names another server, set upstreams[].service_principal to the SPN of the "
-                "name in upstreams[].servers";
+            remedy = key_remedy(error.service) +
+                     "; if the SPN names another server, set upstreams[].service_principal to the SPN of the "
+                     "name in upstreams[].servers";
             break;
         case code::skew:
             cause = clock_cause(
                 "Exchange finds the time in easgate's token more than 5 minutes from its own clock",
                 clock_ahead);
-            remedy = clock_remedy;
             break;
         case code::ticket_expired:
         case code::ticket_not_yet_valid:
             cause = clock_cause(
-                "Exchange finds the ticket's times, which the domain controller set, outside its own clock",
+                "by Exchange's clock the ticket has expired or is not yet valid (its times are the domain "
+                "controller's)",
                 clock_ahead);
-            remedy = clock_remedy;
             break;
         default:
             return std::nullopt;

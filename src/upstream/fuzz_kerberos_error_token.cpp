@@ -23,7 +23,7 @@ void check(bool invariant) {
 bool plain_spn(const std::string& name) {
     for (const char c : name)
         if (!std::isalnum(static_cast<unsigned char>(c)) &&
-            std::string_view("./-_$@").find(c) == std::string_view::npos)
+            std::string_view("./-_$@:").find(c) == std::string_view::npos)
             return false;
     return name.size() <= 256;
 }

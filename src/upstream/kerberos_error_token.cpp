@@ -70,12 +70,12 @@ std::optional<std::int64_t> integer(std::string_view content) {
     return value;
 }
 
-// The characters of SPNs and realms ("HTTP/mail.example.com@EXAMPLE.COM"): the name goes into the
-// log and a remedy's setspn command, and the backend chose it.
+// The characters of SPNs and realms ("HTTP/mail.example.com@EXAMPLE.COM", a port after ':'): the
+// name goes into the log and a remedy's setspn command, and the backend chose it.
 bool spn_characters(std::string_view text) {
     return std::all_of(text.begin(), text.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-               c == '-' || c == '_' || c == '$';
+               c == '-' || c == '_' || c == '$' || c == ':';  // HTTP/mail.example.com:8443
     });
 }
 

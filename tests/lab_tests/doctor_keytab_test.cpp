@@ -25,9 +25,6 @@ TEST_F(DoctorKeytabTest, KeytabOfAnotherAccountFailsListingWhatItHolds) {
         << run.output;
 }
 
-// faketime's clock for the doctor.
-std::vector<std::string> under_faketime(const std::string& offset) { return {"faketime", "-f", offset}; }
-
 TEST_F(DoctorKeytabTest, ClockTenMinutesAheadFailsAndTwoMinutesWarns) {
 #if defined(EASGATE_TEST_SANITIZED)
     // libfaketime's clock_gettime and clang 14's ASan runtime wait on each other at start-up: the
@@ -35,11 +32,11 @@ TEST_F(DoctorKeytabTest, ClockTenMinutesAheadFailsAndTwoMinutesWarns) {
     GTEST_SKIP() << "libfaketime hangs a clang ASan build at start-up";
 #endif
     const auto config = write_config();
-    const auto ahead = doctor(config, {}, under_faketime("+10m"));
+    const auto ahead = doctor(config, {}, with_clock_ahead("+10m"));
     EXPECT_EQ(ahead.exit_code, 1) << ahead.output;
     EXPECT_EQ(ahead.verdict("kerberos", "clock skew"), "FAIL") << ahead.output;
     EXPECT_NE(ahead.text("kerberos", "clock skew").find("clock_skew"), std::string::npos) << ahead.output;
-    const auto slightly = doctor(config, {}, under_faketime("+2m"));
+    const auto slightly = doctor(config, {}, with_clock_ahead("+2m"));
     EXPECT_EQ(slightly.verdict("kerberos", "clock skew"), "WARN") << slightly.output;
 }
 

@@ -16,7 +16,7 @@ TEST_F(GatewayClockTest, AHostClockTenMinutesAheadIsNamedAtLoginAndInExchangesRe
     // libfaketime's clock_gettime and clang 14's ASan runtime wait on each other at start-up.
     GTEST_SKIP() << "libfaketime hangs a clang ASan build at start-up";
 #endif
-    start_gateway({.prefix = {"faketime", "-f", "+10m"}});
+    start_gateway({.prefix = with_clock_ahead("+10m")});
     const auto login = gateway_->wait_for_log("(the TGT's authtime)", std::chrono::seconds(10));
     EXPECT_NE(
         login.find("s ahead of the KDC's (the TGT's authtime): Kerberos corrects easgate's own requests"),

@@ -40,7 +40,7 @@ struct GatewayOptions {
     std::string krb5_conf;       // the lab's when empty
     std::string sections;        // top-level YAML sections, e.g. "identity:\n  mapping: [sid]\n"
     std::string client_auth;     // more YAML lines in the listener's client_auth, each "      key: value\n"
-    std::vector<std::string> prefix;  // a command that runs easgate (faketime -f +10m)
+    std::vector<std::string> prefix;  // a command that runs easgate (with_clock_ahead)
 };
 
 class GatewayDelegationTest : public ::testing::Test {

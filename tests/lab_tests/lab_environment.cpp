@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace easgate::testing {
@@ -88,5 +89,14 @@ std::string LabEnvironment::kerberos_yaml(const std::string& principal_var, cons
            "  krb5_conf: " + (krb5_conf.empty() ? at("KRB5_CONFIG") : krb5_conf) + "\n" + extra;
 }
 // clang-format on
+
+std::vector<std::string> with_clock_ahead(const std::string& offset) {
+    std::string library = "libfaketime.so.1";  // the loader's search, where no multiarch directory has it
+    for (const auto& directory : std::filesystem::directory_iterator("/usr/lib")) {
+        const auto candidate = directory.path() / "faketime" / "libfaketime.so.1";
+        if (std::filesystem::exists(candidate)) library = candidate.string();
+    }
+    return {"env", "LD_PRELOAD=" + library, "FAKETIME=" + offset, "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+}
 
 }  // namespace easgate::testing

@@ -42,4 +42,10 @@ private:
     std::map<std::string, std::string> values_;
 };
 
+// A command prefix that runs a program with its wall clock shifted by offset ("+10m") through
+// libfaketime, its monotonic clock left alone (shifted, it would stretch timed waits). LD_PRELOAD
+// through env, which execs: the program keeps the pid a test stops, where the faketime command
+// forks a child that outlives the stop.
+std::vector<std::string> with_clock_ahead(const std::string& offset);
+
 }  // namespace easgate::testing

@@ -17,7 +17,7 @@ namespace easgate::testing {
 class EasgateProcess {
 public:
     // Writes config_yaml to work_dir/easgate.yaml and runs `easgate run` on it; log in easgate.err.
-    // prefix: a command that runs easgate (faketime -f +10m).
+    // prefix: a command that runs easgate by exec, keeping the pid (env LD_PRELOAD=…).
     EasgateProcess(const std::filesystem::path& work_dir, const std::string& config_yaml,
                    const std::vector<std::string>& prefix = {});
 

@@ -85,6 +85,10 @@ TEST(KerberosErrorToken, AServiceNameWithAByteNoSpnHasIsLeftOut) {
     EXPECT_EQ(refusal.cause.find(';'), std::string::npos) << refusal.cause;
     EXPECT_NE(refusal.remedy.find("setspn -Q <the SPN in upstreams[].service_principal>"), std::string::npos)
         << refusal.remedy;
+    // A port is part of some SPNs (HTTP/mail.example.com:8443).
+    const auto colon = kerberos_error_in({changed_token("652e74657374", "653a74657374")});
+    ASSERT_TRUE(colon.has_value());
+    EXPECT_EQ(colon->service, "HTTP/mail.example:test@EXAMPLE.TEST");
 }
 
 // Every cut of a real token, and every byte of it changed: an answer from the backend is not trusted.
@@ -129,12 +133,16 @@ TEST(KerberosErrorToken, TheRefusalNamesTheClockOrTheServerFromTheErrorCode) {
         "header)");
     EXPECT_NE(skew.remedy.find("w32tm /resync"), std::string::npos);
     EXPECT_EQ(skew.remedy.find("setspn"), std::string::npos) << skew.remedy;
+    // A Date header that agrees is told, not hidden: the token's time is what Exchange refused.
+    const auto agreeing = read_backend_refusal({with_code(37)}, true, true, std::chrono::seconds(2));
+    EXPECT_TRUE(agreeing.cause.ends_with(", although its Date header is within a minute of easgate's clock"))
+        << agreeing.cause;
     const auto no_date = read_backend_refusal({with_code(37)}, true, true);
     EXPECT_TRUE(no_date.cause.ends_with("more than 5 minutes from its own clock")) << no_date.cause;
     // The ticket's times are the domain controller's: its clock is in question too.
     const auto expired = read_backend_refusal({with_code(32)}, true, true, std::chrono::seconds(3));
-    EXPECT_NE(expired.cause.find("KRB_AP_ERR_TKT_EXPIRED (32): Exchange finds the ticket's times, which the "
-                                 "domain controller set, outside its own clock"),
+    EXPECT_NE(expired.cause.find("KRB_AP_ERR_TKT_EXPIRED (32): by Exchange's clock the ticket has expired or "
+                                 "is not yet valid (its times are the domain controller's)"),
               std::string::npos)
         << expired.cause;
     const auto version = read_backend_refusal({with_code(44)}, true, true);
@@ -143,7 +151,8 @@ TEST(KerberosErrorToken, TheRefusalNamesTheClockOrTheServerFromTheErrorCode) {
               std::string::npos)
         << version.cause;
     const auto no_key = read_backend_refusal({with_code(45)}, true, true);
-    EXPECT_NE(no_key.cause.find("at all, or cannot read its keytab"), std::string::npos) << no_key.cause;
+    EXPECT_NE(no_key.cause.find("at all (or, MIT's acceptor, cannot read its keytab)"), std::string::npos)
+        << no_key.cause;
     const auto other_server = read_backend_refusal({with_code(35)}, true, true);
     EXPECT_NE(other_server.remedy.find("upstreams[].service_principal"), std::string::npos);
     // A code with no cause of its own is named, with the general remedy.

@@ -58,6 +58,18 @@ struct KeytabLogin {
 // KeytabLogin::kdc_clock_ahead has it.
 std::string clock_against_kdc(long kdc_ahead);
 
+// AD's default "Maximum tolerance for computer clock synchronization", and a drift worth a warning.
+inline constexpr long kerberos_tolerance_seconds = 300;
+inline constexpr long clock_drift_seconds = 60;
+enum class KdcClock {
+    agrees,    // within a minute
+    drifting,  // within Kerberos's tolerance, past a minute
+    refused,   // past it: Exchange, whose clock follows the domain's, refuses easgate's tokens
+};
+KdcClock kdc_clock_verdict(long kdc_ahead);
+// How to set this host's clock from the domain's.
+extern const char* const kdc_clock_remedy;
+
 // Logs `principal` in with its key from `keytab` (MIT's AS exchange, asked of the KDC) into ccache.
 // Blocks for the KDC: never on an I/O thread. Release the credential before the ccache.
 KeytabLogin log_in_from_keytab(const std::string& keytab, const std::string& principal,
